@@ -1,0 +1,39 @@
+// What the reference model promises its callers (check, targets, campaign). The implementation is
+// src/model/model.ts; this file is types only so callers can be written against it.
+import type { Outcome, PageMap, UffdEvent } from '../ops/trace.ts';
+
+/** Entry class of a page, used in violation signatures. */
+export type EntryClass = 'none' | 'pte' | 'zero' | 'huge' | 'huge-zero' | 'pte-thp' | 'swap' | 'marker' | 'gap';
+
+export interface PredictedStep {
+  op: number;
+  rc: 0 | string;
+  /** proc -> region -> six-letter strings, as a full trace would show them */
+  pages: PageMap;
+  /** proc -> region -> per page, per bit position (P S F E W D), the rule ids behind that bit */
+  why: Record<string, Record<string, string[][]>>;
+  /** proc -> region -> per page entry class */
+  entry: Record<string, Record<string, EntryClass[]>>;
+  /** PAGEMAP_SCAN categories for scan ops */
+  scan?: PageMap;
+  events: UffdEvent[];
+  /** rule ids this op exercised (coverage) */
+  rules: string[];
+  /** the outcome the model applied (from the trace, or neutral) */
+  outcome: Outcome;
+}
+
+export interface Prediction {
+  steps: PredictedStep[];
+}
+
+export interface ModelOptions {
+  /** kernel profile name, e.g. "6.18" (default) */
+  profile?: string;
+  /** mutant id (e.g. "B-3", "M-9"): the reference with that one rule changed */
+  mutant?: string;
+}
+
+/** Outcomes per op index as reported by a trace; `undefined` entries (or no array) = neutral:
+ *  every THP-eligible fault/collapse gets a huge mapping, every reclaimable page is swapped out. */
+export type OutcomeSource = ReadonlyArray<Outcome | undefined> | undefined;
