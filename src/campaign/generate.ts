@@ -1,0 +1,659 @@
+// Case generation for campaigns: a valid-by-construction generator weighted toward the op patterns
+// where dirty tracking has historically broken (writes after clear_refs / WRITEPROTECT, swap-out then
+// fork, THP then split/collapse, mremap of protected ranges, VMA merges, unpopulated ranges under WP
+// and PAGEMAP_SCAN), plus state-coverage guidance: the reference model reports the rule ids each case
+// exercised; cases that hit rarely-seen rules (or rule/op pairs) enter a pool and are mutated and
+// extended (syzkaller style) alongside fresh random cases.
+//
+// Determinism: everything is drawn from one seeded Rng, and feedback must be delivered in a fixed
+// order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
+import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
+import { FEATURES } from '../ops/schema.ts';
+import { HPAGE_PAGES } from '../ops/layout.ts';
+import { validateCase } from '../ops/validate.ts';
+import { CaseBuilder, isLive, type RegionState } from './builder.ts';
+import { Rng } from './rng.ts';
+
+export interface GenerateOptions {
+  /** upper bound on ops in a generated case (default 40; never above the limit) */
+  maxOps?: number;
+  /** probability of a fresh case when the pool is non-empty (default 0.4) */
+  freshRatio?: number;
+  /** pool capacity (default 256) */
+  poolSize?: number;
+  /** a feature (rule id, or op:rule pair) seen at most this many times counts as rare (default 4) */
+  rareThreshold?: number;
+  /** disable guidance (pure weighted random), for comparison */
+  unguided?: boolean;
+}
+
+type Range = { first?: number; count?: number };
+
+/** One generation step's worth of random choices over a builder. */
+export class OpGen {
+  constructor(readonly rng: Rng, readonly b: CaseBuilder, readonly maxOps: number) {}
+
+  get room(): number { return this.maxOps - this.b.ops.length; }
+
+  pickProc(): number {
+    const alive = this.b.aliveProcs();
+    // mostly the parent or the newest child
+    if (alive.length === 1 || this.rng.chance(0.5)) return alive.includes(0) ? (this.rng.chance(0.75) ? 0 : alive[alive.length - 1]!) : alive[0]!;
+    return this.rng.pick(alive);
+  }
+
+  pickKind(): Kind {
+    return this.rng.weighted<Kind>([['anon', 5], ['shared-anon', 2], ['memfd-shared', 2], ['memfd-private', 2]]);
+  }
+
+  pickRange(r: RegionState): Range {
+    const n = r.pages;
+    const x = this.rng.float();
+    if (x < 0.3 || n === 1) return {};
+    if (x < 0.6) return { first: this.rng.int(n), count: 1 };
+    if (r.thp && n >= HPAGE_PAGES && x < 0.75) {
+      // a THP-sized or partial-THP range
+      const half = HPAGE_PAGES / 2;
+      return this.rng.chance(0.5) ? { first: 0, count: half } : { first: this.rng.int(n - 1), count: 1 };
+    }
+    const first = this.rng.int(n);
+    const count = 1 + this.rng.int(Math.min(n - first, 8));
+    return { first, count };
+  }
+
+  /** a sub-range of a previous range (a later touch of some of the pages touched before) */
+  subRange(r: RegionState, base: Range): Range {
+    const f = base.first ?? 0;
+    const c = base.count ?? r.pages - f;
+    if (c <= 1 || this.rng.chance(0.5)) return this.rng.chance(0.5) ? { ...base } : { first: f, count: 1 };
+    const first = f + this.rng.int(c);
+    return { first, count: 1 + this.rng.int(f + c - first) };
+  }
+
+  withProc<T extends Op>(op: T, proc: number): T {
+    if (proc !== 0) (op as { proc?: number }).proc = proc;
+    return op;
+  }
+
+  mmap(proc: number, opts: { kind?: Kind; thp?: boolean; pages?: number; after?: string } = {}): string | undefined {
+    if (this.room <= 0 || this.b.regionCount(proc) >= this.b.limits.maxRegions) return undefined;
+    const thp = opts.thp ?? this.rng.chance(0.2);
+    const pages = opts.pages ?? (thp ? (this.rng.chance(0.8) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 2], [2, 3], [3, 3], [4, 3], [8, 2], [16, 1]]));
+    if (opts.after !== undefined && !this.b.canPlaceAfter(proc, opts.after, pages)) return undefined;
+    const region = this.b.freshName();
+    const op: Op = { op: 'mmap', region, pages, kind: opts.kind ?? this.pickKind() };
+    if (thp) op.thp = true;
+    if (opts.after !== undefined) op.after = opts.after;
+    this.b.emit(this.withProc(op, proc));
+    return region;
+  }
+
+  /** a live region in proc (creating one if none), optionally preferring a predicate */
+  region(proc: number, prefer?: (r: RegionState) => boolean): string | undefined {
+    const names = this.b.liveRegions(proc);
+    if (prefer) {
+      const good = names.filter((n) => prefer(this.b.region(proc, n)!));
+      if (good.length && this.rng.chance(0.85)) return this.rng.pick(good);
+    }
+    if (names.length && (this.rng.chance(0.85) || this.room < 3)) return this.rng.pick(names);
+    return this.mmap(proc);
+  }
+
+  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan',
+    proc: number, region: string, range?: Range, extra: Record<string, unknown> = {}): Range | undefined {
+    if (this.room <= 0) return undefined;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return undefined;
+    const rg = range ?? this.pickRange(r);
+    if (rg.first !== undefined && rg.first >= r.pages) return undefined;
+    if (rg.first !== undefined && rg.count !== undefined && rg.first + rg.count > r.pages) return undefined;
+    if (rg.first === undefined && rg.count !== undefined && rg.count > r.pages) return undefined;
+    if ((name === 'uffd_register' || name === 'uffd_unregister') && !this.b.hasUffd) return undefined;
+    const op = { op: name, region, ...rg, ...extra } as Op;
+    this.b.emit(this.withProc(op, proc));
+    return rg;
+  }
+
+  write(proc: number, region: string, range?: Range) { return this.ranged('write', proc, region, range); }
+  read(proc: number, region: string, range?: Range) { return this.ranged('read', proc, region, range); }
+
+  wp(proc: number, region: string, on: boolean, range?: Range): Range | undefined {
+    if (!this.b.hasUffd || this.room <= 0) return undefined;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return undefined;
+    const rg = range ?? (this.rng.chance(0.6) ? {} : this.pickRange(r));
+    this.b.emit(this.withProc({ op: 'wp', region, ...rg, on }, proc));
+    return rg;
+  }
+
+  register(proc: number, region: string, range?: Range): void {
+    if (!this.b.hasUffd) return;
+    const r = this.b.region(proc, region);
+    if (!r || r.registered) return;
+    this.ranged('uffd_register', proc, region, range ?? (this.rng.chance(0.85) ? {} : this.pickRange(r)));
+  }
+
+  clearRefs(proc: number): void {
+    if (this.room <= 0) return;
+    const value = this.rng.chance(0.85) ? 4 : this.rng.range(1, 5);
+    this.b.emit(this.withProc({ op: 'clear_refs', value }, proc));
+  }
+
+  mprotect(proc: number, region: string, prot: 'none' | 'r' | 'rw', range?: Range): void {
+    if (this.room <= 0) return;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return;
+    this.b.emit(this.withProc({ op: 'mprotect', region, ...(range ?? this.pickRange(r)), prot }, proc));
+  }
+
+  split(proc: number, region: string, page?: number): void {
+    if (this.room <= 0) return;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return;
+    this.b.emit(this.withProc({ op: 'split', region, page: page ?? this.rng.int(r.pages) }, proc));
+  }
+
+  fork(proc: number): number | undefined {
+    if (this.room <= 0 || this.b.procs.length >= this.b.limits.maxProcs) return undefined;
+    this.b.emit(this.withProc({ op: 'fork' }, proc));
+    return this.b.procs.length - 1;
+  }
+
+  mremap(proc: number, region: string): void {
+    if (this.room <= 0) return;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return;
+    const x = this.rng.float();
+    const op: Op = { op: 'mremap', region };
+    if (x < 0.5) {
+      // plain move (maybe resize)
+      if (this.rng.chance(0.3)) op.pages = Math.max(1, Math.min(this.b.limits.maxPagesPerRegion, r.pages + this.rng.range(-2, 2)));
+    } else if (x < 0.75) {
+      op.dontunmap = true;
+      if (this.rng.chance(0.7) && this.b.regionCount(proc) < this.b.limits.maxRegions) op.old = this.b.freshName();
+    } else {
+      op.move = false;
+      op.pages = Math.max(1, Math.min(this.b.limits.maxPagesPerRegion, r.pages + this.rng.range(-2, 3)));
+    }
+    this.b.emit(this.withProc(op, proc));
+  }
+
+  scan(proc: number, region: string, range?: Range): void {
+    const extra: Record<string, unknown> = {};
+    if (this.rng.chance(0.5)) extra.wp_matching = true;
+    if (this.rng.chance(0.1)) extra.max_pages = this.rng.range(1, 4);
+    this.ranged('scan', proc, region, range, extra);
+  }
+
+  /** one random op, weighted by the state (what happened last, what the region is) */
+  randomOp(): void {
+    if (this.room <= 0) return;
+    const proc = this.pickProc();
+    const last = this.b.ops[this.b.ops.length - 1];
+    const lastKind: OpName | undefined = last?.op;
+    const u = this.b.hasUffd ? 1 : 0;
+    const after = (k: OpName) => (lastKind === k ? 1 : 0);
+    const kind = this.rng.weighted<OpName>([
+      ['write', 20 + 15 * after('clear_refs') + 15 * after('wp')],
+      ['read', 8],
+      ['clear_refs', 7 + 6 * after('write')],
+      ['wp', u * (8 + 6 * after('write') + 6 * after('uffd_register'))],
+      ['uffd_register', u * 6],
+      ['uffd_unregister', u * 2],
+      ['pageout', 6 + 4 * after('wp') + 4 * after('write')],
+      ['fork', this.b.procs.length < this.b.limits.maxProcs ? 4 + 8 * after('pageout') + 4 * after('wp') : 0],
+      ['mprotect', 6],
+      ['mremap', 4 + 6 * after('wp')],
+      ['munmap', 2],
+      ['dontneed', 5],
+      ['collapse', 2],
+      ['split', 2],
+      ['scan', 6],
+      ['mmap', 3],
+      ['exit', proc !== 0 ? 1 : 0],
+    ]);
+    const thpPref = (r: RegionState) => r.thp;
+    switch (kind) {
+      case 'mmap': {
+        const names = this.b.liveRegions(proc);
+        if (names.length && this.rng.chance(0.3)) {
+          const a = this.rng.pick(names);
+          this.mmap(proc, { after: a, kind: this.rng.chance(0.7) ? this.b.region(proc, a)!.kind : undefined, thp: false });
+        } else this.mmap(proc);
+        return;
+      }
+      case 'fork': this.fork(proc); return;
+      case 'exit': this.b.emit({ op: 'exit', proc }); return;
+      case 'clear_refs': this.clearRefs(proc); return;
+    }
+    const region = this.region(proc, kind === 'collapse' || kind === 'split' ? thpPref
+      : kind === 'wp' ? (r) => r.registered : kind === 'write' ? (r) => r.wp || !r.written : undefined);
+    if (region === undefined || this.room <= 0) return;
+    switch (kind) {
+      case 'wp': this.register(proc, region); this.wp(proc, region, this.rng.chance(0.8)); return;
+      case 'mprotect': this.mprotect(proc, region, this.rng.weighted([['r', 4], ['rw', 4], ['none', 1]])); return;
+      case 'split': this.split(proc, region); return;
+      case 'mremap': this.mremap(proc, region); return;
+      case 'scan': this.scan(proc, region); return;
+      default: this.ranged(kind as 'write', proc, region); return;
+    }
+  }
+
+  // ---- motifs: short sequences around the historically fragile transitions ----
+
+  /** write, clear_refs, (mprotect RO/RW), write again */
+  motifClearWrite(): void {
+    const proc = this.pickProc();
+    const r = this.region(proc);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const rg = this.write(proc, r) ?? {};
+    this.clearRefs(proc);
+    const y = this.rng.float();
+    if (y < 0.35) { const m = this.subRange(rs, rg); this.mprotect(proc, r, 'r', m); this.mprotect(proc, r, 'rw', m); }
+    else if (y < 0.5) { this.ranged('dontneed', proc, r, this.subRange(rs, rg)); this.read(proc, r, this.subRange(rs, rg)); }
+    else if (y < 0.6) { this.mremap(proc, r); }
+    if (this.rng.chance(0.8)) this.write(proc, r, this.subRange(rs, rg));
+  }
+
+  /** register, (write), WRITEPROTECT, then one or two of the transitions that must keep or drop wp */
+  motifWpAct(): void {
+    if (!this.b.hasUffd) { this.motifClearWrite(); return; }
+    const proc = this.pickProc();
+    const r = this.region(proc);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    this.register(proc, r);
+    const wrote = this.rng.chance(0.65) ? this.write(proc, r) : undefined;
+    const rg = this.wp(proc, r, true, this.rng.chance(0.6) ? {} : undefined) ?? {};
+    const n = this.rng.chance(0.6) ? 1 : 2;
+    for (let i = 0; i < n; i++) this.wpAction(proc, r, rs, wrote ?? rg);
+  }
+
+  private wpAction(proc: number, r: string, rs: RegionState, rg: Range): void {
+    const a = this.rng.weighted<string>([
+      ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
+      ['mprot', 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
+    ]);
+    switch (a) {
+      case 'write': this.write(proc, r, this.subRange(rs, rg)); break;
+      case 'read': this.read(proc, r, this.subRange(rs, rg)); break;
+      case 'pageout': this.ranged('pageout', proc, r, this.subRange(rs, rg)); break;
+      case 'pageout-fork': {
+        this.ranged('pageout', proc, r, this.subRange(rs, rg));
+        const c = this.fork(proc);
+        if (c !== undefined && this.rng.chance(0.5)) (this.rng.chance(0.5) ? this.read(c, r) : this.write(c, r, this.subRange(rs, rg)));
+        break;
+      }
+      case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.4)) this.write(c, r, this.subRange(rs, rg)); break; }
+      case 'mremap': this.mremap(proc, r); if (this.rng.chance(0.5)) this.write(proc, r); break;
+      case 'dontneed': this.ranged('dontneed', proc, r, this.subRange(rs, rg)); if (this.rng.chance(0.5)) this.read(proc, r); break;
+      case 'mprot': {
+        const m = this.subRange(rs, rg);
+        this.mprotect(proc, r, 'r', m); this.mprotect(proc, r, 'rw', m);
+        if (this.rng.chance(0.7)) this.write(proc, r, m);
+        break;
+      }
+      case 'scan': this.scan(proc, r); break;
+      case 'unregister': this.ranged('uffd_unregister', proc, r, this.rng.chance(0.7) ? {} : undefined); break;
+      case 'split': this.split(proc, r); break;
+      case 'collapse': this.ranged('collapse', proc, r, {}); break;
+      case 'clear': this.clearRefs(proc); this.write(proc, r, this.subRange(rs, rg)); break;
+      case 'munmap': this.ranged('munmap', proc, r, this.subRange(rs, rg)); break;
+    }
+  }
+
+  /** write, (wp), swap out, fork, touch in the child */
+  motifSwapFork(): void {
+    const proc = this.pickProc();
+    const r = this.region(proc);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    if (this.b.hasUffd && this.rng.chance(0.5)) this.register(proc, r);
+    const rg = this.write(proc, r) ?? {};
+    if (this.b.hasUffd && rs.registered && this.rng.chance(0.7)) this.wp(proc, r, true);
+    else if (this.rng.chance(0.4)) this.clearRefs(proc);
+    this.ranged('pageout', proc, r, this.subRange(rs, rg));
+    const c = this.fork(proc);
+    if (c === undefined) return;
+    const y = this.rng.float();
+    if (y < 0.3) this.read(c, r, this.subRange(rs, rg));
+    else if (y < 0.55) this.write(c, r, this.subRange(rs, rg));
+    else if (y < 0.7) this.read(proc, r, this.subRange(rs, rg));
+  }
+
+  /** a THP region: fault it in (read: huge zero; write: THP), maybe clear/wp, then split it */
+  motifThp(): void {
+    const proc = this.pickProc();
+    const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
+    const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.85) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const touch = this.rng.float();
+    const touched: Range = touch < 0.4 ? { first: 0, count: 1 } : touch < 0.55 ? { first: 0, count: HPAGE_PAGES } : {};
+    if (this.rng.chance(0.4)) this.read(proc, r, touched); else this.write(proc, r, touched);
+    if (this.rng.chance(0.35)) this.clearRefs(proc);
+    if (this.b.hasUffd && this.rng.chance(0.5)) {
+      this.register(proc, r);
+      this.wp(proc, r, true, this.rng.chance(0.6) ? {} : { first: this.rng.int(HPAGE_PAGES), count: 1 });
+    }
+    const a = this.rng.weighted<string>([['split', 4], ['mprot1', 3], ['collapse', 2], ['pageout', 2], ['dontneed', 2], ['write1', 2], ['scan', 2], ['fork', 1], ['mremap', 1]]);
+    const page = this.rng.chance(0.5) ? this.rng.int(HPAGE_PAGES) : 0;
+    switch (a) {
+      case 'split': this.split(proc, r, page); break;
+      case 'mprot1': this.mprotect(proc, r, 'r', { first: page, count: 1 }); break;
+      case 'collapse': this.ranged('collapse', proc, r, {}); break;
+      case 'pageout': this.ranged('pageout', proc, r, this.rng.chance(0.5) ? {} : { first: 0, count: HPAGE_PAGES / 2 }); break;
+      case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: HPAGE_PAGES } : { first: page, count: 1 }); break;
+      case 'write1': this.write(proc, r, { first: page, count: 1 }); break;
+      case 'scan': this.scan(proc, r); break;
+      case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.write(c, r, { first: page, count: 1 }); break; }
+      case 'mremap': this.mremap(proc, r); break;
+    }
+    if (this.rng.chance(0.5)) {
+      const b = this.rng.float();
+      if (b < 0.4) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+      else if (b < 0.7) this.scan(proc, r);
+      else this.read(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    }
+  }
+
+  /** two adjacent VMAs with different soft-dirty history merged by mmap/mprotect/mremap */
+  motifMerge(): void {
+    const proc = this.pickProc();
+    const kind = this.pickKind();
+    const a = this.mmap(proc, { kind, thp: false });
+    if (!a) return;
+    if (this.rng.chance(0.8)) this.write(proc, a);
+    this.clearRefs(proc);
+    const b = this.mmap(proc, { kind: this.rng.chance(0.85) ? kind : undefined, thp: false, after: a });
+    if (!b) return;
+    const y = this.rng.float();
+    if (y < 0.3) { this.mprotect(proc, a, 'r', {}); this.mprotect(proc, a, 'rw', {}); }
+    else if (y < 0.5) { this.mprotect(proc, b, 'r', {}); this.mprotect(proc, b, 'rw', {}); }
+    else if (y < 0.65) { this.mprotect(proc, b, 'r', {}); }
+    else if (y < 0.75) { this.mremap(proc, a); }
+    if (this.rng.chance(0.3)) this.clearRefs(proc);
+    if (this.rng.chance(0.5)) this.read(proc, this.rng.chance(0.5) ? a : b);
+    else if (this.rng.chance(0.5)) this.write(proc, b, { first: 0, count: 1 });
+  }
+
+  /** shared memory written, clear_refs, zapped, refaulted by a read, written */
+  motifRefault(): void {
+    const proc = this.pickProc();
+    const r = this.mmap(proc, { kind: this.rng.pick<Kind>(['memfd-shared', 'shared-anon', 'memfd-private']), thp: false });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const rg = this.write(proc, r) ?? {};
+    this.clearRefs(proc);
+    const s = this.subRange(rs, rg);
+    this.ranged('dontneed', proc, r, s);
+    if (this.rng.chance(0.8)) this.read(proc, r, s);
+    this.write(proc, r, s);
+  }
+
+  /** WRITEPROTECT over unpopulated memory, maybe a write, then PAGEMAP_SCAN / fork */
+  motifUnpopulated(): void {
+    if (!this.b.hasUffd) { this.motifThp(); return; }
+    const proc = this.pickProc();
+    const r = this.mmap(proc, { thp: this.rng.chance(0.3) });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    this.register(proc, r);
+    if (this.rng.chance(0.5)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    this.wp(proc, r, true, {});
+    const y = this.rng.float();
+    if (y < 0.3) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    else if (y < 0.5) { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.3)) this.read(c, r); }
+    else if (y < 0.6) this.ranged('dontneed', proc, r, {});
+    this.scan(proc, r, this.rng.chance(0.7) ? {} : undefined);
+    if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
+  }
+
+  /** async WP of a whole region, write some, swap some out, WP_MATCHING scans in between */
+  motifScanSwap(): void {
+    if (!this.b.hasUffd) { this.motifSwapFork(); return; }
+    const proc = this.pickProc();
+    const r = this.region(proc, (x) => !x.thp && x.pages > 1);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    this.register(proc, r);
+    this.write(proc, r, {});
+    this.wp(proc, r, true, {});
+    const p1 = this.rng.int(rs.pages);
+    this.write(proc, r, { first: p1, count: 1 });
+    this.ranged('pageout', proc, r, { first: p1, count: 1 });
+    this.ranged('scan', proc, r, {}, { wp_matching: true });
+    this.ranged('pageout', proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    this.scan(proc, r, {});
+  }
+
+  /** registered, written, protected range moved by mremap; then touched */
+  motifMremapProtected(): void {
+    if (!this.b.hasUffd) { this.motifClearWrite(); return; }
+    const proc = this.pickProc();
+    const r = this.rng.chance(0.3) ? this.mmap(proc, { thp: true, kind: 'anon' }) : this.region(proc);
+    if (!r) return;
+    this.register(proc, r);
+    if (this.rng.chance(0.8)) this.write(proc, r);
+    if (this.rng.chance(0.3)) this.clearRefs(proc);
+    this.wp(proc, r, true, {});
+    this.mremap(proc, r);
+    const y = this.rng.float();
+    if (y < 0.3) { this.mprotect(proc, r, 'r', {}); this.mprotect(proc, r, 'rw', {}); }
+    if (this.rng.chance(0.5)) this.write(proc, r); else if (this.rng.chance(0.5)) this.scan(proc, r);
+  }
+
+  /** a child does its own tracking work */
+  motifChild(): void {
+    const c = this.fork(this.pickProc());
+    if (c === undefined) return;
+    const r = this.region(c);
+    if (!r) return;
+    if (this.rng.chance(0.5)) this.clearRefs(c);
+    this.write(c, r);
+    if (this.rng.chance(0.3)) this.b.emit({ op: 'exit', proc: c });
+  }
+
+  motif(): void {
+    const m = this.rng.weighted<() => void>([
+      [() => this.motifClearWrite(), 5],
+      [() => this.motifWpAct(), 7],
+      [() => this.motifSwapFork(), 4],
+      [() => this.motifThp(), 4],
+      [() => this.motifMerge(), 3],
+      [() => this.motifRefault(), 2],
+      [() => this.motifUnpopulated(), 3],
+      [() => this.motifScanSwap(), 2],
+      [() => this.motifMremapProtected(), 3],
+      [() => this.motifChild(), 1],
+    ]);
+    m();
+  }
+}
+
+function pickFeatures(rng: Rng): Feature[] {
+  const fs: Feature[] = [];
+  const p: Record<Feature, number> = { wp_async: 0.5, wp_unpopulated: 0.4, event_fork: 0.35, event_remap: 0.3, event_unmap: 0.2 };
+  for (const f of FEATURES) if (rng.chance(p[f])) fs.push(f);
+  return fs;
+}
+
+/** A fresh weighted-random case. */
+export function freshCase(rng: Rng, maxOps = 40): Case {
+  const uffd = rng.chance(0.7) ? { features: pickFeatures(rng) } : undefined;
+  const b = new CaseBuilder(uffd);
+  const g = new OpGen(rng, b, maxOps);
+  const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 4], [rng.range(8, 16), 4], [rng.range(16, 32), 2]]));
+  const initial = rng.range(1, 2);
+  for (let i = 0; i < initial; i++) g.mmap(0);
+  let guard = 0;
+  while (b.ops.length < target && guard++ < 200) {
+    if (rng.chance(0.55)) g.motif(); else g.randomOp();
+  }
+  return b.toCase();
+}
+
+/** Extend a (valid) case with more generated ops. */
+export function extendCase(rng: Rng, c: Case, maxOps = 40): Case {
+  const b = CaseBuilder.fromCase(c);
+  const g = new OpGen(rng, b, maxOps);
+  const n = rng.range(1, 6);
+  const stop = Math.min(maxOps, b.ops.length + n);
+  let guard = 0;
+  while (b.ops.length < stop && guard++ < 50) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
+  return b.toCase();
+}
+
+function isValid(c: Case): boolean { return validateCase(c).length === 0; }
+
+/** One mutation of a pool case; always returns a valid case (falls back to extension). */
+export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
+  const kind = rng.weighted<string>([['extend', 4], ['truncate-extend', 3], ['tweak', 3], ['insert', 3], ['delete', 2], ['features', 1]]);
+  let out: Case | undefined;
+  switch (kind) {
+    case 'truncate-extend': {
+      const k = 1 + rng.int(c.ops.length);
+      out = extendCase(rng, { ...c, ops: c.ops.slice(0, k) }, maxOps);
+      break;
+    }
+    case 'tweak': {
+      const ops = c.ops.map((o) => structuredClone(o));
+      const i = rng.int(ops.length);
+      const o = ops[i] as Op & { first?: number; count?: number; page?: number; on?: boolean; prot?: string; value?: number };
+      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) });
+      const rs = 'region' in o ? pre.region(o.proc ?? 0, o.region) : undefined;
+      if (rs && 'first' in opTemplate(o.op)) {
+        const g = new OpGen(rng, pre, maxOps);
+        const rg = g.pickRange(rs);
+        delete o.first; delete o.count;
+        Object.assign(o, rg);
+      } else if (o.op === 'split' && rs) o.page = rng.int(rs.pages);
+      else if (o.op === 'wp') o.on = !o.on;
+      else if (o.op === 'mprotect') o.prot = rng.pick(['none', 'r', 'rw']);
+      else if (o.op === 'clear_refs') o.value = rng.range(1, 5);
+      out = { ...c, ops };
+      break;
+    }
+    case 'insert': {
+      const i = rng.int(c.ops.length + 1);
+      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) });
+      const g = new OpGen(rng, pre, maxOps);
+      g.randomOp();
+      const inserted = pre.ops.slice(i).filter((o) => o.op !== 'fork' && o.op !== 'mmap' && o.op !== 'mremap');
+      if (inserted.length) out = { ...c, ops: [...c.ops.slice(0, i), ...inserted, ...c.ops.slice(i)] };
+      break;
+    }
+    case 'delete': {
+      if (c.ops.length > 1) {
+        const i = rng.int(c.ops.length);
+        out = { ...c, ops: c.ops.filter((_, j) => j !== i) };
+      }
+      break;
+    }
+    case 'features': {
+      const f = rng.pick(FEATURES);
+      if (c.uffd) {
+        const fs = new Set(c.uffd.features ?? []);
+        if (fs.has(f)) fs.delete(f); else fs.add(f);
+        out = { ...c, uffd: { features: FEATURES.filter((x) => fs.has(x)) } };
+      }
+      break;
+    }
+  }
+  if (out && out.ops.length <= maxOps && isValid(out)) return out;
+  return extendCase(rng, c, maxOps);
+}
+
+function opTemplate(op: OpName): Record<string, true> {
+  switch (op) {
+    case 'munmap': case 'mprotect': case 'read': case 'write': case 'pageout': case 'dontneed': case 'collapse':
+    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan':
+      return { first: true };
+    default: return {};
+  }
+}
+
+interface PoolEntry { c: Case; features: string[]; picks: number }
+
+/** Coverage features of one executed case: rule ids, and op-kind:rule pairs per step. */
+export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly string[]>): { rules: string[]; features: string[] } {
+  const rules = new Set<string>();
+  const feats = new Set<string>();
+  stepRules.forEach((rs, i) => {
+    const op = c.ops[i]?.op ?? '?';
+    for (const r of rs) { rules.add(r); feats.add(r); feats.add(`${op}:${r}`); }
+  });
+  return { rules: [...rules], features: [...feats] };
+}
+
+/**
+ * The guided generator: fresh weighted cases plus mutations of a pool of cases that reached rare
+ * coverage features. `next()` and `feedback()` must be called in a deterministic order.
+ */
+export class GuidedGenerator {
+  readonly rng: Rng;
+  private readonly seen = new Map<string, number>();
+  readonly rulesSeen = new Set<string>();
+  private readonly pool: PoolEntry[] = [];
+  private readonly maxOps: number;
+  private readonly opts: Required<Omit<GenerateOptions, 'maxOps'>>;
+  generated = 0;
+
+  constructor(seed: number, opts: GenerateOptions = {}) {
+    this.rng = new Rng(seed);
+    this.maxOps = Math.min(opts.maxOps ?? 40, 256);
+    this.opts = { freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4, unguided: opts.unguided ?? false };
+  }
+
+  get poolSize(): number { return this.pool.length; }
+
+  next(): Case {
+    this.generated++;
+    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps);
+    const e = this.pickEntry();
+    e.picks++;
+    return mutateCase(this.rng, e.c, this.maxOps);
+  }
+
+  private weight(e: PoolEntry): number {
+    let w = 0;
+    for (const f of e.features) {
+      const n = this.seen.get(f) ?? 1;
+      const x = 1 / n;
+      if (x > w) w = x;
+    }
+    return w / (1 + 0.05 * e.picks);
+  }
+
+  private pickEntry(): PoolEntry {
+    return this.rng.weighted(this.pool.map((e) => [e, this.weight(e)] as const));
+  }
+
+  /** Report the rule ids each step of `c` exercised. Returns true if it reached something new. */
+  feedback(c: Case, stepRules: ReadonlyArray<readonly string[]>): boolean {
+    const { rules, features } = coverageFeatures(c, stepRules);
+    for (const r of rules) this.rulesSeen.add(r);
+    let fresh = false;
+    let rare = false;
+    for (const f of features) {
+      const n = (this.seen.get(f) ?? 0) + 1;
+      this.seen.set(f, n);
+      if (n === 1) fresh = true;
+      if (n <= this.opts.rareThreshold) rare = true;
+    }
+    if (!this.opts.unguided && (fresh || rare)) {
+      // keep only the rare part as the entry's identity (cheap weights)
+      const mine = features.filter((f) => (this.seen.get(f) ?? 0) <= this.opts.rareThreshold * 4);
+      this.pool.push({ c, features: mine.length ? mine : features, picks: 0 });
+      if (this.pool.length > this.opts.poolSize) {
+        // evict the entry with the lowest weight (earliest on ties: deterministic)
+        let worst = 0;
+        let ww = Infinity;
+        this.pool.forEach((e, i) => { const w = this.weight(e); if (w < ww) { ww = w; worst = i; } });
+        this.pool.splice(worst, 1);
+      }
+    }
+    return fresh;
+  }
+}
