@@ -1,0 +1,325 @@
+// The campaign loop: generate (coordinator only, deterministic), dispatch through a Transport keeping
+// it full, check every trace here in the coordinator, bucket violations, minimize new buckets (in
+// the background, through the same transport), save reproducers, report events and a summary.
+//
+// Determinism of the generated sequence: case i is generated after exactly the coverage feedback
+// of cases 0 .. i-1-lag has been applied, in index order (lag = max(opts.lag, 2 x concurrency)).
+// The generator therefore never sees results in an order chosen by thread timing. A slow case can
+// hold generation back only after `lag` more cases were generated, and never past its timeout.
+import type { Case } from '../ops/schema.ts';
+import type { Transport, CaseResult } from '../transport/transport.ts';
+import type { Violation } from '../check/types.ts';
+import type { Checker } from './checker.ts';
+import { GuidedGenerator, type GenerateOptions } from './generate.ts';
+import { Dedup, type Bucket } from './dedup.ts';
+import { minimize } from './minimize.ts';
+import { saveReproducer } from './corpus.ts';
+
+export interface CampaignOptions {
+  target: string;
+  transport: Transport;
+  checker: Checker;
+  seed: number;
+  /** stop after generating this many cases */
+  cases?: number;
+  /** stop generating after this long */
+  durationMs?: number;
+  /** per-case timeout (default 10 s); a timed-out case is a fault */
+  timeoutMs?: number;
+  /** stop once this many buckets exist (e.g. 1: "first finding") */
+  stopAfterBuckets?: number;
+  /** minimize new buckets (default true) */
+  minimize?: boolean;
+  /** re-runs of a minimized reproducer to measure reliability; default 5 on non-model targets, 0 on model targets */
+  reliabilityRuns?: number;
+  /** directory for reproducers; undefined = do not save */
+  corpusDir?: string;
+  /** cap on executions per minimization (default 3000) */
+  maxMinimizeRuns?: number;
+  generate?: GenerateOptions;
+  /** feedback lag in cases (default 64; raised to 2 x concurrency) */
+  lag?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: CampaignEvent) => void;
+  /** record every generated case's canonical identity (for determinism tests) */
+  onCase?: (index: number, c: Case) => void;
+}
+
+export interface Stats {
+  cases: number;
+  completed: number;
+  violations: number;
+  faults: number;
+  skipped: number;
+  elapsedMs: number;
+  rulesHit: number;
+  rulesTotal: number;
+  buckets: number;
+  inflight: number;
+}
+
+export type CampaignEvent =
+  | { type: 'start'; target: string; seed: number; concurrency: number }
+  | { type: 'progress'; stats: Stats }
+  | { type: 'violation'; index: number; signatures: string[] }
+  | { type: 'fault'; index: number; fault: string }
+  | { type: 'bucket'; signature: string; index: number; ms: number }
+  | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number }
+  | { type: 'saved'; signature: string; path: string; written: boolean }
+  | { type: 'stopped'; reason: string };
+
+export interface BucketSummary {
+  signature: string;
+  hits: number;
+  case: Case;
+  minimized: boolean;
+  ops: number;
+  first_case: number;
+  first_ms: number;
+  /** ms from campaign start until the minimized reproducer was ready */
+  minimized_ms?: number;
+  reliability?: string;
+  file?: string;
+  example: string;
+}
+
+export interface Summary {
+  target: string;
+  seed: number;
+  cases: number;
+  violations: number;
+  faults: number;
+  skipped: number;
+  elapsed_s: number;
+  cases_per_s: number;
+  coverage: { rules_hit: number; rules_total: number; rules: string[] };
+  stopped: string;
+  buckets: BucketSummary[];
+}
+
+interface Done { index: number; c: Case; res: CaseResult }
+
+export function isModelTarget(spec: string): boolean {
+  return spec.startsWith('model:');
+}
+
+export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
+  const { transport, checker, target } = opts;
+  const t0 = performance.now();
+  const ms = () => performance.now() - t0;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const window = Math.max(2, transport.concurrency * 2);
+  const lag = Math.max(opts.lag ?? 64, window);
+  const maxCases = opts.cases ?? (opts.durationMs === undefined ? 1000 : Number.POSITIVE_INFINITY);
+  const deadline = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : opts.durationMs;
+  const gen = new GuidedGenerator(opts.seed, opts.generate);
+  const dedup = new Dedup();
+  const emit = (e: CampaignEvent) => { try { opts.onEvent?.(e); } catch { /* a listener must not break the campaign */ } };
+  const minimizeOn = opts.minimize ?? true;
+  const reliabilityRuns = opts.reliabilityRuns ?? (isModelTarget(target) ? 0 : 5);
+  const stats: Stats = { cases: 0, completed: 0, violations: 0, faults: 0, skipped: 0, elapsedMs: 0, rulesHit: 0, rulesTotal: checker.rulesTotal, buckets: 0, inflight: 0 };
+  const files = new Map<string, string>();
+  const minimizedAt = new Map<string, number>();
+  const minimizeCtl = new AbortController();
+  const onAbort = () => minimizeCtl.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  // feedback buffered per case index; applied strictly in index order, `lag` cases behind
+  const feedback = new Map<number, { c: Case; rules: string[][] } | null>();
+  let applied = 0;
+  let stopReason = '';
+  const inflight = new Set<number>();
+  const minimizations: Promise<void>[] = [];
+  let wake: (() => void) | undefined;
+  const notify = () => { const w = wake; wake = undefined; w?.(); };
+  let jobSeq = 0;
+
+  const abortPromise = new Promise<void>((resolve) => {
+    if (opts.signal?.aborted) resolve();
+    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+  const runOne = async (c: Case): Promise<CaseResult | undefined> => {
+    const job = { id: `${opts.seed}-${jobSeq++}`, target, case: c };
+    const r = await Promise.race([transport.run(job, { timeoutMs }), abortPromise.then(() => undefined)]);
+    return r;
+  };
+
+  const sigsOf = (c: Case, res: CaseResult | undefined): string[] | undefined => {
+    if (!res || res.fault || !res.trace || res.trace.fault) return undefined;
+    const out = checker.check(c, res.trace);
+    if (out.fault || out.skipped) return undefined;
+    return [...new Set(out.violations.map((v) => checker.signature(v)))];
+  };
+
+  const save = async (sig: string, c: Case, extra: string) => {
+    if (!opts.corpusDir) return;
+    try {
+      const r = await saveReproducer(opts.corpusDir, sig, c, extra);
+      files.set(sig, r.path);
+      emit({ type: 'saved', signature: sig, path: r.path, written: r.written });
+    } catch (e) {
+      emit({ type: 'fault', index: -1, fault: `saving ${sig}: ${(e as Error).message}` });
+    }
+  };
+
+  const minimizeBucket = async (sigs: string[], c: Case): Promise<void> => {
+    let remaining = sigs.filter((s) => !dedup.get(s)?.minimized);
+    for (let round = 0; round < 4 && remaining.length && !minimizeCtl.signal.aborted; round++) {
+      const m = await minimize(c, {
+        test: async (x) => sigsOf(x, await runOne(x)),
+        target: remaining,
+        parallel: transport.concurrency,
+        signal: minimizeCtl.signal,
+        maxRuns: opts.maxMinimizeRuns ?? 3000,
+      });
+      if (m.signatures.length === 0) break;
+      let reliability: { ok: number; runs: number } | undefined;
+      if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
+        let ok = 0;
+        for (let i = 0; i < reliabilityRuns; i++) {
+          const s = sigsOf(m.case, await runOne(m.case));
+          if (s && s.some((x) => m.signatures.includes(x))) ok++;
+        }
+        reliability = { ok, runs: reliabilityRuns };
+      }
+      for (const s of m.signatures) {
+        dedup.offer(s, m.case, !m.aborted);
+        const b = dedup.get(s)!;
+        if (reliability) b.reliability = reliability;
+        minimizedAt.set(s, ms());
+        emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms() });
+        await save(s, b.case, `hits ${b.hits}${reliability ? `, reproduced ${reliability.ok}/${reliability.runs}` : ''}`);
+      }
+      remaining = remaining.filter((s) => !m.signatures.includes(s));
+    }
+  };
+
+  const handle = (d: Done) => {
+    inflight.delete(d.index);
+    stats.completed++;
+    const { res, c } = d;
+    let rules: string[][] | null = null;
+    if (res.fault || !res.trace || res.trace.fault) {
+      stats.faults++;
+      emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace' });
+    } else {
+      let out;
+      try { out = checker.check(c, res.trace); } catch (e) {
+        stats.faults++;
+        emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}` });
+      }
+      if (out) {
+        if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault }); }
+        else if (out.skipped) stats.skipped++;
+        else {
+          rules = out.stepRules;
+          if (out.violations.length) {
+            stats.violations++;
+            const vs: Violation[] = out.violations;
+            const fresh = dedup.record(c, vs, (v) => checker.signature(v), { index: d.index, ms: ms() });
+            emit({ type: 'violation', index: d.index, signatures: [...new Set(vs.map((v) => checker.signature(v)))] });
+            if (fresh.length) {
+              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms() });
+              stats.buckets = dedup.size;
+              for (const s of fresh) void save(s, c, 'unminimized');
+              if (minimizeOn) minimizations.push(minimizeBucket(fresh, c).catch((e) => {
+                emit({ type: 'fault', index: d.index, fault: `minimize: ${(e as Error).message}` });
+              }));
+              if (opts.stopAfterBuckets !== undefined && dedup.size >= opts.stopAfterBuckets && !stopReason) stopReason = `found ${dedup.size} bucket(s)`;
+            }
+          }
+        }
+      }
+    }
+    feedback.set(d.index, rules ? { c, rules } : null);
+    notify();
+  };
+
+  emit({ type: 'start', target, seed: opts.seed, concurrency: transport.concurrency });
+  let lastProgress = 0;
+  const progress = () => {
+    stats.elapsedMs = ms();
+    stats.rulesHit = gen.rulesSeen.size;
+    stats.inflight = inflight.size;
+    stats.buckets = dedup.size;
+    emit({ type: 'progress', stats: { ...stats } });
+  };
+
+  for (;;) {
+    if (!stopReason) {
+      if (opts.signal?.aborted) stopReason = 'interrupted';
+      else if (stats.cases >= maxCases) stopReason = `reached ${maxCases} cases`;
+      else if (ms() >= deadline) stopReason = 'duration elapsed';
+    }
+    // generate while the window has room and the lagged feedback is available
+    while (!stopReason && inflight.size < window && stats.cases < maxCases) {
+      const i = stats.cases;
+      let blocked = false;
+      while (applied < i - lag) {
+        if (!feedback.has(applied)) { blocked = true; break; }
+        const f = feedback.get(applied)!;
+        feedback.delete(applied);
+        if (f) gen.feedback(f.c, f.rules);
+        applied++;
+      }
+      if (blocked) break;
+      const c = gen.next();
+      opts.onCase?.(i, c);
+      stats.cases++;
+      inflight.add(i);
+      const job = { id: `${opts.seed}-c${i}`, target, case: c };
+      transport.run(job, { timeoutMs }).then(
+        (res) => handle({ index: i, c, res }),
+        (e) => handle({ index: i, c, res: { id: job.id, fault: `transport: ${(e as Error).message}` } }),
+      );
+    }
+    if (ms() - lastProgress > 250) { lastProgress = ms(); progress(); }
+    if (inflight.size === 0 && (stopReason || stats.cases >= maxCases)) break;
+    if (stopReason && opts.signal?.aborted) break; // interrupted: do not wait for in-flight cases
+    const remaining = deadline - ms();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { wake = undefined; resolve(); }, Math.max(1, Math.min(250, Number.isFinite(remaining) ? remaining : 250)));
+      wake = () => { clearTimeout(t); resolve(); };
+    });
+  }
+  // drain feedback for the final coverage figure (does not affect generation any more)
+  for (const [, f] of [...feedback.entries()].sort((a, b) => a[0] - b[0])) if (f) gen.feedback(f.c, f.rules);
+  if (!stopReason) stopReason = `reached ${stats.cases} cases`;
+  emit({ type: 'stopped', reason: stopReason });
+  await Promise.all(minimizations);
+  opts.signal?.removeEventListener('abort', onAbort);
+  progress();
+
+  const elapsed = ms() / 1000;
+  return {
+    target,
+    seed: opts.seed,
+    cases: stats.completed,
+    violations: stats.violations,
+    faults: stats.faults,
+    skipped: stats.skipped,
+    elapsed_s: round(elapsed, 3),
+    cases_per_s: round(stats.completed / Math.max(elapsed, 1e-6), 1),
+    coverage: { rules_hit: gen.rulesSeen.size, rules_total: checker.rulesTotal, rules: [...gen.rulesSeen].sort() },
+    stopped: stopReason,
+    buckets: dedup.all().map((b: Bucket) => ({
+      signature: b.signature,
+      hits: b.hits,
+      case: b.case,
+      minimized: b.minimized,
+      ops: b.case.ops.length,
+      first_case: b.firstIndex,
+      first_ms: round(b.firstMs, 1),
+      ...(minimizedAt.has(b.signature) ? { minimized_ms: round(minimizedAt.get(b.signature)!, 1) } : {}),
+      ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
+      ...(files.has(b.signature) ? { file: files.get(b.signature) } : {}),
+      example: b.example.message,
+    })),
+  };
+}
+
+function round(x: number, d: number): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}

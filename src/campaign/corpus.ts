@@ -1,0 +1,89 @@
+// The on-disk corpus: minimized reproducers in corpus/regressions/<signature-slug>.json, written
+// atomically (temporary file + rename in the same directory) and never replacing a smaller one.
+// Each file is a valid ptefarm-case/1 whose `name` describes the bucket.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Case } from '../ops/schema.ts';
+import { parseCase, validateCase } from '../ops/validate.ts';
+import { smaller } from './dedup.ts';
+
+export const DEFAULT_CORPUS_DIRS = ['corpus/seeds', 'corpus/regressions'];
+export const REGRESSIONS_DIR = 'corpus/regressions';
+
+/** A file-name-safe slug of a signature, unique per signature (a short hash is appended). */
+export function signatureSlug(sig: string): string {
+  const base = sig.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+  const h = createHash('sha1').update(sig).digest('hex').slice(0, 8);
+  return `${base || 'sig'}-${h}`;
+}
+
+export function bucketName(sig: string, extra?: string): string {
+  const s = `regression: ${sig}${extra ? ` (${extra})` : ''}`;
+  return s.length <= 200 ? s : s.slice(0, 197) + '...';
+}
+
+export type SaveResult = { path: string; written: boolean; reason: 'new' | 'smaller' | 'kept-existing' };
+
+async function readExisting(path: string): Promise<Case | undefined> {
+  try {
+    const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return validateCase(raw).length === 0 ? (raw as Case) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let tmpSeq = 0;
+
+/**
+ * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
+ * not larger (ops, then pages, then JSON length); an unreadable/invalid existing file is replaced.
+ */
+export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string): Promise<SaveResult> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${signatureSlug(sig)}.json`);
+  const doc: Case = { ...c, name: bucketName(sig, extra) };
+  const problems = validateCase(doc);
+  if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);
+  const before = await readExisting(path);
+  if (before && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
+  const tmp = join(dir, `.${signatureSlug(sig)}.${process.pid}.${++tmpSeq}.tmp`);
+  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', 'utf8');
+  try {
+    // re-check just before the rename: another writer may have stored a smaller one meanwhile
+    const now = await readExisting(path);
+    if (now && !smaller(c, now)) { await unlink(tmp); return { path, written: false, reason: 'kept-existing' }; }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  return { path, written: true, reason: before ? 'smaller' : 'new' };
+}
+
+export interface CorpusEntry { path: string; case?: Case; error?: string }
+
+/** Every *.json case under the given directories (not recursive), sorted by path; missing dirs are skipped. */
+export async function loadCorpus(dirs: string[]): Promise<CorpusEntry[]> {
+  const out: CorpusEntry[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try { names = await readdir(dir); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') { names = []; out.push(await loadOne(dir)); continue; }
+      throw e;
+    }
+    for (const n of names.filter((x) => x.endsWith('.json') && !x.startsWith('.')).sort()) out.push(await loadOne(join(dir, n)));
+  }
+  return out;
+}
+
+async function loadOne(path: string): Promise<CorpusEntry> {
+  try {
+    const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return { path, case: parseCase(raw, undefined, path) };
+  } catch (e) {
+    return { path, error: (e as Error).message };
+  }
+}

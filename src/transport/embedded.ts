@@ -1,0 +1,64 @@
+// The embedded default transport: a piscina pool in this process whose task module
+// (workers/task.ts) opens the job's target once per thread and executes the case. A per-case
+// timeout aborts the task (piscina replaces the thread); every failure becomes a `fault` result.
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { CaseJob, CaseResult, Transport } from './transport.ts';
+
+export interface EmbeddedOptions {
+  /** worker threads (default: available parallelism) */
+  threads?: number;
+  /** task module (default workers/task.ts, or task.js next to compiled code) */
+  filename?: string | URL;
+  /** default per-case timeout when run() is given none (default 30 s) */
+  timeoutMs?: number;
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+
+export class EmbeddedTransport implements Transport {
+  readonly concurrency: number;
+  private readonly pool: Piscina;
+  private readonly defaultTimeout: number;
+  private closed = false;
+
+  constructor(opts: EmbeddedOptions = {}) {
+    this.concurrency = Math.max(1, opts.threads ?? availableParallelism());
+    this.defaultTimeout = opts.timeoutMs ?? 30_000;
+    const file = opts.filename ?? new URL(fromSource ? '../../workers/task.ts' : '../../workers/task.js', import.meta.url);
+    const href = typeof file === 'string' ? (file.startsWith('file:') ? file : new URL(file, `file://${process.cwd()}/`).href) : file.href;
+    const needsTsx = href.endsWith('.ts');
+    this.pool = new Piscina({
+      filename: href,
+      minThreads: this.concurrency,
+      maxThreads: this.concurrency,
+      idleTimeout: 60_000,
+      execArgv: needsTsx && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+    });
+  }
+
+  async run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
+    if (this.closed) return { id: job.id, fault: 'transport closed' };
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
+    const t0 = performance.now();
+    try {
+      const res = (await this.pool.run(job, { signal: AbortSignal.timeout(timeoutMs) })) as CaseResult;
+      return res;
+    } catch (e) {
+      const err = e as Error & { cause?: unknown };
+      const timedOut = err.name === 'AbortError' || (err.cause as Error | undefined)?.name === 'TimeoutError';
+      return {
+        id: job.id,
+        fault: timedOut ? `timeout: case exceeded ${timeoutMs} ms` : `worker: ${err.message ?? String(e)}`,
+        worker: 'embedded',
+        ms: performance.now() - t0,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}
