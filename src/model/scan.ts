@@ -1,0 +1,446 @@
+// PAGEMAP_SCAN over one scanned page range: a pure function of what the model knows about every
+// 4 KiB page of the range. It predicts the categories the ioctl reports per page and lists the state
+// changes (write-protection, markers, page-table allocation, THP split) the model must apply, in the
+// order the kernel walk performs them.
+//
+// Only the two query shapes of the `scan` case op are modelled (case-format.md), both WITH an output
+// buffer large enough for every region, return_mask = all categories:
+//   plain       flags 0, category_mask 0, anyof 0, inverted 0: every page of every VMA is interesting
+//   wp_matching flags WP_MATCHING|CHECK_WPASYNC, category_mask WRITTEN: since return_mask != WRITTEN
+//               this is the *generic* PTE path, never the WRITTEN fast path nor the exclusive-WP
+//               no-buffer fast path (R-PMS-3 / R-PMS-4 are therefore not modelled here)
+// plus an optional max_pages.
+//
+// Sources: x86-semantics.md §3 and fs/proc/task_mmu.c of linux 6.12.117 (which already carries the
+// July-2026 PAGEMAP_SCAN fixes); version differences go through ScanKnobs (§0.4). No kernel text is
+// reproduced here; rule sentences are paraphrases.
+//
+// Not modelled: hugetlb VMAs (no case kind creates them), VM_PFNMAP VMAs, PMD/PTE migration entries
+// (transient), bounce-buffer refills (the kernel restarts the walk at walk_end, which is equivalent
+// for per-page categories; only region boundaries could differ, and regions are not reported here).
+
+// ---------------------------------------------------------------------------------------------
+// Category bits (include/uapi/linux/fs.h PAGE_IS_*; GUARD is 6.15+)
+
+export const PAGE_IS_WPALLOWED = 1 << 0;
+export const PAGE_IS_WRITTEN = 1 << 1;
+export const PAGE_IS_FILE = 1 << 2;
+export const PAGE_IS_PRESENT = 1 << 3;
+export const PAGE_IS_SWAPPED = 1 << 4;
+export const PAGE_IS_PFNZERO = 1 << 5;
+export const PAGE_IS_HUGE = 1 << 6;
+export const PAGE_IS_SOFT_DIRTY = 1 << 7;
+export const PAGE_IS_GUARD = 1 << 8;
+
+/** The nine category letters in trace order; letter i is the category bit 1 << i (the uapi order). */
+export const SCAN_CATEGORY_LETTERS = ['a', 'w', 'f', 'p', 's', 'z', 'h', 'd', 'g'] as const;
+/** A page the scan did not report. */
+export const NOT_REPORTED = '---------';
+
+/** Category bit mask -> nine-letter string (letter or `.`), e.g. PRESENT|WRITTEN -> `.w.p.....`. */
+export function categoryString(mask: number): string {
+  let s = '';
+  for (let i = 0; i < SCAN_CATEGORY_LETTERS.length; i++) s += mask & (1 << i) ? SCAN_CATEGORY_LETTERS[i] : '.';
+  return s;
+}
+
+/** Nine-letter string -> category bit mask; `null` for a `-` (not reported) string. Throws on a malformed string. */
+export function parseCategoryString(s: string): number | null {
+  if (s === NOT_REPORTED) return null;
+  if (s.length !== SCAN_CATEGORY_LETTERS.length) throw new Error(`scan category string "${s}" is not 9 letters`);
+  let mask = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === SCAN_CATEGORY_LETTERS[i]) mask |= 1 << i;
+    else if (s[i] !== '.') throw new Error(`scan category string "${s}": position ${i + 1} must be "${SCAN_CATEGORY_LETTERS[i]}" or "."`);
+  }
+  return mask;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+export interface ScanVma {
+  /** identity of the VMA: consecutive pages with the same id are one VMA */
+  id: number;
+  /** VM_UFFD_WP (registered in WP mode) */
+  uffdWp: boolean;
+  /** the registering ctx has UFFD_FEATURE_WP_ASYNC (which forces WP_UNPOPULATED) */
+  wpAsync: boolean;
+  /** VM_SOFTDIRTY (set = tracking off for the VMA, every page reads soft-dirty) */
+  softDirty: boolean;
+  /** vma_is_anonymous(): private anonymous only (shared anon and memfd mappings are not) */
+  anon: boolean;
+}
+
+/** A PMD-mapped 2 MiB page as seen by every 4 KiB page it covers. */
+export interface HugeEntry {
+  kind: 'huge';
+  /** PMD uffd-wp bit */
+  wp: boolean;
+  /** PMD soft-dirty bit */
+  sd: boolean;
+  /** the folio is not anon (page cache / shmem). Ignored for the huge zero folio, which the scan
+   *  never reports FILE (vm_normal_page_pmd() gives no page) even where pagemap bit 61 is set. */
+  file: boolean;
+  /** the huge zero folio */
+  hugeZero: boolean;
+}
+
+export type ScanEntry =
+  /** no VMA here (the page must have `vma: null`) */
+  | { kind: 'gap' }
+  /** in a VMA, but no PTE table covers this 2 MiB block (PMD hole, or higher-level hole) */
+  | { kind: 'hole' }
+  /** pte_none inside an existing PTE table */
+  | { kind: 'none' }
+  /** present PTE; `zero` = the shared 4K zero page; `file` = page is not anon (ignored when zero) */
+  | { kind: 'present'; wp: boolean; sd: boolean; file: boolean; zero: boolean }
+  /** anon swap PTE with its swp uffd-wp / swp soft-dirty bits */
+  | { kind: 'swap'; wp: boolean; sd: boolean }
+  /** uffd-wp PTE marker (`sd` = its swp soft-dirty bit, normally false) */
+  | { kind: 'marker'; sd: boolean }
+  /** guard-region PTE marker (MADV_GUARD_INSTALL, 6.15+); `wp` = swp uffd-wp bit set on it by an earlier arming (R-PMS-9). No case op creates one today. */
+  | { kind: 'guard'; wp: boolean }
+  | HugeEntry;
+
+export interface ScanPage {
+  /** the VMA covering the page, null for a gap */
+  vma: ScanVma | null;
+  entry: ScanEntry;
+}
+
+export interface ScanKnobs {
+  /** V_SCAN_NONE_WRITTEN: generic path reports pte_none as WRITTEN */
+  scanNoneWritten: boolean;
+  /** V_SCAN_HOLE_WRITTEN: a PMD hole in a (non-hugetlb) VM_UFFD_WP VMA is WRITTEN (and armed) */
+  scanHoleWritten: boolean;
+  /** V_SCAN_WRITTEN_UFFD_ONLY: WRITTEN only inside VM_UFFD_WP VMAs (7.3) */
+  scanWrittenUffdOnly: boolean;
+  /** V_PFNZERO_HUGE: PFNZERO reported for the huge zero PMD */
+  pfnZeroHuge: boolean;
+  /** V_GUARD: guard markers exist and report GUARD (default true; a `guard` entry with this false is an error) */
+  guard?: boolean;
+  /** CONFIG_MEM_SOFT_DIRTY (default true). When false no page or VMA is ever SOFT_DIRTY, whatever the input says. */
+  memSoftDirty?: boolean;
+}
+
+export interface ScanQuery {
+  /** PM_SCAN_WP_MATCHING|PM_SCAN_CHECK_WPASYNC with category_mask = WRITTEN; otherwise the plain query */
+  wpMatching: boolean;
+  /** max_pages; 0 or absent = unlimited */
+  maxPages?: number;
+}
+
+export interface ScanInput {
+  /** absolute page number (address >> 12) of pages[0]: fixes which 2 MiB block each page is in */
+  firstPage: number;
+  /** one entry per 4 KiB page of the scanned range, in address order */
+  pages: readonly ScanPage[];
+  query: ScanQuery;
+  knobs: ScanKnobs;
+  /**
+   * The 4 KiB entry a page of a huge PMD has right after `split_huge_pmd` (used for the redo at PTE
+   * level). Default: `defaultSplitEntry`. Pass the model's own split rule to keep one implementation.
+   */
+  splitEntry?: (huge: HugeEntry, vma: ScanVma, knobs: ScanKnobs) => ScanEntry;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+export type ScanAction =
+  /** set the uffd-wp bit on a present PTE (also write-protects it), or the swp uffd-wp bit on a swap / guard entry */
+  | { kind: 'wp-pte'; page: number }
+  /** install a uffd-wp marker in an empty slot (pte_none, or a hole slot after its `pgtable`) */
+  | { kind: 'marker'; page: number }
+  /** a PTE table is allocated for this 2 MiB block: every hole slot of the block, in range or not, becomes pte_none */
+  | { kind: 'pgtable'; block: number }
+  /** set the uffd-wp bit on the huge PMD in place */
+  | { kind: 'wp-pmd'; block: number }
+  /** split the huge PMD of this block (anon: 512 PTEs; non-anon: PMD cleared = hole); the actions after it address the split entries */
+  | { kind: 'split-pmd'; block: number };
+// `page` = index into ScanInput.pages; `block` = absolute 2 MiB block number = floor(absolute page / 512).
+
+export interface ScanResult {
+  /** 0, or the ioctl error */
+  rc: 0 | 'EPERM';
+  /** per input page: nine-letter categories, or `---------` where not reported; all `-` on error */
+  cats: string[];
+  /** state changes in walk order; on EPERM those performed before the failing VMA (they stay applied) */
+  actions: ScanAction[];
+  /** rule ids exercised (see SCAN_RULES), sorted, unique */
+  rules: string[];
+  /** walk_end as a page index: where output stopped (max_pages), else pages.length */
+  walkEnd: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule catalogue
+
+export interface ScanRule { id: string; text: string; source: string }
+
+const TM = 'fs/proc/task_mmu.c';
+export const SCAN_RULES: readonly ScanRule[] = [
+  { id: 'R-PMS-1', text: 'PAGEMAP_SCAN gates every VMA before walking it: a VMA whose ctx lacks WP_ASYNC or that is not VM_UFFD_WP is not wp_allowed; with CHECK_WPASYNC the ioctl fails there with EPERM, with WP_MATCHING alone it is skipped, otherwise it is walked', source: `${TM} pagemap_scan_test_walk` },
+  { id: 'R-PMS-1.eperm', text: 'CHECK_WPASYNC meeting a non-wp_allowed VMA returns EPERM; write-protection already applied to earlier VMAs stays; the caller gets no categories', source: `${TM} pagemap_scan_test_walk, do_pagemap_scan` },
+  { id: 'R-PMS-1.vmacat', text: 'every page of a walked VMA carries the VMA categories: WPALLOWED iff wp_allowed (VM_UFFD_WP and WP_ASYNC ctx), SOFT_DIRTY iff VM_SOFTDIRTY', source: `${TM} pagemap_scan_test_walk` },
+  { id: 'R-PMS-1.gap', text: 'addresses outside any VMA are never reported, counted against max_pages, or armed', source: `${TM} pagemap_scan_pte_hole (no vma)` },
+  { id: 'R-PMS-2.none', text: 'a pte_none is WRITTEN (no marker = not write-protected) in any VMA with V_SCAN_NONE_WRITTEN (before: no category); with V_SCAN_WRITTEN_UFFD_ONLY only in VM_UFFD_WP VMAs', source: `${TM} pagemap_page_category` },
+  { id: 'R-PMS-2.present', text: 'a present PTE is PRESENT; WRITTEN iff its uffd-wp bit is clear; FILE iff it maps a normal non-anon page (never the zero page); PFNZERO iff it maps the 4K zero page; SOFT_DIRTY iff its soft-dirty bit', source: `${TM} pagemap_page_category` },
+  { id: 'R-PMS-2.swap', text: 'an anon swap PTE is SWAPPED; WRITTEN iff its swp uffd-wp bit is clear; SOFT_DIRTY iff its swp soft-dirty bit; never FILE', source: `${TM} pagemap_page_category` },
+  { id: 'R-PMS-2.marker', text: 'a uffd-wp marker is SWAPPED and never WRITTEN (so never re-armed); SOFT_DIRTY iff its swp soft-dirty bit', source: `${TM} pagemap_page_category (pte_swp_uffd_wp_any)` },
+  { id: 'R-PMS-2.guard', text: 'a guard marker is SWAPPED|GUARD, WRITTEN iff no swp uffd-wp bit has been set on it (V_GUARD, 6.15+)', source: `${TM} pagemap_page_category (6.15+)` },
+  { id: 'R-PMS-2.thp', text: 'a huge PMD is HUGE|PRESENT for all its pages; WRITTEN iff the PMD uffd-wp bit is clear; FILE iff a non-anon folio (not the huge zero folio); PFNZERO iff the huge zero folio (V_PFNZERO_HUGE); SOFT_DIRTY iff the PMD soft-dirty bit', source: `${TM} pagemap_thp_category` },
+  { id: 'R-PMS-2.hole', text: 'a range with no PTE table inside a VMA carries only the VMA categories, plus WRITTEN when V_SCAN_HOLE_WRITTEN and the VMA is VM_UFFD_WP (non-hugetlb)', source: `${TM} pagemap_scan_pte_hole` },
+  { id: 'R-PMS-2.uffdonly', text: 'with V_SCAN_WRITTEN_UFFD_ONLY, WRITTEN is withheld from every page of a VMA that is not VM_UFFD_WP', source: `${TM} pagemap_page_category (7.3)` },
+  { id: 'R-PMS-3.generic', text: 'with an output buffer and category_mask WRITTEN the generic PTE path runs: only pages whose categories include WRITTEN are reported, and under WP_MATCHING each reported page is armed (present/swap/guard: uffd-wp bit set; pte_none: uffd-wp marker); already-protected entries are not WRITTEN and are left alone', source: `${TM} pagemap_scan_pmd_entry, make_uffd_wp_pte` },
+  { id: 'R-PMS-5.whole', text: 'under WP_MATCHING a WRITTEN huge PMD whose whole 2 MiB is reported is write-protected in place (stays huge)', source: `${TM} pagemap_scan_thp_entry, make_uffd_wp_pmd` },
+  { id: 'R-PMS-5.split', text: 'under WP_MATCHING a WRITTEN huge PMD only partly reported (range edge or max_pages) is split, its output backed out, and the range redone at PTE level (a non-anon PMD split leaves a hole, handled as a hole)', source: `${TM} pagemap_scan_thp_entry, pagemap_scan_backout_range; mm/huge_memory.c __split_huge_pmd_locked` },
+  { id: 'R-PMS-6', text: 'under WP_MATCHING a reported hole is armed with uffd_wp_range over the reported part: a PTE table is allocated for each 2 MiB block and a uffd-wp marker installed in every reported slot', source: `${TM} pagemap_scan_pte_hole; mm/mprotect.c change_pmd_prepare, change_pte_range` },
+  { id: 'R-PMS-7', text: 'max_pages: the range that would exceed it is truncated to fit and the walk stops there (walk_end); only reported pages count, and the walk goes on while no further page is reported', source: `${TM} pagemap_scan_output, do_pagemap_scan` },
+  { id: 'R-PMS-8', text: 'PAGEMAP_SCAN never changes soft-dirty bits and never clears uffd-wp; it only sets wp, installs markers and page tables, and splits THPs', source: `${TM} make_uffd_wp_pte, make_uffd_wp_pmd` },
+  { id: 'R-PMS-9', text: 'arming a guard marker sets its swp uffd-wp bit (pagemap then reads wp=1 there and the scan no longer reports it WRITTEN)', source: `${TM} make_uffd_wp_pte` },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Split rule used for the PTE-level redo (x86-semantics.md §7.4)
+
+/**
+ * Default post-split 4 KiB entry of a huge PMD (mm/huge_memory.c `__split_huge_pmd_locked`):
+ * non-anon VMA → the PMD is cleared, no PTEs (R-SPLIT-3) → `hole`;
+ * huge zero → zero-page PTE keeping only wp (`__split_huge_zero_page_pmd`, R-SPLIT-2);
+ * anon THP → present PTE with the PMD's wp, and sd = PMD sd OR PMD dirty (x86 pte_mkdirty also sets
+ * soft-dirty; anon THP PMDs are always dirty here, so sd = 1 whenever soft-dirty is built in, R-SPLIT-1).
+ */
+export function defaultSplitEntry(huge: HugeEntry, vma: ScanVma, knobs: ScanKnobs): ScanEntry {
+  if (!vma.anon) return { kind: 'hole' };
+  if (huge.hugeZero) return { kind: 'present', wp: huge.wp, sd: false, file: false, zero: true };
+  return { kind: 'present', wp: huge.wp, sd: knobs.memSoftDirty !== false, file: false, zero: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk
+
+const PMD_PAGES = 512;
+
+class Stop extends Error {}
+
+/** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
+export function pagemapScan(input: ScanInput): ScanResult {
+  const { pages, query, knobs, firstPage } = input;
+  const splitEntry = input.splitEntry ?? defaultSplitEntry;
+  const n = pages.length;
+  const maxPages = query.maxPages && query.maxPages > 0 ? query.maxPages : Infinity;
+  const sdBuilt = knobs.memSoftDirty !== false;
+  const guardOn = knobs.guard !== false;
+
+  const cats: (number | null)[] = new Array<number | null>(n).fill(null);
+  const actions: ScanAction[] = [];
+  const rules = new Set<string>();
+  let found = 0;
+  let walkEnd = n;
+
+  const blockOf = (i: number) => Math.floor((firstPage + i) / PMD_PAGES);
+  const finish = (rc: 0 | 'EPERM'): ScanResult => ({
+    rc,
+    cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
+    actions,
+    rules: [...rules].sort(),
+    walkEnd: rc === 0 ? walkEnd : n,
+  });
+
+  // task_mmu.c pagemap_scan_is_interesting_page: plain = everything; wp_matching = category_mask WRITTEN.
+  const interesting = (c: number) => !query.wpMatching || (c & PAGE_IS_WRITTEN) !== 0;
+
+  // task_mmu.c pagemap_scan_output: report [s, e) truncated to max_pages; returns the reported end.
+  // Truncation (or nothing left to report) ends the walk after the caller's own handling (R-PMS-7).
+  const output = (c: number, s: number, e: number): { end: number; stop: boolean } => {
+    let end = e;
+    let stop = false;
+    if (found + (e - s) > maxPages) {
+      end = s + (maxPages - found);
+      stop = true;
+      walkEnd = end;
+      rules.add('R-PMS-7');
+    }
+    for (let i = s; i < end; i++) cats[i] = c;
+    found += end - s;
+    return { end, stop };
+  };
+
+  const writtenGate = (vma: ScanVma, c: number) => {
+    if (knobs.scanWrittenUffdOnly && !vma.uffdWp && c & PAGE_IS_WRITTEN) {
+      rules.add('R-PMS-2.uffdonly');
+      return c & ~PAGE_IS_WRITTEN;
+    }
+    return c;
+  };
+
+  // task_mmu.c pagemap_page_category (R-PMS-2.*)
+  const pteCategory = (vma: ScanVma, e: ScanEntry): number => {
+    switch (e.kind) {
+      case 'none':
+        rules.add('R-PMS-2.none');
+        return knobs.scanNoneWritten ? PAGE_IS_WRITTEN : 0;
+      case 'present': {
+        rules.add('R-PMS-2.present');
+        let c = PAGE_IS_PRESENT;
+        if (!e.wp) c |= PAGE_IS_WRITTEN;
+        if (e.file && !e.zero) c |= PAGE_IS_FILE; // vm_normal_page() is NULL for the zero page
+        if (e.zero) c |= PAGE_IS_PFNZERO;
+        if (e.sd) c |= PAGE_IS_SOFT_DIRTY;
+        return c;
+      }
+      case 'swap': {
+        rules.add('R-PMS-2.swap');
+        let c = PAGE_IS_SWAPPED;
+        if (!e.wp) c |= PAGE_IS_WRITTEN;
+        if (e.sd) c |= PAGE_IS_SOFT_DIRTY; // a swap entry carries no pfn: never FILE
+        return c;
+      }
+      case 'marker':
+        rules.add('R-PMS-2.marker');
+        return PAGE_IS_SWAPPED | (e.sd ? PAGE_IS_SOFT_DIRTY : 0);
+      case 'guard':
+        if (!guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
+        rules.add('R-PMS-2.guard');
+        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN);
+      default:
+        throw new Error(`pagemapScan: entry kind "${e.kind}" inside a PTE table`);
+    }
+  };
+
+  // task_mmu.c pagemap_thp_category (R-PMS-2.thp)
+  const thpCategory = (h: HugeEntry): number => {
+    rules.add('R-PMS-2.thp');
+    let c = PAGE_IS_HUGE | PAGE_IS_PRESENT;
+    if (!h.wp) c |= PAGE_IS_WRITTEN;
+    if (h.file && !h.hugeZero) c |= PAGE_IS_FILE; // vm_normal_page_pmd() is NULL for the huge zero folio
+    if (h.hugeZero && knobs.pfnZeroHuge) c |= PAGE_IS_PFNZERO;
+    if (h.sd) c |= PAGE_IS_SOFT_DIRTY;
+    return c;
+  };
+
+  // task_mmu.c pagemap_scan_pte_hole (R-PMS-2.hole, R-PMS-6). Holes are handled per 2 MiB block; the
+  // kernel may get one call for a larger (PUD-level) hole, which reports and arms the same pages.
+  const walkHole = (vma: ScanVma, vmaCat: number, s: number, e: number) => {
+    rules.add('R-PMS-2.hole');
+    let c = vmaCat;
+    if (knobs.scanHoleWritten && vma.uffdWp) c = writtenGate(vma, c | PAGE_IS_WRITTEN);
+    if (!interesting(c)) return;
+    const { end, stop } = output(c, s, e);
+    if (end > s && query.wpMatching) {
+      // uffd_wp_range -> change_protection(MM_CP_UFFD_WP): wp_allowed implies markers are used, so
+      // the PTE table is allocated and a marker installed in each reported slot.
+      rules.add('R-PMS-6');
+      actions.push({ kind: 'pgtable', block: blockOf(s) });
+      for (let i = s; i < end; i++) actions.push({ kind: 'marker', page: i });
+    }
+    if (stop) throw new Stop();
+  };
+
+  // task_mmu.c pagemap_scan_pmd_entry, generic loop (R-PMS-3.generic)
+  const walkPtes = (vma: ScanVma, vmaCat: number, s: number, e: number, entryAt: (i: number) => ScanEntry) => {
+    for (let i = s; i < e; i++) {
+      const ent = entryAt(i);
+      const c = writtenGate(vma, vmaCat | pteCategory(vma, ent));
+      if (!interesting(c)) continue;
+      const { end, stop } = output(c, i, i + 1);
+      if (end === i) throw new Stop();
+      if (query.wpMatching && c & PAGE_IS_WRITTEN) {
+        rules.add('R-PMS-3.generic');
+        if (ent.kind === 'none') actions.push({ kind: 'marker', page: i });
+        else {
+          if (ent.kind === 'guard') rules.add('R-PMS-9');
+          actions.push({ kind: 'wp-pte', page: i });
+        }
+      }
+      if (stop) throw new Stop();
+    }
+  };
+
+  // task_mmu.c pagemap_scan_thp_entry (R-PMS-5.*), falling back to the PTE level after a split
+  const walkThp = (vma: ScanVma, vmaCat: number, s: number, e: number, h: HugeEntry) => {
+    const c = writtenGate(vma, vmaCat | thpCategory(h));
+    if (!interesting(c)) return;
+    const { end, stop } = output(c, s, e);
+    if (end === s) throw new Stop();
+    if (query.wpMatching && c & PAGE_IS_WRITTEN) {
+      const block = blockOf(s);
+      const whole = (firstPage + s) % PMD_PAGES === 0 && end - s === PMD_PAGES;
+      if (whole) {
+        rules.add('R-PMS-5.whole');
+        actions.push({ kind: 'wp-pmd', block });
+      } else {
+        rules.add('R-PMS-5.split');
+        actions.push({ kind: 'split-pmd', block });
+        // pagemap_scan_backout_range: the partial output is withdrawn, then the PMD range is redone
+        for (let i = s; i < end; i++) cats[i] = null;
+        found -= end - s;
+        // walk_end keeps the truncation point set above (the kernel never clears it); the redo
+        // truncates at the same page again unless the split left an uninteresting hole.
+        const after = splitEntry(h, vma, knobs);
+        if (after.kind === 'hole') walkHole(vma, vmaCat, s, e); // pte table gone: ACTION_AGAIN -> pte_hole
+        else walkPtes(vma, vmaCat, s, e, () => after);
+        return;
+      }
+    }
+    if (stop) throw new Stop();
+  };
+
+  try {
+    let i = 0;
+    while (i < n) {
+      const vma = pages[i].vma;
+      // extent of this VMA (or gap) within the range
+      let j = i + 1;
+      while (j < n && (pages[j].vma?.id ?? null) === (vma?.id ?? null)) j++;
+      if (vma === null) {
+        for (let k = i; k < j; k++) {
+          if (pages[k].entry.kind !== 'gap') throw new Error(`pagemapScan: page ${k} has no VMA but entry "${pages[k].entry.kind}"`);
+        }
+        rules.add('R-PMS-1.gap');
+        i = j;
+        continue;
+      }
+
+      // pagemap_scan_test_walk (R-PMS-1)
+      rules.add('R-PMS-1');
+      const wpAllowed = vma.uffdWp && vma.wpAsync;
+      if (!wpAllowed && query.wpMatching) {
+        rules.add('R-PMS-1.eperm');
+        return finish('EPERM');
+      }
+      rules.add('R-PMS-1.vmacat');
+      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? PAGE_IS_SOFT_DIRTY : 0);
+
+      // walk_pmd_range: one 2 MiB block (clipped to VMA and range) at a time
+      let s = i;
+      while (s < j) {
+        const blockEnd = (blockOf(s) + 1) * PMD_PAGES - firstPage;
+        const e = Math.min(j, blockEnd);
+        const first = pages[s].entry;
+        for (let k = s; k < e; k++) {
+          const ek = pages[k].entry;
+          if (ek.kind === 'gap') throw new Error(`pagemapScan: page ${k} is in VMA ${vma.id} but has entry "gap"`);
+          const levelMismatch =
+            first.kind === 'hole' || first.kind === 'huge' ? ek.kind !== first.kind : ek.kind === 'hole' || ek.kind === 'huge';
+          if (levelMismatch) throw new Error(`pagemapScan: 2 MiB block ${blockOf(s)} mixes "${first.kind}" and "${ek.kind}" entries`);
+          if (first.kind === 'huge' && ek.kind === 'huge' &&
+              (ek.wp !== first.wp || ek.sd !== first.sd || ek.file !== first.file || ek.hugeZero !== first.hugeZero)) {
+            throw new Error(`pagemapScan: pages of the huge PMD of block ${blockOf(s)} disagree`);
+          }
+        }
+        if (first.kind === 'hole') walkHole(vma, vmaCat, s, e);
+        else if (first.kind === 'huge') walkThp(vma, vmaCat, s, e, first);
+        else walkPtes(vma, vmaCat, s, e, (k) => pages[k].entry);
+        s = e;
+      }
+      i = j;
+    }
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+  }
+  if (actions.length > 0) rules.add('R-PMS-8');
+  return finish(0);
+}
