@@ -11,7 +11,7 @@ export interface PredictedStep {
   /** proc -> region -> six-letter strings, as a full trace would show them */
   pages: PageMap;
   /** proc -> region -> per page, per bit position (P S F E W D), the rule ids behind that bit */
-  why: Record<string, Record<string, string[][]>>;
+  why: Record<string, Record<string, string[][][]>>;
   /** proc -> region -> per page entry class */
   entry: Record<string, Record<string, EntryClass[]>>;
   /** PAGEMAP_SCAN categories for scan ops */

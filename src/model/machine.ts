@@ -1,0 +1,1114 @@
+// The x86 reference machine: executes case ops on a model of processes, VMAs and page tables.
+// Pure and deterministic; the only inputs besides the case are the outcomes the kernel chose
+// (THP or not, swapped out or not). Each behaviour cites its rule (rules.ts) and kernel function.
+import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
+import type { Outcome, UffdEvent } from '../ops/trace.ts';
+import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
+import type { Knobs } from './profile.ts';
+import {
+  blockOf, blockStart, isAnonVma, isShared, withRule,
+  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type ShmObj, type Vma, type Why,
+} from './state.ts';
+
+export type Rc = 0 | string;
+
+export class Machine {
+  procs: Proc[];
+  private nextId = 1;
+  private slot = 0;
+  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false };
+  /** rule ids exercised by the current op (coverage) */
+  rules = new Set<string>();
+  events: UffdEvent[] = [];
+  private outcome: Outcome | undefined;
+  private curRegion = '';
+  private rootCtx: Ctx | null;
+
+  constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
+    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map() }];
+    this.rootCtx = c.uffd ? this.newCtx(new Set(c.uffd.features ?? [])) : null;
+  }
+
+  private newCtx(features: Set<Feature>): Ctx {
+    // UFFD_FEATURE_WP_ASYNC implies WP_UNPOPULATED (fs/userfaultfd.c userfaultfd_api)
+    if (features.has('wp_async')) features.add('wp_unpopulated');
+    return { id: this.nextId++, features };
+  }
+
+  private mut(id: string): boolean {
+    return this.mutant === id;
+  }
+
+  private rule(id: string): string {
+    this.rules.add(id);
+    return id;
+  }
+
+  private newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
+    return { id: this.nextId++, anon, zero: false, nonzero, obj, index };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // outcomes
+
+  /** Did the kernel map this block huge during the current op? Neutral (no outcome): yes. */
+  private wantsHuge(p: Proc, block: number): boolean {
+    if (!this.outcome) return true;
+    const r = p.regions.get(this.curRegion);
+    const list = this.outcome.huge?.[this.curRegion];
+    if (!r || !list) return false;
+    return list.includes(blockStart(block) - r.start);
+  }
+
+  private swappedOut(p: Proc, page: number): boolean {
+    if (!this.outcome) return true;
+    const r = p.regions.get(this.curRegion);
+    const list = this.outcome.swapped_out?.[this.curRegion];
+    if (!r || !list) return false;
+    return list.includes(page - r.start);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // VMA helpers
+
+  vmaAt(p: Proc, page: number): Vma | undefined {
+    for (const v of p.vmas) if (v.start <= page && page < v.end) return v;
+    return undefined;
+  }
+
+  private vmasIn(p: Proc, start: number, end: number): Vma[] {
+    return p.vmas.filter((v) => v.start < end && start < v.end);
+  }
+
+  private sortVmas(p: Proc) {
+    p.vmas.sort((a, b) => a.start - b.start);
+  }
+
+  /** Split the VMA containing `at` so that a VMA boundary lies at `at` (mm/vma.c __split_vma):
+   *  flags copied to both parts (R-MUNMAP-2); a huge PMD straddling the boundary is split first
+   *  (R-MUNMAP-3, mm/huge_memory.c vma_adjust_trans_huge). */
+  private splitAt(p: Proc, at: number) {
+    const v = this.vmaAt(p, at);
+    if (!v || v.start === at) return;
+    if (at % HPAGE_PAGES !== 0) {
+      const pmd = p.pmds.get(blockOf(at));
+      if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at), v); }
+    }
+    this.rule('R-MUNMAP-2');
+    const tail: Vma = { ...v, start: at, pgoff: v.pgoff + (at - v.start) };
+    v.end = at;
+    p.vmas.push(tail);
+    this.sortVmas(p);
+  }
+
+  /** Make VMA boundaries at start and end. */
+  private isolate(p: Proc, start: number, end: number) {
+    this.splitAt(p, start);
+    this.splitAt(p, end);
+  }
+
+  private compatible(a: Vma, b: Vma): boolean {
+    // mm/vma.c is_mergeable_vma / is_mergeable_anon_vma / is_mergeable_vm_userfaultfd_ctx
+    if (a.end !== b.start || a.kind !== b.kind || a.prot !== b.prot || a.thp !== b.thp) return false;
+    if ((a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) return false;
+    if (a.obj !== b.obj) return false;
+    if (a.obj && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
+    if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
+    return true;
+  }
+
+  /** Merge `v` with compatible neighbours. `mode` decides VM_SOFTDIRTY of the result when the
+   *  sticky flag knob is off (R-MERGE-2): 'modified' = the flags of v (mprotect/madvise), 'target' =
+   *  the flags of the VMA v expands into (mremap, uffd register), 'mmap' = set (R-MMAP-1). */
+  private merge(p: Proc, v: Vma, mode: 'modified' | 'target' | 'mmap') {
+    let cur = v;
+    const prev = p.vmas.find((x) => x.end === cur.start);
+    if (prev && this.compatible(prev, cur)) cur = this.absorb(p, prev, cur, mode, cur);
+    const next = p.vmas.find((x) => x.start === cur.end);
+    if (next && this.compatible(cur, next)) cur = this.absorb(p, cur, next, mode, v);
+    return cur;
+  }
+
+  private absorb(p: Proc, a: Vma, b: Vma, mode: 'modified' | 'target' | 'mmap', modified: Vma): Vma {
+    this.rule('R-MERGE-3');
+    let sd: boolean;
+    let why: Why;
+    if (mode === 'mmap') {
+      // R-MMAP-1: the whole merged VMA is flagged (mm/vma.c __mmap_complete)
+      if (this.mut('B-2')) { const other = a === modified ? b : a; sd = other.sd; why = withRule(other.sdWhy, 'R-MMAP-1'); }
+      else { sd = true; why = withRule(modified.sdWhy, this.rule('R-MMAP-1')); }
+    } else if (this.k.stickySoftDirty && !this.mut('B-1')) {
+      sd = a.sd || b.sd; // R-MERGE-1: VMA_STICKY_FLAGS
+      why = withRule(a.sd ? a.sdWhy : b.sdWhy, this.rule('R-MERGE-1'));
+    } else {
+      const src = mode === 'modified' ? modified : (a === modified ? b : a);
+      sd = src.sd; // R-MERGE-2
+      why = withRule(src.sdWhy, this.rule(this.mut('B-1') ? 'R-MERGE-1' : 'R-MERGE-2'));
+    }
+    const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma };
+    p.vmas = p.vmas.filter((x) => x !== a && x !== b);
+    p.vmas.push(merged);
+    this.sortVmas(p);
+    return merged;
+  }
+
+  /** Shared VMAs need write notification when soft-dirty tracking is on or uffd-wp is armed
+   *  (mm/mmap.c vma_wants_writenotify, vma_soft_dirty_enabled, userfaultfd_wp). */
+  private writeNotify(v: Vma): boolean {
+    if (!isShared(v)) return false;
+    if (this.mut('B-4') && !v.sd && !v.uffd) return false;
+    if (this.mut('B-16') && v.uffd && v.sd) return false;
+    return !v.sd || !!v.uffd;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // page tables
+
+  private ensureTable(p: Proc, block: number) {
+    if (!p.pmds.has(block)) p.pmds.set(block, { t: 'table' });
+  }
+
+  /** Free page tables of blocks no VMA overlaps any more (mm/memory.c free_pgtables). */
+  private freeTables(p: Proc, start: number, end: number) {
+    for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
+      if (!this.vmasIn(p, blockStart(b), blockStart(b + 1)).length) {
+        p.pmds.delete(b);
+        for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
+      }
+    }
+  }
+
+  /** Split a huge PMD into PTEs (mm/huge_memory.c __split_huge_pmd_locked). */
+  splitPmd(p: Proc, block: number, v: Vma | undefined) {
+    const pmd = p.pmds.get(block);
+    if (pmd?.t !== 'huge') return;
+    p.pmds.set(block, { t: 'table' });
+    const base = blockStart(block);
+    if (v && !isAnonVma(v) && v.kind !== 'memfd-private' || (v && pmd.pages && !pmd.pages[0].anon)) {
+      // R-SPLIT-3: a file/shmem PMD is just cleared; pages refault later
+      this.rule('R-SPLIT-3');
+      return;
+    }
+    if (!pmd.pages) {
+      // R-SPLIT-2: huge zero -> 512 zero PTEs, wp copied (since 6.3), no soft-dirty
+      const id = this.rule('R-SPLIT-2');
+      const wp = pmd.wp && !this.mut('B-13');
+      for (let i = 0; i < HPAGE_PAGES; i++) {
+        p.ptes.set(base + i, { t: 'present', page: this.zeroPage, wp, sd: pmd.sd, writable: false, dirty: false, why: withRule(pmd.why, id) });
+      }
+      return;
+    }
+    // R-SPLIT-1: PTE soft-dirty = PMD soft-dirty OR PMD dirty (x86 pte_mkdirty sets soft-dirty)
+    const id = this.rule('R-SPLIT-1');
+    const sd = pmd.sd || (pmd.dirty && !this.mut('B-30'));
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      p.ptes.set(base + i, { t: 'present', page: pmd.pages[i], wp: pmd.wp, sd, writable: pmd.writable, dirty: pmd.dirty, why: withRule(pmd.why, id) });
+    }
+  }
+
+  /** Split the folio behind a PMD-mapped anon THP (migration-entry split, mm/migrate.c
+   *  remove_migration_pte): exact bits, zero-filled subpages remapped to the zero page (R-SPLIT-5). */
+  private folioSplit(p: Proc, block: number) {
+    const pmd = p.pmds.get(block);
+    if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block, undefined); return; }
+    const id = this.rule('R-SPLIT-5');
+    p.pmds.set(block, { t: 'table' });
+    const base = blockStart(block);
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const page = pmd.pages[i];
+      if (this.k.splitZeroRemap && !page.nonzero && i > 0 || (this.k.splitZeroRemap && !page.nonzero && i === 0)) {
+        const keep = this.k.splitZeroRemapKeepsBits && !this.mut('B-26');
+        p.ptes.set(base + i, { t: 'present', page: this.zeroPage, wp: keep && pmd.wp, sd: keep && pmd.sd, writable: false, dirty: false, why: withRule(pmd.why, id) });
+      } else {
+        p.ptes.set(base + i, { t: 'present', page, wp: pmd.wp, sd: pmd.sd, writable: pmd.writable, dirty: pmd.dirty, why: withRule(pmd.why, id) });
+      }
+    }
+  }
+
+  /** Split every huge PMD a range only partly covers. */
+  private splitPartial(p: Proc, start: number, end: number) {
+    for (const b of [blockOf(start), blockOf(end - 1)]) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+    }
+  }
+
+  mapcounts(): Map<number, number> {
+    const m = new Map<number, number>();
+    const add = (pg: Page) => { if (!pg.zero) m.set(pg.id, (m.get(pg.id) ?? 0) + 1); };
+    for (const p of this.procs) {
+      if (!p.alive) continue;
+      for (const e of p.ptes.values()) if (e.t === 'present') add(e.page);
+      for (const pmd of p.pmds.values()) if (pmd.t === 'huge' && pmd.pages) pmd.pages.forEach(add);
+    }
+    return m;
+  }
+
+  private exclusive(page: Page): boolean {
+    return !page.zero && (this.mapcounts().get(page.id) ?? 0) <= 1;
+  }
+
+  /** Does a RO->RW transition of this present PTE happen at once? (mm/mprotect.c
+   *  can_change_pte_writable): no soft-dirty fault needed, not wp, and private: exclusive anon,
+   *  shared: dirty. R-MPROT-3. */
+  private canMakeWritable(v: Vma, e: { page: Page; wp: boolean; sd: boolean; dirty: boolean }): boolean {
+    if (v.prot !== 'rw') return false;
+    if (e.wp && !(this.mut('B-16') && isShared(v))) return false;
+    const sdFaultNeeded = !v.sd && !e.sd;
+    if (sdFaultNeeded && !this.mut('B-3')) return false;
+    if (isShared(v)) return e.dirty;
+    return e.page.anon && !e.page.zero && this.exclusive(e.page);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ops
+
+  exec(op: Op, index: number, outcome: Outcome | undefined): Rc {
+    this.rules = new Set();
+    this.events = [];
+    this.outcome = outcome;
+    const pid = op.proc ?? 0;
+    const p = this.procs[pid];
+    if (!p || !p.alive) return 'ESRCH';
+    this.curRegion = 'region' in op ? op.region : '';
+    void index;
+    switch (op.op) {
+      case 'mmap': return this.mmap(p, op);
+      case 'munmap': return this.munmap(p, op);
+      case 'mremap': return this.mremap(p, op);
+      case 'mprotect': return this.mprotect(p, op);
+      case 'read': return this.access(p, op, false);
+      case 'write': return this.access(p, op, true);
+      case 'fork': return this.fork(p);
+      case 'exit': this.rule('R-EXIT-1'); p.alive = false; return 0;
+      case 'clear_refs': return this.clearRefs(p, op.value ?? 4);
+      case 'pageout': return this.pageout(p, op);
+      case 'dontneed': return this.dontneed(p, op);
+      case 'collapse': return this.collapse(p, op);
+      case 'split': return this.split(p, op);
+      case 'uffd_register': return this.register(p, op);
+      case 'uffd_unregister': return this.unregister(p, op);
+      case 'wp': return this.writeProtect(p, op);
+      case 'scan': return 0; // handled by the model driver (scan.ts) on the same state
+    }
+  }
+
+  range(p: Proc, op: { region: string; first?: number; count?: number }): [number, number] {
+    const r = p.regions.get(op.region)!;
+    const first = op.first ?? 0;
+    const count = op.count ?? r.pages - first;
+    return [r.start + first, r.start + first + count];
+  }
+
+  private hasGap(p: Proc, start: number, end: number): boolean {
+    for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) return true;
+    return false;
+  }
+
+  private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
+    const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages : slotStartPage(this.slot++);
+    const end = start + op.pages;
+    if (this.vmasIn(p, start, end).length) return 'EEXIST'; // MAP_FIXED_NOREPLACE
+    const obj: ShmObj | null = op.kind === 'anon' ? null : { id: this.nextId++, pages: new Map() };
+    void MEMFD_PAGES;
+    this.rule('R-MMAP-4');
+    const v: Vma = {
+      start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
+      thp: op.thp ?? false, obj, pgoff: 0,
+    };
+    p.vmas.push(v);
+    this.sortVmas(p);
+    p.regions.set(op.region, { start, pages: op.pages });
+    this.merge(p, v, 'mmap');
+    return 0;
+  }
+
+  private unmapRange(p: Proc, start: number, end: number) {
+    // R-EVT-1: UFFD_EVENT_UNMAP for registered VMAs when the context asked for it
+    for (const v of this.vmasIn(p, start, end)) {
+      if (v.uffd?.features.has('event_unmap')) {
+        this.rule('R-EVT-1');
+        this.events.push({ kind: 'unmap', proc: p.id, region: this.curRegion, page: start - p.regions.get(this.curRegion)!.start });
+        break;
+      }
+    }
+    this.isolate(p, start, end);
+    this.rule('R-MUNMAP-1');
+    p.vmas = p.vmas.filter((v) => !(v.start >= start && v.end <= end));
+    for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t === 'huge' && blockStart(b) >= start && blockStart(b + 1) <= end) p.pmds.delete(b);
+    }
+    for (let i = start; i < end; i++) p.ptes.delete(i);
+    this.freeTables(p, start, end);
+  }
+
+  private munmap(p: Proc, op: OpOf<'munmap'>): Rc {
+    const [start, end] = this.range(p, op);
+    this.unmapRange(p, start, end);
+    return 0;
+  }
+
+  private mprotect(p: Proc, op: OpOf<'mprotect'>): Rc {
+    const [start, end] = this.range(p, op);
+    // do_mprotect_pkey: works VMA by VMA and stops with ENOMEM at the first hole
+    let stop = end;
+    for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) { stop = i; break; }
+    if (stop === start) { this.rule('R-MADV-1'); return 'ENOMEM'; }
+    this.rule('R-MPROT-1');
+    this.splitPartialRule(p, start, stop, 'R-MPROT-4');
+    this.isolate(p, start, stop);
+    for (const v of this.vmasIn(p, start, stop)) {
+      const upgrade = op.prot === 'rw' && v.prot !== 'rw';
+      v.prot = op.prot;
+      for (let i = v.start; i < v.end; i++) {
+        const e = p.ptes.get(i);
+        if (e?.t === 'present') {
+          if (op.prot !== 'rw') e.writable = false;
+          else if (upgrade && !e.writable) { this.rule('R-MPROT-3'); e.writable = this.canMakeWritable(v, e); }
+        }
+      }
+      for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
+        const pmd = p.pmds.get(b);
+        if (pmd?.t !== 'huge') continue;
+        if (op.prot !== 'rw') pmd.writable = false;
+        else if (upgrade && !pmd.writable && pmd.pages) {
+          this.rule('R-MPROT-3');
+          pmd.writable = this.canMakeWritable(v, { page: pmd.pages[0], wp: pmd.wp, sd: pmd.sd, dirty: pmd.dirty });
+        }
+      }
+    }
+    for (const v of this.vmasIn(p, start, stop)) if (p.vmas.includes(v)) this.merge(p, v, 'modified');
+    if (stop < end) { this.rule('R-MADV-1'); return 'ENOMEM'; }
+    return 0;
+  }
+
+  private splitPartialRule(p: Proc, start: number, end: number, id: string) {
+    for (const b of [blockOf(start), blockOf(end - 1)]) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
+        this.rule(id);
+        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+      }
+    }
+  }
+
+  // --- faults ------------------------------------------------------------------------------------
+
+  private access(p: Proc, op: OpOf<'read'> | OpOf<'write'>, write: boolean): Rc {
+    const [start, end] = this.range(p, op);
+    for (let i = start; i < end; i++) {
+      const v = this.vmaAt(p, i);
+      if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
+        // R-FLT-14: SIGSEGV kills the process
+        this.rule('R-FLT-14');
+        p.alive = false;
+        return 'SIGSEGV';
+      }
+      if (write) this.writePage(p, v, i); else this.readPage(p, v, i);
+    }
+    return 0;
+  }
+
+  private shmPage(v: Vma, page: number): Page {
+    const obj = v.obj!;
+    const index = v.pgoff + (page - v.start);
+    let pg = obj.pages.get(index);
+    if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
+    return pg;
+  }
+
+  /** THP-eligible fault: VMA asked for THP, the block lies inside the VMA and has no page table. */
+  private thpEligible(p: Proc, v: Vma, page: number): boolean {
+    const b = blockOf(page);
+    return isAnonVma(v) && v.thp && v.start <= blockStart(b) && blockStart(b + 1) <= v.end && !p.pmds.has(b);
+  }
+
+  private readPage(p: Proc, v: Vma, page: number) {
+    const b = blockOf(page);
+    if (p.pmds.get(b)?.t === 'huge') return;
+    const e = p.ptes.get(page);
+    if (e?.t === 'present') return;
+    if (e?.t === 'swap') {
+      // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
+      const id = this.rule('R-SWIN-1');
+      const n = { t: 'present' as const, page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
+      p.ptes.set(page, n);
+      n.writable = !n.wp && v.prot === 'rw' && (v.sd || n.sd) && this.exclusive(n.page);
+      return;
+    }
+    let wp = false;
+    let why: Why = [];
+    if (e?.t === 'marker') {
+      p.ptes.delete(page);
+      if (v.uffd) { wp = true; why = withRule(e.why, this.rule('R-FLT-12')); }
+      else this.rule('R-FLT-13');
+    }
+    if (isAnonVma(v)) {
+      if (!wp && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
+        // R-FLT-2: huge zero page; an anon_vma is created
+        p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: [this.rule('R-FLT-2')] });
+        if (!v.anonVma) v.anonVma = this.nextId++;
+        return;
+      }
+      this.ensureTable(p, b);
+      p.ptes.set(page, { t: 'present', page: this.zeroPage, wp, sd: false, writable: false, dirty: false, why: withRule(why, this.rule('R-FLT-1')) });
+      return;
+    }
+    this.ensureTable(p, b);
+    const pg = this.shmPage(v, page);
+    const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
+    p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(why, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
+    // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
+    if (!v.uffd) {
+      const lo = Math.max(page - (page % 16), v.start, blockStart(b));
+      const hi = Math.min(page - (page % 16) + 16, v.end, blockStart(b + 1));
+      for (let j = lo; j < hi; j++) {
+        if (j === page || p.ptes.has(j)) continue;
+        const cached = v.obj!.pages.get(v.pgoff + (j - v.start));
+        if (!cached) continue;
+        this.rule('R-FLT-3A');
+        p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: ['R-FLT-3A'] });
+      }
+    }
+  }
+
+  private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
+    if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }
+    this.rule('R-SYNC-1');
+    const r = p.regions.get(this.curRegion)!;
+    this.events.push({ kind: 'wp_fault', proc: p.id, region: this.curRegion, page: page - r.start });
+    return 'sync';
+  }
+
+  /** Clear wp on one page as the sync fault handler does (UFFDIO_WRITEPROTECT clear, R-WP-6). */
+  private resolveWp(p: Proc, v: Vma, page: number) {
+    const b = blockOf(page);
+    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b, v); // a 4 KiB clear splits (R-SYNC-2)
+    const e = p.ptes.get(page);
+    if (e?.t === 'present' && e.wp) {
+      e.wp = false; e.why = withRule(e.why, this.rule('R-WP-6'));
+      e.writable = this.canMakeWritable(v, e);
+    } else if (e?.t === 'marker') p.ptes.delete(page);
+  }
+
+  private writePage(p: Proc, v: Vma, page: number) {
+    const b = blockOf(page);
+    const pmd = p.pmds.get(b);
+    if (pmd?.t === 'huge') { this.writeHuge(p, v, page, pmd); return; }
+    let e = p.ptes.get(page);
+    if (e?.t === 'marker') {
+      if (v.uffd) {
+        // R-FLT-12: populate as a fault on none, keeping wp (read-only, dirty, soft-dirty), then
+        // the wp fault proper
+        const id = this.rule('R-FLT-12');
+        p.ptes.delete(page);
+        const pg = this.freshPageFor(p, v, page);
+        e = { t: 'present', page: pg, wp: true, sd: true, writable: false, dirty: true, why: withRule(e.why, id) };
+        p.ptes.set(page, e);
+      } else {
+        this.rule('R-FLT-13');
+        p.ptes.delete(page);
+        e = undefined;
+      }
+    }
+    if (!e) {
+      if (isAnonVma(v) && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
+        // R-FLT-6: a THP, dirty and writable -> all 512 pages soft-dirty
+        const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
+        p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: [this.rule('R-FLT-6')] });
+        if (!v.anonVma) v.anonVma = this.nextId++;
+        return;
+      }
+      this.ensureTable(p, b);
+      const pg = this.freshPageFor(p, v, page);
+      pg.nonzero = true;
+      p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')] });
+      return;
+    }
+    if (e.t === 'swap') {
+      // R-FLT-11: swap in, then the write completes (copying if the slot is shared)
+      const id = this.rule('R-FLT-11');
+      const shared = this.swapShared(e.page);
+      const n: Pte = { t: 'present', page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
+      p.ptes.set(page, n);
+      if (!n.wp && !shared) { n.writable = true; n.dirty = true; n.sd = true; n.page.nonzero = true; return; }
+      e = n;
+    }
+    if (e.t !== 'present') return;
+    if (e.writable && !e.wp) {
+      this.rule('R-FLT-8W'); // hardware sets the dirty bit only
+      e.dirty = true; e.page.nonzero = true;
+      return;
+    }
+    if (e.wp && v.uffd) {
+      if (this.wpFault(p, v, page) === 'sync') {
+        this.resolveWp(p, v, page);
+        const r = p.ptes.get(page);
+        if (r?.t === 'present' && r.writable) { r.dirty = true; r.page.nonzero = true; return; }
+      } else {
+        e.wp = false;
+      }
+    }
+    this.cowOrReuse(p, v, page);
+  }
+
+  /** do_wp_page: reuse an exclusive anon page or a shared-mapping page, else copy; both dirty the
+   *  PTE (soft-dirty on x86). R-FLT-7 (zero page), R-FLT-8, R-FORK-8. */
+  private cowOrReuse(p: Proc, v: Vma, page: number) {
+    const e = p.ptes.get(page);
+    if (e?.t !== 'present') return;
+    const reuse = isShared(v) || (e.page.anon && !e.page.zero && this.exclusive(e.page));
+    let pg = e.page;
+    let id: string;
+    if (e.page.zero) { id = 'R-FLT-7'; pg = this.newPage(true, true); }
+    else if (reuse) { id = 'R-FLT-8'; }
+    else {
+      id = e.page.anon ? 'R-FORK-8' : 'R-FLT-8';
+      pg = this.newPage(true, true);
+      if (!v.anonVma) v.anonVma = this.nextId++;
+    }
+    pg.nonzero = true;
+    p.ptes.set(page, { t: 'present', page: pg, wp: e.wp, sd: true, writable: true, dirty: true, why: withRule(e.why, this.rule(id)) });
+  }
+
+  private freshPageFor(p: Proc, v: Vma, page: number): Page {
+    if (isShared(v)) return this.shmPage(v, page);
+    if (!v.anonVma) v.anonVma = this.nextId++;
+    // memfd-private write on none: do_cow_fault copies the page-cache page into an anon page
+    if (v.kind === 'memfd-private') this.shmPage(v, page);
+    return this.newPage(true, false);
+  }
+
+  private swapShared(page: Page): boolean {
+    let n = 0;
+    for (const q of this.procs) {
+      if (!q.alive) continue;
+      for (const e of q.ptes.values()) if ((e.t === 'swap' || e.t === 'present') && e.page === page) n++;
+    }
+    return n > 1;
+  }
+
+  private writeHuge(p: Proc, v: Vma, page: number, pmd: HugePmd) {
+    const b = blockOf(page);
+    if (pmd.wp && v.uffd) {
+      if (this.wpFault(p, v, page) === 'sync') {
+        this.resolveWp(p, v, page);
+      } else {
+        if (this.mut('M-7')) {
+          // mutant: un-protect the whole PMD instead of splitting
+          pmd.wp = false; pmd.why = withRule(pmd.why, this.rule('R-ASYNC-2'));
+          if (pmd.pages) { pmd.sd = true; pmd.dirty = true; pmd.writable = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
+        } else {
+          // R-ASYNC-2: split, then un-protect only the written page
+          this.rule('R-ASYNC-2');
+          this.splitPmd(p, b, v);
+          const e = p.ptes.get(page);
+          if (e?.t === 'present') e.wp = false;
+        }
+      }
+      this.writePage(p, v, page);
+      return;
+    }
+    if (!pmd.pages) {
+      // R-FLT-7: write to the huge zero page
+      if (this.k.hugeZeroWriteAllocatesThp && this.wantsHugeOrSame(p, b)) {
+        const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
+        p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: withRule(pmd.why, this.rule('R-FLT-7')) });
+        return;
+      }
+      this.rule('R-FLT-7');
+      this.splitPmd(p, b, v);
+      this.cowOrReuse(p, v, page);
+      return;
+    }
+    if (pmd.writable) { this.rule('R-FLT-8W'); pmd.dirty = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
+    if (!pmd.pages[0].anon) {
+      // shmem PMD: zapped and refaulted at PTE level, usually as a dirty writable PMD again (R-FLT-9)
+      this.rule('R-FLT-9');
+      pmd.writable = true; pmd.dirty = true; pmd.sd = true; pmd.why = withRule(pmd.why, 'R-FLT-9');
+      pmd.pages[page - blockStart(b)].nonzero = true;
+      return;
+    }
+    const exclusive = pmd.pages.every((pg) => this.exclusive(pg));
+    if (exclusive) {
+      // R-FLT-9: an exclusive THP is reused in place: the PMD is dirtied (all 512 soft-dirty)
+      this.rule('R-FLT-9');
+      pmd.writable = true; pmd.dirty = true; pmd.sd = true; pmd.why = withRule(pmd.why, 'R-FLT-9');
+      pmd.pages[page - blockStart(b)].nonzero = true;
+      return;
+    }
+    this.rule('R-FLT-9');
+    this.splitPmd(p, b, v);
+    this.cowOrReuse(p, v, page);
+  }
+
+  /** A write to the huge zero page keeps a huge mapping when the outcome says the block is huge
+   *  after the op (or no outcome is given). */
+  private wantsHugeOrSame(p: Proc, b: number): boolean {
+    return this.wantsHuge(p, b);
+  }
+
+  // --- fork / clear_refs ---------------------------------------------------------------------------
+
+  private fork(p: Proc): Rc {
+    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map() };
+    for (const [n, r] of p.regions) child.regions.set(n, { ...r });
+    const forkCtx = new Map<number, Ctx>();
+    let event = false;
+    for (const v of p.vmas) {
+      // R-FORK-1: dup_userfaultfd keeps the registration only with EVENT_FORK
+      let uffd: Ctx | null = null;
+      if (v.uffd) {
+        this.rule('R-FORK-1');
+        if (v.uffd.features.has('event_fork') || this.mut('M-4')) {
+          event = v.uffd.features.has('event_fork') || event;
+          let c = forkCtx.get(v.uffd.id);
+          if (!c) { c = this.newCtx(new Set(v.uffd.features)); forkCtx.set(v.uffd.id, c); }
+          uffd = c;
+        }
+      }
+      const cv: Vma = { ...v, uffd };
+      child.vmas.push(cv);
+      // R-FORK-2: vma_needs_copy
+      this.rule('R-FORK-2');
+      const childWp = !!cv.uffd;
+      if (!(childWp || v.anonVma)) continue;
+      const keepWp = childWp || this.mut('M-4');
+      const cow = !isShared(v);
+      for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
+        const pmd = p.pmds.get(b);
+        if (!pmd) continue;
+        if (pmd.t === 'huge') {
+          if (pmd.pages && !pmd.pages[0].anon) continue; // R-FORK-6: shmem PMDs are not copied
+          const id = this.rule('R-FORK-6');
+          if (cow) pmd.writable = false;
+          child.pmds.set(b, { ...pmd, wp: pmd.wp && keepWp, why: withRule(pmd.why, id) });
+        } else child.pmds.set(b, { t: 'table' });
+      }
+      for (let i = v.start; i < v.end; i++) {
+        const e = p.ptes.get(i);
+        if (!e) continue;
+        if (e.t === 'present') {
+          // R-FORK-3: soft-dirty copied; CoW write-protects both; wp only into a uffd-wp child
+          const id = this.rule('R-FORK-3');
+          if (cow) e.writable = false;
+          const wp = e.wp && (keepWp || this.mut('B-11'));
+          child.ptes.set(i, { ...e, wp, writable: cow ? false : e.writable, why: withRule(e.why, id) });
+        } else if (e.t === 'swap') {
+          const id = this.rule('R-FORK-5');
+          child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why: withRule(e.why, id) });
+        } else if (keepWp || this.mut('B-12')) {
+          child.ptes.set(i, { ...e, why: withRule(e.why, this.rule('R-FORK-5')) });
+        } else this.rule('R-FORK-5');
+      }
+    }
+    this.procs.push(child);
+    if (event) this.events.push({ kind: 'fork', proc: p.id, child: child.id });
+    return 0;
+  }
+
+  private clearRefs(p: Proc, value: number): Rc {
+    if (value !== 4) { this.rule('R-CR-0'); return 0; }
+    for (const v of p.vmas) {
+      // R-CR-1: VM_SOFTDIRTY cleared, write notification on for shared VMAs
+      if (v.sd) { v.sd = false; v.sdWhy = withRule(v.sdWhy, this.rule('R-CR-1')); }
+    }
+    for (const e of p.ptes.values()) {
+      if (e.t === 'present') {
+        // R-CR-2: write-protect and clear soft-dirty; wp untouched
+        if (!this.mut('B-5')) e.writable = false;
+        e.sd = false;
+        if (this.mut('M-10')) e.wp = false;
+        e.why = withRule(e.why, this.rule('R-CR-2'));
+      } else {
+        e.sd = false; // R-CR-3
+        e.why = withRule(e.why, this.rule('R-CR-3'));
+      }
+    }
+    for (const pmd of p.pmds.values()) {
+      if (pmd.t !== 'huge') continue;
+      pmd.writable = false; pmd.sd = false; // R-CR-4
+      if (this.mut('M-10')) pmd.wp = false;
+      pmd.why = withRule(pmd.why, this.rule('R-CR-4'));
+    }
+    return 0;
+  }
+
+  // --- madvise -------------------------------------------------------------------------------------
+
+  private pageout(p: Proc, op: OpOf<'pageout'>): Rc {
+    const [start, end] = this.range(p, op);
+    const gap = this.hasGap(p, start, end);
+    // R-PO-3: part of a THP -> folio split first; a whole THP swaps as a unit or is split
+    for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t !== 'huge') continue;
+      if (!pmd.pages) { this.rule('R-PO-0'); continue; }
+      const whole = blockStart(b) >= start && blockStart(b + 1) <= end;
+      if (!pmd.pages[0].anon) { this.rule('R-PO-3'); this.splitPmd(p, b, this.vmaAt(p, blockStart(b))); continue; }
+      if (pmd.pages.some((pg) => !this.exclusive(pg))) { this.rule('R-PO-0'); continue; }
+      this.rule('R-PO-3');
+      if (whole && (!this.outcome || Array.from({ length: HPAGE_PAGES }, (_, i) => this.swappedOut(p, blockStart(b) + i)).every(Boolean))) {
+        // swapped as a unit: the non-freezing PMD split makes every swap entry soft-dirty when
+        // the PMD was dirty (mm/rmap.c try_to_unmap_one with TTU_SPLIT_HUGE_PMD)
+        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        for (let i = blockStart(b); i < blockStart(b + 1); i++) {
+          const e = p.ptes.get(i);
+          if (e?.t === 'present') p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
+        }
+        continue;
+      }
+      this.folioSplit(p, b);
+    }
+    for (let i = start; i < end; i++) {
+      const v = this.vmaAt(p, i);
+      const e = p.ptes.get(i);
+      if (!v || e?.t !== 'present') continue;
+      if (e.page.zero || !this.exclusive(e.page)) { this.rule('R-PO-0'); continue; }
+      if (!this.swappedOut(p, i)) continue;
+      if (e.page.anon) {
+        // R-PO-1: swap entry keeps soft-dirty and wp
+        p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
+      } else {
+        // R-PO-2: shmem page leaves none, or a marker where the PTE was wp in a uffd-wp VMA
+        this.rule('R-PO-2');
+        if (e.wp && v.uffd) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
+        else p.ptes.delete(i);
+      }
+    }
+    if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
+    return 0;
+  }
+
+  /** zap_pte_range for one PTE (details=NULL, as MADV_DONTNEED). */
+  private zapPte(p: Proc, v: Vma, i: number) {
+    const e = p.ptes.get(i);
+    if (!e) return;
+    if (isAnonVma(v)) {
+      // R-DN-1: anon zap drops everything, markers included
+      this.rule('R-DN-1');
+      if (e.t === 'marker' && this.mut('M-6')) return;
+      if (this.mut('M-6') && e.t !== 'marker' && e.wp && v.uffd) { p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-1') }); return; }
+      p.ptes.delete(i);
+      return;
+    }
+    // R-DN-2: non-anon VMA still uffd-wp: a wp entry (or marker) leaves a marker
+    this.rule('R-DN-2');
+    const wasWp = e.t === 'marker' || e.wp;
+    if (wasWp && v.uffd && !this.mut('M-5')) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-2') });
+    else p.ptes.delete(i);
+  }
+
+  private dontneed(p: Proc, op: OpOf<'dontneed'>): Rc {
+    const [start, end] = this.range(p, op);
+    const gap = this.hasGap(p, start, end);
+    for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t !== 'huge' || !this.vmaAt(p, blockStart(b))) continue;
+      if (blockStart(b) >= start && blockStart(b + 1) <= end) {
+        // R-DN-3: zap_huge_pmd leaves a PMD hole (no page table, no marker)
+        this.rule('R-DN-3');
+        p.pmds.delete(b);
+      } else this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+    }
+    for (let i = start; i < end; i++) {
+      const v = this.vmaAt(p, i);
+      if (v) this.zapPte(p, v, i);
+    }
+    if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
+    return 0;
+  }
+
+  private collapse(p: Proc, op: OpOf<'collapse'>): Rc {
+    const [rs, re] = this.range(p, op);
+    const r = p.regions.get(op.region)!;
+    // the executor rounds the range out to 2 MiB blocks, clipped to the region; the kernel then
+    // collapses the blocks fully inside (mm/khugepaged.c madvise_collapse)
+    const lo = Math.max(blockStart(blockOf(rs)), r.start);
+    const hi = Math.min(blockStart(blockOf(re - 1) + 1), r.start + r.pages);
+    let rc: Rc = 0;
+    let any = false;
+    for (let b = Math.ceil(lo / HPAGE_PAGES); blockStart(b + 1) <= hi; b++) {
+      any = true;
+      this.rule('R-COL-3');
+      const v = this.vmaAt(p, blockStart(b));
+      if (!v || v.end < blockStart(b + 1) || !v.thp) { rc = 'EINVAL'; continue; }
+      const pmd = p.pmds.get(b);
+      if (pmd?.t === 'huge') continue; // already PMD-mapped: SCAN_PMD_MAPPED counts as success
+      const r1 = isAnonVma(v) ? this.collapseAnon(p, v, b) : this.collapseShmem(p, v, b);
+      if (r1 !== 0) rc = r1;
+    }
+    if (!any) return 'EINVAL';
+    return rc;
+  }
+
+  private collapseAnon(p: Proc, v: Vma, b: number): Rc {
+    this.rule('R-COL-1');
+    let present = false;
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) {
+      const e = p.ptes.get(i);
+      if (!e || (e.t === 'present' && e.page.zero)) { if (v.uffd) return 'EINVAL'; continue; }
+      if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP
+      if (e.t === 'marker') continue;
+      present = true;
+    }
+    if (!present || !p.pmds.has(b)) return 'EINVAL';
+    if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
+    const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
+      const e = p.ptes.get(blockStart(b) + i);
+      return this.newPage(true, !!e && e.t !== 'marker' && e.page.nonzero);
+    });
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: v.prot === 'rw', dirty: true, why: ['R-COL-1'] });
+    return 0;
+  }
+
+  private collapseShmem(p: Proc, v: Vma, b: number): Rc {
+    // R-COL-2: the page cache gets one THP; every PTE mapping the old pages (any process) is
+    // unmapped (leaving a marker where it was wp in a uffd-wp VMA); this process then maps the
+    // THP read-only by PMD (not soft-dirty), unless its VMA is uffd-wp
+    this.rule('R-COL-2');
+    const obj = v.obj!;
+    const first = v.pgoff + (blockStart(b) - v.start);
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const old = obj.pages.get(first + i);
+      obj.pages.set(first + i, this.newPage(false, !!old?.nonzero, obj, first + i));
+      if (!old) continue;
+      for (const q of this.procs) {
+        if (!q.alive) continue;
+        for (const [addr, e] of q.ptes) {
+          if (e.t === 'present' && e.page === old) {
+            const qv = this.vmaAt(q, addr);
+            if (e.wp && qv?.uffd) q.ptes.set(addr, { t: 'marker', sd: false, why: withRule(e.why, 'R-COL-2') });
+            else q.ptes.delete(addr);
+          }
+        }
+      }
+    }
+    if (v.uffd || v.kind === 'memfd-private' || !this.wantsHuge(p, b)) return 0;
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) if (p.ptes.get(i)) return 0;
+    const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
+    return 0;
+  }
+
+  /** split: MADV_DONTFORK then MADV_DOFORK on the one page. The VMA split at a non-2 MiB boundary
+   *  splits the PMD (mm/huge_memory.c vma_adjust_trans_huge, R-SPLIT-1/2/3); the second madvise
+   *  restores the flags and merges the VMA back; no PTE is touched otherwise. */
+  private split(p: Proc, op: OpOf<'split'>): Rc {
+    const page = p.regions.get(op.region)!.start + op.page;
+    const v = this.vmaAt(p, page);
+    if (!v) return 'ENOMEM';
+    const b = blockOf(page);
+    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b, v);
+    return 0;
+  }
+
+  // --- userfaultfd ----------------------------------------------------------------------------------
+
+  private register(p: Proc, op: OpOf<'uffd_register'>): Rc {
+    let [start, end] = this.range(p, op);
+    const ctx = p.id === 0 ? this.rootCtx : null;
+    if (!ctx) return 'EINVAL';
+    if (!this.vmasIn(p, start, end).length) return 'EINVAL';
+    this.rule('R-REG-1');
+    if (this.mut('B-20')) { const v = this.vmaAt(p, start); if (v) start = v.start; }
+    this.isolate(p, start, end);
+    for (const v of this.vmasIn(p, start, end)) {
+      if (v.uffd && v.uffd !== ctx) return 'EBUSY';
+      v.uffd = ctx;
+    }
+    for (const v of this.vmasIn(p, start, end)) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    return 0;
+  }
+
+  /** uffd_wp_range(..., false) over [start, end) of VMA v (R-UNREG-1 / R-WP-6). */
+  private unprotect(p: Proc, v: Vma, start: number, end: number, id: string) {
+    for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t !== 'huge' || !pmd.wp) continue;
+      if (blockStart(b) >= start && blockStart(b + 1) <= end) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
+      else this.splitPmd(p, b, v);
+    }
+    for (let i = start; i < end; i++) {
+      const e = p.ptes.get(i);
+      if (!e) continue;
+      if (e.t === 'marker') { p.ptes.delete(i); continue; }
+      if (!e.wp) continue;
+      e.wp = false; e.why = withRule(e.why, id);
+      if (e.t === 'present') e.writable = this.canMakeWritable(v, e);
+    }
+  }
+
+  private unregister(p: Proc, op: OpOf<'uffd_unregister'>): Rc {
+    const [start, end] = this.range(p, op);
+    if (!this.vmasIn(p, start, end).length) return 'EINVAL';
+    this.isolate(p, start, end);
+    const id = this.rule('R-UNREG-1');
+    for (const v of this.vmasIn(p, start, end)) {
+      if (!v.uffd) continue;
+      if (!this.mut('B-18')) this.unprotect(p, v, Math.max(start, v.start), Math.min(end, v.end), id);
+      v.uffd = null;
+    }
+    for (const v of this.vmasIn(p, start, end)) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    return 0;
+  }
+
+  private writeProtect(p: Proc, op: OpOf<'wp'>): Rc {
+    const [start, end] = this.range(p, op);
+    for (const v of this.vmasIn(p, start, end)) {
+      const s = Math.max(start, v.start);
+      const e = Math.min(end, v.end);
+      if (!v.uffd) { this.rule('R-WP-0'); return 'ENOENT'; }
+      if (!op.on) { this.unprotect(p, v, s, e, this.rule('R-WP-6')); continue; }
+      this.protect(p, v, s, e);
+    }
+    return 0;
+  }
+
+  /** uffd_wp_range(..., true) over [s, e) of VMA v. */
+  protect(p: Proc, v: Vma, s: number, e: number) {
+    const markers = !isAnonVma(v) || !!v.uffd?.features.has('wp_unpopulated') || this.mut('M-11');
+    for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
+      const pmd = p.pmds.get(b);
+      if (pmd?.t !== 'huge') continue;
+      const whole = blockStart(b) >= s && blockStart(b + 1) <= e;
+      const anon = !pmd.pages || pmd.pages[0].anon;
+      if (whole && anon) { pmd.wp = true; pmd.writable = false; pmd.why = withRule(pmd.why, this.rule('R-WP-5')); }
+      else { this.rule('R-WP-5'); this.splitPmd(p, b, v); }
+    }
+    for (let i = s; i < e; i++) {
+      const b = blockOf(i);
+      if (p.pmds.get(b)?.t === 'huge') continue;
+      const ent = p.ptes.get(i);
+      if (!ent) {
+        if (markers) {
+          if (isAnonVma(v) && !v.uffd?.features.has('wp_unpopulated')) this.rule('R-WP-3'); else this.rule('R-WP-3');
+          this.ensureTable(p, b);
+          p.ptes.set(i, { t: 'marker', sd: false, why: ['R-WP-3'] });
+        } else this.rule('R-WP-3');
+        continue;
+      }
+      if (ent.t === 'marker') continue; // R-WP-4
+      ent.wp = true;
+      ent.why = withRule(ent.why, this.rule(ent.t === 'present' ? 'R-WP-1' : 'R-WP-2'));
+      if (ent.t === 'present') ent.writable = false;
+    }
+  }
+
+  // --- mremap ---------------------------------------------------------------------------------------
+
+  private mremap(p: Proc, op: OpOf<'mremap'>): Rc {
+    const r = p.regions.get(op.region)!;
+    const start = r.start;
+    const oldEnd = r.start + r.pages;
+    const pages = op.pages ?? r.pages;
+    const move = op.move ?? true;
+    const vs = this.vmasIn(p, start, oldEnd);
+    const first = this.vmaAt(p, start);
+    const single = !!first && first.end >= oldEnd;
+    const contiguous = vs.length > 0 && vs[0].start <= start && vs.every((v, i) => i === 0 || vs[i - 1].end === v.start) && vs[vs.length - 1].end >= oldEnd;
+    this.rule('R-MRM-10');
+    if (!single && !(this.k.mremapMultiVma && move && pages === r.pages && contiguous && !op.dontunmap)) {
+      if (move) this.slot++;
+      return 'EFAULT';
+    }
+    if (!move) {
+      if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
+      if (pages === r.pages) return 0;
+      const v = first!;
+      if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
+      // R-MRM-7: grow in place, VM_SOFTDIRTY not set (vma_merge_extend)
+      v.end = start + pages;
+      v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
+      if (this.mut('M-14')) v.sd = true;
+      r.pages = pages;
+      this.merge(p, v, 'target');
+      return 0;
+    }
+    const dst = slotStartPage(this.slot++);
+    let srcEnd = oldEnd;
+    if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
+    const delta = dst - start;
+    const moved = this.vmasIn(p, start, srcEnd);
+    this.isolate(p, start, srcEnd);
+    const remapEvent = moved.some((v) => v.uffd?.features.has('event_remap'));
+    for (const v of this.vmasIn(p, start, srcEnd)) this.moveVma(p, v, delta, !!op.dontunmap);
+    if (pages > r.pages) {
+      // growth after the move extends the new VMA (R-MRM-7)
+      const last = this.vmaAt(p, dst + r.pages - 1)!;
+      last.end = dst + pages;
+      last.sdWhy = withRule(last.sdWhy, this.rule('R-MRM-7'));
+      if (this.mut('M-14')) last.sd = true;
+    }
+    if (op.dontunmap && op.old !== undefined) p.regions.set(op.old, { start, pages: r.pages });
+    r.start = dst;
+    r.pages = pages;
+    if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region: op.region }); }
+    return 0;
+  }
+
+  private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
+    const clearUffd = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear && !this.mut('B-21');
+    const nv: Vma = { ...v, start: v.start + delta, end: v.end + delta, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) };
+    if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
+      this.rule('R-MRM-6');
+      if (!this.mut('B-21')) nv.uffd = null;
+    }
+    // page tables of moved blocks: whole-table relink (R-MRM-3), huge PMD move (R-MRM-2), or
+    // per-entry moves (R-MRM-1) — mm/mremap.c move_page_tables
+    const tableMoveGate = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapNoPgtableMoveUffd && !this.mut('B-22');
+    for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
+      const bs = Math.max(blockStart(b), v.start);
+      const be = Math.min(blockStart(b + 1), v.end);
+      const full = bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0;
+      const pmd = p.pmds.get(b);
+      const db = blockOf(bs + delta);
+      if (pmd?.t === 'huge') {
+        if (full) {
+          const id = this.rule('R-MRM-2');
+          p.pmds.delete(b);
+          p.pmds.set(db, { ...pmd, sd: true, wp: pmd.wp && !clearUffd, why: withRule(pmd.why, id) });
+          continue;
+        }
+        this.splitPmd(p, b, v);
+      }
+      if (full && p.pmds.get(b)?.t === 'table' && !p.pmds.has(db) && !tableMoveGate) {
+        const id = this.rule('R-MRM-3');
+        p.pmds.delete(b);
+        p.pmds.set(db, { t: 'table' });
+        for (let i = bs; i < be; i++) {
+          const e = p.ptes.get(i);
+          if (!e) continue;
+          p.ptes.delete(i);
+          p.ptes.set(i + delta, { ...e, why: withRule(e.why, id) }); // relinked: every bit as it was
+        }
+        if (dontunmap) p.pmds.set(b, { t: 'table' });
+        continue;
+      }
+      for (let i = bs; i < be; i++) {
+        const e = p.ptes.get(i);
+        if (!e) continue;
+        p.ptes.delete(i);
+        if (clearUffd && e.t === 'marker') { this.rule('R-MRM-6'); continue; }
+        this.ensureTable(p, blockOf(i + delta));
+        const id = this.rule('R-MRM-1');
+        const sd = this.mut('M-8') ? e.sd : true;
+        if (e.t === 'marker') p.ptes.set(i + delta, { ...e, sd, why: withRule(e.why, id) });
+        else p.ptes.set(i + delta, { ...e, sd, wp: e.wp && !clearUffd, why: withRule(e.why, id) } as Pte);
+      }
+    }
+    p.vmas.push(nv);
+    if (dontunmap) {
+      // R-MRM-9: the old VMA stays, empty
+      this.rule('R-MRM-9');
+    } else {
+      p.vmas = p.vmas.filter((x) => x !== v);
+      this.freeTables(p, v.start, v.end);
+    }
+    this.sortVmas(p);
+  }
+}
+
+export function protOf(v: Vma): Prot { return v.prot; }

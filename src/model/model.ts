@@ -1,0 +1,201 @@
+// The reference model's entry point: run a case on the Machine, observe pagemap after every op,
+// and return the predicted trace with the rules behind every bit.
+import type { Case, OpOf } from '../ops/schema.ts';
+import type { PageMap, Step } from '../ops/trace.ts';
+import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
+import { Machine } from './machine.ts';
+import { getMutant } from './mutants.ts';
+import { getProfile } from './profile.ts';
+import { blockOf, isAnonVma, type Proc } from './state.ts';
+import { pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
+
+/** What the model takes from an observed trace step: the kernel's outcome, whether the target
+ *  skipped the op. */
+export type ObservedStep = Pick<Step, 'outcome' | 'skipped'> | undefined;
+
+export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: ModelOptions = {}): Prediction {
+  const profile = getProfile(opts.profile);
+  if (opts.mutant) getMutant(opts.mutant);
+  const m = new Machine(c, profile.knobs, opts.mutant);
+  const steps: PredictedStep[] = [];
+  c.ops.forEach((op, i) => {
+    const obs = observed?.[i];
+    let rc: 0 | string = 0;
+    let scan: PageMap | undefined;
+    if (obs?.skipped) {
+      m.rules = new Set();
+      m.events = [];
+    } else {
+      rc = m.exec(op, i, obs?.outcome);
+      if (op.op === 'scan') {
+        const r = runScan(m, op, opts.mutant);
+        rc = r.rc;
+        scan = r.scan;
+      }
+    }
+    const o = observe(m, opts.mutant);
+    steps.push({
+      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events,
+      rules: [...m.rules].sort(), outcome: obs?.outcome ?? {},
+    });
+  });
+  return { steps };
+}
+
+interface Observation {
+  pages: PageMap;
+  why: Record<string, Record<string, string[][][]>>;
+  entry: Record<string, Record<string, EntryClass[]>>;
+}
+
+/** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
+ *  pagemap_read; R-PM-1..5). */
+function observe(m: Machine, mutant?: string): Observation {
+  const counts = m.mapcounts();
+  const knobs = m.k;
+  const pages: PageMap = {};
+  const why: Observation['why'] = {};
+  const entry: Observation['entry'] = {};
+  for (const p of m.procs) {
+    if (!p.alive) continue;
+    const P = String(p.id);
+    pages[P] = {}; why[P] = {}; entry[P] = {};
+    for (const [name, r] of p.regions) {
+      const strs: string[] = [];
+      const whys: string[][][] = [];
+      const cls: EntryClass[] = [];
+      for (let i = r.start; i < r.start + r.pages; i++) {
+        const v = m.vmaAt(p, i);
+        const b = [0, 0, 0, 0, 0, 0];
+        let w: string[][];
+        let cl: EntryClass;
+        if (!v) {
+          // R-PM-1: addresses outside any VMA read all zero
+          if (mutant === 'M-2') b[5] = 1;
+          w = [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1']];
+          cl = 'gap';
+        } else {
+          const vsd = v.sd ? 1 : 0;
+          const pmd = p.pmds.get(blockOf(i));
+          const e = p.ptes.get(i);
+          if (pmd?.t === 'huge') {
+            const sub = pmd.pages?.[i % 512];
+            b[0] = 1;
+            b[2] = sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0;
+            b[3] = sub && (counts.get(sub.id) ?? 0) === 1 ? 1 : 0;
+            b[4] = pmd.wp ? 1 : 0;
+            b[5] = pmd.sd || v.sd ? 1 : 0;
+            w = [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)]];
+            cl = sub ? (pmd.pages && !pmd.pages[0].anon ? 'huge' : 'huge') : 'huge-zero';
+          } else if (e?.t === 'present') {
+            b[0] = 1;
+            b[2] = e.page.anon ? 0 : 1;
+            b[3] = !e.page.zero && (counts.get(e.page.id) ?? 0) === 1 ? 1 : 0;
+            b[4] = e.wp ? 1 : 0;
+            b[5] = e.sd || v.sd ? 1 : 0;
+            w = [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+            cl = e.page.zero ? 'zero' : 'pte';
+          } else if (e?.t === 'swap') {
+            b[1] = 1;
+            b[4] = e.wp ? 1 : 0;
+            b[5] = e.sd || v.sd ? 1 : 0;
+            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+            cl = 'swap';
+          } else if (e?.t === 'marker') {
+            b[1] = mutant === 'M-3' ? 0 : 1;
+            b[4] = 1;
+            b[5] = e.sd || v.sd ? 1 : 0;
+            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+            cl = 'marker';
+          } else {
+            if (mutant !== 'M-1') b[5] = vsd;
+            w = [['R-PM-3'], ['R-PM-3'], ['R-PM-5'], ['R-PM-4'], ['R-PM-2'], ['R-PM-1', ...v.sdWhy]];
+            cl = 'none';
+          }
+        }
+        strs.push(letters(b));
+        whys.push(w.map(uniq));
+        cls.push(cl);
+      }
+      pages[P][name] = strs;
+      why[P][name] = whys;
+      entry[P][name] = cls;
+    }
+  }
+  return { pages, why, entry };
+}
+
+const LETTERS = 'PSFEWD';
+function letters(b: number[]): string {
+  let s = '';
+  for (let i = 0; i < 6; i++) s += b[i] ? LETTERS[i] : '.';
+  return s;
+}
+
+function uniq(a: string[]): string[] {
+  return [...new Set(a)];
+}
+
+/** PAGEMAP_SCAN: build the scan module's view of the range, run it, apply its actions. */
+function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | string; scan?: PageMap } {
+  const p = m.procs[op.proc ?? 0];
+  if (!m.k.pagemapScan) return { rc: 'ENOTTY' };
+  const [start, end] = m.range(p, op);
+  const input: ScanPage[] = [];
+  const vmaIds = new Map<object, number>();
+  for (let i = start; i < end; i++) {
+    const v = m.vmaAt(p, i);
+    if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
+    if (!vmaIds.has(v)) vmaIds.set(v, vmaIds.size + 1);
+    const sv: ScanVma = {
+      id: vmaIds.get(v)!, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd,
+      wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13'),
+    };
+    input.push({ vma: sv, entry: scanEntry(p, i) });
+  }
+  const res = pagemapScan({
+    firstPage: start,
+    pages: input,
+    query: { wpMatching: !!op.wp_matching, maxPages: op.max_pages },
+    knobs: {
+      scanNoneWritten: m.k.scanNoneWritten && mutant !== 'B-27',
+      scanHoleWritten: m.k.scanHoleWritten && mutant !== 'B-28',
+      scanWrittenUffdOnly: m.k.scanWrittenUffdOnly,
+      pfnZeroHuge: m.k.pfnZeroHuge && mutant !== 'B-25',
+    },
+  });
+  for (const r of res.rules) m.rules.add(r.split('.')[0]);
+  for (const a of res.actions) {
+    switch (a.kind) {
+      case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * 512)); break;
+      case 'wp-pmd': {
+        const pmd = p.pmds.get(a.block);
+        if (pmd?.t === 'huge') { pmd.wp = true; pmd.writable = false; pmd.why = [...pmd.why, 'R-PMS-5']; }
+        break;
+      }
+      case 'pgtable': if (!p.pmds.has(a.block)) p.pmds.set(a.block, { t: 'table' }); break;
+      case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: ['R-PMS-6'] }); break;
+      case 'wp-pte': {
+        const e = p.ptes.get(start + a.page);
+        if (e && e.t !== 'marker') { e.wp = true; e.why = [...e.why, 'R-PMS-3']; if (e.t === 'present') e.writable = false; }
+        break;
+      }
+    }
+  }
+  if (res.rc !== 0) return { rc: res.rc };
+  const r = [...p.regions].find(([n]) => n === op.region)![1];
+  const cats: string[] = [];
+  for (let i = r.start; i < r.start + r.pages; i++) cats.push(i >= start && i < end ? res.cats[i - start] : '---------');
+  return { rc: 0, scan: { [String(p.id)]: { [op.region]: cats } } };
+}
+
+function scanEntry(p: Proc, i: number): ScanEntry {
+  const pmd = p.pmds.get(blockOf(i));
+  if (!pmd) return { kind: 'hole' };
+  if (pmd.t === 'huge') return { kind: 'huge', wp: pmd.wp, sd: pmd.sd, file: !!pmd.pages && !pmd.pages[0].anon, hugeZero: !pmd.pages };
+  const e = p.ptes.get(i);
+  if (!e) return { kind: 'none' };
+  if (e.t === 'present') return { kind: 'present', wp: e.wp, sd: e.sd, file: !e.page.anon, zero: e.page.zero };
+  if (e.t === 'swap') return { kind: 'swap', wp: e.wp, sd: e.sd };
+  return { kind: 'marker', sd: e.sd };
+}

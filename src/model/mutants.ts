@@ -1,0 +1,46 @@
+// Mutants: the reference with exactly one rule changed (x86-semantics.md §11). B-n are historical
+// kernel bugs, M-n plausible porting slips. Only those the case op set can express are listed;
+// the model checks `mutant === id` at the one place the rule is applied.
+export interface Mutant { id: string; rule: string; text: string }
+
+export const MUTANTS: Mutant[] = [
+  { id: 'B-1', rule: 'R-MERGE-1', text: 'merged VMA takes the modified VMA\'s VM_SOFTDIRTY instead of the OR (pre "propagate VM_SOFTDIRTY on merge")' },
+  { id: 'B-2', rule: 'R-MMAP-1', text: 'an mmap that merges into an existing VMA leaves the merged VMA with the neighbour\'s VM_SOFTDIRTY instead of setting it' },
+  { id: 'B-3', rule: 'R-MPROT-3', text: 'mprotect RO->RW makes PTEs writable although a soft-dirty fault is needed (pre 76aefad628aa)' },
+  { id: 'B-4', rule: 'R-CR-1', text: 'clear_refs leaves shared VMAs without write notification, so refaulted shmem PTEs are writable' },
+  { id: 'B-5', rule: 'R-CR-2', text: 'clear_refs clears soft-dirty but forgets to write-protect present PTEs' },
+  { id: 'B-10', rule: 'R-FORK-5', text: 'fork keeps the wp bit of swap entries in a child without EVENT_FORK' },
+  { id: 'B-11', rule: 'R-FORK-3', text: 'fork keeps the wp bit of present PTEs in a child without EVENT_FORK' },
+  { id: 'B-12', rule: 'R-FORK-5', text: 'fork copies uffd-wp markers into a child without EVENT_FORK' },
+  { id: 'B-13', rule: 'R-SPLIT-2', text: 'splitting a huge-zero PMD loses its wp bit' },
+  { id: 'B-15', rule: 'R-COL-1', text: 'MADV_COLLAPSE ignores wp PTEs and collapses, dropping the protection' },
+  { id: 'B-16', rule: 'R-MPROT-3', text: 'shared uffd-wp VMAs lack write notification: mprotect RW makes wp PTEs writable' },
+  { id: 'B-18', rule: 'R-UNREG-1', text: 'UFFDIO_UNREGISTER leaves wp bits and markers behind' },
+  { id: 'B-20', rule: 'R-REG-1', text: 'registering a range that starts mid-VMA registers the whole VMA' },
+  { id: 'B-21', rule: 'R-MRM-6', text: 'mremap without EVENT_REMAP keeps wp bits and markers in the moved range' },
+  { id: 'B-22', rule: 'R-MRM-3', text: 'whole page-table mremap moves ignore the uffd-wp-without-EVENT_REMAP gate' },
+  { id: 'B-25', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN never reports PFNZERO for the huge zero page' },
+  { id: 'B-26', rule: 'R-SPLIT-5', text: 'a folio split remapping zero-filled subpages to the zero page drops their soft-dirty and wp bits' },
+  { id: 'B-27', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN generic path reports pte_none as not written and does not arm it' },
+  { id: 'B-28', rule: 'R-PMS-6', text: 'PAGEMAP_SCAN never reports a PMD hole as written nor arms it' },
+  { id: 'B-30', rule: 'R-SPLIT-1', text: 'an anon PMD split gives PTEs soft-dirty only from the PMD soft-dirty bit, not from its dirty bit (pre-6.0 behaviour)' },
+  { id: 'M-1', rule: 'R-PM-1', text: 'pagemap ignores the VMA soft-dirty flag for pages without an entry' },
+  { id: 'M-2', rule: 'R-PM-1', text: 'pagemap reports soft-dirty for addresses between VMAs' },
+  { id: 'M-3', rule: 'R-PM-3', text: 'pagemap reports uffd-wp markers with the swap bit clear' },
+  { id: 'M-4', rule: 'R-FORK-1', text: 'fork keeps wp bits and markers in the child regardless of EVENT_FORK' },
+  { id: 'M-5', rule: 'R-DN-2', text: 'MADV_DONTNEED in non-anon uffd-wp VMAs leaves no wp markers' },
+  { id: 'M-6', rule: 'R-DN-1', text: 'MADV_DONTNEED in anon VMAs leaves wp markers' },
+  { id: 'M-7', rule: 'R-ASYNC-2', text: 'an async write to a wp THP un-protects all 512 pages instead of splitting' },
+  { id: 'M-8', rule: 'R-MRM-1', text: 'mremap per-entry moves do not set soft-dirty' },
+  { id: 'M-9', rule: 'R-PO-1', text: 'swap-out drops the soft-dirty bit' },
+  { id: 'M-10', rule: 'R-CR-2', text: 'clear_refs also clears the uffd-wp bit' },
+  { id: 'M-11', rule: 'R-WP-3', text: 'write-protect of anon none installs markers even without WP_UNPOPULATED' },
+  { id: 'M-13', rule: 'R-PMS-1', text: 'PAGEMAP_SCAN reports WPALLOWED for VMAs of a sync (non-WP_ASYNC) context' },
+  { id: 'M-14', rule: 'R-MRM-7', text: 'mremap growth in place sets VM_SOFTDIRTY' },
+];
+
+export function getMutant(id: string): Mutant {
+  const m = MUTANTS.find((x) => x.id === id);
+  if (!m) throw new Error(`unknown mutant "${id}" (known: ${MUTANTS.map((x) => x.id).join(', ')})`);
+  return m;
+}

@@ -1,0 +1,74 @@
+// Kernel profiles: the version-dependent knobs of x86-semantics.md §0.4. A profile names the kernel
+// line whose behaviour the model predicts; the live kernel's release picks one (closest not newer).
+
+export interface Knobs {
+  /** VM_SOFTDIRTY OR-ed across VMAs on every merge (mm/vma.c VMA_STICKY_FLAGS, 6.19 / 6.18.y) */
+  stickySoftDirty: boolean;
+  /** PAGEMAP_SCAN generic path reports pte_none as WRITTEN (task_mmu.c pagemap_page_category, Jul 2026) */
+  scanNoneWritten: boolean;
+  /** PAGEMAP_SCAN reports a PMD hole in a uffd-wp VMA as WRITTEN (pagemap_scan_pte_hole, Jul 2026) */
+  scanHoleWritten: boolean;
+  /** WRITTEN only inside VM_UFFD_WP VMAs (7.3 RWP series) */
+  scanWrittenUffdOnly: boolean;
+  /** pagemap bit 61 set for huge-zero PMD pages (pagemap_pmd_range_thp uses pmd_page) */
+  hugeZeroPmFile: boolean;
+  /** PAGEMAP_SCAN PFNZERO for the huge zero folio (6.16, 6.12.36) */
+  pfnZeroHuge: boolean;
+  /** mremap without EVENT_REMAP strips wp bits and markers (mremap.c, 6.13 / 6.12.11) */
+  mremapUffdClear: boolean;
+  /** whole page-table mremap moves disabled for uffd-wp without EVENT_REMAP */
+  mremapNoPgtableMoveUffd: boolean;
+  /** write fault on the huge zero page allocates a THP (huge_memory.c do_huge_zero_wp_pmd, ~6.14) */
+  hugeZeroWriteAllocatesThp: boolean;
+  /** PAGEMAP_SCAN exists (6.7) and UFFD_FEATURE_WP_ASYNC exists (6.7) */
+  pagemapScan: boolean;
+  /** folio split remaps zero-filled subpages to the shared zero page (6.12), keeping sd/wp (6.18) */
+  splitZeroRemap: boolean;
+  splitZeroRemapKeepsBits: boolean;
+  /** mremap may move several VMAs at once when not resizing (mm/mremap.c, 6.17) */
+  mremapMultiVma: boolean;
+}
+
+export interface Profile { name: string; knobs: Knobs }
+
+const K618: Knobs = {
+  stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
+  hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
+  hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
+  mremapMultiVma: true,
+};
+
+export const PROFILES: Record<string, Profile> = {
+  '6.18': { name: '6.18', knobs: K618 },
+  '6.12': {
+    name: '6.12',
+    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false },
+  },
+  '6.1': {
+    name: '6.1',
+    knobs: {
+      ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
+      mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false,
+    },
+  },
+};
+
+export const DEFAULT_PROFILE = '6.18';
+
+export function getProfile(name: string = DEFAULT_PROFILE): Profile {
+  const p = PROFILES[name];
+  if (!p) throw new Error(`unknown kernel profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);
+  return p;
+}
+
+/** The profile for a kernel release string such as "6.18.44-fc": the newest profile not newer. */
+export function profileForRelease(release: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return DEFAULT_PROFILE;
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  const known = Object.keys(PROFILES).map((n) => [n, Number(n.split('.')[0]) * 1000 + Number(n.split('.')[1])] as const)
+    .sort((a, b) => b[1] - a[1]);
+  for (const [n, kv] of known) if (kv <= v) return n;
+  return known[known.length - 1][0];
+}

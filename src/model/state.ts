@@ -1,0 +1,101 @@
+// The state the reference model tracks: processes, VMAs, page-table entries, pages.
+// Page numbers are absolute (address / 4096); blocks are 2 MiB PMD ranges (page / 512).
+import type { Feature, Kind } from '../ops/schema.ts';
+import { HPAGE_PAGES } from '../ops/layout.ts';
+
+export type Prot = 'none' | 'r' | 'rw';
+
+/** Recent history of rule ids that decided an entry's bits (most recent last, bounded). */
+export type Why = string[];
+const WHY_MAX = 6;
+export function withRule(why: Why, id: string): Why {
+  if (why[why.length - 1] === id) return why;
+  const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
+  w.push(id);
+  return w;
+}
+
+/** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). */
+export interface Page {
+  id: number;
+  /** anonymous memory (pagemap bit 61 clear); page-cache/shmem pages are not anon */
+  anon: boolean;
+  /** the shared 4 KiB zero page */
+  zero: boolean;
+  /** content is not all zero (a folio split remaps all-zero subpages to the zero page) */
+  nonzero: boolean;
+  /** shmem object and index, for page-cache pages */
+  obj?: ShmObj;
+  index?: number;
+}
+
+/** The shmem file behind a shared-anon or memfd region (its page cache). */
+export interface ShmObj {
+  id: number;
+  pages: Map<number, Page>;
+}
+
+export interface Ctx {
+  id: number;
+  features: ReadonlySet<Feature>;
+}
+
+export interface Vma {
+  start: number;
+  end: number;
+  kind: Kind;
+  prot: Prot;
+  /** VM_SOFTDIRTY: set means tracking is off for this VMA (every page reads soft-dirty) */
+  sd: boolean;
+  sdWhy: Why;
+  /** anon_vma id, 0 = none */
+  anonVma: number;
+  /** uffd-wp registration (VM_UFFD_WP) and its context */
+  uffd: Ctx | null;
+  /** MADV_HUGEPAGE (true) or MADV_NOHUGEPAGE (false) */
+  thp: boolean;
+  obj: ShmObj | null;
+  /** page offset into obj of vma.start */
+  pgoff: number;
+}
+
+export type Pte =
+  | { t: 'present'; page: Page; wp: boolean; sd: boolean; writable: boolean; dirty: boolean; why: Why }
+  | { t: 'swap'; page: Page; wp: boolean; sd: boolean; why: Why }
+  | { t: 'marker'; sd: boolean; why: Why };
+
+export interface HugePmd {
+  t: 'huge';
+  /** 512 subpages, or null for the huge zero page */
+  pages: Page[] | null;
+  wp: boolean;
+  sd: boolean;
+  writable: boolean;
+  dirty: boolean;
+  why: Why;
+}
+export type Pmd = HugePmd | { t: 'table' };
+
+export interface Region { start: number; pages: number }
+
+export interface Proc {
+  id: number;
+  alive: boolean;
+  vmas: Vma[];
+  ptes: Map<number, Pte>;
+  pmds: Map<number, Pmd>;
+  regions: Map<string, Region>;
+}
+
+export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);
+export const blockStart = (block: number) => block * HPAGE_PAGES;
+
+export function isAnonVma(v: Vma): boolean {
+  return v.kind === 'anon';
+}
+export function isShared(v: Vma): boolean {
+  return v.kind === 'shared-anon' || v.kind === 'memfd-shared';
+}
+export function wpAsync(v: Vma): boolean {
+  return !!v.uffd?.features.has('wp_async');
+}
