@@ -257,7 +257,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
   const output = (c: number, s: number, e: number): { end: number; stop: boolean } => {
     let end = e;
     let stop = false;
-    if (false) {
+    if (found + (e - s) > maxPages) {
       end = s + (maxPages - found);
       stop = true;
       walkEnd = end;
