@@ -43,6 +43,19 @@ let tmpSeq = 0;
 export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string): Promise<SaveResult> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${signatureSlug(sig)}.json`);
+  // saves of one file are serialized within this process (compare-then-rename must not interleave);
+  // across processes the re-check before the rename narrows, but cannot close, the window
+  const prev = locks.get(path) ?? Promise.resolve();
+  const mine = prev.then(() => saveLocked(dir, path, sig, c, extra));
+  const tail = mine.then(() => undefined, () => undefined);
+  locks.set(path, tail);
+  void tail.then(() => { if (locks.get(path) === tail) locks.delete(path); });
+  return mine;
+}
+
+const locks = new Map<string, Promise<void>>();
+
+async function saveLocked(dir: string, path: string, sig: string, c: Case, extra?: string): Promise<SaveResult> {
   const doc: Case = { ...c, name: bucketName(sig, extra) };
   const problems = validateCase(doc);
   if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);

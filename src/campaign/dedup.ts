@@ -20,14 +20,15 @@ export interface Bucket {
   reliability?: { ok: number; runs: number };
 }
 
-/** Size order of reproducers: fewer ops, then fewer pages touched, then shorter canonical JSON. */
+/** Size order of reproducers: fewer ops, then fewer pages touched, then shorter canonical JSON (name ignored). */
 export function caseSize(c: Case): [number, number, number] {
   let pages = 0;
   for (const op of c.ops) {
     if (op.op === 'mmap') pages += op.pages;
     else if ('count' in op && typeof op.count === 'number') pages += op.count;
   }
-  return [c.ops.length, pages, canonicalJson(c).length];
+  const { name: _name, ...rest } = c;
+  return [c.ops.length, pages, canonicalJson(rest).length];
 }
 
 export function smaller(a: Case, b: Case): boolean {
