@@ -68,6 +68,9 @@ export interface Trace {
   steps: Step[];
   /** set when the target could not complete the case (hang, crash, executor death) */
   fault?: string;
+  /** set when the target did not run the case at all (a capability it needs is missing); the
+   *  reason in words. Never a violation. */
+  skipped?: string;
 }
 
 const pageStr = z.string().regex(/^[PSFEWD.?]{6}$/, 'six letters of PSFEWD, . or ?');
@@ -96,4 +99,5 @@ export const traceSchema = z.object({
     skipped: z.string().optional(),
   })),
   fault: z.string().optional(),
+  skipped: z.string().optional(),
 });

@@ -1,0 +1,407 @@
+// The `live` target: the host kernel, through the native executor (workers/executor). The case is
+// planned here (region addresses from src/ops/layout.ts, exactly as validate.ts places them) and
+// sent as numeric lines; the executor answers with compact step lines that are turned into a
+// Trace. Protocol: workers/executor/README.md.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Case, Feature, Op } from '../ops/schema.ts';
+import { SLOT_PAGES, slotStartPage } from '../ops/layout.ts';
+import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
+import type { Target } from './target.ts';
+import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
+
+export const OP_CODES: Record<Op['op'] | 'skip', number> = {
+  skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
+  pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
+};
+const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
+const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
+export const FEATURE_BITS: Record<Feature, number> = {
+  event_fork: 1 << 1, event_remap: 1 << 2, event_unmap: 1 << 6, wp_unpopulated: 1 << 13, wp_async: 1 << 15,
+};
+/** 6-bit pagemap codes (P S F E W D = bits 0..5) travel as one character of this alphabet */
+export const CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+,-./';
+const PAGE_LETTERS = 'PSFEWD';
+
+export interface EncodedCase {
+  /** op lines, one per case op, numeric */
+  lines: string[];
+  /** region id -> name */
+  regionNames: string[];
+  uffdFeatures: number; // -1: no userfaultfd
+  /** op index -> reason, for ops the host cannot run (not executed; their step is still observed) */
+  skipped: Map<number, string>;
+}
+
+interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
+
+const live = (r: PlanRegion) => r.unmapped.some((u) => u === 0);
+
+/** Plan a validated case into executor lines. `skip(op)` returns a reason to not execute an op. */
+export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () => undefined): EncodedCase {
+  const ids = new Map<string, number>();
+  const regionNames: string[] = [];
+  const id = (name: string) => {
+    let i = ids.get(name);
+    if (i === undefined) { i = regionNames.length; ids.set(name, i); regionNames.push(name); }
+    return i;
+  };
+  const procs: Map<string, PlanRegion>[] = [new Map()];
+  let slot = 0;
+  const lines: string[] = [];
+  const skipped = new Map<number, string>();
+  c.ops.forEach((op, i) => {
+    const p = op.proc ?? 0;
+    const regions = procs[p];
+    if (!regions) throw new Error(`ops[${i}].proc: process ${p} does not exist (validate the case first)`);
+    const reason = skip(op);
+    if (reason !== undefined) {
+      skipped.set(i, reason);
+      lines.push(`${OP_CODES.skip} ${p}`);
+      return;
+    }
+    const reg = (name: string) => {
+      const r = regions.get(name);
+      if (!r) throw new Error(`ops[${i}].region: region "${name}" does not exist in process ${p} (validate the case first)`);
+      return r;
+    };
+    const rng = (r: PlanRegion, first = 0, count?: number) => [first, count ?? r.pages - first] as const;
+    const code = OP_CODES[op.op];
+    switch (op.op) {
+      case 'mmap': {
+        const start = op.after !== undefined ? (() => { const a = reg(op.after!); return a.start + a.pages; })() : slotStartPage(slot++);
+        regions.set(op.region, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) });
+        lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${KIND_CODES[op.kind]} ${op.thp ? 1 : 0}`);
+        return;
+      }
+      case 'mremap': {
+        const r = reg(op.region);
+        const pages = op.pages ?? r.pages;
+        const move = op.move ?? true;
+        let apply = 1;
+        let newStart = 0;
+        const oldId = op.dontunmap && op.old !== undefined ? id(op.old) : -1;
+        if (move) {
+          newStart = slotStartPage(slot++);
+          if (op.dontunmap && op.old !== undefined) regions.set(op.old, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
+          const unmapped = new Uint8Array(pages);
+          unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
+          regions.set(op.region, { start: newStart, pages, unmapped });
+        } else {
+          const blocked = pages > r.pages && ([...regions].some(([n, o]) => n !== op.region && live(o) &&
+            r.start + r.pages < o.start + o.pages && o.start < r.start + pages) || pages > SLOT_PAGES);
+          if (blocked) apply = 0;
+          else {
+            const unmapped = new Uint8Array(pages);
+            unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
+            r.pages = pages; r.unmapped = unmapped;
+          }
+        }
+        lines.push(`${code} ${p} ${id(op.region)} ${pages} ${move ? 1 : 0} ${op.dontunmap ? 1 : 0} ${oldId} ${newStart} ${apply}`);
+        return;
+      }
+      case 'fork': {
+        const copy = new Map<string, PlanRegion>();
+        for (const [n, r] of regions) copy.set(n, { ...r, unmapped: r.unmapped.slice() });
+        procs.push(copy);
+        lines.push(`${code} ${p}`);
+        return;
+      }
+      case 'exit': lines.push(`${code} ${p}`); return;
+      case 'clear_refs': lines.push(`${code} ${p} ${op.value ?? 4}`); return;
+      case 'split': reg(op.region); lines.push(`${code} ${p} ${id(op.region)} ${op.page}`); return;
+      default: {
+        const r = reg(op.region);
+        const [first, count] = rng(r, op.first, op.count);
+        let extra = '';
+        if (op.op === 'munmap') r.unmapped.fill(1, first, first + count);
+        if (op.op === 'mprotect') extra = ` ${PROT_CODES[op.prot]}`;
+        if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
+        if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
+        lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
+      }
+    }
+  });
+  const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f) => m | FEATURE_BITS[f], 0) : -1;
+  return { lines, regionNames, uffdFeatures, skipped };
+}
+
+export function decodePages(rle: string, softDirty: boolean): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < rle.length) {
+    const v = CODE_ALPHABET.indexOf(rle[i]);
+    if (v < 0) throw new Error(`bad page code ${JSON.stringify(rle[i])} in executor output`);
+    i++;
+    let j = i;
+    while (j < rle.length && rle[j] >= '0' && rle[j] <= '9') j++;
+    const n = j > i ? Number(rle.slice(i, j)) : 1;
+    i = j;
+    let s = '';
+    for (let b = 0; b < 6; b++) s += b === 5 && !softDirty ? '?' : (v >> b) & 1 ? PAGE_LETTERS[b] : '.';
+    for (let k = 0; k < n; k++) out.push(s);
+  }
+  return out;
+}
+
+function scanLetters(cats: number): string {
+  let s = '';
+  for (let b = 0; b < SCAN_LETTERS.length; b++) s += (cats >> b) & 1 ? SCAN_LETTERS[b] : '.';
+  return s;
+}
+
+/** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
+export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean): { steps: Step[]; fault?: string } {
+  const steps: Step[] = [];
+  let fault: string | undefined;
+  let step: Step | undefined;
+  const name = (rid: string) => {
+    const n = enc.regionNames[Number(rid)];
+    if (n === undefined) throw new Error(`executor named unknown region id ${rid}`);
+    return n;
+  };
+  for (const line of lines) {
+    const t = line.split(' ');
+    switch (t[0]) {
+      case 's': {
+        const op = Number(t[1]);
+        step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: {}, swapped_out: {} }, events: [], pages: {} };
+        const why = enc.skipped.get(op);
+        if (why !== undefined) step.skipped = why;
+        steps.push(step);
+        break;
+      }
+      case 'h': case 'o': {
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const key: keyof Outcome = t[0] === 'h' ? 'huge' : 'swapped_out';
+        step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
+        break;
+      }
+      case 'e': {
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const ev: UffdEvent = { kind: t[1] as UffdEvent['kind'], proc: Number(t[2]) };
+        if (t[3] !== '-') { ev.region = name(t[3]); ev.page = Number(t[4]); }
+        if (t[5] !== '-') ev.child = Number(t[5]);
+        step.events!.push(ev);
+        break;
+      }
+      case 'p': {
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        ((step.pages![t[1]] ??= {}))[name(t[2])] = decodePages(t[3] ?? '', softDirty);
+        break;
+      }
+      case 'n': {
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const proc = t[1], region = name(t[2]);
+        const pages = step.pages?.[proc]?.[region]?.length ?? Number(t[3]) + Number(t[4]);
+        const strs = new Array<string>(pages).fill('-'.repeat(9));
+        for (let k = 5; k + 2 < t.length; k += 3) {
+          const s = Number(t[k]), e = Number(t[k + 1]), cats = scanLetters(Number(t[k + 2]));
+          for (let q = Math.max(0, s); q < Math.min(e, pages); q++) strs[q] = cats;
+        }
+        step.scan = { [proc]: { [region]: strs } } as PageMap;
+        break;
+      }
+      case 'f': fault = line.slice(2); break;
+      case 'x': break;
+      default: throw new Error(`unexpected executor line: ${line.slice(0, 80)}`);
+    }
+  }
+  return { steps, fault };
+}
+
+/** One running executor process, read line by line. */
+class ExecutorProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  private buf = '';
+  private queue: string[] = [];
+  private waiter?: (line: string | null) => void;
+  exited: string | null = null;
+  stderr = '';
+
+  constructor(path: string, args: string[]) {
+    this.child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(line); } else this.queue.push(line);
+      }
+    });
+    this.child.stderr.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-2000); });
+    this.child.stdin.on('error', () => { /* reported through exit */ });
+    const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+      this.exited ??= sig ? `killed by ${sig}` : `exited with code ${code}`;
+      if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(null); }
+    };
+    this.child.on('exit', onExit);
+    this.child.on('error', (e) => { this.exited ??= `could not run: ${e.message}`; onExit(null, null); });
+  }
+
+  /** next line, or null when the process is gone or `ms` passed */
+  next(ms: number): Promise<string | null | 'timeout'> {
+    const q = this.queue.shift();
+    if (q !== undefined) return Promise.resolve(q);
+    if (this.exited) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.waiter = undefined; resolve('timeout'); }, ms);
+      this.waiter = (l) => { clearTimeout(timer); resolve(l); };
+    });
+  }
+
+  send(text: string): void { this.child.stdin.write(text); }
+  kill(): void { if (!this.exited) this.child.kill('SIGKILL'); }
+}
+
+export interface LiveOptions {
+  /** executor binary (default workers/executor/ptefarm-exec) */
+  executor?: string;
+  /** CPU the case processes are pinned to (default: the executor's first allowed CPU) */
+  cpu?: number;
+  /** wall-clock limit per case, enforced by the executor (default 10 s) */
+  caseTimeoutMs?: number;
+  /** test only: make the executor's supervisor hang or crash at this op */
+  inject?: { kind: 'hang' | 'crash'; op: number };
+}
+
+export class LiveTarget implements Target {
+  private proc?: ExecutorProcess;
+  private probe?: ProbeResult;
+  private chain: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  /** how many times an executor process was started (restarts after a death count too) */
+  starts = 0;
+  readonly path: string;
+
+  constructor(readonly opts: LiveOptions = {}) {
+    this.path = opts.executor ?? DEFAULT_EXECUTOR;
+    if (!existsSync(this.path)) throw new Error(`live target: native executor ${this.path} is not built; run \`make -C workers/executor\``);
+  }
+
+  /** pid of the running executor (for tests that kill it) */
+  get pid(): number | undefined { return this.proc?.exited ? undefined : this.proc?.child.pid; }
+
+  private async ensure(): Promise<ExecutorProcess> {
+    if (this.proc && !this.proc.exited) return this.proc;
+    const args = this.opts.cpu !== undefined ? ['--cpu', String(this.opts.cpu)] : [];
+    const p = new ExecutorProcess(this.path, args);
+    this.starts++;
+    const ready = await p.next(10_000);
+    if (typeof ready !== 'string' || ready === 'timeout' || !ready.startsWith('ready ')) {
+      p.kill();
+      throw new Error(`live target: executor did not start (${ready === 'timeout' ? 'no ready line in 10 s' : p.exited ?? ready}) ${p.stderr.trim()}`);
+    }
+    this.proc = p;
+    return p;
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const r = this.chain.then(f, f);
+    this.chain = r.catch(() => undefined);
+    return r;
+  }
+
+  async info(): Promise<TargetInfo> {
+    const probe = await this.getProbe();
+    return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+  }
+
+  private getProbe(): Promise<ProbeResult> {
+    if (this.probe) return Promise.resolve(this.probe);
+    return this.serial(async () => {
+      if (this.probe) return this.probe;
+      const p = await this.ensure();
+      p.send('probe\n');
+      let facts: Record<string, string> | null = null;
+      for (;;) {
+        const l = await p.next(10_000);
+        if (l === null || l === 'timeout') throw new Error(`live target: executor probe failed (${l ?? p.exited})`);
+        if (l.startsWith('probe ')) facts = parseProbeLine(l);
+        if (l === 'end probe') break;
+      }
+      this.probe = probeFromFacts(facts, this.path);
+      return this.probe;
+    });
+  }
+
+  /** why a whole case cannot run here, or undefined */
+  caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
+    if (!c.uffd) return undefined;
+    if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
+    if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this host';
+    for (const f of c.uffd.features ?? []) {
+      if (!probe[f]) {
+        return f === 'event_fork'
+          ? 'UFFD_FEATURE_EVENT_FORK is not usable here (needs CAP_SYS_PTRACE for the case processes)'
+          : `userfaultfd feature ${f} is not supported by this kernel`;
+      }
+    }
+    return undefined;
+  }
+
+  opSkipReason(op: Op, probe: ProbeResult): string | undefined {
+    if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup-swap` as root)';
+    if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this kernel';
+    return undefined;
+  }
+
+  async execute(c: Case): Promise<Trace> {
+    const probe = await this.getProbe();
+    const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    const caseSkip = this.caseSkipReason(c, probe);
+    if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
+    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
+    return this.serial(() => this.run(c, enc, target));
+  }
+
+  private async run(c: Case, enc: EncodedCase, target: TargetInfo): Promise<Trace> {
+    const timeout = this.opts.caseTimeoutMs ?? 10_000;
+    const id = `c${++this.seq}`;
+    let p: ExecutorProcess;
+    try { p = await this.ensure(); } catch (e) {
+      return { format: 'ptefarm-trace/1', target, steps: [], fault: (e as Error).message };
+    }
+    const inject = this.opts.inject ? ` ${this.opts.inject.kind === 'hang' ? 1 : 2} ${this.opts.inject.op}` : '';
+    p.send(`case ${id} ${enc.lines.length} ${enc.uffdFeatures} ${timeout}${inject}\n${enc.lines.join('\n')}\n`);
+    const lines: string[] = [];
+    let began = false;
+    let lost: string | undefined;
+    // The executor enforces `timeout`; this watchdog only catches an executor that stopped answering.
+    const deadline = Date.now() + timeout + 5_000;
+    for (;;) {
+      const l = await p.next(Math.max(1, deadline - Date.now()));
+      if (l === 'timeout') { p.kill(); lost = `executor unresponsive for ${timeout + 5000} ms; killed and will be restarted`; break; }
+      if (l === null) { lost = `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}`; break; }
+      if (!began) { if (l === `begin ${id}`) began = true; continue; }
+      if (l === `end ${id}`) break;
+      lines.push(l);
+    }
+    const trace: Trace = { format: 'ptefarm-trace/1', target, steps: [] };
+    try {
+      const { steps, fault } = decodeReply(lines, enc, target.capabilities.soft_dirty);
+      trace.steps = steps;
+      if (fault) trace.fault = fault;
+    } catch (e) {
+      trace.fault = `bad executor output: ${(e as Error).message}`;
+    }
+    if (lost) trace.fault = lost;
+    void c;
+    return trace;
+  }
+
+  async close(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exited) return;
+    p.send('quit\n');
+    p.child.stdin.end();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { p.kill(); resolve(); }, 2000);
+      p.child.once('exit', () => { clearTimeout(t); resolve(); });
+      if (p.exited) { clearTimeout(t); resolve(); }
+    });
+  }
+}
