@@ -1,7 +1,9 @@
 // Every subcommand module exports a `register(program)`; add new ones to this list.
 import type { Command } from 'commander';
 import { register as fmt } from './fmt.ts';
+import { register as probe } from './probe.ts';
+import { register as setupSwap } from './setup-swap.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [fmt];
+export const commands: Register[] = [fmt, probe, setupSwap];
