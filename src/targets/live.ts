@@ -202,6 +202,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         step.scan = { [proc]: { [region]: strs } } as PageMap;
         break;
       }
+      case 'k': if (step) step.skipped = line.slice(2); break;
       case 'f': fault = line.slice(2); break;
       case 'x': break;
       default: throw new Error(`unexpected executor line: ${line.slice(0, 80)}`);

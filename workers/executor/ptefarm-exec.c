@@ -476,12 +476,25 @@ static int region_at(int p, uint64_t addr, uint64_t *page) {
   return -1;
 }
 
+/* events are collected while the op runs and printed after its `s` line */
+static char evbuf[1 << 16];
+static size_t evlen;
+
 static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child) {
   uint64_t page = 0;
   int r = has_addr && p >= 0 ? region_at(p, addr, &page) : -1;
-  fprintf(out, "e %s %d", kind, p);
-  if (r >= 0) fprintf(out, " %d %llu", r, (unsigned long long)page); else fputs(" - -", out);
-  if (child >= 0) fprintf(out, " %d\n", child); else fputs(" -\n", out);
+  char b[160];
+  int n;
+  if (r >= 0) n = snprintf(b, sizeof b, "e %s %d %d %llu", kind, p, r, (unsigned long long)page);
+  else n = snprintf(b, sizeof b, "e %s %d - -", kind, p);
+  if (child >= 0) n += snprintf(b + n, sizeof b - (size_t)n, " %d\n", child);
+  else n += snprintf(b + n, sizeof b - (size_t)n, " -\n");
+  if (evlen + (size_t)n < sizeof evbuf) { memcpy(evbuf + evlen, b, (size_t)n); evlen += (size_t)n; }
+}
+
+static void flush_events(void) {
+  fwrite(evbuf, 1, evlen, out);
+  evlen = 0;
 }
 
 /* Read every pending message of one userfaultfd context. Sync write-protect faults are resolved by
@@ -705,7 +718,16 @@ static void supervise(void) {
     }
     int64_t *v = g_ops[i].v;
     int code = (int)v[0], p = (int)v[1];
-    if (p < 0 || p >= nprocs || !P[p].alive) fault_exit("op %d addresses process %d, which does not exist", i, p);
+    if (p < 0 || p >= nprocs) fault_exit("op %d addresses process %d, which does not exist", i, p);
+    if (!P[p].alive) {
+      /* killed by a signal at an earlier op: later ops of it cannot run; the step is observed */
+      fprintf(out, "s %d 0\nk process %d is gone (killed by a signal earlier)\n", i, p);
+      observe_all();
+      print_pages();
+      fflush(out);
+      memcpy(prev_obs, cur_obs, sizeof prev_obs);
+      continue;
+    }
     struct proc *pr = &P[p];
     int rid = (code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS && code != OP_SKIP) ? (int)v[2] : -1;
     if (rid >= MAXR) fault_exit("op %d: region id %d out of range", i, rid);
@@ -727,7 +749,6 @@ static void supervise(void) {
     int scan_region = -1; uint64_t scan_first = 0, scan_count = 0;
     static struct pf_page_region vec[MAXPAGES + 1];
     long nvec = 0;
-    fprintf(out, "s %d ", i);
     switch (code) {
     case OP_SKIP: acted = -1; break;
     case OP_MMAP: { /* proc rid startpage pages kind thp */
@@ -837,8 +858,9 @@ static void supervise(void) {
     }
     default: fault_exit("op %d: unknown op code %d", i, code);
     }
-    fprintf(out, "%s\n", rc);
     drain_all();
+    fprintf(out, "s %d %s\n", i, rc);
+    flush_events();
     observe_all();
     print_huge(acted, before);
     if (code == OP_PAGEOUT && P[p].alive) {
