@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { register as fmt } from './fmt.ts';
 import { register as probe } from './probe.ts';
+import { register as serve } from './serve.ts';
 import { register as setupSwap } from './setup-swap.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [fmt, probe, setupSwap];
+export const commands: Register[] = [fmt, probe, serve, setupSwap];
