@@ -10,6 +10,9 @@ const program = new Command('ptefarm')
 
 for (const register of commands) register(program);
 
+// a closed pipe (`ptefarm rules | head`) is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -19,6 +19,8 @@ export interface PredictedStep {
   events: UffdEvent[];
   /** rule ids this op exercised (coverage) */
   rules: string[];
+  /** rules behind the return code when more than the op's own (e.g. the registration behind ENOENT) */
+  rcRules?: string[];
   /** the outcome the model applied (from the trace, or neutral) */
   outcome: Outcome;
 }

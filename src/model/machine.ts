@@ -20,12 +20,14 @@ export class Machine {
   /** rule ids exercised by the current op (coverage) */
   rules = new Set<string>();
   events: UffdEvent[] = [];
+  /** rules behind the current op's return code, when more than the op's own rules */
+  rcWhy: string[] = [];
   private outcome: Outcome | undefined;
   private curRegion = '';
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
-    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map() }];
+    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map() }];
     this.rootCtx = c.uffd ? this.newCtx(new Set(c.uffd.features ?? [])) : null;
   }
 
@@ -164,6 +166,12 @@ export class Machine {
   // ---------------------------------------------------------------------------------------------
   // page tables
 
+  /** Remove an entry, remembering which rule removed it. */
+  private drop(p: Proc, page: number, rule: string) {
+    p.ptes.delete(page);
+    p.gone.set(page, [this.rule(rule)]);
+  }
+
   private ensureTable(p: Proc, block: number) {
     if (!p.pmds.has(block)) p.pmds.set(block, { t: 'table' });
   }
@@ -179,30 +187,33 @@ export class Machine {
   }
 
   /** Split a huge PMD into PTEs (mm/huge_memory.c __split_huge_pmd_locked). */
-  splitPmd(p: Proc, block: number, v: Vma | undefined) {
+  splitPmd(p: Proc, block: number, v: Vma | undefined, reason?: string) {
     const pmd = p.pmds.get(block);
     if (pmd?.t !== 'huge') return;
-    p.pmds.set(block, { t: 'table' });
     const base = blockStart(block);
-    if (v && !isAnonVma(v) && v.kind !== 'memfd-private' || (v && pmd.pages && !pmd.pages[0].anon)) {
-      // R-SPLIT-3: a file/shmem PMD is just cleared; pages refault later
+    if (pmd.pages && !pmd.pages[0].anon) {
+      // R-SPLIT-3: a file/shmem PMD is just cleared (no page table deposited on x86): a PMD hole
       this.rule('R-SPLIT-3');
+      p.pmds.delete(block);
       return;
     }
+    p.pmds.set(block, { t: 'table' });
     if (!pmd.pages) {
       // R-SPLIT-2: huge zero -> 512 zero PTEs, wp copied (since 6.3), no soft-dirty
       const id = this.rule('R-SPLIT-2');
       const wp = pmd.wp && !this.mut('B-13');
+      const why = withRule(reason ? withRule(pmd.why, reason) : pmd.why, id);
       for (let i = 0; i < HPAGE_PAGES; i++) {
-        p.ptes.set(base + i, { t: 'present', page: this.zeroPage, wp, sd: pmd.sd, writable: false, dirty: false, why: withRule(pmd.why, id) });
+        p.ptes.set(base + i, { t: 'present', page: this.zeroPage, wp, sd: pmd.sd, writable: false, dirty: false, why });
       }
       return;
     }
     // R-SPLIT-1: PTE soft-dirty = PMD soft-dirty OR PMD dirty (x86 pte_mkdirty sets soft-dirty)
     const id = this.rule('R-SPLIT-1');
     const sd = pmd.sd || (pmd.dirty && !this.mut('B-30'));
+    const why = withRule(reason ? withRule(pmd.why, reason) : pmd.why, id);
     for (let i = 0; i < HPAGE_PAGES; i++) {
-      p.ptes.set(base + i, { t: 'present', page: pmd.pages[i], wp: pmd.wp, sd, writable: pmd.writable, dirty: pmd.dirty, why: withRule(pmd.why, id) });
+      p.ptes.set(base + i, { t: 'present', page: pmd.pages[i], wp: pmd.wp, sd, writable: pmd.writable, dirty: pmd.dirty, why });
     }
   }
 
@@ -266,6 +277,7 @@ export class Machine {
   exec(op: Op, index: number, outcome: Outcome | undefined): Rc {
     this.rules = new Set();
     this.events = [];
+    this.rcWhy = [];
     this.outcome = outcome;
     const pid = op.proc ?? 0;
     const p = this.procs[pid];
@@ -314,7 +326,7 @@ export class Machine {
     this.rule('R-MMAP-4');
     const v: Vma = {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
-      thp: op.thp ?? false, obj, pgoff: 0,
+      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [],
     };
     p.vmas.push(v);
     this.sortVmas(p);
@@ -365,7 +377,7 @@ export class Machine {
         const e = p.ptes.get(i);
         if (e?.t === 'present') {
           if (op.prot !== 'rw') e.writable = false;
-          else if (upgrade && !e.writable) { this.rule('R-MPROT-3'); e.writable = this.canMakeWritable(v, e); }
+          else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
         }
       }
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
@@ -458,7 +470,8 @@ export class Machine {
     this.ensureTable(p, b);
     const pg = this.shmPage(v, page);
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
-    p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(why, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
+    const fwhy = isShared(v) ? [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1), ...why] : why;
+    p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
       const lo = Math.max(page - (page % 16), v.start, blockStart(b));
@@ -536,7 +549,8 @@ export class Machine {
       e = n;
     }
     if (e.t !== 'present') return;
-    if (e.writable && !e.wp) {
+    if (e.writable) {
+      // (the reference never has a writable wp PTE; a mutant that makes one writes through it)
       this.rule('R-FLT-8W'); // hardware sets the dirty bit only
       e.dirty = true; e.page.nonzero = true;
       return;
@@ -601,8 +615,7 @@ export class Machine {
           if (pmd.pages) { pmd.sd = true; pmd.dirty = true; pmd.writable = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
         } else {
           // R-ASYNC-2: split, then un-protect only the written page
-          this.rule('R-ASYNC-2');
-          this.splitPmd(p, b, v);
+          this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
           const e = p.ptes.get(page);
           if (e?.t === 'present') e.wp = false;
         }
@@ -652,7 +665,7 @@ export class Machine {
   // --- fork / clear_refs ---------------------------------------------------------------------------
 
   private fork(p: Proc): Rc {
-    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map() };
+    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map() };
     for (const [n, r] of p.regions) child.regions.set(n, { ...r });
     const forkCtx = new Map<number, Ctx>();
     let event = false;
@@ -694,13 +707,15 @@ export class Machine {
           const id = this.rule('R-FORK-3');
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
-          child.ptes.set(i, { ...e, wp, writable: cow ? false : e.writable, why: withRule(e.why, id) });
+          const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
+          child.ptes.set(i, { ...e, wp, writable: cow ? false : e.writable, why });
         } else if (e.t === 'swap') {
           const id = this.rule('R-FORK-5');
-          child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why: withRule(e.why, id) });
+          const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
+          child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why });
         } else if (keepWp || this.mut('B-12')) {
           child.ptes.set(i, { ...e, why: withRule(e.why, this.rule('R-FORK-5')) });
-        } else this.rule('R-FORK-5');
+        } else child.gone.set(i, [this.rule('R-FORK-1'), this.rule('R-FORK-5')]);
       }
     }
     this.procs.push(child);
@@ -790,14 +805,14 @@ export class Machine {
       this.rule('R-DN-1');
       if (e.t === 'marker' && this.mut('M-6')) return;
       if (this.mut('M-6') && e.t !== 'marker' && e.wp && v.uffd) { p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-1') }); return; }
-      p.ptes.delete(i);
+      this.drop(p, i, 'R-DN-1');
       return;
     }
     // R-DN-2: non-anon VMA still uffd-wp: a wp entry (or marker) leaves a marker
     this.rule('R-DN-2');
     const wasWp = e.t === 'marker' || e.wp;
     if (wasWp && v.uffd && !this.mut('M-5')) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-2') });
-    else p.ptes.delete(i);
+    else this.drop(p, i, 'R-DN-2');
   }
 
   private dontneed(p: Proc, op: OpOf<'dontneed'>): Rc {
@@ -913,8 +928,12 @@ export class Machine {
     if (!ctx) return 'EINVAL';
     if (!this.vmasIn(p, start, end).length) return 'EINVAL';
     this.rule('R-REG-1');
+    const touched = this.vmasIn(p, start, end);
+    const span: [number, number] = [touched[0].start, touched[touched.length - 1].end];
     if (this.mut('B-20')) { const v = this.vmaAt(p, start); if (v) start = v.start; }
     this.isolate(p, start, end);
+    // every part of the VMAs the range cut records that registration decided its state
+    for (const v of this.vmasIn(p, span[0], span[1])) v.regWhy = withRule(v.regWhy, 'R-REG-1');
     for (const v of this.vmasIn(p, start, end)) {
       if (v.uffd && v.uffd !== ctx) return 'EBUSY';
       v.uffd = ctx;
@@ -934,7 +953,7 @@ export class Machine {
     for (let i = start; i < end; i++) {
       const e = p.ptes.get(i);
       if (!e) continue;
-      if (e.t === 'marker') { p.ptes.delete(i); continue; }
+      if (e.t === 'marker') { this.drop(p, i, id); continue; }
       if (!e.wp) continue;
       e.wp = false; e.why = withRule(e.why, id);
       if (e.t === 'present') e.writable = this.canMakeWritable(v, e);
@@ -950,6 +969,7 @@ export class Machine {
       if (!v.uffd) continue;
       if (!this.mut('B-18')) this.unprotect(p, v, Math.max(start, v.start), Math.min(end, v.end), id);
       v.uffd = null;
+      v.regWhy = withRule(v.regWhy, id);
     }
     for (const v of this.vmasIn(p, start, end)) if (p.vmas.includes(v)) this.merge(p, v, 'target');
     return 0;
@@ -960,7 +980,7 @@ export class Machine {
     for (const v of this.vmasIn(p, start, end)) {
       const s = Math.max(start, v.start);
       const e = Math.min(end, v.end);
-      if (!v.uffd) { this.rule('R-WP-0'); return 'ENOENT'; }
+      if (!v.uffd) { this.rule('R-WP-0'); this.rcWhy = [...v.regWhy, 'R-WP-0']; return 'ENOENT'; }
       if (!op.on) { this.unprotect(p, v, s, e, this.rule('R-WP-6')); continue; }
       this.protect(p, v, s, e);
     }
@@ -984,10 +1004,9 @@ export class Machine {
       const ent = p.ptes.get(i);
       if (!ent) {
         if (markers) {
-          if (isAnonVma(v) && !v.uffd?.features.has('wp_unpopulated')) this.rule('R-WP-3'); else this.rule('R-WP-3');
           this.ensureTable(p, b);
-          p.ptes.set(i, { t: 'marker', sd: false, why: ['R-WP-3'] });
-        } else this.rule('R-WP-3');
+          p.ptes.set(i, { t: 'marker', sd: false, why: [this.rule('R-WP-3')] });
+        } else p.gone.set(i, [this.rule('R-WP-3')]); // anon none without WP_UNPOPULATED stays unprotected
         continue;
       }
       if (ent.t === 'marker') continue; // R-WP-4
@@ -1054,6 +1073,7 @@ export class Machine {
     const nv: Vma = { ...v, start: v.start + delta, end: v.end + delta, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) };
     if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
       this.rule('R-MRM-6');
+      nv.regWhy = withRule(v.regWhy, 'R-MRM-6');
       if (!this.mut('B-21')) nv.uffd = null;
     }
     // page tables of moved blocks: whole-table relink (R-MRM-3), huge PMD move (R-MRM-2), or
@@ -1074,6 +1094,8 @@ export class Machine {
         }
         this.splitPmd(p, b, v);
       }
+      const gated = full && p.pmds.get(b)?.t === 'table' && !p.pmds.has(db) && tableMoveGate;
+      if (gated) this.rule('R-MRM-3');
       if (full && p.pmds.get(b)?.t === 'table' && !p.pmds.has(db) && !tableMoveGate) {
         const id = this.rule('R-MRM-3');
         p.pmds.delete(b);
@@ -1091,12 +1113,15 @@ export class Machine {
         const e = p.ptes.get(i);
         if (!e) continue;
         p.ptes.delete(i);
-        if (clearUffd && e.t === 'marker') { this.rule('R-MRM-6'); continue; }
+        if (clearUffd && e.t === 'marker') { p.gone.set(i + delta, [this.rule('R-MRM-6')]); continue; }
         this.ensureTable(p, blockOf(i + delta));
         const id = this.rule('R-MRM-1');
         const sd = this.mut('M-8') ? e.sd : true;
-        if (e.t === 'marker') p.ptes.set(i + delta, { ...e, sd, why: withRule(e.why, id) });
-        else p.ptes.set(i + delta, { ...e, sd, wp: e.wp && !clearUffd, why: withRule(e.why, id) } as Pte);
+        let why = withRule(e.why, id);
+        if (gated) why = withRule(why, 'R-MRM-3');
+        if (clearUffd || v.uffd) why = withRule(why, 'R-MRM-6');
+        if (e.t === 'marker') p.ptes.set(i + delta, { ...e, sd, why });
+        else p.ptes.set(i + delta, { ...e, sd, wp: e.wp && !clearUffd, why } as Pte);
       }
     }
     p.vmas.push(nv);

@@ -1,13 +1,14 @@
 // The reference model's entry point: run a case on the Machine, observe pagemap after every op,
 // and return the predicted trace with the rules behind every bit.
-import type { Case, OpOf } from '../ops/schema.ts';
-import type { PageMap, Step } from '../ops/trace.ts';
+import type { Case, Op, OpOf } from '../ops/schema.ts';
+import type { Outcome, PageMap, Step } from '../ops/trace.ts';
+import { HPAGE_PAGES } from '../ops/layout.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, isAnonVma, type Proc } from './state.ts';
-import { pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
+import { defaultSplitEntry, pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
@@ -22,11 +23,14 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     const obs = observed?.[i];
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
+    let outcome: Outcome = obs?.outcome ?? {};
     if (obs?.skipped) {
       m.rules = new Set();
       m.events = [];
     } else {
+      const before = snapshot(m, op);
       rc = m.exec(op, i, obs?.outcome);
+      outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
         const r = runScan(m, op, opts.mutant);
         rc = r.rc;
@@ -36,7 +40,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     const o = observe(m, opts.mutant);
     steps.push({
       op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events,
-      rules: [...m.rules].sort(), outcome: obs?.outcome ?? {},
+      rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
     });
   });
   return { steps };
@@ -105,11 +109,12 @@ function observe(m: Machine, mutant?: string): Observation {
             b[1] = mutant === 'M-3' ? 0 : 1;
             b[4] = 1;
             b[5] = e.sd || v.sd ? 1 : 0;
-            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
             cl = 'marker';
           } else {
             if (mutant !== 'M-1') b[5] = vsd;
-            w = [['R-PM-3'], ['R-PM-3'], ['R-PM-5'], ['R-PM-4'], ['R-PM-2'], ['R-PM-1', ...v.sdWhy]];
+            const gone = p.gone.get(i) ?? [];
+            w = [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy]];
             cl = 'none';
           }
         }
@@ -163,6 +168,11 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       scanWrittenUffdOnly: m.k.scanWrittenUffdOnly,
       pfnZeroHuge: m.k.pfnZeroHuge && mutant !== 'B-25',
     },
+    // the redo after a partial-THP split must see the machine's own split rule (R-SPLIT-1/2/3)
+    splitEntry: (huge, vma, knobs) => {
+      const e = defaultSplitEntry(huge, vma, knobs);
+      return mutant === 'B-30' && e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
+    },
   });
   for (const r of res.rules) m.rules.add(r.split('.')[0]);
   for (const a of res.actions) {
@@ -198,4 +208,53 @@ function scanEntry(p: Proc, i: number): ScanEntry {
   if (e.t === 'present') return { kind: 'present', wp: e.wp, sd: e.sd, file: !e.page.anon, zero: e.page.zero };
   if (e.t === 'swap') return { kind: 'swap', wp: e.wp, sd: e.sd };
   return { kind: 'marker', sd: e.sd };
+}
+
+interface Snapshot { huge: Map<number, boolean>; present: Set<number> }
+
+/** Huge blocks (block -> is huge zero) and present pages of the op's region, before the op. */
+function snapshot(m: Machine, op: Op): Snapshot | undefined {
+  const p = m.procs[op.proc ?? 0];
+  if (!p?.alive || !('region' in op)) return undefined;
+  const r = p.regions.get(op.region);
+  if (!r) return undefined;
+  const huge = new Map<number, boolean>();
+  const present = new Set<number>();
+  for (let b = blockOf(r.start); b <= blockOf(r.start + r.pages - 1); b++) {
+    const pmd = p.pmds.get(b);
+    if (pmd?.t === 'huge') huge.set(b, !pmd.pages);
+  }
+  if (op.op === 'pageout') {
+    for (let i = r.start; i < r.start + r.pages; i++) {
+      if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') present.add(i);
+    }
+  }
+  return { huge, present };
+}
+
+/** The outcome the model chose (neutral): blocks newly mapped huge (not huge before, or the huge
+ *  zero page replaced by a THP) and, for pageout, pages present before and not after. */
+function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome {
+  if (!before || !('region' in op)) return {};
+  const p = m.procs[op.proc ?? 0];
+  const r = p.regions.get(op.region);
+  if (!r) return {};
+  const out: Outcome = {};
+  const huge: number[] = [];
+  for (let b = blockOf(r.start); b <= blockOf(r.start + r.pages - 1); b++) {
+    const pmd = p.pmds.get(b);
+    if (pmd?.t !== 'huge') continue;
+    const was = before.huge.get(b);
+    if (was === undefined || was !== !pmd.pages) huge.push(b * HPAGE_PAGES - r.start);
+  }
+  if (huge.length) out.huge = { [op.region]: huge };
+  if (op.op === 'pageout') {
+    const gone: number[] = [];
+    for (const i of before.present) {
+      if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') continue;
+      gone.push(i - r.start);
+    }
+    if (gone.length) out.swapped_out = { [op.region]: gone.sort((a, b) => a - b) };
+  }
+  return out;
 }

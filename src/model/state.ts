@@ -57,6 +57,8 @@ export interface Vma {
   obj: ShmObj | null;
   /** page offset into obj of vma.start */
   pgoff: number;
+  /** rules that decided the registration (attribution for wp expectations and uffd op errors) */
+  regWhy: Why;
 }
 
 export type Pte =
@@ -85,6 +87,8 @@ export interface Proc {
   ptes: Map<number, Pte>;
   pmds: Map<number, Pmd>;
   regions: Map<string, Region>;
+  /** why a page has no entry (zap, dropped marker, ...): attribution for expectations on none */
+  gone: Map<number, Why>;
 }
 
 export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);

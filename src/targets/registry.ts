@@ -1,11 +1,13 @@
 // Target specs -> Target instances. The one place a spec string is interpreted.
 import type { Target } from './target.ts';
+import { ModelTarget } from './model.ts';
 import { LiveTarget } from './live.ts';
 import { ExecTarget } from './exec.ts';
 
 export const TARGET_SPECS = ['model:x86[@PROFILE][+MUTANT]', 'live', 'exec:<command line>', 'qemu:<image>'];
 
 export async function openTarget(spec: string): Promise<Target> {
+  if (spec.startsWith('model:')) return new ModelTarget(spec);
   if (spec === 'live') return new LiveTarget();
   if (spec.startsWith('exec:')) return new ExecTarget(spec.slice('exec:'.length));
   throw new Error(`unknown target "${spec}" (known: ${TARGET_SPECS.join(', ')})`);

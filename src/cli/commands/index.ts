@@ -1,10 +1,13 @@
 // Every subcommand module exports a `register(program)`; add new ones to this list.
 import type { Command } from 'commander';
 import { register as fmt } from './fmt.ts';
+import { register as run } from './run.ts';
+import { register as check } from './check.ts';
+import { register as catalogue } from './catalogue.ts';
 import { register as probe } from './probe.ts';
 import { register as serve } from './serve.ts';
 import { register as setupSwap } from './setup-swap.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [fmt, probe, serve, setupSwap];
+export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap];

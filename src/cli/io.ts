@@ -1,0 +1,35 @@
+// Shared CLI plumbing: reading case/trace files with errors that name the file and the problem.
+import { readFileSync } from 'node:fs';
+import type { Case } from '../ops/schema.ts';
+import { parseCase } from '../ops/validate.ts';
+import { traceSchema, type Trace } from '../ops/trace.ts';
+
+/** An error for bad input: the CLI prints its message and exits 2. */
+export class InputError extends Error {}
+
+export function readJson(path: string): unknown {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try { return JSON.parse(text); } catch (e) { throw new InputError(`${path}: not valid JSON: ${(e as Error).message}`); }
+}
+
+export function readCase(path: string): Case {
+  try { return parseCase(readJson(path), undefined, path); } catch (e) { throw new InputError((e as Error).message); }
+}
+
+export function readTrace(path: string): Trace {
+  const r = traceSchema.safeParse(readJson(path));
+  if (!r.success) throw new InputError(`${path}: invalid trace:\n  ${r.error.issues.map((i) => `${i.path.join('.') || '(trace)'}: ${i.message}`).join('\n  ')}`);
+  return r.data as Trace;
+}
+
+/** Run a command body; InputError and target errors exit 2 with the message on stderr. */
+export async function guarded(body: () => Promise<number | void>): Promise<never> {
+  let code: number;
+  try { code = (await body()) ?? 0; } catch (e) {
+    process.stderr.write(`ptefarm: ${(e as Error).message}\n`);
+    code = 2;
+  }
+  process.exitCode = code;
+  return undefined as never;
+}
