@@ -1,0 +1,254 @@
+// Each rule of the reference model pinned by a scenario. Expected bits are stated from the kernel's
+// behaviour (x86-semantics.md rule text, the selftests, and the live 6.18.44 observations of §15),
+// written here by hand as `PSFEWD` strings: P present, S swapped, F file, E exclusive, W uffd-wp,
+// D soft-dirty; `.` is 0.
+import { describe, expect, it } from 'vitest';
+import { predict } from '../../src/model/model.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
+import type { Prediction } from '../../src/model/api.ts';
+
+function run(body: string, uffd?: string): Prediction {
+  const text = `ptefarm-case/1\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`;
+  return predict(parseTextCase(text));
+}
+/** bits of one page after step `step` */
+const bits = (p: Prediction, step: number, region: string, page: number, proc = 0) => p.steps[step].pages[String(proc)]?.[region]?.[page];
+const all = (p: Prediction, step: number, region: string, proc = 0) => p.steps[step].pages[String(proc)]?.[region];
+
+describe('pagemap observation (R-PM-*)', () => {
+  it('R-PM-1/R-MMAP-1: untouched pages of a new VMA read soft-dirty from VM_SOFTDIRTY, nothing else', () => {
+    const p = run('mmap a pages=2 kind=anon');
+    expect(all(p, 0, 'a')).toEqual(['.....D', '.....D']);
+  });
+  it('R-PM-1/R-MUNMAP-1: an unmapped page inside a region is a gap: all zero', () => {
+    const p = run('mmap a pages=2 kind=anon\nmunmap a[1]');
+    expect(all(p, 1, 'a')).toEqual(['.....D', '......']);
+  });
+  it('R-PM-3/R-WP-3: WRITEPROTECT of an unpopulated anon page (WP_ASYNC) reads present=0 swap=1 wp=1 (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nuffd_register a\nwp a on', 'wp_async');
+    expect(bits(p, 2, 'a', 0)).toBe('......'); // registration touches nothing (R-REG-1)
+    expect(bits(p, 3, 'a', 0)).toBe('.S..W.');
+  });
+  it('R-PM-4/R-FORK-7: after fork both copies read exclusive=0; after the parent\'s CoW both read 1 again (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nfork\nwrite a');
+    expect(bits(p, 2, 'a', 0, 0)).toBe('P....D');
+    expect(bits(p, 2, 'a', 0, 1)).toBe('P....D');
+    expect(bits(p, 3, 'a', 0, 0)).toBe('P..E.D');
+    expect(bits(p, 3, 'a', 0, 1)).toBe('P..E.D');
+  });
+  it('R-PM-5: shmem pages are file pages; a CoW copy in a private memfd mapping is anon', () => {
+    const p = run('mmap a pages=1 kind=memfd-private\nread a\nwrite a');
+    expect(bits(p, 1, 'a', 0)).toBe('P.FE.D');
+    expect(bits(p, 2, 'a', 0)).toBe('P..E.D');
+  });
+});
+
+describe('faults and clear_refs', () => {
+  it('R-FLT-1: anon read maps the zero page: present, not exclusive, clean PTE', () => {
+    const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nread a');
+    expect(bits(p, 2, 'a', 0)).toBe('P.....');
+  });
+  it('R-FLT-6/R-CR-2 (S-SD-SIMPLE): write sets soft-dirty, clear resets it, the next write sets it again', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nwrite a\nclear_refs value=4');
+    expect(bits(p, 1, 'a', 0)).toBe('P..E.D');
+    expect(bits(p, 2, 'a', 0)).toBe('P..E..');
+    expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
+    expect(bits(p, 4, 'a', 0)).toBe('P..E..');
+  });
+  it('R-CR-0: clear_refs 1, 2, 3 and 5 change nothing pagemap shows', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=1\nclear_refs value=2\nclear_refs value=3\nclear_refs value=5');
+    for (const s of [2, 3, 4, 5]) expect(bits(p, s, 'a', 0)).toBe('P..E.D');
+  });
+  it('R-FLT-3: a shmem read maps a page-cache page (file, exclusive) with a clean PTE', () => {
+    const p = run('mmap a pages=1 kind=memfd-shared\nclear_refs value=4\nread a');
+    expect(bits(p, 2, 'a', 0)).toBe('P.FE..');
+  });
+  it('R-FLT-14: a write to a read-only page kills the process with SIGSEGV', () => {
+    const p = run('mmap a pages=1 kind=anon\nmprotect a prot=r\nwrite a');
+    expect(p.steps[2].rc).toBe('SIGSEGV');
+    expect(p.steps[2].pages['0']).toBeUndefined();
+  });
+  it('R-MPROT-2: PROT_NONE pages stay present (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nmprotect a prot=none');
+    expect(bits(p, 2, 'a', 0)).toBe('P..E.D');
+  });
+});
+
+describe('userfaultfd write-protect', () => {
+  it('R-FLT-12: reading a marker maps the zero page keeping wp=1 (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwp a on\nread a', 'wp_async');
+    expect(bits(p, 3, 'a', 0)).toBe('P...WD');
+  });
+  it('R-ASYNC-1: an async write to a marker clears wp and leaves an exclusive dirty page (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwp a on\nwrite a', 'wp_async');
+    expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
+    expect(p.steps[3].events).toEqual([]);
+  });
+  it('R-SYNC-1: a sync write to a wp page raises one wp fault event and completes (W=0 after)', () => {
+    const p = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a\nwp a on\nwrite a[1]', '');
+    expect(p.steps[4].events).toEqual([{ kind: 'wp_fault', proc: 0, region: 'a', page: 1 }]);
+    expect(all(p, 4, 'a')).toEqual(['P..EWD', 'P..E.D']);
+  });
+  it('R-WP-3: without WP_UNPOPULATED, write-protect of anon none installs nothing', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwp a on', '');
+    expect(bits(p, 2, 'a', 0)).toBe('.....D');
+  });
+  it('R-WP-3: shmem none always gets a marker, even without WP_UNPOPULATED', () => {
+    const p = run('mmap a pages=1 kind=memfd-shared\nuffd_register a\nwp a on', '');
+    expect(bits(p, 2, 'a', 0)).toBe('.S..WD');
+  });
+  it('R-WP-0 (B-20): write-protect of a page outside the registered part fails with ENOENT', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a[1..3)\nwp a[0] on\nwp a[1..3) on', 'wp_async');
+    expect(p.steps[2].rc).toBe('ENOENT');
+    expect(p.steps[3].rc).toBe(0);
+    expect(all(p, 3, 'a')).toEqual(['.....D', '.S..WD', '.S..WD']);
+  });
+  it('R-DN-1: MADV_DONTNEED of an anon marker drops it (§15, S-UFFD-WPUNPOP)', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwp a on\ndontneed a', 'wp_async');
+    expect(bits(p, 3, 'a', 0)).toBe('.....D');
+  });
+  it('R-DN-2/R-FLT-12: MADV_DONTNEED of a wp memfd page leaves a marker; the refault keeps wp (§15)', () => {
+    const p = run('mmap a pages=1 kind=memfd-shared\nuffd_register a\nwrite a\nwp a on\ndontneed a\nread a', 'wp_async');
+    expect(bits(p, 4, 'a', 0)).toBe('.S..WD');
+    expect(bits(p, 5, 'a', 0)).toBe('P.FEWD');
+  });
+  it('R-PO-2: shmem pageout leaves a marker for a wp page and plain none otherwise (§15)', () => {
+    const p = run('mmap a pages=2 kind=memfd-shared\nwrite a\nuffd_register a\nwp a[0] on\npageout a', 'wp_async');
+    expect(all(p, 4, 'a')).toEqual(['.S..WD', '.....D']);
+  });
+  it('R-PO-1/R-SWIN-1: anon swap-out keeps wp and soft-dirty; swap-in restores them', () => {
+    const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nwrite a\nuffd_register a\nwp a on\npageout a\nread a', 'wp_async');
+    expect(bits(p, 5, 'a', 0)).toBe('.S..WD');
+    expect(bits(p, 6, 'a', 0)).toBe('P..EWD');
+  });
+  it('R-UNREG-1: unregister clears wp bits and removes markers (§15 close() observation, same path)', () => {
+    const p = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nwp a on\nuffd_unregister a', 'wp_async');
+    expect(all(p, 4, 'a')).toEqual(['P..E.D', '.....D']);
+  });
+  it('R-FORK-1/3/5: fork without EVENT_FORK: child present wp 0, marker gone, swap wp 0 (§15)', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwrite a[0..2)\nwp a on\npageout a[1]\nfork', 'wp_async');
+    expect(all(p, 5, 'a', 0)).toEqual(['P...WD', '.S..WD', '.S..WD']);
+    expect(all(p, 5, 'a', 1)).toEqual(['P....D', '.S...D', '.....D']);
+  });
+  it('R-FORK-1: with EVENT_FORK the child keeps wp bits and markers, and a fork event is delivered', () => {
+    const p = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nwp a on\nfork', 'wp_async,event_fork');
+    expect(all(p, 4, 'a', 1)).toEqual(['P...WD', '.S..WD']);
+    expect(p.steps[4].events).toEqual([{ kind: 'fork', proc: 0, child: 1 }]);
+  });
+  it('R-FORK-2: shared anon and zero-page-only anon VMAs are not copied at fork (§15)', () => {
+    const p = run('mmap a pages=1 kind=shared-anon\nwrite a\nmmap b pages=1 kind=anon\nread b\nfork');
+    expect(bits(p, 4, 'a', 0, 1)).toBe('.....D');
+    expect(bits(p, 4, 'b', 0, 1)).toBe('.....D');
+    expect(bits(p, 4, 'a', 0, 0)).toBe('P.FE.D');
+  });
+  it('R-MRM-6: mremap without EVENT_REMAP: present wp -> 0, swap wp -> 0, marker -> none (§15, uffd-wp-mremap)', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwrite a[0..2)\nwp a on\npageout a[1]\nmremap a', 'wp_async');
+    expect(all(p, 5, 'a')).toEqual(['P..E.D', '.S...D', '.....D']);
+  });
+  it('R-MRM-6E/R-MRM-1: with EVENT_REMAP the marker moves, keeps wp, and gains the soft-dirty bit', () => {
+    const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nuffd_register a\nwp a on\nmremap a', 'wp_async,event_remap');
+    expect(bits(p, 4, 'a', 0)).toBe('.S..WD');
+    expect(p.steps[4].events).toEqual([{ kind: 'remap', proc: 0, region: 'a' }]);
+  });
+  it('R-MRM-9: MREMAP_DONTUNMAP leaves the old range mapped and empty', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nmremap a dontunmap old=o');
+    expect(bits(p, 2, 'a', 0)).toBe('P..E.D');
+    expect(bits(p, 2, 'o', 0)).toBe('.....D');
+  });
+  it('R-MRM-7: mremap growth in place does not set VM_SOFTDIRTY', () => {
+    const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nmremap a pages=2 move=false');
+    expect(all(p, 2, 'a')).toEqual(['......', '......']);
+  });
+  it('R-MRM-10: growing in place into a neighbour fails with ENOMEM and the region keeps its size', () => {
+    const p = run('mmap a pages=1 kind=anon\nmmap b pages=1 kind=anon thp after=a\nmremap a pages=2 move=false');
+    expect(p.steps[2].rc).toBe('ENOMEM');
+    expect(all(p, 2, 'a')).toEqual(['.....D']);
+  });
+});
+
+describe('soft-dirty through mprotect, merges and mremap', () => {
+  it('R-MPROT-3 (S-SD-MPROT-anon): write 1, clear 0, mprotect RO 0, RW 0, write 1', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmprotect a prot=r\nmprotect a prot=rw\nwrite a');
+    expect([1, 2, 3, 4, 5].map((s) => bits(p, s, 'a', 0)[5])).toEqual(['D', '.', '.', '.', 'D']);
+  });
+  it('R-MERGE-1 (sticky, 6.18): a cleared VMA merging with a flagged one makes both soft-dirty', () => {
+    const p = run('mmap a pages=2 kind=anon\nmprotect a[1] prot=r\nclear_refs value=4\nmmap b pages=1 kind=anon after=a\nmprotect a[1] prot=rw');
+    expect(all(p, 3, 'a')).toEqual(['......', '......']);
+    expect(all(p, 4, 'a')).toEqual(['.....D', '.....D']);
+    expect(all(p, 4, 'b')).toEqual(['.....D']);
+  });
+  it('R-MMAP-1: an mmap merging into a cleared neighbour flags the whole merged VMA', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmmap b pages=1 kind=anon after=a');
+    expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
+  });
+  it('R-MRM-1: a per-entry mremap move makes the moved PTE soft-dirty', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmremap a');
+    expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
+  });
+  it('R-MRM-3 (§14.1): relinking a whole 2 MiB page table keeps PTEs clean', () => {
+    const p = run('mmap a pages=512 kind=anon\nwrite a\nclear_refs value=4\nmremap a');
+    expect(new Set(all(p, 3, 'a'))).toEqual(new Set(['P..E..']));
+  });
+});
+
+describe('THP', () => {
+  it('R-FLT-2: a read in a THP region maps the huge zero page: present, file=1 on 6.18, not exclusive (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nclear_refs value=4\nread a[7]');
+    expect(new Set(all(p, 2, 'a'))).toEqual(new Set(['P.F...']));
+    expect(p.steps[2].outcome.huge).toEqual({ a: [0] });
+  });
+  it('R-FLT-7 (6.18): writing the huge zero page allocates a THP: all 512 pages exclusive and soft-dirty (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nread a[0]\nclear_refs value=4\nwrite a[9]');
+    expect(new Set(all(p, 3, 'a'))).toEqual(new Set(['P..E.D']));
+  });
+  it('R-FLT-9 (S-SD-THP): after clear, a 1-byte write to a THP makes all 512 pages soft-dirty', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nclear_refs value=4\nwrite a[0]');
+    expect(new Set(all(p, 2, 'a'))).toEqual(new Set(['P..E..']));
+    expect(new Set(all(p, 3, 'a'))).toEqual(new Set(['P..E.D']));
+  });
+  it('R-WP-5/R-ASYNC-2: a wp THP stays huge; an async write splits it and un-protects only that page (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nuffd_register a\nwp a on\nwrite a[3]\nscan a[0..2)', 'wp_async');
+    expect(new Set(all(p, 3, 'a'))).toEqual(new Set(['P..EWD']));
+    const after = all(p, 4, 'a');
+    expect(after[3]).toBe('P..E.D');
+    expect(after.filter((s) => s === 'P..EWD')).toHaveLength(511);
+    expect(p.steps[5].scan!['0'].a[0]).not.toContain('h'); // no longer HUGE
+  });
+  it('R-WP-5: a partial write-protect splits the THP and protects only the range (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nuffd_register a\nwp a[10] on', 'wp_async');
+    const after = all(p, 3, 'a');
+    expect(after[10]).toBe('P..EWD');
+    expect(after.filter((s) => s === 'P..E.D')).toHaveLength(511);
+  });
+  it('R-COL-1: MADV_COLLAPSE with a wp PTE fails with EINVAL and changes nothing (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nsplit a page=0\nuffd_register a\nwp a[1] on\ncollapse a\nwp a[1] off\ncollapse a', 'wp_async');
+    expect(p.steps[5].rc).toBe('EINVAL');
+    expect(bits(p, 5, 'a', 1)).toBe('P..EWD');
+    expect(p.steps[7].rc).toBe(0);
+    expect(p.steps[7].outcome.huge).toEqual({ a: [0] });
+  });
+  it('R-SPLIT-5: pageout of half a THP with one written byte: folio split, zero subpages become the zero page (§15)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a[0]\npageout a[0..256)');
+    const after = all(p, 2, 'a');
+    expect(after[0]).toBe('.S...D'); // the written page is swapped out
+    expect(new Set(after.slice(1))).toEqual(new Set(['P....D'])); // zero page: present, not exclusive
+    expect(p.steps[2].outcome.swapped_out).toEqual({ a: [0] });
+  });
+});
+
+describe('PAGEMAP_SCAN through the model', () => {
+  it('plain scan of a written page in an async-registered VMA: WPALLOWED WRITTEN PRESENT SOFT_DIRTY', () => {
+    const p = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nscan a', 'wp_async');
+    expect(p.steps[3].scan).toEqual({ 0: { a: ['aw.p...d.', 'aw.....d.'] } });
+  });
+  it('R-PMS-1: CHECK_WPASYNC on an unregistered VMA fails with EPERM (§15)', () => {
+    const p = run('mmap a pages=1 kind=anon\nwrite a\nscan a wp_matching');
+    expect(p.steps[2].rc).toBe('EPERM');
+  });
+  it('wp_matching re-arms written pages: W=1 afterwards and a second scan finds nothing (S-PMS-ITER)', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a wp_matching\nscan a wp_matching', 'wp_async');
+    expect(p.steps[3].scan!['0'].a[0][1]).toBe('w');
+    expect(bits(p, 3, 'a', 0)).toBe('P..EWD');
+    expect(p.steps[4].scan!['0'].a[0]).toBe('---------');
+  });
+});
