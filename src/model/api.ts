@@ -21,6 +21,8 @@ export interface PredictedStep {
   rules: string[];
   /** rules behind the return code when more than the op's own (e.g. the registration behind ENOENT) */
   rcRules?: string[];
+  /** the op was not executed (its process is gone, or the target skipped it) */
+  skipped?: string;
   /** the outcome the model applied (from the trace, or neutral) */
   outcome: Outcome;
 }

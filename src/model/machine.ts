@@ -908,16 +908,19 @@ export class Machine {
     return 0;
   }
 
-  /** split: MADV_DONTFORK then MADV_DOFORK on the one page. The VMA split at a non-2 MiB boundary
-   *  splits the PMD (mm/huge_memory.c vma_adjust_trans_huge, R-SPLIT-1/2/3); the second madvise
-   *  restores the flags and merges the VMA back; no PTE is touched otherwise. */
+  /** split: the executor (workers/executor/README.md) mprotects the page to another protection and
+   *  back. The partial mprotect splits the PMD (R-MPROT-4 -> R-SPLIT-1/2/3) and the VMA; the second
+   *  call restores the protection (the PTE write bit follows R-MPROT-3) and merges the VMA back. */
   private split(p: Proc, op: OpOf<'split'>): Rc {
     const page = p.regions.get(op.region)!.start + op.page;
     const v = this.vmaAt(p, page);
     if (!v) return 'ENOMEM';
-    const b = blockOf(page);
-    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b, v);
-    return 0;
+    const cur = v.prot;
+    const tmp: Prot = cur === 'r' ? 'none' : 'r';
+    const r = p.regions.get(op.region)!;
+    const at = { op: 'mprotect' as const, region: op.region, first: page - r.start, count: 1, proc: op.proc };
+    this.mprotect(p, { ...at, prot: tmp });
+    return this.mprotect(p, { ...at, prot: cur });
   }
 
   // --- userfaultfd ----------------------------------------------------------------------------------

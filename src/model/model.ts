@@ -24,7 +24,10 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
     let outcome: Outcome = obs?.outcome ?? {};
-    if (obs?.skipped) {
+    const actor = m.procs[op.proc ?? 0];
+    let skipped = obs?.skipped;
+    if (!skipped && actor && !actor.alive) skipped = `process ${actor.id} was killed or exited before this op`;
+    if (skipped) {
       m.rules = new Set();
       m.events = [];
     } else {
@@ -39,7 +42,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     }
     const o = observe(m, opts.mutant);
     steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events,
+      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
     });
   });

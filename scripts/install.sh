@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything ptefarm needs on a fresh Debian machine (idempotent): system packages,
+# npm dependencies, and the native executor. Root-only swap set-up is a separate step
+# (`npx ptefarm setup-swap`), which .ci/run calls explicitly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+pkgs=()
+command -v cc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || pkgs+=(make)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || pkgs+=(nats-server)
+for p in ${PTEFARM_EXTRA_APT:-}; do pkgs+=("$p"); done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "install: apt packages: ${pkgs[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+echo "install: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "install: native executor"
+make -s -C workers/executor
