@@ -720,7 +720,9 @@ static void supervise(void) {
     int code = (int)v[0], p = (int)v[1];
     if (p < 0 || p >= nprocs) fault_exit("op %d addresses process %d, which does not exist", i, p);
     if (!P[p].alive) {
-      /* killed by a signal at an earlier op: later ops of it cannot run; the step is observed */
+      /* killed by a signal at an earlier op: later ops of it cannot run; the step is observed. A
+       * fork it would have done still takes its number (as in the case's plan), dead at birth. */
+      if (code == OP_FORK && nprocs < MAXP) P[nprocs++].alive = 0;
       fprintf(out, "s %d 0\nk process %d is gone (killed by a signal earlier)\n", i, p);
       observe_all();
       print_pages();
@@ -787,8 +789,8 @@ static void supervise(void) {
       c.code = C_FORK; c.a = child;
       g_fork_child = child;
       rc = run(p, &c, &r);
+      nprocs++; /* the number is taken even when fork fails; that process is then dead */
       if (!strcmp(rc, "0")) {
-        nprocs++;
         memcpy(P[child].reg, pr->reg, sizeof pr->reg);
         if (P[child].ctx < 0) P[child].ctx = pr->ctx; /* no event_fork: the inherited descriptor */
         start_process(child, (pid_t)r.x);
