@@ -10,6 +10,7 @@ SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 pkgs=()
 command -v cc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || pkgs+=(make)
+command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || pkgs+=(nats-server)
 for p in ${PTEFARM_EXTRA_APT:-}; do pkgs+=("$p"); done
 if [ ${#pkgs[@]} -gt 0 ]; then
