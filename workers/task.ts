@@ -5,6 +5,7 @@ import { threadId } from 'node:worker_threads';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import type { Target } from '../src/targets/target.ts';
 import { openTarget } from '../src/targets/registry.ts';
+import { stepRulesOf, type CoverageRequest, type CoverageResult } from '../src/campaign/checker.ts';
 
 let cached: { spec: string; target: Promise<Target> } | undefined;
 
@@ -21,13 +22,18 @@ async function targetFor(spec: string): Promise<Target> {
   }
 }
 
-export default async function runJob(job: CaseJob): Promise<CaseResult> {
+export default async function runJob(job: CaseJob & CoverageRequest): Promise<CaseResult & CoverageResult> {
   const t0 = performance.now();
   const worker = `embedded:${process.pid}:${threadId}`;
   try {
     const target = await targetFor(job.target);
     const trace = await target.execute(job.case);
-    return { id: job.id, trace, worker, ms: performance.now() - t0 };
+    const res: CaseResult & CoverageResult = { id: job.id, trace, worker, ms: performance.now() - t0 };
+    if (job.coverage && !trace.fault) {
+      // coverage for the coordinator's guidance, computed here so it runs in parallel
+      try { res.step_rules = await stepRulesOf(job.case, trace, job.coverage.profile); } catch { /* coordinator recomputes */ }
+    }
+    return res;
   } catch (e) {
     const fault = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return { id: job.id, fault, worker, ms: performance.now() - t0 };

@@ -36,6 +36,8 @@ export class CaseBuilder {
   readonly procs: ProcState[] = [{ alive: true, regions: new Map() }];
   private slot = 0;
   private nameSeq = 0;
+  /** sum over emitted ops of the pages observed after each: the model's cost is about linear in it */
+  cost = 0;
 
   constructor(readonly uffd: { features?: Feature[] } | undefined, readonly limits: Limits = DEFAULT_LIMITS) {}
 
@@ -159,5 +161,13 @@ export class CaseBuilder {
       default: break;
     }
     this.ops.push(op);
+    this.cost += this.observedPages();
+  }
+
+  /** pages a target observes after each op (every live process, every region it knows) */
+  observedPages(): number {
+    let n = 0;
+    for (const p of this.procs) if (p.alive) for (const r of p.regions.values()) n += r.pages;
+    return n;
   }
 }

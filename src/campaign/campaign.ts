@@ -7,9 +7,9 @@
 // The generator therefore never sees results in an order chosen by thread timing. A slow case can
 // hold generation back only after `lag` more cases were generated, and never past its timeout.
 import type { Case } from '../ops/schema.ts';
-import type { Transport, CaseResult } from '../transport/transport.ts';
+import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
 import type { Violation } from '../check/types.ts';
-import type { Checker } from './checker.ts';
+import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
 import { Dedup, type Bucket } from './dedup.ts';
 import { minimize } from './minimize.ts';
@@ -20,6 +20,8 @@ export interface CampaignOptions {
   transport: Transport;
   checker: Checker;
   seed: number;
+  /** model profile for coverage (default: the model's default) */
+  profile?: string;
   /** stop after generating this many cases */
   cases?: number;
   /** stop generating after this long */
@@ -205,7 +207,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace' });
     } else {
       let out;
-      try { out = checker.check(c, res.trace); } catch (e) {
+      const known = (res as CoverageResult).step_rules;
+      try { out = checker.check(c, res.trace, known && known.length === c.ops.length ? known : undefined); } catch (e) {
         stats.faults++;
         emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}` });
       }
@@ -268,7 +271,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       opts.onCase?.(i, c);
       stats.cases++;
       inflight.add(i);
-      const job = { id: `${opts.seed}-c${i}`, target, case: c };
+      const job: CaseJob & CoverageRequest = { id: `${opts.seed}-c${i}`, target, case: c, coverage: opts.profile ? { profile: opts.profile } : {} };
       transport.run(job, { timeoutMs }).then(
         (res) => handle({ index: i, c, res }),
         (e) => handle({ index: i, c, res: { id: job.id, fault: `transport: ${(e as Error).message}` } }),

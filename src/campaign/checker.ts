@@ -14,7 +14,8 @@ export interface CheckOutcome {
 }
 
 export interface Checker {
-  check(c: Case, trace: Trace): CheckOutcome;
+  /** `stepRules`, when the executor already computed the reference's per-step rules, saves a prediction */
+  check(c: Case, trace: Trace, stepRules?: string[][]): CheckOutcome;
   signature(v: Violation): string;
   /** size of the rule catalogue (coverage denominator) */
   readonly rulesTotal: number;
@@ -32,15 +33,27 @@ export async function referenceChecker(opts: { profile?: string } = {}): Promise
   return {
     rulesTotal: catalogue.length,
     signature,
-    check(c, trace) {
+    check(c, trace, known) {
       const v = checkTrace(c, trace, mopts);
-      let stepRules: string[][] = [];
-      if (!v.fault && !v.skipped) {
+      let stepRules: string[][] = known ?? [];
+      if (!known && !v.fault && !v.skipped) {
         try {
-          stepRules = predict(c, trace.steps, mopts).steps.map((s) => s.rules);
+          stepRules = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), mopts).steps.map((s) => s.rules);
         } catch { stepRules = []; }
       }
       return { violations: v.violations, stepRules, skipped: v.skipped, fault: v.fault };
     },
   };
+}
+
+/** A job that also asks the executor for the reference's per-step rule ids (coverage), so the
+ *  coordinator need not run a second prediction. Transports that ignore it are fine. */
+export interface CoverageRequest { coverage?: { profile?: string } }
+/** A result that may carry those rule ids. */
+export interface CoverageResult { step_rules?: string[][] }
+
+/** The reference's per-step rule ids for a trace (what `coverage` asks an executor to compute). */
+export async function stepRulesOf(c: Case, trace: Trace, profile?: string): Promise<string[][]> {
+  const { predict } = await import('../model/model.ts');
+  return predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), profile ? { profile } : {}).steps.map((s) => s.rules);
 }

@@ -29,11 +29,23 @@ export interface GenerateOptions {
 
 type Range = { first?: number; count?: number };
 
+/** budget of observed page-steps per generated case (a 512-page THP region costs 512 per op);
+ *  keeps model-target throughput high while still allowing ~10-op THP scenarios */
+export const DEFAULT_MAX_COST = 2600;
+/** fraction of fresh cases allowed to create THP regions */
+export const THP_CASES = 0.15;
+
 /** One generation step's worth of random choices over a builder. */
 export class OpGen {
-  constructor(readonly rng: Rng, readonly b: CaseBuilder, readonly maxOps: number) {}
+  /** THP regions are expensive to observe (512 pages per op): only some cases may create them */
+  allowThp: boolean;
 
-  get room(): number { return this.maxOps - this.b.ops.length; }
+  constructor(readonly rng: Rng, readonly b: CaseBuilder, readonly maxOps: number, readonly maxCost = DEFAULT_MAX_COST) {
+    this.allowThp = false;
+  }
+
+  /** ops that may still be added: bounded by maxOps and by the observation cost budget */
+  get room(): number { return this.b.cost >= this.maxCost ? 0 : this.maxOps - this.b.ops.length; }
 
   pickProc(): number {
     const alive = this.b.aliveProcs();
@@ -77,8 +89,8 @@ export class OpGen {
 
   mmap(proc: number, opts: { kind?: Kind; thp?: boolean; pages?: number; after?: string } = {}): string | undefined {
     if (this.room <= 0 || this.b.regionCount(proc) >= this.b.limits.maxRegions) return undefined;
-    const thp = opts.thp ?? this.rng.chance(0.2);
-    const pages = opts.pages ?? (thp ? (this.rng.chance(0.8) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 2], [2, 3], [3, 3], [4, 3], [8, 2], [16, 1]]));
+    const thp = this.allowThp && (opts.thp ?? this.rng.chance(0.05));
+    const pages = opts.pages ?? (thp ? (this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 2], [2, 3], [3, 3], [4, 3], [8, 2], [16, 1]]));
     if (opts.after !== undefined && !this.b.canPlaceAfter(proc, opts.after, pages)) return undefined;
     const region = this.b.freshName();
     const op: Op = { op: 'mmap', region, pages, kind: opts.kind ?? this.pickKind() };
@@ -324,9 +336,10 @@ export class OpGen {
 
   /** a THP region: fault it in (read: huge zero; write: THP), maybe clear/wp, then split it */
   motifThp(): void {
+    if (!this.allowThp) { this.motifClearWrite(); return; }
     const proc = this.pickProc();
     const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
-    const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.85) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
+    const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
     const touch = this.rng.float();
@@ -396,7 +409,7 @@ export class OpGen {
   motifUnpopulated(): void {
     if (!this.b.hasUffd) { this.motifThp(); return; }
     const proc = this.pickProc();
-    const r = this.mmap(proc, { thp: this.rng.chance(0.3) });
+    const r = this.mmap(proc, { thp: this.rng.chance(0.2) });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
     this.register(proc, r);
@@ -432,7 +445,7 @@ export class OpGen {
   motifMremapProtected(): void {
     if (!this.b.hasUffd) { this.motifClearWrite(); return; }
     const proc = this.pickProc();
-    const r = this.rng.chance(0.3) ? this.mmap(proc, { thp: true, kind: 'anon' }) : this.region(proc);
+    const r = this.rng.chance(0.2) ? this.mmap(proc, { thp: true, kind: 'anon' }) : this.region(proc);
     if (!r) return;
     this.register(proc, r);
     if (this.rng.chance(0.8)) this.write(proc, r);
@@ -484,11 +497,12 @@ export function freshCase(rng: Rng, maxOps = 40): Case {
   const uffd = rng.chance(0.7) ? { features: pickFeatures(rng) } : undefined;
   const b = new CaseBuilder(uffd);
   const g = new OpGen(rng, b, maxOps);
+  g.allowThp = rng.chance(THP_CASES);
   const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 4], [rng.range(8, 16), 4], [rng.range(16, 32), 2]]));
   const initial = rng.range(1, 2);
   for (let i = 0; i < initial; i++) g.mmap(0);
   let guard = 0;
-  while (b.ops.length < target && guard++ < 200) {
+  while (b.ops.length < target && guard++ < 200 && g.room > 0) {
     if (rng.chance(0.55)) g.motif(); else g.randomOp();
   }
   return b.toCase();
@@ -498,10 +512,11 @@ export function freshCase(rng: Rng, maxOps = 40): Case {
 export function extendCase(rng: Rng, c: Case, maxOps = 40): Case {
   const b = CaseBuilder.fromCase(c);
   const g = new OpGen(rng, b, maxOps);
+  g.allowThp = c.ops.some((o) => o.op === 'mmap' && o.thp) || rng.chance(THP_CASES / 3);
   const n = rng.range(1, 6);
   const stop = Math.min(maxOps, b.ops.length + n);
   let guard = 0;
-  while (b.ops.length < stop && guard++ < 50) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
+  while (b.ops.length < stop && guard++ < 50 && g.room > 0) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
   return b.toCase();
 }
 
@@ -539,6 +554,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
       const i = rng.int(c.ops.length + 1);
       const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) });
       const g = new OpGen(rng, pre, maxOps);
+      g.allowThp = c.ops.some((o) => o.op === 'mmap' && o.thp);
       g.randomOp();
       const inserted = pre.ops.slice(i).filter((o) => o.op !== 'fork' && o.op !== 'mmap' && o.op !== 'mremap');
       if (inserted.length) out = { ...c, ops: [...c.ops.slice(0, i), ...inserted, ...c.ops.slice(i)] };
@@ -574,7 +590,7 @@ function opTemplate(op: OpName): Record<string, true> {
   }
 }
 
-interface PoolEntry { c: Case; features: string[]; picks: number }
+interface PoolEntry { c: Case; features: string[]; picks: number; cost: number }
 
 /** Coverage features of one executed case: rule ids, and op-kind:rule pairs per step. */
 export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly string[]>): { rules: string[]; features: string[] } {
@@ -623,7 +639,7 @@ export class GuidedGenerator {
       const x = 1 / n;
       if (x > w) w = x;
     }
-    return w / (1 + 0.05 * e.picks);
+    return w / (1 + 0.05 * e.picks) / (1 + e.cost / 300);
   }
 
   private pickEntry(): PoolEntry {
@@ -645,7 +661,7 @@ export class GuidedGenerator {
     if (!this.opts.unguided && (fresh || rare)) {
       // keep only the rare part as the entry's identity (cheap weights)
       const mine = features.filter((f) => (this.seen.get(f) ?? 0) <= this.opts.rareThreshold * 4);
-      this.pool.push({ c, features: mine.length ? mine : features, picks: 0 });
+      this.pool.push({ c, features: mine.length ? mine : features, picks: 0, cost: CaseBuilder.fromCase(c).cost });
       if (this.pool.length > this.opts.poolSize) {
         // evict the entry with the lowest weight (earliest on ties: deterministic)
         let worst = 0;
