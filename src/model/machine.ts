@@ -7,7 +7,7 @@ import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
 import type { Knobs } from './profile.ts';
 import {
   blockOf, blockStart, isAnonVma, isShared, withRule,
-  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type ShmObj, type Vma, type Why,
+  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
 } from './state.ts';
 
 export type Rc = 0 | string;
@@ -27,14 +27,14 @@ export class Machine {
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
-    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map() }];
-    this.rootCtx = c.uffd ? this.newCtx(new Set(c.uffd.features ?? [])) : null;
+    this.rootCtx = c.uffd ? this.newCtx(new Set(c.uffd.features ?? []), 0) : null;
+    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: this.rootCtx }];
   }
 
-  private newCtx(features: Set<Feature>): Ctx {
+  private newCtx(features: Set<Feature>, mm: number): Ctx {
     // UFFD_FEATURE_WP_ASYNC implies WP_UNPOPULATED (fs/userfaultfd.c userfaultfd_api)
     if (features.has('wp_async')) features.add('wp_unpopulated');
-    return { id: this.nextId++, features };
+    return { id: this.nextId++, features, mm };
   }
 
   private mut(id: string): boolean {
@@ -321,8 +321,9 @@ export class Machine {
     const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages : slotStartPage(this.slot++);
     const end = start + op.pages;
     if (this.vmasIn(p, start, end).length) return 'EEXIST'; // MAP_FIXED_NOREPLACE
-    const obj: ShmObj | null = op.kind === 'anon' ? null : { id: this.nextId++, pages: new Map() };
-    void MEMFD_PAGES;
+    // shared anon memory is a shmem file of the mapping's size; a memfd is sized to the region limit
+    const obj: ShmObj | null = op.kind === 'anon' ? null
+      : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' ? op.pages : MEMFD_PAGES };
     this.rule('R-MMAP-4');
     const v: Vma = {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
@@ -417,6 +418,12 @@ export class Machine {
         p.alive = false;
         return 'SIGSEGV';
       }
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && !p.ptes.has(i) && p.pmds.get(blockOf(i))?.t !== 'huge') {
+        // R-FLT-15: a fault past the end of the shmem object (shared anon grown by mremap) is SIGBUS
+        this.rule('R-FLT-15');
+        p.alive = false;
+        return 'SIGBUS';
+      }
       if (write) this.writePage(p, v, i); else this.readPage(p, v, i);
     }
     return 0;
@@ -427,6 +434,7 @@ export class Machine {
     const index = v.pgoff + (page - v.start);
     let pg = obj.pages.get(index);
     if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
+    pg.inSwap = false;
     return pg;
   }
 
@@ -479,7 +487,8 @@ export class Machine {
       for (let j = lo; j < hi; j++) {
         if (j === page || p.ptes.has(j)) continue;
         const cached = v.obj!.pages.get(v.pgoff + (j - v.start));
-        if (!cached) continue;
+        // a swapped-out shmem page is a swap entry in the page cache: fault-around skips it
+        if (!cached || cached.inSwap) continue;
         this.rule('R-FLT-3A');
         p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: ['R-FLT-3A'] });
       }
@@ -575,7 +584,11 @@ export class Machine {
     const reuse = isShared(v) || (e.page.anon && !e.page.zero && this.exclusive(e.page));
     let pg = e.page;
     let id: string;
-    if (e.page.zero) { id = 'R-FLT-7'; pg = this.newPage(true, true); }
+    if (e.page.zero) {
+      id = 'R-FLT-7';
+      pg = this.newPage(true, true);
+      if (!v.anonVma) v.anonVma = this.nextId++; // wp_page_copy -> anon_vma_prepare
+    }
     else if (reuse) { id = 'R-FLT-8'; }
     else {
       id = e.page.anon ? 'R-FORK-8' : 'R-FLT-8';
@@ -665,7 +678,7 @@ export class Machine {
   // --- fork / clear_refs ---------------------------------------------------------------------------
 
   private fork(p: Proc): Rc {
-    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map() };
+    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: p.ctx };
     for (const [n, r] of p.regions) child.regions.set(n, { ...r });
     const forkCtx = new Map<number, Ctx>();
     let event = false;
@@ -677,7 +690,7 @@ export class Machine {
         if (v.uffd.features.has('event_fork') || this.mut('M-4')) {
           event = v.uffd.features.has('event_fork') || event;
           let c = forkCtx.get(v.uffd.id);
-          if (!c) { c = this.newCtx(new Set(v.uffd.features)); forkCtx.set(v.uffd.id, c); }
+          if (!c) { c = this.newCtx(new Set(v.uffd.features), child.id); forkCtx.set(v.uffd.id, c); }
           uffd = c;
         }
       }
@@ -719,6 +732,9 @@ export class Machine {
       }
     }
     this.procs.push(child);
+    // the child's own context arrives with the fork event; without one it keeps the inherited fd
+    const own = [...forkCtx.values()][0];
+    if (event && own) child.ctx = own;
     if (event) this.events.push({ kind: 'fork', proc: p.id, child: child.id });
     return 0;
   }
@@ -788,6 +804,7 @@ export class Machine {
       } else {
         // R-PO-2: shmem page leaves none, or a marker where the PTE was wp in a uffd-wp VMA
         this.rule('R-PO-2');
+        e.page.inSwap = true;
         if (e.wp && v.uffd) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
         else p.ptes.delete(i);
       }
@@ -838,24 +855,36 @@ export class Machine {
   private collapse(p: Proc, op: OpOf<'collapse'>): Rc {
     const [rs, re] = this.range(p, op);
     const r = p.regions.get(op.region)!;
-    // the executor rounds the range out to 2 MiB blocks, clipped to the region; the kernel then
-    // collapses the blocks fully inside (mm/khugepaged.c madvise_collapse)
+    // the executor widens the range to 2 MiB blocks, clipped to the region
     const lo = Math.max(blockStart(blockOf(rs)), r.start);
     const hi = Math.min(blockStart(blockOf(re - 1) + 1), r.start + r.pages);
+    this.rule('R-COL-3');
+    // madvise_walk_vmas: each VMA in turn; the first error stops the walk; holes give ENOMEM
     let rc: Rc = 0;
-    let any = false;
-    for (let b = Math.ceil(lo / HPAGE_PAGES); blockStart(b + 1) <= hi; b++) {
-      any = true;
-      this.rule('R-COL-3');
-      const v = this.vmaAt(p, blockStart(b));
-      if (!v || v.end < blockStart(b + 1) || !v.thp) { rc = 'EINVAL'; continue; }
-      const pmd = p.pmds.get(b);
-      if (pmd?.t === 'huge') continue; // already PMD-mapped: SCAN_PMD_MAPPED counts as success
-      const r1 = isAnonVma(v) ? this.collapseAnon(p, v, b) : this.collapseShmem(p, v, b);
-      if (r1 !== 0) rc = r1;
+    for (const v of this.vmasIn(p, lo, hi)) {
+      if (!this.collapseAllowed(v)) return 'EINVAL';
+      const s0 = Math.max(lo, v.start);
+      const e0 = Math.min(hi, v.end);
+      // madvise_collapse rounds the range inward to whole PMDs
+      for (let b = Math.ceil(s0 / HPAGE_PAGES); blockStart(b + 1) <= e0; b++) {
+        if (p.pmds.get(b)?.t === 'huge') continue; // SCAN_PMD_MAPPED counts as success
+        const r1 = isAnonVma(v) ? this.collapseAnon(p, v, b) : this.collapseShmem(p, v, b);
+        if (r1 !== 0) rc = r1;
+      }
     }
-    if (!any) return 'EINVAL';
+    if (rc === 0 && this.hasGap(p, lo, hi)) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return rc;
+  }
+
+  /** thp_vma_allowable_order for MADV_COLLAPSE (mm/huge_memory.c __thp_vma_allowable_orders): not
+   *  VM_NOHUGEPAGE; the VMA holds one aligned PMD (file VMAs: with aligned offset); anon VMAs need
+   *  an anon_vma; shmem is forced (shmem_allowable_huge_orders with shmem_huge_force). */
+  private collapseAllowed(v: Vma): boolean {
+    if (!v.thp) return false;
+    const haddr = blockStart(blockOf(v.end - HPAGE_PAGES));
+    if (haddr < v.start || haddr + HPAGE_PAGES > v.end) return false;
+    if (isAnonVma(v)) return v.anonVma !== 0;
+    return (v.start - v.pgoff) % HPAGE_PAGES === 0 && this.k.shmemCollapse;
   }
 
   private collapseAnon(p: Proc, v: Vma, b: number): Rc {
@@ -889,6 +918,7 @@ export class Machine {
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const old = obj.pages.get(first + i);
       obj.pages.set(first + i, this.newPage(false, !!old?.nonzero, obj, first + i));
+      if (old?.inSwap) old.inSwap = false;
       if (!old) continue;
       for (const q of this.procs) {
         if (!q.alive) continue;
@@ -901,7 +931,9 @@ export class Machine {
         }
       }
     }
-    if (v.uffd || v.kind === 'memfd-private' || !this.wantsHuge(p, b)) return 0;
+    if (v.uffd || !this.wantsHuge(p, b)) return 0;
+    // collapse_pte_mapped_thp installs the PMD only over a table mapping nothing else (a private
+    // mapping's anon CoW pages keep it PTE-mapped)
     for (let i = blockStart(b); i < blockStart(b + 1); i++) if (p.ptes.get(i)) return 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
@@ -925,10 +957,24 @@ export class Machine {
 
   // --- userfaultfd ----------------------------------------------------------------------------------
 
-  private register(p: Proc, op: OpOf<'uffd_register'>): Rc {
-    let [start, end] = this.range(p, op);
-    const ctx = p.id === 0 ? this.rootCtx : null;
-    if (!ctx) return 'EINVAL';
+  /** The case's userfaultfd belongs to process 0's mm (ctx->mm): a child that inherited the
+   *  descriptor registers and write-protects process 0's memory at its own region addresses
+   *  (fs/userfaultfd.c userfaultfd_register uses ctx->mm); once process 0 is gone, ESRCH. */
+  private uffdTarget(p: Proc, op: { region: string; first?: number; count?: number }): { q: Proc; ctx: Ctx; start: number; end: number } | undefined {
+    const ctx = p.ctx!;
+    const q = this.procs[ctx.mm];
+    if (q !== p) this.rule('R-UFFD-MM');
+    if (!q.alive) return undefined;
+    const [start, end] = this.range(p, op);
+    return { q, ctx, start, end };
+  }
+
+  private register(actor: Proc, op: OpOf<'uffd_register'>): Rc {
+    const t = this.uffdTarget(actor, op);
+    if (!t) return 'ESRCH';
+    const p = t.q;
+    let { start } = t;
+    const { end, ctx } = t;
     if (!this.vmasIn(p, start, end).length) return 'EINVAL';
     this.rule('R-REG-1');
     const touched = this.vmasIn(p, start, end);
@@ -963,8 +1009,10 @@ export class Machine {
     }
   }
 
-  private unregister(p: Proc, op: OpOf<'uffd_unregister'>): Rc {
-    const [start, end] = this.range(p, op);
+  private unregister(actor: Proc, op: OpOf<'uffd_unregister'>): Rc {
+    const t = this.uffdTarget(actor, op);
+    if (!t) return 'ESRCH';
+    const { q: p, start, end } = t;
     if (!this.vmasIn(p, start, end).length) return 'EINVAL';
     this.isolate(p, start, end);
     const id = this.rule('R-UNREG-1');
@@ -978,8 +1026,11 @@ export class Machine {
     return 0;
   }
 
-  private writeProtect(p: Proc, op: OpOf<'wp'>): Rc {
-    const [start, end] = this.range(p, op);
+  private writeProtect(actor: Proc, op: OpOf<'wp'>): Rc {
+    const t = this.uffdTarget(actor, op);
+    if (!t) return 'ESRCH';
+    const { q: p, start, end } = t;
+    if (!this.vmasIn(p, start, end).length) { this.rule('R-WP-0'); return 'ENOENT'; }
     for (const v of this.vmasIn(p, start, end)) {
       const s = Math.max(start, v.start);
       const e = Math.min(end, v.end);
@@ -1026,49 +1077,87 @@ export class Machine {
     const start = r.start;
     const oldEnd = r.start + r.pages;
     const pages = op.pages ?? r.pages;
-    const move = op.move ?? true;
-    const vs = this.vmasIn(p, start, oldEnd);
-    const first = this.vmaAt(p, start);
-    const single = !!first && first.end >= oldEnd;
-    const contiguous = vs.length > 0 && vs[0].start <= start && vs.every((v, i) => i === 0 || vs[i - 1].end === v.start) && vs[vs.length - 1].end >= oldEnd;
     this.rule('R-MRM-10');
-    if (!single && !(this.k.mremapMultiVma && move && pages === r.pages && contiguous && !op.dontunmap)) {
-      if (move) this.slot++;
-      return 'EFAULT';
-    }
-    if (!move) {
-      if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
-      if (pages === r.pages) return 0;
-      const v = first!;
-      if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
-      // R-MRM-7: grow in place, VM_SOFTDIRTY not set (vma_merge_extend)
-      v.end = start + pages;
-      v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
-      if (this.mut('M-14')) v.sd = true;
-      r.pages = pages;
-      this.merge(p, v, 'target');
-      return 0;
-    }
+    if (!(op.move ?? true)) return this.mremapInPlace(p, r, pages);
     const dst = slotStartPage(this.slot++);
-    let srcEnd = oldEnd;
-    if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
-    const delta = dst - start;
-    const moved = this.vmasIn(p, start, srcEnd);
-    this.isolate(p, start, srcEnd);
-    const remapEvent = moved.some((v) => v.uffd?.features.has('event_remap'));
-    for (const v of this.vmasIn(p, start, srcEnd)) this.moveVma(p, v, delta, !!op.dontunmap);
-    if (pages > r.pages) {
-      // growth after the move extends the new VMA (R-MRM-7)
-      const last = this.vmaAt(p, dst + r.pages - 1)!;
-      last.end = dst + pages;
-      last.sdWhy = withRule(last.sdWhy, this.rule('R-MRM-7'));
-      if (this.mut('M-14')) last.sd = true;
+    let rc: Rc;
+    if (pages === r.pages && this.k.mremapMultiVma) {
+      // a same-size MREMAP_FIXED move takes the batched path (mm/mremap.c remap_move, 6.17)
+      rc = this.remapMove(p, start, oldEnd, dst, !!op.dontunmap, op.region);
+    } else {
+      // vma_lookup + check_prep_vma: the old range must lie inside one VMA
+      const v = this.vmaAt(p, start);
+      if (!v || v.end < oldEnd) rc = 'EFAULT';
+      else {
+        let srcEnd = oldEnd;
+        if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
+        this.moveRange(p, start, srcEnd, dst, !!op.dontunmap, op.region);
+        if (pages > r.pages) {
+          // growth after the move extends the new VMA (R-MRM-7)
+          const last = this.vmaAt(p, dst + r.pages - 1)!;
+          last.end = dst + pages;
+          last.sdWhy = withRule(last.sdWhy, this.rule('R-MRM-7'));
+          if (this.mut('M-14')) last.sd = true;
+        }
+        rc = 0;
+      }
     }
+    // the region follows the case's static plan whatever the rc (src/ops/validate.ts)
     if (op.dontunmap && op.old !== undefined) p.regions.set(op.old, { start, pages: r.pages });
     r.start = dst;
     r.pages = pages;
-    if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region: op.region }); }
+    return rc;
+  }
+
+  private mremapInPlace(p: Proc, r: Region, pages: number): Rc {
+    const start = r.start;
+    const oldEnd = r.start + r.pages;
+    const v = this.vmaAt(p, start);
+    if (!v || v.end < oldEnd) { r.pages = pages; return 'EFAULT'; }
+    if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
+    if (pages === r.pages) return 0;
+    if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
+    // R-MRM-7: grow in place, VM_SOFTDIRTY not set (vma_merge_extend)
+    v.end = start + pages;
+    v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
+    if (this.mut('M-14')) v.sd = true;
+    r.pages = pages;
+    this.merge(p, v, 'target');
     return 0;
+  }
+
+  /** mm/mremap.c remap_move (6.17+): VMA by VMA, keeping the gaps between them; no gap at the
+   *  start; a uffd-armed VMA may only be moved alone, covering the whole range (vma_multi_allowed;
+   *  checked on the live 6.18 kernel). Earlier VMAs stay moved when a later one fails. */
+  private remapMove(p: Proc, start: number, end: number, dst: number, dontunmap: boolean, region: string): Rc {
+    const spans = this.vmasIn(p, start, end).map((v) => [Math.max(v.start, start), Math.min(v.end, end)] as const);
+    let seen = false;
+    let allowed = true;
+    for (const [a, e] of spans) {
+      if (!allowed) return 'EFAULT';
+      if (!seen && start < a) return 'EFAULT';
+      const v = this.vmaAt(p, a)!;
+      allowed = !v.uffd;
+      // measured on 6.18: a uffd-armed VMA moves only when it alone covers the whole range
+      if (!allowed && (seen || v.start > start || v.end < end)) return 'EFAULT';
+      this.moveRange(p, a, e, dst + (a - start), dontunmap, region);
+      seen = true;
+    }
+    return seen ? 0 : 'EFAULT';
+  }
+
+  /** Move [a, e) (inside one VMA after splitting) to `to`, with uffd events. */
+  private moveRange(p: Proc, a: number, e: number, to: number, dontunmap: boolean, region: string) {
+    this.isolate(p, a, e);
+    for (const v of this.vmasIn(p, a, e)) {
+      const remapEvent = !!v.uffd?.features.has('event_remap');
+      // the old range is unmapped through do_vmi_munmap, which delivers UFFD_EVENT_UNMAP (R-EVT-1)
+      const unmapEvent = !dontunmap && !!v.uffd?.features.has('event_unmap');
+      const r = p.regions.get(region)!;
+      this.moveVma(p, v, to - a, dontunmap);
+      if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region, page: v.start - r.start }); }
+      if (unmapEvent) { this.rule('R-EVT-1'); this.events.push({ kind: 'unmap', proc: p.id, region, page: v.start - r.start }); }
+    }
   }
 
   private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
@@ -1128,6 +1217,8 @@ export class Machine {
       }
     }
     p.vmas.push(nv);
+    this.sortVmas(p);
+    this.merge(p, nv, 'target'); // copy_vma merges with compatible neighbours at the destination
     if (dontunmap) {
       // R-MRM-9: the old VMA stays, empty
       this.rule('R-MRM-9');

@@ -27,6 +27,9 @@ export interface Knobs {
   splitZeroRemapKeepsBits: boolean;
   /** mremap may move several VMAs at once when not resizing (mm/mremap.c, 6.17) */
   mremapMultiVma: boolean;
+  /** MADV_COLLAPSE on shmem works: it forces shmem THP unless sysfs shmem_enabled is `deny`
+   *  (mm/shmem.c shmem_allowable_huge_orders, shmem_huge_force). A host setting. */
+  shmemCollapse: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -35,7 +38,7 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true,
+  mremapMultiVma: true, shmemCollapse: true,
 };
 
 export const PROFILES: Record<string, Profile> = {

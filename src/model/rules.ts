@@ -44,6 +44,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-FLT-11', text: 'a write to a swap entry swaps in and dirties the page (soft-dirty), copying it if the swap slot is shared', source: 'mm/memory.c do_swap_page' },
   { id: 'R-FLT-12', text: 'a fault on a uffd-wp marker in a uffd-wp VMA faults like none and keeps the wp bit on the new PTE', source: 'mm/memory.c handle_pte_marker, pte_marker_handle_uffd_wp' },
   { id: 'R-FLT-13', text: 'a marker in a VMA no longer uffd-wp is dropped and the fault retried', source: 'mm/memory.c pte_marker_handle_uffd_wp' },
+  { id: 'R-FLT-15', text: 'a fault past the end of a shmem object (shared anon memory grown by mremap) is SIGBUS', source: 'mm/shmem.c shmem_get_folio_gfp (-EINVAL -> VM_FAULT_SIGBUS)' },
   { id: 'R-FLT-14', text: 'an access outside any VMA or without permission kills the process with SIGSEGV', source: 'arch/x86/mm/fault.c bad_area' },
   { id: 'R-CR-0', text: 'clear_refs values 1-3 and 5 change nothing pagemap shows', source: 'fs/proc/task_mmu.c clear_refs_write' },
   { id: 'R-CR-1', text: 'clear_refs 4 clears VM_SOFTDIRTY on every VMA and turns on write notification for shared VMAs', source: 'fs/proc/task_mmu.c clear_refs_write, vma_set_page_prot' },
@@ -84,5 +85,6 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-SYNC-1', text: 'a write to a wp page in a sync context raises a wp fault event; the handler un-protects the page and the write completes (soft-dirty set)', source: 'mm/memory.c do_wp_page, fs/userfaultfd.c handle_userfault' },
   { id: 'R-ASYNC-1', text: 'with WP_ASYNC a write to a wp PTE clears wp in place and completes as a normal write fault', source: 'mm/memory.c do_wp_page (userfaultfd_wp_async)' },
   { id: 'R-ASYNC-2', text: 'with WP_ASYNC a write to a wp huge PMD splits it and un-protects only the written 4 KiB page', source: 'mm/memory.c wp_huge_pmd' },
-  { id: 'R-EVT-1', text: 'UFFD_EVENT_UNMAP is delivered for munmap of a registered range when the context has EVENT_UNMAP', source: 'fs/userfaultfd.c userfaultfd_unmap_prep' },
+  { id: 'R-EVT-1', text: 'UFFD_EVENT_UNMAP is delivered when a registered range is unmapped (munmap, the old range of a moving mremap, an mremap shrink) and the context has EVENT_UNMAP', source: 'fs/userfaultfd.c userfaultfd_unmap_prep' },
+  { id: 'R-UFFD-MM', text: 'a userfaultfd acts on the mm it belongs to: a child using the inherited descriptor registers and write-protects its parent\'s memory (its own with the context of an EVENT_FORK event); with that mm gone the ioctls fail with ESRCH', source: 'fs/userfaultfd.c userfaultfd_register (ctx->mm), mwriteprotect_range (mmget_not_zero)' },
 ];

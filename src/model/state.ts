@@ -27,17 +27,23 @@ export interface Page {
   /** shmem object and index, for page-cache pages */
   obj?: ShmObj;
   index?: number;
+  /** a shmem page written out to swap (its page-cache slot holds a swap entry) */
+  inSwap?: boolean;
 }
 
 /** The shmem file behind a shared-anon or memfd region (its page cache). */
 export interface ShmObj {
   id: number;
   pages: Map<number, Page>;
+  /** size in pages: a fault at or past it is SIGBUS */
+  size: number;
 }
 
 export interface Ctx {
   id: number;
   features: ReadonlySet<Feature>;
+  /** the process whose mm this userfaultfd acts on (ctx->mm) */
+  mm: number;
 }
 
 export interface Vma {
@@ -89,6 +95,9 @@ export interface Proc {
   regions: Map<string, Region>;
   /** why a page has no entry (zap, dropped marker, ...): attribution for expectations on none */
   gone: Map<number, Why>;
+  /** the userfaultfd this process's uffd ops use: process 0's, a child's own from the fork event
+   *  (EVENT_FORK), or the descriptor inherited from its parent */
+  ctx: Ctx | null;
 }
 
 export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);

@@ -148,7 +148,7 @@ describe('userfaultfd write-protect', () => {
   it('R-MRM-6E/R-MRM-1: with EVENT_REMAP the marker moves, keeps wp, and gains the soft-dirty bit', () => {
     const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nuffd_register a\nwp a on\nmremap a', 'wp_async,event_remap');
     expect(bits(p, 4, 'a', 0)).toBe('.S..WD');
-    expect(p.steps[4].events).toEqual([{ kind: 'remap', proc: 0, region: 'a' }]);
+    expect(p.steps[4].events).toEqual([{ kind: 'remap', proc: 0, region: 'a', page: 0 }]);
   });
   it('R-MRM-9: MREMAP_DONTUNMAP leaves the old range mapped and empty', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nmremap a dontunmap old=o');
