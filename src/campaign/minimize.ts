@@ -1,5 +1,6 @@
 // Minimization of a failing case to a 1-minimal one: removing any single op, dropping any forked
-// process (its fork and all its ops), narrowing any page range or region size by one page at either
+// process (its fork and all its ops) or hoisting it into its parent (its ops run by the parent,
+// no fork), narrowing any page range or region size by one page at either
 // end, or dropping a uffd feature, makes it pass (or makes the case invalid). "Still fails" means:
 // valid, and its violation signatures intersect the target set (by default the original's).
 //
@@ -71,6 +72,29 @@ export function dropProc(c: Case, k: number): Case | undefined {
   return withOps(c, ops);
 }
 
+/** Hoist process `k` (k > 0) into its parent: remove the fork that created it, run its ops (and
+ *  its children's forks) in the parent instead; renumber later processes. */
+export function hoistProc(c: Case, k: number): Case | undefined {
+  let next = 1;
+  const parent: number[] = [-1];
+  const forkIndex: number[] = [-1];
+  c.ops.forEach((op, i) => {
+    if (op.op === 'fork') { parent[next] = op.proc ?? 0; forkIndex[next] = i; next++; }
+  });
+  if (k <= 0 || k >= next) return undefined;
+  const renum = (p: number) => (p === k ? parent[k]! : p > k ? p - 1 : p);
+  const ops: Op[] = [];
+  c.ops.forEach((op, i) => {
+    if (i === forkIndex[k]) return;
+    if (op.op === 'exit' && (op.proc ?? 0) === k) return;
+    const o = structuredClone(op);
+    const q = renum(op.proc ?? 0);
+    if (q === 0) delete o.proc; else o.proc = q;
+    ops.push(o);
+  });
+  return withOps(c, ops);
+}
+
 function numProcs(c: Case): number {
   return 1 + c.ops.filter((o) => o.op === 'fork').length;
 }
@@ -80,6 +104,7 @@ export function reductions(c: Case): Case[] {
   const out: Case[] = [];
   // drop whole processes (newest first)
   for (let k = numProcs(c) - 1; k >= 1; k--) { const d = dropProc(c, k); if (d) out.push(d); }
+  for (let k = numProcs(c) - 1; k >= 1; k--) { const d = hoistProc(c, k); if (d) out.push(d); }
   // remove single ops (from the end: later ops depend on earlier ones, not the reverse)
   for (let i = c.ops.length - 1; i >= 0; i--) if (c.ops.length > 1) out.push(withOps(c, c.ops.filter((_, j) => j !== i)));
   // drop uffd features / the uffd object
@@ -219,7 +244,9 @@ export async function minimize(original: Case, opts: MinimizeOptions): Promise<M
   // coarse phase: processes, ddmin over ops, big range jumps
   for (let k = numProcs(cur) - 1; k >= 1 && !ev.exhausted; k--) {
     const d = dropProc(cur, k);
-    if (d && (await ev.fails(d))) cur = d;
+    if (d && (await ev.fails(d))) { cur = d; continue; }
+    const h = hoistProc(cur, k);
+    if (h && (await ev.fails(h))) cur = h;
   }
   cur = await ddmin(cur, ev, parallel);
   for (let changed = true; changed && !ev.exhausted;) {

@@ -7,7 +7,11 @@ import { register as catalogue } from './catalogue.ts';
 import { register as probe } from './probe.ts';
 import { register as serve } from './serve.ts';
 import { register as setupSwap } from './setup-swap.ts';
+import { register as fuzz } from './fuzz.ts';
+import { register as replay } from './replay.ts';
+import { register as minimizeCmd } from './minimize.ts';
 
 export type Register = (program: Command) => void;
 
 export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap];
+commands.push(fuzz, replay, minimizeCmd);

@@ -1,0 +1,59 @@
+// `ptefarm minimize --target T CASE`: minimize one failing case to a 1-minimal reproducer and print
+// it (JSON on stdout). Exit 1 when the case fails (the printed case is the reproducer), 0 when it
+// passes on the target (nothing to minimize; the case is printed unchanged), 2 on bad input.
+import type { Command } from 'commander';
+import { referenceChecker } from '../../campaign/checker.ts';
+import { InProcessTransport } from '../../campaign/inprocess.ts';
+import { isModelTarget } from '../../campaign/campaign.ts';
+import { minimize } from '../../campaign/minimize.ts';
+import type { Case } from '../../ops/schema.ts';
+import { openTarget } from '../../targets/registry.ts';
+import { guarded, InputError, readCase } from '../io.ts';
+
+interface Opts { target: string; runs?: string; timeout: string; profile?: string; maxRuns: string }
+
+export function register(program: Command) {
+  program.command('minimize')
+    .description('minimize a failing case to a 1-minimal reproducer on a target and print it')
+    .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
+    .option('--runs <n>', 're-runs of the result to measure reliability (default 5, 0 on model targets)')
+    .option('--timeout <ms>', 'per-run timeout', '10000')
+    .option('--max-runs <n>', 'cap on executions while minimizing', '5000')
+    .option('--profile <name>', 'kernel profile of the reference model')
+    .argument('<case>', 'case file')
+    .action((file: string, o: Opts) => guarded(async () => {
+      const c = readCase(file);
+      try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      const checker = await referenceChecker({ profile: o.profile });
+      const transport = new InProcessTransport();
+      const timeoutMs = Number(o.timeout);
+      let seq = 0;
+      const test = async (x: Case) => {
+        const r = await transport.run({ id: `min-${seq++}`, target: o.target, case: x }, { timeoutMs });
+        if (r.fault || !r.trace || r.trace.fault) return undefined;
+        const out = checker.check(x, r.trace);
+        if (out.fault || out.skipped) return undefined;
+        return [...new Set(out.violations.map((v) => checker.signature(v)))];
+      };
+      try {
+        const first = await test(c);
+        if (!first || first.length === 0) {
+          process.stderr.write(first ? 'the case passes on this target: nothing to minimize\n' : 'the case could not be run (fault)\n');
+          process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+          return first ? 0 : 2;
+        }
+        const m = await minimize(c, { test, target: first, maxRuns: Number(o.maxRuns) });
+        const runs = o.runs !== undefined ? Number(o.runs) : isModelTarget(o.target) ? 0 : 5;
+        let reliability = '';
+        if (runs > 0) {
+          let ok = 0;
+          for (let i = 0; i < runs; i++) { const s = await test(m.case); if (s && s.some((x) => m.signatures.includes(x))) ok++; }
+          reliability = `, reproduced ${ok}/${runs}`;
+        }
+        process.stderr.write(`minimized ${c.ops.length} -> ${m.case.ops.length} op(s) in ${m.runs} run(s)${m.oneMinimal ? ' (1-minimal)' : ''}${reliability}\n  ${m.signatures.join('\n  ')}\n`);
+        const name = `minimized: ${m.signatures[0] ?? ''}${reliability}`.slice(0, 200);
+        process.stdout.write(JSON.stringify({ ...m.case, name }, null, 2) + '\n');
+        return 1;
+      } finally { await transport.close(); }
+    }));
+}

@@ -1,0 +1,45 @@
+// `ptefarm replay [DIR...] --target T`: re-check a corpus (default corpus/seeds and
+// corpus/regressions) on a target. Exit 1 when any case shows violations, 2 when a file is
+// unreadable or the target fails (and nothing violated), 0 otherwise.
+import type { Command } from 'commander';
+import { checkTrace, signature } from '../../check/check.ts';
+import { DEFAULT_CORPUS_DIRS, loadCorpus } from '../../campaign/corpus.ts';
+import { openTarget } from '../../targets/registry.ts';
+import { guarded, InputError } from '../io.ts';
+
+interface Opts { target: string; json?: boolean; profile?: string }
+
+export function register(program: Command) {
+  program.command('replay')
+    .description('re-check every case of a corpus on a target (default dirs: corpus/seeds corpus/regressions)')
+    .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
+    .option('--profile <name>', 'kernel profile of the reference model')
+    .option('--json', 'one JSON object per case, then a summary object')
+    .argument('[dirs...]', 'corpus directories (or case files)')
+    .action((dirs: string[], o: Opts) => guarded(async () => {
+      const entries = await loadCorpus(dirs.length ? dirs : DEFAULT_CORPUS_DIRS);
+      let target;
+      try { target = await openTarget(o.target); } catch (e) { throw new InputError((e as Error).message); }
+      let failed = 0, errors = 0, ok = 0, skipped = 0;
+      const say = (x: Record<string, unknown>, text: string) => process.stdout.write((o.json ? JSON.stringify(x) : text) + '\n');
+      try {
+        for (const e of entries) {
+          if (!e.case) { errors++; say({ path: e.path, status: 'error', error: e.error }, `ERROR ${e.path}: ${e.error}`); continue; }
+          let v;
+          try { v = checkTrace(e.case, await target.execute(e.case), { profile: o.profile }); } catch (err) {
+            errors++; say({ path: e.path, status: 'fault', error: (err as Error).message }, `FAULT ${e.path}: ${(err as Error).message}`); continue;
+          }
+          if (v.violations.length) {
+            failed++;
+            const sigs = [...new Set(v.violations.map(signature))];
+            say({ path: e.path, status: 'fail', violations: v.violations.length, signatures: sigs }, `FAIL  ${e.path}: ${v.violations.length} violation(s)\n      ${sigs.join('\n      ')}\n      ${v.violations[0]!.message}`);
+          } else if (v.fault) { errors++; say({ path: e.path, status: 'fault', error: v.fault }, `FAULT ${e.path}: ${v.fault}`); }
+          else if (v.skipped) { skipped++; say({ path: e.path, status: 'skipped', reason: v.skipped }, `SKIP  ${e.path}: ${v.skipped}`); }
+          else { ok++; say({ path: e.path, status: 'ok', compared: v.compared }, `ok    ${e.path}`); }
+        }
+      } finally { await target.close(); }
+      say({ summary: true, target: o.target, cases: entries.length, ok, failed, errors, skipped },
+        `${o.target}: ${entries.length} case(s): ${ok} ok, ${failed} failed, ${errors} error(s), ${skipped} skipped`);
+      return failed ? 1 : errors ? 2 : 0;
+    }));
+}
