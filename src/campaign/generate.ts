@@ -90,7 +90,7 @@ export class OpGen {
   mmap(proc: number, opts: { kind?: Kind; thp?: boolean; pages?: number; after?: string } = {}): string | undefined {
     if (this.room <= 0 || this.b.regionCount(proc) >= this.b.limits.maxRegions) return undefined;
     const thp = this.allowThp && (opts.thp ?? this.rng.chance(0.05));
-    const pages = opts.pages ?? (thp ? (this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 2], [2, 3], [3, 3], [4, 3], [8, 2], [16, 1]]));
+    const pages = opts.pages ?? (thp ? (this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 3], [2, 4], [3, 3], [4, 2], [8, 1], [16, 0.3]]));
     if (opts.after !== undefined && !this.b.canPlaceAfter(proc, opts.after, pages)) return undefined;
     const region = this.b.freshName();
     const op: Op = { op: 'mmap', region, pages, kind: opts.kind ?? this.pickKind() };
@@ -498,7 +498,7 @@ export function freshCase(rng: Rng, maxOps = 40): Case {
   const b = new CaseBuilder(uffd);
   const g = new OpGen(rng, b, maxOps);
   g.allowThp = rng.chance(THP_CASES);
-  const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 4], [rng.range(8, 16), 4], [rng.range(16, 32), 2]]));
+  const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 5], [rng.range(8, 14), 4], [rng.range(14, 28), 1]]));
   const initial = rng.range(1, 2);
   for (let i = 0; i < initial; i++) g.mmap(0);
   let guard = 0;

@@ -1,0 +1,56 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Case } from '../../src/ops/schema.ts';
+import { EmbeddedTransport } from '../../src/transport/embedded.ts';
+import { checkTrace } from '../../src/check/check.ts';
+
+const mk = (name?: string): Case => ({ format: 'ptefarm-case/1', ...(name ? { name } : {}), ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'write', region: 'a' }] });
+
+describe('embedded transport (fake task module)', () => {
+  const t = new EmbeddedTransport({ threads: 2, filename: new URL('./fixtures/fake-task.ts', import.meta.url) });
+  afterAll(() => t.close());
+
+  it('runs jobs on worker threads and returns their results', async () => {
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => t.run({ id: `j${i}`, target: 'fake', case: mk() })));
+    expect(rs.map((r) => r.id)).toEqual(Array.from({ length: 8 }, (_, i) => `j${i}`));
+    expect(rs.every((r) => r.trace?.steps.length === 2 && !r.fault)).toBe(true);
+    expect(t.concurrency).toBe(2);
+  });
+
+  it('turns a throwing task, a hung task and a CPU-bound task into faults, and keeps working', async () => {
+    const [thrown, hung, spun] = await Promise.all([
+      t.run({ id: 'x', target: 'fake', case: mk('throw') }),
+      t.run({ id: 'h', target: 'fake', case: mk('hang') }, { timeoutMs: 300 }),
+      t.run({ id: 's', target: 'fake', case: mk('spin') }, { timeoutMs: 300 }),
+    ]);
+    expect(thrown.fault).toMatch(/task blew up/);
+    expect(hung.fault).toMatch(/timeout/);
+    expect(spun.fault).toMatch(/timeout/);
+    const after = await t.run({ id: 'ok', target: 'fake', case: mk() });
+    expect(after.fault).toBeUndefined();
+  });
+});
+
+describe('embedded transport (real task module)', () => {
+  const t = new EmbeddedTransport({ threads: 2 });
+  afterAll(() => t.close());
+
+  it('executes a case on model:x86 and the trace checks clean', async () => {
+    const c = mk();
+    const r = await t.run({ id: '1', target: 'model:x86', case: c });
+    expect(r.fault).toBeUndefined();
+    expect(checkTrace(c, r.trace!).violations).toEqual([]);
+  });
+
+  it('reports an unknown target as a fault, not a rejection', async () => {
+    const r = await t.run({ id: '2', target: 'nosuch:target', case: mk() });
+    expect(r.fault).toMatch(/unknown target/);
+  });
+
+  it('a mutant target diverges from the reference', async () => {
+    const c: Case = { format: 'ptefarm-case/1', ops: [
+      { op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 }, { op: 'write', region: 'a' },
+    ] };
+    const r = await t.run({ id: '3', target: 'model:x86+B-5', case: c });
+    expect(checkTrace(c, r.trace!).violations.length).toBeGreaterThan(0);
+  });
+});
