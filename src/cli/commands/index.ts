@@ -10,8 +10,10 @@ import { register as setupSwap } from './setup-swap.ts';
 import { register as fuzz } from './fuzz.ts';
 import { register as replay } from './replay.ts';
 import { register as minimizeCmd } from './minimize.ts';
+import { register as gate } from './gate.ts';
+import { register as report } from './report.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap];
+export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report];
 commands.push(fuzz, replay, minimizeCmd);

@@ -1,0 +1,102 @@
+// `ptefarm gate --target T`: the merge gate (src/report/gate.ts). Replays the corpus, runs a fixed
+// deterministic budget of fresh cases, fails only on new reproducible violations, writes the run
+// directory (gate.json, cases, traces, reports). Exit 0 pass, 1 new reproducible violation,
+// 2 infrastructure error.
+import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { openTarget } from '../../targets/registry.ts';
+import { parseModelSpec } from '../../targets/model.ts';
+import { profileForRelease } from '../../model/profile.ts';
+import { referenceChecker } from '../../campaign/checker.ts';
+import { DEFAULT_CORPUS_DIRS } from '../../campaign/corpus.ts';
+import { EmbeddedTransport } from '../../transport/embedded.ts';
+import type { TargetInfo } from '../../ops/trace.ts';
+import { runGate } from '../../report/gate.ts';
+import { readBaseline, type Baseline } from '../../report/baseline.ts';
+import { saveRun, writeReports } from '../../report/rundir.ts';
+import { guarded, InputError } from '../io.ts';
+
+interface Opts {
+  target: string; corpus?: string[]; cases?: string; duration?: string; seed: string; baseline?: string;
+  junit?: string; ktap?: string; markdown?: string; html?: string; out?: string; threads?: string;
+  reproduce: string; profile?: string; timeout: string; quiet?: boolean;
+}
+
+/** "90", "90s", "2m", "1h", "500ms" -> milliseconds */
+export function parseDurationMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new InputError(`bad duration "${s}": expected e.g. 90s, 2m, 1h, 500ms`);
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number);
+}
+
+export function intOpt(name: string, s: string | undefined, min = 0): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || Number(s) < min) throw new InputError(`--${name} must be an integer >= ${min}, got "${s}"`);
+  return Number(s);
+}
+
+export function stamp(d = new Date()): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+export function register(program: Command) {
+  program.command('gate')
+    .description('gate a merge: replay the corpus, run a fixed budget of fresh cases, fail only on new reproducible violations')
+    .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
+    .option('--corpus <dir...>', `corpus directories or files (default ${DEFAULT_CORPUS_DIRS.join(' ')})`)
+    .option('--cases <n>', 'fresh cases to generate (default 1000 unless --duration)')
+    .option('--duration <d>', 'generate fresh cases for this long instead (e.g. 60s, 5m)')
+    .option('--seed <n>', 'generator seed (deterministic)', '1')
+    .option('--baseline <file>', 'JSON list of accepted signatures, each with a reason')
+    .option('--junit <file>', 'also write the JUnit XML report here')
+    .option('--ktap <file>', 'also write the KTAP report here')
+    .option('--markdown <file>', 'also write the markdown summary here')
+    .option('--html <file>', 'also write the HTML report here')
+    .option('--out <dir>', 'run directory (default runs/gate-<time>)')
+    .option('--threads <n>', 'worker threads (default: available parallelism)')
+    .option('--reproduce <n>', 're-runs of each failing case; it must fail every time to fail the gate', '3')
+    .option('--profile <name>', 'kernel profile of the reference model (default: the target\'s)')
+    .option('--timeout <ms>', 'per-case timeout in ms', '10000')
+    .option('-q, --quiet', 'no progress lines on stderr')
+    .action((o: Opts) => guarded(async () => {
+      const seed = intOpt('seed', o.seed)!;
+      const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
+      const cases = intOpt('cases', o.cases) ?? (durationMs === undefined ? 1000 : undefined);
+      const reproduceRuns = intOpt('reproduce', o.reproduce, 1)!;
+      const threads = intOpt('threads', o.threads, 1);
+      const timeoutMs = intOpt('timeout', o.timeout, 1)!;
+      let baseline: Baseline | undefined;
+      if (o.baseline) { try { baseline = readBaseline(o.baseline); } catch (e) { throw new InputError((e as Error).message); } }
+      const outDir = o.out ?? join('runs', `gate-${stamp()}`);
+      const log = o.quiet ? () => undefined : (l: string) => process.stderr.write(l + '\n');
+
+      // the target must start before anything else: otherwise exit 2 with the reason
+      let info: TargetInfo;
+      try {
+        const t = await openTarget(o.target);
+        try { info = await t.info(); } finally { await t.close(); }
+      } catch (e) { throw new Error(`target ${o.target} cannot start: ${(e as Error).message}`); }
+      const profile = o.profile ?? (o.target.startsWith('model:') ? parseModelSpec(o.target).profile : profileForRelease(info.kernel));
+      const checker = await referenceChecker({ profile });
+      const transport = new EmbeddedTransport({ threads: threads ?? Math.min(availableParallelism(), o.target === 'live' ? 1 : 8), timeoutMs });
+      const ac = new AbortController();
+      const onInt = () => ac.abort();
+      process.once('SIGINT', onInt);
+      try {
+        const run = await runGate({
+          target: o.target, transport, checker, corpusDirs: o.corpus ?? DEFAULT_CORPUS_DIRS, seed, cases, durationMs,
+          baseline, baselineFile: o.baseline, reproduceRuns, timeoutMs, outDir, targetInfo: info, profile, signal: ac.signal, log,
+        });
+        await saveRun(outDir, run);
+        const written = await writeReports(outDir, run, { junit: o.junit, ktap: o.ktap, markdown: o.markdown, html: o.html });
+        process.stdout.write(`gate ${run.verdict.toUpperCase()} (exit ${run.exit_code}) on ${o.target} in ${run.elapsed_s} s\n`);
+        for (const r of run.reasons) process.stdout.write(`  ${r}\n`);
+        process.stdout.write(`run directory: ${outDir} (${Object.values(written).flat().length} report file(s))\n`);
+        return run.exit_code;
+      } finally {
+        process.off('SIGINT', onInt);
+        await transport.close();
+      }
+    }));
+}

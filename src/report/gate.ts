@@ -1,0 +1,278 @@
+// The merge gate (GitHub issue 6): replay the corpus, run a fixed, deterministic budget of fresh
+// cases through the campaign, re-run every failing bucket's (minimized) case to see whether it
+// reproduces, and compare signatures with a baseline of accepted ones. Like CIFuzz, only
+// violations that are both REPRODUCIBLE (every re-run shows the signature) and NEW (not in the
+// baseline) fail the gate; flaky and baseline buckets are reported separately.
+//
+// Exit codes: 0 pass, 1 a new reproducible violation, 2 infrastructure error (the target cannot
+// start, every case faults, a corpus file is unreadable or invalid, a corpus case faults).
+import { mkdir, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Case } from '../ops/schema.ts';
+import type { TargetInfo, Trace } from '../ops/trace.ts';
+import type { Transport } from '../transport/transport.ts';
+import type { Checker } from '../campaign/checker.ts';
+import { runCampaign, type Summary } from '../campaign/campaign.ts';
+import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
+import { matchBaseline, type Baseline } from './baseline.ts';
+
+export const GATE_FORMAT = 'ptefarm-gate/1';
+
+export type CorpusStatus = 'pass' | 'fail' | 'known' | 'flaky' | 'skip' | 'error';
+
+export interface CorpusResult {
+  path: string;
+  name?: string;
+  status: CorpusStatus;
+  signatures: string[];
+  /** first violation (or the error / skip reason) in words */
+  message?: string;
+  ms: number;
+}
+
+export type BucketStatus = 'new' | 'baseline' | 'flaky';
+
+export interface GateBucket {
+  signature: string;
+  /** where the bucket was found: a corpus file path, or "campaign" */
+  source: string;
+  status: BucketStatus;
+  /** baseline reason (status baseline) */
+  reason?: string;
+  hits: number;
+  ops: number;
+  minimized: boolean;
+  /** runs of the case that showed the signature again, out of `runs` */
+  reproduced: number;
+  runs: number;
+  /** one violation in words */
+  example: string;
+  /** the case, relative to the run directory */
+  case_file: string;
+  /** the trace of one reproducing (or, failing that, the last) re-run, relative to the run directory */
+  trace_file?: string;
+}
+
+export interface TimelinePoint { t: number; cases: number }
+
+export interface GateRun {
+  format: typeof GATE_FORMAT;
+  target: string;
+  target_info?: TargetInfo;
+  profile?: string;
+  seed: number;
+  started: string;
+  elapsed_s: number;
+  budget: { cases?: number; duration_ms?: number };
+  reproduce_runs: number;
+  corpus_dirs: string[];
+  baseline?: { file: string; entries: number };
+  verdict: 'pass' | 'fail' | 'error';
+  exit_code: 0 | 1 | 2;
+  /** why the gate passed or failed, one sentence each */
+  reasons: string[];
+  /** infrastructure errors */
+  errors: string[];
+  corpus: CorpusResult[];
+  campaign?: Omit<Summary, 'buckets'> & { buckets: number };
+  timeline: TimelinePoint[];
+  /** the first faults of the campaign (case index -1: during minimization or saving) */
+  faults: { index: number; fault: string }[];
+  buckets: GateBucket[];
+}
+
+export interface GateOptions {
+  target: string;
+  transport: Transport;
+  checker: Checker;
+  corpusDirs: string[];
+  seed: number;
+  cases?: number;
+  durationMs?: number;
+  baseline?: Baseline;
+  baselineFile?: string;
+  /** re-runs of each failing case (default 3) */
+  reproduceRuns?: number;
+  timeoutMs?: number;
+  outDir: string;
+  targetInfo?: TargetInfo;
+  profile?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  maxMinimizeRuns?: number;
+}
+
+interface Found { sig: string; c: Case; source: string; hits: number; minimized: boolean; example: string }
+
+export async function runGate(o: GateOptions): Promise<GateRun> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => undefined);
+  const runs = o.reproduceRuns ?? 3;
+  const errors: string[] = [];
+  await mkdir(join(o.outDir, 'cases'), { recursive: true });
+  await mkdir(join(o.outDir, 'traces'), { recursive: true });
+
+  let seq = 0;
+  const runCase = async (c: Case): Promise<{ trace?: Trace; fault?: string }> => {
+    const r = await o.transport.run({ id: `gate-${seq++}`, target: o.target, case: c }, { timeoutMs: o.timeoutMs ?? 10_000 });
+    if (r.fault) return { fault: r.fault };
+    if (!r.trace) return { fault: 'no trace' };
+    if (r.trace.fault) return { trace: r.trace, fault: r.trace.fault };
+    return { trace: r.trace };
+  };
+  const sigsOf = (c: Case, trace: Trace) => {
+    const out = o.checker.check(c, trace);
+    return { out, sigs: [...new Set(out.violations.map((v) => o.checker.signature(v)))] };
+  };
+
+  // ---- 1. corpus replay --------------------------------------------------------------------------
+  const found = new Map<string, Found>();
+  const corpus: CorpusResult[] = [];
+  const entries = await loadCorpus(o.corpusDirs).catch((e: Error) => { errors.push(`corpus: ${e.message}`); return []; });
+  log(`gate: replaying ${entries.length} corpus case(s) from ${o.corpusDirs.join(', ')}`);
+  const replay = async (e: (typeof entries)[number]): Promise<{ r: CorpusResult; vs?: { sig: string; example: string }[]; c?: Case }> => {
+    const s0 = performance.now();
+    const ms = () => Math.round(performance.now() - s0);
+    if (!e.case) {
+      errors.push(`bad corpus file ${e.path}: ${e.error}`);
+      return { r: { path: e.path, status: 'error', signatures: [], message: e.error, ms: 0 } };
+    }
+    const r = await runCase(e.case);
+    if (r.fault || !r.trace) {
+      errors.push(`corpus case ${e.path} faulted: ${r.fault}`);
+      return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: r.fault, ms: ms() } };
+    }
+    if (r.trace.skipped) return { r: { path: e.path, name: e.case.name, status: 'skip', signatures: [], message: r.trace.skipped, ms: ms() } };
+    const { out, sigs } = sigsOf(e.case, r.trace);
+    if (out.fault) {
+      errors.push(`corpus case ${e.path}: ${out.fault}`);
+      return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: out.fault, ms: ms() } };
+    }
+    return {
+      r: { path: e.path, name: e.case.name, status: sigs.length ? 'fail' : 'pass', signatures: sigs, message: out.violations[0]?.message, ms: ms() },
+      vs: sigs.map((sig) => ({ sig, example: out.violations.find((v) => o.checker.signature(v) === sig)!.message })), c: e.case,
+    };
+  };
+  // in parallel up to the transport's concurrency, results kept in corpus order
+  const results: Awaited<ReturnType<typeof replay>>[] = new Array(entries.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.transport.concurrency, entries.length)) }, async () => {
+    while (next < entries.length) { const i = next++; results[i] = await replay(entries[i]); }
+  }));
+  for (const { r, vs, c } of results) {
+    corpus.push(r);
+    for (const { sig, example } of vs ?? []) {
+      const f = found.get(sig);
+      if (f) f.hits++;
+      else found.set(sig, { sig, c: c!, source: r.path, hits: 1, minimized: false, example });
+    }
+  }
+
+  // ---- 2. fresh cases ----------------------------------------------------------------------------
+  const timeline: TimelinePoint[] = [{ t: 0, cases: 0 }];
+  const casesFile = join(o.outDir, 'cases.jsonl');
+  await writeFile(casesFile, '');
+  let pending: string[] = [];
+  const flush = async () => { if (pending.length) { const b = pending.join(''); pending = []; await appendFile(casesFile, b); } };
+  let summary: Summary | undefined;
+  const faults: { index: number; fault: string }[] = [];
+  const budget = o.cases !== undefined || o.durationMs !== undefined;
+  if (budget && !(o.cases === 0)) {
+    log(`gate: fresh cases on ${o.target}, seed ${o.seed}, ${o.cases !== undefined ? `${o.cases} cases` : `${o.durationMs} ms`}`);
+    summary = await runCampaign({
+      target: o.target, transport: o.transport, checker: o.checker, seed: o.seed,
+      cases: o.cases, durationMs: o.durationMs, timeoutMs: o.timeoutMs, minimize: true, reliabilityRuns: 0,
+      maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal,
+      onCase: (i, c) => { pending.push(JSON.stringify({ index: i, case: c }) + '\n'); if (pending.length >= 500) void flush(); },
+      onEvent: (ev) => {
+        if (ev.type === 'progress') timeline.push({ t: Math.round(ev.stats.elapsedMs) / 1000, cases: ev.stats.completed });
+        if (ev.type === 'fault' && faults.length < 20) faults.push({ index: ev.index, fault: ev.fault });
+        if (ev.type === 'bucket') log(`gate: new bucket ${ev.signature} at case ${ev.index}`);
+      },
+    });
+    await flush();
+    const last = timeline[timeline.length - 1];
+    if (last.cases !== summary.cases) timeline.push({ t: summary.elapsed_s, cases: summary.cases });
+    if (summary.cases > 0 && summary.faults === summary.cases) errors.push(`all ${summary.cases} fresh cases faulted on ${o.target} (is the target usable?)`);
+    for (const b of summary.buckets) {
+      const f = found.get(b.signature);
+      if (f) { f.hits += b.hits; continue; }
+      found.set(b.signature, { sig: b.signature, c: b.case, source: 'campaign', hits: b.hits, minimized: b.minimized, example: b.example });
+    }
+  }
+
+  // ---- 3. reproduce every bucket, compare with the baseline ------------------------------------
+  const buckets: GateBucket[] = [];
+  for (const f of found.values()) {
+    const slug = signatureSlug(f.sig);
+    const caseFile = join('cases', `${slug}.json`);
+    await writeFile(join(o.outDir, caseFile), JSON.stringify({ ...f.c, name: f.c.name ?? `gate: ${f.sig}` }, null, 2) + '\n');
+    let ok = 0;
+    let kept: Trace | undefined;
+    let last: Trace | undefined;
+    for (let i = 0; i < runs; i++) {
+      const r = await runCase(f.c);
+      if (!r.trace || r.fault) continue;
+      last = r.trace;
+      if (sigsOf(f.c, r.trace).sigs.includes(f.sig)) { ok++; kept = r.trace; }
+    }
+    kept ??= last;
+    let traceFile: string | undefined;
+    if (kept) {
+      traceFile = join('traces', `${slug}.trace.json`);
+      await writeFile(join(o.outDir, traceFile), JSON.stringify(kept) + '\n');
+    }
+    const accepted = o.baseline ? matchBaseline(o.baseline, f.sig) : undefined;
+    const status: BucketStatus = accepted ? 'baseline' : ok === runs ? 'new' : 'flaky';
+    buckets.push({
+      signature: f.sig, source: f.source, status, ...(accepted ? { reason: accepted.reason } : {}),
+      hits: f.hits, ops: f.c.ops.length, minimized: f.minimized, reproduced: ok, runs,
+      example: f.example, case_file: caseFile, ...(traceFile ? { trace_file: traceFile } : {}),
+    });
+    log(`gate: bucket ${f.sig}: reproduced ${ok}/${runs}, ${status}${accepted ? ` (${accepted.reason})` : ''}`);
+  }
+  buckets.sort((a, b) => order(a.status) - order(b.status) || a.signature.localeCompare(b.signature));
+
+  // corpus verdicts follow their buckets
+  const bySig = new Map(buckets.map((b) => [b.signature, b]));
+  for (const r of corpus) {
+    if (r.status !== 'fail') continue;
+    const st = r.signatures.map((s) => bySig.get(s)?.status);
+    if (st.includes('new')) r.status = 'fail';
+    else if (st.includes('flaky')) r.status = 'flaky';
+    else r.status = 'known';
+  }
+
+  const fresh = buckets.filter((b) => b.status === 'new');
+  const reasons: string[] = [];
+  for (const b of fresh) reasons.push(`new reproducible violation ${b.signature} (${b.reproduced}/${b.runs}, from ${b.source}): ${b.example}`);
+  for (const e of errors) reasons.push(`infrastructure error: ${e}`);
+  const exit: 0 | 1 | 2 = errors.length ? 2 : fresh.length ? 1 : 0;
+  if (exit === 0) reasons.push(`no new reproducible violation (${buckets.filter((b) => b.status === 'baseline').length} baseline, ${buckets.filter((b) => b.status === 'flaky').length} flaky bucket(s))`);
+
+  const campaign = summary ? (({ buckets: bs, ...rest }) => ({ ...rest, buckets: bs.length }))(summary) : undefined;
+  return {
+    format: GATE_FORMAT,
+    target: o.target,
+    ...(o.targetInfo ? { target_info: o.targetInfo } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+    seed: o.seed,
+    started: new Date(Date.now() - (performance.now() - t0)).toISOString(),
+    elapsed_s: Math.round(performance.now() - t0) / 1000,
+    budget: { ...(o.cases !== undefined ? { cases: o.cases } : {}), ...(o.durationMs !== undefined ? { duration_ms: o.durationMs } : {}) },
+    reproduce_runs: runs,
+    corpus_dirs: o.corpusDirs,
+    ...(o.baselineFile ? { baseline: { file: o.baselineFile, entries: o.baseline?.length ?? 0 } } : {}),
+    verdict: exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error',
+    exit_code: exit,
+    reasons,
+    errors,
+    corpus,
+    ...(campaign ? { campaign } : {}),
+    timeline,
+    faults,
+    buckets,
+  };
+}
+
+function order(s: BucketStatus): number { return s === 'new' ? 0 : s === 'flaky' ? 1 : 2; }

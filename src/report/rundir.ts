@@ -1,0 +1,70 @@
+// A run directory: gate.json (the GateRun), cases/ (every bucket's case), traces/ (a re-run trace
+// of every bucket), cases.jsonl (every fresh case, in generation order) and the reports
+// (junit.xml, ktap.txt, summary.md, report.html). `ptefarm report RUN_DIR` regenerates the reports
+// from what is stored.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Case } from '../ops/schema.ts';
+import type { Trace } from '../ops/trace.ts';
+import { GATE_FORMAT, type GateRun } from './gate.ts';
+import { toJUnit } from './junit.ts';
+import { toKtap } from './ktap.ts';
+import { toMarkdown } from './markdown.ts';
+import { toHtml, type BucketDetail } from './html.ts';
+import { stepTable } from './steps.ts';
+
+export const RUN_FILE = 'gate.json';
+export const REPORT_FILES = { junit: 'junit.xml', ktap: 'ktap.txt', markdown: 'summary.md', html: 'report.html' } as const;
+export type ReportKind = keyof typeof REPORT_FILES;
+
+export class RunDirError extends Error {}
+
+export async function saveRun(dir: string, run: GateRun): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, RUN_FILE), JSON.stringify(run, null, 2) + '\n');
+}
+
+export async function loadRun(dir: string): Promise<GateRun> {
+  const p = join(dir, RUN_FILE);
+  let text: string;
+  try { text = await readFile(p, 'utf8'); } catch (e) {
+    throw new RunDirError(`${dir}: not a run directory (${RUN_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let run: GateRun;
+  try { run = JSON.parse(text) as GateRun; } catch (e) { throw new RunDirError(`${p}: not valid JSON: ${(e as Error).message}`); }
+  if (run.format !== GATE_FORMAT) throw new RunDirError(`${p}: format is ${JSON.stringify(run.format)}, expected ${GATE_FORMAT}`);
+  return run;
+}
+
+/** Step tables of every bucket whose case and trace are stored. */
+export async function bucketDetails(dir: string, run: GateRun): Promise<BucketDetail[]> {
+  const out: BucketDetail[] = [];
+  for (const b of run.buckets) {
+    try {
+      const c = JSON.parse(await readFile(join(dir, b.case_file), 'utf8')) as Case;
+      const trace = b.trace_file ? JSON.parse(await readFile(join(dir, b.trace_file), 'utf8')) as Trace : undefined;
+      out.push({ signature: b.signature, case: c, rows: trace ? stepTable(c, trace, { profile: run.profile }) : [] });
+    } catch (e) {
+      out.push({ signature: b.signature, rows: [], error: (e as Error).message });
+    }
+  }
+  return out;
+}
+
+/** Write the reports: into the run directory by default, and to any extra paths given. */
+export async function writeReports(dir: string, run: GateRun, extra: Partial<Record<ReportKind, string>> = {}): Promise<Record<ReportKind, string[]>> {
+  const details = await bucketDetails(dir, run);
+  const texts: Record<ReportKind, string> = {
+    junit: toJUnit(run), ktap: toKtap(run), markdown: toMarkdown(run), html: toHtml(run, details),
+  };
+  const written = { junit: [], ktap: [], markdown: [], html: [] } as Record<ReportKind, string[]>;
+  for (const k of Object.keys(texts) as ReportKind[]) {
+    const paths = [join(dir, REPORT_FILES[k]), ...(extra[k] ? [extra[k]!] : [])];
+    for (const p of paths) {
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, texts[k]);
+      written[k].push(p);
+    }
+  }
+  return written;
+}
