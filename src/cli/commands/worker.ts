@@ -1,0 +1,31 @@
+// `ptefarm worker --nats URL --target T [--threads K]`: serve one target's jobs from the NATS farm
+// until SIGINT/SIGTERM (then finish the jobs in hand, say goodbye and exit 0).
+import type { Command } from 'commander';
+import { startWorker } from '../../../workers/worker.ts';
+import { addNatsAuthOptions, natsAuthFrom, parseDurationMs, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
+import { guarded } from '../io.ts';
+
+interface WorkerFlags extends NatsFlags { target: string; threads?: number; heartbeat?: string; maxCaseTime?: string }
+
+export function register(program: Command) {
+  const cmd = program.command('worker')
+    .description('pull cases of one target from a NATS JetStream farm, run them on a thread pool, publish the results')
+    .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated, e.g. nats://farm:4222')
+    .requiredOption('-t, --target <spec>', 'the target this worker runs: model:x86[+MUTANT], live, exec:CMD')
+    .option('--threads <k>', 'worker threads (default: available parallelism)', parsePositiveInt('--threads'))
+    .option('--heartbeat <duration>', 'heartbeat period (default 2s)')
+    .option('--max-case-time <duration>', 'cap on any job\'s per-case timeout (default 120s)');
+  addNatsAuthOptions(cmd).action((o: WorkerFlags) => guarded(async () => {
+    const w = await startWorker({
+      url: o.nats!, auth: natsAuthFrom(o), target: o.target, threads: o.threads,
+      heartbeatMs: o.heartbeat ? parseDurationMs(o.heartbeat) : undefined,
+      maxCaseMs: o.maxCaseTime ? parseDurationMs(o.maxCaseTime) : undefined,
+    });
+    const onSignal = () => { void w.stop(); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    await w.done;
+    await w.stop();
+    return 0;
+  }));
+}

@@ -1,0 +1,44 @@
+// The NATS flags shared by `ptefarm coordinator`, `ptefarm worker` and `ptefarm fuzz --nats`.
+import { Option, type Command } from 'commander';
+import type { NatsAuth } from './nats-common.ts';
+
+export interface NatsFlags {
+  nats?: string;
+  natsUser?: string;
+  natsPass?: string;
+  natsToken?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** Adds the auth/TLS flags (not --nats itself, whose wording differs per command). */
+export function addNatsAuthOptions(cmd: Command): Command {
+  return cmd
+    .option('--nats-user <user>', 'NATS user name (with --nats-pass)')
+    .addOption(new Option('--nats-pass <password>', 'NATS password (or env PTEFARM_NATS_PASS)').env('PTEFARM_NATS_PASS'))
+    .addOption(new Option('--nats-token <token>', 'NATS auth token (or env PTEFARM_NATS_TOKEN)').env('PTEFARM_NATS_TOKEN'))
+    .option('--tls-ca <file>', 'CA certificate (PEM) to verify the NATS server')
+    .option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS')
+    .option('--tls-key <file>', 'client private key (PEM) for mutual TLS');
+}
+
+export function natsAuthFrom(o: NatsFlags): NatsAuth {
+  return { user: o.natsUser, pass: o.natsPass, token: o.natsToken, tlsCa: o.tlsCa, tlsCert: o.tlsCert, tlsKey: o.tlsKey };
+}
+
+/** "90", "90s", "500ms", "5m", "1h" -> ms */
+export function parseDurationMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new Error(`bad duration "${s}": expected e.g. 60s, 5m, 500ms`);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+export function parsePositiveInt(name: string) {
+  return (s: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got "${s}"`);
+    return n;
+  };
+}

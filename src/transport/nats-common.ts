@@ -1,0 +1,230 @@
+// What the coordinator (src/transport/nats.ts) and the worker (workers/worker.ts) share: connection
+// options (auth, TLS) with an error that names the URL, the subject/stream layout, the wire formats
+// and the idempotent creation of streams and consumers. Only JetStream features of nats-server 2.9.
+//
+// Layout (all file storage, so a server restart with the same store dir loses nothing):
+//   PTEFARM_JOBS     work-queue   ptefarm.job.<target-token>     one job per message
+//     durable consumer job_<target-token> per target, filter ptefarm.job.<target-token>; every worker
+//     of that target pulls from it, so a case only ever reaches a worker that runs its target
+//   PTEFARM_RESULTS  limits       ptefarm.result.<campaign>      the coordinator's durable record
+//   PTEFARM_DEAD     limits       ptefarm.dead.<campaign>        jobs that exhausted max_deliver
+//   PTEFARM_STATE    limits, 1 per subject   ptefarm.state.<campaign>.{meta,progress,summary}, ptefarm.state.last
+//   core NATS        ptefarm.worker.hb (announce + heartbeat), ptefarm.worker.bye, ptefarm.worker.ping
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
+import { canonicalJson } from '../campaign/canon.ts';
+import type { Case } from '../ops/schema.ts';
+import type { CaseResult } from './transport.ts';
+
+export const JOBS_STREAM = 'PTEFARM_JOBS';
+export const RESULTS_STREAM = 'PTEFARM_RESULTS';
+export const DEAD_STREAM = 'PTEFARM_DEAD';
+export const STATE_STREAM = 'PTEFARM_STATE';
+export const HEARTBEAT_SUBJECT = 'ptefarm.worker.hb';
+export const BYE_SUBJECT = 'ptefarm.worker.bye';
+/** a coordinator that just started asks every worker to announce itself now, not at its next beat */
+export const PING_SUBJECT = 'ptefarm.worker.ping';
+export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.*`;
+
+/** ack_wait of a target consumer: how long a dead worker keeps a case; live workers extend it with working() */
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+/** deliveries of one case before it is dead-lettered */
+export const DEFAULT_MAX_DELIVER = 5;
+/** JetStream de-duplication window (Nats-Msg-Id): a re-published job or result inside it is dropped */
+export const DUPLICATE_WINDOW_MS = 15 * 60_000;
+
+const ns = (ms: number) => ms * 1_000_000;
+
+/** Auth and TLS, the same flags on both sides. */
+export interface NatsAuth {
+  user?: string;
+  pass?: string;
+  token?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export class NatsConnectError extends Error {}
+
+/** Subject-safe token for a target spec (`.`, `*`, `>`, `:`, `+`, `@`... escaped as _XX), reversible. */
+export function targetToken(spec: string): string {
+  return spec.replace(/[^A-Za-z0-9-]/g, (ch) => `_${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export const jobSubject = (target: string) => `ptefarm.job.${targetToken(target)}`;
+export const consumerName = (target: string) => `job_${targetToken(target)}`;
+export const resultSubject = (campaign: string) => `ptefarm.result.${campaign}`;
+export const deadSubject = (campaign: string) => `ptefarm.dead.${campaign}`;
+export const stateSubject = (campaign: string, what: 'meta' | 'progress' | 'summary') => `ptefarm.state.${campaign}.${what}`;
+export const LAST_CAMPAIGN_SUBJECT = 'ptefarm.state.last';
+
+/** campaign ids become subject tokens */
+export function checkCampaignId(id: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`bad campaign id "${id}": use 1-64 of A-Z a-z 0-9 _ -`);
+  return id;
+}
+
+/** A job as it travels: the campaign's CaseJob plus what the worker needs to answer it. */
+export interface JobMessage {
+  v: 1;
+  campaign: string;
+  id: string;
+  target: string;
+  /** unvalidated on the wire: the worker validates before executing */
+  case: Case;
+  /** per-case timeout the campaign asked for */
+  timeoutMs: number;
+  /** hash of (target, canonical case): a result is only accepted for the exact case it answers */
+  hash: string;
+  /** the campaign's coverage request (CoverageRequest): the worker computes step rules too */
+  coverage?: { profile?: string };
+}
+
+export interface ResultMessage {
+  v: 1;
+  campaign: string;
+  id: string;
+  hash: string;
+  result: CaseResult;
+  /** delivery count of the job when this result was produced (> 1: a redelivery) */
+  delivery?: number;
+  /** set when the coordinator dead-lettered the job (max_deliver exhausted) */
+  dead?: boolean;
+}
+
+export interface WorkerBeat {
+  id: string;
+  host: string;
+  pid: number;
+  target: string;
+  threads: number;
+  /** probe facts and target info (arch, kernel, capabilities) */
+  caps: Record<string, unknown>;
+  busy: number;
+  done: number;
+  refused: number;
+  started: number;
+  /** the worker's heartbeat period; the coordinator declares it dead after 3 missed beats */
+  intervalMs: number;
+}
+
+export function jobHash(target: string, c: unknown): string {
+  return createHash('sha256').update(target).update('\0').update(canonicalJson(c as Case)).digest('hex').slice(0, 16);
+}
+
+/** Nats-Msg-Id of a job and of its result: a republished job / a second result is dropped by the server. */
+export const jobMsgId = (campaign: string, id: string, hash: string) => `job/${campaign}/${id}/${hash}`;
+export const resultMsgId = (campaign: string, id: string, hash: string) => `res/${campaign}/${id}/${hash}`;
+
+/** Connect with endless reconnects (a restarted server is waited for); a dead server at start is a NatsConnectError naming the URL. */
+export async function connectNats(url: string, auth: NatsAuth = {}, name = 'ptefarm'): Promise<NatsConnection> {
+  const opts: ConnectionOptions = {
+    servers: url.split(',').map((s) => s.trim()).filter(Boolean),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: 5000,
+    pingInterval: 10_000,
+  };
+  if (auth.token) opts.token = auth.token;
+  if (auth.user !== undefined) { opts.user = auth.user; opts.pass = auth.pass ?? ''; }
+  if (auth.tlsCa || auth.tlsCert || auth.tlsKey) {
+    if ((auth.tlsCert === undefined) !== (auth.tlsKey === undefined)) throw new NatsConnectError('--tls-cert and --tls-key go together');
+    const read = (p: string, what: string) => {
+      try { return readFileSync(p, 'utf8'); } catch (e) { throw new NatsConnectError(`${what} ${p}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    };
+    opts.tls = {
+      ...(auth.tlsCa ? { ca: read(auth.tlsCa, '--tls-ca') } : {}),
+      ...(auth.tlsCert ? { cert: read(auth.tlsCert, '--tls-cert') } : {}),
+      ...(auth.tlsKey ? { key: read(auth.tlsKey, '--tls-key') } : {}),
+    };
+  }
+  try {
+    return await connect(opts);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const why = err.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(err.message) ? 'connection refused (is nats-server running there?)' : err.message;
+    throw new NatsConnectError(`cannot connect to NATS at ${url}: ${why}`);
+  }
+}
+
+/** Create a stream unless it exists (a concurrent creator is fine). */
+async function ensureStream(jsm: JetStreamManager, cfg: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+  try { await jsm.streams.info(cfg.name!); return; } catch (e) { if (!isNotFound(e)) throw e; }
+  try { await jsm.streams.add(cfg); } catch (e) {
+    if (!/already in use/i.test((e as Error).message)) throw e;
+  }
+}
+
+export function isNotFound(e: unknown): boolean {
+  const err = e as { message?: string; code?: string | number; api_error?: { code?: number } };
+  return /not found/i.test(err.message ?? '') || err.code === 404 || err.code === '404' || err.api_error?.code === 404;
+}
+
+export async function ensureTopology(nc: NatsConnection): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const common = { storage: StorageType.File, num_replicas: 1, duplicate_window: ns(DUPLICATE_WINDOW_MS) };
+  await ensureStream(jsm, { name: JOBS_STREAM, subjects: ['ptefarm.job.>'], retention: RetentionPolicy.Workqueue, ...common });
+  await ensureStream(jsm, { name: RESULTS_STREAM, subjects: ['ptefarm.result.>'], retention: RetentionPolicy.Limits, ...common });
+  await ensureStream(jsm, { name: DEAD_STREAM, subjects: ['ptefarm.dead.>'], retention: RetentionPolicy.Limits, ...common });
+  await ensureStream(jsm, { name: STATE_STREAM, subjects: ['ptefarm.state.>'], retention: RetentionPolicy.Limits, max_msgs_per_subject: 1, ...common });
+  return jsm;
+}
+
+export interface ConsumerTuning { ackWaitMs?: number; maxDeliver?: number }
+
+/**
+ * The durable consumer all workers of `target` share. A worker creates it with defaults when it is
+ * missing and otherwise takes it as it is; the coordinator (which knows the campaign's case times)
+ * passes tuning and updates ack_wait / max_deliver of an existing one.
+ */
+export async function ensureTargetConsumer(jsm: JetStreamManager, target: string, tuning?: ConsumerTuning): Promise<ConsumerInfo> {
+  const name = consumerName(target);
+  const ackWait = ns(tuning?.ackWaitMs ?? DEFAULT_ACK_WAIT_MS);
+  const maxDeliver = tuning?.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  let info: ConsumerInfo | undefined;
+  try { info = await jsm.consumers.info(JOBS_STREAM, name); } catch (e) { if (!isNotFound(e)) throw e; }
+  if (!info) {
+    try {
+      return await jsm.consumers.add(JOBS_STREAM, {
+        durable_name: name,
+        filter_subject: jobSubject(target),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        max_deliver: maxDeliver,
+        max_ack_pending: 10_000,
+        max_waiting: 512,
+      });
+    } catch (e) {
+      // another process created it in between
+      info = await jsm.consumers.info(JOBS_STREAM, name).catch(() => { throw e; });
+    }
+  }
+  if (tuning && (info.config.ack_wait !== ackWait || info.config.max_deliver !== maxDeliver)) {
+    info = await jsm.consumers.update(JOBS_STREAM, name, { ack_wait: ackWait, max_deliver: maxDeliver });
+  }
+  return info;
+}
+
+/** Retry an operation that fails while the server is away (publish during a restart); gives up when `stop()` says so. */
+export async function retrying<T>(what: string, op: () => Promise<T>, stop: () => boolean, onRetry?: (e: Error, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try { return await op(); } catch (e) {
+      if (stop()) throw e;
+      if (isPermanent(e)) throw e;
+      onRetry?.(e as Error, attempt);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+    }
+  }
+}
+
+/** errors a retry cannot fix */
+function isPermanent(e: unknown): boolean {
+  const m = (e as Error).message ?? '';
+  return /MAX_PAYLOAD|payload.*exceed|maximum payload|Authorization|permissions violation/i.test(m);
+}
+

@@ -1,0 +1,80 @@
+// A real nats-server (Debian's 2.9) for tests: 127.0.0.1, a random port, JetStream in a temporary
+// store dir. restart() brings it back on the same port with the same store (what a server restart
+// in production looks like to clients). The process is our child, so it is reaped when it exits.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+
+/** why the NATS tests must be skipped, or undefined when a nats-server binary is runnable */
+export function natsServerMissing(): string | undefined {
+  const r = spawnSync(NATS_SERVER_BIN, ['--version'], { encoding: 'utf8' });
+  if (r.error) return `nats-server binary not found (${NATS_SERVER_BIN}: ${(r.error as NodeJS.ErrnoException).code}); install it with \`apt-get install -y nats-server\``;
+  return undefined;
+}
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  storeDir: string;
+  proc: ChildProcess;
+  /** SIGTERM (clean shutdown flushes the store) or SIGKILL; resolves when the process exited */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** stop and start again: same port, same store */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  /** stop and delete the store */
+  dispose(): Promise<void>;
+  log(): string;
+}
+
+function launch(args: string[]): Promise<{ proc: ChildProcess; port: number; log: () => string }> {
+  const proc = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const to = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`nats-server did not start: ${log}`)); }, 15_000);
+    proc.once('error', (e) => { clearTimeout(to); reject(e); });
+    proc.once('exit', (c) => { clearTimeout(to); reject(new Error(`nats-server exited ${c}: ${log}`)); });
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      log += d;
+      const m = /Listening for client connections on [\d.]+:(\d+)/.exec(log);
+      if (m && /Server is ready/.test(log)) { clearTimeout(to); resolve({ proc, port: Number(m[1]), log: () => log }); }
+    });
+  });
+}
+
+/** extra: e.g. ['--user', 'u', '--pass', 'p'] or ['--auth', 'token'] */
+export async function startNatsServer(extra: string[] = []): Promise<NatsServer> {
+  const storeDir = mkdtempSync(join(tmpdir(), 'ptefarm-nats-'));
+  const base = (port: number) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...extra];
+  let cur = await launch(base(-1));
+  const port = cur.port;
+  const s: NatsServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    proc: cur.proc,
+    log: () => cur.log(),
+    stop: (signal = 'SIGTERM') => new Promise<void>((resolve) => {
+      const p = cur.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.removeAllListeners('exit');
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    }),
+    restart: async (signal = 'SIGTERM') => {
+      await s.stop(signal);
+      // the port was ours a moment ago; retry briefly in case the kernel still holds it
+      for (let i = 0; ; i++) {
+        try { cur = await launch(base(port)); break; } catch (e) { if (i >= 20) throw e; await new Promise((r) => setTimeout(r, 250)); }
+      }
+      s.proc = cur.proc;
+    },
+    dispose: async () => {
+      await s.stop('SIGTERM');
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+  return s;
+}

@@ -1,0 +1,217 @@
+// The worker process of the NATS farm (`ptefarm worker --nats URL --target T`): announces itself
+// (probe facts + target) with heartbeats, pulls jobs of its target from the shared durable consumer
+// in batches no larger than its free threads (a killed worker strands at most `threads` jobs, and
+// only for one ack_wait), runs them on a piscina pool with the same task module as the embedded
+// transport, publishes each result to the results stream, and acks the job only after the server
+// stored the result (PubAck). Every job is validated (envelope, case format, limits) before it is
+// executed; a bad one gets a fault result naming the problem and the worker keeps serving.
+import { hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { EmbeddedTransport } from '../src/transport/embedded.ts';
+import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
+import type { CoverageRequest } from '../src/campaign/checker.ts';
+import { openTarget } from '../src/targets/registry.ts';
+import { probeHost } from '../src/targets/probe.ts';
+import { validateCase } from '../src/ops/validate.ts';
+import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
+import {
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, ensureTargetConsumer, ensureTopology,
+  resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
+} from '../src/transport/nats-common.ts';
+
+export interface WorkerOptions {
+  url: string;
+  auth?: NatsAuth;
+  target: string;
+  threads?: number;
+  /** heartbeat period (default 2 s) */
+  heartbeatMs?: number;
+  /** cap on a job's per-case timeout (default 120 s) */
+  maxCaseMs?: number;
+  limits?: Limits;
+  log?: (line: string) => void;
+}
+
+export interface WorkerStats { done: number; refused: number; duplicatesDropped: number; ackFailures: number; publishRetries: number }
+
+export interface WorkerHandle {
+  id: string;
+  stats: WorkerStats;
+  /** stop pulling, finish the jobs in hand, say goodbye, disconnect */
+  stop(): Promise<void>;
+  /** resolves when the worker stopped */
+  done: Promise<void>;
+}
+
+const CAMPAIGN_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Envelope problems of a job message (the case itself is checked by validateCase). */
+function envelopeProblems(j: Partial<JobMessage>, target: string): string[] {
+  const p: string[] = [];
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return ['job: expected a JSON object'];
+  if (j.v !== 1) p.push(`v: expected 1, got ${JSON.stringify(j.v)}`);
+  if (typeof j.campaign !== 'string' || !CAMPAIGN_RE.test(j.campaign)) p.push('campaign: expected a campaign id');
+  if (typeof j.id !== 'string' || !j.id || j.id.length > 200) p.push('id: expected a job id');
+  if (typeof j.hash !== 'string') p.push('hash: expected a string');
+  if (j.target !== target) p.push(`target: this worker runs ${target}, the job asks for ${JSON.stringify(j.target)}`);
+  if (j.timeoutMs !== undefined && (typeof j.timeoutMs !== 'number' || !(j.timeoutMs > 0))) p.push('timeoutMs: expected a positive number');
+  if (j.coverage !== undefined && (typeof j.coverage !== 'object' || j.coverage === null || (j.coverage.profile !== undefined && typeof j.coverage.profile !== 'string'))) p.push('coverage: expected { profile?: string }');
+  return p;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const threads = Math.max(1, o.threads ?? availableParallelism());
+  const heartbeatMs = o.heartbeatMs ?? 2000;
+  const maxCaseMs = o.maxCaseMs ?? 120_000;
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+  // the target must open here before we take any job: a bad spec is an error at start, not N faults
+  const t = await openTarget(o.target);
+  let caps: Record<string, unknown>;
+  try {
+    const info = await t.info();
+    caps = { arch: info.arch, kernel: info.kernel, ...info.capabilities };
+  } finally { await t.close(); }
+  if (o.target === 'live') {
+    const p = await probeHost();
+    caps = { ...caps, probe: p };
+  }
+
+  const nc: NatsConnection = await connectNats(o.url, o.auth, `ptefarm-worker:${id}`);
+  const jsm = await ensureTopology(nc).catch(async (e) => { await nc.close(); throw e; });
+  const cinfo = await ensureTargetConsumer(jsm, o.target);
+  const js = jetstream(nc, { timeout: 10_000 });
+  const pool = new EmbeddedTransport({ threads, timeoutMs: maxCaseMs });
+
+  const stats: WorkerStats = { done: 0, refused: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
+  let busy = 0;
+  let stopping = false;
+  const started = Date.now();
+  let slotFreed: (() => void) | undefined;
+  const inHand = new Set<Promise<void>>();
+  let current: { stop(): void } | undefined;
+
+  const beat = (): WorkerBeat => ({ id, host: hostname(), pid: process.pid, target: o.target, threads, caps, busy, done: stats.done, refused: stats.refused, started, intervalMs: heartbeatMs });
+  const announce = () => { try { nc.publish(HEARTBEAT_SUBJECT, JSON.stringify(beat())); } catch { /* reconnecting */ } };
+  announce();
+  const hb = setInterval(announce, heartbeatMs);
+  const pingSub = nc.subscribe(PING_SUBJECT, { callback: () => announce() });
+
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') log(`worker ${id}: disconnected from NATS; reconnecting`);
+      else if (s.type === 'reconnect') log(`worker ${id}: reconnected`);
+    }
+  })().catch(() => undefined);
+
+  const publishResult = async (campaign: string, r: ResultMessage) => {
+    const data = JSON.stringify(r);
+    try {
+      const ack = await retrying('result', () => js.publish(resultSubject(campaign), data, { msgID: resultMsgId(campaign, r.id, r.hash) }), () => false, () => { stats.publishRetries++; });
+      if (ack.duplicate) stats.duplicatesDropped++;
+    } catch (e) {
+      // a result the server will not take (too large): publish a small fault instead of losing the case
+      const small: ResultMessage = { ...r, result: { id: r.id, fault: `worker: result not publishable: ${(e as Error).message}`, worker: id } };
+      await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(small), { msgID: resultMsgId(campaign, r.id, r.hash) }), () => false);
+    }
+  };
+
+  const handle = async (m: JsMsg) => {
+    // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case
+    const ackWaitMs = Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
+    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(250, ackWaitMs / 3));
+    try {
+      let job: Partial<JobMessage> | undefined;
+      let problems: string[] = [];
+      try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
+      if (job) problems = envelopeProblems(job, o.target);
+      const campaign = job && typeof job.campaign === 'string' && CAMPAIGN_RE.test(job.campaign) ? job.campaign
+        : (m.headers?.get('Ptefarm-Campaign') && CAMPAIGN_RE.test(m.headers.get('Ptefarm-Campaign')) ? m.headers.get('Ptefarm-Campaign') : '_invalid');
+      const jobId = job && typeof job.id === 'string' && job.id ? job.id : (m.headers?.get('Ptefarm-Job') || `seq-${m.seq}`);
+      const hash = job && typeof job.hash === 'string' ? job.hash : 'none';
+      if (!problems.length) {
+        const caseProblems = validateCase(job!.case, limits);
+        if (caseProblems.length) problems = caseProblems.map((p) => `case ${p}`);
+      }
+      let result: CaseResult;
+      if (problems.length) {
+        stats.refused++;
+        const shown = problems.slice(0, 8).join('; ') + (problems.length > 8 ? `; (${problems.length - 8} more)` : '');
+        result = { id: jobId, fault: `refused by worker ${id}: invalid job (not executed): ${shown}`, worker: id, ms: 0 };
+        log(`worker ${id}: refused job ${jobId} of campaign ${campaign}: ${shown}`);
+      } else {
+        const timeoutMs = Math.min(job!.timeoutMs ?? maxCaseMs, maxCaseMs);
+        const task: CaseJob & CoverageRequest = { id: jobId, target: o.target, case: job!.case! };
+        if (job!.coverage) task.coverage = job!.coverage.profile ? { profile: job!.coverage.profile } : {};
+        result = await pool.run(task, { timeoutMs });
+        result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
+      }
+      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, result, delivery: m.info.deliveryCount });
+      // only now: the result is on the server's disk
+      try { await m.ackAck(); } catch {
+        // the ack was lost (server restart): the job comes back and its second result is dropped as a duplicate
+        stats.ackFailures++;
+      }
+      stats.done++;
+    } finally {
+      clearInterval(keep);
+    }
+  };
+
+  const loop = async () => {
+    let consumer: Consumer | undefined;
+    while (!stopping) {
+      const free = threads - busy;
+      if (free <= 0) { await new Promise<void>((r) => { slotFreed = r; }); continue; }
+      try {
+        consumer ??= await js.consumers.get(JOBS_STREAM, consumerName(o.target));
+        // at most as many jobs as free threads: no hoarding, a crash strands little
+        const batch = await consumer.fetch({ max_messages: free, expires: 5000 });
+        current = batch;
+        for await (const m of batch) {
+          busy++;
+          const p = handle(m).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+            busy--;
+            inHand.delete(p);
+            const w = slotFreed; slotFreed = undefined; w?.();
+          });
+          inHand.add(p);
+        }
+        current = undefined;
+      } catch (e) {
+        current = undefined;
+        if (stopping) break;
+        consumer = undefined;
+        const msg = (e as Error).message;
+        if (!/timeout|disconnect|closed|connection|heartbeat|503|no responders/i.test(msg)) log(`worker ${id}: pull failed: ${msg}; retrying`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
+
+  log(`worker ${id}: serving ${o.target} with ${threads} thread(s) on ${o.url}`);
+  const done = loop().then(async () => {
+    await Promise.allSettled([...inHand]);
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => stopped ??= (async () => {
+    stopping = true;
+    current?.stop();
+    const w = slotFreed; slotFreed = undefined; w?.();
+    await done;
+    clearInterval(hb);
+    pingSub.unsubscribe();
+    try { nc.publish(BYE_SUBJECT, JSON.stringify(beat())); } catch { /* closed */ }
+    await pool.close();
+    await nc.drain().catch(() => nc.close());
+    log(`worker ${id}: stopped after ${stats.done} job(s) (${stats.refused} refused)`);
+  })();
+
+  return { id, stats, stop, done: done.then(() => stopped ?? Promise.resolve()) };
+}
