@@ -7,6 +7,8 @@ import { register as catalogue } from './catalogue.ts';
 import { register as probe } from './probe.ts';
 import { register as serve } from './serve.ts';
 import { register as setupSwap } from './setup-swap.ts';
+import { register as coordinator } from './coordinator.ts';
+import { register as worker } from './worker.ts';
 import { register as fuzz } from './fuzz.ts';
 import { register as replay } from './replay.ts';
 import { register as minimizeCmd } from './minimize.ts';
@@ -17,3 +19,4 @@ export type Register = (program: Command) => void;
 
 export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report];
 commands.push(fuzz, replay, minimizeCmd);
+commands.push(coordinator, worker);
