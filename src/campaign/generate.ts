@@ -342,31 +342,38 @@ export class OpGen {
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
-    const touch = this.rng.float();
-    const touched: Range = touch < 0.4 ? { first: 0, count: 1 } : touch < 0.55 ? { first: 0, count: HPAGE_PAGES } : {};
-    if (this.rng.chance(0.4)) this.read(proc, r, touched); else this.write(proc, r, touched);
-    if (this.rng.chance(0.35)) this.clearRefs(proc);
-    if (this.b.hasUffd && this.rng.chance(0.5)) {
+    // the first touch decides the entry: read -> huge zero (anon) or cache PMD; write -> THP;
+    // a single-page write -> THP with 511 zero-filled subpages (zero remap on folio split)
+    const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 1]]);
+    if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
+    else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
+    else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
+    const page = this.rng.chance(0.5) ? 1 + this.rng.int(HPAGE_PAGES - 1) : 0;
+    // an optional split before protection: 4 KiB PTEs in an otherwise THP-sized range
+    if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
+    if (this.rng.chance(0.3)) this.clearRefs(proc);
+    if (this.b.hasUffd && this.rng.chance(0.55)) {
       this.register(proc, r);
-      this.wp(proc, r, true, this.rng.chance(0.6) ? {} : { first: this.rng.int(HPAGE_PAGES), count: 1 });
+      this.wp(proc, r, true, this.rng.chance(0.6) ? {} : { first: page, count: 1 });
     }
-    const a = this.rng.weighted<string>([['split', 4], ['mprot1', 3], ['collapse', 2], ['pageout', 2], ['dontneed', 2], ['write1', 2], ['scan', 2], ['fork', 1], ['mremap', 1]]);
-    const page = this.rng.chance(0.5) ? this.rng.int(HPAGE_PAGES) : 0;
+    const a = this.rng.weighted<string>([
+      ['split', 4], ['mprot1', 3], ['collapse', 3], ['pageout', 2], ['dontneed', 2], ['write1', 3], ['scan', 3], ['fork', 1], ['mremap', 1],
+    ]);
     switch (a) {
       case 'split': this.split(proc, r, page); break;
-      case 'mprot1': this.mprotect(proc, r, 'r', { first: page, count: 1 }); break;
+      case 'mprot1': this.mprotect(proc, r, this.rng.chance(0.8) ? 'r' : 'none', { first: page, count: 1 }); break;
       case 'collapse': this.ranged('collapse', proc, r, {}); break;
       case 'pageout': this.ranged('pageout', proc, r, this.rng.chance(0.5) ? {} : { first: 0, count: HPAGE_PAGES / 2 }); break;
       case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: HPAGE_PAGES } : { first: page, count: 1 }); break;
       case 'write1': this.write(proc, r, { first: page, count: 1 }); break;
-      case 'scan': this.scan(proc, r); break;
+      case 'scan': this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true }); break;
       case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.write(c, r, { first: page, count: 1 }); break; }
       case 'mremap': this.mremap(proc, r); break;
     }
     if (this.rng.chance(0.5)) {
       const b = this.rng.float();
       if (b < 0.4) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
-      else if (b < 0.7) this.scan(proc, r);
+      else if (b < 0.7) this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true });
       else this.read(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     }
   }
@@ -378,9 +385,18 @@ export class OpGen {
     const a = this.mmap(proc, { kind, thp: false });
     if (!a) return;
     if (this.rng.chance(0.8)) this.write(proc, a);
+    // different protections keep the VMAs apart until an mprotect makes them equal (and merges them)
+    const apart = this.rng.chance(0.5);
+    if (apart) this.mprotect(proc, a, 'r', {});
     this.clearRefs(proc);
     const b = this.mmap(proc, { kind: this.rng.chance(0.85) ? kind : undefined, thp: false, after: a });
     if (!b) return;
+    if (apart) {
+      if (this.rng.chance(0.5)) this.write(proc, b);
+      if (this.rng.chance(0.5)) this.mprotect(proc, a, 'rw', {}); else this.mprotect(proc, b, 'r', {});
+      if (this.rng.chance(0.5)) this.read(proc, this.rng.chance(0.5) ? a : b);
+      return;
+    }
     const y = this.rng.float();
     if (y < 0.3) { this.mprotect(proc, a, 'r', {}); this.mprotect(proc, a, 'rw', {}); }
     else if (y < 0.5) { this.mprotect(proc, b, 'r', {}); this.mprotect(proc, b, 'rw', {}); }

@@ -1,7 +1,7 @@
 // Minimization of a failing case to a 1-minimal one: removing any single op, dropping any forked
 // process (its fork and all its ops) or hoisting it into its parent (its ops run by the parent,
-// no fork), narrowing any page range or region size by one page at either
-// end, or dropping a uffd feature, makes it pass (or makes the case invalid). "Still fails" means:
+// no fork), narrowing any page range or region size by one page at either end, moving all page
+// references of one region one page down, or dropping a uffd feature, makes it pass (or makes the case invalid). "Still fails" means:
 // valid, and its violation signatures intersect the target set (by default the original's).
 //
 // Why a deterministic ddmin rather than fast-check's shrinker: the cases we minimize come from the
@@ -117,6 +117,35 @@ export function reductions(c: Case): Case[] {
   }
   // narrow ranges and region sizes by one page at either end
   out.push(...narrowings(c, false));
+  // move every page reference of one region one page down (lets the region itself shrink next)
+  out.push(...shifts(c));
+  return out;
+}
+
+/** For each region name: all explicit page references (first, split page) to it moved down by one,
+ *  when every one of them is >= 1. Strictly decreases the sum of page offsets, so it terminates. */
+export function shifts(c: Case): Case[] {
+  const names = new Set<string>();
+  for (const op of c.ops) if ('region' in op) names.add(op.region);
+  const out: Case[] = [];
+  for (const name of names) {
+    let ok = true;
+    let changed = false;
+    const ops = c.ops.map((op) => {
+      if (!('region' in op) || op.region !== name) return op;
+      if (op.op === 'split') { if (op.page < 1) ok = false; else changed = true; return { ...op, page: op.page - 1 }; }
+      if (RANGED.has(op.op)) {
+        const o = op as Op & { first?: number; count?: number };
+        if (o.first === undefined || o.first === 0) { if (o.count !== undefined) ok = false; return op; }
+        changed = true;
+        const x = { ...o, first: o.first - 1 } as Op & { first?: number };
+        if (x.first === 0) delete x.first;
+        return x as Op;
+      }
+      return op;
+    });
+    if (ok && changed) out.push(withOps(c, ops));
+  }
   return out;
 }
 
@@ -251,7 +280,7 @@ export async function minimize(original: Case, opts: MinimizeOptions): Promise<M
   cur = await ddmin(cur, ev, parallel);
   for (let changed = true; changed && !ev.exhausted;) {
     changed = false;
-    const cands = narrowings(cur, true);
+    const cands = [...narrowings(cur, true), ...shifts(cur)];
     const k = await ev.firstFailing(cands, parallel);
     if (k >= 0) { cur = cands[k]!; changed = true; }
   }
