@@ -369,9 +369,13 @@ export class Machine {
     for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) { stop = i; break; }
     if (stop === start) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     this.rule('R-MPROT-1');
-    this.splitPartialRule(p, start, stop, 'R-MPROT-4');
-    this.isolate(p, start, stop);
+    // mprotect_fixup leaves a VMA whose flags would not change alone: no VMA or PMD split
+    if (this.vmasIn(p, start, stop).every((v) => v.prot === op.prot)) return stop < end ? 'ENOMEM' : 0;
+    const changed = (at: number) => this.vmaAt(p, at)?.prot !== op.prot;
+    if (changed(start)) { this.splitPartialAt(p, start, stop, start, 'R-MPROT-4'); this.splitAt(p, start); }
+    if (changed(stop - 1)) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
     for (const v of this.vmasIn(p, start, stop)) {
+      if (v.prot === op.prot) continue;
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       for (let i = v.start; i < v.end; i++) {
@@ -394,6 +398,16 @@ export class Machine {
     for (const v of this.vmasIn(p, start, stop)) if (p.vmas.includes(v)) this.merge(p, v, 'modified');
     if (stop < end) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
+  }
+
+  /** split the huge PMD holding `at` if [start, end) covers it only partly */
+  private splitPartialAt(p: Proc, start: number, end: number, at: number, id: string) {
+    const b = blockOf(at);
+    const pmd = p.pmds.get(b);
+    if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
+      this.rule(id);
+      this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+    }
   }
 
   private splitPartialRule(p: Proc, start: number, end: number, id: string) {
@@ -848,6 +862,20 @@ export class Machine {
       const v = this.vmaAt(p, i);
       if (v) this.zapPte(p, v, i);
     }
+    if (this.k.ptReclaim) {
+      // R-DN-4: a zap covering a whole page table that leaves it empty frees it (mm/pt_reclaim.c,
+      // zap_pte_range with reclaim_pt): the block becomes a PMD hole
+      for (const v of this.vmasIn(p, start, end)) {
+        const zs = Math.max(start, v.start);
+        const ze = Math.min(end, v.end);
+        for (let b = Math.ceil(zs / HPAGE_PAGES); blockStart(b + 1) <= ze; b++) {
+          if (p.pmds.get(b)?.t !== 'table') continue;
+          let empty = true;
+          for (let i = blockStart(b); i < blockStart(b + 1) && empty; i++) empty = !p.ptes.has(i);
+          if (empty) { this.rule('R-DN-4'); p.pmds.delete(b); }
+        }
+      }
+    }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
   }
@@ -915,6 +943,10 @@ export class Machine {
     this.rule('R-COL-2');
     const obj = v.obj!;
     const first = v.pgoff + (blockStart(b) - v.start);
+    // nothing cached in the block: nothing to collapse (measured on 6.18: EINVAL)
+    let cached = false;
+    for (let i = 0; i < HPAGE_PAGES && !cached; i++) cached = obj.pages.has(first + i);
+    if (!cached) return 'EINVAL';
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const old = obj.pages.get(first + i);
       obj.pages.set(first + i, this.newPage(false, !!old?.nonzero, obj, first + i));
@@ -931,10 +963,12 @@ export class Machine {
         }
       }
     }
-    if (v.uffd || !this.wantsHuge(p, b)) return 0;
-    // collapse_pte_mapped_thp installs the PMD only over a table mapping nothing else (a private
-    // mapping's anon CoW pages keep it PTE-mapped)
-    for (let i = blockStart(b); i < blockStart(b + 1); i++) if (p.ptes.get(i)) return 0;
+    // madvise_collapse then maps it in this process with collapse_pte_mapped_thp, which refuses a
+    // uffd-wp VMA (SCAN_PTE_UFFD_WP) and a table still mapping anything else, such as a private
+    // mapping's anon CoW pages: EINVAL, although the page cache was collapsed (measured on 6.18)
+    if (v.uffd) return 'EINVAL';
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) if (p.ptes.get(i)) return 'EINVAL';
+    if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
     return 0;
@@ -971,7 +1005,7 @@ export class Machine {
 
   private register(actor: Proc, op: OpOf<'uffd_register'>): Rc {
     const t = this.uffdTarget(actor, op);
-    if (!t) return 'ESRCH';
+    if (!t) return 'ENOMEM'; // mmget_not_zero failed
     const p = t.q;
     let { start } = t;
     const { end, ctx } = t;
@@ -1011,10 +1045,12 @@ export class Machine {
 
   private unregister(actor: Proc, op: OpOf<'uffd_unregister'>): Rc {
     const t = this.uffdTarget(actor, op);
-    if (!t) return 'ESRCH';
+    if (!t) return 'ENOMEM'; // mmget_not_zero failed
     const { q: p, start, end } = t;
     if (!this.vmasIn(p, start, end).length) return 'EINVAL';
-    this.isolate(p, start, end);
+    // only registered VMAs are split at the range's ends (userfaultfd_unregister skips the others)
+    if (this.vmaAt(p, start)?.uffd) this.splitAt(p, start);
+    if (this.vmaAt(p, end)?.uffd) this.splitAt(p, end);
     const id = this.rule('R-UNREG-1');
     for (const v of this.vmasIn(p, start, end)) {
       if (!v.uffd) continue;
@@ -1086,8 +1122,9 @@ export class Machine {
       rc = this.remapMove(p, start, oldEnd, dst, !!op.dontunmap, op.region);
     } else {
       // vma_lookup + check_prep_vma: the old range must lie inside one VMA
+      // shrinking unmaps the tail first (shrink_vma), so only the kept part must lie in the VMA
       const v = this.vmaAt(p, start);
-      if (!v || v.end < oldEnd) rc = 'EFAULT';
+      if (!v || v.end < start + Math.min(pages, r.pages)) rc = 'EFAULT';
       else {
         let srcEnd = oldEnd;
         if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
@@ -1113,7 +1150,9 @@ export class Machine {
     const start = r.start;
     const oldEnd = r.start + r.pages;
     const v = this.vmaAt(p, start);
-    if (!v || v.end < oldEnd) { r.pages = pages; return 'EFAULT'; }
+    if (!v) { r.pages = pages; return 'EFAULT'; }
+    if (pages === r.pages) return 0; // MREMAP_NO_RESIZE: nothing to check or do (measured on 6.18)
+    if (v.end < start + Math.min(pages, r.pages)) { r.pages = pages; return 'EFAULT'; }
     if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
     if (pages === r.pages) return 0;
     if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
@@ -1174,6 +1213,11 @@ export class Machine {
     for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
       const bs = Math.max(blockStart(b), v.start);
       const be = Math.min(blockStart(b + 1), v.end);
+      // move_page_tables allocates the destination table for every extent whose source has one
+      if (p.pmds.get(b)?.t === 'table' && !(bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0)) {
+        this.ensureTable(p, blockOf(bs + delta));
+        this.ensureTable(p, blockOf(be - 1 + delta));
+      }
       const full = bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0;
       const pmd = p.pmds.get(b);
       const db = blockOf(bs + delta);

@@ -30,6 +30,8 @@ export interface Knobs {
   /** MADV_COLLAPSE on shmem works: it forces shmem THP unless sysfs shmem_enabled is `deny`
    *  (mm/shmem.c shmem_allowable_huge_orders, shmem_huge_force). A host setting. */
   shmemCollapse: boolean;
+  /** MADV_DONTNEED frees page tables it empties (CONFIG_PT_RECLAIM, mm/pt_reclaim.c, 6.14) */
+  ptReclaim: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -38,21 +40,21 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, shmemCollapse: true,
+  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false },
+    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false },
   },
   '6.1': {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
-      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false,
     },
   },
 };

@@ -61,6 +61,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-DN-1', text: 'MADV_DONTNEED in an anon VMA drops every entry, wp markers included', source: 'mm/memory.c zap_pte_range' },
   { id: 'R-DN-2', text: 'MADV_DONTNEED in a non-anon uffd-wp VMA leaves a wp marker where a wp entry was', source: 'mm/memory.c zap_install_uffd_wp_if_needed' },
   { id: 'R-DN-3', text: 'MADV_DONTNEED of a whole huge PMD leaves a PMD hole (no page table)', source: 'mm/huge_memory.c zap_huge_pmd' },
+  { id: 'R-DN-4', text: 'MADV_DONTNEED covering a whole 2 MiB page table that it leaves without entries frees the table (a PMD hole; markers keep it)', source: 'mm/memory.c zap_pte_range (reclaim_pt), mm/pt_reclaim.c try_to_free_pte' },
   { id: 'R-MADV-1', text: 'madvise over a range with unmapped pages acts on the mapped part and returns ENOMEM', source: 'mm/madvise.c madvise_walk_vmas' },
   { id: 'R-PO-0', text: 'MADV_PAGEOUT skips zero pages, the huge zero page and pages mapped by other processes', source: 'mm/madvise.c madvise_cold_or_pageout_pte_range' },
   { id: 'R-PO-1', text: 'an anon page swapped out leaves a swap entry carrying its soft-dirty and wp bits', source: 'mm/rmap.c try_to_unmap_one' },
