@@ -320,7 +320,11 @@ export class Machine {
   private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
     const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages : slotStartPage(this.slot++);
     const end = start + op.pages;
-    if (this.vmasIn(p, start, end).length) return 'EEXIST'; // MAP_FIXED_NOREPLACE
+    if (this.vmasIn(p, start, end).length) {
+      // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
+      p.regions.set(op.region, { start, pages: op.pages });
+      return 'EEXIST';
+    }
     // shared anon memory is a shmem file of the mapping's size; a memfd is sized to the region limit
     const obj: ShmObj | null = op.kind === 'anon' ? null
       : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' ? op.pages : MEMFD_PAGES };

@@ -61,7 +61,7 @@ class Builder {
   }
 
   private liveRegions(p: PlanProc): [string, PlanRegion][] {
-    return [...p.regions].filter(([, r]) => live(r));
+    return [...p.regions].filter(([n, r]) => live(r) && !n.startsWith('('));
   }
 
   private overlaps(p: PlanProc, start: number, pages: number, except?: string): boolean {
@@ -147,7 +147,9 @@ class Builder {
         }
         if (move ?? true) {
           const start = slotStartPage(this.slot++);
-          if (oldName) proc.regions.set(oldName, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
+          // the range MREMAP_DONTUNMAP leaves behind stays occupied; unnamed, it is kept under a
+          // name no case can use (as src/ops/validate.ts does), so it is never picked
+          if (dontunmap) proc.regions.set(oldName ?? `(range left by ops[${this.ops.length}])`, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
           const unmapped = new Uint8Array(pages);
           unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
           proc.regions.set(name, { start, pages, unmapped });

@@ -123,11 +123,14 @@ function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
           if (!op.dontunmap) { problems.push(`${at}.old: only meaningful with dontunmap`); return; }
           const o = proc.regions.get(op.old);
           if (o && live(o) && op.old !== op.region) { problems.push(`${at}.old: region "${op.old}" already exists`); return; }
+          if (!o && proc.regions.size >= limits.maxRegions) { problems.push(`${at}.old: more than ${limits.maxRegions} regions`); return; }
           if (op.old === op.region) { problems.push(`${at}.old: must differ from region`); return; }
         }
         if (move) {
           const start = slotStartPage(slot++);
-          if (op.dontunmap && op.old !== undefined) proc.regions.set(op.old, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
+          // MREMAP_DONTUNMAP leaves the old range mapped: named by `old`, or kept under a name no
+          // case can use, so later placements still see it as occupied
+          if (op.dontunmap) proc.regions.set(op.old ?? `(range left by ops[${i}])`, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
           const unmapped = new Uint8Array(pages);
           unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
           proc.regions.set(op.region, { start, pages, unmapped });
@@ -141,7 +144,7 @@ function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
         return;
       }
       case 'fork': {
-        if (procs.length >= limits.maxProcs) { problems.push(`${at}: fork would exceed the limit of ${limits.maxProcs} processes`); return; }
+        if (procs.length >= limits.maxProcs) { problems.push(`${at}.op: fork would exceed the limit of ${limits.maxProcs} processes`); return; }
         const regions = new Map<string, PlanRegion>();
         for (const [n, r] of proc.regions) regions.set(n, { ...r, unmapped: r.unmapped.slice() });
         procs.push({ alive: true, regions });

@@ -112,7 +112,7 @@ describe('validateCase: clear messages naming op index and field', () => {
     expect(problems(mk([{ ...A, pages: 1025 }]))).toEqual(['ops[0].pages: 1025 exceeds the limit of 1024 pages per region']);
     expect(problems(mk([A, { op: 'mremap', region: 'a', pages: 2000 }]))).toEqual(['ops[1].pages: 2000 exceeds the limit of 1024 pages per region']);
     const forks = Array.from({ length: 8 }, () => ({ op: 'fork' }));
-    expect(problems(mk([A, ...forks]))).toEqual([expect.stringMatching(/^ops\[8\]: fork would exceed the limit of 8 processes/)]);
+    expect(problems(mk([A, ...forks]))).toEqual([expect.stringMatching(/^ops\[8\]\.op: fork would exceed the limit of 8 processes/)]);
     const ops = Array.from({ length: 257 }, (_, i) => (i === 0 ? A : { op: 'read', region: 'a' }));
     expect(problems(mk(ops))).toEqual(['ops: 257 ops exceed the limit of 256']);
     const regions = Array.from({ length: 65 }, (_, i) => ({ ...A, region: `r${i}` }));
