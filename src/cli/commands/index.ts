@@ -14,9 +14,10 @@ import { register as replay } from './replay.ts';
 import { register as minimizeCmd } from './minimize.ts';
 import { register as gate } from './gate.ts';
 import { register as report } from './report.ts';
+import { register as repro } from './repro.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report];
+export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report, repro];
 commands.push(fuzz, replay, minimizeCmd);
 commands.push(coordinator, worker);
