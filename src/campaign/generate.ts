@@ -33,7 +33,7 @@ type Range = { first?: number; count?: number };
  *  keeps model-target throughput high while still allowing ~10-op THP scenarios */
 export const DEFAULT_MAX_COST = 2600;
 /** fraction of fresh cases allowed to create THP regions */
-export const THP_CASES = 0.15;
+export const THP_CASES = 0.2;
 
 /** One generation step's worth of random choices over a builder. */
 export class OpGen {
@@ -342,38 +342,91 @@ export class OpGen {
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
-    // the first touch decides the entry: read -> huge zero (anon) or cache PMD; write -> THP;
-    // a single-page write -> THP with 511 zero-filled subpages (zero remap on folio split)
-    const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 1]]);
-    if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
-    else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
-    else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
     const page = this.rng.chance(0.5) ? 1 + this.rng.int(HPAGE_PAGES - 1) : 0;
-    // an optional split before protection: 4 KiB PTEs in an otherwise THP-sized range
-    if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
-    if (this.rng.chance(0.3)) this.clearRefs(proc);
-    if (this.b.hasUffd && this.rng.chance(0.55)) {
+    const one = (): Range => ({ first: this.rng.chance(0.5) ? page : this.rng.int(HPAGE_PAGES), count: 1 });
+    const partial = (): Range => this.rng.pick<Range>([{ first: 0, count: HPAGE_PAGES / 2 }, one(), { first: HPAGE_PAGES / 2, count: HPAGE_PAGES / 2 }]);
+    const protect = (all: boolean) => {
+      if (!this.b.hasUffd) return;
       this.register(proc, r);
-      this.wp(proc, r, true, this.rng.chance(0.6) ? {} : { first: page, count: 1 });
+      this.wp(proc, r, true, all ? {} : one());
+    };
+    const scanIt = () => this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true });
+    // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
+    // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
+    // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['random', 3]]);
+    switch (line) {
+      case 'huge-zero': {
+        this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
+        if (this.rng.chance(0.6)) protect(this.rng.chance(0.7));
+        const a = this.rng.pick(['split', 'mprot1', 'write1', 'scan', 'dontneed1']);
+        if (a === 'split') this.split(proc, r, page);
+        else if (a === 'mprot1') this.mprotect(proc, r, 'r', one());
+        else if (a === 'write1') this.write(proc, r, one());
+        else if (a === 'scan') scanIt();
+        else this.ranged('dontneed', proc, r, one());
+        break;
+      }
+      case 'dirty-split': {
+        this.write(proc, r, {});
+        if (this.rng.chance(0.7)) this.clearRefs(proc);
+        if (this.rng.chance(0.5)) this.split(proc, r, page); else this.mprotect(proc, r, 'r', one());
+        break;
+      }
+      case 'collapse-wp': {
+        this.write(proc, r, {});
+        if (this.rng.chance(0.6)) this.split(proc, r, page);
+        protect(this.rng.chance(0.2));
+        this.ranged('collapse', proc, r, this.rng.chance(0.7) ? {} : one());
+        break;
+      }
+      case 'folio-split': {
+        if (this.rng.chance(0.5)) this.clearRefs(proc);
+        this.write(proc, r, { first: 0, count: 1 });
+        if (this.rng.chance(0.6)) protect(true);
+        if (this.rng.chance(0.7)) this.ranged('pageout', proc, r, partial()); else this.split(proc, r, page);
+        break;
+      }
+      case 'hole-scan': {
+        protect(true);
+        if (this.rng.chance(0.3)) this.write(proc, r, one());
+        scanIt();
+        break;
+      }
+      case 'async-write': {
+        this.write(proc, r, {});
+        protect(this.rng.chance(0.8));
+        this.write(proc, r, one());
+        break;
+      }
+      default: {
+        const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2]]);
+        if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
+        else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
+        else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
+        if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
+        if (this.rng.chance(0.3)) this.clearRefs(proc);
+        if (this.rng.chance(0.55)) protect(this.rng.chance(0.6));
+        const a = this.rng.weighted<string>([
+          ['split', 4], ['mprot1', 3], ['collapse', 3], ['pageout', 2], ['dontneed', 2], ['write1', 3], ['scan', 3], ['fork', 1], ['mremap', 1],
+        ]);
+        switch (a) {
+          case 'split': this.split(proc, r, page); break;
+          case 'mprot1': this.mprotect(proc, r, this.rng.chance(0.8) ? 'r' : 'none', one()); break;
+          case 'collapse': this.ranged('collapse', proc, r, {}); break;
+          case 'pageout': this.ranged('pageout', proc, r, this.rng.chance(0.4) ? {} : partial()); break;
+          case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: HPAGE_PAGES } : one()); break;
+          case 'write1': this.write(proc, r, one()); break;
+          case 'scan': scanIt(); break;
+          case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.write(c, r, one()); break; }
+          case 'mremap': this.mremap(proc, r); break;
+        }
+      }
     }
-    const a = this.rng.weighted<string>([
-      ['split', 4], ['mprot1', 3], ['collapse', 3], ['pageout', 2], ['dontneed', 2], ['write1', 3], ['scan', 3], ['fork', 1], ['mremap', 1],
-    ]);
-    switch (a) {
-      case 'split': this.split(proc, r, page); break;
-      case 'mprot1': this.mprotect(proc, r, this.rng.chance(0.8) ? 'r' : 'none', { first: page, count: 1 }); break;
-      case 'collapse': this.ranged('collapse', proc, r, {}); break;
-      case 'pageout': this.ranged('pageout', proc, r, this.rng.chance(0.5) ? {} : { first: 0, count: HPAGE_PAGES / 2 }); break;
-      case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: HPAGE_PAGES } : { first: page, count: 1 }); break;
-      case 'write1': this.write(proc, r, { first: page, count: 1 }); break;
-      case 'scan': this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true }); break;
-      case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.write(c, r, { first: page, count: 1 }); break; }
-      case 'mremap': this.mremap(proc, r); break;
-    }
-    if (this.rng.chance(0.5)) {
+    if (this.rng.chance(0.4)) {
       const b = this.rng.float();
       if (b < 0.4) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
-      else if (b < 0.7) this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true });
+      else if (b < 0.7) scanIt();
       else this.read(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     }
   }
@@ -510,12 +563,18 @@ function pickFeatures(rng: Rng): Feature[] {
 
 /** A fresh weighted-random case. */
 export function freshCase(rng: Rng, maxOps = 40): Case {
-  const uffd = rng.chance(0.7) ? { features: pickFeatures(rng) } : undefined;
+  const thp = rng.chance(THP_CASES);
+  const uffd = rng.chance(thp ? 0.8 : 0.7) ? { features: pickFeatures(rng) } : undefined;
   const b = new CaseBuilder(uffd);
   const g = new OpGen(rng, b, maxOps);
-  g.allowThp = rng.chance(THP_CASES);
+  g.allowThp = thp;
   const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 5], [rng.range(8, 14), 4], [rng.range(14, 28), 1]]));
-  const initial = rng.range(1, 2);
+  if (g.allowThp) {
+    // a THP case: one THP scenario first (its region dominates the cost budget), then whatever fits
+    if (rng.chance(0.3)) g.mmap(0);
+    g.motifThp();
+  }
+  const initial = g.allowThp ? 0 : rng.range(1, 2);
   for (let i = 0; i < initial; i++) g.mmap(0);
   let guard = 0;
   while (b.ops.length < target && guard++ < 200 && g.room > 0) {
