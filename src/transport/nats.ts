@@ -211,6 +211,8 @@ export class NatsTransport implements Transport {
     const deliveries = adv.deliveries ?? 0;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(deliveries));
+    this.stats.deadLettered.push(job.id);
+    this.emit({ type: 'dead-letter', id: job.id, deliveries, target: job.target });
     const stop = () => this.closed;
     await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
     const res: ResultMessage = {
@@ -220,8 +222,6 @@ export class NatsTransport implements Transport {
     // through the results stream like any result: recorded durably, first one per job wins
     await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultMsgId(this.campaign, job.id, job.hash) }), stop);
     await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
-    this.stats.deadLettered.push(job.id);
-    this.emit({ type: 'dead-letter', id: job.id, deliveries, target: job.target });
   }
 
   private consumerFor(target: string): Promise<unknown> {

@@ -1,10 +1,15 @@
 // A real nats-server (Debian's 2.9) for tests: 127.0.0.1, a random port, JetStream in a temporary
 // store dir. restart() brings it back on the same port with the same store (what a server restart
 // in production looks like to clients). The process is our child, so it is reaped when it exits.
+// Also: `ptefarm worker` child processes, and a reader of what a campaign recorded in JetStream.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { RESULTS_STREAM, resultSubject, type ResultMessage } from '../../src/transport/nats-common.ts';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -77,4 +82,52 @@ export async function startNatsServer(extra: string[] = []): Promise<NatsServer>
     },
   };
   return s;
+}
+
+
+export const BIN = fileURLToPath(new URL('../../bin/ptefarm.mjs', import.meta.url));
+
+export interface WorkerProc { proc: ChildProcess; id: string; log: () => string; exited: Promise<number | null> }
+
+/** `ptefarm worker` as a child process; resolves once it logged that it is serving */
+export function spawnWorker(url: string, target: string, extra: string[] = []): Promise<WorkerProc> {
+  const proc = spawn(process.execPath, [BIN, 'worker', '--nats', url, '--target', target, '--threads', '2', '--heartbeat', '500ms', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  return new Promise((resolve, reject) => {
+    const to = setTimeout(() => reject(new Error(`worker did not start: ${log}`)), 30_000);
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      log += d;
+      const m = /worker (\S+): serving/.exec(log);
+      if (m) { clearTimeout(to); resolve({ proc, id: m[1], log: () => log, exited }); }
+    });
+    void exited.then((c) => { clearTimeout(to); reject(new Error(`worker exited ${c}: ${log}`)); });
+  });
+}
+
+export async function stopWorker(w: WorkerProc): Promise<void> {
+  if (w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+  w.proc.kill('SIGTERM');
+  const t = setTimeout(() => w.proc.kill('SIGKILL'), 10_000);
+  await w.exited;
+  clearTimeout(t);
+}
+
+/** every result message stored for a campaign, in stream order */
+export async function recordedResults(nc: NatsConnection, campaign: string): Promise<ResultMessage[]> {
+  const js = jetstream(nc);
+  const jsm = await js.jetstreamManager();
+  const subj = resultSubject(campaign);
+  const si = await jsm.streams.info(RESULTS_STREAM, { subjects_filter: subj });
+  const n = si.state.subjects?.[subj] ?? 0;
+  const out: ResultMessage[] = [];
+  if (n === 0) return out;
+  const c = await js.consumers.get(RESULTS_STREAM, { filter_subjects: subj });
+  const it = await c.consume({ max_messages: 512 });
+  for await (const m of it) {
+    out.push(m.json<ResultMessage>());
+    if (m.info.pending === 0) break;
+  }
+  await it.close();
+  return out;
 }

@@ -1,0 +1,222 @@
+// The NATS farm against a real nats-server (spawned per test on 127.0.0.1, random port, temporary
+// store) and real `ptefarm worker` processes. What is asserted is outcomes, never timings: every case
+// of a campaign gets exactly one verdict although a worker is SIGKILLed / the server restarted
+// midway; a remote finding is minimized on a worker of its target; bad jobs are refused.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { headers } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
+import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
+import type { FarmEvent, NatsTransport } from '../../src/transport/nats.ts';
+import { NatsTransport as Transport } from '../../src/transport/nats.ts';
+import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, type JobMessage } from '../../src/transport/nats-common.ts';
+import { validateCase } from '../../src/ops/validate.ts';
+import { natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
+
+const missing = natsServerMissing();
+if (missing) console.warn(`skipping NATS farm tests: ${missing}`);
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(workers: string[]): Promise<{ server: NatsServer; ws: WorkerProc[] }> {
+  const server = await startNatsServer();
+  cleanup.push(() => server.dispose());
+  const ws = await Promise.all(workers.map((t) => spawnWorker(server.url, t)));
+  for (const w of ws) cleanup.push(() => stopWorker(w));
+  return { server, ws };
+}
+
+/** the reference checker, counting how often a verdict is computed */
+async function countingChecker(): Promise<{ checker: Checker; calls: () => number }> {
+  const base = await referenceChecker();
+  let n = 0;
+  return { checker: { rulesTotal: base.rulesTotal, signature: base.signature, check: (c, t, k) => { n++; return base.check(c, t, k); } }, calls: () => n };
+}
+
+const CASES = 1000;
+
+/** the invariants of a campaign that must survive crashes: one verdict per case, nothing lost */
+async function expectEveryCaseOnce(server: NatsServer, s: FarmSummary, checks: number) {
+  expect(s.cases).toBe(CASES);
+  expect(s.faults).toBe(0);
+  expect(s.infrastructure_faults).toEqual([]);
+  // minimization is off and model:x86 never diverges from itself: one check per case, no more
+  expect(checks).toBe(CASES);
+  const nc = await connectNats(server.url);
+  try {
+    const rec = await recordedResults(nc, s.campaign);
+    const ids = rec.map((r) => r.id);
+    const distinct = new Set(ids);
+    expect(distinct.size).toBe(CASES);
+    for (let i = 0; i < CASES; i++) expect(distinct.has(`${s.seed}-c${i}`)).toBe(true);
+    const redelivered = rec.filter((r) => (r.delivery ?? 1) > 1).length;
+    console.info(`campaign ${s.campaign}: ${rec.length} results stored for ${distinct.size} cases (${rec.length - distinct.size} duplicate(s) stored), ` +
+      `${redelivered} produced by a redelivery; coordinator discarded ${s.farm.duplicates} duplicate(s), ${s.farm.publishRetries} publish retries; ${s.cases_per_s} cases/s`);
+  } finally { await nc.close(); }
+}
+
+describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
+  it('every case gets exactly one verdict although a worker is SIGKILLed midway', async () => {
+    const { server, ws } = await setup(['model:x86', 'model:x86']);
+    const { checker, calls } = await countingChecker();
+    const events: FarmEvent[] = [];
+    let killedAt = -1;
+    const s = await runFarmCampaign({
+      url: server.url,
+      // short ack_wait: the dead worker's jobs come back after 2 s instead of 30
+      ackWaitMs: 2000,
+      definition: { target: 'model:x86', seed: 7, cases: CASES, generate: { maxOps: 8 }, minimize: false, concurrency: 8 },
+      checker,
+      onFarmEvent: (e) => events.push(e),
+      onEvent: (e) => {
+        if (e.type === 'progress' && killedAt < 0 && e.stats.completed >= 300) {
+          killedAt = e.stats.completed;
+          ws[0].proc.kill('SIGKILL');
+        }
+      },
+    });
+    expect(killedAt).toBeGreaterThanOrEqual(300);
+    expect(killedAt).toBeLessThan(CASES);
+    expect(await ws[0].exited).toBe(null); // killed by the signal
+    await expectEveryCaseOnce(server, s, calls());
+    // the coordinator noticed the silent worker
+    expect(events.some((e) => e.type === 'worker-lost' && e.worker.id === ws[0].id)).toBe(true);
+  }, 120_000);
+
+  it('every case gets exactly one verdict although nats-server is restarted midway (same port, same store)', async () => {
+    const { server } = await setup(['model:x86', 'model:x86']);
+    const { checker, calls } = await countingChecker();
+    const events: FarmEvent[] = [];
+    let restart: Promise<void> | undefined;
+    const cases: unknown[] = [];
+    const s = await runFarmCampaign({
+      onCase: (i, c) => { cases[i] = c; },
+      url: server.url,
+      ackWaitMs: 2000,
+      definition: { target: 'model:x86', seed: 8, cases: CASES, generate: { maxOps: 8 }, minimize: false, concurrency: 8 },
+      checker,
+      onFarmEvent: (e) => events.push(e),
+      onEvent: (e) => {
+        if (e.type === 'fault') console.warn(`fault in case ${e.index}: ${e.fault}: ${JSON.stringify(cases[e.index])}`);
+        if (e.type === 'progress' && !restart && e.stats.completed >= 300) restart = server.restart();
+      },
+    });
+    expect(restart).toBeDefined();
+    await restart;
+    await expectEveryCaseOnce(server, s, calls());
+    expect(events.some((e) => e.type === 'connection' && e.status === 'disconnect')).toBe(true);
+    expect(events.some((e) => e.type === 'connection' && e.status === 'reconnect')).toBe(true);
+  }, 120_000);
+
+  it('a mutant violation found remotely is minimized on a worker of that target and saved to the corpus', async () => {
+    // a model:x86 worker is there too: minimization jobs must not reach it
+    const { server, ws } = await setup(['model:x86+B-3', 'model:x86']);
+    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
+    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
+    const s = await runFarmCampaign({
+      url: server.url,
+      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, corpusDir: corpus, concurrency: 4 },
+    });
+    expect(s.buckets.length).toBeGreaterThanOrEqual(1);
+    const b = s.buckets[0];
+    expect(b.minimized).toBe(true);
+    expect(b.file).toBeDefined();
+    expect(b.file!.startsWith(corpus)).toBe(true);
+    const files = readdirSync(corpus).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(1);
+    const saved = JSON.parse(readFileSync(b.file!, 'utf8'));
+    expect(validateCase(saved)).toEqual([]);
+    expect(saved.ops.length).toBe(b.ops);
+    // minimization ran through the farm: more jobs than campaign cases, all run by the B-3 worker
+    expect(s.farm.published).toBeGreaterThan(s.cases);
+    const nc = await connectNats(server.url);
+    try {
+      const rec = await recordedResults(nc, s.campaign);
+      expect(rec.length).toBeGreaterThan(s.cases);
+      const minimizeJobs = rec.filter((r) => !/-c\d+$/.test(r.id));
+      expect(minimizeJobs.length).toBeGreaterThan(0);
+      for (const r of rec) expect(r.result.worker?.startsWith(`${ws[0].id}/`)).toBe(true);
+    } finally { await nc.close(); }
+  }, 120_000);
+
+  it('a worker refuses malformed and over-limit jobs with a fault naming the problem, and keeps serving', async () => {
+    const { server, ws } = await setup(['model:x86']);
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    const campaign = 'refusals';
+    const results = new Map<string, { fault?: string; trace?: unknown }>();
+    const sub = nc.subscribe(`ptefarm.result.${campaign}`, { callback: (_e, m) => { const r = m.json<{ id: string; result: { fault?: string; trace?: unknown } }>(); results.set(r.id, r.result); } });
+    cleanup.push(() => sub.unsubscribe());
+    const job = (id: string, c: unknown): JobMessage => ({ v: 1, campaign, id, target: 'model:x86', case: c as never, timeoutMs: 5000, hash: 'h' });
+    const valid = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'write', region: 'a', first: 0, count: 1 }] };
+    const h = headers();
+    h.set('Ptefarm-Campaign', campaign);
+    h.set('Ptefarm-Job', 'not-json');
+    const subj = jobSubject('model:x86');
+    await js.publish(subj, '{ this is not json', { headers: h });
+    await js.publish(subj, JSON.stringify(job('too-many-pages', { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 100_000, kind: 'anon' }] })));
+    await js.publish(subj, JSON.stringify(job('too-many-ops', { format: 'ptefarm-case/1', ops: [valid.ops[0], ...Array.from({ length: 300 }, () => valid.ops[1])] })));
+    await js.publish(subj, JSON.stringify(job('no-region', { format: 'ptefarm-case/1', ops: [{ op: 'write', region: 'zz', first: 0, count: 1 }] })));
+    await js.publish(subj, JSON.stringify({ ...job('wrong-target', valid), target: 'live' }));
+    await js.publish(subj, JSON.stringify(job('valid', valid)));
+    for (let i = 0; i < 600 && results.size < 6; i++) await new Promise((r) => setTimeout(r, 50));
+    expect([...results.keys()].sort()).toEqual(['no-region', 'not-json', 'too-many-ops', 'too-many-pages', 'valid', 'wrong-target']);
+    expect(results.get('not-json')!.fault).toMatch(/refused.*not valid JSON/);
+    expect(results.get('too-many-pages')!.fault).toMatch(/refused.*ops\[0\]\.pages/);
+    expect(results.get('too-many-ops')!.fault).toMatch(/refused.*301 ops exceed the limit of 256/);
+    expect(results.get('no-region')!.fault).toMatch(/refused.*ops\[0\]/);
+    expect(results.get('wrong-target')!.fault).toMatch(/refused.*this worker runs model:x86/);
+    expect(results.get('valid')!.fault).toBeUndefined();
+    expect(results.get('valid')!.trace).toBeDefined();
+    // still serving, and the queue is empty (refused jobs are acked, not redelivered forever)
+    expect(ws[0].proc.exitCode).toBe(null);
+    expect(ws[0].log()).toMatch(/refused job too-many-pages/);
+    const jsm = await js.jetstreamManager();
+    const ci = await jsm.consumers.info(JOBS_STREAM, consumerName('model:x86'));
+    expect(ci.num_pending + ci.num_ack_pending).toBe(0);
+  }, 60_000);
+
+  it('a job that exhausts max_deliver is dead-lettered and reported as an infrastructure fault', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    let t: NatsTransport | undefined;
+    const events: FarmEvent[] = [];
+    t = await Transport.connect(server.url, {}, { campaign: 'dlq', maxDeliver: 2, ackWaitMs: 1000, onEvent: (e) => events.push(e) });
+    cleanup.push(() => t?.close());
+    const target = 'model:x86@6.12';
+    const resP = t.run({ id: 'doomed', target, case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } as never }, { timeoutMs: 1000 });
+    // a "worker" that takes jobs and dies with them every time: pulls, never acks; keeps a pull
+    // pending (2.9 emits the max-deliveries advisory only then)
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    let stopPulling = false;
+    cleanup.push(() => { stopPulling = true; });
+    let taken = 0;
+    void (async () => {
+      while (!stopPulling) {
+        try {
+          const c = await js.consumers.get(JOBS_STREAM, consumerName(target));
+          for await (const _m of await c.fetch({ max_messages: 1, expires: 1000 })) taken++;
+        } catch { await new Promise((r) => setTimeout(r, 100)); }
+      }
+    })();
+    const res = await resP;
+    expect(res.fault).toMatch(/infrastructure: case delivered 2 times without a result.*dead-lettered to ptefarm\.dead\.dlq/);
+    expect(taken).toBe(2);
+    expect(t.stats.deadLettered).toEqual(['doomed']);
+    expect(events.some((e) => e.type === 'dead-letter' && e.id === 'doomed')).toBe(true);
+    const jsm = await js.jetstreamManager();
+    const dead = await jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject('dlq') });
+    expect(dead!.json<JobMessage>().id).toBe('doomed');
+    const jobs = await jsm.streams.info(JOBS_STREAM, { subjects_filter: jobSubject(target) });
+    expect(jobs.state.subjects?.[jobSubject(target)] ?? 0).toBe(0);
+  }, 60_000);
+});
