@@ -53,13 +53,14 @@ export class Machine {
   // ---------------------------------------------------------------------------------------------
   // outcomes
 
-  /** Did the kernel map this block huge during the current op? Neutral (no outcome): yes. */
+  /** Did the kernel map this block huge during the current op? Neutral (no outcome): yes. The
+   *  outcome names, per region, the first page of the region each new huge block covers. */
   private wantsHuge(p: Proc, block: number): boolean {
     if (!this.outcome) return true;
     const r = p.regions.get(this.curRegion);
     const list = this.outcome.huge?.[this.curRegion];
     if (!r || !list) return false;
-    return list.includes(blockStart(block) - r.start);
+    return list.includes(Math.max(blockStart(block), r.start) - r.start);
   }
 
   private swappedOut(p: Proc, page: number): boolean {
@@ -327,7 +328,7 @@ export class Machine {
     }
     // shared anon memory is a shmem file of the mapping's size; a memfd is sized to the region limit
     const obj: ShmObj | null = op.kind === 'anon' ? null
-      : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' ? op.pages : MEMFD_PAGES };
+      : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' ? op.pages : MEMFD_PAGES, huge: new Set() };
     this.rule('R-MMAP-4');
     const v: Vma = {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
@@ -951,7 +952,10 @@ export class Machine {
     let cached = false;
     for (let i = 0; i < HPAGE_PAGES && !cached; i++) cached = obj.pages.has(first + i);
     if (!cached) return 'EINVAL';
-    for (let i = 0; i < HPAGE_PAGES; i++) {
+    const already = obj.huge.has(first);
+    obj.huge.add(first);
+    // a page cache that already holds the THP is left as it is (only this process maps it)
+    for (let i = 0; i < HPAGE_PAGES && !already; i++) {
       const old = obj.pages.get(first + i);
       obj.pages.set(first + i, this.newPage(false, !!old?.nonzero, obj, first + i));
       if (old?.inSwap) old.inSwap = false;
@@ -971,7 +975,12 @@ export class Machine {
     // uffd-wp VMA (SCAN_PTE_UFFD_WP) and a table still mapping anything else, such as a private
     // mapping's anon CoW pages: EINVAL, although the page cache was collapsed (measured on 6.18)
     if (v.uffd) return 'EINVAL';
-    for (let i = blockStart(b); i < blockStart(b + 1); i++) if (p.ptes.get(i)) return 'EINVAL';
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) {
+      const e = p.ptes.get(i);
+      // PTEs mapping the THP's own pages are what collapse_pte_mapped_thp replaces
+      if (e && !(e.t === 'present' && e.page === obj.pages.get(first + (i - blockStart(b))))) return 'EINVAL';
+    }
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
@@ -1155,8 +1164,8 @@ export class Machine {
     const oldEnd = r.start + r.pages;
     const v = this.vmaAt(p, start);
     if (!v) { r.pages = pages; return 'EFAULT'; }
-    if (pages === r.pages) return 0; // MREMAP_NO_RESIZE: nothing to check or do (measured on 6.18)
-    if (v.end < start + Math.min(pages, r.pages)) { r.pages = pages; return 'EFAULT'; }
+    // no resize and in-place shrink need only a VMA at the start (measured on 6.18)
+    if (pages === r.pages) return 0;
     if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
     if (pages === r.pages) return 0;
     if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';

@@ -248,7 +248,7 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
     const pmd = p.pmds.get(b);
     if (pmd?.t !== 'huge') continue;
     const was = before.huge.get(b);
-    if (was === undefined || was !== !pmd.pages) huge.push(b * HPAGE_PAGES - r.start);
+    if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
   if (huge.length) out.huge = { [op.region]: huge };
   if (op.op === 'pageout') {

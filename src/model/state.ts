@@ -37,6 +37,8 @@ export interface ShmObj {
   pages: Map<number, Page>;
   /** size in pages: a fault at or past it is SIGBUS */
   size: number;
+  /** first indices of 2 MiB ranges the page cache holds as one THP (after MADV_COLLAPSE) */
+  huge: Set<number>;
 }
 
 export interface Ctx {
