@@ -1,0 +1,102 @@
+// `ptefarm coordinator` end to end with a real nats-server and a real worker process: a dead server
+// is a clear exit 2; a coordinator SIGKILLed midway is resumed with --resume and finishes the same
+// campaign without re-running or re-counting the cases whose results were recorded.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectNats } from '../../src/transport/nats-common.ts';
+import { BIN, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker } from '../helpers/nats-server.ts';
+
+const missing = natsServerMissing();
+if (missing) console.warn(`skipping coordinator CLI tests: ${missing}`);
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** run the CLI; `until(stderr)` true => SIGKILL it (a crash, not a shutdown) */
+function cli(args: string[], until?: (stderr: string) => boolean): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; if (until?.(stderr)) p.kill('SIGKILL'); });
+    p.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** a port nothing listens on: a server started and stopped */
+async function deadUrl(): Promise<string> {
+  const s = await startNatsServer();
+  await s.dispose();
+  return s.url;
+}
+
+describe.skipIf(!!missing)('ptefarm coordinator', () => {
+  it('exits 2 naming the URL when no NATS server answers', async () => {
+    const url = await deadUrl();
+    const r = await cli(['coordinator', '--nats', url, '--target', 'model:x86', '--cases', '5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cannot connect to NATS at ${url}`);
+  }, 30_000);
+
+  it('--resume continues a SIGKILLed coordinator\'s campaign without re-running recorded cases', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const w = await spawnWorker(server.url, 'model:x86');
+    cleanup.push(() => stopWorker(w));
+    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
+    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
+    const N = 600;
+    let killedAt = 0;
+    const first = await cli(['coordinator', '--nats', server.url, '--target', 'model:x86', '--cases', String(N), '--seed', '5',
+      '--max-ops', '8', '--window', '8', '--campaign', 'crashy', '--corpus', corpus, '--json'], (err) => {
+      const m = [...err.matchAll(/\] (\d+)\/\d+ cases/g)].pop();
+      if (m && Number(m[1]) >= 150 && !killedAt) { killedAt = Number(m[1]); return true; }
+      return false;
+    });
+    expect(first.signal).toBe('SIGKILL');
+    expect(killedAt).toBeGreaterThanOrEqual(150);
+    expect(first.stdout).toBe(''); // it never got to its summary
+
+    const second = await cli(['coordinator', '--nats', server.url, '--resume', '--json']);
+    expect(second.code).toBe(0);
+    const s = JSON.parse(second.stdout.trim().split('\n').pop()!);
+    expect(s.campaign).toBe('crashy');
+    expect(s.resumed).toBe(true);
+    expect(s.seed).toBe(5);
+    expect(s.cases).toBe(N);
+    expect(s.faults).toBe(0);
+    // at least what the first coordinator had counted came back from the record, not from workers
+    expect(s.farm.replayed).toBeGreaterThanOrEqual(killedAt);
+    expect(s.farm.replayed + s.farm.published).toBe(N);
+    expect(second.stderr).toMatch(/resumed: \d+ recorded result\(s\) replayed/);
+
+    const nc = await connectNats(server.url);
+    try {
+      const rec = await recordedResults(nc, 'crashy');
+      const ids = new Set(rec.map((r) => r.id));
+      expect(ids.size).toBe(N);
+    } finally { await nc.close(); }
+
+    // resuming a finished campaign only reports it
+    const third = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', 'crashy', '--json']);
+    expect(third.code).toBe(0);
+    expect(JSON.parse(third.stdout.trim()).cases).toBe(N);
+  }, 150_000);
+
+  it('refuses to resume what does not exist', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const r = await cli(['coordinator', '--nats', server.url, '--resume']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`no campaign to resume on ${server.url}`);
+    const r2 = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', 'nope']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('no campaign "nope" to resume');
+  }, 30_000);
+});
