@@ -40,7 +40,8 @@ function stepTableHtml(d: BucketDetail): string {
   const out = [`<table class="steps"><thead><tr><th>step</th><th>op</th><th>rc expected / actual</th><th>proc</th><th>region</th><th>pages</th><th>expected</th><th>actual</th></tr></thead><tbody>`];
   for (const r of d.rows) {
     const lines = r.regions.flatMap((g) => g.runs.map((run) => ({ g, run })));
-    const n = Math.max(1, lines.length) + (r.events ? 1 : 0);
+    const events = r.events && (r.events.diff || r.events.expected !== '(none)') ? r.events : undefined;
+    const n = Math.max(1, lines.length) + (events ? 1 : 0);
     const head = `<td rowspan="${n}">${r.step}</td><td rowspan="${n}"><code>${esc(r.op)}</code>${r.skipped ? `<br><span class="muted">skipped: ${esc(r.skipped)}</span>` : ''}</td>` +
       `<td rowspan="${n}" class="bits">${r.rc.diff ? `<span class="x">${esc(r.rc.expected)} / ${esc(r.rc.actual)}</span>` : `${esc(r.rc.expected)} / ${esc(r.rc.actual)}`}</td>`;
     if (!lines.length) out.push(`<tr class="${r.mismatches ? 'bad' : ''}">${head}<td colspan="5" class="muted">nothing observed</td></tr>`);
@@ -48,7 +49,7 @@ function stepTableHtml(d: BucketDetail): string {
       out.push(`<tr class="${run.diff.length ? 'bad' : ''}">${i === 0 ? head : ''}<td>p${esc(g.proc)}</td><td>${esc(g.region)}${g.kind === 'scan' ? ' (scan)' : ''}</td><td>${pages(run)}</td>` +
         `<td class="bits">${esc(run.expected)}</td><td class="bits">${bits(run.actual, run.diff)}</td></tr>`);
     });
-    if (r.events) out.push(`<tr class="${r.events.diff ? 'bad' : ''}"><td colspan="3">uffd events</td><td class="bits">${esc(r.events.expected)}</td><td class="bits">${r.events.diff ? `<span class="x">${esc(r.events.actual)}</span>` : esc(r.events.actual)}</td></tr>`);
+    if (events) out.push(`<tr class="${events.diff ? 'bad' : ''}"><td colspan="3">uffd events</td><td class="bits">${esc(events.expected)}</td><td class="bits">${events.diff ? `<span class="x">${esc(events.actual)}</span>` : esc(events.actual)}</td></tr>`);
   }
   out.push('</tbody></table>');
   out.push(`<p class="muted">pagemap letters ${BIT_LETTERS.join(' ')} (present, swapped, file, exclusive, uffd-wp, soft-dirty); scan letters ${SCAN_LETTERS.join(' ')}; <code>?</code> = not shown by the target, <code>*</code> = any; differing letters are marked.</p>`);

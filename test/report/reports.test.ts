@@ -1,0 +1,59 @@
+// Report formats from a hand-made GateRun: KTAP plan matches its test points, directives and
+// diagnostics; JUnit counts and escaping; markdown leads with the verdict.
+import { describe, expect, it } from 'vitest';
+import type { GateRun } from '../../src/report/gate.ts';
+import { toKtap } from '../../src/report/ktap.ts';
+import { toJUnit } from '../../src/report/junit.ts';
+import { toMarkdown } from '../../src/report/markdown.ts';
+
+const run: GateRun = {
+  format: 'ptefarm-gate/1', target: 'model:x86+B-3', seed: 1, started: '2026-01-01T00:00:00.000Z', elapsed_s: 1.5,
+  budget: { cases: 10 }, reproduce_runs: 3, corpus_dirs: ['corpus/seeds'], verdict: 'fail', exit_code: 1,
+  reasons: ['new reproducible violation bit.D.lost.R-X.write.pte'], errors: [],
+  corpus: [
+    { path: 'corpus/seeds/a.json', status: 'pass', signatures: [], ms: 3 },
+    { path: 'corpus/seeds/b#1.json', status: 'fail', signatures: ['bit.D.lost.R-X.write.pte'], message: 'step 1 <write> & "x"', ms: 4 },
+    { path: 'corpus/seeds/c.json', status: 'skip', signatures: [], message: 'no uffd', ms: 0 },
+  ],
+  campaign: { target: 'model:x86+B-3', seed: 1, cases: 10, violations: 2, faults: 0, skipped: 0, elapsed_s: 1, cases_per_s: 10, coverage: { rules_hit: 1, rules_total: 2, rules: ['R-X'] }, stopped: 'reached 10 cases', buckets: 2 },
+  timeline: [{ t: 0, cases: 0 }, { t: 1, cases: 10 }], faults: [],
+  buckets: [
+    { signature: 'bit.D.lost.R-X.write.pte', source: 'corpus/seeds/b#1.json', status: 'new', hits: 2, ops: 3, minimized: false, reproduced: 3, runs: 3, example: 'step 1 <write>', case_file: 'cases/x.json' },
+    { signature: 'bit.W.wp-lost.R-Y.wp.pte', source: 'campaign', status: 'flaky', hits: 1, ops: 2, minimized: true, reproduced: 1, runs: 3, example: 'e', case_file: 'cases/y.json' },
+    { signature: 'bit.D.spurious.R-Z.mmap.pte', source: 'campaign', status: 'baseline', reason: 'no soft-dirty', hits: 1, ops: 1, minimized: true, reproduced: 3, runs: 3, example: 'e', case_file: 'cases/z.json' },
+  ],
+};
+
+describe('reports', () => {
+  it('KTAP: version line, plan = number of test points, SKIP directives, no # in names', () => {
+    const k = toKtap(run);
+    const lines = k.trimEnd().split('\n');
+    expect(lines[0]).toBe('KTAP version 1');
+    const plan = lines.find((l) => /^1\.\.\d+$/.test(l))!;
+    const points = lines.filter((l) => /^(not )?ok \d+ /.test(l));
+    expect(plan).toBe(`1..${points.length}`);
+    points.forEach((l, i) => expect(l).toMatch(new RegExp(`^(not )?ok ${i + 1} `)));
+    expect(k).toMatch(/^ok 3 corpus corpus\/seeds\/c\.json # SKIP no uffd$/m);
+    expect(k).toMatch(/^not ok 2 corpus corpus\/seeds\/bno\.1\.json$/m);
+    expect(k).toMatch(/^not ok 4 bucket bit\.D\.lost\.R-X\.write\.pte$/m);
+    expect(k).toMatch(/^ok 5 bucket bit\.W\.wp-lost\.R-Y\.wp\.pte # SKIP flaky: reproduced 1\/3$/m);
+    expect(k).toMatch(/^ok 6 bucket bit\.D\.spurious\.R-Z\.mmap\.pte # SKIP baseline: no soft-dirty$/m);
+    expect(k).toMatch(/^# Totals: pass:2 fail:2 xfail:0 xpass:0 skip:3 error:0$/m);
+  });
+
+  it('JUnit: counts per suite and escaped text', () => {
+    const j = toJUnit(run);
+    expect(j).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*tests="7" failures="2" errors="0" skipped="3"/);
+    expect(j).toContain('<testsuite name="buckets" tests="3" failures="1" errors="0" skipped="2"');
+    expect(j).toContain('step 1 &lt;write&gt; &amp; &quot;x&quot;');
+    expect(j).not.toMatch(/<write>/);
+  });
+
+  it('markdown: verdict heading, new bucket table, flaky and baseline sections', () => {
+    const m = toMarkdown(run);
+    expect(m.split('\n')[0]).toBe('## ❌ ptefarm gate: FAIL on `model:x86+B-3`');
+    expect(m).toContain('| `bit.D.lost.R-X.write.pte` | 3/3 | 2 | 3 |');
+    expect(m).toContain('### Flaky (not failing the gate)');
+    expect(m).toContain('- `bit.D.spurious.R-Z.mmap.pte`: no soft-dirty');
+  });
+});
