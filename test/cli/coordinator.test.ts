@@ -3,7 +3,7 @@
 // campaign without re-running or re-counting the cases whose results were recorded.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '../../src/transport/nats-common.ts';
@@ -99,4 +99,20 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('no campaign "nope" to resume');
   }, 30_000);
+
+  it('`fuzz --nats` runs the same campaign through the farm: a B-3 finding is minimized remotely and saved', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const w = await spawnWorker(server.url, 'model:x86+B-3');
+    cleanup.push(() => stopWorker(w));
+    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
+    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
+    const r = await cli(['fuzz', '--nats', server.url, '--target', 'model:x86+B-3', '--cases', '500', '--seed', '1', '--stop-after', '1', '--corpus', corpus, '--json']);
+    expect(r.code).toBe(1); // a finding
+    const s = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(s.buckets[0].minimized).toBe(true);
+    expect(s.buckets[0].file.startsWith(corpus)).toBe(true);
+    expect(readdirSync(corpus).filter((f) => f.endsWith('.json')).length).toBeGreaterThanOrEqual(1);
+    expect(s.farm.published).toBeGreaterThan(s.cases);
+  }, 90_000);
 });

@@ -29,6 +29,31 @@ export interface CoordinatorFlags extends NatsFlags {
   maxDeliver?: number;
   json?: boolean;
   quiet?: boolean;
+  /** false: do not save reproducers */
+  save?: boolean;
+  profile?: string;
+}
+
+/** `ptefarm fuzz --nats URL ...`: fuzz's options (strings, ms timeout) mapped onto the coordinator's. */
+export interface FuzzFarmFlags extends NatsFlags, Pick<CoordinatorFlags, 'campaign' | 'resume' | 'window' | 'ackWait' | 'maxDeliver'> {
+  target: string; cases?: string; duration?: string; seed?: string; json?: boolean; corpus: string; save: boolean;
+  timeout: string; profile?: string; stopAfter?: string; minimize: boolean;
+}
+
+export function fuzzThroughFarm(o: FuzzFarmFlags): Promise<number> {
+  const int = (name: string, v: string | undefined, min: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+  return coordinate({
+    ...o,
+    cases: int('cases', o.cases, 1),
+    seed: int('seed', o.seed, 0),
+    timeout: `${int('timeout', o.timeout, 1)}ms`,
+    stopAfterBuckets: int('stop-after', o.stopAfter, 1),
+  });
 }
 
 /** The campaign options the coordinator shares with `fuzz --nats`. */
@@ -115,7 +140,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
         timeoutMs: o.timeout ? parseDurationMs(o.timeout) : undefined,
         stopAfterBuckets: o.first ? 1 : o.stopAfterBuckets,
         minimize: o.minimize,
-        corpusDir: o.corpus ?? REGRESSIONS_DIR,
+        corpusDir: o.save === false ? undefined : o.corpus ?? REGRESSIONS_DIR,
+        profile: o.profile,
         generate: o.maxOps ? { maxOps: o.maxOps } : undefined,
         concurrency: o.window,
       },

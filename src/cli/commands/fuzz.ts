@@ -12,6 +12,8 @@ import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { openTarget } from '../../targets/registry.ts';
 import { guarded, InputError } from '../io.ts';
+import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
+import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 
 interface Opts {
   target: string; cases?: string; duration?: string; seed?: string; threads?: string; json?: boolean;
@@ -47,7 +49,7 @@ export function formatSummary(s: Summary): string {
 }
 
 export function register(program: Command) {
-  program.command('fuzz')
+  const cmd = program.command('fuzz')
     .description('coverage-guided fuzzing campaign against a target; buckets, minimizes and saves findings')
     .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
     .option('-n, --cases <n>', 'number of cases (default 1000 unless --duration)')
@@ -61,7 +63,9 @@ export function register(program: Command) {
     .option('--timeout <ms>', 'per-case timeout', '10000')
     .option('--stop-after <buckets>', 'stop once this many distinct findings exist')
     .option('--profile <name>', 'kernel profile of the reference model')
+    .option('--nats <url>', 'run the campaign through a NATS JetStream farm of `ptefarm worker` processes (see `ptefarm coordinator`)')
     .action((o: Opts) => guarded(async () => {
+      if ((o as { nats?: string }).nats) return fuzzThroughFarm(o as Opts & FuzzFarmFlags);
       const cases = intOpt('cases', o.cases, 1);
       const durationMs = o.duration !== undefined ? parseDuration(o.duration) : undefined;
       const seed = intOpt('seed', o.seed, 0) ?? (Date.now() % 2 ** 31);
@@ -120,4 +124,5 @@ export function register(program: Command) {
       } else process.stdout.write(formatSummary(summary) + '\n');
       return summary.buckets.length ? 1 : 0;
     }));
+  addNatsAuthOptions(addFarmCampaignOptions(cmd));
 }
