@@ -121,6 +121,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   const reliabilityRuns = opts.reliabilityRuns ?? (isModelTarget(target) ? 0 : 5);
   const stats: Stats = { cases: 0, completed: 0, violations: 0, faults: 0, skipped: 0, elapsedMs: 0, rulesHit: 0, rulesTotal: checker.rulesTotal, buckets: 0, inflight: 0 };
   const files = new Map<string, string>();
+  /** rules seen in any checked result so far (display/summary; guidance uses the lagged feedback) */
+  const rulesHit = new Set<string>();
   const minimizedAt = new Map<string, number>();
   const minimizeCtl = new AbortController();
   const onAbort = () => minimizeCtl.abort();
@@ -217,6 +219,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
         else if (out.skipped) stats.skipped++;
         else {
           rules = out.stepRules;
+          for (const rs of rules) for (const r of rs) rulesHit.add(r);
           if (out.violations.length) {
             stats.violations++;
             const vs: Violation[] = out.violations;
@@ -243,7 +246,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   let lastProgress = 0;
   const progress = () => {
     stats.elapsedMs = ms();
-    stats.rulesHit = gen.rulesSeen.size;
+    stats.rulesHit = rulesHit.size;
     stats.inflight = inflight.size;
     stats.buckets = dedup.size;
     emit({ type: 'progress', stats: { ...stats } });
@@ -286,8 +289,6 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       wake = () => { clearTimeout(t); resolve(); };
     });
   }
-  // drain feedback for the final coverage figure (does not affect generation any more)
-  for (const [, f] of [...feedback.entries()].sort((a, b) => a[0] - b[0])) if (f) gen.feedback(f.c, f.rules);
   if (!stopReason) stopReason = `reached ${stats.cases} cases`;
   emit({ type: 'stopped', reason: stopReason });
   await Promise.all(minimizations);
@@ -304,7 +305,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     skipped: stats.skipped,
     elapsed_s: round(elapsed, 3),
     cases_per_s: round(stats.completed / Math.max(elapsed, 1e-6), 1),
-    coverage: { rules_hit: gen.rulesSeen.size, rules_total: checker.rulesTotal, rules: [...gen.rulesSeen].sort() },
+    coverage: { rules_hit: rulesHit.size, rules_total: checker.rulesTotal, rules: [...rulesHit].sort() },
     stopped: stopReason,
     buckets: dedup.all().map((b: Bucket) => ({
       signature: b.signature,

@@ -354,7 +354,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['random', 3]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3]]);
     switch (line) {
       case 'huge-zero': {
         this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
@@ -391,6 +391,14 @@ export class OpGen {
         protect(true);
         if (this.rng.chance(0.3)) this.write(proc, r, one());
         scanIt();
+        break;
+      }
+      case 'pt-move': {
+        // a 2 MiB-aligned range of 4 KiB entries (or a PMD) moved by mremap: whole-table moves
+        if (this.rng.chance(0.5)) this.write(proc, r, one()); else if (this.rng.chance(0.5)) { this.write(proc, r, {}); this.split(proc, r, page); }
+        if (this.rng.chance(0.4)) this.clearRefs(proc);
+        protect(this.rng.chance(0.6));
+        this.mremap(proc, r);
         break;
       }
       case 'async-write': {
