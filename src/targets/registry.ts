@@ -3,6 +3,7 @@ import type { Target } from './target.ts';
 import { ModelTarget } from './model.ts';
 import { LiveTarget } from './live.ts';
 import { ExecTarget } from './exec.ts';
+import { QemuTarget } from './qemu.ts';
 
 export const TARGET_SPECS = ['model:x86[@PROFILE][+MUTANT]', 'live', 'exec:<command line>', 'qemu:<image>'];
 
@@ -10,5 +11,6 @@ export async function openTarget(spec: string): Promise<Target> {
   if (spec.startsWith('model:')) return new ModelTarget(spec);
   if (spec === 'live') return new LiveTarget();
   if (spec.startsWith('exec:')) return new ExecTarget(spec.slice('exec:'.length));
+  if (spec.startsWith('qemu:')) return new QemuTarget(spec.slice('qemu:'.length));
   throw new Error(`unknown target "${spec}" (known: ${TARGET_SPECS.join(', ')})`);
 }

@@ -1,0 +1,130 @@
+// QEMU guest images: the named Debian kernels, user-built kernels (`kernel=PATH,arch=ARCH[,config=PATH]`),
+// where they are cached, and how `ptefarm qemu fetch` builds them (scripts/qemu-image.sh).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type GuestArch = 'amd64' | 'arm64';
+
+export interface NamedImage {
+  arch: GuestArch;
+  /** Debian meta-package whose dependency names the current kernel package (never a point release) */
+  meta: string;
+  /** the release line the meta-package must resolve to */
+  line: string;
+}
+
+export const NAMED_IMAGES: Record<string, NamedImage> = {
+  'debian-6.12-amd64': { arch: 'amd64', meta: 'linux-image-6.12-amd64', line: '6.12' },
+  'debian-6.12-arm64': { arch: 'arm64', meta: 'linux-image-6.12-arm64', line: '6.12' },
+  // bookworm's default kernel is the 6.1 line
+  'debian-6.1-amd64': { arch: 'amd64', meta: 'linux-image-amd64', line: '6.1' },
+};
+
+export const IMAGE_SCRIPT = fileURLToPath(new URL('../../../scripts/qemu-image.sh', import.meta.url));
+
+export function cacheRoot(): string {
+  return process.env.PTEFARM_QEMU_CACHE ?? join(os.homedir(), '.cache', 'ptefarm', 'qemu');
+}
+
+/** What QEMU boots: everything resolved to files. */
+export interface GuestImage {
+  /** the spec as given (`debian-6.12-amd64`, `kernel=...,arch=...`) */
+  spec: string;
+  arch: GuestArch;
+  kernel: string;
+  initrd: string;
+  /** kernel config, when known */
+  config?: string;
+  /** kernel release from the package (the guest reports its own at boot) */
+  release?: string;
+  /** directory holding the initramfs (and for named images, everything): snapshots go here */
+  dir: string;
+}
+
+export function normArch(a: string): GuestArch {
+  if (a === 'amd64' || a === 'x86_64' || a === 'x86') return 'amd64';
+  if (a === 'arm64' || a === 'aarch64') return 'arm64';
+  throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64)`);
+}
+
+export type ImageSpec =
+  | { kind: 'named'; name: string; image: NamedImage }
+  | { kind: 'custom'; kernel: string; arch: GuestArch; config?: string };
+
+export function parseImageSpec(spec: string): ImageSpec {
+  if (NAMED_IMAGES[spec]) return { kind: 'named', name: spec, image: NAMED_IMAGES[spec] };
+  if (spec.includes('=')) {
+    const kv: Record<string, string> = {};
+    for (const part of spec.split(',')) {
+      const i = part.indexOf('=');
+      if (i <= 0) throw new Error(`qemu: bad image spec part "${part}" (expected key=value)`);
+      kv[part.slice(0, i)] = part.slice(i + 1);
+    }
+    for (const k of Object.keys(kv)) if (!['kernel', 'arch', 'config'].includes(k)) throw new Error(`qemu: unknown image key "${k}" (kernel, arch, config)`);
+    if (!kv.kernel || !kv.arch) throw new Error('qemu: a custom image needs kernel=PATH,arch=ARCH[,config=PATH]');
+    return { kind: 'custom', kernel: resolve(kv.kernel), arch: normArch(kv.arch), config: kv.config ? resolve(kv.config) : undefined };
+  }
+  throw new Error(`qemu: unknown image "${spec}" (named: ${Object.keys(NAMED_IMAGES).join(', ')}; or kernel=PATH,arch=ARCH[,config=PATH])`);
+}
+
+function imageDir(s: ImageSpec): string {
+  return s.kind === 'named' ? join(cacheRoot(), s.name) : join(cacheRoot(), `initramfs-${s.arch}`);
+}
+
+interface Manifest { arch: string; release: string; package: string; version: string }
+
+/** Resolve a spec to files that exist; throws (naming the fetch command) when it is not fetched. */
+export function resolveImage(spec: string): GuestImage {
+  const s = parseImageSpec(spec);
+  const dir = imageDir(s);
+  const initrd = join(dir, 'initrd.cpio');
+  if (s.kind === 'named') {
+    const kernel = join(dir, 'kernel');
+    if (!existsSync(kernel) || !existsSync(initrd) || !existsSync(join(dir, 'manifest.json'))) {
+      throw new Error(`qemu: image ${spec} is not fetched; run \`ptefarm qemu fetch ${spec}\``);
+    }
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    return { spec, arch: s.image.arch, kernel, initrd, config: join(dir, 'config'), release: m.release, dir };
+  }
+  if (!existsSync(s.kernel)) throw new Error(`qemu: kernel ${s.kernel} does not exist`);
+  if (s.config && !existsSync(s.config)) throw new Error(`qemu: config ${s.config} does not exist`);
+  if (!existsSync(initrd)) throw new Error(`qemu: no initramfs for ${s.arch}; run \`ptefarm qemu fetch '${spec}'\``);
+  return { spec, arch: s.arch, kernel: s.kernel, initrd, config: s.config, dir };
+}
+
+/** Build (or confirm up to date) the image for a spec. Output of the script goes to `log`. */
+export function fetchImage(spec: string, log: (s: string) => void = (s) => process.stderr.write(s)): Promise<GuestImage> {
+  const s = parseImageSpec(spec);
+  const dir = imageDir(s);
+  const args = s.kind === 'named' ? ['debian', s.image.arch, s.image.meta, dir] : ['initramfs', s.arch, dir];
+  return new Promise((res, rej) => {
+    const child = spawn('bash', [IMAGE_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => log(d.toString()));
+    child.stderr.on('data', (d: Buffer) => log(d.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => {
+      if (code !== 0) return rej(new Error(`qemu: building image ${spec} failed (exit ${code})`));
+      try {
+        const img = resolveImage(spec);
+        if (s.kind === 'named' && img.release && !img.release.startsWith(s.image.line + '.')) {
+          return rej(new Error(`qemu: ${s.image.meta} resolved to kernel ${img.release}, not the ${s.image.line} line`));
+        }
+        res(img);
+      } catch (e) { rej(e as Error); }
+    });
+  });
+}
+
+/** `CONFIG_X=y|m|value` lines of a kernel config (unset options are absent) */
+export function readKernelConfig(path: string | undefined): Record<string, string> | undefined {
+  if (!path || !existsSync(path)) return undefined;
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}

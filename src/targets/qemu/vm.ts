@@ -1,0 +1,203 @@
+// One QEMU guest (TCG, 1 vCPU) running the executor behind a virtio-serial port. The host listens
+// on a unix socket that QEMU connects to as the chardev of the `exec0` port; the guest's init
+// writes one `guest k=v ...` line, then the executor speaks its stdin/stdout protocol
+// (workers/executor/README.md) on the port. The serial console (QEMU's stdout) is kept as a log
+// and scanned for kernel oopses. Recipe and measurements: shared/docs/qemu-targets.md.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { GuestImage } from './images.ts';
+
+export interface VmOptions {
+  /** guest RAM in MiB (default 1024: under 512 MiB usable the kernel clears every THP flag) */
+  memMB?: number;
+  /** boot timeout (default 180 s: arm64 under TCG is slow) */
+  bootTimeoutMs?: number;
+  /** extra kernel command line */
+  append?: string;
+  /** qemu binary override */
+  qemu?: string;
+}
+
+/** Console lines that mean the kernel is in trouble; everything from the first one on is the oops text. */
+export const OOPS_RE = /(Oops:|BUG:|kernel BUG at|general protection fault|Kernel panic|WARNING: CPU:|Unable to handle kernel|Internal error:|watchdog: BUG|list_add corruption|list_del corruption)/;
+
+export function qemuCommand(img: GuestImage, sock: string, opts: VmOptions = {}): { bin: string; args: string[] } {
+  const mem = String(opts.memMB ?? 1024);
+  // loglevel=5 (not quiet): warnings reach the console, boot chatter does not
+  const cmdline = ['panic=-1', 'loglevel=5', 'mitigations=off', opts.append ?? ''].filter(Boolean);
+  const common = ['-accel', 'tcg', '-m', mem, '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', img.kernel, '-initrd', img.initrd, '-serial', 'stdio',
+    '-device', 'virtio-serial-pci', '-chardev', `socket,id=ex,path=${sock}`, '-device', 'virtserialport,chardev=ex,name=exec0'];
+  if (img.arch === 'amd64') {
+    return {
+      bin: opts.qemu ?? 'qemu-system-x86_64',
+      args: ['-machine', 'pc', '-cpu', 'qemu64,+rdrand', ...common, '-append', ['console=ttyS0', ...cmdline].join(' ')],
+    };
+  }
+  return {
+    bin: opts.qemu ?? 'qemu-system-aarch64',
+    // pauth-impdef: the architected QARMA pointer authentication makes TCG 4-8x slower
+    args: ['-machine', 'virt', '-cpu', 'max,pauth-impdef=on', ...common, '-append', ['console=ttyAMA0', ...cmdline].join(' ')],
+  };
+}
+
+export interface BootInfo {
+  /** `guest` line facts: release, arch, swap, thp, thp_shmem, port */
+  guest: Record<string, string>;
+  /** the executor's `probe` facts */
+  probe: Record<string, string>;
+  /** ms from launch to a probed executor */
+  bootMs: number;
+}
+
+function kv(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tok of line.trim().split(/\s+/).slice(1)) {
+    const i = tok.indexOf('=');
+    if (i > 0) out[tok.slice(0, i)] = tok.slice(i + 1);
+  }
+  return out;
+}
+
+export class Vm {
+  private child?: ChildProcessWithoutNullStreams;
+  private server?: net.Server;
+  private sock?: net.Socket;
+  private dir: string;
+  private buf = '';
+  private conBuf = '';
+  /** console output (last 64 KiB) */
+  console = '';
+  /** set once the console showed an oops: the text from the oops line on */
+  oops?: string;
+  exited?: string;
+  onLine?: (line: string) => void;
+  onOops?: (text: string) => void;
+  onExit?: (why: string) => void;
+  /** only console text after this offset is scanned for oopses (boot chatter is not a finding) */
+  private armed = false;
+
+  constructor(readonly image: GuestImage, readonly opts: VmOptions = {}) {
+    this.dir = mkdtempSync(join(os.tmpdir(), 'ptefarm-qemu-'));
+  }
+
+  get pid(): number | undefined { return this.exited ? undefined : this.child?.pid; }
+
+  /** Launch, wait for the guest line, the executor's ready line and its probe. */
+  async boot(): Promise<BootInfo> {
+    const t0 = Date.now();
+    const sockPath = join(this.dir, 'ex.sock');
+    const lines: string[] = [];
+    let wake: (() => void) | undefined;
+    const server = net.createServer();
+    this.server = server;
+    await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(sockPath, res); });
+    server.on('connection', (s) => {
+      if (this.sock) { s.destroy(); return; }
+      this.sock = s;
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => {
+        this.buf += d;
+        let i;
+        while ((i = this.buf.indexOf('\n')) >= 0) {
+          const l = this.buf.slice(0, i);
+          this.buf = this.buf.slice(i + 1);
+          if (this.onLine) this.onLine(l); else { lines.push(l); wake?.(); }
+        }
+      });
+      s.on('error', () => { /* reported through QEMU's exit */ });
+    });
+    const { bin, args } = qemuCommand(this.image, sockPath, this.opts);
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    const onCon = (d: Buffer) => {
+      const text = d.toString();
+      this.console = (this.console + text).slice(-65536);
+      if (!this.armed || this.oops !== undefined) {
+        if (this.oops !== undefined) this.oops = (this.oops + text).slice(0, 8192);
+        return;
+      }
+      this.conBuf += text;
+      const m = OOPS_RE.exec(this.conBuf);
+      if (m) {
+        this.oops = this.conBuf.slice(m.index);
+        this.onOops?.(this.oops);
+      }
+      this.conBuf = this.conBuf.slice(-200);
+    };
+    child.stdout.on('data', onCon);
+    child.stderr.on('data', onCon);
+    child.stdin.on('error', () => {});
+    const exited = new Promise<void>((res) => {
+      const done = (why: string) => {
+        if (this.exited) return;
+        this.exited = why;
+        wake?.();
+        this.onExit?.(why);
+        res();
+      };
+      child.on('exit', (code, sig) => done(sig ? `qemu killed by ${sig}` : `qemu exited with code ${code}`));
+      child.on('error', (e) => done(`could not run ${bin}: ${e.message}`));
+    });
+    void exited;
+
+    const timeout = this.opts.bootTimeoutMs ?? 180_000;
+    const next = async (): Promise<string> => {
+      for (;;) {
+        const l = lines.shift();
+        if (l !== undefined) return l;
+        if (this.exited) throw new Error(`${this.exited} during boot; console:\n${this.console.slice(-1500)}`);
+        const left = t0 + timeout - Date.now();
+        if (left <= 0) throw new Error(`no executor after ${timeout} ms; console:\n${this.console.slice(-1500)}`);
+        await new Promise<void>((res) => { const t = setTimeout(res, left); wake = () => { clearTimeout(t); wake = undefined; res(); }; });
+      }
+    };
+    try {
+      let guest: Record<string, string> | undefined;
+      for (;;) {
+        const l = await next();
+        if (l.startsWith('guest ')) guest = kv(l);
+        else if (l.startsWith('ready ')) break;
+      }
+      this.armed = true;
+      this.send('probe\n');
+      let probe: Record<string, string> = {};
+      for (;;) {
+        const l = await next();
+        if (l.startsWith('probe ')) probe = kv(l);
+        else if (l === 'end probe') break;
+      }
+      if (!guest) throw new Error('the guest init wrote no `guest` line');
+      if (lines.length) throw new Error(`unexpected executor output after the probe: ${lines[0].slice(0, 80)}`);
+      return { guest, probe, bootMs: Date.now() - t0 };
+    } catch (e) {
+      this.kill();
+      throw new Error(`qemu ${this.image.spec}: boot failed: ${(e as Error).message}`);
+    }
+  }
+
+  send(text: string): void { this.sock?.write(text); }
+
+  kill(): void {
+    if (this.child && !this.exited) this.child.kill('SIGKILL');
+    this.sock?.destroy();
+    this.server?.close();
+    try { rmSync(this.dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+
+  /** Ask the executor to quit (the guest powers off), then make sure QEMU is gone. */
+  async shutdown(ms = 5000): Promise<void> {
+    if (!this.child || this.exited) { this.kill(); return; }
+    const child = this.child;
+    this.send('quit\n');
+    await new Promise<void>((res) => {
+      const t = setTimeout(res, ms);
+      child.once('exit', () => { clearTimeout(t); res(); });
+      if (this.exited) { clearTimeout(t); res(); }
+    });
+    this.kill();
+  }
+}
