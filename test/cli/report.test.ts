@@ -27,6 +27,22 @@ describe('ptefarm report', () => {
     expect(before[3]).toContain('<table class="steps">');
   }, 120_000);
 
+  it('fuzz --out DIR keeps the summary, bucket cases and traces, and the reports; report RUN_DIR works on it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptefarm-fuzz-out-'));
+    const f = cli('fuzz', '--target', 'model:x86+B-3', '--cases', '40', '--seed', '3', '--no-save', '--threads', '1', '--out', dir);
+    expect(f.status, f.stdout + f.stderr).toBe(1);
+    const run = JSON.parse(readFileSync(join(dir, 'gate.json'), 'utf8')) as { buckets: { signature: string; case_file: string; trace_file?: string }[]; campaign: { cases: number } };
+    expect(run.campaign.cases).toBe(40);
+    expect(run.buckets.length).toBeGreaterThan(0);
+    for (const b of run.buckets) {
+      expect(existsSync(join(dir, b.case_file))).toBe(true);
+      expect(existsSync(join(dir, b.trace_file!))).toBe(true);
+    }
+    for (const n of ['junit.xml', 'ktap.txt', 'summary.md', 'report.html']) expect(existsSync(join(dir, n)), n).toBe(true);
+    expect(readFileSync(join(dir, 'ktap.txt'), 'utf8')).toContain(`not ok 1 bucket ${run.buckets[0].signature}`);
+    expect(cli('report', dir).status).toBe(0);
+  }, 120_000);
+
   it('exit 2 for a directory that holds no run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ptefarm-report-empty-'));
     const r = cli('report', dir);

@@ -12,12 +12,13 @@ import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { openTarget } from '../../targets/registry.ts';
 import { guarded, InputError } from '../io.ts';
+import { saveFuzzRun } from '../../report/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 
 interface Opts {
   target: string; cases?: string; duration?: string; seed?: string; threads?: string; json?: boolean;
-  corpus: string; save: boolean; timeout: string; profile?: string; stopAfter?: string; minimize: boolean;
+  corpus: string; save: boolean; timeout: string; profile?: string; stopAfter?: string; minimize: boolean; out?: string;
 }
 
 export function parseDuration(s: string): number {
@@ -63,6 +64,7 @@ export function register(program: Command) {
     .option('--timeout <ms>', 'per-case timeout', '10000')
     .option('--stop-after <buckets>', 'stop once this many distinct findings exist')
     .option('--profile <name>', 'kernel profile of the reference model')
+    .option('--out <dir>', 'run directory: summary (gate.json), bucket cases and traces, reports (src/report)')
     .option('--nats <url>', 'run the campaign through a NATS JetStream farm of `ptefarm worker` processes (see `ptefarm coordinator`)')
     .action((o: Opts) => guarded(async () => {
       if ((o as { nats?: string }).nats) return fuzzThroughFarm(o as Opts & FuzzFarmFlags);
@@ -93,9 +95,11 @@ export function register(program: Command) {
       }, cliProgress.Presets.shades_classic) : undefined;
       bar?.start(total, 0, { cps: 0, viol: 0, buckets: 0, rules: `0/${checker.rulesTotal}` });
       let lastJsonProgress = 0;
+      const timeline = [{ t: 0, cases: 0 }];
       const onEvent = (e: CampaignEvent) => {
         if (e.type === 'progress') {
           const st = e.stats;
+          timeline.push({ t: Math.round(st.elapsedMs) / 1000, cases: st.completed });
           bar?.update(cases === undefined && durationMs !== undefined ? Math.min(total, Math.round(st.elapsedMs / 1000)) : st.completed, {
             cps: (st.completed / Math.max(st.elapsedMs / 1000, 1e-3)).toFixed(0), viol: st.violations, buckets: st.buckets, rules: `${st.rulesHit}/${st.rulesTotal}`,
           });
@@ -122,6 +126,7 @@ export function register(program: Command) {
         const { coverage, ...rest } = summary;
         out({ ...rest, coverage: { rules_hit: coverage.rules_hit, rules_total: coverage.rules_total, rules: coverage.rules } });
       } else process.stdout.write(formatSummary(summary) + '\n');
+      if (o.out) await saveFuzzRun(o.out, summary, { target: o.target, profile: o.profile, timeline });
       return summary.buckets.length ? 1 : 0;
     }));
   addNatsAuthOptions(addFarmCampaignOptions(cmd));

@@ -16,18 +16,12 @@ import { runGate } from '../../report/gate.ts';
 import { readBaseline, type Baseline } from '../../report/baseline.ts';
 import { saveRun, writeReports } from '../../report/rundir.ts';
 import { guarded, InputError } from '../io.ts';
+import { parseDuration } from './fuzz.ts';
 
 interface Opts {
   target: string; corpus?: string[]; cases?: string; duration?: string; seed: string; baseline?: string;
   junit?: string; ktap?: string; markdown?: string; html?: string; out?: string; threads?: string;
   reproduce: string; profile?: string; timeout: string; quiet?: boolean;
-}
-
-/** "90", "90s", "2m", "1h", "500ms" -> milliseconds */
-export function parseDurationMs(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new InputError(`bad duration "${s}": expected e.g. 90s, 2m, 1h, 500ms`);
-  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number);
 }
 
 export function intOpt(name: string, s: string | undefined, min = 0): number | undefined {
@@ -61,7 +55,7 @@ export function register(program: Command) {
     .option('-q, --quiet', 'no progress lines on stderr')
     .action((o: Opts) => guarded(async () => {
       const seed = intOpt('seed', o.seed)!;
-      const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
+      const durationMs = o.duration !== undefined ? parseDuration(o.duration) : undefined;
       const cases = intOpt('cases', o.cases) ?? (durationMs === undefined ? 1000 : undefined);
       const reproduceRuns = intOpt('reproduce', o.reproduce, 1)!;
       const threads = intOpt('threads', o.threads, 1);
