@@ -4,11 +4,13 @@
 // (workers/executor/README.md) on the port. The serial console (QEMU's stdout) is kept as a log
 // and scanned for kernel oopses. Recipe and measurements: shared/docs/qemu-targets.md.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { GuestImage } from './images.ts';
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 export interface VmOptions {
   /** guest RAM in MiB (default 1024: under 512 MiB usable the kernel clears every THP flag) */
@@ -111,7 +113,10 @@ export class Vm {
       s.on('error', () => { /* reported through QEMU's exit */ });
     });
     const { bin, args } = qemuCommand(this.image, sockPath, this.opts);
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // setpriv --pdeathsig: QEMU dies with the thread that started it (a piscina worker thread
+    // terminated on a timeout, a crashed ptefarm), so no guest outlives its supervisor
+    const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, args];
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     const onCon = (d: Buffer) => {
       const text = d.toString();
