@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { EmbeddedTransport } from '../src/transport/embedded.ts';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
@@ -18,7 +18,7 @@ import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -35,7 +35,7 @@ export interface WorkerOptions {
   log?: (line: string) => void;
 }
 
-export interface WorkerStats { done: number; refused: number; duplicatesDropped: number; ackFailures: number; publishRetries: number }
+export interface WorkerStats { done: number; refused: number; deadLettered: number; duplicatesDropped: number; ackFailures: number; publishRetries: number }
 
 export interface WorkerHandle {
   id: string;
@@ -51,13 +51,15 @@ const CAMPAIGN_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** Envelope problems of a job message (the case itself is checked by validateCase). */
 function envelopeProblems(j: Partial<JobMessage>, target: string): string[] {
   const p: string[] = [];
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) return ['job: expected a JSON object'];
+  if (typeof j !== 'object' || j === null || Array.isArray(j) || Object.keys(j).length === 0) return ['job: expected a JSON object'];
   if (j.v !== 1) p.push(`v: expected 1, got ${JSON.stringify(j.v)}`);
   if (typeof j.campaign !== 'string' || !CAMPAIGN_RE.test(j.campaign)) p.push('campaign: expected a campaign id');
   if (typeof j.id !== 'string' || !j.id || j.id.length > 200) p.push('id: expected a job id');
   if (typeof j.hash !== 'string') p.push('hash: expected a string');
   if (j.target !== target) p.push(`target: this worker runs ${target}, the job asks for ${JSON.stringify(j.target)}`);
   if (j.timeoutMs !== undefined && (typeof j.timeoutMs !== 'number' || !(j.timeoutMs > 0))) p.push('timeoutMs: expected a positive number');
+  if (j.maxDeliver !== undefined && (!Number.isInteger(j.maxDeliver) || j.maxDeliver < 1)) p.push('maxDeliver: expected a positive integer');
+  if (j.ackWaitMs !== undefined && (typeof j.ackWaitMs !== 'number' || !(j.ackWaitMs >= 100))) p.push('ackWaitMs: expected a number >= 100');
   if (j.coverage !== undefined && (typeof j.coverage !== 'object' || j.coverage === null || (j.coverage.profile !== undefined && typeof j.coverage.profile !== 'string'))) p.push('coverage: expected { profile?: string }');
   return p;
 }
@@ -88,7 +90,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const js = jetstream(nc, { timeout: 10_000 });
   const pool = new EmbeddedTransport({ threads, timeoutMs: maxCaseMs });
 
-  const stats: WorkerStats = { done: 0, refused: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
+  const stats: WorkerStats = { done: 0, refused: 0, deadLettered: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
   let busy = 0;
   let stopping = false;
   const started = Date.now();
@@ -121,15 +123,35 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
+  const deadLetter = async (m: JsMsg, job: JobMessage) => {
+    const attempts = m.info.deliveryCount - 1;
+    const h = headers();
+    h.set('Ptefarm-Deliveries', String(attempts));
+    await retrying('dead-letter', () => js.publish(deadSubject(job.campaign), m.data, { headers: h, msgID: `dead/${job.campaign}/${job.id}/${job.hash}` }), () => false);
+    await publishResult(job.campaign, {
+      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount,
+      result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
+    });
+    try { await m.ackAck(); } catch { stats.ackFailures++; }
+    stats.deadLettered++;
+    log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
+  };
+
   const handle = async (m: JsMsg) => {
-    // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case
-    const ackWaitMs = Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
-    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(250, ackWaitMs / 3));
+    let job: Partial<JobMessage> | undefined;
+    let problems: string[] = [];
+    try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
+    if (job !== undefined) problems = envelopeProblems(job ?? {}, o.target);
+    // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case.
+    // The coordinator may have changed ack_wait after this worker read it: the job says what it is.
+    const ackWaitMs = !problems.length && job!.ackWaitMs ? job!.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
+    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(200, ackWaitMs / 3));
     try {
-      let job: Partial<JobMessage> | undefined;
-      let problems: string[] = [];
-      try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
-      if (job) problems = envelopeProblems(job, o.target);
+      if (!problems.length && job!.maxDeliver !== undefined && m.info.deliveryCount > job!.maxDeliver) {
+        // the last delivery the consumer makes: every earlier one died or hung without a result
+        await deadLetter(m, job as JobMessage);
+        return;
+      }
       const campaign = job && typeof job.campaign === 'string' && CAMPAIGN_RE.test(job.campaign) ? job.campaign
         : (m.headers?.get('Ptefarm-Campaign') && CAMPAIGN_RE.test(m.headers.get('Ptefarm-Campaign')) ? m.headers.get('Ptefarm-Campaign') : '_invalid');
       const jobId = job && typeof job.id === 'string' && job.id ? job.id : (m.headers?.get('Ptefarm-Job') || `seq-${m.seq}`);

@@ -7,7 +7,7 @@
 //     durable consumer job_<target-token> per target, filter ptefarm.job.<target-token>; every worker
 //     of that target pulls from it, so a case only ever reaches a worker that runs its target
 //   PTEFARM_RESULTS  limits       ptefarm.result.<campaign>      the coordinator's durable record
-//   PTEFARM_DEAD     limits       ptefarm.dead.<campaign>        jobs that exhausted max_deliver
+//   PTEFARM_DEAD     limits       ptefarm.dead.<campaign>        jobs no worker could finish in maxDeliver attempts
 //   PTEFARM_STATE    limits, 1 per subject   ptefarm.state.<campaign>.{meta,progress,summary}, ptefarm.state.last
 //   core NATS        ptefarm.worker.hb (announce + heartbeat), ptefarm.worker.bye, ptefarm.worker.ping
 import { createHash } from 'node:crypto';
@@ -30,7 +30,9 @@ export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERI
 
 /** ack_wait of a target consumer: how long a dead worker keeps a case; live workers extend it with working() */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
-/** deliveries of one case before it is dead-lettered */
+/** deliveries of one case that may execute it; the consumer's max_deliver is one more: the worker
+ *  that receives that last delivery dead-letters the job instead of running it (durable, needs no
+ *  coordinator online); the MAX_DELIVERIES advisory is the coordinator's backup for that delivery */
 export const DEFAULT_MAX_DELIVER = 5;
 /** JetStream de-duplication window (Nats-Msg-Id): a re-published job or result inside it is dropped */
 export const DUPLICATE_WINDOW_MS = 15 * 60_000;
@@ -81,6 +83,10 @@ export interface JobMessage {
   hash: string;
   /** the campaign's coverage request (CoverageRequest): the worker computes step rules too */
   coverage?: { profile?: string };
+  /** deliveries that may execute the job; a later delivery is dead-lettered by the worker */
+  maxDeliver?: number;
+  /** the consumer's ack_wait as the coordinator set it: the worker calls working() well within it */
+  ackWaitMs?: number;
 }
 
 export interface ResultMessage {
@@ -91,7 +97,7 @@ export interface ResultMessage {
   result: CaseResult;
   /** delivery count of the job when this result was produced (> 1: a redelivery) */
   delivery?: number;
-  /** set when the coordinator dead-lettered the job (max_deliver exhausted) */
+  /** set when the job was dead-lettered (no worker finished it in maxDeliver attempts) */
   dead?: boolean;
 }
 
@@ -184,7 +190,7 @@ export interface ConsumerTuning { ackWaitMs?: number; maxDeliver?: number }
 export async function ensureTargetConsumer(jsm: JetStreamManager, target: string, tuning?: ConsumerTuning): Promise<ConsumerInfo> {
   const name = consumerName(target);
   const ackWait = ns(tuning?.ackWaitMs ?? DEFAULT_ACK_WAIT_MS);
-  const maxDeliver = tuning?.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  const maxDeliver = (tuning?.maxDeliver ?? DEFAULT_MAX_DELIVER) + 1;
   let info: ConsumerInfo | undefined;
   try { info = await jsm.consumers.info(JOBS_STREAM, name); } catch (e) { if (!isNotFound(e)) throw e; }
   if (!info) {
@@ -228,3 +234,7 @@ function isPermanent(e: unknown): boolean {
   return /MAX_PAYLOAD|payload.*exceed|maximum payload|Authorization|permissions violation/i.test(m);
 }
 
+
+export function deadLetterFault(attempts: number, target: string, campaign: string): string {
+  return `infrastructure: case delivered ${attempts} times without a result (workers of ${target} died or hung); dead-lettered to ${deadSubject(campaign)}`;
+}

@@ -20,7 +20,7 @@ import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import type { CoverageRequest } from '../campaign/checker.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
-  checkCampaignId, connectNats, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
+  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
   resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
@@ -35,7 +35,7 @@ export interface FarmStats {
   duplicates: number;
   /** results whose case hash matches no job of this run (a previous coordinator's case): ignored */
   stale: number;
-  /** jobs that exhausted max_deliver and were dead-lettered (reported as faults) */
+  /** jobs no worker finished in maxDeliver attempts, dead-lettered (reported as faults) */
   deadLettered: string[];
   /** publish attempts that failed and were retried (server away) */
   publishRetries: number;
@@ -181,6 +181,10 @@ export class NatsTransport implements Transport {
     this.stats.received++;
     if (!r || r.campaign !== this.campaign || typeof r.id !== 'string') { this.stats.stale++; return; }
     const result: CaseResult = { ...r.result, id: r.id };
+    if (r.dead && !this.stats.deadLettered.includes(r.id)) {
+      this.stats.deadLettered.push(r.id);
+      this.emit({ type: 'dead-letter', id: r.id, deliveries: r.delivery ?? 0, target: this.waiting.get(r.id)?.target ?? 'its target' });
+    }
     if (this.settled.has(r.id)) {
       this.stats.duplicates++;
       this.emit({ type: 'duplicate', id: r.id });
@@ -211,13 +215,11 @@ export class NatsTransport implements Transport {
     const deliveries = adv.deliveries ?? 0;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(deliveries));
-    this.stats.deadLettered.push(job.id);
-    this.emit({ type: 'dead-letter', id: job.id, deliveries, target: job.target });
     const stop = () => this.closed;
     await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
     const res: ResultMessage = {
       v: 1, campaign: this.campaign, id: job.id, hash: job.hash, dead: true, delivery: deliveries,
-      result: { id: job.id, fault: `infrastructure: case delivered ${deliveries} times without a result (workers of ${job.target} died or hung); dead-lettered to ${deadSubject(this.campaign)}`, worker: 'coordinator' },
+      result: { id: job.id, fault: deadLetterFault(deliveries, job.target, this.campaign), worker: 'coordinator' },
     };
     // through the results stream like any result: recorded durably, first one per job wins
     await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultMsgId(this.campaign, job.id, job.hash) }), stop);
@@ -248,7 +250,10 @@ export class NatsTransport implements Transport {
     if (this.waiting.has(job.id) || this.settled.has(job.id)) return Promise.resolve({ id: job.id, fault: `transport: job id ${job.id} used twice` });
     return new Promise<CaseResult>((resolve) => {
       this.waiting.set(job.id, { hash, target: job.target, resolve });
-      const msg: JobMessage = { v: 1, campaign: this.campaign, id: job.id, target: job.target, case: job.case, timeoutMs: opts.timeoutMs ?? 10_000, hash };
+      const msg: JobMessage = {
+        v: 1, campaign: this.campaign, id: job.id, target: job.target, case: job.case, timeoutMs: opts.timeoutMs ?? 10_000, hash,
+        maxDeliver: this.opts.maxDeliver ?? DEFAULT_MAX_DELIVER, ackWaitMs: this.opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS,
+      };
       const coverage = (job as CaseJob & CoverageRequest).coverage;
       if (coverage) msg.coverage = coverage;
       const h = headers();

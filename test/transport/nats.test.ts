@@ -10,7 +10,7 @@ import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
-import type { FarmEvent, NatsTransport } from '../../src/transport/nats.ts';
+import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
 import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
@@ -161,14 +161,19 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     h.set('Ptefarm-Job', 'not-json');
     const subj = jobSubject('model:x86');
     await js.publish(subj, '{ this is not json', { headers: h });
+    const h2 = headers();
+    h2.set('Ptefarm-Campaign', campaign);
+    h2.set('Ptefarm-Job', 'null-job');
+    await js.publish(subj, 'null', { headers: h2 });
     await js.publish(subj, JSON.stringify(job('too-many-pages', { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 100_000, kind: 'anon' }] })));
     await js.publish(subj, JSON.stringify(job('too-many-ops', { format: 'ptefarm-case/1', ops: [valid.ops[0], ...Array.from({ length: 300 }, () => valid.ops[1])] })));
     await js.publish(subj, JSON.stringify(job('no-region', { format: 'ptefarm-case/1', ops: [{ op: 'write', region: 'zz', first: 0, count: 1 }] })));
     await js.publish(subj, JSON.stringify({ ...job('wrong-target', valid), target: 'live' }));
     await js.publish(subj, JSON.stringify(job('valid', valid)));
-    for (let i = 0; i < 600 && results.size < 6; i++) await new Promise((r) => setTimeout(r, 50));
-    expect([...results.keys()].sort()).toEqual(['no-region', 'not-json', 'too-many-ops', 'too-many-pages', 'valid', 'wrong-target']);
+    for (let i = 0; i < 600 && results.size < 7; i++) await new Promise((r) => setTimeout(r, 50));
+    expect([...results.keys()].sort()).toEqual(['no-region', 'not-json', 'null-job', 'too-many-ops', 'too-many-pages', 'valid', 'wrong-target']);
     expect(results.get('not-json')!.fault).toMatch(/refused.*not valid JSON/);
+    expect(results.get('null-job')!.fault).toMatch(/refused.*job: expected a JSON object/);
     expect(results.get('too-many-pages')!.fault).toMatch(/refused.*ops\[0\]\.pages/);
     expect(results.get('too-many-ops')!.fault).toMatch(/refused.*301 ops exceed the limit of 256/);
     expect(results.get('no-region')!.fault).toMatch(/refused.*ops\[0\]/);
@@ -183,40 +188,78 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     expect(ci.num_pending + ci.num_ack_pending).toBe(0);
   }, 60_000);
 
-  it('a job that exhausts max_deliver is dead-lettered and reported as an infrastructure fault', async () => {
-    const server = await startNatsServer();
-    cleanup.push(() => server.dispose());
-    let t: NatsTransport | undefined;
-    const events: FarmEvent[] = [];
-    t = await Transport.connect(server.url, {}, { campaign: 'dlq', maxDeliver: 2, ackWaitMs: 1000, onEvent: (e) => events.push(e) });
-    cleanup.push(() => t?.close());
-    const target = 'model:x86@6.12';
-    const resP = t.run({ id: 'doomed', target, case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } as never }, { timeoutMs: 1000 });
-    // a "worker" that takes jobs and dies with them every time: pulls, never acks; keeps a pull
-    // pending (2.9 emits the max-deliveries advisory only then)
-    const nc = await connectNats(server.url);
-    cleanup.push(() => nc.close());
-    const js = jetstream(nc);
-    let stopPulling = false;
-    cleanup.push(() => { stopPulling = true; });
+  /** a "worker" that takes jobs of `target` and dies with them: pulls, never acks (keeps a pull
+   *  pending, which 2.9 needs to emit the max-deliveries advisory); stops after `max` deliveries */
+  function doomedPuller(url: string, target: string, max = Infinity): { taken: () => number; stop: () => void } {
+    let stop = false;
     let taken = 0;
     void (async () => {
-      while (!stopPulling) {
+      const nc = await connectNats(url);
+      const js = jetstream(nc);
+      while (!stop && taken < max) {
         try {
           const c = await js.consumers.get(JOBS_STREAM, consumerName(target));
           for await (const _m of await c.fetch({ max_messages: 1, expires: 1000 })) taken++;
         } catch { await new Promise((r) => setTimeout(r, 100)); }
       }
+      await nc.close();
     })();
+    return { taken: () => taken, stop: () => { stop = true; } };
+  }
+
+  async function expectDeadLettered(server: NatsServer, campaign: string, id: string, target: string) {
+    const nc = await connectNats(server.url);
+    try {
+      const jsm = await jetstream(nc).jetstreamManager();
+      const dead = await jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject(campaign) });
+      expect(dead!.json<JobMessage>().id).toBe(id);
+      const jobs = await jsm.streams.info(JOBS_STREAM, { subjects_filter: jobSubject(target) });
+      expect(jobs.state.subjects?.[jobSubject(target)] ?? 0).toBe(0);
+    } finally { await nc.close(); }
+  }
+
+  const tiny = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } as never;
+
+  it('a job no worker finishes in maxDeliver attempts is dead-lettered by the worker that gets the extra delivery', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const events: FarmEvent[] = [];
+    const t = await Transport.connect(server.url, {}, { campaign: 'dlq1', maxDeliver: 2, ackWaitMs: 1000, onEvent: (e) => events.push(e) });
+    cleanup.push(() => t.close());
+    const target = 'model:x86@6.12';
+    const resP = t.run({ id: 'doomed', target, case: tiny }, { timeoutMs: 1000 });
+    const p = doomedPuller(server.url, target, 2);
+    cleanup.push(() => p.stop());
+    while (p.taken() < 2) await new Promise((r) => setTimeout(r, 100));
+    // a real worker now gets the third delivery: it must not run the case again but dead-letter it
+    const w = await spawnWorker(server.url, target);
+    cleanup.push(() => stopWorker(w));
     const res = await resP;
-    expect(res.fault).toMatch(/infrastructure: case delivered 2 times without a result.*dead-lettered to ptefarm\.dead\.dlq/);
-    expect(taken).toBe(2);
+    expect(res.fault).toMatch(/^infrastructure: case delivered 2 times without a result.*dead-lettered to ptefarm\.dead\.dlq1/);
+    expect(res.worker).toBe(w.id);
     expect(t.stats.deadLettered).toEqual(['doomed']);
     expect(events.some((e) => e.type === 'dead-letter' && e.id === 'doomed')).toBe(true);
-    const jsm = await js.jetstreamManager();
-    const dead = await jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: deadSubject('dlq') });
-    expect(dead!.json<JobMessage>().id).toBe('doomed');
-    const jobs = await jsm.streams.info(JOBS_STREAM, { subjects_filter: jobSubject(target) });
-    expect(jobs.state.subjects?.[jobSubject(target)] ?? 0).toBe(0);
+    await expectDeadLettered(server, 'dlq1', 'doomed', target);
+    // and it keeps serving
+    const ok = await t.run({ id: 'fine', target, case: tiny }, { timeoutMs: 5000 });
+    expect(ok.fault).toBeUndefined();
+    expect(ok.trace).toBeDefined();
+  }, 60_000);
+
+  it('when even the extra delivery dies, the coordinator dead-letters the job on the max-deliveries advisory', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const t = await Transport.connect(server.url, {}, { campaign: 'dlq2', maxDeliver: 2, ackWaitMs: 1000 });
+    cleanup.push(() => t.close());
+    const target = 'model:x86@6.12';
+    const resP = t.run({ id: 'doomed', target, case: tiny }, { timeoutMs: 1000 });
+    const p = doomedPuller(server.url, target);
+    cleanup.push(() => p.stop());
+    const res = await resP;
+    expect(res.fault).toMatch(/^infrastructure: case delivered 3 times without a result.*dead-lettered to ptefarm\.dead\.dlq2/);
+    expect(res.worker).toBe('coordinator');
+    expect(p.taken()).toBe(3);
+    expect(t.stats.deadLettered).toEqual(['doomed']);
+    await expectDeadLettered(server, 'dlq2', 'doomed', target);
   }, 60_000);
 });
