@@ -64,7 +64,7 @@ export type CampaignEvent =
   | { type: 'start'; target: string; seed: number; concurrency: number }
   | { type: 'progress'; stats: Stats }
   | { type: 'violation'; index: number; signatures: string[] }
-  | { type: 'fault'; index: number; fault: string }
+  | { type: 'fault'; index: number; fault: string; case?: Case }
   | { type: 'bucket'; signature: string; index: number; ms: number }
   | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number }
   | { type: 'saved'; signature: string; path: string; written: boolean }
@@ -206,16 +206,16 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     let rules: string[][] | null = null;
     if (res.fault || !res.trace || res.trace.fault) {
       stats.faults++;
-      emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace' });
+      emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace', case: c });
     } else {
       let out;
       const known = (res as CoverageResult).step_rules;
       try { out = checker.check(c, res.trace, known && known.length === c.ops.length ? known : undefined); } catch (e) {
         stats.faults++;
-        emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}` });
+        emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}`, case: c });
       }
       if (out) {
-        if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault }); }
+        if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault, case: c }); }
         else if (out.skipped) stats.skipped++;
         else {
           rules = out.stepRules;
