@@ -124,3 +124,36 @@ describe('minimize', () => {
     expect(synthetic(m.case).length).toBeGreaterThan(0);
   });
 });
+
+describe('minimize on a mutant target', () => {
+  it('yields a 1-minimal reproducer of model:x86+B-3 (mprotect RO->RW without the soft-dirty fault)', async () => {
+    const { InProcessTransport } = await import('../../src/campaign/inprocess.ts');
+    const { referenceChecker } = await import('../../src/campaign/checker.ts');
+    const transport = new InProcessTransport();
+    const checker = await referenceChecker();
+    const test = async (x: Case) => {
+      const r = await transport.run({ id: 'm', target: 'model:x86+B-3', case: x });
+      if (!r.trace) return undefined;
+      return [...new Set(checker.check(x, r.trace).violations.map((v) => checker.signature(v)))];
+    };
+    const c = mk([
+      { op: 'mmap', region: 'a', pages: 6, kind: 'anon' },
+      { op: 'mmap', region: 'b', pages: 2, kind: 'memfd-shared' },
+      { op: 'write', region: 'a' },
+      { op: 'write', region: 'b' },
+      { op: 'clear_refs', value: 4 },
+      { op: 'read', region: 'b' },
+      { op: 'mprotect', region: 'a', first: 1, count: 4, prot: 'r' },
+      { op: 'mprotect', region: 'a', first: 1, count: 4, prot: 'rw' },
+      { op: 'pageout', region: 'b' },
+      { op: 'write', region: 'a', first: 2, count: 3 },
+    ]);
+    expect((await test(c))!.length).toBeGreaterThan(0);
+    const m = await minimize(c, { test });
+    await transport.close();
+    expect(m.oneMinimal).toBe(true);
+    expect(validateCase(m.case)).toEqual([]);
+    expect(m.case.ops.map((o) => o.op)).toEqual(['mmap', 'write', 'clear_refs', 'mprotect', 'mprotect', 'write']);
+    await assertOneMinimal(m.case, test, new Set(m.signatures));
+  });
+});
