@@ -33,6 +33,8 @@ export interface WorkerOptions {
   maxCaseMs?: number;
   limits?: Limits;
   log?: (line: string) => void;
+  /** how long stop() waits for the jobs in hand (default 30 s) */
+  stopGraceMs?: number;
 }
 
 export interface WorkerStats { done: number; refused: number; deadLettered: number; duplicatesDropped: number; ackFailures: number; publishRetries: number }
@@ -226,7 +228,10 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     stopping = true;
     current?.stop();
     const w = slotFreed; slotFreed = undefined; w?.();
-    await done;
+    // finish the jobs in hand, but not forever (server gone): unacked jobs are redelivered anyway
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((r) => { grace = setTimeout(r, o.stopGraceMs ?? 30_000); })]);
+    clearTimeout(grace);
     clearInterval(hb);
     pingSub.unsubscribe();
     try { nc.publish(BYE_SUBJECT, JSON.stringify(beat())); } catch { /* closed */ }

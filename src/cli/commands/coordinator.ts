@@ -5,7 +5,7 @@
 // Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable.
 import type { Command } from 'commander';
 import { runFarmCampaign, type FarmSummary } from '../../transport/nats-campaign.ts';
-import type { FarmEvent } from '../../transport/nats.ts';
+import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
 import { REGRESSIONS_DIR } from '../../campaign/corpus.ts';
 import { addNatsAuthOptions, natsAuthFrom, parseDurationMs, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
@@ -111,12 +111,26 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   let lastLine = 0;
-  let workersLive = () => 0;
+  let transport: NatsTransport | undefined;
+  let target = o.target;
+  let noWorkerSince = Date.now();
+  let warned = false;
+  const workersLine = () => {
+    const by = new Map<string, number>();
+    for (const w of transport?.workers() ?? []) by.set(w.target, (by.get(w.target) ?? 0) + 1);
+    return by.size ? [...by].map(([t, n]) => `${n}x ${t}`).join(', ') : 'none';
+  };
   const onEvent = (e: CampaignEvent) => {
+    if (e.type === 'start') target = e.target;
+    if (e.type === 'progress') {
+      // cases wait in the queue of their target until a worker for it shows up: say so once
+      if (transport && target && transport.workers(target).length) { noWorkerSince = Date.now(); warned = false; }
+      else if (!warned && Date.now() - noWorkerSince > 10_000) { warned = true; say(`no live worker serves ${target}: its cases wait in the queue (start \`ptefarm worker --nats URL --target ${target}\`)`); }
+    }
     if (e.type === 'progress' && Date.now() - lastLine > 2000) {
       lastLine = Date.now();
       const s = e.stats;
-      say(`[${(s.elapsedMs / 1000).toFixed(1)}s] ${s.completed}/${s.cases} cases, ${s.violations} violations, ${s.faults} faults, ${s.buckets} buckets, ${s.inflight} in flight, ${workersLive()} worker(s) live`);
+      say(`[${(s.elapsedMs / 1000).toFixed(1)}s] ${s.completed}/${s.cases} cases, ${s.violations} violations, ${s.faults} faults, ${s.buckets} buckets, ${s.inflight} in flight; workers: ${workersLine()}`);
     } else if (e.type === 'bucket') say(`new bucket ${e.signature} (case ${e.index})`);
     else if (e.type === 'minimized') say(`minimized ${e.signature}: ${e.ops} ops after ${e.runs} runs`);
     else if (e.type === 'saved' && e.written) say(`saved ${e.path}`);
@@ -148,7 +162,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       signal: ctl.signal,
       onEvent,
       onFarmEvent: (e) => { const l = farmLine(e); if (l) say(l); },
-      onTransport: (t) => { workersLive = () => t.workers().length; say(`campaign ${t.campaign} on ${o.nats}`); },
+      onTransport: (t) => { transport = t; say(`campaign ${t.campaign} on ${o.nats}`); },
     });
   } finally {
     process.removeListener('SIGINT', onSig);

@@ -21,9 +21,11 @@ export function register(program: Command) {
       heartbeatMs: o.heartbeat ? parseDurationMs(o.heartbeat) : undefined,
       maxCaseMs: o.maxCaseTime ? parseDurationMs(o.maxCaseTime) : undefined,
     });
-    const onSignal = () => { void w.stop(); };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    let signals = 0;
+    // first signal: finish the jobs in hand and leave; second: leave now (unacked jobs are redelivered)
+    const onSignal = () => { if (++signals > 1) process.exit(130); void w.stop(); };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     await w.done;
     await w.stop();
     return 0;
