@@ -225,6 +225,7 @@ export class Machine {
     if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block, undefined); return; }
     const id = this.rule('R-SPLIT-5');
     p.pmds.set(block, { t: 'table' });
+    for (const pg of pmd.pages) pg.folio = undefined;
     const base = blockStart(block);
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const page = pmd.pages[i];
@@ -235,6 +236,29 @@ export class Machine {
         p.ptes.set(base + i, { t: 'present', page, wp: pmd.wp, sd: pmd.sd, writable: pmd.writable, dirty: pmd.dirty, why: withRule(pmd.why, id) });
       }
     }
+  }
+
+  /** Addresses where process p maps pages of `folio` by PTE. */
+  private folioPtes(p: Proc, folio: Page[]): number[] {
+    const set = new Set(folio);
+    const at: number[] = [];
+    for (const [a, e] of p.ptes) if (e.t === 'present' && set.has(e.page)) at.push(a);
+    return at.sort((x, y) => x - y);
+  }
+
+  /** split_folio of a PTE-mapped anon folio (migration entries, mm/migrate.c remove_migration_pte):
+   *  bits exact, zero-filled subpages remapped to the zero page (R-SPLIT-5). */
+  private splitFolioPtes(p: Proc, folio: Page[], at: number[]) {
+    const id = this.rule('R-SPLIT-5');
+    for (const a of at) {
+      const e = p.ptes.get(a);
+      if (e?.t !== 'present') continue;
+      if (this.k.splitZeroRemap && !e.page.nonzero) {
+        const keep = this.k.splitZeroRemapKeepsBits && !this.mut('B-26');
+        p.ptes.set(a, { t: 'present', page: this.zeroPage, wp: keep && e.wp, sd: keep && e.sd, writable: false, dirty: false, why: withRule(e.why, id) });
+      }
+    }
+    for (const pg of folio) pg.folio = undefined;
   }
 
   /** Split every huge PMD a range only partly covers. */
@@ -557,6 +581,7 @@ export class Machine {
       if (isAnonVma(v) && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
         // R-FLT-6: a THP, dirty and writable -> all 512 pages soft-dirty
         const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
+        for (const pg of pages) pg.folio = pages;
         p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: [this.rule('R-FLT-6')] });
         if (!v.anonVma) v.anonVma = this.nextId++;
         return;
@@ -659,6 +684,7 @@ export class Machine {
       // R-FLT-7: write to the huge zero page
       if (this.k.hugeZeroWriteAllocatesThp && this.wantsHugeOrSame(p, b)) {
         const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
+        for (const pg of pages) pg.folio = pages;
         p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: withRule(pmd.why, this.rule('R-FLT-7')) });
         return;
       }
@@ -803,6 +829,7 @@ export class Machine {
         // swapped as a unit: the non-freezing PMD split makes every swap entry soft-dirty when
         // the PMD was dirty (mm/rmap.c try_to_unmap_one with TTU_SPLIT_HUGE_PMD)
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        for (const pg of pmd.pages) pg.folio = undefined;
         for (let i = blockStart(b); i < blockStart(b + 1); i++) {
           const e = p.ptes.get(i);
           if (e?.t === 'present') p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
@@ -815,7 +842,20 @@ export class Machine {
       const v = this.vmaAt(p, i);
       const e = p.ptes.get(i);
       if (!v || e?.t !== 'present') continue;
-      if (e.page.zero || !this.exclusive(e.page)) { this.rule('R-PO-0'); continue; }
+      if (e.page.folio) {
+        // a PTE-mapped large folio: pageout of part of it splits it first (zero subpages to the
+        // zero page, R-SPLIT-5); a folio wholly in range is reclaimed as one
+        const folio = e.page.folio;
+        const at = this.folioPtes(p, folio);
+        if (folio.some((pg) => !this.exclusive(pg))) { this.rule('R-PO-0'); continue; }
+        const inRange = at.length === folio.length && at.every((a) => a >= start && a < end);
+        this.rule('R-PO-3');
+        if (!inRange || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
+        else for (const pg of folio) pg.folio = undefined;
+      }
+      const cur = p.ptes.get(i);
+      if (cur?.t !== 'present') continue;
+      if (cur.page.zero || !this.exclusive(cur.page)) { this.rule('R-PO-0'); continue; }
       if (!this.swappedOut(p, i)) continue;
       if (e.page.anon) {
         // R-PO-1: swap entry keeps soft-dirty and wp
@@ -898,11 +938,14 @@ export class Machine {
       if (!this.collapseAllowed(v)) return 'EINVAL';
       const s0 = Math.max(lo, v.start);
       const e0 = Math.min(hi, v.end);
-      // madvise_collapse rounds the range inward to whole PMDs
+      // madvise_collapse rounds the range inward to whole PMDs; some failures end the walk at
+      // once, the "whitelisted" ones only set the final error (mm/khugepaged.c madvise_collapse)
       for (let b = Math.ceil(s0 / HPAGE_PAGES); blockStart(b + 1) <= e0; b++) {
         if (p.pmds.get(b)?.t === 'huge') continue; // SCAN_PMD_MAPPED counts as success
         const r1 = isAnonVma(v) ? this.collapseAnon(p, v, b) : this.collapseShmem(p, v, b);
-        if (r1 !== 0) rc = r1;
+        if (r1 === 0) continue;
+        if (typeof r1 === 'object') return r1.exit;
+        rc = r1;
       }
     }
     if (rc === 0 && this.hasGap(p, lo, hi)) { this.rule('R-MADV-1'); return 'ENOMEM'; }
@@ -920,28 +963,29 @@ export class Machine {
     return (v.start - v.pgoff) % HPAGE_PAGES === 0 && this.k.shmemCollapse;
   }
 
-  private collapseAnon(p: Proc, v: Vma, b: number): Rc {
+  /** hpage_collapse_scan_pmd + collapse_huge_page for one anon block. `{exit}`: the walk stops. */
+  private collapseAnon(p: Proc, v: Vma, b: number): Rc | { exit: Rc } {
     this.rule('R-COL-1');
-    let present = false;
+    if (!p.pmds.has(b)) return { exit: 'EINVAL' }; // SCAN_PMD_NONE: no page table
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
-      if (!e || (e.t === 'present' && e.page.zero)) { if (v.uffd) return 'EINVAL'; continue; }
-      if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP
-      if (e.t === 'marker') continue;
-      present = true;
+      const wp = !!e && (e.t === 'marker' || e.wp);
+      if (wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
+      // none or zero pages are fine unless the VMA is uffd-armed: SCAN_EXCEED_NONE_PTE -> EBUSY
+      if ((!e || (e.t === 'present' && e.page.zero)) && v.uffd) return { exit: 'EBUSY' };
     }
-    if (!present || !p.pmds.has(b)) return 'EINVAL';
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
       const e = p.ptes.get(blockStart(b) + i);
       return this.newPage(true, !!e && e.t !== 'marker' && e.page.nonzero);
     });
+    for (const pg of pages) pg.folio = pages;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: v.prot === 'rw', dirty: true, why: ['R-COL-1'] });
     return 0;
   }
 
-  private collapseShmem(p: Proc, v: Vma, b: number): Rc {
+  private collapseShmem(p: Proc, v: Vma, b: number): Rc | { exit: Rc } {
     // R-COL-2: the page cache gets one THP; every PTE mapping the old pages (any process) is
     // unmapped (leaving a marker where it was wp in a uffd-wp VMA); this process then maps the
     // THP read-only by PMD (not soft-dirty), unless its VMA is uffd-wp
@@ -951,7 +995,7 @@ export class Machine {
     // nothing cached in the block: nothing to collapse (measured on 6.18: EINVAL)
     let cached = false;
     for (let i = 0; i < HPAGE_PAGES && !cached; i++) cached = obj.pages.has(first + i);
-    if (!cached) return 'EINVAL';
+    if (!cached) return { exit: 'EINVAL' }; // SCAN_TRUNCATED ends the walk
     const already = obj.huge.has(first);
     obj.huge.add(first);
     // a page cache that already holds the THP is left as it is (only this process maps it)
@@ -974,11 +1018,11 @@ export class Machine {
     // madvise_collapse then maps it in this process with collapse_pte_mapped_thp, which refuses a
     // uffd-wp VMA (SCAN_PTE_UFFD_WP) and a table still mapping anything else, such as a private
     // mapping's anon CoW pages: EINVAL, although the page cache was collapsed (measured on 6.18)
-    if (v.uffd) return 'EINVAL';
+    if (v.uffd) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
       // PTEs mapping the THP's own pages are what collapse_pte_mapped_thp replaces
-      if (e && !(e.t === 'present' && e.page === obj.pages.get(first + (i - blockStart(b))))) return 'EINVAL';
+      if (e && !(e.t === 'present' && e.page === obj.pages.get(first + (i - blockStart(b))))) return { exit: 'EINVAL' };
     }
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
@@ -1167,7 +1211,9 @@ export class Machine {
     // no resize and in-place shrink need only a VMA at the start (measured on 6.18)
     if (pages === r.pages) return 0;
     if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); r.pages = pages; return 0; }
-    if (pages === r.pages) return 0;
+    // growth: the old range must lie in one VMA (EFAULT); it must end there and the space after
+    // it be free, else without MREMAP_MAYMOVE ENOMEM (vrm_can_expand_in_place)
+    if (v.end < oldEnd) { r.pages = pages; return 'EFAULT'; }
     if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
     // R-MRM-7: grow in place, VM_SOFTDIRTY not set (vma_merge_extend)
     v.end = start + pages;

@@ -89,7 +89,8 @@ function observe(m: Machine, mutant?: string): Observation {
             const sub = pmd.pages?.[i % 512];
             b[0] = 1;
             b[2] = sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0;
-            b[3] = sub && (counts.get(sub.id) ?? 0) === 1 ? 1 : 0;
+            const excl = knobs.pmdExclusiveFromHead ? pmd.pages?.[0] : sub;
+            b[3] = excl && (counts.get(excl.id) ?? 0) === 1 ? 1 : 0;
             b[4] = pmd.wp ? 1 : 0;
             b[5] = pmd.sd || v.sd ? 1 : 0;
             w = [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)]];

@@ -32,6 +32,10 @@ export interface Knobs {
   shmemCollapse: boolean;
   /** MADV_DONTNEED frees page tables it empties (CONFIG_PT_RECLAIM, mm/pt_reclaim.c, 6.14) */
   ptReclaim: boolean;
+  /** pagemap bit 56 of every page of a PMD-mapped THP is the head page's exclusivity
+   *  (fs/proc/task_mmu.c pagemap_pmd_range_thp passes `page`, not `page + idx`, to
+   *  __folio_page_mapped_exclusively since 6.15; measured on 6.18; see corpus/findings) */
+  pmdExclusiveFromHead: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -40,21 +44,21 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true,
+  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false },
+    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false },
   },
   '6.1': {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
-      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false,
     },
   },
 };

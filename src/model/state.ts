@@ -29,6 +29,8 @@ export interface Page {
   index?: number;
   /** a shmem page written out to swap (its page-cache slot holds a swap entry) */
   inSwap?: boolean;
+  /** the subpages of the large (THP) folio this page belongs to, until the folio is split */
+  folio?: Page[];
 }
 
 /** The shmem file behind a shared-anon or memfd region (its page cache). */
