@@ -41,7 +41,7 @@ export const opSchema = z.discriminatedUnion('op', Object.values(opSchemas) as u
 
 export const caseSchema = z.strictObject({
   format: z.literal('ptefarm-case/1'),
-  name: z.string().max(200).optional(),
+  name: z.string().max(4000).optional(),
   uffd: z.strictObject({ features: z.array(z.enum(FEATURES)).max(FEATURES.length).optional() }).optional(),
   ops: z.array(z.unknown()).min(1),
 });
