@@ -487,9 +487,25 @@ export class Machine {
     return isAnonVma(v) && v.thp && v.start <= blockStart(b) && blockStart(b + 1) <= v.end && !p.pmds.has(b);
   }
 
+  /** A fault in a PMD hole of a shmem VMA whose page cache holds a THP for the block maps it by
+   *  PMD (mm/memory.c finish_fault -> do_set_pmd; needs thp_vma_suitable_order). */
+  private shmemHugeFault(p: Proc, v: Vma, page: number, write: boolean): boolean {
+    const b = blockOf(page);
+    if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
+    if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
+    const first = v.pgoff + (blockStart(b) - v.start);
+    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
+    const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
+    if (write) pages[page - blockStart(b)].nonzero = true;
+    const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: [this.rule(write ? 'R-FLT-10' : 'R-FLT-3')] });
+    return true;
+  }
+
   private readPage(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
     if (p.pmds.get(b)?.t === 'huge') return;
+    if (!p.ptes.has(page) && this.shmemHugeFault(p, v, page, false)) return;
     const e = p.ptes.get(page);
     if (e?.t === 'present') return;
     if (e?.t === 'swap') {
@@ -562,6 +578,7 @@ export class Machine {
     const pmd = p.pmds.get(b);
     if (pmd?.t === 'huge') { this.writeHuge(p, v, page, pmd); return; }
     let e = p.ptes.get(page);
+    if (!e && this.shmemHugeFault(p, v, page, true)) return;
     if (e?.t === 'marker') {
       if (v.uffd) {
         // R-FLT-12: populate as a fault on none, keeping wp (read-only, dirty, soft-dirty), then
