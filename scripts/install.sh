@@ -12,6 +12,11 @@ command -v cc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || pkgs+=(make)
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || pkgs+=(nats-server)
+# qemu: targets (QEMU TCG, the arm64 cross compiler for the guest executor, initramfs tools)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || pkgs+=(qemu-system-x86)
+command -v qemu-system-aarch64 >/dev/null 2>&1 || pkgs+=(qemu-system-arm)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v cpio >/dev/null 2>&1 || pkgs+=(cpio)
 for p in ${PTEFARM_EXTRA_APT:-}; do pkgs+=("$p"); done
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "install: apt packages: ${pkgs[*]}"

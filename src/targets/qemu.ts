@@ -158,6 +158,11 @@ export class QemuTarget implements Target {
   async probeResult(): Promise<ProbeResult> { return this.getProbe(); }
 
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
+    // the executor learns the `huge` outcome from PAGEMAP_SCAN (6.7+); without it a THP would be
+    // reported as 512 small pages and every bit of it misjudged
+    if (!probe.pagemap_scan && c.ops.some((o) => (o.op === 'mmap' && o.thp) || o.op === 'collapse')) {
+      return 'THP outcomes are observed through PAGEMAP_SCAN, which this guest kernel lacks';
+    }
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this guest kernel';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this guest kernel';

@@ -1,0 +1,254 @@
+// The qemu: target on real Debian kernels under QEMU TCG (images from `ptefarm qemu fetch`, which
+// .ci/run does before the tests). Each image's tests skip, with the reason, when QEMU or the image
+// is missing. The model profile always follows the guest's release (profileForRelease).
+//
+// The differential test runs freshly generated cases (src/campaign/generate.ts) on the 6.12 guest,
+// which has soft-dirty compiled in, and checks them against the model. Divergences already
+// minimized into corpus/findings/qemu-debian-6.12-amd64-*.json are known findings (model gaps that
+// the lead decides on): the test re-runs each, asserts it still diverges, and ignores violations
+// with their signatures. Anything else fails the test. PTEFARM_QEMU_DIFF_RUNS sets the count
+// (default 40; CI runs 500).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { QemuTarget, maskedCapabilities } from '../../src/targets/qemu.ts';
+import { resolveImage } from '../../src/targets/qemu/images.ts';
+import { OOPS_RE } from '../../src/targets/qemu/vm.ts';
+import { parseCase } from '../../src/ops/validate.ts';
+import { checkTrace, signature } from '../../src/check/check.ts';
+import { profileForRelease } from '../../src/model/profile.ts';
+import { freshCase } from '../../src/campaign/generate.ts';
+import { Rng } from '../../src/campaign/rng.ts';
+import { traceSchema, type Trace } from '../../src/ops/trace.ts';
+import type { Case } from '../../src/ops/schema.ts';
+
+const SEEDS = 'corpus/seeds';
+const FINDINGS = 'corpus/findings';
+const DIFF_RUNS = Number(process.env.PTEFARM_QEMU_DIFF_RUNS ?? 40);
+
+function unavailable(image: string): string | undefined {
+  let arch: string;
+  try { arch = resolveImage(image).arch; } catch (e) { return (e as Error).message; }
+  const bin = arch === 'amd64' ? 'qemu-system-x86_64' : 'qemu-system-aarch64';
+  try { execFileSync(bin, ['--version'], { stdio: 'ignore' }); } catch { return `${bin} is not installed (scripts/install.sh installs it)`; }
+  return undefined;
+}
+
+function skipNote(image: string, why: string | undefined): void {
+  if (why) process.stderr.write(`qemu tests for ${image} skipped: ${why}\n`);
+}
+
+const readCaseFile = (path: string): Case => parseCase(JSON.parse(readFileSync(path, 'utf8')), undefined, path);
+const seedFiles = () => readdirSync(SEEDS).filter((f) => f.endsWith('.json')).sort();
+
+function fixed(c: object): Case { return parseCase({ format: 'ptefarm-case/1', ...c }); }
+
+const WRITE_CLEAR = fixed({
+  name: 'write, clear_refs, write one',
+  ops: [
+    { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+    { op: 'write', region: 'a' },
+    { op: 'clear_refs' },
+    { op: 'write', region: 'a', first: 2, count: 1 },
+  ],
+});
+
+// ---------------------------------------------------------------------------------------------
+const X612 = 'debian-6.12-amd64';
+const x612 = unavailable(X612);
+skipNote(X612, x612);
+
+describe.skipIf(!!x612)(`qemu:${X612}`, () => {
+  let t: QemuTarget;
+  let profile: string;
+  beforeAll(async () => {
+    t = new QemuTarget(X612);
+    const info = await t.info();
+    profile = profileForRelease(info.kernel);
+  }, 240_000);
+  afterAll(async () => { await t?.close(); });
+
+  it('reports the guest release and real soft-dirty', async () => {
+    const info = await t.info();
+    expect(info.name).toBe(`qemu:${X612}`);
+    expect(info.arch).toBe('x86_64');
+    expect(info.kernel).toMatch(/^6\.12\./);
+    expect(profile).toBe('6.12');
+    expect(info.capabilities.soft_dirty).toBe(true);
+    expect(info.capabilities.uffd_wp).toBe(true);
+    expect(info.capabilities.swap).toBe(true);
+    expect(maskedCapabilities(info.capabilities)).toEqual([]);
+  });
+
+  it('shows soft-dirty bits: written pages dirty, clear_refs cleans, a new write re-dirties', async () => {
+    const tr = await t.execute(WRITE_CLEAR);
+    expect(traceSchema.safeParse(tr).success).toBe(true);
+    expect(tr.fault).toBeUndefined();
+    expect(tr.steps[1].pages!['0'].a).toEqual(['P..E.D', 'P..E.D', 'P..E.D', 'P..E.D']);
+    expect(tr.steps[2].pages!['0'].a).toEqual(['P..E..', 'P..E..', 'P..E..', 'P..E..']);
+    expect(tr.steps[3].pages!['0'].a).toEqual(['P..E..', 'P..E..', 'P..E.D', 'P..E..']);
+  });
+
+  it('runs every seed in corpus/seeds and matches the model (profile from the guest release)', async () => {
+    const results = await Promise.all(seedFiles().map(async (f) => {
+      const c = readCaseFile(join(SEEDS, f));
+      const tr = await t.execute(c);
+      const v = checkTrace(c, tr, { profile });
+      return { f, fault: tr.fault, skipped: tr.skipped, compared: v.compared, violations: v.violations.map((x) => x.message) };
+    }));
+    const bad = results.filter((r) => r.fault || r.violations.length);
+    expect(bad, JSON.stringify(bad.slice(0, 3), null, 1)).toEqual([]);
+    // soft-dirty seeds compare real D bits
+    const sd = results.filter((r) => r.f.startsWith('s-sd-'));
+    expect(sd.length).toBeGreaterThan(0);
+    for (const r of sd) expect(r.compared, r.f).toBeGreaterThan(0);
+  }, 180_000);
+
+  it(`differential: ${DIFF_RUNS} generated cases (clear_refs, writes, mremap, fork, pageout, THP) vs the model`, async () => {
+    // known findings: each must still diverge on this kernel; their signatures are known buckets
+    const known = new Set<string>();
+    const findings = readdirSync(FINDINGS).filter((f) => f.startsWith(`qemu-${X612}-`) && f.endsWith('.json')).sort();
+    for (const f of findings) {
+      const c = readCaseFile(join(FINDINGS, f));
+      const tr = await t.execute(c);
+      expect(tr.fault, f).toBeUndefined();
+      const v = checkTrace(c, tr, { profile });
+      expect(v.violations.length, `${f} no longer diverges: update or drop the finding`).toBeGreaterThan(0);
+      for (const x of v.violations) known.add(signature(x));
+    }
+    const rng = new Rng(Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261123));
+    const cases = Array.from({ length: DIFF_RUNS }, () => freshCase(rng, 40));
+    const ops = new Set(cases.flatMap((c) => c.ops.map((o) => o.op)));
+    if (DIFF_RUNS >= 100) for (const op of ['clear_refs', 'write', 'mremap', 'fork', 'pageout', 'mprotect']) expect(ops.has(op as never), op).toBe(true);
+    let next = 0, faults = 0, knownDiv = 0, compared = 0;
+    const fresh: string[] = [];
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < cases.length) {
+        const c = cases[next++];
+        const tr: Trace = await t.execute(c);
+        if (tr.skipped) continue;
+        if (tr.fault) { faults++; continue; }
+        const v = checkTrace(c, tr, { profile });
+        compared += v.compared;
+        const unknown = v.violations.filter((x) => !known.has(signature(x)));
+        if (v.violations.length && !unknown.length) knownDiv++;
+        if (unknown.length) fresh.push(`${JSON.stringify(c)}\n${unknown.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
+      }
+    }));
+    const s = (Date.now() - t0) / 1000;
+    process.stderr.write(`qemu:${X612} differential: ${cases.length} cases in ${s.toFixed(1)} s (${(cases.length / s).toFixed(1)}/s), ` +
+      `${compared} bits compared, ${fresh.length} new divergences, ${knownDiv} with known findings only, ${faults} faults\n`);
+    expect(fresh, `new divergences (minimize them into ${FINDINGS}):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
+    expect(faults).toBeLessThanOrEqual(Math.max(2, cases.length / 100));
+  }, 900_000);
+
+  it('supervisor: QEMU killed mid-case -> a fault for that case, a fresh VM for the next', async () => {
+    const hang = new QemuTarget(X612, { inject: { kind: 'hang', op: 1 }, caseTimeoutMs: 30_000 });
+    try {
+      await hang.info();
+      const pending = hang.execute(WRITE_CLEAR);
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(hang.pid!, 'SIGKILL');
+      const tr = await pending;
+      expect(tr.fault).toMatch(/qemu killed by SIGKILL/);
+      expect(hang.starts).toBe(1);
+    } finally { await hang.close(); }
+  }, 240_000);
+
+  it('supervisor: a guest that stops answering is timed out and replaced; queued cases run on the new VM', async () => {
+    const st = new QemuTarget(X612, { caseTimeoutMs: 1_000, graceMs: 1_000 });
+    try {
+      await st.info();
+      const pid = st.pid!;
+      process.kill(pid, 'SIGSTOP'); // the VM freezes: no reply, no exit
+      const [a, b] = await Promise.all([st.execute(WRITE_CLEAR), st.execute(WRITE_CLEAR)]);
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      expect(a.fault).toMatch(/^timeout: no reply from the guest/);
+      expect(b.fault).toBeUndefined();
+      expect(b.steps[3].pages!['0'].a[2]).toBe('P..E.D');
+      expect(st.starts).toBe(2);
+    } finally { await st.close(); }
+  }, 240_000);
+
+  it('supervisor: a kernel oops on the console -> a `kernel oops:` fault, then a fresh VM', async () => {
+    // No unprivileged case can oops a healthy kernel on purpose, so the oops text is fed to the
+    // console stream QEMU writes (what a real oops prints), while a case hangs in the guest.
+    const oo = new QemuTarget(X612, { inject: { kind: 'hang', op: 1 }, caseTimeoutMs: 60_000 });
+    try {
+      await oo.info();
+      const pending = oo.execute(WRITE_CLEAR);
+      await new Promise((r) => setTimeout(r, 300));
+      const vm = (oo as unknown as { vm: { child: { stdout: NodeJS.EventEmitter } } }).vm;
+      vm.child.stdout.emit('data', Buffer.from('[   12.3] BUG: kernel NULL pointer dereference, address: 0000000000000008\n[   12.3] #PF: supervisor read access in kernel mode\n'));
+      const tr = await pending;
+      expect(tr.fault).toMatch(/^kernel oops: BUG: kernel NULL pointer dereference/);
+      expect(oo.oopses.length).toBe(1);
+    } finally { await oo.close(); }
+    expect(OOPS_RE.test('Oops: general protection fault, probably for non-canonical address')).toBe(true);
+    expect(OOPS_RE.test('ptefarm: executor on /dev/vport0p1')).toBe(false);
+  }, 240_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+const A612 = 'debian-6.12-arm64';
+const a612 = unavailable(A612);
+skipNote(A612, a612);
+
+describe.skipIf(!!a612)(`qemu:${A612}`, () => {
+  let t: QemuTarget;
+  beforeAll(async () => { t = new QemuTarget(A612); await t.info(); }, 300_000);
+  afterAll(async () => { await t?.close(); });
+
+  it('masks soft-dirty (not on arm64) and keeps uffd-wp (arm64 has it since 6.10)', async () => {
+    const info = await t.info();
+    expect(info.arch).toBe('aarch64');
+    expect(info.kernel).toMatch(/^6\.12\./);
+    expect(maskedCapabilities(info.capabilities)).toEqual(['soft_dirty']);
+    expect(info.capabilities.uffd_wp).toBe(true);
+    const tr = await t.execute(WRITE_CLEAR);
+    expect(tr.fault).toBeUndefined();
+    expect(tr.steps[1].pages!['0'].a[0]).toBe('P..E.?');
+  });
+
+  it('runs every seed; with bit 55 masked the rest matches x86 semantics', async () => {
+    const profile = profileForRelease((await t.info()).kernel);
+    const bad: string[] = [];
+    await Promise.all(seedFiles().map(async (f) => {
+      const c = readCaseFile(join(SEEDS, f));
+      const tr = await t.execute(c);
+      const v = checkTrace(c, tr, { profile });
+      if (tr.fault || v.violations.length) bad.push(`${f}: ${tr.fault ?? v.violations.slice(0, 2).map((x) => x.message).join(' | ')}`);
+    }));
+    expect(bad).toEqual([]);
+  }, 300_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+const X61 = 'debian-6.1-amd64';
+const x61 = unavailable(X61);
+skipNote(X61, x61);
+
+describe.skipIf(!!x61)(`qemu:${X61}`, () => {
+  let t: QemuTarget;
+  beforeAll(async () => { t = new QemuTarget(X61); await t.info(); }, 240_000);
+  afterAll(async () => { await t?.close(); });
+
+  it('is a 6.1 guest with soft-dirty but no PAGEMAP_SCAN / WP_ASYNC; soft-dirty seeds match the 6.1 profile', async () => {
+    const info = await t.info();
+    expect(info.kernel).toMatch(/^6\.1\./);
+    expect(profileForRelease(info.kernel)).toBe('6.1');
+    expect(info.capabilities.soft_dirty).toBe(true);
+    expect(maskedCapabilities(info.capabilities)).toEqual(expect.arrayContaining(['wp_async', 'pagemap_scan']));
+    const bad: string[] = [];
+    for (const f of seedFiles().filter((s) => s.startsWith('s-sd-'))) {
+      const c = readCaseFile(join(SEEDS, f));
+      const tr = await t.execute(c);
+      if (f === 's-sd-thp.json') expect(tr.skipped).toMatch(/PAGEMAP_SCAN/);
+      const v = checkTrace(c, tr, { profile: '6.1' });
+      if (tr.fault || v.violations.length) bad.push(`${f}: ${tr.fault ?? v.violations.slice(0, 2).map((x) => x.message).join(' | ')}`);
+    }
+    expect(bad).toEqual([]);
+  }, 240_000);
+});
