@@ -219,7 +219,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
         else if (out.skipped) stats.skipped++;
         else {
           rules = out.stepRules;
-          for (const rs of rules) for (const r of rs) rulesHit.add(r);
+          for (const rs of rules) for (const r of rs) if (!checker.catalogue || checker.catalogue.has(r)) rulesHit.add(r);
           if (out.violations.length) {
             stats.violations++;
             const vs: Violation[] = out.violations;

@@ -19,19 +19,21 @@ export interface Checker {
   signature(v: Violation): string;
   /** size of the rule catalogue (coverage denominator) */
   readonly rulesTotal: number;
+  /** the catalogue's rule ids; when given, coverage counts only these */
+  readonly catalogue?: ReadonlySet<string>;
 }
 
 /** The reference checker (x86 model, optional profile). Loaded lazily so tests can run without it. */
 export async function referenceChecker(opts: { profile?: string } = {}): Promise<Checker> {
-  const [{ checkTrace, signature }, { predict }, rules] = await Promise.all([
+  const [{ checkTrace, signature }, { predict }, { ALL_RULES }] = await Promise.all([
     import('../check/check.ts'),
     import('../model/model.ts'),
-    import('../model/rules.ts'),
+    import('../model/catalogue.ts'),
   ]);
-  const catalogue = (rules as { RULES?: unknown[]; MODEL_RULES?: unknown[] }).RULES ?? (rules as { MODEL_RULES?: unknown[] }).MODEL_RULES ?? [];
   const mopts = opts.profile ? { profile: opts.profile } : {};
   return {
-    rulesTotal: catalogue.length,
+    rulesTotal: ALL_RULES.length,
+    catalogue: new Set(ALL_RULES.map((r) => r.id)),
     signature,
     check(c, trace, known) {
       const v = checkTrace(c, trace, mopts);
