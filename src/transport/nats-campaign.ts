@@ -179,7 +179,10 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       infrastructure_faults: [...dead].map((id) => ({ id, fault: `dead-lettered after ${(farmEvents.find((e) => e.type === 'dead-letter' && e.id === id) as { deliveries?: number } | undefined)?.deliveries ?? '?'} deliveries` })),
     };
     if (!o.signal?.aborted) {
-      await writeState(t, stateSubject(campaign, 'summary'), out).catch(() => undefined);
+      // the summary marks the campaign finished; a server that stays away for a minute only costs
+      // a later --resume that replays everything and writes it then
+      const until = Date.now() + 60_000;
+      await writeState(t, stateSubject(campaign, 'summary'), out, () => Date.now() > until).catch(() => undefined);
     }
     return out;
   } finally {

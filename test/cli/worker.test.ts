@@ -79,10 +79,10 @@ describe.skipIf(!!missing)('ptefarm worker', () => {
       const r = spawnSync('openssl', a, { cwd: dir, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`openssl ${a.join(' ')}: ${r.stderr}`);
     };
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=ptefarm test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=ptefarm test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
     for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n'], ['client', 'extendedKeyUsage=clientAuth\n']]) {
       writeFileSync(join(dir, `${name}.ext`), ext);
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
       ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, '-extfile', `${name}.ext`);
     }
     const server = await startNatsServer(['--tlsverify', '--tlscert', join(dir, 'server.pem'), '--tlskey', join(dir, 'server.key'), '--tlscacert', join(dir, 'ca.pem')]);

@@ -71,7 +71,7 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
       url: server.url,
       // short ack_wait: the dead worker's jobs come back after 2 s instead of 30
       ackWaitMs: 2000,
-      definition: { target: 'model:x86', seed: 7, cases: CASES, generate: { maxOps: 8 }, minimize: false, concurrency: 8 },
+      definition: { target: 'model:x86', seed: 7, cases: CASES, generate: { maxOps: 5 }, minimize: false, concurrency: 8 },
       checker,
       onFarmEvent: (e) => events.push(e),
       onEvent: (e) => {
@@ -99,7 +99,7 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
       onCase: (i, c) => { cases[i] = c; },
       url: server.url,
       ackWaitMs: 2000,
-      definition: { target: 'model:x86', seed: 8, cases: CASES, generate: { maxOps: 8 }, minimize: false, concurrency: 8 },
+      definition: { target: 'model:x86', seed: 8, cases: CASES, generate: { maxOps: 5 }, minimize: false, concurrency: 8 },
       checker,
       onFarmEvent: (e) => events.push(e),
       onEvent: (e) => {
@@ -224,7 +224,8 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     const server = await startNatsServer();
     cleanup.push(() => server.dispose());
     const events: FarmEvent[] = [];
-    const t = await Transport.connect(server.url, {}, { campaign: 'dlq1', maxDeliver: 2, ackWaitMs: 1000, onEvent: (e) => events.push(e) });
+    // ack_wait leaves the worker time to dead-letter (and ack) the third delivery on a loaded machine
+    const t = await Transport.connect(server.url, {}, { campaign: 'dlq1', maxDeliver: 2, ackWaitMs: 4000, onEvent: (e) => events.push(e) });
     cleanup.push(() => t.close());
     const target = 'model:x86@6.12';
     const resP = t.run({ id: 'doomed', target, case: tiny }, { timeoutMs: 1000 });
