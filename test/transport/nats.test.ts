@@ -12,7 +12,7 @@ import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
 import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
-import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, type JobMessage } from '../../src/transport/nats-common.ts';
+import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
 import { natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
@@ -262,5 +262,39 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     expect(p.taken()).toBe(3);
     expect(t.stats.deadLettered).toEqual(['doomed']);
     await expectDeadLettered(server, 'dlq2', 'doomed', target);
+  }, 60_000);
+
+  it('a second result for the same job is counted once: dropped by the server (same Nats-Msg-Id) or by the coordinator (by job id)', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const t = await Transport.connect(server.url, {}, { campaign: 'dups' });
+    cleanup.push(() => t.close());
+    const target = 'model:x86@6.1';
+    const resP = t.run({ id: 'j1', target, case: tiny }, { timeoutMs: 1000 });
+    // play the worker by hand: take the job, answer it three times
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    let job: JobMessage | undefined;
+    while (!job) {
+      try {
+        const c = await js.consumers.get(JOBS_STREAM, consumerName(target));
+        const m = await c.next({ expires: 1000 });
+        if (m) { job = m.json<JobMessage>(); m.ack(); }
+      } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    const answer = (fault: string) => JSON.stringify({ v: 1, campaign: 'dups', id: job!.id, hash: job!.hash, result: { id: job!.id, fault } });
+    const a1 = await js.publish(resultSubject('dups'), answer('first'), { msgID: resultMsgId('dups', job.id, job.hash) });
+    // a redelivered job's result inside the duplicate window: the server drops it
+    const a2 = await js.publish(resultSubject('dups'), answer('second'), { msgID: resultMsgId('dups', job.id, job.hash) });
+    // one that got past the window (other msg id): stored, and the coordinator discards it
+    const a3 = await js.publish(resultSubject('dups'), answer('third'), { msgID: 'outside-the-window' });
+    expect(a1.duplicate).toBe(false);
+    expect(a2.duplicate).toBe(true);
+    expect(a3.duplicate).toBe(false);
+    const res = await resP;
+    expect(res.fault).toBe('first');
+    while (t.stats.received < 2) await new Promise((r) => setTimeout(r, 50));
+    expect(t.stats.duplicates).toBe(1);
   }, 60_000);
 });
