@@ -16,8 +16,8 @@ export interface NatsFlags {
 export function addNatsAuthOptions(cmd: Command): Command {
   return cmd
     .option('--nats-user <user>', 'NATS user name (with --nats-pass)')
-    .addOption(new Option('--nats-pass <password>', 'NATS password (or env PTEFARM_NATS_PASS)').env('PTEFARM_NATS_PASS'))
-    .addOption(new Option('--nats-token <token>', 'NATS auth token (or env PTEFARM_NATS_TOKEN)').env('PTEFARM_NATS_TOKEN'))
+    .addOption(new Option('--nats-pass <password>', 'NATS password').env('PTEFARM_NATS_PASS'))
+    .addOption(new Option('--nats-token <token>', 'NATS auth token').env('PTEFARM_NATS_TOKEN'))
     .option('--tls-ca <file>', 'CA certificate (PEM) to verify the NATS server')
     .option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS')
     .option('--tls-key <file>', 'client private key (PEM) for mutual TLS');
