@@ -18,7 +18,7 @@ import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -211,6 +211,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         current = undefined;
         if (stopping) break;
         consumer = undefined;
+        // the consumer was deleted (or the server lost it): make it again
+        if (isNotFound(e)) await ensureTargetConsumer(jsm, o.target).catch(() => undefined);
         const msg = (e as Error).message;
         if (!/timeout|disconnect|closed|connection|heartbeat|503|no responders/i.test(msg)) log(`worker ${id}: pull failed: ${msg}; retrying`);
         await new Promise((r) => setTimeout(r, 500));
