@@ -284,6 +284,20 @@ export class Machine {
     return !page.zero && (this.mapcounts().get(page.id) ?? 0) <= 1;
   }
 
+  /** An anon page may be reused (or made writable) only when nothing else holds it: no other
+   *  mapping and no swap entry elsewhere keeping it in the swap cache (mm/memory.c
+   *  wp_can_reuse_anon_folio, PageAnonExclusive after a shared swap-in). */
+  private soleOwner(page: Page): boolean {
+    if (page.zero) return false;
+    let refs = 0;
+    for (const q of this.procs) {
+      if (!q.alive) continue;
+      for (const e of q.ptes.values()) if (e.t !== 'marker' && e.page === page) refs++;
+      for (const pmd of q.pmds.values()) if (pmd.t === 'huge' && pmd.pages?.includes(page)) refs++;
+    }
+    return refs <= 1;
+  }
+
   /** Does a RO->RW transition of this present PTE happen at once? (mm/mprotect.c
    *  can_change_pte_writable): no soft-dirty fault needed, not wp, and private: exclusive anon,
    *  shared: dirty. R-MPROT-3. */
@@ -293,7 +307,7 @@ export class Machine {
     const sdFaultNeeded = !v.sd && !e.sd;
     if (sdFaultNeeded && !this.mut('B-3')) return false;
     if (isShared(v)) return e.dirty;
-    return e.page.anon && !e.page.zero && this.exclusive(e.page);
+    return e.page.anon && !e.page.zero && this.soleOwner(e.page);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -513,7 +527,7 @@ export class Machine {
       const id = this.rule('R-SWIN-1');
       const n = { t: 'present' as const, page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
       p.ptes.set(page, n);
-      n.writable = !n.wp && v.prot === 'rw' && (v.sd || n.sd) && this.exclusive(n.page);
+      n.writable = !n.wp && v.prot === 'rw' && (v.sd || n.sd) && this.soleOwner(n.page);
       return;
     }
     let wp = false;
@@ -642,7 +656,7 @@ export class Machine {
   private cowOrReuse(p: Proc, v: Vma, page: number) {
     const e = p.ptes.get(page);
     if (e?.t !== 'present') return;
-    const reuse = isShared(v) || (e.page.anon && !e.page.zero && this.exclusive(e.page));
+    const reuse = isShared(v) || (e.page.anon && !e.page.zero && this.soleOwner(e.page));
     let pg = e.page;
     let id: string;
     if (e.page.zero) {
