@@ -26,10 +26,6 @@ describe('live vs model:x86', () => {
       if (tr.fault) { faults++; return true; } // infrastructure, not a verdict on the kernel
       const v = checkTrace(c, tr);
       checked++;
-      // Scan strings cannot carry '?' (case-format.md), so on a kernel without soft-dirty the
-      // SOFT_DIRTY scan category reads 0 where the model (which assumes soft-dirty is built in)
-      // expects the VMA flag. Not a kernel finding: drop those until the check masks them.
-      if (!tr.target.capabilities.soft_dirty) v.violations = v.violations.filter((x) => !(x.kind === 'scan' && x.bit === 'd'));
       if (v.violations.length) {
         throw new Error(`live diverges from the model:\n${JSON.stringify(c)}\n` +
           v.violations.slice(0, 8).map((x) => `  ${x.message} [${x.rules.join(', ')}]`).join('\n'));
