@@ -199,7 +199,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     }
   };
 
+  let finished = false;
   const handle = (d: Done) => {
+    if (finished) return; // a late result after an interrupted campaign ended: not part of it
     inflight.delete(d.index);
     stats.completed++;
     const { res, c } = d;
@@ -290,6 +292,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     });
   }
   if (!stopReason) stopReason = `reached ${stats.cases} cases`;
+  if (opts.signal?.aborted) finished = true;
   emit({ type: 'stopped', reason: stopReason });
   await Promise.all(minimizations);
   opts.signal?.removeEventListener('abort', onAbort);

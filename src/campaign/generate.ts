@@ -35,6 +35,13 @@ export const DEFAULT_MAX_COST = 2600;
 /** fraction of fresh cases allowed to create THP regions */
 export const THP_CASES = 0.2;
 
+/** does a (possibly stale) range still lie inside the region's current size? */
+function fits(r: RegionState, rg: Range): boolean {
+  const f = rg.first ?? 0;
+  if (f >= r.pages) return false;
+  return rg.count === undefined || f + rg.count <= r.pages;
+}
+
 /** One generation step's worth of random choices over a builder. */
 export class OpGen {
   /** THP regions are expensive to observe (512 pages per op): only some cases may create them */
@@ -117,9 +124,7 @@ export class OpGen {
     const r = this.b.region(proc, region);
     if (!r || !isLive(r)) return undefined;
     const rg = range ?? this.pickRange(r);
-    if (rg.first !== undefined && rg.first >= r.pages) return undefined;
-    if (rg.first !== undefined && rg.count !== undefined && rg.first + rg.count > r.pages) return undefined;
-    if (rg.first === undefined && rg.count !== undefined && rg.count > r.pages) return undefined;
+    if (!fits(r, rg)) return undefined;
     if ((name === 'uffd_register' || name === 'uffd_unregister') && !this.b.hasUffd) return undefined;
     const op = { op: name, region, ...rg, ...extra } as Op;
     this.b.emit(this.withProc(op, proc));
@@ -134,6 +139,7 @@ export class OpGen {
     const r = this.b.region(proc, region);
     if (!r || !isLive(r)) return undefined;
     const rg = range ?? (this.rng.chance(0.6) ? {} : this.pickRange(r));
+    if (!fits(r, rg)) return undefined;
     this.b.emit(this.withProc({ op: 'wp', region, ...rg, on }, proc));
     return rg;
   }
@@ -154,14 +160,14 @@ export class OpGen {
   mprotect(proc: number, region: string, prot: 'none' | 'r' | 'rw', range?: Range): void {
     if (this.room <= 0) return;
     const r = this.b.region(proc, region);
-    if (!r || !isLive(r)) return;
+    if (!r || !isLive(r) || (range && !fits(r, range))) return;
     this.b.emit(this.withProc({ op: 'mprotect', region, ...(range ?? this.pickRange(r)), prot }, proc));
   }
 
   split(proc: number, region: string, page?: number): void {
     if (this.room <= 0) return;
     const r = this.b.region(proc, region);
-    if (!r || !isLive(r)) return;
+    if (!r || !isLive(r) || (page !== undefined && page >= r.pages)) return;
     this.b.emit(this.withProc({ op: 'split', region, page: page ?? this.rng.int(r.pages) }, proc));
   }
 

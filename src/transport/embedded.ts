@@ -37,12 +37,16 @@ export class EmbeddedTransport implements Transport {
     });
   }
 
+  private readonly inflight = new Set<Promise<unknown>>();
+
   async run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
+    const task = this.pool.run(job, { signal: AbortSignal.timeout(timeoutMs) });
+    this.inflight.add(task);
     try {
-      const res = (await this.pool.run(job, { signal: AbortSignal.timeout(timeoutMs) })) as CaseResult;
+      const res = (await task) as CaseResult;
       return res;
     } catch (e) {
       const err = e as Error & { cause?: unknown };
@@ -53,12 +57,25 @@ export class EmbeddedTransport implements Transport {
         worker: 'embedded',
         ms: performance.now() - t0,
       };
+    } finally {
+      this.inflight.delete(task);
     }
   }
 
-  async close(): Promise<void> {
+  /** Stop accepting jobs, let in-flight ones finish (up to `drainMs`, default 5 s), then destroy
+   *  the pool. (Destroying piscina while a task's result is in transit makes it throw
+   *  asynchronously, so the drain is not optional.) */
+  async close(drainMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.inflight.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inflight]),
+        new Promise<void>((r) => { timer = setTimeout(r, drainMs); }),
+      ]);
+      clearTimeout(timer);
+    }
     await this.pool.destroy();
   }
 }

@@ -117,15 +117,19 @@ export function register(program: Command) {
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
           corpusDir: o.save ? o.corpus : undefined, minimize: o.minimize, profile: o.profile, signal: ctl.signal, onEvent,
         });
-      } finally {
+      } catch (e) {
         bar?.stop();
         process.off('SIGINT', onSigint);
         await transport.close();
+        throw e;
       }
+      bar?.stop();
+      // the summary goes out before the pool is drained and torn down
       if (o.json) {
         const { coverage, ...rest } = summary;
         out({ ...rest, coverage: { rules_hit: coverage.rules_hit, rules_total: coverage.rules_total, rules: coverage.rules } });
       } else process.stdout.write(formatSummary(summary) + '\n');
+      try { await transport.close(); } finally { process.off('SIGINT', onSigint); }
       if (o.out) await saveFuzzRun(o.out, summary, { target: o.target, profile: o.profile, timeline });
       return summary.buckets.length ? 1 : 0;
     }));
