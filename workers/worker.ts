@@ -18,7 +18,7 @@ import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -89,7 +89,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const nc: NatsConnection = await connectNats(o.url, o.auth, `ptefarm-worker:${id}`);
   const jsm = await ensureTopology(nc).catch(async (e) => { await nc.close(); throw e; });
   const cinfo = await ensureTargetConsumer(jsm, o.target);
-  const js = jetstream(nc, { timeout: 10_000 });
+  const js = jetstream(nc, { timeout: JS_TIMEOUT_MS });
   const pool = new EmbeddedTransport({ threads, timeoutMs: maxCaseMs });
 
   const stats: WorkerStats = { done: 0, refused: 0, deadLettered: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
@@ -195,7 +195,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       try {
         consumer ??= await js.consumers.get(JOBS_STREAM, consumerName(o.target));
         // at most as many jobs as free threads: no hoarding, a crash strands little
-        const batch = await consumer.fetch({ max_messages: free, expires: 5000 });
+        // a short expiry bounds how long a pull lost in a server restart keeps this worker idle
+        const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
         current = batch;
         for await (const m of batch) {
           busy++;

@@ -37,6 +37,10 @@ export const DEFAULT_MAX_DELIVER = 5;
 /** JetStream de-duplication window (Nats-Msg-Id): a re-published job or result inside it is dropped */
 export const DUPLICATE_WINDOW_MS = 15 * 60_000;
 
+/** timeout of JetStream publishes and acks: a request lost with a dying connection is retried
+ *  (same Nats-Msg-Id, so idempotent) after this, instead of holding its case for the default 10 s */
+export const JS_TIMEOUT_MS = 3000;
+
 const ns = (ms: number) => ms * 1_000_000;
 
 /** Auth and TLS, the same flags on both sides. */

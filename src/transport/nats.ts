@@ -20,7 +20,7 @@ import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import type { CoverageRequest } from '../campaign/checker.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
-  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
+  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
   resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
@@ -90,7 +90,7 @@ export class NatsTransport implements Transport {
   ) {
     this.campaign = checkCampaignId(opts.campaign);
     this.concurrency = Math.max(1, opts.concurrency ?? 32);
-    this.js = jetstream(nc, { timeout: 10_000 });
+    this.js = jetstream(nc, { timeout: JS_TIMEOUT_MS });
   }
 
   /** Connect (a dead server is an error naming the URL) and open the transport on its own connection. */
@@ -133,7 +133,7 @@ export class NatsTransport implements Transport {
     if (recordedCount === 0) { this.replayDone = true; replayed(); }
     const consumer = await this.js.consumers.get(RESULTS_STREAM, { filter_subjects: subj });
     // a short expiry makes the ordered consumer notice a restarted server (missed heartbeats) quickly
-    this.results = await consumer.consume({ max_messages: 256, expires: 5000 });
+    this.results = await consumer.consume({ max_messages: 256, expires: 2000 });
     let seen = 0;
     void (async () => {
       for await (const m of this.results!) {
