@@ -4,6 +4,7 @@ import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, type Trace, type UffdEvent } from '../ops/trace.ts';
 import type { EntryClass, ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
+import { profileForRelease } from '../model/profile.ts';
 import type { Severity, Verdict, Violation } from './types.ts';
 
 export type { Verdict, Violation, Severity } from './types.ts';
@@ -29,7 +30,9 @@ const eventKey = (e: UffdEvent) => JSON.stringify([e.kind, e.proc, e.region ?? n
 /** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference. */
 export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verdict {
   if (trace.skipped) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
-  const pred = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), opts);
+  // the model's kernel profile follows the traced kernel unless the caller names one
+  const profile = opts.profile ?? profileForRelease(trace.target.kernel);
+  const pred = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), { ...opts, profile });
   const violations: Violation[] = [];
   let compared = 0;
   const sd = trace.target.capabilities.soft_dirty !== false;

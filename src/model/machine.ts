@@ -110,9 +110,32 @@ export class Machine {
     this.splitAt(p, end);
   }
 
-  private compatible(a: Vma, b: Vma): boolean {
+  /** anon_vma_prepare: the first anon fault of a VMA reuses the anon_vma of an adjacent VMA that
+   *  differs only in access flags and soft-dirty, when that anon_vma is its own alone (mm/rmap.c
+   *  find_mergeable_anon_vma, anon_vma_compatible, reusable_anon_vma; next tried first). Shared
+   *  anon_vmas let later mprotects merge the two VMAs. */
+  private anonVmaPrepare(p: Proc, v: Vma) {
+    if (v.anonVma) return;
+    const next = p.vmas.find((x) => x.start === v.end);
+    const prev = p.vmas.find((x) => x.end === v.start);
+    for (const [a, b, o] of [[v, next, next], [prev, v, prev]] as const) {
+      if (!a || !b || !o || !o.anonVma || o.forkedChain) continue;
+      if (a.kind !== b.kind || a.thp !== b.thp || a.account !== b.account || (a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) continue;
+      if (a.obj !== b.obj || (a.obj && a.pgoff + (a.end - a.start) !== b.pgoff)) continue;
+      this.rule('R-MERGE-4');
+      v.anonVma = o.anonVma;
+      return;
+    }
+    v.anonVma = this.nextId++;
+  }
+
+  private compatible(a: Vma, b: Vma, intoNext = false): boolean {
     // mm/vma.c is_mergeable_vma / is_mergeable_anon_vma / is_mergeable_vm_userfaultfd_ctx
     if (a.end !== b.start || a.kind !== b.kind || a.prot !== b.prot || a.thp !== b.thp) return false;
+    if (a.account !== b.account) return false; // VM_ACCOUNT is one of the flags that must match
+    // 6.12: is_mergeable_anon_vma(.., next) sees next's empty anon_vma_chain as not singular, so a
+    // faulted range never merges into an unfaulted next VMA (allowed again in 6.16)
+    if (intoNext && !this.k.anonMergeIntoUnfaultedNext && a.anonVma && !b.anonVma) return false;
     if ((a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) return false;
     if (a.obj !== b.obj) return false;
     if (a.obj && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
@@ -128,7 +151,7 @@ export class Machine {
     const prev = p.vmas.find((x) => x.end === cur.start);
     if (prev && this.compatible(prev, cur)) cur = this.absorb(p, prev, cur, mode, cur);
     const next = p.vmas.find((x) => x.start === cur.end);
-    if (next && this.compatible(cur, next)) cur = this.absorb(p, cur, next, mode, v);
+    if (next && this.compatible(cur, next, true)) cur = this.absorb(p, cur, next, mode, v);
     return cur;
   }
 
@@ -148,7 +171,7 @@ export class Machine {
       sd = src.sd; // R-MERGE-2
       why = withRule(src.sdWhy, this.rule(this.mut('B-1') ? 'R-MERGE-1' : 'R-MERGE-2'));
     }
-    const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma };
+    const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma, forkedChain: a.forkedChain || b.forkedChain };
     p.vmas = p.vmas.filter((x) => x !== a && x !== b);
     p.vmas.push(merged);
     this.sortVmas(p);
@@ -370,6 +393,8 @@ export class Machine {
     this.rule('R-MMAP-4');
     const v: Vma = {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
+      // private writable mappings are accounted (mm/mmap.c accountable_mapping)
+      account: op.kind === 'anon' || op.kind === 'memfd-private', forkedChain: false,
       thp: op.thp ?? false, obj, pgoff: 0, regWhy: [],
     };
     p.vmas.push(v);
@@ -419,6 +444,10 @@ export class Machine {
     if (changed(stop - 1)) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
     for (const v of this.vmasIn(p, start, stop)) {
       if (v.prot === op.prot) continue;
+      // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); making an anon
+      // VMA without anon_vma read-only drops the charge; the flag then decides merges
+      if (op.prot === 'rw' && !isShared(v)) v.account = true;
+      else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma) v.account = false;
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       for (let i = v.start; i < v.end; i++) {
@@ -541,7 +570,7 @@ export class Machine {
       if (!wp && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
         // R-FLT-2: huge zero page; an anon_vma is created
         p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: [this.rule('R-FLT-2')] });
-        if (!v.anonVma) v.anonVma = this.nextId++;
+        this.anonVmaPrepare(p, v);
         return;
       }
       this.ensureTable(p, b);
@@ -614,7 +643,7 @@ export class Machine {
         const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
         for (const pg of pages) pg.folio = pages;
         p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: [this.rule('R-FLT-6')] });
-        if (!v.anonVma) v.anonVma = this.nextId++;
+        this.anonVmaPrepare(p, v);
         return;
       }
       this.ensureTable(p, b);
@@ -662,13 +691,13 @@ export class Machine {
     if (e.page.zero) {
       id = 'R-FLT-7';
       pg = this.newPage(true, true);
-      if (!v.anonVma) v.anonVma = this.nextId++; // wp_page_copy -> anon_vma_prepare
+      this.anonVmaPrepare(p, v); // wp_page_copy -> anon_vma_prepare
     }
     else if (reuse) { id = 'R-FLT-8'; }
     else {
       id = e.page.anon ? 'R-FORK-8' : 'R-FLT-8';
       pg = this.newPage(true, true);
-      if (!v.anonVma) v.anonVma = this.nextId++;
+      this.anonVmaPrepare(p, v);
     }
     pg.nonzero = true;
     p.ptes.set(page, { t: 'present', page: pg, wp: e.wp, sd: true, writable: true, dirty: true, why: withRule(e.why, this.rule(id)) });
@@ -676,7 +705,7 @@ export class Machine {
 
   private freshPageFor(p: Proc, v: Vma, page: number): Page {
     if (isShared(v)) return this.shmPage(v, page);
-    if (!v.anonVma) v.anonVma = this.nextId++;
+    this.anonVmaPrepare(p, v);
     // memfd-private write on none: do_cow_fault copies the page-cache page into an anon page
     if (v.kind === 'memfd-private') this.shmPage(v, page);
     return this.newPage(true, false);
@@ -770,7 +799,7 @@ export class Machine {
           uffd = c;
         }
       }
-      const cv: Vma = { ...v, uffd };
+      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma };
       child.vmas.push(cv);
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');
@@ -803,7 +832,8 @@ export class Machine {
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
           child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why });
         } else if (keepWp || this.mut('B-12')) {
-          child.ptes.set(i, { ...e, why: withRule(e.why, this.rule('R-FORK-5')) });
+          // copy_pte_marker + make_pte_marker builds a fresh marker: the swp soft-dirty bit is lost
+          child.ptes.set(i, { ...e, sd: false, why: withRule(e.why, this.rule('R-FORK-5')) });
         } else child.gone.set(i, [this.rule('R-FORK-1'), this.rule('R-FORK-5')]);
       }
     }
@@ -1332,8 +1362,7 @@ export class Machine {
           p.ptes.delete(i);
           p.ptes.set(i + delta, { ...e, why: withRule(e.why, id) }); // relinked: every bit as it was
         }
-        if (dontunmap) p.pmds.set(b, { t: 'table' });
-        continue;
+        continue; // the table itself moved: the old range is a PMD hole, also with DONTUNMAP
       }
       for (let i = bs; i < be; i++) {
         const e = p.ptes.get(i);

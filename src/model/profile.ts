@@ -36,6 +36,9 @@ export interface Knobs {
    *  (fs/proc/task_mmu.c pagemap_pmd_range_thp passes `page`, not `page + idx`, to
    *  __folio_page_mapped_exclusively since 6.15; measured on 6.18; see corpus/findings) */
   pmdExclusiveFromHead: boolean;
+  /** a faulted range may merge into an unfaulted next VMA (mm/vma.c is_mergeable_anon_vma, fixed
+   *  in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 refuses) */
+  anonMergeIntoUnfaultedNext: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -44,21 +47,21 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true,
+  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false },
+    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false },
   },
   '6.1': {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
-      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false,
     },
   },
 };
@@ -73,7 +76,7 @@ export function getProfile(name: string = DEFAULT_PROFILE): Profile {
 
 /** The profile for a kernel release string such as "6.18.44-fc": the newest profile not newer. */
 export function profileForRelease(release: string): string {
-  const m = /^(\d+)\.(\d+)/.exec(release);
+  const m = /(\d+)\.(\d+)/.exec(release);
   if (!m) return DEFAULT_PROFILE;
   const v = Number(m[1]) * 1000 + Number(m[2]);
   const known = Object.keys(PROFILES).map((n) => [n, Number(n.split('.')[0]) * 1000 + Number(n.split('.')[1])] as const)

@@ -13,6 +13,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-MERGE-1', text: 'merging VMAs ORs VM_SOFTDIRTY (sticky flag)', source: 'mm/vma.c VMA_STICKY_FLAGS, vma_merge_existing_range' },
   { id: 'R-MERGE-2', text: 'without sticky VM_SOFTDIRTY, a merged VMA takes the flags of the VMA being modified (mprotect/madvise) or of the surviving VMA (mremap, uffd)', source: 'mm/mprotect.c mprotect_fixup, mm/madvise.c madvise_update_vma' },
   { id: 'R-MERGE-3', text: 'VMAs merge only with equal flags (prot, THP advice, uffd context), the same file and contiguous offsets, and compatible anon_vma', source: 'mm/vma.c is_mergeable_vma, is_mergeable_anon_vma' },
+  { id: 'R-MERGE-4', text: 'the first anon fault reuses an adjacent VMA\'s anon_vma when the two differ only in access flags and soft-dirty, so later mprotects can merge them; private writable VMAs carry VM_ACCOUNT, which mprotect drops from an unfaulted anon VMA made read-only', source: 'mm/rmap.c find_mergeable_anon_vma, mm/mprotect.c mprotect_fixup' },
   { id: 'R-MUNMAP-1', text: 'unmapped pages become gaps: no VMA, no entries, markers dropped', source: 'mm/vma.c do_vmi_align_munmap, mm/memory.c unmap_vmas (ZAP_FLAG_DROP_MARKER)' },
   { id: 'R-MUNMAP-2', text: 'splitting a VMA copies its flags (VM_SOFTDIRTY, uffd registration) to both parts', source: 'mm/vma.c __split_vma' },
   { id: 'R-MUNMAP-3', text: 'a VMA boundary inside a huge PMD splits the PMD first', source: 'mm/huge_memory.c vma_adjust_trans_huge' },

@@ -69,6 +69,10 @@ export interface Vma {
   pgoff: number;
   /** rules that decided the registration (attribution for wp expectations and uffd op errors) */
   regWhy: Why;
+  /** VM_ACCOUNT: charged private writable mapping (must match for a merge) */
+  account: boolean;
+  /** anon_vma_chain of more than one anon_vma (a fork child's VMA): its anon_vma is not reusable */
+  forkedChain: boolean;
 }
 
 export type Pte =

@@ -3,11 +3,10 @@
 // is missing. The model profile always follows the guest's release (profileForRelease).
 //
 // The differential test runs freshly generated cases (src/campaign/generate.ts) on the 6.12 guest,
-// which has soft-dirty compiled in, and checks them against the model. Divergences already
-// minimized into corpus/findings/qemu-debian-6.12-*.json (both arches reproduce on amd64) are known findings (model gaps that
-// the lead decides on): the test re-runs each (noting one that no longer diverges) and ignores violations
-// with their signatures. Anything else fails the test. PTEFARM_QEMU_DIFF_RUNS sets the count
-// (default 40; CI runs 500).
+// which has soft-dirty compiled in, and checks them against the model: any divergence fails. The
+// cases this kernel corrected the model with (minimized) are kept in
+// corpus/regressions/kernel-corrected-qemu-*.json and run first. PTEFARM_QEMU_DIFF_RUNS sets the
+// count (default 40; CI runs 500).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -25,6 +24,7 @@ import type { Case } from '../../src/ops/schema.ts';
 
 const SEEDS = 'corpus/seeds';
 const FINDINGS = 'corpus/findings';
+const REGRESSIONS = 'corpus/regressions';
 const DIFF_RUNS = Number(process.env.PTEFARM_QEMU_DIFF_RUNS ?? 40);
 
 function unavailable(image: string): string | undefined {
@@ -106,23 +106,19 @@ describe.skipIf(!!x612)(`qemu:${X612}`, () => {
   }, 180_000);
 
   it(`differential: ${DIFF_RUNS} generated cases (clear_refs, writes, mremap, fork, pageout, THP) vs the model`, async () => {
-    // known findings: each must still diverge on this kernel; their signatures are known buckets
-    const known = new Set<string>();
-    const findings = readdirSync(FINDINGS).filter((f) => f.startsWith(`qemu-debian-6.12-`) && f.endsWith('.json')).sort();
-    for (const f of findings) {
-      const c = readCaseFile(join(FINDINGS, f));
+    // the cases this kernel used to diverge on (minimized, now corrected in the model) come first
+    const pinned = readdirSync(REGRESSIONS).filter((f) => f.startsWith('kernel-corrected-qemu-') && f.endsWith('.json')).sort();
+    for (const f of pinned) {
+      const c = readCaseFile(join(REGRESSIONS, f));
       const tr = await t.execute(c);
       expect(tr.fault, f).toBeUndefined();
-      const v = checkTrace(c, tr, { profile });
-      // the model may have been corrected since: say so, the finding can then be dropped
-      if (!v.violations.length) process.stderr.write(`qemu: ${f} no longer diverges from the model: drop the finding\n`);
-      for (const x of v.violations) known.add(signature(x));
+      expect(checkTrace(c, tr, { profile }).violations, f).toEqual([]);
     }
     const rng = new Rng(Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261123));
     const cases = Array.from({ length: DIFF_RUNS }, () => freshCase(rng, 40));
     const ops = new Set(cases.flatMap((c) => c.ops.map((o) => o.op)));
     if (DIFF_RUNS >= 100) for (const op of ['clear_refs', 'write', 'mremap', 'fork', 'pageout', 'mprotect']) expect(ops.has(op as never), op).toBe(true);
-    let next = 0, faults = 0, knownDiv = 0, compared = 0;
+    let next = 0, faults = 0, compared = 0;
     const fresh: string[] = [];
     const t0 = Date.now();
     await Promise.all(Array.from({ length: 8 }, async () => {
@@ -133,17 +129,13 @@ describe.skipIf(!!x612)(`qemu:${X612}`, () => {
         if (tr.fault) { faults++; continue; }
         const v = checkTrace(c, tr, { profile });
         compared += v.compared;
-        // a divergence propagates to later steps under other op names: judge the first diverging step
-        const first = Math.min(...v.violations.map((x) => x.step));
-        const unknown = v.violations.filter((x) => x.step === first && !known.has(signature(x)));
-        if (v.violations.length && !unknown.length) knownDiv++;
-        if (unknown.length) fresh.push(`${JSON.stringify(c)}\n${unknown.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
+        if (v.violations.length) fresh.push(`${JSON.stringify(c)}\n${v.violations.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
       }
     }));
     const s = (Date.now() - t0) / 1000;
     process.stderr.write(`qemu:${X612} differential: ${cases.length} cases in ${s.toFixed(1)} s (${(cases.length / s).toFixed(1)}/s), ` +
-      `${compared} bits compared, ${fresh.length} new divergences, ${knownDiv} with known findings only, ${faults} faults\n`);
-    expect(fresh, `new divergences (minimize them into ${FINDINGS}):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
+      `${compared} bits compared, ${fresh.length} diverging cases, ${faults} faults\n`);
+    expect(fresh, `divergences (minimize them and fix the model, or keep a kernel bug in ${FINDINGS}):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
     expect(faults).toBeLessThanOrEqual(Math.max(2, cases.length / 100));
   }, 900_000);
 
