@@ -268,6 +268,22 @@ static long do_scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask,
   return ioctl(pm_fd, PF_PAGEMAP_SCAN, &a);
 }
 
+/* The return mask of every scan: all categories, less GUARD on kernels before 6.15, which reject
+ * unknown category bits with EINVAL (fs/proc/task_mmu.c pagemap_scan_get_args). Probed once. */
+static uint64_t scan_return_mask(void)
+{
+  static int64_t mask = -1;
+  static char probe_page[4096] __attribute__((aligned(4096)));
+  if (mask < 0) {
+    struct pf_page_region v[4];
+    probe_page[0] = 1;
+    uint64_t a = (uint64_t)(uintptr_t)probe_page;
+    mask = do_scan(a, a + PG, 0, 0, 0, PAGE_CATS_ALL, 0, v, 4) >= 0 ? (int64_t)PAGE_CATS_ALL
+                                                                  : (int64_t)(PAGE_CATS_ALL & ~PAGE_IS_GUARD);
+  }
+  return (uint64_t)mask;
+}
+
 static void observe(struct range *rs, int n) {
   static uint64_t ent[MAXPAGES];
   static uint8_t out[MAXR * MAXPAGES];
@@ -423,9 +439,10 @@ static void case_process(void) {
     }
     case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none) */
       uint64_t pages = c.len / PG;
+      uint64_t cats = scan_return_mask();
       long r = c.a ? do_scan(c.addr, c.addr + c.len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                             PAGE_IS_WRITTEN, 0, PAGE_CATS_ALL, c.len2, vec, pages + 1)
-                   : do_scan(c.addr, c.addr + c.len, 0, 0, 0, PAGE_CATS_ALL, c.len2, vec, pages + 1);
+                             PAGE_IS_WRITTEN, 0, cats, c.len2, vec, pages + 1)
+                   : do_scan(c.addr, c.addr + c.len, 0, 0, 0, cats, c.len2, vec, pages + 1);
       if (r < 0) { reply(errno, 0, 0, NULL, 0); continue; }
       reply(0, (int)r, 0, vec, (size_t)r * sizeof vec[0]);
       continue;
