@@ -173,9 +173,6 @@ export class QemuTarget implements Target {
   opSkipReason(op: Op, probe: ProbeResult): string | undefined {
     if (op.op === 'pageout' && !probe.swap) return 'no swap in the guest: MADV_PAGEOUT cannot reclaim';
     if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this guest kernel';
-    // The executor asks PAGEMAP_SCAN for all nine categories, GUARD included; a kernel before 6.15
-    // rejects an unknown return_mask bit with EINVAL, so every scan would fail there.
-    if (op.op === 'scan' && !probe.scan_guard) return 'the executor\'s PAGEMAP_SCAN return mask includes GUARD (6.15+), which this guest kernel rejects';
     return undefined;
   }
 
