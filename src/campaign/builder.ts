@@ -22,6 +22,8 @@ export interface RegionState {
 export interface ProcState {
   alive: boolean;
   regions: Map<string, RegionState>;
+  /** ranges MREMAP_DONTUNMAP left behind without a name: still mapped, so still occupied */
+  left: { start: number; pages: number }[];
 }
 
 export function isLive(r: RegionState): boolean {
@@ -33,7 +35,7 @@ const NAMES = 'abcdefghijklmnopqrstuvwxyz';
 
 export class CaseBuilder {
   readonly ops: Op[] = [];
-  readonly procs: ProcState[] = [{ alive: true, regions: new Map() }];
+  readonly procs: ProcState[] = [{ alive: true, regions: new Map(), left: [] }];
   private slot = 0;
   private nameSeq = 0;
   /** sum over emitted ops of the pages observed after each: the model's cost is about linear in it */
@@ -91,6 +93,7 @@ export class CaseBuilder {
       if (n === except || !isLive(r)) continue;
       if (start < r.start + r.pages && r.start < start + pages) return n;
     }
+    for (const r of proc.left) if (start < r.start + r.pages && r.start < start + pages) return '(range left by dontunmap)';
     return undefined;
   }
 
@@ -127,7 +130,7 @@ export class CaseBuilder {
           const start = slotStartPage(this.slot++);
           if (op.dontunmap && op.old !== undefined) {
             p.regions.set(op.old, { ...r, unmapped: r.unmapped.slice(), written: false, wp: false });
-          }
+          } else if (op.dontunmap && isLive(r)) p.left.push({ start: r.start, pages: r.pages });
           const unmapped = new Uint8Array(pages);
           unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
           p.regions.set(op.region, { ...r, start, pages, unmapped });
@@ -143,7 +146,7 @@ export class CaseBuilder {
       case 'fork': {
         const regions = new Map<string, RegionState>();
         for (const [n, r] of p.regions) regions.set(n, { ...r, unmapped: r.unmapped.slice() });
-        this.procs.push({ alive: true, regions });
+        this.procs.push({ alive: true, regions, left: p.left.map((x) => ({ ...x })) });
         break;
       }
       case 'exit': p.alive = false; break;

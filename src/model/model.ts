@@ -26,6 +26,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     let outcome: Outcome = obs?.outcome ?? {};
     const actor = m.procs[op.proc ?? 0];
     let skipped = obs?.skipped;
+    if (!skipped && !actor) skipped = `process ${op.proc ?? 0} was never created (its fork was not run)`;
     if (!skipped && actor && !actor.alive) skipped = `process ${actor.id} was killed or exited before this op`;
     if (skipped) {
       m.rules = new Set();

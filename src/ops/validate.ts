@@ -27,6 +27,13 @@ const UFFD_OPS: ReadonlySet<OpName> = new Set(['uffd_register', 'uffd_unregister
 interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
 interface PlanProc { alive: boolean; regions: Map<string, PlanRegion> }
 
+/** regions a case can name (ranges left by MREMAP_DONTUNMAP are kept under unnamable keys) */
+function named(p: PlanProc): number {
+  let n = 0;
+  for (const k of p.regions.keys()) if (!k.startsWith('(')) n++;
+  return n;
+}
+
 function live(r: PlanRegion): boolean {
   return r.unmapped.some((u) => u === 0);
 }
@@ -97,7 +104,7 @@ function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
         if (op.pages > limits.maxPagesPerRegion) { problems.push(`${at}.pages: ${op.pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`); return; }
         const old = proc.regions.get(op.region);
         if (old && live(old)) { problems.push(`${at}.region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`); return; }
-        if (!old && proc.regions.size >= limits.maxRegions) { problems.push(`${at}.region: more than ${limits.maxRegions} regions`); return; }
+        if (!old && named(proc) >= limits.maxRegions) { problems.push(`${at}.region: more than ${limits.maxRegions} regions`); return; }
         let start: number;
         if (op.after !== undefined) {
           const a = region(op.after);
@@ -123,7 +130,7 @@ function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
           if (!op.dontunmap) { problems.push(`${at}.old: only meaningful with dontunmap`); return; }
           const o = proc.regions.get(op.old);
           if (o && live(o) && op.old !== op.region) { problems.push(`${at}.old: region "${op.old}" already exists`); return; }
-          if (!o && proc.regions.size >= limits.maxRegions) { problems.push(`${at}.old: more than ${limits.maxRegions} regions`); return; }
+          if (!o && named(proc) >= limits.maxRegions) { problems.push(`${at}.old: more than ${limits.maxRegions} regions`); return; }
           if (op.old === op.region) { problems.push(`${at}.old: must differ from region`); return; }
         }
         if (move) {
