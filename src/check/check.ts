@@ -32,7 +32,10 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   if (trace.skipped) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
-  const pred = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), { ...opts, profile });
+  const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
+  let pred = predict(c, observed, { ...opts, profile });
+  // rule attribution is costly: compute it only for a trace that diverges
+  if (!opts.attribution && diverges(pred.steps, trace)) pred = predict(c, observed, { ...opts, profile, attribution: true });
   const violations: Violation[] = [];
   let compared = 0;
   const sd = trace.target.capabilities.soft_dirty !== false;
@@ -114,6 +117,26 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
     }
   }
   return { ok: violations.length === 0 && !trace.fault, compared, violations, ...(trace.fault ? { fault: trace.fault } : {}) };
+}
+
+/** Any bit of the trace differs from the prediction (a quick pass without attribution). */
+function diverges(steps: PredictedStep[], trace: Trace): boolean {
+  for (const step of trace.steps) {
+    const ps = steps[step.op];
+    if (!ps) return true;
+    for (const [proc, regions] of Object.entries(step.pages ?? {})) {
+      for (const [region, strs] of Object.entries(regions)) {
+        const exp = ps.pages[proc]?.[region];
+        if (!exp) return true;
+        for (let page = 0; page < strs.length; page++) {
+          const s = strs[page], e = exp[page];
+          if (e === undefined || s === e) continue;
+          for (let k = 0; k < 6; k++) if (s[k] !== '?' && e[k] !== '*' && (s[k] === '.') !== (e[k] === '.')) return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 function base(c: Case, step: number, v: Omit<Violation, 'step' | 'op'>): Violation {

@@ -10,7 +10,8 @@ export interface PredictedStep {
   rc: 0 | string;
   /** proc -> region -> six-letter strings, as a full trace would show them */
   pages: PageMap;
-  /** proc -> region -> per page, per bit position (P S F E W D), the rule ids behind that bit */
+  /** proc -> region -> per page, per bit position (P S F E W D), the rule ids behind that bit
+   *  (filled only with ModelOptions.attribution) */
   why: Record<string, Record<string, string[][][]>>;
   /** proc -> region -> per page entry class */
   entry: Record<string, Record<string, EntryClass[]>>;
@@ -36,6 +37,8 @@ export interface ModelOptions {
   profile?: string;
   /** mutant id (e.g. "B-3", "M-9"): the reference with that one rule changed */
   mutant?: string;
+  /** compute the rules behind every predicted bit (costly; the check asks only on divergence) */
+  attribution?: boolean;
 }
 
 /** Outcomes per op index as reported by a trace; `undefined` entries (or no array) = neutral:

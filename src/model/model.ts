@@ -7,7 +7,7 @@ import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, isAnonVma, type Proc } from './state.ts';
+import { blockOf, isAnonVma, type Proc, type Vma } from './state.ts';
 import { defaultSplitEntry, pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
@@ -41,7 +41,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
         scan = r.scan;
       }
     }
-    const o = observe(m, opts.mutant);
+    const o = observe(m, opts.mutant, !!opts.attribution);
     steps.push({
       op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
@@ -57,35 +57,36 @@ interface Observation {
 }
 
 /** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
- *  pagemap_read; R-PM-1..5). */
-function observe(m: Machine, mutant?: string): Observation {
+ *  pagemap_read; R-PM-1..5). Rule attribution only on request: it dominates the cost. */
+function observe(m: Machine, mutant: string | undefined, attribution: boolean): Observation {
   const counts = m.mapcounts();
   const knobs = m.k;
   const pages: PageMap = {};
   const why: Observation['why'] = {};
   const entry: Observation['entry'] = {};
+  const b = [0, 0, 0, 0, 0, 0];
   for (const p of m.procs) {
     if (!p.alive) continue;
     const P = String(p.id);
     pages[P] = {}; why[P] = {}; entry[P] = {};
+    const vmas = p.vmas; // sorted by start
     for (const [name, r] of p.regions) {
-      const strs: string[] = [];
+      const strs: string[] = new Array(r.pages);
       const whys: string[][][] = [];
-      const cls: EntryClass[] = [];
-      for (let i = r.start; i < r.start + r.pages; i++) {
-        const v = m.vmaAt(p, i);
-        const b = [0, 0, 0, 0, 0, 0];
-        let w: string[][];
+      const cls: EntryClass[] = new Array(r.pages);
+      let vi = 0;
+      for (let i = r.start, k = 0; i < r.start + r.pages; i++, k++) {
+        while (vi < vmas.length && vmas[vi].end <= i) vi++;
+        const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
+        b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = 0;
         let cl: EntryClass;
         if (!v) {
           // R-PM-1: addresses outside any VMA read all zero
           if (mutant === 'M-2') b[5] = 1;
-          w = [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1']];
           cl = 'gap';
         } else {
-          const vsd = v.sd ? 1 : 0;
           const pmd = p.pmds.get(blockOf(i));
-          const e = p.ptes.get(i);
+          const e = pmd?.t === 'huge' ? undefined : p.ptes.get(i);
           if (pmd?.t === 'huge') {
             const sub = pmd.pages?.[i % 512];
             b[0] = 1;
@@ -94,45 +95,60 @@ function observe(m: Machine, mutant?: string): Observation {
             b[3] = excl && (counts.get(excl.id) ?? 0) === 1 ? 1 : 0;
             b[4] = pmd.wp ? 1 : 0;
             b[5] = pmd.sd || v.sd ? 1 : 0;
-            w = [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)]];
-            cl = sub ? (pmd.pages && !pmd.pages[0].anon ? 'huge' : 'huge') : 'huge-zero';
+            cl = sub ? 'huge' : 'huge-zero';
           } else if (e?.t === 'present') {
             b[0] = 1;
             b[2] = e.page.anon ? 0 : 1;
             b[3] = !e.page.zero && (counts.get(e.page.id) ?? 0) === 1 ? 1 : 0;
             b[4] = e.wp ? 1 : 0;
             b[5] = e.sd || v.sd ? 1 : 0;
-            w = [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
-            cl = e.page.zero ? 'zero' : 'pte';
+            cl = e.page.zero ? 'zero' : e.page.folio ? 'pte-thp' : 'pte';
           } else if (e?.t === 'swap') {
             b[1] = 1;
             b[4] = e.wp ? 1 : 0;
             b[5] = e.sd || v.sd ? 1 : 0;
-            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
             cl = 'swap';
           } else if (e?.t === 'marker') {
             b[1] = mutant === 'M-3' ? 0 : 1;
             b[4] = 1;
             b[5] = e.sd || v.sd ? 1 : 0;
-            w = [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
             cl = 'marker';
           } else {
-            if (mutant !== 'M-1') b[5] = vsd;
-            const gone = p.gone.get(i) ?? [];
-            w = [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy]];
+            if (mutant !== 'M-1') b[5] = v.sd ? 1 : 0;
             cl = 'none';
           }
         }
-        strs.push(letters(b));
-        whys.push(w.map(uniq));
-        cls.push(cl);
+        strs[k] = letters(b);
+        cls[k] = cl;
+        if (attribution) whys.push(attribute(p, v, i).map(uniq));
       }
       pages[P][name] = strs;
-      why[P][name] = whys;
       entry[P][name] = cls;
+      if (attribution) why[P][name] = whys;
     }
   }
   return { pages, why, entry };
+}
+
+/** The rules behind each of the six bits of page i (P S F E W D). */
+function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
+  if (!v) return [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1']];
+  const pmd = p.pmds.get(blockOf(i));
+  if (pmd?.t === 'huge') {
+    return [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)]];
+  }
+  const e = p.ptes.get(i);
+  if (e?.t === 'present') {
+    return [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+  }
+  if (e?.t === 'swap') {
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+  }
+  if (e?.t === 'marker') {
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+  }
+  const gone = p.gone.get(i) ?? [];
+  return [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy]];
 }
 
 const LETTERS = 'PSFEWD';
