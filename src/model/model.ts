@@ -42,6 +42,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       }
     }
     const o = observe(m, opts.mutant, !!opts.attribution);
+    for (const r of o.seen) m.rules.add(r);
     steps.push({
       op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
@@ -51,6 +52,8 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
 }
 
 interface Observation {
+  /** R-PM rules this observation exercised (coverage) */
+  seen: Set<string>;
   pages: PageMap;
   why: Record<string, Record<string, string[][][]>>;
   entry: Record<string, Record<string, EntryClass[]>>;
@@ -65,6 +68,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
   const why: Observation['why'] = {};
   const entry: Observation['entry'] = {};
   const b = [0, 0, 0, 0, 0, 0];
+  let any = 0;
   for (const p of m.procs) {
     if (!p.alive) continue;
     const P = String(p.id);
@@ -119,6 +123,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
           }
         }
         strs[k] = letters(b);
+        any |= (b[5] << 0) | (b[4] << 1) | (b[1] << 2) | (b[3] << 3) | (b[2] << 4);
         cls[k] = cl;
         if (attribution) whys.push(attribute(p, v, i).map(uniq));
       }
@@ -127,7 +132,13 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
       if (attribution) why[P][name] = whys;
     }
   }
-  return { pages, why, entry };
+  const seen = new Set<string>();
+  if (any & 1) seen.add('R-PM-1');
+  if (any & 2) seen.add('R-PM-2');
+  if (any & 4) seen.add('R-PM-3');
+  if (any & 8) seen.add('R-PM-4');
+  if (any & 16) seen.add('R-PM-5');
+  return { seen, pages, why, entry };
 }
 
 /** The rules behind each of the six bits of page i (P S F E W D). */
@@ -195,7 +206,8 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       return mutant === 'B-30' && e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
     },
   });
-  for (const r of res.rules) m.rules.add(r.split('.')[0]);
+  // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
+  for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
   for (const a of res.actions) {
     switch (a.kind) {
       case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * 512)); break;
