@@ -1132,7 +1132,11 @@ export class Machine {
     const touched = this.vmasIn(p, start, end);
     const span: [number, number] = [touched[0].start, touched[touched.length - 1].end];
     if (this.mut('B-20')) { const v = this.vmaAt(p, start); if (v) start = v.start; }
-    this.isolate(p, start, end);
+    for (const v of touched) if (v.uffd && v.uffd !== ctx) return 'EBUSY';
+    // a VMA already registered with this context in this mode is skipped: no split
+    // (fs/userfaultfd.c userfaultfd_register, "skip" when ctx and flags are unchanged)
+    if (this.vmaAt(p, start)?.uffd !== ctx) this.splitAt(p, start);
+    if (this.vmaAt(p, end)?.uffd !== ctx) this.splitAt(p, end);
     // every part of the VMAs the range cut records that registration decided its state
     for (const v of this.vmasIn(p, span[0], span[1])) v.regWhy = withRule(v.regWhy, 'R-REG-1');
     for (const v of this.vmasIn(p, start, end)) {
@@ -1333,11 +1337,6 @@ export class Machine {
     for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
       const bs = Math.max(blockStart(b), v.start);
       const be = Math.min(blockStart(b + 1), v.end);
-      // move_page_tables allocates the destination table for every extent whose source has one
-      if (p.pmds.get(b)?.t === 'table' && !(bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0)) {
-        this.ensureTable(p, blockOf(bs + delta));
-        this.ensureTable(p, blockOf(be - 1 + delta));
-      }
       const full = bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0;
       const pmd = p.pmds.get(b);
       const db = blockOf(bs + delta);
@@ -1364,6 +1363,8 @@ export class Machine {
         }
         continue; // the table itself moved: the old range is a PMD hole, also with DONTUNMAP
       }
+      // per-entry moves (move_ptes) into a destination table allocated first (alloc_new_pmd)
+      if (p.pmds.get(b)?.t === 'table') { this.ensureTable(p, blockOf(bs + delta)); this.ensureTable(p, blockOf(be - 1 + delta)); }
       for (let i = bs; i < be; i++) {
         const e = p.ptes.get(i);
         if (!e) continue;
@@ -1383,8 +1384,11 @@ export class Machine {
     this.sortVmas(p);
     this.merge(p, nv, 'target'); // copy_vma merges with compatible neighbours at the destination
     if (dontunmap) {
-      // R-MRM-9: the old VMA stays, empty
+      // R-MRM-9: the old VMA stays, empty; having moved whole, it loses its anon_vma
+      // (mm/mremap.c dontunmap_complete -> unlink_anon_vmas), so fork no longer copies it
       this.rule('R-MRM-9');
+      v.anonVma = 0;
+      v.forkedChain = false;
     } else {
       p.vmas = p.vmas.filter((x) => x !== v);
       this.freeTables(p, v.start, v.end);
