@@ -1,0 +1,232 @@
+// The static plan of a case: which processes live, which regions each knows, where each region sits
+// in the arena (src/ops/layout.ts) and which of its pages are unmapped, advanced op by op. This is
+// the one implementation of the case format's structural rules; the validator
+// (src/ops/validate.ts), both generators (src/ops/arbitrary.ts, src/campaign/builder.ts) and the
+// executor encoding (src/targets/live.ts) all step a CasePlan. The plan follows the case, not the
+// kernel: every mmap without `after` and every moving mremap takes the next slot whatever the
+// syscall returns. (The model, src/model, follows rc with its own VMA state on purpose.)
+import type { Op } from './schema.ts';
+import { DEFAULT_LIMITS, SLOT_PAGES, slotStartPage, type Limits } from './layout.ts';
+
+/** Where a region is and which of its pages are unmapped (1 = unmapped). */
+export interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
+export interface PlanProc<R extends PlanRegion = PlanRegion> { alive: boolean; regions: Map<string, R> }
+
+type MmapOp = Extract<Op, { op: 'mmap' }>;
+
+/** How a plan whose regions carry more than placement (a generator's heuristics) makes them. Each
+ *  hook gets the placement the plan decided (`place`, a fresh object) and returns the region. */
+export interface RegionHooks<R extends PlanRegion> {
+  /** the region an mmap creates */
+  created(op: MmapOp, place: PlanRegion): R;
+  /** a copy of `r`: into a forked child, at its new place after a moving mremap, or as the range
+   *  MREMAP_DONTUNMAP leaves behind (named by `old`, or kept under an unnamable key) */
+  copied(r: R, place: PlanRegion, why: 'fork' | 'move' | 'remnant'): R;
+}
+
+const PLAIN: RegionHooks<PlanRegion> = { created: (_op, place) => place, copied: (_r, place) => place };
+
+export interface PlanOptions<R extends PlanRegion> {
+  /** the case has a top-level `uffd` object (uffd ops are problems without one) */
+  uffd: boolean;
+  limits?: Limits;
+  hooks?: RegionHooks<R>;
+}
+
+/** Limits that never bind: for planning cases that were validated elsewhere (perhaps with larger limits). */
+export const NO_LIMITS: Limits = { maxRegions: Infinity, maxPagesPerRegion: Infinity, maxProcs: Infinity, maxOps: Infinity };
+
+const UFFD_OPS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp']);
+
+/** Can a case name this region? (ranges MREMAP_DONTUNMAP leaves without `old` are kept under
+ *  `(range left by ops[i])`, which no case can use) */
+export function nameable(name: string): boolean {
+  return !name.startsWith('(');
+}
+
+/** some page of the region is still mapped */
+export function isLive(r: PlanRegion): boolean {
+  for (let i = 0; i < r.unmapped.length; i++) if (r.unmapped[i] === 0) return true;
+  return false;
+}
+
+function resized(r: PlanRegion, pages: number): Uint8Array {
+  const unmapped = new Uint8Array(pages);
+  unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
+  return unmapped;
+}
+
+export class CasePlan<R extends PlanRegion = PlanRegion> {
+  readonly procs: PlanProc<R>[] = [{ alive: true, regions: new Map() }];
+  /** next free arena slot */
+  slot = 0;
+  readonly limits: Limits;
+  readonly uffd: boolean;
+  private readonly hooks: RegionHooks<R>;
+
+  constructor(opts: PlanOptions<R>) {
+    this.uffd = opts.uffd;
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.hooks = opts.hooks ?? (PLAIN as unknown as RegionHooks<R>);
+  }
+
+  /** processes that exist and have not exited, in order */
+  aliveProcs(): number[] {
+    const out: number[] = [];
+    this.procs.forEach((p, i) => { if (p.alive) out.push(i); });
+    return out;
+  }
+
+  /** the region `name` of process `proc` (live or fully unmapped), or undefined */
+  regionOf(proc: number, name: string): R | undefined {
+    return this.procs[proc]?.regions.get(name);
+  }
+
+  /** names of the live regions a case can name in a live process, in creation order */
+  liveRegions(proc: number): string[] {
+    const p = this.procs[proc];
+    if (!p || !p.alive) return [];
+    const out: string[] = [];
+    for (const [n, r] of p.regions) if (nameable(n) && isLive(r)) out.push(n);
+    return out;
+  }
+
+  /** regions the case can name in `proc`, fully unmapped ones included (what the region limit counts) */
+  namedCount(proc: number): number {
+    const p = this.procs[proc];
+    if (!p) return 0;
+    let n = 0;
+    for (const k of p.regions.keys()) if (nameable(k)) n++;
+    return n;
+  }
+
+  /** may `name` be given to a new region of `proc` without passing the region limit? (a name the
+   *  process already knows is re-used, not counted again) */
+  roomForName(proc: number, name: string): boolean {
+    return this.procs[proc]?.regions.has(name) === true || this.namedCount(proc) < this.limits.maxRegions;
+  }
+
+  /** the first live region of `proc` (other than `except`) that pages start..start+pages-1 overlap */
+  overlaps(proc: number, start: number, pages: number, except?: string): string | undefined {
+    const p = this.procs[proc];
+    if (!p) return undefined;
+    for (const [n, r] of p.regions) {
+      if (n === except || !isLive(r)) continue;
+      if (start < r.start + r.pages && r.start < start + pages) return n;
+    }
+    return undefined;
+  }
+
+  /** can a region of `pages` pages be placed right after live region `after` of `proc`? */
+  canPlaceAfter(proc: number, after: string, pages: number): boolean {
+    const a = this.regionOf(proc, after);
+    if (!a || !isLive(a) || !this.procs[proc]!.alive) return false;
+    return this.overlaps(proc, a.start + a.pages, pages) === undefined;
+  }
+
+  /** does growing `name` in place to `pages` pages fail (ENOMEM: something mapped right after it,
+   *  or past its slot)? The region then keeps its size. */
+  growBlocked(proc: number, name: string, pages: number): boolean {
+    const r = this.regionOf(proc, name);
+    if (!r || pages <= r.pages) return false;
+    return this.overlaps(proc, r.start + r.pages, pages - r.pages, name) !== undefined || pages > SLOT_PAGES;
+  }
+
+  /** Check op `i` (`ops[i]`) against the plan: the problems, each `ops[i].field: message`. When there
+   *  are none the op is applied; otherwise the plan is unchanged. */
+  step(op: Op, i: number): string[] {
+    const at = `ops[${i}]`;
+    const p = op.proc ?? 0;
+    const proc = this.procs[p];
+    if (!proc) return [`${at}.proc: process ${p} does not exist (processes so far: 0..${this.procs.length - 1})`];
+    if (!proc.alive) return [`${at}.proc: process ${p} has exited`];
+    if (UFFD_OPS.has(op.op) && !this.uffd) return [`${at}.op: ${op.op} needs a top-level "uffd" object (the case opens no userfaultfd)`];
+    const limits = this.limits;
+    const problems: string[] = [];
+    const region = (name: string): R | undefined => {
+      const r = proc.regions.get(name);
+      if (!r) { problems.push(`${at}.region: region "${name}" does not exist in process ${p}`); return undefined; }
+      if (!isLive(r)) { problems.push(`${at}.region: region "${name}" is fully unmapped in process ${p}`); return undefined; }
+      return r;
+    };
+    const range = (r: R, first = 0, count?: number) => {
+      if (first >= r.pages) { problems.push(`${at}.first: page ${first} is outside region (${r.pages} pages)`); return undefined; }
+      const n = count ?? r.pages - first;
+      if (first + n > r.pages) { problems.push(`${at}.count: pages ${first}..${first + n - 1} run past the region's end (${r.pages} pages)`); return undefined; }
+      return [first, n] as const;
+    };
+    switch (op.op) {
+      case 'mmap': {
+        if (op.pages > limits.maxPagesPerRegion) return [`${at}.pages: ${op.pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
+        const old = proc.regions.get(op.region);
+        if (old && isLive(old)) return [`${at}.region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`];
+        if (!old && this.namedCount(p) >= limits.maxRegions) return [`${at}.region: more than ${limits.maxRegions} regions`];
+        let start: number;
+        if (op.after !== undefined) {
+          const a = region(op.after);
+          if (!a) return problems;
+          start = a.start + a.pages;
+          const o = this.overlaps(p, start, op.pages);
+          if (o) return [`${at}.after: placing "${op.region}" after "${op.after}" would overlap region "${o}"`];
+        } else {
+          start = slotStartPage(this.slot++);
+        }
+        proc.regions.set(op.region, this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) }));
+        return problems;
+      }
+      case 'mremap': {
+        const r = region(op.region);
+        if (!r) return problems;
+        const pages = op.pages ?? r.pages;
+        if (pages > limits.maxPagesPerRegion) return [`${at}.pages: ${pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
+        const move = op.move ?? true;
+        if (op.dontunmap && !move) return [`${at}.dontunmap: needs move (MREMAP_DONTUNMAP implies MREMAP_MAYMOVE)`];
+        if (op.dontunmap && pages !== r.pages) return [`${at}.pages: with dontunmap the size cannot change (${r.pages} pages)`];
+        if (op.old !== undefined) {
+          if (!op.dontunmap) return [`${at}.old: only meaningful with dontunmap`];
+          const o = proc.regions.get(op.old);
+          if (o && isLive(o) && op.old !== op.region) return [`${at}.old: region "${op.old}" already exists`];
+          if (!o && this.namedCount(p) >= limits.maxRegions) return [`${at}.old: more than ${limits.maxRegions} regions`];
+          if (op.old === op.region) return [`${at}.old: must differ from region`];
+        }
+        if (move) {
+          const start = slotStartPage(this.slot++);
+          // MREMAP_DONTUNMAP leaves the old range mapped: named by `old`, or kept under a name no
+          // case can use, so later placements still see it as occupied
+          if (op.dontunmap) {
+            const left = this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'remnant');
+            proc.regions.set(op.old ?? `(range left by ops[${i}])`, left);
+          }
+          proc.regions.set(op.region, this.hooks.copied(r, { start, pages, unmapped: resized(r, pages) }, 'move'));
+        } else if (this.growBlocked(p, op.region, pages)) {
+          // grow in place is blocked: the kernel answers ENOMEM and the region keeps its size
+        } else {
+          r.unmapped = resized(r, pages);
+          r.pages = pages;
+        }
+        return problems;
+      }
+      case 'fork': {
+        if (this.procs.length >= limits.maxProcs) return [`${at}.op: fork would exceed the limit of ${limits.maxProcs} processes`];
+        const regions = new Map<string, R>();
+        for (const [n, r] of proc.regions) regions.set(n, this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'fork'));
+        this.procs.push({ alive: true, regions });
+        return problems;
+      }
+      case 'exit': proc.alive = false; return problems;
+      case 'clear_refs': return problems;
+      case 'split': {
+        const r = region(op.region);
+        if (r && op.page >= r.pages) problems.push(`${at}.page: page ${op.page} is outside region "${op.region}" (${r.pages} pages)`);
+        return problems;
+      }
+      default: {
+        const r = region(op.region);
+        if (!r) return problems;
+        const rg = range(r, op.first, op.count);
+        if (rg && op.op === 'munmap') r.unmapped.fill(1, rg[0], rg[0] + rg[1]);
+        return problems;
+      }
+    }
+  }
+}
