@@ -754,6 +754,14 @@ export class Machine {
       return;
     }
     if (pmd.writable) { this.rule('R-FLT-8W'); pmd.dirty = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
+    if (!pmd.pages[0].anon && v.kind === 'memfd-private') {
+      // a file PMD in a private mapping: wp_huge_pmd splits it (zap, R-SPLIT-3) and the write
+      // CoWs 4 KiB at PTE level (do_cow_fault): the rest of the block reads not present
+      this.rule('R-FLT-9');
+      this.splitPmd(p, b, v);
+      this.writePage(p, v, page);
+      return;
+    }
     if (!pmd.pages[0].anon) {
       // shmem PMD: zapped and refaulted at PTE level, usually as a dirty writable PMD again (R-FLT-9)
       this.rule('R-FLT-9');
@@ -1028,12 +1036,20 @@ export class Machine {
   private collapseAnon(p: Proc, v: Vma, b: number): Rc | { exit: Rc } {
     this.rule('R-COL-1');
     if (!p.pmds.has(b)) return { exit: 'EINVAL' }; // SCAN_PMD_NONE: no page table
+    // per PTE in order, as hpage_collapse_scan_pmd: swap entries and markers first (wp ->
+    // SCAN_PTE_UFFD_WP), then none/zero (fine unless uffd-armed: SCAN_EXCEED_NONE_PTE -> EBUSY),
+    // then the wp bit of present PTEs
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
-      const wp = !!e && (e.t === 'marker' || e.wp);
-      if (wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
-      // none or zero pages are fine unless the VMA is uffd-armed: SCAN_EXCEED_NONE_PTE -> EBUSY
-      if ((!e || (e.t === 'present' && e.page.zero)) && v.uffd) return { exit: 'EBUSY' };
+      if (e && e.t !== 'present') {
+        if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL';
+        continue;
+      }
+      if (!e || e.page.zero) {
+        if (v.uffd) return { exit: 'EBUSY' };
+        continue;
+      }
+      if (e.wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
     }
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
