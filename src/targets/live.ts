@@ -1,11 +1,11 @@
 // The `live` target: the host kernel, through the native executor (workers/executor). The case is
-// planned here (region addresses from src/ops/layout.ts, exactly as validate.ts places them) and
+// planned here (region addresses from the static plan, src/ops/plan.ts, as validation places them) and
 // sent as numeric lines; the executor answers with compact step lines that are turned into a
 // Trace. Protocol: workers/executor/README.md.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Case, Feature, Op } from '../ops/schema.ts';
-import { SLOT_PAGES, slotStartPage } from '../ops/layout.ts';
+import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
@@ -33,11 +33,9 @@ export interface EncodedCase {
   skipped: Map<number, string>;
 }
 
-interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
-
-const live = (r: PlanRegion) => r.unmapped.some((u) => u === 0);
-
-/** Plan a validated case into executor lines. `skip(op)` returns a reason to not execute an op. */
+/** Plan a validated case into executor lines: region addresses come from the case's static plan
+ *  (src/ops/plan.ts, as validation computes it). `skip(op)` returns a reason to not execute an op;
+ *  the plan still follows a skipped op (it is static, whatever the host does). */
 export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () => undefined): EncodedCase {
   const ids = new Map<string, number>();
   const regionNames: string[] = [];
@@ -46,75 +44,49 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
     if (i === undefined) { i = regionNames.length; ids.set(name, i); regionNames.push(name); }
     return i;
   };
-  const procs: Map<string, PlanRegion>[] = [new Map()];
-  let slot = 0;
+  // the limits were checked by whoever validated the case (perhaps with larger ones)
+  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
   const lines: string[] = [];
   const skipped = new Map<number, string>();
   c.ops.forEach((op, i) => {
     const p = op.proc ?? 0;
-    const regions = procs[p];
-    if (!regions) throw new Error(`ops[${i}].proc: process ${p} does not exist (validate the case first)`);
+    const before = op.op === 'mremap' ? plan.regionOf(p, op.region) : undefined;
+    const problems = plan.step(op, i);
+    if (problems.length) throw new Error(`${problems[0]} (validate the case first)`);
     const reason = skip(op);
     if (reason !== undefined) {
       skipped.set(i, reason);
       lines.push(`${OP_CODES.skip} ${p}`);
       return;
     }
-    const reg = (name: string) => {
-      const r = regions.get(name);
-      if (!r) throw new Error(`ops[${i}].region: region "${name}" does not exist in process ${p} (validate the case first)`);
-      return r;
-    };
-    const rng = (r: PlanRegion, first = 0, count?: number) => [first, count ?? r.pages - first] as const;
+    const reg = (name: string) => plan.regionOf(p, name)!;
     const code = OP_CODES[op.op];
     switch (op.op) {
       case 'mmap': {
-        const start = op.after !== undefined ? (() => { const a = reg(op.after!); return a.start + a.pages; })() : slotStartPage(slot++);
-        regions.set(op.region, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) });
+        const start = reg(op.region).start;
         lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${KIND_CODES[op.kind]} ${op.thp ? 1 : 0}`);
         return;
       }
       case 'mremap': {
-        const r = reg(op.region);
-        const pages = op.pages ?? r.pages;
+        const pages = op.pages ?? before!.pages;
         const move = op.move ?? true;
-        let apply = 1;
-        let newStart = 0;
         const oldId = op.dontunmap && op.old !== undefined ? id(op.old) : -1;
-        if (move) {
-          newStart = slotStartPage(slot++);
-          if (op.dontunmap && op.old !== undefined) regions.set(op.old, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
-          const unmapped = new Uint8Array(pages);
-          unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
-          regions.set(op.region, { start: newStart, pages, unmapped });
-        } else {
-          const blocked = pages > r.pages && ([...regions].some(([n, o]) => n !== op.region && live(o) &&
-            r.start + r.pages < o.start + o.pages && o.start < r.start + pages) || pages > SLOT_PAGES);
-          if (blocked) apply = 0;
-          else {
-            const unmapped = new Uint8Array(pages);
-            unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
-            r.pages = pages; r.unmapped = unmapped;
-          }
-        }
+        const after = reg(op.region);
+        // in place, the plan keeps the old size when the growth is blocked (ENOMEM)
+        const apply = move || after.pages === pages ? 1 : 0;
+        const newStart = move ? after.start : 0;
         lines.push(`${code} ${p} ${id(op.region)} ${pages} ${move ? 1 : 0} ${op.dontunmap ? 1 : 0} ${oldId} ${newStart} ${apply}`);
         return;
       }
-      case 'fork': {
-        const copy = new Map<string, PlanRegion>();
-        for (const [n, r] of regions) copy.set(n, { ...r, unmapped: r.unmapped.slice() });
-        procs.push(copy);
-        lines.push(`${code} ${p}`);
-        return;
-      }
-      case 'exit': lines.push(`${code} ${p}`); return;
+      case 'fork': case 'exit': lines.push(`${code} ${p}`); return;
       case 'clear_refs': lines.push(`${code} ${p} ${op.value ?? 4}`); return;
-      case 'split': reg(op.region); lines.push(`${code} ${p} ${id(op.region)} ${op.page}`); return;
+      case 'split': lines.push(`${code} ${p} ${id(op.region)} ${op.page}`); return;
       default: {
+        // ranges of the region's size before the op (munmap does not change the size)
         const r = reg(op.region);
-        const [first, count] = rng(r, op.first, op.count);
+        const first = op.first ?? 0;
+        const count = op.count ?? r.pages - first;
         let extra = '';
-        if (op.op === 'munmap') r.unmapped.fill(1, first, first + count);
         if (op.op === 'mprotect') extra = ` ${PROT_CODES[op.prot]}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
         if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
