@@ -1,11 +1,12 @@
 // fast-check arbitraries of VALID cases, valid by construction: the generator draws abstract
 // choices (an op kind plus a handful of numbers) and a deterministic builder interprets them
-// against the same plan the validator keeps (live processes, live regions, arena slots), so every
+// against the validator's own plan (src/ops/plan.ts: live processes, live regions, arena slots), so every
 // op names a region and process that exist at that point, ranges stay inside regions and the
 // limits hold. Shrinking works on the abstract choices, so shrunk cases stay valid too.
 import fc from 'fast-check';
 import { FEATURES, KINDS, OP_NAMES, type Case, type Feature, type Kind, type Op, type OpName } from './schema.ts';
-import { DEFAULT_LIMITS, HPAGE_PAGES, SLOT_PAGES, slotStartPage, type Limits } from './layout.ts';
+import { DEFAULT_LIMITS, HPAGE_PAGES, type Limits } from './layout.ts';
+import { CasePlan, isLive, type PlanRegion } from './plan.ts';
 
 export interface CaseArbOptions {
   /** most ops per case (default 24, capped by limits.maxOps) */
@@ -34,23 +35,16 @@ interface Choice {
 const REGION_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'x.1', '_r-2', 'Long_name.with-ALL_0123456789abc'];
 const PROTS = ['none', 'r', 'rw'] as const;
 
-interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
-interface PlanProc { alive: boolean; regions: Map<string, PlanRegion> }
-
-const live = (r: PlanRegion) => r.unmapped.some((u) => u === 0);
 const bit = (flags: number, i: number) => ((flags >>> i) & 1) === 1;
 
-/** The builder: the validator's plan, advanced op by op. Each `build` call either appends one valid
- *  op or nothing (when the choice does not fit the current state). */
+/** The builder: a CasePlan (the validator's plan), advanced op by op. Each `build` call either
+ *  appends one valid op or nothing (when the choice does not fit the current state). */
 class Builder {
   readonly ops: Op[] = [];
-  private readonly procs: PlanProc[] = [{ alive: true, regions: new Map() }];
-  private slot = 0;
+  private readonly plan: CasePlan;
 
-  constructor(private readonly limits: Limits, private readonly maxPages: number, private readonly uffd: boolean) {}
-
-  private alive(): number[] {
-    return this.procs.flatMap((p, i) => (p.alive ? [i] : []));
+  constructor(limits: Limits, private readonly maxPages: number, uffd: boolean) {
+    this.plan = new CasePlan({ uffd, limits });
   }
 
   private pagesFor(x: number): number {
@@ -58,18 +52,6 @@ class Builder {
     const menu = [1, 2, 3, 4, 8, 16, 5, 7, 32, 64, 512, 1024, 513, 600];
     const pick = x % 4 === 3 ? menu[(x >>> 2) % menu.length] : 1 + ((x >>> 2) % Math.min(8, max));
     return Math.max(1, Math.min(max, pick));
-  }
-
-  private liveRegions(p: PlanProc): [string, PlanRegion][] {
-    return [...p.regions].filter(([n, r]) => live(r) && !n.startsWith('('));
-  }
-
-  private overlaps(p: PlanProc, start: number, pages: number, except?: string): boolean {
-    for (const [n, r] of p.regions) {
-      if (n === except || !live(r)) continue;
-      if (start < r.start + r.pages && r.start < start + pages) return true;
-    }
-    return false;
   }
 
   /** first/count for a range in a region of `pages` pages, each field present or not */
@@ -88,41 +70,34 @@ class Builder {
   }
 
   build(ch: Choice): void {
-    const alive = this.alive();
+    const plan = this.plan;
+    const alive = plan.aliveProcs();
     if (!alive.length) return;
     const p = alive[ch.proc % alive.length];
-    const proc = this.procs[p];
     const withProc = <T extends object>(o: T): T & { proc?: number } => (p !== 0 || bit(ch.flags, 7) ? { ...o, proc: p } : o);
-    const regions = this.liveRegions(proc);
-    const pickRegion = () => regions[ch.region % regions.length];
-    const push = (op: Op) => { this.ops.push(op); };
+    const regions = plan.liveRegions(p);
+    const pickRegion = (): [string, PlanRegion] => { const n = regions[ch.region % regions.length]; return [n, plan.regionOf(p, n)!]; };
+    /** a name the process can give a new region (never used, or fully unmapped) */
+    const free = (n: string) => { const r = plan.regionOf(p, n); return !r || !isLive(r); };
+    // the plan checks the op and applies it; an op it rejects is not emitted
+    const push = (op: Op) => { if (plan.step(op, this.ops.length).length === 0) this.ops.push(op); };
 
     // the first op, and any op on a process without regions, becomes an mmap
     const kind: OpName = this.ops.length === 0 || (!regions.length && !['fork', 'exit', 'clear_refs', 'mmap'].includes(ch.op)) ? 'mmap' : ch.op;
-    if (['uffd_register', 'uffd_unregister', 'wp'].includes(kind) && !this.uffd) return;
+    if (['uffd_register', 'uffd_unregister', 'wp'].includes(kind) && !plan.uffd) return;
 
     switch (kind) {
       case 'mmap': {
-        // a name that is free in this process (never used, or fully unmapped)
-        const names = REGION_NAMES.filter((n) => { const r = proc.regions.get(n); return !r || !live(r); });
+        const names = REGION_NAMES.filter(free);
         const name = names[ch.region % Math.max(1, names.length)];
         if (!name) return;
-        if (!proc.regions.has(name) && proc.regions.size >= this.limits.maxRegions) return;
         const thp = bit(ch.flags, 2) ? bit(ch.flags, 3) : undefined;
         let pages = this.pagesFor(ch.a);
         if (thp && bit(ch.flags, 4)) pages = Math.min(this.maxPages, HPAGE_PAGES * (1 + (ch.b % 2)));
         const op: Extract<Op, { op: 'mmap' }> = { op: 'mmap', region: name, pages, kind: KINDS[ch.c % KINDS.length] as Kind };
         if (thp !== undefined) op.thp = thp;
-        let start: number;
-        if (bit(ch.flags, 8) && regions.length) {
-          const [an, ar] = pickRegion();
-          start = ar.start + ar.pages;
-          if (this.overlaps(proc, start, pages)) return;
-          op.after = an;
-        } else {
-          start = slotStartPage(this.slot++);
-        }
-        proc.regions.set(name, { start, pages, unmapped: new Uint8Array(pages) });
+        // after a live region when that does not overlap anything (the plan says), else a fresh slot
+        if (bit(ch.flags, 8) && regions.length) op.after = pickRegion()[0];
         push(withProc(op));
         return;
       }
@@ -138,43 +113,22 @@ class Builder {
         if (move !== undefined) op.move = move;
         if (dontunmap) op.dontunmap = true;
         else if (bit(ch.flags, 10)) op.dontunmap = false;
-        let oldName: string | undefined;
         if (dontunmap && bit(ch.flags, 11)) {
-          const free = REGION_NAMES.filter((n) => { const o = proc.regions.get(n); return n !== name && (!o || !live(o)); });
-          oldName = free[ch.c % Math.max(1, free.length)];
-          if (oldName && !proc.regions.has(oldName) && proc.regions.size >= this.limits.maxRegions) oldName = undefined;
-          if (oldName) op.old = oldName;
-        }
-        if (move ?? true) {
-          const start = slotStartPage(this.slot++);
-          // the range MREMAP_DONTUNMAP leaves behind stays occupied; unnamed, it is kept under a
-          // name no case can use (as src/ops/validate.ts does), so it is never picked
-          if (dontunmap) proc.regions.set(oldName ?? `(range left by ops[${this.ops.length}])`, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() });
-          const unmapped = new Uint8Array(pages);
-          unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
-          proc.regions.set(name, { start, pages, unmapped });
-        } else if (pages > r.pages && (this.overlaps(proc, r.start + r.pages, pages - r.pages, name) || pages > SLOT_PAGES)) {
-          // grow in place blocked (ENOMEM): the region keeps its size
-        } else {
-          const unmapped = new Uint8Array(pages);
-          unmapped.set(r.unmapped.subarray(0, Math.min(pages, r.pages)));
-          r.pages = pages; r.unmapped = unmapped;
+          const names = REGION_NAMES.filter((n) => n !== name && free(n));
+          const oldName = names[ch.c % Math.max(1, names.length)];
+          // past the region limit the left range stays unnamed
+          if (oldName && plan.roomForName(p, oldName)) op.old = oldName;
         }
         push(withProc(op));
         return;
       }
       case 'fork': {
-        if (this.procs.length >= this.limits.maxProcs) return;
-        const regs = new Map<string, PlanRegion>();
-        for (const [n, r] of proc.regions) regs.set(n, { ...r, unmapped: r.unmapped.slice() });
-        this.procs.push({ alive: true, regions: regs });
         push(withProc({ op: 'fork' }));
         return;
       }
       case 'exit': {
         // keep cases interesting: process 0 exits only rarely
         if (p === 0 && ch.a % 8 !== 0) return;
-        proc.alive = false;
         push(withProc({ op: 'exit' }));
         return;
       }
@@ -206,7 +160,6 @@ class Builder {
           }
           default: op = { op: kind, ...base } as Op;
         }
-        if (kind === 'munmap') r.unmapped.fill(1, rg.first ?? 0, (rg.first ?? 0) + (rg.count ?? r.pages - (rg.first ?? 0)));
         push(withProc(op));
       }
     }
