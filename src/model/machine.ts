@@ -504,7 +504,7 @@ export class Machine {
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && !p.ptes.has(i) && p.pmds.get(blockOf(i))?.t !== 'huge') {
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
         // R-FLT-15: a fault past the end of the shmem object (shared anon grown by mremap) is SIGBUS
         this.rule('R-FLT-15');
         p.alive = false;
