@@ -807,7 +807,9 @@ export class Machine {
           uffd = c;
         }
       }
-      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma };
+      // anon_vma_fork gives every child VMA an anon_vma of its own (mm/rmap.c): child VMAs that
+      // shared one in the parent no longer merge with each other
+      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0 };
       child.vmas.push(cv);
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');
