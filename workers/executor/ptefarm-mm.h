@@ -1,0 +1,538 @@
+/*
+ * ptefarm-mm.h: the process machinery shared by ptefarm's native executor (ptefarm-exec.c) and the
+ * reproducers `ptefarm repro` writes (src/report/repro-runtime.c, which gets this file's text
+ * inlined so that the reproducer stays one self-contained .c file): syscall helpers, privilege
+ * dropping, the case processes (they execute one command at a time and read their OWN
+ * /proc/self/pagemap and PAGEMAP_SCAN on request) and the supervisor's side of the command pipes
+ * and userfaultfd contexts.
+ *
+ * Include after `#define _GNU_SOURCE`. The includer defines two functions declared below:
+ *   fatal(fmt, ...)   the supervisor cannot go on (reports the reason and exits; never returns)
+ *   emit_event(...)   a userfaultfd event the supervisor read (kind, process, address, child)
+ */
+#ifndef PTEFARM_MM_H
+#define PTEFARM_MM_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ptefarm-uapi.h"
+
+static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child);
+
+/* ------------------------------------------------------------------------------------------- */
+/* small helpers                                                                                */
+
+static int write_full(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    p += w; n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+  char *p = buf;
+  while (n) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0) { if (errno == EINTR) continue; return -1; }
+    if (r == 0) return -1;
+    p += r; n -= (size_t)r;
+  }
+  return 0;
+}
+
+static const char *errname(int e) {
+  switch (e) {
+  case 0: return "0";
+  case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case ESRCH: return "ESRCH";
+  case EINTR: return "EINTR"; case EIO: return "EIO"; case ENXIO: return "ENXIO";
+  case E2BIG: return "E2BIG"; case EBADF: return "EBADF"; case ECHILD: return "ECHILD";
+  case EAGAIN: return "EAGAIN"; case ENOMEM: return "ENOMEM"; case EACCES: return "EACCES";
+  case EFAULT: return "EFAULT"; case EBUSY: return "EBUSY"; case EEXIST: return "EEXIST";
+  case ENODEV: return "ENODEV"; case EINVAL: return "EINVAL"; case ENFILE: return "ENFILE";
+  case EMFILE: return "EMFILE"; case ENOTTY: return "ENOTTY"; case EFBIG: return "EFBIG";
+  case ENOSPC: return "ENOSPC"; case ESPIPE: return "ESPIPE"; case EROFS: return "EROFS";
+  case ERANGE: return "ERANGE"; case ENOSYS: return "ENOSYS"; case EOVERFLOW: return "EOVERFLOW";
+  case EOPNOTSUPP: return "EOPNOTSUPP"; case EHWPOISON: return "EHWPOISON";
+  default: { static char b[32]; snprintf(b, sizeof b, "E%d", e); return b; }
+  }
+}
+
+static const char *signame(int s) {
+  switch (s) {
+  case SIGSEGV: return "SIGSEGV"; case SIGBUS: return "SIGBUS"; case SIGKILL: return "SIGKILL";
+  case SIGABRT: return "SIGABRT"; case SIGILL: return "SIGILL"; case SIGFPE: return "SIGFPE";
+  case SIGTERM: return "SIGTERM"; case SIGALRM: return "SIGALRM"; case SIGTRAP: return "SIGTRAP";
+  case SIGSYS: return "SIGSYS";
+  default: { static char b[32]; snprintf(b, sizeof b, "SIG%d", s); return b; }
+  }
+}
+
+/* fork whose child gets the CALLER'S PARENT as parent (the supervisor), so the supervisor can
+ * waitid() every case process and learn the signal that killed it. No CLONE_VM: the address
+ * space is duplicated exactly as by fork() (kernel dup_mmap), which is what the case observes. */
+static pid_t fork_to_supervisor(void) {
+  return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* privileges                                                                                   */
+
+struct capdata2 { struct __user_cap_header_struct h; struct __user_cap_data_struct d[2]; };
+
+static int set_caps(uint64_t eff_perm) {
+  struct capdata2 c;
+  memset(&c, 0, sizeof c);
+  c.h.version = _LINUX_CAPABILITY_VERSION_3;
+  c.d[0].effective = c.d[0].permitted = (uint32_t)eff_perm;
+  c.d[1].effective = c.d[1].permitted = (uint32_t)(eff_perm >> 32);
+  return (int)syscall(SYS_capset, &c.h, c.d);
+}
+
+/* Case processes never run as root. When started as root we become uid/gid (nobody) and keep
+ * exactly one capability, CAP_SYS_PTRACE, which userfaultfd_api() demands for
+ * UFFD_FEATURE_EVENT_FORK; process 0 drops it right after UFFDIO_API and the supervisor right
+ * after forking process 0. */
+static int drop_privileges(uid_t uid, gid_t gid, char *why, size_t whylen) {
+  if (geteuid() != 0) return 0;
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)) { snprintf(why, whylen, "PR_SET_KEEPCAPS: %s", strerror(errno)); return -1; }
+  if (setgroups(0, NULL) || setgid(gid) || setuid(uid)) {
+    snprintf(why, whylen, "dropping to uid %d: %s", (int)uid, strerror(errno)); return -1;
+  }
+  if (set_caps(1ULL << CAP_SYS_PTRACE)) { snprintf(why, whylen, "capset: %s", strerror(errno)); return -1; }
+  /* setuid made us non-dumpable, which makes /proc/self/clear_refs root-owned (proc inode
+   * ownership follows dumpability); the case must be able to write it. */
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  return 0;
+}
+
+static void drop_all_caps(void) { if (geteuid() != 0) set_caps(0); }
+
+/* soft-dirty compiled in: a fresh VMA carries VM_SOFTDIRTY, shown as `sd` in smaps VmFlags */
+static int host_soft_dirty(void) {
+  int sd = 0;
+  void *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  FILE *f = fopen("/proc/self/smaps", "re");
+  if (f && m != MAP_FAILED) {
+    char line[1024];
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+      unsigned long lo, hi;
+      if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { in = (uintptr_t)m >= lo && (uintptr_t)m < hi; continue; }
+      if (in && !strncmp(line, "VmFlags:", 8)) { sd = strstr(line, " sd") != NULL; break; }
+    }
+  }
+  if (f) fclose(f);
+  if (m != MAP_FAILED) munmap(m, PG);
+  return sd;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* case processes                                                                               */
+
+static int cmd_pipe[MAXP][2], rep_pipe[MAXP][2];
+static int me = -1;          /* this case process's number */
+static int pm_fd = -1;       /* this process's own /proc/self/pagemap */
+static int uffd_sock[2] = {-1, -1};
+
+static void open_own_pagemap(void) {
+  if (pm_fd >= 0) close(pm_fd);
+  pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
+  struct rep r = { err, n, x };
+  if (write_full(rep_pipe[me][1], &r, sizeof r)) _exit(111);
+  if (plen && write_full(rep_pipe[me][1], payload, plen)) _exit(111);
+}
+
+/* 6-bit pagemap code: P S F E W D = bits 63 62 61 56 57 55 -> code bits 0..5. Bits 6/7 of the
+ * byte carry the PAGEMAP_SCAN HUGE/PFNZERO categories, used only for the `huge` outcome. */
+static uint8_t pm_code(uint64_t e) {
+  return (uint8_t)(((e >> 63) & 1) | (((e >> 62) & 1) << 1) | (((e >> 61) & 1) << 2) |
+                   (((e >> 56) & 1) << 3) | (((e >> 57) & 1) << 4) | (((e >> 55) & 1) << 5));
+}
+
+static int g_scan_ok = 1; /* PAGEMAP_SCAN works here (cleared on ENOTTY/EINVAL) */
+
+static long do_scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof,
+                    uint64_t ret_mask, uint64_t max_pages, struct pf_page_region *vec, uint64_t vlen) {
+  struct pf_pm_scan_arg a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a; a.flags = flags; a.start = start; a.end = end;
+  a.vec = (uint64_t)(uintptr_t)vec; a.vec_len = vlen; a.max_pages = max_pages;
+  a.category_mask = mask; a.category_anyof_mask = anyof; a.return_mask = ret_mask;
+  return ioctl(pm_fd, PF_PAGEMAP_SCAN, &a);
+}
+
+/* The return mask of every scan: all categories, less GUARD on kernels before 6.15, which reject
+ * unknown category bits with EINVAL (fs/proc/task_mmu.c pagemap_scan_get_args). Probed once. */
+static uint64_t scan_return_mask(void)
+{
+  static int64_t mask = -1;
+  static char probe_page[4096] __attribute__((aligned(4096)));
+  if (mask < 0) {
+    struct pf_page_region v[4];
+    probe_page[0] = 1;
+    uint64_t a = (uint64_t)(uintptr_t)probe_page;
+    mask = do_scan(a, a + PG, 0, 0, 0, PAGE_CATS_ALL, 0, v, 4) >= 0 ? (int64_t)PAGE_CATS_ALL
+                                                                  : (int64_t)(PAGE_CATS_ALL & ~PAGE_IS_GUARD);
+  }
+  return (uint64_t)mask;
+}
+
+static void observe(struct range *rs, int n) {
+  static uint64_t ent[MAXPAGES];
+  static uint8_t codes[MAXR * MAXPAGES];
+  static struct pf_page_region vec[MAXPAGES];
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t pages = rs[i].pages;
+    memset(ent, 0, pages * 8);
+    ssize_t got = pread(pm_fd, ent, pages * 8, (off_t)(rs[i].addr / PG * 8));
+    (void)got;
+    for (uint64_t k = 0; k < pages; k++) codes[o + k] = pm_code(ent[k]);
+    if (g_scan_ok) {
+      long r = do_scan(rs[i].addr, rs[i].addr + pages * PG, 0, 0, PAGE_IS_HUGE,
+                       PAGE_IS_HUGE | PAGE_IS_PFNZERO, 0, vec, MAXPAGES);
+      if (r < 0 && (errno == ENOTTY || errno == EINVAL)) g_scan_ok = 0;
+      for (long j = 0; j < r; j++)
+        for (uint64_t a = vec[j].start; a < vec[j].end; a += PG) {
+          uint64_t k = (a - rs[i].addr) / PG;
+          if (k < pages) codes[o + k] |= (uint8_t)(0x40 | ((vec[j].categories & PAGE_IS_PFNZERO) ? 0x80 : 0));
+        }
+    }
+    o += pages;
+  }
+  reply(0, (int)o, 0, codes, o);
+}
+
+/* Which protection a page has right now, from /proc/self/maps (the split op restores it). */
+static int prot_of(uint64_t addr) {
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (!f) return -1;
+  char line[512];
+  int prot = -1;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi; char perms[8];
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+    if (addr >= lo && addr < hi) {
+      prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
+      break;
+    }
+  }
+  fclose(f);
+  return prot;
+}
+
+static void proc_uffd_open(uint64_t features) {
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+  int err = 0;
+  if (fd < 0) err = errno;
+  else {
+    struct uffdio_api api = { .api = UFFD_API, .features = features };
+    if (ioctl(fd, UFFDIO_API, &api)) err = errno;
+  }
+  drop_all_caps();
+  if (!err) {
+    char dummy = 'u';
+    struct iovec iov = { &dummy, 1 };
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    if (sendmsg(uffd_sock[1], &mh, 0) < 0) err = errno;
+  }
+  /* the supervisor holds the only descriptor from now on: an exit of process 0 must not close
+   * the context (userfaultfd_release would clear every wp bit) */
+  if (fd >= 0) close(fd);
+  reply(err, 0, 0, NULL, 0);
+}
+
+static void case_process(void) __attribute__((noreturn));
+static void case_process(void) {
+  static struct range rs[MAXR];
+  static struct pf_page_region vec[MAXPAGES + 1];
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the supervisor is every case process's parent */
+  open_own_pagemap();
+  struct rep hello = { pm_fd < 0 ? errno : 0, 0, (int64_t)getpid() };
+  if (write_full(rep_pipe[me][1], &hello, sizeof hello)) _exit(111);
+  for (;;) {
+    struct cmd c;
+    if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
+    int err = 0;
+    switch (c.code) {
+    case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
+    case C_MMAP: { /* a: kind 0 anon, 1 shared-anon, 2 memfd-shared, 3 memfd-private; b: thp */
+      int fd = -1, flags = MAP_FIXED_NOREPLACE;
+      void *p = MAP_FAILED;
+      if (c.a == 0) flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+      else if (c.a == 1) flags |= MAP_SHARED | MAP_ANONYMOUS;
+      else {
+        flags |= c.a == 2 ? MAP_SHARED : MAP_PRIVATE;
+        fd = memfd_create("ptefarm", MFD_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)(MAXPAGES * PG))) err = errno;
+      }
+      if (!err) {
+        p = mmap((void *)(uintptr_t)c.addr, c.len, PROT_READ | PROT_WRITE, flags, fd, 0);
+        if (p == MAP_FAILED) err = errno;
+        else if (p != (void *)(uintptr_t)c.addr) { munmap(p, c.len); err = EEXIST; }
+      }
+      if (fd >= 0) close(fd);
+      if (!err && madvise(p, c.len, c.b ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) err = errno;
+      break;
+    }
+    case C_MUNMAP: if (munmap((void *)(uintptr_t)c.addr, c.len)) err = errno; break;
+    case C_MREMAP: { /* a: move, b: dontunmap */
+      void *r;
+      if (c.a) r = mremap((void *)(uintptr_t)c.addr, c.len, c.len2,
+                          MREMAP_MAYMOVE | MREMAP_FIXED | (c.b ? MREMAP_DONTUNMAP : 0), (void *)(uintptr_t)c.addr2);
+      else r = mremap((void *)(uintptr_t)c.addr, c.len, c.len2, 0);
+      if (r == MAP_FAILED) err = errno;
+      break;
+    }
+    case C_MPROTECT: if (mprotect((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
+    case C_TOUCH: /* a: 1 write. One byte per page, in order; a fatal signal ends this process. */
+      for (uint64_t off = 0; off < c.len; off += PG) {
+        volatile uint8_t *b = (volatile uint8_t *)(uintptr_t)(c.addr + off);
+        if (c.a) *b = 0x5a; else (void)*b;
+      }
+      break;
+    case C_FORK: { /* a: the child's process number */
+      pid_t pid = fork_to_supervisor();
+      if (pid == 0) {
+        me = c.a;
+        case_process();
+      }
+      if (pid < 0) err = errno;
+      reply(err, 0, pid, NULL, 0);
+      continue;
+    }
+    case C_EXIT: reply(0, 0, 0, NULL, 0); _exit(0);
+    case C_CLEAR_REFS: {
+      char b[16];
+      int n = snprintf(b, sizeof b, "%d", c.a);
+      int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+      else { if (write(fd, b, (size_t)n) < 0) err = errno; close(fd); }
+      break;
+    }
+    case C_MADVISE: if (madvise((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
+    case C_SPLIT: {
+      /* Split the huge PMD holding the page without changing protection or contents: change
+       * the protection of that one 4 KiB page and change it back. A protection change over part
+       * of a huge PMD splits it (mprotect_fixup -> split_vma -> vma_adjust_trans_huge, and
+       * change_pmd_range -> __split_huge_pmd), the VMA pieces merge again on the way back
+       * (same flags, same anon_vma, same uffd context), and the page keeps its final protection.
+       * The temporary protection is PROT_NONE if the page is read-only now, else PROT_READ.
+       * Syscalls, exactly: mprotect(page, 4096, tmp); mprotect(page, 4096, current). A page
+       * outside any VMA gets mprotect(page, 4096, PROT_READ), which fails with ENOMEM. */
+      int cur = prot_of(c.addr);
+      int tmp = cur == PROT_READ ? PROT_NONE : PROT_READ;
+      if (mprotect((void *)(uintptr_t)c.addr, PG, tmp)) err = errno;
+      else if (cur >= 0 && mprotect((void *)(uintptr_t)c.addr, PG, cur)) err = errno;
+      break;
+    }
+    case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none) */
+      uint64_t pages = c.len / PG;
+      uint64_t cats = scan_return_mask();
+      long r = c.a ? do_scan(c.addr, c.addr + c.len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+                             PAGE_IS_WRITTEN, 0, cats, c.len2, vec, pages + 1)
+                   : do_scan(c.addr, c.addr + c.len, 0, 0, 0, cats, c.len2, vec, pages + 1);
+      if (r < 0) { reply(errno, 0, 0, NULL, 0); continue; }
+      reply(0, (int)r, 0, vec, (size_t)r * sizeof vec[0]);
+      continue;
+    }
+    case C_OBSERVE: /* a: number of ranges that follow */
+      if (c.a < 0 || c.a > MAXR || read_full(cmd_pipe[me][0], rs, (size_t)c.a * sizeof rs[0])) _exit(113);
+      observe(rs, c.a);
+      continue;
+    default: err = ENOSYS;
+    }
+    reply(err, 0, 0, NULL, 0);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* supervisor: the case processes, their command pipes and the userfaultfd contexts             */
+
+struct region { int known; uint64_t start; uint64_t pages; };
+struct proc { int alive; pid_t pid; int pidfd; int ctx; struct region reg[MAXR]; };
+struct ctx { int fd; int proc; };
+
+static struct proc P[MAXP];
+static int nprocs;
+static struct ctx CTX[MAXCTX];
+static int nctx;
+static uint8_t prev_obs[MAXP][MAXR][MAXPAGES];
+static uint8_t cur_obs[MAXP][MAXR][MAXPAGES];
+static int g_fork_child = -1; /* process number being created by the fork in progress */
+
+static int region_at(int p, uint64_t addr, uint64_t *page) {
+  for (int r = 0; r < MAXR; r++) {
+    struct region *g = &P[p].reg[r];
+    if (g->known && addr >= g->start && addr < g->start + g->pages * PG) { *page = (addr - g->start) / PG; return r; }
+  }
+  return -1;
+}
+
+/* Read every pending message of one userfaultfd context. Sync write-protect faults are resolved by
+ * clearing wp on the faulting page (UFFDIO_WRITEPROTECT without MODE_WP, which also wakes the
+ * faulting thread); fork/remap/unmap events are recorded (reading them lets the blocked mm
+ * operation complete). */
+static void drain_ctx(int i) {
+  for (;;) {
+    struct uffd_msg m;
+    ssize_t n = read(CTX[i].fd, &m, sizeof m);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != (ssize_t)sizeof m) return;
+    int p = CTX[i].proc;
+    switch (m.event) {
+    case UFFD_EVENT_PAGEFAULT: {
+      uint64_t a = m.arg.pagefault.address & ~(PG - 1);
+      emit_event("wp_fault", p, a, 1, -1);
+      struct uffdio_writeprotect wp = { .range = { a, PG }, .mode = 0 };
+      for (int tries = 0; ioctl(CTX[i].fd, UFFDIO_WRITEPROTECT, &wp) && errno == EAGAIN && tries < 1000; tries++) usleep(100);
+      break;
+    }
+    case UFFD_EVENT_FORK: {
+      int child = g_fork_child;
+      int nfd = (int)m.arg.fork.ufd;
+      fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) | O_NONBLOCK);
+      if (nctx < MAXCTX && child >= 0) { CTX[nctx].fd = nfd; CTX[nctx].proc = child; P[child].ctx = nctx; nctx++; }
+      emit_event("fork", p, 0, 0, child);
+      break;
+    }
+    case UFFD_EVENT_REMAP: emit_event("remap", p, m.arg.remap.from, 1, -1); break;
+    case UFFD_EVENT_UNMAP: emit_event("unmap", p, m.arg.remove.start, 1, -1); break;
+    default: break;
+    }
+  }
+}
+
+static void drain_all(void) { for (int i = 0; i < nctx; i++) drain_ctx(i); }
+
+/* Wait for a reply from process p while serving userfaultfd contexts. Returns 0 with the reply,
+ * or the killing signal number (>0) when the process died instead. */
+static int wait_reply(int p, struct rep *r) {
+  for (;;) {
+    struct pollfd fds[2 + MAXCTX];
+    int n = 0;
+    fds[n].fd = rep_pipe[p][0]; fds[n++].events = POLLIN;
+    fds[n].fd = P[p].pidfd; fds[n++].events = POLLIN;
+    for (int i = 0; i < nctx; i++) { fds[n].fd = CTX[i].fd; fds[n++].events = POLLIN; }
+    int k = poll(fds, (nfds_t)n, -1);
+    if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
+    for (int i = 0; i < nctx; i++) if (fds[2 + i].revents) drain_ctx(i);
+    if (fds[0].revents & POLLIN) {
+      if (read_full(rep_pipe[p][0], r, sizeof *r)) fatal("reply pipe of process %d broke", p);
+      return 0;
+    }
+    if (fds[1].revents) {
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      if (waitid(P_PID, (id_t)P[p].pid, &si, WEXITED)) fatal("waitid(process %d): %s", p, strerror(errno));
+      P[p].alive = 0;
+      if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) return si.si_status;
+      fatal("process %d exited with status %d outside an exit op", p, si.si_status);
+    }
+  }
+}
+
+static void reap(int p) {
+  siginfo_t si;
+  waitid(P_PID, (id_t)P[p].pid, &si, WEXITED);
+  close(P[p].pidfd);
+  P[p].pidfd = -1;
+  P[p].alive = 0;
+}
+
+static void send_cmd(int p, struct cmd *c) {
+  if (write_full(cmd_pipe[p][1], c, sizeof *c)) fatal("command pipe of process %d broke", p);
+}
+
+/* run a command in process p; returns "0", an errno name or a signal name */
+static const char *run(int p, struct cmd *c, struct rep *r) {
+  send_cmd(p, c);
+  int sig = wait_reply(p, r);
+  if (sig) { reap(p); return signame(sig); }
+  return errname(r->err);
+}
+
+static void start_process(int p, pid_t pid) {
+  struct rep hello;
+  P[p].pid = pid;
+  P[p].pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (P[p].pidfd < 0) fatal("pidfd_open: %s", strerror(errno));
+  P[p].alive = 1;
+  int sig = wait_reply(p, &hello);
+  if (sig) fatal("process %d died at start (%s)", p, signame(sig));
+  if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
+}
+
+/* every live process reads the pagemap codes of all its known regions into cur_obs */
+static void observe_all(void) {
+  static struct range rs[MAXR];
+  for (int p = 0; p < nprocs; p++) {
+    if (!P[p].alive) continue;
+    int n = 0;
+    for (int r = 0; r < MAXR; r++)
+      if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
+    struct cmd c = { .code = C_OBSERVE, .a = n };
+    send_cmd(p, &c);
+    if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
+  }
+  static uint8_t buf[MAXR * MAXPAGES];
+  for (int p = 0; p < nprocs; p++) {
+    if (!P[p].alive) continue;
+    struct rep r;
+    int sig = wait_reply(p, &r);
+    if (sig) fatal("process %d died while reading its pagemap (%s)", p, signame(sig));
+    if (r.n < 0 || r.n > (int)sizeof buf || read_full(rep_pipe[p][0], buf, (size_t)r.n)) fatal("bad observation from process %d", p);
+    size_t o = 0;
+    for (int g = 0; g < MAXR; g++) {
+      if (!P[p].reg[g].known) continue;
+      memcpy(cur_obs[p][g], buf + o, P[p].reg[g].pages);
+      o += P[p].reg[g].pages;
+    }
+  }
+}
+
+/* The supervisor's receiving end of proc_uffd_open: the userfaultfd process 0 opened, or -1 with
+ * the reason in why. */
+static int recv_uffd(char *why, size_t whylen) {
+  char dummy;
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = { &dummy, 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  if (recvmsg(uffd_sock[0], &mh, 0) < 0) { snprintf(why, whylen, "receiving the userfaultfd: %s", strerror(errno)); return -1; }
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  if (!cm || cm->cmsg_type != SCM_RIGHTS) { snprintf(why, whylen, "no userfaultfd received from process 0"); return -1; }
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+  return fd;
+}
+
+#endif /* PTEFARM_MM_H */

@@ -1,0 +1,88 @@
+/*
+ * ptefarm-uapi.h: kernel UAPI definitions newer than a build host's headers may be, plus the
+ * limits and the command protocol shared by ptefarm's native executor (ptefarm-exec.c) and the
+ * reproducers `ptefarm repro` writes (src/report/repro-runtime.c, which gets this file's text
+ * inlined so that the reproducer stays one self-contained .c file).
+ *
+ * Include after `#define _GNU_SOURCE` and the system headers; it defines no functions.
+ */
+#ifndef PTEFARM_UAPI_H
+#define PTEFARM_UAPI_H
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+/* ---- definitions newer than the build host's headers (values from the kernel UAPI) ---- */
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#endif
+
+/* PAGEMAP_SCAN (linux/fs.h, 6.7+), under ptefarm's own names so that newer headers do not clash */
+struct pf_page_region { uint64_t start, end, categories; };
+struct pf_pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
+#define PM_SCAN_WP_MATCHING (1ULL << 0)
+#define PM_SCAN_CHECK_WPASYNC (1ULL << 1)
+/* categories, in the order of the trace's scan letters a w f p s z h d g */
+#define PAGE_IS_WPALLOWED (1ULL << 0)
+#define PAGE_IS_WRITTEN (1ULL << 1)
+#define PAGE_IS_FILE (1ULL << 2)
+#define PAGE_IS_PRESENT (1ULL << 3)
+#define PAGE_IS_SWAPPED (1ULL << 4)
+#define PAGE_IS_PFNZERO (1ULL << 5)
+#define PAGE_IS_HUGE (1ULL << 6)
+#define PAGE_IS_SOFT_DIRTY (1ULL << 7)
+#define PAGE_IS_GUARD (1ULL << 8)
+#define PAGE_CATS_ALL 0x1ffULL
+
+/* ---- limits ---- */
+#define PG 4096ULL
+#define HPG_PAGES 512ULL
+#define MAXP 8          /* processes per case */
+#define MAXR 128        /* region ids per case (64 names + `old` names) */
+#define MAXPAGES 1024   /* pages per region; also the size of a memfd behind a memfd-* region */
+#define MAXCTX 16       /* userfaultfd contexts (process 0 + one per event_fork child) */
+
+/* op codes of the plan (src/targets/live.ts encodeCase encodes the same numbers) */
+enum {
+  OP_SKIP = 0, OP_MMAP = 1, OP_MUNMAP = 2, OP_MREMAP = 3, OP_MPROTECT = 4, OP_READ = 5, OP_WRITE = 6,
+  OP_FORK = 7, OP_EXIT = 8, OP_CLEAR_REFS = 9, OP_PAGEOUT = 10, OP_DONTNEED = 11, OP_COLLAPSE = 12,
+  OP_SPLIT = 13, OP_UREG = 14, OP_UUNREG = 15, OP_WP = 16, OP_SCAN = 17,
+};
+/* commands to case processes (binary, over the command pipes) */
+enum { C_MMAP = 1, C_MUNMAP, C_MREMAP, C_MPROTECT, C_TOUCH, C_FORK, C_EXIT, C_CLEAR_REFS, C_MADVISE,
+       C_SPLIT, C_SCAN, C_OBSERVE, C_UFFD_OPEN };
+
+struct cmd { int32_t code, a, b, c; uint64_t addr, len, addr2, len2; };
+struct rep { int32_t err; int32_t n; int64_t x; };
+struct range { uint64_t addr; uint64_t pages; };
+
+#endif /* PTEFARM_UAPI_H */
