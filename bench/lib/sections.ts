@@ -1,0 +1,382 @@
+// The benchmark sections. Each returns its number keys (merged into the JSON object) and table rows.
+// Timed parts are interleaved (rotating order per round) and reported as medians over rounds,
+// because the 2-core machines this runs on are shared and noisy.
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Case } from '../../src/ops/schema.ts';
+import type { Trace } from '../../src/ops/trace.ts';
+import { runCampaign } from '../../src/campaign/campaign.ts';
+import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
+import { checkTrace } from '../../src/check/check.ts';
+import { MUTANTS } from '../../src/model/mutants.ts';
+import { ModelTarget } from '../../src/targets/model.ts';
+import { LiveTarget, decodeReply } from '../../src/targets/live.ts';
+import { capabilitiesOf } from '../../src/targets/probe.ts';
+import { EmbeddedTransport } from '../../src/transport/embedded.ts';
+import type { Transport } from '../../src/transport/transport.ts';
+import { scaleCases } from './gen.ts';
+import { RawExecutor, compileFloor, encodeForHost, liveMissing, runFloor, type Encoded } from './live.ts';
+import type { MutantJob, MutantResult } from './mutant-task.ts';
+import { natsMissing, startNats, startWorker } from './nats.ts';
+
+export type Metrics = Record<string, number | string | boolean | null | object>;
+export interface Row { section: string; what: string; value: string }
+export interface SectionResult { metrics: Metrics; rows: Row[]; notes: string[] }
+export interface BenchOptions { quick: boolean; seed: number; log: (s: string) => void }
+
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+export const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const signalled = (t: Trace) => t.steps.some((s) => typeof s.rc === 'string' && s.rc.startsWith('SIG'));
+
+/** rotate `fns` by round so that no configuration always runs first (or last) */
+async function interleaved(rounds: number, fns: Array<() => Promise<void>>, first?: () => Promise<void>): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    if (r === 0 && first) await first();
+    const order = fns.map((_, i) => fns[(i + r) % fns.length]!);
+    for (const f of order) await f();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. executor floor vs executor alone vs the full live path (+ check cost, item 2)
+
+export async function benchLive(o: BenchOptions): Promise<SectionResult> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const missing = liveMissing();
+  if (missing) return { metrics: { executor_over_floor: null, farm_over_executor: null, check_over_live_cost: null, live_skipped: missing }, rows, notes: [`live: skipped (${missing})`] };
+  const N = o.quick ? 30 : 200;
+  const rounds = o.quick ? 1 : 3;
+  const checker = await referenceChecker();
+  const floorBin = compileFloor();
+  const raw = await RawExecutor.start();
+  const pools: Record<number, EmbeddedTransport> = { 1: new EmbeddedTransport({ threads: 1 }) };
+  if (!o.quick) pools[2] = new EmbeddedTransport({ threads: 2 });
+  const warm: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }] };
+  try {
+    // warm pools: thread start, tsx, executor spawn and probe are not per-case costs
+    for (const p of Object.values(pools)) await Promise.all(Array.from({ length: p.concurrency }, (_, i) => p.run({ id: `warm${i}`, target: 'live', case: warm })));
+    let cases: Case[] = [];
+    let items: Encoded[] = [];
+    const farm: Record<number, number[]> = { 1: [], 2: [] };
+    const exec: number[] = [];
+    const floor: number[] = [];
+    const traces: Trace[] = [];
+    let sameCases = true;
+    const farmRun = (threads: number) => async () => {
+      const rec: Case[] = [];
+      const s = await runCampaign({ target: 'live', transport: pools[threads] as Transport, checker, seed: o.seed, cases: N, minimize: false, onCase: (_, c) => rec.push(c) });
+      farm[threads]!.push(s.cases_per_s);
+      if (!cases.length) {
+        cases = rec;
+        items = encodeForHost(cases, raw.probe);
+      } else if (JSON.stringify(rec) !== JSON.stringify(cases)) sameCases = false;
+    };
+    const execRun = async () => {
+      const t0 = performance.now();
+      const texts: string[] = [];
+      for (const it of items) texts.push(await raw.run(it.enc));
+      exec.push(items.length / ((performance.now() - t0) / 1000));
+      if (!traces.length) {
+        const target = { name: 'live', arch: raw.probe.arch, kernel: raw.probe.kernel, capabilities: capabilitiesOf(raw.probe) };
+        texts.forEach((text, i) => {
+          const lines = text.split('\n');
+          const b = lines.findIndex((l) => l.startsWith('begin '));
+          const body = lines.slice(b + 1, lines.length - 2);
+          const { steps, fault } = decodeReply(body, items[i]!.enc, target.capabilities.soft_dirty);
+          traces.push({ format: 'ptefarm-trace/1', target, steps, ...(fault ? { fault } : {}) });
+        });
+      }
+    };
+    const floorRun = async () => {
+      const f = runFloor(floorBin, items);
+      floor.push(f.cases / (f.ms / 1000));
+    };
+    const fns = [execRun, floorRun, ...(pools[2] ? [farmRun(2)] : [])];
+    if (rounds > 1) fns.push(farmRun(1));
+    await interleaved(rounds, fns, farmRun(1));
+    o.log(`live: farm(1) ${farm[1]!.map((x) => x.toFixed(0)).join('/')} exec ${exec.map((x) => x.toFixed(0)).join('/')} floor ${floor.map((x) => x.toFixed(0)).join('/')} cases/s`);
+
+    // predict+check cost per case vs the live executor's cost per case (same cases and traces)
+    const checkMs: number[] = [];
+    const checkFullMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let t0 = performance.now();
+      traces.forEach((t, i) => { if (!t.fault) checkTrace(items[i]!.c, t); });
+      checkMs.push((performance.now() - t0) / traces.length);
+      t0 = performance.now();
+      traces.forEach((t, i) => { if (!t.fault) checker.check(items[i]!.c, t); });
+      checkFullMs.push((performance.now() - t0) / traces.length);
+    }
+    const execMsPerCase = 1000 / median(exec);
+    const m: Metrics = {
+      live_cases: items.length,
+      live_ops_per_case: r3(items.reduce((a, x) => a + x.c.ops.length, 0) / Math.max(1, items.length)),
+      floor_cases_per_s: r3(median(floor)),
+      executor_cases_per_s: r3(median(exec)),
+      farm_cases_per_s: r3(median(farm[1]!)),
+      farm2_cases_per_s: pools[2] ? r3(median(farm[2]!)) : null,
+      executor_over_floor: r3(median(exec) / median(floor)),
+      farm_over_executor: r3(median(farm[1]!) / median(exec)),
+      check_ms_per_case: r3(median(checkMs)),
+      check_with_coverage_ms_per_case: r3(median(checkFullMs)),
+      live_executor_ms_per_case: r3(execMsPerCase),
+      check_over_live_cost: r3(median(checkMs) / execMsPerCase),
+      live_same_cases_every_round: sameCases,
+    };
+    if (!sameCases) notes.push('live: the campaign generated a different case sequence in a later round (live feedback differed); floor/executor use the first round\'s cases');
+    rows.push(
+      { section: 'live', what: `floor (bench/floor.c), ${items.length} cases`, value: `${fmt(median(floor), 0)} cases/s` },
+      { section: 'live', what: 'executor alone (ptefarm-exec, 1 process)', value: `${fmt(median(exec), 0)} cases/s` },
+      { section: 'live', what: 'full live path, pool of 1 (generate → pool → executor → check)', value: `${fmt(median(farm[1]!), 0)} cases/s` },
+      ...(pools[2] ? [{ section: 'live', what: 'full live path, pool of 2', value: `${fmt(median(farm[2]!), 0)} cases/s` }] : []),
+      { section: 'live', what: 'executor_over_floor (target ≥ 0.70)', value: fmt(m.executor_over_floor as number) },
+      { section: 'live', what: 'farm_over_executor (target ≥ 0.50)', value: fmt(m.farm_over_executor as number) },
+      { section: 'model', what: 'predict+check per live case / executor per case', value: `${fmt(median(checkMs))} ms / ${fmt(execMsPerCase)} ms = ${fmt(m.check_over_live_cost as number)}` },
+    );
+    return { metrics: m, rows, notes };
+  } finally {
+    await raw.close();
+    for (const p of Object.values(pools)) await p.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. model speed: cases/s per thread, 30-op cases over 64-page regions
+
+export function modelCases(seed: number, n: number, ops: number, pages: number): { cases: Case[]; ms: number[] } {
+  const t = new ModelTarget('model:x86');
+  const ms: number[] = [];
+  const cases = scaleCases(seed, n, ops, pages, (c) => {
+    try {
+      const t0 = performance.now();
+      const tr = t.executeSync(c);
+      const dt = performance.now() - t0;
+      if (signalled(tr)) return false;
+      ms.push(dt);
+      return true;
+    } catch { return false; }
+  });
+  return { cases, ms };
+}
+
+export async function benchModel(o: BenchOptions): Promise<SectionResult> {
+  const n = o.quick ? 8 : 40;
+  const rounds = o.quick ? 1 : 3;
+  const { cases } = modelCases(o.seed, n, 30, 64);
+  const t = new ModelTarget('model:x86');
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (const c of cases) t.executeSync(c);
+    rates.push(cases.length / ((performance.now() - t0) / 1000));
+  }
+  const rate = median(rates);
+  return {
+    metrics: { model_cases_per_s_per_thread: r3(rate), model_ms_per_case_30x64: r3(1000 / rate), model_cases: cases.length },
+    rows: [{ section: 'model', what: `model:x86, 30 ops × 64-page regions, 1 thread (target ≥ 5000/s)`, value: `${fmt(rate, 1)} cases/s (${fmt(1000 / rate)} ms/case)` }],
+    notes: [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. transport: embedded vs NATS at equal pool size; 1 vs 2 workers
+
+export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
+  const N = o.quick ? 60 : 600;
+  const rounds = o.quick ? 1 : 3;
+  const target = 'model:x86';
+  const checker = await referenceChecker();
+  const notes: string[] = [];
+  const res: Record<string, number[]> = { emb1: [], emb2: [], nats2: [] };
+  const emb1 = new EmbeddedTransport({ threads: 1 });
+  const emb2 = new EmbeddedTransport({ threads: 2 });
+  const warm: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] };
+  let nats: Awaited<ReturnType<typeof startNats>> | undefined;
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let NatsTransport: typeof import('../../src/transport/nats.ts').NatsTransport | undefined;
+  const why = natsMissing();
+  if (why) notes.push(`transport: NATS skipped (${why})`);
+  else {
+    try {
+      ({ NatsTransport } = await import('../../src/transport/nats.ts'));
+      nats = await startNats();
+      worker = await startWorker(nats.url, target, 2);
+    } catch (e) { notes.push(`transport: NATS skipped (${(e as Error).message.slice(0, 200)})`); NatsTransport = undefined; }
+  }
+  const camp = (t: Transport) => runCampaign({ target, transport: t, checker, seed: o.seed, cases: N, minimize: false });
+  try {
+    for (const p of [emb1, emb2]) await Promise.all(Array.from({ length: p.concurrency }, (_, i) => p.run({ id: `w${i}`, target, case: warm })));
+    let k = 0;
+    const fns: Array<() => Promise<void>> = [
+      async () => { res.emb1!.push((await camp(emb1)).cases_per_s); },
+      async () => { res.emb2!.push((await camp(emb2)).cases_per_s); },
+    ];
+    if (NatsTransport && nats) {
+      const NT = NatsTransport;
+      const url = nats.url;
+      fns.push(async () => {
+        const t = await NT.connect(url, {}, { campaign: `bench-${process.pid}-${k++}`, concurrency: 2 });
+        try { res.nats2!.push((await camp(t)).cases_per_s); } finally { await t.close(); }
+      });
+    }
+    await interleaved(rounds, fns);
+  } finally {
+    await emb1.close(); await emb2.close();
+    await worker?.stop(); await nats?.stop();
+  }
+  o.log(`transport: emb1 ${res.emb1!.join('/')} emb2 ${res.emb2!.join('/')} nats2 ${res.nats2!.join('/')} cases/s`);
+  const e1 = median(res.emb1!), e2 = median(res.emb2!), n2 = median(res.nats2!);
+  const m: Metrics = {
+    embedded1_cases_per_s: r3(e1), embedded2_cases_per_s: r3(e2), nats2_cases_per_s: res.nats2!.length ? r3(n2) : null,
+    nats_over_embedded: res.nats2!.length ? r3(n2 / e2) : null,
+    two_workers_over_one: r3(e2 / e1),
+  };
+  const rows: Row[] = [
+    { section: 'transport', what: `campaign of ${N} cases on ${target}, embedded pool of 1`, value: `${fmt(e1, 1)} cases/s` },
+    { section: 'transport', what: 'same, embedded pool of 2', value: `${fmt(e2, 1)} cases/s` },
+    { section: 'transport', what: 'same over NATS (1 worker process, 2 threads; concurrency 2)', value: res.nats2!.length ? `${fmt(n2, 1)} cases/s` : 'skipped' },
+    { section: 'transport', what: 'nats_over_embedded (target ≥ 0.90)', value: res.nats2!.length ? fmt(n2 / e2) : 'skipped' },
+    { section: 'transport', what: 'two_workers_over_one (target ≥ 1.8)', value: fmt(e2 / e1) },
+  ];
+  return { metrics: m, rows, notes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. finding bugs: guided vs uniform per mutant
+
+const MUTANT_TASK = fileURLToPath(new URL('./mutant-task.ts', import.meta.url));
+
+/** jobs spread over `procs` child processes (round robin by index, so the split is fixed) */
+async function runMutantJobs(jobs: MutantJob[], procs: number): Promise<MutantResult[]> {
+  const shares = Array.from({ length: procs }, (_, k) => jobs.filter((_, i) => i % procs === k)).filter((s) => s.length);
+  const outs = await Promise.all(shares.map((share) => new Promise<MutantResult[]>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MUTANT_TASK, JSON.stringify(share)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-4000); });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) { reject(new Error(`mutant child exited ${code}: ${err}`)); return; }
+      resolve(out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MutantResult));
+    });
+  })));
+  const byId = new Map(outs.flat().map((r) => [r.mutant, r]));
+  return jobs.map((j) => byId.get(j.mutant)!);
+}
+
+export async function benchMutants(o: BenchOptions, only?: string[]): Promise<SectionResult> {
+  const ids = only ?? (o.quick ? ['B-3', 'M-9', 'M-14'] : MUTANTS.map((m) => m.id));
+  const job = (mutant: string): MutantJob => ({
+    mutant, seed: o.seed, budget: 20_000,
+    capMs: o.quick ? 3000 : 8000, minimizeCapMs: o.quick ? 2000 : 5000,
+    uniformFactor: 12, uniformMinMs: o.quick ? 1000 : 2000, uniformMaxMs: o.quick ? 2000 : 8000,
+    maxMinimizeRuns: 2000,
+  });
+  const results = await runMutantJobs(ids.map(job), Math.min(2, availableParallelism()));
+  const rows: Row[] = [];
+  const per: Record<string, object> = {};
+  const speedups: number[] = [];
+  const unresolved: string[] = [];
+  const minimize: number[] = [];
+  for (const r of results) {
+    const g = r.guided, u = r.uniform;
+    let speedup: number | null = null;
+    let kind = '';
+    if (g.found) {
+      speedup = u.ms / Math.max(g.ms, 1e-3);
+      kind = u.found ? '' : '≥';
+      speedups.push(speedup);
+    } else if (u.found) { speedup = u.ms / g.ms; kind = '≤'; speedups.push(speedup); } else unresolved.push(r.mutant);
+    if (g.minimize_ms !== undefined) minimize.push(g.minimize_ms / 1000);
+    per[r.mutant] = { ...r, speedup: speedup === null ? null : r3(speedup), bound: kind || (speedup === null ? 'unresolved' : 'exact') };
+    rows.push({
+      section: 'mutants', what: r.mutant,
+      value: `guided ${g.found ? `${g.cases} cases ${fmt(g.ms / 1000)} s` : `not found (${g.cases} cases, cap)`}; ` +
+        `uniform ${u.found ? `${u.cases} cases ${fmt(u.ms / 1000)} s` : `not found (${u.cases} cases, cap ${fmt(r.uniform_cap_ms / 1000, 1)} s)`}; ` +
+        `speed-up ${speedup === null ? 'n/a' : kind + fmt(speedup, 1)}×; minimize ${g.minimize_ms === undefined ? 'n/a' : fmt(g.minimize_ms / 1000) + ' s' + (g.minimize_capped ? ' (cap)' : '')}`,
+    });
+  }
+  const minSpeed = speedups.length ? Math.min(...speedups) : Number.NaN;
+  const j = job(ids[0]!);
+  const notes = [
+    `mutants: uniform side capped by time (clamp(${j.uniformFactor} × guided time, ${j.uniformMinMs / 1000}–${j.uniformMaxMs / 1000} s)) and by the ${j.budget}-case budget; a capped uniform side makes the speed-up a lower bound (≥)`,
+    ...(unresolved.length ? [`mutants: neither side found ${unresolved.join(', ')} within the caps (excluded from the minimum)`] : []),
+  ];
+  return {
+    metrics: {
+      guided_over_uniform_min: Number.isFinite(minSpeed) ? r3(minSpeed) : null,
+      minimize_s_max: minimize.length ? r3(Math.max(...minimize)) : null,
+      mutants_total: results.length,
+      mutants_guided_found: results.filter((r) => r.guided.found).length,
+      mutants_uniform_found: results.filter((r) => r.uniform.found).length,
+      mutants_unresolved: unresolved,
+      mutants: per,
+    },
+    rows: [
+      ...rows,
+      { section: 'mutants', what: 'guided_over_uniform_min (target ≥ 10)', value: fmt(minSpeed, 1) },
+      { section: 'mutants', what: 'minimize_s_max', value: minimize.length ? fmt(Math.max(...minimize)) : 'n/a' },
+    ],
+    notes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. scale of work: cost per case vs ops per case and pages per region
+
+export async function benchScale(o: BenchOptions): Promise<SectionResult> {
+  const OPS = [10, 30, 100];
+  const PAGES = o.quick ? [8, 64] : [8, 64, 512];
+  const opsList = o.quick ? [10, 30] : OPS;
+  const budgetMs = o.quick ? 400 : 2500;
+  const liveOk = !liveMissing();
+  const live = liveOk ? new LiveTarget() : undefined;
+  const rows: Row[] = [];
+  const grid: Record<string, { model_ms: number | null; live_ms: number | null; cases: number }> = {};
+  try {
+    for (const ops of opsList) {
+      for (const pages of PAGES) {
+        // model: the acceptance predict is the measurement (a case whose process 0 is killed early is rejected)
+        const t = new ModelTarget('model:x86');
+        const ms: number[] = [];
+        const cases: Case[] = [];
+        const t0 = performance.now();
+        let seed = o.seed * 1000 + ops * 7 + pages;
+        while (cases.length < (o.quick ? 3 : 12) && performance.now() - t0 < budgetMs) {
+          const [c] = scaleCases(seed++, 1, ops, pages);
+          if (!c) continue;
+          try {
+            const s0 = performance.now();
+            const tr = t.executeSync(c);
+            const d = performance.now() - s0;
+            if (signalled(tr)) continue;
+            ms.push(d); cases.push(c);
+          } catch { /* a model crash: not a scale sample */ }
+        }
+        let liveMs: number | null = null;
+        if (live) {
+          const lm: number[] = [];
+          const l0 = performance.now();
+          for (const c of cases) {
+            const s0 = performance.now();
+            const tr = await live.execute(c);
+            if (!tr.fault) lm.push(performance.now() - s0);
+            if (performance.now() - l0 > budgetMs) break;
+          }
+          liveMs = lm.length ? r3(median(lm)) : null;
+        }
+        grid[`${ops}x${pages}`] = { model_ms: ms.length ? r3(median(ms)) : null, live_ms: liveMs, cases: cases.length };
+        rows.push({ section: 'scale', what: `${ops} ops × ${pages}-page regions (${cases.length} cases)`, value: `model ${ms.length ? fmt(median(ms)) : 'n/a'} ms/case, live ${liveMs === null ? 'n/a' : fmt(liveMs)} ms/case` });
+      }
+    }
+  } finally { await live?.close(); }
+  return { metrics: { scale: grid }, rows, notes: [] };
+}
