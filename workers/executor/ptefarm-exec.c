@@ -171,16 +171,7 @@ static void supervise(void) {
   }
   if (drop_privileges(g_drop_uid, g_drop_gid, why, sizeof why)) fatal("%s", why);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
-  for (int i = 0; i < MAXP; i++)
-    if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
-  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
-  for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
-
-  pid_t pid = fork();
-  if (pid < 0) fatal("fork: %s", strerror(errno));
-  if (pid == 0) { me = 0; case_process(); }
-  nprocs = 1;
-  start_process(0, pid);
+  start_process0();
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;
@@ -294,50 +285,18 @@ static void supervise(void) {
       c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = code == OP_PAGEOUT ? MADV_PAGEOUT : MADV_DONTNEED;
       rc = run(p, &c, &r);
       break;
-    case OP_COLLAPSE: {
-      /* MADV_COLLAPSE itself only collapses 2 MiB blocks fully inside the range, so widen the
-       * range to the blocks it touches, clipped to the region's address range. */
-      uint64_t lo = addr & ~(HPG_PAGES * PG - 1), hi = (addr + len + HPG_PAGES * PG - 1) & ~(HPG_PAGES * PG - 1);
-      if (lo < rg->start) lo = rg->start;
-      if (hi > rg->start + rg->pages * PG) hi = rg->start + rg->pages * PG;
-      c.code = C_MADVISE; c.addr = lo; c.len = hi - lo; c.a = MADV_COLLAPSE;
-      rc = run(p, &c, &r);
-      break;
-    }
+    case OP_COLLAPSE: collapse_cmd(&c, rg, addr, len); rc = run(p, &c, &r); break;
     case OP_SPLIT: {
       uint64_t page = (uint64_t)v[3];
       if (page >= rg->pages) fatal("op %d: page %llu outside the region", i, (unsigned long long)page);
       c.code = C_SPLIT; c.addr = rg->start + page * PG; rc = run(p, &c, &r);
       break;
     }
-    case OP_UREG: case OP_UUNREG: case OP_WP: {
-      int ci = pr->ctx;
-      int err = 0;
-      if (ci < 0) err = EBADF; /* validated cases never get here: uffd ops need a top-level uffd */
-      else if (code == OP_UREG) {
-        struct uffdio_register reg = { .range = { addr, len }, .mode = UFFDIO_REGISTER_MODE_WP };
-        if (ioctl(CTX[ci].fd, UFFDIO_REGISTER, &reg)) err = errno;
-      } else if (code == OP_UUNREG) {
-        struct uffdio_range rr = { addr, len };
-        if (ioctl(CTX[ci].fd, UFFDIO_UNREGISTER, &rr)) err = errno;
-      } else {
-        struct uffdio_writeprotect wp = { .range = { addr, len }, .mode = v[5] ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
-        if (ioctl(CTX[ci].fd, UFFDIO_WRITEPROTECT, &wp)) err = errno;
-      }
-      rc = errname(err);
-      break;
-    }
+    case OP_UREG: case OP_UUNREG: case OP_WP: rc = uffd_op(p, code, addr, len, (int)v[5]); break;
     case OP_SCAN: { /* proc rid first count wp_matching max_pages */
       c.code = C_SCAN; c.addr = addr; c.len = len; c.a = (int)v[5]; c.len2 = (uint64_t)v[6];
-      send_cmd(p, &c);
-      int sig = wait_reply(p, &r);
-      if (sig) { reap(p); rc = signame(sig); break; }
-      rc = errname(r.err);
-      if (!r.err) {
-        nvec = r.n;
-        if (nvec < 0 || nvec > MAXPAGES + 1 || read_full(rep_pipe[p][0], vec, (size_t)nvec * sizeof vec[0])) fatal("bad scan reply");
-        scan_region = rid; scan_first = first; scan_count = count;
-      }
+      rc = run_scan(p, &c, vec, &nvec);
+      if (nvec >= 0) { scan_region = rid; scan_first = first; scan_count = count; }
       break;
     }
     default: fatal("op %d: unknown op code %d", i, code);

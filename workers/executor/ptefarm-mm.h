@@ -492,6 +492,20 @@ static void start_process(int p, pid_t pid) {
   if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
 }
 
+/* the command pipes and the userfaultfd socket of every case process, then process 0 itself */
+static void start_process0(void) {
+  for (int i = 0; i < MAXP; i++)
+    if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
+  for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
+
+  pid_t pid = fork();
+  if (pid < 0) fatal("fork: %s", strerror(errno));
+  if (pid == 0) { me = 0; case_process(); }
+  nprocs = 1;
+  start_process(0, pid);
+}
+
 /* every live process reads the pagemap codes of all its known regions into cur_obs */
 static void observe_all(void) {
   static struct range rs[MAXR];
@@ -518,6 +532,49 @@ static void observe_all(void) {
       o += P[p].reg[g].pages;
     }
   }
+}
+
+/* MADV_COLLAPSE itself only collapses 2 MiB blocks fully inside the range, so the collapse op
+ * widens the range to the blocks it touches, clipped to the region's address range. */
+static void collapse_cmd(struct cmd *c, const struct region *rg, uint64_t addr, uint64_t len) {
+  uint64_t lo = addr & ~(HPG_PAGES * PG - 1), hi = (addr + len + HPG_PAGES * PG - 1) & ~(HPG_PAGES * PG - 1);
+  if (lo < rg->start) lo = rg->start;
+  if (hi > rg->start + rg->pages * PG) hi = rg->start + rg->pages * PG;
+  c->code = C_MADVISE; c->addr = lo; c->len = hi - lo; c->a = MADV_COLLAPSE;
+}
+
+/* register / unregister / writeprotect (wp: 1 set, 0 clear) on process p's userfaultfd context,
+ * issued by the supervisor; returns "0" or the errno name */
+static const char *uffd_op(int p, int code, uint64_t addr, uint64_t len, int wp_on) {
+  int ci = P[p].ctx;
+  int err = 0;
+  if (ci < 0) err = EBADF; /* validated cases never get here: uffd ops need a top-level uffd */
+  else if (code == OP_UREG) {
+    struct uffdio_register reg = { .range = { addr, len }, .mode = UFFDIO_REGISTER_MODE_WP };
+    if (ioctl(CTX[ci].fd, UFFDIO_REGISTER, &reg)) err = errno;
+  } else if (code == OP_UUNREG) {
+    struct uffdio_range rr = { addr, len };
+    if (ioctl(CTX[ci].fd, UFFDIO_UNREGISTER, &rr)) err = errno;
+  } else {
+    struct uffdio_writeprotect wp = { .range = { addr, len }, .mode = wp_on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
+    if (ioctl(CTX[ci].fd, UFFDIO_WRITEPROTECT, &wp)) err = errno;
+  }
+  return errname(err);
+}
+
+/* run a C_SCAN command in process p; returns "0", an errno name or a signal name, and the regions
+ * in vec (*nvec of them; -1 when the scan gave none) */
+static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec) {
+  struct rep r;
+  *nvec = -1;
+  send_cmd(p, c);
+  int sig = wait_reply(p, &r);
+  if (sig) { reap(p); return signame(sig); }
+  if (!r.err) {
+    if (r.n < 0 || r.n > (int)MAXPAGES + 1 || read_full(rep_pipe[p][0], vec, (size_t)r.n * sizeof vec[0])) fatal("bad scan reply");
+    *nvec = r.n;
+  }
+  return errname(r.err);
 }
 
 /* The supervisor's receiving end of proc_uffd_open: the userfaultfd process 0 opened, or -1 with
