@@ -1169,9 +1169,10 @@ export class Machine {
   private unprotect(p: Proc, v: Vma, start: number, end: number, id: string) {
     for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
       const pmd = p.pmds.get(b);
-      if (pmd?.t !== 'huge' || !pmd.wp) continue;
-      if (blockStart(b) >= start && blockStart(b + 1) <= end) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
-      else this.splitPmd(p, b, v);
+      if (pmd?.t !== 'huge') continue;
+      // change_pmd_range splits a PMD the range covers only partly, protected or not
+      if (blockStart(b) < start || blockStart(b + 1) > end) { this.splitPmd(p, b, v); continue; }
+      if (pmd.wp) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
     }
     for (let i = start; i < end; i++) {
       const e = p.ptes.get(i);
