@@ -10,12 +10,12 @@ import { register as setupSwap } from './setup-swap.ts';
 import { register as qemu } from './qemu.ts';
 import { register as coordinator } from './coordinator.ts';
 import { register as worker } from './worker.ts';
-import { register as fuzz } from './fuzz.ts';
-import { register as replay } from './replay.ts';
-import { register as minimizeCmd } from './minimize.ts';
 import { register as gate } from './gate.ts';
 import { register as report } from './report.ts';
 import { register as repro } from './repro.ts';
+import { register as fuzz } from './fuzz.ts';
+import { register as replay } from './replay.ts';
+import { register as minimizeCmd } from './minimize.ts';
 
 export type Register = (program: Command) => void;
 
