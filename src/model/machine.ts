@@ -437,6 +437,7 @@ export class Machine {
     for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) { stop = i; break; }
     if (stop === start) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     this.rule('R-MPROT-1');
+    if (op.prot === 'none') this.rule('R-MPROT-2'); // PROT_NONE entries stay present (pte_present)
     // mprotect_fixup leaves a VMA whose flags would not change alone: no VMA or PMD split
     if (this.vmasIn(p, start, stop).every((v) => v.prot === op.prot)) return stop < end ? 'ENOMEM' : 0;
     const changed = (at: number) => this.vmaAt(p, at)?.prot !== op.prot;
