@@ -1,0 +1,84 @@
+// The benchmark's --quick pieces: structure only (keys present, numbers finite), never timings.
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/campaign/rng.ts';
+import { validateCase } from '../../src/ops/validate.ts';
+import { scaleCases, uniformCase } from '../../bench/lib/gen.ts';
+import { liveMissing } from '../../bench/lib/live.ts';
+import { benchLive, benchModel, benchMutants, benchScale, median } from '../../bench/lib/sections.ts';
+import { REQUIRED_KEYS, runBench } from '../../bench/run.ts';
+
+const o = { quick: true, seed: 1, log: () => undefined };
+const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+
+describe('bench generators', () => {
+  it('uniform cases are valid, within the op cap, and deterministic per seed', () => {
+    const a = new Rng(9), b = new Rng(9);
+    for (let i = 0; i < 200; i++) {
+      const c = uniformCase(a);
+      expect(validateCase(c)).toEqual([]);
+      expect(c.ops.length).toBeGreaterThanOrEqual(1);
+      expect(c.ops.length).toBeLessThanOrEqual(40);
+      expect(uniformCase(b)).toEqual(c);
+    }
+  });
+
+  it('scale cases have exactly N ops and regions of exactly P pages', () => {
+    for (const [ops, pages] of [[10, 8], [30, 64]] as const) {
+      const cs = scaleCases(3, 5, ops, pages);
+      expect(cs).toHaveLength(5);
+      for (const c of cs) {
+        expect(validateCase(c)).toEqual([]);
+        expect(c.ops).toHaveLength(ops);
+        for (const op of c.ops) if (op.op === 'mmap') expect(op.pages).toBe(pages);
+      }
+    }
+  });
+
+  it('median', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+});
+
+describe('bench --quick sections', () => {
+  it('model speed', async () => {
+    const r = await benchModel(o);
+    expect(finite(r.metrics.model_cases_per_s_per_thread)).toBe(true);
+    expect(r.rows.length).toBeGreaterThan(0);
+  });
+
+  it('scale of work (model; live when the executor is built)', async () => {
+    const r = await benchScale(o);
+    const grid = r.metrics.scale as Record<string, { model_ms: number | null; live_ms: number | null; cases: number }>;
+    expect(Object.keys(grid).sort()).toEqual(['10x64', '10x8', '30x64', '30x8']);
+    for (const g of Object.values(grid)) {
+      expect(g.cases).toBeGreaterThan(0);
+      expect(finite(g.model_ms)).toBe(true);
+      if (!liveMissing()) expect(finite(g.live_ms)).toBe(true);
+    }
+  }, 120_000);
+
+  it('finding bugs: one mutant, guided and uniform sides reported', async () => {
+    const r = await benchMutants(o, ['M-9']);
+    expect(finite(r.metrics.guided_over_uniform_min)).toBe(true);
+    expect(finite(r.metrics.minimize_s_max)).toBe(true);
+    const m = (r.metrics.mutants as Record<string, { guided: { found: boolean; cases: number }; uniform: { cases: number } }>)['M-9']!;
+    expect(m.guided.found).toBe(true);
+    expect(m.uniform.cases).toBeGreaterThan(0);
+  }, 120_000);
+
+  it.skipIf(!!liveMissing())('executor floor vs executor vs live path', async () => {
+    const r = await benchLive(o);
+    for (const k of ['executor_over_floor', 'farm_over_executor', 'check_over_live_cost', 'floor_cases_per_s', 'executor_cases_per_s', 'farm_cases_per_s']) {
+      expect(finite(r.metrics[k]), k).toBe(true);
+    }
+  }, 180_000);
+
+  it('the JSON object carries every required key (null for sections not run)', async () => {
+    const { json } = await runBench({ quick: true, seed: 1, only: ['model'], log: () => undefined });
+    for (const k of REQUIRED_KEYS) expect(json).toHaveProperty(k);
+    expect(finite(json.model_cases_per_s_per_thread)).toBe(true);
+    expect(json.meta).toBeTypeOf('object');
+  });
+});
