@@ -3,7 +3,8 @@
 // sent as numeric lines; the executor answers with compact step lines that are turned into a
 // Trace. Protocol: workers/executor/README.md.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
@@ -240,6 +241,20 @@ export interface LiveOptions {
   inject?: { kind: 'hang' | 'crash'; op: number };
 }
 
+/** The CPU for the executor of this thread: worker threads round-robin over the CPUs this
+ *  process may run on (Cpus_allowed_list; a cpuset need not start at 0). */
+function defaultCpu(): number | undefined {
+  let cpus: number[] = [];
+  try {
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    for (const part of (m?.[1] ?? '').split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      if (Number.isInteger(a)) for (let c = a; c <= (Number.isInteger(b) ? b : a); c++) cpus.push(c);
+    }
+  } catch { cpus = []; }
+  return cpus.length > 1 ? cpus[threadId % cpus.length] : undefined;
+}
+
 export class LiveTarget implements Target {
   private proc?: ExecutorProcess;
   private probe?: ProbeResult;
@@ -259,7 +274,10 @@ export class LiveTarget implements Target {
 
   private async ensure(): Promise<ExecutorProcess> {
     if (this.proc && !this.proc.exited) return this.proc;
-    const args = this.opts.cpu !== undefined ? ['--cpu', String(this.opts.cpu)] : [];
+    // each executor pins its cases to one CPU (MADV_PAGEOUT reclaims only pages faulted on the
+    // local CPU); spread the executors of a pool over the CPUs we may use
+    const cpu = this.opts.cpu ?? defaultCpu();
+    const args = cpu !== undefined ? ['--cpu', String(cpu)] : [];
     const p = new ExecutorProcess(this.path, args);
     this.starts++;
     const ready = await p.next(10_000);
