@@ -36,40 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
+/* the uapi definitions newer than the host headers, and the limits, shared with the executor */
+#include "../workers/executor/ptefarm-uapi.h"
 
-struct pf_page_region { uint64_t start, end, categories; };
-struct pf_pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
-#define PAGE_IS_WRITTEN (1ULL << 1)
-#define PAGE_IS_PFNZERO (1ULL << 5)
-#define PAGE_IS_HUGE (1ULL << 6)
-#define PAGE_CATS_ALL 0x1ffULL
-
-#define PG 4096ULL
+#ifndef MAXOPS
 #define MAXOPS 256
-#define MAXR 128
-#define MAXPAGES 1024
+#endif
 #define MAXOBS (8 * MAXR)
 
 struct line { int64_t v[12]; int n; };
