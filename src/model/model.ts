@@ -163,10 +163,14 @@ function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
 }
 
 const LETTERS = 'PSFEWD';
-function letters(b: number[]): string {
+/** the 64 six-letter strings, indexed by the bits P..D as a mask (P = bit 0) */
+const LETTER_TABLE: string[] = Array.from({ length: 64 }, (_, m) => {
   let s = '';
-  for (let i = 0; i < 6; i++) s += b[i] ? LETTERS[i] : '.';
+  for (let i = 0; i < 6; i++) s += m & (1 << i) ? LETTERS[i] : '.';
   return s;
+});
+function letters(b: number[]): string {
+  return LETTER_TABLE[b[0] | (b[1] << 1) | (b[2] << 2) | (b[3] << 3) | (b[4] << 4) | (b[5] << 5)];
 }
 
 function uniq(a: string[]): string[] {
