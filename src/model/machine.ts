@@ -585,8 +585,16 @@ export class Machine {
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
-      const lo = Math.max(page - (page % 16), v.start, blockStart(b));
-      const hi = Math.min(page - (page % 16) + 16, v.end, blockStart(b + 1));
+      let lo = Math.max(page - (page % 16), v.start, blockStart(b));
+      let hi = Math.min(page - (page % 16) + 16, v.end, blockStart(b + 1));
+      // 6.18: a large folio that fits the VMA and the PMD is mapped whole (mm/filemap.c
+      // filemap_map_pages), not just the 16-page window; measured on the live kernel
+      const index = v.pgoff + (page - v.start);
+      const folioFirst = index - (index % HPAGE_PAGES);
+      if (this.k.faultAroundWholeFolio && v.obj!.huge.has(folioFirst)) {
+        lo = Math.max(page - (index - folioFirst), v.start, blockStart(b));
+        hi = Math.min(page - (index - folioFirst) + HPAGE_PAGES, v.end, blockStart(b + 1));
+      }
       for (let j = lo; j < hi; j++) {
         if (j === page || p.ptes.has(j)) continue;
         const cached = v.obj!.pages.get(v.pgoff + (j - v.start));

@@ -31,6 +31,8 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     if (skipped) {
       m.rules = new Set();
       m.events = [];
+      // a fork that did not run still takes its number: later processes keep the case's numbering
+      if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
       const before = snapshot(m, op);
       rc = m.exec(op, i, obs?.outcome);

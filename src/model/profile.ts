@@ -39,6 +39,9 @@ export interface Knobs {
   /** a faulted range may merge into an unfaulted next VMA (mm/vma.c is_mergeable_anon_vma, fixed
    *  in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 refuses) */
   anonMergeIntoUnfaultedNext: boolean;
+  /** fault-around maps a whole large page-cache folio that fits the VMA and PMD (mm/filemap.c
+   *  filemap_map_pages, 6.18 "map entire large folio"; measured on 6.18.44) */
+  faultAroundWholeFolio: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -47,21 +50,21 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true,
+  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false },
+    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
   },
   '6.1': {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
-      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
     },
   },
 };
