@@ -82,6 +82,25 @@ export function executorProbe(path: string, args: string[] = [], timeoutMs = 10_
   });
 }
 
+/** The userfaultfd / PAGEMAP_SCAN / privilege facts the executor's `probe` reply states, as the
+ *  probe result's fields (shared by the host probe and the QEMU guest probe). */
+export function executorFacts(facts: Record<string, string> | null) {
+  const b = (k: string) => facts?.[k] === '1';
+  return {
+    userfaultfd: b('uffd'),
+    uffd_features: facts?.uffd_features ?? '0x0',
+    wp_async: b('wp_async'),
+    wp_unpopulated: b('wp_unpopulated'),
+    event_fork: b('event_fork'),
+    event_remap: b('event_remap'),
+    event_unmap: b('event_unmap'),
+    pagemap_scan: b('pagemap_scan'),
+    scan_guard: b('scan_guard'),
+    case_uid: facts?.uid !== undefined ? Number(facts.uid) : null,
+    privileges_dropped: b('privileges_dropped'),
+  };
+}
+
 export function probeFromFacts(facts: Record<string, string> | null, executor: string | null): ProbeResult {
   const b = (k: string) => facts?.[k] === '1';
   const swaps = activeSwaps(readOr('/proc/swaps', ''));
@@ -94,19 +113,9 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
     arch: os.machine(),
     kernel: os.release(),
     executor,
+    ...executorFacts(facts),
     soft_dirty: b('soft_dirty'),
-    userfaultfd: b('uffd'),
-    uffd_features: facts?.uffd_features ?? '0x0',
     uffd_wp: b('uffd_wp'),
-    wp_async: b('wp_async'),
-    wp_unpopulated: b('wp_unpopulated'),
-    event_fork: b('event_fork'),
-    event_remap: b('event_remap'),
-    event_unmap: b('event_unmap'),
-    pagemap_scan: b('pagemap_scan'),
-    scan_guard: b('scan_guard'),
-    case_uid: facts?.uid !== undefined ? Number(facts.uid) : null,
-    privileges_dropped: b('privileges_dropped'),
     swap: swaps.length > 0,
     swap_devices: swaps,
     thp: selected(readOr('/sys/kernel/mm/transparent_hugepage/enabled', 'unavailable')),

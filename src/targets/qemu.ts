@@ -12,7 +12,7 @@ import type { Case, Op } from '../ops/schema.ts';
 import type { Capabilities, TargetInfo, Trace } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { decodeReply, encodeCase, type EncodedCase } from './live.ts';
-import { capabilitiesOf, type ProbeResult } from './probe.ts';
+import { capabilitiesOf, executorFacts, type ProbeResult } from './probe.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';
 import { Vm, type BootInfo, type VmOptions } from './qemu/vm.ts';
 
@@ -60,19 +60,9 @@ export function guestProbe(boot: BootInfo, cfg: Record<string, string> | undefin
     arch: boot.guest.arch ?? 'unknown',
     kernel: boot.guest.release ?? 'unknown',
     executor: 'guest:/bin/ptefarm-exec',
+    ...executorFacts(f),
     soft_dirty,
-    userfaultfd: b('uffd'),
-    uffd_features: f.uffd_features ?? '0x0',
     uffd_wp,
-    wp_async: b('wp_async'),
-    wp_unpopulated: b('wp_unpopulated'),
-    event_fork: b('event_fork'),
-    event_remap: b('event_remap'),
-    event_unmap: b('event_unmap'),
-    pagemap_scan: b('pagemap_scan'),
-    scan_guard: b('scan_guard'),
-    case_uid: f.uid !== undefined ? Number(f.uid) : null,
-    privileges_dropped: b('privileges_dropped'),
     swap,
     swap_devices: swap ? ['/dev/zram0'] : [],
     thp: boot.guest.thp ?? 'unknown',
