@@ -10,32 +10,20 @@
 // executing or counting anything twice; only cases without a recorded result go out to workers.
 import { randomBytes } from 'node:crypto';
 import type { Case } from '../ops/schema.ts';
-import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
+import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } from '../campaign/campaign.ts';
 import { referenceChecker, type Checker } from '../campaign/checker.ts';
-import type { GenerateOptions } from '../campaign/generate.ts';
 import { NatsTransport, type FarmEvent, type FarmStats } from './nats.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from './nats-common.ts';
 
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume. */
-export interface CampaignDefinition {
+export type CampaignDefinition = Pick<CampaignOptions,
+  'target' | 'seed' | 'cases' | 'durationMs' | 'timeoutMs' | 'stopAfterBuckets' | 'minimize' | 'reliabilityRuns' |
+  'maxMinimizeRuns' | 'corpusDir' | 'generate' | 'lag' | 'profile'> & {
   campaign: string;
-  target: string;
-  seed: number;
-  cases?: number;
-  durationMs?: number;
-  timeoutMs?: number;
-  stopAfterBuckets?: number;
-  minimize?: boolean;
-  reliabilityRuns?: number;
-  maxMinimizeRuns?: number;
-  corpusDir?: string;
-  generate?: GenerateOptions;
   concurrency: number;
-  lag?: number;
-  profile?: string;
   started: string;
-}
+};
 
 export interface Progress {
   campaign: string;
