@@ -585,15 +585,19 @@ export class Machine {
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
+      // do_fault_around: 16 pages from the aligned start clamped to the VMA, then clamped to the
+      // VMA end and the page table
       let lo = Math.max(page - (page % 16), v.start, blockStart(b));
-      let hi = Math.min(page - (page % 16) + 16, v.end, blockStart(b + 1));
-      // 6.18: a large folio that fits the VMA and the PMD is mapped whole (mm/filemap.c
-      // filemap_map_pages), not just the 16-page window; measured on the live kernel
+      let hi = Math.min(lo + 16, v.end, blockStart(b + 1));
+      // 6.18: a large folio that lies wholly inside the VMA and the PMD is mapped whole
+      // (mm/filemap.c filemap_map_pages), not just the window; measured on the live kernel
       const index = v.pgoff + (page - v.start);
       const folioFirst = index - (index % HPAGE_PAGES);
-      if (this.k.faultAroundWholeFolio && v.obj!.huge.has(folioFirst)) {
-        lo = Math.max(page - (index - folioFirst), v.start, blockStart(b));
-        hi = Math.min(page - (index - folioFirst) + HPAGE_PAGES, v.end, blockStart(b + 1));
+      const folioStart = page - (index - folioFirst);
+      if (this.k.faultAroundWholeFolio && v.obj!.huge.has(folioFirst) && folioStart >= v.start &&
+          folioStart + HPAGE_PAGES <= v.end && blockOf(folioStart) === b && folioStart % HPAGE_PAGES === 0) {
+        lo = folioStart;
+        hi = folioStart + HPAGE_PAGES;
       }
       for (let j = lo; j < hi; j++) {
         if (j === page || p.ptes.has(j)) continue;
