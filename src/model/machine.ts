@@ -906,7 +906,14 @@ export class Machine {
       if (pmd?.t !== 'huge') continue;
       if (!pmd.pages) { this.rule('R-PO-0'); continue; }
       const whole = blockStart(b) >= start && blockStart(b + 1) <= end;
-      if (!pmd.pages[0].anon) { this.rule('R-PO-3'); this.splitPmd(p, b, this.vmaAt(p, blockStart(b))); continue; }
+      if (!pmd.pages[0].anon) {
+        // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
+        this.rule('R-PO-3');
+        const pg0 = pmd.pages[0];
+        if (pg0.obj && pg0.index !== undefined) pg0.obj.huge.delete(pg0.index - (pg0.index % HPAGE_PAGES));
+        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        continue;
+      }
       if (pmd.pages.some((pg) => !this.exclusive(pg))) { this.rule('R-PO-0'); continue; }
       this.rule('R-PO-3');
       if (whole && (!this.outcome || Array.from({ length: HPAGE_PAGES }, (_, i) => this.swappedOut(p, blockStart(b) + i)).every(Boolean))) {
@@ -1107,6 +1114,22 @@ export class Machine {
         }
       }
     }
+    // retract_page_tables: every other VMA mapping this range whole and aligned, without uffd-wp
+    // or an anon_vma, whose table for the block is now empty, loses that table (a PMD hole; its
+    // next fault maps the THP by PMD) (mm/khugepaged.c retract_page_tables)
+    for (const q of this.procs) {
+      if (!q.alive) continue;
+      for (const qv of q.vmas) {
+        if (qv === v || qv.obj !== obj || qv.uffd || qv.anonVma) continue;
+        const qb = qv.start + (first - qv.pgoff);
+        if (qb % HPAGE_PAGES !== 0 || qb < qv.start || qb + HPAGE_PAGES > qv.end) continue;
+        const blk = blockOf(qb);
+        if (q.pmds.get(blk)?.t !== 'table') continue;
+        let empty = true;
+        for (let i = qb; i < qb + HPAGE_PAGES && empty; i++) empty = !q.ptes.has(i);
+        if (empty) { this.rule('R-COL-2'); q.pmds.delete(blk); }
+      }
+    }
     // madvise_collapse then maps it in this process with collapse_pte_mapped_thp, which refuses a
     // uffd-wp VMA (SCAN_PTE_UFFD_WP) and a table still mapping anything else, such as a private
     // mapping's anon CoW pages: EINVAL, although the page cache was collapsed (measured on 6.18)
@@ -1116,8 +1139,8 @@ export class Machine {
       // PTEs mapping the THP's own pages are what collapse_pte_mapped_thp replaces
       if (e && !(e.t === 'present' && e.page === obj.pages.get(first + (i - blockStart(b))))) return { exit: 'EINVAL' };
     }
-    for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
     return 0;
