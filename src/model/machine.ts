@@ -332,6 +332,11 @@ export class Machine {
     return m;
   }
 
+  /** some page of the folio is mapped more than once (one mapcount pass for the whole folio) */
+  private mappedElsewhere(folio: Page[]): boolean {
+    const counts = this.mapcounts();
+    return folio.some((pg) => pg.zero || (counts.get(pg.id) ?? 0) > 1);
+  }
   private exclusive(page: Page): boolean {
     return !page.zero && (this.mapcounts().get(page.id) ?? 0) <= 1;
   }
@@ -567,11 +572,27 @@ export class Machine {
     if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
     if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
     const first = v.pgoff + (blockStart(b) - v.start);
-    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
+    if (first % HPAGE_PAGES !== 0 || !this.wantsHuge(p, b)) return false;
+    if (!v.obj!.huge.has(first)) {
+      // R-FLT-3H: where sysfs shmem_enabled allows it (`advise` with MADV_HUGEPAGE, `always`), a
+      // fault whose PMD-sized index range of the page cache is empty allocates a PMD-sized folio
+      // and maps it by PMD (mm/shmem.c shmem_get_folio_gfp, shmem_allowable_huge_orders,
+      // shmem_suitable_orders; mm/memory.c do_set_pmd). A host setting: followed only where the
+      // trace records the block as newly huge, never assumed.
+      if (!this.outcome || !this.cacheRangeEmpty(v.obj!, first)) return false;
+      this.rule('R-FLT-3H');
+      v.obj!.huge.add(first);
+    }
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: [this.rule(write ? 'R-FLT-10' : 'R-FLT-3')] });
+    return true;
+  }
+
+  /** no page of the PMD-sized index range [first, first+512) is in the page cache */
+  private cacheRangeEmpty(obj: ShmObj, first: number): boolean {
+    for (let i = first; i < first + HPAGE_PAGES; i++) if (obj.pages.has(i)) return false;
     return true;
   }
 
@@ -952,6 +973,9 @@ export class Machine {
       if (pmd?.t !== 'huge') continue;
       if (!pmd.pages) { this.rule('R-PO-0'); continue; }
       const whole = blockStart(b) >= start && blockStart(b + 1) <= end;
+      // R-PO-0: a folio another process maps too is left alone (mm/madvise.c
+      // madvise_cold_or_pageout_pte_range: folio_maybe_mapped_shared), shmem as anon
+      if (!pmd.pages[0].anon && this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
       if (!pmd.pages[0].anon) {
         // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
         this.rule('R-PO-3');
@@ -960,7 +984,7 @@ export class Machine {
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
         continue;
       }
-      if (pmd.pages.some((pg) => !this.exclusive(pg))) { this.rule('R-PO-0'); continue; }
+      if (this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
       this.rule('R-PO-3');
       if (whole && (!this.outcome || Array.from({ length: HPAGE_PAGES }, (_, i) => this.swappedOut(p, blockStart(b) + i)).every(Boolean))) {
         // swapped as a unit: the non-freezing PMD split makes every swap entry soft-dirty when
@@ -984,7 +1008,7 @@ export class Machine {
         // zero page, R-SPLIT-5); a folio wholly in range is reclaimed as one
         const folio = e.page.folio;
         const at = this.folioPtes(p, folio);
-        if (folio.some((pg) => !this.exclusive(pg))) { this.rule('R-PO-0'); continue; }
+        if (this.mappedElsewhere(folio)) { this.rule('R-PO-0'); continue; }
         const inRange = at.length === folio.length && at.every((a) => a >= start && a < end);
         this.rule('R-PO-3');
         if (!inRange || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }

@@ -78,6 +78,13 @@ describe('faults and clear_refs', () => {
     expect(all(p, 1, 'a')).toEqual(['P..E.D', 'P....D']);
     expect(p.assumptions.join(' ')).toMatch(/inferred .* step 1/);
   });
+  it('R-PO-0: MADV_PAGEOUT leaves a shmem THP alone while another process maps it too (folio_maybe_mapped_shared; found by the live host matrix)', () => {
+    // after fork, p0 collapses the page cache into a THP and maps it by PMD; p1's table is retracted
+    // and its write maps the same THP by PMD: two mappings, so p0's pageout skips the folio
+    const p = run('mmap b pages=512 kind=shared-anon thp\nwrite b\nfork\ncollapse b\np1 write b\npageout b');
+    expect(new Set(all(p, 5, 'b'))).toEqual(new Set(['P.F..D']));
+    expect(p.steps[5].rules).toContain('R-PO-0');
+  });
   it('R-FLT-6/R-CR-2 (S-SD-SIMPLE): write sets soft-dirty, clear resets it, the next write sets it again', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nwrite a\nclear_refs value=4');
     expect(bits(p, 1, 'a', 0)).toBe('P..E.D');
