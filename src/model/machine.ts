@@ -590,6 +590,28 @@ export class Machine {
     return true;
   }
 
+  /** R-FLT-10L: a write fault on shmem none whose page-cache folio is a large (PMD-sized) one maps
+   *  the whole folio at PTE level with the faulting PTE's flags — every page writable, dirty and
+   *  soft-dirty — when the folio lies inside the VMA and the page table, every PTE of it is none
+   *  and the VMA is not uffd-armed (mm/memory.c finish_fault, set_pte_range; 6.11 "extend
+   *  finish_fault() to support large folio"). */
+  private mapWholeFolio(p: Proc, v: Vma, page: number): boolean {
+    if (v.uffd) return false; // per-page faults keep the uffd semantics
+    const index = v.pgoff + (page - v.start);
+    const folioFirst = index - (index % HPAGE_PAGES);
+    if (!v.obj!.huge.has(folioFirst)) return false;
+    const start = page - (index - folioFirst);
+    if (start < v.start || start + HPAGE_PAGES > v.end || start % HPAGE_PAGES !== 0) return false;
+    for (let i = start; i < start + HPAGE_PAGES; i++) if (p.ptes.has(i)) return false;
+    const id = this.rule('R-FLT-10L');
+    for (let i = start; i < start + HPAGE_PAGES; i++) {
+      const pg = this.shmPage(v, i);
+      if (i === page) pg.nonzero = true;
+      p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [id] });
+    }
+    return true;
+  }
+
   /** no page of the PMD-sized index range [first, first+512) is in the page cache */
   private cacheRangeEmpty(obj: ShmObj, first: number): boolean {
     for (let i = first; i < first + HPAGE_PAGES; i++) if (obj.pages.has(i)) return false;
@@ -727,6 +749,7 @@ export class Machine {
         return;
       }
       this.ensureTable(p, b);
+      if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
       const pg = this.freshPageFor(p, v, page);
       pg.nonzero = true;
       p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')] });

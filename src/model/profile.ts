@@ -42,6 +42,9 @@ export interface Knobs {
   /** fault-around maps a whole large page-cache folio that fits the VMA and PMD (mm/filemap.c
    *  filemap_map_pages, 6.18 "map entire large folio"; measured on 6.18.44) */
   faultAroundWholeFolio: boolean;
+  /** a write fault on shmem maps a whole large page-cache folio at PTE level, all dirty (mm/memory.c
+   *  finish_fault, 6.11 "extend finish_fault() to support large folio") */
+  finishFaultWholeFolio: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -51,6 +54,7 @@ const K618: Knobs = {
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
   mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
+  finishFaultWholeFolio: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
@@ -65,6 +69,7 @@ export const PROFILES: Record<string, Profile> = {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
+      finishFaultWholeFolio: false,
     },
   },
 };

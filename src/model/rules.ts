@@ -45,6 +45,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-FLT-8W', text: 'a write through a writable PTE only sets the hardware dirty bit; soft-dirty is unchanged', source: 'arch/x86: the CPU never sets _PAGE_SOFT_DIRTY' },
   { id: 'R-FLT-9', text: 'a write to a read-only huge PMD reuses an exclusive THP (all 512 pages soft-dirty) or splits it and copies 4 KiB', source: 'mm/huge_memory.c do_huge_pmd_wp_page' },
   { id: 'R-FLT-10', text: 'a write fault on shmem none maps the page dirty; on a private memfd it maps an anon copy', source: 'mm/memory.c do_shared_fault, do_cow_fault' },
+  { id: 'R-FLT-10L', text: 'a write fault on shmem none in a VMA that is not uffd-armed maps a whole large page-cache folio that fits the VMA and the page table at PTE level, every page writable, dirty and soft-dirty', source: 'mm/memory.c finish_fault, set_pte_range' },
   { id: 'R-FLT-11', text: 'a write to a swap entry swaps in and dirties the page (soft-dirty), copying it if the swap slot is shared', source: 'mm/memory.c do_swap_page' },
   { id: 'R-FLT-12', text: 'a fault on a uffd-wp marker in a uffd-wp VMA faults like none and keeps the wp bit on the new PTE', source: 'mm/memory.c handle_pte_marker, pte_marker_handle_uffd_wp' },
   { id: 'R-FLT-13', text: 'a marker in a VMA no longer uffd-wp is dropped and the fault retried', source: 'mm/memory.c pte_marker_handle_uffd_wp' },
