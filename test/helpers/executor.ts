@@ -43,6 +43,13 @@ export function processesOf(path: string): ProcInfo[] {
   return out;
 }
 
+/** the children of a single-threaded process (/proc/PID/task/PID/children): cheap enough to poll */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { return []; }
+}
+
 /** state letter (R, S, T, Z...) and parent of a process, or undefined when it is gone */
 export function procStat(pid: number): { state: string; ppid: number } | undefined {
   try {
