@@ -121,7 +121,13 @@ static int set_caps(uint64_t eff_perm) {
  * without it. */
 static int drop_privileges_for_case(uid_t uid, gid_t gid, int keep_ptrace, char *why, size_t whylen) {
   if (geteuid() != 0) {
+    /* not root: keep the uid, and of whatever capabilities we were given at most CAP_SYS_PTRACE */
+    struct capdata2 cur;
+    memset(&cur, 0, sizeof cur);
+    cur.h.version = _LINUX_CAPABILITY_VERSION_3;
+    int has_ptrace = !syscall(SYS_capget, &cur.h, cur.d) && (cur.d[0].permitted & (1u << CAP_SYS_PTRACE));
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (set_caps(keep_ptrace && has_ptrace ? 1ULL << CAP_SYS_PTRACE : 0)) { snprintf(why, whylen, "capset: %s", strerror(errno)); return -1; }
     return 0;
   }
   /* the bounding set can only shrink with CAP_SETPCAP, i.e. before setuid */
@@ -302,7 +308,10 @@ static void proc_uffd_open(uint64_t features) {
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   if (si->si_code <= 0) _exit(EXIT_EXTERNAL_SIGNAL + sig);
-  signal(sig, SIG_DFL);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, NULL);
   raise(sig);
 }
 
