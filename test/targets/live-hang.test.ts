@@ -56,4 +56,20 @@ describe.skipIf(missing)('live target: a hung executor is a fault, killed, and r
       console.log(`${kind}: the hung executor ${exec.pid} after close: ${JSON.stringify(procStat(exec.pid) ?? "reaped")}`);
     }, 60_000);
   }
+
+  it('embedded pool: a stopped executor dies with the pool that started it (closed while it is stopped)', async () => {
+    const t = new EmbeddedTransport({ threads: 1 });
+    transports.push(t);
+    const warm = await t.run({ id: 'warm', target: 'live', case: small }, { timeoutMs: 60_000 });
+    expect(warm.fault ?? warm.trace?.fault).toBeUndefined();
+    const [exec] = await waitFor('the executor', () => { const o = ours(); return o.length === 1 ? o : undefined; });
+    process.kill(exec.pid, 'SIGSTOP');
+    await waitFor('the executor to stop', () => (procStat(exec.pid)?.state === 'T' ? true : undefined));
+    // closing destroys the pool's thread without a word to its target: the executor's parent-death
+    // signal (the spawning thread is its parent) kills it, stopped as it is
+    await t.close();
+    const dead = (pid: number) => { const st = procStat(pid); return st === undefined || st.state === 'Z'; };
+    await waitFor('the stopped executor to die with its thread', () => (dead(exec.pid) ? true : undefined));
+    expect(ours()).toEqual([]);
+  }, 60_000);
 });
