@@ -71,6 +71,13 @@ describe.skipIf(missing)('executor: signals from outside the case', () => {
     });
   }
 
+  it('a SIGCONT (or any signal whose default is to do nothing) changes nothing: no fault, no rc', async () => {
+    const r = await pausedCase(FORKED, 2, (p) => { process.kill(p.procs[1], 'SIGCONT'); process.kill(p.procs[0], 'SIGWINCH'); });
+    expect(faults(r)).toEqual([]);
+    expect(steps(r)).toEqual(['s 0 0', 's 1 0', 's 2 0', 's 3 0']);
+    expect(r).toContain('x');
+  });
+
   it('SIGKILL of a process that is not acting is a fault when it is observed', async () => {
     // op 3 is p0's write; p1, killed before it, is found dead when every process reads its pagemap
     const r = await pausedCase(FORKED, 3, (p) => { process.kill(p.procs[1], 'SIGKILL'); });
