@@ -77,6 +77,8 @@ describe.skipIf(missing)('live chaos: faults, never violations, nothing leaked',
       minimize: false, reliabilityRuns: 0, signal: ac.signal,
     });
 
+    // the executor is started and probed by the first case; the chaos is for running cases
+    while (results.length < 3) await sleep(50);
     // the chaos: one action about every 400 ms of running cases, each on a process present then
     const seen = new Map<number, string>();
     const hits: { what: string; pid: number; at: number }[] = [];
