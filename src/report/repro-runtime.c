@@ -1,8 +1,9 @@
 /*
  * ---- runtime (the same process structure and syscalls as ptefarm's native executor) ----------
  *
- *   main  --forks-->  S, the supervisor (drops root to nobody keeping CAP_SYS_PTRACE, pinned to
- *                     one CPU, owns the userfaultfd and resolves sync write-protect faults)
+ *   main  --forks-->  S, the supervisor (drops root to nobody, keeping CAP_SYS_PTRACE only for
+ *                     event_fork; pinned to one CPU, owns the userfaultfd and resolves sync
+ *                     write-protect faults)
  *   S     --commands over pipes-->  P0, P1, ... (the case's processes; each reads its OWN
  *                     /proc/self/pagemap after every op and sends the codes back over a pipe)
  *
