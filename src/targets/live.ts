@@ -123,6 +123,11 @@ function scanLetters(cats: number): string {
   return s;
 }
 
+/** The only signals an op can raise by itself, i.e. the only signal rcs a trace may carry (R-FLT-14,
+ *  R-FLT-15). The executor reports any other signal as a fault; an executor that does not (an older
+ *  build, e.g. inside a QEMU image) must not turn a kill from outside into a compared rc. */
+const OP_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS']);
+
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
 export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean): { steps: Step[]; fault?: string } {
   const steps: Step[] = [];
@@ -139,6 +144,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       case 's': {
         const op = Number(t[1]);
         step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: {}, swapped_out: {} }, events: [], pages: {} };
+        if (/^SIG/.test(t[2] ?? '') && !OP_SIGNALS.has(t[2])) fault ??= `step ${op}: the executor reported ${t[2]}, which no op raises (a signal from outside the case); not compared`;
         const why = enc.skipped.get(op);
         if (why !== undefined) step.skipped = why;
         steps.push(step);
