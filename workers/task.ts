@@ -22,12 +22,12 @@ async function targetFor(spec: string): Promise<Target> {
   }
 }
 
-export default async function runJob(job: CaseJob & CoverageRequest): Promise<CaseResult & CoverageResult> {
+export default async function runJob(job: CaseJob & CoverageRequest & { timeoutMs?: number }): Promise<CaseResult & CoverageResult> {
   const t0 = performance.now();
   const worker = `embedded:${process.pid}:${threadId}`;
   try {
     const target = await targetFor(job.target);
-    const trace = await target.execute(job.case);
+    const trace = await target.execute(job.case, { timeoutMs: job.timeoutMs });
     const res: CaseResult & CoverageResult = { id: job.id, trace, worker, ms: performance.now() - t0 };
     if (job.coverage && !trace.fault) {
       // coverage for the coordinator's guidance, computed here so it runs in parallel

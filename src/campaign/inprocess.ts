@@ -2,7 +2,7 @@
 // and for the in-process acceptance run over every mutant. Same contract as the embedded pool:
 // faults become `fault`, never a rejection.
 import type { Trace } from '../ops/trace.ts';
-import type { Target } from '../targets/target.ts';
+import { transportAbortMs, type Target } from '../targets/target.ts';
 import type { CaseJob, CaseResult, Transport } from '../transport/transport.ts';
 
 export type TargetOpener = (spec: string) => Promise<Target>;
@@ -28,8 +28,9 @@ export class InProcessTransport implements Transport {
     const t0 = performance.now();
     try {
       const target = await this.target(job.target);
-      const exec = target.execute(job.case);
-      const trace: Trace = opts.timeoutMs ? await withTimeout(exec, opts.timeoutMs) : await exec;
+      // the target enforces the limit (and kills what hangs); the timeout here is the last resort
+      const exec = target.execute(job.case, { timeoutMs: opts.timeoutMs });
+      const trace: Trace = opts.timeoutMs ? await withTimeout(exec, transportAbortMs(opts.timeoutMs)) : await exec;
       return { id: job.id, trace, worker: 'inprocess', ms: performance.now() - t0 };
     } catch (e) {
       return { id: job.id, fault: faultText(e), worker: 'inprocess', ms: performance.now() - t0 };

@@ -1,8 +1,9 @@
 /*
  * ---- runtime (the same process structure and syscalls as ptefarm's native executor) ----------
  *
- *   main  --forks-->  S, the supervisor (drops root to nobody keeping CAP_SYS_PTRACE, pinned to
- *                     one CPU, owns the userfaultfd and resolves sync write-protect faults)
+ *   main  --forks-->  S, the supervisor (drops root to nobody, keeping CAP_SYS_PTRACE only for
+ *                     event_fork; pinned to one CPU, owns the userfaultfd and resolves sync
+ *                     write-protect faults)
  *   S     --commands over pipes-->  P0, P1, ... (the case's processes; each reads its OWN
  *                     /proc/self/pagemap after every op and sends the codes back over a pipe)
  *
@@ -28,13 +29,14 @@ static int g_cpu = -1;
 static int g_soft_dirty;
 static FILE *out;
 
-/* as root, become nobody keeping only CAP_SYS_PTRACE (UFFD_FEATURE_EVENT_FORK) */
+/* as root, become nobody with no capability, keeping CAP_SYS_PTRACE only for a case that needs
+ * it (UFFD_FEATURE_EVENT_FORK) */
 static int drop_to_nobody(char *why, size_t whylen) {
-  if (geteuid() != 0) return 0;
   uid_t uid = 65534; gid_t gid = 65534;
-  struct passwd *pw = getpwnam("nobody");
+  struct passwd *pw = geteuid() == 0 ? getpwnam("nobody") : NULL;
   if (pw) { uid = pw->pw_uid; gid = pw->pw_gid; }
-  return drop_privileges(uid, gid, why, whylen);
+  int keep_ptrace = UFFD_FEATURES >= 0 && (UFFD_FEATURES & UFFD_FEATURE_EVENT_FORK);
+  return drop_privileges_for_case(uid, gid, keep_ptrace, why, whylen);
 }
 
 /* ---- supervisor ----------------------------------------------------------------------------- */

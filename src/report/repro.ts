@@ -138,7 +138,7 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
  *
  *   cc -o repro repro.c && ./repro      # KTAP on stdout; exit 0 pass, 1 fail, 4 skip
  *
- * Run it as root (it drops to nobody keeping CAP_SYS_PTRACE, like ptefarm's executor) or as any
+ * Run it as root (it drops to nobody, keeping CAP_SYS_PTRACE only for event_fork, like ptefarm's executor) or as any
  * user (cases with UFFD_FEATURE_EVENT_FORK then skip). Expected pagemap bits per page, in order
  * P S F E W D = present(63) swapped(62) file/shared(61) exclusive(56) uffd-wp(57) soft-dirty(55),
  * '.' = 0, '*' = any; PAGEMAP_SCAN categories a w f p s z h d g, '-' = not reported;

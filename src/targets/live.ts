@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
-import type { Target } from './target.ts';
+import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
@@ -123,6 +123,11 @@ function scanLetters(cats: number): string {
   return s;
 }
 
+/** The only signals an op can raise by itself, i.e. the only signal rcs a trace may carry (R-FLT-14,
+ *  R-FLT-15). The executor reports any other signal as a fault; an executor that does not (an older
+ *  build, e.g. inside a QEMU image) must not turn a kill from outside into a compared rc. */
+const OP_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS']);
+
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
 export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean): { steps: Step[]; fault?: string } {
   const steps: Step[] = [];
@@ -139,6 +144,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       case 's': {
         const op = Number(t[1]);
         step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: {}, swapped_out: {} }, events: [], pages: {} };
+        if (/^SIG/.test(t[2] ?? '') && !OP_SIGNALS.has(t[2])) fault ??= `step ${op}: the executor reported ${t[2]}, which no op raises (a signal from outside the case); not compared`;
         const why = enc.skipped.get(op);
         if (why !== undefined) step.skipped = why;
         steps.push(step);
@@ -185,7 +191,9 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
   return { steps, fault };
 }
 
-/** One running executor process, read line by line. */
+/** One running executor process, read line by line. It leads its own process group, so that a
+ *  kill reaches whatever of it is still in that group; its case supervisors (own groups) and case
+ *  processes die with it (PR_SET_PDEATHSIG, workers/executor/README.md). */
 class ExecutorProcess {
   readonly child: ChildProcessWithoutNullStreams;
   private buf = '';
@@ -195,7 +203,7 @@ class ExecutorProcess {
   stderr = '';
 
   constructor(path: string, args: string[]) {
-    this.child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (d: string) => {
       this.buf += d;
@@ -228,7 +236,19 @@ class ExecutorProcess {
   }
 
   send(text: string): void { this.child.stdin.write(text); }
-  kill(): void { if (!this.exited) this.child.kill('SIGKILL'); }
+  /** SIGKILL the executor's process group (a stopped executor dies too). It counts as gone at
+   *  once: its exit may be reported later (a worker thread's loop reaps children lazily), and the
+   *  next case must not be sent to it meanwhile. */
+  kill(): void {
+    if (this.exited) return;
+    const pid = this.child.pid;
+    try {
+      if (pid === undefined) throw new Error('no pid');
+      process.kill(-pid, 'SIGKILL');
+    } catch { this.child.kill('SIGKILL'); }
+    this.exited = 'killed by the live target';
+    if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(null); }
+  }
 }
 
 export interface LiveOptions {
@@ -236,7 +256,8 @@ export interface LiveOptions {
   executor?: string;
   /** CPU the case processes are pinned to (default: the executor's first allowed CPU) */
   cpu?: number;
-  /** wall-clock limit per case, enforced by the executor (default 10 s) */
+  /** wall-clock limit per case, enforced by the executor (default 10 s; a job's own limit,
+   *  `execute(c, { timeoutMs })`, wins) */
   caseTimeoutMs?: number;
   /** test only: make the executor's supervisor hang or crash at this op */
   inject?: { kind: 'hang' | 'crash'; op: number };
@@ -310,7 +331,10 @@ export class LiveTarget implements Target {
       let facts: Record<string, string> | null = null;
       for (;;) {
         const l = await p.next(10_000);
-        if (l === null || l === 'timeout') throw new Error(`live target: executor probe failed (${l ?? p.exited})`);
+        if (l === null || l === 'timeout') {
+          p.kill(); // a hung executor is not kept for the next attempt
+          throw new Error(`live target: executor probe failed (${l === 'timeout' ? 'executor hung: no reply within 10000 ms (killed)' : p.exited})`);
+        }
         if (l.startsWith('probe ')) facts = parseProbeLine(l);
         if (l === 'end probe') break;
       }
@@ -340,17 +364,19 @@ export class LiveTarget implements Target {
     return undefined;
   }
 
-  async execute(c: Case): Promise<Trace> {
+  async execute(c: Case, opts: ExecuteOptions = {}): Promise<Trace> {
     const probe = await this.getProbe();
     const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
     const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
-    return this.serial(() => this.run(c, enc, target));
+    const asked = opts.timeoutMs ?? this.opts.caseTimeoutMs ?? 10_000;
+    // the executor takes a whole number of ms in 1..3,600,000 (workers/executor/README.md)
+    const timeout = Number.isFinite(asked) ? Math.min(3_600_000, Math.max(1, Math.ceil(asked))) : 10_000;
+    return this.serial(() => this.run(enc, target, timeout));
   }
 
-  private async run(c: Case, enc: EncodedCase, target: TargetInfo): Promise<Trace> {
-    const timeout = this.opts.caseTimeoutMs ?? 10_000;
+  private async run(enc: EncodedCase, target: TargetInfo, timeout: number): Promise<Trace> {
     const id = `c${++this.seq}`;
     let p: ExecutorProcess;
     try { p = await this.ensure(); } catch (e) {
@@ -361,11 +387,13 @@ export class LiveTarget implements Target {
     const lines: string[] = [];
     let began = false;
     let lost: string | undefined;
-    // The executor enforces `timeout`; this watchdog only catches an executor that stopped answering.
-    const deadline = Date.now() + timeout + 5_000;
+    // The executor enforces `timeout`; this watchdog only catches an executor that stopped
+    // answering (stopped, wedged): it is killed, and the next case starts a new one.
+    const hangMs = timeout + targetHangGraceMs(timeout);
+    const deadline = Date.now() + hangMs;
     for (;;) {
       const l = await p.next(Math.max(1, deadline - Date.now()));
-      if (l === 'timeout') { p.kill(); lost = `executor unresponsive for ${timeout + 5000} ms; killed and will be restarted`; break; }
+      if (l === 'timeout') { p.kill(); lost = `executor hung: no reply within ${hangMs} ms (killed; it will be restarted)`; break; }
       if (l === null) { lost = `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}`; break; }
       if (!began) { if (l === `begin ${id}`) began = true; continue; }
       if (l === `end ${id}`) break;
@@ -380,7 +408,6 @@ export class LiveTarget implements Target {
       trace.fault = `bad executor output: ${(e as Error).message}`;
     }
     if (lost) trace.fault = lost;
-    void c;
     return trace;
   }
 

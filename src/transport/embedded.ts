@@ -1,16 +1,19 @@
 // The embedded default transport: a piscina pool in this process whose task module
-// (workers/task.ts) opens the job's target once per thread and executes the case. A per-case
-// timeout aborts the task (piscina replaces the thread); every failure becomes a `fault` result.
+// (workers/task.ts) opens the job's target once per thread and executes the case with the job's
+// limit. The target enforces that limit itself (the live executor kills an overrunning case; its
+// watchdog kills a hung executor); only later (transportAbortMs) does the pool abort the task
+// (piscina replaces the thread). Every failure becomes a `fault` result.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
+import { transportAbortMs } from '../targets/target.ts';
 
 export interface EmbeddedOptions {
   /** worker threads (default: available parallelism) */
   threads?: number;
   /** task module (default workers/task.ts, or task.js next to compiled code) */
   filename?: string | URL;
-  /** default per-case timeout when run() is given none (default 30 s) */
+  /** default per-case limit when run() is given none (default 30 s) */
   timeoutMs?: number;
 }
 
@@ -43,7 +46,8 @@ export class EmbeddedTransport implements Transport {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
-    const task = this.pool.run(job, { signal: AbortSignal.timeout(timeoutMs) });
+    const abortMs = transportAbortMs(timeoutMs);
+    const task = this.pool.run({ ...job, timeoutMs }, { signal: AbortSignal.timeout(abortMs) });
     this.inflight.add(task);
     try {
       const res = (await task) as CaseResult;
@@ -53,7 +57,7 @@ export class EmbeddedTransport implements Transport {
       const timedOut = err.name === 'AbortError' || (err.cause as Error | undefined)?.name === 'TimeoutError';
       return {
         id: job.id,
-        fault: timedOut ? `timeout: case exceeded ${timeoutMs} ms` : `worker: ${err.message ?? String(e)}`,
+        fault: timedOut ? `timeout: no result within ${abortMs} ms (case limit ${timeoutMs} ms); the worker thread was replaced` : `worker: ${err.message ?? String(e)}`,
         worker: 'embedded',
         ms: performance.now() - t0,
       };

@@ -60,8 +60,9 @@ static int g_ncase_ops;
 static struct line g_ops[MAXOPS];
 static int64_t g_uffd_features = -1; /* -1: the case opens no userfaultfd */
 static long g_timeout_ms = 10000;
-static int g_inject_kind, g_inject_op = -1; /* test-only fault injection: 1 hang, 2 crash of S */
+static int g_inject_kind, g_inject_op = -1; /* test-only fault injection: 1 hang, 2 crash, 3 pause of S */
 static int g_cpu = -1;
+static pid_t g_main_pid; /* the executor's request loop, S's parent */
 static uid_t g_drop_uid = 65534;
 static gid_t g_drop_gid = 65534;
 
@@ -85,6 +86,26 @@ static void fatal(const char *fmt, ...) {
   va_end(ap);
   fflush(out);
   exit(3);
+}
+
+/* ops whose line names a region id (the third number) */
+static int op_has_region(int code) {
+  return code != OP_SKIP && code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS;
+}
+
+/* inject kind 3 (tests only): S announces its pid and the case processes' pids (0: gone) in an
+ * `i` line and waits for SIGUSR1 before op k, so that a test can act on them at a known point */
+static void inject_pause(int i) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  fprintf(out, "i paused before op %d: supervisor %d processes", i, (int)getpid());
+  for (int p = 0; p < nprocs; p++) fprintf(out, " %d", P[p].alive ? (int)P[p].pid : 0);
+  fputc('\n', out);
+  fflush(out);
+  int sig;
+  sigwait(&set, &sig);
 }
 
 /* events are collected while the op runs and printed after its `s` line */
@@ -201,9 +222,12 @@ static void supervise(void) {
     CPU_SET(g_cpu, &set);
     if (sched_setaffinity(0, sizeof set, &set)) fatal("sched_setaffinity(cpu %d): %s", g_cpu, strerror(errno));
   }
-  if (drop_privileges(g_drop_uid, g_drop_gid, why, sizeof why)) fatal("%s", why);
+  /* CAP_SYS_PTRACE only for a case that asks for UFFD_FEATURE_EVENT_FORK (userfaultfd_api) */
+  int keep_ptrace = g_uffd_features >= 0 && (g_uffd_features & UFFD_FEATURE_EVENT_FORK);
+  if (drop_privileges_for_case(g_drop_uid, g_drop_gid, keep_ptrace, why, sizeof why)) fatal("%s", why);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
-  start_process0();
+  if (getppid() != g_main_pid) fatal("the executor ended before the case started");
+  start_process0(); /* S holds no capability from here on */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;
@@ -213,17 +237,17 @@ static void supervise(void) {
     if ((CTX[0].fd = recv_uffd(why, sizeof why)) < 0) fatal("%s", why);
     CTX[0].proc = 0; nctx = 1; P[0].ctx = 0;
   }
-  drop_all_caps();
 
   static struct region before[MAXR];
   for (int i = 0; i < g_ncase_ops; i++) {
     if (i == g_inject_op) {
       if (g_inject_kind == 1) for (;;) pause();
       if (g_inject_kind == 2) abort();
+      if (g_inject_kind == 3) inject_pause(i);
     }
     int64_t *v = g_ops[i].v;
     int code = (int)v[0], p = (int)v[1];
-    if (p < 0 || p >= nprocs) fatal("op %d addresses process %d, which does not exist", i, p);
+    if (p < 0 || p >= nprocs) fatal("bad request: op %d addresses process %d, which does not exist", i, p);
     if (!P[p].alive) {
       /* killed by a signal at an earlier op: later ops of it cannot run; the step is observed. A
        * fork it would have done still takes its number (as in the case's plan), dead at birth. */
@@ -236,16 +260,18 @@ static void supervise(void) {
       continue;
     }
     struct proc *pr = &P[p];
-    int rid = (code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS && code != OP_SKIP) ? (int)v[2] : -1;
-    if (rid >= MAXR) fatal("op %d: region id %d out of range", i, rid);
+    /* op lines were range-checked by main (check_op_line): rid is 0..MAXR-1 for region ops */
+    int rid = op_has_region(code) ? (int)v[2] : -1;
     struct region *rg = rid >= 0 ? &pr->reg[rid] : NULL;
-    if (rg && code != OP_MMAP && !rg->known) fatal("op %d: region %d unknown in process %d", i, rid, p);
+    if (rg && code != OP_MMAP && !rg->known) fatal("bad request: op %d: region %d unknown in process %d", i, rid, p);
     memcpy(before, pr->reg, sizeof before);
     uint64_t first = 0, count = 0;
     if (rg && code != OP_MMAP && code != OP_MREMAP && code != OP_SPLIT) {
       first = (uint64_t)v[3]; count = (uint64_t)v[4];
-      if (first + count > rg->pages) fatal("op %d: pages %llu..%llu outside the region", i,
-                                           (unsigned long long)first, (unsigned long long)(first + count - 1));
+      /* subtraction form: first + count could wrap */
+      if (first > rg->pages || count > rg->pages - first)
+        fatal("bad request: op %d: pages %llu + %llu outside the region of %llu pages", i,
+              (unsigned long long)first, (unsigned long long)count, (unsigned long long)rg->pages);
     }
     uint64_t addr = rg ? rg->start + first * PG : 0, len = count * PG;
     struct cmd c;
@@ -483,9 +509,18 @@ static void run_case(const char *id) {
     long left = deadline - now_ms();
     if (left <= 0) { timed_out = 1; break; }
     struct pollfd p = { pfd[0], POLLIN, 0 };
-    int k = poll(&p, 1, (int)(left > 1000000 ? 1000000 : left));
+    int k = poll(&p, 1, (int)(left > STOP_CHECK_MS ? STOP_CHECK_MS : left));
     if (k < 0) { if (errno == EINTR) continue; break; }
-    if (k == 0) continue;
+    if (k == 0) {
+      /* S stopped from outside (SIGSTOP): the case is no longer running as written */
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      if (!waitid(P_PID, (id_t)s, &si, WSTOPPED | WNOHANG | WNOWAIT) && si.si_pid == s) {
+        snprintf(fault, sizeof fault, "supervisor stopped by %s from outside the case", signame(si.si_status));
+        break;
+      }
+      continue;
+    }
     ssize_t n = read(pfd[0], buf + have, sizeof buf - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -513,13 +548,117 @@ static void run_case(const char *id) {
   if (timed_out) say("f timeout: the case did not finish within %ld ms\n", g_timeout_ms);
   else if (fault[0]) say("f %s\n", fault);
   else if (!saw_end) {
-    if (WIFSIGNALED(st)) say("f supervisor killed by %s\n", signame(WTERMSIG(st)));
+    if (WIFSIGNALED(st) && WTERMSIG(st) != SIGABRT && WTERMSIG(st) != SIGSEGV && WTERMSIG(st) != SIGBUS)
+      say("f supervisor killed by %s from outside the case\n", signame(WTERMSIG(st)));
+    else if (WIFSIGNALED(st)) say("f supervisor killed by %s\n", signame(WTERMSIG(st)));
     else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 3)) say("f supervisor ended without finishing the case (status %d)\n", st);
   }
   say("end %s\n", id);
 }
 
+/* ---- requests: every number is checked here, before anything runs ------------------------- */
+
+/* numbers on each op line, by op code (README "Op lines") */
+static const int OP_NUMBERS[OP_SCAN + 1] = {
+  [OP_SKIP] = 2, [OP_MMAP] = 7, [OP_MUNMAP] = 5, [OP_MREMAP] = 9, [OP_MPROTECT] = 6, [OP_READ] = 5,
+  [OP_WRITE] = 5, [OP_FORK] = 2, [OP_EXIT] = 2, [OP_CLEAR_REFS] = 3, [OP_PAGEOUT] = 5, [OP_DONTNEED] = 5,
+  [OP_COLLAPSE] = 5, [OP_SPLIT] = 4, [OP_UREG] = 5, [OP_UUNREG] = 5, [OP_WP] = 6, [OP_SCAN] = 7,
+};
+
+static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; }
+
+/* A bad request (only reachable by bypassing the validator: `exec:`/`serve` input or a forged
+ * line) is refused with the reason, never run: op code and count of numbers, process number,
+ * region id, region placement in the arena and every page number or count in range, so that
+ * nothing in S can index out of bounds or wrap. Returns 0, or -1 with the reason in why. */
+static int check_op_line(const struct line *l, char *why, size_t n) {
+  const int64_t *v = l->v;
+  if (l->n < 2) { snprintf(why, n, "fewer than 2 numbers"); return -1; }
+  if (!in_range(v[0], 0, OP_SCAN)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
+  int code = (int)v[0];
+  if (l->n != OP_NUMBERS[code]) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
+  if (!in_range(v[1], 0, MAXP - 1)) { snprintf(why, n, "process %lld outside 0..%d", (long long)v[1], MAXP - 1); return -1; }
+  if (op_has_region(code) && !in_range(v[2], 0, MAXR - 1)) {
+    snprintf(why, n, "region id %lld outside 0..%d", (long long)v[2], MAXR - 1); return -1;
+  }
+  const char *bad = NULL;
+  switch (code) {
+  case OP_MMAP:
+    if (!in_range(v[3], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - MAXPAGES))) bad = "start page outside the arena";
+    else if (!in_range(v[4], 1, MAXPAGES)) bad = "pages outside 1..1024";
+    else if (!in_range(v[5], 0, 3)) bad = "kind outside 0..3";
+    else if (!in_range(v[6], 0, 1)) bad = "thp not 0 or 1";
+    break;
+  case OP_MREMAP:
+    if (!in_range(v[3], 1, MAXPAGES)) bad = "new pages outside 1..1024";
+    else if (!in_range(v[4], 0, 1) || !in_range(v[5], 0, 1) || !in_range(v[8], 0, 1)) bad = "move, dontunmap or apply not 0 or 1";
+    else if (!in_range(v[6], -1, MAXR - 1)) bad = "old region id outside -1..127";
+    else if (v[4] && !in_range(v[7], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - MAXPAGES))) bad = "new start page outside the arena";
+    break;
+  case OP_CLEAR_REFS: if (!in_range(v[2], 1, 5)) bad = "clear_refs value outside 1..5"; break;
+  case OP_SPLIT: if (!in_range(v[3], 0, MAXPAGES - 1)) bad = "page outside 0..1023"; break;
+  case OP_SKIP: case OP_FORK: case OP_EXIT: break;
+  default: /* code proc rid first count [extra...]: the range itself is checked against the region in S */
+    if (!in_range(v[3], 0, MAXPAGES) || !in_range(v[4], 0, MAXPAGES)) bad = "first or count outside 0..1024";
+    else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
+    else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
+    else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX))) bad = "wp_matching or max_pages out of range";
+  }
+  if (bad) { snprintf(why, n, "%s", bad); return -1; }
+  return 0;
+}
+
+/* up to 60 characters of a request for an error line: one line, printable */
+static const char *shown(const char *line) {
+  static char b[64];
+  size_t k = 0;
+  for (; line[k] && line[k] != '\n' && k < 60; k++) b[k] = line[k] >= 0x20 && line[k] < 0x7f ? line[k] : '?';
+  b[k] = 0;
+  return b;
+}
+
+/* Request lines, with one line of push-back: a case's op lines end early at a line that is not
+ * numeric (the next request), so that a case announcing more lines than it sends cannot swallow
+ * the requests after it. A line longer than the buffer is consumed whole and flagged. */
+static char g_pushed[4096];
+static int g_have_pushed;
+
+static int next_line(char *buf, size_t n, int *too_long) {
+  *too_long = 0;
+  if (g_have_pushed) { snprintf(buf, n, "%s", g_pushed); g_have_pushed = 0; return 1; }
+  if (!fgets(buf, (int)n, stdin)) return 0;
+  size_t len = strlen(buf);
+  if (len == n - 1 && buf[len - 1] != '\n') {
+    int ch;
+    while ((ch = getchar()) != EOF && ch != '\n') {}
+    *too_long = 1;
+  }
+  return 1;
+}
+
+static void push_back(const char *line) { snprintf(g_pushed, sizeof g_pushed, "%s", line); g_have_pushed = 1; }
+
+static int is_op_line(const char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  return (*s >= '0' && *s <= '9') || *s == '-';
+}
+
+/* after a case header with an unusable op count: its op lines are dropped without a reply each */
+static int g_skip_op_lines;
+
+static int is_case_id(const char *id) {
+  for (const char *c = id; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("._:-", *c))) return 0;
+  return *id != 0;
+}
+
 int main(int argc, char **argv) {
+  /* the executor dies with the thread that started it (a worker thread of a pool that is torn
+   * down, a crashed node): a stopped or busy executor must not outlive its user */
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != parent) return 1;
+  g_main_pid = getpid();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--cpu") && i + 1 < argc) g_cpu = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
@@ -537,8 +676,10 @@ int main(int argc, char **argv) {
   if (geteuid() == 0) { struct passwd *pw = getpwnam("nobody"); if (pw && g_drop_uid == 65534) { g_drop_uid = pw->pw_uid; g_drop_gid = pw->pw_gid; } }
   say("ready ptefarm-exec/1 cpu=%d euid=%d\n", g_cpu, (int)geteuid());
   static char line[4096];
-  FILE *in = stdin;
-  while (fgets(line, sizeof line, in)) {
+  int too_long;
+  while (next_line(line, sizeof line, &too_long)) {
+    if (too_long) { say("error request longer than %zu bytes\n", sizeof line - 2); continue; }
+    if (!is_op_line(line)) g_skip_op_lines = 0;
     if (!strncmp(line, "quit", 4)) break;
     if (!strncmp(line, "probe", 5)) {
       fflush(stdout);
@@ -549,30 +690,44 @@ int main(int argc, char **argv) {
       say("end probe\n");
       continue;
     }
-    if (strncmp(line, "case ", 5)) { say("error unknown request: %.60s\n", line); continue; }
+    if (is_op_line(line)) {
+      if (!g_skip_op_lines) say("error op line outside a case: %s\n", shown(line));
+      continue;
+    }
+    if (strncmp(line, "case ", 5)) { say("error unknown request: %s\n", shown(line)); continue; }
     /* case <id> <nops> <uffd_features|-1> <timeout_ms> [<inject_kind> <inject_op>] */
     char id[64];
     int64_t h[6];
     int off = 0;
-    if (sscanf(line, "case %63s %n", id, &off) != 1) { say("error bad case header\n"); continue; }
+    if (sscanf(line, "case %63s %n", id, &off) != 1 || !is_case_id(id)) { say("error bad case id: %s\n", shown(line)); continue; }
     int nh = parse_ints(line + off, h, 6);
-    if (nh < 3) { say("begin %s\nf bad case header: %.80s\nend %s\n", id, line, id); continue; }
-    int nops = (int)h[0];
-    g_uffd_features = h[1];
-    g_timeout_ms = h[2] > 0 ? h[2] : 10000;
-    g_inject_kind = nh >= 5 ? (int)h[3] : 0;
-    g_inject_op = nh >= 5 ? (int)h[4] : -1;
-    int bad = nops < 1 || nops > MAXOPS;
-    char err[160] = "";
-    if (bad) snprintf(err, sizeof err, "%d ops (limit %d)", nops, MAXOPS);
-    for (int i = 0; i < nops && i < MAXOPS; i++) {
-      if (!fgets(line, sizeof line, in)) return 0;
-      int n = parse_ints(line, g_ops[i].v, 10);
-      if (n < 2 && !bad) { bad = 1; snprintf(err, sizeof err, "op line %d is malformed: %.60s", i, line); }
-      g_ops[i].n = n;
+    char err[200] = "";
+    if (nh != 3 && nh != 5) snprintf(err, sizeof err, "bad case header: %s", shown(line));
+    else if (!in_range(h[0], 1, MAXOPS)) snprintf(err, sizeof err, "%lld ops (limit %d)", (long long)h[0], MAXOPS);
+    else if (!in_range(h[1], -1, UINT32_MAX)) snprintf(err, sizeof err, "userfaultfd features %lld out of range", (long long)h[1]);
+    else if (!in_range(h[2], 1, 3600000)) snprintf(err, sizeof err, "timeout %lld ms outside 1..3600000", (long long)h[2]);
+    else if (nh == 5 && (!in_range(h[3], 0, 3) || !in_range(h[4], 0, MAXOPS - 1))) snprintf(err, sizeof err, "bad inject %lld %lld", (long long)h[3], (long long)h[4]);
+    int nops = nh >= 1 && in_range(h[0], 1, MAXOPS) ? (int)h[0] : 0;
+    if (!nops) g_skip_op_lines = 1; /* how many op lines follow is unknown: drop those that do */
+    for (int i = 0; i < nops; i++) {
+      if (!next_line(line, sizeof line, &too_long)) return 0;
+      if (too_long) { if (!err[0]) snprintf(err, sizeof err, "op line %d is longer than %zu bytes", i, sizeof line - 2); continue; }
+      if (!is_op_line(line)) {
+        push_back(line);
+        if (!err[0]) snprintf(err, sizeof err, "the case announced %d op lines but sent %d", nops, i);
+        break;
+      }
+      g_ops[i].n = parse_ints(line, g_ops[i].v, 10);
+      char why[120];
+      if (g_ops[i].n < 0 && !err[0]) snprintf(err, sizeof err, "op line %d is malformed: %s", i, shown(line));
+      else if (!err[0] && check_op_line(&g_ops[i], why, sizeof why)) snprintf(err, sizeof err, "op line %d (%s): %s", i, shown(line), why);
     }
-    if (bad) { say("begin %s\nf bad case: %s\nend %s\n", id, err, id); continue; }
+    if (err[0]) { say("begin %s\nf bad request: %s\nend %s\n", id, err, id); continue; }
     g_ncase_ops = nops;
+    g_uffd_features = h[1];
+    g_timeout_ms = (long)h[2];
+    g_inject_kind = nh == 5 ? (int)h[3] : 0;
+    g_inject_op = nh == 5 ? (int)h[4] : -1;
     run_case(id);
   }
   return 0;

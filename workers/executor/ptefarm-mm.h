@@ -84,7 +84,10 @@ static const char *signame(int s) {
   case SIGSEGV: return "SIGSEGV"; case SIGBUS: return "SIGBUS"; case SIGKILL: return "SIGKILL";
   case SIGABRT: return "SIGABRT"; case SIGILL: return "SIGILL"; case SIGFPE: return "SIGFPE";
   case SIGTERM: return "SIGTERM"; case SIGALRM: return "SIGALRM"; case SIGTRAP: return "SIGTRAP";
-  case SIGSYS: return "SIGSYS";
+  case SIGSYS: return "SIGSYS"; case SIGSTOP: return "SIGSTOP"; case SIGTSTP: return "SIGTSTP";
+  case SIGTTIN: return "SIGTTIN"; case SIGTTOU: return "SIGTTOU"; case SIGCONT: return "SIGCONT";
+  case SIGINT: return "SIGINT"; case SIGHUP: return "SIGHUP"; case SIGQUIT: return "SIGQUIT";
+  case SIGUSR1: return "SIGUSR1"; case SIGUSR2: return "SIGUSR2"; case SIGPIPE: return "SIGPIPE";
   default: { static char b[32]; snprintf(b, sizeof b, "SIG%d", s); return b; }
   }
 }
@@ -110,21 +113,46 @@ static int set_caps(uint64_t eff_perm) {
   return (int)syscall(SYS_capset, &c.h, c.d);
 }
 
-/* Case processes never run as root. When started as root we become uid/gid (nobody) and keep
- * exactly one capability, CAP_SYS_PTRACE, which userfaultfd_api() demands for
- * UFFD_FEATURE_EVENT_FORK; process 0 drops it right after UFFDIO_API and the supervisor right
- * after forking process 0. */
-static int drop_privileges(uid_t uid, gid_t gid, char *why, size_t whylen) {
-  if (geteuid() != 0) return 0;
+/* Case processes never run as root and hold no capability. When started as root we become
+ * uid/gid (nobody) with an empty capability bounding set and no_new_privs. Only when `keep_ptrace`
+ * (a case asking for UFFD_FEATURE_EVENT_FORK, which userfaultfd_api() allows only with
+ * CAP_SYS_PTRACE) do we keep that one capability, in every set: process 0 drops it right after
+ * UFFDIO_API and the supervisor right after forking process 0. Every other case process is born
+ * without it. */
+static int drop_privileges_for_case(uid_t uid, gid_t gid, int keep_ptrace, char *why, size_t whylen) {
+  if (geteuid() != 0) {
+    /* not root: keep the uid, and of whatever capabilities we were given at most CAP_SYS_PTRACE */
+    struct capdata2 cur;
+    memset(&cur, 0, sizeof cur);
+    cur.h.version = _LINUX_CAPABILITY_VERSION_3;
+    int has_ptrace = !syscall(SYS_capget, &cur.h, cur.d) && (cur.d[0].permitted & (1u << CAP_SYS_PTRACE));
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (set_caps(keep_ptrace && has_ptrace ? 1ULL << CAP_SYS_PTRACE : 0)) { snprintf(why, whylen, "capset: %s", strerror(errno)); return -1; }
+    return 0;
+  }
+  /* the bounding set can only shrink with CAP_SETPCAP, i.e. before setuid */
+  for (int cap = 0; cap <= 63; cap++) {
+    if (keep_ptrace && cap == CAP_SYS_PTRACE) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
+      snprintf(why, whylen, "PR_CAPBSET_DROP(%d): %s", cap, strerror(errno)); return -1;
+    }
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) { snprintf(why, whylen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno)); return -1; }
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)) { snprintf(why, whylen, "PR_SET_KEEPCAPS: %s", strerror(errno)); return -1; }
   if (setgroups(0, NULL) || setgid(gid) || setuid(uid)) {
     snprintf(why, whylen, "dropping to uid %d: %s", (int)uid, strerror(errno)); return -1;
   }
-  if (set_caps(1ULL << CAP_SYS_PTRACE)) { snprintf(why, whylen, "capset: %s", strerror(errno)); return -1; }
+  if (set_caps(keep_ptrace ? 1ULL << CAP_SYS_PTRACE : 0)) { snprintf(why, whylen, "capset: %s", strerror(errno)); return -1; }
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   /* setuid made us non-dumpable, which makes /proc/self/clear_refs root-owned (proc inode
    * ownership follows dumpability); the case must be able to write it. */
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   return 0;
+}
+
+/* the same, keeping CAP_SYS_PTRACE (the probe asks whether UFFD_FEATURE_EVENT_FORK is usable) */
+static int drop_privileges(uid_t uid, gid_t gid, char *why, size_t whylen) {
+  return drop_privileges_for_case(uid, gid, 1, why, whylen);
 }
 
 static void drop_all_caps(void) { if (geteuid() != 0) set_caps(0); }
@@ -153,6 +181,7 @@ static int host_soft_dirty(void) {
 
 static int cmd_pipe[MAXP][2], rep_pipe[MAXP][2];
 static int me = -1;          /* this case process's number */
+static pid_t g_supervisor;   /* the parent of every case process */
 static int pm_fd = -1;       /* this process's own /proc/self/pagemap */
 static int uffd_sock[2] = {-1, -1};
 
@@ -275,11 +304,33 @@ static void proc_uffd_open(uint64_t features) {
   reply(err, 0, 0, NULL, 0);
 }
 
+/* SIGSEGV and SIGBUS are an op's rc only when the process's own access caused them: the kernel
+ * then fills si_code > 0 (SEGV_MAPERR, BUS_ADRERR, ...), which no other process can forge (only
+ * kill/sigqueue codes, <= 0). Raised by a fault, the signal is re-raised with the default action,
+ * so the process dies of it as it would without this handler; sent from outside, the process
+ * exits with EXIT_EXTERNAL_SIGNAL + signal, which the supervisor reports as a fault. */
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  if (si->si_code <= 0) _exit(EXIT_EXTERNAL_SIGNAL + sig);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, NULL);
+  raise(sig);
+}
+
 static void case_process(void) __attribute__((noreturn));
 static void case_process(void) {
   static struct range rs[MAXR];
   static struct pf_page_region vec[MAXPAGES + 1];
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the supervisor is every case process's parent */
+  if (getppid() != g_supervisor) _exit(114); /* it died before PDEATHSIG was armed */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fatal_signal;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
   open_own_pagemap();
   struct rep hello = { pm_fd < 0 ? errno : 0, 0, (int64_t)getpid() };
   if (write_full(rep_pipe[me][1], &hello, sizeof hello)) _exit(111);
@@ -438,8 +489,37 @@ static void drain_ctx(int i) {
 
 static void drain_all(void) { for (int i = 0; i < nctx; i++) drain_ctx(i); }
 
+/* A case process stopped from outside (SIGSTOP, SIGTSTP, ...) would stall the case until the
+ * wall-clock limit and is no longer running the case as written: a fault, reported at once.
+ * waitid(WSTOPPED) without WEXITED consumes only stop reports. */
+static void check_stopped(void) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG) || !si.si_pid) return;
+  int who = -1;
+  for (int q = 0; q < nprocs; q++) if (P[q].pid == si.si_pid) who = q;
+  fatal("case process %d stopped by %s from outside the case", who, signame(si.si_status));
+}
+
+/* How process p ended, from waitid: returns SIGSEGV or SIGBUS when its own access raised it (an
+ * rc, if the command could cause it: the caller decides); anything else is a fault. */
+static int death_signal(int p) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_PID, (id_t)P[p].pid, &si, WEXITED)) fatal("waitid(process %d): %s", p, strerror(errno));
+  P[p].alive = 0;
+  if (si.si_code == CLD_EXITED) {
+    if (si.si_status > EXIT_EXTERNAL_SIGNAL && si.si_status < EXIT_EXTERNAL_SIGNAL + 32)
+      fatal("case process %d killed by %s from outside the case", p, signame(si.si_status - EXIT_EXTERNAL_SIGNAL));
+    fatal("process %d exited with status %d outside an exit op", p, si.si_status);
+  }
+  if (si.si_status != SIGSEGV && si.si_status != SIGBUS)
+    fatal("case process %d killed by %s from outside the case", p, signame(si.si_status)); /* kill(), OOM killer */
+  return si.si_status;
+}
+
 /* Wait for a reply from process p while serving userfaultfd contexts. Returns 0 with the reply,
- * or the killing signal number (>0) when the process died instead. */
+ * or the signal (SIGSEGV, SIGBUS) that its own access raised when the process died instead. */
 static int wait_reply(int p, struct rep *r) {
   for (;;) {
     struct pollfd fds[2 + MAXCTX];
@@ -447,21 +527,34 @@ static int wait_reply(int p, struct rep *r) {
     fds[n].fd = rep_pipe[p][0]; fds[n++].events = POLLIN;
     fds[n].fd = P[p].pidfd; fds[n++].events = POLLIN;
     for (int i = 0; i < nctx; i++) { fds[n].fd = CTX[i].fd; fds[n++].events = POLLIN; }
-    int k = poll(fds, (nfds_t)n, -1);
+    int k = poll(fds, (nfds_t)n, STOP_CHECK_MS);
     if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
+    if (k == 0) { check_stopped(); continue; }
     for (int i = 0; i < nctx; i++) if (fds[2 + i].revents) drain_ctx(i);
     if (fds[0].revents & POLLIN) {
       if (read_full(rep_pipe[p][0], r, sizeof *r)) fatal("reply pipe of process %d broke", p);
       return 0;
     }
-    if (fds[1].revents) {
-      siginfo_t si;
-      memset(&si, 0, sizeof si);
-      if (waitid(P_PID, (id_t)P[p].pid, &si, WEXITED)) fatal("waitid(process %d): %s", p, strerror(errno));
-      P[p].alive = 0;
-      if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) return si.si_status;
-      fatal("process %d exited with status %d outside an exit op", p, si.si_status);
+    if (fds[1].revents) return death_signal(p);
+  }
+}
+
+/* The payload after a reply header: a process killed or stopped half-way is a fault, not a hang. */
+static void read_payload(int p, void *buf, size_t len) {
+  char *b = buf;
+  while (len) {
+    struct pollfd fds[2] = { { rep_pipe[p][0], POLLIN, 0 }, { P[p].pidfd, POLLIN, 0 } };
+    int k = poll(fds, 2, STOP_CHECK_MS);
+    if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
+    if (k == 0) { check_stopped(); continue; }
+    if (fds[0].revents & POLLIN) {
+      ssize_t got = read(rep_pipe[p][0], b, len);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) fatal("reply pipe of process %d broke", p);
+      b += got; len -= (size_t)got;
+      continue;
     }
+    if (fds[1].revents) fatal("process %d died while sending its reply (%s)", p, signame(death_signal(p)));
   }
 }
 
@@ -477,11 +570,16 @@ static void send_cmd(int p, struct cmd *c) {
   if (write_full(cmd_pipe[p][1], c, sizeof *c)) fatal("command pipe of process %d broke", p);
 }
 
-/* run a command in process p; returns "0", an errno name or a signal name */
+/* run a command in process p; returns "0", an errno name or a signal name. Only an access to the
+ * case's memory (read/write) can raise the signal that ends a process as its rc. */
 static const char *run(int p, struct cmd *c, struct rep *r) {
   send_cmd(p, c);
   int sig = wait_reply(p, r);
-  if (sig) { reap(p); return signame(sig); }
+  if (sig) {
+    reap(p);
+    if (c->code != C_TOUCH) fatal("case process %d died of %s in a command that does not touch the case's memory (%d)", p, signame(sig), c->code);
+    return signame(sig);
+  }
   return errname(r->err);
 }
 
@@ -503,9 +601,11 @@ static void start_process0(void) {
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
   for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
 
+  g_supervisor = getpid();
   pid_t pid = fork();
   if (pid < 0) fatal("fork: %s", strerror(errno));
   if (pid == 0) { me = 0; case_process(); }
+  drop_all_caps(); /* process 0 has what it needs (CAP_SYS_PTRACE for an event_fork case) */
   nprocs = 1;
   start_process(0, pid);
 }
@@ -528,7 +628,8 @@ static void observe_all(void) {
     struct rep r;
     int sig = wait_reply(p, &r);
     if (sig) fatal("process %d died while reading its pagemap (%s)", p, signame(sig));
-    if (r.n < 0 || r.n > (int)sizeof buf || read_full(rep_pipe[p][0], buf, (size_t)r.n)) fatal("bad observation from process %d", p);
+    if (r.n < 0 || r.n > (int)sizeof buf) fatal("bad observation from process %d", p);
+    read_payload(p, buf, (size_t)r.n);
     size_t o = 0;
     for (int g = 0; g < MAXR; g++) {
       if (!P[p].reg[g].known) continue;
@@ -573,9 +674,10 @@ static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, lo
   *nvec = -1;
   send_cmd(p, c);
   int sig = wait_reply(p, &r);
-  if (sig) { reap(p); return signame(sig); }
+  if (sig) fatal("case process %d died of %s in PAGEMAP_SCAN", p, signame(sig));
   if (!r.err) {
-    if (r.n < 0 || r.n > (int)MAXPAGES + 1 || read_full(rep_pipe[p][0], vec, (size_t)r.n * sizeof vec[0])) fatal("bad scan reply");
+    if (r.n < 0 || r.n > (int)MAXPAGES + 1) fatal("bad scan reply");
+    read_payload(p, vec, (size_t)r.n * sizeof vec[0]);
     *nvec = r.n;
   }
   return errname(r.err);

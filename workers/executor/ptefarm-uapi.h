@@ -85,4 +85,17 @@ struct cmd { int32_t code, a, b, c; uint64_t addr, len, addr2, len2; };
 struct rep { int32_t err; int32_t n; int64_t x; };
 struct range { uint64_t addr; uint64_t pages; };
 
+/* ---- what the executor accepts, and how a fault from outside the case is told apart ---- */
+/* Where regions may be placed: the arena of src/ops/layout.ts starts at 32 TiB (ARENA_BASE_PAGE);
+ * its 64 MiB slots end far below 48 TiB, and both stay far from what the loader maps. The
+ * executor refuses region pages outside [ARENA_FIRST_PAGE, ARENA_END_PAGE). */
+#define ARENA_FIRST_PAGE 0x200000000ULL /* 32 TiB / 4 KiB */
+#define ARENA_END_PAGE 0x300000000ULL   /* 48 TiB / 4 KiB */
+/* A case process that a SIGSEGV or SIGBUS reached from outside (kill(), not a fault of its own
+ * access) exits with this status + the signal number, so that the supervisor reports a fault and
+ * never an rc the model would compare. */
+#define EXIT_EXTERNAL_SIGNAL 192
+/* how often a waiting supervisor looks for case processes stopped from outside (SIGSTOP) */
+#define STOP_CHECK_MS 200
+
 #endif /* PTEFARM_UAPI_H */

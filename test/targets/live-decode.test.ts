@@ -1,0 +1,26 @@
+// Decoding the executor's reply (src/targets/live.ts decodeReply, also used by the QEMU target): a
+// step whose rc is a signal no op raises is a fault of the case, never an rc for the checker, even
+// from an executor that reports it as one (issue 18, item 2; an older build inside a QEMU image).
+import { describe, expect, it } from 'vitest';
+import { decodeReply, encodeCase } from '../../src/targets/live.ts';
+import { parseCase } from '../../src/ops/validate.ts';
+
+const c = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }] });
+const enc = encodeCase(c);
+
+describe('live target: decoding step rcs', () => {
+  it('SIGSEGV and SIGBUS of an op are rcs (R-FLT-14, R-FLT-15)', () => {
+    for (const sig of ['SIGSEGV', 'SIGBUS']) {
+      const r = decodeReply(['s 0 0', 'p 0 0 A', `s 1 ${sig}`], enc, false);
+      expect(r.fault).toBeUndefined();
+      expect(r.steps.map((s) => s.rc)).toEqual([0, sig]);
+    }
+  });
+
+  it('SIGKILL, SIGTERM or any other signal reported as an rc makes the trace a fault', () => {
+    for (const sig of ['SIGKILL', 'SIGTERM', 'SIGSTOP', 'SIG35']) {
+      const r = decodeReply(['s 0 0', 'p 0 0 A', `s 1 ${sig}`], enc, false);
+      expect(r.fault).toBe(`step 1: the executor reported ${sig}, which no op raises (a signal from outside the case); not compared`);
+    }
+  });
+});
