@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_CASES, DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_WORKDIR } from '../campaign/config.ts';
 
 export function addWorkdirOption(cmd: Command): Command {
-  return cmd.option('--workdir <dir>', `work directory for findings and run directories (default ./${DEFAULT_WORKDIR}; the tracked corpus/ is never written)`);
+  return cmd.option('--workdir <dir>', `work directory holding findings/ and runs/ (default ./${DEFAULT_WORKDIR} under the current directory)`);
 }
 
 export const TIMEOUT_HELP = `per-case timeout: 500ms, 30s, 2m (default ${DEFAULT_TIMEOUT})`;
