@@ -74,8 +74,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   if (!o.resume && !o.target) throw new InputError('--target is required (unless --resume)');
   // resolve (and reject bad values) before connecting; a resumed campaign keeps its stored definition
   const st = resolveCampaignFlags(o);
-  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration)) {
-    process.stderr.write('ptefarm: --resume continues the stored campaign; --target/--seed/--cases/--duration are ignored\n');
+  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration || o.workdir)) {
+    process.stderr.write('ptefarm: --resume continues the stored campaign (with its work directory); --target/--seed/--cases/--duration/--workdir are ignored\n');
   }
   const say = (l: string) => { if (!o.quiet) process.stderr.write(`${l}\n`); };
   const ctl = new AbortController();
