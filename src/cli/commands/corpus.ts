@@ -36,7 +36,7 @@ export function register(program: Command) {
         if (!all.length) process.stdout.write(`no findings in ${workdir}\n`);
         for (const { finding: f, dir, error } of all) {
           if (!f) continue;
-          process.stdout.write(`${f.title}\n    ${f.hits} hit(s) on ${f.target}${f.kernel ? ` (${f.arch} ${f.kernel})` : ''}, ${f.ops} op(s)${f.minimized ? ' minimized' : ''}, first ${f.first_seen}, last ${f.last_seen}\n    ${dir}${error ? `\n    ERROR ${error}` : ''}\n`);
+          process.stdout.write(`${f.title}\n    ${f.hits} hit(s) on ${f.target}${f.kernel ? ` (${f.arch} ${f.kernel})` : ''}, ${f.ops} op(s)${f.minimized ? ' minimized' : ''}, first ${f.first_seen}, last ${f.last_seen}\n    id ${f.id}: ${dir}${error ? `\n    ERROR ${error}` : ''}\n`);
         }
         for (const b of broken.filter((x) => !x.finding)) process.stdout.write(`ERROR ${b.dir}: ${b.error}\n`);
       }
