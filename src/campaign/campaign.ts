@@ -1,6 +1,7 @@
 // The campaign loop: generate (coordinator only, deterministic), dispatch through a Transport keeping
 // it full, check every trace here in the coordinator, bucket violations, minimize new buckets (in
-// the background, through the same transport), save reproducers, report events and a summary.
+// the background, through the same transport), record findings in the work directory (never in the
+// tracked corpus: src/campaign/findings.ts), report events and a summary.
 //
 // Determinism of the generated sequence: case i is generated after exactly the coverage feedback
 // of cases 0 .. i-1-lag has been applied, in index order (lag = max(opts.lag, 2 x concurrency)).
@@ -13,7 +14,8 @@ import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
 import { Dedup, type Bucket } from './dedup.ts';
 import { minimize } from './minimize.ts';
-import { saveReproducer } from './corpus.ts';
+import { addHits, recordFinding } from './findings.ts';
+import type { TargetInfo } from '../ops/trace.ts';
 
 export interface CampaignOptions {
   target: string;
@@ -34,8 +36,11 @@ export interface CampaignOptions {
   minimize?: boolean;
   /** re-runs of a minimized reproducer to measure reliability; default 5 on non-model targets, 0 on model targets */
   reliabilityRuns?: number;
-  /** directory for reproducers; undefined = do not save */
-  corpusDir?: string;
+  /** work directory whose findings/ receive every bucket (src/campaign/config.ts resolves it);
+   *  undefined = record nothing */
+  workdir?: string;
+  /** what runs the campaign, stored with its findings (default "fuzz") */
+  source?: string;
   /** cap on executions per minimization (default 3000) */
   maxMinimizeRuns?: number;
   generate?: GenerateOptions;
@@ -121,6 +126,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   const reliabilityRuns = opts.reliabilityRuns ?? (isModelTarget(target) ? 0 : 5);
   const stats: Stats = { cases: 0, completed: 0, violations: 0, faults: 0, skipped: 0, elapsedMs: 0, rulesHit: 0, rulesTotal: checker.rulesTotal, buckets: 0, inflight: 0 };
   const files = new Map<string, string>();
+  /** the target facts of the trace that opened each bucket, and the hits already recorded */
+  const infoOf = new Map<string, TargetInfo>();
+  const reported = new Map<string, number>();
+  const saves: Promise<void>[] = [];
   /** rules seen in any checked result so far (display/summary; guidance uses the lagged feedback) */
   const rulesHit = new Set<string>();
   const minimizedAt = new Map<string, number>();
@@ -156,15 +165,22 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     return [...new Set(out.violations.map((v) => checker.signature(v)))];
   };
 
-  const save = async (sig: string, c: Case, extra: string) => {
-    if (!opts.corpusDir) return;
-    try {
-      const r = await saveReproducer(opts.corpusDir, sig, c, extra);
-      files.set(sig, r.path);
-      emit({ type: 'saved', signature: sig, path: r.path, written: r.written });
-    } catch (e) {
-      emit({ type: 'fault', index: -1, fault: `saving ${sig}: ${(e as Error).message}` });
-    }
+  // a bucket's finding is recorded once, when its reproducer is final (minimized, or given up on);
+  // hits found after that are added at the end without rewriting the case
+  const save = (sig: string): Promise<void> => {
+    const b = dedup.get(sig);
+    if (!opts.workdir || !b || reported.has(sig)) return Promise.resolve();
+    reported.set(sig, b.hits);
+    const p = recordFinding(opts.workdir, {
+      target, signature: sig, case: b.case, hits: b.hits, minimized: b.minimized, source: opts.source ?? 'fuzz',
+      info: infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.example.message,
+      ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
+    }).then((r) => {
+      files.set(sig, r.caseFile);
+      emit({ type: 'saved', signature: sig, path: r.caseFile, written: r.written });
+    }, (e: Error) => emit({ type: 'fault', index: -1, fault: `recording ${sig}: ${e.message}` }));
+    saves.push(p);
+    return p;
   };
 
   const minimizeBucket = async (sigs: string[], c: Case): Promise<void> => {
@@ -193,7 +209,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
         if (reliability) b.reliability = reliability;
         minimizedAt.set(s, ms());
         emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms() });
-        await save(s, b.case, `hits ${b.hits}${reliability ? `, reproduced ${reliability.ok}/${reliability.runs}` : ''}`);
+        await save(s);
       }
       remaining = remaining.filter((s) => !m.signatures.includes(s));
     }
@@ -230,7 +246,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
             if (fresh.length) {
               for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms() });
               stats.buckets = dedup.size;
-              for (const s of fresh) void save(s, c, 'unminimized');
+              if (res.trace) for (const s of fresh) infoOf.set(s, res.trace.target);
+              if (!minimizeOn) for (const s of fresh) void save(s);
               if (minimizeOn) minimizations.push(minimizeBucket(fresh, c).catch((e) => {
                 emit({ type: 'fault', index: d.index, fault: `minimize: ${(e as Error).message}` });
               }));
@@ -295,6 +312,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   if (opts.signal?.aborted) finished = true;
   emit({ type: 'stopped', reason: stopReason });
   await Promise.all(minimizations);
+  // buckets whose minimization failed or was interrupted keep their best case so far
+  for (const b of dedup.all()) void save(b.signature);
+  await Promise.all(saves);
+  if (opts.workdir) {
+    for (const b of dedup.all()) {
+      const extra = b.hits - (reported.get(b.signature) ?? b.hits);
+      if (extra > 0) await addHits(opts.workdir, target, b.signature, extra).catch((e: Error) => emit({ type: 'fault', index: -1, fault: `recording ${b.signature}: ${e.message}` }));
+    }
+  }
   opts.signal?.removeEventListener('abort', onAbort);
   progress();
 

@@ -1,15 +1,18 @@
 // The on-disk corpus: minimized reproducers in corpus/regressions/<signature-slug>.json, written
 // atomically (temporary file + rename in the same directory) and never replacing a smaller one.
-// Each file is a valid ptefarm-case/1 whose `name` describes the bucket.
+// Each file is a valid ptefarm-case/1 whose `name` describes the bucket. Only `ptefarm corpus add`
+// writes into corpus/ (campaigns store their findings in the work directory, src/campaign/findings.ts);
+// `writeFileAtomic` and `serialized` are the one atomic-write and per-file lock helpers, used by both.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import { parseCase, validateCase } from '../ops/validate.ts';
 import { smaller } from './dedup.ts';
 
 export const DEFAULT_CORPUS_DIRS = ['corpus/seeds', 'corpus/regressions'];
 export const REGRESSIONS_DIR = 'corpus/regressions';
+export const FINDINGS_CORPUS_DIR = 'corpus/findings';
 
 /** A file-name-safe slug of a signature, unique per signature (a short hash is appended). */
 export function signatureSlug(sig: string): string {
@@ -25,7 +28,8 @@ export function bucketName(sig: string, extra?: string): string {
 
 export type SaveResult = { path: string; written: boolean; reason: 'new' | 'smaller' | 'kept-existing' };
 
-async function readExisting(path: string): Promise<Case | undefined> {
+/** The valid case stored at `path`, or undefined when it is missing, unreadable or invalid. */
+export async function readValidCase(path: string): Promise<Case | undefined> {
   try {
     const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
     return validateCase(raw).length === 0 ? (raw as Case) : undefined;
@@ -37,41 +41,64 @@ async function readExisting(path: string): Promise<Case | undefined> {
 let tmpSeq = 0;
 
 /**
- * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
- * not larger (ops, then pages, then JSON length); an unreadable/invalid existing file is replaced.
+ * Write `text` to `path` atomically: a temporary file in the same directory, then a rename, so a
+ * reader sees the old content or the new one, never a part. `keep()` is asked just before the rename
+ * (e.g. "has another writer stored something better meanwhile?"); true leaves the old file in place.
+ * Returns whether the file was replaced.
  */
-export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string): Promise<SaveResult> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `${signatureSlug(sig)}.json`);
-  // saves of one file are serialized within this process (compare-then-rename must not interleave);
-  // across processes the re-check before the rename narrows, but cannot close, the window
-  const prev = locks.get(path) ?? Promise.resolve();
-  const mine = prev.then(() => saveLocked(dir, path, sig, c, extra));
-  const tail = mine.then(() => undefined, () => undefined);
-  locks.set(path, tail);
-  void tail.then(() => { if (locks.get(path) === tail) locks.delete(path); });
-  return mine;
-}
-
-const locks = new Map<string, Promise<void>>();
-
-async function saveLocked(dir: string, path: string, sig: string, c: Case, extra?: string): Promise<SaveResult> {
-  const doc: Case = { ...c, name: bucketName(sig, extra) };
-  const problems = validateCase(doc);
-  if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);
-  const before = await readExisting(path);
-  if (before && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
-  const tmp = join(dir, `.${signatureSlug(sig)}.${process.pid}.${++tmpSeq}.tmp`);
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', 'utf8');
+export async function writeFileAtomic(path: string, text: string, keep?: () => Promise<boolean>): Promise<boolean> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpSeq}.tmp`);
+  await writeFile(tmp, text, 'utf8');
   try {
-    // re-check just before the rename: another writer may have stored a smaller one meanwhile
-    const now = await readExisting(path);
-    if (now && !smaller(c, now)) { await unlink(tmp); return { path, written: false, reason: 'kept-existing' }; }
+    if (keep && await keep()) { await unlink(tmp); return false; }
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
+  return true;
+}
+
+const locks = new Map<string, Promise<void>>();
+
+/**
+ * Run `fn` after every earlier `serialized(key, ...)` of this process has finished: read-compare-write
+ * sequences on one file must not interleave. Across processes the atomic rename keeps each file whole;
+ * a concurrent read-modify-write from another process can still lose an update.
+ */
+export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
+  const mine = prev.then(fn);
+  const tail = mine.then(() => undefined, () => undefined);
+  locks.set(key, tail);
+  void tail.then(() => { if (locks.get(key) === tail) locks.delete(key); });
+  return mine;
+}
+
+/**
+ * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
+ * not larger (ops, then pages, then JSON length); an unreadable/invalid existing file is replaced.
+ * The case is named `name`, or `regression: SIG (EXTRA)` without one.
+ */
+export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string): Promise<SaveResult> {
+  const path = join(dir, `${signatureSlug(sig)}.json`);
+  // across processes the re-check before the rename narrows, but cannot close, the window
+  return serialized(path, () => saveLocked(path, sig, c, name ?? bucketName(sig, extra)));
+}
+
+async function saveLocked(path: string, sig: string, c: Case, name: string): Promise<SaveResult> {
+  const doc: Case = { ...c, name };
+  const problems = validateCase(doc);
+  if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);
+  const before = await readValidCase(path);
+  if (before && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
+  // re-check just before the rename: another writer may have stored a smaller one meanwhile
+  const written = await writeFileAtomic(path, JSON.stringify(doc, null, 2) + '\n', async () => {
+    const now = await readValidCase(path);
+    return !!now && !smaller(c, now);
+  });
+  if (!written) return { path, written: false, reason: 'kept-existing' };
   return { path, written: true, reason: before ? 'smaller' : 'new' };
 }
 

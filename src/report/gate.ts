@@ -100,6 +100,8 @@ export interface GateOptions {
   signal?: AbortSignal;
   log?: (line: string) => void;
   maxMinimizeRuns?: number;
+  /** work directory whose findings/ receive the campaign's buckets (undefined: record nothing) */
+  workdir?: string;
 }
 
 interface Found { sig: string; c: Case; source: string; hits: number; minimized: boolean; example: string }
@@ -182,7 +184,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     summary = await runCampaign({
       target: o.target, transport: o.transport, checker: o.checker, seed: o.seed,
       cases: o.cases, durationMs: o.durationMs, timeoutMs: o.timeoutMs, minimize: true, reliabilityRuns: 0,
-      maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal,
+      maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal, workdir: o.workdir, source: 'gate',
       onCase: (i, c) => { pending.push(JSON.stringify({ index: i, case: c }) + '\n'); if (pending.length >= 500) void flush(); },
       onEvent: (ev) => {
         if (ev.type === 'progress') timeline.push({ t: Math.round(ev.stats.elapsedMs) / 1000, cases: ev.stats.completed });

@@ -36,7 +36,8 @@ export class EmbeddedTransport implements Transport {
       minThreads: this.concurrency,
       maxThreads: this.concurrency,
       idleTimeout: 60_000,
-      execArgv: needsTsx && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+      // tsx resolved from here, not from the current directory: `ptefarm fuzz` runs from any directory
+      execArgv: needsTsx && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv,
     });
   }
 

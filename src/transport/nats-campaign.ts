@@ -19,7 +19,7 @@ import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensu
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume. */
 export type CampaignDefinition = Pick<CampaignOptions,
   'target' | 'seed' | 'cases' | 'durationMs' | 'timeoutMs' | 'stopAfterBuckets' | 'minimize' | 'reliabilityRuns' |
-  'maxMinimizeRuns' | 'corpusDir' | 'generate' | 'lag' | 'profile'> & {
+  'maxMinimizeRuns' | 'workdir' | 'generate' | 'lag' | 'profile'> & {
   campaign: string;
   concurrency: number;
   started: string;
@@ -150,7 +150,8 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       minimize: def.minimize,
       reliabilityRuns: def.reliabilityRuns,
       maxMinimizeRuns: def.maxMinimizeRuns,
-      corpusDir: def.corpusDir,
+      workdir: def.workdir,
+      source: 'coordinator',
       generate: def.generate,
       profile: def.profile,
       lag: def.lag,

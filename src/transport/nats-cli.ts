@@ -27,14 +27,6 @@ export function natsAuthFrom(o: NatsFlags): NatsAuth {
   return { user: o.natsUser, pass: o.natsPass, token: o.natsToken, tlsCa: o.tlsCa, tlsCert: o.tlsCert, tlsKey: o.tlsKey };
 }
 
-/** "90", "90s", "500ms", "5m", "1h" -> ms */
-export function parseDurationMs(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new Error(`bad duration "${s}": expected e.g. 60s, 5m, 500ms`);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
-}
-
 export function parsePositiveInt(name: string) {
   return (s: string): number => {
     const n = Number(s);

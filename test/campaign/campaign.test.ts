@@ -4,6 +4,10 @@ import { validateCase } from '../../src/ops/validate.ts';
 import { canonicalJson } from '../../src/campaign/canon.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
 import { GuidedGenerator } from '../../src/campaign/generate.ts';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listFindings } from '../../src/campaign/findings.ts';
 import { FakeTransport, fakeChecker } from './fakes.ts';
 
 async function casesOf(seed: number, transport: FakeTransport, n = 300): Promise<string[]> {
@@ -76,5 +80,44 @@ describe('campaign', () => {
     });
     expect(s.stopped).toBe('interrupted');
     expect(s.buckets.length).toBeGreaterThan(0);
+  });
+
+  it('records every bucket once in the work directory: minimized, with all its hits, and an interrupted one too', async () => {
+    const workdir = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
+    const saved: string[] = [];
+    const s = await runCampaign({
+      target: 'fake', transport: new FakeTransport(2, 3), checker: fakeChecker(true), seed: 2, cases: 600, workdir,
+      onEvent: (e) => { if (e.type === 'saved') saved.push(e.signature); },
+    });
+    expect(s.buckets.length).toBeGreaterThanOrEqual(1);
+    // one case write per bucket, never an unminimized one first
+    expect(saved.sort()).toEqual(s.buckets.map((b) => b.signature).sort());
+    const found = await listFindings(workdir);
+    expect(found).toHaveLength(s.buckets.length);
+    for (const b of s.buckets) {
+      const f = found.find((x) => x.finding?.signature === b.signature)!;
+      expect(f.finding).toMatchObject({ target: 'fake', seed: 2, case_index: b.first_case, hits: b.hits, ops: b.ops, minimized: b.minimized, source: 'fuzz' });
+      expect(f.case!.ops).toEqual(b.case.ops);
+      expect(b.file).toBe(join(f.dir, 'case.json'));
+    }
+
+    // interrupted at the first bucket, before minimization could finish: recorded all the same
+    const wd2 = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
+    const ctl = new AbortController();
+    const s2 = await runCampaign({
+      target: 'fake', transport: new FakeTransport(2, 4), checker: fakeChecker(true), seed: 5, durationMs: 60_000, workdir: wd2,
+      signal: ctl.signal, onEvent: (e) => { if (e.type === 'bucket') ctl.abort(); },
+    });
+    expect(s2.stopped).toBe('interrupted');
+    expect((await listFindings(wd2)).map((f) => f.finding?.signature).sort()).toEqual(s2.buckets.map((b) => b.signature).sort());
+  });
+
+  it('records nothing without a work directory', async () => {
+    const cwd = process.cwd();
+    const before = readdirSync(cwd).sort();
+    const s = await runCampaign({ target: 'fake', transport: new FakeTransport(2, 3), checker: fakeChecker(true), seed: 2, cases: 300, minimize: false });
+    expect(s.buckets.length).toBeGreaterThan(0);
+    expect(s.buckets.every((b) => b.file === undefined)).toBe(true);
+    expect(readdirSync(cwd).sort()).toEqual(before);
   });
 });

@@ -3,7 +3,7 @@
 // campaign without re-running or re-counting the cases whose results were recorded.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '../../src/transport/nats-common.ts';
@@ -49,12 +49,12 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     cleanup.push(() => server.dispose());
     const w = await spawnWorker(server.url, 'model:x86');
     cleanup.push(() => stopWorker(w));
-    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
-    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
+    const workdir = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
+    cleanup.push(() => rmSync(workdir, { recursive: true, force: true }));
     const N = 600;
     let killedAt = 0;
     const first = await cli(['coordinator', '--nats', server.url, '--target', 'model:x86', '--cases', String(N), '--seed', '5',
-      '--max-ops', '8', '--window', '8', '--campaign', 'crashy', '--corpus', corpus, '--json'], (err) => {
+      '--max-ops', '8', '--window', '8', '--campaign', 'crashy', '--workdir', workdir, '--json'], (err) => {
       const m = [...err.matchAll(/\] (\d+)\/\d+ cases/g)].pop();
       if (m && Number(m[1]) >= 150 && !killedAt) { killedAt = Number(m[1]); return true; }
       return false;
@@ -100,19 +100,21 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     expect(r2.stderr).toContain('no campaign "nope" to resume');
   }, 30_000);
 
-  it('`fuzz --nats` runs the same campaign through the farm: a B-3 finding is minimized remotely and saved', async () => {
+  it('`fuzz --nats` runs the same campaign through the farm: a B-3 finding is minimized remotely and recorded', async () => {
     const server = await startNatsServer();
     cleanup.push(() => server.dispose());
     const w = await spawnWorker(server.url, 'model:x86+B-3');
     cleanup.push(() => stopWorker(w));
-    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
-    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
-    const r = await cli(['fuzz', '--nats', server.url, '--target', 'model:x86+B-3', '--cases', '500', '--seed', '1', '--stop-after', '1', '--corpus', corpus, '--json']);
+    const workdir = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
+    cleanup.push(() => rmSync(workdir, { recursive: true, force: true }));
+    const r = await cli(['fuzz', '--nats', server.url, '--target', 'model:x86+B-3', '--cases', '500', '--seed', '1', '--stop-after', '1', '--workdir', workdir, '--json']);
     expect(r.code).toBe(1); // a finding
     const s = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(s.buckets[0].minimized).toBe(true);
-    expect(s.buckets[0].file.startsWith(corpus)).toBe(true);
-    expect(readdirSync(corpus).filter((f) => f.endsWith('.json')).length).toBeGreaterThanOrEqual(1);
+    expect(s.buckets[0].file.startsWith(join(workdir, 'findings'))).toBe(true);
+    const [id] = readdirSync(join(workdir, 'findings'));
+    const f = JSON.parse(readFileSync(join(workdir, 'findings', id!, 'finding.json'), 'utf8'));
+    expect(f).toMatchObject({ target: 'model:x86+B-3', source: 'coordinator', seed: 1, minimized: true });
     expect(s.farm.published).toBeGreaterThan(s.cases);
   }, 90_000);
 });

@@ -14,7 +14,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'ptefarm-gate-'));
 
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'bin/ptefarm.mjs'), ...args], { cwd: root });
+    // findings go to a temporary work directory, never into the repository
+    const p = spawn(process.execPath, [join(root, 'bin/ptefarm.mjs'), ...args, '--workdir', join(tmp, 'work')], { cwd: root });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });

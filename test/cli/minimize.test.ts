@@ -27,7 +27,7 @@ describe('ptefarm minimize', () => {
   }));
 
   it('prints a 1-minimal reproducer of a mutant (exit 1)', () => {
-    const r = run(['minimize', '--target', 'model:x86+B-5', file]);
+    const r = run(['minimize', '--target', 'model:x86+B-5', file, '--workdir', join(dir, 'work')]);
     expect(r.status, r.stderr).toBe(1);
     const c = JSON.parse(r.stdout);
     expect(validateCase(c)).toEqual([]);
@@ -37,7 +37,7 @@ describe('ptefarm minimize', () => {
   });
 
   it('leaves a passing case alone (exit 0)', () => {
-    const r = run(['minimize', '--target', 'model:x86', file]);
+    const r = run(['minimize', '--target', 'model:x86', file, '--workdir', join(dir, 'work')]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/passes/);
   });

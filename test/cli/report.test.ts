@@ -13,7 +13,7 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/
 describe('ptefarm report', () => {
   it('regenerates junit.xml, ktap.txt, summary.md and report.html identically from gate.json, cases and traces', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ptefarm-report-'));
-    const g = cli('gate', '--target', 'model:x86+B-3', '--corpus', 'corpus/mutants/B-3.json', '--cases', '0', '--out', dir, '--quiet');
+    const g = cli('gate', '--target', 'model:x86+B-3', '--corpus', 'corpus/mutants/B-3.json', '--cases', '0', '--out', dir, '--quiet', '--workdir', join(dir, 'work'));
     expect(g.status, g.stdout + g.stderr).toBe(1);
     const names = ['junit.xml', 'ktap.txt', 'summary.md', 'report.html'];
     const before = names.map((n) => readFileSync(join(dir, n), 'utf8'));

@@ -29,7 +29,7 @@ function cli(args: string[]): Promise<Run> {
 
 /** a small campaign through the farm with these connection flags; returns the parsed summary */
 async function smallCampaign(url: string, flags: string[]): Promise<{ cases: number; faults: number }> {
-  const r = await cli(['coordinator', '--nats', url, ...flags, '--target', 'model:x86', '--cases', '40', '--max-ops', '6', '--seed', '3', '--json', '--no-minimize']);
+  const r = await cli(['coordinator', '--nats', url, ...flags, '--target', 'model:x86', '--cases', '40', '--max-ops', '6', '--seed', '3', '--json', '--no-minimize', '--no-save']);
   expect(r.stderr).not.toMatch(/cannot connect/);
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout.trim());

@@ -114,22 +114,21 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     expect(events.some((e) => e.type === 'connection' && e.status === 'reconnect')).toBe(true);
   }, 120_000);
 
-  it('a mutant violation found remotely is minimized on a worker of that target and saved to the corpus', async () => {
+  it('a mutant violation found remotely is minimized on a worker of that target and recorded in the work directory', async () => {
     // a model:x86 worker is there too: minimization jobs must not reach it
     const { server, ws } = await setup(['model:x86+B-3', 'model:x86']);
-    const corpus = mkdtempSync(join(tmpdir(), 'ptefarm-corpus-'));
-    cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
+    const workdir = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
+    cleanup.push(() => rmSync(workdir, { recursive: true, force: true }));
     const s = await runFarmCampaign({
       url: server.url,
-      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, corpusDir: corpus, concurrency: 4 },
+      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, workdir, concurrency: 4 },
     });
     expect(s.buckets.length).toBeGreaterThanOrEqual(1);
     const b = s.buckets[0];
     expect(b.minimized).toBe(true);
     expect(b.file).toBeDefined();
-    expect(b.file!.startsWith(corpus)).toBe(true);
-    const files = readdirSync(corpus).filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(1);
+    expect(b.file!.startsWith(join(workdir, 'findings'))).toBe(true);
+    expect(readdirSync(join(workdir, 'findings')).length).toBeGreaterThanOrEqual(1);
     const saved = JSON.parse(readFileSync(b.file!, 'utf8'));
     expect(validateCase(saved)).toEqual([]);
     expect(saved.ops.length).toBe(b.ops);

@@ -2,25 +2,19 @@
 // executed by `ptefarm worker` processes of that target anywhere on the farm. Generation, checks,
 // dedup and minimization stay here. `--resume` continues a stopped or crashed campaign (the last one
 // started on that server, or --campaign ID) from the state and results recorded in JetStream.
+// Findings are recorded in the work directory (--workdir, default ./ptefarm-work), never in corpus/.
 // Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable.
 import type { Command } from 'commander';
 import { runFarmCampaign, type FarmSummary } from '../../transport/nats-campaign.ts';
 import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
-import { REGRESSIONS_DIR } from '../../campaign/corpus.ts';
-import { addNatsAuthOptions, natsAuthFrom, parseDurationMs, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
-import { guarded, InputError } from '../io.ts';
+import { parseDuration, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
+import { addNatsAuthOptions, natsAuthFrom, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
+import { guarded, InputError, snakeKeys } from '../io.ts';
+import { addCampaignOptions } from '../options.ts';
 
-export interface CoordinatorFlags extends NatsFlags {
+export interface CoordinatorFlags extends NatsFlags, CampaignFlags {
   target?: string;
-  seed?: number;
-  cases?: number;
-  duration?: string;
-  timeout?: string;
-  first?: boolean;
-  stopAfterBuckets?: number;
-  minimize?: boolean;
-  corpus?: string;
   maxOps?: number;
   window?: number;
   campaign?: string;
@@ -29,31 +23,13 @@ export interface CoordinatorFlags extends NatsFlags {
   maxDeliver?: number;
   json?: boolean;
   quiet?: boolean;
-  /** false: do not save reproducers */
-  save?: boolean;
-  profile?: string;
 }
 
-/** `ptefarm fuzz --nats URL ...`: fuzz's options (strings, ms timeout) mapped onto the coordinator's. */
-export interface FuzzFarmFlags extends NatsFlags, Pick<CoordinatorFlags, 'campaign' | 'resume' | 'window' | 'ackWait' | 'maxDeliver'> {
-  target: string; cases?: string; duration?: string; seed?: string; json?: boolean; corpus: string; save: boolean;
-  timeout: string; profile?: string; stopAfter?: string; minimize: boolean;
-}
+/** `ptefarm fuzz --nats URL ...`: the same flags, the same resolution, through the farm. */
+export type FuzzFarmFlags = CoordinatorFlags & { target: string };
 
 export function fuzzThroughFarm(o: FuzzFarmFlags): Promise<number> {
-  const int = (name: string, v: string | undefined, min: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-  return coordinate({
-    ...o,
-    cases: int('cases', o.cases, 1),
-    seed: int('seed', o.seed, 0),
-    timeout: `${int('timeout', o.timeout, 1)}ms`,
-    stopAfterBuckets: int('stop-after', o.stopAfter, 1),
-  });
+  return coordinate(o);
 }
 
 /** The campaign options the coordinator shares with `fuzz --nats`. */
@@ -71,17 +47,11 @@ export function register(program: Command) {
     .description('run a fuzz campaign through a NATS JetStream farm of `ptefarm worker` processes')
     .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated')
     .option('-t, --target <spec>', 'target the workers run (required unless --resume)')
-    .option('--seed <n>', 'campaign seed (default: random)', (s) => { const n = Number(s); if (!Number.isInteger(n) || n < 0) throw new InputError(`--seed: expected a non-negative integer, got "${s}"`); return n; })
-    .option('--cases <n>', 'stop after this many cases (default 1000 unless --duration)', parsePositiveInt('--cases'))
-    .option('--duration <duration>', 'stop generating after this long, e.g. 60s, 10m')
-    .option('--timeout <duration>', 'per-case timeout on the worker (default 10s)')
-    .option('--first', 'stop at the first finding (bucket)')
-    .option('--stop-after-buckets <n>', 'stop once this many buckets exist', parsePositiveInt('--stop-after-buckets'))
-    .option('--no-minimize', 'do not minimize findings')
-    .option('--corpus <dir>', `where minimized reproducers are saved (default ${REGRESSIONS_DIR})`)
+    .option('--profile <name>', 'kernel profile of the reference model')
     .option('--max-ops <n>', 'upper bound on ops per generated case (default 40)', parsePositiveInt('--max-ops'))
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'no progress lines on stderr');
+  addCampaignOptions(cmd, { fuzzing: true });
   addFarmCampaignOptions(cmd);
   addNatsAuthOptions(cmd).action((o: CoordinatorFlags) => guarded(() => coordinate(o)));
 }
@@ -102,8 +72,10 @@ function farmLine(e: FarmEvent): string | undefined {
 export async function coordinate(o: CoordinatorFlags): Promise<number> {
   if (!o.nats) throw new InputError('--nats URL is required');
   if (!o.resume && !o.target) throw new InputError('--target is required (unless --resume)');
-  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration)) {
-    process.stderr.write('ptefarm: --resume continues the stored campaign; --target/--seed/--cases/--duration are ignored\n');
+  // resolve (and reject bad values) before connecting; a resumed campaign keeps its stored definition
+  const st = resolveCampaignFlags(o);
+  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration || o.workdir)) {
+    process.stderr.write('ptefarm: --resume continues the stored campaign (with its work directory); --target/--seed/--cases/--duration/--workdir are ignored\n');
   }
   const say = (l: string) => { if (!o.quiet) process.stderr.write(`${l}\n`); };
   const ctl = new AbortController();
@@ -136,7 +108,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     else if (e.type === 'saved' && e.written) say(`saved ${e.path}`);
     else if (e.type === 'fault' && e.index < 0) say(`fault: ${e.fault}`);
   };
-  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
   let summary: FarmSummary;
   try {
     summary = await runFarmCampaign({
@@ -144,18 +115,18 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       auth: natsAuthFrom(o),
       campaign: o.campaign,
       resume: o.resume,
-      ackWaitMs: o.ackWait ? parseDurationMs(o.ackWait) : undefined,
+      ackWaitMs: o.ackWait ? parseDuration(o.ackWait, 'ack-wait') : undefined,
       maxDeliver: o.maxDeliver,
       definition: o.resume ? undefined : {
         target: o.target!,
-        seed,
-        cases: o.cases,
-        durationMs: o.duration ? parseDurationMs(o.duration) : undefined,
-        timeoutMs: o.timeout ? parseDurationMs(o.timeout) : undefined,
-        stopAfterBuckets: o.first ? 1 : o.stopAfterBuckets,
-        minimize: o.minimize,
-        corpusDir: o.save === false ? undefined : o.corpus ?? REGRESSIONS_DIR,
-        profile: o.profile,
+        seed: st.seed,
+        cases: st.cases,
+        durationMs: st.durationMs,
+        timeoutMs: st.timeoutMs,
+        stopAfterBuckets: st.stopAfterBuckets,
+        minimize: st.minimize,
+        workdir: st.save ? st.workdir : undefined,
+        profile: st.profile,
         generate: o.maxOps ? { maxOps: o.maxOps } : undefined,
         concurrency: o.window,
       },
@@ -168,7 +139,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     process.removeListener('SIGINT', onSig);
     process.removeListener('SIGTERM', onSig);
   }
-  if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+  if (o.json) process.stdout.write(JSON.stringify(snakeKeys(summary)) + '\n');
   else {
     const f = summary.farm;
     process.stdout.write([

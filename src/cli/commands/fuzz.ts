@@ -1,39 +1,25 @@
 // `ptefarm fuzz`: a coverage-guided campaign against one target on the embedded transport.
 // Exit 0 when nothing was found, 1 when some violation bucket was, 2 on bad input.
-// --json: JSON-lines events on stdout, the last line being the summary object.
+// --json: JSON-lines events on stdout (snake_case keys), the last line being the summary object.
+// Findings are recorded in the work directory (--workdir, default ./ptefarm-work), never in corpus/.
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { runCampaign, type CampaignEvent, type Summary } from '../../campaign/campaign.ts';
 import { referenceChecker } from '../../campaign/checker.ts';
 import { InProcessTransport } from '../../campaign/inprocess.ts';
-import { REGRESSIONS_DIR } from '../../campaign/corpus.ts';
+import { parseCount, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
 import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError } from '../io.ts';
+import { guarded, InputError, snakeKeys } from '../io.ts';
+import { addCampaignOptions } from '../options.ts';
 import { saveFuzzRun } from '../../report/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 
-interface Opts {
-  target: string; cases?: string; duration?: string; seed?: string; threads?: string; json?: boolean;
-  corpus: string; save: boolean; timeout: string; profile?: string; stopAfter?: string; minimize: boolean; out?: string;
-}
-
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new InputError(`bad duration "${s}" (e.g. 60s, 5m, 1500ms)`);
-  const x = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return x * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
-}
-
-function intOpt(name: string, s: string | undefined, min: number): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new InputError(`--${name}: expected an integer >= ${min}, got "${s}"`);
-  return n;
+interface Opts extends CampaignFlags {
+  target: string; threads?: string; json?: boolean; out?: string;
 }
 
 export function formatSummary(s: Summary): string {
@@ -51,29 +37,18 @@ export function formatSummary(s: Summary): string {
 
 export function register(program: Command) {
   const cmd = program.command('fuzz')
-    .description('coverage-guided fuzzing campaign against a target; buckets, minimizes and saves findings')
+    .description('coverage-guided fuzzing campaign against a target; buckets and minimizes findings and records them in the work directory')
     .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
-    .option('-n, --cases <n>', 'number of cases (default 1000 unless --duration)')
-    .option('-d, --duration <time>', 'run for this long (60s, 5m)')
-    .option('-s, --seed <n>', 'generation seed (default: from the clock, printed)')
     .option('-j, --threads <k>', 'worker threads (0 = run in this thread)', String(availableParallelism()))
     .option('--json', 'JSON-lines events; the last line is the summary')
-    .option('--corpus <dir>', 'where reproducers are saved', REGRESSIONS_DIR)
-    .option('--no-save', 'do not save reproducers')
-    .option('--no-minimize', 'do not minimize findings')
-    .option('--timeout <ms>', 'per-case timeout', '10000')
-    .option('--stop-after <buckets>', 'stop once this many distinct findings exist')
     .option('--profile <name>', 'kernel profile of the reference model')
     .option('--out <dir>', 'run directory: summary (gate.json), bucket cases and traces, reports (src/report)')
-    .option('--nats <url>', 'run the campaign through a NATS JetStream farm of `ptefarm worker` processes (see `ptefarm coordinator`)')
+    .option('--nats <url>', 'run the campaign through a NATS JetStream farm of `ptefarm worker` processes (see `ptefarm coordinator`)');
+  addCampaignOptions(cmd, { fuzzing: true })
     .action((o: Opts) => guarded(async () => {
       if ((o as { nats?: string }).nats) return fuzzThroughFarm(o as Opts & FuzzFarmFlags);
-      const cases = intOpt('cases', o.cases, 1);
-      const durationMs = o.duration !== undefined ? parseDuration(o.duration) : undefined;
-      const seed = intOpt('seed', o.seed, 0) ?? (Date.now() % 2 ** 31);
-      const threads = intOpt('threads', o.threads, 0)!;
-      const timeoutMs = intOpt('timeout', o.timeout, 1)!;
-      const stopAfterBuckets = intOpt('stop-after', o.stopAfter, 1);
+      const { seed, cases, durationMs, timeoutMs, stopAfterBuckets, workdir, save, minimize } = resolveCampaignFlags(o);
+      const threads = parseCount('threads', o.threads, 0)!;
       // fail early, in this thread, on a bad target spec
       try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
@@ -87,10 +62,11 @@ export function register(program: Command) {
       process.on('SIGINT', onSigint);
       const out = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
       const tty = !o.json && process.stderr.isTTY;
-      const total = cases ?? (durationMs !== undefined ? Math.round(durationMs / 1000) : 1000);
+      const byTime = durationMs !== undefined && o.cases === undefined;
+      const total = byTime ? Math.round(durationMs / 1000) : cases!;
       const bar = tty ? new cliProgress.SingleBar({
         stream: process.stderr,
-        format: `fuzz {bar} {value}/{total} ${cases === undefined && durationMs !== undefined ? 's' : 'cases'} | {cps} cases/s | {viol} violations | {buckets} buckets | rules {rules}`,
+        format: `fuzz {bar} {value}/{total} ${byTime ? 's' : 'cases'} | {cps} cases/s | {viol} violations | {buckets} buckets | rules {rules}`,
         hideCursor: true, clearOnComplete: false,
       }, cliProgress.Presets.shades_classic) : undefined;
       bar?.start(total, 0, { cps: 0, viol: 0, buckets: 0, rules: `0/${checker.rulesTotal}` });
@@ -100,22 +76,22 @@ export function register(program: Command) {
         if (e.type === 'progress') {
           const st = e.stats;
           timeline.push({ t: Math.round(st.elapsedMs) / 1000, cases: st.completed });
-          bar?.update(cases === undefined && durationMs !== undefined ? Math.min(total, Math.round(st.elapsedMs / 1000)) : st.completed, {
+          bar?.update(byTime ? Math.min(total, Math.round(st.elapsedMs / 1000)) : st.completed, {
             cps: (st.completed / Math.max(st.elapsedMs / 1000, 1e-3)).toFixed(0), viol: st.violations, buckets: st.buckets, rules: `${st.rulesHit}/${st.rulesTotal}`,
           });
-          if (o.json && st.elapsedMs - lastJsonProgress >= 1000) { lastJsonProgress = st.elapsedMs; out({ event: 'progress', ...st }); }
+          if (o.json && st.elapsedMs - lastJsonProgress >= 1000) { lastJsonProgress = st.elapsedMs; out(snakeKeys({ event: 'progress', ...st })); }
           return;
         }
-        if (o.json) out({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type')) });
+        if (o.json) out(snakeKeys({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type')) }));
         else if (!tty && (e.type === 'bucket' || e.type === 'minimized' || e.type === 'saved')) {
-          process.stderr.write(`${e.type}: ${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type')))}\n`);
+          process.stderr.write(`${e.type}: ${JSON.stringify(snakeKeys(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type'))))}\n`);
         }
       };
       let summary: Summary;
       try {
         summary = await runCampaign({
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
-          corpusDir: o.save ? o.corpus : undefined, minimize: o.minimize, profile: o.profile, signal: ctl.signal, onEvent,
+          workdir: save ? workdir : undefined, source: 'fuzz', minimize, profile: o.profile, signal: ctl.signal, onEvent,
         });
       } catch (e) {
         bar?.stop();
@@ -126,9 +102,11 @@ export function register(program: Command) {
       bar?.stop();
       // the summary goes out before the pool is drained and torn down
       if (o.json) {
-        const { coverage, ...rest } = summary;
-        out({ ...rest, coverage: { rules_hit: coverage.rules_hit, rules_total: coverage.rules_total, rules: coverage.rules } });
-      } else process.stdout.write(formatSummary(summary) + '\n');
+        out(snakeKeys(summary));
+      } else {
+        process.stdout.write(formatSummary(summary) + '\n');
+        if (save && summary.buckets.length) process.stdout.write(`findings recorded in ${workdir}/findings (\`ptefarm corpus list\`; promote one with \`ptefarm corpus add ID\`)\n`);
+      }
       try { await transport.close(); } finally { process.off('SIGINT', onSigint); }
       if (o.out) await saveFuzzRun(o.out, summary, { target: o.target, profile: o.profile, timeline });
       return summary.buckets.length ? 1 : 0;

@@ -1,7 +1,8 @@
 // `ptefarm gate --target T`: the merge gate (src/report/gate.ts). Replays the corpus, runs a fixed
 // deterministic budget of fresh cases, fails only on new reproducible violations, writes the run
-// directory (gate.json, cases, traces, reports). Exit 0 pass, 1 new reproducible violation,
-// 2 infrastructure error.
+// directory (gate.json, cases, traces, reports; default <workdir>/runs/gate-<time>) and records
+// the campaign's findings in the work directory, never in corpus/. Exit 0 pass, 1 new reproducible
+// violation, 2 infrastructure error.
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -15,19 +16,14 @@ import type { TargetInfo } from '../../ops/trace.ts';
 import { runGate } from '../../report/gate.ts';
 import { readBaseline, type Baseline } from '../../report/baseline.ts';
 import { saveRun, writeReports } from '../../report/rundir.ts';
+import { parseCount, resolveCampaignFlags, runsDir, type CampaignFlags } from '../../campaign/config.ts';
 import { guarded, InputError } from '../io.ts';
-import { parseDuration } from './fuzz.ts';
+import { addCampaignOptions } from '../options.ts';
 
-interface Opts {
-  target: string; corpus?: string[]; cases?: string; duration?: string; seed: string; baseline?: string;
+interface Opts extends Omit<CampaignFlags, 'corpus'> {
+  target: string; corpus?: string[]; baseline?: string;
   junit?: string; ktap?: string; markdown?: string; html?: string; out?: string; threads?: string;
-  reproduce: string; profile?: string; timeout: string; quiet?: boolean;
-}
-
-export function intOpt(name: string, s: string | undefined, min = 0): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s) || Number(s) < min) throw new InputError(`--${name} must be an integer >= ${min}, got "${s}"`);
-  return Number(s);
+  reproduce: string; quiet?: boolean;
 }
 
 export function stamp(d = new Date()): string {
@@ -35,34 +31,29 @@ export function stamp(d = new Date()): string {
 }
 
 export function register(program: Command) {
-  program.command('gate')
+  const cmd = program.command('gate')
     .description('gate a merge: replay the corpus, run a fixed budget of fresh cases, fail only on new reproducible violations')
     .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
-    .option('--corpus <dir...>', `corpus directories or files (default ${DEFAULT_CORPUS_DIRS.join(' ')})`)
-    .option('--cases <n>', 'fresh cases to generate (default 1000 unless --duration)')
-    .option('--duration <d>', 'generate fresh cases for this long instead (e.g. 60s, 5m)')
-    .option('--seed <n>', 'generator seed (deterministic)', '1')
+    .option('--corpus <dir...>', `corpus directories or files to replay (default ${DEFAULT_CORPUS_DIRS.join(' ')})`)
     .option('--baseline <file>', 'JSON list of accepted signatures, each with a reason')
     .option('--junit <file>', 'also write the JUnit XML report here')
     .option('--ktap <file>', 'also write the KTAP report here')
     .option('--markdown <file>', 'also write the markdown summary here')
     .option('--html <file>', 'also write the HTML report here')
-    .option('--out <dir>', 'run directory (default runs/gate-<time>)')
-    .option('--threads <n>', 'worker threads (default: available parallelism)')
+    .option('--out <dir>', 'run directory (default <workdir>/runs/gate-<time>)')
+    .option('--threads <n>', 'worker threads (default: available parallelism, at most 8; 1 on live)')
     .option('--reproduce <n>', 're-runs of each failing case; it must fail every time to fail the gate', '3')
     .option('--profile <name>', 'kernel profile of the reference model (default: the target\'s)')
-    .option('--timeout <ms>', 'per-case timeout in ms', '10000')
-    .option('-q, --quiet', 'no progress lines on stderr')
+    .option('-q, --quiet', 'no progress lines on stderr');
+  addCampaignOptions(cmd, { fuzzing: false })
     .action((o: Opts) => guarded(async () => {
-      const seed = intOpt('seed', o.seed)!;
-      const durationMs = o.duration !== undefined ? parseDuration(o.duration) : undefined;
-      const cases = intOpt('cases', o.cases) ?? (durationMs === undefined ? 1000 : undefined);
-      const reproduceRuns = intOpt('reproduce', o.reproduce, 1)!;
-      const threads = intOpt('threads', o.threads, 1);
-      const timeoutMs = intOpt('timeout', o.timeout, 1)!;
+      // --cases 0: replay the corpus only
+      const { seed, cases, durationMs, timeoutMs, workdir, save } = resolveCampaignFlags(o);
+      const reproduceRuns = parseCount('reproduce', o.reproduce, 1)!;
+      const threads = parseCount('threads', o.threads, 1);
       let baseline: Baseline | undefined;
       if (o.baseline) { try { baseline = readBaseline(o.baseline); } catch (e) { throw new InputError((e as Error).message); } }
-      const outDir = o.out ?? join('runs', `gate-${stamp()}`);
+      const outDir = o.out ?? join(runsDir(workdir), `gate-${stamp()}`);
       const log = o.quiet ? () => undefined : (l: string) => process.stderr.write(l + '\n');
 
       // the target must start before anything else: otherwise exit 2 with the reason
@@ -81,6 +72,7 @@ export function register(program: Command) {
         const run = await runGate({
           target: o.target, transport, checker, corpusDirs: o.corpus ?? DEFAULT_CORPUS_DIRS, seed, cases, durationMs,
           baseline, baselineFile: o.baseline, reproduceRuns, timeoutMs, outDir, targetInfo: info, profile, signal: ac.signal, log,
+          workdir: save ? workdir : undefined,
         });
         await saveRun(outDir, run);
         const written = await writeReports(outDir, run, { junit: o.junit, ktap: o.ktap, markdown: o.markdown, html: o.html });

@@ -16,10 +16,11 @@ import { register as repro } from './repro.ts';
 import { register as fuzz } from './fuzz.ts';
 import { register as replay } from './replay.ts';
 import { register as minimizeCmd } from './minimize.ts';
+import { register as corpus } from './corpus.ts';
 
 export type Register = (program: Command) => void;
 
 export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report, repro];
-commands.push(fuzz, replay, minimizeCmd);
+commands.push(fuzz, replay, minimizeCmd, corpus);
 commands.push(coordinator, worker);
 commands.push(qemu);

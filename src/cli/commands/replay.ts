@@ -1,23 +1,33 @@
 // `ptefarm replay [DIR...] --target T`: re-check a corpus (default corpus/seeds and
 // corpus/regressions) on a target. Exit 1 when any case shows violations, 2 when a file is
-// unreadable or the target fails (and nothing violated), 0 otherwise.
+// unreadable or the target fails (and nothing violated), 0 otherwise. --findings replays the work
+// directory's findings instead (or as well, with dirs). Replay writes nothing.
 import type { Command } from 'commander';
 import { checkTrace, signature } from '../../check/check.ts';
-import { DEFAULT_CORPUS_DIRS, loadCorpus } from '../../campaign/corpus.ts';
+import { DEFAULT_CORPUS_DIRS, loadCorpus, type CorpusEntry } from '../../campaign/corpus.ts';
+import { resolveWorkdir } from '../../campaign/config.ts';
+import { FINDING_CASE_FILE, listFindings } from '../../campaign/findings.ts';
+import { join } from 'node:path';
+import { addWorkdirOption } from '../options.ts';
 import { openTarget } from '../../targets/registry.ts';
 import { guarded, InputError } from '../io.ts';
 
-interface Opts { target: string; json?: boolean; profile?: string }
+interface Opts { target: string; json?: boolean; profile?: string; findings?: boolean; workdir?: string }
 
 export function register(program: Command) {
-  program.command('replay')
-    .description('re-check every case of a corpus on a target (default dirs: corpus/seeds corpus/regressions)')
+  const cmd = program.command('replay')
+    .description('re-check every case of a corpus on a target (default dirs: corpus/seeds corpus/regressions), or the work directory\'s findings')
     .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
     .option('--profile <name>', 'kernel profile of the reference model')
     .option('--json', 'one JSON object per case, then a summary object')
-    .argument('[dirs...]', 'corpus directories (or case files)')
+    .option('--findings', 'replay the findings recorded in the work directory (plus any dirs given)')
+    .argument('[dirs...]', 'corpus directories (or case files)');
+  addWorkdirOption(cmd)
     .action((dirs: string[], o: Opts) => guarded(async () => {
-      const entries = await loadCorpus(dirs.length ? dirs : DEFAULT_CORPUS_DIRS);
+      const entries: CorpusEntry[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
+      if (o.findings) {
+        for (const f of await listFindings(resolveWorkdir(o.workdir))) entries.push({ path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error });
+      }
       let target;
       try { target = await openTarget(o.target); } catch (e) { throw new InputError((e as Error).message); }
       let failed = 0, errors = 0, ok = 0, skipped = 0;

@@ -2,7 +2,8 @@
 // until SIGINT/SIGTERM (then finish the jobs in hand, say goodbye and exit 0).
 import type { Command } from 'commander';
 import { startWorker } from '../../../workers/worker.ts';
-import { addNatsAuthOptions, natsAuthFrom, parseDurationMs, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
+import { addNatsAuthOptions, natsAuthFrom, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
+import { parseDuration } from '../../campaign/config.ts';
 import { guarded } from '../io.ts';
 
 interface WorkerFlags extends NatsFlags { target: string; threads?: number; heartbeat?: string; maxCaseTime?: string }
@@ -18,8 +19,8 @@ export function register(program: Command) {
   addNatsAuthOptions(cmd).action((o: WorkerFlags) => guarded(async () => {
     const w = await startWorker({
       url: o.nats!, auth: natsAuthFrom(o), target: o.target, threads: o.threads,
-      heartbeatMs: o.heartbeat ? parseDurationMs(o.heartbeat) : undefined,
-      maxCaseMs: o.maxCaseTime ? parseDurationMs(o.maxCaseTime) : undefined,
+      heartbeatMs: o.heartbeat ? parseDuration(o.heartbeat, 'heartbeat') : undefined,
+      maxCaseMs: o.maxCaseTime ? parseDuration(o.maxCaseTime, 'max-case-time') : undefined,
     });
     let signals = 0;
     // first signal: finish the jobs in hand and leave; second: leave now (unacked jobs are redelivered)
