@@ -10,6 +10,7 @@ import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
+import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
@@ -296,8 +297,25 @@ export class LiveTarget implements Target {
   }
 
   async info(): Promise<TargetInfo> {
-    const probe = await this.getProbe();
+    const probe = await this.ready();
     return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+  }
+
+  /** what the executor and this machine report, whether or not the target refuses this host */
+  probeResult(): Promise<ProbeResult> { return this.getProbe(); }
+
+  /** Throws HostRefusedError when this host has a setting the model does not cover
+   *  (src/targets/host-policy.ts); otherwise the warnings worth printing (khugepaged not throttled). */
+  async hostCheck(): Promise<string[]> {
+    const a = assessHost(await this.getProbe());
+    if (a.refusals.length) throw new HostRefusedError('live target', a.refusals);
+    return a.warnings;
+  }
+
+  /** the probe, once the host is known to be covered */
+  private async ready(): Promise<ProbeResult> {
+    await this.hostCheck();
+    return this.getProbe();
   }
 
   private getProbe(): Promise<ProbeResult> {
@@ -320,6 +338,8 @@ export class LiveTarget implements Target {
 
   /** why a whole case cannot run here, or undefined */
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
+    const thp = thpCaseSkipReason(c, probe);
+    if (thp) return thp;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this host';
@@ -334,13 +354,13 @@ export class LiveTarget implements Target {
   }
 
   opSkipReason(op: Op, probe: ProbeResult): string | undefined {
-    if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup-swap` as root)';
+    if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup --swap` as root)';
     if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this kernel';
     return undefined;
   }
 
   async execute(c: Case): Promise<Trace> {
-    const probe = await this.getProbe();
+    const probe = await this.ready();
     const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };

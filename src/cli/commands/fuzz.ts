@@ -10,8 +10,8 @@ import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { REGRESSIONS_DIR } from '../../campaign/corpus.ts';
 import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, warn } from '../io.ts';
 import { saveFuzzRun } from '../../report/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
@@ -75,7 +75,7 @@ export function register(program: Command) {
       const timeoutMs = intOpt('timeout', o.timeout, 1)!;
       const stopAfterBuckets = intOpt('stop-after', o.stopAfter, 1);
       // fail early, in this thread, on a bad target spec
-      try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      try { await (await openCheckedTarget(o.target, warn)).close(); } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
       const transport: Transport = threads === 0 ? new InProcessTransport() : new EmbeddedTransport({ threads });
       const ctl = new AbortController();

@@ -7,8 +7,8 @@ import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { isModelTarget } from '../../campaign/campaign.ts';
 import { minimize } from '../../campaign/minimize.ts';
 import type { Case } from '../../ops/schema.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError, readCase } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, warn, readCase } from '../io.ts';
 
 interface Opts { target: string; runs?: string; timeout: string; profile?: string; maxRuns: string }
 
@@ -23,7 +23,7 @@ export function register(program: Command) {
     .argument('<case>', 'case file')
     .action((file: string, o: Opts) => guarded(async () => {
       const c = readCase(file);
-      try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      try { await (await openCheckedTarget(o.target, warn)).close(); } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
       const transport = new InProcessTransport();
       const timeoutMs = Number(o.timeout);

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { checkTrace, signature } from '../../check/check.ts';
 import { DEFAULT_CORPUS_DIRS, loadCorpus } from '../../campaign/corpus.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, warn } from '../io.ts';
 
 interface Opts { target: string; json?: boolean; profile?: string }
 
@@ -19,7 +19,7 @@ export function register(program: Command) {
     .action((dirs: string[], o: Opts) => guarded(async () => {
       const entries = await loadCorpus(dirs.length ? dirs : DEFAULT_CORPUS_DIRS);
       let target;
-      try { target = await openTarget(o.target); } catch (e) { throw new InputError((e as Error).message); }
+      try { target = await openCheckedTarget(o.target, warn); } catch (e) { throw new InputError((e as Error).message); }
       let failed = 0, errors = 0, ok = 0, skipped = 0;
       const say = (x: Record<string, unknown>, text: string) => process.stdout.write((o.json ? JSON.stringify(x) : text) + '\n');
       try {
