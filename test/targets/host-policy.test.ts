@@ -2,12 +2,14 @@
 // guest's executor) shows, turned into facts by the same function the live and QEMU targets use
 // (sourcedFacts), and the recorded probe of a host that maps no zero page on read faults.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '../../src/targets/host-policy.ts';
-import { factNameOfPath, pathOfFact, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
+import { DEFAULT_EXECUTOR, factNameOfPath, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/no-zero-page-host/probe.json', import.meta.url));
 
 /** the files of a stock x86 6.18 host: THP madvise, shmem never, every mTHP size never */
@@ -147,5 +149,32 @@ describe('refusal: the settings the model does not cover', () => {
     expect(thpCaseSkipReason(thp, { pagemap_scan: false })).toMatch(/PAGEMAP_SCAN/);
     expect(thpCaseSkipReason(thp, { pagemap_scan: true })).toBeUndefined();
     expect(thpCaseSkipReason(plain, { pagemap_scan: false })).toBeUndefined();
+  });
+});
+
+// The real thing: one mTHP size enabled on this host for the length of one `ptefarm check`
+// (about two seconds), restored in finally and on exit, also when the test fails.
+const MTHP_64K = `${THP_SYSFS}/hugepages-64kB/enabled`;
+const canWrite = process.getuid?.() === 0 && existsSync(MTHP_64K) && existsSync(DEFAULT_EXECUTOR);
+
+describe.skipIf(!canWrite)('live: this host with hugepages-64kB/enabled = always', () => {
+  it('`ptefarm check --target live` exits 2 naming the file and how to turn it off; the setting is restored', () => {
+    const was = selected(readFileSync(MTHP_64K, 'utf8'));
+    const restore = () => { try { writeFileSync(MTHP_64K, was); } catch { /* reported by the assertion below */ } };
+    process.once('exit', restore);
+    let r: ReturnType<typeof spawnSync>;
+    try {
+      writeFileSync(MTHP_64K, 'always');
+      r = spawnSync(process.execPath, [`${ROOT}/bin/ptefarm.mjs`, 'check', '--target', 'live', `${ROOT}/corpus/seeds/s-sd-mprot-anon.json`], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+    } finally {
+      restore();
+      process.off('exit', restore);
+    }
+    expect(readFileSync(MTHP_64K, 'utf8')).toContain(`[${was}]`);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('live target refuses to start');
+    expect(r.stderr).toContain(`${MTHP_64K} = always`);
+    expect(r.stderr).toContain(`turn it off: echo never > ${MTHP_64K}`);
   });
 });
