@@ -16,6 +16,7 @@ export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
 };
+const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
 export const FEATURE_BITS: Record<Feature, number> = {
@@ -174,6 +175,19 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
           for (let q = Math.max(0, s); q < Math.min(e, pages); q++) strs[q] = cats;
         }
         step.scan = { [proc]: { [region]: strs } } as PageMap;
+        break;
+      }
+      case 'u': {
+        // the host changed this step behind the case (workers/executor/ptefarm-env.h): the step is
+        // not the case's, and the case is an environment fault, never a violation
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const [kind, proc, rid, page] = t.slice(1);
+        const op = `op ${step.op} (${OP_NAMES[Number(enc.lines[step.op]?.split(' ')[0])] ?? '?'})`;
+        fault = kind === 'khugepaged'
+          ? `environment: khugepaged collapsed p${proc} ${name(rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
+          : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
+        steps.pop();
+        step = undefined;
         break;
       }
       case 'k': if (step) step.skipped = line.slice(2); break;

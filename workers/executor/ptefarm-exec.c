@@ -157,6 +157,9 @@ static void print_huge(int p, const struct region *before) {
   }
 }
 
+/* khugepaged and reclaim interfering with the case: env_check after every observation */
+#include "ptefarm-env.h"
+
 static void supervise(void) __attribute__((noreturn));
 static void supervise(void) {
   out = fdopen(STDOUT_FILENO, "w");
@@ -306,6 +309,7 @@ static void supervise(void) {
     fprintf(out, "s %d %s\n", i, rc);
     flush_events();
     observe_all();
+    env_check(code, p, rid, first, count, before);
     print_huge(acted, before);
     if (code == OP_PAGEOUT && P[p].alive) {
       int printed = 0;
