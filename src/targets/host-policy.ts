@@ -90,6 +90,7 @@ export function assessHost(p: Pick<ProbeResult, 'facts'>, guest?: string): HostA
   const facts: HostFact[] = p.facts ?? [];
   if (!p.facts) warnings.push('the probe has no host facts (recorded by an older ptefarm or an old guest image): THP, mTHP, page size and zero-page behaviour were not checked');
   const get: Lookup = (name) => factValue(p, name);
+  if (p.facts && (get('page_size') ?? null) === null) warnings.push('the page size and the THP/mTHP files were not probed (an executor or guest image older than host facts): rebuild it (`make -C workers/executor`, `ptefarm qemu fetch`)');
   for (const f of facts) {
     for (const rule of REFUSALS) {
       const m = rule.fact.exec(f.name);

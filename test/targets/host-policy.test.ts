@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '../../src/targets/host-policy.ts';
 import { DEFAULT_EXECUTOR, factNameOfPath, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
 import { parseCase } from '../../src/ops/validate.ts';
+import { guestProbe } from '../../src/targets/qemu.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/no-zero-page-host/probe.json', import.meta.url));
@@ -149,6 +150,34 @@ describe('refusal: the settings the model does not cover', () => {
     expect(thpCaseSkipReason(thp, { pagemap_scan: false })).toMatch(/PAGEMAP_SCAN/);
     expect(thpCaseSkipReason(thp, { pagemap_scan: true })).toBeUndefined();
     expect(thpCaseSkipReason(plain, { pagemap_scan: false })).toBeUndefined();
+  });
+});
+
+describe('QEMU guests: the same facts from the guest\'s executor, the same refusal', () => {
+  const boot = (files: Map<string, string>) => ({ guest: { release: '6.12.48-amd64', arch: 'x86_64', swap: '1', thp: 'madvise', thp_shmem: 'never' }, probe: EXEC, files, bootMs: 1 });
+
+  it('a stock guest (the image init\'s settings) is covered; its facts name the guest', () => {
+    const p = guestProbe(boot(stockFiles()), undefined);
+    expect(p.facts!.find((f) => f.name === 'mthp.64kB.enabled')).toEqual({ name: 'mthp.64kB.enabled', value: 'never', source: `guest sysfs: ${THP_SYSFS}/hugepages-64kB/enabled` });
+    expect(p.facts!.find((f) => f.name === 'kernel')).toEqual({ name: 'kernel', value: '6.12.48-amd64', source: 'guest init: uname' });
+    expect(p.swap_devices).toEqual(['/dev/zram0']);
+    expect(assessHost(p, 'qemu:debian-6.12-amd64')).toEqual({ refusals: [], warnings: [] });
+  });
+
+  it('a guest kernel with an mTHP size on refuses, saying to turn it off in the guest', () => {
+    const files = stockFiles();
+    files.set(`${THP_SYSFS}/hugepages-64kB/enabled`, 'always inherit [madvise] never');
+    const a = assessHost(guestProbe(boot(files), undefined), 'qemu:mine');
+    expect(a.refusals.map((r) => r.fact)).toEqual(['mthp.64kB.enabled']);
+    expect(new HostRefusedError('qemu:mine', a.refusals).message).toMatch(/^qemu:mine refuses to start[^]*hugepages-64kB\/enabled = madvise[^]*in the guest/);
+  });
+
+  it('an image built before the executor printed its files: old fields from the init line, a warning, no refusal', () => {
+    const p = guestProbe({ ...boot(new Map()), probe: { uffd: '1', pagemap_scan: '1' } }, undefined);
+    expect(p.thp).toBe('madvise');
+    const a = assessHost(p, 'qemu:old');
+    expect(a.refusals).toEqual([]);
+    expect(a.warnings.join('\n')).toMatch(/page size .*not probed/);
   });
 });
 
