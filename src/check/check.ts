@@ -116,7 +116,10 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
       }
     }
   }
-  return { ok: violations.length === 0 && !trace.fault, compared, violations, ...(trace.fault ? { fault: trace.fault } : {}) };
+  return {
+    ok: violations.length === 0 && !trace.fault, compared, violations, ...(trace.fault ? { fault: trace.fault } : {}),
+    ...(pred.assumptions.length ? { assumed: pred.assumptions } : {}),
+  };
 }
 
 /** Any bit of the trace differs from the prediction (a quick pass without attribution). */

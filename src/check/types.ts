@@ -35,4 +35,6 @@ export interface Verdict {
   skipped?: string;
   /** the target faulted (executor hang/crash): not a verdict on the kernel */
   fault?: string;
+  /** what the model assumed where the trace did not say (printed with the verdict) */
+  assumed?: string[];
 }

@@ -30,6 +30,9 @@ export interface PredictedStep {
 
 export interface Prediction {
   steps: PredictedStep[];
+  /** what the model assumed where the trace did not say (e.g. a read's zero-page outcome inferred
+   *  from the observation); shown with the verdict */
+  assumptions: string[];
 }
 
 export interface ModelOptions {

@@ -12,6 +12,11 @@ import {
 
 export type Rc = 0 | string;
 
+/** an own property's list of a name-keyed record (never one inherited from Object.prototype) */
+function ownList(rec: Record<string, number[]> | undefined, key: string): number[] | undefined {
+  return rec && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
 export class Machine {
   procs: Proc[];
   private nextId = 1;
@@ -23,6 +28,11 @@ export class Machine {
   /** rules behind the current op's return code, when more than the op's own rules */
   rcWhy: string[] = [];
   private outcome: Outcome | undefined;
+  /** region -> pages the observation shows as possibly the zero page after the current read (set by
+   *  predict() when the trace records no `zero` outcome) */
+  zeroInferred: Record<string, number[]> | undefined;
+  /** the current op's prediction used zeroInferred */
+  assumed = false;
   private curRegion = '';
   private rootCtx: Ctx | null;
 
@@ -61,6 +71,25 @@ export class Machine {
     const list = this.outcome.huge?.[this.curRegion];
     if (!r || !list) return false;
     return list.includes(Math.max(blockStart(block), r.start) - r.start);
+  }
+
+  /** Does this read fault map the shared zero page (the huge zero page for a THP fault)? The
+   *  kernel's and the host's choice (mm/memory.c do_anonymous_page: `!mm_forbids_zeropage`;
+   *  mm/huge_memory.c do_huge_pmd_anonymous_page: `transparent_hugepage_use_zero_page`), and a host
+   *  exists whose read faults never do, whatever sysfs says: the `zero` outcome says, else what the
+   *  caller inferred from the observation (`zeroInferred`), else yes, as on a stock x86 host. A
+   *  huge zero PMD is named by the first page of its block in the region. */
+  private readMapsZero(p: Proc, page: number, huge: boolean): boolean {
+    const r = p.regions.get(this.curRegion);
+    if (!r) return true;
+    const k = huge ? Math.max(blockStart(blockOf(page)), r.start) - r.start : page - r.start;
+    // kernels without PFNZERO for the huge zero folio (pfnZeroHuge) cannot record it: infer instead
+    const recorded = huge && !this.k.pfnZeroHuge ? undefined : ownList(this.outcome?.zero, this.curRegion);
+    if (recorded) return recorded.includes(k);
+    const inferred = ownList(this.zeroInferred, this.curRegion);
+    if (!inferred) return true;
+    this.assumed = true;
+    return inferred.includes(k);
   }
 
   private swappedOut(p: Proc, page: number): boolean {
@@ -568,14 +597,31 @@ export class Machine {
       else this.rule('R-FLT-13');
     }
     if (isAnonVma(v)) {
+      const writable = v.prot === 'rw';
       if (!wp && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
-        // R-FLT-2: huge zero page; an anon_vma is created
-        p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: [this.rule('R-FLT-2')] });
+        if (this.readMapsZero(p, page, true)) {
+          // R-FLT-2: huge zero page; an anon_vma is created
+          p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: [this.rule('R-FLT-2')] });
+        } else {
+          // R-FLT-2A: no huge zero page: a THP, its PMD made dirty (soft-dirty on x86) whatever the
+          // access, writable when the VMA is (huge_memory.c map_anon_folio_pmd: pmd_mkdirty, maybe_pmd_mkwrite)
+          const pages = Array.from({ length: HPAGE_PAGES }, () => this.newPage(true, false));
+          for (const pg of pages) pg.folio = pages;
+          p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable, dirty: true, why: [this.rule('R-FLT-2A')] });
+        }
         this.anonVmaPrepare(p, v);
         return;
       }
       this.ensureTable(p, b);
-      p.ptes.set(page, { t: 'present', page: this.zeroPage, wp, sd: false, writable: false, dirty: false, why: withRule(why, this.rule('R-FLT-1')) });
+      if (this.readMapsZero(p, page, false)) {
+        p.ptes.set(page, { t: 'present', page: this.zeroPage, wp, sd: false, writable: false, dirty: false, why: withRule(why, this.rule('R-FLT-1')) });
+        return;
+      }
+      // R-FLT-1A: no zero page: do_anonymous_page allocates a zeroed private page (anon_vma
+      // prepared), made writable and dirty (soft-dirty on x86) only in a VM_WRITE VMA; a uffd-wp
+      // marker's bit is kept (pte_mkuffd_wp, which write-protects on x86)
+      const pg = this.freshPageFor(p, v, page);
+      p.ptes.set(page, { t: 'present', page: pg, wp, sd: writable, writable: writable && !wp, dirty: writable, why: withRule(why, this.rule('R-FLT-1A')) });
       return;
     }
     this.ensureTable(p, b);

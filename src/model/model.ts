@@ -7,18 +7,19 @@ import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, isAnonVma, type Proc, type Vma } from './state.ts';
+import { blockOf, blockStart, isAnonVma, type Proc, type Vma } from './state.ts';
 import { defaultSplitEntry, pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
-export type ObservedStep = Pick<Step, 'outcome' | 'skipped'> | undefined;
+export type ObservedStep = Pick<Step, 'outcome' | 'skipped' | 'pages'> | undefined;
 
 export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: ModelOptions = {}): Prediction {
   const profile = getProfile(opts.profile);
   if (opts.mutant) getMutant(opts.mutant);
   const m = new Machine(c, profile.knobs, opts.mutant);
   const steps: PredictedStep[] = [];
+  const inferredAt: number[] = [];
   c.ops.forEach((op, i) => {
     const obs = observed?.[i];
     let rc: 0 | string = 0;
@@ -35,7 +36,10 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
       const before = snapshot(m, op);
+      m.zeroInferred = op.op === 'read' ? inferZero(obs, op) : undefined;
+      m.assumed = false;
       rc = m.exec(op, i, obs?.outcome);
+      if (m.assumed) inferredAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
         const r = runScan(m, op, opts.mutant);
@@ -50,7 +54,25 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
     });
   });
-  return { steps };
+  const assumptions = inferredAt.length
+    ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
+    : [];
+  return { steps, assumptions };
+}
+
+/** For a read whose trace step records no `zero` outcome: the pages of the op's region that the
+ *  observation after it allows to be the zero page (present, not exclusive). A page a read fault
+ *  filled with a fresh page is exclusive (do_anonymous_page: RMAP_EXCLUSIVE); the zero page never
+ *  is. Undefined when the step observed nothing of that region. */
+function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]> | undefined {
+  const procPages = obs?.pages && Object.hasOwn(obs.pages, String(op.proc ?? 0)) ? obs.pages[String(op.proc ?? 0)] : undefined;
+  const strs = procPages && Object.hasOwn(procPages, op.region) ? procPages[op.region] : undefined;
+  if (!strs) return undefined;
+  const zero: number[] = [];
+  strs.forEach((s, k) => { if (s[0] === 'P' && s[3] !== 'E') zero.push(k); });
+  const out: Record<string, number[]> = Object.create(null);
+  out[op.region] = zero;
+  return out;
 }
 
 interface Observation {
@@ -249,7 +271,7 @@ function scanEntry(p: Proc, i: number): ScanEntry {
   return { kind: 'marker', sd: e.sd };
 }
 
-interface Snapshot { huge: Map<number, boolean>; present: Set<number> }
+interface Snapshot { huge: Map<number, boolean>; present: Set<number>; zero: Set<number> }
 
 /** Huge blocks (block -> is huge zero) and present pages of the op's region, before the op. */
 function snapshot(m: Machine, op: Op): Snapshot | undefined {
@@ -268,7 +290,19 @@ function snapshot(m: Machine, op: Op): Snapshot | undefined {
       if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') present.add(i);
     }
   }
-  return { huge, present };
+  const zero = op.op === 'read' ? zeroPages(p, r.start, r.pages) : new Set<number>();
+  return { huge, present, zero };
+}
+
+/** Pages of [start, start+pages) mapped to the zero page (4 KiB, or by a huge zero PMD). */
+function zeroPages(p: Proc, start: number, pages: number): Set<number> {
+  const out = new Set<number>();
+  for (let i = start; i < start + pages; i++) {
+    const pmd = p.pmds.get(blockOf(i));
+    const e = p.ptes.get(i);
+    if (pmd?.t === 'huge' ? !pmd.pages : e?.t === 'present' && e.page.zero) out.add(i);
+  }
+  return out;
 }
 
 /** The outcome the model chose (neutral): blocks newly mapped huge (not huge before, or the huge
@@ -287,6 +321,15 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
     if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
   if (huge.length) out.huge = { [op.region]: huge };
+  if (op.op === 'read') {
+    // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first page
+    const zero = new Set<number>();
+    for (const i of zeroPages(p, r.start, r.pages)) {
+      if (before.zero.has(i)) continue;
+      zero.add(p.pmds.get(blockOf(i))?.t === 'huge' ? Math.max(blockStart(blockOf(i)), r.start) - r.start : i - r.start);
+    }
+    out.zero = { [op.region]: [...zero].sort((a, b) => a - b) };
+  }
   if (op.op === 'pageout') {
     const gone: number[] = [];
     for (const i of before.present) {

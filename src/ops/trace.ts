@@ -46,6 +46,11 @@ export interface Outcome {
   huge?: Record<string, number[]>;
   /** region -> pages this pageout took out of the page table */
   swapped_out?: Record<string, number[]>;
+  /** region -> pages this read mapped to the shared zero page (a huge zero PMD: the first page of
+   *  its block in the region, as in `huge`). Whether a read fault maps the zero page or allocates a
+   *  page is the kernel's (and the host's) choice. Absent: not recorded, and the model infers it
+   *  from the step's observation (the verdict says so); present and empty: no zero page. */
+  zero?: Record<string, number[]>;
 }
 
 /** proc -> region -> one string per page */
@@ -89,6 +94,7 @@ export const traceSchema = z.object({
     outcome: z.object({
       huge: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
       swapped_out: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
+      zero: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
     }).optional(),
     events: z.array(z.object({
       kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int(),

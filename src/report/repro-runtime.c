@@ -8,7 +8,8 @@
  *
  * S checks every step against the expectations above and prints KTAP test points. If the kernel
  * chose another outcome than the one the expectations assume (no huge page where a THP was
- * assumed, a page that MADV_PAGEOUT did not reclaim), the expectations do not apply: the attempt
+ * assumed, a fresh page where a read was assumed to map the zero page, a page that MADV_PAGEOUT
+ * did not reclaim), the expectations do not apply: the attempt
  * is repeated (up to 3 times), then the test is skipped.
  */
 /* uapi definitions, limits, the command protocol, case processes and the supervisor's plumbing:
@@ -149,6 +150,29 @@ static int check_outcome(int i, int p, int rid, const struct region *before, uin
     }
     if (strcmp(got, e->huge)) {
       snprintf(why, whylen, "huge PMDs newly mapped at %s[%s], the expectations assume %s[%s]", REGION_NAMES[rid], got, REGION_NAMES[rid], e->huge);
+      return 1;
+    }
+  }
+  if (e->zero && p >= 0 && P[p].alive && rid >= 0) {
+    /* pages this read newly mapped to the shared zero page (PAGEMAP_SCAN PFNZERO; a huge zero PMD
+     * by its block's first page): some hosts' kernels map no zero page on read faults */
+    got[0] = 0;
+    uint64_t rf = 0, rl = 0, sp = P[p].reg[rid].start / PG, last_block = UINT64_MAX;
+    int have = 0;
+    for (uint64_t k = first; k < first + count; k++) {
+      uint8_t now = cur_obs[p][rid][k];
+      uint8_t then = before[rid].known && k < before[rid].pages ? prev_obs[p][rid][k] : 0;
+      if (!(now & 0x80) || (then & 0x80)) continue;
+      if (now & 0x40) {
+        uint64_t b = (sp + k) / HPG_PAGES, bs = b * HPG_PAGES;
+        if (b == last_block) continue;
+        last_block = b;
+        add_page(got, sizeof got, bs > sp ? bs - sp : 0, &rf, &rl, &have);
+      } else add_page(got, sizeof got, k, &rf, &rl, &have);
+    }
+    end_pages(got, sizeof got, &rf, &rl, &have);
+    if (strcmp(got, e->zero)) {
+      snprintf(why, whylen, "the read mapped the zero page at %s[%s], the expectations assume %s[%s]", REGION_NAMES[rid], got, REGION_NAMES[rid], e->zero);
       return 1;
     }
   }

@@ -146,9 +146,10 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         steps.push(step);
         break;
       }
-      case 'h': case 'o': {
+      case 'h': case 'o': case 'z': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        const key: keyof Outcome = t[0] === 'h' ? 'huge' : 'swapped_out';
+        const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
+        step.outcome![key] ??= {};
         step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
         break;
       }

@@ -48,6 +48,36 @@ describe('faults and clear_refs', () => {
     const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nread a');
     expect(bits(p, 2, 'a', 0)).toBe('P.....');
   });
+  // A host whose kernel maps no zero page on read faults (a boot option; sysfs use_zero_page still
+  // reads 1) records it per read as the `zero` outcome; the model follows it.
+  const noZero = (body: string, reads: Record<number, Record<string, number[]>>, huge: Record<number, Record<string, number[]>> = {}) => {
+    const c = parseTextCase(`ptefarm-case/1\n${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
+    return predict(c, c.ops.map((_, i) => ({ outcome: { huge: huge[i] ?? {}, swapped_out: {}, ...(reads[i] ? { zero: reads[i] } : {}) } })));
+  };
+  it('R-FLT-1A: with no zero page, an anon read fault maps a fresh exclusive page, dirty (soft-dirty) when the VMA is writable', () => {
+    const p = noZero('mmap a pages=2 kind=anon\nclear_refs value=4\nread a\nfork', { 2: { a: [] } });
+    expect(all(p, 2, 'a')).toEqual(['P..E.D', 'P..E.D']);
+    // the page is anon memory now: fork shares it (not exclusive in either process)
+    expect(all(p, 3, 'a', 1)).toEqual(['P....D', 'P....D']);
+    // the same case where the kernel maps the zero page (R-FLT-1): not exclusive, clean
+    const z = noZero('mmap a pages=2 kind=anon\nclear_refs value=4\nread a', { 2: { a: [0, 1] } });
+    expect(all(z, 2, 'a')).toEqual(['P.....', 'P.....']);
+  });
+  it('R-FLT-1A: in a read-only VMA the fresh page is neither writable nor dirty (pte_mkdirty only with VM_WRITE)', () => {
+    const p = noZero('mmap a pages=1 kind=anon\nmprotect a prot=r\nclear_refs value=4\nread a', { 3: { a: [] } });
+    expect(bits(p, 3, 'a', 0)).toBe('P..E..');
+  });
+  it('R-FLT-2A: with no huge zero page, a THP read fault maps a THP whose PMD is dirty: all 512 pages exclusive and soft-dirty', () => {
+    const p = noZero('mmap a pages=512 kind=anon thp\nclear_refs value=4\nread a[0]', { 2: { a: [] } }, { 2: { a: [0] } });
+    expect(new Set(all(p, 2, 'a'))).toEqual(new Set(['P..E.D']));
+    expect(p.steps[2].rules).toContain('R-FLT-2A');
+  });
+  it('a read without a recorded `zero` outcome: the zero page is inferred from the observed exclusive bit, and said', () => {
+    const c = parseTextCase('ptefarm-case/1\nmmap a pages=2 kind=anon\nread a\n');
+    const p = predict(c, [{ outcome: {} }, { outcome: {}, pages: { 0: { a: ['P..E.?', 'P....?'] } } }]);
+    expect(all(p, 1, 'a')).toEqual(['P..E.D', 'P....D']);
+    expect(p.assumptions.join(' ')).toMatch(/inferred .* step 1/);
+  });
   it('R-FLT-6/R-CR-2 (S-SD-SIMPLE): write sets soft-dirty, clear resets it, the next write sets it again', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nwrite a\nclear_refs value=4');
     expect(bits(p, 1, 'a', 0)).toBe('P..E.D');

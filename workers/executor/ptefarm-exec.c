@@ -157,6 +157,38 @@ static void print_huge(int p, const struct region *before) {
   }
 }
 
+/* `zero` outcome of a read: pages of the op's range in the acting process that are mapped to the
+ * shared zero page now (PAGEMAP_SCAN PFNZERO) and were not before this op. Whether a read fault
+ * maps the zero page is the kernel's choice (mm/memory.c do_anonymous_page: !mm_forbids_zeropage;
+ * mm/huge_memory.c do_huge_pmd_anonymous_page: transparent_hugepage_use_zero_page), and hosts
+ * differ, so it is recorded, not assumed. A huge zero PMD is listed once, by the first page of the
+ * block in the region (as `huge`). Printed, possibly empty, after every read when PAGEMAP_SCAN
+ * works: an absent line means "not recorded". */
+static void print_zero(int p, int g, uint64_t first, uint64_t count, const struct region *before) {
+  if (p < 0 || !P[p].alive || !g_scan_ok) return;
+  struct region *rg = &P[p].reg[g];
+  if (!rg->known) return;
+  uint64_t sp = rg->start / PG;
+  fprintf(out, "z %d", g);
+  uint64_t last_block = UINT64_MAX;
+  for (uint64_t k = first; k < first + count && k < rg->pages; k++) {
+    uint8_t now = cur_obs[p][g][k];
+    if (!(now & 0x80)) continue;
+    uint8_t then = before[g].known && k < before[g].pages ? prev_obs[p][g][k] : 0;
+    if (then & 0x80) continue;
+    if (now & 0x40) {
+      uint64_t b = (sp + k) / HPG_PAGES;
+      if (b == last_block) continue;
+      last_block = b;
+      uint64_t bs = b * HPG_PAGES;
+      fprintf(out, " %llu", (unsigned long long)(bs > sp ? bs - sp : 0));
+    } else {
+      fprintf(out, " %llu", (unsigned long long)k);
+    }
+  }
+  fputc('\n', out);
+}
+
 /* khugepaged and reclaim interfering with the case: env_check after every observation */
 #include "ptefarm-env.h"
 
@@ -311,6 +343,7 @@ static void supervise(void) {
     observe_all();
     env_check(code, p, rid, first, count, before);
     print_huge(acted, before);
+    if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_PAGEOUT && P[p].alive) {
       int printed = 0;
       for (uint64_t k = first; k < first + count; k++)

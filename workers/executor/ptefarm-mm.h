@@ -168,7 +168,9 @@ static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
 }
 
 /* 6-bit pagemap code: P S F E W D = bits 63 62 61 56 57 55 -> code bits 0..5. Bits 6/7 of the
- * byte carry the PAGEMAP_SCAN HUGE/PFNZERO categories, used only for the `huge` outcome. */
+ * byte carry the PAGEMAP_SCAN HUGE/PFNZERO categories, used only for the `huge` and `zero`
+ * outcomes (PFNZERO is the kernel's own word that a page is the shared zero page, independent of
+ * the pagemap bits the check compares). */
 static uint8_t pm_code(uint64_t e) {
   return (uint8_t)(((e >> 63) & 1) | (((e >> 62) & 1) << 1) | (((e >> 61) & 1) << 2) |
                    (((e >> 56) & 1) << 3) | (((e >> 57) & 1) << 4) | (((e >> 55) & 1) << 5));
@@ -214,13 +216,15 @@ static void observe(struct range *rs, int n) {
     (void)got;
     for (uint64_t k = 0; k < pages; k++) codes[o + k] = pm_code(ent[k]);
     if (g_scan_ok) {
-      long r = do_scan(rs[i].addr, rs[i].addr + pages * PG, 0, 0, PAGE_IS_HUGE,
+      long r = do_scan(rs[i].addr, rs[i].addr + pages * PG, 0, 0, PAGE_IS_HUGE | PAGE_IS_PFNZERO,
                        PAGE_IS_HUGE | PAGE_IS_PFNZERO, 0, vec, MAXPAGES);
       if (r < 0 && (errno == ENOTTY || errno == EINVAL)) g_scan_ok = 0;
       for (long j = 0; j < r; j++)
         for (uint64_t a = vec[j].start; a < vec[j].end; a += PG) {
           uint64_t k = (a - rs[i].addr) / PG;
-          if (k < pages) codes[o + k] |= (uint8_t)(0x40 | ((vec[j].categories & PAGE_IS_PFNZERO) ? 0x80 : 0));
+          if (k < pages)
+            codes[o + k] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) ? 0x40 : 0) |
+                                      ((vec[j].categories & PAGE_IS_PFNZERO) ? 0x80 : 0));
         }
     }
     o += pages;

@@ -13,6 +13,7 @@ export function formatVerdict(v: Verdict): string {
   if (v.skipped) return `skipped: ${v.skipped}`;
   const lines: string[] = [];
   if (v.fault) lines.push(`executor fault: ${v.fault}`);
+  for (const a of v.assumed ?? []) lines.push(`assumed: ${a}`);
   if (v.violations.length === 0) lines.push(`ok: ${v.compared} bits compared, all match x86`);
   else {
     lines.push(`${v.violations.length} violation(s) in ${v.compared} bits compared:`);
