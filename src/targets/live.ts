@@ -10,7 +10,7 @@ import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
-import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
+import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
@@ -276,6 +276,8 @@ function defaultCpu(): number | undefined {
 export class LiveTarget implements Target {
   private proc?: ExecutorProcess;
   private probe?: ProbeResult;
+  private execFacts: Record<string, string> | null = null;
+  private filesReadAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
@@ -335,8 +337,16 @@ export class LiveTarget implements Target {
     return this.getProbe();
   }
 
+  /** The probe with this machine's files read again when the last reading is older than 250 ms:
+   *  swap and THP settings can change while a campaign runs (the executor's behaviour facts stay). */
   private getProbe(): Promise<ProbeResult> {
-    if (this.probe) return Promise.resolve(this.probe);
+    if (this.probe) {
+      if (Date.now() - this.filesReadAt > 250) {
+        this.probe = probeFromFacts(this.execFacts, this.path);
+        this.filesReadAt = Date.now();
+      }
+      return Promise.resolve(this.probe);
+    }
     return this.serial(async () => {
       if (this.probe) return this.probe;
       const p = await this.ensure();
@@ -348,7 +358,9 @@ export class LiveTarget implements Target {
         if (l.startsWith('probe ')) facts = parseProbeLine(l);
         if (l === 'end probe') break;
       }
+      this.execFacts = facts;
       this.probe = probeFromFacts(facts, this.path);
+      this.filesReadAt = Date.now();
       return this.probe;
     });
   }
@@ -377,8 +389,12 @@ export class LiveTarget implements Target {
   }
 
   async execute(c: Case): Promise<Trace> {
-    const probe = await this.ready();
+    const probe = await this.getProbe();
     const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    // checked before every case: a setting changed since the target started is the environment's
+    // doing (the CLI refuses a host that starts that way, src/targets/registry.ts openCheckedTarget)
+    const refusals = assessHost(probe).refusals;
+    if (refusals.length) return { format: 'ptefarm-trace/1', target, steps: [], fault: `environment: a host setting changed while the live target ran: ${formatRefusal('live target', refusals)}` };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
     const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));

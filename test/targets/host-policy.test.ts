@@ -9,6 +9,7 @@ import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '
 import { DEFAULT_EXECUTOR, factNameOfPath, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 import { guestProbe } from '../../src/targets/qemu.ts';
+import { LiveTarget } from '../../src/targets/live.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/no-zero-page-host/probe.json', import.meta.url));
@@ -205,5 +206,30 @@ describe.skipIf(!canWrite)('live: this host with hugepages-64kB/enabled = always
     expect(r.stderr).toContain('live target refuses to start');
     expect(r.stderr).toContain(`${MTHP_64K} = always`);
     expect(r.stderr).toContain(`turn it off: echo never > ${MTHP_64K}`);
+  });
+
+  it('enabled while a live target runs: the next case is an environment fault naming it, never run; restored, cases run again', async () => {
+    const t = new LiveTarget();
+    const c = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'write', region: 'a' }] });
+    const was = selected(readFileSync(MTHP_64K, 'utf8'));
+    const restore = () => { try { writeFileSync(MTHP_64K, was); } catch { /* reported below */ } };
+    process.once('exit', restore);
+    const settle = () => new Promise((r) => setTimeout(r, 300)); // the live target re-reads host files every 250 ms
+    try {
+      expect((await t.execute(c)).fault).toBeUndefined();
+      let during;
+      try {
+        writeFileSync(MTHP_64K, 'always');
+        await settle();
+        during = await t.execute(c);
+      } finally { restore(); process.off('exit', restore); }
+      expect(during.steps).toEqual([]);
+      expect(during.fault).toMatch(new RegExp(`^environment: a host setting changed while the live target ran: [^]*${MTHP_64K} = always`));
+      await settle();
+      const after = await t.execute(c);
+      expect(after.fault).toBeUndefined();
+      expect(after.steps).toHaveLength(2);
+    } finally { await t.close(); }
+    expect(readFileSync(MTHP_64K, 'utf8')).toContain(`[${was}]`);
   });
 });
