@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything ptefarm needs on a fresh Debian machine (idempotent): system packages,
 # npm dependencies, and the native executor. Root-only swap set-up is a separate step
-# (`npx ptefarm setup-swap`), which .ci/run calls explicitly.
+# (`npx ptefarm setup`: zram swap, khugepaged throttled), which .ci/run calls explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

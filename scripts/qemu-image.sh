@@ -55,7 +55,8 @@ if [ -n "$meta" ]; then
   [ -n "$pkg" ] || die "cannot resolve $meta for $arch through apt-cache depends"
   ver=$(apt-cache policy "$(pkgarch "$pkg")" | awk '/Candidate:/ {print $2}')
 fi
-exec_hash=$(sha256sum "$SRC" "$0" | sha256sum | cut -c1-16)
+# the executor is ptefarm-exec.c and the headers it includes
+exec_hash=$(sha256sum "$(dirname "$SRC")"/*.c "$(dirname "$SRC")"/*.h "$0" | sha256sum | cut -c1-16)
 want="$pkg $ver $exec_hash"
 if [ -f "$out/manifest.json" ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$want" ]; then
   say "$out is up to date (${pkg:-initramfs} ${ver})"; exit 0
@@ -153,6 +154,9 @@ thp=/sys/kernel/mm/transparent_hugepage
 # a guest under 512 MiB of RAM starts with every THP flag cleared (hugepage_init); set them as on a stock host
 echo madvise > $thp/enabled 2>/dev/null; echo madvise > $thp/defrag 2>/dev/null; echo never > $thp/shmem_enabled 2>/dev/null
 echo 1 > $thp/use_zero_page 2>/dev/null; echo 1 > $thp/khugepaged/defrag 2>/dev/null
+# khugepaged throttled as `ptefarm setup --khugepaged` does on a host: it must not collapse a case's range behind it
+echo 3600000 > $thp/khugepaged/scan_sleep_millisecs 2>/dev/null; echo 3600000 > $thp/khugepaged/alloc_sleep_millisecs 2>/dev/null
+echo 8 > $thp/khugepaged/pages_to_scan 2>/dev/null
 sel() { sed -n 's/.*\[\(.*\)\].*/\1/p' $1 2>/dev/null || echo unavailable; }
 port=
 for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name 2>/dev/null)" = exec0 ] && port=/dev/${p##*/}; done

@@ -23,6 +23,11 @@ export function readTrace(path: string): Trace {
   return r.data as Trace;
 }
 
+/** a warning line on stderr (e.g. a target's host warnings) */
+export function warn(line: string): void {
+  process.stderr.write(`ptefarm: warning: ${line}\n`);
+}
+
 /** Run a command body; InputError and target errors exit 2 with the message on stderr. */
 export async function guarded(body: () => Promise<number | void>): Promise<never> {
   let code: number;

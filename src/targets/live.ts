@@ -10,11 +10,13 @@ import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
+import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
 };
+const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
 export const FEATURE_BITS: Record<Feature, number> = {
@@ -182,6 +184,19 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         step.scan = { [proc]: { [region]: strs } } as PageMap;
         break;
       }
+      case 'u': {
+        // the host changed this step behind the case (workers/executor/ptefarm-env.h): the step is
+        // not the case's, and the case is an environment fault, never a violation
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const [kind, proc, rid, page] = t.slice(1);
+        const op = `op ${step.op} (${OP_NAMES[Number(enc.lines[step.op]?.split(' ')[0])] ?? '?'})`;
+        fault = kind === 'khugepaged'
+          ? `environment: khugepaged collapsed p${proc} ${name(rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
+          : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
+        steps.pop();
+        step = undefined;
+        break;
+      }
       case 'k': if (step) step.skipped = line.slice(2); break;
       case 'f': fault = line.slice(2); break;
       case 'x': break;
@@ -261,6 +276,8 @@ export interface LiveOptions {
   caseTimeoutMs?: number;
   /** test only: make the executor's supervisor hang or crash at this op */
   inject?: { kind: 'hang' | 'crash'; op: number };
+  /** re-runs of a case the host interfered with (an `environment:` fault) before reporting it (default 2) */
+  environmentRetries?: number;
 }
 
 /** The CPU for the executor of this thread: worker threads round-robin over the CPUs this
@@ -280,6 +297,8 @@ function defaultCpu(): number | undefined {
 export class LiveTarget implements Target {
   private proc?: ExecutorProcess;
   private probe?: ProbeResult;
+  private execFacts: Record<string, string> | null = null;
+  private filesReadAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
@@ -318,12 +337,37 @@ export class LiveTarget implements Target {
   }
 
   async info(): Promise<TargetInfo> {
-    const probe = await this.getProbe();
+    const probe = await this.ready();
     return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
   }
 
+  /** what the executor and this machine report, whether or not the target refuses this host */
+  probeResult(): Promise<ProbeResult> { return this.getProbe(); }
+
+  /** Throws HostRefusedError when this host has a setting the model does not cover
+   *  (src/targets/host-policy.ts); otherwise the warnings worth printing (khugepaged not throttled). */
+  async hostCheck(): Promise<string[]> {
+    const a = assessHost(await this.getProbe());
+    if (a.refusals.length) throw new HostRefusedError('live target', a.refusals);
+    return a.warnings;
+  }
+
+  /** the probe, once the host is known to be covered */
+  private async ready(): Promise<ProbeResult> {
+    await this.hostCheck();
+    return this.getProbe();
+  }
+
+  /** The probe with this machine's files read again when the last reading is older than 250 ms:
+   *  swap and THP settings can change while a campaign runs (the executor's behaviour facts stay). */
   private getProbe(): Promise<ProbeResult> {
-    if (this.probe) return Promise.resolve(this.probe);
+    if (this.probe) {
+      if (Date.now() - this.filesReadAt > 250) {
+        this.probe = probeFromFacts(this.execFacts, this.path);
+        this.filesReadAt = Date.now();
+      }
+      return Promise.resolve(this.probe);
+    }
     return this.serial(async () => {
       if (this.probe) return this.probe;
       const p = await this.ensure();
@@ -338,13 +382,17 @@ export class LiveTarget implements Target {
         if (l.startsWith('probe ')) facts = parseProbeLine(l);
         if (l === 'end probe') break;
       }
+      this.execFacts = facts;
       this.probe = probeFromFacts(facts, this.path);
+      this.filesReadAt = Date.now();
       return this.probe;
     });
   }
 
   /** why a whole case cannot run here, or undefined */
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
+    const thp = thpCaseSkipReason(c, probe);
+    if (thp) return thp;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this host';
@@ -359,7 +407,7 @@ export class LiveTarget implements Target {
   }
 
   opSkipReason(op: Op, probe: ProbeResult): string | undefined {
-    if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup-swap` as root)';
+    if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup --swap` as root)';
     if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this kernel';
     return undefined;
   }
@@ -367,13 +415,26 @@ export class LiveTarget implements Target {
   async execute(c: Case, opts: ExecuteOptions = {}): Promise<Trace> {
     const probe = await this.getProbe();
     const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    // checked before every case: a setting changed since the target started is the environment's
+    // doing (the CLI refuses a host that starts that way, src/targets/registry.ts openCheckedTarget)
+    const refusals = assessHost(probe).refusals;
+    if (refusals.length) return { format: 'ptefarm-trace/1', target, steps: [], fault: `environment: a host setting changed while the live target ran: ${formatRefusal('live target', refusals)}` };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
     const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
     const asked = opts.timeoutMs ?? this.opts.caseTimeoutMs ?? 10_000;
     // the executor takes a whole number of ms in 1..3,600,000 (workers/executor/README.md)
     const timeout = Number.isFinite(asked) ? Math.min(3_600_000, Math.max(1, Math.ceil(asked))) : 10_000;
-    return this.serial(() => this.run(enc, target, timeout));
+    // khugepaged or reclaim interfering with a case is rare and passes: run it again (fresh
+    // processes, fresh memory) before reporting the environment fault
+    const attempts = 1 + (this.opts.environmentRetries ?? 2);
+    for (let attempt = 1; ; attempt++) {
+      const tr = await this.serial(() => this.run(enc, target, timeout));
+      if (!tr.fault?.startsWith('environment:') || attempt >= attempts) {
+        if (tr.fault?.startsWith('environment:') && attempts > 1) tr.fault += ` (in each of ${attempts} runs)`;
+        return tr;
+      }
+    }
   }
 
   private async run(enc: EncodedCase, target: TargetInfo, timeout: number): Promise<Trace> {

@@ -12,7 +12,8 @@ import type { Case, Op } from '../ops/schema.ts';
 import type { Capabilities, TargetInfo, Trace } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { decodeReply, encodeCase, type EncodedCase } from './live.ts';
-import { capabilitiesOf, executorFacts, type ProbeResult } from './probe.ts';
+import { activeSwaps, capabilitiesOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
+import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';
 import { Vm, type BootInfo, type VmOptions } from './qemu/vm.ts';
 
@@ -56,18 +57,23 @@ export function guestProbe(boot: BootInfo, cfg: Record<string, string> | undefin
   if (b('uffd') && !uffd_wp) notes.push('no userfaultfd write-protect on this kernel: cases with uffd are skipped');
   const swap = boot.guest.swap === '1';
   if (!swap) notes.push('no zram swap in the guest: pageout steps are skipped');
+  // the guest's own files, as its executor printed them (images built before that: the init's line)
+  const files = boot.files ?? new Map<string, string>();
+  const swaps = files.get('/proc/swaps');
+  const arch = boot.guest.arch ?? 'unknown', kernel = boot.guest.release ?? 'unknown';
   return {
-    arch: boot.guest.arch ?? 'unknown',
-    kernel: boot.guest.release ?? 'unknown',
+    arch,
+    kernel,
     executor: 'guest:/bin/ptefarm-exec',
     ...executorFacts(f),
     soft_dirty,
     uffd_wp,
     swap,
-    swap_devices: swap ? ['/dev/zram0'] : [],
-    thp: boot.guest.thp ?? 'unknown',
-    thp_shmem: boot.guest.thp_shmem ?? 'unknown',
+    swap_devices: swaps !== undefined ? activeSwaps(swaps) : swap ? ['/dev/zram0'] : [],
+    thp: files.has(`${THP_SYSFS}/enabled`) ? selected(files.get(`${THP_SYSFS}/enabled`)!) : boot.guest.thp ?? 'unknown',
+    thp_shmem: files.has(`${THP_SYSFS}/shmem_enabled`) ? selected(files.get(`${THP_SYSFS}/shmem_enabled`)!) : boot.guest.thp_shmem ?? 'unknown',
     notes,
+    facts: sourcedFacts({ arch, kernel, unameSource: 'guest init: uname', exec: f, files, guest: true }),
   };
 }
 
@@ -142,17 +148,24 @@ export class QemuTarget implements Target {
 
   async info(): Promise<TargetInfo> {
     const p = await this.getProbe();
+    await this.hostCheck();
     return { name: this.name, arch: p.arch, kernel: p.kernel, capabilities: capabilitiesOf(p) };
   }
 
+  /** what the guest reports, whether or not the target refuses it */
   async probeResult(): Promise<ProbeResult> { return this.getProbe(); }
 
+  /** Throws HostRefusedError when the guest has a setting the model does not cover
+   *  (src/targets/host-policy.ts); otherwise the warnings worth printing. */
+  async hostCheck(): Promise<string[]> {
+    const a = assessHost(await this.getProbe(), this.name);
+    if (a.refusals.length) throw new HostRefusedError(this.name, a.refusals);
+    return a.warnings;
+  }
+
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
-    // the executor learns the `huge` outcome from PAGEMAP_SCAN (6.7+); without it a THP would be
-    // reported as 512 small pages and every bit of it misjudged
-    if (!probe.pagemap_scan && c.ops.some((o) => (o.op === 'mmap' && o.thp) || o.op === 'collapse')) {
-      return 'THP outcomes are observed through PAGEMAP_SCAN, which this guest kernel lacks';
-    }
+    const thp = thpCaseSkipReason(c, probe, 'this guest kernel');
+    if (thp) return thp;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this guest kernel';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this guest kernel';
@@ -169,7 +182,7 @@ export class QemuTarget implements Target {
   async execute(c: Case): Promise<Trace> {
     if (this.closed) throw new Error(`${this.name}: target is closed`);
     let probe: ProbeResult;
-    try { probe = await this.getProbe(); } catch (e) {
+    try { probe = await this.getProbe(); await this.hostCheck(); } catch (e) {
       return { format: 'ptefarm-trace/1', target: { name: this.name, arch: this.image.arch, kernel: this.image.release ?? 'unknown', capabilities: { soft_dirty: false, uffd_wp: false, wp_async: false, pagemap_scan: false, swap: false, thp: false } }, steps: [], fault: (e as Error).message };
     }
     const target: TargetInfo = { name: this.name, arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };

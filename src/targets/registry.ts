@@ -14,3 +14,17 @@ export async function openTarget(spec: string): Promise<Target> {
   if (spec.startsWith('qemu:')) return new QemuTarget(spec.slice('qemu:'.length));
   throw new Error(`unknown target "${spec}" (known: ${TARGET_SPECS.join(', ')})`);
 }
+
+/** Open a target and make sure it may run cases here: a host (or guest) with a setting the model
+ *  does not cover throws (HostRefusedError; the CLI exits 2), and the target is closed again.
+ *  Warnings (khugepaged not throttled...) go to `warn`. */
+export async function openCheckedTarget(spec: string, warn: (line: string) => void): Promise<Target> {
+  const t = await openTarget(spec);
+  try {
+    for (const w of (await t.hostCheck?.()) ?? []) warn(w);
+  } catch (e) {
+    await t.close();
+    throw e;
+  }
+  return t;
+}

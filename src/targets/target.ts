@@ -28,4 +28,7 @@ export interface Target {
    *  for infrastructure failures, which become executor-fault results */
   execute(c: Case, opts?: ExecuteOptions): Promise<Trace>;
   close(): Promise<void>;
+  /** targets that run on a real kernel: throw HostRefusedError (src/targets/host-policy.ts) when
+   *  the kernel or host has a setting the model does not cover, else return warnings to show */
+  hostCheck?(): Promise<string[]>;
 }

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "ptefarm-mm.h"
+#include "ptefarm-hostfacts.h"
 
 #define MAXOPS 256
 
@@ -209,6 +210,9 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
   fputc('\n', out);
 }
 
+/* khugepaged and reclaim interfering with the case: env_check after every observation */
+#include "ptefarm-env.h"
+
 static void supervise(void) __attribute__((noreturn));
 static void supervise(void) {
   out = fdopen(STDOUT_FILENO, "w");
@@ -363,6 +367,7 @@ static void supervise(void) {
     fprintf(out, "s %d %s\n", i, rc);
     flush_events();
     observe_all();
+    env_check(code, p, rid, first, count, before);
     print_huge(acted, before);
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_PAGEOUT && P[p].alive) {
@@ -444,11 +449,17 @@ static void probe_child(void) {
     if (do_scan(a, a + PG, 0, 0, 0, PAGE_CATS_ALL, 0, v, 4) >= 0) scan_guard = 1;
   }
   int soft_dirty = host_soft_dirty();
+  /* host facts the model depends on, by behaviour (ptefarm-hostfacts.h) */
+  const char *zero_via;
+  int zero_page = probe_zero_page(&zero_via);
+  const char *thp_read = probe_thp_read(pmd_size_of_host());
   printf(" uffd=%d uffd_features=0x%llx uffd_wp=%d wp_async=%d wp_unpopulated=%d event_fork=%d"
-         " event_remap=%d event_unmap=%d pagemap_scan=%d scan_guard=%d soft_dirty=%d cpu=%d\n",
+         " event_remap=%d event_unmap=%d pagemap_scan=%d scan_guard=%d soft_dirty=%d cpu=%d"
+         " page_size=%ld zero_page=%d zero_page_via=%s thp_read=%s\n",
          uffd, (unsigned long long)feats, uffd_wp, !!(feats & UFFD_FEATURE_WP_ASYNC), !!(feats & UFFD_FEATURE_WP_UNPOPULATED),
          event_fork, !!(feats & UFFD_FEATURE_EVENT_REMAP), !!(feats & UFFD_FEATURE_EVENT_UNMAP), scan, scan_guard,
-         soft_dirty, g_cpu);
+         soft_dirty, g_cpu, sysconf(_SC_PAGESIZE), zero_page, zero_via, thp_read);
+  print_host_files();
   fflush(stdout);
   _exit(0);
 }

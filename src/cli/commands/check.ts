@@ -4,8 +4,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkTrace, type Verdict } from '../../check/check.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError, readCase, readTrace } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, warn, readCase, readTrace } from '../io.ts';
 
 interface Opts { target?: string; trace?: string; traces?: string; json?: boolean; profile?: string }
 
@@ -41,7 +41,7 @@ export function register(program: Command) {
       if (o.trace) verdict = checkTrace(c, readTrace(o.trace), opts);
       else {
         if (!o.target) throw new InputError('give --target T or --trace FILE');
-        const t = await openTarget(o.target);
+        const t = await openCheckedTarget(o.target, warn);
         try { verdict = checkTrace(c, await t.execute(c), opts); } finally { await t.close(); }
       }
       process.stdout.write((o.json ? JSON.stringify(verdict) : formatVerdict(verdict)) + '\n');

@@ -11,8 +11,8 @@ import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { parseCount, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
 import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError, snakeKeys } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, snakeKeys, warn } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
 import { saveFuzzRun } from '../../report/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
@@ -50,7 +50,7 @@ export function register(program: Command) {
       const { seed, cases, durationMs, timeoutMs, stopAfterBuckets, workdir, save, minimize } = resolveCampaignFlags(o);
       const threads = parseCount('threads', o.threads, 0)!;
       // fail early, in this thread, on a bad target spec
-      try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      try { await (await openCheckedTarget(o.target, warn)).close(); } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
       const transport: Transport = threads === 0 ? new InProcessTransport() : new EmbeddedTransport({ threads });
       const ctl = new AbortController();

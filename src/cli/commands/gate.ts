@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { openTarget } from '../../targets/registry.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
 import { parseModelSpec } from '../../targets/model.ts';
 import { profileForRelease } from '../../model/profile.ts';
 import { referenceChecker } from '../../campaign/checker.ts';
@@ -17,7 +17,7 @@ import { runGate } from '../../report/gate.ts';
 import { readBaseline, type Baseline } from '../../report/baseline.ts';
 import { saveRun, writeReports } from '../../report/rundir.ts';
 import { parseCount, resolveCampaignFlags, runsDir, type CampaignFlags } from '../../campaign/config.ts';
-import { guarded, InputError } from '../io.ts';
+import { guarded, InputError, warn } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
 
 interface Opts extends Omit<CampaignFlags, 'corpus'> {
@@ -59,7 +59,7 @@ export function register(program: Command) {
       // the target must start before anything else: otherwise exit 2 with the reason
       let info: TargetInfo;
       try {
-        const t = await openTarget(o.target);
+        const t = await openCheckedTarget(o.target, warn);
         try { info = await t.info(); } finally { await t.close(); }
       } catch (e) { throw new Error(`target ${o.target} cannot start: ${(e as Error).message}`); }
       const profile = o.profile ?? (o.target.startsWith('model:') ? parseModelSpec(o.target).profile : profileForRelease(info.kernel));

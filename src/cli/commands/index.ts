@@ -6,7 +6,7 @@ import { register as check } from './check.ts';
 import { register as catalogue } from './catalogue.ts';
 import { register as probe } from './probe.ts';
 import { register as serve } from './serve.ts';
-import { register as setupSwap } from './setup-swap.ts';
+import { register as setup } from './setup.ts';
 import { register as qemu } from './qemu.ts';
 import { register as coordinator } from './coordinator.ts';
 import { register as worker } from './worker.ts';
@@ -20,7 +20,7 @@ import { register as corpus } from './corpus.ts';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setupSwap, gate, report, repro];
+export const commands: Register[] = [run, check, catalogue, fmt, probe, serve, setup, gate, report, repro];
 commands.push(fuzz, replay, minimizeCmd, corpus);
 commands.push(coordinator, worker);
 commands.push(qemu);

@@ -8,11 +8,11 @@ import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { isModelTarget } from '../../campaign/campaign.ts';
 import { minimize } from '../../campaign/minimize.ts';
 import type { Case } from '../../ops/schema.ts';
-import { openTarget } from '../../targets/registry.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
 import type { TargetInfo } from '../../ops/trace.ts';
 import { DEFAULT_TIMEOUT, parseCount, parseDuration, resolveWorkdir } from '../../campaign/config.ts';
 import { recordFinding } from '../../campaign/findings.ts';
-import { guarded, InputError, readCase } from '../io.ts';
+import { guarded, InputError, readCase, warn } from '../io.ts';
 import { addWorkdirOption, TIMEOUT_HELP } from '../options.ts';
 
 interface Opts { target: string; runs?: string; timeout?: string; profile?: string; maxRuns: string; workdir?: string; save: boolean }
@@ -30,7 +30,7 @@ export function register(program: Command) {
   addWorkdirOption(cmd)
     .action((file: string, o: Opts) => guarded(async () => {
       const c = readCase(file);
-      try { await (await openTarget(o.target)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      try { await (await openCheckedTarget(o.target, warn)).close(); } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
       const transport = new InProcessTransport();
       const timeoutMs = parseDuration(o.timeout ?? DEFAULT_TIMEOUT, 'timeout');

@@ -46,7 +46,7 @@ export function register(program: Command): void {
         const masked = maskedCapabilities(capabilitiesOf(p));
         if (o.json) process.stdout.write(JSON.stringify({ ...p, masked, boot_ms: t.boot?.bootMs, guest: t.boot?.guest }, null, 2) + '\n');
         else {
-          process.stdout.write(formatProbe(p));
+          process.stdout.write(formatProbe(p, t.name));
           process.stdout.write(`masked (not shown or skipped): ${masked.length ? masked.join(', ') : 'none'}\n`);
           process.stdout.write(`boot to a probed executor: ${t.boot?.bootMs} ms\n`);
           process.stdout.write(`guest: ${Object.entries(t.boot?.guest ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);

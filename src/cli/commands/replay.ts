@@ -9,8 +9,8 @@ import { resolveWorkdir } from '../../campaign/config.ts';
 import { FINDING_CASE_FILE, listFindings } from '../../campaign/findings.ts';
 import { join } from 'node:path';
 import { addWorkdirOption } from '../options.ts';
-import { openTarget } from '../../targets/registry.ts';
-import { guarded, InputError } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
+import { guarded, InputError, warn } from '../io.ts';
 
 interface Opts { target: string; json?: boolean; profile?: string; findings?: boolean; workdir?: string }
 
@@ -29,7 +29,7 @@ export function register(program: Command) {
         for (const f of await listFindings(resolveWorkdir(o.workdir))) entries.push({ path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error });
       }
       let target;
-      try { target = await openTarget(o.target); } catch (e) { throw new InputError((e as Error).message); }
+      try { target = await openCheckedTarget(o.target, warn); } catch (e) { throw new InputError((e as Error).message); }
       let failed = 0, errors = 0, ok = 0, skipped = 0;
       const say = (x: Record<string, unknown>, text: string) => process.stdout.write((o.json ? JSON.stringify(x) : text) + '\n');
       try {

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { startWorker } from '../../../workers/worker.ts';
 import { addNatsAuthOptions, natsAuthFrom, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
 import { parseDuration } from '../../campaign/config.ts';
-import { guarded } from '../io.ts';
+import { guarded, warn } from '../io.ts';
+import { openCheckedTarget } from '../../targets/registry.ts';
 
 interface WorkerFlags extends NatsFlags { target: string; threads?: number; heartbeat?: string; maxCaseTime?: string }
 
@@ -17,6 +18,8 @@ export function register(program: Command) {
     .option('--heartbeat <duration>', 'heartbeat period (default 2s)')
     .option('--max-case-time <duration>', 'cap on any job\'s per-case timeout (default 120s)');
   addNatsAuthOptions(cmd).action((o: WorkerFlags) => guarded(async () => {
+    // a host the model does not cover is refused before the worker takes any job (exit 2)
+    await (await openCheckedTarget(o.target, warn)).close();
     const w = await startWorker({
       url: o.nats!, auth: natsAuthFrom(o), target: o.target, threads: o.threads,
       heartbeatMs: o.heartbeat ? parseDuration(o.heartbeat, 'heartbeat') : undefined,

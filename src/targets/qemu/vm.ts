@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { GuestImage } from './images.ts';
+import { parseProbeFiles } from '../probe.ts';
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
@@ -51,12 +52,14 @@ export interface BootInfo {
   guest: Record<string, string>;
   /** the executor's `probe` facts */
   probe: Record<string, string>;
+  /** the guest's THP/mTHP/khugepaged/swap files as the executor printed them (`file` lines) */
+  files: Map<string, string>;
   /** ms from launch to a probed executor */
   bootMs: number;
 }
 
 function kv(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const tok of line.trim().split(/\s+/).slice(1)) {
     const i = tok.indexOf('=');
     if (i > 0) out[tok.slice(0, i)] = tok.slice(i + 1);
@@ -170,14 +173,16 @@ export class Vm {
       this.armed = true;
       this.send('probe\n');
       let probe: Record<string, string> = {};
+      const fileLines: string[] = [];
       for (;;) {
         const l = await next();
         if (l.startsWith('probe ')) probe = kv(l);
+        else if (l.startsWith('file ')) fileLines.push(l);
         else if (l === 'end probe') break;
       }
       if (!guest) throw new Error('the guest init wrote no `guest` line');
       if (lines.length) throw new Error(`unexpected executor output after the probe: ${lines[0].slice(0, 80)}`);
-      return { guest, probe, bootMs: Date.now() - t0 };
+      return { guest, probe, files: parseProbeFiles(fileLines), bootMs: Date.now() - t0 };
     } catch (e) {
       this.kill();
       throw new Error(`qemu ${this.image.spec}: boot failed: ${(e as Error).message}`);
