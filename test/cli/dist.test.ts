@@ -75,11 +75,15 @@ describe('the compiled CLI (dist/)', () => {
     expect(missing.stderr).toContain('corpus/seeds/no-such.json');
   });
 
-  it('fuzz runs its cases on the compiled piscina task module', () => {
+  it('fuzz runs its cases on the compiled piscina task module, and reaches NATS with --nats', () => {
     const r = cli('fuzz', '--target', 'model:x86', '--cases', '50', '--seed', '1', '--threads', '2', '--no-save');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('model:x86: 50 cases in');
     expect(r.stdout).toMatch(/violations: 0 case\(s\), faults: 0,/);
+    // --nats loads the NATS client on demand: a dead server is a clear error, exit 2
+    const dead = cli('fuzz', '--target', 'model:x86', '--cases', '5', '--no-save', '--nats', 'nats://127.0.0.1:1');
+    expect(dead.status, dead.stderr).toBe(2);
+    expect(dead.stderr).toContain('cannot connect to NATS at nats://127.0.0.1:1');
   }, 120_000);
 
   it('repro and probe find the files shipped in the package', () => {

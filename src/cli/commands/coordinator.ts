@@ -4,7 +4,7 @@
 // started on that server, or --campaign ID) from the state and results recorded in JetStream.
 // Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable.
 import type { Command } from 'commander';
-import { runFarmCampaign, type FarmSummary } from '../../transport/nats-campaign.ts';
+import type { FarmSummary } from '../../transport/nats-campaign.ts';
 import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
 import { REGRESSIONS_DIR } from '../../campaign/corpus.ts';
@@ -138,6 +138,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   };
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
   let summary: FarmSummary;
+  // the NATS clients load only here, not for `fuzz` without --nats nor for `gate` (start-up time)
+  const { runFarmCampaign } = await import('../../transport/nats-campaign.ts');
   try {
     summary = await runFarmCampaign({
       url: o.nats,
