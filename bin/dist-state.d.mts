@@ -1,2 +1,2 @@
 // Types of bin/dist-state.mjs for the TypeScript that imports it (bench, tests).
-export function distProblem(root: URL): string | undefined;
+export function distProblem(rootUrl: URL): string | undefined;
