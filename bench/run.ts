@@ -1,20 +1,22 @@
-// `npm run bench [-- --json] [-- --quick] [-- --only live,model,transport,mutants,scale] [-- --seed N]`
+// `npm run bench [-- --json] [-- --quick] [-- --only live,model,transport,mutants,scale,startup] [-- --seed N]`
 // Runs the benchmarks of GitHub issue 7 side by side and prints a table (and, with --json, one JSON
 // object as the last line of stdout). Progress goes to stderr.
 import { hostname, loadavg, release } from 'node:os';
 import { benchLive, benchModel, benchMutants, benchScale, benchTransport, type BenchOptions, type Metrics, type Row, type SectionResult } from './lib/sections.ts';
+import { benchStartup } from './lib/startup.ts';
 
-export const SECTIONS = ['live', 'model', 'transport', 'mutants', 'scale'] as const;
+export const SECTIONS = ['live', 'model', 'transport', 'mutants', 'scale', 'startup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RUNNERS: Record<Section, (o: BenchOptions) => Promise<SectionResult>> = {
-  live: benchLive, model: benchModel, transport: benchTransport, mutants: benchMutants, scale: benchScale,
+  live: benchLive, model: benchModel, transport: benchTransport, mutants: benchMutants, scale: benchScale, startup: benchStartup,
 };
 
 /** keys the JSON object always carries (null when a section was skipped) */
 export const REQUIRED_KEYS = [
   'executor_over_floor', 'farm_over_executor', 'model_cases_per_s_per_thread', 'check_over_live_cost',
   'nats_over_embedded', 'two_workers_over_one', 'guided_over_uniform_min', 'minimize_s_max',
+  'cli_startup_over_node',
 ] as const;
 
 export async function runBench(opts: { quick: boolean; seed: number; only?: Section[]; log?: (s: string) => void }): Promise<{ json: Metrics; rows: Row[]; notes: string[] }> {

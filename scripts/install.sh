@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything ptefarm needs on a fresh Debian machine (idempotent): system packages,
-# npm dependencies, and the native executor. Root-only swap set-up is a separate step
-# (`npx ptefarm setup`: zram swap, khugepaged throttled), which .ci/run calls explicitly.
+# npm dependencies, the compiled CLI (dist/) and the native executor. Root-only set-up is a separate
+# step (`npx ptefarm setup`: zram swap, khugepaged throttled), which .ci/run calls explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -26,6 +26,9 @@ fi
 
 echo "install: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+
+echo "install: compile the TypeScript to dist/ (what bin/ptefarm.mjs runs)"
+npm run -s build
 
 echo "install: native executor"
 make -s -C workers/executor

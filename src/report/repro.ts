@@ -10,12 +10,14 @@
 // that will run the program) makes them assume that trace's outcomes instead. The program checks
 // that the kernel chose the assumed outcome before comparing bits, retries, and skips otherwise.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Case, Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
 import { formatOp, formatText } from '../ops/text.ts';
 import { predict } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
 import { encodeCase } from '../targets/live.ts';
+import { packagePath } from '../package-root.ts';
 
 export class ReproError extends Error {}
 
@@ -34,9 +36,9 @@ export interface ReproOptions {
   source?: string;
 }
 
-const RUNTIME = new URL('./repro-runtime.c', import.meta.url);
+const RUNTIME = packagePath('src', 'report', 'repro-runtime.c');
 /** the executor's shared headers (ptefarm-uapi.h, ptefarm-mm.h), which the runtime #includes */
-const EXECUTOR_DIR = new URL('../../workers/executor/', import.meta.url);
+const EXECUTOR_DIR = packagePath('workers', 'executor');
 
 /** `#include "name.h"` lines replaced by the executor header's text (each header once, nested
  *  includes too), so the program stays one file that compiles alone */
@@ -45,7 +47,7 @@ export function inlineHeaders(text: string, seen: Set<string> = new Set()): stri
     if (seen.has(name)) return `/* ${name}: inlined above */`;
     seen.add(name);
     let body: string;
-    try { body = readFileSync(new URL(name, EXECUTOR_DIR), 'utf8'); } catch (e) {
+    try { body = readFileSync(join(EXECUTOR_DIR, name), 'utf8'); } catch (e) {
       throw new ReproError(`the C runtime includes ${name}, which is not in workers/executor: ${(e as Error).message}`);
     }
     return `/* ---- ${name}, inlined from ptefarm's workers/executor/${name} ---- */\n${inlineHeaders(body, seen).trimEnd()}\n/* ---- end of ${name} ---- */`;

@@ -7,10 +7,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Capabilities } from '../ops/trace.ts';
+import { packagePath } from '../package-root.ts';
 
-export const DEFAULT_EXECUTOR = fileURLToPath(new URL('../../workers/executor/ptefarm-exec', import.meta.url));
+export const DEFAULT_EXECUTOR = packagePath('workers', 'executor', 'ptefarm-exec');
 
 export interface ProbeResult {
   arch: string;

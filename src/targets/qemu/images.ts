@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../package-root.ts';
 
 export type GuestArch = 'amd64' | 'arm64';
 
@@ -23,7 +23,7 @@ export const NAMED_IMAGES: Record<string, NamedImage> = {
   'debian-6.1-amd64': { arch: 'amd64', meta: 'linux-image-amd64', line: '6.1' },
 };
 
-export const IMAGE_SCRIPT = fileURLToPath(new URL('../../../scripts/qemu-image.sh', import.meta.url));
+export const IMAGE_SCRIPT = packagePath('scripts', 'qemu-image.sh');
 
 export function cacheRoot(): string {
   return process.env.PTEFARM_QEMU_CACHE ?? join(os.homedir(), '.cache', 'ptefarm', 'qemu');
