@@ -4,6 +4,7 @@
 // `repro` take it as is) and finding.json (ptefarm-finding/1: where and when it was seen).
 // A re-hit adds to hits and last_seen and rewrites case.json only when its reproducer is smaller.
 // Both files are written atomically (writeFileAtomic); `ptefarm corpus add` promotes a finding.
+import { packagePath } from '../package-root.ts';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -81,7 +82,7 @@ let version: string | undefined;
 /** ptefarm's version (package.json). */
 export function toolVersion(): string {
   if (version === undefined) {
-    try { version = String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown'); }
+    try { version = String((JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown'); }
     catch { version = 'unknown'; }
   }
   return version;

@@ -1,15 +1,19 @@
-// Target specs -> Target instances. The one place a spec string is interpreted. Each target's
-// module is imported only when a spec names it, so `check --target model:x86` loads no executor,
-// QEMU or exec plumbing (CLI start-up time, issue 13).
+// Target specs -> Target instances. The one place a spec string is interpreted. The target
+// modules are imported statically: a dynamic import() of a .ts module inside a piscina worker
+// thread is not transformed by tsx (development runs and the tests), and the modules are light.
 import type { Target } from './target.ts';
+import { ModelTarget } from './model.ts';
+import { LiveTarget } from './live.ts';
+import { ExecTarget } from './exec.ts';
+import { QemuTarget } from './qemu.ts';
 
 export const TARGET_SPECS = ['model:x86[@PROFILE][+MUTANT]', 'live', 'exec:<command line>', 'qemu:<image>'];
 
 export async function openTarget(spec: string): Promise<Target> {
-  if (spec.startsWith('model:')) return new (await import('./model.ts')).ModelTarget(spec);
-  if (spec === 'live') return new (await import('./live.ts')).LiveTarget();
-  if (spec.startsWith('exec:')) return new (await import('./exec.ts')).ExecTarget(spec.slice('exec:'.length));
-  if (spec.startsWith('qemu:')) return new (await import('./qemu.ts')).QemuTarget(spec.slice('qemu:'.length));
+  if (spec.startsWith('model:')) return new ModelTarget(spec);
+  if (spec === 'live') return new LiveTarget();
+  if (spec.startsWith('exec:')) return new ExecTarget(spec.slice('exec:'.length));
+  if (spec.startsWith('qemu:')) return new QemuTarget(spec.slice('qemu:'.length));
   throw new Error(`unknown target "${spec}" (known: ${TARGET_SPECS.join(', ')})`);
 }
 
