@@ -4,7 +4,7 @@ import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, type Trace, type UffdEvent } from '../ops/trace.ts';
 import type { EntryClass, ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
-import { profileForRelease } from '../model/profile.ts';
+import { hostKnobs, profileForRelease } from '../model/profile.ts';
 import type { Severity, Verdict, Violation } from './types.ts';
 
 export type { Verdict, Violation, Severity } from './types.ts';
@@ -32,6 +32,9 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   if (trace.skipped) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
+  // and the host settings the target reports decide the knobs they govern
+  const knobs = { ...hostKnobs(trace.target.host), ...opts.knobs };
+  opts = { ...opts, knobs };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });
   // rule attribution is costly: compute it only for a trace that diverges

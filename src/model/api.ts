@@ -42,6 +42,8 @@ export interface ModelOptions {
   mutant?: string;
   /** compute the rules behind every predicted bit (costly; the check asks only on divergence) */
   attribution?: boolean;
+  /** knobs a host setting decides, over the profile's (profile.ts hostKnobs) */
+  knobs?: Partial<import('./profile.ts').Knobs>;
 }
 
 /** Outcomes per op index as reported by a trace; `undefined` entries (or no array) = neutral:

@@ -17,7 +17,7 @@ export type ObservedStep = Pick<Step, 'outcome' | 'skipped' | 'pages'> | undefin
 export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: ModelOptions = {}): Prediction {
   const profile = getProfile(opts.profile);
   if (opts.mutant) getMutant(opts.mutant);
-  const m = new Machine(c, profile.knobs, opts.mutant);
+  const m = new Machine(c, opts.knobs ? { ...profile.knobs, ...opts.knobs } : profile.knobs, opts.mutant);
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   c.ops.forEach((op, i) => {

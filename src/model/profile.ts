@@ -49,6 +49,16 @@ export interface Knobs {
 
 export interface Profile { name: string; knobs: Knobs }
 
+/** Knobs a host setting decides, from the settings a trace's target reports. A setting absent
+ *  from the trace leaves the profile's value (a stock host's). */
+export function hostKnobs(host: { shmem_enabled?: string } | undefined): Partial<Knobs> {
+  const k: Partial<Knobs> = {};
+  // shmem_enabled=deny refuses shmem THP even to MADV_COLLAPSE (mm/shmem.c
+  // shmem_allowable_huge_orders: SHMEM_HUGE_DENY before shmem_huge_force)
+  if (host?.shmem_enabled !== undefined) k.shmemCollapse = host.shmem_enabled !== 'deny';
+  return k;
+}
+
 const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,

@@ -25,11 +25,19 @@ export interface Capabilities {
   [k: string]: boolean | undefined;
 }
 
+/** Host settings fixed for the whole run that change expected bits (sysfs values as read by the
+ *  target); the check turns them into model knobs (src/model/profile.ts hostKnobs). */
+export interface HostSettings {
+  /** /sys/kernel/mm/transparent_hugepage/shmem_enabled */
+  shmem_enabled?: string;
+}
+
 export interface TargetInfo {
   name: string;
   arch: string;
   kernel: string;
   capabilities: Capabilities;
+  host?: HostSettings;
 }
 
 export type EventKind = 'wp_fault' | 'fork' | 'remap' | 'unmap';
@@ -87,6 +95,7 @@ export const traceSchema = z.object({
   target: z.object({
     name: z.string(), arch: z.string(), kernel: z.string(),
     capabilities: z.record(z.string(), z.boolean()),
+    host: z.strictObject({ shmem_enabled: z.string().max(32).optional() }).optional(),
   }),
   steps: z.array(z.object({
     op: z.number().int().min(0),

@@ -9,7 +9,7 @@ import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
-import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
+import { capabilitiesOf, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
@@ -414,7 +414,7 @@ export class LiveTarget implements Target {
 
   async execute(c: Case, opts: ExecuteOptions = {}): Promise<Trace> {
     const probe = await this.getProbe();
-    const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
     // checked before every case: a setting changed since the target started is the environment's
     // doing (the CLI refuses a host that starts that way, src/targets/registry.ts openCheckedTarget)
     const refusals = assessHost(probe).refusals;

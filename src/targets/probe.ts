@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { Capabilities } from '../ops/trace.ts';
+import type { Capabilities, HostSettings } from '../ops/trace.ts';
 import { packagePath } from '../package-root.ts';
 
 export const DEFAULT_EXECUTOR = packagePath('workers', 'executor', 'ptefarm-exec');
@@ -270,6 +270,11 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
 export async function probeHost(executor = DEFAULT_EXECUTOR): Promise<ProbeResult> {
   if (!existsSync(executor)) return probeFromFacts(null, null);
   return probeFromFacts(await executorProbe(executor), executor);
+}
+
+/** The host settings a trace reports for the check's knobs (src/model/profile.ts hostKnobs). */
+export function hostSettingsOf(p: ProbeResult): HostSettings {
+  return p.thp_shmem && p.thp_shmem !== 'unavailable' ? { shmem_enabled: p.thp_shmem } : {};
 }
 
 export function capabilitiesOf(p: ProbeResult): Capabilities {

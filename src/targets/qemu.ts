@@ -12,7 +12,7 @@ import type { Case, Op } from '../ops/schema.ts';
 import type { Capabilities, TargetInfo, Trace } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { decodeReply, encodeCase, type EncodedCase } from './live.ts';
-import { activeSwaps, capabilitiesOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
+import { activeSwaps, capabilitiesOf, hostSettingsOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
 import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';
 import { Vm, type BootInfo, type VmOptions } from './qemu/vm.ts';
@@ -185,7 +185,7 @@ export class QemuTarget implements Target {
     try { probe = await this.getProbe(); await this.hostCheck(); } catch (e) {
       return { format: 'ptefarm-trace/1', target: { name: this.name, arch: this.image.arch, kernel: this.image.release ?? 'unknown', capabilities: { soft_dirty: false, uffd_wp: false, wp_async: false, pagemap_scan: false, swap: false, thp: false } }, steps: [], fault: (e as Error).message };
     }
-    const target: TargetInfo = { name: this.name, arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    const target: TargetInfo = { name: this.name, arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
     const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
