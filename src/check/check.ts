@@ -2,6 +2,7 @@
 // Skips '?' (a bit the target cannot show) and compares only what the trace observed.
 import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { own } from '../ops/records.ts';
 import type { EntryClass, ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
 import { profileForRelease } from '../model/profile.ts';
@@ -55,7 +56,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
     }
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.pages[proc]?.[region];
+        const exp = own(own(ps.pages, proc), region);
         if (!exp) {
           violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${where}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
           continue;
@@ -70,11 +71,11 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
             const x = e[k] === '.' ? '0' : '1';
             if (a === x) continue;
             const bit = BIT_LETTERS[k];
-            const rules = ps.why[proc]?.[region]?.[page]?.[k] ?? [];
+            const rules = own(own(ps.why, proc), region)?.[page]?.[k] ?? [];
             const sev = severity(bit, x, a);
             violations.push(base(c, step.op, {
               kind: 'bit', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, severity: sev,
-              entry: ps.entry[proc]?.[region]?.[page],
+              entry: own(own(ps.entry, proc), region)?.[page],
               message: `${where}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));
           }
@@ -83,7 +84,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
     }
     for (const [proc, regions] of Object.entries(step.scan ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.scan?.[proc]?.[region];
+        const exp = own(own(ps.scan, proc), region);
         strs.forEach((s, page) => {
           const e = exp?.[page] ?? '---------';
           for (let k = 0; k < 9; k++) {
@@ -97,7 +98,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
             const rules = ps.rules.filter((r) => r.startsWith('R-PMS'));
             violations.push(base(c, step.op, {
               kind: 'scan', bit, proc: Number(proc), region, page, expected: x, actual: a, rules,
-              severity: severity(bit, x, a), entry: ps.entry[proc]?.[region]?.[page],
+              severity: severity(bit, x, a), entry: own(own(ps.entry, proc), region)?.[page],
               message: `${where}: PAGEMAP_SCAN p${proc} ${region}[${page}] ${SCAN_NAMES[bit]} is ${a === '-' ? 'not reported' : a}, x86 has ${x === '-' ? 'not reported' : x} (${rules.join(', ')})`,
             }));
           }
@@ -126,7 +127,7 @@ function diverges(steps: PredictedStep[], trace: Trace): boolean {
     if (!ps) return true;
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.pages[proc]?.[region];
+        const exp = own(own(ps.pages, proc), region);
         if (!exp) return true;
         for (let page = 0; page < strs.length; page++) {
           const s = strs[page], e = exp[page];

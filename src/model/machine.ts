@@ -4,6 +4,7 @@
 import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, UffdEvent } from '../ops/trace.ts';
 import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
+import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import {
   blockOf, blockStart, isAnonVma, isShared, withRule,
@@ -58,7 +59,7 @@ export class Machine {
   private wantsHuge(p: Proc, block: number): boolean {
     if (!this.outcome) return true;
     const r = p.regions.get(this.curRegion);
-    const list = this.outcome.huge?.[this.curRegion];
+    const list = own(this.outcome.huge, this.curRegion);
     if (!r || !list) return false;
     return list.includes(Math.max(blockStart(block), r.start) - r.start);
   }
@@ -66,7 +67,7 @@ export class Machine {
   private swappedOut(p: Proc, page: number): boolean {
     if (!this.outcome) return true;
     const r = p.regions.get(this.curRegion);
-    const list = this.outcome.swapped_out?.[this.curRegion];
+    const list = own(this.outcome.swapped_out, this.curRegion);
     if (!r || !list) return false;
     return list.includes(page - r.start);
   }

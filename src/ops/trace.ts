@@ -1,6 +1,8 @@
 // The ptefarm-trace/1 format: what a target reports. Types plus a zod schema for traces read from
 // files or from exec: targets, which may observe less than a full trace (case-format.md).
 import { z } from 'zod';
+import { regionName } from './schema.ts';
+import { safeRecord } from './records.ts';
 
 /** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57) soft-dirty(55) */
 export const BIT_LETTERS = ['P', 'S', 'F', 'E', 'W', 'D'] as const;
@@ -75,20 +77,21 @@ export interface Trace {
 
 const pageStr = z.string().regex(/^[PSFEWD.?]{6}$/, 'six letters of PSFEWD, . or ?');
 const scanStr = z.string().regex(/^[awfpszhdg.\-]{9}$/, 'nine PAGEMAP_SCAN letters, . or -');
-const pageMap = (s: z.ZodString) => z.record(z.string(), z.record(z.string(), z.array(s)));
+// prototype-free records that keep every key (z.record drops `__proto__`)
+const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName));
 
 export const traceSchema = z.object({
   format: z.literal('ptefarm-trace/1'),
   target: z.object({
     name: z.string(), arch: z.string(), kernel: z.string(),
-    capabilities: z.record(z.string(), z.boolean()),
+    capabilities: safeRecord(z.boolean()),
   }),
   steps: z.array(z.object({
     op: z.number().int().min(0),
     rc: z.union([z.literal(0), z.string()]),
     outcome: z.object({
-      huge: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
-      swapped_out: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
+      huge: safeRecord(z.array(z.number().int().min(0)), regionName).optional(),
+      swapped_out: safeRecord(z.array(z.number().int().min(0)), regionName).optional(),
     }).optional(),
     events: z.array(z.object({
       kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int(),

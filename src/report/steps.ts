@@ -4,6 +4,7 @@ import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict } from '../model/model.ts';
+import { own } from '../ops/records.ts';
 
 export interface PageRun {
   first: number;
@@ -58,14 +59,14 @@ export function stepTable(c: Case, trace: Trace, opts: { profile?: string } = {}
     let mismatches = 0;
     for (const [proc, rs] of Object.entries(s.pages ?? {})) {
       for (const [region, strs] of Object.entries(rs)) {
-        const runs = fold(p?.pages[proc]?.[region], strs, '(none)');
+        const runs = fold(own(own(p?.pages, proc), region), strs, '(none)');
         mismatches += runs.reduce((n, r) => n + (r.diff.length ? r.last - r.first + 1 : 0), 0);
         regions.push({ proc, region, kind: 'pagemap', runs });
       }
     }
     for (const [proc, rs] of Object.entries(s.scan ?? {})) {
       for (const [region, strs] of Object.entries(rs)) {
-        const runs = fold(p?.scan?.[proc]?.[region], strs, '---------');
+        const runs = fold(own(own(p?.scan, proc), region), strs, '---------');
         mismatches += runs.reduce((n, r) => n + (r.diff.length ? r.last - r.first + 1 : 0), 0);
         regions.push({ proc, region, kind: 'scan', runs });
       }

@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
-import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
+import { SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import type { Target } from './target.ts';
+import { dict, own } from '../ops/records.ts';
 import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
@@ -61,7 +62,8 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
       return;
     }
     const reg = (name: string) => plan.regionOf(p, name)!;
-    const code = OP_CODES[op.op];
+    const code = own(OP_CODES, op.op);
+    if (code === undefined) throw new Error(`ops[${i}].op: unknown op (validate the case first)`);
     switch (op.op) {
       case 'mmap': {
         const start = reg(op.region).start;
@@ -138,7 +140,8 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
     switch (t[0]) {
       case 's': {
         const op = Number(t[1]);
-        step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: {}, swapped_out: {} }, events: [], pages: {} };
+        // region-keyed records are prototype-free: a region may be called `__proto__`
+        step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: dict(), swapped_out: dict() }, events: [], pages: dict() };
         const why = enc.skipped.get(op);
         if (why !== undefined) step.skipped = why;
         steps.push(step);
@@ -160,19 +163,22 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       }
       case 'p': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        ((step.pages![t[1]] ??= {}))[name(t[2])] = decodePages(t[3] ?? '', softDirty);
+        const procPages = own(step.pages, t[1]) ?? (step.pages![t[1]] = dict());
+        procPages[name(t[2])] = decodePages(t[3] ?? '', softDirty);
         break;
       }
       case 'n': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const proc = t[1], region = name(t[2]);
-        const pages = step.pages?.[proc]?.[region]?.length ?? Number(t[3]) + Number(t[4]);
+        const pages = own(own(step.pages, proc), region)?.length ?? Number(t[3]) + Number(t[4]);
         const strs = new Array<string>(pages).fill('-'.repeat(9));
         for (let k = 5; k + 2 < t.length; k += 3) {
           const s = Number(t[k]), e = Number(t[k + 1]), cats = scanLetters(Number(t[k + 2]));
           for (let q = Math.max(0, s); q < Math.min(e, pages); q++) strs[q] = cats;
         }
-        step.scan = { [proc]: { [region]: strs } } as PageMap;
+        step.scan = dict();
+        step.scan[proc] = dict();
+        step.scan[proc][region] = strs;
         break;
       }
       case 'k': if (step) step.skipped = line.slice(2); break;
