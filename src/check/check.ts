@@ -1,8 +1,9 @@
 // The check: compare a trace with the reference model's prediction, fed the trace's outcomes.
 // Skips '?' (a bit the target cannot show) and compares only what the trace observed.
 import type { Case } from '../ops/schema.ts';
-import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
+import { clip } from '../ops/bounded.ts';
 import type { EntryClass, ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
 import { profileForRelease } from '../model/profile.ts';
@@ -28,9 +29,13 @@ function describeOp(c: Case, i: number): string {
 
 const eventKey = (e: UffdEvent) => JSON.stringify([e.kind, e.proc, e.region ?? null, e.page ?? null, e.child ?? null]);
 
-/** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference. */
+/** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference.
+ *  A trace that does not fit the case (src/ops/trace.ts traceProblems) throws TraceError: bad
+ *  input, not a verdict. A trace with a fault is never ok, whatever it compared. */
 export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verdict {
-  if (trace.skipped) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
+  const problems = traceProblems(c, trace);
+  if (problems.length) throw new TraceError(problems);
+  if (trace.skipped !== undefined) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
@@ -42,16 +47,14 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   const sd = trace.target.capabilities.soft_dirty !== false;
   for (const step of trace.steps) {
     const ps: PredictedStep | undefined = pred.steps[step.op];
-    if (!ps) {
-      violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: '(no such op)', actual: String(step.rc), rules: [], severity: 'mismatch', message: `step ${step.op}: the case has no op ${step.op}` }));
-      continue;
-    }
-    if (step.skipped) continue;
+    if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
+    if (step.skipped !== undefined) continue;
     const where = `step ${step.op} (${describeOp(c, step.op)})`;
     if (ps.rc !== '*') {
       compared++;
       if (String(ps.rc) !== String(step.rc)) {
-        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual: String(step.rc), rules: ps.rcRules ?? ps.rules, severity: 'mismatch', message: `${where}: returned ${step.rc}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
+        const actual = clip(String(step.rc));
+        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual, rules: ps.rcRules ?? ps.rules, severity: 'mismatch', message: `${where}: returned ${actual}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
       }
     }
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
@@ -117,7 +120,8 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
       }
     }
   }
-  return { ok: violations.length === 0 && !trace.fault, compared, violations, ...(trace.fault ? { fault: trace.fault } : {}) };
+  const faulted = trace.fault !== undefined;
+  return { ok: violations.length === 0 && !faulted, compared, violations, ...(faulted ? { fault: trace.fault || '(empty fault)' } : {}) };
 }
 
 /** Any bit of the trace differs from the prediction (a quick pass without attribution). */
