@@ -2,11 +2,12 @@
 // atomically (temporary file + rename in the same directory) and never replacing a smaller one.
 // Each file is a valid ptefarm-case/1 whose `name` describes the bucket.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import { parseCase, validateCase } from '../ops/validate.ts';
 import { smaller } from './dedup.ts';
+import { writeFileAtomic } from '../ops/atomic-write.ts';
 
 export const DEFAULT_CORPUS_DIRS = ['corpus/seeds', 'corpus/regressions'];
 export const REGRESSIONS_DIR = 'corpus/regressions';
@@ -34,8 +35,6 @@ async function readExisting(path: string): Promise<Case | undefined> {
   }
 }
 
-let tmpSeq = 0;
-
 /**
  * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
  * not larger (ops, then pages, then JSON length); an unreadable/invalid existing file is replaced.
@@ -61,17 +60,12 @@ async function saveLocked(dir: string, path: string, sig: string, c: Case, extra
   if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);
   const before = await readExisting(path);
   if (before && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
-  const tmp = join(dir, `.${signatureSlug(sig)}.${process.pid}.${++tmpSeq}.tmp`);
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', 'utf8');
-  try {
-    // re-check just before the rename: another writer may have stored a smaller one meanwhile
+  // re-check just before the rename: another writer may have stored a smaller one meanwhile
+  const written = await writeFileAtomic(path, JSON.stringify(doc, null, 2) + '\n', async () => {
     const now = await readExisting(path);
-    if (now && !smaller(c, now)) { await unlink(tmp); return { path, written: false, reason: 'kept-existing' }; }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+    return !!now && !smaller(c, now);
+  });
+  if (!written) return { path, written: false, reason: 'kept-existing' };
   return { path, written: true, reason: before ? 'smaller' : 'new' };
 }
 

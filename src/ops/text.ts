@@ -15,6 +15,7 @@ import { FEATURES, OP_NAMES, type Case, type Feature, type Op, type OpName } fro
 import { validateCase } from './validate.ts';
 import { DEFAULT_LIMITS, type Limits } from './layout.ts';
 import { own, put } from './records.ts';
+import { clip, someProblems } from './bounded.ts';
 
 export const TEXT_HEADER = 'ptefarm-case/1';
 
@@ -52,7 +53,7 @@ const SYNTAX: Record<OpName, OpSyntax> = {
 /** A syntax error in the text form: every problem as `line N: message`. */
 export class TextError extends Error {
   constructor(readonly problems: string[], source?: string) {
-    super(`${source ? source + ': ' : ''}invalid case text:\n  ${problems.join('\n  ')}`);
+    super(`${source ? source + ': ' : ''}invalid case text:\n  ${someProblems(problems).join('\n  ')}`);
     this.name = 'TextError';
   }
 }
@@ -172,7 +173,7 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, li) => {
     const ln = li + 1;
-    const bad = (msg: string) => problems.push(`line ${ln}: ${msg}`);
+    const bad = (msg: string) => problems.push(`line ${ln}: ${clip(msg, 400)}`);
     const trimmed = raw.trim();
     if (trimmed.startsWith('name ') || trimmed === 'name') {
       if (ops.length) return bad('the name line must come before the ops');

@@ -3,6 +3,7 @@
 // (junit.xml, ktap.txt, summary.md, report.html). `ptefarm report RUN_DIR` regenerates the reports
 // from what is stored.
 import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../ops/atomic-write.ts';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
@@ -24,7 +25,7 @@ export class RunDirError extends Error {}
 
 export async function saveRun(dir: string, run: GateRun): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, RUN_FILE), JSON.stringify(run, null, 2) + '\n');
+  await writeFileAtomic(join(dir, RUN_FILE), JSON.stringify(run, null, 2) + '\n');
 }
 
 export async function loadRun(dir: string): Promise<GateRun> {
@@ -89,11 +90,15 @@ export async function writeReports(dir: string, run: GateRun, extra: Partial<Rec
   };
   const written = { junit: [], ktap: [], markdown: [], html: [] } as Record<ReportKind, string[]>;
   for (const k of Object.keys(texts) as ReportKind[]) {
-    const paths = [join(dir, REPORT_FILES[k]), ...(extra[k] ? [extra[k]!] : [])];
-    for (const p of paths) {
-      await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, texts[k]);
-      written[k].push(p);
+    // in the run directory atomically (a symlink planted at a report's name is replaced, not
+    // written through); an extra path is the user's own choice (it may be /dev/stdout)
+    const own = join(dir, REPORT_FILES[k]);
+    await writeFileAtomic(own, texts[k]);
+    written[k].push(own);
+    if (extra[k]) {
+      await mkdir(dirname(extra[k]!), { recursive: true });
+      await writeFile(extra[k]!, texts[k]);
+      written[k].push(extra[k]!);
     }
   }
   return written;

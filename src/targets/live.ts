@@ -6,7 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
-import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
+import { CasePlan } from '../ops/plan.ts';
+import { DEFAULT_LIMITS } from '../ops/layout.ts';
 import { SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { dict, own } from '../ops/records.ts';
@@ -46,15 +47,17 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
     if (i === undefined) { i = regionNames.length; ids.set(name, i); regionNames.push(name); }
     return i;
   };
-  // the limits were checked by whoever validated the case (perhaps with larger ones)
-  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
+  // the executor is compiled for the limits table: a case validated with larger limits is refused
+  // here with the problem, instead of faulting in the executor
+  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: DEFAULT_LIMITS });
+  if (c.ops.length > DEFAULT_LIMITS.maxOps) throw new Error(`ops: ${c.ops.length} ops exceed the executor's limit of ${DEFAULT_LIMITS.maxOps}`);
   const lines: string[] = [];
   const skipped = new Map<number, string>();
   c.ops.forEach((op, i) => {
     const p = op.proc ?? 0;
     const before = op.op === 'mremap' ? plan.regionOf(p, op.region) : undefined;
     const problems = plan.step(op, i);
-    if (problems.length) throw new Error(`${problems[0]} (validate the case first)`);
+    if (problems.length) throw new Error(`${problems[0]} (the case does not fit the executor's limits or was not validated)`);
     const reason = skip(op);
     if (reason !== undefined) {
       skipped.set(i, reason);
