@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { regionName, type Case } from './schema.ts';
 import { safeRecord } from './records.ts';
+import { DEFAULT_LIMITS } from './layout.ts';
 import { clip, show, someProblems } from './bounded.ts';
 
 /** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57) soft-dirty(55) */
@@ -87,6 +88,8 @@ const pageStr = z.string().regex(PAGE_STRING_RE, 'six characters, each its own l
 const scanStr = z.string().regex(SCAN_STRING_RE, 'nine characters, each its own letter of awfpszhdg (in that order) or ., or --------- for a page not reported');
 const procKey = z.string().regex(PROC_KEY_RE, 'a process number');
 const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName), procKey);
+/** a page of a region: below the pages-per-region limit */
+const pageIndex = z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion - 1);
 const reason = (what: string) => z.string().min(1, `an empty ${what}: give the reason (or leave the key out)`);
 
 export const traceSchema = z.object({
@@ -99,12 +102,12 @@ export const traceSchema = z.object({
     op: z.number().int().min(0),
     rc: z.union([z.literal(0), z.string().min(1)]),
     outcome: z.object({
-      huge: safeRecord(z.array(z.number().int().min(0)), regionName).optional(),
-      swapped_out: safeRecord(z.array(z.number().int().min(0)), regionName).optional(),
+      huge: safeRecord(z.array(pageIndex), regionName).optional(),
+      swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
     }).optional(),
     events: z.array(z.object({
-      kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int().min(0),
-      region: regionName.optional(), page: z.number().int().min(0).optional(), child: z.number().int().min(0).optional(),
+      kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int().min(0).max(DEFAULT_LIMITS.maxProcs - 1),
+      region: regionName.optional(), page: pageIndex.optional(), child: z.number().int().min(0).max(DEFAULT_LIMITS.maxProcs - 1).optional(),
     })).optional(),
     pages: pageMap(pageStr).optional(),
     scan: pageMap(scanStr).optional(),
@@ -127,7 +130,11 @@ export class TraceError extends Error {
  *  keys that are not process numbers. Cheap enough for every check (no model run). */
 export function traceProblems(c: Case, t: Trace): string[] {
   const problems: string[] = [];
-  if (t.skipped !== undefined) return problems;
+  if (t.skipped !== undefined) {
+    // a case the target did not run has nothing to compare: steps would be a contradiction
+    if (t.steps.length) problems.push(`steps: a skipped trace (not run: ${show(t.skipped, 60)}) has no steps, this one has ${t.steps.length}`);
+    return problems;
+  }
   const n = c.ops.length;
   let prev = -1;
   t.steps.forEach((s, i) => {

@@ -94,6 +94,17 @@ describe('trace input', () => {
     expect(v.fault).toBeDefined();
   });
 
+  it('a skipped trace with steps, and outcome or event pages past the page limit, are bad input', () => {
+    expect(problemsOf(() => checkTrace(c, { ...good(), skipped: 'no uffd here' }))).toMatch(/steps: a skipped trace \(not run: "no uffd here"\) has no steps, this one has 3/);
+    expect(checkTrace(c, { ...good(), steps: [], skipped: 'no uffd here' }).skipped).toBe('no uffd here');
+    const t = good();
+    t.steps[1].outcome = { huge: { a: [1e300] } };
+    expect(schemaIssues(t).join('\n')).toMatch(/steps\.1\.outcome\.huge\.a\.0: /);
+    const e = good();
+    e.steps[1].events = [{ kind: 'wp_fault', proc: 1e9, region: 'a', page: -1 }];
+    expect(schemaIssues(e).join('\n')).toMatch(/steps\.1\.events\.0\.proc: [^]*steps\.1\.events\.0\.page: /);
+  });
+
   it('a trace with an executor fault is never ok, and never printed as "ok"', () => {
     const t = good();
     t.steps.pop();
