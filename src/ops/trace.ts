@@ -96,7 +96,7 @@ export const traceSchema = z.object({
   format: z.literal('ptefarm-trace/1'),
   target: z.object({
     name: z.string(), arch: z.string(), kernel: z.string(),
-    capabilities: safeRecord(z.boolean()),
+    capabilities: safeRecord(z.boolean(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a capability name')),
   }),
   steps: z.array(z.object({
     op: z.number().int().min(0),
@@ -155,6 +155,14 @@ export function traceProblems(c: Case, t: Trace): string[] {
     };
     strings('pages', PAGE_STRING_RE);
     strings('scan', SCAN_STRING_RE);
+    if (s.scan !== undefined) {
+      // PAGEMAP_SCAN results belong to a scan op, for its process and region only
+      const op = c.ops[s.op];
+      const want = op.op === 'scan' ? `${op.proc ?? 0}.${op.region}` : undefined;
+      for (const [proc, regions] of Object.entries(s.scan)) for (const region of Object.keys(regions)) {
+        if (`${proc}.${region}` !== want) problems.push(`steps[${i}].scan.${clip(proc, 40)}.${clip(region, 40)}: ${want ? `the op scans ${want} only` : `op ${s.op} (${op.op}) is not a scan`}`);
+      }
+    }
   });
   if (t.fault === undefined && problems.length === 0 && t.steps.length < n) {
     const have = new Set(t.steps.map((s) => s.op));

@@ -105,6 +105,20 @@ describe('trace input', () => {
     expect(schemaIssues(e).join('\n')).toMatch(/steps\.1\.events\.0\.proc: [^]*steps\.1\.events\.0\.page: /);
   });
 
+  it('PAGEMAP_SCAN results only for the scan op, its process and region; capability names are names (found by the chaos suite)', () => {
+    const t = good();
+    const strs = t.steps[2].scan!['0'].a;
+    delete t.steps[2].scan!['0'].a;
+    Object.defineProperty(t.steps[2].scan!['0'], '__proto__', { value: strs.map(() => '---------'), enumerable: true });
+    expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[2\]\.scan\.0\.__proto__: the op scans 0\.a only/);
+    const w = good();
+    w.steps[1].scan = { 0: { a: ['---------', '---------'] } };
+    expect(problemsOf(() => checkTrace(c, w))).toMatch(/steps\[1\]\.scan\.0\.a: op 1 \(write\) is not a scan/);
+    const k = good() as unknown as { target: { capabilities: Record<string, boolean> } };
+    k.target.capabilities['x'.repeat(100_000)] = true;
+    expect(schemaIssues(k).join('\n')).toMatch(/target\.capabilities\.x+: bad key: a capability name/);
+  });
+
   it('a trace with an executor fault is never ok, and never printed as "ok"', () => {
     const t = good();
     t.steps.pop();
