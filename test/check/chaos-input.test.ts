@@ -19,6 +19,7 @@ import type { Case } from '../../src/ops/schema.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
 import { encodeCase } from '../../src/targets/live.ts';
 import { InputError, parseTrace } from '../../src/cli/io.ts';
+import { envelopeProblems } from '../../workers/worker.ts';
 
 const N = Number(process.env.PTEFARM_CHAOS_N ?? 10_000);
 const SEED = Number(process.env.PTEFARM_CHAOS_SEED ?? 18);
@@ -296,6 +297,29 @@ describe(`chaos: ${N} malformed cases and ${N} adversarial traces in one process
     expect(stats.total).toBe(N);
     expect(stats.rejected).toBeGreaterThan(N * 0.7);
   }, 300_000);
+
+  it('malformed job envelopes (the worker\'s validation entry): never a throw, every problem bounded and naming the field', () => {
+    const job = { v: 1, campaign: 'c1', id: 'j1', target: 'model:x86', case: bases[0].c, timeoutMs: 5000, hash: 'h', maxDeliver: 5, ackWaitMs: 30_000, coverage: { profile: '6.18' } };
+    const fields = Object.keys(job);
+    let refused = 0;
+    fc.assert(fc.property(fc.nat(), fc.nat(), fc.constantFrom('type', 'huge-number', 'proto-key', 'huge-string', 'delete'), (a, b, kind) => {
+      const j = clone(job) as Record<string, unknown>;
+      const f = fields[a % fields.length];
+      if (kind === 'type') { const others = OTHER_TYPES.filter((x) => typeOf(x) !== typeOf(j[f])); j[f] = others[b % others.length]; }
+      else if (kind === 'huge-number') j[f] = HUGE_NUMBERS[b % HUGE_NUMBERS.length];
+      else if (kind === 'proto-key') define(j, PROTO[b % PROTO.length], { v: 2 });
+      else if (kind === 'huge-string') j[f] = BIG;
+      else delete j[f];
+      const p = envelopeProblems(j, 'model:x86');
+      if (p.length) refused++;
+      for (const x of p) {
+        expect(x.length).toBeLessThan(500);
+        expect(x).toMatch(/^(job|v|campaign|id|hash|target|timeoutMs|maxDeliver|ackWaitMs|coverage): /);
+      }
+    }), { numRuns: N, seed: SEED, endOnFailure: true });
+    console.info(`chaos jobs: ${N} mutated envelopes, ${refused} refused with bounded problems, 0 throws`);
+    expect(refused).toBeGreaterThan(N * 0.5);
+  }, 120_000);
 
   it('adversarial traces: 0 crashes, 0 false ok, every error a bounded message naming the field', () => {
     const stats = { total: 0, skippedKinds: 0, schema: 0, traceError: 0, violation: 0, fault: 0, ok: 0, hidingOk: 0, falseOk: 0, maxMs: 0 };
