@@ -90,7 +90,8 @@ const procKey = z.string().regex(PROC_KEY_RE, 'a process number');
 const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName), procKey);
 /** a page of a region: below the pages-per-region limit */
 const pageIndex = z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion - 1);
-const reason = (what: string) => z.string().min(1, `an empty ${what}: give the reason (or leave the key out)`);
+/** a fault or skip reason: words for a person, kept to a bounded length */
+const reason = (what: string) => z.string().min(1, `an empty ${what}: give the reason (or leave the key out)`).transform((x) => clip(x, 4000));
 
 export const traceSchema = z.object({
   format: z.literal('ptefarm-trace/1'),

@@ -5,6 +5,7 @@ import type { Trace } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict } from '../model/model.ts';
 import { own } from '../ops/records.ts';
+import { clip } from '../ops/bounded.ts';
 
 export interface PageRun {
   first: number;
@@ -78,7 +79,7 @@ export function stepTable(c: Case, trace: Trace, opts: { profile?: string } = {}
     if (events?.diff) mismatches++;
     const op = c.ops[s.op];
     return {
-      step: s.op, op: op ? formatOp(op) : '?', rc: { expected: rcE, actual: String(s.rc), diff: rcDiff },
+      step: s.op, op: op ? formatOp(op) : '?', rc: { expected: rcE, actual: clip(String(s.rc)), diff: rcDiff },
       ...(s.skipped ? { skipped: s.skipped } : {}), ...(events ? { events } : {}), regions, mismatches,
     };
   });

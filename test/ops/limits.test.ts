@@ -11,6 +11,8 @@ import { ModelTarget } from '../../src/targets/model.ts';
 import { LiveTarget } from '../../src/targets/live.ts';
 import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
 import { formatVerdict } from '../../src/cli/commands/check.ts';
+import { stepTable } from '../../src/report/steps.ts';
+import { traceSchema } from '../../src/ops/trace.ts';
 import type { Case } from '../../src/ops/schema.ts';
 
 const src = (f: string) => readFileSync(new URL(`../../workers/executor/${f}`, import.meta.url), 'utf8');
@@ -107,6 +109,11 @@ describe('bounded error messages', () => {
     expect(v.violations[0].message).toMatch(/step 1 \(write a\): returned E{200}… \(20000000 chars\), x86 returns 0/);
     expect(v.violations[0].actual.length).toBeLessThan(300);
     expect(formatVerdict(v).length).toBeLessThan(1000);
+    // the report's step table quotes it bounded too
+    expect(stepTable(c, t)[1].rc.actual).toMatch(/^E{200}… \(20000000 chars\)$/);
+    // a 20 MB fault or skip reason read from a file is kept to 4,000 characters
+    const parsed = traceSchema.parse({ ...JSON.parse(JSON.stringify(new ModelTarget('model:x86').executeSync(c))), fault: 'F'.repeat(20_000_000) });
+    expect(parsed.fault!.length).toBeLessThan(4100);
     // and a 20 MB fault
     const f = checkTrace(c, { ...JSON.parse(JSON.stringify(new ModelTarget('model:x86').executeSync(c))), fault: 'F'.repeat(20_000_000) });
     expect(formatVerdict(f).length).toBeLessThan(1000);
