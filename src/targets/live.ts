@@ -36,6 +36,13 @@ export interface EncodedCase {
   skipped: Map<number, string>;
 }
 
+/** a code from one of the tables above: own keys only (`constructor` is no kind) */
+function table(t: Readonly<Record<string, number>>, key: string, i: number, what: string): number {
+  const v = own(t, key);
+  if (v === undefined) throw new Error(`ops[${i}]: unknown ${what} ${JSON.stringify(String(key).slice(0, 40))} (validate the case first)`);
+  return v;
+}
+
 /** Plan a validated case into executor lines: region addresses come from the case's static plan
  *  (src/ops/plan.ts, as validation computes it). `skip(op)` returns a reason to not execute an op;
  *  the plan still follows a skipped op (it is static, whatever the host does). */
@@ -70,7 +77,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
     switch (op.op) {
       case 'mmap': {
         const start = reg(op.region).start;
-        lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${KIND_CODES[op.kind]} ${op.thp ? 1 : 0}`);
+        lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${table(KIND_CODES, op.kind, i, 'kind')} ${op.thp ? 1 : 0}`);
         return;
       }
       case 'mremap': {
@@ -93,14 +100,14 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         const first = op.first ?? 0;
         const count = op.count ?? r.pages - first;
         let extra = '';
-        if (op.op === 'mprotect') extra = ` ${PROT_CODES[op.prot]}`;
+        if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
         if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
     }
   });
-  const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f) => m | FEATURE_BITS[f], 0) : -1;
+  const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f, k) => m | table(FEATURE_BITS, f, k, 'feature'), 0) : -1;
   return { lines, regionNames, uffdFeatures, skipped };
 }
 

@@ -124,6 +124,8 @@ describe('regions named like Object.prototype properties', () => {
   it('tables keyed by name do not answer for Object.prototype: profiles, op codes, images, text fields', () => {
     for (const n of PROTO_NAMES) expect(() => getProfile(n), n).toThrow(/unknown kernel profile/);
     expect(() => encodeCase({ format: 'ptefarm-case/1', ops: [{ op: 'constructor' }] } as unknown as Case)).toThrow(/unknown op|does not exist|constructor/);
+    expect(() => encodeCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'constructor' }] } as unknown as Case)).toThrow(/unknown kind "constructor"/);
+    expect(() => encodeCase({ format: 'ptefarm-case/1', uffd: { features: ['toString'] }, ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } as unknown as Case)).toThrow(/unknown feature "toString"/);
     expect(() => parseImageSpec('constructor')).toThrow(/unknown image/);
     expect(() => parseImageSpec('__proto__')).toThrow(/unknown image/);
     // the text format: a field named like a prototype property is unknown, a region so named is kept
