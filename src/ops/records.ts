@@ -16,13 +16,6 @@ export function own<T>(rec: Readonly<Record<string, T>> | null | undefined, key:
   return rec != null && Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
 }
 
-/** A record built from entries, without a prototype (Object.fromEntries keeps Object.prototype). */
-export function dictOf<T>(entries: Iterable<readonly [string, T]>): Record<string, T> {
-  const out = dict<T>();
-  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  return out;
-}
-
 /** Set rec[key] as an own property whatever the key (`__proto__` included). */
 export function put<T>(rec: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(rec, key, { value, enumerable: true, writable: true, configurable: true });
