@@ -33,7 +33,7 @@ for (const dir of ['corpus/seeds', 'corpus/mutants']) {
   for (const f of readdirSync(url).filter((x) => x.endsWith('.json')).sort()) {
     const c = parseCase(JSON.parse(readFileSync(new URL(f, url), 'utf8')));
     const pages = c.ops.reduce((n, o) => n + (o.op === 'mmap' ? o.pages : 0), 0);
-    if (pages > 64 || c.ops.length > 30) continue; // keep the run short: small cases, small traces
+    if (pages > 16 || c.ops.length > 30) continue; // keep the run short: small cases, small traces
     bases.push({ c, t: JSON.parse(JSON.stringify(new ModelTarget('model:x86').executeSync(c))) });
   }
 }
