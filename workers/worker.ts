@@ -17,6 +17,7 @@ import { openTarget } from '../src/targets/registry.ts';
 import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
+import { clip, show, someProblems } from '../src/ops/bounded.ts';
 import {
   BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
@@ -50,19 +51,25 @@ export interface WorkerHandle {
 
 const CAMPAIGN_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Envelope problems of a job message (the case itself is checked by validateCase). */
-function envelopeProblems(j: Partial<JobMessage>, target: string): string[] {
+/** the largest delay a Node timer takes (larger ones fire at once) */
+const MAX_TIMER_MS = 2_147_483_647;
+const wholeIn = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+
+/** Envelope problems of a job message (the case itself is checked by validateCase). Every field is
+ *  checked for type and range before anything uses it; messages quote input bounded (show). */
+export function envelopeProblems(j: Partial<JobMessage>, target: string): string[] {
   const p: string[] = [];
   if (typeof j !== 'object' || j === null || Array.isArray(j) || Object.keys(j).length === 0) return ['job: expected a JSON object'];
-  if (j.v !== 1) p.push(`v: expected 1, got ${JSON.stringify(j.v)}`);
-  if (typeof j.campaign !== 'string' || !CAMPAIGN_RE.test(j.campaign)) p.push('campaign: expected a campaign id');
-  if (typeof j.id !== 'string' || !j.id || j.id.length > 200) p.push('id: expected a job id');
-  if (typeof j.hash !== 'string') p.push('hash: expected a string');
-  if (j.target !== target) p.push(`target: this worker runs ${target}, the job asks for ${JSON.stringify(j.target)}`);
-  if (j.timeoutMs !== undefined && (typeof j.timeoutMs !== 'number' || !(j.timeoutMs > 0))) p.push('timeoutMs: expected a positive number');
-  if (j.maxDeliver !== undefined && (!Number.isInteger(j.maxDeliver) || j.maxDeliver < 1)) p.push('maxDeliver: expected a positive integer');
-  if (j.ackWaitMs !== undefined && (typeof j.ackWaitMs !== 'number' || !(j.ackWaitMs >= 100))) p.push('ackWaitMs: expected a number >= 100');
-  if (j.coverage !== undefined && (typeof j.coverage !== 'object' || j.coverage === null || (j.coverage.profile !== undefined && typeof j.coverage.profile !== 'string'))) p.push('coverage: expected { profile?: string }');
+  if (j.v !== 1) p.push(`v: expected 1, got ${show(j.v)}`);
+  if (typeof j.campaign !== 'string' || !CAMPAIGN_RE.test(j.campaign)) p.push(`campaign: expected a campaign id ([A-Za-z0-9_-]{1,64}), got ${show(j.campaign)}`);
+  if (typeof j.id !== 'string' || !j.id || j.id.length > 200) p.push(`id: expected a job id of 1..200 characters, got ${show(j.id)}`);
+  if (typeof j.hash !== 'string' || j.hash.length > 200) p.push(`hash: expected a string of at most 200 characters, got ${show(j.hash)}`);
+  if (j.target !== target) p.push(`target: this worker runs ${target}, the job asks for ${show(j.target)}`);
+  if (j.timeoutMs !== undefined && !wholeIn(j.timeoutMs, 1, MAX_TIMER_MS)) p.push(`timeoutMs: expected a whole number of milliseconds 1..${MAX_TIMER_MS}, got ${show(j.timeoutMs)}`);
+  if (j.maxDeliver !== undefined && !wholeIn(j.maxDeliver, 1, 1_000_000)) p.push(`maxDeliver: expected a whole number 1..1000000, got ${show(j.maxDeliver)}`);
+  if (j.ackWaitMs !== undefined && !wholeIn(j.ackWaitMs, 100, MAX_TIMER_MS)) p.push(`ackWaitMs: expected a whole number of milliseconds 100..${MAX_TIMER_MS}, got ${show(j.ackWaitMs)}`);
+  if (j.coverage !== undefined && (typeof j.coverage !== 'object' || j.coverage === null || Array.isArray(j.coverage) ||
+    (j.coverage.profile !== undefined && (typeof j.coverage.profile !== 'string' || j.coverage.profile.length > 40)))) p.push(`coverage: expected { profile?: string }, got ${show(j.coverage)}`);
   return p;
 }
 
@@ -156,8 +163,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       }
       const campaign = job && typeof job.campaign === 'string' && CAMPAIGN_RE.test(job.campaign) ? job.campaign
         : (m.headers?.get('Ptefarm-Campaign') && CAMPAIGN_RE.test(m.headers.get('Ptefarm-Campaign')) ? m.headers.get('Ptefarm-Campaign') : '_invalid');
-      const jobId = job && typeof job.id === 'string' && job.id ? job.id : (m.headers?.get('Ptefarm-Job') || `seq-${m.seq}`);
-      const hash = job && typeof job.hash === 'string' ? job.hash : 'none';
+      const jobId = job && typeof job.id === 'string' && job.id && job.id.length <= 200 ? job.id : (m.headers?.get('Ptefarm-Job') || `seq-${m.seq}`);
+      // the hash names the result (Nats-Msg-Id): only a well-formed one is echoed
+      const hash = job && typeof job.hash === 'string' && job.hash.length <= 200 ? job.hash : 'none';
       if (!problems.length) {
         const caseProblems = validateCase(job!.case, limits);
         if (caseProblems.length) problems = caseProblems.map((p) => `case ${p}`);
@@ -165,14 +173,16 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       let result: CaseResult;
       if (problems.length) {
         stats.refused++;
-        const shown = problems.slice(0, 8).join('; ') + (problems.length > 8 ? `; (${problems.length - 8} more)` : '');
+        const shown = someProblems(problems, 8).join('; ');
         result = { id: jobId, fault: `refused by worker ${id}: invalid job (not executed): ${shown}`, worker: id, ms: 0 };
         log(`worker ${id}: refused job ${jobId} of campaign ${campaign}: ${shown}`);
       } else {
         const timeoutMs = Math.min(job!.timeoutMs ?? maxCaseMs, maxCaseMs);
         const task: CaseJob & CoverageRequest = { id: jobId, target: o.target, case: job!.case! };
         if (job!.coverage) task.coverage = job!.coverage.profile ? { profile: job!.coverage.profile } : {};
-        result = await pool.run(task, { timeoutMs });
+        // whatever goes wrong in running it, the job gets a result (a handler that throws leaves the
+        // job to be redelivered until it is dead-lettered)
+        try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: jobId, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
         result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
       }
       await publishResult(campaign, { v: 1, campaign, id: jobId, hash, result, delivery: m.info.deliveryCount });

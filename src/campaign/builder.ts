@@ -74,8 +74,9 @@ export class CaseBuilder {
     }
   }
 
-  /** regions of `proc` the region limit counts */
-  regionCount(proc: number): number { return this.plan.namedCount(proc); }
+  /** region names the region limit counts: per case, whatever the process (the executor gives every
+   *  name of the case a region id) */
+  regionCount(_proc: number): number { return this.plan.nameCount(); }
 
   /** can `name` (pages) be placed right after `after` in `proc` without overlapping? */
   canPlaceAfter(proc: number, after: string, pages: number): boolean {

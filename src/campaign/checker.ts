@@ -25,10 +25,11 @@ export interface Checker {
 
 /** The reference checker (x86 model, optional profile). Loaded lazily so tests can run without it. */
 export async function referenceChecker(opts: { profile?: string } = {}): Promise<Checker> {
-  const [{ checkTrace, signature }, { predict }, { ALL_RULES }] = await Promise.all([
+  const [{ checkTrace, signature }, { predict }, { ALL_RULES }, { TraceError }] = await Promise.all([
     import('../check/check.ts'),
     import('../model/model.ts'),
     import('../model/catalogue.ts'),
+    import('../ops/trace.ts'),
   ]);
   const mopts = opts.profile ? { profile: opts.profile } : {};
   return {
@@ -36,7 +37,12 @@ export async function referenceChecker(opts: { profile?: string } = {}): Promise
     catalogue: new Set(ALL_RULES.map((r) => r.id)),
     signature,
     check(c, trace, known) {
-      const v = checkTrace(c, trace, mopts);
+      let v;
+      try { v = checkTrace(c, trace, mopts); } catch (e) {
+        // a trace that does not fit its case is the target's fault, never a verdict on the kernel
+        if (e instanceof TraceError) return { violations: [], stepRules: [], fault: `target returned an ${e.message}` };
+        throw e;
+      }
       let stepRules: string[][] = known ?? [];
       if (!known && !v.fault && !v.skipped) {
         try {

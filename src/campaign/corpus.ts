@@ -2,13 +2,14 @@
 // atomically (temporary file + rename in the same directory) and never replacing a smaller one.
 // Each file is a valid ptefarm-case/1 whose `name` describes the bucket. Only `ptefarm corpus add`
 // writes into corpus/ (campaigns store their findings in the work directory, src/campaign/findings.ts);
-// `writeFileAtomic` and `serialized` are the one atomic-write and per-file lock helpers, used by both.
+// `serialized` is the per-file lock used by both; files are written by src/ops/atomic-write.ts.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import { parseCase, validateCase } from '../ops/validate.ts';
 import { smaller } from './dedup.ts';
+import { writeFileAtomic } from '../ops/atomic-write.ts';
 
 export const DEFAULT_CORPUS_DIRS = ['corpus/seeds', 'corpus/regressions'];
 export const REGRESSIONS_DIR = 'corpus/regressions';
@@ -38,27 +39,6 @@ export async function readValidCase(path: string): Promise<Case | undefined> {
   }
 }
 
-let tmpSeq = 0;
-
-/**
- * Write `text` to `path` atomically: a temporary file in the same directory, then a rename, so a
- * reader sees the old content or the new one, never a part. `keep()` is asked just before the rename
- * (e.g. "has another writer stored something better meanwhile?"); true leaves the old file in place.
- * Returns whether the file was replaced.
- */
-export async function writeFileAtomic(path: string, text: string, keep?: () => Promise<boolean>): Promise<boolean> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpSeq}.tmp`);
-  await writeFile(tmp, text, 'utf8');
-  try {
-    if (keep && await keep()) { await unlink(tmp); return false; }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  return true;
-}
 
 const locks = new Map<string, Promise<void>>();
 

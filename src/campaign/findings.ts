@@ -11,7 +11,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import type { TargetInfo } from '../ops/trace.ts';
 import { validateCase } from '../ops/validate.ts';
-import { readValidCase, serialized, signatureSlug, writeFileAtomic } from './corpus.ts';
+import { readValidCase, serialized, signatureSlug } from './corpus.ts';
+import { writeFileAtomic } from '../ops/atomic-write.ts';
 import { smaller } from './dedup.ts';
 import { findingsDir } from './config.ts';
 

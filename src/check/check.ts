@@ -1,7 +1,9 @@
 // The check: compare a trace with the reference model's prediction, fed the trace's outcomes.
 // Skips '?' (a bit the target cannot show) and compares only what the trace observed.
 import type { Case } from '../ops/schema.ts';
-import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { own } from '../ops/records.ts';
+import { clip } from '../ops/bounded.ts';
 import type { EntryClass, ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
 import { hostKnobs, profileForRelease } from '../model/profile.ts';
@@ -27,9 +29,13 @@ function describeOp(c: Case, i: number): string {
 
 const eventKey = (e: UffdEvent) => JSON.stringify([e.kind, e.proc, e.region ?? null, e.page ?? null, e.child ?? null]);
 
-/** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference. */
+/** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference.
+ *  A trace that does not fit the case (src/ops/trace.ts traceProblems) throws TraceError: bad
+ *  input, not a verdict. A trace with a fault is never ok, whatever it compared. */
 export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verdict {
-  if (trace.skipped) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
+  const problems = traceProblems(c, trace);
+  if (problems.length) throw new TraceError(problems);
+  if (trace.skipped !== undefined) return { ok: true, compared: 0, violations: [], skipped: trace.skipped };
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   // and the host settings the target reports decide the knobs they govern
@@ -44,21 +50,19 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   const sd = trace.target.capabilities.soft_dirty !== false;
   for (const step of trace.steps) {
     const ps: PredictedStep | undefined = pred.steps[step.op];
-    if (!ps) {
-      violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: '(no such op)', actual: String(step.rc), rules: [], severity: 'mismatch', message: `step ${step.op}: the case has no op ${step.op}` }));
-      continue;
-    }
-    if (step.skipped) continue;
+    if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
+    if (step.skipped !== undefined) continue;
     const where = `step ${step.op} (${describeOp(c, step.op)})`;
     if (ps.rc !== '*') {
       compared++;
       if (String(ps.rc) !== String(step.rc)) {
-        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual: String(step.rc), rules: ps.rcRules ?? ps.rules, severity: 'mismatch', message: `${where}: returned ${step.rc}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
+        const actual = clip(String(step.rc));
+        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual, rules: ps.rcRules ?? ps.rules, severity: 'mismatch', message: `${where}: returned ${actual}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
       }
     }
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.pages[proc]?.[region];
+        const exp = own(own(ps.pages, proc), region);
         if (!exp) {
           violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${where}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
           continue;
@@ -73,11 +77,11 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
             const x = e[k] === '.' ? '0' : '1';
             if (a === x) continue;
             const bit = BIT_LETTERS[k];
-            const rules = ps.why[proc]?.[region]?.[page]?.[k] ?? [];
+            const rules = own(own(ps.why, proc), region)?.[page]?.[k] ?? [];
             const sev = severity(bit, x, a);
             violations.push(base(c, step.op, {
               kind: 'bit', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, severity: sev,
-              entry: ps.entry[proc]?.[region]?.[page],
+              entry: own(own(ps.entry, proc), region)?.[page],
               message: `${where}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));
           }
@@ -86,7 +90,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
     }
     for (const [proc, regions] of Object.entries(step.scan ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.scan?.[proc]?.[region];
+        const exp = own(own(ps.scan, proc), region);
         strs.forEach((s, page) => {
           const e = exp?.[page] ?? '---------';
           for (let k = 0; k < 9; k++) {
@@ -100,7 +104,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
             const rules = ps.rules.filter((r) => r.startsWith('R-PMS'));
             violations.push(base(c, step.op, {
               kind: 'scan', bit, proc: Number(proc), region, page, expected: x, actual: a, rules,
-              severity: severity(bit, x, a), entry: ps.entry[proc]?.[region]?.[page],
+              severity: severity(bit, x, a), entry: own(own(ps.entry, proc), region)?.[page],
               message: `${where}: PAGEMAP_SCAN p${proc} ${region}[${page}] ${SCAN_NAMES[bit]} is ${a === '-' ? 'not reported' : a}, x86 has ${x === '-' ? 'not reported' : x} (${rules.join(', ')})`,
             }));
           }
@@ -119,8 +123,9 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
       }
     }
   }
+  const faulted = trace.fault !== undefined;
   return {
-    ok: violations.length === 0 && !trace.fault, compared, violations, ...(trace.fault ? { fault: trace.fault } : {}),
+    ok: violations.length === 0 && !faulted, compared, violations, ...(faulted ? { fault: trace.fault || '(empty fault)' } : {}),
     ...(pred.assumptions.length ? { assumed: pred.assumptions } : {}),
   };
 }
@@ -132,7 +137,7 @@ function diverges(steps: PredictedStep[], trace: Trace): boolean {
     if (!ps) return true;
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
-        const exp = ps.pages[proc]?.[region];
+        const exp = own(own(ps.pages, proc), region);
         if (!exp) return true;
         for (let page = 0; page < strs.length; page++) {
           const s = strs[page], e = exp[page];

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Case } from '../ops/schema.ts';
 import { parseCase } from '../ops/validate.ts';
 import { traceSchema, type Trace } from '../ops/trace.ts';
+import { clip, someProblems } from '../ops/bounded.ts';
 
 /** An error for bad input: the CLI prints its message and exits 2. */
 export class InputError extends Error {}
@@ -18,8 +19,13 @@ export function readCase(path: string): Case {
 }
 
 export function readTrace(path: string): Trace {
-  const r = traceSchema.safeParse(readJson(path));
-  if (!r.success) throw new InputError(`${path}: invalid trace:\n  ${r.error.issues.map((i) => `${i.path.join('.') || '(trace)'}: ${i.message}`).join('\n  ')}`);
+  return parseTrace(readJson(path), path);
+}
+
+/** Parse unknown JSON as a trace; InputError naming every problem (bounded) otherwise. */
+export function parseTrace(json: unknown, path = '(trace)'): Trace {
+  const r = traceSchema.safeParse(json);
+  if (!r.success) throw new InputError(`${path}: invalid trace:\n  ${someProblems(r.error.issues.map((i) => `${clip(i.path.map((p) => clip(String(p), 40)).join('.')) || '(trace)'}: ${clip(i.message)}`)).join('\n  ')}`);
   return r.data as Trace;
 }
 

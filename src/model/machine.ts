@@ -4,6 +4,7 @@
 import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, UffdEvent } from '../ops/trace.ts';
 import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
+import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import {
   blockOf, blockStart, isAnonVma, isShared, withRule,
@@ -11,11 +12,6 @@ import {
 } from './state.ts';
 
 export type Rc = 0 | string;
-
-/** an own property's list of a name-keyed record (never one inherited from Object.prototype) */
-function ownList(rec: Record<string, number[]> | undefined, key: string): number[] | undefined {
-  return rec && Object.hasOwn(rec, key) ? rec[key] : undefined;
-}
 
 export class Machine {
   procs: Proc[];
@@ -68,7 +64,7 @@ export class Machine {
   private wantsHuge(p: Proc, block: number): boolean {
     if (!this.outcome) return true;
     const r = p.regions.get(this.curRegion);
-    const list = this.outcome.huge?.[this.curRegion];
+    const list = own(this.outcome.huge, this.curRegion);
     if (!r || !list) return false;
     return list.includes(Math.max(blockStart(block), r.start) - r.start);
   }
@@ -84,9 +80,9 @@ export class Machine {
     if (!r) return true;
     const k = huge ? Math.max(blockStart(blockOf(page)), r.start) - r.start : page - r.start;
     // kernels without PFNZERO for the huge zero folio (pfnZeroHuge) cannot record it: infer instead
-    const recorded = huge && !this.k.pfnZeroHuge ? undefined : ownList(this.outcome?.zero, this.curRegion);
+    const recorded = huge && !this.k.pfnZeroHuge ? undefined : own(this.outcome?.zero, this.curRegion);
     if (recorded) return recorded.includes(k);
-    const inferred = ownList(this.zeroInferred, this.curRegion);
+    const inferred = own(this.zeroInferred, this.curRegion);
     if (!inferred) return true;
     this.assumed = true;
     return inferred.includes(k);
@@ -95,7 +91,7 @@ export class Machine {
   private swappedOut(p: Proc, page: number): boolean {
     if (!this.outcome) return true;
     const r = p.regions.get(this.curRegion);
-    const list = this.outcome.swapped_out?.[this.curRegion];
+    const list = own(this.outcome.swapped_out, this.curRegion);
     if (!r || !list) return false;
     return list.includes(page - r.start);
   }

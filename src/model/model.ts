@@ -3,6 +3,7 @@
 import type { Case, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, PageMap, Step } from '../ops/trace.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
+import { dict } from '../ops/records.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
@@ -70,7 +71,7 @@ function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]
   if (!strs) return undefined;
   const zero: number[] = [];
   strs.forEach((s, k) => { if (s[0] === 'P' && s[3] !== 'E') zero.push(k); });
-  const out: Record<string, number[]> = Object.create(null);
+  const out = dict<number[]>();
   out[op.region] = zero;
   return out;
 }
@@ -88,15 +89,16 @@ interface Observation {
 function observe(m: Machine, mutant: string | undefined, attribution: boolean): Observation {
   const counts = m.mapcounts();
   const knobs = m.k;
-  const pages: PageMap = {};
-  const why: Observation['why'] = {};
-  const entry: Observation['entry'] = {};
+  // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
+  const pages: PageMap = dict();
+  const why: Observation['why'] = dict();
+  const entry: Observation['entry'] = dict();
   const b = [0, 0, 0, 0, 0, 0];
   let any = 0;
   for (const p of m.procs) {
     if (!p.alive) continue;
     const P = String(p.id);
-    pages[P] = {}; why[P] = {}; entry[P] = {};
+    pages[P] = dict(); why[P] = dict(); entry[P] = dict();
     const vmas = p.vmas; // sorted by start
     for (const [name, r] of p.regions) {
       const strs: string[] = new Array(r.pages);
@@ -257,7 +259,10 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   const r = [...p.regions].find(([n]) => n === op.region)![1];
   const cats: string[] = [];
   for (let i = r.start; i < r.start + r.pages; i++) cats.push(i >= start && i < end ? res.cats[i - start] : '---------');
-  return { rc: 0, scan: { [String(p.id)]: { [op.region]: cats } } };
+  const scan: PageMap = dict();
+  scan[String(p.id)] = dict();
+  scan[String(p.id)][op.region] = cats;
+  return { rc: 0, scan };
 }
 
 function scanEntry(p: Proc, i: number): ScanEntry {
@@ -320,7 +325,7 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
     const was = before.huge.get(b);
     if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
-  if (huge.length) out.huge = { [op.region]: huge };
+  if (huge.length) { out.huge = dict(); out.huge[op.region] = huge; }
   if (op.op === 'read') {
     // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first page
     const zero = new Set<number>();
@@ -328,7 +333,8 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
       if (before.zero.has(i)) continue;
       zero.add(p.pmds.get(blockOf(i))?.t === 'huge' ? Math.max(blockStart(blockOf(i)), r.start) - r.start : i - r.start);
     }
-    out.zero = { [op.region]: [...zero].sort((a, b) => a - b) };
+    out.zero = dict();
+    out.zero[op.region] = [...zero].sort((a, b) => a - b);
   }
   if (op.op === 'pageout') {
     const gone: number[] = [];
@@ -336,7 +342,7 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
       if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') continue;
       gone.push(i - r.start);
     }
-    if (gone.length) out.swapped_out = { [op.region]: gone.sort((a, b) => a - b) };
+    if (gone.length) { out.swapped_out = dict(); out.swapped_out[op.region] = gone.sort((a, b) => a - b); }
   }
   return out;
 }

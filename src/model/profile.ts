@@ -87,7 +87,7 @@ export const PROFILES: Record<string, Profile> = {
 export const DEFAULT_PROFILE = '6.18';
 
 export function getProfile(name: string = DEFAULT_PROFILE): Profile {
-  const p = PROFILES[name];
+  const p = Object.hasOwn(PROFILES, name) ? PROFILES[name] : undefined;
   if (!p) throw new Error(`unknown kernel profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);
   return p;
 }

@@ -14,12 +14,19 @@ export function slotStartPage(slot: number): number {
 }
 
 export interface Limits {
+  /** region names per case, in all processes, `old` names included (one executor region id each) */
   maxRegions: number;
   maxPagesPerRegion: number;
+  /** processes per case, process 0 included */
   maxProcs: number;
   maxOps: number;
 }
 
+/** The limits table: what the validator (src/ops/validate.ts), the generators, the workers and the
+ *  live/QEMU targets (src/targets/live.ts encodeCase) enforce, and what the native executor is
+ *  compiled for (workers/executor/ptefarm-uapi.h MAXR, MAXPAGES, MAXP; ptefarm-exec.c MAXOPS;
+ *  test/ops/limits.test.ts keeps the two equal). A case within it never faults on the executor's
+ *  limits. */
 export const DEFAULT_LIMITS: Limits = { maxRegions: 64, maxPagesPerRegion: 1024, maxProcs: 8, maxOps: 256 };
 
 /** A memfd behind a memfd-* region is sized to the region limit so mremap growth stays inside it. */

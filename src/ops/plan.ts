@@ -58,6 +58,9 @@ function resized(r: PlanRegion, pages: number): Uint8Array {
 
 export class CasePlan<R extends PlanRegion = PlanRegion> {
   readonly procs: PlanProc<R>[] = [{ alive: true, regions: new Map() }];
+  /** every name the case gave a region (mmap `region`, mremap `old`), in any process: the executor
+   *  gives each one a region id, so the region limit counts these per case */
+  private readonly names = new Set<string>();
   /** next free arena slot */
   slot = 0;
   readonly limits: Limits;
@@ -100,10 +103,19 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
     return n;
   }
 
-  /** may `name` be given to a new region of `proc` without passing the region limit? (a name the
-   *  process already knows is re-used, not counted again) */
-  roomForName(proc: number, name: string): boolean {
-    return this.procs[proc]?.regions.has(name) === true || this.namedCount(proc) < this.limits.maxRegions;
+  /** region names the case has given so far, in all processes (what the region limit counts) */
+  nameCount(): number {
+    return this.names.size;
+  }
+
+  /** may `name` be given to a new region (of any process) without passing the region limit? (a
+   *  name the case already used is re-used, not counted again) */
+  roomForName(_proc: number, name: string): boolean {
+    return this.names.has(name) || this.names.size < this.limits.maxRegions;
+  }
+
+  private tooManyNames(at: string, field: string, name: string): string[] {
+    return this.roomForName(0, name) ? [] : [`${at}.${field}: more than ${this.limits.maxRegions} region names in the case (\`old\` names included)`];
   }
 
   /** the first live region of `proc` (other than `except`) that pages start..start+pages-1 overlap */
@@ -160,7 +172,8 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         if (op.pages > limits.maxPagesPerRegion) return [`${at}.pages: ${op.pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
         const old = proc.regions.get(op.region);
         if (old && isLive(old)) return [`${at}.region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`];
-        if (!old && this.namedCount(p) >= limits.maxRegions) return [`${at}.region: more than ${limits.maxRegions} regions`];
+        const full = this.tooManyNames(at, 'region', op.region);
+        if (full.length) return full;
         let start: number;
         if (op.after !== undefined) {
           const a = region(op.after);
@@ -172,6 +185,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
           start = slotStartPage(this.slot++);
         }
         proc.regions.set(op.region, this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) }));
+        this.names.add(op.region);
         return problems;
       }
       case 'mremap': {
@@ -186,7 +200,8 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
           if (!op.dontunmap) return [`${at}.old: only meaningful with dontunmap`];
           const o = proc.regions.get(op.old);
           if (o && isLive(o) && op.old !== op.region) return [`${at}.old: region "${op.old}" already exists`];
-          if (!o && this.namedCount(p) >= limits.maxRegions) return [`${at}.old: more than ${limits.maxRegions} regions`];
+          const full = this.tooManyNames(at, 'old', op.old);
+          if (full.length) return full;
           if (op.old === op.region) return [`${at}.old: must differ from region`];
         }
         if (move) {
@@ -196,6 +211,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
           if (op.dontunmap) {
             const left = this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'remnant');
             proc.regions.set(op.old ?? `(range left by ops[${i}])`, left);
+            if (op.old !== undefined) this.names.add(op.old);
           }
           proc.regions.set(op.region, this.hooks.copied(r, { start, pages, unmapped: resized(r, pages) }, 'move'));
         } else if (this.growBlocked(p, op.region, pages)) {

@@ -2,7 +2,9 @@
 // shape of a case is defined. Types are inferred from it.
 import { z } from 'zod';
 
-const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'a region name: a letter or _, then up to 31 of [A-Za-z0-9_.-]');
+/** a region name (also the key of every region-keyed record of a trace) */
+export const REGION_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+export const regionName = z.string().regex(REGION_NAME_RE, 'a region name: a letter or _, then up to 31 of [A-Za-z0-9_.-]');
 const proc = z.number().int().min(0).optional();
 const first = z.number().int().min(0).optional();
 const count = z.number().int().min(1).optional();
@@ -10,6 +12,7 @@ const count = z.number().int().min(1).optional();
 export const KINDS = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private'] as const;
 export const FEATURES = ['wp_async', 'wp_unpopulated', 'event_fork', 'event_remap', 'event_unmap'] as const;
 
+const name = regionName;
 const ranged = { region: name, first, count, proc };
 
 export const opSchemas = {

@@ -14,6 +14,8 @@
 import { FEATURES, OP_NAMES, type Case, type Feature, type Op, type OpName } from './schema.ts';
 import { validateCase } from './validate.ts';
 import { DEFAULT_LIMITS, type Limits } from './layout.ts';
+import { own, put } from './records.ts';
+import { clip, someProblems } from './bounded.ts';
 
 export const TEXT_HEADER = 'ptefarm-case/1';
 
@@ -51,7 +53,7 @@ const SYNTAX: Record<OpName, OpSyntax> = {
 /** A syntax error in the text form: every problem as `line N: message`. */
 export class TextError extends Error {
   constructor(readonly problems: string[], source?: string) {
-    super(`${source ? source + ': ' : ''}invalid case text:\n  ${problems.join('\n  ')}`);
+    super(`${source ? source + ': ' : ''}invalid case text:\n  ${someProblems(problems).join('\n  ')}`);
     this.name = 'TextError';
   }
 }
@@ -171,7 +173,7 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, li) => {
     const ln = li + 1;
-    const bad = (msg: string) => problems.push(`line ${ln}: ${msg}`);
+    const bad = (msg: string) => problems.push(`line ${ln}: ${clip(msg, 400)}`);
     const trimmed = raw.trim();
     if (trimmed.startsWith('name ') || trimmed === 'name') {
       if (ops.length) return bad('the name line must come before the ops');
@@ -232,7 +234,8 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
       if (syn.subject === 'range') {
         const r = parseRange(spec);
         if (typeof r === 'string') return bad(r);
-        Object.assign(out, r);
+        // field by field: Object.assign would make a region called `__proto__` the prototype
+        for (const [k, v] of Object.entries(r)) put(out, k, v);
       } else {
         if (spec.includes('[')) return bad(`${opName} takes a region name, not a page range ("${spec}")${opName === 'split' ? '; use page=N' : ''}`);
         out.region = spec;
@@ -245,7 +248,7 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
       let key = eq < 0 ? tok : tok.slice(0, eq);
       let val: string | undefined = eq < 0 ? undefined : tok.slice(eq + 1);
       if (opName === 'wp' && eq < 0 && (tok === 'on' || tok === 'off')) { key = 'on'; val = tok === 'on' ? 'true' : 'false'; }
-      const type = syn.fields[key];
+      const type = own(syn.fields, key);
       if (type === undefined) {
         const known = Object.keys(syn.fields);
         if (INT.test(tok) || /^p\d+$/.test(tok)) return bad(`"${tok}" out of place: the op index and pN come before the op name`);

@@ -1,6 +1,10 @@
 // The ptefarm-trace/1 format: what a target reports. Types plus a zod schema for traces read from
 // files or from exec: targets, which may observe less than a full trace (case-format.md).
 import { z } from 'zod';
+import { regionName, type Case } from './schema.ts';
+import { safeRecord } from './records.ts';
+import { DEFAULT_LIMITS } from './layout.ts';
+import { clip, show, someProblems } from './bounded.ts';
 
 /** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57) soft-dirty(55) */
 export const BIT_LETTERS = ['P', 'S', 'F', 'E', 'W', 'D'] as const;
@@ -86,33 +90,100 @@ export interface Trace {
   skipped?: string;
 }
 
-const pageStr = z.string().regex(/^[PSFEWD.?]{6}$/, 'six letters of PSFEWD, . or ?');
-const scanStr = z.string().regex(/^[awfpszhdg.\-]{9}$/, 'nine PAGEMAP_SCAN letters, . or -');
-const pageMap = (s: z.ZodString) => z.record(z.string(), z.record(z.string(), z.array(s)));
+/** one pagemap string: each slot only its own letter, `.` (0) or `?` (not shown) */
+export const PAGE_STRING_RE = /^[P.?][S.?][F.?][E.?][W.?][D.?]$/;
+/** one PAGEMAP_SCAN string: each slot only its own letter or `.`; `---------` for a page not reported */
+export const SCAN_STRING_RE = /^(?:-{9}|[a.][w.][f.][p.][s.][z.][h.][d.][g.])$/;
+/** a process number as a trace key */
+const PROC_KEY_RE = /^(?:0|[1-9][0-9]{0,8})$/;
+
+const pageStr = z.string().regex(PAGE_STRING_RE, 'six characters, each its own letter of PSFEWD (in that order), . or ?');
+const scanStr = z.string().regex(SCAN_STRING_RE, 'nine characters, each its own letter of awfpszhdg (in that order) or ., or --------- for a page not reported');
+const procKey = z.string().regex(PROC_KEY_RE, 'a process number');
+const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName), procKey);
+/** a page of a region: below the pages-per-region limit */
+const pageIndex = z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion - 1);
+/** a fault or skip reason: words for a person, kept to a bounded length */
+const reason = (what: string) => z.string().min(1, `an empty ${what}: give the reason (or leave the key out)`).transform((x) => clip(x, 4000));
 
 export const traceSchema = z.object({
   format: z.literal('ptefarm-trace/1'),
   target: z.object({
     name: z.string(), arch: z.string(), kernel: z.string(),
-    capabilities: z.record(z.string(), z.boolean()),
+    capabilities: safeRecord(z.boolean(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a capability name')),
     host: z.strictObject({ shmem_enabled: z.string().max(32).optional() }).optional(),
   }),
   steps: z.array(z.object({
     op: z.number().int().min(0),
-    rc: z.union([z.literal(0), z.string()]),
+    rc: z.union([z.literal(0), z.string().min(1)]),
     outcome: z.object({
-      huge: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
-      swapped_out: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
-      zero: z.record(z.string(), z.array(z.number().int().min(0))).optional(),
+      huge: safeRecord(z.array(pageIndex), regionName).optional(),
+      swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
+      zero: safeRecord(z.array(pageIndex), regionName).optional(),
     }).optional(),
     events: z.array(z.object({
-      kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int(),
-      region: z.string().optional(), page: z.number().int().optional(), child: z.number().int().optional(),
+      kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int().min(0).max(DEFAULT_LIMITS.maxProcs - 1),
+      region: regionName.optional(), page: pageIndex.optional(), child: z.number().int().min(0).max(DEFAULT_LIMITS.maxProcs - 1).optional(),
     })).optional(),
     pages: pageMap(pageStr).optional(),
     scan: pageMap(scanStr).optional(),
-    skipped: z.string().optional(),
+    skipped: reason('skip reason').optional(),
   })),
-  fault: z.string().optional(),
-  skipped: z.string().optional(),
+  fault: reason('fault').optional(),
+  skipped: reason('skip reason').optional(),
 });
+
+/** A trace that does not fit its case: bad input (exit 2), never a verdict on the kernel. */
+export class TraceError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid trace:\n  ${someProblems(problems).join('\n  ')}`);
+    this.name = 'TraceError';
+  }
+}
+
+/** What makes a (schema-valid) trace unusable for case `c`: a step for an op the case lacks, steps
+ *  out of order or repeated, fewer steps than ops without a fault, letters in the wrong slots,
+ *  keys that are not process numbers. Cheap enough for every check (no model run). */
+export function traceProblems(c: Case, t: Trace): string[] {
+  const problems: string[] = [];
+  if (t.skipped !== undefined) {
+    // a case the target did not run has nothing to compare: steps would be a contradiction
+    if (t.steps.length) problems.push(`steps: a skipped trace (not run: ${show(t.skipped, 60)}) has no steps, this one has ${t.steps.length}`);
+    return problems;
+  }
+  const n = c.ops.length;
+  let prev = -1;
+  t.steps.forEach((s, i) => {
+    if (!Number.isInteger(s.op) || s.op < 0 || s.op >= n) {
+      problems.push(`steps[${i}].op: the case has no op ${show(s.op)} (its ops are 0..${n - 1})`);
+      return;
+    }
+    if (s.op <= prev) problems.push(`steps[${i}].op: op ${s.op} after op ${prev}: one step per op, in order`);
+    prev = Math.max(prev, s.op);
+    const strings = (field: 'pages' | 'scan', re: RegExp) => {
+      for (const [proc, regions] of Object.entries(s[field] ?? {})) {
+        if (!PROC_KEY_RE.test(proc)) { problems.push(`steps[${i}].${field}.${clip(proc, 40)}: not a process number`); continue; }
+        for (const [region, strs] of Object.entries(regions)) {
+          const bad = Array.isArray(strs) ? strs.findIndex((x) => typeof x !== 'string' || !re.test(x)) : 0;
+          if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD page' : 'PAGEMAP_SCAN'} string`);
+        }
+      }
+    };
+    strings('pages', PAGE_STRING_RE);
+    strings('scan', SCAN_STRING_RE);
+    if (s.scan !== undefined) {
+      // PAGEMAP_SCAN results belong to a scan op, for its process and region only
+      const op = c.ops[s.op];
+      const want = op.op === 'scan' ? `${op.proc ?? 0}.${op.region}` : undefined;
+      for (const [proc, regions] of Object.entries(s.scan)) for (const region of Object.keys(regions)) {
+        if (`${proc}.${region}` !== want) problems.push(`steps[${i}].scan.${clip(proc, 40)}.${clip(region, 40)}: ${want ? `the op scans ${want} only` : `op ${s.op} (${op.op}) is not a scan`}`);
+      }
+    }
+  });
+  if (t.fault === undefined && problems.length === 0 && t.steps.length < n) {
+    const have = new Set(t.steps.map((s) => s.op));
+    const missing = c.ops.map((_, i) => i).filter((i) => !have.has(i));
+    problems.push(`steps: ${t.steps.length} step(s) for ${n} op(s) and no fault: a complete trace has one step per op (missing: ops ${clip(missing.join(', '), 60)})`);
+  }
+  return problems;
+}

@@ -6,22 +6,24 @@ import { z } from 'zod';
 import { caseSchema, opSchemas, OP_NAMES, type Case, type Op, type OpName } from './schema.ts';
 import { DEFAULT_LIMITS, type Limits } from './layout.ts';
 import { CasePlan } from './plan.ts';
+import { clip, show, someProblems } from './bounded.ts';
 
 export class CaseError extends Error {
   constructor(readonly problems: string[], source?: string) {
-    super(`${source ? source + ': ' : ''}invalid case:\n  ${problems.join('\n  ')}`);
+    super(`${source ? clip(source, 120) + ': ' : ''}invalid case:\n  ${someProblems(problems).join('\n  ')}`);
     this.name = 'CaseError';
   }
 }
 
 function pathString(prefix: string, path: PropertyKey[]): string {
   let s = prefix;
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  // keys come from input: quoted bounded
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${clip(String(p), 40)}` : clip(String(p), 40);
   return s || '(case)';
 }
 
 function zodProblems(prefix: string, err: z.ZodError): string[] {
-  return err.issues.map((i) => `${pathString(prefix, i.path)}: ${i.message}`);
+  return err.issues.map((i) => `${pathString(prefix, i.path)}: ${clip(i.message)}`);
 }
 
 /** Parse and validate unknown JSON as a case. Throws CaseError naming every problem. */
@@ -36,14 +38,15 @@ export function validateCase(input: unknown, limits: Limits = DEFAULT_LIMITS): s
   if (!top.success) return zodProblems('', top.error);
   const problems: string[] = [];
   const ops = top.data.ops;
-  if (ops.length > limits.maxOps) problems.push(`ops: ${ops.length} ops exceed the limit of ${limits.maxOps}`);
+  // past the op limit nothing else is looked at: the work stays bounded whatever the input's size
+  if (ops.length > limits.maxOps) return [`ops: ${ops.length} ops exceed the limit of ${limits.maxOps}`];
   const parsed: Op[] = [];
   ops.forEach((raw, i) => {
     const kind = (raw as { op?: unknown } | null)?.op;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       problems.push(`ops[${i}]: expected an object`);
     } else if (typeof kind !== 'string' || !(OP_NAMES as string[]).includes(kind)) {
-      problems.push(`ops[${i}].op: unknown op ${JSON.stringify(kind)} (expected one of ${OP_NAMES.join(', ')})`);
+      problems.push(`ops[${i}].op: unknown op ${show(kind, 60)} (expected one of ${OP_NAMES.join(', ')})`);
     } else {
       const r = opSchemas[kind as OpName].safeParse(raw);
       if (r.success) parsed[i] = r.data as Op;

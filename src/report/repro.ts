@@ -18,6 +18,7 @@ import { predict } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
 import { encodeCase } from '../targets/live.ts';
 import { packagePath } from '../package-root.ts';
+import { own } from '../ops/records.ts';
 
 export class ReproError extends Error {}
 
@@ -115,9 +116,9 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
     const op = c.ops[i];
     const region = 'region' in op ? op.region : undefined;
     const faults = op.op === 'read' || op.op === 'write' || op.op === 'collapse';
-    const huge = faults && region !== undefined ? cstr((ps.outcome.huge?.[region] ?? []).join(' ')) : 'NULL';
-    const swapped = op.op === 'pageout' ? cstr(pageRanges([...(ps.outcome.swapped_out?.[region!] ?? [])].sort((a, b) => a - b))) : 'NULL';
-    const zero = op.op === 'read' ? cstr(pageRanges([...(ps.outcome.zero?.[region!] ?? [])].sort((a, b) => a - b))) : 'NULL';
+    const huge = faults && region !== undefined ? cstr((own(ps.outcome.huge, region) ?? []).join(' ')) : 'NULL';
+    const swapped = op.op === 'pageout' ? cstr(pageRanges([...(own(ps.outcome.swapped_out, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
+    const zero = op.op === 'read' ? cstr(pageRanges([...(own(ps.outcome.zero, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
     const events = cstr(ps.events.map(eventText).sort().join(';'));
     stepRows.push(`  { ${cstr(String(ps.rc))}, ${huge}, ${swapped}, ${zero}, ${events} }, /* ${i} */`);
     for (const [proc, regions] of Object.entries(ps.pages)) {

@@ -4,6 +4,8 @@ import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict } from '../model/model.ts';
+import { own } from '../ops/records.ts';
+import { clip } from '../ops/bounded.ts';
 
 export interface PageRun {
   first: number;
@@ -58,14 +60,14 @@ export function stepTable(c: Case, trace: Trace, opts: { profile?: string } = {}
     let mismatches = 0;
     for (const [proc, rs] of Object.entries(s.pages ?? {})) {
       for (const [region, strs] of Object.entries(rs)) {
-        const runs = fold(p?.pages[proc]?.[region], strs, '(none)');
+        const runs = fold(own(own(p?.pages, proc), region), strs, '(none)');
         mismatches += runs.reduce((n, r) => n + (r.diff.length ? r.last - r.first + 1 : 0), 0);
         regions.push({ proc, region, kind: 'pagemap', runs });
       }
     }
     for (const [proc, rs] of Object.entries(s.scan ?? {})) {
       for (const [region, strs] of Object.entries(rs)) {
-        const runs = fold(p?.scan?.[proc]?.[region], strs, '---------');
+        const runs = fold(own(own(p?.scan, proc), region), strs, '---------');
         mismatches += runs.reduce((n, r) => n + (r.diff.length ? r.last - r.first + 1 : 0), 0);
         regions.push({ proc, region, kind: 'scan', runs });
       }
@@ -77,7 +79,7 @@ export function stepTable(c: Case, trace: Trace, opts: { profile?: string } = {}
     if (events?.diff) mismatches++;
     const op = c.ops[s.op];
     return {
-      step: s.op, op: op ? formatOp(op) : '?', rc: { expected: rcE, actual: String(s.rc), diff: rcDiff },
+      step: s.op, op: op ? formatOp(op) : '?', rc: { expected: rcE, actual: clip(String(s.rc)), diff: rcDiff },
       ...(s.skipped ? { skipped: s.skipped } : {}), ...(events ? { events } : {}), regions, mismatches,
     };
   });

@@ -6,9 +6,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
-import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
-import { SCAN_LETTERS, type Outcome, type PageMap, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
+import { CasePlan } from '../ops/plan.ts';
+import { DEFAULT_LIMITS } from '../ops/layout.ts';
+import { SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
+import { dict, own } from '../ops/records.ts';
 import { capabilitiesOf, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
@@ -36,6 +38,13 @@ export interface EncodedCase {
   skipped: Map<number, string>;
 }
 
+/** a code from one of the tables above: own keys only (`constructor` is no kind) */
+function table(t: Readonly<Record<string, number>>, key: string, i: number, what: string): number {
+  const v = own(t, key);
+  if (v === undefined) throw new Error(`ops[${i}]: unknown ${what} ${JSON.stringify(String(key).slice(0, 40))} (validate the case first)`);
+  return v;
+}
+
 /** Plan a validated case into executor lines: region addresses come from the case's static plan
  *  (src/ops/plan.ts, as validation computes it). `skip(op)` returns a reason to not execute an op;
  *  the plan still follows a skipped op (it is static, whatever the host does). */
@@ -47,15 +56,17 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
     if (i === undefined) { i = regionNames.length; ids.set(name, i); regionNames.push(name); }
     return i;
   };
-  // the limits were checked by whoever validated the case (perhaps with larger ones)
-  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
+  // the executor is compiled for the limits table: a case validated with larger limits is refused
+  // here with the problem, instead of faulting in the executor
+  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: DEFAULT_LIMITS });
+  if (c.ops.length > DEFAULT_LIMITS.maxOps) throw new Error(`ops: ${c.ops.length} ops exceed the executor's limit of ${DEFAULT_LIMITS.maxOps}`);
   const lines: string[] = [];
   const skipped = new Map<number, string>();
   c.ops.forEach((op, i) => {
     const p = op.proc ?? 0;
     const before = op.op === 'mremap' ? plan.regionOf(p, op.region) : undefined;
     const problems = plan.step(op, i);
-    if (problems.length) throw new Error(`${problems[0]} (validate the case first)`);
+    if (problems.length) throw new Error(`${problems[0]} (the case does not fit the executor's limits or was not validated)`);
     const reason = skip(op);
     if (reason !== undefined) {
       skipped.set(i, reason);
@@ -63,11 +74,12 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
       return;
     }
     const reg = (name: string) => plan.regionOf(p, name)!;
-    const code = OP_CODES[op.op];
+    const code = own(OP_CODES, op.op);
+    if (code === undefined) throw new Error(`ops[${i}].op: unknown op (validate the case first)`);
     switch (op.op) {
       case 'mmap': {
         const start = reg(op.region).start;
-        lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${KIND_CODES[op.kind]} ${op.thp ? 1 : 0}`);
+        lines.push(`${code} ${p} ${id(op.region)} ${start} ${op.pages} ${table(KIND_CODES, op.kind, i, 'kind')} ${op.thp ? 1 : 0}`);
         return;
       }
       case 'mremap': {
@@ -90,14 +102,14 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         const first = op.first ?? 0;
         const count = op.count ?? r.pages - first;
         let extra = '';
-        if (op.op === 'mprotect') extra = ` ${PROT_CODES[op.prot]}`;
+        if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
         if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
     }
   });
-  const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f) => m | FEATURE_BITS[f], 0) : -1;
+  const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f, k) => m | table(FEATURE_BITS, f, k, 'feature'), 0) : -1;
   return { lines, regionNames, uffdFeatures, skipped };
 }
 
@@ -145,7 +157,8 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
     switch (t[0]) {
       case 's': {
         const op = Number(t[1]);
-        step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: {}, swapped_out: {} }, events: [], pages: {} };
+        // region-keyed records are prototype-free: a region may be called `__proto__`
+        step = { op, rc: t[2] === '0' ? 0 : t[2], outcome: { huge: dict(), swapped_out: dict() }, events: [], pages: dict() };
         if (/^SIG/.test(t[2] ?? '') && !OP_SIGNALS.has(t[2])) fault ??= `step ${op}: the executor reported ${t[2]}, which no op raises (a signal from outside the case); not compared`;
         const why = enc.skipped.get(op);
         if (why !== undefined) step.skipped = why;
@@ -155,7 +168,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       case 'h': case 'o': case 'z': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
-        step.outcome![key] ??= {};
+        step.outcome![key] ??= dict();
         step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
         break;
       }
@@ -169,19 +182,22 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       }
       case 'p': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        ((step.pages![t[1]] ??= {}))[name(t[2])] = decodePages(t[3] ?? '', softDirty);
+        const procPages = own(step.pages, t[1]) ?? (step.pages![t[1]] = dict());
+        procPages[name(t[2])] = decodePages(t[3] ?? '', softDirty);
         break;
       }
       case 'n': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const proc = t[1], region = name(t[2]);
-        const pages = step.pages?.[proc]?.[region]?.length ?? Number(t[3]) + Number(t[4]);
+        const pages = own(own(step.pages, proc), region)?.length ?? Number(t[3]) + Number(t[4]);
         const strs = new Array<string>(pages).fill('-'.repeat(9));
         for (let k = 5; k + 2 < t.length; k += 3) {
           const s = Number(t[k]), e = Number(t[k + 1]), cats = scanLetters(Number(t[k + 2]));
           for (let q = Math.max(0, s); q < Math.min(e, pages); q++) strs[q] = cats;
         }
-        step.scan = { [proc]: { [region]: strs } } as PageMap;
+        step.scan = dict();
+        step.scan[proc] = dict();
+        step.scan[proc][region] = strs;
         break;
       }
       case 'u': {

@@ -47,6 +47,10 @@ export class EmbeddedTransport implements Transport {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
+    // a timer takes a whole number of ms up to 2^31-1: anything else is a fault result, not a throw
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647) {
+      return { id: job.id, fault: `bad per-case timeout ${String(timeoutMs).slice(0, 40)} ms: expected a whole number 1..2147483647`, worker: 'embedded', ms: 0 };
+    }
     const abortMs = transportAbortMs(timeoutMs);
     const task = this.pool.run({ ...job, timeoutMs }, { signal: AbortSignal.timeout(abortMs) });
     this.inflight.add(task);

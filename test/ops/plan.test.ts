@@ -112,7 +112,7 @@ describe('CasePlan: mremap', () => {
     expect(plan.step({ op: 'mremap', region: 'a', dontunmap: true, pages: 5 }, 2)).toEqual(['ops[2].pages: with dontunmap the size cannot change (4 pages)']);
     expect(plan.step({ op: 'mremap', region: 'a', old: 'o' }, 2)).toEqual(['ops[2].old: only meaningful with dontunmap']);
     expect(plan.step({ op: 'mremap', region: 'a', dontunmap: true, old: 'b' }, 2)).toEqual(['ops[2].old: region "b" already exists']);
-    expect(plan.step({ op: 'mremap', region: 'a', dontunmap: true, old: 'o' }, 2)).toEqual(['ops[2].old: more than 2 regions']);
+    expect(plan.step({ op: 'mremap', region: 'a', dontunmap: true, old: 'o' }, 2)).toEqual(['ops[2].old: more than 2 region names in the case (`old` names included)']);
     expect(plan.step({ op: 'mremap', region: 'a', dontunmap: true, old: 'a' }, 2)).toEqual(['ops[2].old: must differ from region']);
     expect(plan.step({ op: 'mremap', region: 'a', pages: 2000 }, 2)).toEqual(['ops[2].pages: 2000 exceeds the limit of 1024 pages per region']);
     // nothing above changed the plan
@@ -173,7 +173,7 @@ describe('CasePlan: regions, ranges and limits', () => {
     expect(plan.namedCount(0)).toBe(2);
     expect(plan.roomForName(0, 'a')).toBe(true);
     expect(plan.roomForName(0, 'c')).toBe(false);
-    expect(plan.step(mmap('c'), 4)).toEqual(['ops[4].region: more than 2 regions']);
+    expect(plan.step(mmap('c'), 4)).toEqual(['ops[4].region: more than 2 region names in the case (`old` names included)']);
     expect(plan.step(mmap('a'), 4)).toEqual([]);
   });
 

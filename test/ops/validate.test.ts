@@ -116,7 +116,7 @@ describe('validateCase: clear messages naming op index and field', () => {
     const ops = Array.from({ length: 257 }, (_, i) => (i === 0 ? A : { op: 'read', region: 'a' }));
     expect(problems(mk(ops))).toEqual(['ops: 257 ops exceed the limit of 256']);
     const regions = Array.from({ length: 65 }, (_, i) => ({ ...A, region: `r${i}` }));
-    expect(problems(mk(regions))).toEqual(['ops[64].region: more than 64 regions']);
+    expect(problems(mk(regions))).toEqual(['ops[64].region: more than 64 region names in the case (`old` names included)']);
     const tight = { ...DEFAULT_LIMITS, maxPagesPerRegion: 8 };
     expect(validateCase(mk([{ ...A, pages: 9 }]), tight)).toEqual(['ops[0].pages: 9 exceeds the limit of 8 pages per region']);
   });

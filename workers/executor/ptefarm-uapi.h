@@ -67,7 +67,7 @@ struct pf_pm_scan_arg {
 #define PG 4096ULL
 #define HPG_PAGES 512ULL
 #define MAXP 8          /* processes per case */
-#define MAXR 128        /* region ids per case (64 names + `old` names) */
+#define MAXR 64         /* region ids per case: region names, `old` names included (src/ops/layout.ts DEFAULT_LIMITS.maxRegions) */
 #define MAXPAGES 1024   /* pages per region; also the size of a memfd behind a memfd-* region */
 #define MAXCTX 16       /* userfaultfd contexts (process 0 + one per event_fork child) */
 

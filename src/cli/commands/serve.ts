@@ -9,6 +9,7 @@ import { validateCase } from '../../ops/validate.ts';
 import type { Case } from '../../ops/schema.ts';
 import type { Trace, TargetInfo } from '../../ops/trace.ts';
 import type { Target } from '../../targets/target.ts';
+import { someProblems } from '../../ops/bounded.ts';
 
 export async function serve(target: Target, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<number> {
   let info: TargetInfo | undefined;
@@ -23,7 +24,7 @@ export async function serve(target: Target, input: NodeJS.ReadableStream, output
     try { json = JSON.parse(line); } catch (e) { json = undefined; trace = { format: 'ptefarm-trace/1', target: await getInfo(), steps: [], fault: `input line ${n} is not JSON: ${(e as Error).message}` }; }
     if (json !== undefined) {
       const problems = validateCase(json);
-      if (problems.length) trace = { format: 'ptefarm-trace/1', target: await getInfo(), steps: [], fault: `invalid case on input line ${n}: ${problems.join('; ')}` };
+      if (problems.length) trace = { format: 'ptefarm-trace/1', target: await getInfo(), steps: [], fault: `invalid case on input line ${n}: ${someProblems(problems, 8).join('; ')}` };
       else {
         try { trace = await target.execute(json as Case); } catch (e) {
           trace = { format: 'ptefarm-trace/1', target: await getInfo(), steps: [], fault: `target error: ${(e as Error).message}` };

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { packagePath } from '../../package-root.ts';
+import { own } from '../../ops/records.ts';
 
 export type GuestArch = 'amd64' | 'arm64';
 
@@ -55,7 +56,8 @@ export type ImageSpec =
   | { kind: 'custom'; kernel: string; arch: GuestArch; config?: string };
 
 export function parseImageSpec(spec: string): ImageSpec {
-  if (NAMED_IMAGES[spec]) return { kind: 'named', name: spec, image: NAMED_IMAGES[spec] };
+  const named = own(NAMED_IMAGES, spec);
+  if (named) return { kind: 'named', name: spec, image: named };
   if (spec.includes('=')) {
     const kv: Record<string, string> = {};
     for (const part of spec.split(',')) {
