@@ -112,6 +112,10 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > root/etc/group
 # modules the init loads, with their dependencies (deps first); built-in ones are skipped
 : > root/lib/modules/order
 if [ -n "$release" ]; then
+  # without modinfo the modules' dependencies are silently missing and the guest has no zram and
+  # no virtio-serial channel: refuse instead of building a broken image
+  PATH="$PATH:/sbin:/usr/sbin"
+  command -v modinfo >/dev/null 2>&1 || { echo "qemu-image: modinfo is needed (apt-get install kmod; scripts/install.sh does)" >&2; exit 1; }
   mdir="k/lib/modules/$release"
   declare -A seen=()
   addmod() {
