@@ -116,7 +116,7 @@ export const traceSchema = z.object({
   steps: z.array(z.object({
     op: z.number().int().min(0),
     rc: z.union([z.literal(0), z.string().min(1)]),
-    outcome: z.object({
+    outcome: z.strictObject({
       huge: safeRecord(z.array(pageIndex), regionName).optional(),
       swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
       zero: safeRecord(z.array(pageIndex), regionName).optional(),
