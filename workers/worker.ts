@@ -125,6 +125,17 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
+  /** ack, retried across a short server outage; if it is still lost, the coordinator removes the
+   *  job from the queue once it sees the result (and a redelivery's result is a dropped duplicate) */
+  const ackReliably = async (m: JsMsg) => {
+    for (let attempt = 1; ; attempt++) {
+      try { await m.ackAck(); return; } catch {
+        if (attempt >= 3 || stopping) { stats.ackFailures++; return; }
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
+  };
+
   const deadLetter = async (m: JsMsg, job: JobMessage) => {
     const attempts = m.info.deliveryCount - 1;
     const h = headers();
@@ -134,7 +145,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount,
       result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
     });
-    try { await m.ackAck(); } catch { stats.ackFailures++; }
+    await ackReliably(m);
     stats.deadLettered++;
     log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
   };
@@ -177,10 +188,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       }
       await publishResult(campaign, { v: 1, campaign, id: jobId, hash, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
-      try { await m.ackAck(); } catch {
-        // the ack was lost (server restart): the job comes back and its second result is dropped as a duplicate
-        stats.ackFailures++;
-      }
+      await ackReliably(m);
       stats.done++;
     } finally {
       clearInterval(keep);

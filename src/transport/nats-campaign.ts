@@ -119,6 +119,9 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       await writeState(t, LAST_CAMPAIGN_SUBJECT, { campaign });
     }
     const prev = o.resume ? await readState<Progress>(t.manager, stateSubject(campaign, 'progress')) : undefined;
+    // jobs the crashed coordinator's workers finished but whose ack was lost: out of the queue before
+    // a worker runs them again (their results are in the record just replayed)
+    if (o.resume) await t.sweep([def.target]).catch(() => undefined);
     const checker = o.checker ?? await referenceChecker(def.profile ? { profile: def.profile } : {});
 
     const buckets: string[] = [];
@@ -158,6 +161,8 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       onEvent,
       onCase: o.onCase,
     });
+    // no finished job stays queued: acks lost with a killed worker or server are made up for here
+    await t.sweep().catch(() => undefined);
     const dead = new Set(t.stats.deadLettered);
     const out: FarmSummary = {
       ...summary,

@@ -9,6 +9,12 @@
 // drops it (same Nats-Msg-Id inside the duplicate window) and the coordinator drops any that still
 // arrive (one result per job id, counted in stats.duplicates).
 //
+// Finished jobs leave the work queue even when a worker's ack is lost (worker killed between PubAck
+// and ack, server killed before the ack reached its disk): the coordinator deletes a job's message
+// (by the stream sequence of its PubAck) once the job's result is recorded, and sweeps the queue of
+// its campaign's finished jobs after a reconnect, on resume and at the end (sweep()). A finished job
+// is therefore not left queued, nor redelivered to be run a second time.
+//
 // The coordinator reads its results with an ordered consumer from the beginning of its subject, so a
 // restarted coordinator first replays what was recorded: run() of a job whose result is already
 // recorded (same id AND same case hash) returns it without publishing again — the campaign, which
@@ -20,7 +26,7 @@ import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import type { CoverageRequest } from '../campaign/checker.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
-  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
+  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
   resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
@@ -39,6 +45,8 @@ export interface FarmStats {
   deadLettered: string[];
   /** publish attempts that failed and were retried (server away) */
   publishRetries: number;
+  /** jobs found still queued after their result was recorded (ack lost) and removed by a sweep */
+  sweptJobs: number;
   workersLost: number;
 }
 
@@ -61,19 +69,21 @@ export interface NatsTransportOptions extends ConsumerTuning {
   livenessCheckMs?: number;
 }
 
-interface Waiter { hash: string; target: string; resolve: (r: CaseResult) => void }
+interface Waiter { hash: string; target: string; resolve: (r: CaseResult) => void; seq?: number }
+/** a job of this run whose result is recorded; `seq` is its message in the work queue, when known */
+interface Settled { hash: string; target: string; seq?: number }
 interface LiveWorker { beat: WorkerBeat; lastSeen: number }
 
 export class NatsTransport implements Transport {
   readonly concurrency: number;
   readonly campaign: string;
-  readonly stats: FarmStats = { published: 0, received: 0, replayed: 0, duplicates: 0, stale: 0, deadLettered: [], publishRetries: 0, workersLost: 0 };
+  readonly stats: FarmStats = { published: 0, received: 0, replayed: 0, duplicates: 0, stale: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0 };
   private readonly js: JetStreamClient;
   private readonly waiting = new Map<string, Waiter>();
   /** results that arrived before their run() (replay after a restart): id -> hash -> result */
   private readonly recorded = new Map<string, Map<string, CaseResult>>();
-  /** job ids answered in this run */
-  private readonly settled = new Set<string>();
+  /** jobs answered in this run, by id */
+  private readonly settled = new Map<string, Settled>();
   private readonly consumers = new Map<string, Promise<unknown>>();
   private readonly live = new Map<string, LiveWorker>();
   private readonly subs: Subscription[] = [];
@@ -81,6 +91,9 @@ export class NatsTransport implements Transport {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private replayDone = false;
+  private sweeping?: Promise<number>;
+  private sweepAgain = false;
+  private lastLivenessCheck = Date.now();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -113,6 +126,9 @@ export class NatsTransport implements Transport {
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'close') this.emit({ type: 'connection', status: s.type, detail: 'server' in s ? String(s.server) : undefined });
+        // a server that went away may have lost acks (and our deletes) it had not yet written:
+        // remove the finished jobs it brought back before their ack_wait redelivers them
+        if (s.type === 'reconnect') void this.sweep().catch(() => undefined);
       }
     })().catch(() => undefined);
 
@@ -194,7 +210,7 @@ export class NatsTransport implements Transport {
     if (w) {
       if (w.hash !== r.hash) { this.stats.stale++; return; }
       this.waiting.delete(r.id);
-      this.settled.add(r.id);
+      this.settle(r.id, { hash: w.hash, target: w.target, seq: w.seq });
       w.resolve(result);
       return;
     }
@@ -226,6 +242,68 @@ export class NatsTransport implements Transport {
     await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
   }
 
+  private settle(id: string, s: Settled) {
+    this.settled.set(id, s);
+    if (s.seq !== undefined) this.removeJobMessage(s.seq);
+  }
+
+  /** delete a finished job's message; normally the worker's ack removed it already ("not found") */
+  private removeJobMessage(seq: number) {
+    void this.jsm.streams.deleteMessage(JOBS_STREAM, seq, false).catch(() => undefined);
+  }
+
+  /**
+   * Remove from the work queue every message of this campaign whose job already has a recorded
+   * result (here, or in the replayed record), for the given targets (default: those of this run's
+   * jobs). Returns how many were removed. Concurrent calls share one pass (plus one more after it).
+   */
+  sweep(targets?: Iterable<string>): Promise<number> {
+    if (this.sweeping) { this.sweepAgain = true; return this.sweeping; }
+    const run = async (): Promise<number> => {
+      let removed = 0;
+      do {
+        this.sweepAgain = false;
+        const ts = new Set(targets ?? [...this.settled.values()].map((x) => x.target));
+        for (const t of ts) removed += await this.sweepTarget(t);
+      } while (this.sweepAgain && !this.closed);
+      return removed;
+    };
+    this.sweeping = run().finally(() => { this.sweeping = undefined; });
+    return this.sweeping;
+  }
+
+  private finished(j: Partial<JobMessage>): boolean {
+    if (!j || j.campaign !== this.campaign || typeof j.id !== 'string') return false;
+    const s = this.settled.get(j.id);
+    if (s) return s.hash === j.hash;
+    return this.recorded.get(j.id)?.has(String(j.hash)) ?? false;
+  }
+
+  private async sweepTarget(target: string): Promise<number> {
+    const subj = jobSubject(target);
+    let removed = 0;
+    // walk the stored messages of that subject (direct get, next_by_subj: 2.9), without consuming
+    for (let seq = 0; !this.closed;) {
+      let m;
+      try {
+        m = await this.jsm.streams.getMessage(JOBS_STREAM, { seq: seq + 1, next_by_subj: subj } as unknown as { seq: number });
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (!m) break;
+      seq = m.seq;
+      let j: Partial<JobMessage>;
+      try { j = m.json<JobMessage>(); } catch { continue; }
+      if (!this.finished(j)) continue;
+      if (await this.jsm.streams.deleteMessage(JOBS_STREAM, m.seq, false).catch(() => false)) {
+        removed++;
+        this.stats.sweptJobs++;
+      }
+    }
+    return removed;
+  }
+
   private consumerFor(target: string): Promise<unknown> {
     let p = this.consumers.get(target);
     if (!p) {
@@ -243,7 +321,7 @@ export class NatsTransport implements Transport {
     const hit = rec?.get(hash);
     if (rec && hit) {
       this.recorded.delete(job.id);
-      this.settled.add(job.id);
+      this.settle(job.id, { hash, target: job.target });
       this.stats.replayed++;
       return Promise.resolve(hit);
     }
@@ -264,8 +342,15 @@ export class NatsTransport implements Transport {
       void (async () => {
         await retrying('consumer', () => this.consumerFor(job.target), stop, () => { this.stats.publishRetries++; });
         // same msgID on every attempt: a publish whose PubAck was lost is not stored twice
-        await retrying('publish', () => this.js.publish(jobSubject(job.target), data, { msgID: jobMsgId(this.campaign, job.id, hash), headers: h }), stop, () => { this.stats.publishRetries++; });
+        const pa = await retrying('publish', () => this.js.publish(jobSubject(job.target), data, { msgID: jobMsgId(this.campaign, job.id, hash), headers: h }), stop, () => { this.stats.publishRetries++; });
         this.stats.published++;
+        const w = this.waiting.get(job.id);
+        if (w) w.seq = pa.seq;
+        else if (this.settled.get(job.id)?.hash === hash) {
+          // answered before our PubAck came back (a retried publish): the message is still ours to remove
+          this.settled.get(job.id)!.seq = pa.seq;
+          this.removeJobMessage(pa.seq);
+        }
       })().catch((e) => {
         if (!this.waiting.has(job.id)) return;
         this.waiting.delete(job.id);

@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
 import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
 import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import { natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
+import { countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
 if (missing) console.warn(`skipping NATS farm tests: ${missing}`);
@@ -30,13 +29,6 @@ async function setup(workers: string[]): Promise<{ server: NatsServer; ws: Worke
   const ws = await Promise.all(workers.map((t) => spawnWorker(server.url, t)));
   for (const w of ws) cleanup.push(() => stopWorker(w));
   return { server, ws };
-}
-
-/** the reference checker, counting how often a verdict is computed */
-async function countingChecker(): Promise<{ checker: Checker; calls: () => number }> {
-  const base = await referenceChecker();
-  let n = 0;
-  return { checker: { rulesTotal: base.rulesTotal, signature: base.signature, check: (c, t, k) => { n++; return base.check(c, t, k); } }, calls: () => n };
 }
 
 const CASES = 1000;
