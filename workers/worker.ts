@@ -18,7 +18,7 @@ import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, WORKING_FRACTION, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -158,7 +158,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case.
     // The coordinator may have changed ack_wait after this worker read it: the job says what it is.
     const ackWaitMs = !problems.length && job!.ackWaitMs ? job!.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
-    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(200, ackWaitMs / 3));
+    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(100, ackWaitMs / WORKING_FRACTION));
     try {
       if (!problems.length && job!.maxDeliver !== undefined && m.info.deliveryCount > job!.maxDeliver) {
         // the last delivery the consumer makes: every earlier one died or hung without a result

@@ -28,8 +28,13 @@ export const BYE_SUBJECT = 'ptefarm.worker.bye';
 export const PING_SUBJECT = 'ptefarm.worker.ping';
 export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.*`;
 
-/** ack_wait of a target consumer: how long a dead worker keeps a case; live workers extend it with working() */
-export const DEFAULT_ACK_WAIT_MS = 30_000;
+/** ack_wait of a target consumer: how long a dead or stopped worker keeps a case before it is
+ *  redelivered. Short, because the campaign's generation waits for a lost case's feedback `lag`
+ *  cases later (the case sequence must not depend on timing, campaign.ts); a live worker keeps a
+ *  long case with working() every ack_wait / WORKING_FRACTION, so only a silent worker loses jobs. */
+export const DEFAULT_ACK_WAIT_MS = 3000;
+/** a worker sends an in-progress ack every ack_wait / WORKING_FRACTION while a case runs */
+export const WORKING_FRACTION = 4;
 /** deliveries of one case that may execute it; the consumer's max_deliver is one more: the worker
  *  that receives that last delivery dead-letters the job instead of running it (durable, needs no
  *  coordinator online); the MAX_DELIVERIES advisory is the coordinator's backup for that delivery */

@@ -178,6 +178,15 @@ export class NatsTransport implements Transport {
 
   private checkLiveness() {
     const now = Date.now();
+    const every = this.opts.livenessCheckMs ?? 1000;
+    const stalled = now - this.lastLivenessCheck - every;
+    this.lastLivenessCheck = now;
+    if (stalled > every) {
+      // this process was busy (module loading, a long replay): the beats of that time are still
+      // unread, so the silence is ours, not the workers'
+      for (const w of this.live.values()) w.lastSeen += stalled;
+      return;
+    }
     for (const [id, w] of this.live) {
       const limit = 3 * Math.max(200, w.beat.intervalMs || 2000);
       if (now - w.lastSeen > limit) {

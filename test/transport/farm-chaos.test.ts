@@ -100,6 +100,33 @@ async function report(scenario: string, server: NatsServer, base: Outcome, hurt:
 }
 
 describe.skipIf(!!missing)('farm chaos (real nats-server, real workers, default ack_wait)', () => {
+  it('worker SIGKILL: its jobs come back within seconds, the other workers never idle for ack_wait', async () => {
+    const { server, ws } = await farm(3);
+    const base = await campaign(server, 'base', 21);
+    let killed = false;
+    const hurt = await campaign(server, 'kill', 21, (done) => {
+      if (!killed && done >= CASES * 0.3) { killed = true; ws[0].proc.kill('SIGKILL'); }
+    });
+    expect(killed).toBe(true);
+    expect(await ws[0].exited).toBe(null);
+    await report('worker SIGKILL', server, base, hurt, 21);
+  }, 120_000);
+
+  it('worker SIGSTOP beyond ack_wait: its jobs are redelivered, its late results are discarded', async () => {
+    const { server, ws } = await farm(3);
+    const base = await campaign(server, 'base', 22);
+    let stopped = false;
+    const hurt = await campaign(server, 'stop', 22, (done) => {
+      if (!stopped && done >= CASES * 0.3) { stopped = true; ws[0].proc.kill('SIGSTOP'); }
+    });
+    expect(stopped).toBe(true);
+    // it wakes up after the campaign, with results of jobs others already finished: nothing changes
+    ws[0].proc.kill('SIGCONT');
+    await new Promise((r) => setTimeout(r, 1500));
+    await report('worker SIGSTOP', server, base, hurt, 22);
+    expect(ws[0].proc.exitCode).toBe(null);
+  }, 120_000);
+
   it('nats-server SIGKILL and restart: nothing lost, nothing counted twice, no finished job left queued', async () => {
     const { server } = await farm(3);
     const base = await campaign(server, 'base', 23);

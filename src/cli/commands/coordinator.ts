@@ -62,7 +62,7 @@ export function addFarmCampaignOptions(cmd: Command): Command {
     .option('--campaign <id>', 'campaign id (default: generated); with --resume, which campaign to continue')
     .option('--resume', 'continue the last campaign started on this server (or --campaign ID) without re-running recorded cases')
     .option('--window <n>', 'cases in flight through the farm (default 32; stored with the campaign)', parsePositiveInt('--window'))
-    .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 30s)')
+    .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 3s; running cases are kept alive)')
     .option('--max-deliver <n>', 'attempts to run one case before it is dead-lettered as an infrastructure fault (default 5)', parsePositiveInt('--max-deliver'));
 }
 
