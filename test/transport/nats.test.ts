@@ -113,7 +113,8 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     cleanup.push(() => rmSync(corpus, { recursive: true, force: true }));
     const s = await runFarmCampaign({
       url: server.url,
-      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, corpusDir: corpus, concurrency: 4 },
+      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, concurrency: 4 },
+      corpusDir: corpus,
     });
     expect(s.buckets.length).toBeGreaterThanOrEqual(1);
     const b = s.buckets[0];

@@ -146,6 +146,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       resume: o.resume,
       ackWaitMs: o.ackWait ? parseDurationMs(o.ackWait) : undefined,
       maxDeliver: o.maxDeliver,
+      // from the command line also on --resume: a stored record never decides where files go
+      corpusDir: o.save === false ? undefined : o.corpus ?? REGRESSIONS_DIR,
       definition: o.resume ? undefined : {
         target: o.target!,
         seed,
@@ -154,7 +156,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
         timeoutMs: o.timeout ? parseDurationMs(o.timeout) : undefined,
         stopAfterBuckets: o.first ? 1 : o.stopAfterBuckets,
         minimize: o.minimize,
-        corpusDir: o.save === false ? undefined : o.corpus ?? REGRESSIONS_DIR,
         profile: o.profile,
         generate: o.maxOps ? { maxOps: o.maxOps } : undefined,
         concurrency: o.window,
