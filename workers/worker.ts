@@ -92,6 +92,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const js = jetstream(nc, { timeout: JS_TIMEOUT_MS });
   const pool = new EmbeddedTransport({ threads, timeoutMs: maxCaseMs });
 
+  /** on every result: the coordinator accepts results only from producers of the job's target */
+  const origin = { id, target: o.target };
   const stats: WorkerStats = { done: 0, refused: 0, deadLettered: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
   let busy = 0;
   let stopping = false;
@@ -142,7 +144,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     h.set('Ptefarm-Deliveries', String(attempts));
     await retrying('dead-letter', () => js.publish(deadSubject(job.campaign), m.data, { headers: h, msgID: `dead/${job.campaign}/${job.id}/${job.hash}` }), () => false);
     await publishResult(job.campaign, {
-      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount,
+      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount, origin,
       result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
     });
     await ackReliably(m);
@@ -186,7 +188,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         result = await pool.run(task, { timeoutMs });
         result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
       }
-      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, result, delivery: m.info.deliveryCount });
+      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
       await ackReliably(m);
       stats.done++;

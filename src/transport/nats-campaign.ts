@@ -190,7 +190,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
   const farmEvents: FarmEvent[] = [];
   const onFarm = (e: FarmEvent) => { if (e.type === 'dead-letter') farmEvents.push(e); o.onFarmEvent?.(e); };
 
-  const t = await NatsTransport.connect(o.url, o.auth ?? {}, { campaign, concurrency, ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver, onEvent: onFarm });
+  const t = await NatsTransport.connect(o.url, o.auth ?? {}, { campaign, concurrency, ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver, resumed: !!o.resume, onEvent: onFarm });
   try {
     o.onTransport?.(t);
     if (!def) {

@@ -94,6 +94,7 @@ function farmLine(e: FarmEvent): string | undefined {
     case 'dead-letter': return `dead-lettered job ${e.id} after ${e.deliveries} deliveries (no ${e.target} worker could finish it): counted as an infrastructure fault`;
     case 'connection': return e.status === 'disconnect' ? 'disconnected from NATS; reconnecting (nothing recorded is lost)' : e.status === 'reconnect' ? 'reconnected to NATS' : undefined;
     case 'replayed': return `resumed: ${e.results} recorded result(s) replayed from JetStream`;
+    case 'rejected': return `rejected a result for job ${e.id}: ${e.reason} (not recorded)`;
     default: return undefined;
   }
 }
@@ -137,6 +138,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     else if (e.type === 'fault' && e.index < 0) say(`fault: ${e.fault}`);
   };
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
+  let rejectedShown = 0;
   let summary: FarmSummary;
   try {
     summary = await runFarmCampaign({
@@ -162,7 +164,12 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       },
       signal: ctl.signal,
       onEvent,
-      onFarmEvent: (e) => { const l = farmLine(e); if (l) say(l); },
+      onFarmEvent: (e) => {
+        // a flood of bad results is counted in the summary, not printed line by line
+        if (e.type === 'rejected' && ++rejectedShown > 10) { if (rejectedShown === 11) say('further rejected results are only counted'); return; }
+        const l = farmLine(e);
+        if (l) say(l);
+      },
       onTransport: (t) => { transport = t; say(`campaign ${t.campaign} on ${o.nats}`); },
     });
   } finally {
@@ -175,7 +182,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     process.stdout.write([
       `campaign ${summary.campaign}${summary.resumed ? ' (resumed)' : ''}: ${summary.target}, seed ${summary.seed}, ${summary.stopped}`,
       `${summary.cases} cases in ${summary.elapsed_s} s (${summary.cases_per_s}/s): ${summary.violations} violations, ${summary.faults} faults, ${summary.skipped} skipped`,
-      `farm: ${f.published} published, ${f.replayed} replayed from the record, ${f.duplicates} duplicate result(s) discarded, ${f.deadLettered.length} dead-lettered, ${f.workersLost} worker(s) lost, ${f.sweptJobs} finished job(s) swept from the queue`,
+      `farm: ${f.published} published, ${f.replayed} replayed from the record, ${f.duplicates} duplicate result(s) discarded, ${f.rejected} rejected, ${f.deadLettered.length} dead-lettered, ${f.workersLost} worker(s) lost, ${f.sweptJobs} finished job(s) swept from the queue`,
       ...summary.infrastructure_faults.map((x) => `  infrastructure fault: ${x.id}: ${x.fault}`),
       ...summary.buckets.map((b) => `  bucket ${b.signature}: ${b.hits} hit(s), ${b.ops} ops${b.minimized ? ' (minimized)' : ''}${b.file ? ` -> ${b.file}` : ''}`),
     ].join('\n') + '\n');
