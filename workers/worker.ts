@@ -19,7 +19,7 @@ import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import { clip, show, someProblems } from '../src/ops/bounded.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, WORKING_FRACTION, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -99,6 +99,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const js = jetstream(nc, { timeout: JS_TIMEOUT_MS });
   const pool = new EmbeddedTransport({ threads, timeoutMs: maxCaseMs });
 
+  /** on every result: the coordinator accepts results only from producers of the job's target */
+  const origin = { id, target: o.target };
   const stats: WorkerStats = { done: 0, refused: 0, deadLettered: 0, duplicatesDropped: 0, ackFailures: 0, publishRetries: 0 };
   let busy = 0;
   let stopping = false;
@@ -132,16 +134,27 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
+  /** ack, retried across a short server outage; if it is still lost, the coordinator removes the
+   *  job from the queue once it sees the result (and a redelivery's result is a dropped duplicate) */
+  const ackReliably = async (m: JsMsg) => {
+    for (let attempt = 1; ; attempt++) {
+      try { await m.ackAck(); return; } catch {
+        if (attempt >= 3 || stopping) { stats.ackFailures++; return; }
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
+  };
+
   const deadLetter = async (m: JsMsg, job: JobMessage) => {
     const attempts = m.info.deliveryCount - 1;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(attempts));
     await retrying('dead-letter', () => js.publish(deadSubject(job.campaign), m.data, { headers: h, msgID: `dead/${job.campaign}/${job.id}/${job.hash}` }), () => false);
     await publishResult(job.campaign, {
-      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount,
+      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount, origin,
       result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
     });
-    try { await m.ackAck(); } catch { stats.ackFailures++; }
+    await ackReliably(m);
     stats.deadLettered++;
     log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
   };
@@ -154,7 +167,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case.
     // The coordinator may have changed ack_wait after this worker read it: the job says what it is.
     const ackWaitMs = !problems.length && job!.ackWaitMs ? job!.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
-    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(200, ackWaitMs / 3));
+    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(100, ackWaitMs / WORKING_FRACTION));
     try {
       if (!problems.length && job!.maxDeliver !== undefined && m.info.deliveryCount > job!.maxDeliver) {
         // the last delivery the consumer makes: every earlier one died or hung without a result
@@ -185,12 +198,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: jobId, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
         result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
       }
-      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, result, delivery: m.info.deliveryCount });
+      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
-      try { await m.ackAck(); } catch {
-        // the ack was lost (server restart): the job comes back and its second result is dropped as a duplicate
-        stats.ackFailures++;
-      }
+      await ackReliably(m);
       stats.done++;
     } finally {
       clearInterval(keep);

@@ -8,7 +8,13 @@
 // index order), and every result is in PTEFARM_RESULTS. A resumed coordinator reads the definition,
 // regenerates the same cases, and gets the recorded results back from the transport without
 // executing or counting anything twice; only cases without a recorded result go out to workers.
+//
+// The stored records (definition, progress, summary, last campaign) are input like any other:
+// anyone who can publish to the state stream can write them, so they are parsed with zod schemas and
+// bounded before use, and none of them names a path: where reproducers are saved comes from this
+// process's options (the command line), never from the record.
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import type { Case } from '../ops/schema.ts';
 import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } from '../campaign/campaign.ts';
 import { referenceChecker, type Checker } from '../campaign/checker.ts';
@@ -16,14 +22,78 @@ import { NatsTransport, type FarmEvent, type FarmStats } from './nats.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from './nats-common.ts';
 
-/** Everything that decides the case sequence and the campaign's end: stored, and reused on resume. */
+/** Everything that decides the case sequence and the campaign's end: stored, and reused on resume.
+ *  No path: the corpus directory is the running coordinator's own option. */
 export type CampaignDefinition = Pick<CampaignOptions,
   'target' | 'seed' | 'cases' | 'durationMs' | 'timeoutMs' | 'stopAfterBuckets' | 'minimize' | 'reliabilityRuns' |
-  'maxMinimizeRuns' | 'workdir' | 'generate' | 'lag' | 'profile'> & {
+  'maxMinimizeRuns' | 'generate' | 'lag' | 'profile'> & {
   campaign: string;
   concurrency: number;
   started: string;
 };
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const campaignId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a campaign id (1-64 of A-Z a-z 0-9 _ -)');
+const DAY_MS = 86_400_000;
+
+/** The stored definition, parsed like any input (bounds: what a real campaign can ask for).
+ *  Unknown keys are dropped, among them `corpusDir` written by earlier versions. */
+const definitionSchema = z.object({
+  campaign: campaignId,
+  target: z.string().min(1).max(1024).refine((t) => /^(model:|exec:|qemu:)/.test(t) || t === 'live', 'expected a target spec (model:..., live, exec:..., qemu:...)'),
+  seed: int(0, 2 ** 32),
+  cases: int(1, 1e9).optional(),
+  durationMs: int(1, 365 * DAY_MS).optional(),
+  timeoutMs: int(1, DAY_MS).optional(),
+  stopAfterBuckets: int(1, 1e6).optional(),
+  minimize: z.boolean().optional(),
+  reliabilityRuns: int(0, 1000).optional(),
+  maxMinimizeRuns: int(1, 1e7).optional(),
+  generate: z.object({
+    maxOps: int(1, 256).optional(),
+    freshRatio: z.number().min(0).max(1).optional(),
+    poolSize: int(1, 65_536).optional(),
+    rareThreshold: int(0, 1e6).optional(),
+    unguided: z.boolean().optional(),
+  }).strict().optional(),
+  lag: int(0, 1e6).optional(),
+  profile: z.string().regex(/^[0-9][0-9A-Za-z.-]{0,31}$/, 'expected a kernel profile name such as 6.18').optional(),
+  concurrency: int(1, 4096),
+  started: z.string().max(64),
+});
+// the schema and the type are one list: a field added to one and not the other fails to compile
+const _definitionMatches: z.infer<typeof definitionSchema> extends CampaignDefinition ? (CampaignDefinition extends z.infer<typeof definitionSchema> ? true : never) : never = true;
+void _definitionMatches;
+
+const progressSchema = z.object({
+  campaign: campaignId,
+  nextCase: int(0, 1e12),
+  completed: int(0, 1e12),
+  violations: int(0, 1e12),
+  faults: int(0, 1e12),
+  buckets: z.array(z.string().max(1000)).max(100_000),
+  elapsedMs: z.number().min(0).max(1e13),
+  updated: z.string().max(64),
+});
+
+const lastSchema = z.object({ campaign: campaignId });
+
+/** a finished campaign's summary is only printed; what the CLI reads of it must have its type */
+const summarySchema = z.object({
+  campaign: campaignId,
+  target: z.string().max(1024),
+  seed: z.number(),
+  cases: z.number(),
+  violations: z.number(),
+  faults: z.number(),
+  skipped: z.number(),
+  elapsed_s: z.number(),
+  cases_per_s: z.number(),
+  stopped: z.string().max(1000),
+  buckets: z.array(z.object({ signature: z.string().max(1000), hits: z.number(), ops: z.number(), minimized: z.boolean(), file: z.string().max(4096).optional() }).passthrough()).max(100_000),
+  farm: z.object({ published: z.number(), replayed: z.number(), duplicates: z.number(), deadLettered: z.array(z.string()), workersLost: z.number() }).passthrough(),
+  infrastructure_faults: z.array(z.object({ id: z.string(), fault: z.string() })),
+}).passthrough();
 
 export interface Progress {
   campaign: string;
@@ -45,6 +115,9 @@ export interface FarmCampaignOptions {
   resume?: boolean;
   /** required unless resuming */
   definition?: Omit<CampaignDefinition, 'campaign' | 'started' | 'concurrency'> & { concurrency?: number };
+  /** the work directory findings are recorded in (undefined: not recorded); this process's choice,
+   *  also on resume: a stored record never decides where files go */
+  workdir?: string;
   ackWaitMs?: number;
   maxDeliver?: number;
   checker?: Checker;
@@ -66,14 +139,24 @@ export interface FarmSummary extends Summary {
 
 export class CampaignStateError extends Error {}
 
-async function readState<T>(jsm: JetStreamManager, subject: string): Promise<T | undefined> {
+/** The last record on a state subject, parsed by `schema`; a record that does not parse is a
+ *  CampaignStateError naming the subject and the first bad field (never used half-read). */
+async function readState<T>(jsm: JetStreamManager, subject: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  let raw: unknown;
   try {
     const m = await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject });
-    return m ? m.json<T>() : undefined;
+    if (!m) return undefined;
+    try { raw = m.json<unknown>(); } catch { throw new CampaignStateError(`stored record ${subject} is not valid JSON`); }
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
   }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new CampaignStateError(`stored record ${subject} is invalid: ${i.path.length ? i.path.join('.') : 'record'}: ${i.message}`.slice(0, 300));
+  }
+  return r.data;
 }
 
 async function writeState(t: NatsTransport, subject: string, v: unknown, stop = () => false): Promise<void> {
@@ -91,14 +174,15 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
     try {
       const jsm = await ensureTopology(nc);
       if (!campaign) {
-        const last = await readState<{ campaign: string }>(jsm, LAST_CAMPAIGN_SUBJECT);
+        const last = await readState(jsm, LAST_CAMPAIGN_SUBJECT, lastSchema);
         if (!last) throw new CampaignStateError(`no campaign to resume on ${o.url} (none was started there)`);
         campaign = last.campaign;
       }
-      def = await readState<CampaignDefinition>(jsm, stateSubject(campaign, 'meta'));
+      def = await readState(jsm, stateSubject(campaign, 'meta'), definitionSchema);
       if (!def) throw new CampaignStateError(`no campaign "${campaign}" to resume on ${o.url}`);
-      const done = await readState<FarmSummary>(jsm, stateSubject(campaign, 'summary'));
-      if (done) return { ...done, resumed: true };
+      if (def.campaign !== campaign) throw new CampaignStateError(`stored record ${stateSubject(campaign, 'meta')} is invalid: campaign: it names "${def.campaign}"`);
+      const done = await readState(jsm, stateSubject(campaign, 'summary'), summarySchema);
+      if (done) return { ...(done as unknown as FarmSummary), resumed: true };
       concurrency = def.concurrency;
     } finally { await nc.close(); }
   }
@@ -107,18 +191,21 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
   const farmEvents: FarmEvent[] = [];
   const onFarm = (e: FarmEvent) => { if (e.type === 'dead-letter') farmEvents.push(e); o.onFarmEvent?.(e); };
 
-  const t = await NatsTransport.connect(o.url, o.auth ?? {}, { campaign, concurrency, ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver, onEvent: onFarm });
+  const t = await NatsTransport.connect(o.url, o.auth ?? {}, { campaign, concurrency, ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver, resumed: !!o.resume, onEvent: onFarm });
   try {
     o.onTransport?.(t);
     if (!def) {
       if (!o.definition) throw new CampaignStateError('a new campaign needs a target and options');
-      const existing = await readState<CampaignDefinition>(t.manager, stateSubject(campaign, 'meta'));
+      const existing = await readState(t.manager, stateSubject(campaign, 'meta'), z.unknown());
       if (existing) throw new CampaignStateError(`campaign "${campaign}" already exists on ${o.url}: use --resume to continue it or pick another --campaign`);
       def = { ...o.definition, campaign, concurrency, started: new Date().toISOString() };
       await writeState(t, stateSubject(campaign, 'meta'), def);
       await writeState(t, LAST_CAMPAIGN_SUBJECT, { campaign });
     }
-    const prev = o.resume ? await readState<Progress>(t.manager, stateSubject(campaign, 'progress')) : undefined;
+    const prev = o.resume ? await readState(t.manager, stateSubject(campaign, 'progress'), progressSchema) : undefined;
+    // jobs the crashed coordinator's workers finished but whose ack was lost: out of the queue before
+    // a worker runs them again (their results are in the record just replayed)
+    if (o.resume) await t.sweep([def.target]).catch(() => undefined);
     const checker = o.checker ?? await referenceChecker(def.profile ? { profile: def.profile } : {});
 
     const buckets: string[] = [];
@@ -150,7 +237,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       minimize: def.minimize,
       reliabilityRuns: def.reliabilityRuns,
       maxMinimizeRuns: def.maxMinimizeRuns,
-      workdir: def.workdir,
+      workdir: o.workdir,
       source: 'coordinator',
       generate: def.generate,
       profile: def.profile,
@@ -159,6 +246,8 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       onEvent,
       onCase: o.onCase,
     });
+    // no finished job stays queued: acks lost with a killed worker or server are made up for here
+    await t.sweep().catch(() => undefined);
     const dead = new Set(t.stats.deadLettered);
     const out: FarmSummary = {
       ...summary,

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
+import { z } from 'zod';
 import { canonicalJson } from '../campaign/canon.ts';
 import type { Case } from '../ops/schema.ts';
 import type { CaseResult } from './transport.ts';
@@ -28,8 +29,13 @@ export const BYE_SUBJECT = 'ptefarm.worker.bye';
 export const PING_SUBJECT = 'ptefarm.worker.ping';
 export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.*`;
 
-/** ack_wait of a target consumer: how long a dead worker keeps a case; live workers extend it with working() */
-export const DEFAULT_ACK_WAIT_MS = 30_000;
+/** ack_wait of a target consumer: how long a dead or stopped worker keeps a case before it is
+ *  redelivered. Short, because the campaign's generation waits for a lost case's feedback `lag`
+ *  cases later (the case sequence must not depend on timing, campaign.ts); a live worker keeps a
+ *  long case with working() every ack_wait / WORKING_FRACTION, so only a silent worker loses jobs. */
+export const DEFAULT_ACK_WAIT_MS = 3000;
+/** a worker sends an in-progress ack every ack_wait / WORKING_FRACTION while a case runs */
+export const WORKING_FRACTION = 4;
 /** deliveries of one case that may execute it; the consumer's max_deliver is one more: the worker
  *  that receives that last delivery dead-letters the job instead of running it (durable, needs no
  *  coordinator online); the MAX_DELIVERIES advisory is the coordinator's backup for that delivery */
@@ -93,11 +99,22 @@ export interface JobMessage {
   ackWaitMs?: number;
 }
 
+/** Who produced a result, as the result says. Unauthenticated: who may publish results at all is
+ *  decided by the NATS server's users/permissions and TLS (README, Distributed campaigns). */
+export interface ResultOrigin {
+  /** worker id as in its heartbeats, or `coordinator:...` for a dead-letter verdict */
+  id: string;
+  /** the target the producer serves: must be the job's target */
+  target: string;
+}
+
 export interface ResultMessage {
   v: 1;
   campaign: string;
   id: string;
   hash: string;
+  /** a result without it is rejected by the coordinator */
+  origin: ResultOrigin;
   result: CaseResult;
   /** delivery count of the job when this result was produced (> 1: a redelivery) */
   delivery?: number;
@@ -119,6 +136,34 @@ export interface WorkerBeat {
   started: number;
   /** the worker's heartbeat period; the coordinator declares it dead after 3 missed beats */
   intervalMs: number;
+}
+
+const boundedString = (max: number) => z.string().min(1).max(max);
+
+/** A result message as read from the stream: anyone with publish rights may have put anything there. */
+const resultMessageSchema = z.object({
+  v: z.literal(1),
+  campaign: boundedString(64),
+  id: boundedString(200),
+  hash: boundedString(64),
+  origin: z.object({ id: boundedString(200), target: boundedString(1024) }),
+  result: z.object({
+    trace: z.unknown().optional(),
+    fault: z.string().optional(),
+    worker: z.string().max(400).optional(),
+    ms: z.number().optional(),
+  }).passthrough(),
+  delivery: z.number().int().min(1).optional(),
+  dead: z.boolean().optional(),
+});
+
+/** The result message, or a short reason naming the first bad field. */
+export function parseResultMessage(raw: unknown): { ok: ResultMessage } | { bad: string } {
+  const r = resultMessageSchema.safeParse(raw);
+  // result.id is not trusted: the coordinator sets it from the message id it accepted
+  if (r.success) return { ok: r.data as unknown as ResultMessage };
+  const i = r.error.issues[0];
+  return { bad: `${i.path.length ? i.path.join('.') : 'message'}: ${i.message}`.slice(0, 200) };
 }
 
 export function jobHash(target: string, c: unknown): string {

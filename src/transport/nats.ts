@@ -9,6 +9,21 @@
 // drops it (same Nats-Msg-Id inside the duplicate window) and the coordinator drops any that still
 // arrive (one result per job id, counted in stats.duplicates).
 //
+// Finished jobs leave the work queue even when a worker's ack is lost (worker killed between PubAck
+// and ack, server killed before the ack reached its disk): the coordinator deletes a job's message
+// (by the stream sequence of its PubAck) once the job's result is recorded, and sweeps the queue of
+// its campaign's finished jobs after a reconnect, on resume and at the end (sweep()). A finished job
+// is therefore not left queued, nor redelivered to be run a second time.
+//
+// Results carry their producer's identity (origin: worker id and target). The coordinator accepts a
+// result only for a job of this campaign it issued, not yet answered, with the job's case hash, from
+// a producer of the job's target (and, when that worker announced itself, announced with that
+// target); anything else is counted and reported as rejected, never recorded. A fresh campaign
+// rejects results for job ids it has not issued at once; a resumed one holds them until its
+// regenerated job with that id is issued (the crashed coordinator's workers may still answer),
+// then applies the same checks. This is consistency, not authentication: who may publish to the
+// results subject is for NATS users/permissions and TLS to decide.
+//
 // The coordinator reads its results with an ordered consumer from the beginning of its subject, so a
 // restarted coordinator first replays what was recorded: run() of a job whose result is already
 // recorded (same id AND same case hash) returns it without publishing again — the campaign, which
@@ -20,8 +35,8 @@ import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import type { CoverageRequest } from '../campaign/checker.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
-  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, jobHash, jobMsgId, jobSubject,
-  resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
+  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
+  parseResultMessage, resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
 export interface FarmStats {
@@ -33,12 +48,14 @@ export interface FarmStats {
   replayed: number;
   /** results for a job id that already had one: discarded */
   duplicates: number;
-  /** results whose case hash matches no job of this run (a previous coordinator's case): ignored */
-  stale: number;
+  /** results not accepted: malformed, for a job not issued, for another case, from a producer of another target */
+  rejected: number;
   /** jobs no worker finished in maxDeliver attempts, dead-lettered (reported as faults) */
   deadLettered: string[];
   /** publish attempts that failed and were retried (server away) */
   publishRetries: number;
+  /** jobs found still queued after their result was recorded (ack lost) and removed by a sweep */
+  sweptJobs: number;
   workersLost: number;
 }
 
@@ -48,6 +65,7 @@ export type FarmEvent =
   | { type: 'worker-left'; worker: WorkerBeat }
   | { type: 'dead-letter'; id: string; deliveries: number; target: string }
   | { type: 'duplicate'; id: string }
+  | { type: 'rejected'; id: string; reason: string }
   | { type: 'connection'; status: string; detail?: string }
   | { type: 'replayed'; results: number };
 
@@ -59,21 +77,29 @@ export interface NatsTransportOptions extends ConsumerTuning {
   onEvent?: (e: FarmEvent) => void;
   /** how often to look for silent workers (default 1 s) */
   livenessCheckMs?: number;
+  /** continuing a campaign another coordinator started: results for jobs not issued yet are held
+   *  (its workers may still answer its jobs) instead of rejected */
+  resumed?: boolean;
 }
 
-interface Waiter { hash: string; target: string; resolve: (r: CaseResult) => void }
+interface Waiter { hash: string; target: string; resolve: (r: CaseResult) => void; seq?: number }
+/** a job of this run whose result is recorded; `seq` is its message in the work queue, when known */
+interface Settled { hash: string; target: string; seq?: number }
 interface LiveWorker { beat: WorkerBeat; lastSeen: number }
 
 export class NatsTransport implements Transport {
   readonly concurrency: number;
   readonly campaign: string;
-  readonly stats: FarmStats = { published: 0, received: 0, replayed: 0, duplicates: 0, stale: 0, deadLettered: [], publishRetries: 0, workersLost: 0 };
+  readonly stats: FarmStats = { published: 0, received: 0, replayed: 0, duplicates: 0, rejected: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0 };
   private readonly js: JetStreamClient;
   private readonly waiting = new Map<string, Waiter>();
-  /** results that arrived before their run() (replay after a restart): id -> hash -> result */
-  private readonly recorded = new Map<string, Map<string, CaseResult>>();
-  /** job ids answered in this run */
-  private readonly settled = new Set<string>();
+  /** results that arrived before their run() (resume: replayed, or late answers to the previous
+   *  coordinator's jobs), checked when the job is issued: id -> candidates in stream order */
+  private readonly recorded = new Map<string, ResultMessage[]>();
+  /** target each worker announced in its heartbeats (kept after it is lost) */
+  private readonly announced = new Map<string, string>();
+  /** jobs answered in this run, by id */
+  private readonly settled = new Map<string, Settled>();
   private readonly consumers = new Map<string, Promise<unknown>>();
   private readonly live = new Map<string, LiveWorker>();
   private readonly subs: Subscription[] = [];
@@ -81,6 +107,9 @@ export class NatsTransport implements Transport {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private replayDone = false;
+  private sweeping?: Promise<number>;
+  private sweepAgain = false;
+  private lastLivenessCheck = Date.now();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -107,12 +136,18 @@ export class NatsTransport implements Transport {
     return t;
   }
 
+  /** the identity of dead-letter verdicts this coordinator records */
+  private readonly originId = `coordinator:${hostname()}:${process.pid}`;
+
   private emit(e: FarmEvent) { try { this.opts.onEvent?.(e); } catch { /* a listener must not break the farm */ } }
 
   private async start(): Promise<void> {
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'close') this.emit({ type: 'connection', status: s.type, detail: 'server' in s ? String(s.server) : undefined });
+        // a server that went away may have lost acks (and our deletes) it had not yet written:
+        // remove the finished jobs it brought back before their ack_wait redelivers them
+        if (s.type === 'reconnect') void this.sweep().catch(() => undefined);
       }
     })().catch(() => undefined);
 
@@ -138,7 +173,9 @@ export class NatsTransport implements Transport {
     void (async () => {
       for await (const m of this.results!) {
         seen++;
-        try { this.onResult(m.json<ResultMessage>()); } catch { this.stats.stale++; }
+        let raw: unknown;
+        try { raw = m.json<unknown>(); } catch { raw = undefined; }
+        this.onResult(raw);
         if (!this.replayDone && (m.info.pending === 0 || seen >= recordedCount)) {
           this.replayDone = true;
           this.emit({ type: 'replayed', results: seen });
@@ -157,11 +194,21 @@ export class NatsTransport implements Transport {
       return;
     }
     this.live.set(b.id, { beat: b, lastSeen: Date.now() });
+    if (typeof b.target === 'string' && (this.announced.has(b.id) || this.announced.size < 100_000)) this.announced.set(b.id, b.target);
     if (!known) this.emit({ type: 'worker-joined', worker: b });
   }
 
   private checkLiveness() {
     const now = Date.now();
+    const every = this.opts.livenessCheckMs ?? 1000;
+    const stalled = now - this.lastLivenessCheck - every;
+    this.lastLivenessCheck = now;
+    if (stalled > every) {
+      // this process was busy (module loading, a long replay): the beats of that time are still
+      // unread, so the silence is ours, not the workers'
+      for (const w of this.live.values()) w.lastSeen += stalled;
+      return;
+    }
     for (const [id, w] of this.live) {
       const limit = 3 * Math.max(200, w.beat.intervalMs || 2000);
       if (now - w.lastSeen > limit) {
@@ -177,14 +224,35 @@ export class NatsTransport implements Transport {
     return [...this.live.values()].map((w) => w.beat).filter((b) => target === undefined || b.target === target);
   }
 
-  private onResult(r: ResultMessage) {
-    this.stats.received++;
-    if (!r || r.campaign !== this.campaign || typeof r.id !== 'string') { this.stats.stale++; return; }
-    const result: CaseResult = { ...r.result, id: r.id };
+  private reject(id: unknown, reason: string) {
+    this.stats.rejected++;
+    this.emit({ type: 'rejected', id: typeof id === 'string' ? id.slice(0, 200) : '?', reason });
+  }
+
+  /** why result `r` does not answer the job (hash, target) this coordinator issued, if it does not */
+  private originProblem(r: ResultMessage, hash: string, target: string): string | undefined {
+    if (r.hash !== hash) return `answers another case (hash ${r.hash}, the job's is ${hash})`;
+    if (r.origin.target !== target) return `produced by ${r.origin.id} for ${r.origin.target.slice(0, 100)}, the job is for ${target}`;
+    const announced = this.announced.get(r.origin.id);
+    if (announced !== undefined && announced !== target) return `worker ${r.origin.id} serves ${announced}, the job is for ${target}`;
+    return undefined;
+  }
+
+  /** r is the accepted answer to job id */
+  private accepted(r: ResultMessage, target: string): CaseResult {
     if (r.dead && !this.stats.deadLettered.includes(r.id)) {
       this.stats.deadLettered.push(r.id);
-      this.emit({ type: 'dead-letter', id: r.id, deliveries: r.delivery ?? 0, target: this.waiting.get(r.id)?.target ?? 'its target' });
+      this.emit({ type: 'dead-letter', id: r.id, deliveries: r.delivery ?? 0, target });
     }
+    return { ...r.result, id: r.id };
+  }
+
+  private onResult(raw: unknown) {
+    this.stats.received++;
+    const parsed = parseResultMessage(raw);
+    if ('bad' in parsed) { this.reject((raw as { id?: unknown } | null)?.id, `malformed result: ${parsed.bad}`); return; }
+    const r = parsed.ok;
+    if (r.campaign !== this.campaign) { this.reject(r.id, `for campaign ${r.campaign}`); return; }
     if (this.settled.has(r.id)) {
       this.stats.duplicates++;
       this.emit({ type: 'duplicate', id: r.id });
@@ -192,17 +260,19 @@ export class NatsTransport implements Transport {
     }
     const w = this.waiting.get(r.id);
     if (w) {
-      if (w.hash !== r.hash) { this.stats.stale++; return; }
+      const why = this.originProblem(r, w.hash, w.target);
+      if (why) { this.reject(r.id, why); return; } // the real answer may still come
       this.waiting.delete(r.id);
-      this.settled.add(r.id);
-      w.resolve(result);
+      this.settle(r.id, { hash: w.hash, target: w.target, seq: w.seq });
+      w.resolve(this.accepted(r, w.target));
       return;
     }
-    // not asked for yet: a result recorded before this coordinator (re)started
-    let byHash = this.recorded.get(r.id);
-    if (!byHash) this.recorded.set(r.id, (byHash = new Map()));
-    if (byHash.has(r.hash)) { this.stats.duplicates++; this.emit({ type: 'duplicate', id: r.id }); return; }
-    byHash.set(r.hash, result);
+    // a result for a job this coordinator has not issued: only a resumed campaign expects any
+    if (!this.opts.resumed) { this.reject(r.id, 'no such job issued by this coordinator'); return; }
+    let held = this.recorded.get(r.id);
+    if (!held) this.recorded.set(r.id, (held = []));
+    if (held.length >= 8) { this.reject(r.id, 'too many results held for one job'); return; }
+    held.push(r);
   }
 
   private async onMaxDeliveries(adv: { stream?: string; consumer?: string; stream_seq?: number; deliveries?: number }) {
@@ -218,12 +288,74 @@ export class NatsTransport implements Transport {
     const stop = () => this.closed;
     await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
     const res: ResultMessage = {
-      v: 1, campaign: this.campaign, id: job.id, hash: job.hash, dead: true, delivery: deliveries,
+      v: 1, campaign: this.campaign, id: job.id, hash: job.hash, dead: true, delivery: deliveries, origin: { id: this.originId, target: job.target },
       result: { id: job.id, fault: deadLetterFault(deliveries, job.target, this.campaign), worker: 'coordinator' },
     };
     // through the results stream like any result: recorded durably, first one per job wins
     await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultMsgId(this.campaign, job.id, job.hash) }), stop);
     await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
+  }
+
+  private settle(id: string, s: Settled) {
+    this.settled.set(id, s);
+    if (s.seq !== undefined) this.removeJobMessage(s.seq);
+  }
+
+  /** delete a finished job's message; normally the worker's ack removed it already ("not found") */
+  private removeJobMessage(seq: number) {
+    void this.jsm.streams.deleteMessage(JOBS_STREAM, seq, false).catch(() => undefined);
+  }
+
+  /**
+   * Remove from the work queue every message of this campaign whose job already has a recorded
+   * result (here, or in the replayed record), for the given targets (default: those of this run's
+   * jobs). Returns how many were removed. Concurrent calls share one pass (plus one more after it).
+   */
+  sweep(targets?: Iterable<string>): Promise<number> {
+    if (this.sweeping) { this.sweepAgain = true; return this.sweeping; }
+    const run = async (): Promise<number> => {
+      let removed = 0;
+      do {
+        this.sweepAgain = false;
+        const ts = new Set(targets ?? [...this.settled.values()].map((x) => x.target));
+        for (const t of ts) removed += await this.sweepTarget(t);
+      } while (this.sweepAgain && !this.closed);
+      return removed;
+    };
+    this.sweeping = run().finally(() => { this.sweeping = undefined; });
+    return this.sweeping;
+  }
+
+  private finished(j: Partial<JobMessage>): boolean {
+    if (!j || j.campaign !== this.campaign || typeof j.id !== 'string') return false;
+    const s = this.settled.get(j.id);
+    if (s) return s.hash === j.hash;
+    return this.recorded.get(j.id)?.some((r) => r.hash === j.hash && r.origin.target === j.target) ?? false;
+  }
+
+  private async sweepTarget(target: string): Promise<number> {
+    const subj = jobSubject(target);
+    let removed = 0;
+    // walk the stored messages of that subject (direct get, next_by_subj: 2.9), without consuming
+    for (let seq = 0; !this.closed;) {
+      let m;
+      try {
+        m = await this.jsm.streams.getMessage(JOBS_STREAM, { seq: seq + 1, next_by_subj: subj } as unknown as { seq: number });
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (!m) break;
+      seq = m.seq;
+      let j: Partial<JobMessage>;
+      try { j = m.json<JobMessage>(); } catch { continue; }
+      if (!this.finished(j)) continue;
+      if (await this.jsm.streams.deleteMessage(JOBS_STREAM, m.seq, false).catch(() => false)) {
+        removed++;
+        this.stats.sweptJobs++;
+      }
+    }
+    return removed;
   }
 
   private consumerFor(target: string): Promise<unknown> {
@@ -239,13 +371,22 @@ export class NatsTransport implements Transport {
   run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
     if (this.closed) return Promise.resolve({ id: job.id, fault: 'transport closed' });
     const hash = jobHash(job.target, job.case);
-    const rec = this.recorded.get(job.id);
-    const hit = rec?.get(hash);
-    if (rec && hit) {
+    const held = this.recorded.get(job.id);
+    if (held) {
+      // results that came before the job was issued (resume): the first that answers it is the one
       this.recorded.delete(job.id);
-      this.settled.add(job.id);
-      this.stats.replayed++;
-      return Promise.resolve(hit);
+      let hit: ResultMessage | undefined;
+      for (const r of held) {
+        const why = this.originProblem(r, hash, job.target);
+        if (why) this.reject(job.id, why);
+        else if (hit) { this.stats.duplicates++; this.emit({ type: 'duplicate', id: job.id }); }
+        else hit = r;
+      }
+      if (hit) {
+        this.settle(job.id, { hash, target: job.target });
+        this.stats.replayed++;
+        return Promise.resolve(this.accepted(hit, job.target));
+      }
     }
     if (this.waiting.has(job.id) || this.settled.has(job.id)) return Promise.resolve({ id: job.id, fault: `transport: job id ${job.id} used twice` });
     return new Promise<CaseResult>((resolve) => {
@@ -264,8 +405,15 @@ export class NatsTransport implements Transport {
       void (async () => {
         await retrying('consumer', () => this.consumerFor(job.target), stop, () => { this.stats.publishRetries++; });
         // same msgID on every attempt: a publish whose PubAck was lost is not stored twice
-        await retrying('publish', () => this.js.publish(jobSubject(job.target), data, { msgID: jobMsgId(this.campaign, job.id, hash), headers: h }), stop, () => { this.stats.publishRetries++; });
+        const pa = await retrying('publish', () => this.js.publish(jobSubject(job.target), data, { msgID: jobMsgId(this.campaign, job.id, hash), headers: h }), stop, () => { this.stats.publishRetries++; });
         this.stats.published++;
+        const w = this.waiting.get(job.id);
+        if (w) w.seq = pa.seq;
+        else if (this.settled.get(job.id)?.hash === hash) {
+          // answered before our PubAck came back (a retried publish): the message is still ours to remove
+          this.settled.get(job.id)!.seq = pa.seq;
+          this.removeJobMessage(pa.seq);
+        }
       })().catch((e) => {
         if (!this.waiting.has(job.id)) return;
         this.waiting.delete(job.id);

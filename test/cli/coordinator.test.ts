@@ -3,10 +3,11 @@
 // campaign without re-running or re-counting the cases whose results were recorded.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNats } from '../../src/transport/nats-common.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { connectNats, ensureTopology, LAST_CAMPAIGN_SUBJECT, stateSubject } from '../../src/transport/nats-common.ts';
 import { BIN, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
@@ -63,7 +64,7 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     expect(killedAt).toBeGreaterThanOrEqual(150);
     expect(first.stdout).toBe(''); // it never got to its summary
 
-    const second = await cli(['coordinator', '--nats', server.url, '--resume', '--json']);
+    const second = await cli(['coordinator', '--nats', server.url, '--resume', '--workdir', workdir, '--json']);
     expect(second.code).toBe(0);
     const s = JSON.parse(second.stdout.trim().split('\n').pop()!);
     expect(s.campaign).toBe('crashy');
@@ -88,6 +89,54 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     expect(third.code).toBe(0);
     expect(JSON.parse(third.stdout.trim()).cases).toBe(N);
   }, 150_000);
+
+  it('--resume parses the stored campaign like any input; a forged record cannot choose where files are written', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const dir = mkdtempSync(join(tmpdir(), 'ptefarm-forged-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const elsewhere = join(dir, 'chosen-by-the-record', 'deep');
+    const workdir = join(dir, 'work');
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    await ensureTopology(nc);
+    const js = jetstream(nc);
+    // what an earlier version stored, plus a corpusDir anyone with publish rights on the state stream could set
+    const forged = { campaign: 'forged', target: 'model:x86+B-3', seed: 1, cases: 500, stopAfterBuckets: 1, maxMinimizeRuns: 200, corpusDir: elsewhere, concurrency: 4, started: new Date().toISOString() };
+    const store = async (id: string, record: unknown) => { await js.publish(stateSubject(id, 'meta'), typeof record === 'string' ? record : JSON.stringify(record)); };
+
+    // malformed records: exit 2 naming the record and the field, nothing run
+    const bad: [string, unknown, string][] = [
+      ['neg', { ...forged, campaign: 'neg', cases: -5 }, 'cases'],
+      ['wide', { ...forged, campaign: 'wide', concurrency: 1e9 }, 'concurrency'],
+      ['tgt', { ...forged, campaign: 'tgt', target: 42 }, 'target'],
+      ['ops', { ...forged, campaign: 'ops', generate: { maxOps: 1e6 } }, 'generate.maxOps'],
+      ['other', { ...forged, campaign: '../other' }, 'campaign'],
+      ['text', 'not { json', 'not valid JSON'],
+    ];
+    for (const [id, record, field] of bad) {
+      await store(id, record);
+      const r = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', id, '--workdir', workdir]);
+      expect(r.code, `${id}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`stored record ${stateSubject(id, 'meta')} `);
+      expect(r.stderr).toContain(field);
+    }
+    await js.publish(LAST_CAMPAIGN_SUBJECT, JSON.stringify({ campaign: '../../etc' }));
+    const last = await cli(['coordinator', '--nats', server.url, '--resume', '--workdir', workdir]);
+    expect(last.code).toBe(2);
+    expect(last.stderr).toMatch(/stored record ptefarm\.state\.last is invalid: campaign/);
+
+    // a well-formed record runs, but the finding goes where this command line says
+    await store('forged', forged);
+    const w = await spawnWorker(server.url, 'model:x86+B-3');
+    cleanup.push(() => stopWorker(w));
+    const r = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', 'forged', '--workdir', workdir, '--json']);
+    expect(r.code, r.stderr).toBe(1); // the B-3 finding
+    const s = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(s.buckets[0].file.startsWith(join(workdir, 'findings'))).toBe(true);
+    expect(readdirSync(join(workdir, 'findings')).length).toBeGreaterThanOrEqual(1);
+    expect(existsSync(join(dir, 'chosen-by-the-record'))).toBe(false);
+  }, 120_000);
 
   it('refuses to resume what does not exist', async () => {
     const server = await startNatsServer();

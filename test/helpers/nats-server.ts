@@ -1,7 +1,8 @@
 // A real nats-server (Debian's 2.9) for tests: 127.0.0.1, a random port, JetStream in a temporary
 // store dir. restart() brings it back on the same port with the same store (what a server restart
 // in production looks like to clients). The process is our child, so it is reaped when it exits.
-// Also: `ptefarm worker` child processes, and a reader of what a campaign recorded in JetStream.
+// Also: `ptefarm worker` child processes, a reader of what a campaign recorded in JetStream, and a
+// checker that counts the verdicts a coordinator computes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { RESULTS_STREAM, resultSubject, type ResultMessage } from '../../src/transport/nats-common.ts';
+import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -130,4 +132,11 @@ export async function recordedResults(nc: NatsConnection, campaign: string): Pro
   }
   await it.close();
   return out;
+}
+
+/** the reference checker, counting how often a verdict is computed (one per case, or a case was counted twice) */
+export async function countingChecker(): Promise<{ checker: Checker; calls: () => number }> {
+  const base = await referenceChecker();
+  let n = 0;
+  return { checker: { rulesTotal: base.rulesTotal, catalogue: base.catalogue, signature: base.signature, check: (c, t, k) => { n++; return base.check(c, t, k); } }, calls: () => n };
 }

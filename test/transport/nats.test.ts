@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
 import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
-import { connectNats, consumerName, DEAD_STREAM, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
+import { connectNats, consumerName, DEAD_STREAM, HEARTBEAT_SUBJECT, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import { natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
+import { countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
 if (missing) console.warn(`skipping NATS farm tests: ${missing}`);
@@ -30,13 +29,6 @@ async function setup(workers: string[]): Promise<{ server: NatsServer; ws: Worke
   const ws = await Promise.all(workers.map((t) => spawnWorker(server.url, t)));
   for (const w of ws) cleanup.push(() => stopWorker(w));
   return { server, ws };
-}
-
-/** the reference checker, counting how often a verdict is computed */
-async function countingChecker(): Promise<{ checker: Checker; calls: () => number }> {
-  const base = await referenceChecker();
-  let n = 0;
-  return { checker: { rulesTotal: base.rulesTotal, signature: base.signature, check: (c, t, k) => { n++; return base.check(c, t, k); } }, calls: () => n };
 }
 
 const CASES = 1000;
@@ -121,7 +113,8 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     cleanup.push(() => rmSync(workdir, { recursive: true, force: true }));
     const s = await runFarmCampaign({
       url: server.url,
-      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, workdir, concurrency: 4 },
+      definition: { target: 'model:x86+B-3', seed: 1, cases: 2000, stopAfterBuckets: 1, concurrency: 4 },
+      workdir,
     });
     expect(s.buckets.length).toBeGreaterThanOrEqual(1);
     const b = s.buckets[0];
@@ -282,7 +275,7 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
         if (m) { job = m.json<JobMessage>(); m.ack(); }
       } catch { await new Promise((r) => setTimeout(r, 100)); }
     }
-    const answer = (fault: string) => JSON.stringify({ v: 1, campaign: 'dups', id: job!.id, hash: job!.hash, result: { id: job!.id, fault } });
+    const answer = (fault: string) => JSON.stringify({ v: 1, campaign: 'dups', id: job!.id, hash: job!.hash, origin: { id: 'by-hand', target }, result: { id: job!.id, fault } });
     const a1 = await js.publish(resultSubject('dups'), answer('first'), { msgID: resultMsgId('dups', job.id, job.hash) });
     // a redelivered job's result inside the duplicate window: the server drops it
     const a2 = await js.publish(resultSubject('dups'), answer('second'), { msgID: resultMsgId('dups', job.id, job.hash) });
@@ -295,5 +288,62 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     expect(res.fault).toBe('first');
     while (t.stats.received < 2) await new Promise((r) => setTimeout(r, 50));
     expect(t.stats.duplicates).toBe(1);
+  }, 60_000);
+
+  it('a result is accepted only for a job this coordinator issued, from a producer of its target; the rest is rejected, never recorded', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const events: FarmEvent[] = [];
+    const t = await Transport.connect(server.url, {}, { campaign: 'ident', onEvent: (e) => events.push(e) });
+    cleanup.push(() => t.close());
+    const target = 'model:x86@6.12';
+    const resP = t.run({ id: 'j1', target, case: tiny }, { timeoutMs: 1000 });
+    let settled: { fault?: string } | undefined;
+    void resP.then((r) => { settled = r; });
+    // play the worker by hand: take the job
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    let job: JobMessage | undefined;
+    while (!job) {
+      try {
+        const c = await js.consumers.get(JOBS_STREAM, consumerName(target));
+        const m = await c.next({ expires: 1000 });
+        if (m) { job = m.json<JobMessage>(); m.ack(); }
+      } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    // a worker of another target announces itself: its id claiming the job's target is not believed
+    nc.publish(HEARTBEAT_SUBJECT, JSON.stringify({ id: 'live-worker', host: 'h', pid: 1, target: 'live', threads: 1, caps: {}, busy: 0, done: 0, refused: 0, started: 0, intervalMs: 60_000 }));
+    await nc.flush();
+    while (!t.workers('live').length) await new Promise((r) => setTimeout(r, 20));
+    const answer = (fault: string, patch: Record<string, unknown> = {}) => JSON.stringify({
+      v: 1, campaign: 'ident', id: job!.id, hash: job!.hash, origin: { id: 'w1', target }, result: { id: job!.id, fault }, ...patch,
+    });
+    let n = 0;
+    const publish = (data: string) => js.publish(resultSubject('ident'), data, { msgID: `forged-${n++}` });
+    await publish(answer('never issued', { id: 'j-never' }));
+    await publish(answer('other target', { origin: { id: 'w2', target: 'model:x86' } }));
+    await publish(answer('no origin', { origin: undefined }));
+    await publish(answer('other case', { hash: '0123456789abcdef' }));
+    await publish(answer('announced as live', { origin: { id: 'live-worker', target } }));
+    await publish('{"v":1,"campaign":"ident","id":"j1","hash":');
+    while (t.stats.rejected < 6) await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBeUndefined();
+    // the real answer still gets through; a second one after it is a duplicate, not a second verdict
+    await js.publish(resultSubject('ident'), answer('real'), { msgID: resultMsgId('ident', job.id, job.hash) });
+    expect((await resP).fault).toBe('real');
+    await publish(answer('late'));
+    while (t.stats.received < 8) await new Promise((r) => setTimeout(r, 20));
+    expect(t.stats.rejected).toBe(6);
+    expect(t.stats.duplicates).toBe(1);
+    const reasons = events.filter((e) => e.type === 'rejected').map((e) => `${(e as { id: string }).id}: ${(e as { reason: string }).reason}`);
+    expect(reasons).toEqual([
+      'j-never: no such job issued by this coordinator',
+      expect.stringMatching(/^j1: produced by w2 for model:x86, the job is for model:x86@6\.12$/),
+      expect.stringMatching(/^j1: malformed result: origin: /),
+      expect.stringMatching(/^j1: answers another case/),
+      'j1: worker live-worker serves live, the job is for model:x86@6.12',
+      expect.stringMatching(/^\?: malformed result: /),
+    ]);
   }, 60_000);
 });

@@ -38,7 +38,7 @@ export function addFarmCampaignOptions(cmd: Command): Command {
     .option('--campaign <id>', 'campaign id (default: generated); with --resume, which campaign to continue')
     .option('--resume', 'continue the last campaign started on this server (or --campaign ID) without re-running recorded cases')
     .option('--window <n>', 'cases in flight through the farm (default 32; stored with the campaign)', parsePositiveInt('--window'))
-    .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 30s)')
+    .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 3s; running cases are kept alive)')
     .option('--max-deliver <n>', 'attempts to run one case before it is dead-lettered as an infrastructure fault (default 5)', parsePositiveInt('--max-deliver'));
 }
 
@@ -64,6 +64,7 @@ function farmLine(e: FarmEvent): string | undefined {
     case 'dead-letter': return `dead-lettered job ${e.id} after ${e.deliveries} deliveries (no ${e.target} worker could finish it): counted as an infrastructure fault`;
     case 'connection': return e.status === 'disconnect' ? 'disconnected from NATS; reconnecting (nothing recorded is lost)' : e.status === 'reconnect' ? 'reconnected to NATS' : undefined;
     case 'replayed': return `resumed: ${e.results} recorded result(s) replayed from JetStream`;
+    case 'rejected': return `rejected a result for job ${e.id}: ${e.reason} (not recorded)`;
     default: return undefined;
   }
 }
@@ -74,8 +75,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   if (!o.resume && !o.target) throw new InputError('--target is required (unless --resume)');
   // resolve (and reject bad values) before connecting; a resumed campaign keeps its stored definition
   const st = resolveCampaignFlags(o);
-  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration || o.workdir)) {
-    process.stderr.write('ptefarm: --resume continues the stored campaign (with its work directory); --target/--seed/--cases/--duration/--workdir are ignored\n');
+  if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration)) {
+    process.stderr.write('ptefarm: --resume continues the stored campaign; --target/--seed/--cases/--duration are ignored (the work directory is this command line\'s)\n');
   }
   const say = (l: string) => { if (!o.quiet) process.stderr.write(`${l}\n`); };
   const ctl = new AbortController();
@@ -108,6 +109,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     else if (e.type === 'saved' && e.written) say(`saved ${e.path}`);
     else if (e.type === 'fault' && e.index < 0) say(`fault: ${e.fault}`);
   };
+  let rejectedShown = 0;
   let summary: FarmSummary;
   // the NATS clients load only here, not for `fuzz` without --nats nor for `gate` (start-up time)
   const { runFarmCampaign } = await import('../../transport/nats-campaign.ts');
@@ -119,6 +121,8 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       resume: o.resume,
       ackWaitMs: o.ackWait ? parseDuration(o.ackWait, 'ack-wait') : undefined,
       maxDeliver: o.maxDeliver,
+      // from the command line also on --resume: a stored record never decides where files go
+      workdir: st.save ? st.workdir : undefined,
       definition: o.resume ? undefined : {
         target: o.target!,
         seed: st.seed,
@@ -127,14 +131,18 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
         timeoutMs: st.timeoutMs,
         stopAfterBuckets: st.stopAfterBuckets,
         minimize: st.minimize,
-        workdir: st.save ? st.workdir : undefined,
         profile: st.profile,
         generate: o.maxOps ? { maxOps: o.maxOps } : undefined,
         concurrency: o.window,
       },
       signal: ctl.signal,
       onEvent,
-      onFarmEvent: (e) => { const l = farmLine(e); if (l) say(l); },
+      onFarmEvent: (e) => {
+        // a flood of bad results is counted in the summary, not printed line by line
+        if (e.type === 'rejected' && ++rejectedShown > 10) { if (rejectedShown === 11) say('further rejected results are only counted'); return; }
+        const l = farmLine(e);
+        if (l) say(l);
+      },
       onTransport: (t) => { transport = t; say(`campaign ${t.campaign} on ${o.nats}`); },
     });
   } finally {
@@ -147,7 +155,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     process.stdout.write([
       `campaign ${summary.campaign}${summary.resumed ? ' (resumed)' : ''}: ${summary.target}, seed ${summary.seed}, ${summary.stopped}`,
       `${summary.cases} cases in ${summary.elapsed_s} s (${summary.cases_per_s}/s): ${summary.violations} violations, ${summary.faults} faults, ${summary.skipped} skipped`,
-      `farm: ${f.published} published, ${f.replayed} replayed from the record, ${f.duplicates} duplicate result(s) discarded, ${f.deadLettered.length} dead-lettered, ${f.workersLost} worker(s) lost`,
+      `farm: ${f.published} published, ${f.replayed} replayed from the record, ${f.duplicates} duplicate result(s) discarded, ${f.rejected} rejected, ${f.deadLettered.length} dead-lettered, ${f.workersLost} worker(s) lost, ${f.sweptJobs} finished job(s) swept from the queue`,
       ...summary.infrastructure_faults.map((x) => `  infrastructure fault: ${x.id}: ${x.fault}`),
       ...summary.buckets.map((b) => `  bucket ${b.signature}: ${b.hits} hit(s), ${b.ops} ops${b.minimized ? ' (minimized)' : ''}${b.file ? ` -> ${b.file}` : ''}`),
     ].join('\n') + '\n');
