@@ -82,9 +82,9 @@ export function register(program: Command) {
           if (o.json && st.elapsedMs - lastJsonProgress >= 1000) { lastJsonProgress = st.elapsedMs; out(snakeKeys({ event: 'progress', ...st })); }
           return;
         }
-        if (o.json) out(snakeKeys({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type')) }));
+        if (o.json) out(snakeKeys({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type' && k !== 'trace' && !(k === 'case' && (e.type === 'bucket' || e.type === 'minimized')))) }));
         else if (!tty && (e.type === 'bucket' || e.type === 'minimized' || e.type === 'saved')) {
-          process.stderr.write(`${e.type}: ${JSON.stringify(snakeKeys(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type'))))}\n`);
+          process.stderr.write(`${e.type}: ${JSON.stringify(snakeKeys(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type' && k !== 'trace' && k !== 'case'))))}\n`);
         }
       };
       let summary: Summary;
