@@ -52,6 +52,8 @@ export interface FarmCampaignOptions {
   onEvent?: (e: CampaignEvent) => void;
   onFarmEvent?: (e: FarmEvent) => void;
   onCase?: (index: number, c: Case) => void;
+  /** called once the campaign's definition is known (stored one on resume) with its last progress snapshot */
+  onDefinition?: (def: CampaignDefinition, prev: Progress | undefined) => void;
   /** called once the transport is open (tests inspect it; the CLI shows live workers) */
   onTransport?: (t: NatsTransport) => void;
 }
@@ -119,6 +121,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       await writeState(t, LAST_CAMPAIGN_SUBJECT, { campaign });
     }
     const prev = o.resume ? await readState<Progress>(t.manager, stateSubject(campaign, 'progress')) : undefined;
+    o.onDefinition?.(def, prev);
     const checker = o.checker ?? await referenceChecker(def.profile ? { profile: def.profile } : {});
 
     const buckets: string[] = [];

@@ -177,6 +177,11 @@ export class NatsTransport implements Transport {
     return [...this.live.values()].map((w) => w.beat).filter((b) => target === undefined || b.target === target);
   }
 
+  /** live workers with the time their last heartbeat arrived (Date.now() ms), for the dashboard */
+  heartbeats(): { beat: WorkerBeat; lastSeen: number }[] {
+    return [...this.live.values()].map((w) => ({ beat: w.beat, lastSeen: w.lastSeen }));
+  }
+
   private onResult(r: ResultMessage) {
     this.stats.received++;
     if (!r || r.campaign !== this.campaign || typeof r.id !== 'string') { this.stats.stale++; return; }
