@@ -93,8 +93,9 @@ export async function startDashboard(state: DashboardState, o: UiAddress & { tok
       if (bm) {
         const b = state.bucket(Number(bm[1]));
         if (!b) return send(res, 404, 'text/plain; charset=utf-8', `no bucket ${bm[1]}\n`);
+        // hits and last sighting move all the time: the page's bucket table shows them, not this section
         const facts = [
-          `${b.hits} hit(s)`, `first seen ${esc(b.first_seen)}`, `last seen ${esc(b.last_seen)}`, `first at case ${b.first_case}`,
+          `first seen ${esc(b.first_seen.replace("T", " ").replace(/\.\d+Z$/, " UTC"))} at case ${b.first_case}`,
           `${b.minimized ? 'minimized' : 'not minimized yet'}, ${b.ops} op(s)`, ...(b.file ? [`case <code>${esc(b.file)}</code>`] : []),
         ].join('; ');
         const html = bucketSectionHtml({ signature: b.signature, title: b.title, example: b.example || '(no example yet)', factsHtml: facts },

@@ -119,8 +119,9 @@ export class DashboardState {
   private seed?: number;
   private campaign?: string;
   private resumed = false;
-  /** elapsed time and cases of a previous run of this campaign (resume), added to this one's */
-  private before = { ms: 0, completed: 0 };
+  /** elapsed time of the previous runs of this campaign (resume), added to this one's (its cases
+   *  are not: a resumed campaign completes them again, from the record) */
+  private beforeMs = 0;
   private stats = { cases: 0, completed: 0, violations: 0, faults: 0, skipped: 0, inflight: 0, rulesHit: 0, rulesTotal: 0, buckets: 0, elapsedMs: 0 };
   private readonly timeline: TimelinePoint[] = [];
   private readonly samples: { at: number; completed: number }[] = [];
@@ -169,7 +170,7 @@ export class DashboardState {
     this.seed = c.seed;
     this.profile = c.profile;
     this.workdir = c.workdir;
-    this.before = { ms: c.elapsedMsBefore ?? 0, completed: c.completedBefore ?? 0 };
+    this.beforeMs = c.elapsedMsBefore ?? 0;
     if (c.resumed) this.note(`resumed campaign ${c.id}${c.completedBefore !== undefined ? `: ${c.completedBefore} case(s) completed before the restart` : ''}; recorded results are replayed, not run again`);
     this.changed();
   }
@@ -195,9 +196,9 @@ export class DashboardState {
         this.samples.push({ at, completed: e.stats.completed });
         while (this.samples.length > 2 && at - this.samples[1]!.at >= RATE_WINDOW_MS) this.samples.shift();
         const last = this.timeline[this.timeline.length - 1];
-        const t = round((this.before.ms + e.stats.elapsedMs) / 1000, 1);
+        const t = round((this.beforeMs + e.stats.elapsedMs) / 1000, 1);
         if (!last || t - last.t >= 1) {
-          this.timeline.push({ t, completed: this.before.completed + e.stats.completed, cases_per_s: this.rate(), rules_hit: e.stats.rulesHit, buckets: e.stats.buckets, violations: e.stats.violations, faults: e.stats.faults });
+          this.timeline.push({ t, completed: e.stats.completed, cases_per_s: this.rate(), rules_hit: e.stats.rulesHit, buckets: e.stats.buckets, violations: e.stats.violations, faults: e.stats.faults });
           if (this.timeline.length > MAX_POINTS) this.thin();
         }
         break;
@@ -303,8 +304,8 @@ export class DashboardState {
   }
 
   snapshot(o: { rows?: boolean } = {}): DashboardSnapshot {
-    const elapsedS = (this.before.ms + this.stats.elapsedMs) / 1000;
-    const completed = this.before.completed + this.stats.completed;
+    const elapsedS = (this.beforeMs + this.stats.elapsedMs) / 1000;
+    const completed = this.stats.completed;
     const w = this.workers();
     return {
       format: DASHBOARD_FORMAT,

@@ -61,7 +61,7 @@
       el('td', {}, el('span', { class: `tag ${b.minimized ? 'ok' : 'pending'}` }, b.minimized ? 'minimized' : 'minimizing'), ...(b.file ? [el('span', { class: 'tag saved', title: b.file }, 'saved')] : [])),
     )), 'buckets-empty');
     for (const b of s.buckets) {
-      const key = `${b.version}:${b.hits}:${b.file || ''}:${b.title}:${b.last_seen}`;
+      const key = `${b.version}:${b.minimized}:${b.file || ''}:${b.title}:${b.first_seen}`;
       if (versions.get(b.n) === key) continue;
       versions.set(b.n, key);
       fetch(`/api/bucket/${b.n}${q}`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText)))).then((html) => {
