@@ -40,7 +40,7 @@ export function poolWorkers(transport: Transport, target: string): WorkerSource 
       kind: 'pool',
       workers: [{
         id: p ? 'embedded pool' : 'in-thread', kind: 'pool', host, target, threads: p?.threads ?? transport.concurrency,
-        busy: p?.running ?? 0, done: p?.completed ?? 0, heartbeat_age_s: null, facts: {},
+        busy: p?.running ?? null, done: p?.completed ?? null, heartbeat_age_s: null, facts: {},
       }],
     };
   };

@@ -32,7 +32,11 @@ export interface WorkerView {
 }
 
 /** What a transport lets the dashboard see of its workers. */
-export type WorkerSource = () => { kind: 'nats' | 'pool'; workers: Omit<WorkerView, 'cases_per_s'>[] };
+export type WorkerSource = () => {
+  kind: 'nats' | 'pool';
+  /** busy/done null: the transport does not count them (in-thread): the campaign's figures are used */
+  workers: (Omit<WorkerView, 'cases_per_s' | 'busy' | 'done'> & { busy: number | null; done: number | null })[];
+};
 
 export interface BucketView {
   /** position in order of appearance (the page's and /api/bucket/N's key) */
@@ -291,7 +295,8 @@ export class DashboardState {
     let src: ReturnType<WorkerSource>;
     try { src = this.workerSource(); } catch { return { kind: 'none', list: [] }; }
     const now = Date.now();
-    const list = src.workers.map((w) => {
+    const list = src.workers.map((x) => {
+      const w = { ...x, busy: x.busy ?? this.stats.inflight, done: x.done ?? this.stats.completed };
       const h = this.workerHistory.get(w.id) ?? [];
       if (!h.length || h[h.length - 1]!.done !== w.done || now - h[h.length - 1]!.at > 1000) h.push({ at: now, done: w.done });
       while (h.length > 2 && now - h[1]!.at >= 10_000) h.shift();
