@@ -88,7 +88,7 @@ export interface DashboardSnapshot {
   notes: string[];
 }
 
-const MAX_POINTS = 2000;
+const MAX_POINTS = 1200;
 const RATE_WINDOW_MS = 5000;
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
