@@ -73,7 +73,7 @@ export type CampaignEvent =
   | { type: 'fault'; index: number; fault: string; case?: Case }
   // case and trace: what opened the bucket / the minimized reproducer and a trace showing it (for
   // the live dashboard's step tables; `fuzz --json` leaves them out)
-  | { type: 'bucket'; signature: string; index: number; ms: number; case?: Case; trace?: Trace }
+  | { type: 'bucket'; signature: string; index: number; ms: number; example?: string; case?: Case; trace?: Trace }
   | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number; case?: Case; trace?: Trace }
   | { type: 'saved'; signature: string; path: string; written: boolean }
   | { type: 'stopped'; reason: string };
@@ -248,7 +248,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
             const fresh = dedup.record(c, vs, (v) => checker.signature(v), { index: d.index, ms: ms() });
             emit({ type: 'violation', index: d.index, signatures: [...new Set(vs.map((v) => checker.signature(v)))] });
             if (fresh.length) {
-              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms(), case: c, trace: res.trace });
+              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms(), example: dedup.get(s)?.example.message, case: c, trace: res.trace });
               stats.buckets = dedup.size;
               if (res.trace) for (const s of fresh) infoOf.set(s, res.trace.target);
               if (!minimizeOn) for (const s of fresh) void save(s);

@@ -51,7 +51,7 @@ export interface BucketView {
   minimized: boolean;
   ops: number;
   file?: string;
-  /** the first mismatch of the step table in words */
+  /** one violation in words (the checker's, else the step table's first mismatch) */
   example: string;
   /** bumped whenever the case or its step table change (the page re-fetches the section) */
   version: number;
@@ -225,6 +225,7 @@ export class DashboardState {
         };
         this.buckets.set(e.signature, b);
         this.setCase(b, e.case, e.trace);
+        if (e.example) b.example = e.example; // the checker's words, as in the reports
         void this.readStoredFinding(b);
         break;
       }
@@ -262,7 +263,7 @@ export class DashboardState {
     if (!trace) { b.rows = []; b.error = 'no trace of this case was reported'; return; }
     try {
       b.rows = stepTable(c, trace, this.profile ? { profile: this.profile } : {});
-      b.example = firstMismatch(b.rows);
+      b.example ||= firstMismatch(b.rows);
       delete b.error;
     } catch (e) { b.rows = []; b.error = `step table: ${(e as Error).message}`; }
   }
