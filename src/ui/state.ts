@@ -233,7 +233,8 @@ export class DashboardState {
         const b = this.buckets.get(e.signature);
         if (b) {
           b.minimized = true;
-          if (e.case) { b.version++; this.setCase(b, e.case, e.trace); }
+          // the opening case's example would name steps the minimized case does not have
+          if (e.case) { b.version++; b.example = ''; this.setCase(b, e.case, e.trace); }
         }
         break;
       }
