@@ -6,8 +6,9 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Transport } from '../transport/transport.ts';
 import type { NatsTransport } from '../transport/nats.ts';
-import { DashboardState, type WorkerSource } from './state.ts';
-import { parseUiAddress, startDashboard, UiAddressError, type DashboardServer } from './server.ts';
+// types only: the server and its modules load when --ui is given (start-up time of every command)
+import type { DashboardState, WorkerSource } from './state.ts';
+import type { DashboardServer } from './server.ts';
 
 export interface UiFlags { ui?: string; uiToken?: string }
 
@@ -22,6 +23,7 @@ export interface UiHandle { state: DashboardState; server: DashboardServer; clos
 /** Start the dashboard when --ui is given; the URL (with its token) goes to stderr. Bad flags: UiAddressError. */
 export async function openUi(o: UiFlags, command: string, init: ConstructorParameters<typeof DashboardState>[1]): Promise<UiHandle | undefined> {
   if (!o.ui) return undefined;
+  const [{ DashboardState }, { parseUiAddress, startDashboard, UiAddressError }] = await Promise.all([import('./state.ts'), import('./server.ts')]);
   const addr = parseUiAddress(o.ui);
   const token = o.uiToken ?? process.env.PTEFARM_UI_TOKEN ?? undefined;
   if (token !== undefined && !/^[A-Za-z0-9._~-]{16,256}$/.test(token)) throw new UiAddressError('--ui-token: 16 to 256 characters of A-Z a-z 0-9 . _ ~ -');
