@@ -143,7 +143,7 @@ export async function startDashboard(state: DashboardState, o: UiAddress & { tok
       off();
       clearInterval(tick);
       if (timer) clearTimeout(timer);
-      for (const c of clients) { c.end(); }
+      for (const c of clients) { push(c); c.end(); } // the page keeps the final figures ("stopped")
       clients.clear();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
