@@ -15,7 +15,8 @@ import { GuidedGenerator, type GenerateOptions } from './generate.ts';
 import { Dedup, type Bucket } from './dedup.ts';
 import { minimize } from './minimize.ts';
 import { addHits, recordFinding } from './findings.ts';
-import type { TargetInfo } from '../ops/trace.ts';
+import { canonicalJson } from './canon.ts';
+import type { TargetInfo, Trace } from '../ops/trace.ts';
 
 export interface CampaignOptions {
   target: string;
@@ -70,8 +71,10 @@ export type CampaignEvent =
   | { type: 'progress'; stats: Stats }
   | { type: 'violation'; index: number; signatures: string[] }
   | { type: 'fault'; index: number; fault: string; case?: Case }
-  | { type: 'bucket'; signature: string; index: number; ms: number }
-  | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number }
+  // case and trace: what opened the bucket / the minimized reproducer and a trace showing it (for
+  // the live dashboard's step tables; `fuzz --json` leaves them out)
+  | { type: 'bucket'; signature: string; index: number; ms: number; example?: string; case?: Case; trace?: Trace }
+  | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number; case?: Case; trace?: Trace }
   | { type: 'saved'; signature: string; path: string; written: boolean }
   | { type: 'stopped'; reason: string };
 
@@ -185,9 +188,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
 
   const minimizeBucket = async (sigs: string[], c: Case): Promise<void> => {
     let remaining = sigs.filter((s) => !dedup.get(s)?.minimized);
+    const traces = new Map<string, Trace>(); // a trace of each failing candidate (the result is one of them)
     for (let round = 0; round < 4 && remaining.length && !minimizeCtl.signal.aborted; round++) {
       const m = await minimize(c, {
-        test: async (x) => sigsOf(x, await runOne(x)),
+        test: async (x) => { const r = await runOne(x); const sigs = sigsOf(x, r); if (sigs?.length && r?.trace) traces.set(canonicalJson(x), r.trace); return sigs; },
         target: remaining,
         parallel: transport.concurrency,
         signal: minimizeCtl.signal,
@@ -208,7 +212,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
         const b = dedup.get(s)!;
         if (reliability) b.reliability = reliability;
         minimizedAt.set(s, ms());
-        emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms() });
+        emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms(), case: m.case, trace: traces.get(canonicalJson(m.case)) });
         await save(s);
       }
       remaining = remaining.filter((s) => !m.signatures.includes(s));
@@ -244,7 +248,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
             const fresh = dedup.record(c, vs, (v) => checker.signature(v), { index: d.index, ms: ms() });
             emit({ type: 'violation', index: d.index, signatures: [...new Set(vs.map((v) => checker.signature(v)))] });
             if (fresh.length) {
-              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms() });
+              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms(), example: dedup.get(s)?.example.message, case: c, trace: res.trace });
               stats.buckets = dedup.size;
               if (res.trace) for (const s of fresh) infoOf.set(s, res.trace.target);
               if (!minimizeOn) for (const s of fresh) void save(s);

@@ -25,6 +25,9 @@ export class InProcessTransport implements Transport {
   }
 
   async run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
+    // one turn of the event loop per case: otherwise a campaign of synchronous model cases chains
+    // promise callbacks only and starves I/O (signals, the --ui dashboard's requests)
+    await new Promise<void>((r) => setImmediate(r));
     const t0 = performance.now();
     try {
       const target = await this.target(job.target);

@@ -12,7 +12,7 @@ import type { Case } from '../ops/schema.ts';
 import type { TargetInfo, Trace } from '../ops/trace.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { Checker } from '../campaign/checker.ts';
-import { runCampaign, type Summary } from '../campaign/campaign.ts';
+import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
 import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
 
@@ -102,6 +102,8 @@ export interface GateOptions {
   maxMinimizeRuns?: number;
   /** work directory whose findings/ receive the campaign's buckets (undefined: record nothing) */
   workdir?: string;
+  /** the fresh-case campaign's events (the live dashboard) */
+  onEvent?: (e: CampaignEvent) => void;
 }
 
 interface Found { sig: string; c: Case; source: string; hits: number; minimized: boolean; example: string }
@@ -187,6 +189,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
       maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal, workdir: o.workdir, source: 'gate',
       onCase: (i, c) => { pending.push(JSON.stringify({ index: i, case: c }) + '\n'); if (pending.length >= 500) void flush(); },
       onEvent: (ev) => {
+        o.onEvent?.(ev);
         if (ev.type === 'progress') timeline.push({ t: Math.round(ev.stats.elapsedMs) / 1000, cases: ev.stats.completed });
         if (ev.type === 'fault' && faults.length < 20) faults.push({ index: ev.index, fault: ev.fault });
         if (ev.type === 'bucket') log(`gate: new bucket ${ev.signature} at case ${ev.index}`);

@@ -2,16 +2,14 @@
 // by family, buckets by signature), the corpus table, and for each bucket its minimized case step
 // by step, expected (x86 model) vs actual bits with the differing letters marked. No external
 // assets and no script.
-import type { Case } from '../ops/schema.ts';
-import { BIT_LETTERS, SCAN_LETTERS } from '../ops/trace.ts';
 import { MODEL_RULES } from '../model/rules.ts';
 import type { GateRun } from './gate.ts';
-import type { PageRun, StepRow } from './steps.ts';
 import { xmlEscape as esc } from './junit.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 import { campaignLine } from './names.ts';
+import { BUCKET_CSS, bucketSectionHtml, type BucketDetail } from './bucket-html.ts';
 
-export interface BucketDetail { signature: string; case?: Case; rows: StepRow[]; error?: string }
+export type { BucketDetail };
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#1b1f24}
@@ -20,41 +18,10 @@ h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d
 .pass{background:#1a7f37}.fail{background:#cf222e}.error{background:#9a6700}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code,.bits{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
-.bits .x{background:#ffd7d5;color:#82071e;font-weight:700;outline:1px solid #cf222e}
-tr.bad td{background:#fff5f5}.st-new{color:#cf222e;font-weight:600}.st-flaky{color:#9a6700}.st-baseline{color:#57606a}
 .plots{display:flex;flex-wrap:wrap;gap:16px}.plot{border:1px solid #d0d7de;border-radius:6px;background:#fff}
 .plot text{font-size:11px;fill:#1b1f24}.plot .title{font-size:13px;font-weight:600}.plot .grid{stroke:#eaeef2}.plot .axis{stroke:#57606a}
 .plot .line{fill:none;stroke:#0969da;stroke-width:2}.plot .dot{fill:#0969da}.plot .bar{fill:#0969da}.plot .bar-total{fill:#eaeef2}
-.plot .bar.new{fill:#cf222e}.plot .bar.flaky{fill:#bf8700}.plot .bar.baseline{fill:#8c959f}
-.muted{color:#57606a}`;
-
-function bits(s: string, diff: number[]): string {
-  return [...s].map((ch, k) => diff.includes(k) ? `<span class="x">${esc(ch)}</span>` : esc(ch)).join('');
-}
-
-const pages = (r: PageRun) => (r.first === r.last ? `${r.first}` : `${r.first}–${r.last}`);
-
-function stepTableHtml(d: BucketDetail): string {
-  if (d.error) return `<p class="muted">no step table: ${esc(d.error)}</p>`;
-  if (!d.rows.length) return '<p class="muted">no stored trace for this bucket</p>';
-  const out = [`<table class="steps"><thead><tr><th>step</th><th>op</th><th>rc expected / actual</th><th>proc</th><th>region</th><th>pages</th><th>expected</th><th>actual</th></tr></thead><tbody>`];
-  for (const r of d.rows) {
-    const lines = r.regions.flatMap((g) => g.runs.map((run) => ({ g, run })));
-    const events = r.events && (r.events.diff || r.events.expected !== '(none)') ? r.events : undefined;
-    const n = Math.max(1, lines.length) + (events ? 1 : 0);
-    const head = `<td rowspan="${n}">${r.step}</td><td rowspan="${n}"><code>${esc(r.op)}</code>${r.skipped ? `<br><span class="muted">skipped: ${esc(r.skipped)}</span>` : ''}</td>` +
-      `<td rowspan="${n}" class="bits">${r.rc.diff ? `<span class="x">${esc(r.rc.expected)} / ${esc(r.rc.actual)}</span>` : `${esc(r.rc.expected)} / ${esc(r.rc.actual)}`}</td>`;
-    if (!lines.length) out.push(`<tr class="${r.mismatches ? 'bad' : ''}">${head}<td colspan="5" class="muted">nothing observed</td></tr>`);
-    lines.forEach(({ g, run }, i) => {
-      out.push(`<tr class="${run.diff.length ? 'bad' : ''}">${i === 0 ? head : ''}<td>p${esc(g.proc)}</td><td>${esc(g.region)}${g.kind === 'scan' ? ' (scan)' : ''}</td><td>${pages(run)}</td>` +
-        `<td class="bits">${esc(run.expected)}</td><td class="bits">${bits(run.actual, run.diff)}</td></tr>`);
-    });
-    if (events) out.push(`<tr class="${events.diff ? 'bad' : ''}"><td colspan="3">uffd events</td><td class="bits">${esc(events.expected)}</td><td class="bits">${events.diff ? `<span class="x">${esc(events.actual)}</span>` : esc(events.actual)}</td></tr>`);
-  }
-  out.push('</tbody></table>');
-  out.push(`<p class="muted">pagemap letters ${BIT_LETTERS.join(' ')} (present, swapped, file, exclusive, uffd-wp, soft-dirty); scan letters ${SCAN_LETTERS.join(' ')}; <code>?</code> = not shown by the target, <code>*</code> = any; differing letters are marked.</p>`);
-  return out.join('\n');
-}
+.plot .bar.new{fill:#cf222e}.plot .bar.flaky{fill:#bf8700}.plot .bar.baseline{fill:#8c959f}${BUCKET_CSS}`;
 
 export function toHtml(run: GateRun, details: BucketDetail[]): string {
   // cases/s between consecutive progress samples
@@ -96,10 +63,10 @@ export function toHtml(run: GateRun, details: BucketDetail[]): string {
   }
   for (const b of run.buckets) {
     const d = details.find((x) => x.signature === b.signature);
-    o.push(`<section class="bucket" id="b-${esc(b.signature)}"><h3><code>${esc(b.signature)}</code> <span class="st-${b.status}">${esc(b.status)}</span></h3>`);
-    o.push(`<p>${esc(b.example)}</p><p class="muted">case <code>${esc(b.case_file)}</code>${b.trace_file ? `, trace <code>${esc(b.trace_file)}</code>` : ''}; ${b.minimized ? 'minimized' : 'not minimized'}, ${b.ops} op(s)</p>`);
-    o.push(d ? stepTableHtml(d) : '<p class="muted">no details</p>');
-    o.push('</section>');
+    o.push(bucketSectionHtml({
+      signature: b.signature, status: b.status, example: b.example,
+      factsHtml: `case <code>${esc(b.case_file)}</code>${b.trace_file ? `, trace <code>${esc(b.trace_file)}</code>` : ''}; ${b.minimized ? 'minimized' : 'not minimized'}, ${b.ops} op(s)`,
+    }, d));
   }
   o.push(`<h2>Corpus (${run.corpus.length})</h2><table><thead><tr><th>case</th><th>status</th><th>ms</th><th>detail</th></tr></thead><tbody>`);
   for (const r of run.corpus) o.push(`<tr class="${r.status === 'fail' || r.status === 'error' ? 'bad' : ''}"><td><code>${esc(r.path)}</code></td><td>${esc(r.status)}</td><td>${r.ms}</td><td>${esc(r.message ?? '')}</td></tr>`);

@@ -71,6 +71,12 @@ export class EmbeddedTransport implements Transport {
     }
   }
 
+  /** The pool as the live dashboard shows it (read-only). */
+  poolStats(): { threads: number; running: number; queued: number; completed: number; utilization: number } {
+    const queued = this.pool.queueSize;
+    return { threads: this.pool.threads.length, running: Math.max(0, this.inflight.size - queued), queued, completed: this.pool.completed, utilization: this.pool.utilization };
+  }
+
   /** Stop accepting jobs, let in-flight ones finish (up to `drainMs`, default 5 s), then destroy
    *  the pool. (Destroying piscina while a task's result is in transit makes it throw
    *  asynchronously, so the drain is not optional.) */

@@ -125,6 +125,8 @@ export interface FarmCampaignOptions {
   onEvent?: (e: CampaignEvent) => void;
   onFarmEvent?: (e: FarmEvent) => void;
   onCase?: (index: number, c: Case) => void;
+  /** called once the campaign's definition is known (stored one on resume) with its last progress snapshot */
+  onDefinition?: (def: CampaignDefinition, prev: Progress | undefined) => void;
   /** called once the transport is open (tests inspect it; the CLI shows live workers) */
   onTransport?: (t: NatsTransport) => void;
 }
@@ -206,6 +208,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
     // jobs the crashed coordinator's workers finished but whose ack was lost: out of the queue before
     // a worker runs them again (their results are in the record just replayed)
     if (o.resume) await t.sweep([def.target]).catch(() => undefined);
+    o.onDefinition?.(def, prev);
     const checker = o.checker ?? await referenceChecker(def.profile ? { profile: def.profile } : {});
 
     const buckets: string[] = [];

@@ -224,6 +224,11 @@ export class NatsTransport implements Transport {
     return [...this.live.values()].map((w) => w.beat).filter((b) => target === undefined || b.target === target);
   }
 
+  /** live workers with the time their last heartbeat arrived (Date.now() ms), for the dashboard */
+  heartbeats(): { beat: WorkerBeat; lastSeen: number }[] {
+    return [...this.live.values()].map((w) => ({ beat: w.beat, lastSeen: w.lastSeen }));
+  }
+
   private reject(id: unknown, reason: string) {
     this.stats.rejected++;
     this.emit({ type: 'rejected', id: typeof id === 'string' ? id.slice(0, 200) : '?', reason });

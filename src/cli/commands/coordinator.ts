@@ -12,8 +12,9 @@ import { parseDuration, resolveCampaignFlags, type CampaignFlags } from '../../c
 import { addNatsAuthOptions, natsAuthFrom, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
 import { guarded, InputError, snakeKeys } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
+import { addUiOptions, natsWorkers, openUi, type UiFlags } from '../../ui/attach.ts';
 
-export interface CoordinatorFlags extends NatsFlags, CampaignFlags {
+export interface CoordinatorFlags extends NatsFlags, CampaignFlags, UiFlags {
   target?: string;
   maxOps?: number;
   window?: number;
@@ -53,7 +54,7 @@ export function register(program: Command) {
     .option('-q, --quiet', 'no progress lines on stderr');
   addCampaignOptions(cmd, { fuzzing: true });
   addFarmCampaignOptions(cmd);
-  addNatsAuthOptions(cmd).action((o: CoordinatorFlags) => guarded(() => coordinate(o)));
+  addUiOptions(addNatsAuthOptions(cmd)).action((o: CoordinatorFlags) => guarded(() => coordinate(o)));
 }
 
 function farmLine(e: FarmEvent): string | undefined {
@@ -110,6 +111,9 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     else if (e.type === 'fault' && e.index < 0) say(`fault: ${e.fault}`);
   };
   let rejectedShown = 0;
+  const ui = await openUi(o, o.target && !o.resume ? 'coordinator' : 'coordinator --resume', {
+    target: o.target, seed: st.seed, profile: st.profile, workdir: st.save ? st.workdir : undefined,
+  });
   let summary: FarmSummary;
   // the NATS clients load only here, not for `fuzz` without --nats nor for `gate` (start-up time)
   const { runFarmCampaign } = await import('../../transport/nats-campaign.ts');
@@ -136,19 +140,35 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
         concurrency: o.window,
       },
       signal: ctl.signal,
-      onEvent,
+      onEvent: (e) => { ui?.state.onEvent(e); onEvent(e); },
       onFarmEvent: (e) => {
+        ui?.state.onFarmEvent(e);
         // a flood of bad results is counted in the summary, not printed line by line
         if (e.type === 'rejected' && ++rejectedShown > 10) { if (rejectedShown === 11) say('further rejected results are only counted'); return; }
         const l = farmLine(e);
         if (l) say(l);
       },
-      onTransport: (t) => { transport = t; say(`campaign ${t.campaign} on ${o.nats}`); },
+      onTransport: (t) => { transport = t; ui?.state.setWorkers(natsWorkers(t)); say(`campaign ${t.campaign} on ${o.nats}`); },
+      onDefinition: (def, prev) => {
+        // a resumed campaign shows its stored definition, not this command line's
+        ui?.state.setCampaign({ id: def.campaign, resumed: !!o.resume, target: def.target, seed: def.seed, profile: def.profile, workdir: st.save ? st.workdir : undefined, elapsedMsBefore: prev?.elapsedMs, completedBefore: prev?.completed });
+        ui?.state.setOptions({
+          campaign: def.campaign, target: def.target, seed: def.seed, cases: def.cases, duration_ms: def.durationMs, timeout_ms: def.timeoutMs,
+          stop_after: def.stopAfterBuckets, minimize: def.minimize, profile: def.profile, workdir: (st.save ? st.workdir : undefined) ?? '(not saving)',
+          window: def.concurrency, max_ops: def.generate?.maxOps, started: def.started, nats: o.nats, ack_wait_ms: o.ackWait ? parseDuration(o.ackWait, 'ack-wait') : undefined, max_deliver: o.maxDeliver,
+        });
+      },
     });
+  } catch (e) {
+    ui?.state.finished(`error: ${(e as Error).message}`);
+    await ui?.close();
+    throw e;
   } finally {
     process.removeListener('SIGINT', onSig);
     process.removeListener('SIGTERM', onSig);
   }
+  ui?.state.finished(summary.stopped);
+  await ui?.close();
   if (o.json) process.stdout.write(JSON.stringify(snakeKeys(summary)) + '\n');
   else {
     const f = summary.farm;

@@ -17,8 +17,10 @@ import { addCampaignOptions } from '../options.ts';
 import { saveFuzzRun } from '../../report/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
+import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';
+import type { TargetInfo } from '../../ops/trace.ts';
 
-interface Opts extends CampaignFlags {
+interface Opts extends CampaignFlags, UiFlags {
   target: string; threads?: string; json?: boolean; out?: string;
 }
 
@@ -50,9 +52,19 @@ export function register(program: Command) {
       const { seed, cases, durationMs, timeoutMs, stopAfterBuckets, workdir, save, minimize } = resolveCampaignFlags(o);
       const threads = parseCount('threads', o.threads, 0)!;
       // fail early, in this thread, on a bad target spec
-      try { await (await openCheckedTarget(o.target, warn)).close(); } catch (e) { throw new InputError((e as Error).message); }
+      let info: TargetInfo | undefined;
+      try {
+        const t = await openCheckedTarget(o.target, warn);
+        try { if (o.ui) info = await t.info(); } finally { await t.close(); }
+      } catch (e) { throw new InputError((e as Error).message); }
       const checker = await referenceChecker({ profile: o.profile });
+      const ui = await openUi(o, 'fuzz', {
+        target: o.target, seed, profile: o.profile, workdir: save ? workdir : undefined,
+        options: { target: o.target, seed, cases, duration_ms: durationMs, timeout_ms: timeoutMs, stop_after: stopAfterBuckets, minimize, threads, profile: o.profile, workdir: save ? workdir : '(not saving)', transport: threads === 0 ? 'in-thread' : 'embedded pool' },
+      });
       const transport: Transport = threads === 0 ? new InProcessTransport() : new EmbeddedTransport({ threads });
+      ui?.state.setWorkers(poolWorkers(transport, o.target));
+      ui?.state.setTargetInfo(info);
       const ctl = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -73,6 +85,7 @@ export function register(program: Command) {
       let lastJsonProgress = 0;
       const timeline = [{ t: 0, cases: 0 }];
       const onEvent = (e: CampaignEvent) => {
+        ui?.state.onEvent(e);
         if (e.type === 'progress') {
           const st = e.stats;
           timeline.push({ t: Math.round(st.elapsedMs) / 1000, cases: st.completed });
@@ -82,9 +95,9 @@ export function register(program: Command) {
           if (o.json && st.elapsedMs - lastJsonProgress >= 1000) { lastJsonProgress = st.elapsedMs; out(snakeKeys({ event: 'progress', ...st })); }
           return;
         }
-        if (o.json) out(snakeKeys({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type')) }));
+        if (o.json) out(snakeKeys({ event: e.type, ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type' && k !== 'trace' && !(k === 'case' && (e.type === 'bucket' || e.type === 'minimized')))) }));
         else if (!tty && (e.type === 'bucket' || e.type === 'minimized' || e.type === 'saved')) {
-          process.stderr.write(`${e.type}: ${JSON.stringify(snakeKeys(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type'))))}\n`);
+          process.stderr.write(`${e.type}: ${JSON.stringify(snakeKeys(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'type' && k !== 'trace' && k !== 'case'))))}\n`);
         }
       };
       let summary: Summary;
@@ -97,6 +110,7 @@ export function register(program: Command) {
         bar?.stop();
         process.off('SIGINT', onSigint);
         await transport.close();
+        await ui?.close();
         throw e;
       }
       bar?.stop();
@@ -107,9 +121,10 @@ export function register(program: Command) {
         process.stdout.write(formatSummary(summary) + '\n');
         if (save && summary.buckets.length) process.stdout.write(`findings recorded in ${workdir}/findings (\`ptefarm corpus list\`; promote one with \`ptefarm corpus add ID\`)\n`);
       }
-      try { await transport.close(); } finally { process.off('SIGINT', onSigint); }
+      ui?.state.finished(summary.stopped);
+      try { await transport.close(); } finally { process.off('SIGINT', onSigint); await ui?.close(); }
       if (o.out) await saveFuzzRun(o.out, summary, { target: o.target, profile: o.profile, timeline });
       return summary.buckets.length ? 1 : 0;
     }));
-  addNatsAuthOptions(addFarmCampaignOptions(cmd));
+  addUiOptions(addNatsAuthOptions(addFarmCampaignOptions(cmd)));
 }

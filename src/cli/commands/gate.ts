@@ -19,8 +19,9 @@ import { saveRun, writeReports } from '../../report/rundir.ts';
 import { parseCount, resolveCampaignFlags, runsDir, type CampaignFlags } from '../../campaign/config.ts';
 import { guarded, InputError, warn } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
+import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';
 
-interface Opts extends Omit<CampaignFlags, 'corpus'> {
+interface Opts extends Omit<CampaignFlags, 'corpus'>, UiFlags {
   target: string; corpus?: string[]; baseline?: string;
   junit?: string; ktap?: string; markdown?: string; html?: string; out?: string; threads?: string;
   reproduce: string; quiet?: boolean;
@@ -45,7 +46,7 @@ export function register(program: Command) {
     .option('--reproduce <n>', 're-runs of each failing case; it must fail every time to fail the gate', '3')
     .option('--profile <name>', 'kernel profile of the reference model (default: the target\'s)')
     .option('-q, --quiet', 'no progress lines on stderr');
-  addCampaignOptions(cmd, { fuzzing: false })
+  addUiOptions(addCampaignOptions(cmd, { fuzzing: false }))
     .action((o: Opts) => guarded(async () => {
       // --cases 0: replay the corpus only
       const { seed, cases, durationMs, timeoutMs, workdir, save } = resolveCampaignFlags(o);
@@ -65,6 +66,13 @@ export function register(program: Command) {
       const profile = o.profile ?? (o.target.startsWith('model:') ? parseModelSpec(o.target).profile : profileForRelease(info.kernel));
       const checker = await referenceChecker({ profile });
       const transport = new EmbeddedTransport({ threads: threads ?? Math.min(availableParallelism(), o.target === 'live' ? 1 : 8), timeoutMs });
+      const ui = await openUi(o, 'gate', {
+        target: o.target, seed, profile, workdir: save ? workdir : undefined,
+        options: { target: o.target, seed, cases, duration_ms: durationMs, timeout_ms: timeoutMs, reproduce: reproduceRuns, corpus: (o.corpus ?? DEFAULT_CORPUS_DIRS).join(' '), baseline: o.baseline, profile, threads: transport.concurrency, out: outDir, workdir: save ? workdir : '(not saving)' },
+      });
+      ui?.state.setWorkers(poolWorkers(transport, o.target));
+      ui?.state.setTargetInfo(info);
+      ui?.state.note('the gate replays the corpus first; the figures below are its fresh cases');
       const ac = new AbortController();
       const onInt = () => ac.abort();
       process.once('SIGINT', onInt);
@@ -72,8 +80,9 @@ export function register(program: Command) {
         const run = await runGate({
           target: o.target, transport, checker, corpusDirs: o.corpus ?? DEFAULT_CORPUS_DIRS, seed, cases, durationMs,
           baseline, baselineFile: o.baseline, reproduceRuns, timeoutMs, outDir, targetInfo: info, profile, signal: ac.signal, log,
-          workdir: save ? workdir : undefined,
+          workdir: save ? workdir : undefined, onEvent: ui ? (e) => ui.state.onEvent(e) : undefined,
         });
+        ui?.state.finished(`gate ${run.verdict}`);
         await saveRun(outDir, run);
         const written = await writeReports(outDir, run, { junit: o.junit, ktap: o.ktap, markdown: o.markdown, html: o.html });
         process.stdout.write(`gate ${run.verdict.toUpperCase()} (exit ${run.exit_code}) on ${o.target} in ${run.elapsed_s} s\n`);
@@ -83,6 +92,7 @@ export function register(program: Command) {
       } finally {
         process.off('SIGINT', onInt);
         await transport.close();
+        await ui?.close();
       }
     }));
 }
