@@ -12,6 +12,10 @@ import {
 
 export type Rc = 0 | string;
 
+/** thrown by a fault that a populate (GUP) fault cannot complete: a sync uffd-wp fault on a
+ *  UFFD_USER_MODE_ONLY context (fs/userfaultfd.c handle_userfault -> VM_FAULT_SIGBUS) */
+const GUP_SIGBUS = Symbol('gup-sigbus');
+
 /** an own property's list of a name-keyed record (never one inherited from Object.prototype) */
 function ownList(rec: Record<string, number[]> | undefined, key: string): number[] | undefined {
   return rec && Object.hasOwn(rec, key) ? rec[key] : undefined;
@@ -393,6 +397,7 @@ export class Machine {
       case 'uffd_unregister': return this.unregister(p, op);
       case 'wp': return this.writeProtect(p, op);
       case 'scan': return 0; // handled by the model driver (scan.ts) on the same state
+      case 'populate': return this.populate(p, op);
     }
   }
 
@@ -658,6 +663,8 @@ export class Machine {
 
   private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
     if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }
+    // a populate fault is a kernel fault: a UFFD_USER_MODE_ONLY context answers SIGBUS (R-POP-3)
+    if (this.gup) throw GUP_SIGBUS;
     this.rule('R-SYNC-1');
     const r = p.regions.get(this.curRegion)!;
     this.events.push({ kind: 'wp_fault', proc: p.id, region: this.curRegion, page: page - r.start });
@@ -1495,6 +1502,81 @@ export class Machine {
       this.freeTables(p, v.start, v.end);
     }
     this.sortVmas(p);
+  }
+
+  // --- MADV_POPULATE_(READ|WRITE) ---------------------------------------------------------------
+
+  /** set while populate faults a page in: GUP faults carry no FAULT_FLAG_USER (R-POP-3) */
+  private gup = false;
+
+  /** madvise(MADV_POPULATE_READ / MADV_POPULATE_WRITE): mm/madvise.c madvise_populate ->
+   *  mm/gup.c faultin_page_range -> __get_user_pages with FOLL_MADV_POPULATE. Page by page in
+   *  order, as a read or write fault would (R-POP-1); the first page that cannot be populated ends
+   *  the walk with its error and the pages before it stay populated (R-POP-2). */
+  private populate(p: Proc, op: OpOf<'populate'>): Rc {
+    const [start, end] = this.range(p, op);
+    const write = !!op.write;
+    this.rule('R-POP-1');
+    for (let i = start; i < end; i++) {
+      const v = this.vmaAt(p, i);
+      // __get_user_pages (FOLL_MADV_POPULATE): vma_lookup fails -> ENOMEM; check_vma_flags
+      // (VM_READ for a read, VM_WRITE for a write, no FOLL_FORCE) fails -> EINVAL
+      if (!v) { this.rule('R-POP-2'); return 'ENOMEM'; }
+      if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+        // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
+        this.rule('R-POP-2');
+        return 'EFAULT';
+      }
+      if (!write) { this.readPage(p, v, i); continue; }
+      const rc = this.populateWrite(p, v, i);
+      if (rc !== 0) return rc;
+    }
+    return 0;
+  }
+
+  /** One page of MADV_POPULATE_WRITE: FOLL_WRITE follows a writable entry without a fault
+   *  (R-POP-4), else it takes a write fault (handle_mm_fault with FAULT_FLAG_WRITE) that stores
+   *  nothing: the page keeps its content (which decides R-SPLIT-5's zero-page remap later). */
+  private populateWrite(p: Proc, v: Vma, i: number): Rc {
+    const pmd = p.pmds.get(blockOf(i));
+    if (pmd?.t === 'huge' && pmd.writable) {
+      // follow_huge_pmd -> touch_pmd(vma, addr, pmd, write): pmd_mkdirty, which sets the
+      // soft-dirty bit too on x86 (mm/huge_memory.c touch_pmd)
+      pmd.dirty = true; pmd.sd = true; pmd.why = withRule(pmd.why, this.rule('R-POP-4'));
+      return 0;
+    }
+    const e = p.ptes.get(i);
+    if (pmd?.t !== 'huge' && e?.t === 'present' && e.writable) {
+      // follow_page_pte with FOLL_TOUCH marks the folio dirty, not the PTE (mm/gup.c)
+      this.rule('R-POP-4');
+      return 0;
+    }
+    const content = this.contentAt(p, v, i);
+    this.gup = true;
+    try {
+      this.writePage(p, v, i);
+    } catch (x) {
+      if (x !== GUP_SIGBUS) throw x;
+      this.rule('R-POP-3');
+      return 'EFAULT';
+    } finally {
+      this.gup = false;
+    }
+    const now = p.pmds.get(blockOf(i));
+    const pte = p.ptes.get(i);
+    const page = now?.t === 'huge' ? now.pages?.[i - blockStart(blockOf(i))] : pte && pte.t !== 'marker' ? pte.page : undefined;
+    if (page && !page.zero) page.nonzero = content;
+    return 0;
+  }
+
+  /** Is the content of page i (what a fault there would map or copy) not all zero? */
+  private contentAt(p: Proc, v: Vma, i: number): boolean {
+    const pmd = p.pmds.get(blockOf(i));
+    if (pmd?.t === 'huge') return !!pmd.pages?.[i - blockStart(blockOf(i))].nonzero;
+    const e = p.ptes.get(i);
+    if (e && e.t !== 'marker') return e.page.nonzero;
+    return !!v.obj?.pages.get(v.pgoff + (i - v.start))?.nonzero;
   }
 }
 

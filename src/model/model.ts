@@ -36,7 +36,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
       const before = snapshot(m, op);
-      m.zeroInferred = op.op === 'read' ? inferZero(obs, op) : undefined;
+      m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
       rc = m.exec(op, i, obs?.outcome);
       if (m.assumed) inferredAt.push(i);
@@ -58,6 +58,13 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
   return { steps, assumptions };
+}
+
+/** Ops whose read faults the kernel may answer with the zero page or not (a host's choice): their
+ *  steps record the `zero` outcome. A read, and MADV_POPULATE_READ, whose GUP read faults take the
+ *  same do_anonymous_page / do_huge_pmd_anonymous_page path (R-POP-1). */
+export function recordsZero(op: Op): boolean {
+  return op.op === 'read' || (op.op === 'populate' && !op.write);
 }
 
 /** For a read whose trace step records no `zero` outcome: the pages of the op's region that the
@@ -290,7 +297,7 @@ function snapshot(m: Machine, op: Op): Snapshot | undefined {
       if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') present.add(i);
     }
   }
-  const zero = op.op === 'read' ? zeroPages(p, r.start, r.pages) : new Set<number>();
+  const zero = recordsZero(op) ? zeroPages(p, r.start, r.pages) : new Set<number>();
   return { huge, present, zero };
 }
 
@@ -321,7 +328,7 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
     if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
   if (huge.length) out.huge = { [op.region]: huge };
-  if (op.op === 'read') {
+  if (recordsZero(op)) {
     // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first page
     const zero = new Set<number>();
     for (const i of zeroPages(p, r.start, r.pages)) {

@@ -158,6 +158,12 @@ class Builder {
             op = s;
             break;
           }
+          case 'populate': {
+            const s: Extract<Op, { op: 'populate' }> = { op: 'populate', ...base };
+            if (bit(ch.flags, 2)) s.write = bit(ch.flags, 3);
+            op = s;
+            break;
+          }
           default: op = { op: kind, ...base } as Op;
         }
         push(withProc(op));

@@ -30,6 +30,8 @@ export const opSchemas = {
   uffd_unregister: z.strictObject({ op: z.literal('uffd_unregister'), ...ranged }),
   wp: z.strictObject({ op: z.literal('wp'), ...ranged, on: z.boolean() }),
   scan: z.strictObject({ op: z.literal('scan'), ...ranged, wp_matching: z.boolean().optional(), max_pages: z.number().int().min(1).optional() }),
+  // MADV_POPULATE_READ (write absent or false) / MADV_POPULATE_WRITE over the range
+  populate: z.strictObject({ op: z.literal('populate'), ...ranged, write: z.boolean().optional() }),
 } as const;
 
 export type OpName = keyof typeof opSchemas;

@@ -46,6 +46,7 @@ const SYNTAX: Record<OpName, OpSyntax> = {
   uffd_unregister: { subject: 'range', fields: {} },
   wp: { subject: 'range', fields: { on: 'bool' } },
   scan: { subject: 'range', fields: { wp_matching: 'bool', max_pages: 'int' } },
+  populate: { subject: 'range', fields: { write: 'bool' } },
 };
 
 /** A syntax error in the text form: every problem as `line N: message`. */

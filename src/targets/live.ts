@@ -14,6 +14,7 @@ import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
+  populate: 18,
 };
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
@@ -91,6 +92,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         if (op.op === 'mprotect') extra = ` ${PROT_CODES[op.prot]}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
         if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
+        if (op.op === 'populate') extra = ` ${op.write ? 1 : 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
     }

@@ -331,6 +331,10 @@ static void supervise(void) {
       if (nvec >= 0) { scan_region = rid; scan_first = first; scan_count = count; }
       break;
     }
+    case OP_POPULATE: /* proc rid first count write */
+      c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+      rc = run(p, &c, &r);
+      break;
     default: fatal("op %d: unknown op code %d", i, code);
     }
     drain_all();
@@ -339,6 +343,7 @@ static void supervise(void) {
     observe_all();
     print_huge(acted, before);
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
+    if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
     if (code == OP_PAGEOUT && P[p].alive) {
       int printed = 0;
       for (uint64_t k = first; k < first + count; k++)
