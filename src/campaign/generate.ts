@@ -118,7 +118,7 @@ export class OpGen {
     return this.mmap(proc);
   }
 
-  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan',
+  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan' | 'populate',
     proc: number, region: string, range?: Range, extra: Record<string, unknown> = {}): Range | undefined {
     if (this.room <= 0) return undefined;
     const r = this.b.region(proc, region);
@@ -133,6 +133,10 @@ export class OpGen {
 
   write(proc: number, region: string, range?: Range) { return this.ranged('write', proc, region, range); }
   read(proc: number, region: string, range?: Range) { return this.ranged('read', proc, region, range); }
+  /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: faults like read/write, with madvise's errors */
+  populate(proc: number, region: string, write: boolean, range?: Range) {
+    return this.ranged('populate', proc, region, range, write ? { write: true } : {});
+  }
 
   wp(proc: number, region: string, on: boolean, range?: Range): Range | undefined {
     if (!this.b.hasUffd || this.room <= 0) return undefined;
@@ -229,6 +233,7 @@ export class OpGen {
       ['scan', 6],
       ['mmap', 3],
       ['exit', proc !== 0 ? 1 : 0],
+      ['populate', 4 + 4 * after('clear_refs') + 3 * after('wp')],
     ]);
     const thpPref = (r: RegionState) => r.thp;
     switch (kind) {
@@ -253,6 +258,7 @@ export class OpGen {
       case 'split': this.split(proc, region); return;
       case 'mremap': this.mremap(proc, region); return;
       case 'scan': this.scan(proc, region); return;
+      case 'populate': this.populate(proc, region, this.rng.chance(0.5)); return;
       default: this.ranged(kind as 'write', proc, region); return;
     }
   }
@@ -551,8 +557,45 @@ export class OpGen {
     if (this.rng.chance(0.3)) this.b.emit({ op: 'exit', proc: c });
   }
 
+  /** MADV_POPULATE_READ/WRITE where it differs from plain accesses (madv_populate.c): after
+   *  clear_refs, over write-protected or read-only pages, across gaps and shmem ends, on THPs whose
+   *  content stays zero (a later folio split remaps it to the zero page) */
+  motifPopulate(): void {
+    const proc = this.pickProc();
+    const r = this.region(proc, (x) => x.thp || x.wp || this.rng.chance(0.5));
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const y = this.rng.float();
+    if (y < 0.3) {
+      // madv_populate.c test_softdirty: clear, populate read (zero pages: clean), populate write
+      this.clearRefs(proc);
+      this.populate(proc, r, false);
+      this.populate(proc, r, true);
+    } else if (y < 0.5 && this.b.hasUffd) {
+      this.register(proc, r);
+      if (this.rng.chance(0.5)) this.write(proc, r);
+      this.wp(proc, r, true, {});
+      if (this.rng.chance(0.3)) this.ranged('pageout', proc, r, this.pickRange(rs));
+      this.populate(proc, r, true, this.pickRange(rs));
+    } else if (y < 0.65) {
+      const m = this.pickRange(rs);
+      this.mprotect(proc, r, this.rng.chance(0.7) ? 'r' : 'none', m);
+      this.populate(proc, r, this.rng.chance(0.6));
+    } else if (y < 0.75) {
+      this.ranged('munmap', proc, r, { first: this.rng.int(rs.pages), count: 1 });
+      this.populate(proc, r, this.rng.chance(0.5));
+    } else if (y < 0.85 && rs.thp) {
+      this.populate(proc, r, true, this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
+      if (this.rng.chance(0.5)) this.ranged('pageout', proc, r, { first: 0, count: 4 }); else this.split(proc, r, 1);
+    } else {
+      this.populate(proc, r, this.rng.chance(0.5), this.pickRange(rs));
+      if (this.rng.chance(0.5)) { const c = this.fork(proc); if (c !== undefined) this.populate(c, r, true, this.pickRange(rs)); }
+    }
+  }
+
   motif(): void {
     const m = this.rng.weighted<() => void>([
+      [() => this.motifPopulate(), 2],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
@@ -673,7 +716,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
 function opTemplate(op: OpName): Record<string, true> {
   switch (op) {
     case 'munmap': case 'mprotect': case 'read': case 'write': case 'pageout': case 'dontneed': case 'collapse':
-    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan':
+    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan': case 'populate':
       return { first: true };
     default: return {};
   }

@@ -282,3 +282,73 @@ describe('PAGEMAP_SCAN through the model', () => {
     expect(p.steps[4].scan!['0'].a[0]).toBe('---------');
   });
 });
+
+// MADV_POPULATE_READ / MADV_POPULATE_WRITE (mm/madvise.c madvise_populate -> mm/gup.c
+// faultin_page_range -> __get_user_pages with FOLL_MADV_POPULATE). Each expectation below was also
+// observed on the live 6.18 kernel (test/targets/live.test.ts states the same scenarios there).
+describe('MADV_POPULATE (R-POP-*)', () => {
+  it('R-POP-1 (madv_populate.c test_softdirty): populate read maps the zero page clean; populate write faults every page dirty', () => {
+    const p = run('mmap a pages=2 kind=anon\nclear_refs value=4\npopulate a\npopulate a write');
+    expect(p.steps.map((s) => s.rc)).toEqual([0, 0, 0, 0]);
+    expect(all(p, 2, 'a')).toEqual(['P.....', 'P.....']); // R-FLT-1: zero page, not exclusive
+    expect(all(p, 3, 'a')).toEqual(['P..E.D', 'P..E.D']); // R-FLT-7: write fault copies the zero page
+    expect(p.steps[3].events).toEqual([]);
+  });
+  it('R-POP-1: populate read follows the recorded `zero` outcome like a read (a host without the zero page)', () => {
+    const c = parseTextCase('ptefarm-case/1\nmmap a pages=2 kind=anon\nclear_refs value=4\npopulate a\n');
+    const p = predict(c, [undefined, undefined, { outcome: { zero: { a: [] } } }]);
+    expect(all(p, 2, 'a')).toEqual(['P..E.D', 'P..E.D']); // R-FLT-1A: fresh exclusive dirty pages
+  });
+  it('R-POP-2 (madv_populate.c test_holes): a page without a VMA stops the walk with ENOMEM; the pages before it are populated', () => {
+    const p = run('mmap a pages=4 kind=anon\nmunmap a[2]\npopulate a write\npopulate a[3]');
+    expect(p.steps[2].rc).toBe('ENOMEM');
+    expect(all(p, 2, 'a')).toEqual(['P..E.D', 'P..E.D', '......', '.....D']);
+    expect(p.steps[3].rc).toBe(0);
+  });
+  it('R-POP-2 (madv_populate.c test_prot_read): write needs VM_WRITE and read VM_READ, else EINVAL (never SIGSEGV)', () => {
+    const p = run('mmap a pages=4 kind=anon\nmprotect a[2..4) prot=r\npopulate a write\nmprotect a[0] prot=none\npopulate a\npopulate a[2..4)');
+    expect(p.steps[2].rc).toBe('EINVAL');
+    expect(all(p, 2, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(p.steps[4].rc).toBe('EINVAL'); // page 0 is PROT_NONE: nothing populated
+    expect(p.steps[5].rc).toBe(0);
+    expect(all(p, 5, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', 'P....', 'P....']);
+  });
+  it('R-POP-2: past the end of a shared anon object the fault fails: EFAULT, and the process lives on', () => {
+    const p = run('mmap a pages=2 kind=shared-anon\nmremap a pages=4 move=false\npopulate a\nwrite a[0]');
+    expect(p.steps[2].rc).toBe('EFAULT');
+    expect(all(p, 2, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P.FE.', 'P.FE.', '.....', '.....']);
+    expect(p.steps[3].rc).toBe(0);
+  });
+  it('R-POP-3: a populate write on a sync wp page fails with EFAULT, raises no event and keeps wp', () => {
+    const p = run('mmap a pages=2 kind=anon\nwrite a\nuffd_register a\nwp a on\npopulate a write', '');
+    expect(p.steps[4].rc).toBe('EFAULT');
+    expect(p.steps[4].events).toEqual([]);
+    expect(all(p, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', 'P..EW']);
+  });
+  it('R-POP-3/R-FLT-12: a sync marker is populated (present, wp) before the populate write fails', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwp a on\npopulate a[1..3) write', 'wp_unpopulated');
+    expect(p.steps[3].rc).toBe('EFAULT');
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['.S..W', 'P..EW', '.S..W']);
+  });
+  it('R-POP-1/R-ASYNC-1: with WP_ASYNC a populate write un-protects in place like a write', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwp a on\npopulate a[1..3) write', 'wp_async');
+    expect(p.steps[3].rc).toBe(0);
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['.S..W', 'P..E.', 'P..E.']);
+  });
+  it('R-POP-1/R-SPLIT-5: a populate write stores nothing: a THP it faulted stays zero-filled and a folio split maps the zero page', () => {
+    const pop = run('mmap a pages=512 kind=anon thp\npopulate a write\npageout a[0..4)');
+    const wr = run('mmap a pages=512 kind=anon thp\nwrite a[0]\npageout a[0..4)');
+    // a write stores data in page 0 only; a populate write stores none
+    expect(all(pop, 2, 'a')!.every((s) => s.startsWith('P..') && s[3] === '.')).toBe(true);
+    expect(bits(wr, 2, 'a', 0)!.slice(0, 4)).not.toBe('P...');
+    expect(bits(wr, 2, 'a', 1)!.slice(0, 4)).toBe('P...');
+  });
+  it('R-POP-4: a populate write through a writable PTE changes nothing; through a writable PMD it dirties it', () => {
+    const p = run('mmap a pages=2 kind=anon\nwrite a\npopulate a write');
+    expect(all(p, 2, 'a')).toEqual(all(p, 1, 'a'));
+    expect(p.steps[2].rules).toContain('R-POP-4');
+    const h = run('mmap a pages=512 kind=anon thp\nwrite a\npopulate a[3] write');
+    expect(all(h, 2, 'a')).toEqual(all(h, 1, 'a')); // the PMD stays whole and writable
+    expect(h.steps[2].rules).toContain('R-POP-4');
+  });
+});
