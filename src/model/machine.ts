@@ -16,6 +16,9 @@ export type Rc = 0 | string;
  *  UFFD_USER_MODE_ONLY context (fs/userfaultfd.c handle_userfault -> VM_FAULT_SIGBUS) */
 const GUP_SIGBUS = Symbol('gup-sigbus');
 
+/** ops that are ioctls (or the close) of the acting process's userfaultfd */
+const UFFD_IOCTLS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
+
 /** an own property's list of a name-keyed record (never one inherited from Object.prototype) */
 function ownList(rec: Record<string, number[]> | undefined, key: string): number[] | undefined {
   return rec && Object.hasOwn(rec, key) ? rec[key] : undefined;
@@ -379,6 +382,8 @@ export class Machine {
     if (!p || !p.alive) return 'ESRCH';
     this.curRegion = 'region' in op ? op.region : '';
     void index;
+    // an ioctl on a descriptor closed by close_uffd (R-CLOSE-1)
+    if (UFFD_IOCTLS.has(op.op) && !p.ctx) { this.rule('R-CLOSE-1'); return 'EBADF'; }
     switch (op.op) {
       case 'mmap': return this.mmap(p, op);
       case 'munmap': return this.munmap(p, op);
@@ -398,6 +403,7 @@ export class Machine {
       case 'wp': return this.writeProtect(p, op);
       case 'scan': return 0; // handled by the model driver (scan.ts) on the same state
       case 'populate': return this.populate(p, op);
+      case 'close_uffd': return this.closeUffd(p);
     }
   }
 
@@ -1577,6 +1583,32 @@ export class Machine {
     const e = p.ptes.get(i);
     if (e && e.t !== 'marker') return e.page.nonzero;
     return !!v.obj?.pages.get(v.pgoff + (i - v.start))?.nonzero;
+  }
+
+  // --- close() of a userfaultfd -------------------------------------------------------------------
+
+  /** close_uffd: the process's userfaultfd descriptor is closed. It is the context's only one (the
+   *  executor keeps exactly one per context), so the kernel releases the context
+   *  (fs/userfaultfd.c userfaultfd_release -> mm/userfaultfd.c userfaultfd_release_all): in the
+   *  context's mm, if it is still alive (mmget_not_zero), every VMA registered with it is
+   *  unregistered by userfaultfd_clear_vma, which since 6.9 ("mm/userfaultfd: reset ptes when
+   *  close() for wr-protected ones") first resets its wp bits and markers (uffd_wp_range(...,
+   *  false), as R-UNREG-1), then clears the flags and merges. Every process using that descriptor
+   *  loses it (R-CLOSE-1). */
+  private closeUffd(p: Proc): Rc {
+    const ctx = p.ctx!;
+    const id = this.rule('R-CLOSE-1');
+    for (const q of this.procs) if (q.ctx === ctx) q.ctx = null;
+    const mm = this.procs[ctx.mm];
+    if (!mm?.alive) return 0;
+    const cleared = mm.vmas.filter((v) => v.uffd === ctx);
+    for (const v of cleared) {
+      if (!this.mut('B-19')) this.unprotect(mm, v, v.start, v.end, id);
+      v.uffd = null;
+      v.regWhy = withRule(v.regWhy, id);
+    }
+    for (const v of cleared) if (mm.vmas.includes(v)) this.merge(mm, v, 'target');
+    return 0;
   }
 }
 

@@ -16,6 +16,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'B-15', rule: 'R-COL-1', text: 'MADV_COLLAPSE ignores wp PTEs and collapses, dropping the protection' },
   { id: 'B-16', rule: 'R-MPROT-3', text: 'shared uffd-wp VMAs lack write notification: mprotect RW makes wp PTEs writable' },
   { id: 'B-18', rule: 'R-UNREG-1', text: 'UFFDIO_UNREGISTER leaves wp bits and markers behind' },
+  { id: 'B-19', rule: 'R-CLOSE-1', text: 'close() of a userfaultfd unregisters its VMAs but leaves wp bits and markers behind (pre 6.9 "mm/userfaultfd: reset ptes when close() for wr-protected ones")' },
   { id: 'B-20', rule: 'R-REG-1', text: 'registering a range that starts mid-VMA registers the whole VMA' },
   { id: 'B-21', rule: 'R-MRM-6', text: 'mremap without EVENT_REMAP keeps wp bits and markers in the moved range' },
   { id: 'B-22', rule: 'R-MRM-3', text: 'whole page-table mremap moves ignore the uffd-wp-without-EVENT_REMAP gate' },

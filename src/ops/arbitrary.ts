@@ -83,7 +83,7 @@ class Builder {
     const push = (op: Op) => { if (plan.step(op, this.ops.length).length === 0) this.ops.push(op); };
 
     // the first op, and any op on a process without regions, becomes an mmap
-    const kind: OpName = this.ops.length === 0 || (!regions.length && !['fork', 'exit', 'clear_refs', 'mmap'].includes(ch.op)) ? 'mmap' : ch.op;
+    const kind: OpName = this.ops.length === 0 || (!regions.length && !['fork', 'exit', 'clear_refs', 'mmap', 'close_uffd'].includes(ch.op)) ? 'mmap' : ch.op;
     if (['uffd_register', 'uffd_unregister', 'wp'].includes(kind) && !plan.uffd) return;
 
     switch (kind) {
@@ -136,6 +136,12 @@ class Builder {
         const op: Extract<Op, { op: 'clear_refs' }> = { op: 'clear_refs' };
         if (!bit(ch.flags, 2)) op.value = bit(ch.flags, 3) ? 4 : 1 + (ch.a % 5);
         push(withProc(op));
+        return;
+      }
+      case 'close_uffd': {
+        // rarely: a closed context ends the case's userfaultfd work for that process
+        if (ch.a % 3 !== 0) return;
+        push(withProc({ op: 'close_uffd' }));
         return;
       }
       case 'split': {

@@ -32,6 +32,8 @@ export const opSchemas = {
   scan: z.strictObject({ op: z.literal('scan'), ...ranged, wp_matching: z.boolean().optional(), max_pages: z.number().int().min(1).optional() }),
   // MADV_POPULATE_READ (write absent or false) / MADV_POPULATE_WRITE over the range
   populate: z.strictObject({ op: z.literal('populate'), ...ranged, write: z.boolean().optional() }),
+  // close() of the process's userfaultfd (its only descriptor: the kernel releases the context)
+  close_uffd: z.strictObject({ op: z.literal('close_uffd'), proc }),
 } as const;
 
 export type OpName = keyof typeof opSchemas;

@@ -22,7 +22,7 @@ export class ReproError extends Error {}
 /** Ops the C runtime performs (every op of ptefarm-case/1 today). */
 export const C_OPS: ReadonlySet<Op['op']> = new Set([
   'mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed',
-  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate',
+  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd',
 ]);
 
 export interface ReproOptions {

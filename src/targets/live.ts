@@ -14,7 +14,7 @@ import { capabilitiesOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
-  populate: 18,
+  populate: 18, close_uffd: 19,
 };
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
@@ -82,6 +82,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
       }
       case 'fork': case 'exit': lines.push(`${code} ${p}`); return;
       case 'clear_refs': lines.push(`${code} ${p} ${op.value ?? 4}`); return;
+      case 'close_uffd': lines.push(`${code} ${p} -1`); return; // region id -1: none
       case 'split': lines.push(`${code} ${p} ${id(op.region)} ${op.page}`); return;
       default: {
         // ranges of the region's size before the op (munmap does not change the size)

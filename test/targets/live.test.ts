@@ -426,7 +426,7 @@ describe('live target: MADV_POPULATE (R-POP-*)', () => {
     ] });
     const zero = tr.steps[1].outcome?.zero?.a;
     expect(zero).toBeDefined(); //             recorded for MADV_POPULATE_READ as for a read
-    expect(pg(tr, 1)).toEqual([0, 1].map((k) => (zero!.includes(k) ? 'P....' : 'P..E.')).concat(['.....', '.....']));
+    expect(pg(tr, 1)).toEqual([0, 1].map((k): string => (zero!.includes(k) ? 'P....' : 'P..E.')).concat(['.....', '.....']));
     expect(pg(tr, 2)).toEqual(['P..E.', 'P..E.', 'P..E.', 'P..E.']);
     expect(tr.steps[2].outcome?.zero).toBeUndefined(); // a populate write records none
   });

@@ -331,6 +331,7 @@ static void supervise(void) {
       if (nvec >= 0) { scan_region = rid; scan_first = first; scan_count = count; }
       break;
     }
+    case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break; /* proc -1 */
     case OP_POPULATE: /* proc rid first count write */
       c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
       rc = run(p, &c, &r);
