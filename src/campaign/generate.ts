@@ -175,6 +175,12 @@ export class OpGen {
     this.b.emit(this.withProc({ op: 'split', region, page: page ?? this.rng.int(r.pages) }, proc));
   }
 
+  /** close() of the process's userfaultfd: the kernel releases the context (its wp state reset) */
+  closeUffd(proc: number): void {
+    if (!this.b.hasUffd || this.room <= 0) return;
+    this.b.emit(this.withProc({ op: 'close_uffd' }, proc));
+  }
+
   fork(proc: number): number | undefined {
     if (this.room <= 0 || this.b.procs.length >= this.b.limits.maxProcs) return undefined;
     this.b.emit(this.withProc({ op: 'fork' }, proc));
@@ -234,6 +240,7 @@ export class OpGen {
       ['mmap', 3],
       ['exit', proc !== 0 ? 1 : 0],
       ['populate', 4 + 4 * after('clear_refs') + 3 * after('wp')],
+      ['close_uffd', u * (0.5 + 2 * after('wp'))],
     ]);
     const thpPref = (r: RegionState) => r.thp;
     switch (kind) {
@@ -248,6 +255,7 @@ export class OpGen {
       case 'fork': this.fork(proc); return;
       case 'exit': this.b.emit({ op: 'exit', proc }); return;
       case 'clear_refs': this.clearRefs(proc); return;
+      case 'close_uffd': this.closeUffd(proc); return;
     }
     const region = this.region(proc, kind === 'collapse' || kind === 'split' ? thpPref
       : kind === 'wp' ? (r) => r.registered : kind === 'write' ? (r) => r.wp || !r.written : undefined);
@@ -298,6 +306,7 @@ export class OpGen {
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
+      ['close', 2],
     ]);
     switch (a) {
       case 'write': this.write(proc, r, this.subRange(rs, rg)); break;
@@ -324,6 +333,12 @@ export class OpGen {
       case 'collapse': this.ranged('collapse', proc, r, {}); break;
       case 'clear': this.clearRefs(proc); this.write(proc, r, this.subRange(rs, rg)); break;
       case 'munmap': this.ranged('munmap', proc, r, this.subRange(rs, rg)); break;
+      case 'close': {
+        // the context is released: wp bits and markers reset (R-CLOSE-1), then touched again
+        this.closeUffd(this.rng.chance(0.8) ? proc : this.pickProc());
+        if (this.rng.chance(0.5)) this.write(proc, r, this.subRange(rs, rg)); else this.scan(proc, r);
+        break;
+      }
     }
   }
 

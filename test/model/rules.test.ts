@@ -352,3 +352,40 @@ describe('MADV_POPULATE (R-POP-*)', () => {
     expect(h.steps[2].rules).toContain('R-POP-4');
   });
 });
+
+// close() of a userfaultfd (fs/userfaultfd.c userfaultfd_release -> mm/userfaultfd.c
+// userfaultfd_release_all / userfaultfd_clear_vma); the same scenarios run live in
+// test/targets/live.test.ts.
+describe('close of the userfaultfd (R-CLOSE-1)', () => {
+  it('R-CLOSE-1: closing resets wp bits and markers (6.9+) and unregisters; later ioctls fail with EBADF', () => {
+    const p = run('mmap a pages=4 kind=anon\nuffd_register a\nwrite a[0..2)\nwp a on\nclose_uffd\nwp a on\nclose_uffd\nuffd_register a', 'wp_unpopulated');
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', 'P..EW', '.S..W', '.S..W']);
+    expect(all(p, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(p.steps.slice(4).map((s) => s.rc)).toEqual([0, 'EBADF', 'EBADF', 'EBADF']);
+  });
+  it('R-CLOSE-1: the VMA is no longer registered: a write after close takes no wp fault and a protected THP stays whole', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nuffd_register a\nwp a on\nclose_uffd\nwrite a[3]', '');
+    expect(all(p, 4, 'a')!.every((s) => s.slice(0, 5) === 'P..E.')).toBe(true);
+    expect(p.steps[5].events).toEqual([]);
+    expect(p.steps[5].outcome.huge ?? {}).toEqual({});
+  });
+  it('R-CLOSE-1/R-UFFD-MM: a child using the inherited descriptor closes the parent\'s context; an EVENT_FORK child closes only its own', () => {
+    const inherited = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\np1 close_uffd\nwp a off', 'wp_async');
+    expect(all(inherited, 5, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+    expect(inherited.steps[6].rc).toBe('EBADF'); // process 0 used the same descriptor
+    const own = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\np1 close_uffd\np1 wp a on\nclose_uffd', 'event_fork,wp_async');
+    expect(all(own, 5, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P...W', 'P...W']);
+    expect(all(own, 5, 'a', 1)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+    expect(own.steps[6].rc).toBe('EBADF');
+    expect(all(own, 7, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+  });
+  it('R-CLOSE-1: with the context\'s mm gone (process 0 exited) closing changes nothing and succeeds', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\nexit\np1 close_uffd', 'wp_async');
+    expect(p.steps[6].rc).toBe(0);
+  });
+  it('B-19: the mutant keeps wp bits and markers after close', () => {
+    const c = parseTextCase('ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nwp a on\nclose_uffd\n');
+    const m = predict(c, undefined, { mutant: 'B-19' });
+    expect(all(m, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', '.S..W']);
+  });
+});

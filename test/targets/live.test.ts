@@ -471,3 +471,52 @@ describe('live target: MADV_POPULATE (R-POP-*)', () => {
     }
   });
 });
+
+// close() of the case's userfaultfd: the executor holds each context's only descriptor, so closing
+// it releases the context (fs/userfaultfd.c userfaultfd_release; 6.9+ resets wp PTEs and markers).
+describe('live target: close of the userfaultfd (R-CLOSE-1)', () => {
+  it('wp bits and markers are reset, the range is unregistered, later ioctls fail with EBADF', async () => {
+    const tr = await run({ uffd: { features: ['wp_unpopulated'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a', first: 0, count: 2 },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'close_uffd' },
+      { op: 'write', region: 'a', first: 0, count: 1 },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'close_uffd' },
+    ] });
+    expect(pg(tr, 3)).toEqual(['P..EW', 'P..EW', '.S..W', '.S..W']);
+    expect(pg(tr, 4)).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(tr.steps[5].events).toEqual([]); // no longer registered: no wp fault
+    expect(rcs(tr)).toEqual([0, 0, 0, 0, 0, 0, 'EBADF', 'EBADF']);
+  });
+
+  it('a child without EVENT_FORK closes the inherited descriptor, i.e. its parent\'s context; an EVENT_FORK child only its own', async () => {
+    const probe = await t.info();
+    const inherited = await run({ uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'fork' },
+      { op: 'close_uffd', proc: 1 },
+      { op: 'wp', region: 'a', on: false },
+    ] });
+    expect(pg(inherited, 5, 'a', 0)).toEqual(['P....', 'P....']);
+    expect(rcs(inherited).slice(5)).toEqual([0, 'EBADF']);
+    if (!probe.capabilities.event_fork) return;
+    const own = await run({ uffd: { features: ['event_fork', 'wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'fork' },
+      { op: 'close_uffd', proc: 1 },
+      { op: 'close_uffd' },
+    ] });
+    expect(pg(own, 5, 'a', 0)).toEqual(['P...W', 'P...W']);
+    expect(pg(own, 5, 'a', 1)).toEqual(['P....', 'P....']);
+    expect(pg(own, 6, 'a', 0)).toEqual(['P....', 'P....']);
+  });
+});
