@@ -1,4 +1,4 @@
-// The ptefarm-case/1 format (../shared/docs/case-format.md) as a zod schema: the one place the
+// The ptefarm-case/1 format (docs/case-format.md) as a zod schema: the one place the
 // shape of a case is defined. Types are inferred from it.
 import { z } from 'zod';
 
