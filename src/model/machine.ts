@@ -1523,10 +1523,13 @@ export class Machine {
     const [start, end] = this.range(p, op);
     const write = !!op.write;
     this.rule('R-POP-1');
+    let hole = false;
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       // __get_user_pages (FOLL_MADV_POPULATE): vma_lookup fails -> ENOMEM; check_vma_flags
-      // (VM_READ for a read, VM_WRITE for a write, no FOLL_FORCE) fails -> EINVAL
+      // (VM_READ for a read, VM_WRITE for a write, no FOLL_FORCE) fails -> EINVAL. Before 6.10
+      // madvise_walk_vmas skipped the hole and reported ENOMEM after the last VMA.
+      if (!v && !this.k.populateNoVmaWalk) { this.rule('R-POP-2'); hole = true; continue; }
       if (!v) { this.rule('R-POP-2'); return 'ENOMEM'; }
       if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
       if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
@@ -1538,7 +1541,7 @@ export class Machine {
       const rc = this.populateWrite(p, v, i);
       if (rc !== 0) return rc;
     }
-    return 0;
+    return hole ? 'ENOMEM' : 0;
   }
 
   /** One page of MADV_POPULATE_WRITE: FOLL_WRITE follows a writable entry without a fault

@@ -42,6 +42,11 @@ export interface Knobs {
   /** fault-around maps a whole large page-cache folio that fits the VMA and PMD (mm/filemap.c
    *  filemap_map_pages, 6.18 "map entire large folio"; measured on 6.18.44) */
   faultAroundWholeFolio: boolean;
+  /** MADV_POPULATE_* faults the range without madvise's VMA walk and stops at the first page
+   *  without a VMA (6.10, "mm/madvise: don't perform madvise VMA walk for
+   *  MADV_POPULATE_(READ|WRITE)"); before, madvise_walk_vmas skipped holes, populated the VMAs after
+   *  them and returned ENOMEM at the end */
+  populateNoVmaWalk: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -51,6 +56,7 @@ const K618: Knobs = {
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
   mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
+  populateNoVmaWalk: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
@@ -65,6 +71,7 @@ export const PROFILES: Record<string, Profile> = {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
+      populateNoVmaWalk: false,
     },
   },
 };

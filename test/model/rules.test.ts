@@ -389,3 +389,15 @@ describe('close of the userfaultfd (R-CLOSE-1)', () => {
     expect(all(m, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', '.S..W']);
   });
 });
+
+describe('MADV_POPULATE across kernel lines', () => {
+  it('R-POP-2 (6.1 profile): madvise_walk_vmas skips a hole, populates the VMA after it and returns ENOMEM at the end', () => {
+    const c = parseTextCase('ptefarm-case/1\nmmap a pages=4 kind=anon\nmunmap a[1]\npopulate a write\n');
+    const old = predict(c, undefined, { profile: '6.1' });
+    expect(old.steps[2].rc).toBe('ENOMEM');
+    expect(all(old, 2, 'a')!.map((s) => s[0])).toEqual(['P', '.', 'P', 'P']);
+    const now = predict(c, undefined, { profile: '6.12' });
+    expect(now.steps[2].rc).toBe('ENOMEM');
+    expect(all(now, 2, 'a')!.map((s) => s[0])).toEqual(['P', '.', '.', '.']);
+  });
+});
