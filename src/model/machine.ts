@@ -578,6 +578,14 @@ export class Machine {
     if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
     if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
     const first = v.pgoff + (blockStart(b) - v.start);
+    // R-FLT-3H: for an empty page-cache range of an MADV_HUGEPAGE VMA, shmem_get_folio_gfp may
+    // allocate a PMD-sized folio (shmem_allowable_huge_orders: the host's shmem_enabled, e.g.
+    // `advise`); the trace's `huge` outcome says whether this fault did. Neutral: it did not.
+    if (first % HPAGE_PAGES === 0 && v.thp && this.outcome && !v.obj!.huge.has(first) && first + HPAGE_PAGES <= v.obj!.size &&
+        this.wantsHuge(p, b) && !Array.from({ length: HPAGE_PAGES }, (_, i) => v.obj!.pages.has(first + i)).some(Boolean)) {
+      this.rule('R-FLT-3H');
+      v.obj!.huge.add(first);
+    }
     if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;

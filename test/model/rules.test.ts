@@ -401,3 +401,28 @@ describe('MADV_POPULATE across kernel lines', () => {
     expect(all(now, 2, 'a')!.map((s) => s[0])).toEqual(['P', '.', '.', '.']);
   });
 });
+
+// Seen live on 6.18 while the host's shmem_enabled was `advise`: reading page 670 of a 1024-page
+// memfd with MADV_HUGEPAGE mapped pages 512..1023 by one PMD (outcome huge [512]); with `never` it
+// mapped only the pages read (plus fault-around). The model follows the recorded outcome.
+describe('shmem THP at fault time (R-FLT-3H)', () => {
+  const withHuge = (text: string, huge: Record<number, Record<string, number[]>>) => {
+    const c = parseTextCase(`ptefarm-case/1\n${text}\n`);
+    return predict(c, c.ops.map((_, i) => ({ outcome: { huge: huge[i] ?? {}, swapped_out: {} } })));
+  };
+  it('a read whose outcome names the block maps the whole 2 MiB page-cache THP by PMD', () => {
+    const p = withHuge('mmap e pages=1024 kind=memfd-shared thp\nread e[670..1024)', { 1: { e: [512] } });
+    expect(all(p, 1, 'e')!.slice(0, 512).every((s) => s[0] === '.')).toBe(true);
+    expect(all(p, 1, 'e')!.slice(512).every((s) => s.slice(0, 4) === 'P.FE')).toBe(true);
+    expect(p.steps[1].rules).toContain('R-FLT-3H');
+  });
+  it('without a huge outcome (shmem_enabled never) only the pages read are mapped', () => {
+    const p = withHuge('mmap e pages=1024 kind=memfd-shared thp\nread e[670..1024)', {});
+    expect(all(p, 1, 'e')!.slice(512, 670).every((s) => s[0] === '.')).toBe(true);
+    expect(p.steps[1].rules).not.toContain('R-FLT-3H');
+  });
+  it('a populate write of shared anon memory maps both blocks huge when the outcome says so', () => {
+    const p = withHuge('mmap x pages=1024 kind=shared-anon thp\npopulate x[3..1024) write', { 1: { x: [0, 512] } });
+    expect(all(p, 1, 'x')!.every((s) => s.slice(0, 4) === 'P.FE')).toBe(true);
+  });
+});
