@@ -435,8 +435,9 @@ export class OpGen {
         break;
       }
       default: {
-        const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2]]);
+        const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2], ['populate', 2]]);
         if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
+        else if (touch === 'populate') this.populate(proc, r, this.rng.chance(0.7), this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
         else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
         else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
         if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
@@ -580,6 +581,12 @@ export class OpGen {
     const r = this.region(proc, (x) => x.thp || x.wp || this.rng.chance(0.5));
     if (!r) return;
     const rs = this.b.region(proc, r)!;
+    if (rs.thp && this.rng.chance(0.4)) {
+      // a THP a populate write faulted holds no data: a folio split maps the zero page (R-SPLIT-5)
+      this.populate(proc, r, true, this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
+      if (this.rng.chance(0.6)) this.ranged('pageout', proc, r, { first: 0, count: 4 }); else this.split(proc, r, 1);
+      return;
+    }
     const y = this.rng.float();
     if (y < 0.3) {
       // madv_populate.c test_softdirty: clear, populate read (zero pages: clean), populate write
@@ -599,9 +606,6 @@ export class OpGen {
     } else if (y < 0.75) {
       this.ranged('munmap', proc, r, { first: this.rng.int(rs.pages), count: 1 });
       this.populate(proc, r, this.rng.chance(0.5));
-    } else if (y < 0.85 && rs.thp) {
-      this.populate(proc, r, true, this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
-      if (this.rng.chance(0.5)) this.ranged('pageout', proc, r, { first: 0, count: 4 }); else this.split(proc, r, 1);
     } else {
       this.populate(proc, r, this.rng.chance(0.5), this.pickRange(rs));
       if (this.rng.chance(0.5)) { const c = this.fork(proc); if (c !== undefined) this.populate(c, r, true, this.pickRange(rs)); }

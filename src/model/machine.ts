@@ -678,7 +678,7 @@ export class Machine {
   private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
     if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }
     // a populate fault is a kernel fault: a UFFD_USER_MODE_ONLY context answers SIGBUS (R-POP-3)
-    if (this.gup) throw GUP_SIGBUS;
+    if (this.gup) { if (!this.mut('M-17')) throw GUP_SIGBUS; this.rule('R-POP-3'); }
     this.rule('R-SYNC-1');
     const r = p.regions.get(this.curRegion)!;
     this.events.push({ kind: 'wp_fault', proc: p.id, region: this.curRegion, page: page - r.start });
@@ -1543,7 +1543,7 @@ export class Machine {
       if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
         // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
         this.rule('R-POP-2');
-        return 'EFAULT';
+        return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
       }
       if (!write) { this.readPage(p, v, i); continue; }
       const rc = this.populateWrite(p, v, i);
@@ -1576,14 +1576,17 @@ export class Machine {
     } catch (x) {
       if (x !== GUP_SIGBUS) throw x;
       this.rule('R-POP-3');
-      return 'EFAULT';
+      return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
     } finally {
       this.gup = false;
     }
     const now = p.pmds.get(blockOf(i));
     const pte = p.ptes.get(i);
     const page = now?.t === 'huge' ? now.pages?.[i - blockStart(blockOf(i))] : pte && pte.t !== 'marker' ? pte.page : undefined;
-    if (page && !page.zero) page.nonzero = content;
+    if (page && !page.zero) page.nonzero = this.mut('M-16') ? true : content;
+    // the entry's content (and so a later folio split's zero-page remap) was decided here
+    if (now?.t === 'huge') now.why = withRule(now.why, 'R-POP-1');
+    else if (pte && p.ptes.get(i) === pte) pte.why = withRule(pte.why, 'R-POP-1');
     return 0;
   }
 

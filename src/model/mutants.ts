@@ -38,6 +38,9 @@ export const MUTANTS: Mutant[] = [
   { id: 'M-11', rule: 'R-WP-3', text: 'write-protect of anon none installs markers even without WP_UNPOPULATED' },
   { id: 'M-13', rule: 'R-PMS-1', text: 'PAGEMAP_SCAN reports WPALLOWED for VMAs of a sync (non-WP_ASYNC) context' },
   { id: 'M-14', rule: 'R-MRM-7', text: 'mremap growth in place sets VM_SOFTDIRTY' },
+  { id: 'M-15', rule: 'R-POP-2', text: 'MADV_POPULATE_* reports a failing fault (SIGBUS) as EINVAL, like a permission problem (the 5.14-rc behaviour, fixed before release by "mm/madvise: report SIGBUS as -EFAULT for MADV_POPULATE_(READ|WRITE)")' },
+  { id: 'M-16', rule: 'R-POP-1', text: 'MADV_POPULATE_WRITE stores data like a write: pages it faulted are no longer zero-filled (a folio split keeps them instead of mapping the zero page)' },
+  { id: 'M-17', rule: 'R-POP-3', text: 'a populate write on a sync uffd-wp page is delivered to the monitor like a user fault (UFFD_USER_MODE_ONLY ignored): a wp fault event, and the write completes' },
 ];
 
 export function getMutant(id: string): Mutant {

@@ -45,6 +45,9 @@ export const EXPOSING: Record<string, number> = {
   'M-11': 3, // mmap, register, wp
   'M-13': 3, // mmap, register, scan
   'M-14': 3, // mmap, clear, mremap grow in place
+  'M-15': 3, // mmap shared, mremap grow in place, populate
+  'M-16': 3, // mmap thp, populate write, pageout part
+  'M-17': 5, // mmap, register, write, wp (sync), populate write
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];
