@@ -1586,7 +1586,7 @@ export class Machine {
     if (page && !page.zero) page.nonzero = this.mut('M-16') ? true : content;
     // the entry's content (and so a later folio split's zero-page remap) was decided here
     if (now?.t === 'huge') now.why = withRule(now.why, 'R-POP-1');
-    else if (pte && p.ptes.get(i) === pte) pte.why = withRule(pte.why, 'R-POP-1');
+    else if (pte) pte.why = withRule(pte.why, 'R-POP-1');
     return 0;
   }
 
