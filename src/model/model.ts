@@ -3,6 +3,7 @@
 import type { Case, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, PageMap, Step } from '../ops/trace.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
+import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
@@ -18,9 +19,13 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
   const profile = getProfile(opts.profile);
   if (opts.mutant) getMutant(opts.mutant);
   const m = new Machine(c, profile.knobs, opts.mutant);
+  // the case's static plan decides region sizes whatever a syscall returns (targets keep their
+  // region tables by it); stepped alongside to size regions after an in-place mremap
+  let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   c.ops.forEach((op, i) => {
+    if (plan && plan.step(op, i).length) plan = undefined;
     const obs = observed?.[i];
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
@@ -39,6 +44,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
       rc = m.exec(op, i, obs?.outcome);
+      if (plan && op.op === 'mremap' && op.move === false) sizeFromPlan(m, plan, op);
       if (m.assumed) inferredAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
@@ -58,6 +64,17 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
   return { steps, assumptions };
+}
+
+/** An in-place mremap leaves its region at the size the case's plan gives it (src/ops/plan.ts:
+ *  the new size, unless growing is blocked by another region), also when the syscall failed for
+ *  another reason (EFAULT: the old range does not lie in one VMA): the model's region must name
+ *  the pages every target observes. */
+function sizeFromPlan(m: Machine, plan: CasePlan, op: OpOf<'mremap'>): void {
+  const p = op.proc ?? 0;
+  const r = m.procs[p]?.regions.get(op.region);
+  const planned = plan.regionOf(p, op.region);
+  if (r && planned) r.pages = planned.pages;
 }
 
 /** Ops whose read faults the kernel may answer with the zero page or not (a host's choice): their

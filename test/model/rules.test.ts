@@ -426,3 +426,15 @@ describe('shmem THP at fault time (R-FLT-3H)', () => {
     expect(all(p, 1, 'x')!.every((s) => s.slice(0, 4) === 'P.FE')).toBe(true);
   });
 });
+
+describe('region sizes follow the case plan', () => {
+  it('R-MRM-10: an in-place growth that fails with EFAULT and is also blocked by a neighbour keeps the region size (the targets\' region tables follow the plan)', () => {
+    const p = run('mmap d pages=5 kind=anon\nmmap x pages=4 kind=anon after=d\nmunmap d[..2)\nmremap d pages=8 move=false\nread d[2..]');
+    expect(p.steps[3].rc).toBe('EFAULT'); // the old range does not start in a VMA
+    expect(all(p, 3, 'd')).toHaveLength(5);
+    expect(all(p, 4, 'x')!.map((s) => s[0])).toEqual(['.', '.', '.', '.']); // the read stayed in d
+    const free = run('mmap d pages=5 kind=anon\nmunmap d[..2)\nmremap d pages=8 move=false');
+    expect(free.steps[2].rc).toBe('EFAULT');
+    expect(all(free, 2, 'd')).toHaveLength(8); // not blocked: the plan gives the new size
+  });
+});
