@@ -118,7 +118,7 @@ export class OpGen {
     return this.mmap(proc);
   }
 
-  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan',
+  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan' | 'populate',
     proc: number, region: string, range?: Range, extra: Record<string, unknown> = {}): Range | undefined {
     if (this.room <= 0) return undefined;
     const r = this.b.region(proc, region);
@@ -133,6 +133,10 @@ export class OpGen {
 
   write(proc: number, region: string, range?: Range) { return this.ranged('write', proc, region, range); }
   read(proc: number, region: string, range?: Range) { return this.ranged('read', proc, region, range); }
+  /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: faults like read/write, with madvise's errors */
+  populate(proc: number, region: string, write: boolean, range?: Range) {
+    return this.ranged('populate', proc, region, range, write ? { write: true } : {});
+  }
 
   wp(proc: number, region: string, on: boolean, range?: Range): Range | undefined {
     if (!this.b.hasUffd || this.room <= 0) return undefined;
@@ -169,6 +173,12 @@ export class OpGen {
     const r = this.b.region(proc, region);
     if (!r || !isLive(r) || (page !== undefined && page >= r.pages)) return;
     this.b.emit(this.withProc({ op: 'split', region, page: page ?? this.rng.int(r.pages) }, proc));
+  }
+
+  /** close() of the process's userfaultfd: the kernel releases the context (its wp state reset) */
+  closeUffd(proc: number): void {
+    if (!this.b.hasUffd || this.room <= 0) return;
+    this.b.emit(this.withProc({ op: 'close_uffd' }, proc));
   }
 
   fork(proc: number): number | undefined {
@@ -229,6 +239,8 @@ export class OpGen {
       ['scan', 6],
       ['mmap', 3],
       ['exit', proc !== 0 ? 1 : 0],
+      ['populate', 4 + 4 * after('clear_refs') + 3 * after('wp')],
+      ['close_uffd', u * (0.5 + 2 * after('wp'))],
     ]);
     const thpPref = (r: RegionState) => r.thp;
     switch (kind) {
@@ -243,6 +255,7 @@ export class OpGen {
       case 'fork': this.fork(proc); return;
       case 'exit': this.b.emit({ op: 'exit', proc }); return;
       case 'clear_refs': this.clearRefs(proc); return;
+      case 'close_uffd': this.closeUffd(proc); return;
     }
     const region = this.region(proc, kind === 'collapse' || kind === 'split' ? thpPref
       : kind === 'wp' ? (r) => r.registered : kind === 'write' ? (r) => r.wp || !r.written : undefined);
@@ -253,6 +266,7 @@ export class OpGen {
       case 'split': this.split(proc, region); return;
       case 'mremap': this.mremap(proc, region); return;
       case 'scan': this.scan(proc, region); return;
+      case 'populate': this.populate(proc, region, this.rng.chance(0.5)); return;
       default: this.ranged(kind as 'write', proc, region); return;
     }
   }
@@ -292,6 +306,7 @@ export class OpGen {
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
+      ['close', 2],
     ]);
     switch (a) {
       case 'write': this.write(proc, r, this.subRange(rs, rg)); break;
@@ -318,6 +333,12 @@ export class OpGen {
       case 'collapse': this.ranged('collapse', proc, r, {}); break;
       case 'clear': this.clearRefs(proc); this.write(proc, r, this.subRange(rs, rg)); break;
       case 'munmap': this.ranged('munmap', proc, r, this.subRange(rs, rg)); break;
+      case 'close': {
+        // the context is released: wp bits and markers reset (R-CLOSE-1), then touched again
+        this.closeUffd(this.rng.chance(0.8) ? proc : this.pickProc());
+        if (this.rng.chance(0.5)) this.write(proc, r, this.subRange(rs, rg)); else this.scan(proc, r);
+        break;
+      }
     }
   }
 
@@ -414,8 +435,9 @@ export class OpGen {
         break;
       }
       default: {
-        const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2]]);
+        const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2], ['populate', 2]]);
         if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
+        else if (touch === 'populate') this.populate(proc, r, this.rng.chance(0.7), this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
         else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
         else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
         if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
@@ -551,8 +573,48 @@ export class OpGen {
     if (this.rng.chance(0.3)) this.b.emit({ op: 'exit', proc: c });
   }
 
+  /** MADV_POPULATE_READ/WRITE where it differs from plain accesses (madv_populate.c): after
+   *  clear_refs, over write-protected or read-only pages, across gaps and shmem ends, on THPs whose
+   *  content stays zero (a later folio split remaps it to the zero page) */
+  motifPopulate(): void {
+    const proc = this.pickProc();
+    const r = this.region(proc, (x) => x.thp || x.wp || this.rng.chance(0.5));
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    if (rs.thp && this.rng.chance(0.4)) {
+      // a THP a populate write faulted holds no data: a folio split maps the zero page (R-SPLIT-5)
+      this.populate(proc, r, true, this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
+      if (this.rng.chance(0.6)) this.ranged('pageout', proc, r, { first: 0, count: 4 }); else this.split(proc, r, 1);
+      return;
+    }
+    const y = this.rng.float();
+    if (y < 0.3) {
+      // madv_populate.c test_softdirty: clear, populate read (zero pages: clean), populate write
+      this.clearRefs(proc);
+      this.populate(proc, r, false);
+      this.populate(proc, r, true);
+    } else if (y < 0.5 && this.b.hasUffd) {
+      this.register(proc, r);
+      if (this.rng.chance(0.5)) this.write(proc, r);
+      this.wp(proc, r, true, {});
+      if (this.rng.chance(0.3)) this.ranged('pageout', proc, r, this.pickRange(rs));
+      this.populate(proc, r, true, this.pickRange(rs));
+    } else if (y < 0.65) {
+      const m = this.pickRange(rs);
+      this.mprotect(proc, r, this.rng.chance(0.7) ? 'r' : 'none', m);
+      this.populate(proc, r, this.rng.chance(0.6));
+    } else if (y < 0.75) {
+      this.ranged('munmap', proc, r, { first: this.rng.int(rs.pages), count: 1 });
+      this.populate(proc, r, this.rng.chance(0.5));
+    } else {
+      this.populate(proc, r, this.rng.chance(0.5), this.pickRange(rs));
+      if (this.rng.chance(0.5)) { const c = this.fork(proc); if (c !== undefined) this.populate(c, r, true, this.pickRange(rs)); }
+    }
+  }
+
   motif(): void {
     const m = this.rng.weighted<() => void>([
+      [() => this.motifPopulate(), 2],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
@@ -673,7 +735,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
 function opTemplate(op: OpName): Record<string, true> {
   switch (op) {
     case 'munmap': case 'mprotect': case 'read': case 'write': case 'pageout': case 'dontneed': case 'collapse':
-    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan':
+    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan': case 'populate':
       return { first: true };
     default: return {};
   }

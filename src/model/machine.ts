@@ -13,6 +13,13 @@ import {
 
 export type Rc = 0 | string;
 
+/** thrown by a fault that a populate (GUP) fault cannot complete: a sync uffd-wp fault on a
+ *  UFFD_USER_MODE_ONLY context (fs/userfaultfd.c handle_userfault -> VM_FAULT_SIGBUS) */
+const GUP_SIGBUS = Symbol('gup-sigbus');
+
+/** ops that are ioctls (or the close) of the acting process's userfaultfd */
+const UFFD_IOCTLS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
+
 export class Machine {
   procs: Proc[];
   private nextId = 1;
@@ -376,6 +383,8 @@ export class Machine {
     if (!p || !p.alive) return 'ESRCH';
     this.curRegion = 'region' in op ? op.region : '';
     void index;
+    // an ioctl on a descriptor closed by close_uffd (R-CLOSE-1)
+    if (UFFD_IOCTLS.has(op.op) && !p.ctx) { this.rule('R-CLOSE-1'); return 'EBADF'; }
     switch (op.op) {
       case 'mmap': return this.mmap(p, op);
       case 'munmap': return this.munmap(p, op);
@@ -394,6 +403,8 @@ export class Machine {
       case 'uffd_unregister': return this.unregister(p, op);
       case 'wp': return this.writeProtect(p, op);
       case 'scan': return 0; // handled by the model driver (scan.ts) on the same state
+      case 'populate': return this.populate(p, op);
+      case 'close_uffd': return this.closeUffd(p);
     }
   }
 
@@ -568,17 +579,17 @@ export class Machine {
     if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
     if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
     const first = v.pgoff + (blockStart(b) - v.start);
-    if (first % HPAGE_PAGES !== 0 || !this.wantsHuge(p, b)) return false;
-    if (!v.obj!.huge.has(first)) {
-      // R-FLT-3H: where sysfs shmem_enabled allows it (`advise` with MADV_HUGEPAGE, `always`), a
-      // fault whose PMD-sized index range of the page cache is empty allocates a PMD-sized folio
-      // and maps it by PMD (mm/shmem.c shmem_get_folio_gfp, shmem_allowable_huge_orders,
-      // shmem_suitable_orders; mm/memory.c do_set_pmd). A host setting: followed only where the
-      // trace records the block as newly huge, never assumed.
-      if (!this.outcome || !this.cacheRangeEmpty(v.obj!, first)) return false;
+    // R-FLT-3H: where sysfs shmem_enabled allows it (`advise` with MADV_HUGEPAGE, `always`), a fault
+    // whose PMD-sized index range of the page cache is empty (and inside the object) allocates a
+    // PMD-sized folio and maps it by PMD (mm/shmem.c shmem_get_folio_gfp, shmem_allowable_huge_orders,
+    // shmem_suitable_orders; mm/memory.c do_set_pmd). A host setting: followed only where the trace
+    // records the block as newly huge, never assumed.
+    if (first % HPAGE_PAGES === 0 && v.thp && this.outcome && !v.obj!.huge.has(first) && first + HPAGE_PAGES <= v.obj!.size &&
+        this.wantsHuge(p, b) && this.cacheRangeEmpty(v.obj!, first)) {
       this.rule('R-FLT-3H');
       v.obj!.huge.add(first);
     }
+    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
@@ -697,6 +708,8 @@ export class Machine {
 
   private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
     if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }
+    // a populate fault is a kernel fault: a UFFD_USER_MODE_ONLY context answers SIGBUS (R-POP-3)
+    if (this.gup) { if (!this.mut('M-17')) throw GUP_SIGBUS; this.rule('R-POP-3'); }
     this.rule('R-SYNC-1');
     const r = p.regions.get(this.curRegion)!;
     this.events.push({ kind: 'wp_fault', proc: p.id, region: this.curRegion, page: page - r.start });
@@ -1538,6 +1551,113 @@ export class Machine {
       this.freeTables(p, v.start, v.end);
     }
     this.sortVmas(p);
+  }
+
+  // --- MADV_POPULATE_(READ|WRITE) ---------------------------------------------------------------
+
+  /** set while populate faults a page in: GUP faults carry no FAULT_FLAG_USER (R-POP-3) */
+  private gup = false;
+
+  /** madvise(MADV_POPULATE_READ / MADV_POPULATE_WRITE): mm/madvise.c madvise_populate ->
+   *  mm/gup.c faultin_page_range -> __get_user_pages with FOLL_MADV_POPULATE. Page by page in
+   *  order, as a read or write fault would (R-POP-1); the first page that cannot be populated ends
+   *  the walk with its error and the pages before it stay populated (R-POP-2). */
+  private populate(p: Proc, op: OpOf<'populate'>): Rc {
+    const [start, end] = this.range(p, op);
+    const write = !!op.write;
+    this.rule('R-POP-1');
+    let hole = false;
+    for (let i = start; i < end; i++) {
+      const v = this.vmaAt(p, i);
+      // __get_user_pages (FOLL_MADV_POPULATE): vma_lookup fails -> ENOMEM; check_vma_flags
+      // (VM_READ for a read, VM_WRITE for a write, no FOLL_FORCE) fails -> EINVAL. Before 6.10
+      // madvise_walk_vmas skipped the hole and reported ENOMEM after the last VMA.
+      if (!v && !this.k.populateNoVmaWalk) { this.rule('R-POP-2'); hole = true; continue; }
+      if (!v) { this.rule('R-POP-2'); return 'ENOMEM'; }
+      if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+        // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
+        this.rule('R-POP-2');
+        return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
+      }
+      if (!write) { this.readPage(p, v, i); continue; }
+      const rc = this.populateWrite(p, v, i);
+      if (rc !== 0) return rc;
+    }
+    return hole ? 'ENOMEM' : 0;
+  }
+
+  /** One page of MADV_POPULATE_WRITE: FOLL_WRITE follows a writable entry without a fault
+   *  (R-POP-4), else it takes a write fault (handle_mm_fault with FAULT_FLAG_WRITE) that stores
+   *  nothing: the page keeps its content (which decides R-SPLIT-5's zero-page remap later). */
+  private populateWrite(p: Proc, v: Vma, i: number): Rc {
+    const pmd = p.pmds.get(blockOf(i));
+    if (pmd?.t === 'huge' && pmd.writable) {
+      // follow_huge_pmd -> touch_pmd(vma, addr, pmd, write): pmd_mkdirty, which sets the
+      // soft-dirty bit too on x86 (mm/huge_memory.c touch_pmd)
+      pmd.dirty = true; pmd.sd = true; pmd.why = withRule(pmd.why, this.rule('R-POP-4'));
+      return 0;
+    }
+    const e = p.ptes.get(i);
+    if (pmd?.t !== 'huge' && e?.t === 'present' && e.writable) {
+      // follow_page_pte with FOLL_TOUCH marks the folio dirty, not the PTE (mm/gup.c)
+      this.rule('R-POP-4');
+      return 0;
+    }
+    const content = this.contentAt(p, v, i);
+    this.gup = true;
+    try {
+      this.writePage(p, v, i);
+    } catch (x) {
+      if (x !== GUP_SIGBUS) throw x;
+      this.rule('R-POP-3');
+      return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
+    } finally {
+      this.gup = false;
+    }
+    const now = p.pmds.get(blockOf(i));
+    const pte = p.ptes.get(i);
+    const page = now?.t === 'huge' ? now.pages?.[i - blockStart(blockOf(i))] : pte && pte.t !== 'marker' ? pte.page : undefined;
+    if (page && !page.zero) page.nonzero = this.mut('M-16') ? true : content;
+    // the entry's content (and so a later folio split's zero-page remap) was decided here
+    if (now?.t === 'huge') now.why = withRule(now.why, 'R-POP-1');
+    else if (pte) pte.why = withRule(pte.why, 'R-POP-1');
+    return 0;
+  }
+
+  /** Is the content of page i (what a fault there would map or copy) not all zero? */
+  private contentAt(p: Proc, v: Vma, i: number): boolean {
+    const pmd = p.pmds.get(blockOf(i));
+    if (pmd?.t === 'huge') return !!pmd.pages?.[i - blockStart(blockOf(i))].nonzero;
+    const e = p.ptes.get(i);
+    if (e && e.t !== 'marker') return e.page.nonzero;
+    return !!v.obj?.pages.get(v.pgoff + (i - v.start))?.nonzero;
+  }
+
+  // --- close() of a userfaultfd -------------------------------------------------------------------
+
+  /** close_uffd: the process's userfaultfd descriptor is closed. It is the context's only one (the
+   *  executor keeps exactly one per context), so the kernel releases the context
+   *  (fs/userfaultfd.c userfaultfd_release -> mm/userfaultfd.c userfaultfd_release_all): in the
+   *  context's mm, if it is still alive (mmget_not_zero), every VMA registered with it is
+   *  unregistered by userfaultfd_clear_vma, which since 6.9 ("mm/userfaultfd: reset ptes when
+   *  close() for wr-protected ones") first resets its wp bits and markers (uffd_wp_range(...,
+   *  false), as R-UNREG-1), then clears the flags and merges. Every process using that descriptor
+   *  loses it (R-CLOSE-1). */
+  private closeUffd(p: Proc): Rc {
+    const ctx = p.ctx!;
+    const id = this.rule('R-CLOSE-1');
+    for (const q of this.procs) if (q.ctx === ctx) q.ctx = null;
+    const mm = this.procs[ctx.mm];
+    if (!mm?.alive) return 0;
+    const cleared = mm.vmas.filter((v) => v.uffd === ctx);
+    for (const v of cleared) {
+      if (!this.mut('B-19')) this.unprotect(mm, v, v.start, v.end, id);
+      v.uffd = null;
+      v.regWhy = withRule(v.regWhy, id);
+    }
+    for (const v of cleared) if (mm.vmas.includes(v)) this.merge(mm, v, 'target');
+    return 0;
   }
 }
 

@@ -4,6 +4,7 @@ import type { Case, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, PageMap, Step } from '../ops/trace.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
 import { dict } from '../ops/records.ts';
+import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
@@ -19,9 +20,13 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
   const profile = getProfile(opts.profile);
   if (opts.mutant) getMutant(opts.mutant);
   const m = new Machine(c, opts.knobs ? { ...profile.knobs, ...opts.knobs } : profile.knobs, opts.mutant);
+  // the case's static plan decides region sizes whatever a syscall returns (targets keep their
+  // region tables by it); stepped alongside to size regions after an in-place mremap
+  let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   c.ops.forEach((op, i) => {
+    if (plan && plan.step(op, i).length) plan = undefined;
     const obs = observed?.[i];
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
@@ -37,9 +42,10 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
       if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
       const before = snapshot(m, op);
-      m.zeroInferred = op.op === 'read' ? inferZero(obs, op) : undefined;
+      m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
       rc = m.exec(op, i, obs?.outcome);
+      if (plan && op.op === 'mremap' && op.move === false) sizeFromPlan(m, plan, op);
       if (m.assumed) inferredAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
@@ -59,6 +65,24 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
   return { steps, assumptions };
+}
+
+/** An in-place mremap leaves its region at the size the case's plan gives it (src/ops/plan.ts:
+ *  the new size, unless growing is blocked by another region), also when the syscall failed for
+ *  another reason (EFAULT: the old range does not lie in one VMA): the model's region must name
+ *  the pages every target observes. */
+function sizeFromPlan(m: Machine, plan: CasePlan, op: OpOf<'mremap'>): void {
+  const p = op.proc ?? 0;
+  const r = m.procs[p]?.regions.get(op.region);
+  const planned = plan.regionOf(p, op.region);
+  if (r && planned) r.pages = planned.pages;
+}
+
+/** Ops whose read faults the kernel may answer with the zero page or not (a host's choice): their
+ *  steps record the `zero` outcome. A read, and MADV_POPULATE_READ, whose GUP read faults take the
+ *  same do_anonymous_page / do_huge_pmd_anonymous_page path (R-POP-1). */
+export function recordsZero(op: Op): boolean {
+  return op.op === 'read' || (op.op === 'populate' && !op.write);
 }
 
 /** For a read whose trace step records no `zero` outcome: the pages of the op's region that the
@@ -295,7 +319,7 @@ function snapshot(m: Machine, op: Op): Snapshot | undefined {
       if (p.pmds.get(blockOf(i))?.t === 'huge' || p.ptes.get(i)?.t === 'present') present.add(i);
     }
   }
-  const zero = op.op === 'read' ? zeroPages(p, r.start, r.pages) : new Set<number>();
+  const zero = recordsZero(op) ? zeroPages(p, r.start, r.pages) : new Set<number>();
   return { huge, present, zero };
 }
 
@@ -326,7 +350,7 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
     if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
   if (huge.length) { out.huge = dict(); out.huge[op.region] = huge; }
-  if (op.op === 'read') {
+  if (recordsZero(op)) {
     // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first page
     const zero = new Set<number>();
     for (const i of zeroPages(p, r.start, r.pages)) {

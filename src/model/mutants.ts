@@ -16,6 +16,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'B-15', rule: 'R-COL-1', text: 'MADV_COLLAPSE ignores wp PTEs and collapses, dropping the protection' },
   { id: 'B-16', rule: 'R-MPROT-3', text: 'shared uffd-wp VMAs lack write notification: mprotect RW makes wp PTEs writable' },
   { id: 'B-18', rule: 'R-UNREG-1', text: 'UFFDIO_UNREGISTER leaves wp bits and markers behind' },
+  { id: 'B-19', rule: 'R-CLOSE-1', text: 'close() of a userfaultfd unregisters its VMAs but leaves wp bits and markers behind (pre 6.9 "mm/userfaultfd: reset ptes when close() for wr-protected ones")' },
   { id: 'B-20', rule: 'R-REG-1', text: 'registering a range that starts mid-VMA registers the whole VMA' },
   { id: 'B-21', rule: 'R-MRM-6', text: 'mremap without EVENT_REMAP keeps wp bits and markers in the moved range' },
   { id: 'B-22', rule: 'R-MRM-3', text: 'whole page-table mremap moves ignore the uffd-wp-without-EVENT_REMAP gate' },
@@ -37,6 +38,9 @@ export const MUTANTS: Mutant[] = [
   { id: 'M-11', rule: 'R-WP-3', text: 'write-protect of anon none installs markers even without WP_UNPOPULATED' },
   { id: 'M-13', rule: 'R-PMS-1', text: 'PAGEMAP_SCAN reports WPALLOWED for VMAs of a sync (non-WP_ASYNC) context' },
   { id: 'M-14', rule: 'R-MRM-7', text: 'mremap growth in place sets VM_SOFTDIRTY' },
+  { id: 'M-15', rule: 'R-POP-2', text: 'MADV_POPULATE_* reports a failing fault (SIGBUS) as EINVAL, like a permission problem (the 5.14-rc behaviour, fixed before release by "mm/madvise: report SIGBUS as -EFAULT for MADV_POPULATE_(READ|WRITE)")' },
+  { id: 'M-16', rule: 'R-POP-1', text: 'MADV_POPULATE_WRITE stores data like a write: pages it faulted are no longer zero-filled (a folio split keeps them instead of mapping the zero page)' },
+  { id: 'M-17', rule: 'R-POP-3', text: 'a populate write on a sync uffd-wp page is delivered to the monitor like a user fault (UFFD_USER_MODE_ONLY ignored): a wp fault event, and the write completes' },
 ];
 
 export function getMutant(id: string): Mutant {

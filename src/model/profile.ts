@@ -45,6 +45,11 @@ export interface Knobs {
   /** a write fault on shmem maps a whole large page-cache folio at PTE level, all dirty (mm/memory.c
    *  finish_fault, 6.11 "extend finish_fault() to support large folio") */
   finishFaultWholeFolio: boolean;
+  /** MADV_POPULATE_* faults the range without madvise's VMA walk and stops at the first page
+   *  without a VMA (6.10, "mm/madvise: don't perform madvise VMA walk for
+   *  MADV_POPULATE_(READ|WRITE)"); before, madvise_walk_vmas skipped holes, populated the VMAs after
+   *  them and returned ENOMEM at the end */
+  populateNoVmaWalk: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -65,6 +70,7 @@ const K618: Knobs = {
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
   mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
   finishFaultWholeFolio: true,
+  populateNoVmaWalk: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
@@ -80,6 +86,7 @@ export const PROFILES: Record<string, Profile> = {
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
+      populateNoVmaWalk: false,
     },
   },
 };

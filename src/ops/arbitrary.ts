@@ -83,7 +83,7 @@ class Builder {
     const push = (op: Op) => { if (plan.step(op, this.ops.length).length === 0) this.ops.push(op); };
 
     // the first op, and any op on a process without regions, becomes an mmap
-    const kind: OpName = this.ops.length === 0 || (!regions.length && !['fork', 'exit', 'clear_refs', 'mmap'].includes(ch.op)) ? 'mmap' : ch.op;
+    const kind: OpName = this.ops.length === 0 || (!regions.length && !['fork', 'exit', 'clear_refs', 'mmap', 'close_uffd'].includes(ch.op)) ? 'mmap' : ch.op;
     if (['uffd_register', 'uffd_unregister', 'wp'].includes(kind) && !plan.uffd) return;
 
     switch (kind) {
@@ -138,6 +138,12 @@ class Builder {
         push(withProc(op));
         return;
       }
+      case 'close_uffd': {
+        // rarely: a closed context ends the case's userfaultfd work for that process
+        if (ch.a % 3 !== 0) return;
+        push(withProc({ op: 'close_uffd' }));
+        return;
+      }
       case 'split': {
         const [name, r] = pickRegion();
         push(withProc({ op: 'split', region: name, page: ch.a % r.pages }));
@@ -155,6 +161,12 @@ class Builder {
             const s: Extract<Op, { op: 'scan' }> = { op: 'scan', ...base };
             if (bit(ch.flags, 2)) s.wp_matching = bit(ch.flags, 3);
             if (bit(ch.flags, 4)) s.max_pages = 1 + (ch.c % 64);
+            op = s;
+            break;
+          }
+          case 'populate': {
+            const s: Extract<Op, { op: 'populate' }> = { op: 'populate', ...base };
+            if (bit(ch.flags, 2)) s.write = bit(ch.flags, 3);
             op = s;
             break;
           }

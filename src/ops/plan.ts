@@ -36,7 +36,7 @@ export interface PlanOptions<R extends PlanRegion> {
 /** Limits that never bind: for planning cases that were validated elsewhere (perhaps with larger limits). */
 export const NO_LIMITS: Limits = { maxRegions: Infinity, maxPagesPerRegion: Infinity, maxProcs: Infinity, maxOps: Infinity };
 
-const UFFD_OPS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp']);
+const UFFD_OPS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
 
 /** Can a case name this region? (ranges MREMAP_DONTUNMAP leaves without `old` are kept under
  *  `(range left by ops[i])`, which no case can use) */
@@ -231,6 +231,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
       }
       case 'exit': proc.alive = false; return problems;
       case 'clear_refs': return problems;
+      case 'close_uffd': return problems;
       case 'split': {
         const r = region(op.region);
         if (r && op.page >= r.pages) problems.push(`${at}.page: page ${op.page} is outside region "${op.region}" (${r.pages} pages)`);

@@ -1,4 +1,4 @@
-// The ptefarm-case/1 format (../shared/docs/case-format.md) as a zod schema: the one place the
+// The ptefarm-case/1 format (docs/case-format.md) as a zod schema: the one place the
 // shape of a case is defined. Types are inferred from it.
 import { z } from 'zod';
 
@@ -33,6 +33,10 @@ export const opSchemas = {
   uffd_unregister: z.strictObject({ op: z.literal('uffd_unregister'), ...ranged }),
   wp: z.strictObject({ op: z.literal('wp'), ...ranged, on: z.boolean() }),
   scan: z.strictObject({ op: z.literal('scan'), ...ranged, wp_matching: z.boolean().optional(), max_pages: z.number().int().min(1).optional() }),
+  // MADV_POPULATE_READ (write absent or false) / MADV_POPULATE_WRITE over the range
+  populate: z.strictObject({ op: z.literal('populate'), ...ranged, write: z.boolean().optional() }),
+  // close() of the process's userfaultfd (its only descriptor: the kernel releases the context)
+  close_uffd: z.strictObject({ op: z.literal('close_uffd'), proc }),
 } as const;
 
 export type OpName = keyof typeof opSchemas;

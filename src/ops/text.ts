@@ -48,6 +48,8 @@ const SYNTAX: Record<OpName, OpSyntax> = {
   uffd_unregister: { subject: 'range', fields: {} },
   wp: { subject: 'range', fields: { on: 'bool' } },
   scan: { subject: 'range', fields: { wp_matching: 'bool', max_pages: 'int' } },
+  populate: { subject: 'range', fields: { write: 'bool' } },
+  close_uffd: { subject: 'none', fields: {} },
 };
 
 /** A syntax error in the text form: every problem as `line N: message`. */

@@ -366,6 +366,11 @@ static void supervise(void) {
         scanned = nvec >= 0;
         break;
       }
+      case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break;
+      case OP_POPULATE:
+        c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+        rc = run(p, &c, &r);
+        break;
       default: fatal("op %d: unknown op code %d", i, code);
       }
     }

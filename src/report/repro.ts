@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Case, Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
 import { formatOp, formatText } from '../ops/text.ts';
-import { predict } from '../model/model.ts';
+import { predict, recordsZero } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
 import { encodeCase } from '../targets/live.ts';
 import { packagePath } from '../package-root.ts';
@@ -25,7 +25,7 @@ export class ReproError extends Error {}
 /** Ops the C runtime performs (every op of ptefarm-case/1 today). */
 export const C_OPS: ReadonlySet<Op['op']> = new Set([
   'mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed',
-  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan',
+  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd',
 ]);
 
 export interface ReproOptions {
@@ -115,10 +115,10 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   pred.steps.forEach((ps, i) => {
     const op = c.ops[i];
     const region = 'region' in op ? op.region : undefined;
-    const faults = op.op === 'read' || op.op === 'write' || op.op === 'collapse';
+    const faults = op.op === 'read' || op.op === 'write' || op.op === 'collapse' || op.op === 'populate';
     const huge = faults && region !== undefined ? cstr((own(ps.outcome.huge, region) ?? []).join(' ')) : 'NULL';
     const swapped = op.op === 'pageout' ? cstr(pageRanges([...(own(ps.outcome.swapped_out, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
-    const zero = op.op === 'read' ? cstr(pageRanges([...(own(ps.outcome.zero, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
+    const zero = recordsZero(op) ? cstr(pageRanges([...(own(ps.outcome.zero, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
     const events = cstr(ps.events.map(eventText).sort().join(';'));
     stepRows.push(`  { ${cstr(String(ps.rc))}, ${huge}, ${swapped}, ${zero}, ${events} }, /* ${i} */`);
     for (const [proc, regions] of Object.entries(ps.pages)) {

@@ -17,6 +17,7 @@ import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
+  populate: 18, close_uffd: 19,
 };
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
@@ -95,6 +96,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
       }
       case 'fork': case 'exit': lines.push(`${code} ${p}`); return;
       case 'clear_refs': lines.push(`${code} ${p} ${op.value ?? 4}`); return;
+      case 'close_uffd': lines.push(`${code} ${p} -1`); return; // region id -1: none
       case 'split': lines.push(`${code} ${p} ${id(op.region)} ${op.page}`); return;
       default: {
         // ranges of the region's size before the op (munmap does not change the size)
@@ -105,6 +107,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
         if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
+        if (op.op === 'populate') extra = ` ${op.write ? 1 : 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
     }

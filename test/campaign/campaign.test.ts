@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Case } from '../../src/ops/schema.ts';
+import { OP_NAMES, type Case } from '../../src/ops/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
 import { canonicalJson } from '../../src/campaign/canon.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
@@ -26,6 +26,16 @@ describe('campaign', () => {
     expect(c).toEqual(a);
     const d = await casesOf(12, new FakeTransport(1));
     expect(d).not.toEqual(a);
+  });
+
+  it('the generator reaches every op of the case format (and both populate modes)', () => {
+    const g = new GuidedGenerator(5, { unguided: true });
+    const ops = new Set<string>();
+    for (let i = 0; i < 1500; i++) {
+      for (const o of g.next().ops) ops.add(o.op === 'populate' ? `populate${o.write ? '-write' : '-read'}` : o.op);
+    }
+    const want = OP_NAMES.flatMap((n) => (n === 'populate' ? ['populate-read', 'populate-write'] : [n]));
+    expect([...ops].sort()).toEqual(want.sort());
   });
 
   it('the guided generator produces only valid cases and uses its pool', () => {

@@ -23,6 +23,7 @@ export const EXPOSING: Record<string, number> = {
   'B-15': 5, // mmap thp, write all, register, wp one page, collapse
   'B-16': 7, // mmap memfd-shared, register, write, wp, mprotect r, mprotect rw, write
   'B-18': 5, // mmap, register, write, wp, unregister
+  'B-19': 5, // mmap, register, write, wp, close_uffd
   'B-20': 4, // mmap 3 pages, register [1,3), wp, unregister
   'B-21': 5, // mmap, register, write, wp, mremap
   'B-22': 5, // mmap 2 MiB, register, write, wp, mremap
@@ -44,6 +45,9 @@ export const EXPOSING: Record<string, number> = {
   'M-11': 3, // mmap, register, wp
   'M-13': 3, // mmap, register, scan
   'M-14': 3, // mmap, clear, mremap grow in place
+  'M-15': 3, // mmap shared, mremap grow in place, populate
+  'M-16': 3, // mmap thp, populate write, pageout part
+  'M-17': 5, // mmap, register, write, wp (sync), populate write
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];

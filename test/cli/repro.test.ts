@@ -113,3 +113,16 @@ describe('ptefarm repro', () => {
     expect(s.stdout).toMatch(/# step 5 \(scan a[^)]*\): PAGEMAP_SCAN p0 a page 0 category WRITTEN is 1, expected 0/);
   }, 120_000);
 });
+
+describe('ptefarm repro: close_uffd (the C runtime closes the context like the executor)', () => {
+  const b19 = () => parseCase(JSON.parse(readFileSync(join(root, 'corpus/mutants/B-19.json'), 'utf8')));
+  it.skipIf(!haveCc || process.platform !== 'linux')('B-19\'s exposing case passes on this kernel (6.9+ resets wp on close) and fails with the mutant\'s expectations', () => {
+    const ok = exec(build('b19', generateRepro(b19(), { source: 'corpus/mutants/B-19.json' })));
+    if (ok.status === 4) { expect(ok.stdout).toMatch(/# SKIP /); return; }
+    expect(ok.status, ok.stdout).toBe(0);
+    const bad = exec(build('b19-mutant', generateRepro(b19(), { expectFrom: 'model:x86+B-19' })));
+    expect(bad.status, bad.stdout).toBe(1);
+    expect(bad.stdout).toMatch(/# step 4 \(close_uffd\): p0 a page 0 uffd-wp is 0, expected 1 \(bit W\)/);
+    expect(bad.stdout).toMatch(/^not ok 5 step 4 \(close_uffd\)$/m);
+  }, 120_000);
+});

@@ -289,3 +289,159 @@ describe('PAGEMAP_SCAN through the model', () => {
     expect(p.steps[4].scan!['0'].a[0]).toBe('---------');
   });
 });
+
+// MADV_POPULATE_READ / MADV_POPULATE_WRITE (mm/madvise.c madvise_populate -> mm/gup.c
+// faultin_page_range -> __get_user_pages with FOLL_MADV_POPULATE). Each expectation below was also
+// observed on the live 6.18 kernel (test/targets/live.test.ts states the same scenarios there).
+describe('MADV_POPULATE (R-POP-*)', () => {
+  it('R-POP-1 (madv_populate.c test_softdirty): populate read maps the zero page clean; populate write faults every page dirty', () => {
+    const p = run('mmap a pages=2 kind=anon\nclear_refs value=4\npopulate a\npopulate a write');
+    expect(p.steps.map((s) => s.rc)).toEqual([0, 0, 0, 0]);
+    expect(all(p, 2, 'a')).toEqual(['P.....', 'P.....']); // R-FLT-1: zero page, not exclusive
+    expect(all(p, 3, 'a')).toEqual(['P..E.D', 'P..E.D']); // R-FLT-7: write fault copies the zero page
+    expect(p.steps[3].events).toEqual([]);
+  });
+  it('R-POP-1: populate read follows the recorded `zero` outcome like a read (a host without the zero page)', () => {
+    const c = parseTextCase('ptefarm-case/1\nmmap a pages=2 kind=anon\nclear_refs value=4\npopulate a\n');
+    const p = predict(c, [undefined, undefined, { outcome: { zero: { a: [] } } }]);
+    expect(all(p, 2, 'a')).toEqual(['P..E.D', 'P..E.D']); // R-FLT-1A: fresh exclusive dirty pages
+  });
+  it('R-POP-2 (madv_populate.c test_holes): a page without a VMA stops the walk with ENOMEM; the pages before it are populated', () => {
+    const p = run('mmap a pages=4 kind=anon\nmunmap a[2]\npopulate a write\npopulate a[3]');
+    expect(p.steps[2].rc).toBe('ENOMEM');
+    expect(all(p, 2, 'a')).toEqual(['P..E.D', 'P..E.D', '......', '.....D']);
+    expect(p.steps[3].rc).toBe(0);
+  });
+  it('R-POP-2 (madv_populate.c test_prot_read): write needs VM_WRITE and read VM_READ, else EINVAL (never SIGSEGV)', () => {
+    const p = run('mmap a pages=4 kind=anon\nmprotect a[2..4) prot=r\npopulate a write\nmprotect a[0] prot=none\npopulate a\npopulate a[2..4)');
+    expect(p.steps[2].rc).toBe('EINVAL');
+    expect(all(p, 2, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(p.steps[4].rc).toBe('EINVAL'); // page 0 is PROT_NONE: nothing populated
+    expect(p.steps[5].rc).toBe(0);
+    expect(all(p, 5, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', 'P....', 'P....']);
+  });
+  it('R-POP-2: past the end of a shared anon object the fault fails: EFAULT, and the process lives on', () => {
+    const p = run('mmap a pages=2 kind=shared-anon\nmremap a pages=4 move=false\npopulate a\nwrite a[0]');
+    expect(p.steps[2].rc).toBe('EFAULT');
+    expect(all(p, 2, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P.FE.', 'P.FE.', '.....', '.....']);
+    expect(p.steps[3].rc).toBe(0);
+  });
+  it('R-POP-3: a populate write on a sync wp page fails with EFAULT, raises no event and keeps wp', () => {
+    const p = run('mmap a pages=2 kind=anon\nwrite a\nuffd_register a\nwp a on\npopulate a write', '');
+    expect(p.steps[4].rc).toBe('EFAULT');
+    expect(p.steps[4].events).toEqual([]);
+    expect(all(p, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', 'P..EW']);
+  });
+  it('R-POP-3/R-FLT-12: a sync marker is populated (present, wp) before the populate write fails', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwp a on\npopulate a[1..3) write', 'wp_unpopulated');
+    expect(p.steps[3].rc).toBe('EFAULT');
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['.S..W', 'P..EW', '.S..W']);
+  });
+  it('R-POP-1/R-ASYNC-1: with WP_ASYNC a populate write un-protects in place like a write', () => {
+    const p = run('mmap a pages=3 kind=anon\nuffd_register a\nwp a on\npopulate a[1..3) write', 'wp_async');
+    expect(p.steps[3].rc).toBe(0);
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['.S..W', 'P..E.', 'P..E.']);
+  });
+  it('R-POP-1/R-SPLIT-5: a populate write stores nothing: a THP it faulted stays zero-filled and a folio split maps the zero page', () => {
+    const pop = run('mmap a pages=512 kind=anon thp\npopulate a write\npageout a[0..4)');
+    const wr = run('mmap a pages=512 kind=anon thp\nwrite a[0]\npageout a[0..4)');
+    // a write stores data in page 0 only; a populate write stores none
+    expect(all(pop, 2, 'a')!.every((s) => s.startsWith('P..') && s[3] === '.')).toBe(true);
+    expect(bits(wr, 2, 'a', 0)!.slice(0, 4)).not.toBe('P...');
+    expect(bits(wr, 2, 'a', 1)!.slice(0, 4)).toBe('P...');
+  });
+  it('R-POP-4: a populate write through a writable PTE changes nothing; through a writable PMD it dirties it', () => {
+    const p = run('mmap a pages=2 kind=anon\nwrite a\npopulate a write');
+    expect(all(p, 2, 'a')).toEqual(all(p, 1, 'a'));
+    expect(p.steps[2].rules).toContain('R-POP-4');
+    const h = run('mmap a pages=512 kind=anon thp\nwrite a\npopulate a[3] write');
+    expect(all(h, 2, 'a')).toEqual(all(h, 1, 'a')); // the PMD stays whole and writable
+    expect(h.steps[2].rules).toContain('R-POP-4');
+  });
+});
+
+// close() of a userfaultfd (fs/userfaultfd.c userfaultfd_release -> mm/userfaultfd.c
+// userfaultfd_release_all / userfaultfd_clear_vma); the same scenarios run live in
+// test/targets/live.test.ts.
+describe('close of the userfaultfd (R-CLOSE-1)', () => {
+  it('R-CLOSE-1: closing resets wp bits and markers (6.9+) and unregisters; later ioctls fail with EBADF', () => {
+    const p = run('mmap a pages=4 kind=anon\nuffd_register a\nwrite a[0..2)\nwp a on\nclose_uffd\nwp a on\nclose_uffd\nuffd_register a', 'wp_unpopulated');
+    expect(all(p, 3, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', 'P..EW', '.S..W', '.S..W']);
+    expect(all(p, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(p.steps.slice(4).map((s) => s.rc)).toEqual([0, 'EBADF', 'EBADF', 'EBADF']);
+  });
+  it('R-CLOSE-1: the VMA is no longer registered: a write after close takes no wp fault and a protected THP stays whole', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a\nuffd_register a\nwp a on\nclose_uffd\nwrite a[3]', '');
+    expect(all(p, 4, 'a')!.every((s) => s.slice(0, 5) === 'P..E.')).toBe(true);
+    expect(p.steps[5].events).toEqual([]);
+    expect(p.steps[5].outcome.huge ?? {}).toEqual({});
+  });
+  it('R-CLOSE-1/R-UFFD-MM: a child using the inherited descriptor closes the parent\'s context; an EVENT_FORK child closes only its own', () => {
+    const inherited = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\np1 close_uffd\nwp a off', 'wp_async');
+    expect(all(inherited, 5, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+    expect(inherited.steps[6].rc).toBe('EBADF'); // process 0 used the same descriptor
+    const own = run('mmap a pages=2 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\np1 close_uffd\np1 wp a on\nclose_uffd', 'event_fork,wp_async');
+    expect(all(own, 5, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P...W', 'P...W']);
+    expect(all(own, 5, 'a', 1)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+    expect(own.steps[6].rc).toBe('EBADF');
+    expect(all(own, 7, 'a', 0)!.map((s) => s.slice(0, 5))).toEqual(['P....', 'P....']);
+  });
+  it('R-CLOSE-1: with the context\'s mm gone (process 0 exited) closing changes nothing and succeeds', () => {
+    const p = run('mmap a pages=1 kind=anon\nuffd_register a\nwrite a\nwp a on\nfork\nexit\np1 close_uffd', 'wp_async');
+    expect(p.steps[6].rc).toBe(0);
+  });
+  it('B-19: the mutant keeps wp bits and markers after close', () => {
+    const c = parseTextCase('ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nwp a on\nclose_uffd\n');
+    const m = predict(c, undefined, { mutant: 'B-19' });
+    expect(all(m, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P..EW', '.S..W']);
+  });
+});
+
+describe('MADV_POPULATE across kernel lines', () => {
+  it('R-POP-2 (6.1 profile): madvise_walk_vmas skips a hole, populates the VMA after it and returns ENOMEM at the end', () => {
+    const c = parseTextCase('ptefarm-case/1\nmmap a pages=4 kind=anon\nmunmap a[1]\npopulate a write\n');
+    const old = predict(c, undefined, { profile: '6.1' });
+    expect(old.steps[2].rc).toBe('ENOMEM');
+    expect(all(old, 2, 'a')!.map((s) => s[0])).toEqual(['P', '.', 'P', 'P']);
+    const now = predict(c, undefined, { profile: '6.12' });
+    expect(now.steps[2].rc).toBe('ENOMEM');
+    expect(all(now, 2, 'a')!.map((s) => s[0])).toEqual(['P', '.', '.', '.']);
+  });
+});
+
+// Seen live on 6.18 while the host's shmem_enabled was `advise`: reading page 670 of a 1024-page
+// memfd with MADV_HUGEPAGE mapped pages 512..1023 by one PMD (outcome huge [512]); with `never` it
+// mapped only the pages read (plus fault-around). The model follows the recorded outcome.
+describe('shmem THP at fault time (R-FLT-3H)', () => {
+  const withHuge = (text: string, huge: Record<number, Record<string, number[]>>) => {
+    const c = parseTextCase(`ptefarm-case/1\n${text}\n`);
+    return predict(c, c.ops.map((_, i) => ({ outcome: { huge: huge[i] ?? {}, swapped_out: {} } })));
+  };
+  it('a read whose outcome names the block maps the whole 2 MiB page-cache THP by PMD', () => {
+    const p = withHuge('mmap e pages=1024 kind=memfd-shared thp\nread e[670..1024)', { 1: { e: [512] } });
+    expect(all(p, 1, 'e')!.slice(0, 512).every((s) => s[0] === '.')).toBe(true);
+    expect(all(p, 1, 'e')!.slice(512).every((s) => s.slice(0, 4) === 'P.FE')).toBe(true);
+    expect(p.steps[1].rules).toContain('R-FLT-3H');
+  });
+  it('without a huge outcome (shmem_enabled never) only the pages read are mapped', () => {
+    const p = withHuge('mmap e pages=1024 kind=memfd-shared thp\nread e[670..1024)', {});
+    expect(all(p, 1, 'e')!.slice(512, 670).every((s) => s[0] === '.')).toBe(true);
+    expect(p.steps[1].rules).not.toContain('R-FLT-3H');
+  });
+  it('a populate write of shared anon memory maps both blocks huge when the outcome says so', () => {
+    const p = withHuge('mmap x pages=1024 kind=shared-anon thp\npopulate x[3..1024) write', { 1: { x: [0, 512] } });
+    expect(all(p, 1, 'x')!.every((s) => s.slice(0, 4) === 'P.FE')).toBe(true);
+  });
+});
+
+describe('region sizes follow the case plan', () => {
+  it('R-MRM-10: an in-place growth that fails with EFAULT and is also blocked by a neighbour keeps the region size (the targets\' region tables follow the plan)', () => {
+    const p = run('mmap d pages=5 kind=anon\nmmap x pages=4 kind=anon after=d\nmunmap d[..2)\nmremap d pages=8 move=false\nread d[2..]');
+    expect(p.steps[3].rc).toBe('EFAULT'); // the old range does not start in a VMA
+    expect(all(p, 3, 'd')).toHaveLength(5);
+    expect(all(p, 4, 'x')!.map((s) => s[0])).toEqual(['.', '.', '.', '.']); // the read stayed in d
+    const free = run('mmap d pages=5 kind=anon\nmunmap d[..2)\nmremap d pages=8 move=false');
+    expect(free.steps[2].rc).toBe('EFAULT');
+    expect(all(free, 2, 'd')).toHaveLength(8); // not blocked: the plan gives the new size
+  });
+});

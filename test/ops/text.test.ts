@@ -43,6 +43,11 @@ describe('text form', () => {
         { op: 'scan', region: 'a', wp_matching: true },
         { op: 'split', region: 'b', page: 511 },
         { op: 'mprotect', region: 'a', first: 1, prot: 'none' },
+        { op: 'populate', region: 'a' },
+        { op: 'populate', region: 'a', first: 1, count: 1, write: true },
+        { op: 'populate', region: 'a', write: false },
+        { op: 'close_uffd' },
+        { op: 'close_uffd', proc: 1 },
       ],
     };
     expect(parseText(formatText(c))).toStrictEqual(c);
@@ -57,6 +62,9 @@ describe('text form', () => {
     expect(formatOp({ op: 'read', region: 'a', first: 3, count: 1 })).toBe('read a[3]');
     expect(formatOp({ op: 'wp', region: 'a', on: false })).toBe('wp a off');
     expect(formatOp({ op: 'scan', region: 'a', first: 2, wp_matching: true, max_pages: 8 })).toBe('scan a[2..] wp_matching max_pages=8');
+    expect(formatOp({ op: 'populate', region: 'a', first: 1, count: 2, write: true })).toBe('populate a[1..3) write');
+    expect(formatOp({ op: 'populate', region: 'a' })).toBe('populate a');
+    expect(formatOp({ op: 'close_uffd', proc: 1 })).toBe('p1 close_uffd');
     const text = formatText({ format: 'ptefarm-case/1', name: 'n', uffd: { features: ['wp_async'] }, ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] });
     expect(text).toBe('ptefarm-case/1\nname "n"\nuffd features=wp_async\n0 mmap a pages=1 kind=anon\n');
   });

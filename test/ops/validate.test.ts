@@ -27,7 +27,7 @@ describe('validateCase: clear messages naming op index and field', () => {
 
   it('unknown op', () => {
     expect(problems(mk([A, { op: 'wirte', region: 'a' }]))).toEqual([
-      expect.stringMatching(/^ops\[1\]\.op: unknown op "wirte" \(expected one of mmap, .*scan\)$/),
+      expect.stringMatching(/^ops\[1\]\.op: unknown op "wirte" \(expected one of mmap, .*scan, populate, close_uffd\)$/),
     ]);
     expect(problems(mk([A, { region: 'a' }]))).toEqual([expect.stringMatching(/^ops\[1\]\.op: unknown op undefined/)]);
     expect(problems(mk([A, 7]))).toEqual([expect.stringMatching(/^ops\[1\]: expected an object/)]);
@@ -89,7 +89,7 @@ describe('validateCase: clear messages naming op index and field', () => {
   });
 
   it('uffd op without uffd', () => {
-    for (const op of [{ op: 'uffd_register', region: 'a' }, { op: 'uffd_unregister', region: 'a' }, { op: 'wp', region: 'a', on: true }]) {
+    for (const op of [{ op: 'uffd_register', region: 'a' }, { op: 'uffd_unregister', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'close_uffd' }]) {
       expect(problems(mk([A, op]))).toEqual([`ops[1].op: ${op.op} needs a top-level "uffd" object (the case opens no userfaultfd)`]);
       expect(problems(mk([A, op], { uffd: {} }))).toEqual([]);
     }
@@ -142,7 +142,7 @@ describe('validateCase never throws', () => {
 
   it('on random op-shaped objects', () => {
     const opish = fc.record({
-      op: fc.constantFrom('mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed', 'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'bogus'),
+      op: fc.constantFrom('mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed', 'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd', 'bogus'),
       region: fc.constantFrom('a', 'b', 'zz', ''),
       pages: fc.oneof(fc.integer({ min: -2, max: 2000 }), fc.double(), fc.constant(1e300)),
       kind: fc.constantFrom('anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'x'),

@@ -390,3 +390,133 @@ describe('live target: limits and faults', () => {
     expect(tr.steps).toEqual([]);
   });
 });
+
+// MADV_POPULATE_READ / MADV_POPULATE_WRITE as the kernel does them (mm/madvise.c madvise_populate,
+// mm/gup.c faultin_page_range / __get_user_pages with FOLL_MADV_POPULATE). Bits that depend on
+// whether this host maps the zero page on read faults are compared through the step's `zero`
+// outcome, never assumed.
+describe('live target: MADV_POPULATE (R-POP-*)', () => {
+  it('R-POP-2: errors stop the walk (ENOMEM at a hole, EINVAL without permission, EFAULT past a shmem end); earlier pages stay populated', async () => {
+    const tr = await run({ ops: [
+      { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+      { op: 'munmap', region: 'a', first: 2, count: 1 },
+      { op: 'populate', region: 'a', write: true },
+      { op: 'mprotect', region: 'a', first: 3, count: 1, prot: 'r' },
+      { op: 'populate', region: 'a', first: 3, count: 1, write: true },
+      { op: 'mprotect', region: 'a', first: 3, count: 1, prot: 'none' },
+      { op: 'populate', region: 'a', first: 3, count: 1 },
+      { op: 'mmap', region: 'b', pages: 2, kind: 'shared-anon' },
+      { op: 'mremap', region: 'b', pages: 4, move: false },
+      { op: 'populate', region: 'b' },
+      { op: 'write', region: 'b', first: 0, count: 1 },
+    ] });
+    expect(rcs(tr)).toEqual([0, 0, 'ENOMEM', 0, 'EINVAL', 0, 'EINVAL', 0, 0, 'EFAULT', 0]);
+    expect(pg(tr, 2)).toEqual(['P..E.', 'P..E.', '.....', '.....']); // pages 0-1 written-populated before the hole
+    expect(pg(tr, 4)![3]).toBe('.....'); //   no VM_WRITE: nothing populated
+    expect(pg(tr, 6)![3]).toBe('.....'); //   no VM_READ: nothing populated, and no SIGSEGV
+    expect(pg(tr, 9, 'b')).toEqual(['P.FE.', 'P.FE.', '.....', '.....']); // SIGBUS of the fault -> EFAULT
+    expect(tr.steps[10].skipped).toBeUndefined(); // the process is alive
+  });
+
+  it('R-POP-1: populate read faults like a read (the zero page, or not, as the `zero` outcome records); populate write like a write', async () => {
+    const tr = await run({ ops: [
+      { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+      { op: 'populate', region: 'a', first: 0, count: 2 },
+      { op: 'populate', region: 'a', write: true },
+    ] });
+    const zero = tr.steps[1].outcome?.zero?.a;
+    expect(zero).toBeDefined(); //             recorded for MADV_POPULATE_READ as for a read
+    expect(pg(tr, 1)).toEqual([0, 1].map((k): string => (zero!.includes(k) ? 'P....' : 'P..E.')).concat(['.....', '.....']));
+    expect(pg(tr, 2)).toEqual(['P..E.', 'P..E.', 'P..E.', 'P..E.']);
+    expect(tr.steps[2].outcome?.zero).toBeUndefined(); // a populate write records none
+  });
+
+  it('R-POP-3: a populate write on sync uffd-wp fails with EFAULT without a fault event (a marker is populated first); WP_ASYNC un-protects', async () => {
+    for (const features of [['wp_unpopulated'], ['wp_async']] as const) {
+      const tr = await run({ uffd: { features: [...features] }, ops: [
+        { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+        { op: 'write', region: 'a', first: 0, count: 1 },
+        { op: 'uffd_register', region: 'a' },
+        { op: 'wp', region: 'a', on: true },
+        { op: 'populate', region: 'a', first: 1, count: 2, write: true },
+        { op: 'populate', region: 'a', first: 0, count: 1, write: true },
+      ] });
+      expect(pg(tr, 3)).toEqual(['P..EW', '.S..W', '.S..W', '.S..W']);
+      if (features[0] === 'wp_async') {
+        expect(rcs(tr).slice(4)).toEqual([0, 0]);
+        expect(pg(tr, 5)).toEqual(['P..E.', 'P..E.', 'P..E.', '.S..W']);
+      } else {
+        expect(rcs(tr).slice(4)).toEqual(['EFAULT', 'EFAULT']);
+        expect(pg(tr, 4)).toEqual(['P..EW', 'P..EW', '.S..W', '.S..W']); // stopped at the first page
+        expect(pg(tr, 5)![0]).toBe('P..EW');
+      }
+      expect(tr.steps[4].events).toEqual([]);
+      expect(tr.steps[5].events).toEqual([]);
+    }
+  });
+
+  it.skipIf(!swapActive)('R-POP-1/R-SPLIT-5: a THP faulted by a populate write holds no data: a folio split maps all of it to the zero page', async () => {
+    for (const fill of ['populate', 'write'] as const) {
+      const tr = await run({ ops: [
+        { op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true },
+        fill === 'populate' ? { op: 'populate', region: 'a', write: true } : { op: 'write', region: 'a', first: 0, count: 1 },
+        { op: 'pageout', region: 'a', first: 0, count: 4 },
+      ] });
+      if (!tr.steps[1].outcome?.huge?.a?.includes(0)) continue; // no THP this time: nothing to show
+      const after = pg(tr, 2)!;
+      // zero-filled subpages are remapped to the zero page (present, not exclusive)
+      for (let k = 1; k < 512; k++) expect(after[k]).toBe('P....');
+      if (fill === 'populate') expect(after[0]).toBe('P....');
+      else expect(after[0]).not.toBe('P....'); // page 0 holds the written byte: kept or swapped
+    }
+  });
+});
+
+// close() of the case's userfaultfd: the executor holds each context's only descriptor, so closing
+// it releases the context (fs/userfaultfd.c userfaultfd_release; 6.9+ resets wp PTEs and markers).
+describe('live target: close of the userfaultfd (R-CLOSE-1)', () => {
+  it('wp bits and markers are reset, the range is unregistered, later ioctls fail with EBADF', async () => {
+    const tr = await run({ uffd: { features: ['wp_unpopulated'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 4, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a', first: 0, count: 2 },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'close_uffd' },
+      { op: 'write', region: 'a', first: 0, count: 1 },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'close_uffd' },
+    ] });
+    expect(pg(tr, 3)).toEqual(['P..EW', 'P..EW', '.S..W', '.S..W']);
+    expect(pg(tr, 4)).toEqual(['P..E.', 'P..E.', '.....', '.....']);
+    expect(tr.steps[5].events).toEqual([]); // no longer registered: no wp fault
+    expect(rcs(tr)).toEqual([0, 0, 0, 0, 0, 0, 'EBADF', 'EBADF']);
+  });
+
+  it('a child without EVENT_FORK closes the inherited descriptor, i.e. its parent\'s context; an EVENT_FORK child only its own', async () => {
+    const probe = await t.info();
+    const inherited = await run({ uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'fork' },
+      { op: 'close_uffd', proc: 1 },
+      { op: 'wp', region: 'a', on: false },
+    ] });
+    expect(pg(inherited, 5, 'a', 0)).toEqual(['P....', 'P....']);
+    expect(rcs(inherited).slice(5)).toEqual([0, 'EBADF']);
+    if (!probe.capabilities.event_fork) return;
+    const own = await run({ uffd: { features: ['event_fork', 'wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'anon' },
+      { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' },
+      { op: 'wp', region: 'a', on: true },
+      { op: 'fork' },
+      { op: 'close_uffd', proc: 1 },
+      { op: 'close_uffd' },
+    ] });
+    expect(pg(own, 5, 'a', 0)).toEqual(['P...W', 'P...W']);
+    expect(pg(own, 5, 'a', 1)).toEqual(['P....', 'P....']);
+    expect(pg(own, 6, 'a', 0)).toEqual(['P....', 'P....']);
+  });
+});

@@ -361,6 +361,11 @@ static void supervise(void) {
       if (nvec >= 0) { scan_region = rid; scan_first = first; scan_count = count; }
       break;
     }
+    case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break; /* proc -1 */
+    case OP_POPULATE: /* proc rid first count write */
+      c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+      rc = run(p, &c, &r);
+      break;
     default: fatal("op %d: unknown op code %d", i, code);
     }
     drain_all();
@@ -370,6 +375,7 @@ static void supervise(void) {
     env_check(code, p, rid, first, count, before);
     print_huge(acted, before);
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
+    if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
     if (code == OP_PAGEOUT && P[p].alive) {
       int printed = 0;
       for (uint64_t k = first; k < first + count; k++)

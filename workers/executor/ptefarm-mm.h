@@ -667,6 +667,19 @@ static const char *uffd_op(int p, int code, uint64_t addr, uint64_t len, int wp_
   return errname(err);
 }
 
+/* close_uffd: close process p's userfaultfd. The supervisor holds a context's only descriptor, so
+ * the kernel releases the context (fs/userfaultfd.c userfaultfd_release: its VMAs are unregistered,
+ * wp bits and markers reset). Every process that used the same context loses it; their later
+ * register/unregister/wp ops get EBADF. Returns "0" or the errno name. */
+static const char *uffd_close(int p) {
+  int ci = P[p].ctx;
+  if (ci < 0 || CTX[ci].fd < 0) return errname(EBADF);
+  int err = close(CTX[ci].fd) ? errno : 0;
+  CTX[ci].fd = -1; /* poll() skips negative descriptors; drain_ctx reads nothing from it */
+  for (int q = 0; q < MAXP; q++) if (P[q].ctx == ci) P[q].ctx = -1;
+  return errname(err);
+}
+
 /* run a C_SCAN command in process p; returns "0", an errno name or a signal name, and the regions
  * in vec (*nvec of them; -1 when the scan gave none) */
 static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec) {

@@ -23,6 +23,12 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
@@ -76,6 +82,7 @@ enum {
   OP_SKIP = 0, OP_MMAP = 1, OP_MUNMAP = 2, OP_MREMAP = 3, OP_MPROTECT = 4, OP_READ = 5, OP_WRITE = 6,
   OP_FORK = 7, OP_EXIT = 8, OP_CLEAR_REFS = 9, OP_PAGEOUT = 10, OP_DONTNEED = 11, OP_COLLAPSE = 12,
   OP_SPLIT = 13, OP_UREG = 14, OP_UUNREG = 15, OP_WP = 16, OP_SCAN = 17,
+  OP_POPULATE = 18, OP_CLOSE_UFFD = 19,
 };
 /* commands to case processes (binary, over the command pipes) */
 enum { C_MMAP = 1, C_MUNMAP, C_MREMAP, C_MPROTECT, C_TOUCH, C_FORK, C_EXIT, C_CLEAR_REFS, C_MADVISE,
