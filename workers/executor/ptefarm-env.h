@@ -40,6 +40,7 @@ static int op_cannot_swap(int code) {
   switch (code) {
   case OP_SKIP: case OP_MMAP: case OP_MUNMAP: case OP_MPROTECT: case OP_READ: case OP_WRITE: case OP_FORK:
   case OP_EXIT: case OP_CLEAR_REFS: case OP_UREG: case OP_UUNREG: case OP_WP: case OP_SCAN:
+  case OP_POPULATE: case OP_CLOSE_UFFD:
     return 1;
   default: return 0;
   }
@@ -52,7 +53,7 @@ static void env_check(int code, int p, int rid, uint64_t first, uint64_t count, 
   const uint64_t block = HPG_PAGES * PG;
   /* the address range where this op may create huge mappings in process p */
   uint64_t lo = 0, hi = 0;
-  if ((code == OP_READ || code == OP_WRITE) && rid >= 0) {
+  if ((code == OP_READ || code == OP_WRITE || code == OP_POPULATE) && rid >= 0) {
     lo = P[p].reg[rid].start + first * PG; hi = lo + count * PG;
   } else if (code == OP_COLLAPSE && rid >= 0) {
     struct cmd c;

@@ -91,7 +91,7 @@ static void fatal(const char *fmt, ...) {
 
 /* ops whose line names a region id (the third number) */
 static int op_has_region(int code) {
-  return code != OP_SKIP && code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS;
+  return code != OP_SKIP && code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS && code != OP_CLOSE_UFFD;
 }
 
 /* inject kind 3 (tests only): S announces its pid and the case processes' pids (0: gone) in an
@@ -576,10 +576,11 @@ static void run_case(const char *id) {
 /* ---- requests: every number is checked here, before anything runs ------------------------- */
 
 /* numbers on each op line, by op code (README "Op lines") */
-static const int OP_NUMBERS[OP_SCAN + 1] = {
+static const int OP_NUMBERS[OP_CLOSE_UFFD + 1] = {
   [OP_SKIP] = 2, [OP_MMAP] = 7, [OP_MUNMAP] = 5, [OP_MREMAP] = 9, [OP_MPROTECT] = 6, [OP_READ] = 5,
   [OP_WRITE] = 5, [OP_FORK] = 2, [OP_EXIT] = 2, [OP_CLEAR_REFS] = 3, [OP_PAGEOUT] = 5, [OP_DONTNEED] = 5,
   [OP_COLLAPSE] = 5, [OP_SPLIT] = 4, [OP_UREG] = 5, [OP_UUNREG] = 5, [OP_WP] = 6, [OP_SCAN] = 7,
+  [OP_POPULATE] = 6, [OP_CLOSE_UFFD] = 3,
 };
 
 static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; }
@@ -591,7 +592,7 @@ static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= 
 static int check_op_line(const struct line *l, char *why, size_t n) {
   const int64_t *v = l->v;
   if (l->n < 2) { snprintf(why, n, "fewer than 2 numbers"); return -1; }
-  if (!in_range(v[0], 0, OP_SCAN)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
+  if (!in_range(v[0], 0, OP_CLOSE_UFFD)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
   int code = (int)v[0];
   if (l->n != OP_NUMBERS[code]) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
   if (!in_range(v[1], 0, MAXP - 1)) { snprintf(why, n, "process %lld outside 0..%d", (long long)v[1], MAXP - 1); return -1; }
@@ -609,17 +610,19 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
   case OP_MREMAP:
     if (!in_range(v[3], 1, MAXPAGES)) bad = "new pages outside 1..1024";
     else if (!in_range(v[4], 0, 1) || !in_range(v[5], 0, 1) || !in_range(v[8], 0, 1)) bad = "move, dontunmap or apply not 0 or 1";
-    else if (!in_range(v[6], -1, MAXR - 1)) bad = "old region id outside -1..127";
+    else if (!in_range(v[6], -1, MAXR - 1)) bad = "old region id outside -1..63";
     else if (v[4] && !in_range(v[7], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - MAXPAGES))) bad = "new start page outside the arena";
     break;
   case OP_CLEAR_REFS: if (!in_range(v[2], 1, 5)) bad = "clear_refs value outside 1..5"; break;
   case OP_SPLIT: if (!in_range(v[3], 0, MAXPAGES - 1)) bad = "page outside 0..1023"; break;
   case OP_SKIP: case OP_FORK: case OP_EXIT: break;
+  case OP_CLOSE_UFFD: if (v[2] != -1) bad = "close_uffd takes region -1"; break;
   default: /* code proc rid first count [extra...]: the range itself is checked against the region in S */
     if (!in_range(v[3], 0, MAXPAGES) || !in_range(v[4], 0, MAXPAGES)) bad = "first or count outside 0..1024";
     else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
     else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
     else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX))) bad = "wp_matching or max_pages out of range";
+    else if (code == OP_POPULATE && !in_range(v[5], 0, 1)) bad = "write not 0 or 1";
   }
   if (bad) { snprintf(why, n, "%s", bad); return -1; }
   return 0;
