@@ -11,7 +11,8 @@ import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
 import type { Violation } from '../check/types.ts';
 import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
-import { Dedup, type Bucket } from './dedup.ts';
+import { Dedup, type Bucket, type RootInfo } from './dedup.ts';
+import { rootInfo } from '../findings/title.ts';
 import { minimize } from './minimize.ts';
 import { saveReproducer } from './corpus.ts';
 
@@ -63,7 +64,7 @@ export interface Stats {
 export type CampaignEvent =
   | { type: 'start'; target: string; seed: number; concurrency: number }
   | { type: 'progress'; stats: Stats }
-  | { type: 'violation'; index: number; signatures: string[] }
+  | { type: 'violation'; index: number; signature: string; title: string }
   | { type: 'fault'; index: number; fault: string; case?: Case }
   | { type: 'bucket'; signature: string; index: number; ms: number }
   | { type: 'minimized'; signature: string; ops: number; runs: number; oneMinimal: boolean; ms: number }
@@ -72,6 +73,8 @@ export type CampaignEvent =
 
 export interface BucketSummary {
   signature: string;
+  /** one line, syzbot style: what went wrong where, with the rule and kernel function */
+  title: string;
   hits: number;
   case: Case;
   minimized: boolean;
@@ -82,7 +85,12 @@ export interface BucketSummary {
   minimized_ms?: number;
   reliability?: string;
   file?: string;
+  /** the root violation's page run at the first diverging step OF `case` */
   example: string;
+  /** that step, in `case` */
+  step: number;
+  /** violations at later steps of `case` (consequences, not buckets) */
+  consequences: number;
 }
 
 export interface Summary {
@@ -149,11 +157,27 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     return r;
   };
 
+  /** signature and root info of a failing case (its first divergence); undefined when it passes */
+  const judge = (c: Case, vs: Violation[]): { sig: string; info: RootInfo } | undefined => {
+    const info = rootInfo(vs, c);
+    return info && { sig: checker.signature(info.root), info };
+  };
+  // root info of the cases the minimizer ran, so the minimized case's needs no extra run
+  const judged = new WeakMap<Case, RootInfo>();
   const sigsOf = (c: Case, res: CaseResult | undefined): string[] | undefined => {
     if (!res || res.fault || !res.trace || res.trace.fault) return undefined;
     const out = checker.check(c, res.trace);
     if (out.fault || out.skipped) return undefined;
-    return [...new Set(out.violations.map((v) => checker.signature(v)))];
+    const j = judge(c, out.violations);
+    if (!j) return [];
+    judged.set(c, j.info);
+    return [j.sig];
+  };
+  const infoOf = async (c: Case): Promise<RootInfo | undefined> => {
+    const known = judged.get(c);
+    if (known) return known;
+    await sigsOf(c, await runOne(c));
+    return judged.get(c);
   };
 
   const save = async (sig: string, c: Case, extra: string) => {
@@ -167,36 +191,34 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     }
   };
 
-  const minimizeBucket = async (sigs: string[], c: Case): Promise<void> => {
-    let remaining = sigs.filter((s) => !dedup.get(s)?.minimized);
-    for (let round = 0; round < 4 && remaining.length && !minimizeCtl.signal.aborted; round++) {
-      const m = await minimize(c, {
-        test: async (x) => sigsOf(x, await runOne(x)),
-        target: remaining,
-        parallel: transport.concurrency,
-        signal: minimizeCtl.signal,
-        maxRuns: opts.maxMinimizeRuns ?? 3000,
-      });
-      if (m.signatures.length === 0) break;
-      let reliability: { ok: number; runs: number } | undefined;
-      if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
-        let ok = 0;
-        for (let i = 0; i < reliabilityRuns; i++) {
-          const s = sigsOf(m.case, await runOne(m.case));
-          if (s && s.some((x) => m.signatures.includes(x))) ok++;
-        }
-        reliability = { ok, runs: reliabilityRuns };
+  const minimizeBucket = async (sig: string, c: Case): Promise<void> => {
+    if (dedup.get(sig)?.minimized || minimizeCtl.signal.aborted) return;
+    // the predicate is the case's own signature: its first divergence, at its own first diverging step
+    const m = await minimize(c, {
+      test: async (x) => sigsOf(x, await runOne(x)),
+      target: [sig],
+      parallel: transport.concurrency,
+      signal: minimizeCtl.signal,
+      maxRuns: opts.maxMinimizeRuns ?? 3000,
+    });
+    if (m.signatures.length === 0) return;
+    const info = await infoOf(m.case);
+    if (!info) return;
+    let reliability: { ok: number; runs: number } | undefined;
+    if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
+      let ok = 0;
+      for (let i = 0; i < reliabilityRuns; i++) {
+        const s = sigsOf(m.case, await runOne(m.case));
+        if (s && s.includes(sig)) ok++;
       }
-      for (const s of m.signatures) {
-        dedup.offer(s, m.case, !m.aborted);
-        const b = dedup.get(s)!;
-        if (reliability) b.reliability = reliability;
-        minimizedAt.set(s, ms());
-        emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms() });
-        await save(s, b.case, `hits ${b.hits}${reliability ? `, reproduced ${reliability.ok}/${reliability.runs}` : ''}`);
-      }
-      remaining = remaining.filter((s) => !m.signatures.includes(s));
+      reliability = { ok, runs: reliabilityRuns };
     }
+    dedup.offer(sig, m.case, !m.aborted, info);
+    const b = dedup.get(sig)!;
+    if (reliability) b.reliability = reliability;
+    minimizedAt.set(sig, ms());
+    emit({ type: 'minimized', signature: sig, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms() });
+    await save(sig, b.case, `hits ${b.hits}${reliability ? `, reproduced ${reliability.ok}/${reliability.runs}` : ''}`);
   };
 
   let finished = false;
@@ -218,20 +240,23 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       }
       if (out) {
         if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault, case: c }); }
-        else if (out.skipped) stats.skipped++;
-        else {
+        else if (out.skipped) {
+          stats.skipped++;
+          // a case skipped because its asserted bits were masked still ran: coverage feedback
+          if (out.stepRules.length === c.ops.length) rules = out.stepRules;
+        } else {
           rules = out.stepRules;
           for (const rs of rules) for (const r of rs) if (!checker.catalogue || checker.catalogue.has(r)) rulesHit.add(r);
-          if (out.violations.length) {
+          const j = judge(c, out.violations);
+          if (j) {
             stats.violations++;
-            const vs: Violation[] = out.violations;
-            const fresh = dedup.record(c, vs, (v) => checker.signature(v), { index: d.index, ms: ms() });
-            emit({ type: 'violation', index: d.index, signatures: [...new Set(vs.map((v) => checker.signature(v)))] });
-            if (fresh.length) {
-              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms() });
+            const fresh = dedup.record(c, j.sig, j.info, { index: d.index, ms: ms() });
+            emit({ type: 'violation', index: d.index, signature: j.sig, title: j.info.title });
+            if (fresh) {
+              emit({ type: 'bucket', signature: j.sig, index: d.index, ms: ms() });
               stats.buckets = dedup.size;
-              for (const s of fresh) void save(s, c, 'unminimized');
-              if (minimizeOn) minimizations.push(minimizeBucket(fresh, c).catch((e) => {
+              void save(j.sig, c, 'unminimized');
+              if (minimizeOn) minimizations.push(minimizeBucket(j.sig, c).catch((e) => {
                 emit({ type: 'fault', index: d.index, fault: `minimize: ${(e as Error).message}` });
               }));
               if (opts.stopAfterBuckets !== undefined && dedup.size >= opts.stopAfterBuckets && !stopReason) stopReason = `found ${dedup.size} bucket(s)`;
@@ -312,6 +337,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     stopped: stopReason,
     buckets: dedup.all().map((b: Bucket) => ({
       signature: b.signature,
+      title: b.info.title,
       hits: b.hits,
       case: b.case,
       minimized: b.minimized,
@@ -321,7 +347,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       ...(minimizedAt.has(b.signature) ? { minimized_ms: round(minimizedAt.get(b.signature)!, 1) } : {}),
       ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
       ...(files.has(b.signature) ? { file: files.get(b.signature) } : {}),
-      example: b.example.message,
+      example: b.info.line,
+      step: b.info.root.step,
+      consequences: b.info.consequences,
     })),
   };
 }

@@ -90,14 +90,14 @@ export function toHtml(run: GateRun, details: BucketDetail[]): string {
   o.push(`<h2>Buckets (${run.buckets.length})</h2>`);
   if (!run.buckets.length) o.push('<p>No violations.</p>');
   else {
-    o.push('<table><thead><tr><th>signature</th><th>status</th><th>reproduced</th><th>hits</th><th>ops</th><th>from</th></tr></thead><tbody>');
-    for (const b of run.buckets) o.push(`<tr><td><a href="#b-${esc(b.signature)}"><code>${esc(b.signature)}</code></a></td><td class="st-${b.status}">${esc(b.status)}${b.reason ? `: ${esc(b.reason)}` : ''}</td><td>${b.reproduced}/${b.runs}</td><td>${b.hits}</td><td>${b.ops}</td><td>${esc(b.source)}</td></tr>`);
+    o.push('<table><thead><tr><th>title</th><th>status</th><th>reproduced</th><th>hits</th><th>ops</th><th>from</th></tr></thead><tbody>');
+    for (const b of run.buckets) o.push(`<tr><td><a href="#b-${esc(b.signature)}">${esc(b.title)}</a><br><code class="muted">${esc(b.signature)}</code></td><td class="st-${b.status}">${esc(b.status)}${b.reason ? `: ${esc(b.reason)}` : ''}</td><td>${b.reproduced}/${b.runs}</td><td>${b.hits}</td><td>${b.ops}</td><td>${esc(b.source)}</td></tr>`);
     o.push('</tbody></table>');
   }
   for (const b of run.buckets) {
     const d = details.find((x) => x.signature === b.signature);
-    o.push(`<section class="bucket" id="b-${esc(b.signature)}"><h3><code>${esc(b.signature)}</code> <span class="st-${b.status}">${esc(b.status)}</span></h3>`);
-    o.push(`<p>${esc(b.example)}</p><p class="muted">case <code>${esc(b.case_file)}</code>${b.trace_file ? `, trace <code>${esc(b.trace_file)}</code>` : ''}; ${b.minimized ? 'minimized' : 'not minimized'}, ${b.ops} op(s)</p>`);
+    o.push(`<section class="bucket" id="b-${esc(b.signature)}"><h3>${esc(b.title)} <span class="st-${b.status}">${esc(b.status)}</span></h3>`);
+    o.push(`<p><code>${esc(b.signature)}</code></p><p>first divergence: ${esc(b.example)}${b.consequences ? ` <span class="muted">(${b.consequences} later violation(s): consequences)</span>` : ''}</p><p class="muted">case <code>${esc(b.case_file)}</code>${b.trace_file ? `, trace <code>${esc(b.trace_file)}</code>` : ''}; ${b.minimized ? 'minimized' : 'not minimized'}, ${b.ops} op(s)</p>`);
     o.push(d ? stepTableHtml(d) : '<p class="muted">no details</p>');
     o.push('</section>');
   }

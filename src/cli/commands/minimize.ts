@@ -7,6 +7,7 @@ import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { isModelTarget } from '../../campaign/campaign.ts';
 import { minimize } from '../../campaign/minimize.ts';
 import type { Case } from '../../ops/schema.ts';
+import { caseSignature } from '../../findings/signature.ts';
 import { openTarget } from '../../targets/registry.ts';
 import { guarded, InputError, readCase } from '../io.ts';
 
@@ -33,7 +34,9 @@ export function register(program: Command) {
         if (r.fault || !r.trace || r.trace.fault) return undefined;
         const out = checker.check(x, r.trace);
         if (out.fault || out.skipped) return undefined;
-        return [...new Set(out.violations.map((v) => checker.signature(v)))];
+        // the case's own signature: its first divergence (the same function the campaign buckets by)
+        const sig = caseSignature(out.violations, (v) => checker.signature(v));
+        return sig ? [sig] : [];
       };
       try {
         const first = await test(c);
