@@ -250,9 +250,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
           const j = judge(c, out.violations);
           if (j) {
             stats.violations++;
-            const fresh = dedup.record(c, j.sig, j.info, { index: d.index, ms: ms() });
+            const rec = dedup.record(c, j.sig, j.info, { index: d.index, ms: ms() });
             emit({ type: 'violation', index: d.index, signature: j.sig, title: j.info.title });
-            if (fresh) {
+            // the stored file follows the bucket's case (the summary prints that case and its step)
+            if (rec === 'smaller') void save(j.sig, c, 'unminimized');
+            if (rec === 'new') {
               emit({ type: 'bucket', signature: j.sig, index: d.index, ms: ms() });
               stats.buckets = dedup.size;
               void save(j.sig, c, 'unminimized');

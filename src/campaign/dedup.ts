@@ -49,16 +49,17 @@ export class Dedup {
   get(sig: string): Bucket | undefined { return this.buckets.get(sig); }
   all(): Bucket[] { return [...this.buckets.values()]; }
 
-  /** Record one failing case under its signature. Returns true when it opened a new bucket. */
-  record(c: Case, sig: string, info: RootInfo, at: { index: number; ms: number }): boolean {
+  /** Record one failing case under its signature: 'new' when it opened a bucket, 'smaller' when
+   *  it became the (unminimized) bucket's reproducer, 'hit' otherwise. */
+  record(c: Case, sig: string, info: RootInfo, at: { index: number; ms: number }): 'new' | 'smaller' | 'hit' {
     const b = this.buckets.get(sig);
     if (!b) {
       this.buckets.set(sig, { signature: sig, hits: 1, case: c, minimized: false, info, firstIndex: at.index, firstMs: at.ms });
-      return true;
+      return 'new';
     }
     b.hits++;
-    if (!b.minimized && smaller(c, b.case)) { b.case = c; b.info = info; }
-    return false;
+    if (!b.minimized && smaller(c, b.case)) { b.case = c; b.info = info; return 'smaller'; }
+    return 'hit';
   }
 
   /** Offer a (minimized) reproducer for a bucket: kept if smaller, or if the bucket had none minimized. */

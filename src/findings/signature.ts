@@ -23,11 +23,18 @@ const KIND_ORDER: Record<Violation['kind'], number> = { rc: 0, bit: 1, scan: 2, 
 // the tracked bits first: a uffd-wp or soft-dirty divergence is what the case is about
 const BIT_ORDER = ['W', 'D', 'P', 'S', 'F', 'E'];
 const bitRank = (b: string) => { const i = BIT_ORDER.indexOf(b); return i < 0 ? BIT_ORDER.length : i; };
+// when one op makes pages of several entry classes diverge, the bucket takes the most ordinary
+// one present (a 4 KiB PTE before a THP, a mapped page before a swap entry, marker or hole), so the
+// same bug hit with a different mix of pages lands in the same bucket
+const ENTRY_ORDER = ['pte', 'pte-thp', 'huge', 'zero', 'huge-zero', 'swap', 'marker', 'none', 'gap'];
+const entryRank = (e: string | undefined) => { const i = e === undefined ? -1 : ENTRY_ORDER.indexOf(e); return i < 0 ? ENTRY_ORDER.length : i; };
 
-/** Total order of violations at one step: kind, bit, process, region, page. */
+/** Total order of violations at one step: kind, bit, direction, entry class, process, region, page. */
 export function compareAtStep(a: Violation, b: Violation): number {
   return KIND_ORDER[a.kind] - KIND_ORDER[b.kind]
     || bitRank(a.bit) - bitRank(b.bit) || (a.bit < b.bit ? -1 : a.bit > b.bit ? 1 : 0)
+    || direction(a).localeCompare(direction(b))
+    || entryRank(a.entry) - entryRank(b.entry)
     || (a.proc ?? -1) - (b.proc ?? -1)
     || (a.region ?? '').localeCompare(b.region ?? '')
     || (a.page ?? -1) - (b.page ?? -1);

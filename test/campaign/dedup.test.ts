@@ -16,10 +16,10 @@ const SIG = 'bit.D.lost.R-1.write.pte';
 describe('dedup', () => {
   it('one bucket per signature, one hit per case, keeps the smallest reproducer with its own root step', () => {
     const d = new Dedup();
-    expect(d.record(mk(5), SIG, info(4), { index: 0, ms: 1 })).toBe(true);
-    expect(d.record(mk(3), SIG, info(2), { index: 1, ms: 2 })).toBe(false);
-    expect(d.record(mk(9), SIG, info(8), { index: 2, ms: 3 })).toBe(false);
-    expect(d.record(mk(2), 'bit.W.wp-lost.R-2.write.pte', info(1), { index: 3, ms: 4 })).toBe(true);
+    expect(d.record(mk(5), SIG, info(4), { index: 0, ms: 1 })).toBe('new');
+    expect(d.record(mk(3), SIG, info(2), { index: 1, ms: 2 })).toBe('smaller');
+    expect(d.record(mk(9), SIG, info(8), { index: 2, ms: 3 })).toBe('hit');
+    expect(d.record(mk(2), 'bit.W.wp-lost.R-2.write.pte', info(1), { index: 3, ms: 4 })).toBe('new');
     const b = d.get(SIG)!;
     expect(b.hits).toBe(3);
     expect(b.case.ops.length).toBe(3);

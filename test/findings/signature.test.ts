@@ -29,6 +29,9 @@ describe('first divergence', () => {
     expect(f.atStep.map((x) => `${x.bit}${x.page}`)).toEqual(['D1', 'D4', 'E0']);
     expect(f.consequences.map((x) => x.step)).toEqual([5, 7]);
     expect(firstDivergence([])).toBeUndefined();
+    // pages of several entry classes diverging alike: the ordinary PTE is the root, whatever its page number
+    const mixed = firstDivergence([v({ step: 2, page: 0, entry: 'swap' }), v({ step: 2, page: 3, entry: 'pte' }), v({ step: 2, page: 1, entry: 'none' })])!;
+    expect([mixed.root.page, mixed.root.entry]).toEqual([3, 'pte']);
   });
 
   it('a stale bit observed at later ops adds no signature: the swap-out that dropped uffd-wp is the bucket however the case goes on', () => {
