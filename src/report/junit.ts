@@ -47,6 +47,7 @@ export function toJUnit(run: GateRun): string {
   for (const e of run.errors) camp.push({ name: `infrastructure: ${e.slice(0, 120)}`, classname: 'ptefarm.gate.infrastructure', time: 0, error: e });
   const all = [...corpus, ...buckets, ...camp];
   const n = (k: keyof TC) => all.filter((t) => t[k] !== undefined).length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ptefarm gate ${xmlEscape(run.target)}" tests="${all.length}" failures="${n('failure')}" errors="${n('error')}" skipped="${n('skipped')}" time="${run.elapsed_s.toFixed(3)}">\n` +
+  // <testsuites> carries no `skipped` (the Jenkins xunit schema, junit-10.xsd, allows it only on <testsuite>)
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ptefarm gate ${xmlEscape(run.target)}" tests="${all.length}" failures="${n('failure')}" errors="${n('error')}" time="${run.elapsed_s.toFixed(3)}">\n` +
     [suite('corpus', corpus), suite('buckets', buckets), suite('campaign', camp)].join('\n') + '\n</testsuites>\n';
 }
