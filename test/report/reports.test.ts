@@ -5,6 +5,8 @@ import type { GateRun } from '../../src/report/gate.ts';
 import { toKtap } from '../../src/report/ktap.ts';
 import { toJUnit } from '../../src/report/junit.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';
+import { toHtml } from '../../src/report/html.ts';
+import { RULE_IDS } from '../../src/model/catalogue.ts';
 
 const run: GateRun = {
   format: 'ptefarm-gate/1', target: 'model:x86+B-3', seed: 1, started: '2026-01-01T00:00:00.000Z', elapsed_s: 1.5,
@@ -50,6 +52,14 @@ describe('reports', () => {
     expect(j).toContain('<testsuite name="buckets" tests="3" failures="1" errors="0" skipped="2"');
     expect(j).toContain('step 1 &lt;write&gt; &amp; &quot;x&quot;');
     expect(j).not.toMatch(/<write>/);
+  });
+
+  it('HTML: titles lead the bucket table and sections; coverage counts over the whole catalogue', () => {
+    const h = toHtml({ ...run, campaign: { ...run.campaign!, coverage: { rules_hit: 3, rules_total: RULE_IDS.length, rules: ['R-PM-1', 'R-PMS-1', 'R-NOT-A-RULE'] } } }, []);
+    // a machine rule and a PAGEMAP_SCAN rule count; an id outside the catalogue does not
+    expect(h).toContain(`rule coverage by family (2/${RULE_IDS.length} rules)`);
+    expect(h).toMatch(/<h3>soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\) <span class="st-new">/);
+    expect(h).toContain('first divergence: step 1 &lt;write&gt; <span class="muted">(4 later violation(s): consequences)</span>');
   });
 
   it('markdown: verdict heading, new bucket table, flaky and baseline sections', () => {
