@@ -12,7 +12,8 @@ import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
 import type { Violation } from '../check/types.ts';
 import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
-import { Dedup, type Bucket } from './dedup.ts';
+import { Dedup, type Bucket, type RootInfo } from './dedup.ts';
+import { rootInfo } from '../findings/title.ts';
 import { minimize } from './minimize.ts';
 import { addHits, recordFinding } from './findings.ts';
 import { canonicalJson } from './canon.ts';
@@ -69,7 +70,7 @@ export interface Stats {
 export type CampaignEvent =
   | { type: 'start'; target: string; seed: number; concurrency: number }
   | { type: 'progress'; stats: Stats }
-  | { type: 'violation'; index: number; signatures: string[] }
+  | { type: 'violation'; index: number; signature: string; title: string }
   | { type: 'fault'; index: number; fault: string; case?: Case }
   // case and trace: what opened the bucket / the minimized reproducer and a trace showing it (for
   // the live dashboard's step tables; `fuzz --json` leaves them out)
@@ -80,6 +81,8 @@ export type CampaignEvent =
 
 export interface BucketSummary {
   signature: string;
+  /** one line, syzbot style: what went wrong where, with the rule and kernel function */
+  title: string;
   hits: number;
   case: Case;
   minimized: boolean;
@@ -90,7 +93,12 @@ export interface BucketSummary {
   minimized_ms?: number;
   reliability?: string;
   file?: string;
+  /** the root violation's page run at the first diverging step OF `case` */
   example: string;
+  /** that step, in `case` */
+  step: number;
+  /** violations at later steps of `case` (consequences, not buckets) */
+  consequences: number;
 }
 
 export interface Summary {
@@ -161,11 +169,27 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     return r;
   };
 
+  /** signature and root info of a failing case (its first divergence); undefined when it passes */
+  const judge = (c: Case, vs: Violation[]): { sig: string; info: RootInfo } | undefined => {
+    const info = rootInfo(vs, c);
+    return info && { sig: checker.signature(info.root), info };
+  };
+  // root info of the cases the minimizer ran, so the minimized case's needs no extra run
+  const judged = new WeakMap<Case, RootInfo>();
   const sigsOf = (c: Case, res: CaseResult | undefined): string[] | undefined => {
     if (!res || res.fault || !res.trace || res.trace.fault) return undefined;
     const out = checker.check(c, res.trace);
     if (out.fault || out.skipped) return undefined;
-    return [...new Set(out.violations.map((v) => checker.signature(v)))];
+    const j = judge(c, out.violations);
+    if (!j) return [];
+    judged.set(c, j.info);
+    return [j.sig];
+  };
+  const rootInfoOf = async (c: Case): Promise<RootInfo | undefined> => {
+    const known = judged.get(c);
+    if (known) return known;
+    await sigsOf(c, await runOne(c));
+    return judged.get(c);
   };
 
   // a bucket's finding is recorded once, when its reproducer is final (minimized, or given up on);
@@ -176,7 +200,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     reported.set(sig, b.hits);
     const p = recordFinding(opts.workdir, {
       target, signature: sig, case: b.case, hits: b.hits, minimized: b.minimized, source: opts.source ?? 'fuzz',
-      info: infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.example.message,
+      info: infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.info.line, title: b.info.title,
       ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
     }).then((r) => {
       files.set(sig, r.caseFile);
@@ -186,37 +210,35 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     return p;
   };
 
-  const minimizeBucket = async (sigs: string[], c: Case): Promise<void> => {
-    let remaining = sigs.filter((s) => !dedup.get(s)?.minimized);
+  const minimizeBucket = async (sig: string, c: Case): Promise<void> => {
+    if (dedup.get(sig)?.minimized || minimizeCtl.signal.aborted) return;
+    // the predicate is the case's own signature: its first divergence, at its own first diverging step
     const traces = new Map<string, Trace>(); // a trace of each failing candidate (the result is one of them)
-    for (let round = 0; round < 4 && remaining.length && !minimizeCtl.signal.aborted; round++) {
-      const m = await minimize(c, {
-        test: async (x) => { const r = await runOne(x); const sigs = sigsOf(x, r); if (sigs?.length && r?.trace) traces.set(canonicalJson(x), r.trace); return sigs; },
-        target: remaining,
-        parallel: transport.concurrency,
-        signal: minimizeCtl.signal,
-        maxRuns: opts.maxMinimizeRuns ?? 3000,
-      });
-      if (m.signatures.length === 0) break;
-      let reliability: { ok: number; runs: number } | undefined;
-      if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
-        let ok = 0;
-        for (let i = 0; i < reliabilityRuns; i++) {
-          const s = sigsOf(m.case, await runOne(m.case));
-          if (s && s.some((x) => m.signatures.includes(x))) ok++;
-        }
-        reliability = { ok, runs: reliabilityRuns };
+    const m = await minimize(c, {
+      test: async (x) => { const r = await runOne(x); const sigs = sigsOf(x, r); if (sigs?.length && r?.trace) traces.set(canonicalJson(x), r.trace); return sigs; },
+      target: [sig],
+      parallel: transport.concurrency,
+      signal: minimizeCtl.signal,
+      maxRuns: opts.maxMinimizeRuns ?? 3000,
+    });
+    if (m.signatures.length === 0) return;
+    const info = await rootInfoOf(m.case);
+    if (!info) return;
+    let reliability: { ok: number; runs: number } | undefined;
+    if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
+      let ok = 0;
+      for (let i = 0; i < reliabilityRuns; i++) {
+        const s = sigsOf(m.case, await runOne(m.case));
+        if (s && s.includes(sig)) ok++;
       }
-      for (const s of m.signatures) {
-        dedup.offer(s, m.case, !m.aborted);
-        const b = dedup.get(s)!;
-        if (reliability) b.reliability = reliability;
-        minimizedAt.set(s, ms());
-        emit({ type: 'minimized', signature: s, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms(), case: m.case, trace: traces.get(canonicalJson(m.case)) });
-        await save(s);
-      }
-      remaining = remaining.filter((s) => !m.signatures.includes(s));
+      reliability = { ok, runs: reliabilityRuns };
     }
+    dedup.offer(sig, m.case, !m.aborted, info);
+    const b = dedup.get(sig)!;
+    if (reliability) b.reliability = reliability;
+    minimizedAt.set(sig, ms());
+    emit({ type: 'minimized', signature: sig, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms(), case: m.case, trace: traces.get(canonicalJson(m.case)) });
+    await save(sig);
   };
 
   let finished = false;
@@ -238,21 +260,25 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       }
       if (out) {
         if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault, case: c }); }
-        else if (out.skipped) stats.skipped++;
-        else {
+        else if (out.skipped) {
+          stats.skipped++;
+          // a case skipped because its asserted bits were masked still ran: coverage feedback
+          if (out.stepRules.length === c.ops.length) rules = out.stepRules;
+        } else {
           rules = out.stepRules;
           for (const rs of rules) for (const r of rs) if (!checker.catalogue || checker.catalogue.has(r)) rulesHit.add(r);
-          if (out.violations.length) {
+          const j = judge(c, out.violations);
+          if (j) {
             stats.violations++;
-            const vs: Violation[] = out.violations;
-            const fresh = dedup.record(c, vs, (v) => checker.signature(v), { index: d.index, ms: ms() });
-            emit({ type: 'violation', index: d.index, signatures: [...new Set(vs.map((v) => checker.signature(v)))] });
-            if (fresh.length) {
-              for (const s of fresh) emit({ type: 'bucket', signature: s, index: d.index, ms: ms(), example: dedup.get(s)?.example.message, case: c, trace: res.trace });
+            const rec = dedup.record(c, j.sig, j.info, { index: d.index, ms: ms() });
+            emit({ type: 'violation', index: d.index, signature: j.sig, title: j.info.title });
+            if (rec === 'new') {
+              emit({ type: 'bucket', signature: j.sig, index: d.index, ms: ms(), example: j.info.line, case: c, trace: res.trace });
               stats.buckets = dedup.size;
-              if (res.trace) for (const s of fresh) infoOf.set(s, res.trace.target);
-              if (!minimizeOn) for (const s of fresh) void save(s);
-              if (minimizeOn) minimizations.push(minimizeBucket(fresh, c).catch((e) => {
+              if (res.trace) infoOf.set(j.sig, res.trace.target);
+              // the finding is recorded once its reproducer is final (save); without minimization now
+              if (!minimizeOn) void save(j.sig);
+              if (minimizeOn) minimizations.push(minimizeBucket(j.sig, c).catch((e) => {
                 emit({ type: 'fault', index: d.index, fault: `minimize: ${(e as Error).message}` });
               }));
               if (opts.stopAfterBuckets !== undefined && dedup.size >= opts.stopAfterBuckets && !stopReason) stopReason = `found ${dedup.size} bucket(s)`;
@@ -342,6 +368,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     stopped: stopReason,
     buckets: dedup.all().map((b: Bucket) => ({
       signature: b.signature,
+      title: b.info.title,
       hits: b.hits,
       case: b.case,
       minimized: b.minimized,
@@ -351,7 +378,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       ...(minimizedAt.has(b.signature) ? { minimized_ms: round(minimizedAt.get(b.signature)!, 1) } : {}),
       ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
       ...(files.has(b.signature) ? { file: files.get(b.signature) } : {}),
-      example: b.example.message,
+      example: b.info.line,
+      step: b.info.root.step,
+      consequences: b.info.consequences,
     })),
   };
 }

@@ -16,6 +16,8 @@ export interface CheckOutcome {
 export interface Checker {
   /** `stepRules`, when the executor already computed the reference's per-step rules, saves a prediction */
   check(c: Case, trace: Trace, stepRules?: string[][]): CheckOutcome;
+  /** the signature of one violation (src/findings/signature.ts); a case's signature is that of
+   *  its first divergence's root (caseSignature) */
   signature(v: Violation): string;
   /** size of the rule catalogue (coverage denominator) */
   readonly rulesTotal: number;
@@ -25,8 +27,9 @@ export interface Checker {
 
 /** The reference checker (x86 model, optional profile). Loaded lazily so tests can run without it. */
 export async function referenceChecker(opts: { profile?: string } = {}): Promise<Checker> {
-  const [{ checkTrace, signature }, { predict }, { ALL_RULES }, { TraceError }] = await Promise.all([
+  const [{ checkTrace }, { signature }, { predict }, { ALL_RULES }, { TraceError }] = await Promise.all([
     import('../check/check.ts'),
+    import('../findings/signature.ts'),
     import('../model/model.ts'),
     import('../model/catalogue.ts'),
     import('../ops/trace.ts'),
@@ -44,7 +47,8 @@ export async function referenceChecker(opts: { profile?: string } = {}): Promise
         throw e;
       }
       let stepRules: string[][] = known ?? [];
-      if (!known && !v.fault && !v.skipped) {
+      // a SKIP because every asserted bit was masked still ran: its rules count as coverage
+      if (!known && !v.fault && (!v.skipped || trace.steps.length)) {
         try {
           stepRules = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), mopts).steps.map((s) => s.rules);
         } catch { stepRules = []; }

@@ -1,8 +1,12 @@
-// Buckets of violations by signature (bit, severity, rule, op kind, entry class — computed by
-// check's `signature()`): hit counts and the smallest reproducer seen for each bucket.
+// Buckets of failing cases by root-cause signature (one per case: its first divergence, see
+// src/findings/signature.ts): hit counts and the smallest reproducer seen for each bucket, always
+// with the root violation, title and example line OF THAT reproducer (so every step and page a
+// report prints refers to the case it prints).
 import type { Case } from '../ops/schema.ts';
-import type { Violation } from '../check/types.ts';
+import type { RootInfo } from '../findings/title.ts';
 import { canonicalJson } from './canon.ts';
+
+export type { RootInfo } from '../findings/title.ts';
 
 export interface Bucket {
   signature: string;
@@ -10,8 +14,8 @@ export interface Bucket {
   /** smallest reproducer so far (minimized when the campaign got to it) */
   case: Case;
   minimized: boolean;
-  /** one example violation, for reports */
-  example: Violation;
+  /** the root violation of `case`, with title and example line */
+  info: RootInfo;
   /** case index (in generation order) of the first hit */
   firstIndex: number;
   /** ms since campaign start of the first hit */
@@ -45,35 +49,26 @@ export class Dedup {
   get(sig: string): Bucket | undefined { return this.buckets.get(sig); }
   all(): Bucket[] { return [...this.buckets.values()]; }
 
-  /**
-   * Record one failing case: every distinct signature among its violations gets a hit. Returns
-   * the signatures that opened a new bucket.
-   */
-  record(c: Case, violations: Violation[], sig: (v: Violation) => string, at: { index: number; ms: number }): string[] {
-    const fresh: string[] = [];
-    const seen = new Set<string>();
-    for (const v of violations) {
-      const s = sig(v);
-      if (seen.has(s)) continue;
-      seen.add(s);
-      const b = this.buckets.get(s);
-      if (!b) {
-        this.buckets.set(s, { signature: s, hits: 1, case: c, minimized: false, example: v, firstIndex: at.index, firstMs: at.ms });
-        fresh.push(s);
-      } else {
-        b.hits++;
-        if (!b.minimized && smaller(c, b.case)) b.case = c;
-      }
+  /** Record one failing case under its signature: 'new' when it opened a bucket, 'smaller' when
+   *  it became the (unminimized) bucket's reproducer, 'hit' otherwise. */
+  record(c: Case, sig: string, info: RootInfo, at: { index: number; ms: number }): 'new' | 'smaller' | 'hit' {
+    const b = this.buckets.get(sig);
+    if (!b) {
+      this.buckets.set(sig, { signature: sig, hits: 1, case: c, minimized: false, info, firstIndex: at.index, firstMs: at.ms });
+      return 'new';
     }
-    return fresh;
+    b.hits++;
+    if (!b.minimized && smaller(c, b.case)) { b.case = c; b.info = info; return 'smaller'; }
+    return 'hit';
   }
 
   /** Offer a (minimized) reproducer for a bucket: kept if smaller, or if the bucket had none minimized. */
-  offer(sig: string, c: Case, minimized: boolean): boolean {
+  offer(sig: string, c: Case, minimized: boolean, info: RootInfo): boolean {
     const b = this.buckets.get(sig);
     if (!b) return false;
     if ((minimized && !b.minimized) || (minimized === b.minimized && smaller(c, b.case))) {
       b.case = c;
+      b.info = info;
       b.minimized = b.minimized || minimized;
       return true;
     }

@@ -18,20 +18,34 @@ export interface Violation {
   bit: string;
   expected: string;
   actual: string;
-  /** model rules behind the expected value */
+  /** model rules behind the expected value (for a pagemap bit: the read-out rule, then the entry's history) */
   rules: string[];
+  /** the most specific rule: the one the op of this step applied to this entry (else the op's own
+   *  rule family); what signatures and titles name. Absent in synthetic violations: the last of `rules`. */
+  rule?: string;
   severity: Severity;
   entry?: EntryClass;
   /** one line in words */
   message: string;
 }
 
+/** Bits compared and masked (the target showed `?`, or cannot show the kind) for one bit kind. */
+export interface BitCount { compared: number; masked: number }
+
+/** Bit kinds counted in a verdict: the six pagemap bits by name, PAGEMAP_SCAN categories as
+ *  `scan:NAME`, return codes as `rc`, uffd event lists as `events`. */
+export type BitCounts = Record<string, BitCount>;
+
 export interface Verdict {
+  /** no violation and no fault (a SKIP is ok: nothing was found wrong) */
   ok: boolean;
   /** number of bits (and scan categories, rcs) compared */
   compared: number;
+  /** compared and masked bits per bit kind (only kinds that occurred) */
+  bits: BitCounts;
   violations: Violation[];
-  /** the target did not run the case (missing capability), with the reason */
+  /** a SKIP, with the reason: the target did not run the case (missing capability), or every
+   *  bit the case asserts was masked (see assertedKinds in check.ts) */
   skipped?: string;
   /** the target faulted (executor hang/crash): not a verdict on the kernel */
   fault?: string;

@@ -10,6 +10,7 @@ import { openTarget } from '../targets/registry.ts';
 import type { TargetInfo, Trace } from '../ops/trace.ts';
 import { GATE_FORMAT, type GateBucket, type GateRun, type TimelinePoint } from './gate.ts';
 import { saveRun, writeReports } from './rundir.ts';
+import { rootInfo } from '../findings/title.ts';
 
 export async function saveFuzzRun(dir: string, summary: Summary, o: { target: string; profile?: string; timeline?: TimelinePoint[]; started?: Date }): Promise<GateRun> {
   await mkdir(join(dir, 'cases'), { recursive: true });
@@ -27,13 +28,16 @@ export async function saveFuzzRun(dir: string, summary: Summary, o: { target: st
       await writeFile(join(dir, caseFile), JSON.stringify(b.case, null, 2) + '\n');
       let trace: Trace | undefined;
       try { trace = await t?.execute(b.case); } catch (e) { errors.push(`re-running ${b.signature}: ${(e as Error).message}`); }
-      const again = !!trace && !trace.fault && !trace.skipped && checker.check(b.case, trace).violations.some((v) => checker.signature(v) === b.signature);
+      // re-checked: the example and step quoted are those of the case stored next to them
+      const info = trace && !trace.fault && !trace.skipped ? rootInfo(checker.check(b.case, trace).violations, b.case) : undefined;
+      const again = !!info && checker.signature(info.root) === b.signature;
       let traceFile: string | undefined;
       if (trace) { traceFile = join('traces', `${slug}.trace.json`); await writeFile(join(dir, traceFile), JSON.stringify(trace) + '\n'); }
       const [ok, runs] = b.reliability ? b.reliability.split('/').map(Number) : [again ? 1 : 0, 1];
       buckets.push({
-        signature: b.signature, source: 'campaign', status: ok === runs ? 'new' : 'flaky', hits: b.hits, ops: b.ops, minimized: b.minimized,
-        reproduced: ok, runs, example: b.example, case_file: caseFile, ...(traceFile ? { trace_file: traceFile } : {}),
+        signature: b.signature, title: again ? info!.title : b.title, source: 'campaign', status: ok === runs ? 'new' : 'flaky', hits: b.hits, ops: b.ops, minimized: b.minimized,
+        reproduced: ok, runs, example: again ? info!.line : b.example, step: again ? info!.root.step : b.step,
+        consequences: again ? info!.consequences : b.consequences, case_file: caseFile, ...(traceFile ? { trace_file: traceFile } : {}),
       });
     }
   } finally { await t?.close(); }
@@ -45,7 +49,7 @@ export async function saveFuzzRun(dir: string, summary: Summary, o: { target: st
     seed: summary.seed, started: (o.started ?? new Date(Date.now() - summary.elapsed_s * 1000)).toISOString(), elapsed_s: summary.elapsed_s,
     budget: {}, reproduce_runs: 1, corpus_dirs: [], verdict: exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error', exit_code: exit,
     reasons: [
-      ...fresh.map((b) => `violation ${b.signature} (reproduced ${b.reproduced}/${b.runs}): ${b.example}`),
+      ...fresh.map((b) => `violation: ${b.title} [${b.signature}] (reproduced ${b.reproduced}/${b.runs}): ${b.example}`),
       ...buckets.filter((b) => b.status === 'flaky').map((b) => `flaky ${b.signature} (reproduced ${b.reproduced}/${b.runs})`),
       ...errors.map((e) => `infrastructure error: ${e}`),
       ...(exit === 0 ? ['no violation found'] : []),

@@ -14,6 +14,7 @@ import type { Transport } from '../transport/transport.ts';
 import type { Checker } from '../campaign/checker.ts';
 import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
 import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
+import { rootInfo, type RootInfo } from '../findings/title.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
 
 export const GATE_FORMAT = 'ptefarm-gate/1';
@@ -24,9 +25,14 @@ export interface CorpusResult {
   path: string;
   name?: string;
   status: CorpusStatus;
+  /** the case's signature (its first divergence), when it failed; [] otherwise */
   signatures: string[];
-  /** first violation (or the error / skip reason) in words */
+  /** the bucket title, when it failed */
+  title?: string;
+  /** the root violation at the first diverging step (or the error / skip reason) in words */
   message?: string;
+  /** compared and masked bits per bit kind, when it ran */
+  bits?: Record<string, { compared: number; masked: number }>;
   ms: number;
 }
 
@@ -34,6 +40,8 @@ export type BucketStatus = 'new' | 'baseline' | 'flaky';
 
 export interface GateBucket {
   signature: string;
+  /** one line, syzbot style (src/findings/title.ts), from the case this bucket stores */
+  title: string;
   /** where the bucket was found: a corpus file path, or "campaign" */
   source: string;
   status: BucketStatus;
@@ -45,8 +53,12 @@ export interface GateBucket {
   /** runs of the case that showed the signature again, out of `runs` */
   reproduced: number;
   runs: number;
-  /** one violation in words */
+  /** the root violation at the first diverging step of the stored case, in words */
   example: string;
+  /** that step, in the stored case (case_file) */
+  step: number;
+  /** violations at later steps of the stored case: consequences, not buckets */
+  consequences: number;
   /** the case, relative to the run directory */
   case_file: string;
   /** the trace of one reproducing (or, failing that, the last) re-run, relative to the run directory */
@@ -106,7 +118,7 @@ export interface GateOptions {
   onEvent?: (e: CampaignEvent) => void;
 }
 
-interface Found { sig: string; c: Case; source: string; hits: number; minimized: boolean; example: string }
+interface Found { sig: string; c: Case; source: string; hits: number; minimized: boolean; info?: RootInfo }
 
 export async function runGate(o: GateOptions): Promise<GateRun> {
   const t0 = performance.now();
@@ -124,9 +136,11 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     if (r.trace.fault) return { trace: r.trace, fault: r.trace.fault };
     return { trace: r.trace };
   };
-  const sigsOf = (c: Case, trace: Trace) => {
+  /** the case's signature: its first divergence (src/findings/signature.ts) */
+  const judge = (c: Case, trace: Trace) => {
     const out = o.checker.check(c, trace);
-    return { out, sigs: [...new Set(out.violations.map((v) => o.checker.signature(v)))] };
+    const info = out.fault || out.skipped ? undefined : rootInfo(out.violations, c);
+    return { out, info, sig: info ? o.checker.signature(info.root) : undefined };
   };
 
   // ---- 1. corpus replay --------------------------------------------------------------------------
@@ -134,7 +148,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
   const corpus: CorpusResult[] = [];
   const entries = await loadCorpus(o.corpusDirs).catch((e: Error) => { errors.push(`corpus: ${e.message}`); return []; });
   log(`gate: replaying ${entries.length} corpus case(s) from ${o.corpusDirs.join(', ')}`);
-  const replay = async (e: (typeof entries)[number]): Promise<{ r: CorpusResult; vs?: { sig: string; example: string }[]; c?: Case }> => {
+  const replay = async (e: (typeof entries)[number]): Promise<{ r: CorpusResult; found?: { sig: string; info: RootInfo }; c?: Case }> => {
     const s0 = performance.now();
     const ms = () => Math.round(performance.now() - s0);
     if (!e.case) {
@@ -147,14 +161,16 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
       return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: r.fault, ms: ms() } };
     }
     if (r.trace.skipped) return { r: { path: e.path, name: e.case.name, status: 'skip', signatures: [], message: r.trace.skipped, ms: ms() } };
-    const { out, sigs } = sigsOf(e.case, r.trace);
+    const { out, info, sig } = judge(e.case, r.trace);
     if (out.fault) {
       errors.push(`corpus case ${e.path}: ${out.fault}`);
       return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: out.fault, ms: ms() } };
     }
+    // every bit the case asserts was masked: a SKIP, with the reason (never a silent pass)
+    if (out.skipped) return { r: { path: e.path, name: e.case.name, status: 'skip', signatures: [], message: out.skipped, ms: ms() } };
     return {
-      r: { path: e.path, name: e.case.name, status: sigs.length ? 'fail' : 'pass', signatures: sigs, message: out.violations[0]?.message, ms: ms() },
-      vs: sigs.map((sig) => ({ sig, example: out.violations.find((v) => o.checker.signature(v) === sig)!.message })), c: e.case,
+      r: { path: e.path, name: e.case.name, status: sig ? 'fail' : 'pass', signatures: sig ? [sig] : [], ...(info ? { title: info.title, message: info.line } : {}), ms: ms() },
+      ...(sig && info ? { found: { sig, info } } : {}), c: e.case,
     };
   };
   // in parallel up to the transport's concurrency, results kept in corpus order
@@ -163,13 +179,12 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.transport.concurrency, entries.length)) }, async () => {
     while (next < entries.length) { const i = next++; results[i] = await replay(entries[i]); }
   }));
-  for (const { r, vs, c } of results) {
+  for (const { r, found: x, c } of results) {
     corpus.push(r);
-    for (const { sig, example } of vs ?? []) {
-      const f = found.get(sig);
-      if (f) f.hits++;
-      else found.set(sig, { sig, c: c!, source: r.path, hits: 1, minimized: false, example });
-    }
+    if (!x) continue;
+    const f = found.get(x.sig);
+    if (f) f.hits++;
+    else found.set(x.sig, { sig: x.sig, c: c!, source: r.path, hits: 1, minimized: false, info: x.info });
   }
 
   // ---- 2. fresh cases ----------------------------------------------------------------------------
@@ -202,7 +217,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     for (const b of summary.buckets) {
       const f = found.get(b.signature);
       if (f) { f.hits += b.hits; continue; }
-      found.set(b.signature, { sig: b.signature, c: b.case, source: 'campaign', hits: b.hits, minimized: b.minimized, example: b.example });
+      found.set(b.signature, { sig: b.signature, c: b.case, source: 'campaign', hits: b.hits, minimized: b.minimized });
     }
   }
 
@@ -215,13 +230,17 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     let ok = 0;
     let kept: Trace | undefined;
     let last: Trace | undefined;
+    // the example, title and step quoted are those of THIS case (re-checked), never of a bigger one
+    let info: RootInfo | undefined;
     for (let i = 0; i < runs; i++) {
       const r = await runCase(f.c);
       if (!r.trace || r.fault) continue;
       last = r.trace;
-      if (sigsOf(f.c, r.trace).sigs.includes(f.sig)) { ok++; kept = r.trace; }
+      const j = judge(f.c, r.trace);
+      if (j.sig === f.sig) { ok++; kept = r.trace; info ??= j.info; }
     }
     kept ??= last;
+    info ??= f.info ?? (last ? rootInfo(o.checker.check(f.c, last).violations, f.c) : undefined);
     let traceFile: string | undefined;
     if (kept) {
       traceFile = join('traces', `${slug}.trace.json`);
@@ -230,9 +249,10 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     const accepted = o.baseline ? matchBaseline(o.baseline, f.sig) : undefined;
     const status: BucketStatus = accepted ? 'baseline' : ok === runs ? 'new' : 'flaky';
     buckets.push({
-      signature: f.sig, source: f.source, status, ...(accepted ? { reason: accepted.reason } : {}),
+      signature: f.sig, title: info?.title ?? f.sig, source: f.source, status, ...(accepted ? { reason: accepted.reason } : {}),
       hits: f.hits, ops: f.c.ops.length, minimized: f.minimized, reproduced: ok, runs,
-      example: f.example, case_file: caseFile, ...(traceFile ? { trace_file: traceFile } : {}),
+      example: info?.line ?? '(did not reproduce: no example from this case)', step: info?.root.step ?? -1, consequences: info?.consequences ?? 0,
+      case_file: caseFile, ...(traceFile ? { trace_file: traceFile } : {}),
     });
     log(`gate: bucket ${f.sig}: reproduced ${ok}/${runs}, ${status}${accepted ? ` (${accepted.reason})` : ''}`);
   }
@@ -250,7 +270,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
 
   const fresh = buckets.filter((b) => b.status === 'new');
   const reasons: string[] = [];
-  for (const b of fresh) reasons.push(`new reproducible violation ${b.signature} (${b.reproduced}/${b.runs}, from ${b.source}): ${b.example}`);
+  for (const b of fresh) reasons.push(`new reproducible violation: ${b.title} [${b.signature}] (${b.reproduced}/${b.runs}, from ${b.source}): ${b.example}`);
   for (const e of errors) reasons.push(`infrastructure error: ${e}`);
   const exit: 0 | 1 | 2 = errors.length ? 2 : fresh.length ? 1 : 0;
   if (exit === 0) reasons.push(`no new reproducible violation (${buckets.filter((b) => b.status === 'baseline').length} baseline, ${buckets.filter((b) => b.status === 'flaky').length} flaky bucket(s))`);

@@ -29,7 +29,7 @@ function suite(name: string, tcs: TC[]): string {
 export function toJUnit(run: GateRun): string {
   const corpus: TC[] = run.corpus.map((r) => {
     const t: TC = { name: corpusTestName(r), classname: 'ptefarm.gate.corpus', time: r.ms / 1000, out: r.name };
-    if (r.status === 'fail') t.failure = `${r.signatures.join(', ')}\n${r.message ?? ''}`;
+    if (r.status === 'fail') t.failure = `${r.title ?? r.signatures.join(', ')}\n${r.signatures.join(', ')}\n${r.message ?? ''}`;
     else if (r.status === 'error') t.error = r.message ?? 'error';
     else if (r.status === 'skip') t.skipped = r.message ?? 'skipped by the target';
     else if (r.status === 'known') t.out = `${r.name ?? ''}\naccepted by the baseline: ${r.signatures.join(', ')}`;
@@ -38,7 +38,7 @@ export function toJUnit(run: GateRun): string {
   });
   const buckets: TC[] = run.buckets.map((b) => {
     const t: TC = { name: bucketTestName(b), classname: 'ptefarm.gate.bucket', time: 0, out: `${bucketLine(b)}\ncase: ${b.case_file}${b.trace_file ? `\ntrace: ${b.trace_file}` : ''}` };
-    if (b.status === 'new') t.failure = `new reproducible violation ${b.signature} (reproduced ${b.reproduced}/${b.runs})\n${b.example}`;
+    if (b.status === 'new') t.failure = `${b.title}\nnew reproducible violation ${b.signature} (reproduced ${b.reproduced}/${b.runs})\n${b.example}`;
     else if (b.status === 'baseline') t.skipped = `accepted by the baseline: ${b.reason}`;
     else t.skipped = `flaky: reproduced ${b.reproduced}/${b.runs}: ${b.example}`;
     return t;
@@ -47,6 +47,7 @@ export function toJUnit(run: GateRun): string {
   for (const e of run.errors) camp.push({ name: `infrastructure: ${e.slice(0, 120)}`, classname: 'ptefarm.gate.infrastructure', time: 0, error: e });
   const all = [...corpus, ...buckets, ...camp];
   const n = (k: keyof TC) => all.filter((t) => t[k] !== undefined).length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ptefarm gate ${xmlEscape(run.target)}" tests="${all.length}" failures="${n('failure')}" errors="${n('error')}" skipped="${n('skipped')}" time="${run.elapsed_s.toFixed(3)}">\n` +
+  // <testsuites> carries no `skipped` (the Jenkins xunit schema, junit-10.xsd, allows it only on <testsuite>)
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ptefarm gate ${xmlEscape(run.target)}" tests="${all.length}" failures="${n('failure')}" errors="${n('error')}" time="${run.elapsed_s.toFixed(3)}">\n` +
     [suite('corpus', corpus), suite('buckets', buckets), suite('campaign', camp)].join('\n') + '\n</testsuites>\n';
 }

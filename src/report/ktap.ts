@@ -13,14 +13,14 @@ export function toKtap(run: GateRun): string {
     points.push({
       ok: r.status !== 'fail' && r.status !== 'error', name: name(corpusTestName(r)),
       ...(r.status === 'skip' ? { directive: `SKIP ${name(r.message ?? '')}` } : {}),
-      diag: r.status === 'pass' || r.status === 'skip' ? [] : [`${r.status}: ${r.signatures.join(', ')}`, ...(r.message ? [r.message] : [])],
+      diag: r.status === 'pass' || r.status === 'skip' ? [] : [...(r.title ? [r.title] : []), `${r.status}: ${r.signatures.join(', ')}`, ...(r.message ? [r.message] : [])],
     });
   }
   for (const b of run.buckets) {
     points.push({
       ok: b.status !== 'new', name: name(bucketTestName(b)),
       ...(b.status === 'baseline' ? { directive: `SKIP baseline: ${name(b.reason ?? '')}` } : b.status === 'flaky' ? { directive: `SKIP flaky: reproduced ${b.reproduced}/${b.runs}` } : {}),
-      diag: [bucketLine(b), b.example, `case: ${b.case_file}`],
+      diag: [b.title, bucketLine(b), b.example, `case: ${b.case_file}`],
     });
   }
   const allFaulted = !!run.campaign && run.campaign.cases > 0 && run.campaign.faults === run.campaign.cases;

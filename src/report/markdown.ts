@@ -19,9 +19,9 @@ export function toMarkdown(run: GateRun): string {
   if (fresh.length) {
     out.push('### New reproducible violations');
     out.push('');
-    out.push('| bucket | reproduced | hits | ops | from | example |');
+    out.push('| title | reproduced | hits | ops | first divergence (in the stored case) | signature |');
     out.push('|---|---|---|---|---|---|');
-    for (const b of fresh) out.push(`| ${code(b.signature)} | ${b.reproduced}/${b.runs} | ${b.hits} | ${b.ops} | ${cell(b.source)} | ${cell(b.example)} |`);
+    for (const b of fresh) out.push(`| **${cell(b.title)}** | ${b.reproduced}/${b.runs} | ${b.hits} | ${b.ops} | ${cell(b.example)} | ${code(b.signature)} |`);
     out.push('');
     out.push(`Reproduce locally: \`npx ptefarm check --target ${run.target} <run-dir>/${fresh[0].case_file}\`; C reproducer: \`npx ptefarm repro <run-dir>/${fresh[0].case_file} -o repro.c\`.`);
     out.push('');
@@ -30,14 +30,14 @@ export function toMarkdown(run: GateRun): string {
   if (flaky.length) {
     out.push('### Flaky (not failing the gate)');
     out.push('');
-    for (const b of flaky) out.push(`- ${code(b.signature)}: reproduced ${b.reproduced}/${b.runs} — ${cell(b.example)}`);
+    for (const b of flaky) out.push(`- **${cell(b.title)}** ${code(b.signature)}: reproduced ${b.reproduced}/${b.runs} — ${cell(b.example)}`);
     out.push('');
   }
   const known = run.buckets.filter((b) => b.status === 'baseline');
   if (known.length) {
     out.push('### Accepted by the baseline');
     out.push('');
-    for (const b of known) out.push(`- ${code(b.signature)}: ${cell(b.reason ?? '')}`);
+    for (const b of known) out.push(`- ${cell(b.title)} ${code(b.signature)}: ${cell(b.reason ?? '')}`);
     out.push('');
   }
   if (run.errors.length) {
@@ -56,7 +56,7 @@ export function toMarkdown(run: GateRun): string {
     out.push('');
     out.push('<details><summary>Failing corpus cases</summary>');
     out.push('');
-    for (const r of bad) out.push(`- ${code(r.path)} (${r.status}): ${cell(r.message ?? r.signatures.join(', '))}`);
+    for (const r of bad) out.push(`- ${code(r.path)} (${r.status}): ${r.title ? `**${cell(r.title)}** — ` : ''}${cell(r.message ?? r.signatures.join(', '))}`);
     out.push('');
     out.push('</details>');
   }

@@ -2,7 +2,8 @@
 import type { CorpusResult, GateBucket, GateRun } from './gate.ts';
 
 export const corpusTestName = (r: CorpusResult) => `corpus ${r.path}`;
-export const bucketTestName = (b: GateBucket) => `bucket ${b.signature}`;
+/** a bucket's test name: its title first (what a maintainer reads), then the signature (what a baseline matches) */
+export const bucketTestName = (b: GateBucket) => `bucket ${b.title} [${b.signature}]`;
 export const campaignTestName = (run: GateRun) =>
   `campaign ${run.campaign ? `${run.campaign.cases} fresh cases` : 'not run'} (seed ${run.seed})`;
 
@@ -15,5 +16,6 @@ export function campaignLine(run: GateRun): string {
 
 export function bucketLine(b: GateBucket): string {
   const what = b.status === 'new' ? 'NEW' : b.status === 'flaky' ? 'flaky' : `baseline: ${b.reason}`;
-  return `${what}; reproduced ${b.reproduced}/${b.runs}; ${b.hits} hit(s); ${b.ops} op(s)${b.minimized ? ' minimized' : ''}; from ${b.source}`;
+  return `${what}; reproduced ${b.reproduced}/${b.runs}; ${b.hits} hit(s); ${b.ops} op(s)${b.minimized ? ' minimized' : ''}; first divergence at step ${b.step}` +
+    `${b.consequences ? ` (${b.consequences} later violation(s): consequences)` : ''}; from ${b.source}`;
 }

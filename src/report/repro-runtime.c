@@ -474,6 +474,12 @@ int main(void) {
       printf("# harness error: the supervisor was killed by %s%s\n", signame(WTERMSIG(st)), WTERMSIG(st) == SIGALRM ? " (timeout)" : "");
       return KSFT_FAIL;
     }
+    if (code == KSFT_PASS && ASSERTS_SOFT_DIRTY && !ASSERTS_UFFD_WP && !g_soft_dirty) {
+      /* nothing differed, but the bits this case exists for were never compared: not a pass */
+      printf("# SKIP this case asserts soft-dirty (bit 55), which this kernel cannot show: every asserted bit was masked\n");
+      printf("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n");
+      return KSFT_SKIP;
+    }
     if (code == KSFT_PASS) printf("# Totals: pass:%d fail:0 xfail:0 xpass:0 skip:0 error:0\n", NOPS);
     else if (code == KSFT_FAIL) printf("# FAIL: the kernel differs from the x86 reference model (first mismatch above)\n");
     return code;

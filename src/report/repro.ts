@@ -19,6 +19,7 @@ import { parseModelSpec } from '../targets/model.ts';
 import { encodeCase } from '../targets/live.ts';
 import { packagePath } from '../package-root.ts';
 import { own } from '../ops/records.ts';
+import { assertedKinds } from '../check/check.ts';
 
 export class ReproError extends Error {}
 
@@ -181,6 +182,10 @@ static const char *CASE_NAME = ${cstr(name)};
 static const int64_t UFFD_FEATURES = ${enc.uffdFeatures}; /* -1: no userfaultfd */
 #define USES_SCAN ${c.ops.some((o) => o.op === 'scan') ? 1 : 0}
 #define USES_PAGEOUT ${c.ops.some((o) => o.op === 'pageout') ? 1 : 0}
+/* the bit kinds this case exists to assert (ptefarm's check: soft-dirty after clear_refs 4,
+ * uffd-wp after UFFDIO_WRITEPROTECT); when all of them are masked a pass is a SKIP (exit 4) */
+#define ASSERTS_SOFT_DIRTY ${assertedKinds(c).has('soft-dirty') ? 1 : 0}
+#define ASSERTS_UFFD_WP ${assertedKinds(c).has('uffd-wp') ? 1 : 0}
 static const char *REGION_NAMES[] = { ${enc.regionNames.map(cstr).join(', ') || '"-"'} };
 static const int64_t OPS[NOPS][10] = {
 ${opsRows.join('\n')}

@@ -207,12 +207,11 @@ export class DashboardState {
         }
         break;
       }
-      case 'violation':
-        for (const s of e.signatures) {
-          const b = this.buckets.get(s);
-          if (b) { b.hits++; b.last_seen = now; }
-        }
+      case 'violation': {
+        const b = this.buckets.get(e.signature);
+        if (b) { b.hits++; b.last_seen = now; }
         break;
+      }
       case 'fault':
         this.faults.push({ index: e.index, fault: e.fault, at: now });
         if (this.faults.length > 50) this.faults.shift();

@@ -60,11 +60,18 @@ describe('ptefarm gate', () => {
     const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
     const ktap = readFileSync(join(out, 'ktap.txt'), 'utf8');
     const md = readFileSync(join(out, 'summary.md'), 'utf8');
+    const re = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     for (const b of fresh) {
-      expect(junit).toMatch(new RegExp(`<testcase name="bucket ${b.signature.replace(/\./g, '\\.')}"[^>]*>\\s*<failure`));
-      expect(ktap).toContain(`not ok `);
-      expect(ktap).toMatch(new RegExp(`^not ok \\d+ bucket ${b.signature.replace(/\./g, '\\.')}$`, 'm'));
+      // the title leads (rule id and kernel function), the signature follows
+      expect(b.title).toMatch(/^soft-dirty lost on .* \(R-[A-Z]+-\d+[A-Z]?, [\w/]+\.c \w+\)$/);
+      expect(junit).toMatch(new RegExp(`<testcase name="bucket ${re(b.title)} \\[${re(b.signature)}\\]"[^>]*>\\s*<failure`));
+      expect(ktap).toMatch(new RegExp(`^not ok \\d+ bucket ${re(b.title)} \\[${re(b.signature)}\\]$`, 'm'));
+      expect(md).toContain(`**${b.title}**`);
       expect(md).toContain(`\`${b.signature}\``);
+      // the quoted step is the stored case's first diverging step
+      const c = JSON.parse(readFileSync(join(out, b.case_file), 'utf8')) as { ops: unknown[] };
+      expect(b.step).toBeLessThan(c.ops.length);
+      expect(b.example).toMatch(new RegExp(`^step ${b.step} \\(`));
     }
     expect(ktap).toMatch(/^not ok \d+ corpus corpus\/mutants\/B-3\.json$/m);
     expect(md).toMatch(/FAIL/);

@@ -92,6 +92,22 @@ describe('ptefarm repro', () => {
     expect(passed).toBeGreaterThan(0);
   }, 600_000);
 
+  it.skipIf(!haveCc || process.platform !== 'linux')('a soft-dirty-only case whose bits were all masked is a SKIP (exit 4), never a pass', () => {
+    // s-sd-simple asserts only bit 55 (soft-dirty.c test_simple); s-uffd-wpunpop asserts uffd-wp and is not affected
+    const src = generateRepro(load('s-sd-simple.json'));
+    expect(src).toMatch(/^#define ASSERTS_SOFT_DIRTY 1$/m);
+    expect(src).toMatch(/^#define ASSERTS_UFFD_WP 0$/m);
+    expect(generateRepro(load('s-uffd-wpunpop.json'))).toMatch(/^#define ASSERTS_SOFT_DIRTY 0$/m);
+    const r = exec(build('sd-simple', src));
+    const hostHasSoftDirty = !/^# SKIP soft-dirty checks/m.test(r.stdout);
+    if (hostHasSoftDirty) expect(r.status, r.stdout).toBe(0);
+    else {
+      expect(r.status, r.stdout).toBe(4);
+      expect(r.stdout).toMatch(/^# SKIP this case asserts soft-dirty \(bit 55\), which this kernel cannot show/m);
+      expect(r.stdout).toMatch(/^# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0$/m);
+    }
+  }, 120_000);
+
   it.skipIf(!haveCc || process.platform !== 'linux')('an edited expected bit fails, naming the step, page, bit and values', () => {
     const src = generateRepro(load('s-sd-simple.json'));
     const row = '  { 2, 0, 0, "P..E.D" }, /* step 2: p0 a */';

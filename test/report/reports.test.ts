@@ -5,6 +5,8 @@ import type { GateRun } from '../../src/report/gate.ts';
 import { toKtap } from '../../src/report/ktap.ts';
 import { toJUnit } from '../../src/report/junit.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';
+import { toHtml } from '../../src/report/html.ts';
+import { RULE_IDS } from '../../src/model/catalogue.ts';
 
 const run: GateRun = {
   format: 'ptefarm-gate/1', target: 'model:x86+B-3', seed: 1, started: '2026-01-01T00:00:00.000Z', elapsed_s: 1.5,
@@ -18,9 +20,9 @@ const run: GateRun = {
   campaign: { target: 'model:x86+B-3', seed: 1, cases: 10, violations: 2, faults: 0, skipped: 0, elapsed_s: 1, cases_per_s: 10, coverage: { rules_hit: 1, rules_total: 2, rules: ['R-X'] }, stopped: 'reached 10 cases', buckets: 2 },
   timeline: [{ t: 0, cases: 0 }, { t: 1, cases: 10 }], faults: [],
   buckets: [
-    { signature: 'bit.D.lost.R-X.write.pte', source: 'corpus/seeds/b#1.json', status: 'new', hits: 2, ops: 3, minimized: false, reproduced: 3, runs: 3, example: 'step 1 <write>', case_file: 'cases/x.json' },
-    { signature: 'bit.W.wp-lost.R-Y.wp.pte', source: 'campaign', status: 'flaky', hits: 1, ops: 2, minimized: true, reproduced: 1, runs: 3, example: 'e', case_file: 'cases/y.json' },
-    { signature: 'bit.D.spurious.R-Z.mmap.pte', source: 'campaign', status: 'baseline', reason: 'no soft-dirty', hits: 1, ops: 1, minimized: true, reproduced: 3, runs: 3, example: 'e', case_file: 'cases/z.json' },
+    { signature: 'bit.D.lost.R-X.write.pte', title: 'soft-dirty lost on write fault of anon PTE (R-X, mm/x.c f)', source: 'corpus/seeds/b#1.json', status: 'new', hits: 2, ops: 3, minimized: false, reproduced: 3, runs: 3, example: 'step 1 <write>', step: 1, consequences: 4, case_file: 'cases/x.json' },
+    { signature: 'bit.W.wp-lost.R-Y.wp.pte', title: 'uffd-wp lost on UFFDIO_WRITEPROTECT of anon PTE (R-Y, mm/y.c g)', source: 'campaign', status: 'flaky', hits: 1, ops: 2, minimized: true, reproduced: 1, runs: 3, example: 'e', step: 1, consequences: 0, case_file: 'cases/y.json' },
+    { signature: 'bit.D.spurious.R-Z.mmap.pte', title: 'soft-dirty set spuriously on mmap of anon PTE (R-Z, mm/z.c h)', source: 'campaign', status: 'baseline', reason: 'no soft-dirty', hits: 1, ops: 1, minimized: true, reproduced: 3, runs: 3, example: 'e', step: 0, consequences: 0, case_file: 'cases/z.json' },
   ],
 };
 
@@ -35,25 +37,36 @@ describe('reports', () => {
     points.forEach((l, i) => expect(l).toMatch(new RegExp(`^(not )?ok ${i + 1} `)));
     expect(k).toMatch(/^ok 3 corpus corpus\/seeds\/c\.json # SKIP no uffd$/m);
     expect(k).toMatch(/^not ok 2 corpus corpus\/seeds\/bno\.1\.json$/m);
-    expect(k).toMatch(/^not ok 4 bucket bit\.D\.lost\.R-X\.write\.pte$/m);
-    expect(k).toMatch(/^ok 5 bucket bit\.W\.wp-lost\.R-Y\.wp\.pte # SKIP flaky: reproduced 1\/3$/m);
-    expect(k).toMatch(/^ok 6 bucket bit\.D\.spurious\.R-Z\.mmap\.pte # SKIP baseline: no soft-dirty$/m);
+    // the title leads the test name, the signature (what baselines match) follows
+    expect(k).toMatch(/^not ok 4 bucket soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\) \[bit\.D\.lost\.R-X\.write\.pte\]$/m);
+    expect(k).toMatch(/^# soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\)\n# NEW; reproduced 3\/3; 2 hit\(s\); 3 op\(s\); first divergence at step 1 \(4 later violation\(s\): consequences\)/m);
+    expect(k).toMatch(/^ok 5 bucket .*\[bit\.W\.wp-lost\.R-Y\.wp\.pte\] # SKIP flaky: reproduced 1\/3$/m);
+    expect(k).toMatch(/^ok 6 bucket .*\[bit\.D\.spurious\.R-Z\.mmap\.pte\] # SKIP baseline: no soft-dirty$/m);
     expect(k).toMatch(/^# Totals: pass:2 fail:2 xfail:0 xpass:0 skip:3 error:0$/m);
   });
 
   it('JUnit: counts per suite and escaped text', () => {
     const j = toJUnit(run);
-    expect(j).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*tests="7" failures="2" errors="0" skipped="3"/);
+    expect(j).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*tests="7" failures="2" errors="0" time=/);
+    expect(j).not.toMatch(/<testsuites [^>]*skipped=/);
     expect(j).toContain('<testsuite name="buckets" tests="3" failures="1" errors="0" skipped="2"');
     expect(j).toContain('step 1 &lt;write&gt; &amp; &quot;x&quot;');
     expect(j).not.toMatch(/<write>/);
   });
 
+  it('HTML: titles lead the bucket table and sections; coverage counts over the whole catalogue', () => {
+    const h = toHtml({ ...run, campaign: { ...run.campaign!, coverage: { rules_hit: 3, rules_total: RULE_IDS.length, rules: ['R-PM-1', 'R-PMS-1', 'R-NOT-A-RULE'] } } }, []);
+    // a machine rule and a PAGEMAP_SCAN rule count; an id outside the catalogue does not
+    expect(h).toContain(`rule coverage by family (2/${RULE_IDS.length} rules)`);
+    expect(h).toMatch(/<h3>soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\) <span class="st-new">/);
+    expect(h).toContain('first divergence: step 1 &lt;write&gt; <span class="muted">(4 later violation(s): consequences)</span>');
+  });
+
   it('markdown: verdict heading, new bucket table, flaky and baseline sections', () => {
     const m = toMarkdown(run);
     expect(m.split('\n')[0]).toBe('## ❌ ptefarm gate: FAIL on `model:x86+B-3`');
-    expect(m).toContain('| `bit.D.lost.R-X.write.pte` | 3/3 | 2 | 3 |');
+    expect(m).toContain('| **soft-dirty lost on write fault of anon PTE (R-X, mm/x.c f)** | 3/3 | 2 | 3 | step 1 <write> | `bit.D.lost.R-X.write.pte` |');
     expect(m).toContain('### Flaky (not failing the gate)');
-    expect(m).toContain('- `bit.D.spurious.R-Z.mmap.pte`: no soft-dirty');
+    expect(m).toContain('- soft-dirty set spuriously on mmap of anon PTE (R-Z, mm/z.c h) `bit.D.spurious.R-Z.mmap.pte`: no soft-dirty');
   });
 });

@@ -23,9 +23,9 @@ describe('DashboardState', () => {
     s.setWorkers(() => ({ kind: 'nats', workers: [{ id: 'w1', kind: 'nats', host: 'h1', target: 'model:x86+B-3', threads: 2, busy: 1, done: 40, heartbeat_age_s: (Date.now() - beat) / 1000, facts: { arch: 'x86_64' } }] }));
     s.onEvent({ type: 'start', target: 'model:x86+B-3', seed: 3, concurrency: 2 });
     s.onEvent({ type: 'progress', stats: stats({ cases: 10, completed: 8, elapsedMs: 1000, rulesHit: 20 }) });
-    s.onEvent({ type: 'violation', index: 5, signatures: ['sig-a'] });
+    s.onEvent({ type: 'violation', index: 5, signature: 'sig-a', title: 'sig-a' });
     s.onEvent({ type: 'bucket', signature: 'sig-a', index: 5, ms: 900, example: 'step 5 (write a): soft-dirty is 0', case: B3, trace });
-    s.onEvent({ type: 'violation', index: 7, signatures: ['sig-a', 'sig-b'] }); // sig-b: no bucket event yet
+    s.onEvent({ type: 'violation', index: 7, signature: 'sig-a', title: 'sig-a' }); // sig-b: no bucket event yet
     s.onFarmEvent({ type: 'dead-letter', id: '3-c9', deliveries: 5, target: 'model:x86+B-3' });
     s.onEvent({ type: 'fault', index: 9, fault: 'executor-fault: boom' });
 

@@ -1,27 +1,50 @@
 // `ptefarm check`: the verdict of a target's (or a recorded) trace against the x86 model.
-// Exit 0 match, 1 violations, 2 bad case or target error.
+// Exit 0 match, 1 violations, 2 bad case, target error or executor fault, 4 SKIP (kselftest's
+// KSFT_SKIP: the target did not run the case, or every bit the case asserts was masked).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkTrace, type Verdict } from '../../check/check.ts';
+import type { Case } from '../../ops/schema.ts';
+import { caseSignature } from '../../findings/signature.ts';
+import { caseTitle, describeViolations } from '../../findings/title.ts';
 import { openCheckedTarget } from '../../targets/registry.ts';
 import { guarded, InputError, warn, readCase, readTrace } from '../io.ts';
 import { clip } from '../../ops/bounded.ts';
 
 interface Opts { target?: string; trace?: string; traces?: string; json?: boolean; profile?: string }
 
-export function formatVerdict(v: Verdict): string {
-  if (v.skipped) return `skipped: ${v.skipped}`;
+/** Exit code of one verdict: violations 1, fault 2, SKIP 4, match 0. */
+export function verdictExit(v: Verdict): 0 | 1 | 2 | 4 {
+  return v.violations.length ? 1 : v.fault ? 2 : v.skipped ? 4 : 0;
+}
+
+/** "soft-dirty 0 compared, 8 masked; uffd-wp 24 compared" — the bit kinds counted, masked ones said. */
+export function bitCountsLine(v: Verdict): string {
+  return Object.entries(v.bits).sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ${n.compared}${n.masked ? ` (+${n.masked} masked)` : ''}`).join(', ');
+}
+
+export function formatVerdict(v: Verdict, c?: Case): string {
   const lines: string[] = [];
-  // a faulted run is never "ok": it says what it compared before the fault, and nothing more
-  if (v.fault !== undefined) lines.push(`executor fault (no verdict): ${clip(v.fault)}`);
-  for (const a of v.assumed ?? []) lines.push(`assumed: ${a}`);
-  if (v.violations.length === 0) lines.push(v.fault !== undefined ? `${v.compared} bits compared before the fault, none differ` : `ok: ${v.compared} bits compared, all match x86`);
-  else {
-    lines.push(`${v.violations.length} violation(s) in ${v.compared} bits compared:`);
-    for (const x of v.violations.slice(0, 50)) lines.push(`  ${x.message}`);
-    if (v.violations.length > 50) lines.push(`  ... and ${v.violations.length - 50} more`);
-  }
+  const masked = Object.entries(v.bits).filter(([, n]) => n.masked).map(([k, n]) => `${n.masked} ${k}`);
+  if (v.violations.length) {
+    const d = describeViolations(v.violations, c);
+    lines.push(`FAIL: ${caseTitle(v.violations, c)}`);
+    lines.push(`  signature ${caseSignature(v.violations)}`);
+    lines.push(`  first divergence (${v.violations.length} violation(s) in ${v.compared} bits compared):`);
+    for (const l of d.first) lines.push(`    ${l}`);
+    if (d.consequences.length) {
+      lines.push('  later (consequences of the first divergence, not separate findings):');
+      for (const l of d.consequences) lines.push(`    ${l}`);
+    }
+    if (d.more > 0) lines.push(`    ... and ${d.more} more line(s)`);
+  } else if (v.fault) lines.push(`FAULT: the target faulted, nothing is known about this case: ${clip(v.fault)}`);
+  else if (v.skipped) lines.push(`SKIP: ${v.skipped}`);
+  else lines.push(`ok: ${v.compared} bits compared, all match x86${masked.length ? `; masked (not compared): ${masked.join(', ')}` : ''}`);
+  if (v.violations.length && v.fault) lines.push(`FAULT as well: ${clip(v.fault)}`);
+  for (const a of v.assumed ?? []) lines.push(`  assumed: ${a}`);
+  if (Object.keys(v.bits).length) lines.push(`  bits compared per kind: ${bitCountsLine(v)}`);
   return lines.join('\n');
 }
 
@@ -46,9 +69,9 @@ export function register(program: Command) {
         const t = await openCheckedTarget(o.target, warn);
         try { verdict = checkTrace(c, await t.execute(c), opts); } finally { await t.close(); }
       }
-      process.stdout.write((o.json ? JSON.stringify(verdict) : formatVerdict(verdict)) + '\n');
-      if (verdict.fault !== undefined && verdict.violations.length === 0) return 2;
-      return verdict.violations.length ? 1 : 0;
+      const extra = verdict.violations.length ? { signature: caseSignature(verdict.violations), title: caseTitle(verdict.violations, c) } : {};
+      process.stdout.write((o.json ? JSON.stringify({ ...extra, ...verdict }) : formatVerdict(verdict, c)) + '\n');
+      return verdictExit(verdict);
     }));
 }
 
@@ -56,24 +79,28 @@ function checkDir(dir: string, o: Opts, opts: { profile?: string }): number {
   let names: string[];
   try { names = readdirSync(dir).filter((f) => f.endsWith('.case.json')).map((f) => f.slice(0, -'.case.json'.length)).sort(); }
   catch (e) { throw new InputError(`${dir}: cannot list: ${(e as Error).message}`); }
-  let bad = 0, errors = 0, faults = 0, compared = 0;
+  let bad = 0, errors = 0, compared = 0, skipped = 0;
   for (const name of names) {
     try {
-      const v = checkTrace(readCase(join(dir, `${name}.case.json`)), readTrace(join(dir, `${name}.trace.json`)), opts);
+      const c = readCase(join(dir, `${name}.case.json`));
+      const v = checkTrace(c, readTrace(join(dir, `${name}.trace.json`)), opts);
       compared += v.compared;
-      // a faulted trace is no verdict: neither ok nor a violation (unless it diverged before the fault)
-      const faulted = v.fault !== undefined && v.violations.length === 0;
-      if (faulted) faults++;
-      else if (!v.ok) bad++;
+      const code = verdictExit(v);
+      if (code === 1) bad++;
+      else if (code === 2) errors++;
+      else if (code === 4) skipped++;
+      const status = code === 1 ? 'FAIL' : code === 2 ? 'FAULT' : code === 4 ? 'SKIP' : 'ok';
+      const detail = code === 1 ? ` — ${caseTitle(v.violations, c)}: ${describeViolations(v.violations, c, 1).first[0]}`
+        : code === 2 ? ` — ${clip(v.fault ?? '')}` : code === 4 ? ` — ${v.skipped}` : '';
       process.stdout.write((o.json
-        ? JSON.stringify({ name, ok: v.ok, violations: v.violations, compared: v.compared, ...(v.fault !== undefined ? { fault: v.fault } : {}) })
-        : `${faulted ? 'FLT ' : v.ok ? 'ok  ' : 'FAIL'} ${name}: ${v.compared} bits compared, ${v.violations.length} violation(s)${v.violations[0] ? ` — ${v.violations[0].message}` : faulted ? ` — executor fault: ${clip(v.fault!)}` : ''}`) + '\n');
+        ? JSON.stringify({ name, status: status.toLowerCase(), ok: v.ok, violations: v.violations, compared: v.compared, bits: v.bits, ...(v.skipped ? { skipped: v.skipped } : {}), ...(v.fault ? { fault: v.fault } : {}) })
+        : `${status.padEnd(5)} ${name}: ${v.compared} bits compared, ${v.violations.length} violation(s)${detail}`) + '\n');
     } catch (e) {
       errors++;
       process.stdout.write((o.json ? JSON.stringify({ name, ok: false, error: (e as Error).message, violations: [], compared: 0 }) : `ERR  ${name}: ${(e as Error).message}`) + '\n');
     }
   }
-  const summary = { pairs: names.length, diverged: bad, errors, faults, compared };
-  process.stdout.write((o.json ? JSON.stringify({ summary }) : `${names.length} pair(s): ${names.length - bad - errors - faults} ok, ${bad} diverged, ${errors} unreadable, ${faults} faulted; ${compared} bits compared`) + '\n');
-  return bad ? 1 : errors || faults ? 2 : 0;
+  const summary = { pairs: names.length, diverged: bad, errors, skipped, compared };
+  process.stdout.write((o.json ? JSON.stringify({ summary }) : `${names.length} pair(s): ${names.length - bad - errors - skipped} ok, ${bad} diverged, ${skipped} skipped, ${errors} unreadable or faulted; ${compared} bits compared`) + '\n');
+  return bad ? 1 : errors ? 2 : 0;
 }

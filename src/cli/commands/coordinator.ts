@@ -177,7 +177,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       `${summary.cases} cases in ${summary.elapsed_s} s (${summary.cases_per_s}/s): ${summary.violations} violations, ${summary.faults} faults, ${summary.skipped} skipped`,
       `farm: ${f.published} published, ${f.replayed} replayed from the record, ${f.duplicates} duplicate result(s) discarded, ${f.rejected} rejected, ${f.deadLettered.length} dead-lettered, ${f.workersLost} worker(s) lost, ${f.sweptJobs} finished job(s) swept from the queue`,
       ...summary.infrastructure_faults.map((x) => `  infrastructure fault: ${x.id}: ${x.fault}`),
-      ...summary.buckets.map((b) => `  bucket ${b.signature}: ${b.hits} hit(s), ${b.ops} ops${b.minimized ? ' (minimized)' : ''}${b.file ? ` -> ${b.file}` : ''}`),
+      ...summary.buckets.map((b) => `  bucket ${b.title} [${b.signature}]: ${b.hits} hit(s), ${b.ops} ops${b.minimized ? ' (minimized)' : ''}${b.file ? ` -> ${b.file}` : ''}`),
     ].join('\n') + '\n');
   }
   return summary.buckets.length ? 1 : 0;

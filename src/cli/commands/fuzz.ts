@@ -31,8 +31,10 @@ export function formatSummary(s: Summary): string {
     `rule coverage: ${s.coverage.rules_hit}/${s.coverage.rules_total}`,
   ];
   for (const b of s.buckets) {
-    lines.push(`  [${b.hits} hit(s)] ${b.signature} — ${b.ops} op(s)${b.minimized ? ', minimized' : ''}${b.reliability ? `, reproduced ${b.reliability}` : ''}${b.file ? ` -> ${b.file}` : ''}`);
-    lines.push(`      ${b.example}`);
+    lines.push(`  ${b.title}`);
+    lines.push(`      [${b.hits} hit(s)] ${b.signature} — ${b.ops} op(s)${b.minimized ? ', minimized' : ''}${b.reliability ? `, reproduced ${b.reliability}` : ''}${b.file ? ` -> ${b.file}` : ''}`);
+    // step and pages of the case printed above (the bucket's stored case), not of the first hit
+    lines.push(`      first divergence: ${b.example}${b.consequences ? ` (+${b.consequences} later violation(s))` : ''}`);
   }
   return lines.join('\n');
 }

@@ -14,6 +14,7 @@ import { DEFAULT_TIMEOUT, parseCount, parseDuration, resolveWorkdir } from '../.
 import { recordFinding } from '../../campaign/findings.ts';
 import { guarded, InputError, readCase, warn } from '../io.ts';
 import { addWorkdirOption, TIMEOUT_HELP } from '../options.ts';
+import { caseSignature } from '../../findings/signature.ts';
 
 interface Opts { target: string; runs?: string; timeout?: string; profile?: string; maxRuns: string; workdir?: string; save: boolean }
 
@@ -44,7 +45,9 @@ export function register(program: Command) {
         info ??= r.trace.target;
         const out = checker.check(x, r.trace);
         if (out.fault || out.skipped) return undefined;
-        return [...new Set(out.violations.map((v) => checker.signature(v)))];
+        // the case's own signature: its first divergence (the same function the campaign buckets by)
+        const sig = caseSignature(out.violations, (v) => checker.signature(v));
+        return sig ? [sig] : [];
       };
       try {
         const first = await test(c);

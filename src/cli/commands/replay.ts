@@ -3,7 +3,9 @@
 // unreadable or the target fails (and nothing violated), 0 otherwise. --findings replays the work
 // directory's findings instead (or as well, with dirs). Replay writes nothing.
 import type { Command } from 'commander';
-import { checkTrace, signature } from '../../check/check.ts';
+import { checkTrace } from '../../check/check.ts';
+import { caseSignature } from '../../findings/signature.ts';
+import { caseTitle, describeViolations } from '../../findings/title.ts';
 import { DEFAULT_CORPUS_DIRS, loadCorpus, type CorpusEntry } from '../../campaign/corpus.ts';
 import { resolveWorkdir } from '../../campaign/config.ts';
 import { FINDING_CASE_FILE, listFindings } from '../../campaign/findings.ts';
@@ -41,11 +43,14 @@ export function register(program: Command) {
           }
           if (v.violations.length) {
             failed++;
-            const sigs = [...new Set(v.violations.map(signature))];
-            say({ path: e.path, status: 'fail', violations: v.violations.length, signatures: sigs }, `FAIL  ${e.path}: ${v.violations.length} violation(s)\n      ${sigs.join('\n      ')}\n      ${v.violations[0]!.message}`);
+            const sig = caseSignature(v.violations)!;
+            const title = caseTitle(v.violations, e.case)!;
+            const first = describeViolations(v.violations, e.case, 1).first[0];
+            say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first },
+              `FAIL  ${e.path}: ${title}\n      ${sig}\n      ${first}`);
           } else if (v.fault) { errors++; say({ path: e.path, status: 'fault', error: v.fault }, `FAULT ${e.path}: ${v.fault}`); }
           else if (v.skipped) { skipped++; say({ path: e.path, status: 'skipped', reason: v.skipped }, `SKIP  ${e.path}: ${v.skipped}`); }
-          else { ok++; say({ path: e.path, status: 'ok', compared: v.compared }, `ok    ${e.path}`); }
+          else { ok++; say({ path: e.path, status: 'ok', compared: v.compared, bits: v.bits }, `ok    ${e.path}`); }
         }
       } finally { await target.close(); }
       say({ summary: true, target: o.target, cases: entries.length, ok, failed, errors, skipped },

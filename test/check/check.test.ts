@@ -1,0 +1,104 @@
+// The check's verdicts: compared and masked bits per bit kind; a case whose asserted bits were all
+// masked is a SKIP, never a silent "ok"; a fault is never ok; every violation names the most
+// specific rule (what the op at that step did to that entry).
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Case } from '../../src/ops/schema.ts';
+import type { Trace } from '../../src/ops/trace.ts';
+import { assertedKinds, checkTrace, mostSpecificRule } from '../../src/check/check.ts';
+import { ModelTarget } from '../../src/targets/model.ts';
+
+const seed = (f: string): Case => JSON.parse(readFileSync(fileURLToPath(new URL(`../../corpus/seeds/${f}`, import.meta.url)), 'utf8')) as Case;
+const run = (c: Case, spec = 'model:x86'): Trace => new ModelTarget(spec).executeSync(c);
+
+/** The trace a kernel without CONFIG_MEM_SOFT_DIRTY gives: bit 55 cannot be shown ('?'). */
+function withoutSoftDirty(t: Trace): Trace {
+  const u = structuredClone(t);
+  u.target.capabilities.soft_dirty = false;
+  for (const s of u.steps) for (const regions of Object.values(s.pages ?? {})) for (const strs of Object.values(regions)) strs.forEach((x, i) => { strs[i] = x.slice(0, 5) + '?'; });
+  return u;
+}
+
+describe('check: masking is explicit', () => {
+  it('s-sd-simple on a target without soft-dirty: every asserted bit masked -> SKIP with the reason and the counts', () => {
+    const c = seed('s-sd-simple.json');
+    expect([...assertedKinds(c)]).toEqual(['soft-dirty']);
+    const v = checkTrace(c, withoutSoftDirty(run(c)));
+    expect(v.violations).toEqual([]);
+    expect(v.skipped).toMatch(/asserts soft-dirty, which this target cannot show: 8 soft-dirty bit\(s\) masked, 0 compared/);
+    // one page observed after each of the 8 ops
+    expect(v.bits['soft-dirty']).toEqual({ compared: 0, masked: 8 });
+    expect(v.bits['uffd-wp']).toEqual({ compared: 8, masked: 0 });
+    // the same case on a target showing soft-dirty is an ordinary pass with those bits compared
+    const full = checkTrace(c, run(c));
+    expect(full.skipped).toBeUndefined();
+    expect(full.ok).toBe(true);
+    expect(full.bits['soft-dirty']).toEqual({ compared: 8, masked: 0 });
+  });
+
+  it('a violation of another bit in an all-masked case is still a FAIL, not a SKIP', () => {
+    const c = seed('s-sd-simple.json');
+    const t = withoutSoftDirty(run(c));
+    t.steps[2]!.pages![0]!.a![0] = '.' + t.steps[2]!.pages![0]!.a![0]!.slice(1);
+    const v = checkTrace(c, t);
+    expect(v.skipped).toBeUndefined();
+    expect(v.ok).toBe(false);
+    expect(v.violations.map((x) => [x.step, x.bit])).toEqual([[2, 'P']]);
+  });
+
+  it('a case asserting soft-dirty AND uffd-wp with only soft-dirty masked is checked, the masked bits counted', () => {
+    const c: Case = {
+      format: 'ptefarm-case/1', uffd: { features: ['wp_async'] },
+      ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' }, { op: 'write', region: 'a' },
+        { op: 'clear_refs', value: 4 }, { op: 'wp', region: 'a', on: true }, { op: 'write', region: 'a', count: 1 }],
+    };
+    expect([...assertedKinds(c)].sort()).toEqual(['soft-dirty', 'uffd-wp']);
+    const v = checkTrace(c, withoutSoftDirty(run(c)));
+    expect(v.skipped).toBeUndefined();
+    expect(v.ok).toBe(true);
+    expect(v.bits['soft-dirty']).toEqual({ compared: 0, masked: 12 });
+    expect(v.bits['uffd-wp']!.compared).toBe(12);
+  });
+
+  it('a case that asserts neither kind is never a SKIP for masking', () => {
+    const c: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }] };
+    expect(assertedKinds(c).size).toBe(0);
+    const v = checkTrace(c, withoutSoftDirty(run(c)));
+    expect(v.skipped).toBeUndefined();
+    expect(v.bits['soft-dirty']).toEqual({ compared: 0, masked: 2 });
+  });
+
+  it('a faulted trace is never ok, even with nothing diverging', () => {
+    const c = seed('s-sd-simple.json');
+    const t = run(c);
+    t.steps = t.steps.slice(0, 3);
+    t.fault = 'executor killed by SIGKILL';
+    const v = checkTrace(c, t);
+    expect(v.ok).toBe(false);
+    expect(v.fault).toBe('executor killed by SIGKILL');
+    expect(v.skipped).toBeUndefined();
+  });
+});
+
+describe('check: the most specific rule', () => {
+  it('B-3 (mprotect RO->RW leaves the PTE writable): the write that should fault (do_wp_page, R-FLT-8) is where soft-dirty is lost', () => {
+    const c = JSON.parse(readFileSync(fileURLToPath(new URL('../../corpus/mutants/B-3.json', import.meta.url)), 'utf8')) as Case;
+    const v = checkTrace(c, run(c, 'model:x86+B-3'));
+    expect(v.violations.length).toBeGreaterThan(0);
+    const first = v.violations[0]!;
+    expect(c.ops[first.step]!.op).toBe('write');
+    expect(first.bit).toBe('D');
+    expect(first.rule).toBe('R-FLT-8');
+  });
+
+  it('the rule the op at the step applied to the entry, else the op\'s own family rule (the op left the entry alone)', () => {
+    // wp applied R-WP-1 to this entry: that is the rule, not the older fault rule
+    expect(mostSpecificRule(['R-PM-2', 'R-FLT-6', 'R-WP-1'], ['R-PM-2', 'R-WP-1', 'R-WP-3'], 'wp')).toBe('R-WP-1');
+    // mprotect did not touch the entry in the model: its first own rule in catalogue order
+    expect(mostSpecificRule(['R-PM-2', 'R-FLT-6', 'R-WP-1'], ['R-MERGE-2', 'R-MPROT-3', 'R-MPROT-1'], 'mprotect')).toBe('R-MPROT-1');
+    // read-out rules (R-PM-*) are never the specific rule while another one exists
+    expect(mostSpecificRule(['R-PM-1', 'R-MMAP-1'], ['R-PM-1'], 'munmap')).toBe('R-MMAP-1');
+    expect(mostSpecificRule(['R-PM-3'], [], undefined)).toBe('R-PM-3');
+  });
+});
