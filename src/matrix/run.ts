@@ -1,0 +1,235 @@
+// Runs the matrix suite on every target and builds the ptefarm-matrix/1 document. Called by
+// `ptefarm matrix` (src/cli/commands/matrix.ts) and its tests.
+//
+// The suite is fixed by the seed: the corpus cases (each assigned to one cell, cells.ts
+// classifyCase) plus `casesPerCell` generated cases per cell (generate.ts cellCase). Every target
+// runs the same cases, so the matrix compares targets case for case. Each target has its own
+// transport (a piscina pool of its share of the threads; a QEMU target one thread, i.e. one VM),
+// and the targets run at the same time. Traces are checked here against the x86 reference model.
+import type { Case } from '../ops/schema.ts';
+import type { Trace } from '../ops/trace.ts';
+import type { Violation } from '../check/types.ts';
+import { referenceChecker, type Checker } from '../campaign/checker.ts';
+import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
+import { smaller } from '../campaign/dedup.ts';
+import { InProcessTransport } from '../campaign/inprocess.ts';
+import { ALL_RULES } from '../model/catalogue.ts';
+import { BIT_NAMES, SCAN_NAMES, type BitLetter, type ScanLetter, type TargetInfo } from '../ops/trace.ts';
+import { openCheckedTarget } from '../targets/registry.ts';
+import type { Transport } from '../transport/transport.ts';
+import {
+  allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, FAMILY_TITLES, MECHANISM_TITLES, MECHANISMS,
+  unsupportedByDesign, unsupportedOn, type Cell,
+} from './cells.ts';
+import { cellCase } from './generate.ts';
+import { MATRIX_FORMAT, type CellResult, type MatrixDoc, type MatrixTarget } from './schema.ts';
+
+export interface MatrixOptions {
+  targets: string[];
+  seed: number;
+  casesPerCell: number;
+  /** corpus directories whose cases join the suite (default: none) */
+  corpusDirs?: string[];
+  /** worker threads shared by the targets; 0 = every target runs in this thread */
+  threads: number;
+  /** per-case limit (default 30 s) */
+  timeoutMs?: number;
+  /** only these cells (default all) */
+  cellFilter?: (c: Cell) => boolean;
+  version?: string;
+  /** a transport for a target (default: embedded pool, or in-process for 0 threads) */
+  transportFor?: (spec: string, threads: number) => Promise<Transport>;
+  onProgress?: (spec: string, done: number, total: number) => void;
+  warn?: (line: string) => void;
+}
+
+export interface SuiteEntry { id: string; case: Case; cell: string; source: string }
+
+export interface MatrixRun {
+  doc: MatrixDoc;
+  /** case_file (relative to the matrix directory) -> the case, for every bucket */
+  reproducers: Map<string, Case>;
+}
+
+/** The suite: corpus cases, then casesPerCell generated cases for every cell not unsupported by design. */
+export async function buildSuite(o: Pick<MatrixOptions, 'seed' | 'casesPerCell' | 'corpusDirs' | 'cellFilter'>): Promise<{ entries: SuiteEntry[]; corpus: { file: string; cell: string }[]; cells: Cell[] }> {
+  const cells = allCells().filter((c) => o.cellFilter?.(c) ?? true);
+  const wanted = new Set(cells.map(cellId));
+  const entries: SuiteEntry[] = [];
+  const corpus: { file: string; cell: string }[] = [];
+  for (const e of await loadCorpus(o.corpusDirs ?? [])) {
+    if (!e.case) throw new Error(`matrix: corpus file ${e.path}: ${e.error}`);
+    const cell = cellId(classifyCase(e.case));
+    if (!wanted.has(cell)) continue;
+    corpus.push({ file: e.path, cell });
+    entries.push({ id: `corpus:${e.path}`, case: e.case, cell, source: e.path });
+  }
+  for (const cell of cells) {
+    if (unsupportedByDesign(cell)) continue;
+    for (let i = 0; i < o.casesPerCell; i++) entries.push({ id: `${cellId(cell)}#${i}`, case: cellCase(o.seed, cell, i), cell: cellId(cell), source: 'generated' });
+  }
+  return { entries, corpus, cells };
+}
+
+const RULE_TEXT = new Map(ALL_RULES.map((r) => [r.id, r.text]));
+
+/** A bucket's title in words: what differs, after which op, and the model rule that decides it. */
+export function bucketTitle(v: Violation): string {
+  const what = v.kind === 'bit' ? `${BIT_NAMES[v.bit as BitLetter] ?? v.bit} ${v.severity}`
+    : v.kind === 'scan' ? `PAGEMAP_SCAN ${SCAN_NAMES[v.bit as ScanLetter] ?? v.bit} ${v.severity}`
+      : v.kind === 'rc' ? 'return code differs' : 'uffd events differ';
+  const rule = v.rules[v.rules.length - 1];
+  const text = rule ? RULE_TEXT.get(rule) : undefined;
+  return `${what} after ${v.op}${rule ? ` (${rule}${text ? `: ${text.length > 110 ? text.slice(0, 107) + '...' : text}` : ''})` : ''}`;
+}
+
+interface Tally {
+  agreeing: number; diverging: number; skipped: number; faults: number;
+  skipReasons: Set<string>; firstFault?: string;
+  /** soft-dirty mechanism: some trace showed the soft-dirty bit (not '?') */
+  sawSoftDirty: boolean;
+  buckets: Map<string, { title: string; hits: number; case: Case }>;
+}
+const newTally = (): Tally => ({ agreeing: 0, diverging: 0, skipped: 0, faults: 0, skipReasons: new Set(), sawSoftDirty: false, buckets: new Map() });
+
+function showsSoftDirty(t: Trace): boolean {
+  for (const s of t.steps) for (const regions of Object.values(s.pages ?? {})) for (const strs of Object.values(regions)) if (strs.some((p) => p[5] !== '?')) return true;
+  return false;
+}
+
+function cellResult(spec: string, cell: Cell, t: Tally | undefined, reason: string | undefined, files: (sig: string) => string): CellResult {
+  const base = { target: spec, cases: 0, agreeing: 0, diverging: 0, skipped: 0, faults: 0, buckets: [] as CellResult['buckets'] };
+  if (reason !== undefined || !t) return { ...base, status: 'unsupported', reason: reason ?? 'no case of this cell in the suite' };
+  const buckets = [...t.buckets].sort((a, b) => b[1].hits - a[1].hits || (a[0] < b[0] ? -1 : 1))
+    .map(([signature, b]) => ({ signature, title: b.title, hits: b.hits, case_file: files(signature) }));
+  const counts = { ...base, cases: t.agreeing + t.diverging, agreeing: t.agreeing, diverging: t.diverging, skipped: t.skipped, faults: t.faults, buckets };
+  if (t.diverging > 0) return { ...counts, status: 'diverges' };
+  // a soft-dirty cell whose traces all mask bit 55 ('?') compared nothing that matters: never "agrees"
+  if (cell.mechanism === 'soft-dirty' && t.agreeing > 0 && !t.sawSoftDirty) return { ...counts, status: 'unsupported', reason: 'the soft-dirty bit is masked (?) in every trace: the target cannot show it' };
+  if (t.agreeing > 0) return { ...counts, status: 'agrees' };
+  if (t.skipped > 0 && t.faults === 0) return { ...counts, status: 'unsupported', reason: `every case skipped by the target: ${[...t.skipReasons].join('; ')}` };
+  return { ...counts, status: 'faulted', reason: t.firstFault ?? 'no case completed' };
+}
+
+async function defaultTransport(spec: string, threads: number): Promise<Transport> {
+  if (threads === 0) return new InProcessTransport();
+  const { EmbeddedTransport } = await import('../transport/embedded.ts');
+  return new EmbeddedTransport({ threads });
+}
+
+/** Threads of each target: QEMU one (one VM), the others an equal share of the rest (at least 1). */
+export function threadShares(targets: string[], threads: number): number[] {
+  if (threads === 0) return targets.map(() => 0);
+  const vms = targets.filter((t) => t.startsWith('qemu:')).length;
+  const others = targets.length - vms;
+  const share = others ? Math.max(1, Math.floor((threads - vms) / others)) : 1;
+  return targets.map((t) => (t.startsWith('qemu:') ? 1 : share));
+}
+
+async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cells: Cell[], checker: Checker, o: MatrixOptions):
+  Promise<{ target: MatrixTarget; results: Map<string, CellResult>; reproducers: Map<string, Case> }> {
+  const t0 = performance.now();
+  const warnings: string[] = [];
+  let info: TargetInfo | undefined;
+  let refused: string | undefined;
+  try {
+    const t = await openCheckedTarget(spec, (w) => warnings.push(w));
+    try { info = await t.info(); } finally { await t.close(); }
+  } catch (e) {
+    refused = (e as Error).message;
+  }
+  const reasons = new Map<string, string | undefined>();
+  for (const c of cells) reasons.set(cellId(c), refused !== undefined ? `target refused: ${refused}` : unsupportedByDesign(c) ?? unsupportedOn(c, info!.capabilities));
+  const jobs = suite.filter((e) => reasons.get(e.cell) === undefined);
+  const tallies = new Map<string, Tally>();
+  for (const c of cells) if (reasons.get(cellId(c)) === undefined) tallies.set(cellId(c), newTally());
+  let done = 0;
+  if (jobs.length) {
+    const transport = await (o.transportFor ?? defaultTransport)(spec, threads);
+    try {
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const i = next++;
+          if (i >= jobs.length) return;
+          const e = jobs[i]!;
+          const res = await transport.run({ id: `${spec}|${e.id}`, target: spec, case: e.case }, { timeoutMs: o.timeoutMs ?? 30_000 });
+          const t = tallies.get(e.cell)!;
+          const fault = res.fault ?? res.trace?.fault;
+          if (fault !== undefined || !res.trace) { t.faults++; t.firstFault ??= `${e.id}: ${fault ?? 'no trace'}`; }
+          else if (res.trace.skipped !== undefined) { t.skipped++; t.skipReasons.add(res.trace.skipped); }
+          else {
+            if (!t.sawSoftDirty && showsSoftDirty(res.trace)) t.sawSoftDirty = true;
+            const out = checker.check(e.case, res.trace, []);
+            if (out.fault !== undefined) { t.faults++; t.firstFault ??= `${e.id}: ${out.fault}`; }
+            else if (out.skipped !== undefined) { t.skipped++; t.skipReasons.add(out.skipped); }
+            else if (out.violations.length === 0) t.agreeing++;
+            else {
+              t.diverging++;
+              const seen = new Set<string>();
+              for (const v of out.violations) {
+                const sig = checker.signature(v);
+                if (seen.has(sig)) continue;
+                seen.add(sig);
+                const b = t.buckets.get(sig);
+                if (!b) t.buckets.set(sig, { title: bucketTitle(v), hits: 1, case: e.case });
+                else { b.hits++; if (smaller(e.case, b.case)) b.case = e.case; }
+              }
+            }
+          }
+          o.onProgress?.(spec, ++done, jobs.length);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, transport.concurrency) }, worker));
+    } finally {
+      await transport.close();
+    }
+  }
+  const results = new Map<string, CellResult>();
+  const reproducers = new Map<string, Case>();
+  const totals = { cases: 0, agreeing: 0, diverging: 0, skipped: 0, faults: 0 };
+  for (const c of cells) {
+    const id = cellId(c);
+    const t = tallies.get(id);
+    const file = (sig: string) => `cases/${signatureSlug(spec)}/${signatureSlug(`${id} ${sig}`)}.json`;
+    const r = cellResult(spec, c, t, reasons.get(id), file);
+    for (const b of r.buckets) reproducers.set(b.case_file!, t!.buckets.get(b.signature)!.case);
+    results.set(id, r);
+    if (t) { totals.agreeing += t.agreeing; totals.diverging += t.diverging; totals.skipped += t.skipped; totals.faults += t.faults; }
+  }
+  totals.cases = totals.agreeing + totals.diverging;
+  const target: MatrixTarget = {
+    spec, ...(info ? { arch: info.arch, kernel: info.kernel, capabilities: { ...info.capabilities } as Record<string, boolean> } : {}),
+    ...(refused !== undefined ? { refused } : {}), warnings, elapsed_s: Math.round((performance.now() - t0) / 100) / 10, totals,
+  };
+  return { target, results, reproducers };
+}
+
+/** Run the suite on every target (at the same time) and build the matrix. */
+export async function runMatrix(o: MatrixOptions): Promise<MatrixRun> {
+  if (!o.targets.length) throw new Error('matrix: no target');
+  const dup = o.targets.find((t, i) => o.targets.indexOf(t) !== i);
+  if (dup) throw new Error(`matrix: target ${dup} given twice`);
+  const { entries, corpus, cells } = await buildSuite(o);
+  const checker = await referenceChecker();
+  const shares = threadShares(o.targets, o.threads);
+  const runs = await Promise.all(o.targets.map((spec, i) => runTarget(spec, shares[i]!, entries, cells, checker, o)));
+  const reproducers = new Map<string, Case>();
+  for (const r of runs) for (const [k, v] of r.reproducers) reproducers.set(k, v);
+  const doc: MatrixDoc = {
+    format: MATRIX_FORMAT,
+    generated_at: new Date().toISOString(),
+    ptefarm_version: o.version ?? 'unknown',
+    seed: o.seed,
+    cases_per_cell: o.casesPerCell,
+    corpus,
+    axes: {
+      families: FAMILIES.map((id) => ({ id, title: FAMILY_TITLES[id], ops: [...FAMILY_OPS[id]] })),
+      backings: [...BACKINGS],
+      mechanisms: MECHANISMS.map((id) => ({ id, title: MECHANISM_TITLES[id] })),
+    },
+    targets: runs.map((r) => r.target),
+    cells: cells.map((c) => ({ id: cellId(c), ...c, results: runs.map((r) => r.results.get(cellId(c))!) })),
+  };
+  return { doc, reproducers };
+}
