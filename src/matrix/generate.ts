@@ -9,7 +9,7 @@
 //   - the other ops are only reads, writes and M's own ops (clear_refs / WRITEPROTECT / scans):
 //     no op of another family, so a divergence points at F under M on B.
 // Reuses the campaign's OpGen (src/campaign/generate.ts) for ranges and per-op validity.
-import type { Case, Feature } from '../ops/schema.ts';
+import type { Case, Feature, Op } from '../ops/schema.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
 import { CaseBuilder, isLive } from '../campaign/builder.ts';
 import { OpGen } from '../campaign/generate.ts';
@@ -90,20 +90,40 @@ export function cellCase(seed: number, cell: Cell, index: number): Case {
   }
   if (!b.ops.some((o) => FAMILY_OPS[cell.family].includes(o.op))) familyOp(g, b, rng, cell, r, true);
   // observe: a last write (and, for the scan mechanism, a WP_MATCHING scan reading it back)
+  // (emitted past the op and cost budget: a THP case may have spent it, and the scan mechanism's
+  // cases must end in a WP_MATCHING scan)
   const last = regionOf(0);
   if (last !== undefined) {
-    touch(0, last);
-    if (cell.mechanism === 'scan') g.ranged('scan', 0, last, {}, { wp_matching: true });
+    b.emit({ op: 'write', region: last, ...g.pickRange(b.region(0, last)!) });
+    if (cell.mechanism === 'scan') b.emit({ op: 'scan', region: last, wp_matching: true });
   }
   return b.toCase(`matrix ${cellId(cell)} #${index}`);
 }
 
+/** the family's op in one form that is valid on any live region (fork: only while procs remain) */
+const FORCED: Record<Cell['family'], (r: string, pages: number, rng: Rng) => Op | undefined> = {
+  fault: (r) => ({ op: 'dontneed', region: r }),
+  fork: () => ({ op: 'fork' }),
+  mremap: (r) => ({ op: 'mremap', region: r }),
+  mprotect: (r) => ({ op: 'mprotect', region: r, prot: 'r' }),
+  clear_refs: () => ({ op: 'clear_refs', value: 4 }),
+  swap: (r) => ({ op: 'pageout', region: r }),
+  thp: (r, pages, rng) => ({ op: 'split', region: r, page: rng.int(pages) }),
+  uffd: (r) => ({ op: 'uffd_unregister', region: r }),
+  scan: (r) => ({ op: 'scan', region: r }),
+};
+
 /** One use of the family's op on region `r` of proc 0 (or a child), with the touch that shows its
- *  effect. `force`: ignore the op budget's room for the required op (the case may run a bit longer). */
+ *  effect. `force`: the required op in its simplest form, past the op and cost budget. */
 function familyOp(g: OpGen, b: CaseBuilder, rng: Rng, cell: Cell, r: string, force = false): void {
   const rs = b.region(0, r);
   if (!rs || !isLive(rs)) return;
-  if (force && g.room <= 0) return;
+  if (force) {
+    // the required op, past the budget (one op): its simplest form
+    const op = FORCED[cell.family](r, rs.pages, rng);
+    if (op) b.emit(op);
+    return;
+  }
   const range = () => g.pickRange(b.region(0, r)!);
   switch (cell.family) {
     case 'fault': {
@@ -135,8 +155,8 @@ function familyOp(g: OpGen, b: CaseBuilder, rng: Rng, cell: Cell, r: string, for
     case 'thp': {
       // a split (a PMD-mapped THP is split by the executor at `page`) and/or MADV_COLLAPSE
       const x = rng.float();
-      if (x < 0.45 || force) g.split(0, r, rng.int(b.region(0, r)!.pages));
-      if (x >= 0.3 && !force) g.ranged('collapse', 0, r, {});
+      if (x < 0.45) g.split(0, r, rng.int(b.region(0, r)!.pages));
+      if (x >= 0.3) g.ranged('collapse', 0, r, {});
       return;
     }
     case 'uffd': {
@@ -146,7 +166,8 @@ function familyOp(g: OpGen, b: CaseBuilder, rng: Rng, cell: Cell, r: string, for
     }
     case 'scan': {
       const extra: Record<string, unknown> = {};
-      if (b.hasUffd && rng.chance(cell.mechanism === 'scan' ? 0.8 : 0.4)) extra.wp_matching = true;
+      // WP_MATCHING (get-and-clear) is the scan mechanism's; elsewhere the scan only reads
+      if (cell.mechanism === 'scan' && rng.chance(0.8)) extra.wp_matching = true;
       if (rng.chance(0.15)) extra.max_pages = rng.range(1, 4);
       g.ranged('scan', 0, r, rng.chance(0.6) ? {} : range(), extra);
       return;

@@ -40,7 +40,6 @@ export interface MatrixOptions {
   /** a transport for a target (default: embedded pool, or in-process for 0 threads) */
   transportFor?: (spec: string, threads: number) => Promise<Transport>;
   onProgress?: (spec: string, done: number, total: number) => void;
-  warn?: (line: string) => void;
 }
 
 export interface SuiteEntry { id: string; case: Case; cell: string; source: string }
@@ -156,12 +155,12 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
           const res = await transport.run({ id: `${spec}|${e.id}`, target: spec, case: e.case }, { timeoutMs: o.timeoutMs ?? 30_000 });
           const t = tallies.get(e.cell)!;
           const fault = res.fault ?? res.trace?.fault;
-          if (fault !== undefined || !res.trace) { t.faults++; t.firstFault ??= `${e.id}: ${fault ?? 'no trace'}`; }
+          if (fault !== undefined || !res.trace) { t.faults++; t.firstFault ??= fault ?? 'no trace'; }
           else if (res.trace.skipped !== undefined) { t.skipped++; t.skipReasons.add(res.trace.skipped); }
           else {
             if (!t.sawSoftDirty && showsSoftDirty(res.trace)) t.sawSoftDirty = true;
             const out = checker.check(e.case, res.trace, []);
-            if (out.fault !== undefined) { t.faults++; t.firstFault ??= `${e.id}: ${out.fault}`; }
+            if (out.fault !== undefined) { t.faults++; t.firstFault ??= out.fault; }
             else if (out.skipped !== undefined) { t.skipped++; t.skipReasons.add(out.skipped); }
             else if (out.violations.length === 0) t.agreeing++;
             else {

@@ -2,7 +2,8 @@
 // (corpus seeds + N generated cases per cell of family x backing x mechanism, src/matrix) on every
 // target in parallel and writes matrix.json (ptefarm-matrix/1, docs/matrix-schema.md), matrix.md
 // and matrix.html into --out (default <workdir>/matrix, never the repository's tracked files).
-// Exit 0 when no cell diverges, 1 when some cell diverges, 2 on bad input.
+// Exit 0 when every cell agrees or is unsupported, 1 when some cell diverges, 3 when none diverges
+// but some cell's cases all faulted (no verdict), 2 on bad input.
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -56,7 +57,7 @@ export function register(program: Command) {
       const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
       const last = new Map<string, number>();
       const { doc, reproducers } = await runMatrix({
-        targets: o.target, seed, casesPerCell, threads, timeoutMs, corpusDirs, version, warn,
+        targets: o.target, seed, casesPerCell, threads, timeoutMs, corpusDirs, version,
         cellFilter: (c) => (fam?.has(c.family) ?? true) && (bak?.has(c.backing) ?? true) && (mec?.has(c.mechanism) ?? true),
         onProgress: o.quiet ? undefined : (spec, done, total) => {
           const step = Math.max(1, Math.round(total / 10));
@@ -70,6 +71,9 @@ export function register(program: Command) {
       await writeMatrixDir(out, doc, reproducers);
       if (!o.quiet) process.stdout.write(toMatrixMarkdown(doc) + '\n');
       process.stdout.write(`matrix written to ${join(out, MATRIX_FILES.json)} (${MATRIX_FILES.markdown}, ${MATRIX_FILES.html} next to it)\n`);
-      return doc.cells.some((c) => c.results.some((r) => r.status === 'diverges')) ? 1 : 0;
+      const any = (s: string) => doc.cells.some((c) => c.results.some((r) => r.status === s));
+      if (any('diverges')) return 1;
+      // a cell whose cases could not run has no verdict: not "ok"
+      return any('faulted') ? 3 : 0;
     }));
 }
