@@ -34,7 +34,7 @@ export const FAMILY_TITLES: Record<Family, string> = {
   mprotect: 'mprotect (RO/RW/none round trips)',
   clear_refs: 'clear_refs (/proc/PID/clear_refs 1..5)',
   swap: 'swap (MADV_PAGEOUT, swap-in)',
-  thp: 'THP: huge faults, MADV_COLLAPSE, PMD split',
+  thp: 'THP: huge faults, MADV_COLLAPSE, PMD split (mprotect of one page away and back)',
   uffd: 'uffd register / WRITEPROTECT / unregister',
   scan: 'PAGEMAP_SCAN',
 };

@@ -6,7 +6,9 @@
 // runs the same cases, so the matrix compares targets case for case. Each target has its own
 // transport (a piscina pool of its share of the threads; a QEMU target one thread, i.e. one VM),
 // and the targets run at the same time. Traces are checked here against the x86 reference model.
+import { isAbsolute, relative } from 'node:path';
 import type { Case } from '../ops/schema.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import type { Trace } from '../ops/trace.ts';
 import type { Violation } from '../check/types.ts';
 import { referenceChecker, type Checker } from '../campaign/checker.ts';
@@ -60,8 +62,11 @@ export async function buildSuite(o: Pick<MatrixOptions, 'seed' | 'casesPerCell' 
     if (!e.case) throw new Error(`matrix: corpus file ${e.path}: ${e.error}`);
     const cell = cellId(classifyCase(e.case));
     if (!wanted.has(cell)) continue;
-    corpus.push({ file: e.path, cell });
-    entries.push({ id: `corpus:${e.path}`, case: e.case, cell, source: e.path });
+    // the shipped corpus by its path in the package (the same on every machine)
+    const rel = relative(PACKAGE_ROOT, e.path);
+    const file = rel.startsWith('..') || isAbsolute(rel) ? e.path : rel;
+    corpus.push({ file, cell });
+    entries.push({ id: `corpus:${file}`, case: e.case, cell, source: file });
   }
   for (const cell of cells) {
     if (unsupportedByDesign(cell)) continue;

@@ -80,3 +80,12 @@ export function validateMatrix(x: unknown): { ok: true; doc: MatrixDoc } | { ok:
   if (r.success) return { ok: true, doc: r.data };
   return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(matrix)'}: ${i.message}`) };
 }
+
+/** The same schema as JSON Schema (draft 2020-12), for readers outside TypeScript; stored as
+ *  docs/matrix.schema.json (test/matrix/schema.test.ts keeps the file equal to this). */
+export function matrixJsonSchema(): Record<string, unknown> {
+  return {
+    title: MATRIX_FORMAT,
+    ...z.toJSONSchema(matrixSchema),
+  } as Record<string, unknown>;
+}
