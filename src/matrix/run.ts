@@ -19,6 +19,7 @@ import { ALL_RULES } from '../model/catalogue.ts';
 import { BIT_NAMES, SCAN_NAMES, type BitLetter, type ScanLetter, type TargetInfo } from '../ops/trace.ts';
 import { openCheckedTarget } from '../targets/registry.ts';
 import type { Transport } from '../transport/transport.ts';
+import type { Target } from '../targets/target.ts';
 import {
   allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, FAMILY_TITLES, MECHANISM_TITLES, MECHANISMS,
   unsupportedByDesign, unsupportedOn, type Cell,
@@ -39,7 +40,7 @@ export interface MatrixOptions {
   /** only these cells (default all) */
   cellFilter?: (c: Cell) => boolean;
   version?: string;
-  /** a transport for a target (default: embedded pool, or in-process for 0 threads) */
+  /** the pool of a target that does not run in this thread (default: an embedded piscina pool) */
   transportFor?: (spec: string, threads: number) => Promise<Transport>;
   onProgress?: (spec: string, done: number, total: number) => void;
 }
@@ -115,13 +116,13 @@ function cellResult(spec: string, cell: Cell, t: Tally | undefined, reason: stri
   return { ...counts, status: 'faulted', reason: t.firstFault ?? 'no case completed' };
 }
 
-async function defaultTransport(spec: string, threads: number): Promise<Transport> {
-  if (threads === 0) return new InProcessTransport();
+async function defaultTransport(_spec: string, threads: number): Promise<Transport> {
   const { EmbeddedTransport } = await import('../transport/embedded.ts');
   return new EmbeddedTransport({ threads });
 }
 
-/** Threads of each target: QEMU one (one VM), the others an equal share of the rest (at least 1). */
+/** Threads of each target: QEMU one (its one VM, driven from this thread), the others an equal
+ *  share of the rest (at least 1). */
 export function threadShares(targets: string[], threads: number): number[] {
   if (threads === 0) return targets.map(() => 0);
   const vms = targets.filter((t) => t.startsWith('qemu:')).length;
@@ -136,20 +137,27 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
   const warnings: string[] = [];
   let info: TargetInfo | undefined;
   let refused: string | undefined;
+  // the target opened (and host-checked) here for its capabilities runs the cases itself when it
+  // is run in this thread (threads 0, or a QEMU target: its one VM boots once)
+  let opened: Target | undefined;
   try {
-    const t = await openCheckedTarget(spec, (w) => warnings.push(w));
-    try { info = await t.info(); } finally { await t.close(); }
+    opened = await openCheckedTarget(spec, (w) => warnings.push(w));
+    info = await opened.info();
   } catch (e) {
     refused = (e as Error).message;
   }
+  const inThread = threads === 0 || spec.startsWith('qemu:');
+  if (opened && (!inThread || refused !== undefined)) { await opened.close().catch(() => undefined); opened = undefined; }
   const reasons = new Map<string, string | undefined>();
   for (const c of cells) reasons.set(cellId(c), refused !== undefined ? `target refused: ${refused}` : unsupportedByDesign(c) ?? unsupportedOn(c, info!.capabilities));
   const jobs = suite.filter((e) => reasons.get(e.cell) === undefined);
   const tallies = new Map<string, Tally>();
   for (const c of cells) if (reasons.get(cellId(c)) === undefined) tallies.set(cellId(c), newTally());
   let done = 0;
+  if (!jobs.length && opened) await opened.close().catch(() => undefined);
   if (jobs.length) {
-    const transport = await (o.transportFor ?? defaultTransport)(spec, threads);
+    const t = opened;
+    const transport = t ? new InProcessTransport(async () => t) : await (o.transportFor ?? defaultTransport)(spec, threads);
     try {
       let next = 0;
       const worker = async () => {
