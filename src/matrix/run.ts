@@ -22,7 +22,7 @@ import type { Transport } from '../transport/transport.ts';
 import type { Target } from '../targets/target.ts';
 import {
   allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, FAMILY_TITLES, MECHANISM_TITLES, MECHANISMS,
-  unsupportedByDesign, unsupportedOn, type Cell,
+  mechanismOf, unsupportedByDesign, unsupportedOn, type Cell, type Mechanism,
 } from './cells.ts';
 import { cellCase } from './generate.ts';
 import { MATRIX_FORMAT, type CellResult, type MatrixDoc, type MatrixTarget } from './schema.ts';
@@ -45,7 +45,7 @@ export interface MatrixOptions {
   onProgress?: (spec: string, done: number, total: number) => void;
 }
 
-export interface SuiteEntry { id: string; case: Case; cell: string; source: string }
+export interface SuiteEntry { id: string; case: Case; cell: string; mechanism: Mechanism; source: string }
 
 export interface MatrixRun {
   doc: MatrixDoc;
@@ -67,11 +67,11 @@ export async function buildSuite(o: Pick<MatrixOptions, 'seed' | 'casesPerCell' 
     const rel = relative(PACKAGE_ROOT, e.path);
     const file = rel.startsWith('..') || isAbsolute(rel) ? e.path : rel;
     corpus.push({ file, cell });
-    entries.push({ id: `corpus:${file}`, case: e.case, cell, source: file });
+    entries.push({ id: `corpus:${file}`, case: e.case, cell, mechanism: mechanismOf(e.case), source: file });
   }
   for (const cell of cells) {
     if (unsupportedByDesign(cell)) continue;
-    for (let i = 0; i < o.casesPerCell; i++) entries.push({ id: `${cellId(cell)}#${i}`, case: cellCase(o.seed, cell, i), cell: cellId(cell), source: 'generated' });
+    for (let i = 0; i < o.casesPerCell; i++) entries.push({ id: `${cellId(cell)}#${i}`, case: cellCase(o.seed, cell, i), cell: cellId(cell), mechanism: cell.mechanism, source: 'generated' });
   }
   return { entries, corpus, cells };
 }
@@ -91,16 +91,29 @@ export function bucketTitle(v: Violation): string {
 interface Tally {
   agreeing: number; diverging: number; skipped: number; faults: number;
   skipReasons: Set<string>; firstFault?: string;
-  /** soft-dirty mechanism: some trace showed the soft-dirty bit (not '?') */
-  sawSoftDirty: boolean;
+  /** some trace showed what the cell's mechanism reports (its pagemap bit not '?', or scan results) */
+  sawMechanism: boolean;
   buckets: Map<string, { title: string; hits: number; case: Case }>;
 }
-const newTally = (): Tally => ({ agreeing: 0, diverging: 0, skipped: 0, faults: 0, skipReasons: new Set(), sawSoftDirty: false, buckets: new Map() });
+const newTally = (): Tally => ({ agreeing: 0, diverging: 0, skipped: 0, faults: 0, skipReasons: new Set(), sawMechanism: false, buckets: new Map() });
 
-function showsSoftDirty(t: Trace): boolean {
-  for (const s of t.steps) for (const regions of Object.values(s.pages ?? {})) for (const strs of Object.values(regions)) if (strs.some((p) => p[5] !== '?')) return true;
+/** Does the trace show what the mechanism reports? soft-dirty: pagemap bit 55 (letter 5 of a page
+ *  string) not '?'; uffd-wp: bit 57 (letter 4) not '?'; scan: some PAGEMAP_SCAN result, or a scan
+ *  the kernel refused (an rc, e.g. EPERM for WP_MATCHING over a range not registered for async wp,
+ *  is compared too). A target that masks it compared nothing that matters in the cell. */
+function showsMechanism(c: Case, t: Trace, m: Mechanism): boolean {
+  if (m === 'scan') return t.steps.some((s) => c.ops[s.op]?.op === 'scan' && !s.skipped && (s.scan !== undefined || s.rc !== 0));
+  const k = m === 'soft-dirty' ? 5 : 4;
+  for (const s of t.steps) for (const regions of Object.values(s.pages ?? {})) for (const strs of Object.values(regions)) if (strs.some((p) => p[k] !== '?')) return true;
   return false;
 }
+
+const MASKED: Record<Mechanism, string> = {
+  'soft-dirty': 'the soft-dirty bit (pagemap bit 55) is masked (?) in every trace: the target cannot show it',
+  'uffd-wp-sync': 'the uffd-wp bit (pagemap bit 57) is masked (?) in every trace: the target cannot show it',
+  'uffd-wp-async': 'the uffd-wp bit (pagemap bit 57) is masked (?) in every trace: the target cannot show it',
+  scan: 'no trace has a PAGEMAP_SCAN result or error: the target cannot show it',
+};
 
 function cellResult(spec: string, cell: Cell, t: Tally | undefined, reason: string | undefined, files: (sig: string) => string): CellResult {
   const base = { target: spec, cases: 0, agreeing: 0, diverging: 0, skipped: 0, faults: 0, buckets: [] as CellResult['buckets'] };
@@ -109,8 +122,8 @@ function cellResult(spec: string, cell: Cell, t: Tally | undefined, reason: stri
     .map(([signature, b]) => ({ signature, title: b.title, hits: b.hits, case_file: files(signature) }));
   const counts = { ...base, cases: t.agreeing + t.diverging, agreeing: t.agreeing, diverging: t.diverging, skipped: t.skipped, faults: t.faults, buckets };
   if (t.diverging > 0) return { ...counts, status: 'diverges' };
-  // a soft-dirty cell whose traces all mask bit 55 ('?') compared nothing that matters: never "agrees"
-  if (cell.mechanism === 'soft-dirty' && t.agreeing > 0 && !t.sawSoftDirty) return { ...counts, status: 'unsupported', reason: 'the soft-dirty bit is masked (?) in every trace: the target cannot show it' };
+  // a cell whose traces all mask what its mechanism reports compared nothing that matters: never "agrees"
+  if (t.agreeing > 0 && !t.sawMechanism) return { ...counts, status: 'unsupported', reason: MASKED[cell.mechanism] };
   if (t.agreeing > 0) return { ...counts, status: 'agrees' };
   if (t.skipped > 0 && t.faults === 0) return { ...counts, status: 'unsupported', reason: `every case skipped by the target: ${[...t.skipReasons].join('; ')}` };
   return { ...counts, status: 'faulted', reason: t.firstFault ?? 'no case completed' };
@@ -171,7 +184,7 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
           if (fault !== undefined || !res.trace) { t.faults++; t.firstFault ??= fault ?? 'no trace'; }
           else if (res.trace.skipped !== undefined) { t.skipped++; t.skipReasons.add(res.trace.skipped); }
           else {
-            if (!t.sawSoftDirty && showsSoftDirty(res.trace)) t.sawSoftDirty = true;
+            if (!t.sawMechanism && showsMechanism(e.case, res.trace, e.mechanism)) t.sawMechanism = true;
             const out = checker.check(e.case, res.trace, []);
             if (out.fault !== undefined) { t.faults++; t.firstFault ??= out.fault; }
             else if (out.skipped !== undefined) { t.skipped++; t.skipReasons.add(out.skipped); }
