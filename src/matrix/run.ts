@@ -4,8 +4,9 @@
 // The suite is fixed by the seed: the corpus cases (each assigned to one cell, cells.ts
 // classifyCase) plus `casesPerCell` generated cases per cell (generate.ts cellCase). Every target
 // runs the same cases, so the matrix compares targets case for case. Each target has its own
-// transport (a piscina pool of its share of the threads; a QEMU target one thread, i.e. one VM),
-// and the targets run at the same time. Traces are checked here against the x86 reference model.
+// transport (a piscina pool of its share of the threads; a QEMU target its one VM), and up to
+// `threads` targets run at the same time (threadPlan). Traces are checked here against the x86
+// reference model.
 import { isAbsolute, relative } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import { PACKAGE_ROOT } from '../package-root.ts';
@@ -134,14 +135,14 @@ async function defaultTransport(_spec: string, threads: number): Promise<Transpo
   return new EmbeddedTransport({ threads });
 }
 
-/** Threads of each target: QEMU one (its one VM, driven from this thread), the others an equal
- *  share of the rest (at least 1). */
-export function threadShares(targets: string[], threads: number): number[] {
-  if (threads === 0) return targets.map(() => 0);
-  const vms = targets.filter((t) => t.startsWith('qemu:')).length;
-  const others = targets.length - vms;
-  const share = others ? Math.max(1, Math.floor((threads - vms) / others)) : 1;
-  return targets.map((t) => (t.startsWith('qemu:') ? 1 : share));
+/** How targets share the threads: at most `threads` targets run at once (every target at once
+ *  with 0 threads: they all run in this thread), each with an equal share of the threads (at
+ *  least 1); a QEMU target uses 1 (its one VM, driven from this thread). */
+export function threadPlan(targets: string[], threads: number): { concurrent: number; shares: number[] } {
+  if (threads === 0) return { concurrent: Math.max(1, targets.length), shares: targets.map(() => 0) };
+  const concurrent = Math.max(1, Math.min(threads, targets.length));
+  const share = Math.max(1, Math.floor(threads / concurrent));
+  return { concurrent, shares: targets.map((t) => (t.startsWith('qemu:') ? 1 : share)) };
 }
 
 async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cells: Cell[], checker: Checker, o: MatrixOptions):
@@ -237,8 +238,13 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixRun> {
   if (dup) throw new Error(`matrix: target ${dup} given twice`);
   const { entries, corpus, cells } = await buildSuite(o);
   const checker = await referenceChecker();
-  const shares = threadShares(o.targets, o.threads);
-  const runs = await Promise.all(o.targets.map((spec, i) => runTarget(spec, shares[i]!, entries, cells, checker, o)));
+  const { concurrent, shares } = threadPlan(o.targets, o.threads);
+  const runs: Awaited<ReturnType<typeof runTarget>>[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < o.targets.length; i = next++) runs[i] = await runTarget(o.targets[i]!, shares[i]!, entries, cells, checker, o);
+  };
+  await Promise.all(Array.from({ length: concurrent }, lane));
   const reproducers = new Map<string, Case>();
   for (const r of runs) for (const [k, v] of r.reproducers) reproducers.set(k, v);
   const doc: MatrixDoc = {

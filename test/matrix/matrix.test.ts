@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, mechanismOf, MECHANISMS, unsupportedOn, type Cell } from '../../src/matrix/cells.ts';
 import { cellCase } from '../../src/matrix/generate.ts';
-import { buildSuite, runMatrix } from '../../src/matrix/run.ts';
+import { buildSuite, runMatrix, threadPlan } from '../../src/matrix/run.ts';
 import { validateMatrix, type MatrixDoc } from '../../src/matrix/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
 import type { OpName } from '../../src/ops/schema.ts';
@@ -78,6 +78,15 @@ describe('matrix cells and their cases', () => {
     expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'uffd-wp-async' }, caps)).toBeUndefined();
     expect(unsupportedOn({ family: 'swap', backing: 'anon', mechanism: 'uffd-wp-sync' }, caps)).toMatch(/no active swap/);
     expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'scan' }, caps)).toMatch(/PAGEMAP_SCAN/);
+  });
+});
+
+describe('threads', () => {
+  it('runs at most --threads targets at once, sharing the threads; QEMU one thread (one VM); 0 = all in this thread', () => {
+    expect(threadPlan(['live', 'model:x86'], 8)).toEqual({ concurrent: 2, shares: [4, 4] });
+    expect(threadPlan(['live', 'qemu:a', 'qemu:b'], 2)).toEqual({ concurrent: 2, shares: [1, 1, 1] });
+    expect(threadPlan(['live', 'model:x86', 'qemu:a'], 0)).toEqual({ concurrent: 3, shares: [0, 0, 0] });
+    expect(threadPlan(['live'], 3)).toEqual({ concurrent: 1, shares: [3] });
   });
 });
 
