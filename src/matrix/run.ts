@@ -186,7 +186,11 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
           else if (res.trace.skipped !== undefined) { t.skipped++; t.skipReasons.add(res.trace.skipped); }
           else {
             if (!t.sawMechanism && showsMechanism(e.case, res.trace, e.mechanism)) t.sawMechanism = true;
-            const out = checker.check(e.case, res.trace, []);
+            let out: ReturnType<Checker['check']>;
+            try { out = checker.check(e.case, res.trace, []); } catch (err) {
+              // a trace the model cannot follow is the target's fault, never a verdict on the kernel
+              out = { violations: [], stepRules: [], fault: `the check failed on this trace: ${(err as Error).message}` };
+            }
             if (out.fault !== undefined) { t.faults++; t.firstFault ??= out.fault; }
             else if (out.skipped !== undefined) { t.skipped++; t.skipReasons.add(out.skipped); }
             else if (out.violations.length === 0) t.agreeing++;

@@ -21,8 +21,8 @@ function reasonNotes(doc: MatrixDoc, ti: number): Map<string, number> {
 
 function shortText(r: CellResult, notes: Map<string, number>): string {
   switch (r.status) {
-    case 'agrees': return `agrees (${r.cases})`;
-    case 'diverges': return `diverges (${r.diverging}/${r.cases}; ${r.buckets.length} bucket${r.buckets.length === 1 ? '' : 's'})`;
+    case 'agrees': return `agrees (${r.cases}${r.faults ? `; ${r.faults} faulted` : ''})`;
+    case 'diverges': return `diverges (${r.diverging}/${r.cases}; ${r.buckets.length} bucket${r.buckets.length === 1 ? '' : 's'}${r.faults ? `; ${r.faults} faulted` : ''})`;
     case 'unsupported': return `unsupported [${notes.get(r.reason ?? '') ?? '?'}]`;
     case 'faulted': return `faulted [${notes.get(r.reason ?? '') ?? '?'}]`;
   }
