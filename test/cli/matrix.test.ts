@@ -34,6 +34,16 @@ describe('ptefarm matrix', () => {
     expect(r.stdout).toContain('| fork | anon | agrees (1) | agrees (1) | agrees (1) | agrees (1) |');
   }, 60_000);
 
+  it('a diverging run (bucket cases written) leaves the repository untouched', () => {
+    const git = (...a: string[]) => spawnSync('git', a, { cwd: root, encoding: 'utf8' }).stdout;
+    const before = git('status', '--porcelain', '--untracked-files=all') + git('diff', 'HEAD');
+    const work = mkdtempSync(join(tmpdir(), 'ptefarm-matrix-'));
+    const r = cli('-t', 'model:x86+B-11', '-n', '2', '-j', '0', '--family', 'fork', '--mechanism', 'uffd-wp-async', '--workdir', work, '-q');
+    expect(r.status, r.stderr).toBe(1);
+    expect(readDoc(join(work, 'matrix')).cells.some((c) => c.results[0]!.buckets.length > 0)).toBe(true);
+    expect(git('status', '--porcelain', '--untracked-files=all') + git('diff', 'HEAD')).toBe(before);
+  }, 60_000);
+
   it('bad input exits 2 naming the problem', () => {
     const none = cli('-n', '1');
     expect(none.status).toBe(2);
