@@ -19,6 +19,7 @@ import { InProcessTransport } from '../campaign/inprocess.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
 import { BIT_NAMES, SCAN_NAMES, type BitLetter, type ScanLetter, type TargetInfo } from '../ops/trace.ts';
 import { openCheckedTarget } from '../targets/registry.ts';
+import { HostRefusedError } from '../targets/host-policy.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { Target } from '../targets/target.ts';
 import {
@@ -122,6 +123,7 @@ function cellResult(spec: string, cell: Cell, t: Tally | undefined, reason: stri
   const buckets = [...t.buckets].sort((a, b) => b[1].hits - a[1].hits || (a[0] < b[0] ? -1 : 1))
     .map(([signature, b]) => ({ signature, title: b.title, hits: b.hits, case_file: files(signature) }));
   const counts = { ...base, cases: t.agreeing + t.diverging, agreeing: t.agreeing, diverging: t.diverging, skipped: t.skipped, faults: t.faults, buckets };
+  if (t.agreeing + t.diverging + t.skipped + t.faults === 0) return { ...counts, status: 'unsupported', reason: 'no case of this cell in the suite' };
   if (t.diverging > 0) return { ...counts, status: 'diverges' };
   // a cell whose traces all mask what its mechanism reports compared nothing that matters: never "agrees"
   if (t.agreeing > 0 && !t.sawMechanism) return { ...counts, status: 'unsupported', reason: MASKED[cell.mechanism] };
@@ -154,19 +156,25 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
   // the target opened (and host-checked) here for its capabilities runs the cases itself when it
   // is run in this thread (threads 0, or a QEMU target: its one VM boots once)
   let opened: Target | undefined;
+  // a refusal (a host setting the model does not cover) makes the target's cells unsupported; a
+  // target that could not start at all leaves them without a verdict (faulted)
+  let startFailed = false;
   try {
     opened = await openCheckedTarget(spec, (w) => warnings.push(w));
     info = await opened.info();
   } catch (e) {
     refused = (e as Error).message;
+    startFailed = !(e instanceof HostRefusedError);
   }
   const inThread = threads === 0 || spec.startsWith('qemu:');
   if (opened && (!inThread || refused !== undefined)) { await opened.close().catch(() => undefined); opened = undefined; }
   const reasons = new Map<string, string | undefined>();
   for (const c of cells) reasons.set(cellId(c), refused !== undefined ? `target refused: ${refused}` : unsupportedByDesign(c) ?? unsupportedOn(c, info!.capabilities));
-  const jobs = suite.filter((e) => reasons.get(e.cell) === undefined);
+  if (startFailed) for (const c of cells) if (!unsupportedByDesign(c)) reasons.set(cellId(c), undefined);
   const tallies = new Map<string, Tally>();
   for (const c of cells) if (reasons.get(cellId(c)) === undefined) tallies.set(cellId(c), newTally());
+  if (startFailed) for (const t of tallies.values()) { t.faults = 1; t.firstFault = `the target could not start: ${refused}`; }
+  const jobs = startFailed ? [] : suite.filter((e) => reasons.get(e.cell) === undefined);
   let done = 0;
   if (!jobs.length && opened) await opened.close().catch(() => undefined);
   if (jobs.length) {

@@ -51,10 +51,17 @@ describe('ptefarm matrix', () => {
     const fam = cli('-t', 'model:x86', '--family', 'nope');
     expect(fam.status).toBe(2);
     expect(fam.stderr).toMatch(/--family: unknown family "nope" \(known: fault, fork/);
-    const bad = cli('-t', 'model:x86+Z-9', '-n', '0', '--no-corpus', '--out', mkdtempSync(join(tmpdir(), 'ptefarm-matrix-')));
-    // a target that cannot open is a column of unsupported cells with the reason, not a crash
-    expect(bad.status, bad.stderr).toBe(0);
-    expect(bad.stderr).toMatch(/model:x86\+Z-9: every cell unsupported: .*Z-9/);
+    const badOut = mkdtempSync(join(tmpdir(), 'ptefarm-matrix-'));
+    const bad = cli('-t', 'model:x86+Z-9', '-t', 'model:x86', '-n', '0', '--no-corpus', '--family', 'fork', '--out', badOut);
+    // a target that cannot start: exit 2, and a matrix whose column for it has no verdict (faulted)
+    expect(bad.status, bad.stderr).toBe(2);
+    expect(bad.stderr).toMatch(/model:x86\+Z-9: no verdict \(did not start\): .*Z-9/);
+    const doc = readDoc(badOut);
+    expect(doc.targets[0]!.refused).toMatch(/Z-9/);
+    for (const c of doc.cells) {
+      expect(c.results[0]!.status, c.id).toBe('faulted');
+      expect(c.results[0]!.reason).toMatch(/could not start/);
+    }
   }, 60_000);
 
   it.skipIf(!existsSync(EXECUTOR))('live next to the model: same cases; soft-dirty cells follow the host capability (unsupported where it is compiled out, as on the CI host)', () => {

@@ -3,7 +3,8 @@
 // target in parallel and writes matrix.json (ptefarm-matrix/1, docs/matrix-schema.md), matrix.md
 // and matrix.html into --out (default <workdir>/matrix, never the repository's tracked files).
 // Exit 0 when every cell agrees or is unsupported, 1 when some cell diverges, 3 when none diverges
-// but some cell's cases all faulted (no verdict), 2 on bad input.
+// but some cell's cases all faulted (no verdict), 2 on bad input or a target that refused or
+// failed to start (the matrix is still written, with that target's cells unsupported or faulted).
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -65,13 +66,15 @@ export function register(program: Command) {
         },
       });
       for (const t of doc.targets) {
-        if (t.refused !== undefined) warn(`${t.spec}: every cell unsupported: ${t.refused}`);
+        if (t.refused !== undefined) warn(`${t.spec}: no verdict (did not start): ${t.refused}`);
         for (const w of t.warnings) warn(`${t.spec}: ${w}`);
       }
       await writeMatrixDir(out, doc, reproducers);
       if (!o.quiet) process.stdout.write(toMatrixMarkdown(doc) + '\n');
       process.stdout.write(`matrix written to ${join(out, MATRIX_FILES.json)} (${MATRIX_FILES.markdown}, ${MATRIX_FILES.html} next to it)\n`);
       const any = (s: string) => doc.cells.some((c) => c.results.some((r) => r.status === s));
+      // a target that refused or failed to start, as for check/fuzz/gate (the others' columns are written)
+      if (doc.targets.some((t) => t.refused !== undefined)) return 2;
       if (any('diverges')) return 1;
       // a cell whose cases could not run has no verdict: not "ok"
       return any('faulted') ? 3 : 0;
