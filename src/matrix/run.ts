@@ -216,6 +216,10 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
             }
           }
           o.onProgress?.(spec, ++done, jobs.length);
+          // a target run in this thread (the model) finishes a case without waiting on I/O: let the
+          // other targets' I/O (an executor starting, a VM answering) in between, or their timers
+          // would fire first
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, transport.concurrency) }, worker));
