@@ -90,6 +90,20 @@ describe('threads', () => {
   });
 });
 
+describe('a target run in this thread', () => {
+  it('lets timers and I/O run between its cases (another target\'s executor start must not time out behind the model)', async () => {
+    let ticks = 0;
+    const iv = setInterval(() => { ticks++; }, 0);
+    const at: number[] = [];
+    try {
+      await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 1, threads: 0, corpusDirs: [], cellFilter: (c) => c.family === 'fork',
+        onProgress: (_s, done, total) => { if (done === 1 || done === total) at.push(ticks); } });
+    } finally { clearInterval(iv); }
+    // 16 cases: without a yield between them the interval never runs until the end
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(5);
+  });
+});
+
 describe('the matrix on model targets', () => {
   it('model:x86 agrees in every cell but the ones unsupported by design; the JSON validates', async () => {
     const { doc, reproducers } = await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 1, threads: 0, corpusDirs: [seeds], version: 'test' });
