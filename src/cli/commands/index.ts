@@ -30,6 +30,7 @@ export const commandModules: readonly CommandModule[] = [
   { names: ['coordinator'], load: () => import('./coordinator.ts') },
   { names: ['worker'], load: () => import('./worker.ts') },
   { names: ['qemu'], load: () => import('./qemu.ts') },
+  { names: ['matrix'], load: () => import('./matrix.ts') },
 ];
 
 /** The modules a command line needs: the one defining the named command (also for `help NAME`);

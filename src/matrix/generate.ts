@@ -1,0 +1,176 @@
+// The generated part of the matrix suite: case i of a cell is drawn from its own seeded Rng (seed,
+// cell id, i), so every target gets the same cases whatever the order, threads or other cells.
+// A case of cell (family F, backing B, mechanism M), by construction:
+//   - every mapping has kind B (a thp family case maps one 512-page THP region of kind B);
+//   - M decides the tracking set-up: soft-dirty = no userfaultfd, `clear_refs 4` arms it;
+//     uffd-wp sync = userfaultfd without WP_ASYNC, register + WRITEPROTECT arm it; async = with
+//     WP_ASYNC; scan = WP_ASYNC plus PAGEMAP_SCAN WP_MATCHING scans (re-arm and read back);
+//   - F's op (cells.ts FAMILY_OPS) appears at least once, between the arming and later writes;
+//   - the other ops are only reads, writes and M's own ops (clear_refs / WRITEPROTECT / scans):
+//     no op of another family, so a divergence points at F under M on B.
+// Reuses the campaign's OpGen (src/campaign/generate.ts) for ranges and per-op validity.
+import type { Case, Feature, Op } from '../ops/schema.ts';
+import { HPAGE_PAGES } from '../ops/layout.ts';
+import { CaseBuilder, isLive } from '../campaign/builder.ts';
+import { OpGen } from '../campaign/generate.ts';
+import { Rng } from '../campaign/rng.ts';
+import { cellId, FAMILY_OPS, type Backing, type Cell } from './cells.ts';
+
+/** 32-bit FNV-1a of a string: the per-case seed */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h >>> 0;
+}
+
+export function cellCaseSeed(seed: number, cell: Cell, index: number): number {
+  return hash32(`${seed >>> 0}/${cellId(cell)}/${index}`);
+}
+
+/** OpGen whose every new mapping has the cell's backing */
+class CellOpGen extends OpGen {
+  constructor(rng: Rng, b: CaseBuilder, maxOps: number, readonly backing: Backing) { super(rng, b, maxOps); }
+  override pickKind(): Backing { return this.backing; }
+}
+
+const MAX_OPS = 24;
+
+function uffdFor(cell: Cell, rng: Rng): { features: Feature[] } | undefined {
+  if (cell.mechanism === 'soft-dirty') return undefined;
+  const fs: Feature[] = [];
+  if (cell.mechanism !== 'uffd-wp-sync') fs.push('wp_async');
+  // the optional features vary the paths (markers, events) without leaving the cell
+  if (rng.chance(0.4)) fs.push('wp_unpopulated');
+  if (rng.chance(0.3)) fs.push('event_fork');
+  if (rng.chance(0.3)) fs.push('event_remap');
+  if (rng.chance(0.2)) fs.push('event_unmap');
+  return { features: fs };
+}
+
+/** Case `index` of a cell for `seed`: valid by construction (the builder rejects anything else). */
+export function cellCase(seed: number, cell: Cell, index: number): Case {
+  const rng = new Rng(cellCaseSeed(seed, cell, index));
+  const b = new CaseBuilder(uffdFor(cell, rng));
+  const g = new CellOpGen(rng, b, MAX_OPS, cell.backing);
+  const thp = cell.family === 'thp';
+  g.allowThp = thp;
+  const r = g.mmap(0, { kind: cell.backing, thp, pages: thp ? HPAGE_PAGES : rng.range(2, 6) });
+  if (r === undefined) throw new Error(`matrix: cannot map the first region of ${cellId(cell)}`);
+  if (!thp && rng.chance(0.3)) g.mmap(0, { kind: cell.backing, thp: false, after: rng.chance(0.5) ? r : undefined });
+
+  const regionOf = (proc: number) => {
+    const live = b.liveRegions(proc).filter((n) => isLive(b.region(proc, n)!));
+    return live.includes(r) ? (rng.chance(0.75) ? r : rng.pick(live)) : live.length ? rng.pick(live) : undefined;
+  };
+  const sub = (proc: number, name: string) => g.pickRange(b.region(proc, name)!);
+  const touch = (proc: number, name: string) => (rng.chance(0.7) ? g.write(proc, name, sub(proc, name)) : g.read(proc, name, sub(proc, name)));
+
+  // arm the mechanism
+  const arm = (proc: number) => {
+    const name = regionOf(proc);
+    if (name === undefined || g.room <= 0) return;
+    if (cell.mechanism === 'soft-dirty') { b.emit(g.withProc({ op: 'clear_refs', value: 4 }, proc)); return; }
+    g.register(proc, name, {});
+    g.wp(proc, name, true, rng.chance(0.7) ? {} : sub(proc, name));
+  };
+  if (rng.chance(0.6)) g.write(0, r, thp && rng.chance(0.5) ? {} : undefined);
+  arm(0);
+
+  // the family's op, then whatever writes/reads/re-arming follow; the family op at least once
+  const rounds = rng.range(1, thp ? 2 : 4);
+  for (let k = 0; k < rounds && g.room > 0; k++) {
+    familyOp(g, b, rng, cell, k === 0 ? r : regionOf(0) ?? r);
+    const y = rng.float();
+    const proc = g.pickProc();
+    const name = regionOf(proc);
+    if (name === undefined) continue;
+    if (y < 0.5) touch(proc, name);
+    else if (y < 0.7) arm(proc);
+    else if (y < 0.85 && cell.mechanism === 'scan') g.ranged('scan', proc, name, {}, { wp_matching: true });
+  }
+  if (!b.ops.some((o) => FAMILY_OPS[cell.family].includes(o.op))) familyOp(g, b, rng, cell, r, true);
+  // observe: a last write (and, for the scan mechanism, a WP_MATCHING scan reading it back)
+  // (emitted past the op and cost budget: a THP case may have spent it, and the scan mechanism's
+  // cases must end in a WP_MATCHING scan)
+  const last = regionOf(0);
+  if (last !== undefined) {
+    b.emit({ op: 'write', region: last, ...g.pickRange(b.region(0, last)!) });
+    if (cell.mechanism === 'scan') b.emit({ op: 'scan', region: last, wp_matching: true });
+  }
+  return b.toCase(`matrix ${cellId(cell)} #${index}`);
+}
+
+/** the family's op in one form that is valid on any live region (fork: only while procs remain) */
+const FORCED: Record<Cell['family'], (r: string, pages: number, rng: Rng) => Op | undefined> = {
+  fault: (r) => ({ op: 'dontneed', region: r }),
+  fork: () => ({ op: 'fork' }),
+  mremap: (r) => ({ op: 'mremap', region: r }),
+  mprotect: (r) => ({ op: 'mprotect', region: r, prot: 'r' }),
+  clear_refs: () => ({ op: 'clear_refs', value: 4 }),
+  swap: (r) => ({ op: 'pageout', region: r }),
+  thp: (r, pages, rng) => ({ op: 'split', region: r, page: rng.int(pages) }),
+  uffd: (r) => ({ op: 'uffd_unregister', region: r }),
+  scan: (r) => ({ op: 'scan', region: r }),
+};
+
+/** One use of the family's op on region `r` of proc 0 (or a child), with the touch that shows its
+ *  effect. `force`: the required op in its simplest form, past the op and cost budget. */
+function familyOp(g: OpGen, b: CaseBuilder, rng: Rng, cell: Cell, r: string, force = false): void {
+  const rs = b.region(0, r);
+  if (!rs || !isLive(rs)) return;
+  if (force) {
+    // the required op, past the budget (one op): its simplest form
+    const op = FORCED[cell.family](r, rs.pages, rng);
+    if (op) b.emit(op);
+    return;
+  }
+  const range = () => g.pickRange(b.region(0, r)!);
+  switch (cell.family) {
+    case 'fault': {
+      const rg = range();
+      g.ranged('dontneed', 0, r, rg);
+      if (rng.chance(0.7)) (rng.chance(0.5) ? g.write(0, r, rg) : g.read(0, r, rg));
+      return;
+    }
+    case 'fork': {
+      const c = g.fork(0);
+      if (c !== undefined && rng.chance(0.7)) (rng.chance(0.7) ? g.write(c, r, range()) : g.read(c, r, range()));
+      if (rng.chance(0.5)) g.write(0, r, range());
+      return;
+    }
+    case 'mremap': g.mremap(0, r); return;
+    case 'mprotect': {
+      const rg = range();
+      if (rng.chance(0.8)) { g.mprotect(0, r, rng.chance(0.8) ? 'r' : 'none', rg); g.mprotect(0, r, 'rw', rg); }
+      else g.mprotect(0, r, 'r', rg);
+      return;
+    }
+    case 'clear_refs': b.emit({ op: 'clear_refs', value: rng.chance(0.75) ? 4 : rng.range(1, 5) }); return;
+    case 'swap': {
+      const rg = range();
+      g.ranged('pageout', 0, r, rg);
+      if (rng.chance(0.6)) (rng.chance(0.5) ? g.write(0, r, rg) : g.read(0, r, rg));
+      return;
+    }
+    case 'thp': {
+      // a split (a PMD-mapped THP is split by the executor at `page`) and/or MADV_COLLAPSE
+      const x = rng.float();
+      if (x < 0.45) g.split(0, r, rng.int(b.region(0, r)!.pages));
+      if (x >= 0.3) g.ranged('collapse', 0, r, {});
+      return;
+    }
+    case 'uffd': {
+      g.ranged('uffd_unregister', 0, r, rng.chance(0.6) ? {} : range());
+      if (rng.chance(0.5)) { g.register(0, r, {}); g.wp(0, r, rng.chance(0.8), {}); }
+      return;
+    }
+    case 'scan': {
+      const extra: Record<string, unknown> = {};
+      // WP_MATCHING (get-and-clear) is the scan mechanism's; elsewhere the scan only reads
+      if (cell.mechanism === 'scan' && rng.chance(0.8)) extra.wp_matching = true;
+      if (rng.chance(0.15)) extra.max_pages = rng.range(1, 4);
+      g.ranged('scan', 0, r, rng.chance(0.6) ? {} : range(), extra);
+      return;
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// The matrix suite and its verdicts on model targets (src/matrix): generated cases stay inside
+// their cell, the same seed gives the same suite, the reference agrees with itself everywhere
+// except the cells unsupported by design, and a mutant diverges only in the cells of the kernel
+// path it changes. The mutated paths are the model's (src/model/mutants.ts), each mirroring a
+// kernel function: B-3 changes can_change_pte_writable (mm/mprotect.c), which decides both
+// mprotect RO->RW (also the thp family's split, an mprotect round trip) and UFFDIO_WRITEPROTECT
+// un-protect (change_pte_range with MM_CP_UFFD_WP_RESOLVE, also what resolving a sync wp fault does); B-11 changes copy_present_pte
+// (mm/memory.c: the child of a fork keeps the uffd-wp bit only with EVENT_FORK), reached only by
+// fork with userfaultfd; B-18 changes userfaultfd_unregister (fs/userfaultfd.c: unregistering
+// clears wp bits and markers), reached only by UFFDIO_UNREGISTER.
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, mechanismOf, MECHANISMS, unsupportedOn, type Cell } from '../../src/matrix/cells.ts';
+import { cellCase } from '../../src/matrix/generate.ts';
+import { buildSuite, runMatrix, threadPlan } from '../../src/matrix/run.ts';
+import { validateMatrix, type MatrixDoc } from '../../src/matrix/schema.ts';
+import { validateCase } from '../../src/ops/validate.ts';
+import type { OpName } from '../../src/ops/schema.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const seeds = join(root, 'corpus/seeds');
+
+const statusOf = (doc: MatrixDoc, ti = 0) => new Map(doc.cells.map((c) => [c.id, c.results[ti]!]));
+
+describe('matrix cells and their cases', () => {
+  it('has one cell per family x backing x mechanism', () => {
+    expect(allCells()).toHaveLength(FAMILIES.length * BACKINGS.length * MECHANISMS.length);
+    expect(new Set(allCells().map(cellId)).size).toBe(allCells().length);
+  });
+
+  it('generates valid cases that stay inside their cell: backing, mechanism, the family op, no other family op', () => {
+    // ops of the families that a mechanism itself uses to arm and read its tracking
+    const mechanismOps: Record<Cell['mechanism'], OpName[]> = { 'soft-dirty': ['clear_refs'], 'uffd-wp-sync': [], 'uffd-wp-async': [], scan: ['scan'] };
+    for (const cell of allCells()) {
+      if (cell.family === 'uffd' && cell.mechanism === 'soft-dirty') continue;
+      for (let i = 0; i < 6; i++) {
+        const c = cellCase(7, cell, i);
+        const id = `${cellId(cell)}#${i}`;
+        expect(validateCase(c), id).toEqual([]);
+        for (const op of c.ops) if (op.op === 'mmap') expect(op.kind, id).toBe(cell.backing);
+        expect(mechanismOf(c), id).toBe(cell.mechanism);
+        const ops = new Set(c.ops.map((o) => o.op));
+        expect(FAMILY_OPS[cell.family].some((o) => ops.has(o)), `${id} has a ${cell.family} op`).toBe(true);
+        for (const f of FAMILIES) {
+          if (f === cell.family) continue;
+          for (const o of FAMILY_OPS[f]) if (ops.has(o)) expect(mechanismOps[cell.mechanism], `${id} has ${o}`).toContain(o);
+        }
+        if (cell.family === 'thp') expect(c.ops.some((o) => o.op === 'mmap' && o.thp), id).toBe(true);
+      }
+    }
+  });
+
+  it('builds the same suite from the same seed, and another from another seed', async () => {
+    const a = await buildSuite({ seed: 5, casesPerCell: 2, corpusDirs: [seeds] });
+    const b = await buildSuite({ seed: 5, casesPerCell: 2, corpusDirs: [seeds] });
+    const c = await buildSuite({ seed: 6, casesPerCell: 2, corpusDirs: [seeds] });
+    expect(JSON.stringify(a.entries)).toBe(JSON.stringify(b.entries));
+    expect(JSON.stringify(a.entries)).not.toBe(JSON.stringify(c.entries));
+    // the corpus seeds are in, each in one cell
+    expect(a.corpus.length).toBeGreaterThan(30);
+    const corpusCells = new Set(a.corpus.map((x) => x.cell));
+    expect(corpusCells.size).toBeGreaterThan(5);
+  });
+
+  it('assigns a corpus case to the cell of its most specific family, first backing and mechanism', () => {
+    expect(cellId(classifyCase({ format: 'ptefarm-case/1', ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'memfd-shared' }, { op: 'clear_refs', value: 4 }, { op: 'mprotect', region: 'a', prot: 'r' }, { op: 'write', region: 'a' },
+    ] }))).toBe('mprotect/memfd-shared/soft-dirty');
+    expect(cellId(classifyCase({ format: 'ptefarm-case/1', uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'scan', region: 'a', wp_matching: true },
+    ] }))).toBe('scan/anon/scan');
+  });
+
+  it('calls a cell unsupported from the capabilities it needs', () => {
+    const caps = { soft_dirty: false, uffd_wp: true, wp_async: true, pagemap_scan: false, swap: false, thp: true };
+    expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'soft-dirty' }, caps)).toMatch(/soft-dirty is compiled out/);
+    expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'uffd-wp-async' }, caps)).toBeUndefined();
+    expect(unsupportedOn({ family: 'swap', backing: 'anon', mechanism: 'uffd-wp-sync' }, caps)).toMatch(/no active swap/);
+    expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'scan' }, caps)).toMatch(/PAGEMAP_SCAN/);
+  });
+});
+
+describe('threads', () => {
+  it('runs at most --threads targets at once, sharing the threads; QEMU one thread (one VM); 0 = all in this thread', () => {
+    expect(threadPlan(['live', 'model:x86'], 8)).toEqual({ concurrent: 2, shares: [4, 4] });
+    expect(threadPlan(['live', 'qemu:a', 'qemu:b'], 2)).toEqual({ concurrent: 2, shares: [1, 1, 1] });
+    expect(threadPlan(['live', 'model:x86', 'qemu:a'], 0)).toEqual({ concurrent: 3, shares: [0, 0, 0] });
+    expect(threadPlan(['live'], 3)).toEqual({ concurrent: 1, shares: [3] });
+  });
+});
+
+describe('a target run in this thread', () => {
+  it('lets timers and I/O run between its cases (another target\'s executor start must not time out behind the model)', async () => {
+    let ticks = 0;
+    const iv = setInterval(() => { ticks++; }, 0);
+    const at: number[] = [];
+    try {
+      await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 1, threads: 0, corpusDirs: [], cellFilter: (c) => c.family === 'fork',
+        onProgress: (_s, done, total) => { if (done === 1 || done === total) at.push(ticks); } });
+    } finally { clearInterval(iv); }
+    // 16 cases: without a yield between them the interval never runs until the end
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('the matrix on model targets', () => {
+  it('model:x86 agrees in every cell but the ones unsupported by design; the JSON validates', async () => {
+    const { doc, reproducers } = await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 1, threads: 0, corpusDirs: [seeds], version: 'test' });
+    expect(validateMatrix(JSON.parse(JSON.stringify(doc)))).toMatchObject({ ok: true });
+    expect(reproducers.size).toBe(0);
+    for (const c of doc.cells) {
+      const r = c.results[0]!;
+      if (c.family === 'uffd' && c.mechanism === 'soft-dirty') {
+        expect(r, c.id).toMatchObject({ status: 'unsupported', cases: 0 });
+        expect(r.reason).toMatch(/by design/);
+      } else {
+        expect(r.status, `${c.id}: ${r.reason ?? ''}`).toBe('agrees');
+        expect(r.cases, c.id).toBeGreaterThanOrEqual(1);
+      }
+    }
+    expect(doc.targets[0]!.totals.faults).toBe(0);
+    expect(doc.targets[0]!.totals.cases).toBe(140 + doc.corpus.length);
+  }, 60_000);
+
+  it('a mutant diverges only in the cells of the path it changes (B-3: change_protection; B-11: fork with uffd-wp)', async () => {
+    const { doc, reproducers } = await runMatrix({ targets: ['model:x86+B-3', 'model:x86+B-11'], seed: 1, casesPerCell: 3, threads: 0, corpusDirs: [seeds] });
+    const b3 = statusOf(doc, 0), b11 = statusOf(doc, 1);
+    // B-3: mprotect cells diverge (soft-dirty: the RO->RW write goes without the soft-dirty fault);
+    // other diverging cells may only be those that un-protect through UFFDIO_WRITEPROTECT
+    expect(b3.get('mprotect/anon/soft-dirty')!.status).toBe('diverges');
+    for (const [id, r] of b3) {
+      const [family, , mechanism] = id.split('/');
+      // (the thp family's split is an mprotect of one page away and back, workers/executor/README.md)
+      if (r.status === 'diverges') expect(family === 'mprotect' || family === 'thp' || family === 'uffd' || mechanism === 'uffd-wp-sync', `${id}: ${r.buckets.map((b) => b.title).join('; ')}`).toBe(true);
+      else if (r.status !== 'unsupported') expect(r.status, id).toBe('agrees');
+    }
+    for (const b of b3.get('mprotect/anon/soft-dirty')!.buckets) expect(b.title).toMatch(/soft-dirty lost/);
+    // B-11: only fork cells with userfaultfd, and among them anon ones (private CoW copies PTEs)
+    const div11 = [...b11].filter(([, r]) => r.status === 'diverges').map(([id]) => id);
+    expect(div11.length).toBeGreaterThan(0);
+    for (const id of div11) expect(id).toMatch(/^fork\/(anon|memfd-private)\/(uffd-wp-sync|uffd-wp-async|scan)$/);
+    expect(div11).toContain('fork/anon/uffd-wp-async');
+    for (const [id, r] of b11) if (!div11.includes(id)) expect(['agrees', 'unsupported'], id).toContain(r.status);
+    // every bucket names a stored reproducer that belongs to its cell
+    for (const c of doc.cells) for (const r of c.results) for (const b of r.buckets) {
+      const rep = reproducers.get(b.case_file!);
+      expect(rep, b.case_file).toBeDefined();
+      expect(validateCase(rep)).toEqual([]);
+    }
+  }, 90_000);
+
+  it('B-18 (UFFDIO_UNREGISTER leaves wp bits behind) diverges in uffd-family cells only, under every uffd mechanism', async () => {
+    const { doc } = await runMatrix({ targets: ['model:x86+B-18'], seed: 1, casesPerCell: 2, threads: 0, corpusDirs: [], cellFilter: (c) => c.family === 'uffd' || c.family === 'fork' || c.family === 'scan' });
+    for (const c of doc.cells) {
+      const r = c.results[0]!;
+      if (c.family !== 'uffd') expect(r.status, c.id).toBe('agrees');
+      else if (c.mechanism === 'soft-dirty') expect(r.status).toBe('unsupported');
+    }
+    expect(doc.cells.filter((c) => c.family === 'uffd' && c.results[0]!.status === 'diverges').length).toBeGreaterThanOrEqual(6);
+  }, 60_000);
+});
+
+describe('the matrix on a target that shows nothing', () => {
+  it('calls no cell "agrees" when every trace masks what the mechanism reports', async () => {
+    const spec = `exec:${process.execPath} ${join(root, 'test/fixtures/masking-exec-target.mjs')}`;
+    const { doc } = await runMatrix({ targets: [spec], seed: 1, casesPerCell: 2, threads: 0, corpusDirs: [], cellFilter: (c) => c.family === 'clear_refs' && c.backing === 'anon' });
+    const r = statusOf(doc);
+    expect(r.get('clear_refs/anon/soft-dirty')).toMatchObject({ status: 'unsupported', agreeing: 2 });
+    expect(r.get('clear_refs/anon/soft-dirty')!.reason).toMatch(/soft-dirty bit \(pagemap bit 55\) is masked/);
+    for (const m of ['uffd-wp-sync', 'uffd-wp-async']) expect(r.get(`clear_refs/anon/${m}`)!.reason, m).toMatch(/uffd-wp bit \(pagemap bit 57\) is masked/);
+    expect(r.get('clear_refs/anon/scan')!.reason).toMatch(/no trace has a PAGEMAP_SCAN result or error/);
+    for (const c of doc.cells) expect(c.results[0]!.status, c.id).toBe('unsupported');
+  }, 30_000);
+});
+
+describe('ptefarm-matrix/1 validation', () => {
+  it('names the path of a bad field', async () => {
+    const { doc } = await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 0, threads: 0, corpusDirs: [] });
+    expect(validateMatrix(doc).ok).toBe(true);
+    const bad = JSON.parse(JSON.stringify(doc)) as { cells: { results: { status: string }[] }[]; format: string };
+    bad.cells[3]!.results[0]!.status = 'fine';
+    const v = validateMatrix(bad);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.join('\n')).toMatch(/cells\.3\.results\.0\.status/);
+    expect(validateMatrix({ ...doc, format: 'ptefarm-matrix/2' }).ok).toBe(false);
+  });
+});
