@@ -95,7 +95,8 @@ describe.skipIf(natsServerMissing())('live dashboard of a NATS campaign', () => 
     // stop it (Ctrl-C) and resume on another port, without a token (loopback)
     first.proc.kill('SIGINT');
     await first.exited;
-    const second = await coordinator(['--nats', server.url, '--resume', '--ui', '127.0.0.1:0']);
+    // the work directory is this command line's on --resume too (a stored record never chooses paths)
+    const second = await coordinator(['--nats', server.url, '--resume', '--ui', '127.0.0.1:0', '--workdir', workdir]);
     for (let i = 0; i < 100; i++) {
       s = await state(second);
       if (s.campaign && s.totals.completed > 0) break;

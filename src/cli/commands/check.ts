@@ -39,7 +39,7 @@ export function formatVerdict(v: Verdict, c?: Case): string {
       for (const l of d.consequences) lines.push(`    ${l}`);
     }
     if (d.more > 0) lines.push(`    ... and ${d.more} more line(s)`);
-  } else if (v.fault) lines.push(`FAULT: the target faulted, nothing is known about this case: ${clip(v.fault)}`);
+  } else if (v.fault) lines.push(`FAULT (nothing is known about this case): executor fault (no verdict): ${clip(v.fault)}`);
   else if (v.skipped) lines.push(`SKIP: ${v.skipped}`);
   else lines.push(`ok: ${v.compared} bits compared, all match x86${masked.length ? `; masked (not compared): ${masked.join(', ')}` : ''}`);
   if (v.violations.length && v.fault) lines.push(`FAULT as well: ${clip(v.fault)}`);
