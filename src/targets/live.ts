@@ -146,7 +146,9 @@ function scanLetters(cats: number): string {
 const OP_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS']);
 
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
-export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean): { steps: Step[]; fault?: string } {
+/** `pagemapScan`: the host has PAGEMAP_SCAN. Without it the `zero` outcome cannot be known (the
+ *  executor's supervisor prints it anyway), so it is dropped and the check infers it instead. */
+export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean, pagemapScan = true): { steps: Step[]; fault?: string } {
   const steps: Step[] = [];
   let fault: string | undefined;
   let step: Step | undefined;
@@ -170,6 +172,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       }
       case 'h': case 'o': case 'z': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
+        if (t[0] === 'z' && !pagemapScan) break;
         const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
         step.outcome![key] ??= dict();
         step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
@@ -481,7 +484,7 @@ export class LiveTarget implements Target {
     }
     const trace: Trace = { format: 'ptefarm-trace/1', target, steps: [] };
     try {
-      const { steps, fault } = decodeReply(lines, enc, target.capabilities.soft_dirty);
+      const { steps, fault } = decodeReply(lines, enc, target.capabilities.soft_dirty, target.capabilities.pagemap_scan);
       trace.steps = steps;
       if (fault) trace.fault = fault;
     } catch (e) {

@@ -199,7 +199,7 @@ export class QemuTarget implements Target {
     });
     const trace: Trace = { format: 'ptefarm-trace/1', target, steps: [] };
     try {
-      const { steps, fault } = decodeReply(reply.lines, enc, target.capabilities.soft_dirty);
+      const { steps, fault } = decodeReply(reply.lines, enc, target.capabilities.soft_dirty, target.capabilities.pagemap_scan);
       trace.steps = steps;
       if (fault) trace.fault = fault;
     } catch (e) {

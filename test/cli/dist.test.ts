@@ -69,7 +69,7 @@ describe('the compiled CLI (dist/)', () => {
     expect(ok.stdout).toMatch(/^ok: \d+ bits compared, all match x86/);
     const bad = cli('check', '--target', 'model:x86+B-3', 'corpus/mutants/B-3.json');
     expect(bad.status, bad.stderr).toBe(1);
-    expect(bad.stdout).toContain('R-MPROT-3');
+    expect(bad.stdout).toContain('FAIL: soft-dirty lost'); // B-3's first divergence: the write that should have faulted
     const missing = cli('check', '--target', 'model:x86', 'corpus/seeds/no-such.json');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('corpus/seeds/no-such.json');

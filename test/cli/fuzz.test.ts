@@ -47,7 +47,7 @@ describe('ptefarm fuzz', () => {
     const f = JSON.parse(readFileSync(join(dir, 'finding.json'), 'utf8'));
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     expect(f).toMatchObject({
-      format: 'ptefarm-finding/1', signature: b.signature, title: b.signature, target: 'model:x86+B-5', source: 'fuzz',
+      format: 'ptefarm-finding/1', signature: b.signature, title: b.title, target: 'model:x86+B-5', source: 'fuzz',
       arch: 'x86_64', seed: 1, case_index: b.first_case, tool_version: pkg.version, hits: b.hits, ops: b.ops, minimized: true,
     });
     expect(f.kernel).toMatch(/^model-/);

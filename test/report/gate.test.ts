@@ -48,7 +48,7 @@ describe('runGate', () => {
     const run = await runGate({ target: 'fake', transport: new Scripted(() => true), checker: await referenceChecker(), corpusDirs: corpus, seed: 1, outDir: out, reproduceRuns: 5 });
     expect(run.exit_code).toBe(1);
     expect(run.buckets.every((b) => b.status === 'new' && b.reproduced === 5)).toBe(true);
-    expect(run.reasons[0]).toMatch(/^new reproducible violation bit\.D\.lost\./);
+    expect(run.reasons[0]).toMatch(/^new reproducible violation: soft-dirty lost /);
   });
 
   it('every fresh case faulting is an infrastructure error (exit 2)', async () => {

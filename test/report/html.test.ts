@@ -52,7 +52,8 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in chromium', () => {
         expect(await svg.count(), id).toBe(1);
         const box = await svg.boundingBox();
         expect(box!.width, id).toBeGreaterThan(200);
-        expect(box!.height, id).toBeGreaterThan(100);
+        // the bucket plot has one row per bucket (root-cause buckets: few), the others a fixed height
+        expect(box!.height, id).toBeGreaterThan(id === 'plot-buckets' ? 40 : 100);
       }
       expect(await page.locator('svg#plot-rate path.line').count()).toBe(1);
       expect(await page.locator('svg#plot-coverage rect.bar').count()).toBeGreaterThan(5);

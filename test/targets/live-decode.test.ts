@@ -24,3 +24,12 @@ describe('live target: decoding step rcs', () => {
     }
   });
 });
+
+describe('zero outcome without PAGEMAP_SCAN', () => {
+  it('is dropped (not recorded: the check infers it), and kept where the host has PAGEMAP_SCAN', () => {
+    const enc = encodeCase(parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'read', region: 'a' }] }));
+    const lines = ['s 0 0', 'p 0 0 A', 's 1 0', 'z 0', 'p 0 0 B'];
+    expect(decodeReply(lines, enc, false, false).steps[1].outcome?.zero).toBeUndefined();
+    expect(decodeReply(lines, enc, false, true).steps[1].outcome?.zero).toEqual({ a: [] });
+  });
+});
