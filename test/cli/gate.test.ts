@@ -85,7 +85,7 @@ describe('ptefarm gate', () => {
     const run2 = JSON.parse(readFileSync(join(again, 'gate.json'), 'utf8')) as GateRun;
     expect(run2.buckets.length).toBeGreaterThan(0);
     expect(run2.buckets.every((b) => b.status === 'baseline')).toBe(true);
-    expect(readFileSync(join(again, 'ktap.txt'), 'utf8')).toMatch(/^ok \d+ bucket \S+ # SKIP baseline: B-3 is a known mutant/m);
+    expect(readFileSync(join(again, 'ktap.txt'), 'utf8')).toMatch(/^ok \d+ bucket .+ \[\S+\] # SKIP baseline: B-3 is a known mutant/m);
     expect(readFileSync(join(again, 'junit.xml'), 'utf8')).toContain('<skipped message="accepted by the baseline: B-3 is a known mutant');
   }, 300_000);
 
