@@ -3,7 +3,7 @@
 import type { Case, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, PageMap, Step } from '../ops/trace.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
-import { dict } from '../ops/records.ts';
+import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
@@ -90,8 +90,7 @@ export function recordsZero(op: Op): boolean {
  *  filled with a fresh page is exclusive (do_anonymous_page: RMAP_EXCLUSIVE); the zero page never
  *  is. Undefined when the step observed nothing of that region. */
 function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]> | undefined {
-  const procPages = obs?.pages && Object.hasOwn(obs.pages, String(op.proc ?? 0)) ? obs.pages[String(op.proc ?? 0)] : undefined;
-  const strs = procPages && Object.hasOwn(procPages, op.region) ? procPages[op.region] : undefined;
+  const strs = own(own(obs?.pages, String(op.proc ?? 0)), op.region);
   if (!strs) return undefined;
   const zero: number[] = [];
   strs.forEach((s, k) => { if (s[0] === 'P' && s[3] !== 'E') zero.push(k); });
