@@ -6,7 +6,7 @@ import { MODEL_RULES } from '../model/rules.ts';
 import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, SCAN_LETTERS } from '../ops/trace.ts';
 import { RULE_IDS } from '../model/catalogue.ts';
-import type { GateRun } from './gate.ts';
+import type { GateRun } from './run.ts';
 import { xmlEscape as esc } from './junit.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 import { campaignLine } from './names.ts';

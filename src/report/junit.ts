@@ -1,7 +1,7 @@
 // JUnit XML: suite "corpus" (one testcase per corpus case), suite "buckets" (one per bucket: a
 // failure when new and reproducible, skipped when flaky or accepted by the baseline) and suite
 // "campaign" (the fresh-case budget; an error testcase per infrastructure error).
-import type { GateRun } from './gate.ts';
+import type { GateRun } from './run.ts';
 import { bucketLine, bucketTestName, campaignLine, campaignTestName, corpusTestName } from './names.ts';
 
 export const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[ch]!))

@@ -1,6 +1,6 @@
 // KTAP (the kselftest format): one test point per corpus case, per bucket, the campaign, and one
 // per infrastructure error. Baseline and flaky buckets and skipped corpus cases are `# SKIP`.
-import type { GateRun } from './gate.ts';
+import type { GateRun } from './run.ts';
 import { bucketLine, bucketTestName, campaignLine, campaignTestName, corpusTestName } from './names.ts';
 
 /** KTAP test names may not contain '#' nor a newline. */

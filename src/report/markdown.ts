@@ -1,5 +1,5 @@
 // The markdown summary for a PR comment: verdict first, then what fails the gate, then the rest.
-import type { GateRun } from './gate.ts';
+import type { GateRun } from './run.ts';
 import { campaignLine } from './names.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

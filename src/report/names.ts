@@ -1,5 +1,5 @@
 // Names shared by every report: one test per corpus case and one per bucket, plus the campaign.
-import type { CorpusResult, GateBucket, GateRun } from './gate.ts';
+import type { CorpusResult, GateBucket, GateRun } from './run.ts';
 
 export const corpusTestName = (r: CorpusResult) => `corpus ${r.path}`;
 /** a bucket's test name: its title first (what a maintainer reads), then the signature (what a baseline matches) */

@@ -1,13 +1,14 @@
-// A run directory: gate.json (the GateRun), cases/ (every bucket's case), traces/ (a re-run trace
-// of every bucket), cases.jsonl (every fresh case, in generation order) and the reports
-// (junit.xml, ktap.txt, summary.md, report.html). `ptefarm report RUN_DIR` regenerates the reports
-// from what is stored.
+// A run directory: gate.json (the GateRun, src/report/run.ts), cases/ (every bucket's case),
+// traces/ (a re-run trace of every bucket), cases.jsonl (every fresh case, in generation order)
+// and the reports (junit.xml, ktap.txt, summary.md, report.html). The gate and `fuzz --out`
+// (src/gate/) save the run; the reports are rendered from the stored directory alone, reading
+// nothing outside it. `ptefarm report RUN_DIR` regenerates them.
 import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../ops/atomic-write.ts';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
-import { GATE_FORMAT, type GateRun } from './gate.ts';
+import { GATE_FORMAT, type GateRun } from './run.ts';
 import { toJUnit } from './junit.ts';
 import { toKtap } from './ktap.ts';
 import { toMarkdown } from './markdown.ts';
@@ -82,12 +83,18 @@ export async function bucketDetails(dir: string, run: GateRun): Promise<BucketDe
   return out;
 }
 
-/** Write the reports: into the run directory by default, and to any extra paths given. */
-export async function writeReports(dir: string, run: GateRun, extra: Partial<Record<ReportKind, string>> = {}): Promise<Record<ReportKind, string[]>> {
+/** The four reports of the run stored in `dir`: a pure function of what the directory holds
+ *  (gate.json, and the cases and traces it names, read through readRunFile), so `ptefarm report
+ *  DIR` later gives exactly what the gate wrote. */
+export async function renderReports(dir: string): Promise<Record<ReportKind, string>> {
+  const run = await loadRun(dir);
   const details = await bucketDetails(dir, run);
-  const texts: Record<ReportKind, string> = {
-    junit: toJUnit(run), ktap: toKtap(run), markdown: toMarkdown(run), html: toHtml(run, details),
-  };
+  return { junit: toJUnit(run), ktap: toKtap(run), markdown: toMarkdown(run), html: toHtml(run, details) };
+}
+
+/** Write the reports of the run stored in `dir`: into it, and to any extra paths given. */
+export async function writeReports(dir: string, extra: Partial<Record<ReportKind, string>> = {}): Promise<Record<ReportKind, string[]>> {
+  const texts = await renderReports(dir);
   const written = { junit: [], ktap: [], markdown: [], html: [] } as Record<ReportKind, string[]>;
   for (const k of Object.keys(texts) as ReportKind[]) {
     // in the run directory atomically (a symlink planted at a report's name is replaced, not

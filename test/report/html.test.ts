@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 import { ModelTarget } from '../../src/targets/model.ts';
 import type { CaseJob, CaseResult, Transport } from '../../src/transport/transport.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
-import { runGate } from '../../src/report/gate.ts';
+import { runGate } from '../../src/gate/gate.ts';
 import { saveRun, writeReports } from '../../src/report/rundir.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -33,7 +33,7 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in chromium', () => {
     });
     expect(run.exit_code).toBe(1);
     await saveRun(out, run);
-    await writeReports(out, run);
+    await writeReports(out);
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

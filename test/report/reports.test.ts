@@ -1,7 +1,7 @@
 // Report formats from a hand-made GateRun: KTAP plan matches its test points, directives and
 // diagnostics; JUnit counts and escaping; markdown leads with the verdict.
 import { describe, expect, it } from 'vitest';
-import type { GateRun } from '../../src/report/gate.ts';
+import type { GateRun } from '../../src/report/run.ts';
 import { toKtap } from '../../src/report/ktap.ts';
 import { toJUnit } from '../../src/report/junit.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';

@@ -14,7 +14,7 @@ import type { Transport } from '../../transport/transport.ts';
 import { openCheckedTarget } from '../../targets/registry.ts';
 import { guarded, InputError, snakeKeys, warn } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
-import { saveFuzzRun } from '../../report/fuzzrun.ts';
+import { saveFuzzRun } from '../../gate/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';

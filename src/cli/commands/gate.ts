@@ -1,4 +1,4 @@
-// `ptefarm gate --target T`: the merge gate (src/report/gate.ts). Replays the corpus, runs a fixed
+// `ptefarm gate --target T`: the merge gate (src/gate/gate.ts). Replays the corpus, runs a fixed
 // deterministic budget of fresh cases, fails only on new reproducible violations, writes the run
 // directory (gate.json, cases, traces, reports; default <workdir>/runs/gate-<time>) and records
 // the campaign's findings in the work directory, never in corpus/. Exit 0 pass, 1 new reproducible
@@ -13,8 +13,8 @@ import { referenceChecker } from '../../campaign/checker.ts';
 import { DEFAULT_CORPUS_DIRS } from '../../campaign/corpus.ts';
 import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { TargetInfo } from '../../ops/trace.ts';
-import { runGate } from '../../report/gate.ts';
-import { readBaseline, type Baseline } from '../../report/baseline.ts';
+import { runGate } from '../../gate/gate.ts';
+import { readBaseline, type Baseline } from '../../gate/baseline.ts';
 import { saveRun, writeReports } from '../../report/rundir.ts';
 import { parseCount, resolveCampaignFlags, runsDir, type CampaignFlags } from '../../campaign/config.ts';
 import { guarded, InputError, warn } from '../io.ts';
@@ -84,7 +84,7 @@ export function register(program: Command) {
         });
         ui?.state.finished(`gate ${run.verdict}`);
         await saveRun(outDir, run);
-        const written = await writeReports(outDir, run, { junit: o.junit, ktap: o.ktap, markdown: o.markdown, html: o.html });
+        const written = await writeReports(outDir, { junit: o.junit, ktap: o.ktap, markdown: o.markdown, html: o.html });
         process.stdout.write(`gate ${run.verdict.toUpperCase()} (exit ${run.exit_code}) on ${o.target} in ${run.elapsed_s} s\n`);
         for (const r of run.reasons) process.stdout.write(`  ${r}\n`);
         process.stdout.write(`run directory: ${outDir} (${Object.values(written).flat().length} report file(s))\n`);

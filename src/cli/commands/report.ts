@@ -12,9 +12,8 @@ export function register(program: Command) {
     .option('--markdown <file>', 'also write the markdown summary here')
     .option('--html <file>', 'also write the HTML report here')
     .action((dir: string, o: { junit?: string; ktap?: string; markdown?: string; html?: string }) => guarded(async () => {
-      let run;
-      try { run = await loadRun(dir); } catch (e) { throw new InputError((e as Error).message); }
-      const written = await writeReports(dir, run, o);
+      try { await loadRun(dir); } catch (e) { throw new InputError((e as Error).message); }
+      const written = await writeReports(dir, o);
       for (const p of Object.values(written).flat()) process.stdout.write(`${p}\n`);
       return 0;
     }));

@@ -13,85 +13,13 @@ import type { TargetInfo, Trace } from '../ops/trace.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { Checker } from '../campaign/checker.ts';
 import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
-import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
+import { signatureSlug } from '../campaign/corpus.ts';
 import { rootInfo, type RootInfo } from '../findings/title.ts';
+import { GATE_FORMAT, type BucketStatus, type CorpusResult, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
+import { caseRunner, judge, replayCorpus } from './replay.ts';
 
-export const GATE_FORMAT = 'ptefarm-gate/1';
-
-export type CorpusStatus = 'pass' | 'fail' | 'known' | 'flaky' | 'skip' | 'error';
-
-export interface CorpusResult {
-  path: string;
-  name?: string;
-  status: CorpusStatus;
-  /** the case's signature (its first divergence), when it failed; [] otherwise */
-  signatures: string[];
-  /** the bucket title, when it failed */
-  title?: string;
-  /** the root violation at the first diverging step (or the error / skip reason) in words */
-  message?: string;
-  /** compared and masked bits per bit kind, when it ran */
-  bits?: Record<string, { compared: number; masked: number }>;
-  ms: number;
-}
-
-export type BucketStatus = 'new' | 'baseline' | 'flaky';
-
-export interface GateBucket {
-  signature: string;
-  /** one line, syzbot style (src/findings/title.ts), from the case this bucket stores */
-  title: string;
-  /** where the bucket was found: a corpus file path, or "campaign" */
-  source: string;
-  status: BucketStatus;
-  /** baseline reason (status baseline) */
-  reason?: string;
-  hits: number;
-  ops: number;
-  minimized: boolean;
-  /** runs of the case that showed the signature again, out of `runs` */
-  reproduced: number;
-  runs: number;
-  /** the root violation at the first diverging step of the stored case, in words */
-  example: string;
-  /** that step, in the stored case (case_file) */
-  step: number;
-  /** violations at later steps of the stored case: consequences, not buckets */
-  consequences: number;
-  /** the case, relative to the run directory */
-  case_file: string;
-  /** the trace of one reproducing (or, failing that, the last) re-run, relative to the run directory */
-  trace_file?: string;
-}
-
-export interface TimelinePoint { t: number; cases: number }
-
-export interface GateRun {
-  format: typeof GATE_FORMAT;
-  target: string;
-  target_info?: TargetInfo;
-  profile?: string;
-  seed: number;
-  started: string;
-  elapsed_s: number;
-  budget: { cases?: number; duration_ms?: number };
-  reproduce_runs: number;
-  corpus_dirs: string[];
-  baseline?: { file: string; entries: number };
-  verdict: 'pass' | 'fail' | 'error';
-  exit_code: 0 | 1 | 2;
-  /** why the gate passed or failed, one sentence each */
-  reasons: string[];
-  /** infrastructure errors */
-  errors: string[];
-  corpus: CorpusResult[];
-  campaign?: Omit<Summary, 'buckets'> & { buckets: number };
-  timeline: TimelinePoint[];
-  /** the first faults of the campaign (case index -1: during minimization or saving) */
-  faults: { index: number; fault: string }[];
-  buckets: GateBucket[];
-}
+export { GATE_FORMAT, type GateRun };
 
 export interface GateOptions {
   target: string;
@@ -128,63 +56,17 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
   await mkdir(join(o.outDir, 'cases'), { recursive: true });
   await mkdir(join(o.outDir, 'traces'), { recursive: true });
 
-  let seq = 0;
-  const runCase = async (c: Case): Promise<{ trace?: Trace; fault?: string }> => {
-    const r = await o.transport.run({ id: `gate-${seq++}`, target: o.target, case: c }, { timeoutMs: o.timeoutMs ?? 10_000 });
-    if (r.fault) return { fault: r.fault };
-    if (!r.trace) return { fault: 'no trace' };
-    if (r.trace.fault) return { trace: r.trace, fault: r.trace.fault };
-    return { trace: r.trace };
-  };
-  /** the case's signature: its first divergence (src/findings/signature.ts) */
-  const judge = (c: Case, trace: Trace) => {
-    const out = o.checker.check(c, trace);
-    const info = out.fault || out.skipped ? undefined : rootInfo(out.violations, c);
-    return { out, info, sig: info ? o.checker.signature(info.root) : undefined };
-  };
+  const runCase = caseRunner(o.transport, o.target, o.timeoutMs);
 
-  // ---- 1. corpus replay --------------------------------------------------------------------------
+  // ---- 1. corpus replay (src/gate/replay.ts) -----------------------------------------------------
   const found = new Map<string, Found>();
-  const corpus: CorpusResult[] = [];
-  const entries = await loadCorpus(o.corpusDirs).catch((e: Error) => { errors.push(`corpus: ${e.message}`); return []; });
-  log(`gate: replaying ${entries.length} corpus case(s) from ${o.corpusDirs.join(', ')}`);
-  const replay = async (e: (typeof entries)[number]): Promise<{ r: CorpusResult; found?: { sig: string; info: RootInfo }; c?: Case }> => {
-    const s0 = performance.now();
-    const ms = () => Math.round(performance.now() - s0);
-    if (!e.case) {
-      errors.push(`bad corpus file ${e.path}: ${e.error}`);
-      return { r: { path: e.path, status: 'error', signatures: [], message: e.error, ms: 0 } };
-    }
-    const r = await runCase(e.case);
-    if (r.fault || !r.trace) {
-      errors.push(`corpus case ${e.path} faulted: ${r.fault}`);
-      return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: r.fault, ms: ms() } };
-    }
-    if (r.trace.skipped) return { r: { path: e.path, name: e.case.name, status: 'skip', signatures: [], message: r.trace.skipped, ms: ms() } };
-    const { out, info, sig } = judge(e.case, r.trace);
-    if (out.fault) {
-      errors.push(`corpus case ${e.path}: ${out.fault}`);
-      return { r: { path: e.path, name: e.case.name, status: 'error', signatures: [], message: out.fault, ms: ms() } };
-    }
-    // every bit the case asserts was masked: a SKIP, with the reason (never a silent pass)
-    if (out.skipped) return { r: { path: e.path, name: e.case.name, status: 'skip', signatures: [], message: out.skipped, ms: ms() } };
-    return {
-      r: { path: e.path, name: e.case.name, status: sig ? 'fail' : 'pass', signatures: sig ? [sig] : [], ...(info ? { title: info.title, message: info.line } : {}), ms: ms() },
-      ...(sig && info ? { found: { sig, info } } : {}), c: e.case,
-    };
-  };
-  // in parallel up to the transport's concurrency, results kept in corpus order
-  const results: Awaited<ReturnType<typeof replay>>[] = new Array(entries.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.transport.concurrency, entries.length)) }, async () => {
-    while (next < entries.length) { const i = next++; results[i] = await replay(entries[i]); }
-  }));
-  for (const { r, found: x, c } of results) {
-    corpus.push(r);
-    if (!x) continue;
-    const f = found.get(x.sig);
+  log(`gate: replaying the corpus from ${o.corpusDirs.join(', ')}`);
+  const { results: corpus, hits } = await replayCorpus({ dirs: o.corpusDirs, runCase, checker: o.checker, concurrency: o.transport.concurrency, errors });
+  log(`gate: replayed ${corpus.length} corpus case(s)`);
+  for (const h of hits) {
+    const f = found.get(h.sig);
     if (f) f.hits++;
-    else found.set(x.sig, { sig: x.sig, c: c!, source: r.path, hits: 1, minimized: false, info: x.info });
+    else found.set(h.sig, { sig: h.sig, c: h.c, source: h.path, hits: 1, minimized: false, info: h.info });
   }
 
   // ---- 2. fresh cases ----------------------------------------------------------------------------
@@ -236,7 +118,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
       const r = await runCase(f.c);
       if (!r.trace || r.fault) continue;
       last = r.trace;
-      const j = judge(f.c, r.trace);
+      const j = judge(o.checker, f.c, r.trace);
       if (j.sig === f.sig) { ok++; kept = r.trace; info ??= j.info; }
     }
     kept ??= last;

@@ -8,8 +8,8 @@ import { referenceChecker } from '../campaign/checker.ts';
 import { signatureSlug } from '../campaign/corpus.ts';
 import { openTarget } from '../targets/registry.ts';
 import type { TargetInfo, Trace } from '../ops/trace.ts';
-import { GATE_FORMAT, type GateBucket, type GateRun, type TimelinePoint } from './gate.ts';
-import { saveRun, writeReports } from './rundir.ts';
+import { GATE_FORMAT, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
+import { saveRun, writeReports } from '../report/rundir.ts';
 import { rootInfo } from '../findings/title.ts';
 
 export async function saveFuzzRun(dir: string, summary: Summary, o: { target: string; profile?: string; timeline?: TimelinePoint[]; started?: Date }): Promise<GateRun> {
@@ -58,6 +58,6 @@ export async function saveFuzzRun(dir: string, summary: Summary, o: { target: st
     timeline: o.timeline ?? [{ t: 0, cases: 0 }, { t: summary.elapsed_s, cases: summary.cases }], faults: [], buckets,
   };
   await saveRun(dir, run);
-  await writeReports(dir, run);
+  await writeReports(dir);
   return run;
 }

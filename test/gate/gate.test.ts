@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { CaseJob, CaseResult, Transport } from '../../src/transport/transport.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
-import { runGate } from '../../src/report/gate.ts';
-import { matchBaseline, parseBaseline } from '../../src/report/baseline.ts';
+import { runGate } from '../../src/gate/gate.ts';
+import { matchBaseline, parseBaseline } from '../../src/gate/baseline.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ref = new ModelTarget('model:x86');
