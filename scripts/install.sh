@@ -19,6 +19,10 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || pkgs+=(gcc-aarch64-linux-gnu
 command -v cpio >/dev/null 2>&1 || pkgs+=(cpio)
 # modinfo resolves the guest kernel modules' dependencies (zram, virtio) for the QEMU images
 command -v modinfo >/dev/null 2>&1 || [ -x /sbin/modinfo ] || pkgs+=(kmod)
+# tests: the JUnit report read back by real consumers (test/report/junit.test.ts): Debian's
+# junitparser (in the system python's dist-packages) and xmllint against the Jenkins JUnit schema
+/usr/bin/python3 -c 'import junitparser' >/dev/null 2>&1 || pkgs+=(python3-junitparser)
+command -v xmllint >/dev/null 2>&1 || pkgs+=(libxml2-utils)
 for p in ${PTEFARM_EXTRA_APT:-}; do pkgs+=("$p"); done
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "install: apt packages: ${pkgs[*]}"

@@ -4,7 +4,7 @@
 import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, SCAN_LETTERS } from '../ops/trace.ts';
 import type { PageRun, StepRow } from './steps.ts';
-import { xmlEscape as esc } from './junit.ts';
+import { xmlEscape as esc } from './escape.ts';
 
 export interface BucketDetail { signature: string; case?: Case; rows: StepRow[]; error?: string }
 

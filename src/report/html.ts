@@ -7,7 +7,7 @@ import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, SCAN_LETTERS } from '../ops/trace.ts';
 import { RULE_IDS } from '../model/catalogue.ts';
 import type { GateRun } from './run.ts';
-import { xmlEscape as esc } from './junit.ts';
+import { xmlEscape as esc } from './escape.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 import { campaignLine } from './names.ts';
 import { BUCKET_CSS, bucketSectionHtml, type BucketDetail } from './bucket-html.ts';

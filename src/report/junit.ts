@@ -1,30 +1,21 @@
-// JUnit XML: suite "corpus" (one testcase per corpus case), suite "buckets" (one per bucket: a
-// failure when new and reproducible, skipped when flaky or accepted by the baseline) and suite
-// "campaign" (the fresh-case budget; an error testcase per infrastructure error).
+// JUnit XML, written by junit-report-builder (a maintained builder, not string concatenation):
+// suite "corpus" (one testcase per corpus case), suite "buckets" (one per bucket: a failure when
+// new and reproducible, skipped when flaky or accepted by the baseline) and suite "campaign" (the
+// fresh-case budget; an error testcase per infrastructure error). Read back in
+// test/report/junit.test.ts by python3-junitparser and checked against the Jenkins JUnit schema.
+import { createRequire } from 'node:module';
+import type { Builder } from 'junit-report-builder';
 import type { GateRun } from './run.ts';
 import { bucketLine, bucketTestName, campaignLine, campaignTestName, corpusTestName } from './names.ts';
 
-export const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[ch]!))
-  // characters XML 1.0 cannot carry
-  .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-
 interface TC { name: string; classname: string; time: number; failure?: string; error?: string; skipped?: string; out?: string }
 
-function suite(name: string, tcs: TC[]): string {
-  const count = (k: keyof TC) => tcs.filter((t) => t[k] !== undefined).length;
-  const time = tcs.reduce((s, t) => s + t.time, 0);
-  const body = tcs.map((t) => {
-    const inner = [
-      t.failure !== undefined ? `      <failure message="${xmlEscape(t.failure.split('\n')[0])}">${xmlEscape(t.failure)}</failure>` : '',
-      t.error !== undefined ? `      <error message="${xmlEscape(t.error.split('\n')[0])}">${xmlEscape(t.error)}</error>` : '',
-      t.skipped !== undefined ? `      <skipped message="${xmlEscape(t.skipped)}"/>` : '',
-      t.out ? `      <system-out>${xmlEscape(t.out)}</system-out>` : '',
-    ].filter(Boolean);
-    const open = `    <testcase name="${xmlEscape(t.name)}" classname="${xmlEscape(t.classname)}" time="${t.time.toFixed(3)}"`;
-    return inner.length ? `${open}>\n${inner.join('\n')}\n    </testcase>` : `${open}/>`;
-  }).join('\n');
-  return `  <testsuite name="${xmlEscape(name)}" tests="${tcs.length}" failures="${count('failure')}" errors="${count('error')}" skipped="${count('skipped')}" time="${time.toFixed(3)}">\n${body}\n  </testsuite>`;
-}
+/** seconds with at most 3 decimals (never exponent notation, which the schema's time type refuses) */
+const secs = (s: number) => Math.round(s * 1000) / 1000;
+const firstLine = (s: string) => s.split('\n')[0];
+// a CommonJS package whose typings declare an ES default export: required, so that the types and
+// what Node loads agree
+const junitBuilder = createRequire(import.meta.url)('junit-report-builder') as Builder;
 
 export function toJUnit(run: GateRun): string {
   const corpus: TC[] = run.corpus.map((r) => {
@@ -45,9 +36,22 @@ export function toJUnit(run: GateRun): string {
   });
   const camp: TC[] = [{ name: campaignTestName(run), classname: 'ptefarm.gate.campaign', time: run.campaign?.elapsed_s ?? 0, out: campaignLine(run) }];
   for (const e of run.errors) camp.push({ name: `infrastructure: ${e.slice(0, 120)}`, classname: 'ptefarm.gate.infrastructure', time: 0, error: e });
-  const all = [...corpus, ...buckets, ...camp];
-  const n = (k: keyof TC) => all.filter((t) => t[k] !== undefined).length;
-  // <testsuites> carries no `skipped` (the Jenkins xunit schema, junit-10.xsd, allows it only on <testsuite>)
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ptefarm gate ${xmlEscape(run.target)}" tests="${all.length}" failures="${n('failure')}" errors="${n('error')}" time="${run.elapsed_s.toFixed(3)}">\n` +
-    [suite('corpus', corpus), suite('buckets', buckets), suite('campaign', camp)].join('\n') + '\n</testsuites>\n';
+
+  const builder = junitBuilder.newBuilder().name(`ptefarm gate ${run.target}`);
+  for (const [name, tcs] of [['corpus', corpus], ['buckets', buckets], ['campaign', camp]] as const) {
+    const suite = builder.testSuite().name(name).timestamp(run.started).time(secs(tcs.reduce((s, t) => s + t.time, 0)));
+    for (const t of tcs) {
+      const tc = suite.testCase().name(t.name).className(t.classname).time(secs(t.time));
+      if (t.failure !== undefined) tc.failure(firstLine(t.failure), 'violation').stacktrace(t.failure);
+      if (t.error !== undefined) tc.error(firstLine(t.error), 'infrastructure', t.error);
+      // <skipped> carries no message in the Jenkins JUnit schema (dtkit junit-4.xsd): the reason
+      // goes to system-out, first
+      if (t.skipped !== undefined) tc.skipped();
+      const out = [t.skipped !== undefined ? `skipped: ${t.skipped}` : '', t.out ?? ''].filter(Boolean).join('\n');
+      if (out) tc.standardOutput(out);
+    }
+  }
+  // junit-report-builder writes `skipped` on <testsuites> too, where the Jenkins JUnit schemas
+  // (xunit's junit-10.xsd, dtkit's junit-4.xsd) do not allow it: the count stays on each <testsuite>
+  return builder.build().replace(/^(<\?xml[^>]*\?>\s*<testsuites\b[^>]*?) skipped="\d+"/, '$1') + '\n';
 }

@@ -4,7 +4,7 @@
 // operation family and backing, a column per mechanism; then what diverges (bucket titles) and
 // why cells are unsupported.
 import type { CellResult, MatrixDoc, MatrixTarget } from '../matrix/schema.ts';
-import { xmlEscape as esc } from './junit.ts';
+import { xmlEscape as esc } from './escape.ts';
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';

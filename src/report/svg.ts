@@ -1,5 +1,5 @@
 // Small inline-SVG charts for the HTML report (no external assets, no script).
-import { xmlEscape as esc } from './junit.ts';
+import { xmlEscape as esc } from './escape.ts';
 
 export interface Series { x: number; y: number }
 

@@ -1,7 +1,7 @@
 // The live dashboard's page: a static shell whose figures, plots and tables src/ui/static/dashboard.js
 // fills from /events (server-sent events) and /api/bucket/N. The first figures are rendered here
 // so the page says something before its script runs. Used by src/ui/server.ts.
-import { xmlEscape as esc } from '../report/junit.ts';
+import { xmlEscape as esc } from '../report/escape.ts';
 import type { DashboardSnapshot } from './state.ts';
 
 /** `q`: the query string every URL of the page carries (`?token=...` when a token is required) */

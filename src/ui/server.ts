@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { packagePath } from '../package-root.ts';
 import { BUCKET_CSS, bucketSectionHtml } from '../report/bucket-html.ts';
-import { xmlEscape as esc } from '../report/junit.ts';
+import { xmlEscape as esc } from '../report/escape.ts';
 import type { DashboardState } from './state.ts';
 import { METRICS_CONTENT_TYPE, toPrometheus } from './metrics.ts';
 import { pageHtml } from './page.ts';

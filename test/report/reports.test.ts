@@ -1,9 +1,8 @@
 // Report formats from a hand-made GateRun: KTAP plan matches its test points, directives and
-// diagnostics; JUnit counts and escaping; markdown leads with the verdict.
+// diagnostics; markdown leads with the verdict.
 import { describe, expect, it } from 'vitest';
 import type { GateRun } from '../../src/report/run.ts';
 import { toKtap } from '../../src/report/ktap.ts';
-import { toJUnit } from '../../src/report/junit.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';
 import { toHtml } from '../../src/report/html.ts';
 import { RULE_IDS } from '../../src/model/catalogue.ts';
@@ -43,15 +42,6 @@ describe('reports', () => {
     expect(k).toMatch(/^ok 5 bucket .*\[bit\.W\.wp-lost\.R-Y\.wp\.pte\] # SKIP flaky: reproduced 1\/3$/m);
     expect(k).toMatch(/^ok 6 bucket .*\[bit\.D\.spurious\.R-Z\.mmap\.pte\] # SKIP baseline: no soft-dirty$/m);
     expect(k).toMatch(/^# Totals: pass:2 fail:2 xfail:0 xpass:0 skip:3 error:0$/m);
-  });
-
-  it('JUnit: counts per suite and escaped text', () => {
-    const j = toJUnit(run);
-    expect(j).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*tests="7" failures="2" errors="0" time=/);
-    expect(j).not.toMatch(/<testsuites [^>]*skipped=/);
-    expect(j).toContain('<testsuite name="buckets" tests="3" failures="1" errors="0" skipped="2"');
-    expect(j).toContain('step 1 &lt;write&gt; &amp; &quot;x&quot;');
-    expect(j).not.toMatch(/<write>/);
   });
 
   it('HTML: titles lead the bucket table and sections; coverage counts over the whole catalogue', () => {
