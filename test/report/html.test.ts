@@ -1,5 +1,6 @@
 // The HTML report in a real headless browser (Debian chromium driven by playwright-core): it
-// renders, has its four inline-SVG plots with data, the bucket's step table marks the differing
+// renders, opens on the root causes and their step tables, has its four inline-SVG plots with data
+// (coverage counted as the campaign counts it), the bucket's step table marks the differing
 // bits, it loads nothing from outside, and a screenshot is saved in the run directory.
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
@@ -62,6 +63,13 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in chromium', () => {
       expect(await page.locator('section.bucket').count()).toBe(run.buckets.length);
       expect(await page.locator('section.bucket table.steps').count()).toBe(run.buckets.length);
       expect(await page.locator('section.bucket table.steps .x').count()).toBeGreaterThan(0);
+      // it opens on the root causes: the first heading, and every step table above the plots
+      expect(await page.locator('h2').first().textContent()).toBe(`Root causes (${run.buckets.length})`);
+      const lastTable = await page.locator('section.bucket table.steps').last().boundingBox();
+      expect(lastTable!.y).toBeLessThan((await page.locator('svg#plot-rate').boundingBox())!.y);
+      // the coverage plot counts as the campaign does
+      const c = run.campaign!.coverage;
+      expect(await page.locator('svg#plot-coverage text.title').textContent()).toBe(`rule coverage by family (${c.rules_hit}/${c.rules_total} rules)`);
       expect(outside).toEqual([]);
       expect(errors).toEqual([]);
       const png = join(out, 'report.png');

@@ -5,7 +5,7 @@ import type { GateRun } from '../../src/report/run.ts';
 import { toKtap } from '../../src/report/ktap.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';
 import { toHtml } from '../../src/report/html.ts';
-import { RULE_IDS } from '../../src/model/catalogue.ts';
+import { ALL_RULES } from '../../src/model/catalogue.ts';
 
 const run: GateRun = {
   format: 'ptefarm-gate/1', target: 'model:x86+B-3', seed: 1, started: '2026-01-01T00:00:00.000Z', elapsed_s: 1.5,
@@ -44,10 +44,26 @@ describe('reports', () => {
     expect(k).toMatch(/^# Totals: pass:2 fail:2 xfail:0 xpass:0 skip:3 error:0$/m);
   });
 
-  it('HTML: titles lead the bucket table and sections; coverage counts over the whole catalogue', () => {
-    const h = toHtml({ ...run, campaign: { ...run.campaign!, coverage: { rules_hit: 3, rules_total: RULE_IDS.length, rules: ['R-PM-1', 'R-PMS-1', 'R-NOT-A-RULE'] } } }, []);
-    // a machine rule and a PAGEMAP_SCAN rule count; an id outside the catalogue does not
-    expect(h).toContain(`rule coverage by family (2/${RULE_IDS.length} rules)`);
+  it('HTML: opens on the root causes (titles, then step sections) before errors, plots, corpus and reasons', () => {
+    const h = toHtml({ ...run, errors: ['executor died'] }, []);
+    const at = (needle: string) => { const i = h.indexOf(needle); expect(i, needle).toBeGreaterThan(0); return i; };
+    // the first heading after the verdict is the root causes; the new bucket's title is its first row
+    expect(h.match(/<h2[^>]*>[^<]*/g)![0]).toBe('<h2 id="root-causes">Root causes (3)');
+    expect(at('soft-dirty lost on write fault of anon PTE')).toBeLessThan(at('uffd-wp lost on UFFDIO_WRITEPROTECT'));
+    const lastSection = h.lastIndexOf('<section class="bucket"');
+    for (const later of ['<h2>Infrastructure errors', '<h2>Plots', '<h2>Corpus', '<h2>Why the gate failed']) expect(at(later), later).toBeGreaterThan(lastSection);
+    // no reason bullets above the buckets
+    expect(h.indexOf('<li>')).toBeGreaterThan(lastSection);
+  });
+
+  it('HTML: coverage counts over the whole catalogue, as the campaign counts it (sub-rules included)', () => {
+    const ids = ALL_RULES.map((r) => r.id);
+    const sub = ids.find((id) => id.includes('.'))!;
+    const h = toHtml({ ...run, campaign: { ...run.campaign!, coverage: { rules_hit: 2, rules_total: ids.length, rules: ['R-PM-1', sub, 'R-NOT-A-RULE'] } } }, []);
+    // a machine rule and a PAGEMAP_SCAN sub-rule count; an id outside the catalogue does not
+    expect(h).toContain(`rule coverage by family (2/${ids.length} rules)`);
+    // the plot's figure and the campaign line's agree
+    expect(h).toContain(`rules covered 2/${ids.length}`);
     // the section is rendered by the piece the live dashboard shares (src/report/bucket-html.ts)
     expect(h).toMatch(/<h3>soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\)<br><code>[^<]+<\/code> <span class="st-new">/);
     expect(h).toContain('first divergence: step 1 &lt;write&gt; (4 later violation(s): consequences)');
