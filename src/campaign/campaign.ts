@@ -331,7 +331,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     }
     if (ms() - lastProgress > 250) { lastProgress = ms(); progress(); }
     if (inflight.size === 0 && (stopReason || stats.cases >= maxCases)) break;
-    if (stopReason && opts.signal?.aborted) break; // interrupted: do not wait for in-flight cases
+    // interrupted: do not wait for in-flight cases (nor say "reached N cases" of cases never run)
+    if (stopReason && opts.signal?.aborted) { stopReason = 'interrupted'; break; }
     const remaining = deadline - ms();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { wake = undefined; resolve(); }, Math.max(1, Math.min(250, Number.isFinite(remaining) ? remaining : 250)));

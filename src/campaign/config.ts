@@ -14,6 +14,8 @@ export const DEFAULT_SEED = 1;
 export const DEFAULT_TIMEOUT = '10s';
 /** cases generated when neither --cases nor --duration is given */
 export const DEFAULT_CASES = 1000;
+/** how long a farm campaign (coordinator, fuzz --nats) waits with no live worker for its target */
+export const DEFAULT_NO_WORKER_GRACE = '30s';
 
 /** The work directory, absolute (a stored NATS campaign keeps it for --resume from another cwd). */
 export function resolveWorkdir(flag?: string, cwd = process.cwd()): string {
@@ -39,6 +41,11 @@ export function parseDuration(s: string, option = 'duration'): number {
   const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
   if (ms <= 0) throw new OptionError(`--${option}: "${s}" must be longer than 0`);
   return ms;
+}
+
+/** --no-worker-grace <time> in ms (commander hands over `true` when the flag is absent). */
+export function resolveNoWorkerGrace(v: string | boolean | undefined): number {
+  return parseDuration(typeof v === 'string' ? v : DEFAULT_NO_WORKER_GRACE, 'no-worker-grace');
 }
 
 /** An integer option >= min (undefined when not given). */

@@ -3,12 +3,14 @@
 // dedup and minimization stay here. `--resume` continues a stopped or crashed campaign (the last one
 // started on that server, or --campaign ID) from the state and results recorded in JetStream.
 // Findings are recorded in the work directory (--workdir, default ./ptefarm-work), never in corpus/.
-// Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable.
+// A target no live worker serves is said at once; after --no-worker-grace (default 30s) without one
+// the campaign stops (kept for --resume) and the command exits 2.
+// Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable / no worker for the target.
 import type { Command } from 'commander';
 import type { FarmSummary } from '../../transport/nats-campaign.ts';
 import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
-import { parseDuration, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
+import { DEFAULT_NO_WORKER_GRACE, parseDuration, resolveCampaignFlags, resolveNoWorkerGrace, type CampaignFlags } from '../../campaign/config.ts';
 import { addNatsAuthOptions, natsAuthFrom, parsePositiveInt, type NatsFlags } from '../../transport/nats-cli.ts';
 import { guarded, InputError, snakeKeys } from '../io.ts';
 import { addCampaignOptions } from '../options.ts';
@@ -24,6 +26,8 @@ export interface CoordinatorFlags extends NatsFlags, CampaignFlags, UiFlags {
   maxDeliver?: number;
   json?: boolean;
   quiet?: boolean;
+  /** --no-worker-grace <time>; commander's `true` when absent */
+  workerGrace?: string | boolean;
 }
 
 /** `ptefarm fuzz --nats URL ...`: the same flags, the same resolution, through the farm. */
@@ -40,7 +44,8 @@ export function addFarmCampaignOptions(cmd: Command): Command {
     .option('--resume', 'continue the last campaign started on this server (or --campaign ID) without re-running recorded cases')
     .option('--window <n>', 'cases in flight through the farm (default 32; stored with the campaign)', parsePositiveInt('--window'))
     .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 3s; running cases are kept alive)')
-    .option('--max-deliver <n>', 'attempts to run one case before it is dead-lettered as an infrastructure fault (default 5)', parsePositiveInt('--max-deliver'));
+    .option('--max-deliver <n>', 'attempts to run one case before it is dead-lettered as an infrastructure fault (default 5)', parsePositiveInt('--max-deliver'))
+    .option('--no-worker-grace <time>', `with no live worker for the target, stop (resumable) and exit 2 after this long: 30s, 5m (default ${DEFAULT_NO_WORKER_GRACE})`);
 }
 
 export function register(program: Command) {
@@ -76,6 +81,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   if (!o.resume && !o.target) throw new InputError('--target is required (unless --resume)');
   // resolve (and reject bad values) before connecting; a resumed campaign keeps its stored definition
   const st = resolveCampaignFlags(o);
+  const graceMs = resolveNoWorkerGrace(o.workerGrace);
   if (o.resume && (o.target || o.seed !== undefined || o.cases || o.duration)) {
     process.stderr.write('ptefarm: --resume continues the stored campaign; --target/--seed/--cases/--duration are ignored (the work directory is this command line\'s)\n');
   }
@@ -87,8 +93,9 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   let lastLine = 0;
   let transport: NatsTransport | undefined;
   let target = o.target;
-  let noWorkerSince = Date.now();
-  let warned = false;
+  /** why the campaign was stopped for want of a worker, once the grace ran out */
+  let starved: string | undefined;
+  let watch: NodeJS.Timeout | undefined;
   const workersLine = () => {
     const by = new Map<string, number>();
     for (const w of transport?.workers() ?? []) by.set(w.target, (by.get(w.target) ?? 0) + 1);
@@ -96,11 +103,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   };
   const onEvent = (e: CampaignEvent) => {
     if (e.type === 'start') target = e.target;
-    if (e.type === 'progress') {
-      // cases wait in the queue of their target until a worker for it shows up: say so once
-      if (transport && target && transport.workers(target).length) { noWorkerSince = Date.now(); warned = false; }
-      else if (!warned && Date.now() - noWorkerSince > 10_000) { warned = true; say(`no live worker serves ${target}: its cases wait in the queue (start \`ptefarm worker --nats URL --target ${target}\`)`); }
-    }
     if (e.type === 'progress' && Date.now() - lastLine > 2000) {
       lastLine = Date.now();
       const s = e.stats;
@@ -109,6 +111,27 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     else if (e.type === 'minimized') say(`minimized ${e.signature}: ${e.ops} ops after ${e.runs} runs`);
     else if (e.type === 'saved' && e.written) say(`saved ${e.path}`);
     else if (e.type === 'fault' && e.index < 0) say(`fault: ${e.fault}`);
+  };
+  // a target no live worker serves: said at once (the transport pinged the workers on connect,
+  // they answer within a round trip), then stop and exit 2 unless one joins within the grace
+  const graceText = `${o.workerGrace === undefined || o.workerGrace === true ? DEFAULT_NO_WORKER_GRACE : o.workerGrace}`;
+  const watchWorkers = (t: NatsTransport, tgt: string, id: string): NodeJS.Timeout => {
+    let since: number | undefined;
+    const check = () => {
+      if (t.workers(tgt).length) {
+        if (since !== undefined) say(`a worker for ${tgt} is live: continuing`);
+        since = undefined;
+      } else if (since === undefined) {
+        since = Date.now();
+        say(`warning: no live worker serves ${tgt} on ${o.nats}: its cases wait in the queue; start \`ptefarm worker --nats URL --target ${tgt}\`. Stopping with exit 2 in ${graceText} (--no-worker-grace) unless one joins`);
+      } else if (Date.now() - since >= graceMs) {
+        starved = `no live worker served ${tgt} for ${graceText} (--no-worker-grace): campaign ${id} stopped; start a worker and continue it with --resume --campaign ${id}`;
+        ctl.abort();
+        return;
+      }
+      watch = setTimeout(check, Math.min(250, graceMs)).unref();
+    };
+    return setTimeout(check, Math.min(1000, graceMs)).unref();
   };
   let rejectedShown = 0;
   const ui = await openUi(o, o.target && !o.resume ? 'coordinator' : 'coordinator --resume', {
@@ -150,6 +173,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       },
       onTransport: (t) => { transport = t; ui?.state.setWorkers(natsWorkers(t)); say(`campaign ${t.campaign} on ${o.nats}`); },
       onDefinition: (def, prev) => {
+        if (transport) watch = watchWorkers(transport, def.target, def.campaign);
         // a resumed campaign shows its stored definition, not this command line's
         ui?.state.setCampaign({ id: def.campaign, resumed: !!o.resume, target: def.target, seed: def.seed, profile: def.profile, workdir: st.save ? st.workdir : undefined, elapsedMsBefore: prev?.elapsedMs, completedBefore: prev?.completed });
         ui?.state.setOptions({
@@ -164,6 +188,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     await ui?.close();
     throw e;
   } finally {
+    clearTimeout(watch);
     process.removeListener('SIGINT', onSig);
     process.removeListener('SIGTERM', onSig);
   }
@@ -180,5 +205,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
       ...summary.buckets.map((b) => `  bucket ${b.title} [${b.signature}]: ${b.hits} hit(s), ${b.ops} ops${b.minimized ? ' (minimized)' : ''}${b.file ? ` -> ${b.file}` : ''}`),
     ].join('\n') + '\n');
   }
+  if (starved) { process.stderr.write(`ptefarm: ${starved}\n`); return 2; }
   return summary.buckets.length ? 1 : 0;
 }
