@@ -5,6 +5,7 @@ import type { Case } from '../ops/schema.ts';
 import { BIT_LETTERS, SCAN_LETTERS } from '../ops/trace.ts';
 import type { PageRun, StepRow } from './steps.ts';
 import { xmlEscape as esc } from './escape.ts';
+import { pageRange } from '../findings/title.ts';
 
 export interface BucketDetail { signature: string; case?: Case; rows: StepRow[]; error?: string }
 
@@ -30,7 +31,8 @@ function bits(s: string, diff: number[]): string {
   return [...s].map((ch, k) => diff.includes(k) ? `<span class="x">${esc(ch)}</span>` : esc(ch)).join('');
 }
 
-const pages = (r: PageRun) => (r.first === r.last ? `${r.first}` : `${r.first}–${r.last}`);
+/** the case text's range notation (`[3]`, `[0..512)`), as titles and examples write it */
+const pages = (r: PageRun) => pageRange('', r.first, r.last);
 
 export function stepTableHtml(d: BucketDetail): string {
   if (d.error) return `<p class="muted">no step table: ${esc(d.error)}</p>`;

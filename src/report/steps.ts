@@ -1,5 +1,5 @@
 // A minimized case step by step: what the reference model expects and what the target showed,
-// bit by bit, with runs of identical pages folded ("pages 0-511"). Used by the HTML report.
+// bit by bit, with runs of identical pages folded (`a[0..512)`). Used by the HTML report.
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';

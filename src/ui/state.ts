@@ -12,6 +12,7 @@ import type { CampaignEvent } from '../campaign/campaign.ts';
 import { findingId, loadFinding } from '../campaign/findings.ts';
 import { findingsDir } from '../campaign/config.ts';
 import { stepTable, type StepRow } from '../report/steps.ts';
+import { pageRange } from '../findings/title.ts';
 
 export const DASHBOARD_FORMAT = 'ptefarm-dashboard/1';
 
@@ -98,7 +99,7 @@ function firstMismatch(rows: StepRow[]): string {
   for (const r of rows) {
     if (r.rc.diff) return `step ${r.step} (${r.op}): rc ${r.rc.actual}, expected ${r.rc.expected}`;
     for (const g of r.regions) for (const run of g.runs) {
-      if (run.diff.length) return `step ${r.step} (${r.op}): p${g.proc} ${g.region} page${run.first === run.last ? ` ${run.first}` : `s ${run.first}–${run.last}`} ${run.actual}, expected ${run.expected}`;
+      if (run.diff.length) return `step ${r.step} (${r.op}): p${g.proc} ${pageRange(g.region, run.first, run.last)} ${run.actual}, expected ${run.expected}`;
     }
     if (r.events?.diff) return `step ${r.step} (${r.op}): uffd events ${r.events.actual}, expected ${r.events.expected}`;
   }

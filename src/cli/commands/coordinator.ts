@@ -43,7 +43,7 @@ export function addFarmCampaignOptions(cmd: Command): Command {
     .option('--campaign <id>', 'campaign id (default: generated); with --resume, which campaign to continue')
     .option('--resume', 'continue the last campaign started on this server (or --campaign ID) without re-running recorded cases')
     .option('--window <n>', 'cases in flight through the farm (default 32; stored with the campaign)', parsePositiveInt('--window'))
-    .option('--ack-wait <duration>', 'how long a job stays with a worker that stopped answering before it is redelivered (default 3s; running cases are kept alive)')
+    .option('--ack-wait <time>', 'how long a job stays with a worker that stopped answering before it is redelivered: 3s, 1m (default 3s; running cases are kept alive)')
     .option('--max-deliver <n>', 'attempts to run one case before it is dead-lettered as an infrastructure fault (default 5)', parsePositiveInt('--max-deliver'))
     .option('--no-worker-grace <time>', `with no live worker for the target, stop (resumable) and exit 2 after this long: 30s, 5m (default ${DEFAULT_NO_WORKER_GRACE})`);
 }

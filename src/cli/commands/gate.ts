@@ -42,7 +42,7 @@ export function register(program: Command) {
     .option('--markdown <file>', 'also write the markdown summary here')
     .option('--html <file>', 'also write the HTML report here')
     .option('--out <dir>', 'run directory (default <workdir>/runs/gate-<time>)')
-    .option('--threads <n>', 'worker threads (default: available parallelism, at most 8; 1 on live)')
+    .option('-j, --threads <k>', 'worker threads (default: available parallelism, at most 8; 1 on live)')
     .option('--reproduce <n>', 're-runs of each failing case; it must fail every time to fail the gate', '3')
     .option('--profile <name>', 'kernel profile of the reference model (default: the target\'s)')
     .option('-q, --quiet', 'no progress lines on stderr');

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { OptionError, parseCount, parseDuration, resolveSeed, resolveWorkdir } from '../../campaign/config.ts';
+import { DEFAULT_SEED, OptionError, parseCount, parseDuration, resolveSeed, resolveWorkdir } from '../../campaign/config.ts';
 import { packagePath } from '../../package-root.ts';
 import { BACKINGS, FAMILIES, MECHANISMS } from '../../matrix/cells.ts';
 import { runMatrix } from '../../matrix/run.ts';
@@ -33,7 +33,7 @@ export function register(program: Command) {
     .description('run a fixed, seeded suite on each target and write the verdict matrix (family x backing x mechanism: agrees / diverges / unsupported) as JSON, Markdown and HTML')
     .option('-t, --target <spec>', 'a target (repeat for several): model:x86[+MUTANT], live, exec:CMD, qemu:IMAGE', collect, [])
     .option('-n, --cases-per-cell <n>', 'generated cases per cell', '50')
-    .option('--seed <n>', 'suite seed (the same seed gives the same cases on every target)')
+    .option('-s, --seed <n>', `suite seed: an integer, or "random" (default ${DEFAULT_SEED}; the same seed gives the same cases on every target)`)
     .option('-j, --threads <k>', 'worker threads shared by the targets (a qemu target uses one: one VM); 0 = all in this thread', String(availableParallelism()))
     .option('--out <dir>', 'output directory (default: <workdir>/matrix)')
     .option('--workdir <dir>', 'work directory (default ./ptefarm-work)')
@@ -42,7 +42,7 @@ export function register(program: Command) {
     .option('--family <f>', `only this family (repeatable): ${FAMILIES.join(', ')}`, collect, [])
     .option('--backing <b>', `only this backing (repeatable): ${BACKINGS.join(', ')}`, collect, [])
     .option('--mechanism <m>', `only this mechanism (repeatable): ${MECHANISMS.join(', ')}`, collect, [])
-    .option('--timeout <duration>', 'per-case limit', '30s')
+    .option('--timeout <time>', 'per-case timeout: 500ms, 30s, 2m (default 30s: a qemu target boots a VM)', '30s')
     .option('-q, --quiet', 'no progress and no table on stdout')
     .action((o: Opts) => guarded(async () => {
       if (!o.target.length) throw new OptionError('--target: give at least one target (repeat --target for several)');

@@ -40,7 +40,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('read one case JSON per line on stdin, run it on a target, write one trace JSON per line on stdout (the exec: protocol)')
-    .requiredOption('--target <spec>', 'target to run cases on, e.g. live or model:x86')
+    .requiredOption('-t, --target <spec>', 'target to run cases on, e.g. live or model:x86')
     .action(async (opts: { target: string }) => {
       let target: Target;
       try { target = await openTarget(opts.target); } catch (e) {

@@ -14,17 +14,16 @@ export function register(program: Command) {
     .description('pull cases of one target from a NATS JetStream farm, run them on a thread pool, publish the results')
     .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated, e.g. nats://farm:4222')
     .requiredOption('-t, --target <spec>', 'the target this worker runs: model:x86[+MUTANT], live, exec:CMD')
-    .option('--threads <k>', 'worker threads (default: available parallelism)', parsePositiveInt('--threads'))
-    .option('--heartbeat <duration>', 'heartbeat period (default 2s)')
-    .option('--max-case-time <duration>', 'cap on any job\'s per-case timeout (default 120s)');
+    .option('-j, --threads <k>', 'worker threads (default: available parallelism)', parsePositiveInt('--threads'))
+    .option('--heartbeat <time>', 'heartbeat period: 500ms, 2s (default 2s)')
+    .option('--max-case-time <time>', 'cap on any job\'s per-case timeout: 30s, 2m (default 120s)');
   addNatsAuthOptions(cmd).action((o: WorkerFlags) => guarded(async () => {
+    // option values first: a bad one is exit 2 before anything starts
+    const heartbeatMs = o.heartbeat ? parseDuration(o.heartbeat, 'heartbeat') : undefined;
+    const maxCaseMs = o.maxCaseTime ? parseDuration(o.maxCaseTime, 'max-case-time') : undefined;
     // a host the model does not cover is refused before the worker takes any job (exit 2)
     await (await openCheckedTarget(o.target, warn)).close();
-    const w = await startWorker({
-      url: o.nats!, auth: natsAuthFrom(o), target: o.target, threads: o.threads,
-      heartbeatMs: o.heartbeat ? parseDuration(o.heartbeat, 'heartbeat') : undefined,
-      maxCaseMs: o.maxCaseTime ? parseDuration(o.maxCaseTime, 'max-case-time') : undefined,
-    });
+    const w = await startWorker({ url: o.nats!, auth: natsAuthFrom(o), target: o.target, threads: o.threads, heartbeatMs, maxCaseMs });
     let signals = 0;
     // first signal: finish the jobs in hand and leave; second: leave now (unacked jobs are redelivered)
     const onSignal = () => { if (++signals > 1) process.exit(130); void w.stop(); };
