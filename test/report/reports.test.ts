@@ -5,6 +5,7 @@ import type { GateRun } from '../../src/report/run.ts';
 import { toKtap } from '../../src/report/ktap.ts';
 import { toMarkdown } from '../../src/report/markdown.ts';
 import { toHtml } from '../../src/report/html.ts';
+import { stepTableHtml } from '../../src/report/bucket-html.ts';
 import { ALL_RULES } from '../../src/model/catalogue.ts';
 
 const run: GateRun = {
@@ -67,6 +68,15 @@ describe('reports', () => {
     // the section is rendered by the piece the live dashboard shares (src/report/bucket-html.ts)
     expect(h).toMatch(/<h3>soft-dirty lost on write fault of anon PTE \(R-X, mm\/x\.c f\)<br><code>[^<]+<\/code> <span class="st-new">/);
     expect(h).toContain('first divergence: step 1 &lt;write&gt; (4 later violation(s): consequences)');
+  });
+
+  it('HTML step table: a folded run of pages in the case text notation, a[0..512)', () => {
+    const row = (first: number, last: number) => ({ first, last, expected: 'P.....', actual: 'P.....', diff: [] });
+    const h = stepTableHtml({ signature: 's', rows: [{ step: 0, op: 'mmap a', rc: { expected: '0', actual: '0', diff: false }, mismatches: 0,
+      regions: [{ proc: '0', region: 'a', kind: 'pagemap', runs: [row(0, 511), row(512, 512)] }] }] });
+    expect(h).toContain('<td>[0..512)</td>');
+    expect(h).toContain('<td>[512]</td>');
+    expect(h).not.toMatch(/\d[–-]\d/);
   });
 
   it('markdown: verdict heading, new bucket table, flaky and baseline sections', () => {
