@@ -92,7 +92,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   process.once('SIGTERM', onSig);
   let lastLine = 0;
   let transport: NatsTransport | undefined;
-  let target = o.target;
   /** why the campaign was stopped for want of a worker, once the grace ran out */
   let starved: string | undefined;
   let watch: NodeJS.Timeout | undefined;
@@ -102,7 +101,6 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
     return by.size ? [...by].map(([t, n]) => `${n}x ${t}`).join(', ') : 'none';
   };
   const onEvent = (e: CampaignEvent) => {
-    if (e.type === 'start') target = e.target;
     if (e.type === 'progress' && Date.now() - lastLine > 2000) {
       lastLine = Date.now();
       const s = e.stats;
