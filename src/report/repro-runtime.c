@@ -4,16 +4,18 @@
  * Nothing above `begin` is copied. */
 /*@ begin */
 #include "ptefarm-observe.h"
-/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; a
- * block runs where its in_proc()/in_sup() says. in_proc(i, p): S sends p "go", p does the syscalls
- * and reports with done(). in_sup(i, p): S acts for p (userfaultfd, PAGEMAP_SCAN). end_step(): S
- * reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
+multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; a
+multi: * block runs where its in_proc()/in_sup() says. in_proc(i, p): S sends p "go", p does the syscalls
+multi: * and reports with done(). in_sup(i, p): S acts for p (userfaultfd, PAGEMAP_SCAN). end_step(): S
+multi: * reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
+solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
+solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
 multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
 struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
 static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
 static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, bisect;
-static const char *cur_text;
+static const char *cur_text, *want_rc;
 static char rc[32];
 #define mismatch(...) (void)(++step_fails <= 8 && printf("# step %d (%s): ", cur_step, cur_text) && printf(__VA_ARGS__) && putchar('\n'))
 static void finish(int code, const char *why) { /* kselftest exit codes; --bisect: skip -> 125 */
@@ -37,7 +39,7 @@ static int uffd[NPROCS];
 static void no_uffd(const char *err) { printf("# userfaultfd with features 0x%llx: %s\n", (unsigned long long)(UFFD_FEATURES), err), finish(KSFT_SKIP, "this userfaultfd is not available here"); }
 /*@ end */
 /*@ if mu */
-static int nctx, ctx_fd[2 * NPROCS], ctx_proc[2 * NPROCS], forking = -1, uffd_sock[2], nevents;
+static int nctx, ctx_fd[2 * NPROCS], ctx_proc[2 * NPROCS], forked = -1, uffd_sock[2], nevents;
 static char events[32][64], ev[2048];
 static const char *want_ev;
 static void event(const char *kind, int p, uint64_t a, int child) { /* "kind proc region page child" */
@@ -54,8 +56,7 @@ static void drain(int c) {
     uint64_t a = m.arg.pagefault.address & ~(PG - 1);
     if (m.event == UFFD_EVENT_PAGEFAULT) event("wp_fault", ctx_proc[c], a, -1);
     while (m.event == UFFD_EVENT_PAGEFAULT && ioctl(ctx_fd[c], UFFDIO_WRITEPROTECT, &(struct uffdio_writeprotect){ { a, PG }, 0 }) && errno == EAGAIN) usleep(100);
-    if (m.event == UFFD_EVENT_FORK) ctx_fd[nctx] = (int)m.arg.fork.ufd, ctx_proc[nctx++] = forking, event("fork", ctx_proc[c], 0, forking);
-    if (m.event == UFFD_EVENT_FORK) fcntl((int)m.arg.fork.ufd, F_SETFL, O_NONBLOCK);
+    if (m.event == UFFD_EVENT_FORK) forked = (int)m.arg.fork.ufd, fcntl(forked, F_SETFL, O_NONBLOCK); /* the child's context: see born() */
     if (m.event == UFFD_EVENT_REMAP) event("remap", ctx_proc[c], m.arg.remap.from, -1);
     if (m.event == UFFD_EVENT_UNMAP) event("unmap", ctx_proc[c], m.arg.remove.start, -1);
   }
@@ -97,7 +98,7 @@ static void born(int p, pid_t child) { /* S: process p exists; S reads its pagem
   if ((pidfd[p] = (int)syscall(SYS_pidfd_open, child, 0)) < 0 || (pagemap[p] = open(path, O_RDONLY | O_CLOEXEC)) < 0) harness(path);
   pid[p] = child, alive[p] = 1;
 mu:  uffd[p] = p ? uffd[cur_proc] : -1; /* without event_fork the child shares the parent's context */
-mu:  for (int c = 0; c < nctx; c++) if (ctx_proc[c] == p) uffd[p] = ctx_fd[c];
+mu:  if (forked >= 0) event("fork", cur_proc, 0, p), uffd[p] = ctx_fd[nctx] = forked, ctx_proc[nctx++] = p, forked = -1;
 }
 static void wait_done(int p) { /* S: until process p reports its step or ends */
   for (struct msg m;;) {
@@ -153,10 +154,6 @@ solo:  if (sig) return alive[0] = 0, snprintf(rc, sizeof rc, sig == SIGSEGV ? "S
 }
 /*@ end */
 /*@ if fork */
-static int in_fork(int i, int p, int child, const char *text) {
-uffd:  forking = child;
-  return in_proc(i, p, text);
-}
 static int fork_as(int child) { /* fork(); the child's parent is S (CLONE_PARENT), so S can wait for it */
   pid_t c = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (c == 0) me = child, prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -172,7 +169,8 @@ static int prot_of(uint64_t addr) { /* the protection of a page now (/proc/self/
   int prot = -1;
   while (f && prot < 0 && fgets(line, sizeof line, f))
     if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && addr >= lo && addr < hi) prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
-  return f && fclose(f), prot;
+  if (f) fclose(f);
+  return prot;
 }
 /*@ end */
 static struct region *region(int p, const char *name) {
@@ -201,28 +199,25 @@ static void compare(const struct region *r, const char *want, const char *got, i
 }
 /*@ if outcomes */
 /* the outcome the kernel chose must be the one the expectations assume, else they do not apply */
-static struct { int what, p; const char *name, *want; uint64_t first, count; } A[3];
+static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[3];
 static int nassume;
 static void assume(int what, int p, const char *name, uint64_t first, uint64_t count, const char *want) {
-  if (me < 0) A[nassume].what = what, A[nassume].p = p, A[nassume].name = name, A[nassume].first = first, A[nassume].count = count, A[nassume++].want = want;
+  if (me < 0) A[nassume++] = (struct assumption){ what, p, name, want, first, count };
 }
-static void check_outcomes(void) {
+static void check_outcome(const struct assumption *a) {
   static uint64_t got[MAXPAGES];
-  for (char s[4096], why[9000]; nassume > 0;) {
-    int i = --nassume, n = 0;
-    struct region *r = region(A[i].p, A[i].name);
-huge:    if (A[i].what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
-zero:    if (A[i].what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, A[i].first, A[i].count, r->addr / PG, got);
-swapped:    if (A[i].what == SWAPPED) n = swapped_outcome(r->now, r->was, A[i].first, A[i].count, got);
-    s[0] = 0;
-    for (int j = 0, k = 0; j < n; j = ++k) {
-      while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
-      snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
-    }
-    snprintf(why, sizeof why, "the kernel chose another outcome at step %d (%s): %s %s[%s], the expectations assume %s[%s]", cur_step, cur_text,
-             (const char *[]){ "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[A[i].what], A[i].name, s, A[i].name, A[i].want);
-    if (ran && alive[A[i].p] && strcmp(s, A[i].want)) finish(KSFT_SKIP, why);
+  char s[4096] = "";
+  struct region *r = region(a->p, a->name);
+  int n = 0;
+huge:  if (a->what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
+zero:  if (a->what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, a->first, a->count, r->addr / PG, got);
+swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, a->count, got);
+  for (int j = 0, k = 0; j < n; j = ++k) {
+    while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
+    snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
   }
+  if (ran && alive[a->p] && strcmp(s, a->want)) printf("# step %d (%s): %s %s[%s], the expectations assume %s[%s]\n", cur_step, cur_text, (const char *[]){
+    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome");
 }
 /*@ end */
 /*@ if scan */
@@ -232,8 +227,8 @@ static uint64_t scan_cats = PAGE_CATS_ALL; /* less GUARD before 6.15 (fs/proc/ta
 static const char *want_cats;
 static struct region *scan_r;
 /* the categories the model expects the scan to report: "FIRST-LAST awfpszhdg" ('-': not reported) */
-static void want_scan(int p, const char *name, const char *cats) { scan_r = region(p, name), want_cats = cats; }
-static void check_scan(const struct region *r, const char *want_rc) {
+wantscan:static void want_scan(int p, const char *name, const char *cats) { scan_r = region(p, name), want_cats = cats; }
+static void check_scan(const struct region *r) {
   static char y[MAXPAGES * 9];
   memset(y, '-', r->pages * 9);
   for (long j = 0; j < nvec; j++)
@@ -246,18 +241,20 @@ static void check_scan(const struct region *r, const char *want_rc) {
 /*@ end */
 mu:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 /* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */
-static void end_step(const char *want_rc) {
+static void end_step(const char *want) {
   static char got[MAXPAGES * 6];
   if (me >= 0) return;
-  if (ran && strcmp(want_rc, "*") && strcmp(want_rc, rc)) mismatch("returned %s, expected %s", rc, want_rc);
+  want_rc = want;
+  if (ran && strcmp(want, "*") && strcmp(want, rc)) mismatch("returned %s, expected %s", rc, want);
 mu:  for (int c = 0; c < nctx; c++) drain(c);
   for (int k = 0; k < NREGIONS; k++)
     if (R[k].want && alive[R[k].proc]) observe_range(pagemap[R[k].proc], R[k].addr, R[k].pages, R[k].now, &scan_ok);
-outcomes:  if (!step_fails) check_outcomes();
+outcomes:  for (int i = 0; i < nassume && !step_fails; i++) check_outcome(&A[i]);
+outcomes:  nassume = 0;
 mu:  qsort(events, (size_t)nevents, sizeof events[0], cmp);
 mu:  for (int k = ev[0] = 0; k < nevents; k++) snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", k ? ";" : "", events[k]);
 mu:  if (strcmp(ev, want_ev)) mismatch("uffd events [%s], expected [%s]", ev, want_ev);
-scan:  if (want_cats && ran) check_scan(scan_r, want_rc);
+scan:  if (want_cats && ran) check_scan(scan_r);
 scan:  want_cats = NULL;
   for (struct region *r = R; r < R + NREGIONS; r++) {
     if (r->want && !alive[r->proc]) mismatch("process %d is gone, expected it to map %s", r->proc, r->name);
@@ -269,7 +266,7 @@ scan:  want_cats = NULL;
   for (int k = 0; k < NREGIONS; k++) memcpy(R[k].was, R[k].now, sizeof R[k].now), R[k].was_pages = R[k].want ? R[k].pages : 0;
 }
 /*@ steps */
-static void timeout(int sig) { printf("# harness error: no result in 60 s (signal %d)\n", sig), finish(KSFT_FAIL, NULL); }
+static void timeout(int sig) { printf("# the case did not end in 60 s: step %d (%s) blocked (signal %d)\n", cur_step, cur_text, sig), finish(KSFT_FAIL, NULL); }
 int main(int argc, char **argv) { /* host checks, then S runs the case */
   volatile char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);

@@ -52,10 +52,11 @@ const FEATURE_NAMES: Record<string, string> = {
   event_fork: 'UFFD_FEATURE_EVENT_FORK', event_remap: 'UFFD_FEATURE_EVENT_REMAP', event_unmap: 'UFFD_FEATURE_EVENT_UNMAP',
   wp_unpopulated: 'UFFD_FEATURE_WP_UNPOPULATED', wp_async: 'UFFD_FEATURE_WP_ASYNC',
 };
-/** uapi constants newer than many build hosts' headers (values from the kernel UAPI) */
+/** uapi constants newer than many build hosts' headers (values from the kernel UAPI), spelled exactly as
+ *  glibc's and the kernel's headers spell them, so that a newer header's identical definition does not clash */
 const UAPI: Record<string, string> = {
   MAP_FIXED_NOREPLACE: '0x100000', MADV_PAGEOUT: '21', MADV_POPULATE_READ: '22', MADV_POPULATE_WRITE: '23', MADV_COLLAPSE: '25',
-  MREMAP_DONTUNMAP: '4', UFFD_USER_MODE_ONLY: '1', UFFD_FEATURE_WP_UNPOPULATED: '(1 << 13)', UFFD_FEATURE_WP_ASYNC: '(1 << 15)',
+  MREMAP_DONTUNMAP: '4', UFFD_USER_MODE_ONLY: '1', UFFD_FEATURE_WP_UNPOPULATED: '(1<<13)', UFFD_FEATURE_WP_ASYNC: '(1<<15)',
 };
 
 const cstr = (s: string) => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/[^\x20-\x7e]/g, '?') + '"';
@@ -129,10 +130,13 @@ function observeHeader(flags: ReadonlySet<string>): string {
   }
   const inner = body.slice(body.indexOf('#define PTEFARM_OBSERVE_H') + '#define PTEFARM_OBSERVE_H'.length, body.lastIndexOf('#endif')).trim();
   const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped' };
-  return inner.split(/\n\n/).filter((chunk) => {
+  const kept = inner.split(/\n\n/).filter((chunk) => {
     const name = /static \w+ (\w+)\(/.exec(chunk)?.[1];
     return !name || !(name in fn) || flags.has(fn[name]);
-  }).join('\n');
+  });
+  // the header's comments explain the kernel functions behind each outcome; the reproducer keeps one line
+  const code = kept.join('\n').replace(/\/\*[\s\S]*?\*\//g, '').split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  return ['/* from ptefarm\'s workers/executor/ptefarm-observe.h, shared with the executor: page codes and outcomes */', ...code].join('\n');
 }
 
 const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.page ?? '-'} ${e.child ?? '-'}`;
@@ -162,22 +166,25 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   const flags = new Set<string>();
   const uapi = new Set<string>(['MAP_FIXED_NOREPLACE']);
   const errnos = new Set<string>();
+  // One process, and no userfaultfd message the model expects (a sync write-protect fault or a
+  // fork/remap/unmap event blocks the faulting or mapping call until someone reads it): the program
+  // itself is process 0, no supervisor needed. A message the model does not expect then blocks the
+  // step, and the program ends with a timeout, which is a failure.
+  const solo = !c.ops.some((o) => o.op === 'fork' || o.op === 'exit') && !pred.steps.some((s) => s.events.length);
+  const supFn = solo ? 'in_proc' : 'in_sup'; // in one process, S is the case process
   const lines: string[] = [];
   const shown = new Map<string, string>(); // "p region" -> want() arguments last written
   const usesUffd = c.uffd !== undefined || c.ops.some((o) => ['uffd_register', 'uffd_unregister', 'wp', 'close_uffd'].includes(o.op));
   if (usesUffd) { flags.add('uffd'); uapi.add('UFFD_USER_MODE_ONLY'); }
   const features = (c.uffd?.features ?? []).map((f) => FEATURE_NAMES[f]);
   for (const f of features) if (own(UAPI, f)) uapi.add(f);
-  // one process, and nothing that blocks until S reads the userfaultfd (a sync write-protect fault,
-  // a fork/remap/unmap event): the program itself is process 0, no supervisor needed
-  const solo = !c.ops.some((o) => o.op === 'fork' || o.op === 'exit') && !pred.steps.some((s) => s.events.length)
-    && !(c.uffd?.features ?? []).some((f) => f.startsWith('event_'));
   flags.add(solo ? 'solo' : 'multi');
   if (usesUffd && !solo) flags.add('mu');
   if (enc.uffdFeatures >= 0 && solo) {
     lines.push(`  /* setup: a userfaultfd (${features.join(' | ') || 'no features'}) */`);
     lines.push('  uffd[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);');
     lines.push('  if (uffd[0] < 0 || ioctl(uffd[0], UFFDIO_API, &(struct uffdio_api){ .api = UFFD_API, .features = UFFD_FEATURES })) no_uffd(strerror(errno));');
+    if (features.includes('UFFD_FEATURE_EVENT_FORK')) lines.push('  caps(0); /* CAP_SYS_PTRACE was for UFFD_FEATURE_EVENT_FORK only (fs/userfaultfd.c userfaultfd_api) */');
   } else if (enc.uffdFeatures >= 0) {
     lines.push(`  /* setup, p0: a userfaultfd (${features.join(' | ') || 'no features'}), handed to S, which holds it from now on */`);
     lines.push(`  if (in_proc(-1, 0, "userfaultfd")) done(open_uffd(UFFD_FEATURES));`, '  take_uffd();');
@@ -202,9 +209,9 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
       else block.push(`  if (in_proc(${i}, ${p}, ${text})) {`, ...b.map((l) => `    ${l}`), '  }');
     };
     const sup = (body: string[]) => {
-      flags.add('sup');
-      if (body.length === 1) block.push(`  if (in_sup(${i}, ${p}, ${text})) ${body[0]}`);
-      else block.push(`  if (in_sup(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
+      if (!solo) flags.add('sup');
+      if (body.length === 1) block.push(`  if (${supFn}(${i}, ${p}, ${text})) ${body[0]}`);
+      else block.push(`  if (${supFn}(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
     };
     const madv = (adv: string) => { if (own(UAPI, adv)) uapi.add(adv); proc(`done(madvise(${at}, ${len}, ${adv}));`); };
     let why = '';
@@ -242,12 +249,12 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
         break;
       }
       case 'mprotect': proc(`done(mprotect(${at}, ${len}, ${['PROT_NONE', 'PROT_READ', '', 'PROT_READ | PROT_WRITE'][v[5]]}));`); break;
-      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? 1 : 0}));`); why = ` (one byte per page)`; break;
+      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? 1 : 0}));`); break;
       case 'fork': {
         flags.add('fork');
         const child = procs.length;
         procs.push(new Map([...table].map(([k, r]) => [k, { ...r }])));
-        block.push(`  if (in_fork(${i}, ${p}, ${child}, ${text})) done(fork_as(${child}));`);
+        block.push(`  if (in_proc(${i}, ${p}, ${text})) done(fork_as(${child}));`);
         why = ` -> p${child}`;
         break;
       }
@@ -283,10 +290,10 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
         flags.add('scan');
         const wpm = v[5] === 1;
         const end = hex((reg!.start + first + count) * PG);
-        block.push(`  if (in_sup(${i}, ${p}, ${text})) done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg),`,
+        if (!solo) flags.add('sup');
+        block.push(`  if (${supFn}(${i}, ${p}, ${text})) done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg),`,
           `    .start = ${addr}, .end = ${end}, .vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ',\n    .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''} }));`);
-        flags.add('sup');
-        why = ` (PAGEMAP_SCAN on /proc/PID/pagemap${wpm ? ', write-protecting what it reports' : ''})`;
+        if (wpm) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
         break;
       }
     }
@@ -335,7 +342,7 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
     }
     if (ps.events.length) lines.push(`  want_ev = ${cstr(ps.events.map(eventText).sort().join(';'))};`);
     for (const [pk, regions] of Object.entries(ps.scan ?? {})) {
-      for (const [name, strs] of Object.entries(regions)) lines.push(`  want_scan(${pk}, ${cstr(name)}, ${cstr(itemRanges(strs))});`);
+      for (const [name, strs] of Object.entries(regions)) flags.add('wantscan'), lines.push(`  want_scan(${pk}, ${cstr(name)}, ${cstr(itemRanges(strs))});`);
     }
     const rc = String(ps.rc);
     if (/^E[A-Z0-9]+$/.test(rc)) errnos.add(rc);
@@ -355,9 +362,9 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   const includes = ['errno.h', 'fcntl.h', 'grp.h', 'linux/capability.h', ...(usesUffd ? ['linux/userfaultfd.h'] : []), ...(multi ? ['poll.h'] : []),
     ...(flags.has('swapped') || flags.has('fork') ? ['sched.h'] : []), ...(touchSolo ? ['setjmp.h'] : []), 'signal.h', 'stdint.h', 'stdio.h', 'stdlib.h',
     'string.h', 'sys/ioctl.h', 'sys/mman.h', 'sys/prctl.h', ...(flags.has('mu') ? ['sys/socket.h'] : []), 'sys/syscall.h', ...(multi ? ['sys/wait.h'] : []), 'unistd.h'];
-  const defs = [...uapi].sort().map((k) => `#ifndef ${k}\n#define ${k} ${UAPI[k]}\n#endif`);
+  const defs = [...uapi].sort().map((k) => `#define ${k} ${UAPI[k]}`);
   const scanDefs = flags.has('scan')
-    ? '#define PM_SCAN_WP_MATCHING (1ULL << 0)\n#define PM_SCAN_CHECK_WPASYNC (1ULL << 1)\n#define PAGE_IS_WRITTEN (1ULL << 1)\n#define PAGE_IS_GUARD (1ULL << 8)\n#define PAGE_CATS_ALL 0x1ffULL\n'
+    ? 'enum { PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, PAGE_IS_WRITTEN = 1 << 1, PAGE_IS_GUARD = 1 << 8, PAGE_CATS_ALL = 0x1ff };\n'
     : '';
   return `/*
  * ptefarm reproducer: ${ccomment(name)}
@@ -368,13 +375,13 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
  */
 #define _GNU_SOURCE
 ${includes.map((h) => `#include <${h}>`).join('\n')}
+/* newer uapi than some headers have (spelled as the headers do: an identical redefinition is no clash) */
 ${defs.join('\n')}
 /* PAGEMAP_SCAN (linux/fs.h, 6.7+), under ptefarm's own names so that newer headers do not clash */
 struct pf_page_region { uint64_t start, end, categories; };
 struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask; };
 #define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
-#define PAGE_IS_PFNZERO (1ULL << 5)
-#define PAGE_IS_HUGE (1ULL << 6)
+enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6 };
 ${scanDefs}#define PG 4096ULL
 enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED };
 enum { NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, NEEDS_PTRACE = ${features.includes('UFFD_FEATURE_EVENT_FORK') ? 1 : 0} /* for event_fork */,
