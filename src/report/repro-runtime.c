@@ -26,13 +26,12 @@ static void finish(int code, const char *why) { /* kselftest exit codes; --bisec
   exit(bisect && code == KSFT_SKIP ? 125 : code);
 }
 static void harness(const char *what) { printf("# harness error: %s: %s\n", what, strerror(errno)), finish(KSFT_FAIL, NULL); }
-static void caps(uint32_t keep) {
-  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  syscall(SYS_capset, &h, (struct __user_cap_data_struct[2]){ { keep, keep, 0 }, { 0, 0, 0 } });
-}
-static void set_rc(int e) { /* the errno names this case's expectations use */
-  for (size_t k = 0; k < sizeof ERRNO / sizeof ERRNO[0]; k++) if (ERRNO[k].e == e) { snprintf(rc, sizeof rc, "%s", ERRNO[k].name); return; }
+ptrace:static void caps(uint32_t keep) {
+ptrace:  syscall(SYS_capset, &(struct __user_cap_header_struct){ _LINUX_CAPABILITY_VERSION_3, 0 }, (struct __user_cap_data_struct[2]){ { keep, keep, 0 }, { 0, 0, 0 } });
+ptrace:}
+static void set_rc(int e) { /* by the errno names this case's expectations use */
   snprintf(rc, sizeof rc, "E%d", e);
+  for (size_t k = 0; k < sizeof ERRNO / sizeof ERRNO[0]; k++) if (ERRNO[k].e == e) snprintf(rc, sizeof rc, "%s", ERRNO[k].name);
 }
 /*@ if uffd */
 static int uffd[NPROCS];
@@ -75,7 +74,7 @@ static int pass_fd(int fd) { /* fd >= 0: send it (p0); -1: receive it (S) */
 static int open_uffd(uint64_t features) { /* in p0 */
   int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
   if (fd < 0 || ioctl(fd, UFFDIO_API, &(struct uffdio_api){ .api = UFFD_API, .features = features })) return -1;
-  caps(0); /* CAP_SYS_PTRACE was for UFFD_FEATURE_EVENT_FORK only (fs/userfaultfd.c userfaultfd_api) */
+ptrace:  caps(0); /* CAP_SYS_PTRACE was for UFFD_FEATURE_EVENT_FORK only (fs/userfaultfd.c userfaultfd_api) */
   return pass_fd(fd);
 }
 static void take_uffd(void) { /* in S */
@@ -109,16 +108,14 @@ mu:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLI
     if (poll(f, (nfds_t)n, -1) < 0 && errno != EINTR) harness("poll");
 mu:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
     if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) {
-      if (m.born) { born(m.proc, (pid_t)m.val); continue; }
-      if (m.val) set_rc((int)m.val);
-      return;
-    } else if ((f[1].revents & POLLIN) && !waitid(P_PID, (id_t)pid[p], &si, WEXITED)) {
-      alive[p] = 0;
-      if (si.si_code == CLD_EXITED && si.si_status == 0) return; /* its exit op */
-      if (si.si_code == CLD_EXITED || (si.si_status != SIGSEGV && si.si_status != SIGBUS)) harness("a case process died");
-      snprintf(rc, sizeof rc, si.si_status == SIGSEGV ? "SIGSEGV" : "SIGBUS"); /* its own access raised it */
-      return;
+      if (!m.born) { if (m.val) set_rc((int)m.val); return; }
+      born(m.proc, (pid_t)m.val);
     }
+    if (!(f[1].revents & POLLIN) || waitid(P_PID, (id_t)pid[p], &si, WEXITED)) continue;
+    alive[p] = 0; /* its exit op (status 0), or a fault of its own access (SIGSEGV, SIGBUS: the result) */
+    if (si.si_code != CLD_EXITED && (si.si_status == SIGSEGV || si.si_status == SIGBUS)) snprintf(rc, sizeof rc, si.si_status == SIGSEGV ? "SIGSEGV" : "SIGBUS");
+    else if (si.si_code != CLD_EXITED || si.si_status) harness("a case process died");
+    return;
   }
 }
 /*@ end */
@@ -173,10 +170,10 @@ static int prot_of(uint64_t addr) { /* the protection of a page now (/proc/self/
   return prot;
 }
 /*@ end */
-static struct region *region(int p, const char *name) {
-  int k = 0;
-  while (k < NREGIONS - 1 && R[k].name && (R[k].proc != p || strcmp(R[k].name, name))) k++;
-  return &R[k];
+static struct region *region(int p, const char *name) { /* process p's region: found, or a free slot */
+  struct region *r = R;
+  while (r < R + NREGIONS - 1 && r->name && (r->proc != p || strcmp(r->name, name))) r++;
+  return r;
 }
 /* the bits the model expects of p's region after this step: "FIRST-LAST BITS, ..." with
  * P S F E W D = pagemap bits 63 62 61 56 57 55, '.' 0, '*' any; NULL: nothing (it is gone) */
@@ -287,12 +284,13 @@ swapped:  for (int c = 0; !sched_getaffinity(0, sizeof set, &set) && c < CPU_SET
 swapped:    if (CPU_ISSET(c, &set)) { CPU_ZERO(&set); CPU_SET(c, &set); sched_setaffinity(0, sizeof set, &set); break; }
   printf("1..%d\n", NOPS);
   signal(SIGALRM, timeout), alarm(60);
-  if (geteuid() == 0) { /* the case runs as nobody, with no capability but CAP_SYS_PTRACE for UFFD_FEATURE_EVENT_FORK */
-    for (int c = 0; c <= 63; c++) if (c != CAP_SYS_PTRACE) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-    if (prctl(PR_SET_KEEPCAPS, 1) || setgroups(0, NULL) || setgid(65534) || setuid(65534)) harness("dropping root");
-    prctl(PR_SET_DUMPABLE, 1); /* setuid cleared it; S opens /proc/PID/pagemap */
+  if (geteuid() == 0) { /* the case runs as nobody, with no capability (setuid clears them) */
+ptrace:    prctl(PR_SET_KEEPCAPS, 1); /* but CAP_SYS_PTRACE, which UFFD_FEATURE_EVENT_FORK needs */
+    if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) harness("dropping root");
+    prctl(PR_SET_DUMPABLE, 1); /* setuid cleared it; /proc/PID/pagemap needs it */
   }
-  caps(NEEDS_PTRACE ? 1u << CAP_SYS_PTRACE : 0), prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+ptrace:  caps(1u << CAP_SYS_PTRACE);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 multi:  for (int p = 0; p < NPROCS; p++) if (pipe2(go[p], O_CLOEXEC)) harness("pipe");
 multi:  if (pipe2(msgs, O_CLOEXEC)) harness("pipe");
 mu:  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) harness("socketpair");
@@ -300,7 +298,8 @@ multi:  pid_t p0 = fork();
 multi:  if (p0 == 0) me = 0, prctl(PR_SET_PDEATHSIG, SIGKILL), case_steps();
 multi:  while (p0 == 0) pause(); /* done: wait for S to end the case */
 multi:  if (p0 < 0) harness("fork");
-multi:  born(0, p0), caps(0); /* S: no capability from here on (it opened p0's pagemap with p0's capabilities) */
+multi:  born(0, p0); /* with p0's capabilities (a case process must not hold more than S to be readable) */
+ptracemulti:  caps(0); /* S: no capability from here on */
 solo:  alive[0] = 1, pagemap[0] = pm;
 touchsolo:  signal(SIGSEGV, on_fault), signal(SIGBUS, on_fault);
   case_steps();

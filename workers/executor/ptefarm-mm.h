@@ -1,7 +1,6 @@
 /*
- * ptefarm-mm.h: the process machinery shared by ptefarm's native executor (ptefarm-exec.c) and the
- * reproducers `ptefarm repro` writes (src/report/repro-runtime.c, which gets this file's text
- * inlined so that the reproducer stays one self-contained .c file): syscall helpers, privilege
+ * ptefarm-mm.h: the process machinery of ptefarm's native executor (ptefarm-exec.c; what it shares
+ * with the reproducers of `ptefarm repro` is in ptefarm-observe.h): syscall helpers, privilege
  * dropping, the case processes (they execute one command at a time and read their OWN
  * /proc/self/pagemap and PAGEMAP_SCAN on request) and the supervisor's side of the command pipes
  * and userfaultfd contexts.

@@ -21,13 +21,10 @@ static uint8_t pm_code(uint64_t e) {
 static void observe_range(int pm, uint64_t addr, uint64_t pages, uint8_t *codes, int *scan_ok) {
   static uint64_t ent[MAXPAGES];
   static struct pf_page_region vec[MAXPAGES];
-  memset(ent, 0, pages * 8);
-  if (pread(pm, ent, pages * 8, (off_t)(addr / PG * 8)) < 0) memset(ent, 0, pages * 8);
+  if (pread(pm, ent, pages * 8, (off_t)(addr / PG * 8)) != (ssize_t)(pages * 8)) memset(ent, 0, pages * 8);
   for (uint64_t k = 0; k < pages; k++) codes[k] = pm_code(ent[k]);
-  if (!*scan_ok) return;
-  struct pf_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + pages * PG, .vec = (uint64_t)(uintptr_t)vec,
-    .vec_len = MAXPAGES, .category_anyof_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO, .return_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO };
-  long r = ioctl(pm, PF_PAGEMAP_SCAN, &a);
+  long r = !*scan_ok ? 0 : ioctl(pm, PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg), .start = addr, .end = addr + pages * PG,
+    .vec = (uint64_t)(uintptr_t)vec, .vec_len = MAXPAGES, .category_anyof_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO, .return_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO });
   if (r < 0 && (errno == ENOTTY || errno == EINVAL)) *scan_ok = 0;
   for (long j = 0; j < r; j++)
     for (uint64_t x = vec[j].start; x < vec[j].end; x += PG)
