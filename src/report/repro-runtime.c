@@ -4,10 +4,9 @@
  * Nothing above `begin` is copied. */
 /*@ begin */
 #include "ptefarm-observe.h"
-multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; a
-multi: * block runs where its in_proc()/in_sup() says. in_proc(i, p): S sends p "go", p does the syscalls
-multi: * and reports with done(). in_sup(i, p): S acts for p (userfaultfd, PAGEMAP_SCAN). end_step(): S
-multi: * reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
+multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; in_proc(i, p):
+multi: * S sends p "go", p runs the block and reports with done(); in_sup(i, p): S runs it for p (userfaultfd, PAGEMAP_SCAN).
+multi: * end_step(): S reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
 solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
 solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
 multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
@@ -16,7 +15,7 @@ struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pag
 static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
 static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, bisect;
 static const char *cur_text, *want_rc;
-static char rc[32];
+static char rc[32]; /* the step's result: "0", an errno name, or the signal its own access raised */
 #define mismatch(...) (void)(++step_fails <= 8 && printf("# step %d (%s): ", cur_step, cur_text) && printf(__VA_ARGS__) && putchar('\n'))
 static void finish(int code, const char *why) { /* kselftest exit codes; --bisect: skip -> 125 */
   if (code == KSFT_PASS && ASSERTS_ONLY_SOFT_DIRTY && !soft_dirty) code = KSFT_SKIP, why = "this case asserts soft-dirty (bit 55), which this kernel cannot show";
@@ -38,7 +37,9 @@ static int uffd[NPROCS];
 static void no_uffd(const char *err) { printf("# userfaultfd with features 0x%llx: %s\n", (unsigned long long)(UFFD_FEATURES), err), finish(KSFT_SKIP, "this userfaultfd is not available here"); }
 /*@ end */
 /*@ if mu */
-static int nctx, ctx_fd[2 * NPROCS], ctx_proc[2 * NPROCS], forked = -1, uffd_sock[2], nevents;
+static int nctx, ctx_fd[2 * NPROCS], uffd_sock[2];
+/*@ if ev */
+static int ctx_proc[2 * NPROCS], forked = -1, nevents;
 static char events[32][64], ev[2048];
 static const char *want_ev;
 static void event(const char *kind, int p, uint64_t a, int child) { /* "kind proc region page child" */
@@ -60,6 +61,7 @@ static void drain(int c) {
     if (m.event == UFFD_EVENT_UNMAP) event("unmap", ctx_proc[c], m.arg.remove.start, -1);
   }
 }
+/*@ end */
 /* p0 opens the userfaultfd and passes it to S (SCM_RIGHTS), which holds the only descriptor from
  * then on, so that closing it releases the context (fs/userfaultfd.c userfaultfd_release) */
 static int pass_fd(int fd) { /* fd >= 0: send it (p0); -1: receive it (S) */
@@ -97,16 +99,16 @@ static void born(int p, pid_t child) { /* S: process p exists; S reads its pagem
   if ((pidfd[p] = (int)syscall(SYS_pidfd_open, child, 0)) < 0 || (pagemap[p] = open(path, O_RDONLY | O_CLOEXEC)) < 0) harness(path);
   pid[p] = child, alive[p] = 1;
 mu:  uffd[p] = p ? uffd[cur_proc] : -1; /* without event_fork the child shares the parent's context */
-mu:  if (forked >= 0) event("fork", cur_proc, 0, p), uffd[p] = ctx_fd[nctx] = forked, ctx_proc[nctx++] = p, forked = -1;
+ev:  if (forked >= 0) event("fork", cur_proc, 0, p), uffd[p] = ctx_fd[nctx] = forked, ctx_proc[nctx++] = p, forked = -1;
 }
 static void wait_done(int p) { /* S: until process p reports its step or ends */
   for (struct msg m;;) {
     struct pollfd f[2 + 2 * NPROCS] = { { msgs[0], POLLIN, 0 }, { pidfd[p], POLLIN, 0 } };
     siginfo_t si = { 0 };
     int n = 2;
-mu:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLIN, 0 };
+ev:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLIN, 0 };
     if (poll(f, (nfds_t)n, -1) < 0 && errno != EINTR) harness("poll");
-mu:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
+ev:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
     if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) {
       if (!m.born) { if (m.val) set_rc((int)m.val); return; }
       born(m.proc, (pid_t)m.val);
@@ -121,7 +123,7 @@ mu:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
 /*@ end */
 static int begin(int i, int p, const char *text) {
   cur_step = i, cur_proc = p, cur_text = text, step_fails = 0, ran = alive[p], strcpy(rc, "0");
-mu:  nevents = 0, want_ev = "";
+ev:  nevents = 0, want_ev = "";
   return ran;
 }
 /*@ if multi */
@@ -236,21 +238,21 @@ static void check_scan(const struct region *r) {
   nvec = -1;
 }
 /*@ end */
-mu:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
+ev:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 /* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */
 static void end_step(const char *want) {
   static char got[MAXPAGES * 6];
   if (me >= 0) return;
   want_rc = want;
   if (ran && strcmp(want, "*") && strcmp(want, rc)) mismatch("returned %s, expected %s", rc, want);
-mu:  for (int c = 0; c < nctx; c++) drain(c);
+ev:  for (int c = 0; c < nctx; c++) drain(c);
   for (int k = 0; k < NREGIONS; k++)
     if (R[k].want && alive[R[k].proc]) observe_range(pagemap[R[k].proc], R[k].addr, R[k].pages, R[k].now, &scan_ok);
 outcomes:  for (int i = 0; i < nassume && !step_fails; i++) check_outcome(&A[i]);
 outcomes:  nassume = 0;
-mu:  qsort(events, (size_t)nevents, sizeof events[0], cmp);
-mu:  for (int k = ev[0] = 0; k < nevents; k++) snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", k ? ";" : "", events[k]);
-mu:  if (strcmp(ev, want_ev)) mismatch("uffd events [%s], expected [%s]", ev, want_ev);
+ev:  qsort(events, (size_t)nevents, sizeof events[0], cmp);
+ev:  for (int k = ev[0] = 0; k < nevents; k++) snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", k ? ";" : "", events[k]);
+ev:  if (strcmp(ev, want_ev)) mismatch("uffd events [%s], expected [%s]", ev, want_ev);
 scan:  if (want_cats && ran) check_scan(scan_r);
 scan:  want_cats = NULL;
   for (struct region *r = R; r < R + NREGIONS; r++) {
@@ -267,11 +269,10 @@ static void timeout(int sig) { printf("# the case did not end in 60 s: step %d (
 int main(int argc, char **argv) { /* host checks, then S runs the case */
   volatile char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  uint64_t e = 0;
   bisect = (argc > 1 && !strcmp(argv[1], "--bisect")) || getenv("PTEFARM_BISECT") != NULL;
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("KTAP version 1\n# ptefarm reproducer: %s\n", CASE_NAME);
-  *m = 1; /* a written page of a fresh mapping is soft-dirty, if the kernel has soft-dirty at all */
+  uint64_t e = *m = 1; /* a written page of a fresh mapping is soft-dirty, if the kernel has soft-dirty at all */
   if (!(soft_dirty = pread(pm, &e, 8, (off_t)((uintptr_t)m / PG * 8)) == 8 && (e >> 55) & 1)) printf("# this kernel shows no soft-dirty: bit 55 and SOFT_DIRTY are not compared\n");
 scan:  struct pf_pm_scan_arg a = { .size = sizeof a, .start = (uintptr_t)m, .end = (uintptr_t)m + PG, .vec = (uintptr_t)vec, .vec_len = 1, .return_mask = scan_cats };
 scan:  if (ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0 && (a.return_mask = scan_cats &= ~PAGE_IS_GUARD, ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0)) finish(KSFT_SKIP, "PAGEMAP_SCAN is not supported by this kernel");

@@ -180,6 +180,9 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   for (const f of features) if (own(UAPI, f)) uapi.add(f);
   flags.add(solo ? 'solo' : 'multi');
   if (usesUffd && !solo) flags.add('mu');
+  // S reads the userfaultfd (resolving sync write-protect faults, noting events) only when the model
+  // expects a message; one it does not expect blocks its step, and the program fails on the timeout
+  if (usesUffd && !solo && pred.steps.some((s) => s.events.length)) flags.add('ev');
   if (enc.uffdFeatures >= 0 && solo) {
     lines.push(`  /* setup: a userfaultfd (${features.join(' | ') || 'no features'}) */`);
     lines.push('  uffd[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);');
