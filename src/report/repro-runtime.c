@@ -1,488 +1,309 @@
-/*
- * ---- runtime (the same process structure and syscalls as ptefarm's native executor) ----------
- *
- *   main  --forks-->  S, the supervisor (drops root to nobody, keeping CAP_SYS_PTRACE only for
- *                     event_fork; pinned to one CPU, owns the userfaultfd and resolves sync
- *                     write-protect faults)
- *   S     --commands over pipes-->  P0, P1, ... (the case's processes; each reads its OWN
- *                     /proc/self/pagemap after every op and sends the codes back over a pipe)
- *
- * S checks every step against the expectations above and prints KTAP test points. If the kernel
- * chose another outcome than the one the expectations assume (no huge page where a THP was
- * assumed, a fresh page where a read was assumed to map the zero page, a page that MADV_PAGEOUT
- * did not reclaim), the expectations do not apply: the attempt
- * is repeated (up to 3 times), then the test is skipped.
- */
-/* uapi definitions, limits, the command protocol, case processes and the supervisor's plumbing:
- * the executor's own code (workers/executor/ptefarm-mm.h), inlined by `ptefarm repro` */
-#include "ptefarm-mm.h"
-
-#define KSFT_PASS 0
-#define KSFT_FAIL 1
-#define KSFT_SKIP 4
-#define EXIT_OUTCOME 3 /* supervisor: the kernel chose another outcome; try again */
-
-#define ATTEMPTS 3
-#define TIMEOUT_S 60
-
-static int g_cpu = -1;
-static int g_soft_dirty;
-static FILE *out;
-
-/* as root, become nobody with no capability, keeping CAP_SYS_PTRACE only for a case that needs
- * it (UFFD_FEATURE_EVENT_FORK) */
-static int drop_to_nobody(char *why, size_t whylen) {
-  uid_t uid = 65534; gid_t gid = 65534;
-  struct passwd *pw = geteuid() == 0 ? getpwnam("nobody") : NULL;
-  if (pw) { uid = pw->pw_uid; gid = pw->pw_gid; }
-  int keep_ptrace = UFFD_FEATURES >= 0 && (UFFD_FEATURES & UFFD_FEATURE_EVENT_FORK);
-  return drop_privileges_for_case(uid, gid, keep_ptrace, why, whylen);
+/* The helpers of a reproducer `ptefarm repro` writes (src/report/repro.ts). The generator keeps
+ * what a case needs: `if FLAG` ... `end` sections and lines prefixed `FLAG:`, inlines the
+ * executor's ptefarm-observe.h where it is included, and writes the case's steps at `steps`.
+ * Nothing above `begin` is copied. */
+/*@ begin */
+#include "ptefarm-observe.h"
+multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; in_proc(i, p):
+multi: * S sends p "go", p runs the block and reports with done(); in_sup(i, p): S runs it for p (userfaultfd, PAGEMAP_SCAN).
+multi: * end_step(): S reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
+solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
+solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
+multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
+multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
+struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
+static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
+static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, bisect;
+static const char *cur_text, *want_rc;
+static char rc[32]; /* the step's result: "0", an errno name, or the signal its own access raised */
+#define mismatch(...) (void)(++step_fails <= 8 && printf("# step %d (%s): ", cur_step, cur_text) && printf(__VA_ARGS__) && putchar('\n'))
+static void finish(int code, const char *why) { /* kselftest exit codes; --bisect: skip -> 125 */
+  if (code == KSFT_PASS && ASSERTS_ONLY_SOFT_DIRTY && !soft_dirty) code = KSFT_SKIP, why = "this case asserts soft-dirty (bit 55), which this kernel cannot show";
+  if (why) printf("# SKIP %s\n", why);
+  printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n", code == KSFT_PASS ? NOPS : 0, code == KSFT_FAIL, code == KSFT_SKIP);
+  for (int p = 0; p < NPROCS; p++) if (alive[p] && pid[p] > 0) kill(pid[p], SIGKILL);
+  exit(bisect && code == KSFT_SKIP ? 125 : code);
 }
-
-/* ---- supervisor ----------------------------------------------------------------------------- */
-static void fatal(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("# harness error: ", out);
-  vfprintf(out, fmt, ap);
-  fputc('\n', out);
-  va_end(ap);
-  fflush(out);
-  exit(KSFT_FAIL);
+static void harness(const char *what) { printf("# harness error: %s: %s\n", what, strerror(errno)), finish(KSFT_FAIL, NULL); }
+ptrace:static void caps(uint32_t keep) {
+ptrace:  syscall(SYS_capset, &(struct __user_cap_header_struct){ _LINUX_CAPABILITY_VERSION_3, 0 }, (struct __user_cap_data_struct[2]){ { keep, keep, 0 }, { 0, 0, 0 } });
+ptrace:}
+static void set_rc(int e) { /* by the errno names this case's expectations use */
+  snprintf(rc, sizeof rc, "E%d", e);
+  for (size_t k = 0; k < sizeof ERRNO / sizeof ERRNO[0]; k++) if (ERRNO[k].e == e) snprintf(rc, sizeof rc, "%s", ERRNO[k].name);
 }
-
-/* events of the current op, as "kind proc region page child" ('-' for none) */
-static char events[64][96];
-static int nevents;
-
-static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child) {
-  if (nevents >= 64) return;
-  uint64_t page = 0;
-  int r = has_addr && p >= 0 ? region_at(p, addr, &page) : -1;
-  char c[16] = "-";
-  if (child >= 0) snprintf(c, sizeof c, "%d", child);
-  if (r >= 0) snprintf(events[nevents++], 96, "%s %d %s %llu %s", kind, p, REGION_NAMES[r], (unsigned long long)page, c);
-  else snprintf(events[nevents++], 96, "%s %d - - %s", kind, p, c);
-}
-
-/* ---- expectations --------------------------------------------------------------------------- */
-static const char *BIT_NAME[6] = { "present", "swapped", "file", "exclusive", "uffd-wp", "soft-dirty" };
-static const char BIT_LETTER[6] = { 'P', 'S', 'F', 'E', 'W', 'D' };
-static const char *SCAN_NAME[9] = { "WPALLOWED", "WRITTEN", "FILE", "PRESENT", "SWAPPED", "PFNZERO", "HUGE", "SOFT_DIRTY", "GUARD" };
-static const char SCAN_LETTER[9] = { 'a', 'w', 'f', 'p', 's', 'z', 'h', 'd', 'g' };
-
-/* expand a run-length string ("P..E.Dx3 ......") into `n` fixed-width items */
-static int expand(const char *rle, int width, char *outbuf, int n) {
+/*@ if uffd */
+static int uffd[NPROCS];
+static void no_uffd(const char *err) { printf("# userfaultfd with features 0x%llx: %s\n", (unsigned long long)(UFFD_FEATURES), err), finish(KSFT_SKIP, "this userfaultfd is not available here"); }
+/*@ end */
+/*@ if mu */
+static int nctx, ctx_fd[2 * NPROCS], uffd_sock[2];
+/*@ if ev */
+static int ctx_proc[2 * NPROCS], forked = -1, nevents;
+static char events[32][64], ev[2048];
+static const char *want_ev;
+static void event(const char *kind, int p, uint64_t a, int child) { /* "kind proc region page child" */
   int k = 0;
-  const char *s = rle;
-  while (*s) {
-    while (*s == ' ') s++;
-    if (!*s) break;
-    const char *item = s;
-    s += width;
-    long rep = 1;
-    if (*s == 'x') { rep = strtol(s + 1, (char **)&s, 10); }
-    for (long j = 0; j < rep; j++) {
-      if (k >= n) return -1;
-      memcpy(outbuf + (size_t)k * width, item, (size_t)width);
-      k++;
-    }
-  }
-  return k;
+  while (k < NREGIONS && !(R[k].want && R[k].proc == p && a >= R[k].addr && a < R[k].addr + R[k].pages * PG)) k++;
+  if (nevents < 32 && k < NREGIONS) snprintf(events[nevents++], 64, "%s %d %s %llu -", kind, p, R[k].name, (unsigned long long)((a - R[k].addr) / PG));
+  else if (nevents < 32) snprintf(events[nevents++], 64, child >= 0 ? "%s %d - - %d" : "%s %d - - -", kind, p, child);
 }
-
-static int g_failures_in_step;
-static int g_step;
-
-static void mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void mismatch(const char *fmt, ...) {
-  g_failures_in_step++;
-  if (g_failures_in_step > 8) { if (g_failures_in_step == 9) fputs("# ... (more mismatches in this step)\n", out); return; }
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(out, "# step %d (%s): ", g_step, OP_TEXT[g_step]);
-  vfprintf(out, fmt, ap);
-  fputc('\n', out);
-  va_end(ap);
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
-/* "a b c" of sorted event strings joined by ';' */
-static void events_text(char *dst, size_t n) {
-  const char *v[64];
-  for (int i = 0; i < nevents; i++) v[i] = events[i];
-  qsort(v, (size_t)nevents, sizeof v[0], cmp_str);
-  dst[0] = 0;
-  for (int i = 0; i < nevents; i++) {
-    if (i) strncat(dst, ";", n - strlen(dst) - 1);
-    strncat(dst, v[i], n - strlen(dst) - 1);
+/* S: a sync write-protect fault is resolved by clearing wp on the page, which wakes the writer;
+ * fork/remap/unmap events are noted (reading them lets the mm operation finish) */
+static void drain(int c) {
+  struct uffd_msg m;
+  while (ctx_fd[c] >= 0 && read(ctx_fd[c], &m, sizeof m) == sizeof m) {
+    uint64_t a = m.arg.pagefault.address & ~(PG - 1);
+    if (m.event == UFFD_EVENT_PAGEFAULT) event("wp_fault", ctx_proc[c], a, -1);
+    while (m.event == UFFD_EVENT_PAGEFAULT && ioctl(ctx_fd[c], UFFDIO_WRITEPROTECT, &(struct uffdio_writeprotect){ { a, PG }, 0 }) && errno == EAGAIN) usleep(100);
+    if (m.event == UFFD_EVENT_FORK) forked = (int)m.arg.fork.ufd, fcntl(forked, F_SETFL, O_NONBLOCK); /* the child's context: see born() */
+    if (m.event == UFFD_EVENT_REMAP) event("remap", ctx_proc[c], m.arg.remap.from, -1);
+    if (m.event == UFFD_EVENT_UNMAP) event("unmap", ctx_proc[c], m.arg.remove.start, -1);
   }
 }
-
-/* append page k to a list printed as ranges ("0-511 600"), the form the expectations use */
-static void add_page(char *dst, size_t n, uint64_t k, uint64_t *run_first, uint64_t *run_last, int *have) {
-  if (*have && k == *run_last + 1) { *run_last = k; return; }
-  if (*have) {
-    size_t l = strlen(dst);
-    if (*run_first == *run_last) snprintf(dst + l, n - l, "%s%llu", l ? " " : "", (unsigned long long)*run_first);
-    else snprintf(dst + l, n - l, "%s%llu-%llu", l ? " " : "", (unsigned long long)*run_first, (unsigned long long)*run_last);
-  }
-  *run_first = *run_last = k; *have = 1;
+/*@ end */
+/* p0 opens the userfaultfd and passes it to S (SCM_RIGHTS), which holds the only descriptor from
+ * then on, so that closing it releases the context (fs/userfaultfd.c userfaultfd_release) */
+static int pass_fd(int fd) { /* fd >= 0: send it (p0); -1: receive it (S) */
+  char cbuf[CMSG_SPACE(sizeof fd)] = { 0 }, x = 'u';
+  struct msghdr mh = { .msg_iov = &(struct iovec){ &x, 1 }, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  *CMSG_FIRSTHDR(&mh) = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof fd), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS };
+  memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof fd);
+  if (fd >= 0) return sendmsg(uffd_sock[1], &mh, 0) < 0 ? -1 : close(fd);
+  if (recvmsg(uffd_sock[0], &mh, 0) < 0) harness("receiving the userfaultfd");
+  return memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof fd), fd;
 }
-static void end_pages(char *dst, size_t n, uint64_t *run_first, uint64_t *run_last, int *have) {
-  if (*have) { add_page(dst, n, *run_last + 2, run_first, run_last, have); *have = 0; }
+static int open_uffd(uint64_t features) { /* in p0 */
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+  if (fd < 0 || ioctl(fd, UFFDIO_API, &(struct uffdio_api){ .api = UFFD_API, .features = features })) return -1;
+ptrace:  caps(0); /* CAP_SYS_PTRACE was for UFFD_FEATURE_EVENT_FORK only (fs/userfaultfd.c userfaultfd_api) */
+  return pass_fd(fd);
 }
-
-/* The outcome the kernel chose for this op (the executor's definitions): returns 0 when it is the
- * one the expectations assume. */
-static int check_outcome(int i, int p, int rid, const struct region *before, uint64_t first, uint64_t count, char *why, size_t whylen) {
-  const struct exp_step *e = &EXP_STEP[i];
-  char got[4096] = "";
-  if (e->huge && p >= 0 && P[p].alive && rid >= 0) {
-    struct region *rg = &P[p].reg[rid];
-    uint64_t sp = rg->start / PG;
-    for (uint64_t b = sp / HPG_PAGES * HPG_PAGES; b < sp + rg->pages; b += HPG_PAGES) {
-      uint64_t k = b > sp ? b - sp : 0;
-      uint8_t now = cur_obs[p][rid][k], then = 0;
-      if (!(now & 0x40)) continue;
-      if (before[rid].known && k < before[rid].pages) then = prev_obs[p][rid][k];
-      if (!(then & 0x40) || ((then & 0x80) && !(now & 0x80)))
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", got[0] ? " " : "", (unsigned long long)k);
+static void take_uffd(void) { /* in S */
+  if (me < 0 && strcmp(rc, "0")) no_uffd(rc);
+  if (me < 0) nctx = 1, uffd[0] = ctx_fd[0] = pass_fd(-1);
+}
+/*@ end */
+/*@ if close_uffd */
+static int close_uffd(int p) { /* every process that used this context loses it (EBADF later) */
+  int fd = uffd[p], r = close(fd);
+  for (int q = 0; q < NPROCS; q++) if (uffd[q] == fd) uffd[q] = -1;
+mu:  for (int c = 0; c < nctx; c++) if (ctx_fd[c] == fd) ctx_fd[c] = -1;
+  return r;
+}
+/*@ end */
+/*@ if multi */
+static void born(int p, pid_t child) { /* S: process p exists; S reads its pagemap from outside */
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)child);
+  if ((pidfd[p] = (int)syscall(SYS_pidfd_open, child, 0)) < 0 || (pagemap[p] = open(path, O_RDONLY | O_CLOEXEC)) < 0) harness(path);
+  pid[p] = child, alive[p] = 1;
+mu:  uffd[p] = p ? uffd[cur_proc] : -1; /* without event_fork the child shares the parent's context */
+ev:  if (forked >= 0) event("fork", cur_proc, 0, p), uffd[p] = ctx_fd[nctx] = forked, ctx_proc[nctx++] = p, forked = -1;
+}
+static void wait_done(int p) { /* S: until process p reports its step or ends */
+  for (struct msg m;;) {
+    struct pollfd f[2 + 2 * NPROCS] = { { msgs[0], POLLIN, 0 }, { pidfd[p], POLLIN, 0 } };
+    siginfo_t si = { 0 };
+    int n = 2;
+ev:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLIN, 0 };
+    if (poll(f, (nfds_t)n, -1) < 0 && errno != EINTR) harness("poll");
+ev:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
+    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) {
+      if (!m.born) { if (m.val) set_rc((int)m.val); return; }
+      born(m.proc, (pid_t)m.val);
     }
-    if (strcmp(got, e->huge)) {
-      snprintf(why, whylen, "huge PMDs newly mapped at %s[%s], the expectations assume %s[%s]", REGION_NAMES[rid], got, REGION_NAMES[rid], e->huge);
-      return 1;
-    }
+    if (!(f[1].revents & POLLIN) || waitid(P_PID, (id_t)pid[p], &si, WEXITED)) continue;
+    alive[p] = 0; /* its exit op (status 0), or a fault of its own access (SIGSEGV, SIGBUS: the result) */
+    if (si.si_code != CLD_EXITED && (si.si_status == SIGSEGV || si.si_status == SIGBUS)) snprintf(rc, sizeof rc, si.si_status == SIGSEGV ? "SIGSEGV" : "SIGBUS");
+    else if (si.si_code != CLD_EXITED || si.si_status) harness("a case process died");
+    return;
   }
-  if (e->zero && p >= 0 && P[p].alive && rid >= 0) {
-    /* pages this read newly mapped to the shared zero page (PAGEMAP_SCAN PFNZERO; a huge zero PMD
-     * by its block's first page): some hosts' kernels map no zero page on read faults */
-    got[0] = 0;
-    uint64_t rf = 0, rl = 0, sp = P[p].reg[rid].start / PG, last_block = UINT64_MAX;
-    int have = 0;
-    for (uint64_t k = first; k < first + count; k++) {
-      uint8_t now = cur_obs[p][rid][k];
-      uint8_t then = before[rid].known && k < before[rid].pages ? prev_obs[p][rid][k] : 0;
-      if (!(now & 0x80) || (then & 0x80)) continue;
-      if (now & 0x40) {
-        uint64_t b = (sp + k) / HPG_PAGES, bs = b * HPG_PAGES;
-        if (b == last_block) continue;
-        last_block = b;
-        add_page(got, sizeof got, bs > sp ? bs - sp : 0, &rf, &rl, &have);
-      } else add_page(got, sizeof got, k, &rf, &rl, &have);
-    }
-    end_pages(got, sizeof got, &rf, &rl, &have);
-    if (strcmp(got, e->zero)) {
-      snprintf(why, whylen, "the read mapped the zero page at %s[%s], the expectations assume %s[%s]", REGION_NAMES[rid], got, REGION_NAMES[rid], e->zero);
-      return 1;
-    }
-  }
-  if (e->swapped && p >= 0 && P[p].alive && rid >= 0) {
-    got[0] = 0;
-    uint64_t rf = 0, rl = 0;
-    int have = 0;
-    for (uint64_t k = first; k < first + count; k++)
-      if ((prev_obs[p][rid][k] & 1) && !(cur_obs[p][rid][k] & 1)) add_page(got, sizeof got, k, &rf, &rl, &have);
-    end_pages(got, sizeof got, &rf, &rl, &have);
-    if (strcmp(got, e->swapped)) {
-      snprintf(why, whylen, "MADV_PAGEOUT took pages %s[%s] out, the expectations assume %s[%s]", REGION_NAMES[rid], got, REGION_NAMES[rid], e->swapped);
-      return 1;
-    }
-  }
+}
+/*@ end */
+static int begin(int i, int p, const char *text) {
+  cur_step = i, cur_proc = p, cur_text = text, step_fails = 0, ran = alive[p], strcpy(rc, "0");
+ev:  nevents = 0, want_ev = "";
+  return ran;
+}
+/*@ if multi */
+static int in_proc(int i, int p, const char *text) { /* step i, done by process p */
+  char g = 'g';
+  if (me >= 0) return me == p && read(go[me][0], &g, 1) == 1 && (cur_proc = p, 1);
+  if (begin(i, p, text) && write(go[p][1], &g, 1) == 1) wait_done(p);
   return 0;
 }
-
-static void check_pages(int i) {
-  static char exp[MAXPAGES * 6];
-  for (size_t k = 0; k < sizeof EXP_PAGES / sizeof EXP_PAGES[0]; k++) {
-    const struct exp_pages *e = &EXP_PAGES[k];
-    if (e->step != i) continue;
-    struct proc *pr = &P[e->proc];
-    if (e->proc >= nprocs || !pr->alive) { mismatch("process %d is gone, expected it to map region %s", e->proc, REGION_NAMES[e->rid]); continue; }
-    struct region *rg = &pr->reg[e->rid];
-    int n = expand(e->bits, 6, exp, MAXPAGES);
-    if (!rg->known || n != (int)rg->pages) { mismatch("p%d %s: %llu pages observed, expected %d", e->proc, REGION_NAMES[e->rid], (unsigned long long)rg->pages, n); continue; }
-    for (int pg = 0; pg < n; pg++) {
-      uint8_t v = cur_obs[e->proc][e->rid][pg];
-      for (int b = 0; b < 6; b++) {
-        char x = exp[pg * 6 + b];
-        if (x == '*' || x == '?') continue;
-        if (b == 5 && !g_soft_dirty) continue;
-        int want = x != '.', got = (v >> b) & 1;
-        if (want != got)
-          mismatch("p%d %s page %d %s is %d, expected %d (bit %c)", e->proc, REGION_NAMES[e->rid], pg, BIT_NAME[b], got, want, BIT_LETTER[b]);
+static void done(long r) { /* a block's result: >= 0, or -1 with errno */
+  struct msg m = { 0, me, r < 0 ? errno : 0 };
+  if (me < 0 && m.val) set_rc((int)m.val);
+  if (me >= 0 && me == cur_proc && write(msgs[1], &m, sizeof m) != sizeof m) _exit(1);
+}
+/*@ end */
+solo:static int in_proc(int i, int p, const char *text) { return begin(i, p, text); } /* step i: this process does it */
+solo:static void done(long r) { if (r < 0) set_rc(errno); } /* a block's result: >= 0, or -1 with errno */
+sup:static int in_sup(int i, int p, const char *text) { return me < 0 && begin(i, p, text); } /* step i, done by S for p */
+/*@ if touch */
+solo:static sigjmp_buf fault;
+solo:static void on_fault(int sig) { siglongjmp(fault, sig); }
+static int touch(uint64_t addr, uint64_t pages, int write) { /* one byte per page, in order */
+solo:  int sig = sigsetjmp(fault, 1); /* a fault of its own access ends the process (here: its steps) */
+solo:  if (sig) return alive[0] = 0, snprintf(rc, sizeof rc, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS"), 0;
+  for (volatile char *b = (volatile char *)(uintptr_t)addr; b < (volatile char *)(uintptr_t)(addr + pages * PG); b += PG) if (write) *b = 1; else (void)*b;
+  return 0;
+}
+/*@ end */
+/*@ if fork */
+static int fork_as(int child) { /* fork(); the child's parent is S (CLONE_PARENT), so S can wait for it */
+  pid_t c = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (c == 0) me = child, prctl(PR_SET_PDEATHSIG, SIGKILL);
+  else if (c > 0 && write(msgs[1], &(struct msg){ 1, child, c }, sizeof(struct msg)) != sizeof(struct msg)) _exit(1);
+  return c < 0 ? -1 : 0;
+}
+/*@ end */
+/*@ if split */
+static int prot_of(uint64_t addr) { /* the protection of a page now (/proc/self/maps) */
+  FILE *f = fopen("/proc/self/maps", "re");
+  char line[512], perms[8];
+  unsigned long lo, hi;
+  int prot = -1;
+  while (f && prot < 0 && fgets(line, sizeof line, f))
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && addr >= lo && addr < hi) prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
+  if (f) fclose(f);
+  return prot;
+}
+/*@ end */
+static struct region *region(int p, const char *name) { /* process p's region: found, or a free slot */
+  struct region *r = R;
+  while (r < R + NREGIONS - 1 && r->name && (r->proc != p || strcmp(r->name, name))) r++;
+  return r;
+}
+/* the bits the model expects of p's region after this step: "FIRST-LAST BITS, ..." with
+ * P S F E W D = pagemap bits 63 62 61 56 57 55, '.' 0, '*' any; NULL: nothing (it is gone) */
+static void want(int p, const char *name, uint64_t addr, uint64_t pages, const char *bits) {
+  struct region *r = region(p, name);
+  r->proc = p, r->name = name, r->addr = addr, r->pages = pages, r->want = bits;
+}
+/* compare `got` (w letters per page, '.' for 0) with the expectation "FIRST-LAST LETTERS, ..." */
+static void compare(const struct region *r, const char *want, const char *got, int w, const char *what) {
+  for (char *e; *want; want = e + 1 + w + (e[1 + w] == ',' ? 2 : 0)) {
+    unsigned long lo = strtoul(want, &e, 10), hi = *e == '-' ? strtoul(e + 1, &e, 10) : lo;
+    for (unsigned long k = lo; k <= hi && k < r->pages; k++)
+      for (int b = 0; b < w; b++) {
+        char x = e[1 + b], y = got[k * (unsigned long)w + (unsigned long)b];
+        int xs = x != '.' && x != '-', ys = y != '.' && y != '-', masked = x == '*' || x == '?' || (b == (w == 6 ? 5 : 7) && !soft_dirty);
+        if ((x == '-') != (y == '-') && b == 0) mismatch("%sp%d %s page %lu is %sreported", what, r->proc, r->name, k, y == '-' ? "not " : "");
+        else if (x != '-' && y != '-' && !masked && xs != ys) mismatch("%sp%d %s page %lu %c is %d, expected %d", what, r->proc, r->name, k, (w == 6 ? "PSFEWD" : "awfpszhdg")[b], ys, xs);
       }
-    }
   }
 }
-
-static void check_scan(int i, int p, int rid, uint64_t first, uint64_t count, struct pf_page_region *vec, long nvec) {
-  static char exp[MAXPAGES * 9], got[MAXPAGES * 9];
-  for (size_t k = 0; k < sizeof EXP_SCAN / sizeof EXP_SCAN[0]; k++) {
-    const struct exp_scan *e = &EXP_SCAN[k];
-    if (e->step != i || e->proc != p || e->rid != rid) continue;
-    uint64_t pages = P[p].reg[rid].pages, base = P[p].reg[rid].start;
-    int n = expand(e->cats, 9, exp, MAXPAGES);
-    if (n != (int)pages) { mismatch("scan expectations cover %d pages, region %s has %llu", n, REGION_NAMES[rid], (unsigned long long)pages); return; }
-    memset(got, '-', (size_t)pages * 9);
-    for (long j = 0; j < nvec; j++)
-      for (uint64_t a = vec[j].start; a < vec[j].end; a += PG) {
-        uint64_t q = (a - base) / PG;
-        if (a < base || q >= pages) continue;
-        for (int b = 0; b < 9; b++) got[q * 9 + b] = (vec[j].categories >> b) & 1 ? SCAN_LETTER[b] : '.';
-      }
-    (void)first; (void)count;
-    for (uint64_t pg = 0; pg < pages; pg++) {
-      const char *x = exp + pg * 9, *y = got + pg * 9;
-      if (x[0] == '-' || y[0] == '-') {
-        if ((x[0] == '-') != (y[0] == '-'))
-          mismatch("PAGEMAP_SCAN p%d %s page %llu is %s, expected %s", p, REGION_NAMES[rid], (unsigned long long)pg,
-                   y[0] == '-' ? "not reported" : "reported", x[0] == '-' ? "not reported" : "reported");
-        continue;
-      }
-      for (int b = 0; b < 9; b++) {
-        if (b == 7 && !g_soft_dirty) continue;
-        int want = x[b] != '.', have = y[b] != '.';
-        if (want != have)
-          mismatch("PAGEMAP_SCAN p%d %s page %llu category %s is %d, expected %d", p, REGION_NAMES[rid], (unsigned long long)pg, SCAN_NAME[b], have, want);
-      }
-    }
-  }
+/*@ if outcomes */
+/* the outcome the kernel chose must be the one the expectations assume, else they do not apply */
+static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[3];
+static int nassume;
+static void assume(int what, int p, const char *name, uint64_t first, uint64_t count, const char *want) {
+  if (me < 0) A[nassume++] = (struct assumption){ what, p, name, want, first, count };
 }
-
-/* ---- one attempt ---------------------------------------------------------------------------- */
-static void supervise(void) __attribute__((noreturn));
-static void supervise(void) {
-  char why[512] = "";
-  if (g_cpu >= 0) { cpu_set_t set; CPU_ZERO(&set); CPU_SET(g_cpu, &set); sched_setaffinity(0, sizeof set, &set); }
-  if (drop_to_nobody(why, sizeof why)) fatal("%s", why);
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  fflush(out);
-  start_process0();
-  if (UFFD_FEATURES >= 0) {
-    struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)UFFD_FEATURES };
-    struct rep r;
-    const char *rc = run(0, &c, &r);
-    if (strcmp(rc, "0")) {
-      fprintf(out, "# SKIP userfaultfd with features 0x%llx is not available here: %s%s\n", (unsigned long long)UFFD_FEATURES, rc,
-              !strcmp(rc, "EPERM") ? " (UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE: run as root)" : "");
-      fflush(out);
-      exit(KSFT_SKIP);
-    }
-    if ((CTX[0].fd = recv_uffd(why, sizeof why)) < 0) fatal("%s", why);
-    CTX[0].proc = 0; nctx = 1; P[0].ctx = 0;
-  }
-  drop_all_caps();
-
-  int failed = 0;
-  static struct region before[MAXR];
-  for (int i = 0; i < NOPS; i++) {
-    const int64_t *v = OPS[i];
-    int code = (int)v[0], p = (int)v[1];
-    g_step = i; g_failures_in_step = 0; nevents = 0;
-    if (p < 0 || p >= nprocs) fatal("op %d addresses process %d, which does not exist", i, p);
-    int skipped = !P[p].alive;
-    const char *rc = "0";
-    int acted = p, rid = -1;
-    uint64_t first = 0, count = 0;
-    static struct pf_page_region vec[MAXPAGES + 1];
-    long nvec = 0;
-    int scanned = 0;
-    memcpy(before, P[p].reg, sizeof before);
-    if (skipped) {
-      if (code == OP_FORK && nprocs < MAXP) P[nprocs++].alive = 0; /* the number is taken anyway */
-      acted = -1;
-    } else {
-      struct proc *pr = &P[p];
-      rid = (code != OP_FORK && code != OP_EXIT && code != OP_CLEAR_REFS && code != OP_SKIP) ? (int)v[2] : -1;
-      struct region *rg = rid >= 0 ? &pr->reg[rid] : NULL;
-      if (rg && code != OP_MMAP && !rg->known) fatal("op %d: region %s unknown in process %d", i, REGION_NAMES[rid], p);
-      if (rg && code != OP_MMAP && code != OP_MREMAP && code != OP_SPLIT) { first = (uint64_t)v[3]; count = (uint64_t)v[4]; }
-      uint64_t addr = rg ? rg->start + first * PG : 0, len = count * PG;
-      struct cmd c;
-      memset(&c, 0, sizeof c);
-      struct rep r = { 0 };
-      switch (code) {
-      case OP_SKIP: acted = -1; break;
-      case OP_MMAP:
-        rg->known = 1; rg->start = (uint64_t)v[3] * PG; rg->pages = (uint64_t)v[4];
-        c.code = C_MMAP; c.addr = rg->start; c.len = rg->pages * PG; c.a = (int)v[5]; c.b = (int)v[6];
-        rc = run(p, &c, &r);
-        break;
-      case OP_MREMAP: {
-        uint64_t np = (uint64_t)v[3];
-        int move = (int)v[4], oldrid = (int)v[6], apply = (int)v[8];
-        c.code = C_MREMAP; c.addr = rg->start; c.len = rg->pages * PG; c.len2 = np * PG;
-        c.a = move; c.b = (int)v[5]; c.addr2 = (uint64_t)v[7] * PG;
-        rc = run(p, &c, &r);
-        if (move) {
-          if (oldrid >= 0 && oldrid < MAXR) pr->reg[oldrid] = *rg;
-          rg->start = c.addr2; rg->pages = np;
-        } else if (apply) rg->pages = np;
-        break;
-      }
-      case OP_MUNMAP: c.code = C_MUNMAP; c.addr = addr; c.len = len; rc = run(p, &c, &r); break;
-      case OP_MPROTECT:
-        c.code = C_MPROTECT; c.addr = addr; c.len = len; c.a = v[5] == 0 ? PROT_NONE : v[5] == 1 ? PROT_READ : PROT_READ | PROT_WRITE;
-        rc = run(p, &c, &r);
-        break;
-      case OP_READ: case OP_WRITE:
-        c.code = C_TOUCH; c.addr = addr; c.len = len; c.a = code == OP_WRITE; rc = run(p, &c, &r); break;
-      case OP_FORK: {
-        if (nprocs >= MAXP) fatal("op %d: fork would exceed %d processes", i, MAXP);
-        int child = nprocs;
-        c.code = C_FORK; c.a = child;
-        g_fork_child = child;
-        fflush(out);
-        rc = run(p, &c, &r);
-        nprocs++;
-        if (!strcmp(rc, "0")) {
-          memcpy(P[child].reg, pr->reg, sizeof pr->reg);
-          if (P[child].ctx < 0) P[child].ctx = pr->ctx;
-          start_process(child, (pid_t)r.x);
-        }
-        g_fork_child = -1;
-        acted = -1;
-        break;
-      }
-      case OP_EXIT:
-        c.code = C_EXIT;
-        rc = run(p, &c, &r);
-        if (pr->alive) reap(p);
-        acted = -1;
-        break;
-      case OP_CLEAR_REFS: c.code = C_CLEAR_REFS; c.a = (int)v[2]; rc = run(p, &c, &r); acted = -1; break;
-      case OP_PAGEOUT: case OP_DONTNEED:
-        c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = code == OP_PAGEOUT ? MADV_PAGEOUT : MADV_DONTNEED;
-        rc = run(p, &c, &r);
-        break;
-      case OP_COLLAPSE: collapse_cmd(&c, rg, addr, len); rc = run(p, &c, &r); break;
-      case OP_SPLIT: c.code = C_SPLIT; c.addr = rg->start + (uint64_t)v[3] * PG; rc = run(p, &c, &r); break;
-      case OP_UREG: case OP_UUNREG: case OP_WP: rc = uffd_op(p, code, addr, len, (int)v[5]); break;
-      case OP_SCAN: {
-        c.code = C_SCAN; c.addr = addr; c.len = len; c.a = (int)v[5]; c.len2 = (uint64_t)v[6];
-        rc = run_scan(p, &c, vec, &nvec);
-        scanned = nvec >= 0;
-        break;
-      }
-      case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break;
-      case OP_POPULATE:
-        c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
-        rc = run(p, &c, &r);
-        break;
-      default: fatal("op %d: unknown op code %d", i, code);
-      }
-    }
-    drain_all();
-    observe_all();
-
-    /* check: rc, the outcome the expectations assume, events, every pagemap bit, scan categories */
-    const struct exp_step *e = &EXP_STEP[i];
-    if (!skipped && strcmp(e->rc, "*") && strcmp(e->rc, rc)) mismatch("returned %s, expected %s", rc, e->rc);
-    if (!skipped && !g_failures_in_step && check_outcome(i, acted, rid, before, first, count, why, sizeof why)) {
-      fprintf(out, "# step %d (%s): the kernel chose another outcome: %s\n", i, OP_TEXT[i], why);
-      fflush(out);
-      exit(EXIT_OUTCOME);
-    }
-    if (e->events) {
-      char got[4096];
-      events_text(got, sizeof got);
-      if (strcmp(got, e->events)) mismatch("uffd events [%s], expected [%s]", got, e->events);
-    }
-    check_pages(i);
-    if (scanned) check_scan(i, p, rid, first, count, vec, nvec);
-    else if (!skipped && code == OP_SCAN && !strcmp(e->rc, "0")) mismatch("PAGEMAP_SCAN returned nothing");
-    if (g_failures_in_step) failed++;
-    fprintf(out, "%s %d step %d (%s)%s\n", g_failures_in_step ? "not ok" : "ok", i + 1, i, OP_TEXT[i],
-            skipped ? " # SKIP its process is gone" : "");
-    fflush(out);
-    memcpy(prev_obs, cur_obs, sizeof prev_obs);
-  }
-  for (int p = 0; p < nprocs; p++) if (P[p].alive) kill(P[p].pid, SIGKILL);
-  for (int p = 0; p < nprocs; p++) if (P[p].alive) reap(p);
-  exit(failed ? KSFT_FAIL : KSFT_PASS);
-}
-
-/* ---- main: host checks, attempts, KTAP ------------------------------------------------------ */
-static int host_pagemap_scan(void) {
-  void *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  struct pf_page_region v[2];
-  pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  uint64_t a = (uint64_t)(uintptr_t)m;
-  int ok = m != MAP_FAILED && pm_fd >= 0 && do_scan(a, a + PG, 0, 0, 0, PAGE_CATS_ALL, 0, v, 2) >= 0;
-  if (pm_fd >= 0) close(pm_fd);
-  pm_fd = -1;
-  if (m != MAP_FAILED) munmap(m, PG);
-  return ok;
-}
-
-static int host_swap(void) {
-  FILE *f = fopen("/proc/swaps", "re");
-  if (!f) return 0;
-  char line[512];
+static void check_outcome(const struct assumption *a) {
+  static uint64_t got[MAXPAGES];
+  char s[4096] = "";
+  struct region *r = region(a->p, a->name);
   int n = 0;
-  while (fgets(line, sizeof line, f)) n++;
-  fclose(f);
-  return n > 1; /* a header line, then one line per active swap area */
+huge:  if (a->what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
+zero:  if (a->what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, a->first, a->count, r->addr / PG, got);
+swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, a->count, got);
+  for (int j = 0, k = 0; j < n; j = ++k) {
+    while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
+    snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
+  }
+  if (ran && alive[a->p] && strcmp(s, a->want)) printf("# step %d (%s): %s %s[%s], the expectations assume %s[%s]\n", cur_step, cur_text, (const char *[]){
+    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome");
 }
-
-int main(void) {
-  cpu_set_t set;
-  if (!sched_getaffinity(0, sizeof set, &set))
-    for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &set)) { g_cpu = c; break; }
+/*@ end */
+/*@ if scan */
+static struct pf_page_region vec[MAXPAGES + 1];
+static long nvec = -1;
+static uint64_t scan_cats = PAGE_CATS_ALL; /* less GUARD before 6.15 (fs/proc/task_mmu.c pagemap_scan_get_args) */
+static const char *want_cats;
+static struct region *scan_r;
+/* the categories the model expects the scan to report: "FIRST-LAST awfpszhdg" ('-': not reported) */
+wantscan:static void want_scan(int p, const char *name, const char *cats) { scan_r = region(p, name), want_cats = cats; }
+static void check_scan(const struct region *r) {
+  static char y[MAXPAGES * 9];
+  memset(y, '-', r->pages * 9);
+  for (long j = 0; j < nvec; j++)
+    for (uint64_t a = vec[j].start; a < vec[j].end && a >= r->addr && (a - r->addr) / PG < r->pages; a += PG)
+      for (int b = 0; b < 9; b++) y[(a - r->addr) / PG * 9 + (uint64_t)b] = (vec[j].categories >> b) & 1 ? "awfpszhdg"[b] : '.';
+  if (nvec >= 0) compare(r, want_cats, y, 9, "PAGEMAP_SCAN ");
+  else if (!strcmp(want_rc, "0")) mismatch("PAGEMAP_SCAN returned nothing");
+  nvec = -1;
+}
+/*@ end */
+ev:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
+/* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */
+static void end_step(const char *want) {
+  static char got[MAXPAGES * 6];
+  if (me >= 0) return;
+  want_rc = want;
+  if (ran && strcmp(want, "*") && strcmp(want, rc)) mismatch("returned %s, expected %s", rc, want);
+ev:  for (int c = 0; c < nctx; c++) drain(c);
+  for (int k = 0; k < NREGIONS; k++)
+    if (R[k].want && alive[R[k].proc]) observe_range(pagemap[R[k].proc], R[k].addr, R[k].pages, R[k].now, &scan_ok);
+outcomes:  for (int i = 0; i < nassume && !step_fails; i++) check_outcome(&A[i]);
+outcomes:  nassume = 0;
+ev:  qsort(events, (size_t)nevents, sizeof events[0], cmp);
+ev:  for (int k = ev[0] = 0; k < nevents; k++) snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", k ? ";" : "", events[k]);
+ev:  if (strcmp(ev, want_ev)) mismatch("uffd events [%s], expected [%s]", ev, want_ev);
+scan:  if (want_cats && ran) check_scan(scan_r);
+scan:  want_cats = NULL;
+  for (struct region *r = R; r < R + NREGIONS; r++) {
+    if (r->want && !alive[r->proc]) mismatch("process %d is gone, expected it to map %s", r->proc, r->name);
+    for (uint64_t k = 0; k < r->pages * 6; k++) got[k] = (r->now[k / 6] >> (k % 6)) & 1 ? "PSFEWD"[k % 6] : '.';
+    if (r->want && alive[r->proc]) compare(r, r->want, got, 6, "");
+  }
+  fails += step_fails > 0;
+  printf("%s %d step %d (%s)%s\n", step_fails ? "not ok" : "ok", cur_step + 1, cur_step, cur_text, ran ? "" : " # SKIP its process is gone");
+  for (int k = 0; k < NREGIONS; k++) memcpy(R[k].was, R[k].now, sizeof R[k].now), R[k].was_pages = R[k].want ? R[k].pages : 0;
+}
+/*@ steps */
+static void timeout(int sig) { printf("# the case did not end in 60 s: step %d (%s) blocked (signal %d)\n", cur_step, cur_text, sig), finish(KSFT_FAIL, NULL); }
+int main(int argc, char **argv) { /* host checks, then S runs the case */
+  volatile char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  bisect = (argc > 1 && !strcmp(argv[1], "--bisect")) || getenv("PTEFARM_BISECT") != NULL;
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("KTAP version 1\n# ptefarm reproducer: %s\n", CASE_NAME);
-  g_soft_dirty = host_soft_dirty();
-  if (!g_soft_dirty) printf("# SKIP soft-dirty checks: this kernel has no soft-dirty (no \"sd\" in a fresh mapping's VmFlags), bit 55 and SOFT_DIRTY are not compared\n");
-  if (USES_SCAN && !host_pagemap_scan()) { printf("1..0 # SKIP PAGEMAP_SCAN is not supported by this kernel\n"); return KSFT_SKIP; }
-  if (USES_PAGEOUT && !host_swap()) { printf("1..0 # SKIP no active swap: MADV_PAGEOUT cannot reclaim anonymous pages\n"); return KSFT_SKIP; }
+  uint64_t e = *m = 1; /* a written page of a fresh mapping is soft-dirty, if the kernel has soft-dirty at all */
+  if (!(soft_dirty = pread(pm, &e, 8, (off_t)((uintptr_t)m / PG * 8)) == 8 && (e >> 55) & 1)) printf("# this kernel shows no soft-dirty: bit 55 and SOFT_DIRTY are not compared\n");
+scan:  struct pf_pm_scan_arg a = { .size = sizeof a, .start = (uintptr_t)m, .end = (uintptr_t)m + PG, .vec = (uintptr_t)vec, .vec_len = 1, .return_mask = scan_cats };
+scan:  if (ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0 && (a.return_mask = scan_cats &= ~PAGE_IS_GUARD, ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0)) finish(KSFT_SKIP, "PAGEMAP_SCAN is not supported by this kernel");
+swapped:  char line[512];
+swapped:  int areas = -1; /* /proc/swaps: a header line, then one line per active swap area */
+swapped:  for (FILE *f = fopen("/proc/swaps", "re"); f && fgets(line, sizeof line, f);) areas++;
+swapped:  if (areas < 1) finish(KSFT_SKIP, "no active swap: MADV_PAGEOUT cannot reclaim anonymous pages");
+swapped:  cpu_set_t set; /* one CPU for all: MADV_PAGEOUT drains only the local CPU's LRU batches */
+swapped:  for (int c = 0; !sched_getaffinity(0, sizeof set, &set) && c < CPU_SETSIZE; c++)
+swapped:    if (CPU_ISSET(c, &set)) { CPU_ZERO(&set); CPU_SET(c, &set); sched_setaffinity(0, sizeof set, &set); break; }
   printf("1..%d\n", NOPS);
-  fflush(stdout);
-  for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    FILE *tmp = tmpfile();
-    if (!tmp) { printf("# harness error: tmpfile: %s\nnot ok 1 harness\n", strerror(errno)); return KSFT_FAIL; }
-    pid_t s = fork();
-    if (s < 0) { printf("# harness error: fork: %s\n", strerror(errno)); return KSFT_FAIL; }
-    if (s == 0) {
-      setpgid(0, 0);
-      out = tmp;
-      alarm(TIMEOUT_S);
-      supervise();
-    }
-    setpgid(s, s);
-    int st = 0;
-    waitpid(s, &st, 0);
-    kill(-s, SIGKILL);
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    /* copy what the attempt printed; an outcome retry prints only its diagnostic */
-    rewind(tmp);
-    char line[4096];
-    int last = attempt == ATTEMPTS;
-    while (fgets(line, sizeof line, tmp)) {
-      if (code == EXIT_OUTCOME && !last && line[0] != '#') continue;
-      fputs(line, stdout);
-    }
-    fclose(tmp);
-    if (code == EXIT_OUTCOME && !last) { printf("# attempt %d: retrying\n", attempt); continue; }
-    if (code == EXIT_OUTCOME) {
-      printf("# SKIP the kernel chose other outcomes (THP, reclaim) than the expectations assume, %d times\n", ATTEMPTS);
-      printf("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n");
-      return KSFT_SKIP;
-    }
-    if (WIFSIGNALED(st)) {
-      printf("# harness error: the supervisor was killed by %s%s\n", signame(WTERMSIG(st)), WTERMSIG(st) == SIGALRM ? " (timeout)" : "");
-      return KSFT_FAIL;
-    }
-    if (code == KSFT_PASS && ASSERTS_SOFT_DIRTY && !ASSERTS_UFFD_WP && !g_soft_dirty) {
-      /* nothing differed, but the bits this case exists for were never compared: not a pass */
-      printf("# SKIP this case asserts soft-dirty (bit 55), which this kernel cannot show: every asserted bit was masked\n");
-      printf("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n");
-      return KSFT_SKIP;
-    }
-    if (code == KSFT_PASS) printf("# Totals: pass:%d fail:0 xfail:0 xpass:0 skip:0 error:0\n", NOPS);
-    else if (code == KSFT_FAIL) printf("# FAIL: the kernel differs from the x86 reference model (first mismatch above)\n");
-    return code;
+  signal(SIGALRM, timeout), alarm(60);
+  if (geteuid() == 0) { /* the case runs as nobody, with no capability (setuid clears them) */
+ptrace:    prctl(PR_SET_KEEPCAPS, 1); /* but CAP_SYS_PTRACE, which UFFD_FEATURE_EVENT_FORK needs */
+    if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) harness("dropping root");
+    prctl(PR_SET_DUMPABLE, 1); /* setuid cleared it; /proc/PID/pagemap needs it */
   }
-  return KSFT_FAIL;
+ptrace:  caps(1u << CAP_SYS_PTRACE);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+multi:  for (int p = 0; p < NPROCS; p++) if (pipe2(go[p], O_CLOEXEC)) harness("pipe");
+multi:  if (pipe2(msgs, O_CLOEXEC)) harness("pipe");
+mu:  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) harness("socketpair");
+multi:  pid_t p0 = fork();
+multi:  if (p0 == 0) me = 0, prctl(PR_SET_PDEATHSIG, SIGKILL), case_steps();
+multi:  while (p0 == 0) pause(); /* done: wait for S to end the case */
+multi:  if (p0 < 0) harness("fork");
+multi:  born(0, p0); /* with p0's capabilities (a case process must not hold more than S to be readable) */
+ptracemulti:  caps(0); /* S: no capability from here on */
+solo:  alive[0] = 1, pagemap[0] = pm;
+touchsolo:  signal(SIGSEGV, on_fault), signal(SIGBUS, on_fault);
+  case_steps();
+  finish(fails ? KSFT_FAIL : KSFT_PASS, NULL);
 }
+/*@ end */

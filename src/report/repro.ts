@@ -1,19 +1,22 @@
-// `ptefarm repro`: a case as a standalone C program (kselftest style) that performs the case's ops
-// with plain syscalls at the executor's addresses (the live target's plan, src/targets/live.ts
-// encodeCase, and the same process structure and syscalls as workers/executor), reads
-// /proc/self/pagemap after every op, and checks every bit the reference model expects. It
-// compiles with `cc repro.c` on any Linux box and needs nothing from ptefarm.
+// `ptefarm repro`: a case as a short standalone C program (kselftest style) that a maintainer can
+// read: one commented block of plain syscalls per op, at the executor's addresses (the live
+// target's plan, src/targets/live.ts encodeCase), followed by the bits the reference model
+// expects after it, as data (merged page ranges). A small helper section (src/report/
+// repro-runtime.c, cut to what the case uses) runs the case's processes step by step, reads
+// /proc/PID/pagemap after every step and compares. The outcome computations (huge PMD, zero page,
+// reclaim) are the executor's own (workers/executor/ptefarm-observe.h, inlined). It compiles with
+// `cc repro.c` on any Linux box and needs nothing from ptefarm. Called by src/cli/commands/repro.ts.
 //
-// Expectations depend on outcomes the kernel chooses (was a fault mapped huge? did MADV_PAGEOUT
-// reclaim?). By default they assume the model's neutral outcomes (every THP-eligible fault is
-// huge, every reclaimable page is swapped out); `outcomes` (a trace, e.g. recorded on the machine
-// that will run the program) makes them assume that trace's outcomes instead. The program checks
-// that the kernel chose the assumed outcome before comparing bits, retries, and skips otherwise.
+// Expectations depend on outcomes the kernel chooses (was a fault mapped huge? did a read map the
+// zero page? did MADV_PAGEOUT reclaim?). By default they assume the model's neutral outcomes;
+// `outcomes` (a trace, e.g. recorded on the machine that will run the program) makes them assume
+// that trace's outcomes instead. The program checks that the kernel chose the assumed outcome
+// before comparing bits, and skips (exit 4) otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Case, Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
-import { formatOp, formatText } from '../ops/text.ts';
+import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
 import { encodeCase } from '../targets/live.ts';
@@ -23,7 +26,7 @@ import { assertedKinds } from '../check/check.ts';
 
 export class ReproError extends Error {}
 
-/** Ops the C runtime performs (every op of ptefarm-case/1 today). */
+/** Ops the C program performs (every op of ptefarm-case/1 today). */
 export const C_OPS: ReadonlySet<Op['op']> = new Set([
   'mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed',
   'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd',
@@ -32,33 +35,35 @@ export const C_OPS: ReadonlySet<Op['op']> = new Set([
 export interface ReproOptions {
   /** the model whose predictions the program checks (default model:x86) */
   expectFrom?: string;
-  /** take the outcomes (huge, swapped_out) from this trace instead of the model's neutral ones */
+  /** take the outcomes (huge, swapped_out, zero) from this trace instead of the model's neutral ones */
   outcomes?: Trace;
   /** source shown in the header, e.g. the case file */
   source?: string;
 }
 
 const RUNTIME = packagePath('src', 'report', 'repro-runtime.c');
-/** the executor's shared headers (ptefarm-uapi.h, ptefarm-mm.h), which the runtime #includes */
+/** the executor's shared header (ptefarm-observe.h), which the runtime #includes */
 const EXECUTOR_DIR = packagePath('workers', 'executor');
 
-/** `#include "name.h"` lines replaced by the executor header's text (each header once, nested
- *  includes too), so the program stays one file that compiles alone */
-export function inlineHeaders(text: string, seen: Set<string> = new Set()): string {
-  return text.replace(/^#include "([\w.-]+)"[^\n]*$/gm, (_line, name: string) => {
-    if (seen.has(name)) return `/* ${name}: inlined above */`;
-    seen.add(name);
-    let body: string;
-    try { body = readFileSync(join(EXECUTOR_DIR, name), 'utf8'); } catch (e) {
-      throw new ReproError(`the C runtime includes ${name}, which is not in workers/executor: ${(e as Error).message}`);
-    }
-    return `/* ---- ${name}, inlined from ptefarm's workers/executor/${name} ---- */\n${inlineHeaders(body, seen).trimEnd()}\n/* ---- end of ${name} ---- */`;
-  });
-}
+const PG = 4096;
+const HPG_PAGES = 512;
+const MAXPAGES = 1024; // workers/executor/ptefarm-uapi.h MAXPAGES: also the size of a memfd
+const FEATURE_NAMES: Record<string, string> = {
+  event_fork: 'UFFD_FEATURE_EVENT_FORK', event_remap: 'UFFD_FEATURE_EVENT_REMAP', event_unmap: 'UFFD_FEATURE_EVENT_UNMAP',
+  wp_unpopulated: 'UFFD_FEATURE_WP_UNPOPULATED', wp_async: 'UFFD_FEATURE_WP_ASYNC',
+};
+/** uapi constants newer than many build hosts' headers (values from the kernel UAPI), spelled exactly as
+ *  glibc's and the kernel's headers spell them, so that a newer header's identical definition does not clash */
+const UAPI: Record<string, string> = {
+  MAP_FIXED_NOREPLACE: '0x100000', MADV_PAGEOUT: '21', MADV_POPULATE_READ: '22', MADV_POPULATE_WRITE: '23', MADV_COLLAPSE: '25',
+  MREMAP_DONTUNMAP: '4', UFFD_USER_MODE_ONLY: '1', UFFD_FEATURE_WP_UNPOPULATED: '(1<<13)', UFFD_FEATURE_WP_ASYNC: '(1<<15)',
+};
 
 const cstr = (s: string) => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/[^\x20-\x7e]/g, '?') + '"';
+const ccomment = (s: string) => s.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
+const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** run-length form the C side expands: items separated by spaces, `xN` repeats the item N times */
+/** run-length form "ITEMxN" (kept for callers that print page strings compactly) */
 export function rle(items: string[]): string {
   const out: string[] = [];
   for (let i = 0; i < items.length;) {
@@ -70,7 +75,7 @@ export function rle(items: string[]): string {
   return out.join(' ');
 }
 
-/** swapped-out page lists as ranges ("0-511 600"), as the C side prints them */
+/** page lists as ranges ("0-511 600"), as the C side prints outcomes */
 export function pageRanges(pages: number[]): string {
   const out: string[] = [];
   for (let i = 0; i < pages.length;) {
@@ -82,7 +87,61 @@ export function pageRanges(pages: number[]): string {
   return out.join(' ');
 }
 
+/** one item per page as merged ranges: "0-3 P..E.D, 4 ......" (the C side's `expand` reads it back) */
+export function itemRanges(items: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < items.length;) {
+    let j = i;
+    while (j + 1 < items.length && items[j + 1] === items[i]) j++;
+    out.push(`${j > i ? `${i}-${j}` : i} ${items[i]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** The runtime cut to the flags a case needs: `if FLAG` ... `end` sections, `FLAG:` line prefixes. */
+export function cutRuntime(text: string, flags: ReadonlySet<string>): string {
+  const begin = text.indexOf('/*@ begin */');
+  if (begin < 0) throw new ReproError('the C runtime has no /*@ begin */ marker');
+  const keep: boolean[] = [];
+  const out: string[] = [];
+  for (const line of text.slice(begin).split('\n')) {
+    const m = /^\/\*@ (begin|if (\w+)|end|steps) \*\/$/.exec(line);
+    const on = keep.every(Boolean);
+    if (m?.[1] === 'begin') keep.push(true);
+    else if (m?.[2]) keep.push(flags.has(m[2]));
+    else if (m?.[1] === 'end') keep.pop();
+    else if (!on) continue;
+    else if (m?.[1] === 'steps') out.push('/*@ steps */');
+    else {
+      const p = /^(\w+):(.*)$/.exec(line);
+      if (p) { if (flags.has(p[1])) out.push(p[2]); }
+      else out.push(line);
+    }
+  }
+  return out.join('\n');
+}
+
+/** ptefarm-observe.h without its guard and file comment, and only the outcome functions in use */
+function observeHeader(flags: ReadonlySet<string>): string {
+  let body: string;
+  try { body = readFileSync(join(EXECUTOR_DIR, 'ptefarm-observe.h'), 'utf8'); } catch (e) {
+    throw new ReproError(`the C runtime includes ptefarm-observe.h, which is not in workers/executor: ${(e as Error).message}`);
+  }
+  const inner = body.slice(body.indexOf('#define PTEFARM_OBSERVE_H') + '#define PTEFARM_OBSERVE_H'.length, body.lastIndexOf('#endif')).trim();
+  const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped' };
+  const kept = inner.split(/\n\n/).filter((chunk) => {
+    const name = /static \w+ (\w+)\(/.exec(chunk)?.[1];
+    return !name || !(name in fn) || flags.has(fn[name]);
+  });
+  // the header's comments explain the kernel functions behind each outcome; the reproducer keeps one line
+  const code = kept.join('\n').replace(/\/\*[\s\S]*?\*\//g, '').split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  return ['/* from ptefarm\'s workers/executor/ptefarm-observe.h, shared with the executor: page codes and outcomes */', ...code].join('\n');
+}
+
 const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.page ?? '-'} ${e.child ?? '-'}`;
+
+interface Reg { start: number; pages: number }
 
 export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
@@ -97,116 +156,244 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
     ? c.ops.map((_, i) => { const s = opts.outcomes!.steps.find((x) => x.op === i); return s ? { outcome: s.outcome ?? {}, pages: s.pages } : undefined; })
     : undefined;
   const pred = predict(c, observed, { profile: model.profile, ...(model.mutant ? { mutant: model.mutant } : {}) });
-  const enc = encodeCase(c);
-  const rid = (name: string, step: number) => {
-    const k = enc.regionNames.indexOf(name);
-    if (k < 0) throw new ReproError(`step ${step}: the model names region "${name}", which the executor plan does not know`);
-    return k;
-  };
+  let enc;
+  try { enc = encodeCase(c); } catch (e) { throw new ReproError((e as Error).message); }
+  const names = enc.regionNames;
 
-  const opsRows = enc.lines.map((l, i) => {
-    const v = l.split(' ').map(Number);
-    if (v.some((x) => !Number.isFinite(x))) throw new ReproError(`op ${i}: bad plan line "${l}"`);
-    while (v.length < 10) v.push(0);
-    return `  { ${v.join(', ')} }, /* ${i} ${formatOp(c.ops[i]).replace(/\*\//g, '* /')} */`;
-  });
-  const stepRows: string[] = [];
-  const pageRows: string[] = [];
-  const scanRows: string[] = [];
-  pred.steps.forEach((ps, i) => {
-    const op = c.ops[i];
+  // the executor's region table, followed op by op: proc -> region id -> start page, pages
+  const procs: Map<number, Reg>[] = [new Map()];
+  const kinds = new Map<string, { kind: string; thp: boolean }>();
+  const flags = new Set<string>();
+  const uapi = new Set<string>(['MAP_FIXED_NOREPLACE']);
+  const errnos = new Set<string>();
+  // One process, and no userfaultfd message the model expects (a sync write-protect fault or a
+  // fork/remap/unmap event blocks the faulting or mapping call until someone reads it): the program
+  // itself is process 0, no supervisor needed. A message the model does not expect then blocks the
+  // step, and the program ends with a timeout, which is a failure.
+  const solo = !c.ops.some((o) => o.op === 'fork' || o.op === 'exit') && !pred.steps.some((s) => s.events.length);
+  const supFn = solo ? 'in_proc' : 'in_sup'; // in one process, S is the case process
+  const lines: string[] = [];
+  const shown = new Map<string, string>(); // "p region" -> want() arguments last written
+  const usesUffd = c.uffd !== undefined || c.ops.some((o) => ['uffd_register', 'uffd_unregister', 'wp', 'close_uffd'].includes(o.op));
+  if (usesUffd) { flags.add('uffd'); uapi.add('UFFD_USER_MODE_ONLY'); }
+  const features = (c.uffd?.features ?? []).map((f) => FEATURE_NAMES[f]);
+  for (const f of features) if (own(UAPI, f)) uapi.add(f);
+  flags.add(solo ? 'solo' : 'multi');
+  if (usesUffd && !solo) flags.add('mu');
+  // S reads the userfaultfd (resolving sync write-protect faults, noting events) only when the model
+  // expects a message; one it does not expect blocks its step, and the program fails on the timeout
+  if (usesUffd && !solo && pred.steps.some((s) => s.events.length)) flags.add('ev');
+  if (enc.uffdFeatures >= 0 && solo) {
+    lines.push(`  /* setup: a userfaultfd (${features.join(' | ') || 'no features'}) */`);
+    lines.push('  uffd[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);');
+    lines.push('  if (uffd[0] < 0 || ioctl(uffd[0], UFFDIO_API, &(struct uffdio_api){ .api = UFFD_API, .features = UFFD_FEATURES })) no_uffd(strerror(errno));');
+    if (features.includes('UFFD_FEATURE_EVENT_FORK')) lines.push('  caps(0); /* CAP_SYS_PTRACE was for UFFD_FEATURE_EVENT_FORK only (fs/userfaultfd.c userfaultfd_api) */');
+  } else if (enc.uffdFeatures >= 0) {
+    lines.push(`  /* setup, p0: a userfaultfd (${features.join(' | ') || 'no features'}), handed to S, which holds it from now on */`);
+    lines.push(`  if (in_proc(-1, 0, "userfaultfd")) done(open_uffd(UFFD_FEATURES));`, '  take_uffd();');
+  }
+
+  c.ops.forEach((op, i) => {
+    const v = enc.lines[i].split(' ').map(Number);
+    const p = v[1];
+    const table = procs[p] ?? (procs[p] = new Map());
+    const rid = v[2];
+    const reg = 'region' in op ? table.get(rid) : undefined;
+    const text = cstr(formatOp(op));
+    const ps = pred.steps[i];
+    const first = v[3], count = v[4];
+    const addr = reg ? hex((reg.start + (op.op === 'split' ? v[3] : first)) * PG) : '0';
+    const len = `${count} * PG`;
+    const at = `(void *)${addr}`;
+    const block: string[] = [];
+    const proc = (body: string | string[]) => {
+      const b = typeof body === 'string' ? [body] : body;
+      if (b.length === 1) block.push(`  if (in_proc(${i}, ${p}, ${text})) ${b[0]}`);
+      else block.push(`  if (in_proc(${i}, ${p}, ${text})) {`, ...b.map((l) => `    ${l}`), '  }');
+    };
+    const sup = (body: string[]) => {
+      if (!solo) flags.add('sup');
+      if (body.length === 1) block.push(`  if (${supFn}(${i}, ${p}, ${text})) ${body[0]}`);
+      else block.push(`  if (${supFn}(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
+    };
+    const madv = (adv: string) => { if (own(UAPI, adv)) uapi.add(adv); proc(`done(madvise(${at}, ${len}, ${adv}));`); };
+    let why = '';
+    switch (op.op) {
+      case 'mmap': {
+        const pages = v[4], kind = op.kind, thp = op.thp ? 'MADV_HUGEPAGE' : 'MADV_NOHUGEPAGE';
+        kinds.set(op.region, { kind, thp: !!op.thp });
+        table.set(rid, { start: v[3], pages });
+        const m = `(void *)${hex(v[3] * PG)}, ${pages} * PG, PROT_READ | PROT_WRITE`;
+        if (kind === 'anon' || kind === 'shared-anon') {
+          proc([`void *m = mmap(${m}, ${kind === 'anon' ? 'MAP_PRIVATE' : 'MAP_SHARED'} | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);`,
+            `done(m == MAP_FAILED ? -1 : madvise(m, ${pages} * PG, ${thp}));`]);
+        } else {
+          why = ` (a memfd of ${MAXPAGES} pages)`;
+          proc([`int fd = memfd_create(${cstr(op.region)}, MFD_CLOEXEC);`,
+            `void *m = fd < 0 || ftruncate(fd, ${MAXPAGES} * PG) ? MAP_FAILED : mmap(${m}, ${kind === 'memfd-shared' ? 'MAP_SHARED' : 'MAP_PRIVATE'} | MAP_FIXED_NOREPLACE, fd, 0);`,
+            'if (fd >= 0) close(fd);',
+            `done(m == MAP_FAILED ? -1 : madvise(m, ${pages} * PG, ${thp}));`]);
+        }
+        break;
+      }
+      case 'munmap': proc(`done(munmap(${at}, ${len}));`); break;
+      case 'mremap': {
+        const [np, move, dontunmap, oldrid, newStart, apply] = v.slice(3, 9);
+        const old = `(void *)${hex(reg!.start * PG)}, ${reg!.pages} * PG, ${np} * PG`;
+        if (move) {
+          if (dontunmap) uapi.add('MREMAP_DONTUNMAP');
+          proc(`done(mremap(${old}, MREMAP_MAYMOVE | MREMAP_FIXED${dontunmap ? ' | MREMAP_DONTUNMAP' : ''}, (void *)${hex(newStart * PG)}) == MAP_FAILED ? -1 : 0);`);
+          if (oldrid >= 0) { table.set(oldrid, { ...reg! }); const k = kinds.get(op.region); if (k && op.old) kinds.set(op.old, k); }
+          table.set(rid, { start: newStart, pages: np });
+        } else {
+          proc(`done(mremap(${old}, 0) == MAP_FAILED ? -1 : 0);`);
+          if (apply) table.set(rid, { start: reg!.start, pages: np });
+        }
+        break;
+      }
+      case 'mprotect': proc(`done(mprotect(${at}, ${len}, ${['PROT_NONE', 'PROT_READ', '', 'PROT_READ | PROT_WRITE'][v[5]]}));`); break;
+      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? 1 : 0}));`); break;
+      case 'fork': {
+        flags.add('fork');
+        const child = procs.length;
+        procs.push(new Map([...table].map(([k, r]) => [k, { ...r }])));
+        block.push(`  if (in_proc(${i}, ${p}, ${text})) done(fork_as(${child}));`);
+        why = ` -> p${child}`;
+        break;
+      }
+      case 'exit': proc('_exit(0);'); break;
+      case 'clear_refs':
+        proc([`int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);`, `done(fd < 0 ? -1 : write(fd, "${v[2]}", 1));`, 'if (fd >= 0) close(fd);']);
+        break;
+      case 'pageout': madv('MADV_PAGEOUT'); break;
+      case 'dontneed': madv('MADV_DONTNEED'); break;
+      case 'populate': madv(v[5] ? 'MADV_POPULATE_WRITE' : 'MADV_POPULATE_READ'); break;
+      case 'collapse': {
+        // MADV_COLLAPSE only collapses 2 MiB blocks fully inside the range: the op widens the
+        // range to the blocks it touches, clipped to the region (as the executor's collapse_cmd)
+        uapi.add('MADV_COLLAPSE');
+        const a = reg!.start + first, b = a + count, H = HPG_PAGES;
+        const lo = Math.max(Math.floor(a / H) * H, reg!.start), hi = Math.min(Math.ceil(b / H) * H, reg!.start + reg!.pages);
+        proc(`done(madvise((void *)${hex(lo * PG)}, ${hi - lo} * PG, MADV_COLLAPSE));`);
+        why = ' (widened to whole 2 MiB blocks)';
+        break;
+      }
+      case 'split':
+        flags.add('split');
+        why = ': change one page\'s protection and back (mprotect_fixup splits the PMD; the VMAs merge again)';
+        proc([`int prot = prot_of(${addr});`, `done(mprotect(${at}, PG, prot == PROT_READ ? PROT_NONE : PROT_READ) || (prot >= 0 && mprotect(${at}, PG, prot)) ? -1 : 0);`]);
+        break;
+      case 'uffd_register': sup([`done(ioctl(uffd[${p}], UFFDIO_REGISTER, &(struct uffdio_register){ { ${addr}, ${len} }, UFFDIO_REGISTER_MODE_WP, 0 }));`]); break;
+      case 'uffd_unregister': sup([`done(ioctl(uffd[${p}], UFFDIO_UNREGISTER, &(struct uffdio_range){ ${addr}, ${len} }));`]); break;
+      case 'wp':
+        sup([`done(ioctl(uffd[${p}], UFFDIO_WRITEPROTECT, &(struct uffdio_writeprotect){ { ${addr}, ${len} }, ${v[5] ? 'UFFDIO_WRITEPROTECT_MODE_WP' : '0'} }));`]);
+        break;
+      case 'close_uffd': flags.add('close_uffd'); sup([`done(close_uffd(${p}));`]); why = ': its only descriptor, S\'s (userfaultfd_release)'; break;
+      case 'scan': {
+        flags.add('scan');
+        const wpm = v[5] === 1;
+        const end = hex((reg!.start + first + count) * PG);
+        if (!solo) flags.add('sup');
+        block.push(`  if (${supFn}(${i}, ${p}, ${text})) done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg),`,
+          `    .start = ${addr}, .end = ${end}, .vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ',\n    .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''} }));`);
+        if (wpm) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
+        break;
+      }
+    }
+    if (why) lines.push(`  /* step ${i}, p${p}: ${ccomment(formatOp(op))}${why} */`);
+    lines.push(...block);
+
+    // what the model expects after it: pages of every region that changed, outcomes, events, scan
+    const seen = new Set<string>();
+    for (const [pk, regions] of Object.entries(ps.pages)) {
+      for (const [name, strs] of Object.entries(regions)) {
+        const id = names.indexOf(name);
+        const r = procs[Number(pk)]?.get(id);
+        if (id < 0 || !r) throw new ReproError(`step ${i}: the model names region "${name}" of p${pk}, which the executor plan does not know`);
+        const key = `${pk} ${name}`;
+        const args = `${pk}, ${cstr(name)}, ${hex(r.start * PG)}, ${strs.length}, ${cstr(itemRanges(strs))}`;
+        seen.add(key);
+        if (shown.get(key) !== args) lines.push(`  want(${args});`);
+        shown.set(key, args);
+      }
+    }
+    for (const key of [...shown.keys()]) {
+      if (seen.has(key)) continue;
+      const [pk, name] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)];
+      lines.push(`  want(${pk}, ${cstr(name)}, 0, 0, NULL);`);
+      shown.delete(key);
+    }
     const region = 'region' in op ? op.region : undefined;
-    const faults = op.op === 'read' || op.op === 'write' || op.op === 'collapse' || op.op === 'populate';
-    const huge = faults && region !== undefined ? cstr((own(ps.outcome.huge, region) ?? []).join(' ')) : 'NULL';
-    const swapped = op.op === 'pageout' ? cstr(pageRanges([...(own(ps.outcome.swapped_out, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
-    const zero = recordsZero(op) ? cstr(pageRanges([...(own(ps.outcome.zero, region!) ?? [])].sort((a, b) => a - b))) : 'NULL';
-    const events = cstr(ps.events.map(eventText).sort().join(';'));
-    stepRows.push(`  { ${cstr(String(ps.rc))}, ${huge}, ${swapped}, ${zero}, ${events} }, /* ${i} */`);
-    for (const [proc, regions] of Object.entries(ps.pages)) {
-      for (const [name, strs] of Object.entries(regions)) {
-        pageRows.push(`  { ${i}, ${proc}, ${rid(name, i)}, ${cstr(rle(strs))} }, /* step ${i}: p${proc} ${name} */`);
+    if (region !== undefined) {
+      const k = kinds.get(region);
+      const faults = op.op === 'read' || op.op === 'write' || op.op === 'collapse' || op.op === 'populate';
+      const huge = own(ps.outcome.huge, region) ?? [];
+      // a huge PMD needs a region that covers a whole 2 MiB block
+      const pages = procs[p]?.get(rid)?.pages ?? 0;
+      if (faults && (huge.length || (k && (k.thp || k.kind !== 'anon') && pages >= HPG_PAGES))) {
+        flags.add('outcomes'); flags.add('huge');
+        lines.push(`  assume(HUGE, ${p}, ${cstr(region)}, 0, 0, ${cstr(pageRanges(huge))});`);
+      }
+      const z = [...(own(ps.outcome.zero, region) ?? [])].sort((a, b) => a - b);
+      // only anonymous memory maps the zero page (mm/memory.c do_anonymous_page; shmem allocates)
+      if (recordsZero(op) && (z.length || k?.kind === 'anon')) {
+        flags.add('outcomes'); flags.add('zero');
+        lines.push(`  assume(ZERO, ${p}, ${cstr(region)}, ${first}, ${count}, ${cstr(pageRanges(z))});`);
+      }
+      if (op.op === 'pageout') {
+        flags.add('outcomes'); flags.add('swapped');
+        const s = [...(own(ps.outcome.swapped_out, region) ?? [])].sort((a, b) => a - b);
+        lines.push(`  assume(SWAPPED, ${p}, ${cstr(region)}, ${first}, ${count}, ${cstr(pageRanges(s))});`);
       }
     }
-    for (const [proc, regions] of Object.entries(ps.scan ?? {})) {
-      for (const [name, strs] of Object.entries(regions)) {
-        scanRows.push(`  { ${i}, ${proc}, ${rid(name, i)}, ${cstr(rle(strs))} }, /* step ${i}: scan p${proc} ${name} */`);
-      }
+    if (ps.events.length) lines.push(`  want_ev = ${cstr(ps.events.map(eventText).sort().join(';'))};`);
+    for (const [pk, regions] of Object.entries(ps.scan ?? {})) {
+      for (const [name, strs] of Object.entries(regions)) flags.add('wantscan'), lines.push(`  want_scan(${pk}, ${cstr(name)}, ${cstr(itemRanges(strs))});`);
     }
+    const rc = String(ps.rc);
+    if (/^E[A-Z0-9]+$/.test(rc)) errnos.add(rc);
+    lines.push(`  end_step(${cstr(rc)});`);
   });
+
+  // the regions S keeps: every (process, region) pair the expectations name
+  const pairs = new Set<string>();
+  for (const s of pred.steps) for (const [pk, regions] of Object.entries(s.pages)) for (const name of Object.keys(regions)) pairs.add(`${pk} ${name}`);
+  const asserted = assertedKinds(c);
+  if (solo && flags.has('touch')) flags.add('touchsolo');
+  const ptrace = features.includes('UFFD_FEATURE_EVENT_FORK');
+  if (ptrace) flags.add('ptrace');
+  if (ptrace && !solo) flags.add('ptracemulti');
+  const runtime = cutRuntime(readFileSync(RUNTIME, 'utf8'), flags)
+    .replace(/^#include "ptefarm-observe\.h"$/m, () => observeHeader(flags))
+    .replace('/*@ steps */', () => `/* ---- the case ---- */\nstatic void case_steps(void) {\n${lines.join('\n')}\n}`);
   const name = c.name ?? opts.source ?? 'unnamed case';
-  const runtime = inlineHeaders(readFileSync(RUNTIME, 'utf8'));
-  const caseText = formatText(c).replace(/\*\//g, '* /').split('\n').filter(Boolean).map((l) => ` *   ${l}`).join('\n');
+  const multi = !solo, touchSolo = solo && flags.has('touch');
+  const includes = ['errno.h', 'fcntl.h', 'grp.h', ...(ptrace ? ['linux/capability.h'] : []), ...(usesUffd ? ['linux/userfaultfd.h'] : []), ...(multi ? ['poll.h'] : []),
+    ...(flags.has('swapped') || flags.has('fork') ? ['sched.h'] : []), ...(touchSolo ? ['setjmp.h'] : []), 'signal.h', 'stdint.h', 'stdio.h', 'stdlib.h',
+    'string.h', 'sys/ioctl.h', 'sys/mman.h', 'sys/prctl.h', ...(flags.has('mu') ? ['sys/socket.h'] : []), 'sys/syscall.h', ...(multi ? ['sys/wait.h'] : []), 'unistd.h'];
+  const defs = [...uapi].sort().map((k) => `#define ${k} ${UAPI[k]}`);
+  const scanDefs = flags.has('scan')
+    ? 'enum { PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, PAGE_IS_WRITTEN = 1 << 1, PAGE_IS_GUARD = 1 << 8, PAGE_CATS_ALL = 0x1ff };\n'
+    : '';
   return `/*
- * ptefarm reproducer (kselftest style). Generated by \`ptefarm repro\`${opts.source ? ` from ${opts.source.replace(/\*\//g, '* /')}` : ''}.
- * Expectations: ${spec}${opts.outcomes ? ', outcomes (THP, reclaim) from a recorded trace' : ', neutral outcomes (every THP-eligible fault huge, every anon read fault the zero page, every reclaimable page swapped out)'}.
- *
- *   cc -o repro repro.c && ./repro      # KTAP on stdout; exit 0 pass, 1 fail, 4 skip
- *
- * Run it as root (it drops to nobody, keeping CAP_SYS_PTRACE only for event_fork, like ptefarm's executor) or as any
- * user (cases with UFFD_FEATURE_EVENT_FORK then skip). Expected pagemap bits per page, in order
- * P S F E W D = present(63) swapped(62) file/shared(61) exclusive(56) uffd-wp(57) soft-dirty(55),
- * '.' = 0, '*' = any; PAGEMAP_SCAN categories a w f p s z h d g, '-' = not reported;
- * "ITEMxN" repeats an item N times.
- *
- * The case:
-${caseText}
+ * ptefarm reproducer: ${ccomment(name)}
+ * Generated by \`ptefarm repro\`${opts.source ? ` from ${ccomment(opts.source)}` : ''}; expectations: ${ccomment(spec)}${opts.outcomes ? ', outcomes from a recorded trace' : ', neutral outcomes'}.
+ *   cc -o repro repro.c && ./repro       KTAP; exit 0 pass, 1 fail, 4 skip (kselftest)
+ *   git bisect run ./repro --bisect      the same, but skip -> 125 (also PTEFARM_BISECT=1); as root the case runs as nobody
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
-#include <pwd.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-/* ---- the case: one row per op, as ptefarm's executor plans it (code, proc, region id, ...);
- *      page numbers are absolute, addresses = page * 4096 ------------------------------------- */
+${includes.map((h) => `#include <${h}>`).join('\n')}
+/* newer uapi than some headers have (spelled as the headers do: an identical redefinition is no clash) */
+${defs.join('\n')}
+/* PAGEMAP_SCAN (linux/fs.h, 6.7+), under ptefarm's own names so that newer headers do not clash */
+struct pf_page_region { uint64_t start, end, categories; };
+struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask; };
+#define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
+enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6 };
+${scanDefs}#define PG 4096ULL
+enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED };
+enum { NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */ };
 static const char *CASE_NAME = ${cstr(name)};
-#define NOPS ${c.ops.length}
-static const int64_t UFFD_FEATURES = ${enc.uffdFeatures}; /* -1: no userfaultfd */
-#define USES_SCAN ${c.ops.some((o) => o.op === 'scan') ? 1 : 0}
-#define USES_PAGEOUT ${c.ops.some((o) => o.op === 'pageout') ? 1 : 0}
-/* the bit kinds this case exists to assert (ptefarm's check: soft-dirty after clear_refs 4,
- * uffd-wp after UFFDIO_WRITEPROTECT); when all of them are masked a pass is a SKIP (exit 4) */
-#define ASSERTS_SOFT_DIRTY ${assertedKinds(c).has('soft-dirty') ? 1 : 0}
-#define ASSERTS_UFFD_WP ${assertedKinds(c).has('uffd-wp') ? 1 : 0}
-static const char *REGION_NAMES[] = { ${enc.regionNames.map(cstr).join(', ') || '"-"'} };
-static const int64_t OPS[NOPS][10] = {
-${opsRows.join('\n')}
-};
-static const char *OP_TEXT[NOPS] = { ${c.ops.map((o) => cstr(formatOp(o))).join(', ')} };
-
-/* ---- what ${spec} expects after every op -------------------------------------------------- */
-/* rc ("*" = any); huge / swapped: the outcome assumed for the op's region (NULL: not checked);
- * uffd events "kind proc region page child", sorted, ';'-separated */
-struct exp_step { const char *rc; const char *huge; const char *swapped; const char *zero; const char *events; };
-static const struct exp_step EXP_STEP[NOPS] = {
-${stepRows.join('\n')}
-};
-struct exp_pages { int step, proc, rid; const char *bits; };
-static const struct exp_pages EXP_PAGES[] = {
-${pageRows.join('\n') || '  { -1, 0, 0, "" },'}
-};
-struct exp_scan { int step, proc, rid; const char *cats; };
-static const struct exp_scan EXP_SCAN[] = {
-${scanRows.join('\n') || '  { -1, 0, 0, "" },'}
-};
-
+${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };
 ${runtime}`;
 }

@@ -89,7 +89,7 @@ describe('the compiled CLI (dist/)', () => {
   it('repro and probe find the files shipped in the package', () => {
     const r = cli('repro', 'corpus/seeds/s-sd-simple.json');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("inlined from ptefarm's workers/executor/ptefarm-uapi.h");
+    expect(r.stdout).toContain("from ptefarm's workers/executor/ptefarm-observe.h");
     const p = cli('probe');
     expect(p.status, p.stderr).toBe(0);
     expect(p.stdout).toContain(`not built (${join(pkg, 'workers/executor/ptefarm-exec')})`);

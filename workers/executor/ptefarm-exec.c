@@ -160,19 +160,11 @@ static void print_huge(int p, const struct region *before) {
     struct region *rg = &P[p].reg[g];
     if (!rg->known) continue;
     int printed = 0;
-    uint64_t sp = rg->start / PG;
-    uint64_t first_block = sp / HPG_PAGES * HPG_PAGES;
-    for (uint64_t b = first_block; b < sp + rg->pages; b += HPG_PAGES) {
-      uint64_t k = b > sp ? b - sp : 0;
-      uint8_t now = cur_obs[p][g][k];
-      if (!(now & 0x40)) continue;
-      uint8_t then = 0;
-      /* compared by region-relative page, so a huge PMD moved by mremap is not "new" */
-      if (before[g].known && k < before[g].pages) then = prev_obs[p][g][k];
-      int newly = !(then & 0x40) || ((then & 0x80) && !(now & 0x80));
-      if (!newly) continue;
+    uint64_t ks[MAXPAGES / HPG_PAGES + 2];
+    int n = huge_outcome(cur_obs[p][g], rg->pages, prev_obs[p][g], before[g].known ? before[g].pages : 0, rg->start / PG, ks);
+    for (int j = 0; j < n; j++) {
       if (!printed) { fprintf(out, "h %d", g); printed = 1; }
-      fprintf(out, " %llu", (unsigned long long)k);
+      fprintf(out, " %llu", (unsigned long long)ks[j]);
     }
     if (printed) fputc('\n', out);
   }
@@ -189,24 +181,12 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
   if (p < 0 || !P[p].alive || !g_scan_ok) return;
   struct region *rg = &P[p].reg[g];
   if (!rg->known) return;
-  uint64_t sp = rg->start / PG;
+  static uint64_t ks[MAXPAGES];
+  if (first > rg->pages) first = rg->pages;
+  if (count > rg->pages - first) count = rg->pages - first;
+  int n = zero_outcome(cur_obs[p][g], prev_obs[p][g], before[g].known ? before[g].pages : 0, first, count, rg->start / PG, ks);
   fprintf(out, "z %d", g);
-  uint64_t last_block = UINT64_MAX;
-  for (uint64_t k = first; k < first + count && k < rg->pages; k++) {
-    uint8_t now = cur_obs[p][g][k];
-    if (!(now & 0x80)) continue;
-    uint8_t then = before[g].known && k < before[g].pages ? prev_obs[p][g][k] : 0;
-    if (then & 0x80) continue;
-    if (now & 0x40) {
-      uint64_t b = (sp + k) / HPG_PAGES;
-      if (b == last_block) continue;
-      last_block = b;
-      uint64_t bs = b * HPG_PAGES;
-      fprintf(out, " %llu", (unsigned long long)(bs > sp ? bs - sp : 0));
-    } else {
-      fprintf(out, " %llu", (unsigned long long)k);
-    }
-  }
+  for (int j = 0; j < n; j++) fprintf(out, " %llu", (unsigned long long)ks[j]);
   fputc('\n', out);
 }
 
@@ -377,13 +357,11 @@ static void supervise(void) {
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
     if (code == OP_PAGEOUT && P[p].alive) {
-      int printed = 0;
-      for (uint64_t k = first; k < first + count; k++)
-        if ((prev_obs[p][rid][k] & 1) && !(cur_obs[p][rid][k] & 1)) {
-          if (!printed) { fprintf(out, "o %d", rid); printed = 1; }
-          fprintf(out, " %llu", (unsigned long long)k);
-        }
-      if (printed) fputc('\n', out);
+      static uint64_t ks[MAXPAGES];
+      int n = swapped_outcome(cur_obs[p][rid], prev_obs[p][rid], first, count, ks);
+      if (n) fprintf(out, "o %d", rid);
+      for (int j = 0; j < n; j++) fprintf(out, " %llu", (unsigned long long)ks[j]);
+      if (n) fputc('\n', out);
     }
     print_pages();
     if (scan_region >= 0) {

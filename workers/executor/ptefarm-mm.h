@@ -1,7 +1,6 @@
 /*
- * ptefarm-mm.h: the process machinery shared by ptefarm's native executor (ptefarm-exec.c) and the
- * reproducers `ptefarm repro` writes (src/report/repro-runtime.c, which gets this file's text
- * inlined so that the reproducer stays one self-contained .c file): syscall helpers, privilege
+ * ptefarm-mm.h: the process machinery of ptefarm's native executor (ptefarm-exec.c; what it shares
+ * with the reproducers of `ptefarm repro` is in ptefarm-observe.h): syscall helpers, privilege
  * dropping, the case processes (they execute one command at a time and read their OWN
  * /proc/self/pagemap and PAGEMAP_SCAN on request) and the supervisor's side of the command pipes
  * and userfaultfd contexts.
@@ -34,6 +33,7 @@
 #include <unistd.h>
 
 #include "ptefarm-uapi.h"
+#include "ptefarm-observe.h" /* pm_code, observe_range, the outcomes */
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child);
@@ -196,15 +196,6 @@ static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
   if (plen && write_full(rep_pipe[me][1], payload, plen)) _exit(111);
 }
 
-/* 6-bit pagemap code: P S F E W D = bits 63 62 61 56 57 55 -> code bits 0..5. Bits 6/7 of the
- * byte carry the PAGEMAP_SCAN HUGE/PFNZERO categories, used only for the `huge` and `zero`
- * outcomes (PFNZERO is the kernel's own word that a page is the shared zero page, independent of
- * the pagemap bits the check compares). */
-static uint8_t pm_code(uint64_t e) {
-  return (uint8_t)(((e >> 63) & 1) | (((e >> 62) & 1) << 1) | (((e >> 61) & 1) << 2) |
-                   (((e >> 56) & 1) << 3) | (((e >> 57) & 1) << 4) | (((e >> 55) & 1) << 5));
-}
-
 static int g_scan_ok = 1; /* PAGEMAP_SCAN works here (cleared on ENOTTY/EINVAL) */
 
 static long do_scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof,
@@ -234,29 +225,11 @@ static uint64_t scan_return_mask(void)
 }
 
 static void observe(struct range *rs, int n) {
-  static uint64_t ent[MAXPAGES];
   static uint8_t codes[MAXR * MAXPAGES];
-  static struct pf_page_region vec[MAXPAGES];
   size_t o = 0;
   for (int i = 0; i < n; i++) {
-    uint64_t pages = rs[i].pages;
-    memset(ent, 0, pages * 8);
-    ssize_t got = pread(pm_fd, ent, pages * 8, (off_t)(rs[i].addr / PG * 8));
-    (void)got;
-    for (uint64_t k = 0; k < pages; k++) codes[o + k] = pm_code(ent[k]);
-    if (g_scan_ok) {
-      long r = do_scan(rs[i].addr, rs[i].addr + pages * PG, 0, 0, PAGE_IS_HUGE | PAGE_IS_PFNZERO,
-                       PAGE_IS_HUGE | PAGE_IS_PFNZERO, 0, vec, MAXPAGES);
-      if (r < 0 && (errno == ENOTTY || errno == EINVAL)) g_scan_ok = 0;
-      for (long j = 0; j < r; j++)
-        for (uint64_t a = vec[j].start; a < vec[j].end; a += PG) {
-          uint64_t k = (a - rs[i].addr) / PG;
-          if (k < pages)
-            codes[o + k] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) ? 0x40 : 0) |
-                                      ((vec[j].categories & PAGE_IS_PFNZERO) ? 0x80 : 0));
-        }
-    }
-    o += pages;
+    observe_range(pm_fd, rs[i].addr, rs[i].pages, codes + o, &g_scan_ok);
+    o += rs[i].pages;
   }
   reply(0, (int)o, 0, codes, o);
 }

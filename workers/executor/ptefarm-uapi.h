@@ -1,8 +1,6 @@
 /*
  * ptefarm-uapi.h: kernel UAPI definitions newer than a build host's headers may be, plus the
- * limits and the command protocol shared by ptefarm's native executor (ptefarm-exec.c) and the
- * reproducers `ptefarm repro` writes (src/report/repro-runtime.c, which gets this file's text
- * inlined so that the reproducer stays one self-contained .c file).
+ * limits and the command protocol of ptefarm's native executor (ptefarm-exec.c and its headers).
  *
  * Include after `#define _GNU_SOURCE` and the system headers; it defines no functions.
  */

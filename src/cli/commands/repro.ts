@@ -12,7 +12,7 @@ interface Opts { expectFrom: string; output?: string; outcomes?: string; outcome
 
 export function register(program: Command) {
   program.command('repro')
-    .description('write a standalone C program (KTAP output, exit 0 pass / 1 fail / 4 skip) that runs a case and checks every bit the model expects')
+    .description('write a short standalone C program (one block of plain syscalls per op; KTAP output, exit 0 pass / 1 fail / 4 skip, --bisect: skip -> 125) that runs a case and checks every bit the model expects')
     .argument('<case>', 'case file (ptefarm-case/1 JSON)')
     .option('--expect-from <model>', 'the model whose predictions the program checks', 'model:x86')
     .option('-o, --output <file>', 'write the C source here (default: stdout)')
@@ -33,7 +33,7 @@ export function register(program: Command) {
       catch (e) { if (e instanceof ReproError) throw new InputError(`${file}: ${e.message}`); throw e; }
       if (o.output) {
         writeFileSync(o.output, src);
-        process.stderr.write(`wrote ${o.output}: compile with \`cc -o repro ${o.output}\`, run ./repro (exit 0 pass, 1 fail, 4 skip)\n`);
+        process.stderr.write(`wrote ${o.output}: compile with \`cc -o repro ${o.output}\`, run ./repro (exit 0 pass, 1 fail, 4 skip; ./repro --bisect for \`git bisect run\`: skip -> 125)\n`);
       } else process.stdout.write(src);
       return 0;
     }));
