@@ -1,7 +1,8 @@
 // The campaign loop: generate (coordinator only, deterministic), dispatch through a Transport keeping
-// it full, check every trace here in the coordinator, bucket violations, minimize new buckets (in
-// the background, through the same transport), record findings in the work directory (never in the
-// tracked corpus: src/campaign/findings.ts), report events and a summary.
+// it full, take each case's verdict from where it ran (the job's `check`; a result without one is
+// checked here), bucket violations, minimize new buckets (in the background, through the same
+// transport), record findings in the work directory (never in the tracked corpus:
+// src/campaign/findings.ts), report events and a summary.
 //
 // Determinism of the generated sequence: case i is generated after exactly the coverage feedback
 // of cases 0 .. i-1-lag has been applied, in index order (lag = max(opts.lag, 2 x concurrency)).
@@ -10,7 +11,7 @@
 import type { Case } from '../ops/schema.ts';
 import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
 import type { Violation } from '../check/types.ts';
-import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
+import type { Checker, CheckOutcome } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
 import { Dedup, type Bucket, type RootInfo } from './dedup.ts';
 import { rootInfo } from '../findings/title.ts';
@@ -163,8 +164,19 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
 
+  // every job asks for the check where it runs, when the checker is one a worker can make
+  const jobOf = (id: string, c: Case): CaseJob => (checker.request ? { id, target, case: c, check: checker.request } : { id, target, case: c });
+  /** the check of a result: the verdict made where it ran, else made here; a fault when there is none */
+  const outcomeOf = (c: Case, res: CaseResult): CheckOutcome | { fault: string } => {
+    if (res.fault !== undefined || res.trace?.fault !== undefined) return { fault: res.fault ?? res.trace?.fault ?? '(empty fault)' };
+    const v = checker.request ? res.verdict : undefined;
+    if (v) return { violations: v.violations, stepRules: v.step_rules, skipped: v.skipped, fault: v.fault };
+    if (!res.trace) return { fault: 'no trace' };
+    try { return checker.check(c, res.trace); } catch (e) { return { fault: `check: ${(e as Error).message}` }; }
+  };
+
   const runOne = async (c: Case): Promise<CaseResult | undefined> => {
-    const job = { id: `${opts.seed}-${jobSeq++}`, target, case: c };
+    const job = jobOf(`${opts.seed}-${jobSeq++}`, c);
     const r = await Promise.race([transport.run(job, { timeoutMs }), abortPromise.then(() => undefined)]);
     return r;
   };
@@ -177,9 +189,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   // root info of the cases the minimizer ran, so the minimized case's needs no extra run
   const judged = new WeakMap<Case, RootInfo>();
   const sigsOf = (c: Case, res: CaseResult | undefined): string[] | undefined => {
-    if (!res || res.fault || !res.trace || res.trace.fault) return undefined;
-    const out = checker.check(c, res.trace);
-    if (out.fault || out.skipped) return undefined;
+    if (!res) return undefined;
+    const out = outcomeOf(c, res);
+    if (!('violations' in out) || out.fault || out.skipped) return undefined;
     const j = judge(c, out.violations);
     if (!j) return [];
     judged.set(c, j.info);
@@ -248,18 +260,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     stats.completed++;
     const { res, c } = d;
     let rules: string[][] | null = null;
-    if (res.fault || !res.trace || res.trace.fault) {
-      stats.faults++;
-      emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace', case: c });
-    } else {
-      let out;
-      const known = (res as CoverageResult).step_rules;
-      try { out = checker.check(c, res.trace, known && known.length === c.ops.length ? known : undefined); } catch (e) {
-        stats.faults++;
-        emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}`, case: c });
-      }
-      if (out) {
-        if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault, case: c }); }
+    {
+      const out = outcomeOf(c, res);
+      {
+        if (out.fault !== undefined || !('violations' in out)) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault ?? '(empty fault)', case: c }); }
         else if (out.skipped) {
           stats.skipped++;
           // a case skipped because its asserted bits were masked still ran: coverage feedback
@@ -323,7 +327,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       opts.onCase?.(i, c);
       stats.cases++;
       inflight.add(i);
-      const job: CaseJob & CoverageRequest = { id: `${opts.seed}-c${i}`, target, case: c, coverage: opts.profile ? { profile: opts.profile } : {} };
+      const job = jobOf(`${opts.seed}-c${i}`, c);
       transport.run(job, { timeoutMs }).then(
         (res) => handle({ index: i, c, res }),
         (e) => handle({ index: i, c, res: { id: job.id, fault: `transport: ${(e as Error).message}` } }),
