@@ -29,8 +29,10 @@ export interface CaseVerdict {
   fault?: string;
   /** the kernel profile the prediction used */
   profile?: string;
-  /** sha-256 (32 hex) of the checked trace's JSON: a trace sent with the verdict must be this one */
-  trace_digest: string;
+  /** sha-256 (32 hex) of the checked trace's JSON, when the trace is sent with the verdict (which
+   *  then must be this one); a passing case's verdict, sent alone, does without (it costs a
+   *  serialization of the whole trace per case) */
+  trace_digest?: string;
 }
 
 export interface CaseJob {

@@ -19,9 +19,9 @@ export function traceDigest(trace: Trace): string {
 
 /** Check `trace` of `c` as the campaign's reference checker would (src/campaign/checker.ts: the
  *  same checkCase with the same profile option). Never throws: a trace that does not fit its case,
- *  or a check that fails, is a verdict with a fault. */
+ *  or a check that fails, is a verdict with a fault. No trace digest (withVerdict adds it when the
+ *  trace goes along). */
 export function checkWhereRun(c: CaseJob['case'], trace: Trace, req: CheckRequest = {}): CaseVerdict {
-  const trace_digest = traceDigest(trace);
   try {
     const { verdict, stepRules, profile } = checkCase(c, trace, req.profile ? { profile: req.profile } : {});
     return {
@@ -29,12 +29,11 @@ export function checkWhereRun(c: CaseJob['case'], trace: Trace, req: CheckReques
       ...(verdict.skipped !== undefined ? { skipped: verdict.skipped } : {}),
       ...(verdict.fault !== undefined ? { fault: verdict.fault } : {}),
       ...(profile ? { profile } : {}),
-      trace_digest,
     };
   } catch (e) {
     // a trace that does not fit its case is the target's fault, never a verdict on the kernel
     const fault = e instanceof TraceError ? `target returned an ${e.message}` : `check: ${(e as Error).message ?? String(e)}`;
-    return { ok: false, violations: [], step_rules: [], fault, trace_digest };
+    return { ok: false, violations: [], step_rules: [], fault };
   }
 }
 
@@ -42,13 +41,16 @@ export function checkWhereRun(c: CaseJob['case'], trace: Trace, req: CheckReques
 export const passes = (v: CaseVerdict): boolean => v.ok && v.fault === undefined && v.violations.length === 0;
 
 /** `res` with the check `job` asked for: the verdict added, and the trace left out when the case
- *  passed and the job wants only failing traces. A result without a trace (a fault) is unchanged. */
+ *  passed and the job wants only failing traces (else the verdict names the trace it goes with).
+ *  A result without a trace, or with a faulted one, is unchanged. */
 export function withVerdict(job: CaseJob, res: CaseResult): CaseResult {
   if (!job.check || !res.trace || res.fault !== undefined || res.trace.fault !== undefined) return res;
   const verdict = checkWhereRun(job.case, res.trace, job.check);
-  const out: CaseResult = { ...res, verdict };
-  if (passes(verdict) && (job.check.traces ?? 'failing') === 'failing') delete out.trace;
-  return out;
+  if (passes(verdict) && (job.check.traces ?? 'failing') === 'failing') {
+    const { trace: _left, ...rest } = res;
+    return { ...rest, verdict };
+  }
+  return { ...res, verdict: { ...verdict, trace_digest: traceDigest(res.trace) } };
 }
 
 const str = (max: number) => z.string().max(max);
@@ -78,7 +80,7 @@ export const verdictSchema = z.object({
   skipped: str(4000).optional(),
   fault: str(20_000).optional(),
   profile: str(40).optional(),
-  trace_digest: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 hex digits'),
+  trace_digest: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 hex digits').optional(),
 });
 
 /** Why a (schema-valid) verdict in `res` cannot be the check of case `c`, or undefined: it
@@ -93,6 +95,7 @@ export function verdictProblems(c: CaseJob['case'], res: CaseResult): string | u
   const bad = v.violations.find((x) => x.step >= n);
   if (bad) return `verdict: a violation at step ${bad.step}, the case has ${n} op(s)`;
   if (!passes(v) && !res.trace) return 'verdict: fails without the trace it failed on';
+  if (res.trace && v.trace_digest === undefined) return 'verdict: comes with a trace it does not name';
   if (res.trace && traceDigest(res.trace) !== v.trace_digest) return `verdict: names trace ${v.trace_digest}, the result carries another`;
   return undefined;
 }

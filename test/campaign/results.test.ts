@@ -10,7 +10,7 @@ import type { CaseVerdict } from '../../src/transport/transport.ts';
 import { fakeChecker, fakeTrace, syntheticViolations } from './fakes.ts';
 
 const c: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'clear_refs' }, { op: 'write', region: 'a' }] };
-const verdict = (over: Partial<CaseVerdict> = {}): CaseVerdict => ({ ok: true, violations: [], step_rules: [['R-A'], ['R-B'], ['R-C']], trace_digest: '0'.repeat(32), ...over });
+const verdict = (over: Partial<CaseVerdict> = {}): CaseVerdict => ({ ok: true, violations: [], step_rules: [['R-A'], ['R-B'], ['R-C']], ...over });
 
 function handler(checker: Checker) {
   let checks = 0;

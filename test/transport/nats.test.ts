@@ -14,7 +14,7 @@ import { NatsTransport as Transport } from '../../src/transport/nats.ts';
 import { connectNats, consumerName, DEAD_STREAM, HEARTBEAT_SUBJECT, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
-import { checkWhereRun } from '../../src/transport/verdict.ts';
+import { checkWhereRun, traceDigest } from '../../src/transport/verdict.ts';
 import { countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
@@ -373,7 +373,7 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     }
     expect(job.check).toEqual({}); // the job asks the worker for the check
     const trace = new ModelTarget(target).executeSync(tiny);
-    const verdict = checkWhereRun(tiny, trace);
+    const verdict = checkWhereRun(tiny, trace); // passing: sent without its trace
     const otherTrace = new ModelTarget('model:x86@6.1').executeSync(tiny);
     const answer = (result: Record<string, unknown>, patch: Record<string, unknown> = {}) => JSON.stringify({
       v: 1, campaign: 'verd', id: job!.id, hash: job!.hash, origin: { id: 'w1', target }, result: { id: job!.id, ...result }, ...patch,
@@ -382,7 +382,7 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
     const publish = (data: string) => js.publish(resultSubject('verd'), data, { msgID: `forged-${n++}` });
     await publish(answer({ verdict }, { id: 'v-other' }));                                           // "ok" for another job
     await publish(answer({ verdict }, { hash: '0123456789abcdef' }));                                // "ok" for another case
-    await publish(answer({ verdict, trace: otherTrace }));                                           // "ok" naming another trace
+    await publish(answer({ verdict: { ...verdict, trace_digest: traceDigest(trace) }, trace: otherTrace })); // "ok" naming another trace
     await publish(answer({ verdict: { ...verdict, violations: [{ kind: 'rc', step: 0, op: 'mmap', bit: 'rc', expected: '0', actual: 'ENOMEM', rules: [], severity: 'mismatch', message: 'm' }] } }));
     await publish(answer({ verdict: { ...verdict, step_rules: 'R-1' } }));                           // malformed
     while (t.stats.rejected < 5) await new Promise((r) => setTimeout(r, 20));

@@ -72,14 +72,19 @@ describe('withVerdict: what a worker sends back', () => {
     const trace = traceOn('model:x86', scanCase);
     const out = withVerdict({ ...job, check: {} }, { id: 'j', trace });
     expect(out.trace).toBeUndefined();
-    expect(out.verdict).toMatchObject({ ok: true, violations: [], trace_digest: traceDigest(trace) });
-    expect(withVerdict({ ...job, check: { traces: 'all' } }, { id: 'j', trace }).trace).toBe(trace);
+    expect(out.verdict).toMatchObject({ ok: true, violations: [] });
+    expect(out.verdict!.trace_digest).toBeUndefined();
+    // with the trace, the verdict names it
+    const all = withVerdict({ ...job, check: { traces: 'all' } }, { id: 'j', trace });
+    expect(all.trace).toBe(trace);
+    expect(all.verdict!.trace_digest).toBe(traceDigest(trace));
   });
   it('a failing case keeps its trace; a faulted trace is not checked', () => {
     const trace = traceOn('model:x86@6.1', scanCase);
     const out = withVerdict({ ...job, check: { profile: '6.18' } }, { id: 'j', trace });
     expect(out.verdict!.ok).toBe(false);
     expect(out.trace).toBe(trace);
+    expect(out.verdict!.trace_digest).toBe(traceDigest(trace));
     const faulted = { ...trace, fault: 'executor died' };
     expect(withVerdict({ ...job, check: {} }, { id: 'j', trace: faulted }).verdict).toBeUndefined();
   });
@@ -87,25 +92,29 @@ describe('withVerdict: what a worker sends back', () => {
 
 describe('verdictProblems: a verdict from the wire is taken only when consistent with its case and trace', () => {
   const trace = traceOn('model:x86', scanCase);
-  const good = checkWhereRun(scanCase, trace);
-  const failing = checkWhereRun(scanCase, traceOn('model:x86@6.1', scanCase), { profile: '6.18' });
+  const trace61 = traceOn('model:x86@6.1', scanCase);
+  const good = { ...checkWhereRun(scanCase, trace), trace_digest: traceDigest(trace) };
+  const failing = { ...checkWhereRun(scanCase, trace61, { profile: '6.18' }), trace_digest: traceDigest(trace61) };
   it('accepts the real thing', () => {
     expect(passes(good)).toBe(true);
-    expect(verdictProblems(scanCase, { id: 'j', verdict: good })).toBeUndefined();
+    const { trace_digest: _d, ...alone } = good;
+    expect(verdictProblems(scanCase, { id: 'j', verdict: alone })).toBeUndefined();
     expect(verdictProblems(scanCase, { id: 'j', verdict: good, trace })).toBeUndefined();
     expect(verdictProblems(scanCase, { id: 'j', verdict: failing, trace: traceOn('model:x86@6.1', scanCase) })).toBeUndefined();
     expect(verdictSchema.safeParse(JSON.parse(JSON.stringify(failing))).success).toBe(true);
   });
-  it('"ok" with a trace other than the one it names', () => {
+  it('"ok" with a trace other than the one it names, or one it does not name', () => {
     const other = traceOn('model:x86@6.12', scanCase);
     expect(verdictProblems(scanCase, { id: 'j', verdict: good, trace: other })).toMatch(/names trace [0-9a-f]{32}, the result carries another/);
+    const { trace_digest: _d, ...alone } = good;
+    expect(verdictProblems(scanCase, { id: 'j', verdict: alone, trace })).toMatch(/comes with a trace it does not name/);
   });
   it('"ok" with violations, a failure without its trace, steps the case lacks', () => {
     expect(verdictProblems(scanCase, { id: 'j', verdict: { ...good, violations: failing.violations } })).toMatch(/ok is true with \d+ violation/);
     expect(verdictProblems(scanCase, { id: 'j', verdict: failing })).toMatch(/fails without the trace/);
     expect(verdictProblems(scanCase, { id: 'j', verdict: { ...good, step_rules: [[]] } })).toMatch(/rules for 1 step\(s\), the case has 4 op\(s\)/);
     const far = { ...failing.violations[0]!, step: 9 };
-    expect(verdictProblems(scanCase, { id: 'j', verdict: { ...failing, violations: [far] }, trace })).toMatch(/violation at step 9/);
+    expect(verdictProblems(scanCase, { id: 'j', verdict: { ...failing, violations: [far] }, trace: trace61 })).toMatch(/violation at step 9/);
   });
   it('the wire schema bounds and types every field', () => {
     expect(verdictSchema.safeParse({ ...good, trace_digest: 'x' }).success).toBe(false);
