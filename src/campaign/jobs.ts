@@ -6,7 +6,7 @@
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
 import type { CaseResult, Transport } from '../transport/transport.ts';
-import { canonicalJson } from './canon.ts';
+import { canonicalJson } from '../ops/canon.ts';
 import { minimize } from './minimize.ts';
 import type { RootInfo } from './dedup.ts';
 import type { ResultHandler } from './results.ts';

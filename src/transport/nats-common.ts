@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { canonicalJson } from '../campaign/canon.ts';
+import { canonicalJson } from '../ops/canon.ts';
 import type { Case } from '../ops/schema.ts';
 import type { CaseResult, CheckRequest } from './transport.ts';
 import { verdictSchema } from './verdict.ts';

@@ -2,7 +2,7 @@
 // in index order, whatever order the results arrive in.
 import { describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/campaign/scheduler.ts';
-import { canonicalJson } from '../../src/campaign/canon.ts';
+import { canonicalJson } from '../../src/ops/canon.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import type { Case } from '../../src/ops/schema.ts';
 

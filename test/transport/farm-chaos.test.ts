@@ -17,8 +17,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
-import { canonicalJson } from '../../src/campaign/canon.ts';
+import { runFarmCampaign, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
+import { canonicalJson } from '../../src/ops/canon.ts';
 import { connectNats, consumerName, JOBS_STREAM, jobSubject } from '../../src/transport/nats-common.ts';
 import { BIN, countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 

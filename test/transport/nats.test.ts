@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
+import { runFarmCampaign, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
 import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
 import { connectNats, consumerName, DEAD_STREAM, HEARTBEAT_SUBJECT, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';

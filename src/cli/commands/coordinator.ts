@@ -5,7 +5,7 @@
 // Findings are recorded in the work directory (--workdir, default ./ptefarm-work), never in corpus/.
 // Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable.
 import type { Command } from 'commander';
-import type { FarmSummary } from '../../transport/nats-campaign.ts';
+import type { FarmSummary } from '../../campaign/nats-campaign.ts';
 import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
 import { parseDuration, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
@@ -116,7 +116,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   });
   let summary: FarmSummary;
   // the NATS clients load only here, not for `fuzz` without --nats nor for `gate` (start-up time)
-  const { runFarmCampaign } = await import('../../transport/nats-campaign.ts');
+  const { runFarmCampaign } = await import('../../campaign/nats-campaign.ts');
   try {
     summary = await runFarmCampaign({
       url: o.nats,
