@@ -1,9 +1,11 @@
 // The worker process of the NATS farm (`ptefarm worker --nats URL --target T`): announces itself
 // (probe facts + target) with heartbeats, pulls jobs of its target from the shared durable consumer
-// in batches no larger than its free threads (a killed worker strands at most `threads` jobs, and
-// only for one ack_wait), runs them on a piscina pool with the same task module as the embedded
-// transport, publishes each result to the results stream, and acks the job only after the server
-// stored the result (PubAck). Every job is validated (envelope, case format, limits) before it is
+// in batches no larger than its free threads, runs them on a piscina pool with the same task module
+// as the embedded transport (which checks each case where it ran: src/transport/verdict.ts),
+// publishes each result to the results stream, and acks the job only after the server stored the
+// result (PubAck). A thread is free again once its case ran: storing the result and acking overlap
+// the next case, so a killed worker strands at most 2 x `threads` jobs (running, and being
+// answered), and only for one ack_wait. Every job is validated (envelope, case format, limits) before it is
 // executed; a bad one gets a fault result naming the problem and the worker keeps serving.
 import { hostname } from 'node:os';
 import { availableParallelism } from 'node:os';
@@ -164,7 +166,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
   };
 
-  const handle = async (m: JsMsg) => {
+  /** `ran`: called once the job's case has run (or was refused): its thread takes the next job
+   *  while the result is stored and the job acked */
+  const handle = async (m: JsMsg, ran: () => void) => {
     let job: Partial<JobMessage> | undefined;
     let problems: string[] = [];
     try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
@@ -204,6 +208,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: jobId, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
         result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
       }
+      ran();
       await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
       await ackReliably(m);
@@ -226,10 +231,16 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         current = batch;
         for await (const m of batch) {
           busy++;
-          const p = handle(m).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+          let released = false;
+          const release = () => {
+            if (released) return;
+            released = true;
             busy--;
-            inHand.delete(p);
             const w = slotFreed; slotFreed = undefined; w?.();
+          };
+          const p = handle(m, release).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+            release();
+            inHand.delete(p);
           });
           inHand.add(p);
         }
