@@ -20,7 +20,9 @@ export interface CampaignOptions {
   transport: Transport;
   checker: Checker;
   seed: number;
-  /** model profile for coverage (default: the model's default) */
+  /** the kernel profile the campaign's checker was made with (referenceChecker({ profile })), kept
+   *  with a farm campaign's definition; the check itself, and its coverage, follow the checker
+   *  (absent: the traced kernel's profile) */
   profile?: string;
   /** stop after generating this many cases */
   cases?: number;
