@@ -78,7 +78,7 @@ export class ResultHandler {
     const out = this.outcomeOf(c, res);
     if (out.fault !== undefined || !('violations' in out)) {
       stats.faults++;
-      this.emit({ type: 'fault', index, fault: out.fault ?? '(empty fault)', case: c });
+      this.emit({ type: 'fault', index, fault: out.fault || '(empty fault)', case: c });
       return { rules: null };
     }
     if (out.skipped) {
