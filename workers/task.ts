@@ -1,11 +1,13 @@
-// The piscina task module of the embedded transport: run one CaseJob on the target it names.
-// Each worker thread caches one open target (re-opened only when a job names another spec).
+// The piscina task module of the embedded transport (and so of every NATS worker): run one CaseJob
+// on the target it names and, when the job asks (`check`), check the trace here, where it ran (one
+// prediction: src/transport/verdict.ts), so the coordinator's thread only schedules, dedups and
+// stores. Each worker thread caches one open target (re-opened only when a job names another spec).
 // Never throws to the pool: infrastructure failures become `fault` results.
 import { threadId } from 'node:worker_threads';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import type { Target } from '../src/targets/target.ts';
 import { openTarget } from '../src/targets/registry.ts';
-import { stepRulesOf, type CoverageRequest, type CoverageResult } from '../src/campaign/checker.ts';
+import { withVerdict } from '../src/transport/verdict.ts';
 
 let cached: { spec: string; target: Promise<Target> } | undefined;
 
@@ -22,18 +24,13 @@ async function targetFor(spec: string): Promise<Target> {
   }
 }
 
-export default async function runJob(job: CaseJob & CoverageRequest & { timeoutMs?: number }): Promise<CaseResult & CoverageResult> {
+export default async function runJob(job: CaseJob & { timeoutMs?: number }): Promise<CaseResult> {
   const t0 = performance.now();
   const worker = `embedded:${process.pid}:${threadId}`;
   try {
     const target = await targetFor(job.target);
     const trace = await target.execute(job.case, { timeoutMs: job.timeoutMs });
-    const res: CaseResult & CoverageResult = { id: job.id, trace, worker, ms: performance.now() - t0 };
-    if (job.coverage && !trace.fault) {
-      // coverage for the coordinator's guidance, computed here so it runs in parallel
-      try { res.step_rules = await stepRulesOf(job.case, trace, job.coverage.profile); } catch { /* coordinator recomputes */ }
-    }
-    return res;
+    return withVerdict(job, { id: job.id, trace, worker, ms: performance.now() - t0 });
   } catch (e) {
     const fault = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return { id: job.id, fault, worker, ms: performance.now() - t0 };

@@ -1,9 +1,11 @@
 // The worker process of the NATS farm (`ptefarm worker --nats URL --target T`): announces itself
 // (probe facts + target) with heartbeats, pulls jobs of its target from the shared durable consumer
-// in batches no larger than its free threads (a killed worker strands at most `threads` jobs, and
-// only for one ack_wait), runs them on a piscina pool with the same task module as the embedded
-// transport, publishes each result to the results stream, and acks the job only after the server
-// stored the result (PubAck). Every job is validated (envelope, case format, limits) before it is
+// in batches no larger than its free threads, runs them on a piscina pool with the same task module
+// as the embedded transport (which checks each case where it ran: src/transport/verdict.ts),
+// publishes each result to the results stream, and acks the job only after the server stored the
+// result (PubAck). A thread is free again once its case ran: storing the result and acking overlap
+// the next case, so a killed worker strands at most 2 x `threads` jobs (running, and being
+// answered), and only for one ack_wait. Every job is validated (envelope, case format, limits) before it is
 // executed; a bad one gets a fault result naming the problem and the worker keeps serving.
 import { hostname } from 'node:os';
 import { availableParallelism } from 'node:os';
@@ -12,12 +14,14 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { EmbeddedTransport } from '../src/transport/embedded.ts';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
-import type { CoverageRequest } from '../src/campaign/checker.ts';
 import { openTarget } from '../src/targets/registry.ts';
 import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
 import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
 import { clip, show, someProblems } from '../src/ops/bounded.ts';
+import { PROFILES } from '../src/model/profile.ts';
+
+const hasProfile = (name: string) => Object.hasOwn(PROFILES, name);
 import {
   BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, WORKING_FRACTION, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
@@ -68,8 +72,11 @@ export function envelopeProblems(j: Partial<JobMessage>, target: string): string
   if (j.timeoutMs !== undefined && !wholeIn(j.timeoutMs, 1, MAX_TIMER_MS)) p.push(`timeoutMs: expected a whole number of milliseconds 1..${MAX_TIMER_MS}, got ${show(j.timeoutMs)}`);
   if (j.maxDeliver !== undefined && !wholeIn(j.maxDeliver, 1, 1_000_000)) p.push(`maxDeliver: expected a whole number 1..1000000, got ${show(j.maxDeliver)}`);
   if (j.ackWaitMs !== undefined && !wholeIn(j.ackWaitMs, 100, MAX_TIMER_MS)) p.push(`ackWaitMs: expected a whole number of milliseconds 100..${MAX_TIMER_MS}, got ${show(j.ackWaitMs)}`);
-  if (j.coverage !== undefined && (typeof j.coverage !== 'object' || j.coverage === null || Array.isArray(j.coverage) ||
-    (j.coverage.profile !== undefined && (typeof j.coverage.profile !== 'string' || j.coverage.profile.length > 40)))) p.push(`coverage: expected { profile?: string }, got ${show(j.coverage)}`);
+  if (j.check !== undefined && (typeof j.check !== 'object' || j.check === null || Array.isArray(j.check) ||
+    (j.check.profile !== undefined && (typeof j.check.profile !== 'string' || !hasProfile(j.check.profile))) ||
+    (j.check.traces !== undefined && j.check.traces !== 'failing' && j.check.traces !== 'all'))) {
+    p.push(`check: expected { profile?: a known kernel profile (${Object.keys(PROFILES).join(', ')}), traces?: "failing" | "all" }, got ${show(j.check)}`);
+  }
   return p;
 }
 
@@ -159,7 +166,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
   };
 
-  const handle = async (m: JsMsg) => {
+  /** `ran`: called once the job's case has run (or was refused): its thread takes the next job
+   *  while the result is stored and the job acked */
+  const handle = async (m: JsMsg, ran: () => void) => {
     let job: Partial<JobMessage> | undefined;
     let problems: string[] = [];
     try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
@@ -191,13 +200,15 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         log(`worker ${id}: refused job ${jobId} of campaign ${campaign}: ${shown}`);
       } else {
         const timeoutMs = Math.min(job!.timeoutMs ?? maxCaseMs, maxCaseMs);
-        const task: CaseJob & CoverageRequest = { id: jobId, target: o.target, case: job!.case! };
-        if (job!.coverage) task.coverage = job!.coverage.profile ? { profile: job!.coverage.profile } : {};
+        const task: CaseJob = { id: jobId, target: o.target, case: job!.case! };
+        // the check is made here, in the pool thread that ran the case (workers/task.ts)
+        if (job!.check) task.check = { ...(job!.check.profile ? { profile: job!.check.profile } : {}), ...(job!.check.traces ? { traces: job!.check.traces } : {}) };
         // whatever goes wrong in running it, the job gets a result (a handler that throws leaves the
         // job to be redelivered until it is dead-lettered)
         try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: jobId, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
         result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
       }
+      ran();
       await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
       await ackReliably(m);
@@ -220,10 +231,16 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         current = batch;
         for await (const m of batch) {
           busy++;
-          const p = handle(m).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+          let released = false;
+          const release = () => {
+            if (released) return;
+            released = true;
             busy--;
-            inHand.delete(p);
             const w = slotFreed; slotFreed = undefined; w?.();
+          };
+          const p = handle(m, release).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+            release();
+            inHand.delete(p);
           });
           inHand.add(p);
         }

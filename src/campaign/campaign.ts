@@ -1,30 +1,28 @@
-// The campaign loop: generate (coordinator only, deterministic), dispatch through a Transport keeping
-// it full, check every trace here in the coordinator, bucket violations, minimize new buckets (in
-// the background, through the same transport), record findings in the work directory (never in the
-// tracked corpus: src/campaign/findings.ts), report events and a summary.
-//
-// Determinism of the generated sequence: case i is generated after exactly the coverage feedback
-// of cases 0 .. i-1-lag has been applied, in index order (lag = max(opts.lag, 2 x concurrency)).
-// The generator therefore never sees results in an order chosen by thread timing. A slow case can
-// hold generation back only after `lag` more cases were generated, and never past its timeout.
+// The campaign: generate (coordinator only, deterministic: src/campaign/scheduler.ts), dispatch
+// through a Transport keeping it full, hand each result to the result handler (the verdict made
+// where the case ran → dedup → events: src/campaign/results.ts), start the jobs of a new bucket
+// (minimize, reliability re-runs: src/campaign/jobs.ts, through the same transport), record
+// findings in the work directory (never in the tracked corpus: src/campaign/findings.ts), report
+// events and a summary. Called by `ptefarm fuzz`, the gate and the farm's campaign driver.
 import type { Case } from '../ops/schema.ts';
-import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
-import type { Violation } from '../check/types.ts';
-import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
-import { GuidedGenerator, type GenerateOptions } from './generate.ts';
-import { Dedup, type Bucket, type RootInfo } from './dedup.ts';
-import { rootInfo } from '../findings/title.ts';
-import { minimize } from './minimize.ts';
+import type { Transport, CaseResult } from '../transport/transport.ts';
+import type { Checker } from './checker.ts';
+import type { GenerateOptions } from './generate.ts';
+import type { Bucket } from './dedup.ts';
 import { addHits, recordFinding } from './findings.ts';
-import { canonicalJson } from './canon.ts';
-import type { TargetInfo, Trace } from '../ops/trace.ts';
+import { Scheduler } from './scheduler.ts';
+import { ResultHandler } from './results.ts';
+import { CaseRunner, minimizeJob, reliabilityJob } from './jobs.ts';
+import type { Trace } from '../ops/trace.ts';
 
 export interface CampaignOptions {
   target: string;
   transport: Transport;
   checker: Checker;
   seed: number;
-  /** model profile for coverage (default: the model's default) */
+  /** the kernel profile the campaign's checker was made with (referenceChecker({ profile })), kept
+   *  with a farm campaign's definition; the check itself, and its coverage, follow the checker
+   *  (absent: the traced kernel's profile) */
   profile?: string;
   /** stop after generating this many cases */
   cases?: number;
@@ -115,8 +113,6 @@ export interface Summary {
   buckets: BucketSummary[];
 }
 
-interface Done { index: number; c: Case; res: CaseResult }
-
 export function isModelTarget(spec: string): boolean {
   return spec.startsWith('model:');
 }
@@ -127,70 +123,33 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   const ms = () => performance.now() - t0;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const window = Math.max(2, transport.concurrency * 2);
-  const lag = Math.max(opts.lag ?? 64, window);
   const maxCases = opts.cases ?? (opts.durationMs === undefined ? 1000 : Number.POSITIVE_INFINITY);
   const deadline = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : opts.durationMs;
-  const gen = new GuidedGenerator(opts.seed, opts.generate);
-  const dedup = new Dedup();
   const emit = (e: CampaignEvent) => { try { opts.onEvent?.(e); } catch { /* a listener must not break the campaign */ } };
+  const scheduler = new Scheduler(opts.seed, opts.generate, Math.max(opts.lag ?? 64, window));
+  const results = new ResultHandler(checker, emit, ms);
+  const { dedup, stats } = results;
   const minimizeOn = opts.minimize ?? true;
   const reliabilityRuns = opts.reliabilityRuns ?? (isModelTarget(target) ? 0 : 5);
-  const stats: Stats = { cases: 0, completed: 0, violations: 0, faults: 0, skipped: 0, elapsedMs: 0, rulesHit: 0, rulesTotal: checker.rulesTotal, buckets: 0, inflight: 0 };
   const files = new Map<string, string>();
-  /** the target facts of the trace that opened each bucket, and the hits already recorded */
-  const infoOf = new Map<string, TargetInfo>();
+  /** hits already recorded per bucket */
   const reported = new Map<string, number>();
   const saves: Promise<void>[] = [];
-  /** rules seen in any checked result so far (display/summary; guidance uses the lagged feedback) */
-  const rulesHit = new Set<string>();
   const minimizedAt = new Map<string, number>();
   const minimizeCtl = new AbortController();
   const onAbort = () => minimizeCtl.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const interrupted = new Promise<void>((resolve) => {
+    if (opts.signal?.aborted) resolve();
+    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const runner = new CaseRunner(transport, target, opts.seed, results, timeoutMs, interrupted);
 
-  // feedback buffered per case index; applied strictly in index order, `lag` cases behind
-  const feedback = new Map<number, { c: Case; rules: string[][] } | null>();
-  let applied = 0;
   let stopReason = '';
   const inflight = new Set<number>();
   const minimizations: Promise<void>[] = [];
   let wake: (() => void) | undefined;
   const notify = () => { const w = wake; wake = undefined; w?.(); };
-  let jobSeq = 0;
-
-  const abortPromise = new Promise<void>((resolve) => {
-    if (opts.signal?.aborted) resolve();
-    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-
-  const runOne = async (c: Case): Promise<CaseResult | undefined> => {
-    const job = { id: `${opts.seed}-${jobSeq++}`, target, case: c };
-    const r = await Promise.race([transport.run(job, { timeoutMs }), abortPromise.then(() => undefined)]);
-    return r;
-  };
-
-  /** signature and root info of a failing case (its first divergence); undefined when it passes */
-  const judge = (c: Case, vs: Violation[]): { sig: string; info: RootInfo } | undefined => {
-    const info = rootInfo(vs, c);
-    return info && { sig: checker.signature(info.root), info };
-  };
-  // root info of the cases the minimizer ran, so the minimized case's needs no extra run
-  const judged = new WeakMap<Case, RootInfo>();
-  const sigsOf = (c: Case, res: CaseResult | undefined): string[] | undefined => {
-    if (!res || res.fault || !res.trace || res.trace.fault) return undefined;
-    const out = checker.check(c, res.trace);
-    if (out.fault || out.skipped) return undefined;
-    const j = judge(c, out.violations);
-    if (!j) return [];
-    judged.set(c, j.info);
-    return [j.sig];
-  };
-  const rootInfoOf = async (c: Case): Promise<RootInfo | undefined> => {
-    const known = judged.get(c);
-    if (known) return known;
-    await sigsOf(c, await runOne(c));
-    return judged.get(c);
-  };
 
   // a bucket's finding is recorded once, when its reproducer is final (minimized, or given up on);
   // hits found after that are added at the end without rewriting the case
@@ -200,7 +159,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     reported.set(sig, b.hits);
     const p = recordFinding(opts.workdir, {
       target, signature: sig, case: b.case, hits: b.hits, minimized: b.minimized, source: opts.source ?? 'fuzz',
-      info: infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.info.line, title: b.info.title,
+      info: results.infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.info.line, title: b.info.title,
       ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
     }).then((r) => {
       files.set(sig, r.caseFile);
@@ -210,84 +169,35 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     return p;
   };
 
+  /** the jobs a new bucket starts: minimize its reproducer, measure its reliability, record it */
   const minimizeBucket = async (sig: string, c: Case): Promise<void> => {
     if (dedup.get(sig)?.minimized || minimizeCtl.signal.aborted) return;
-    // the predicate is the case's own signature: its first divergence, at its own first diverging step
-    const traces = new Map<string, Trace>(); // a trace of each failing candidate (the result is one of them)
-    const m = await minimize(c, {
-      test: async (x) => { const r = await runOne(x); const sigs = sigsOf(x, r); if (sigs?.length && r?.trace) traces.set(canonicalJson(x), r.trace); return sigs; },
-      target: [sig],
-      parallel: transport.concurrency,
-      signal: minimizeCtl.signal,
-      maxRuns: opts.maxMinimizeRuns ?? 3000,
-    });
-    if (m.signatures.length === 0) return;
-    const info = await rootInfoOf(m.case);
-    if (!info) return;
-    let reliability: { ok: number; runs: number } | undefined;
-    if (reliabilityRuns > 0 && !minimizeCtl.signal.aborted) {
-      let ok = 0;
-      for (let i = 0; i < reliabilityRuns; i++) {
-        const s = sigsOf(m.case, await runOne(m.case));
-        if (s && s.includes(sig)) ok++;
-      }
-      reliability = { ok, runs: reliabilityRuns };
-    }
-    dedup.offer(sig, m.case, !m.aborted, info);
+    const m = await minimizeJob(sig, c, { runner, handler: results, parallel: transport.concurrency, signal: minimizeCtl.signal, maxRuns: opts.maxMinimizeRuns ?? 3000 });
+    if (!m) return;
+    const reliability = reliabilityRuns > 0 && !minimizeCtl.signal.aborted ? await reliabilityJob(sig, m.case, reliabilityRuns, { runner, handler: results }) : undefined;
+    dedup.offer(sig, m.case, m.complete, m.info);
     const b = dedup.get(sig)!;
     if (reliability) b.reliability = reliability;
     minimizedAt.set(sig, ms());
-    emit({ type: 'minimized', signature: sig, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms(), case: m.case, trace: traces.get(canonicalJson(m.case)) });
+    emit({ type: 'minimized', signature: sig, ops: m.case.ops.length, runs: m.runs, oneMinimal: m.oneMinimal, ms: ms(), case: m.case, trace: m.trace });
     await save(sig);
   };
 
   let finished = false;
-  const handle = (d: Done) => {
+  const handle = (index: number, c: Case, res: CaseResult) => {
     if (finished) return; // a late result after an interrupted campaign ended: not part of it
-    inflight.delete(d.index);
-    stats.completed++;
-    const { res, c } = d;
-    let rules: string[][] | null = null;
-    if (res.fault || !res.trace || res.trace.fault) {
-      stats.faults++;
-      emit({ type: 'fault', index: d.index, fault: res.fault ?? res.trace?.fault ?? 'no trace', case: c });
-    } else {
-      let out;
-      const known = (res as CoverageResult).step_rules;
-      try { out = checker.check(c, res.trace, known && known.length === c.ops.length ? known : undefined); } catch (e) {
-        stats.faults++;
-        emit({ type: 'fault', index: d.index, fault: `check: ${(e as Error).message}`, case: c });
-      }
-      if (out) {
-        if (out.fault) { stats.faults++; emit({ type: 'fault', index: d.index, fault: out.fault, case: c }); }
-        else if (out.skipped) {
-          stats.skipped++;
-          // a case skipped because its asserted bits were masked still ran: coverage feedback
-          if (out.stepRules.length === c.ops.length) rules = out.stepRules;
-        } else {
-          rules = out.stepRules;
-          for (const rs of rules) for (const r of rs) if (!checker.catalogue || checker.catalogue.has(r)) rulesHit.add(r);
-          const j = judge(c, out.violations);
-          if (j) {
-            stats.violations++;
-            const rec = dedup.record(c, j.sig, j.info, { index: d.index, ms: ms() });
-            emit({ type: 'violation', index: d.index, signature: j.sig, title: j.info.title });
-            if (rec === 'new') {
-              emit({ type: 'bucket', signature: j.sig, index: d.index, ms: ms(), example: j.info.line, case: c, trace: res.trace });
-              stats.buckets = dedup.size;
-              if (res.trace) infoOf.set(j.sig, res.trace.target);
-              // the finding is recorded once its reproducer is final (save); without minimization now
-              if (!minimizeOn) void save(j.sig);
-              if (minimizeOn) minimizations.push(minimizeBucket(j.sig, c).catch((e) => {
-                emit({ type: 'fault', index: d.index, fault: `minimize: ${(e as Error).message}` });
-              }));
-              if (opts.stopAfterBuckets !== undefined && dedup.size >= opts.stopAfterBuckets && !stopReason) stopReason = `found ${dedup.size} bucket(s)`;
-            }
-          }
-        }
-      }
+    inflight.delete(index);
+    const h = results.handle(index, c, res);
+    if (h.opened) {
+      const sig = h.opened;
+      // the finding is recorded once its reproducer is final (save); without minimization now
+      if (!minimizeOn) void save(sig);
+      else minimizations.push(minimizeBucket(sig, c).catch((e) => {
+        emit({ type: 'fault', index, fault: `minimize: ${(e as Error).message}` });
+      }));
+      if (opts.stopAfterBuckets !== undefined && dedup.size >= opts.stopAfterBuckets && !stopReason) stopReason = `found ${dedup.size} bucket(s)`;
     }
-    feedback.set(d.index, rules ? { c, rules } : null);
+    scheduler.done(index, c, h.rules);
     notify();
   };
 
@@ -295,7 +205,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   let lastProgress = 0;
   const progress = () => {
     stats.elapsedMs = ms();
-    stats.rulesHit = rulesHit.size;
+    stats.rulesHit = results.rulesHit.size;
     stats.inflight = inflight.size;
     stats.buckets = dedup.size;
     emit({ type: 'progress', stats: { ...stats } });
@@ -309,24 +219,16 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     }
     // generate while the window has room and the lagged feedback is available
     while (!stopReason && inflight.size < window && stats.cases < maxCases) {
-      const i = stats.cases;
-      let blocked = false;
-      while (applied < i - lag) {
-        if (!feedback.has(applied)) { blocked = true; break; }
-        const f = feedback.get(applied)!;
-        feedback.delete(applied);
-        if (f) gen.feedback(f.c, f.rules);
-        applied++;
-      }
-      if (blocked) break;
-      const c = gen.next();
+      const next = scheduler.take();
+      if (!next) break;
+      const { index: i, case: c } = next;
       opts.onCase?.(i, c);
       stats.cases++;
       inflight.add(i);
-      const job: CaseJob & CoverageRequest = { id: `${opts.seed}-c${i}`, target, case: c, coverage: opts.profile ? { profile: opts.profile } : {} };
+      const job = results.jobOf(`${opts.seed}-c${i}`, target, c);
       transport.run(job, { timeoutMs }).then(
-        (res) => handle({ index: i, c, res }),
-        (e) => handle({ index: i, c, res: { id: job.id, fault: `transport: ${(e as Error).message}` } }),
+        (res) => handle(i, c, res),
+        (e) => handle(i, c, { id: job.id, fault: `transport: ${(e as Error).message}` }),
       );
     }
     if (ms() - lastProgress > 250) { lastProgress = ms(); progress(); }
@@ -356,6 +258,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   progress();
 
   const elapsed = ms() / 1000;
+  const rulesHit = results.rulesHit;
   return {
     target,
     seed: opts.seed,

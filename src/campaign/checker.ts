@@ -1,9 +1,12 @@
 // The campaign's view of the check: a trace → violations + the model rules each step exercised
-// (coverage) + a signature per violation. The default implementation uses the reference model and
-// src/check; tests may inject synthetic checkers.
+// (coverage) + a signature per violation. The reference checker's check is the one workers make
+// where the case ran (src/transport/verdict.ts; `request` asks them for it), so the campaign checks
+// here only results that come without a verdict (a transport that does not check, a custom
+// checker). Tests may inject synthetic checkers (without `request`: checked here).
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
 import type { Violation } from '../check/types.ts';
+import type { CheckRequest } from '../transport/transport.ts';
 
 export interface CheckOutcome {
   violations: Violation[];
@@ -14,8 +17,7 @@ export interface CheckOutcome {
 }
 
 export interface Checker {
-  /** `stepRules`, when the executor already computed the reference's per-step rules, saves a prediction */
-  check(c: Case, trace: Trace, stepRules?: string[][]): CheckOutcome;
+  check(c: Case, trace: Trace): CheckOutcome;
   /** the signature of one violation (src/findings/signature.ts); a case's signature is that of
    *  its first divergence's root (caseSignature) */
   signature(v: Violation): string;
@@ -23,49 +25,28 @@ export interface Checker {
   readonly rulesTotal: number;
   /** the catalogue's rule ids; when given, coverage counts only these */
   readonly catalogue?: ReadonlySet<string>;
+  /** the job field that makes a worker check a case exactly as `check` would (undefined: a check
+   *  only this process can make; results are checked here) */
+  readonly request?: CheckRequest;
 }
 
 /** The reference checker (x86 model, optional profile). Loaded lazily so tests can run without it. */
 export async function referenceChecker(opts: { profile?: string } = {}): Promise<Checker> {
-  const [{ checkTrace }, { signature }, { predict }, { ALL_RULES }, { TraceError }] = await Promise.all([
-    import('../check/check.ts'),
+  const [{ signature }, { ALL_RULES }, { checkWhereRun }] = await Promise.all([
     import('../findings/signature.ts'),
-    import('../model/model.ts'),
     import('../model/catalogue.ts'),
-    import('../ops/trace.ts'),
+    import('../transport/verdict.ts'),
   ]);
-  const mopts = opts.profile ? { profile: opts.profile } : {};
+  const request: CheckRequest = opts.profile ? { profile: opts.profile } : {};
   return {
     rulesTotal: ALL_RULES.length,
     catalogue: new Set(ALL_RULES.map((r) => r.id)),
     signature,
-    check(c, trace, known) {
-      let v;
-      try { v = checkTrace(c, trace, mopts); } catch (e) {
-        // a trace that does not fit its case is the target's fault, never a verdict on the kernel
-        if (e instanceof TraceError) return { violations: [], stepRules: [], fault: `target returned an ${e.message}` };
-        throw e;
-      }
-      let stepRules: string[][] = known ?? [];
-      // a SKIP because every asserted bit was masked still ran: its rules count as coverage
-      if (!known && !v.fault && (!v.skipped || trace.steps.length)) {
-        try {
-          stepRules = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), mopts).steps.map((s) => s.rules);
-        } catch { stepRules = []; }
-      }
-      return { violations: v.violations, stepRules, skipped: v.skipped, fault: v.fault };
+    request,
+    check(c, trace) {
+      // the very check a worker makes (one prediction; a trace that does not fit is a fault)
+      const v = checkWhereRun(c, trace, request);
+      return { violations: v.violations, stepRules: v.step_rules, skipped: v.skipped, fault: v.fault };
     },
   };
-}
-
-/** A job that also asks the executor for the reference's per-step rule ids (coverage), so the
- *  coordinator need not run a second prediction. Transports that ignore it are fine. */
-export interface CoverageRequest { coverage?: { profile?: string } }
-/** A result that may carry those rule ids. */
-export interface CoverageResult { step_rules?: string[][] }
-
-/** The reference's per-step rule ids for a trace (what `coverage` asks an executor to compute). */
-export async function stepRulesOf(c: Case, trace: Trace, profile?: string): Promise<string[][]> {
-  const { predict } = await import('../model/model.ts');
-  return predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), profile ? { profile } : {}).steps.map((s) => s.rules);
 }

@@ -4,7 +4,7 @@
 // report prints refers to the case it prints).
 import type { Case } from '../ops/schema.ts';
 import type { RootInfo } from '../findings/title.ts';
-import { canonicalJson } from './canon.ts';
+import { canonicalJson } from '../ops/canon.ts';
 
 export type { RootInfo } from '../findings/title.ts';
 

@@ -741,7 +741,10 @@ function opTemplate(op: OpName): Record<string, true> {
   }
 }
 
-interface PoolEntry { c: Case; features: string[]; picks: number; cost: number }
+/** `rarest`: the smallest count of its features in `seen` (kept current by feedback: the weight
+ *  needs max 1/n over the features, which is 1/rarest exactly, 1/n being monotone and correctly
+ *  rounded; Infinity for no feature, weight 0 as before) */
+interface PoolEntry { c: Case; features: string[]; picks: number; cost: number; rarest: number }
 
 /** Coverage features of one executed case: rule ids, and op-kind:rule pairs per step. */
 export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly string[]>): { rules: string[]; features: string[] } {
@@ -763,6 +766,8 @@ export class GuidedGenerator {
   private readonly seen = new Map<string, number>();
   readonly rulesSeen = new Set<string>();
   private readonly pool: PoolEntry[] = [];
+  /** the pool entries holding each feature, so a count change updates only their `rarest` */
+  private readonly holders = new Map<string, Set<PoolEntry>>();
   private readonly maxOps: number;
   private readonly opts: Required<Omit<GenerateOptions, 'maxOps'>>;
   generated = 0;
@@ -783,14 +788,16 @@ export class GuidedGenerator {
     return mutateCase(this.rng, e.c, this.maxOps);
   }
 
+  /** the rarity of the entry's rarest feature, lowered by its picks and its cost (the pick runs
+   *  over the whole pool at every case: O(1) here, `rarest` is kept by feedback) */
   private weight(e: PoolEntry): number {
-    let w = 0;
-    for (const f of e.features) {
-      const n = this.seen.get(f) ?? 1;
-      const x = 1 / n;
-      if (x > w) w = x;
-    }
-    return w / (1 + 0.05 * e.picks) / (1 + e.cost / 300);
+    return (1 / e.rarest) / (1 + 0.05 * e.picks) / (1 + e.cost / 300);
+  }
+
+  private rarestOf(features: readonly string[]): number {
+    let m = Infinity;
+    for (const f of features) { const n = this.seen.get(f) ?? 1; if (n < m) m = n; }
+    return m;
   }
 
   private pickEntry(): PoolEntry {
@@ -808,17 +815,32 @@ export class GuidedGenerator {
       this.seen.set(f, n);
       if (n === 1) fresh = true;
       if (n <= this.opts.rareThreshold) rare = true;
+      // entries whose rarest feature this was (count n - 1) may have a new rarest count
+      const hs = this.holders.get(f);
+      if (hs) for (const e of hs) if (e.rarest === n - 1) e.rarest = this.rarestOf(e.features);
     }
     if (!this.opts.unguided && (fresh || rare)) {
       // keep only the rare part as the entry's identity (cheap weights)
       const mine = features.filter((f) => (this.seen.get(f) ?? 0) <= this.opts.rareThreshold * 4);
-      this.pool.push({ c, features: mine.length ? mine : features, picks: 0, cost: CaseBuilder.fromCase(c).cost });
+      const own = mine.length ? mine : features;
+      const entry: PoolEntry = { c, features: own, picks: 0, cost: CaseBuilder.fromCase(c).cost, rarest: this.rarestOf(own) };
+      this.pool.push(entry);
+      for (const f of own) {
+        let hs = this.holders.get(f);
+        if (!hs) this.holders.set(f, (hs = new Set()));
+        hs.add(entry);
+      }
       if (this.pool.length > this.opts.poolSize) {
         // evict the entry with the lowest weight (earliest on ties: deterministic)
         let worst = 0;
         let ww = Infinity;
         this.pool.forEach((e, i) => { const w = this.weight(e); if (w < ww) { ww = w; worst = i; } });
-        this.pool.splice(worst, 1);
+        const [gone] = this.pool.splice(worst, 1);
+        for (const f of gone!.features) {
+          const hs = this.holders.get(f)!;
+          hs.delete(gone!);
+          if (!hs.size) this.holders.delete(f);
+        }
       }
     }
     return fresh;

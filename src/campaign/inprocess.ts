@@ -1,9 +1,10 @@
 // A Transport that executes cases in the calling thread (no pool): for tests, for `--threads 0`,
 // and for the in-process acceptance run over every mutant. Same contract as the embedded pool:
-// faults become `fault`, never a rejection.
+// faults become `fault`, never a rejection, and a job that asks for the check gets its verdict.
 import type { Trace } from '../ops/trace.ts';
 import { transportAbortMs, type Target } from '../targets/target.ts';
 import type { CaseJob, CaseResult, Transport } from '../transport/transport.ts';
+import { withVerdict } from '../transport/verdict.ts';
 
 export type TargetOpener = (spec: string) => Promise<Target>;
 
@@ -34,7 +35,7 @@ export class InProcessTransport implements Transport {
       // the target enforces the limit (and kills what hangs); the timeout here is the last resort
       const exec = target.execute(job.case, { timeoutMs: opts.timeoutMs });
       const trace: Trace = opts.timeoutMs ? await withTimeout(exec, transportAbortMs(opts.timeoutMs)) : await exec;
-      return { id: job.id, trace, worker: 'inprocess', ms: performance.now() - t0 };
+      return withVerdict(job, { id: job.id, trace, worker: 'inprocess', ms: performance.now() - t0 });
     } catch (e) {
       return { id: job.id, fault: faultText(e), worker: 'inprocess', ms: performance.now() - t0 };
     }

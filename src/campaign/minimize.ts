@@ -13,7 +13,7 @@
 import type { Case, Op } from '../ops/schema.ts';
 import { validateCase } from '../ops/validate.ts';
 import { CaseBuilder } from './builder.ts';
-import { canonicalJson } from './canon.ts';
+import { canonicalJson } from '../ops/canon.ts';
 
 /** signatures of the violations the case produced; [] = passes; undefined = could not run (fault) */
 export type SigTest = (c: Case) => Promise<string[] | undefined>;

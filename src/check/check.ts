@@ -1,7 +1,8 @@
 // The check: compare a trace with the reference model's prediction, fed the trace's outcomes.
 // Skips '?' (a bit the target cannot show) and compares only what the trace observed; counts the
 // compared and the masked bits per bit kind, and calls a case whose asserted bits were all masked
-// a SKIP (assertedKinds). Called by the campaign's checker, the check/replay commands and the gate.
+// a SKIP (assertedKinds). Called where a case ran (src/transport/verdict.ts, in pool threads and NATS
+// workers), by the campaign's checker, the check/replay commands and the gate.
 import type { Case, OpName } from '../ops/schema.ts';
 import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
@@ -90,9 +91,17 @@ const eventKey = (e: UffdEvent) => JSON.stringify([e.kind, e.proc, e.region ?? n
  *  A trace that does not fit the case (src/ops/trace.ts traceProblems) throws TraceError: bad
  *  input, not a verdict. A trace with a fault is never ok, whatever it compared. */
 export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verdict {
+  return checkCase(c, trace, opts).verdict;
+}
+
+/** checkTrace and, from the same prediction, the rule ids the reference exercised at each step
+ *  (coverage feedback; empty when the target skipped the whole case). One prediction serves both,
+ *  so the rules follow the traced kernel's profile and host knobs exactly as the verdict does;
+ *  `profile` is the one it used. */
+export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { verdict: Verdict; stepRules: string[][]; profile?: string } {
   const problems = traceProblems(c, trace);
   if (problems.length) throw new TraceError(problems);
-  if (trace.skipped !== undefined) return { ok: true, compared: 0, bits: {}, violations: [], skipped: trace.skipped };
+  if (trace.skipped !== undefined) return { verdict: { ok: true, compared: 0, bits: {}, violations: [], skipped: trace.skipped }, stepRules: [] };
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   // and the host settings the target reports decide the knobs they govern
@@ -100,6 +109,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   opts = { ...opts, knobs };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });
+  const stepRules = pred.steps.map((s) => s.rules);
   // rule attribution is costly: compute it only for a trace that diverges
   if (!opts.attribution && diverges(pred.steps, trace)) pred = predict(c, observed, { ...opts, profile, attribution: true });
   const violations: Violation[] = [];
@@ -190,9 +200,9 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
     }
   }
   const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
-  if (trace.fault !== undefined) return { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed };
+  if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
   const skipped = violations.length ? undefined : maskedSkip(c, bits);
-  return { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed };
+  return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
 }
 
 /** Any bit of the trace differs from the prediction (a quick pass without attribution). */

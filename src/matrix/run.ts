@@ -195,7 +195,7 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
           else {
             if (!t.sawMechanism && showsMechanism(e.case, res.trace, e.mechanism)) t.sawMechanism = true;
             let out: ReturnType<Checker['check']>;
-            try { out = checker.check(e.case, res.trace, []); } catch (err) {
+            try { out = checker.check(e.case, res.trace); } catch (err) {
               // a trace the model cannot follow is the target's fault, never a verdict on the kernel
               out = { violations: [], stepRules: [], fault: `the check failed on this trace: ${(err as Error).message}` };
             }

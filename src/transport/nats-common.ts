@@ -15,9 +15,10 @@ import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { canonicalJson } from '../campaign/canon.ts';
+import { canonicalJson } from '../ops/canon.ts';
 import type { Case } from '../ops/schema.ts';
-import type { CaseResult } from './transport.ts';
+import type { CaseResult, CheckRequest } from './transport.ts';
+import { verdictSchema } from './verdict.ts';
 
 export const JOBS_STREAM = 'PTEFARM_JOBS';
 export const RESULTS_STREAM = 'PTEFARM_RESULTS';
@@ -91,8 +92,8 @@ export interface JobMessage {
   timeoutMs: number;
   /** hash of (target, canonical case): a result is only accepted for the exact case it answers */
   hash: string;
-  /** the campaign's coverage request (CoverageRequest): the worker computes step rules too */
-  coverage?: { profile?: string };
+  /** the check to make where the case runs (CheckRequest): the result carries the verdict */
+  check?: CheckRequest;
   /** deliveries that may execute the job; a later delivery is dead-lettered by the worker */
   maxDeliver?: number;
   /** the consumer's ack_wait as the coordinator set it: the worker calls working() well within it */
@@ -152,6 +153,7 @@ const resultMessageSchema = z.object({
     fault: z.string().optional(),
     worker: z.string().max(400).optional(),
     ms: z.number().optional(),
+    verdict: verdictSchema.optional(),
   }).passthrough(),
   delivery: z.number().int().min(1).optional(),
   dead: z.boolean().optional(),

@@ -32,7 +32,7 @@ import { hostname } from 'node:os';
 import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type JetStreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
-import type { CoverageRequest } from '../campaign/checker.ts';
+import { verdictProblems } from './verdict.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
   DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
@@ -82,7 +82,7 @@ export interface NatsTransportOptions extends ConsumerTuning {
   resumed?: boolean;
 }
 
-interface Waiter { hash: string; target: string; resolve: (r: CaseResult) => void; seq?: number }
+interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; seq?: number }
 /** a job of this run whose result is recorded; `seq` is its message in the work queue, when known */
 interface Settled { hash: string; target: string; seq?: number }
 interface LiveWorker { beat: WorkerBeat; lastSeen: number }
@@ -234,13 +234,15 @@ export class NatsTransport implements Transport {
     this.emit({ type: 'rejected', id: typeof id === 'string' ? id.slice(0, 200) : '?', reason });
   }
 
-  /** why result `r` does not answer the job (hash, target) this coordinator issued, if it does not */
-  private originProblem(r: ResultMessage, hash: string, target: string): string | undefined {
+  /** why result `r` does not answer the job (hash, target, case) this coordinator issued, if it
+   *  does not; a verdict it carries is taken only from a result that answers the job, and only
+   *  when consistent with it (src/transport/verdict.ts verdictProblems) */
+  private originProblem(r: ResultMessage, hash: string, target: string, c: CaseJob['case']): string | undefined {
     if (r.hash !== hash) return `answers another case (hash ${r.hash}, the job's is ${hash})`;
     if (r.origin.target !== target) return `produced by ${r.origin.id} for ${r.origin.target.slice(0, 100)}, the job is for ${target}`;
     const announced = this.announced.get(r.origin.id);
     if (announced !== undefined && announced !== target) return `worker ${r.origin.id} serves ${announced}, the job is for ${target}`;
-    return undefined;
+    return verdictProblems(c, r.result);
   }
 
   /** r is the accepted answer to job id */
@@ -265,7 +267,7 @@ export class NatsTransport implements Transport {
     }
     const w = this.waiting.get(r.id);
     if (w) {
-      const why = this.originProblem(r, w.hash, w.target);
+      const why = this.originProblem(r, w.hash, w.target, w.case);
       if (why) { this.reject(r.id, why); return; } // the real answer may still come
       this.waiting.delete(r.id);
       this.settle(r.id, { hash: w.hash, target: w.target, seq: w.seq });
@@ -382,7 +384,7 @@ export class NatsTransport implements Transport {
       this.recorded.delete(job.id);
       let hit: ResultMessage | undefined;
       for (const r of held) {
-        const why = this.originProblem(r, hash, job.target);
+        const why = this.originProblem(r, hash, job.target, job.case);
         if (why) this.reject(job.id, why);
         else if (hit) { this.stats.duplicates++; this.emit({ type: 'duplicate', id: job.id }); }
         else hit = r;
@@ -395,13 +397,12 @@ export class NatsTransport implements Transport {
     }
     if (this.waiting.has(job.id) || this.settled.has(job.id)) return Promise.resolve({ id: job.id, fault: `transport: job id ${job.id} used twice` });
     return new Promise<CaseResult>((resolve) => {
-      this.waiting.set(job.id, { hash, target: job.target, resolve });
+      this.waiting.set(job.id, { hash, target: job.target, case: job.case, resolve });
       const msg: JobMessage = {
         v: 1, campaign: this.campaign, id: job.id, target: job.target, case: job.case, timeoutMs: opts.timeoutMs ?? 10_000, hash,
         maxDeliver: this.opts.maxDeliver ?? DEFAULT_MAX_DELIVER, ackWaitMs: this.opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS,
       };
-      const coverage = (job as CaseJob & CoverageRequest).coverage;
-      if (coverage) msg.coverage = coverage;
+      if (job.check) msg.check = job.check;
       const h = headers();
       h.set('Ptefarm-Campaign', this.campaign);
       h.set('Ptefarm-Job', job.id);

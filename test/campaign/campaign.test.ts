@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OP_NAMES, type Case } from '../../src/ops/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import { canonicalJson } from '../../src/campaign/canon.ts';
+import { canonicalJson } from '../../src/ops/canon.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
 import { GuidedGenerator } from '../../src/campaign/generate.ts';
 import { mkdtempSync, readdirSync } from 'node:fs';

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Case } from '../../src/ops/schema.ts';
 import { EmbeddedTransport } from '../../src/transport/embedded.ts';
 import { checkTrace } from '../../src/check/check.ts';
+import { referenceChecker } from '../../src/campaign/checker.ts';
 
 const mk = (name?: string): Case => ({ format: 'ptefarm-case/1', ...(name ? { name } : {}), ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'write', region: 'a' }] });
 
@@ -52,5 +53,19 @@ describe('embedded transport (real task module)', () => {
     ] };
     const r = await t.run({ id: '3', target: 'model:x86+B-5', case: c });
     expect(checkTrace(c, r.trace!).violations.length).toBeGreaterThan(0);
+  });
+
+  it('a job asking for the check gets the verdict made in the pool thread, the coordinator\'s own check', async () => {
+    const c: Case = { format: 'ptefarm-case/1', ops: [
+      { op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 }, { op: 'write', region: 'a' },
+    ] };
+    const k = await referenceChecker();
+    const ok = await t.run({ id: '4', target: 'model:x86', case: c, check: k.request });
+    expect(ok.verdict).toMatchObject({ ok: true, violations: [] });
+    expect(ok.verdict!.step_rules).toHaveLength(4);
+    expect(ok.trace).toBeUndefined(); // a passing case's trace stays in the worker
+    const bad = await t.run({ id: '5', target: 'model:x86+B-5', case: c, check: k.request });
+    expect(bad.verdict!.ok).toBe(false);
+    expect(k.check(c, bad.trace!)).toEqual({ violations: bad.verdict!.violations, stepRules: bad.verdict!.step_rules, skipped: undefined, fault: undefined });
   });
 });

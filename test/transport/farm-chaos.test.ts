@@ -17,8 +17,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
-import { canonicalJson } from '../../src/campaign/canon.ts';
+import { runFarmCampaign, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
+import { canonicalJson } from '../../src/ops/canon.ts';
 import { connectNats, consumerName, JOBS_STREAM, jobSubject } from '../../src/transport/nats-common.ts';
 import { BIN, countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
@@ -111,7 +111,8 @@ async function judge(scenario: string, f: Farm, base: Outcome, hurt: Outcome, se
   expect(hurt.s.cases).toBe(n);
   expect(hurt.s.faults).toBe(0);
   expect(hurt.s.infrastructure_faults).toEqual([]);
-  if (hurt.checks !== undefined) expect(hurt.checks, 'one verdict per case').toBe(n);
+  // verdicts come from the workers that ran the cases: the coordinator checks nothing itself
+  if (hurt.checks !== undefined) expect(hurt.checks, 'checks made by the coordinator').toBe(0);
   if (hurt.cases && base.cases) expect(digest(hurt.cases), 'the fault changed the case sequence').toBe(digest(base.cases));
   expect(hurt.s.coverage.rules).toEqual(base.s.coverage.rules);
   expect(queue.stored, 'jobs left in the work queue').toBe(0);
@@ -203,11 +204,10 @@ describe.skipIf(!!missing)('farm chaos (real nats-server, real workers, default 
       `${((hurt.ms - firstMs) / 1000).toFixed(2)} s (campaign loop ${hurt.s.elapsed_s} s, the rest start-up), replayed ${hurt.s.farm.replayed} results and published ${hurt.s.farm.published} jobs; ` +
       `unfaulted: campaign loop ${base.s.elapsed_s} s of ${(base.ms / 1000).toFixed(2)} s`);
     // Not 1.5x (issue 18 leaves this open): the resumed coordinator replays the recorded results
-    // without running them again, but re-derives their verdicts (checks every replayed trace) to
-    // rebuild buckets and feedback, and the coordinator's checking is what limits this farm's speed
-    // on a 2-core box. A crash after a fraction f of the campaign therefore costs about f of the
-    // run again plus one process start: 1.0-2.0x measured at f = 0.3 on a box at load 20. The
-    // bound still catches a resume that re-runs recorded cases on workers or stalls for long.
+    // without running them again, and takes their verdicts from the record, but one process start
+    // and the replay still cost time: 1.0-2.0x was measured at f = 0.3 on a box at load 20 (when
+    // the coordinator still re-checked every replayed trace). The bound still catches a resume that
+    // re-runs recorded cases on workers or stalls for long.
     await judge('coordinator SIGKILL + --resume', f, base, hurt, 24, 2.5);
   }, 150_000);
 });

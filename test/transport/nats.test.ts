@@ -8,11 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { runFarmCampaign, type FarmSummary } from '../../src/transport/nats-campaign.ts';
+import { runFarmCampaign, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
 import type { FarmEvent } from '../../src/transport/nats.ts';
 import { NatsTransport as Transport } from '../../src/transport/nats.ts';
 import { connectNats, consumerName, DEAD_STREAM, HEARTBEAT_SUBJECT, JOBS_STREAM, jobSubject, deadSubject, resultMsgId, resultSubject, type JobMessage } from '../../src/transport/nats-common.ts';
 import { validateCase } from '../../src/ops/validate.ts';
+import { ModelTarget } from '../../src/targets/model.ts';
+import { checkWhereRun, traceDigest } from '../../src/transport/verdict.ts';
 import { countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
@@ -34,12 +36,13 @@ async function setup(workers: string[]): Promise<{ server: NatsServer; ws: Worke
 const CASES = 1000;
 
 /** the invariants of a campaign that must survive crashes: one verdict per case, nothing lost */
-async function expectEveryCaseOnce(server: NatsServer, s: FarmSummary, checks: number) {
+async function expectEveryCaseOnce(server: NatsServer, s: FarmSummary, coordinatorChecks: number) {
   expect(s.cases).toBe(CASES);
   expect(s.faults).toBe(0);
   expect(s.infrastructure_faults).toEqual([]);
-  // minimization is off and model:x86 never diverges from itself: one check per case, no more
-  expect(checks).toBe(CASES);
+  // every verdict was made by the worker that ran the case: the coordinator checked nothing itself
+  // (and s.cases above: no case counted twice)
+  expect(coordinatorChecks).toBe(0);
   const nc = await connectNats(server.url);
   try {
     const rec = await recordedResults(nc, s.campaign);
@@ -344,6 +347,58 @@ describe.skipIf(!!missing)('NATS farm (real nats-server)', () => {
       expect.stringMatching(/^j1: answers another case/),
       'j1: worker live-worker serves live, the job is for model:x86@6.12',
       expect.stringMatching(/^\?: malformed result: /),
+    ]);
+  }, 60_000);
+
+  it('a worker\'s verdict is taken only from a result that answers the job and agrees with itself and its trace', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const events: FarmEvent[] = [];
+    const t = await Transport.connect(server.url, {}, { campaign: 'verd', onEvent: (e) => events.push(e) });
+    cleanup.push(() => t.close());
+    const target = 'model:x86';
+    const resP = t.run({ id: 'v1', target, case: tiny, check: {} }, { timeoutMs: 1000 });
+    let settled: unknown;
+    void resP.then((r) => { settled = r; });
+    const nc = await connectNats(server.url);
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    let job: JobMessage | undefined;
+    while (!job) {
+      try {
+        const c = await js.consumers.get(JOBS_STREAM, consumerName(target));
+        const m = await c.next({ expires: 1000 });
+        if (m) { job = m.json<JobMessage>(); m.ack(); }
+      } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    expect(job.check).toEqual({}); // the job asks the worker for the check
+    const trace = new ModelTarget(target).executeSync(tiny);
+    const verdict = checkWhereRun(tiny, trace); // passing: sent without its trace
+    const otherTrace = new ModelTarget('model:x86@6.1').executeSync(tiny);
+    const answer = (result: Record<string, unknown>, patch: Record<string, unknown> = {}) => JSON.stringify({
+      v: 1, campaign: 'verd', id: job!.id, hash: job!.hash, origin: { id: 'w1', target }, result: { id: job!.id, ...result }, ...patch,
+    });
+    let n = 0;
+    const publish = (data: string) => js.publish(resultSubject('verd'), data, { msgID: `forged-${n++}` });
+    await publish(answer({ verdict }, { id: 'v-other' }));                                           // "ok" for another job
+    await publish(answer({ verdict }, { hash: '0123456789abcdef' }));                                // "ok" for another case
+    await publish(answer({ verdict: { ...verdict, trace_digest: traceDigest(trace) }, trace: otherTrace })); // "ok" naming another trace
+    await publish(answer({ verdict: { ...verdict, violations: [{ kind: 'rc', step: 0, op: 'mmap', bit: 'rc', expected: '0', actual: 'ENOMEM', rules: [], severity: 'mismatch', message: 'm' }] } }));
+    await publish(answer({ verdict: { ...verdict, step_rules: 'R-1' } }));                           // malformed
+    while (t.stats.rejected < 5) await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBeUndefined();
+    await js.publish(resultSubject('verd'), answer({ verdict }), { msgID: resultMsgId('verd', job.id, job.hash) });
+    const got = await resP;
+    expect(got.verdict).toEqual(verdict);
+    expect(got.trace).toBeUndefined();
+    expect(t.stats.rejected).toBe(5);
+    const reasons = events.filter((e) => e.type === 'rejected').map((e) => `${(e as { id: string }).id}: ${(e as { reason: string }).reason}`);
+    expect(reasons).toEqual([
+      'v-other: no such job issued by this coordinator',
+      expect.stringMatching(/^v1: answers another case/),
+      expect.stringMatching(/^v1: verdict: names trace [0-9a-f]{32}, the result carries another$/),
+      expect.stringMatching(/^v1: verdict: ok is true with 1 violation/),
+      expect.stringMatching(/^v1: malformed result: result\.verdict\.step_rules: /),
     ]);
   }, 60_000);
 });

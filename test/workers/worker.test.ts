@@ -24,7 +24,10 @@ const BAD_FIELDS: [string, Record<string, unknown>, RegExp][] = [
   ['ackwait-fraction', { ackWaitMs: 150.5 }, /ackWaitMs: .* got 150\.5/],
   ['maxdeliver-fraction', { maxDeliver: 1.5 }, /maxDeliver: .* got 1\.5/],
   ['hash-huge', { hash: 'x'.repeat(100_000) }, /hash: expected a string of at most 200 characters, got "x{150,}… \(100002 chars\)/],
-  ['coverage-array', { coverage: [] }, /coverage: expected \{ profile\?: string \}/],
+  ['check-array', { check: [] }, /check: expected \{ profile\?: a known kernel profile \(6\.18, 6\.12, 6\.1\), traces\?: "failing" \| "all" \}, got \[\]/],
+  ['check-unknown-profile', { check: { profile: '9.99' } }, /check: expected .* got \{"profile":"9\.99"\}/],
+  ['check-proto-profile', { check: { profile: '__proto__' } }, /check: expected .* got \{"profile":"__proto__"\}/],
+  ['check-bad-traces', { check: { traces: 'some' } }, /check: expected .* got \{"traces":"some"\}/],
 ];
 
 describe('worker job validation', () => {
@@ -36,6 +39,8 @@ describe('worker job validation', () => {
     }
     expect(envelopeProblems(job('fine'), 'model:x86')).toEqual([]);
     expect(envelopeProblems(job('fine', { timeoutMs: 2_147_483_647, ackWaitMs: 100, maxDeliver: 5 }), 'model:x86')).toEqual([]);
+    expect(envelopeProblems(job('fine', { check: {} }), 'model:x86')).toEqual([]);
+    expect(envelopeProblems(job('fine', { check: { profile: '6.12', traces: 'all' } }), 'model:x86')).toEqual([]);
   });
 
   it('the embedded pool answers a bad per-case timeout with a fault result instead of throwing', async () => {

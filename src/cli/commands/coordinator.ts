@@ -7,7 +7,7 @@
 // the campaign stops (kept for --resume) and the command exits 2.
 // Exit: 0 nothing found, 1 findings (buckets), 2 bad input / NATS unreachable / no worker for the target.
 import type { Command } from 'commander';
-import type { FarmSummary } from '../../transport/nats-campaign.ts';
+import type { FarmSummary } from '../../campaign/nats-campaign.ts';
 import type { FarmEvent, NatsTransport } from '../../transport/nats.ts';
 import type { CampaignEvent } from '../../campaign/campaign.ts';
 import { DEFAULT_NO_WORKER_GRACE, parseDuration, resolveCampaignFlags, resolveNoWorkerGrace, type CampaignFlags } from '../../campaign/config.ts';
@@ -137,7 +137,7 @@ export async function coordinate(o: CoordinatorFlags): Promise<number> {
   });
   let summary: FarmSummary;
   // the NATS clients load only here, not for `fuzz` without --nats nor for `gate` (start-up time)
-  const { runFarmCampaign } = await import('../../transport/nats-campaign.ts');
+  const { runFarmCampaign } = await import('../../campaign/nats-campaign.ts');
   try {
     summary = await runFarmCampaign({
       url: o.nats,

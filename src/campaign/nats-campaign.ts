@@ -1,6 +1,6 @@
-// A campaign through the NATS farm, as `ptefarm coordinator` and `ptefarm fuzz --nats` run it:
-// the campaign loop (generation, checks, buckets, minimization) stays in this process; cases travel
-// through NatsTransport. The campaign's definition (seed, target, budget, generator options, window)
+// The farm's campaign driver: a campaign through the NATS farm, as `ptefarm coordinator` and
+// `ptefarm fuzz --nats` run it: the campaign loop (generation, buckets, minimization) stays in this
+// process; cases travel through NatsTransport and are checked by the workers that run them. The campaign's definition (seed, target, budget, generator options, window)
 // is stored in PTEFARM_STATE before the first case, progress snapshots (next case index, counts,
 // buckets) while it runs, and the summary at the end.
 //
@@ -16,11 +16,11 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Case } from '../ops/schema.ts';
-import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } from '../campaign/campaign.ts';
-import { referenceChecker, type Checker } from '../campaign/checker.ts';
-import { NatsTransport, type FarmEvent, type FarmStats } from './nats.ts';
+import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } from './campaign.ts';
+import { referenceChecker, type Checker } from './checker.ts';
+import { NatsTransport, type FarmEvent, type FarmStats } from '../transport/nats.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from './nats-common.ts';
+import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from '../transport/nats-common.ts';
 
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume.
  *  No path: the corpus directory is the running coordinator's own option. */

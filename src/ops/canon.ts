@@ -1,5 +1,6 @@
 // Canonical JSON (sorted keys, no whitespace) and a cheap stable hash of it: the identity of a case
-// for minimization caches, determinism checks and corpus de-duplication.
+// for minimization caches, determinism checks, corpus de-duplication and the farm's job hashes
+// (src/transport/nats-common.ts jobHash).
 import { createHash } from 'node:crypto';
 
 export function canonicalJson(v: unknown): string {
