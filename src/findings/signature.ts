@@ -65,8 +65,20 @@ export function firstDivergence(vs: readonly Violation[]): FirstDivergence | und
   return { step, root, atStep, consequences: vs.filter((v) => v.step !== step) };
 }
 
-/** The rule a violation names: the most specific one the check chose, else the last of its history. */
+/** Bits that an entry without a page decides by pagemap's read-out alone: every bit of an address
+ *  outside any VMA (pagemap_pte_hole: no state an op could have set), and the swap, file and
+ *  exclusive bits of a uffd-wp marker (pte_to_pagemap_entry reads them off the marker's type; the
+ *  marker itself — its uffd-wp bit — is what the ops create, and a missing or extra marker diverges
+ *  in uffd-wp or present first). */
+function readOutOnly(v: Violation): boolean {
+  return v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
+}
+
+/** The rule a violation names: for a bit decided by the read-out alone (readOutOnly), the read-out
+ *  rule (R-PM-*), whatever op last touched the range; else the most specific one the check chose,
+ *  else the last of its history. */
 export function ruleId(v: Violation): string {
+  if (readOutOnly(v)) { const r = v.rules.find((x) => x.startsWith('R-PM-')); if (r) return r; }
   return v.rule ?? v.rules[v.rules.length - 1] ?? 'none';
 }
 

@@ -134,6 +134,28 @@ describe('one root cause, one signature', () => {
     expect(entryKind(undefined)).toBe('na');
   });
 
+  it('bits the read-out alone decides name the read-out rule, whatever op made the range: a hole (M-2), a marker\'s swap bit (M-3)', () => {
+    // pagemap_pte_hole (fs/proc/task_mmu.c) reports an address outside any VMA as 0: munmap and an
+    // mremap shrink leave the same hole, and a pagemap that reports soft-dirty there is one bug
+    const hole = onMutant('M-2', ops({ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'munmap', region: 'a', first: 0, count: 1 }));
+    expect(firstDivergence(hole)!.root).toMatchObject({ entry: 'gap', rule: 'R-MUNMAP-1' });
+    expect(caseSignature(hole)).toBe('bit.D.spurious.R-PM-1.empty');
+    // the same hole seen at a failed mremap (the check names the op's rule R-MRM-10; the M-2 campaign's case)
+    const atMremap = v({ op: 'mremap', entry: 'gap', rule: 'R-MRM-10', rules: ['R-PM-1', 'R-MUNMAP-1'], severity: 'spurious', expected: '0', actual: '1' });
+    expect(signature(atMremap)).toBe('bit.D.spurious.R-PM-1.empty');
+    // pte_to_pagemap_entry sets PM_SWAP for a uffd-wp marker: the marker UFFDIO_WRITEPROTECT
+    // installs (WP_UNPOPULATED) and the one swap-out leaves for a wp shmem page read the same
+    const wpNone: Case = { format: 'ptefarm-case/1', uffd: { features: ['wp_unpopulated'] },
+      ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }] };
+    const shmemOut: Case = { format: 'ptefarm-case/1', uffd: {},
+      ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'memfd-shared' }, { op: 'write', region: 'a' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'pageout', region: 'a' }] };
+    const m3 = [wpNone, shmemOut].map((c) => onMutant('M-3', c));
+    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.S.cleared.R-PM-3.empty', 'bit.S.cleared.R-PM-3.empty']);
+    expect(m3.map((x) => firstDivergence(x)!.root.entry)).toEqual(['marker', 'marker']);
+    // a marker's uffd-wp bit is the ops' doing: a swap-out dropping it (M-9 keeps it; here the rule of the op)
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PM-2', 'R-WP-1', 'R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
+  });
+
   it('distinct bugs keep distinct signatures: fork keeping uffd-wp on a PTE (B-11), on a swap entry (B-10), or copying a marker (B-12)', () => {
     // mm/memory.c: __copy_present_ptes (PTE), copy_nonpresent_pte's swap-entry and pte-marker branches
     const feat = { features: ['wp_async' as const] };
