@@ -52,18 +52,40 @@ const OP_FAMILY: Record<OpName, readonly string[]> = {
 const CATALOGUE_ORDER = new Map(ALL_RULES.map((r, i) => [r.id, i]));
 const isReadOut = (r: string) => r.startsWith('R-PM-');
 
+// what a rule's catalogue text says it changes: soft-dirty (the entry bit or VM_SOFTDIRTY), uffd-wp
+// (wp bits, uffd-wp markers, write-protection; a rule naming markers only as one kind of entry it
+// moves, like R-MRM-1, does not)
+const RULE_TEXT = new Map(ALL_RULES.map((r) => [r.id, r.text]));
+const CONCERNS: Record<string, RegExp> = { D: /soft-dirty|VM_SOFTDIRTY/i, W: /\bwp\b|uffd-wp|write-protect/i };
+/** Does rule `id` (by its catalogue text) concern pagemap bit `bit`? Bits other than D and W: yes. */
+export function ruleConcerns(id: string, bit: string | undefined): boolean {
+  const re = bit === undefined ? undefined : CONCERNS[bit];
+  return !re || re.test(RULE_TEXT.get(id) ?? RULE_TEXT.get(id.split('.')[0]) ?? '');
+}
+
 /**
  * The most specific rule behind a divergence at a step: the last rule of the bit's history that the
- * step's own op applied (what the op did to this entry), else the first rule, in catalogue order,
- * of the op's family that the op exercised (the op left this entry alone: e.g. R-MPROT-1), else the
- * last non-read-out rule of the history, else the read-out rule.
+ * step's own op applied (what the op did to this entry) — preferring, when the op applied several,
+ * the last one whose catalogue text concerns the diverging bit (an mremap move sets soft-dirty by
+ * R-MRM-1 and clears uffd-wp by R-MRM-6: a soft-dirty divergence is R-MRM-1's, a uffd-wp one
+ * R-MRM-6's) —, else the first rule of the op's families that the op exercised, the op's own family
+ * first, then in catalogue order (the op left this entry alone: e.g. R-MPROT-1), else the last non-read-out rule of the history,
+ * else the read-out rule.
  */
-export function mostSpecificRule(chain: readonly string[], stepRules: readonly string[], op: OpName | undefined): string {
+export function mostSpecificRule(chain: readonly string[], stepRules: readonly string[], op: OpName | undefined, bit?: string): string {
   const mine = new Set(stepRules);
-  for (let i = chain.length - 1; i >= 0; i--) if (!isReadOut(chain[i]) && mine.has(chain[i])) return chain[i];
+  let applied: string | undefined;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    if (isReadOut(chain[i]) || !mine.has(chain[i])) continue;
+    if (ruleConcerns(chain[i], bit)) return chain[i];
+    applied ??= chain[i];
+  }
+  if (applied) return applied;
   const fam = op ? OP_FAMILY[op] : [];
-  const own = stepRules.filter((r) => fam.some((f) => r === f || r.startsWith(f + '-') || r.startsWith(f + '.')))
-    .sort((a, b) => (CATALOGUE_ORDER.get(a) ?? 1e9) - (CATALOGUE_ORDER.get(b) ?? 1e9) || a.localeCompare(b));
+  const famOf = (r: string) => fam.findIndex((f) => r === f || r.startsWith(f + '-') || r.startsWith(f + '.'));
+  // the op's first family (its own: R-POP for populate, before the fault rules it runs) first
+  const own = stepRules.filter((r) => famOf(r) >= 0)
+    .sort((a, b) => famOf(a) - famOf(b) || (CATALOGUE_ORDER.get(a) ?? 1e9) - (CATALOGUE_ORDER.get(b) ?? 1e9) || a.localeCompare(b));
   if (own.length) return own[0];
   for (let i = chain.length - 1; i >= 0; i--) if (!isReadOut(chain[i])) return chain[i];
   return chain[chain.length - 1] ?? 'none';
@@ -155,7 +177,7 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
             const rules = own(own(ps.why, proc), region)?.[page]?.[k] ?? [];
             const sev = severity(bit, x, a);
             violations.push(base(c, step.op, {
-              kind: 'bit', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, rule: mostSpecificRule(rules, ps.rules, opName), severity: sev,
+              kind: 'bit', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, rule: mostSpecificRule(rules, ps.rules, opName, bit), severity: sev,
               entry: own(own(ps.entry, proc), region)?.[page],
               message: `${where}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));

@@ -1,11 +1,14 @@
 // Root-cause signatures: one bucket per root cause. A failing case's signature comes from its FIRST
-// divergence — the earliest diverging step, and at it one root violation chosen by a fixed order —
-// naming the kind, the bit, the direction, the most specific rule (Violation.rule, chosen by the
-// check), the op of that step (the op that created the diverging state: before it every bit
-// matched) and the entry class. Later divergences of the same case are its consequences: reported,
-// never bucketed. The campaign, the minimizer's predicate, the gate, fuzz run directories and the
-// replay/check commands all call `caseSignature`, so a minimized case reproduces its own signature
-// at its own first diverging step.
+// divergence — the earliest diverging step, and at it one root violation — naming the kind, the
+// bit, the direction, the most specific rule (Violation.rule, chosen by the check: the rule that
+// created the diverging state at that step) and the coarse entry kind (a page-holding entry or an
+// empty one). Deliberately NOT the op of the step: one rule is applied under many ops (a THP split
+// happens inside mprotect, MADV_DONTNEED, a write fault, UFFDIO_WRITEPROTECT...), and one bug
+// bucketed per op was the main source of one-bug-many-buckets (issue 12); the rule already names
+// the kernel path, the title still names the op. Later divergences of the same case are its
+// consequences: reported, never bucketed. The campaign, the minimizer's predicate, the gate, fuzz
+// run directories and the replay/check commands all call `caseSignature`, so a minimized case
+// reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
 
 export interface FirstDivergence {
@@ -40,11 +43,54 @@ export function compareAtStep(a: Violation, b: Violation): number {
     || (a.page ?? -1) - (b.page ?? -1);
 }
 
+/**
+ * The first divergence of a case. The root is chosen in two stages: the first violation in
+ * `compareAtStep` order fixes what diverged (kind, bit, direction); among the violations of that
+ * kind, bit and direction, the rule that explains the most of them is the root's (ties: the earlier
+ * in order). Why a majority: one op can apply a side rule to a few pages of a range it changes (the
+ * page a THP split is cut at also gets the writability rule R-MPROT-3), and which page comes first
+ * must not decide the bucket.
+ */
 export function firstDivergence(vs: readonly Violation[]): FirstDivergence | undefined {
   if (!vs.length) return undefined;
   const step = Math.min(...vs.map((v) => v.step));
-  const atStep = vs.filter((v) => v.step === step).sort(compareAtStep);
-  return { step, root: atStep[0]!, atStep, consequences: vs.filter((v) => v.step !== step) };
+  const sorted = vs.filter((v) => v.step === step).sort(compareAtStep);
+  const lead = sorted[0]!;
+  const same = (v: Violation) => v.kind === lead.kind && v.bit === lead.bit && direction(v) === direction(lead);
+  const votes = new Map<string, number>();
+  for (const v of sorted) if (same(v)) votes.set(ruleId(v), (votes.get(ruleId(v)) ?? 0) + 1);
+  let root = lead;
+  for (const v of sorted) if (same(v) && votes.get(ruleId(v))! > votes.get(ruleId(root))!) root = v;
+  const atStep = [root, ...sorted.filter((v) => v !== root)];
+  return { step, root, atStep, consequences: vs.filter((v) => v.step !== step) };
+}
+
+/** Bits that an entry without a page decides by pagemap's read-out alone: every bit of an address
+ *  outside any VMA (pagemap_pte_hole: no state an op could have set), and the swap, file and
+ *  exclusive bits of a uffd-wp marker (pte_to_pagemap_entry reads them off the marker's type; the
+ *  marker itself — its uffd-wp bit — is what the ops create, and a missing or extra marker diverges
+ *  in uffd-wp or present first). */
+function readOutOnly(v: Violation): boolean {
+  return v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
+}
+
+/** The rule a violation names: for a bit decided by the read-out alone (readOutOnly), the read-out
+ *  rule (R-PM-*), whatever op last touched the range; else the most specific one the check chose,
+ *  else the last of its history. */
+export function ruleId(v: Violation): string {
+  if (readOutOnly(v)) { const r = v.rules.find((x) => x.startsWith('R-PM-')); if (r) return r; }
+  return v.rule ?? v.rules[v.rules.length - 1] ?? 'none';
+}
+
+/** The coarse entry kind a signature keys on: `page` for an entry that holds a page (a present PTE
+ *  or PMD, the zero page included, or a swap entry), `empty` for one that does not (pte_none, a
+ *  uffd-wp marker, an address outside any VMA), `na` for violations about no page (rc, events).
+ *  Coarse because one bug usually hits several entry classes of the same kind (a stale uffd-wp bit
+ *  on 4 KiB, THP and swapped pages alike) while the kernel handles page-holding entries and
+ *  placeholders on separate paths (e.g. copy_nonpresent_pte's swap entry vs marker branches). */
+export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
+  if (e === undefined) return 'na';
+  return e === 'none' || e === 'marker' || e === 'gap' ? 'empty' : 'page';
 }
 
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
@@ -57,10 +103,10 @@ export function direction(v: Violation): string {
   return 'mismatch';
 }
 
-/** The signature of one violation: kind.bit.direction.rule.op.entry (baseline patterns match it). */
+/** The signature of one violation: kind.bit.direction.rule.entrykind, e.g.
+ *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it). */
 export function signature(v: Violation): string {
-  const rule = v.rule ?? v.rules[v.rules.length - 1] ?? 'none';
-  return `${v.kind}.${v.bit}.${direction(v)}.${rule}.${v.op}.${v.entry ?? 'na'}`;
+  return `${v.kind}.${v.bit}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
 }
 
 /** The signature of a failing case (its first divergence's root), or undefined when it passes. */

@@ -10,7 +10,7 @@ import { formatOp } from '../ops/text.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
 import type { Rule } from '../model/rules.ts';
 import type { Violation } from '../check/types.ts';
-import { direction, firstDivergence } from './signature.ts';
+import { direction, firstDivergence, ruleId } from './signature.ts';
 
 const RULES = new Map<string, Rule>(ALL_RULES.map((r) => [r.id, r]));
 
@@ -69,9 +69,46 @@ function what(v: Violation): string {
   return 'uffd events differ';
 }
 
-/** The bucket title of a root violation of case `c` (the case the bucket prints). */
+const FAULT_OPS = new Set<Op['op']>(['read', 'write', 'populate']);
+// rule families a fault applies to the faulting entry itself (not a side effect such as a THP split)
+const FAULT_FAMILIES = new Set(['R-FLT', 'R-ASYNC', 'R-SYNC', 'R-POP', 'R-WP']);
+// earlier faults on the entry (the read fault that mapped the page before a write, the populate
+// that ran a write fault) are the fault's own history, not what set the entry up
+const FAULTS_BEFORE = new Set(['R-FLT', 'R-ASYNC', 'R-SYNC', 'R-POP', 'R-SWIN']);
+const family = (id: string) => id.split('.')[0]!.replace(/-[^-]*$/, '');
+
+/**
+ * For a pagemap bit diverging at a fault (read, write, populate): the rule that last changed the entry before
+ * the fault — the state the fault acted on. A fault only does what the entry left by an earlier op
+ * lets it do (a write to a PTE that an earlier mprotect or clear_refs should have left read-only
+ * takes no fault and sets no soft-dirty), so the earlier op's rule is where the bug is likely to be
+ * (B-3: do_wp_page never runs because can_change_pte_writable made the PTE writable). Taken from
+ * the bit's history (Violation.rules, oldest first): the latest rule before the root rule that is
+ * neither a pagemap read-out rule (R-PM-*), nor a fault (FAULTS_BEFORE), nor of the root rule's own
+ * family. Undefined for other ops, for
+ * a root rule that is a side effect of the fault rather than the fault itself (a THP split), and
+ * for a swap-in, which faults whatever set the entry up.
+ */
+export function setupRule(v: Violation): string | undefined {
+  const root = ruleId(v);
+  if (v.kind !== 'bit' || !FAULT_OPS.has(v.op) || !FAULT_FAMILIES.has(family(root)) || SWAP_IN_RULES.has(root)) return undefined;
+  const chain = v.rules;
+  let i = chain.lastIndexOf(root);
+  if (i < 0) i = chain.length;
+  for (let j = i - 1; j >= 0; j--) {
+    const r = chain[j]!;
+    if (r.startsWith('R-PM-') || FAULTS_BEFORE.has(family(r)) || family(r) === family(root)) continue;
+    return r;
+  }
+  return undefined;
+}
+
+/** The bucket title of a root violation of case `c` (the case the bucket prints): what diverged on
+ *  which op and entry, the rule and kernel function; at a fault, also the rule and function that
+ *  set the entry up (setupRule), e.g. "soft-dirty lost on write fault of anon PTE (R-FLT-8,
+ *  mm/memory.c do_wp_page; set up by R-MPROT-3, mm/mprotect.c can_change_pte_writable)". */
 export function titleOf(v: Violation, c?: Case): string {
-  const rule = ruleOf(v.rule ?? v.rules[v.rules.length - 1]);
+  const rule = ruleOf(ruleId(v));
   const op = SWAP_IN_RULES.has(rule?.id ?? '') && (v.op === 'read' || v.op === 'write') ? 'swap-in' : OP_PHRASE[v.op] ?? v.op;
   let where = '';
   if (v.kind === 'bit' || v.kind === 'scan') {
@@ -80,7 +117,10 @@ export function titleOf(v: Violation, c?: Case): string {
     const parts = [kind ? KIND_PHRASE[kind] ?? kind : undefined, entry].filter(Boolean);
     if (parts.length) where = ` of ${parts.join(' ')}`;
   }
-  const cite = rule ? ` (${rule.id}, ${kernelFunction(rule)})` : v.rule ? ` (${v.rule})` : '';
+  const setupId = setupRule(v);
+  const setup = setupId ? ruleOf(setupId) : undefined;
+  const after = setup ? `; set up by ${setup.id}, ${kernelFunction(setup)}` : setupId ? `; set up by ${setupId}` : '';
+  const cite = rule ? ` (${rule.id}, ${kernelFunction(rule)}${after})` : v.rule ? ` (${v.rule}${after})` : '';
   return `${what(v)} on ${op}${where}${cite}`;
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Case } from '../../src/ops/schema.ts';
 import type { Trace } from '../../src/ops/trace.ts';
-import { assertedKinds, checkTrace, mostSpecificRule } from '../../src/check/check.ts';
+import { assertedKinds, checkTrace, mostSpecificRule, ruleConcerns } from '../../src/check/check.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
 
 const seed = (f: string): Case => JSON.parse(readFileSync(fileURLToPath(new URL(`../../corpus/seeds/${f}`, import.meta.url)), 'utf8')) as Case;
@@ -100,5 +100,38 @@ describe('check: the most specific rule', () => {
     // read-out rules (R-PM-*) are never the specific rule while another one exists
     expect(mostSpecificRule(['R-PM-1', 'R-MMAP-1'], ['R-PM-1'], 'munmap')).toBe('R-MMAP-1');
     expect(mostSpecificRule(['R-PM-3'], [], undefined)).toBe('R-PM-3');
+  });
+
+  it('of several rules the op applied to the entry, the one whose text concerns the diverging bit', () => {
+    // an mremap move of a uffd-wp VMA without EVENT_REMAP: move_ptes sets soft-dirty (R-MRM-1) and
+    // clears uffd-wp (R-MRM-6, mremap_userfaultfd_prep): each bit has its own rule
+    const chain = ['R-PM-1', 'R-FLT-6', 'R-MRM-1', 'R-MRM-6'];
+    const step = ['R-MRM-1', 'R-MRM-5', 'R-MRM-6'];
+    expect(mostSpecificRule(chain, step, 'mremap', 'D')).toBe('R-MRM-1');
+    expect(mostSpecificRule(chain, step, 'mremap', 'W')).toBe('R-MRM-6');
+    // other bits (and no bit): the last applied, as before
+    expect(mostSpecificRule(chain, step, 'mremap', 'P')).toBe('R-MRM-6');
+    expect(mostSpecificRule(chain, step, 'mremap')).toBe('R-MRM-6');
+    // none of them concerns the bit: still the last applied
+    expect(mostSpecificRule(['R-PM-1', 'R-MRM-8', 'R-MRM-9'], ['R-MRM-8', 'R-MRM-9'], 'mremap', 'D')).toBe('R-MRM-9');
+    expect(ruleConcerns('R-MRM-1', 'D')).toBe(true);
+    expect(ruleConcerns('R-MRM-1', 'W')).toBe(false);
+    expect(ruleConcerns('R-MRM-6', 'W')).toBe(true);
+  });
+
+  it('a mremap losing soft-dirty in a uffd-wp VMA (M-8) names R-MRM-1, as it does outside one', () => {
+    const plain: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'a' }] };
+    const wp: Case = { format: 'ptefarm-case/1', uffd: {}, ops: [plain.ops[0]!, plain.ops[1]!, { op: 'uffd_register', region: 'a' }, plain.ops[2]!, plain.ops[3]!] };
+    for (const c of [plain, wp]) {
+      const v = checkTrace(c, run(c, 'model:x86+M-8'));
+      const d = v.violations.filter((x) => x.bit === 'D' && x.step === c.ops.length - 1);
+      expect(d.length).toBeGreaterThan(0);
+      expect(new Set(d.map((x) => x.rule))).toEqual(new Set(['R-MRM-1']));
+    }
+  });
+
+  it('an op that left the entry alone: its own family first (a populate\'s rc is R-POP\'s, not that of a fault rule it ran)', () => {
+    expect(mostSpecificRule([], ['R-FLT-11', 'R-POP-1', 'R-POP-3', 'R-PM-1'], 'populate')).toBe('R-POP-1');
+    expect(mostSpecificRule([], ['R-SWIN-1', 'R-FLT-1'], 'read')).toBe('R-FLT-1');
   });
 });

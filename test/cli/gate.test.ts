@@ -62,8 +62,8 @@ describe('ptefarm gate', () => {
     const md = readFileSync(join(out, 'summary.md'), 'utf8');
     const re = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     for (const b of fresh) {
-      // the title leads (rule id and kernel function), the signature follows
-      expect(b.title).toMatch(/^soft-dirty lost on .* \(R-[A-Z]+-\d+[A-Z]?, [\w/]+\.c \w+\)$/);
+      // the title leads (rule id and kernel function; at a fault, the rule that set the entry up), the signature follows
+      expect(b.title).toMatch(/^soft-dirty lost on .* \(R-[A-Z]+-\d+[A-Z]?, [\w/]+\.c \w+(; set up by R-[A-Z]+-\d+[A-Z]?, [\w/]+\.c \w+)?\)$/);
       expect(junit).toMatch(new RegExp(`<testcase name="bucket ${re(b.title)} \\[${re(b.signature)}\\]"[^>]*>\\s*<failure`));
       expect(ktap).toMatch(new RegExp(`^not ok \\d+ bucket ${re(b.title)} \\[${re(b.signature)}\\]$`, 'm'));
       expect(md).toContain(`**${b.title}**`);

@@ -26,9 +26,10 @@ describe('ptefarm replay', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ status: 'fail' });
     // one signature per case (its first divergence): B-5 leaves the PTE writable, so the write that
-    // should fault (do_wp_page) does not set soft-dirty
-    expect(lines[0].signature).toMatch(/^bit\.D\.lost\.R-FLT-8\.write\./);
-    expect(lines[0].title).toMatch(/^soft-dirty lost on write fault of .*\(R-FLT-8, mm\/memory\.c do_wp_page\)$/);
+    // should fault (do_wp_page) does not set soft-dirty; the title names clear_refs (R-CR-2,
+    // clear_soft_dirty), which left the PTE writable
+    expect(lines[0].signature).toBe('bit.D.lost.R-FLT-8.page');
+    expect(lines[0].title).toMatch(/^soft-dirty lost on write fault of .*\(R-FLT-8, mm\/memory\.c do_wp_page; set up by R-CR-2, fs\/proc\/task_mmu\.c clear_soft_dirty\)$/);
     expect(lines[0].first).toMatch(/^step \d+ \(write /);
     expect(lines.at(-1)).toMatchObject({ summary: true, failed: 1 });
   });

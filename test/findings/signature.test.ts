@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { Case, Op } from '../../src/ops/schema.ts';
 import type { Violation } from '../../src/check/types.ts';
 import { checkTrace } from '../../src/check/check.ts';
-import { caseSignature, direction, firstDivergence, signature } from '../../src/findings/signature.ts';
-import { describeViolations, groupViolations, regionKind, rootInfo, titleOf } from '../../src/findings/title.ts';
+import { caseSignature, direction, entryKind, firstDivergence, signature } from '../../src/findings/signature.ts';
+import { caseTitle, describeViolations, groupViolations, regionKind, rootInfo, setupRule, titleOf } from '../../src/findings/title.ts';
+import { ModelTarget } from '../../src/targets/model.ts';
 import { BUGS, buggyTrace } from '../fixtures/single-bug-target.ts';
 
 const v = (o: Partial<Violation>): Violation => ({
@@ -40,7 +41,7 @@ describe('first divergence', () => {
     const long = wpCase([{ op: 'mprotect', region: 'a', prot: 'r' }, { op: 'fork' }, { op: 'scan', region: 'a' }, { op: 'mprotect', region: 'a', prot: 'rw' }]);
     const a = checkTrace(short, buggyTrace(short, bug)).violations;
     const b = checkTrace(long, buggyTrace(long, bug)).violations;
-    expect(caseSignature(a)).toBe('bit.W.wp-lost.R-PO-1.pageout.swap');
+    expect(caseSignature(a)).toBe('bit.W.wp-lost.R-PO-1.page');
     expect(caseSignature(b)).toBe(caseSignature(a));
     // the later observations are there, as consequences
     const f = firstDivergence(b)!;
@@ -53,7 +54,8 @@ describe('first divergence', () => {
     expect(direction(v({ bit: 'E', severity: 'mismatch', expected: '0', actual: '1' }))).toBe('set');
     expect(direction(v({ bit: 'P', severity: 'mismatch', expected: '1', actual: '0' }))).toBe('cleared');
     expect(direction(v({ kind: 'scan', bit: 'p', severity: 'mismatch', expected: '-', actual: '1' }))).toBe('reported');
-    expect(signature(v({ step: 2, op: 'write', entry: 'pte' }))).toBe('bit.D.lost.R-FLT-6.write.pte');
+    expect(signature(v({ step: 2, op: 'write', entry: 'pte' }))).toBe('bit.D.lost.R-FLT-6.page');
+    expect(signature(v({ kind: 'rc', bit: 'rc', severity: 'mismatch', rule: 'R-WP-0', entry: undefined }))).toBe('rc.rc.mismatch.R-WP-0.na');
   });
 });
 
@@ -84,5 +86,111 @@ describe('titles and page runs', () => {
     // a gap splits a run
     const gs = groupViolations([v({ page: 0 }), v({ page: 1 }), v({ page: 3 })]);
     expect(gs.map((g) => [g.firstPage, g.lastPage])).toEqual([[0, 1], [3, 3]]);
+  });
+});
+
+/** the violations of case `c` run on a model mutant, checked against the reference */
+const onMutant = (mutant: string, c: Case) => checkTrace(c, new ModelTarget(`model:x86+${mutant}`).executeSync(c)).violations;
+const ops = (...o: Op[]): Case => ({ format: 'ptefarm-case/1', ops: o });
+const thpZero = (extra: Op): Case => ({
+  format: 'ptefarm-case/1', uffd: { features: ['wp_unpopulated'] },
+  ops: [{ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'read', region: 'a', first: 0, count: 1 },
+    { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, extra],
+});
+
+describe('one root cause, one signature', () => {
+  it('the op is not part of the signature: a huge zero PMD split losing uffd-wp (B-13) is one bucket whichever op splits it', () => {
+    // __split_huge_zero_page_pmd (mm/huge_memory.c) runs under MADV_DONTNEED, mprotect, a write
+    // fault and a forced split alike; the bug is in the split, not in the op
+    const sigs = [
+      { op: 'split', region: 'a', page: 260 }, { op: 'mprotect', region: 'a', first: 282, count: 1, prot: 'r' },
+      { op: 'dontneed', region: 'a', first: 288, count: 1 }, { op: 'write', region: 'a', first: 317, count: 1 },
+    ].map((o) => caseSignature(onMutant('B-13', thpZero(o as Op))));
+    expect(sigs[0]).toBe('bit.W.wp-lost.R-SPLIT-2.page');
+    expect(new Set(sigs)).toEqual(new Set([sigs[0]]));
+    // the titles still say which op did it
+    const c = thpZero({ op: 'dontneed', region: 'a', first: 288, count: 1 });
+    expect(caseTitle(onMutant('B-13', c), c)).toBe('uffd-wp lost on MADV_DONTNEED of anon zero-page PTE (R-SPLIT-2, mm/huge_memory.c __split_huge_zero_page_pmd)');
+  });
+
+  it('at the diverging step the rule that explains most pages is the root, not the one of the first page', () => {
+    // a forced split at page 0: page 0 also gets the writability rule R-MPROT-3, pages 1..511 only R-SPLIT-2
+    const vs = onMutant('B-13', thpZero({ op: 'split', region: 'a', page: 0 }));
+    const f = firstDivergence(vs)!;
+    expect(f.atStep.filter((x) => x.rule === 'R-SPLIT-2').length).toBeGreaterThan(f.atStep.filter((x) => x.rule !== 'R-SPLIT-2').length);
+    expect(f.root.rule).toBe('R-SPLIT-2');
+    expect(f.atStep[0]).toBe(f.root);
+    // page 0 comes first in page order but is not the root
+    expect(f.atStep.find((x) => x.page === 0)?.rule).toBe('R-MPROT-3');
+    expect(caseSignature(vs)).toBe('bit.W.wp-lost.R-SPLIT-2.page');
+    // a lone violation is its own root
+    expect(firstDivergence([v({ page: 0, rule: 'R-A' }), v({ page: 1, rule: 'R-B' }), v({ page: 2, rule: 'R-B' })])!.root.rule).toBe('R-B');
+    expect(firstDivergence([v({ page: 0, rule: 'R-A' }), v({ page: 1, rule: 'R-B' })])!.root.rule).toBe('R-A');
+  });
+
+  it('entry kinds are coarse: a page-holding entry or an empty one', () => {
+    expect(['pte', 'pte-thp', 'huge', 'zero', 'huge-zero', 'swap'].map((e) => entryKind(e))).toEqual(Array(6).fill('page'));
+    expect(['none', 'marker', 'gap'].map((e) => entryKind(e))).toEqual(['empty', 'empty', 'empty']);
+    expect(entryKind(undefined)).toBe('na');
+  });
+
+  it('bits the read-out alone decides name the read-out rule, whatever op made the range: a hole (M-2), a marker\'s swap bit (M-3)', () => {
+    // pagemap_pte_hole (fs/proc/task_mmu.c) reports an address outside any VMA as 0: munmap and an
+    // mremap shrink leave the same hole, and a pagemap that reports soft-dirty there is one bug
+    const hole = onMutant('M-2', ops({ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'munmap', region: 'a', first: 0, count: 1 }));
+    expect(firstDivergence(hole)!.root).toMatchObject({ entry: 'gap', rule: 'R-MUNMAP-1' });
+    expect(caseSignature(hole)).toBe('bit.D.spurious.R-PM-1.empty');
+    // the same hole seen at a failed mremap (the check names the op's rule R-MRM-10; the M-2 campaign's case)
+    const atMremap = v({ op: 'mremap', entry: 'gap', rule: 'R-MRM-10', rules: ['R-PM-1', 'R-MUNMAP-1'], severity: 'spurious', expected: '0', actual: '1' });
+    expect(signature(atMremap)).toBe('bit.D.spurious.R-PM-1.empty');
+    // pte_to_pagemap_entry sets PM_SWAP for a uffd-wp marker: the marker UFFDIO_WRITEPROTECT
+    // installs (WP_UNPOPULATED) and the one swap-out leaves for a wp shmem page read the same
+    const wpNone: Case = { format: 'ptefarm-case/1', uffd: { features: ['wp_unpopulated'] },
+      ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }] };
+    const shmemOut: Case = { format: 'ptefarm-case/1', uffd: {},
+      ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'memfd-shared' }, { op: 'write', region: 'a' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'pageout', region: 'a' }] };
+    const m3 = [wpNone, shmemOut].map((c) => onMutant('M-3', c));
+    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.S.cleared.R-PM-3.empty', 'bit.S.cleared.R-PM-3.empty']);
+    expect(m3.map((x) => firstDivergence(x)!.root.entry)).toEqual(['marker', 'marker']);
+    // a marker's uffd-wp bit is the ops' doing: a swap-out dropping it (M-9 keeps it; here the rule of the op)
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PM-2', 'R-WP-1', 'R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
+  });
+
+  it('distinct bugs keep distinct signatures: fork keeping uffd-wp on a PTE (B-11), on a swap entry (B-10), or copying a marker (B-12)', () => {
+    // mm/memory.c: __copy_present_ptes (PTE), copy_nonpresent_pte's swap-entry and pte-marker branches
+    const feat = { features: ['wp_async' as const] };
+    const pte: Case = { format: 'ptefarm-case/1', uffd: feat, ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'fork' }] };
+    const swap: Case = { ...pte, ops: [...pte.ops.slice(0, 4), { op: 'pageout', region: 'a' }, { op: 'fork' }] };
+    const marker: Case = { format: 'ptefarm-case/1', uffd: {}, ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'memfd-private' }, { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a', first: 0, count: 1 }, { op: 'wp', region: 'a', on: true }, { op: 'pageout', region: 'a', first: 0, count: 1 }, { op: 'fork' }] };
+    const b11 = caseSignature(onMutant('B-11', pte));
+    const b10 = caseSignature(onMutant('B-10', swap));
+    const b12 = caseSignature(onMutant('B-12', marker));
+    expect(b11).toBe('bit.W.wp-stale.R-FORK-3.page');
+    expect(b10).toBe('bit.W.wp-stale.R-FORK-5.page');
+    expect(b12).toBe('bit.W.wp-stale.R-FORK-5.empty');
+    // and each case passes on the reference
+    for (const c of [pte, swap, marker]) expect(checkTrace(c, new ModelTarget('model:x86').executeSync(c)).violations).toEqual([]);
+  });
+
+  it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
+    // pre 76aefad628aa, mprotect made the PTE writable although a soft-dirty fault was needed: the
+    // write then takes no fault (do_wp_page never runs) and soft-dirty stays clear
+    const c = ops({ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 },
+      { op: 'mprotect', region: 'a', prot: 'r' }, { op: 'mprotect', region: 'a', prot: 'rw' }, { op: 'write', region: 'a' });
+    const vs = onMutant('B-3', c);
+    expect(firstDivergence(vs)!.step).toBe(5);
+    expect(caseSignature(vs)).toBe('bit.D.lost.R-FLT-8.page');
+    expect(caseTitle(vs, c)).toBe('soft-dirty lost on write fault of anon PTE (R-FLT-8, mm/memory.c do_wp_page; set up by R-MPROT-3, mm/mprotect.c can_change_pte_writable)');
+    // clear_refs forgetting to write-protect (B-5): same symptom, the title names clear_refs
+    const d = ops({ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 }, { op: 'write', region: 'a' });
+    expect(caseTitle(onMutant('B-5', d), d)).toMatch(/; set up by R-CR-2, fs\/proc\/task_mmu\.c /);
+    // not at other ops, not for a swap-in (it faults whatever set the entry up), not for side effects of a fault
+    expect(setupRule(v({ op: 'mprotect', rule: 'R-MPROT-1', rules: ['R-PM-1', 'R-CR-2', 'R-MPROT-1'] }))).toBeUndefined();
+    expect(setupRule(v({ op: 'read', rule: 'R-SWIN-1', rules: ['R-PM-1', 'R-PO-1', 'R-SWIN-1'] }))).toBeUndefined();
+    expect(setupRule(v({ op: 'write', rule: 'R-SPLIT-2', rules: ['R-PM-2', 'R-WP-5', 'R-SPLIT-2'] }))).toBeUndefined();
+    // earlier faults on the entry are skipped: the read fault that mapped it, the populate's own fault
+    expect(setupRule(v({ op: 'populate', rule: 'R-POP-1', rules: ['R-PM-1', 'R-CR-1', 'R-FLT-3', 'R-FLT-8', 'R-POP-1'] }))).toBe('R-CR-1');
   });
 });

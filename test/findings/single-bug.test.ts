@@ -27,10 +27,10 @@ function bugTarget(name: string): Target {
 
 // the kernel path each bug breaks, as the title must cite it (rule id, then the function)
 const EXPECT: Record<string, { sig: RegExp; title: RegExp }> = {
-  'pageout-drops-wp': { sig: /^bit\.W\.wp-lost\.R-PO-1\.pageout\.swap$/, title: /^uffd-wp lost on swap-out of anon swap entry \(R-PO-1, mm\/rmap\.c try_to_unmap_one\)$/ },
-  'swapin-drops-sd': { sig: /^bit\.D\.lost\.R-SWIN-1\.read\.pte$/, title: /^soft-dirty lost on swap-in of anon PTE \(R-SWIN-1, mm\/memory\.c do_swap_page\)$/ },
-  'fork-child-drops-sd': { sig: /^bit\.D\.lost\.R-FORK-3\.fork\.pte$/, title: /^soft-dirty lost on fork of \S+( \S+)? PTE \(R-FORK-3, mm\/memory\.c __copy_present_ptes\)$/ },
-  'mprotect-drops-wp': { sig: /^bit\.W\.wp-lost\.R-MPROT-1\.mprotect\.pte$/, title: /^uffd-wp lost on mprotect of \S+( \S+)? PTE \(R-MPROT-1, mm\/mprotect\.c change_pte_range\)$/ },
+  'pageout-drops-wp': { sig: /^bit\.W\.wp-lost\.R-PO-1\.page$/, title: /^uffd-wp lost on swap-out of anon swap entry \(R-PO-1, mm\/rmap\.c try_to_unmap_one\)$/ },
+  'swapin-drops-sd': { sig: /^bit\.D\.lost\.R-SWIN-1\.page$/, title: /^soft-dirty lost on swap-in of anon PTE \(R-SWIN-1, mm\/memory\.c do_swap_page\)$/ },
+  'fork-child-drops-sd': { sig: /^bit\.D\.lost\.R-FORK-3\.page$/, title: /^soft-dirty lost on fork of \S+( \S+)? PTE \(R-FORK-3, mm\/memory\.c __copy_present_ptes\)$/ },
+  'mprotect-drops-wp': { sig: /^bit\.W\.wp-lost\.R-MPROT-1\.page$/, title: /^uffd-wp lost on mprotect of \S+( \S+)? PTE \(R-MPROT-1, mm\/mprotect\.c change_pte_range\)$/ },
 };
 
 const CASES = Number(process.env.PTEFARM_SINGLE_BUG_CASES ?? 400);
@@ -67,7 +67,7 @@ describe('one injected bug gives one bucket', () => {
       };
       const v = checkTrace(c, await t.execute(c));
       // swap-out dropped the bit (step 4); still wrong at the mprotect (step 5): a consequence, not the signature
-      expect(caseSignature(v.violations)).toBe('bit.W.wp-lost.R-PO-1.pageout.swap');
+      expect(caseSignature(v.violations)).toBe('bit.W.wp-lost.R-PO-1.page');
       const f = firstDivergence(v.violations)!;
       expect(f.step).toBe(4);
       expect(f.atStep.map((x) => x.page)).toEqual([0, 1]);
