@@ -76,7 +76,7 @@ for arch in ${arches//,/ }; do
   else
     say "headers_install ARCH=$karch"
     hdr="$work/hdr-$arch"
-    make -s -C "$ksrc" ARCH="$karch" headers_install INSTALL_HDR_PATH="$hdr" > "$work/hdr-$arch.log" 2>&1 \
+    make -s -j"$(nproc)" -C "$ksrc" ARCH="$karch" headers_install INSTALL_HDR_PATH="$hdr" > "$work/hdr-$arch.log" 2>&1 \
       || { tail -20 "$work/hdr-$arch.log" >&2; die "headers_install for $arch failed"; }
     rm -rf "$out/$arch.new"; mkdir -p "$out/$arch.new"
     for spec in "$@"; do
@@ -86,10 +86,11 @@ for arch in ${arches//,/ }; do
         entries="$entries${entries:+, }\"$name\": { \"state\": \"absent\", \"why\": \"$pkg has no tools/testing/selftests/mm/$first\" }"
         continue
       fi
-      files=(); for s in ${srcs//,/ }; do files+=("$mm/$s"); done
-      # the selftests' own flags (tools/testing/selftests/mm/Makefile), statically linked for the guest
+      # the selftests' own flags (tools/testing/selftests/mm/Makefile), statically linked for the guest;
+      # sources named relative to mm/ as its Makefile does: pagemap_ioctl.c creates __FILE__".tmp0"
+      # files, which must land in the run's scratch directory, not in a build path gone by then
       if (cd "$mm" && "$cc" -Wall -O2 -U_FORTIFY_SOURCE -static -isystem "$hdr/include" -I "$ksrc/tools/testing/selftests" \
-            -o "$out/$arch.new/$name" "${files[@]}" -lrt -lpthread -lm) > "$out/$arch.new/$name.log" 2>&1; then
+            -o "$out/$arch.new/$name" ${srcs//,/ } -lrt -lpthread -lm) > "$out/$arch.new/$name.log" 2>&1; then
         entries="$entries${entries:+, }\"$name\": { \"state\": \"built\" }"
       else
         say "$name ($arch) failed to build: see $out/$arch/$name.log"

@@ -60,6 +60,8 @@ export function binaryFor(b: BuiltSelftests, arch: GuestArch, name: string): { p
 export function fetchSelftests(pkg = DEFAULT_SOURCE, arches: readonly GuestArch[] = ['amd64', 'arm64'],
   log: (s: string) => void = (s) => process.stderr.write(s)): Promise<BuiltSelftests> {
   const dir = sourceDir(pkg);
+  // the script splits these words unquoted: plain file names only
+  for (const s of SELFTESTS) for (const w of [s.name, ...s.sources]) if (!/^[A-Za-z0-9._-]+$/.test(w)) throw new Error(`selftests: bad name "${w}" in the catalogue`);
   const specs = SELFTESTS.map((s) => `${s.name}=${s.sources.join(',')}`);
   return new Promise((res, rej) => {
     const child = spawn('bash', [BUILD_SCRIPT, pkg, dir, arches.join(','), ...specs], { stdio: ['ignore', 'pipe', 'pipe'] });

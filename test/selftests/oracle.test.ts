@@ -59,6 +59,14 @@ function checkReport(r: TargetReport, arch: 'amd64', asRoot: boolean): void {
   const missed = r.comparison!.findings.filter((f) => f.kind === 'ptefarm-missed').map((f) => f.selftest).sort();
   expect(missed).toEqual(v.verdict === 'pass' ? failing : []);
   for (const name of missed) expect(formatReport(r)).toContain(`FINDING ABOUT PTEFARM: the kernel's ${name} selftest fails`);
+  // uffd-unit-tests -f wp ran only wp tests (its strstr filter)
+  const uffd = r.runs.find((x) => x.name === 'uffd-unit-tests');
+  if (uffd?.parsed) {
+    expect(uffd.parsed.points.length).toBeGreaterThan(0);
+    for (const p of uffd.parsed.points) expect(p.name).toMatch(/wp/);
+  }
+  // and a finding about ptefarm fails the test: it is what this oracle is for
+  expect(missed, formatReport(r)).toEqual([]);
 }
 
 describe.skipIf(!built)('selftests on the live kernel', () => {
