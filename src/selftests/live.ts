@@ -1,9 +1,10 @@
 // Run the built selftests on this machine's kernel (`ptefarm selftests --target live`). Each runs in
-// its own scratch directory (pagemap_ioctl creates files next to itself), as nobody like a ptefarm
-// case process unless the catalogue says why it needs root; when ptefarm itself is not root, all of
-// them run as the current user and the report says so.
+// its own scratch directory, from a copy there (pagemap_ioctl creates files in its working directory
+// and maps its own binary), as nobody like a ptefarm case process unless the catalogue says why it
+// needs root; when ptefarm itself is not root, all of them run as the current user and the report
+// says so.
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { GuestArch } from '../targets/qemu/images.ts';
@@ -22,10 +23,15 @@ export function hostArch(): GuestArch {
 
 function runOnce(bin: string, t: Selftest, asNobody: boolean, user: string): Promise<RawRun> {
   const dir = mkdtempSync(join(os.tmpdir(), `ptefarm-selftest-${t.name}-`));
+  // a copy in the scratch directory: pagemap_ioctl maps its own argv[0], which nobody cannot open
+  // in a cache under a private home
+  const exe = join(dir, t.name);
+  copyFileSync(bin, exe);
+  chmodSync(exe, 0o755);
   if (asNobody) chownSync(dir, NOBODY, NOBODY);
   const [cmd, argv] = asNobody
-    ? [SETPRIV!, ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', bin, ...t.args]]
-    : [bin, [...t.args]];
+    ? [SETPRIV!, ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', exe, ...t.args]]
+    : [exe, [...t.args]];
   const t0 = Date.now();
   return new Promise((res) => {
     let out = '';
