@@ -48,9 +48,11 @@ export function readGateRun(dir: string): PtefarmVerdict {
 }
 
 /** Run `ptefarm gate` on the target (a fixed small budget, nothing saved) and read its verdict. */
-export function runPtefarmGate(target: string, cases: number, outDir: string, log: (l: string) => void = () => undefined): Promise<PtefarmVerdict> {
-  const args = [packagePath('bin', 'ptefarm.mjs'), 'gate', '--target', target, '--cases', String(cases), '--no-save', '--out', outDir, '--quiet'];
-  log(`selftests: ptefarm's verdict: ptefarm gate --target ${target} --cases ${cases}`);
+export function runPtefarmGate(target: string, cases: number, outDir: string, log: (l: string) => void = () => undefined,
+  corpus?: readonly string[]): Promise<PtefarmVerdict> {
+  const args = [packagePath('bin', 'ptefarm.mjs'), 'gate', '--target', target, '--cases', String(cases), '--no-save', '--out', outDir, '--quiet',
+    ...(corpus?.length ? ['--corpus', ...corpus] : [])];
+  log(`selftests: ptefarm's verdict: ptefarm ${args.slice(1).join(' ')}`);
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -29,6 +29,8 @@ export interface OracleOptions {
   gateCases?: number;
   /** an existing gate run directory for this target, instead of running one */
   gateDir?: string;
+  /** corpus directories or files the gate replays (default: the gate's own default) */
+  gateCorpus?: readonly string[];
   /** where this run's gate directories go */
   outDir: string;
   log?: (l: string) => void;
@@ -52,7 +54,7 @@ export async function runOracle(b: BuiltSelftests, target: string, o: OracleOpti
   const report: TargetReport = { target, kernel, source: `${b.manifest.package} ${b.manifest.version}`, runs, ms, ...(oops ? { oops } : {}) };
   let verdict: PtefarmVerdict | undefined;
   if (o.gateDir) verdict = readGateRun(o.gateDir);
-  else if (o.gateCases !== undefined) verdict = await runPtefarmGate(target, o.gateCases, join(o.outDir, `gate-${target.replace(/[^A-Za-z0-9.-]+/g, '_')}`), log);
+  else if (o.gateCases !== undefined) verdict = await runPtefarmGate(target, o.gateCases, join(o.outDir, `gate-${target.replace(/[^A-Za-z0-9.-]+/g, '_')}`), log, o.gateCorpus);
   if (verdict) {
     if (verdict.target !== target) throw new Error(`selftests: the gate run ${verdict.dir} is for ${verdict.target}, not ${target}`);
     report.verdict = verdict;

@@ -15,8 +15,11 @@ import { formatReport, runOracle, type TargetReport } from '../../src/selftests/
 import { readKernelConfig, resolveImage } from '../../src/targets/qemu/images.ts';
 
 const IMAGE = 'debian-6.12-amd64';
-/** fresh gate cases beside the corpus replay: the verdict, kept small (the selftests are the point here) */
+/** ptefarm's verdict, kept small (the selftests are the point here): the seeds (among them the
+ *  ports of pagemap_ioctl, soft-dirty and madv_populate scenarios: s-pms-*, s-sd-*, s-populate-*) and
+ *  a few fresh cases */
 const GATE_CASES = 30;
+const GATE_CORPUS = ['corpus/seeds'];
 
 let built: BuiltSelftests | undefined;
 let whyNot: string | undefined;
@@ -72,7 +75,7 @@ function checkReport(r: TargetReport, arch: 'amd64', asRoot: boolean): void {
 describe.skipIf(!built)('selftests on the live kernel', () => {
   it('build, run, parse, count, and compare with ptefarm\'s gate', async () => {
     const out = mkdtempSync(join(os.tmpdir(), 'ptefarm-selftests-live-'));
-    const r = await runOracle(built!, 'live', { tests: SELFTESTS, gateCases: GATE_CASES, outDir: out });
+    const r = await runOracle(built!, 'live', { tests: SELFTESTS, gateCases: GATE_CASES, gateCorpus: GATE_CORPUS, outDir: out });
     checkReport(r, 'amd64', process.getuid?.() === 0);
     // soft-dirty runs where ptefarm's probe sees soft-dirty, and skips where it does not
     const sd = r.runs.find((x) => x.name === 'soft-dirty')!;
@@ -83,7 +86,7 @@ describe.skipIf(!built)('selftests on the live kernel', () => {
 describe.skipIf(!!noQemu)(`selftests on qemu:${IMAGE}`, () => {
   it('build, run in the guest, parse, count, and compare with ptefarm\'s gate on the guest', async () => {
     const out = mkdtempSync(join(os.tmpdir(), 'ptefarm-selftests-qemu-'));
-    const r = await runOracle(built!, `qemu:${IMAGE}`, { tests: SELFTESTS, gateCases: GATE_CASES, outDir: out });
+    const r = await runOracle(built!, `qemu:${IMAGE}`, { tests: SELFTESTS, gateCases: GATE_CASES, gateCorpus: GATE_CORPUS, outDir: out });
     checkReport(r, 'amd64', true);
     expect(r.oops).toBeUndefined();
     // the guest kernel has soft-dirty: the selftest must run its tests there, not skip

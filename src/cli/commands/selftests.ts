@@ -13,7 +13,7 @@ import { SELFTESTS } from '../../selftests/catalogue.ts';
 import { formatReport, reportJson, runOracle, type TargetReport } from '../../selftests/oracle.ts';
 import { stamp } from './gate.ts';
 
-interface RunOpts { target: string[]; source: string; only?: string; gateCases: string; gate?: string; verdict: boolean; json?: string; out?: string; workdir?: string; quiet?: boolean }
+interface RunOpts { target: string[]; source: string; only?: string; gateCases: string; gateCorpus?: string[]; gate?: string; verdict: boolean; json?: string; out?: string; workdir?: string; quiet?: boolean }
 
 export function register(program: Command): void {
   const st = program.command('selftests')
@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .option('--source <package>', 'Debian linux-source package the selftests were built from', DEFAULT_SOURCE)
     .option('--only <names>', `comma list of selftests (${SELFTESTS.map((s) => s.name).join(', ')})`)
     .option('--gate-cases <n>', 'fresh cases of the ptefarm gate giving its verdict', '200')
+    .option('--gate-corpus <path...>', 'corpus directories or files the gate replays (default: the gate\'s)')
     .option('--gate <dir>', 'use this gate run directory as ptefarm\'s verdict (one target only)')
     .option('--no-verdict', 'only run the selftests: no ptefarm gate, no comparison')
     .option('--json <file>', 'also write the reports as JSON')
@@ -59,7 +60,7 @@ export function register(program: Command): void {
       let failed = false;
       for (const target of o.target) {
         try {
-          const r = await runOracle(b, target, { tests, outDir, log, ...(o.verdict === false ? {} : o.gate ? { gateDir: o.gate } : { gateCases }) });
+          const r = await runOracle(b, target, { tests, outDir, log, ...(o.verdict === false ? {} : o.gate ? { gateDir: o.gate } : { gateCases, gateCorpus: o.gateCorpus }) });
           reports.push(r);
           process.stdout.write(formatReport(r) + '\n');
         } catch (e) {
