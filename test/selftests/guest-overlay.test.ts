@@ -43,7 +43,7 @@ describe('guest script and frames', () => {
   const nonce = 'feedc0de12345678';
   it('runs each present selftest with its user, limit and arguments', () => {
     const s = guestScript(nonce, SELFTESTS.map((t) => ({ t, present: t.name !== 'guard-regions' })));
-    expect(s).toContain('run uffd-unit-tests root 600 -f wp');
+    expect(s).toContain('run uffd-unit-tests root 900 -f wp');
     expect(s).toContain('run soft-dirty nobody 300');
     expect(s).not.toContain('run guard-regions');
     expect(s).toContain(`echo "@@${nonce} done"`);
