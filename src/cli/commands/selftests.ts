@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { guarded, InputError } from '../io.ts';
+import { guarded, InputError, snakeKeys } from '../io.ts';
 import { normArch } from '../../targets/qemu/images.ts';
 import { parseCount, resolveWorkdir, runsDir } from '../../campaign/config.ts';
 import { DEFAULT_SOURCE, fetchSelftests, readBuild } from '../../selftests/build.ts';
@@ -68,7 +68,7 @@ export function register(program: Command): void {
           process.stderr.write(`ptefarm: selftests on ${target}: ${(e as Error).message}\n`);
         }
       }
-      if (o.json) writeFileSync(o.json, JSON.stringify(reports.map(reportJson), null, 2) + '\n');
+      if (o.json) writeFileSync(o.json, JSON.stringify(snakeKeys(reports.map(reportJson)), null, 2) + '\n');
       if (reports.some((r) => r.comparison?.findings.some((f) => f.kind === 'ptefarm-missed'))) return 1;
       return failed ? 2 : 0;
     }));
