@@ -6,7 +6,7 @@
 // config (soft-dirty runs exactly where CONFIG_MEM_SOFT_DIRTY is set), and ptefarm's probe.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { readBuild, type BuiltSelftests } from '../../src/selftests/build.ts';
@@ -80,6 +80,7 @@ describe.skipIf(!built)('selftests on the live kernel', () => {
     // soft-dirty runs where ptefarm's probe sees soft-dirty, and skips where it does not
     const sd = r.runs.find((x) => x.name === 'soft-dirty')!;
     expect(sd.status === 'skip').toBe(r.verdict!.capabilities.soft_dirty === false);
+    rmSync(out, { recursive: true, force: true }); // kept when an assertion fails: the gate run is evidence
   }, 900_000);
 });
 
@@ -96,5 +97,6 @@ describe.skipIf(!!noQemu)(`selftests on qemu:${IMAGE}`, () => {
     expect(sd.status).not.toBe('skip');
     expect(sd.counts.pass + sd.counts.fail).toBeGreaterThan(0);
     expect(r.verdict!.capabilities.soft_dirty).toBe(true);
+    rmSync(out, { recursive: true, force: true });
   }, 1_500_000);
 });
