@@ -48,9 +48,15 @@ export function readGateRun(dir: string): PtefarmVerdict {
 }
 
 /** Run `ptefarm gate` on the target (a fixed small budget, nothing saved) and read its verdict. */
+/** The case limit the gate gets on a QEMU target: a worker's first case waits for its guest to boot
+ *  (33 s for debian-6.12-amd64 on a loaded host), and the gate's default (10 s, the worker killed at
+ *  twice that) then faults every case, over and over (README: qemu runs take `--timeout 2m`). */
+export const QEMU_GATE_TIMEOUT = '2m';
+
 export function runPtefarmGate(target: string, cases: number, outDir: string, log: (l: string) => void = () => undefined,
   corpus?: readonly string[]): Promise<PtefarmVerdict> {
   const args = [packagePath('bin', 'ptefarm.mjs'), 'gate', '--target', target, '--cases', String(cases), '--no-save', '--out', outDir, '--quiet',
+    ...(target.startsWith('qemu:') ? ['--timeout', QEMU_GATE_TIMEOUT] : []),
     ...(corpus?.length ? ['--corpus', ...corpus] : [])];
   log(`selftests: ptefarm's verdict: ptefarm ${args.slice(1).join(' ')}`);
   return new Promise((res, rej) => {
@@ -84,6 +90,9 @@ export interface Comparison {
   notes: string[];
 }
 
+const briefly = (reasons: readonly string[]) =>
+  reasons.slice(0, 2).join('; ') + (reasons.length > 2 ? `; and ${reasons.length - 2} more` : '');
+
 export function compare(kernel: string, runs: readonly SelftestRun[], verdict: PtefarmVerdict): Comparison {
   const findings: Finding[] = [];
   const notes: string[] = [];
@@ -92,7 +101,7 @@ export function compare(kernel: string, runs: readonly SelftestRun[], verdict: P
     return { kernel, findings, inconclusive: runs.map((r) => r.name), notes };
   }
   const gatePassed = verdict.verdict === 'pass';
-  if (verdict.verdict === 'error') notes.push(`ptefarm's gate had an infrastructure error (${verdict.reasons.join('; ')}): its verdict does not count`);
+  if (verdict.verdict === 'error') notes.push(`ptefarm's gate had an infrastructure error (${briefly(verdict.reasons)}): its verdict does not count`);
   for (const r of runs) {
     if (r.status !== 'fail') continue;
     const t = SELFTESTS.find((s) => s.name === r.name);
@@ -105,7 +114,7 @@ export function compare(kernel: string, runs: readonly SelftestRun[], verdict: P
     }
   }
   if (verdict.verdict === 'fail' && !runs.some((r) => r.status === 'fail')) {
-    findings.push({ kind: 'ptefarm-only', text: `ptefarm's gate fails on ${kernel} (${verdict.reasons.join('; ')}) where no selftest fails: a kernel bug the selftests miss, or a ptefarm false positive (see ${verdict.dir})` });
+    findings.push({ kind: 'ptefarm-only', text: `ptefarm's gate fails on ${kernel} (${briefly(verdict.reasons)}) where no selftest fails: a kernel bug the selftests miss, or a ptefarm false positive (see ${verdict.dir})` });
   }
   const inconclusive = runs.filter((r) => r.status === 'error' || r.status === 'not-built').map((r) => r.name);
   return { kernel, findings, inconclusive, notes };
