@@ -93,7 +93,8 @@ export interface Comparison {
 const briefly = (reasons: readonly string[]) =>
   reasons.slice(0, 2).join('; ') + (reasons.length > 2 ? `; and ${reasons.length - 2} more` : '');
 
-export function compare(kernel: string, runs: readonly SelftestRun[], verdict: PtefarmVerdict): Comparison {
+/** `oops`: the guest console from a kernel oops during the selftests on, when there was one */
+export function compare(kernel: string, runs: readonly SelftestRun[], verdict: PtefarmVerdict, oops?: string): Comparison {
   const findings: Finding[] = [];
   const notes: string[] = [];
   if (verdict.kernel && verdict.kernel !== kernel) {
@@ -112,6 +113,9 @@ export function compare(kernel: string, runs: readonly SelftestRun[], verdict: P
     } else if (verdict.verdict === 'fail') {
       findings.push({ kind: 'agree-fail', selftest: r.name, text: `agreement: ${r.name} fails on ${kernel} (${r.why}) and ptefarm's gate fails too` });
     }
+  }
+  if (oops !== undefined && gatePassed) {
+    findings.push({ kind: 'ptefarm-missed', text: `FINDING ABOUT PTEFARM: the kernel oopsed on ${kernel} during the selftests (${oops.split('\n')[0].trim()}) while ptefarm's gate passes` });
   }
   if (verdict.verdict === 'fail' && !runs.some((r) => r.status === 'fail')) {
     findings.push({ kind: 'ptefarm-only', text: `ptefarm's gate fails on ${kernel} (${briefly(verdict.reasons)}) where no selftest fails: a kernel bug the selftests miss, or a ptefarm false positive (see ${verdict.dir})` });

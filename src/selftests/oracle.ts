@@ -58,7 +58,7 @@ export async function runOracle(b: BuiltSelftests, target: string, o: OracleOpti
   if (verdict) {
     if (verdict.target !== target) throw new Error(`selftests: the gate run ${verdict.dir} is for ${verdict.target}, not ${target}`);
     report.verdict = verdict;
-    report.comparison = compare(kernel, runs, verdict);
+    report.comparison = compare(kernel, runs, verdict, oops);
   }
   return report;
 }

@@ -40,6 +40,13 @@ describe('selftests beside ptefarm', () => {
     expect(c.findings[0].text).toContain('ptefarm cannot observe uffd_wp on this target');
   });
 
+  it('a kernel oops during the selftests, with the gate passing, is a finding about ptefarm', () => {
+    const c = compare(KERNEL, passing, verdict('pass'), '[   12.3] BUG: kernel NULL pointer dereference, address: 0000000000000008\n[   12.3] #PF: supervisor read access');
+    expect(c.findings.map((f) => f.kind)).toEqual(['ptefarm-missed']);
+    expect(c.findings[0].text).toBe(`FINDING ABOUT PTEFARM: the kernel oopsed on ${KERNEL} during the selftests ([   12.3] BUG: kernel NULL pointer dereference, address: 0000000000000008) while ptefarm's gate passes`);
+    expect(compare(KERNEL, passing, verdict('fail'), 'BUG: x').findings.map((f) => f.kind)).toEqual(['ptefarm-only']);
+  });
+
   it('both failing is agreement, not a finding about ptefarm', () => {
     const c = compare(KERNEL, [failing], verdict('fail'));
     expect(c.findings.map((f) => f.kind)).toEqual(['agree-fail']);
