@@ -61,7 +61,7 @@ export async function runLive(b: BuiltSelftests, tests: readonly Selftest[], log
     if (!('path' in bin)) { out.push(notBuilt(t, bin.why)); continue; }
     const asNobody = isRoot && !t.root && SETPRIV !== undefined;
     const user = isRoot ? (asNobody ? 'nobody' : 'root') : `uid ${process.getuid?.()}`;
-    log(`selftests: ${t.name} ${t.args.join(' ')} as ${user} on the live kernel`);
+    log(`selftests: ${[t.name, ...t.args].join(' ')} as ${user} on the live kernel`);
     const r = judge(t, await runOnce(bin.path, t, asNobody, user));
     if (!isRoot && t.root) r.why = [r.why, `ran unprivileged; it needs root: ${t.root}`].filter(Boolean).join('; ');
     out.push(r);

@@ -3,7 +3,7 @@
 // beside ptefarm's own gate verdict for the same kernel, and say when a selftest fails where ptefarm
 // passes (a finding about ptefarm). Exit 0 no such finding, 1 a finding about ptefarm, 2 an error.
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guarded, InputError, snakeKeys } from '../io.ts';
 import { normArch } from '../../targets/qemu/images.ts';
@@ -53,8 +53,8 @@ export function register(program: Command): void {
       if (o.gate && o.target.length !== 1) throw new InputError('selftests: --gate DIR names the verdict of one target; give one --target');
       const gateCases = parseCount('gate-cases', o.gateCases, 0)!;
       const b = readBuild(o.source);
+      // the gate creates its run directory under this one; nothing is written when there is no gate
       const outDir = o.out ?? join(runsDir(resolveWorkdir(o.workdir)), `selftests-${stamp()}`);
-      mkdirSync(outDir, { recursive: true });
       const log = o.quiet ? () => undefined : (l: string) => process.stderr.write(l + '\n');
       const reports: TargetReport[] = [];
       let failed = false;
