@@ -17,6 +17,8 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || pkgs+=(qemu-system-x86)
 command -v qemu-system-aarch64 >/dev/null 2>&1 || pkgs+=(qemu-system-arm)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v cpio >/dev/null 2>&1 || pkgs+=(cpio)
+# `ptefarm selftests fetch` unpacks Debian's linux-source-*.tar.xz
+command -v xz >/dev/null 2>&1 || pkgs+=(xz-utils)
 # modinfo resolves the guest kernel modules' dependencies (zram, virtio) for the QEMU images
 command -v modinfo >/dev/null 2>&1 || [ -x /sbin/modinfo ] || pkgs+=(kmod)
 # tests: the JUnit report read back by real consumers (test/report/junit.test.ts): Debian's

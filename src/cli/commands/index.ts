@@ -31,6 +31,7 @@ export const commandModules: readonly CommandModule[] = [
   { names: ['worker'], load: () => import('./worker.ts') },
   { names: ['qemu'], load: () => import('./qemu.ts') },
   { names: ['matrix'], load: () => import('./matrix.ts') },
+  { names: ['selftests'], load: () => import('./selftests.ts') },
 ];
 
 /** The modules a command line needs: the one defining the named command (also for `help NAME`);
