@@ -50,6 +50,8 @@ export interface Knobs {
    *  MADV_POPULATE_(READ|WRITE)"); before, madvise_walk_vmas skipped holes, populated the VMAs after
    *  them and returned ENOMEM at the end */
   populateNoVmaWalk: boolean;
+  /** MADV_GUARD_INSTALL / MADV_GUARD_REMOVE exist (6.13; pagemap bit 58 and PAGE_IS_GUARD 6.15) */
+  guardRegions: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -71,13 +73,14 @@ const K618: Knobs = {
   mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
   finishFaultWholeFolio: true,
   populateNoVmaWalk: true,
+  guardRegions: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
+    knobs: { ...K618, guardRegions: false, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
   },
   '6.1': {
     name: '6.1',
@@ -86,7 +89,7 @@ export const PROFILES: Record<string, Profile> = {
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
-      populateNoVmaWalk: false,
+      populateNoVmaWalk: false, guardRegions: false,
     },
   },
 };

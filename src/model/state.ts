@@ -78,7 +78,11 @@ export interface Vma {
 export type Pte =
   | { t: 'present'; page: Page; wp: boolean; sd: boolean; writable: boolean; dirty: boolean; why: Why }
   | { t: 'swap'; page: Page; wp: boolean; sd: boolean; why: Why }
-  | { t: 'marker'; sd: boolean; why: Why };
+  | { t: 'marker'; sd: boolean; why: Why }
+  /** guard-region PTE marker (MADV_GUARD_INSTALL, mm/madvise.c guard_install_set_pte): a swap PTE
+   *  whose access is SIGSEGV; `wp`/`sd` are its swp uffd-wp / soft-dirty bits (set by a
+   *  PAGEMAP_SCAN arming, an mremap move) */
+  | { t: 'guard'; wp: boolean; sd: boolean; why: Why };
 
 export interface HugePmd {
   t: 'huge';
