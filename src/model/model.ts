@@ -55,7 +55,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
         scan = r.scan;
         walkEnd = r.walkEnd;
         // a model target reports the walk_end it computed as the step's outcome (R-PMS-10)
-        if (walkEnd !== undefined && !obs?.outcome) { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
+        if (walkEnd !== undefined && !obs?.outcome && c.format === 'ptefarm-case/2') { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
       }
     }
     const o = observe(m, opts.mutant, !!opts.attribution, pageLetters(c));

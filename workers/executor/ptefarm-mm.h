@@ -243,7 +243,9 @@ static void observe(struct range *rs, int n) {
     memset(ent, 0, pages * 8);
     ssize_t got = pread(pm_fd, ent, pages * 8, (off_t)(rs[i].addr / PG * 8));
     (void)got;
-    for (uint64_t k = 0; k < pages; k++) codes[o + k] = pm_code(ent[k]);
+    /* pagemap bit 58 (PM_GUARD_REGION, 6.15+) rides in bit 6 of a non-present page's byte */
+    for (uint64_t k = 0; k < pages; k++)
+      codes[o + k] = (uint8_t)(pm_code(ent[k]) | (((ent[k] >> 58) & 1) && !((ent[k] >> 63) & 1) ? OBS_BIT6 : 0));
     if (g_scan_ok) {
       long r = do_scan(rs[i].addr, rs[i].addr + pages * PG, 0, 0, PAGE_IS_HUGE | PAGE_IS_PFNZERO,
                        PAGE_IS_HUGE | PAGE_IS_PFNZERO, 0, vec, MAXPAGES);
@@ -252,7 +254,7 @@ static void observe(struct range *rs, int n) {
         for (uint64_t a = vec[j].start; a < vec[j].end; a += PG) {
           uint64_t k = (a - rs[i].addr) / PG;
           if (k < pages)
-            codes[o + k] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) ? 0x40 : 0) |
+            codes[o + k] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) && (codes[o + k] & 1) ? OBS_BIT6 : 0) |
                                       ((vec[j].categories & PAGE_IS_PFNZERO) ? 0x80 : 0));
         }
     }
@@ -410,14 +412,25 @@ static void case_process(void) {
       else if (cur >= 0 && mprotect((void *)(uintptr_t)c.addr, PG, cur)) err = errno;
       break;
     }
-    case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none) */
+    case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none), b: SCAN_* (ptefarm-uapi.h), addr2: masks */
       uint64_t pages = c.len / PG;
       uint64_t cats = scan_return_mask();
-      long r = c.a ? do_scan(c.addr, c.addr + c.len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                             PAGE_IS_WRITTEN, 0, cats, c.len2, vec, pages + 1)
-                   : do_scan(c.addr, c.addr + c.len, 0, 0, 0, cats, c.len2, vec, pages + 1);
+      uint64_t flags = c.a ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0;
+      uint64_t mask = c.a ? PAGE_IS_WRITTEN : 0, inv = 0, anyof = 0;
+      if (c.b & SCAN_EXPLICIT) {
+        flags = (c.a ? PM_SCAN_WP_MATCHING : 0) | (c.b & SCAN_CHECK_WPASYNC ? PM_SCAN_CHECK_WPASYNC : 0);
+        mask = c.addr2 & 0x1ff; inv = (c.addr2 >> 9) & 0x1ff; anyof = (c.addr2 >> 18) & 0x1ff; cats = (c.addr2 >> 27) & 0x1ff;
+      }
+      int novec = !!(c.b & SCAN_NO_VEC);
+      struct pf_pm_scan_arg a;
+      memset(&a, 0, sizeof a);
+      a.size = sizeof a; a.flags = flags; a.start = c.addr; a.end = c.addr + c.len;
+      a.vec = novec ? 0 : (uint64_t)(uintptr_t)vec; a.vec_len = novec ? 0 : pages + 1; a.max_pages = c.len2;
+      a.category_mask = mask; a.category_inverted = inv; a.category_anyof_mask = anyof; a.return_mask = cats;
+      long r = ioctl(pm_fd, PF_PAGEMAP_SCAN, &a);
       if (r < 0) { reply(errno, 0, 0, NULL, 0); continue; }
-      reply(0, (int)r, 0, vec, (size_t)r * sizeof vec[0]);
+      /* x: walk_end, the address where the walk stopped */
+      reply(0, (int)r, (int64_t)a.walk_end, vec, (size_t)r * sizeof vec[0]);
       continue;
     }
     case C_OBSERVE: /* a: number of ranges that follow */
@@ -682,9 +695,10 @@ static const char *uffd_close(int p) {
 
 /* run a C_SCAN command in process p; returns "0", an errno name or a signal name, and the regions
  * in vec (*nvec of them; -1 when the scan gave none) */
-static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec) {
+static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec, uint64_t *walk_end) {
   struct rep r;
   *nvec = -1;
+  *walk_end = 0;
   send_cmd(p, c);
   int sig = wait_reply(p, &r);
   if (sig) fatal("case process %d died of %s in PAGEMAP_SCAN", p, signame(sig));
@@ -692,6 +706,7 @@ static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, lo
     if (r.n < 0 || r.n > (int)MAXPAGES + 1) fatal("bad scan reply");
     read_payload(p, vec, (size_t)r.n * sizeof vec[0]);
     *nvec = r.n;
+    *walk_end = (uint64_t)r.x;
   }
   return errname(r.err);
 }
