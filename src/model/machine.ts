@@ -962,6 +962,7 @@ export class Machine {
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
           child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why });
         } else if (e.t === 'guard') {
+          if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, [this.rule('R-GRD-5')]); continue; }
           // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
           // and soft-dirty bits are not copied); the VMA has an anon_vma since the install (R-GRD-1)
           child.ptes.set(i, { t: 'guard', wp: false, sd: false, why: withRule(e.why, this.rule('R-GRD-5')) });
@@ -1083,7 +1084,11 @@ export class Machine {
     if (!e) return;
     // R-GRD-4: an ordinary zap (details without ZAP_FLAG_DROP_MARKER) keeps guard markers
     // (mm/memory.c zap_nonpresent_ptes); only munmap drops them (R-MUNMAP-1)
-    if (e.t === 'guard') { this.rule('R-GRD-4'); return; }
+    if (e.t === 'guard') {
+      this.rule('R-GRD-4');
+      if (this.mut('M-18')) this.drop(p, i, 'R-GRD-4');
+      return;
+    }
     if (isAnonVma(v)) {
       // R-DN-1: anon zap drops everything, markers included
       this.rule('R-DN-1');

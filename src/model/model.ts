@@ -273,7 +273,8 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       wpMatching: !!op.wp_matching, checkWpasync: op.check_wpasync, maxPages: op.max_pages, vec: !op.no_vec,
       mask: categoryBits(op.category_mask), inverted: categoryBits(op.category_inverted),
       anyof: categoryBits(op.category_anyof_mask), ret: categoryBits(op.return_mask),
-      fastPathSwapConfusion: mutant === 'B-31', backoutNullDeref: mutant === 'B-23',
+      fastPathSwapConfusion: mutant === 'B-23', backoutNullDeref: mutant === 'B-32',
+      exclusiveWpHonoursMasks: mutant === 'M-12', armSkipsGuard: mutant === 'M-20',
     },
     knobs: {
       scanNoneWritten: m.k.scanNoneWritten && mutant !== 'B-27',

@@ -141,12 +141,17 @@ export interface ScanQuery {
   /** an output vector (absent = true). Without one nothing is reported, max_pages never binds and
    *  walk_end is the range's end (pagemap_scan_output returns at once without p->vec_buf) */
   vec?: boolean;
-  /** mutant B-31: the fast paths read a swap PTE's uffd-wp bit with pte_uffd_wp() (pre "fix
+  /** mutant B-23: the fast paths read a swap PTE's uffd-wp bit with pte_uffd_wp() (pre "fix
    *  uffd-wp confusion in pagemap_scan_pmd_entry()"): a write-protected swap entry counts as written */
   fastPathSwapConfusion?: boolean;
-  /** mutant B-23: pagemap_scan_backout_range without the p->vec_buf NULL check (pre "fs/proc/task_mmu:
+  /** mutant B-32: pagemap_scan_backout_range without the p->vec_buf NULL check (pre "fs/proc/task_mmu:
    *  check p->vec_buf for NULL"): WP_MATCHING without an output vector over part of a THP oopses */
   backoutNullDeref?: boolean;
+  /** mutant M-12: the exclusive-WP fast path honours the category masks (arms only interesting
+   *  WRITTEN entries, as the generic path would) */
+  exclusiveWpHonoursMasks?: boolean;
+  /** mutant M-20: arming leaves guard markers alone (no swp uffd-wp bit set on them) */
+  armSkipsGuard?: boolean;
 }
 
 /** every category bit (PM_SCAN_CATEGORIES) */
@@ -183,7 +188,7 @@ export type ScanAction =
 // `page` = index into ScanInput.pages; `block` = absolute 2 MiB block number = floor(absolute page / 512).
 
 export interface ScanResult {
-  /** 0, or the ioctl error; SIGKILL only for mutant B-23 (a kernel oops kills the task) */
+  /** 0, or the ioctl error; SIGKILL only for mutant B-32 (a kernel oops kills the task) */
   rc: 0 | 'EPERM' | 'SIGKILL';
   /** per input page: nine-letter categories, or `---------` where not reported; all `-` on error */
   cats: string[];
@@ -252,7 +257,7 @@ export function defaultSplitEntry(huge: HugeEntry, vma: ScanVma, knobs: ScanKnob
 const PMD_PAGES = 512;
 
 class Stop extends Error {}
-/** mutant B-23: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
+/** mutant B-32: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
 class Oops extends Error {}
 
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
@@ -389,12 +394,12 @@ export function pagemapScan(input: ScanInput): ScanResult {
   const arm = (ent: ScanEntry, i: number) => {
     if (ent.kind === 'none') actions.push({ kind: 'marker', page: i });
     else {
-      if (ent.kind === 'guard') rules.add('R-PMS-9');
+      if (ent.kind === 'guard') { rules.add('R-PMS-9'); if (query.armSkipsGuard) return; }
       actions.push({ kind: 'wp-pte', page: i });
     }
   };
   const walkPtes = (vma: ScanVma, vmaCat: number, s: number, e: number, entryAt: (i: number) => ScanEntry) => {
-    if (query.wpMatching && !vec) {
+    if (query.wpMatching && !vec && !query.exclusiveWpHonoursMasks) {
       // R-PMS-4: exclusive-WP fast path, no category test at all
       rules.add('R-PMS-4');
       for (let i = s; i < e; i++) {
