@@ -362,7 +362,8 @@ static void supervise(void) {
       case OP_UREG: case OP_UUNREG: case OP_WP: rc = uffd_op(p, code, addr, len, (int)v[5]); break;
       case OP_SCAN: {
         c.code = C_SCAN; c.addr = addr; c.len = len; c.a = (int)v[5]; c.len2 = (uint64_t)v[6];
-        rc = run_scan(p, &c, vec, &nvec);
+        uint64_t walk_end; /* not checked by the reproducer (ptefarm-case/2 cases are refused) */
+        rc = run_scan(p, &c, vec, &nvec, &walk_end);
         scanned = nvec >= 0;
         break;
       }

@@ -11,7 +11,7 @@
 // that the kernel chose the assumed outcome before comparing bits, retries, and skips otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Case, Op } from '../ops/schema.ts';
+import { needsV2, V2_SCAN_FIELDS, type Case, type Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
 import { formatOp, formatText } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
@@ -89,6 +89,14 @@ export function generateRepro(c: Case, opts: ReproOptions = {}): string {
   if (bad.length) {
     const [op, i] = bad[0];
     throw new ReproError(`op ${i} (${op.op}): the C reproducer cannot express "${op.op}" yet`);
+  }
+  // the C runtime checks six pagemap bits and the /1 scan: a ptefarm-case/2 feature is refused
+  // with its name (guard ops are refused above)
+  const v2 = c.ops.findIndex((op) => needsV2(op as Op & Record<string, unknown>));
+  if (v2 >= 0) {
+    const op = c.ops[v2] as Op & Record<string, unknown>;
+    const fields = V2_SCAN_FIELDS.filter((f) => op[f] !== undefined).join(', ');
+    throw new ReproError(`op ${v2} (${op.op}): the C reproducer cannot express the ptefarm-case/2 scan argument${fields.includes(',') ? 's' : ''} ${fields} yet`);
   }
   const spec = opts.expectFrom ?? 'model:x86';
   let model;
