@@ -1085,7 +1085,7 @@ export class Machine {
     // R-GRD-4: an ordinary zap (details without ZAP_FLAG_DROP_MARKER) keeps guard markers
     // (mm/memory.c zap_nonpresent_ptes); only munmap drops them (R-MUNMAP-1)
     if (e.t === 'guard') {
-      this.rule('R-GRD-4');
+      e.why = withRule(e.why, this.rule('R-GRD-4'));
       if (this.mut('M-18')) this.drop(p, i, 'R-GRD-4');
       return;
     }

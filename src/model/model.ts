@@ -291,6 +291,8 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   });
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
   for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
+  // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them
+  const fast = res.rules.includes('R-PMS-4');
   for (const a of res.actions) {
     switch (a.kind) {
       case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * 512)); break;
@@ -300,10 +302,10 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
         break;
       }
       case 'pgtable': if (!p.pmds.has(a.block)) p.pmds.set(a.block, { t: 'table' }); break;
-      case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: ['R-PMS-6'] }); break;
+      case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: [fast ? 'R-PMS-4' : 'R-PMS-6'] }); break;
       case 'wp-pte': {
         const e = p.ptes.get(start + a.page);
-        if (e && e.t !== 'marker') { e.wp = true; e.why = [...e.why, e.t === 'guard' ? 'R-PMS-9' : 'R-PMS-3']; if (e.t === 'present') e.writable = false; }
+        if (e && e.t !== 'marker') { e.wp = true; e.why = [...e.why, e.t === 'guard' ? 'R-PMS-9' : fast ? 'R-PMS-4' : 'R-PMS-3']; if (e.t === 'present') e.writable = false; }
         break;
       }
     }

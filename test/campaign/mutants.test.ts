@@ -48,6 +48,12 @@ export const EXPOSING: Record<string, number> = {
   'M-15': 3, // mmap shared, mremap grow in place, populate
   'M-16': 3, // mmap thp, populate write, pageout part
   'M-17': 5, // mmap, register, write, wp (sync), populate write
+  'B-23': 6, // mmap, register, write, wp, pageout, scan (WRITTEN fast path)
+  'B-32': 4, // mmap thp, write, register, scan wp_matching no_vec over part
+  'M-12': 4, // mmap, register, write, scan wp_matching no_vec category_mask
+  'M-18': 4, // mmap, write, guard, dontneed
+  'M-19': 3, // mmap shared, guard, fork
+  'M-20': 4, // mmap, guard, register, scan wp_matching
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];
