@@ -275,6 +275,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
   const ret = query.ret ?? PAGE_CATS_ALL;
   const checkWpasync = query.checkWpasync ?? query.wpMatching;
   if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== PAGE_CATS_ALL) rules.add('R-PMS-3.masks');
+  if (!vec) rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
   const sdBuilt = knobs.memSoftDirty !== false;
   const guardOn = knobs.guard !== false;
 
@@ -313,6 +314,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
       stop = true;
       walkEnd = end;
       rules.add('R-PMS-7');
+      rules.add('R-PMS-10');
     }
     for (let i = s; i < end; i++) cats[i] = c & ret;
     found += end - s;
