@@ -220,7 +220,12 @@ export class OpGen {
   scanArgs(wpMatching: boolean): Record<string, unknown> {
     const x: Record<string, unknown> = {};
     const shape = this.rng.weighted<string>([['novec', 3], ['written-fast', 3], ['filter', 4], ['ret', 2], ['skip', wpMatching ? 1 : 0]]);
-    if (shape === 'novec') { x.no_vec = true; if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 3); }
+    if (shape === 'novec') {
+      x.no_vec = true;
+      if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 3);
+      // masks the exclusive-WP fast path ignores (R-PMS-4) but a vector-less generic walk would not
+      if (this.rng.chance(0.4)) x.category_mask = this.rng.pick(['p', 's', 'wp', 'g', '']);
+    }
     if (shape === 'written-fast') { x.category_mask = 'w'; x.return_mask = 'w'; if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 4); }
     if (shape === 'filter') {
       x.category_mask = this.rng.pick(['', 'w', 'p', 's', 'g', 'ws', 'a', 'pz']);
@@ -418,7 +423,13 @@ export class OpGen {
       this.register(proc, r);
       this.wp(proc, r, true, all ? {} : one());
     };
-    const scanIt = () => this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true });
+    const scanIt = () => {
+      const wp = this.rng.chance(0.5);
+      // part of a THP under WP_MATCHING splits it (R-PMS-5.split); without a vector too (B-32)
+      const rs = this.b.region(proc, r);
+      const range = rs && this.rng.chance(0.25) ? this.pickRange(rs) : {};
+      this.ranged('scan', proc, r, range, { ...(wp ? { wp_matching: true } : {}), ...(this.rng.chance(0.25) ? this.scanArgs(wp) : {}) });
+    };
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
