@@ -68,8 +68,8 @@ export function needsV2(op: { op: string } & Record<string, unknown>): boolean {
 
 /** The format a case with these ops is written in: /1 while it needs nothing of /2 (so that every
  *  case an older reader understands stays readable by it). */
-export function formatFor(ops: ReadonlyArray<{ op: string }>): CaseFormat {
-  return ops.some((o) => needsV2(o as { op: string } & Record<string, unknown>)) ? 'ptefarm-case/2' : 'ptefarm-case/1';
+export function formatFor(ops: ReadonlyArray<{ op: string } & Record<string, unknown>>): CaseFormat {
+  return ops.some((o) => needsV2(o)) ? 'ptefarm-case/2' : 'ptefarm-case/1';
 }
 
 export type OpName = keyof typeof opSchemas;
