@@ -11,7 +11,7 @@
 // that the kernel chose the assumed outcome before comparing bits, retries, and skips otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { needsV2, V2_SCAN_FIELDS, type Case, type Op } from '../ops/schema.ts';
+import { formatFor, needsV2, V2_SCAN_FIELDS, type Case, type Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
 import { formatOp, formatText } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
@@ -84,7 +84,10 @@ export function pageRanges(pages: number[]): string {
 
 const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.page ?? '-'} ${e.child ?? '-'}`;
 
-export function generateRepro(c: Case, opts: ReproOptions = {}): string {
+export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
+  // a /2-format case that uses nothing of /2 is the same case in /1, whose six pagemap letters the
+  // C runtime checks
+  const c: Case = { ...c0, format: formatFor(c0.ops) };
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
   if (bad.length) {
     const [op, i] = bad[0];
