@@ -8,7 +8,7 @@ import { own } from '../ops/records.ts';
 import { clip } from '../ops/bounded.ts';
 import type { ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
-import { hostKnobs, profileForRelease } from '../model/profile.ts';
+import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
 import type { BitCounts, Severity, Verdict, Violation } from './types.ts';
 
@@ -97,7 +97,7 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   // and the host settings the target reports decide the knobs they govern
-  const knobs = { ...hostKnobs(trace.target.host), ...opts.knobs };
+  const knobs = { ...releaseKnobs(trace.target.kernel), ...hostKnobs(trace.target.host), ...opts.knobs };
   opts = { ...opts, knobs };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });

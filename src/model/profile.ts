@@ -96,6 +96,15 @@ export const PROFILES: Record<string, Profile> = {
 
 export const DEFAULT_PROFILE = '6.18';
 
+/** Knobs a kernel release decides between two profiles: guard regions with pagemap bit 58 and
+ *  PAGE_IS_GUARD from 6.15 (a 6.15-6.17 kernel takes the 6.12 profile otherwise). */
+export function releaseKnobs(release: string): Partial<Knobs> {
+  const m = /(\d+)\.(\d+)/.exec(release);
+  if (!m) return {};
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 6015 ? { guardRegions: true } : {};
+}
+
 export function getProfile(name: string = DEFAULT_PROFILE): Profile {
   const p = Object.hasOwn(PROFILES, name) ? PROFILES[name] : undefined;
   if (!p) throw new Error(`unknown kernel profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);

@@ -470,6 +470,8 @@ export class LiveTarget implements Target {
   opSkipReason(op: Op, probe: ProbeResult): string | undefined {
     if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup --swap` as root)';
     if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this kernel';
+    // guard regions are observed through pagemap bit 58, which came with PAGE_IS_GUARD (6.15)
+    if ((op.op === 'guard' || op.op === 'unguard') && !probe.scan_guard) return 'this kernel has no PAGE_IS_GUARD (6.15+): guard regions cannot be observed';
     return undefined;
   }
 

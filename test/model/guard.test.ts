@@ -118,3 +118,13 @@ describe('PAGEMAP_SCAN argument space (ptefarm-case/2)', () => {
     expect(p.steps[3].rc).toBe('EPERM');
   });
 });
+
+describe('kernel releases', () => {
+  it('a 6.15-6.17 kernel (6.12 profile) has guard regions and bit 58; 6.14 and older are left to the profile', async () => {
+    const { releaseKnobs } = await import('../../src/model/profile.ts');
+    expect(releaseKnobs('6.16.3')).toEqual({ guardRegions: true });
+    expect(releaseKnobs('6.14.0')).toEqual({});
+    const c = parseTextCase('ptefarm-case/2\nmmap a pages=1 kind=anon\nguard a\n');
+    expect(predict(c, undefined, { profile: '6.12', knobs: releaseKnobs('6.16.3') }).steps[1].pages['0'].a).toEqual(['.S...DG']);
+  });
+});
