@@ -433,8 +433,16 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 1 : 0]]);
     switch (line) {
+      case 'scan-split': {
+        // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
+        // split and redone at PTE level (R-PMS-5.split), also without an output vector (B-32)
+        if (this.rng.chance(0.5)) this.write(proc, r, {}); else this.read(proc, r, { first: 0, count: 1 });
+        this.register(proc, r);
+        this.ranged('scan', proc, r, this.pickRange(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
+        break;
+      }
       case 'huge-zero': {
         this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
         if (this.rng.chance(0.6)) protect(this.rng.chance(0.7));
