@@ -433,7 +433,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 1 : 0]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -601,7 +601,8 @@ export class OpGen {
     const p1 = this.rng.int(rs.pages);
     this.write(proc, r, { first: p1, count: 1 });
     this.ranged('pageout', proc, r, { first: p1, count: 1 });
-    this.ranged('scan', proc, r, {}, { wp_matching: true });
+    // the selftests' get-and-reprotect, sometimes with the /2 arguments (fast paths, masks)
+    this.ranged('scan', proc, r, {}, { wp_matching: true, ...(this.rng.chance(0.3) ? this.scanArgs(true) : {}) });
     this.ranged('pageout', proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.scan(proc, r, {});
   }

@@ -73,7 +73,7 @@ describe('every mutant is found by `fuzz --seed 1` and minimized', async () => {
       expect(validateCase(best!.case)).toEqual([]);
       const limit = (EXPOSING[m.id] ?? 6) + 2;
       expect(best!.ops, JSON.stringify(best!.case)).toBeLessThanOrEqual(limit);
-    }, 120_000);
+    }, 900_000); // a budget of cases, not of time: the machine may be shared
   }
   it('summary', () => { console.log(results.map((r) => `${r.id}: ${r.found ? `case #${r.firstCase}, ${r.ops} ops, ${Math.round(r.ms ?? 0)} ms` : 'NOT FOUND'}`).join('\n')); });
 });
