@@ -830,7 +830,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
     }
   }
   // an inserted guard op or scan argument needs ptefarm-case/2 (src/ops/schema.ts formatFor)
-  if (out) out = { ...out, format: out.format === 'ptefarm-case/2' ? out.format : formatFor(out.ops) };
+  if (out) out = { ...out, format: formatFor(out.ops) };
   if (out && out.ops.length <= maxOps && isValid(out)) return out;
   return extendCase(rng, c, maxOps);
 }
