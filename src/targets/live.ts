@@ -32,7 +32,7 @@ function categoryBits(letters: string | undefined, dflt: number): number {
  *  meaning (bits 0: the executor picks the masks and reports no walk_end). */
 function scanExtra(op: Extract<Op, { op: 'scan' }>, v2: boolean): string {
   const wp = op.wp_matching ? 1 : 0;
-  if (!v2) return ` ${wp} ${op.max_pages ?? 0} 0 0`;
+  if (!v2) return ` ${wp} ${op.max_pages ?? 0}`; // the /1 line, which executors built before /2 read too
   const bits = SCAN_EXPLICIT | ((op.check_wpasync ?? !!op.wp_matching) ? SCAN_CHECK_WPASYNC : 0) | (op.no_vec ? SCAN_NO_VEC : 0);
   const masks = categoryBits(op.category_mask, op.wp_matching ? 2 : 0) + categoryBits(op.category_inverted, 0) * 2 ** 9 +
     categoryBits(op.category_anyof_mask, 0) * 2 ** 18 + categoryBits(op.return_mask, ALL_CATEGORIES) * 2 ** 27;

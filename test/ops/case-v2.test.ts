@@ -80,6 +80,8 @@ describe('ptefarm-case/2 traces', () => {
     const { steps } = decodeReply(['s 0 0', 'p 0 0 A3', 'g 0 0 1 2', 's 1 0', 'p 0 0 A3', 'w 0 1'], enc, false);
     expect(steps[0].pages!['0'].a).toEqual(['.....?.', '.....?G', '.....?G']);
     expect(steps[1].outcome!.walk_end).toEqual({ a: 1 });
+    // a /1 scan keeps the line executors built before /2 read
+    expect(encodeCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 3, kind: 'anon' }, { op: 'scan', region: 'a', max_pages: 2 }] }).lines[1]).toBe('17 0 0 0 3 0 2');
     const enc1 = encodeCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 3, kind: 'anon' }] });
     expect(decodeReply(['s 0 0', 'p 0 0 A3', 'g 0 0 0 1'], enc1, false).steps[0].pages!['0'].a).toEqual(['.....?', '.....?', '.....?']);
   });

@@ -368,7 +368,7 @@ static void supervise(void) {
     case OP_UREG: case OP_UUNREG: case OP_WP: rc = uffd_op(p, code, addr, len, (int)v[5]); break;
     case OP_SCAN: { /* proc rid first count wp_matching max_pages scan_bits masks */
       c.code = C_SCAN; c.addr = addr; c.len = len; c.a = (int)v[5]; c.len2 = (uint64_t)v[6];
-      c.b = (int)v[7]; c.addr2 = (uint64_t)v[8];
+      if (g_ops[i].n == 9) { c.b = (int)v[7]; c.addr2 = (uint64_t)v[8]; } /* a /1 line has neither */
       rc = run_scan(p, &c, vec, &nvec, &walk_end);
       if (nvec >= 0 && !(c.b & SCAN_NO_VEC)) { scan_region = rid; scan_first = first; scan_count = count; }
       if (nvec >= 0 && (c.b & SCAN_EXPLICIT)) walk_region = rid;
@@ -613,7 +613,8 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
   if (l->n < 2) { snprintf(why, n, "fewer than 2 numbers"); return -1; }
   if (!in_range(v[0], 0, OP_LAST)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
   int code = (int)v[0];
-  if (l->n != OP_NUMBERS[code]) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
+  /* a scan line of the /1 form (7 numbers, no scan bits and masks) is still accepted */
+  if (l->n != OP_NUMBERS[code] && !(code == OP_SCAN && l->n == 7)) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
   if (!in_range(v[1], 0, MAXP - 1)) { snprintf(why, n, "process %lld outside 0..%d", (long long)v[1], MAXP - 1); return -1; }
   if (op_has_region(code) && !in_range(v[2], 0, MAXR - 1)) {
     snprintf(why, n, "region id %lld outside 0..%d", (long long)v[2], MAXR - 1); return -1;
@@ -640,8 +641,9 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
     if (!in_range(v[3], 0, MAXPAGES) || !in_range(v[4], 0, MAXPAGES)) bad = "first or count outside 0..1024";
     else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
     else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
-    else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX) || !in_range(v[7], 0, 7) ||
-                                 !in_range(v[8], 0, (1LL << 36) - 1))) bad = "wp_matching, max_pages, scan bits or masks out of range";
+    else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX) ||
+                                 (l->n == 9 && (!in_range(v[7], 0, 7) || !in_range(v[8], 0, (1LL << 36) - 1)))))
+      bad = "wp_matching, max_pages, scan bits or masks out of range";
     else if (code == OP_POPULATE && !in_range(v[5], 0, 1)) bad = "write not 0 or 1";
   }
   if (bad) { snprintf(why, n, "%s", bad); return -1; }
