@@ -43,6 +43,9 @@ const bit = (flags: number, i: number) => ((flags >>> i) & 1) === 1;
 class Builder {
   readonly ops: Op[] = [];
   private readonly plan: CasePlan;
+  /** region names some mmap gave a non-anon kind: no guard install there in a case with a
+   *  userfaultfd (a uffd-wp marker makes MADV_GUARD_INSTALL retry forever, R-GRD-1) */
+  private readonly nonAnon = new Set<string>();
 
   constructor(limits: Limits, private readonly maxPages: number, uffd: boolean) {
     this.plan = new CasePlan({ uffd, limits });
@@ -99,6 +102,7 @@ class Builder {
         if (thp !== undefined) op.thp = thp;
         // after a live region when that does not overlap anything (the plan says), else a fresh slot
         if (bit(ch.flags, 8) && regions.length) op.after = pickRegion()[0];
+        if (op.kind !== 'anon') this.nonAnon.add(name);
         push(withProc(op));
         return;
       }
@@ -120,6 +124,7 @@ class Builder {
           // past the region limit the left range stays unnamed
           if (oldName && plan.roomForName(p, oldName)) op.old = oldName;
         }
+        if (op.old !== undefined && this.nonAnon.has(name)) this.nonAnon.add(op.old);
         push(withProc(op));
         return;
       }
@@ -181,6 +186,10 @@ class Builder {
             op = s;
             break;
           }
+          case 'guard':
+            if (plan.uffd && this.nonAnon.has(base.region)) return;
+            op = { op: 'guard', ...base };
+            break;
           default: op = { op: kind, ...base } as Op;
         }
         push(withProc(op));
