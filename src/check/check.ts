@@ -97,7 +97,9 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   // the model's kernel profile follows the traced kernel unless the caller names one
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   // and the host settings the target reports decide the knobs they govern
-  const knobs = { ...releaseKnobs(trace.target.kernel), ...hostKnobs(trace.target.host), ...opts.knobs };
+  // a kernel without soft-dirty never shows SOFT_DIRTY to PAGEMAP_SCAN's category masks either
+  const noSd = trace.target.capabilities.soft_dirty === false ? { memSoftDirty: false } : {};
+  const knobs = { ...releaseKnobs(trace.target.kernel), ...noSd, ...hostKnobs(trace.target.host), ...opts.knobs };
   opts = { ...opts, knobs };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });

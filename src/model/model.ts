@@ -282,6 +282,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       scanWrittenUffdOnly: m.k.scanWrittenUffdOnly,
       pfnZeroHuge: m.k.pfnZeroHuge && mutant !== 'B-25',
       guard: m.k.guardRegions,
+      memSoftDirty: m.k.memSoftDirty !== false,
     },
     // the redo after a partial-THP split must see the machine's own split rule (R-SPLIT-1/2/3)
     splitEntry: (huge, vma, knobs) => {

@@ -52,6 +52,9 @@ export interface Knobs {
   populateNoVmaWalk: boolean;
   /** MADV_GUARD_INSTALL / MADV_GUARD_REMOVE exist (6.13; pagemap bit 58 and PAGE_IS_GUARD 6.15) */
   guardRegions: boolean;
+  /** CONFIG_MEM_SOFT_DIRTY (absent = built in). A host setting: without it PAGEMAP_SCAN's category
+   *  masks never see SOFT_DIRTY (fs/proc/task_mmu.c: pte_soft_dirty() is 0, VM_SOFTDIRTY is 0) */
+  memSoftDirty?: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }

@@ -277,6 +277,9 @@ export function pagemapScan(input: ScanInput): ScanResult {
   if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== PAGE_CATS_ALL) rules.add('R-PMS-3.masks');
   if (!vec) rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
   const sdBuilt = knobs.memSoftDirty !== false;
+  // without CONFIG_MEM_SOFT_DIRTY no entry or VMA is ever SOFT_DIRTY, also for the category masks
+  // (a host setting: the check takes it from the trace's soft_dirty capability)
+  const SD = sdBuilt ? PAGE_IS_SOFT_DIRTY : 0;
   const guardOn = knobs.guard !== false;
 
   const cats: (number | null)[] = new Array<number | null>(n).fill(null);
@@ -341,23 +344,23 @@ export function pagemapScan(input: ScanInput): ScanResult {
         if (!e.wp) c |= PAGE_IS_WRITTEN;
         if (e.file && !e.zero) c |= PAGE_IS_FILE; // vm_normal_page() is NULL for the zero page
         if (e.zero) c |= PAGE_IS_PFNZERO;
-        if (e.sd) c |= PAGE_IS_SOFT_DIRTY;
+        if (e.sd) c |= SD;
         return c;
       }
       case 'swap': {
         rules.add('R-PMS-2.swap');
         let c = PAGE_IS_SWAPPED;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
-        if (e.sd) c |= PAGE_IS_SOFT_DIRTY; // a swap entry carries no pfn: never FILE
+        if (e.sd) c |= SD; // a swap entry carries no pfn: never FILE
         return c;
       }
       case 'marker':
         rules.add('R-PMS-2.marker');
-        return PAGE_IS_SWAPPED | (e.sd ? PAGE_IS_SOFT_DIRTY : 0);
+        return PAGE_IS_SWAPPED | (e.sd ? SD : 0);
       case 'guard':
         if (!guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
         rules.add('R-PMS-2.guard');
-        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? PAGE_IS_SOFT_DIRTY : 0);
+        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? SD : 0);
       default:
         throw new Error(`pagemapScan: entry kind "${e.kind}" inside a PTE table`);
     }
@@ -370,7 +373,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
     if (!h.wp) c |= PAGE_IS_WRITTEN;
     if (h.file && !h.hugeZero) c |= PAGE_IS_FILE; // vm_normal_page_pmd() is NULL for the huge zero folio
     if (h.hugeZero && knobs.pfnZeroHuge) c |= PAGE_IS_PFNZERO;
-    if (h.sd) c |= PAGE_IS_SOFT_DIRTY;
+    if (h.sd) c |= SD;
     return c;
   };
 
@@ -495,7 +498,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
       }
       if (!wpAllowed && query.wpMatching) { rules.add('R-PMS-1.skip'); i = j; continue; }
       rules.add('R-PMS-1.vmacat');
-      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? PAGE_IS_SOFT_DIRTY : 0);
+      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? SD : 0);
       // pagemap_scan_is_interesting_vma: only the WPALLOWED bit of category_mask is tested here
       const required = mask & PAGE_IS_WPALLOWED;
       if (((vmaCat ^ inv) & required) !== required) { rules.add('R-PMS-1.skip'); i = j; continue; }

@@ -128,3 +128,11 @@ describe('kernel releases', () => {
     expect(predict(c, undefined, { profile: '6.12', knobs: releaseKnobs('6.16.3') }).steps[1].pages['0'].a).toEqual(['.S...DG']);
   });
 });
+
+describe('hosts without soft-dirty', () => {
+  it('PAGEMAP_SCAN\'s masks never see SOFT_DIRTY where CONFIG_MEM_SOFT_DIRTY is off (found by the live differential on a host without it)', () => {
+    const c = parseTextCase('ptefarm-case/2\nmmap a pages=1 kind=anon\nscan a category_anyof_mask=fpd\n');
+    expect(predict(c).steps[1].scan?.['0']?.a).toEqual(['.......d.']); // a hole of an unregistered VMA: VM_SOFTDIRTY only
+    expect(predict(c, undefined, { knobs: { memSoftDirty: false } }).steps[1].scan?.['0']?.a).toEqual(['---------']);
+  });
+});
