@@ -51,6 +51,11 @@ describe.skipIf(!hasGuardBit)('live: guard regions', () => {
     expect(sc(tr, 4)).toEqual(['--------', 'aw..s..g']); // page 0 holds a uffd-wp marker: not written
     expect(pg(tr, 5)).toEqual(['......', '.S..WG']);
   });
+  it('MADV_COLLAPSE of a block holding a guard marker fails with EINVAL and leaves the marker (hpage_collapse_scan_pmd)', async () => {
+    const tr = await run('mmap a pages=512 kind=anon thp\nwrite a\nsplit a page=1\nguard a[5]\ncollapse a');
+    expect(tr.steps[4].rc).toBe('EINVAL');
+    expect(pg(tr, 4)?.[5]).toBe('.S...G');
+  });
   it('mremap moves the markers; munmap drops them', async () => {
     const tr = await run('mmap a pages=3 kind=anon\nguard a[1]\nmremap a\nmunmap a[1]');
     expect(pg(tr, 2)).toEqual(['......', '.S...G', '......']);
