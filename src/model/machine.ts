@@ -204,6 +204,8 @@ export class Machine {
       why = withRule(src.sdWhy, this.rule(this.mut('B-1') ? 'R-MERGE-1' : 'R-MERGE-2'));
     }
     const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma, forkedChain: a.forkedChain || b.forkedChain };
+    // VM_MAYBE_GUARD is sticky like VM_SOFTDIRTY (VMA_STICKY_FLAGS): the merge keeps it
+    if (a.maybeGuard || b.maybeGuard) merged.maybeGuard = true;
     p.vmas = p.vmas.filter((x) => x !== a && x !== b);
     p.vmas.push(merged);
     this.sortVmas(p);
@@ -934,7 +936,8 @@ export class Machine {
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');
       const childWp = !!cv.uffd;
-      if (!(childWp || v.anonVma)) continue;
+      // vma_needs_copy: uffd-wp in the child, an anon_vma, or VM_MAYBE_GUARD (R-GRD-5)
+      if (!(childWp || v.anonVma || v.maybeGuard)) continue;
       const keepWp = childWp || this.mut('M-4');
       const cow = !isShared(v);
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
@@ -1245,7 +1248,7 @@ export class Machine {
     for (const q of this.procs) {
       if (!q.alive) continue;
       for (const qv of q.vmas) {
-        if (qv === v || qv.obj !== obj || qv.uffd || qv.anonVma) continue;
+        if (qv === v || qv.obj !== obj || qv.uffd || qv.anonVma || qv.maybeGuard) continue; // file_backed_vma_is_retractable
         const qb = qv.start + (first - qv.pgoff);
         if (qb % HPAGE_PAGES !== 0 || qb < qv.start || qb + HPAGE_PAGES > qv.end) continue;
         const blk = blockOf(qb);
@@ -1696,7 +1699,10 @@ export class Machine {
    *  call never returns): false, the state after the zap. */
   private guardInstall(p: Proc, v: Vma, s: number, e: number): boolean {
     const id = this.rule('R-GRD-1');
-    this.anonVmaPrepare(p, v);
+    // VM_MAYBE_GUARD (sticky) and an anon_vma for an anonymous VMA; without the flag (kernels
+    // before the VMA_STICKY_FLAGS series) an anon_vma for any VMA, so that fork copies the markers
+    if (this.k.maybeGuardFlag) { v.maybeGuard = true; if (isAnonVma(v)) this.anonVmaPrepare(p, v); }
+    else this.anonVmaPrepare(p, v);
     let zap = false;
     for (let b = blockOf(s); b <= blockOf(e - 1) && !zap; b++) zap = p.pmds.get(b)?.t === 'huge';
     for (let i = s; i < e && !zap; i++) { const x = p.ptes.get(i); zap = !!x && x.t !== 'guard'; }

@@ -55,6 +55,10 @@ export interface Knobs {
   /** CONFIG_MEM_SOFT_DIRTY (absent = built in). A host setting: without it PAGEMAP_SCAN's category
    *  masks never see SOFT_DIRTY (fs/proc/task_mmu.c: pte_soft_dirty() is 0, VM_SOFTDIRTY is 0) */
   memSoftDirty?: boolean;
+  /** MADV_GUARD_INSTALL sets the sticky VM_MAYBE_GUARD flag, which makes fork copy the VMA's page
+   *  tables, and prepares an anon_vma only for anonymous VMAs (the VMA_STICKY_FLAGS series, 6.19;
+   *  in 6.18.y: smaps shows `gu` on the 6.18.44 host); before, anon_vma_prepare on every VMA */
+  maybeGuardFlag?: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -77,6 +81,7 @@ const K618: Knobs = {
   finishFaultWholeFolio: true,
   populateNoVmaWalk: true,
   guardRegions: true,
+  maybeGuardFlag: true,
 };
 
 export const PROFILES: Record<string, Profile> = {

@@ -73,6 +73,9 @@ export interface Vma {
   account: boolean;
   /** anon_vma_chain of more than one anon_vma (a fork child's VMA): its anon_vma is not reusable */
   forkedChain: boolean;
+  /** VM_MAYBE_GUARD (smaps `gu`): a guard was installed in it once; sticky, never cleared; makes
+   *  fork copy its page tables (R-GRD-1, R-GRD-5) */
+  maybeGuard?: boolean;
 }
 
 export type Pte =

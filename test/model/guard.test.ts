@@ -136,3 +136,13 @@ describe('hosts without soft-dirty', () => {
     expect(predict(c, undefined, { knobs: { memSoftDirty: false } }).steps[1].scan?.['0']?.a).toEqual(['---------']);
   });
 });
+
+describe('VM_MAYBE_GUARD (R-GRD-1, R-GRD-5)', () => {
+  it('the flag outlives the markers: the range MREMAP_DONTUNMAP leaves behind is still copied by fork (vma_needs_copy; found by the live differential, smaps shows `gu`)', () => {
+    const p = run('mmap c pages=1 kind=memfd-shared\nguard c\nmremap c dontunmap old=d\nwrite d[0]\nfork');
+    expect(all(p, 4, 'd', 1)).toEqual(['P.F..D.']);
+    // a kernel without the flag gave the shared VMA an anon_vma, which the dontunmap unlinked
+    const old = predict(parseTextCase('ptefarm-case/2\nmmap c pages=1 kind=memfd-shared\nguard c\nmremap c dontunmap old=d\nwrite d[0]\nfork\n'), undefined, { knobs: { maybeGuardFlag: false } });
+    expect(all(old, 4, 'd', 1)).toEqual(['.....D.']);
+  });
+});
