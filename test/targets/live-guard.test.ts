@@ -56,6 +56,11 @@ describe.skipIf(!hasGuardBit)('live: guard regions', () => {
     expect(tr.steps[4].rc).toBe('EINVAL');
     expect(pg(tr, 4)?.[5]).toBe('.S...G');
   });
+  it('VM_MAYBE_GUARD makes fork copy a shared mapping\'s page tables, also of the range MREMAP_DONTUNMAP leaves behind (vma_needs_copy)', async () => {
+    const tr = await run('mmap c pages=1 kind=memfd-shared\nguard c\nmremap c dontunmap old=d\nwrite d[0]\nfork');
+    expect(pg(tr, 4, 'd', 1)).toEqual(['P.F...']);
+    expect(pg(tr, 4, 'c', 1)).toEqual(['.S...G']);
+  });
   it('mremap moves the markers; munmap drops them', async () => {
     const tr = await run('mmap a pages=3 kind=anon\nguard a[1]\nmremap a\nmunmap a[1]');
     expect(pg(tr, 2)).toEqual(['......', '.S...G', '......']);
