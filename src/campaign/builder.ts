@@ -3,7 +3,7 @@
 // generation heuristics on each region. Generators only emit ops that are valid in this state, so
 // every generated case is valid by construction; `fromCase` rebuilds the state of an existing case
 // so mutations can extend it.
-import type { Case, Feature, Kind, Op } from '../ops/schema.ts';
+import { formatFor, type Case, type Feature, type Kind, type Op } from '../ops/schema.ts';
 import { DEFAULT_LIMITS, type Limits } from '../ops/layout.ts';
 import { CasePlan, nameable, type PlanProc, type PlanRegion, type RegionHooks } from '../ops/plan.ts';
 
@@ -53,7 +53,7 @@ export class CaseBuilder {
   feature(f: Feature): boolean { return this.uffd?.features?.includes(f) ?? false; }
 
   toCase(name?: string): Case {
-    const c: Case = { format: 'ptefarm-case/1', ops: this.ops.map((o) => structuredClone(o)) };
+    const c: Case = { format: formatFor(this.ops), ops: this.ops.map((o) => structuredClone(o)) };
     if (name) c.name = name;
     if (this.uffd) c.uffd = this.uffd.features && this.uffd.features.length ? { features: [...this.uffd.features] } : {};
     return c;

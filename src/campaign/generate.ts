@@ -8,7 +8,7 @@
 // Determinism: everything is drawn from one seeded Rng, and feedback must be delivered in a fixed
 // order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
-import { FEATURES } from '../ops/schema.ts';
+import { FEATURES, formatFor } from '../ops/schema.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
 import { validateCase } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
@@ -118,7 +118,7 @@ export class OpGen {
     return this.mmap(proc);
   }
 
-  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan' | 'populate',
+  ranged(name: 'write' | 'read' | 'pageout' | 'dontneed' | 'collapse' | 'munmap' | 'uffd_register' | 'uffd_unregister' | 'scan' | 'populate' | 'guard' | 'unguard',
     proc: number, region: string, range?: Range, extra: Record<string, unknown> = {}): Range | undefined {
     if (this.room <= 0) return undefined;
     const r = this.b.region(proc, region);
@@ -210,7 +210,50 @@ export class OpGen {
     const extra: Record<string, unknown> = {};
     if (this.rng.chance(0.5)) extra.wp_matching = true;
     if (this.rng.chance(0.1)) extra.max_pages = this.rng.range(1, 4);
+    if (this.rng.chance(0.35)) Object.assign(extra, this.scanArgs(!!extra.wp_matching));
     this.ranged('scan', proc, region, range, extra);
+  }
+
+  /** ptefarm-case/2 PAGEMAP_SCAN arguments, biased to the kernel's distinct paths
+   *  (fs/proc/task_mmu.c pagemap_scan_pmd_entry): no output vector (the exclusive-WP fast path under
+   *  WP_MATCHING), the WRITTEN fast path (mask = return = WRITTEN), category filters, return masks */
+  scanArgs(wpMatching: boolean): Record<string, unknown> {
+    const x: Record<string, unknown> = {};
+    const shape = this.rng.weighted<string>([['novec', 3], ['written-fast', 3], ['filter', 4], ['ret', 2], ['skip', wpMatching ? 1 : 0]]);
+    if (shape === 'novec') {
+      x.no_vec = true;
+      if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 3);
+      // masks the exclusive-WP fast path ignores (R-PMS-4) but a vector-less generic walk would not
+      if (this.rng.chance(0.4)) x.category_mask = this.rng.pick(['p', 's', 'wp', 'g', '']);
+    }
+    if (shape === 'written-fast') { x.category_mask = 'w'; x.return_mask = 'w'; if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 4); }
+    if (shape === 'filter') {
+      x.category_mask = this.rng.pick(['', 'w', 'p', 's', 'g', 'ws', 'a', 'pz']);
+      if (this.rng.chance(0.3)) x.category_inverted = this.rng.pick(['w', 'p', 's', 'g']);
+      if (this.rng.chance(0.3)) x.category_anyof_mask = this.rng.pick(['sg', 'pz', 'wh', 'g']);
+      if (this.rng.chance(0.4)) x.return_mask = this.rng.pick(['', 'w', 'g', 'psg', 'wpsg']);
+    }
+    if (shape === 'ret') x.return_mask = this.rng.pick(['', 'w', 'g', 'sg', 'awfpszhdg']);
+    if (shape === 'skip') x.check_wpasync = false; // WP_MATCHING skips VMAs it cannot arm
+    return x;
+  }
+
+  /** MADV_GUARD_INSTALL over a range. Not in a non-anon region of a case with a userfaultfd: a
+   *  uffd-wp marker there makes the install retry forever (R-GRD-1; a 6.18 kernel bug, measured) */
+  guard(proc: number, region: string, range?: Range): Range | undefined {
+    const r = this.b.region(proc, region);
+    if (!r || (this.b.hasUffd && r.kind !== 'anon')) return undefined;
+    return this.ranged('guard', proc, region, range ?? this.smallRange(r));
+  }
+
+  unguard(proc: number, region: string, range?: Range): Range | undefined {
+    return this.ranged('unguard', proc, region, range);
+  }
+
+  /** a short range (guard regions are usually a page or a few) */
+  smallRange(r: RegionState): Range {
+    const first = this.rng.int(r.pages);
+    return { first, count: Math.min(r.pages - first, this.rng.weighted([[1, 5], [2, 3], [4, 1]])) };
   }
 
   /** one random op, weighted by the state (what happened last, what the region is) */
@@ -241,6 +284,8 @@ export class OpGen {
       ['exit', proc !== 0 ? 1 : 0],
       ['populate', 4 + 4 * after('clear_refs') + 3 * after('wp')],
       ['close_uffd', u * (0.5 + 2 * after('wp'))],
+      ['guard', 3],
+      ['unguard', 1 + 3 * after('guard')],
     ]);
     const thpPref = (r: RegionState) => r.thp;
     switch (kind) {
@@ -267,6 +312,7 @@ export class OpGen {
       case 'mremap': this.mremap(proc, region); return;
       case 'scan': this.scan(proc, region); return;
       case 'populate': this.populate(proc, region, this.rng.chance(0.5)); return;
+      case 'guard': this.guard(proc, region); return;
       default: this.ranged(kind as 'write', proc, region); return;
     }
   }
@@ -377,12 +423,26 @@ export class OpGen {
       this.register(proc, r);
       this.wp(proc, r, true, all ? {} : one());
     };
-    const scanIt = () => this.ranged('scan', proc, r, {}, this.rng.chance(0.5) ? {} : { wp_matching: true });
+    const scanIt = () => {
+      const wp = this.rng.chance(0.5);
+      // part of a THP under WP_MATCHING splits it (R-PMS-5.split); without a vector too (B-32)
+      const rs = this.b.region(proc, r);
+      const range = rs && this.rng.chance(0.25) ? this.pickRange(rs) : {};
+      this.ranged('scan', proc, r, range, { ...(wp ? { wp_matching: true } : {}), ...(this.rng.chance(0.25) ? this.scanArgs(wp) : {}) });
+    };
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
     switch (line) {
+      case 'scan-split': {
+        // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
+        // split and redone at PTE level (R-PMS-5.split), also without an output vector (B-32)
+        if (this.rng.chance(0.5)) this.write(proc, r, {}); else this.read(proc, r, { first: 0, count: 1 });
+        this.register(proc, r);
+        this.ranged('scan', proc, r, this.pickRange(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
+        break;
+      }
       case 'huge-zero': {
         this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
         if (this.rng.chance(0.6)) protect(this.rng.chance(0.7));
@@ -541,7 +601,8 @@ export class OpGen {
     const p1 = this.rng.int(rs.pages);
     this.write(proc, r, { first: p1, count: 1 });
     this.ranged('pageout', proc, r, { first: p1, count: 1 });
-    this.ranged('scan', proc, r, {}, { wp_matching: true });
+    // the selftests' get-and-reprotect, sometimes with the /2 arguments (fast paths, masks)
+    this.ranged('scan', proc, r, {}, { wp_matching: true, ...(this.rng.chance(0.3) ? this.scanArgs(true) : {}) });
     this.ranged('pageout', proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.scan(proc, r, {});
   }
@@ -612,9 +673,49 @@ export class OpGen {
     }
   }
 
+  /** guard regions (guard-regions.c): install over populated memory, then what must keep, move,
+   *  copy or drop the markers — DONTNEED, fork, mremap, munmap, uffd-wp and PAGEMAP_SCAN arming
+   *  (R-GRD-*), collapse, populate, a fault next to (or on) the guard */
+  motifGuard(): void {
+    const proc = this.pickProc();
+    const thp = this.allowThp && this.rng.chance(0.2);
+    const r = this.mmap(proc, { kind: this.b.hasUffd ? 'anon' : undefined, thp });
+    if (r === undefined) return;
+    const rs = this.b.region(proc, r)!;
+    if (this.rng.chance(0.7)) this.write(proc, r, this.rng.chance(0.5) ? {} : this.pickRange(rs));
+    if (this.b.hasUffd && this.rng.chance(0.5)) { this.register(proc, r); if (this.rng.chance(0.6)) this.wp(proc, r, true); }
+    this.guard(proc, r);
+    const steps = this.rng.range(1, 4);
+    for (let k = 0; k < steps && this.room > 0; k++) {
+      const cur = this.b.region(proc, r);
+      if (!cur || !isLive(cur)) return;
+      const a = this.rng.weighted<string>([
+        ['dontneed', 2], ['fork', 2], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
+        ['guard', 1], ['collapse', thp ? 2 : 0], ['populate', 1], ['read', 1], ['pageout', 1], ['clear', 1], ['unregister', this.b.hasUffd ? 1 : 0],
+      ]);
+      switch (a) {
+        case 'dontneed': this.ranged('dontneed', proc, r); break;
+        case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.scan(c, r); break; }
+        case 'mremap': this.mremap(proc, r); break;
+        case 'munmap': this.ranged('munmap', proc, r, this.pickRange(cur)); break;
+        case 'scan': this.ranged('scan', proc, r, {}, { ...(this.rng.chance(0.5) ? { wp_matching: true } : {}), ...(this.rng.chance(0.6) ? this.scanArgs(false) : {}) }); break;
+        case 'wp': this.register(proc, r); this.wp(proc, r, this.rng.chance(0.6)); break;
+        case 'unguard': this.unguard(proc, r, this.rng.chance(0.6) ? {} : this.pickRange(cur)); break;
+        case 'guard': this.guard(proc, r); break;
+        case 'collapse': this.ranged('collapse', proc, r); break;
+        case 'populate': this.populate(proc, r, this.rng.chance(0.5), this.pickRange(cur)); break;
+        case 'read': this.read(proc, r, this.pickRange(cur)); break;
+        case 'pageout': this.ranged('pageout', proc, r); break;
+        case 'clear': this.clearRefs(proc); break;
+        case 'unregister': this.ranged('uffd_unregister', proc, r); break;
+      }
+    }
+  }
+
   motif(): void {
     const m = this.rng.weighted<() => void>([
       [() => this.motifPopulate(), 2],
+      [() => this.motifGuard(), 3],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
@@ -728,6 +829,8 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
       break;
     }
   }
+  // an inserted guard op or scan argument needs ptefarm-case/2 (src/ops/schema.ts formatFor)
+  if (out) out = { ...out, format: formatFor(out.ops) };
   if (out && out.ops.length <= maxOps && isValid(out)) return out;
   return extendCase(rng, c, maxOps);
 }
@@ -735,7 +838,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
 function opTemplate(op: OpName): Record<string, true> {
   switch (op) {
     case 'munmap': case 'mprotect': case 'read': case 'write': case 'pageout': case 'dontneed': case 'collapse':
-    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan': case 'populate':
+    case 'uffd_register': case 'uffd_unregister': case 'wp': case 'scan': case 'populate': case 'guard': case 'unguard':
       return { first: true };
     default: return {};
   }

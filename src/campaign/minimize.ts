@@ -149,7 +149,7 @@ export function shifts(c: Case): Case[] {
   return out;
 }
 
-const RANGED = new Set(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontneed', 'collapse', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate']);
+const RANGED = new Set(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontneed', 'collapse', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'guard', 'unguard']);
 
 /** Range/size narrowings of every op. `big` adds larger jumps (to a single page, halves). */
 export function narrowings(c: Case, big: boolean): Case[] {

@@ -30,10 +30,11 @@ const OP_PHRASE: Record<Op['op'], string> = {
   fork: 'fork', exit: 'exit', clear_refs: 'clear_refs', pageout: 'swap-out', dontneed: 'MADV_DONTNEED',
   collapse: 'MADV_COLLAPSE', split: 'THP split', uffd_register: 'UFFDIO_REGISTER', uffd_unregister: 'UFFDIO_UNREGISTER',
   wp: 'UFFDIO_WRITEPROTECT', scan: 'PAGEMAP_SCAN', populate: 'MADV_POPULATE', close_uffd: 'close of the userfaultfd',
+  guard: 'MADV_GUARD_INSTALL', unguard: 'MADV_GUARD_REMOVE',
 };
 const ENTRY_PHRASE: Record<string, string> = {
   none: 'empty PTE', pte: 'PTE', zero: 'zero-page PTE', huge: 'huge PMD', 'huge-zero': 'huge zero PMD',
-  'pte-thp': 'PTE-mapped THP', swap: 'swap entry', marker: 'uffd-wp marker', gap: 'unmapped page',
+  'pte-thp': 'PTE-mapped THP', swap: 'swap entry', marker: 'uffd-wp marker', guard: 'guard marker', gap: 'unmapped page',
 };
 const KIND_PHRASE: Record<string, string> = { anon: 'anon', 'shared-anon': 'shared anon', 'memfd-shared': 'shmem', 'memfd-private': 'private memfd' };
 const SWAP_IN_RULES = new Set(['R-SWIN-1', 'R-FLT-11']);

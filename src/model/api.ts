@@ -3,7 +3,7 @@
 import type { Outcome, PageMap, UffdEvent } from '../ops/trace.ts';
 
 /** Entry class of a page, used in violation signatures. */
-export type EntryClass = 'none' | 'pte' | 'zero' | 'huge' | 'huge-zero' | 'pte-thp' | 'swap' | 'marker' | 'gap';
+export type EntryClass = 'none' | 'pte' | 'zero' | 'huge' | 'huge-zero' | 'pte-thp' | 'swap' | 'marker' | 'guard' | 'gap';
 
 export interface PredictedStep {
   op: number;
@@ -15,8 +15,10 @@ export interface PredictedStep {
   why: Record<string, Record<string, string[][][]>>;
   /** proc -> region -> per page entry class */
   entry: Record<string, Record<string, EntryClass[]>>;
-  /** PAGEMAP_SCAN categories for scan ops */
+  /** PAGEMAP_SCAN categories for scan ops (absent for a scan without output vector) */
   scan?: PageMap;
+  /** PAGEMAP_SCAN's walk_end for scan ops, as a page of the scanned region */
+  walkEnd?: number;
   events: UffdEvent[];
   /** rule ids this op exercised (coverage) */
   rules: string[];

@@ -204,6 +204,8 @@ export class Machine {
       why = withRule(src.sdWhy, this.rule(this.mut('B-1') ? 'R-MERGE-1' : 'R-MERGE-2'));
     }
     const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma, forkedChain: a.forkedChain || b.forkedChain };
+    // VM_MAYBE_GUARD is sticky like VM_SOFTDIRTY (VMA_STICKY_FLAGS): the merge keeps it
+    if (a.maybeGuard || b.maybeGuard) merged.maybeGuard = true;
     p.vmas = p.vmas.filter((x) => x !== a && x !== b);
     p.vmas.push(merged);
     this.sortVmas(p);
@@ -352,7 +354,7 @@ export class Machine {
     let refs = 0;
     for (const q of this.procs) {
       if (!q.alive) continue;
-      for (const e of q.ptes.values()) if (e.t !== 'marker' && e.page === page) refs++;
+      for (const e of q.ptes.values()) if ((e.t === 'present' || e.t === 'swap') && e.page === page) refs++;
       for (const pmd of q.pmds.values()) if (pmd.t === 'huge' && pmd.pages?.includes(page)) refs++;
     }
     return refs <= 1;
@@ -405,6 +407,8 @@ export class Machine {
       case 'scan': return 0; // handled by the model driver (scan.ts) on the same state
       case 'populate': return this.populate(p, op);
       case 'close_uffd': return this.closeUffd(p);
+      case 'guard': return this.guardRegion(p, op, true);
+      case 'unguard': return this.guardRegion(p, op, false);
     }
   }
 
@@ -543,6 +547,12 @@ export class Machine {
       if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
         // R-FLT-14: SIGSEGV kills the process
         this.rule('R-FLT-14');
+        p.alive = false;
+        return 'SIGSEGV';
+      }
+      if (p.ptes.get(i)?.t === 'guard') {
+        // R-GRD-3: a fault on a guard marker is VM_FAULT_SIGSEGV (mm/memory.c handle_pte_marker)
+        this.rule('R-GRD-3');
         p.alive = false;
         return 'SIGSEGV';
       }
@@ -926,7 +936,8 @@ export class Machine {
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');
       const childWp = !!cv.uffd;
-      if (!(childWp || v.anonVma)) continue;
+      // vma_needs_copy: uffd-wp in the child, an anon_vma, or VM_MAYBE_GUARD (R-GRD-5)
+      if (!(childWp || v.anonVma || v.maybeGuard)) continue;
       const keepWp = childWp || this.mut('M-4');
       const cow = !isShared(v);
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
@@ -953,6 +964,11 @@ export class Machine {
           const id = this.rule('R-FORK-5');
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
           child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why });
+        } else if (e.t === 'guard') {
+          if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, [this.rule('R-GRD-5')]); continue; }
+          // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
+          // and soft-dirty bits are not copied); the VMA has an anon_vma since the install (R-GRD-1)
+          child.ptes.set(i, { t: 'guard', wp: false, sd: false, why: withRule(e.why, this.rule('R-GRD-5')) });
         } else if (keepWp || this.mut('B-12')) {
           // copy_pte_marker + make_pte_marker builds a fresh marker: the swp soft-dirty bit is lost
           child.ptes.set(i, { ...e, sd: false, why: withRule(e.why, this.rule('R-FORK-5')) });
@@ -1069,6 +1085,13 @@ export class Machine {
   private zapPte(p: Proc, v: Vma, i: number) {
     const e = p.ptes.get(i);
     if (!e) return;
+    // R-GRD-4: an ordinary zap (details without ZAP_FLAG_DROP_MARKER) keeps guard markers
+    // (mm/memory.c zap_nonpresent_ptes); only munmap drops them (R-MUNMAP-1)
+    if (e.t === 'guard') {
+      e.why = withRule(e.why, this.rule('R-GRD-4'));
+      if (this.mut('M-18')) this.drop(p, i, 'R-GRD-4');
+      return;
+    }
     if (isAnonVma(v)) {
       // R-DN-1: anon zap drops everything, markers included
       this.rule('R-DN-1');
@@ -1166,6 +1189,9 @@ export class Machine {
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
       if (e && e.t !== 'present') {
+        // R-GRD-7: a guard marker stops the collapse of its block (mm/khugepaged.c
+        // hpage_collapse_scan_pmd; measured on 6.18: EINVAL)
+        if (e.t === 'guard') { this.rule('R-GRD-7'); return 'EINVAL'; }
         if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL';
         continue;
       }
@@ -1178,7 +1204,7 @@ export class Machine {
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
       const e = p.ptes.get(blockStart(b) + i);
-      return this.newPage(true, !!e && e.t !== 'marker' && e.page.nonzero);
+      return this.newPage(true, !!e && (e.t === 'present' || e.t === 'swap') && e.page.nonzero);
     });
     for (const pg of pages) pg.folio = pages;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
@@ -1222,7 +1248,7 @@ export class Machine {
     for (const q of this.procs) {
       if (!q.alive) continue;
       for (const qv of q.vmas) {
-        if (qv === v || qv.obj !== obj || qv.uffd || qv.anonVma) continue;
+        if (qv === v || qv.obj !== obj || qv.uffd || qv.anonVma || qv.maybeGuard) continue; // file_backed_vma_is_retractable
         const qb = qv.start + (first - qv.pgoff);
         if (qb % HPAGE_PAGES !== 0 || qb < qv.start || qb + HPAGE_PAGES > qv.end) continue;
         const blk = blockOf(qb);
@@ -1239,6 +1265,7 @@ export class Machine {
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
       // PTEs mapping the THP's own pages are what collapse_pte_mapped_thp replaces
+      if (e?.t === 'guard') { this.rule('R-GRD-7'); return 'EINVAL'; } // SCAN_PTE_NON_PRESENT
       if (e && !(e.t === 'present' && e.page === obj.pages.get(first + (i - blockStart(b))))) return { exit: 'EINVAL' };
     }
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
@@ -1316,6 +1343,9 @@ export class Machine {
       const e = p.ptes.get(i);
       if (!e) continue;
       if (e.t === 'marker') { this.drop(p, i, id); continue; }
+      // R-GRD-6: un-protecting skips guard markers too: a swp uffd-wp bit PAGEMAP_SCAN set on one
+      // stays (mm/mprotect.c change_pte_range; measured on 6.18)
+      if (e.t === 'guard') { if (e.wp) this.rule('R-GRD-6'); continue; }
       if (!e.wp) continue;
       e.wp = false; e.why = withRule(e.why, id);
       if (e.t === 'present') e.writable = this.canMakeWritable(v, e);
@@ -1379,6 +1409,8 @@ export class Machine {
         continue;
       }
       if (ent.t === 'marker') continue; // R-WP-4
+      // R-GRD-6: change_pte_range leaves guard markers alone (mm/mprotect.c: guard swap entries are skipped)
+      if (ent.t === 'guard') { this.rule('R-GRD-6'); continue; }
       ent.wp = true;
       ent.why = withRule(ent.why, this.rule(ent.t === 'present' ? 'R-WP-1' : 'R-WP-2'));
       if (ent.t === 'present') ent.writable = false;
@@ -1575,6 +1607,9 @@ export class Machine {
       if (!v && !this.k.populateNoVmaWalk) { this.rule('R-POP-2'); hole = true; continue; }
       if (!v) { this.rule('R-POP-2'); return 'ENOMEM'; }
       if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
+      // R-GRD-3: the GUP fault on a guard marker is VM_FAULT_SIGSEGV, which populate returns as
+      // -EFAULT (mm/gup.c faultin_page -> vm_fault_to_errno; measured on 6.18)
+      if (p.ptes.get(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
       if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
         // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
         this.rule('R-POP-2');
@@ -1617,7 +1652,7 @@ export class Machine {
     }
     const now = p.pmds.get(blockOf(i));
     const pte = p.ptes.get(i);
-    const page = now?.t === 'huge' ? now.pages?.[i - blockStart(blockOf(i))] : pte && pte.t !== 'marker' ? pte.page : undefined;
+    const page = now?.t === 'huge' ? now.pages?.[i - blockStart(blockOf(i))] : pte && (pte.t === 'present' || pte.t === 'swap') ? pte.page : undefined;
     if (page && !page.zero) page.nonzero = this.mut('M-16') ? true : content;
     // the entry's content (and so a later folio split's zero-page remap) was decided here
     if (now?.t === 'huge') now.why = withRule(now.why, 'R-POP-1');
@@ -1630,8 +1665,70 @@ export class Machine {
     const pmd = p.pmds.get(blockOf(i));
     if (pmd?.t === 'huge') return !!pmd.pages?.[i - blockStart(blockOf(i))].nonzero;
     const e = p.ptes.get(i);
-    if (e && e.t !== 'marker') return e.page.nonzero;
+    if (e && (e.t === 'present' || e.t === 'swap')) return e.page.nonzero;
     return !!v.obj?.pages.get(v.pgoff + (i - v.start))?.nonzero;
+  }
+
+  // --- guard regions (MADV_GUARD_INSTALL / MADV_GUARD_REMOVE) --------------------------------------
+
+  /** madvise(MADV_GUARD_INSTALL / MADV_GUARD_REMOVE) over the op's range: mm/madvise.c
+   *  madvise_walk_vmas (VMA by VMA; a hole is ENOMEM after the walk) -> madvise_guard_install /
+   *  madvise_guard_remove. Kernels before 6.13 do not know the advice (madvise_behavior_valid: EINVAL). */
+  private guardRegion(p: Proc, op: OpOf<'guard'> | OpOf<'unguard'>, install: boolean): Rc {
+    if (!this.k.guardRegions) { this.rule('R-GRD-1'); return 'EINVAL'; }
+    const [start, end] = this.range(p, op);
+    const gap = this.hasGap(p, start, end);
+    let rc: Rc = 0;
+    for (const v of this.vmasIn(p, start, end)) {
+      const s = Math.max(start, v.start);
+      const e = Math.min(end, v.end);
+      if (install) { if (!this.guardInstall(p, v, s, e)) rc = '*'; }
+      else this.guardRemove(p, v, s, e);
+    }
+    if (rc !== 0) return rc;
+    if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
+    return 0;
+  }
+
+  /** R-GRD-1 (mm/madvise.c madvise_guard_install): anon_vma_prepare on the VMA (whatever its kind,
+   *  6.18; so fork copies its page tables, R-GRD-5); if the range holds anything but guard markers
+   *  and holes (a present or swap entry, a uffd-wp marker, a huge PMD) it is zapped as MADV_DONTNEED
+   *  zaps (zap_page_range_single, no page-table reclaim), then every slot gets a guard marker
+   *  (guard_install_set_pte), page tables allocated where missing. A uffd-wp marker the zap keeps
+   *  (non-anon VMA, R-DN-2) makes the install retry forever (restart_syscall; measured on 6.18: the
+   *  call never returns): false, the state after the zap. */
+  private guardInstall(p: Proc, v: Vma, s: number, e: number): boolean {
+    const id = this.rule('R-GRD-1');
+    // VM_MAYBE_GUARD (sticky) and an anon_vma for an anonymous VMA; without the flag (kernels
+    // before the VMA_STICKY_FLAGS series) an anon_vma for any VMA, so that fork copies the markers
+    if (this.k.maybeGuardFlag) { v.maybeGuard = true; if (isAnonVma(v)) this.anonVmaPrepare(p, v); }
+    else this.anonVmaPrepare(p, v);
+    let zap = false;
+    for (let b = blockOf(s); b <= blockOf(e - 1) && !zap; b++) zap = p.pmds.get(b)?.t === 'huge';
+    for (let i = s; i < e && !zap; i++) { const x = p.ptes.get(i); zap = !!x && x.t !== 'guard'; }
+    if (zap) {
+      for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
+        if (p.pmds.get(b)?.t !== 'huge') continue;
+        if (blockStart(b) >= s && blockStart(b + 1) <= e) { this.rule('R-DN-3'); p.pmds.delete(b); }
+        else this.splitPmd(p, b, v);
+      }
+      for (let i = s; i < e; i++) this.zapPte(p, v, i);
+      for (let i = s; i < e; i++) if (p.ptes.get(i)?.t === 'marker') return false;
+    }
+    for (let i = s; i < e; i++) {
+      if (p.ptes.get(i)?.t === 'guard') continue;
+      this.ensureTable(p, blockOf(i));
+      p.ptes.set(i, { t: 'guard', wp: false, sd: false, why: [id] });
+    }
+    return true;
+  }
+
+  /** R-GRD-2 (mm/madvise.c madvise_guard_remove): every guard marker of the range is cleared
+   *  (guard_remove_pte_entry: pte_clear, whatever swp bits it carries); huge PMDs are skipped, other
+   *  entries untouched, page tables kept. */
+  private guardRemove(p: Proc, _v: Vma, s: number, e: number) {
+    this.rule('R-GRD-2');
+    for (let i = s; i < e; i++) if (p.ptes.get(i)?.t === 'guard' && p.pmds.get(blockOf(i))?.t !== 'huge') this.drop(p, i, 'R-GRD-2');
   }
 
   // --- close() of a userfaultfd -------------------------------------------------------------------

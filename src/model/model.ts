@@ -1,7 +1,7 @@
 // The reference model's entry point: run a case on the Machine, observe pagemap after every op,
 // and return the predicted trace with the rules behind every bit.
 import type { Case, Op, OpOf } from '../ops/schema.ts';
-import type { Outcome, PageMap, Step } from '../ops/trace.ts';
+import { pageLetters, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
@@ -10,7 +10,7 @@ import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, blockStart, isAnonVma, type Proc, type Vma } from './state.ts';
-import { defaultSplitEntry, pagemapScan, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
+import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
@@ -30,6 +30,7 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
     const obs = observed?.[i];
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
+    let walkEnd: number | undefined;
     let outcome: Outcome = obs?.outcome ?? {};
     const actor = m.procs[op.proc ?? 0];
     let skipped = obs?.skipped;
@@ -52,12 +53,15 @@ export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: M
         const r = runScan(m, op, opts.mutant);
         rc = r.rc;
         scan = r.scan;
+        walkEnd = r.walkEnd;
+        // a model target reports the walk_end it computed as the step's outcome (R-PMS-10)
+        if (walkEnd !== undefined && !obs?.outcome && c.format === 'ptefarm-case/2') { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
       }
     }
-    const o = observe(m, opts.mutant, !!opts.attribution);
+    const o = observe(m, opts.mutant, !!opts.attribution, pageLetters(c));
     for (const r of o.seen) m.rules.add(r);
     steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, events: m.events, ...(skipped ? { skipped } : {}),
+      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
     });
   });
@@ -109,14 +113,14 @@ interface Observation {
 
 /** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
  *  pagemap_read; R-PM-1..5). Rule attribution only on request: it dominates the cost. */
-function observe(m: Machine, mutant: string | undefined, attribution: boolean): Observation {
+function observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
   const counts = m.mapcounts();
   const knobs = m.k;
   // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
   const pages: PageMap = dict();
   const why: Observation['why'] = dict();
   const entry: Observation['entry'] = dict();
-  const b = [0, 0, 0, 0, 0, 0];
+  const b = [0, 0, 0, 0, 0, 0, 0];
   let any = 0;
   for (const p of m.procs) {
     if (!p.alive) continue;
@@ -131,7 +135,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
       for (let i = r.start, k = 0; i < r.start + r.pages; i++, k++) {
         while (vi < vmas.length && vmas[vi].end <= i) vi++;
         const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
-        b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = 0;
+        b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = b[6] = 0;
         let cl: EntryClass;
         if (!v) {
           // R-PM-1: addresses outside any VMA read all zero
@@ -161,6 +165,14 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
             b[4] = e.wp ? 1 : 0;
             b[5] = e.sd || v.sd ? 1 : 0;
             cl = 'swap';
+          } else if (e?.t === 'guard') {
+            // R-GRD-1: a guard marker is a swap PTE with PM_GUARD_REGION (bit 58); its swp uffd-wp
+            // and soft-dirty bits read as for any swap PTE (fs/proc/task_mmu.c pte_to_pagemap_entry)
+            b[1] = 1;
+            b[4] = e.wp ? 1 : 0;
+            b[5] = e.sd || v.sd ? 1 : 0;
+            b[6] = 1;
+            cl = 'guard';
           } else if (e?.t === 'marker') {
             b[1] = mutant === 'M-3' ? 0 : 1;
             b[4] = 1;
@@ -171,7 +183,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
             cl = 'none';
           }
         }
-        strs[k] = letters(b);
+        strs[k] = width === 7 ? letters(b) + (b[6] ? 'G' : '.') : letters(b);
         any |= (b[5] << 0) | (b[4] << 1) | (b[1] << 2) | (b[3] << 3) | (b[2] << 4);
         cls[k] = cl;
         if (attribution) whys.push(attribute(p, v, i).map(uniq));
@@ -192,23 +204,26 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean): 
 
 /** The rules behind each of the six bits of page i (P S F E W D). */
 function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
-  if (!v) return [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1']];
+  if (!v) return [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1'], ['R-MUNMAP-1']];
   const pmd = p.pmds.get(blockOf(i));
   if (pmd?.t === 'huge') {
-    return [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)]];
+    return [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)], ['R-GRD-1', ...pmd.why]];
   }
   const e = p.ptes.get(i);
   if (e?.t === 'present') {
-    return [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+    return [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
   }
   if (e?.t === 'swap') {
-    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
+  }
+  if (e?.t === 'guard') {
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], e.why];
   }
   if (e?.t === 'marker') {
-    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])]];
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
   }
   const gone = p.gone.get(i) ?? [];
-  return [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy]];
+  return [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy], ['R-GRD-1', ...gone]];
 }
 
 const LETTERS = 'PSFEWD';
@@ -227,7 +242,15 @@ function uniq(a: string[]): string[] {
 }
 
 /** PAGEMAP_SCAN: build the scan module's view of the range, run it, apply its actions. */
-function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | string; scan?: PageMap } {
+/** the category bits of a case's letter string (`"wp"` -> WRITTEN|PRESENT), or undefined */
+function categoryBits(letters: string | undefined): number | undefined {
+  if (letters === undefined) return undefined;
+  let m = 0;
+  for (const ch of letters) m |= 1 << SCAN_CATEGORY_LETTERS.indexOf(ch as (typeof SCAN_CATEGORY_LETTERS)[number]);
+  return m;
+}
+
+function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | string; scan?: PageMap; walkEnd?: number } {
   const p = m.procs[op.proc ?? 0];
   if (!m.k.pagemapScan) return { rc: 'ENOTTY' };
   const [start, end] = m.range(p, op);
@@ -246,12 +269,20 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   const res = pagemapScan({
     firstPage: start,
     pages: input,
-    query: { wpMatching: !!op.wp_matching, maxPages: op.max_pages },
+    query: {
+      wpMatching: !!op.wp_matching, checkWpasync: op.check_wpasync, maxPages: op.max_pages, vec: !op.no_vec,
+      mask: categoryBits(op.category_mask), inverted: categoryBits(op.category_inverted),
+      anyof: categoryBits(op.category_anyof_mask), ret: categoryBits(op.return_mask),
+      fastPathSwapConfusion: mutant === 'B-23', backoutNullDeref: mutant === 'B-32',
+      exclusiveWpHonoursMasks: mutant === 'M-12', armSkipsGuard: mutant === 'M-20',
+    },
     knobs: {
       scanNoneWritten: m.k.scanNoneWritten && mutant !== 'B-27',
       scanHoleWritten: m.k.scanHoleWritten && mutant !== 'B-28',
       scanWrittenUffdOnly: m.k.scanWrittenUffdOnly,
       pfnZeroHuge: m.k.pfnZeroHuge && mutant !== 'B-25',
+      guard: m.k.guardRegions,
+      memSoftDirty: m.k.memSoftDirty !== false,
     },
     // the redo after a partial-THP split must see the machine's own split rule (R-SPLIT-1/2/3)
     splitEntry: (huge, vma, knobs) => {
@@ -261,6 +292,8 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   });
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
   for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
+  // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them
+  const fast = res.rules.includes('R-PMS-4');
   for (const a of res.actions) {
     switch (a.kind) {
       case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * 512)); break;
@@ -270,22 +303,25 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
         break;
       }
       case 'pgtable': if (!p.pmds.has(a.block)) p.pmds.set(a.block, { t: 'table' }); break;
-      case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: ['R-PMS-6'] }); break;
+      case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: [fast ? 'R-PMS-4' : 'R-PMS-6'] }); break;
       case 'wp-pte': {
         const e = p.ptes.get(start + a.page);
-        if (e && e.t !== 'marker') { e.wp = true; e.why = [...e.why, 'R-PMS-3']; if (e.t === 'present') e.writable = false; }
+        if (e && e.t !== 'marker') { e.wp = true; e.why = [...e.why, e.t === 'guard' ? 'R-PMS-9' : fast ? 'R-PMS-4' : 'R-PMS-3']; if (e.t === 'present') e.writable = false; }
         break;
       }
     }
   }
+  if (res.rc === 'SIGKILL') { p.alive = false; return { rc: res.rc }; }
   if (res.rc !== 0) return { rc: res.rc };
   const r = [...p.regions].find(([n]) => n === op.region)![1];
+  const walkEnd = start - r.start + res.walkEnd;
+  if (!res.vec) return { rc: 0, walkEnd };
   const cats: string[] = [];
   for (let i = r.start; i < r.start + r.pages; i++) cats.push(i >= start && i < end ? res.cats[i - start] : '---------');
   const scan: PageMap = dict();
   scan[String(p.id)] = dict();
   scan[String(p.id)][op.region] = cats;
-  return { rc: 0, scan };
+  return { rc: 0, scan, walkEnd };
 }
 
 function scanEntry(p: Proc, i: number): ScanEntry {
@@ -296,6 +332,7 @@ function scanEntry(p: Proc, i: number): ScanEntry {
   if (!e) return { kind: 'none' };
   if (e.t === 'present') return { kind: 'present', wp: e.wp, sd: e.sd, file: !e.page.anon, zero: e.page.zero };
   if (e.t === 'swap') return { kind: 'swap', wp: e.wp, sd: e.sd };
+  if (e.t === 'guard') return { kind: 'guard', wp: e.wp, sd: e.sd };
   return { kind: 'marker', sd: e.sd };
 }
 

@@ -20,10 +20,12 @@ export const MUTANTS: Mutant[] = [
   { id: 'B-20', rule: 'R-REG-1', text: 'registering a range that starts mid-VMA registers the whole VMA' },
   { id: 'B-21', rule: 'R-MRM-6', text: 'mremap without EVENT_REMAP keeps wp bits and markers in the moved range' },
   { id: 'B-22', rule: 'R-MRM-3', text: 'whole page-table mremap moves ignore the uffd-wp-without-EVENT_REMAP gate' },
+  { id: 'B-23', rule: 'R-PMS-3', text: 'PAGEMAP_SCAN\'s PTE fast paths read the uffd-wp bit of a swap entry with the present-PTE helper: a write-protected swap entry is reported WRITTEN by the WRITTEN fast path (pre 6.9 "fs/proc/task_mmu: fix uffd-wp confusion in pagemap_scan_pmd_entry()")' },
   { id: 'B-25', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN never reports PFNZERO for the huge zero page' },
   { id: 'B-26', rule: 'R-SPLIT-5', text: 'a folio split remapping zero-filled subpages to the zero page drops their soft-dirty and wp bits' },
   { id: 'B-27', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN generic path reports pte_none as not written and does not arm it' },
   { id: 'B-28', rule: 'R-PMS-6', text: 'PAGEMAP_SCAN never reports a PMD hole as written nor arms it' },
+  { id: 'B-32', rule: 'R-PMS-5', text: 'PAGEMAP_SCAN with WP_MATCHING and no output vector over part of a THP backs out output it never had: a NULL dereference kills the task (pre 2025 "fs/proc/task_mmu: check p->vec_buf for NULL")' },
   { id: 'B-30', rule: 'R-SPLIT-1', text: 'an anon PMD split gives PTEs soft-dirty only from the PMD soft-dirty bit, not from its dirty bit (pre-6.0 behaviour)' },
   { id: 'M-1', rule: 'R-PM-1', text: 'pagemap ignores the VMA soft-dirty flag for pages without an entry' },
   { id: 'M-2', rule: 'R-PM-1', text: 'pagemap reports soft-dirty for addresses between VMAs' },
@@ -36,11 +38,15 @@ export const MUTANTS: Mutant[] = [
   { id: 'M-9', rule: 'R-PO-1', text: 'swap-out drops the soft-dirty bit' },
   { id: 'M-10', rule: 'R-CR-2', text: 'clear_refs also clears the uffd-wp bit' },
   { id: 'M-11', rule: 'R-WP-3', text: 'write-protect of anon none installs markers even without WP_UNPOPULATED' },
+  { id: 'M-12', rule: 'R-PMS-4', text: 'PAGEMAP_SCAN\'s exclusive-WP fast path (WP_MATCHING without an output vector) honours the category masks: it arms only interesting written entries' },
   { id: 'M-13', rule: 'R-PMS-1', text: 'PAGEMAP_SCAN reports WPALLOWED for VMAs of a sync (non-WP_ASYNC) context' },
   { id: 'M-14', rule: 'R-MRM-7', text: 'mremap growth in place sets VM_SOFTDIRTY' },
   { id: 'M-15', rule: 'R-POP-2', text: 'MADV_POPULATE_* reports a failing fault (SIGBUS) as EINVAL, like a permission problem (the 5.14-rc behaviour, fixed before release by "mm/madvise: report SIGBUS as -EFAULT for MADV_POPULATE_(READ|WRITE)")' },
   { id: 'M-16', rule: 'R-POP-1', text: 'MADV_POPULATE_WRITE stores data like a write: pages it faulted are no longer zero-filled (a folio split keeps them instead of mapping the zero page)' },
   { id: 'M-17', rule: 'R-POP-3', text: 'a populate write on a sync uffd-wp page is delivered to the monitor like a user fault (UFFD_USER_MODE_ONLY ignored): a wp fault event, and the write completes' },
+  { id: 'M-18', rule: 'R-GRD-4', text: 'MADV_DONTNEED (an ordinary zap) drops guard markers as munmap does' },
+  { id: 'M-19', rule: 'R-GRD-5', text: 'fork copies no guard markers of a non-anonymous VMA (its page tables are not copied)' },
+  { id: 'M-20', rule: 'R-PMS-9', text: 'PAGEMAP_SCAN arming leaves guard markers without the swp uffd-wp bit: they stay WRITTEN' },
 ];
 
 export function getMutant(id: string): Mutant {

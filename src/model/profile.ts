@@ -50,6 +50,15 @@ export interface Knobs {
    *  MADV_POPULATE_(READ|WRITE)"); before, madvise_walk_vmas skipped holes, populated the VMAs after
    *  them and returned ENOMEM at the end */
   populateNoVmaWalk: boolean;
+  /** MADV_GUARD_INSTALL / MADV_GUARD_REMOVE exist (6.13; pagemap bit 58 and PAGE_IS_GUARD 6.15) */
+  guardRegions: boolean;
+  /** CONFIG_MEM_SOFT_DIRTY (absent = built in). A host setting: without it PAGEMAP_SCAN's category
+   *  masks never see SOFT_DIRTY (fs/proc/task_mmu.c: pte_soft_dirty() is 0, VM_SOFTDIRTY is 0) */
+  memSoftDirty?: boolean;
+  /** MADV_GUARD_INSTALL sets the sticky VM_MAYBE_GUARD flag, which makes fork copy the VMA's page
+   *  tables, and prepares an anon_vma only for anonymous VMAs (the VMA_STICKY_FLAGS series, 6.19;
+   *  in 6.18.y: smaps shows `gu` on the 6.18.44 host); before, anon_vma_prepare on every VMA */
+  maybeGuardFlag?: boolean;
 }
 
 export interface Profile { name: string; knobs: Knobs }
@@ -71,13 +80,15 @@ const K618: Knobs = {
   mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
   finishFaultWholeFolio: true,
   populateNoVmaWalk: true,
+  guardRegions: true,
+  maybeGuardFlag: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
+    knobs: { ...K618, guardRegions: false, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
   },
   '6.1': {
     name: '6.1',
@@ -86,12 +97,21 @@ export const PROFILES: Record<string, Profile> = {
       mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
-      populateNoVmaWalk: false,
+      populateNoVmaWalk: false, guardRegions: false,
     },
   },
 };
 
 export const DEFAULT_PROFILE = '6.18';
+
+/** Knobs a kernel release decides between two profiles: guard regions with pagemap bit 58 and
+ *  PAGE_IS_GUARD from 6.15 (a 6.15-6.17 kernel takes the 6.12 profile otherwise). */
+export function releaseKnobs(release: string): Partial<Knobs> {
+  const m = /(\d+)\.(\d+)/.exec(release);
+  if (!m) return {};
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 6015 ? { guardRegions: true } : {};
+}
 
 export function getProfile(name: string = DEFAULT_PROFILE): Profile {
   const p = Object.hasOwn(PROFILES, name) ? PROFILES[name] : undefined;

@@ -3,13 +3,13 @@
 // changes (write-protection, markers, page-table allocation, THP split) the model must apply, in the
 // order the kernel walk performs them.
 //
-// Only the two query shapes of the `scan` case op are modelled (case-format.md), both WITH an output
-// buffer large enough for every region, return_mask = all categories:
-//   plain       flags 0, category_mask 0, anyof 0, inverted 0: every page of every VMA is interesting
-//   wp_matching flags WP_MATCHING|CHECK_WPASYNC, category_mask WRITTEN: since return_mask != WRITTEN
-//               this is the *generic* PTE path, never the WRITTEN fast path nor the exclusive-WP
-//               no-buffer fast path (R-PMS-3 / R-PMS-4 are therefore not modelled here)
-// plus an optional max_pages.
+// The whole argument space of struct pm_scan_arg that a case can give (case-format.md `scan`):
+// flags WP_MATCHING and CHECK_WPASYNC, category_mask / category_inverted / category_anyof_mask /
+// return_mask, max_pages, and an output vector or none (vec NULL, vec_len 0). The output vector,
+// when given, holds every region of the range. Three PTE-level paths, as pagemap_scan_pmd_entry
+// takes them: the exclusive-WP fast path (WP_MATCHING without a vector, R-PMS-4), the WRITTEN fast
+// path (category_mask = return_mask = WRITTEN, no anyof, no inverted, R-PMS-3.fast) and the
+// generic path (R-PMS-3.generic).
 //
 // Sources: x86-semantics.md §3 and fs/proc/task_mmu.c of linux 6.12.117 (which already carries the
 // July-2026 PAGEMAP_SCAN fixes); version differences go through ScanKnobs (§0.4). No kernel text is
@@ -99,8 +99,9 @@ export type ScanEntry =
   | { kind: 'swap'; wp: boolean; sd: boolean }
   /** uffd-wp PTE marker (`sd` = its swp soft-dirty bit, normally false) */
   | { kind: 'marker'; sd: boolean }
-  /** guard-region PTE marker (MADV_GUARD_INSTALL, 6.15+); `wp` = swp uffd-wp bit set on it by an earlier arming (R-PMS-9). No case op creates one today. */
-  | { kind: 'guard'; wp: boolean }
+  /** guard-region PTE marker (MADV_GUARD_INSTALL, 6.15+); `wp` = swp uffd-wp bit set on it by an
+   *  earlier arming (R-PMS-9); `sd` = its swp soft-dirty bit (an mremap move sets it) */
+  | { kind: 'guard'; wp: boolean; sd?: boolean }
   | HugeEntry;
 
 export interface ScanPage {
@@ -125,11 +126,36 @@ export interface ScanKnobs {
 }
 
 export interface ScanQuery {
-  /** PM_SCAN_WP_MATCHING|PM_SCAN_CHECK_WPASYNC with category_mask = WRITTEN; otherwise the plain query */
+  /** PM_SCAN_WP_MATCHING */
   wpMatching: boolean;
+  /** PM_SCAN_CHECK_WPASYNC; absent = wpMatching (the `scan` op's `wp_matching` sets both) */
+  checkWpasync?: boolean;
   /** max_pages; 0 or absent = unlimited */
   maxPages?: number;
+  /** category_mask; absent = WRITTEN with wpMatching, else 0 */
+  mask?: number;
+  /** category_inverted, category_anyof_mask (absent = 0), return_mask (absent = every category) */
+  inverted?: number;
+  anyof?: number;
+  ret?: number;
+  /** an output vector (absent = true). Without one nothing is reported, max_pages never binds and
+   *  walk_end is the range's end (pagemap_scan_output returns at once without p->vec_buf) */
+  vec?: boolean;
+  /** mutant B-23: the fast paths read a swap PTE's uffd-wp bit with pte_uffd_wp() (pre "fix
+   *  uffd-wp confusion in pagemap_scan_pmd_entry()"): a write-protected swap entry counts as written */
+  fastPathSwapConfusion?: boolean;
+  /** mutant B-32: pagemap_scan_backout_range without the p->vec_buf NULL check (pre "fs/proc/task_mmu:
+   *  check p->vec_buf for NULL"): WP_MATCHING without an output vector over part of a THP oopses */
+  backoutNullDeref?: boolean;
+  /** mutant M-12: the exclusive-WP fast path honours the category masks (arms only interesting
+   *  WRITTEN entries, as the generic path would) */
+  exclusiveWpHonoursMasks?: boolean;
+  /** mutant M-20: arming leaves guard markers alone (no swp uffd-wp bit set on them) */
+  armSkipsGuard?: boolean;
 }
+
+/** every category bit (PM_SCAN_CATEGORIES) */
+export const PAGE_CATS_ALL = 0x1ff;
 
 export interface ScanInput {
   /** absolute page number (address >> 12) of pages[0]: fixes which 2 MiB block each page is in */
@@ -162,8 +188,8 @@ export type ScanAction =
 // `page` = index into ScanInput.pages; `block` = absolute 2 MiB block number = floor(absolute page / 512).
 
 export interface ScanResult {
-  /** 0, or the ioctl error */
-  rc: 0 | 'EPERM';
+  /** 0, or the ioctl error; SIGKILL only for mutant B-32 (a kernel oops kills the task) */
+  rc: 0 | 'EPERM' | 'SIGKILL';
   /** per input page: nine-letter categories, or `---------` where not reported; all `-` on error */
   cats: string[];
   /** state changes in walk order; on EPERM those performed before the failing VMA (they stay applied) */
@@ -172,6 +198,8 @@ export interface ScanResult {
   rules: string[];
   /** walk_end as a page index: where output stopped (max_pages), else pages.length */
   walkEnd: number;
+  /** the query had an output vector: `cats` is what it held (else every page reads `---------`) */
+  vec: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,6 +225,11 @@ export const SCAN_RULES: readonly ScanRule[] = [
   { id: 'R-PMS-5.whole', text: 'under WP_MATCHING a WRITTEN huge PMD whose whole 2 MiB is reported is write-protected in place (stays huge)', source: `${TM} pagemap_scan_thp_entry, make_uffd_wp_pmd` },
   { id: 'R-PMS-5.split', text: 'under WP_MATCHING a WRITTEN huge PMD only partly reported (range edge or max_pages) is split, its output backed out, and the range redone at PTE level (a non-anon PMD split leaves a hole, handled as a hole)', source: `${TM} pagemap_scan_thp_entry, pagemap_scan_backout_range; mm/huge_memory.c __split_huge_pmd_locked` },
   { id: 'R-PMS-6', text: 'under WP_MATCHING a reported hole is armed with uffd_wp_range over the reported part: a PTE table is allocated for each 2 MiB block and a uffd-wp marker installed in every reported slot', source: `${TM} pagemap_scan_pte_hole; mm/mprotect.c change_pmd_prepare, change_pte_range` },
+  { id: 'R-PMS-1.skip', text: 'with WP_MATCHING but without CHECK_WPASYNC a VMA that is not wp_allowed is skipped silently; a VMA whose categories (XOR category_inverted) lack the WPALLOWED bit category_mask asks for is skipped', source: `${TM} pagemap_scan_test_walk, pagemap_scan_is_interesting_vma` },
+  { id: 'R-PMS-3.masks', text: 'a page is interesting iff (categories XOR category_inverted) has every bit of category_mask and, when category_anyof_mask is set, one of its bits; it is reported with categories AND return_mask', source: `${TM} pagemap_scan_is_interesting_page, pagemap_scan_output` },
+  { id: 'R-PMS-3.fast', text: 'with category_mask = return_mask = WRITTEN and no anyof or inverted mask, PTE tables take the WRITTEN fast path: every entry not write-protected (present wp bit, swp uffd-wp bit, uffd-wp marker) is reported WRITTEN (whatever else it is) and armed under WP_MATCHING', source: `${TM} pagemap_scan_pmd_entry` },
+  { id: 'R-PMS-4', text: 'WP_MATCHING without an output vector takes the exclusive-WP fast path in PTE tables: every entry not already write-protected is armed, whatever the category masks; nothing is reported and max_pages never binds', source: `${TM} pagemap_scan_pmd_entry, pagemap_scan_output (no vec_buf)` },
+  { id: 'R-PMS-10', text: 'walk_end is where the walk stopped reporting (the truncation point of max_pages), else the end of the range', source: `${TM} do_pagemap_scan, pagemap_scan_output` },
   { id: 'R-PMS-7', text: 'max_pages: the range that would exceed it is truncated to fit and the walk stops there (walk_end); only reported pages count, and the walk goes on while no further page is reported', source: `${TM} pagemap_scan_output, do_pagemap_scan` },
   { id: 'R-PMS-8', text: 'PAGEMAP_SCAN never changes soft-dirty bits and never clears uffd-wp; it only sets wp, installs markers and page tables, and splits THPs', source: `${TM} make_uffd_wp_pte, make_uffd_wp_pmd` },
   { id: 'R-PMS-9', text: 'arming a guard marker sets its swp uffd-wp bit (pagemap then reads wp=1 there and the scan no longer reports it WRITTEN)', source: `${TM} make_uffd_wp_pte` },
@@ -224,37 +257,59 @@ export function defaultSplitEntry(huge: HugeEntry, vma: ScanVma, knobs: ScanKnob
 const PMD_PAGES = 512;
 
 class Stop extends Error {}
+/** mutant B-32: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
+class Oops extends Error {}
 
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
 export function pagemapScan(input: ScanInput): ScanResult {
   const { pages, query, knobs, firstPage } = input;
   const splitEntry = input.splitEntry ?? defaultSplitEntry;
   const n = pages.length;
-  const maxPages = query.maxPages && query.maxPages > 0 ? query.maxPages : Infinity;
+  const rules = new Set<string>();
+  const vec = query.vec !== false;
+  // without an output vector nothing counts against max_pages (pagemap_scan_output returns at once)
+  const maxPages = vec && query.maxPages && query.maxPages > 0 ? query.maxPages : Infinity;
+  const mask = query.mask ?? (query.wpMatching ? PAGE_IS_WRITTEN : 0);
+  const inv = query.inverted ?? 0;
+  const anyof = query.anyof ?? 0;
+  const ret = query.ret ?? PAGE_CATS_ALL;
+  const checkWpasync = query.checkWpasync ?? query.wpMatching;
+  if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== PAGE_CATS_ALL) rules.add('R-PMS-3.masks');
+  if (!vec) rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
   const sdBuilt = knobs.memSoftDirty !== false;
+  // without CONFIG_MEM_SOFT_DIRTY no entry or VMA is ever SOFT_DIRTY, also for the category masks
+  // (a host setting: the check takes it from the trace's soft_dirty capability)
+  const SD = sdBuilt ? PAGE_IS_SOFT_DIRTY : 0;
   const guardOn = knobs.guard !== false;
 
   const cats: (number | null)[] = new Array<number | null>(n).fill(null);
   const actions: ScanAction[] = [];
-  const rules = new Set<string>();
   let found = 0;
   let walkEnd = n;
 
   const blockOf = (i: number) => Math.floor((firstPage + i) / PMD_PAGES);
-  const finish = (rc: 0 | 'EPERM'): ScanResult => ({
+  const finish = (rc: ScanResult['rc']): ScanResult => ({
     rc,
     cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
     actions,
     rules: [...rules].sort(),
     walkEnd: rc === 0 ? walkEnd : n,
+    vec,
   });
 
-  // task_mmu.c pagemap_scan_is_interesting_page: plain = everything; wp_matching = category_mask WRITTEN.
-  const interesting = (c: number) => !query.wpMatching || (c & PAGE_IS_WRITTEN) !== 0;
+  // task_mmu.c pagemap_scan_is_interesting_page (R-PMS-3.masks)
+  const interesting = (c: number) => {
+    const x = c ^ inv;
+    return (x & mask) === mask && (!anyof || (x & anyof) !== 0);
+  };
+  // the entry is write-protected, as the fast paths test it (pte_uffd_wp / pte_swp_uffd_wp_any)
+  const isWp = (e: ScanEntry) => e.kind === 'marker' ||
+    ((e.kind === 'present' || e.kind === 'guard' || (e.kind === 'swap' && !query.fastPathSwapConfusion)) && e.wp);
 
   // task_mmu.c pagemap_scan_output: report [s, e) truncated to max_pages; returns the reported end.
   // Truncation (or nothing left to report) ends the walk after the caller's own handling (R-PMS-7).
   const output = (c: number, s: number, e: number): { end: number; stop: boolean } => {
+    if (!vec) return { end: e, stop: false };
     let end = e;
     let stop = false;
     if (found + (e - s) > maxPages) {
@@ -262,8 +317,9 @@ export function pagemapScan(input: ScanInput): ScanResult {
       stop = true;
       walkEnd = end;
       rules.add('R-PMS-7');
+      rules.add('R-PMS-10');
     }
-    for (let i = s; i < end; i++) cats[i] = c;
+    for (let i = s; i < end; i++) cats[i] = c & ret;
     found += end - s;
     return { end, stop };
   };
@@ -288,23 +344,23 @@ export function pagemapScan(input: ScanInput): ScanResult {
         if (!e.wp) c |= PAGE_IS_WRITTEN;
         if (e.file && !e.zero) c |= PAGE_IS_FILE; // vm_normal_page() is NULL for the zero page
         if (e.zero) c |= PAGE_IS_PFNZERO;
-        if (e.sd) c |= PAGE_IS_SOFT_DIRTY;
+        if (e.sd) c |= SD;
         return c;
       }
       case 'swap': {
         rules.add('R-PMS-2.swap');
         let c = PAGE_IS_SWAPPED;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
-        if (e.sd) c |= PAGE_IS_SOFT_DIRTY; // a swap entry carries no pfn: never FILE
+        if (e.sd) c |= SD; // a swap entry carries no pfn: never FILE
         return c;
       }
       case 'marker':
         rules.add('R-PMS-2.marker');
-        return PAGE_IS_SWAPPED | (e.sd ? PAGE_IS_SOFT_DIRTY : 0);
+        return PAGE_IS_SWAPPED | (e.sd ? SD : 0);
       case 'guard':
         if (!guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
         rules.add('R-PMS-2.guard');
-        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN);
+        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? SD : 0);
       default:
         throw new Error(`pagemapScan: entry kind "${e.kind}" inside a PTE table`);
     }
@@ -317,7 +373,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
     if (!h.wp) c |= PAGE_IS_WRITTEN;
     if (h.file && !h.hugeZero) c |= PAGE_IS_FILE; // vm_normal_page_pmd() is NULL for the huge zero folio
     if (h.hugeZero && knobs.pfnZeroHuge) c |= PAGE_IS_PFNZERO;
-    if (h.sd) c |= PAGE_IS_SOFT_DIRTY;
+    if (h.sd) c |= SD;
     return c;
   };
 
@@ -340,7 +396,36 @@ export function pagemapScan(input: ScanInput): ScanResult {
   };
 
   // task_mmu.c pagemap_scan_pmd_entry, generic loop (R-PMS-3.generic)
+  const arm = (ent: ScanEntry, i: number) => {
+    if (ent.kind === 'none') actions.push({ kind: 'marker', page: i });
+    else {
+      if (ent.kind === 'guard') { rules.add('R-PMS-9'); if (query.armSkipsGuard) return; }
+      actions.push({ kind: 'wp-pte', page: i });
+    }
+  };
   const walkPtes = (vma: ScanVma, vmaCat: number, s: number, e: number, entryAt: (i: number) => ScanEntry) => {
+    if (query.wpMatching && !vec && !query.exclusiveWpHonoursMasks) {
+      // R-PMS-4: exclusive-WP fast path, no category test at all
+      rules.add('R-PMS-4');
+      for (let i = s; i < e; i++) {
+        const ent = entryAt(i);
+        if (!isWp(ent)) arm(ent, i);
+      }
+      return;
+    }
+    if (!anyof && !inv && mask === PAGE_IS_WRITTEN && ret === PAGE_IS_WRITTEN) {
+      // R-PMS-3.fast: WRITTEN fast path, the entry's other categories never computed
+      rules.add('R-PMS-3.fast');
+      for (let i = s; i < e; i++) {
+        const ent = entryAt(i);
+        if (isWp(ent)) continue;
+        const { end, stop } = output(vmaCat | PAGE_IS_WRITTEN, i, i + 1);
+        if (end === i) throw new Stop();
+        if (query.wpMatching) arm(ent, i);
+        if (stop) throw new Stop();
+      }
+      return;
+    }
     for (let i = s; i < e; i++) {
       const ent = entryAt(i);
       const c = writtenGate(vma, vmaCat | pteCategory(vma, ent));
@@ -349,11 +434,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
       if (end === i) throw new Stop();
       if (query.wpMatching && c & PAGE_IS_WRITTEN) {
         rules.add('R-PMS-3.generic');
-        if (ent.kind === 'none') actions.push({ kind: 'marker', page: i });
-        else {
-          if (ent.kind === 'guard') rules.add('R-PMS-9');
-          actions.push({ kind: 'wp-pte', page: i });
-        }
+        arm(ent, i);
       }
       if (stop) throw new Stop();
     }
@@ -374,9 +455,13 @@ export function pagemapScan(input: ScanInput): ScanResult {
       } else {
         rules.add('R-PMS-5.split');
         actions.push({ kind: 'split-pmd', block });
-        // pagemap_scan_backout_range: the partial output is withdrawn, then the PMD range is redone
-        for (let i = s; i < end; i++) cats[i] = null;
-        found -= end - s;
+        // pagemap_scan_backout_range: the partial output is withdrawn (nothing to withdraw without an
+        // output vector), then the PMD range is redone
+        if (!vec && query.backoutNullDeref) throw new Oops();
+        if (vec) {
+          for (let i = s; i < end; i++) cats[i] = null;
+          found -= end - s;
+        }
         // walk_end keeps the truncation point set above (the kernel never clears it); the redo
         // truncates at the same page again unless the split left an uninteresting hole.
         const after = splitEntry(h, vma, knobs);
@@ -407,12 +492,16 @@ export function pagemapScan(input: ScanInput): ScanResult {
       // pagemap_scan_test_walk (R-PMS-1)
       rules.add('R-PMS-1');
       const wpAllowed = vma.uffdWp && vma.wpAsync;
-      if (!wpAllowed && query.wpMatching) {
+      if (!wpAllowed && checkWpasync) {
         rules.add('R-PMS-1.eperm');
         return finish('EPERM');
       }
+      if (!wpAllowed && query.wpMatching) { rules.add('R-PMS-1.skip'); i = j; continue; }
       rules.add('R-PMS-1.vmacat');
-      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? PAGE_IS_SOFT_DIRTY : 0);
+      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? SD : 0);
+      // pagemap_scan_is_interesting_vma: only the WPALLOWED bit of category_mask is tested here
+      const required = mask & PAGE_IS_WPALLOWED;
+      if (((vmaCat ^ inv) & required) !== required) { rules.add('R-PMS-1.skip'); i = j; continue; }
 
       // walk_pmd_range: one 2 MiB block (clipped to VMA and range) at a time
       let s = i;
@@ -439,6 +528,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
       i = j;
     }
   } catch (err) {
+    if (err instanceof Oops) { rules.add('R-PMS-5.split'); return finish('SIGKILL'); }
     if (!(err instanceof Stop)) throw err;
   }
   if (actions.length > 0) rules.add('R-PMS-8');

@@ -73,12 +73,19 @@ export interface Vma {
   account: boolean;
   /** anon_vma_chain of more than one anon_vma (a fork child's VMA): its anon_vma is not reusable */
   forkedChain: boolean;
+  /** VM_MAYBE_GUARD (smaps `gu`): a guard was installed in it once; sticky, never cleared; makes
+   *  fork copy its page tables (R-GRD-1, R-GRD-5) */
+  maybeGuard?: boolean;
 }
 
 export type Pte =
   | { t: 'present'; page: Page; wp: boolean; sd: boolean; writable: boolean; dirty: boolean; why: Why }
   | { t: 'swap'; page: Page; wp: boolean; sd: boolean; why: Why }
-  | { t: 'marker'; sd: boolean; why: Why };
+  | { t: 'marker'; sd: boolean; why: Why }
+  /** guard-region PTE marker (MADV_GUARD_INSTALL, mm/madvise.c guard_install_set_pte): a swap PTE
+   *  whose access is SIGSEGV; `wp`/`sd` are its swp uffd-wp / soft-dirty bits (set by a
+   *  PAGEMAP_SCAN arming, an mremap move) */
+  | { t: 'guard'; wp: boolean; sd: boolean; why: Why };
 
 export interface HugePmd {
   t: 'huge';

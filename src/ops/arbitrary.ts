@@ -4,7 +4,8 @@
 // op names a region and process that exist at that point, ranges stay inside regions and the
 // limits hold. Shrinking works on the abstract choices, so shrunk cases stay valid too.
 import fc from 'fast-check';
-import { FEATURES, KINDS, OP_NAMES, type Case, type Feature, type Kind, type Op, type OpName } from './schema.ts';
+import { FEATURES, KINDS, OP_NAMES, formatFor, type Case, type Feature, type Kind, type Op, type OpName } from './schema.ts';
+import { SCAN_LETTERS } from './trace.ts';
 import { DEFAULT_LIMITS, HPAGE_PAGES, type Limits } from './layout.ts';
 import { CasePlan, isLive, type PlanRegion } from './plan.ts';
 
@@ -42,6 +43,9 @@ const bit = (flags: number, i: number) => ((flags >>> i) & 1) === 1;
 class Builder {
   readonly ops: Op[] = [];
   private readonly plan: CasePlan;
+  /** region names some mmap gave a non-anon kind: no guard install there in a case with a
+   *  userfaultfd (a uffd-wp marker makes MADV_GUARD_INSTALL retry forever, R-GRD-1) */
+  private readonly nonAnon = new Set<string>();
 
   constructor(limits: Limits, private readonly maxPages: number, uffd: boolean) {
     this.plan = new CasePlan({ uffd, limits });
@@ -98,6 +102,7 @@ class Builder {
         if (thp !== undefined) op.thp = thp;
         // after a live region when that does not overlap anything (the plan says), else a fresh slot
         if (bit(ch.flags, 8) && regions.length) op.after = pickRegion()[0];
+        if (op.kind !== 'anon') this.nonAnon.add(name);
         push(withProc(op));
         return;
       }
@@ -119,6 +124,7 @@ class Builder {
           // past the region limit the left range stays unnamed
           if (oldName && plan.roomForName(p, oldName)) op.old = oldName;
         }
+        if (op.old !== undefined && this.nonAnon.has(name)) this.nonAnon.add(op.old);
         push(withProc(op));
         return;
       }
@@ -161,6 +167,16 @@ class Builder {
             const s: Extract<Op, { op: 'scan' }> = { op: 'scan', ...base };
             if (bit(ch.flags, 2)) s.wp_matching = bit(ch.flags, 3);
             if (bit(ch.flags, 4)) s.max_pages = 1 + (ch.c % 64);
+            if (bit(ch.flags, 9)) {
+              // ptefarm-case/2: the rest of pm_scan_arg
+              const cats = (x: number) => SCAN_LETTERS.filter((_, i) => (x >> i) & 1).join('');
+              if (bit(ch.flags, 10)) s.no_vec = true;
+              if (bit(ch.flags, 11)) s.check_wpasync = bit(ch.flags, 5);
+              if (ch.b & 1) s.category_mask = cats(ch.b >> 1);
+              if (ch.b & 0x400) s.category_inverted = cats(ch.a >> 3);
+              if (ch.c & 1) s.category_anyof_mask = cats(ch.c >> 1);
+              if (ch.c & 0x400) s.return_mask = cats(ch.a >> 7);
+            }
             op = s;
             break;
           }
@@ -170,6 +186,10 @@ class Builder {
             op = s;
             break;
           }
+          case 'guard':
+            if (plan.uffd && this.nonAnon.has(base.region)) return;
+            op = { op: 'guard', ...base };
+            break;
           default: op = { op: kind, ...base } as Op;
         }
         push(withProc(op));
@@ -215,7 +235,7 @@ export function caseArb(opts: CaseArbOptions = {}): fc.Arbitrary<Case> {
     .map(({ name, uffd, choices }) => {
       const b = new Builder(limits, maxPages, uffd !== undefined);
       for (const ch of choices) b.build(ch);
-      const c: Case = { format: 'ptefarm-case/1', ops: b.ops };
+      const c: Case = { format: formatFor(b.ops), ops: b.ops };
       if (name !== undefined) c.name = name;
       if (uffd !== undefined) c.uffd = uffd;
       return c;

@@ -1,5 +1,7 @@
-// The ptefarm-case/1 format (docs/case-format.md) as a zod schema: the one place the
-// shape of a case is defined. Types are inferred from it.
+// The ptefarm-case/1 and ptefarm-case/2 formats (docs/case-format.md) as a zod schema: the one
+// place the shape of a case is defined. Types are inferred from it. /2 adds the guard-region ops
+// and PAGEMAP_SCAN's full argument space; a /1 case using them is refused (src/ops/validate.ts),
+// and every /1 case is a /2 case.
 import { z } from 'zod';
 
 /** a region name (also the key of every region-keyed record of a trace) */
@@ -11,6 +13,13 @@ const count = z.number().int().min(1).optional();
 
 export const KINDS = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private'] as const;
 export const FEATURES = ['wp_async', 'wp_unpopulated', 'event_fork', 'event_remap', 'event_unmap'] as const;
+export const CASE_FORMATS = ['ptefarm-case/1', 'ptefarm-case/2'] as const;
+export type CaseFormat = (typeof CASE_FORMATS)[number];
+
+/** PAGEMAP_SCAN categories as a string of the scan letters (src/ops/trace.ts SCAN_LETTERS order,
+ *  each at most once, in that order): `""` = none, `"wp"` = WRITTEN|PRESENT */
+export const SCAN_CATEGORY_RE = /^a?w?f?p?s?z?h?d?g?$/;
+const categories = z.string().regex(SCAN_CATEGORY_RE, 'PAGEMAP_SCAN categories: letters of awfpszhdg, each at most once, in that order');
 
 const name = regionName;
 const ranged = { region: name, first, count, proc };
@@ -32,12 +41,36 @@ export const opSchemas = {
   uffd_register: z.strictObject({ op: z.literal('uffd_register'), ...ranged }),
   uffd_unregister: z.strictObject({ op: z.literal('uffd_unregister'), ...ranged }),
   wp: z.strictObject({ op: z.literal('wp'), ...ranged, on: z.boolean() }),
-  scan: z.strictObject({ op: z.literal('scan'), ...ranged, wp_matching: z.boolean().optional(), max_pages: z.number().int().min(1).optional() }),
+  scan: z.strictObject({
+    op: z.literal('scan'), ...ranged, wp_matching: z.boolean().optional(), max_pages: z.number().int().min(1).optional(),
+    // ptefarm-case/2: the rest of struct pm_scan_arg (include/uapi/linux/fs.h)
+    check_wpasync: z.boolean().optional(), no_vec: z.boolean().optional(),
+    category_mask: categories.optional(), category_inverted: categories.optional(),
+    category_anyof_mask: categories.optional(), return_mask: categories.optional(),
+  }),
   // MADV_POPULATE_READ (write absent or false) / MADV_POPULATE_WRITE over the range
   populate: z.strictObject({ op: z.literal('populate'), ...ranged, write: z.boolean().optional() }),
   // close() of the process's userfaultfd (its only descriptor: the kernel releases the context)
   close_uffd: z.strictObject({ op: z.literal('close_uffd'), proc }),
+  // ptefarm-case/2: MADV_GUARD_INSTALL / MADV_GUARD_REMOVE over the range (6.13+)
+  guard: z.strictObject({ op: z.literal('guard'), ...ranged }),
+  unguard: z.strictObject({ op: z.literal('unguard'), ...ranged }),
 } as const;
+
+/** ops and scan fields a ptefarm-case/1 case cannot use */
+export const V2_OPS: ReadonlySet<string> = new Set(['guard', 'unguard']);
+export const V2_SCAN_FIELDS = ['check_wpasync', 'no_vec', 'category_mask', 'category_inverted', 'category_anyof_mask', 'return_mask'] as const;
+
+/** does this op need ptefarm-case/2? */
+export function needsV2(op: { op: string } & Record<string, unknown>): boolean {
+  return V2_OPS.has(op.op) || (op.op === 'scan' && V2_SCAN_FIELDS.some((f) => op[f] !== undefined));
+}
+
+/** The format a case with these ops is written in: /1 while it needs nothing of /2 (so that every
+ *  case an older reader understands stays readable by it). */
+export function formatFor(ops: ReadonlyArray<{ op: string } & Record<string, unknown>>): CaseFormat {
+  return ops.some((o) => needsV2(o)) ? 'ptefarm-case/2' : 'ptefarm-case/1';
+}
 
 export type OpName = keyof typeof opSchemas;
 export const OP_NAMES = Object.keys(opSchemas) as OpName[];
@@ -47,7 +80,7 @@ export const opSchema = z.discriminatedUnion('op', Object.values(opSchemas) as u
 ]);
 
 export const caseSchema = z.strictObject({
-  format: z.literal('ptefarm-case/1'),
+  format: z.enum(CASE_FORMATS),
   name: z.string().max(4000).optional(),
   uffd: z.strictObject({ features: z.array(z.enum(FEATURES)).max(FEATURES.length).optional() }).optional(),
   ops: z.array(z.unknown()).min(1),
@@ -58,7 +91,7 @@ export type Feature = (typeof FEATURES)[number];
 export type OpOf<N extends OpName> = z.infer<(typeof opSchemas)[N]>;
 export type Op = { [N in OpName]: OpOf<N> }[OpName];
 export interface Case {
-  format: 'ptefarm-case/1';
+  format: CaseFormat;
   name?: string;
   uffd?: { features?: Feature[] };
   ops: Op[];

@@ -11,15 +11,18 @@
 // `a[2..5)` (first 2, count 3), `a[2..]` (first 2, count absent), `a[..5)` (first absent, count 5).
 // Other fields are `key=value`; a boolean is `key` (true) or `key=false`; `wp` takes `on` / `off`.
 // `#` starts a comment (a whole line, or after whitespace on an op line). Blank lines are ignored.
-import { FEATURES, OP_NAMES, type Case, type Feature, type Op, type OpName } from './schema.ts';
+import { CASE_FORMATS, FEATURES, OP_NAMES, formatFor, type Case, type CaseFormat, type Feature, type Op, type OpName } from './schema.ts';
 import { validateCase } from './validate.ts';
 import { DEFAULT_LIMITS, type Limits } from './layout.ts';
 import { own, put } from './records.ts';
 import { clip, someProblems } from './bounded.ts';
 
 export const TEXT_HEADER = 'ptefarm-case/1';
+/** the header lines this reader knows: the case's format */
+const TEXT_HEADERS: readonly string[] = CASE_FORMATS;
 
-type FieldType = 'int' | 'bool' | 'name' | readonly string[];
+/** `cats`: PAGEMAP_SCAN category letters (src/ops/schema.ts SCAN_CATEGORY_RE); `key=` is none */
+type FieldType = 'int' | 'bool' | 'name' | 'cats' | readonly string[];
 interface OpSyntax {
   /** what follows the op name: a page range, a bare region name, or nothing */
   subject: 'range' | 'region' | 'none';
@@ -47,9 +50,17 @@ const SYNTAX: Record<OpName, OpSyntax> = {
   uffd_register: { subject: 'range', fields: {} },
   uffd_unregister: { subject: 'range', fields: {} },
   wp: { subject: 'range', fields: { on: 'bool' } },
-  scan: { subject: 'range', fields: { wp_matching: 'bool', max_pages: 'int' } },
+  scan: {
+    subject: 'range',
+    fields: {
+      wp_matching: 'bool', max_pages: 'int', check_wpasync: 'bool', no_vec: 'bool',
+      category_mask: 'cats', category_inverted: 'cats', category_anyof_mask: 'cats', return_mask: 'cats',
+    },
+  },
   populate: { subject: 'range', fields: { write: 'bool' } },
   close_uffd: { subject: 'none', fields: {} },
+  guard: { subject: 'range', fields: {} },
+  unguard: { subject: 'range', fields: {} },
 };
 
 /** A syntax error in the text form: every problem as `line N: message`. */
@@ -93,7 +104,7 @@ export function formatOp(op: Op): string {
 
 /** The whole case as text; `indices` (default true) prefixes every op with its index. */
 export function formatText(c: Case, opts: { indices?: boolean } = {}): string {
-  const lines = [TEXT_HEADER];
+  const lines: string[] = [c.format];
   if (c.name !== undefined) lines.push(`name ${JSON.stringify(c.name)}`);
   if (c.uffd !== undefined) {
     lines.push(c.uffd.features === undefined ? 'uffd' : `uffd features=${c.uffd.features.join(',')}`);
@@ -172,6 +183,7 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
   const opLines: number[] = [];
   let name: string | undefined;
   let uffd: Case['uffd'];
+  let format: CaseFormat | undefined;
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, li) => {
     const ln = li + 1;
@@ -191,8 +203,9 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
     if (!line) return;
     const toks = line.split(/\s+/);
     if (/^ptefarm-case\//.test(toks[0])) {
-      if (toks[0] !== TEXT_HEADER || toks.length > 1) return bad(`unsupported format "${line}" (this reader knows ${TEXT_HEADER})`);
-      if (ops.length || name !== undefined || uffd !== undefined) return bad(`the ${TEXT_HEADER} line must come first`);
+      if (!TEXT_HEADERS.includes(toks[0]) || toks.length > 1) return bad(`unsupported format "${line}" (this reader knows ${TEXT_HEADERS.join(', ')})`);
+      if (ops.length || name !== undefined || uffd !== undefined || format !== undefined) return bad(`the ${toks[0]} line must come first`);
+      format = toks[0] as CaseFormat;
       return;
     }
     if (toks[0] === 'uffd') {
@@ -262,6 +275,9 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
         if (val === undefined || val === 'true') out[key] = true;
         else if (val === 'false') out[key] = false;
         else return bad(`field "${key}" is a flag: write "${key}" or "${key}=false" (got "${tok}")`);
+      } else if (type === 'cats') {
+        if (val === undefined) return bad(`field "${key}" needs categories: ${key}=LETTERS (of awfpszhdg; ${key}= for none)`);
+        out[key] = val;
       } else if (val === undefined || val === '') {
         return bad(`field "${key}" needs a value: ${key}=${type === 'int' ? 'N' : type === 'name' ? 'REGION' : (type as readonly string[]).join('|')}`);
       } else if (type === 'int') {
@@ -282,7 +298,8 @@ export function parseTextDetailed(text: string, source?: string): ParsedText {
   });
   if (!problems.length && !ops.length) problems.push('no ops (a case needs at least one op line)');
   if (problems.length) throw new TextError(problems, source);
-  const c: Case = { format: 'ptefarm-case/1', ops };
+  // without a header line: the oldest format that has every op (src/ops/schema.ts formatFor)
+  const c: Case = { format: format ?? formatFor(ops), ops };
   if (name !== undefined) c.name = name;
   if (uffd !== undefined) c.uffd = uffd;
   return { case: c, opLines };

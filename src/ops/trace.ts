@@ -6,12 +6,20 @@ import { safeRecord } from './records.ts';
 import { DEFAULT_LIMITS } from './layout.ts';
 import { clip, show, someProblems } from './bounded.ts';
 
-/** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57) soft-dirty(55) */
-export const BIT_LETTERS = ['P', 'S', 'F', 'E', 'W', 'D'] as const;
+/** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57)
+ *  soft-dirty(55), and for a ptefarm-case/2 case guard-region(58) */
+export const BIT_LETTERS = ['P', 'S', 'F', 'E', 'W', 'D', 'G'] as const;
 export type BitLetter = (typeof BIT_LETTERS)[number];
 export const BIT_NAMES: Record<BitLetter, string> = {
-  P: 'present', S: 'swapped', F: 'file', E: 'exclusive', W: 'uffd-wp', D: 'soft-dirty',
+  P: 'present', S: 'swapped', F: 'file', E: 'exclusive', W: 'uffd-wp', D: 'soft-dirty', G: 'guard',
 };
+
+/** Letters per page string in the trace of case `c`: 7 (with G, pagemap bit 58) for a
+ *  ptefarm-case/2 case, 6 for a /1 case (no op of /1 makes a guard region), so that /1 traces and
+ *  their expectations stay as they were. */
+export function pageLetters(c: { format: string }): 6 | 7 {
+  return c.format === 'ptefarm-case/2' ? 7 : 6;
+}
 /** PAGEMAP_SCAN category letters in trace order */
 export const SCAN_LETTERS = ['a', 'w', 'f', 'p', 's', 'z', 'h', 'd', 'g'] as const;
 export type ScanLetter = (typeof SCAN_LETTERS)[number];
@@ -63,6 +71,9 @@ export interface Outcome {
    *  page is the kernel's (and the host's) choice. Absent: not recorded, and the model infers it
    *  from the step's observation (the verdict says so); present and empty: no zero page. */
   zero?: Record<string, number[]>;
+  /** region -> PAGEMAP_SCAN's walk_end of this scan, as a page of the region (the scanned range's
+   *  end when the walk was not cut short by max_pages) */
+  walk_end?: Record<string, number>;
 }
 
 /** proc -> region -> one string per page */
@@ -90,14 +101,15 @@ export interface Trace {
   skipped?: string;
 }
 
-/** one pagemap string: each slot only its own letter, `.` (0) or `?` (not shown) */
-export const PAGE_STRING_RE = /^[P.?][S.?][F.?][E.?][W.?][D.?]$/;
+/** one pagemap string: each slot only its own letter, `.` (0) or `?` (not shown); six letters, or
+ *  seven with the guard bit (ptefarm-case/2) */
+export const PAGE_STRING_RE = /^[P.?][S.?][F.?][E.?][W.?][D.?][G.?]?$/;
 /** one PAGEMAP_SCAN string: each slot only its own letter or `.`; `---------` for a page not reported */
 export const SCAN_STRING_RE = /^(?:-{9}|[a.][w.][f.][p.][s.][z.][h.][d.][g.])$/;
 /** a process number as a trace key */
 const PROC_KEY_RE = /^(?:0|[1-9][0-9]{0,8})$/;
 
-const pageStr = z.string().regex(PAGE_STRING_RE, 'six characters, each its own letter of PSFEWD (in that order), . or ?');
+const pageStr = z.string().regex(PAGE_STRING_RE, 'six or seven characters, each its own letter of PSFEWDG (in that order), . or ?');
 const scanStr = z.string().regex(SCAN_STRING_RE, 'nine characters, each its own letter of awfpszhdg (in that order) or ., or --------- for a page not reported');
 const procKey = z.string().regex(PROC_KEY_RE, 'a process number');
 const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName), procKey);
@@ -120,6 +132,7 @@ export const traceSchema = z.object({
       huge: safeRecord(z.array(pageIndex), regionName).optional(),
       swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
       zero: safeRecord(z.array(pageIndex), regionName).optional(),
+      walk_end: safeRecord(z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion), regionName).optional(),
     }).optional(),
     events: z.array(z.object({
       kind: z.enum(['wp_fault', 'fork', 'remap', 'unmap']), proc: z.number().int().min(0).max(DEFAULT_LIMITS.maxProcs - 1),
@@ -165,7 +178,7 @@ export function traceProblems(c: Case, t: Trace): string[] {
         if (!PROC_KEY_RE.test(proc)) { problems.push(`steps[${i}].${field}.${clip(proc, 40)}: not a process number`); continue; }
         for (const [region, strs] of Object.entries(regions)) {
           const bad = Array.isArray(strs) ? strs.findIndex((x) => typeof x !== 'string' || !re.test(x)) : 0;
-          if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD page' : 'PAGEMAP_SCAN'} string`);
+          if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD(G) page' : 'PAGEMAP_SCAN'} string`);
         }
       }
     };

@@ -14,7 +14,7 @@
 // before comparing bits, and skips (exit 4) otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Case, Op } from '../ops/schema.ts';
+import { formatFor, needsV2, V2_SCAN_FIELDS, type Case, type Op } from '../ops/schema.ts';
 import type { Trace, UffdEvent } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
@@ -143,11 +143,22 @@ const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.
 
 interface Reg { start: number; pages: number }
 
-export function generateRepro(c: Case, opts: ReproOptions = {}): string {
+export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
+  // a /2-format case that uses nothing of /2 is the same case in /1, whose six pagemap letters the
+  // C runtime checks
+  const c: Case = { ...c0, format: formatFor(c0.ops) };
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
   if (bad.length) {
     const [op, i] = bad[0];
     throw new ReproError(`op ${i} (${op.op}): the C reproducer cannot express "${op.op}" yet`);
+  }
+  // the C runtime checks six pagemap bits and the /1 scan: a ptefarm-case/2 feature is refused
+  // with its name (guard ops are refused above)
+  const v2 = c.ops.findIndex((op) => needsV2(op as Op & Record<string, unknown>));
+  if (v2 >= 0) {
+    const op = c.ops[v2] as Op & Record<string, unknown>;
+    const fields = V2_SCAN_FIELDS.filter((f) => op[f] !== undefined).join(', ');
+    throw new ReproError(`op ${v2} (${op.op}): the C reproducer cannot express the ptefarm-case/2 scan argument${fields.includes(',') ? 's' : ''} ${fields} yet`);
   }
   const spec = opts.expectFrom ?? 'model:x86';
   let model;

@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan } from '../ops/plan.ts';
 import { DEFAULT_LIMITS } from '../ops/layout.ts';
-import { SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
+import { pageLetters, SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
 import { dict, own } from '../ops/records.ts';
 import { capabilitiesOf, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
@@ -17,8 +17,27 @@ import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   skip: 0, mmap: 1, munmap: 2, mremap: 3, mprotect: 4, read: 5, write: 6, fork: 7, exit: 8, clear_refs: 9,
   pageout: 10, dontneed: 11, collapse: 12, split: 13, uffd_register: 14, uffd_unregister: 15, wp: 16, scan: 17,
-  populate: 18, close_uffd: 19,
+  populate: 18, close_uffd: 19, guard: 20, unguard: 21,
 };
+/** C_SCAN's extension bits and the packed category masks (workers/executor/ptefarm-uapi.h SCAN_*) */
+const SCAN_EXPLICIT = 1, SCAN_CHECK_WPASYNC = 2, SCAN_NO_VEC = 4;
+const ALL_CATEGORIES = 0x1ff;
+function categoryBits(letters: string | undefined, dflt: number): number {
+  if (letters === undefined) return dflt;
+  let m = 0;
+  for (const ch of letters) m |= 1 << SCAN_LETTERS.indexOf(ch as (typeof SCAN_LETTERS)[number]);
+  return m;
+}
+/** the scan op's extra numbers: wp_matching max_pages bits masks. A /1 case's scan keeps the /1
+ *  meaning (bits 0: the executor picks the masks and reports no walk_end). */
+function scanExtra(op: Extract<Op, { op: 'scan' }>, v2: boolean): string {
+  const wp = op.wp_matching ? 1 : 0;
+  if (!v2) return ` ${wp} ${op.max_pages ?? 0}`; // the /1 line, which executors built before /2 read too
+  const bits = SCAN_EXPLICIT | ((op.check_wpasync ?? !!op.wp_matching) ? SCAN_CHECK_WPASYNC : 0) | (op.no_vec ? SCAN_NO_VEC : 0);
+  const masks = categoryBits(op.category_mask, op.wp_matching ? 2 : 0) + categoryBits(op.category_inverted, 0) * 2 ** 9 +
+    categoryBits(op.category_anyof_mask, 0) * 2 ** 18 + categoryBits(op.return_mask, ALL_CATEGORIES) * 2 ** 27;
+  return ` ${wp} ${op.max_pages ?? 0} ${bits} ${masks}`;
+}
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
 const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
@@ -37,6 +56,8 @@ export interface EncodedCase {
   uffdFeatures: number; // -1: no userfaultfd
   /** op index -> reason, for ops the host cannot run (not executed; their step is still observed) */
   skipped: Map<number, string>;
+  /** letters per page string: 7 (with G) for a ptefarm-case/2 case (src/ops/trace.ts pageLetters) */
+  letters?: 6 | 7;
 }
 
 /** a code from one of the tables above: own keys only (`constructor` is no kind) */
@@ -106,17 +127,17 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         let extra = '';
         if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
-        if (op.op === 'scan') extra = ` ${op.wp_matching ? 1 : 0} ${op.max_pages ?? 0}`;
+        if (op.op === 'scan') extra = scanExtra(op, c.format === 'ptefarm-case/2');
         if (op.op === 'populate') extra = ` ${op.write ? 1 : 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
     }
   });
   const uffdFeatures = c.uffd ? (c.uffd.features ?? []).reduce((m, f, k) => m | table(FEATURE_BITS, f, k, 'feature'), 0) : -1;
-  return { lines, regionNames, uffdFeatures, skipped };
+  return { lines, regionNames, uffdFeatures, skipped, letters: pageLetters(c) };
 }
 
-export function decodePages(rle: string, softDirty: boolean): string[] {
+export function decodePages(rle: string, softDirty: boolean, letters: 6 | 7 = 6): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < rle.length) {
@@ -129,6 +150,7 @@ export function decodePages(rle: string, softDirty: boolean): string[] {
     i = j;
     let s = '';
     for (let b = 0; b < 6; b++) s += b === 5 && !softDirty ? '?' : (v >> b) & 1 ? PAGE_LETTERS[b] : '.';
+    if (letters === 7) s += '.'; // a `g` line after the `p` line sets G
     for (let k = 0; k < n; k++) out.push(s);
   }
   return out;
@@ -189,7 +211,24 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       case 'p': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const procPages = own(step.pages, t[1]) ?? (step.pages![t[1]] = dict());
-        procPages[name(t[2])] = decodePages(t[3] ?? '', softDirty);
+        procPages[name(t[2])] = decodePages(t[3] ?? '', softDirty, enc.letters ?? 6);
+        break;
+      }
+      case 'g': {
+        // guard pages (pagemap bit 58) of a region observed by the `p` line before: runs `first count`
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const strs = own(own(step.pages, t[1]), name(t[2]));
+        if (!strs) throw new Error(`executor guard line for a region it did not observe: ${line.slice(0, 80)}`);
+        if (enc.letters !== 7) break; // a /1 case's trace has no G letter
+        for (let k = 3; k + 1 < t.length; k += 2) {
+          for (let q = Number(t[k]); q < Number(t[k]) + Number(t[k + 1]) && q < strs.length; q++) strs[q] = strs[q].slice(0, 6) + 'G';
+        }
+        break;
+      }
+      case 'w': {
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        step.outcome!.walk_end ??= dict();
+        step.outcome!.walk_end![name(t[1])] = Number(t[2]);
         break;
       }
       case 'n': {
@@ -431,6 +470,8 @@ export class LiveTarget implements Target {
   opSkipReason(op: Op, probe: ProbeResult): string | undefined {
     if (op.op === 'pageout' && !probe.swap) return 'no active swap: MADV_PAGEOUT cannot reclaim (run `ptefarm setup --swap` as root)';
     if (op.op === 'scan' && !probe.pagemap_scan) return 'PAGEMAP_SCAN is not supported by this kernel';
+    // guard regions are observed through pagemap bit 58, which came with PAGE_IS_GUARD (6.15)
+    if ((op.op === 'guard' || op.op === 'unguard') && !probe.scan_guard) return 'this kernel has no PAGE_IS_GUARD (6.15+): guard regions cannot be observed';
     return undefined;
   }
 

@@ -439,6 +439,45 @@ describe('R-PMS-8 the scan never touches soft-dirty', () => {
   });
 });
 
+// ptefarm-case/2: the rest of pm_scan_arg (fs/proc/task_mmu.c pagemap_scan_pmd_entry's three PTE
+// paths, pagemap_scan_is_interesting_page / _vma, pagemap_scan_output without a vector)
+describe('full argument space', () => {
+  const swapWp: ScanEntry = { kind: 'swap', wp: true, sd: false };
+  it('R-PMS-3.masks: category_mask and category_inverted select, anyof needs one bit, return_mask masks the report', () => {
+    const pages = pagesOf(plainVma(1), [written(), none, swapWp]);
+    expect(track(scan(pages, { wpMatching: false, mask: PAGE_IS_PRESENT, ret: PAGE_IS_PRESENT | PAGE_IS_WRITTEN })).cats)
+      .toEqual(['.w.p.....', NOT_REPORTED, NOT_REPORTED]);
+    expect(track(scan(pages, { wpMatching: false, mask: PAGE_IS_PRESENT, inverted: PAGE_IS_PRESENT, ret: 0 })).cats)
+      .toEqual([NOT_REPORTED, '.........', '.........']);
+    expect(track(scan(pages, { wpMatching: false, anyof: 1 << 4 })).cats).toEqual([NOT_REPORTED, NOT_REPORTED, '....s....']);
+  });
+  it('R-PMS-1.skip: WP_MATCHING without CHECK_WPASYNC skips a VMA that is not wp_allowed; a WPALLOWED mask skips it too', () => {
+    const pages = [...pagesOf(plainVma(1), [written()]), ...pagesOf(armed(2), [written()])];
+    const r = track(scan(pages, { wpMatching: true, checkWpasync: false }));
+    expect(r.rc).toBe(0);
+    expect(r.cats).toEqual([NOT_REPORTED, 'aw.p...d.']);
+    expect(track(scan(pages, { wpMatching: false, mask: 1 })).cats).toEqual([NOT_REPORTED, 'aw.p...d.']);
+  });
+  it('R-PMS-4: WP_MATCHING without an output vector arms every entry not yet protected, whatever the masks; nothing reported, walk_end = end', () => {
+    const r = track(scan(pagesOf(armed(1), [written(), none, protectedPage, swapWp]), { wpMatching: true, vec: false, mask: 1 << 4, maxPages: 1 }));
+    expect(r.cats).toEqual(times(4, NOT_REPORTED));
+    expect(r.actions).toEqual([{ kind: 'wp-pte', page: 0 }, { kind: 'marker', page: 1 }]);
+    expect(r.walkEnd).toBe(4);
+    expect(r.vec).toBe(false);
+  });
+  it('R-PMS-3.fast: category_mask = return_mask = WRITTEN reports what is not write-protected as WRITTEN alone (a swap entry\'s wp bit read with the swap helper)', () => {
+    const q: ScanQuery = { wpMatching: false, mask: PAGE_IS_WRITTEN, ret: PAGE_IS_WRITTEN };
+    expect(track(scan(pagesOf(armed(1), [written(), protectedPage, swapWp, marker, none]), q)).cats)
+      .toEqual(['.w.......', NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, '.w.......']);
+    // B-23: the pre-6.9 fast path read the swap entry's wp bit with the present helper
+    expect(scan(pagesOf(armed(1), [swapWp]), { ...q, fastPathSwapConfusion: true }).cats).toEqual(['.w.......']);
+  });
+  it('R-PMS-10: walk_end is the max_pages truncation point', () => {
+    const r = track(scan(pagesOf(armed(1), times(4, () => written())), { wpMatching: false, maxPages: 3 }));
+    expect(r.walkEnd).toBe(3);
+  });
+});
+
 describe('input validation', () => {
   it('rejects a block mixing a huge PMD with PTE entries, a gap inside a VMA, and disagreeing PMD pages', () => {
     expect(() => scan(pagesOf(armed(1), [thp(), none]), PLAIN)).toThrow(/mixes/);

@@ -92,7 +92,7 @@ describe('text form', () => {
     expect(errorOf(() => parseText('0 mmap a pages=1 kind=anon\n5 write a\n'))).toMatch(/line 2: op index 5 does not match its position 1/);
     expect(errorOf(() => parseText('uffd features=wp_async,turbo\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unknown uffd feature "turbo"/);
     expect(errorOf(() => parseText('name unquoted\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: name needs a JSON string/);
-    expect(errorOf(() => parseText('ptefarm-case/2\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unsupported format/);
+    expect(errorOf(() => parseText('ptefarm-case/3\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unsupported format/);
     expect(errorOf(() => parseText('mmap a pages=1 kind=anon\nuffd\n'))).toMatch(/line 2: the uffd line must come before the ops/);
     expect(errorOf(() => parseText('# nothing\n'))).toMatch(/no ops/);
     // every bad line is reported, not just the first

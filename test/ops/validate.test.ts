@@ -17,7 +17,7 @@ describe('validateCase: clear messages naming op index and field', () => {
   });
 
   it('top level: wrong format, no ops, unknown key, bad feature', () => {
-    expect(problems({ format: 'ptefarm-case/2', ops: [A] }).join('\n')).toMatch(/^format: /m);
+    expect(problems({ format: 'ptefarm-case/9', ops: [A] }).join('\n')).toMatch(/^format: /m);
     expect(problems(mk([])).join('\n')).toMatch(/^ops: /m);
     expect(problems({ ...mk([A]), colour: 1 }).join('\n')).toMatch(/colour/);
     expect(problems(mk([A], { uffd: { features: ['wp_sync'] } })).join('\n')).toMatch(/^uffd\.features\[0\]: /m);
@@ -27,7 +27,7 @@ describe('validateCase: clear messages naming op index and field', () => {
 
   it('unknown op', () => {
     expect(problems(mk([A, { op: 'wirte', region: 'a' }]))).toEqual([
-      expect.stringMatching(/^ops\[1\]\.op: unknown op "wirte" \(expected one of mmap, .*scan, populate, close_uffd\)$/),
+      expect.stringMatching(/^ops\[1\]\.op: unknown op "wirte" \(expected one of mmap, .*scan, populate, close_uffd, guard, unguard\)$/),
     ]);
     expect(problems(mk([A, { region: 'a' }]))).toEqual([expect.stringMatching(/^ops\[1\]\.op: unknown op undefined/)]);
     expect(problems(mk([A, 7]))).toEqual([expect.stringMatching(/^ops\[1\]: expected an object/)]);

@@ -77,13 +77,13 @@ static void env_check(int code, int p, int rid, uint64_t first, uint64_t count, 
       uint64_t sp = now->start / PG;
       for (uint64_t b = sp / HPG_PAGES * HPG_PAGES; b < sp + now->pages; b += HPG_PAGES) {
         uint64_t k = b > sp ? b - sp : 0;
-        if (!(is[k] & OBS_HUGE)) continue;
+        if (!OBS_IS_HUGE(is[k])) continue;
         uint8_t then = k < old->pages ? was[k] : 0;
-        if ((then & OBS_HUGE) && !((then & OBS_ZERO) && !(is[k] & OBS_ZERO))) continue;
+        if (OBS_IS_HUGE(then) && !((then & OBS_ZERO) && !(is[k] & OBS_ZERO))) continue;
         uint64_t ba = b * PG;
         int in_range = q == p && ba < hi && ba + block > lo;
         if (in_range && code == OP_COLLAPSE) continue;
-        if (in_range && (then & OBS_HUGE)) continue; /* huge zero page -> THP: a write fault */
+        if (in_range && OBS_IS_HUGE(then)) continue; /* huge zero page -> THP: a write fault */
         if (in_range) {
           /* a fault maps a huge page only where no page table was: none of the block's pages
            * had an entry before */

@@ -148,6 +148,17 @@ static void print_pages(void) {
         k = j;
       }
       fputc('\n', out);
+      /* guard pages (pagemap bit 58) of the region, as runs: `g proc rid first count ...` */
+      int g_printed = 0;
+      for (uint64_t k = 0; k < n;) {
+        if (!OBS_IS_GUARD(cur_obs[p][g][k])) { k++; continue; }
+        uint64_t j = k + 1;
+        while (j < n && OBS_IS_GUARD(cur_obs[p][g][j])) j++;
+        if (!g_printed) { fprintf(out, "g %d %d", p, g); g_printed = 1; }
+        fprintf(out, " %llu %llu", (unsigned long long)k, (unsigned long long)(j - k));
+        k = j;
+      }
+      if (g_printed) fputc('\n', out);
     }
   }
 }
@@ -263,7 +274,7 @@ static void supervise(void) {
     struct rep r = { 0 };
     const char *rc = "0";
     int acted = p;
-    int scan_region = -1; uint64_t scan_first = 0, scan_count = 0;
+    int scan_region = -1, walk_region = -1; uint64_t scan_first = 0, scan_count = 0, walk_end = 0;
     static struct pf_page_region vec[MAXPAGES + 1];
     long nvec = 0;
     switch (code) {
@@ -335,12 +346,18 @@ static void supervise(void) {
       break;
     }
     case OP_UREG: case OP_UUNREG: case OP_WP: rc = uffd_op(p, code, addr, len, (int)v[5]); break;
-    case OP_SCAN: { /* proc rid first count wp_matching max_pages */
+    case OP_SCAN: { /* proc rid first count wp_matching max_pages scan_bits masks */
       c.code = C_SCAN; c.addr = addr; c.len = len; c.a = (int)v[5]; c.len2 = (uint64_t)v[6];
-      rc = run_scan(p, &c, vec, &nvec);
-      if (nvec >= 0) { scan_region = rid; scan_first = first; scan_count = count; }
+      if (g_ops[i].n == 9) { c.b = (int)v[7]; c.addr2 = (uint64_t)v[8]; } /* a /1 line has neither */
+      rc = run_scan(p, &c, vec, &nvec, &walk_end);
+      if (nvec >= 0 && !(c.b & SCAN_NO_VEC)) { scan_region = rid; scan_first = first; scan_count = count; }
+      if (nvec >= 0 && (c.b & SCAN_EXPLICIT)) walk_region = rid;
       break;
     }
+    case OP_GUARD: case OP_UNGUARD: /* proc rid first count */
+      c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = code == OP_GUARD ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+      rc = run(p, &c, &r);
+      break;
     case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break; /* proc -1 */
     case OP_POPULATE: /* proc rid first count write */
       c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
@@ -364,6 +381,8 @@ static void supervise(void) {
       if (n) fputc('\n', out);
     }
     print_pages();
+    if (walk_region >= 0) /* walk_end as a page of the region (`w rid page`) */
+      fprintf(out, "w %d %llu\n", walk_region, (unsigned long long)((walk_end - P[p].reg[walk_region].start) / PG));
     if (scan_region >= 0) {
       fprintf(out, "n %d %d %llu %llu", p, scan_region, (unsigned long long)scan_first, (unsigned long long)scan_count);
       uint64_t base = P[p].reg[scan_region].start;
@@ -554,11 +573,11 @@ static void run_case(const char *id) {
 /* ---- requests: every number is checked here, before anything runs ------------------------- */
 
 /* numbers on each op line, by op code (README "Op lines") */
-static const int OP_NUMBERS[OP_CLOSE_UFFD + 1] = {
+static const int OP_NUMBERS[OP_LAST + 1] = {
   [OP_SKIP] = 2, [OP_MMAP] = 7, [OP_MUNMAP] = 5, [OP_MREMAP] = 9, [OP_MPROTECT] = 6, [OP_READ] = 5,
   [OP_WRITE] = 5, [OP_FORK] = 2, [OP_EXIT] = 2, [OP_CLEAR_REFS] = 3, [OP_PAGEOUT] = 5, [OP_DONTNEED] = 5,
-  [OP_COLLAPSE] = 5, [OP_SPLIT] = 4, [OP_UREG] = 5, [OP_UUNREG] = 5, [OP_WP] = 6, [OP_SCAN] = 7,
-  [OP_POPULATE] = 6, [OP_CLOSE_UFFD] = 3,
+  [OP_COLLAPSE] = 5, [OP_SPLIT] = 4, [OP_UREG] = 5, [OP_UUNREG] = 5, [OP_WP] = 6, [OP_SCAN] = 9,
+  [OP_POPULATE] = 6, [OP_CLOSE_UFFD] = 3, [OP_GUARD] = 5, [OP_UNGUARD] = 5,
 };
 
 static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; }
@@ -570,9 +589,10 @@ static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= 
 static int check_op_line(const struct line *l, char *why, size_t n) {
   const int64_t *v = l->v;
   if (l->n < 2) { snprintf(why, n, "fewer than 2 numbers"); return -1; }
-  if (!in_range(v[0], 0, OP_CLOSE_UFFD)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
+  if (!in_range(v[0], 0, OP_LAST)) { snprintf(why, n, "unknown op code %lld", (long long)v[0]); return -1; }
   int code = (int)v[0];
-  if (l->n != OP_NUMBERS[code]) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
+  /* a scan line of the /1 form (7 numbers, no scan bits and masks) is still accepted */
+  if (l->n != OP_NUMBERS[code] && !(code == OP_SCAN && l->n == 7)) { snprintf(why, n, "op code %d takes %d numbers, not %d", code, OP_NUMBERS[code], l->n); return -1; }
   if (!in_range(v[1], 0, MAXP - 1)) { snprintf(why, n, "process %lld outside 0..%d", (long long)v[1], MAXP - 1); return -1; }
   if (op_has_region(code) && !in_range(v[2], 0, MAXR - 1)) {
     snprintf(why, n, "region id %lld outside 0..%d", (long long)v[2], MAXR - 1); return -1;
@@ -599,7 +619,9 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
     if (!in_range(v[3], 0, MAXPAGES) || !in_range(v[4], 0, MAXPAGES)) bad = "first or count outside 0..1024";
     else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
     else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
-    else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX))) bad = "wp_matching or max_pages out of range";
+    else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX) ||
+                                 (l->n == 9 && (!in_range(v[7], 0, 7) || !in_range(v[8], 0, (1LL << 36) - 1)))))
+      bad = "wp_matching, max_pages, scan bits or masks out of range";
     else if (code == OP_POPULATE && !in_range(v[5], 0, 1)) bad = "write not 0 or 1";
   }
   if (bad) { snprintf(why, n, "%s", bad); return -1; }

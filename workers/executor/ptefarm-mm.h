@@ -383,14 +383,25 @@ static void case_process(void) {
       else if (cur >= 0 && mprotect((void *)(uintptr_t)c.addr, PG, cur)) err = errno;
       break;
     }
-    case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none) */
+    case C_SCAN: { /* a: wp_matching, len2: max_pages (0: none), b: SCAN_* (ptefarm-uapi.h), addr2: masks */
       uint64_t pages = c.len / PG;
       uint64_t cats = scan_return_mask();
-      long r = c.a ? do_scan(c.addr, c.addr + c.len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                             PAGE_IS_WRITTEN, 0, cats, c.len2, vec, pages + 1)
-                   : do_scan(c.addr, c.addr + c.len, 0, 0, 0, cats, c.len2, vec, pages + 1);
+      uint64_t flags = c.a ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0;
+      uint64_t mask = c.a ? PAGE_IS_WRITTEN : 0, inv = 0, anyof = 0;
+      if (c.b & SCAN_EXPLICIT) {
+        flags = (c.a ? PM_SCAN_WP_MATCHING : 0) | (c.b & SCAN_CHECK_WPASYNC ? PM_SCAN_CHECK_WPASYNC : 0);
+        mask = c.addr2 & 0x1ff; inv = (c.addr2 >> 9) & 0x1ff; anyof = (c.addr2 >> 18) & 0x1ff; cats = (c.addr2 >> 27) & 0x1ff;
+      }
+      int novec = !!(c.b & SCAN_NO_VEC);
+      struct pf_pm_scan_arg a;
+      memset(&a, 0, sizeof a);
+      a.size = sizeof a; a.flags = flags; a.start = c.addr; a.end = c.addr + c.len;
+      a.vec = novec ? 0 : (uint64_t)(uintptr_t)vec; a.vec_len = novec ? 0 : pages + 1; a.max_pages = c.len2;
+      a.category_mask = mask; a.category_inverted = inv; a.category_anyof_mask = anyof; a.return_mask = cats;
+      long r = ioctl(pm_fd, PF_PAGEMAP_SCAN, &a);
       if (r < 0) { reply(errno, 0, 0, NULL, 0); continue; }
-      reply(0, (int)r, 0, vec, (size_t)r * sizeof vec[0]);
+      /* x: walk_end, the address where the walk stopped */
+      reply(0, (int)r, (int64_t)a.walk_end, vec, (size_t)r * sizeof vec[0]);
       continue;
     }
     case C_OBSERVE: /* a: number of ranges that follow */
@@ -655,9 +666,10 @@ static const char *uffd_close(int p) {
 
 /* run a C_SCAN command in process p; returns "0", an errno name or a signal name, and the regions
  * in vec (*nvec of them; -1 when the scan gave none) */
-static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec) {
+static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, long *nvec, uint64_t *walk_end) {
   struct rep r;
   *nvec = -1;
+  *walk_end = 0;
   send_cmd(p, c);
   int sig = wait_reply(p, &r);
   if (sig) fatal("case process %d died of %s in PAGEMAP_SCAN", p, signame(sig));
@@ -665,6 +677,7 @@ static const char *run_scan(int p, struct cmd *c, struct pf_page_region *vec, lo
     if (r.n < 0 || r.n > (int)MAXPAGES + 1) fatal("bad scan reply");
     read_payload(p, vec, (size_t)r.n * sizeof vec[0]);
     *nvec = r.n;
+    *walk_end = (uint64_t)r.x;
   }
   return errname(r.err);
 }

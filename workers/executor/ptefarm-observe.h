@@ -9,6 +9,11 @@
 #define PTEFARM_OBSERVE_H
 #define OBS_HUGE 0x40 /* PAGEMAP_SCAN HUGE: mapped by a huge PMD */
 #define OBS_ZERO 0x80 /* PAGEMAP_SCAN PFNZERO: the kernel's word that this is the shared zero page */
+/* bit 6 means HUGE on a present page and GUARD (pagemap bit 58, PM_GUARD_REGION, 6.15+) on a
+ * non-present one: a guard marker is never mapped, a huge PMD always is */
+#define OBS_GUARD 0x40
+#define OBS_IS_HUGE(x) (((x) & 0x41) == 0x41)
+#define OBS_IS_GUARD(x) (((x) & 0x41) == 0x40)
 
 /* page code: bits 0..5 = pagemap bits 63 62 61 56 57 55 (P S F E W D), plus OBS_HUGE / OBS_ZERO */
 static uint8_t pm_code(uint64_t e) {
@@ -22,14 +27,14 @@ static void observe_range(int pm, uint64_t addr, uint64_t pages, uint8_t *codes,
   static uint64_t ent[MAXPAGES];
   static struct pf_page_region vec[MAXPAGES];
   if (pread(pm, ent, pages * 8, (off_t)(addr / PG * 8)) != (ssize_t)(pages * 8)) memset(ent, 0, pages * 8);
-  for (uint64_t k = 0; k < pages; k++) codes[k] = pm_code(ent[k]);
+  for (uint64_t k = 0; k < pages; k++) codes[k] = (uint8_t)(pm_code(ent[k]) | (((ent[k] >> 58) & 1) && !((ent[k] >> 63) & 1) ? OBS_GUARD : 0));
   long r = !*scan_ok ? 0 : ioctl(pm, PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg), .start = addr, .end = addr + pages * PG,
     .vec = (uint64_t)(uintptr_t)vec, .vec_len = MAXPAGES, .category_anyof_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO, .return_mask = PAGE_IS_HUGE | PAGE_IS_PFNZERO });
   if (r < 0 && (errno == ENOTTY || errno == EINVAL)) *scan_ok = 0;
   for (long j = 0; j < r; j++)
     for (uint64_t x = vec[j].start; x < vec[j].end; x += PG)
       if ((x - addr) / PG < pages)
-        codes[(x - addr) / PG] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) ? OBS_HUGE : 0) | ((vec[j].categories & PAGE_IS_PFNZERO) ? OBS_ZERO : 0));
+        codes[(x - addr) / PG] |= (uint8_t)(((vec[j].categories & PAGE_IS_HUGE) && (codes[(x - addr) / PG] & 1) ? OBS_HUGE : 0) | ((vec[j].categories & PAGE_IS_PFNZERO) ? OBS_ZERO : 0));
 }
 
 /* `huge` outcome: the first page (region-relative) of every 2 MiB block of a region of `pages`
@@ -40,7 +45,7 @@ static int huge_outcome(const uint8_t *now, uint64_t pages, const uint8_t *then,
   for (uint64_t b = sp / HPG_PAGES * HPG_PAGES; b < sp + pages; b += HPG_PAGES) {
     uint64_t k = b > sp ? b - sp : 0;
     uint8_t was = k < then_pages ? then[k] : 0;
-    if ((now[k] & OBS_HUGE) && (!(was & OBS_HUGE) || ((was & OBS_ZERO) && !(now[k] & OBS_ZERO)))) out[n++] = k;
+    if (OBS_IS_HUGE(now[k]) && (!OBS_IS_HUGE(was) || ((was & OBS_ZERO) && !(now[k] & OBS_ZERO)))) out[n++] = k;
   }
   return n;
 }
@@ -55,7 +60,7 @@ static int zero_outcome(const uint8_t *now, const uint8_t *then, uint64_t then_p
   uint64_t last_block = UINT64_MAX;
   for (uint64_t k = first; k < first + count; k++) {
     if (!(now[k] & OBS_ZERO) || (k < then_pages && (then[k] & OBS_ZERO))) continue;
-    if (!(now[k] & OBS_HUGE)) { out[n++] = k; continue; }
+    if (!OBS_IS_HUGE(now[k])) { out[n++] = k; continue; }
     uint64_t b = (sp + k) / HPG_PAGES;
     if (b != last_block) out[n++] = b * HPG_PAGES > sp ? b * HPG_PAGES - sp : 0;
     last_block = b;

@@ -27,6 +27,12 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
@@ -80,8 +86,14 @@ enum {
   OP_SKIP = 0, OP_MMAP = 1, OP_MUNMAP = 2, OP_MREMAP = 3, OP_MPROTECT = 4, OP_READ = 5, OP_WRITE = 6,
   OP_FORK = 7, OP_EXIT = 8, OP_CLEAR_REFS = 9, OP_PAGEOUT = 10, OP_DONTNEED = 11, OP_COLLAPSE = 12,
   OP_SPLIT = 13, OP_UREG = 14, OP_UUNREG = 15, OP_WP = 16, OP_SCAN = 17,
-  OP_POPULATE = 18, OP_CLOSE_UFFD = 19,
+  OP_POPULATE = 18, OP_CLOSE_UFFD = 19, OP_GUARD = 20, OP_UNGUARD = 21,
 };
+#define OP_LAST OP_UNGUARD
+/* C_SCAN's b: the ptefarm-case/2 arguments (0: the /1 scan, a = wp_matching). With SCAN_EXPLICIT,
+ * addr2 packs category_mask | inverted << 9 | anyof << 18 | return_mask << 27. */
+#define SCAN_EXPLICIT 1
+#define SCAN_CHECK_WPASYNC 2
+#define SCAN_NO_VEC 4
 /* commands to case processes (binary, over the command pipes) */
 enum { C_MMAP = 1, C_MUNMAP, C_MREMAP, C_MPROTECT, C_TOUCH, C_FORK, C_EXIT, C_CLEAR_REFS, C_MADVISE,
        C_SPLIT, C_SCAN, C_OBSERVE, C_UFFD_OPEN };
@@ -89,6 +101,7 @@ enum { C_MMAP = 1, C_MUNMAP, C_MREMAP, C_MPROTECT, C_TOUCH, C_FORK, C_EXIT, C_CL
 struct cmd { int32_t code, a, b, c; uint64_t addr, len, addr2, len2; };
 struct rep { int32_t err; int32_t n; int64_t x; };
 struct range { uint64_t addr; uint64_t pages; };
+/* observation byte: ptefarm-observe.h (OBS_HUGE/OBS_GUARD in bit 6, OBS_ZERO) */
 
 /* ---- what the executor accepts, and how a fault from outside the case is told apart ---- */
 /* Where regions may be placed: the arena of src/ops/layout.ts starts at 32 TiB (ARENA_BASE_PAGE);
