@@ -22,6 +22,12 @@ export const NAMED_IMAGES: Record<string, NamedImage> = {
   'debian-6.12-arm64': { arch: 'arm64', meta: 'linux-image-6.12-arm64', line: '6.12' },
   // bookworm's default kernel is the 6.1 line
   'debian-6.1-amd64': { arch: 'amd64', meta: 'linux-image-amd64', line: '6.1' },
+  // 16 KiB pages (CONFIG_ARM64_16K_PAGES): a PMD maps 32 MiB (2048 pages); the page size comes from
+  // the guest's probe (sysconf) and is what the model and the executor's addresses count in
+  'debian-6.12-arm64-16k': { arch: 'arm64', meta: 'linux-image-6.12-arm64-16k', line: '6.12' },
+  // PREEMPT_RT flavours: their own configs decide soft-dirty/THP (each guest's probe says which)
+  'debian-6.12-amd64-rt': { arch: 'amd64', meta: 'linux-image-6.12-rt-amd64', line: '6.12' },
+  'debian-6.12-arm64-rt': { arch: 'arm64', meta: 'linux-image-6.12-rt-arm64', line: '6.12' },
 };
 
 export const IMAGE_SCRIPT = packagePath('scripts', 'qemu-image.sh');
