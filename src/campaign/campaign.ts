@@ -12,6 +12,7 @@ import type { Transport, CaseJob, CaseResult } from '../transport/transport.ts';
 import type { Violation } from '../check/types.ts';
 import type { Checker, CoverageRequest, CoverageResult } from './checker.ts';
 import { GuidedGenerator, type GenerateOptions } from './generate.ts';
+import { limitsFor } from '../ops/layout.ts';
 import { Dedup, type Bucket, type RootInfo } from './dedup.ts';
 import { rootInfo } from '../findings/title.ts';
 import { minimize } from './minimize.ts';
@@ -220,6 +221,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
       parallel: transport.concurrency,
       signal: minimizeCtl.signal,
       maxRuns: opts.maxMinimizeRuns ?? 3000,
+      limits: opts.generate?.geometry && limitsFor(opts.generate.geometry),
     });
     if (m.signatures.length === 0) return;
     const info = await rootInfoOf(m.case);

@@ -27,7 +27,7 @@ export interface Checker {
 
 /** The reference checker (x86 model, optional profile). Loaded lazily so tests can run without it. */
 export async function referenceChecker(opts: { profile?: string } = {}): Promise<Checker> {
-  const [{ checkTrace }, { signature }, { predict }, { ALL_RULES }, { TraceError }] = await Promise.all([
+  const [{ checkTrace }, { signature }, { predict }, { ALL_RULES }, { TraceError, geometryOfHost }] = await Promise.all([
     import('../check/check.ts'),
     import('../findings/signature.ts'),
     import('../model/model.ts'),
@@ -50,7 +50,7 @@ export async function referenceChecker(opts: { profile?: string } = {}): Promise
       // a SKIP because every asserted bit was masked still ran: its rules count as coverage
       if (!known && !v.fault && (!v.skipped || trace.steps.length)) {
         try {
-          stepRules = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), mopts).steps.map((s) => s.rules);
+          stepRules = predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), { ...mopts, geometry: geometryOfHost(trace.target.host) }).steps.map((s) => s.rules);
         } catch { stepRules = []; }
       }
       return { violations: v.violations, stepRules, skipped: v.skipped, fault: v.fault };
@@ -66,6 +66,7 @@ export interface CoverageResult { step_rules?: string[][] }
 
 /** The reference's per-step rule ids for a trace (what `coverage` asks an executor to compute). */
 export async function stepRulesOf(c: Case, trace: Trace, profile?: string): Promise<string[][]> {
-  const { predict } = await import('../model/model.ts');
-  return predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), profile ? { profile } : {}).steps.map((s) => s.rules);
+  const [{ predict }, { geometryOfHost }] = await Promise.all([import('../model/model.ts'), import('../ops/trace.ts')]);
+  const geometry = geometryOfHost(trace.target.host);
+  return predict(c, c.ops.map((_, i) => trace.steps.find((s) => s.op === i)), profile ? { profile, geometry } : { geometry }).steps.map((s) => s.rules);
 }

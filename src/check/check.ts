@@ -3,7 +3,7 @@
 // compared and the masked bits per bit kind, and calls a case whose asserted bits were all masked
 // a SKIP (assertedKinds). Called by the campaign's checker, the check/replay commands and the gate.
 import type { Case, OpName } from '../ops/schema.ts';
-import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, geometryOfHost, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import { clip } from '../ops/bounded.ts';
 import type { ModelOptions, PredictedStep } from '../model/api.ts';
@@ -97,7 +97,8 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
   const profile = opts.profile ?? profileForRelease(trace.target.kernel);
   // and the host settings the target reports decide the knobs they govern
   const knobs = { ...hostKnobs(trace.target.host), ...opts.knobs };
-  opts = { ...opts, knobs };
+  // and page numbers count the target's pages (16 KiB on an arm64-16k kernel: docs/page-size.md)
+  opts = { ...opts, knobs, geometry: opts.geometry ?? geometryOfHost(trace.target.host) };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });
   // rule attribution is costly: compute it only for a trace that diverges

@@ -3,11 +3,10 @@
 // (THP or not, swapped out or not). Each behaviour cites its rule (rules.ts) and kernel function.
 import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, UffdEvent } from '../ops/trace.ts';
-import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
 import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import {
-  blockOf, blockStart, isAnonVma, isShared, withRule,
+  blockOf, blockStart, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
   type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
 } from './state.ts';
 
