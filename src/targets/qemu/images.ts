@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { packagePath } from '../../package-root.ts';
 import { own } from '../../ops/records.ts';
 
-export type GuestArch = 'amd64' | 'arm64';
+/** Debian architecture names; riscv64 only as a user's own kernel (`kernel=PATH,arch=riscv64`) */
+export type GuestArch = 'amd64' | 'arm64' | 'riscv64';
 
 export interface NamedImage {
   arch: GuestArch;
@@ -54,7 +55,8 @@ export interface GuestImage {
 export function normArch(a: string): GuestArch {
   if (a === 'amd64' || a === 'x86_64' || a === 'x86') return 'amd64';
   if (a === 'arm64' || a === 'aarch64') return 'arm64';
-  throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64)`);
+  if (a === 'riscv64' || a === 'riscv') return 'riscv64';
+  throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64, riscv64)`);
 }
 
 export type ImageSpec =
