@@ -363,7 +363,8 @@ export class LiveTarget implements Target {
 
   async info(): Promise<TargetInfo> {
     const probe = await this.ready();
-    return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    // host: the settings and the page geometry traces carry (generators size THP regions by it)
+    return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
   }
 
   /** what the executor and this machine report, whether or not the target refuses this host */

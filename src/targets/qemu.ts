@@ -149,7 +149,8 @@ export class QemuTarget implements Target {
   async info(): Promise<TargetInfo> {
     const p = await this.getProbe();
     await this.hostCheck();
-    return { name: this.name, arch: p.arch, kernel: p.kernel, capabilities: capabilitiesOf(p) };
+    // host: the settings and the page geometry traces carry (generators size THP regions by it)
+    return { name: this.name, arch: p.arch, kernel: p.kernel, capabilities: capabilitiesOf(p), host: hostSettingsOf(p) };
   }
 
   /** what the guest reports, whether or not the target refuses it */
