@@ -433,6 +433,8 @@ int main(void) {
     for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &set)) { g_cpu = c; break; }
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("KTAP version 1\n# ptefarm reproducer: %s\n", CASE_NAME);
+  /* the plan's page numbers count 4 KiB pages (ptefarm-uapi.h PG): elsewhere they mean other addresses */
+  if (sysconf(_SC_PAGESIZE) != (long)PG) { printf("1..0 # SKIP generated for %llu-byte pages; this kernel has %ld-byte pages\n", (unsigned long long)PG, sysconf(_SC_PAGESIZE)); return KSFT_SKIP; }
   g_soft_dirty = host_soft_dirty();
   if (!g_soft_dirty) printf("# SKIP soft-dirty checks: this kernel has no soft-dirty (no \"sd\" in a fresh mapping's VmFlags), bit 55 and SOFT_DIRTY are not compared\n");
   if (USES_SCAN && !host_pagemap_scan()) { printf("1..0 # SKIP PAGEMAP_SCAN is not supported by this kernel\n"); return KSFT_SKIP; }
