@@ -10,6 +10,9 @@ import { GEOMETRY_4K, memfdPagesFor, slotStartPage as slotStartOf, type PageGeom
  *  prediction is synchronous, so no other case can observe the setting. */
 export let HPAGE_PAGES = GEOMETRY_4K.pmdPages;
 export let MEMFD_PAGES = memfdPagesFor(GEOMETRY_4K);
+/** pages of the fault-around window: 64 KiB (mm/memory.c fault_around_pages = 65536 >> PAGE_SHIFT):
+ *  16 with 4 KiB pages, 4 with 16 KiB pages */
+export let FAULT_AROUND_PAGES = 65536 / GEOMETRY_4K.pageSize;
 let current: PageGeometry = GEOMETRY_4K;
 export const slotStartPage = (slot: number) => slotStartOf(slot, current);
 export function modelGeometry(): PageGeometry { return current; }
@@ -17,7 +20,7 @@ export function modelGeometry(): PageGeometry { return current; }
 /** Run `fn` (synchronous) with the model in geometry `g`, restoring the previous one after. */
 export function inGeometry<T>(g: PageGeometry, fn: () => T): T {
   const was = current;
-  const set = (x: PageGeometry) => { current = x; HPAGE_PAGES = x.pmdPages; MEMFD_PAGES = memfdPagesFor(x); };
+  const set = (x: PageGeometry) => { current = x; HPAGE_PAGES = x.pmdPages; MEMFD_PAGES = memfdPagesFor(x); FAULT_AROUND_PAGES = Math.max(1, 65536 / x.pageSize); };
   set(g);
   try {
     const r = fn();
