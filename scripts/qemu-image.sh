@@ -4,7 +4,8 @@
 #   scripts/qemu-image.sh debian ARCH META_PACKAGE OUTDIR   a Debian kernel, resolved through META_PACKAGE
 #   scripts/qemu-image.sh initramfs ARCH OUTDIR             only the initramfs (for kernel=PATH,arch=ARCH)
 #
-# ARCH is a Debian architecture (amd64 | arm64). OUTDIR gets:
+# ARCH is a Debian architecture (amd64 | arm64 | riscv64; riscv64 only for initramfs: a user's own
+# kernel, since Debian ships no riscv64 kernel with the Svrsw60t59b soft-dirty/uffd-wp series). OUTDIR gets:
 #   kernel       what QEMU boots: the PVH vmlinux extracted from the bzImage (amd64), the Image (arm64)
 #   config       the kernel's config (CONFIG_MEM_SOFT_DIRTY etc.)
 #   initrd.cpio  busybox + the executor built statically for ARCH + the modules the init needs
@@ -24,9 +25,19 @@ arch=${2:?arch}
 case "$arch" in
   amd64) cc=gcc; uname_arch=x86_64 ;;
   arm64) cc=aarch64-linux-gnu-gcc; uname_arch=aarch64 ;;
-  *) die "unsupported arch $arch (amd64, arm64)" ;;
+  riscv64) cc=riscv64-linux-gnu-gcc; uname_arch=riscv64 ;;
+  *) die "unsupported arch $arch (amd64, arm64, riscv64)" ;;
 esac
+cross_pkg() { case "$arch" in amd64) echo gcc ;; arm64) echo gcc-aarch64-linux-gnu ;; riscv64) echo gcc-riscv64-linux-gnu ;; esac; }
+cross_libc() { case "$arch" in arm64) echo libc6-dev-arm64-cross:/usr/aarch64-linux-gnu/include ;; riscv64) echo libc6-dev-riscv64-cross:/usr/riscv64-linux-gnu/include ;; esac; }
 if [ "$mode" = debian ]; then meta=${3:?meta package}; out=${4:?outdir}; else meta=; out=${3:?outdir}; fi
+# riscv64 became a Debian release architecture in 13 (trixie): before it, apt has no
+# busybox-static:riscv64, so refuse before touching the package architectures
+if [ "$arch" = riscv64 ]; then
+  ver_id=$(. /etc/os-release 2>/dev/null; echo "${VERSION_ID:-0}")
+  [ "${ver_id%%.*}" -ge 13 ] 2>/dev/null || die "riscv64 guest images need Debian 13 (trixie) or newer apt sources for busybox-static:riscv64 (this system: Debian ${ver_id}); the executor itself cross-builds with gcc-riscv64-linux-gnu"
+  [ "$mode" = initramfs ] || die "no named riscv64 Debian image: use kernel=PATH,arch=riscv64 with your own kernel"
+fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
@@ -38,8 +49,11 @@ need_cmd() { # command package
   say "installing $2"; apt_update; $SUDO apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 need_cmd cpio cpio
-need_cmd "$cc" "$([ "$arch" = amd64 ] && echo gcc || echo gcc-aarch64-linux-gnu)"
-[ "$arch" = amd64 ] || [ -d /usr/aarch64-linux-gnu/include ] || { apt_update; $SUDO apt-get install -y -qq --no-install-recommends libc6-dev-arm64-cross >/dev/null; }
+need_cmd "$cc" "$(cross_pkg)"
+if [ -n "$(cross_libc)" ]; then
+  libc=$(cross_libc)
+  [ -d "${libc#*:}" ] || { apt_update; $SUDO apt-get install -y -qq --no-install-recommends "${libc%%:*}" >/dev/null; }
+fi
 if [ "$arch" != "$host_arch" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
   say "enabling the $arch package architecture (multi-arch download)"
   $SUDO dpkg --add-architecture "$arch"; apt_updated=; apt_update
@@ -71,7 +85,8 @@ dl() { # package[:arch] -> .deb path (apt-get download as the invoking user, int
 }
 
 say "busybox-static for $arch"
-bbdeb=$(dl "$(pkgarch busybox-static)")
+bbdeb=$(dl "$(pkgarch busybox-static)") || die "no busybox-static for $arch in this system's apt sources (riscv64 is a release architecture from Debian 13 trixie)"
+[ -n "$bbdeb" ] || die "no busybox-static for $arch in this system's apt sources (riscv64 is a release architecture from Debian 13 trixie)"
 mkdir bb && dpkg-deb -x "$bbdeb" bb && rm -f "$bbdeb"
 
 release=

@@ -17,7 +17,8 @@ import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import { openTarget } from '../src/targets/registry.ts';
 import { probeHost } from '../src/targets/probe.ts';
 import { validateCase } from '../src/ops/validate.ts';
-import { DEFAULT_LIMITS, type Limits } from '../src/ops/layout.ts';
+import { DEFAULT_LIMITS, GEOMETRY_4K, limitsFor, type Limits } from '../src/ops/layout.ts';
+import { geometryOfHost } from '../src/ops/trace.ts';
 import { clip, show, someProblems } from '../src/ops/bounded.ts';
 import { PROFILES } from '../src/model/profile.ts';
 
@@ -85,7 +86,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const threads = Math.max(1, o.threads ?? availableParallelism());
   const heartbeatMs = o.heartbeatMs ?? 2000;
   const maxCaseMs = o.maxCaseMs ?? 120_000;
-  const limits = o.limits ?? DEFAULT_LIMITS;
+  let limits = o.limits ?? DEFAULT_LIMITS;
   const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
   // the target must open here before we take any job: a bad spec is an error at start, not N faults
@@ -94,6 +95,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   try {
     const info = await t.info();
     caps = { arch: info.arch, kernel: info.kernel, ...info.capabilities };
+    // a target with larger pages takes regions of two of its PMDs (docs/page-size.md)
+    const g = geometryOfHost(info.host);
+    if (!o.limits && g !== GEOMETRY_4K) limits = limitsFor(g);
   } finally { await t.close(); }
   if (o.target === 'live') {
     const p = await probeHost();

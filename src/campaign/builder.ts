@@ -4,7 +4,7 @@
 // every generated case is valid by construction; `fromCase` rebuilds the state of an existing case
 // so mutations can extend it.
 import { formatFor, type Case, type Feature, type Kind, type Op } from '../ops/schema.ts';
-import { DEFAULT_LIMITS, type Limits } from '../ops/layout.ts';
+import { DEFAULT_LIMITS, GEOMETRY_4K, limitsFor, type Limits, type PageGeometry } from '../ops/layout.ts';
 import { CasePlan, nameable, type PlanProc, type PlanRegion, type RegionHooks } from '../ops/plan.ts';
 
 export { isLive } from '../ops/plan.ts';
@@ -38,12 +38,14 @@ export class CaseBuilder {
   /** sum over emitted ops of the pages observed after each: the model's cost is about linear in it */
   cost = 0;
 
-  constructor(readonly uffd: { features?: Feature[] } | undefined, readonly limits: Limits = DEFAULT_LIMITS) {
-    this.plan = new CasePlan({ uffd: uffd !== undefined, limits, hooks: HOOKS });
+  /** `geometry`: the target's pages (the generators size THP regions in its PMDs); the limits
+   *  default to that geometry's (src/ops/layout.ts limitsFor) */
+  constructor(readonly uffd: { features?: Feature[] } | undefined, readonly limits: Limits = DEFAULT_LIMITS, readonly geometry: PageGeometry = GEOMETRY_4K) {
+    this.plan = new CasePlan({ uffd: uffd !== undefined, limits, hooks: HOOKS, geometry });
   }
 
-  static fromCase(c: Case, limits: Limits = DEFAULT_LIMITS): CaseBuilder {
-    const b = new CaseBuilder(c.uffd ? { features: [...(c.uffd.features ?? [])] } : undefined, limits);
+  static fromCase(c: Case, limits?: Limits, geometry: PageGeometry = GEOMETRY_4K): CaseBuilder {
+    const b = new CaseBuilder(c.uffd ? { features: [...(c.uffd.features ?? [])] } : undefined, limits ?? limitsFor(geometry), geometry);
     for (const op of c.ops) b.emit(structuredClone(op));
     return b;
   }

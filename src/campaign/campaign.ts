@@ -14,6 +14,7 @@ import { Scheduler } from './scheduler.ts';
 import { ResultHandler } from './results.ts';
 import { CaseRunner, minimizeJob, reliabilityJob } from './jobs.ts';
 import type { Trace } from '../ops/trace.ts';
+import { limitsFor } from '../ops/layout.ts';
 
 export interface CampaignOptions {
   target: string;
@@ -172,7 +173,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   /** the jobs a new bucket starts: minimize its reproducer, measure its reliability, record it */
   const minimizeBucket = async (sig: string, c: Case): Promise<void> => {
     if (dedup.get(sig)?.minimized || minimizeCtl.signal.aborted) return;
-    const m = await minimizeJob(sig, c, { runner, handler: results, parallel: transport.concurrency, signal: minimizeCtl.signal, maxRuns: opts.maxMinimizeRuns ?? 3000 });
+    const m = await minimizeJob(sig, c, { runner, handler: results, parallel: transport.concurrency, signal: minimizeCtl.signal, maxRuns: opts.maxMinimizeRuns ?? 3000, limits: opts.generate?.geometry && limitsFor(opts.generate.geometry) });
     if (!m) return;
     const reliability = reliabilityRuns > 0 && !minimizeCtl.signal.aborted ? await reliabilityJob(sig, m.case, reliabilityRuns, { runner, handler: results }) : undefined;
     dedup.offer(sig, m.case, m.complete, m.info);

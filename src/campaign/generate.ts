@@ -9,7 +9,7 @@
 // order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
 import { FEATURES, formatFor } from '../ops/schema.ts';
-import { HPAGE_PAGES } from '../ops/layout.ts';
+import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { validateCase } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
@@ -25,6 +25,9 @@ export interface GenerateOptions {
   rareThreshold?: number;
   /** disable guidance (pure weighted random), for comparison */
   unguided?: boolean;
+  /** the target's page geometry (default 4 KiB pages): THP regions are one or two of its PMDs, and
+   *  the observation budget grows with them (docs/page-size.md) */
+  geometry?: PageGeometry;
 }
 
 type Range = { first?: number; count?: number };
@@ -32,6 +35,8 @@ type Range = { first?: number; count?: number };
 /** budget of observed page-steps per generated case (a 512-page THP region costs 512 per op);
  *  keeps model-target throughput high while still allowing ~10-op THP scenarios */
 export const DEFAULT_MAX_COST = 2600;
+/** the budget for a geometry: the same number of THP-region ops as with 4 KiB pages */
+export function maxCostFor(g: PageGeometry): number { return DEFAULT_MAX_COST * (g.pmdPages / HPAGE_PAGES); }
 /** fraction of fresh cases allowed to create THP regions */
 export const THP_CASES = 0.2;
 
@@ -47,9 +52,12 @@ export class OpGen {
   /** THP regions are expensive to observe (512 pages per op): only some cases may create them */
   allowThp: boolean;
 
-  constructor(readonly rng: Rng, readonly b: CaseBuilder, readonly maxOps: number, readonly maxCost = DEFAULT_MAX_COST) {
+  constructor(readonly rng: Rng, readonly b: CaseBuilder, readonly maxOps: number, readonly maxCost = maxCostFor(b.geometry)) {
     this.allowThp = false;
   }
+
+  /** pages per PMD of the target (a THP region is one or two PMDs) */
+  get hp(): number { return this.b.geometry.pmdPages; }
 
   /** ops that may still be added: bounded by maxOps and by the observation cost budget */
   get room(): number { return this.b.cost >= this.maxCost ? 0 : this.maxOps - this.b.ops.length; }
@@ -70,9 +78,9 @@ export class OpGen {
     const x = this.rng.float();
     if (x < 0.3 || n === 1) return {};
     if (x < 0.6) return { first: this.rng.int(n), count: 1 };
-    if (r.thp && n >= HPAGE_PAGES && x < 0.75) {
+    if (r.thp && n >= this.hp && x < 0.75) {
       // a THP-sized or partial-THP range
-      const half = HPAGE_PAGES / 2;
+      const half = this.hp / 2;
       return this.rng.chance(0.5) ? { first: 0, count: half } : { first: this.rng.int(n - 1), count: 1 };
     }
     const first = this.rng.int(n);
@@ -97,7 +105,7 @@ export class OpGen {
   mmap(proc: number, opts: { kind?: Kind; thp?: boolean; pages?: number; after?: string } = {}): string | undefined {
     if (this.room <= 0 || this.b.regionCount(proc) >= this.b.limits.maxRegions) return undefined;
     const thp = this.allowThp && (opts.thp ?? this.rng.chance(0.05));
-    const pages = opts.pages ?? (thp ? (this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES) : this.rng.weighted([[1, 3], [2, 4], [3, 3], [4, 2], [8, 1], [16, 0.3]]));
+    const pages = opts.pages ?? (thp ? (this.rng.chance(0.95) ? this.hp : 2 * this.hp) : this.rng.weighted([[1, 3], [2, 4], [3, 3], [4, 2], [8, 1], [16, 0.3]]));
     if (opts.after !== undefined && !this.b.canPlaceAfter(proc, opts.after, pages)) return undefined;
     const region = this.b.freshName();
     const op: Op = { op: 'mmap', region, pages, kind: opts.kind ?? this.pickKind() };
@@ -412,12 +420,12 @@ export class OpGen {
     if (!this.allowThp) { this.motifClearWrite(); return; }
     const proc = this.pickProc();
     const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
-    const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? HPAGE_PAGES : 2 * HPAGE_PAGES });
+    const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
-    const page = this.rng.chance(0.5) ? 1 + this.rng.int(HPAGE_PAGES - 1) : 0;
-    const one = (): Range => ({ first: this.rng.chance(0.5) ? page : this.rng.int(HPAGE_PAGES), count: 1 });
-    const partial = (): Range => this.rng.pick<Range>([{ first: 0, count: HPAGE_PAGES / 2 }, one(), { first: HPAGE_PAGES / 2, count: HPAGE_PAGES / 2 }]);
+    const page = this.rng.chance(0.5) ? 1 + this.rng.int(this.hp - 1) : 0;
+    const one = (): Range => ({ first: this.rng.chance(0.5) ? page : this.rng.int(this.hp), count: 1 });
+    const partial = (): Range => this.rng.pick<Range>([{ first: 0, count: this.hp / 2 }, one(), { first: this.hp / 2, count: this.hp / 2 }]);
     const protect = (all: boolean) => {
       if (!this.b.hasUffd) return;
       this.register(proc, r);
@@ -498,7 +506,7 @@ export class OpGen {
         const touch = this.rng.weighted<string>([['read0', 4], ['write-all', 4], ['write0', 3], ['none', 2], ['populate', 2]]);
         if (touch === 'read0') this.read(proc, r, { first: 0, count: 1 });
         else if (touch === 'populate') this.populate(proc, r, this.rng.chance(0.7), this.rng.chance(0.5) ? {} : { first: 0, count: 1 });
-        else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: HPAGE_PAGES });
+        else if (touch === 'write-all') this.write(proc, r, this.rng.chance(0.7) ? {} : { first: 0, count: this.hp });
         else if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
         if (touch === 'write-all' && this.rng.chance(0.25)) this.split(proc, r, page);
         if (this.rng.chance(0.3)) this.clearRefs(proc);
@@ -511,7 +519,7 @@ export class OpGen {
           case 'mprot1': this.mprotect(proc, r, this.rng.chance(0.8) ? 'r' : 'none', one()); break;
           case 'collapse': this.ranged('collapse', proc, r, {}); break;
           case 'pageout': this.ranged('pageout', proc, r, this.rng.chance(0.4) ? {} : partial()); break;
-          case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: HPAGE_PAGES } : one()); break;
+          case 'dontneed': this.ranged('dontneed', proc, r, this.rng.chance(0.4) ? { first: 0, count: this.hp } : one()); break;
           case 'write1': this.write(proc, r, one()); break;
           case 'scan': scanIt(); break;
           case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.write(c, r, one()); break; }
@@ -739,10 +747,10 @@ function pickFeatures(rng: Rng): Feature[] {
 }
 
 /** A fresh weighted-random case. */
-export function freshCase(rng: Rng, maxOps = 40): Case {
+export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const thp = rng.chance(THP_CASES);
   const uffd = rng.chance(thp ? 0.8 : 0.7) ? { features: pickFeatures(rng) } : undefined;
-  const b = new CaseBuilder(uffd);
+  const b = new CaseBuilder(uffd, limitsFor(geometry), geometry);
   const g = new OpGen(rng, b, maxOps);
   g.allowThp = thp;
   const target = Math.min(maxOps, rng.weighted([[rng.range(3, 8), 5], [rng.range(8, 14), 4], [rng.range(14, 28), 1]]));
@@ -761,8 +769,8 @@ export function freshCase(rng: Rng, maxOps = 40): Case {
 }
 
 /** Extend a (valid) case with more generated ops. */
-export function extendCase(rng: Rng, c: Case, maxOps = 40): Case {
-  const b = CaseBuilder.fromCase(c);
+export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
+  const b = CaseBuilder.fromCase(c, undefined, geometry);
   const g = new OpGen(rng, b, maxOps);
   g.allowThp = c.ops.some((o) => o.op === 'mmap' && o.thp) || rng.chance(THP_CASES / 3);
   const n = rng.range(1, 6);
@@ -772,23 +780,23 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40): Case {
   return b.toCase();
 }
 
-function isValid(c: Case): boolean { return validateCase(c).length === 0; }
+function isValid(c: Case, geometry: PageGeometry): boolean { return validateCase(c, limitsFor(geometry)).length === 0; }
 
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
-export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
+export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const kind = rng.weighted<string>([['extend', 4], ['truncate-extend', 3], ['tweak', 3], ['insert', 3], ['delete', 2], ['features', 1]]);
   let out: Case | undefined;
   switch (kind) {
     case 'truncate-extend': {
       const k = 1 + rng.int(c.ops.length);
-      out = extendCase(rng, { ...c, ops: c.ops.slice(0, k) }, maxOps);
+      out = extendCase(rng, { ...c, ops: c.ops.slice(0, k) }, maxOps, geometry);
       break;
     }
     case 'tweak': {
       const ops = c.ops.map((o) => structuredClone(o));
       const i = rng.int(ops.length);
       const o = ops[i] as Op & { first?: number; count?: number; page?: number; on?: boolean; prot?: string; value?: number };
-      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) });
+      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) }, undefined, geometry);
       const rs = 'region' in o ? pre.region(o.proc ?? 0, o.region) : undefined;
       if (rs && 'first' in opTemplate(o.op)) {
         const g = new OpGen(rng, pre, maxOps);
@@ -804,7 +812,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
     }
     case 'insert': {
       const i = rng.int(c.ops.length + 1);
-      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) });
+      const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) }, undefined, geometry);
       const g = new OpGen(rng, pre, maxOps);
       g.allowThp = c.ops.some((o) => o.op === 'mmap' && o.thp);
       g.randomOp();
@@ -831,8 +839,8 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40): Case {
   }
   // an inserted guard op or scan argument needs ptefarm-case/2 (src/ops/schema.ts formatFor)
   if (out) out = { ...out, format: formatFor(out.ops) };
-  if (out && out.ops.length <= maxOps && isValid(out)) return out;
-  return extendCase(rng, c, maxOps);
+  if (out && out.ops.length <= maxOps && isValid(out, geometry)) return out;
+  return extendCase(rng, c, maxOps, geometry);
 }
 
 function opTemplate(op: OpName): Record<string, true> {
@@ -872,23 +880,25 @@ export class GuidedGenerator {
   /** the pool entries holding each feature, so a count change updates only their `rarest` */
   private readonly holders = new Map<string, Set<PoolEntry>>();
   private readonly maxOps: number;
-  private readonly opts: Required<Omit<GenerateOptions, 'maxOps'>>;
+  private readonly opts: Required<Omit<GenerateOptions, 'maxOps' | 'geometry'>>;
+  private readonly geometry: PageGeometry;
   generated = 0;
 
   constructor(seed: number, opts: GenerateOptions = {}) {
     this.rng = new Rng(seed);
     this.maxOps = Math.min(opts.maxOps ?? 40, 256);
     this.opts = { freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4, unguided: opts.unguided ?? false };
+    this.geometry = opts.geometry ?? GEOMETRY_4K;
   }
 
   get poolSize(): number { return this.pool.length; }
 
   next(): Case {
     this.generated++;
-    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps);
+    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
     const e = this.pickEntry();
     e.picks++;
-    return mutateCase(this.rng, e.c, this.maxOps);
+    return mutateCase(this.rng, e.c, this.maxOps, this.geometry);
   }
 
   /** the rarity of the entry's rarest feature, lowered by its picks and its cost (the pick runs
@@ -926,7 +936,7 @@ export class GuidedGenerator {
       // keep only the rare part as the entry's identity (cheap weights)
       const mine = features.filter((f) => (this.seen.get(f) ?? 0) <= this.opts.rareThreshold * 4);
       const own = mine.length ? mine : features;
-      const entry: PoolEntry = { c, features: own, picks: 0, cost: CaseBuilder.fromCase(c).cost, rarest: this.rarestOf(own) };
+      const entry: PoolEntry = { c, features: own, picks: 0, cost: CaseBuilder.fromCase(c, undefined, this.geometry).cost, rarest: this.rarestOf(own) };
       this.pool.push(entry);
       for (const f of own) {
         let hs = this.holders.get(f);

@@ -5,6 +5,7 @@
 // Called by runCampaign (src/campaign/campaign.ts).
 import type { Case } from '../ops/schema.ts';
 import type { Trace } from '../ops/trace.ts';
+import type { Limits } from '../ops/layout.ts';
 import type { CaseResult, Transport } from '../transport/transport.ts';
 import { canonicalJson } from '../ops/canon.ts';
 import { minimize } from './minimize.ts';
@@ -44,7 +45,7 @@ export interface Minimized {
 
 /** Minimize `c` to a case with the same signature (its first divergence at its own first diverging
  *  step), running every candidate through `runner`; undefined when nothing kept failing. */
-export async function minimizeJob(sig: string, c: Case, o: { runner: CaseRunner; handler: ResultHandler; parallel: number; signal: AbortSignal; maxRuns: number }): Promise<Minimized | undefined> {
+export async function minimizeJob(sig: string, c: Case, o: { runner: CaseRunner; handler: ResultHandler; parallel: number; signal: AbortSignal; maxRuns: number; limits?: Limits }): Promise<Minimized | undefined> {
   const traces = new Map<string, Trace>(); // a trace of each failing candidate (the result is one of them)
   const m = await minimize(c, {
     test: async (x) => {
@@ -57,6 +58,7 @@ export async function minimizeJob(sig: string, c: Case, o: { runner: CaseRunner;
     parallel: o.parallel,
     signal: o.signal,
     maxRuns: o.maxRuns,
+    limits: o.limits,
   });
   if (m.signatures.length === 0) return undefined;
   // the minimizer judged the case it returns (one of its failing runs); else one more run

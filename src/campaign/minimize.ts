@@ -11,8 +11,10 @@
 // identified by canonical JSON so none is executed twice. Batches of candidates may run in parallel;
 // the first failing candidate *in order* wins, so parallelism never changes the result.
 import type { Case, Op } from '../ops/schema.ts';
+import type { Limits } from '../ops/layout.ts';
 import { validateCase } from '../ops/validate.ts';
 import { CaseBuilder } from './builder.ts';
+import { NO_LIMITS } from '../ops/plan.ts';
 import { canonicalJson } from '../ops/canon.ts';
 
 /** signatures of the violations the case produced; [] = passes; undefined = could not run (fault) */
@@ -27,6 +29,8 @@ export interface MinimizeOptions {
   signal?: AbortSignal;
   /** stop after this many executions (default 5000); the best so far is returned */
   maxRuns?: number;
+  /** the limits candidates must keep (default DEFAULT_LIMITS; a 16 KiB target's: limitsFor) */
+  limits?: Limits;
 }
 
 export interface MinimizeResult {
@@ -155,7 +159,8 @@ const RANGED = new Set(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontn
 export function narrowings(c: Case, big: boolean): Case[] {
   const out: Case[] = [];
   let b: CaseBuilder;
-  try { b = new CaseBuilder(c.uffd); } catch { return out; }
+  // no limits: the regions of a case valid on a larger page size too (candidates are validated later)
+  try { b = new CaseBuilder(c.uffd, NO_LIMITS); } catch { return out; }
   c.ops.forEach((op, i) => {
     const replace = (o: Op) => { const ops = c.ops.slice(); ops[i] = o; out.push(withOps(c, ops)); };
     if (RANGED.has(op.op)) {
@@ -194,7 +199,7 @@ class Evaluator {
   readonly lastSigs = new Map<string, string[]>();
 
   constructor(private readonly test: SigTest, private readonly target: Set<string>, private readonly maxRuns: number,
-    private readonly signal?: AbortSignal) {}
+    private readonly signal?: AbortSignal, private readonly limits?: Limits) {}
 
   get exhausted(): boolean { return this.runs >= this.maxRuns || (this.signal?.aborted ?? false); }
 
@@ -203,7 +208,7 @@ class Evaluator {
     const hit = this.cache.get(key);
     if (hit) { this.cacheHits++; return hit; }
     const p = (async () => {
-      if (validateCase(c).length) return false;
+      if (validateCase(c, this.limits).length) return false;
       if (this.exhausted) return false;
       this.runs++;
       const sigs = await this.test(c);
@@ -265,7 +270,7 @@ export async function minimize(original: Case, opts: MinimizeOptions): Promise<M
     let used = false;
     test = (c) => (!used && canonicalJson(c) === key ? ((used = true), Promise.resolve(first)) : opts.test(c));
   }
-  const ev = new Evaluator(test, target, opts.maxRuns ?? 5000, opts.signal);
+  const ev = new Evaluator(test, target, opts.maxRuns ?? 5000, opts.signal, opts.limits);
   if (target.size === 0 || !(await ev.fails(original))) {
     return { case: original, signatures: [], runs: ev.runs, cacheHits: ev.cacheHits, oneMinimal: false, aborted: opts.signal?.aborted ?? false };
   }

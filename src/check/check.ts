@@ -4,7 +4,7 @@
 // a SKIP (assertedKinds). Called where a case ran (src/transport/verdict.ts, in pool threads and NATS
 // workers), by the campaign's checker, the check/replay commands and the gate.
 import type { Case, OpName } from '../ops/schema.ts';
-import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
+import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, geometryOfHost, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import { clip } from '../ops/bounded.ts';
 import type { ModelOptions, PredictedStep } from '../model/api.ts';
@@ -131,7 +131,8 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
   // a kernel without soft-dirty never shows SOFT_DIRTY to PAGEMAP_SCAN's category masks either
   const noSd = trace.target.capabilities.soft_dirty === false ? { memSoftDirty: false } : {};
   const knobs = { ...releaseKnobs(trace.target.kernel), ...noSd, ...hostKnobs(trace.target.host), ...opts.knobs };
-  opts = { ...opts, knobs };
+  // and page numbers count the target's pages (16 KiB on an arm64-16k kernel: docs/page-size.md)
+  opts = { ...opts, knobs, geometry: opts.geometry ?? geometryOfHost(trace.target.host) };
   const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
   let pred = predict(c, observed, { ...opts, profile });
   const stepRules = pred.steps.map((s) => s.rules);

@@ -1,7 +1,8 @@
 // The generated part of the matrix suite: case i of a cell is drawn from its own seeded Rng (seed,
 // cell id, i), so every target gets the same cases whatever the order, threads or other cells.
 // A case of cell (family F, backing B, mechanism M), by construction:
-//   - every mapping has kind B (a thp family case maps one 512-page THP region of kind B);
+//   - every mapping has kind B (a thp family case maps one THP region of kind B: one PMD of the
+//     target's pages, 512 with 4 KiB pages, 2048 with 16 KiB pages);
 //   - M decides the tracking set-up: soft-dirty = no userfaultfd, `clear_refs 4` arms it;
 //     uffd-wp sync = userfaultfd without WP_ASYNC, register + WRITEPROTECT arm it; async = with
 //     WP_ASYNC; scan = WP_ASYNC plus PAGEMAP_SCAN WP_MATCHING scans (re-arm and read back);
@@ -10,7 +11,7 @@
 //     no op of another family, so a divergence points at F under M on B.
 // Reuses the campaign's OpGen (src/campaign/generate.ts) for ranges and per-op validity.
 import type { Case, Feature, Op } from '../ops/schema.ts';
-import { HPAGE_PAGES } from '../ops/layout.ts';
+import { GEOMETRY_4K, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { CaseBuilder, isLive } from '../campaign/builder.ts';
 import { OpGen } from '../campaign/generate.ts';
 import { Rng } from '../campaign/rng.ts';
@@ -47,14 +48,15 @@ function uffdFor(cell: Cell, rng: Rng): { features: Feature[] } | undefined {
   return { features: fs };
 }
 
-/** Case `index` of a cell for `seed`: valid by construction (the builder rejects anything else). */
-export function cellCase(seed: number, cell: Cell, index: number): Case {
+/** Case `index` of a cell for `seed`: valid by construction (the builder rejects anything else).
+ *  Targets with the same page geometry get the same case (a THP region is one of its PMDs). */
+export function cellCase(seed: number, cell: Cell, index: number, geometry: PageGeometry = GEOMETRY_4K): Case {
   const rng = new Rng(cellCaseSeed(seed, cell, index));
-  const b = new CaseBuilder(uffdFor(cell, rng));
+  const b = new CaseBuilder(uffdFor(cell, rng), limitsFor(geometry), geometry);
   const g = new CellOpGen(rng, b, MAX_OPS, cell.backing);
   const thp = cell.family === 'thp';
   g.allowThp = thp;
-  const r = g.mmap(0, { kind: cell.backing, thp, pages: thp ? HPAGE_PAGES : rng.range(2, 6) });
+  const r = g.mmap(0, { kind: cell.backing, thp, pages: thp ? geometry.pmdPages : rng.range(2, 6) });
   if (r === undefined) throw new Error(`matrix: cannot map the first region of ${cellId(cell)}`);
   if (!thp && rng.chance(0.3)) g.mmap(0, { kind: cell.backing, thp: false, after: rng.chance(0.5) ? r : undefined });
 

@@ -9,6 +9,7 @@
 // reference model.
 import { isAbsolute, relative } from 'node:path';
 import type { Case } from '../ops/schema.ts';
+import { GEOMETRY_4K, type PageGeometry } from '../ops/layout.ts';
 import { PACKAGE_ROOT } from '../package-root.ts';
 import type { Trace } from '../ops/trace.ts';
 import type { Violation } from '../check/types.ts';
@@ -17,7 +18,7 @@ import { loadCorpus, signatureSlug } from '../campaign/corpus.ts';
 import { smaller } from '../campaign/dedup.ts';
 import { InProcessTransport } from '../campaign/inprocess.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
-import { BIT_NAMES, SCAN_NAMES, type BitLetter, type ScanLetter, type TargetInfo } from '../ops/trace.ts';
+import { BIT_NAMES, geometryOfHost, SCAN_NAMES, type BitLetter, type ScanLetter, type TargetInfo } from '../ops/trace.ts';
 import { openCheckedTarget } from '../targets/registry.ts';
 import { HostRefusedError } from '../targets/host-policy.ts';
 import type { Transport } from '../transport/transport.ts';
@@ -47,7 +48,11 @@ export interface MatrixOptions {
   onProgress?: (spec: string, done: number, total: number) => void;
 }
 
-export interface SuiteEntry { id: string; case: Case; cell: string; mechanism: Mechanism; source: string }
+export interface SuiteEntry {
+  id: string; case: Case; cell: string; mechanism: Mechanism; source: string;
+  /** a generated case for another page geometry (the same cell, index and seed; generate.ts cellCase) */
+  forGeometry?: (g: PageGeometry) => Case;
+}
 
 export interface MatrixRun {
   doc: MatrixDoc;
@@ -73,7 +78,9 @@ export async function buildSuite(o: Pick<MatrixOptions, 'seed' | 'casesPerCell' 
   }
   for (const cell of cells) {
     if (unsupportedByDesign(cell)) continue;
-    for (let i = 0; i < o.casesPerCell; i++) entries.push({ id: `${cellId(cell)}#${i}`, case: cellCase(o.seed, cell, i), cell: cellId(cell), mechanism: cell.mechanism, source: 'generated' });
+    for (let i = 0; i < o.casesPerCell; i++) {
+      entries.push({ id: `${cellId(cell)}#${i}`, case: cellCase(o.seed, cell, i), cell: cellId(cell), mechanism: cell.mechanism, source: 'generated', forGeometry: (g) => cellCase(o.seed, cell, i, g) });
+    }
   }
   return { entries, corpus, cells };
 }
@@ -174,7 +181,10 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
   const tallies = new Map<string, Tally>();
   for (const c of cells) if (reasons.get(cellId(c)) === undefined) tallies.set(cellId(c), newTally());
   if (startFailed) for (const t of tallies.values()) { t.faults = 1; t.firstFault = `the target could not start: ${refused}`; }
-  const jobs = startFailed ? [] : suite.filter((e) => reasons.get(e.cell) === undefined);
+  // generated cases count the target's pages: on 16 KiB pages a thp cell's region is a 32 MiB PMD
+  const geometry = info ? geometryOfHost(info.host) : GEOMETRY_4K;
+  const ownSuite = geometry === GEOMETRY_4K ? suite : suite.map((e) => (e.forGeometry ? { ...e, case: e.forGeometry(geometry) } : e));
+  const jobs = startFailed ? [] : ownSuite.filter((e) => reasons.get(e.cell) === undefined);
   let done = 0;
   if (!jobs.length && opened) await opened.close().catch(() => undefined);
   if (jobs.length) {
@@ -241,7 +251,7 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
   }
   totals.cases = totals.agreeing + totals.diverging;
   const target: MatrixTarget = {
-    spec, ...(info ? { arch: info.arch, kernel: info.kernel, capabilities: { ...info.capabilities } as Record<string, boolean> } : {}),
+    spec, ...(info ? { arch: info.arch, kernel: info.kernel, page_size: geometry.pageSize, capabilities: { ...info.capabilities } as Record<string, boolean> } : {}),
     ...(refused !== undefined ? { refused } : {}), warnings, elapsed_s: Math.round((performance.now() - t0) / 100) / 10, totals,
   };
   return { target, results, reproducers };

@@ -37,6 +37,8 @@ const target = z.strictObject({
   spec: z.string(),
   arch: z.string().optional(),
   kernel: z.string().optional(),
+  /** the target's base page size in bytes (its probe; generated cases count these pages) */
+  page_size: z.number().int().min(4096).optional(),
   capabilities: z.record(z.string(), z.boolean()).optional(),
   /** the target refused to start (a host setting the model does not cover) or could not open */
   refused: z.string().optional(),

@@ -44,6 +44,9 @@ export interface ModelOptions {
   mutant?: string;
   /** compute the rules behind every predicted bit (costly; the check asks only on divergence) */
   attribution?: boolean;
+  /** the target's page geometry (default 4 KiB pages, 2 MiB PMD): page numbers and PMD blocks
+   *  count its pages (docs/page-size.md) */
+  geometry?: import('../ops/layout.ts').PageGeometry;
   /** knobs a host setting decides, over the profile's (profile.ts hostKnobs) */
   knobs?: Partial<import('./profile.ts').Knobs>;
 }

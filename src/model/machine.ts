@@ -3,11 +3,10 @@
 // (THP or not, swapped out or not). Each behaviour cites its rule (rules.ts) and kernel function.
 import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, UffdEvent } from '../ops/trace.ts';
-import { HPAGE_PAGES, MEMFD_PAGES, slotStartPage } from '../ops/layout.ts';
 import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import {
-  blockOf, blockStart, isAnonVma, isShared, withRule,
+  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
   type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
 } from './state.ts';
 
@@ -691,10 +690,10 @@ export class Machine {
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
-      // do_fault_around: 16 pages from the aligned start clamped to the VMA, then clamped to the
-      // VMA end and the page table
-      let lo = Math.max(page - (page % 16), v.start, blockStart(b));
-      let hi = Math.min(lo + 16, v.end, blockStart(b + 1));
+      // do_fault_around: 64 KiB (16 pages of 4 KiB, 4 of 16 KiB: fault_around_pages) from the
+      // aligned start clamped to the VMA, then clamped to the VMA end and the page table
+      let lo = Math.max(page - (page % FAULT_AROUND_PAGES), v.start, blockStart(b));
+      let hi = Math.min(lo + FAULT_AROUND_PAGES, v.end, blockStart(b + 1));
       // 6.18: a large folio that lies wholly inside the VMA and the PMD is mapped whole
       // (mm/filemap.c filemap_map_pages), not just the window; measured on the live kernel
       const index = v.pgoff + (page - v.start);

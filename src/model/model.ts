@@ -2,14 +2,14 @@
 // and return the predicted trace with the rules behind every bit.
 import type { Case, Op, OpOf } from '../ops/schema.ts';
 import { pageLetters, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
-import { HPAGE_PAGES } from '../ops/layout.ts';
+import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, blockStart, isAnonVma, type Proc, type Vma } from './state.ts';
+import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Proc, type Vma } from './state.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
@@ -17,12 +17,17 @@ import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, 
 export type ObservedStep = Pick<Step, 'outcome' | 'skipped' | 'pages'> | undefined;
 
 export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: ModelOptions = {}): Prediction {
+  // page numbers and PMD blocks count the target's pages (src/model/state.ts inGeometry)
+  return inGeometry(opts.geometry ?? GEOMETRY_4K, () => predictIn(c, observed, opts));
+}
+
+function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, opts: ModelOptions): Prediction {
   const profile = getProfile(opts.profile);
   if (opts.mutant) getMutant(opts.mutant);
   const m = new Machine(c, opts.knobs ? { ...profile.knobs, ...opts.knobs } : profile.knobs, opts.mutant);
   // the case's static plan decides region sizes whatever a syscall returns (targets keep their
   // region tables by it); stepped alongside to size regions after an in-place mremap
-  let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS });
+  let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry });
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   c.ops.forEach((op, i) => {
@@ -145,7 +150,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
           const pmd = p.pmds.get(blockOf(i));
           const e = pmd?.t === 'huge' ? undefined : p.ptes.get(i);
           if (pmd?.t === 'huge') {
-            const sub = pmd.pages?.[i % 512];
+            const sub = pmd.pages?.[i % HPAGE_PAGES];
             b[0] = 1;
             b[2] = sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0;
             const excl = knobs.pmdExclusiveFromHead ? pmd.pages?.[0] : sub;
@@ -268,6 +273,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   }
   const res = pagemapScan({
     firstPage: start,
+    pmdPages: HPAGE_PAGES,
     pages: input,
     query: {
       wpMatching: !!op.wp_matching, checkWpasync: op.check_wpasync, maxPages: op.max_pages, vec: !op.no_vec,
@@ -296,7 +302,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
   const fast = res.rules.includes('R-PMS-4');
   for (const a of res.actions) {
     switch (a.kind) {
-      case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * 512)); break;
+      case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * HPAGE_PAGES)); break;
       case 'wp-pmd': {
         const pmd = p.pmds.get(a.block);
         if (pmd?.t === 'huge') { pmd.wp = true; pmd.writable = false; pmd.why = [...pmd.why, 'R-PMS-5']; }

@@ -158,8 +158,10 @@ export interface ScanQuery {
 export const PAGE_CATS_ALL = 0x1ff;
 
 export interface ScanInput {
-  /** absolute page number (address >> 12) of pages[0]: fixes which 2 MiB block each page is in */
+  /** absolute page number (address / page size) of pages[0]: fixes which PMD block each page is in */
   firstPage: number;
+  /** pages per PMD block (default 512: 4 KiB pages; 2048 with 16 KiB pages) */
+  pmdPages?: number;
   /** one entry per 4 KiB page of the scanned range, in address order */
   pages: readonly ScanPage[];
   query: ScanQuery;
@@ -254,8 +256,6 @@ export function defaultSplitEntry(huge: HugeEntry, vma: ScanVma, knobs: ScanKnob
 // ---------------------------------------------------------------------------------------------
 // The walk
 
-const PMD_PAGES = 512;
-
 class Stop extends Error {}
 /** mutant B-32: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
 class Oops extends Error {}
@@ -263,6 +263,7 @@ class Oops extends Error {}
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
 export function pagemapScan(input: ScanInput): ScanResult {
   const { pages, query, knobs, firstPage } = input;
+  const PMD_PAGES = input.pmdPages ?? 512;
   const splitEntry = input.splitEntry ?? defaultSplitEntry;
   const n = pages.length;
   const rules = new Set<string>();

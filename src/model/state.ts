@@ -1,7 +1,33 @@
 // The state the reference model tracks: processes, VMAs, page-table entries, pages.
-// Page numbers are absolute (address / 4096); blocks are 2 MiB PMD ranges (page / 512).
+// Page numbers are absolute (address / page size); blocks are PMD ranges (page / HPAGE_PAGES:
+// 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB pages).
 import type { Feature, Kind } from '../ops/schema.ts';
-import { HPAGE_PAGES } from '../ops/layout.ts';
+import { GEOMETRY_4K, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
+
+/** The page geometry of the prediction running now, as module bindings the machine reads like the
+ *  kernel's own HPAGE_PMD_NR: pages per PMD, pages of a memfd behind a memfd-* region, and arena
+ *  slot starts. 4 KiB unless predict() (src/model/model.ts) runs a case inside inGeometry(); a
+ *  prediction is synchronous, so no other case can observe the setting. */
+export let HPAGE_PAGES = GEOMETRY_4K.pmdPages;
+export let MEMFD_PAGES = memfdPagesFor(GEOMETRY_4K);
+/** pages of the fault-around window: 64 KiB (mm/memory.c fault_around_pages = 65536 >> PAGE_SHIFT):
+ *  16 with 4 KiB pages, 4 with 16 KiB pages */
+export let FAULT_AROUND_PAGES = 65536 / GEOMETRY_4K.pageSize;
+let current: PageGeometry = GEOMETRY_4K;
+export const slotStartPage = (slot: number) => slotStartOf(slot, current);
+export function modelGeometry(): PageGeometry { return current; }
+
+/** Run `fn` (synchronous) with the model in geometry `g`, restoring the previous one after. */
+export function inGeometry<T>(g: PageGeometry, fn: () => T): T {
+  const was = current;
+  const set = (x: PageGeometry) => { current = x; HPAGE_PAGES = x.pmdPages; MEMFD_PAGES = memfdPagesFor(x); FAULT_AROUND_PAGES = Math.max(1, 65536 / x.pageSize); };
+  set(g);
+  try {
+    const r = fn();
+    if (r && typeof (r as { then?: unknown }).then === 'function') throw new Error('inGeometry: the model runs synchronously (got a promise)');
+    return r;
+  } finally { set(was); }
+}
 
 export type Prot = 'none' | 'r' | 'rw';
 

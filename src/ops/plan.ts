@@ -6,7 +6,7 @@
 // kernel: every mmap without `after` and every moving mremap takes the next slot whatever the
 // syscall returns. (The model, src/model, follows rc with its own VMA state on purpose.)
 import type { Op } from './schema.ts';
-import { DEFAULT_LIMITS, SLOT_PAGES, slotStartPage, type Limits } from './layout.ts';
+import { arenaOf, DEFAULT_LIMITS, GEOMETRY_4K, slotStartPage, type Limits, type PageGeometry } from './layout.ts';
 
 /** Where a region is and which of its pages are unmapped (1 = unmapped). */
 export interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
@@ -31,6 +31,8 @@ export interface PlanOptions<R extends PlanRegion> {
   uffd: boolean;
   limits?: Limits;
   hooks?: RegionHooks<R>;
+  /** the target's page geometry: where arena slots start and how large they are (default 4 KiB) */
+  geometry?: PageGeometry;
 }
 
 /** Limits that never bind: for planning cases that were validated elsewhere (perhaps with larger limits). */
@@ -65,10 +67,12 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
   slot = 0;
   readonly limits: Limits;
   readonly uffd: boolean;
+  readonly geometry: PageGeometry;
   private readonly hooks: RegionHooks<R>;
 
   constructor(opts: PlanOptions<R>) {
     this.uffd = opts.uffd;
+    this.geometry = opts.geometry ?? GEOMETRY_4K;
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.hooks = opts.hooks ?? (PLAIN as unknown as RegionHooks<R>);
   }
@@ -141,7 +145,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
   growBlocked(proc: number, name: string, pages: number): boolean {
     const r = this.regionOf(proc, name);
     if (!r || pages <= r.pages) return false;
-    return this.overlaps(proc, r.start + r.pages, pages - r.pages, name) !== undefined || pages > SLOT_PAGES;
+    return this.overlaps(proc, r.start + r.pages, pages - r.pages, name) !== undefined || pages > arenaOf(this.geometry).slotPages;
   }
 
   /** Check op `i` (`ops[i]`) against the plan: the problems, each `ops[i].field: message`. When there
@@ -182,7 +186,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
           const o = this.overlaps(p, start, op.pages);
           if (o) return [`${at}.after: placing "${op.region}" after "${op.after}" would overlap region "${o}"`];
         } else {
-          start = slotStartPage(this.slot++);
+          start = slotStartPage(this.slot++, this.geometry);
         }
         proc.regions.set(op.region, this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) }));
         this.names.add(op.region);
@@ -205,7 +209,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
           if (op.old === op.region) return [`${at}.old: must differ from region`];
         }
         if (move) {
-          const start = slotStartPage(this.slot++);
+          const start = slotStartPage(this.slot++, this.geometry);
           // MREMAP_DONTUNMAP leaves the old range mapped: named by `old`, or kept under a name no
           // case can use, so later placements still see it as occupied
           if (op.dontunmap) {

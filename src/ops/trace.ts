@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { regionName, type Case } from './schema.ts';
 import { safeRecord } from './records.ts';
-import { DEFAULT_LIMITS } from './layout.ts';
+import { DEFAULT_LIMITS, GEOMETRY_4K, geometryOf, MAX_PAGES_PER_REGION, MAX_PMD_PAGES, type PageGeometry } from './layout.ts';
 import { clip, show, someProblems } from './bounded.ts';
 
 /** pagemap letters in trace order: present(63) swapped(62) file(61) exclusive(56) uffd-wp(57)
@@ -42,6 +42,16 @@ export interface Capabilities {
 export interface HostSettings {
   /** /sys/kernel/mm/transparent_hugepage/shmem_enabled */
   shmem_enabled?: string;
+  /** sysconf(_SC_PAGESIZE) in the case process, when not 4096: the unit of every page number */
+  page_size?: number;
+  /** bytes one PMD maps (hpage_pmd_size, or derived from the page size), when not 2 MiB */
+  pmd_size?: number;
+}
+
+/** The page geometry a trace's target reports (4 KiB pages and 2 MiB PMDs when it says nothing). */
+export function geometryOfHost(host: HostSettings | undefined): PageGeometry {
+  if (!host || (host.page_size === undefined && host.pmd_size === undefined)) return GEOMETRY_4K;
+  return geometryOf(host.page_size ?? GEOMETRY_4K.pageSize, host.pmd_size);
 }
 
 export interface TargetInfo {
@@ -114,7 +124,7 @@ const scanStr = z.string().regex(SCAN_STRING_RE, 'nine characters, each its own 
 const procKey = z.string().regex(PROC_KEY_RE, 'a process number');
 const pageMap = (s: z.ZodString) => safeRecord(safeRecord(z.array(s), regionName), procKey);
 /** a page of a region: below the pages-per-region limit */
-const pageIndex = z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion - 1);
+const pageIndex = z.number().int().min(0).max(MAX_PAGES_PER_REGION - 1);
 /** a fault or skip reason: words for a person, kept to a bounded length */
 const reason = (what: string) => z.string().min(1, `an empty ${what}: give the reason (or leave the key out)`).transform((x) => clip(x, 4000));
 
@@ -123,7 +133,11 @@ export const traceSchema = z.object({
   target: z.object({
     name: z.string(), arch: z.string(), kernel: z.string(),
     capabilities: safeRecord(z.boolean(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a capability name')),
-    host: z.strictObject({ shmem_enabled: z.string().max(32).optional() }).optional(),
+    host: z.strictObject({
+      shmem_enabled: z.string().max(32).optional(),
+      page_size: z.number().int().refine((n) => [4096, 16384].includes(n), 'a page size of 4096 or 16384 bytes').optional(),
+      pmd_size: z.number().int().refine((n) => n >= 2 * 4096 && n <= MAX_PMD_PAGES * 16384 && (n & (n - 1)) === 0, 'a power-of-two PMD size the executor supports').optional(),
+    }).optional(),
   }),
   steps: z.array(z.object({
     op: z.number().int().min(0),

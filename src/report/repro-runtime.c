@@ -272,6 +272,7 @@ int main(int argc, char **argv) { /* host checks, then S runs the case */
   bisect = (argc > 1 && !strcmp(argv[1], "--bisect")) || getenv("PTEFARM_BISECT") != NULL;
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("KTAP version 1\n# ptefarm reproducer: %s\n", CASE_NAME);
+  if (sysconf(_SC_PAGESIZE) != (long)PG) finish(KSFT_SKIP, "generated for pages of another size than this kernel's"); /* the plan counts PG-byte pages */
   uint64_t e = *m = 1; /* a written page of a fresh mapping is soft-dirty, if the kernel has soft-dirty at all */
   if (!(soft_dirty = pread(pm, &e, 8, (off_t)((uintptr_t)m / PG * 8)) == 8 && (e >> 55) & 1)) printf("# this kernel shows no soft-dirty: bit 55 and SOFT_DIRTY are not compared\n");
 scan:  struct pf_pm_scan_arg a = { .size = sizeof a, .start = (uintptr_t)m, .end = (uintptr_t)m + PG, .vec = (uintptr_t)vec, .vec_len = 1, .return_mask = scan_cats };

@@ -6,7 +6,8 @@
 //
 // REFUSALS is the one table: when the model learns a setting, delete its row.
 import type { Case } from '../ops/schema.ts';
-import { factValue, pathOfFact, type FactValue, type HostFact, type ProbeResult } from './probe.ts';
+import { geometryOf } from '../ops/layout.ts';
+import { factValue, pathOfFact, THP_SYSFS, type FactValue, type HostFact, type ProbeResult } from './probe.ts';
 
 export interface Refusal {
   /** the fact (e.g. `mthp.64kB.enabled`) and the file it was read from, when it is one */
@@ -33,8 +34,15 @@ interface RefusalRule {
   fix: (path: string | undefined, m: RegExpExecArray) => string;
 }
 
+/** page sizes the executor and the model run (src/ops/layout.ts MAX_PMD_PAGES) */
+const SUPPORTED_PAGE_SIZES = [4096, 16384];
+/** the PMD size the model assumes for a page size (4 KiB when the page size was not probed) */
+const pmdBytesOf = (pageSize: FactValue | undefined) => {
+  const g = geometryOf(typeof pageSize === 'number' && SUPPORTED_PAGE_SIZES.includes(pageSize) ? pageSize : 4096);
+  return g.pageSize * g.pmdPages;
+};
 const sizeBytes = (kb: string) => Number(kb.replace(/kB$/, '')) * 1024;
-const isPmdSize = (kb: string, get: Lookup) => sizeBytes(kb) === (get('pmd_size') ?? 2 * 1024 * 1024);
+const isPmdSize = (kb: string, get: Lookup) => sizeBytes(kb) === (get('pmd_size') ?? pmdBytesOf(get('page_size')));
 const writeNever = (path: string | undefined) => `echo never > ${path}`;
 
 /** The settings the model does not cover, one row each. */
@@ -67,17 +75,20 @@ export const REFUSALS: RefusalRule[] = [
     fix: (path) => writeNever(path),
   },
   {
-    // the model and the executor's addresses count 4 KiB pages and 512-page PMD blocks (x86)
+    // page numbers count the target's pages and PMD blocks are one page table of them
+    // (src/ops/layout.ts PageGeometry); the executor's arrays hold regions of two PMDs of up to
+    // 2048 pages (16 KiB pages): 64 KiB pages (512 MiB PMDs) do not fit
     fact: /^page_size$/,
-    refuses: (v) => typeof v === 'number' && v !== 4096,
-    why: (v) => `the base page size is ${v} bytes; the model knows 4 KiB pages only`,
-    fix: () => 'use a kernel built with 4 KiB pages (e.g. CONFIG_ARM64_4K_PAGES on arm64)',
+    refuses: (v) => typeof v === 'number' && !SUPPORTED_PAGE_SIZES.includes(v),
+    why: (v) => `the base page size is ${v} bytes; ptefarm runs 4 KiB and 16 KiB pages (2 MiB and 32 MiB PMDs)`,
+    fix: () => 'use a kernel built with 4 KiB or 16 KiB pages (CONFIG_ARM64_4K_PAGES or CONFIG_ARM64_16K_PAGES on arm64)',
   },
   {
+    // the PMD the model splits and collapses is one page table of the page size's 8-byte entries
     fact: /^pmd_size$/,
-    refuses: (v) => typeof v === 'number' && v !== 2 * 1024 * 1024,
-    why: (v) => `a PMD maps ${v} bytes; the model knows 2 MiB PMD blocks only`,
-    fix: () => 'use a kernel built with 4 KiB pages (2 MiB PMDs)',
+    refuses: (v, _m, get) => typeof v === 'number' && v !== pmdBytesOf(get('page_size')),
+    why: (v) => `a PMD maps ${v} bytes, not one page table of the page size's entries (PAGE_SIZE / 8 pages), which the model assumes`,
+    fix: () => 'use a kernel with 4 KiB pages and 2 MiB PMDs, or 16 KiB pages and 32 MiB PMDs',
   },
 ];
 
@@ -128,8 +139,12 @@ export function formatRefusal(target: string, refusals: Refusal[]): string {
 /** A whole case that cannot run on this host, by what the probe says, shared by live and QEMU. The
  *  executor learns the `huge` outcome from PAGEMAP_SCAN (6.7+); without it a THP would be reported
  *  as 512 small pages and every bit of it misjudged. */
-export function thpCaseSkipReason(c: Case, p: Pick<ProbeResult, 'pagemap_scan'>, kernel = 'this kernel'): string | undefined {
-  if (!p.pagemap_scan && c.ops.some((o) => (o.op === 'mmap' && o.thp) || o.op === 'collapse')) {
+export function thpCaseSkipReason(c: Case, p: Pick<ProbeResult, 'pagemap_scan'> & Partial<Pick<ProbeResult, 'thp'>>, kernel = 'this kernel'): string | undefined {
+  const thpOps = c.ops.some((o) => (o.op === 'mmap' && o.thp) || o.op === 'collapse');
+  // without CONFIG_TRANSPARENT_HUGEPAGE (PREEMPT_RT kernels before 6.13: THP depends on !PREEMPT_RT)
+  // MADV_HUGEPAGE and MADV_COLLAPSE are unknown advice (mm/madvise.c madvise_behavior_valid): EINVAL
+  if (thpOps && p.thp === 'unavailable') return `THP is not built into ${kernel} (no ${THP_SYSFS}: CONFIG_TRANSPARENT_HUGEPAGE unset)`;
+  if (!p.pagemap_scan && thpOps) {
     return `THP outcomes are observed through PAGEMAP_SCAN, which ${kernel} lacks`;
   }
   return undefined;

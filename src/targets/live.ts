@@ -7,11 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Case, Feature, Op } from '../ops/schema.ts';
 import { CasePlan } from '../ops/plan.ts';
-import { DEFAULT_LIMITS } from '../ops/layout.ts';
+import { DEFAULT_LIMITS, GEOMETRY_4K, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { pageLetters, SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
 import { dict, own } from '../ops/records.ts';
-import { capabilitiesOf, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
+import { capabilitiesOf, geometryOfProbe, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 
 export const OP_CODES: Record<Op['op'] | 'skip', number> = {
@@ -69,8 +69,10 @@ function table(t: Readonly<Record<string, number>>, key: string, i: number, what
 
 /** Plan a validated case into executor lines: region addresses come from the case's static plan
  *  (src/ops/plan.ts, as validation computes it). `skip(op)` returns a reason to not execute an op;
- *  the plan still follows a skipped op (it is static, whatever the host does). */
-export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () => undefined): EncodedCase {
+ *  the plan still follows a skipped op (it is static, whatever the host does). Page numbers count
+ *  the target's pages: `geometry` is what its executor measured (src/targets/probe.ts
+ *  geometryOfProbe), which places the arena slots and bounds the region size. */
+export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () => undefined, geometry: PageGeometry = GEOMETRY_4K): EncodedCase {
   const ids = new Map<string, number>();
   const regionNames: string[] = [];
   const id = (name: string) => {
@@ -80,8 +82,9 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
   };
   // the executor is compiled for the limits table: a case validated with larger limits is refused
   // here with the problem, instead of faulting in the executor
-  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits: DEFAULT_LIMITS });
-  if (c.ops.length > DEFAULT_LIMITS.maxOps) throw new Error(`ops: ${c.ops.length} ops exceed the executor's limit of ${DEFAULT_LIMITS.maxOps}`);
+  const limits = limitsFor(geometry);
+  const plan = new CasePlan({ uffd: c.uffd !== undefined, limits, geometry });
+  if (c.ops.length > limits.maxOps) throw new Error(`ops: ${c.ops.length} ops exceed the executor's limit of ${limits.maxOps}`);
   const lines: string[] = [];
   const skipped = new Map<number, string>();
   c.ops.forEach((op, i) => {
@@ -399,7 +402,8 @@ export class LiveTarget implements Target {
 
   async info(): Promise<TargetInfo> {
     const probe = await this.ready();
-    return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe) };
+    // host: the settings and the page geometry traces carry (generators size THP regions by it)
+    return { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
   }
 
   /** what the executor and this machine report, whether or not the target refuses this host */
@@ -484,7 +488,7 @@ export class LiveTarget implements Target {
     if (refusals.length) return { format: 'ptefarm-trace/1', target, steps: [], fault: `environment: a host setting changed while the live target ran: ${formatRefusal('live target', refusals)}` };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
-    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
+    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe), geometryOfProbe(probe));
     const asked = opts.timeoutMs ?? this.opts.caseTimeoutMs ?? 10_000;
     // the executor takes a whole number of ms in 1..3,600,000 (workers/executor/README.md)
     const timeout = Number.isFinite(asked) ? Math.min(3_600_000, Math.max(1, Math.ceil(asked))) : 10_000;

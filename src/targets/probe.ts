@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Capabilities, HostSettings } from '../ops/trace.ts';
+import { GEOMETRY_4K, geometryOf, type PageGeometry } from '../ops/layout.ts';
 import { packagePath } from '../package-root.ts';
 
 export const DEFAULT_EXECUTOR = packagePath('workers', 'executor', 'ptefarm-exec');
@@ -272,9 +273,23 @@ export async function probeHost(executor = DEFAULT_EXECUTOR): Promise<ProbeResul
   return probeFromFacts(await executorProbe(executor), executor);
 }
 
-/** The host settings a trace reports for the check's knobs (src/model/profile.ts hostKnobs). */
+/** The page geometry the probe measured: the executor's sysconf(_SC_PAGESIZE) and the sysfs PMD
+ *  size (derived from the page size where THP is not configured); 4 KiB when not probed. */
+export function geometryOfProbe(p: Pick<ProbeResult, 'facts'>): PageGeometry {
+  const ps = factValue(p, 'page_size');
+  const pmd = factValue(p, 'pmd_size');
+  if (typeof ps !== 'number') return GEOMETRY_4K;
+  return geometryOf(ps, typeof pmd === 'number' ? pmd : undefined);
+}
+
+/** The host settings a trace reports for the check's knobs (src/model/profile.ts hostKnobs) and
+ *  its page geometry (src/ops/trace.ts geometryOfHost; only when not 4 KiB pages and 2 MiB PMDs, so
+ *  4 KiB traces read as they always did). */
 export function hostSettingsOf(p: ProbeResult): HostSettings {
-  return p.thp_shmem && p.thp_shmem !== 'unavailable' ? { shmem_enabled: p.thp_shmem } : {};
+  const out: HostSettings = p.thp_shmem && p.thp_shmem !== 'unavailable' ? { shmem_enabled: p.thp_shmem } : {};
+  const g = geometryOfProbe(p);
+  if (g !== GEOMETRY_4K) { out.page_size = g.pageSize; out.pmd_size = g.pageSize * g.pmdPages; }
+  return out;
 }
 
 export function capabilitiesOf(p: ProbeResult): Capabilities {

@@ -12,7 +12,7 @@ import type { Case, Op } from '../ops/schema.ts';
 import type { Capabilities, TargetInfo, Trace } from '../ops/trace.ts';
 import type { Target } from './target.ts';
 import { decodeReply, encodeCase, type EncodedCase } from './live.ts';
-import { activeSwaps, capabilitiesOf, hostSettingsOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
+import { activeSwaps, capabilitiesOf, geometryOfProbe, hostSettingsOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
 import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';
 import { Vm, type BootInfo, type VmOptions } from './qemu/vm.ts';
@@ -149,7 +149,8 @@ export class QemuTarget implements Target {
   async info(): Promise<TargetInfo> {
     const p = await this.getProbe();
     await this.hostCheck();
-    return { name: this.name, arch: p.arch, kernel: p.kernel, capabilities: capabilitiesOf(p) };
+    // host: the settings and the page geometry traces carry (generators size THP regions by it)
+    return { name: this.name, arch: p.arch, kernel: p.kernel, capabilities: capabilitiesOf(p), host: hostSettingsOf(p) };
   }
 
   /** what the guest reports, whether or not the target refuses it */
@@ -188,7 +189,7 @@ export class QemuTarget implements Target {
     const target: TargetInfo = { name: this.name, arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
     const caseSkip = this.caseSkipReason(c, probe);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
-    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe));
+    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe), geometryOfProbe(probe));
     const timeout = this.opts.caseTimeoutMs ?? 20_000;
     const id = `q${++this.seq}`;
     const inject = this.opts.inject ? ` ${this.opts.inject.kind === 'hang' ? 1 : 2} ${this.opts.inject.op}` : '';

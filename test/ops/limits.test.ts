@@ -4,7 +4,7 @@
 // field or a 20 MB rc string was echoed in full.
 import { readFileSync, existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/ops/layout.ts';
+import { DEFAULT_LIMITS, GEOMETRY_4K, geometryOf, limitsFor, MAX_PAGES_PER_REGION, MAX_PMD_PAGES } from '../../src/ops/layout.ts';
 import { validateCase, parseCase, CaseError } from '../../src/ops/validate.ts';
 import { checkTrace } from '../../src/check/check.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
@@ -34,9 +34,14 @@ function manyNames(procs: number, perProc: number, withOld = 0): Case {
 
 describe('the limits table', () => {
   it('the executor is compiled for the same numbers (C header constants)', () => {
+    // MAXPAGES sizes the executor's arrays for the largest geometry (16 KiB pages: two 2048-page
+    // PMDs); the pages limit it enforces is the target geometry's (PAGES_LIMIT, limitsFor)
     expect({
       maxRegions: cDefine('MAXR'), maxPagesPerRegion: cDefine('MAXPAGES'), maxProcs: cDefine('MAXP'), maxOps: cDefine('MAXOPS'),
-    }).toEqual(DEFAULT_LIMITS);
+    }).toEqual({ ...DEFAULT_LIMITS, maxPagesPerRegion: MAX_PAGES_PER_REGION });
+    expect(limitsFor(GEOMETRY_4K)).toBe(DEFAULT_LIMITS);
+    expect(limitsFor(geometryOf(16384))).toEqual({ ...DEFAULT_LIMITS, maxPagesPerRegion: 4096 });
+    expect(2 * MAX_PMD_PAGES).toBe(MAX_PAGES_PER_REGION);
   });
 
   it('the region limit counts region names per case, in all processes, `old` names included', () => {

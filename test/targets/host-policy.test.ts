@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '../../src/targets/host-policy.ts';
-import { DEFAULT_EXECUTOR, factNameOfPath, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
+import { DEFAULT_EXECUTOR, factNameOfPath, geometryOfProbe, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
 import { parseCase } from '../../src/ops/validate.ts';
+import { GEOMETRY_4K } from '../../src/ops/layout.ts';
 import { guestProbe } from '../../src/targets/qemu.ts';
 import { LiveTarget } from '../../src/targets/live.ts';
 
@@ -127,11 +128,34 @@ describe('refusal: the settings the model does not cover', () => {
     expect(both.refusals.map((r) => r.fact).sort()).toEqual(['mthp.64kB.shmem_enabled', 'thp.shmem_enabled']);
   });
 
-  it('a base page size other than 4096 (and a PMD other than 2 MiB) refuses', () => {
+  it('16 KiB pages with 32 MiB PMDs run (page numbers count 16 KiB pages); an mTHP size below the PMD still refuses', () => {
     const a = assessHost(probeWith({ hpage_pmd_size: '33554432' }, { ...EXEC, page_size: '16384' }));
-    // (with 32 MiB PMDs, hugepages-2048kB inheriting madvise is an mTHP size too)
-    expect(a.refusals.map((r) => r.fact).sort()).toEqual(['mthp.2048kB.enabled', 'page_size', 'pmd_size']);
-    expect(a.refusals.find((r) => r.fact === 'page_size')!.why).toMatch(/16384 bytes/);
+    // hugepages-2048kB inheriting madvise is an mTHP size with 32 MiB PMDs (the stock files are x86's)
+    expect(a.refusals.map((r) => r.fact).sort()).toEqual(['mthp.2048kB.enabled']);
+    const ok = assessHost(probeWith({ hpage_pmd_size: '33554432', 'hugepages-2048kB/enabled': 'always inherit madvise [never]' }, { ...EXEC, page_size: '16384' }));
+    expect(ok.refusals).toEqual([]);
+    expect(geometryOfProbe(probeWith({ hpage_pmd_size: '33554432' }, { ...EXEC, page_size: '16384' }))).toEqual({ pageSize: 16384, pmdPages: 2048 });
+    expect(geometryOfProbe(probeWith())).toBe(GEOMETRY_4K);
+  });
+
+  it('64 KiB pages refuse (the executor holds regions of two PMDs of at most 2048 pages), and so does a PMD that is not one page table', () => {
+    const a = assessHost(probeWith({ hpage_pmd_size: String(512 * 1024 * 1024) }, { ...EXEC, page_size: '65536' }));
+    expect(a.refusals.map((r) => r.fact)).toContain('page_size');
+    expect(a.refusals.find((r) => r.fact === 'page_size')!.why).toMatch(/65536 bytes/);
+    // 4 KiB pages with a 32 MiB PMD: not 512 entries of a page table
+    const b = assessHost(probeWith({ hpage_pmd_size: '33554432' }));
+    expect(b.refusals.map((r) => r.fact)).toContain('pmd_size');
+  });
+
+  it('a kernel without THP (no sysfs directory: PREEMPT_RT 6.12) skips THP cases; small-page cases run', () => {
+    const thp = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }] });
+    const collapse = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }, { op: 'collapse', region: 'a' }] });
+    const plain = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }] });
+    const rt = { pagemap_scan: true, thp: 'unavailable' };
+    expect(thpCaseSkipReason(thp, rt)).toMatch(/THP is not built into this kernel/);
+    expect(thpCaseSkipReason(collapse, rt)).toMatch(/CONFIG_TRANSPARENT_HUGEPAGE/);
+    expect(thpCaseSkipReason(plain, rt)).toBeUndefined();
+    expect(thpCaseSkipReason(thp, { pagemap_scan: true, thp: 'never' })).toBeUndefined();
   });
 
   it('a guest\'s refusal says to change it in the guest', () => {

@@ -281,7 +281,7 @@ static void supervise(void) {
     case OP_SKIP: acted = -1; break;
     case OP_MMAP: { /* proc rid startpage pages kind thp */
       uint64_t pages = (uint64_t)v[4];
-      if (pages < 1 || pages > MAXPAGES) fatal("op %d: %llu pages exceed the limit of %d", i, (unsigned long long)pages, MAXPAGES);
+      if (pages < 1 || pages > PAGES_LIMIT) fatal("op %d: %llu pages exceed the limit of %llu", i, (unsigned long long)pages, (unsigned long long)PAGES_LIMIT);
       rg->known = 1; rg->start = (uint64_t)v[3] * PG; rg->pages = pages;
       c.code = C_MMAP; c.addr = rg->start; c.len = pages * PG; c.a = (int)v[5]; c.b = (int)v[6];
       rc = run(p, &c, &r);
@@ -290,7 +290,7 @@ static void supervise(void) {
     case OP_MREMAP: { /* proc rid newpages move dontunmap oldrid newstartpage apply */
       uint64_t np = (uint64_t)v[3];
       int move = (int)v[4], dontunmap = (int)v[5], oldrid = (int)v[6], apply = (int)v[8];
-      if (np < 1 || np > MAXPAGES) fatal("op %d: %llu pages exceed the limit of %d", i, (unsigned long long)np, MAXPAGES);
+      if (np < 1 || np > PAGES_LIMIT) fatal("op %d: %llu pages exceed the limit of %llu", i, (unsigned long long)np, (unsigned long long)PAGES_LIMIT);
       c.code = C_MREMAP; c.addr = rg->start; c.len = rg->pages * PG; c.len2 = np * PG;
       c.a = move; c.b = dontunmap; c.addr2 = (uint64_t)v[7] * PG;
       g_fork_child = -1;
@@ -598,25 +598,27 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
     snprintf(why, n, "region id %lld outside 0..%d", (long long)v[2], MAXR - 1); return -1;
   }
   const char *bad = NULL;
+  const int64_t lim = (int64_t)PAGES_LIMIT;
+  static char msg[64];
   switch (code) {
   case OP_MMAP:
-    if (!in_range(v[3], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - MAXPAGES))) bad = "start page outside the arena";
-    else if (!in_range(v[4], 1, MAXPAGES)) bad = "pages outside 1..1024";
+    if (!in_range(v[3], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - lim))) bad = "start page outside the arena";
+    else if (!in_range(v[4], 1, lim)) { snprintf(msg, sizeof msg, "pages outside 1..%lld", (long long)lim); bad = msg; }
     else if (!in_range(v[5], 0, 3)) bad = "kind outside 0..3";
     else if (!in_range(v[6], 0, 1)) bad = "thp not 0 or 1";
     break;
   case OP_MREMAP:
-    if (!in_range(v[3], 1, MAXPAGES)) bad = "new pages outside 1..1024";
+    if (!in_range(v[3], 1, lim)) { snprintf(msg, sizeof msg, "new pages outside 1..%lld", (long long)lim); bad = msg; }
     else if (!in_range(v[4], 0, 1) || !in_range(v[5], 0, 1) || !in_range(v[8], 0, 1)) bad = "move, dontunmap or apply not 0 or 1";
     else if (!in_range(v[6], -1, MAXR - 1)) bad = "old region id outside -1..63";
-    else if (v[4] && !in_range(v[7], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - MAXPAGES))) bad = "new start page outside the arena";
+    else if (v[4] && !in_range(v[7], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - lim))) bad = "new start page outside the arena";
     break;
   case OP_CLEAR_REFS: if (!in_range(v[2], 1, 5)) bad = "clear_refs value outside 1..5"; break;
-  case OP_SPLIT: if (!in_range(v[3], 0, MAXPAGES - 1)) bad = "page outside 0..1023"; break;
+  case OP_SPLIT: if (!in_range(v[3], 0, lim - 1)) { snprintf(msg, sizeof msg, "page outside 0..%lld", (long long)(lim - 1)); bad = msg; } break;
   case OP_SKIP: case OP_FORK: case OP_EXIT: break;
   case OP_CLOSE_UFFD: if (v[2] != -1) bad = "close_uffd takes region -1"; break;
   default: /* code proc rid first count [extra...]: the range itself is checked against the region in S */
-    if (!in_range(v[3], 0, MAXPAGES) || !in_range(v[4], 0, MAXPAGES)) bad = "first or count outside 0..1024";
+    if (!in_range(v[3], 0, lim) || !in_range(v[4], 0, lim)) { snprintf(msg, sizeof msg, "first or count outside 0..%lld", (long long)lim); bad = msg; }
     else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
     else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
     else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX) ||
@@ -693,6 +695,7 @@ int main(int argc, char **argv) {
       for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &set)) { g_cpu = c; break; }
   }
   signal(SIGPIPE, SIG_IGN);
+  if (geometry_init()) return 2;
   if (geteuid() == 0) { struct passwd *pw = getpwnam("nobody"); if (pw && g_drop_uid == 65534) { g_drop_uid = pw->pw_uid; g_drop_gid = pw->pw_gid; } }
   say("ready ptefarm-exec/1 cpu=%d euid=%d\n", g_cpu, (int)geteuid());
   static char line[4096];

@@ -148,4 +148,21 @@ static uint64_t pmd_size_of_host(void) {
   return (uint64_t)v;
 }
 
+/* The page geometry every plan counts in (ptefarm-uapi.h g_pg, g_hpg_pages): sysconf(_SC_PAGESIZE)
+ * and one page table's worth of pages per PMD (PTRS_PER_PTE = PAGE_SIZE / 8); the sysfs PMD size,
+ * where THP is configured, must agree. Returns nonzero (with the reason on stderr) otherwise. */
+static int geometry_init(void) {
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps < 4096 || (ps & (ps - 1))) { fprintf(stderr, "ptefarm-exec: page size %ld is not a power of two >= 4096\n", ps); return 1; }
+  g_pg = (uint64_t)ps;
+  g_hpg_pages = g_pg / 8;
+  uint64_t pmd = pmd_size_of_host();
+  if (pmd && pmd != g_pg * g_hpg_pages) {
+    fprintf(stderr, "ptefarm-exec: hpage_pmd_size %llu is not %llu pages of %llu bytes\n",
+            (unsigned long long)pmd, (unsigned long long)g_hpg_pages, (unsigned long long)g_pg);
+    return 1;
+  }
+  return 0;
+}
+
 #endif /* PTEFARM_HOSTFACTS_H */

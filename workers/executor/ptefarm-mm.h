@@ -213,7 +213,8 @@ static long do_scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask,
 static uint64_t scan_return_mask(void)
 {
   static int64_t mask = -1;
-  static char probe_page[4096] __attribute__((aligned(4096)));
+  /* a whole page at any supported page size (4 KiB..64 KiB) */
+  static char probe_page[65536] __attribute__((aligned(65536)));
   if (mask < 0) {
     struct pf_page_region v[4];
     probe_page[0] = 1;
@@ -321,7 +322,7 @@ static void case_process(void) {
       else {
         flags |= c.a == 2 ? MAP_SHARED : MAP_PRIVATE;
         fd = memfd_create("ptefarm", MFD_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)(MAXPAGES * PG))) err = errno;
+        if (fd < 0 || ftruncate(fd, (off_t)(PAGES_LIMIT * PG))) err = errno;
       }
       if (!err) {
         p = mmap((void *)(uintptr_t)c.addr, c.len, PROT_READ | PROT_WRITE, flags, fd, 0);
@@ -329,7 +330,10 @@ static void case_process(void) {
         else if (p != (void *)(uintptr_t)c.addr) { munmap(p, c.len); err = EEXIST; }
       }
       if (fd >= 0) close(fd);
-      if (!err && madvise(p, c.len, c.b ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) err = errno;
+      /* MADV_NOHUGEPAGE keeps THP out of a small-page region; a kernel without THP knows neither
+       * advice (mm/madvise.c madvise_behavior_valid: CONFIG_TRANSPARENT_HUGEPAGE) and says EINVAL:
+       * nothing to keep out. (Cases with THP regions are skipped there: host-policy.ts.) */
+      if (!err && madvise(p, c.len, c.b ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && !(errno == EINVAL && !c.b)) err = errno;
       break;
     }
     case C_MUNMAP: if (munmap((void *)(uintptr_t)c.addr, c.len)) err = errno; break;

@@ -73,12 +73,23 @@ struct pf_pm_scan_arg {
 #define PAGE_IS_GUARD (1ULL << 8)
 #define PAGE_CATS_ALL 0x1ffULL
 
+/* ---- page geometry (docs/page-size.md) ---- */
+/* Set once by geometry_init() (ptefarm-hostfacts.h) before any request: the page size is
+ * sysconf(_SC_PAGESIZE) and a PMD maps one page table of 8-byte entries (PTRS_PER_PTE =
+ * PAGE_SIZE / 8: 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB pages).
+ * Every page number and count of a plan counts these pages (src/ops/layout.ts PageGeometry). */
+static uint64_t g_pg = 4096, g_hpg_pages = 512;
+#define PG g_pg
+#define HPG_PAGES g_hpg_pages
+/* pages per region at this page size: two PMDs (1024 with 4 KiB pages: src/ops/layout.ts limitsFor),
+ * never more than the arrays hold (64 KiB pages are refused by src/targets/host-policy.ts); also the
+ * size of a memfd behind a memfd-* region */
+#define PAGES_LIMIT (2 * g_hpg_pages < MAXPAGES ? 2 * g_hpg_pages : (uint64_t)MAXPAGES)
+
 /* ---- limits ---- */
-#define PG 4096ULL
-#define HPG_PAGES 512ULL
 #define MAXP 8          /* processes per case */
 #define MAXR 64         /* region ids per case: region names, `old` names included (src/ops/layout.ts DEFAULT_LIMITS.maxRegions) */
-#define MAXPAGES 1024   /* pages per region; also the size of a memfd behind a memfd-* region */
+#define MAXPAGES 4096   /* pages per region on the largest geometry (16 KiB pages): array sizes (src/ops/layout.ts MAX_PAGES_PER_REGION) */
 #define MAXCTX 16       /* userfaultfd contexts (process 0 + one per event_fork child) */
 
 /* op codes of the plan (src/targets/live.ts encodeCase encodes the same numbers) */
@@ -104,11 +115,11 @@ struct range { uint64_t addr; uint64_t pages; };
 /* observation byte: ptefarm-observe.h (OBS_HUGE/OBS_GUARD in bit 6, OBS_ZERO) */
 
 /* ---- what the executor accepts, and how a fault from outside the case is told apart ---- */
-/* Where regions may be placed: the arena of src/ops/layout.ts starts at 32 TiB (ARENA_BASE_PAGE);
- * its 64 MiB slots end far below 48 TiB, and both stay far from what the loader maps. The
- * executor refuses region pages outside [ARENA_FIRST_PAGE, ARENA_END_PAGE). */
-#define ARENA_FIRST_PAGE 0x200000000ULL /* 32 TiB / 4 KiB */
-#define ARENA_END_PAGE 0x300000000ULL   /* 48 TiB / 4 KiB */
+/* Where regions may be placed: the arena of src/ops/layout.ts starts at 32 TiB (arenaOf);
+ * its slots of 32 PMDs end far below 48 TiB, and both stay far from what the loader maps. The
+ * executor refuses region pages outside [ARENA_FIRST_PAGE, ARENA_END_PAGE), in pages of PG. */
+#define ARENA_FIRST_PAGE (0x200000000000ULL / PG) /* 32 TiB */
+#define ARENA_END_PAGE (0x300000000000ULL / PG)   /* 48 TiB */
 /* A case process that a SIGSEGV or SIGBUS reached from outside (kill(), not a fault of its own
  * access) exits with this status + the signal number, so that the supervisor reports a fault and
  * never an rc the model would compare. */

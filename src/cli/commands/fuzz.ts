@@ -18,7 +18,8 @@ import { saveFuzzRun } from '../../gate/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';
-import type { TargetInfo } from '../../ops/trace.ts';
+import { geometryOfHost, type TargetInfo } from '../../ops/trace.ts';
+import { GEOMETRY_4K } from '../../ops/layout.ts';
 
 interface Opts extends CampaignFlags, UiFlags {
   target: string; threads?: string; json?: boolean; out?: string;
@@ -54,11 +55,13 @@ export function register(program: Command) {
       const { seed, cases, durationMs, timeoutMs, stopAfterBuckets, workdir, save, minimize } = resolveCampaignFlags(o);
       const threads = parseCount('threads', o.threads, 0)!;
       // fail early, in this thread, on a bad target spec
-      let info: TargetInfo | undefined;
+      let info: TargetInfo;
       try {
         const t = await openCheckedTarget(o.target, warn);
-        try { if (o.ui) info = await t.info(); } finally { await t.close(); }
+        // its page geometry sizes the generated THP regions (docs/page-size.md)
+        try { info = await t.info(); } finally { await t.close(); }
       } catch (e) { throw new InputError((e as Error).message); }
+      const geometry = geometryOfHost(info.host);
       const checker = await referenceChecker({ profile: o.profile });
       const ui = await openUi(o, 'fuzz', {
         target: o.target, seed, profile: o.profile, workdir: save ? workdir : undefined,
@@ -66,7 +69,7 @@ export function register(program: Command) {
       });
       const transport: Transport = threads === 0 ? new InProcessTransport() : new EmbeddedTransport({ threads });
       ui?.state.setWorkers(poolWorkers(transport, o.target));
-      ui?.state.setTargetInfo(info);
+      ui?.state.setTargetInfo(o.ui ? info : undefined);
       const ctl = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -107,6 +110,7 @@ export function register(program: Command) {
         summary = await runCampaign({
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
           workdir: save ? workdir : undefined, source: 'fuzz', minimize, profile: o.profile, signal: ctl.signal, onEvent,
+          ...(geometry !== GEOMETRY_4K ? { generate: { geometry } } : {}),
         });
       } catch (e) {
         bar?.stop();

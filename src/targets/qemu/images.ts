@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { packagePath } from '../../package-root.ts';
 import { own } from '../../ops/records.ts';
 
-export type GuestArch = 'amd64' | 'arm64';
+/** Debian architecture names; riscv64 only as a user's own kernel (`kernel=PATH,arch=riscv64`) */
+export type GuestArch = 'amd64' | 'arm64' | 'riscv64';
 
 export interface NamedImage {
   arch: GuestArch;
@@ -22,6 +23,12 @@ export const NAMED_IMAGES: Record<string, NamedImage> = {
   'debian-6.12-arm64': { arch: 'arm64', meta: 'linux-image-6.12-arm64', line: '6.12' },
   // bookworm's default kernel is the 6.1 line
   'debian-6.1-amd64': { arch: 'amd64', meta: 'linux-image-amd64', line: '6.1' },
+  // 16 KiB pages (CONFIG_ARM64_16K_PAGES): a PMD maps 32 MiB (2048 pages); the page size comes from
+  // the guest's probe (sysconf) and is what the model and the executor's addresses count in
+  'debian-6.12-arm64-16k': { arch: 'arm64', meta: 'linux-image-6.12-arm64-16k', line: '6.12' },
+  // PREEMPT_RT flavours: their own configs decide soft-dirty/THP (each guest's probe says which)
+  'debian-6.12-amd64-rt': { arch: 'amd64', meta: 'linux-image-6.12-rt-amd64', line: '6.12' },
+  'debian-6.12-arm64-rt': { arch: 'arm64', meta: 'linux-image-6.12-rt-arm64', line: '6.12' },
 };
 
 export const IMAGE_SCRIPT = packagePath('scripts', 'qemu-image.sh');
@@ -48,7 +55,8 @@ export interface GuestImage {
 export function normArch(a: string): GuestArch {
   if (a === 'amd64' || a === 'x86_64' || a === 'x86') return 'amd64';
   if (a === 'arm64' || a === 'aarch64') return 'arm64';
-  throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64)`);
+  if (a === 'riscv64' || a === 'riscv') return 'riscv64';
+  throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64, riscv64)`);
 }
 
 export type ImageSpec =

@@ -22,6 +22,19 @@ export interface VmOptions {
   append?: string;
   /** qemu binary override */
   qemu?: string;
+  /** the -cpu of a riscv64 guest (default RISCV_CPU, or PTEFARM_QEMU_RISCV_CPU) */
+  riscvCpu?: string;
+}
+
+/** riscv64 guests run with the Svrsw60t59b extension (PTE bits 60-59 for software): the riscv
+ *  soft-dirty and uffd-wp series keeps both bits there (lore: "riscv: mm: Add soft-dirty and
+ *  uffd-wp support", 2025-11). QEMUs that do not know the extension refuse to start with the
+ *  property named; PTEFARM_QEMU_RISCV_CPU (or VmOptions.riscvCpu) sets another -cpu. */
+export const RISCV_CPU = 'rv64,svrsw60t59b=true';
+
+/** the QEMU system emulator of a guest architecture */
+export function qemuBinary(arch: GuestImage['arch']): string {
+  return arch === 'amd64' ? 'qemu-system-x86_64' : arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-riscv64';
 }
 
 /** Console lines that mean the kernel is in trouble; everything from the first one on is the oops text. */
@@ -34,14 +47,21 @@ export function qemuCommand(img: GuestImage, sock: string, opts: VmOptions = {})
   const common = ['-accel', 'tcg', '-m', mem, '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', img.kernel, '-initrd', img.initrd, '-serial', 'stdio',
     '-device', 'virtio-serial-pci', '-chardev', `socket,id=ex,path=${sock}`, '-device', 'virtserialport,chardev=ex,name=exec0'];
+  if (img.arch === 'riscv64') {
+    // virt board: OpenSBI (-bios default) starts the kernel; the console is the ns16550 ttyS0
+    return {
+      bin: opts.qemu ?? qemuBinary(img.arch),
+      args: ['-machine', 'virt', '-cpu', opts.riscvCpu ?? process.env.PTEFARM_QEMU_RISCV_CPU ?? RISCV_CPU, ...common, '-append', ['console=ttyS0', ...cmdline].join(' ')],
+    };
+  }
   if (img.arch === 'amd64') {
     return {
-      bin: opts.qemu ?? 'qemu-system-x86_64',
+      bin: opts.qemu ?? qemuBinary(img.arch),
       args: ['-machine', 'pc', '-cpu', 'qemu64,+rdrand', ...common, '-append', ['console=ttyS0', ...cmdline].join(' ')],
     };
   }
   return {
-    bin: opts.qemu ?? 'qemu-system-aarch64',
+    bin: opts.qemu ?? qemuBinary(img.arch),
     // pauth-impdef: the architected QARMA pointer authentication makes TCG 4-8x slower
     args: ['-machine', 'virt', '-cpu', 'max,pauth-impdef=on', ...common, '-append', ['console=ttyAMA0', ...cmdline].join(' ')],
   };
