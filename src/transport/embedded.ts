@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import { transportAbortMs } from '../targets/target.ts';
+import { startupBudgetMs } from '../targets/registry.ts';
 
 export interface EmbeddedOptions {
   /** worker threads (default: available parallelism) */
@@ -51,7 +52,7 @@ export class EmbeddedTransport implements Transport {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647) {
       return { id: job.id, fault: `bad per-case timeout ${String(timeoutMs).slice(0, 40)} ms: expected a whole number 1..2147483647`, worker: 'embedded', ms: 0 };
     }
-    const abortMs = transportAbortMs(timeoutMs);
+    const abortMs = transportAbortMs(timeoutMs) + startupBudgetMs(job.target);
     const task = this.pool.run({ ...job, timeoutMs }, { signal: AbortSignal.timeout(abortMs) });
     this.inflight.add(task);
     try {

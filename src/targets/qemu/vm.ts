@@ -13,6 +13,9 @@ import { parseProbeFiles } from '../probe.ts';
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
+/** how long a guest may take to boot (TCG arm64 with 16 KiB pages needs about a minute on a loaded host) */
+export const BOOT_TIMEOUT_MS = 180_000;
+
 export interface VmOptions {
   /** guest RAM in MiB (default 1024: under 512 MiB usable the kernel clears every THP flag) */
   memMB?: number;
@@ -43,7 +46,9 @@ export const OOPS_RE = /(Oops:|BUG:|kernel BUG at|general protection fault|Kerne
 export function qemuCommand(img: GuestImage, sock: string, opts: VmOptions = {}): { bin: string; args: string[] } {
   const mem = String(opts.memMB ?? 1024);
   // loglevel=5 (not quiet): warnings reach the console, boot chatter does not
-  const cmdline = ['panic=-1', 'loglevel=5', 'mitigations=off', opts.append ?? ''].filter(Boolean);
+  // no_timer_check: under TCG on a loaded host the x86 guest's IO-APIC timer check can fail and
+  // panic the boot ("IO-APIC + timer doesn't work"; arch/x86/kernel/apic/io_apic.c check_timer)
+  const cmdline = ['panic=-1', 'loglevel=5', 'mitigations=off', 'no_timer_check', opts.append ?? ''].filter(Boolean);
   const common = ['-accel', 'tcg', '-m', mem, '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', img.kernel, '-initrd', img.initrd, '-serial', 'stdio',
     '-device', 'virtio-serial-pci', '-chardev', `socket,id=ex,path=${sock}`, '-device', 'virtserialport,chardev=ex,name=exec0'];
@@ -172,7 +177,7 @@ export class Vm {
     });
     void exited;
 
-    const timeout = this.opts.bootTimeoutMs ?? 180_000;
+    const timeout = this.opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
     const next = async (): Promise<string> => {
       for (;;) {
         const l = lines.shift();
