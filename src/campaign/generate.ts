@@ -13,6 +13,7 @@ import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/l
 import { validateCase } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
+import { uniformCase } from './uniform.ts';
 
 export interface GenerateOptions {
   /** upper bound on ops in a generated case (default 40; never above the limit) */
@@ -28,6 +29,8 @@ export interface GenerateOptions {
   /** the target's page geometry (default 4 KiB pages): THP regions are one or two of its PMDs, and
    *  the observation budget grows with them (docs/page-size.md) */
   geometry?: PageGeometry;
+  /** share of cases drawn from the uniform generator (uniform.ts; default 0.25) */
+  uniformRatio?: number;
 }
 
 type Range = { first?: number; count?: number };
@@ -441,7 +444,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -449,6 +452,13 @@ export class OpGen {
         if (this.rng.chance(0.5)) this.write(proc, r, {}); else this.read(proc, r, { first: 0, count: 1 });
         this.register(proc, r);
         this.ranged('scan', proc, r, this.pickRange(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
+        break;
+      }
+      case 'zero-scan': {
+        // a read fault maps the huge zero page (R-FLT-2); PAGEMAP_SCAN reports it (PFNZERO, R-PMS-2)
+        this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
+        if (this.rng.chance(0.4)) protect(this.rng.chance(0.7));
+        scanIt();
         break;
       }
       case 'huge-zero': {
@@ -586,12 +596,14 @@ export class OpGen {
     if (!r) return;
     const rs = this.b.region(proc, r)!;
     this.register(proc, r);
-    if (this.rng.chance(0.5)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    // a written page gives an anon VMA its anon_vma, so fork copies its entries, markers included
+    // where the child keeps the registration (R-FORK-2, R-FORK-5)
+    if (this.rng.chance(0.65)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.wp(proc, r, true, {});
     const y = this.rng.float();
-    if (y < 0.3) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
-    else if (y < 0.5) { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.3)) this.read(c, r); }
-    else if (y < 0.6) this.ranged('dontneed', proc, r, {});
+    if (y < 0.25) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    else if (y < 0.55) { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.3)) this.read(c, r); }
+    else if (y < 0.65) this.ranged('dontneed', proc, r, {});
     this.scan(proc, r, this.rng.chance(0.7) ? {} : undefined);
     if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
   }
@@ -718,10 +730,71 @@ export class OpGen {
         case 'unregister': this.ranged('uffd_unregister', proc, r); break;
       }
     }
+
+  /** uffd registration of a range that starts or ends inside a VMA (the VMA is split, R-REG-1),
+   *  then an op over the whole region: WRITEPROTECT (ENOENT where unregistered), PAGEMAP_SCAN
+   *  (WPALLOWED only where registered) or writes on both sides of the boundary */
+  motifRegisterPart(): void {
+    if (!this.b.hasUffd) { this.motifGrow(); return; }
+    const proc = this.pickProc();
+    const r = this.region(proc, (x) => !x.registered && x.pages > 1);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    if (rs.registered || rs.pages < 2) return;
+    if (this.rng.chance(0.6)) this.write(proc, r, {});
+    const first = 1 + this.rng.int(rs.pages - 1);
+    const range: Range = this.rng.chance(0.85) ? { first } : { first: 0, count: first };
+    this.ranged('uffd_register', proc, r, range);
+    const y = this.rng.float();
+    if (y < 0.65) this.wp(proc, r, true, {});
+    else if (y < 0.85) { this.wp(proc, r, true, range); this.scan(proc, r, {}); }
+    else { this.wp(proc, r, true, range); this.write(proc, r, {}); }
+  }
+
+  /** mremap growing a region in place after clear_refs: the grown part inherits the VMA's
+   *  VM_SOFTDIRTY, which clear_refs cleared (R-MRM-7, R-CR-1) */
+  motifGrow(): void {
+    const proc = this.pickProc();
+    const r = this.region(proc, (x) => !x.thp);
+    if (!r || this.room < 3) return;
+    const rs = this.b.region(proc, r)!;
+    if (this.rng.chance(0.6)) this.write(proc, r, {});
+    if (this.rng.chance(0.8)) this.clearRefs(proc);
+    const pages = Math.min(this.b.limits.maxPagesPerRegion, rs.pages + this.rng.range(1, 3));
+    if (pages <= rs.pages) return;
+    this.b.emit(this.withProc({ op: 'mremap', region: r, move: false, pages }, proc));
+    const y = this.rng.float();
+    if (y < 0.3) this.write(proc, r, { first: rs.pages - 1, count: 1 });
+    else if (y < 0.5) this.scan(proc, r, {});
+  }
+
+  /** a hole punched into a region (munmap of part of it: addresses between VMAs, R-PM-1,
+   *  R-MUNMAP-1), then ops across the hole, which must stop at it or skip it */
+  motifHole(): void {
+    const proc = this.pickProc();
+    const roomy = this.b.liveRegions(proc).filter((n) => { const x = this.b.region(proc, n)!; return !x.thp && x.pages > 2; });
+    const r = roomy.length && this.rng.chance(0.8) ? this.rng.pick(roomy) : this.mmap(proc, { thp: false, pages: this.rng.range(3, 8) });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    if (rs.pages < 3) return;
+    if (this.rng.chance(0.6)) this.write(proc, r, {});
+    if (this.rng.chance(0.4)) this.clearRefs(proc);
+    const first = 1 + this.rng.int(rs.pages - 2);
+    this.ranged('munmap', proc, r, { first, count: 1 + this.rng.int(Math.min(2, rs.pages - 1 - first)) });
+    const a = this.rng.weighted<string>([['populate', 2], ['mprotect', 2], ['scan', 2], ['read', 1], ['mremap', 1], ['register', 1]]);
+    if (a === 'populate') this.populate(proc, r, this.rng.chance(0.5), {});
+    else if (a === 'mprotect') this.mprotect(proc, r, this.rng.chance(0.5) ? 'r' : 'none', {});
+    else if (a === 'scan') this.scan(proc, r, {});
+    else if (a === 'read') this.read(proc, r, { first: 0, count: first });
+    else if (a === 'mremap') this.mremap(proc, r);
+    else this.register(proc, r, {});
   }
 
   motif(): void {
     const m = this.rng.weighted<() => void>([
+      [() => this.motifHole(), 3],
+      [() => this.motifRegisterPart(), 2],
+      [() => this.motifGrow(), 2],
       [() => this.motifPopulate(), 2],
       [() => this.motifGuard(), 3],
       [() => this.motifClearWrite(), 5],
@@ -761,6 +834,9 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   }
   const initial = g.allowThp ? 0 : rng.range(1, 2);
   for (let i = 0; i < initial; i++) g.mmap(0);
+  // addresses between VMAs inside a region are read in every later observation (R-PM-1): a hole
+  // early makes every following op's state checkable there too
+  if (!g.allowThp && rng.chance(0.3)) g.motifHole();
   let guard = 0;
   while (b.ops.length < target && guard++ < 200 && g.room > 0) {
     if (rng.chance(0.55)) g.motif(); else g.randomOp();
@@ -887,7 +963,10 @@ export class GuidedGenerator {
   constructor(seed: number, opts: GenerateOptions = {}) {
     this.rng = new Rng(seed);
     this.maxOps = Math.min(opts.maxOps ?? 40, 256);
-    this.opts = { freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4, unguided: opts.unguided ?? false };
+    this.opts = {
+      freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
+      unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25,
+    };
     this.geometry = opts.geometry ?? GEOMETRY_4K;
   }
 
@@ -895,6 +974,9 @@ export class GuidedGenerator {
 
   next(): Case {
     this.generated++;
+    // a share of uniform cases: states no motif aims at are reached as often as by a uniform
+    // generator, up to that share (and uniform cases that reach something new enter the pool)
+    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
     if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
     const e = this.pickEntry();
     e.picks++;

@@ -73,10 +73,12 @@ describe('campaign', () => {
     expect(s.cases).toBeLessThan(5000);
     const b = s.buckets.find((x) => x.signature === 'D:lost:R-CR-2:write')!;
     expect(b.minimized).toBe(true);
-    // 1-minimal: the region comes from an mmap (or an mmap plus the mremap that named it)
+    // 1-minimal: the write, the clear_refs before it and the mmap of its region (or an mmap plus
+    // the mremap that named it); clear_refs may come before or after the mmap
     const kinds = b.case.ops.map((o) => o.op);
-    expect(kinds.slice(-2)).toEqual(['clear_refs', 'write']);
-    expect(kinds[0]).toBe('mmap');
+    expect(kinds[kinds.length - 1]).toBe('write');
+    expect(kinds.filter((k) => k === 'clear_refs')).toHaveLength(1);
+    expect(kinds).toContain('mmap');
     expect(kinds.length).toBeLessThanOrEqual(4);
     expect(s.violations).toBeGreaterThan(0);
     expect(s.coverage.rules_hit).toBeGreaterThan(0);
