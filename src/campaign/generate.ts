@@ -751,8 +751,9 @@ export class OpGen {
     else { this.wp(proc, r, true, range); this.write(proc, r, {}); }
   }
 
-  /** mremap growing a region in place after clear_refs: the grown part inherits the VMA's
-   *  VM_SOFTDIRTY, which clear_refs cleared (R-MRM-7, R-CR-1) */
+  /** mremap after clear_refs: growing a region in place, the grown part inherits the VMA's
+   *  VM_SOFTDIRTY, which clear_refs cleared (R-MRM-7, R-CR-1); moving it, every moved entry is
+   *  made soft-dirty (mm/mremap.c move_ptes: pte_mksoft_dirty, R-MRM-1) */
   motifGrow(): void {
     const proc = this.pickProc();
     const r = this.region(proc, (x) => !x.thp);
@@ -760,6 +761,7 @@ export class OpGen {
     const rs = this.b.region(proc, r)!;
     if (this.rng.chance(0.6)) this.write(proc, r, {});
     if (this.rng.chance(0.8)) this.clearRefs(proc);
+    if (this.rng.chance(0.3)) { this.mremap(proc, r); if (this.rng.chance(0.4)) this.read(proc, r); return; }
     const pages = Math.min(this.b.limits.maxPagesPerRegion, rs.pages + this.rng.range(1, 3));
     if (pages <= rs.pages) return;
     this.b.emit(this.withProc({ op: 'mremap', region: r, move: false, pages }, proc));
@@ -790,8 +792,25 @@ export class OpGen {
     else this.register(proc, r, {});
   }
 
+  /** PAGEMAP_SCAN of a registered range never written-protected: PMD holes (no page table yet)
+   *  and pte_none entries of a table, which a WP_ASYNC context reports as written and arms
+   *  (fs/proc/task_mmu.c pagemap_scan_pte_hole, pagemap_scan_pmd_entry; R-PMS-2, R-PMS-6) */
+  motifScanFresh(): void {
+    if (!this.b.hasUffd) { this.motifHole(); return; }
+    const proc = this.pickProc();
+    const r = this.mmap(proc, { thp: false, kind: this.rng.chance(0.7) ? 'anon' : undefined });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    // one written page gives the block a page table: the rest of it is pte_none, not a PMD hole
+    if (this.rng.chance(0.6)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    this.register(proc, r, {});
+    this.ranged('scan', proc, r, {}, this.rng.chance(0.6) ? { wp_matching: true } : {});
+    if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
+  }
+
   motif(): void {
     const m = this.rng.weighted<() => void>([
+      [() => this.motifScanFresh(), 2],
       [() => this.motifHole(), 3],
       [() => this.motifRegisterPart(), 2],
       [() => this.motifGrow(), 2],
@@ -836,7 +855,7 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   for (let i = 0; i < initial; i++) g.mmap(0);
   // addresses between VMAs inside a region are read in every later observation (R-PM-1): a hole
   // early makes every following op's state checkable there too
-  if (!g.allowThp && rng.chance(0.3)) g.motifHole();
+  if (!g.allowThp && rng.chance(0.45)) g.motifHole();
   let guard = 0;
   while (b.ops.length < target && guard++ < 200 && g.room > 0) {
     if (rng.chance(0.55)) g.motif(); else g.randomOp();

@@ -36,6 +36,15 @@ describe('guided generation reaches', () => {
     expect(hit.length).toBeGreaterThan(6);
   });
 
+  it('PAGEMAP_SCAN of a registered region never write-protected under WP_ASYNC: PMD holes and pte_none (fs/proc/task_mmu.c pagemap_scan_pte_hole: reported written, armed)', () => {
+    const hit = fresh(600).filter((c) => c.uffd?.features?.includes('wp_async') && c.ops.some((o, i) => {
+      if (o.op !== 'uffd_register' || o.first !== undefined) return false;
+      const j = c.ops.findIndex((s, k) => k > i && s.op === 'scan' && regionOf(s) === regionOf(o));
+      return j > i && !c.ops.slice(i + 1, j).some((w) => w.op === 'wp' && regionOf(w) === regionOf(o));
+    }));
+    expect(hit.length).toBeGreaterThan(6);
+  });
+
   it('a hole inside a region (munmap of an inner range: addresses between VMAs, fs/proc/task_mmu.c pagemap_pte_hole)', () => {
     const hit = fresh(300).filter((c) => c.ops.some((o) => o.op === 'munmap' && (o.first ?? 0) > 0 && o.count !== undefined));
     expect(hit.length).toBeGreaterThan(30);
