@@ -730,6 +730,7 @@ export class OpGen {
         case 'unregister': this.ranged('uffd_unregister', proc, r); break;
       }
     }
+  }
 
   /** uffd registration of a range that starts or ends inside a VMA (the VMA is split, R-REG-1),
    *  then an op over the whole region: WRITEPROTECT (ENOENT where unregistered), PAGEMAP_SCAN
