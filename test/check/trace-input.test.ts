@@ -60,7 +60,7 @@ describe('trace input', () => {
     for (const bad of ['D..E.P', 'SP....', 'P.....x', 'PSFEW', 'p.....', '......?.', 'P-....']) {
       const t = good();
       t.steps[1].pages!['0'].a[0] = bad;
-      expect(schemaIssues(t).join('\n'), bad).toMatch(/steps\.1\.pages\.0\.a\.0: six characters/);
+      expect(schemaIssues(t).join('\n'), bad).toMatch(/steps\.1\.pages\.0\.a\.0: six or seven characters/);
       expect(problemsOf(() => checkTrace(c, t)), bad).toMatch(/steps\[1\]\.pages\.0\.a\[0\]: .* is not a PSFEWD page string/);
     }
     for (const ok of ['PSFEWD', '??????', '......', 'P..E.?']) {

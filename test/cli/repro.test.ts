@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Case } from '../../src/ops/schema.ts';
+import { formatFor, type Case } from '../../src/ops/schema.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 import { predict } from '../../src/model/model.ts';
 import { generateRepro, ReproError } from '../../src/report/repro.ts';
@@ -23,6 +23,9 @@ const linux = process.platform === 'linux';
 const corpusFiles = ['seeds', 'mutants', 'regressions', 'findings'].flatMap((d) =>
   readdirSync(join(root, 'corpus', d)).filter((f) => f.endsWith('.json')).sort().map((f) => `corpus/${d}/${f}`));
 const load = (rel: string): Case => parseCase(JSON.parse(readFileSync(join(root, rel), 'utf8')));
+// the reproducer does not yet express ptefarm-case/2 features (guard ops, the full PAGEMAP_SCAN
+// arguments): it refuses them by name (test/report/repro-v2.test.ts); every /1 case is exported
+const reproducible = corpusFiles.filter((f) => formatFor(load(f).ops) === 'ptefarm-case/1');
 const seed = (name: string) => load(`corpus/seeds/${name}`);
 
 function build(name: string, src: string, flags: string[] = []): string {
@@ -126,26 +129,26 @@ describe('ptefarm repro: the program', () => {
     // counted and printed, bounded more loosely (the 250-line goal is not met for them yet)
     const counts: string[] = [];
     const over: string[] = [];
-    for (const f of corpusFiles) {
+    for (const f of reproducible) {
       const c = load(f);
       const src = generateRepro(c);
       const n = src.split('\n').length, multi = src.includes('static void wait_done(');
       counts.push(`${c.ops.length}:${n}${multi ? 'm' : ''}`);
       if (c.ops.length <= 10 && n > (multi ? 330 : 250)) over.push(`${f} (${c.ops.length} ops${multi ? ', supervised' : ''}): ${n} lines`);
     }
-    console.log(`repro line counts (ops:lines, m = supervised) of ${corpusFiles.length} corpus cases: ${counts.join(' ')}`);
+    console.log(`repro line counts (ops:lines, m = supervised) of ${reproducible.length} corpus cases (of ${corpusFiles.length}; the rest need ptefarm-case/2): ${counts.join(' ')}`);
     expect(over).toEqual([]);
   });
 });
 
 describe.skipIf(!haveCc || !linux)('ptefarm repro: compiled and run on this kernel', () => {
   it('every corpus case compiles clean with cc -Wall -Wextra -Werror', () => {
-    for (const f of corpusFiles) build(f.replace(/[/.]/g, '_'), generateRepro(load(f), { source: f }), ['-Wall', '-Wextra', '-Werror']);
+    for (const f of reproducible) build(f.replace(/[/.]/g, '_'), generateRepro(load(f), { source: f }), ['-Wall', '-Wextra', '-Werror']);
   }, 600_000);
 
   it('every seed passes on this kernel, or skips saying why', () => {
     const results: Record<string, number> = {};
-    for (const f of corpusFiles.filter((x) => x.startsWith('corpus/seeds/'))) {
+    for (const f of reproducible.filter((x) => x.startsWith('corpus/seeds/'))) {
       const name = f.replace(/^.*\//, '').replace(/\.json$/, '');
       const r = exec(build(name, generateRepro(load(f), { source: f })));
       results[name] = r.status ?? -1;
