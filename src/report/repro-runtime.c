@@ -13,7 +13,7 @@ multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a n
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
 struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
 static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
-static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, bisect;
+static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, guard_ok = 1, bisect;
 static const char *cur_text, *want_rc;
 static char rc[32]; /* the step's result: "0", an errno name, or the signal its own access raised */
 #define mismatch(...) (void)(++step_fails <= 8 && printf("# step %d (%s): ", cur_step, cur_text) && printf(__VA_ARGS__) && putchar('\n'))
@@ -178,7 +178,7 @@ static struct region *region(int p, const char *name) { /* process p's region: f
   return r;
 }
 /* the bits the model expects of p's region after this step: "FIRST-LAST BITS, ..." with
- * P S F E W D = pagemap bits 63 62 61 56 57 55, '.' 0, '*' any; NULL: nothing (it is gone) */
+ * P S F E W D (G) = pagemap bits 63 62 61 56 57 55 (58, a /2 case), '.' 0, '*' any; NULL: nothing (it is gone) */
 static void want(int p, const char *name, uint64_t addr, uint64_t pages, const char *bits) {
   struct region *r = region(p, name);
   r->proc = p, r->name = name, r->addr = addr, r->pages = pages, r->want = bits;
@@ -190,9 +190,9 @@ static void compare(const struct region *r, const char *want, const char *got, i
     for (unsigned long k = lo; k <= hi && k < r->pages; k++)
       for (int b = 0; b < w; b++) {
         char x = e[1 + b], y = got[k * (unsigned long)w + (unsigned long)b];
-        int xs = x != '.' && x != '-', ys = y != '.' && y != '-', masked = x == '*' || x == '?' || (b == (w == 6 ? 5 : 7) && !soft_dirty);
+        int xs = x != '.' && x != '-', ys = y != '.' && y != '-', masked = x == '*' || x == '?' || (b == (w == 9 ? 7 : 5) && !soft_dirty) || (w == 7 && b == 6 && !guard_ok);
         if ((x == '-') != (y == '-') && b == 0) mismatch("%sp%d %s page %lu is %sreported", what, r->proc, r->name, k, y == '-' ? "not " : "");
-        else if (x != '-' && y != '-' && !masked && xs != ys) mismatch("%sp%d %s page %lu %c is %d, expected %d", what, r->proc, r->name, k, (w == 6 ? "PSFEWD" : "awfpszhdg")[b], ys, xs);
+        else if (x != '-' && y != '-' && !masked && xs != ys) mismatch("%sp%d %s page %lu %c is %d, expected %d", what, r->proc, r->name, k, (w == 9 ? "awfpszhdg" : "PSFEWDG")[b], ys, xs);
       }
   }
 }
@@ -221,7 +221,7 @@ swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, 
 /*@ end */
 /*@ if scan */
 static struct pf_page_region vec[MAXPAGES + 1];
-static long nvec = -1;
+static struct pf_pm_scan_arg sa; /* the scan's arguments; the kernel writes walk_end back */ static long nvec = -1;
 static uint64_t scan_cats = PAGE_CATS_ALL; /* less GUARD before 6.15 (fs/proc/task_mmu.c pagemap_scan_get_args) */
 static const char *want_cats;
 static struct region *scan_r;
@@ -238,10 +238,12 @@ static void check_scan(const struct region *r) {
   nvec = -1;
 }
 /*@ end */
+walk:static const char *walk_name; static uint64_t walk_base, walk_page; /* the model's walk_end: a page of the region at base */
+walk:static void want_walk(const char *name, uint64_t base, uint64_t page) { walk_name = name, walk_base = base, walk_page = page; }
 ev:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 /* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */
 static void end_step(const char *want) {
-  static char got[MAXPAGES * 6];
+  static char got[MAXPAGES * LETTERS];
   if (me >= 0) return;
   want_rc = want;
   if (ran && strcmp(want, "*") && strcmp(want, rc)) mismatch("returned %s, expected %s", rc, want);
@@ -253,12 +255,14 @@ outcomes:  nassume = 0;
 ev:  qsort(events, (size_t)nevents, sizeof events[0], cmp);
 ev:  for (int k = ev[0] = 0; k < nevents; k++) snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", k ? ";" : "", events[k]);
 ev:  if (strcmp(ev, want_ev)) mismatch("uffd events [%s], expected [%s]", ev, want_ev);
+walk:  if (walk_name && ran && nvec >= 0 && sa.walk_end != walk_base + walk_page * PG) mismatch("PAGEMAP_SCAN walk_end is %s page %lld, expected %llu", walk_name, (long long)(sa.walk_end - walk_base) / (long long)PG, (unsigned long long)walk_page);
+walk:  walk_name = NULL;
 scan:  if (want_cats && ran) check_scan(scan_r);
 scan:  want_cats = NULL;
   for (struct region *r = R; r < R + NREGIONS; r++) {
     if (r->want && !alive[r->proc]) mismatch("process %d is gone, expected it to map %s", r->proc, r->name);
-    for (uint64_t k = 0; k < r->pages * 6; k++) got[k] = (r->now[k / 6] >> (k % 6)) & 1 ? "PSFEWD"[k % 6] : '.';
-    if (r->want && alive[r->proc]) compare(r, r->want, got, 6, "");
+    for (uint64_t k = 0; k < r->pages * LETTERS; k++) got[k] = (k % LETTERS == 6 ? OBS_IS_GUARD(r->now[k / LETTERS]) : (r->now[k / LETTERS] >> (k % LETTERS)) & 1) ? "PSFEWDG"[k % LETTERS] : '.';
+    if (r->want && alive[r->proc]) compare(r, r->want, got, LETTERS, "");
   }
   fails += step_fails > 0;
   printf("%s %d step %d (%s)%s\n", step_fails ? "not ok" : "ok", cur_step + 1, cur_step, cur_text, ran ? "" : " # SKIP its process is gone");
@@ -275,8 +279,12 @@ int main(int argc, char **argv) { /* host checks, then S runs the case */
   if (sysconf(_SC_PAGESIZE) != (long)PG) finish(KSFT_SKIP, "generated for pages of another size than this kernel's"); /* the plan counts PG-byte pages */
   uint64_t e = *m = 1; /* a written page of a fresh mapping is soft-dirty, if the kernel has soft-dirty at all */
   if (!(soft_dirty = pread(pm, &e, 8, (off_t)((uintptr_t)m / PG * 8)) == 8 && (e >> 55) & 1)) printf("# this kernel shows no soft-dirty: bit 55 and SOFT_DIRTY are not compared\n");
+g7:  struct pf_page_region g1; /* pagemap bit 58 (PM_GUARD_REGION) came with PAGE_IS_GUARD (6.15, fs/proc/task_mmu.c): G needs both */
+g7:  guard_ok = ioctl(pm, PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg), .start = (uintptr_t)m, .end = (uintptr_t)m + PG, .vec = (uintptr_t)&g1, .vec_len = 1, .return_mask = PAGE_IS_GUARD }) >= 0;
 scan:  struct pf_pm_scan_arg a = { .size = sizeof a, .start = (uintptr_t)m, .end = (uintptr_t)m + PG, .vec = (uintptr_t)vec, .vec_len = 1, .return_mask = scan_cats };
 scan:  if (ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0 && (a.return_mask = scan_cats &= ~PAGE_IS_GUARD, ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0)) finish(KSFT_SKIP, "PAGEMAP_SCAN is not supported by this kernel");
+g7scan:  guard_ok = !!(scan_cats & PAGE_IS_GUARD); /* pagemap bit 58 (PM_GUARD_REGION) came with PAGE_IS_GUARD (6.15, fs/proc/task_mmu.c) */
+v2:  if (!guard_ok) NEEDS_GUARD ? finish(KSFT_SKIP, "this kernel has no PAGE_IS_GUARD nor pagemap bit 58 (6.15+): guard regions cannot be observed") : (void)printf("# this kernel shows no guard regions (PAGE_IS_GUARD, bit 58: 6.15+): G is not compared\n");
 swapped:  char line[512];
 swapped:  int areas = -1; /* /proc/swaps: a header line, then one line per active swap area */
 swapped:  for (FILE *f = fopen("/proc/swaps", "re"); f && fgets(line, sizeof line, f);) areas++;

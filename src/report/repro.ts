@@ -14,22 +14,22 @@
 // before comparing bits, and skips (exit 4) otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFor, needsV2, V2_SCAN_FIELDS, type Case, type Op } from '../ops/schema.ts';
-import type { Trace, UffdEvent } from '../ops/trace.ts';
+import { formatFor, type Case, type Op } from '../ops/schema.ts';
+import { SCAN_NAMES, SCAN_LETTERS, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
-import { encodeCase } from '../targets/live.ts';
+import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_NO_VEC } from '../targets/live.ts';
 import { packagePath } from '../package-root.ts';
 import { own } from '../ops/records.ts';
 import { assertedKinds } from '../check/check.ts';
 
 export class ReproError extends Error {}
 
-/** Ops the C program performs (every op of ptefarm-case/1 today). */
+/** Ops the C program performs (every op of ptefarm-case/1 and /2). */
 export const C_OPS: ReadonlySet<Op['op']> = new Set([
   'mmap', 'munmap', 'mremap', 'mprotect', 'read', 'write', 'fork', 'exit', 'clear_refs', 'pageout', 'dontneed',
-  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd',
+  'collapse', 'split', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'close_uffd', 'guard', 'unguard',
 ]);
 
 export interface ReproOptions {
@@ -56,12 +56,16 @@ const FEATURE_NAMES: Record<string, string> = {
  *  glibc's and the kernel's headers spell them, so that a newer header's identical definition does not clash */
 const UAPI: Record<string, string> = {
   MAP_FIXED_NOREPLACE: '0x100000', MADV_PAGEOUT: '21', MADV_POPULATE_READ: '22', MADV_POPULATE_WRITE: '23', MADV_COLLAPSE: '25',
-  MREMAP_DONTUNMAP: '4', UFFD_USER_MODE_ONLY: '1', UFFD_FEATURE_WP_UNPOPULATED: '(1<<13)', UFFD_FEATURE_WP_ASYNC: '(1<<15)',
+  MADV_GUARD_INSTALL: '102', MADV_GUARD_REMOVE: '103', MREMAP_DONTUNMAP: '4', UFFD_USER_MODE_ONLY: '1', UFFD_FEATURE_WP_UNPOPULATED: '(1<<13)', UFFD_FEATURE_WP_ASYNC: '(1<<15)',
 };
 
 const cstr = (s: string) => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/[^\x20-\x7e]/g, '?') + '"';
 const ccomment = (s: string) => s.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
 const hex = (n: number) => `0x${n.toString(16)}`;
+const PAGE_IS_GUARD = 1 << SCAN_LETTERS.indexOf('g');
+/** a PAGEMAP_SCAN category mask by the uapi names (include/uapi/linux/fs.h PAGE_IS_*) */
+const catNames = (m: number) => m === 0x1ff ? 'PAGE_CATS_ALL'
+  : SCAN_LETTERS.map((l, b) => (m >> b) & 1 ? `PAGE_IS_${SCAN_NAMES[l]}` : '').filter(Boolean).join(' | ');
 
 /** run-length form "ITEMxN" (kept for callers that print page strings compactly) */
 export function rle(items: string[]): string {
@@ -144,21 +148,14 @@ const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.
 interface Reg { start: number; pages: number }
 
 export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
-  // a /2-format case that uses nothing of /2 is the same case in /1, whose six pagemap letters the
-  // C runtime checks
+  // a /2-format case that uses nothing of /2 is the same case in /1 (six pagemap letters, the /1
+  // scan); a /2 case's pages have a seventh letter, G (pagemap bit 58), and its scans the /2 arguments
   const c: Case = { ...c0, format: formatFor(c0.ops) };
+  const v2 = c.format === 'ptefarm-case/2';
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
   if (bad.length) {
     const [op, i] = bad[0];
     throw new ReproError(`op ${i} (${op.op}): the C reproducer cannot express "${op.op}" yet`);
-  }
-  // the C runtime checks six pagemap bits and the /1 scan: a ptefarm-case/2 feature is refused
-  // with its name (guard ops are refused above)
-  const v2 = c.ops.findIndex((op) => needsV2(op as Op & Record<string, unknown>));
-  if (v2 >= 0) {
-    const op = c.ops[v2] as Op & Record<string, unknown>;
-    const fields = V2_SCAN_FIELDS.filter((f) => op[f] !== undefined).join(', ');
-    throw new ReproError(`op ${v2} (${op.op}): the C reproducer cannot express the ptefarm-case/2 scan argument${fields.includes(',') ? 's' : ''} ${fields} yet`);
   }
   const spec = opts.expectFrom ?? 'model:x86';
   let model;
@@ -177,6 +174,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   const flags = new Set<string>();
   const uapi = new Set<string>(['MAP_FIXED_NOREPLACE']);
   const errnos = new Set<string>();
+  let needsGuard = false; // guard ops, or a scan mask with GUARD: a kernel before 6.15 cannot run the case
   // One process, and no userfaultfd message the model expects (a sync write-protect fault or a
   // fork/remap/unmap event blocks the faulting or mapping call until someone reads it): the program
   // itself is process 0, no supervisor needed. A message the model does not expect then blocks the
@@ -228,7 +226,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       else block.push(`  if (${supFn}(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
     };
     const madv = (adv: string) => { if (own(UAPI, adv)) uapi.add(adv); proc(`done(madvise(${at}, ${len}, ${adv}));`); };
-    let why = '';
+    let why = '', walkLine = '';
     switch (op.op) {
       case 'mmap': {
         const pages = v[4], kind = op.kind, thp = op.thp ? 'MADV_HUGEPAGE' : 'MADV_NOHUGEPAGE';
@@ -279,6 +277,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       case 'pageout': madv('MADV_PAGEOUT'); break;
       case 'dontneed': madv('MADV_DONTNEED'); break;
       case 'populate': madv(v[5] ? 'MADV_POPULATE_WRITE' : 'MADV_POPULATE_READ'); break;
+    case 'guard': case 'unguard': needsGuard = true; madv(op.op === 'guard' ? 'MADV_GUARD_INSTALL' : 'MADV_GUARD_REMOVE'); break;
       case 'collapse': {
         // MADV_COLLAPSE only collapses 2 MiB blocks fully inside the range: the op widens the
         // range to the blocks it touches, clipped to the region (as the executor's collapse_cmd)
@@ -304,10 +303,28 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         flags.add('scan');
         const wpm = v[5] === 1;
         const end = hex((reg!.start + first + count) * PG);
-        if (!solo) flags.add('sup');
-        block.push(`  if (${supFn}(${i}, ${p}, ${text})) done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg),`,
-          `    .start = ${addr}, .end = ${end}, .vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ',\n    .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''} }));`);
-        if (wpm) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
+        // the arguments as the executor passes them (workers/executor/ptefarm-mm.h C_SCAN): a /1
+        // line has the wp_matching form and every category the kernel knows; a /2 line (src/targets/
+        // live.ts scanExtra) packs flags and the four masks explicitly
+        let args: string;
+        if (v.length > 7) {
+          const bits = v[7], m = v[8], mask = (k: number) => Math.floor(m / 2 ** (9 * k)) % 512;
+          const fl = [...(wpm ? ['PM_SCAN_WP_MATCHING'] : []), ...(bits & SCAN_CHECK_WPASYNC ? ['PM_SCAN_CHECK_WPASYNC'] : [])];
+          const novec = (bits & SCAN_NO_VEC) !== 0;
+          if ([0, 1, 2, 3].some((k) => mask(k) & PAGE_IS_GUARD)) needsGuard = true;
+          args = [`.vec = ${novec ? '0' : '(uintptr_t)vec'}, .vec_len = ${novec ? 0 : count + 1}, .max_pages = ${v[6]},`, ...(fl.length ? [` .flags = ${fl.join(' | ')},`] : []),
+            ...['category_mask', 'category_inverted', 'category_anyof_mask', 'return_mask'].map((f, k) => mask(k) ? ` .${f} = ${catNames(mask(k))},` : '')].join('').replace(/,$/, '');
+          if (novec) why = ': no output vector (vec = 0, vec_len = 0), only the return value and walk_end';
+        } else {
+          args = `.vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ', .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''}`;
+        }
+        // the arguments first (every process runs this line; S's copy is the one the ioctl uses and
+        // the kernel writes walk_end back to), then the call
+        block.push(`  sa = (struct pf_pm_scan_arg){ .size = sizeof sa, .start = ${addr}, .end = ${end},`, `    ${args} };`);
+        sup([`done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &sa));`]);
+        if (wpm && !why) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
+        // walk_end, where the walk stopped: the check compares it for a /2 case (R-PMS-10)
+        if (v.length > 7 && ps.walkEnd !== undefined) flags.add('walk'), walkLine = `  want_walk(${cstr(op.region)}, ${hex(reg!.start * PG)}, ${ps.walkEnd});`;
         break;
       }
     }
@@ -357,6 +374,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         lines.push(`  assume(SWAPPED, ${p}, ${cstr(region)}, ${first}, ${count}, ${cstr(pageRanges(s))});`);
       }
     }
+    if (walkLine) lines.push(walkLine);
     if (ps.events.length) lines.push(`  want_ev = ${cstr(ps.events.map(eventText).sort().join(';'))};`);
     for (const [pk, regions] of Object.entries(ps.scan ?? {})) {
       for (const [name, strs] of Object.entries(regions)) flags.add('wantscan'), lines.push(`  want_scan(${pk}, ${cstr(name)}, ${cstr(itemRanges(strs))});`);
@@ -374,6 +392,8 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   const ptrace = features.includes('UFFD_FEATURE_EVENT_FORK');
   if (ptrace) flags.add('ptrace');
   if (ptrace && !solo) flags.add('ptracemulti');
+  if (v2) flags.add(flags.has('scan') ? 'g7scan' : 'g7');
+  if (v2) flags.add('v2');
   const runtime = cutRuntime(readFileSync(RUNTIME, 'utf8'), flags)
     .replace(/^#include "ptefarm-observe\.h"$/m, () => observeHeader(flags))
     .replace('/*@ steps */', () => `/* ---- the case ---- */\nstatic void case_steps(void) {\n${lines.join('\n')}\n}`);
@@ -383,8 +403,8 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
     ...(flags.has('swapped') || flags.has('fork') ? ['sched.h'] : []), ...(touchSolo ? ['setjmp.h'] : []), 'signal.h', 'stdint.h', 'stdio.h', 'stdlib.h',
     'string.h', 'sys/ioctl.h', 'sys/mman.h', 'sys/prctl.h', ...(flags.has('mu') ? ['sys/socket.h'] : []), 'sys/syscall.h', ...(multi ? ['sys/wait.h'] : []), 'unistd.h'];
   const defs = [...uapi].sort().map((k) => `#define ${k} ${UAPI[k]}`);
-  const scanDefs = flags.has('scan')
-    ? 'enum { PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, PAGE_IS_WRITTEN = 1 << 1, PAGE_IS_GUARD = 1 << 8, PAGE_CATS_ALL = 0x1ff };\n'
+  const scanDefs = flags.has('scan') || v2
+    ? `enum { PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, ${SCAN_LETTERS.map((l, b) => [l, b] as const).filter(([l]) => l !== 'z' && l !== 'h').map(([l, b]) => `PAGE_IS_${SCAN_NAMES[l]} = 1 << ${b}`).join(', ')}, PAGE_CATS_ALL = 0x1ff };\n`
     : '';
   return `/*
  * ptefarm reproducer: ${ccomment(name)}
@@ -403,7 +423,7 @@ struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len
 enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6 };
 ${scanDefs}#define PG 4096ULL
 enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED };
-enum { NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */ };
+enum { NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''} };
 static const char *CASE_NAME = ${cstr(name)};
 ${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };
 ${runtime}`;

@@ -20,7 +20,7 @@ export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   populate: 18, close_uffd: 19, guard: 20, unguard: 21,
 };
 /** C_SCAN's extension bits and the packed category masks (workers/executor/ptefarm-uapi.h SCAN_*) */
-const SCAN_EXPLICIT = 1, SCAN_CHECK_WPASYNC = 2, SCAN_NO_VEC = 4;
+export const SCAN_EXPLICIT = 1, SCAN_CHECK_WPASYNC = 2, SCAN_NO_VEC = 4;
 const ALL_CATEGORIES = 0x1ff;
 function categoryBits(letters: string | undefined, dflt: number): number {
   if (letters === undefined) return dflt;
