@@ -198,8 +198,7 @@ static void compare(const struct region *r, const char *want, const char *got, i
 }
 /*@ if outcomes */
 /* the outcome the kernel chose must be the one the expectations assume, else they do not apply */
-static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[3];
-static int nassume;
+static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[3]; static int nassume;
 static void assume(int what, int p, const char *name, uint64_t first, uint64_t count, const char *want) {
   if (me < 0) A[nassume++] = (struct assumption){ what, p, name, want, first, count };
 }
@@ -221,10 +220,9 @@ swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, 
 /*@ end */
 /*@ if scan */
 static struct pf_page_region vec[MAXPAGES + 1];
-static struct pf_pm_scan_arg sa; /* the scan's arguments; the kernel writes walk_end back */ static long nvec = -1;
+static long nvec = -1;
 static uint64_t scan_cats = PAGE_CATS_ALL; /* less GUARD before 6.15 (fs/proc/task_mmu.c pagemap_scan_get_args) */
-static const char *want_cats;
-static struct region *scan_r;
+static const char *want_cats; static struct region *scan_r;
 /* the categories the model expects the scan to report: "FIRST-LAST awfpszhdg" ('-': not reported) */
 wantscan:static void want_scan(int p, const char *name, const char *cats) { scan_r = region(p, name), want_cats = cats; }
 static void check_scan(const struct region *r) {
@@ -238,8 +236,8 @@ static void check_scan(const struct region *r) {
   nvec = -1;
 }
 /*@ end */
-walk:static const char *walk_name; static uint64_t walk_base, walk_page; /* the model's walk_end: a page of the region at base */
-walk:static void want_walk(const char *name, uint64_t base, uint64_t page) { walk_name = name, walk_base = base, walk_page = page; }
+walk:static struct pf_pm_scan_arg sa; /* a /2 scan's arguments, which the kernel updates with walk_end; want_walk: the model's, a page of the region at base */
+walk:static const char *walk_name; static uint64_t walk_base, walk_page; static void want_walk(const char *name, uint64_t base, uint64_t page) { walk_name = name, walk_base = base, walk_page = page; }
 ev:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 /* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */
 static void end_step(const char *want) {

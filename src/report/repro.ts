@@ -306,25 +306,27 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         // the arguments as the executor passes them (workers/executor/ptefarm-mm.h C_SCAN): a /1
         // line has the wp_matching form and every category the kernel knows; a /2 line (src/targets/
         // live.ts scanExtra) packs flags and the four masks explicitly
-        let args: string;
         if (v.length > 7) {
           const bits = v[7], m = v[8], mask = (k: number) => Math.floor(m / 2 ** (9 * k)) % 512;
           const fl = [...(wpm ? ['PM_SCAN_WP_MATCHING'] : []), ...(bits & SCAN_CHECK_WPASYNC ? ['PM_SCAN_CHECK_WPASYNC'] : [])];
           const novec = (bits & SCAN_NO_VEC) !== 0;
           if ([0, 1, 2, 3].some((k) => mask(k) & PAGE_IS_GUARD)) needsGuard = true;
-          args = [`.vec = ${novec ? '0' : '(uintptr_t)vec'}, .vec_len = ${novec ? 0 : count + 1}, .max_pages = ${v[6]},`, ...(fl.length ? [` .flags = ${fl.join(' | ')},`] : []),
+          const args = [`.vec = ${novec ? '0' : '(uintptr_t)vec'}, .vec_len = ${novec ? 0 : count + 1}, .max_pages = ${v[6]},`, ...(fl.length ? [` .flags = ${fl.join(' | ')},`] : []),
             ...['category_mask', 'category_inverted', 'category_anyof_mask', 'return_mask'].map((f, k) => mask(k) ? ` .${f} = ${catNames(mask(k))},` : '')].join('').replace(/,$/, '');
           if (novec) why = ': no output vector (vec = 0, vec_len = 0), only the return value and walk_end';
+          // walk_end is checked: the arguments in `sa`, which the kernel updates (every process runs
+          // this line; S's copy is the one the call uses), then the call
+          flags.add('walk');
+          block.push(`  sa = (struct pf_pm_scan_arg){ .size = sizeof sa, .start = ${addr}, .end = ${end},`, `    ${args} };`);
+          sup([`done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &sa));`]);
         } else {
-          args = `.vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ', .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''}`;
+          if (!solo) flags.add('sup');
+          block.push(`  if (${supFn}(${i}, ${p}, ${text})) done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &(struct pf_pm_scan_arg){ .size = sizeof(struct pf_pm_scan_arg),`,
+            `    .start = ${addr}, .end = ${end}, .vec = (uintptr_t)vec, .vec_len = ${count + 1}, .max_pages = ${v[6]}, .return_mask = scan_cats${wpm ? ',\n    .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, .category_mask = PAGE_IS_WRITTEN' : ''} }));`);
         }
-        // the arguments first (every process runs this line; S's copy is the one the ioctl uses and
-        // the kernel writes walk_end back to), then the call
-        block.push(`  sa = (struct pf_pm_scan_arg){ .size = sizeof sa, .start = ${addr}, .end = ${end},`, `    ${args} };`);
-        sup([`done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &sa));`]);
         if (wpm && !why) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
         // walk_end, where the walk stopped: the check compares it for a /2 case (R-PMS-10)
-        if (v.length > 7 && ps.walkEnd !== undefined) flags.add('walk'), walkLine = `  want_walk(${cstr(op.region)}, ${hex(reg!.start * PG)}, ${ps.walkEnd});`;
+        if (v.length > 7 && ps.walkEnd !== undefined) walkLine = `  want_walk(${cstr(op.region)}, ${hex(reg!.start * PG)}, ${ps.walkEnd});`;
         break;
       }
     }
@@ -404,7 +406,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
     'string.h', 'sys/ioctl.h', 'sys/mman.h', 'sys/prctl.h', ...(flags.has('mu') ? ['sys/socket.h'] : []), 'sys/syscall.h', ...(multi ? ['sys/wait.h'] : []), 'unistd.h'];
   const defs = [...uapi].sort().map((k) => `#define ${k} ${UAPI[k]}`);
   const scanDefs = flags.has('scan') || v2
-    ? `enum { PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, ${SCAN_LETTERS.map((l, b) => [l, b] as const).filter(([l]) => l !== 'z' && l !== 'h').map(([l, b]) => `PAGE_IS_${SCAN_NAMES[l]} = 1 << ${b}`).join(', ')}, PAGE_CATS_ALL = 0x1ff };\n`
+    ? `, PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2, ${SCAN_LETTERS.map((l, b) => [l, b] as const).filter(([l]) => l !== 'z' && l !== 'h').map(([l, b]) => `PAGE_IS_${SCAN_NAMES[l]} = 1 << ${b}`).join(', ')}, PAGE_CATS_ALL = 0x1ff`
     : '';
   return `/*
  * ptefarm reproducer: ${ccomment(name)}
@@ -420,8 +422,8 @@ ${defs.join('\n')}
 struct pf_page_region { uint64_t start, end, categories; };
 struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask; };
 #define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
-enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6 };
-${scanDefs}#define PG 4096ULL
+enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6${scanDefs} };
+#define PG 4096ULL
 enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED };
 enum { NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''} };
 static const char *CASE_NAME = ${cstr(name)};
