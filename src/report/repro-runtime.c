@@ -236,7 +236,7 @@ static void check_scan(const struct region *r) {
   nvec = -1;
 }
 /*@ end */
-walk:static struct pf_pm_scan_arg sa; /* a /2 scan's arguments, which the kernel updates with walk_end; want_walk: the model's, a page of the region at base */
+scan2:static struct pf_pm_scan_arg sa; /* a /2 scan's arguments, which the kernel updates with walk_end; want_walk: the model's, a page of the region at base */
 walk:static const char *walk_name; static uint64_t walk_base, walk_page; static void want_walk(const char *name, uint64_t base, uint64_t page) { walk_name = name, walk_base = base, walk_page = page; }
 ev:static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 /* S, after every step: the result, the outcome, the userfaultfd events and every region's pages */

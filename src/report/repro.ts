@@ -316,7 +316,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
           if (novec) why = ': no output vector (vec = 0, vec_len = 0), only the return value and walk_end';
           // walk_end is checked: the arguments in `sa`, which the kernel updates (every process runs
           // this line; S's copy is the one the call uses), then the call
-          flags.add('walk');
+          flags.add('scan2');
           block.push(`  sa = (struct pf_pm_scan_arg){ .size = sizeof sa, .start = ${addr}, .end = ${end},`, `    ${args} };`);
           sup([`done(nvec = ioctl(pagemap[${p}], PF_PAGEMAP_SCAN, &sa));`]);
         } else {
@@ -326,7 +326,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         }
         if (wpm && !why) why = ': PAGEMAP_SCAN that write-protects the written pages it reports';
         // walk_end, where the walk stopped: the check compares it for a /2 case (R-PMS-10)
-        if (v.length > 7 && ps.walkEnd !== undefined) walkLine = `  want_walk(${cstr(op.region)}, ${hex(reg!.start * PG)}, ${ps.walkEnd});`;
+        if (v.length > 7 && ps.walkEnd !== undefined) flags.add('walk'), walkLine = `  want_walk(${cstr(op.region)}, ${hex(reg!.start * PG)}, ${ps.walkEnd});`;
         break;
       }
     }
