@@ -23,9 +23,10 @@ const linux = process.platform === 'linux';
 const corpusFiles = ['seeds', 'mutants', 'regressions', 'findings'].flatMap((d) =>
   readdirSync(join(root, 'corpus', d)).filter((f) => f.endsWith('.json')).sort().map((f) => `corpus/${d}/${f}`));
 const load = (rel: string): Case => parseCase(JSON.parse(readFileSync(join(root, rel), 'utf8')));
-// the reproducer does not yet express ptefarm-case/2 features (guard ops, the full PAGEMAP_SCAN
-// arguments): it refuses them by name (test/report/repro-v2.test.ts); every /1 case is exported
-const reproducible = corpusFiles.filter((f) => formatFor(load(f).ops) === 'ptefarm-case/1');
+// every corpus case, /1 and /2 (guard ops, PAGEMAP_SCAN's full arguments), is exported
+const reproducible = corpusFiles;
+// the cases that need ptefarm-case/2 (today the guard and scan-argument mutants' exposing cases)
+const v2Cases = corpusFiles.filter((f) => formatFor(load(f).ops) === 'ptefarm-case/2');
 const seed = (name: string) => load(`corpus/seeds/${name}`);
 
 function build(name: string, src: string, flags: string[] = []): string {
@@ -136,7 +137,8 @@ describe('ptefarm repro: the program', () => {
       counts.push(`${c.ops.length}:${n}${multi ? 'm' : ''}`);
       if (c.ops.length <= 10 && n > (multi ? 330 : 250)) over.push(`${f} (${c.ops.length} ops${multi ? ', supervised' : ''}): ${n} lines`);
     }
-    console.log(`repro line counts (ops:lines, m = supervised) of ${reproducible.length} corpus cases (of ${corpusFiles.length}; the rest need ptefarm-case/2): ${counts.join(' ')}`);
+    console.log(`repro line counts (ops:lines, m = supervised) of all ${reproducible.length} corpus cases (${v2Cases.length} of them ptefarm-case/2): ${counts.join(' ')}`);
+    expect(v2Cases.length).toBeGreaterThan(0);
     expect(over).toEqual([]);
   });
 });
@@ -244,6 +246,80 @@ describe.skipIf(!haveCc || !linux)('ptefarm repro: compiled and run on this kern
     const s = exec(build('sigsegv-solo', generateRepro(solo)));
     expect(s.status, s.stdout).toBe(0);
     expect(s.stdout).toMatch(/^ok 3 step 2 \(read a\)$/m);
+  }, 120_000);
+});
+
+describe.skipIf(!haveCc || !linux)('ptefarm repro: ptefarm-case/2 (guard regions, PAGEMAP_SCAN\'s full arguments) on this kernel', () => {
+  it('every /2 corpus case passes or skips saying why, and fails (exit 1) with its mutant\'s expectations', () => {
+    const results: string[] = [];
+    for (const f of v2Cases) {
+      const name = f.replace(/^.*\//, '').replace(/\.json$/, '');
+      const r = exec(build(`v2-${name}`, generateRepro(load(f), { source: f })));
+      expect(r.stdout).toMatch(/^KTAP version 1\n/);
+      if (r.status === 4) { expect(r.stdout, name).toMatch(/^# SKIP \S/m); results.push(`${name}:skip`); continue; }
+      expect(r.status, `${name}:\n${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^1\\.\\.${load(f).ops.length}$`, 'm'));
+      // the exposing case of mutant <name> (corpus/mutants/<name>.json): the kernel's answer differs from the mutant's
+      if (!f.startsWith('corpus/mutants/')) { results.push(`${name}:pass`); continue; }
+      const m = exec(build(`v2-${name}-mutant`, generateRepro(load(f), { expectFrom: `model:x86+${name}` })));
+      expect(m.status, `${name} with model:x86+${name}:\n${m.stdout}`).toBe(1);
+      expect(m.stdout).toMatch(/^not ok \d+ step \d+ /m);
+      results.push(`${name}:pass,mutant-fails`);
+    }
+    console.log(`repro /2 on ${spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim()}: ${results.join(' ')}`);
+  }, 600_000);
+
+  it('a forged guard bit fails (exit 1), naming the step, page and G', () => {
+    const src = generateRepro(load('corpus/mutants/M-18.json'));
+    const row = '  want(0, "a", 0x200000000000, 2, "0 P..E.D., 1 .S...DG");';
+    expect(src).toContain(row);
+    const ok = exec(build('guard-ok', src));
+    if (ok.status === 4) { expect(ok.stdout).toMatch(/^# SKIP this kernel has no PAGE_IS_GUARD/m); return; }
+    expect(ok.status, ok.stdout).toBe(0);
+    // the guard marker of page 1 forged away (G and the swap-entry S): the kernel still shows both
+    const r = exec(build('guard-forged', src.replace(row, row.replace('1 .S...DG', '1 .S...D.'))));
+    expect(r.status, r.stdout).toBe(1);
+    expect(r.stdout).toContain('# step 2 (guard a[1]): p0 a page 1 G is 1, expected 0');
+    expect(r.stdout).toMatch(/^not ok 3 step 2 \(guard a\[1\]\)$/m);
+    // and a G where there is no guard marker
+    const r2 = exec(build('guard-forged2', src.replace(row, row.replace('"0 P..E.D., ', '"0 P..E.DG, '))));
+    expect(r2.status, r2.stdout).toBe(1);
+    expect(r2.stdout).toContain('# step 2 (guard a[1]): p0 a page 0 G is 0, expected 1');
+  }, 120_000);
+
+  it('a kernel without PAGE_IS_GUARD (before 6.15; simulated: the probe forced to fail) skips a guard case and masks G elsewhere', () => {
+    const guard = generateRepro(load('corpus/mutants/M-18.json'));
+    expect(guard).toContain('  guard_ok = ioctl(pm, PF_PAGEMAP_SCAN,');
+    const g = exec(build('guard-none', guard.replace('  guard_ok = ioctl(pm, PF_PAGEMAP_SCAN,', '  guard_ok = 0 && ioctl(pm, PF_PAGEMAP_SCAN,')));
+    expect(g.status, g.stdout).toBe(4);
+    expect(g.stdout).toMatch(/^# SKIP this kernel has no PAGE_IS_GUARD nor pagemap bit 58 \(6\.15\+\): guard regions cannot be observed$/m);
+    // B-23 uses no GUARD category and no guard op: it runs, with G not compared (a forged G then passes)
+    const scan = generateRepro(load('corpus/mutants/B-23.json'));
+    const probe = '  guard_ok = !!(scan_cats & PAGE_IS_GUARD);';
+    expect(scan).toContain(probe);
+    const row = '  want(0, "a", 0x200000000000, 2, "0-1 P..E.D.");';
+    expect(scan).toContain(row);
+    const forged = scan.replace(row, row.replace('P..E.D.', 'P..E.DG'));
+    const b = exec(build('guard-none-scan', forged.replace(probe, '  guard_ok = 0;')));
+    expect(b.status, b.stdout).toBe(0);
+    expect(b.stdout).toMatch(/^# this kernel shows no guard regions \(PAGE_IS_GUARD, bit 58: 6\.15\+\): G is not compared$/m);
+    expect(exec(build('guard-scan-forged', forged)).status).toBe(1); // where the kernel shows G, the forged one fails
+  }, 120_000);
+
+  it('a forged walk_end fails (exit 1); a touch of a guard page is the SIGSEGV the model predicts', () => {
+    const src = generateRepro(load('corpus/mutants/M-12.json'));
+    const row = '  want_walk("a", 0x200000000000, 3);';
+    expect(src).toContain(row);
+    const r = exec(build('walk-forged', src.replace(row, row.replace(', 3);', ', 1);'))));
+    if (r.status === 4) { expect(r.stdout).toMatch(/^# SKIP \S/m); return; }
+    expect(r.status, r.stdout).toBe(1);
+    expect(r.stdout).toContain('# step 3 (scan a wp_matching no_vec category_mask=s): PAGEMAP_SCAN walk_end is a page 3, expected 1');
+    const c = parseCase({ format: 'ptefarm-case/2', ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'guard', region: 'a', first: 1, count: 1 }, { op: 'write', region: 'a' }, { op: 'unguard', region: 'a' }] });
+    expect(String(predict(c).steps[2].rc)).toBe('SIGSEGV');
+    const s = exec(build('guard-sigsegv', generateRepro(c)));
+    if (s.status === 4) { expect(s.stdout).toMatch(/^# SKIP this kernel has no PAGE_IS_GUARD/m); return; }
+    expect(s.status, s.stdout).toBe(0);
+    expect(s.stdout).toMatch(/^ok 3 step 2 \(write a\)$/m);
   }, 120_000);
 });
 
