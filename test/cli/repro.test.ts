@@ -3,6 +3,7 @@
 // most 10 ops), clean under `cc -Wall -Wextra -Werror` for every corpus case, and runs on this
 // machine's kernel: it passes or skips saying why; a forged expectation makes it fail naming the
 // step, page and bit; kselftest exit codes, and --bisect maps a skip to 125 for `git bisect run`.
+// ptefarm-case/2 cases (guard regions, the full PAGEMAP_SCAN arguments) are covered the same way.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
