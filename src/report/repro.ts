@@ -3,10 +3,11 @@
 // target's plan, src/targets/live.ts encodeCase), followed by the bits the reference model
 // expects after it, as data (merged page ranges). A small helper section (src/report/
 // repro-runtime.c, cut to what the case uses) runs the case's processes step by step, reads
-// /proc/PID/pagemap after every step and compares (a ptefarm-case/2 case: seven letters, G = pagemap
-// bit 58; its scans pass the /2 arguments and check the model's walk_end). The outcome computations (huge PMD, zero page,
-// reclaim) are the executor's own (workers/executor/ptefarm-observe.h, inlined). It compiles with
-// `cc repro.c` on any Linux box and needs nothing from ptefarm. Called by src/cli/commands/repro.ts.
+// /proc/PID/pagemap after every step and compares (a ptefarm-case/2 case: seven letters, G =
+// pagemap bit 58; its scans pass the /2 arguments and check the model's walk_end). The outcome
+// computations (huge PMD, zero page, reclaim) are the executor's own (workers/executor/
+// ptefarm-observe.h, inlined). It compiles with `cc repro.c` on any Linux box and needs nothing
+// from ptefarm. Called by src/cli/commands/repro.ts.
 //
 // Expectations depend on outcomes the kernel chooses (was a fault mapped huge? did a read map the
 // zero page? did MADV_PAGEOUT reclaim?). By default they assume the model's neutral outcomes;
