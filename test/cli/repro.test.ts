@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFor, type Case } from '../../src/ops/schema.ts';
 import { parseCase } from '../../src/ops/validate.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
 import { predict } from '../../src/model/model.ts';
 import { generateRepro, ReproError } from '../../src/report/repro.ts';
 import { openTarget } from '../../src/targets/registry.ts';
@@ -269,6 +270,24 @@ describe.skipIf(!haveCc || !linux)('ptefarm repro: ptefarm-case/2 (guard regions
     }
     console.log(`repro /2 on ${spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim()}: ${results.join(' ')}`);
   }, 600_000);
+
+  it('/2 scans of a forked process (run by the supervisor), with max_pages stopping the walk, and guard markers in a memfd pass', () => {
+    const cases = {
+      fork: 'ptefarm-case/2\nmmap a pages=4 kind=anon\nwrite a[0..2)\nfork\np1 scan a category_anyof_mask=p return_mask=wp\nscan a no_vec\n',
+      walk: 'ptefarm-case/2\nmmap a pages=8 kind=anon\nwrite a\nscan a max_pages=3 category_mask=p return_mask=p\nguard a[5..7)\nscan a category_inverted=p return_mask=sg\n',
+      memfd: 'ptefarm-case/2\nmmap a pages=4 kind=memfd-shared\nguard a[1..3)\nread a[0]\nunguard a[1]\nwrite a[1]\nmunmap a[2]\n',
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const c = parseTextCase(text);
+      const src = generateRepro(c);
+      if (name === 'walk') expect(src).toContain(`want_walk("a", 0x200000000000, ${predict(c).steps[2].walkEnd});`);
+      const r = exec(build(`v2-adhoc-${name}`, src, ['-Wall', '-Wextra', '-Werror']));
+      if (r.status === 4) { expect(r.stdout, name).toMatch(/^# SKIP \S/m); continue; }
+      expect(r.status, `${name}:\n${r.stdout}`).toBe(0);
+      expect(r.stdout.match(/^ok \d+ step \d+ \(.*\)$/gm), name).toHaveLength(c.ops.length);
+    }
+    expect(predict(parseTextCase(cases.walk)).steps[2].walkEnd).toBe(3); // max_pages=3 stops the walk at page 3
+  }, 120_000);
 
   it('a forged guard bit fails (exit 1), naming the step, page and G', () => {
     const src = generateRepro(load('corpus/mutants/M-18.json'));
