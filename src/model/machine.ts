@@ -19,6 +19,12 @@ const GUP_SIGBUS = Symbol('gup-sigbus');
 /** ops that are ioctls (or the close) of the acting process's userfaultfd */
 const UFFD_IOCTLS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
 
+/** Mapcounts by page id (Machine.mapcounts); a page mapped nowhere counts 0. */
+export class MapCounts {
+  constructor(private readonly n: Uint32Array) {}
+  get(id: number): number { return this.n[id] ?? 0; }
+}
+
 export class Machine {
   procs: Proc[];
   private nextId = 1;
@@ -325,15 +331,19 @@ export class Machine {
     }
   }
 
-  mapcounts(): Map<number, number> {
-    const m = new Map<number, number>();
-    const add = (pg: Page) => { if (!pg.zero) m.set(pg.id, (m.get(pg.id) ?? 0) + 1); };
+  /** Mapcount per page id, of every live process's present PTEs and huge PMDs (pagemap bit 56,
+   *  R-PM-4; swap-out and reuse decisions). Page ids are small dense integers (nextId), so one
+   *  typed-array pass counts them without a Map entry per page. */
+  mapcounts(): MapCounts {
+    const n = new Uint32Array(this.nextId);
     for (const p of this.procs) {
       if (!p.alive) continue;
-      for (const e of p.ptes.values()) if (e.t === 'present') add(e.page);
-      for (const pmd of p.pmds.values()) if (pmd.t === 'huge' && pmd.pages) pmd.pages.forEach(add);
+      for (const e of p.ptes.values()) if (e.t === 'present' && !e.page.zero) n[e.page.id]++;
+      for (const pmd of p.pmds.values()) {
+        if (pmd.t === 'huge' && pmd.pages) for (const pg of pmd.pages) if (!pg.zero) n[pg.id]++;
+      }
     }
-    return m;
+    return new MapCounts(n);
   }
 
   /** some page of the folio is mapped more than once (one mapcount pass for the whole folio) */
@@ -353,8 +363,9 @@ export class Machine {
     let refs = 0;
     for (const q of this.procs) {
       if (!q.alive) continue;
-      for (const e of q.ptes.values()) if ((e.t === 'present' || e.t === 'swap') && e.page === page) refs++;
-      for (const pmd of q.pmds.values()) if (pmd.t === 'huge' && pmd.pages?.includes(page)) refs++;
+      // a second reference settles it
+      for (const e of q.ptes.values()) if ((e.t === 'present' || e.t === 'swap') && e.page === page && ++refs > 1) return false;
+      for (const pmd of q.pmds.values()) if (pmd.t === 'huge' && pmd.pages?.includes(page) && ++refs > 1) return false;
     }
     return refs <= 1;
   }
