@@ -61,7 +61,7 @@ describe('trace input', () => {
       const t = good();
       t.steps[1].pages!['0'].a[0] = bad;
       expect(schemaIssues(t).join('\n'), bad).toMatch(/steps\.1\.pages\.0\.a\.0: six or seven characters/);
-      expect(problemsOf(() => checkTrace(c, t)), bad).toMatch(/steps\[1\]\.pages\.0\.a\[0\]: .* is not a PSFEWD page string/);
+      expect(problemsOf(() => checkTrace(c, t)), bad).toMatch(/steps\[1\]\.pages\.0\.a\[0\]: .* is not a PSFEWD\(G\) page string/);
     }
     for (const ok of ['PSFEWD', '??????', '......', 'P..E.?']) {
       const t = good();

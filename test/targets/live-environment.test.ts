@@ -128,7 +128,9 @@ describe.skipIf(!cg)('live: reclaim forced by a small memory cgroup', () => {
     }
   });
 
-  it('a page swapped out during a later write is an environment fault, not a violation', async () => {
+  // (which later op the reclaim lands in depends on the executor's own memory in the cgroup: a
+  // later write, or the observation after the next mmap)
+  it('a page swapped out during a later op is an environment fault, not a violation', async () => {
     mkdirSync(cg!, { recursive: true });
     writeFileSync(join(cg!, 'memory.limit_in_bytes'), String(8 << 20));
     const wrapper = join(dir, 'exec-in-cgroup.sh');
@@ -142,7 +144,7 @@ describe.skipIf(!cg)('live: reclaim forced by a small memory cgroup', () => {
     ] });
     const starts = t.starts;
     const tr = await t.execute(c);
-    expect(tr.fault).toMatch(/^environment: unrequested swap-out of p0 [ab]\[\d+\] during op [35] \(write\): .* \(in each of 3 runs\)$/);
+    expect(tr.fault).toMatch(/^environment: unrequested swap-out of p0 [ab]\[\d+\] during op [2-5] \((write|mmap)\): .* \(in each of 3 runs\)$/);
     expect(t.starts).toBe(starts === 0 ? 1 : starts); // re-runs use the same executor: no restart
     // the steps kept are the case's own: every page written so far is present
     for (const s of tr.steps) for (const pg of s.pages!['0'].a ?? []) expect(pg[1]).toBe('.');
