@@ -191,7 +191,7 @@ export type ScanAction =
 
 export interface ScanResult {
   /** 0, or the ioctl error; SIGKILL only for mutant B-32 (a kernel oops kills the task) */
-  rc: 0 | 'EPERM' | 'SIGKILL';
+  rc: 0 | 'EPERM' | 'EINVAL' | 'SIGKILL';
   /** per input page: nine-letter categories, or `---------` where not reported; all `-` on error */
   cats: string[];
   /** state changes in walk order; on EPERM those performed before the failing VMA (they stay applied) */
@@ -231,6 +231,7 @@ export const SCAN_RULES: readonly ScanRule[] = [
   { id: 'R-PMS-3.masks', text: 'a page is interesting iff (categories XOR category_inverted) has every bit of category_mask and, when category_anyof_mask is set, one of its bits; it is reported with categories AND return_mask', source: `${TM} pagemap_scan_is_interesting_page, pagemap_scan_output` },
   { id: 'R-PMS-3.fast', text: 'with category_mask = return_mask = WRITTEN and no anyof or inverted mask, PTE tables take the WRITTEN fast path: every entry not write-protected (present wp bit, swp uffd-wp bit, uffd-wp marker) is reported WRITTEN (whatever else it is) and armed under WP_MATCHING', source: `${TM} pagemap_scan_pmd_entry` },
   { id: 'R-PMS-4', text: 'WP_MATCHING without an output vector takes the exclusive-WP fast path in PTE tables: every entry not already write-protected is armed, whatever the category masks; nothing is reported and max_pages never binds', source: `${TM} pagemap_scan_pmd_entry, pagemap_scan_output (no vec_buf)` },
+  { id: 'R-PMS-11', text: 'a category mask (category_mask, category_inverted, category_anyof_mask, return_mask) with a bit the kernel does not know, GUARD before 6.15, fails with EINVAL before any walk; without a return_mask every category the kernel knows is returned', source: `${TM} pagemap_scan_get_args (PM_SCAN_CATEGORIES)` },
   { id: 'R-PMS-10', text: 'walk_end is where the walk stopped reporting (the truncation point of max_pages), else the end of the range', source: `${TM} do_pagemap_scan, pagemap_scan_output` },
   { id: 'R-PMS-7', text: 'max_pages: the range that would exceed it is truncated to fit and the walk stops there (walk_end); only reported pages count, and the walk goes on while no further page is reported', source: `${TM} pagemap_scan_output, do_pagemap_scan` },
   { id: 'R-PMS-8', text: 'PAGEMAP_SCAN never changes soft-dirty bits and never clears uffd-wp; it only sets wp, installs markers and page tables, and splits THPs', source: `${TM} make_uffd_wp_pte, make_uffd_wp_pmd` },
@@ -273,15 +274,17 @@ export function pagemapScan(input: ScanInput): ScanResult {
   const mask = query.mask ?? (query.wpMatching ? PAGE_IS_WRITTEN : 0);
   const inv = query.inverted ?? 0;
   const anyof = query.anyof ?? 0;
-  const ret = query.ret ?? PAGE_CATS_ALL;
+  const guardOn = knobs.guard !== false;
+  // no return_mask: every category this kernel knows (GUARD from 6.15)
+  const allCats = guardOn ? PAGE_CATS_ALL : PAGE_CATS_ALL & ~PAGE_IS_GUARD;
+  const ret = query.ret ?? allCats;
   const checkWpasync = query.checkWpasync ?? query.wpMatching;
-  if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== PAGE_CATS_ALL) rules.add('R-PMS-3.masks');
+  if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== allCats) rules.add('R-PMS-3.masks');
   if (!vec) rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
   const sdBuilt = knobs.memSoftDirty !== false;
   // without CONFIG_MEM_SOFT_DIRTY no entry or VMA is ever SOFT_DIRTY, also for the category masks
   // (a host setting: the check takes it from the trace's soft_dirty capability)
   const SD = sdBuilt ? PAGE_IS_SOFT_DIRTY : 0;
-  const guardOn = knobs.guard !== false;
 
   const cats: (number | null)[] = new Array<number | null>(n).fill(null);
   const actions: ScanAction[] = [];
@@ -297,6 +300,8 @@ export function pagemapScan(input: ScanInput): ScanResult {
     walkEnd: rc === 0 ? walkEnd : n,
     vec,
   });
+  // R-PMS-11: a category bit this kernel does not know (GUARD before 6.15) is refused before any walk
+  if (!guardOn && (mask | inv | anyof | ret) & PAGE_IS_GUARD) { rules.add('R-PMS-11'); return finish('EINVAL'); }
 
   // task_mmu.c pagemap_scan_is_interesting_page (R-PMS-3.masks)
   const interesting = (c: number) => {

@@ -21,7 +21,7 @@ import { SCAN_NAMES, SCAN_LETTERS, type Trace, type UffdEvent } from '../ops/tra
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
-import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_NO_VEC } from '../targets/live.ts';
+import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_DEFAULT_RETURN, SCAN_NO_VEC } from '../targets/live.ts';
 import { packagePath } from '../package-root.ts';
 import { own } from '../ops/records.ts';
 import { assertedKinds } from '../check/check.ts';
@@ -309,12 +309,14 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         // line has the wp_matching form and every category the kernel knows; a /2 line (src/targets/
         // live.ts scanExtra) packs flags and the four masks explicitly
         if (v.length > 7) {
-          const bits = v[7], m = v[8], mask = (k: number) => Math.floor(m / 2 ** (9 * k)) % 512;
+          const bits = v[7], m = v[8], defRet = (bits & SCAN_DEFAULT_RETURN) !== 0;
+          // no return_mask in the case: every category this kernel knows (scan_cats, probed at start)
+          const mask = (k: number) => (k === 3 && defRet ? 0 : Math.floor(m / 2 ** (9 * k)) % 512);
           const fl = [...(wpm ? ['PM_SCAN_WP_MATCHING'] : []), ...(bits & SCAN_CHECK_WPASYNC ? ['PM_SCAN_CHECK_WPASYNC'] : [])];
           const novec = (bits & SCAN_NO_VEC) !== 0;
           if ([0, 1, 2, 3].some((k) => mask(k) & PAGE_IS_GUARD)) needsGuard = true;
           const args = [`.vec = ${novec ? '0' : '(uintptr_t)vec'}, .vec_len = ${novec ? 0 : count + 1}, .max_pages = ${v[6]},`, ...(fl.length ? [` .flags = ${fl.join(' | ')},`] : []),
-            ...['category_mask', 'category_inverted', 'category_anyof_mask', 'return_mask'].map((f, k) => mask(k) ? ` .${f} = ${catNames(mask(k))},` : '')].join('').replace(/,$/, '');
+            ...['category_mask', 'category_inverted', 'category_anyof_mask', 'return_mask'].map((f, k) => k === 3 && defRet ? ' .return_mask = scan_cats,' : mask(k) ? ` .${f} = ${catNames(mask(k))},` : '')].join('').replace(/,$/, '');
           if (novec) why = ': no output vector (vec = 0, vec_len = 0), only the return value and walk_end';
           // walk_end is checked: the arguments in `sa`, which the kernel updates (every process runs
           // this line; S's copy is the one the call uses), then the call

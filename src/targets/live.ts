@@ -20,7 +20,7 @@ export const OP_CODES: Record<Op['op'] | 'skip', number> = {
   populate: 18, close_uffd: 19, guard: 20, unguard: 21,
 };
 /** C_SCAN's extension bits and the packed category masks (workers/executor/ptefarm-uapi.h SCAN_*) */
-export const SCAN_EXPLICIT = 1, SCAN_CHECK_WPASYNC = 2, SCAN_NO_VEC = 4;
+export const SCAN_EXPLICIT = 1, SCAN_CHECK_WPASYNC = 2, SCAN_NO_VEC = 4, SCAN_DEFAULT_RETURN = 8;
 const ALL_CATEGORIES = 0x1ff;
 function categoryBits(letters: string | undefined, dflt: number): number {
   if (letters === undefined) return dflt;
@@ -33,7 +33,9 @@ function categoryBits(letters: string | undefined, dflt: number): number {
 function scanExtra(op: Extract<Op, { op: 'scan' }>, v2: boolean): string {
   const wp = op.wp_matching ? 1 : 0;
   if (!v2) return ` ${wp} ${op.max_pages ?? 0}`; // the /1 line, which executors built before /2 read too
-  const bits = SCAN_EXPLICIT | ((op.check_wpasync ?? !!op.wp_matching) ? SCAN_CHECK_WPASYNC : 0) | (op.no_vec ? SCAN_NO_VEC : 0);
+  const bits = SCAN_EXPLICIT | ((op.check_wpasync ?? !!op.wp_matching) ? SCAN_CHECK_WPASYNC : 0) | (op.no_vec ? SCAN_NO_VEC : 0) |
+    // no return_mask: every category the kernel knows (GUARD only from 6.15: ptefarm-mm.h scan_return_mask)
+    (op.return_mask === undefined ? SCAN_DEFAULT_RETURN : 0);
   const masks = categoryBits(op.category_mask, op.wp_matching ? 2 : 0) + categoryBits(op.category_inverted, 0) * 2 ** 9 +
     categoryBits(op.category_anyof_mask, 0) * 2 ** 18 + categoryBits(op.return_mask, ALL_CATEGORIES) * 2 ** 27;
   return ` ${wp} ${op.max_pages ?? 0} ${bits} ${masks}`;

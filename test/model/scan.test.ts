@@ -281,6 +281,22 @@ describe('R-PMS-2 categories (pagemap_page_category, pagemap_thp_category, pagem
     expect(track(scan(apply(pages, wp.actions), PLAIN)).cats).toEqual(['a...s...g']);
     expect(() => scan(pages, PLAIN, { ...K618, guard: false })).toThrow(/guard/);
   });
+
+  it('R-PMS-11: before 6.15 (no guard regions) a GUARD bit in any mask is EINVAL before the walk; without a return_mask the kernel\'s own categories are returned', () => {
+    const pages = pagesOf(armed(1), [{ kind: 'none' }]);
+    const old = { ...K618, guard: false };
+    for (const q of [{ mask: 1 << 8 }, { inverted: 1 << 8 }, { anyof: 1 << 8 }, { ret: 1 << 8 }]) {
+      const r = track(scan(pages, { ...PLAIN, ...q }, old));
+      expect(r.rc, JSON.stringify(q)).toBe('EINVAL');
+      expect(r.rules).toContain('R-PMS-11');
+      expect(r.actions).toEqual([]);
+      expect(scan(pages, { ...PLAIN, ...q }).rc, JSON.stringify(q)).toBe(0); // 6.15+ knows GUARD
+    }
+    const r = scan(pages, PLAIN, old);
+    expect(r.rc).toBe(0);
+    expect(r.rules).not.toContain('R-PMS-11');
+    expect(r.rules).not.toContain('R-PMS-3.masks'); // the default return mask is not a custom one
+  });
 });
 
 describe('R-PMS-5 THP under WP_MATCHING (pagemap_scan_thp_entry)', () => {

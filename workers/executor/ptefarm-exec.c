@@ -622,7 +622,7 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
     else if (code == OP_MPROTECT && v[5] != 0 && v[5] != 1 && v[5] != 3) bad = "prot not 0, 1 or 3";
     else if (code == OP_WP && !in_range(v[5], 0, 1)) bad = "on not 0 or 1";
     else if (code == OP_SCAN && (!in_range(v[5], 0, 1) || !in_range(v[6], 0, INT32_MAX) ||
-                                 (l->n == 9 && (!in_range(v[7], 0, 7) || !in_range(v[8], 0, (1LL << 36) - 1)))))
+                                 (l->n == 9 && (!in_range(v[7], 0, 15) || !in_range(v[8], 0, (1LL << 36) - 1)))))
       bad = "wp_matching, max_pages, scan bits or masks out of range";
     else if (code == OP_POPULATE && !in_range(v[5], 0, 1)) bad = "write not 0 or 1";
   }

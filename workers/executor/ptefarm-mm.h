@@ -394,7 +394,7 @@ static void case_process(void) {
       uint64_t mask = c.a ? PAGE_IS_WRITTEN : 0, inv = 0, anyof = 0;
       if (c.b & SCAN_EXPLICIT) {
         flags = (c.a ? PM_SCAN_WP_MATCHING : 0) | (c.b & SCAN_CHECK_WPASYNC ? PM_SCAN_CHECK_WPASYNC : 0);
-        mask = c.addr2 & 0x1ff; inv = (c.addr2 >> 9) & 0x1ff; anyof = (c.addr2 >> 18) & 0x1ff; cats = (c.addr2 >> 27) & 0x1ff;
+        mask = c.addr2 & 0x1ff; inv = (c.addr2 >> 9) & 0x1ff; anyof = (c.addr2 >> 18) & 0x1ff; cats = (c.b & SCAN_DEFAULT_RETURN) ? scan_return_mask() : (c.addr2 >> 27) & 0x1ff;
       }
       int novec = !!(c.b & SCAN_NO_VEC);
       struct pf_pm_scan_arg a;

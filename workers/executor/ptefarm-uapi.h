@@ -105,6 +105,7 @@ enum {
 #define SCAN_EXPLICIT 1
 #define SCAN_CHECK_WPASYNC 2
 #define SCAN_NO_VEC 4
+#define SCAN_DEFAULT_RETURN 8 /* no return_mask in the case: every category this kernel knows */
 /* commands to case processes (binary, over the command pipes) */
 enum { C_MMAP = 1, C_MUNMAP, C_MREMAP, C_MPROTECT, C_TOUCH, C_FORK, C_EXIT, C_CLEAR_REFS, C_MADVISE,
        C_SPLIT, C_SCAN, C_OBSERVE, C_UFFD_OPEN };
