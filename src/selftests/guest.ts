@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { resolveImage, type GuestImage } from '../targets/qemu/images.ts';
-import { OOPS_RE, qemuCommand } from '../targets/qemu/vm.ts';
+import { kv, OOPS_RE, qemuCommand } from '../targets/qemu/vm.ts';
 import { binaryFor, type BuiltSelftests } from './build.ts';
 import type { Selftest } from './catalogue.ts';
 import { appendArchive, newcArchive, type CpioEntry } from './cpio.ts';
@@ -56,15 +56,6 @@ export function guestScript(nonce: string, tests: readonly { t: Selftest; presen
   }
   lines.push(`echo "@@${nonce} done"`, '');
   return lines.join('\n');
-}
-
-function kv(line: string): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  for (const tok of line.trim().split(/\s+/).slice(1)) {
-    const i = tok.indexOf('=');
-    if (i > 0) out[tok.slice(0, i)] = tok.slice(i + 1);
-  }
-  return out;
 }
 
 interface Frame { name: string; user: string; lines: string[]; rc?: number; ms?: number }

@@ -83,7 +83,8 @@ export interface BootInfo {
   bootMs: number;
 }
 
-function kv(line: string): Record<string, string> {
+/** `word k=v k=v ...` -> { k: v } (null prototype: any key a guest prints is safe) */
+export function kv(line: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const tok of line.trim().split(/\s+/).slice(1)) {
     const i = tok.indexOf('=');
