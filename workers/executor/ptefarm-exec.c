@@ -251,7 +251,7 @@ static void supervise(void) {
       observe_all();
       print_pages();
       fflush(out);
-      memcpy(prev_obs, cur_obs, sizeof prev_obs);
+      keep_obs();
       continue;
     }
     struct proc *pr = &P[p];
@@ -392,7 +392,7 @@ static void supervise(void) {
       fputc('\n', out);
     }
     fflush(out);
-    memcpy(prev_obs, cur_obs, sizeof prev_obs);
+    keep_obs();
   }
   fputs("x\n", out);
   fflush(out);
