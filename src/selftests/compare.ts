@@ -48,15 +48,9 @@ export function readGateRun(dir: string): PtefarmVerdict {
 }
 
 /** Run `ptefarm gate` on the target (a fixed small budget, nothing saved) and read its verdict. */
-/** The case limit the gate gets on a QEMU target: a worker's first case waits for its guest to boot
- *  (33 s for debian-6.12-amd64 on a loaded host), and the gate's default (10 s, the worker killed at
- *  twice that) then faults every case, over and over (README: qemu runs take `--timeout 2m`). */
-export const QEMU_GATE_TIMEOUT = '2m';
-
 export function runPtefarmGate(target: string, cases: number, outDir: string, log: (l: string) => void = () => undefined,
   corpus?: readonly string[]): Promise<PtefarmVerdict> {
   const args = [packagePath('bin', 'ptefarm.mjs'), 'gate', '--target', target, '--cases', String(cases), '--no-save', '--out', outDir, '--quiet',
-    ...(target.startsWith('qemu:') ? ['--timeout', QEMU_GATE_TIMEOUT] : []),
     ...(corpus?.length ? ['--corpus', ...corpus] : [])];
   log(`selftests: ptefarm's verdict: ptefarm ${args.slice(1).join(' ')}`);
   return new Promise((res, rej) => {

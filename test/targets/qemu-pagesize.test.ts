@@ -3,59 +3,20 @@
 // soft-dirty, no THP). Images come from `ptefarm qemu fetch` (.ci/run); each image's tests skip,
 // with the reason, when QEMU or the image is missing. Capabilities come from each guest's own probe.
 //
-// The differentials run fresh generated cases (src/campaign/generate.ts, in the guest's page
+// The differentials (test/helpers/qemu.ts qemuDifferential) run fresh generated cases (in the guest's page
 // geometry) and check them against the model in the trace's geometry: any divergence fails.
 // PTEFARM_QEMU_DIFF_RUNS_16K and PTEFARM_QEMU_DIFF_RUNS_RT set the counts (default 40; arm64 under
 // TCG runs about 1 case/s, so CI runs 200 on the 16 KiB guest).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { QemuTarget, maskedCapabilities } from '../../src/targets/qemu.ts';
-import { resolveImage } from '../../src/targets/qemu/images.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import { checkTrace } from '../../src/check/check.ts';
-import { signature } from '../../src/findings/signature.ts';
 import { profileForRelease } from '../../src/model/profile.ts';
-import { freshCase } from '../../src/campaign/generate.ts';
-import { Rng } from '../../src/campaign/rng.ts';
-import { geometryOf, limitsFor, type PageGeometry } from '../../src/ops/layout.ts';
-import { geometryOfHost, traceSchema, type Trace } from '../../src/ops/trace.ts';
+import { geometryOf, limitsFor } from '../../src/ops/layout.ts';
+import { geometryOfHost, traceSchema } from '../../src/ops/trace.ts';
 import type { Case } from '../../src/ops/schema.ts';
-
-function unavailable(image: string): string | undefined {
-  let arch: string;
-  try { arch = resolveImage(image).arch; } catch (e) { return (e as Error).message; }
-  const bin = arch === 'amd64' ? 'qemu-system-x86_64' : 'qemu-system-aarch64';
-  try { execFileSync(bin, ['--version'], { stdio: 'ignore' }); } catch { return `${bin} is not installed (scripts/install.sh installs it)`; }
-  return undefined;
-}
-function skipNote(image: string, why: string | undefined): void {
-  if (why) process.stderr.write(`qemu tests for ${image} skipped: ${why}\n`);
-}
-
-/** `runs` fresh cases in `geometry` on `t`, 8 in flight; the diverging ones with their violations */
-async function differential(t: QemuTarget, name: string, runs: number, seed: number, geometry: PageGeometry, profile: string) {
-  const rng = new Rng(seed);
-  const cases = Array.from({ length: runs }, () => freshCase(rng, 40, geometry));
-  let next = 0, faults = 0, compared = 0, skipped = 0;
-  const fresh: string[] = [];
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < cases.length) {
-      const c = cases[next++];
-      const tr: Trace = await t.execute(c);
-      if (tr.skipped) { skipped++; continue; }
-      if (tr.fault) { faults++; continue; }
-      const v = checkTrace(c, tr, { profile });
-      compared += v.compared;
-      if (v.violations.length) fresh.push(`${JSON.stringify(c)}\n${v.violations.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
-    }
-  }));
-  const s = (Date.now() - t0) / 1000;
-  process.stderr.write(`qemu:${name} differential: ${cases.length} cases in ${s.toFixed(1)} s, ${compared} bits compared, ` +
-    `${fresh.length} diverging, ${skipped} skipped, ${faults} faults\n`);
-  return { fresh, faults, compared, cases };
-}
+import { qemuDifferential, qemuSkipNote as skipNote, qemuUnavailable as unavailable } from '../helpers/qemu.ts';
 
 // ---------------------------------------------------------------------------------------------
 const A16 = 'debian-6.12-arm64-16k';
@@ -93,7 +54,7 @@ describe.skipIf(!!a16)(`qemu:${A16}`, () => {
   }, 120_000);
 
   it(`differential: ${RUNS_16K} generated cases in 16 KiB pages vs the model`, async () => {
-    const { fresh, faults } = await differential(t, A16, RUNS_16K, Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), G16, profile);
+    const { fresh, faults } = await qemuDifferential(t, A16, { runs: RUNS_16K, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), geometry: G16, profile });
     expect(fresh, `divergences (minimize them and fix the model, or keep a kernel bug in corpus/findings):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
     expect(faults).toBeLessThanOrEqual(Math.max(2, RUNS_16K / 100));
   }, 1_800_000);
@@ -132,7 +93,7 @@ describe.skipIf(!!xrt)(`qemu:${XRT}`, () => {
   }, 120_000);
 
   it(`differential: ${RUNS_RT} generated cases vs the model`, async () => {
-    const { fresh, faults } = await differential(t, XRT, RUNS_RT, Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), geometryOf(4096), profile);
+    const { fresh, faults } = await qemuDifferential(t, XRT, { runs: RUNS_RT, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), profile });
     expect(fresh, `divergences:\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
     expect(faults).toBeLessThanOrEqual(Math.max(2, RUNS_RT / 100));
   }, 1_200_000);

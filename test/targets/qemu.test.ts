@@ -2,43 +2,27 @@
 // .ci/run does before the tests). Each image's tests skip, with the reason, when QEMU or the image
 // is missing. The model profile always follows the guest's release (profileForRelease).
 //
-// The differential test runs freshly generated cases (src/campaign/generate.ts) on the 6.12 guest,
+// The differential test runs freshly generated cases (test/helpers/qemu.ts qemuDifferential) on the 6.12 guest,
 // which has soft-dirty compiled in, and checks them against the model: any divergence fails. The
 // cases this kernel corrected the model with (minimized) are kept in
 // corpus/regressions/kernel-corrected-qemu-*.json and run first. PTEFARM_QEMU_DIFF_RUNS sets the
 // count (default 40; CI runs 500).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QemuTarget, maskedCapabilities } from '../../src/targets/qemu.ts';
-import { resolveImage } from '../../src/targets/qemu/images.ts';
 import { OOPS_RE } from '../../src/targets/qemu/vm.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 import { checkTrace } from '../../src/check/check.ts';
-import { signature } from '../../src/findings/signature.ts';
 import { profileForRelease } from '../../src/model/profile.ts';
-import { freshCase } from '../../src/campaign/generate.ts';
-import { Rng } from '../../src/campaign/rng.ts';
-import { traceSchema, type Trace } from '../../src/ops/trace.ts';
+import { traceSchema } from '../../src/ops/trace.ts';
 import type { Case } from '../../src/ops/schema.ts';
+import { qemuDifferential, qemuSkipNote as skipNote, qemuUnavailable as unavailable } from '../helpers/qemu.ts';
 
 const SEEDS = 'corpus/seeds';
 const FINDINGS = 'corpus/findings';
 const REGRESSIONS = 'corpus/regressions';
 const DIFF_RUNS = Number(process.env.PTEFARM_QEMU_DIFF_RUNS ?? 40);
-
-function unavailable(image: string): string | undefined {
-  let arch: string;
-  try { arch = resolveImage(image).arch; } catch (e) { return (e as Error).message; }
-  const bin = arch === 'amd64' ? 'qemu-system-x86_64' : 'qemu-system-aarch64';
-  try { execFileSync(bin, ['--version'], { stdio: 'ignore' }); } catch { return `${bin} is not installed (scripts/install.sh installs it)`; }
-  return undefined;
-}
-
-function skipNote(image: string, why: string | undefined): void {
-  if (why) process.stderr.write(`qemu tests for ${image} skipped: ${why}\n`);
-}
 
 const readCaseFile = (path: string): Case => parseCase(JSON.parse(readFileSync(path, 'utf8')), undefined, path);
 const seedFiles = () => readdirSync(SEEDS).filter((f) => f.endsWith('.json')).sort();
@@ -115,27 +99,9 @@ describe.skipIf(!!x612)(`qemu:${X612}`, () => {
       expect(tr.fault, f).toBeUndefined();
       expect(checkTrace(c, tr, { profile }).violations, f).toEqual([]);
     }
-    const rng = new Rng(Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261123));
-    const cases = Array.from({ length: DIFF_RUNS }, () => freshCase(rng, 40));
+    const { fresh, faults, cases } = await qemuDifferential(t, X612, { runs: DIFF_RUNS, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261123), profile });
     const ops = new Set(cases.flatMap((c) => c.ops.map((o) => o.op)));
     if (DIFF_RUNS >= 100) for (const op of ['clear_refs', 'write', 'mremap', 'fork', 'pageout', 'mprotect']) expect(ops.has(op as never), op).toBe(true);
-    let next = 0, faults = 0, compared = 0;
-    const fresh: string[] = [];
-    const t0 = Date.now();
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < cases.length) {
-        const c = cases[next++];
-        const tr: Trace = await t.execute(c);
-        if (tr.skipped) continue;
-        if (tr.fault) { faults++; continue; }
-        const v = checkTrace(c, tr, { profile });
-        compared += v.compared;
-        if (v.violations.length) fresh.push(`${JSON.stringify(c)}\n${v.violations.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
-      }
-    }));
-    const s = (Date.now() - t0) / 1000;
-    process.stderr.write(`qemu:${X612} differential: ${cases.length} cases in ${s.toFixed(1)} s (${(cases.length / s).toFixed(1)}/s), ` +
-      `${compared} bits compared, ${fresh.length} diverging cases, ${faults} faults\n`);
     expect(fresh, `divergences (minimize them and fix the model, or keep a kernel bug in ${FINDINGS}):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
     expect(faults).toBeLessThanOrEqual(Math.max(2, cases.length / 100));
   }, 900_000);
