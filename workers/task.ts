@@ -8,6 +8,7 @@ import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import type { Target } from '../src/targets/target.ts';
 import { openTarget } from '../src/targets/registry.ts';
 import { withVerdict } from '../src/transport/verdict.ts';
+import { useQemuLauncher } from '../src/targets/qemu/vm.ts';
 
 let cached: { spec: string; target: Promise<Target> } | undefined;
 
@@ -24,8 +25,10 @@ async function targetFor(spec: string): Promise<Target> {
   }
 }
 
-export default async function runJob(job: CaseJob & { timeoutMs?: number }): Promise<CaseResult> {
+export default async function runJob(job: CaseJob & { timeoutMs?: number; qemuLauncher?: string }): Promise<CaseResult> {
   const t0 = performance.now();
+  // a qemu: guest is started through the pool's launcher, which reaps it when this thread is gone
+  if (job.qemuLauncher !== undefined) useQemuLauncher(job.qemuLauncher);
   const worker = `embedded:${process.pid}:${threadId}`;
   try {
     const target = await targetFor(job.target);

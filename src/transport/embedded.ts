@@ -2,12 +2,15 @@
 // (workers/task.ts) opens the job's target once per thread and executes the case with the job's
 // limit. The target enforces that limit itself (the live executor kills an overrunning case; its
 // watchdog kills a hung executor); only later (transportAbortMs) does the pool abort the task
-// (piscina replaces the thread). Every failure becomes a `fault` result.
+// (piscina replaces the thread). Every failure becomes a `fault` result. The first qemu: job starts
+// the QEMU launcher (src/targets/qemu/launcher.ts), the child of this thread that spawns and reaps
+// the threads' guests, so that a replaced thread leaves no QEMU behind, running or as a zombie.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import { transportAbortMs } from '../targets/target.ts';
 import { startupBudgetMs } from '../targets/registry.ts';
+import { startQemuLauncher, type QemuLauncher } from '../targets/qemu/launcher.ts';
 
 export interface EmbeddedOptions {
   /** worker threads (default: available parallelism) */
@@ -43,6 +46,14 @@ export class EmbeddedTransport implements Transport {
   }
 
   private readonly inflight = new Set<Promise<unknown>>();
+  private launcher?: Promise<QemuLauncher>;
+
+  /** the launcher's socket for a qemu: job (started by the first one), else undefined */
+  private async qemuLauncher(target: string): Promise<string | undefined> {
+    if (!target.startsWith('qemu:')) return undefined;
+    this.launcher ??= startQemuLauncher();
+    return (await this.launcher).path;
+  }
 
   async run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
@@ -53,7 +64,11 @@ export class EmbeddedTransport implements Transport {
       return { id: job.id, fault: `bad per-case timeout ${String(timeoutMs).slice(0, 40)} ms: expected a whole number 1..2147483647`, worker: 'embedded', ms: 0 };
     }
     const abortMs = transportAbortMs(timeoutMs) + startupBudgetMs(job.target);
-    const task = this.pool.run({ ...job, timeoutMs }, { signal: AbortSignal.timeout(abortMs) });
+    let qemuLauncher: string | undefined;
+    try { qemuLauncher = await this.qemuLauncher(job.target); } catch (e) {
+      return { id: job.id, fault: `worker: ${(e as Error).message}`, worker: 'embedded', ms: performance.now() - t0 };
+    }
+    const task = this.pool.run({ ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) }, { signal: AbortSignal.timeout(abortMs) });
     this.inflight.add(task);
     try {
       const res = (await task) as CaseResult;
@@ -93,5 +108,7 @@ export class EmbeddedTransport implements Transport {
       clearTimeout(timer);
     }
     await this.pool.destroy();
+    // the destroyed threads' guests: killed (their connections closed) and reaped by the launcher
+    if (this.launcher) await (await this.launcher.catch(() => undefined))?.stop();
   }
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { GuestImage } from './images.ts';
 import { parseProbeFiles } from '../probe.ts';
 
@@ -93,8 +94,18 @@ export function kv(line: string): Record<string, string> {
   return out;
 }
 
+/** the QEMU launcher (src/targets/qemu/launcher.ts) a worker thread starts its guests through */
+let launcherPath: string | undefined;
+
+/** Start this thread's guests through the launcher at `path` (workers/task.ts, with each job of a
+ *  pool that has one): a QEMU spawned by a worker thread itself would stay a zombie once the thread
+ *  is terminated (only that thread's event loop waits for it). The main thread spawns its own. */
+export function useQemuLauncher(path: string | undefined): void { launcherPath = path; }
+
 export class Vm {
   private child?: ChildProcessWithoutNullStreams;
+  /** the connection to the launcher that started this guest's QEMU, and QEMU's pid */
+  private launched?: { conn: net.Socket; pid?: number };
   private server?: net.Server;
   private sock?: net.Socket;
   private dir: string;
@@ -115,7 +126,7 @@ export class Vm {
     this.dir = mkdtempSync(join(os.tmpdir(), 'ptefarm-qemu-'));
   }
 
-  get pid(): number | undefined { return this.exited ? undefined : this.child?.pid; }
+  get pid(): number | undefined { return this.exited ? undefined : this.child?.pid ?? this.launched?.pid; }
 
   /** Launch, wait for the guest line, the executor's ready line and its probe. */
   async boot(): Promise<BootInfo> {
@@ -142,11 +153,6 @@ export class Vm {
       s.on('error', () => { /* reported through QEMU's exit */ });
     });
     const { bin, args } = qemuCommand(this.image, sockPath, this.opts);
-    // setpriv --pdeathsig: QEMU dies with the thread that started it (a piscina worker thread
-    // terminated on a timeout, a crashed ptefarm), so no guest outlives its supervisor
-    const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, args];
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
     const onCon = (d: Buffer) => {
       const text = d.toString();
       this.console = (this.console + text).slice(-65536);
@@ -162,21 +168,25 @@ export class Vm {
       }
       this.conBuf = this.conBuf.slice(-200);
     };
-    child.stdout.on('data', onCon);
-    child.stderr.on('data', onCon);
-    child.stdin.on('error', () => {});
-    const exited = new Promise<void>((res) => {
-      const done = (why: string) => {
-        if (this.exited) return;
-        this.exited = why;
-        wake?.();
-        this.onExit?.(why);
-        res();
-      };
+    const done = (why: string) => {
+      if (this.exited) return;
+      this.exited = why;
+      wake?.();
+      this.onExit?.(why);
+    };
+    if (launcherPath && !isMainThread) this.launch(launcherPath, bin, args, onCon, done);
+    else {
+      // setpriv --pdeathsig: QEMU dies with the thread that started it (a crashed ptefarm), so no
+      // guest outlives its supervisor
+      const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, args];
+      const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+      this.child = child;
+      child.stdout.on('data', onCon);
+      child.stderr.on('data', onCon);
+      child.stdin.on('error', () => {});
       child.on('exit', (code, sig) => done(sig ? `qemu killed by ${sig}` : `qemu exited with code ${code}`));
       child.on('error', (e) => done(`could not run ${bin}: ${e.message}`));
-    });
-    void exited;
+    }
 
     const timeout = this.opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
     const next = async (): Promise<string> => {
@@ -215,10 +225,38 @@ export class Vm {
     }
   }
 
+  /** QEMU started by the launcher (workers/qemu-launcher.mjs), which stays its parent: it kills
+   *  QEMU's process group when this connection closes (this thread terminated) and reaps it. */
+  private launch(path: string, bin: string, args: string[], onCon: (d: Buffer) => void, done: (why: string) => void): void {
+    const conn = net.connect(path);
+    this.launched = { conn };
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.write(JSON.stringify({ bin, args }) + '\n');
+    conn.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let m: { pid?: number; out?: string; exit?: { code: number | null; signal: string | null }; error?: string };
+        try { m = JSON.parse(line) as typeof m; } catch { continue; }
+        if (typeof m.pid === 'number') this.launched!.pid = m.pid;
+        else if (typeof m.out === 'string') onCon(Buffer.from(m.out, 'base64'));
+        else if (m.exit) done(m.exit.signal ? `qemu killed by ${m.exit.signal}` : `qemu exited with code ${m.exit.code}`);
+        else if (typeof m.error === 'string') done(m.error);
+      }
+    });
+    conn.on('error', (e) => done(`qemu launcher: ${e.message}`));
+    conn.on('close', () => done('qemu launcher: the connection closed'));
+  }
+
   send(text: string): void { this.sock?.write(text); }
 
   kill(): void {
     if (this.child && !this.exited) this.child.kill('SIGKILL');
+    // the launcher kills QEMU's process group when asked, and when the connection closes
+    if (this.launched && !this.exited) { this.launched.conn.write(JSON.stringify({ kill: true }) + '\n'); this.launched.conn.end(); }
     this.sock?.destroy();
     this.server?.close();
     try { rmSync(this.dir, { recursive: true, force: true }); } catch { /* best effort */ }
@@ -226,12 +264,12 @@ export class Vm {
 
   /** Ask the executor to quit (the guest powers off), then make sure QEMU is gone. */
   async shutdown(ms = 5000): Promise<void> {
-    if (!this.child || this.exited) { this.kill(); return; }
-    const child = this.child;
+    if ((!this.child && !this.launched) || this.exited) { this.kill(); return; }
     this.send('quit\n');
     await new Promise<void>((res) => {
       const t = setTimeout(res, ms);
-      child.once('exit', () => { clearTimeout(t); res(); });
+      const prev = this.onExit;
+      this.onExit = (why) => { prev?.(why); clearTimeout(t); res(); };
       if (this.exited) { clearTimeout(t); res(); }
     });
     this.kill();
