@@ -1386,7 +1386,10 @@ export class Machine {
     if (!t) return 'ESRCH';
     const { q: p, start, end } = t;
     if (!this.vmasIn(p, start, end).length) { this.rule('R-WP-0'); return 'ENOENT'; }
-    for (const v of this.vmasIn(p, start, end)) {
+    // R-WP-7: before 6.4 the range had to lie in one registered VMA (mwriteprotect_range, find_dst_vma)
+    const vs = this.vmasIn(p, start, end);
+    if (!this.k.wpMultiVma && (vs.length !== 1 || vs[0]!.start > start || vs[0]!.end < end)) { this.rule('R-WP-7'); return 'ENOENT'; }
+    for (const v of vs) {
       const s = Math.max(start, v.start);
       const e = Math.min(end, v.end);
       if (!v.uffd) { this.rule('R-WP-0'); this.rcWhy = [...v.regWhy, 'R-WP-0']; return 'ENOENT'; }

@@ -14,7 +14,8 @@ export interface Knobs {
   hugeZeroPmFile: boolean;
   /** PAGEMAP_SCAN PFNZERO for the huge zero folio (6.16, 6.12.36) */
   pfnZeroHuge: boolean;
-  /** mremap without EVENT_REMAP strips wp bits and markers (mremap.c, 6.13 / 6.12.11) */
+  /** mremap without EVENT_REMAP strips wp bits and markers (mremap.c, 6.13 / 6.12.11; "mm: clear
+   *  uffd-wp PTE/PMD state on mremap()" went to the 6.1 stable line too: Debian's 6.1.192 shows it) */
   mremapUffdClear: boolean;
   /** whole page-table mremap moves disabled for uffd-wp without EVENT_REMAP */
   mremapNoPgtableMoveUffd: boolean;
@@ -52,6 +53,10 @@ export interface Knobs {
   populateNoVmaWalk: boolean;
   /** MADV_GUARD_INSTALL / MADV_GUARD_REMOVE exist (6.13; pagemap bit 58 and PAGE_IS_GUARD 6.15) */
   guardRegions: boolean;
+  /** UFFDIO_WRITEPROTECT walks every VMA of its range (mm/userfaultfd.c mwriteprotect_range, 6.4
+   *  "mm/userfaultfd: support WP on multiple VMAs"); before, find_dst_vma took the one VMA that had
+   *  to cover the whole range, and a range over several VMAs was ENOENT with nothing protected */
+  wpMultiVma: boolean;
   /** CONFIG_MEM_SOFT_DIRTY (absent = built in). A host setting: without it PAGEMAP_SCAN's category
    *  masks never see SOFT_DIRTY (fs/proc/task_mmu.c: pte_soft_dirty() is 0, VM_SOFTDIRTY is 0) */
   memSoftDirty?: boolean;
@@ -82,6 +87,7 @@ const K618: Knobs = {
   populateNoVmaWalk: true,
   guardRegions: true,
   maybeGuardFlag: true,
+  wpMultiVma: true,
 };
 
 export const PROFILES: Record<string, Profile> = {
@@ -94,7 +100,7 @@ export const PROFILES: Record<string, Profile> = {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
-      mremapUffdClear: false, mremapNoPgtableMoveUffd: false, hugeZeroWriteAllocatesThp: false,
+      hugeZeroWriteAllocatesThp: false, wpMultiVma: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
       populateNoVmaWalk: false, guardRegions: false,

@@ -88,6 +88,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-WP-3', text: 'write-protect of none installs a marker in non-anon VMAs, and in anon VMAs only with WP_UNPOPULATED (implied by WP_ASYNC)', source: 'mm/mprotect.c change_pte_range, userfaultfd_wp_use_markers' },
   { id: 'R-WP-5', text: 'write-protect covering a whole anon huge PMD sets the PMD wp bit; partial coverage splits it; shmem PMDs are always split (zapped)', source: 'mm/mprotect.c change_pmd_range, pgtable_split_needed' },
   { id: 'R-WP-6', text: 'un-write-protect clears wp bits and removes markers; entries become writable only as R-MPROT-3 allows', source: 'mm/mprotect.c change_pte_range (MM_CP_UFFD_WP_RESOLVE)' },
+  { id: 'R-WP-7', text: 'before 6.4, UFFDIO_WRITEPROTECT over a range not inside one VMA fails with ENOENT and protects nothing', source: 'mm/userfaultfd.c mwriteprotect_range (find_dst_vma; multi-VMA walk since 6.4)' },
   { id: 'R-SYNC-1', text: 'a write to a wp page in a sync context raises a wp fault event; the handler un-protects the page and the write completes (soft-dirty set)', source: 'mm/memory.c do_wp_page, fs/userfaultfd.c handle_userfault' },
   { id: 'R-ASYNC-1', text: 'with WP_ASYNC a write to a wp PTE clears wp in place and completes as a normal write fault', source: 'mm/memory.c do_wp_page (userfaultfd_wp_async)' },
   { id: 'R-ASYNC-2', text: 'with WP_ASYNC a write to a wp huge PMD splits it and un-protects only the written 4 KiB page', source: 'mm/memory.c wp_huge_pmd' },

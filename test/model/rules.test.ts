@@ -409,6 +409,31 @@ describe('MADV_POPULATE across kernel lines', () => {
   });
 });
 
+// Both seen on Debian's 6.1.192 guest (qemu:debian-6.1-amd64, `ptefarm matrix`): the 6.1 line
+// before the multi-VMA UFFDIO_WRITEPROTECT, and after the stable backport of the mremap fix.
+describe('uffd-wp on the 6.1 line', () => {
+  it('R-WP-7 (6.1 profile): WRITEPROTECT over two VMAs is ENOENT and protects nothing (mm/userfaultfd.c mwriteprotect_range: find_dst_vma needs one VMA before 6.4)', () => {
+    const c = parseTextCase('ptefarm-case/1\nuffd\nmmap a pages=3 kind=anon\nwrite a\nuffd_register a\nmprotect a[2] prot=r\nwp a on\nwp a[0..2) on\n');
+    const old = predict(c, undefined, { profile: '6.1' });
+    expect(old.steps[4].rc).toBe('ENOENT');
+    expect(all(old, 4, 'a')!.map((s) => s[4])).toEqual(['.', '.', '.']);
+    // a range inside one VMA is protected as on every kernel
+    expect(old.steps[5].rc).toBe(0);
+    expect(all(old, 5, 'a')!.map((s) => s[4])).toEqual(['W', 'W', '.']);
+    const now = predict(c, undefined, { profile: '6.12' });
+    expect(now.steps[4].rc).toBe(0);
+    expect(all(now, 4, 'a')!.map((s) => s[4])).toEqual(['W', 'W', 'W']);
+  });
+  it('R-MRM-6 (6.1 profile): mremap without EVENT_REMAP clears the moved wp bits, as the stable backport of "mm: clear uffd-wp PTE/PMD state on mremap()" does (mm/mremap.c move_ptes)', () => {
+    const c = parseTextCase('ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nwrite a\nuffd_register a\nwp a on\nmremap a\n');
+    for (const profile of ['6.1', '6.12']) {
+      const p = predict(c, undefined, { profile });
+      expect(bits(p, 3, 'a', 0)![4], profile).toBe('W');
+      expect(bits(p, 4, 'a', 0)![4], profile).toBe('.');
+    }
+  });
+});
+
 // Seen live on 6.18 while the host's shmem_enabled was `advise`: reading page 670 of a 1024-page
 // memfd with MADV_HUGEPAGE mapped pages 512..1023 by one PMD (outcome huge [512]); with `never` it
 // mapped only the pages read (plus fault-around). The model follows the recorded outcome.
