@@ -25,6 +25,10 @@ command -v modinfo >/dev/null 2>&1 || [ -x /sbin/modinfo ] || pkgs+=(kmod)
 # junitparser (in the system python's dist-packages) and xmllint against the Jenkins JUnit schema
 /usr/bin/python3 -c 'import junitparser' >/dev/null 2>&1 || pkgs+=(python3-junitparser)
 command -v xmllint >/dev/null 2>&1 || pkgs+=(libxml2-utils)
+# the matrix's Markdown rendered by a real GFM renderer (test/matrix/ci-kernels.test.ts)
+command -v cmark-gfm >/dev/null 2>&1 || pkgs+=(cmark-gfm)
+# ... and its JSON validated against docs/matrix.schema.json by a real JSON Schema validator
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || pkgs+=(python3-jsonschema)
 for p in ${PTEFARM_EXTRA_APT:-}; do pkgs+=("$p"); done
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "install: apt packages: ${pkgs[*]}"
