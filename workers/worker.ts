@@ -94,7 +94,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   let caps: Record<string, unknown>;
   try {
     const info = await t.info();
-    caps = { arch: info.arch, kernel: info.kernel, ...info.capabilities };
+    // page_size/pmd_size (when not 4 KiB / 2 MiB): the coordinator generates cases in this geometry
+    caps = { arch: info.arch, kernel: info.kernel, ...info.capabilities,
+      ...(info.host?.page_size !== undefined ? { page_size: info.host.page_size } : {}), ...(info.host?.pmd_size !== undefined ? { pmd_size: info.host.pmd_size } : {}) };
     // a target with larger pages takes regions of two of its PMDs (docs/page-size.md)
     const g = geometryOfHost(info.host);
     if (!o.limits && g !== GEOMETRY_4K) limits = limitsFor(g);

@@ -46,6 +46,9 @@ export interface MatrixOptions {
   /** the pool of a target that does not run in this thread (default: an embedded piscina pool) */
   transportFor?: (spec: string, threads: number) => Promise<Transport>;
   onProgress?: (spec: string, done: number, total: number) => void;
+  /** targets that run elsewhere (a NATS farm, src/matrix/farm.ts): their info comes from here, not
+   *  from opening them in this process, and every case goes through `transportFor` */
+  remoteInfo?: (spec: string) => Promise<TargetInfo>;
 }
 
 export interface SuiteEntry {
@@ -167,13 +170,16 @@ async function runTarget(spec: string, threads: number, suite: SuiteEntry[], cel
   // target that could not start at all leaves them without a verdict (faulted)
   let startFailed = false;
   try {
-    opened = await openCheckedTarget(spec, (w) => warnings.push(w));
-    info = await opened.info();
+    if (o.remoteInfo) info = await o.remoteInfo(spec);
+    else {
+      opened = await openCheckedTarget(spec, (w) => warnings.push(w));
+      info = await opened.info();
+    }
   } catch (e) {
     refused = (e as Error).message;
     startFailed = !(e instanceof HostRefusedError);
   }
-  const inThread = threads === 0 || spec.startsWith('qemu:');
+  const inThread = !o.remoteInfo && (threads === 0 || spec.startsWith('qemu:'));
   if (opened && (!inThread || refused !== undefined)) { await opened.close().catch(() => undefined); opened = undefined; }
   const reasons = new Map<string, string | undefined>();
   for (const c of cells) reasons.set(cellId(c), refused !== undefined ? `target refused: ${refused}` : unsupportedByDesign(c) ?? unsupportedOn(c, info!.capabilities));
@@ -264,7 +270,9 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixRun> {
   if (dup) throw new Error(`matrix: target ${dup} given twice`);
   const { entries, corpus, cells } = await buildSuite(o);
   const checker = await referenceChecker();
-  const { concurrent, shares } = threadPlan(o.targets, o.threads);
+  const plan = threadPlan(o.targets, o.threads);
+  // on a farm every target runs at once: the workers are the limit
+  const { concurrent, shares } = o.remoteInfo ? { ...plan, concurrent: o.targets.length } : plan;
   const runs: Awaited<ReturnType<typeof runTarget>>[] = [];
   let next = 0;
   const lane = async () => {

@@ -9,14 +9,18 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_SEED, OptionError, parseCount, parseDuration, resolveSeed, resolveWorkdir } from '../../campaign/config.ts';
+import { DEFAULT_NO_WORKER_GRACE, resolveNoWorkerGrace, DEFAULT_SEED, OptionError, parseCount, parseDuration, resolveSeed, resolveWorkdir } from '../../campaign/config.ts';
 import { packagePath } from '../../package-root.ts';
 import { BACKINGS, FAMILIES, MECHANISMS } from '../../matrix/cells.ts';
 import { runMatrix } from '../../matrix/run.ts';
 import { MATRIX_FILES, toMatrixMarkdown, writeMatrixDir } from '../../report/matrix.ts';
 import { guarded, warn } from '../io.ts';
+import { addNatsAuthOptions, natsAuthFrom, type NatsFlags } from '../../transport/nats-cli.ts';
+import { openFarmMatrix, type FarmMatrix } from '../../matrix/farm.ts';
 
-interface Opts {
+interface Opts extends NatsFlags {
+  /** --no-worker-grace <time>; commander's `true` when absent */
+  workerGrace?: string | boolean;
   target: string[]; casesPerCell: string; seed?: string; threads: string; out?: string; workdir?: string;
   corpus: boolean | string; family: string[]; backing: string[]; mechanism: string[]; timeout: string; quiet?: boolean;
 }
@@ -29,7 +33,7 @@ function checkAxis(option: string, given: string[], known: readonly string[]): S
 }
 
 export function register(program: Command) {
-  program.command('matrix')
+  const cmd = program.command('matrix')
     .description('run a fixed, seeded suite on each target and write the verdict matrix (family x backing x mechanism: agrees / diverges / unsupported) as JSON, Markdown and HTML')
     .option('-t, --target <spec>', 'a target (repeat for several): model:x86[+MUTANT], live, exec:CMD, qemu:IMAGE', collect, [])
     .option('-n, --cases-per-cell <n>', 'generated cases per cell', '50')
@@ -44,7 +48,10 @@ export function register(program: Command) {
     .option('--mechanism <m>', `only this mechanism (repeatable): ${MECHANISMS.join(', ')}`, collect, [])
     .option('--timeout <time>', 'per-case timeout: 500ms, 30s, 2m (default 30s: a qemu target boots a VM)', '30s')
     .option('-q, --quiet', 'no progress and no table on stdout')
-    .action((o: Opts) => guarded(async () => {
+    .option('--nats <url>', 'run the targets on a NATS JetStream farm of `ptefarm worker --target T` processes (capabilities from their heartbeats); traces are checked here')
+    .option('--no-worker-grace <time>', `with --nats: how long to wait for a worker of each target (default ${DEFAULT_NO_WORKER_GRACE}); a target without one has no verdict`);
+  addNatsAuthOptions(cmd);
+  cmd.action((o: Opts) => guarded(async () => {
       if (!o.target.length) throw new OptionError('--target: give at least one target (repeat --target for several)');
       const casesPerCell = parseCount('cases-per-cell', o.casesPerCell, 0)!;
       const threads = parseCount('threads', o.threads, 0)!;
@@ -57,14 +64,18 @@ export function register(program: Command) {
       const out = resolve(o.out ?? join(resolveWorkdir(o.workdir), 'matrix'));
       const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
       const last = new Map<string, number>();
+      const graceMs = resolveNoWorkerGrace(o.workerGrace);
+      const farm: FarmMatrix | undefined = o.nats ? await openFarmMatrix(o.nats, natsAuthFrom(o), { graceMs }) : undefined;
+      if (farm && !o.quiet) process.stderr.write(`matrix: on the farm at ${o.nats} (campaign ${farm.campaign})\n`);
       const { doc, reproducers } = await runMatrix({
         targets: o.target, seed, casesPerCell, threads, timeoutMs, corpusDirs, version,
+        ...(farm ? { remoteInfo: (spec: string) => farm.remoteInfo(spec), transportFor: (spec: string) => farm.transportFor(spec) } : {}),
         cellFilter: (c) => (fam?.has(c.family) ?? true) && (bak?.has(c.backing) ?? true) && (mec?.has(c.mechanism) ?? true),
         onProgress: o.quiet ? undefined : (spec, done, total) => {
           const step = Math.max(1, Math.round(total / 10));
           if (done === total || done - (last.get(spec) ?? 0) >= step) { last.set(spec, done); process.stderr.write(`matrix: ${spec}: ${done}/${total} cases\n`); }
         },
-      });
+      }).finally(() => farm?.close());
       for (const t of doc.targets) {
         if (t.refused !== undefined) warn(`${t.spec}: no verdict (did not start): ${t.refused}`);
         for (const w of t.warnings) warn(`${t.spec}: ${w}`);
