@@ -10,7 +10,7 @@
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
 import { FEATURES, formatFor } from '../ops/schema.ts';
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
-import { validateCase } from '../ops/validate.ts';
+import { generatedCaseProblems } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
 import { uniformCase } from './uniform.ts';
@@ -876,7 +876,7 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   return b.toCase();
 }
 
-function isValid(c: Case, geometry: PageGeometry): boolean { return validateCase(c, limitsFor(geometry)).length === 0; }
+function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
 
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
 export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
