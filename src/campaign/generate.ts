@@ -624,7 +624,10 @@ export class OpGen {
     // the selftests' get-and-reprotect, sometimes with the /2 arguments (fast paths, masks)
     this.ranged('scan', proc, r, {}, { wp_matching: true, ...(this.rng.chance(0.3) ? this.scanArgs(true) : {}) });
     this.ranged('pageout', proc, r, { first: this.rng.int(rs.pages), count: 1 });
-    this.scan(proc, r, {});
+    // that page was most likely write-protected: a protected swap entry, which the WRITTEN fast
+    // path must not report (R-PMS-3.fast: pte_swp_uffd_wp_any, pagemap_scan_pmd_entry)
+    if (this.rng.chance(0.4)) this.ranged('scan', proc, r, {}, { category_mask: 'w', return_mask: 'w', ...(this.rng.chance(0.5) ? { wp_matching: true } : {}) });
+    else this.scan(proc, r, {});
   }
 
   /** registered, written, protected range moved by mremap; then touched */
@@ -805,7 +808,12 @@ export class OpGen {
     // one written page gives the block a page table: the rest of it is pte_none, not a PMD hole
     if (this.rng.chance(0.6)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.register(proc, r, {});
-    this.ranged('scan', proc, r, {}, this.rng.chance(0.6) ? { wp_matching: true } : {});
+    // WP_MATCHING without an output vector arms every unprotected entry whatever the category masks
+    // (R-PMS-4, pagemap_scan_pmd_entry's exclusive-WP path): a mask that leaves entries out tells it
+    // from the generic path
+    const y = this.rng.float();
+    const args = y < 0.25 ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
+    this.ranged('scan', proc, r, {}, args);
     if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
   }
 
