@@ -138,8 +138,8 @@ export async function benchLive(o: BenchOptions): Promise<SectionResult> {
       { section: 'live', what: 'executor alone (ptefarm-exec, 1 process)', value: `${fmt(median(exec), 0)} cases/s` },
       { section: 'live', what: 'full live path, pool of 1 (generate → pool → executor → check)', value: `${fmt(median(farm[1]!), 0)} cases/s` },
       ...(pools[2] ? [{ section: 'live', what: 'full live path, pool of 2', value: `${fmt(median(farm[2]!), 0)} cases/s` }] : []),
-      { section: 'live', what: 'executor_over_floor (target ≥ 0.70)', value: fmt(m.executor_over_floor as number) },
-      { section: 'live', what: 'farm_over_executor (target ≥ 0.50)', value: fmt(m.farm_over_executor as number) },
+      { section: 'live', what: 'executor_over_floor (target ≥ 0.8)', value: fmt(m.executor_over_floor as number) },
+      { section: 'live', what: 'farm_over_executor (target ≥ 0.9)', value: fmt(m.farm_over_executor as number) },
       { section: 'model', what: 'predict+check per live case / executor per case', value: `${fmt(median(checkMs))} ms / ${fmt(execMsPerCase)} ms = ${fmt(m.check_over_live_cost as number)}` },
     );
     return { metrics: m, rows, notes };
@@ -346,7 +346,7 @@ export async function benchMutants(o: BenchOptions, only?: string[]): Promise<Se
     },
     rows: [
       ...rows,
-      { section: 'mutants', what: 'guided_over_uniform_min (target ≥ 10)', value: fmt(minSpeed, 1) },
+      { section: 'mutants', what: 'guided_over_uniform_min (target ≥ 1)', value: fmt(minSpeed, 1) },
       { section: 'mutants', what: 'minimize_s_max', value: minimize.length ? fmt(Math.max(...minimize)) : 'n/a' },
     ],
     notes,
