@@ -10,7 +10,7 @@
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
 import { FEATURES, formatFor } from '../ops/schema.ts';
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
-import { validateCase } from '../ops/validate.ts';
+import { generatedCaseProblems } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
 import { uniformCase } from './uniform.ts';
@@ -624,7 +624,10 @@ export class OpGen {
     // the selftests' get-and-reprotect, sometimes with the /2 arguments (fast paths, masks)
     this.ranged('scan', proc, r, {}, { wp_matching: true, ...(this.rng.chance(0.3) ? this.scanArgs(true) : {}) });
     this.ranged('pageout', proc, r, { first: this.rng.int(rs.pages), count: 1 });
-    this.scan(proc, r, {});
+    // that page was most likely write-protected: a protected swap entry, which the WRITTEN fast
+    // path must not report (R-PMS-3.fast: pte_swp_uffd_wp_any, pagemap_scan_pmd_entry)
+    if (this.rng.chance(0.4)) this.ranged('scan', proc, r, {}, { category_mask: 'w', return_mask: 'w', ...(this.rng.chance(0.5) ? { wp_matching: true } : {}) });
+    else this.scan(proc, r, {});
   }
 
   /** registered, written, protected range moved by mremap; then touched */
@@ -805,7 +808,12 @@ export class OpGen {
     // one written page gives the block a page table: the rest of it is pte_none, not a PMD hole
     if (this.rng.chance(0.6)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.register(proc, r, {});
-    this.ranged('scan', proc, r, {}, this.rng.chance(0.6) ? { wp_matching: true } : {});
+    // WP_MATCHING without an output vector arms every unprotected entry whatever the category masks
+    // (R-PMS-4, pagemap_scan_pmd_entry's exclusive-WP path): a mask that leaves entries out tells it
+    // from the generic path
+    const y = this.rng.float();
+    const args = y < 0.25 ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
+    this.ranged('scan', proc, r, {}, args);
     if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
   }
 
@@ -876,7 +884,7 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   return b.toCase();
 }
 
-function isValid(c: Case, geometry: PageGeometry): boolean { return validateCase(c, limitsFor(geometry)).length === 0; }
+function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
 
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
 export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {

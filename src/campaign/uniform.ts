@@ -6,18 +6,19 @@
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
 import { FEATURES, KINDS, OP_NAMES } from '../ops/schema.ts';
 import { HPAGE_PAGES } from '../ops/layout.ts';
-import { validateCase } from '../ops/validate.ts';
+import { generatedCaseProblems } from '../ops/validate.ts';
 import { CaseBuilder, isLive } from './builder.ts';
 import type { Rng } from './rng.ts';
 
 const RANGED = new Set<OpName>(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontneed', 'collapse', 'uffd_register', 'uffd_unregister', 'wp', 'scan']);
 const UFFD_ONLY = new Set<OpName>(['uffd_register', 'uffd_unregister', 'wp']);
 
-/** the longest valid prefix of a case (a safety net: generators should already be valid) */
+/** the longest valid prefix of a generated case (a safety net: generators should already be
+ *  valid; typed ops, so the structural walk without the shape check) */
 export function validPrefix(c: Case): Case | undefined {
   let ops = c.ops;
   for (let guard = 0; guard < 300 && ops.length; guard++) {
-    const probs = validateCase({ ...c, ops });
+    const probs = generatedCaseProblems({ ...c, ops });
     if (!probs.length) return { ...c, ops };
     const m = /^ops\[(\d+)\]/.exec(probs[0]!);
     ops = ops.slice(0, m ? Number(m[1]) : ops.length - 1);

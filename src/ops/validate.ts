@@ -57,6 +57,16 @@ export function validateCase(input: unknown, limits: Limits = DEFAULT_LIMITS): s
   return structuralProblems(top.data as Case, parsed, limits);
 }
 
+/** The structural problems of a case built by ptefarm's own generators (src/campaign/: typed ops
+ *  from CaseBuilder/OpGen, never parsed input): the plan's walk without the zod shape check, which
+ *  costs the coordinator a third of a generated case. Input from anywhere else goes through
+ *  validateCase. */
+export function generatedCaseProblems(c: Case, limits: Limits = DEFAULT_LIMITS): string[] {
+  if (c.ops.length === 0) return ['ops: a case needs at least one op'];
+  if (c.ops.length > limits.maxOps) return [`ops: ${c.ops.length} ops exceed the limit of ${limits.maxOps}`];
+  return structuralProblems(c, c.ops, limits);
+}
+
 function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
   const plan = new CasePlan({ uffd: c.uffd !== undefined, limits });
   const problems: string[] = [];

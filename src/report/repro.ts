@@ -21,7 +21,7 @@ import { SCAN_NAMES, SCAN_LETTERS, type Trace, type UffdEvent } from '../ops/tra
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
 import { parseModelSpec } from '../targets/model.ts';
-import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_DEFAULT_RETURN, SCAN_NO_VEC } from '../targets/live.ts';
+import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_DEFAULT_RETURN, SCAN_NO_VEC } from '../targets/executor/protocol.ts';
 import { packagePath } from '../package-root.ts';
 import { own } from '../ops/records.ts';
 import { assertedKinds } from '../check/check.ts';

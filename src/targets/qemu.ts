@@ -1,6 +1,6 @@
 // The `qemu:<image>` target: a Debian (or user-built) kernel under QEMU TCG, running the native
 // executor inside the guest behind a virtio-serial channel (src/targets/qemu/vm.ts). Cases are
-// encoded and decoded exactly as for `live` (src/targets/live.ts); several are pipelined on the
+// encoded and decoded exactly as for `live` (src/targets/executor/protocol.ts); several are pipelined on the
 // channel at once, each tagged with its id. A supervisor restarts the VM when QEMU dies, a reply
 // misses its deadline, or the console shows a kernel oops; the case at the head of the pipeline
 // gets the fault (`kernel oops: ...` for an oops), the others are re-sent to the new VM.
@@ -11,7 +11,7 @@
 import type { Case, Op } from '../ops/schema.ts';
 import type { Capabilities, TargetInfo, Trace } from '../ops/trace.ts';
 import type { Target } from './target.ts';
-import { decodeReply, encodeCase, type EncodedCase } from './live.ts';
+import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
 import { activeSwaps, capabilitiesOf, geometryOfProbe, hostSettingsOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
 import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';

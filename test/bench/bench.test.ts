@@ -1,5 +1,6 @@
 // The benchmark's --quick pieces: structure only (keys present, numbers finite), never timings.
 import { describe, expect, it } from 'vitest';
+import { twoWorkersBound } from '../../bench/lib/cpu.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import { validateCase } from '../../src/ops/validate.ts';
 import { scaleCases, uniformCase } from '../../bench/lib/gen.ts';
@@ -32,6 +33,13 @@ describe('bench generators', () => {
         for (const op of c.ops) if (op.op === 'mmap') expect(op.pages).toBe(pages);
       }
     }
+  });
+
+  it('two workers at best on 2 cores: twice one, unless the coordinator or the cores bind', () => {
+    expect(twoWorkersBound(4, 0.001)).toBeCloseTo(2, 2); // a free coordinator: two workers, two cores
+    expect(twoWorkersBound(4, 4)).toBeCloseTo(1, 5); // coordinator as costly as a worker: 2 cores, 2 ms of 8
+    expect(twoWorkersBound(4, 2)).toBeCloseTo(4 / 3, 5); // 2 cores / 6 ms per case vs 1 / 4 ms
+    expect(twoWorkersBound(4, 3, 3)).toBeCloseTo(4 / 3, 5); // 3 cores, the coordinator binds: 1 / 3 ms vs 1 / 4 ms
   });
 
   it('median', () => {

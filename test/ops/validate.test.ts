@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CaseError, parseCase, validateCase } from '../../src/ops/validate.ts';
+import { CaseError, generatedCaseProblems, parseCase, validateCase } from '../../src/ops/validate.ts';
+import type { Case } from '../../src/ops/schema.ts';
+import { freshCase, mutateCase } from '../../src/campaign/generate.ts';
+import { uniformCase } from '../../src/campaign/uniform.ts';
+import { Rng } from '../../src/campaign/rng.ts';
 import { caseArb } from '../../src/ops/arbitrary.ts';
 import { DEFAULT_LIMITS } from '../../src/ops/layout.ts';
 
@@ -172,5 +176,30 @@ describe('validateCase never throws', () => {
       if (muts.length > 3) delete m.uffd;
       check(m);
     }), { numRuns: 2000 });
+  });
+});
+
+describe('generatedCaseProblems: the generators\' check without the shape check', () => {
+  // the generators (src/campaign/generate.ts, uniform.ts) keep or drop a candidate by it: it must
+  // judge every generated candidate, valid or not, exactly as validateCase would
+  it('agrees with validateCase on generated cases and on broken mutations of them', () => {
+    const rng = new Rng(7);
+    const pool: Case[] = [];
+    let invalid = 0;
+    for (let i = 0; i < 400; i++) {
+      const u = uniformCase(rng, 40, Number.POSITIVE_INFINITY);
+      const f = freshCase(rng, 40);
+      pool.push(f);
+      const m = mutateCase(rng, rng.pick(pool), 40);
+      const dropped = { ...m, ops: m.ops.filter((_, j) => j !== rng.int(m.ops.length)) };
+      const glued = { ...m, ops: [...m.ops, ...u.ops.slice(0, 3)] };
+      const tooLong = { ...u, ops: Array.from({ length: DEFAULT_LIMITS.maxOps + 1 }, () => u.ops[0]!) };
+      for (const c of [u, f, m, dropped, glued, tooLong]) {
+        const full = validateCase(c);
+        if (full.length) invalid++;
+        expect(generatedCaseProblems(c).length === 0, JSON.stringify(c)).toBe(full.length === 0);
+      }
+    }
+    expect(invalid).toBeGreaterThan(400); // the broken ones were judged too (the tooLong ones at least)
   });
 });

@@ -1,0 +1,39 @@
+// CPU time of threads and processes from /proc (Linux), for the transport benchmark: how much CPU a
+// case costs the coordinator's thread, the pool's threads, a NATS worker process and nats-server.
+// On a shared 2-core host wall-clock ratios move with other load; these costs do not, and they
+// bound what two workers can give (twoWorkersBound).
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+let tick: number | undefined;
+/** ms per clock tick (getconf CLK_TCK; 100 Hz when it cannot be asked) */
+function msPerTick(): number {
+  if (tick === undefined) {
+    try { tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()); } catch { tick = 10; }
+    if (!Number.isFinite(tick) || tick <= 0) tick = 10;
+  }
+  return tick;
+}
+
+/** user + system ms of /proc/<path>/stat (a process: all its threads; a task: that thread), or NaN */
+function statMs(path: string): number {
+  try {
+    const s = readFileSync(`/proc/${path}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces), 1-based: utime is 14, stime 15
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * msPerTick();
+  } catch { return Number.NaN; }
+}
+
+/** CPU ms of this process's main (JavaScript) thread */
+export const mainThreadCpuMs = (): number => statMs(`${process.pid}/task/${process.pid}`);
+/** CPU ms of a whole process (every thread), e.g. a child */
+export const processCpuMs = (pid: number | undefined): number => (pid === undefined ? Number.NaN : statMs(String(pid)));
+
+/** The best pool-of-2 over pool-of-1 throughput ratio on `cores` free cores, for a coordinator
+ *  costing `c` ms of CPU per case and the workers `w` ms per case in all: one worker runs at most
+ *  1/max(w, c) cases per ms (the coordinator and the worker overlap), two at most
+ *  min(2/w, cores/(w + c), 1/c). */
+export function twoWorkersBound(w: number, c: number, cores = 2): number {
+  return Math.max(w, c) * Math.min(2 / w, cores / (w + c), 1 / c);
+}

@@ -1,0 +1,59 @@
+// Profile the transport benchmark's campaign (model:x86, seed 1, no minimization) on an embedded
+// pool of `--threads` (default 2): wall time, coordinator CPU per case, messages and bytes handed
+// to the pool per case. Run with `node --cpu-prof --cpu-prof-dir DIR --import tsx` to get one
+// .cpuprofile for the coordinator and one per pool thread (bench/tools/cpuprof-top.mjs summarizes).
+// With --nats: the same campaign through a nats-server and one `ptefarm worker --threads N` (both
+// children, bench/lib/nats.ts); the worker's own profile needs NODE_OPTIONS=--cpu-prof.
+// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats]
+import { serialize } from 'node:v8';
+import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
+import { runCampaign } from '../../src/campaign/campaign.ts';
+import { referenceChecker } from '../../src/campaign/checker.ts';
+import { EmbeddedTransport } from '../../src/transport/embedded.ts';
+import { startNats, startWorker } from '../lib/nats.ts';
+import type { CaseJob, CaseResult, Transport } from '../../src/transport/transport.ts';
+
+const arg = (name: string, def: number) => { const i = process.argv.indexOf(name); return i >= 0 ? Number(process.argv[i + 1]) : def; };
+const threads = arg('--threads', 2);
+const cases = arg('--cases', 600);
+const viaNats = process.argv.includes('--nats');
+const nats = viaNats ? await startNats() : undefined;
+const worker = nats ? await startWorker(nats.url, 'model:x86', threads) : undefined;
+const pool: Transport = nats
+  ? await (await import('../../src/transport/nats.ts')).NatsTransport.connect(nats.url, {}, { campaign: `prof-${process.pid}`, concurrency: threads })
+  : new EmbeddedTransport({ threads });
+const counted = { jobs: 0, jobBytes: 0, results: 0, resultBytes: 0, traces: 0 };
+/** the pool's traffic as structured clone sizes (what postMessage copies) */
+const transport: Transport = {
+  concurrency: pool.concurrency,
+  async run(job: CaseJob, opts) {
+    counted.jobs++; counted.jobBytes += serialize(job).length;
+    const r: CaseResult = await pool.run(job, opts);
+    counted.results++; counted.resultBytes += serialize(r).length; if (r.trace) counted.traces++;
+    return r;
+  },
+  close: () => pool.close(),
+};
+const checker = await referenceChecker();
+await Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ id: `w${i}`, target: 'model:x86', case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } })));
+const u0 = process.cpuUsage();
+const c0 = mainThreadCpuMs(), w0 = processCpuMs(worker?.proc.pid), n0 = processCpuMs(nats?.proc.pid);
+const from = process.hrtime.bigint() / 1000n;
+const t0 = performance.now();
+const s = await runCampaign({ target: 'model:x86', transport, checker, seed: 1, cases, minimize: false });
+const wall = performance.now() - t0;
+const to = process.hrtime.bigint() / 1000n;
+const u = process.cpuUsage(u0);
+const coord = mainThreadCpuMs() - c0, wcpu = processCpuMs(worker?.proc.pid) - w0, ncpu = processCpuMs(nats?.proc.pid) - n0;
+await pool.close();
+await worker?.stop();
+await nats?.stop();
+const per = (x: number) => (x / s.cases).toFixed(0);
+process.stdout.write(`${JSON.stringify({
+  threads, via: viaNats ? 'nats' : 'embedded', cases: s.cases, window_us: `${from} ${to}`, cases_per_s: s.cases_per_s, wall_ms: Math.round(wall),
+  // process CPU includes the pool threads; the coordinator's share is in its .cpuprofile
+  process_cpu_ms_per_case: ((u.user + u.system) / 1000 / s.cases).toFixed(3),
+  coordinator_cpu_ms_per_case: (coord / s.cases).toFixed(3),
+  ...(nats ? { worker_process_cpu_ms_per_case: (wcpu / s.cases).toFixed(3), nats_server_cpu_ms_per_case: (ncpu / s.cases).toFixed(3) } : {}),
+  job_bytes_per_case: per(counted.jobBytes), result_bytes_per_case: per(counted.resultBytes), traces_returned: counted.traces,
+})}\n`);
