@@ -111,6 +111,16 @@ export function signature(v: Violation): string {
   return `${v.kind}.${v.bit}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
 }
 
+/** Where a bucket ranks among others by the severity its signature names (check/types.ts
+ *  SEVERITY_ORDER): data (a wrong value read back) first, then a lost soft-dirty bit or WRITTEN
+ *  category, then lost uffd-wp protection, then everything else. Reports and the gate list buckets
+ *  of one status in this order. */
+export function signatureRank(sig: string): number {
+  const [kind, , dir] = sig.split('.');
+  if (kind === 'data') return 0;
+  return dir === 'lost' ? 1 : dir === 'wp-lost' ? 2 : 3;
+}
+
 /** The signature of a failing case (its first divergence's root), or undefined when it passes. */
 export function caseSignature(vs: readonly Violation[], sig: (v: Violation) => string = signature): string | undefined {
   const f = firstDivergence(vs);
