@@ -989,7 +989,7 @@ export class Machine {
         if (e.t === 'present') {
           // R-FORK-3: soft-dirty copied; CoW write-protects both; wp only into a uffd-wp child
           const id = this.rule('R-FORK-3');
-          this.rule('R-DATA-8'); // the child maps the same page: it reads the parent's values
+          keptBy(e.page, this.rule('R-DATA-8')); // the child maps the same page: it reads the parent's values
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
