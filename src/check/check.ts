@@ -9,6 +9,7 @@ import { own } from '../ops/records.ts';
 import { clip } from '../ops/bounded.ts';
 import type { ModelOptions, PredictedStep } from '../model/api.ts';
 import { predict } from '../model/model.ts';
+import { describeValue } from '../model/content.ts';
 import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
 import type { BitCounts, Severity, Verdict, Violation } from './types.ts';
@@ -228,6 +229,7 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
         });
       }
     }
+    compareContent(c, step, ps, where, opName, count, violations);
     if (step.events) {
       count('events', false);
       const want = ps.events.map(eventKey).sort();
@@ -246,11 +248,54 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
   return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
 }
 
+/** The rule that decided a value: the last content rule of its history the step's op applied (a
+ *  swap-in, a CoW copy, a write), else the last of its history (what kept it: a swap-out). */
+function contentRule(chain: readonly string[], stepRules: readonly string[]): string {
+  const mine = new Set(stepRules);
+  for (let i = chain.length - 1; i >= 0; i--) if (mine.has(chain[i])) return chain[i];
+  return chain[chain.length - 1] ?? 'R-DATA-2';
+}
+
+/** The content oracle: every value a process read back (step.content) where the model maps a page
+ *  is compared with what the page holds there (PredictedStep.content); a value read where the model
+ *  maps nothing cannot be judged: masked (counted). A wrong value is a `data` violation named after
+ *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
+ *  decided the content (src/model/content.ts). */
+function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep, where: string, opName: OpName | undefined,
+  count: (kind: string, masked: boolean) => void, violations: Violation[]): void {
+  for (const [proc, regions] of Object.entries(step.content ?? {})) {
+    for (const [region, vals] of Object.entries(regions)) {
+      const exp = own(own(ps.content, proc), region);
+      vals.forEach((a, page) => {
+        if (a === null) return;
+        const x = exp?.[page];
+        count('content', x === null || x === undefined);
+        if (x === null || x === undefined || a === x) return;
+        const entryWhy = own(own(ps.why, proc), region)?.[page]?.[0] ?? [];
+        const cwhy = own(own(ps.contentWhy, proc), region)?.[page] ?? [];
+        const rules = [...cwhy, ...entryWhy];
+        const rule = contentRule(cwhy, ps.rules);
+        violations.push(base(c, step.op, {
+          kind: 'data', bit: 'content', proc: Number(proc), region, page, expected: String(x), actual: String(a), rules, rule, severity: 'data',
+          entry: own(own(ps.entry, proc), region)?.[page],
+          message: `${where}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
+        }));
+      });
+    }
+  }
+}
+
 /** Any bit of the trace differs from the prediction (a quick pass without attribution). */
 function diverges(steps: PredictedStep[], trace: Trace): boolean {
   for (const step of trace.steps) {
     const ps = steps[step.op];
     if (!ps) return true;
+    for (const [proc, regions] of Object.entries(step.content ?? {})) {
+      for (const [region, vals] of Object.entries(regions)) {
+        const exp = own(own(ps.content, proc), region);
+        if (vals.some((a, k) => a !== null && exp?.[k] != null && exp[k] !== a)) return true;
+      }
+    }
     for (const [proc, regions] of Object.entries(step.pages ?? {})) {
       for (const [region, strs] of Object.entries(regions)) {
         const exp = own(own(ps.pages, proc), region);

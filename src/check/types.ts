@@ -2,19 +2,25 @@
 import type { EntryClass } from '../model/api.ts';
 import type { OpName } from '../ops/schema.ts';
 
-/** lost: a written page reported clean (CRIU would lose data); spurious: a clean page reported written;
+/** data: a process reads a value other than the one x86 keeps there (the content oracle: the
+ *  data itself is gone or wrong, worse than a bit that could lose it); lost: a written page
+ *  reported clean (CRIU would lose data); spurious: a clean page reported written;
  *  wp-lost: uffd-wp protection missing where x86 keeps it; wp-stale: protection present where x86 dropped it;
  *  mismatch: any other difference (present/swap/file/exclusive bits, rc, scan categories, events). */
-export type Severity = 'lost' | 'spurious' | 'wp-lost' | 'wp-stale' | 'mismatch';
+export type Severity = 'data' | 'lost' | 'spurious' | 'wp-lost' | 'wp-stale' | 'mismatch';
+/** Severities from the worst: where severities are ordered (buckets, reports, the gate), data first. */
+export const SEVERITY_ORDER: readonly Severity[] = ['data', 'lost', 'wp-lost', 'spurious', 'wp-stale', 'mismatch'];
+export const severityRank = (s: Severity | string): number => { const i = SEVERITY_ORDER.indexOf(s as Severity); return i < 0 ? SEVERITY_ORDER.length : i; };
 
 export interface Violation {
-  kind: 'bit' | 'scan' | 'rc' | 'event';
+  /** data: a value read back differs (the content oracle, src/model/content.ts) */
+  kind: 'bit' | 'scan' | 'rc' | 'event' | 'data';
   step: number;
   op: OpName;
   proc?: number;
   region?: string;
   page?: number;
-  /** pagemap letter (P S F E W D), scan letter, 'rc' or 'events' */
+  /** pagemap letter (P S F E W D), scan letter, 'rc', 'events' or 'content' */
   bit: string;
   expected: string;
   actual: string;
@@ -33,7 +39,8 @@ export interface Violation {
 export interface BitCount { compared: number; masked: number }
 
 /** Bit kinds counted in a verdict: the six pagemap bits by name, PAGEMAP_SCAN categories as
- *  `scan:NAME`, return codes as `rc`, uffd event lists as `events`. */
+ *  `scan:NAME`, return codes as `rc`, uffd event lists as `events`, values read back as `content`
+ *  (masked: read where the model maps no page, so it cannot say what the page holds). */
 export type BitCounts = Record<string, BitCount>;
 
 export interface Verdict {

@@ -22,7 +22,8 @@ export interface FirstDivergence {
   consequences: Violation[];
 }
 
-const KIND_ORDER: Record<Violation['kind'], number> = { rc: 0, bit: 1, scan: 2, event: 3 };
+// a wrong value read back (data) ranks first: the data itself is gone, worse than a bit that could lose it
+const KIND_ORDER: Record<Violation['kind'], number> = { data: 0, rc: 1, bit: 2, scan: 3, event: 4 };
 // the tracked bits first: a uffd-wp or soft-dirty divergence is what the case is about
 const BIT_ORDER = ['W', 'D', 'P', 'S', 'F', 'E'];
 const bitRank = (b: string) => { const i = BIT_ORDER.indexOf(b); return i < 0 ? BIT_ORDER.length : i; };
@@ -96,6 +97,7 @@ export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
  *  reported/unreported for a scan category one side leaves out; mismatch for rc and events. */
 export function direction(v: Violation): string {
+  if (v.kind === 'data') return v.expected !== '0' && v.actual === '0' ? 'data-lost' : v.expected === '0' ? 'data-stale' : 'data';
   if (v.severity !== 'mismatch' || (v.kind !== 'bit' && v.kind !== 'scan')) return v.severity;
   if (v.actual === '-' || v.expected === '-') return v.actual === '-' ? 'unreported' : 'reported';
   if (v.expected === '0' && v.actual === '1') return 'set';
@@ -107,6 +109,16 @@ export function direction(v: Violation): string {
  *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it). */
 export function signature(v: Violation): string {
   return `${v.kind}.${v.bit}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+}
+
+/** Where a bucket ranks among others by the severity its signature names (check/types.ts
+ *  SEVERITY_ORDER): data (a wrong value read back) first, then a lost soft-dirty bit or WRITTEN
+ *  category, then lost uffd-wp protection, then everything else. Reports and the gate list buckets
+ *  of one status in this order. */
+export function signatureRank(sig: string): number {
+  const [kind, , dir] = sig.split('.');
+  if (kind === 'data') return 0;
+  return dir === 'lost' ? 1 : dir === 'wp-lost' ? 2 : 3;
 }
 
 /** The signature of a failing case (its first divergence's root), or undefined when it passes. */

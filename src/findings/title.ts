@@ -8,6 +8,7 @@ import type { Case, Op } from '../ops/schema.ts';
 import { BIT_NAMES, SCAN_NAMES, type BitLetter, type ScanLetter } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
+import { describeValue } from '../model/content.ts';
 import type { Rule } from '../model/rules.ts';
 import type { Violation } from '../check/types.ts';
 import { direction, firstDivergence, ruleId } from './signature.ts';
@@ -37,7 +38,7 @@ const ENTRY_PHRASE: Record<string, string> = {
   'pte-thp': 'PTE-mapped THP', swap: 'swap entry', marker: 'uffd-wp marker', guard: 'guard marker', gap: 'unmapped page',
 };
 const KIND_PHRASE: Record<string, string> = { anon: 'anon', 'shared-anon': 'shared anon', 'memfd-shared': 'shmem', 'memfd-private': 'private memfd' };
-const SWAP_IN_RULES = new Set(['R-SWIN-1', 'R-FLT-11']);
+const SWAP_IN_RULES = new Set(['R-SWIN-1', 'R-FLT-11', 'R-DATA-5']);
 
 /** The mapping kind of a region as of a step (mmap names it; mremap's `old` range keeps it). */
 export function regionKind(c: Case, region: string, step: number): string | undefined {
@@ -66,6 +67,7 @@ function what(v: Violation): string {
     if (d === 'lost' || d === 'cleared') return `${name} missing`;
     return `${name} ${d === 'spurious' || d === 'set' ? 'reported spuriously' : 'differs'}`;
   }
+  if (v.kind === 'data') return d === 'data-lost' ? 'data lost' : d === 'data-stale' ? 'stale data read' : 'wrong data read';
   if (v.kind === 'rc') return 'return code differs';
   return 'uffd events differ';
 }
@@ -112,7 +114,7 @@ export function titleOf(v: Violation, c?: Case): string {
   const rule = ruleOf(ruleId(v));
   const op = SWAP_IN_RULES.has(rule?.id ?? '') && (v.op === 'read' || v.op === 'write') ? 'swap-in' : OP_PHRASE[v.op] ?? v.op;
   let where = '';
-  if (v.kind === 'bit' || v.kind === 'scan') {
+  if (v.kind === 'bit' || v.kind === 'scan' || v.kind === 'data') {
     const kind = c && v.region !== undefined ? regionKind(c, v.region, v.step) : undefined;
     const entry = v.entry ? ENTRY_PHRASE[v.entry] ?? v.entry : undefined;
     const parts = [kind ? KIND_PHRASE[kind] ?? kind : undefined, entry].filter(Boolean);
@@ -167,6 +169,7 @@ export function describeGroup(g: ViolationGroup, c?: Case): string {
   if (v.kind === 'rc') return `${at}: returned ${v.actual}, x86 returns ${v.expected}${rule ? ` (${rule})` : ''}`;
   if (v.kind === 'event') return `${at}: uffd events ${v.actual}, x86 delivers ${v.expected}${rule ? ` (${rule})` : ''}`;
   const pages = v.region !== undefined && g.firstPage !== undefined ? pageRange(v.region, g.firstPage, g.lastPage!) : v.region ?? '';
+  if (v.kind === 'data') return `${at}: p${v.proc ?? 0} ${pages} reads ${describeValue(Number(v.actual))}, x86 has ${describeValue(Number(v.expected))} (data${rule ? `; ${rule}` : ''}${v.entry ? `; ${v.entry}` : ''})`;
   const name = v.kind === 'scan' ? `PAGEMAP_SCAN ${SCAN_NAMES[v.bit as ScanLetter] ?? v.bit}` : BIT_NAMES[v.bit as BitLetter] ?? v.bit;
   return `${at}: p${v.proc ?? 0} ${pages} ${name} is ${valueText(v, v.actual)}, x86 has ${valueText(v, v.expected)} (${direction(v)}${rule ? `; ${rule}` : ''}${v.entry ? `; ${v.entry}` : ''})`;
 }

@@ -15,6 +15,7 @@ import type { Checker } from '../campaign/checker.ts';
 import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
 import { signatureSlug } from '../campaign/corpus.ts';
 import { rootInfo, type RootInfo } from '../findings/title.ts';
+import { signatureRank } from '../findings/signature.ts';
 import { GATE_FORMAT, type BucketStatus, type CorpusResult, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
 import { caseRunner, judge, replayCorpus } from './replay.ts';
@@ -138,7 +139,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     });
     log(`gate: bucket ${f.sig}: reproduced ${ok}/${runs}, ${status}${accepted ? ` (${accepted.reason})` : ''}`);
   }
-  buckets.sort((a, b) => order(a.status) - order(b.status) || a.signature.localeCompare(b.signature));
+  buckets.sort((a, b) => order(a.status) - order(b.status) || signatureRank(a.signature) - signatureRank(b.signature) || a.signature.localeCompare(b.signature));
 
   // corpus verdicts follow their buckets
   const bySig = new Map(buckets.map((b) => [b.signature, b]));

@@ -94,7 +94,7 @@ const RULE_TEXT = new Map(ALL_RULES.map((r) => [r.id, r.text]));
 export function bucketTitle(v: Violation): string {
   const what = v.kind === 'bit' ? `${BIT_NAMES[v.bit as BitLetter] ?? v.bit} ${v.severity}`
     : v.kind === 'scan' ? `PAGEMAP_SCAN ${SCAN_NAMES[v.bit as ScanLetter] ?? v.bit} ${v.severity}`
-      : v.kind === 'rc' ? 'return code differs' : 'uffd events differ';
+      : v.kind === 'data' ? `data ${v.severity}: a value read back differs` : v.kind === 'rc' ? 'return code differs' : 'uffd events differ';
   const rule = v.rules[v.rules.length - 1];
   const text = rule ? RULE_TEXT.get(rule) : undefined;
   return `${what} after ${v.op}${rule ? ` (${rule}${text ? `: ${text.length > 110 ? text.slice(0, 107) + '...' : text}` : ''})` : ''}`;

@@ -15,6 +15,10 @@ export interface PredictedStep {
   why: Record<string, Record<string, string[][][]>>;
   /** proc -> region -> per page entry class */
   entry: Record<string, Record<string, EntryClass[]>>;
+  /** content oracle (src/model/content.ts): proc -> region -> the value each page reads, null
+   *  where the model maps no page; and the rules that decided each value */
+  content?: import('../ops/trace.ts').ContentMap;
+  contentWhy?: Record<string, Record<string, (string[] | null)[]>>;
   /** PAGEMAP_SCAN categories for scan ops (absent for a scan without output vector) */
   scan?: PageMap;
   /** PAGEMAP_SCAN's walk_end for scan ops, as a page of the scanned region */

@@ -9,6 +9,7 @@ import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
   type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
 } from './state.ts';
+import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
 export type Rc = 0 | string;
 
@@ -42,6 +43,8 @@ export class Machine {
   /** the current op's prediction used zeroInferred */
   assumed = false;
   private curRegion = '';
+  /** the case index of the op running now (a write's value, content.ts writeValue) */
+  private opIndex = 0;
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
@@ -394,7 +397,7 @@ export class Machine {
     const p = this.procs[pid];
     if (!p || !p.alive) return 'ESRCH';
     this.curRegion = 'region' in op ? op.region : '';
-    void index;
+    this.opIndex = index;
     // an ioctl on a descriptor closed by close_uffd (R-CLOSE-1)
     if (UFFD_IOCTLS.has(op.op) && !p.ctx) { this.rule('R-CLOSE-1'); return 'EBADF'; }
     switch (op.op) {
@@ -573,8 +576,17 @@ export class Machine {
         return 'SIGBUS';
       }
       if (write) this.writePage(p, v, i); else this.readPage(p, v, i);
+      if (write) this.storeValue(p, i);
     }
     return 0;
+  }
+
+  /** R-DATA-1: the write op stores its value in the page it left mapped at i (content.ts) */
+  private storeValue(p: Proc, i: number) {
+    const pg = mappedPage(p, i);
+    if (!pg || pg.zero) return;
+    this.rule('R-DATA-1');
+    storeWrite(pg, writeValue(this.opIndex, i - p.regions.get(this.curRegion)!.start));
   }
 
   private shmPage(v: Vma, page: number): Page {
@@ -582,6 +594,7 @@ export class Machine {
     const index = v.pgoff + (page - v.start);
     let pg = obj.pages.get(index);
     if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
+    if (pg.inSwap) keptBy(pg, this.rule('R-DATA-4')); // shmem_swapin_folio: the content comes back
     pg.inSwap = false;
     return pg;
   }
@@ -654,6 +667,9 @@ export class Machine {
     if (e?.t === 'swap') {
       // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
       const id = this.rule('R-SWIN-1');
+      // R-DATA-5: the swapped page comes back with its content (mutant D-2: it comes back zeroed)
+      keptBy(e.page, this.rule('R-DATA-5'));
+      if (this.mut('D-2')) e.page.val = 0;
       const n = { t: 'present' as const, page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
       p.ptes.set(page, n);
       n.writable = !n.wp && v.prot === 'rw' && (v.sd || n.sd) && this.soleOwner(n.page);
@@ -787,6 +803,7 @@ export class Machine {
     if (e.t === 'swap') {
       // R-FLT-11: swap in, then the write completes (copying if the slot is shared)
       const id = this.rule('R-FLT-11');
+      keptBy(e.page, this.rule('R-DATA-5'));
       const shared = this.swapShared(e.page);
       const n: Pte = { t: 'present', page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
       p.ptes.set(page, n);
@@ -831,6 +848,8 @@ export class Machine {
       pg = this.newPage(true, true);
       this.anonVmaPrepare(p, v);
     }
+    // R-DATA-3: a copy takes the old page's content (a populate write stores nothing after it)
+    if (pg !== e.page) copyContent(e.page, pg, this.rule('R-DATA-3') as 'R-DATA-3');
     pg.nonzero = true;
     p.ptes.set(page, { t: 'present', page: pg, wp: e.wp, sd: true, writable: true, dirty: true, why: withRule(e.why, this.rule(id)) });
   }
@@ -839,8 +858,12 @@ export class Machine {
     if (isShared(v)) return this.shmPage(v, page);
     this.anonVmaPrepare(p, v);
     // memfd-private write on none: do_cow_fault copies the page-cache page into an anon page
-    if (v.kind === 'memfd-private') this.shmPage(v, page);
-    return this.newPage(true, false);
+    // (R-DATA-3: its content too)
+    const cached = v.kind === 'memfd-private' ? this.shmPage(v, page) : undefined;
+    const pg = this.newPage(true, false);
+    if (!cached) this.rule('R-DATA-2'); // do_anonymous_page: a zeroed page
+    if (cached) copyContent(cached, pg, 'R-DATA-3');
+    return pg;
   }
 
   private swapShared(page: Page): boolean {
@@ -966,6 +989,7 @@ export class Machine {
         if (e.t === 'present') {
           // R-FORK-3: soft-dirty copied; CoW write-protects both; wp only into a uffd-wp child
           const id = this.rule('R-FORK-3');
+          keptBy(e.page, this.rule('R-DATA-8')); // the child maps the same page: it reads the parent's values
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
@@ -1051,7 +1075,7 @@ export class Machine {
         for (const pg of pmd.pages) pg.folio = undefined;
         for (let i = blockStart(b); i < blockStart(b + 1); i++) {
           const e = p.ptes.get(i);
-          if (e?.t === 'present') p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
+          if (e?.t === 'present') { keptBy(e.page, this.rule('R-DATA-5')); p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) }); }
         }
         continue;
       }
@@ -1077,12 +1101,17 @@ export class Machine {
       if (cur.page.zero || !this.exclusive(cur.page)) { this.rule('R-PO-0'); continue; }
       if (!this.swappedOut(p, i)) continue;
       if (e.page.anon) {
-        // R-PO-1: swap entry keeps soft-dirty and wp
+        // R-PO-1: swap entry keeps soft-dirty and wp; R-DATA-5: the swap slot keeps the content
+        keptBy(e.page, this.rule('R-DATA-5'));
         p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
       } else {
         // R-PO-2: shmem page leaves none, or a marker where the PTE was wp in a uffd-wp VMA
         this.rule('R-PO-2');
         e.page.inSwap = true;
+        // R-DATA-4: shmem_writeout puts the content in swap (mutant D-1: the page, its dirty bit
+        // lost, is dropped as clean and the next fault reads zero)
+        keptBy(e.page, this.rule('R-DATA-4'));
+        if (this.mut('D-1') && e.page.nonzero) { e.page.val = 0; e.page.nonzero = false; }
         if (e.wp && v.uffd) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
         else p.ptes.delete(i);
       }
@@ -1105,6 +1134,7 @@ export class Machine {
     if (isAnonVma(v)) {
       // R-DN-1: anon zap drops everything, markers included
       this.rule('R-DN-1');
+      if (e.t === 'present' || e.t === 'swap') this.rule('R-DATA-7'); // the next fault zero-fills
       if (e.t === 'marker' && this.mut('M-6')) return;
       if (this.mut('M-6') && e.t !== 'marker' && e.wp && v.uffd) { p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-1') }); return; }
       this.drop(p, i, 'R-DN-1');
@@ -1112,6 +1142,7 @@ export class Machine {
     }
     // R-DN-2: non-anon VMA still uffd-wp: a wp entry (or marker) leaves a marker
     this.rule('R-DN-2');
+    if (e.t === 'present' && e.page.anon && !e.page.zero) this.rule('R-DATA-7'); // a private file CoW copy: the page cache refaults
     const wasWp = e.t === 'marker' || e.wp;
     if (wasWp && v.uffd && !this.mut('M-5')) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-DN-2') });
     else this.drop(p, i, 'R-DN-2');
@@ -1214,7 +1245,10 @@ export class Machine {
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
       const e = p.ptes.get(blockStart(b) + i);
-      return this.newPage(true, !!e && (e.t === 'present' || e.t === 'swap') && e.page.nonzero);
+      const pg = this.newPage(true, !!e && (e.t === 'present' || e.t === 'swap') && e.page.nonzero);
+      // R-DATA-6: each small page (swapped ones read in first) is copied into the THP
+      copyContent(e && (e.t === 'present' || e.t === 'swap') ? e.page : undefined, pg, this.rule('R-DATA-6') as 'R-DATA-6');
+      return pg;
     });
     for (const pg of pages) pg.folio = pages;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
@@ -1238,7 +1272,9 @@ export class Machine {
     // a page cache that already holds the THP is left as it is (only this process maps it)
     for (let i = 0; i < HPAGE_PAGES && !already; i++) {
       const old = obj.pages.get(first + i);
-      obj.pages.set(first + i, this.newPage(false, !!old?.nonzero, obj, first + i));
+      const fresh = this.newPage(false, !!old?.nonzero, obj, first + i);
+      copyContent(old, fresh, 'R-DATA-6'); // R-DATA-6: collapse_file copies the old page
+      obj.pages.set(first + i, fresh);
       if (old?.inSwap) old.inSwap = false;
       if (!old) continue;
       for (const q of this.procs) {

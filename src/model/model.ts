@@ -10,6 +10,7 @@ import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Proc, type Vma } from './state.ts';
+import { expectedContent } from './content.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
@@ -65,8 +66,10 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
     }
     const o = observe(m, opts.mutant, !!opts.attribution, pageLetters(c));
     for (const r of o.seen) m.rules.add(r);
+    // the content oracle: what each live process reads at its mapped pages (content.ts)
+    const ct = expectedContent(m.procs);
     steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
+      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: ct.content, contentWhy: ct.why, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
     });
   });

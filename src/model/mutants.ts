@@ -1,6 +1,7 @@
 // Mutants: the reference with exactly one rule changed (x86-semantics.md §11). B-n are historical
-// kernel bugs, M-n plausible porting slips. Only those the case op set can express are listed;
-// the model checks `mutant === id` at the one place the rule is applied.
+// kernel bugs, M-n plausible porting slips, D-n data bugs only the content oracle (content.ts)
+// sees. Only those the case op set can express are listed; the model checks `mutant === id` at
+// the one place the rule is applied.
 export interface Mutant { id: string; rule: string; text: string }
 
 export const MUTANTS: Mutant[] = [
@@ -27,6 +28,8 @@ export const MUTANTS: Mutant[] = [
   { id: 'B-28', rule: 'R-PMS-6', text: 'PAGEMAP_SCAN never reports a PMD hole as written nor arms it' },
   { id: 'B-32', rule: 'R-PMS-5', text: 'PAGEMAP_SCAN with WP_MATCHING and no output vector over part of a THP backs out output it never had: a NULL dereference kills the task (pre 2025 "fs/proc/task_mmu: check p->vec_buf for NULL")' },
   { id: 'B-30', rule: 'R-SPLIT-1', text: 'an anon PMD split gives PTEs soft-dirty only from the PMD soft-dirty bit, not from its dirty bit (pre-6.0 behaviour)' },
+  { id: 'D-1', rule: 'R-DATA-4', text: 'MADV_PAGEOUT reclaims a written shmem page as clean, without writing it to swap: the next fault reads zero (the data loss "fs/proc/task_mmu: fix loss of young/dirty bits during pagemap scan", 6.9, fixed: a shmem page whose dirty bit is lost is dropped by reclaim)' },
+  { id: 'D-2', rule: 'R-DATA-5', text: 'swap-in of an anon page maps it zero-filled: the swapped-out data is lost (the symptom of "mm: zswap: fix data loss on SWP_SYNCHRONOUS_IO devices", 6.8: a page read back from a zram-like device without the swap cache after its zswap copy was dropped)' },
   { id: 'M-1', rule: 'R-PM-1', text: 'pagemap ignores the VMA soft-dirty flag for pages without an entry' },
   { id: 'M-2', rule: 'R-PM-1', text: 'pagemap reports soft-dirty for addresses between VMAs' },
   { id: 'M-3', rule: 'R-PM-3', text: 'pagemap reports uffd-wp markers with the swap bit clear' },

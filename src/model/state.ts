@@ -57,6 +57,10 @@ export interface Page {
   inSwap?: boolean;
   /** the subpages of the large (THP) folio this page belongs to, until the folio is split */
   folio?: Page[];
+  /** content oracle (content.ts): the value in the first 8 bytes (absent: 0) and the rules that
+   *  decided it */
+  val?: number;
+  valWhy?: string[];
 }
 
 /** The shmem file behind a shared-anon or memfd region (its page cache). */

@@ -88,6 +88,8 @@ export interface Outcome {
 
 /** proc -> region -> one string per page */
 export type PageMap = Record<string, Record<string, string[]>>;
+/** proc -> region -> per page a value read back, or null (not read) */
+export type ContentMap = Record<string, Record<string, (number | null)[]>>;
 
 export interface Step {
   op: number;
@@ -96,6 +98,10 @@ export interface Step {
   events?: UffdEvent[];
   pages?: PageMap;
   scan?: PageMap;
+  /** content oracle: proc -> region -> per page the first 8 bytes the process read there after
+   *  the op (src/model/content.ts), null where it read nothing (a page the observation does not
+   *  show present); -1 for a value beyond 2^53 (never written by a case) */
+  content?: ContentMap;
   /** set by a target that did not run the op (missing capability); the reason in words */
   skipped?: string;
 }
@@ -154,6 +160,7 @@ export const traceSchema = z.object({
     })).optional(),
     pages: pageMap(pageStr).optional(),
     scan: pageMap(scanStr).optional(),
+    content: safeRecord(safeRecord(z.array(z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).nullable()).max(MAX_PAGES_PER_REGION), regionName), procKey).optional(),
     skipped: reason('skip reason').optional(),
   })),
   fault: reason('fault').optional(),

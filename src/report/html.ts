@@ -9,6 +9,7 @@ import { xmlEscape as esc } from './escape.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 import { campaignLine } from './names.ts';
 import { BUCKET_CSS, bucketSectionHtml, type BucketDetail } from './bucket-html.ts';
+import { signatureRank } from '../findings/signature.ts';
 
 export type { BucketDetail };
 
@@ -52,7 +53,7 @@ export function toHtml(run: GateRun, details: BucketDetail[]): string {
   o.push(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>ptefarm gate ${esc(run.verdict)}: ${esc(run.target)}</title><style>${CSS}</style></head><body>`);
   o.push(`<h1>ptefarm gate <span class="verdict ${esc(run.verdict)}" id="verdict">${esc(run.verdict.toUpperCase())}</span></h1>`);
   o.push(`<p>Target <code>${esc(run.target)}</code>${info}; seed ${run.seed}; started ${esc(run.started)}; ${run.elapsed_s} s; exit code ${run.exit_code}.</p>`);
-  const buckets = [...run.buckets].sort((x, y) => order(x.status) - order(y.status) || y.hits - x.hits || x.signature.localeCompare(y.signature));
+  const buckets = [...run.buckets].sort((x, y) => order(x.status) - order(y.status) || signatureRank(x.signature) - signatureRank(y.signature) || y.hits - x.hits || x.signature.localeCompare(y.signature));
   const fresh = buckets.filter((b) => b.status === 'new').length;
   o.push(`<p>${fresh} new reproducible, ${buckets.length - fresh} other bucket(s); ${run.errors.length} infrastructure error(s). ${esc(campaignLine(run))}</p>`);
   // the root causes first: their titles, then each one's step table

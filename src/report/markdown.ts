@@ -6,6 +6,7 @@
 import type { GateBucket, GateRun } from './run.ts';
 import { campaignLine } from './names.ts';
 import { clip } from '../ops/bounded.ts';
+import { signatureRank } from '../findings/signature.ts';
 
 /** GitHub's limit on the body of an issue or pull-request comment, in characters */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -43,8 +44,9 @@ class Page {
   text() { return this.lines.join('\n') + '\n'; }
 }
 
-/** top buckets first: most hits, then the fewest ops, then by signature (a stable order) */
-const top = (a: GateBucket, b: GateBucket) => b.hits - a.hits || a.ops - b.ops || a.signature.localeCompare(b.signature);
+/** top buckets first: the worst severity (data first: signatureRank), most hits, then the fewest
+ *  ops, then by signature (a stable order) */
+const top = (a: GateBucket, b: GateBucket) => signatureRank(a.signature) - signatureRank(b.signature) || b.hits - a.hits || a.ops - b.ops || a.signature.localeCompare(b.signature);
 
 export function toMarkdown(run: GateRun, budget = MARKDOWN_BUDGET): string {
   const icon = run.verdict === 'pass' ? '✅' : run.verdict === 'fail' ? '❌' : '⚠️';

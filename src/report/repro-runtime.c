@@ -7,12 +7,12 @@
 multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... all run case_steps() from the top; in_proc(i, p):
 multi: * S sends p "go", p runs the block and reports with done(); in_sup(i, p): S runs it for p (userfaultfd, PAGEMAP_SCAN).
 multi: * end_step(): S reads /proc/PID/pagemap of every process and compares it with what want() recorded. ---- */
-solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
-solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
+solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and end_step() compares /proc/self/pagemap with want() ---- */
 multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
-struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
-static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
+struct region { int proc; const char *name, *want, *vals; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
+nocontent:static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
+content:static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS], mem[NPROCS]; /* mem: /proc/PID/mem (FOLL_FORCE reads: PROT_NONE too, no fault) */
 static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, guard_ok = 1, bisect;
 static const char *cur_text, *want_rc;
 static char rc[32]; /* the step's result: "0", an errno name, or the signal its own access raised */
@@ -97,6 +97,8 @@ static void born(int p, pid_t child) { /* S: process p exists; S reads its pagem
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/pagemap", (int)child);
   if ((pidfd[p] = (int)syscall(SYS_pidfd_open, child, 0)) < 0 || (pagemap[p] = open(path, O_RDONLY | O_CLOEXEC)) < 0) harness(path);
+content:  snprintf(path, sizeof path, "/proc/%d/mem", (int)child);
+content:  if ((mem[p] = open(path, O_RDONLY | O_CLOEXEC)) < 0) harness(path);
   pid[p] = child, alive[p] = 1;
 mu:  uffd[p] = p ? uffd[cur_proc] : -1; /* without event_fork the child shares the parent's context */
 ev:  if (forked >= 0) event("fork", cur_proc, 0, p), uffd[p] = ctx_fd[nctx] = forked, ctx_proc[nctx++] = p, forked = -1;
@@ -145,10 +147,10 @@ sup:static int in_sup(int i, int p, const char *text) { return me < 0 && begin(i
 /*@ if touch */
 solo:static sigjmp_buf fault;
 solo:static void on_fault(int sig) { siglongjmp(fault, sig); }
-static int touch(uint64_t addr, uint64_t pages, int write) { /* one byte per page, in order */
+static int touch(uint64_t addr, uint64_t pages, uint64_t val) { /* val: a write of val, val + 1, ... (8 bytes a page), 0: a read */
 solo:  int sig = sigsetjmp(fault, 1); /* a fault of its own access ends the process (here: its steps) */
 solo:  if (sig) return alive[0] = 0, snprintf(rc, sizeof rc, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS"), 0;
-  for (volatile char *b = (volatile char *)(uintptr_t)addr; b < (volatile char *)(uintptr_t)(addr + pages * PG); b += PG) if (write) *b = 1; else (void)*b;
+  for (volatile char *b = (volatile char *)(uintptr_t)addr; b < (volatile char *)(uintptr_t)(addr + pages * PG); b += PG) if (val) *(volatile uint64_t *)b = val++; else (void)*b;
   return 0;
 }
 /*@ end */
@@ -177,14 +179,18 @@ static struct region *region(int p, const char *name) { /* process p's region: f
   while (r < R + NREGIONS - 1 && r->name && (r->proc != p || strcmp(r->name, name))) r++;
   return r;
 }
-/* the bits the model expects of p's region after this step: "FIRST-LAST BITS, ..." with
- * P S F E W D (G) = pagemap bits 63 62 61 56 57 55 (58, a /2 case), '.' 0, '*' any; NULL: nothing (it is gone) */
+/* what p's region holds after this step: bits "FIRST-LAST PSFEWD(G), ..." (pagemap bits 63 62 61 56 57 55 (58); '.' 0, '*' any; NULL: gone), want_vals: values "FIRST-LAST V[+], ..." (+: V, V+1, ...) */
 static void want(int p, const char *name, uint64_t addr, uint64_t pages, const char *bits) {
   struct region *r = region(p, name);
   r->proc = p, r->name = name, r->addr = addr, r->pages = pages, r->want = bits;
 }
-/* compare `got` (w letters per page, '.' for 0) with the expectation "FIRST-LAST LETTERS, ..." */
-static void compare(const struct region *r, const char *want, const char *got, int w, const char *what) {
+/*@ if content */
+static void want_vals(int p, const char *name, const char *vals) { region(p, name)->vals = vals; } static void check_vals(const struct region *r) { /* 8 bytes a present page (ptefarm-content.h) */
+  for (char *e, *v = (char *)r->vals; v && *v; v = e + (*e == '+') + (e[*e == '+'] == ',' ? 2 : 0))
+    for (unsigned long long lo = strtoul(v, &e, 10), hi = *e == '-' ? strtoul(e + 1, &e, 10) : lo, x = strtoull(e + 1, &e, 10), k = lo, got; k <= hi && k < r->pages; k++)
+      if ((r->now[k] & 1) && pread(mem[r->proc], &got, 8, (off_t)(r->addr + k * PG)) == 8 && got != x + (*e == '+' ? k - lo : 0)) mismatch("p%d %s page %llu reads %llu, expected %llu (data)", r->proc, r->name, k, got, x + (*e == '+' ? k - lo : 0)); }
+/*@ end */
+static void compare(const struct region *r, const char *want, const char *got, int w, const char *what) { /* `got`: w letters a page, '.' 0 */
   for (char *e; *want; want = e + 1 + w + (e[1 + w] == ',' ? 2 : 0)) {
     unsigned long lo = strtoul(want, &e, 10), hi = *e == '-' ? strtoul(e + 1, &e, 10) : lo;
     for (unsigned long k = lo; k <= hi && k < r->pages; k++)
@@ -260,7 +266,8 @@ scan:  want_cats = NULL;
   for (struct region *r = R; r < R + NREGIONS; r++) {
     if (r->want && !alive[r->proc]) mismatch("process %d is gone, expected it to map %s", r->proc, r->name);
     for (uint64_t k = 0; k < r->pages * LETTERS; k++) got[k] = (k % LETTERS == 6 ? OBS_IS_GUARD(r->now[k / LETTERS]) : (r->now[k / LETTERS] >> (k % LETTERS)) & 1) ? "PSFEWDG"[k % LETTERS] : '.';
-    if (r->want && alive[r->proc]) compare(r, r->want, got, LETTERS, "");
+nocontent:    if (r->want && alive[r->proc]) compare(r, r->want, got, LETTERS, "");
+content:    if (r->want && alive[r->proc]) compare(r, r->want, got, LETTERS, ""), check_vals(r);
   }
   fails += step_fails > 0;
   printf("%s %d step %d (%s)%s\n", step_fails ? "not ok" : "ok", cur_step + 1, cur_step, cur_text, ran ? "" : " # SKIP its process is gone");
@@ -308,7 +315,8 @@ multi:  while (p0 == 0) pause(); /* done: wait for S to end the case */
 multi:  if (p0 < 0) harness("fork");
 multi:  born(0, p0); /* with p0's capabilities (a case process must not hold more than S to be readable) */
 ptracemulti:  caps(0); /* S: no capability from here on */
-solo:  alive[0] = 1, pagemap[0] = pm;
+solonc:  alive[0] = 1, pagemap[0] = pm;
+contentsolo:  if ((alive[0] = 1, pagemap[0] = pm, mem[0] = open("/proc/self/mem", O_RDONLY | O_CLOEXEC)) < 0) harness("/proc/self/mem");
 touchsolo:  signal(SIGSEGV, on_fault), signal(SIGBUS, on_fault);
   case_steps();
   finish(fails ? KSFT_FAIL : KSFT_PASS, NULL);

@@ -25,6 +25,7 @@ import { encodeCase, SCAN_CHECK_WPASYNC, SCAN_DEFAULT_RETURN, SCAN_NO_VEC } from
 import { packagePath } from '../package-root.ts';
 import { own } from '../ops/records.ts';
 import { assertedKinds } from '../check/check.ts';
+import { writeValue } from '../model/content.ts';
 
 export class ReproError extends Error {}
 
@@ -100,6 +101,25 @@ export function itemRanges(items: string[]): string {
     let j = i;
     while (j + 1 < items.length && items[j + 1] === items[i]) j++;
     out.push(`${j > i ? `${i}-${j}` : i} ${items[i]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** content rules that move data through a kernel path (src/model/content.ts) */
+const CONTENT_PATH_RULES: ReadonlySet<string> = new Set(['R-DATA-3', 'R-DATA-4', 'R-DATA-5', 'R-DATA-6', 'R-DATA-7', 'R-DATA-8']);
+
+/** per page values as merged ranges for want_vals: "0-3 131072+, 4 0" ('+': each page one more;
+ *  pages the model maps nothing at are left out) */
+export function valueRanges(vals: ReadonlyArray<number | null>): string {
+  const out: string[] = [];
+  for (let i = 0; i < vals.length;) {
+    const v = vals[i];
+    if (v === null) { i++; continue; }
+    let j = i;
+    const inc = v !== 0 && vals[i + 1] === v + 1;
+    while (j + 1 < vals.length && vals[j + 1] !== null && vals[j + 1] === (inc ? v + (j + 1 - i) : v)) j++;
+    out.push(`${j > i ? `${i}-${j}` : i} ${v}${inc ? '+' : ''}`);
     i = j + 1;
   }
   return out.join(', ');
@@ -185,6 +205,15 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   const supFn = solo ? 'in_proc' : 'in_sup'; // in one process, S is the case process
   const lines: string[] = [];
   const shown = new Map<string, string>(); // "p region" -> want() arguments last written
+  const shownVals = new Map<string, string>(); // "p region" -> want_vals() values last written
+  // values are checked where the case reads back data that moved through a kernel path (a CoW
+  // copy, fork, swap-in, collapse: R-DATA-3..6, 8) or was dropped by MADV_DONTNEED (R-DATA-7), so
+  // that a data finding's program exits 1 on a wrong value; a case that only writes and reads in
+  // place keeps its short program
+  const contentChecked = pred.steps.some((s) => s.rules.includes('R-DATA-7') ||
+    Object.values(s.contentWhy ?? {}).some((regions) => Object.values(regions).some((ws) => ws.some((w) => w?.some((r) => CONTENT_PATH_RULES.has(r))))));
+  flags.add(contentChecked ? 'content' : 'nocontent');
+  if (solo) flags.add(contentChecked ? 'contentsolo' : 'solonc');
   const usesUffd = c.uffd !== undefined || c.ops.some((o) => ['uffd_register', 'uffd_unregister', 'wp', 'close_uffd'].includes(o.op));
   if (usesUffd) { flags.add('uffd'); uapi.add('UFFD_USER_MODE_ONLY'); }
   const features = (c.uffd?.features ?? []).map((f) => FEATURE_NAMES[f]);
@@ -263,7 +292,8 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         break;
       }
       case 'mprotect': proc(`done(mprotect(${at}, ${len}, ${['PROT_NONE', 'PROT_READ', '', 'PROT_READ | PROT_WRITE'][v[5]]}));`); break;
-      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? 1 : 0}));`); break;
+      // a write stores the content oracle's values (src/model/content.ts writeValue: op, page), a read 0
+      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? writeValue(i, first) : 0}));`); break;
       case 'fork': {
         flags.add('fork');
         const child = procs.length;
@@ -347,14 +377,26 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         const key = `${pk} ${name}`;
         const args = `${pk}, ${cstr(name)}, ${hex(r.start * PG)}, ${strs.length}, ${cstr(itemRanges(strs))}`;
         seen.add(key);
-        if (shown.get(key) !== args) lines.push(`  want(${args});`);
+        const bitsLine = shown.get(key) !== args;
+        if (bitsLine) lines.push(`  want(${args});`);
         shown.set(key, args);
+        // the values, on the want() line when both change (content: the case moves data through a
+        // kernel path); none mapped (""): the last values stay, checked only at pages the pagemap
+        // shows present, which the bits already require to be absent
+        const vals = contentChecked ? own(own(ps.content, pk), name) : undefined;
+        const vs = vals ? valueRanges(vals) : '';
+        if (vs && shownVals.get(key) !== vs) {
+          const call = `want_vals(${pk}, ${cstr(name)}, ${cstr(vs)});`;
+          if (bitsLine) lines[lines.length - 1] += ` ${call}`; else lines.push(`  ${call}`);
+          shownVals.set(key, vs);
+        }
       }
     }
     for (const key of [...shown.keys()]) {
       if (seen.has(key)) continue;
       const [pk, name] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)];
       lines.push(`  want(${pk}, ${cstr(name)}, 0, 0, NULL);`);
+      shownVals.delete(key);
       shown.delete(key);
     }
     const region = 'region' in op ? op.region : undefined;

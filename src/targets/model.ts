@@ -45,6 +45,7 @@ export class ModelTarget implements Target {
       if (s.rc === '*') throw new Error('model produced an unconstrained rc with neutral outcomes');
       const step: Step = { op: s.op, rc: s.rc, outcome: s.outcome as Outcome, events: s.events, pages: s.pages };
       if (s.scan) step.scan = s.scan;
+      if (s.content) step.content = s.content;
       if (s.skipped) step.skipped = s.skipped;
       return step;
     });

@@ -61,7 +61,7 @@ const str = (max: number) => z.string().max(max);
 export const verdictSchema = z.object({
   ok: z.boolean(),
   violations: z.array(z.object({
-    kind: z.enum(['bit', 'scan', 'rc', 'event']),
+    kind: z.enum(['bit', 'scan', 'rc', 'event', 'data']),
     step: z.number().int().min(0),
     op: z.enum(OP_NAMES),
     proc: z.number().int().min(0).optional(),
@@ -72,7 +72,7 @@ export const verdictSchema = z.object({
     actual: str(4000),
     rules: z.array(str(200)).max(10_000),
     rule: str(200).optional(),
-    severity: z.enum(['lost', 'spurious', 'wp-lost', 'wp-stale', 'mismatch']),
+    severity: z.enum(['data', 'lost', 'spurious', 'wp-lost', 'wp-stale', 'mismatch']),
     entry: str(40).optional(),
     message: str(20_000),
   })).max(100_000),

@@ -54,6 +54,8 @@ export const EXPOSING: Record<string, number> = {
   'M-18': 4, // mmap, write, guard, dontneed
   'M-19': 3, // mmap shared, guard, fork
   'M-20': 4, // mmap, guard, register, scan wp_matching
+  'D-1': 4, // mmap memfd-shared, write, pageout, read
+  'D-2': 4, // mmap, write, pageout, read
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];

@@ -230,6 +230,9 @@ function mutateTrace(base: Base, kind: TraceMutation, a: number, b: number): Jso
       (p as Record<string | number, Json>)[k] = nv;
       // a capability flag flipped true/false is still a valid trace: not an invalid mutation
       if (kind === 'wrong-type' && typeof v === 'boolean' && typeof nv === 'boolean') return undefined;
+      // a value read back (`content`) turned into null is a page not read, and a number where the
+      // page was not read is a value the check masks (read where the model maps no page): both hide
+      if (kind === 'wrong-type' && (nv === null || v === null) && pathOf(root, p, k).includes('content')) return undefined;
       return root;
     }
     case 'empty-fault': t.fault = ''; return t as unknown as Json;

@@ -60,7 +60,8 @@ function statedExpectations(src: string) {
   const steps: { pages: Map<string, string[]>; scan: Map<string, string[]>; rc: string }[] = [];
   let scan = new Map<string, string[]>();
   for (const line of body.split('\n')) {
-    let m = /^ {2}want\((\d+), "([^"]+)", (0x[0-9a-f]+|0), (\d+), (?:"([^"]*)"|NULL)\);$/.exec(line);
+    // (a case whose data moves through a kernel path states its values on the same line: want_vals)
+    let m = /^ {2}want\((\d+), "([^"]+)", (0x[0-9a-f]+|0), (\d+), (?:"([^"]*)"|NULL)\);(?: want_vals\(.*\);)?$/.exec(line);
     if (m) { if (m[5] === undefined) current.delete(`${m[1]} ${m[2]}`); else current.set(`${m[1]} ${m[2]}`, expand(m[5], Number(m[4]))); continue; }
     m = /^ {2}want_scan\((\d+), "([^"]+)", "([^"]*)"\);$/.exec(line);
     if (m) { scan.set(`${m[1]} ${m[2]}`, m[3].split(', ').flatMap((it) => { const [r, v] = it.split(' '); const [a, b] = r.split('-').map(Number); return new Array((b ?? a) - a + 1).fill(v); })); continue; }

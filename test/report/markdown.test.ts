@@ -76,3 +76,13 @@ describe('markdown summary size', () => {
     expect(m.split('\n').filter((l) => l.startsWith('- **')).length).toBe(2);
   });
 });
+
+describe('markdown bucket order', () => {
+  it('a data bucket (a wrong value read back) comes before lost bits, whatever their hits (signatureRank)', () => {
+    const run = runWith({ fresh: 3 });
+    run.buckets[2] = { ...run.buckets[2], signature: 'data.content.data-lost.R-DATA-5.page', title: 'data lost on swap-in of anon PTE (R-DATA-5, mm/memory.c do_swap_page)', hits: 1 };
+    const rows = rowsOf(toMarkdown(run));
+    expect(rows[0]).toContain('data lost on swap-in');
+    expect(rows).toHaveLength(3);
+  });
+});

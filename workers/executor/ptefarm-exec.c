@@ -163,6 +163,15 @@ static void print_pages(void) {
   }
 }
 
+/* the content of every live process's regions (`c` lines, ptefarm-content.h) */
+static void print_content(void) {
+  for (int p = 0; p < nprocs; p++) {
+    if (!P[p].alive) continue;
+    for (int g = 0; g < MAXR; g++)
+      if (P[p].reg[g].known) content_print(out, p, g, P[p].reg[g].pages, cur_val[p][g], cur_known[p][g]);
+  }
+}
+
 /* `huge` outcome: 2 MiB blocks of the acting process's regions that are mapped by a huge PMD now
  * and were not before this op (or were the huge zero page and now are a real THP). */
 static void print_huge(int p, const struct region *before) {
@@ -250,6 +259,7 @@ static void supervise(void) {
       fprintf(out, "s %d 0\nk process %d is gone (killed by a signal earlier)\n", i, p);
       observe_all();
       print_pages();
+      print_content();
       fflush(out);
       keep_obs();
       continue;
@@ -308,7 +318,9 @@ static void supervise(void) {
       break;
     }
     case OP_READ: case OP_WRITE:
-      c.code = C_TOUCH; c.addr = addr; c.len = len; c.a = code == OP_WRITE; rc = run(p, &c, &r); break;
+      c.code = C_TOUCH; c.addr = addr; c.len = len; c.a = code == OP_WRITE; c.addr2 = content_value(i, first);
+      rc = run(p, &c, &r);
+      break;
     case OP_FORK: {
       if (nprocs >= MAXP) fatal("op %d: fork would exceed the limit of %d processes", i, MAXP);
       int child = nprocs;
@@ -381,6 +393,7 @@ static void supervise(void) {
       if (n) fputc('\n', out);
     }
     print_pages();
+    print_content();
     if (walk_region >= 0) /* walk_end as a page of the region (`w rid page`) */
       fprintf(out, "w %d %llu\n", walk_region, (unsigned long long)((walk_end - P[p].reg[walk_region].start) / PG));
     if (scan_region >= 0) {

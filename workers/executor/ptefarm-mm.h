@@ -34,6 +34,7 @@
 
 #include "ptefarm-uapi.h"
 #include "ptefarm-observe.h" /* pm_code, observe_range, the outcomes */
+#include "ptefarm-content.h" /* content_value, content_read: the content oracle */
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child);
@@ -183,11 +184,14 @@ static int cmd_pipe[MAXP][2], rep_pipe[MAXP][2];
 static int me = -1;          /* this case process's number */
 static pid_t g_supervisor;   /* the parent of every case process */
 static int pm_fd = -1;       /* this process's own /proc/self/pagemap */
+static int mem_fd = -1;      /* this process's own /proc/self/mem (content read-back, ptefarm-content.h) */
 static int uffd_sock[2] = {-1, -1};
 
 static void open_own_pagemap(void) {
   if (pm_fd >= 0) close(pm_fd);
   pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (mem_fd >= 0) close(mem_fd);
+  mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 }
 
 static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
@@ -225,14 +229,24 @@ static uint64_t scan_return_mask(void)
   return (uint64_t)mask;
 }
 
-static void observe(struct range *rs, int n) {
-  static uint8_t codes[MAXR * MAXPAGES];
+/* the codes of every range, then (with_content) the values of the present pages (8 bytes each)
+ * and which were read (1 byte each), read after the pagemap (ptefarm-content.h) */
+static void observe(struct range *rs, int n, int with_content) {
+  static uint8_t codes[MAXR * MAXPAGES * 10];
   size_t o = 0;
   for (int i = 0; i < n; i++) {
     observe_range(pm_fd, rs[i].addr, rs[i].pages, codes + o, &g_scan_ok);
     o += rs[i].pages;
   }
-  reply(0, (int)o, 0, codes, o);
+  if (with_content) {
+    uint64_t *vals = (uint64_t *)(void *)(codes + MAXR * MAXPAGES);
+    uint8_t *known = codes + MAXR * MAXPAGES * 9;
+    size_t q = 0;
+    for (int i = 0; i < n; i++) { content_read(mem_fd, rs[i].addr, rs[i].pages, codes + q, vals + q, known + q); q += rs[i].pages; }
+    memmove(codes + o, vals, o * 8);
+    memmove(codes + o * 9, known, o);
+  }
+  reply(0, (int)o, 0, codes, with_content ? o * 10 : o);
 }
 
 /* Which protection a page has right now, from /proc/self/maps (the split op restores it). */
@@ -347,9 +361,10 @@ static void case_process(void) {
     }
     case C_MPROTECT: if (mprotect((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
     case C_TOUCH: /* a: 1 write. One byte per page, in order; a fatal signal ends this process. */
+      /* a write stores 8 bytes: addr2 + k at page k (content_value, ptefarm-content.h) */
       for (uint64_t off = 0; off < c.len; off += PG) {
-        volatile uint8_t *b = (volatile uint8_t *)(uintptr_t)(c.addr + off);
-        if (c.a) *b = 0x5a; else (void)*b;
+        volatile uint64_t *b = (volatile uint64_t *)(uintptr_t)(c.addr + off);
+        if (c.a) *b = c.addr2 + off / PG; else (void)*(volatile uint8_t *)b;
       }
       break;
     case C_FORK: { /* a: the child's process number */
@@ -408,9 +423,9 @@ static void case_process(void) {
       reply(0, (int)r, (int64_t)a.walk_end, vec, (size_t)r * sizeof vec[0]);
       continue;
     }
-    case C_OBSERVE: /* a: number of ranges that follow */
+    case C_OBSERVE: /* a: number of ranges that follow; b: also read the content back */
       if (c.a < 0 || c.a > MAXR || read_full(cmd_pipe[me][0], rs, (size_t)c.a * sizeof rs[0])) _exit(113);
-      observe(rs, c.a);
+      observe(rs, c.a, c.b);
       continue;
     default: err = ENOSYS;
     }
@@ -431,6 +446,9 @@ static struct ctx CTX[MAXCTX];
 static int nctx;
 static uint8_t prev_obs[MAXP][MAXR][MAXPAGES];
 static uint8_t cur_obs[MAXP][MAXR][MAXPAGES];
+/* the content read back after the last op (ptefarm-content.h): value and whether it was read */
+static uint64_t cur_val[MAXP][MAXR][MAXPAGES];
+static uint8_t cur_known[MAXP][MAXR][MAXPAGES];
 /* this op's observation becomes the previous one: only the pages regions have (the arrays are sized
  * for the largest geometry, 2 MiB each: copying them whole after every op cost 5x in throughput) */
 static void keep_obs(void) {
@@ -613,23 +631,26 @@ static void observe_all(void) {
     int n = 0;
     for (int r = 0; r < MAXR; r++)
       if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
-    struct cmd c = { .code = C_OBSERVE, .a = n };
+    struct cmd c = { .code = C_OBSERVE, .a = n, .b = 1 };
     send_cmd(p, &c);
     if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
   }
-  static uint8_t buf[MAXR * MAXPAGES];
+  static uint8_t buf[MAXR * MAXPAGES * 10];
   for (int p = 0; p < nprocs; p++) {
     if (!P[p].alive) continue;
     struct rep r;
     int sig = wait_reply(p, &r);
     if (sig) fatal("process %d died while reading its pagemap (%s)", p, signame(sig));
-    if (r.n < 0 || r.n > (int)sizeof buf) fatal("bad observation from process %d", p);
-    read_payload(p, buf, (size_t)r.n);
-    size_t o = 0;
+    if (r.n < 0 || r.n > MAXR * MAXPAGES) fatal("bad observation from process %d", p);
+    read_payload(p, buf, (size_t)r.n * 10);
+    size_t o = 0, n = (size_t)r.n;
     for (int g = 0; g < MAXR; g++) {
       if (!P[p].reg[g].known) continue;
-      memcpy(cur_obs[p][g], buf + o, P[p].reg[g].pages);
-      o += P[p].reg[g].pages;
+      uint64_t pg = P[p].reg[g].pages;
+      memcpy(cur_obs[p][g], buf + o, pg);
+      memcpy(cur_val[p][g], buf + n + o * 8, pg * 8);
+      memcpy(cur_known[p][g], buf + n * 9 + o, pg);
+      o += pg;
     }
   }
 }

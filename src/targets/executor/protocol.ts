@@ -7,7 +7,7 @@
 // reads those headers and checks every constant here against them.
 import type { Case, Feature, Op } from '../../ops/schema.ts';
 import { CasePlan } from '../../ops/plan.ts';
-import { GEOMETRY_4K, limitsFor, type PageGeometry } from '../../ops/layout.ts';
+import { GEOMETRY_4K, limitsFor, MAX_PAGES_PER_REGION, type PageGeometry } from '../../ops/layout.ts';
 import { pageLetters, SCAN_LETTERS, type Outcome, type Step, type UffdEvent } from '../../ops/trace.ts';
 import { dict, own } from '../../ops/records.ts';
 
@@ -186,6 +186,25 @@ function scanLetters(cats: number): string {
  *  build, e.g. inside a QEMU image) must not turn a kill from outside into a compared rc. */
 export const OP_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS']);
 
+/** The values of a `c` line's tokens: `-N` N pages not read, `VxN` N pages of V, `V+N` V, V+1, ...
+ *  A value beyond 2^53 (no case writes one) is -1. */
+export function decodeContent(tokens: string[], line: string): (number | null)[] {
+  const out: (number | null)[] = [];
+  for (const tok of tokens) {
+    const m = /^(?:-(\d+)|(\d+)([x+])(\d+))$/.exec(tok);
+    if (!m) throw new Error(`executor content line with a bad token ${JSON.stringify(tok.slice(0, 30))}: ${line.slice(0, 80)}`);
+    const n = Number(m[1] ?? m[4]);
+    if (out.length + n > MAX_PAGES_PER_REGION) throw new Error(`executor content line longer than a region: ${line.slice(0, 80)}`);
+    if (m[1] !== undefined) { for (let k = 0; k < n; k++) out.push(null); continue; }
+    const big = BigInt(m[2]!);
+    for (let k = 0; k < n; k++) {
+      const v = m[3] === '+' ? big + BigInt(k) : big;
+      out.push(v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : -1);
+    }
+  }
+  return out;
+}
+
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
 /** `pagemapScan`: the host has PAGEMAP_SCAN. Without it the `zero` outcome cannot be known (the
  *  executor's supervisor prints it anyway), so it is dropped and the check infers it instead. */
@@ -275,6 +294,13 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
           : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
         steps.pop();
         step = undefined;
+        break;
+      }
+      case 'c': {
+        // the content read back (workers/executor/ptefarm-content.h): `c proc rid` and runs
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const procContent = own(step.content ??= dict(), t[1]) ?? (step.content[t[1]] = dict());
+        procContent[name(t[2])] = decodeContent(t.slice(3), line);
         break;
       }
       case 'k': if (step) step.skipped = line.slice(2); break;
