@@ -81,6 +81,68 @@ export class Machine {
     return list.includes(Math.max(blockStart(block), r.start) - r.start);
   }
 
+  /** The large folio (anonymous mTHP) the `folio` outcome says this fault at `page` mapped, as the
+   *  absolute [first, pages) block, when the kernel could have: R-MTHP-1. A block the kernel cannot
+   *  make here is ignored (the fault maps one page, and the observation then disagrees): an aligned
+   *  power of two below the PMD, inside one VMA that is private anon with MADV_HUGEPAGE and not
+   *  uffd-armed, every entry none (a fault) or every entry a swap entry with the same bits (a
+   *  swap-in). mm/memory.c alloc_anon_folio (thp_vma_allowable_orders, thp_vma_suitable_order,
+   *  userfaultfd_armed, pte_range_none) and alloc_swap_folio (can_swapin_thp, swap_pte_batch). */
+  private outcomeFolio(p: Proc, v: Vma, page: number, from: 'none' | 'swap'): [number, number] | undefined {
+    const r = p.regions.get(this.curRegion);
+    const list = own(this.outcome?.folio, this.curRegion);
+    if (!r || !list) return undefined;
+    const hit = list.find(([f, n]) => page - r.start >= f && page - r.start < f + n);
+    if (!hit) return undefined;
+    const first = r.start + hit[0], n = hit[1];
+    if (n < 2 || (n & (n - 1)) || n >= HPAGE_PAGES || first % n) return undefined;
+    if (!isAnonVma(v) || !v.thp || v.uffd || first < v.start || first + n > v.end) return undefined;
+    if (p.pmds.get(blockOf(first))?.t === 'huge') return undefined;
+    const e0 = p.ptes.get(first);
+    for (let i = first; i < first + n; i++) {
+      const e = p.ptes.get(i);
+      if (from === 'none' ? e !== undefined : (e?.t !== 'swap' || e0?.t !== 'swap' || e.wp !== e0.wp || e.sd !== e0.sd || this.swapShared(e.page))) return undefined;
+    }
+    return [first, n];
+  }
+
+  /** R-MTHP-1: a fault on none maps the whole large folio the kernel allocated, by PTEs, every page
+   *  with the fault's entry: writable, dirty and soft-dirty when the VMA is writable (mm/memory.c
+   *  do_anonymous_page: set_ptes of nr_pages, pte_mkdirty). Only the written page holds data. */
+  private mapAnonFolio(p: Proc, v: Vma, page: number, write: boolean): boolean {
+    const blk = this.outcomeFolio(p, v, page, 'none');
+    if (!blk) return false;
+    const [first, n] = blk;
+    this.anonVmaPrepare(p, v);
+    this.ensureTable(p, blockOf(first));
+    const id = this.rule('R-MTHP-1');
+    const writable = v.prot === 'rw';
+    const pages = Array.from({ length: n }, (_, i) => this.newPage(true, write && first + i === page));
+    for (const pg of pages) pg.folio = pages;
+    for (let i = 0; i < n; i++) p.ptes.set(first + i, { t: 'present', page: pages[i], wp: false, sd: writable, writable, dirty: writable, why: [id] });
+    return true;
+  }
+
+  /** R-MTHP-2: a swap-in of a large folio maps every page of the block at once, each keeping its
+   *  swap entry's soft-dirty and uffd-wp bits (all equal, swap_pte_batch); writable when the fault
+   *  needs none, and dirty (soft-dirty) for a write fault (mm/memory.c do_swap_page with
+   *  alloc_swap_folio, pte_mkdirty on FAULT_FLAG_WRITE). */
+  private swapInFolio(p: Proc, v: Vma, page: number, write: boolean): boolean {
+    const blk = this.outcomeFolio(p, v, page, 'swap');
+    if (!blk) return false;
+    const [first, n] = blk;
+    const id = this.rule('R-MTHP-2');
+    const pages: Page[] = [];
+    for (let i = first; i < first + n; i++) {
+      const e = p.ptes.get(i) as Extract<Pte, { t: 'swap' }>;
+      const writable = !e.wp && v.prot === 'rw' && (v.sd || e.sd || write);
+      p.ptes.set(i, { t: 'present', page: e.page, wp: e.wp, sd: e.sd || (write && writable), writable, dirty: write && writable, why: withRule(e.why, id) });
+      pages.push(e.page);
+    }
+    for (const pg of pages) pg.folio = pages;
+    return true;
+  }
+
   /** Does this read fault map the shared zero page (the huge zero page for a THP fault)? The
    *  kernel's and the host's choice (mm/memory.c do_anonymous_page: `!mm_forbids_zeropage`;
    *  mm/huge_memory.c do_huge_pmd_anonymous_page: `transparent_hugepage_use_zero_page`), and a host
@@ -652,6 +714,7 @@ export class Machine {
     const e = p.ptes.get(page);
     if (e?.t === 'present') return;
     if (e?.t === 'swap') {
+      if (this.swapInFolio(p, v, page, false)) return;
       // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
       const id = this.rule('R-SWIN-1');
       const n = { t: 'present' as const, page: e.page, wp: e.wp, sd: e.sd, writable: false, dirty: false, why: withRule(e.why, id) };
@@ -687,6 +750,7 @@ export class Machine {
         p.ptes.set(page, { t: 'present', page: this.zeroPage, wp, sd: false, writable: false, dirty: false, why: withRule(why, this.rule('R-FLT-1')) });
         return;
       }
+      if (!wp && this.mapAnonFolio(p, v, page, false)) return;
       // R-FLT-1A: no zero page: do_anonymous_page allocates a zeroed private page (anon_vma
       // prepared), made writable and dirty (soft-dirty on x86) only in a VM_WRITE VMA; a uffd-wp
       // marker's bit is kept (pte_mkuffd_wp, which write-protects on x86)
@@ -777,6 +841,7 @@ export class Machine {
         this.anonVmaPrepare(p, v);
         return;
       }
+      if (isAnonVma(v) && this.mapAnonFolio(p, v, page, true)) return;
       this.ensureTable(p, b);
       if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
       const pg = this.freshPageFor(p, v, page);
@@ -784,6 +849,8 @@ export class Machine {
       p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')] });
       return;
     }
+    // the faulting page then takes the write as any present entry does (reuse, wp or CoW below)
+    if (e.t === 'swap' && isAnonVma(v) && this.swapInFolio(p, v, page, true)) e = p.ptes.get(page)!;
     if (e.t === 'swap') {
       // R-FLT-11: swap in, then the write completes (copying if the slot is shared)
       const id = this.rule('R-FLT-11');
