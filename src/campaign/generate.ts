@@ -63,7 +63,9 @@ export class OpGen {
   get hp(): number { return this.b.geometry.pmdPages; }
 
   /** ops that may still be added: bounded by maxOps and by the observation cost budget */
-  get room(): number { return this.b.cost >= this.maxCost ? 0 : this.maxOps - this.b.ops.length; }
+  get room(): number { return this.b.cost >= this.maxCost + this.extraCost ? 0 : this.maxOps - this.b.ops.length; }
+  /** observation budget a long scenario may borrow for its own ops (motifShmemFolioReclaim) */
+  private extraCost = 0;
 
   pickProc(): number {
     const alive = this.b.aliveProcs();
@@ -468,10 +470,36 @@ export class OpGen {
     if (this.rng.chance(0.3)) this.scan(proc, r, {});
   }
 
+  /** a large page-cache folio mapped by PTEs in a uffd-wp VMA, write-protected and reclaimed
+   *  whole (R-PO-2: every wp PTE leaves a marker; B-40): collapse a shmem THP, drop its PMD
+   *  mapping (split), keep a page table with a marker so that faults map PTEs, then wp + pageout */
+  motifShmemFolioReclaim(): void {
+    if (!this.allowThp || !this.b.hasUffd) { this.motifWpAct(); return; }
+    const proc = this.pickProc();
+    // nine ops over a PMD-sized region: twice the THP budget, for this scenario only
+    this.extraCost = this.maxCost;
+    try { this.shmemFolioReclaim(proc); } finally { this.extraCost = 0; }
+  }
+  private shmemFolioReclaim(proc: number): void {
+    const r = this.mmap(proc, { thp: true, kind: this.rng.pick<Kind>(['memfd-shared', 'shared-anon']), pages: this.hp });
+    if (!r) return;
+    this.write(proc, r, { first: this.rng.int(this.hp), count: 1 });
+    this.ranged('collapse', proc, r, {});
+    this.split(proc, r, this.rng.int(this.hp));
+    this.register(proc, r, {});
+    const at = this.rng.int(this.hp - 8);
+    this.wp(proc, r, true, { first: at + this.rng.pick([4, 6, 7]), count: 1 });
+    this.write(proc, r, { first: at, count: this.rng.range(2, 4) });
+    this.wp(proc, r, true, this.rng.chance(0.7) ? {} : { first: at, count: 4 });
+    this.ranged('pageout', proc, r, this.rng.chance(0.8) ? {} : { first: 0, count: this.hp / 2 });
+    if (this.rng.chance(0.3)) this.read(proc, r, { first: at, count: 4 });
+  }
+
   /** a THP region: fault it in (read: huge zero; write: THP), maybe clear/wp, then split it */
   motifThp(): void {
     if (!this.allowThp) { this.motifClearWrite(); return; }
-    if (this.rng.chance(0.3)) { this.motifMthp(); return; }
+    if (this.rng.chance(0.4)) { this.motifMthp(); return; }
+    if (this.b.hasUffd && this.rng.chance(0.1)) { this.motifShmemFolioReclaim(); return; }
     const proc = this.pickProc();
     const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
@@ -872,7 +900,8 @@ export class OpGen {
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
       [() => this.motifThp(), 4],
-      [() => this.motifMthp(), 2],
+      [() => this.motifMthp(), 3],
+      [() => this.motifShmemFolioReclaim(), 1],
       [() => this.motifMerge(), 3],
       [() => this.motifRefault(), 2],
       [() => this.motifUnpopulated(), 3],

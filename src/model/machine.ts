@@ -1124,6 +1124,7 @@ export class Machine {
       }
       this.folioSplit(p, b);
     }
+    let prevUnmapped: Page | undefined, prevAt = -1;
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       const e = p.ptes.get(i);
@@ -1136,7 +1137,8 @@ export class Machine {
         if (this.mappedElsewhere(folio)) { this.rule('R-PO-0'); continue; }
         const inRange = at.length === folio.length && at.every((a) => a >= start && a < end);
         this.rule('R-PO-3');
-        if (!inRange || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
+        // M-30: the partial range is reclaimed without splitting the folio first
+        if ((!inRange && !this.mut('M-30')) || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
         else for (const pg of folio) pg.folio = undefined;
       }
       const cur = p.ptes.get(i);
@@ -1148,14 +1150,29 @@ export class Machine {
         p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
       } else {
         // R-PO-2: shmem page leaves none, or a marker where the PTE was wp in a uffd-wp VMA
+        // (mm/rmap.c try_to_unmap_one: pte_install_uffd_wp_if_needed, for every PTE: no batched
+        // unmapping of file folios in uffd VMAs)
         this.rule('R-PO-2');
         e.page.inSwap = true;
-        if (e.wp && v.uffd) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
+        // B-40: a batch of PTEs mapping consecutive pages of one large page-cache folio was unmapped
+        // at once and only its first PTE got the marker
+        const batched = this.mut('B-40') && this.inLargeCacheFolio(e.page) && prevUnmapped?.obj === e.page.obj &&
+          prevUnmapped?.index === e.page.index! - 1 && prevAt === i - 1 && this.sameCacheFolio(prevUnmapped, e.page);
+        prevUnmapped = e.page; prevAt = i;
+        if (e.wp && v.uffd && !batched) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
         else p.ptes.delete(i);
       }
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
+  }
+
+  /** a page-cache page of a large (PMD-sized) folio: a THP the page cache holds */
+  private inLargeCacheFolio(pg: Page): boolean {
+    return !!pg.obj && pg.index !== undefined && pg.obj.huge.has(pg.index - (pg.index % HPAGE_PAGES));
+  }
+  private sameCacheFolio(a: Page, b: Page): boolean {
+    return a.obj === b.obj && a.index !== undefined && b.index !== undefined && Math.floor(a.index / HPAGE_PAGES) === Math.floor(b.index / HPAGE_PAGES);
   }
 
   /** zap_pte_range for one PTE (details=NULL, as MADV_DONTNEED). */
