@@ -42,6 +42,8 @@ export class Machine {
   /** the current op's prediction used zeroInferred */
   assumed = false;
   private curRegion = '';
+  /** absolute [start, end) of the pages the current read/write/populate faults (R-MTHP-1) */
+  private faultRange: [number, number] = [0, 0];
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
@@ -94,16 +96,41 @@ export class Machine {
     if (!r || !list) return undefined;
     const hit = list.find(([f, n]) => page - r.start >= f && page - r.start < f + n);
     if (!hit) return undefined;
-    const first = r.start + hit[0], n = hit[1];
+    let first = r.start + hit[0], n = hit[1];
     if (n < 2 || (n & (n - 1)) || n >= HPAGE_PAGES || first % n) return undefined;
-    if (!isAnonVma(v) || !v.thp || v.uffd || first < v.start || first + n > v.end) return undefined;
-    if (p.pmds.get(blockOf(first))?.t === 'huge') return undefined;
+    // The executor groups the pages that became present together into the largest aligned blocks
+    // of the enabled sizes without knowing VMA boundaries or registrations: a block the kernel
+    // cannot have made whole may be several faults side by side. Its aligned halves are then
+    // tried, and a half is taken as a folio only if it made a page outside the op's own range
+    // present (inside it every page was faulted anyway, one by one or not).
+    // Only a block that spans VMAs, or an armed or non-THP one, is cut: a block inside one VMA
+    // that allows large folios stands or falls whole.
+    const oneVma = (f: number, k: number) => isAnonVma(v) && v.thp && !v.uffd && f >= v.start && f + k <= v.end;
+    if (oneVma(first, n)) return this.folioPossible(p, v, first, n, from) ? [first, n] : undefined;
+    for (let whole = true; n >= 2; whole = false) {
+      if (this.folioPossible(p, v, first, n, from) && (whole || this.reachesOutsideFaults(first, n))) return [first, n];
+      n /= 2;
+      if (page >= first + n) first += n;
+    }
+    return undefined;
+  }
+
+  /** the kernel's conditions for a large folio over [first, first + n) (R-MTHP-1, R-MTHP-2) */
+  private folioPossible(p: Proc, v: Vma, first: number, n: number, from: 'none' | 'swap'): boolean {
+    if (!isAnonVma(v) || !v.thp || v.uffd || first < v.start || first + n > v.end) return false;
+    if (p.pmds.get(blockOf(first))?.t === 'huge') return false;
     const e0 = p.ptes.get(first);
     for (let i = first; i < first + n; i++) {
       const e = p.ptes.get(i);
-      if (from === 'none' ? e !== undefined : (e?.t !== 'swap' || e0?.t !== 'swap' || e.wp !== e0.wp || e.sd !== e0.sd || this.swapShared(e.page))) return undefined;
+      if (from === 'none' ? e !== undefined : (e?.t !== 'swap' || e0?.t !== 'swap' || e.wp !== e0.wp || e.sd !== e0.sd || this.swapShared(e.page))) return false;
     }
-    return [first, n];
+    return true;
+  }
+
+  /** some page of the block lies outside the range the current read/write/populate faults */
+  private reachesOutsideFaults(first: number, n: number): boolean {
+    const [s, e] = this.faultRange;
+    return first < s || first + n > e;
   }
 
   /** R-MTHP-1: a fault on none maps the whole large folio the kernel allocated, by PTEs, every page
@@ -614,6 +641,7 @@ export class Machine {
 
   private access(p: Proc, op: OpOf<'read'> | OpOf<'write'>, write: boolean): Rc {
     const [start, end] = this.range(p, op);
+    this.faultRange = [start, end];
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
@@ -1690,6 +1718,7 @@ export class Machine {
    *  the walk with its error and the pages before it stay populated (R-POP-2). */
   private populate(p: Proc, op: OpOf<'populate'>): Rc {
     const [start, end] = this.range(p, op);
+    this.faultRange = [start, end];
     const write = !!op.write;
     this.rule('R-POP-1');
     let hole = false;

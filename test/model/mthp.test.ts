@@ -81,6 +81,24 @@ describe('R-MTHP-1: a fault maps the large folio the kernel allocated (mm/memory
   });
 });
 
+describe('R-MTHP-1: the executor groups blindly, the model by what the kernel can do', () => {
+  it('a read across VMAs (a one-page registration splits the region) reported as one 8-page block: only the aligned 4 pages past the range inside one unregistered VMA are a folio (found live with every size `always`)', () => {
+    // [976, 977) is MADV_HUGEPAGE anon, 977 is registered (uffd-armed: order 0), [978, 984) is
+    // again MADV_HUGEPAGE: the kernel faulted 976..979 one page each and gave 980 the folio
+    // [980, 984); the executor saw 976..983 become present and reported [976, 8)
+    const p = run('mmap a pages=984 kind=anon thp\nuffd_register a[977]\nread a[976..981)', { 2: { folio: { a: [[976, 8]] } } }, 'wp_async');
+    expect(range(p, 2, 'a', 975, 984)).toEqual(['.....D', ...Array(8).fill('P..E.D')]);
+    // inside the range the grouping is not taken: 978 and 979 are single pages (a pageout of 978
+    // alone swaps it; had [978, 980) been a folio, the split would map both to the zero page)
+    const later = run('mmap a pages=984 kind=anon thp\nuffd_register a[977]\nread a[976..981)\npageout a[978]', { 2: { folio: { a: [[976, 8]] } }, 3: { swapped_out: { a: [978] } } }, 'wp_async');
+    expect(range(later, 3, 'a', 978, 981)).toEqual(['.S...D', 'P..E.D', 'P..E.D']);
+    // a block inside one VMA that allows large folios is not cut: covering a page present before
+    // the op, it is not followed at all
+    const present = run(`${ZAPPED}\nwrite a[18]\nclear_refs value=4\nwrite a[17]`, { 5: { folio: { a: [[16, 4]] } } });
+    expect(range(present, 5, 'a', 16, 20)).toEqual(['......', 'P..E.D', 'P..E..', '......']);
+  });
+});
+
 describe('R-MTHP-2: a swap-in may bring a large folio back (mm/memory.c do_swap_page, alloc_swap_folio)', () => {
   it('a read of one swapped page of a folio swapped out whole maps the whole block, every page keeping its swap entry\'s bits', () => {
     const body = `${ZAPPED}\nwrite a[16..20)\npageout a[16..20)\nclear_refs value=4\nread a[17]`;
