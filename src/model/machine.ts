@@ -672,6 +672,7 @@ export class Machine {
     const index = v.pgoff + (page - v.start);
     let pg = obj.pages.get(index);
     if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
+    obj.swappedHuge?.delete(index - (index % HPAGE_PAGES)); // a page of it came back on its own
     pg.inSwap = false;
     return pg;
   }
@@ -698,6 +699,16 @@ export class Machine {
         this.wantsHuge(p, b) && this.cacheRangeEmpty(v.obj!, first)) {
       this.rule('R-FLT-3H');
       v.obj!.huge.add(first);
+    }
+    // R-SWIN-2: a shmem THP that reclaim wrote to swap whole (CONFIG_THP_SWAP, a free swap
+    // cluster: the host's choice) may come back whole on a fault, which then maps it by PMD, as
+    // the `huge` outcome records (mm/shmem.c shmem_swapin_folio); without that outcome its pages
+    // come back one by one
+    const obj = v.obj!;
+    if (first % HPAGE_PAGES === 0 && !obj.huge.has(first) && obj.swappedHuge?.has(first) && this.outcome && this.wantsHuge(p, b)) {
+      this.rule('R-SWIN-2');
+      obj.swappedHuge.delete(first);
+      obj.huge.add(first);
     }
     if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
@@ -1133,7 +1144,11 @@ export class Machine {
         // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
         this.rule('R-PO-3');
         const pg0 = pmd.pages[0];
-        if (pg0.obj && pg0.index !== undefined) pg0.obj.huge.delete(pg0.index - (pg0.index % HPAGE_PAGES));
+        if (pg0.obj && pg0.index !== undefined) {
+          const f = pg0.index - (pg0.index % HPAGE_PAGES);
+          pg0.obj.huge.delete(f);
+          (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
+        }
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
         continue;
       }

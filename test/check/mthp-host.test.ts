@@ -1,7 +1,8 @@
 // Traces recorded on this x86_64 6.18 host with anonymous mTHP on (hugepages-16kB `always`, tag
 // 16k; every size `always`, tag all): the two hand-written scenarios of test/model/mthp.test.ts
 // and 22 cases of the generator's motifMthp each, plus the case the every-size 2,000-case run
-// found (a read across VMAs split by a one-page registration), recorded with the live target
+// found (a read across VMAs split by a one-page registration; a shmem THP swapped out and in
+// whole, R-SWIN-2, which stock settings show too), recorded with the live target
 // (test/fixtures/mthp-host/). The kernel chose the folio sizes; the executor recorded them as the
 // `folio` outcome (workers/executor/ptefarm-folio.h). The model must agree with every pair by
 // following that outcome, and a forged outcome must still be a violation.
@@ -22,7 +23,7 @@ const hasFolio = (t: Trace) => t.steps.some((s) => Object.values(s.outcome?.foli
 
 describe('traces from this host with anonymous mTHP on', () => {
   it('has the recorded pairs, most with large folios', () => {
-    expect(names.length).toBe(49);
+    expect(names.length).toBe(50);
     expect(names.filter((n) => hasFolio(load(n).t)).length).toBeGreaterThanOrEqual(30);
   });
 

@@ -114,3 +114,17 @@ describe('R-MTHP-2: a swap-in may bring a large folio back (mm/memory.c do_swap_
     expect(range(shared, 6, 'a', 16, 20)).toEqual(['.S...D', 'P..E.D', '.S...D', '.S...D']);
   });
 });
+
+describe('R-SWIN-2: a shmem THP swapped out whole may come back whole (mm/shmem.c shmem_swapin_folio; found by the every-size live run, and shown with mTHP off too)', () => {
+  const body = 'mmap a pages=512 kind=memfd-shared thp\nwrite a[0]\ncollapse a\npageout a\nwrite a[48]';
+  const out: Record<number, Partial<Outcome>> = { 2: { huge: { a: [0] } }, 3: { swapped_out: { a: Array.from({ length: 512 }, (_, i) => i) } } };
+  it('the write fault maps the whole folio by PMD when the huge outcome says so', () => {
+    const p = run(body, { ...out, 4: { huge: { a: [0] } } });
+    expect(new Set(all(p, 4, 'a'))).toEqual(new Set(['P.FE.D']));
+    expect(p.steps[4].rules).toContain('R-SWIN-2');
+  });
+  it('and one page when it does not (the folio was split on its way to swap)', () => {
+    const p = run(body, out);
+    expect(range(p, 4, 'a', 47, 50)).toEqual(['.....D', 'P.FE.D', '.....D']);
+  });
+});
