@@ -162,7 +162,8 @@ export class Machine {
     const pages: Page[] = [];
     for (let i = first; i < first + n; i++) {
       const e = p.ptes.get(i) as Extract<Pte, { t: 'swap' }>;
-      const writable = !e.wp && v.prot === 'rw' && (v.sd || e.sd || write);
+      // as R-SWIN-1: writable only where no soft-dirty or wp fault is needed (pte_needs_soft_dirty_wp)
+      const writable = !e.wp && v.prot === 'rw' && (v.sd || e.sd);
       p.ptes.set(i, { t: 'present', page: e.page, wp: e.wp, sd: e.sd || (write && writable), writable, dirty: write && writable, why: withRule(e.why, id) });
       pages.push(e.page);
     }

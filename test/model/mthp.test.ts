@@ -108,6 +108,11 @@ describe('R-MTHP-2: a swap-in may bring a large folio back (mm/memory.c do_swap_
     const p = run(body, { ...o, 6: { folio: { a: [[16, 4]] } } });
     expect(range(p, 6, 'a', 16, 20)).toEqual(Array(4).fill('P..E..'));
     expect(p.steps[6].rules).toContain('R-MTHP-2');
+    // a write fault after clear_refs: the folio comes back clean and write-protected for
+    // soft-dirty tracking (pte_needs_soft_dirty_wp), and only the written page takes the
+    // soft-dirty fault (do_wp_page reuses it)
+    const w = run(`${ZAPPED}\nwrite a[16..20)\npageout a[16..20)\nclear_refs value=4\nwrite a[17]`, { ...o, 6: { folio: { a: [[16, 4]] } } });
+    expect(range(w, 6, 'a', 16, 20)).toEqual(['P..E..', 'P..E.D', 'P..E..', 'P..E..']);
     // not over swap entries another process shares (the slot's swap count is 2: no large swap-in;
     // the one page swapped in is mapped once, so exclusive in pagemap's mapcount sense)
     const shared = run(`${ZAPPED}\nwrite a[16..20)\npageout a[16..20)\nfork\nread a[17]`, { ...o, 6: { folio: { a: [[16, 4]] } } });
