@@ -230,8 +230,8 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         }
         break;
       }
-      case 'f': {
-        // large folios the op's faults mapped (workers/executor/ptefarm-folio.h): `f rid first pages ...`
+      case 'l': {
+        // large folios the op's faults mapped (workers/executor/ptefarm-folio.h): `l rid first pages ...`
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const nums = t.slice(2).map(Number);
         const blocks: [number, number][] = [];

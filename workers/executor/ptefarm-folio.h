@@ -8,7 +8,7 @@
  * (mm/memory.c do_swap_page -> alloc_swap_folio). Which size the kernel picks (and whether an
  * allocation falls back to a smaller one) is the kernel's choice, so it is recorded, not assumed:
  * the pages of a region that became present during the op form aligned blocks; a block of 2^k > 1
- * pages (k an order enabled for anon faults at the case's start) is printed as `f rid first pages`.
+ * pages (k an order enabled for anon faults at the case's start) is printed as `l rid first pages`.
  * The pages of the op's own range that it faulted one by one in ascending order cannot be told
  * apart from one large folio by pagemap alone; the greedy grouping (largest enabled order first)
  * gives the kernel's grouping whenever each fault got the largest order that fits, which is
@@ -81,7 +81,7 @@ static int folio_outcome(const uint8_t *now, const uint8_t *then, uint64_t then_
   return n;
 }
 
-/* `f rid first pages ...`: the large folios the acting process's fault(s) mapped in region g */
+/* `l rid first pages ...` (l: large folio; `f` is the fault line): the large folios the acting process's fault(s) mapped in region g */
 static void print_folio(int p, int g, const struct region *before) {
   if (p < 0 || !P[p].alive || g < 0 || !g_reg_mthp[g]) return;
   struct region *rg = &P[p].reg[g];
@@ -89,7 +89,7 @@ static void print_folio(int p, int g, const struct region *before) {
   static uint64_t ks[2 * MAXPAGES];
   int n = folio_outcome(cur_obs[p][g], prev_obs[p][g], before[g].known ? before[g].pages : 0, rg->pages, rg->start / PG, g_anon_orders, ks);
   if (!n) return;
-  fprintf(out, "f %d", g);
+  fprintf(out, "l %d", g);
   for (int j = 0; j < n; j++) fprintf(out, " %llu", (unsigned long long)ks[j]);
   fputc('\n', out);
 }
