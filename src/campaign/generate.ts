@@ -63,7 +63,9 @@ export class OpGen {
   get hp(): number { return this.b.geometry.pmdPages; }
 
   /** ops that may still be added: bounded by maxOps and by the observation cost budget */
-  get room(): number { return this.b.cost >= this.maxCost ? 0 : this.maxOps - this.b.ops.length; }
+  get room(): number { return this.b.cost >= this.maxCost + this.extraCost ? 0 : this.maxOps - this.b.ops.length; }
+  /** observation budget a long scenario may borrow for its own ops (motifShmemFolioReclaim) */
+  private extraCost = 0;
 
   pickProc(): number {
     const alive = this.b.aliveProcs();
@@ -418,9 +420,86 @@ export class OpGen {
     else if (y < 0.7) this.read(proc, r, this.subRange(rs, rg));
   }
 
+  /** multi-size THP (R-MTHP-1/2): a THP region whose aligned sub-block was zapped (the PMD split,
+   *  the page table kept), so that faults there take a large folio where an mTHP size is enabled
+   *  (alloc_anon_folio: pte_range_none), then what splits or shares such a folio: partial pageout
+   *  (split_folio, zero-filled subpages to the zero page), fork and CoW, uffd-wp then pageout,
+   *  partial munmap/mprotect/dontneed, swap-out and swap-in, collapse. On a host without mTHP the
+   *  same cases exercise PTE-mapped small pages beside a split THP. */
+  motifMthp(): void {
+    if (!this.allowThp) { this.motifSwapFork(); return; }
+    const proc = this.pickProc();
+    const r = this.mmap(proc, { thp: true, kind: 'anon', pages: this.hp });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const blk = this.rng.pick([4, 8, 16, 32, 64].filter((n) => n < this.hp));
+    const base = blk * this.rng.int(Math.floor(this.hp / blk) / 2);
+    const zapCount = blk * this.rng.pick([1, 2, 2, 4]);
+    const zap: Range = { first: base, count: zapCount };
+    if (!fits(rs, zap)) return;
+    this.write(proc, r, { first: this.rng.int(this.hp), count: 1 });
+    this.ranged(this.rng.chance(0.8) ? 'dontneed' : 'pageout', proc, r, zap);
+    const inZap = (n = 1): Range => ({ first: base + this.rng.int(zapCount - Math.min(n, zapCount) + 1), count: Math.min(n, zapCount) });
+    const fault = () => {
+      const x = this.rng.float();
+      if (x < 0.5) this.write(proc, r, inZap(this.rng.chance(0.8) ? 1 : 2));
+      else if (x < 0.75) this.read(proc, r, inZap());
+      else this.populate(proc, r, this.rng.chance(0.5), inZap(this.rng.pick([1, 2, blk])));
+    };
+    fault();
+    if (this.rng.chance(0.4)) fault();
+    const part = (): Range => inZap(this.rng.pick([1, 2, Math.max(1, blk / 2)]));
+    const y = this.rng.float();
+    if (y < 0.25) this.ranged('pageout', proc, r, part());
+    else if (y < 0.45) {
+      const c = this.fork(proc);
+      if (c !== undefined) this.write(this.rng.chance(0.5) ? c : proc, r, inZap());
+      if (this.rng.chance(0.5)) this.ranged('pageout', proc, r, part());
+    } else if (y < 0.65 && this.b.hasUffd) {
+      this.register(proc, r, {});
+      this.wp(proc, r, true, this.rng.chance(0.7) ? {} : part());
+      this.ranged('pageout', proc, r, part());
+      if (this.rng.chance(0.5)) this.write(proc, r, inZap());
+    } else if (y < 0.75) this.ranged(this.rng.pick(['munmap', 'dontneed'] as const), proc, r, part());
+    else if (y < 0.83) this.mprotect(proc, r, this.rng.pick(['r', 'none'] as const), part());
+    else if (y < 0.93) {
+      // swap the folio out whole, then one fault may bring it back whole (alloc_swap_folio)
+      this.ranged('pageout', proc, r, zap);
+      this.rng.chance(0.5) ? this.read(proc, r, inZap()) : this.write(proc, r, inZap());
+    } else this.ranged('collapse', proc, r, {});
+    if (this.rng.chance(0.3)) this.scan(proc, r, {});
+  }
+
+  /** a large page-cache folio mapped by PTEs in a uffd-wp VMA, write-protected and reclaimed
+   *  whole (R-PO-2: every wp PTE leaves a marker; B-40): collapse a shmem THP, drop its PMD
+   *  mapping (split), keep a page table with a marker so that faults map PTEs, then wp + pageout */
+  motifShmemFolioReclaim(): void {
+    if (!this.allowThp || !this.b.hasUffd) { this.motifWpAct(); return; }
+    const proc = this.pickProc();
+    // nine ops over a PMD-sized region: twice the THP budget, for this scenario only
+    this.extraCost = this.maxCost;
+    try { this.shmemFolioReclaim(proc); } finally { this.extraCost = 0; }
+  }
+  private shmemFolioReclaim(proc: number): void {
+    const r = this.mmap(proc, { thp: true, kind: this.rng.pick<Kind>(['memfd-shared', 'shared-anon']), pages: this.hp });
+    if (!r) return;
+    this.write(proc, r, { first: this.rng.int(this.hp), count: 1 });
+    this.ranged('collapse', proc, r, {});
+    this.split(proc, r, this.rng.int(this.hp));
+    this.register(proc, r, {});
+    const at = this.rng.int(this.hp - 8);
+    this.wp(proc, r, true, { first: at + this.rng.pick([4, 6, 7]), count: 1 });
+    this.write(proc, r, { first: at, count: this.rng.range(2, 4) });
+    this.wp(proc, r, true, this.rng.chance(0.7) ? {} : { first: at, count: 4 });
+    this.ranged('pageout', proc, r, this.rng.chance(0.8) ? {} : { first: 0, count: this.hp / 2 });
+    if (this.rng.chance(0.3)) this.read(proc, r, { first: at, count: 4 });
+  }
+
   /** a THP region: fault it in (read: huge zero; write: THP), maybe clear/wp, then split it */
   motifThp(): void {
     if (!this.allowThp) { this.motifClearWrite(); return; }
+    if (this.rng.chance(0.4)) { this.motifMthp(); return; }
+    if (this.b.hasUffd && this.rng.chance(0.1)) { this.motifShmemFolioReclaim(); return; }
     const proc = this.pickProc();
     const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
@@ -829,6 +908,8 @@ export class OpGen {
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
       [() => this.motifThp(), 4],
+      [() => this.motifMthp(), 3],
+      [() => this.motifShmemFolioReclaim(), 1],
       [() => this.motifMerge(), 3],
       [() => this.motifRefault(), 2],
       [() => this.motifUnpopulated(), 3],

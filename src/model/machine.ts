@@ -45,6 +45,8 @@ export class Machine {
   private curRegion = '';
   /** the case index of the op running now (a write's value, content.ts writeValue) */
   private opIndex = 0;
+  /** absolute [start, end) of the pages the current read/write/populate faults (R-MTHP-1) */
+  private faultRange: [number, number] = [0, 0];
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
@@ -82,6 +84,94 @@ export class Machine {
     const list = own(this.outcome.huge, this.curRegion);
     if (!r || !list) return false;
     return list.includes(Math.max(blockStart(block), r.start) - r.start);
+  }
+
+  /** The large folio (anonymous mTHP) the `folio` outcome says this fault at `page` mapped, as the
+   *  absolute [first, pages) block, when the kernel could have: R-MTHP-1. A block the kernel cannot
+   *  make here is ignored (the fault maps one page, and the observation then disagrees): an aligned
+   *  power of two below the PMD, inside one VMA that is private anon with MADV_HUGEPAGE and not
+   *  uffd-armed, every entry none (a fault) or every entry a swap entry with the same bits (a
+   *  swap-in). mm/memory.c alloc_anon_folio (thp_vma_allowable_orders, thp_vma_suitable_order,
+   *  userfaultfd_armed, pte_range_none) and alloc_swap_folio (can_swapin_thp, swap_pte_batch). */
+  private outcomeFolio(p: Proc, v: Vma, page: number, from: 'none' | 'swap'): [number, number] | undefined {
+    const r = p.regions.get(this.curRegion);
+    const list = own(this.outcome?.folio, this.curRegion);
+    if (!r || !list) return undefined;
+    const hit = list.find(([f, n]) => page - r.start >= f && page - r.start < f + n);
+    if (!hit) return undefined;
+    let first = r.start + hit[0], n = hit[1];
+    if (n < 2 || (n & (n - 1)) || n >= HPAGE_PAGES || first % n) return undefined;
+    // The executor groups the pages that became present together into the largest aligned blocks
+    // of the enabled sizes without knowing VMA boundaries or registrations: a block the kernel
+    // cannot have made whole may be several faults side by side. Its aligned halves are then
+    // tried, and a half is taken as a folio only if it made a page outside the op's own range
+    // present (inside it every page was faulted anyway, one by one or not).
+    // Only a block that spans VMAs, or an armed or non-THP one, is cut: a block inside one VMA
+    // that allows large folios stands or falls whole.
+    const oneVma = (f: number, k: number) => isAnonVma(v) && v.thp && !v.uffd && f >= v.start && f + k <= v.end;
+    if (oneVma(first, n)) return this.folioPossible(p, v, first, n, from) ? [first, n] : undefined;
+    for (let whole = true; n >= 2; whole = false) {
+      if (this.folioPossible(p, v, first, n, from) && (whole || this.reachesOutsideFaults(first, n))) return [first, n];
+      n /= 2;
+      if (page >= first + n) first += n;
+    }
+    return undefined;
+  }
+
+  /** the kernel's conditions for a large folio over [first, first + n) (R-MTHP-1, R-MTHP-2) */
+  private folioPossible(p: Proc, v: Vma, first: number, n: number, from: 'none' | 'swap'): boolean {
+    if (!isAnonVma(v) || !v.thp || v.uffd || first < v.start || first + n > v.end) return false;
+    if (p.pmds.get(blockOf(first))?.t === 'huge') return false;
+    const e0 = p.ptes.get(first);
+    for (let i = first; i < first + n; i++) {
+      const e = p.ptes.get(i);
+      if (from === 'none' ? e !== undefined : (e?.t !== 'swap' || e0?.t !== 'swap' || e.wp !== e0.wp || e.sd !== e0.sd || this.swapShared(e.page))) return false;
+    }
+    return true;
+  }
+
+  /** some page of the block lies outside the range the current read/write/populate faults */
+  private reachesOutsideFaults(first: number, n: number): boolean {
+    const [s, e] = this.faultRange;
+    return first < s || first + n > e;
+  }
+
+  /** R-MTHP-1: a fault on none maps the whole large folio the kernel allocated, by PTEs, every page
+   *  with the fault's entry: writable, dirty and soft-dirty when the VMA is writable (mm/memory.c
+   *  do_anonymous_page: set_ptes of nr_pages, pte_mkdirty). Only the written page holds data. */
+  private mapAnonFolio(p: Proc, v: Vma, page: number, write: boolean): boolean {
+    const blk = this.outcomeFolio(p, v, page, 'none');
+    if (!blk) return false;
+    const [first, n] = blk;
+    this.anonVmaPrepare(p, v);
+    this.ensureTable(p, blockOf(first));
+    const id = this.rule('R-MTHP-1');
+    const writable = v.prot === 'rw';
+    const pages = Array.from({ length: n }, (_, i) => this.newPage(true, write && first + i === page));
+    for (const pg of pages) pg.folio = pages;
+    for (let i = 0; i < n; i++) p.ptes.set(first + i, { t: 'present', page: pages[i], wp: false, sd: writable, writable, dirty: writable, why: [id] });
+    return true;
+  }
+
+  /** R-MTHP-2: a swap-in of a large folio maps every page of the block at once, each keeping its
+   *  swap entry's soft-dirty and uffd-wp bits (all equal, swap_pte_batch); writable when the fault
+   *  needs none, and dirty (soft-dirty) for a write fault (mm/memory.c do_swap_page with
+   *  alloc_swap_folio, pte_mkdirty on FAULT_FLAG_WRITE). */
+  private swapInFolio(p: Proc, v: Vma, page: number, write: boolean): boolean {
+    const blk = this.outcomeFolio(p, v, page, 'swap');
+    if (!blk) return false;
+    const [first, n] = blk;
+    const id = this.rule('R-MTHP-2');
+    const pages: Page[] = [];
+    for (let i = first; i < first + n; i++) {
+      const e = p.ptes.get(i) as Extract<Pte, { t: 'swap' }>;
+      // as R-SWIN-1: writable only where no soft-dirty or wp fault is needed (pte_needs_soft_dirty_wp)
+      const writable = !e.wp && v.prot === 'rw' && (v.sd || e.sd);
+      p.ptes.set(i, { t: 'present', page: e.page, wp: e.wp, sd: e.sd || (write && writable), writable, dirty: write && writable, why: withRule(e.why, id) });
+      pages.push(e.page);
+    }
+    for (const pg of pages) pg.folio = pages;
+    return true;
   }
 
   /** Does this read fault map the shared zero page (the huge zero page for a THP fault)? The
@@ -555,6 +645,7 @@ export class Machine {
 
   private access(p: Proc, op: OpOf<'read'> | OpOf<'write'>, write: boolean): Rc {
     const [start, end] = this.range(p, op);
+    this.faultRange = [start, end];
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
@@ -595,6 +686,7 @@ export class Machine {
     let pg = obj.pages.get(index);
     if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
     if (pg.inSwap) keptBy(pg, this.rule('R-DATA-4')); // shmem_swapin_folio: the content comes back
+    obj.swappedHuge?.delete(index - (index % HPAGE_PAGES)); // a page of it came back on its own
     pg.inSwap = false;
     return pg;
   }
@@ -621,6 +713,16 @@ export class Machine {
         this.wantsHuge(p, b) && this.cacheRangeEmpty(v.obj!, first)) {
       this.rule('R-FLT-3H');
       v.obj!.huge.add(first);
+    }
+    // R-SWIN-2: a shmem THP that reclaim wrote to swap whole (CONFIG_THP_SWAP, a free swap
+    // cluster: the host's choice) may come back whole on a fault, which then maps it by PMD, as
+    // the `huge` outcome records (mm/shmem.c shmem_swapin_folio); without that outcome its pages
+    // come back one by one
+    const obj = v.obj!;
+    if (first % HPAGE_PAGES === 0 && !obj.huge.has(first) && obj.swappedHuge?.has(first) && this.outcome && this.wantsHuge(p, b)) {
+      this.rule('R-SWIN-2');
+      obj.swappedHuge.delete(first);
+      obj.huge.add(first);
     }
     if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
@@ -665,6 +767,7 @@ export class Machine {
     const e = p.ptes.get(page);
     if (e?.t === 'present') return;
     if (e?.t === 'swap') {
+      if (this.swapInFolio(p, v, page, false)) return;
       // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
       const id = this.rule('R-SWIN-1');
       // R-DATA-5: the swapped page comes back with its content (mutant D-2: it comes back zeroed)
@@ -703,6 +806,7 @@ export class Machine {
         p.ptes.set(page, { t: 'present', page: this.zeroPage, wp, sd: false, writable: false, dirty: false, why: withRule(why, this.rule('R-FLT-1')) });
         return;
       }
+      if (!wp && this.mapAnonFolio(p, v, page, false)) return;
       // R-FLT-1A: no zero page: do_anonymous_page allocates a zeroed private page (anon_vma
       // prepared), made writable and dirty (soft-dirty on x86) only in a VM_WRITE VMA; a uffd-wp
       // marker's bit is kept (pte_mkuffd_wp, which write-protects on x86)
@@ -793,6 +897,7 @@ export class Machine {
         this.anonVmaPrepare(p, v);
         return;
       }
+      if (isAnonVma(v) && this.mapAnonFolio(p, v, page, true)) return;
       this.ensureTable(p, b);
       if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
       const pg = this.freshPageFor(p, v, page);
@@ -800,6 +905,8 @@ export class Machine {
       p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')] });
       return;
     }
+    // the faulting page then takes the write as any present entry does (reuse, wp or CoW below)
+    if (e.t === 'swap' && isAnonVma(v) && this.swapInFolio(p, v, page, true)) e = p.ptes.get(page)!;
     if (e.t === 'swap') {
       // R-FLT-11: swap in, then the write completes (copying if the slot is shared)
       const id = this.rule('R-FLT-11');
@@ -1062,7 +1169,11 @@ export class Machine {
         // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
         this.rule('R-PO-3');
         const pg0 = pmd.pages[0];
-        if (pg0.obj && pg0.index !== undefined) pg0.obj.huge.delete(pg0.index - (pg0.index % HPAGE_PAGES));
+        if (pg0.obj && pg0.index !== undefined) {
+          const f = pg0.index - (pg0.index % HPAGE_PAGES);
+          pg0.obj.huge.delete(f);
+          (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
+        }
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
         continue;
       }
@@ -1081,6 +1192,7 @@ export class Machine {
       }
       this.folioSplit(p, b);
     }
+    let prevUnmapped: Page | undefined, prevAt = -1;
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       const e = p.ptes.get(i);
@@ -1093,7 +1205,8 @@ export class Machine {
         if (this.mappedElsewhere(folio)) { this.rule('R-PO-0'); continue; }
         const inRange = at.length === folio.length && at.every((a) => a >= start && a < end);
         this.rule('R-PO-3');
-        if (!inRange || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
+        // M-30: the partial range is reclaimed without splitting the folio first
+        if ((!inRange && !this.mut('M-30')) || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
         else for (const pg of folio) pg.folio = undefined;
       }
       const cur = p.ptes.get(i);
@@ -1106,18 +1219,33 @@ export class Machine {
         p.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp, sd: this.mut('M-9') ? false : e.sd, why: withRule(e.why, this.rule('R-PO-1')) });
       } else {
         // R-PO-2: shmem page leaves none, or a marker where the PTE was wp in a uffd-wp VMA
+        // (mm/rmap.c try_to_unmap_one: pte_install_uffd_wp_if_needed, for every PTE: no batched
+        // unmapping of file folios in uffd VMAs)
         this.rule('R-PO-2');
         e.page.inSwap = true;
         // R-DATA-4: shmem_writeout puts the content in swap (mutant D-1: the page, its dirty bit
         // lost, is dropped as clean and the next fault reads zero)
         keptBy(e.page, this.rule('R-DATA-4'));
         if (this.mut('D-1') && e.page.nonzero) { e.page.val = 0; e.page.nonzero = false; }
-        if (e.wp && v.uffd) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
+        // B-40: a batch of PTEs mapping consecutive pages of one large page-cache folio was unmapped
+        // at once and only its first PTE got the marker
+        const batched = this.mut('B-40') && this.inLargeCacheFolio(e.page) && prevUnmapped?.obj === e.page.obj &&
+          prevUnmapped?.index === e.page.index! - 1 && prevAt === i - 1 && this.sameCacheFolio(prevUnmapped, e.page);
+        prevUnmapped = e.page; prevAt = i;
+        if (e.wp && v.uffd && !batched) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
         else p.ptes.delete(i);
       }
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
+  }
+
+  /** a page-cache page of a large (PMD-sized) folio: a THP the page cache holds */
+  private inLargeCacheFolio(pg: Page): boolean {
+    return !!pg.obj && pg.index !== undefined && pg.obj.huge.has(pg.index - (pg.index % HPAGE_PAGES));
+  }
+  private sameCacheFolio(a: Page, b: Page): boolean {
+    return a.obj === b.obj && a.index !== undefined && b.index !== undefined && Math.floor(a.index / HPAGE_PAGES) === Math.floor(b.index / HPAGE_PAGES);
   }
 
   /** zap_pte_range for one PTE (details=NULL, as MADV_DONTNEED). */
@@ -1645,6 +1773,7 @@ export class Machine {
    *  the walk with its error and the pages before it stay populated (R-POP-2). */
   private populate(p: Proc, op: OpOf<'populate'>): Rc {
     const [start, end] = this.range(p, op);
+    this.faultRange = [start, end];
     const write = !!op.write;
     this.rule('R-POP-1');
     let hole = false;

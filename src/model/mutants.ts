@@ -23,7 +23,8 @@ export const MUTANTS: Mutant[] = [
   { id: 'B-22', rule: 'R-MRM-3', text: 'whole page-table mremap moves ignore the uffd-wp-without-EVENT_REMAP gate' },
   { id: 'B-23', rule: 'R-PMS-3', text: 'PAGEMAP_SCAN\'s PTE fast paths read the uffd-wp bit of a swap entry with the present-PTE helper: a write-protected swap entry is reported WRITTEN by the WRITTEN fast path (pre 6.9 "fs/proc/task_mmu: fix uffd-wp confusion in pagemap_scan_pmd_entry()")' },
   { id: 'B-25', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN never reports PFNZERO for the huge zero page' },
-  { id: 'B-26', rule: 'R-SPLIT-5', text: 'a folio split remapping zero-filled subpages to the zero page drops their soft-dirty and wp bits' },
+  { id: 'B-26', rule: 'R-SPLIT-5', text: 'a folio split (a PMD THP or a PTE-mapped mTHP folio split by partial MADV_PAGEOUT) remaps zero-filled subpages to the zero page without their soft-dirty and uffd-wp bits (pre 2025 "mm/rmap: fix soft-dirty and uffd-wp bit loss when remapping zero-filled mTHP subpage to shared zeropage", mm/migrate.c try_to_map_unused_to_zeropage)' },
+  { id: 'B-40', rule: 'R-PO-2', text: 'reclaim unmaps the PTEs of a large page-cache folio in one batch and installs the uffd-wp marker for the first PTE only: the others of a write-protected shmem folio come back unprotected (pre 2026 "mm: fix uffd-wp bit loss when batching file folio unmapping", and "mm: rmap: skip batched unmapping for UFFD vmas"; mm/rmap.c try_to_unmap_one, folio_unmap_pte_batch)' },
   { id: 'B-27', rule: 'R-PMS-2', text: 'PAGEMAP_SCAN generic path reports pte_none as not written and does not arm it' },
   { id: 'B-28', rule: 'R-PMS-6', text: 'PAGEMAP_SCAN never reports a PMD hole as written nor arms it' },
   { id: 'B-32', rule: 'R-PMS-5', text: 'PAGEMAP_SCAN with WP_MATCHING and no output vector over part of a THP backs out output it never had: a NULL dereference kills the task (pre 2025 "fs/proc/task_mmu: check p->vec_buf for NULL")' },
@@ -49,6 +50,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'M-17', rule: 'R-POP-3', text: 'a populate write on a sync uffd-wp page is delivered to the monitor like a user fault (UFFD_USER_MODE_ONLY ignored): a wp fault event, and the write completes' },
   { id: 'M-18', rule: 'R-GRD-4', text: 'MADV_DONTNEED (an ordinary zap) drops guard markers as munmap does' },
   { id: 'M-19', rule: 'R-GRD-5', text: 'fork copies no guard markers of a non-anonymous VMA (its page tables are not copied)' },
+  { id: 'M-30', rule: 'R-SPLIT-5', text: 'MADV_PAGEOUT of part of a PTE-mapped large folio (mTHP, or a split THP) reclaims the covered pages without splitting the folio (madvise_cold_or_pageout_pte_range without split_folio): its zero-filled subpages in range are swapped instead of remapped to the zero page' },
   { id: 'M-20', rule: 'R-PMS-9', text: 'PAGEMAP_SCAN arming leaves guard markers without the swp uffd-wp bit: they stay WRITTEN' },
 ];
 

@@ -71,6 +71,9 @@ export interface ShmObj {
   size: number;
   /** first indices of 2 MiB ranges the page cache holds as one THP (after MADV_COLLAPSE) */
   huge: Set<number>;
+  /** first indices of THPs that reclaim took out whole (their pages in swap): a fault may bring
+   *  one back whole (R-SWIN-2) */
+  swappedHuge?: Set<number>;
 }
 
 export interface Ctx {

@@ -81,6 +81,11 @@ export interface Outcome {
    *  page is the kernel's (and the host's) choice. Absent: not recorded, and the model infers it
    *  from the step's observation (the verdict says so); present and empty: no zero page. */
   zero?: Record<string, number[]>;
+  /** region -> the large folios (anonymous mTHP) this op's faults mapped, as [first page, pages]
+   *  pairs: aligned blocks of 2^k > 1 pages that became present together (a fault's
+   *  alloc_anon_folio or a swap-in's alloc_swap_folio, mm/memory.c). The kernel's and the host's
+   *  choice (per-size sysfs settings), recorded by the executor. Absent: every fault mapped one page. */
+  folio?: Record<string, [number, number][]>;
   /** region -> PAGEMAP_SCAN's walk_end of this scan, as a page of the region (the scanned range's
    *  end when the walk was not cut short by max_pages) */
   walk_end?: Record<string, number>;
@@ -152,6 +157,7 @@ export const traceSchema = z.object({
       huge: safeRecord(z.array(pageIndex), regionName).optional(),
       swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
       zero: safeRecord(z.array(pageIndex), regionName).optional(),
+      folio: safeRecord(z.array(z.tuple([pageIndex, z.number().int().min(2).max(MAX_PMD_PAGES)])), regionName).optional(),
       walk_end: safeRecord(z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion), regionName).optional(),
     }).optional(),
     events: z.array(z.object({

@@ -48,21 +48,25 @@ const writeNever = (path: string | undefined) => `echo never > ${path}`;
 /** The settings the model does not cover, one row each. */
 export const REFUSALS: RefusalRule[] = [
   {
-    // anonymous mTHP (6.8+): faults in a MADV_HUGEPAGE region (every thp region of a case) may map a
-    // large folio of this size by PTEs (mm/memory.c alloc_anon_folio, thp_vma_allowable_orders), and
-    // swap-out, CoW, split and PAGEMAP_SCAN then act on the whole folio. `inherit` follows the
-    // top-level `enabled`. The PMD size is the THP the model knows.
+    // anonymous mTHP (6.8+): faults in a MADV_HUGEPAGE region (every thp region of a case; the
+    // others get MADV_NOHUGEPAGE) may map a large folio of this size by PTEs (mm/memory.c
+    // alloc_anon_folio, thp_vma_allowable_orders). The model follows the `folio` outcome the
+    // executor records (R-MTHP-1, R-MTHP-2); an executor (or guest image) too old to record it
+    // cannot run such a host. `inherit` follows the top-level `enabled`.
     fact: /^mthp\.(\d+kB)\.enabled$/,
-    refuses: (v, m, get) => !isPmdSize(m[1], get) && (v === 'always' || v === 'madvise' || (v === 'inherit' && ['always', 'madvise'].includes(String(get('thp.enabled'))))),
-    why: (v, m) => `anonymous faults may map ${m[1]} large folios (mTHP${v === 'inherit' ? ', inherited from transparent_hugepage/enabled' : ''}), which the model does not predict`,
-    fix: (path) => writeNever(path),
+    refuses: (v, m, get) => !isPmdSize(m[1], get) && get('folio_outcome') !== true && (v === 'always' || v === 'madvise' || (v === 'inherit' && ['always', 'madvise'].includes(String(get('thp.enabled'))))),
+    why: (v, m) => `anonymous faults may map ${m[1]} large folios (mTHP${v === 'inherit' ? ', inherited from transparent_hugepage/enabled' : ''}), and this executor does not record the \`folio\` outcome the model follows`,
+    fix: (path) => `rebuild the executor (\`make -C workers/executor\`, \`ptefarm qemu fetch\`), or ${writeNever(path)}`,
   },
   {
     // shmem/memfd mTHP (6.11+) and a per-size shmem PMD setting: the page cache may hold large
     // folios (mm/shmem.c shmem_allowable_huge_orders). `inherit` follows shmem_enabled, refused below.
     fact: /^mthp\.(\d+kB)\.shmem_enabled$/,
     refuses: (v, m, get) => v !== 'never' && !(v === 'inherit' && (isPmdSize(m[1], get) || ['never', 'deny'].includes(String(get('thp.shmem_enabled'))))),
-    why: (_v, m) => `shmem and memfd pages may be allocated as ${m[1]} large folios, which the model does not predict`,
+    // Still refused: a shmem large folio is allocated in the page cache, where a fault that maps
+    // only some of it (or none: a private CoW fault) leaves no trace an unprivileged observer can
+    // read, as for shmem PMD THP at fault (see thp.shmem_enabled below).
+    why: (_v, m) => `shmem and memfd pages may be allocated as ${m[1]} large folios in the page cache; which faults got one is not observable without privileges (a fault may map only part of it, or copy from it), so the model cannot follow it`,
     fix: (path) => writeNever(path),
   },
   {

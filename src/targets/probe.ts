@@ -139,6 +139,7 @@ export function sourcedFacts(input: {
   ex('event_unmap', bit('event_unmap'), 'UFFDIO_API features: UFFD_FEATURE_EVENT_UNMAP');
   ex('pagemap_scan', bit('pagemap_scan'), 'ran PAGEMAP_SCAN on a page');
   ex('scan_guard', bit('scan_guard'), 'ran PAGEMAP_SCAN with PAGE_IS_GUARD in the return mask');
+  ex('folio_outcome', bit('folio_outcome'), 'reports the `folio` outcome of faults: the large folios (mTHP) they mapped (workers/executor/ptefarm-folio.h)');
   ex('case_uid', x?.uid !== undefined ? Number(x.uid) : null, 'getuid() after dropping privileges as a case process does');
   const fileFacts: HostFact[] = [];
   for (const [path, text] of input.files) {

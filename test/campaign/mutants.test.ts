@@ -29,6 +29,7 @@ export const EXPOSING: Record<string, number> = {
   'B-22': 5, // mmap 2 MiB, register, write, wp, mremap
   'B-25': 3, // mmap thp, read, scan
   'B-26': 5, // mmap thp, write page 0, register, wp, partial split
+  'B-40': 10, // mmap memfd thp, write, collapse, split, register, wp one (marker: a page table), write 2+, wp, pageout
   'B-27': 4, // mmap, register, wp, scan
   'B-28': 4, // mmap thp, register, wp, scan
   'B-30': 4, // mmap thp, write, clear, mprotect one page
@@ -53,6 +54,7 @@ export const EXPOSING: Record<string, number> = {
   'M-12': 4, // mmap, register, write, scan wp_matching no_vec category_mask
   'M-18': 4, // mmap, write, guard, dontneed
   'M-19': 3, // mmap shared, guard, fork
+  'M-30': 4, // mmap thp, write, split, pageout part
   'M-20': 4, // mmap, guard, register, scan wp_matching
   'D-1': 4, // mmap memfd-shared, write, pageout, read
   'D-2': 4, // mmap, write, pageout, read

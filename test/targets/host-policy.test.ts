@@ -3,7 +3,9 @@
 // (sourcedFacts), and the recorded probe of a host that maps no zero page on read faults.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from '../../src/targets/host-policy.ts';
 import { DEFAULT_EXECUTOR, factNameOfPath, geometryOfProbe, pathOfFact, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from '../../src/targets/probe.ts';
@@ -92,16 +94,32 @@ describe('refusal: the settings the model does not cover', () => {
     expect(assessHost({ ...p, ...probeWith({}, { ...EXEC, zero_page: '0', thp_read: 'thp' }) }).refusals).toEqual([]);
   });
 
-  it('an anonymous mTHP size set to always refuses, naming the file and how to turn it off', () => {
+  it('an anonymous mTHP size set to always refuses with an executor that does not record the folio outcome, naming the file and how to turn it off', () => {
     const a = assessHost(probeWith({ 'hugepages-64kB/enabled': '[always] inherit madvise never' }));
     expect(a.refusals).toHaveLength(1);
     const r = a.refusals[0];
     expect(r).toMatchObject({ fact: 'mthp.64kB.enabled', path: `${THP_SYSFS}/hugepages-64kB/enabled`, value: 'always' });
-    expect(r.fix).toBe(`echo never > ${THP_SYSFS}/hugepages-64kB/enabled`);
+    expect(r.why).toMatch(/folio` outcome/);
+    expect(r.fix).toMatch(new RegExp(`^rebuild the executor .*, or echo never > ${THP_SYSFS}/hugepages-64kB/enabled$`));
     const msg = new HostRefusedError('live target', a.refusals).message;
     expect(msg).toContain(`${THP_SYSFS}/hugepages-64kB/enabled = always`);
-    expect(msg).toContain(`turn it off: echo never > ${THP_SYSFS}/hugepages-64kB/enabled`);
+    expect(msg).toContain(`or echo never > ${THP_SYSFS}/hugepages-64kB/enabled`);
     expect(msg).toMatch(/^live target refuses to start/);
+  });
+
+  it('anonymous mTHP runs where the executor records the folio outcome (R-MTHP-1): every size always, madvise or inherit', () => {
+    const withFolio = { ...EXEC, folio_outcome: '1' };
+    const all: Record<string, string> = { enabled: '[always] madvise never' };
+    for (const kb of [16, 32, 64, 128, 256, 512, 1024, 2048]) all[`hugepages-${kb}kB/enabled`] = '[always] inherit madvise never';
+    expect(assessHost(probeWith(all, withFolio)).refusals).toEqual([]);
+    expect(assessHost(probeWith({ 'hugepages-16kB/enabled': 'always [inherit] madvise never' }, withFolio)).refusals).toEqual([]);
+    // the fact says where it came from
+    const facts = probeWith({}, withFolio).facts!;
+    expect(facts.find((f) => f.name === 'folio_outcome')).toMatchObject({ value: true, source: expect.stringMatching(/folio` outcome/) });
+    // shmem mTHP is still refused with the reason, whatever the executor records
+    const shm = assessHost(probeWith({ 'hugepages-64kB/shmem_enabled': '[always] inherit within_size advise never' }, withFolio));
+    expect(shm.refusals.map((r) => r.fact)).toEqual(['mthp.64kB.shmem_enabled']);
+    expect(shm.refusals[0].why).toMatch(/not observable without privileges/);
   });
 
   it('mTHP madvise refuses (every thp region of a case is MADV_HUGEPAGE); inherit refuses only when enabled makes it effective', () => {
@@ -207,11 +225,42 @@ describe('QEMU guests: the same facts from the guest\'s executor, the same refus
 });
 
 // The real thing: one mTHP size enabled on this host for the length of one `ptefarm check`
-// (about two seconds), restored in finally and on exit, also when the test fails.
-const MTHP_64K = `${THP_SYSFS}/hugepages-64kB/enabled`;
-const canWrite = process.getuid?.() === 0 && existsSync(MTHP_64K) && existsSync(DEFAULT_EXECUTOR);
+// (about two seconds), restored in finally and on exit, also when the test fails. Shmem mTHP is
+// the setting still refused; anonymous mTHP runs (the model follows the folio outcome).
+const MTHP_64K = `${THP_SYSFS}/hugepages-64kB/shmem_enabled`;
+const ANON_64K = `${THP_SYSFS}/hugepages-64kB/enabled`;
+const canWrite = process.getuid?.() === 0 && existsSync(MTHP_64K) && existsSync(ANON_64K) && existsSync(DEFAULT_EXECUTOR);
 
-describe.skipIf(!canWrite)('live: this host with hugepages-64kB/enabled = always', () => {
+describe.skipIf(!canWrite)('live: this host with hugepages-64kB/shmem_enabled = always (refused) or hugepages-64kB/enabled = always (runs)', () => {
+  it('anonymous 64 KiB mTHP: `ptefarm run` records the folio outcome of a fault after a partial MADV_DONTNEED and `check` matches; restored', () => {
+    const was = selected(readFileSync(ANON_64K, 'utf8'));
+    const restore = () => { try { writeFileSync(ANON_64K, was); } catch { /* reported by the assertion below */ } };
+    process.once('exit', restore);
+    const dir = mkdtempSync(join(tmpdir(), 'ptefarm-mthp-'));
+    const file = join(dir, 'case.json');
+    writeFileSync(file, JSON.stringify({ format: 'ptefarm-case/1', ops: [
+      { op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'write', region: 'a', first: 0, count: 1 },
+      { op: 'dontneed', region: 'a', first: 0, count: 64 }, { op: 'write', region: 'a', first: 17, count: 1 },
+      { op: 'pageout', region: 'a', first: 16, count: 2 }] }));
+    let run: ReturnType<typeof spawnSync>, check: ReturnType<typeof spawnSync>;
+    try {
+      writeFileSync(ANON_64K, 'always');
+      run = spawnSync(process.execPath, [`${ROOT}/bin/ptefarm.mjs`, 'run', '--target', 'live', file], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+      check = spawnSync(process.execPath, [`${ROOT}/bin/ptefarm.mjs`, 'check', '--target', 'live', file], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+    } finally {
+      restore();
+      process.off('exit', restore);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(readFileSync(ANON_64K, 'utf8')).toContain(`[${was}]`);
+    expect(run.status, String(run.stderr)).toBe(0);
+    const t = JSON.parse(String(run.stdout));
+    // the refault at page 17 got the 16-page folio [16, 32) (or the host fell back to one page)
+    const folio = t.steps[3].outcome.folio?.a ?? [];
+    expect([[], [[16, 16]]]).toContainEqual(folio);
+    expect(check.status, String(check.stdout) + String(check.stderr)).toBe(0);
+  });
+
   it('`ptefarm check --target live` exits 2 naming the file and how to turn it off; the setting is restored', () => {
     const was = selected(readFileSync(MTHP_64K, 'utf8'));
     const restore = () => { try { writeFileSync(MTHP_64K, was); } catch { /* reported by the assertion below */ } };
@@ -229,6 +278,7 @@ describe.skipIf(!canWrite)('live: this host with hugepages-64kB/enabled = always
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('live target refuses to start');
     expect(r.stderr).toContain(`${MTHP_64K} = always`);
+    expect(r.stderr).toMatch(/not observable without privileges/);
     expect(r.stderr).toContain(`turn it off: echo never > ${MTHP_64K}`);
   });
 

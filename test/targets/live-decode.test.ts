@@ -33,3 +33,19 @@ describe('zero outcome without PAGEMAP_SCAN', () => {
     expect(decodeReply(lines, enc, false, true).steps[1].outcome?.zero).toEqual({ a: [] });
   });
 });
+
+describe('folio outcome (anonymous mTHP, workers/executor/ptefarm-folio.h)', () => {
+  it('`l rid first pages ...` (not `f`, the fault line) becomes [first, pages] pairs of the named region, and the trace schema takes them', async () => {
+    const { traceSchema } = await import('../../src/ops/trace.ts');
+    const r = decodeReply(['s 0 0', 'p 0 0 A', 's 1 0', 'l 0 16 16 32 4', 'p 0 0 A'], enc, false);
+    expect(r.steps[1].outcome?.folio).toEqual({ a: [[16, 16], [32, 4]] });
+    expect(r.steps[0].outcome?.folio).toBeUndefined();
+    const t = { format: 'ptefarm-trace/1', target: { name: 'live', arch: 'x86_64', kernel: '6.18', capabilities: {} }, steps: r.steps };
+    expect(traceSchema.safeParse(t).success).toBe(true);
+    // a one-page "folio" is not one: the schema refuses it
+    const bad = { ...t, steps: [r.steps[0], { ...r.steps[1], outcome: { folio: { a: [[16, 1]] } } }] };
+    expect(traceSchema.safeParse(bad).success).toBe(false);
+    // the executor's fault line still ends the trace as a fault
+    expect(decodeReply(['s 0 0', 'p 0 0 A', 'f bad request: op line 1'], enc, false).fault).toBe('bad request: op line 1');
+  });
+});

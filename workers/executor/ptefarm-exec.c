@@ -212,6 +212,8 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
 
 /* khugepaged and reclaim interfering with the case: env_check after every observation */
 #include "ptefarm-env.h"
+/* the `folio` outcome of faults in mTHP-eligible regions */
+#include "ptefarm-folio.h"
 
 static void supervise(void) __attribute__((noreturn));
 static void supervise(void) {
@@ -243,6 +245,7 @@ static void supervise(void) {
   }
 
   static struct region before[MAXR];
+  read_anon_orders();
   for (int i = 0; i < g_ncase_ops; i++) {
     if (i == g_inject_op) {
       if (g_inject_kind == 1) for (;;) pause();
@@ -293,6 +296,7 @@ static void supervise(void) {
       uint64_t pages = (uint64_t)v[4];
       if (pages < 1 || pages > PAGES_LIMIT) fatal("op %d: %llu pages exceed the limit of %llu", i, (unsigned long long)pages, (unsigned long long)PAGES_LIMIT);
       rg->known = 1; rg->start = (uint64_t)v[3] * PG; rg->pages = pages;
+      g_reg_mthp[rid] = v[5] == 0 && v[6];
       c.code = C_MMAP; c.addr = rg->start; c.len = pages * PG; c.a = (int)v[5]; c.b = (int)v[6];
       rc = run(p, &c, &r);
       break;
@@ -306,7 +310,7 @@ static void supervise(void) {
       g_fork_child = -1;
       rc = run(p, &c, &r);
       if (move) {
-        if (oldrid >= 0 && oldrid < MAXR) pr->reg[oldrid] = *rg;
+        if (oldrid >= 0 && oldrid < MAXR) { pr->reg[oldrid] = *rg; g_reg_mthp[oldrid] = g_reg_mthp[rid]; }
         rg->start = c.addr2; rg->pages = np;
       } else if (apply) rg->pages = np;
       break;
@@ -385,6 +389,7 @@ static void supervise(void) {
     print_huge(acted, before);
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
+    if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_folio(acted, rid, before);
     if (code == OP_PAGEOUT && P[p].alive) {
       static uint64_t ks[MAXPAGES];
       int n = swapped_outcome(cur_obs[p][rid], prev_obs[p][rid], first, count, ks);
@@ -471,7 +476,7 @@ static void probe_child(void) {
   const char *thp_read = probe_thp_read(pmd_size_of_host());
   printf(" uffd=%d uffd_features=0x%llx uffd_wp=%d wp_async=%d wp_unpopulated=%d event_fork=%d"
          " event_remap=%d event_unmap=%d pagemap_scan=%d scan_guard=%d soft_dirty=%d cpu=%d"
-         " page_size=%ld zero_page=%d zero_page_via=%s thp_read=%s\n",
+         " page_size=%ld zero_page=%d zero_page_via=%s thp_read=%s folio_outcome=1\n",
          uffd, (unsigned long long)feats, uffd_wp, !!(feats & UFFD_FEATURE_WP_ASYNC), !!(feats & UFFD_FEATURE_WP_UNPOPULATED),
          event_fork, !!(feats & UFFD_FEATURE_EVENT_REMAP), !!(feats & UFFD_FEATURE_EVENT_UNMAP), scan, scan_guard,
          soft_dirty, g_cpu, sysconf(_SC_PAGESIZE), zero_page, zero_via, thp_read);

@@ -263,6 +263,16 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         }
         break;
       }
+      case 'l': {
+        // large folios the op's faults mapped (workers/executor/ptefarm-folio.h): `l rid first pages ...`
+        if (!step) throw new Error(`executor line before any step: ${line}`);
+        const nums = t.slice(2).map(Number);
+        const blocks: [number, number][] = [];
+        for (let k = 0; k + 1 < nums.length; k += 2) blocks.push([nums[k], nums[k + 1]]);
+        step.outcome!.folio ??= dict();
+        step.outcome!.folio![name(t[1])] = blocks;
+        break;
+      }
       case 'w': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         step.outcome!.walk_end ??= dict();
