@@ -13,18 +13,18 @@ multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a n
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
 struct region { int proc; const char *name, *want; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
 static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
-static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, guard_ok = 1, bisect;
+static int cur_step, cur_proc, ran, fails, step_fails, soft_dirty, scan_ok = 1, guard_ok = 1, bisect, harness_error /* set-up failed: no verdict */;
 static const char *cur_text, *want_rc;
 static char rc[32]; /* the step's result: "0", an errno name, or the signal its own access raised */
 #define mismatch(...) (void)(++step_fails <= 8 && printf("# step %d (%s): ", cur_step, cur_text) && printf(__VA_ARGS__) && putchar('\n'))
-static void finish(int code, const char *why) { /* kselftest exit codes; --bisect: skip -> 125 */
+static void finish(int code, const char *why) { /* kselftest exit codes; --bisect: skip or harness error -> 125 */
   if (code == KSFT_PASS && ASSERTS_ONLY_SOFT_DIRTY && !soft_dirty) code = KSFT_SKIP, why = "this case asserts soft-dirty (bit 55), which this kernel cannot show";
   if (why) printf("# SKIP %s\n", why);
-  printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n", code == KSFT_PASS ? NOPS : 0, code == KSFT_FAIL, code == KSFT_SKIP);
+  printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:%d\n", code == KSFT_PASS ? NOPS : 0, code == KSFT_FAIL && !harness_error, code == KSFT_SKIP, harness_error);
   for (int p = 0; p < NPROCS; p++) if (alive[p] && pid[p] > 0) kill(pid[p], SIGKILL);
-  exit(bisect && code == KSFT_SKIP ? 125 : code);
+  exit(bisect && (code == KSFT_SKIP || harness_error) ? 125 : code);
 }
-static void harness(const char *what) { printf("# harness error: %s: %s\n", what, strerror(errno)), finish(KSFT_FAIL, NULL); }
+static void harness(const char *what) { printf("# harness error: %s: %s\n", what, strerror(errno)), harness_error = 1, finish(KSFT_FAIL, NULL); }
 ptrace:static void caps(uint32_t keep) {
 ptrace:  syscall(SYS_capset, &(struct __user_cap_header_struct){ _LINUX_CAPABILITY_VERSION_3, 0 }, (struct __user_cap_data_struct[2]){ { keep, keep, 0 }, { 0, 0, 0 } });
 ptrace:}

@@ -232,6 +232,24 @@ describe.skipIf(!haveCc || !linux)('ptefarm repro: compiled and run on this kern
     expect(exec(fail, ['--bisect']).status).toBe(1);
   }, 120_000);
 
+  it('--bisect maps a harness error (a set-up failure, not the kernel\'s verdict) to 125; without it the run fails (1) and KTAP counts an error', () => {
+    // a supervised case forks its case processes; with RLIMIT_NPROC 0 the case's own user (nobody
+    // when run as root: the program drops to it first) cannot fork (kernel/fork.c copy_process: EAGAIN)
+    const bin = build('bisect-harness', generateRepro(seed('s-uffd-wpfork-anon.json')));
+    const limited = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('prlimit', ['--nproc=0', bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+    const plain = limited([]);
+    expect(plain.stdout, plain.stderr).toMatch(/^# harness error: fork: Resource temporarily unavailable$/m);
+    expect(plain.status, plain.stdout).toBe(1);
+    expect(plain.stdout).toMatch(/^# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:1$/m);
+    expect(limited(['--bisect']).status).toBe(125);
+    expect(limited([], { PTEFARM_BISECT: '1' }).status).toBe(125);
+    // the same program without the limit is no harness error: it passes (or skips saying why)
+    const free = exec(bin, ['--bisect']);
+    expect(free.stdout).not.toMatch(/harness error/);
+    expect([0, 125]).toContain(free.status);
+  }, 120_000);
+
   it('a process killed by its own access is the step\'s result (SIGSEGV), and its later steps are skipped', () => {
     const c = parseCase({
       format: 'ptefarm-case/1', name: 'child writes a read-only page',
