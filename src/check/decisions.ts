@@ -13,7 +13,8 @@
 //   registration (VM_UFFD_WP) of a VMA the reference has NOT registered, by a recorded rule:
 //     uffd-wp bits and markers (only a registered VMA keeps them), the present bit (fork copies
 //     the page tables of a uffd-wp VMA, vma_needs_copy; fault-around skips one,
-//     uffd_disable_fault_around), the scan's WPALLOWED category (pagemap_scan_test_walk), return
+//     uffd_disable_fault_around), the scan categories and arming that registering the VMA would
+//     change (the model re-runs the scan so: PredictedStep.wpAllowed.reg), return
 //     codes of uffd ioctls and scans over it (mwriteprotect_range's -ENOENT, CHECK_WPASYNC's
 //     -EPERM) and uffd events of ops over it (the unmap/remap/fork events only registered VMAs
 //     deliver);
@@ -42,8 +43,6 @@ const REG_P_OPS = new Set(['fork', 'read']);
 /** ops whose uffd events only a registered VMA delivers: EVENT_UNMAP, EVENT_REMAP, EVENT_FORK (a
  *  fault's wp_fault event is the fault's business) */
 const REG_EVENT_OPS = new Set(['munmap', 'mremap', 'fork']);
-/** PAGEMAP_SCAN categories it decides alone: WPALLOWED (WRITTEN also depends on the entry) */
-const REG_SCAN = new Set(['a']);
 /** uffd ioctls that fail on a VMA that is not registered */
 const REG_IOCTLS = new Set(['wp', 'uffd_unregister']);
 /** ops whose return code a VMA's registration decides: the uffd ioctls, and PAGEMAP_SCAN with
@@ -56,6 +55,7 @@ const unregisteredBy = (d: string | undefined) => (d?.startsWith('-') ? d.slice(
 export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | undefined {
   const wpa = ps.wpAllowed;
   const scanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.pages[v.page] ?? '' : '';
+  const regScanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.reg[v.page] ?? '' : '';
   const pageReg = v.page === undefined || v.proc === undefined || v.region === undefined ? undefined : own(own(ps.reg, String(v.proc)), v.region)?.[v.page];
   switch (v.kind) {
     case 'bit':
@@ -64,8 +64,8 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | u
       return REG_BITS.has(v.bit) ? unregisteredBy(pageReg) : undefined;
     case 'scan':
       if (scanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) return WP_ALLOWED_RULE;
-      // whether a page is reported at all is the masks' business, not the registration's
-      return REG_SCAN.has(v.bit) && v.actual !== '-' && v.expected !== '-' ? unregisteredBy(pageReg) : undefined;
+      // what registering the VMA would change (the model re-ran the scan so)
+      return (regScanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) ? unregisteredBy(pageReg) : undefined;
     case 'rc': {
       if (wpa?.rc) return WP_ALLOWED_RULE;
       if (!REG_RC_OPS.has(v.op)) return undefined;

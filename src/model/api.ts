@@ -33,10 +33,11 @@ export interface PredictedStep {
    *  (scan ops): per page of the scanned region, what changes when the WP-allowed decision of its
    *  registered VMA is flipped (R-PMS-1, pagemap_scan_test_walk): the scan letters of the categories
    *  that change (`-` when whether the page is reported at all does), and `W` when its arming does;
-   *  and whether the return code changes. */
+   *  and whether the return code changes; `reg`: the same per page when the VMAs a recorded decision
+   *  left unregistered are registered instead. */
   reg?: Record<string, Record<string, (string | undefined)[]>>;
   opReg?: string[];
-  wpAllowed?: { region: string; pages: Record<number, string>; rc: boolean };
+  wpAllowed?: { region: string; pages: Record<number, string>; rc: boolean; reg: Record<number, string> };
   /** the op was not executed (its process is gone, or the target skipped it) */
   skipped?: string;
   /** the outcome the model applied (from the trace, or neutral) */

@@ -287,10 +287,11 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   const [start, end] = m.range(p, op);
   const input: ScanPage[] = [];
   const vmaIds = new Map<object, number>();
+  const unreg = new Set<number>(); // ScanVma ids of VMAs a recorded decision left unregistered
   for (let i = start; i < end; i++) {
     const v = m.vmaAt(p, i);
     if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
-    if (!vmaIds.has(v)) vmaIds.set(v, vmaIds.size + 1);
+    if (!vmaIds.has(v)) { vmaIds.set(v, vmaIds.size + 1); if (regDecision(v)?.startsWith('-')) unreg.add(vmaIds.size); }
     const sv: ScanVma = {
       id: vmaIds.get(v)!, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd,
       wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13'),
@@ -323,7 +324,8 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
     },
   };
   const res = pagemapScan(scanInput);
-  const wpAllowed = attribution ? wpAllowedDecides(scanInput, res, start - p.regions.get(op.region)!.start, op.region) : undefined;
+  const offset = start - p.regions.get(op.region)!.start;
+  const wpAllowed = attribution ? { ...wpAllowedDecides(scanInput, res, offset, op.region)!, reg: registrationDecides(scanInput, res, offset, unreg, !!p.ctx?.features.has('wp_async')) } : undefined;
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
   for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
   // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them
@@ -363,8 +365,24 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
  *  VMA is wp_allowed iff VM_UFFD_WP with a WP_ASYNC context, R-PMS-1); the pages whose categories
  *  or arming differ, as pages of the region (`offset`: the scan's first page in it), and whether
  *  the return code does. */
-function wpAllowedDecides(input: ScanInput, res: ScanResult, offset: number, region: string): PredictedStep['wpAllowed'] {
-  const flipped = pagemapScan({ ...input, pages: input.pages.map((x) => (x.vma?.uffdWp ? { ...x, vma: { ...x.vma, wpAsync: !x.vma.wpAsync } } : x)) });
+function wpAllowedDecides(input: ScanInput, res: ScanResult, offset: number, region: string): Omit<NonNullable<PredictedStep['wpAllowed']>, 'reg'> {
+  const flip = flipDecides(input, res, offset, (v) => (v.uffdWp ? { ...v, wpAsync: !v.wpAsync } : v));
+  return { region, pages: flip.pages, rc: flip.rc };
+}
+
+/** The same for the registration (PredictedStep.scanReg): the scan re-run with every VMA that a
+ *  recorded decision left unregistered (`unreg`, by ScanVma id) registered, with the acting
+ *  process's context (`async`: WP_ASYNC); the pages whose categories or arming change. */
+function registrationDecides(input: ScanInput, res: ScanResult, offset: number, unreg: ReadonlySet<number>, async: boolean): Record<number, string> {
+  if (!unreg.size) return {};
+  return flipDecides(input, res, offset, (v) => (unreg.has(v.id) ? { ...v, uffdWp: true, wpAsync: async } : v)).pages;
+}
+
+/** The scan re-run, pure, with each page's VMA changed by `flip`: per page of the region (`offset`:
+ *  the scan's first page in it) the scan letters that change (`-` when whether the page is reported
+ *  at all does), and `W` when its arming does; and whether the return code changes. */
+function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v: ScanVma) => ScanVma): { pages: Record<number, string>; rc: boolean } {
+  const flipped = pagemapScan({ ...input, pages: input.pages.map((x) => (x.vma ? { ...x, vma: flip(x.vma) } : x)) });
   const armed = (r: ScanResult) => {
     const out = new Set<number>();
     for (const a of r.actions) {
@@ -383,7 +401,7 @@ function wpAllowedDecides(input: ScanInput, res: ScanResult, offset: number, reg
     if (a0.has(k) !== a1.has(k)) d += 'W';
     if (d) pages[offset + k] = d;
   }
-  return { region, pages, rc: res.rc !== flipped.rc };
+  return { pages, rc: res.rc !== flipped.rc };
 }
 
 function scanEntry(p: Proc, i: number): ScanEntry {
