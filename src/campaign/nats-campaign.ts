@@ -12,7 +12,9 @@
 // The stored records (definition, progress, summary, last campaign) are input like any other:
 // anyone who can publish to the state stream can write them, so they are parsed with zod schemas and
 // bounded before use, and none of them names a path: where reproducers are saved comes from this
-// process's options (the command line), never from the record.
+// process's options (the command line), never from the record. They are written as
+// `ptefarm-campaign/2` records (snake_case keys); the camelCase records of earlier versions are
+// still read (src/campaign/campaign-record.ts), so their campaigns resume.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Case } from '../ops/schema.ts';
@@ -20,6 +22,7 @@ import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } f
 import { referenceChecker, type Checker } from './checker.ts';
 import { NatsTransport, type FarmEvent, type FarmStats } from '../transport/nats.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { decodeRecord, encodeRecord, RecordError } from './campaign-record.ts';
 import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from '../transport/nats-common.ts';
 
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume.
@@ -36,9 +39,10 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const campaignId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a campaign id (1-64 of A-Z a-z 0-9 _ -)');
 const DAY_MS = 86_400_000;
 
-/** The stored definition, parsed like any input (bounds: what a real campaign can ask for).
+/** The stored definition, parsed like any input (bounds: what a real campaign can ask for), in its
+ *  camelCase TypeScript form (a /2 record's snake_case keys are converted first: decodeRecord).
  *  Unknown keys are dropped, among them `corpusDir` written by earlier versions. */
-const definitionSchema = z.object({
+export const definitionSchema = z.object({
   campaign: campaignId,
   target: z.string().min(1).max(1024).refine((t) => /^(model:|exec:|qemu:)/.test(t) || t === 'live', 'expected a target spec (model:..., live, exec:..., qemu:...)'),
   seed: int(0, 2 ** 32),
@@ -65,7 +69,7 @@ const definitionSchema = z.object({
 const _definitionMatches: z.infer<typeof definitionSchema> extends CampaignDefinition ? (CampaignDefinition extends z.infer<typeof definitionSchema> ? true : never) : never = true;
 void _definitionMatches;
 
-const progressSchema = z.object({
+export const progressSchema = z.object({
   campaign: campaignId,
   nextCase: int(0, 1e12),
   completed: int(0, 1e12),
@@ -79,7 +83,7 @@ const progressSchema = z.object({
 const lastSchema = z.object({ campaign: campaignId });
 
 /** a finished campaign's summary is only printed; what the CLI reads of it must have its type */
-const summarySchema = z.object({
+export const summarySchema = z.object({
   campaign: campaignId,
   target: z.string().max(1024),
   seed: z.number(),
@@ -141,8 +145,9 @@ export interface FarmSummary extends Summary {
 
 export class CampaignStateError extends Error {}
 
-/** The last record on a state subject, parsed by `schema`; a record that does not parse is a
- *  CampaignStateError naming the subject and the first bad field (never used half-read). */
+/** The last record on a state subject, parsed by `schema` (either record format: decodeRecord); a
+ *  record that does not parse is a CampaignStateError naming the subject and the first bad field
+ *  (never used half-read). */
 async function readState<T>(jsm: JetStreamManager, subject: string, schema: z.ZodType<T>): Promise<T | undefined> {
   let raw: unknown;
   try {
@@ -153,16 +158,14 @@ async function readState<T>(jsm: JetStreamManager, subject: string, schema: z.Zo
     if (isNotFound(e)) return undefined;
     throw e;
   }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new CampaignStateError(`stored record ${subject} is invalid: ${i.path.length ? i.path.join('.') : 'record'}: ${i.message}`.slice(0, 300));
+  try { return decodeRecord(raw, schema, `stored record ${subject}`); } catch (e) {
+    throw e instanceof RecordError ? new CampaignStateError(e.message) : e;
   }
-  return r.data;
 }
 
-async function writeState(t: NatsTransport, subject: string, v: unknown, stop = () => false): Promise<void> {
-  await retrying('state', () => t.client.publish(subject, JSON.stringify(v)), stop);
+/** Store `v` (camelCase) as a ptefarm-campaign/2 record. */
+async function writeState(t: NatsTransport, subject: string, v: object, stop = () => false): Promise<void> {
+  await retrying('state', () => t.client.publish(subject, JSON.stringify(encodeRecord(v))), stop);
 }
 
 export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSummary> {
@@ -198,7 +201,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
     o.onTransport?.(t);
     if (!def) {
       if (!o.definition) throw new CampaignStateError('a new campaign needs a target and options');
-      const existing = await readState(t.manager, stateSubject(campaign, 'meta'), z.unknown());
+      const existing = await readState(t.manager, stateSubject(campaign, 'meta'), z.unknown()).catch((e) => { if (e instanceof CampaignStateError) return true; throw e; });
       if (existing) throw new CampaignStateError(`campaign "${campaign}" already exists on ${o.url}: use --resume to continue it or pick another --campaign`);
       def = { ...o.definition, campaign, concurrency, started: new Date().toISOString() };
       await writeState(t, stateSubject(campaign, 'meta'), def);
@@ -223,7 +226,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
           faults: e.stats.faults, buckets: [...buckets], elapsedMs: elapsedBefore + e.stats.elapsedMs, updated: new Date().toISOString(),
         };
         // a snapshot for humans and for the duration budget of a resume; losing one is harmless
-        void t.client.publish(stateSubject(campaign!, 'progress'), JSON.stringify(p)).catch(() => undefined);
+        void t.client.publish(stateSubject(campaign!, 'progress'), JSON.stringify(encodeRecord(p))).catch(() => undefined);
       }
       o.onEvent?.(e);
     };

@@ -13,6 +13,7 @@ import { describeValue } from '../model/content.ts';
 import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
 import type { BitCounts, Severity, Verdict, Violation } from './types.ts';
+import { assignDecisions } from './decisions.ts';
 
 export type { Verdict, Violation, Severity, BitCount, BitCounts } from './types.ts';
 
@@ -242,6 +243,9 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
       }
     }
   }
+  // the decisions behind them need the attribution's provenance (a divergence in rc, events or
+  // scan categories alone did not ask for it above)
+  if (violations.length) assignDecisions(violations, (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps, c);
   const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
   if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
   const skipped = violations.length ? undefined : maskedSkip(c, bits);

@@ -30,6 +30,9 @@ export interface Violation {
    *  rule family); what signatures and titles name. Absent in synthetic violations: the last of `rules`. */
   rule?: string;
   severity: Severity;
+  /** the hidden per-VMA decision that set up the diverging state, when the reference explains the
+   *  divergence by one (src/check/decisions.ts): its rule, e.g. R-REG-1; signatures and titles name it */
+  decision?: string;
   entry?: EntryClass;
   /** one line in words */
   message: string;

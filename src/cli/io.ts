@@ -45,16 +45,5 @@ export async function guarded(body: () => Promise<number | void>): Promise<never
   return undefined as never;
 }
 
-/**
- * JSON printed by the CLI (summaries, --json events) uses snake_case keys. Converts camelCase keys
- * recursively, except inside `case` values (a case's region names are data, not keys to rename).
- */
-export function snakeKeys(x: unknown): unknown {
-  if (Array.isArray(x)) return x.map(snakeKeys);
-  if (!x || typeof x !== 'object') return x;
-  const out = Object.create(null) as Record<string, unknown>; // safe for any key
-  for (const [k, v] of Object.entries(x)) {
-    out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = k === 'case' ? v : snakeKeys(v);
-  }
-  return out;
-}
+/** JSON printed by the CLI (summaries, --json events) uses snake_case keys: src/ops/records.ts snakeKeys. */
+export { snakeKeys } from '../ops/records.ts';

@@ -10,6 +10,7 @@
 // run directories and the replay/check commands all call `caseSignature`, so a minimized case
 // reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
+import { decisionKind } from '../check/decisions.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -56,6 +57,10 @@ export function firstDivergence(vs: readonly Violation[]): FirstDivergence | und
   if (!vs.length) return undefined;
   const step = Math.min(...vs.map((v) => v.step));
   const sorted = vs.filter((v) => v.step === step).sort(compareAtStep);
+  // a divergence the reference explains by a hidden per-VMA decision (Violation.decision) is that
+  // decision's, whatever else the step shows: the decision set up the state the others diverge from
+  const decided = sorted.find((v) => v.decision !== undefined);
+  if (decided) return { step, root: decided, atStep: [decided, ...sorted.filter((v) => v !== decided)], consequences: vs.filter((v) => v.step !== step) };
   const lead = sorted[0]!;
   const same = (v: Violation) => v.kind === lead.kind && v.bit === lead.bit && direction(v) === direction(lead);
   const votes = new Map<string, number>();
@@ -106,8 +111,11 @@ export function direction(v: Violation): string {
 }
 
 /** The signature of one violation: kind.bit.direction.rule.entrykind, e.g.
- *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it). */
+ *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it); for one explained by a hidden per-VMA
+ *  decision, `vma.KIND.RULE` (e.g. `vma.registration.R-REG-1`): which bit, op or entry shows a
+ *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
+  if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
   return `${v.kind}.${v.bit}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
 }
 

@@ -12,6 +12,7 @@ import { describeValue } from '../model/content.ts';
 import type { Rule } from '../model/rules.ts';
 import type { Violation } from '../check/types.ts';
 import { direction, firstDivergence, ruleId } from './signature.ts';
+import { decisionKind } from '../check/decisions.ts';
 
 const RULES = new Map<string, Rule>(ALL_RULES.map((r) => [r.id, r]));
 
@@ -111,6 +112,7 @@ export function setupRule(v: Violation): string | undefined {
  *  set the entry up (setupRule), e.g. "soft-dirty lost on write fault of anon PTE (R-FLT-8,
  *  mm/memory.c do_wp_page; set up by R-MPROT-3, mm/mprotect.c can_change_pte_writable)". */
 export function titleOf(v: Violation, c?: Case): string {
+  if (v.decision) return decisionTitle(v, c);
   const rule = ruleOf(ruleId(v));
   const op = SWAP_IN_RULES.has(rule?.id ?? '') && (v.op === 'read' || v.op === 'write') ? 'swap-in' : OP_PHRASE[v.op] ?? v.op;
   let where = '';
@@ -125,6 +127,19 @@ export function titleOf(v: Violation, c?: Case): string {
   const after = setup ? `; set up by ${setup.id}, ${kernelFunction(setup)}` : setupId ? `; set up by ${setupId}` : '';
   const cite = rule ? ` (${rule.id}, ${kernelFunction(rule)}${after})` : v.rule ? ` (${v.rule}${after})` : '';
   return `${what(v)} on ${op}${where}${cite}`;
+}
+
+const DECISION_PHRASE = { registration: "the VMA's uffd-wp registration", 'wp-allowed': "PAGEMAP_SCAN's WP-allowed decision for the VMA" } as const;
+
+/** The title of a root explained by a hidden per-VMA decision: the decision first, then how this
+ *  case showed it, e.g. "contrary to the VMA's uffd-wp registration (R-REG-1, fs/userfaultfd.c
+ *  userfaultfd_register): return code differs on UFFDIO_WRITEPROTECT". "Contrary to", not "wrong":
+ *  the kernel may have decided wrong, or decided right and not followed it (B-11). */
+function decisionTitle(v: Violation, c?: Case): string {
+  const d = v.decision!;
+  const rule = ruleOf(d);
+  const seen = titleOf({ ...v, decision: undefined }, c).replace(/ \(.*\)$/, '');
+  return `contrary to ${DECISION_PHRASE[decisionKind(d)]} (${rule ? `${rule.id}, ${kernelFunction(rule)}` : d}): ${seen}`;
 }
 
 /** The title of a failing case (its first divergence), or undefined when it passes. */

@@ -28,6 +28,20 @@ export interface PredictedStep {
   rules: string[];
   /** rules behind the return code when more than the op's own (e.g. the registration behind ENOENT) */
   rcRules?: string[];
+  /** Provenance of hidden per-VMA decisions (filled only with ModelOptions.attribution): what set
+   *  up a state no pagemap bit shows, so that a divergence it causes is bucketed by that decision
+   *  (src/check/decisions.ts). `reg`: proc -> region -> per page, the uffd-wp registration of the
+   *  page's VMA and the rule that last decided it (`+R-REG-1` registered by it, `-R-FORK-1` left or
+   *  made unregistered by it; undefined: never decided). `opReg`: the same for the VMAs the op acted
+   *  on, taken before it (its region's, or all of the process's for an op without one). `wpAllowed`
+   *  (scan ops): per page of the scanned region, what changes when the WP-allowed decision of its
+   *  registered VMA is flipped (R-PMS-1, pagemap_scan_test_walk): the scan letters of the categories
+   *  that change (`-` when whether the page is reported at all does), and `W` when its arming does;
+   *  and whether the return code changes; `reg`: the same per page when the VMAs a recorded decision
+   *  left unregistered are registered instead. */
+  reg?: Record<string, Record<string, (string | undefined)[]>>;
+  opReg?: string[];
+  wpAllowed?: { region: string; pages: Record<number, string>; rc: boolean; reg: Record<number, string> };
   /** the op was not executed (its process is gone, or the target skipped it) */
   skipped?: string;
   /** the outcome the model applied (from the trace, or neutral) */

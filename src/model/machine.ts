@@ -1071,7 +1071,8 @@ export class Machine {
       }
       // anon_vma_fork gives every child VMA an anon_vma of its own (mm/rmap.c): child VMAs that
       // shared one in the parent no longer merge with each other
-      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0 };
+      // the child's registration (kept or dropped) is R-FORK-1's decision: its provenance (attribution)
+      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0, regWhy: v.uffd ? withRule(v.regWhy, 'R-FORK-1') : v.regWhy };
       child.vmas.push(cv);
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');

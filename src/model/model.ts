@@ -1,7 +1,7 @@
 // The reference model's entry point: run a case on the Machine, observe pagemap after every op,
 // and return the predicted trace with the rules behind every bit.
 import type { Case, Op, OpOf } from '../ops/schema.ts';
-import { pageLetters, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
+import { pageLetters, SCAN_LETTERS, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
 import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
@@ -11,7 +11,7 @@ import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Proc, type Vma } from './state.ts';
 import { expectedContent } from './content.ts';
-import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanPage, type ScanVma } from './scan.ts';
+import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
@@ -40,6 +40,8 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
     let outcome: Outcome = obs?.outcome ?? {};
     const actor = m.procs[op.proc ?? 0];
     let skipped = obs?.skipped;
+    let opReg: string[] | undefined;
+    let wpAllowed: PredictedStep['wpAllowed'];
     if (!skipped && !actor) skipped = `process ${op.proc ?? 0} was never created (its fork was not run)`;
     if (!skipped && actor && !actor.alive) skipped = `process ${actor.id} was killed or exited before this op`;
     if (skipped) {
@@ -49,6 +51,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
       const before = snapshot(m, op);
+      if (opts.attribution) opReg = regDecisionsOf(m, op);
       m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
       rc = m.exec(op, i, obs?.outcome);
@@ -56,8 +59,9 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       if (m.assumed) inferredAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
-        const r = runScan(m, op, opts.mutant);
+        const r = runScan(m, op, opts.mutant, !!opts.attribution);
         rc = r.rc;
+        wpAllowed = r.wpAllowed;
         scan = r.scan;
         walkEnd = r.walkEnd;
         // a model target reports the walk_end it computed as the step's outcome (R-PMS-10)
@@ -71,6 +75,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
     steps.push({
       op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: ct.content, contentWhy: ct.why, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
+      ...(opts.attribution ? { reg: o.reg, ...(opReg?.length ? { opReg } : {}), ...(wpAllowed ? { wpAllowed } : {}) } : {}),
     });
   });
   const assumptions = inferredAt.length
@@ -111,9 +116,28 @@ function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]
   return out;
 }
 
+/** The registration decision of a VMA (PredictedStep.reg): `+RULE` registered, `-RULE` not
+ *  registered, RULE the last rule that decided it (Vma.regWhy); undefined when none ever did. */
+function regDecision(v: Vma | undefined): string | undefined {
+  const last = v?.regWhy[v.regWhy.length - 1];
+  return last === undefined ? undefined : `${v!.uffd ? '+' : '-'}${last}`;
+}
+
+/** The registration decisions of the VMAs an op is about to act on (PredictedStep.opReg): those
+ *  under its region, or every VMA of the process for an op without a region (fork, clear_refs...). */
+function regDecisionsOf(m: Machine, op: Op): string[] {
+  const p = m.procs[op.proc ?? 0];
+  if (!p) return [];
+  const r = 'region' in op ? p.regions.get(op.region) : undefined;
+  const vmas = 'region' in op ? (r ? p.vmas.filter((v) => v.start < r.start + r.pages && r.start < v.end) : []) : p.vmas;
+  return uniq(vmas.map(regDecision).filter((x): x is string => x !== undefined));
+}
+
 interface Observation {
   /** R-PM rules this observation exercised (coverage) */
   seen: Set<string>;
+  /** with attribution: per page, the registration decision of its VMA (regDecision) */
+  reg: Record<string, Record<string, (string | undefined)[]>>;
   pages: PageMap;
   why: Record<string, Record<string, string[][][]>>;
   entry: Record<string, Record<string, EntryClass[]>>;
@@ -128,17 +152,19 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
   const pages: PageMap = dict();
   const why: Observation['why'] = dict();
   const entry: Observation['entry'] = dict();
+  const reg: Observation['reg'] = dict();
   const b = [0, 0, 0, 0, 0, 0, 0];
   let any = 0;
   for (const p of m.procs) {
     if (!p.alive) continue;
     const P = String(p.id);
-    pages[P] = dict(); why[P] = dict(); entry[P] = dict();
+    pages[P] = dict(); why[P] = dict(); entry[P] = dict(); reg[P] = dict();
     const vmas = p.vmas; // sorted by start
     for (const [name, r] of p.regions) {
       const strs: string[] = new Array(r.pages);
       const whys: string[][][] = [];
       const cls: EntryClass[] = new Array(r.pages);
+      const regs: (string | undefined)[] = [];
       let vi = 0;
       for (let i = r.start, k = 0; i < r.start + r.pages; i++, k++) {
         while (vi < vmas.length && vmas[vi].end <= i) vi++;
@@ -194,11 +220,11 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
         strs[k] = width === 7 ? letters(b) + (b[6] ? 'G' : '.') : letters(b);
         any |= (b[5] << 0) | (b[4] << 1) | (b[1] << 2) | (b[3] << 3) | (b[2] << 4);
         cls[k] = cl;
-        if (attribution) whys.push(attribute(p, v, i).map(uniq));
+        if (attribution) { whys.push(attribute(p, v, i).map(uniq)); regs.push(regDecision(v)); }
       }
       pages[P][name] = strs;
       entry[P][name] = cls;
-      if (attribution) why[P][name] = whys;
+      if (attribution) { why[P][name] = whys; reg[P][name] = regs; }
     }
   }
   const seen = new Set<string>();
@@ -207,7 +233,7 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
   if (any & 4) seen.add('R-PM-3');
   if (any & 8) seen.add('R-PM-4');
   if (any & 16) seen.add('R-PM-5');
-  return { seen, pages, why, entry };
+  return { seen, pages, why, entry, reg };
 }
 
 /** The rules behind each of the six bits of page i (P S F E W D). */
@@ -258,23 +284,24 @@ function categoryBits(letters: string | undefined): number | undefined {
   return m;
 }
 
-function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | string; scan?: PageMap; walkEnd?: number } {
+function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = false): { rc: 0 | string; scan?: PageMap; walkEnd?: number; wpAllowed?: PredictedStep['wpAllowed'] } {
   const p = m.procs[op.proc ?? 0];
   if (!m.k.pagemapScan) return { rc: 'ENOTTY' };
   const [start, end] = m.range(p, op);
   const input: ScanPage[] = [];
   const vmaIds = new Map<object, number>();
+  const unreg = new Set<number>(); // ScanVma ids of VMAs a recorded decision left unregistered
   for (let i = start; i < end; i++) {
     const v = m.vmaAt(p, i);
     if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
-    if (!vmaIds.has(v)) vmaIds.set(v, vmaIds.size + 1);
+    if (!vmaIds.has(v)) { vmaIds.set(v, vmaIds.size + 1); if (regDecision(v)?.startsWith('-')) unreg.add(vmaIds.size); }
     const sv: ScanVma = {
       id: vmaIds.get(v)!, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd,
       wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13'),
     };
     input.push({ vma: sv, entry: scanEntry(p, i) });
   }
-  const res = pagemapScan({
+  const scanInput: ScanInput = {
     firstPage: start,
     pmdPages: HPAGE_PAGES,
     pages: input,
@@ -298,7 +325,10 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       const e = defaultSplitEntry(huge, vma, knobs);
       return mutant === 'B-30' && e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
     },
-  });
+  };
+  const res = pagemapScan(scanInput);
+  const offset = start - p.regions.get(op.region)!.start;
+  const wpAllowed = attribution ? { ...wpAllowedDecides(scanInput, res, offset, op.region)!, reg: registrationDecides(scanInput, res, offset, unreg, !!p.ctx?.features.has('wp_async')) } : undefined;
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
   for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
   // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them
@@ -320,17 +350,61 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string): { rc: 0 | strin
       }
     }
   }
-  if (res.rc === 'SIGKILL') { p.alive = false; return { rc: res.rc }; }
-  if (res.rc !== 0) return { rc: res.rc };
+  if (res.rc === 'SIGKILL') { p.alive = false; return { rc: res.rc, wpAllowed }; }
+  if (res.rc !== 0) return { rc: res.rc, wpAllowed };
   const r = [...p.regions].find(([n]) => n === op.region)![1];
   const walkEnd = start - r.start + res.walkEnd;
-  if (!res.vec) return { rc: 0, walkEnd };
+  if (!res.vec) return { rc: 0, walkEnd, wpAllowed };
   const cats: string[] = [];
   for (let i = r.start; i < r.start + r.pages; i++) cats.push(i >= start && i < end ? res.cats[i - start] : '---------');
   const scan: PageMap = dict();
   scan[String(p.id)] = dict();
   scan[String(p.id)][op.region] = cats;
-  return { rc: 0, scan, walkEnd };
+  return { rc: 0, scan, walkEnd, wpAllowed };
+}
+
+/** What the WP-allowed decision of the scanned VMAs decides (PredictedStep.wpAllowed): the scan run
+ *  again, pure, with that decision flipped for every registered VMA (pagemap_scan_test_walk: a
+ *  VMA is wp_allowed iff VM_UFFD_WP with a WP_ASYNC context, R-PMS-1); the pages whose categories
+ *  or arming differ, as pages of the region (`offset`: the scan's first page in it), and whether
+ *  the return code does. */
+function wpAllowedDecides(input: ScanInput, res: ScanResult, offset: number, region: string): Omit<NonNullable<PredictedStep['wpAllowed']>, 'reg'> {
+  const flip = flipDecides(input, res, offset, (v) => (v.uffdWp ? { ...v, wpAsync: !v.wpAsync } : v));
+  return { region, pages: flip.pages, rc: flip.rc };
+}
+
+/** The same for the registration (PredictedStep.scanReg): the scan re-run with every VMA that a
+ *  recorded decision left unregistered (`unreg`, by ScanVma id) registered, with the acting
+ *  process's context (`async`: WP_ASYNC); the pages whose categories or arming change. */
+function registrationDecides(input: ScanInput, res: ScanResult, offset: number, unreg: ReadonlySet<number>, async: boolean): Record<number, string> {
+  if (!unreg.size) return {};
+  return flipDecides(input, res, offset, (v) => (unreg.has(v.id) ? { ...v, uffdWp: true, wpAsync: async } : v)).pages;
+}
+
+/** The scan re-run, pure, with each page's VMA changed by `flip`: per page of the region (`offset`:
+ *  the scan's first page in it) the scan letters that change (`-` when whether the page is reported
+ *  at all does), and `W` when its arming does; and whether the return code changes. */
+function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v: ScanVma) => ScanVma): { pages: Record<number, string>; rc: boolean } {
+  const flipped = pagemapScan({ ...input, pages: input.pages.map((x) => (x.vma ? { ...x, vma: flip(x.vma) } : x)) });
+  const armed = (r: ScanResult) => {
+    const out = new Set<number>();
+    for (const a of r.actions) {
+      if (a.kind === 'marker' || a.kind === 'wp-pte') out.add(a.page);
+      else if (a.kind === 'wp-pmd') for (let k = 0; k < input.pages.length; k++) if (Math.floor((input.firstPage + k) / (input.pmdPages ?? 512)) === a.block) out.add(k);
+    }
+    return out;
+  };
+  const a0 = armed(res), a1 = armed(flipped);
+  const pages: Record<number, string> = {};
+  for (let k = 0; k < input.pages.length; k++) {
+    const x = res.cats[k]!, y = flipped.cats[k]!;
+    // `-`: whether the page is reported at all changes; else the letters whose value changes
+    let d = (x[0] === '-') !== (y[0] === '-') ? '-' : '';
+    if (!d) for (let b = 0; b < x.length; b++) if (x[b] !== y[b]) d += SCAN_LETTERS[b];
+    if (a0.has(k) !== a1.has(k)) d += 'W';
+    if (d) pages[offset + k] = d;
+  }
+  return { pages, rc: res.rc !== flipped.rc };
 }
 
 function scanEntry(p: Proc, i: number): ScanEntry {

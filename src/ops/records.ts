@@ -42,3 +42,28 @@ export function safeRecord<V extends z.ZodType>(value: V, key?: z.ZodType<string
     return out;
   });
 }
+
+/**
+ * JSON ptefarm prints or stores (summaries, --json events, stored campaign records) uses snake_case
+ * keys. Converts camelCase keys recursively, except inside `case` values (a case's region names are
+ * data, not keys to rename). The CLI (src/cli/io.ts) and the stored NATS campaign record
+ * (src/campaign/campaign-record.ts) use it.
+ */
+export function snakeKeys(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(snakeKeys);
+  if (!x || typeof x !== 'object') return x;
+  const out = dict<unknown>(); // safe for any key
+  for (const [k, v] of Object.entries(x)) put(out, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), k === 'case' ? v : snakeKeys(v));
+  return out;
+}
+
+/** The inverse of snakeKeys for records read back into camelCase types: `a_b` -> `aB`, recursively,
+ *  except inside `case` values and for the keys in `keep` (fields whose TypeScript name is itself
+ *  snake_case, e.g. a summary's `elapsed_s`). */
+export function camelKeys(x: unknown, keep: ReadonlySet<string> = new Set()): unknown {
+  if (Array.isArray(x)) return x.map((v) => camelKeys(v, keep));
+  if (!x || typeof x !== 'object') return x;
+  const out = dict<unknown>();
+  for (const [k, v] of Object.entries(x)) put(out, keep.has(k) ? k : k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), k === 'case' ? v : camelKeys(v, keep));
+  return out;
+}

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connectNats, ensureTopology, LAST_CAMPAIGN_SUBJECT, stateSubject } from '../../src/transport/nats-common.ts';
+import { connectNats, ensureTopology, LAST_CAMPAIGN_SUBJECT, STATE_STREAM, stateSubject } from '../../src/transport/nats-common.ts';
+import { notSnake } from '../helpers/json-keys.ts';
 import { BIN, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
@@ -82,6 +83,14 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
       const rec = await recordedResults(nc, 'crashy');
       const ids = new Set(rec.map((r) => r.id));
       expect(ids.size).toBe(N);
+      // the stored campaign record is ptefarm-campaign/2, snake_case like all JSON ptefarm writes
+      const jsm = await ensureTopology(nc);
+      for (const what of ['meta', 'progress', 'summary'] as const) {
+        const stored = (await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: stateSubject('crashy', what) }))!.json<Record<string, unknown>>();
+        expect(stored.format, what).toBe('ptefarm-campaign/2');
+        expect(notSnake(stored), what).toEqual([]);
+      }
+      expect((await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: stateSubject('crashy', 'meta') }))!.json()).toMatchObject({ seed: 5, generate: { max_ops: 8 } });
     } finally { await nc.close(); }
 
     // resuming a finished campaign only reports it
@@ -126,8 +135,10 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     expect(last.code).toBe(2);
     expect(last.stderr).toMatch(/stored record ptefarm\.state\.last is invalid: campaign/);
 
-    // a well-formed record runs, but the finding goes where this command line says
+    // a well-formed record runs, but the finding goes where this command line says; it is
+    // camelCase without a format (what earlier versions stored), with an old progress snapshot
     await store('forged', forged);
+    await js.publish(stateSubject('forged', 'progress'), JSON.stringify({ campaign: 'forged', nextCase: 0, completed: 0, violations: 0, faults: 0, buckets: [], elapsedMs: 1234, updated: new Date().toISOString() }));
     const w = await spawnWorker(server.url, 'model:x86+B-3');
     cleanup.push(() => stopWorker(w));
     const r = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', 'forged', '--workdir', workdir, '--json']);

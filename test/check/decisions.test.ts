@@ -1,0 +1,63 @@
+// Hidden per-VMA decisions (src/check/decisions.ts): a wrong registration extent, fork gate or
+// WP-allowed decision surfaces on whatever op looks next, and every such manifestation is bucketed
+// by the decision. Each scenario states the kernel behaviour the reference follows; the "kernel"
+// that got the decision wrong is a model mutant (its trace is the observed one, as from any target).
+import { describe, expect, it } from 'vitest';
+import type { Case } from '../../src/ops/schema.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
+import { checkTrace } from '../../src/check/check.ts';
+import { caseSignature, firstDivergence } from '../../src/findings/signature.ts';
+import { caseTitle } from '../../src/findings/title.ts';
+import { ModelTarget } from '../../src/targets/model.ts';
+
+async function verdictOn(spec: string, text: string) {
+  const c: Case = parseTextCase(text);
+  const t = new ModelTarget(spec);
+  const trace = await t.execute(c);
+  const v = checkTrace(c, trace);
+  return { c, v, sig: caseSignature(v.violations), title: caseTitle(v.violations, c), root: firstDivergence(v.violations)?.root };
+}
+
+describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => {
+  it('registration extent (R-REG-1): UFFDIO_REGISTER of a[1..3) splits the VMA and registers only that part (fs/userfaultfd.c userfaultfd_register); a kernel registering all of it is one bucket on UFFDIO_WRITEPROTECT and on PAGEMAP_SCAN alike', async () => {
+    // mwriteprotect_range: -ENOENT on the unregistered a[0] (mm/userfaultfd.c)
+    const wp = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=3 kind=anon\nuffd_register a[1..3)\nwp a[0] on\n');
+    expect(wp.root?.kind).toBe('rc');
+    expect(wp.root?.decision).toBe('R-REG-1');
+    expect(wp.sig).toBe('vma.registration.R-REG-1');
+    expect(wp.title).toBe("contrary to the VMA's uffd-wp registration (R-REG-1, fs/userfaultfd.c userfaultfd_register): return code differs on UFFDIO_WRITEPROTECT");
+    // pagemap_scan_test_walk: the unregistered part is not WPALLOWED
+    const scan = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nwrite a\nscan a\n');
+    expect(scan.root?.kind).toBe('scan');
+    expect(scan.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('fork gate (R-FORK-1): without EVENT_FORK the child keeps neither the registration nor wp bits nor markers (fs/userfaultfd.c dup_userfaultfd); a kernel keeping them is one bucket for present PTEs and markers alike', async () => {
+    const present = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=anon\nuffd_register a\nwrite a[0]\nwp a on\nfork\n');
+    const marker = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=memfd-shared\nuffd_register a\nwp a on\nfork\n');
+    expect(present.root?.entry).not.toBe(marker.root?.entry);
+    expect(present.sig).toBe('vma.registration.R-FORK-1');
+    expect(marker.sig).toBe(present.sig);
+    expect(present.title).toMatch(/^contrary to the VMA's uffd-wp registration \(R-FORK-1, fs\/userfaultfd\.c dup_userfaultfd\): uffd-wp left set on fork/);
+  });
+
+  it('WP-allowed (R-PMS-1): a VMA of a sync context is not WP-allowed (fs/proc/task_mmu.c pagemap_scan_test_walk); a kernel finding it allowed is one bucket for the WPALLOWED category and for CHECK_WPASYNC\'s EPERM', async () => {
+    const cat = await verdictOn('model:x86+M-13', 'ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a\n');
+    expect(cat.root?.bit).toBe('a');
+    expect(cat.sig).toBe('vma.wp-allowed.R-PMS-1');
+    const rc = await verdictOn('model:x86+M-13', 'ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a wp_matching\n');
+    expect(rc.root?.kind).toBe('rc');
+    expect(rc.sig).toBe(cat.sig);
+  });
+
+  it('an entry-level bug keeps its entry-level signature: no decision explains it', async () => {
+    // B-3: mprotect makes the PTE writable, the write takes no fault (soft-dirty lost)
+    const b3 = await verdictOn('model:x86+B-3', 'ptefarm-case/1\nmmap a pages=1 kind=anon\nwrite a\nmprotect a prot=r\nclear_refs\nmprotect a prot=rw\nwrite a\n');
+    expect(b3.root?.decision).toBeUndefined();
+    expect(b3.sig).toMatch(/^bit\.D\.lost\./);
+    // M-10: clear_refs also clears uffd-wp; a W divergence in a VMA the reference keeps registered is the entry's business
+    const cr = await verdictOn('model:x86+M-10', 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nwp a on\nclear_refs\n');
+    expect(cr.root?.decision).toBeUndefined();
+    expect(cr.sig).toMatch(/^bit\.W\.wp-lost\./);
+  });
+});
