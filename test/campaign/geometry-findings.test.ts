@@ -2,7 +2,7 @@
 // its pages, over the 1024-page limit of 4 KiB pages. A campaign generating for 16 KiB pages records
 // a finding whose case has such a region together with its geometry (finding.json page_size,
 // pmd_size); `ptefarm corpus add` promotes it with the geometry sidecar; the corpus loader validates
-// it within the 16 KiB limits. Without a geometry (older findings, corpus files without a sidecar) a
+// it within the 16 KiB limits and `ptefarm replay` runs it on `model:x86-16k`. Without a geometry (older findings, corpus files without a sidecar) a
 // case is 4 KiB and one over 1024 pages is refused with the limit named.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -68,6 +68,10 @@ describe('findings of a 16 KiB-page target', () => {
     expect(e!.error).toBeUndefined();
     expect(e!.geometry).toEqual(G16);
     expect(e!.case!.ops).toEqual(f!.case!.ops);
+    // replayed from the corpus on a 16 KiB target: valid there and agreeing with the model
+    const r = run(['replay', '--target', 'model:x86-16k', '--json', dir]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ cases: 1, ok: 1, errors: 0 });
   });
 
   it('a finding without a geometry is 4 KiB: its case over 1024 pages is refused by corpus add, naming the limit', () => {
