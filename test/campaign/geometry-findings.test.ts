@@ -72,6 +72,12 @@ describe('findings of a 16 KiB-page target', () => {
     const r = run(['replay', '--target', 'model:x86-16k', '--json', dir]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ cases: 1, ok: 1, errors: 0 });
+    // on a 4 KiB target it is skipped, naming both geometries (its pages would mean other sizes)
+    const r4 = run(['replay', '--target', 'model:x86', '--json', dir]);
+    expect(r4.status, r4.stdout + r4.stderr).toBe(0);
+    const lines = r4.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ status: 'skipped', reason: 'written for 16 KiB pages, 32 MiB PMD; model:x86 has 4 KiB pages, 2 MiB PMD' });
+    expect(lines.pop()).toMatchObject({ cases: 1, ok: 0, skipped: 1 });
   });
 
   it('a finding without a geometry is 4 KiB: its case over 1024 pages is refused by corpus add, naming the limit', () => {
