@@ -98,7 +98,7 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
+ * Save `c` as the reproducer of bucket `sig` in `dir` (`<slug>.json`, `<slug>-16k.json` for 16 KiB pages). Keeps an existing file when its case is
  * not larger (ops, then pages, then JSON length) and of the same geometry; an unreadable/invalid
  * existing file is replaced. The case is named `name`, or `regression: SIG (EXTRA)` without one.
  * `geometry` (default 4 KiB pages) is what the case was written for: its limits validate it, and
@@ -107,7 +107,8 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
  */
 export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string, geometry: PageGeometry = GEOMETRY_4K): Promise<SaveResult> {
   if (geometry.pageSize === GEOMETRY_4K.pageSize && geometry.pmdPages === GEOMETRY_4K.pmdPages) geometry = GEOMETRY_4K;
-  const path = join(dir, `${signatureSlug(sig)}.json`);
+  // one reproducer per signature and geometry: a 16 KiB one never displaces the 4 KiB one
+  const path = join(dir, `${signatureSlug(sig)}${geometry === GEOMETRY_4K ? '' : `-${geometry.pageSize / 1024}k`}.json`);
   // across processes the re-check before the rename narrows, but cannot close, the window
   return serialized(path, () => saveLocked(path, sig, c, name ?? bucketName(sig, extra), geometry));
 }

@@ -117,12 +117,20 @@ describe('findings of a 16 KiB-page target', () => {
     expect(e!.error).toMatch(/x\.json: invalid case/);
     expect(e!.error).toMatch(/1024/);
     await expect(saveReproducer(dir, 'sig', bigCase(2048))).rejects.toThrow(/refusing to save an invalid reproducer.*1024/);
-    // given its geometry it is saved with a sidecar, and a later 4 KiB reproducer of the bucket drops it
+    // given its geometry it is saved with a sidecar, next to (never over) the bucket's 4 KiB reproducer
     const r = await saveReproducer(dir, 'sig', bigCase(2048), undefined, undefined, G16);
     expect(r.written).toBe(true);
+    expect(r.path).toMatch(/-16k\.json$/);
     expect(readdirSync(dir).filter((x) => x.endsWith('.geometry'))).toHaveLength(1);
-    expect((await saveReproducer(dir, 'sig', bigCase(8), undefined, undefined, GEOMETRY_4K)).written).toBe(true);
-    expect(readdirSync(dir).filter((x) => x.endsWith('.geometry'))).toHaveLength(0);
-    expect((await loadCorpus([dir])).find((x) => x.path === r.path)).toMatchObject({ case: { ops: bigCase(8).ops } });
+    const r4 = await saveReproducer(dir, 'sig', bigCase(8), undefined, undefined, GEOMETRY_4K);
+    expect(r4.written).toBe(true);
+    expect(r4.path).not.toBe(r.path);
+    const all = await loadCorpus([dir]);
+    expect(all.find((x) => x.path === r.path)).toMatchObject({ case: { ops: bigCase(2048).ops }, geometry: G16 });
+    expect(all.find((x) => x.path === r4.path)).toMatchObject({ case: { ops: bigCase(8).ops } });
+    expect(all.find((x) => x.path === r4.path)!.geometry).toBeUndefined();
+    // a sidecar that is not a geometry makes its case an error naming the sidecar
+    writeFileSync(r.path.replace(/\.json$/, '.geometry'), '{"page_size":12345}');
+    expect((await loadCorpus([dir])).find((x) => x.path === r.path)!.error).toMatch(/-16k\.geometry: bad page geometry: page size 12345/);
   });
 });
