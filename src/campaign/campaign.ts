@@ -13,7 +13,7 @@ import { addHits, recordFinding } from './findings.ts';
 import { Scheduler } from './scheduler.ts';
 import { ResultHandler } from './results.ts';
 import { CaseRunner, minimizeJob, reliabilityJob } from './jobs.ts';
-import type { Trace } from '../ops/trace.ts';
+import { geometryOfHost, type Trace } from '../ops/trace.ts';
 import { limitsFor } from '../ops/layout.ts';
 
 export interface CampaignOptions {
@@ -160,7 +160,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
     reported.set(sig, b.hits);
     const p = recordFinding(opts.workdir, {
       target, signature: sig, case: b.case, hits: b.hits, minimized: b.minimized, source: opts.source ?? 'fuzz',
-      info: results.infoOf.get(sig), seed: opts.seed, caseIndex: b.firstIndex, example: b.info.line, title: b.info.title,
+      info: results.infoOf.get(sig), geometry: opts.generate?.geometry ?? geometryOfHost(results.infoOf.get(sig)?.host), seed: opts.seed, caseIndex: b.firstIndex, example: b.info.line, title: b.info.title,
       ...(b.reliability ? { reliability: `${b.reliability.ok}/${b.reliability.runs}` } : {}),
     }).then((r) => {
       files.set(sig, r.caseFile);

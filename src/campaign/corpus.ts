@@ -3,11 +3,15 @@
 // Each file is a valid ptefarm-case/1 whose `name` describes the bucket. Only `ptefarm corpus add`
 // writes into corpus/ (campaigns store their findings in the work directory, src/campaign/findings.ts);
 // `serialized` is the per-file lock used by both; files are written by src/ops/atomic-write.ts.
+// A case written for another page geometry than 4 KiB pages (docs/page-size.md) has a sidecar
+// <slug>.geometry ({"page_size","pmd_size"} in bytes) saying which: it is validated with that
+// geometry's limits (a 16 KiB case may have 4096 pages per region); without one a case is 4 KiB.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Case } from '../ops/schema.ts';
-import { parseCase, validateCase } from '../ops/validate.ts';
+import { CaseError, validateCase } from '../ops/validate.ts';
+import { GEOMETRY_4K, describeGeometry, geometryOf, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { smaller } from './dedup.ts';
 import { writeFileAtomic } from '../ops/atomic-write.ts';
 
@@ -29,14 +33,51 @@ export function bucketName(sig: string, extra?: string): string {
 
 export type SaveResult = { path: string; written: boolean; reason: 'new' | 'smaller' | 'kept-existing' };
 
-/** The valid case stored at `path`, or undefined when it is missing, unreadable or invalid. */
-export async function readValidCase(path: string): Promise<Case | undefined> {
+/** The valid case stored at `path` (valid within the limits of `geometry`, default 4 KiB pages),
+ *  or undefined when it is missing, unreadable or invalid. */
+export async function readValidCase(path: string, geometry: PageGeometry = GEOMETRY_4K): Promise<Case | undefined> {
   try {
     const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
-    return validateCase(raw).length === 0 ? (raw as Case) : undefined;
+    return validateCase(raw, limitsFor(geometry)).length === 0 ? (raw as Case) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The stored form of a page geometry (bytes, as in traces and heartbeats: page_size, pmd_size). */
+export interface StoredGeometry { page_size: number; pmd_size: number }
+export function storedGeometry(g: PageGeometry): StoredGeometry { return { page_size: g.pageSize, pmd_size: g.pageSize * g.pmdPages }; }
+
+/** The geometry a stored record names; absent fields (records older than geometry) are 4 KiB pages.
+ *  Throws, naming `where`, when the fields are not a geometry. */
+export function geometryOfStored(x: { page_size?: unknown; pmd_size?: unknown } | undefined, where: string): PageGeometry {
+  if (!x || (x.page_size === undefined && x.pmd_size === undefined)) return GEOMETRY_4K;
+  const num = (v: unknown) => typeof v === 'number' ? v : NaN;
+  try { return geometryOf(num(x.page_size ?? GEOMETRY_4K.pageSize), x.pmd_size === undefined ? undefined : num(x.pmd_size)); }
+  catch (e) { throw new Error(`${where}: bad page geometry: ${(e as Error).message}`); }
+}
+
+/** `<dir>/<slug>.json` -> `<dir>/<slug>.geometry`: the sidecar naming a non-4 KiB case's geometry */
+export function geometrySidecar(casePath: string): string { return casePath.replace(/\.json$/, '') + '.geometry'; }
+
+/** The geometry of the corpus case at `casePath`: its sidecar's, or 4 KiB pages without one. */
+export async function corpusGeometry(casePath: string): Promise<PageGeometry> {
+  const side = geometrySidecar(casePath);
+  let text: string;
+  try { text = await readFile(side, 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return GEOMETRY_4K;
+    throw new Error(`${side}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { throw new Error(`${side}: not JSON`); }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${side}: expected {"page_size", "pmd_size"}`);
+  return geometryOfStored(raw as StoredGeometry, side);
+}
+
+/** the problems of `c` within `g`'s limits, each saying which geometry's limits they are */
+function problemsIn(c: unknown, g: PageGeometry): string[] {
+  const p = validateCase(c, limitsFor(g));
+  return g === GEOMETRY_4K ? p : p.map((x) => `${x} (limits of ${describeGeometry(g)})`);
 }
 
 
@@ -57,32 +98,48 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Save `c` as the reproducer of bucket `sig` in `dir`. Keeps an existing file when its case is
- * not larger (ops, then pages, then JSON length); an unreadable/invalid existing file is replaced.
- * The case is named `name`, or `regression: SIG (EXTRA)` without one.
+ * Save `c` as the reproducer of bucket `sig` in `dir` (`<slug>.json`, `<slug>-16k.json` for 16 KiB pages). Keeps an existing file when its case is
+ * not larger (ops, then pages, then JSON length) and of the same geometry; an unreadable/invalid
+ * existing file is replaced. The case is named `name`, or `regression: SIG (EXTRA)` without one.
+ * `geometry` (default 4 KiB pages) is what the case was written for: its limits validate it, and
+ * any other than 4 KiB is kept in the sidecar (written before the case, so a reader never sees a
+ * 16 KiB case without it).
  */
-export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string): Promise<SaveResult> {
-  const path = join(dir, `${signatureSlug(sig)}.json`);
+export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string, geometry: PageGeometry = GEOMETRY_4K): Promise<SaveResult> {
+  if (geometry.pageSize === GEOMETRY_4K.pageSize && geometry.pmdPages === GEOMETRY_4K.pmdPages) geometry = GEOMETRY_4K;
+  // one reproducer per signature and geometry: a 16 KiB one never displaces the 4 KiB one
+  const path = join(dir, `${signatureSlug(sig)}${geometry === GEOMETRY_4K ? '' : `-${geometry.pageSize / 1024}k`}.json`);
   // across processes the re-check before the rename narrows, but cannot close, the window
-  return serialized(path, () => saveLocked(path, sig, c, name ?? bucketName(sig, extra)));
+  return serialized(path, () => saveLocked(path, sig, c, name ?? bucketName(sig, extra), geometry));
 }
 
-async function saveLocked(path: string, sig: string, c: Case, name: string): Promise<SaveResult> {
+async function storedCase(path: string): Promise<Case | undefined> {
+  const g = await corpusGeometry(path).catch(() => undefined);
+  return g && readValidCase(path, g);
+}
+
+async function saveLocked(path: string, sig: string, c: Case, name: string, geometry: PageGeometry): Promise<SaveResult> {
   const doc: Case = { ...c, name };
-  const problems = validateCase(doc);
+  const problems = problemsIn(doc, geometry);
   if (problems.length) throw new Error(`refusing to save an invalid reproducer for ${sig}: ${problems.join('; ')}`);
-  const before = await readValidCase(path);
-  if (before && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
+  const oldGeometry = await corpusGeometry(path).catch(() => undefined);
+  const sameGeometry = oldGeometry?.pageSize === geometry.pageSize && oldGeometry.pmdPages === geometry.pmdPages;
+  const before = await storedCase(path);
+  if (before && sameGeometry && !smaller(c, before)) return { path, written: false, reason: 'kept-existing' };
+  const side = geometrySidecar(path);
+  if (geometry !== GEOMETRY_4K) await writeFileAtomic(side, JSON.stringify(storedGeometry(geometry)) + '\n');
   // re-check just before the rename: another writer may have stored a smaller one meanwhile
   const written = await writeFileAtomic(path, JSON.stringify(doc, null, 2) + '\n', async () => {
-    const now = await readValidCase(path);
+    if (!sameGeometry) return false;
+    const now = await storedCase(path);
     return !!now && !smaller(c, now);
   });
   if (!written) return { path, written: false, reason: 'kept-existing' };
+  if (geometry === GEOMETRY_4K) await rm(side, { force: true });
   return { path, written: true, reason: before ? 'smaller' : 'new' };
 }
 
-export interface CorpusEntry { path: string; case?: Case; error?: string }
+export interface CorpusEntry { path: string; case?: Case; error?: string; /** set when not 4 KiB pages (its sidecar) */ geometry?: PageGeometry }
 
 /** Every *.json case under the given directories (not recursive), sorted by path; missing dirs are skipped. */
 export async function loadCorpus(dirs: string[]): Promise<CorpusEntry[]> {
@@ -101,8 +158,11 @@ export async function loadCorpus(dirs: string[]): Promise<CorpusEntry[]> {
 
 async function loadOne(path: string): Promise<CorpusEntry> {
   try {
+    const geometry = await corpusGeometry(path);
     const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
-    return { path, case: parseCase(raw, undefined, path) };
+    const problems = problemsIn(raw, geometry);
+    if (problems.length) throw new CaseError(problems, path);
+    return { path, case: raw as Case, ...(geometry === GEOMETRY_4K ? {} : { geometry }) };
   } catch (e) {
     return { path, error: (e as Error).message };
   }

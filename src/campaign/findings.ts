@@ -4,6 +4,8 @@
 // `repro` take it as is) and finding.json (ptefarm-finding/1: where and when it was seen).
 // A re-hit adds to hits and last_seen and rewrites case.json only when its reproducer is smaller.
 // Both files are written atomically (writeFileAtomic); `ptefarm corpus add` promotes a finding.
+// finding.json names the page geometry the case was written for (page_size, pmd_size; absent in
+// findings older than it: 4 KiB pages), and case.json is validated with that geometry's limits.
 import { packagePath } from '../package-root.ts';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -11,7 +13,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Case } from '../ops/schema.ts';
 import type { TargetInfo } from '../ops/trace.ts';
 import { validateCase } from '../ops/validate.ts';
-import { readValidCase, serialized, signatureSlug } from './corpus.ts';
+import { geometryOfStored, readValidCase, serialized, signatureSlug, storedGeometry } from './corpus.ts';
+import { GEOMETRY_4K, describeGeometry, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { writeFileAtomic } from '../ops/atomic-write.ts';
 import { smaller } from './dedup.ts';
 import { findingsDir } from './config.ts';
@@ -52,6 +55,10 @@ export interface Finding {
   reliability?: string;
   /** one violation in words */
   example?: string;
+  /** the page geometry the case was written for, in bytes; absent for 4 KiB pages, 2 MiB PMD (and
+   *  in findings older than it); its limits validate case.json (docs/page-size.md) */
+  page_size?: number;
+  pmd_size?: number;
 }
 
 /** A sighting to record: a bucket of one campaign, or one minimized case. */
@@ -68,6 +75,8 @@ export interface Sighting {
   reliability?: string;
   example?: string;
   title?: string;
+  /** the geometry the case was generated for (default 4 KiB pages) */
+  geometry?: PageGeometry;
 }
 
 export interface RecordResult {
@@ -103,6 +112,13 @@ async function readFinding(dir: string): Promise<Finding | undefined> {
 
 const json = (x: unknown) => JSON.stringify(x, null, 2) + '\n';
 
+const is4k = (g: PageGeometry) => g.pageSize === GEOMETRY_4K.pageSize && g.pmdPages === GEOMETRY_4K.pmdPages;
+/** a finding whose case is being replaced: the new case's geometry (provenance) is the one */
+function withoutGeometry(f: Finding): Finding {
+  const { page_size: _p, pmd_size: _m, ...rest } = f;
+  return rest;
+}
+
 function provenance(s: Sighting): Partial<Finding> {
   return {
     ...(s.info ? { target_name: s.info.name, arch: s.info.arch, kernel: s.info.kernel, probe: { ...s.info.capabilities } } : {}),
@@ -110,6 +126,8 @@ function provenance(s: Sighting): Partial<Finding> {
     ...(s.caseIndex !== undefined ? { case_index: s.caseIndex } : {}),
     ops: s.case.ops.length,
     minimized: s.minimized,
+    // as in traces, present only when not 4 KiB pages: a 4 KiB finding reads as before
+    ...(s.geometry && !is4k(s.geometry) ? storedGeometry(s.geometry) : {}),
     ...(s.reliability ? { reliability: s.reliability } : {}),
     ...(s.example ? { example: s.example } : {}),
   };
@@ -126,21 +144,26 @@ export function recordFinding(workdir: string, s: Sighting, now = new Date()): P
   return serialized(dir, async () => {
     const caseFile = join(dir, FINDING_CASE_FILE);
     const doc: Case = { ...s.case, name: (s.title ?? s.signature).slice(0, 4000) };
-    const problems = validateCase(doc);
-    if (problems.length) throw new Error(`refusing to record an invalid reproducer for ${s.signature}: ${problems.join('; ')}`);
+    const geometry = s.geometry ?? GEOMETRY_4K;
+    const problems = validateCase(doc, limitsFor(geometry));
+    if (problems.length) throw new Error(`refusing to record an invalid reproducer for ${s.signature} (${describeGeometry(geometry)}): ${problems.join('; ')}`);
     const at = now.toISOString();
     const before = await readFinding(dir);
-    const oldCase = before ? await readValidCase(caseFile) : undefined;
+    // the stored case counts pages of the finding's geometry: one of another geometry is replaced
+    const oldGeometry = before ? (() => { try { return findingGeometry(before); } catch { return undefined; } })() : undefined;
+    const same = !!oldGeometry && oldGeometry.pageSize === geometry.pageSize && oldGeometry.pmdPages === geometry.pmdPages;
+    const oldCase = before && same ? await readValidCase(caseFile, geometry) : undefined;
     const replace = !oldCase || smaller(s.case, oldCase);
     let written = false;
     if (replace) written = await writeFileAtomic(caseFile, json(doc), async () => {
-      const now2 = await readValidCase(caseFile);
+      if (!oldCase) return false;
+      const now2 = await readValidCase(caseFile, geometry);
       return !!now2 && !smaller(s.case, now2);
     });
     const kernels = new Set(before?.kernels_seen ?? []);
     if (s.info?.kernel) kernels.add(s.info.kernel);
     const finding: Finding = before
-      ? { ...before, hits: before.hits + s.hits, last_seen: at, kernels_seen: [...kernels], tool_version: toolVersion(), ...(written ? provenance(s) : {}) }
+      ? { ...(written ? withoutGeometry(before) : before), hits: before.hits + s.hits, last_seen: at, kernels_seen: [...kernels], tool_version: toolVersion(), ...(written ? provenance(s) : {}) }
       : {
         format: FINDING_FORMAT, id, title: s.title ?? s.signature, signature: s.signature, target: s.target,
         kernels_seen: [...kernels], source: s.source, tool_version: toolVersion(), first_seen: at, last_seen: at, hits: s.hits,
@@ -163,7 +186,7 @@ export function addHits(workdir: string, target: string, signature: string, hits
   });
 }
 
-export interface StoredFinding { dir: string; finding?: Finding; case?: Case; error?: string }
+export interface StoredFinding { dir: string; finding?: Finding; case?: Case; error?: string; /** the case's page geometry (findingGeometry) */ geometry?: PageGeometry }
 
 /** Every finding of a work directory, most recently seen first; broken entries carry an error. */
 export async function listFindings(workdir: string): Promise<StoredFinding[]> {
@@ -177,13 +200,27 @@ export async function listFindings(workdir: string): Promise<StoredFinding[]> {
   return out.sort((a, b) => (b.finding?.last_seen ?? '').localeCompare(a.finding?.last_seen ?? ''));
 }
 
-/** A finding directory (its case.json is checked to be a valid case). */
+/** The page geometry of a finding's case (4 KiB pages when the finding names none); throws on a
+ *  malformed one. */
+export function findingGeometry(f: Finding): PageGeometry {
+  return geometryOfStored(f, `${FINDING_FILE} of ${f.id}`);
+}
+
+/** A finding directory (its case.json is checked to be a valid case within the limits of the
+ *  finding's page geometry). */
 export async function loadFinding(dir: string): Promise<StoredFinding> {
   const finding = await readFinding(dir);
   if (!finding) return { dir, error: `${join(dir, FINDING_FILE)}: missing or not a ${FINDING_FORMAT} file` };
-  const c = await readValidCase(join(dir, FINDING_CASE_FILE));
-  if (!c) return { dir, finding, error: `${join(dir, FINDING_CASE_FILE)}: missing or not a valid case` };
-  return { dir, finding, case: c };
+  let geometry: PageGeometry;
+  try { geometry = findingGeometry(finding); } catch (e) { return { dir, finding, error: (e as Error).message }; }
+  const caseFile = join(dir, FINDING_CASE_FILE);
+  const c = await readValidCase(caseFile, geometry);
+  if (!c) {
+    let why = 'missing or not a valid case';
+    try { why = `not a valid case within the limits of ${describeGeometry(geometry)}: ${validateCase(JSON.parse(await readFile(caseFile, 'utf8')), limitsFor(geometry)).slice(0, 3).join('; ')}`; } catch { /* missing or not JSON */ }
+    return { dir, finding, geometry, error: `${caseFile}: ${why}` };
+  }
+  return { dir, finding, case: c, geometry };
 }
 
 /**

@@ -15,6 +15,12 @@
 // process's options (the command line), never from the record. They are written as
 // `ptefarm-campaign/2` records (snake_case keys); the camelCase records of earlier versions are
 // still read (src/campaign/campaign-record.ts), so their campaigns resume.
+//
+// Page geometry (docs/page-size.md): the coordinator cannot open the target, so before the first
+// case it waits for a worker of the target and takes the geometry from its heartbeat (page_size,
+// pmd_size); one other than 4 KiB pages is stored in the definition (`generate.geometry`) before
+// any case is generated, so a resume regenerates the same cases. The wait ends when the signal
+// aborts (the coordinator's --no-worker-grace): the campaign then stops with no case run.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Case } from '../ops/schema.ts';
@@ -23,6 +29,9 @@ import { referenceChecker, type Checker } from './checker.ts';
 import { NatsTransport, type FarmEvent, type FarmStats } from '../transport/nats.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { decodeRecord, encodeRecord, RecordError } from './campaign-record.ts';
+import { infoFromBeat } from '../transport/worker-info.ts';
+import { geometryOfHost } from '../ops/trace.ts';
+import { GEOMETRY_4K, geometryOf, type PageGeometry } from '../ops/layout.ts';
 import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from '../transport/nats-common.ts';
 
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume.
@@ -59,6 +68,10 @@ export const definitionSchema = z.object({
     poolSize: int(1, 65_536).optional(),
     rareThreshold: int(0, 1e6).optional(),
     unguided: z.boolean().optional(),
+    // the target's page geometry, from its worker's heartbeat (absent: 4 KiB pages)
+    geometry: z.object({ pageSize: int(4096, 65536), pmdPages: int(2, 1 << 16) }).strict()
+      .refine((g) => { try { geometryOf(g.pageSize, g.pageSize * g.pmdPages); return true; } catch { return false; } }, 'expected a page geometry (power-of-two page size and PMD)')
+      .optional(),
   }).strict().optional(),
   lag: int(0, 1e6).optional(),
   profile: z.string().regex(/^[0-9][0-9A-Za-z.-]{0,31}$/, 'expected a kernel profile name such as 6.18').optional(),
@@ -168,6 +181,25 @@ async function writeState(t: NatsTransport, subject: string, v: object, stop = (
   await retrying('state', () => t.client.publish(subject, JSON.stringify(encodeRecord(v))), stop);
 }
 
+/** The page geometry a worker of `target` announces, once one is live (undefined when `signal`
+ *  aborts first). A heartbeat whose page_size/pmd_size are not a geometry is an error naming the
+ *  worker, never a guess. */
+async function workerGeometry(t: NatsTransport, target: string, signal?: AbortSignal): Promise<PageGeometry | undefined> {
+  for (;;) {
+    const w = t.workers(target)[0];
+    if (w) {
+      try { return geometryOfHost(infoFromBeat(target, w).host); }
+      catch (e) { throw new CampaignStateError(`worker ${String(w.id).slice(0, 80)} of ${target} announces a bad page geometry: ${(e as Error).message}`.slice(0, 300)); }
+    }
+    if (signal?.aborted) return undefined;
+    await new Promise<void>((res) => {
+      const done = () => { clearTimeout(tm); signal?.removeEventListener('abort', done); res(); };
+      const tm = setTimeout(done, 100);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
 export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSummary> {
   // open the transport on a bootstrap campaign id first when resuming "the last one": the id comes from the state stream
   let campaign = o.campaign ? checkCampaignId(o.campaign) : undefined;
@@ -212,6 +244,14 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
     // a worker runs them again (their results are in the record just replayed)
     if (o.resume) await t.sweep([def.target]).catch(() => undefined);
     o.onDefinition?.(def, prev);
+    // no geometry stored and no case generated yet: the target's workers say which it is
+    if (!def.generate?.geometry && !(prev && prev.nextCase > 0)) {
+      const g = await workerGeometry(t, def.target, o.signal);
+      if (g && g !== GEOMETRY_4K) {
+        def = { ...def, generate: { ...def.generate, geometry: { pageSize: g.pageSize, pmdPages: g.pmdPages } } };
+        await writeState(t, stateSubject(campaign, 'meta'), def);
+      }
+    }
     const checker = o.checker ?? await referenceChecker(def.profile ? { profile: def.profile } : {});
 
     const buckets: string[] = [];
@@ -245,7 +285,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
       maxMinimizeRuns: def.maxMinimizeRuns,
       workdir: o.workdir,
       source: 'coordinator',
-      generate: def.generate,
+      generate: def.generate?.geometry ? { ...def.generate, geometry: geometryOf(def.generate.geometry.pageSize, def.generate.geometry.pageSize * def.generate.geometry.pmdPages) } : def.generate,
       profile: def.profile,
       lag: def.lag,
       signal: o.signal,

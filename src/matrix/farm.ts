@@ -10,7 +10,8 @@ import { NatsTransport } from '../transport/nats.ts';
 import type { NatsAuth } from '../transport/nats-common.ts';
 import type { WorkerBeat } from '../transport/nats-common.ts';
 import type { Transport } from '../transport/transport.ts';
-import type { Capabilities, HostSettings, TargetInfo } from '../ops/trace.ts';
+import type { TargetInfo } from '../ops/trace.ts';
+import { infoFromBeat } from '../transport/worker-info.ts';
 
 export interface FarmMatrix {
   /** the target's info from a worker's heartbeat; throws when none announced it in time */
@@ -21,21 +22,8 @@ export interface FarmMatrix {
   close(): Promise<void>;
 }
 
-/** TargetInfo from a worker's announced caps (arch, kernel, the capability booleans, page_size and
- *  pmd_size when not 4 KiB / 2 MiB); anything else in caps is ignored. */
-export function infoFromBeat(spec: string, b: WorkerBeat): TargetInfo {
-  const caps = b.caps ?? {};
-  // a capability the worker did not announce is absent (false): its cells are unsupported, never guessed
-  const capabilities: Capabilities = { soft_dirty: false, uffd_wp: false, wp_async: false, pagemap_scan: false, swap: false, thp: false };
-  for (const [k, v] of Object.entries(caps)) if (typeof v === 'boolean') capabilities[k] = v;
-  const host: HostSettings = {};
-  if (typeof caps.page_size === 'number') host.page_size = caps.page_size;
-  if (typeof caps.pmd_size === 'number') host.pmd_size = caps.pmd_size;
-  return {
-    name: spec, arch: typeof caps.arch === 'string' ? caps.arch : '?', kernel: typeof caps.kernel === 'string' ? caps.kernel : '?',
-    capabilities, ...(Object.keys(host).length ? { host } : {}),
-  };
-}
+// how a heartbeat becomes TargetInfo is the transport's (shared with the NATS campaign driver)
+export { infoFromBeat };
 
 export async function openFarmMatrix(url: string, auth: NatsAuth, o: { graceMs: number; concurrency?: number }): Promise<FarmMatrix> {
   const campaign = `matrix-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

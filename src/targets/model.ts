@@ -1,22 +1,27 @@
 // Model targets: the reference itself (`model:x86`, optionally `@<profile>`) and its mutants
 // (`model:x86+<mutant>`), executing a case with neutral outcomes and emitting a trace.
+// `model:x86-16k[...]` is the same model counting 16 KiB pages (32 MiB PMDs, docs/page-size.md):
+// its trace announces that geometry (target.host page_size/pmd_size), as a 16 KiB kernel's does, so
+// the farm, the generators and the findings can be exercised in that geometry without a guest.
 import type { Case } from '../ops/schema.ts';
 import type { Outcome, Step, TargetInfo, Trace } from '../ops/trace.ts';
 import { predict } from '../model/model.ts';
 import { getMutant } from '../model/mutants.ts';
 import { DEFAULT_PROFILE, getProfile } from '../model/profile.ts';
 import type { Target } from './target.ts';
+import { GEOMETRY_4K, geometryOf, type PageGeometry } from '../ops/layout.ts';
 
-export interface ModelSpec { profile: string; mutant?: string }
+export interface ModelSpec { profile: string; mutant?: string; geometry: PageGeometry }
 
-/** Parse "model:x86", "model:x86@6.12", "model:x86+B-3" (or both, "model:x86@6.12+B-3"). */
+/** Parse "model:x86", "model:x86@6.12", "model:x86+B-3" (or both, "model:x86@6.12+B-3"), each
+ *  also as "model:x86-16k..." (16 KiB pages). */
 export function parseModelSpec(spec: string): ModelSpec {
-  const m = /^model:x86(?:@([\d.]+))?(?:\+([A-Z]-\d+))?$/.exec(spec);
-  if (!m) throw new Error(`bad model target "${spec}": expected model:x86[@PROFILE][+MUTANT], e.g. model:x86+B-3`);
-  const profile = m[1] ?? DEFAULT_PROFILE;
+  const m = /^model:x86(-16k)?(?:@([\d.]+))?(?:\+([A-Z]-\d+))?$/.exec(spec);
+  if (!m) throw new Error(`bad model target "${spec}": expected model:x86[-16k][@PROFILE][+MUTANT], e.g. model:x86+B-3`);
+  const profile = m[2] ?? DEFAULT_PROFILE;
   getProfile(profile);
-  if (m[2]) getMutant(m[2]);
-  return { profile, mutant: m[2] };
+  if (m[3]) getMutant(m[3]);
+  return { profile, mutant: m[3], geometry: m[1] ? geometryOf(16384) : GEOMETRY_4K };
 }
 
 export class ModelTarget implements Target {
@@ -28,9 +33,12 @@ export class ModelTarget implements Target {
   }
 
   infoSync(): TargetInfo {
+    const g = this.spec.geometry;
     return {
       name: this.name, arch: 'x86_64', kernel: `model-${this.spec.profile}`,
       capabilities: { soft_dirty: true, uffd_wp: true, wp_async: true, pagemap_scan: true, swap: true, thp: true, event_fork: true },
+      // as a kernel's trace: present only when not 4 KiB pages (docs/page-size.md)
+      ...(g === GEOMETRY_4K ? {} : { host: { page_size: g.pageSize, pmd_size: g.pageSize * g.pmdPages } }),
     };
   }
 
@@ -40,7 +48,7 @@ export class ModelTarget implements Target {
 
   /** Synchronous execution, for in-thread use by the campaign. */
   executeSync(c: Case): Trace {
-    const pred = predict(c, undefined, { profile: this.spec.profile, mutant: this.spec.mutant });
+    const pred = predict(c, undefined, { profile: this.spec.profile, mutant: this.spec.mutant, geometry: this.spec.geometry });
     const steps: Step[] = pred.steps.map((s) => {
       if (s.rc === '*') throw new Error('model produced an unconstrained rc with neutral outcomes');
       const step: Step = { op: s.op, rc: s.rc, outcome: s.outcome as Outcome, events: s.events, pages: s.pages };

@@ -8,7 +8,7 @@ import { ExecTarget } from './exec.ts';
 import { QemuTarget } from './qemu.ts';
 import { BOOT_TIMEOUT_MS } from './qemu/vm.ts';
 
-export const TARGET_SPECS = ['model:x86[@PROFILE][+MUTANT]', 'live', 'exec:<command line>', 'qemu:<image>'];
+export const TARGET_SPECS = ['model:x86[-16k][@PROFILE][+MUTANT]', 'live', 'exec:<command line>', 'qemu:<image>'];
 
 export async function openTarget(spec: string): Promise<Target> {
   if (spec.startsWith('model:')) return new ModelTarget(spec);

@@ -2,7 +2,8 @@
 // FINDING [--as regression|finding]` promotes one into the tracked corpus (corpus/regressions/ or
 // corpus/findings/) — the only command that writes corpus/. The promoted file is a plain
 // ptefarm-case/1 whose name carries the finding's title and provenance; it never replaces a smaller
-// reproducer of the same signature. Exit 0 done, 2 bad input (unknown or broken finding).
+// reproducer of the same signature. A finding of another page geometry than 4 KiB pages keeps it in
+// the promoted case's sidecar (src/campaign/corpus.ts). Exit 0 done, 2 bad input (unknown or broken finding).
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { FINDINGS_CORPUS_DIR, REGRESSIONS_DIR, saveReproducer } from '../../campaign/corpus.ts';
@@ -55,7 +56,7 @@ export function register(program: Command) {
       const f = await loadFinding(dir);
       if (!f.finding || !f.case) throw new InputError(f.error ?? `${dir}: not a finding`);
       const into = o.into ?? (o.as === 'finding' ? FINDINGS_CORPUS_DIR : REGRESSIONS_DIR);
-      const r = await saveReproducer(into, f.finding.signature, f.case, undefined, promotedName(f.finding, o.as));
+      const r = await saveReproducer(into, f.finding.signature, f.case, undefined, promotedName(f.finding, o.as), f.geometry);
       process.stdout.write(r.written
         ? `added ${r.path} (${f.case.ops.length} op(s))\n`
         : `kept ${r.path}: it already holds a reproducer of ${f.finding.signature} at least as small\n`);

@@ -9,7 +9,7 @@ import { isModelTarget } from '../../campaign/campaign.ts';
 import { minimize } from '../../campaign/minimize.ts';
 import type { Case } from '../../ops/schema.ts';
 import { openCheckedTarget } from '../../targets/registry.ts';
-import type { TargetInfo } from '../../ops/trace.ts';
+import { geometryOfHost, type TargetInfo } from '../../ops/trace.ts';
 import { DEFAULT_TIMEOUT, parseCount, parseDuration, resolveWorkdir } from '../../campaign/config.ts';
 import { recordFinding } from '../../campaign/findings.ts';
 import { guarded, InputError, readCase, warn } from '../io.ts';
@@ -67,7 +67,7 @@ export function register(program: Command) {
         if (o.save) {
           for (const sig of m.signatures) {
             const r = await recordFinding(workdir, {
-              target: o.target, signature: sig, case: m.case, hits: 1, minimized: true, source: 'minimize', info,
+              target: o.target, signature: sig, case: m.case, hits: 1, minimized: true, source: 'minimize', info, geometry: geometryOfHost(info?.host),
               ...(runs > 0 ? { reliability: `${ok}/${runs}` } : {}),
             });
             process.stderr.write(`finding ${r.reason === 'kept-existing' ? 'already recorded with a case as small' : 'recorded'}: ${r.caseFile}\n`);

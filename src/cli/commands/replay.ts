@@ -1,7 +1,8 @@
 // `ptefarm replay [DIR...] --target T`: re-check a corpus (default corpus/seeds and
 // corpus/regressions) on a target. Exit 1 when any case shows violations, 2 when a file is
 // unreadable or the target fails (and nothing violated), 0 otherwise. --findings replays the work
-// directory's findings instead (or as well, with dirs). Replay writes nothing.
+// directory's findings instead (or as well, with dirs). Replay writes nothing. A case written for
+// another page geometry than the target's (a corpus sidecar, a finding's page_size) is skipped.
 import type { Command } from 'commander';
 import { checkTrace } from '../../check/check.ts';
 import { caseSignature } from '../../findings/signature.ts';
@@ -13,6 +14,8 @@ import { join } from 'node:path';
 import { addWorkdirOption } from '../options.ts';
 import { openCheckedTarget } from '../../targets/registry.ts';
 import { guarded, InputError, warn } from '../io.ts';
+import { geometryOfHost } from '../../ops/trace.ts';
+import { GEOMETRY_4K, describeGeometry } from '../../ops/layout.ts';
 
 interface Opts { target: string; json?: boolean; profile?: string; findings?: boolean; workdir?: string }
 
@@ -28,15 +31,25 @@ export function register(program: Command) {
     .action((dirs: string[], o: Opts) => guarded(async () => {
       const entries: CorpusEntry[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
       if (o.findings) {
-        for (const f of await listFindings(resolveWorkdir(o.workdir))) entries.push({ path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error });
+        for (const f of await listFindings(resolveWorkdir(o.workdir))) entries.push({ path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error, ...(f.geometry && f.geometry !== GEOMETRY_4K ? { geometry: f.geometry } : {}) });
       }
       let target;
       try { target = await openCheckedTarget(o.target, warn); } catch (e) { throw new InputError((e as Error).message); }
+      // a case counts the pages of the geometry it was written for (docs/page-size.md): on a target of
+      // another geometry it is skipped with the reason, never run with its pages meaning other sizes
+      const targetGeometry = geometryOfHost((await target.info()).host);
       let failed = 0, errors = 0, ok = 0, skipped = 0;
       const say = (x: Record<string, unknown>, text: string) => process.stdout.write((o.json ? JSON.stringify(x) : text) + '\n');
       try {
         for (const e of entries) {
           if (!e.case) { errors++; say({ path: e.path, status: 'error', error: e.error }, `ERROR ${e.path}: ${e.error}`); continue; }
+          const g = e.geometry ?? GEOMETRY_4K;
+          if (g.pageSize !== targetGeometry.pageSize || g.pmdPages !== targetGeometry.pmdPages) {
+            skipped++;
+            const reason = `written for ${describeGeometry(g)}; ${o.target} has ${describeGeometry(targetGeometry)}`;
+            say({ path: e.path, status: 'skipped', reason }, `SKIP  ${e.path}: ${reason}`);
+            continue;
+          }
           let v;
           try { v = checkTrace(e.case, await target.execute(e.case), { profile: o.profile }); } catch (err) {
             errors++; say({ path: e.path, status: 'fault', error: (err as Error).message }, `FAULT ${e.path}: ${(err as Error).message}`); continue;
