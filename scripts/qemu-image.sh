@@ -176,6 +176,14 @@ echo 1 > $thp/use_zero_page 2>/dev/null; echo 1 > $thp/khugepaged/defrag 2>/dev/
 # khugepaged throttled as `ptefarm setup --khugepaged` does on a host: it must not collapse a case's range behind it
 echo 3600000 > $thp/khugepaged/scan_sleep_millisecs 2>/dev/null; echo 3600000 > $thp/khugepaged/alloc_sleep_millisecs 2>/dev/null
 echo 8 > $thp/khugepaged/pages_to_scan 2>/dev/null
+# anon mTHP sizes asked for on the command line (ptefarm.mthp=16,64 or all; spec `,mthp=16K+64K`)
+for a in $(cat /proc/cmdline); do case $a in ptefarm.mthp=*) mthp=${a#ptefarm.mthp=};; esac; done
+if [ -n "$mthp" ]; then
+  for d in $thp/hugepages-*kB; do
+    kb=${d##*/hugepages-}; kb=${kb%kB}
+    case ",$mthp," in *",all,"*|*",$kb,"*) [ "$d" = "$thp/hugepages-$(( $(cat $thp/hpage_pmd_size) / 1024 ))kB" ] || echo always > $d/enabled 2>/dev/null;; esac
+  done
+fi
 sel() { sed -n 's/.*\[\(.*\)\].*/\1/p' $1 2>/dev/null || echo unavailable; }
 port=
 for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name 2>/dev/null)" = exec0 ] && port=/dev/${p##*/}; done

@@ -35,6 +35,8 @@ export interface DifferentialResult {
   skipped: number;
   /** bits compared over all cases */
   compared: number;
+  /** steps whose faults mapped large folios (the `folio` outcome: mTHP in the guest) */
+  largeFolioSteps: number;
   cases: Case[];
 }
 
@@ -43,7 +45,7 @@ export interface DifferentialResult {
 export async function qemuDifferential(t: QemuTarget, name: string, o: { runs: number; seed: number; profile: string; geometry?: PageGeometry }): Promise<DifferentialResult> {
   const rng = new Rng(o.seed);
   const cases = Array.from({ length: o.runs }, () => freshCase(rng, 40, o.geometry ?? GEOMETRY_4K));
-  let next = 0, faults = 0, compared = 0, skipped = 0;
+  let next = 0, faults = 0, compared = 0, skipped = 0, largeFolioSteps = 0;
   const fresh: string[] = [];
   const t0 = Date.now();
   await Promise.all(Array.from({ length: 8 }, async () => {
@@ -52,6 +54,7 @@ export async function qemuDifferential(t: QemuTarget, name: string, o: { runs: n
       const tr: Trace = await t.execute(c);
       if (tr.skipped) { skipped++; continue; }
       if (tr.fault) { faults++; continue; }
+      largeFolioSteps += tr.steps.filter((st) => Object.values(st.outcome?.folio ?? {}).some((b) => b.length > 0)).length;
       const v = checkTrace(c, tr, { profile: o.profile });
       compared += v.compared;
       if (v.violations.length) fresh.push(`${JSON.stringify(c)}\n${v.violations.slice(0, 6).map((x) => `  ${x.message} [${signature(x)}]`).join('\n')}`);
@@ -59,6 +62,6 @@ export async function qemuDifferential(t: QemuTarget, name: string, o: { runs: n
   }));
   const s = (Date.now() - t0) / 1000;
   process.stderr.write(`qemu:${name} differential: ${cases.length} cases in ${s.toFixed(1)} s (${(cases.length / s).toFixed(1)}/s), ` +
-    `${compared} bits compared, ${fresh.length} diverging, ${skipped} skipped, ${faults} faults\n`);
-  return { fresh, faults, skipped, compared, cases };
+    `${compared} bits compared, ${fresh.length} diverging, ${skipped} skipped, ${faults} faults, ${largeFolioSteps} steps with large folios\n`);
+  return { fresh, faults, skipped, compared, largeFolioSteps, cases };
 }

@@ -154,6 +154,31 @@ describe.skipIf(!!x612)(`qemu:${X612}`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// The same 6.12 guest with anonymous mTHP on (`,mthp=16K+64K`: the guest's init sets
+// hugepages-16kB and -64kB to `always`): faults in MADV_HUGEPAGE anon regions may take 16 or 64 KiB
+// folios (mm/memory.c alloc_anon_folio), recorded as the `folio` outcome and followed by the model
+// (R-MTHP-1/2), with real soft-dirty compared beside uffd-wp. PTEFARM_QEMU_DIFF_RUNS_MTHP sets the
+// count (default 40; CI runs 200).
+const X612_MTHP = `${X612},mthp=16K+64K`;
+const MTHP_RUNS = Number(process.env.PTEFARM_QEMU_DIFF_RUNS_MTHP ?? 40);
+
+describe.skipIf(!!x612)(`qemu:${X612_MTHP}`, () => {
+  it(`differential: ${MTHP_RUNS} generated cases with mTHP on in the guest vs the model, large folios seen`, async () => {
+    const t = new QemuTarget(X612_MTHP);
+    try {
+      const info = await t.info();
+      expect(info.capabilities.soft_dirty).toBe(true);
+      const { fresh, faults, compared, largeFolioSteps, cases } = await qemuDifferential(t, X612_MTHP, { runs: MTHP_RUNS, seed: 20261206, profile: profileForRelease(info.kernel) });
+      expect(fresh, `divergences with mTHP on:\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
+      expect(faults).toBeLessThanOrEqual(Math.max(2, cases.length / 100));
+      expect(compared).toBeGreaterThan(0);
+      // mTHP must really have happened, or this test proves nothing about it
+      expect(largeFolioSteps).toBeGreaterThan(0);
+    } finally { await t.close(); }
+  }, 900_000);
+});
+
+// ---------------------------------------------------------------------------------------------
 const A612 = 'debian-6.12-arm64';
 const a612 = unavailable(A612);
 skipNote(A612, a612);

@@ -50,6 +50,9 @@ export interface GuestImage {
   release?: string;
   /** directory holding the initramfs (and for named images, everything): snapshots go here */
   dir: string;
+  /** anon mTHP sizes (kB) the guest's init sets to `always` (`,mthp=16K+64K` or `,mthp=all`), read from
+   *  the kernel command line (`ptefarm.mthp=`) by scripts/qemu-image.sh's init */
+  mthp?: string;
 }
 
 export function normArch(a: string): GuestArch {
@@ -59,11 +62,29 @@ export function normArch(a: string): GuestArch {
   throw new Error(`qemu: unsupported arch "${a}" (amd64/x86_64, arm64/aarch64, riscv64)`);
 }
 
-export type ImageSpec =
+export type ImageSpec = (
   | { kind: 'named'; name: string; image: NamedImage }
-  | { kind: 'custom'; kernel: string; arch: GuestArch; config?: string };
+  | { kind: 'custom'; kernel: string; arch: GuestArch; config?: string }
+) & { mthp?: string };
+
+/** `mthp=16K+64K` / `mthp=all`: the anon mTHP sizes a guest turns on at boot, as kB numbers joined by
+ *  commas for the kernel command line (`all`: every size the guest has). Any other text is refused. */
+export function parseMthp(v: string): string {
+  if (v === 'all') return 'all';
+  const sizes = v.split('+').map((x) => {
+    const m = /^(\d{1,5})K$/i.exec(x);
+    const kb = m ? Number(m[1]) : NaN;
+    // mTHP orders are powers of two from 8 KiB; the PMD size is THP's own `enabled`
+    if (!(kb >= 8 && (kb & (kb - 1)) === 0)) throw new Error(`qemu: bad mthp size "${x}" (a power of two in kB, e.g. mthp=16K+64K, or mthp=all)`);
+    return String(kb);
+  });
+  return sizes.join(',');
+}
 
 export function parseImageSpec(spec: string): ImageSpec {
+  // a trailing `,mthp=...` works for named and custom images alike
+  const mm = /^(.*),mthp=([^,]*)$/.exec(spec);
+  if (mm) return { ...parseImageSpec(mm[1]), mthp: parseMthp(mm[2]) };
   const named = own(NAMED_IMAGES, spec);
   if (named) return { kind: 'named', name: spec, image: named };
   if (spec.includes('=')) {
@@ -77,7 +98,7 @@ export function parseImageSpec(spec: string): ImageSpec {
     if (!kv.kernel || !kv.arch) throw new Error('qemu: a custom image needs kernel=PATH,arch=ARCH[,config=PATH]');
     return { kind: 'custom', kernel: resolve(kv.kernel), arch: normArch(kv.arch), config: kv.config ? resolve(kv.config) : undefined };
   }
-  throw new Error(`qemu: unknown image "${spec}" (named: ${Object.keys(NAMED_IMAGES).join(', ')}; or kernel=PATH,arch=ARCH[,config=PATH])`);
+  throw new Error(`qemu: unknown image "${spec}" (named: ${Object.keys(NAMED_IMAGES).join(', ')}; or kernel=PATH,arch=ARCH[,config=PATH]; either may end in ,mthp=16K+64K or ,mthp=all)`);
 }
 
 function imageDir(s: ImageSpec): string {
@@ -97,12 +118,12 @@ export function resolveImage(spec: string): GuestImage {
       throw new Error(`qemu: image ${spec} is not fetched; run \`ptefarm qemu fetch ${spec}\``);
     }
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    return { spec, arch: s.image.arch, kernel, initrd, config: join(dir, 'config'), release: m.release, dir };
+    return { spec, arch: s.image.arch, kernel, initrd, config: join(dir, 'config'), release: m.release, dir, mthp: s.mthp };
   }
   if (!existsSync(s.kernel)) throw new Error(`qemu: kernel ${s.kernel} does not exist`);
   if (s.config && !existsSync(s.config)) throw new Error(`qemu: config ${s.config} does not exist`);
   if (!existsSync(initrd)) throw new Error(`qemu: no initramfs for ${s.arch}; run \`ptefarm qemu fetch '${spec}'\``);
-  return { spec, arch: s.arch, kernel: s.kernel, initrd, config: s.config, dir };
+  return { spec, arch: s.arch, kernel: s.kernel, initrd, config: s.config, dir, mthp: s.mthp };
 }
 
 /** Build (or confirm up to date) the image for a spec. Output of the script goes to `log`. */

@@ -49,7 +49,7 @@ export function qemuCommand(img: GuestImage, sock: string, opts: VmOptions = {})
   // loglevel=5 (not quiet): warnings reach the console, boot chatter does not
   // no_timer_check: under TCG on a loaded host the x86 guest's IO-APIC timer check can fail and
   // panic the boot ("IO-APIC + timer doesn't work"; arch/x86/kernel/apic/io_apic.c check_timer)
-  const cmdline = ['panic=-1', 'loglevel=5', 'mitigations=off', 'no_timer_check', opts.append ?? ''].filter(Boolean);
+  const cmdline = ['panic=-1', 'loglevel=5', 'mitigations=off', 'no_timer_check', img.mthp ? `ptefarm.mthp=${img.mthp}` : '', opts.append ?? ''].filter(Boolean);
   const common = ['-accel', 'tcg', '-m', mem, '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', img.kernel, '-initrd', img.initrd, '-serial', 'stdio',
     '-device', 'virtio-serial-pci', '-chardev', `socket,id=ex,path=${sock}`, '-device', 'virtserialport,chardev=ex,name=exec0'];
