@@ -16,7 +16,7 @@
 // before comparing bits, and skips (exit 4) otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFor, type Case, type Op } from '../ops/schema.ts';
+import { atLeastV2, formatFor, type Case, type Op } from '../ops/schema.ts';
 import { SCAN_NAMES, SCAN_LETTERS, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
@@ -153,7 +153,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   // a /2-format case that uses nothing of /2 is the same case in /1 (six pagemap letters, the /1
   // scan); a /2 case's pages have a seventh letter, G (pagemap bit 58), and its scans the /2 arguments
   const c: Case = { ...c0, format: formatFor(c0.ops) };
-  const v2 = c.format === 'ptefarm-case/2';
+  const v2 = atLeastV2(c.format);
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
   if (bad.length) {
     const [op, i] = bad[0];

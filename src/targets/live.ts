@@ -5,7 +5,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
-import type { Case, Feature, Op } from '../ops/schema.ts';
+import { atLeastV2, type Case, type Feature, type Op } from '../ops/schema.ts';
+import { hugetlbSkipReason } from './hugetlb-host.ts';
 import { CasePlan } from '../ops/plan.ts';
 import { DEFAULT_LIMITS, GEOMETRY_4K, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { pageLetters, SCAN_LETTERS, type Outcome, type Step, type Trace, type TargetInfo, type UffdEvent } from '../ops/trace.ts';
@@ -41,7 +42,7 @@ function scanExtra(op: Extract<Op, { op: 'scan' }>, v2: boolean): string {
   return ` ${wp} ${op.max_pages ?? 0} ${bits} ${masks}`;
 }
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
-const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
+const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3, hugetlb: 4, 'hugetlb-shared': 5 } as const;
 const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
 export const FEATURE_BITS: Record<Feature, number> = {
   event_fork: 1 << 1, event_remap: 1 << 2, event_unmap: 1 << 6, wp_unpopulated: 1 << 13, wp_async: 1 << 15,
@@ -132,7 +133,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         let extra = '';
         if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
-        if (op.op === 'scan') extra = scanExtra(op, c.format === 'ptefarm-case/2');
+        if (op.op === 'scan') extra = scanExtra(op, atLeastV2(c.format));
         if (op.op === 'populate') extra = ` ${op.write ? 1 : 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
@@ -460,6 +461,8 @@ export class LiveTarget implements Target {
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
     const thp = thpCaseSkipReason(c, probe);
     if (thp) return thp;
+    const huge = hugetlbSkipReason(c, geometryOfProbe(probe));
+    if (huge) return huge;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this host';
