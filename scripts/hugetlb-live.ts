@@ -10,14 +10,15 @@ const n = Number(process.argv[2] ?? 100);
 const rng = new Rng(Number(process.argv[3] ?? 1));
 const t = new LiveTarget();
 let ran = 0, skipped = 0, faults = 0, violations = 0;
+const reasons = new Map<string, number>();
 for (let i = 0; i < n; i++) {
   const c = hugetlbCase(rng);
   const tr = await t.execute(c);
   const v = checkTrace(c, tr);
-  if (v.skipped) skipped++;
+  if (v.skipped) { skipped++; reasons.set(v.skipped, (reasons.get(v.skipped) ?? 0) + 1); }
   else if (v.fault) { faults++; console.log(`fault #${i}: ${v.fault}`); }
   else ran++;
   if (v.violations.length) { violations++; if (violations <= 5) console.log(`violation #${i}: ${JSON.stringify(c)}\n  ${JSON.stringify(v.violations[0])}`); }
 }
 await t.close();
-console.log(JSON.stringify({ cases: n, ran, skipped, faults, violating_cases: violations }));
+console.log(JSON.stringify({ cases: n, ran, skipped, faults, violating_cases: violations, skip_reasons: Object.fromEntries(reasons) }));

@@ -102,11 +102,16 @@ export function hugetlbOp(h: HugetlbHost, p: Proc, op: Op, start: number, end: n
       if ((cut(start) && changes(start)) || (cut(end) && changes(end - 1))) { h.rule('R-HTLB-1'); return 'EINVAL'; }
       return undefined;
     }
-    case 'wp':
-      // mwriteprotect_range: a VMA without VM_UFFD_WP is ENOENT before the alignment test
-      for (let i = start; i < end; i++) if (h.vmaAt(p, i) && !h.vmaAt(p, i)!.uffd) return undefined;
+    case 'wp': {
+      // mwriteprotect_range on the context's mm (a child using its parent's descriptor acts on
+      // the parent's VMAs): a VMA without VM_UFFD_WP is ENOENT before the alignment test
+      const q = (p.ctx && h.procs[p.ctx.mm]) || p;
+      let any = false;
+      for (let i = start; i < end; i++) { const v = h.vmaAt(q, i); if (v && !v.uffd) return undefined; any ||= !!v; }
+      if (!any) return undefined; // no VMA: ENOENT
       if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
       return undefined;
+    }
     case 'uffd_register': case 'uffd_unregister':
       if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
       return undefined;

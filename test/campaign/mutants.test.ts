@@ -54,6 +54,8 @@ export const EXPOSING: Record<string, number> = {
   'M-18': 4, // mmap, write, guard, dontneed
   'M-19': 3, // mmap shared, guard, fork
   'M-20': 4, // mmap, guard, register, scan wp_matching
+  'B-33': 4, // mmap hugetlb, register, write, scan wp_matching
+  'M-21': 5, // mmap hugetlb, register, write, wp, dontneed
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];

@@ -49,6 +49,10 @@ describe('hugetlb rules (R-HTLB-*)', () => {
     const p = run('mmap a pages=1024 kind=hugetlb\nuffd_register a[0..100)\nuffd_register a\nwp a[0..513) on\nwp a[512..] on', 'wp_async');
     expect(p.steps.slice(1).map((s) => s.rc)).toEqual(['EINVAL', 0, 'EINVAL', 0]);
   });
+  it('R-HTLB-1: writeprotect of a range with no VMA is ENOENT before any alignment test (mwriteprotect_range)', () => {
+    const p = run('mmap a pages=1024 kind=hugetlb\nuffd_register a\nmunmap a[512..]\nwp a[600..700) on', 'wp_async');
+    expect(p.steps[3].rc).toBe('ENOENT');
+  });
   it('R-HTLB-1 (mm/madvise.c madvise_dontneed_free_valid_vma): MADV_DONTNEED needs an aligned start and rounds the end down', () => {
     const p = run('mmap a pages=1024 kind=hugetlb\nwrite a\ndontneed a[1..]\ndontneed a[0..1000)');
     expect(p.steps[2].rc).toBe('EINVAL');
