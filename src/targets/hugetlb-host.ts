@@ -31,10 +31,16 @@ export function hugetlbPagesNeeded(c: Case, g: PageGeometry): number {
   return pages * procs;
 }
 
-/** why a case with hugetlb regions cannot run here, or undefined */
-export function hugetlbSkipReason(c: Case, g: PageGeometry, free = hugetlbFreePages()): string | undefined {
+/** UFFD_FEATURE_WP_HUGETLBFS_SHMEM (include/uapi/linux/userfaultfd.h): UFFDIO_REGISTER_MODE_WP
+ *  works on hugetlbfs (5.19+); the executor reports the kernel's feature mask (probe uffd_features) */
+export const UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1 << 12;
+
+/** why a case with hugetlb regions cannot run here, or undefined. `uffdFeatures`: the kernel's
+ *  userfaultfd feature mask (undefined: not known, not checked) */
+export function hugetlbSkipReason(c: Case, g: PageGeometry, free = hugetlbFreePages(), uffdFeatures?: number): string | undefined {
   if (!usesHugetlb(c)) return undefined;
   if (g.pageSize !== 4096) return 'hugetlb cases are written for 2 MiB huge pages on 4 KiB pages';
+  if (c.uffd && uffdFeatures !== undefined && !(uffdFeatures & UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) return 'userfaultfd write-protect of hugetlb memory (UFFD_FEATURE_WP_HUGETLBFS_SHMEM) is not supported by this kernel';
   const need = hugetlbPagesNeeded(c, g);
   if (free < need) return `hugetlb: ${free} free 2 MiB pages, the case may need ${need} (reserve them: \`ptefarm setup --hugetlb N\` as root)`;
   return undefined;

@@ -461,7 +461,7 @@ export class LiveTarget implements Target {
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
     const thp = thpCaseSkipReason(c, probe);
     if (thp) return thp;
-    const huge = hugetlbSkipReason(c, geometryOfProbe(probe));
+    const huge = hugetlbSkipReason(c, geometryOfProbe(probe), undefined, probe.userfaultfd ? Number(probe.uffd_features) : undefined);
     if (huge) return huge;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';

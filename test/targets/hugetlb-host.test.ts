@@ -24,6 +24,12 @@ describe('hugetlb on the live host', () => {
     expect(hugetlbSkipReason(c3, GEOMETRY_4K, 6)).toBeUndefined();
     expect(hugetlbSkipReason(c3, geometryOf(16384), 100)).toMatch(/4 KiB pages/);
   });
+  it('a hugetlb case with a userfaultfd is skipped on a kernel without UFFD_FEATURE_WP_HUGETLBFS_SHMEM', () => {
+    const u: Case = { ...c3, uffd: { features: [] } };
+    expect(hugetlbSkipReason(u, GEOMETRY_4K, 100, 0xfff)).toMatch(/UFFD_FEATURE_WP_HUGETLBFS_SHMEM/);
+    expect(hugetlbSkipReason(u, GEOMETRY_4K, 100, 0x1ffff)).toBeUndefined();
+    expect(hugetlbSkipReason(c3, GEOMETRY_4K, 100, 0xfff)).toBeUndefined(); // no userfaultfd: not needed
+  });
   it('a case without hugetlb regions is never skipped for them', () => {
     const c: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }] };
     expect(usesHugetlb(c)).toBe(false);
