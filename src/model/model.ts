@@ -151,7 +151,6 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
           // R-HTLB-9: pagemap_hugetlb_range
           const k = htlb.pagemapBits(m, p, v, i, b);
           cl = k === 'huge' ? 'huge' : k;
-          any |= 32;
         } else {
           const pmd = p.pmds.get(blockOf(i));
           const e = pmd?.t === 'huge' ? undefined : p.ptes.get(i);
@@ -210,7 +209,6 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
   if (any & 4) seen.add('R-PM-3');
   if (any & 8) seen.add('R-PM-4');
   if (any & 16) seen.add('R-PM-5');
-  if (any & 32) seen.add('R-HTLB-9');
   return { seen, pages, why, entry };
 }
 
