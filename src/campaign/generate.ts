@@ -8,7 +8,10 @@
 // Determinism: everything is drawn from one seeded Rng, and feedback must be delivered in a fixed
 // order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
-import { FEATURES, formatFor } from '../ops/schema.ts';
+import { FEATURES, formatFor, isHugetlbKind } from '../ops/schema.ts';
+import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
+
+function usesHugetlb(c: Case): boolean { return c.ops.some((o) => o.op === 'mmap' && isHugetlbKind(o.kind)); }
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
@@ -31,6 +34,9 @@ export interface GenerateOptions {
   geometry?: PageGeometry;
   /** share of cases drawn from the uniform generator (uniform.ts; default 0.25) */
   uniformRatio?: number;
+  /** share of hugetlb cases (hugetlb-gen.ts; default HUGETLB_CASES; 0 for a target without free
+   *  hugetlb pages), drawn from a stream of their own */
+  hugetlbRatio?: number;
 }
 
 type Range = { first?: number; count?: number };
@@ -1066,6 +1072,8 @@ export class GuidedGenerator {
   private readonly holders = new Map<string, Set<PoolEntry>>();
   private readonly maxOps: number;
   private readonly opts: Required<Omit<GenerateOptions, 'maxOps' | 'geometry'>>;
+  /** the hugetlb cases' own stream: the other cases of a seed do not depend on it */
+  private readonly hrng: Rng;
   private readonly geometry: PageGeometry;
   generated = 0;
 
@@ -1074,8 +1082,9 @@ export class GuidedGenerator {
     this.maxOps = Math.min(opts.maxOps ?? 40, 256);
     this.opts = {
       freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
-      unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25,
+      unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25, hugetlbRatio: opts.hugetlbRatio ?? HUGETLB_CASES,
     };
+    this.hrng = new Rng((seed ^ 0x48544c42) >>> 0);
     this.geometry = opts.geometry ?? GEOMETRY_4K;
   }
 
@@ -1083,12 +1092,15 @@ export class GuidedGenerator {
 
   next(): Case {
     this.generated++;
+    if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return hugetlbCase(this.hrng, this.geometry);
     // a share of uniform cases: states no motif aims at are reached as often as by a uniform
     // generator, up to that share (and uniform cases that reach something new enter the pool)
     if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
     if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
     const e = this.pickEntry();
     e.picks++;
+    // a hugetlb case is not mutated by the op generators (they would mremap or split its regions)
+    if (usesHugetlb(e.c)) return hugetlbCase(this.hrng, this.geometry);
     return mutateCase(this.rng, e.c, this.maxOps, this.geometry);
   }
 

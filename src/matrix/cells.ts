@@ -106,6 +106,7 @@ export function classifyCase(c: Case): Cell {
   const thpMap = c.ops.some((o) => o.op === 'mmap' && o.thp);
   const family = FAMILY_PRIORITY.find((f) => (f === 'thp' && thpMap) || FAMILY_OPS[f].some((o) => ops.has(o))) ?? 'fault';
   const first = c.ops.find((o) => o.op === 'mmap');
-  const backing: Backing = first && first.op === 'mmap' ? first.kind : 'anon';
+  // the matrix has no hugetlb backing: a hugetlb case counts as anon (private) or shared-anon
+  const backing: Backing = first && first.op === 'mmap' ? (first.kind === 'hugetlb' ? 'anon' : first.kind === 'hugetlb-shared' ? 'shared-anon' : first.kind) : 'anon';
   return { family, backing, mechanism: mechanismOf(c) };
 }

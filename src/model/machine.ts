@@ -5,8 +5,10 @@ import type { Case, Feature, Op, OpOf } from '../ops/schema.ts';
 import type { Outcome, UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
+import * as htlb from './hugetlb.ts';
+import { hugetlbSlotStartPage } from '../ops/layout.ts';
 import {
-  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
+  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, modelGeometry, slotStartPage, withRule,
   type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
@@ -26,10 +28,11 @@ export class MapCounts {
   get(id: number): number { return this.n[id] ?? 0; }
 }
 
-export class Machine {
+export class Machine implements htlb.HugetlbHost {
   procs: Proc[];
   private nextId = 1;
   private slot = 0;
+  private hslot = 0;
   readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false };
   /** rule ids exercised by the current op (coverage) */
   rules = new Set<string>();
@@ -47,6 +50,9 @@ export class Machine {
   private opIndex = 0;
   /** absolute [start, end) of the pages the current read/write/populate faults (R-MTHP-1) */
   private faultRange: [number, number] = [0, 0];
+  // HugetlbHost (src/model/hugetlb.ts)
+  regionStart(p: Proc): number { return p.regions.get(this.curRegion)?.start ?? 0; }
+  regionName(): string { return this.curRegion; }
   private rootCtx: Ctx | null;
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
@@ -64,12 +70,12 @@ export class Machine {
     return this.mutant === id;
   }
 
-  private rule(id: string): string {
+  rule(id: string): string {
     this.rules.add(id);
     return id;
   }
 
-  private newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
+  newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
     return { id: this.nextId++, anon, zero: false, nonzero, obj, index };
   }
 
@@ -262,6 +268,7 @@ export class Machine {
   private compatible(a: Vma, b: Vma, intoNext = false): boolean {
     // mm/vma.c is_mergeable_vma / is_mergeable_anon_vma / is_mergeable_vm_userfaultfd_ctx
     if (a.end !== b.start || a.kind !== b.kind || a.prot !== b.prot || a.thp !== b.thp) return false;
+    if (htlb.isHugetlbVma(a)) return false; // VM_DONTEXPAND is VM_SPECIAL: hugetlb VMAs never merge
     if (a.account !== b.account) return false; // VM_ACCOUNT is one of the flags that must match
     // 6.12: is_mergeable_anon_vma(.., next) sees next's empty anon_vma_chain as not singular, so a
     // faulted range never merges into an unfaulted next VMA (allowed again in 6.16)
@@ -490,6 +497,12 @@ export class Machine {
     this.opIndex = index;
     // an ioctl on a descriptor closed by close_uffd (R-CLOSE-1)
     if (UFFD_IOCTLS.has(op.op) && !p.ctx) { this.rule('R-CLOSE-1'); return 'EBADF'; }
+    if (op.op !== 'mmap' && 'region' in op && p.regions.get(op.region)?.hugetlb) {
+      // ops on a hugetlb region: alignment and the hugetlb fault/zap paths (src/model/hugetlb.ts)
+      const [s, e] = this.range(p, op as { region: string; first?: number; count?: number });
+      const rc = htlb.hugetlbOp(this, p, op, s, e);
+      if (rc !== undefined) return rc;
+    }
     switch (op.op) {
       case 'mmap': return this.mmap(p, op);
       case 'munmap': return this.munmap(p, op);
@@ -528,16 +541,18 @@ export class Machine {
   }
 
   private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
-    const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages : slotStartPage(this.slot++);
+    const hugetlb = op.kind === 'hugetlb' || op.kind === 'hugetlb-shared';
+    const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages
+      : hugetlb ? hugetlbSlotStartPage(this.hslot++, modelGeometry()) : slotStartPage(this.slot++);
     const end = start + op.pages;
     if (this.vmasIn(p, start, end).length) {
       // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
-      p.regions.set(op.region, { start, pages: op.pages });
+      p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
       return 'EEXIST';
     }
     // shared anon memory is a shmem file of the mapping's size; a memfd is sized to the region limit
-    const obj: ShmObj | null = op.kind === 'anon' ? null
-      : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' ? op.pages : MEMFD_PAGES, huge: new Set() };
+    const obj: ShmObj | null = op.kind === 'anon' || op.kind === 'hugetlb' ? null
+      : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' || op.kind === 'hugetlb-shared' ? op.pages : MEMFD_PAGES, huge: new Set() };
     this.rule('R-MMAP-4');
     const v: Vma = {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
@@ -547,7 +562,7 @@ export class Machine {
     };
     p.vmas.push(v);
     this.sortVmas(p);
-    p.regions.set(op.region, { start, pages: op.pages });
+    p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
     this.merge(p, v, 'mmap');
     return 0;
   }
@@ -569,6 +584,7 @@ export class Machine {
       if (pmd?.t === 'huge' && blockStart(b) >= start && blockStart(b + 1) <= end) p.pmds.delete(b);
     }
     for (let i = start; i < end; i++) p.ptes.delete(i);
+    htlb.unmap(p, start, end);
     this.freeTables(p, start, end);
   }
 
@@ -1074,6 +1090,7 @@ export class Machine {
       // the child's registration (kept or dropped) is R-FORK-1's decision: its provenance (attribution)
       const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0, regWhy: v.uffd ? withRule(v.regWhy, 'R-FORK-1') : v.regWhy };
       child.vmas.push(cv);
+      if (htlb.isHugetlbVma(v)) { htlb.forkVma(this, p, child, v, cv); continue; }
       // R-FORK-2: vma_needs_copy
       this.rule('R-FORK-2');
       const childWp = !!cv.uffd;
@@ -1127,6 +1144,7 @@ export class Machine {
 
   private clearRefs(p: Proc, value: number): Rc {
     if (value !== 4) { this.rule('R-CR-0'); return 0; }
+    if (p.htlb?.size) this.rule('R-HTLB-11'); // clear_refs_write's walk skips hugetlb entries
     for (const v of p.vmas) {
       // R-CR-1: VM_SOFTDIRTY cleared, write notification on for shared VMAs
       if (v.sd) { v.sd = false; v.sdWhy = withRule(v.sdWhy, this.rule('R-CR-1')); }
@@ -1507,6 +1525,7 @@ export class Machine {
 
   /** uffd_wp_range(..., false) over [start, end) of VMA v (R-UNREG-1 / R-WP-6). */
   private unprotect(p: Proc, v: Vma, start: number, end: number, id: string) {
+    if (htlb.isHugetlbVma(v)) { htlb.protect(this, p, v, start, end, false, id); return; }
     for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
       const pmd = p.pmds.get(b);
       if (pmd?.t !== 'huge') continue;
@@ -1566,6 +1585,7 @@ export class Machine {
 
   /** uffd_wp_range(..., true) over [s, e) of VMA v. */
   protect(p: Proc, v: Vma, s: number, e: number) {
+    if (htlb.isHugetlbVma(v)) { htlb.protect(this, p, v, s, e, true); return; }
     const markers = !isAnonVma(v) || !!v.uffd?.features.has('wp_unpopulated') || this.mut('M-11');
     for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
       const pmd = p.pmds.get(b);

@@ -1,6 +1,6 @@
 // The reference model's entry point: run a case on the Machine, observe pagemap after every op,
 // and return the predicted trace with the rules behind every bit.
-import type { Case, Op, OpOf } from '../ops/schema.ts';
+import { atLeastV2, type Case, type Op, type OpOf } from '../ops/schema.ts';
 import { pageLetters, SCAN_LETTERS, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
 import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
@@ -11,6 +11,7 @@ import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Proc, type Vma } from './state.ts';
 import { expectedContent } from './content.ts';
+import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
@@ -65,7 +66,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
         scan = r.scan;
         walkEnd = r.walkEnd;
         // a model target reports the walk_end it computed as the step's outcome (R-PMS-10)
-        if (walkEnd !== undefined && !obs?.outcome && c.format === 'ptefarm-case/2') { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
+        if (walkEnd !== undefined && !obs?.outcome && atLeastV2(c.format)) { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
       }
     }
     const o = observe(m, opts.mutant, !!opts.attribution, pageLetters(c));
@@ -175,6 +176,10 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
           // R-PM-1: addresses outside any VMA read all zero
           if (mutant === 'M-2') b[5] = 1;
           cl = 'gap';
+        } else if (htlb.isHugetlbVma(v)) {
+          // R-HTLB-9: pagemap_hugetlb_range
+          const k = htlb.pagemapBits(m, p, v, i, b);
+          cl = k === 'huge' ? 'huge' : k;
         } else {
           const pmd = p.pmds.get(blockOf(i));
           const e = pmd?.t === 'huge' ? undefined : p.ptes.get(i);
@@ -239,6 +244,10 @@ function observe(m: Machine, mutant: string | undefined, attribution: boolean, w
 /** The rules behind each of the six bits of page i (P S F E W D). */
 function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
   if (!v) return [['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-MUNMAP-1'], ['R-PM-1', 'R-MUNMAP-1'], ['R-MUNMAP-1']];
+  if (htlb.isHugetlbVma(v)) {
+    const w = ['R-HTLB-9', ...htlb.why(p, i)];
+    return [w, w, w, w, [...w, ...v.regWhy], ['R-PM-1', ...v.sdWhy], w];
+  }
   const pmd = p.pmds.get(blockOf(i));
   if (pmd?.t === 'huge') {
     return [pmd.why, ['R-PM-3'], ['R-PM-5', ...pmd.why], ['R-PM-4', ...pmd.why], ['R-PM-2', ...pmd.why], ['R-PM-1', ...(pmd.sd ? pmd.why : v.sdWhy)], ['R-GRD-1', ...pmd.why]];
@@ -310,7 +319,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
       mask: categoryBits(op.category_mask), inverted: categoryBits(op.category_inverted),
       anyof: categoryBits(op.category_anyof_mask), ret: categoryBits(op.return_mask),
       fastPathSwapConfusion: mutant === 'B-23', backoutNullDeref: mutant === 'B-32',
-      exclusiveWpHonoursMasks: mutant === 'M-12', armSkipsGuard: mutant === 'M-20',
+      exclusiveWpHonoursMasks: mutant === 'M-12', armSkipsGuard: mutant === 'M-20', hugetlbSizeMismatch: mutant === 'B-33',
     },
     knobs: {
       scanNoneWritten: m.k.scanNoneWritten && mutant !== 'B-27',
@@ -342,6 +351,12 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
         break;
       }
       case 'pgtable': if (!p.pmds.has(a.block)) p.pmds.set(a.block, { t: 'table' }); break;
+      case 'htlb-wp': {
+        const e = p.htlb?.get(a.block);
+        if (e?.t === 'present') { e.wp = true; e.why = [...e.why, 'R-HTLB-10']; }
+        break;
+      }
+      case 'htlb-marker': htlb.protect(m, p, m.vmaAt(p, a.block * HPAGE_PAGES)!, a.block * HPAGE_PAGES, (a.block + 1) * HPAGE_PAGES, true); break;
       case 'marker': p.ptes.set(start + a.page, { t: 'marker', sd: false, why: [fast ? 'R-PMS-4' : 'R-PMS-6'] }); break;
       case 'wp-pte': {
         const e = p.ptes.get(start + a.page);
@@ -408,6 +423,11 @@ function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v
 }
 
 function scanEntry(p: Proc, i: number): ScanEntry {
+  if (htlb.isHugetlbVma(p.vmas.find((v) => v.start <= i && i < v.end))) {
+    const e = p.htlb?.get(blockOf(i));
+    if (e?.t === 'present') return { kind: 'hugetlb', state: 'present', wp: e.wp, file: !e.page.anon, sd: e.sd };
+    return { kind: 'hugetlb', state: e ? 'marker' : htlb.isHole(p, i) ? 'hole' : 'none', wp: !!e, file: false, sd: false };
+  }
   const pmd = p.pmds.get(blockOf(i));
   if (!pmd) return { kind: 'hole' };
   if (pmd.t === 'huge') return { kind: 'huge', wp: pmd.wp, sd: pmd.sd, file: !!pmd.pages && !pmd.pages[0].anon, hugeZero: !pmd.pages };

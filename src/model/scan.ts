@@ -102,6 +102,9 @@ export type ScanEntry =
   /** guard-region PTE marker (MADV_GUARD_INSTALL, 6.15+); `wp` = swp uffd-wp bit set on it by an
    *  earlier arming (R-PMS-9); `sd` = its swp soft-dirty bit (an mremap move sets it) */
   | { kind: 'guard'; wp: boolean; sd?: boolean }
+  /** a hugetlb entry (src/model/hugetlb.ts): a hole (no PMD table), pte_none, a present huge PTE
+   *  (`wp`, `file` = folio not anon, `sd` = its soft-dirty bit) or a uffd-wp marker */
+  | { kind: 'hugetlb'; state: 'hole' | 'none' | 'present' | 'marker'; wp: boolean; file: boolean; sd: boolean }
   | HugeEntry;
 
 export interface ScanPage {
@@ -152,6 +155,11 @@ export interface ScanQuery {
   exclusiveWpHonoursMasks?: boolean;
   /** mutant M-20: arming leaves guard markers alone (no swp uffd-wp bit set on them) */
   armSkipsGuard?: boolean;
+  /** mutant B-33: pagemap_scan_hugetlb_entry compares the reported range with HPAGE_SIZE instead
+   *  of the VMA's huge_page_size (pre 2026 "fs/proc/task_mmu: use huge_page_size in
+   *  pagemap_scan_hugetlb_entry"), as on a kernel whose hugetlb page size is not HPAGE_SIZE: a
+   *  whole huge page counts as partial and is backed out instead of write-protected */
+  hugetlbSizeMismatch?: boolean;
 }
 
 /** every category bit (PM_SCAN_CATEGORIES) */
@@ -186,7 +194,11 @@ export type ScanAction =
   /** set the uffd-wp bit on the huge PMD in place */
   | { kind: 'wp-pmd'; block: number }
   /** split the huge PMD of this block (anon: 512 PTEs; non-anon: PMD cleared = hole); the actions after it address the split entries */
-  | { kind: 'split-pmd'; block: number };
+  | { kind: 'split-pmd'; block: number }
+  /** set the uffd-wp bit on the present huge PTE of this hugetlb block (make_uffd_wp_huge_pte) */
+  | { kind: 'htlb-wp'; block: number }
+  /** install a uffd-wp marker in this empty hugetlb block, allocating its PMD table (pagemap_scan_hugetlb_hole_wp) */
+  | { kind: 'htlb-marker'; block: number };
 // `page` = index into ScanInput.pages; `block` = absolute 2 MiB block number = floor(absolute page / 512).
 
 export interface ScanResult {
@@ -479,6 +491,42 @@ export function pagemapScan(input: ScanInput): ScanResult {
     if (stop) throw new Stop();
   };
 
+  // task_mmu.c pagemap_scan_hugetlb_entry / pagemap_hugetlb_category, and pagemap_scan_pte_hole for
+  // a hugetlb hole (R-HTLB-10): one call per huge page (clipped to the range and VMA)
+  const walkHugetlb = (vmaCat: number, s: number, e: number, h: Extract<ScanEntry, { kind: 'hugetlb' }>) => {
+    rules.add('R-HTLB-10');
+    const block = blockOf(s);
+    if (h.state === 'hole') {
+      // "hugetlb differs": an unpopulated hugetlb range is not WRITTEN
+      if (!interesting(vmaCat)) return;
+      const { end, stop } = output(vmaCat, s, e);
+      if (end > s && query.wpMatching) actions.push({ kind: 'htlb-marker', block });
+      if (stop) throw new Stop();
+      return;
+    }
+    let c = vmaCat | PAGE_IS_HUGE;
+    if (h.state === 'present') {
+      c |= PAGE_IS_PRESENT;
+      if (!h.wp) c |= PAGE_IS_WRITTEN;
+      if (h.file) c |= PAGE_IS_FILE;
+      if (h.sd) c |= SD;
+    } else if (h.state === 'marker') c |= PAGE_IS_SWAPPED;
+    if (!interesting(c)) return;
+    const { end, stop } = output(c, s, e);
+    if (end === s) throw new Stop();
+    if (query.wpMatching && c & PAGE_IS_WRITTEN) {
+      const whole = (firstPage + s) % PMD_PAGES === 0 && end - s === PMD_PAGES && !query.hugetlbSizeMismatch;
+      if (!whole) {
+        // partial HugeTLB page WP isn't possible: backed out, walk_end = start, and the walk goes on
+        if (vec) { for (let i = s; i < end; i++) cats[i] = null; found -= end - s; }
+        walkEnd = s;
+        return;
+      }
+      actions.push({ kind: 'htlb-wp', block });
+    }
+    if (stop) throw new Stop();
+  };
+
   try {
     let i = 0;
     while (i < n) {
@@ -526,7 +574,8 @@ export function pagemapScan(input: ScanInput): ScanResult {
             throw new Error(`pagemapScan: pages of the huge PMD of block ${blockOf(s)} disagree`);
           }
         }
-        if (first.kind === 'hole') walkHole(vma, vmaCat, s, e);
+        if (first.kind === 'hugetlb') walkHugetlb(vmaCat, s, e, first);
+        else if (first.kind === 'hole') walkHole(vma, vmaCat, s, e);
         else if (first.kind === 'huge') walkThp(vma, vmaCat, s, e, first);
         else walkPtes(vma, vmaCat, s, e, (k) => pages[k].entry);
         s = e;

@@ -2,6 +2,7 @@
 // Page numbers are absolute (address / page size); blocks are PMD ranges (page / HPAGE_PAGES:
 // 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB pages).
 import type { Feature, Kind } from '../ops/schema.ts';
+import type { HEntry } from './hugetlb.ts';
 import { GEOMETRY_4K, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
 
 /** The page geometry of the prediction running now, as module bindings the machine reads like the
@@ -132,7 +133,7 @@ export interface HugePmd {
 }
 export type Pmd = HugePmd | { t: 'table' };
 
-export interface Region { start: number; pages: number }
+export interface Region { start: number; pages: number; hugetlb?: boolean }
 
 export interface Proc {
   id: number;
@@ -146,6 +147,9 @@ export interface Proc {
   /** the userfaultfd this process's uffd ops use: process 0's, a child's own from the fork event
    *  (EVENT_FORK), or the descriptor inherited from its parent */
   ctx: Ctx | null;
+  /** hugetlb huge PTEs by block, and the PUDs whose PMD table exists (src/model/hugetlb.ts) */
+  htlb?: Map<number, HEntry>;
+  htlbPud?: Set<number>;
 }
 
 export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);

@@ -54,6 +54,16 @@ export function slotStartPage(slot: number, g: PageGeometry = GEOMETRY_4K): numb
   return a.basePage + slot * a.slotPages;
 }
 
+/** First page number of hugetlb arena slot `slot`: hugetlb regions (ptefarm-case/3) live from 48
+ *  TiB, one PUD (1 GiB with 4 KiB pages: PMD pages x PTRS_PER_PMD) each, so that no other region
+ *  shares the page table level their huge entries live in: whether a hugetlb slot is a hole (no PMD
+ *  table: pagemap_scan_pte_hole) or a none entry (pagemap_scan_hugetlb_entry) then depends on the
+ *  region's own history only (mm/hugetlb.c huge_pte_offset). */
+export function hugetlbSlotStartPage(slot: number, g: PageGeometry = GEOMETRY_4K): number {
+  const pud = g.pmdPages * (g.pageSize / 8);
+  return 0x3000_0000_0000 / g.pageSize + slot * pud;
+}
+
 export interface Limits {
   /** region names per case, in all processes, `old` names included (one executor region id each) */
   maxRegions: number;

@@ -5,11 +5,12 @@
 // executor encoding (src/targets/live.ts) all step a CasePlan. The plan follows the case, not the
 // kernel: every mmap without `after` and every moving mremap takes the next slot whatever the
 // syscall returns. (The model, src/model, follows rc with its own VMA state on purpose.)
-import type { Op } from './schema.ts';
-import { arenaOf, DEFAULT_LIMITS, GEOMETRY_4K, slotStartPage, type Limits, type PageGeometry } from './layout.ts';
+import { isHugetlbKind, type Op } from './schema.ts';
+import { arenaOf, DEFAULT_LIMITS, GEOMETRY_4K, hugetlbSlotStartPage, slotStartPage, type Limits, type PageGeometry } from './layout.ts';
 
-/** Where a region is and which of its pages are unmapped (1 = unmapped). */
-export interface PlanRegion { start: number; pages: number; unmapped: Uint8Array }
+/** Where a region is and which of its pages are unmapped (1 = unmapped); `hugetlb`: a region of a
+ *  hugetlb kind (ptefarm-case/3), placed in the hugetlb arena and sized in whole huge pages. */
+export interface PlanRegion { start: number; pages: number; unmapped: Uint8Array; hugetlb?: boolean }
 export interface PlanProc<R extends PlanRegion = PlanRegion> { alive: boolean; regions: Map<string, R> }
 
 type MmapOp = Extract<Op, { op: 'mmap' }>;
@@ -65,6 +66,8 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
   private readonly names = new Set<string>();
   /** next free arena slot */
   slot = 0;
+  /** next free hugetlb arena slot (one PUD each: src/ops/layout.ts hugetlbSlotStartPage) */
+  hslot = 0;
   readonly limits: Limits;
   readonly uffd: boolean;
   readonly geometry: PageGeometry;
@@ -178,23 +181,36 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         if (old && isLive(old)) return [`${at}.region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`];
         const full = this.tooManyNames(at, 'region', op.region);
         if (full.length) return full;
+        const huge = isHugetlbKind(op.kind);
+        if (huge) {
+          // a hugetlb VMA is sized in whole huge pages (hugetlbfs_file_mmap: EINVAL otherwise) and
+          // never merges (VM_DONTEXPAND is VM_SPECIAL); ptefarm gives each its own PUD (layout.ts)
+          const hp = this.geometry.pmdPages;
+          if (op.pages % hp !== 0) return [`${at}.pages: a ${op.kind} region is sized in whole huge pages (multiples of ${hp} pages)`];
+          if (op.thp !== undefined) return [`${at}.thp: not meaningful for a ${op.kind} region`];
+          if (op.after !== undefined) return [`${at}.after: a ${op.kind} region is placed in its own slot (hugetlb VMAs never merge)`];
+        }
         let start: number;
         if (op.after !== undefined) {
           const a = region(op.after);
           if (!a) return problems;
+          if (a.hugetlb) return [`${at}.after: nothing is placed after hugetlb region "${op.after}"`];
           start = a.start + a.pages;
           const o = this.overlaps(p, start, op.pages);
           if (o) return [`${at}.after: placing "${op.region}" after "${op.after}" would overlap region "${o}"`];
         } else {
-          start = slotStartPage(this.slot++, this.geometry);
+          start = huge ? hugetlbSlotStartPage(this.hslot++, this.geometry) : slotStartPage(this.slot++, this.geometry);
         }
-        proc.regions.set(op.region, this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages) }));
+        const made = this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages), ...(huge ? { hugetlb: true } : {}) });
+        if (huge) made.hugetlb = true;
+        proc.regions.set(op.region, made);
         this.names.add(op.region);
         return problems;
       }
       case 'mremap': {
         const r = region(op.region);
         if (!r) return problems;
+        if (r.hugetlb) return [`${at}.op: mremap of hugetlb region "${op.region}" is not supported by the case format`];
         const pages = op.pages ?? r.pages;
         if (pages > limits.maxPagesPerRegion) return [`${at}.pages: ${pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
         const move = op.move ?? true;
@@ -229,7 +245,11 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
       case 'fork': {
         if (this.procs.length >= limits.maxProcs) return [`${at}.op: fork would exceed the limit of ${limits.maxProcs} processes`];
         const regions = new Map<string, R>();
-        for (const [n, r] of proc.regions) regions.set(n, this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'fork'));
+        for (const [n, r] of proc.regions) {
+          const c = this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'fork');
+          if (r.hugetlb) c.hugetlb = true;
+          regions.set(n, c);
+        }
         this.procs.push({ alive: true, regions });
         return problems;
       }
@@ -238,6 +258,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
       case 'close_uffd': return problems;
       case 'split': {
         const r = region(op.region);
+        if (r?.hugetlb) return [`${at}.op: split of hugetlb region "${op.region}" is not supported (a hugetlb page is never split)`];
         if (r && op.page >= r.pages) problems.push(`${at}.page: page ${op.page} is outside region "${op.region}" (${r.pages} pages)`);
         return problems;
       }
@@ -245,7 +266,9 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         const r = region(op.region);
         if (!r) return problems;
         const rg = range(r, op.first, op.count);
-        if (rg && op.op === 'munmap') r.unmapped.fill(1, rg[0], rg[0] + rg[1]);
+        // munmap of part of a hugetlb page fails (EINVAL: hugetlb_vm_op_split); the range stays mapped
+        const hp = this.geometry.pmdPages;
+        if (rg && op.op === 'munmap' && (!r.hugetlb || (rg[0] % hp === 0 && (rg[0] + rg[1]) % hp === 0))) r.unmapped.fill(1, rg[0], rg[0] + rg[1]);
         return problems;
       }
     }

@@ -1,7 +1,8 @@
-// The ptefarm-case/1 and ptefarm-case/2 formats (docs/case-format.md) as a zod schema: the one
-// place the shape of a case is defined. Types are inferred from it. /2 adds the guard-region ops
-// and PAGEMAP_SCAN's full argument space; a /1 case using them is refused (src/ops/validate.ts),
-// and every /1 case is a /2 case.
+// The ptefarm-case/1, /2 and /3 formats (docs/case-format.md) as a zod schema: the one place the
+// shape of a case is defined. Types are inferred from it. /2 adds the guard-region ops and
+// PAGEMAP_SCAN's full argument space; /3 adds the hugetlb mapping kinds. A case using what a later
+// format added is refused under an earlier one (src/ops/validate.ts); every /1 case is a /2 case,
+// every /2 case a /3 case.
 import { z } from 'zod';
 
 /** a region name (also the key of every region-keyed record of a trace) */
@@ -12,8 +13,13 @@ const first = z.number().int().min(0).optional();
 const count = z.number().int().min(1).optional();
 
 export const KINDS = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private'] as const;
+/** ptefarm-case/3: mappings backed by 2 MiB hugetlb pages (MAP_HUGETLB|MAP_ANONYMOUS, private or
+ *  shared); sized and addressed in whole huge pages (src/ops/plan.ts) */
+export const HUGETLB_KINDS = ['hugetlb', 'hugetlb-shared'] as const;
+export const ALL_KINDS = [...KINDS, ...HUGETLB_KINDS] as const;
+export function isHugetlbKind(k: string): boolean { return k === 'hugetlb' || k === 'hugetlb-shared'; }
 export const FEATURES = ['wp_async', 'wp_unpopulated', 'event_fork', 'event_remap', 'event_unmap'] as const;
-export const CASE_FORMATS = ['ptefarm-case/1', 'ptefarm-case/2'] as const;
+export const CASE_FORMATS = ['ptefarm-case/1', 'ptefarm-case/2', 'ptefarm-case/3'] as const;
 export type CaseFormat = (typeof CASE_FORMATS)[number];
 
 /** PAGEMAP_SCAN categories as a string of the scan letters (src/ops/trace.ts SCAN_LETTERS order,
@@ -25,7 +31,7 @@ const name = regionName;
 const ranged = { region: name, first, count, proc };
 
 export const opSchemas = {
-  mmap: z.strictObject({ op: z.literal('mmap'), region: name, pages: z.number().int().min(1), kind: z.enum(KINDS), thp: z.boolean().optional(), after: name.optional(), proc }),
+  mmap: z.strictObject({ op: z.literal('mmap'), region: name, pages: z.number().int().min(1), kind: z.enum(ALL_KINDS), thp: z.boolean().optional(), after: name.optional(), proc }),
   munmap: z.strictObject({ op: z.literal('munmap'), ...ranged }),
   mremap: z.strictObject({ op: z.literal('mremap'), region: name, pages: z.number().int().min(1).optional(), move: z.boolean().optional(), dontunmap: z.boolean().optional(), old: name.optional(), proc }),
   mprotect: z.strictObject({ op: z.literal('mprotect'), ...ranged, prot: z.enum(['none', 'r', 'rw']) }),
@@ -66,11 +72,20 @@ export function needsV2(op: { op: string } & Record<string, unknown>): boolean {
   return V2_OPS.has(op.op) || (op.op === 'scan' && V2_SCAN_FIELDS.some((f) => op[f] !== undefined));
 }
 
-/** The format a case with these ops is written in: /1 while it needs nothing of /2 (so that every
- *  case an older reader understands stays readable by it). */
+/** does this op need ptefarm-case/3? (an mmap of a hugetlb kind) */
+export function needsV3(op: { op: string } & Record<string, unknown>): boolean {
+  return op.op === 'mmap' && typeof op.kind === 'string' && isHugetlbKind(op.kind);
+}
+
+/** The format a case with these ops is written in: the oldest that holds them (so that every case
+ *  an older reader understands stays readable by it). */
 export function formatFor(ops: ReadonlyArray<{ op: string } & Record<string, unknown>>): CaseFormat {
+  if (ops.some((o) => needsV3(o))) return 'ptefarm-case/3';
   return ops.some((o) => needsV2(o)) ? 'ptefarm-case/2' : 'ptefarm-case/1';
 }
+
+/** /2 or later: seven page letters, PAGEMAP_SCAN's full arguments, walk_end */
+export function atLeastV2(f: string): boolean { return f !== 'ptefarm-case/1'; }
 
 export type OpName = keyof typeof opSchemas;
 export const OP_NAMES = Object.keys(opSchemas) as OpName[];
@@ -86,7 +101,7 @@ export const caseSchema = z.strictObject({
   ops: z.array(z.unknown()).min(1),
 });
 
-export type Kind = (typeof KINDS)[number];
+export type Kind = (typeof ALL_KINDS)[number];
 export type Feature = (typeof FEATURES)[number];
 export type OpOf<N extends OpName> = z.infer<(typeof opSchemas)[N]>;
 export type Op = { [N in OpName]: OpOf<N> }[OpName];

@@ -31,7 +31,7 @@ interface OpSyntax {
 }
 
 const PROTS = ['none', 'r', 'rw'] as const;
-const KIND_LIST = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private'] as const;
+const KIND_LIST = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'hugetlb', 'hugetlb-shared'] as const;
 
 const SYNTAX: Record<OpName, OpSyntax> = {
   mmap: { subject: 'region', fields: { pages: 'int', kind: KIND_LIST, thp: 'bool', after: 'name' } },

@@ -1,7 +1,7 @@
 // The ptefarm-trace/1 format: what a target reports. Types plus a zod schema for traces read from
 // files or from exec: targets, which may observe less than a full trace (case-format.md).
 import { z } from 'zod';
-import { regionName, type Case } from './schema.ts';
+import { atLeastV2, regionName, type Case } from './schema.ts';
 import { safeRecord } from './records.ts';
 import { DEFAULT_LIMITS, GEOMETRY_4K, geometryOf, MAX_PAGES_PER_REGION, MAX_PMD_PAGES, type PageGeometry } from './layout.ts';
 import { clip, show, someProblems } from './bounded.ts';
@@ -18,7 +18,7 @@ export const BIT_NAMES: Record<BitLetter, string> = {
  *  ptefarm-case/2 case, 6 for a /1 case (no op of /1 makes a guard region), so that /1 traces and
  *  their expectations stay as they were. */
 export function pageLetters(c: { format: string }): 6 | 7 {
-  return c.format === 'ptefarm-case/2' ? 7 : 6;
+  return atLeastV2(c.format) ? 7 : 6;
 }
 /** PAGEMAP_SCAN category letters in trace order */
 export const SCAN_LETTERS = ['a', 'w', 'f', 'p', 's', 'z', 'h', 'd', 'g'] as const;

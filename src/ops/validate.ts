@@ -3,7 +3,7 @@
 // of src/ops/plan.ts, stepped op by op). Every problem
 // is reported as `ops[i].field: message`, all of them at once.
 import { z } from 'zod';
-import { caseSchema, opSchemas, OP_NAMES, V2_OPS, V2_SCAN_FIELDS, type Case, type Op, type OpName } from './schema.ts';
+import { caseSchema, needsV3, opSchemas, OP_NAMES, V2_OPS, V2_SCAN_FIELDS, type Case, type Op, type OpName } from './schema.ts';
 import { DEFAULT_LIMITS, type Limits } from './layout.ts';
 import { CasePlan } from './plan.ts';
 import { clip, show, someProblems } from './bounded.ts';
@@ -76,6 +76,11 @@ function structuralProblems(c: Case, ops: Op[], limits: Limits): string[] {
       if (V2_OPS.has(op.op)) problems.push(`ops[${i}].op: ${op.op} needs "format": "ptefarm-case/2"`);
       else if (op.op === 'scan') for (const f of V2_SCAN_FIELDS) if (op[f] !== undefined) problems.push(`ops[${i}].${f}: needs "format": "ptefarm-case/2"`);
     });
+    if (problems.length) return problems;
+  }
+  if (c.format !== 'ptefarm-case/3') {
+    // hugetlb kinds came with /3
+    ops.forEach((op, i) => { if (needsV3(op)) problems.push(`ops[${i}].kind: ${(op as { kind: string }).kind} needs "format": "ptefarm-case/3"`); });
     if (problems.length) return problems;
   }
   ops.forEach((op, i) => { problems.push(...plan.step(op, i)); });

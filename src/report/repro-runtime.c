@@ -233,6 +233,10 @@ scan:  struct pf_pm_scan_arg a = { .size = sizeof a, .start = (uintptr_t)m, .end
 scan:  if (ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0 && (a.return_mask = scan_cats &= ~PAGE_IS_GUARD, ioctl(pm, PF_PAGEMAP_SCAN, &a) < 0)) finish(KSFT_SKIP, "PAGEMAP_SCAN is not supported by this kernel");
 g7scan:  guard_ok = !!(scan_cats & PAGE_IS_GUARD); /* pagemap bit 58 (PM_GUARD_REGION) came with PAGE_IS_GUARD (6.15, fs/proc/task_mmu.c) */
 v2:  if (!guard_ok) NEEDS_GUARD ? finish(KSFT_SKIP, "this kernel has no PAGE_IS_GUARD nor pagemap bit 58 (6.15+): guard regions cannot be observed") : (void)printf("# this kernel shows no guard regions (PAGE_IS_GUARD, bit 58: 6.15+): G is not compared\n");
+htlb:  FILE *hf = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "re"); long hfree = 0; /* MAP_HUGETLB takes the 2 MiB hstate */
+htlb:  if (!hf || fscanf(hf, "%ld", &hfree) != 1) hfree = 0;
+htlb:  if (hf) fclose(hf);
+htlb:  if (hfree < HUGETLB_NEED) printf("# %ld free 2 MiB hugetlb pages, the case may need %d (reserve: echo N > /proc/sys/vm/nr_hugepages)\n", hfree, (int)HUGETLB_NEED), finish(KSFT_SKIP, "too few free hugetlb pages");
 swapped:  char line[512]; int areas = -1; /* /proc/swaps: a header line, then one line per active swap area */
 swapped:  for (FILE *f = fopen("/proc/swaps", "re"); f && fgets(line, sizeof line, f);) areas++;
 swapped:  if (areas < 1) finish(KSFT_SKIP, "no active swap: MADV_PAGEOUT cannot reclaim anonymous pages");

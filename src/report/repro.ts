@@ -16,7 +16,7 @@
 // before comparing bits, and skips (exit 4) otherwise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFor, type Case, type Op } from '../ops/schema.ts';
+import { atLeastV2, formatFor, isHugetlbKind, type Case, type Op } from '../ops/schema.ts';
 import { SCAN_NAMES, SCAN_LETTERS, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { formatOp } from '../ops/text.ts';
 import { predict, recordsZero } from '../model/model.ts';
@@ -173,7 +173,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   // a /2-format case that uses nothing of /2 is the same case in /1 (six pagemap letters, the /1
   // scan); a /2 case's pages have a seventh letter, G (pagemap bit 58), and its scans the /2 arguments
   const c: Case = { ...c0, format: formatFor(c0.ops) };
-  const v2 = c.format === 'ptefarm-case/2';
+  const v2 = atLeastV2(c.format);
   const bad = c.ops.map((op, i) => [op, i] as const).filter(([op]) => !C_OPS.has(op.op));
   if (bad.length) {
     const [op, i] = bad[0];
@@ -196,6 +196,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   const flags = new Set<string>();
   const uapi = new Set<string>(['MAP_FIXED_NOREPLACE']);
   const errnos = new Set<string>();
+  let hugetlbPages = 0; // 2 MiB pages the case's hugetlb mmaps hold (times its processes: HUGETLB_NEED)
   let needsGuard = false; // guard ops, or a scan mask with GUARD: a kernel before 6.15 cannot run the case
   // One process, and no userfaultfd message the model expects (a sync write-protect fault or a
   // fork/remap/unmap event blocks the faulting or mapping call until someone reads it): the program
@@ -264,7 +265,13 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         kinds.set(op.region, { kind, thp: !!op.thp });
         table.set(rid, { start: v[3], pages });
         const m = `(void *)${hex(v[3] * PG)}, ${pages} * PG, PROT_READ | PROT_WRITE`;
-        if (kind === 'anon' || kind === 'shared-anon') {
+        if (isHugetlbKind(kind)) {
+          // MAP_HUGETLB: the default (2 MiB) hstate; skipped where too few pages are free (htlb)
+          flags.add('htlb');
+          hugetlbPages += Math.ceil(pages / HPG_PAGES);
+          proc([`void *m = mmap(${m}, ${kind === 'hugetlb' ? 'MAP_PRIVATE' : 'MAP_SHARED'} | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);`,
+            'done(m == MAP_FAILED ? -1 : 0);']);
+        } else if (kind === 'anon' || kind === 'shared-anon') {
           proc([`void *m = mmap(${m}, ${kind === 'anon' ? 'MAP_PRIVATE' : 'MAP_SHARED'} | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);`,
             `done(m == MAP_FAILED ? -1 : madvise(m, ${pages} * PG, ${thp}));`]);
         } else {
@@ -406,7 +413,8 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       const huge = own(ps.outcome.huge, region) ?? [];
       // a huge PMD needs a region that covers a whole 2 MiB block
       const pages = procs[p]?.get(rid)?.pages ?? 0;
-      if (faults && (huge.length || (k && (k.thp || k.kind !== 'anon') && pages >= HPG_PAGES))) {
+      // a hugetlb region's huge pages are hugetlb's, no outcome of the kernel's choosing
+      if (faults && !(k && isHugetlbKind(k.kind)) && (huge.length || (k && (k.thp || k.kind !== 'anon') && pages >= HPG_PAGES))) {
         flags.add('outcomes'); flags.add('huge');
         lines.push(`  assume(HUGE, ${p}, ${cstr(region)}, 0, 0, ${cstr(pageRanges(huge))});`);
       }
@@ -470,7 +478,7 @@ struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len
 enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6${scanDefs} };
 #define PG 4096ULL
 enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED,
-  NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''} };
+  NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''}${hugetlbPages ? `, HUGETLB_NEED = ${hugetlbPages * (1 + c.ops.filter((o) => o.op === 'fork').length)} /* free 2 MiB hugetlb pages the case may hold (a fork may copy each) */` : ''} };
 static const char *CASE_NAME = ${cstr(name)};
 ${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };
 ${runtime}`;

@@ -11,6 +11,7 @@ import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts
 import { own } from '../ops/records.ts';
 import { capabilitiesOf, geometryOfProbe, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
+import { hugetlbSkipReason } from './hugetlb-host.ts';
 
 // the executor protocol lives in src/targets/executor/protocol.ts; re-exported for existing importers
 import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
@@ -204,6 +205,8 @@ export class LiveTarget implements Target {
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
     const thp = thpCaseSkipReason(c, probe);
     if (thp) return thp;
+    const huge = hugetlbSkipReason(c, geometryOfProbe(probe), undefined, probe.userfaultfd ? Number(probe.uffd_features) : undefined);
+    if (huge) return huge;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this host';

@@ -4,6 +4,7 @@
 // fact is also listed with where it came from (`facts`: behaviour, sysfs, uname...); the QEMU
 // target builds the same list from the guest's executor (src/targets/qemu.ts). Which facts make a
 // target refuse to start: src/targets/host-policy.ts.
+import { hugetlbFreePages } from './hugetlb-host.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,8 @@ export interface ProbeResult {
   /** host facts */
   swap: boolean;
   swap_devices: string[];
+  /** free 2 MiB hugetlb pages when probed (src/targets/hugetlb-host.ts; absent in older probes) */
+  hugetlb_free?: number;
   thp: string;
   thp_shmem: string;
   notes: string[];
@@ -252,6 +255,7 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
   if (facts && !b('soft_dirty')) notes.push('soft-dirty is not compiled in (CONFIG_MEM_SOFT_DIRTY): bit 55 is shown as ?');
   if (facts && b('userfaultfd') && !b('event_fork')) notes.push('UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE: cases with event_fork are skipped');
   if (!swaps.length) notes.push('no active swap: pageout steps are skipped (run `ptefarm setup --swap` as root)');
+  if (!hugetlbFreePages()) notes.push('no free 2 MiB hugetlb pages: hugetlb cases are skipped (run `ptefarm setup --hugetlb N` as root)');
   return {
     arch: os.machine(),
     kernel: os.release(),
@@ -261,6 +265,7 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
     uffd_wp: b('uffd_wp'),
     swap: swaps.length > 0,
     swap_devices: swaps,
+    hugetlb_free: hugetlbFreePages(),
     thp: selected(files.get(`${THP_SYSFS}/enabled`) ?? 'unavailable'),
     thp_shmem: selected(files.get(`${THP_SYSFS}/shmem_enabled`) ?? 'unavailable'),
     notes,

@@ -14,6 +14,7 @@ import type { Target } from './target.ts';
 import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
 import { activeSwaps, capabilitiesOf, geometryOfProbe, hostSettingsOf, executorFacts, selected, sourcedFacts, THP_SYSFS, type ProbeResult } from './probe.ts';
 import { assessHost, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
+import { usesHugetlb } from './hugetlb-host.ts';
 import { readKernelConfig, resolveImage, type GuestImage } from './qemu/images.ts';
 import { Vm, type BootInfo, type VmOptions } from './qemu/vm.ts';
 
@@ -167,6 +168,9 @@ export class QemuTarget implements Target {
   caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
     const thp = thpCaseSkipReason(c, probe, 'this guest kernel');
     if (thp) return thp;
+    // the guest init reserves no hugetlb pages: an mmap of one would fail (ENOMEM), which is the
+    // guest's limit, not the kernel's verdict
+    if (usesHugetlb(c)) return 'hugetlb: the guest reserves no 2 MiB hugetlb pages';
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this guest kernel';
     if (!probe.uffd_wp) return 'userfaultfd write-protect (UFFDIO_REGISTER_MODE_WP) is not available on this guest kernel';

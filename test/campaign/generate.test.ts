@@ -59,7 +59,7 @@ describe('guided generation reaches', () => {
 
 describe('the guided generator', () => {
   it('with uniformRatio 1 draws every case from the uniform generator (one draw decides, then the same stream)', () => {
-    const g = new GuidedGenerator(9, { uniformRatio: 1 });
+    const g = new GuidedGenerator(9, { uniformRatio: 1, hugetlbRatio: 0 });
     const rng = new Rng(9);
     for (let i = 0; i < 50; i++) {
       rng.float(); // the draw that chose the uniform generator
@@ -68,6 +68,21 @@ describe('the guided generator', () => {
       expect(validateCase(c)).toEqual([]);
       expect(c).toEqual(want);
     }
+  });
+
+  it('hugetlb cases come from a stream of their own: the other cases of a seed are those of a generator without them, in order', () => {
+    const isH = (c: { ops: Array<{ op: string; kind?: string }> }) => c.ops.some((o) => o.op === 'mmap' && (o.kind === 'hugetlb' || o.kind === 'hugetlb-shared'));
+    const g = new GuidedGenerator(5, { hugetlbRatio: 0.3, unguided: false, freshRatio: 1 });
+    const plain = new GuidedGenerator(5, { hugetlbRatio: 0, freshRatio: 1 });
+    let hugetlb = 0;
+    for (let i = 0; i < 200; i++) {
+      const c = g.next();
+      expect(validateCase(c)).toEqual([]);
+      if (isH(c)) { hugetlb++; expect(c.format).toBe('ptefarm-case/3'); continue; }
+      expect(c).toEqual(plain.next());
+    }
+    expect(hugetlb).toBeGreaterThan(30);
+    expect(hugetlb).toBeLessThan(100);
   });
 
   it('with the default ratio mixes uniform cases in, and only valid cases', () => {

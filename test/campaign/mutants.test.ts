@@ -58,6 +58,8 @@ export const EXPOSING: Record<string, number> = {
   'M-20': 4, // mmap, guard, register, scan wp_matching
   'D-1': 4, // mmap memfd-shared, write, pageout, read
   'D-2': 4, // mmap, write, pageout, read
+  'B-33': 4, // mmap hugetlb, register, write, scan wp_matching
+  'M-21': 5, // mmap hugetlb, register, write, wp, dontneed
 };
 
 const results: Array<{ id: string; found: boolean; ops?: number; firstCase?: number; ms?: number }> = [];

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KHUGEPAGED_DIR, restoreSetup, SETUP_STATE, throttleKhugepaged } from '../../src/cli/commands/setup.ts';
+import { KHUGEPAGED_DIR, reserveHugetlb, restoreSetup, SETUP_STATE, throttleKhugepaged } from '../../src/cli/commands/setup.ts';
 import { KHUGEPAGED_THROTTLE } from '../../src/targets/probe.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -20,6 +20,28 @@ function fakeKhugepaged(values: Record<string, number>) {
   const read = (k: string) => Number(readFileSync(join(dir, k), 'utf8'));
   return { dir, state: join(base, 'run/setup.json'), read };
 }
+
+describe('setup --hugetlb N / --restore (fake sysfs)', () => {
+  it('raises nr_hugepages to N, records the count found, keeps a larger pool, and --restore puts the first count back', () => {
+    const base = mkdtempSync(join(os.tmpdir(), 'ptefarm-setup-htlb-'));
+    const dir = join(base, 'hugepages-2048kB');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'nr_hugepages'), '2\n');
+    writeFileSync(join(dir, 'free_hugepages'), '2\n');
+    const state = join(base, 'run/setup.json');
+    expect(reserveHugetlb(16, { dir, state })).toMatch(/^hugetlb: nr_hugepages 2 -> 16\n {2}restore with `ptefarm setup --restore` \(or: echo 2 > .*nr_hugepages\)/);
+    expect(readFileSync(join(dir, 'nr_hugepages'), 'utf8')).toBe('16');
+    // a pool already as large is kept, and the first count stays recorded
+    expect(reserveHugetlb(8, { dir, state })).toMatch(/^hugetlb: 16 2 MiB pages already reserved/);
+    expect(() => reserveHugetlb(-1, { dir, state })).toThrow(/a number of 2 MiB pages/);
+    expect(restoreSetup({ state, hugetlbDir: dir })).toBe('hugetlb nr_hugepages restored to 2');
+    expect(readFileSync(join(dir, 'nr_hugepages'), 'utf8')).toBe('2');
+    expect(existsSync(state)).toBe(false);
+  });
+  it('a kernel without the 2 MiB hstate is said, nothing written', () => {
+    expect(() => reserveHugetlb(4, { dir: join(os.tmpdir(), 'ptefarm-no-such-hstate'), state: join(os.tmpdir(), 'ptefarm-no-state.json') })).toThrow(/does not exist/);
+  });
+});
 
 describe('setup --khugepaged / --restore (fake sysfs)', () => {
   it('throttles what is not throttled, says how to restore, and --restore puts the first values back', () => {

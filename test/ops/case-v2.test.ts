@@ -29,7 +29,7 @@ describe('ptefarm-case/2 validation', () => {
     expect(bad('awfpszhdg')).toEqual([]);
   });
   it('an unknown format is refused', () => {
-    expect(validateCase({ format: 'ptefarm-case/3', ops: [mmap] })[0]).toMatch(/^format:/);
+    expect(validateCase({ format: 'ptefarm-case/4', ops: [mmap] })[0]).toMatch(/^format:/);
   });
   it('guard ranges are checked like any range', () => {
     expect(validateCase({ format: 'ptefarm-case/2', ops: [mmap, { op: 'guard', region: 'a', first: 3, count: 2 }] }))

@@ -81,7 +81,7 @@ describe('text form', () => {
   it('names the line and the problem for syntax errors', () => {
     expect(errorOf(() => parseText('mmap a pages=1 kind=anon\nwirte a\n'))).toMatch(/line 2: unknown op "wirte"/);
     expect(errorOf(() => parseText('mmap a pages=x kind=anon\n'))).toMatch(/line 1: field "pages" needs a whole number, got "x"/);
-    expect(errorOf(() => parseText('mmap a pages=1 kind=huge\n'))).toMatch(/line 1: field "kind" must be one of anon, shared-anon, memfd-shared, memfd-private, got "huge"/);
+    expect(errorOf(() => parseText('mmap a pages=1 kind=huge\n'))).toMatch(/line 1: field "kind" must be one of anon, shared-anon, memfd-shared, memfd-private, hugetlb, hugetlb-shared, got "huge"/);
     expect(errorOf(() => parseText('mmap a pages=1 kind=anon colour=red\n'))).toMatch(/line 1: mmap has no field "colour"/);
     expect(errorOf(() => parseText('mmap a pages=1 pages=2 kind=anon\n'))).toMatch(/line 1: field "pages" given twice/);
     expect(errorOf(() => parseText('mmap a pages=1 kind=anon\nwrite a[3..2)\n'))).toMatch(/line 2: empty page range "\[3\.\.2\)"/);
@@ -92,7 +92,7 @@ describe('text form', () => {
     expect(errorOf(() => parseText('0 mmap a pages=1 kind=anon\n5 write a\n'))).toMatch(/line 2: op index 5 does not match its position 1/);
     expect(errorOf(() => parseText('uffd features=wp_async,turbo\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unknown uffd feature "turbo"/);
     expect(errorOf(() => parseText('name unquoted\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: name needs a JSON string/);
-    expect(errorOf(() => parseText('ptefarm-case/3\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unsupported format/);
+    expect(errorOf(() => parseText('ptefarm-case/9\nmmap a pages=1 kind=anon\n'))).toMatch(/line 1: unsupported format/);
     expect(errorOf(() => parseText('mmap a pages=1 kind=anon\nuffd\n'))).toMatch(/line 2: the uffd line must come before the ops/);
     expect(errorOf(() => parseText('# nothing\n'))).toMatch(/no ops/);
     // every bad line is reported, not just the first

@@ -50,6 +50,8 @@ describe.skipIf(missing)('executor: bad requests are refused, and the next case 
     ['a first page of -1 (first + count wraps)', [MMAP4, '6 0 0 -1 2']],
     ['a count of 2^32 pages', [MMAP4, '6 0 0 0 4294967296']],
     ['an mmap outside the arena (page 0)', ['1 0 0 0 4 0 0']],
+    ['an mmap of an unknown kind (6: kinds are 0..5, 4 and 5 hugetlb)', [`1 0 0 ${B} 4 6 0`]],
+    ['an mmap past the hugetlb arena (64 TiB)', [`1 0 0 ${0x400000000000 / 4096} 512 4 0`]],
     ['an mmap with a start page that overflows the address', ['1 0 0 4503599627370496 4 0 0']],
     ['an unknown op code', [MMAP4, '99 0 0 0 1']],
     ['too few numbers for the op', [MMAP4, '6 0 0']],

@@ -75,6 +75,7 @@ static void env_check(int code, int p, int rid, uint64_t first, uint64_t count, 
       /* blocks that are huge now and were not (or were the huge zero page and now are a THP), by
        * region-relative page as print_huge compares them */
       uint64_t sp = now->start / PG;
+      if (sp >= HUGETLB_ARENA_FIRST_PAGE) continue; /* a hugetlb region: its huge pages are hugetlb's */
       for (uint64_t b = sp / HPG_PAGES * HPG_PAGES; b < sp + now->pages; b += HPG_PAGES) {
         uint64_t k = b > sp ? b - sp : 0;
         if (!OBS_IS_HUGE(is[k])) continue;

@@ -622,7 +622,7 @@ static int check_op_line(const struct line *l, char *why, size_t n) {
   case OP_MMAP:
     if (!in_range(v[3], (int64_t)ARENA_FIRST_PAGE, (int64_t)(ARENA_END_PAGE - lim))) bad = "start page outside the arena";
     else if (!in_range(v[4], 1, lim)) { snprintf(msg, sizeof msg, "pages outside 1..%lld", (long long)lim); bad = msg; }
-    else if (!in_range(v[5], 0, 3)) bad = "kind outside 0..3";
+    else if (!in_range(v[5], 0, 5)) bad = "kind outside 0..5";
     else if (!in_range(v[6], 0, 1)) bad = "thp not 0 or 1";
     break;
   case OP_MREMAP:

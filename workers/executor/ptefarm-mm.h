@@ -328,11 +328,12 @@ static void case_process(void) {
     int err = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
-    case C_MMAP: { /* a: kind 0 anon, 1 shared-anon, 2 memfd-shared, 3 memfd-private; b: thp */
+    case C_MMAP: { /* a: kind 0 anon, 1 shared-anon, 2 memfd-shared, 3 memfd-private, 4 hugetlb, 5 hugetlb-shared; b: thp */
       int fd = -1, flags = MAP_FIXED_NOREPLACE;
       void *p = MAP_FAILED;
       if (c.a == 0) flags |= MAP_PRIVATE | MAP_ANONYMOUS;
       else if (c.a == 1) flags |= MAP_SHARED | MAP_ANONYMOUS;
+      else if (c.a >= 4) flags |= (c.a == 4 ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS | MAP_HUGETLB; /* default 2 MiB hstate */
       else {
         flags |= c.a == 2 ? MAP_SHARED : MAP_PRIVATE;
         fd = memfd_create("ptefarm", MFD_CLOEXEC);
@@ -347,7 +348,7 @@ static void case_process(void) {
       /* MADV_NOHUGEPAGE keeps THP out of a small-page region; a kernel without THP knows neither
        * advice (mm/madvise.c madvise_behavior_valid: CONFIG_TRANSPARENT_HUGEPAGE) and says EINVAL:
        * nothing to keep out. (Cases with THP regions are skipped there: host-policy.ts.) */
-      if (!err && madvise(p, c.len, c.b ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && !(errno == EINVAL && !c.b)) err = errno;
+      if (!err && c.a < 4 && madvise(p, c.len, c.b ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && !(errno == EINVAL && !c.b)) err = errno;
       break;
     }
     case C_MUNMAP: if (munmap((void *)(uintptr_t)c.addr, c.len)) err = errno; break;
@@ -482,7 +483,14 @@ static void drain_ctx(int i) {
       uint64_t a = m.arg.pagefault.address & ~(PG - 1);
       emit_event("wp_fault", p, a, 1, -1);
       struct uffdio_writeprotect wp = { .range = { a, PG }, .mode = 0 };
-      for (int tries = 0; ioctl(CTX[i].fd, UFFDIO_WRITEPROTECT, &wp) && errno == EAGAIN && tries < 1000; tries++) usleep(100);
+      int r;
+      for (int tries = 0; (r = ioctl(CTX[i].fd, UFFDIO_WRITEPROTECT, &wp)) && errno == EAGAIN && tries < 1000; tries++) usleep(100);
+      /* a hugetlb page is un-protected whole (mm/userfaultfd.c mwriteprotect_range: EINVAL for a
+       * range not aligned to the huge page size; the fault address is the huge page's start) */
+      if (r && errno == EINVAL) {
+        wp.range.start = a & ~(HPG_PAGES * PG - 1); wp.range.len = HPG_PAGES * PG;
+        for (int tries = 0; ioctl(CTX[i].fd, UFFDIO_WRITEPROTECT, &wp) && errno == EAGAIN && tries < 1000; tries++) usleep(100);
+      }
       break;
     }
     case UFFD_EVENT_FORK: {

@@ -120,7 +120,9 @@ struct range { uint64_t addr; uint64_t pages; };
  * its slots of 32 PMDs end far below 48 TiB, and both stay far from what the loader maps. The
  * executor refuses region pages outside [ARENA_FIRST_PAGE, ARENA_END_PAGE), in pages of PG. */
 #define ARENA_FIRST_PAGE (0x200000000000ULL / PG) /* 32 TiB */
-#define ARENA_END_PAGE (0x300000000000ULL / PG)   /* 48 TiB */
+/* hugetlb regions (ptefarm-case/3) from 48 TiB: their huge pages are no THP (env_check skips them) */
+#define HUGETLB_ARENA_FIRST_PAGE (0x300000000000ULL / PG)
+#define ARENA_END_PAGE (0x400000000000ULL / PG)   /* 64 TiB: 32-48 TiB regions, 48-64 TiB hugetlb regions (hugetlbSlotStartPage) */
 /* A case process that a SIGSEGV or SIGBUS reached from outside (kill(), not a fault of its own
  * access) exits with this status + the signal number, so that the supervisor reports a fault and
  * never an rc the model would compare. */

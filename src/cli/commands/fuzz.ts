@@ -19,6 +19,7 @@ import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './c
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';
 import { geometryOfHost, type TargetInfo } from '../../ops/trace.ts';
+import { hugetlbFreePages } from '../../targets/hugetlb-host.ts';
 import { GEOMETRY_4K } from '../../ops/layout.ts';
 
 interface Opts extends CampaignFlags, UiFlags {
@@ -62,6 +63,9 @@ export function register(program: Command) {
         try { info = await t.info(); } finally { await t.close(); }
       } catch (e) { throw new InputError((e as Error).message); }
       const geometry = geometryOfHost(info.host);
+      // hugetlb cases only where they can run: a model target, or this host with free 2 MiB pages
+      // (a QEMU guest reserves none; src/targets/hugetlb-host.ts)
+      const hugetlbHere = info.name.startsWith('model') || (info.name === 'live' && hugetlbFreePages() > 0);
       const checker = await referenceChecker({ profile: o.profile });
       const ui = await openUi(o, 'fuzz', {
         target: o.target, seed, profile: o.profile, workdir: save ? workdir : undefined,
@@ -110,7 +114,7 @@ export function register(program: Command) {
         summary = await runCampaign({
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
           workdir: save ? workdir : undefined, source: 'fuzz', minimize, profile: o.profile, signal: ctl.signal, onEvent,
-          ...(geometry !== GEOMETRY_4K ? { generate: { geometry } } : {}),
+          ...(geometry !== GEOMETRY_4K || !hugetlbHere ? { generate: { ...(geometry !== GEOMETRY_4K ? { geometry } : {}), ...(hugetlbHere ? {} : { hugetlbRatio: 0 }) } } : {}),
         });
       } catch (e) {
         bar?.stop();

@@ -9,11 +9,14 @@
 // --khugepaged: throttle khugepaged (one 2 MiB block per scan, scans an hour apart, the same after
 // an allocation failure) so that it does not collapse a MADV_HUGEPAGE range in the middle of a case
 // (mm/khugepaged.c khugepaged_wait_work sleeps scan_sleep_millisecs between passes of pages_to_scan).
+// --hugetlb N: reserve N 2 MiB hugetlb pages (nr_hugepages of the 2 MiB hstate) for the hugetlb
+// kinds of ptefarm-case/3; the count found first is recorded and put back by --restore.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { activeSwaps, KHUGEPAGED_THROTTLE, THP_SYSFS } from '../../targets/probe.ts';
+import { HUGETLB_2M_SYSFS, hugetlbFreePages } from '../../targets/hugetlb-host.ts';
 
 export class SetupError extends Error {}
 
@@ -60,7 +63,7 @@ export const SETUP_STATE = '/run/ptefarm/setup.json';
 export const KHUGEPAGED_DIR = `${THP_SYSFS}/khugepaged`;
 
 /** what `ptefarm setup` changed, with the values it found (what --restore puts back) */
-export interface SetupState { khugepaged?: Record<string, number>; swap?: { device: string } }
+export interface SetupState { khugepaged?: Record<string, number>; swap?: { device: string }; hugetlb?: { nr_hugepages: number } }
 
 function readState(path: string): SetupState {
   try { return JSON.parse(readFileSync(path, 'utf8')) as SetupState; } catch { return {}; }
@@ -106,8 +109,27 @@ export function throttleKhugepaged(opts: { dir?: string; state?: string } = {}):
   return { changed, message };
 }
 
-/** Put back what throttleKhugepaged and setupSwap changed (recorded in the state file). */
-export function restoreSetup(opts: { dir?: string; state?: string } = {}): string {
+/** Reserve `n` 2 MiB hugetlb pages (at least: a larger pool is kept). The count found first is
+ *  kept in the state file for restoreSetup. The kernel may reserve fewer (fragmented memory): said. */
+export function reserveHugetlb(n: number, opts: { dir?: string; state?: string } = {}): string {
+  const dir = opts.dir ?? HUGETLB_2M_SYSFS, statePath = opts.state ?? SETUP_STATE;
+  if (!Number.isInteger(n) || n < 0 || n > 65536) throw new SetupError(`--hugetlb ${n}: a number of 2 MiB pages in 0..65536`);
+  if (!existsSync(dir)) throw new SetupError(`${dir} does not exist (kernel without CONFIG_HUGETLBFS or no 2 MiB huge pages)`);
+  const file = `${dir}/nr_hugepages`;
+  const from = Number(readFileSync(file, 'utf8').trim());
+  if (from >= n) return `hugetlb: ${from} 2 MiB pages already reserved (${hugetlbFreePages(dir)} free)`;
+  writeSetting(file, n);
+  const st = readState(statePath);
+  st.hugetlb ??= { nr_hugepages: from };
+  writeState(statePath, st);
+  const now = Number(readFileSync(file, 'utf8').trim());
+  return `hugetlb: nr_hugepages ${from} -> ${now}${now < n ? ` (asked for ${n}: memory too fragmented)` : ''}
+` +
+    `  restore with \`ptefarm setup --restore\` (or: echo ${st.hugetlb.nr_hugepages} > ${file})`;
+}
+
+/** Put back what throttleKhugepaged, setupSwap and reserveHugetlb changed (recorded in the state file). */
+export function restoreSetup(opts: { dir?: string; state?: string; hugetlbDir?: string } = {}): string {
   const dir = opts.dir ?? KHUGEPAGED_DIR, statePath = opts.state ?? SETUP_STATE;
   if (!existsSync(statePath)) return `nothing to restore: no set-up recorded in ${statePath}`;
   const st = readState(statePath);
@@ -117,6 +139,10 @@ export function restoreSetup(opts: { dir?: string; state?: string } = {}): strin
     writeSetting(`${dir}/${name}`, v);
     said.push(`khugepaged ${name} restored to ${v}`);
   }
+  if (st.hugetlb && Number.isInteger(st.hugetlb.nr_hugepages)) {
+    writeSetting(`${opts.hugetlbDir ?? HUGETLB_2M_SYSFS}/nr_hugepages`, st.hugetlb.nr_hugepages);
+    said.push(`hugetlb nr_hugepages restored to ${st.hugetlb.nr_hugepages}`);
+  }
   if (st.swap?.device) {
     run('swapoff', [st.swap.device]);
     said.push(`swap on ${st.swap.device} (created by ptefarm setup) turned off`);
@@ -125,7 +151,7 @@ export function restoreSetup(opts: { dir?: string; state?: string } = {}): strin
   return said.length ? said.join('\n') : 'nothing to restore';
 }
 
-interface SetupOpts { swap?: boolean; khugepaged?: boolean; restore?: boolean; size: string; device: string }
+interface SetupOpts { swap?: boolean; khugepaged?: boolean; hugetlb?: string; restore?: boolean; size: string; device: string }
 
 function setupAction(opts: SetupOpts, name: string): void {
   const say = (l: string) => process.stdout.write(l + '\n');
@@ -135,13 +161,14 @@ function setupAction(opts: SetupOpts, name: string): void {
   };
   if (opts.restore) step(() => restoreSetup());
   else {
-    const all = !opts.swap && !opts.khugepaged;
+    const all = !opts.swap && !opts.khugepaged && opts.hugetlb === undefined;
     if (opts.swap || all) step(() => {
       const r = setupSwap(opts);
       if (r.created) { const st = readState(SETUP_STATE); st.swap = { device: r.device }; writeState(SETUP_STATE, st); }
       return r.message;
     });
     if (opts.khugepaged || all) step(() => throttleKhugepaged().message);
+    if (opts.hugetlb !== undefined) step(() => reserveHugetlb(Number(opts.hugetlb)));
   }
   if (failed) process.exitCode = 2;
 }
@@ -152,6 +179,7 @@ export function register(program: Command): void {
     .description('as root: set this host up for the live target: zram swap (--swap), khugepaged throttled (--khugepaged); both by default; --restore undoes')
     .option('--swap', 'bring up zram swap for pageout ops (idempotent; reuses any active swap)')
     .option('--khugepaged', `throttle khugepaged (${Object.entries(KHUGEPAGED_THROTTLE).map(([n, v]) => `${n}=${v}`).join(', ')})`)
+    .option('--hugetlb <n>', 'reserve N 2 MiB hugetlb pages (nr_hugepages) for hugetlb cases')
     .option('--restore', `put back what an earlier setup changed (recorded in ${SETUP_STATE})`)
     .option('--size <size>', 'zram disk size when it has none yet', '1G')
     .option('--device <name>', 'zram device', 'zram0')

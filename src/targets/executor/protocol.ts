@@ -5,7 +5,7 @@
 // guest) and the C reproducer (src/report/repro.ts). The C side is workers/executor/ptefarm-uapi.h
 // and ptefarm-exec.c (protocol: workers/executor/README.md); test/targets/executor-protocol.test.ts
 // reads those headers and checks every constant here against them.
-import type { Case, Feature, Op } from '../../ops/schema.ts';
+import { atLeastV2, type Case, type Feature, type Op } from '../../ops/schema.ts';
 import { CasePlan } from '../../ops/plan.ts';
 import { GEOMETRY_4K, limitsFor, MAX_PAGES_PER_REGION, type PageGeometry } from '../../ops/layout.ts';
 import { pageLetters, SCAN_LETTERS, type Outcome, type Step, type UffdEvent } from '../../ops/trace.ts';
@@ -52,7 +52,7 @@ function scanExtra(op: Extract<Op, { op: 'scan' }>, v2: boolean): string {
   return ` ${wp} ${op.max_pages ?? 0} ${bits} ${masks}`;
 }
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
-export const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3 } as const;
+export const KIND_CODES = { anon: 0, 'shared-anon': 1, 'memfd-shared': 2, 'memfd-private': 3, hugetlb: 4, 'hugetlb-shared': 5 } as const;
 export const PROT_CODES = { none: 0, r: 1, rw: 3 } as const;
 export const FEATURE_BITS: Record<Feature, number> = {
   event_fork: 1 << 1, event_remap: 1 << 2, event_unmap: 1 << 6, wp_unpopulated: 1 << 13, wp_async: 1 << 15,
@@ -146,7 +146,7 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
         let extra = '';
         if (op.op === 'mprotect') extra = ` ${table(PROT_CODES, op.prot, i, 'prot')}`;
         if (op.op === 'wp') extra = ` ${op.on ? 1 : 0}`;
-        if (op.op === 'scan') extra = scanExtra(op, c.format === 'ptefarm-case/2');
+        if (op.op === 'scan') extra = scanExtra(op, atLeastV2(c.format));
         if (op.op === 'populate') extra = ` ${op.write ? 1 : 0}`;
         lines.push(`${code} ${p} ${id(op.region)} ${first} ${count}${extra}`);
       }
