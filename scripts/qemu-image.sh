@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build a QEMU guest image for the `qemu:` target (called by `ptefarm qemu fetch`; idempotent).
 #
-#   scripts/qemu-image.sh debian ARCH META_PACKAGE OUTDIR   a Debian kernel, resolved through META_PACKAGE
+#   scripts/qemu-image.sh debian ARCH META_PACKAGE OUTDIR [PIN]   a Debian kernel, resolved through META_PACKAGE
+#       PIN: a point release of the same line and flavour instead of the meta-package's current one:
+#       `previous` (the newest release below the current one that apt lists) or a release as the
+#       package names spell it (6.12.111+deb12, 6.1.0-47); resolved through apt-cache, never a list here
 #   scripts/qemu-image.sh initramfs ARCH OUTDIR             only the initramfs (for kernel=PATH,arch=ARCH)
 #
 # ARCH is a Debian architecture (amd64 | arm64 | riscv64; riscv64 only for initramfs: a user's own
@@ -30,7 +33,9 @@ case "$arch" in
 esac
 cross_pkg() { case "$arch" in amd64) echo gcc ;; arm64) echo gcc-aarch64-linux-gnu ;; riscv64) echo gcc-riscv64-linux-gnu ;; esac; }
 cross_libc() { case "$arch" in arm64) echo libc6-dev-arm64-cross:/usr/aarch64-linux-gnu/include ;; riscv64) echo libc6-dev-riscv64-cross:/usr/riscv64-linux-gnu/include ;; esac; }
-if [ "$mode" = debian ]; then meta=${3:?meta package}; out=${4:?outdir}; else meta=; out=${3:?outdir}; fi
+pin=
+if [ "$mode" = debian ]; then meta=${3:?meta package}; out=${4:?outdir}; pin=${5:-}; else meta=; out=${3:?outdir}; fi
+case "$pin" in ''|previous) ;; *) [[ "$pin" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?([+-][0-9a-z.]+)?$ ]] || die "bad point release \"$pin\" (previous, or a release as in the package name: 6.12.111+deb12, 6.1.0-47)";; esac
 # riscv64 became a Debian release architecture in 13 (trixie): before it, apt has no
 # busybox-static:riscv64, so refuse before touching the package architectures
 if [ "$arch" = riscv64 ]; then
@@ -67,7 +72,26 @@ if [ -n "$meta" ]; then
   apt_update_if_missing
   pkg=$(apt-cache depends "$(pkgarch "$meta")" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' | sed 's/:.*//')
   [ -n "$pkg" ] || die "cannot resolve $meta for $arch through apt-cache depends"
+  if [ -n "$pin" ]; then
+    # linux-image-<release>-<flavour>: the release is 6.12.118+deb12 or 6.1.0-57, the flavour amd64, rt-arm64, arm64-16k, ...
+    cur=${pkg#linux-image-}
+    rel=$(printf '%s\n' "$cur" | sed -E 's/^([0-9]+\.[0-9]+(\.[0-9]+)?(\+deb[0-9]+|-[0-9]+)?)-.*$/\1/')
+    flavour=${cur#"$rel"-}
+    line=$(printf '%s\n' "$rel" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+    # every release of the same line and flavour apt knows (signed images only; no -dbg, no -unsigned)
+    avail=$(apt-cache search --names-only "^linux-image-${line//./\\.}[.-].*-${flavour}\$" 2>/dev/null | awk '{print $1}' | sed "s/^linux-image-//; s/-${flavour}\$//" | grep -E "^${line//./\\.}(\\.[0-9]+)?(\\+deb[0-9]+|-[0-9]+)?\$" | sort -uV)
+    if [ "$pin" = previous ]; then
+      want_rel=$(printf '%s\n' "$avail" | awk -v cur="$rel" '$0 == cur {print prev; exit} {prev = $0}')
+      [ -n "$want_rel" ] || die "no point release of $line ($flavour) below $rel in apt (available: $(echo $avail | tr '\n' ' '))"
+    else
+      want_rel=$pin
+      printf '%s\n' "$avail" | grep -qxF "$want_rel" || die "point release $want_rel of $line ($flavour) is not in apt (available: $(echo $avail | tr '\n' ' '))"
+    fi
+    say "pinned: $pkg -> linux-image-$want_rel-$flavour ($pin)"
+    pkg="linux-image-$want_rel-$flavour"
+  fi
   ver=$(apt-cache policy "$(pkgarch "$pkg")" | awk '/Candidate:/ {print $2}')
+  [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "apt has no candidate for $pkg"
 fi
 # the executor is ptefarm-exec.c and the headers it includes
 exec_hash=$(sha256sum "$(dirname "$SRC")"/*.c "$(dirname "$SRC")"/*.h "$0" | sha256sum | cut -c1-16)
@@ -201,7 +225,7 @@ chmod 755 root/init
 [ -z "$release" ] || { mv "$out/kernel.new" "$out/kernel"; mv "$out/config.new" "$out/config"; }
 mv "$out/initrd.cpio.new" "$out/initrd.cpio"
 cat > "$out/manifest.json" <<EOF
-{ "arch": "$arch", "uname_arch": "$uname_arch", "meta": "$meta", "package": "$pkg", "version": "$ver",
+{ "arch": "$arch", "uname_arch": "$uname_arch", "meta": "$meta", "pin": "$pin", "package": "$pkg", "version": "$ver",
   "release": "$release", "executor_hash": "$exec_hash", "built": "$(date -u +%FT%TZ)" }
 EOF
 echo "$want" > "$out/.stamp"

@@ -179,6 +179,32 @@ describe.skipIf(!!x612)(`qemu:${X612_MTHP}`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// A pinned point release beside the meta-package's one: debian-6.12-amd64@previous is the newest
+// 6.12 release below the current one that apt lists (resolved at fetch time by
+// scripts/qemu-image.sh, never a hard-coded version). The same differential must agree there too.
+// PTEFARM_QEMU_DIFF_RUNS_PINNED sets the count (default 40; CI runs 100).
+const X612_PREV = `${X612}@previous`;
+const x612prev = unavailable(X612_PREV);
+skipNote(X612_PREV, x612prev);
+const PINNED_RUNS = Number(process.env.PTEFARM_QEMU_DIFF_RUNS_PINNED ?? 40);
+
+describe.skipIf(!!x612 || !!x612prev)(`qemu:${X612_PREV}`, () => {
+  it(`is an older 6.12 point release than ${X612}, and agrees with the model on ${PINNED_RUNS} generated cases`, async () => {
+    const cur = new QemuTarget(X612), prev = new QemuTarget(X612_PREV);
+    try {
+      const [a, b] = [(await cur.info()).kernel, (await prev.info()).kernel];
+      const point = (k: string) => Number(/^6\.12\.(\d+)/.exec(k)?.[1] ?? NaN);
+      expect(point(b), `${b} vs ${a}`).toBeLessThan(point(a));
+      await cur.close();
+      const { fresh, faults, compared, cases } = await qemuDifferential(prev, X612_PREV, { runs: PINNED_RUNS, seed: 20261207, profile: profileForRelease(b) });
+      expect(fresh, `divergences on ${b}:\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
+      expect(faults).toBeLessThanOrEqual(Math.max(2, cases.length / 100));
+      expect(compared).toBeGreaterThan(0);
+    } finally { await cur.close(); await prev.close(); }
+  }, 900_000);
+});
+
+// ---------------------------------------------------------------------------------------------
 const A612 = 'debian-6.12-arm64';
 const a612 = unavailable(A612);
 skipNote(A612, a612);

@@ -63,7 +63,7 @@ export function normArch(a: string): GuestArch {
 }
 
 export type ImageSpec = (
-  | { kind: 'named'; name: string; image: NamedImage }
+  | { kind: 'named'; name: string; image: NamedImage; pin?: string }
   | { kind: 'custom'; kernel: string; arch: GuestArch; config?: string }
 ) & { mthp?: string };
 
@@ -87,6 +87,18 @@ export function parseImageSpec(spec: string): ImageSpec {
   if (mm) return { ...parseImageSpec(mm[1]), mthp: parseMthp(mm[2]) };
   const named = own(NAMED_IMAGES, spec);
   if (named) return { kind: 'named', name: spec, image: named };
+  // a pinned point release beside the meta-package's current one: NAME@previous (the newest release
+  // below the current one that apt lists) or NAME@RELEASE as the package names spell it
+  // (6.12.111+deb12, 6.1.0-47); scripts/qemu-image.sh resolves it through apt-cache at fetch time
+  const at = spec.lastIndexOf('@');
+  const pinned = at > 0 ? own(NAMED_IMAGES, spec.slice(0, at)) : undefined;
+  if (pinned) {
+    const pin = spec.slice(at + 1);
+    if (pin !== 'previous' && !/^\d+\.\d+(\.\d+)?([+-][0-9a-z.]+)?$/.test(pin)) {
+      throw new Error(`qemu: bad point release "${pin.slice(0, 40)}" in ${spec.slice(0, 80)} (@previous, or a release as in the package name: @6.12.111+deb12, @6.1.0-47)`);
+    }
+    return { kind: 'named', name: spec.slice(0, at), image: pinned, pin };
+  }
   if (spec.includes('=')) {
     const kv: Record<string, string> = {};
     for (const part of spec.split(',')) {
@@ -98,11 +110,11 @@ export function parseImageSpec(spec: string): ImageSpec {
     if (!kv.kernel || !kv.arch) throw new Error('qemu: a custom image needs kernel=PATH,arch=ARCH[,config=PATH]');
     return { kind: 'custom', kernel: resolve(kv.kernel), arch: normArch(kv.arch), config: kv.config ? resolve(kv.config) : undefined };
   }
-  throw new Error(`qemu: unknown image "${spec}" (named: ${Object.keys(NAMED_IMAGES).join(', ')}; or kernel=PATH,arch=ARCH[,config=PATH]; either may end in ,mthp=16K+64K or ,mthp=all)`);
+  throw new Error(`qemu: unknown image "${spec}" (named: ${Object.keys(NAMED_IMAGES).join(', ')}; or kernel=PATH,arch=ARCH[,config=PATH]; a named image may be pinned, NAME@previous or NAME@6.12.111+deb12; either may end in ,mthp=16K+64K or ,mthp=all)`);
 }
 
 function imageDir(s: ImageSpec): string {
-  return s.kind === 'named' ? join(cacheRoot(), s.name) : join(cacheRoot(), `initramfs-${s.arch}`);
+  return s.kind === 'named' ? join(cacheRoot(), s.pin ? `${s.name}@${s.pin}` : s.name) : join(cacheRoot(), `initramfs-${s.arch}`);
 }
 
 interface Manifest { arch: string; release: string; package: string; version: string }
@@ -130,7 +142,7 @@ export function resolveImage(spec: string): GuestImage {
 export function fetchImage(spec: string, log: (s: string) => void = (s) => process.stderr.write(s)): Promise<GuestImage> {
   const s = parseImageSpec(spec);
   const dir = imageDir(s);
-  const args = s.kind === 'named' ? ['debian', s.image.arch, s.image.meta, dir] : ['initramfs', s.arch, dir];
+  const args = s.kind === 'named' ? ['debian', s.image.arch, s.image.meta, dir, ...(s.pin ? [s.pin] : [])] : ['initramfs', s.arch, dir];
   return new Promise((res, rej) => {
     const child = spawn('bash', [IMAGE_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => log(d.toString()));
