@@ -1,6 +1,7 @@
 /* The helpers of a reproducer `ptefarm repro` writes (src/report/repro.ts). The generator keeps
  * what a case needs: `if FLAG` ... `end` sections and lines prefixed `FLAG:`, inlines the
- * executor's ptefarm-observe.h where it is included, and writes the case's steps at `steps`.
+ * executor's ptefarm-observe.h (and, with `folio`, ptefarm-folio.h) where included, and writes the
+ * case's steps at `steps`.
  * Nothing above `begin` is copied. */
 /*@ begin */
 #include "ptefarm-observe.h"
@@ -156,9 +157,12 @@ static void compare(const struct region *r, const char *want, const char *got, i
         else if (x != '-' && y != '-' && !masked && xs != ys) mismatch("%sp%d %s page %lu %c is %d, expected %d", what, r->proc, r->name, k, (w == 9 ? "awfpszhdg" : "PSFEWDG")[b], ys, xs);
       }
   } }
+/*@ if folio */
+#include "ptefarm-folio.h"
+/*@ end */
 /*@ if outcomes */
 /* the outcome the kernel chose must be the one the expectations assume, else they do not apply */
-static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[3]; static int nassume;
+static struct assumption { int what, p; const char *name, *want; uint64_t first, count; } A[4]; static int nassume;
 static void assume(int what, int p, const char *name, uint64_t first, uint64_t count, const char *want) {
   if (me < 0) A[nassume++] = (struct assumption){ what, p, name, want, first, count }; }
 static void check_outcome(const struct assumption *a) {
@@ -167,12 +171,16 @@ static void check_outcome(const struct assumption *a) {
 huge:  if (a->what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
 zero:  if (a->what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, a->first, a->count, r->addr / PG, got);
 swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, a->count, got);
+folio:  if (a->what == FOLIO) for (int j = 0, m = folio_outcome(r->now, r->was, r->was_pages, r->pages, r->addr / PG, g_anon_orders, got); j < m; j += 2) /* FIRST+PAGES */
+folio:    snprintf(s + strlen(s), sizeof s - strlen(s), "%s%llu+%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[j + 1]);
   for (int j = 0, k = 0; j < n; j = ++k) {
     while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
     snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
   }
   if (ran && alive[a->p] && strcmp(s, a->want)) printf("# step %d (%s): %s %s[%s], the expectations assume %s[%s]\n", cur_step, cur_text, (const char *[]){
-    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome"); }
+nofolio:    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome"); }
+folio:    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out", "large folios (FIRST+PAGES) newly mapped at" }[a->what], a->name, s, a->name, a->want),
+folio:    finish(KSFT_SKIP, a->what == FOLIO ? FOLIO_WHY : "the kernel chose another outcome"); }
 /*@ end */
 /*@ if scan */
 static struct pf_page_region vec[MAXPAGES + 1];
@@ -243,6 +251,7 @@ swapped:  if (areas < 1) finish(KSFT_SKIP, "no active swap: MADV_PAGEOUT cannot 
 swapped:  cpu_set_t set; /* one CPU for all: MADV_PAGEOUT drains only the local CPU's LRU batches */
 swapped:  for (int c = 0; !sched_getaffinity(0, sizeof set, &set) && c < CPU_SETSIZE; c++)
 swapped:    if (CPU_ISSET(c, &set)) { CPU_ZERO(&set); CPU_SET(c, &set); sched_setaffinity(0, sizeof set, &set); break; }
+folio:  read_anon_orders(); /* the anon mTHP sizes this kernel may use: the expectations assume the recording host's choice */
   printf("1..%d\n", NOPS);
   signal(SIGALRM, timeout), alarm(60);
   if (geteuid() == 0) { /* the case runs as nobody, with no capability (setuid clears them) */

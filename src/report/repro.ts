@@ -10,10 +10,12 @@
 // from ptefarm. Called by src/cli/commands/repro.ts.
 //
 // Expectations depend on outcomes the kernel chooses (was a fault mapped huge? did a read map the
-// zero page? did MADV_PAGEOUT reclaim?). By default they assume the model's neutral outcomes;
-// `outcomes` (a trace, e.g. recorded on the machine that will run the program) makes them assume
-// that trace's outcomes instead. The program checks that the kernel chose the assumed outcome
-// before comparing bits, and skips (exit 4) otherwise.
+// zero page? did MADV_PAGEOUT reclaim? which large folios did anon mTHP make?). By default they
+// assume the model's neutral outcomes; `outcomes` (a trace, e.g. recorded on the machine that will
+// run the program) makes them assume that trace's outcomes instead. The program checks that the
+// kernel chose the assumed outcome before comparing bits, and skips (exit 4) otherwise. A trace
+// with large folios adds the folio check (workers/executor/ptefarm-folio.h, inlined) after every
+// fault in an anon MADV_HUGEPAGE region; its skip names the hugepages-<size>kB/enabled files.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atLeastV2, formatFor, isHugetlbKind, type Case, type Op } from '../ops/schema.ts';
@@ -38,7 +40,7 @@ export const C_OPS: ReadonlySet<Op['op']> = new Set([
 export interface ReproOptions {
   /** the model whose predictions the program checks (default model:x86) */
   expectFrom?: string;
-  /** take the outcomes (huge, swapped_out, zero) from this trace instead of the model's neutral ones */
+  /** take the outcomes (huge, swapped_out, zero, folio) from this trace instead of the model's neutral ones */
   outcomes?: Trace;
   /** source shown in the header, e.g. the case file */
   source?: string;
@@ -165,6 +167,22 @@ function observeHeader(flags: ReadonlySet<string>): string {
   return ['/* from ptefarm\'s workers/executor/ptefarm-observe.h, shared with the executor: page codes and outcomes */', ...code].join('\n');
 }
 
+/** ptefarm-folio.h's observation of the `folio` outcome (the enabled anon mTHP orders from sysfs and
+ *  the greedy grouping into aligned blocks), without the executor's region table and printer */
+function folioHeader(): string {
+  let body: string;
+  try { body = readFileSync(join(EXECUTOR_DIR, 'ptefarm-folio.h'), 'utf8'); } catch (e) {
+    throw new ReproError(`the C runtime includes ptefarm-folio.h, which is not in workers/executor: ${(e as Error).message}`);
+  }
+  const inner = body.slice(body.indexOf('#define PTEFARM_FOLIO_H') + '#define PTEFARM_FOLIO_H'.length, body.lastIndexOf('#endif'));
+  const code = inner.replace(/\/\*[\s\S]*?\*\//g, '').split(/\n\n/).filter((chunk) => !/static void print_folio\(/.test(chunk)).join('\n')
+    .split('\n').map((l) => l.trimEnd()).filter((l) => l && !/g_reg_mthp/.test(l));
+  for (const fn of ['thp_choice', 'read_anon_orders', 'folio_outcome']) {
+    if (!code.some((l) => new RegExp(`^static \\w+ ${fn}\\(`).test(l))) throw new ReproError(`workers/executor/ptefarm-folio.h has no ${fn}(), which the reproducer's folio check uses`);
+  }
+  return ['/* from ptefarm\'s workers/executor/ptefarm-folio.h, shared with the executor: the anon mTHP sizes enabled, the `folio` outcome */', ...code].join('\n');
+}
+
 const eventText = (e: UffdEvent) => `${e.kind} ${e.proc} ${e.region ?? '-'} ${e.page ?? '-'} ${e.child ?? '-'}`;
 
 interface Reg { start: number; pages: number }
@@ -185,6 +203,10 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   const observed = opts.outcomes
     ? c.ops.map((_, i) => { const s = opts.outcomes!.steps.find((x) => x.op === i); return s ? { outcome: s.outcome ?? {}, pages: s.pages } : undefined; })
     : undefined;
+  // a trace with large folios (anon mTHP): the expectations follow them (R-MTHP-1/2), so after every
+  // fault in an anon MADV_HUGEPAGE region the program checks that this kernel made the same blocks
+  const folioPages = new Set<number>();
+  for (const s of opts.outcomes?.steps ?? []) for (const l of Object.values(s.outcome?.folio ?? {})) for (const [, n] of l) folioPages.add(n);
   const pred = predict(c, observed, { profile: model.profile, ...(model.mutant ? { mutant: model.mutant } : {}) });
   let enc;
   try { enc = encodeCase(c); } catch (e) { throw new ReproError((e as Error).message); }
@@ -424,6 +446,12 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         flags.add('outcomes'); flags.add('zero');
         lines.push(`  assume(ZERO, ${p}, ${cstr(region)}, ${first}, ${count}, ${cstr(pageRanges(z))});`);
       }
+      // a fault that could allocate a large folio (mm/memory.c alloc_anon_folio, alloc_swap_folio)
+      if (folioPages.size && (op.op === 'read' || op.op === 'write' || op.op === 'populate') && k?.kind === 'anon' && k.thp) {
+        flags.add('outcomes'); flags.add('folio');
+        const fl = [...(own(ps.outcome.folio, region) ?? [])].sort((a, b) => a[0] - b[0]);
+        lines.push(`  assume(FOLIO, ${p}, ${cstr(region)}, 0, 0, ${cstr(fl.map(([f, n]) => `${f}+${n}`).join(' '))});`);
+      }
       if (op.op === 'pageout') {
         flags.add('outcomes'); flags.add('swapped');
         const s = [...(own(ps.outcome.swapped_out, region) ?? [])].sort((a, b) => a - b);
@@ -450,8 +478,10 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   if (ptrace && !solo) flags.add('ptracemulti');
   if (v2) flags.add(flags.has('scan') ? 'g7scan' : 'g7');
   if (v2) flags.add('v2');
+  if (!flags.has('folio')) flags.add('nofolio');
   const runtime = cutRuntime(readFileSync(RUNTIME, 'utf8'), flags)
     .replace(/^#include "ptefarm-observe\.h"$/m, () => observeHeader(flags))
+    .replace(/^#include "ptefarm-folio\.h"$/m, () => folioHeader())
     .replace('/*@ steps */', () => `/* ---- the case ---- */\nstatic void case_steps(void) {\n${lines.join('\n')}\n}`);
   const name = c.name ?? opts.source ?? 'unnamed case';
   const multi = !solo, touchSolo = solo && flags.has('touch');
@@ -477,9 +507,9 @@ struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len
 #define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
 enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6${scanDefs} };
 #define PG 4096ULL
-enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED,
+enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED,${flags.has('folio') ? ' FOLIO,' : ''}
   NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''}${hugetlbPages ? `, HUGETLB_NEED = ${hugetlbPages * (1 + c.ops.filter((o) => o.op === 'fork').length)} /* free 2 MiB hugetlb pages the case may hold (a fork may copy each) */` : ''} };
 static const char *CASE_NAME = ${cstr(name)};
-${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };
+${flags.has('folio') ? `#define FOLIO_WHY ${cstr(`this kernel chose other large folios than the recording host, whose anon mTHP sizes were on (${[...folioPages].sort((a, b) => a - b).map((n) => `/sys/kernel/mm/transparent_hugepage/hugepages-${n * PG / 1024}kB/enabled`).join(', ')})`)}\n` : ''}${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };
 ${runtime}`;
 }

@@ -14,6 +14,15 @@ export function hugetlbFreePages(dir = HUGETLB_2M_SYSFS): number {
   try { return Number(readFileSync(`${dir}/free_hugepages`, 'utf8').trim()) || 0; } catch { return 0; }
 }
 
+/** free and total (nr_hugepages) 2 MiB hugetlb pages now; undefined where the kernel has no such
+ *  hstate (no CONFIG_HUGETLBFS, or no 2 MiB size) */
+export function hugetlbPool(dir = HUGETLB_2M_SYSFS): { free: number; total: number } | undefined {
+  try {
+    const n = (f: string) => Number(readFileSync(`${dir}/${f}`, 'utf8').trim()) || 0;
+    return { free: n('free_hugepages'), total: n('nr_hugepages') };
+  } catch { return undefined; }
+}
+
 /** Does the case map hugetlb memory? */
 export function usesHugetlb(c: Case): boolean {
   return c.ops.some((o) => o.op === 'mmap' && isHugetlbKind(o.kind));

@@ -4,7 +4,7 @@
 // fact is also listed with where it came from (`facts`: behaviour, sysfs, uname...); the QEMU
 // target builds the same list from the guest's executor (src/targets/qemu.ts). Which facts make a
 // target refuse to start: src/targets/host-policy.ts.
-import { hugetlbFreePages } from './hugetlb-host.ts';
+import { HUGETLB_2M_SYSFS, hugetlbFreePages, hugetlbPool } from './hugetlb-host.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -168,6 +168,16 @@ export function sourcedFacts(input: {
   return facts;
 }
 
+/** The host's 2 MiB hugetlb pool as a fact: "F free of T" (free_hugepages, nr_hugepages), the pages
+ *  hugetlb cases draw from (`ptefarm setup --hugetlb N` reserves them). Read on this machine only:
+ *  a QEMU guest's probe does not report it. */
+export function hugetlbFact(dir = HUGETLB_2M_SYSFS): HostFact {
+  const pool = hugetlbPool(dir);
+  return pool
+    ? { name: 'hugetlb.2048kB', value: `${pool.free} free of ${pool.total}`, source: `sysfs: ${dir}/free_hugepages, nr_hugepages` }
+    : { name: 'hugetlb.2048kB', value: null, source: `unknown: no ${dir} (a kernel without hugetlb or without its 2 MiB size)` };
+}
+
 /** the value of one fact of a probe (undefined: not probed, e.g. a probe recorded by an older ptefarm) */
 export function factValue(p: Pick<ProbeResult, 'facts'>, name: string): FactValue | undefined {
   return p.facts?.find((f) => f.name === name)?.value;
@@ -269,7 +279,7 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
     thp: selected(files.get(`${THP_SYSFS}/enabled`) ?? 'unavailable'),
     thp_shmem: selected(files.get(`${THP_SYSFS}/shmem_enabled`) ?? 'unavailable'),
     notes,
-    facts: sourcedFacts({ arch: os.machine(), kernel: os.release(), unameSource: 'uname', exec: facts, files }),
+    facts: [...sourcedFacts({ arch: os.machine(), kernel: os.release(), unameSource: 'uname', exec: facts, files }), hugetlbFact()],
   };
 }
 

@@ -1,11 +1,11 @@
 // `ptefarm probe`: each reported fact checked against an independent reading of the host.
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_EXECUTOR, THP_SYSFS, type HostFact } from '../../src/targets/probe.ts';
+import { DEFAULT_EXECUTOR, hugetlbFact, THP_SYSFS, type HostFact } from '../../src/targets/probe.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/ptefarm.mjs'), ...args], { encoding: 'utf8', cwd: root });
@@ -43,6 +43,28 @@ describe('ptefarm probe', () => {
     expect(r.stdout).toMatch(/^thp\.enabled\s+(always|madvise|never)\s+\(sysfs: \/sys\/kernel\/mm\/transparent_hugepage\/enabled\)$/m);
     if (existsSync(DEFAULT_EXECUTOR)) expect(r.stdout).toMatch(/^zero_page\s+(yes|no|unknown)\s+\(behaviour: /m);
     expect(r.stdout).toMatch(/^(live target: every setting above is covered by the model|live target refuses to start: )/m);
+  });
+
+  it('has a hugetlb row: free and total 2 MiB pages as the sysfs files show them, with its source', () => {
+    const dir = '/sys/kernel/mm/hugepages/hugepages-2048kB';
+    const r = cli('probe');
+    expect(r.status).toBe(0);
+    if (!existsSync(dir)) { expect(r.stdout).toMatch(/^hugetlb\.2048kB\s+unknown\s+\(unknown: no /m); return; }
+    // the pool can change between the probe and this reading (another test reserving pages): read around it
+    const read = () => [readFileSync(`${dir}/free_hugepages`, 'utf8').trim(), readFileSync(`${dir}/nr_hugepages`, 'utf8').trim()].join(' free of ');
+    const before = read(), row = /^hugetlb\.2048kB\s+(\d+ free of \d+)\s+\(sysfs: (\S+)\/free_hugepages, nr_hugepages\)$/m.exec(r.stdout);
+    expect(row, r.stdout).not.toBeNull();
+    expect([before, read()]).toContain(row![1]);
+    expect(row![2]).toBe(dir);
+  });
+
+  it('the hugetlb fact reads the pool of the directory it is given; a kernel without it is unknown, saying why', () => {
+    const d = mkdtempSync(join(os.tmpdir(), 'ptefarm-hugetlb-'));
+    writeFileSync(join(d, 'free_hugepages'), '3\n');
+    writeFileSync(join(d, 'nr_hugepages'), '8\n');
+    expect(hugetlbFact(d)).toEqual({ name: 'hugetlb.2048kB', value: '3 free of 8', source: `sysfs: ${d}/free_hugepages, nr_hugepages` });
+    expect(hugetlbFact(join(d, 'absent'))).toEqual({ name: 'hugetlb.2048kB', value: null, source: `unknown: no ${join(d, 'absent')} (a kernel without hugetlb or without its 2 MiB size)` });
+    rmSync(d, { recursive: true, force: true });
   });
 });
 

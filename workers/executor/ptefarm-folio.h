@@ -1,6 +1,7 @@
 /*
  * ptefarm-folio.h: the `folio` outcome of a fault (anonymous multi-size THP, mTHP), observed without
  * privileges. Included by ptefarm-exec.c; print_folio is called after read, write and populate.
+ * `ptefarm repro` inlines the rest (src/report/repro.ts folioHeader) for its folio check.
  *
  * A fault in a MADV_HUGEPAGE anon region may allocate a large folio of 2^k pages and map it whole by
  * PTEs (mm/memory.c do_anonymous_page -> alloc_anon_folio, orders from thp_vma_allowable_orders and
