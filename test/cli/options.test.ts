@@ -106,7 +106,7 @@ describe('one option vocabulary', () => {
   it('fuzz --json prints events and the summary in one casing (snake_case), gate.json too', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ptefarm-json-'));
     try {
-      const r = await run(['fuzz', '-t', 'model:x86+B-3', '-n', '40', '-j', '0', '--json', '--workdir', join(dir, 'w'), '--out', join(dir, 'run')]);
+      const r = await run(['fuzz', '-t', 'model:x86+B-3', '-n', '400', '--stop-after', '1', '-j', '0', '--json', '--workdir', join(dir, 'w'), '--out', join(dir, 'run')]);
       expect(r.code, r.stderr).toBe(1);
       const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
       expect(lines.length).toBeGreaterThan(1);
