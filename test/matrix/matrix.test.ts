@@ -17,7 +17,7 @@ import { cellCase } from '../../src/matrix/generate.ts';
 import { buildSuite, runMatrix, threadPlan } from '../../src/matrix/run.ts';
 import { validateMatrix, type MatrixDoc } from '../../src/matrix/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import type { OpName } from '../../src/ops/schema.ts';
+import type { Case, OpName } from '../../src/ops/schema.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const seeds = join(root, 'corpus/seeds');
@@ -114,13 +114,13 @@ describe('matrix cells and their cases', () => {
   });
 
   it('assigns a hugetlb corpus case to its hugetlb backing, never to a family hugetlb cannot express', () => {
-    const c = { format: 'ptefarm-case/3' as const, uffd: { features: ['wp_async' as const] }, ops: [
-      { op: 'mmap' as const, region: 'a', pages: 512, kind: 'hugetlb' as const }, { op: 'write' as const, region: 'a' },
-      { op: 'pageout' as const, region: 'a' }, { op: 'fork' as const }, { op: 'write' as const, region: 'a' },
+    const c: Case = { format: 'ptefarm-case/3', uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 512, kind: 'hugetlb' }, { op: 'write', region: 'a' },
+      { op: 'pageout', region: 'a' }, { op: 'fork' }, { op: 'write', region: 'a' },
     ] };
-    // the pageout (a no-op on hugetlb) does not make it a swap case: the fork decides
+    // the pageout (refused on hugetlb) does not make it a swap case: the fork decides
     expect(cellId(classifyCase(c))).toBe('fork/hugetlb/uffd-wp-async');
-    expect(cellId(classifyCase({ ...c, ops: [{ ...c.ops[0]!, kind: 'hugetlb-shared' as const }, c.ops[1]!, c.ops[2]!] }))).toBe('fault/hugetlb-shared/uffd-wp-async');
+    expect(cellId(classifyCase({ ...c, ops: [{ op: 'mmap', region: 'a', pages: 512, kind: 'hugetlb-shared' }, { op: 'write', region: 'a' }, { op: 'pageout', region: 'a' }] }))).toBe('fault/hugetlb-shared/uffd-wp-async');
   });
 
   it('takes hugetlb and anon mTHP support from the probe: free huge pages, an enabled size below the PMD', () => {
