@@ -83,16 +83,24 @@ export function cellCase(seed: number, cell: Cell, index: number, geometry: Page
   const touch = (proc: number, name: string) => (rng.chance(0.7) ? g.write(proc, name, sub(proc, name)) : g.read(proc, name, sub(proc, name)));
 
   // arm the mechanism
-  const arm = (proc: number) => {
+  // (`first`: the case's own arming, past the op budget a PMD-sized first write may have spent)
+  const arm = (proc: number, first = false) => {
     const name = regionOf(proc);
-    if (name === undefined || g.room <= 0) return;
+    if (name === undefined || (g.room <= 0 && !first)) return;
     if (cell.mechanism === 'soft-dirty') { b.emit(g.withProc({ op: 'clear_refs', value: 4 }, proc)); return; }
+    if (g.room <= 0) {
+      if (!b.region(proc, name)!.registered) b.emit(g.withProc({ op: 'uffd_register', region: name }, proc));
+      b.emit(g.withProc({ op: 'wp', region: name, on: true }, proc));
+      return;
+    }
     g.register(proc, name, {});
-    g.wp(proc, name, true, rng.chance(0.7) ? {} : sub(proc, name));
+    // a PMD-sized region (thp, hugetlb) may have spent the op budget: the arming is the mechanism's
+    // own and goes in past it (else the case would only assert what soft-dirty shows)
+    if (g.wp(proc, name, true, rng.chance(0.7) ? {} : sub(proc, name)) === undefined && b.region(proc, name)?.registered) b.emit(g.withProc({ op: 'wp', region: name, on: true }, proc));
   };
   if (cell.family === 'mthp') { mthpCase(g, b, rng, r, cell); return finish(g, b, rng, cell, regionOf, index); }
   if (rng.chance(0.6)) g.write(0, r, thp && rng.chance(0.5) ? {} : undefined);
-  arm(0);
+  arm(0, true);
 
   // the family's op, then whatever writes/reads/re-arming follow; the family op at least once
   const rounds = rng.range(1, thp || huge ? 2 : 4);

@@ -49,6 +49,8 @@ describe('matrix cells and their cases', () => {
           for (const o of FAMILY_OPS[f]) if (ops.has(o)) expect(mechanismOps[cell.mechanism], `${id} has ${o}`).toContain(o);
         }
         if (cell.family === 'thp') expect(c.ops.some((o) => o.op === 'mmap' && o.thp), id).toBe(true);
+        // the uffd mechanisms arm by write-protecting, even where a PMD-sized region spent the op budget
+        if (cell.mechanism !== 'soft-dirty') expect(c.ops.some((o) => o.op === 'wp' && o.on), `${id} write-protects`).toBe(true);
         if (cell.family === 'mthp') {
           // one 512-page MADV_HUGEPAGE anon region; a block zapped (DONTNEED or PAGEOUT), then a fault
           // inside that block (where a large folio can be mapped), then more ops on the region
