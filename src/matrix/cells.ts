@@ -80,8 +80,8 @@ export function allCells(): Cell[] {
 
 const HUGETLB_CANNOT: Partial<Record<Family, string>> = {
   mremap: 'not on hugetlb: the case format refuses mremap of a hugetlb region (src/ops/plan.ts): moving or resizing a hugetlb VMA is outside what the model follows',
-  swap: 'not on hugetlb: hugetlb pages are never reclaimed to swap (MADV_PAGEOUT skips hugetlb VMAs: mm/madvise.c madvise_pageout, can_madv_lru_vma)',
-  thp: 'not on hugetlb: a hugetlb page is never a THP; MADV_COLLAPSE is refused (mm/khugepaged.c madvise_collapse, thp_vma_allowable_order) and a hugetlb page is never split',
+  swap: 'not on hugetlb: hugetlb pages are never reclaimed to swap (MADV_PAGEOUT is EINVAL there, R-HTLB-2: mm/madvise.c can_madv_lru_vma)',
+  thp: 'not on hugetlb: a hugetlb page is never a THP: MADV_COLLAPSE is EINVAL there (R-HTLB-2: madvise_collapse) and the case format refuses a split of it (src/ops/plan.ts)',
   mthp: 'not on hugetlb: anon mTHP large folios are anonymous (non-hugetlb) memory only (mm/memory.c alloc_anon_folio)',
 };
 
