@@ -13,7 +13,7 @@ export const CI_MATRIX_TARGETS = [
 
 /** generated cases per cell (plus the corpus seeds): 3 x 140 cells is about a minute per guest under TCG
  *  (the hugetlb and mthp cells are unsupported on CI's guests: no reserved huge pages, no `,mthp=`;
- *  the host adds 3 x 48 hugetlb cells when it has free huge pages, about 10 s) */
+ *  the host adds 3 cases in each of up to 46 hugetlb cells when it has free huge pages, about 10 s) */
 export const CI_MATRIX_CASES_PER_CELL = 3;
 
 /** threads (and so VMs at once) of the CI matrix: the CI host's 2 cores */
