@@ -16,7 +16,7 @@ import { GEOMETRY_4K, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { CaseBuilder, isLive } from '../campaign/builder.ts';
 import { OpGen } from '../campaign/generate.ts';
 import { Rng } from '../campaign/rng.ts';
-import { cellId, FAMILY_OPS, type Backing, type Cell } from './cells.ts';
+import { cellId, FAMILY_OPS, unsupportedByDesign, type Backing, type Cell } from './cells.ts';
 
 type Range = { first?: number; count?: number };
 
@@ -62,6 +62,8 @@ function uffdFor(cell: Cell, rng: Rng): { features: Feature[] } | undefined {
 /** Case `index` of a cell for `seed`: valid by construction (the builder rejects anything else).
  *  Targets with the same page geometry get the same case (a THP region is one of its PMDs). */
 export function cellCase(seed: number, cell: Cell, index: number, geometry: PageGeometry = GEOMETRY_4K): Case {
+  const none = unsupportedByDesign(cell);
+  if (none !== undefined) throw new Error(`matrix: cell ${cellId(cell)} has no cases (${none})`);
   const rng = new Rng(cellCaseSeed(seed, cell, index));
   const b = new CaseBuilder(uffdFor(cell, rng), limitsFor(geometry), geometry);
   const g = new CellOpGen(rng, b, MAX_OPS, cell.backing);
