@@ -5,7 +5,7 @@
 //   npm run matrix:readme -- --from A/matrix.json --from B/matrix.json   # targets of the same suite run apart
 // Options: --cases-per-cell N, --threads K, --out DIR (the matrix directory; default a temporary
 // one), --readme PATH (default the package's README.md). Exit 1 when the matrix is not valid
-// ptefarm-matrix/1 or a target did not start (the README is then left alone).
+// ptefarm-matrix/2 or a target did not start (the README is then left alone).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     const docs: MatrixDoc[] = [];
     for (const f of a.from) {
       const v = validateMatrix(JSON.parse(readFileSync(resolve(f), 'utf8')));
-      if (!v.ok) { process.stderr.write(`matrix:readme: ${f} is not ptefarm-matrix/1:\n${v.problems.slice(0, 10).join('\n')}\n`); return 1; }
+      if (!v.ok) { process.stderr.write(`matrix:readme: ${f} is not ptefarm-matrix/2:\n${v.problems.slice(0, 10).join('\n')}\n`); return 1; }
       docs.push(v.doc);
     }
     try { doc = mergeMatrices(docs); } catch (e) { process.stderr.write(`matrix:readme: ${(e as Error).message}\n`); return 1; }

@@ -1,4 +1,4 @@
-// Runs the matrix suite on every target and builds the ptefarm-matrix/1 document. Called by
+// Runs the matrix suite on every target and builds the ptefarm-matrix/2 document. Called by
 // `ptefarm matrix` (src/cli/commands/matrix.ts) and its tests.
 //
 // The suite is fixed by the seed: the corpus cases (each assigned to one cell, cells.ts

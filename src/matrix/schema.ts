@@ -1,11 +1,11 @@
-// The ptefarm-matrix/1 document (`ptefarm matrix --out DIR` writes it as matrix.json): its types
+// The ptefarm-matrix/2 document (`ptefarm matrix --out DIR` writes it as matrix.json): its types
 // and the zod schema that validates it (tests, and any reader in TypeScript). The format is
 // documented for other readers (e.g. CRIU's feature check) in docs/matrix-schema.md; change both
 // together, and bump the version on an incompatible change.
 import { z } from 'zod';
 import { BACKINGS, FAMILIES, MECHANISMS } from './cells.ts';
 
-export const MATRIX_FORMAT = 'ptefarm-matrix/1';
+export const MATRIX_FORMAT = 'ptefarm-matrix/2';
 export const CELL_STATUSES = ['agrees', 'diverges', 'unsupported', 'faulted'] as const;
 
 const bucket = z.strictObject({

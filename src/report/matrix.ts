@@ -1,5 +1,5 @@
 // The matrix reports written by `ptefarm matrix` (src/cli/commands/matrix.ts) from a
-// ptefarm-matrix/1 document (src/matrix/schema.ts): Markdown (for a README or a PR comment) and a
+// ptefarm-matrix/2 document (src/matrix/schema.ts): Markdown (for a README or a PR comment) and a
 // self-contained HTML page (no external assets, no script). One table per target: a row per
 // operation family and backing, a column per mechanism; then what diverges (bucket titles) and
 // why cells are unsupported.

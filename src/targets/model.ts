@@ -36,7 +36,9 @@ export class ModelTarget implements Target {
     const g = this.spec.geometry;
     return {
       name: this.name, arch: 'x86_64', kernel: `model-${this.spec.profile}`,
-      capabilities: { soft_dirty: true, uffd_wp: true, wp_async: true, pagemap_scan: true, swap: true, thp: true, event_fork: true },
+      // hugetlb: the model's hugetlb pages are 2 MiB on 4 KiB pages (src/model/hugetlb.ts); anon_mthp:
+      // the model maps the large folios a kernel's `folio` outcome names, none of its own
+      capabilities: { soft_dirty: true, uffd_wp: true, wp_async: true, pagemap_scan: true, swap: true, thp: true, event_fork: true, hugetlb: g === GEOMETRY_4K, anon_mthp: true },
       // as a kernel's trace: present only when not 4 KiB pages (docs/page-size.md)
       ...(g === GEOMETRY_4K ? {} : { host: { page_size: g.pageSize, pmd_size: g.pageSize * g.pmdPages } }),
     };

@@ -320,5 +320,25 @@ export function capabilitiesOf(p: ProbeResult): Capabilities {
     pagemap_scan: p.pagemap_scan,
     swap: p.swap,
     thp: p.thp === 'always' || p.thp === 'madvise',
+    // hugetlb cases need free 2 MiB huge pages on 4 KiB pages (hugetlb-host.ts hugetlbSkipReason)
+    hugetlb: (p.hugetlb_free ?? 0) > 0 && geometryOfProbe(p).pageSize === 4096,
+    anon_mthp: anonMthpSizes(p).length > 0,
   };
+}
+
+/** The anon mTHP sizes (e.g. `16kB`) below the PMD size whose `hugepages-<size>/enabled` lets a
+ *  MADV_HUGEPAGE region's faults map large folios: always, madvise, or inherit while THP's own
+ *  `enabled` is always or madvise (mm/huge_memory.c thp_vma_allowable_orders, the per-size
+ *  huge_anon_orders_* masks). From the probe's sysfs facts; none where they were not probed. */
+export function anonMthpSizes(p: Pick<ProbeResult, 'facts'>): string[] {
+  const thpOn = ['always', 'madvise'].includes(String(factValue(p, 'thp.enabled')));
+  const g = geometryOfProbe(p);
+  const pmdBytes = g.pageSize * g.pmdPages;
+  const out: string[] = [];
+  for (const f of p.facts ?? []) {
+    const m = /^mthp\.(\d+)kB\.enabled$/.exec(f.name);
+    if (!m || Number(m[1]) * 1024 >= pmdBytes) continue;
+    if (f.value === 'always' || f.value === 'madvise' || (f.value === 'inherit' && thpOn)) out.push(`${m[1]}kB`);
+  }
+  return out;
 }

@@ -29,7 +29,8 @@ describe('ptefarm matrix', () => {
     const dir = join(work, 'matrix');
     for (const f of ['matrix.json', 'matrix.md', 'matrix.html']) expect(existsSync(join(dir, f)), f).toBe(true);
     const doc = readDoc(dir);
-    expect(doc.cells).toHaveLength(2 * 4 * 4);
+    // 2 families x 6 backings (anon, shared-anon, memfd-shared, memfd-private, hugetlb, hugetlb-shared) x 4 mechanisms
+    expect(doc.cells).toHaveLength(2 * 6 * 4);
     expect(doc.cells.every((c) => c.results[0]!.status === 'agrees')).toBe(true);
     expect(r.stdout).toContain('| fork | anon | agrees (1) | agrees (1) | agrees (1) | agrees (1) |');
   }, 60_000);

@@ -2,7 +2,7 @@
 // is one of its PMDs (2048 pages = 32 MiB), and the cases stay valid under its limits
 // (docs/page-size.md). The same seed gives the same cases per geometry.
 import { describe, expect, it } from 'vitest';
-import { allCells, cellId } from '../../src/matrix/cells.ts';
+import { allCells, cellId, unsupportedByDesign } from '../../src/matrix/cells.ts';
 import { cellCase } from '../../src/matrix/generate.ts';
 import { buildSuite } from '../../src/matrix/run.ts';
 import { geometryOf, limitsFor, GEOMETRY_4K } from '../../src/ops/layout.ts';
@@ -11,8 +11,10 @@ import { validateCase } from '../../src/ops/validate.ts';
 const G16 = geometryOf(16384);
 
 describe('matrix suite per page geometry', () => {
-  it('a thp cell maps one PMD of the target: 512 pages on 4 KiB, 2048 on 16 KiB; valid under each geometry\'s limits', () => {
-    const thp = allCells().filter((c) => c.family === 'thp');
+  it('a thp or mthp cell maps one PMD of the target: 512 pages on 4 KiB, 2048 on 16 KiB; valid under each geometry\'s limits', () => {
+    // (not the cells unsupported by design, e.g. thp on hugetlb: they have no cases)
+    const thp = allCells().filter((c) => (c.family === 'thp' || c.family === 'mthp') && !unsupportedByDesign(c));
+    expect(() => cellCase(7, { family: 'thp', backing: 'hugetlb', mechanism: 'scan' }, 0)).toThrow(/cell thp\/hugetlb\/scan has no cases \(not on hugetlb: /);
     expect(thp.length).toBeGreaterThan(0);
     for (const cell of thp) {
       for (let i = 0; i < 3; i++) {

@@ -11,12 +11,13 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, mechanismOf, MECHANISMS, unsupportedOn, type Cell } from '../../src/matrix/cells.ts';
+import { allCells, BACKINGS, cellId, classifyCase, FAMILIES, FAMILY_OPS, mechanismOf, MECHANISMS, unsupportedByDesign, unsupportedOn, type Cell } from '../../src/matrix/cells.ts';
+import { anonMthpSizes, capabilitiesOf, type HostFact, type ProbeResult } from '../../src/targets/probe.ts';
 import { cellCase } from '../../src/matrix/generate.ts';
 import { buildSuite, runMatrix, threadPlan } from '../../src/matrix/run.ts';
 import { validateMatrix, type MatrixDoc } from '../../src/matrix/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import type { OpName } from '../../src/ops/schema.ts';
+import type { Case, OpName } from '../../src/ops/schema.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const seeds = join(root, 'corpus/seeds');
@@ -33,7 +34,7 @@ describe('matrix cells and their cases', () => {
     // ops of the families that a mechanism itself uses to arm and read its tracking
     const mechanismOps: Record<Cell['mechanism'], OpName[]> = { 'soft-dirty': ['clear_refs'], 'uffd-wp-sync': [], 'uffd-wp-async': [], scan: ['scan'] };
     for (const cell of allCells()) {
-      if (cell.family === 'uffd' && cell.mechanism === 'soft-dirty') continue;
+      if (unsupportedByDesign(cell)) continue;
       for (let i = 0; i < 6; i++) {
         const c = cellCase(7, cell, i);
         const id = `${cellId(cell)}#${i}`;
@@ -42,11 +43,30 @@ describe('matrix cells and their cases', () => {
         expect(mechanismOf(c), id).toBe(cell.mechanism);
         const ops = new Set(c.ops.map((o) => o.op));
         expect(FAMILY_OPS[cell.family].some((o) => ops.has(o)), `${id} has a ${cell.family} op`).toBe(true);
+        // the mthp family is a shape (below), its ops are the other families' ways to split a folio
         for (const f of FAMILIES) {
-          if (f === cell.family) continue;
+          if (f === cell.family || f === 'mthp' || cell.family === 'mthp') continue;
           for (const o of FAMILY_OPS[f]) if (ops.has(o)) expect(mechanismOps[cell.mechanism], `${id} has ${o}`).toContain(o);
         }
         if (cell.family === 'thp') expect(c.ops.some((o) => o.op === 'mmap' && o.thp), id).toBe(true);
+        // the uffd mechanisms arm by write-protecting, even where a PMD-sized region spent the op budget
+        if (cell.mechanism !== 'soft-dirty') expect(c.ops.some((o) => o.op === 'wp' && o.on), `${id} write-protects`).toBe(true);
+        if (cell.family === 'mthp') {
+          // one 512-page MADV_HUGEPAGE anon region; a block zapped (DONTNEED or PAGEOUT), then a fault
+          // inside that block (where a large folio can be mapped), then more ops on the region
+          const mm = c.ops.filter((o) => o.op === 'mmap');
+          expect(mm, id).toEqual([{ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }]);
+          const z = c.ops.findIndex((o) => (o.op === 'dontneed' || o.op === 'pageout') && 'count' in o && o.count! >= 4 && o.count! < 512);
+          expect(z, `${id} zaps a block`).toBeGreaterThan(0);
+          const zap = c.ops[z] as { first: number; count: number };
+          const f = c.ops.findIndex((o, k) => k > z && (o.op === 'write' || o.op === 'read' || o.op === 'populate') && (o as { first: number }).first >= zap.first && (o as { first: number }).first < zap.first + zap.count);
+          expect(f, `${id} faults in the zapped block`).toBeGreaterThan(z);
+          expect(c.ops.length, id).toBeGreaterThan(f + 1);
+        }
+        if (cell.backing === 'hugetlb' || cell.backing === 'hugetlb-shared') {
+          expect(c.format, id).toBe('ptefarm-case/3');
+          for (const o of c.ops) if (o.op === 'mmap') expect(o.pages % 512, id).toBe(0);
+        }
       }
     }
   });
@@ -78,6 +98,44 @@ describe('matrix cells and their cases', () => {
     expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'uffd-wp-async' }, caps)).toBeUndefined();
     expect(unsupportedOn({ family: 'swap', backing: 'anon', mechanism: 'uffd-wp-sync' }, caps)).toMatch(/no active swap/);
     expect(unsupportedOn({ family: 'fork', backing: 'anon', mechanism: 'scan' }, caps)).toMatch(/PAGEMAP_SCAN/);
+    // no free hugetlb pages (a QEMU guest, a host without `ptefarm setup --hugetlb N`): the hugetlb backings
+    expect(unsupportedOn({ family: 'fork', backing: 'hugetlb', mechanism: 'uffd-wp-async' }, caps)).toMatch(/^no free 2 MiB hugetlb pages: .*free_hugepages.*ptefarm setup --hugetlb N/);
+    expect(unsupportedOn({ family: 'fork', backing: 'hugetlb-shared', mechanism: 'uffd-wp-async' }, { ...caps, hugetlb: true })).toBeUndefined();
+    expect(unsupportedOn({ family: 'mthp', backing: 'anon', mechanism: 'uffd-wp-async' }, caps)).toMatch(/no anon mTHP size enabled: .*\/sys\/kernel\/mm\/transparent_hugepage\/hugepages-<size>kB\/enabled/);
+    expect(unsupportedOn({ family: 'mthp', backing: 'anon', mechanism: 'uffd-wp-async' }, { ...caps, anon_mthp: true })).toBeUndefined();
+  });
+
+  it('calls cells hugetlb cannot express, and mthp on other than anon, unsupported by design, with the reason', () => {
+    for (const family of ['mremap', 'swap', 'thp', 'mthp'] as const) for (const backing of ['hugetlb', 'hugetlb-shared'] as const) {
+      expect(unsupportedByDesign({ family, backing, mechanism: 'uffd-wp-async' }), `${family}/${backing}`).toMatch(/^not on hugetlb: /);
+    }
+    expect(unsupportedByDesign({ family: 'swap', backing: 'hugetlb', mechanism: 'scan' })).toMatch(/never reclaimed to swap/);
+    for (const family of ['fault', 'fork', 'mprotect', 'clear_refs', 'uffd', 'scan'] as const) expect(unsupportedByDesign({ family, backing: 'hugetlb', mechanism: 'uffd-wp-async' }), family).toBeUndefined();
+    for (const backing of ['shared-anon', 'memfd-shared', 'memfd-private'] as const) expect(unsupportedByDesign({ family: 'mthp', backing, mechanism: 'uffd-wp-sync' })).toMatch(/anonymous private memory/);
+    expect(unsupportedByDesign({ family: 'mthp', backing: 'anon', mechanism: 'soft-dirty' })).toBeUndefined();
+  });
+
+  it('assigns a hugetlb corpus case to its hugetlb backing, never to a family hugetlb cannot express', () => {
+    const c: Case = { format: 'ptefarm-case/3', uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 512, kind: 'hugetlb' }, { op: 'write', region: 'a' },
+      { op: 'pageout', region: 'a' }, { op: 'fork' }, { op: 'write', region: 'a' },
+    ] };
+    // the pageout (refused on hugetlb) does not make it a swap case: the fork decides
+    expect(cellId(classifyCase(c))).toBe('fork/hugetlb/uffd-wp-async');
+    expect(cellId(classifyCase({ ...c, ops: [{ op: 'mmap', region: 'a', pages: 512, kind: 'hugetlb-shared' }, { op: 'write', region: 'a' }, { op: 'pageout', region: 'a' }] }))).toBe('fault/hugetlb-shared/uffd-wp-async');
+  });
+
+  it('takes hugetlb and anon mTHP support from the probe: free huge pages, an enabled size below the PMD', () => {
+    const fact = (name: string, value: HostFact['value']): HostFact => ({ name, value, source: 'test' });
+    const base = { soft_dirty: false, uffd_wp: true, wp_async: true, pagemap_scan: true, swap: true, thp: 'madvise', facts: [fact('page_size', 4096), fact('pmd_size', 2097152), fact('thp.enabled', 'madvise')] } as unknown as ProbeResult;
+    expect(capabilitiesOf(base)).toMatchObject({ hugetlb: false, anon_mthp: false });
+    expect(capabilitiesOf({ ...base, hugetlb_free: 64 })).toMatchObject({ hugetlb: true });
+    // the PMD size's own file is THP, not mTHP; never is off; inherit follows thp.enabled
+    const sizes = (...f: HostFact[]) => anonMthpSizes({ facts: [...base.facts!, ...f] });
+    expect(sizes(fact('mthp.2048kB.enabled', 'always'), fact('mthp.16kB.enabled', 'never'))).toEqual([]);
+    expect(sizes(fact('mthp.16kB.enabled', 'inherit'), fact('mthp.64kB.enabled', 'always'))).toEqual(['16kB', '64kB']);
+    expect(anonMthpSizes({ facts: [fact('thp.enabled', 'never'), fact('mthp.16kB.enabled', 'inherit')] })).toEqual([]);
+    expect(capabilitiesOf({ ...base, facts: [...base.facts!, fact('mthp.32kB.enabled', 'madvise')] })).toMatchObject({ anon_mthp: true });
   });
 });
 
@@ -111,16 +169,19 @@ describe('the matrix on model targets', () => {
     expect(reproducers.size).toBe(0);
     for (const c of doc.cells) {
       const r = c.results[0]!;
-      if (c.family === 'uffd' && c.mechanism === 'soft-dirty') {
-        expect(r, c.id).toMatchObject({ status: 'unsupported', cases: 0 });
-        expect(r.reason).toMatch(/by design/);
+      if (unsupportedByDesign(c as Cell)) {
+        expect(r, c.id).toMatchObject({ status: 'unsupported', cases: 0, reason: unsupportedByDesign(c as Cell) });
       } else {
         expect(r.status, `${c.id}: ${r.reason ?? ''}`).toBe('agrees');
         expect(r.cases, c.id).toBeGreaterThanOrEqual(1);
       }
     }
     expect(doc.targets[0]!.totals.faults).toBe(0);
-    expect(doc.targets[0]!.totals.cases).toBe(140 + doc.corpus.length);
+    // 10 families x 6 backings x 4 mechanisms, less 50 unsupported by design: uffd x soft-dirty on
+    // every backing (6), mremap/swap/thp/mthp on the two hugetlb backings (32), mthp on shared-anon
+    // and the memfd backings (12)
+    expect(doc.cells.filter((c) => !unsupportedByDesign(c as Cell))).toHaveLength(240 - 6 - 32 - 12);
+    expect(doc.targets[0]!.totals.cases).toBe(240 - 6 - 32 - 12 + doc.corpus.length);
   }, 60_000);
 
   it('a mutant diverges only in the cells of the path it changes (B-3: change_protection; B-11: fork with uffd-wp)', async () => {
@@ -136,10 +197,11 @@ describe('the matrix on model targets', () => {
       else if (r.status !== 'unsupported') expect(r.status, id).toBe('agrees');
     }
     for (const b of b3.get('mprotect/anon/soft-dirty')!.buckets) expect(b.title).toMatch(/soft-dirty lost/);
-    // B-11: only fork cells with userfaultfd, and among them anon ones (private CoW copies PTEs)
+    // B-11: only cells that fork with userfaultfd (the fork family, and the mthp family's fork with a
+    // CoW write), and among them anon ones (private CoW copies PTEs)
     const div11 = [...b11].filter(([, r]) => r.status === 'diverges').map(([id]) => id);
     expect(div11.length).toBeGreaterThan(0);
-    for (const id of div11) expect(id).toMatch(/^fork\/(anon|memfd-private)\/(uffd-wp-sync|uffd-wp-async|scan)$/);
+    for (const id of div11) expect(id).toMatch(/^(fork\/(anon|memfd-private)|mthp\/anon)\/(uffd-wp-sync|uffd-wp-async|scan)$/);
     expect(div11).toContain('fork/anon/uffd-wp-async');
     for (const [id, r] of b11) if (!div11.includes(id)) expect(['agrees', 'unsupported'], id).toContain(r.status);
     // every bucket names a stored reproducer that belongs to its cell
@@ -175,7 +237,7 @@ describe('the matrix on a target that shows nothing', () => {
   }, 30_000);
 });
 
-describe('ptefarm-matrix/1 validation', () => {
+describe('ptefarm-matrix/2 validation', () => {
   it('names the path of a bad field', async () => {
     const { doc } = await runMatrix({ targets: ['model:x86'], seed: 1, casesPerCell: 0, threads: 0, corpusDirs: [] });
     expect(validateMatrix(doc).ok).toBe(true);
@@ -184,6 +246,7 @@ describe('ptefarm-matrix/1 validation', () => {
     const v = validateMatrix(bad);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.problems.join('\n')).toMatch(/cells\.3\.results\.0\.status/);
-    expect(validateMatrix({ ...doc, format: 'ptefarm-matrix/2' }).ok).toBe(false);
+    // a /1 document (no mthp family, no hugetlb backings) is not read as /2
+    expect(validateMatrix({ ...doc, format: 'ptefarm-matrix/1' }).ok).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-// docs/matrix.schema.json is the JSON Schema of ptefarm-matrix/1 for readers outside TypeScript
+// docs/matrix.schema.json is the JSON Schema of ptefarm-matrix/2 for readers outside TypeScript
 // (e.g. CRIU's feature check): it must say what the zod schema the tests validate with says.
 // Regenerate it with `npx tsx scripts/matrix-schema.ts > docs/matrix.schema.json`.
 import { describe, expect, it } from 'vitest';

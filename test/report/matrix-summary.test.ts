@@ -16,8 +16,13 @@ describe('the side-by-side matrix', () => {
     const md = toMatrixSummaryMarkdown(doc);
     const rows = md.split('\n').filter((l) => l.startsWith('| '));
     expect(rows[0]).toBe('| family | mechanism | `model:x86` | `model:x86+B-11` |');
-    // header + 2 families x 4 mechanisms
-    expect(rows).toHaveLength(1 + 8);
+    // header + 2 families x 4 mechanisms, + their hugetlb rows: fork x 4, uffd x 3 (uffd has no
+    // soft-dirty cell on any backing: no hugetlb row for it)
+    expect(rows).toHaveLength(1 + 8 + 7);
+    expect(rows.filter((r) => r.startsWith('| fork (hugetlb) |'))).toHaveLength(4);
+    expect(rows.some((r) => r.startsWith('| uffd (hugetlb) | soft-dirty |'))).toBe(false);
+    // the model has hugetlb on 4 KiB pages: hugetlb and hugetlb-shared, 2 cases each
+    expect(rows.find((r) => r.startsWith('| fork (hugetlb) | uffd-wp-async |'))).toMatch(/^\| fork \(hugetlb\) \| uffd-wp-async \| agrees \(4\) \|/);
     // model:x86 agrees in all four backings of fork under async wp: 2 cases each
     expect(rows.find((r) => r.startsWith('| fork | uffd-wp-async |'))).toMatch(/^\| fork \| uffd-wp-async \| agrees \(8\) \| \*\*diverges\*\* \(\d+\/\d+\) (\[\d+\])+: anon/);
     // the uffd family has no soft-dirty cell by design
@@ -26,6 +31,22 @@ describe('the side-by-side matrix', () => {
     expect(b11.length).toBeGreaterThan(0);
     for (const t of b11) expect(md).toContain(t.replace(/\|/g, '\\|'));
     expect(md).toMatch(/\[\d+\] by design: soft-dirty cases use no userfaultfd/);
+  }, 60_000);
+
+  it('leaves cells unsupported by design out of a row that has others; a target without hugetlb pages says why', async () => {
+    // model:x86-16k has no hugetlb (2 MiB hugetlb cases are written for 4 KiB pages)
+    const { doc } = await runMatrix({ seed: 1, casesPerCell: 1, threads: 0, corpusDirs: [], targets: ['model:x86', 'model:x86-16k'],
+      cellFilter: (c) => (c.family === 'mthp' || c.family === 'mprotect' || c.family === 'swap') && c.mechanism === 'uffd-wp-async' });
+    const md = toMatrixSummaryMarkdown(doc);
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    // mthp: only its anon cell (the three other backings are unsupported by design), agreeing on both
+    expect(rows.find((r) => r.startsWith('| mthp | '))).toBe('| mthp | uffd-wp-async | agrees (1) | agrees (1) |');
+    // no hugetlb rows for swap and mthp (by design); mprotect's says why on the 16 KiB target
+    expect(rows.some((r) => r.startsWith('| swap (hugetlb)') || r.startsWith('| mthp (hugetlb)'))).toBe(false);
+    const m = /^\| mprotect \(hugetlb\) \| uffd-wp-async \| agrees \(2\) \| unsupported \[(\d+)\] \|$/.exec(rows.find((r) => r.startsWith('| mprotect (hugetlb) |')) ?? '');
+    expect(m).not.toBeNull();
+    expect(md).toMatch(new RegExp(`\\[${m![1]}\\] no free 2 MiB hugetlb pages: `));
+    expect(rows).toHaveLength(1 + 4);
   }, 60_000);
 
   it('replaces only the text between the markers, and refuses a README without them', async () => {

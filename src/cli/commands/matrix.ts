@@ -1,6 +1,6 @@
 // `ptefarm matrix --target T [--target T...]`: the verdict matrix. Runs the fixed, seeded suite
 // (corpus seeds + N generated cases per cell of family x backing x mechanism, src/matrix) on every
-// target in parallel and writes matrix.json (ptefarm-matrix/1, docs/matrix-schema.md), matrix.md
+// target in parallel and writes matrix.json (ptefarm-matrix/2, docs/matrix-schema.md), matrix.md
 // and matrix.html into --out (default <workdir>/matrix, never the repository's tracked files).
 // Exit 0 when every cell agrees or is unsupported, 1 when some cell diverges, 3 when none diverges
 // but some cell's cases all faulted (no verdict), 2 on bad input or a target that refused or
