@@ -201,7 +201,8 @@ echo 1 > $thp/use_zero_page 2>/dev/null; echo 1 > $thp/khugepaged/defrag 2>/dev/
 echo 3600000 > $thp/khugepaged/scan_sleep_millisecs 2>/dev/null; echo 3600000 > $thp/khugepaged/alloc_sleep_millisecs 2>/dev/null
 echo 8 > $thp/khugepaged/pages_to_scan 2>/dev/null
 # anon mTHP sizes asked for on the command line (ptefarm.mthp=16,64 or all; spec `,mthp=16K+64K`)
-for a in $(cat /proc/cmdline); do case $a in ptefarm.mthp=*) mthp=${a#ptefarm.mthp=};; esac; done
+# and a shmem THP setting (ptefarm.shmem_thp=advise: a refusal test sets what the model does not cover)
+for a in $(cat /proc/cmdline); do case $a in ptefarm.mthp=*) mthp=${a#ptefarm.mthp=};; ptefarm.shmem_thp=*) echo ${a#ptefarm.shmem_thp=} > $thp/shmem_enabled 2>/dev/null;; esac; done
 if [ -n "$mthp" ]; then
   for d in $thp/hugepages-*kB; do
     kb=${d##*/hugepages-}; kb=${kb%kB}

@@ -107,10 +107,17 @@ describe('decoding: the perturbed step is dropped, the case is an environment fa
     expect(r.steps.map((s) => s.op)).toEqual([0]);
     expect(r.fault).toMatch(/^environment: unrequested swap-out of p0 a\[3\] during op 1 \(write\)/);
   });
+  it('a later fault (the OOM killer under the same pressure) neither replaces it nor brings back the steps after it', () => {
+    const r = decodeReply(['s 0 0', 'p 0 0 A512', 's 1 0', 'u swap 0 0 3', 's 2 0', 'p 0 0 A512', 'f case process 0 killed by SIGKILL from outside the case'], enc, false);
+    expect(r.steps.map((s) => s.op)).toEqual([0]);
+    expect(r.fault).toMatch(/^environment: unrequested swap-out of p0 a\[3\] during op 1 \(write\)/);
+  });
 });
 
-// Real reclaim: the executor in a memory cgroup (v1) of 8 MiB; the case writes 4 MiB twice, so the
-// second write can only proceed by swapping out pages of the first, which no pageout asked for.
+// Real reclaim: the executor in a memory cgroup (v1) of 12 MiB; the case writes 4 MiB five times, so
+// the later writes can only proceed by swapping out pages of the first, which no pageout asked for.
+// (The content oracle reads every present page back after each step, which keeps them young on the
+// LRU: reclaim then falls behind more often and the OOM killer may end the case instead.)
 function memoryCgroupDir(): string | undefined {
   const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => /^\d+:memory:/.test(l));
   const base = line ? join('/sys/fs/cgroup/memory', line.split(':')[2]) : undefined;
@@ -132,7 +139,7 @@ describe.skipIf(!cg)('live: reclaim forced by a small memory cgroup', () => {
   // later write, or the observation after the next mmap)
   it('a page swapped out during a later op is an environment fault, not a violation', async () => {
     mkdirSync(cg!, { recursive: true });
-    writeFileSync(join(cg!, 'memory.limit_in_bytes'), String(8 << 20));
+    writeFileSync(join(cg!, 'memory.limit_in_bytes'), String(12 << 20));
     const wrapper = join(dir, 'exec-in-cgroup.sh');
     writeFileSync(wrapper, `#!/bin/sh\necho $$ > ${cg}/cgroup.procs || exit 1\nexec ${DEFAULT_EXECUTOR} "$@"\n`);
     chmodSync(wrapper, 0o755);
@@ -141,10 +148,21 @@ describe.skipIf(!cg)('live: reclaim forced by a small memory cgroup', () => {
       { op: 'mmap', region: 'a', pages: 1024, kind: 'anon' }, { op: 'write', region: 'a' },
       { op: 'mmap', region: 'b', pages: 1024, kind: 'anon' }, { op: 'write', region: 'b' },
       { op: 'mmap', region: 'c', pages: 1024, kind: 'anon' }, { op: 'write', region: 'c' },
+      { op: 'mmap', region: 'd', pages: 1024, kind: 'anon' }, { op: 'write', region: 'd' },
+      { op: 'mmap', region: 'e', pages: 1024, kind: 'anon' }, { op: 'write', region: 'e' },
     ] });
-    const starts = t.starts;
-    const tr = await t.execute(c);
-    expect(tr.fault).toMatch(/^environment: unrequested swap-out of p0 [ab]\[\d+\] during op [2-5] \((write|mmap)\): .* \(in each of 3 runs\)$/);
+    // Under a loaded host the cgroup's reclaim may fall behind and the OOM killer end the case
+    // process instead (a SIGKILL from outside the case: a fault, never a verdict); that run tests
+    // nothing here, so it is run again, at most six times.
+    let starts = t.starts;
+    let tr = await t.execute(c);
+    for (let k = 0; k < 5 && /killed by SIGKILL from outside the case/.test(tr.fault ?? ''); k++) {
+      process.stderr.write(`live-environment: the 12 MiB cgroup's OOM killer ended the case (${tr.fault}); running it again\n`);
+      expect(checkTrace(c, tr).violations).toEqual([]);
+      starts = t.starts;
+      tr = await t.execute(c);
+    }
+    expect(tr.fault).toMatch(/^environment: unrequested swap-out of p0 [a-d]\[\d+\] during op [2-9] \((write|mmap)\): .* \(in each of 3 runs\)$/);
     expect(t.starts).toBe(starts === 0 ? 1 : starts); // re-runs use the same executor: no restart
     // the steps kept are the case's own: every page written so far is present
     for (const s of tr.steps) for (const pg of s.pages!['0'].a ?? []) expect(pg[1]).toBe('.');

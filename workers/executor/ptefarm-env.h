@@ -71,6 +71,12 @@ static void env_check(int code, int p, int rid, uint64_t first, uint64_t count, 
       if (op_cannot_swap(code)) {
         for (uint64_t k = 0; k < now->pages && k < old->pages; k++)
           if ((was[k] & OBS_P) && (is[k] & OBS_S) && !(is[k] & OBS_P)) env_report("swap", q, g, k);
+        /* a page the op itself faulted in (read, write, populate: present after it unless the access
+         * failed, which leaves it as it was) that is a swap entry now and was not one before: reclaim
+         * took it between the fault and the observation */
+        if ((code == OP_READ || code == OP_WRITE || code == OP_POPULATE) && q == p && g == rid)
+          for (uint64_t k = first; k < first + count && k < now->pages && k < old->pages; k++)
+            if ((is[k] & OBS_S) && !(is[k] & OBS_P) && !((was[k] & OBS_S) && !(was[k] & OBS_P))) env_report("swap", q, g, k);
       }
       /* blocks that are huge now and were not (or were the huge zero page and now are a THP), by
        * region-relative page as print_huge compares them */

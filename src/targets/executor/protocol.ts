@@ -211,6 +211,10 @@ export function decodeContent(tokens: string[], line: string): (number | null)[]
 export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean, pagemapScan = true): { steps: Step[]; fault?: string } {
   const steps: Step[] = [];
   let fault: string | undefined;
+  // an environment fault (a `u` line) ends what the trace may claim: the steps from it on are not the
+  // case's, and a later fault line (e.g. the OOM killer ending the case under the same memory
+  // pressure) must not replace it, or those steps would be compared
+  let env: { fault: string; at: number } | undefined;
   let step: Step | undefined;
   const name = (rid: string) => {
     const n = enc.regionNames[Number(rid)];
@@ -304,6 +308,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
           : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
         steps.pop();
         step = undefined;
+        env ??= { fault, at: steps.length };
         break;
       }
       case 'c': {
@@ -319,5 +324,6 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       default: throw new Error(`unexpected executor line: ${line.slice(0, 80)}`);
     }
   }
+  if (env) { steps.length = env.at; fault = env.fault; }
   return { steps, fault };
 }
