@@ -5,32 +5,19 @@
 // the read could disturb (PROT_NONE, uffd-wp, THP, zero page, shared, swapped, guard); (2) the values
 // are what the kernel keeps (expected values written by hand from the kernel functions named) and
 // the reference model agrees (no violation, values compared).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { liveTextRunner } from '../helpers/live-text.ts';
 import { release } from 'node:os';
-import { LiveTarget } from '../../src/targets/live.ts';
-import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
-import { parseTextCase } from '../../src/ops/text.ts';
-import { checkTrace } from '../../src/check/check.ts';
-import { traceSchema, type Trace } from '../../src/ops/trace.ts';
+import { type Trace } from '../../src/ops/trace.ts';
 import { writeValue } from '../../src/model/content.ts';
 
-if (!existsSync(DEFAULT_EXECUTOR)) throw new Error(`native executor not built: run \`make -C workers/executor\` (${DEFAULT_EXECUTOR})`);
 const [maj, min] = release().split('.').map(Number);
 const hasGuards = maj > 6 || (maj === 6 && min >= 13);
 
-let t: LiveTarget;
-beforeAll(() => { t = new LiveTarget(); });
-afterAll(async () => { await t.close(); });
-
+const runText = liveTextRunner('ptefarm-case/2');
 async function run(body: string, uffd?: string): Promise<{ tr: Trace; compared: number }> {
-  const c = parseTextCase(`ptefarm-case/2\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
-  const tr = await t.execute(c);
-  expect(traceSchema.safeParse(tr).success).toBe(true);
-  expect(tr.fault).toBeUndefined();
-  const v = checkTrace(c, tr);
-  expect(v.violations.map((x) => x.message)).toEqual([]);
-  return { tr, compared: v.bits.content?.compared ?? 0 };
+  const { tr, verdict } = await runText(body, uffd);
+  return { tr, compared: verdict.bits.content?.compared ?? 0 };
 }
 const vals = (tr: Trace, i: number, region = 'a', proc = 0) => tr.steps[i].content?.[String(proc)]?.[region];
 const W = writeValue;

@@ -2,32 +2,16 @@
 // 6.15+ for pagemap bit 58 and PAGE_IS_GUARD; skipped below that). Expected values are the
 // kernel's behaviour as its source states it (function named per test), written by hand; each
 // trace is also checked against the reference model (no violation).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { liveTextRunner } from '../helpers/live-text.ts';
 import { release } from 'node:os';
-import { LiveTarget } from '../../src/targets/live.ts';
-import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
-import { parseTextCase } from '../../src/ops/text.ts';
-import { checkTrace } from '../../src/check/check.ts';
-import { traceSchema, type Trace } from '../../src/ops/trace.ts';
+import { type Trace } from '../../src/ops/trace.ts';
 
-if (!existsSync(DEFAULT_EXECUTOR)) throw new Error(`native executor not built: run \`make -C workers/executor\` (${DEFAULT_EXECUTOR})`);
 const [maj, min] = release().split('.').map(Number);
 const hasGuardBit = maj > 6 || (maj === 6 && min >= 15);
 
-let t: LiveTarget;
-beforeAll(() => { t = new LiveTarget(); });
-afterAll(async () => { await t.close(); });
-
-async function run(body: string, uffd?: string): Promise<Trace> {
-  const c = parseTextCase(`ptefarm-case/2\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
-  const tr = await t.execute(c);
-  expect(traceSchema.safeParse(tr).success).toBe(true);
-  expect(tr.fault).toBeUndefined();
-  const v = checkTrace(c, tr);
-  expect(v.violations.map((x) => x.message)).toEqual([]);
-  return tr;
-}
+const runText = liveTextRunner('ptefarm-case/2');
+const run = async (body: string, uffd?: string): Promise<Trace> => (await runText(body, uffd)).tr;
 /** P S F E W and G of each page of a region (soft-dirty, compiled out on the CI host, dropped) */
 const pg = (tr: Trace, i: number, region = 'a', proc = 0) => tr.steps[i].pages?.[String(proc)]?.[region]?.map((s) => s.slice(0, 5) + s[6]);
 /** PAGEMAP_SCAN letters without SOFT_DIRTY */

@@ -2,32 +2,15 @@
 // --hugetlb N` as root; skipped otherwise, and a case run anyway is skipped by the target with the
 // reason). Expected values are the kernel's behaviour as its source states it (function named per
 // test), written by hand; each trace is also checked against the reference model (no violation).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { LiveTarget } from '../../src/targets/live.ts';
-import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
-import { parseTextCase } from '../../src/ops/text.ts';
-import { checkTrace } from '../../src/check/check.ts';
-import { traceSchema, type Trace } from '../../src/ops/trace.ts';
+import { describe, expect, it } from 'vitest';
+import { liveTextRunner } from '../helpers/live-text.ts';
+import { type Trace } from '../../src/ops/trace.ts';
 import { hugetlbFreePages } from '../../src/targets/hugetlb-host.ts';
 
-if (!existsSync(DEFAULT_EXECUTOR)) throw new Error(`native executor not built: run \`make -C workers/executor\` (${DEFAULT_EXECUTOR})`);
 const free = hugetlbFreePages();
 
-let t: LiveTarget;
-beforeAll(() => { t = new LiveTarget(); });
-afterAll(async () => { await t.close(); });
-
-async function run(body: string, uffd?: string): Promise<Trace> {
-  const c = parseTextCase(`ptefarm-case/3\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
-  const tr = await t.execute(c);
-  expect(traceSchema.safeParse(tr).success).toBe(true);
-  expect(tr.fault).toBeUndefined();
-  expect(tr.skipped).toBeUndefined();
-  const v = checkTrace(c, tr);
-  expect(v.violations.map((x) => x.message)).toEqual([]);
-  return tr;
-}
+const runText = liveTextRunner('ptefarm-case/3', { noSkip: true });
+const run = async (body: string, uffd?: string): Promise<Trace> => (await runText(body, uffd)).tr;
 /** P S F E W and G of page k (soft-dirty, compiled out on the CI host, dropped) */
 const pg = (tr: Trace, i: number, k: number, region = 'a', proc = 0) => { const s = tr.steps[i].pages?.[String(proc)]?.[region]?.[k]; return s && s.slice(0, 5) + s[6]; };
 
