@@ -4,6 +4,7 @@
 // checks them against the model. Used by test/targets/qemu.test.ts, qemu-pagesize.test.ts and the
 // CI matrix test (test/matrix/ci-kernels.test.ts).
 import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
 import { resolveImage } from '../../src/targets/qemu/images.ts';
 import type { QemuTarget } from '../../src/targets/qemu.ts';
 import { checkTrace } from '../../src/check/check.ts';
@@ -64,4 +65,11 @@ export async function qemuDifferential(t: QemuTarget, name: string, o: { runs: n
   process.stderr.write(`qemu:${name} differential: ${cases.length} cases in ${s.toFixed(1)} s (${(cases.length / s).toFixed(1)}/s), ` +
     `${compared} bits compared, ${fresh.length} diverging, ${skipped} skipped, ${faults} faults, ${largeFolioSteps} steps with large folios\n`);
   return { fresh, faults, skipped, compared, largeFolioSteps, cases };
+}
+
+/** The differential agreed: no diverging case (the first three are shown, with `where` saying what
+ *  to do about them), and at most 1% faults (at least 2 allowed: a TCG guest may time out once). */
+export function expectAgreement(r: DifferentialResult, where: string): void {
+  expect(r.fresh, `divergences ${where}:\n${r.fresh.slice(0, 3).join('\n')}`).toEqual([]);
+  expect(r.faults).toBeLessThanOrEqual(Math.max(2, r.cases.length / 100));
 }

@@ -16,7 +16,7 @@ import { profileForRelease } from '../../src/model/profile.ts';
 import { geometryOf, limitsFor } from '../../src/ops/layout.ts';
 import { geometryOfHost, traceSchema } from '../../src/ops/trace.ts';
 import type { Case } from '../../src/ops/schema.ts';
-import { qemuDifferential, qemuSkipNote as skipNote, qemuUnavailable as unavailable } from '../helpers/qemu.ts';
+import { expectAgreement, qemuDifferential, qemuSkipNote as skipNote, qemuUnavailable as unavailable } from '../helpers/qemu.ts';
 
 // ---------------------------------------------------------------------------------------------
 const A16 = 'debian-6.12-arm64-16k';
@@ -54,9 +54,8 @@ describe.skipIf(!!a16)(`qemu:${A16}`, () => {
   }, 120_000);
 
   it(`differential: ${RUNS_16K} generated cases in 16 KiB pages vs the model`, async () => {
-    const { fresh, faults } = await qemuDifferential(t, A16, { runs: RUNS_16K, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), geometry: G16, profile });
-    expect(fresh, `divergences (minimize them and fix the model, or keep a kernel bug in corpus/findings):\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
-    expect(faults).toBeLessThanOrEqual(Math.max(2, RUNS_16K / 100));
+    expectAgreement(await qemuDifferential(t, A16, { runs: RUNS_16K, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), geometry: G16, profile }),
+      '(minimize them and fix the model, or keep a kernel bug in corpus/findings)');
   }, 1_800_000);
 });
 
@@ -93,8 +92,6 @@ describe.skipIf(!!xrt)(`qemu:${XRT}`, () => {
   }, 120_000);
 
   it(`differential: ${RUNS_RT} generated cases vs the model`, async () => {
-    const { fresh, faults } = await qemuDifferential(t, XRT, { runs: RUNS_RT, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), profile });
-    expect(fresh, `divergences:\n${fresh.slice(0, 3).join('\n')}`).toEqual([]);
-    expect(faults).toBeLessThanOrEqual(Math.max(2, RUNS_RT / 100));
+    expectAgreement(await qemuDifferential(t, XRT, { runs: RUNS_RT, seed: Number(process.env.PTEFARM_QEMU_DIFF_SEED ?? 20261206), profile }), 'on the RT kernel');
   }, 1_200_000);
 });
