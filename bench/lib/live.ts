@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Case } from '../../src/ops/schema.ts';
 import { CaseBuilder } from '../../src/campaign/builder.ts';
-import { encodeCase, LiveTarget, type EncodedCase } from '../../src/targets/live.ts';
+import { LiveTarget } from '../../src/targets/live.ts';
+import { encodeCase, type EncodedCase } from '../../src/targets/executor/protocol.ts';
 import { DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from '../../src/targets/probe.ts';
 
 export const OUT_DIR = fileURLToPath(new URL('../.out/', import.meta.url));

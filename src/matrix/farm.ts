@@ -23,7 +23,6 @@ export interface FarmMatrix {
 }
 
 // how a heartbeat becomes TargetInfo is the transport's (shared with the NATS campaign driver)
-export { infoFromBeat };
 
 export async function openFarmMatrix(url: string, auth: NatsAuth, o: { graceMs: number; concurrency?: number }): Promise<FarmMatrix> {
   const campaign = `matrix-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

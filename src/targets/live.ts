@@ -13,9 +13,8 @@ import { capabilitiesOf, geometryOfProbe, hostSettingsOf, DEFAULT_EXECUTOR, pars
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { hugetlbSkipReason } from './hugetlb-host.ts';
 
-// the executor protocol lives in src/targets/executor/protocol.ts; re-exported for existing importers
+// the executor protocol (op codes, request encoding, reply decoding): src/targets/executor/protocol.ts
 import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
-export { CODE_ALPHABET, decodePages, decodeReply, encodeCase, FEATURE_BITS, OP_CODES, SCAN_CHECK_WPASYNC, SCAN_DEFAULT_RETURN, SCAN_EXPLICIT, SCAN_NO_VEC, type EncodedCase } from './executor/protocol.ts';
 
 /** One running executor process, read line by line. It leads its own process group, so that a
  *  kill reaches whatever of it is still in that group; its case supervisors (own groups) and case

@@ -17,7 +17,7 @@ import { CaseError, parseCase } from '../../src/ops/validate.ts';
 import { PAGE_STRING_RE, SCAN_STRING_RE, TraceError, type Trace } from '../../src/ops/trace.ts';
 import type { Case } from '../../src/ops/schema.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
-import { encodeCase } from '../../src/targets/live.ts';
+import { encodeCase } from '../../src/targets/executor/protocol.ts';
 import { InputError, parseTrace } from '../../src/cli/io.ts';
 import { envelopeProblems } from '../../workers/worker.ts';
 

@@ -12,7 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { BIN, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 import { validateMatrix, type MatrixDoc } from '../../src/matrix/schema.ts';
 import { runMatrix } from '../../src/matrix/run.ts';
-import { infoFromBeat } from '../../src/matrix/farm.ts';
+import { infoFromBeat } from '../../src/transport/worker-info.ts';
 import { geometryOfHost } from '../../src/ops/trace.ts';
 import type { WorkerBeat } from '../../src/transport/nats-common.ts';
 

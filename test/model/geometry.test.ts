@@ -8,7 +8,7 @@ import { predict } from '../../src/model/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import { geometryOf, limitsFor, slotStartPage, GEOMETRY_4K } from '../../src/ops/layout.ts';
 import { CasePlan } from '../../src/ops/plan.ts';
-import { encodeCase } from '../../src/targets/live.ts';
+import { encodeCase } from '../../src/targets/executor/protocol.ts';
 import type { Prediction } from '../../src/model/api.ts';
 
 const G16 = geometryOf(16384);

@@ -5,7 +5,7 @@ import { validateCase } from '../../src/ops/validate.ts';
 import { formatFor, type Case } from '../../src/ops/schema.ts';
 import { formatText, parseText, parseTextCase } from '../../src/ops/text.ts';
 import { pageLetters, traceSchema } from '../../src/ops/trace.ts';
-import { decodeReply, encodeCase } from '../../src/targets/live.ts';
+import { decodeReply, encodeCase } from '../../src/targets/executor/protocol.ts';
 
 const mmap = { op: 'mmap', region: 'a', pages: 4, kind: 'anon' };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CasePlan, NO_LIMITS, isLive, nameable, type PlanRegion, type RegionHooks } from '../../src/ops/plan.ts';
 import { DEFAULT_LIMITS, SLOT_PAGES, slotStartPage } from '../../src/ops/layout.ts';
-import { encodeCase } from '../../src/targets/live.ts';
+import { encodeCase } from '../../src/targets/executor/protocol.ts';
 import type { Op } from '../../src/ops/schema.ts';
 
 const mmap = (region: string, pages = 4, extra: Partial<Extract<Op, { op: 'mmap' }>> = {}): Op => ({ op: 'mmap', region, pages, kind: 'anon', ...extra });

@@ -2,7 +2,7 @@
 // step whose rc is a signal no op raises is a fault of the case, never an rc for the checker, even
 // from an executor that reports it as one (issue 18, item 2; an older build inside a QEMU image).
 import { describe, expect, it } from 'vitest';
-import { decodeReply, encodeCase } from '../../src/targets/live.ts';
+import { decodeReply, encodeCase } from '../../src/targets/executor/protocol.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 
 const c = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }] });

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync,
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeReply, encodeCase, LiveTarget, OP_CODES } from '../../src/targets/live.ts';
+import { LiveTarget } from '../../src/targets/live.ts';
+import { decodeReply, encodeCase, OP_CODES } from '../../src/targets/executor/protocol.ts';
 import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 import { checkTrace } from '../../src/check/check.ts';
