@@ -1,11 +1,12 @@
 // The worker process of the NATS farm (`ptefarm worker --nats URL --target T`): announces itself
 // (probe facts + target) with heartbeats, pulls jobs of its target from the shared durable consumer
-// in batches no larger than its free threads, runs them on a piscina pool with the same task module
+// (at most `threads` ahead of its running ones), runs them on a piscina pool with the same task module
 // as the embedded transport (which checks each case where it ran: src/transport/verdict.ts),
 // publishes each result to the results stream, and acks the job only after the server stored the
 // result (PubAck). A thread is free again once its case ran: storing the result and acking overlap
-// the next case, so a killed worker strands at most 2 x `threads` jobs (running, and being
-// answered), and only for one ack_wait. Every job is validated (envelope, case format, limits) before it is
+// the next case, and a pulled job waits in the worker only behind the running ones, so a killed
+// worker strands at most 3 x `threads` jobs (queued, running, being answered), and only for one
+// ack_wait; a stopping worker naks the queued ones at once. Every job is validated (envelope, case format, limits) before it is
 // executed; a bad one gets a fault result naming the problem and the worker keeps serving.
 import { hostname } from 'node:os';
 import { availableParallelism } from 'node:os';
@@ -174,15 +175,21 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
 
   /** `ran`: called once the job's case has run (or was refused): its thread takes the next job
    *  while the result is stored and the job acked */
-  const handle = async (m: JsMsg, ran: () => void) => {
+  /** a pulled job message, parsed and kept ours (in progress) from the moment it arrives: ack_wait
+   *  only has to cover a dead worker, not a long case nor the wait in this worker's queue */
+  interface Held { m: JsMsg; job: Partial<JobMessage> | undefined; problems: string[]; keep: NodeJS.Timeout }
+  const hold = (m: JsMsg): Held => {
     let job: Partial<JobMessage> | undefined;
     let problems: string[] = [];
     try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
     if (job !== undefined) problems = envelopeProblems(job ?? {}, o.target);
-    // keep the job ours while it runs: ack_wait only has to cover a dead worker, not a long case.
-    // The coordinator may have changed ack_wait after this worker read it: the job says what it is.
+    // the coordinator may have changed ack_wait after this worker read it: the job says what it is
     const ackWaitMs = !problems.length && job!.ackWaitMs ? job!.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
     const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(100, ackWaitMs / WORKING_FRACTION));
+    return { m, job, problems, keep };
+  };
+
+  const handle = async ({ m, job, problems, keep }: Held, ran: () => void) => {
     try {
       if (!problems.length && job!.maxDeliver !== undefined && m.info.deliveryCount > job!.maxDeliver) {
         // the last delivery the consumer makes: every earlier one died or hung without a result
@@ -224,31 +231,43 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
+  /** jobs pulled and not yet running: up to `threads` more than the threads, so that a thread
+   *  that finishes a case starts the next one at once instead of waiting for a pull round trip */
+  const queued: Held[] = [];
+  const dispatch = () => {
+    while (!stopping && busy < threads && queued.length) {
+      const h = queued.shift()!;
+      busy++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        busy--;
+        dispatch();
+        const w = slotFreed; slotFreed = undefined; w?.();
+      };
+      const p = handle(h, release).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
+        release();
+        inHand.delete(p);
+      });
+      inHand.add(p);
+    }
+  };
+
   const loop = async () => {
     let consumer: Consumer | undefined;
     while (!stopping) {
-      const free = threads - busy;
+      const free = 2 * threads - busy - queued.length;
       if (free <= 0) { await new Promise<void>((r) => { slotFreed = r; }); continue; }
       try {
         consumer ??= await js.consumers.get(JOBS_STREAM, consumerName(o.target));
-        // at most as many jobs as free threads: no hoarding, a crash strands little
+        // at most `threads` jobs beyond the running ones: little hoarding, a crash strands little
         // a short expiry bounds how long a pull lost in a server restart keeps this worker idle
         const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
         current = batch;
         for await (const m of batch) {
-          busy++;
-          let released = false;
-          const release = () => {
-            if (released) return;
-            released = true;
-            busy--;
-            const w = slotFreed; slotFreed = undefined; w?.();
-          };
-          const p = handle(m, release).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
-            release();
-            inHand.delete(p);
-          });
-          inHand.add(p);
+          queued.push(hold(m));
+          dispatch();
         }
         current = undefined;
       } catch (e) {
@@ -262,6 +281,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+    // jobs pulled but never started go back to the queue now, not after ack_wait
+    for (const h of queued.splice(0)) { clearInterval(h.keep); try { h.m.nak(); } catch { /* closed: redelivered after ack_wait */ } }
   };
 
   log(`worker ${id}: serving ${o.target} with ${threads} thread(s) on ${o.url}`);

@@ -47,7 +47,10 @@ export async function startNats(): Promise<Child & { url: string }> {
 
 /** `ptefarm worker --nats URL --target T --threads K`, resolved once it serves */
 export async function startWorker(url: string, target: string, threads: number): Promise<Child> {
-  const proc = spawn(process.execPath, [PTEFARM_BIN, 'worker', '--nats', url, '--target', target, '--threads', String(threads), '--heartbeat', '1s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // PTEFARM_BENCH_WORKER_NODE_ARGS: extra node options for the worker (e.g. `--cpu-prof
+  // --cpu-prof-dir DIR`: node refuses --cpu-prof in NODE_OPTIONS)
+  const nodeArgs = (process.env.PTEFARM_BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, PTEFARM_BIN, 'worker', '--nats', url, '--target', target, '--threads', String(threads), '--heartbeat', '1s'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';
     let done = false;

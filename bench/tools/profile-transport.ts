@@ -3,7 +3,8 @@
 // to the pool per case. Run with `node --cpu-prof --cpu-prof-dir DIR --import tsx` to get one
 // .cpuprofile for the coordinator and one per pool thread (bench/tools/cpuprof-top.mjs summarizes).
 // With --nats: the same campaign through a nats-server and one `ptefarm worker --threads N` (both
-// children, bench/lib/nats.ts); the worker's own profile needs NODE_OPTIONS=--cpu-prof.
+// children, bench/lib/nats.ts); the worker's own profile needs
+// PTEFARM_BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir DIR' (node refuses --cpu-prof in NODE_OPTIONS).
 // usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats]
 import { serialize } from 'node:v8';
 import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
