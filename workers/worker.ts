@@ -148,15 +148,11 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
-  /** ack, retried across a short server outage; if it is still lost, the coordinator removes the
-   *  job from the queue once it sees the result (and a redelivery's result is a dropped duplicate) */
-  const ackReliably = async (m: JsMsg) => {
-    for (let attempt = 1; ; attempt++) {
-      try { await m.ackAck(); return; } catch {
-        if (attempt >= 3 || stopping) { stats.ackFailures++; return; }
-        await new Promise((r) => setTimeout(r, 250 * attempt));
-      }
-    }
+  /** ack without waiting for the server's confirmation (no round trip per case): an ack lost in
+   *  a server outage costs nothing, because the coordinator removes the job from the queue once it
+   *  sees the result (src/transport/nats.ts), and a redelivery's result is a dropped duplicate */
+  const ack = (m: JsMsg) => {
+    try { m.ack(); } catch { stats.ackFailures++; }
   };
 
   const deadLetter = async (m: JsMsg, job: JobMessage) => {
@@ -168,7 +164,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount, origin,
       result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
     });
-    await ackReliably(m);
+    ack(m);
     stats.deadLettered++;
     log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
   };
@@ -224,7 +220,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
       ran();
       await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
       // only now: the result is on the server's disk
-      await ackReliably(m);
+      ack(m);
       stats.done++;
     } finally {
       clearInterval(keep);
