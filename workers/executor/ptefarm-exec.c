@@ -290,6 +290,9 @@ static void supervise(void) {
     int scan_region = -1, walk_region = -1; uint64_t scan_first = 0, scan_count = 0, walk_end = 0;
     static struct pf_page_region vec[MAXPAGES + 1];
     long nvec = 0;
+    /* the acting process observes right after its op, in the same reply (ptefarm-mm.h send_cmd);
+     * not after mremap, whose region table changes only after it ran */
+    g_observe_after_op = code != OP_MREMAP;
     switch (code) {
     case OP_SKIP: acted = -1; break;
     case OP_MMAP: { /* proc rid startpage pages kind thp */
@@ -381,6 +384,7 @@ static void supervise(void) {
       break;
     default: fatal("op %d: unknown op code %d", i, code);
     }
+    g_observe_after_op = 0;
     drain_all();
     fprintf(out, "s %d %s\n", i, rc);
     flush_events();

@@ -194,8 +194,36 @@ static void open_own_pagemap(void) {
   mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 }
 
+/* A command whose cmd.c is N > 0 is followed by N ranges: after the command the process observes
+ * them (as C_OBSERVE with content) and sends both replies in one write, so that the supervisor
+ * wakes once per op instead of twice (the acting process's observation no longer costs its own
+ * round trip). The process is idle between the two, as it would be waiting for C_OBSERVE. */
+static struct range g_obs_ranges[MAXR];
+static int g_obs_after;            /* ranges to observe after the current command's reply; 0: none */
+static uint8_t g_staged[(MAXPAGES + 1) * sizeof(struct pf_page_region) + 4 * sizeof(struct rep) + (1 << 18)];
+static size_t g_staged_len;        /* the command's reply, held until the observation is appended */
+static void observe(struct range *rs, int n, int with_content);
+
 static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
   struct rep r = { err, n, x };
+  if (g_obs_after > 0) { /* stage this reply, append the observation's (observe calls reply again) */
+    int k = g_obs_after;
+    g_obs_after = 0;
+    memcpy(g_staged, &r, sizeof r);
+    if (plen) memcpy(g_staged + sizeof r, payload, plen);
+    g_staged_len = sizeof r + plen;
+    observe(g_obs_ranges, k, 1);
+    return;
+  }
+  if (g_staged_len && g_staged_len + sizeof r + plen <= sizeof g_staged) { /* both replies, one write */
+    memcpy(g_staged + g_staged_len, &r, sizeof r);
+    if (plen) memcpy(g_staged + g_staged_len + sizeof r, payload, plen);
+    size_t len = g_staged_len + sizeof r + plen;
+    g_staged_len = 0;
+    if (write_full(rep_pipe[me][1], g_staged, len)) _exit(111);
+    return;
+  }
+  if (g_staged_len) { size_t len = g_staged_len; g_staged_len = 0; if (write_full(rep_pipe[me][1], g_staged, len)) _exit(111); }
   if (write_full(rep_pipe[me][1], &r, sizeof r)) _exit(111);
   if (plen && write_full(rep_pipe[me][1], payload, plen)) _exit(111);
 }
@@ -322,9 +350,12 @@ static void case_process(void) {
   open_own_pagemap();
   struct rep hello = { pm_fd < 0 ? errno : 0, 0, (int64_t)getpid() };
   if (write_full(rep_pipe[me][1], &hello, sizeof hello)) _exit(111);
+  g_obs_after = 0; g_staged_len = 0; /* a forked child starts with nothing pending */
   for (;;) {
     struct cmd c;
     if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
+    if (c.c < 0 || c.c > MAXR || (c.c && read_full(cmd_pipe[me][0], g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
+    g_obs_after = c.code == C_EXIT || c.code == C_OBSERVE || c.code == C_UFFD_OPEN ? 0 : c.c;
     int err = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
@@ -438,7 +469,9 @@ static void case_process(void) {
 /* supervisor: the case processes, their command pipes and the userfaultfd contexts             */
 
 struct region { int known; uint64_t start; uint64_t pages; };
-struct proc { int alive; pid_t pid; int pidfd; int ctx; struct region reg[MAXR]; };
+/* observed: the process was asked to observe its regions right after the current op (cmd.c), and
+ * its observation follows the op's reply on its reply pipe (observe_all reads it) */
+struct proc { int alive; pid_t pid; int pidfd; int ctx; int observed; struct region reg[MAXR]; };
 struct ctx { int fd; int proc; };
 
 static struct proc P[MAXP];
@@ -587,8 +620,28 @@ static void reap(int p) {
   P[p].alive = 0;
 }
 
+/* set by the supervisor around an op whose acting process may observe right after it (every op
+ * but mremap, whose region table changes after it runs, and exit) */
+static int g_observe_after_op;
+
+/* the known regions of process p as ranges, in region-id order (observe_all's order) */
+static int ranges_of(int p, struct range *rs) {
+  int n = 0;
+  for (int r = 0; r < MAXR; r++)
+    if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
+  return n;
+}
+
 static void send_cmd(int p, struct cmd *c) {
-  if (write_full(cmd_pipe[p][1], c, sizeof *c)) fatal("command pipe of process %d broke", p);
+  static struct { struct cmd c; struct range rs[MAXR]; } m;
+  int n = 0;
+  c->c = 0;
+  if (g_observe_after_op && c->code != C_EXIT && c->code != C_OBSERVE && c->code != C_UFFD_OPEN) {
+    n = ranges_of(p, m.rs);
+    if (n) { c->c = n; P[p].observed = 1; }
+  }
+  m.c = *c;
+  if (write_full(cmd_pipe[p][1], &m, sizeof m.c + (size_t)n * sizeof m.rs[0])) fatal("command pipe of process %d broke", p);
 }
 
 /* run a command in process p; returns "0", an errno name or a signal name. Only an access to the
@@ -635,16 +688,15 @@ static void start_process0(void) {
 static void observe_all(void) {
   static struct range rs[MAXR];
   for (int p = 0; p < nprocs; p++) {
-    if (!P[p].alive) continue;
-    int n = 0;
-    for (int r = 0; r < MAXR; r++)
-      if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
+    if (!P[p].alive || P[p].observed) continue; /* observed: its observation is on the way already */
+    int n = ranges_of(p, rs);
     struct cmd c = { .code = C_OBSERVE, .a = n, .b = 1 };
     send_cmd(p, &c);
     if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
   }
   static uint8_t buf[MAXR * MAXPAGES * 10];
   for (int p = 0; p < nprocs; p++) {
+    P[p].observed = 0;
     if (!P[p].alive) continue;
     struct rep r;
     int sig = wait_reply(p, &r);
