@@ -718,6 +718,12 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   if (geometry_init()) return 2;
+  { /* NUMA balancing on: content loads could take NUMA-hinting faults (ptefarm-content.h) */
+    char nb[16] = "0";
+    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "re");
+    if (f) { if (!fgets(nb, sizeof nb, f)) nb[0] = '0'; fclose(f); }
+    content_direct_loads = nb[0] == '0';
+  }
   if (geteuid() == 0) { struct passwd *pw = getpwnam("nobody"); if (pw && g_drop_uid == 65534) { g_drop_uid = pw->pw_uid; g_drop_gid = pw->pw_gid; } }
   say("ready ptefarm-exec/1 cpu=%d euid=%d\n", g_cpu, (int)geteuid());
   static char line[4096];

@@ -327,6 +327,9 @@ static void proc_uffd_open(uint64_t features) {
  * exits with EXIT_EXTERNAL_SIGNAL + signal, which the supervisor reports as a fault. */
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
+  /* a content load of a present page whose VMA is not readable: back to content_read, which
+   * reads that page through /proc/self/mem (ptefarm-content.h); the fault changed nothing */
+  if (si->si_code > 0 && content_loading) siglongjmp(content_jb, 1);
   if (si->si_code <= 0) _exit(EXIT_EXTERNAL_SIGNAL + sig);
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
