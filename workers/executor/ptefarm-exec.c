@@ -245,7 +245,10 @@ static void supervise(void) {
   }
 
   static struct region before[MAXR];
-  read_anon_orders();
+  /* the mTHP sizes matter only to anon MADV_HUGEPAGE regions (print_folio): 9 sysfs reads saved
+   * for every other case */
+  for (int i = 0; i < g_ncase_ops; i++)
+    if (g_ops[i].v[0] == OP_MMAP && g_ops[i].v[5] == 0 && g_ops[i].v[6]) { read_anon_orders(); break; }
   for (int i = 0; i < g_ncase_ops; i++) {
     if (i == g_inject_op) {
       if (g_inject_kind == 1) for (;;) pause();
@@ -420,7 +423,7 @@ static void supervise(void) {
   fflush(out);
   for (int p = 0; p < nprocs; p++) if (P[p].alive) kill(P[p].pid, SIGKILL);
   for (int p = 0; p < nprocs; p++) if (P[p].alive) reap(p);
-  exit(0);
+  _exit(0); /* out is flushed; exit() would run libc's exit handlers, copy-on-write faults in S */
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -568,12 +571,16 @@ static void run_case(const char *id) {
       continue;
     }
     size_t done = (size_t)(last - buf);
+    if (saw_end) { have = 0; continue; } /* after `x` and `end`: S only tears its processes down */
     /* `x` marks a complete case; anything after a complete line set is forwarded as is */
     for (size_t i = 0; i < done; i++)
       if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'x' && (buf[i + 1] == '\n')) saw_end = 1;
     if (write_full(STDOUT_FILENO, buf, done)) exit(1);
     memmove(buf, last, have - done);
     have -= done;
+    /* the reply is complete: `end` now, while S kills and reaps the case processes (their
+     * address spaces are torn down meanwhile); the next request is read once S is gone */
+    if (saw_end) say("end %s\n", id);
   }
   close(pfd[0]);
   kill(-s, SIGKILL);
@@ -581,9 +588,10 @@ static void run_case(const char *id) {
   waitpid(s, &st, 0);
   /* case processes are in S's process group; make sure none outlives the case */
   kill(-s, SIGKILL);
+  if (saw_end) return; /* `end` was said with the reply */
   if (timed_out) say("f timeout: the case did not finish within %ld ms\n", g_timeout_ms);
   else if (fault[0]) say("f %s\n", fault);
-  else if (!saw_end) {
+  else {
     if (WIFSIGNALED(st) && WTERMSIG(st) != SIGABRT && WTERMSIG(st) != SIGSEGV && WTERMSIG(st) != SIGBUS)
       say("f supervisor killed by %s from outside the case\n", signame(WTERMSIG(st)));
     else if (WIFSIGNALED(st)) say("f supervisor killed by %s\n", signame(WTERMSIG(st)));
