@@ -233,7 +233,9 @@ static void supervise(void) {
   if (drop_privileges_for_case(g_drop_uid, g_drop_gid, keep_ptrace, why, sizeof why)) fatal("%s", why);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
   if (getppid() != g_main_pid) fatal("the executor ended before the case started");
-  start_process0(); /* S holds no capability from here on */
+  int procs = 1; /* process numbers are taken by fork ops only */
+  for (int i = 0; i < g_ncase_ops; i++) procs += g_ops[i].v[0] == OP_FORK;
+  start_process0(procs); /* S holds no capability from here on */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;

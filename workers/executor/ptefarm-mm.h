@@ -671,9 +671,10 @@ static void start_process(int p, pid_t pid) {
   if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
 }
 
-/* the command pipes and the userfaultfd socket of every case process, then process 0 itself */
-static void start_process0(void) {
-  for (int i = 0; i < MAXP; i++)
+/* the command pipes and the userfaultfd socket of the case's processes (procs: how many the case
+ * can have, 1 + its fork ops), then process 0 itself */
+static void start_process0(int procs) {
+  for (int i = 0; i < procs && i < MAXP; i++)
     if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
   for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
