@@ -30,7 +30,8 @@ static sigjmp_buf content_jb;
 static volatile sig_atomic_t content_loading;
 
 /* The first 8 bytes of every page of [addr, addr + pages*PG) whose code (ptefarm-observe.h) says
- * present (bit 0) and not a guard marker; vals[k] is left as is for a page not read, and known[k]
+ * present (bit 0) and not a guard marker (*mem: this process's /proc/self/mem, or -1 until a page
+ * needs it); vals[k] is left as is for a page not read, and known[k]
  * says which were read.
  *
  * Each present page is read by a plain 8-byte load, falling back to /proc/self/mem (mem) for the
@@ -49,7 +50,7 @@ static volatile sig_atomic_t content_loading;
  * touched either way. */
 static int content_direct_loads = 1;
 
-static void content_read(int mem, uint64_t addr, uint64_t pages, const uint8_t *codes, uint64_t *vals, uint8_t *known) {
+static void content_read(int *mem, uint64_t addr, uint64_t pages, const uint8_t *codes, uint64_t *vals, uint8_t *known) {
   static uint8_t buf[CONTENT_CHUNK * 65536];
   volatile uint64_t k = 0;
   while (k < pages) {
@@ -69,7 +70,8 @@ static void content_read(int mem, uint64_t addr, uint64_t pages, const uint8_t *
     uint64_t j = k + 1;
     while (j < pages && j - k < CONTENT_CHUNK && (codes[j] & 1)) j++;
     ssize_t want = (ssize_t)((j - k) * PG);
-    int ok = mem >= 0 && pread(mem, buf, (size_t)want, (off_t)(addr + k * PG)) == want;
+    if (*mem < 0) *mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC); /* opened on first need */
+    int ok = *mem >= 0 && pread(*mem, buf, (size_t)want, (off_t)(addr + k * PG)) == want;
     for (uint64_t q = k; q < j; q++) { if (ok) memcpy(&vals[q], buf + (q - k) * PG, 8); known[q] = (uint8_t)ok; }
     k = j;
   }

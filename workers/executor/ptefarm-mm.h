@@ -190,8 +190,8 @@ static int uffd_sock[2] = {-1, -1};
 static void open_own_pagemap(void) {
   if (pm_fd >= 0) close(pm_fd);
   pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (mem_fd >= 0) close(mem_fd);
-  mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+  if (mem_fd >= 0) close(mem_fd); /* a parent's: bound to the parent's mm */
+  mem_fd = -1; /* opened by content_read when a page needs it (PROT_NONE, NUMA balancing on) */
 }
 
 /* A command whose cmd.c is N > 0 is followed by N ranges: after the command the process observes
@@ -270,7 +270,7 @@ static void observe(struct range *rs, int n, int with_content) {
     uint64_t *vals = (uint64_t *)(void *)(codes + MAXR * MAXPAGES);
     uint8_t *known = codes + MAXR * MAXPAGES * 9;
     size_t q = 0;
-    for (int i = 0; i < n; i++) { content_read(mem_fd, rs[i].addr, rs[i].pages, codes + q, vals + q, known + q); q += rs[i].pages; }
+    for (int i = 0; i < n; i++) { content_read(&mem_fd, rs[i].addr, rs[i].pages, codes + q, vals + q, known + q); q += rs[i].pages; }
     memmove(codes + o, vals, o * 8);
     memmove(codes + o * 9, known, o);
   }
