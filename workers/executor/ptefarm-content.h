@@ -31,8 +31,7 @@ static volatile sig_atomic_t content_loading;
 
 /* The first 8 bytes of every page of [addr, addr + pages*PG) whose code (ptefarm-observe.h) says
  * present (bit 0) and not a guard marker (*mem: this process's /proc/self/mem, or -1 until a page
- * needs it); vals[k] is left as is for a page not read, and known[k]
- * says which were read.
+ * needs it); vals[k] is left as is for a page not read, and known[k] says which were read.
  *
  * Each present page is read by a plain 8-byte load, falling back to /proc/self/mem (mem) for the
  * rest of a run of present pages once a load faults. Why a load changes nothing the oracle sees:
