@@ -37,7 +37,9 @@ static volatile sig_atomic_t content_loading;
  * rest of a run of present pages once a load faults. Why a load changes nothing the oracle sees:
  * a load from a page whose PTE (or PMD) is present and whose VMA is readable does not fault at all
  * on x86 (the MMU only sets the accessed bit, which pagemap does not report: fs/proc/task_mmu.c
- * pte_to_pagemap_entry); a load from a present page of a VMA without VM_READ (PROT_NONE) faults,
+ * pte_to_pagemap_entry; on a guest CPU that manages the accessed bit in software, arm64 without
+ * hardware AF or riscv without Svadu, the fault only makes the entry young: mm/memory.c
+ * handle_pte_fault -> pte_mkyoung); a load from a present page of a VMA without VM_READ (PROT_NONE) faults,
  * and the fault ends in arch/x86/mm/fault.c do_user_addr_fault -> access_error ->
  * bad_area_access_error (SIGSEGV) before handle_mm_fault, so nothing is mapped or changed either.
  * The one present entry a load would fault on in a readable VMA is a NUMA-hinting PROT_NONE PTE
