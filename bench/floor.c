@@ -7,8 +7,11 @@
  *   after that op (every region of every live process).
  * For each case the floor forks one process (pinned to the CPU the executor uses), which performs
  * the ops' syscalls directly on its own address space and, after every op, preads its own
- * /proc/self/pagemap for every listed range plus one PAGEMAP_SCAN (anyof HUGE) per range, exactly
- * the reads the executor's case processes do. It then exits; the parent waits for it.
+ * /proc/self/pagemap for every listed range plus one PAGEMAP_SCAN (anyof HUGE) per range, and reads
+ * back the first 8 bytes of every page the pagemap shows present (the content oracle,
+ * workers/executor/ptefarm-content.h) in the cheapest correct form: a plain load where the VMA is
+ * readable, an 8-byte pread of /proc/self/mem for a page whose load faulted (PROT_NONE) — the
+ * reads the executor's case processes must do at the least. It then exits; the parent waits for it.
  *
  * Deliberate simplifications (this is a lower bound, not an executor):
  *  - one process per case: ops of forked processes run in the same address space; a `fork` op is a
@@ -50,11 +53,26 @@ struct kase { int nops; int64_t features; struct op *ops; };
 struct reg { uint64_t start, pages; };
 
 static struct reg R[MAXR];
-static int pm_fd = -1, uffd = -1;
-static sigjmp_buf jb;
+static int pm_fd = -1, mem_fd = -1, uffd = -1;
+static sigjmp_buf jb, load_jb;
+static volatile sig_atomic_t loading;
 static volatile uint64_t sink;
 
-static void on_fault(int sig) { (void)sig; siglongjmp(jb, 1); }
+static void on_fault(int sig) { (void)sig; if (loading) siglongjmp(load_jb, 1); siglongjmp(jb, 1); }
+
+/* the content read-back of one present page: a load, or /proc/self/mem when the load faults */
+static void read_back(uint64_t addr) {
+  uint64_t v = 0;
+  if (!sigsetjmp(load_jb, 0)) {
+    loading = 1;
+    v = *(volatile uint64_t *)(uintptr_t)addr;
+    loading = 0;
+  } else {
+    loading = 0;
+    if (pread(mem_fd, &v, 8, (off_t)addr) != 8) v = 0;
+  }
+  sink += v;
+}
 
 static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof, uint64_t ret,
                  uint64_t max_pages, struct pf_page_region *vec, uint64_t vlen) {
@@ -83,6 +101,7 @@ static void observe(const struct op *o) {
     long r = scan(start * PG, (start + pages) * PG, 0, 0, PAGE_IS_HUGE, PAGE_IS_HUGE | PAGE_IS_PFNZERO, 0, vec, MAXPAGES);
     for (long j = 0; j < r; j++) code[0] |= 0x40;
     sink += code[pages ? pages - 1 : 0];
+    for (uint64_t k = 0; k < pages; k++) if (code[k] & 1) read_back((start + k) * PG);
   }
 }
 
@@ -201,6 +220,7 @@ static void run_op(const struct line *l) {
 static void run_case(const struct kase *k) {
   memset(R, 0, sizeof R);
   pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
   if (k->features >= 0) {
     uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (uffd >= 0) {

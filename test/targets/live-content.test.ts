@@ -1,5 +1,6 @@
 // The content oracle on the real kernel: each process reads back the first 8 bytes of its present
-// pages after every step (workers/executor/ptefarm-content.h, through /proc/self/mem). Two things
+// pages after every step (workers/executor/ptefarm-content.h: plain loads, /proc/self/mem where a
+// page's VMA is not readable). Two things
 // are pinned here: (1) reading back changes nothing the pagemap shows — a step that changes
 // nothing (clear_refs 1, R-CR-0) observes exactly what the step before it observed, in every state
 // the read could disturb (PROT_NONE, uffd-wp, THP, zero page, shared, swapped, guard); (2) the values
@@ -27,6 +28,10 @@ describe('live: reading back the content leaves the pagemap unchanged', () => {
   // read-back done) must equal the one after the second
   const states: Array<[string, string, string?]> = [
     ['anon written, then PROT_NONE', 'mmap a pages=4 kind=anon\nwrite a\nmprotect a prot=none'],
+    // read back by plain loads where the VMA is readable, through /proc/self/mem from a page whose
+    // load faulted (content_read): read-only pages, and a readable run after a PROT_NONE one
+    ['anon written, then PROT_READ (plain loads)', 'mmap a pages=4 kind=anon\nwrite a\nmprotect a prot=r'],
+    ['anon written, PROT_NONE in the middle of readable pages', 'mmap a pages=6 kind=anon\nwrite a\nmprotect a[1..3) prot=none\nmprotect a[4..5) prot=none'],
     ['shmem written, fault-around mapped, PROT_NONE', 'mmap a pages=4 kind=memfd-shared\nwrite a[0]\nwrite a[2]\nread a\nmprotect a prot=none'],
     ['private memfd read (page cache, read-only) and CoW', 'mmap a pages=4 kind=memfd-private\nread a\nwrite a[1]'],
     ['zero page from a read fault', 'mmap a pages=4 kind=anon\nread a'],

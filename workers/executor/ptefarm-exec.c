@@ -233,7 +233,9 @@ static void supervise(void) {
   if (drop_privileges_for_case(g_drop_uid, g_drop_gid, keep_ptrace, why, sizeof why)) fatal("%s", why);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
   if (getppid() != g_main_pid) fatal("the executor ended before the case started");
-  start_process0(); /* S holds no capability from here on */
+  int procs = 1; /* process numbers are taken by fork ops only */
+  for (int i = 0; i < g_ncase_ops; i++) procs += g_ops[i].v[0] == OP_FORK;
+  start_process0(procs); /* S holds no capability from here on */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;
@@ -245,7 +247,10 @@ static void supervise(void) {
   }
 
   static struct region before[MAXR];
-  read_anon_orders();
+  /* the mTHP sizes matter only to anon MADV_HUGEPAGE regions (print_folio): 9 sysfs reads saved
+   * for every other case */
+  for (int i = 0; i < g_ncase_ops; i++)
+    if (g_ops[i].v[0] == OP_MMAP && g_ops[i].v[5] == 0 && g_ops[i].v[6]) { read_anon_orders(); break; }
   for (int i = 0; i < g_ncase_ops; i++) {
     if (i == g_inject_op) {
       if (g_inject_kind == 1) for (;;) pause();
@@ -290,6 +295,9 @@ static void supervise(void) {
     int scan_region = -1, walk_region = -1; uint64_t scan_first = 0, scan_count = 0, walk_end = 0;
     static struct pf_page_region vec[MAXPAGES + 1];
     long nvec = 0;
+    /* the acting process observes right after its op, in the same reply (ptefarm-mm.h send_cmd);
+     * not after mremap, whose region table changes only after it ran */
+    g_observe_after_op = code != OP_MREMAP;
     switch (code) {
     case OP_SKIP: acted = -1; break;
     case OP_MMAP: { /* proc rid startpage pages kind thp */
@@ -381,6 +389,7 @@ static void supervise(void) {
       break;
     default: fatal("op %d: unknown op code %d", i, code);
     }
+    g_observe_after_op = 0;
     drain_all();
     fprintf(out, "s %d %s\n", i, rc);
     flush_events();
@@ -416,7 +425,7 @@ static void supervise(void) {
   fflush(out);
   for (int p = 0; p < nprocs; p++) if (P[p].alive) kill(P[p].pid, SIGKILL);
   for (int p = 0; p < nprocs; p++) if (P[p].alive) reap(p);
-  exit(0);
+  _exit(0); /* out is flushed; exit() would run libc's exit handlers, copy-on-write faults in S */
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -564,12 +573,16 @@ static void run_case(const char *id) {
       continue;
     }
     size_t done = (size_t)(last - buf);
+    if (saw_end) { have = 0; continue; } /* after `x` and `end`: S only tears its processes down */
     /* `x` marks a complete case; anything after a complete line set is forwarded as is */
     for (size_t i = 0; i < done; i++)
       if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'x' && (buf[i + 1] == '\n')) saw_end = 1;
     if (write_full(STDOUT_FILENO, buf, done)) exit(1);
     memmove(buf, last, have - done);
     have -= done;
+    /* the reply is complete: `end` now, while S kills and reaps the case processes (their
+     * address spaces are torn down meanwhile); the next request is read once S is gone */
+    if (saw_end) say("end %s\n", id);
   }
   close(pfd[0]);
   kill(-s, SIGKILL);
@@ -577,9 +590,10 @@ static void run_case(const char *id) {
   waitpid(s, &st, 0);
   /* case processes are in S's process group; make sure none outlives the case */
   kill(-s, SIGKILL);
+  if (saw_end) return; /* `end` was said with the reply */
   if (timed_out) say("f timeout: the case did not finish within %ld ms\n", g_timeout_ms);
   else if (fault[0]) say("f %s\n", fault);
-  else if (!saw_end) {
+  else {
     if (WIFSIGNALED(st) && WTERMSIG(st) != SIGABRT && WTERMSIG(st) != SIGSEGV && WTERMSIG(st) != SIGBUS)
       say("f supervisor killed by %s from outside the case\n", signame(WTERMSIG(st)));
     else if (WIFSIGNALED(st)) say("f supervisor killed by %s\n", signame(WTERMSIG(st)));
@@ -714,6 +728,12 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   if (geometry_init()) return 2;
+  { /* NUMA balancing on: content loads could take NUMA-hinting faults (ptefarm-content.h) */
+    char nb[16] = "0";
+    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "re");
+    if (f) { if (!fgets(nb, sizeof nb, f)) nb[0] = '0'; fclose(f); }
+    content_direct_loads = nb[0] == '0';
+  }
   if (geteuid() == 0) { struct passwd *pw = getpwnam("nobody"); if (pw && g_drop_uid == 65534) { g_drop_uid = pw->pw_uid; g_drop_gid = pw->pw_gid; } }
   say("ready ptefarm-exec/1 cpu=%d euid=%d\n", g_cpu, (int)geteuid());
   static char line[4096];

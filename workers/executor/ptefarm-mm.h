@@ -190,12 +190,40 @@ static int uffd_sock[2] = {-1, -1};
 static void open_own_pagemap(void) {
   if (pm_fd >= 0) close(pm_fd);
   pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (mem_fd >= 0) close(mem_fd);
-  mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+  if (mem_fd >= 0) close(mem_fd); /* a parent's: bound to the parent's mm */
+  mem_fd = -1; /* opened by content_read when a page needs it (PROT_NONE, NUMA balancing on) */
 }
+
+/* A command whose cmd.c is N > 0 is followed by N ranges: after the command the process observes
+ * them (as C_OBSERVE with content) and sends both replies in one write, so that the supervisor
+ * wakes once per op instead of twice (the acting process's observation no longer costs its own
+ * round trip). The process is idle between the two, as it would be waiting for C_OBSERVE. */
+static struct range g_obs_ranges[MAXR];
+static int g_obs_after;            /* ranges to observe after the current command's reply; 0: none */
+static uint8_t g_staged[(MAXPAGES + 1) * sizeof(struct pf_page_region) + 4 * sizeof(struct rep) + (1 << 18)];
+static size_t g_staged_len;        /* the command's reply, held until the observation is appended */
+static void observe(struct range *rs, int n, int with_content);
 
 static void reply(int err, int n, int64_t x, const void *payload, size_t plen) {
   struct rep r = { err, n, x };
+  if (g_obs_after > 0) { /* stage this reply, append the observation's (observe calls reply again) */
+    int k = g_obs_after;
+    g_obs_after = 0;
+    memcpy(g_staged, &r, sizeof r);
+    if (plen) memcpy(g_staged + sizeof r, payload, plen);
+    g_staged_len = sizeof r + plen;
+    observe(g_obs_ranges, k, 1);
+    return;
+  }
+  if (g_staged_len && g_staged_len + sizeof r + plen <= sizeof g_staged) { /* both replies, one write */
+    memcpy(g_staged + g_staged_len, &r, sizeof r);
+    if (plen) memcpy(g_staged + g_staged_len + sizeof r, payload, plen);
+    size_t len = g_staged_len + sizeof r + plen;
+    g_staged_len = 0;
+    if (write_full(rep_pipe[me][1], g_staged, len)) _exit(111);
+    return;
+  }
+  if (g_staged_len) { size_t len = g_staged_len; g_staged_len = 0; if (write_full(rep_pipe[me][1], g_staged, len)) _exit(111); }
   if (write_full(rep_pipe[me][1], &r, sizeof r)) _exit(111);
   if (plen && write_full(rep_pipe[me][1], payload, plen)) _exit(111);
 }
@@ -242,7 +270,7 @@ static void observe(struct range *rs, int n, int with_content) {
     uint64_t *vals = (uint64_t *)(void *)(codes + MAXR * MAXPAGES);
     uint8_t *known = codes + MAXR * MAXPAGES * 9;
     size_t q = 0;
-    for (int i = 0; i < n; i++) { content_read(mem_fd, rs[i].addr, rs[i].pages, codes + q, vals + q, known + q); q += rs[i].pages; }
+    for (int i = 0; i < n; i++) { content_read(&mem_fd, rs[i].addr, rs[i].pages, codes + q, vals + q, known + q); q += rs[i].pages; }
     memmove(codes + o, vals, o * 8);
     memmove(codes + o * 9, known, o);
   }
@@ -299,6 +327,9 @@ static void proc_uffd_open(uint64_t features) {
  * exits with EXIT_EXTERNAL_SIGNAL + signal, which the supervisor reports as a fault. */
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
+  /* a content load of a present page whose VMA is not readable: back to content_read, which
+   * reads that page through /proc/self/mem (ptefarm-content.h); the fault changed nothing */
+  if (si->si_code > 0 && content_loading) siglongjmp(content_jb, 1);
   if (si->si_code <= 0) _exit(EXIT_EXTERNAL_SIGNAL + sig);
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -322,9 +353,12 @@ static void case_process(void) {
   open_own_pagemap();
   struct rep hello = { pm_fd < 0 ? errno : 0, 0, (int64_t)getpid() };
   if (write_full(rep_pipe[me][1], &hello, sizeof hello)) _exit(111);
+  g_obs_after = 0; g_staged_len = 0; /* a forked child starts with nothing pending */
   for (;;) {
     struct cmd c;
     if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
+    if (c.c < 0 || c.c > MAXR || (c.c && read_full(cmd_pipe[me][0], g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
+    g_obs_after = c.code == C_EXIT || c.code == C_OBSERVE || c.code == C_UFFD_OPEN ? 0 : c.c;
     int err = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
@@ -438,7 +472,9 @@ static void case_process(void) {
 /* supervisor: the case processes, their command pipes and the userfaultfd contexts             */
 
 struct region { int known; uint64_t start; uint64_t pages; };
-struct proc { int alive; pid_t pid; int pidfd; int ctx; struct region reg[MAXR]; };
+/* observed: the process was asked to observe its regions right after the current op (cmd.c), and
+ * its observation follows the op's reply on its reply pipe (observe_all reads it) */
+struct proc { int alive; pid_t pid; int pidfd; int ctx; int observed; struct region reg[MAXR]; };
 struct ctx { int fd; int proc; };
 
 static struct proc P[MAXP];
@@ -587,8 +623,28 @@ static void reap(int p) {
   P[p].alive = 0;
 }
 
+/* set by the supervisor around an op whose acting process may observe right after it (every op
+ * but mremap, whose region table changes after it runs, and exit) */
+static int g_observe_after_op;
+
+/* the known regions of process p as ranges, in region-id order (observe_all's order) */
+static int ranges_of(int p, struct range *rs) {
+  int n = 0;
+  for (int r = 0; r < MAXR; r++)
+    if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
+  return n;
+}
+
 static void send_cmd(int p, struct cmd *c) {
-  if (write_full(cmd_pipe[p][1], c, sizeof *c)) fatal("command pipe of process %d broke", p);
+  static struct { struct cmd c; struct range rs[MAXR]; } m;
+  int n = 0;
+  c->c = 0;
+  if (g_observe_after_op && c->code != C_EXIT && c->code != C_OBSERVE && c->code != C_UFFD_OPEN) {
+    n = ranges_of(p, m.rs);
+    if (n) { c->c = n; P[p].observed = 1; }
+  }
+  m.c = *c;
+  if (write_full(cmd_pipe[p][1], &m, sizeof m.c + (size_t)n * sizeof m.rs[0])) fatal("command pipe of process %d broke", p);
 }
 
 /* run a command in process p; returns "0", an errno name or a signal name. Only an access to the
@@ -615,9 +671,10 @@ static void start_process(int p, pid_t pid) {
   if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
 }
 
-/* the command pipes and the userfaultfd socket of every case process, then process 0 itself */
-static void start_process0(void) {
-  for (int i = 0; i < MAXP; i++)
+/* the command pipes and the userfaultfd socket of the case's processes (procs: how many the case
+ * can have, 1 + its fork ops), then process 0 itself */
+static void start_process0(int procs) {
+  for (int i = 0; i < procs && i < MAXP; i++)
     if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
   for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
@@ -635,16 +692,15 @@ static void start_process0(void) {
 static void observe_all(void) {
   static struct range rs[MAXR];
   for (int p = 0; p < nprocs; p++) {
-    if (!P[p].alive) continue;
-    int n = 0;
-    for (int r = 0; r < MAXR; r++)
-      if (P[p].reg[r].known) { rs[n].addr = P[p].reg[r].start; rs[n].pages = P[p].reg[r].pages; n++; }
+    if (!P[p].alive || P[p].observed) continue; /* observed: its observation is on the way already */
+    int n = ranges_of(p, rs);
     struct cmd c = { .code = C_OBSERVE, .a = n, .b = 1 };
     send_cmd(p, &c);
     if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
   }
   static uint8_t buf[MAXR * MAXPAGES * 10];
   for (int p = 0; p < nprocs; p++) {
+    P[p].observed = 0;
     if (!P[p].alive) continue;
     struct rep r;
     int sig = wait_reply(p, &r);
