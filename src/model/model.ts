@@ -170,7 +170,7 @@ interface RegionView {
 
 /** The region views of one prediction, by process and region name, and the scratch buffers the
  *  walk fills before comparing (grown as needed). */
-export class Observer {
+class Observer {
   private readonly views = new Map<Proc, Map<string, RegionView>>();
   private codes = new Int32Array(64);
   private vals = new Float64Array(64);
