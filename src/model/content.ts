@@ -3,10 +3,9 @@
 // mappings, the page cache) and copying (CoW, collapse) fall out of the page identities the machine
 // already tracks. Only the first 8 bytes matter: a write op stores writeValue(op, page) there (the
 // executor's content_value, workers/executor/ptefarm-content.h). The machine (machine.ts) calls
-// the hooks below where a page's content is decided; model.ts reads expectedContent after every
-// step; the check (src/check/check.ts) compares it with what each process read back.
-import type { ContentMap } from '../ops/trace.ts';
-import { dict } from '../ops/records.ts';
+// the hooks below where a page's content is decided; model.ts (Observer) reads contentOf and the
+// history of every mapped page after every step; the check (src/check/check.ts) compares it with
+// what each process read back.
 import type { Rule } from './rules.ts';
 import { blockOf, HPAGE_PAGES, type Page, type Proc } from './state.ts';
 
@@ -72,30 +71,4 @@ export function mappedPage(p: Proc, i: number): Page | undefined {
   if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : { id: 0, anon: true, zero: true, nonzero: false };
   const e = p.ptes.get(i);
   return e?.t === 'present' ? e.page : undefined;
-}
-
-/** What every live process reads at every page of its regions after the step: the content where
- *  the model maps a page, null where it maps none (the executor reads only pages its observation
- *  shows present: a value read where the model maps nothing is masked by the check). */
-export function expectedContent(procs: readonly Proc[]): { content: ContentMap; why: Record<string, Record<string, (string[] | null)[]>> } {
-  const content: ContentMap = dict();
-  const why: Record<string, Record<string, (string[] | null)[]>> = dict();
-  for (const p of procs) {
-    if (!p.alive) continue;
-    const P = String(p.id);
-    content[P] = dict();
-    why[P] = dict();
-    for (const [name, r] of p.regions) {
-      const vals: (number | null)[] = new Array(r.pages);
-      const whys: (string[] | null)[] = new Array(r.pages);
-      for (let k = 0; k < r.pages; k++) {
-        const pg = mappedPage(p, r.start + k);
-        vals[k] = pg ? contentOf(pg) : null;
-        whys[k] = pg ? contentWhy(pg) : null;
-      }
-      content[P][name] = vals;
-      why[P][name] = whys;
-    }
-  }
-  return { content, why };
 }

@@ -451,8 +451,20 @@ export class Machine implements htlb.HugetlbHost {
     const counts = this.mapcounts();
     return folio.some((pg) => pg.zero || (counts.get(pg.id) ?? 0) > 1);
   }
+  /** mapcount <= 1, as mapcounts() counts it, without counting every page: a fault path asks
+   *  this per page, and a second mapping settles it */
   private exclusive(page: Page): boolean {
-    return !page.zero && (this.mapcounts().get(page.id) ?? 0) <= 1;
+    if (page.zero) return false;
+    const id = page.id;
+    let n = 0;
+    for (const p of this.procs) {
+      if (!p.alive) continue;
+      for (const e of p.ptes.values()) if (e.t === 'present' && e.page.id === id && !e.page.zero && ++n > 1) return false;
+      for (const pmd of p.pmds.values()) {
+        if (pmd.t === 'huge' && pmd.pages) for (const pg of pmd.pages) if (pg.id === id && !pg.zero && ++n > 1) return false;
+      }
+    }
+    return true;
   }
 
   /** An anon page may be reused (or made writable) only when nothing else holds it: no other

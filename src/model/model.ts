@@ -1,16 +1,16 @@
 // The reference model's entry point: run a case on the Machine, observe pagemap after every op,
 // and return the predicted trace with the rules behind every bit.
 import { atLeastV2, type Case, type Op, type OpOf } from '../ops/schema.ts';
-import { pageLetters, SCAN_LETTERS, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
+import { pageLetters, SCAN_LETTERS, type ContentMap, type Outcome, type PageMap, type Step } from '../ops/trace.ts';
 import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
-import { Machine } from './machine.ts';
+import { Machine, type MapCounts } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Proc, type Vma } from './state.ts';
-import { expectedContent } from './content.ts';
+import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Pmd, type Proc, type Vma } from './state.ts';
+import { contentOf } from './content.ts';
 import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
@@ -32,6 +32,8 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
   let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry });
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
+  const observer = new Observer();
+  const width = pageLetters(c);
   c.ops.forEach((op, i) => {
     if (plan && plan.step(op, i).length) plan = undefined;
     const obs = observed?.[i];
@@ -51,7 +53,8 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       // a fork that did not run still takes its number: later processes keep the case's numbering
       if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
     } else {
-      const before = snapshot(m, op);
+      // what the op changed, for the outcome the model reports when the trace gives none
+      const before = obs?.outcome ? undefined : snapshot(m, op);
       if (opts.attribution) opReg = regDecisionsOf(m, op);
       m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
@@ -69,12 +72,10 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
         if (walkEnd !== undefined && !obs?.outcome && atLeastV2(c.format)) { outcome.walk_end = dict(); outcome.walk_end[op.region] = walkEnd; }
       }
     }
-    const o = observe(m, opts.mutant, !!opts.attribution, pageLetters(c));
+    const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
     for (const r of o.seen) m.rules.add(r);
-    // the content oracle: what each live process reads at its mapped pages (content.ts)
-    const ct = expectedContent(m.procs);
     steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: ct.content, contentWhy: ct.why, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
+      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
       ...(opts.attribution ? { reg: o.reg, ...(opReg?.length ? { opReg } : {}), ...(wpAllowed ? { wpAllowed } : {}) } : {}),
     });
@@ -142,103 +143,171 @@ interface Observation {
   pages: PageMap;
   why: Record<string, Record<string, string[][][]>>;
   entry: Record<string, Record<string, EntryClass[]>>;
+  /** the content oracle (src/model/content.ts): what each page reads, null where nothing is mapped */
+  content: ContentMap;
+  contentWhy: Record<string, Record<string, (string[] | null)[]>>;
 }
 
-/** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
- *  pagemap_read; R-PM-1..5). Rule attribution only on request: it dominates the cost. */
-function observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
-  const counts = m.mapcounts();
-  const knobs = m.k;
-  // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
-  const pages: PageMap = dict();
-  const why: Observation['why'] = dict();
-  const entry: Observation['entry'] = dict();
-  const reg: Observation['reg'] = dict();
-  const b = [0, 0, 0, 0, 0, 0, 0];
-  let any = 0;
-  for (const p of m.procs) {
-    if (!p.alive) continue;
-    const P = String(p.id);
-    pages[P] = dict(); why[P] = dict(); entry[P] = dict(); reg[P] = dict();
-    const vmas = p.vmas; // sorted by start
-    for (const [name, r] of p.regions) {
-      const strs: string[] = new Array(r.pages);
-      const whys: string[][][] = [];
-      const cls: EntryClass[] = new Array(r.pages);
-      const regs: (string | undefined)[] = [];
-      let vi = 0;
-      for (let i = r.start, k = 0; i < r.start + r.pages; i++, k++) {
-        while (vi < vmas.length && vmas[vi].end <= i) vi++;
-        const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
-        b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = b[6] = 0;
-        let cl: EntryClass;
-        if (!v) {
-          // R-PM-1: addresses outside any VMA read all zero
-          if (mutant === 'M-2') b[5] = 1;
-          cl = 'gap';
-        } else if (htlb.isHugetlbVma(v)) {
-          // R-HTLB-9: pagemap_hugetlb_range
-          const k = htlb.pagemapBits(m, p, v, i, b);
-          cl = k === 'huge' ? 'huge' : k;
-        } else {
-          const pmd = p.pmds.get(blockOf(i));
-          const e = pmd?.t === 'huge' ? undefined : p.ptes.get(i);
-          if (pmd?.t === 'huge') {
-            const sub = pmd.pages?.[i % HPAGE_PAGES];
-            b[0] = 1;
-            b[2] = sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0;
-            const excl = knobs.pmdExclusiveFromHead ? pmd.pages?.[0] : sub;
-            b[3] = excl && (counts.get(excl.id) ?? 0) === 1 ? 1 : 0;
-            b[4] = pmd.wp ? 1 : 0;
-            b[5] = pmd.sd || v.sd ? 1 : 0;
-            cl = sub ? 'huge' : 'huge-zero';
+/** entry classes by the number observe packs into a page's code (bits 7 and up) */
+const CLASSES: readonly EntryClass[] = ['gap', 'huge', 'huge-zero', 'zero', 'pte-thp', 'pte', 'swap', 'guard', 'marker', 'none'];
+const CL = { gap: 0, huge: 1, 'huge-zero': 2, zero: 3, 'pte-thp': 4, pte: 5, swap: 6, guard: 7, marker: 8, none: 9 } as const;
+
+/** One region's observation as the previous step left it: a step whose page codes and contents
+ *  are all unchanged reuses its arrays (most ops touch one region of one process), so the cost of
+ *  a step is the walk, not the strings. Nothing downstream mutates a prediction's arrays. */
+interface RegionView {
+  width: number;
+  codes: Int32Array;
+  vals: Float64Array;
+  /** per page the content history array read (page.valWhy; undefined: none yet; null: unmapped) */
+  whyRefs: (readonly string[] | undefined | null)[];
+  any: number;
+  strs: string[];
+  cls: EntryClass[];
+  content: (number | null)[];
+  contentWhy: (string[] | null)[];
+}
+
+/** The region views of one prediction, by process and region name, and the scratch buffers the
+ *  walk fills before comparing (grown as needed). */
+class Observer {
+  private readonly views = new Map<Proc, Map<string, RegionView>>();
+  private codes = new Int32Array(64);
+  private vals = new Float64Array(64);
+  private whyRefs: (readonly string[] | undefined | null)[] = [];
+
+  /** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
+   *  pagemap_read; R-PM-1..5), and what each reads (the content oracle, content.ts). Rule
+   *  attribution only on request: it dominates the cost. */
+  observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
+    let counts: MapCounts | undefined; // computed at the first page whose exclusive bit needs it
+    const knobs = m.k;
+    // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
+    const pages: PageMap = dict();
+    const why: Observation['why'] = dict();
+    const entry: Observation['entry'] = dict();
+    const reg: Observation['reg'] = dict();
+    const content: ContentMap = dict();
+    const contentWhys: Observation['contentWhy'] = dict();
+    const b = [0, 0, 0, 0, 0, 0, 0];
+    let any = 0;
+    for (const p of m.procs) {
+      if (!p.alive) continue;
+      const P = String(p.id);
+      pages[P] = dict(); why[P] = dict(); entry[P] = dict(); reg[P] = dict(); content[P] = dict(); contentWhys[P] = dict();
+      let views = this.views.get(p);
+      if (!views) this.views.set(p, views = new Map());
+      const vmas = p.vmas; // sorted by start
+      for (const [name, r] of p.regions) {
+        const n = r.pages;
+        if (this.codes.length < n) { this.codes = new Int32Array(n); this.vals = new Float64Array(n); }
+        const codes = this.codes, vals = this.vals, whyRefs = this.whyRefs;
+        const whys: string[][][] = [];
+        const regs: (string | undefined)[] = [];
+        let vi = 0;
+        let blkEnd = -Infinity; // the PMD is looked up once per block
+        let pmd: Pmd | undefined;
+        let rAny = 0;
+        for (let i = r.start, k = 0; k < n; i++, k++) {
+          while (vi < vmas.length && vmas[vi].end <= i) vi++;
+          const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
+          if (i >= blkEnd) { const bk = blockOf(i); blkEnd = blockStart(bk + 1); pmd = p.pmds.get(bk); }
+          const huge = pmd?.t === 'huge' ? pmd : undefined;
+          const e = huge ? undefined : p.ptes.get(i);
+          // P S F E W D G as bits 0..6
+          let bits = 0;
+          let cl: number;
+          if (!v) {
+            // R-PM-1: addresses outside any VMA read all zero
+            if (mutant === 'M-2') bits = 32;
+            cl = CL.gap;
+          } else if (htlb.isHugetlbVma(v)) {
+            // R-HTLB-9: pagemap_hugetlb_range
+            b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = b[6] = 0;
+            const hk = htlb.pagemapBits(m, p, v, i, b);
+            bits = b[0] | (b[1] << 1) | (b[2] << 2) | (b[3] << 3) | (b[4] << 4) | (b[5] << 5) | (b[6] << 6);
+            cl = CL[hk];
+          } else if (huge) {
+            const sub = huge.pages?.[i % HPAGE_PAGES];
+            const excl = knobs.pmdExclusiveFromHead ? huge.pages?.[0] : sub;
+            bits = 1 | ((sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0) << 2)
+              | (excl && (counts ??= m.mapcounts()).get(excl.id) === 1 ? 8 : 0)
+              | (huge.wp ? 16 : 0) | (huge.sd || v.sd ? 32 : 0);
+            cl = sub ? CL.huge : CL['huge-zero'];
           } else if (e?.t === 'present') {
-            b[0] = 1;
-            b[2] = e.page.anon ? 0 : 1;
-            b[3] = !e.page.zero && (counts.get(e.page.id) ?? 0) === 1 ? 1 : 0;
-            b[4] = e.wp ? 1 : 0;
-            b[5] = e.sd || v.sd ? 1 : 0;
-            cl = e.page.zero ? 'zero' : e.page.folio ? 'pte-thp' : 'pte';
+            bits = 1 | (e.page.anon ? 0 : 4) | (!e.page.zero && (counts ??= m.mapcounts()).get(e.page.id) === 1 ? 8 : 0)
+              | (e.wp ? 16 : 0) | (e.sd || v.sd ? 32 : 0);
+            cl = e.page.zero ? CL.zero : e.page.folio ? CL['pte-thp'] : CL.pte;
           } else if (e?.t === 'swap') {
-            b[1] = 1;
-            b[4] = e.wp ? 1 : 0;
-            b[5] = e.sd || v.sd ? 1 : 0;
-            cl = 'swap';
+            bits = 2 | (e.wp ? 16 : 0) | (e.sd || v.sd ? 32 : 0);
+            cl = CL.swap;
           } else if (e?.t === 'guard') {
             // R-GRD-1: a guard marker is a swap PTE with PM_GUARD_REGION (bit 58); its swp uffd-wp
             // and soft-dirty bits read as for any swap PTE (fs/proc/task_mmu.c pte_to_pagemap_entry)
-            b[1] = 1;
-            b[4] = e.wp ? 1 : 0;
-            b[5] = e.sd || v.sd ? 1 : 0;
-            b[6] = 1;
-            cl = 'guard';
+            bits = 2 | (e.wp ? 16 : 0) | (e.sd || v.sd ? 32 : 0) | 64;
+            cl = CL.guard;
           } else if (e?.t === 'marker') {
-            b[1] = mutant === 'M-3' ? 0 : 1;
-            b[4] = 1;
-            b[5] = e.sd || v.sd ? 1 : 0;
-            cl = 'marker';
+            bits = (mutant === 'M-3' ? 0 : 2) | 16 | (e.sd || v.sd ? 32 : 0);
+            cl = CL.marker;
           } else {
-            if (mutant !== 'M-1') b[5] = v.sd ? 1 : 0;
-            cl = 'none';
+            if (mutant !== 'M-1') bits = v.sd ? 32 : 0;
+            cl = CL.none;
           }
+          codes[k] = bits | (cl << 7);
+          // R-PM-1 D, R-PM-2 W, R-PM-3 S, R-PM-4 E, R-PM-5 F (the `seen` bits below)
+          rAny |= ((bits >> 5) & 1) | (((bits >> 4) & 1) << 1) | (((bits >> 1) & 1) << 2) | (bits & 8) | (((bits >> 2) & 1) << 4);
+          // the page this process maps here, whatever the VMA says (content.ts mappedPage)
+          const pg = huge ? (huge.pages ? huge.pages[i % HPAGE_PAGES] : undefined) : e?.t === 'present' ? e.page : undefined;
+          if (huge && !huge.pages) { vals[k] = 0; whyRefs[k] = undefined; }
+          else if (pg) { vals[k] = contentOf(pg); whyRefs[k] = pg.valWhy; }
+          else { vals[k] = -1; whyRefs[k] = null; }
+          if (attribution) { whys.push(attribute(p, v, i).map(uniq)); regs.push(regDecision(v)); }
         }
-        strs[k] = width === 7 ? letters(b) + (b[6] ? 'G' : '.') : letters(b);
-        any |= (b[5] << 0) | (b[4] << 1) | (b[1] << 2) | (b[3] << 3) | (b[2] << 4);
-        cls[k] = cl;
-        if (attribution) { whys.push(attribute(p, v, i).map(uniq)); regs.push(regDecision(v)); }
+        let view = views.get(name);
+        if (!view || view.width !== width || view.codes.length !== n || !sameView(view, codes, vals, whyRefs, n)) {
+          view = materialize(codes, vals, whyRefs, n, width, rAny);
+          views.set(name, view);
+        }
+        any |= view.any;
+        pages[P][name] = view.strs;
+        entry[P][name] = view.cls;
+        content[P][name] = view.content;
+        contentWhys[P][name] = view.contentWhy;
+        if (attribution) { why[P][name] = whys; reg[P][name] = regs; }
       }
-      pages[P][name] = strs;
-      entry[P][name] = cls;
-      if (attribution) { why[P][name] = whys; reg[P][name] = regs; }
     }
+    const seen = new Set<string>();
+    if (any & 1) seen.add('R-PM-1');
+    if (any & 2) seen.add('R-PM-2');
+    if (any & 4) seen.add('R-PM-3');
+    if (any & 8) seen.add('R-PM-4');
+    if (any & 16) seen.add('R-PM-5');
+    return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
   }
-  const seen = new Set<string>();
-  if (any & 1) seen.add('R-PM-1');
-  if (any & 2) seen.add('R-PM-2');
-  if (any & 4) seen.add('R-PM-3');
-  if (any & 8) seen.add('R-PM-4');
-  if (any & 16) seen.add('R-PM-5');
-  return { seen, pages, why, entry, reg };
+}
+
+function sameView(v: RegionView, codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number): boolean {
+  for (let k = 0; k < n; k++) if (v.codes[k] !== codes[k] || v.vals[k] !== vals[k] || v.whyRefs[k] !== whyRefs[k]) return false;
+  return true;
+}
+
+/** A region's arrays from the walk's scratch buffers (kept as the region's view). */
+function materialize(codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number, width: number, any: number): RegionView {
+  const strs: string[] = new Array(n);
+  const cls: EntryClass[] = new Array(n);
+  const content: (number | null)[] = new Array(n);
+  const contentWhys: (string[] | null)[] = new Array(n);
+  const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
+  for (let k = 0; k < n; k++) {
+    const c = codes[k];
+    strs[k] = table[c & 127];
+    cls[k] = CLASSES[c >> 7];
+    const w = whyRefs[k];
+    content[k] = w === null ? null : vals[k];
+    // contentWhy (content.ts): a page no rule has touched yet reads R-DATA-2
+    contentWhys[k] = w === null ? null : (w as string[] | undefined) ?? ['R-DATA-2'];
+  }
+  return { width, codes: codes.slice(0, n), vals: vals.slice(0, n), whyRefs: whyRefs.slice(0, n), any, strs, cls, content, contentWhy: contentWhys };
 }
 
 /** The rules behind each of the six bits of page i (P S F E W D). */
@@ -270,15 +339,15 @@ function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
 }
 
 const LETTERS = 'PSFEWD';
-/** the 64 six-letter strings, indexed by the bits P..D as a mask (P = bit 0) */
-const LETTER_TABLE: string[] = Array.from({ length: 64 }, (_, m) => {
+/** the six-letter strings, indexed by the bits P..D as a mask (P = bit 0); 128 entries so that
+ *  a code with the guard bit indexes it too (a six-letter trace shows no guard letter) */
+const LETTER_TABLE: string[] = Array.from({ length: 128 }, (_, m) => {
   let s = '';
   for (let i = 0; i < 6; i++) s += m & (1 << i) ? LETTERS[i] : '.';
   return s;
 });
-function letters(b: number[]): string {
-  return LETTER_TABLE[b[0] | (b[1] << 1) | (b[2] << 2) | (b[3] << 3) | (b[4] << 4) | (b[5] << 5)];
-}
+/** the same with the guard letter (`G`, bit 6) of a seven-letter trace, indexed by P..G */
+const LETTER_TABLE_7: string[] = Array.from({ length: 128 }, (_, m) => LETTER_TABLE[m & 63] + (m & 64 ? 'G' : '.'));
 
 function uniq(a: string[]): string[] {
   return [...new Set(a)];
