@@ -52,10 +52,11 @@ const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan']);
 const unregisteredBy = (d: string | undefined) => (d?.startsWith('-') ? d.slice(1) : undefined);
 
 /** The hidden decision behind one violation at its step, or undefined. */
-export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | undefined {
+export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: FlipsHold = { wpAllowed: true, reg: true }): string | undefined {
   const wpa = ps.wpAllowed;
-  const scanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.pages[v.page] ?? '' : '';
-  const regScanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.reg[v.page] ?? '' : '';
+  const inScan = !!wpa && v.region === wpa.region && v.proc === scanProc(c, v.step) && v.page !== undefined;
+  const scanned = inScan && flips.wpAllowed ? wpa!.pages[v.page!] ?? '' : '';
+  const regScanned = inScan && (flips.reg === true || flips.reg.has(v.page!)) ? wpa!.reg[v.page!] ?? '' : '';
   const pageReg = v.page === undefined || v.proc === undefined || v.region === undefined ? undefined : own(own(ps.reg, String(v.proc)), v.region)?.[v.page];
   switch (v.kind) {
     case 'bit':
@@ -67,7 +68,7 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | u
       // what registering the VMA would change (the model re-ran the scan so)
       return (regScanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) ? unregisteredBy(pageReg) : undefined;
     case 'rc': {
-      if (wpa?.rc) return WP_ALLOWED_RULE;
+      if (wpa?.rc && flips.wpAllowed) return WP_ALLOWED_RULE;
       if (!REG_RC_OPS.has(v.op)) return undefined;
       const off = ps.opReg?.map(unregisteredBy).filter((x) => x !== undefined).pop();
       if (off) return off;
@@ -80,11 +81,75 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | u
   }
 }
 
+const scanProc = (c: Case, step: number) => (c.ops[step] as { proc?: number } | undefined)?.proc ?? 0;
+
+/** Whether each re-run of a scan with a decision flipped (PredictedStep.wpAllowed: the WP-allowed
+ *  decision, and the registration) is borne out by the trace at that step. */
+export interface FlipsHold { wpAllowed: boolean; reg: ReadonlySet<number> | true }
+
+/**
+ * A flipped decision explains a scan only if the trace bears it out. The WP-allowed decision is
+ * one per VMA and the re-run flips it for every scanned VMA (as a kernel getting it wrong does):
+ * the trace must show EVERY category it changes (each page and letter the re-run changes, `-`:
+ * whether the page is reported, must diverge at this step; the return code too if it changes),
+ * and at least one divergence must be one an entry-level bug of an empty entry could not make: a
+ * changed return code or WPALLOWED category, a page reported or armed that the reference's gate
+ * skips, or a page-holding entry. Else a kernel that forgets to arm or report pte_none entries on a
+ * WP-allowed VMA — different from the reference on those pages only, exactly as a VMA found not
+ * WP-allowed would be when they are all it has — was bucketed as the WP-allowed
+ * decision. The registration re-run registers every VMA a recorded decision left unregistered,
+ * though a wrong decision may concern one of them: it is checked page by page (every letter it
+ * changes at the page diverges).
+ */
+function flipHolds(changed: Record<number, string>, rcChanges: boolean, atStep: readonly Violation[], proc: number, region: string): boolean {
+  const seen = new Map<string, Violation>();
+  let rc = false;
+  for (const v of atStep) {
+    if (v.kind === 'rc') rc = true;
+    if (v.proc !== proc || v.region !== region || v.page === undefined) continue;
+    if (v.kind === 'scan') seen.set(`${v.page}:${v.actual === '-' || v.expected === '-' ? '-' : v.bit}`, v);
+    else if (v.kind === 'bit' && v.bit === 'W') seen.set(`${v.page}:W`, v);
+  }
+  if (rcChanges && !rc) return false;
+  let witness = rcChanges;
+  for (const [page, letters] of Object.entries(changed)) {
+    for (const ch of letters) {
+      const v = seen.get(`${page}:${ch}`);
+      // arming ('W') shows only where it changes a bit the page does not already have
+      if (!v) { if (ch === 'W') continue; return false; }
+      if (ch === 'a' || (ch === '-' && v.expected === '-') || (ch === 'W' && v.actual === '1') || entryHoldsPage(v.entry)) witness = true;
+    }
+  }
+  return witness;
+}
+
+/** The pages of a scan whose registration re-run (PredictedStep.wpAllowed.reg) the trace bears
+ *  out: every letter it changes there diverges. */
+function regFlipPages(changed: Record<number, string>, atStep: readonly Violation[], proc: number, region: string): Set<number> {
+  const seen = new Set<string>();
+  for (const v of atStep) if (v.kind === 'scan' && v.proc === proc && v.region === region && v.page !== undefined) seen.add(`${v.page}:${v.actual === '-' || v.expected === '-' ? '-' : v.bit}`);
+  const out = new Set<number>();
+  for (const [page, letters] of Object.entries(changed)) if ([...letters].every((ch) => ch === 'W' || seen.has(`${page}:${ch}`))) out.add(Number(page));
+  return out;
+}
+
+/** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a marker or a gap */
+const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'gap';
+
 /** Give every violation the decision behind it, where there is one (in place). */
 export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case): void {
-  for (const v of vs) {
-    const ps = steps[v.step];
-    const d = ps ? decisionOf(v, ps, c) : undefined;
-    if (d) v.decision = d;
+  const byStep = new Map<number, Violation[]>();
+  for (const v of vs) { const l = byStep.get(v.step); if (l) l.push(v); else byStep.set(v.step, [v]); }
+  for (const [step, atStep] of byStep) {
+    const ps = steps[step];
+    if (!ps) continue;
+    const wpa = ps.wpAllowed;
+    const flips: FlipsHold = wpa
+      ? { wpAllowed: flipHolds(wpa.pages, wpa.rc, atStep, scanProc(c, step), wpa.region), reg: regFlipPages(wpa.reg, atStep, scanProc(c, step), wpa.region) }
+      : { wpAllowed: true, reg: true };
+    for (const v of atStep) {
+      const d = decisionOf(v, ps, c, flips);
+      if (d) v.decision = d;
+    }
   }
 }

@@ -50,6 +50,21 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(rc.sig).toBe(cat.sig);
   });
 
+  it('a scan bug on a WP-allowed VMA is not the WP-allowed decision: the flipped decision would also skip the written page the kernel reports as the reference does', async () => {
+    // B-27: the generic path leaves pte_none unreported and unarmed (fs/proc/task_mmu.c
+    // pagemap_scan_pmd_entry / pagemap_page_category); a[0], present and written, is reported and
+    // armed as the reference says, which a VMA found not WP-allowed would not be
+    // (pagemap_scan_test_walk skips it under WP_MATCHING)
+    const text = 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=anon\nwrite a[0]\nuffd_register a\nscan a wp_matching\n';
+    const b27 = await verdictOn('model:x86+B-27', text);
+    expect(b27.root?.decision).toBeUndefined();
+    expect(b27.sig).not.toBe('vma.wp-allowed.R-PMS-1');
+    expect(b27.sig).toMatch(/^bit\.W\.wp-lost\./);
+    // while a kernel that gets the decision wrong on the same case still is
+    const m13 = await verdictOn('model:x86+M-13', text.replace('uffd features=wp_async', 'uffd'));
+    expect(m13.sig).toBe('vma.wp-allowed.R-PMS-1');
+  });
+
   it('an entry-level bug keeps its entry-level signature: no decision explains it', async () => {
     // B-3: mprotect makes the PTE writable, the write takes no fault (soft-dirty lost)
     const b3 = await verdictOn('model:x86+B-3', 'ptefarm-case/1\nmmap a pages=1 kind=anon\nwrite a\nmprotect a prot=r\nclear_refs\nmprotect a prot=rw\nwrite a\n');
