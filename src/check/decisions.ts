@@ -45,9 +45,10 @@ const REG_P_OPS = new Set(['fork', 'read']);
 const REG_EVENT_OPS = new Set(['munmap', 'mremap', 'fork']);
 /** uffd ioctls that fail on a VMA that is not registered */
 const REG_IOCTLS = new Set(['wp', 'uffd_unregister']);
-/** ops whose return code a VMA's registration decides: the uffd ioctls, and PAGEMAP_SCAN with
- *  CHECK_WPASYNC (-EPERM on a VMA that is not WP-allowed) */
-const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan']);
+/** ops whose return code a VMA's registration decides: the uffd ioctls, PAGEMAP_SCAN with
+ *  CHECK_WPASYNC (-EPERM on a VMA that is not WP-allowed), and mremap (a uffd-armed VMA moves only
+ *  alone, covering the whole range: EFAULT otherwise, measured on 6.18; R-MRM-10) */
+const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan', 'mremap']);
 
 const unregisteredBy = (d: string | undefined) => (d?.startsWith('-') ? d.slice(1) : undefined);
 
@@ -59,10 +60,19 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
   const regScanned = inScan && (flips.reg === true || flips.reg.has(v.page!)) ? wpa!.reg[v.page!] ?? '' : '';
   const pageReg = v.page === undefined || v.proc === undefined || v.region === undefined ? undefined : own(own(ps.reg, String(v.proc)), v.region)?.[v.page];
   switch (v.kind) {
-    case 'bit':
+    case 'bit': {
       if (v.bit === 'W' && scanned.includes('W')) return WP_ALLOWED_RULE;
+      // the decision rule is itself what the step applied to the page (e.g. UFFDIO_REGISTER's VMA
+      // split, which zaps a shmem PMD mapping): any bit it changed there is the decision's
+      const decidedBy = pageReg?.slice(1);
+      if (decidedBy && v.rule === decidedBy) return decidedBy;
+      // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
+      // is that registration's decision
+      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
+      if (gate) return gate;
       if (v.bit === 'P' && !REG_P_OPS.has(v.op)) return undefined;
       return REG_BITS.has(v.bit) ? unregisteredBy(pageReg) : undefined;
+    }
     case 'scan':
       if (scanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) return WP_ALLOWED_RULE;
       // what registering the VMA would change (the model re-ran the scan so)

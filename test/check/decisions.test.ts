@@ -41,6 +41,26 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(present.title).toMatch(/^contrary to the VMA's uffd-wp registration \(R-FORK-1, fs\/userfaultfd\.c dup_userfaultfd\): uffd-wp left set on fork/);
   });
 
+  it('registration extent (R-REG-1) beyond the uffd ioctls: the VMA split UFFDIO_REGISTER makes (it zaps a shmem PMD mapping, __split_huge_pmd) and mremap\'s uffd-armed gate are the decision\'s too', async () => {
+    // userfaultfd_register splits the VMA at the range start: a PMD-mapped shmem THP across it is
+    // unmapped (R-REG-1's own effect); a kernel registering the whole VMA leaves it mapped
+    const split = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=512 kind=shared-anon thp\nwrite a\ncollapse a\nuffd_register a[300..512)\n');
+    expect(split.root?.bit).toBe('P');
+    expect(split.sig).toBe('vma.registration.R-REG-1');
+    // mm/mremap.c: a uffd-armed VMA is moved only alone, covering the whole range (R-MRM-10,
+    // measured on 6.18): the reference moves the unregistered a[0..2) and stops at a[2..4) with
+    // EFAULT; a kernel that registered all of a refuses at once
+    const gate = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nmremap a dontunmap old=b\n');
+    expect(gate.root?.op).toBe('mremap');
+    expect(gate.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('fork gate (R-FORK-1) on mremap: a child that kept the registration cannot move the armed VMA with its neighbour (EFAULT), the reference child can', async () => {
+    const m4 = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd\nmmap a pages=2 kind=anon\nuffd_register a[1..2)\nfork\np1 mremap a\n');
+    expect(m4.root?.kind).toBe('rc');
+    expect(m4.sig).toBe('vma.registration.R-FORK-1');
+  });
+
   it('WP-allowed (R-PMS-1): a VMA of a sync context is not WP-allowed (fs/proc/task_mmu.c pagemap_scan_test_walk); a kernel finding it allowed is one bucket for the WPALLOWED category and for CHECK_WPASYNC\'s EPERM', async () => {
     const cat = await verdictOn('model:x86+M-13', 'ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a\n');
     expect(cat.root?.bit).toBe('a');
