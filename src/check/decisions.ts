@@ -50,6 +50,13 @@ const REG_IOCTLS = new Set(['wp', 'uffd_unregister']);
  *  alone, covering the whole range: EFAULT otherwise, measured on 6.18; R-MRM-10) */
 const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan', 'mremap']);
 
+/** The registration decision of the VMA a uffd ioctl failed on in the reference: the model names
+ *  that VMA's registration history before the ioctl's rule (Machine.rcWhy) — the VMA the ioctl
+ *  acted on, also when the acting process reaches another's mm through an inherited fd. */
+function wpFailedOn(ps: PredictedStep): string | undefined {
+  return ps.rc !== 0 && ps.rcRules && ps.rcRules.length > 1 ? ps.rcRules[ps.rcRules.length - 2] : undefined;
+}
+
 const unregisteredBy = (d: string | undefined) => (d?.startsWith('-') ? d.slice(1) : undefined);
 
 /** The hidden decision behind one violation at its step, or undefined. */
@@ -70,6 +77,14 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // is that registration's decision
       const gate = v.op === 'mremap' && ps.rc === 'EFAULT' ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
       if (gate) return gate;
+      // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
+      // a registered page holding an entry that it leaves unprotected was never reached — had it
+      // been, uffd_wp_range would have set its bit — so a kernel protecting it went on past a
+      // VMA it found registered: that VMA's registration decision (the rc's, below)
+      if (v.op === 'wp' && v.bit === 'W' && v.expected === '0' && pageReg?.startsWith('+') && entryHoldsPage(v.entry)) {
+        const d = wpFailedOn(ps);
+        if (d) return d;
+      }
       if (v.bit === 'P' && !REG_P_OPS.has(v.op)) return undefined;
       return REG_BITS.has(v.bit) ? unregisteredBy(pageReg) : undefined;
     }
@@ -80,6 +95,8 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
     case 'rc': {
       if (wpa?.rc && flips.wpAllowed) return WP_ALLOWED_RULE;
       if (!REG_RC_OPS.has(v.op)) return undefined;
+      // a uffd ioctl the reference fails on a VMA it has not registered
+      if (REG_IOCTLS.has(v.op) && v.expected !== '0') { const d = wpFailedOn(ps); if (d) return d; }
       const off = ps.opReg?.map(unregisteredBy).filter((x) => x !== undefined).pop();
       if (off) return off;
       // a registered VMA the ioctl treats as unregistered

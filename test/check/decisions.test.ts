@@ -55,6 +55,19 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(gate.sig).toBe('vma.registration.R-REG-1');
   });
 
+  it('registration extent (R-REG-1) on a failing UFFDIO_WRITEPROTECT: the decision is the one of the VMA the ioctl failed on, and a page past it that a kernel protected is that decision\'s', async () => {
+    // mwriteprotect_range stops with -ENOENT at the first VMA that is not registered (mm/userfaultfd.c);
+    // the reference stops at b[0] and never reaches the written, registered b[1]
+    const past = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap b pages=3 kind=anon\nuffd_register b[1..2)\nwrite b[1..3)\nwp b on\n');
+    expect(past.root?.bit).toBe('W');
+    expect(past.sig).toBe('vma.registration.R-REG-1');
+    // p1's fd is p0's context (fork without EVENT_FORK): the ioctl acts on p0's mm, whose a[0..2)
+    // UFFDIO_REGISTER left unregistered — not on p1's own VMAs, which fork unregistered (R-FORK-1)
+    const viaFd = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nfork\np1 wp a[0..4) off\n');
+    expect(viaFd.root?.kind).toBe('rc');
+    expect(viaFd.sig).toBe('vma.registration.R-REG-1');
+  });
+
   it('fork gate (R-FORK-1) on mremap: a child that kept the registration cannot move the armed VMA with its neighbour (EFAULT), the reference child can', async () => {
     const m4 = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd\nmmap a pages=2 kind=anon\nuffd_register a[1..2)\nfork\np1 mremap a\n');
     expect(m4.root?.kind).toBe('rc');
