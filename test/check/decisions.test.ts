@@ -98,6 +98,16 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(m13.sig).toBe('vma.wp-allowed.R-PMS-1');
   });
 
+  it('a scan\'s EPERM that a page bug explains is not pinned on a registration: a kernel not counting PMD holes (B-28) walks past max_pages into the unregistered VMA the reference never reaches', async () => {
+    // pagemap_scan_pmd_entry / pagemap_scan_pte_hole: the reference reports the written holes and
+    // stops after max_pages; a kernel that does not count them reaches a[312..), which is not
+    // WP-allowed, and fails there (pagemap_scan_test_walk)
+    const b28 = await verdictOn('model:x86+B-28', 'ptefarm-case/1\nuffd features=wp_async,event_fork\nmmap a pages=512 kind=memfd-private thp\nuffd_register a[134..312)\nfork\np1 scan a[149..410) wp_matching max_pages=149\n');
+    expect(b28.root?.kind).toBe('rc');
+    expect(b28.root?.decision).toBeUndefined();
+    expect(b28.sig).not.toMatch(/^vma\./);
+  });
+
   it('an entry-level bug keeps its entry-level signature: no decision explains it', async () => {
     // B-3: mprotect makes the PTE writable, the write takes no fault (soft-dirty lost)
     const b3 = await verdictOn('model:x86+B-3', 'ptefarm-case/1\nmmap a pages=1 kind=anon\nwrite a\nmprotect a prot=r\nclear_refs\nmprotect a prot=rw\nwrite a\n');
