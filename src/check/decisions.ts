@@ -75,7 +75,11 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       if (decidedBy && v.rule === decidedBy) return decidedBy;
       // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
       // is that registration's decision
-      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
+      // — on a page the trace shows left behind: an empty one (its VMA moved or not is all there
+      // is to see), or one the trace no longer shows present where the reference moved it; a
+      // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
+      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
+        ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
       if (gate) return gate;
       // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
       // a registered page holding an entry that it leaves unprotected was never reached — had it
@@ -119,7 +123,14 @@ const scanProc = (c: Case, step: number) => (c.ops[step] as { proc?: number } | 
 
 /** Whether each re-run of a scan with a decision flipped (PredictedStep.wpAllowed: the WP-allowed
  *  decision, and the registration) is borne out by the trace at that step. */
-export interface FlipsHold { wpAllowed: boolean; reg: ReadonlySet<number> | true }
+export interface FlipsHold {
+  wpAllowed: boolean;
+  reg: ReadonlySet<number> | true;
+  /** pages (pageKey) the reference shows present and the trace does not */
+  leftBehind?: ReadonlySet<string>;
+}
+
+const pageKey = (v: Violation) => `${v.proc}:${v.region}:${v.page}`;
 
 /**
  * A flipped decision explains a scan only if the trace bears it out. The WP-allowed decision is
@@ -171,8 +182,9 @@ function regFlipPages(changed: Record<number, string>, atStep: readonly Violatio
  *  exclusive of a marker, anything of a gap */
 const readOutOnlyBit = (v: Violation) => v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
 
-/** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a marker or a gap */
-const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'gap';
+/** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a uffd-wp or
+ *  guard marker, or a gap */
+const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'guard' && e !== 'gap';
 
 /** Give every violation the decision behind it, where there is one (in place). */
 export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case): void {
@@ -185,6 +197,7 @@ export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[]
     const flips: FlipsHold = wpa
       ? { wpAllowed: flipHolds(wpa.pages, wpa.rc, atStep, scanProc(c, step), wpa.region), reg: regFlipPages(wpa.reg, atStep, scanProc(c, step), wpa.region) }
       : { wpAllowed: true, reg: true };
+    flips.leftBehind = new Set(atStep.filter((v) => v.kind === 'bit' && v.bit === 'P' && v.expected === '1' && v.actual === '0').map(pageKey));
     for (const v of atStep) {
       const d = decisionOf(v, ps, c, flips);
       if (d) v.decision = d;

@@ -68,6 +68,14 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(viaFd.sig).toBe('vma.registration.R-REG-1');
   });
 
+  it('an mremap bug on the pages the reference moved before its uffd-armed gate stays apart from the registration: a move that forgets soft-dirty (M-8) on pages that moved in both', async () => {
+    // move_ptes sets soft-dirty on every moved entry (R-MRM-1); the reference moves a[0..2) and
+    // stops with EFAULT at the armed a[2..4), as the buggy kernel does
+    const m8 = await verdictOn('model:x86+M-8', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nwrite a\nclear_refs\nuffd_register a[2..4)\nmremap a\n');
+    expect(m8.root?.decision).toBeUndefined();
+    expect(m8.sig).toBe('bit.D.lost.R-MRM-1.page');
+  });
+
   it('fork gate (R-FORK-1) on mremap: a child that kept the registration cannot move the armed VMA with its neighbour (EFAULT), the reference child can', async () => {
     const m4 = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd\nmmap a pages=2 kind=anon\nuffd_register a[1..2)\nfork\np1 mremap a\n');
     expect(m4.root?.kind).toBe('rc');
