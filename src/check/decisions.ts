@@ -75,10 +75,10 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       if (decidedBy && v.rule === decidedBy) return decidedBy;
       // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
       // is that registration's decision
-      // — on a page the trace shows left behind: an empty one (its VMA moved or not is all there
-      // is to see), or one the trace no longer shows present where the reference moved it; a
+      // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
+      // all there is to see; an address outside any VMA is pagemap's read-out alone), or one the trace no longer shows present where the reference moved it; a
       // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
-      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
+      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && v.entry !== 'gap' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
         ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
       if (gate) return gate;
       // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):

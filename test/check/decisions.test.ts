@@ -76,6 +76,14 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(m8.sig).toBe('bit.D.lost.R-MRM-1.page');
   });
 
+  it('an address outside any VMA after a gated mremap is pagemap\'s read-out, not the registration: soft-dirty shown there (M-2) stays the read-out\'s bucket', async () => {
+    // pagemap_pte_hole reports nothing for an address without a VMA (R-PM-1); the reference's
+    // mremap moves a[0..2) and stops at the armed a[2..4), leaving a[2..4) of the new place unmapped
+    const m2 = await verdictOn('model:x86+M-2', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nmremap a dontunmap old=b\n');
+    expect(m2.root?.decision).toBeUndefined();
+    expect(m2.sig).toBe('bit.D.spurious.R-PM-1.empty');
+  });
+
   it('fork gate (R-FORK-1) on mremap: a child that kept the registration cannot move the armed VMA with its neighbour (EFAULT), the reference child can', async () => {
     const m4 = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd\nmmap a pages=2 kind=anon\nuffd_register a[1..2)\nfork\np1 mremap a\n');
     expect(m4.root?.kind).toBe('rc');
