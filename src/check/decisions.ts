@@ -45,30 +45,69 @@ const REG_P_OPS = new Set(['fork', 'read']);
 const REG_EVENT_OPS = new Set(['munmap', 'mremap', 'fork']);
 /** uffd ioctls that fail on a VMA that is not registered */
 const REG_IOCTLS = new Set(['wp', 'uffd_unregister']);
-/** ops whose return code a VMA's registration decides: the uffd ioctls, and PAGEMAP_SCAN with
- *  CHECK_WPASYNC (-EPERM on a VMA that is not WP-allowed) */
-const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan']);
+/** ops whose return code a VMA's registration decides: the uffd ioctls, PAGEMAP_SCAN with
+ *  CHECK_WPASYNC (-EPERM on a VMA that is not WP-allowed), and mremap (a uffd-armed VMA moves only
+ *  alone, covering the whole range: EFAULT otherwise, measured on 6.18; R-MRM-10) */
+const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan', 'mremap']);
+
+/** The registration decision of the VMA a uffd ioctl failed on in the reference: the model names
+ *  that VMA's registration history before the ioctl's rule (Machine.rcWhy) — the VMA the ioctl
+ *  acted on, also when the acting process reaches another's mm through an inherited fd. */
+function wpFailedOn(ps: PredictedStep): string | undefined {
+  return ps.rc !== 0 && ps.rcRules && ps.rcRules.length > 1 ? ps.rcRules[ps.rcRules.length - 2] : undefined;
+}
 
 const unregisteredBy = (d: string | undefined) => (d?.startsWith('-') ? d.slice(1) : undefined);
 
 /** The hidden decision behind one violation at its step, or undefined. */
-export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | undefined {
+export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: FlipsHold = { wpAllowed: true, reg: true }): string | undefined {
   const wpa = ps.wpAllowed;
-  const scanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.pages[v.page] ?? '' : '';
-  const regScanned = wpa && v.region === wpa.region && v.proc === ((c.ops[v.step] as { proc?: number } | undefined)?.proc ?? 0) && v.page !== undefined ? wpa.reg[v.page] ?? '' : '';
+  const inScan = !!wpa && v.region === wpa.region && v.proc === scanProc(c, v.step) && v.page !== undefined;
+  const scanned = inScan && flips.wpAllowed ? wpa!.pages[v.page!] ?? '' : '';
+  const regScanned = inScan && (flips.reg === true || flips.reg.has(v.page!)) ? wpa!.reg[v.page!] ?? '' : '';
   const pageReg = v.page === undefined || v.proc === undefined || v.region === undefined ? undefined : own(own(ps.reg, String(v.proc)), v.region)?.[v.page];
   switch (v.kind) {
-    case 'bit':
+    case 'bit': {
       if (v.bit === 'W' && scanned.includes('W')) return WP_ALLOWED_RULE;
+      // the decision rule is itself what the step applied to the page (e.g. UFFDIO_REGISTER's VMA
+      // split, which zaps a shmem PMD mapping): any bit it changed there is the decision's
+      const decidedBy = pageReg?.slice(1);
+      if (decidedBy && v.rule === decidedBy) return decidedBy;
+      // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
+      // is that registration's decision
+      // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
+      // all there is to see; an address outside any VMA is pagemap's read-out alone), or one the trace no longer shows present where the reference moved it; a
+      // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
+      const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && v.entry !== 'gap' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
+        ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
+      if (gate) return gate;
+      // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
+      // a registered page holding an entry that it leaves unprotected was never reached — had it
+      // been, uffd_wp_range would have set its bit — so a kernel protecting it went on past a
+      // VMA it found registered: that VMA's registration decision (the rc's, below)
+      if (v.op === 'wp' && v.bit === 'W' && v.expected === '0' && pageReg?.startsWith('+') && entryHoldsPage(v.entry)) {
+        const d = wpFailedOn(ps);
+        if (d) return d;
+      }
       if (v.bit === 'P' && !REG_P_OPS.has(v.op)) return undefined;
       return REG_BITS.has(v.bit) ? unregisteredBy(pageReg) : undefined;
+    }
     case 'scan':
       if (scanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) return WP_ALLOWED_RULE;
       // what registering the VMA would change (the model re-ran the scan so)
       return (regScanned.includes(v.actual === '-' || v.expected === '-' ? '-' : v.bit)) ? unregisteredBy(pageReg) : undefined;
     case 'rc': {
-      if (wpa?.rc) return WP_ALLOWED_RULE;
+      if (wpa?.rc && flips.wpAllowed) return WP_ALLOWED_RULE;
       if (!REG_RC_OPS.has(v.op)) return undefined;
+      // a uffd ioctl the reference fails on a VMA it has not registered
+      if (REG_IOCTLS.has(v.op) && v.expected !== '0') { const d = wpFailedOn(ps); if (d) return d; }
+      // CHECK_WPASYNC's EPERM where the reference scans on is a VMA the kernel found not
+      // registered that the reference registered, and the other way round: never a decision the
+      // other way (an unregistered VMA fails the reference's scan too)
+      if (v.op === 'scan') {
+        const want = v.expected === '0' ? '+' : '-';
+        return ps.opReg?.filter((d) => d.startsWith(want)).pop()?.slice(1);
+      }
       const off = ps.opReg?.map(unregisteredBy).filter((x) => x !== undefined).pop();
       if (off) return off;
       // a registered VMA the ioctl treats as unregistered
@@ -80,11 +119,93 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case): string | u
   }
 }
 
+const scanProc = (c: Case, step: number) => (c.ops[step] as { proc?: number } | undefined)?.proc ?? 0;
+
+/** Whether each re-run of a scan with a decision flipped (PredictedStep.wpAllowed: the WP-allowed
+ *  decision, and the registration) is borne out by the trace at that step. */
+export interface FlipsHold {
+  wpAllowed: boolean;
+  reg: ReadonlySet<number> | true;
+  /** pages (pageKey) the reference shows present and the trace does not */
+  leftBehind?: ReadonlySet<string>;
+}
+
+const pageKey = (v: Violation) => `${v.proc}:${v.region}:${v.page}`;
+
+/**
+ * A flipped decision explains a scan only if the trace bears it out. The WP-allowed decision is
+ * one per VMA and the re-run flips it for every scanned VMA (as a kernel getting it wrong does):
+ * the trace must show EVERY category it changes (each page and letter the re-run changes, `-`:
+ * whether the page is reported, must diverge at this step; the return code too if it changes),
+ * and at least one divergence must be one an entry-level bug of an empty entry could not make: a
+ * changed return code or WPALLOWED category, a page reported or armed that the reference's gate
+ * skips, or a page-holding entry. Else a kernel that forgets to arm or report pte_none entries on a
+ * WP-allowed VMA — different from the reference on those pages only, exactly as a VMA found not
+ * WP-allowed would be when they are all it has — was bucketed as the WP-allowed
+ * decision. The registration re-run registers every VMA a recorded decision left unregistered,
+ * though a wrong decision may concern one of them: it is checked page by page (every letter it
+ * changes at the page diverges).
+ */
+function flipHolds(changed: Record<number, string>, rcChanges: boolean, atStep: readonly Violation[], proc: number, region: string): boolean {
+  const seen = new Map<string, Violation>();
+  let rc = false;
+  for (const v of atStep) {
+    if (v.kind === 'rc') rc = true;
+    if (v.proc !== proc || v.region !== region || v.page === undefined) continue;
+    if (v.kind === 'scan') seen.set(`${v.page}:${v.actual === '-' || v.expected === '-' ? '-' : v.bit}`, v);
+    else if (v.kind === 'bit' && v.bit === 'W') seen.set(`${v.page}:W`, v);
+  }
+  if (rcChanges && !rc) return false;
+  let witness = rcChanges;
+  for (const [page, letters] of Object.entries(changed)) {
+    for (const ch of letters) {
+      const v = seen.get(`${page}:${ch}`);
+      // arming ('W') shows only where it changes a bit the page does not already have
+      if (!v) { if (ch === 'W') continue; return false; }
+      if (ch === 'a' || (ch === '-' && v.expected === '-') || (ch === 'W' && v.actual === '1') || entryHoldsPage(v.entry)) witness = true;
+    }
+  }
+  return witness;
+}
+
+/** The pages of a scan whose registration re-run (PredictedStep.wpAllowed.reg) the trace bears
+ *  out: every letter it changes there diverges. */
+function regFlipPages(changed: Record<number, string>, atStep: readonly Violation[], proc: number, region: string): Set<number> {
+  const seen = new Set<string>();
+  for (const v of atStep) if (v.kind === 'scan' && v.proc === proc && v.region === region && v.page !== undefined) seen.add(`${v.page}:${v.actual === '-' || v.expected === '-' ? '-' : v.bit}`);
+  const out = new Set<number>();
+  for (const [page, letters] of Object.entries(changed)) if ([...letters].every((ch) => ch === 'W' || seen.has(`${page}:${ch}`))) out.add(Number(page));
+  return out;
+}
+
+/** a bit pagemap's read-out of an empty entry decides alone (signature.ts readOutOnly): swap/file/
+ *  exclusive of a marker, anything of a gap */
+const readOutOnlyBit = (v: Violation) => v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
+
+/** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a uffd-wp or
+ *  guard marker, or a gap */
+const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'guard' && e !== 'gap';
+
 /** Give every violation the decision behind it, where there is one (in place). */
 export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case): void {
-  for (const v of vs) {
-    const ps = steps[v.step];
-    const d = ps ? decisionOf(v, ps, c) : undefined;
-    if (d) v.decision = d;
+  const byStep = new Map<number, Violation[]>();
+  for (const v of vs) { const l = byStep.get(v.step); if (l) l.push(v); else byStep.set(v.step, [v]); }
+  for (const [step, atStep] of byStep) {
+    const ps = steps[step];
+    if (!ps) continue;
+    const wpa = ps.wpAllowed;
+    const flips: FlipsHold = wpa
+      ? { wpAllowed: flipHolds(wpa.pages, wpa.rc, atStep, scanProc(c, step), wpa.region), reg: regFlipPages(wpa.reg, atStep, scanProc(c, step), wpa.region) }
+      : { wpAllowed: true, reg: true };
+    flips.leftBehind = new Set(atStep.filter((v) => v.kind === 'bit' && v.bit === 'P' && v.expected === '1' && v.actual === '0').map(pageKey));
+    for (const v of atStep) {
+      const d = decisionOf(v, ps, c, flips);
+      if (d) v.decision = d;
+    }
+    // a scan's return code is pinned on a registration by the VMAs it covers alone (nothing re-runs
+    // it): it does not outweigh page divergences at the step that no decision explains — a scan
+    // that counts differently (max_pages) reaches a VMA the reference never reached
+    const rc = atStep.find((v) => v.kind === 'rc' && v.op === 'scan' && v.decision !== undefined && v.decision !== WP_ALLOWED_RULE);
+    if (rc && atStep.some((v) => v.kind !== 'rc' && v.decision === undefined && !readOutOnlyBit(v))) delete rc.decision;
   }
 }

@@ -323,19 +323,28 @@ function attribute(p: Proc, v: Vma | undefined, i: number): string[][] {
   }
   const e = p.ptes.get(i);
   if (e?.t === 'present') {
-    return [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
+    return [e.why, ['R-PM-3'], ['R-PM-5', ...e.why], ['R-PM-4', ...e.why], ['R-PM-2', ...e.why], ['R-PM-1', ...sdChain(e, v)], ['R-GRD-1', ...e.why]];
   }
   if (e?.t === 'swap') {
-    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...sdChain(e, v)], ['R-GRD-1', ...e.why]];
   }
   if (e?.t === 'guard') {
-    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], e.why];
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why], ['R-PM-1', ...sdChain(e, v)], e.why];
   }
   if (e?.t === 'marker') {
-    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...(e.sd ? e.why : [...v.sdWhy, ...e.why])], ['R-GRD-1', ...e.why]];
+    return [e.why, ['R-PM-3', ...e.why], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...e.why, ...v.regWhy], ['R-PM-1', ...sdChain(e, v)], ['R-GRD-1', ...e.why]];
   }
   const gone = p.gone.get(i) ?? [];
   return [['R-PM-3', ...gone], ['R-PM-3', ...gone], ['R-PM-5'], ['R-PM-4'], ['R-PM-2', ...gone, ...v.regWhy], ['R-PM-1', ...v.sdWhy], ['R-GRD-1', ...gone]];
+}
+
+/** The soft-dirty history of an entry: its own when the entry is soft-dirty; else, when only the
+ *  VMA's VM_SOFTDIRTY makes the bit 1 (pagemap_pte_range ORs it in), the VMA's reasons last — they
+ *  decide the bit, not what was done to the entry (a merge losing VM_SOFTDIRTY is the merge's
+ *  divergence on every page of the VMA, page-holding or empty). */
+function sdChain(e: { sd: boolean; why: string[] }, v: Vma): string[] {
+  if (e.sd) return e.why;
+  return v.sd ? [...e.why, ...v.sdWhy] : [...v.sdWhy, ...e.why];
 }
 
 const LETTERS = 'PSFEWD';

@@ -41,6 +41,55 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(present.title).toMatch(/^contrary to the VMA's uffd-wp registration \(R-FORK-1, fs\/userfaultfd\.c dup_userfaultfd\): uffd-wp left set on fork/);
   });
 
+  it('registration extent (R-REG-1) beyond the uffd ioctls: the VMA split UFFDIO_REGISTER makes (it zaps a shmem PMD mapping, __split_huge_pmd) and mremap\'s uffd-armed gate are the decision\'s too', async () => {
+    // userfaultfd_register splits the VMA at the range start: a PMD-mapped shmem THP across it is
+    // unmapped (R-REG-1's own effect); a kernel registering the whole VMA leaves it mapped
+    const split = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=512 kind=shared-anon thp\nwrite a\ncollapse a\nuffd_register a[300..512)\n');
+    expect(split.root?.bit).toBe('P');
+    expect(split.sig).toBe('vma.registration.R-REG-1');
+    // mm/mremap.c: a uffd-armed VMA is moved only alone, covering the whole range (R-MRM-10,
+    // measured on 6.18): the reference moves the unregistered a[0..2) and stops at a[2..4) with
+    // EFAULT; a kernel that registered all of a refuses at once
+    const gate = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nmremap a dontunmap old=b\n');
+    expect(gate.root?.op).toBe('mremap');
+    expect(gate.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('registration extent (R-REG-1) on a failing UFFDIO_WRITEPROTECT: the decision is the one of the VMA the ioctl failed on, and a page past it that a kernel protected is that decision\'s', async () => {
+    // mwriteprotect_range stops with -ENOENT at the first VMA that is not registered (mm/userfaultfd.c);
+    // the reference stops at b[0] and never reaches the written, registered b[1]
+    const past = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap b pages=3 kind=anon\nuffd_register b[1..2)\nwrite b[1..3)\nwp b on\n');
+    expect(past.root?.bit).toBe('W');
+    expect(past.sig).toBe('vma.registration.R-REG-1');
+    // p1's fd is p0's context (fork without EVENT_FORK): the ioctl acts on p0's mm, whose a[0..2)
+    // UFFDIO_REGISTER left unregistered — not on p1's own VMAs, which fork unregistered (R-FORK-1)
+    const viaFd = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nfork\np1 wp a[0..4) off\n');
+    expect(viaFd.root?.kind).toBe('rc');
+    expect(viaFd.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('an mremap bug on the pages the reference moved before its uffd-armed gate stays apart from the registration: a move that forgets soft-dirty (M-8) on pages that moved in both', async () => {
+    // move_ptes sets soft-dirty on every moved entry (R-MRM-1); the reference moves a[0..2) and
+    // stops with EFAULT at the armed a[2..4), as the buggy kernel does
+    const m8 = await verdictOn('model:x86+M-8', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nwrite a\nclear_refs\nuffd_register a[2..4)\nmremap a\n');
+    expect(m8.root?.decision).toBeUndefined();
+    expect(m8.sig).toBe('bit.D.lost.R-MRM-1.page');
+  });
+
+  it('an address outside any VMA after a gated mremap is pagemap\'s read-out, not the registration: soft-dirty shown there (M-2) stays the read-out\'s bucket', async () => {
+    // pagemap_pte_hole reports nothing for an address without a VMA (R-PM-1); the reference's
+    // mremap moves a[0..2) and stops at the armed a[2..4), leaving a[2..4) of the new place unmapped
+    const m2 = await verdictOn('model:x86+M-2', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nmremap a dontunmap old=b\n');
+    expect(m2.root?.decision).toBeUndefined();
+    expect(m2.sig).toBe('bit.D.spurious.R-PM-1.empty');
+  });
+
+  it('fork gate (R-FORK-1) on mremap: a child that kept the registration cannot move the armed VMA with its neighbour (EFAULT), the reference child can', async () => {
+    const m4 = await verdictOn('model:x86+M-4', 'ptefarm-case/1\nuffd\nmmap a pages=2 kind=anon\nuffd_register a[1..2)\nfork\np1 mremap a\n');
+    expect(m4.root?.kind).toBe('rc');
+    expect(m4.sig).toBe('vma.registration.R-FORK-1');
+  });
+
   it('WP-allowed (R-PMS-1): a VMA of a sync context is not WP-allowed (fs/proc/task_mmu.c pagemap_scan_test_walk); a kernel finding it allowed is one bucket for the WPALLOWED category and for CHECK_WPASYNC\'s EPERM', async () => {
     const cat = await verdictOn('model:x86+M-13', 'ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a\n');
     expect(cat.root?.bit).toBe('a');
@@ -48,6 +97,31 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     const rc = await verdictOn('model:x86+M-13', 'ptefarm-case/1\nuffd\nmmap a pages=1 kind=anon\nuffd_register a\nwrite a\nscan a wp_matching\n');
     expect(rc.root?.kind).toBe('rc');
     expect(rc.sig).toBe(cat.sig);
+  });
+
+  it('a scan bug on a WP-allowed VMA is not the WP-allowed decision: the flipped decision would also skip the written page the kernel reports as the reference does', async () => {
+    // B-27: the generic path leaves pte_none unreported and unarmed (fs/proc/task_mmu.c
+    // pagemap_scan_pmd_entry / pagemap_page_category); a[0], present and written, is reported and
+    // armed as the reference says, which a VMA found not WP-allowed would not be
+    // (pagemap_scan_test_walk skips it under WP_MATCHING)
+    const text = 'ptefarm-case/1\nuffd features=wp_async\nmmap a pages=2 kind=anon\nwrite a[0]\nuffd_register a\nscan a wp_matching\n';
+    const b27 = await verdictOn('model:x86+B-27', text);
+    expect(b27.root?.decision).toBeUndefined();
+    expect(b27.sig).not.toBe('vma.wp-allowed.R-PMS-1');
+    expect(b27.sig).toMatch(/^bit\.W\.wp-lost\./);
+    // while a kernel that gets the decision wrong on the same case still is
+    const m13 = await verdictOn('model:x86+M-13', text.replace('uffd features=wp_async', 'uffd'));
+    expect(m13.sig).toBe('vma.wp-allowed.R-PMS-1');
+  });
+
+  it('a scan\'s EPERM that a page bug explains is not pinned on a registration: a kernel not counting PMD holes (B-28) walks past max_pages into the unregistered VMA the reference never reaches', async () => {
+    // pagemap_scan_pmd_entry / pagemap_scan_pte_hole: the reference reports the written holes and
+    // stops after max_pages; a kernel that does not count them reaches a[312..), which is not
+    // WP-allowed, and fails there (pagemap_scan_test_walk)
+    const b28 = await verdictOn('model:x86+B-28', 'ptefarm-case/1\nuffd features=wp_async,event_fork\nmmap a pages=512 kind=memfd-private thp\nuffd_register a[134..312)\nfork\np1 scan a[149..410) wp_matching max_pages=149\n');
+    expect(b28.root?.kind).toBe('rc');
+    expect(b28.root?.decision).toBeUndefined();
+    expect(b28.sig).not.toMatch(/^vma\./);
   });
 
   it('an entry-level bug keeps its entry-level signature: no decision explains it', async () => {

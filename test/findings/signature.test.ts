@@ -178,6 +178,21 @@ describe('one root cause, one signature', () => {
     for (const c of [pte, swap, marker]) expect(checkTrace(c, new ModelTarget('model:x86').executeSync(c)).violations).toEqual([]);
   });
 
+  it('a soft-dirty bit only VM_SOFTDIRTY sets names the VMA\'s rule, not what the op did to the entry: a merge dropping VM_SOFTDIRTY (B-1) is the merge\'s, on written pages as on empty ones', () => {
+    // mm/vma.c vma_merge_existing_range ORs VM_SOFTDIRTY of the merged VMAs (R-MERGE-1); after
+    // clear_refs the PTE is clean, so pagemap_pte_range shows bit 55 only from the VMA flag; the
+    // mprotect that merges also makes the PTE writable (R-MPROT-3), which does not decide bit 55
+    const ops = (written: boolean): Op[] => [
+      { op: 'mmap', region: 'c', pages: 3, kind: 'anon' }, { op: 'write', region: 'c', ...(written ? {} : { first: 0, count: 1 }) },
+      { op: 'mprotect', region: 'c', prot: 'r' }, { op: 'clear_refs', value: 4 },
+      { op: 'mmap', region: 'd', pages: written ? 1 : 4, kind: 'anon', after: 'c' }, { op: 'mprotect', region: 'c', prot: 'rw' }];
+    const allWritten = onMutant('B-1', { format: 'ptefarm-case/1', ops: ops(true) });
+    const mostlyEmpty = onMutant('B-1', { format: 'ptefarm-case/1', ops: ops(false) });
+    expect(firstDivergence(allWritten)!.root.entry).toBe('pte');
+    expect(caseSignature(allWritten)).toBe('bit.D.lost.R-MERGE-1.page');
+    expect(caseSignature(mostlyEmpty)).toMatch(/^bit\.D\.lost\.R-MERGE-1\./);
+  });
+
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
     // pre 76aefad628aa, mprotect made the PTE writable although a soft-dirty fault was needed: the
     // write then takes no fault (do_wp_page never runs) and soft-dirty stays clear
