@@ -837,15 +837,10 @@ export class OpGen {
   motifRegisterPart(): void {
     if (!this.b.hasUffd) { this.motifGrow(); return; }
     const proc = this.pickProc();
-    let r = this.region(proc, (x) => !x.registered && x.pages > 1);
-    let rs = r ? this.b.region(proc, r) : undefined;
-    // the scenario needs a VMA no registration covers yet: when every region has one (earlier
-    // motifs register whole regions), map a new one rather than give the motif up
-    if (!rs || rs.registered || rs.pages < 2) {
-      r = this.mmap(proc, { thp: false, pages: this.rng.pick([2, 3, 4, 8]) });
-      rs = r ? this.b.region(proc, r) : undefined;
-    }
-    if (!r || !rs || rs.registered || rs.pages < 2) return;
+    const r = this.region(proc, (x) => !x.registered && x.pages > 1);
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    if (rs.registered || rs.pages < 2) return;
     if (this.rng.chance(0.6)) this.write(proc, r, {});
     const first = 1 + this.rng.int(rs.pages - 1);
     const range: Range = this.rng.chance(0.85) ? { first } : { first: 0, count: first };
