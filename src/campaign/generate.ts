@@ -915,9 +915,9 @@ export class OpGen {
 
   motif(): void {
     const m = this.rng.weighted<() => void>([
-      [() => this.motifScanFresh(), 5],
+      [() => this.motifScanFresh(), 2],
       [() => this.motifHole(), 3],
-      [() => this.motifRegisterPart(), 4],
+      [() => this.motifRegisterPart(), 2],
       [() => this.motifGrow(), 2],
       [() => this.motifPopulate(), 2],
       [() => this.motifGuard(), 3],
