@@ -529,7 +529,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 2], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -571,10 +571,21 @@ export class OpGen {
         break;
       }
       case 'folio-split': {
+        // a THP whose subpages are mostly zero-filled, split by a partial pageout (R-SPLIT-5: the
+        // zero-filled ones go to the zero page). The first touch decides which subpages hold data:
+        // a write stores some, a populate write faults the THP and stores none (R-POP-1). The PMD
+        // may be split first, leaving a PTE-mapped large folio that the pageout must split itself
+        // (madvise_cold_or_pageout_pte_range: split_folio)
         if (this.rng.chance(0.5)) this.clearRefs(proc);
-        this.write(proc, r, { first: 0, count: 1 });
-        if (this.rng.chance(0.6)) protect(true);
-        if (this.rng.chance(0.7)) this.ranged('pageout', proc, r, partial()); else this.split(proc, r, page);
+        const touch = this.rng.weighted<string>([['write0', 3], ['write1', 2], ['populate', 3]]);
+        if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
+        else if (touch === 'write1') this.write(proc, r, one());
+        else this.populate(proc, r, true, this.rng.pick<Range>([{}, { first: 0, count: 1 }, one()]));
+        const ptes = this.rng.chance(0.4);
+        if (ptes) this.split(proc, r, page);
+        if (this.rng.chance(0.5)) protect(true);
+        if (ptes || this.rng.chance(0.7)) this.ranged('pageout', proc, r, this.rng.chance(0.7) ? partial() : this.smallRange(rs));
+        else this.split(proc, r, page);
         break;
       }
       case 'hole-scan': {

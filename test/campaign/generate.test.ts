@@ -55,6 +55,19 @@ describe('guided generation reaches', () => {
       c.ops.slice(i + 1).some((s) => s.op === 'scan' && regionOf(s) === regionOf(o))));
     expect(hit.length).toBeGreaterThan(6);
   });
+
+  it('a THP faulted by MADV_POPULATE_WRITE (no data stored), then MADV_PAGEOUT of part of it (mm/madvise.c madvise_populate faults without storing; madvise_cold_or_pageout_pte_range splits the folio; mm/migrate.c try_to_map_unused_to_zeropage maps its zero-filled subpages to the zero page)', () => {
+    const hit = fresh(1500).filter((c) => c.ops.some((m) => m.op === 'mmap' && m.thp && c.ops.some((o, i) => o.op === 'populate' && o.write && regionOf(o) === regionOf(m) && !c.ops.slice(0, i).some((w) => w.op === 'write' && regionOf(w) === regionOf(o)) &&
+      c.ops.slice(i + 1).some((x) => x.op === 'pageout' && regionOf(x) === regionOf(o) && x.count !== undefined && x.count < m.pages))));
+    expect(hit.length).toBeGreaterThan(6);
+  });
+
+  it('a THP written at one page, its PMD split (a PTE-mapped large folio), then MADV_PAGEOUT of part of it (mm/madvise.c madvise_cold_or_pageout_pte_range: split_folio of a partly covered large folio; zero-filled subpages to the zero page)', () => {
+    const hit = fresh(1500).filter((c) => c.ops.some((m) => m.op === 'mmap' && m.thp && c.ops.some((w, i) => w.op === 'write' && w.count === 1 && regionOf(w) === regionOf(m) &&
+      c.ops.some((s, j) => j > i && s.op === 'split' && regionOf(s) === regionOf(w) &&
+        c.ops.slice(j + 1).some((x) => x.op === 'pageout' && regionOf(x) === regionOf(w) && x.count !== undefined && x.count < m.pages)))));
+    expect(hit.length).toBeGreaterThan(6);
+  });
 });
 
 describe('the guided generator', () => {
