@@ -27,7 +27,7 @@ function bugTarget(name: string): Target {
 
 // the kernel path each bug breaks, as the title must cite it (rule id, then the function)
 const EXPECT: Record<string, { sig: RegExp; title: RegExp }> = {
-  'pageout-drops-wp': { sig: /^bit\.W\.wp-lost\.R-PO-1\.page$/, title: /^uffd-wp lost on swap-out of anon swap entry \(R-PO-1, mm\/rmap\.c try_to_unmap_one\)$/ },
+  'pageout-drops-wp': { sig: /^bit\.W\.wp-lost\.R-PO-1\.page$/, title: /^uffd-wp lost on swap-out of \S+( \S+)? swap entry \(R-PO-1, mm\/rmap\.c try_to_unmap_one\)$/ },
   'swapin-drops-sd': { sig: /^bit\.D\.lost\.R-SWIN-1\.page$/, title: /^soft-dirty lost on swap-in of (anon|private memfd) PTE \(R-SWIN-1, mm\/memory\.c do_swap_page\)$/ },
   'fork-child-drops-sd': { sig: /^bit\.D\.lost\.R-FORK-3\.page$/, title: /^soft-dirty lost on fork of \S+( \S+)? PTE \(R-FORK-3, mm\/memory\.c __copy_present_ptes\)$/ },
   'mprotect-drops-wp': { sig: /^bit\.W\.wp-lost\.R-MPROT-1\.page$/, title: /^uffd-wp lost on mprotect of \S+( \S+)? PTE \(R-MPROT-1, mm\/mprotect\.c change_pte_range\)$/ },
