@@ -178,9 +178,14 @@ function regFlipPages(changed: Record<number, string>, atStep: readonly Violatio
   return out;
 }
 
-/** a bit pagemap's read-out of an empty entry decides alone (signature.ts readOutOnly): swap/file/
- *  exclusive of a marker, anything of a gap */
-const readOutOnlyBit = (v: Violation) => v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
+/** Bits that an entry without a page decides by pagemap's read-out alone: every bit of an address
+ *  outside any VMA (pagemap_pte_hole: no state an op could have set), and the swap, file and
+ *  exclusive bits of a uffd-wp marker (pte_to_pagemap_entry reads them off the marker's type; the
+ *  marker itself — its uffd-wp bit — is what the ops create, and a missing or extra marker diverges
+ *  in uffd-wp or present first). */
+export function readOutOnly(v: Violation): boolean {
+  return v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
+}
 
 /** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a uffd-wp or
  *  guard marker, or a gap */
@@ -206,6 +211,6 @@ export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[]
     // it): it does not outweigh page divergences at the step that no decision explains — a scan
     // that counts differently (max_pages) reaches a VMA the reference never reached
     const rc = atStep.find((v) => v.kind === 'rc' && v.op === 'scan' && v.decision !== undefined && v.decision !== WP_ALLOWED_RULE);
-    if (rc && atStep.some((v) => v.kind !== 'rc' && v.decision === undefined && !readOutOnlyBit(v))) delete rc.decision;
+    if (rc && atStep.some((v) => v.kind !== 'rc' && v.decision === undefined && !readOutOnly(v))) delete rc.decision;
   }
 }

@@ -10,7 +10,7 @@
 // run directories and the replay/check commands all call `caseSignature`, so a minimized case
 // reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
-import { decisionKind } from '../check/decisions.ts';
+import { decisionKind, readOutOnly } from '../check/decisions.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -69,15 +69,6 @@ export function firstDivergence(vs: readonly Violation[]): FirstDivergence | und
   for (const v of sorted) if (same(v) && votes.get(ruleId(v))! > votes.get(ruleId(root))!) root = v;
   const atStep = [root, ...sorted.filter((v) => v !== root)];
   return { step, root, atStep, consequences: vs.filter((v) => v.step !== step) };
-}
-
-/** Bits that an entry without a page decides by pagemap's read-out alone: every bit of an address
- *  outside any VMA (pagemap_pte_hole: no state an op could have set), and the swap, file and
- *  exclusive bits of a uffd-wp marker (pte_to_pagemap_entry reads them off the marker's type; the
- *  marker itself — its uffd-wp bit — is what the ops create, and a missing or extra marker diverges
- *  in uffd-wp or present first). */
-function readOutOnly(v: Violation): boolean {
-  return v.kind === 'bit' && (v.entry === 'gap' || (v.entry === 'marker' && (v.bit === 'S' || v.bit === 'F' || v.bit === 'E')));
 }
 
 /** The rule a violation names: for a bit decided by the read-out alone (readOutOnly), the read-out

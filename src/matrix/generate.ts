@@ -100,7 +100,7 @@ export function cellCase(seed: number, cell: Cell, index: number, geometry: Page
     // own and goes in past it (else the case would only assert what soft-dirty shows)
     if (g.wp(proc, name, true, rng.chance(0.7) ? {} : sub(proc, name)) === undefined && b.region(proc, name)?.registered) b.emit(g.withProc({ op: 'wp', region: name, on: true }, proc));
   };
-  if (cell.family === 'mthp') { mthpCase(g, b, rng, r, cell); return finish(g, b, rng, cell, regionOf, index); }
+  if (cell.family === 'mthp') { mthpCase(g, b, rng, r, cell); return finish(g, b, cell, regionOf, index); }
   if (rng.chance(0.6)) g.write(0, r, thp && rng.chance(0.5) ? {} : undefined);
   arm(0, true);
 
@@ -117,13 +117,13 @@ export function cellCase(seed: number, cell: Cell, index: number, geometry: Page
     else if (y < 0.85 && cell.mechanism === 'scan') g.ranged('scan', proc, name, {}, { wp_matching: true });
   }
   if (!b.ops.some((o) => FAMILY_OPS[cell.family].includes(o.op))) familyOp(g, b, rng, cell, r, true);
-  return finish(g, b, rng, cell, regionOf, index);
+  return finish(g, b, cell, regionOf, index);
 }
 
 /** observe: a last write (and, for the scan mechanism, a WP_MATCHING scan reading it back)
  *  (emitted past the op and cost budget: a THP case may have spent it, and the scan mechanism's
  *  cases must end in a WP_MATCHING scan) */
-function finish(g: OpGen, b: CaseBuilder, _rng: Rng, cell: Cell, regionOf: (proc: number) => string | undefined, index: number): Case {
+function finish(g: OpGen, b: CaseBuilder, cell: Cell, regionOf: (proc: number) => string | undefined, index: number): Case {
   const last = regionOf(0);
   if (last !== undefined) {
     // a region the family op left read-only (mprotect, mthp) is made writable first: the last write

@@ -39,9 +39,10 @@ export function contentOf(page: Page): number {
   return page.zero ? 0 : page.val ?? 0;
 }
 
-/** The rules that decided a page's content, oldest first (a fresh page: R-DATA-2). */
-export function contentWhy(page: Page): string[] {
-  return page.valWhy ?? ['R-DATA-2'];
+/** The rules that decided a page's content, oldest first, from its history (Page.valWhy;
+ *  undefined: a fresh page, R-DATA-2). */
+export function contentWhy(valWhy: string[] | undefined): string[] {
+  return valWhy ?? ['R-DATA-2'];
 }
 
 /** R-DATA-1: the write stored `value` in `page`. */
@@ -54,7 +55,7 @@ export function storeWrite(page: Page, value: number): void {
 /** A content rule that kept the page's content through an event (a swap-out or swap-in:
  *  R-DATA-4, R-DATA-5): recorded in its history, which names the rule of a wrong value. */
 export function keptBy(page: Page, rule: string): void {
-  const why = contentWhy(page);
+  const why = contentWhy(page.valWhy);
   if (why[why.length - 1] !== rule) page.valWhy = [...why.slice(-4), rule];
 }
 
@@ -62,7 +63,7 @@ export function keptBy(page: Page, rule: string): void {
 export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' | 'R-DATA-6'): void {
   if (!from || from.zero || !from.val) { to.val = 0; to.valWhy = [rule]; return; }
   to.val = from.val;
-  to.valWhy = [...contentWhy(from).slice(-3), rule];
+  to.valWhy = [...contentWhy(from.valWhy).slice(-3), rule];
 }
 
 /** The page process p maps at page number i (a present PTE or a huge PMD's subpage), else undefined. */

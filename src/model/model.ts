@@ -10,7 +10,7 @@ import { Machine, type MapCounts } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Pmd, type Proc, type Vma } from './state.ts';
-import { contentOf } from './content.ts';
+import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
@@ -304,8 +304,7 @@ function materialize(codes: Int32Array, vals: Float64Array, whyRefs: readonly (r
     cls[k] = CLASSES[c >> 7];
     const w = whyRefs[k];
     content[k] = w === null ? null : vals[k];
-    // contentWhy (content.ts): a page no rule has touched yet reads R-DATA-2
-    contentWhys[k] = w === null ? null : (w as string[] | undefined) ?? ['R-DATA-2'];
+    contentWhys[k] = w === null ? null : contentWhy(w as string[] | undefined);
   }
   return { width, codes: codes.slice(0, n), vals: vals.slice(0, n), whyRefs: whyRefs.slice(0, n), any, strs, cls, content, contentWhy: contentWhys };
 }

@@ -199,6 +199,9 @@ static void open_own_pagemap(void) {
  * wakes once per op instead of twice (the acting process's observation no longer costs its own
  * round trip). The process is idle between the two, as it would be waiting for C_OBSERVE. */
 static struct range g_obs_ranges[MAXR];
+/* the commands an observation may follow: the ops' own (not exit, observe or the uffd hand-over);
+ * the supervisor (send_cmd) and the case process (case_process) decide by this one test */
+static inline int cmd_observes_after(int code) { return code != C_EXIT && code != C_OBSERVE && code != C_UFFD_OPEN; }
 static int g_obs_after;            /* ranges to observe after the current command's reply; 0: none */
 static uint8_t g_staged[(MAXPAGES + 1) * sizeof(struct pf_page_region) + 4 * sizeof(struct rep) + (1 << 18)];
 static size_t g_staged_len;        /* the command's reply, held until the observation is appended */
@@ -358,7 +361,7 @@ static void case_process(void) {
     struct cmd c;
     if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
     if (c.c < 0 || c.c > MAXR || (c.c && read_full(cmd_pipe[me][0], g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
-    g_obs_after = c.code == C_EXIT || c.code == C_OBSERVE || c.code == C_UFFD_OPEN ? 0 : c.c;
+    g_obs_after = cmd_observes_after(c.code) ? c.c : 0;
     int err = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
@@ -639,7 +642,7 @@ static void send_cmd(int p, struct cmd *c) {
   static struct { struct cmd c; struct range rs[MAXR]; } m;
   int n = 0;
   c->c = 0;
-  if (g_observe_after_op && c->code != C_EXIT && c->code != C_OBSERVE && c->code != C_UFFD_OPEN) {
+  if (g_observe_after_op && cmd_observes_after(c->code)) {
     n = ranges_of(p, m.rs);
     if (n) { c->c = n; P[p].observed = 1; }
   }
