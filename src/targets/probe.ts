@@ -4,7 +4,7 @@
 // fact is also listed with where it came from (`facts`: behaviour, sysfs, uname...); the QEMU
 // target builds the same list from the guest's executor (src/targets/qemu.ts). Which facts make a
 // target refuse to start: src/targets/host-policy.ts.
-import { HUGETLB_2M_SYSFS, hugetlbFreePages, hugetlbPool } from './hugetlb-host.ts';
+import { HUGETLB_2M_SYSFS, hugetlbPool } from './hugetlb-host.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -171,8 +171,7 @@ export function sourcedFacts(input: {
 /** The host's 2 MiB hugetlb pool as a fact: "F free of T" (free_hugepages, nr_hugepages), the pages
  *  hugetlb cases draw from (`ptefarm setup --hugetlb N` reserves them). Read on this machine only:
  *  a QEMU guest's probe does not report it. */
-export function hugetlbFact(dir = HUGETLB_2M_SYSFS): HostFact {
-  const pool = hugetlbPool(dir);
+export function hugetlbFact(dir = HUGETLB_2M_SYSFS, pool = hugetlbPool(dir)): HostFact {
   return pool
     ? { name: 'hugetlb.2048kB', value: `${pool.free} free of ${pool.total}`, source: `sysfs: ${dir}/free_hugepages, nr_hugepages` }
     : { name: 'hugetlb.2048kB', value: null, source: `unknown: no ${dir} (a kernel without hugetlb or without its 2 MiB size)` };
@@ -261,11 +260,13 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
   const files = readHostFiles();
   const swaps = activeSwaps(files.get('/proc/swaps') ?? '');
   const notes: string[] = [];
+  // read once per probe (the live target re-probes every 250 ms while a campaign runs)
+  const pool = hugetlbPool();
   if (!facts) notes.push(`native executor not built (${DEFAULT_EXECUTOR}): run \`make -C workers/executor\`; uffd, PAGEMAP_SCAN and soft-dirty facts unknown`);
   if (facts && !b('soft_dirty')) notes.push('soft-dirty is not compiled in (CONFIG_MEM_SOFT_DIRTY): bit 55 is shown as ?');
   if (facts && b('userfaultfd') && !b('event_fork')) notes.push('UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE: cases with event_fork are skipped');
   if (!swaps.length) notes.push('no active swap: pageout steps are skipped (run `ptefarm setup --swap` as root)');
-  if (!hugetlbFreePages()) notes.push('no free 2 MiB hugetlb pages: hugetlb cases are skipped (run `ptefarm setup --hugetlb N` as root)');
+  if (!pool?.free) notes.push('no free 2 MiB hugetlb pages: hugetlb cases are skipped (run `ptefarm setup --hugetlb N` as root)');
   return {
     arch: os.machine(),
     kernel: os.release(),
@@ -275,11 +276,11 @@ export function probeFromFacts(facts: Record<string, string> | null, executor: s
     uffd_wp: b('uffd_wp'),
     swap: swaps.length > 0,
     swap_devices: swaps,
-    hugetlb_free: hugetlbFreePages(),
+    hugetlb_free: pool?.free ?? 0,
     thp: selected(files.get(`${THP_SYSFS}/enabled`) ?? 'unavailable'),
     thp_shmem: selected(files.get(`${THP_SYSFS}/shmem_enabled`) ?? 'unavailable'),
     notes,
-    facts: [...sourcedFacts({ arch: os.machine(), kernel: os.release(), unameSource: 'uname', exec: facts, files }), hugetlbFact()],
+    facts: [...sourcedFacts({ arch: os.machine(), kernel: os.release(), unameSource: 'uname', exec: facts, files }), hugetlbFact(HUGETLB_2M_SYSFS, pool)],
   };
 }
 
