@@ -51,14 +51,21 @@ export class ModelTarget implements Target {
   /** Synchronous execution, for in-thread use by the campaign. */
   executeSync(c: Case): Trace {
     const pred = predict(c, undefined, { profile: this.spec.profile, mutant: this.spec.mutant, geometry: this.spec.geometry });
-    const steps: Step[] = pred.steps.map((s) => {
-      if (s.rc === '*') throw new Error('model produced an unconstrained rc with neutral outcomes');
+    const steps: Step[] = [];
+    for (const [i, s] of pred.steps.entries()) {
+      // With neutral outcomes the model leaves an rc open only where the simulated kernel would not
+      // return at all (MADV_GUARD_INSTALL restarting forever on a uffd-wp marker its zap keeps,
+      // R-GRD-1, mm/madvise.c madvise_guard_install): a hang, reported as the live target reports
+      // a hung executor — a fault after the steps that completed, never a verdict.
+      if (s.rc === '*') {
+        return { format: 'ptefarm-trace/1', target: this.infoSync(), steps, fault: `model: the simulated kernel would not return from step ${i} (${c.ops[i]?.op ?? '?'}): no return code to report (e.g. MADV_GUARD_INSTALL retrying on a kept uffd-wp marker, R-GRD-1)` };
+      }
       const step: Step = { op: s.op, rc: s.rc, outcome: s.outcome as Outcome, events: s.events, pages: s.pages };
       if (s.scan) step.scan = s.scan;
       if (s.content) step.content = s.content;
       if (s.skipped) step.skipped = s.skipped;
-      return step;
-    });
+      steps.push(step);
+    }
     return { format: 'ptefarm-trace/1', target: this.infoSync(), steps };
   }
 

@@ -9,6 +9,7 @@ import { ModelTarget, parseModelSpec } from '../../src/targets/model.ts';
 import { GEOMETRY_4K, geometryOf } from '../../src/ops/layout.ts';
 import type { Case } from '../../src/ops/schema.ts';
 import { checkTrace } from '../../src/check/check.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
 
 const thp512: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'write', region: 'a', first: 0, count: 1 }] };
 
@@ -29,5 +30,20 @@ describe('model targets', () => {
     // each trace agrees with the reference checked in its own geometry
     expect(checkTrace(thp512, t16).violations).toEqual([]);
     expect(checkTrace(thp512, t4).violations).toEqual([]);
+  });
+
+  // mm/madvise.c madvise_guard_install: a uffd-wp marker that the install's zap keeps (a shmem VMA,
+  // R-DN-2) makes the call restart forever (measured on 6.18). A simulated kernel cannot report an
+  // rc for that step: the trace is a fault after the completed steps, as a live hang is, never a
+  // verdict and never an exception that loses the steps before it.
+  it('a step the simulated kernel would never return from is a fault after the completed steps', () => {
+    const c = parseTextCase('ptefarm-case/2\nuffd features=wp_async\nmmap a pages=2 kind=shared-anon\nwrite a\nuffd_register a\nwp a on\ndontneed a[0]\nguard a\nwrite a[1]\n');
+    const t = new ModelTarget('model:x86').executeSync(c);
+    expect(t.steps).toHaveLength(5);
+    expect(t.fault).toMatch(/would not return from step 5 \(guard\)/);
+    const r = checkTrace(c, t);
+    expect(r.ok).toBe(false);
+    expect(r.fault).toBe(t.fault);
+    expect(r.violations).toEqual([]);
   });
 });
