@@ -2,13 +2,16 @@
 // the native executor (spawn, feed encoded cases, wait for `end`), and the C floor (bench/floor.c)
 // compiled with the system cc and fed the same encoded cases plus the ranges the executor observes.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Case } from '../../src/ops/schema.ts';
 import { CaseBuilder } from '../../src/campaign/builder.ts';
 import { LiveTarget } from '../../src/targets/live.ts';
 import { encodeCase, type EncodedCase } from '../../src/targets/executor/protocol.ts';
 import { DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from '../../src/targets/probe.ts';
+
+/** USER_HZ of /proc/<pid>/stat times (100 on every Linux architecture ptefarm runs on) */
+const CLOCK_TICKS = 100;
 
 export const OUT_DIR = fileURLToPath(new URL('../.out/', import.meta.url));
 const FLOOR_SRC = fileURLToPath(new URL('../floor.c', import.meta.url));
@@ -59,15 +62,15 @@ export function floorInput(items: Encoded[]): string {
   return parts.join('\n') + '\n';
 }
 
-export interface FloorRun { cases: number; ops: number; ms: number }
+export interface FloorRun { cases: number; ops: number; ms: number; cpuMs?: number }
 
 export function runFloor(bin: string, items: Encoded[], name = 'floor-cases.txt'): FloorRun {
   const file = `${OUT_DIR}${name}`;
   writeFileSync(file, floorInput(items));
   const r = spawnSync(bin, [file], { encoding: 'utf8', timeout: 300_000 });
-  const m = /floor cases=(\d+) ops=(\d+) ms=([\d.]+)/.exec(r.stdout ?? '');
+  const m = /floor cases=(\d+) ops=(\d+) ms=([\d.]+)(?: cpu_ms=([\d.]+))?/.exec(r.stdout ?? '');
   if (!m) throw new Error(`floor failed: ${r.stderr || r.error?.message || r.stdout}`);
-  return { cases: Number(m[1]), ops: Number(m[2]), ms: Number(m[3]) };
+  return { cases: Number(m[1]), ops: Number(m[2]), ms: Number(m[3]), ...(m[4] ? { cpuMs: Number(m[4]) } : {}) };
 }
 
 /** The native executor alone: one process, one case at a time (as the live target drives it). */
@@ -78,6 +81,23 @@ export class RawExecutor {
   private exited?: string;
   private seq = 0;
   probe!: ProbeResult;
+
+  /** CPU time (user + system, ms) of the executor, its live children (a long-lived supervisor,
+   *  with the case processes it reaped) and the children it reaped */
+  cpuMs(): number {
+    const ticks = (pid: number | string): number => {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+        // fields 14..17 of proc(5) (utime stime cutime cstime), here from field 3 on
+        return v[11]! + v[12]! + v[13]! + v[14]!;
+      } catch { return 0; }
+    };
+    const pid = this.child.pid!;
+    let t = ticks(pid);
+    try { for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) t += ticks(c); } catch { /* gone */ }
+    return (t * 1000) / CLOCK_TICKS;
+  }
 
   private constructor(path: string) {
     this.child = spawn(path, [], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -5,7 +5,9 @@
 // With --nats: the same campaign through a nats-server and one `ptefarm worker --threads N` (both
 // children, bench/lib/nats.ts); the worker's own profile needs
 // PTEFARM_BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir DIR' (node refuses --cpu-prof in NODE_OPTIONS).
-// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats]
+// --target live: the live path instead (generate → pool → executor → check; the pool threads' profiles
+// show the live target's TypeScript side).
+// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats] [--target live]
 import { serialize } from 'node:v8';
 import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
@@ -18,8 +20,9 @@ const arg = (name: string, def: number) => { const i = process.argv.indexOf(name
 const threads = arg('--threads', 2);
 const cases = arg('--cases', 600);
 const viaNats = process.argv.includes('--nats');
+const target = process.argv.includes('--target') ? process.argv[process.argv.indexOf('--target') + 1]! : 'model:x86';
 const nats = viaNats ? await startNats() : undefined;
-const worker = nats ? await startWorker(nats.url, 'model:x86', threads) : undefined;
+const worker = nats ? await startWorker(nats.url, target, threads) : undefined;
 const pool: Transport = nats
   ? await (await import('../../src/transport/nats.ts')).NatsTransport.connect(nats.url, {}, { campaign: `prof-${process.pid}`, concurrency: threads })
   : new EmbeddedTransport({ threads });
@@ -36,12 +39,12 @@ const transport: Transport = {
   close: () => pool.close(),
 };
 const checker = await referenceChecker();
-await Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ id: `w${i}`, target: 'model:x86', case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } })));
+await Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ id: `w${i}`, target, case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } })));
 const u0 = process.cpuUsage();
 const c0 = mainThreadCpuMs(), w0 = processCpuMs(worker?.proc.pid), n0 = processCpuMs(nats?.proc.pid);
 const from = process.hrtime.bigint() / 1000n;
 const t0 = performance.now();
-const s = await runCampaign({ target: 'model:x86', transport, checker, seed: 1, cases, minimize: false });
+const s = await runCampaign({ target, transport, checker, seed: 1, cases, minimize: false });
 const wall = performance.now() - t0;
 const to = process.hrtime.bigint() / 1000n;
 const u = process.cpuUsage(u0);
@@ -51,7 +54,7 @@ await worker?.stop();
 await nats?.stop();
 const per = (x: number) => (x / s.cases).toFixed(0);
 process.stdout.write(`${JSON.stringify({
-  threads, via: viaNats ? 'nats' : 'embedded', cases: s.cases, window_us: `${from} ${to}`, cases_per_s: s.cases_per_s, wall_ms: Math.round(wall),
+  target, threads, via: viaNats ? 'nats' : 'embedded', cases: s.cases, window_us: `${from} ${to}`, cases_per_s: s.cases_per_s, wall_ms: Math.round(wall),
   // process CPU includes the pool threads; the coordinator's share is in its .cpuprofile
   process_cpu_ms_per_case: ((u.user + u.system) / 1000 / s.cases).toFixed(3),
   coordinator_cpu_ms_per_case: (coord / s.cases).toFixed(3),

@@ -244,7 +244,9 @@ export class LiveTarget implements Target {
     // processes, fresh memory) before reporting the environment fault
     const attempts = 1 + (this.opts.environmentRetries ?? 2);
     for (let attempt = 1; ; attempt++) {
-      const tr = await this.serial(() => this.run(enc, target, timeout));
+      // only the exchange with the executor is serial: the reply is decoded once the executor has
+      // the next case (a pool thread running two jobs at once sends it meanwhile)
+      const tr = this.traceOf(await this.serial(() => this.exchange(enc, timeout)), enc, target);
       if (!tr.fault?.startsWith('environment:') || attempt >= attempts) {
         if (tr.fault?.startsWith('environment:') && attempts > 1) tr.fault += ` (in each of ${attempts} runs)`;
         return tr;
@@ -252,38 +254,44 @@ export class LiveTarget implements Target {
     }
   }
 
-  private async run(enc: EncodedCase, target: TargetInfo, timeout: number): Promise<Trace> {
+  /** Send one case and collect its reply's lines; `lost`: the executor died or hung meanwhile. */
+  private async exchange(enc: EncodedCase, timeout: number): Promise<{ lines: string[]; lost?: string }> {
     const id = `c${++this.seq}`;
-    let p: ExecutorProcess;
-    try { p = await this.ensure(); } catch (e) {
-      return { format: 'ptefarm-trace/1', target, steps: [], fault: (e as Error).message };
+    // A running executor gets the case in this same turn, without an await: a pool thread that runs
+    // two jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
+    // and the executor must already have this one by then, not idle through that check.
+    let p = this.proc && !this.proc.exited ? this.proc : undefined;
+    if (!p) {
+      try { p = await this.ensure(); } catch (e) { return { lines: [], lost: (e as Error).message }; }
     }
     const inject = this.opts.inject ? ` ${this.opts.inject.kind === 'hang' ? 1 : 2} ${this.opts.inject.op}` : '';
     p.send(`case ${id} ${enc.lines.length} ${enc.uffdFeatures} ${timeout}${inject}\n${enc.lines.join('\n')}\n`);
     const lines: string[] = [];
     let began = false;
-    let lost: string | undefined;
     // The executor enforces `timeout`; this watchdog only catches an executor that stopped
     // answering (stopped, wedged): it is killed, and the next case starts a new one.
     const hangMs = timeout + targetHangGraceMs(timeout);
     const deadline = Date.now() + hangMs;
     for (;;) {
       const l = await p.next(Math.max(1, deadline - Date.now()));
-      if (l === 'timeout') { p.kill(); lost = `executor hung: no reply within ${hangMs} ms (killed; it will be restarted)`; break; }
-      if (l === null) { lost = `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}`; break; }
+      if (l === 'timeout') { p.kill(); return { lines, lost: `executor hung: no reply within ${hangMs} ms (killed; it will be restarted)` }; }
+      if (l === null) return { lines, lost: `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}` };
       if (!began) { if (l === `begin ${id}`) began = true; continue; }
-      if (l === `end ${id}`) break;
+      if (l === `end ${id}`) return { lines };
       lines.push(l);
     }
+  }
+
+  private traceOf(reply: { lines: string[]; lost?: string }, enc: EncodedCase, target: TargetInfo): Trace {
     const trace: Trace = { format: 'ptefarm-trace/1', target, steps: [] };
     try {
-      const { steps, fault } = decodeReply(lines, enc, target.capabilities.soft_dirty, target.capabilities.pagemap_scan);
+      const { steps, fault } = decodeReply(reply.lines, enc, target.capabilities.soft_dirty, target.capabilities.pagemap_scan);
       trace.steps = steps;
       if (fault) trace.fault = fault;
     } catch (e) {
       trace.fault = `bad executor output: ${(e as Error).message}`;
     }
-    if (lost) trace.fault = lost;
+    if (reply.lost) trace.fault = reply.lost;
     return trace;
   }
 

@@ -1,13 +1,15 @@
 // The embedded default transport: a piscina pool in this process whose task module
 // (workers/task.ts) opens the job's target once per thread and executes the case with the job's
 // limit. The target enforces that limit itself (the live executor kills an overrunning case; its
-// watchdog kills a hung executor); only later (transportAbortMs) does the pool abort the task
-// (piscina replaces the thread). Every failure becomes a `fault` result. The first qemu: job starts
+// watchdog kills a hung executor); only later (transportAbortMs) does the pool give up on the task
+// and end the thread that runs it (piscina replaces the thread; src/transport/pool-thread.ts tells
+// which one). Every failure becomes a `fault` result. The first qemu: job starts
 // the QEMU launcher (src/targets/qemu/launcher.ts), the child of this thread that spawns and reaps
 // the threads' guests, so that a replaced thread leaves no QEMU behind, running or as a zombie.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
+import type { PoolTask } from './pool-thread.ts';
 import { transportAbortMs } from '../targets/target.ts';
 import { startupBudgetMs } from '../targets/registry.ts';
 import { startQemuLauncher, type QemuLauncher } from '../targets/qemu/launcher.ts';
@@ -22,24 +24,36 @@ export interface EmbeddedOptions {
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
+/** tasks a pool thread holds at once (see the pool's options) */
+const TASKS_PER_THREAD = 2;
 
 export class EmbeddedTransport implements Transport {
   readonly concurrency: number;
   private readonly pool: Piscina;
   private readonly defaultTimeout: number;
   private closed = false;
+  private readonly taskModule: string;
 
   constructor(opts: EmbeddedOptions = {}) {
     this.concurrency = Math.max(1, opts.threads ?? availableParallelism());
     this.defaultTimeout = opts.timeoutMs ?? 30_000;
     const file = opts.filename ?? new URL(fromSource ? '../../workers/task.ts' : '../../workers/task.js', import.meta.url);
     const href = typeof file === 'string' ? (file.startsWith('file:') ? file : new URL(file, `file://${process.cwd()}/`).href) : file.href;
-    const needsTsx = href.endsWith('.ts');
+    this.taskModule = href;
+    // every thread runs pool-thread (which thread took a task) around the task module
+    const entry = new URL(fromSource ? './pool-thread.ts' : './pool-thread.js', import.meta.url).href;
+    const needsTsx = href.endsWith('.ts') || entry.endsWith('.ts');
     this.pool = new Piscina({
-      filename: href,
+      filename: entry,
       minThreads: this.concurrency,
       maxThreads: this.concurrency,
       idleTimeout: 60_000,
+      // two tasks per thread: while one case's target runs (the live executor, a guest: the thread
+      // only awaits it), the thread checks the previous case and posts its result, instead of the
+      // target idling through that. A target runs one case at a time anyway (LiveTarget serial).
+      // (piscina runs a task given an AbortSignal alone on its thread: the limit is enforced by
+      // abandon() below instead.)
+      concurrentTasksPerWorker: TASKS_PER_THREAD,
       // tsx resolved from here, not from the current directory: `ptefarm fuzz` runs from any directory
       execArgv: needsTsx && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv,
     });
@@ -55,7 +69,7 @@ export class EmbeddedTransport implements Transport {
     return (await this.launcher).path;
   }
 
-  async run(job: CaseJob, opts: { timeoutMs?: number } = {}): Promise<CaseResult> {
+  async run(job: CaseJob, opts: { timeoutMs?: number } = {}, rerun = false): Promise<CaseResult> {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
@@ -68,14 +82,25 @@ export class EmbeddedTransport implements Transport {
     try { qemuLauncher = await this.qemuLauncher(job.target); } catch (e) {
       return { id: job.id, fault: `worker: ${(e as Error).message}`, worker: 'embedded', ms: performance.now() - t0 };
     }
-    const task = this.pool.run({ ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) }, { signal: AbortSignal.timeout(abortMs) });
+    // the thread that took the task writes its threadId here; -1: abandoned before it started
+    const startedOn = new Int32Array(new SharedArrayBuffer(4));
+    const poolTask: PoolTask = { startedOn, module: this.taskModule, job: { ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) } };
+    const task = this.pool.run(poolTask);
     this.inflight.add(task);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { timedOut = true; void this.abandon(startedOn).finally(() => reject(new Error('timeout'))); }, abortMs);
+    });
     try {
-      const res = (await task) as CaseResult;
+      const res = (await Promise.race([task, limit])) as CaseResult;
       return res;
     } catch (e) {
-      const err = e as Error & { cause?: unknown };
-      const timedOut = err.name === 'AbortError' || (err.cause as Error | undefined)?.name === 'TimeoutError';
+      const err = e as Error;
+      // its thread was ended for another task's overrun, or ended before this task started on it:
+      // this case did not fail, it runs again (once)
+      const tid = Atomics.load(startedOn, 0);
+      if (!timedOut && !rerun && (tid === 0 || this.ended.has(tid))) return this.run(job, opts, true);
       return {
         id: job.id,
         fault: timedOut ? `timeout: no result within ${abortMs} ms (case limit ${timeoutMs} ms); the worker thread was replaced` : `worker: ${err.message ?? String(e)}`,
@@ -83,8 +108,25 @@ export class EmbeddedTransport implements Transport {
         ms: performance.now() - t0,
       };
     } finally {
+      clearTimeout(timer);
       this.inflight.delete(task);
+      task.catch(() => undefined); // an abandoned task's late end
     }
+  }
+
+  /** threads ended by abandon() */
+  private readonly ended = new Set<number>();
+
+  /** The last resort for a task over its limit: a task not started yet is marked so that it
+   *  never runs; a started one has its thread terminated (piscina fails that thread's tasks and
+   *  starts a replacement), so a wedged thread does not keep the pool. */
+  private async abandon(startedOn: Int32Array): Promise<void> {
+    const tid = Atomics.compareExchange(startedOn, 0, 0, -1);
+    if (tid <= 0) return;
+    this.ended.add(tid);
+    const w = this.pool.threads.find((x) => x.threadId === tid);
+    // ended before the timeout fault is reported, so that no next job is handed to it meanwhile
+    if (w) await Promise.race([w.terminate().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   }
 
   /** The pool as the live dashboard shows it (read-only). */

@@ -31,6 +31,28 @@ describe('embedded transport (fake task module)', () => {
   });
 });
 
+describe('embedded transport: two jobs per thread', () => {
+  const t = new EmbeddedTransport({ threads: 1, filename: new URL('./fixtures/fake-task.ts', import.meta.url) });
+  afterAll(() => t.close());
+
+  it('a thread runs a job while its other job waits (a target awaited, a check to do)', async () => {
+    const hung = t.run({ id: 'h', target: 'fake', case: mk('hang') }, { timeoutMs: 3000 });
+    const ok = await t.run({ id: 'ok', target: 'fake', case: mk() }, { timeoutMs: 3000 });
+    expect(ok.fault).toBeUndefined(); // done on the same (only) thread while 'h' still hangs there
+    expect((await hung).fault).toMatch(/^timeout: no result within/);
+  });
+
+  it('a job whose thread is ended for the other job\'s overrun runs again: no fault of its own', async () => {
+    const [spun, other] = await Promise.all([
+      t.run({ id: 's', target: 'fake', case: mk('spin') }, { timeoutMs: 300 }),
+      t.run({ id: 'o', target: 'fake', case: mk() }, { timeoutMs: 3000 }), // its own limit is later
+    ]);
+    expect(spun.fault).toMatch(/^timeout: no result within/);
+    expect(other.fault).toBeUndefined();
+    expect(other.trace?.steps).toHaveLength(2);
+  });
+});
+
 describe('embedded transport (real task module)', () => {
   const t = new EmbeddedTransport({ threads: 2 });
   afterAll(() => t.close());

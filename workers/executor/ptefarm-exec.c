@@ -2,9 +2,12 @@
  * ptefarm-exec: the native executor of the `live` target.
  *
  * One long-lived process serves many cases over stdin/stdout (protocol in README.md next to this
- * file; the TypeScript side is src/targets/live.ts). Per case it forks a SUPERVISOR (S), which
- * drops privileges, pins itself to one CPU (MADV_PAGEOUT only drains the local CPU's LRU batches,
- * so pages faulted on another CPU would not be reclaimable), and creates the case's processes.
+ * file; the TypeScript side is src/targets/live.ts). It forks a SUPERVISOR (S) once, which drops
+ * privileges, pins itself to one CPU (MADV_PAGEOUT only drains the local CPU's LRU batches, so
+ * pages faulted on another CPU would not be reclaimable), and then serves case after case: main
+ * hands it each checked case over a pipe, S creates the case's processes and kills them after it.
+ * An S that died (its case's fault, a kill) is forked again for the next case; a case that needs
+ * CAP_SYS_PTRACE (event_fork) gets a one-shot S of its own, so that the long-lived one holds none.
  *
  *   main  --case text-->  S  --binary commands over pipes-->  P0, P1, ... (the case processes)
  *   main  <--step lines--  S  <--replies, pagemap codes------  P0, P1, ...
@@ -20,7 +23,8 @@
  * the caller's.
  *
  * main enforces the wall-clock limit: it kills S's whole process group when the case overruns and
- * answers with a fault line, so a hang or a crash never takes the executor down.
+ * answers with a fault line, so a hang or a crash never takes the executor down (nor outlives the
+ * case: the next case starts a new S).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,8 +219,43 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
 /* the `folio` outcome of faults in mTHP-eligible regions */
 #include "ptefarm-folio.h"
 
-static void supervise(void) __attribute__((noreturn));
-static void supervise(void) {
+/* A case as main hands it to a supervisor, after main checked every number (check_op_line): the
+ * header, then `nops` struct line. Main and the supervisors are forks of one binary, so the
+ * layout is the same on both ends. */
+struct case_msg { int nops; int inject_kind, inject_op; int64_t uffd_features; };
+
+/* the case's processes, pipes and userfaultfd contexts start from nothing in every case */
+static void reset_case_state(void) {
+  memset(P, 0, sizeof P);
+  memset(CTX, 0, sizeof CTX);
+  nprocs = 0; nctx = 0; g_fork_child = -1; evlen = 0; g_observe_after_op = 0;
+  g_anon_orders = 0; memset(g_reg_mthp, 0, sizeof g_reg_mthp);
+  for (int i = 0; i < MAXP; i++) cmd_pipe[i][0] = cmd_pipe[i][1] = rep_pipe[i][0] = rep_pipe[i][1] = -1;
+}
+
+/* After `x`: the case processes are killed and reaped (their address spaces are torn down
+ * meanwhile, while main already answers `end`), and every descriptor of the case is closed, so
+ * that a long-lived supervisor starts the next case as a fresh one would. */
+static void end_case(void) {
+  for (int p = 0; p < nprocs; p++) if (P[p].alive) kill(P[p].pid, SIGKILL);
+  for (int p = 0; p < nprocs; p++) if (P[p].alive) reap(p);
+  for (int p = 0; p < MAXP; p++) if (P[p].pidfd >= 0) { close(P[p].pidfd); P[p].pidfd = -1; }
+  for (int i = 0; i < nctx; i++) if (CTX[i].fd >= 0) close(CTX[i].fd);
+  for (int i = 0; i < MAXP; i++)
+    for (int e = 0; e < 2; e++) {
+      if (cmd_pipe[i][e] >= 0) close(cmd_pipe[i][e]);
+      if (rep_pipe[i][e] >= 0) close(rep_pipe[i][e]);
+    }
+  for (int e = 0; e < 2; e++) if (uffd_sock[e] >= 0) { close(uffd_sock[e]); uffd_sock[e] = -1; }
+}
+
+static void serve_case(void);
+
+/* A supervisor: set up once (pinned, core dumps off, privileges dropped), then it serves the cases
+ * main sends on its stdin, one at a time, until EOF; a one-shot supervisor serves one case. It
+ * leaves with `_exit`: exit() would run libc's exit handlers, copy-on-write faults. */
+static void supervisor_main(int keep_ptrace, int one_shot) __attribute__((noreturn));
+static void supervisor_main(int keep_ptrace, int one_shot) {
   out = fdopen(STDOUT_FILENO, "w");
   setvbuf(out, NULL, _IOFBF, 1 << 16);
   char why[256] = "";
@@ -228,14 +267,30 @@ static void supervise(void) {
     CPU_SET(g_cpu, &set);
     if (sched_setaffinity(0, sizeof set, &set)) fatal("sched_setaffinity(cpu %d): %s", g_cpu, strerror(errno));
   }
-  /* CAP_SYS_PTRACE only for a case that asks for UFFD_FEATURE_EVENT_FORK (userfaultfd_api) */
-  int keep_ptrace = g_uffd_features >= 0 && (g_uffd_features & UFFD_FEATURE_EVENT_FORK);
   if (drop_privileges_for_case(g_drop_uid, g_drop_gid, keep_ptrace, why, sizeof why)) fatal("%s", why);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
   if (getppid() != g_main_pid) fatal("the executor ended before the case started");
+  alloc_supervisor_arrays();
+  for (;;) {
+    struct case_msg m;
+    if (read_full(STDIN_FILENO, &m, sizeof m)) _exit(0); /* main is gone or done */
+    if (m.nops < 1 || m.nops > MAXOPS || read_full(STDIN_FILENO, g_ops, (size_t)m.nops * sizeof g_ops[0]))
+      fatal("bad case message from the executor's request loop");
+    g_ncase_ops = m.nops;
+    g_uffd_features = m.uffd_features;
+    g_inject_kind = m.inject_kind;
+    g_inject_op = m.inject_op;
+    serve_case();
+    if (one_shot) _exit(0);
+  }
+}
+
+static void serve_case(void) {
+  char why[256] = "";
+  reset_case_state();
   int procs = 1; /* process numbers are taken by fork ops only */
   for (int i = 0; i < g_ncase_ops; i++) procs += g_ops[i].v[0] == OP_FORK;
-  start_process0(procs); /* S holds no capability from here on */
+  start_process0(procs); /* a one-shot S holds no capability from here on; a long-lived one never had any */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;
@@ -423,9 +478,7 @@ static void supervise(void) {
   }
   fputs("x\n", out);
   fflush(out);
-  for (int p = 0; p < nprocs; p++) if (P[p].alive) kill(P[p].pid, SIGKILL);
-  for (int p = 0; p < nprocs; p++) if (P[p].alive) reap(p);
-  _exit(0); /* out is flushed; exit() would run libc's exit handlers, copy-on-write faults in S */
+  end_case();
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -524,23 +577,71 @@ static void say(const char *fmt, ...) {
   if (write_full(STDOUT_FILENO, b, (size_t)n)) exit(1);
 }
 
-/* Run S for one case; forward complete lines of its output; enforce the wall-clock limit. */
-static void run_case(const char *id) {
-  int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC)) { say("begin %s\nf pipe: %s\nend %s\n", id, strerror(errno), id); return; }
-  say("begin %s\n", id);
-  pid_t s = fork();
-  if (s < 0) { close(pfd[0]); close(pfd[1]); say("f fork: %s\nend %s\n", strerror(errno), id); return; }
-  if (s == 0) {
+/* A supervisor process as main sees it: its pid (0: none), the pipe main sends it cases on and
+ * the pipe main reads its lines from. */
+struct sup { pid_t pid; int req; int out; };
+/* the long-lived supervisor: started before the first case that can use it, and again after it
+ * died (a fault of its case, a kill from outside); it holds no capability at all */
+static struct sup g_sup = { 0, -1, -1 };
+
+static void sup_gone(struct sup *s) {
+  if (s->pid > 0) {
+    kill(-s->pid, SIGKILL); /* its case processes are in its process group */
+    waitpid(s->pid, NULL, 0);
+    kill(-s->pid, SIGKILL); /* none outlives it */
+  }
+  if (s->req >= 0) close(s->req);
+  if (s->out >= 0) close(s->out);
+  s->pid = 0; s->req = s->out = -1;
+}
+
+/* Fork a supervisor (own process group, dies with main). keep_ptrace: a one-shot supervisor for
+ * a case asking for UFFD_FEATURE_EVENT_FORK, which keeps CAP_SYS_PTRACE until process 0 has
+ * opened its userfaultfd (userfaultfd_api); the long-lived supervisor never has it. */
+static int start_supervisor(struct sup *s, int keep_ptrace, int one_shot, char *why, size_t n) {
+  int req[2], outp[2];
+  if (pipe2(req, O_CLOEXEC)) { snprintf(why, n, "pipe: %s", strerror(errno)); return -1; }
+  if (pipe2(outp, O_CLOEXEC)) { close(req[0]); close(req[1]); snprintf(why, n, "pipe: %s", strerror(errno)); return -1; }
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(req[0]); close(req[1]); close(outp[0]); close(outp[1]);
+    snprintf(why, n, "fork: %s", strerror(errno)); return -1;
+  }
+  if (pid == 0) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    dup2(pfd[1], STDOUT_FILENO);
-    close(pfd[0]);
+    dup2(req[0], STDIN_FILENO);
+    dup2(outp[1], STDOUT_FILENO);
+    close(req[0]); close(req[1]); close(outp[0]); close(outp[1]);
+    if (s != &g_sup && g_sup.pid > 0) { close(g_sup.req); close(g_sup.out); } /* the other supervisor's */
     signal(SIGPIPE, SIG_DFL);
-    supervise();
+    supervisor_main(keep_ptrace, one_shot);
   }
-  setpgid(s, s);
-  close(pfd[1]);
+  setpgid(pid, pid);
+  close(req[0]); close(outp[1]);
+  s->pid = pid; s->req = req[1]; s->out = outp[0];
+  return 0;
+}
+
+/* Run one case on a supervisor: the long-lived one, or a one-shot one for a case that needs
+ * CAP_SYS_PTRACE; forward complete lines of its output; enforce the wall-clock limit. A
+ * supervisor that did not finish the case is killed with its process group (restarted for the
+ * next case), so a hang or a crash never outlives the case. */
+static void run_case(const char *id) {
+  say("begin %s\n", id);
+  int needs_ptrace = g_uffd_features >= 0 && (g_uffd_features & UFFD_FEATURE_EVENT_FORK);
+  struct sup one = { 0, -1, -1 }, *sp = needs_ptrace ? &one : &g_sup;
+  char why[256];
+  if (sp->pid > 0 && waitpid(sp->pid, NULL, WNOHANG) != 0) sup_gone(sp); /* died while idle */
+  if (sp->pid <= 0 && start_supervisor(sp, needs_ptrace, needs_ptrace, why, sizeof why)) {
+    say("f %s\nend %s\n", why, id);
+    return;
+  }
+  pid_t s = sp->pid;
+  struct case_msg m = { g_ncase_ops, g_inject_kind, g_inject_op, g_uffd_features };
+  /* a supervisor that died since: the read below sees it (EOF) and says how it ended */
+  if (!write_full(sp->req, &m, sizeof m)) write_full(sp->req, g_ops, (size_t)g_ncase_ops * sizeof g_ops[0]);
+  int pfd[1] = { sp->out };
   static char buf[1 << 16];
   size_t have = 0;
   long deadline = now_ms() + g_timeout_ms;
@@ -573,7 +674,7 @@ static void run_case(const char *id) {
       continue;
     }
     size_t done = (size_t)(last - buf);
-    if (saw_end) { have = 0; continue; } /* after `x` and `end`: S only tears its processes down */
+    if (saw_end) { have = 0; continue; } /* after `x` and `end`: a one-shot S only tears its processes down */
     /* `x` marks a complete case; anything after a complete line set is forwarded as is */
     for (size_t i = 0; i < done; i++)
       if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'x' && (buf[i + 1] == '\n')) saw_end = 1;
@@ -581,16 +682,16 @@ static void run_case(const char *id) {
     memmove(buf, last, have - done);
     have -= done;
     /* the reply is complete: `end` now, while S kills and reaps the case processes (their
-     * address spaces are torn down meanwhile); the next request is read once S is gone */
-    if (saw_end) say("end %s\n", id);
+     * address spaces are torn down meanwhile); the next case is read by S once they are gone */
+    if (saw_end) { say("end %s\n", id); if (sp == &g_sup) return; }
   }
-  close(pfd[0]);
   kill(-s, SIGKILL);
   int st = 0;
   waitpid(s, &st, 0);
-  /* case processes are in S's process group; make sure none outlives the case */
+  sp->pid = 0; /* reaped: sup_gone only closes its pipes and kills what is left of its group */
   kill(-s, SIGKILL);
-  if (saw_end) return; /* `end` was said with the reply */
+  sup_gone(sp);
+  if (saw_end) return; /* `end` was said with the reply (a one-shot supervisor) */
   if (timed_out) say("f timeout: the case did not finish within %ld ms\n", g_timeout_ms);
   else if (fault[0]) say("f %s\n", fault);
   else {

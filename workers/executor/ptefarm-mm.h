@@ -484,11 +484,33 @@ static struct proc P[MAXP];
 static int nprocs;
 static struct ctx CTX[MAXCTX];
 static int nctx;
-static uint8_t prev_obs[MAXP][MAXR][MAXPAGES];
-static uint8_t cur_obs[MAXP][MAXR][MAXPAGES];
+/* The supervisor's observation arrays (prev_obs[p][g][page] ...), in memory allocated once per
+ * supervisor by alloc_supervisor_arrays */
+static uint8_t (*prev_obs)[MAXR][MAXPAGES];
+static uint8_t (*cur_obs)[MAXR][MAXPAGES];
 /* the content read back after the last op (ptefarm-content.h): value and whether it was read */
-static uint64_t cur_val[MAXP][MAXR][MAXPAGES];
-static uint8_t cur_known[MAXP][MAXR][MAXPAGES];
+static uint64_t (*cur_val)[MAXR][MAXPAGES];
+static uint8_t (*cur_known)[MAXR][MAXPAGES];
+/* what observe_all reads from a process's reply pipe: codes, values, read flags (10 bytes a page) */
+static uint8_t *obs_buf;
+#define OBS_BUF_BYTES ((size_t)MAXR * MAXPAGES * 10)
+
+/* The arrays above, in one mapping that forks do not inherit (MADV_DONTFORK, mm/madvise.c:
+ * VM_DONTCOPY, skipped by dup_mmap). A long-lived supervisor keeps them faulted in across cases;
+ * inherited, every fork of process 0 would write-protect the pages the supervisor wrote (a
+ * copy-on-write fault at its next write to each). Only the supervisor touches them. */
+static void alloc_supervisor_arrays(void) {
+  size_t planes = (size_t)MAXP * MAXR * MAXPAGES;
+  size_t len = planes * (1 + 1 + 8 + 1) + OBS_BUF_BYTES;
+  uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) fatal("mmap of the supervisor's arrays (%zu bytes): %s", len, strerror(errno));
+  if (madvise(m, len, MADV_DONTFORK)) fatal("MADV_DONTFORK: %s", strerror(errno));
+  cur_val = (void *)m;               /* 8-byte elements first: aligned */
+  prev_obs = (void *)(m + planes * 8);
+  cur_obs = (void *)(m + planes * 9);
+  cur_known = (void *)(m + planes * 10);
+  obs_buf = m + planes * 11;
+}
 /* this op's observation becomes the previous one: only the pages regions have (the arrays are sized
  * for the largest geometry, 2 MiB each: copying them whole after every op cost 5x in throughput) */
 static void keep_obs(void) {
@@ -701,7 +723,7 @@ static void observe_all(void) {
     send_cmd(p, &c);
     if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
   }
-  static uint8_t buf[MAXR * MAXPAGES * 10];
+  uint8_t *buf = obs_buf;
   for (int p = 0; p < nprocs; p++) {
     P[p].observed = 0;
     if (!P[p].alive) continue;
