@@ -6,8 +6,11 @@
 // once when a chunk of results comes back) go out together, as one v 2 batch message per share of
 // the target's live workers, at most the jobs a worker advertises it takes (`batch` in its
 // heartbeat), and answered in chunks of the smallest worker's thread count; a job alone, or one
-// for a target with no announced batching worker, goes out as the v 1 single-job message. A batch
-// is one message in the work queue: it leaves the queue when all its jobs are answered.
+// for a target with no announced batching worker, goes out as the v 1 single-job message. While the
+// target's workers already have what they keep in hand (2 x threads each) published and unanswered,
+// new jobs wait (until the next result, at most HOLD_MS) to fill a whole batch: a deep window (the
+// farm's default concurrency) then travels in full batches. A batch is one message in the work
+// queue: it leaves the queue when all its jobs are answered.
 //
 // Ack flow: a worker publishes the result to PTEFARM_RESULTS and waits for the PubAck (the result is
 // then stored on the server's disk — the coordinator's durable record), and only then acks the job.
@@ -51,6 +54,8 @@ import {
 
 /** how long finished jobs' message deletions are collected before one batch removes them */
 const REMOVAL_BATCH_MS = 500;
+/** the longest jobs wait to fill a batch while the workers have enough to do */
+const HOLD_MS = 20;
 
 export interface FarmStats {
   /** jobs published (a retried publish counts once) */
@@ -102,7 +107,7 @@ export interface NatsTransportOptions extends ConsumerTuning {
 
 /** a job message in the work queue (one job or a batch): deleted once all its jobs are answered */
 interface QueuedMessage { seq?: number; open: number }
-interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; msg?: QueuedMessage }
+interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; msg?: QueuedMessage; published?: boolean }
 /** a job of this run whose result is recorded; `msg` is its message in the work queue, when known */
 interface Settled { hash: string; target: string; msg?: QueuedMessage }
 interface Pending { job: CaseJob; hash: string; timeoutMs: number }
@@ -125,6 +130,9 @@ export class NatsTransport implements Transport {
   /** jobs given to run() in this turn of the event loop, by target and timeout: published together */
   private readonly pending = new Map<string, Pending[]>();
   private flushScheduled = false;
+  private holdTimer?: NodeJS.Timeout;
+  /** jobs published (or being published) and not answered, by target */
+  private readonly outstanding = new Map<string, number>();
   /** resumed: unanswered jobs of this campaign found queued by the sweep, by id */
   private readonly adoptable = new Map<string, { hash: string; target: string; msg: QueuedMessage }>();
   private readonly live = new Map<string, LiveWorker>();
@@ -304,6 +312,11 @@ export class NatsTransport implements Transport {
       if (why) { this.reject(r.id, why); return; } // the real answer may still come
       this.waiting.delete(r.id);
       this.settle(r.id, { hash: w.hash, target: w.target, msg: w.msg });
+      if (w.published) {
+        this.outstanding.set(w.target, (this.outstanding.get(w.target) ?? 1) - 1);
+        // jobs held to fill a batch go once the workers have room
+        if (this.pending.size && !this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flush()); }
+      }
       w.resolve(this.accepted(r, w.target));
       return;
     }
@@ -500,18 +513,29 @@ export class NatsTransport implements Transport {
     });
   }
 
-  /** publish the jobs of this turn: per target, in batches sized by its live workers */
-  private flush() {
+  /** publish the jobs of this turn: per target, in batches sized by its live workers; `force`:
+   *  also those held to fill a batch */
+  private flush(force = false) {
     this.flushScheduled = false;
-    for (const [key, list] of this.pending) {
-      this.pending.delete(key);
+    let held = false;
+    // a snapshot: jobs held again are put back for a later flush, not visited twice in this one
+    const all = [...this.pending];
+    this.pending.clear();
+    for (const [key, list] of all) {
       const live = list.filter((p) => this.waiting.has(p.job.id));
       if (!live.length) continue;
       const target = live[0]!.job.target;
       const ws = this.workers(target);
+      const threadsOf = (b: WorkerBeat) => (Number.isInteger(b.threads) && b.threads >= 1 ? Math.min(b.threads, 4096) : 1);
       // what every live worker of the target takes (one that announced no batching: single jobs)
       const most = ws.length ? Math.min(MAX_BATCH_JOBS, ...ws.map((b) => (Number.isInteger(b.batch) && b.batch! >= 1 ? b.batch! : 1))) : 1;
-      const chunk = ws.length ? Math.max(1, Math.min(...ws.map((b) => (Number.isInteger(b.threads) && b.threads >= 1 ? b.threads : 1)))) : 1;
+      const chunk = ws.length ? Math.min(...ws.map(threadsOf)) : 1;
+      const inHand = ws.reduce((n, b) => n + 2 * threadsOf(b), 0);
+      if (!force && !this.closed && most > 1 && live.length < most && (this.outstanding.get(target) ?? 0) >= inHand) {
+        this.pending.set(key, live);
+        held = true;
+        continue;
+      }
       // a share per worker, so that every worker gets some of what is there now
       const per = Math.max(1, Math.min(most, Math.ceil(live.length / Math.max(1, ws.length))));
       const budget = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? MAX_BATCH_BYTES) - 4096;
@@ -525,6 +549,10 @@ export class NatsTransport implements Transport {
         bytes += json.length + 1;
       }
       if (group.length) this.publish(group, chunk);
+    }
+    if (held && !this.holdTimer) {
+      this.holdTimer = setTimeout(() => { this.holdTimer = undefined; this.flush(true); }, HOLD_MS);
+      this.holdTimer.unref();
     }
   }
 
@@ -552,7 +580,8 @@ export class NatsTransport implements Transport {
       msgID = batchMsgId(this.campaign, batchKey(this.campaign, group.map((g) => ({ id: g.p.job.id, hash: g.p.hash }))));
     }
     const msg: QueuedMessage = { open: group.length };
-    for (const { p } of group) this.waiting.get(p.job.id)!.msg = msg;
+    for (const { p } of group) { const w = this.waiting.get(p.job.id)!; w.msg = msg; w.published = true; }
+    this.outstanding.set(target, (this.outstanding.get(target) ?? 0) + group.length);
     const stop = () => this.closed || group.every(({ p }) => !this.waiting.has(p.job.id));
     void (async () => {
       await retrying('consumer', () => this.consumerFor(target), stop, () => { this.stats.publishRetries++; });
@@ -568,6 +597,7 @@ export class NatsTransport implements Transport {
         const w = this.waiting.get(p.job.id);
         if (!w) continue;
         this.waiting.delete(p.job.id);
+        this.outstanding.set(target, (this.outstanding.get(target) ?? 1) - 1);
         w.resolve({ id: p.job.id, fault: `infrastructure: cannot publish the job: ${(e as Error).message}`, worker: 'coordinator' });
       }
     });
@@ -578,6 +608,7 @@ export class NatsTransport implements Transport {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.removalTimer) clearTimeout(this.removalTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     // the last batch is sent, not awaited (as single deletes were before batching): the campaign's
     // final sweep removes what is left, and a request made while the server was away must not hold
     // the close for its timeout (a nats-server restart cost 4-6 s here: farm-chaos)
