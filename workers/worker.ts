@@ -1,13 +1,17 @@
 // The worker process of the NATS farm (`ptefarm worker --nats URL --target T`): announces itself
-// (probe facts + target) with heartbeats, pulls jobs of its target from the shared durable consumer
-// (at most `threads` ahead of its running ones), runs them on a piscina pool with the same task module
-// as the embedded transport (which checks each case where it ran: src/transport/verdict.ts),
-// publishes each result to the results stream, and acks the job only after the server stored the
-// result (PubAck). A thread is free again once its case ran: storing the result and acking overlap
-// the next case, and a pulled job waits in the worker only behind the running ones, so a killed
-// worker strands at most 3 x `threads` jobs (queued, running, being answered), and only for one
-// ack_wait; a stopping worker naks the queued ones at once. Every job is validated (envelope, case format, limits) before it is
-// executed; a bad one gets a fault result naming the problem and the worker keeps serving.
+// (probe facts + target, and how many jobs it takes per message) with heartbeats, pulls job
+// messages of its target from the shared durable consumer (a single job, v 1, or a batch, v 2:
+// src/transport/nats-common.ts BatchMessage; at most about `threads` jobs ahead of its running
+// ones), runs the jobs on a piscina pool with the same task module as the embedded transport (which
+// checks each case where it ran: src/transport/verdict.ts), publishes the results to the results
+// stream (a batch's in its fixed chunks, each as soon as its jobs have run), and acks the message
+// only after the server stored all of them (PubAck). A thread is free again once its case ran:
+// storing results and acking overlap the next case. A killed worker strands the messages in hand
+// for one ack_wait; their redelivery runs the batch again, and the chunks stored before are dropped
+// by the server as duplicates, so no stored result is lost or doubled. A stopping worker naks the
+// messages it has not started at once. Every message is validated (envelope, batch limits: jobs,
+// bytes, ids) and every job's case (format, limits) before it is executed; a bad one gets a fault
+// result naming the problem (a malformed batch: each job it names) and the worker keeps serving.
 import { hostname } from 'node:os';
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -24,9 +28,11 @@ import { clip, show, someProblems } from '../src/ops/bounded.ts';
 import { PROFILES } from '../src/model/profile.ts';
 
 const hasProfile = (name: string) => Object.hasOwn(PROFILES, name);
+import type { Case } from '../src/ops/schema.ts';
+import type { CheckRequest } from '../src/transport/transport.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, PING_SUBJECT, WORKING_FRACTION, connectNats, consumerName, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
-  resultMsgId, resultSubject, retrying, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, MAX_BATCH_BYTES, MAX_BATCH_JOBS, PING_SUBJECT, WORKING_FRACTION, batchChunks, batchKey, connectNats, consumerName, deadBatchMsgId, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
+  resultChunkMsgId, resultMsgId, resultSubject, retrying, type BatchMessage, type JobMessage, type NatsAuth, type ResultBatchMessage, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
 export interface WorkerOptions {
@@ -74,12 +80,107 @@ export function envelopeProblems(j: Partial<JobMessage>, target: string): string
   if (j.timeoutMs !== undefined && !wholeIn(j.timeoutMs, 1, MAX_TIMER_MS)) p.push(`timeoutMs: expected a whole number of milliseconds 1..${MAX_TIMER_MS}, got ${show(j.timeoutMs)}`);
   if (j.maxDeliver !== undefined && !wholeIn(j.maxDeliver, 1, 1_000_000)) p.push(`maxDeliver: expected a whole number 1..1000000, got ${show(j.maxDeliver)}`);
   if (j.ackWaitMs !== undefined && !wholeIn(j.ackWaitMs, 100, MAX_TIMER_MS)) p.push(`ackWaitMs: expected a whole number of milliseconds 100..${MAX_TIMER_MS}, got ${show(j.ackWaitMs)}`);
-  if (j.check !== undefined && (typeof j.check !== 'object' || j.check === null || Array.isArray(j.check) ||
-    (j.check.profile !== undefined && (typeof j.check.profile !== 'string' || !hasProfile(j.check.profile))) ||
-    (j.check.traces !== undefined && j.check.traces !== 'failing' && j.check.traces !== 'all'))) {
-    p.push(`check: expected { profile?: a known kernel profile (${Object.keys(PROFILES).join(', ')}), traces?: "failing" | "all" }, got ${show(j.check)}`);
-  }
+  const c = checkProblem(j.check);
+  if (c) p.push(`check: ${c}`);
   return p;
+}
+
+function checkProblem(check: unknown): string | undefined {
+  const c = check as CheckRequest | null | undefined;
+  if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c) ||
+    (c.profile !== undefined && (typeof c.profile !== 'string' || !hasProfile(c.profile))) ||
+    (c.traces !== undefined && c.traces !== 'failing' && c.traces !== 'all'))) {
+    return `expected { profile?: a known kernel profile (${Object.keys(PROFILES).join(', ')}), traces?: "failing" | "all" }, got ${show(check)}`;
+  }
+  return undefined;
+}
+
+/** Problems of a batch message (v 2) as a whole: envelope fields, the batch limits (jobs, bytes)
+ *  and each job's id (1..200 characters, unique in the batch), hash and check; any of them refuses
+ *  the whole batch. Each job's case is checked by validateCase when it is about to run. */
+export function batchProblems(b: Partial<BatchMessage>, target: string, bytes: number): string[] {
+  const p: string[] = [];
+  if (bytes > MAX_BATCH_BYTES) p.push(`batch: ${bytes} bytes exceed the limit of ${MAX_BATCH_BYTES}`);
+  if (b.v !== 2) p.push(`v: expected 2, got ${show(b.v)}`);
+  if (typeof b.campaign !== 'string' || !CAMPAIGN_RE.test(b.campaign)) p.push(`campaign: expected a campaign id ([A-Za-z0-9_-]{1,64}), got ${show(b.campaign)}`);
+  if (b.target !== target) p.push(`target: this worker runs ${target}, the batch asks for ${show(b.target)}`);
+  if (!wholeIn(b.timeoutMs, 1, MAX_TIMER_MS)) p.push(`timeoutMs: expected a whole number of milliseconds 1..${MAX_TIMER_MS}, got ${show(b.timeoutMs)}`);
+  if (b.maxDeliver !== undefined && !wholeIn(b.maxDeliver, 1, 1_000_000)) p.push(`maxDeliver: expected a whole number 1..1000000, got ${show(b.maxDeliver)}`);
+  if (b.ackWaitMs !== undefined && !wholeIn(b.ackWaitMs, 100, MAX_TIMER_MS)) p.push(`ackWaitMs: expected a whole number of milliseconds 100..${MAX_TIMER_MS}, got ${show(b.ackWaitMs)}`);
+  if (!wholeIn(b.chunk, 1, MAX_BATCH_JOBS)) p.push(`chunk: expected a whole number 1..${MAX_BATCH_JOBS}, got ${show(b.chunk)}`);
+  if (!Array.isArray(b.jobs) || b.jobs.length === 0) { p.push(`jobs: expected an array of 1..${MAX_BATCH_JOBS} jobs, got ${show(b.jobs)}`); return p; }
+  if (b.jobs.length > MAX_BATCH_JOBS) p.push(`jobs: ${b.jobs.length} jobs exceed the limit of ${MAX_BATCH_JOBS} per batch`);
+  const seen = new Map<string, number>();
+  b.jobs.slice(0, MAX_BATCH_JOBS).forEach((j: Partial<BatchMessage['jobs'][number]> | null, i) => {
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) { p.push(`jobs[${i}]: expected a job object, got ${show(j)}`); return; }
+    if (typeof j.id !== 'string' || !j.id || j.id.length > 200) p.push(`jobs[${i}].id: expected a job id of 1..200 characters, got ${show(j.id)}`);
+    else if (seen.has(j.id)) p.push(`jobs[${i}].id: ${show(j.id)} is also jobs[${seen.get(j.id)}]'s`);
+    else seen.set(j.id, i);
+    if (typeof j.hash !== 'string' || !j.hash || j.hash.length > 200) p.push(`jobs[${i}].hash: expected a string of 1..200 characters, got ${show(j.hash)}`);
+    const c = checkProblem(j.check);
+    if (c) p.push(`jobs[${i}].check: ${c}`);
+  });
+  return p;
+}
+
+/** one job of a pulled message */
+interface Job { work: Work; pos: number; id: string; hash: string; case: unknown; check?: CheckRequest; problems: string[]; dead?: boolean }
+/** a pulled message: one job (v 1) or a batch (v 2), answered in chunks by position */
+interface Work {
+  m: JsMsg; v: 1 | 2; campaign: string; key: string; chunk: number;
+  timeoutMs?: number; maxDeliver?: number; ackWaitMs?: number;
+  /** problems of the message as a whole: none of its jobs runs */
+  envelope: string[];
+  jobs: Job[]; results: (CaseResult | undefined)[]; chunks: [number, number][]; chunksLeft: number;
+  /** a job of it was started (or it is being dead-lettered): a stopping worker finishes it */
+  started: boolean;
+  keep?: NodeJS.Timeout;
+}
+
+/** A pulled message as the worker's unit of work. A message that cannot be read as a batch is
+ *  answered as one job (v 1), under its id, else its Ptefarm-Job header, else `seq-<n>`. */
+function parseWork(m: JsMsg, target: string): Work {
+  let raw: Record<string, unknown> | null | undefined;
+  let notJson: string | undefined;
+  try { raw = m.json<Record<string, unknown> | null>(); } catch (e) { notJson = `job: not valid JSON: ${(e as Error).message}`; }
+  const header = (name: string) => m.headers?.get(name) || undefined;
+  const campaignOf = (c: unknown) => (typeof c === 'string' && CAMPAIGN_RE.test(c) ? c : (CAMPAIGN_RE.test(header('Ptefarm-Campaign') ?? '') ? header('Ptefarm-Campaign')! : '_invalid'));
+  const work = (w: Omit<Work, 'results' | 'chunks' | 'chunksLeft' | 'started' | 'jobs'>, jobs: Omit<Job, 'work' | 'pos'>[]): Work => {
+    const out = w as Work;
+    out.jobs = jobs.map((j, pos) => ({ ...j, work: out, pos }));
+    out.results = new Array(jobs.length);
+    out.chunks = batchChunks(jobs.length, w.chunk);
+    out.chunksLeft = out.chunks.length;
+    out.started = false;
+    return out;
+  };
+  if (notJson === undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) && raw.v === 2) {
+    const b = raw as Partial<BatchMessage>;
+    const envelope = batchProblems(b, target, m.data.length);
+    const campaign = campaignOf(b.campaign);
+    // the jobs it names: all when it is sound, else those with a usable id (each gets the fault)
+    const ids = new Set<string>();
+    const jobs = (Array.isArray(b.jobs) ? b.jobs.slice(0, MAX_BATCH_JOBS) : []).flatMap((j: Partial<BatchMessage['jobs'][number]> | null) => {
+      if (typeof j?.id !== 'string' || !j.id || j.id.length > 200 || ids.has(j.id)) return [];
+      ids.add(j.id);
+      const hash = typeof j.hash === 'string' && j.hash && j.hash.length <= 200 ? j.hash : 'none';
+      return [{ id: j.id, hash, case: j.case, ...(envelope.length ? {} : { check: j.check }), problems: [] as string[] }];
+    });
+    if (jobs.length) {
+      return work({ m, v: 2, campaign, key: batchKey(campaign, jobs), chunk: envelope.length ? jobs.length : b.chunk!, envelope,
+        ...(envelope.length ? {} : { timeoutMs: b.timeoutMs, maxDeliver: b.maxDeliver, ackWaitMs: b.ackWaitMs }) }, jobs);
+    }
+    const id = header('Ptefarm-Job') ?? `seq-${m.seq}`;
+    return work({ m, v: 1, campaign, key: '', chunk: 1, envelope }, [{ id: id.slice(0, 200), hash: 'none', case: undefined, problems: [] }]);
+  }
+  const j = (raw ?? {}) as Partial<JobMessage>;
+  const envelope = notJson !== undefined ? [notJson] : envelopeProblems(j, target);
+  const ok = !envelope.length;
+  const id = typeof j.id === 'string' && j.id && j.id.length <= 200 ? j.id : (header('Ptefarm-Job') ?? `seq-${m.seq}`).slice(0, 200);
+  // the hash names the result (Nats-Msg-Id): only a well-formed one is echoed
+  const hash = typeof j.hash === 'string' && j.hash.length <= 200 ? j.hash : 'none';
+  return work({ m, v: 1, campaign: campaignOf(j.campaign), key: '', chunk: 1, envelope, ...(ok ? { timeoutMs: j.timeoutMs, maxDeliver: j.maxDeliver, ackWaitMs: j.ackWaitMs } : {}) },
+    [{ id, hash, case: j.case, ...(ok && j.check ? { check: j.check } : {}), problems: [] }]);
 }
 
 export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
@@ -120,10 +221,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   let stopping = false;
   const started = Date.now();
   let slotFreed: (() => void) | undefined;
-  const inHand = new Set<Promise<void>>();
   let current: { stop(): void } | undefined;
 
-  const beat = (): WorkerBeat => ({ id, host: hostname(), pid: process.pid, target: o.target, threads, caps, busy, done: stats.done, refused: stats.refused, started, intervalMs: heartbeatMs });
+  const beat = (): WorkerBeat => ({ id, host: hostname(), pid: process.pid, target: o.target, threads, caps, busy, done: stats.done, refused: stats.refused, started, intervalMs: heartbeatMs, batch: Math.min(MAX_BATCH_JOBS, 2 * threads) });
   const announce = () => { try { nc.publish(HEARTBEAT_SUBJECT, JSON.stringify(beat())); } catch { /* reconnecting */ } };
   announce();
   const hb = setInterval(announce, heartbeatMs);
@@ -136,133 +236,159 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   })().catch(() => undefined);
 
-  const publishResult = async (campaign: string, r: ResultMessage) => {
-    const data = JSON.stringify(r);
+  /** publish one result message under `msgID`; a message the server will not take (too large)
+   *  goes again with each of its results replaced by a small fault, so no job is left unanswered */
+  const publishResults = async (campaign: string, msg: ResultMessage | ResultBatchMessage, msgID: string) => {
     try {
-      const ack = await retrying('result', () => js.publish(resultSubject(campaign), data, { msgID: resultMsgId(campaign, r.id, r.hash) }), () => false, () => { stats.publishRetries++; });
+      const ack = await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(msg), { msgID }), () => false, () => { stats.publishRetries++; });
       if (ack.duplicate) stats.duplicatesDropped++;
     } catch (e) {
-      // a result the server will not take (too large): publish a small fault instead of losing the case
-      const small: ResultMessage = { ...r, result: { id: r.id, fault: `worker: result not publishable: ${(e as Error).message}`, worker: id } };
-      await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(small), { msgID: resultMsgId(campaign, r.id, r.hash) }), () => false);
+      const small = (r: CaseResult): CaseResult => ({ id: r.id, fault: `worker: result not publishable: ${clip((e as Error).message)}`, worker: id });
+      const fallback = msg.v === 2 ? { ...msg, results: msg.results.map((x) => ({ ...x, result: small(x.result) })) } : { ...msg, result: small(msg.result) };
+      await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(fallback), { msgID }), () => false);
     }
   };
 
-  /** ack without waiting for the server's confirmation (no round trip per case): an ack lost in
-   *  a server outage costs nothing, because the coordinator removes the job from the queue once it
-   *  sees the result (src/transport/nats.ts), and a redelivery's result is a dropped duplicate */
+  /** ack without waiting for the server's confirmation (no round trip per message): an ack lost in
+   *  a server outage costs nothing, because the coordinator removes the message from the queue once
+   *  it sees all its results (src/transport/nats.ts), and a redelivery's results are dropped duplicates */
   const ack = (m: JsMsg) => {
     try { m.ack(); } catch { stats.ackFailures++; }
   };
 
-  const deadLetter = async (m: JsMsg, job: JobMessage) => {
-    const attempts = m.info.deliveryCount - 1;
+  /** jobs of held messages waiting for a thread */
+  const queued: Job[] = [];
+  const works = new Set<Work>();
+  let idle: (() => void) | undefined;
+  /** jobs per message lately: how many messages one pull asks for */
+  let perMessage = 1;
+
+  /** a pulled message, parsed and kept ours (in progress) from the moment it arrives: ack_wait only
+   *  has to cover a dead worker, not a long case nor the wait in this worker's queue */
+  const hold = (m: JsMsg): Work => {
+    const w = parseWork(m, o.target);
+    const ackWaitMs = !w.envelope.length && w.ackWaitMs ? w.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
+    w.keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(100, ackWaitMs / WORKING_FRACTION));
+    works.add(w);
+    perMessage = 0.75 * perMessage + 0.25 * w.jobs.length;
+    if (w.envelope.length) {
+      // nothing of it runs: every job it names gets the fault naming the problem
+      const shown = someProblems(w.envelope, 8).join('; ');
+      log(`worker ${id}: refused ${w.v === 2 ? `a batch of ${w.jobs.length} job(s)` : `job ${w.jobs[0]!.id}`} of campaign ${w.campaign}: ${shown}`);
+      for (const j of w.jobs) j.problems = w.envelope;
+    } else if (w.maxDeliver !== undefined && m.info.deliveryCount > w.maxDeliver) {
+      // the last delivery the consumer makes: every earlier one died or hung without a result
+      w.started = true;
+      track(deadLetter(w));
+      return w;
+    }
+    queued.push(...w.jobs);
+    return w;
+  };
+
+  const deadLetter = async (w: Work) => {
+    const attempts = w.m.info.deliveryCount - 1;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(attempts));
-    await retrying('dead-letter', () => js.publish(deadSubject(job.campaign), m.data, { headers: h, msgID: `dead/${job.campaign}/${job.id}/${job.hash}` }), () => false);
-    await publishResult(job.campaign, {
-      v: 1, campaign: job.campaign, id: job.id, hash: job.hash, dead: true, delivery: m.info.deliveryCount, origin,
-      result: { id: job.id, fault: deadLetterFault(attempts, job.target, job.campaign), worker: id },
-    });
-    ack(m);
-    stats.deadLettered++;
-    log(`worker ${id}: dead-lettered job ${job.id} of campaign ${job.campaign} after ${attempts} deliveries without a result`);
+    await retrying('dead-letter', () => js.publish(deadSubject(w.campaign), w.m.data, { headers: h, msgID: w.v === 2 ? deadBatchMsgId(w.campaign, w.key) : `dead/${w.campaign}/${w.jobs[0]!.id}/${w.jobs[0]!.hash}` }), () => false);
+    // a chunk an earlier delivery stored keeps its results: same Nats-Msg-Id, dropped by the server
+    const fault = deadLetterFault(attempts, o.target, w.campaign);
+    for (const j of w.jobs) { j.dead = true; w.results[j.pos] = { id: j.id, fault, worker: id }; }
+    await Promise.all(w.chunks.map((_, k) => publishChunk(w, k)));
+    stats.deadLettered += w.jobs.length;
+    log(`worker ${id}: dead-lettered ${w.v === 2 ? `a batch of ${w.jobs.length} job(s)` : `job ${w.jobs[0]!.id}`} of campaign ${w.campaign} after ${attempts} deliveries without a result`);
   };
 
-  /** `ran`: called once the job's case has run (or was refused): its thread takes the next job
-   *  while the result is stored and the job acked */
-  /** a pulled job message, parsed and kept ours (in progress) from the moment it arrives: ack_wait
-   *  only has to cover a dead worker, not a long case nor the wait in this worker's queue */
-  interface Held { m: JsMsg; job: Partial<JobMessage> | undefined; problems: string[]; keep: NodeJS.Timeout }
-  const hold = (m: JsMsg): Held => {
-    let job: Partial<JobMessage> | undefined;
-    let problems: string[] = [];
-    try { job = m.json<JobMessage>(); } catch (e) { problems = [`job: not valid JSON: ${(e as Error).message}`]; }
-    if (job !== undefined) problems = envelopeProblems(job ?? {}, o.target);
-    // the coordinator may have changed ack_wait after this worker read it: the job says what it is
-    const ackWaitMs = !problems.length && job!.ackWaitMs ? job!.ackWaitMs : Number(cinfo.config.ack_wait ?? 30e9) / 1e6;
-    const keep = setInterval(() => { try { m.working(); } catch { /* reconnecting */ } }, Math.max(100, ackWaitMs / WORKING_FRACTION));
-    return { m, job, problems, keep };
-  };
-
-  const handle = async ({ m, job, problems, keep }: Held, ran: () => void) => {
-    try {
-      if (!problems.length && job!.maxDeliver !== undefined && m.info.deliveryCount > job!.maxDeliver) {
-        // the last delivery the consumer makes: every earlier one died or hung without a result
-        await deadLetter(m, job as JobMessage);
-        return;
-      }
-      const campaign = job && typeof job.campaign === 'string' && CAMPAIGN_RE.test(job.campaign) ? job.campaign
-        : (m.headers?.get('Ptefarm-Campaign') && CAMPAIGN_RE.test(m.headers.get('Ptefarm-Campaign')) ? m.headers.get('Ptefarm-Campaign') : '_invalid');
-      const jobId = job && typeof job.id === 'string' && job.id && job.id.length <= 200 ? job.id : (m.headers?.get('Ptefarm-Job') || `seq-${m.seq}`);
-      // the hash names the result (Nats-Msg-Id): only a well-formed one is echoed
-      const hash = job && typeof job.hash === 'string' && job.hash.length <= 200 ? job.hash : 'none';
-      if (!problems.length) {
-        const caseProblems = validateCase(job!.case, limits);
-        if (caseProblems.length) problems = caseProblems.map((p) => `case ${p}`);
-      }
-      let result: CaseResult;
-      if (problems.length) {
-        stats.refused++;
-        const shown = someProblems(problems, 8).join('; ');
-        result = { id: jobId, fault: `refused by worker ${id}: invalid job (not executed): ${shown}`, worker: id, ms: 0 };
-        log(`worker ${id}: refused job ${jobId} of campaign ${campaign}: ${shown}`);
-      } else {
-        const timeoutMs = Math.min(job!.timeoutMs ?? maxCaseMs, maxCaseMs);
-        const task: CaseJob = { id: jobId, target: o.target, case: job!.case! };
-        // the check is made here, in the pool thread that ran the case (workers/task.ts)
-        if (job!.check) task.check = { ...(job!.check.profile ? { profile: job!.check.profile } : {}), ...(job!.check.traces ? { traces: job!.check.traces } : {}) };
-        // whatever goes wrong in running it, the job gets a result (a handler that throws leaves the
-        // job to be redelivered until it is dead-lettered)
-        try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: jobId, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
-        result = { ...result, id: jobId, worker: `${id}/${result.worker ?? ''}` };
-      }
-      ran();
-      await publishResult(campaign, { v: 1, campaign, id: jobId, hash, origin, result, delivery: m.info.deliveryCount });
-      // only now: the result is on the server's disk
-      ack(m);
-      stats.done++;
-    } finally {
-      clearInterval(keep);
+  /** store the results of chunk k of `w`; the message is acked once all its chunks are stored */
+  const publishChunk = async (w: Work, k: number) => {
+    const [a, b] = w.chunks[k]!;
+    const delivery = w.m.info.deliveryCount;
+    if (w.v === 1) {
+      const j = w.jobs[0]!;
+      await publishResults(w.campaign, { v: 1, campaign: w.campaign, id: j.id, hash: j.hash, origin, result: w.results[0]!, delivery, ...(j.dead ? { dead: true } : {}) }, resultMsgId(w.campaign, j.id, j.hash));
+    } else {
+      const results = w.jobs.slice(a, b).map((j) => ({ id: j.id, hash: j.hash, result: w.results[j.pos]!, ...(j.dead ? { dead: true } : {}) }));
+      await publishResults(w.campaign, { v: 2, campaign: w.campaign, origin, delivery, results }, resultChunkMsgId(w.campaign, w.key, k));
+    }
+    if (--w.chunksLeft === 0) {
+      // only now: every result of the message is on the server's disk
+      ack(w.m);
+      clearInterval(w.keep);
+      works.delete(w);
+      const wake = idle; idle = undefined; wake?.();
     }
   };
 
-  /** jobs pulled and not yet running: up to `threads` more than the threads, so that a thread
-   *  that finishes a case starts the next one at once instead of waiting for a pull round trip */
-  const queued: Held[] = [];
+  const inHand = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => inHand.delete(q));
+    inHand.add(q);
+  };
+
+  /** job `j` has its result: its chunk goes out once every job of the chunk has one */
+  const answered = (j: Job, result: CaseResult) => {
+    const w = j.work;
+    w.results[j.pos] = result;
+    stats.done++;
+    const k = Math.floor(j.pos / w.chunk);
+    const [a, b] = w.chunks[k]!;
+    for (let i = a; i < b; i++) if (w.results[i] === undefined) return;
+    track(publishChunk(w, k));
+  };
+
+  const runJob = async (j: Job): Promise<CaseResult> => {
+    const w = j.work;
+    const timeoutMs = Math.min(w.timeoutMs ?? maxCaseMs, maxCaseMs);
+    const task: CaseJob = { id: j.id, target: o.target, case: j.case as Case };
+    // the check is made here, in the pool thread that ran the case (workers/task.ts)
+    if (j.check) task.check = { ...(j.check.profile ? { profile: j.check.profile } : {}), ...(j.check.traces ? { traces: j.check.traces } : {}) };
+    let result: CaseResult;
+    // whatever goes wrong in running it, the job gets a result (a message left unanswered would be
+    // redelivered until it is dead-lettered)
+    try { result = await pool.run(task, { timeoutMs }); } catch (e) { result = { id: j.id, fault: `worker: ${clip((e as Error).message ?? String(e))}`, ms: 0 }; }
+    return { ...result, id: j.id, worker: `${id}/${result.worker ?? ''}` };
+  };
+
+  /** start queued jobs on free threads; a refused job needs no thread */
   const dispatch = () => {
-    while (!stopping && busy < threads && queued.length) {
-      const h = queued.shift()!;
+    while (queued.length && (busy < threads || queued[0]!.problems.length)) {
+      const j = queued.shift()!;
+      j.work.started = true;
+      if (!j.problems.length) {
+        const caseProblems = validateCase(j.case, limits);
+        if (caseProblems.length) j.problems = caseProblems.map((p) => `case ${p}`);
+      }
+      if (j.problems.length) {
+        stats.refused++;
+        const shown = someProblems(j.problems, 8).join('; ');
+        if (j.problems !== j.work.envelope) log(`worker ${id}: refused job ${j.id} of campaign ${j.work.campaign}: ${shown}`);
+        answered(j, { id: j.id, fault: `refused by worker ${id}: invalid job (not executed): ${shown}`, worker: id, ms: 0 });
+        continue;
+      }
       busy++;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
+      track(runJob(j).then((r) => {
         busy--;
+        // the thread takes the next job while this result waits for its chunk and is stored
         dispatch();
-        const w = slotFreed; slotFreed = undefined; w?.();
-      };
-      const p = handle(h, release).catch((e) => log(`worker ${id}: job failed: ${(e as Error).message}`)).finally(() => {
-        release();
-        inHand.delete(p);
-      });
-      inHand.add(p);
+        const wake = slotFreed; slotFreed = undefined; wake?.();
+        answered(j, r);
+      }, (e) => { busy--; dispatch(); throw e; }));
     }
   };
 
   const loop = async () => {
     let consumer: Consumer | undefined;
     while (!stopping) {
+      // at most `threads` jobs beyond the running ones: little hoarding, a crash strands little
       const free = 2 * threads - busy - queued.length;
       if (free <= 0) { await new Promise<void>((r) => { slotFreed = r; }); continue; }
       try {
         consumer ??= await js.consumers.get(JOBS_STREAM, consumerName(o.target));
-        // at most `threads` jobs beyond the running ones: little hoarding, a crash strands little
         // a short expiry bounds how long a pull lost in a server restart keeps this worker idle
-        const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
+        const batch = await consumer.fetch({ max_messages: Math.max(1, Math.floor(free / Math.max(1, perMessage))), expires: 2000 });
         current = batch;
         for await (const m of batch) {
-          queued.push(hold(m));
+          hold(m);
           dispatch();
         }
         current = undefined;
@@ -277,9 +403,19 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-    // jobs pulled but never started go back to the queue now, not after ack_wait
-    for (const h of queued.splice(0)) { clearInterval(h.keep); try { h.m.nak(); } catch { /* closed: redelivered after ack_wait */ } }
+    // messages pulled and not started go back to the queue now, not after ack_wait; a started
+    // batch is finished (its jobs are at most a batch)
+    for (const w of [...works]) {
+      if (w.started) continue;
+      clearInterval(w.keep);
+      works.delete(w);
+      try { w.m.nak(); } catch { /* closed: redelivered after ack_wait */ }
+    }
+    for (let i = queued.length - 1; i >= 0; i--) if (!works.has(queued[i]!.work)) queued.splice(i, 1);
+    dispatch();
+    while (works.size) await new Promise<void>((r) => { idle = r; });
   };
+
 
   log(`worker ${id}: serving ${o.target} with ${threads} thread(s) on ${o.url}`);
   const done = loop().then(async () => {

@@ -59,5 +59,6 @@ process.stdout.write(`${JSON.stringify({
   process_cpu_ms_per_case: ((u.user + u.system) / 1000 / s.cases).toFixed(3),
   coordinator_cpu_ms_per_case: (coord / s.cases).toFixed(3),
   ...(nats ? { worker_process_cpu_ms_per_case: (wcpu / s.cases).toFixed(3), nats_server_cpu_ms_per_case: (ncpu / s.cases).toFixed(3) } : {}),
+  ...('stats' in pool ? { nats_messages: { jobs: (pool.stats as { messages?: number }).messages, results: (pool.stats as { received: number }).received } } : {}),
   job_bytes_per_case: per(counted.jobBytes), result_bytes_per_case: per(counted.resultBytes), traces_returned: counted.traces,
 })}\n`);

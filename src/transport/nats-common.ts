@@ -3,7 +3,7 @@
 // and the idempotent creation of streams and consumers. Only JetStream features of nats-server 2.9.
 //
 // Layout (all file storage, so a server restart with the same store dir loses nothing):
-//   PTEFARM_JOBS     work-queue   ptefarm.job.<target-token>     one job per message
+//   PTEFARM_JOBS     work-queue   ptefarm.job.<target-token>     one job (v 1) or a batch of jobs (v 2) per message
 //     durable consumer job_<target-token> per target, filter ptefarm.job.<target-token>; every worker
 //     of that target pulls from it, so a case only ever reaches a worker that runs its target
 //   PTEFARM_RESULTS  limits       ptefarm.result.<campaign>      the coordinator's durable record
@@ -67,7 +67,13 @@ export function targetToken(spec: string): string {
   return spec.replace(/[^A-Za-z0-9-]/g, (ch) => `_${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-export const jobSubject = (target: string) => `ptefarm.job.${targetToken(target)}`;
+const jobSubjects = new Map<string, string>();
+/** (memoized: a regular expression per job was a percent of the coordinator's CPU) */
+export const jobSubject = (target: string) => {
+  let s = jobSubjects.get(target);
+  if (s === undefined) { s = `ptefarm.job.${targetToken(target)}`; if (jobSubjects.size < 1000) jobSubjects.set(target, s); }
+  return s;
+};
 export const consumerName = (target: string) => `job_${targetToken(target)}`;
 export const resultSubject = (campaign: string) => `ptefarm.result.${campaign}`;
 export const deadSubject = (campaign: string) => `ptefarm.dead.${campaign}`;
@@ -99,6 +105,80 @@ export interface JobMessage {
   /** the consumer's ack_wait as the coordinator set it: the worker calls working() well within it */
   ackWaitMs?: number;
 }
+
+/** One job of a batch message. */
+export interface BatchJob {
+  id: string;
+  /** hash of (target, canonical case), as in JobMessage */
+  hash: string;
+  /** unvalidated on the wire: the worker validates before executing */
+  case: Case;
+  check?: CheckRequest;
+}
+
+/**
+ * Several jobs of one campaign and target in one message (v 2; a single job still travels as the
+ * v 1 JobMessage, which every worker reads). The work queue holds the batch as one message: it is
+ * acked once every job's result is stored, and redelivered whole when its worker dies or stalls.
+ * So that a redelivery neither loses nor doubles a result already stored, results go back in fixed
+ * chunks by position (chunk k = jobs[k*chunk .. (k+1)*chunk), batchChunks) with a Nats-Msg-Id of
+ * (batch, k) (resultChunkMsgId): a redelivery's chunk that was stored before is dropped by the
+ * server, and the coordinator keeps the first result per job anyway.
+ */
+export interface BatchMessage {
+  v: 2;
+  campaign: string;
+  target: string;
+  /** per-case timeout the campaign asked for */
+  timeoutMs: number;
+  maxDeliver?: number;
+  ackWaitMs?: number;
+  /** results go back in chunks of this many jobs, by position */
+  chunk: number;
+  jobs: BatchJob[];
+}
+
+/** One job's answer in a result batch. */
+export interface BatchResult {
+  id: string;
+  hash: string;
+  result: CaseResult;
+  dead?: boolean;
+}
+
+/** The results of one chunk of a batch (v 2), from one producer and one delivery of the batch. */
+export interface ResultBatchMessage {
+  v: 2;
+  campaign: string;
+  origin: ResultOrigin;
+  delivery?: number;
+  results: BatchResult[];
+}
+
+/** jobs per batch message: the most a worker takes in one (it refuses a larger batch) */
+export const MAX_BATCH_JOBS = 64;
+/** bytes of a batch message a worker takes (the coordinator stays under it and the server's max_payload) */
+export const MAX_BATCH_BYTES = 1 << 20;
+
+/** The identity of a batch: of its campaign, job ids and hashes (16 hex). Workers compute it from
+ *  the message, so a forged batch can only collide with a batch of the same jobs. */
+export function batchKey(campaign: string, jobs: readonly { id: string; hash: string }[]): string {
+  const h = createHash('sha256').update(campaign);
+  for (const j of jobs) h.update('\0').update(j.id).update('\0').update(j.hash);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** [start, end) of each result chunk of a batch of `n` jobs answered `chunk` at a time */
+export function batchChunks(n: number, chunk: number): [number, number][] {
+  const c = Math.max(1, Math.floor(chunk));
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i += c) out.push([i, Math.min(n, i + c)]);
+  return out;
+}
+
+export const batchMsgId = (campaign: string, key: string) => `jobs/${campaign}/${key}`;
+export const resultChunkMsgId = (campaign: string, key: string, k: number) => `res/${campaign}/${key}/${k}`;
+export const deadBatchMsgId = (campaign: string, key: string) => `dead/${campaign}/${key}`;
 
 /** Who produced a result, as the result says. Unauthenticated: who may publish results at all is
  *  decided by the NATS server's users/permissions and TLS (README, Distributed campaigns). */
@@ -137,6 +217,8 @@ export interface WorkerBeat {
   started: number;
   /** the worker's heartbeat period; the coordinator declares it dead after 3 missed beats */
   intervalMs: number;
+  /** the most jobs it takes in one batch message (absent: an older worker, sent single jobs) */
+  batch?: number;
 }
 
 const boundedString = (max: number) => z.string().min(1).max(max);
@@ -159,13 +241,48 @@ const resultMessageSchema = z.object({
   dead: z.boolean().optional(),
 });
 
+const firstIssue = (e: z.ZodError, prefix = '') => {
+  const i = e.issues[0];
+  return `${prefix}${i.path.length ? i.path.join('.') : prefix ? '' : 'message'}: ${i.message}`.replace(/\.: /, ': ').slice(0, 200);
+};
+
 /** The result message, or a short reason naming the first bad field. */
 export function parseResultMessage(raw: unknown): { ok: ResultMessage } | { bad: string } {
   const r = resultMessageSchema.safeParse(raw);
   // result.id is not trusted: the coordinator sets it from the message id it accepted
   if (r.success) return { ok: r.data as unknown as ResultMessage };
-  const i = r.error.issues[0];
-  return { bad: `${i.path.length ? i.path.join('.') : 'message'}: ${i.message}`.slice(0, 200) };
+  return { bad: firstIssue(r.error) };
+}
+
+const resultBatchSchema = z.object({
+  v: z.literal(2),
+  campaign: boundedString(64),
+  origin: z.object({ id: boundedString(200), target: boundedString(1024) }),
+  delivery: z.number().int().min(1).optional(),
+  results: z.array(z.unknown()).min(1).max(MAX_BATCH_JOBS),
+});
+const batchResultSchema = resultMessageSchema.pick({ id: true, hash: true, result: true, dead: true });
+
+/**
+ * The results of a message of either version, each as a v 1 ResultMessage (campaign, origin and
+ * delivery from the batch), plus the entries that are not results, each with its id (when it has
+ * one) and a short reason. A malformed envelope is one `bad` entry for the whole message.
+ */
+export function parseResults(raw: unknown): { ok: ResultMessage[]; bad: { id: unknown; why: string }[] } {
+  if ((raw as { v?: unknown } | null)?.v !== 2) {
+    const one = parseResultMessage(raw);
+    return 'ok' in one ? { ok: [one.ok], bad: [] } : { ok: [], bad: [{ id: (raw as { id?: unknown } | null)?.id, why: one.bad }] };
+  }
+  const env = resultBatchSchema.safeParse(raw);
+  if (!env.success) return { ok: [], bad: [{ id: undefined, why: firstIssue(env.error) }] };
+  const { campaign, origin, delivery } = env.data;
+  const out: { ok: ResultMessage[]; bad: { id: unknown; why: string }[] } = { ok: [], bad: [] };
+  env.data.results.forEach((x, i) => {
+    const r = batchResultSchema.safeParse(x);
+    if (r.success) out.ok.push({ v: 1, campaign, origin, ...(delivery !== undefined ? { delivery } : {}), ...(r.data as unknown as BatchResult) });
+    else out.bad.push({ id: (x as { id?: unknown } | null)?.id, why: firstIssue(r.error, `results.${i}.`) });
+  });
+  return out;
 }
 
 export function jobHash(target: string, c: unknown): string {

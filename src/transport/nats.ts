@@ -2,6 +2,16 @@
 // work queue subject of its target and resolves when the job's result appears in the campaign's
 // results stream (see nats-common.ts for the layout).
 //
+// Batches: the jobs run() is given in one turn of the event loop (the campaign submits several at
+// once when a chunk of results comes back) go out together, as one v 2 batch message per share of
+// the target's live workers, at most the jobs a worker advertises it takes (`batch` in its
+// heartbeat), and answered in chunks of the smallest worker's thread count; a job alone, or one
+// for a target with no announced batching worker, goes out as the v 1 single-job message. While the
+// target's workers already have what they keep in hand (2 x threads each) published and unanswered,
+// new jobs wait (until the next result, at most HOLD_MS) to fill a whole batch: a deep window (the
+// farm's default concurrency) then travels in full batches. A batch is one message in the work
+// queue: it leaves the queue when all its jobs are answered.
+//
 // Ack flow: a worker publishes the result to PTEFARM_RESULTS and waits for the PubAck (the result is
 // then stored on the server's disk — the coordinator's durable record), and only then acks the job.
 // A worker that dies before the PubAck leaves the job un-acked: it is redelivered after ack_wait.
@@ -37,17 +47,24 @@ import { jetstream, type JetStreamClient, type JetStreamManager, type ConsumerMe
 import type { CaseJob, CaseResult, Transport } from './transport.ts';
 import { verdictProblems } from './verdict.ts';
 import {
-  BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM,
-  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, checkCampaignId, connectNats, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
-  parseResultMessage, resultMsgId, resultSubject, retrying, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultMessage, type WorkerBeat,
+  BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM, MAX_BATCH_BYTES, MAX_BATCH_JOBS,
+  DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, batchChunks, batchKey, batchMsgId, checkCampaignId, connectNats, deadBatchMsgId, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
+  parseResults, resultChunkMsgId, resultMsgId, resultSubject, retrying, type BatchJob, type BatchMessage, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultBatchMessage, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
 /** how long finished jobs' message deletions are collected before one batch removes them */
 const REMOVAL_BATCH_MS = 500;
+/** the longest jobs wait to fill a batch while the workers have enough to do */
+const HOLD_MS = 20;
 
 export interface FarmStats {
   /** jobs published (a retried publish counts once) */
   published: number;
+  /** job messages published: single jobs and batches */
+  messages: number;
+  /** jobs not published because a message the resumed coordinator left in the queue holds them
+   *  (found by the sweep on resume): their results come from that message */
+  adopted: number;
   /** result messages read from the results stream (including replayed and duplicate ones) */
   received: number;
   /** run() calls answered from results recorded before this coordinator started (resume) */
@@ -88,15 +105,18 @@ export interface NatsTransportOptions extends ConsumerTuning {
   resumed?: boolean;
 }
 
-interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; seq?: number }
-/** a job of this run whose result is recorded; `seq` is its message in the work queue, when known */
-interface Settled { hash: string; target: string; seq?: number }
+/** a job message in the work queue (one job or a batch): deleted once all its jobs are answered */
+interface QueuedMessage { seq?: number; open: number }
+interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; msg?: QueuedMessage; published?: boolean }
+/** a job of this run whose result is recorded; `msg` is its message in the work queue, when known */
+interface Settled { hash: string; target: string; msg?: QueuedMessage }
+interface Pending { job: CaseJob; hash: string; timeoutMs: number }
 interface LiveWorker { beat: WorkerBeat; lastSeen: number }
 
 export class NatsTransport implements Transport {
   readonly concurrency: number;
   readonly campaign: string;
-  readonly stats: FarmStats = { published: 0, received: 0, replayed: 0, duplicates: 0, rejected: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0 };
+  readonly stats: FarmStats = { published: 0, messages: 0, adopted: 0, received: 0, replayed: 0, duplicates: 0, rejected: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0 };
   private readonly js: JetStreamClient;
   private readonly waiting = new Map<string, Waiter>();
   /** results that arrived before their run() (resume: replayed, or late answers to the previous
@@ -107,6 +127,14 @@ export class NatsTransport implements Transport {
   /** jobs answered in this run, by id */
   private readonly settled = new Map<string, Settled>();
   private readonly consumers = new Map<string, Promise<unknown>>();
+  /** jobs given to run() in this turn of the event loop, by target and timeout: published together */
+  private readonly pending = new Map<string, Pending[]>();
+  private flushScheduled = false;
+  private holdTimer?: NodeJS.Timeout;
+  /** jobs published (or being published) and not answered, by target */
+  private readonly outstanding = new Map<string, number>();
+  /** resumed: unanswered jobs of this campaign found queued by the sweep, by id */
+  private readonly adoptable = new Map<string, { hash: string; target: string; msg: QueuedMessage }>();
   private readonly live = new Map<string, LiveWorker>();
   private readonly subs: Subscription[] = [];
   private results?: ConsumerMessages;
@@ -266,9 +294,12 @@ export class NatsTransport implements Transport {
 
   private onResult(raw: unknown) {
     this.stats.received++;
-    const parsed = parseResultMessage(raw);
-    if ('bad' in parsed) { this.reject((raw as { id?: unknown } | null)?.id, `malformed result: ${parsed.bad}`); return; }
-    const r = parsed.ok;
+    const { ok, bad } = parseResults(raw);
+    for (const b of bad) this.reject(b.id, `malformed result: ${b.why}`);
+    for (const r of ok) this.onOneResult(r);
+  }
+
+  private onOneResult(r: ResultMessage) {
     if (r.campaign !== this.campaign) { this.reject(r.id, `for campaign ${r.campaign}`); return; }
     if (this.settled.has(r.id)) {
       this.stats.duplicates++;
@@ -280,7 +311,12 @@ export class NatsTransport implements Transport {
       const why = this.originProblem(r, w.hash, w.target, w.case);
       if (why) { this.reject(r.id, why); return; } // the real answer may still come
       this.waiting.delete(r.id);
-      this.settle(r.id, { hash: w.hash, target: w.target, seq: w.seq });
+      this.settle(r.id, { hash: w.hash, target: w.target, msg: w.msg });
+      if (w.published) {
+        this.outstanding.set(w.target, (this.outstanding.get(w.target) ?? 1) - 1);
+        // jobs held to fill a batch go once the workers have room
+        if (this.pending.size && !this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flush()); }
+      }
       w.resolve(this.accepted(r, w.target));
       return;
     }
@@ -296,13 +332,29 @@ export class NatsTransport implements Transport {
     if (adv.stream !== JOBS_STREAM || typeof adv.stream_seq !== 'number') return;
     const sm = await this.jsm.streams.getMessage(JOBS_STREAM, { seq: adv.stream_seq }).catch(() => null);
     if (!sm) return; // already handled (by us or another coordinator)
-    let job: JobMessage;
-    try { job = sm.json<JobMessage>(); } catch { return; }
-    if (job.campaign !== this.campaign) return; // another campaign's coordinator handles its own
+    let job: JobMessage | BatchMessage;
+    try { job = sm.json<JobMessage | BatchMessage>(); } catch { return; }
+    if (job?.campaign !== this.campaign) return; // another campaign's coordinator handles its own
     const deliveries = adv.deliveries ?? 0;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(deliveries));
     const stop = () => this.closed;
+    if (job.v === 2) {
+      if (!Array.isArray(job.jobs)) return;
+      const key = batchKey(this.campaign, job.jobs);
+      await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: deadBatchMsgId(this.campaign, key) }), stop);
+      // the chunks a worker stored before keep their results: these have the same Nats-Msg-Ids
+      const fault = deadLetterFault(deliveries, job.target, this.campaign);
+      for (const [k, [a, b]] of batchChunks(job.jobs.length, job.chunk).entries()) {
+        const res: ResultBatchMessage = {
+          v: 2, campaign: this.campaign, delivery: deliveries, origin: { id: this.originId, target: job.target },
+          results: job.jobs.slice(a, b).map((j) => ({ id: j.id, hash: j.hash, dead: true, result: { id: j.id, fault, worker: 'coordinator' } })),
+        };
+        await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultChunkMsgId(this.campaign, key, k) }), stop);
+      }
+      await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
+      return;
+    }
     await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
     const res: ResultMessage = {
       v: 1, campaign: this.campaign, id: job.id, hash: job.hash, dead: true, delivery: deliveries, origin: { id: this.originId, target: job.target },
@@ -315,7 +367,7 @@ export class NatsTransport implements Transport {
 
   private settle(id: string, s: Settled) {
     this.settled.set(id, s);
-    if (s.seq !== undefined) this.removeJobMessage(s.seq);
+    if (s.msg && --s.msg.open === 0 && s.msg.seq !== undefined) this.removeJobMessage(s.msg.seq);
   }
 
   /** delete a finished job's message (in the next batch); normally the worker's ack removed it already */
@@ -361,8 +413,15 @@ export class NatsTransport implements Transport {
     return this.sweeping;
   }
 
-  private finished(j: Partial<JobMessage>): boolean {
-    if (!j || j.campaign !== this.campaign || typeof j.id !== 'string') return false;
+  /** the jobs of a queued message of this campaign (one, or a batch's), or [] */
+  private jobsOf(j: Partial<JobMessage> | Partial<BatchMessage> | null): { id: string; hash: string; target: string }[] {
+    if (!j || j.campaign !== this.campaign || typeof j.target !== 'string') return [];
+    const list: unknown[] = j.v === 2 ? (Array.isArray(j.jobs) ? j.jobs : []) : [j];
+    return list.filter((x): x is BatchJob => typeof (x as BatchJob | null)?.id === 'string' && typeof (x as BatchJob).hash === 'string')
+      .map((x) => ({ id: x.id, hash: x.hash, target: j.target! }));
+  }
+
+  private finished(j: { id: string; hash: string; target: string }): boolean {
     const s = this.settled.get(j.id);
     if (s) return s.hash === j.hash;
     return this.recorded.get(j.id)?.some((r) => r.hash === j.hash && r.origin.target === j.target) ?? false;
@@ -382,9 +441,19 @@ export class NatsTransport implements Transport {
       }
       if (!m) break;
       seq = m.seq;
-      let j: Partial<JobMessage>;
-      try { j = m.json<JobMessage>(); } catch { continue; }
-      if (!this.finished(j)) continue;
+      let jobs: { id: string; hash: string; target: string }[];
+      try { jobs = this.jobsOf(m.json<JobMessage | BatchMessage>()); } catch { continue; }
+      if (!jobs.length) continue;
+      const open = jobs.filter((j) => !this.finished(j));
+      if (open.length) {
+        // a resumed campaign waits for these jobs' results instead of publishing them again
+        // (a second message would run them twice); a new one issued them itself
+        if (this.opts.resumed && open.every((j) => !this.waiting.has(j.id) && !this.settled.has(j.id) && !this.adoptable.has(j.id))) {
+          const msg: QueuedMessage = { seq: m.seq, open: open.length };
+          for (const j of open) this.adoptable.set(j.id, { hash: j.hash, target: j.target, msg });
+        }
+        continue;
+      }
       if (await this.jsm.streams.deleteMessage(JOBS_STREAM, m.seq, false).catch(() => false)) {
         removed++;
         this.stats.sweptJobs++;
@@ -424,35 +493,113 @@ export class NatsTransport implements Transport {
       }
     }
     if (this.waiting.has(job.id) || this.settled.has(job.id)) return Promise.resolve({ id: job.id, fault: `transport: job id ${job.id} used twice` });
+    const queued = this.adoptable.get(job.id);
+    if (queued) {
+      this.adoptable.delete(job.id);
+      if (queued.hash === hash && queued.target === job.target) {
+        // the resumed coordinator's message still holds this job: its result will come from there
+        this.stats.adopted++;
+        return new Promise<CaseResult>((resolve) => { this.waiting.set(job.id, { hash, target: job.target, case: job.case, resolve, msg: queued.msg }); });
+      }
+    }
     return new Promise<CaseResult>((resolve) => {
       this.waiting.set(job.id, { hash, target: job.target, case: job.case, resolve });
-      const msg: JobMessage = {
-        v: 1, campaign: this.campaign, id: job.id, target: job.target, case: job.case, timeoutMs: opts.timeoutMs ?? 10_000, hash,
-        maxDeliver: this.opts.maxDeliver ?? DEFAULT_MAX_DELIVER, ackWaitMs: this.opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS,
-      };
+      const timeoutMs = opts.timeoutMs ?? 10_000;
+      const key = `${job.target}\0${timeoutMs}`;
+      let list = this.pending.get(key);
+      if (!list) this.pending.set(key, (list = []));
+      list.push({ job, hash, timeoutMs });
+      if (!this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flush()); }
+    });
+  }
+
+  /** publish the jobs of this turn: per target, in batches sized by its live workers; `force`:
+   *  also those held to fill a batch */
+  private flush(force = false) {
+    this.flushScheduled = false;
+    let held = false;
+    // a snapshot: jobs held again are put back for a later flush, not visited twice in this one
+    const all = [...this.pending];
+    this.pending.clear();
+    for (const [key, list] of all) {
+      const live = list.filter((p) => this.waiting.has(p.job.id));
+      if (!live.length) continue;
+      const target = live[0]!.job.target;
+      const ws = this.workers(target);
+      const threadsOf = (b: WorkerBeat) => (Number.isInteger(b.threads) && b.threads >= 1 ? Math.min(b.threads, 4096) : 1);
+      // what every live worker of the target takes (one that announced no batching: single jobs)
+      const most = ws.length ? Math.min(MAX_BATCH_JOBS, ...ws.map((b) => (Number.isInteger(b.batch) && b.batch! >= 1 ? b.batch! : 1))) : 1;
+      const chunk = ws.length ? Math.min(...ws.map(threadsOf)) : 1;
+      const inHand = ws.reduce((n, b) => n + 2 * threadsOf(b), 0);
+      if (!force && !this.closed && most > 1 && live.length < most && (this.outstanding.get(target) ?? 0) >= inHand) {
+        this.pending.set(key, live);
+        held = true;
+        continue;
+      }
+      // a share per worker, so that every worker gets some of what is there now
+      const per = Math.max(1, Math.min(most, Math.ceil(live.length / Math.max(1, ws.length))));
+      const budget = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? MAX_BATCH_BYTES) - 4096;
+      let group: { p: Pending; json: string }[] = [];
+      let bytes = 0;
+      for (const p of live) {
+        const entry: BatchJob = { id: p.job.id, hash: p.hash, case: p.job.case, ...(p.job.check ? { check: p.job.check } : {}) };
+        const json = per > 1 ? JSON.stringify(entry) : '';
+        if (group.length && (group.length >= per || bytes + json.length > budget)) { this.publish(group, chunk); group = []; bytes = 0; }
+        group.push({ p, json });
+        bytes += json.length + 1;
+      }
+      if (group.length) this.publish(group, chunk);
+    }
+    if (held && !this.holdTimer) {
+      this.holdTimer = setTimeout(() => { this.holdTimer = undefined; this.flush(true); }, HOLD_MS);
+      this.holdTimer.unref();
+    }
+  }
+
+  /** publish one job message: a single job (v 1) or a batch (v 2) */
+  private publish(group: { p: Pending; json: string }[], chunk: number) {
+    const first = group[0]!.p;
+    const target = first.job.target;
+    const maxDeliver = this.opts.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    const ackWaitMs = this.opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const h = headers();
+    h.set('Ptefarm-Campaign', this.campaign);
+    let data: string;
+    let msgID: string;
+    if (group.length === 1) {
+      const { job, hash, timeoutMs } = first;
+      const msg: JobMessage = { v: 1, campaign: this.campaign, id: job.id, target, case: job.case, timeoutMs, hash, maxDeliver, ackWaitMs };
       if (job.check) msg.check = job.check;
-      const h = headers();
-      h.set('Ptefarm-Campaign', this.campaign);
       h.set('Ptefarm-Job', job.id);
-      const data = JSON.stringify(msg);
-      const stop = () => this.closed || !this.waiting.has(job.id);
-      void (async () => {
-        await retrying('consumer', () => this.consumerFor(job.target), stop, () => { this.stats.publishRetries++; });
-        // same msgID on every attempt: a publish whose PubAck was lost is not stored twice
-        const pa = await retrying('publish', () => this.js.publish(jobSubject(job.target), data, { msgID: jobMsgId(this.campaign, job.id, hash), headers: h }), stop, () => { this.stats.publishRetries++; });
-        this.stats.published++;
-        const w = this.waiting.get(job.id);
-        if (w) w.seq = pa.seq;
-        else if (this.settled.get(job.id)?.hash === hash) {
-          // answered before our PubAck came back (a retried publish): the message is still ours to remove
-          this.settled.get(job.id)!.seq = pa.seq;
-          this.removeJobMessage(pa.seq);
-        }
-      })().catch((e) => {
-        if (!this.waiting.has(job.id)) return;
-        this.waiting.delete(job.id);
-        resolve({ id: job.id, fault: `infrastructure: cannot publish the job: ${(e as Error).message}`, worker: 'coordinator' });
-      });
+      data = JSON.stringify(msg);
+      msgID = jobMsgId(this.campaign, job.id, hash);
+    } else {
+      const head: Omit<BatchMessage, 'jobs'> = { v: 2, campaign: this.campaign, target, timeoutMs: first.timeoutMs, maxDeliver, ackWaitMs, chunk: Math.min(chunk, group.length) };
+      // the entries were serialized once to size the batch
+      data = `${JSON.stringify(head).slice(0, -1)},"jobs":[${group.map((g) => g.json).join(',')}]}`;
+      msgID = batchMsgId(this.campaign, batchKey(this.campaign, group.map((g) => ({ id: g.p.job.id, hash: g.p.hash }))));
+    }
+    const msg: QueuedMessage = { open: group.length };
+    for (const { p } of group) { const w = this.waiting.get(p.job.id)!; w.msg = msg; w.published = true; }
+    this.outstanding.set(target, (this.outstanding.get(target) ?? 0) + group.length);
+    const stop = () => this.closed || group.every(({ p }) => !this.waiting.has(p.job.id));
+    void (async () => {
+      await retrying('consumer', () => this.consumerFor(target), stop, () => { this.stats.publishRetries++; });
+      // same msgID on every attempt: a publish whose PubAck was lost is not stored twice
+      const pa = await retrying('publish', () => this.js.publish(jobSubject(target), data, { msgID, headers: h }), stop, () => { this.stats.publishRetries++; });
+      this.stats.published += group.length;
+      this.stats.messages++;
+      msg.seq = pa.seq;
+      // all answered before our PubAck came back (a retried publish): the message is still ours to remove
+      if (msg.open === 0) this.removeJobMessage(pa.seq);
+    })().catch((e) => {
+      for (const { p } of group) {
+        const w = this.waiting.get(p.job.id);
+        if (!w) continue;
+        this.waiting.delete(p.job.id);
+        this.outstanding.set(target, (this.outstanding.get(target) ?? 1) - 1);
+        w.resolve({ id: p.job.id, fault: `infrastructure: cannot publish the job: ${(e as Error).message}`, worker: 'coordinator' });
+      }
     });
   }
 
@@ -461,6 +608,7 @@ export class NatsTransport implements Transport {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.removalTimer) clearTimeout(this.removalTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     // the last batch is sent, not awaited (as single deletes were before batching): the campaign's
     // final sweep removes what is left, and a request made while the server was away must not hold
     // the close for its timeout (a nats-server restart cost 4-6 s here: farm-chaos)

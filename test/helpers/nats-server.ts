@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { RESULTS_STREAM, resultSubject, type ResultMessage } from '../../src/transport/nats-common.ts';
+import { RESULTS_STREAM, resultSubject, type ResultBatchMessage, type ResultMessage } from '../../src/transport/nats-common.ts';
 import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -115,7 +115,7 @@ export async function stopWorker(w: WorkerProc): Promise<void> {
   clearTimeout(t);
 }
 
-/** every result message stored for a campaign, in stream order */
+/** every result stored for a campaign, in stream order (a stored batch chunk: each of its results) */
 export async function recordedResults(nc: NatsConnection, campaign: string): Promise<ResultMessage[]> {
   const js = jetstream(nc);
   const jsm = await js.jetstreamManager();
@@ -127,7 +127,10 @@ export async function recordedResults(nc: NatsConnection, campaign: string): Pro
   const c = await js.consumers.get(RESULTS_STREAM, { filter_subjects: subj });
   const it = await c.consume({ max_messages: 512 });
   for await (const m of it) {
-    out.push(m.json<ResultMessage>());
+    // a batch's chunk (v 2) stores several jobs' results in one message: one entry per job here
+    const r = m.json<ResultMessage | ResultBatchMessage>();
+    if (r.v === 2) out.push(...r.results.map((x) => ({ v: 1 as const, campaign: r.campaign, origin: r.origin, delivery: r.delivery, ...x })));
+    else out.push(r);
     if (m.info.pending === 0) break;
   }
   await it.close();

@@ -199,9 +199,11 @@ describe.skipIf(!!missing)('farm chaos (real nats-server, real workers, default 
     expect(second.code, second.stderr).toBe(0);
     expect(hurt.s.resumed).toBe(true);
     expect(hurt.s.farm.replayed).toBeGreaterThanOrEqual(killedAt);
-    expect(hurt.s.farm.replayed + hurt.s.farm.published).toBe(f.cases);
+    // every case once: replayed from the record, published again, or (a batch of the crashed
+    // coordinator still queued) adopted from that message instead of published a second time
+    expect(hurt.s.farm.replayed + hurt.s.farm.published + (hurt.s.farm.adopted ?? 0)).toBe(f.cases);
     console.log(`[chaos] coordinator SIGKILL at ${killedAt}/${f.cases} cases after ${(firstMs / 1000).toFixed(2)} s; the resumed coordinator ran ` +
-      `${((hurt.ms - firstMs) / 1000).toFixed(2)} s (campaign loop ${hurt.s.elapsed_s} s, the rest start-up), replayed ${hurt.s.farm.replayed} results and published ${hurt.s.farm.published} jobs; ` +
+      `${((hurt.ms - firstMs) / 1000).toFixed(2)} s (campaign loop ${hurt.s.elapsed_s} s, the rest start-up), replayed ${hurt.s.farm.replayed} results, adopted ${hurt.s.farm.adopted} queued jobs and published ${hurt.s.farm.published} jobs; ` +
       `unfaulted: campaign loop ${base.s.elapsed_s} s of ${(base.ms / 1000).toFixed(2)} s`);
     // Not 1.5x (issue 18 leaves this open): the resumed coordinator replays the recorded results
     // without running them again, and takes their verdicts from the record, but one process start
