@@ -469,7 +469,8 @@ export function pagemapScan(input: ScanInput, explain = false): ScanResult {
     });
     const c = gated ? raw & ~PAGE_IS_WRITTEN : raw;
     w.report = report;
-    const bit = report === 'R-PMS-3.masks' ? decidingBit(c) : PAGE_IS_WRITTEN;
+    // the WRITTEN fast path reports by WRITTEN alone; other paths that report, by the mask test
+    const bit = report === 'R-PMS-3.masks' ? decidingBit(c) : report === 'R-PMS-3.fast' ? PAGE_IS_WRITTEN : undefined;
     if (bit) w.by = { letter: letterOf(bit), value: (c & bit) !== 0 }; else delete w.by;
     return w;
   };
