@@ -14,6 +14,7 @@ import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts'
 import { ALL_RULES } from '../model/catalogue.ts';
 import type { BitCounts, Severity, Verdict, Violation } from './types.ts';
 import { assignDecisions } from './decisions.ts';
+import { assignScanRules } from './scan-rules.ts';
 
 export type { Verdict, Violation, Severity, BitCount, BitCounts } from './types.ts';
 
@@ -243,9 +244,13 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
       }
     }
   }
-  // the decisions behind them need the attribution's provenance (a divergence in rc, events or
-  // scan categories alone did not ask for it above)
-  if (violations.length) assignDecisions(violations, (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps, c);
+  // the scan rules and decisions behind them need the attribution's provenance (a divergence in
+  // rc, events or scan categories alone did not ask for it above)
+  if (violations.length) {
+    const explained = (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps;
+    assignScanRules(violations, explained, c);
+    assignDecisions(violations, explained, c);
+  }
   const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
   if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
   const skipped = violations.length ? undefined : maskedSkip(c, bits);

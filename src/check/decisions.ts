@@ -119,7 +119,8 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
   }
 }
 
-const scanProc = (c: Case, step: number) => (c.ops[step] as { proc?: number } | undefined)?.proc ?? 0;
+/** the process a scan op acts in */
+export const scanProc = (c: Case, step: number) => (c.ops[step] as { proc?: number } | undefined)?.proc ?? 0;
 
 /** Whether each re-run of a scan with a decision flipped (PredictedStep.wpAllowed: the WP-allowed
  *  decision, and the registration) is borne out by the trace at that step. */
@@ -188,8 +189,9 @@ export function readOutOnly(v: Violation): boolean {
 }
 
 /** an entry that holds a page (present, the zero page, a swap entry), not pte_none, a uffd-wp or
- *  guard marker, or a gap */
-const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'guard' && e !== 'gap';
+ *  guard marker (both PTE markers, is_pte_marker: no page behind them), or a gap; the signature's
+ *  entry kind (src/findings/signature.ts entryKind) is this */
+export const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'guard' && e !== 'gap';
 
 /** Give every violation the decision behind it, where there is one (in place). */
 export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case): void {

@@ -10,7 +10,7 @@
 // run directories and the replay/check commands all call `caseSignature`, so a minimized case
 // reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
-import { decisionKind, readOutOnly } from '../check/decisions.ts';
+import { decisionKind, entryHoldsPage, readOutOnly } from '../check/decisions.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -23,23 +23,40 @@ export interface FirstDivergence {
   consequences: Violation[];
 }
 
-// a wrong value read back (data) ranks first: the data itself is gone, worse than a bit that could lose it
-const KIND_ORDER: Record<Violation['kind'], number> = { data: 0, rc: 1, bit: 2, scan: 3, event: 4 };
+// a wrong value read back (data) ranks first: the data itself is gone, worse than a bit that could lose it;
+// scan categories before pagemap bits: PAGEMAP_SCAN computes a page's categories from the state
+// before its own arming, and arms by them (pagemap_scan_pmd_entry arms what it reports WRITTEN), so
+// a category that differs comes first and explains a uffd-wp bit the scan then (did not) set
+const KIND_ORDER: Record<Violation['kind'], number> = { data: 0, rc: 1, scan: 2, bit: 3, event: 4 };
 // the tracked bits first: a uffd-wp or soft-dirty divergence is what the case is about
 const BIT_ORDER = ['W', 'D', 'P', 'S', 'F', 'E'];
 const bitRank = (b: string) => { const i = BIT_ORDER.indexOf(b); return i < 0 ? BIT_ORDER.length : i; };
 // when one op makes pages of several entry classes diverge, the bucket takes the most ordinary
 // one present (a 4 KiB PTE before a THP, a mapped page before a swap entry, marker or hole), so the
 // same bug hit with a different mix of pages lands in the same bucket
-const ENTRY_ORDER = ['pte', 'pte-thp', 'huge', 'zero', 'huge-zero', 'swap', 'marker', 'none', 'gap'];
-const entryRank = (e: string | undefined) => { const i = e === undefined ? -1 : ENTRY_ORDER.indexOf(e); return i < 0 ? ENTRY_ORDER.length : i; };
+const ENTRY_ORDER = ['pte', 'pte-thp', 'huge', 'zero', 'huge-zero', 'swap', 'marker', 'guard', 'none', 'gap'];
+// except for soft-dirty: on pte_none it can only come from the VMA's VM_SOFTDIRTY (pagemap reads
+// the flag for every page of the VMA: fs/proc/task_mmu.c pte_to_pagemap_entry, pagemap_pte_hole),
+// so a soft-dirty divergence shown on pte_none is the VMA's, and the same divergence on the VMA's
+// pages at that step is taken to be the flag's too (whatever the mix of faulted pages)
+const entryRank = (e: string | undefined, bit?: string) => {
+  if (bit === 'D' && e === 'none') return -1;
+  const i = e === undefined ? -1 : ENTRY_ORDER.indexOf(e); return i < 0 ? ENTRY_ORDER.length : i;
+};
+
+/** The letter a violation is about: for a scan page one side reports and the other does not, the
+ *  category letter x86's mask test turned on (Violation.decidedBy), else its bit. */
+export function shownBit(v: Violation): string {
+  return v.decidedBy?.letter ?? v.bit;
+}
 
 /** Total order of violations at one step: kind, bit, direction, entry class, process, region, page. */
 export function compareAtStep(a: Violation, b: Violation): number {
+  const ab = shownBit(a), bb = shownBit(b);
   return KIND_ORDER[a.kind] - KIND_ORDER[b.kind]
-    || bitRank(a.bit) - bitRank(b.bit) || (a.bit < b.bit ? -1 : a.bit > b.bit ? 1 : 0)
+    || bitRank(ab) - bitRank(bb) || (ab < bb ? -1 : ab > bb ? 1 : 0)
     || direction(a).localeCompare(direction(b))
-    || entryRank(a.entry) - entryRank(b.entry)
+    || entryRank(a.entry, a.bit) - entryRank(b.entry, b.bit)
     || (a.proc ?? -1) - (b.proc ?? -1)
     || (a.region ?? '').localeCompare(b.region ?? '')
     || (a.page ?? -1) - (b.page ?? -1);
@@ -62,7 +79,7 @@ export function firstDivergence(vs: readonly Violation[]): FirstDivergence | und
   const decided = sorted.find((v) => v.decision !== undefined);
   if (decided) return { step, root: decided, atStep: [decided, ...sorted.filter((v) => v !== decided)], consequences: vs.filter((v) => v.step !== step) };
   const lead = sorted[0]!;
-  const same = (v: Violation) => v.kind === lead.kind && v.bit === lead.bit && direction(v) === direction(lead);
+  const same = (v: Violation) => v.kind === lead.kind && shownBit(v) === shownBit(lead) && direction(v) === direction(lead);
   const votes = new Map<string, number>();
   for (const v of sorted) if (same(v)) votes.set(ruleId(v), (votes.get(ruleId(v)) ?? 0) + 1);
   let root = lead;
@@ -81,18 +98,24 @@ export function ruleId(v: Violation): string {
 
 /** The coarse entry kind a signature keys on: `page` for an entry that holds a page (a present PTE
  *  or PMD, the zero page included, or a swap entry), `empty` for one that does not (pte_none, a
- *  uffd-wp marker, an address outside any VMA), `na` for violations about no page (rc, events).
+ *  uffd-wp or guard marker, an address outside any VMA: decisions.ts entryHoldsPage), `na` for
+ *  violations about no page (rc, events).
  *  Coarse because one bug usually hits several entry classes of the same kind (a stale uffd-wp bit
  *  on 4 KiB, THP and swapped pages alike) while the kernel handles page-holding entries and
  *  placeholders on separate paths (e.g. copy_nonpresent_pte's swap entry vs marker branches). */
 export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
   if (e === undefined) return 'na';
-  return e === 'none' || e === 'marker' || e === 'gap' ? 'empty' : 'page';
+  return entryHoldsPage(e) ? 'page' : 'empty';
 }
 
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
  *  reported/unreported for a scan category one side leaves out; mismatch for rc and events. */
 export function direction(v: Violation): string {
+  // a page one side reports: as if x86's value of the letter its mask test turned on had flipped
+  if (v.kind === 'scan' && v.decidedBy) {
+    const set = v.decidedBy.value === '1';
+    return v.decidedBy.letter === 'w' ? (set ? 'lost' : 'spurious') : set ? 'cleared' : 'set';
+  }
   if (v.kind === 'data') return v.expected !== '0' && v.actual === '0' ? 'data-lost' : v.expected === '0' ? 'data-stale' : 'data';
   if (v.severity !== 'mismatch' || (v.kind !== 'bit' && v.kind !== 'scan')) return v.severity;
   if (v.actual === '-' || v.expected === '-') return v.actual === '-' ? 'unreported' : 'reported';
@@ -107,7 +130,7 @@ export function direction(v: Violation): string {
  *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
-  return `${v.kind}.${v.bit}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+  return `${v.kind}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
 }
 
 /** Where a bucket ranks among others by the severity its signature names (check/types.ts

@@ -11,7 +11,7 @@ import { ALL_RULES } from '../model/catalogue.ts';
 import { describeValue } from '../model/content.ts';
 import type { Rule } from '../model/rules.ts';
 import type { Violation } from '../check/types.ts';
-import { direction, firstDivergence, ruleId } from './signature.ts';
+import { direction, firstDivergence, ruleId, shownBit } from './signature.ts';
 import { decisionKind } from '../check/decisions.ts';
 
 const RULES = new Map<string, Rule>(ALL_RULES.map((r) => [r.id, r]));
@@ -60,6 +60,12 @@ function what(v: Violation): string {
     if (d === 'spurious') return `${name} set spuriously`;
     if (d === 'wp-stale') return `${name} left set`;
     return `${name} bit ${d === 'set' ? 'set' : d === 'cleared' ? 'cleared' : 'differs'}`;
+  }
+  if (v.kind === 'scan' && v.decidedBy) {
+    // a page one side reports, by the category its mask test turned on
+    const name = `PAGEMAP_SCAN ${SCAN_NAMES[shownBit(v) as ScanLetter] ?? shownBit(v)}`;
+    const seen = v.actual === '-' ? 'page not reported' : 'page reported';
+    return d === 'lost' || d === 'cleared' ? `${name} missing (${seen})` : `${name} reported spuriously (${seen})`;
   }
   if (v.kind === 'scan') {
     const name = `PAGEMAP_SCAN ${SCAN_NAMES[v.bit as ScanLetter] ?? v.bit}`;

@@ -38,10 +38,12 @@ export interface PredictedStep {
    *  registered VMA is flipped (R-PMS-1, pagemap_scan_test_walk): the scan letters of the categories
    *  that change (`-` when whether the page is reported at all does), and `W` when its arming does;
    *  and whether the return code changes; `reg`: the same per page when the VMAs a recorded decision
-   *  left unregistered are registered instead. */
+   *  left unregistered are registered instead; `why`: the scan's per-page provenance (scan.ts
+   *  ScanPageWhy: the rules that decided each page's categories, reporting and arming), for pages
+   *  `offset` on of the scanned region. */
   reg?: Record<string, Record<string, (string | undefined)[]>>;
   opReg?: string[];
-  wpAllowed?: { region: string; pages: Record<number, string>; rc: boolean; reg: Record<number, string> };
+  wpAllowed?: { region: string; pages: Record<number, string>; rc: boolean; reg: Record<number, string>; why?: { offset: number; pages: import('./scan.ts').ScanPageWhy[] } };
   /** the op was not executed (its process is gone, or the target skipped it) */
   skipped?: string;
   /** the outcome the model applied (from the trace, or neutral) */

@@ -412,9 +412,9 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
       return mutant === 'B-30' && e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
     },
   };
-  const res = pagemapScan(scanInput);
+  const res = pagemapScan(scanInput, attribution);
   const offset = start - p.regions.get(op.region)!.start;
-  const wpAllowed = attribution ? { ...wpAllowedDecides(scanInput, res, offset, op.region)!, reg: registrationDecides(scanInput, res, offset, unreg, !!p.ctx?.features.has('wp_async')) } : undefined;
+  const wpAllowed = attribution ? { ...wpAllowedDecides(scanInput, res, offset, op.region)!, reg: registrationDecides(scanInput, res, offset, unreg, !!p.ctx?.features.has('wp_async')), why: { offset, pages: res.why! } } : undefined;
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
   for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
   // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them

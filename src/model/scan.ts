@@ -214,6 +214,36 @@ export interface ScanResult {
   walkEnd: number;
   /** the query had an output vector: `cats` is what it held (else every page reads `---------`) */
   vec: boolean;
+  /** per input page, the rules that decided it (only when asked: `pagemapScan(input, true)`) */
+  why?: ScanPageWhy[];
+}
+
+/**
+ * Per-page provenance of one scan (asked for by the check's attribution pass only): which rule
+ * decided each category letter, whether the page is reported, and whether and how it is armed.
+ * A divergence then names the rule of the page it is on, not the first rule of the scan
+ * (src/check/scan-rules.ts).
+ */
+export interface ScanPageWhy {
+  /** per category letter (SCAN_CATEGORY_LETTERS order), the rule that decided its value: the VMA's
+   *  (R-PMS-1.vmacat: WPALLOWED, and SOFT_DIRTY of a VM_SOFTDIRTY VMA), the entry's category rule
+   *  (R-PMS-2.*), the WRITTEN fast path's (R-PMS-3.fast), or the 7.3 gate (R-PMS-2.uffdonly);
+   *  '' where the walk never looked */
+  cats: readonly string[];
+  /** the rule that decided whether the page is reported: the mask test (R-PMS-3.masks, or the
+   *  WRITTEN fast path's R-PMS-3.fast), the VMA gate (R-PMS-1.*), max_pages or the walk stopping
+   *  before it (R-PMS-7), a backed-out hugetlb page (R-HTLB-10); with no output vector nothing is */
+  report: string;
+  /** the category letter the mask test turned on (reported: one whose loss would have excluded it;
+   *  not reported: one that excluded it), tracked bits first (WRITTEN, SOFT_DIRTY); and its value */
+  by?: { letter: string; value: boolean };
+  /** under WP_MATCHING, the rule that decided whether the walk arms the page and how: R-PMS-4
+   *  (the exclusive-WP fast path, where the masks would not have armed it), R-PMS-3.generic or
+   *  R-PMS-3.fast (armed as reported WRITTEN), R-PMS-9 (a guard marker armed), R-PMS-6 (a hole),
+   *  R-PMS-5.* (a huge PMD); not armed: the rule of what excluded it */
+  arm?: string;
+  /** armed by the exclusive-WP fast path although the masks exclude it (what R-PMS-4 alone decides) */
+  pastMasks?: true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,12 +299,20 @@ export function defaultSplitEntry(huge: HugeEntry, vma: ScanVma, knobs: ScanKnob
 // ---------------------------------------------------------------------------------------------
 // The walk
 
+/** the provenance of a page the walk never looked at (shared, never mutated) */
+const EMPTY_WHY: readonly string[] = SCAN_CATEGORY_LETTERS.map(() => '');
+/** which category the mask test is said to turn on when several do: the tracked ones first */
+const LETTER_PRIORITY = [PAGE_IS_WRITTEN, PAGE_IS_SOFT_DIRTY, PAGE_IS_WPALLOWED, PAGE_IS_FILE, PAGE_IS_PRESENT, PAGE_IS_SWAPPED, PAGE_IS_PFNZERO, PAGE_IS_HUGE, PAGE_IS_GUARD];
+const letterOf = (bit: number) => SCAN_CATEGORY_LETTERS[31 - Math.clz32(bit)]!;
+/** the category rule of an entry in a PTE table (pagemap_page_category's branches) */
+const PTE_CATEGORY_RULE: Record<string, string> = { none: 'R-PMS-2.none', present: 'R-PMS-2.present', swap: 'R-PMS-2.swap', marker: 'R-PMS-2.marker', guard: 'R-PMS-2.guard' };
+
 class Stop extends Error {}
 /** mutant B-32: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
 class Oops extends Error {}
 
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
-export function pagemapScan(input: ScanInput): ScanResult {
+export function pagemapScan(input: ScanInput, explain = false): ScanResult {
   const { pages, query, knobs, firstPage } = input;
   const PMD_PAGES = input.pmdPages ?? 512;
   const splitEntry = input.splitEntry ?? defaultSplitEntry;
@@ -304,14 +342,23 @@ export function pagemapScan(input: ScanInput): ScanResult {
   let walkEnd = n;
 
   const blockOf = (i: number) => Math.floor((firstPage + i) / PMD_PAGES);
-  const finish = (rc: ScanResult['rc']): ScanResult => ({
-    rc,
-    cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
-    actions,
-    rules: [...rules].sort(),
-    walkEnd: rc === 0 ? walkEnd : n,
-    vec,
-  });
+  // provenance (explain only): a page the walk never reached was cut off by max_pages (R-PMS-7)
+  const why: ScanPageWhy[] | undefined = explain
+    ? Array.from({ length: n }, () => (query.wpMatching ? { cats: EMPTY_WHY, report: 'R-PMS-7', arm: 'R-PMS-7' } : { cats: EMPTY_WHY, report: 'R-PMS-7' }))
+    : undefined;
+  const finish = (rc: ScanResult['rc']): ScanResult => {
+    // an ioctl that fails reports nothing: its failing rule decided every page
+    if (why && rc !== 0) { const r = rc === 'EPERM' ? 'R-PMS-1.eperm' : rc === 'EINVAL' ? 'R-PMS-11' : 'R-PMS-5.split'; for (const w of why) { w.report = r; delete w.by; } }
+    return {
+      rc,
+      cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
+      actions,
+      rules: [...rules].sort(),
+      walkEnd: rc === 0 ? walkEnd : n,
+      vec,
+      ...(why ? { why } : {}),
+    };
+  };
   // R-PMS-11: a category bit this kernel does not know (GUARD before 6.15) is refused before any walk
   if (!guardOn && (mask | inv | anyof | ret) & PAGE_IS_GUARD) { rules.add('R-PMS-11'); return finish('EINVAL'); }
 
@@ -342,8 +389,9 @@ export function pagemapScan(input: ScanInput): ScanResult {
     return { end, stop };
   };
 
+  const withheld = (vma: ScanVma, c: number) => knobs.scanWrittenUffdOnly && !vma.uffdWp && (c & PAGE_IS_WRITTEN) !== 0;
   const writtenGate = (vma: ScanVma, c: number) => {
-    if (knobs.scanWrittenUffdOnly && !vma.uffdWp && c & PAGE_IS_WRITTEN) {
+    if (withheld(vma, c)) {
       rules.add('R-PMS-2.uffdonly');
       return c & ~PAGE_IS_WRITTEN;
     }
@@ -352,12 +400,16 @@ export function pagemapScan(input: ScanInput): ScanResult {
 
   // task_mmu.c pagemap_page_category (R-PMS-2.*)
   const pteCategory = (vma: ScanVma, e: ScanEntry): number => {
+    const rule = PTE_CATEGORY_RULE[e.kind];
+    if (rule) rules.add(rule);
+    return pteCategoryOf(e);
+  };
+  // the same without recording the rule (the provenance's what-if of the exclusive-WP fast path)
+  const pteCategoryOf = (e: ScanEntry): number => {
     switch (e.kind) {
       case 'none':
-        rules.add('R-PMS-2.none');
         return knobs.scanNoneWritten ? PAGE_IS_WRITTEN : 0;
       case 'present': {
-        rules.add('R-PMS-2.present');
         let c = PAGE_IS_PRESENT;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
         if (e.file && !e.zero) c |= PAGE_IS_FILE; // vm_normal_page() is NULL for the zero page
@@ -366,18 +418,15 @@ export function pagemapScan(input: ScanInput): ScanResult {
         return c;
       }
       case 'swap': {
-        rules.add('R-PMS-2.swap');
         let c = PAGE_IS_SWAPPED;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
         if (e.sd) c |= SD; // a swap entry carries no pfn: never FILE
         return c;
       }
       case 'marker':
-        rules.add('R-PMS-2.marker');
         return PAGE_IS_SWAPPED | (e.sd ? SD : 0);
       case 'guard':
         if (!guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
-        rules.add('R-PMS-2.guard');
         return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? SD : 0);
       default:
         throw new Error(`pagemapScan: entry kind "${e.kind}" inside a PTE table`);
@@ -395,14 +444,57 @@ export function pagemapScan(input: ScanInput): ScanResult {
     return c;
   };
 
+  // --- provenance (explain only; never records a rule or changes the walk) ---
+  // the letter the mask test turned on for categories c (pagemap_scan_is_interesting_page): reported,
+  // a category_mask bit (or the only category_anyof_mask bit present) whose loss would exclude it;
+  // not reported, a category_mask bit missing (else the anyof mask)
+  const decidingBit = (c: number): number | undefined => {
+    const x = c ^ inv;
+    let cands: number;
+    if (interesting(c)) { const any = x & anyof; cands = mask | (any && (any & (any - 1)) === 0 ? any : 0); }
+    else cands = (mask & ~x) || anyof;
+    return LETTER_PRIORITY.find((b) => (cands & b) !== 0);
+  };
+  /** page i's categories: `raw` before the 7.3 WRITTEN gate, `entry` the rule of its entry's
+   *  categories; the mask test decided its reporting (R-PMS-3.masks, or `report`) */
+  const explainPage = (i: number, vma: ScanVma, raw: number, entry: string, report = 'R-PMS-3.masks') => {
+    const w = why![i]!;
+    // the WRITTEN fast path never applies the 7.3 gate
+    const gated = report !== 'R-PMS-3.fast' && withheld(vma, raw);
+    w.cats = SCAN_CATEGORY_LETTERS.map((_, b) => {
+      const bit = 1 << b;
+      if (bit === PAGE_IS_WPALLOWED || (bit === PAGE_IS_SOFT_DIRTY && vma.softDirty && sdBuilt)) return 'R-PMS-1.vmacat';
+      if (bit === PAGE_IS_WRITTEN && gated) return 'R-PMS-2.uffdonly';
+      return entry;
+    });
+    const c = gated ? raw & ~PAGE_IS_WRITTEN : raw;
+    w.report = report;
+    // the WRITTEN fast path reports by WRITTEN alone; other paths that report, by the mask test
+    const bit = report === 'R-PMS-3.masks' ? decidingBit(c) : report === 'R-PMS-3.fast' ? PAGE_IS_WRITTEN : undefined;
+    if (bit) w.by = { letter: letterOf(bit), value: (c & bit) !== 0 }; else delete w.by;
+    return w;
+  };
+  /** the rule that kept page i from being armed: its deciding letter's, else its report rule */
+  const notArmed = (i: number) => {
+    const w = why![i]!;
+    w.arm = w.by ? w.cats[SCAN_CATEGORY_LETTERS.indexOf(w.by.letter as (typeof SCAN_CATEGORY_LETTERS)[number])] : w.report;
+  };
+  /** pages [from, to) were cut off by max_pages: not reported, nor armed (R-PMS-7) */
+  const cutOff = (from: number, to: number) => {
+    for (let i = from; i < to; i++) { const w = why![i]!; w.report = 'R-PMS-7'; delete w.by; if (query.wpMatching) w.arm = 'R-PMS-7'; }
+  };
+
   // task_mmu.c pagemap_scan_pte_hole (R-PMS-2.hole, R-PMS-6). Holes are handled per 2 MiB block; the
   // kernel may get one call for a larger (PUD-level) hole, which reports and arms the same pages.
   const walkHole = (vma: ScanVma, vmaCat: number, s: number, e: number) => {
     rules.add('R-PMS-2.hole');
     let c = vmaCat;
+    const raw = knobs.scanHoleWritten && vma.uffdWp ? c | PAGE_IS_WRITTEN : c;
     if (knobs.scanHoleWritten && vma.uffdWp) c = writtenGate(vma, c | PAGE_IS_WRITTEN);
+    if (why) for (let i = s; i < e; i++) { explainPage(i, vma, raw, 'R-PMS-2.hole'); if (query.wpMatching) notArmed(i); }
     if (!interesting(c)) return;
     const { end, stop } = output(c, s, e);
+    if (why) { cutOff(end, e); if (query.wpMatching) for (let i = s; i < end; i++) why[i]!.arm = 'R-PMS-6'; }
     if (end > s && query.wpMatching) {
       // uffd_wp_range -> change_protection(MM_CP_UFFD_WP): wp_allowed implies markers are used, so
       // the PTE table is allocated and a marker installed in each reported slot.
@@ -427,6 +519,16 @@ export function pagemapScan(input: ScanInput): ScanResult {
       rules.add('R-PMS-4');
       for (let i = s; i < e; i++) {
         const ent = entryAt(i);
+        if (why) {
+          // armed by this path whatever the masks (R-PMS-4) where the masks would not have armed the
+          // page; where they would have, a guard marker is armed as the other paths arm it (R-PMS-9)
+          const raw = vmaCat | pteCategoryOf(ent);
+          const c = withheld(vma, raw) ? raw & ~PAGE_IS_WRITTEN : raw;
+          const w = explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!, 'R-PMS-4');
+          const masksArm = interesting(c) && (c & PAGE_IS_WRITTEN) !== 0;
+          w.arm = !isWp(ent) && ent.kind === 'guard' && masksArm ? 'R-PMS-9' : 'R-PMS-4';
+          if (!isWp(ent) && !masksArm) w.pastMasks = true;
+        }
         if (!isWp(ent)) arm(ent, i);
       }
       return;
@@ -436,9 +538,14 @@ export function pagemapScan(input: ScanInput): ScanResult {
       rules.add('R-PMS-3.fast');
       for (let i = s; i < e; i++) {
         const ent = entryAt(i);
+        // the fast path tests write-protection alone: it decides WRITTEN, reporting and arming
+        if (why) {
+          const w = explainPage(i, vma, vmaCat | (isWp(ent) ? 0 : PAGE_IS_WRITTEN), 'R-PMS-3.fast', 'R-PMS-3.fast');
+          if (query.wpMatching) w.arm = !isWp(ent) && ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.fast';
+        }
         if (isWp(ent)) continue;
         const { end, stop } = output(vmaCat | PAGE_IS_WRITTEN, i, i + 1);
-        if (end === i) throw new Stop();
+        if (end === i) { if (why) cutOff(i, i + 1); throw new Stop(); }
         if (query.wpMatching) arm(ent, i);
         if (stop) throw new Stop();
       }
@@ -446,10 +553,16 @@ export function pagemapScan(input: ScanInput): ScanResult {
     }
     for (let i = s; i < e; i++) {
       const ent = entryAt(i);
-      const c = writtenGate(vma, vmaCat | pteCategory(vma, ent));
+      const raw = vmaCat | pteCategory(vma, ent);
+      const c = writtenGate(vma, raw);
+      if (why) {
+        const w = explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!);
+        // armed as reported WRITTEN (a guard marker: R-PMS-9), else kept by what excluded it or its WRITTEN
+        if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? (ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.generic') : w.cats[1]; }
+      }
       if (!interesting(c)) continue;
       const { end, stop } = output(c, i, i + 1);
-      if (end === i) throw new Stop();
+      if (end === i) { if (why) cutOff(i, i + 1); throw new Stop(); }
       if (query.wpMatching && c & PAGE_IS_WRITTEN) {
         rules.add('R-PMS-3.generic');
         arm(ent, i);
@@ -460,9 +573,17 @@ export function pagemapScan(input: ScanInput): ScanResult {
 
   // task_mmu.c pagemap_scan_thp_entry (R-PMS-5.*), falling back to the PTE level after a split
   const walkThp = (vma: ScanVma, vmaCat: number, s: number, e: number, h: HugeEntry) => {
-    const c = writtenGate(vma, vmaCat | thpCategory(h));
+    const raw = vmaCat | thpCategory(h);
+    const c = writtenGate(vma, raw);
+    if (why) {
+      for (let i = s; i < e; i++) {
+        const w = explainPage(i, vma, raw, 'R-PMS-2.thp');
+        if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-PMS-5.whole' : w.cats[1]; }
+      }
+    }
     if (!interesting(c)) return;
     const { end, stop } = output(c, s, e);
+    if (why) cutOff(end, e);
     if (end === s) throw new Stop();
     if (query.wpMatching && c & PAGE_IS_WRITTEN) {
       const block = blockOf(s);
@@ -472,6 +593,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
         actions.push({ kind: 'wp-pmd', block });
       } else {
         rules.add('R-PMS-5.split');
+        if (why) for (let i = s; i < e; i++) why[i]!.arm = 'R-PMS-5.split';
         actions.push({ kind: 'split-pmd', block });
         // pagemap_scan_backout_range: the partial output is withdrawn (nothing to withdraw without an
         // output vector), then the PMD range is redone
@@ -491,6 +613,15 @@ export function pagemapScan(input: ScanInput): ScanResult {
     if (stop) throw new Stop();
   };
 
+  // a hugetlb page's categories are pagemap_hugetlb_category's (R-HTLB-10), the VMA's aside
+  const explainHugetlb = (s: number, e: number, c: number) => {
+    for (let i = s; i < e; i++) {
+      const vma = pages[i]!.vma!;
+      const w = explainPage(i, vma, c, 'R-HTLB-10');
+      if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-HTLB-10' : w.cats[1]; }
+    }
+  };
+
   // task_mmu.c pagemap_scan_hugetlb_entry / pagemap_hugetlb_category, and pagemap_scan_pte_hole for
   // a hugetlb hole (R-HTLB-10): one call per huge page (clipped to the range and VMA)
   const walkHugetlb = (vmaCat: number, s: number, e: number, h: Extract<ScanEntry, { kind: 'hugetlb' }>) => {
@@ -498,8 +629,10 @@ export function pagemapScan(input: ScanInput): ScanResult {
     const block = blockOf(s);
     if (h.state === 'hole') {
       // "hugetlb differs": an unpopulated hugetlb range is not WRITTEN
+      if (why) explainHugetlb(s, e, vmaCat);
       if (!interesting(vmaCat)) return;
       const { end, stop } = output(vmaCat, s, e);
+      if (why) cutOff(end, e);
       if (end > s && query.wpMatching) actions.push({ kind: 'htlb-marker', block });
       if (stop) throw new Stop();
       return;
@@ -511,20 +644,34 @@ export function pagemapScan(input: ScanInput): ScanResult {
       if (h.file) c |= PAGE_IS_FILE;
       if (h.sd) c |= SD;
     } else if (h.state === 'marker') c |= PAGE_IS_SWAPPED;
+    if (why) explainHugetlb(s, e, c);
     if (!interesting(c)) return;
     const { end, stop } = output(c, s, e);
+    if (why) cutOff(end, e);
     if (end === s) throw new Stop();
     if (query.wpMatching && c & PAGE_IS_WRITTEN) {
       const whole = (firstPage + s) % PMD_PAGES === 0 && end - s === PMD_PAGES && !query.hugetlbSizeMismatch;
       if (!whole) {
         // partial HugeTLB page WP isn't possible: backed out, walk_end = start, and the walk goes on
         if (vec) { for (let i = s; i < end; i++) cats[i] = null; found -= end - s; }
+        if (why) for (let i = s; i < e; i++) { const w = why[i]!; w.report = 'R-HTLB-10'; delete w.by; w.arm = 'R-HTLB-10'; }
         walkEnd = s;
         return;
       }
       actions.push({ kind: 'htlb-wp', block });
     }
     if (stop) throw new Stop();
+  };
+
+  /** pages [from, to) of a VMA the walk skips (R-PMS-1.skip): by its WP-allowed decision, or by its
+   *  WPALLOWED category (`vmaCat`) against category_mask */
+  const skipped = (from: number, to: number, vmaCat?: number) => {
+    for (let k = from; k < to; k++) {
+      const w = why![k]!;
+      w.report = 'R-PMS-1.skip';
+      if (vmaCat !== undefined) { w.cats = SCAN_CATEGORY_LETTERS.map(() => 'R-PMS-1.vmacat'); w.by = { letter: 'a', value: (vmaCat & PAGE_IS_WPALLOWED) !== 0 }; }
+      if (query.wpMatching) w.arm = 'R-PMS-1.skip';
+    }
   };
 
   try {
@@ -539,6 +686,7 @@ export function pagemapScan(input: ScanInput): ScanResult {
           if (pages[k].entry.kind !== 'gap') throw new Error(`pagemapScan: page ${k} has no VMA but entry "${pages[k].entry.kind}"`);
         }
         rules.add('R-PMS-1.gap');
+        if (why) for (let k = i; k < j; k++) { why[k]!.report = 'R-PMS-1.gap'; if (query.wpMatching) why[k]!.arm = 'R-PMS-1.gap'; }
         i = j;
         continue;
       }
@@ -550,12 +698,12 @@ export function pagemapScan(input: ScanInput): ScanResult {
         rules.add('R-PMS-1.eperm');
         return finish('EPERM');
       }
-      if (!wpAllowed && query.wpMatching) { rules.add('R-PMS-1.skip'); i = j; continue; }
+      if (!wpAllowed && query.wpMatching) { rules.add('R-PMS-1.skip'); if (why) skipped(i, j); i = j; continue; }
       rules.add('R-PMS-1.vmacat');
       const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? SD : 0);
       // pagemap_scan_is_interesting_vma: only the WPALLOWED bit of category_mask is tested here
       const required = mask & PAGE_IS_WPALLOWED;
-      if (((vmaCat ^ inv) & required) !== required) { rules.add('R-PMS-1.skip'); i = j; continue; }
+      if (((vmaCat ^ inv) & required) !== required) { rules.add('R-PMS-1.skip'); if (why) skipped(i, j, vmaCat); i = j; continue; }
 
       // walk_pmd_range: one 2 MiB block (clipped to VMA and range) at a time
       let s = i;

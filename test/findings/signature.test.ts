@@ -31,8 +31,13 @@ describe('first divergence', () => {
     expect(f.consequences.map((x) => x.step)).toEqual([5, 7]);
     expect(firstDivergence([])).toBeUndefined();
     // pages of several entry classes diverging alike: the ordinary PTE is the root, whatever its page number
-    const mixed = firstDivergence([v({ step: 2, page: 0, entry: 'swap' }), v({ step: 2, page: 3, entry: 'pte' }), v({ step: 2, page: 1, entry: 'none' })])!;
+    const wp = { bit: 'W', severity: 'wp-lost' as const };
+    const mixed = firstDivergence([v({ step: 2, page: 0, entry: 'swap', ...wp }), v({ step: 2, page: 3, entry: 'pte', ...wp }), v({ step: 2, page: 1, entry: 'none', ...wp })])!;
     expect([mixed.root.page, mixed.root.entry]).toEqual([3, 'pte']);
+    // but soft-dirty on pte_none comes from VM_SOFTDIRTY alone (fs/proc/task_mmu.c
+    // pte_to_pagemap_entry, pagemap_pte_hole): the same divergence on the VMA's other pages is the flag's
+    const sd = firstDivergence([v({ step: 2, page: 0, entry: 'swap' }), v({ step: 2, page: 3, entry: 'pte' }), v({ step: 2, page: 1, entry: 'none' })])!;
+    expect([sd.root.page, sd.root.entry]).toEqual([1, 'none']);
   });
 
   it('a stale bit observed at later ops adds no signature: the swap-out that dropped uffd-wp is the bucket however the case goes on', () => {
@@ -188,9 +193,22 @@ describe('one root cause, one signature', () => {
       { op: 'mmap', region: 'd', pages: written ? 1 : 4, kind: 'anon', after: 'c' }, { op: 'mprotect', region: 'c', prot: 'rw' }];
     const allWritten = onMutant('B-1', { format: 'ptefarm-case/1', ops: ops(true) });
     const mostlyEmpty = onMutant('B-1', { format: 'ptefarm-case/1', ops: ops(false) });
-    expect(firstDivergence(allWritten)!.root.entry).toBe('pte');
-    expect(caseSignature(allWritten)).toBe('bit.D.lost.R-MERGE-1.page');
-    expect(caseSignature(mostlyEmpty)).toMatch(/^bit\.D\.lost\.R-MERGE-1\./);
+    // the merged VMA's unfaulted page (d) shows the flag's loss alone, so both cases are one bucket
+    expect(firstDivergence(allWritten)!.root.entry).toBe('none');
+    expect(caseSignature(allWritten)).toBe('bit.D.lost.R-MERGE-1.empty');
+    expect(caseSignature(mostlyEmpty)).toBe('bit.D.lost.R-MERGE-1.empty');
+  });
+
+  it('a VMA flag set wrongly is one bucket whatever pages the VMA has: mremap growing in place that sets VM_SOFTDIRTY (M-14), with a written page or with none', () => {
+    // mm/vma.c vma_merge_extend keeps the VMA's flags (R-MRM-7); pagemap reads VM_SOFTDIRTY for every
+    // page of the VMA (fs/proc/task_mmu.c pte_to_pagemap_entry), the grown pte_none ones alone by it
+    const withPage = onMutant('M-14', ops({ op: 'mmap', region: 'a', pages: 1, kind: 'memfd-shared' }, { op: 'write', region: 'a' },
+      { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'a', pages: 4, move: false }));
+    const emptyOnly = onMutant('M-14', ops({ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'clear_refs', value: 4 },
+      { op: 'mremap', region: 'a', pages: 4, move: false }));
+    expect(withPage.some((x) => x.entry === 'pte')).toBe(true);
+    expect(caseSignature(withPage)).toBe('bit.D.spurious.R-MRM-7.empty');
+    expect(caseSignature(emptyOnly)).toBe(caseSignature(withPage));
   });
 
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
