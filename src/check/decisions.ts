@@ -78,8 +78,9 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
       // all there is to see; an address outside any VMA is pagemap's read-out alone), or one the trace no longer shows present where the reference moved it; a
       // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
+      // (the reference's walk stops at the first registered VMA in address order)
       const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && v.entry !== 'gap' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
-        ? ps.opReg?.filter((d) => d.startsWith('+')).pop()?.slice(1) : undefined;
+        ? ps.opReg?.find((d) => d.startsWith('+'))?.slice(1) : undefined;
       if (gate) return gate;
       // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
       // a registered page holding an entry that it leaves unprotected was never reached — had it
@@ -108,6 +109,13 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
         const want = v.expected === '0' ? '+' : '-';
         return ps.opReg?.filter((d) => d.startsWith(want)).pop()?.slice(1);
       }
+      // mremap moves VMA by VMA in address order and stops at the first uffd-armed one (mm/mremap.c
+      // remap_move): the VMAs before it moved alike in both, so where the kernel stopped is the
+      // VMA of the lowest page the step diverges on — that VMA's registration decision
+      if (v.op === 'mremap' && v.expected === '0' && flips.firstDiverging) {
+        const d = unregisteredBy(flips.firstDiverging.reg);
+        if (d) return d;
+      }
       const off = ps.opReg?.map(unregisteredBy).filter((x) => x !== undefined).pop();
       if (off) return off;
       // a registered VMA the ioctl treats as unregistered
@@ -129,6 +137,10 @@ export interface FlipsHold {
   reg: ReadonlySet<number> | true;
   /** pages (pageKey) the reference shows present and the trace does not */
   leftBehind?: ReadonlySet<string>;
+  /** the lowest page of the op's own region the step diverges on (in the acting process), with
+   *  its VMA's registration decision before the op (the previous step's observation: the op may
+   *  move and merge VMAs) */
+  firstDiverging?: { page: number; reg: string | undefined };
 }
 
 const pageKey = (v: Violation) => `${v.proc}:${v.region}:${v.page}`;
@@ -205,6 +217,15 @@ export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[]
       ? { wpAllowed: flipHolds(wpa.pages, wpa.rc, atStep, scanProc(c, step), wpa.region), reg: regFlipPages(wpa.reg, atStep, scanProc(c, step), wpa.region) }
       : { wpAllowed: true, reg: true };
     flips.leftBehind = new Set(atStep.filter((v) => v.kind === 'bit' && v.bit === 'P' && v.expected === '1' && v.actual === '0').map(pageKey));
+    const op = c.ops[step];
+    if (op && 'region' in op) {
+      const proc = op.proc ?? 0;
+      const pages = atStep.filter((v) => v.proc === proc && v.region === op.region && v.page !== undefined).map((v) => v.page!);
+      if (pages.length) {
+        const page = Math.min(...pages);
+        flips.firstDiverging = { page, reg: own(own(steps[step - 1]?.reg, String(proc)), op.region)?.[page] };
+      }
+    }
     for (const v of atStep) {
       const d = decisionOf(v, ps, c, flips);
       if (d) v.decision = d;

@@ -53,6 +53,14 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     const gate = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[2..4)\nmremap a dontunmap old=b\n');
     expect(gate.root?.op).toBe('mremap');
     expect(gate.sig).toBe('vma.registration.R-REG-1');
+    // remap_move walks the VMAs in address order and stops at the first uffd-armed one: after
+    // registering a[1..3) and unregistering it again the reference merges a back into a[0..2) (its
+    // part a[0..1) only ever split off by the register) and a[2..4) (last unregistered); a kernel
+    // that registered all of a[0..2) refuses at a[0..1), so the decision is the register's, not the
+    // unregister's of the VMA after it
+    const later = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nmprotect a[2..4) prot=r\nuffd_register a[1..3)\nuffd_unregister a[1..3)\nmremap a\n');
+    expect(later.root?.kind).toBe('rc');
+    expect(later.sig).toBe('vma.registration.R-REG-1');
   });
 
   it('registration extent (R-REG-1) on a failing UFFDIO_WRITEPROTECT: the decision is the one of the VMA the ioctl failed on, and a page past it that a kernel protected is that decision\'s', async () => {
