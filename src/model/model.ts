@@ -6,10 +6,10 @@ import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
-import { Machine, type MapCounts } from './machine.ts';
+import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Pmd, type Proc, type Vma } from './state.ts';
+import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, mapcount, newProc, PTE_CHUNK, type Pmd, type Proc, type Pte, type Vma } from './state.ts';
 import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
@@ -51,7 +51,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       m.rules = new Set();
       m.events = [];
       // a fork that did not run still takes its number: later processes keep the case's numbering
-      if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
+      if (op.op === 'fork') m.procs.push(newProc(m.procs.length, false, null));
     } else {
       // what the op changed, for the outcome the model reports when the trace gives none
       const before = obs?.outcome ? undefined : snapshot(m, op);
@@ -180,7 +180,6 @@ class Observer {
    *  pagemap_read; R-PM-1..5), and what each reads (the content oracle, content.ts). Rule
    *  attribution only on request: it dominates the cost. */
   observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
-    let counts: MapCounts | undefined; // computed at the first page whose exclusive bit needs it
     const knobs = m.k;
     // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
     const pages: PageMap = dict();
@@ -207,13 +206,16 @@ class Observer {
         let vi = 0;
         let blkEnd = -Infinity; // the PMD is looked up once per block
         let pmd: Pmd | undefined;
+        let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
+        let chunkBase = 0, chunkEnd = -Infinity;
         let rAny = 0;
         for (let i = r.start, k = 0; k < n; i++, k++) {
           while (vi < vmas.length && vmas[vi].end <= i) vi++;
           const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
           if (i >= blkEnd) { const bk = blockOf(i); blkEnd = blockStart(bk + 1); pmd = p.pmds.get(bk); }
+          if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.chunk(c); }
           const huge = pmd?.t === 'huge' ? pmd : undefined;
-          const e = huge ? undefined : p.ptes.get(i);
+          const e = huge || chunk === undefined ? undefined : chunk[i - chunkBase];
           // P S F E W D G as bits 0..6
           let bits = 0;
           let cl: number;
@@ -231,11 +233,11 @@ class Observer {
             const sub = huge.pages?.[i % HPAGE_PAGES];
             const excl = knobs.pmdExclusiveFromHead ? huge.pages?.[0] : sub;
             bits = 1 | ((sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0) << 2)
-              | (excl && (counts ??= m.mapcounts()).get(excl.id) === 1 ? 8 : 0)
+              | (excl && mapcount(excl) === 1 ? 8 : 0)
               | (huge.wp ? 16 : 0) | (huge.sd || v.sd ? 32 : 0);
             cl = sub ? CL.huge : CL['huge-zero'];
           } else if (e?.t === 'present') {
-            bits = 1 | (e.page.anon ? 0 : 4) | (!e.page.zero && (counts ??= m.mapcounts()).get(e.page.id) === 1 ? 8 : 0)
+            bits = 1 | (e.page.anon ? 0 : 4) | (!e.page.zero && mapcount(e.page) === 1 ? 8 : 0)
               | (e.wp ? 16 : 0) | (e.sd || v.sd ? 32 : 0);
             cl = e.page.zero ? CL.zero : e.page.folio ? CL['pte-thp'] : CL.pte;
           } else if (e?.t === 'swap') {
