@@ -6,9 +6,8 @@ import type { Outcome, UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
-import { hugetlbSlotStartPage } from '../ops/layout.ts';
 import {
-  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, modelGeometry, slotStartPage, withRule,
+  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
   type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, mapcount, newProc,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
@@ -27,7 +26,7 @@ export class Machine implements htlb.HugetlbHost {
   private nextId = 1;
   private slot = 0;
   private hslot = 0;
-  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
+  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false, obj: undefined, index: undefined, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
   /** rule ids exercised by the current op (coverage) */
   rules = new Set<string>();
   events: UffdEvent[] = [];
@@ -70,7 +69,9 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
-    return { id: this.nextId++, anon, zero: false, nonzero, obj, index, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
+    // every field present from the start, in one order: one hidden class for every page, so that
+    // the observer's and the fault paths' property loads stay monomorphic
+    return { id: this.nextId++, anon, zero: false, nonzero, obj, index, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -515,7 +516,7 @@ export class Machine implements htlb.HugetlbHost {
   private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
     const hugetlb = op.kind === 'hugetlb' || op.kind === 'hugetlb-shared';
     const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages
-      : hugetlb ? hugetlbSlotStartPage(this.hslot++, modelGeometry()) : slotStartPage(this.slot++);
+      : hugetlb ? hugetlbSlotStartPage(this.hslot++) : slotStartPage(this.slot++);
     const end = start + op.pages;
     if (this.vmasIn(p, start, end).length) {
       // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
@@ -530,7 +531,7 @@ export class Machine implements htlb.HugetlbHost {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
       // private writable mappings are accounted (mm/mmap.c accountable_mapping)
       account: op.kind === 'anon' || op.kind === 'memfd-private', forkedChain: false,
-      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [],
+      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [], maybeGuard: false,
     };
     p.vmas.push(v);
     this.sortVmas(p);

@@ -269,11 +269,9 @@ class Observer {
           else { vals[k] = -1; whyRefs[k] = null; }
           if (attribution) { whys.push(attribute(p, v, i).map(uniq)); regs.push(regDecision(v)); }
         }
-        let view = views.get(name);
-        if (!view || view.width !== width || view.codes.length !== n || !sameView(view, codes, vals, whyRefs, n)) {
-          view = materialize(codes, vals, whyRefs, n, width, rAny);
-          views.set(name, view);
-        }
+        const was = views.get(name);
+        const view = nextView(was?.width === width && was.codes.length === n ? was : undefined, codes, vals, whyRefs, n, width, rAny);
+        if (view !== was) views.set(name, view);
         any |= view.any;
         names.push(name);
         list.push(view);
@@ -338,31 +336,43 @@ interface ProcView {
   contentWhy: Record<string, (string[] | null)[]>;
 }
 
-function sameView(v: RegionView, codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number): boolean {
-  for (let k = 0; k < n; k++) if (v.codes[k] !== codes[k] || v.vals[k] !== vals[k] || v.whyRefs[k] !== whyRefs[k]) return false;
-  return true;
-}
-
 /** the content history of a page no write reached (content.ts contentWhy), one array for every
  *  such page: a prediction's arrays are read, never changed */
 const FRESH_WHY = contentWhy(undefined);
 
-/** A region's arrays from the walk's scratch buffers (kept as the region's view). */
-function materialize(codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number, width: number, any: number): RegionView {
-  const strs: string[] = new Array(n);
-  const cls: EntryClass[] = new Array(n);
-  const content: (number | null)[] = new Array(n);
-  const contentWhys: (string[] | null)[] = new Array(n);
-  const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
-  for (let k = 0; k < n; k++) {
-    const c = codes[k];
-    strs[k] = table[c & 127];
-    cls[k] = CLASSES[c >> 7];
-    const w = whyRefs[k];
-    content[k] = w === null ? null : vals[k];
-    contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]);
+/** A region's view after this walk (the scratch buffers `codes`, `vals`, `whyRefs`): the previous
+ *  view when nothing changed, else a new one that shares each of the previous view's arrays whose
+ *  part did not change (letters, entry classes, contents, content histories), so a step costs the
+ *  walk and the arrays that changed. */
+function nextView(prev: RegionView | undefined, codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number, width: number, any: number): RegionView {
+  let letters = !prev, classes = !prev, values = !prev, whys = !prev;
+  if (prev) {
+    const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs;
+    for (let k = 0; k < n; k++) {
+      const c = codes[k], d = pc[k];
+      if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
+      const w = whyRefs[k], x = pw[k];
+      if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
+      if (vals[k] !== pv[k]) values = true;
+    }
+    if (!letters && !classes && !values && !whys) return prev;
   }
-  return { width, codes: codes.slice(0, n), vals: vals.slice(0, n), whyRefs: whyRefs.slice(0, n), any, strs, cls, content, contentWhy: contentWhys };
+  const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
+  let strs = prev?.strs, cls = prev?.cls, content = prev?.content, contentWhys = prev?.contentWhy;
+  if (letters) { strs = new Array(n); for (let k = 0; k < n; k++) strs[k] = table[codes[k] & 127]; }
+  if (classes) { cls = new Array(n); for (let k = 0; k < n; k++) cls[k] = CLASSES[codes[k] >> 7]; }
+  if (values) { content = new Array(n); for (let k = 0; k < n; k++) content[k] = whyRefs[k] === null ? null : vals[k]; }
+  if (whys) {
+    contentWhys = new Array(n);
+    for (let k = 0; k < n; k++) { const w = whyRefs[k]; contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]); }
+  }
+  return {
+    width, any: letters || classes ? any : prev!.any,
+    codes: letters || classes ? codes.slice(0, n) : prev!.codes,
+    vals: values ? vals.slice(0, n) : prev!.vals,
+    whyRefs: whys ? whyRefs.slice(0, n) : prev!.whyRefs,
+    strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
+  };
 }
 
 /** The rules behind each of the six bits of page i (P S F E W D). */

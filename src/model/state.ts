@@ -1,9 +1,10 @@
 // The state the reference model tracks: processes, VMAs, page-table entries, pages.
-// Page numbers are absolute (address / page size); blocks are PMD ranges (page / HPAGE_PAGES:
-// 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB pages).
+// Page numbers count pages from the arena (slotStartPage below), not from address 0; blocks are PMD
+// ranges (page / HPAGE_PAGES: 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB
+// pages).
 import type { Feature, Kind } from '../ops/schema.ts';
 import type { HEntry } from './hugetlb.ts';
-import { GEOMETRY_4K, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
+import { arenaOf, GEOMETRY_4K, hugetlbSlotStartPage as hugetlbSlotStartOf, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
 
 /** The page geometry of the prediction running now, as module bindings the machine reads like the
  *  kernel's own HPAGE_PMD_NR: pages per PMD, pages of a memfd behind a memfd-* region, and arena
@@ -15,7 +16,17 @@ export let MEMFD_PAGES = memfdPagesFor(GEOMETRY_4K);
  *  16 with 4 KiB pages, 4 with 16 KiB pages */
 export let FAULT_AROUND_PAGES = 65536 / GEOMETRY_4K.pageSize;
 let current: PageGeometry = GEOMETRY_4K;
-export const slotStartPage = (slot: number) => slotStartOf(slot, current);
+/** First page of an arena slot (src/ops/layout.ts), as the model numbers pages. The arena starts
+ *  at page 2^33 (32 TiB), hugetlb slots at 48 TiB, and page numbers that large are not V8 small
+ *  integers (each one a boxed heap number in every loop and Map key). The model counts
+ *  pages from the arena's base instead, and hugetlb slots from HUGETLB_MODEL_BASE (2^29 pages: 2 TiB
+ *  above the base with 4 KiB pages, far above any ordinary slot, whose count is bounded by the ops
+ *  of a case). Both offsets are multiples of the PUD (PMD pages x PTRS_PER_PMD), so every alignment
+ *  the model asks about (PMD block, PUD, fault-around window) is the same as the address's. No
+ *  absolute page number leaves the model: traces, outcomes and events count pages of a region. */
+const HUGETLB_MODEL_BASE = 2 ** 29;
+export const slotStartPage = (slot: number) => slotStartOf(slot, current) - arenaOf(current).basePage;
+export const hugetlbSlotStartPage = (slot: number) => hugetlbSlotStartOf(slot, current) - hugetlbSlotStartOf(0, current) + HUGETLB_MODEL_BASE;
 export function modelGeometry(): PageGeometry { return current; }
 
 /** Run `fn` (synchronous) with the model in geometry `g`, restoring the previous one after. */
@@ -138,10 +149,9 @@ export type Pte =
 /** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
 export const PTE_CHUNK = 64;
 
-/** A process's page-table entries by absolute page number, kept in arrays of PTE_CHUNK pages (as
- *  the kernel keeps a PTE table per PMD, only smaller, so that a 64-page region costs 64 slots).
- *  Absolute page numbers are about 2^33, not V8 small integers, so a Map keyed by them hashes (and
- *  boxes) a heap number at every lookup; a chunk number is small and a slot is an array index.
+/** A process's page-table entries by page number, kept in arrays of PTE_CHUNK pages (as the kernel
+ *  keeps a PTE table per PMD, only smaller, so that a 64-page region costs 64 slots): a lookup is a
+ *  small-integer Map key and an array index, and a walk over a range reads one array per chunk.
  *  The API is Map's (get, set, has, delete, size, iteration); iteration goes chunk by chunk, in
  *  address order within a chunk: nothing in the model depends on Map insertion order (every loop
  *  over entries counts, sorts, or changes each entry on its own). */
