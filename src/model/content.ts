@@ -69,7 +69,7 @@ export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' |
 /** The page process p maps at page number i (a present PTE or a huge PMD's subpage), else undefined. */
 export function mappedPage(p: Proc, i: number): Page | undefined {
   const pmd = p.pmds.get(blockOf(i));
-  if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : { id: 0, anon: true, zero: true, nonzero: false };
+  if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : { id: 0, anon: true, zero: true, nonzero: false, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
   const e = p.ptes.get(i);
   return e?.t === 'present' ? e.page : undefined;
 }

@@ -6,10 +6,9 @@ import type { Outcome, UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
-import { hugetlbSlotStartPage } from '../ops/layout.ts';
 import {
-  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, isAnonVma, isShared, MEMFD_PAGES, modelGeometry, slotStartPage, withRule,
-  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why,
+  blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
+  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, mapcount, newProc,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -22,18 +21,12 @@ const GUP_SIGBUS = Symbol('gup-sigbus');
 /** ops that are ioctls (or the close) of the acting process's userfaultfd */
 const UFFD_IOCTLS: ReadonlySet<Op['op']> = new Set(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
 
-/** Mapcounts by page id (Machine.mapcounts); a page mapped nowhere counts 0. */
-export class MapCounts {
-  constructor(private readonly n: Uint32Array) {}
-  get(id: number): number { return this.n[id] ?? 0; }
-}
-
 export class Machine implements htlb.HugetlbHost {
   procs: Proc[];
   private nextId = 1;
   private slot = 0;
   private hslot = 0;
-  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false };
+  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false, obj: undefined, index: undefined, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
   /** rule ids exercised by the current op (coverage) */
   rules = new Set<string>();
   events: UffdEvent[] = [];
@@ -57,7 +50,7 @@ export class Machine implements htlb.HugetlbHost {
 
   constructor(readonly c: Case, readonly k: Knobs, readonly mutant?: string) {
     this.rootCtx = c.uffd ? this.newCtx(new Set(c.uffd.features ?? []), 0) : null;
-    this.procs = [{ id: 0, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: this.rootCtx }];
+    this.procs = [newProc(0, true, this.rootCtx)];
   }
 
   private newCtx(features: Set<Feature>, mm: number): Ctx {
@@ -76,7 +69,9 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
-    return { id: this.nextId++, anon, zero: false, nonzero, obj, index };
+    // every field present from the start, in one order: one hidden class for every page, so that
+    // the observer's and the fault paths' property loads stay monomorphic
+    return { id: this.nextId++, anon, zero: false, nonzero, obj, index, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -431,55 +426,21 @@ export class Machine implements htlb.HugetlbHost {
     }
   }
 
-  /** Mapcount per page id, of every live process's present PTEs and huge PMDs (pagemap bit 56,
-   *  R-PM-4; swap-out and reuse decisions). Page ids are small dense integers (nextId), so one
-   *  typed-array pass counts them without a Map entry per page. */
-  mapcounts(): MapCounts {
-    const n = new Uint32Array(this.nextId);
-    for (const p of this.procs) {
-      if (!p.alive) continue;
-      for (const e of p.ptes.values()) if (e.t === 'present' && !e.page.zero) n[e.page.id]++;
-      for (const pmd of p.pmds.values()) {
-        if (pmd.t === 'huge' && pmd.pages) for (const pg of pmd.pages) if (!pg.zero) n[pg.id]++;
-      }
-    }
-    return new MapCounts(n);
-  }
-
-  /** some page of the folio is mapped more than once (one mapcount pass for the whole folio) */
+  /** some page of the folio is mapped more than once */
   private mappedElsewhere(folio: Page[]): boolean {
-    const counts = this.mapcounts();
-    return folio.some((pg) => pg.zero || (counts.get(pg.id) ?? 0) > 1);
+    return folio.some((pg) => pg.zero || mapcount(pg) > 1);
   }
-  /** mapcount <= 1, as mapcounts() counts it, without counting every page: a fault path asks
-   *  this per page, and a second mapping settles it */
+  /** mapcount <= 1 (pagemap's count: present PTEs and huge PMDs of live processes, Page.ptMaps
+   *  and pmdMaps) */
   private exclusive(page: Page): boolean {
-    if (page.zero) return false;
-    const id = page.id;
-    let n = 0;
-    for (const p of this.procs) {
-      if (!p.alive) continue;
-      for (const e of p.ptes.values()) if (e.t === 'present' && e.page.id === id && !e.page.zero && ++n > 1) return false;
-      for (const pmd of p.pmds.values()) {
-        if (pmd.t === 'huge' && pmd.pages) for (const pg of pmd.pages) if (pg.id === id && !pg.zero && ++n > 1) return false;
-      }
-    }
-    return true;
+    return !page.zero && mapcount(page) <= 1;
   }
 
   /** An anon page may be reused (or made writable) only when nothing else holds it: no other
    *  mapping and no swap entry elsewhere keeping it in the swap cache (mm/memory.c
    *  wp_can_reuse_anon_folio, PageAnonExclusive after a shared swap-in). */
   private soleOwner(page: Page): boolean {
-    if (page.zero) return false;
-    let refs = 0;
-    for (const q of this.procs) {
-      if (!q.alive) continue;
-      // a second reference settles it
-      for (const e of q.ptes.values()) if ((e.t === 'present' || e.t === 'swap') && e.page === page && ++refs > 1) return false;
-      for (const pmd of q.pmds.values()) if (pmd.t === 'huge' && pmd.pages?.includes(page) && ++refs > 1) return false;
-    }
-    return refs <= 1;
+    return !page.zero && page.ptMaps + page.ptSwaps + page.pmdMaps <= 1;
   }
 
   /** Does a RO->RW transition of this present PTE happen at once? (mm/mprotect.c
@@ -555,7 +516,7 @@ export class Machine implements htlb.HugetlbHost {
   private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
     const hugetlb = op.kind === 'hugetlb' || op.kind === 'hugetlb-shared';
     const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages
-      : hugetlb ? hugetlbSlotStartPage(this.hslot++, modelGeometry()) : slotStartPage(this.slot++);
+      : hugetlb ? hugetlbSlotStartPage(this.hslot++) : slotStartPage(this.slot++);
     const end = start + op.pages;
     if (this.vmasIn(p, start, end).length) {
       // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
@@ -570,7 +531,7 @@ export class Machine implements htlb.HugetlbHost {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
       // private writable mappings are accounted (mm/mmap.c accountable_mapping)
       account: op.kind === 'anon' || op.kind === 'memfd-private', forkedChain: false,
-      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [],
+      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [], maybeGuard: false,
     };
     p.vmas.push(v);
     this.sortVmas(p);
@@ -1001,13 +962,10 @@ export class Machine implements htlb.HugetlbHost {
     return pg;
   }
 
+  /** more than one PTE (present or swap) refers to this swapped page: its swap slot is shared */
   private swapShared(page: Page): boolean {
-    let n = 0;
-    for (const q of this.procs) {
-      if (!q.alive) continue;
-      for (const e of q.ptes.values()) if ((e.t === 'swap' || e.t === 'present') && e.page === page) n++;
-    }
-    return n > 1;
+    if (page.zero) throw new Error('swapShared: the zero page is never in swap');
+    return page.ptMaps + page.ptSwaps > 1;
   }
 
   private writeHuge(p: Proc, v: Vma, page: number, pmd: HugePmd) {
@@ -1081,7 +1039,7 @@ export class Machine implements htlb.HugetlbHost {
   // --- fork / clear_refs ---------------------------------------------------------------------------
 
   private fork(p: Proc): Rc {
-    const child: Proc = { id: this.procs.length, alive: true, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: p.ctx };
+    const child = newProc(this.procs.length, true, p.ctx);
     for (const [n, r] of p.regions) child.regions.set(n, { ...r });
     const forkCtx = new Map<number, Ctx>();
     let event = false;

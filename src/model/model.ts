@@ -6,10 +6,10 @@ import { GEOMETRY_4K } from '../ops/layout.ts';
 import { dict, own } from '../ops/records.ts';
 import { CasePlan, NO_LIMITS } from '../ops/plan.ts';
 import type { EntryClass, ModelOptions, PredictedStep, Prediction } from './api.ts';
-import { Machine, type MapCounts } from './machine.ts';
+import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, type Pmd, type Proc, type Vma } from './state.ts';
+import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, mapcount, newProc, PTE_CHUNK, type Pmd, type Proc, type Pte, type Vma } from './state.ts';
 import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
@@ -51,7 +51,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       m.rules = new Set();
       m.events = [];
       // a fork that did not run still takes its number: later processes keep the case's numbering
-      if (op.op === 'fork') m.procs.push({ id: m.procs.length, alive: false, vmas: [], ptes: new Map(), pmds: new Map(), regions: new Map(), gone: new Map(), ctx: null });
+      if (op.op === 'fork') m.procs.push(newProc(m.procs.length, false, null));
     } else {
       // what the op changed, for the outcome the model reports when the trace gives none
       const before = obs?.outcome ? undefined : snapshot(m, op);
@@ -73,7 +73,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       }
     }
     const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
-    for (const r of o.seen) m.rules.add(r);
+    for (const [bit, r] of SEEN_RULES) if (o.seen & bit) m.rules.add(r);
     steps.push({
       op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
       rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
@@ -136,8 +136,8 @@ function regDecisionsOf(m: Machine, op: Op): string[] {
 }
 
 interface Observation {
-  /** R-PM rules this observation exercised (coverage) */
-  seen: Set<string>;
+  /** R-PM rules this observation exercised (coverage), as SEEN bits */
+  seen: number;
   /** with attribution: per page, the registration decision of its VMA (regDecision) */
   reg: Record<string, Record<string, (string | undefined)[]>>;
   pages: PageMap;
@@ -175,28 +175,31 @@ class Observer {
   private codes = new Int32Array(64);
   private vals = new Float64Array(64);
   private whyRefs: (readonly string[] | undefined | null)[] = [];
+  private readonly procViews = new Map<Proc, ProcView>();
+  /** the last observation without attribution and its processes' parts, for a step that changed
+   *  nothing any observation shows */
+  private last: { procs: ProcView[]; obs: Observation } | undefined;
+  private readonly whyOf = new Map<ProcView, Record<string, string[][][]>>();
+  private readonly regOf = new Map<ProcView, Record<string, (string | undefined)[]>>();
 
   /** pagemap read of every page of every region of every live process (fs/proc/task_mmu.c
    *  pagemap_read; R-PM-1..5), and what each reads (the content oracle, content.ts). Rule
    *  attribution only on request: it dominates the cost. */
   observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
-    let counts: MapCounts | undefined; // computed at the first page whose exclusive bit needs it
     const knobs = m.k;
-    // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
-    const pages: PageMap = dict();
-    const why: Observation['why'] = dict();
-    const entry: Observation['entry'] = dict();
-    const reg: Observation['reg'] = dict();
-    const content: ContentMap = dict();
-    const contentWhys: Observation['contentWhy'] = dict();
     const b = [0, 0, 0, 0, 0, 0, 0];
     let any = 0;
+    const procs: ProcView[] = [];
+    let sameProcs = !attribution && this.last !== undefined;
     for (const p of m.procs) {
       if (!p.alive) continue;
-      const P = String(p.id);
-      pages[P] = dict(); why[P] = dict(); entry[P] = dict(); reg[P] = dict(); content[P] = dict(); contentWhys[P] = dict();
       let views = this.views.get(p);
       if (!views) this.views.set(p, views = new Map());
+      // this step's views of p's regions, in region order; with attribution, the rules per bit
+      const names: string[] = [];
+      const list: RegionView[] = [];
+      const whyOf: Record<string, string[][][]> = dict();
+      const regOf: Record<string, (string | undefined)[]> = dict();
       const vmas = p.vmas; // sorted by start
       for (const [name, r] of p.regions) {
         const n = r.pages;
@@ -207,13 +210,16 @@ class Observer {
         let vi = 0;
         let blkEnd = -Infinity; // the PMD is looked up once per block
         let pmd: Pmd | undefined;
+        let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
+        let chunkBase = 0, chunkEnd = -Infinity;
         let rAny = 0;
         for (let i = r.start, k = 0; k < n; i++, k++) {
           while (vi < vmas.length && vmas[vi].end <= i) vi++;
           const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
           if (i >= blkEnd) { const bk = blockOf(i); blkEnd = blockStart(bk + 1); pmd = p.pmds.get(bk); }
+          if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.chunk(c); }
           const huge = pmd?.t === 'huge' ? pmd : undefined;
-          const e = huge ? undefined : p.ptes.get(i);
+          const e = huge || chunk === undefined ? undefined : chunk[i - chunkBase];
           // P S F E W D G as bits 0..6
           let bits = 0;
           let cl: number;
@@ -231,11 +237,11 @@ class Observer {
             const sub = huge.pages?.[i % HPAGE_PAGES];
             const excl = knobs.pmdExclusiveFromHead ? huge.pages?.[0] : sub;
             bits = 1 | ((sub ? (sub.anon ? 0 : 1) : knobs.hugeZeroPmFile ? 1 : 0) << 2)
-              | (excl && (counts ??= m.mapcounts()).get(excl.id) === 1 ? 8 : 0)
+              | (excl && mapcount(excl) === 1 ? 8 : 0)
               | (huge.wp ? 16 : 0) | (huge.sd || v.sd ? 32 : 0);
             cl = sub ? CL.huge : CL['huge-zero'];
           } else if (e?.t === 'present') {
-            bits = 1 | (e.page.anon ? 0 : 4) | (!e.page.zero && (counts ??= m.mapcounts()).get(e.page.id) === 1 ? 8 : 0)
+            bits = 1 | (e.page.anon ? 0 : 4) | (!e.page.zero && mapcount(e.page) === 1 ? 8 : 0)
               | (e.wp ? 16 : 0) | (e.sd || v.sd ? 32 : 0);
             cl = e.page.zero ? CL.zero : e.page.folio ? CL['pte-thp'] : CL.pte;
           } else if (e?.t === 'swap') {
@@ -263,50 +269,110 @@ class Observer {
           else { vals[k] = -1; whyRefs[k] = null; }
           if (attribution) { whys.push(attribute(p, v, i).map(uniq)); regs.push(regDecision(v)); }
         }
-        let view = views.get(name);
-        if (!view || view.width !== width || view.codes.length !== n || !sameView(view, codes, vals, whyRefs, n)) {
-          view = materialize(codes, vals, whyRefs, n, width, rAny);
-          views.set(name, view);
-        }
+        const was = views.get(name);
+        const view = nextView(was?.width === width && was.codes.length === n ? was : undefined, codes, vals, whyRefs, n, width, rAny);
+        if (view !== was) views.set(name, view);
         any |= view.any;
-        pages[P][name] = view.strs;
-        entry[P][name] = view.cls;
-        content[P][name] = view.content;
-        contentWhys[P][name] = view.contentWhy;
-        if (attribution) { why[P][name] = whys; reg[P][name] = regs; }
+        names.push(name);
+        list.push(view);
+        if (attribution) { whyOf[name] = whys; regOf[name] = regs; }
       }
+      // a process whose regions all kept their views keeps its maps of the last step too
+      const was = this.procViews.get(p);
+      let pv: ProcView;
+      if (!attribution && was && was.names.length === names.length && was.names.every((x, k) => x === names[k] && was.list[k] === list[k])) pv = was;
+      else {
+        pv = { id: String(p.id), names, list, pages: dict(), entry: dict(), content: dict(), contentWhy: dict() };
+        for (let k = 0; k < names.length; k++) {
+          const v = list[k];
+          pv.pages[names[k]] = v.strs; pv.entry[names[k]] = v.cls; pv.content[names[k]] = v.content; pv.contentWhy[names[k]] = v.contentWhy;
+        }
+        this.procViews.set(p, pv);
+      }
+      if (sameProcs && this.last!.procs[procs.length] !== pv) sameProcs = false;
+      procs.push(pv);
+      if (attribution) { this.whyOf.set(pv, whyOf); this.regOf.set(pv, regOf); }
     }
-    const seen = new Set<string>();
-    if (any & 1) seen.add('R-PM-1');
-    if (any & 2) seen.add('R-PM-2');
-    if (any & 4) seen.add('R-PM-3');
-    if (any & 8) seen.add('R-PM-4');
-    if (any & 16) seen.add('R-PM-5');
-    return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
+    let seen = 0;
+    if (any & 1) seen |= SEEN.PM1;
+    if (any & 2) seen |= SEEN.PM2;
+    if (any & 4) seen |= SEEN.PM3;
+    if (any & 8) seen |= SEEN.PM4;
+    if (any & 16) seen |= SEEN.PM5;
+    // every live process kept its maps: the step's maps are the last step's
+    if (sameProcs && this.last!.procs.length === procs.length) return { ...this.last!.obs, seen };
+    // keyed by region names from the case: prototype-free (a region may be called `__proto__`)
+    const pages: PageMap = dict();
+    const why: Observation['why'] = dict();
+    const entry: Observation['entry'] = dict();
+    const reg: Observation['reg'] = dict();
+    const content: ContentMap = dict();
+    const contentWhys: Observation['contentWhy'] = dict();
+    for (const pv of procs) {
+      pages[pv.id] = pv.pages; entry[pv.id] = pv.entry; content[pv.id] = pv.content; contentWhys[pv.id] = pv.contentWhy;
+      why[pv.id] = attribution ? this.whyOf.get(pv)! : dict();
+      reg[pv.id] = attribution ? this.regOf.get(pv)! : dict();
+    }
+    const obs: Observation = { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
+    this.last = attribution ? undefined : { procs, obs };
+    if (attribution) { this.whyOf.clear(); this.regOf.clear(); }
+    return obs;
   }
 }
 
-function sameView(v: RegionView, codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number): boolean {
-  for (let k = 0; k < n; k++) if (v.codes[k] !== codes[k] || v.vals[k] !== vals[k] || v.whyRefs[k] !== whyRefs[k]) return false;
-  return true;
+/** the R-PM rules an observation exercised, as bits of Observation.seen */
+const SEEN = { PM1: 1, PM2: 2, PM3: 4, PM4: 8, PM5: 16 } as const;
+const SEEN_RULES: readonly [number, string][] = [[SEEN.PM1, 'R-PM-1'], [SEEN.PM2, 'R-PM-2'], [SEEN.PM3, 'R-PM-3'], [SEEN.PM4, 'R-PM-4'], [SEEN.PM5, 'R-PM-5']];
+
+/** One live process's part of an observation: its regions' views (in region order) and the maps
+ *  a step shows, kept while every view stays the same. */
+interface ProcView {
+  id: string;
+  names: string[];
+  list: RegionView[];
+  pages: Record<string, string[]>;
+  entry: Record<string, EntryClass[]>;
+  content: Record<string, (number | null)[]>;
+  contentWhy: Record<string, (string[] | null)[]>;
 }
 
-/** A region's arrays from the walk's scratch buffers (kept as the region's view). */
-function materialize(codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number, width: number, any: number): RegionView {
-  const strs: string[] = new Array(n);
-  const cls: EntryClass[] = new Array(n);
-  const content: (number | null)[] = new Array(n);
-  const contentWhys: (string[] | null)[] = new Array(n);
+/** the content history of a page no write reached (content.ts contentWhy), one array for every
+ *  such page: a prediction's arrays are read, never changed */
+const FRESH_WHY = contentWhy(undefined);
+
+/** A region's view after this walk (the scratch buffers `codes`, `vals`, `whyRefs`): the previous
+ *  view when nothing changed, else a new one that shares each of the previous view's arrays whose
+ *  part did not change (letters, entry classes, contents, content histories), so a step costs the
+ *  walk and the arrays that changed. */
+function nextView(prev: RegionView | undefined, codes: Int32Array, vals: Float64Array, whyRefs: readonly (readonly string[] | undefined | null)[], n: number, width: number, any: number): RegionView {
+  let letters = !prev, classes = !prev, values = !prev, whys = !prev;
+  if (prev) {
+    const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs;
+    for (let k = 0; k < n; k++) {
+      const c = codes[k], d = pc[k];
+      if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
+      const w = whyRefs[k], x = pw[k];
+      if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
+      if (vals[k] !== pv[k]) values = true;
+    }
+    if (!letters && !classes && !values && !whys) return prev;
+  }
   const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
-  for (let k = 0; k < n; k++) {
-    const c = codes[k];
-    strs[k] = table[c & 127];
-    cls[k] = CLASSES[c >> 7];
-    const w = whyRefs[k];
-    content[k] = w === null ? null : vals[k];
-    contentWhys[k] = w === null ? null : contentWhy(w as string[] | undefined);
+  let strs = prev?.strs, cls = prev?.cls, content = prev?.content, contentWhys = prev?.contentWhy;
+  if (letters) { strs = new Array(n); for (let k = 0; k < n; k++) strs[k] = table[codes[k] & 127]; }
+  if (classes) { cls = new Array(n); for (let k = 0; k < n; k++) cls[k] = CLASSES[codes[k] >> 7]; }
+  if (values) { content = new Array(n); for (let k = 0; k < n; k++) content[k] = whyRefs[k] === null ? null : vals[k]; }
+  if (whys) {
+    contentWhys = new Array(n);
+    for (let k = 0; k < n; k++) { const w = whyRefs[k]; contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]); }
   }
-  return { width, codes: codes.slice(0, n), vals: vals.slice(0, n), whyRefs: whyRefs.slice(0, n), any, strs, cls, content, contentWhy: contentWhys };
+  return {
+    width, any: letters || classes ? any : prev!.any,
+    codes: letters || classes ? codes.slice(0, n) : prev!.codes,
+    vals: values ? vals.slice(0, n) : prev!.vals,
+    whyRefs: whys ? whyRefs.slice(0, n) : prev!.whyRefs,
+    strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
+  };
 }
 
 /** The rules behind each of the six bits of page i (P S F E W D). */

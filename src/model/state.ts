@@ -1,9 +1,10 @@
 // The state the reference model tracks: processes, VMAs, page-table entries, pages.
-// Page numbers are absolute (address / page size); blocks are PMD ranges (page / HPAGE_PAGES:
-// 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB pages).
+// Page numbers count pages from the arena (slotStartPage below), not from address 0; blocks are PMD
+// ranges (page / HPAGE_PAGES: 512 pages = 2 MiB with 4 KiB pages, 2048 pages = 32 MiB with 16 KiB
+// pages).
 import type { Feature, Kind } from '../ops/schema.ts';
 import type { HEntry } from './hugetlb.ts';
-import { GEOMETRY_4K, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
+import { arenaOf, GEOMETRY_4K, hugetlbSlotStartPage as hugetlbSlotStartOf, memfdPagesFor, slotStartPage as slotStartOf, type PageGeometry } from '../ops/layout.ts';
 
 /** The page geometry of the prediction running now, as module bindings the machine reads like the
  *  kernel's own HPAGE_PMD_NR: pages per PMD, pages of a memfd behind a memfd-* region, and arena
@@ -15,7 +16,17 @@ export let MEMFD_PAGES = memfdPagesFor(GEOMETRY_4K);
  *  16 with 4 KiB pages, 4 with 16 KiB pages */
 export let FAULT_AROUND_PAGES = 65536 / GEOMETRY_4K.pageSize;
 let current: PageGeometry = GEOMETRY_4K;
-export const slotStartPage = (slot: number) => slotStartOf(slot, current);
+/** First page of an arena slot (src/ops/layout.ts), as the model numbers pages. The arena starts
+ *  at page 2^33 (32 TiB), hugetlb slots at 48 TiB, and page numbers that large are not V8 small
+ *  integers (each one a boxed heap number in every loop and Map key). The model counts
+ *  pages from the arena's base instead, and hugetlb slots from HUGETLB_MODEL_BASE (2^29 pages: 2 TiB
+ *  above the base with 4 KiB pages, far above any ordinary slot, whose count is bounded by the ops
+ *  of a case). Both offsets are multiples of the PUD (PMD pages x PTRS_PER_PMD), so every alignment
+ *  the model asks about (PMD block, PUD, fault-around window) is the same as the address's. No
+ *  absolute page number leaves the model: traces, outcomes and events count pages of a region. */
+const HUGETLB_MODEL_BASE = 2 ** 29;
+export const slotStartPage = (slot: number) => slotStartOf(slot, current) - arenaOf(current).basePage;
+export const hugetlbSlotStartPage = (slot: number) => hugetlbSlotStartOf(slot, current) - hugetlbSlotStartOf(0, current) + HUGETLB_MODEL_BASE;
 export function modelGeometry(): PageGeometry { return current; }
 
 /** Run `fn` (synchronous) with the model in geometry `g`, restoring the previous one after. */
@@ -62,6 +73,20 @@ export interface Page {
    *  decided it */
   val?: number;
   valWhy?: string[];
+  /** the references to this page from live processes' page tables, kept by PteTable and PmdTable
+   *  at every change (the zero page is not counted): present PTEs, swap PTEs, huge PMDs. The
+   *  mapcount (pagemap bit 56, R-PM-4) is ptMaps + pmdMaps; reuse and swap-cache sharing ask
+   *  for the swap entries too. Counted as changes happen so that no question about a page walks
+   *  every process's tables. */
+  ptMaps: number;
+  ptSwaps: number;
+  pmdMaps: number;
+}
+
+/** a page's mapcount as pagemap's bit 56 counts it: present PTEs and huge PMDs of live
+ *  processes (0 for the zero page) */
+export function mapcount(pg: Page): number {
+  return pg.ptMaps + pg.pmdMaps;
 }
 
 /** The shmem file behind a shared-anon or memfd region (its page cache). */
@@ -121,6 +146,122 @@ export type Pte =
    *  PAGEMAP_SCAN arming, an mremap move) */
   | { t: 'guard'; wp: boolean; sd: boolean; why: Why };
 
+/** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
+export const PTE_CHUNK = 64;
+
+/** A process's page-table entries by page number, kept in arrays of PTE_CHUNK pages (as the kernel
+ *  keeps a PTE table per PMD, only smaller, so that a 64-page region costs 64 slots): a lookup is a
+ *  small-integer Map key and an array index, and a walk over a range reads one array per chunk.
+ *  The API is Map's (get, set, has, delete, size, iteration); iteration goes chunk by chunk, in
+ *  address order within a chunk: nothing in the model depends on Map insertion order (every loop
+ *  over entries counts, sorts, or changes each entry on its own). */
+export class PteTable {
+  private readonly chunks = new Map<number, (Pte | undefined)[]>();
+  private count = 0;
+  /** the owning process is alive: its entries count in their pages' references (Page.ptMaps,
+   *  ptSwaps); cleared once by Proc.alive = false */
+  private live = true;
+
+  /** the owner died: its entries no longer count as references (done once) */
+  die(): void {
+    if (!this.live) return;
+    for (const t of this.chunks.values()) for (const e of t) countPte(e, -1);
+    this.live = false;
+  }
+
+  get size(): number { return this.count; }
+
+  get(page: number): Pte | undefined {
+    const c = Math.floor(page / PTE_CHUNK);
+    const t = this.chunks.get(c);
+    return t === undefined ? undefined : t[page - c * PTE_CHUNK];
+  }
+
+  has(page: number): boolean { return this.get(page) !== undefined; }
+
+  /** the entries of chunk `c` (slot k holds page c * PTE_CHUNK + k), or undefined when the process
+   *  never had an entry there: for walks over a range without a lookup per page */
+  chunk(c: number): readonly (Pte | undefined)[] | undefined { return this.chunks.get(c); }
+
+  /** every chunk's entries (slots without an entry hold undefined): for scans of all entries */
+  allChunks(): IterableIterator<readonly (Pte | undefined)[]> { return this.chunks.values(); }
+
+  set(page: number, e: Pte): this {
+    const c = Math.floor(page / PTE_CHUNK);
+    let t = this.chunks.get(c);
+    if (t === undefined) { t = new Array<Pte | undefined>(PTE_CHUNK).fill(undefined); this.chunks.set(c, t); }
+    const k = page - c * PTE_CHUNK;
+    const old = t[k];
+    if (old === undefined) this.count++;
+    else if (this.live) countPte(old, -1);
+    if (this.live) countPte(e, 1);
+    t[k] = e;
+    return this;
+  }
+
+  delete(page: number): boolean {
+    const c = Math.floor(page / PTE_CHUNK);
+    const t = this.chunks.get(c);
+    const k = page - c * PTE_CHUNK;
+    if (t === undefined || t[k] === undefined) return false;
+    if (this.live) countPte(t[k], -1);
+    t[k] = undefined;
+    this.count--;
+    return true;
+  }
+
+  *entries(): IterableIterator<[number, Pte]> {
+    for (const [c, t] of this.chunks) {
+      for (let k = 0; k < PTE_CHUNK; k++) { const e = t[k]; if (e !== undefined) yield [c * PTE_CHUNK + k, e]; }
+    }
+  }
+
+  *values(): IterableIterator<Pte> {
+    for (const t of this.chunks.values()) for (let k = 0; k < PTE_CHUNK; k++) { const e = t[k]; if (e !== undefined) yield e; }
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, Pte]> { return this.entries(); }
+}
+
+function countPte(e: Pte | undefined, d: number): void {
+  if (e === undefined) return;
+  if (e.t === 'present') { if (!e.page.zero) e.page.ptMaps += d; }
+  else if (e.t === 'swap') { if (!e.page.zero) e.page.ptSwaps += d; }
+}
+
+function countPmd(pmd: Pmd | undefined, d: number): void {
+  if (pmd?.t !== 'huge' || !pmd.pages) return;
+  for (const pg of pmd.pages) if (!pg.zero) pg.pmdMaps += d;
+}
+
+/** A process's PMDs by block: a Map whose changes keep the subpages' Page.pmdMaps (a huge PMD's
+ *  `pages` array is never replaced in place, only the whole PMD). */
+export class PmdTable extends Map<number, Pmd> {
+  private live = true;
+
+  die(): void {
+    if (!this.live) return;
+    for (const pmd of this.values()) countPmd(pmd, -1);
+    this.live = false;
+  }
+
+  override set(block: number, pmd: Pmd): this {
+    // Map's constructor calls set before the field initializers run: nothing to count then
+    if (this.live) { countPmd(super.get(block), -1); countPmd(pmd, 1); }
+    return super.set(block, pmd);
+  }
+
+  override delete(block: number): boolean {
+    if (this.live) countPmd(super.get(block), -1);
+    return super.delete(block);
+  }
+
+  override clear(): void {
+    if (this.live) for (const pmd of this.values()) countPmd(pmd, -1);
+    super.clear();
+  }
+}
+
 export interface HugePmd {
   t: 'huge';
   /** 512 subpages, or null for the huge zero page */
@@ -139,8 +280,8 @@ export interface Proc {
   id: number;
   alive: boolean;
   vmas: Vma[];
-  ptes: Map<number, Pte>;
-  pmds: Map<number, Pmd>;
+  ptes: PteTable;
+  pmds: PmdTable;
   regions: Map<string, Region>;
   /** why a page has no entry (zap, dropped marker, ...): attribution for expectations on none */
   gone: Map<number, Why>;
@@ -150,6 +291,28 @@ export interface Proc {
   /** hugetlb huge PTEs by block, and the PUDs whose PMD table exists (src/model/hugetlb.ts) */
   htlb?: Map<number, HEntry>;
   htlbPud?: Set<number>;
+}
+
+/** A new process (alive, or a fork that did not run: dead from the start). `alive` is an accessor:
+ *  setting it false (exit, a fatal signal) takes the process's entries out of their pages'
+ *  reference counts, whichever code path kills it; a process never comes back to life. */
+export function newProc(id: number, alive: boolean, ctx: Ctx | null): Proc {
+  const ptes = new PteTable(), pmds = new PmdTable();
+  let live = true;
+  const p: Proc = {
+    id,
+    get alive() { return live; },
+    set alive(v: boolean) {
+      if (v === live) return;
+      if (v) throw new Error(`process ${id}: a dead process cannot come back to life`);
+      live = false;
+      ptes.die();
+      pmds.die();
+    },
+    vmas: [], ptes, pmds, regions: new Map(), gone: new Map(), ctx,
+  };
+  if (!alive) p.alive = false;
+  return p;
 }
 
 export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);
