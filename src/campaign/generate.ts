@@ -34,6 +34,12 @@ export interface GenerateOptions {
   geometry?: PageGeometry;
   /** share of cases drawn from the uniform generator (uniform.ts; default 0.25) */
   uniformRatio?: number;
+  /** the first `earlyCases` cases (default 128) draw `earlyUniformRatio` (default 0.5) of theirs from
+   *  the uniform generator: before coverage feedback has built a pool there is nothing to guide by,
+   *  and the plain short scenarios a uniform generator reaches within its first cases should be
+   *  reached as early here */
+  earlyCases?: number;
+  earlyUniformRatio?: number;
   /** share of hugetlb cases (hugetlb-gen.ts; default HUGETLB_CASES; 0 for a target without free
    *  hugetlb pages), drawn from a stream of their own */
   hugetlbRatio?: number;
@@ -46,8 +52,9 @@ type Range = { first?: number; count?: number };
 export const DEFAULT_MAX_COST = 2600;
 /** the budget for a geometry: the same number of THP-region ops as with 4 KiB pages */
 export function maxCostFor(g: PageGeometry): number { return DEFAULT_MAX_COST * (g.pmdPages / HPAGE_PAGES); }
-/** fraction of fresh cases allowed to create THP regions */
-export const THP_CASES = 0.2;
+/** fraction of fresh cases allowed to create THP regions (0.3: the THP mutants were the slowest to
+ *  find, while half the uniform generator's mmaps are THP-sized) */
+export const THP_CASES = 0.3;
 
 /** does a (possibly stale) range still lie inside the region's current size? */
 function fits(r: RegionState, rg: Range): boolean {
@@ -97,6 +104,15 @@ export class OpGen {
     const first = this.rng.int(n);
     const count = 1 + this.rng.int(Math.min(n - first, 8));
     return { first, count };
+  }
+
+  /** a range covering part of the region, never all of it (pickRange may return the whole) */
+  partOf(r: RegionState): Range {
+    for (let i = 0; i < 4; i++) {
+      const rg = this.pickRange(r);
+      if (rg.first !== undefined && rg.count !== undefined && rg.count < r.pages) return rg;
+    }
+    return { first: this.rng.int(r.pages), count: 1 };
   }
 
   /** a sub-range of a previous range (a later touch of some of the pages touched before) */
@@ -536,7 +552,7 @@ export class OpGen {
         // split and redone at PTE level (R-PMS-5.split), also without an output vector (B-32)
         if (this.rng.chance(0.5)) this.write(proc, r, {}); else this.read(proc, r, { first: 0, count: 1 });
         this.register(proc, r);
-        this.ranged('scan', proc, r, this.pickRange(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
+        this.ranged('scan', proc, r, this.partOf(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
         break;
       }
       case 'zero-scan': {
@@ -1087,6 +1103,8 @@ export class GuidedGenerator {
   private readonly hrng: Rng;
   private readonly geometry: PageGeometry;
   generated = 0;
+  /** cases drawn from the main stream (all but the hugetlb ones) */
+  private mainDrawn = 0;
 
   constructor(seed: number, opts: GenerateOptions = {}) {
     this.rng = new Rng(seed);
@@ -1094,6 +1112,7 @@ export class GuidedGenerator {
     this.opts = {
       freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
       unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25, hugetlbRatio: opts.hugetlbRatio ?? HUGETLB_CASES,
+      earlyCases: opts.earlyCases ?? 128, earlyUniformRatio: opts.earlyUniformRatio ?? 0.5,
     };
     this.hrng = new Rng((seed ^ 0x48544c42) >>> 0);
     this.geometry = opts.geometry ?? GEOMETRY_4K;
@@ -1106,7 +1125,9 @@ export class GuidedGenerator {
     if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return hugetlbCase(this.hrng, this.geometry);
     // a share of uniform cases: states no motif aims at are reached as often as by a uniform
     // generator, up to that share (and uniform cases that reach something new enter the pool)
-    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
+    // counted in the main stream's cases, so hugetlb cases do not shift the others (their own stream)
+    const uniformShare = ++this.mainDrawn <= this.opts.earlyCases ? Math.max(this.opts.uniformRatio, this.opts.earlyUniformRatio) : this.opts.uniformRatio;
+    if (!this.opts.unguided && this.rng.chance(uniformShare)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
     if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
     const e = this.pickEntry();
     e.picks++;
