@@ -34,12 +34,6 @@ export interface GenerateOptions {
   geometry?: PageGeometry;
   /** share of cases drawn from the uniform generator (uniform.ts; default 0.25) */
   uniformRatio?: number;
-  /** the first `earlyCases` cases (default 128) draw `earlyUniformRatio` (default 0.5) of theirs from
-   *  the uniform generator: before coverage feedback has built a pool there is nothing to guide by,
-   *  and the plain short scenarios a uniform generator reaches within its first cases should be
-   *  reached as early here */
-  earlyCases?: number;
-  earlyUniformRatio?: number;
   /** share of hugetlb cases (hugetlb-gen.ts; default HUGETLB_CASES; 0 for a target without free
    *  hugetlb pages), drawn from a stream of their own */
   hugetlbRatio?: number;
@@ -1103,8 +1097,6 @@ export class GuidedGenerator {
   private readonly hrng: Rng;
   private readonly geometry: PageGeometry;
   generated = 0;
-  /** cases drawn from the main stream (all but the hugetlb ones) */
-  private mainDrawn = 0;
 
   constructor(seed: number, opts: GenerateOptions = {}) {
     this.rng = new Rng(seed);
@@ -1112,7 +1104,6 @@ export class GuidedGenerator {
     this.opts = {
       freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
       unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25, hugetlbRatio: opts.hugetlbRatio ?? HUGETLB_CASES,
-      earlyCases: opts.earlyCases ?? 128, earlyUniformRatio: opts.earlyUniformRatio ?? 0.5,
     };
     this.hrng = new Rng((seed ^ 0x48544c42) >>> 0);
     this.geometry = opts.geometry ?? GEOMETRY_4K;
@@ -1125,9 +1116,7 @@ export class GuidedGenerator {
     if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return hugetlbCase(this.hrng, this.geometry);
     // a share of uniform cases: states no motif aims at are reached as often as by a uniform
     // generator, up to that share (and uniform cases that reach something new enter the pool)
-    // counted in the main stream's cases, so hugetlb cases do not shift the others (their own stream)
-    const uniformShare = ++this.mainDrawn <= this.opts.earlyCases ? Math.max(this.opts.uniformRatio, this.opts.earlyUniformRatio) : this.opts.uniformRatio;
-    if (!this.opts.unguided && this.rng.chance(uniformShare)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
+    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
     if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
     const e = this.pickEntry();
     e.picks++;

@@ -98,25 +98,6 @@ describe('the guided generator', () => {
     expect(hugetlb).toBeLessThan(100);
   });
 
-  it('draws half of its first cases from the uniform generator (no coverage to guide by yet), a quarter later', () => {
-    // the early share is a draw per case like the later one: with uniformRatio 0 and
-    // earlyUniformRatio 1 the first `earlyCases` cases are exactly the uniform stream, the next not
-    const g = new GuidedGenerator(3, { uniformRatio: 0, earlyUniformRatio: 1, earlyCases: 20, hugetlbRatio: 0 });
-    const rng = new Rng(3);
-    for (let i = 0; i < 20; i++) {
-      rng.float();
-      expect(g.next()).toEqual(uniformCase(rng, 40, DEFAULT_MAX_COST));
-    }
-    const after = g.next();
-    rng.float();
-    expect(after).not.toEqual(uniformCase(rng, 40, DEFAULT_MAX_COST));
-    // defaults: uniform-only region sizes (9-15 pages) twice as often in the first 128 cases
-    const d = new GuidedGenerator(4, { hugetlbRatio: 0 });
-    const cases = Array.from({ length: 128 * 5 }, () => d.next());
-    const share = (cs: Case[]) => cs.filter((c) => c.ops.some((o) => o.op === 'mmap' && o.pages >= 9 && o.pages <= 15)).length / cs.length;
-    expect(share(cases.slice(0, 128))).toBeGreaterThan(1.4 * share(cases.slice(128)));
-  });
-
   it('with the default ratio mixes uniform cases in, and only valid cases', () => {
     const g = new GuidedGenerator(4);
     const cases = Array.from({ length: 400 }, () => g.next());
