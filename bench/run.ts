@@ -15,7 +15,7 @@ const RUNNERS: Record<Section, (o: BenchOptions) => Promise<SectionResult>> = {
 /** keys the JSON object always carries (null when a section was skipped) */
 export const REQUIRED_KEYS = [
   'executor_over_floor', 'farm_over_executor', 'model_cases_per_s_per_thread', 'check_over_live_cost',
-  'nats_over_embedded', 'two_workers_over_one', 'guided_over_uniform_min', 'minimize_s_max',
+  'nats_over_embedded', 'two_workers_over_one', 'guided_over_uniform_min', 'guided_over_uniform_geomean', 'minimize_s_max',
   'cli_startup_over_node',
 ] as const;
 

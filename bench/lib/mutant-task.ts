@@ -1,10 +1,15 @@
 // One mutant of the "finding bugs" benchmark (run in child processes by `main` below, also callable
-// in-thread): time and
-// cases to the first violation on model:x86+ID with ptefarm's guided campaign (runCampaign, the
-// in-process transport, minimization of the first bucket as the product does it) versus a uniform
-// random generator (bench/lib/gen.ts) through the same transport and the same checker, under the
-// same case budget. Both sides pay the same per-case work (mutant execution + reference check with
-// coverage); only generation and feedback differ.
+// in-thread; the `mutants` section of bench/lib/sections.ts and bench/tools/mutant-cases.ts use it):
+// CASES to the first violation on model:x86+ID, over several seeds, with ptefarm's guided campaign
+// (runCampaign, the in-process transport, stopped at its first bucket) versus the uniform random
+// generator (bench/lib/gen.ts) through the same transport and the same checker. Counts, not times:
+// a loaded host gives the same numbers, and both sides pay the same per-case work.
+//
+// Why several seeds: cases-to-first-find is a waiting time; one seed's "2 vs 61" is luck. Each side's
+// figure is its cases per find, pooled over the seeds: (cases run on all seeds, a run that found
+// nothing counting its whole budget) / (seeds that found it) — the maximum-likelihood mean of a
+// geometric waiting time with censored runs. A side that found it on no seed has only a lower
+// bound ("not found within N"), never counted as found; the ratio is then a bound (≥ or ≤).
 import { runCampaign } from '../../src/campaign/campaign.ts';
 import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 import { InProcessTransport } from '../../src/campaign/inprocess.ts';
@@ -13,106 +18,176 @@ import { uniformCase } from './gen.ts';
 
 export interface MutantJob {
   mutant: string;
-  seed: number;
-  /** case budget for either side */
-  budget: number;
-  /** wall-clock cap of the guided side until its first violation (ms) */
-  capMs: number;
-  /** wall-clock cap on minimization after the first violation (ms) */
-  minimizeCapMs: number;
-  /** the uniform side runs for clamp(uniformFactor x guided time, uniformMinMs, uniformMaxMs) */
+  /** the seeds each side may use, in order: one guided campaign and one uniform stream per seed */
+  seeds: number[];
+  /** a side runs at least this many seeds, then stops at `targetFinds` finds, or at once if it has
+   *  found nothing yet (cheap mutants get more seeds, so their ratio is less a matter of luck) */
+  minSeeds: number;
+  targetFinds: number;
+  /** guided case budget per seed */
+  guidedBudget: number;
+  /** uniform case budget per seed: clamp(uniformFactor × guided cases per find, uniformMin,
+   *  uniformMax); uniformMax when guided found it on no seed */
   uniformFactor: number;
-  uniformMinMs: number;
-  uniformMaxMs: number;
-  /** cap on executions of the minimization */
-  maxMinimizeRuns?: number;
+  uniformMin: number;
+  uniformMax: number;
+  /** the first seed's campaign minimizes its first bucket as the product does (minimize_s_max):
+   *  wall-clock cap (ms) and cap on executions; the other seeds do not minimize */
+  minimizeCapMs: number;
+  maxMinimizeRuns: number;
 }
 
-export interface SideResult {
-  found: boolean;
+/** one seed: the 1-based number of the first case with a violation (null: none within `ran`) */
+export interface SeedRun { seed: number; found: number | null; ran: number }
+
+export interface SideCount {
+  runs: SeedRun[];
+  /** seeds that found it */
+  finds: number;
+  /** cases run over all seeds */
   cases: number;
-  ms: number;
-  /** stopped by the case budget or the time cap without a violation */
-  capped: boolean;
+  /** cases / finds (null when finds = 0: then only "more than `cases`" is known) */
+  per_find: number | null;
+  /** median over the seeds of the first-find case, a seed that found nothing counting as
+   *  infinitely late (null when half or more found nothing) */
+  median: number | null;
 }
+
+export type Bound = 'exact' | '≥' | '≤' | 'unresolved';
 
 export interface MutantResult {
   mutant: string;
-  guided: SideResult & {
-    /** first bucket -> campaign returned (every signature of the bucket minimized, or the cap) */
+  guided: SideCount & {
+    /** first seed: first bucket -> campaign returned (minimization of the bucket, or its cap) */
     minimize_ms?: number;
-    /** first bucket -> first minimized reproducer */
-    minimize_first_ms?: number;
     minimize_capped?: boolean;
     minimized_ops?: number;
   };
-  /** the uniform side's time cap */
-  uniform_cap_ms: number;
-  uniform: SideResult;
+  /** the uniform side's per-seed case budget */
+  uniform_budget: number;
+  uniform: SideCount;
+  /** uniform cases per find / guided cases per find (null when neither found it) */
+  ratio: number | null;
+  bound: Bound;
+}
+
+export function sideCount(runs: SeedRun[]): SideCount {
+  const finds = runs.filter((r) => r.found !== null).length;
+  const cases = runs.reduce((s, r) => s + (r.found ?? r.ran), 0);
+  const sorted = runs.map((r) => r.found ?? Infinity).sort((a, b) => a - b);
+  const n = sorted.length;
+  const mid = n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return { runs, finds, cases, per_find: finds ? cases / finds : null, median: Number.isFinite(mid) ? mid : null };
+}
+
+/** uniform over guided cases per find; a side with no find contributes its lower bound (all its cases) */
+export function compareSides(g: SideCount, u: SideCount): { ratio: number | null; bound: Bound } {
+  if (g.per_find !== null && u.per_find !== null) return { ratio: u.per_find / g.per_find, bound: 'exact' };
+  if (g.per_find !== null) return { ratio: u.cases / g.per_find, bound: '≥' };
+  if (u.per_find !== null) return { ratio: u.per_find / g.cases, bound: '≤' };
+  return { ratio: null, bound: 'unresolved' };
+}
+
+/** "guided 61 (2/5 seeds, per find 80)" style text of one side */
+export function sideText(s: SideCount): string {
+  const firsts = s.runs.map((r) => (r.found === null ? `>${r.ran}` : String(r.found))).join(' ');
+  return s.finds ? `${fmtCount(s.per_find!)}/find (${s.finds}/${s.runs.length} seeds: ${firsts})` : `not found within ${s.runs[0]?.ran ?? 0} × ${s.runs.length} seeds`;
+}
+const fmtCount = (x: number) => (x >= 100 ? Math.round(x).toString() : x.toFixed(1));
+
+/** geometric mean of positive numbers */
+export function geomean(xs: number[]): number {
+  return xs.length ? Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length) : Number.NaN;
+}
+
+/** guided: the product's campaign on one seed, stopped at its first bucket */
+export async function guidedRun(checker: Checker, mutant: string, seed: number, budget: number,
+  minimize?: { capMs: number; maxRuns: number }): Promise<SeedRun & { minimize_ms?: number; minimize_capped?: boolean; minimized_ops?: number }> {
+  const tr = new InProcessTransport();
+  let first: number | undefined;
+  let firstMs: number | undefined;
+  let ran = 0;
+  let minimizedOps: number | undefined;
+  let capped = false;
+  const ctl = new AbortController();
+  const t0 = performance.now();
+  const watch = minimize && setInterval(() => {
+    if (firstMs !== undefined && performance.now() - t0 - firstMs > minimize.capMs) { capped = true; ctl.abort(); }
+  }, 50);
+  let endMs = 0;
+  try {
+    await runCampaign({
+      target: `model:x86+${mutant}`, transport: tr, checker, seed, cases: budget, signal: ctl.signal, stopAfterBuckets: 1,
+      minimize: !!minimize, maxMinimizeRuns: minimize?.maxRuns ?? 1,
+      onCase: (i) => { ran = Math.max(ran, i + 1); },
+      onEvent: (e) => {
+        if (e.type === 'bucket') { if (first === undefined || e.index + 1 < first) first = e.index + 1; firstMs ??= e.ms; }
+        if (e.type === 'minimized') minimizedOps ??= e.ops;
+      },
+    });
+    endMs = performance.now() - t0;
+  } finally { if (watch) clearInterval(watch); await tr.close(); }
+  const run: SeedRun & { minimize_ms?: number; minimize_capped?: boolean; minimized_ops?: number } = { seed, found: first ?? null, ran };
+  if (minimize && firstMs !== undefined) {
+    run.minimize_ms = endMs - firstMs;
+    run.minimize_capped = capped;
+    if (minimizedOps !== undefined) run.minimized_ops = minimizedOps;
+  }
+  return run;
+}
+
+/** uniform: bench/lib/gen.ts uniformCase from Rng(seed), same transport kind and checker */
+export async function uniformRun(checker: Checker, mutant: string, seed: number, budget: number): Promise<SeedRun> {
+  const tr = new InProcessTransport();
+  const rng = new Rng(seed);
+  try {
+    for (let i = 0; i < budget; i++) {
+      const c = uniformCase(rng);
+      const res = await tr.run({ id: `u${i}`, target: `model:x86+${mutant}`, case: c }, { timeoutMs: 10_000 });
+      if (!res.trace || res.fault || res.trace.fault) continue;
+      const out = checker.check(c, res.trace);
+      if (!out.fault && !out.skipped && out.violations.length) return { seed, found: i + 1, ran: i + 1 };
+    }
+  } finally { await tr.close(); }
+  return { seed, found: null, ran: budget };
+}
+
+/** the uniform per-seed budget for a guided result (MutantJob.uniformFactor) */
+export function uniformBudgetFor(job: Pick<MutantJob, 'uniformFactor' | 'uniformMin' | 'uniformMax'>, g: SideCount): number {
+  if (g.per_find === null) return job.uniformMax;
+  return Math.round(Math.min(job.uniformMax, Math.max(job.uniformMin, job.uniformFactor * g.per_find)));
+}
+
+/** the seeds a side runs (MutantJob.minSeeds, targetFinds): `run` per seed until the stop rule */
+export async function runSeeds<R extends SeedRun>(seeds: number[], minSeeds: number, targetFinds: number, run: (seed: number, k: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const [k, seed] of seeds.entries()) {
+    if (out.length >= minSeeds) {
+      const finds = out.filter((r) => r.found !== null).length;
+      if (finds === 0 || finds >= targetFinds) break;
+    }
+    out.push(await run(seed, k));
+  }
+  return out;
 }
 
 let checkerP: Promise<Checker> | undefined;
 
 export default async function runMutant(job: MutantJob): Promise<MutantResult> {
   const checker = await (checkerP ??= referenceChecker());
-  const target = `model:x86+${job.mutant}`;
-
-  // guided: the product's campaign, stopped at the first bucket, which it minimizes
-  const tg = new InProcessTransport();
-  let firstMs: number | undefined;
-  let firstIndex: number | undefined;
-  let minimizedMs: number | undefined;
-  let minimizedOps: number | undefined;
-  let guidedCases = 0;
-  const ctl = new AbortController();
-  let minimizeCapped = false;
-  const g0 = performance.now();
-  const watch = setInterval(() => {
-    const now = performance.now() - g0;
-    if (firstMs !== undefined && now - firstMs > job.minimizeCapMs) { minimizeCapped = true; ctl.abort(); }
-    if (firstMs === undefined && now > job.capMs + 1000) ctl.abort();
-  }, 50);
-  let endMs = 0;
-  try {
-    await runCampaign({
-      target, transport: tg, checker, seed: job.seed, cases: job.budget, durationMs: job.capMs, signal: ctl.signal,
-      stopAfterBuckets: 1, maxMinimizeRuns: job.maxMinimizeRuns ?? 2000,
-      onCase: (i) => { guidedCases = i + 1; },
-      onEvent: (e) => {
-        if (e.type === 'bucket' && firstMs === undefined) { firstMs = e.ms; firstIndex = e.index; }
-        if (e.type === 'minimized' && minimizedMs === undefined) { minimizedMs = e.ms; minimizedOps = e.ops; }
-      },
-    });
-    endMs = performance.now() - g0;
-  } finally { clearInterval(watch); await tg.close(); }
-  const guided: MutantResult['guided'] = firstMs !== undefined
-    ? { found: true, cases: firstIndex! + 1, ms: firstMs, capped: false }
-    : { found: false, cases: guidedCases, ms: job.capMs, capped: true };
-  if (firstMs !== undefined) {
-    guided.minimize_ms = endMs - firstMs;
-    guided.minimize_capped = minimizeCapped;
-    if (minimizedMs !== undefined) { guided.minimize_first_ms = minimizedMs - firstMs; guided.minimized_ops = minimizedOps; }
+  const gruns = await runSeeds(job.seeds, job.minSeeds, job.targetFinds, (seed, k) =>
+    guidedRun(checker, job.mutant, seed, job.guidedBudget, k === 0 ? { capMs: job.minimizeCapMs, maxRuns: job.maxMinimizeRuns } : undefined));
+  const first = gruns[0];
+  const guided: MutantResult['guided'] = sideCount(gruns.map(({ seed, found, ran }) => ({ seed, found, ran })));
+  if (first?.minimize_ms !== undefined) {
+    guided.minimize_ms = first.minimize_ms;
+    guided.minimize_capped = first.minimize_capped;
+    if (first.minimized_ops !== undefined) guided.minimized_ops = first.minimized_ops;
   }
-  const capMs = guided.found ? Math.min(job.uniformMaxMs, Math.max(job.uniformMinMs, job.uniformFactor * guided.ms)) : job.uniformMaxMs;
-
-  // uniform: same transport kind, same checker (with coverage, as the campaign computes it)
-  const tu = new InProcessTransport();
-  const rng = new Rng(job.seed);
-  const t0 = performance.now();
-  let uniform: SideResult = { found: false, cases: 0, ms: 0, capped: true };
-  try {
-    for (let i = 0; i < job.budget; i++) {
-      if (performance.now() - t0 > capMs) break;
-      const c = uniformCase(rng);
-      const res = await tu.run({ id: `u${i}`, target, case: c }, { timeoutMs: 10_000 });
-      uniform.cases = i + 1;
-      if (!res.trace || res.fault || res.trace.fault) continue;
-      const out = checker.check(c, res.trace);
-      if (!out.fault && !out.skipped && out.violations.length) { uniform = { found: true, cases: i + 1, ms: performance.now() - t0, capped: false }; break; }
-    }
-    if (!uniform.found) uniform.ms = performance.now() - t0;
-  } finally { await tu.close(); }
-  return { mutant: job.mutant, guided, uniform, uniform_cap_ms: capMs };
+  const budget = uniformBudgetFor(job, guided);
+  const uruns = await runSeeds(job.seeds, job.minSeeds, job.targetFinds, (seed) => uniformRun(checker, job.mutant, seed, budget));
+  const uniform = sideCount(uruns);
+  return { mutant: job.mutant, guided, uniform_budget: budget, uniform, ...compareSides(guided, uniform) };
 }
 
 // As a child process: `node --import tsx mutant-task.ts '<json array of MutantJob>'` runs the jobs one

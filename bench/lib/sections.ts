@@ -18,7 +18,7 @@ import { EmbeddedTransport } from '../../src/transport/embedded.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import { scaleCases } from './gen.ts';
 import { RawExecutor, compileFloor, encodeForHost, liveMissing, runFloor, type Encoded } from './live.ts';
-import type { MutantJob, MutantResult } from './mutant-task.ts';
+import { geomean, sideText, type MutantJob, type MutantResult } from './mutant-task.ts';
 import { natsMissing, startNats, startWorker } from './nats.ts';
 import { mainThreadCpuMs, processCpuMs, twoWorkersBound } from './cpu.ts';
 
@@ -275,7 +275,7 @@ export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. finding bugs: guided vs uniform per mutant
+// 4. finding bugs: guided vs uniform per mutant, in cases to the first find over several seeds
 
 const MUTANT_TASK = fileURLToPath(new URL('./mutant-task.ts', import.meta.url));
 
@@ -299,55 +299,61 @@ async function runMutantJobs(jobs: MutantJob[], procs: number): Promise<MutantRe
 
 export async function benchMutants(o: BenchOptions, only?: string[]): Promise<SectionResult> {
   const ids = only ?? (o.quick ? ['B-3', 'M-9', 'M-14'] : MUTANTS.map((m) => m.id));
+  // cases to the first find over several seeds (bench/lib/mutant-task.ts): each side runs at least
+  // minSeeds seeds, then stops at targetFinds finds (or at once with none); counts, not times
   const job = (mutant: string): MutantJob => ({
-    mutant, seed: o.seed, budget: 20_000,
-    capMs: o.quick ? 3000 : 8000, minimizeCapMs: o.quick ? 2000 : 5000,
-    uniformFactor: 12, uniformMinMs: o.quick ? 1000 : 2000, uniformMaxMs: o.quick ? 2000 : 8000,
-    maxMinimizeRuns: 2000,
+    mutant, seeds: Array.from({ length: o.quick ? 3 : 12 }, (_, i) => o.seed + i),
+    minSeeds: o.quick ? 2 : 5, targetFinds: o.quick ? 2 : 8,
+    guidedBudget: o.quick ? 2000 : 10_000,
+    uniformFactor: 10, uniformMin: 200, uniformMax: o.quick ? 300 : 800,
+    minimizeCapMs: o.quick ? 2000 : 5000, maxMinimizeRuns: 2000,
   });
   const results = await runMutantJobs(ids.map(job), Math.min(2, availableParallelism()));
   const rows: Row[] = [];
   const per: Record<string, object> = {};
-  const speedups: number[] = [];
+  const ratios: number[] = [];
+  const bounds: string[] = [];
   const unresolved: string[] = [];
   const minimize: number[] = [];
   for (const r of results) {
-    const g = r.guided, u = r.uniform;
-    let speedup: number | null = null;
-    let kind = '';
-    if (g.found) {
-      speedup = u.ms / Math.max(g.ms, 1e-3);
-      kind = u.found ? '' : '≥';
-      speedups.push(speedup);
-    } else if (u.found) { speedup = u.ms / g.ms; kind = '≤'; speedups.push(speedup); } else unresolved.push(r.mutant);
-    if (g.minimize_ms !== undefined) minimize.push(g.minimize_ms / 1000);
-    per[r.mutant] = { ...r, speedup: speedup === null ? null : r3(speedup), bound: kind || (speedup === null ? 'unresolved' : 'exact') };
+    if (r.ratio === null) unresolved.push(r.mutant); else ratios.push(r.ratio);
+    if (r.bound === '≥' || r.bound === '≤') bounds.push(r.mutant);
+    if (r.guided.minimize_ms !== undefined) minimize.push(r.guided.minimize_ms / 1000);
+    per[r.mutant] = { ...r, ratio: r.ratio === null ? null : r3(r.ratio) };
+    const m = r.guided.minimize_ms;
     rows.push({
       section: 'mutants', what: r.mutant,
-      value: `guided ${g.found ? `${g.cases} cases ${fmt(g.ms / 1000)} s` : `not found (${g.cases} cases, cap)`}; ` +
-        `uniform ${u.found ? `${u.cases} cases ${fmt(u.ms / 1000)} s` : `not found (${u.cases} cases, cap ${fmt(r.uniform_cap_ms / 1000, 1)} s)`}; ` +
-        `speed-up ${speedup === null ? 'n/a' : kind + fmt(speedup, 1)}×; minimize ${g.minimize_ms === undefined ? 'n/a' : fmt(g.minimize_ms / 1000) + ' s' + (g.minimize_capped ? ' (cap)' : '')}`,
+      value: `guided ${sideText(r.guided)}; uniform ${sideText(r.uniform)}; ` +
+        `uniform/guided ${r.ratio === null ? 'n/a (neither found it)' : (r.bound === 'exact' ? '' : r.bound) + fmt(r.ratio, 1)}; ` +
+        `minimize ${m === undefined ? 'n/a' : fmt(m / 1000) + ' s' + (r.guided.minimize_capped ? ' (cap)' : '')}`,
     });
   }
-  const minSpeed = speedups.length ? Math.min(...speedups) : Number.NaN;
+  const minRatio = ratios.length ? Math.min(...ratios) : Number.NaN;
+  const gm = geomean(ratios);
   const j = job(ids[0]!);
   const notes = [
-    `mutants: uniform side capped by time (clamp(${j.uniformFactor} × guided time, ${j.uniformMinMs / 1000}–${j.uniformMaxMs / 1000} s)) and by the ${j.budget}-case budget; a capped uniform side makes the speed-up a lower bound (≥)`,
-    ...(unresolved.length ? [`mutants: neither side found ${unresolved.join(', ')} within the caps (excluded from the minimum)`] : []),
+    `mutants: cases to the first violation (counts, not times) on seeds ${o.seed}…; each side runs ≥ ${j.minSeeds} seeds, until ${j.targetFinds} finds or none after ${j.minSeeds}; ` +
+      `a side's figure is its cases per find pooled over its seeds (a seed without a find counts its whole budget: guided ${j.guidedBudget}, uniform clamp(${j.uniformFactor} × guided per find, ${j.uniformMin}–${j.uniformMax})); ` +
+      'a side with no find has only a bound, so its ratio is one (≥: uniform found nothing; ≤: guided found nothing)',
+    ...(bounds.length ? [`mutants: ratios that are bounds: ${bounds.join(', ')} (the min and geomean include them as bounds)`] : []),
+    ...(unresolved.length ? [`mutants: neither side found ${unresolved.join(', ')} within its budgets (excluded from the minimum)`] : []),
   ];
   return {
     metrics: {
-      guided_over_uniform_min: Number.isFinite(minSpeed) ? r3(minSpeed) : null,
+      guided_over_uniform_min: Number.isFinite(minRatio) ? r3(minRatio) : null,
+      guided_over_uniform_geomean: Number.isFinite(gm) ? r3(gm) : null,
       minimize_s_max: minimize.length ? r3(Math.max(...minimize)) : null,
       mutants_total: results.length,
-      mutants_guided_found: results.filter((r) => r.guided.found).length,
-      mutants_uniform_found: results.filter((r) => r.uniform.found).length,
+      mutants_guided_found: results.filter((r) => r.guided.finds > 0).length,
+      mutants_uniform_found: results.filter((r) => r.uniform.finds > 0).length,
+      mutants_ratio_bounds: bounds,
       mutants_unresolved: unresolved,
       mutants: per,
     },
     rows: [
       ...rows,
-      { section: 'mutants', what: 'guided_over_uniform_min (target ≥ 1)', value: fmt(minSpeed, 1) },
+      { section: 'mutants', what: 'guided_over_uniform_min (target ≥ 1)', value: fmt(minRatio, 2) },
+      { section: 'mutants', what: 'guided_over_uniform_geomean (target ≥ 20)', value: fmt(gm, 1) + (bounds.length ? ` (${bounds.length} of ${ratios.length} are bounds)` : '') },
       { section: 'mutants', what: 'minimize_s_max', value: minimize.length ? fmt(Math.max(...minimize)) : 'n/a' },
     ],
     notes,

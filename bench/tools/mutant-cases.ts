@@ -1,76 +1,76 @@
-// Cases to the first violation per mutant, guided campaign versus the uniform generator, counted in
-// cases under a case budget only (no wall-clock caps): unlike the "finding bugs" section of
-// `npm run bench` (time to first violation, capped at seconds), it gives the same numbers on a
-// loaded host, so generator changes can be compared there. Both sides are those of
-// bench/lib/mutant-task.ts (runCampaign stopped at its first bucket, minimization reduced to one run;
-// bench/lib/gen.ts uniformCase through the same transport and checker).
-// usage: node --import tsx bench/tools/mutant-cases.ts [--seeds 1,2,3] [--budget 3000]
-//          [--uniform-budget 1000] [--side both|guided|uniform] [--only B-20,M-4]
-// Prints one JSON line per mutant, side and seed ({side, seed, id, found: case number or -1, ran}),
-// then per side the median over the seeds and, with both sides, the uniform/guided ratio of medians.
-import { runCampaign } from '../../src/campaign/campaign.ts';
+// Cases to the first violation per mutant, guided campaign versus the uniform generator, over several
+// seeds, counted in cases under case budgets only (no wall-clock caps): it gives the same numbers on
+// a loaded host, so generator changes can be compared there. The sides, the per-seed runs and the
+// pooled "cases per find" figure are those of the bench's `mutants` section (bench/lib/mutant-task.ts:
+// a seed that found nothing counts its whole budget and is never counted as a find).
+// usage: node --import tsx bench/tools/mutant-cases.ts [--seeds 1-16] [--min-seeds 5] [--finds 10] [--budget 10000]
+//          [--uniform-budget N | --uniform-factor 10 --uniform-min 200 --uniform-max 3000]
+//          [--side both|guided|uniform] [--only B-20,M-4]
+// Prints one JSON line per mutant, side and seed ({side, seed, id, found: case number or null, ran}),
+// one per mutant (each side's cases per find, finds, median; with both sides the ratio uniform over
+// guided and whether it is exact or a bound), then a summary line (min and geometric mean of the
+// ratios, mutants found per side, unresolved ones).
 import { referenceChecker } from '../../src/campaign/checker.ts';
-import { InProcessTransport } from '../../src/campaign/inprocess.ts';
-import { Rng } from '../../src/campaign/rng.ts';
 import { MUTANTS } from '../../src/model/mutants.ts';
-import { uniformCase } from '../lib/gen.ts';
+import { compareSides, geomean, guidedRun, runSeeds, sideCount, uniformBudgetFor, uniformRun } from '../lib/mutant-task.ts';
 
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] ?? def : def; };
-const seeds = arg('--seeds', '1,2,3').split(',').map(Number);
-const budget = Number(arg('--budget', '3000'));
-const uniformBudget = Number(arg('--uniform-budget', '1000'));
+// a list (1,2,3) or a range (1-16); each side runs --min-seeds of them, then stops at --finds finds
+// or at once if it found nothing (bench/lib/mutant-task.ts runSeeds)
+const seedArg = arg('--seeds', '1-16');
+const range = /^(\d+)-(\d+)$/.exec(seedArg);
+const seeds = range ? Array.from({ length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) }, (_, i) => Number(range[1]) + i) : seedArg.split(',').map(Number);
+const minSeeds = Number(arg('--min-seeds', '5'));
+const targetFinds = Number(arg('--finds', '10'));
+const budget = Number(arg('--budget', '10000'));
+const fixedUniform = process.argv.includes('--uniform-budget') ? Number(arg('--uniform-budget', '')) : undefined;
+const adapt = { uniformFactor: Number(arg('--uniform-factor', '10')), uniformMin: Number(arg('--uniform-min', '200')), uniformMax: Number(arg('--uniform-max', '3000')) };
 const side = arg('--side', 'both');
 const ids = arg('--only', '') ? arg('--only', '').split(',') : MUTANTS.map((m) => m.id);
-if (seeds.some((s) => !Number.isInteger(s)) || !(budget > 0) || !(uniformBudget > 0) || !['both', 'guided', 'uniform'].includes(side)) {
-  process.stderr.write('usage: mutant-cases.ts [--seeds 1,2,3] [--budget N] [--uniform-budget N] [--side both|guided|uniform] [--only IDS]\n');
+const known = new Set(MUTANTS.map((m) => m.id));
+if (!seeds.length || seeds.some((s) => !Number.isInteger(s)) || !(minSeeds >= 1) || !(targetFinds >= 1) || !(budget > 0) || (fixedUniform !== undefined && !(fixedUniform > 0))
+  || !(adapt.uniformFactor > 0 && adapt.uniformMin > 0 && adapt.uniformMax >= adapt.uniformMin)
+  || !['both', 'guided', 'uniform'].includes(side) || ids.some((id) => !known.has(id))) {
+  process.stderr.write('usage: mutant-cases.ts [--seeds 1,2,3|1-16] [--min-seeds N] [--finds N] [--budget N] [--uniform-budget N | --uniform-factor F --uniform-min N --uniform-max N] [--side both|guided|uniform] [--only IDS (of src/model/mutants.ts)]\n');
   process.exit(2);
 }
 const checker = await referenceChecker();
+const line = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const r3 = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
 
-async function guided(id: string, seed: number): Promise<{ found: number; ran: number }> {
-  const tr = new InProcessTransport();
-  let found = -1, ran = 0;
-  try {
-    await runCampaign({
-      target: `model:x86+${id}`, transport: tr, checker, seed, cases: budget, stopAfterBuckets: 1, maxMinimizeRuns: 1,
-      onCase: (i) => { ran = i + 1; },
-      onEvent: (e) => { if (e.type === 'bucket' && found < 0) found = e.index + 1; },
-    });
-  } finally { await tr.close(); }
-  return { found, ran };
-}
-
-async function uniform(id: string, seed: number): Promise<{ found: number; ran: number }> {
-  const tr = new InProcessTransport();
-  const rng = new Rng(seed);
-  try {
-    for (let i = 0; i < uniformBudget; i++) {
-      const c = uniformCase(rng);
-      const res = await tr.run({ id: `u${i}`, target: `model:x86+${id}`, case: c }, { timeoutMs: 10_000 });
-      if (!res.trace || res.fault || res.trace.fault) continue;
-      const out = checker.check(c, res.trace);
-      if (!out.fault && !out.skipped && out.violations.length) return { found: i + 1, ran: i + 1 };
-    }
-  } finally { await tr.close(); }
-  return { found: -1, ran: uniformBudget };
-}
-
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2; };
-const sides = side === 'both' ? (['guided', 'uniform'] as const) : ([side] as ('guided' | 'uniform')[]);
-const got = new Map<string, number[]>();
-for (const id of ids) for (const s of sides) for (const seed of seeds) {
-  const r = await (s === 'guided' ? guided(id, seed) : uniform(id, seed));
-  process.stdout.write(`${JSON.stringify({ side: s, seed, id, ...r })}\n`);
-  // not found within the budget counts as the budget (a lower bound)
-  const key = `${s} ${id}`;
-  got.set(key, [...(got.get(key) ?? []), r.found > 0 ? r.found : (s === 'guided' ? budget : uniformBudget)]);
-}
+const ratios: Array<{ id: string; ratio: number; bound: string }> = [];
+const unresolved: string[] = [];
+let gFound = 0, uFound = 0;
 for (const id of ids) {
-  const g = got.get(`guided ${id}`), u = got.get(`uniform ${id}`);
-  const line: Record<string, unknown> = { id };
-  if (g) line.guided_median = median(g);
-  if (u) line.uniform_median = median(u);
-  if (g && u) line.uniform_over_guided = Math.round((median(u) / median(g)) * 1000) / 1000;
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  const out: Record<string, unknown> = { id };
+  let g, u;
+  if (side !== 'uniform') {
+    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await guidedRun(checker, id, seed, budget); line({ side: 'guided', id, ...r }); return r; });
+    g = sideCount(runs);
+    out.guided = { per_find: r3(g.per_find), finds: g.finds, cases: g.cases, median: g.median };
+    if (g.finds) gFound++;
+  }
+  if (side !== 'guided') {
+    const ub = fixedUniform ?? (g ? uniformBudgetFor(adapt, g) : adapt.uniformMax);
+    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await uniformRun(checker, id, seed, ub); line({ side: 'uniform', id, ...r }); return r; });
+    u = sideCount(runs);
+    out.uniform = { per_find: r3(u.per_find), finds: u.finds, cases: u.cases, median: u.median, budget: ub };
+    if (u.finds) uFound++;
+  }
+  if (g && u) {
+    const c = compareSides(g, u);
+    out.uniform_over_guided = r3(c.ratio);
+    out.bound = c.bound;
+    if (c.ratio === null) unresolved.push(id); else ratios.push({ id, ratio: c.ratio, bound: c.bound });
+  }
+  line(out);
+}
+if (side === 'both') {
+  const worst = [...ratios].sort((a, b) => a.ratio - b.ratio).slice(0, 5).map((x) => `${x.id} ${x.bound === 'exact' ? '' : x.bound}${r3(x.ratio)}`);
+  line({
+    summary: true, seeds: seedArg, min_seeds: minSeeds, target_finds: targetFinds, mutants: ids.length, guided_found: gFound, uniform_found: uFound, unresolved,
+    min: r3(ratios.length ? Math.min(...ratios.map((x) => x.ratio)) : null), geomean: r3(ratios.length ? geomean(ratios.map((x) => x.ratio)) : null),
+    bounds: ratios.filter((x) => x.bound !== 'exact').length, worst,
+  });
 }
 process.exit(0);

@@ -10,8 +10,8 @@ import { generatedCaseProblems } from '../ops/validate.ts';
 import { CaseBuilder, isLive } from './builder.ts';
 import type { Rng } from './rng.ts';
 
-const RANGED = new Set<OpName>(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontneed', 'collapse', 'uffd_register', 'uffd_unregister', 'wp', 'scan']);
-const UFFD_ONLY = new Set<OpName>(['uffd_register', 'uffd_unregister', 'wp']);
+const RANGED = new Set<OpName>(['munmap', 'mprotect', 'read', 'write', 'pageout', 'dontneed', 'collapse', 'uffd_register', 'uffd_unregister', 'wp', 'scan', 'populate', 'guard', 'unguard']);
+const UFFD_ONLY = new Set<OpName>(['uffd_register', 'uffd_unregister', 'wp', 'close_uffd']);
 
 /** the longest valid prefix of a generated case (a safety net: generators should already be
  *  valid; typed ops, so the structural walk without the shape check) */
@@ -40,7 +40,7 @@ export function uniformCase(rng: Rng, maxOps: number, maxCost: number): Case {
       if (k === 'mmap') return b.regionCount(proc) < b.limits.maxRegions;
       if (k === 'fork') return b.procs.length < b.limits.maxProcs;
       if (k === 'exit') return proc !== 0;
-      if (k === 'clear_refs') return true;
+      if (k === 'clear_refs' || k === 'close_uffd') return true;
       return live.length > 0;
     });
     const kind = rng.pick(kinds);
@@ -70,6 +70,7 @@ function uniformOp(rng: Rng, b: CaseBuilder, proc: number, kind: OpName, live: s
     case 'fork': return { op: 'fork' };
     case 'exit': return { op: 'exit' };
     case 'clear_refs': return { op: 'clear_refs', value: rng.range(1, 5) };
+    case 'close_uffd': return { op: 'close_uffd' };
   }
   const region = rng.pick(live);
   const r = b.region(proc, region)!;
@@ -86,12 +87,17 @@ function uniformOp(rng: Rng, b: CaseBuilder, proc: number, kind: OpName, live: s
     return op;
   }
   if (!RANGED.has(kind)) return undefined;
+  // no guard install in a non-anon region of a case with a userfaultfd: a uffd-wp marker there
+  // makes MADV_GUARD_INSTALL retry forever (R-GRD-1; generate.ts OpGen.guard)
+  if (kind === 'guard' && b.hasUffd && r.kind !== 'anon') return undefined;
   const first = rng.int(r.pages);
   const count = rng.range(1, r.pages - first);
   const base = { region, first, count };
   switch (kind) {
     case 'mprotect': return { op: 'mprotect', ...base, prot: rng.pick(['none', 'r', 'rw'] as const) };
     case 'wp': return { op: 'wp', ...base, on: rng.chance(0.5) };
+    // MADV_POPULATE_READ or MADV_POPULATE_WRITE
+    case 'populate': return rng.chance(0.5) ? { op: 'populate', ...base, write: true } : { op: 'populate', ...base };
     case 'scan': {
       const op: Op = { op: 'scan', ...base };
       if (rng.chance(0.5)) op.wp_matching = true;

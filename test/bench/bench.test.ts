@@ -7,9 +7,37 @@ import { scaleCases, uniformCase } from '../../bench/lib/gen.ts';
 import { liveMissing } from '../../bench/lib/live.ts';
 import { benchLive, benchModel, benchMutants, benchScale, median } from '../../bench/lib/sections.ts';
 import { REQUIRED_KEYS, runBench } from '../../bench/run.ts';
+import { compareSides, runSeeds, sideCount, type MutantResult } from '../../bench/lib/mutant-task.ts';
 
 const o = { quick: true, seed: 1, log: () => undefined };
 const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+
+describe('finding bugs: cases per find over seeds', () => {
+  it('pools the seeds: a seed without a find counts its whole budget and is no find', () => {
+    const s = sideCount([{ seed: 1, found: 10, ran: 11 }, { seed: 2, found: null, ran: 100 }, { seed: 3, found: 30, ran: 30 }]);
+    expect(s).toMatchObject({ finds: 2, cases: 140, per_find: 70, median: 30 });
+    // half or more without a find: no median
+    expect(sideCount([{ seed: 1, found: 5, ran: 5 }, { seed: 2, found: null, ran: 9 }]).median).toBeNull();
+  });
+
+  it('a side with no find gives a bound, never a find', () => {
+    const found = sideCount([{ seed: 1, found: 20, ran: 20 }, { seed: 2, found: 60, ran: 60 }]);
+    const none = sideCount([{ seed: 1, found: null, ran: 500 }, { seed: 2, found: null, ran: 500 }]);
+    expect(none).toMatchObject({ finds: 0, per_find: null, median: null });
+    expect(compareSides(found, found)).toEqual({ ratio: 1, bound: 'exact' });
+    expect(compareSides(found, none)).toEqual({ ratio: 1000 / 40, bound: '≥' });
+    expect(compareSides(none, found)).toEqual({ ratio: 40 / 1000, bound: '≤' });
+    expect(compareSides(none, none)).toEqual({ ratio: null, bound: 'unresolved' });
+  });
+
+  it('runs at least minSeeds seeds, then stops at targetFinds finds or when none was found', async () => {
+    const at = (founds: Array<number | null>) => (seed: number) => Promise.resolve({ seed, found: founds[seed - 1]!, ran: 10 });
+    const seeds = [1, 2, 3, 4, 5, 6];
+    expect((await runSeeds(seeds, 2, 3, at([1, 2, 3, 4, 5, 6]))).length).toBe(3);
+    expect((await runSeeds(seeds, 2, 3, at([null, null, 3, 4, 5, 6]))).length).toBe(2);
+    expect((await runSeeds(seeds, 2, 3, at([1, null, null, null, 5, 6]))).length).toBe(6);
+  });
+});
 
 describe('bench generators', () => {
   it('uniform cases are valid, within the op cap, and deterministic per seed', () => {
@@ -67,14 +95,17 @@ describe('bench --quick sections', () => {
     }
   }, 120_000);
 
-  it('finding bugs: one mutant, guided and uniform sides reported', async () => {
+  it('finding bugs: one mutant, guided and uniform sides reported over several seeds', async () => {
     const r = await benchMutants(o, ['M-9']);
     expect(finite(r.metrics.guided_over_uniform_min)).toBe(true);
+    expect(finite(r.metrics.guided_over_uniform_geomean)).toBe(true);
     expect(finite(r.metrics.minimize_s_max)).toBe(true);
-    const m = (r.metrics.mutants as Record<string, { guided: { found: boolean; cases: number }; uniform: { cases: number } }>)['M-9']!;
-    expect(m.guided.found).toBe(true);
+    const m = (r.metrics.mutants as Record<string, MutantResult>)['M-9']!;
+    expect(m.guided.finds).toBeGreaterThan(0);
+    expect(m.guided.runs.length).toBeGreaterThanOrEqual(2);
+    expect(m.uniform.runs.length).toBeGreaterThanOrEqual(2);
     expect(m.uniform.cases).toBeGreaterThan(0);
-  }, 120_000);
+  }, 240_000);
 
   it.skipIf(!!liveMissing())('executor floor vs executor vs live path', async () => {
     const r = await benchLive(o);
