@@ -24,6 +24,8 @@ export interface EmbeddedOptions {
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
+/** how often a job whose thread was ended under it for another job's overrun runs again */
+const MAX_RERUNS = 8;
 /** tasks a pool thread holds at once (see the pool's options) */
 const TASKS_PER_THREAD = 2;
 
@@ -69,7 +71,7 @@ export class EmbeddedTransport implements Transport {
     return (await this.launcher).path;
   }
 
-  async run(job: CaseJob, opts: { timeoutMs?: number } = {}, rerun = false): Promise<CaseResult> {
+  async run(job: CaseJob, opts: { timeoutMs?: number } = {}, reruns = 0): Promise<CaseResult> {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
@@ -98,12 +100,17 @@ export class EmbeddedTransport implements Transport {
     } catch (e) {
       const err = e as Error;
       // its thread was ended for another task's overrun, or ended before this task started on it:
-      // this case did not fail, it runs again (once)
+      // this case did not fail, it runs again — more than once if the next thread it waits on is
+      // ended too (several overrunning jobs at once), up to MAX_RERUNS so that a pool whose
+      // threads die for another reason cannot loop
       const tid = Atomics.load(startedOn, 0);
-      if (!timedOut && !rerun && (tid === 0 || this.ended.has(tid))) return this.run(job, opts, true);
+      const innocent = !timedOut && (tid === 0 || this.ended.has(tid));
+      if (innocent && reruns < MAX_RERUNS) return this.run(job, opts, reruns + 1);
       return {
         id: job.id,
-        fault: timedOut ? `timeout: no result within ${abortMs} ms (case limit ${timeoutMs} ms); the worker thread was replaced` : `worker: ${err.message ?? String(e)}`,
+        fault: timedOut ? `timeout: no result within ${abortMs} ms (case limit ${timeoutMs} ms); the worker thread was replaced`
+          : innocent ? `worker: its pool thread was ended ${reruns + 1} times before the case could run (${err.message ?? String(e)})`
+          : `worker: ${err.message ?? String(e)}`,
         worker: 'embedded',
         ms: performance.now() - t0,
       };

@@ -51,6 +51,21 @@ describe('embedded transport: two jobs per thread', () => {
     expect(other.fault).toBeUndefined();
     expect(other.trace?.steps).toHaveLength(2);
   });
+
+  it('a job that waits behind two overrunning jobs in turn runs again each time: no fault of its own', async () => {
+    // one thread: the first spin and 'o' share it, the second spin waits in the pool's queue ahead
+    // of o's rerun and starts on the replacement thread (its limit is long enough for that), so
+    // o's second thread is ended under it too before o could start
+    const [spun1, other, spun2] = await Promise.all([
+      t.run({ id: 's1', target: 'fake', case: mk('spin') }, { timeoutMs: 300 }),
+      t.run({ id: 'o', target: 'fake', case: mk() }, { timeoutMs: 30_000 }),
+      t.run({ id: 's2', target: 'fake', case: mk('spin') }, { timeoutMs: 4_000 }),
+    ]);
+    expect(spun1.fault).toMatch(/^timeout: no result within/);
+    expect(spun2.fault).toMatch(/^timeout: no result within/);
+    expect(other.fault).toBeUndefined();
+    expect(other.trace?.steps).toHaveLength(2);
+  });
 });
 
 describe('embedded transport (real task module)', () => {
