@@ -148,3 +148,11 @@ export class RawExecutor {
 
 /** the arena's first page (src/ops/layout.ts ARENA_BASE_PAGE), where raw cases put regions */
 export { ARENA_BASE_PAGE } from '../../src/ops/layout.ts';
+
+/** A started executor and whether its probe says event_fork cases can run (CAP_SYS_PTRACE) */
+export async function probedExecutor(): Promise<{ ex: RawExecutor; eventFork: boolean }> {
+  const ex = new RawExecutor();
+  await ex.until((l) => l.startsWith('ready '));
+  ex.send('probe\n');
+  return { ex, eventFork: / event_fork=1/.test(await ex.until((l) => l.startsWith('probe '))) };
+}

@@ -4,7 +4,7 @@
 // (`i paused before op K: supervisor S processes P0 P1 ...`) and waits for SIGUSR1 before op K, so
 // the test acts on real processes at a known point. Capabilities are read from /proc/PID/status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARENA_BASE_PAGE, capsOf, executorMissing, procStat, RawExecutor, waitFor } from '../helpers/executor.ts';
+import { ARENA_BASE_PAGE, capsOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor } from '../helpers/executor.ts';
 
 const missing = executorMissing();
 if (missing) console.warn(`skipping executor fault tests: ${missing}`);
@@ -125,12 +125,7 @@ describe.skipIf(missing)('executor: case processes hold no capability', () => {
   let ex: RawExecutor;
   let seq = 0;
   let eventFork = false;
-  beforeAll(async () => {
-    ex = new RawExecutor();
-    await ex.until((l) => l.startsWith('ready '));
-    ex.send('probe\n');
-    eventFork = / event_fork=1/.test(await ex.until((l) => l.startsWith('probe ')));
-  });
+  beforeAll(async () => { ({ ex, eventFork } = await probedExecutor()); });
   afterAll(async () => { await ex?.close(); });
 
   /** capability sets of the supervisor and every case process, read while the case is paused */

@@ -7,7 +7,7 @@
 // processes' pids before an op and wait for SIGUSR1.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARENA_BASE_PAGE, childrenOf, executorMissing, procStat, RawExecutor, waitFor } from '../helpers/executor.ts';
+import { ARENA_BASE_PAGE, childrenOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor } from '../helpers/executor.ts';
 
 const missing = executorMissing();
 if (missing) console.warn(`skipping executor supervisor tests: ${missing}`);
@@ -22,12 +22,7 @@ describe.skipIf(missing)('executor: the long-lived supervisor', () => {
   let ex: RawExecutor;
   let seq = 0;
   let eventFork = false;
-  beforeAll(async () => {
-    ex = new RawExecutor();
-    await ex.until((l) => l.startsWith('ready '));
-    ex.send('probe\n');
-    eventFork = / event_fork=1/.test(await ex.until((l) => l.startsWith('probe ')));
-  });
+  beforeAll(async () => { ({ ex, eventFork } = await probedExecutor()); });
   afterAll(async () => { await ex?.close(); });
 
   /** run FORKED pausing before op 2: returns the supervisor's pid and the reply's lines; `act`
