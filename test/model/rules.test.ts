@@ -214,6 +214,17 @@ describe('soft-dirty through mprotect, merges and mremap', () => {
     expect(all(p, 4, 'a')).toEqual(['.....D', '.....D']);
     expect(all(p, 4, 'b')).toEqual(['.....D']);
   });
+  it('R-MERGE-3 (mm/mprotect.c mprotect_fixup, vma_modify_flags): an mprotect over an unchanged VMA and a changed one merges the changed one with its prev AND its next (measured on 6.18: fault-around then maps the page cache across all three)', () => {
+    // a[1] PROT_NONE splits a in three; mprotect a[..2) rw leaves a[0] alone (flags unchanged) and
+    // merges a[1] back with a[0] and a[2]: a read fault at a[0] in the child maps, by fault-around,
+    // the page-cache page a[2] that the parent's private write created (do_cow_fault -> shmem_fault)
+    const p = run('mmap a pages=3 kind=memfd-private\nmprotect a[1] prot=none\nmprotect a[..2) prot=rw\nfork\nwrite a[2]\np1 read a[0]');
+    expect(bits(p, 5, 'a', 2, 1)?.[0]).toBe('P');
+    // a range of two changed VMAs merges with the VMA after them too: one VMA again, so a resizing
+    // mremap (whose old range must lie in one VMA, vma_to_resize / check_prep_vma) succeeds
+    const q = run('mmap a pages=4 kind=anon\nmprotect a[1] prot=r\nmprotect a[2] prot=none\nmprotect a[1..3) prot=rw\nmremap a pages=5');
+    expect(q.steps[4].rc).toBe(0);
+  });
   it('R-MMAP-1: an mmap merging into a cleared neighbour flags the whole merged VMA', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmmap b pages=1 kind=anon after=a');
     expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
