@@ -218,7 +218,8 @@ export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[]
       : { wpAllowed: true, reg: true };
     flips.leftBehind = new Set(atStep.filter((v) => v.kind === 'bit' && v.bit === 'P' && v.expected === '1' && v.actual === '0').map(pageKey));
     const op = c.ops[step];
-    if (op && 'region' in op) {
+    // only a failing mremap asks where the step first diverges (decisionOf's rc case)
+    if (op?.op === 'mremap') {
       const proc = op.proc ?? 0;
       const pages = atStep.filter((v) => v.proc === proc && v.region === op.region && v.page !== undefined).map((v) => v.page!);
       if (pages.length) {

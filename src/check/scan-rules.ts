@@ -20,12 +20,10 @@
 //     the masks would leave them), else R-PMS-9's (make_uffd_wp_pte on the marker).
 // Called by the check (src/check/check.ts) for a diverging trace, before the hidden decisions.
 import type { PredictedStep } from '../model/api.ts';
-import { SCAN_CATEGORY_LETTERS } from '../model/scan.ts';
+import { scanLetterIndex as letterIndex } from '../model/scan.ts';
 import type { Case } from '../ops/schema.ts';
 import { scanProc } from './decisions.ts';
 import type { Violation } from './types.ts';
-
-const letterIndex = (l: string) => SCAN_CATEGORY_LETTERS.indexOf(l as (typeof SCAN_CATEGORY_LETTERS)[number]);
 
 /** Give every violation on a scanned page at a scan step the scan rule behind it (in place). */
 export function assignScanRules(vs: readonly Violation[], steps: readonly PredictedStep[], c: Case): void {

@@ -12,7 +12,7 @@ import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, mapcount, newProc, PTE_CHUNK, type Pmd, type Proc, type Pte, type Vma } from './state.ts';
 import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
-import { defaultSplitEntry, pagemapScan, SCAN_CATEGORY_LETTERS, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
+import { defaultSplitEntry, pagemapScan, scanLetterIndex, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
@@ -432,7 +432,7 @@ function uniq(a: string[]): string[] {
 function categoryBits(letters: string | undefined): number | undefined {
   if (letters === undefined) return undefined;
   let m = 0;
-  for (const ch of letters) m |= 1 << SCAN_CATEGORY_LETTERS.indexOf(ch as (typeof SCAN_CATEGORY_LETTERS)[number]);
+  for (const ch of letters) m |= 1 << scanLetterIndex(ch);
   return m;
 }
 

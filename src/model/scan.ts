@@ -34,6 +34,8 @@ export const PAGE_IS_GUARD = 1 << 8;
 
 /** The nine category letters in trace order; letter i is the category bit 1 << i (the uapi order). */
 export const SCAN_CATEGORY_LETTERS = ['a', 'w', 'f', 'p', 's', 'z', 'h', 'd', 'g'] as const;
+/** the bit index of a category letter in SCAN_CATEGORY_LETTERS (-1: not a category letter) */
+export const scanLetterIndex = (l: string): number => SCAN_CATEGORY_LETTERS.indexOf(l as (typeof SCAN_CATEGORY_LETTERS)[number]);
 /** A page the scan did not report. */
 export const NOT_REPORTED = '---------';
 
@@ -477,7 +479,7 @@ export function pagemapScan(input: ScanInput, explain = false): ScanResult {
   /** the rule that kept page i from being armed: its deciding letter's, else its report rule */
   const notArmed = (i: number) => {
     const w = why![i]!;
-    w.arm = w.by ? w.cats[SCAN_CATEGORY_LETTERS.indexOf(w.by.letter as (typeof SCAN_CATEGORY_LETTERS)[number])] : w.report;
+    w.arm = w.by ? w.cats[scanLetterIndex(w.by.letter)] : w.report;
   };
   /** pages [from, to) were cut off by max_pages: not reported, nor armed (R-PMS-7) */
   const cutOff = (from: number, to: number) => {
