@@ -7,7 +7,8 @@
 // PTEFARM_BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir DIR' (node refuses --cpu-prof in NODE_OPTIONS).
 // --target live: the live path instead (generate → pool → executor → check; the pool threads' profiles
 // show the live target's TypeScript side).
-// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats] [--target live]
+// --concurrency N: the NATS coordinator's (default: the thread count; a farm runs at 32).
+// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats] [--concurrency N] [--target live]
 import { serialize } from 'node:v8';
 import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
@@ -24,7 +25,7 @@ const target = process.argv.includes('--target') ? process.argv[process.argv.ind
 const nats = viaNats ? await startNats() : undefined;
 const worker = nats ? await startWorker(nats.url, target, threads) : undefined;
 const pool: Transport = nats
-  ? await (await import('../../src/transport/nats.ts')).NatsTransport.connect(nats.url, {}, { campaign: `prof-${process.pid}`, concurrency: threads })
+  ? await (await import('../../src/transport/nats.ts')).NatsTransport.connect(nats.url, {}, { campaign: `prof-${process.pid}`, concurrency: arg('--concurrency', threads) })
   : new EmbeddedTransport({ threads });
 const counted = { jobs: 0, jobBytes: 0, results: 0, resultBytes: 0, traces: 0 };
 /** the pool's traffic as structured clone sizes (what postMessage copies) */

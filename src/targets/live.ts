@@ -11,7 +11,7 @@ import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts
 import { own } from '../ops/records.ts';
 import { capabilitiesOf, geometryOfProbe, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
-import { hugetlbSkipReason } from './hugetlb-host.ts';
+import { hugetlbSkipReason, usesHugetlb } from './hugetlb-host.ts';
 
 // the executor protocol (op codes, request encoding, reply decoding): src/targets/executor/protocol.ts
 import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
@@ -104,9 +104,14 @@ function defaultCpu(): number | undefined {
   return cpus.length > 1 ? cpus[threadId % cpus.length] : undefined;
 }
 
+/** What every case of one probe reading shares: the trace's target record, the host refusals, the
+ *  page geometry (worked out once per reading, not per case). */
+interface ProbeDerived { probe: ProbeResult; target: TargetInfo; refusals: ReturnType<typeof assessHost>['refusals']; geometry: ReturnType<typeof geometryOfProbe> }
+
 export class LiveTarget implements Target {
   private proc?: ExecutorProcess;
   private probe?: ProbeResult;
+  private derived?: ProbeDerived;
   private execFacts: Record<string, string> | null = null;
   private filesReadAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
@@ -200,11 +205,20 @@ export class LiveTarget implements Target {
     });
   }
 
+  /** the per-reading values of `probe` (a new reading every 250 ms at most, getProbe) */
+  private derivedOf(probe: ProbeResult): ProbeDerived {
+    if (this.derived?.probe === probe) return this.derived;
+    const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
+    this.derived = { probe, target, refusals: assessHost(probe).refusals, geometry: geometryOfProbe(probe) };
+    return this.derived;
+  }
+
   /** why a whole case cannot run here, or undefined */
-  caseSkipReason(c: Case, probe: ProbeResult): string | undefined {
+  caseSkipReason(c: Case, probe: ProbeResult, geometry = geometryOfProbe(probe)): string | undefined {
     const thp = thpCaseSkipReason(c, probe);
     if (thp) return thp;
-    const huge = hugetlbSkipReason(c, geometryOfProbe(probe), undefined, probe.userfaultfd ? Number(probe.uffd_features) : undefined);
+    // the free hugetlb pages are read now (hugetlbSkipReason's default), only for a case that uses them
+    const huge = usesHugetlb(c) ? hugetlbSkipReason(c, geometry, undefined, probe.userfaultfd ? Number(probe.uffd_features) : undefined) : undefined;
     if (huge) return huge;
     if (!c.uffd) return undefined;
     if (!probe.userfaultfd) return 'userfaultfd is not available on this host';
@@ -229,14 +243,15 @@ export class LiveTarget implements Target {
 
   async execute(c: Case, opts: ExecuteOptions = {}): Promise<Trace> {
     const probe = await this.getProbe();
-    const target = { name: 'live', arch: probe.arch, kernel: probe.kernel, capabilities: capabilitiesOf(probe), host: hostSettingsOf(probe) };
+    const { refusals, geometry, target: shared } = this.derivedOf(probe);
+    // each trace its own target record (a caller may change its trace)
+    const target: TargetInfo = { ...shared, capabilities: { ...shared.capabilities }, ...(shared.host ? { host: { ...shared.host } } : {}) };
     // checked before every case: a setting changed since the target started is the environment's
     // doing (the CLI refuses a host that starts that way, src/targets/registry.ts openCheckedTarget)
-    const refusals = assessHost(probe).refusals;
     if (refusals.length) return { format: 'ptefarm-trace/1', target, steps: [], fault: `environment: a host setting changed while the live target ran: ${formatRefusal('live target', refusals)}` };
-    const caseSkip = this.caseSkipReason(c, probe);
+    const caseSkip = this.caseSkipReason(c, probe, geometry);
     if (caseSkip) return { format: 'ptefarm-trace/1', target, steps: [], skipped: caseSkip };
-    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe), geometryOfProbe(probe));
+    const enc = encodeCase(c, (op) => this.opSkipReason(op, probe), geometry);
     const asked = opts.timeoutMs ?? this.opts.caseTimeoutMs ?? 10_000;
     // the executor takes a whole number of ms in 1..3,600,000 (workers/executor/README.md)
     const timeout = Number.isFinite(asked) ? Math.min(3_600_000, Math.max(1, Math.ceil(asked))) : 10_000;

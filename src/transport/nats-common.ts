@@ -10,7 +10,7 @@
 //   PTEFARM_DEAD     limits       ptefarm.dead.<campaign>        jobs no worker could finish in maxDeliver attempts
 //   PTEFARM_STATE    limits, 1 per subject   ptefarm.state.<campaign>.{meta,progress,summary}, ptefarm.state.last
 //   core NATS        ptefarm.worker.hb (announce + heartbeat), ptefarm.worker.bye, ptefarm.worker.ping
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
@@ -286,7 +286,8 @@ export function parseResults(raw: unknown): { ok: ResultMessage[]; bad: { id: un
 }
 
 export function jobHash(target: string, c: unknown): string {
-  return createHash('sha256').update(target).update('\0').update(canonicalJson(c as Case)).digest('hex').slice(0, 16);
+  // one-shot crypto.hash: the same digest as createHash().update()..., without a Hash object per job
+  return hash('sha256', `${target}\0${canonicalJson(c as Case)}`, 'hex').slice(0, 16);
 }
 
 /** Nats-Msg-Id of a job and of its result: a republished job / a second result is dropped by the server. */

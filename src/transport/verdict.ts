@@ -4,7 +4,7 @@
 // the prediction exercised, so the coordinator predicts nothing. Also the coordinator's checks of a
 // verdict that arrived over the wire (verdictSchema, verdictProblems): a NATS result is accepted only
 // for the job it answers (src/transport/nats.ts), and then only when its verdict is consistent.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { checkCase } from '../check/check.ts';
 import { OP_NAMES } from '../ops/schema.ts';
@@ -14,7 +14,7 @@ import type { CaseJob, CaseResult, CaseVerdict, CheckRequest } from './transport
 /** The identity of a trace as a verdict names it: sha-256 of its JSON (key order as produced; a
  *  JSON round trip or a structured clone keeps it), 32 hex digits. */
 export function traceDigest(trace: Trace): string {
-  return createHash('sha256').update(JSON.stringify(trace)).digest('hex').slice(0, 32);
+  return hash('sha256', JSON.stringify(trace), 'hex').slice(0, 32);
 }
 
 /** Check `trace` of `c` as the campaign's reference checker would (src/campaign/checker.ts: the

@@ -1,8 +1,8 @@
 // The executor's supervisor lives across cases (workers/executor/README.md "Process structure"):
 // one capability-free supervisor serves case after case, forking only each case's process 0; it
 // leaves nothing of a case behind (no process, no descriptor); a supervisor that died, during a
-// case or between two, is replaced for the next case without losing it; a case that needs
-// CAP_SYS_PTRACE (event_fork) runs on a one-shot supervisor of its own. The executor is spoken to
+// case or between two, is replaced for the next case without losing it; cases that need
+// CAP_SYS_PTRACE (event_fork) run on a long-lived supervisor of their own. The executor is spoken to
 // directly; the test-only inject kind 3 makes the supervisor announce its pid and the case
 // processes' pids before an op and wait for SIGUSR1.
 import { readdirSync } from 'node:fs';
@@ -69,13 +69,20 @@ describe.skipIf(missing)('executor: the long-lived supervisor', () => {
     expect(fds(first.sup)).toBe(fdsAfterFirst);
   });
 
-  it('a case that needs CAP_SYS_PTRACE (event_fork) runs on a one-shot supervisor; the long-lived one goes on', async () => {
+  it('cases that need CAP_SYS_PTRACE (event_fork) run on a long-lived supervisor of their own; the capability-free one goes on', async () => {
     if (!eventFork) { console.warn('event_fork is not usable here (not root?): nothing to check'); return; }
     const before = await pidOfCase();
     const ef = await pidOfCase(WP_ASYNC | EVENT_FORK);
     expect(ef.lines).toContain('x');
     expect(ef.sup).not.toBe(before.sup);
-    await waitFor('the one-shot supervisor to be gone', () => (procStat(ef.sup) === undefined ? true : undefined));
+    await idle(ef.sup);
+    const fdsAfterFirst = fds(ef.sup);
+    expect((await pidOfCase()).sup).toBe(before.sup);
+    const again = await pidOfCase(WP_ASYNC | EVENT_FORK);
+    expect(again.sup).toBe(ef.sup);
+    expect(again.lines).toEqual(ef.lines); // same case, same reply: nothing carried over
+    await idle(ef.sup);
+    expect(fds(ef.sup)).toBe(fdsAfterFirst);
     expect((await pidOfCase()).sup).toBe(before.sup);
   });
 

@@ -2,7 +2,7 @@
 // step whose rc is a signal no op raises is a fault of the case, never an rc for the checker, even
 // from an executor that reports it as one (issue 18, item 2; an older build inside a QEMU image).
 import { describe, expect, it } from 'vitest';
-import { decodeReply, encodeCase } from '../../src/targets/executor/protocol.ts';
+import { decodeContent, decodeReply, encodeCase } from '../../src/targets/executor/protocol.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 
 const c = parseCase({ format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }] });
@@ -47,5 +47,14 @@ describe('folio outcome (anonymous mTHP, workers/executor/ptefarm-folio.h)', () 
     expect(traceSchema.safeParse(bad).success).toBe(false);
     // the executor's fault line still ends the trace as a fault
     expect(decodeReply(['s 0 0', 'p 0 0 A', 'f bad request: op line 1'], enc, false).fault).toBe('bad request: op line 1');
+  });
+});
+
+describe('live target: decoding content values', () => {
+  it('runs of values on either side of 10^15 (numbers below it, BigInt from it on) decode alike; beyond 2^53 a value is -1', () => {
+    expect(decodeContent(['999999999999999+2', '999999999999999x2'], 'c 0 0')).toEqual([999999999999999, 1000000000000000, 999999999999999, 999999999999999]);
+    expect(decodeContent(['1000000000000000+2'], 'c 0 0')).toEqual([1000000000000000, 1000000000000001]);
+    expect(decodeContent(['9007199254740990+3'], 'c 0 0')).toEqual([9007199254740990, 9007199254740991, -1]);
+    expect(decodeContent(['007+2', '-1', '0x1'], 'c 0 0')).toEqual([7, 8, null, 0]);
   });
 });

@@ -6,8 +6,9 @@
  * privileges, pins itself to one CPU (MADV_PAGEOUT only drains the local CPU's LRU batches, so
  * pages faulted on another CPU would not be reclaimable), and then serves case after case: main
  * hands it each checked case over a pipe, S creates the case's processes and kills them after it.
- * An S that died (its case's fault, a kill) is forked again for the next case; a case that needs
- * CAP_SYS_PTRACE (event_fork) gets a one-shot S of its own, so that the long-lived one holds none.
+ * An S that died (its case's fault, a kill) is forked again for the next case. Cases that need
+ * CAP_SYS_PTRACE (event_fork) have a long-lived S of their own, which keeps that one capability
+ * parked (permitted, not effective) for each case's process 0, so that the other one holds none.
  *
  *   main  --case text-->  S  --binary commands over pipes-->  P0, P1, ... (the case processes)
  *   main  <--step lines--  S  <--replies, pagemap codes------  P0, P1, ...
@@ -252,10 +253,10 @@ static void end_case(void) {
 static void serve_case(void);
 
 /* A supervisor: set up once (pinned, core dumps off, privileges dropped), then it serves the cases
- * main sends on its stdin, one at a time, until EOF; a one-shot supervisor serves one case. It
- * leaves with `_exit`: exit() would run libc's exit handlers, copy-on-write faults. */
-static void supervisor_main(int keep_ptrace, int one_shot) __attribute__((noreturn));
-static void supervisor_main(int keep_ptrace, int one_shot) {
+ * main sends on its stdin, one at a time, until EOF. It leaves with `_exit`: exit() would run
+ * libc's exit handlers, copy-on-write faults. */
+static void supervisor_main(int keep_ptrace) __attribute__((noreturn));
+static void supervisor_main(int keep_ptrace) {
   out = fdopen(STDOUT_FILENO, "w");
   setvbuf(out, NULL, _IOFBF, 1 << 16);
   char why[256] = "";
@@ -268,6 +269,7 @@ static void supervisor_main(int keep_ptrace, int one_shot) {
     if (sched_setaffinity(0, sizeof set, &set)) fatal("sched_setaffinity(cpu %d): %s", g_cpu, strerror(errno));
   }
   if (drop_privileges_for_case(g_drop_uid, g_drop_gid, keep_ptrace, why, sizeof why)) fatal("%s", why);
+  if (keep_ptrace && park_ptrace()) fatal("capset: %s", strerror(errno));
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
   if (getppid() != g_main_pid) fatal("the executor ended before the case started");
   alloc_supervisor_arrays();
@@ -281,7 +283,6 @@ static void supervisor_main(int keep_ptrace, int one_shot) {
     g_inject_kind = m.inject_kind;
     g_inject_op = m.inject_op;
     serve_case();
-    if (one_shot) _exit(0);
   }
 }
 
@@ -290,7 +291,7 @@ static void serve_case(void) {
   reset_case_state();
   int procs = 1; /* process numbers are taken by fork ops only */
   for (int i = 0; i < g_ncase_ops; i++) procs += g_ops[i].v[0] == OP_FORK;
-  start_process0(procs); /* a one-shot S holds no capability from here on; a long-lived one never had any */
+  start_process0(procs); /* S holds no capability, or (event_fork) CAP_SYS_PTRACE parked */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;
@@ -580,9 +581,11 @@ static void say(const char *fmt, ...) {
 /* A supervisor process as main sees it: its pid (0: none), the pipe main sends it cases on and
  * the pipe main reads its lines from. */
 struct sup { pid_t pid; int req; int out; };
-/* the long-lived supervisor: started before the first case that can use it, and again after it
- * died (a fault of its case, a kill from outside); it holds no capability at all */
-static struct sup g_sup = { 0, -1, -1 };
+/* the long-lived supervisors: started before the first case that can use them, and again after
+ * one died (a fault of its case, a kill from outside). g_sup holds no capability at all; g_sup_ptrace
+ * serves only cases asking for UFFD_FEATURE_EVENT_FORK and holds CAP_SYS_PTRACE parked (permitted,
+ * never effective) for their process 0 (README "Security") */
+static struct sup g_sup = { 0, -1, -1 }, g_sup_ptrace = { 0, -1, -1 };
 
 static void sup_gone(struct sup *s) {
   if (s->pid > 0) {
@@ -595,10 +598,10 @@ static void sup_gone(struct sup *s) {
   s->pid = 0; s->req = s->out = -1;
 }
 
-/* Fork a supervisor (own process group, dies with main). keep_ptrace: a one-shot supervisor for
- * a case asking for UFFD_FEATURE_EVENT_FORK, which keeps CAP_SYS_PTRACE until process 0 has
- * opened its userfaultfd (userfaultfd_api); the long-lived supervisor never has it. */
-static int start_supervisor(struct sup *s, int keep_ptrace, int one_shot, char *why, size_t n) {
+/* Fork a supervisor (own process group, dies with main). keep_ptrace: the supervisor of cases
+ * asking for UFFD_FEATURE_EVENT_FORK, which passes CAP_SYS_PTRACE on to each case's process 0 for
+ * UFFDIO_API (userfaultfd_api); the other supervisor never has it. */
+static int start_supervisor(struct sup *s, int keep_ptrace, char *why, size_t n) {
   int req[2], outp[2];
   if (pipe2(req, O_CLOEXEC)) { snprintf(why, n, "pipe: %s", strerror(errno)); return -1; }
   if (pipe2(outp, O_CLOEXEC)) { close(req[0]); close(req[1]); snprintf(why, n, "pipe: %s", strerror(errno)); return -1; }
@@ -613,9 +616,11 @@ static int start_supervisor(struct sup *s, int keep_ptrace, int one_shot, char *
     dup2(req[0], STDIN_FILENO);
     dup2(outp[1], STDOUT_FILENO);
     close(req[0]); close(req[1]); close(outp[0]); close(outp[1]);
-    if (s != &g_sup && g_sup.pid > 0) { close(g_sup.req); close(g_sup.out); } /* the other supervisor's */
+    struct sup *others[2] = { &g_sup, &g_sup_ptrace };
+    for (int k = 0; k < 2; k++) /* the other supervisor's pipes */
+      if (others[k] != s && others[k]->pid > 0) { close(others[k]->req); close(others[k]->out); }
     signal(SIGPIPE, SIG_DFL);
-    supervisor_main(keep_ptrace, one_shot);
+    supervisor_main(keep_ptrace);
   }
   setpgid(pid, pid);
   close(req[0]); close(outp[1]);
@@ -623,17 +628,17 @@ static int start_supervisor(struct sup *s, int keep_ptrace, int one_shot, char *
   return 0;
 }
 
-/* Run one case on a supervisor: the long-lived one, or a one-shot one for a case that needs
- * CAP_SYS_PTRACE; forward complete lines of its output; enforce the wall-clock limit. A
+/* Run one case on a supervisor: the capability-free one, or the event_fork one for a case that
+ * needs CAP_SYS_PTRACE; forward complete lines of its output; enforce the wall-clock limit. A
  * supervisor that did not finish the case is killed with its process group (restarted for the
  * next case), so a hang or a crash never outlives the case. */
 static void run_case(const char *id) {
   say("begin %s\n", id);
   int needs_ptrace = g_uffd_features >= 0 && (g_uffd_features & UFFD_FEATURE_EVENT_FORK);
-  struct sup one = { 0, -1, -1 }, *sp = needs_ptrace ? &one : &g_sup;
+  struct sup *sp = needs_ptrace ? &g_sup_ptrace : &g_sup;
   char why[256];
   if (sp->pid > 0 && waitpid(sp->pid, NULL, WNOHANG) != 0) sup_gone(sp); /* died while idle */
-  if (sp->pid <= 0 && start_supervisor(sp, needs_ptrace, needs_ptrace, why, sizeof why)) {
+  if (sp->pid <= 0 && start_supervisor(sp, needs_ptrace, why, sizeof why)) {
     say("f %s\nend %s\n", why, id);
     return;
   }
@@ -674,7 +679,6 @@ static void run_case(const char *id) {
       continue;
     }
     size_t done = (size_t)(last - buf);
-    if (saw_end) { have = 0; continue; } /* after `x` and `end`: a one-shot S only tears its processes down */
     /* `x` marks a complete case; anything after a complete line set is forwarded as is */
     for (size_t i = 0; i < done; i++)
       if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'x' && (buf[i + 1] == '\n')) saw_end = 1;
@@ -683,7 +687,7 @@ static void run_case(const char *id) {
     have -= done;
     /* the reply is complete: `end` now, while S kills and reaps the case processes (their
      * address spaces are torn down meanwhile); the next case is read by S once they are gone */
-    if (saw_end) { say("end %s\n", id); if (sp == &g_sup) return; }
+    if (saw_end) { say("end %s\n", id); return; }
   }
   kill(-s, SIGKILL);
   int st = 0;
@@ -691,7 +695,6 @@ static void run_case(const char *id) {
   sp->pid = 0; /* reaped: sup_gone only closes its pipes and kills what is left of its group */
   kill(-s, SIGKILL);
   sup_gone(sp);
-  if (saw_end) return; /* `end` was said with the reply (a one-shot supervisor) */
   if (timed_out) say("f timeout: the case did not finish within %ld ms\n", g_timeout_ms);
   else if (fault[0]) say("f %s\n", fault);
   else {

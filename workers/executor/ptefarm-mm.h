@@ -105,21 +105,44 @@ static pid_t fork_to_supervisor(void) {
 
 struct capdata2 { struct __user_cap_header_struct h; struct __user_cap_data_struct d[2]; };
 
-static int set_caps(uint64_t eff_perm) {
+static int set_caps2(uint64_t eff, uint64_t perm) {
   struct capdata2 c;
   memset(&c, 0, sizeof c);
   c.h.version = _LINUX_CAPABILITY_VERSION_3;
-  c.d[0].effective = c.d[0].permitted = (uint32_t)eff_perm;
-  c.d[1].effective = c.d[1].permitted = (uint32_t)(eff_perm >> 32);
+  c.d[0].effective = (uint32_t)eff; c.d[0].permitted = (uint32_t)perm;
+  c.d[1].effective = (uint32_t)(eff >> 32); c.d[1].permitted = (uint32_t)(perm >> 32);
   return (int)syscall(SYS_capset, &c.h, c.d);
+}
+
+static int set_caps(uint64_t eff_perm) { return set_caps2(eff_perm, eff_perm); }
+
+/* the permitted set of this process (the low 32 capabilities: CAP_SYS_PTRACE is 19) */
+static uint32_t permitted_caps(void) {
+  struct capdata2 c;
+  memset(&c, 0, sizeof c);
+  c.h.version = _LINUX_CAPABILITY_VERSION_3;
+  return syscall(SYS_capget, &c.h, c.d) ? 0 : c.d[0].permitted;
+}
+
+/* The event_fork supervisor keeps CAP_SYS_PTRACE only PERMITTED, never effective: it never uses
+ * it, it only passes it on to each case's process 0 by fork, which raises it for UFFDIO_API alone
+ * (proc_uffd_open). No-op without it. */
+static int park_ptrace(void) {
+  return permitted_caps() & (1u << CAP_SYS_PTRACE) ? set_caps2(0, 1ULL << CAP_SYS_PTRACE) : 0;
+}
+
+/* process 0 of an event_fork case, right before userfaultfd() and UFFDIO_API: the permitted
+ * CAP_SYS_PTRACE made effective (userfaultfd_api: capable(CAP_SYS_PTRACE)). No-op without it. */
+static void raise_ptrace(void) {
+  if (permitted_caps() & (1u << CAP_SYS_PTRACE)) set_caps(1ULL << CAP_SYS_PTRACE);
 }
 
 /* Case processes never run as root and hold no capability. When started as root we become
  * uid/gid (nobody) with an empty capability bounding set and no_new_privs. Only when `keep_ptrace`
- * (a case asking for UFFD_FEATURE_EVENT_FORK, which userfaultfd_api() allows only with
- * CAP_SYS_PTRACE) do we keep that one capability, in every set: process 0 drops it right after
- * UFFDIO_API and the supervisor right after forking process 0. Every other case process is born
- * without it. */
+ * (the supervisor of cases asking for UFFD_FEATURE_EVENT_FORK, which userfaultfd_api() allows only
+ * with CAP_SYS_PTRACE) do we keep that one capability: the supervisor then parks it (permitted
+ * only, park_ptrace), process 0 raises it for UFFDIO_API and drops it right after, and every
+ * other case process is born without it. */
 static int drop_privileges_for_case(uid_t uid, gid_t gid, int keep_ptrace, char *why, size_t whylen) {
   if (geteuid() != 0) {
     /* not root: keep the uid, and of whatever capabilities we were given at most CAP_SYS_PTRACE */
@@ -186,6 +209,7 @@ static pid_t g_supervisor;   /* the parent of every case process */
 static int pm_fd = -1;       /* this process's own /proc/self/pagemap */
 static int mem_fd = -1;      /* this process's own /proc/self/mem (content read-back, ptefarm-content.h) */
 static int uffd_sock[2] = {-1, -1};
+static int g_may_hold_caps; /* process 0 before its first command (case_process) */
 
 static void open_own_pagemap(void) {
   if (pm_fd >= 0) close(pm_fd);
@@ -299,6 +323,7 @@ static int prot_of(uint64_t addr) {
 }
 
 static void proc_uffd_open(uint64_t features) {
+  if (features & UFFD_FEATURE_EVENT_FORK) raise_ptrace();
   int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
   int err = 0;
   if (fd < 0) err = errno;
@@ -362,6 +387,10 @@ static void case_process(void) {
     if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
     if (c.c < 0 || c.c > MAXR || (c.c && read_full(cmd_pipe[me][0], g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
     g_obs_after = cmd_observes_after(c.code) ? c.c : 0;
+    /* a process that could hold a parked CAP_SYS_PTRACE (process 0 of an event_fork case) gives
+     * it up at its first command, whatever that is: proc_uffd_open drops it itself */
+    if (g_may_hold_caps && c.code != C_UFFD_OPEN) drop_all_caps();
+    g_may_hold_caps = 0;
     int err = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
@@ -707,8 +736,9 @@ static void start_process0(int procs) {
   g_supervisor = getpid();
   pid_t pid = fork();
   if (pid < 0) fatal("fork: %s", strerror(errno));
-  if (pid == 0) { me = 0; case_process(); }
-  drop_all_caps(); /* process 0 has what it needs (CAP_SYS_PTRACE for an event_fork case) */
+  if (pid == 0) { me = 0; g_may_hold_caps = 1; case_process(); }
+  /* the supervisor keeps what it holds: nothing, or (event_fork) CAP_SYS_PTRACE parked for the
+   * next case's process 0 */
   nprocs = 1;
   start_process(0, pid);
 }

@@ -196,6 +196,12 @@ export function decodeContent(tokens: string[], line: string): (number | null)[]
     const n = Number(m[1] ?? m[4]);
     if (out.length + n > MAX_PAGES_PER_REGION) throw new Error(`executor content line longer than a region: ${line.slice(0, 80)}`);
     if (m[1] !== undefined) { for (let k = 0; k < n; k++) out.push(null); continue; }
+    if (m[2]!.length <= 15) {
+      // below 10^15: V + k (k < a region's pages) stays a safe integer, no BigInt needed
+      const v = Number(m[2]);
+      for (let k = 0; k < n; k++) out.push(m[3] === '+' ? v + k : v);
+      continue;
+    }
     const big = BigInt(m[2]!);
     for (let k = 0; k < n; k++) {
       const v = m[3] === '+' ? big + BigInt(k) : big;
