@@ -82,6 +82,17 @@ describe('reclaim: a present page that became a swap entry without a pageout', (
     for (const name of ['pageout', 'dontneed', 'split'] as const) expect(check(...ONE_BLOCK, `was 0 0 3 ${P | W}`, `is 0 0 3 ${S | W}`, op(name, 0, 0, 3, 1))).toBe('ok');
   });
 
+  it('a write-protect of a shmem THP zaps its PMD and leaves uffd-wp markers (pagemap S+W) on its range: not a swap-out', () => {
+    // change_pmd_range splits a file PMD under MM_CP_UFFD_WP; __split_huge_pmd_locked zaps it and
+    // change_pte_range puts a marker on each empty PTE of the range (seen live: wp a[185] of a shmem THP)
+    expect(check(...ONE_BLOCK, `was 0 0 185 ${P | HUGE}`, `is 0 0 185 ${S | W}`, op('wp', 0, 0, 185, 1))).toBe('ok');
+    // outside the op's range, or a page no huge PMD mapped (an anon PTE keeps its page), it is reclaim
+    expect(check(...ONE_BLOCK, `was 0 0 186 ${P | HUGE}`, `is 0 0 186 ${S | W}`, op('wp', 0, 0, 185, 1))).toBe('u swap 0 0 186');
+    expect(check(...ONE_BLOCK, `was 0 0 185 ${P}`, `is 0 0 185 ${S | W}`, op('wp', 0, 0, 185, 1))).toBe('u swap 0 0 185');
+    // a marker is S+W: a swap entry without W is reclaim even in range
+    expect(check(...ONE_BLOCK, `was 0 0 185 ${P | HUGE}`, `is 0 0 185 ${S}`, op('wp', 0, 0, 185, 1))).toBe('u swap 0 0 185');
+  });
+
   it('a process that died in the op is not compared', () => {
     expect(check('nprocs 1', 'reg 0 0 512 512', 'dead 0', `was 0 0 3 ${P}`, `is 0 0 3 ${S}`, op('exit'))).toBe('ok');
   });

@@ -12,7 +12,7 @@
  * - reclaim (kswapd, direct reclaim) or migration turning a present page into a swap entry
  *   (try_to_unmap_one) that no pageout asked for. Checked for the ops that cannot do it themselves:
  *   not pageout, dontneed, split, collapse, mremap (a zap in a uffd-wp VMA leaves a marker, which
- *   pagemap also shows as swapped).
+ *   pagemap also shows as swapped), nor a write-protect's zap of a page-cache PMD (wp_left_marker).
  *
  * Either way the step is not printed: the supervisor writes `u <kind> <proc> <rid> <page>` and ends
  * the case; the TypeScript side (src/targets/live.ts decodeReply) drops the step and reports the
@@ -46,6 +46,17 @@ static int op_cannot_swap(int code) {
   }
 }
 
+/* A write-protect that zapped a page-cache PMD and left a uffd-wp marker where it mapped a page:
+ * not a swap-out, although pagemap shows the marker as swapped (S+W). mm/mprotect.c
+ * change_pmd_range splits a huge PMD of a non-anonymous VMA under MM_CP_UFFD_WP (whole or partly
+ * in range, pgtable_split_needed), and mm/huge_memory.c __split_huge_pmd_locked zaps a file PMD
+ * instead of remapping it; change_pte_range then installs the marker on each now-empty PTE of the
+ * range (userfaultfd_wp_use_markers). Only pages of the op's own range that a huge PMD mapped:
+ * an anonymous THP is split into present PTEs and keeps its pages. */
+static int wp_left_marker(int code, int own_region, uint64_t first, uint64_t count, uint64_t k, uint8_t was, uint8_t is) {
+  return code == OP_WP && own_region && k >= first && k < first + count && OBS_IS_HUGE(was) && (is & OBS_W);
+}
+
 /* Check op i (code, acting process p, region rid, pages [first, first+count)) against the
  * observation before it (prev_obs) and after it (cur_obs); `before` is p's region table before the
  * op. Returns when the host did not interfere; otherwise reports and ends the case. */
@@ -70,7 +81,8 @@ static void env_check(int code, int p, int rid, uint64_t first, uint64_t count, 
       const uint8_t *was = prev_obs[q][g], *is = cur_obs[q][g];
       if (op_cannot_swap(code)) {
         for (uint64_t k = 0; k < now->pages && k < old->pages; k++)
-          if ((was[k] & OBS_P) && (is[k] & OBS_S) && !(is[k] & OBS_P)) env_report("swap", q, g, k);
+          if ((was[k] & OBS_P) && (is[k] & OBS_S) && !(is[k] & OBS_P) && !wp_left_marker(code, q == p && g == rid, first, count, k, was[k], is[k]))
+            env_report("swap", q, g, k);
         /* a page the op itself faulted in (read, write, populate: present after it unless the access
          * failed, which leaves it as it was) that is a swap entry now and was not one before: reclaim
          * took it between the fault and the observation */
