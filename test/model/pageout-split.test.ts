@@ -93,6 +93,20 @@ describe('R-PO-3: a folio split by partial MADV_PAGEOUT may fail, leaving the fo
     expect(n.steps[2].pages['0'].a[1]).toBe('P....D');
   });
 
+  it('a shmem THP: the same PMD branch skips a shmem folio whose split_folio fails, so its PMD stays mapped (neutral: the PMD is zapped and reclaim splits the folio)', () => {
+    // MADV_COLLAPSE makes the shmem THP (the model's hosts do not fault shmem huge)
+    const c = caseOf(`mmap a pages=512 kind=memfd-shared thp
+      write a
+      collapse a
+      pageout a[0..4)`);
+    const t = untouchedAt(c, 3);
+    expect(new Set(predict(c).steps[2].entry['0'].a)).toEqual(new Set(['huge']));
+    expect(checkTrace(c, t).violations).toEqual([]);
+    const p = predict(c, c.ops.map((_, i) => t.steps[i]));
+    expect(new Set(p.steps[3].entry['0'].a)).toEqual(new Set(['huge']));
+    expect(new Set(predict(c).steps[3].entry['0'].a)).not.toContain('huge');
+  });
+
   it('a THP wholly in range that reclaim did not take (not isolated, or shrink_folio_list kept it): every page as before', () => {
     const c = caseOf(`mmap a pages=512 kind=anon thp
       write a[0]
