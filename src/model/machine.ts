@@ -1185,7 +1185,8 @@ export class Machine implements htlb.HugetlbHost {
       // madvise_cold_or_pageout_pte_range: folio_maybe_mapped_shared), shmem as anon
       if (!pmd.pages[0].anon && this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
       // R-PO-3: the split (part of the THP) or the reclaim (all of it) may fail: PMD left as it is
-      if (this.unchangedInferred && this.folioLeftWhole(Array.from({ length: HPAGE_PAGES }, (_, i) => blockStart(b) + i))) { this.rule('R-PO-3'); continue; }
+      // (a folio mapped elsewhere too is R-PO-0's, below)
+      if (this.unchangedInferred && !this.mappedElsewhere(pmd.pages) && this.folioLeftWhole(Array.from({ length: HPAGE_PAGES }, (_, i) => blockStart(b) + i))) { this.rule('R-PO-3'); continue; }
       if (!pmd.pages[0].anon) {
         // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
         this.rule('R-PO-3');

@@ -107,6 +107,19 @@ describe('R-PO-3: a folio split by partial MADV_PAGEOUT may fail, leaving the fo
     expect(new Set(predict(c).steps[3].entry['0'].a)).not.toContain('huge');
   });
 
+  it('a THP another process maps too is left alone by R-PO-0 (folio_likely_mapped_shared), not taken for a failed split', () => {
+    const c = caseOf(`mmap a pages=512 kind=anon thp
+      write a[0]
+      fork
+      pageout a[0..4)`);
+    const t = untouchedAt(c, 3);
+    expect(checkTrace(c, t).violations).toEqual([]);
+    const p = predict(c, c.ops.map((_, i) => t.steps[i]));
+    expect(p.steps[3].rules).toContain('R-PO-0');
+    expect(p.steps[3].rules).not.toContain('R-PO-3');
+    expect(p.assumptions).toEqual([]);
+  });
+
   it('a THP wholly in range that reclaim did not take (not isolated, or shrink_folio_list kept it): every page as before', () => {
     const c = caseOf(`mmap a pages=512 kind=anon thp
       write a[0]
