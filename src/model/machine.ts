@@ -38,6 +38,11 @@ export class Machine implements htlb.HugetlbHost {
   zeroInferred: Record<string, number[]> | undefined;
   /** the current op's prediction used zeroInferred */
   assumed = false;
+  /** absolute pages of the acting process whose observation after the current pageout is the same
+   *  as before it (set by predict() from a trace; undefined: neutral, or nothing observed) */
+  unchangedInferred: ReadonlySet<number> | undefined;
+  /** the current op left a folio whole because of unchangedInferred (folioLeftWhole) */
+  leftWholeAssumed = false;
   private curRegion = '';
   /** the case index of the op running now (a write's value, content.ts writeValue) */
   private opIndex = 0;
@@ -200,6 +205,23 @@ export class Machine implements htlb.HugetlbHost {
     const list = own(this.outcome.swapped_out, this.curRegion);
     if (!r || !list) return false;
     return list.includes(page - r.start);
+  }
+
+  /** Did the kernel leave this large folio whole and untouched during the current pageout? Its split
+   *  or its reclaim may fail, and then nothing of it changes: mm/madvise.c
+   *  madvise_cold_or_pageout_pte_range skips a PMD THP or a PTE batch whose folio_trylock or
+   *  split_folio fails (an extra reference fails split_huge_page_to_list_to_order's
+   *  can_split_folio; a ref-freeze failure after unmap_folio remaps the PTEs unchanged with
+   *  remap_page and no zero-page remap), and a folio off the LRU is never isolated
+   *  (!folio_test_lru, folio_isolate_lru); mm/vmscan.c shrink_folio_list keeps a folio it cannot
+   *  lock or split (can_split_folio -> activate_locked). Neutral: never. From a trace: only when every
+   *  page of the folio is observed exactly as before the op (none swapped out, no zero-page remap). */
+  private folioLeftWhole(pages: Iterable<number>): boolean {
+    const same = this.outcome && this.unchangedInferred;
+    if (!same) return false;
+    for (const a of pages) if (!same.has(a)) return false;
+    this.leftWholeAssumed = true;
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1162,6 +1184,9 @@ export class Machine implements htlb.HugetlbHost {
       // R-PO-0: a folio another process maps too is left alone (mm/madvise.c
       // madvise_cold_or_pageout_pte_range: folio_maybe_mapped_shared), shmem as anon
       if (!pmd.pages[0].anon && this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
+      // R-PO-3: the split (part of the THP) or the reclaim (all of it) may fail: PMD left as it is
+      // (a folio mapped elsewhere too is R-PO-0's, below)
+      if (this.unchangedInferred && !this.mappedElsewhere(pmd.pages) && this.folioLeftWhole(Array.from({ length: HPAGE_PAGES }, (_, i) => blockStart(b) + i))) { this.rule('R-PO-3'); continue; }
       if (!pmd.pages[0].anon) {
         // a shmem THP: the PMD is zapped and reclaim splits the large folio in the page cache
         this.rule('R-PO-3');
@@ -1200,6 +1225,8 @@ export class Machine implements htlb.HugetlbHost {
         const folio = e.page.folio;
         const at = this.folioPtes(p, folio);
         if (this.mappedElsewhere(folio)) { this.rule('R-PO-0'); continue; }
+        // R-PO-3: its split_folio (or its reclaim) may fail: the whole folio left as it is
+        if (this.folioLeftWhole(at)) { this.rule('R-PO-3'); continue; }
         const inRange = at.length === folio.length && at.every((a) => a >= start && a < end);
         this.rule('R-PO-3');
         // M-30: the partial range is reclaimed without splitting the folio first

@@ -32,6 +32,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
   let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry });
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
+  const leftWholeAt: number[] = [];
   const observer = new Observer();
   const width = pageLetters(c);
   c.ops.forEach((op, i) => {
@@ -58,9 +59,12 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       if (opts.attribution) opReg = regDecisionsOf(m, op);
       m.zeroInferred = recordsZero(op) ? inferZero(obs, op as OpOf<'read'>) : undefined;
       m.assumed = false;
+      m.unchangedInferred = op.op === 'pageout' && obs?.outcome ? unchangedPages(m, op.proc ?? 0, observed?.[i - 1], obs) : undefined;
+      m.leftWholeAssumed = false;
       rc = m.exec(op, i, obs?.outcome);
       if (plan && op.op === 'mremap' && op.move === false) sizeFromPlan(m, plan, op);
       if (m.assumed) inferredAt.push(i);
+      if (m.leftWholeAssumed) leftWholeAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
       if (op.op === 'scan') {
         const r = runScan(m, op, opts.mutant, !!opts.attribution);
@@ -83,6 +87,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
   const assumptions = inferredAt.length
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
+  if (leftWholeAt.length) assumptions.push(`pageout left a large folio whole (its split or reclaim failed) at step${leftWholeAt.length > 1 ? 's' : ''} ${leftWholeAt.join(', ')}: every page of it observed as before the op`);
   return { steps, assumptions };
 }
 
@@ -116,6 +121,23 @@ function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]
   const out = dict<number[]>();
   out[op.region] = zero;
   return out;
+}
+
+/** For a pageout step of a trace: the absolute pages of process `proc` that the observation after
+ *  the op shows exactly as the observation before it (the previous step's), the evidence that the
+ *  kernel left a large folio whole (Machine.folioLeftWhole). Undefined when either step observed
+ *  nothing of the process. */
+function unchangedPages(m: Machine, proc: number, before: ObservedStep, after: ObservedStep): Set<number> | undefined {
+  const was = own(before?.pages, String(proc)), now = own(after?.pages, String(proc));
+  const p = m.procs[proc];
+  if (!was || !now || !p) return undefined;
+  const same = new Set<number>();
+  for (const [name, r] of p.regions) {
+    const a = own(was, name), b = own(now, name);
+    if (!a || !b || a.length !== b.length) continue;
+    for (let k = 0; k < b.length; k++) if (a[k] === b[k]) same.add(r.start + k);
+  }
+  return same;
 }
 
 /** The registration decision of a VMA (PredictedStep.reg): `+RULE` registered, `-RULE` not
