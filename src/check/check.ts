@@ -249,7 +249,7 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
   if (violations.length) {
     const explained = (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps;
     assignScanRules(violations, explained, c);
-    assignDecisions(violations, explained, c);
+    assignDecisions(violations, explained, c, trace);
   }
   const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
   if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
