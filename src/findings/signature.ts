@@ -11,6 +11,8 @@
 // reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
 import { decisionKind, entryHoldsPage, readOutOnly } from '../check/decisions.ts';
+import { BIT_NAMES, SCAN_NAMES } from '../ops/trace.ts';
+import { own } from '../ops/records.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -142,6 +144,23 @@ export function direction(v: Violation): string {
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
   return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+}
+
+/** The bit kinds (verdict BitCounts keys, src/check/types.ts) a signature is about: the pagemap bit
+ *  it names (`bit.E.…` -> exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
+ *  `events`, `content`; none for a hidden per-VMA decision (`vma.…`: it shows on whatever an op
+ *  looks at next). A replayed finding compares at least these (src/check/check.ts maskedSkip): it is
+ *  a SKIP only where they are masked too. */
+export function signatureBitKinds(sig: string): string[] {
+  const [kind, bit] = sig.split('.');
+  switch (kind) {
+    case 'bit': { const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : []; }
+    case 'scan': { const name = own(SCAN_NAMES, bit ?? ''); return name ? [`scan:${name}`] : bit === 'walk_end' ? ['scan:walk_end'] : []; }
+    case 'rc': return ['rc'];
+    case 'event': return ['events'];
+    case 'data': return ['content'];
+    default: return [];
+  }
 }
 
 /** Where a bucket ranks among others by the severity its signature names (check/types.ts
