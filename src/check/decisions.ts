@@ -98,10 +98,14 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       }
       // UFFDIO_REGISTER changes no entry itself: the only entries it changes are those of a huge
       // PMD its VMA split cuts (__split_vma -> vma_adjust_trans_huge -> split_huge_pmd_if_needed,
-      // mm/huge_memory.c). A page of a VMA the register cut (R-REG-1 its last decision) that the
-      // trace shows as it was before the op is a PMD the kernel did not split: it made no VMA
-      // boundary there, the registration extent decision
-      if (v.op === 'uffd_register' && pageReg?.slice(1) === 'R-REG-1' && flips.asBefore?.has(`${pageKey(v)}:${v.bit}`)) return 'R-REG-1';
+      // mm/huge_memory.c). A page of a VMA the register cut (R-REG-1 its last decision) whose entry
+      // class the trace shows as it was before the op (a present, swap, file or exclusive bit:
+      // the huge zero folio is PM_FILE, its zero-page PTEs are not) is a PMD the kernel did not
+      // split: it made no VMA boundary there, the registration extent decision. Not the uffd-wp
+      // and soft-dirty bits: the split hands those to the PTEs by its own rule (R-SPLIT-1:
+      // soft-dirty from the PMD's dirty bit too), and a split getting them wrong leaves them as
+      // they were (B-30) — the split's bug, not the decision's
+      if (v.op === 'uffd_register' && v.bit !== 'W' && v.bit !== 'D' && pageReg?.slice(1) === 'R-REG-1' && flips.asBefore?.has(`${pageKey(v)}:${v.bit}`)) return 'R-REG-1';
       if (v.bit === 'P' && !REG_P_OPS.has(v.op)) return undefined;
       // a uffd-wp bit the reference keeps on a VMA it has not registered (a guard marker's swp
       // uffd-wp bit outlives the registration: R-GRD-6) is not the registration's to lose: being
