@@ -79,9 +79,12 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
       // all there is to see; an address outside any VMA is pagemap's read-out alone), or one the trace no longer shows present where the reference moved it; a
       // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
-      // (the reference's walk stops at the first registered VMA in address order)
+      // (the reference's walk stops at the first registered VMA in address order, mm/mremap.c
+      // remap_move; the walks differ first at the VMA of the lowest page the step diverges on: one
+      // the reference moved, not registered there, is a VMA the kernel found registered and
+      // stopped at — its decision —, else the VMA the reference stopped at, its first registered)
       const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && v.entry !== 'gap' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
-        ? ps.opReg?.find((d) => d.startsWith('+'))?.slice(1) : undefined;
+        ? unregisteredBy(flips.firstDiverging?.reg) ?? ps.opReg?.find((d) => d.startsWith('+'))?.slice(1) : undefined;
       if (gate) return gate;
       // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
       // a registered page holding an entry that it leaves unprotected was never reached — had it

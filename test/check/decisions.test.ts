@@ -61,6 +61,14 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     const later = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nmprotect a[2..4) prot=r\nuffd_register a[1..3)\nuffd_unregister a[1..3)\nmremap a\n');
     expect(later.root?.kind).toBe('rc');
     expect(later.sig).toBe('vma.registration.R-REG-1');
+    // with EVENT_FORK the child keeps a[1]'s registration (dup_userfaultfd: R-FORK-1 its last
+    // decision) and the reference child's mremap moves a[0] and stops at a[1]; a kernel that
+    // registered a[0] too stops at a[0] (both EFAULT): the walks differ first at a[0], whose VMA
+    // the register left unregistered — its decision, not the fork's copy of a[1]'s
+    const forked = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd features=event_fork\nmmap a pages=4 kind=anon\nuffd_register a[1]\nfork\np1 mremap a dontunmap old=b\n');
+    expect(forked.root?.op).toBe('mremap');
+    expect(forked.root?.kind).toBe('bit');
+    expect(forked.sig).toBe('vma.registration.R-REG-1');
   });
 
   it('registration extent (R-REG-1) on a huge zero PMD: the VMA split UFFDIO_REGISTER makes splits a huge PMD across the new boundary; a kernel that left it whole made no boundary there', async () => {
