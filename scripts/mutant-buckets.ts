@@ -1,5 +1,5 @@
 // `npx tsx scripts/mutant-buckets.ts [--cases N] [--seed S] [--only B-3,M-8] [--dump DIR] [--jobs K]`
-// `npx tsx scripts/mutant-buckets.ts --rebucket DIR`
+// `npx tsx scripts/mutant-buckets.ts --rebucket DIR [--only B-20,M-18]`
 // The bucket histogram of issue 12 ("every model mutant gives ≤ 2 buckets in 20,000 cases"): for
 // each mutant, a guided campaign on model:x86+ID (runCampaign, in-process transport, the reference
 // checker, no minimization: buckets come from the signatures of the generated cases, which the
@@ -100,8 +100,11 @@ function summarize(rs: MutantBuckets[]): Record<string, unknown> {
 async function main(): Promise<void> {
   const re = arg('--rebucket');
   if (re) {
+    const wanted = arg('--only')?.split(',');
     const rs = readdirSync(re).filter((f) => f.endsWith('.jsonl')).sort()
-      .map((f) => rebucket(join(re, f), f.replace(/\.jsonl$/, '')));
+      .map((f) => f.replace(/\.jsonl$/, ''))
+      .filter((m) => !wanted || wanted.includes(m))
+      .map((m) => rebucket(join(re, `${m}.jsonl`), m));
     process.stdout.write(`${JSON.stringify(summarize(rs))}\n`);
     return;
   }

@@ -32,17 +32,33 @@ export function assertedKinds(c: Case): Set<'soft-dirty' | 'uffd-wp'> {
   return out;
 }
 
+/** The bit kinds (BitCounts keys) each asserted kind is counted as. */
+const ASSERTED_NAMES: Record<string, readonly string[]> = { 'soft-dirty': ['soft-dirty', 'scan:SOFT_DIRTY'], 'uffd-wp': ['uffd-wp'] };
+
 /** The SKIP reason when the case passed only because every bit it asserts was masked: for each
- *  asserted kind, nothing of that kind was compared and something was masked. */
-export function maskedSkip(c: Case, bits: BitCounts): string | undefined {
-  const kinds = [...assertedKinds(c)];
+ *  asserted kind, nothing of that kind was compared and something was masked. `also`: bit kinds
+ *  (BitCounts keys) the caller knows the case asserts besides its ops' — a stored finding's
+ *  signature (src/findings/signature.ts signatureBitKinds): a finding replayed compares at least
+ *  the bits it diverged on, and is a SKIP only when those are masked too. */
+export function maskedSkip(c: Case, bits: BitCounts, also: readonly string[] = []): string | undefined {
+  const kinds: string[] = [...assertedKinds(c)];
+  for (const k of also) {
+    const own = Object.keys(ASSERTED_NAMES).find((a) => ASSERTED_NAMES[a]!.includes(k)) ?? k;
+    if (!kinds.includes(own)) kinds.push(own);
+  }
   if (!kinds.length) return undefined;
   const groups = kinds.map((k) => {
-    const names = k === 'soft-dirty' ? ['soft-dirty', 'scan:SOFT_DIRTY'] : ['uffd-wp'];
+    const names = ASSERTED_NAMES[k] ?? [k];
     return { k, compared: names.reduce((n, x) => n + (bits[x]?.compared ?? 0), 0), masked: names.reduce((n, x) => n + (bits[x]?.masked ?? 0), 0) };
   });
   if (!groups.every((g) => g.compared === 0 && g.masked > 0)) return undefined;
   return `the case asserts ${kinds.join(' and ')}, which this target cannot show: ${groups.map((g) => `${g.masked} ${g.k} bit(s) masked, 0 compared`).join('; ')}`;
+}
+
+/** What a check is asked besides the model's options: `asserts`, bit kinds the case asserts
+ *  besides its ops' (maskedSkip's `also`: a replayed finding's signature bits). */
+export interface CheckOptions extends ModelOptions {
+  asserts?: readonly string[];
 }
 
 /** Rule families of each op: the fallback for a violation whose entry the op did not touch. */
@@ -116,7 +132,7 @@ const eventKey = (e: UffdEvent) => JSON.stringify([e.kind, e.proc, e.region ?? n
 /** Check a trace against the model. `opts.mutant` checks against a mutant instead of the reference.
  *  A trace that does not fit the case (src/ops/trace.ts traceProblems) throws TraceError: bad
  *  input, not a verdict. A trace with a fault is never ok, whatever it compared. */
-export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verdict {
+export function checkTrace(c: Case, trace: Trace, opts: CheckOptions = {}): Verdict {
   return checkCase(c, trace, opts).verdict;
 }
 
@@ -124,7 +140,9 @@ export function checkTrace(c: Case, trace: Trace, opts: ModelOptions = {}): Verd
  *  (coverage feedback; empty when the target skipped the whole case). One prediction serves both,
  *  so the rules follow the traced kernel's profile and host knobs exactly as the verdict does;
  *  `profile` is the one it used. */
-export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { verdict: Verdict; stepRules: string[][]; profile?: string } {
+export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): { verdict: Verdict; stepRules: string[][]; profile?: string } {
+  const { asserts, ...modelOpts } = checkOpts;
+  let opts: ModelOptions = modelOpts;
   const problems = traceProblems(c, trace);
   if (problems.length) throw new TraceError(problems);
   if (trace.skipped !== undefined) return { verdict: { ok: true, compared: 0, bits: {}, violations: [], skipped: trace.skipped }, stepRules: [] };
@@ -249,11 +267,11 @@ export function checkCase(c: Case, trace: Trace, opts: ModelOptions = {}): { ver
   if (violations.length) {
     const explained = (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps;
     assignScanRules(violations, explained, c);
-    assignDecisions(violations, explained, c);
+    assignDecisions(violations, explained, c, trace);
   }
   const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
   if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
-  const skipped = violations.length ? undefined : maskedSkip(c, bits);
+  const skipped = violations.length ? undefined : maskedSkip(c, bits, asserts);
   return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
 }
 

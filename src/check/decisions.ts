@@ -25,6 +25,7 @@
 import { own } from '../ops/records.ts';
 import type { PredictedStep } from '../model/api.ts';
 import type { Case } from '../ops/schema.ts';
+import { BIT_LETTERS, type Trace } from '../ops/trace.ts';
 import type { Violation } from './types.ts';
 
 /** the rule of PAGEMAP_SCAN's per-VMA WP-allowed decision */
@@ -78,19 +79,42 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
       // all there is to see; an address outside any VMA is pagemap's read-out alone), or one the trace no longer shows present where the reference moved it; a
       // page-holding entry that moved in both is the move's own business (e.g. its soft-dirty bit)
-      // (the reference's walk stops at the first registered VMA in address order)
+      // (the reference's walk stops at the first registered VMA in address order, mm/mremap.c
+      // remap_move; the walks differ first at the VMA of the lowest page the step diverges on: one
+      // the reference moved, not registered there, is a VMA the kernel found registered and
+      // stopped at — its decision —, else the VMA the reference stopped at, its first registered)
       const gate = v.op === 'mremap' && ps.rc === 'EFAULT' && v.entry !== 'gap' && (!entryHoldsPage(v.entry) || flips.leftBehind?.has(pageKey(v)))
-        ? ps.opReg?.find((d) => d.startsWith('+'))?.slice(1) : undefined;
+        ? unregisteredBy(flips.firstDiverging?.reg) ?? ps.opReg?.find((d) => d.startsWith('+'))?.slice(1) : undefined;
       if (gate) return gate;
       // a write-protect the reference stops at an unregistered VMA (ENOENT, mwriteprotect_range):
       // a registered page holding an entry that it leaves unprotected was never reached — had it
       // been, uffd_wp_range would have set its bit — so a kernel protecting it went on past a
-      // VMA it found registered: that VMA's registration decision (the rc's, below)
-      if (v.op === 'wp' && v.bit === 'W' && v.expected === '0' && pageReg?.startsWith('+') && entryHoldsPage(v.entry)) {
-        const d = wpFailedOn(ps);
-        if (d) return d;
+      // VMA it found registered: that VMA's registration decision (the rc's, below). The same for
+      // an un-protect: a registered page it leaves protected (an entry's bit or a uffd-wp marker,
+      // which uffd_wp_range(..., false) clears or drops) was never reached either
+      if (v.op === 'wp' && v.bit === 'W' && pageReg?.startsWith('+')) {
+        const on = (c.ops[v.step] as { on?: boolean } | undefined)?.on;
+        if (on ? v.expected === '0' && entryHoldsPage(v.entry) : v.expected === '1' && v.actual === '0') {
+          const d = wpFailedOn(ps);
+          if (d) return d;
+        }
       }
+      // UFFDIO_REGISTER changes no entry itself: the only entries it changes are those of a huge
+      // PMD its VMA split cuts (__split_vma -> vma_adjust_trans_huge -> split_huge_pmd_if_needed,
+      // mm/huge_memory.c). A page of a VMA the register cut (R-REG-1 its last decision) whose entry
+      // class the trace shows as it was before the op (a present, swap, file or exclusive bit:
+      // the huge zero folio is PM_FILE, its zero-page PTEs are not) is a PMD the kernel did not
+      // split: it made no VMA boundary there, the registration extent decision. Not the uffd-wp
+      // and soft-dirty bits: the split hands those to the PTEs by its own rule (R-SPLIT-1:
+      // soft-dirty from the PMD's dirty bit too), and a split getting them wrong leaves them as
+      // they were (B-30) — the split's bug, not the decision's
+      if (v.op === 'uffd_register' && v.bit !== 'W' && v.bit !== 'D' && pageReg?.slice(1) === 'R-REG-1' && flips.asBefore?.has(`${pageKey(v)}:${v.bit}`)) return 'R-REG-1';
       if (v.bit === 'P' && !REG_P_OPS.has(v.op)) return undefined;
+      // a uffd-wp bit the reference keeps on a VMA it has not registered (a guard marker's swp
+      // uffd-wp bit outlives the registration: R-GRD-6) is not the registration's to lose: being
+      // registered keeps protection, it never drops it — only a bit the reference dropped with the
+      // registration (unregister, fork or mremap without the event) is the decision's
+      if (v.bit === 'W' && v.expected !== '0') return undefined;
       return REG_BITS.has(v.bit) ? unregisteredBy(pageReg) : undefined;
     }
     case 'scan':
@@ -137,6 +161,9 @@ export interface FlipsHold {
   reg: ReadonlySet<number> | true;
   /** pages (pageKey) the reference shows present and the trace does not */
   leftBehind?: ReadonlySet<string>;
+  /** at a UFFDIO_REGISTER step, the bits (`pageKey:letter`) the trace shows as it did at the step
+   *  before: what the kernel left as it was */
+  asBefore?: ReadonlySet<string>;
   /** the lowest page of the op's own region the step diverges on (in the acting process), with
    *  its VMA's registration decision before the op (the previous step's observation: the op may
    *  move and merge VMAs) */
@@ -205,8 +232,27 @@ export function readOutOnly(v: Violation): boolean {
  *  entry kind (src/findings/signature.ts entryKind) is this */
 export const entryHoldsPage = (e: string | undefined) => e !== undefined && e !== 'none' && e !== 'marker' && e !== 'guard' && e !== 'gap';
 
+/** The pagemap bits of violations at `step` that the trace shows as at its last observation of the
+ *  page before the step (FlipsHold.asBefore). */
+function keptAsBefore(atStep: readonly Violation[], trace: Trace, step: number): Set<string> {
+  const out = new Set<string>();
+  for (const v of atStep) {
+    if (v.kind !== 'bit' || v.proc === undefined || v.region === undefined || v.page === undefined) continue;
+    const k = (BIT_LETTERS as readonly string[]).indexOf(v.bit);
+    let before: string | undefined;
+    let at = -1;
+    for (const s of trace.steps) {
+      const str = s.op < step && s.op > at ? own(own(s.pages, String(v.proc)), v.region)?.[v.page] : undefined;
+      if (str !== undefined) { before = str; at = s.op; }
+    }
+    const was = before?.[k];
+    if (was !== undefined && was !== '?' && (was === '.' ? '0' : '1') === v.actual) out.add(`${pageKey(v)}:${v.bit}`);
+  }
+  return out;
+}
+
 /** Give every violation the decision behind it, where there is one (in place). */
-export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case): void {
+export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[], c: Case, trace?: Trace): void {
   const byStep = new Map<number, Violation[]>();
   for (const v of vs) { const l = byStep.get(v.step); if (l) l.push(v); else byStep.set(v.step, [v]); }
   for (const [step, atStep] of byStep) {
@@ -218,6 +264,7 @@ export function assignDecisions(vs: Violation[], steps: readonly PredictedStep[]
       : { wpAllowed: true, reg: true };
     flips.leftBehind = new Set(atStep.filter((v) => v.kind === 'bit' && v.bit === 'P' && v.expected === '1' && v.actual === '0').map(pageKey));
     const op = c.ops[step];
+    if (op?.op === 'uffd_register' && trace) flips.asBefore = keptAsBefore(atStep, trace, step);
     // only a failing mremap asks where the step first diverges (decisionOf's rc case)
     if (op?.op === 'mremap') {
       const proc = op.proc ?? 0;

@@ -20,10 +20,33 @@
 //     the masks would leave them), else R-PMS-9's (make_uffd_wp_pte on the marker).
 // Called by the check (src/check/check.ts) for a diverging trace, before the hidden decisions.
 import type { PredictedStep } from '../model/api.ts';
-import { scanLetterIndex as letterIndex } from '../model/scan.ts';
+import { scanLetterIndex as letterIndex, type ScanPageWhy } from '../model/scan.ts';
 import type { Case } from '../ops/schema.ts';
 import { scanProc } from './decisions.ts';
 import type { Violation } from './types.ts';
+
+/**
+ * A hole's arming in a WP_MATCHING scan that shows no categories — one without an output vector,
+ * or one that failed (EPERM at a later VMA: do_pagemap_scan copies nothing out, the arming done
+ * stays) — as the page's reporting: pagemap_scan_pte_hole arms exactly the hole pages the mask
+ * test finds interesting (pagemap_scan_output returns at once without a vector, uffd_wp_range follows):
+ * a hole one side arms and the other does not is the divergence a scan with a vector shows as the
+ * page reported by one side only — named by the category letter the mask test turned on and that
+ * letter's rule (R-PMS-2.hole), as there. Undefined unless the reference's arming of the page is
+ * the hole's (R-PMS-6 where it armed it, the deciding letter's rule where it did not) and agrees
+ * with the trace's direction.
+ */
+function holeArmedByMasks(w: ScanPageWhy, v: Violation, c: Case, rc: PredictedStep['rc']): { rule: string; by: { letter: string; value: '0' | '1' } } | undefined {
+  const op = c.ops[v.step];
+  if (op?.op !== 'scan' || !op.wp_matching) return undefined;
+  const by = op.no_vec && rc === 0 ? w.by : rc !== 0 ? w.armedBy : undefined;
+  if (!by) return undefined;
+  const rule = w.cats[letterIndex(by.letter)];
+  if (!rule?.startsWith('R-PMS-2.hole')) return undefined;
+  const armed = w.arm === 'R-PMS-6';
+  if (!(armed ? v.expected === '1' : w.arm === rule && v.expected === '0')) return undefined;
+  return { rule, by: { letter: by.letter, value: by.value ? '1' : '0' } };
+}
 
 /** Give every violation on a scanned page at a scan step the scan rule behind it (in place). */
 export function assignScanRules(vs: readonly Violation[], steps: readonly PredictedStep[], c: Case): void {
@@ -56,6 +79,8 @@ export function assignScanRules(vs: readonly Violation[], steps: readonly Predic
         } else v.rule = w.report;
       } else if (w.cats[k]) v.rule = w.cats[k];
     } else if (v.kind === 'bit' && v.bit === 'W' && w.arm) {
+      const hole = holeArmedByMasks(w, v, c, steps[v.step]!.rc);
+      if (hole) { v.rule = hole.rule; v.decidedBy = hole.by; continue; }
       v.rule = w.pastMasks && v.entry === 'guard' && !pastMasksHolds(v.step) ? 'R-PMS-9' : w.arm;
     }
   }

@@ -34,8 +34,9 @@ export interface Violation {
    *  divergence by one (src/check/decisions.ts): its rule, e.g. R-REG-1; signatures and titles name it */
   decision?: string;
   entry?: EntryClass;
-  /** for a PAGEMAP_SCAN page one side reports and the other does not: the category letter x86's
-   *  mask test turned on for the page, and x86's value of it (src/check/scan-rules.ts). The
+  /** for a PAGEMAP_SCAN page one side reports and the other does not (or, in a WP_MATCHING scan
+   *  without an output vector, a hole one side arms and the other does not): the category letter
+   *  x86's mask test turned on for the page, and x86's value of it (src/check/scan-rules.ts). The
    *  signature keys on it: a page left out for lacking WRITTEN is the same divergence as a page
    *  reported without it */
   decidedBy?: { letter: string; value: '0' | '1' };

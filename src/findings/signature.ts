@@ -11,6 +11,8 @@
 // reproduces its own signature at its own first diverging step.
 import type { Violation } from '../check/types.ts';
 import { decisionKind, entryHoldsPage, readOutOnly } from '../check/decisions.ts';
+import { BIT_NAMES, SCAN_NAMES } from '../ops/trace.ts';
+import { own } from '../ops/records.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -28,8 +30,11 @@ export interface FirstDivergence {
 // before its own arming, and arms by them (pagemap_scan_pmd_entry arms what it reports WRITTEN), so
 // a category that differs comes first and explains a uffd-wp bit the scan then (did not) set
 const KIND_ORDER: Record<Violation['kind'], number> = { data: 0, rc: 1, scan: 2, bit: 3, event: 4 };
-// the tracked bits first: a uffd-wp or soft-dirty divergence is what the case is about
-const BIT_ORDER = ['W', 'D', 'P', 'S', 'F', 'E'];
+// the tracked bits first: a uffd-wp or soft-dirty divergence is what the case is about — after the
+// guard bit: a guard marker on one side only is the entry itself differing (pagemap bit 58 is
+// is_guard_pte_marker), and pte_to_pagemap_entry reads the marker's swap and uffd-wp bits off it, so
+// whether a dropped guard marker had been armed by a scan (R-PMS-9) must not decide the bucket
+const BIT_ORDER = ['G', 'W', 'D', 'P', 'S', 'F', 'E'];
 const bitRank = (b: string) => { const i = BIT_ORDER.indexOf(b); return i < 0 ? BIT_ORDER.length : i; };
 // when one op makes pages of several entry classes diverge, the bucket takes the most ordinary
 // one present (a 4 KiB PTE before a THP, a mapped page before a swap entry, marker or hole), so the
@@ -50,10 +55,17 @@ export function shownBit(v: Violation): string {
   return v.decidedBy?.letter ?? v.bit;
 }
 
+/** The kind a violation is bucketed as: a page the scan's mask test decided (Violation.decidedBy)
+ *  is a scan divergence whichever way the trace shows it — its reporting, or its arming where the
+ *  scan has no output vector (src/check/scan-rules.ts holeArmedByMasks). */
+export function shownKind(v: Violation): Violation['kind'] {
+  return v.decidedBy ? 'scan' : v.kind;
+}
+
 /** Total order of violations at one step: kind, bit, direction, entry class, process, region, page. */
 export function compareAtStep(a: Violation, b: Violation): number {
   const ab = shownBit(a), bb = shownBit(b);
-  return KIND_ORDER[a.kind] - KIND_ORDER[b.kind]
+  return KIND_ORDER[shownKind(a)] - KIND_ORDER[shownKind(b)]
     || bitRank(ab) - bitRank(bb) || (ab < bb ? -1 : ab > bb ? 1 : 0)
     || direction(a).localeCompare(direction(b))
     || entryRank(a.entry, a.bit) - entryRank(b.entry, b.bit)
@@ -79,7 +91,7 @@ export function firstDivergence(vs: readonly Violation[]): FirstDivergence | und
   const decided = sorted.find((v) => v.decision !== undefined);
   if (decided) return { step, root: decided, atStep: [decided, ...sorted.filter((v) => v !== decided)], consequences: vs.filter((v) => v.step !== step) };
   const lead = sorted[0]!;
-  const same = (v: Violation) => v.kind === lead.kind && shownBit(v) === shownBit(lead) && direction(v) === direction(lead);
+  const same = (v: Violation) => shownKind(v) === shownKind(lead) && shownBit(v) === shownBit(lead) && direction(v) === direction(lead);
   const votes = new Map<string, number>();
   for (const v of sorted) if (same(v)) votes.set(ruleId(v), (votes.get(ruleId(v)) ?? 0) + 1);
   let root = lead;
@@ -111,8 +123,9 @@ export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
  *  reported/unreported for a scan category one side leaves out; mismatch for rc and events. */
 export function direction(v: Violation): string {
-  // a page one side reports: as if x86's value of the letter its mask test turned on had flipped
-  if (v.kind === 'scan' && v.decidedBy) {
+  // a page one side reports (or, in a scan without an output vector, arms: scan-rules.ts
+  // holeArmedByMasks): as if x86's value of the letter its mask test turned on had flipped
+  if (v.decidedBy) {
     const set = v.decidedBy.value === '1';
     return v.decidedBy.letter === 'w' ? (set ? 'lost' : 'spurious') : set ? 'cleared' : 'set';
   }
@@ -130,7 +143,24 @@ export function direction(v: Violation): string {
  *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
-  return `${v.kind}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+  return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+}
+
+/** The bit kinds (verdict BitCounts keys, src/check/types.ts) a signature is about: the pagemap bit
+ *  it names (`bit.E.…` -> exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
+ *  `events`, `content`; none for a hidden per-VMA decision (`vma.…`: it shows on whatever an op
+ *  looks at next). A replayed finding compares at least these (src/check/check.ts maskedSkip): it is
+ *  a SKIP only where they are masked too. */
+export function signatureBitKinds(sig: string): string[] {
+  const [kind, bit] = sig.split('.');
+  switch (kind) {
+    case 'bit': { const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : []; }
+    case 'scan': { const name = own(SCAN_NAMES, bit ?? ''); return name ? [`scan:${name}`] : bit === 'walk_end' ? ['scan:walk_end'] : []; }
+    case 'rc': return ['rc'];
+    case 'event': return ['events'];
+    case 'data': return ['content'];
+    default: return [];
+  }
 }
 
 /** Where a bucket ranks among others by the severity its signature names (check/types.ts

@@ -244,6 +244,9 @@ export interface ScanPageWhy {
    *  R-PMS-3.fast (armed as reported WRITTEN), R-PMS-9 (a guard marker armed), R-PMS-6 (a hole),
    *  R-PMS-5.* (a huge PMD); not armed: the rule of what excluded it */
   arm?: string;
+  /** for a scan that failed (it reports nothing), the letter the mask test had turned on (`by`)
+   *  before the failure: the arming done by then stays (R-PMS-1.eperm) */
+  armedBy?: { letter: string; value: boolean };
   /** armed by the exclusive-WP fast path although the masks exclude it (what R-PMS-4 alone decides) */
   pastMasks?: true;
 }
@@ -350,7 +353,8 @@ export function pagemapScan(input: ScanInput, explain = false): ScanResult {
     : undefined;
   const finish = (rc: ScanResult['rc']): ScanResult => {
     // an ioctl that fails reports nothing: its failing rule decided every page
-    if (why && rc !== 0) { const r = rc === 'EPERM' ? 'R-PMS-1.eperm' : rc === 'EINVAL' ? 'R-PMS-11' : 'R-PMS-5.split'; for (const w of why) { w.report = r; delete w.by; } }
+    // (the letter that decided a page already armed is kept as armedBy: its arming stays)
+    if (why && rc !== 0) { const r = rc === 'EPERM' ? 'R-PMS-1.eperm' : rc === 'EINVAL' ? 'R-PMS-11' : 'R-PMS-5.split'; for (const w of why) { w.report = r; if (w.by) w.armedBy = w.by; delete w.by; } }
     return {
       rc,
       cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),

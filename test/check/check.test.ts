@@ -8,6 +8,7 @@ import type { Case } from '../../src/ops/schema.ts';
 import type { Trace } from '../../src/ops/trace.ts';
 import { assertedKinds, checkTrace, mostSpecificRule, ruleConcerns } from '../../src/check/check.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
+import { signatureBitKinds } from '../../src/findings/signature.ts';
 
 const seed = (f: string): Case => JSON.parse(readFileSync(fileURLToPath(new URL(`../../corpus/seeds/${f}`, import.meta.url)), 'utf8')) as Case;
 const run = (c: Case, spec = 'model:x86'): Trace => new ModelTarget(spec).executeSync(c);
@@ -35,6 +36,22 @@ describe('check: masking is explicit', () => {
     expect(full.skipped).toBeUndefined();
     expect(full.ok).toBe(true);
     expect(full.bits['soft-dirty']).toEqual({ compared: 8, masked: 0 });
+  });
+
+  it('a replayed finding asserts its signature\'s bits too: compared where they are shown, a SKIP only where they are masked', () => {
+    const c = seed('s-sd-simple.json');
+    const t = withoutSoftDirty(run(c));
+    expect(signatureBitKinds('bit.E.set.R-SPLIT-5.page')).toEqual(['exclusive']);
+    const e = checkTrace(c, t, { asserts: signatureBitKinds('bit.E.set.R-SPLIT-5.page') });
+    expect(e.skipped).toBeUndefined();
+    expect(e.ok).toBe(true);
+    expect(e.bits.exclusive!.compared).toBeGreaterThan(0);
+    // its own bit masked: still the soft-dirty SKIP
+    expect(checkTrace(c, t, { asserts: signatureBitKinds('bit.D.lost.R-CR-2.page') }).skipped).toMatch(/^the case asserts soft-dirty, which this target cannot show/);
+    expect(checkTrace(c, t, { asserts: signatureBitKinds('scan.d.lost.R-PMS-2.pte.page') }).skipped).toMatch(/^the case asserts soft-dirty, which/);
+    // a hidden decision names no bit: the case's own asserted bits decide
+    expect(signatureBitKinds('vma.registration.R-REG-1')).toEqual([]);
+    expect(checkTrace(c, t, { asserts: [] }).skipped).toBeDefined();
   });
 
   it('a violation of another bit in an all-masked case is still a FAIL, not a SKIP', () => {

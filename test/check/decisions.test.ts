@@ -61,6 +61,63 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     const later = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nmprotect a[2..4) prot=r\nuffd_register a[1..3)\nuffd_unregister a[1..3)\nmremap a\n');
     expect(later.root?.kind).toBe('rc');
     expect(later.sig).toBe('vma.registration.R-REG-1');
+    // with EVENT_FORK the child keeps a[1]'s registration (dup_userfaultfd: R-FORK-1 its last
+    // decision) and the reference child's mremap moves a[0] and stops at a[1]; a kernel that
+    // registered a[0] too stops at a[0] (both EFAULT): the walks differ first at a[0], whose VMA
+    // the register left unregistered — its decision, not the fork's copy of a[1]'s
+    const forked = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd features=event_fork\nmmap a pages=4 kind=anon\nuffd_register a[1]\nfork\np1 mremap a dontunmap old=b\n');
+    expect(forked.root?.op).toBe('mremap');
+    expect(forked.root?.kind).toBe('bit');
+    expect(forked.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('registration extent (R-REG-1) on a huge zero PMD: the VMA split UFFDIO_REGISTER makes splits a huge PMD across the new boundary; a kernel that left it whole made no boundary there', async () => {
+    // __split_vma -> vma_adjust_trans_huge -> split_huge_pmd_if_needed (mm/huge_memory.c): the
+    // reference splits a's huge zero PMD at 495 into zero-page PTEs, which pagemap does not report
+    // PM_FILE (vm_normal_page is NULL for the zero page), while the huge zero folio is not anon
+    // (pagemap_pmd_range: PM_FILE); B-20 registers all of a[0..1003), no boundary at 495
+    const text = 'ptefarm-case/1\nuffd features=wp_unpopulated\nmmap a pages=1024 kind=anon thp\nread a[63..65)\nuffd_register a[495..1003)\n';
+    const kept = await verdictOn('model:x86+B-20', text);
+    expect(kept.root?.op).toBe('uffd_register');
+    expect(kept.root?.bit).toBe('F');
+    expect(kept.sig).toBe('vma.registration.R-REG-1');
+    // a kernel that did split there but got the split wrong (its PTEs exclusive: not as before the
+    // op, nor as the reference) is the split's business, not the decision's
+    const c = parseTextCase(text);
+    const trace = await new ModelTarget('model:x86').execute(c);
+    const step = trace.steps.find((s) => s.op === 2)!;
+    step.pages!['0']!['a'] = step.pages!['0']!['a']!.map((s, k) => (k < 512 ? `${s.slice(0, 3)}E${s.slice(4)}` : s));
+    const v = checkTrace(c, trace);
+    expect(firstDivergence(v.violations)?.root.decision).toBeUndefined();
+    expect(caseSignature(v.violations)).toBe('bit.E.set.R-SPLIT-2.page');
+    // nor is a split that hands the PTEs a wrong soft-dirty bit, though it shows as before the op:
+    // __split_huge_pmd_locked gives each PTE soft-dirty from the PMD's dirty bit too (R-SPLIT-1);
+    // B-30 takes the PMD soft-dirty bit alone, which clear_refs cleared
+    const b30 = await verdictOn('model:x86+B-30', 'ptefarm-case/1\nuffd\nmmap a pages=512 kind=anon thp\nwrite a[258]\nclear_refs\nuffd_register a[0..256)\n');
+    expect(b30.root?.op).toBe('uffd_register');
+    expect(b30.root?.decision).toBeUndefined();
+    expect(b30.sig).toBe('bit.D.lost.R-SPLIT-1.page');
+  });
+
+  it('registration extent (R-REG-1) on a failing un-protect: UFFDIO_WRITEPROTECT(off) stops at the first VMA not registered, so a protected page past it that a kernel un-protected is that VMA\'s decision', async () => {
+    // mwriteprotect_range returns -ENOENT at the unregistered a[0] before reaching a[1..3)
+    // (mm/userfaultfd.c); B-20 registered a[0..3) too, un-protects a[1..3) and fails at a[3]: both -ENOENT
+    const off = await verdictOn('model:x86+B-20', 'ptefarm-case/1\nuffd\nmmap a pages=4 kind=anon\nuffd_register a[1..3)\nwrite a\nwp a[1..3) on\nwp a[0..4) off\n');
+    expect(off.root?.op).toBe('wp');
+    expect(off.root?.bit).toBe('W');
+    expect(off.sig).toBe('vma.registration.R-REG-1');
+  });
+
+  it('a uffd-wp bit the reference keeps on an unregistered VMA is not the registration\'s: a guard marker a scan armed outlives UFFDIO_UNREGISTER (R-GRD-6), and MADV_DONTNEED dropping it (M-18) is the guard rule\'s bucket', async () => {
+    // change_pte_range skips guard markers when un-protecting (measured on 6.18), so d[0] keeps the
+    // swp uffd-wp bit the scan gave it (make_uffd_wp_pte); zap_nonpresent_ptes keeps guard markers
+    // under an ordinary zap (MADV_DONTNEED)
+    const kept = await verdictOn('model:x86+M-18', 'ptefarm-case/2\nuffd features=wp_async\nmmap d pages=1 kind=anon\nwrite d\nuffd_register d\nguard d[0]\nscan d wp_matching\nuffd_unregister d\ndontneed d\n');
+    expect(kept.root?.op).toBe('dontneed');
+    expect(kept.root?.decision).toBeUndefined();
+    const plain = await verdictOn('model:x86+M-18', 'ptefarm-case/2\nmmap d pages=1 kind=anon\nguard d[0]\ndontneed d\n');
+    expect(kept.sig).toBe(plain.sig);
+    expect(kept.sig).toBe('bit.G.cleared.R-GRD-4.empty');
   });
 
   it('registration extent (R-REG-1) on a failing UFFDIO_WRITEPROTECT: the decision is the one of the VMA the ioctl failed on, and a page past it that a kernel protected is that decision\'s', async () => {

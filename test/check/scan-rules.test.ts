@@ -41,6 +41,20 @@ describe('a PAGEMAP_SCAN divergence names the rule that decided the page', () =>
     expect(unarmed.sig).toBe(reported.sig);
   });
 
+  it('a PMD hole not reported WRITTEN (B-28) is one bucket in a WP_MATCHING scan that shows no categories: one without an output vector, one that fails after arming', async () => {
+    // pagemap_scan_pte_hole arms exactly the hole pages pagemap_scan_is_interesting_page lets
+    // through (pagemap_scan_output returns at once without a vector; uffd_wp_range follows), so an
+    // unarmed hole is the hole left out by its categories, as a scan with a vector shows it
+    const shown = await verdictOn('B-28', 'mmap b pages=3 kind=anon\nuffd_register b\nscan b wp_matching\n');
+    expect(shown.sig).toBe('scan.w.lost.R-PMS-2.hole.empty');
+    const noVec = await verdictOn('B-28', 'mmap b pages=3 kind=anon\nuffd_register b\nscan b wp_matching no_vec\n');
+    expect(noVec.sig).toBe(shown.sig);
+    // CHECK_WPASYNC fails with EPERM at the unregistered b[2..4) (pagemap_scan_test_walk) after
+    // arming b[0..2); do_pagemap_scan then copies nothing out: only the arming shows, in both
+    const failed = await verdictOn('B-28', 'mmap b pages=4 kind=anon\nuffd_register b[0..2)\nscan b wp_matching check_wpasync\n');
+    expect(failed.sig).toBe(shown.sig);
+  });
+
   it('the exclusive-WP fast path arming past the masks (M-12) is R-PMS-4 on every entry; a guard marker the arming leaves unprotected (M-20) is R-PMS-9 wherever the trace tells them apart', async () => {
     // pagemap_scan_pmd_entry without an output vector arms every entry not already protected,
     // whatever the masks (category_mask "wp" excludes a[0], a guard marker, and a[1], pte_none);

@@ -2,7 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { recordFinding } from '../../src/campaign/findings.ts';
+import type { Case } from '../../src/ops/schema.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
 
 const BIN = new URL('../../bin/ptefarm.mjs', import.meta.url).pathname;
 const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -41,4 +45,42 @@ describe('ptefarm replay', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/ERROR .*x\.json/);
   });
+});
+
+describe('ptefarm replay --findings on a kernel without soft-dirty', () => {
+  const NO_SD = fileURLToPath(new URL('../fixtures/no-soft-dirty-target.ts', import.meta.url));
+  const noSd = (model: string) => `exec:${process.execPath} --import tsx ${NO_SD} ${model}`;
+  // the README campaign's R-SPLIT-5 finding, in a model mutant's form (M-16: a folio split keeps
+  // MADV_POPULATE_WRITE's zero-filled page instead of mapping the zero page, mm/migrate.c
+  // try_to_map_unused_to_zeropage): the case clears soft-dirty, the divergence is the exclusive bit
+  const c: Case = parseTextCase('ptefarm-case/1\nmmap a pages=512 kind=anon thp\nclear_refs\npopulate a[0] write\npageout a[256..512)\n');
+  const workdir = async (signature: string) => {
+    const wd = mkdtempSync(join(tmpdir(), 'ptefarm-replay-work-'));
+    await recordFinding(wd, { target: 'live', signature, case: c, hits: 1, minimized: true, source: 'fuzz' });
+    return wd;
+  };
+  const replay = (wd: string, model: string) => {
+    const r = run(['replay', '--findings', '--workdir', wd, '--target', noSd(model), '--json']);
+    return { r, line: JSON.parse(r.stdout.trim().split('\n')[0]!) };
+  };
+
+  it('a finding diverging on the exclusive bit is compared on those bits, not skipped as a soft-dirty case: not reproduced on the reference, reproduced on the bug', async () => {
+    const wd = await workdir('bit.E.set.R-SPLIT-5.page');
+    const ref = replay(wd, 'model:x86');
+    expect(ref.r.status, ref.r.stderr + ref.r.stdout).toBe(0);
+    expect(ref.line).toMatchObject({ status: 'ok', reproduced: false, finding_signature: 'bit.E.set.R-SPLIT-5.page' });
+    expect(ref.line.bits.exclusive.compared).toBeGreaterThan(0);
+    expect(ref.line.bits['soft-dirty']).toMatchObject({ compared: 0 });
+    const bug = replay(wd, 'model:x86+M-16');
+    expect(bug.r.status).toBe(1);
+    expect(bug.line).toMatchObject({ status: 'fail', signature: 'bit.E.set.R-SPLIT-5.page', reproduced: true });
+  }, 120_000);
+
+  it('a finding diverging on soft-dirty stays a SKIP there: its own bit is masked', async () => {
+    const wd = await workdir('bit.D.lost.R-CR-2.page');
+    const { r, line } = replay(wd, 'model:x86');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(line).toMatchObject({ status: 'skipped' });
+    expect(line.reason).toMatch(/asserts soft-dirty, which this target cannot show/);
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import { checkTrace } from '../../src/check/check.ts';
 import { caseSignature, direction, entryKind, firstDivergence, signature } from '../../src/findings/signature.ts';
 import { caseTitle, describeViolations, groupViolations, regionKind, rootInfo, setupRule, titleOf } from '../../src/findings/title.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
 import { BUGS, buggyTrace } from '../fixtures/single-bug-target.ts';
 
 const v = (o: Partial<Violation>): Violation => ({
@@ -116,6 +117,20 @@ describe('one root cause, one signature', () => {
     // the titles still say which op did it
     const c = thpZero({ op: 'dontneed', region: 'a', first: 288, count: 1 });
     expect(caseTitle(onMutant('B-13', c), c)).toBe('uffd-wp lost on MADV_DONTNEED of anon zero-page PTE (R-SPLIT-2, mm/huge_memory.c __split_huge_zero_page_pmd)');
+  });
+
+  it('a guard marker dropped is one bucket whether or not a scan had armed it (M-18): the guard bit is the entry, its swap and uffd-wp bits are read off it', async () => {
+    // zap_nonpresent_ptes keeps guard markers under MADV_DONTNEED (R-GRD-4); pte_to_pagemap_entry
+    // reports a guard marker as swapped, guard (bit 58) and, once PAGEMAP_SCAN armed it
+    // (make_uffd_wp_pte, R-PMS-9), uffd-wp: a kernel dropping it loses all of them at once
+    const on = async (text: string) => {
+      const c: Case = parseTextCase(`ptefarm-case/2\nuffd features=wp_async\n${text}`);
+      return caseSignature(checkTrace(c, await new ModelTarget('model:x86+M-18').execute(c)).violations);
+    };
+    const plain = await on('mmap a pages=2 kind=anon\nguard a[0]\ndontneed a\n');
+    const armed = await on('mmap a pages=2 kind=anon\nuffd_register a\nguard a[0]\nscan a wp_matching no_vec\ndontneed a\n');
+    expect(plain).toBe('bit.G.cleared.R-GRD-4.empty');
+    expect(armed).toBe(plain);
   });
 
   it('at the diverging step the rule that explains most pages is the root, not the one of the first page', () => {

@@ -3,9 +3,12 @@
 // unreadable or the target fails (and nothing violated), 0 otherwise. --findings replays the work
 // directory's findings instead (or as well, with dirs). Replay writes nothing. A case written for
 // another page geometry than the target's (a corpus sidecar, a finding's page_size) is skipped.
+// A finding is checked for at least the bits of its signature (signatureBitKinds): a case that
+// clears soft-dirty but diverged on the exclusive bit is compared on a kernel without soft-dirty,
+// and said reproduced or not; it is a SKIP only where its signature's own bits are masked.
 import type { Command } from 'commander';
 import { checkTrace } from '../../check/check.ts';
-import { caseSignature } from '../../findings/signature.ts';
+import { caseSignature, signatureBitKinds } from '../../findings/signature.ts';
 import { caseTitle, describeViolations } from '../../findings/title.ts';
 import { DEFAULT_CORPUS_DIRS, loadCorpus, type CorpusEntry } from '../../campaign/corpus.ts';
 import { resolveWorkdir } from '../../campaign/config.ts';
@@ -29,9 +32,14 @@ export function register(program: Command) {
     .argument('[dirs...]', 'corpus directories (or case files)');
   addWorkdirOption(cmd)
     .action((dirs: string[], o: Opts) => guarded(async () => {
-      const entries: CorpusEntry[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
+      const entries: (CorpusEntry & { signature?: string })[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
       if (o.findings) {
-        for (const f of await listFindings(resolveWorkdir(o.workdir))) entries.push({ path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error, ...(f.geometry && f.geometry !== GEOMETRY_4K ? { geometry: f.geometry } : {}) });
+        for (const f of await listFindings(resolveWorkdir(o.workdir))) {
+          entries.push({
+            path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error, ...(f.geometry && f.geometry !== GEOMETRY_4K ? { geometry: f.geometry } : {}),
+            ...(f.finding?.signature ? { signature: f.finding.signature } : {}),
+          });
+        }
       }
       let target;
       try { target = await openCheckedTarget(o.target, warn); } catch (e) { throw new InputError((e as Error).message); }
@@ -51,7 +59,8 @@ export function register(program: Command) {
             continue;
           }
           let v;
-          try { v = checkTrace(e.case, await target.execute(e.case), { profile: o.profile }); } catch (err) {
+          const asserts = e.signature ? signatureBitKinds(e.signature) : undefined;
+          try { v = checkTrace(e.case, await target.execute(e.case), { profile: o.profile, asserts }); } catch (err) {
             errors++; say({ path: e.path, status: 'fault', error: (err as Error).message }, `FAULT ${e.path}: ${(err as Error).message}`); continue;
           }
           if (v.violations.length) {
@@ -59,11 +68,18 @@ export function register(program: Command) {
             const sig = caseSignature(v.violations)!;
             const title = caseTitle(v.violations, e.case)!;
             const first = describeViolations(v.violations, e.case, 1).first[0];
-            say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first },
-              `FAIL  ${e.path}: ${title}\n      ${sig}\n      ${first}`);
+            const reproduced = e.signature === undefined ? {} : { finding_signature: e.signature, reproduced: sig === e.signature };
+            const said = e.signature === undefined ? '' : sig === e.signature ? ' (reproduced)' : ` (not the finding's ${e.signature})`;
+            say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first, ...reproduced },
+              `FAIL  ${e.path}: ${title}\n      ${sig}${said}\n      ${first}`);
           } else if (v.fault) { errors++; say({ path: e.path, status: 'fault', error: v.fault }, `FAULT ${e.path}: ${v.fault}`); }
           else if (v.skipped) { skipped++; say({ path: e.path, status: 'skipped', reason: v.skipped }, `SKIP  ${e.path}: ${v.skipped}`); }
-          else { ok++; say({ path: e.path, status: 'ok', compared: v.compared, bits: v.bits }, `ok    ${e.path}`); }
+          else {
+            ok++;
+            const reproduced = e.signature === undefined ? {} : { finding_signature: e.signature, reproduced: false };
+            say({ path: e.path, status: 'ok', compared: v.compared, bits: v.bits, ...reproduced },
+              `ok    ${e.path}${e.signature === undefined ? '' : ` (not reproduced: ${e.signature}; ${v.compared} bit(s) compared)`}`);
+          }
         }
       } finally { await target.close(); }
       say({ summary: true, target: o.target, cases: entries.length, ok, failed, errors, skipped },
