@@ -55,10 +55,9 @@ interface RegionView {
   cls: EntryClass[];
   content: (number | null)[];
   contentWhy: (string[] | null)[];
-  /** per page the Page whose fields the walk read (a present PTE's page, a huge PMD's subpage) */
+  /** per page the Page whose fields the walk read (a present PTE's page, a huge PMD's subpage;
+   *  the head page a huge PMD's exclusive bit may read is checked by chunkChanged) */
   deps: (Page | undefined)[];
-  /** per page the other Page the exclusive bit read (a huge PMD's head, knob pmdExclusiveFromHead) */
-  heads: (Page | undefined)[];
   /** the VMAs over the region when walked, and their start, end, VM_SOFTDIRTY, hugetlb-ness */
   vmas: Vma[];
   vmaNums: number[];
@@ -96,7 +95,6 @@ class Scratch {
   vals = new Float64Array(64);
   whyRefs: (readonly string[] | undefined | null)[] = [];
   deps: (Page | undefined)[] = [];
-  heads: (Page | undefined)[] = [];
 
   fit(n: number): void {
     if (this.codes.length < n) { this.codes = new Int32Array(n); this.vals = new Float64Array(n); }
@@ -107,8 +105,8 @@ class Scratch {
     const n = v.n;
     this.codes.set(v.codes.subarray(0, n));
     this.vals.set(v.vals.subarray(0, n));
-    const w = this.whyRefs, d = this.deps, h = this.heads;
-    for (let k = 0; k < n; k++) { w[k] = v.whyRefs[k]; d[k] = v.deps[k]; h[k] = v.heads[k]; }
+    const w = this.whyRefs, d = this.deps;
+    for (let k = 0; k < n; k++) { w[k] = v.whyRefs[k]; d[k] = v.deps[k]; }
   }
 }
 
@@ -121,16 +119,17 @@ export class Observer {
   /** the last observation without attribution and its processes' parts, for a step that changed
    *  nothing any observation shows */
   private last: { procs: ProcView[]; obs: Observation } | undefined;
+  private ctx: WalkCtx | undefined;
 
   constructor(private readonly everyPage = false) {}
 
   /** The observation after a step. Rule attribution only on request: it dominates the cost. */
   observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
-    const w: WalkCtx = { m, mutant, knobs: m.k, b: [0, 0, 0, 0, 0, 0, 0] };
+    // the machine, mutant and knobs are those of the whole prediction
+    const w = this.ctx ??= { m, mutant, knobs: m.k, b: [0, 0, 0, 0, 0, 0, 0] };
     let any = 0;
     const procs: ProcView[] = [];
-    const whyOf = new Map<ProcView, Record<string, string[][][]>>();
-    const regOf = new Map<ProcView, Record<string, (string | undefined)[]>>();
+    const attr = attribution ? { whyOf: new Map<ProcView, Record<string, string[][][]>>(), regOf: new Map<ProcView, Record<string, (string | undefined)[]>>() } : undefined;
     let sameProcs = !attribution && this.last !== undefined;
     for (const p of m.procs) {
       if (!p.alive) continue;
@@ -138,12 +137,12 @@ export class Observer {
       for (const v of pv.list) any |= v.any;
       if (sameProcs && this.last!.procs[procs.length] !== pv) sameProcs = false;
       procs.push(pv);
-      if (attribution) { whyOf.set(pv, attributeProc(p, 'why')); regOf.set(pv, attributeProc(p, 'reg')); }
+      if (attr) { attr.whyOf.set(pv, attributeProc(p, 'why')); attr.regOf.set(pv, attributeProc(p, 'reg')); }
     }
     const seen = seenOf(any);
     // every live process kept its maps: the step's maps are the last step's
     if (sameProcs && this.last!.procs.length === procs.length) return { ...this.last!.obs, seen };
-    const obs = assemble(procs, seen, attribution ? { whyOf, regOf } : undefined);
+    const obs = assemble(procs, seen, attr);
     this.last = attribution ? undefined : { procs, obs };
     return obs;
   }
@@ -152,17 +151,21 @@ export class Observer {
   private observeProc(w: WalkCtx, p: Proc, width: number, attribution: boolean): ProcView {
     let views = this.views.get(p);
     if (!views) this.views.set(p, views = new Map());
-    const names: string[] = [];
-    const list: RegionView[] = [];
-    for (const [name, r] of p.regions) {
-      const was = views.get(name);
-      const view = this.observeRegion(w, p, r, width, was);
-      if (view !== was) views.set(name, view);
-      names.push(name);
-      list.push(view);
-    }
     const was = this.procViews.get(p);
-    if (!attribution && was && was.names.length === names.length && was.names.every((x, k) => x === names[k] && was.list[k] === list[k])) return was;
+    // the last step's part while every region keeps its name and view; lists only once one does not
+    let kept = !attribution && was !== undefined && was.names.length === p.regions.size;
+    let names: string[] | undefined, list: RegionView[] | undefined;
+    let k = 0;
+    for (const [name, r] of p.regions) {
+      const prev = views.get(name);
+      const view = this.observeRegion(w, p, r, width, prev);
+      if (view !== prev) views.set(name, view);
+      if (kept && (was!.names[k] !== name || was!.list[k] !== view)) { kept = false; names = was!.names.slice(0, k); list = was!.list.slice(0, k); }
+      if (!kept) { (names ??= []).push(name); (list ??= []).push(view); }
+      k++;
+    }
+    if (kept) return was!;
+    names ??= []; list ??= [];
     const pv: ProcView = { id: String(p.id), names, list, pages: dict(), entry: dict(), content: dict(), contentWhy: dict() };
     for (let k = 0; k < names.length; k++) {
       const v = list[k];
@@ -209,7 +212,7 @@ export class Observer {
 
 /** pagemap read of pages [lo, hi) of region r into the scratch buffers (slot k: page r.start + k). */
 function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, s: Scratch): void {
-  const { codes, vals, whyRefs, deps, heads } = s;
+  const { codes, vals, whyRefs, deps } = s;
   const vmas = p.vmas; // sorted by start
   let vi = 0;
   while (vi < vmas.length && vmas[vi].end <= lo) vi++;
@@ -233,7 +236,6 @@ function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, s: Sc
     // the page this process maps here, whatever the VMA says (content.ts mappedPage)
     const pg = huge ? sub : e?.t === 'present' ? e.page : undefined;
     deps[k] = pg;
-    heads[k] = huge && w.knobs.pmdExclusiveFromHead && huge.pages && huge.pages[0] !== sub ? huge.pages[0] : undefined;
     if (huge && !huge.pages) { vals[k] = 0; whyRefs[k] = undefined; }
     else if (pg) { vals[k] = contentOf(pg); whyRefs[k] = pg.valWhy; }
     else { vals[k] = -1; whyRefs[k] = null; }
@@ -283,17 +285,20 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
 }
 
 /** Whether anything pages [lo, hi) of chunk c read was stamped after `at`: the chunk's entries,
- *  its block's PMD, or a page a slot read (deps, heads of the view `v`). */
+ *  its block's PMD (a chunk lies in one block: PTE_CHUNK divides the PMD's pages), the head page
+ *  of a huge PMD (whose mapcount the exclusive bit reads with knob pmdExclusiveFromHead), or a
+ *  page a slot read (the view's deps). */
 function chunkChanged(p: Proc, c: number, lo: number, hi: number, v: RegionView, at: number): boolean {
   const t = p.ptes.peekChunk(c);
   if (t !== undefined && t.ver > at) return true;
-  if (p.pmds.stampOf(blockOf(lo)) > at) return true;
-  const { deps, heads } = v;
+  const b = blockOf(lo);
+  if (p.pmds.stampOf(b) > at) return true;
+  const pmd = p.pmds.peek(b);
+  if (pmd?.t === 'huge' && pmd.pages && pmd.pages[0].ver > at) return true;
+  const deps = v.deps;
   for (let k = lo - v.start, kEnd = hi - v.start; k < kEnd; k++) {
     const d = deps[k];
     if (d !== undefined && d.ver > at) return true;
-    const h = heads[k];
-    if (h !== undefined && h.ver > at) return true;
   }
   return false;
 }
@@ -339,14 +344,14 @@ function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: nu
   const { codes, vals, whyRefs } = s;
   let letters = !prev, classes = !prev, values = !prev, whys = !prev, deps = !prev;
   if (prev) {
-    const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs, pd = prev.deps, ph = prev.heads;
+    const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs, pd = prev.deps;
     for (let k = 0; k < n; k++) {
       const c = codes[k], d = pc[k];
       if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
       const w = whyRefs[k], x = pw[k];
       if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
       if (vals[k] !== pv[k]) values = true;
-      if (s.deps[k] !== pd[k] || s.heads[k] !== ph[k]) deps = true;
+      if (s.deps[k] !== pd[k]) deps = true;
     }
     if (!letters && !classes && !values && !whys && !deps) return prev;
   }
@@ -366,7 +371,6 @@ function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: nu
     vals: values ? vals.slice(0, n) : prev!.vals,
     whyRefs: whys ? whyRefs.slice(0, n) : prev!.whyRefs,
     deps: deps ? s.deps.slice(0, n) : prev!.deps,
-    heads: deps ? s.heads.slice(0, n) : prev!.heads,
     strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
   };
 }
