@@ -216,10 +216,10 @@ function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, s: Sc
   const vmas = p.vmas; // sorted by start
   let vi = 0;
   while (vi < vmas.length && vmas[vi].end <= lo) vi++;
-  let blkEnd = -Infinity; // the PMD is looked up once per block
+  let blkEnd = -1; // the PMD is looked up once per block (page numbers are never negative: small integers throughout)
   let huge: HugePmd | undefined;
   let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
-  let chunkBase = 0, chunkEnd = -Infinity;
+  let chunkBase = 0, chunkEnd = -1;
   for (let i = lo, k = lo - r.start; i < hi; i++, k++) {
     while (vi < vmas.length && vmas[vi].end <= i) vi++;
     const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
