@@ -3,7 +3,7 @@
 // mappings, the page cache) and copying (CoW, collapse) fall out of the page identities the machine
 // already tracks. Only the first 8 bytes matter: a write op stores writeValue(op, page) there (the
 // executor's content_value, workers/executor/ptefarm-content.h). The machine (machine.ts) calls
-// the hooks below where a page's content is decided; model.ts (Observer) reads contentOf and the
+// the hooks below where a page's content is decided; observe.ts (Observer) reads contentOf and the
 // history of every mapped page after every step; the check (src/check/check.ts) compares it with
 // what each process read back.
 import type { Rule } from './rules.ts';
