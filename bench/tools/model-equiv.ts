@@ -5,7 +5,7 @@
 // Predictions; with --bench, times both interleaved in this one process (the bench's 30 ops ×
 // 64 pages and 100 ops × 512 pages cases). For work on the model's speed (issue 13): a faster model
 // must predict exactly what the old one did.
-// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--bench]`
+// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--bench [--rounds N]]`
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,23 +124,29 @@ async function main(): Promise<number> {
 }
 
 function bench(predictOld: Predict, seed: number): number {
+  // --rounds N: interleaved rounds per set (default 5 and 3); on a loaded host the CPU time of the
+  // thread (process.cpuUsage: this tool runs one thread) is steadier than the wall time
+  const rounds = Number(arg('--rounds', '0'));
   const sets = [
     // the bench's own cases (bench/lib/sections.ts modelCases: no case killed early by a signal)
-    { name: '30x64', cases: modelCases(seed, 40, 30, 64).cases, rounds: 5 },
-    { name: '100x512', cases: modelCases(seed, 6, 100, 512).cases, rounds: 3 },
+    { name: '30x64', cases: modelCases(seed, 40, 30, 64).cases, rounds: rounds || 5 },
+    { name: '100x512', cases: modelCases(seed, 6, 100, 512).cases, rounds: rounds || 3 },
   ];
   for (const s of sets) {
     const t = { old: [] as number[], new: [] as number[] };
+    const cpu = { old: [] as number[], new: [] as number[] };
     for (let r = 0; r < s.rounds; r++) {
       for (const [name, p] of [['old', predictOld], ['new', predictNew]] as const) {
-        const t0 = performance.now();
+        const t0 = performance.now(), c0 = process.cpuUsage();
         for (const c of s.cases) p(c);
+        const cu = process.cpuUsage(c0);
         t[name].push((performance.now() - t0) / s.cases.length);
+        cpu[name].push((cu.user + cu.system) / 1000 / s.cases.length);
       }
     }
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
-    const o = med(t.old), nw = med(t.new);
-    console.log(`${s.name} (${s.cases.length} cases, median of ${s.rounds} interleaved rounds): old ${o.toFixed(2)} ms/case (${(1000 / o).toFixed(0)}/s), new ${nw.toFixed(2)} ms/case (${(1000 / nw).toFixed(0)}/s), speed-up ×${(o / nw).toFixed(2)}`);
+    const o = med(t.old), nw = med(t.new), co = med(cpu.old), cn = med(cpu.new);
+    console.log(`${s.name} (${s.cases.length} cases, median of ${s.rounds} interleaved rounds): old ${o.toFixed(2)} ms/case (${(1000 / o).toFixed(0)}/s), new ${nw.toFixed(2)} ms/case (${(1000 / nw).toFixed(0)}/s), speed-up ×${(o / nw).toFixed(2)}; CPU old ${co.toFixed(2)} ms/case (${(1000 / co).toFixed(0)}/s), new ${cn.toFixed(2)} ms/case (${(1000 / cn).toFixed(0)}/s), ×${(co / cn).toFixed(2)}`);
   }
   return 0;
 }

@@ -69,6 +69,9 @@ export interface ModelOptions {
   geometry?: import('../ops/layout.ts').PageGeometry;
   /** knobs a host setting decides, over the profile's (profile.ts hostKnobs) */
   knobs?: Partial<import('./profile.ts').Knobs>;
+  /** read every page again after every op instead of only what the op changed (src/model/observe.ts):
+   *  the same prediction, slower; the reference test/model/observe-skip.test.ts compares against */
+  observeEveryPage?: boolean;
 }
 
 /** Outcomes per op index as reported by a trace; `undefined` entries (or no array) = neutral:

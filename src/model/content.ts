@@ -3,11 +3,11 @@
 // mappings, the page cache) and copying (CoW, collapse) fall out of the page identities the machine
 // already tracks. Only the first 8 bytes matter: a write op stores writeValue(op, page) there (the
 // executor's content_value, workers/executor/ptefarm-content.h). The machine (machine.ts) calls
-// the hooks below where a page's content is decided; model.ts (Observer) reads contentOf and the
+// the hooks below where a page's content is decided; observe.ts (Observer) reads contentOf and the
 // history of every mapped page after every step; the check (src/check/check.ts) compares it with
 // what each process read back.
 import type { Rule } from './rules.ts';
-import { blockOf, HPAGE_PAGES, type Page, type Proc } from './state.ts';
+import { blockOf, HPAGE_PAGES, Page, type Proc } from './state.ts';
 
 export const CONTENT_RULES: Rule[] = [
   { id: 'R-DATA-1', text: 'a write stores its value in the page the write fault left mapped (after a CoW copy, a reuse, a swap-in or a resolved uffd-wp fault); a populate write stores nothing', source: 'mm/memory.c handle_mm_fault, do_wp_page; mm/gup.c faultin_page (populate)' },
@@ -69,7 +69,7 @@ export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' |
 /** The page process p maps at page number i (a present PTE or a huge PMD's subpage), else undefined. */
 export function mappedPage(p: Proc, i: number): Page | undefined {
   const pmd = p.pmds.get(blockOf(i));
-  if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : { id: 0, anon: true, zero: true, nonzero: false, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
+  if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : new Page(0, true, true, false);
   const e = p.ptes.get(i);
   return e?.t === 'present' ? e.page : undefined;
 }

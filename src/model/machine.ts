@@ -8,7 +8,7 @@ import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
 import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
-  type Ctx, type HugePmd, type Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, mapcount, newProc,
+  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, mapcount, newProc,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -26,7 +26,7 @@ export class Machine implements htlb.HugetlbHost {
   private nextId = 1;
   private slot = 0;
   private hslot = 0;
-  readonly zeroPage: Page = { id: 0, anon: true, zero: true, nonzero: false, obj: undefined, index: undefined, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
+  readonly zeroPage: Page = new Page(0, true, true, false);
   /** rule ids exercised by the current op (coverage) */
   rules = new Set<string>();
   events: UffdEvent[] = [];
@@ -74,9 +74,9 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
-    // every field present from the start, in one order: one hidden class for every page, so that
-    // the observer's and the fault paths' property loads stay monomorphic
-    return { id: this.nextId++, anon, zero: false, nonzero, obj, index, inSwap: false, folio: undefined, val: undefined, valWhy: undefined, ptMaps: 0, ptSwaps: 0, pmdMaps: 0 };
+    // one class for every page (state.ts Page): the observer's and the fault paths' property loads
+    // stay monomorphic, and every change the observer could see stamps the page
+    return new Page(this.nextId++, anon, false, nonzero, obj, index);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -53,34 +53,65 @@ export function withRule(why: Why, id: string): Why {
   return w;
 }
 
-/** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). */
-export interface Page {
-  id: number;
+/** The mutation clock of the prediction running now: every change the observer could see stamps
+ *  the changed thing (a PteTable chunk, a PMD block, a Page) with the next tick, so that the
+ *  observer (src/model/observe.ts) re-reads only what was stamped after its last look. Reset by
+ *  predict() at the start of each prediction (predictions are synchronous and never nested), so
+ *  stamps stay small integers. */
+let clock = 0;
+export function tick(): number { return ++clock; }
+export function clockNow(): number { return clock; }
+export function resetClock(): void { clock = 0; }
+
+/** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
+ *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
+ *  counts) stamps `ver` with the mutation clock whichever code path makes it (the private fields
+ *  keep object literals out: every page is made by newPage below). */
+export class Page {
   /** anonymous memory (pagemap bit 61 clear); page-cache/shmem pages are not anon */
-  anon: boolean;
+  readonly anon: boolean;
   /** the shared 4 KiB zero page */
-  zero: boolean;
+  readonly zero: boolean;
   /** content is not all zero (a folio split remaps all-zero subpages to the zero page) */
   nonzero: boolean;
   /** shmem object and index, for page-cache pages */
-  obj?: ShmObj;
-  index?: number;
+  obj: ShmObj | undefined;
+  index: number | undefined;
   /** a shmem page written out to swap (its page-cache slot holds a swap entry) */
-  inSwap?: boolean;
+  inSwap: boolean;
+  /** the mutation-clock tick of the last change to a field the observer reads */
+  ver = 0;
+  private folio_: Page[] | undefined = undefined;
+  private val_: number | undefined = undefined;
+  private valWhy_: string[] | undefined = undefined;
+  private ptMaps_ = 0;
+  private ptSwaps_ = 0;
+  private pmdMaps_ = 0;
+
+  constructor(readonly id: number, anon: boolean, zero: boolean, nonzero: boolean, obj?: ShmObj, index?: number) {
+    this.anon = anon; this.zero = zero; this.nonzero = nonzero; this.obj = obj; this.index = index; this.inSwap = false;
+  }
+
   /** the subpages of the large (THP) folio this page belongs to, until the folio is split */
-  folio?: Page[];
+  get folio(): Page[] | undefined { return this.folio_; }
+  set folio(f: Page[] | undefined) { this.folio_ = f; this.ver = tick(); }
   /** content oracle (content.ts): the value in the first 8 bytes (absent: 0) and the rules that
    *  decided it */
-  val?: number;
-  valWhy?: string[];
+  get val(): number | undefined { return this.val_; }
+  set val(x: number | undefined) { this.val_ = x; this.ver = tick(); }
+  get valWhy(): string[] | undefined { return this.valWhy_; }
+  set valWhy(w: string[] | undefined) { this.valWhy_ = w; this.ver = tick(); }
   /** the references to this page from live processes' page tables, kept by PteTable and PmdTable
    *  at every change (the zero page is not counted): present PTEs, swap PTEs, huge PMDs. The
    *  mapcount (pagemap bit 56, R-PM-4) is ptMaps + pmdMaps; reuse and swap-cache sharing ask
    *  for the swap entries too. Counted as changes happen so that no question about a page walks
    *  every process's tables. */
-  ptMaps: number;
-  ptSwaps: number;
-  pmdMaps: number;
+  get ptMaps(): number { return this.ptMaps_; }
+  set ptMaps(n: number) { this.ptMaps_ = n; this.ver = tick(); }
+  get ptSwaps(): number { return this.ptSwaps_; }
+  set ptSwaps(n: number) { this.ptSwaps_ = n; this.ver = tick(); }
+  get pmdMaps(): number { return this.pmdMaps_; }
+  set pmdMaps(n: number) { this.pmdMaps_ = n; this.ver = tick(); }
 }
 
 /** a page's mapcount as pagemap's bit 56 counts it: present PTEs and huge PMDs of live
@@ -149,14 +180,26 @@ export type Pte =
 /** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
 export const PTE_CHUNK = 64;
 
+/** One PteTable chunk: PTE_CHUNK slots and the mutation-clock tick (`ver`) of the last time an
+ *  entry of it was changed or handed out. */
+export interface PteChunk {
+  readonly e: (Pte | undefined)[];
+  ver: number;
+}
+
 /** A process's page-table entries by page number, kept in arrays of PTE_CHUNK pages (as the kernel
  *  keeps a PTE table per PMD, only smaller, so that a 64-page region costs 64 slots): a lookup is a
  *  small-integer Map key and an array index, and a walk over a range reads one array per chunk.
  *  The API is Map's (get, set, has, delete, size, iteration); iteration goes chunk by chunk, in
  *  address order within a chunk: nothing in the model depends on Map insertion order (every loop
- *  over entries counts, sorts, or changes each entry on its own). */
+ *  over entries counts, sorts, or changes each entry on its own).
+ *  Entries are changed in place by whoever holds one (e.wp = ...), so every way out of the table
+ *  that hands out an entry (get, chunk, iteration), not only set and delete, stamps the chunk's
+ *  `ver` with the mutation clock: a chunk whose `ver` is not newer than the observer's last look
+ *  holds the same entries with the same fields. The observer reads through peekChunk, which does
+ *  not stamp; so do the model's read-only views (peek). */
 export class PteTable {
-  private readonly chunks = new Map<number, (Pte | undefined)[]>();
+  private readonly chunks = new Map<number, PteChunk>();
   private count = 0;
   /** the owning process is alive: its entries count in their pages' references (Page.ptMaps,
    *  ptSwaps); cleared once by Proc.alive = false */
@@ -165,7 +208,7 @@ export class PteTable {
   /** the owner died: its entries no longer count as references (done once) */
   die(): void {
     if (!this.live) return;
-    for (const t of this.chunks.values()) for (const e of t) countPte(e, -1);
+    for (const t of this.chunks.values()) { t.ver = tick(); for (const e of t.e) countPte(e, -1); }
     this.live = false;
   }
 
@@ -174,28 +217,49 @@ export class PteTable {
   get(page: number): Pte | undefined {
     const c = Math.floor(page / PTE_CHUNK);
     const t = this.chunks.get(c);
-    return t === undefined ? undefined : t[page - c * PTE_CHUNK];
+    if (t === undefined) return undefined;
+    const e = t.e[page - c * PTE_CHUNK];
+    if (e !== undefined) t.ver = tick();
+    return e;
   }
 
-  has(page: number): boolean { return this.get(page) !== undefined; }
+  /** the entry at `page` for reading only (not to be changed): does not stamp its chunk */
+  peek(page: number): Pte | undefined {
+    const c = Math.floor(page / PTE_CHUNK);
+    const t = this.chunks.get(c);
+    return t === undefined ? undefined : t.e[page - c * PTE_CHUNK];
+  }
+
+  has(page: number): boolean { return this.peek(page) !== undefined; }
 
   /** the entries of chunk `c` (slot k holds page c * PTE_CHUNK + k), or undefined when the process
    *  never had an entry there: for walks over a range without a lookup per page */
-  chunk(c: number): readonly (Pte | undefined)[] | undefined { return this.chunks.get(c); }
+  chunk(c: number): readonly (Pte | undefined)[] | undefined {
+    const t = this.chunks.get(c);
+    if (t === undefined) return undefined;
+    t.ver = tick();
+    return t.e;
+  }
+
+  /** chunk `c` with its stamp, for reading only (the observer): does not stamp */
+  peekChunk(c: number): Readonly<PteChunk> | undefined { return this.chunks.get(c); }
 
   /** every chunk's entries (slots without an entry hold undefined): for scans of all entries */
-  allChunks(): IterableIterator<readonly (Pte | undefined)[]> { return this.chunks.values(); }
+  *allChunks(): IterableIterator<readonly (Pte | undefined)[]> {
+    for (const t of this.chunks.values()) { t.ver = tick(); yield t.e; }
+  }
 
   set(page: number, e: Pte): this {
     const c = Math.floor(page / PTE_CHUNK);
     let t = this.chunks.get(c);
-    if (t === undefined) { t = new Array<Pte | undefined>(PTE_CHUNK).fill(undefined); this.chunks.set(c, t); }
+    if (t === undefined) { t = { e: new Array<Pte | undefined>(PTE_CHUNK).fill(undefined), ver: 0 }; this.chunks.set(c, t); }
     const k = page - c * PTE_CHUNK;
-    const old = t[k];
+    const old = t.e[k];
     if (old === undefined) this.count++;
     else if (this.live) countPte(old, -1);
     if (this.live) countPte(e, 1);
-    t[k] = e;
+    t.e[k] = e;
+    t.ver = tick();
     return this;
   }
 
@@ -203,21 +267,23 @@ export class PteTable {
     const c = Math.floor(page / PTE_CHUNK);
     const t = this.chunks.get(c);
     const k = page - c * PTE_CHUNK;
-    if (t === undefined || t[k] === undefined) return false;
-    if (this.live) countPte(t[k], -1);
-    t[k] = undefined;
+    if (t === undefined || t.e[k] === undefined) return false;
+    if (this.live) countPte(t.e[k], -1);
+    t.e[k] = undefined;
+    t.ver = tick();
     this.count--;
     return true;
   }
 
   *entries(): IterableIterator<[number, Pte]> {
     for (const [c, t] of this.chunks) {
-      for (let k = 0; k < PTE_CHUNK; k++) { const e = t[k]; if (e !== undefined) yield [c * PTE_CHUNK + k, e]; }
+      t.ver = tick();
+      for (let k = 0; k < PTE_CHUNK; k++) { const e = t.e[k]; if (e !== undefined) yield [c * PTE_CHUNK + k, e]; }
     }
   }
 
   *values(): IterableIterator<Pte> {
-    for (const t of this.chunks.values()) for (let k = 0; k < PTE_CHUNK; k++) { const e = t[k]; if (e !== undefined) yield e; }
+    for (const t of this.chunks.values()) { t.ver = tick(); for (let k = 0; k < PTE_CHUNK; k++) { const e = t.e[k]; if (e !== undefined) yield e; } }
   }
 
   [Symbol.iterator](): IterableIterator<[number, Pte]> { return this.entries(); }
@@ -225,6 +291,7 @@ export class PteTable {
 
 function countPte(e: Pte | undefined, d: number): void {
   if (e === undefined) return;
+  // the Page setters stamp the page: its mapcount is what the observer reads
   if (e.t === 'present') { if (!e.page.zero) e.page.ptMaps += d; }
   else if (e.t === 'swap') { if (!e.page.zero) e.page.ptSwaps += d; }
 }
@@ -235,31 +302,61 @@ function countPmd(pmd: Pmd | undefined, d: number): void {
 }
 
 /** A process's PMDs by block: a Map whose changes keep the subpages' Page.pmdMaps (a huge PMD's
- *  `pages` array is never replaced in place, only the whole PMD). */
+ *  `pages` array is never replaced in place, only the whole PMD). As PteTable does for its
+ *  chunks, every change and every handout of a PMD (get, iteration) stamps its block with the
+ *  mutation clock (stampOf); peek reads without stamping. */
 export class PmdTable extends Map<number, Pmd> {
   private live = true;
+  private stamps: Map<number, number> | undefined;
+
+  private stamp(block: number): void {
+    (this.stamps ??= new Map()).set(block, tick());
+  }
+
+  private stampAll(): void {
+    for (const b of super.keys()) this.stamp(b);
+  }
+
+  /** the tick of the last change or handout of block's PMD (0: never) */
+  stampOf(block: number): number { return this.stamps?.get(block) ?? 0; }
+
+  /** block's PMD for reading only (not to be changed): does not stamp it */
+  peek(block: number): Pmd | undefined { return super.get(block); }
 
   die(): void {
     if (!this.live) return;
-    for (const pmd of this.values()) countPmd(pmd, -1);
+    for (const [b, pmd] of super.entries()) { this.stamp(b); countPmd(pmd, -1); }
     this.live = false;
+  }
+
+  override get(block: number): Pmd | undefined {
+    const pmd = super.get(block);
+    if (pmd !== undefined) this.stamp(block);
+    return pmd;
   }
 
   override set(block: number, pmd: Pmd): this {
     // Map's constructor calls set before the field initializers run: nothing to count then
-    if (this.live) { countPmd(super.get(block), -1); countPmd(pmd, 1); }
+    if (this.live) { countPmd(super.get(block), -1); countPmd(pmd, 1); this.stamp(block); }
     return super.set(block, pmd);
   }
 
   override delete(block: number): boolean {
     if (this.live) countPmd(super.get(block), -1);
+    if (super.has(block)) this.stamp(block);
     return super.delete(block);
   }
 
   override clear(): void {
-    if (this.live) for (const pmd of this.values()) countPmd(pmd, -1);
+    this.stampAll();
+    if (this.live) for (const pmd of super.values()) countPmd(pmd, -1);
     super.clear();
   }
+
+  override values(): MapIterator<Pmd> { this.stampAll(); return super.values(); }
+  override entries(): MapIterator<[number, Pmd]> { this.stampAll(); return super.entries(); }
+  override [Symbol.iterator](): MapIterator<[number, Pmd]> { this.stampAll(); return super.entries(); }
+  override forEach(fn: (pmd: Pmd, block: number, map: Map<number, Pmd>) => void, thisArg?: unknown): void { this.stampAll(); super.forEach(fn, thisArg); }
 }
 
 export interface HugePmd {
