@@ -773,6 +773,15 @@ export class OpGen {
     else if (a === 'clear') this.clearRefs(who);
   }
 
+  /** PAGEMAP_SCAN of (part of) a live region of some process, any arguments */
+  closingScan(): void {
+    const proc = this.pickProc();
+    const names = this.b.liveRegions(proc);
+    if (!names.length) return;
+    const r = this.rng.pick(names);
+    this.scan(proc, r, this.rng.chance(0.5) ? {} : undefined);
+  }
+
   /** a child does its own tracking work */
   motifChild(): void {
     const c = this.fork(this.pickProc());
@@ -1047,6 +1056,9 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   // VM_MAYBE_GUARD and uffd-wp decisions of vma_needs_copy): a closing fork, with a touch in the
   // child, puts fork behind every motif, not only the few that fork (uniform cases fork twice as often)
   if (rng.chance(0.3)) g.closingFork();
+  // pagemap is read after every op, PAGEMAP_SCAN's categories only where a scan runs: a closing
+  // scan checks them on whatever the case built (most motifs scan only registered regions)
+  if (rng.chance(0.3)) g.closingScan();
   return b.toCase();
 }
 

@@ -93,6 +93,19 @@ describe('guided generation reaches', () => {
     });
     expect(hit.length).toBeGreaterThan(3);
   });
+
+  it('PAGEMAP_SCAN, in a case without a userfaultfd, of a region written in part: a page table holding pte_none entries (fs/proc/task_mmu.c pagemap_scan_pmd_entry, pagemap_page_category)', () => {
+    const hit = fresh(1000).filter((c) => {
+      if (c.uffd) return false;
+      const pages = new Map<string, number>();
+      return c.ops.some((o, i) => {
+        if (o.op === 'mmap') pages.set(regionOf(o), o.pages);
+        return o.op === 'write' && o.count !== undefined && o.count < (pages.get(regionOf(o)) ?? 0) &&
+          c.ops.slice(i + 1).some((s) => s.op === 'scan' && regionOf(s) === regionOf(o));
+      });
+    });
+    expect(hit.length).toBeGreaterThan(20);
+  });
 });
 
 describe('the guided generator', () => {
