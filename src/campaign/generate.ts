@@ -542,7 +542,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -1071,6 +1071,9 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   const stop = Math.min(maxOps, b.ops.length + n);
   let guard = 0;
   while (b.ops.length < stop && guard++ < 50 && g.room > 0) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
+  // as freshCase: fork and PAGEMAP_SCAN behind what the extended case built
+  if (rng.chance(0.15)) g.closingFork();
+  if (rng.chance(0.15)) g.closingScan();
   return b.toCase();
 }
 
