@@ -1,7 +1,8 @@
 // Case generation for campaigns: a valid-by-construction generator weighted toward the op patterns
 // where dirty tracking has historically broken (writes after clear_refs / WRITEPROTECT, swap-out then
 // fork, THP then split/collapse, mremap of protected ranges, VMA merges, unpopulated ranges under WP
-// and PAGEMAP_SCAN), plus state-coverage guidance: the reference model reports the rule ids each case
+// and PAGEMAP_SCAN; guard regions of every backing; a closing fork and PAGEMAP_SCAN behind any
+// motif), plus state-coverage guidance: the reference model reports the rule ids each case
 // exercised; cases that hit rarely-seen rules (or rule/op pairs) enter a pool and are mutated and
 // extended (syzkaller style) alongside fresh random cases.
 //
