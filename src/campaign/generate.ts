@@ -774,13 +774,16 @@ export class OpGen {
     else if (a === 'clear') this.clearRefs(who);
   }
 
-  /** PAGEMAP_SCAN of (part of) a live region of some process, any arguments */
+  /** PAGEMAP_SCAN of (part of) a live region of some process: mostly the plain scan, which
+   *  reports every category of every page (an observation: masks and WP_MATCHING would hide or
+   *  change some), else any arguments */
   closingScan(): void {
     const proc = this.pickProc();
     const names = this.b.liveRegions(proc);
     if (!names.length) return;
     const r = this.rng.pick(names);
-    this.scan(proc, r, this.rng.chance(0.5) ? {} : undefined);
+    const range = this.rng.chance(0.5) ? {} : undefined;
+    if (this.rng.chance(0.6)) this.ranged('scan', proc, r, range); else this.scan(proc, r, range);
   }
 
   /** a child does its own tracking work */
@@ -1059,7 +1062,7 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   if (rng.chance(0.3)) g.closingFork();
   // pagemap is read after every op, PAGEMAP_SCAN's categories only where a scan runs: a closing
   // scan checks them on whatever the case built (most motifs scan only registered regions)
-  if (rng.chance(0.3)) g.closingScan();
+  if (rng.chance(0.4)) g.closingScan();
   return b.toCase();
 }
 
