@@ -14,6 +14,9 @@ export interface RegionState extends PlanRegion {
   thp: boolean;
   /** heuristic only (generation bias): registered for uffd-wp in this process */
   registered: boolean;
+  /** registered for uffd-wp at some time in this process (or in the one it was forked from): only
+   *  then can its page tables hold uffd-wp markers (a guard install there may never return, R-GRD-1) */
+  everRegistered: boolean;
   /** heuristic only: some page written */
   written: boolean;
   /** heuristic only: some page write-protected */
@@ -24,7 +27,7 @@ export interface RegionState extends PlanRegion {
 export type ProcState = PlanProc<RegionState>;
 
 const HOOKS: RegionHooks<RegionState> = {
-  created: (op, place) => ({ ...place, kind: op.kind, thp: op.thp ?? false, registered: false, written: false, wp: false }),
+  created: (op, place) => ({ ...place, kind: op.kind, thp: op.thp ?? false, registered: false, everRegistered: false, written: false, wp: false }),
   // the range dontunmap leaves behind is empty: nothing written or write-protected there
   copied: (r, place, why) => (why === 'remnant' ? { ...r, ...place, written: false, wp: false } : { ...r, ...place }),
 };
@@ -93,7 +96,7 @@ export class CaseBuilder {
     const r = 'region' in op ? this.plan.regionOf(op.proc ?? 0, op.region) : undefined;
     switch (op.op) {
       case 'write': if (r) r.written = true; break;
-      case 'uffd_register': if (r) r.registered = true; break;
+      case 'uffd_register': if (r) { r.registered = true; r.everRegistered = true; } break;
       case 'uffd_unregister': if (r && (op.first ?? 0) === 0 && op.count === undefined) { r.registered = false; r.wp = false; } break;
       case 'wp': if (r && op.on) r.wp = true; break;
       default: break;

@@ -1,7 +1,8 @@
 // Case generation for campaigns: a valid-by-construction generator weighted toward the op patterns
 // where dirty tracking has historically broken (writes after clear_refs / WRITEPROTECT, swap-out then
 // fork, THP then split/collapse, mremap of protected ranges, VMA merges, unpopulated ranges under WP
-// and PAGEMAP_SCAN), plus state-coverage guidance: the reference model reports the rule ids each case
+// and PAGEMAP_SCAN; guard regions of every backing; a closing fork and PAGEMAP_SCAN behind any
+// motif), plus state-coverage guidance: the reference model reports the rule ids each case
 // exercised; cases that hit rarely-seen rules (or rule/op pairs) enter a pool and are mutated and
 // extended (syzkaller style) alongside fresh random cases.
 //
@@ -267,11 +268,14 @@ export class OpGen {
     return x;
   }
 
-  /** MADV_GUARD_INSTALL over a range. Not in a non-anon region of a case with a userfaultfd: a
-   *  uffd-wp marker there makes the install retry forever (R-GRD-1; a 6.18 kernel bug, measured) */
+  /** MADV_GUARD_INSTALL over a range. Not in a non-anon region that was ever registered for
+   *  uffd-wp: a uffd-wp marker there makes the install retry forever (R-GRD-1; a 6.18 kernel bug,
+   *  measured). Only a registered VMA gets markers (WRITEPROTECT, wp_unpopulated, a scan's arming,
+   *  a zap under VM_UFFD_WP), so a never-registered shared region of a uffd case is safe: forbidding
+   *  every non-anon guard in uffd cases left shared guard regions to the cases without a uffd */
   guard(proc: number, region: string, range?: Range): Range | undefined {
     const r = this.b.region(proc, region);
-    if (!r || (this.b.hasUffd && r.kind !== 'anon')) return undefined;
+    if (!r || (r.kind !== 'anon' && r.everRegistered)) return undefined;
     return this.ranged('guard', proc, region, range ?? this.smallRange(r));
   }
 
@@ -539,7 +543,7 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 2 : 0]]);
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -752,6 +756,36 @@ export class OpGen {
     if (this.rng.chance(0.5)) this.write(proc, r); else if (this.rng.chance(0.5)) this.scan(proc, r);
   }
 
+  /** fork by a process that has regions, then the child (or the parent) touches one */
+  closingFork(): void {
+    const proc = this.pickProc();
+    const names = this.b.liveRegions(proc);
+    if (!names.length) return;
+    const c = this.fork(proc);
+    if (c === undefined || this.room <= 0) return;
+    const who = this.rng.chance(0.7) ? c : proc;
+    const r = this.rng.pick(names);
+    const rs = this.b.region(who, r);
+    if (!rs || !isLive(rs)) return;
+    const a = this.rng.weighted<string>([['none', 3], ['write', 3], ['read', 1], ['scan', 2], ['clear', 1]]);
+    if (a === 'write') this.write(who, r, this.pickRange(rs));
+    else if (a === 'read') this.read(who, r, this.pickRange(rs));
+    else if (a === 'scan') this.scan(who, r, {});
+    else if (a === 'clear') this.clearRefs(who);
+  }
+
+  /** PAGEMAP_SCAN of (part of) a live region of some process: mostly the plain scan, which
+   *  reports every category of every page (an observation: masks and WP_MATCHING would hide or
+   *  change some), else any arguments */
+  closingScan(): void {
+    const proc = this.pickProc();
+    const names = this.b.liveRegions(proc);
+    if (!names.length) return;
+    const r = this.rng.pick(names);
+    const range = this.rng.chance(0.5) ? {} : undefined;
+    if (this.rng.chance(0.6)) this.ranged('scan', proc, r, range); else this.scan(proc, r, range);
+  }
+
   /** a child does its own tracking work */
   motifChild(): void {
     const c = this.fork(this.pickProc());
@@ -793,9 +827,14 @@ export class OpGen {
       const m = this.pickRange(rs);
       this.mprotect(proc, r, this.rng.chance(0.7) ? 'r' : 'none', m);
       this.populate(proc, r, this.rng.chance(0.6));
-    } else if (y < 0.75) {
+    } else if (y < 0.72) {
       this.ranged('munmap', proc, r, { first: this.rng.int(rs.pages), count: 1 });
       this.populate(proc, r, this.rng.chance(0.5));
+    } else if (y < 0.82) {
+      // past the end of the object: a region grown in place (a shared one's new pages have no
+      // file behind them)
+      const old = rs.pages;
+      if (this.growInPlace(proc, r)) this.acrossEnd(proc, r, old);
     } else {
       this.populate(proc, r, this.rng.chance(0.5), this.pickRange(rs));
       if (this.rng.chance(0.5)) { const c = this.fork(proc); if (c !== undefined) this.populate(c, r, true, this.pickRange(rs)); }
@@ -808,33 +847,47 @@ export class OpGen {
   motifGuard(): void {
     const proc = this.pickProc();
     const thp = this.allowThp && this.rng.chance(0.2);
-    const r = this.mmap(proc, { kind: this.b.hasUffd ? 'anon' : undefined, thp });
+    // any backing, with or without a userfaultfd: a shared VMA's markers live only in its page
+    // tables, which fork copies only because of them (R-GRD-5), an anon one's beside its anon_vma
+    const r = this.mmap(proc, { thp });
     if (r === undefined) return;
     const rs = this.b.region(proc, r)!;
     if (this.rng.chance(0.7)) this.write(proc, r, this.rng.chance(0.5) ? {} : this.pickRange(rs));
-    if (this.b.hasUffd && this.rng.chance(0.5)) { this.register(proc, r); if (this.rng.chance(0.6)) this.wp(proc, r, true); }
-    this.guard(proc, r);
-    const steps = this.rng.range(1, 4);
+    const protect = () => { this.register(proc, r); if (this.rng.chance(0.6)) this.wp(proc, r, true); };
+    // a non-anon region is registered only after the install (guard(): R-GRD-1)
+    const uffd = this.b.hasUffd && this.rng.chance(0.5);
+    if (uffd && rs.kind === 'anon') protect();
+    const g = this.guard(proc, r);
+    if (uffd && rs.kind !== 'anon') protect();
+    // what follows mostly covers the guarded pages (a zap, populate or scan elsewhere in the region
+    // tells nothing about the markers), sometimes any range
+    const near = (cur: RegionState): Range => {
+      if (!g || this.rng.chance(0.35)) return this.pickRange(cur);
+      const f = Math.max(0, (g.first ?? 0) - this.rng.int(2));
+      const end = Math.min(cur.pages, (g.first ?? 0) + (g.count ?? cur.pages) + this.rng.int(2));
+      return end > f ? { first: f, count: end - f } : this.pickRange(cur);
+    };
+    const steps = this.rng.range(2, 5);
     for (let k = 0; k < steps && this.room > 0; k++) {
       const cur = this.b.region(proc, r);
       if (!cur || !isLive(cur)) return;
       const a = this.rng.weighted<string>([
-        ['dontneed', 2], ['fork', 2], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
+        ['dontneed', 2], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
         ['guard', 1], ['collapse', thp ? 2 : 0], ['populate', 1], ['read', 1], ['pageout', 1], ['clear', 1], ['unregister', this.b.hasUffd ? 1 : 0],
       ]);
       switch (a) {
-        case 'dontneed': this.ranged('dontneed', proc, r); break;
+        case 'dontneed': this.ranged('dontneed', proc, r, near(cur)); break;
         case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.scan(c, r); break; }
         case 'mremap': this.mremap(proc, r); break;
-        case 'munmap': this.ranged('munmap', proc, r, this.pickRange(cur)); break;
-        case 'scan': this.ranged('scan', proc, r, {}, { ...(this.rng.chance(0.5) ? { wp_matching: true } : {}), ...(this.rng.chance(0.6) ? this.scanArgs(false) : {}) }); break;
+        case 'munmap': this.ranged('munmap', proc, r, near(cur)); break;
+        case 'scan': this.ranged('scan', proc, r, this.rng.chance(0.5) ? {} : near(cur), { ...(this.rng.chance(0.5) ? { wp_matching: true } : {}), ...(this.rng.chance(0.6) ? this.scanArgs(false) : {}) }); break;
         case 'wp': this.register(proc, r); this.wp(proc, r, this.rng.chance(0.6)); break;
         case 'unguard': this.unguard(proc, r, this.rng.chance(0.6) ? {} : this.pickRange(cur)); break;
         case 'guard': this.guard(proc, r); break;
         case 'collapse': this.ranged('collapse', proc, r); break;
-        case 'populate': this.populate(proc, r, this.rng.chance(0.5), this.pickRange(cur)); break;
-        case 'read': this.read(proc, r, this.pickRange(cur)); break;
-        case 'pageout': this.ranged('pageout', proc, r); break;
+        case 'populate': this.populate(proc, r, this.rng.chance(0.5), near(cur)); break;
+        case 'read': this.read(proc, r, near(cur)); break;
+        case 'pageout': this.ranged('pageout', proc, r, near(cur)); break;
         case 'clear': this.clearRefs(proc); break;
         case 'unregister': this.ranged('uffd_unregister', proc, r); break;
       }
@@ -872,12 +925,38 @@ export class OpGen {
     if (this.rng.chance(0.6)) this.write(proc, r, {});
     if (this.rng.chance(0.8)) this.clearRefs(proc);
     if (this.rng.chance(0.3)) { this.mremap(proc, r); if (this.rng.chance(0.4)) this.read(proc, r); return; }
-    const pages = Math.min(this.b.limits.maxPagesPerRegion, rs.pages + this.rng.range(1, 3));
-    if (pages <= rs.pages) return;
-    this.b.emit(this.withProc({ op: 'mremap', region: r, move: false, pages }, proc));
+    const old = rs.pages;
+    if (!this.growInPlace(proc, r)) return;
     const y = this.rng.float();
-    if (y < 0.3) this.write(proc, r, { first: rs.pages - 1, count: 1 });
-    else if (y < 0.5) this.scan(proc, r, {});
+    if (y < 0.25) this.write(proc, r, { first: old - 1, count: 1 });
+    else if (y < 0.4) this.scan(proc, r, {});
+    else if (y < 0.85) this.acrossEnd(proc, r, old);
+  }
+
+  /** mremap growing a region in place by 1-3 pages; false when it could not (the plan keeps the
+   *  size where the kernel answers ENOMEM) */
+  growInPlace(proc: number, r: string): boolean {
+    const rs = this.b.region(proc, r);
+    if (!rs || !isLive(rs) || this.room <= 0) return false;
+    const old = rs.pages;
+    const pages = Math.min(this.b.limits.maxPagesPerRegion, old + this.rng.range(1, 3));
+    if (pages <= old) return false;
+    this.b.emit(this.withProc({ op: 'mremap', region: r, move: false, pages }, proc));
+    return (this.b.region(proc, r)?.pages ?? 0) > old;
+  }
+
+  /** a fault or populate over a grown region's old end: in a shared or file mapping the grown
+   *  pages lie past the end of the object (VM_FAULT_SIGBUS; populate answers EFAULT, R-POP-2), in
+   *  an anon one they are ordinary new pages */
+  acrossEnd(proc: number, r: string, oldPages: number): void {
+    const rs = this.b.region(proc, r);
+    if (!rs || rs.pages <= oldPages) return;
+    const first = Math.max(0, oldPages - this.rng.int(2));
+    const range: Range = { first, count: 1 + this.rng.int(rs.pages - first) };
+    const a = this.rng.weighted<string>([['populate', 3], ['read', 1], ['write', 1]]);
+    if (a === 'populate') this.populate(proc, r, this.rng.chance(0.5), range);
+    else if (a === 'read') this.read(proc, r, range);
+    else this.write(proc, r, range);
   }
 
   /** a hole punched into a region (munmap of part of it: addresses between VMAs, R-PM-1,
@@ -930,7 +1009,7 @@ export class OpGen {
       [() => this.motifRegisterPart(), 2],
       [() => this.motifGrow(), 2],
       [() => this.motifPopulate(), 2],
-      [() => this.motifGuard(), 3],
+      [() => this.motifGuard(), 5],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
@@ -977,6 +1056,13 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   while (b.ops.length < target && guard++ < 200 && g.room > 0) {
     if (rng.chance(0.55)) g.motif(); else g.randomOp();
   }
+  // fork copies every entry kind the case built (copy_pte_range, copy_nonpresent_pte, the
+  // VM_MAYBE_GUARD and uffd-wp decisions of vma_needs_copy): a closing fork, with a touch in the
+  // child, puts fork behind every motif, not only the few that fork (uniform cases fork twice as often)
+  if (rng.chance(0.3)) g.closingFork();
+  // pagemap is read after every op, PAGEMAP_SCAN's categories only where a scan runs: a closing
+  // scan checks them on whatever the case built (most motifs scan only registered regions)
+  if (rng.chance(0.4)) g.closingScan();
   return b.toCase();
 }
 
@@ -989,6 +1075,9 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   const stop = Math.min(maxOps, b.ops.length + n);
   let guard = 0;
   while (b.ops.length < stop && guard++ < 50 && g.room > 0) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
+  // as freshCase: fork and PAGEMAP_SCAN behind what the extended case built
+  if (rng.chance(0.15)) g.closingFork();
+  if (rng.chance(0.15)) g.closingScan();
   return b.toCase();
 }
 

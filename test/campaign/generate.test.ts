@@ -68,9 +68,70 @@ describe('guided generation reaches', () => {
         c.ops.slice(j + 1).some((x) => x.op === 'pageout' && regionOf(x) === regionOf(w) && x.count !== undefined && x.count < m.pages)))));
     expect(hit.length).toBeGreaterThan(6);
   });
+
+  it('guard markers in a shared or file region of a case with a userfaultfd, then fork (mm/memory.c vma_needs_copy: a VM_MAYBE_GUARD VMA has its page tables copied, copy_pte_marker)', () => {
+    const hit = fresh(1500).filter((c) => {
+      if (!c.uffd) return false;
+      const kind = new Map<string, string>();
+      return c.ops.some((o, i) => {
+        if (o.op === 'mmap') kind.set(o.region, o.kind);
+        return o.op === 'guard' && kind.get(o.region) !== 'anon' && c.ops.slice(i + 1).some((f) => f.op === 'fork' && (f.proc ?? 0) === (o.proc ?? 0));
+      });
+    });
+    expect(hit.length).toBeGreaterThan(6);
+  });
+
+  it('MADV_POPULATE past the end of a shared region grown in place by mremap (mm/gup.c faultin_page: VM_FAULT_SIGBUS -> -EFAULT; mm/shmem.c shmem_fault past i_size)', () => {
+    const hit = fresh(1500).filter((c) => {
+      const made = new Map<string, Op & { op: 'mmap' }>();
+      return c.ops.some((o, i) => {
+        if (o.op === 'mmap') made.set(o.region, o);
+        const m = o.op === 'mremap' ? made.get(o.region) : undefined;
+        return o.op === 'mremap' && o.move === false && m !== undefined && m.kind !== 'anon' && (o.pages ?? 0) > m.pages &&
+          c.ops.slice(i + 1).some((p) => p.op === 'populate' && regionOf(p) === regionOf(o) && (p.first ?? 0) + (p.count ?? 1) > m.pages);
+      });
+    });
+    expect(hit.length).toBeGreaterThan(3);
+  });
+
+  it('PAGEMAP_SCAN, in a case without a userfaultfd, of a region written in part: a page table holding pte_none entries (fs/proc/task_mmu.c pagemap_scan_pmd_entry, pagemap_page_category)', () => {
+    const hit = fresh(1000).filter((c) => {
+      if (c.uffd) return false;
+      const pages = new Map<string, number>();
+      return c.ops.some((o, i) => {
+        if (o.op === 'mmap') pages.set(regionOf(o), o.pages);
+        return o.op === 'write' && o.count !== undefined && o.count < (pages.get(regionOf(o)) ?? 0) &&
+          c.ops.slice(i + 1).some((s) => s.op === 'scan' && regionOf(s) === regionOf(o));
+      });
+    });
+    expect(hit.length).toBeGreaterThan(20);
+  });
 });
 
 describe('the guided generator', () => {
+  it('never installs a guard in a non-anon region registered for uffd-wp before, in that process or the one it was forked from (a kept uffd-wp marker makes MADV_GUARD_INSTALL retry forever, mm/madvise.c madvise_guard_install)', () => {
+    // every case enters the pool (a feature of its own), so mutations and extensions are checked too
+    const g = new GuidedGenerator(3, { hugetlbRatio: 0 });
+    let guardsInShared = 0;
+    for (let n = 0; n < 1500; n++) {
+      const c = g.next();
+      const procs: Array<Map<string, { kind: string; reg: boolean }>> = [new Map()];
+      for (const o of c.ops) {
+        const p = procs[o.proc ?? 0]!;
+        if (o.op === 'fork') procs.push(new Map([...p].map(([k, v]) => [k, { ...v }])));
+        if (o.op === 'mmap') p.set(o.region, { kind: o.kind, reg: false });
+        if (o.op === 'mremap' && o.dontunmap && o.old !== undefined && p.has(o.region)) p.set(o.old, { ...p.get(o.region)! });
+        if (o.op === 'uffd_register' && p.has(o.region)) p.get(o.region)!.reg = true;
+        if (o.op === 'guard' && c.uffd && p.get(o.region)?.kind !== 'anon') {
+          expect(p.get(o.region)?.reg, `case ${n}: ${JSON.stringify(c)}`).toBe(false);
+          guardsInShared++;
+        }
+      }
+      g.feedback(c, c.ops.map(() => [`case-${n}`]));
+    }
+    expect(guardsInShared).toBeGreaterThan(20);
+  });
+
   it('with uniformRatio 1 draws every case from the uniform generator (one draw decides, then the same stream)', () => {
     const g = new GuidedGenerator(9, { uniformRatio: 1, hugetlbRatio: 0 });
     const rng = new Rng(9);
