@@ -31,7 +31,7 @@ const hasProfile = (name: string) => Object.hasOwn(PROFILES, name);
 import type { Case } from '../src/ops/schema.ts';
 import type { CheckRequest } from '../src/transport/transport.ts';
 import {
-  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOBS_STREAM, JS_TIMEOUT_MS, MAX_BATCH_BYTES, MAX_BATCH_JOBS, PING_SUBJECT, WORKING_FRACTION, batchChunks, batchKey, connectNats, consumerName, deadBatchMsgId, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
+  BYE_SUBJECT, HEARTBEAT_SUBJECT, JOB_PROTOCOL, JOBS_STREAM, JS_TIMEOUT_MS, MAX_BATCH_BYTES, MAX_BATCH_JOBS, PING_SUBJECT, WORKING_FRACTION, batchChunks, batchKey, connectNats, consumerName, deadBatchMsgId, deadLetterFault, deadSubject, isNotFound, ensureTargetConsumer, ensureTopology,
   resultChunkMsgId, resultMsgId, resultSubject, retrying, type BatchMessage, type JobMessage, type NatsAuth, type ResultBatchMessage, type ResultMessage, type WorkerBeat,
 } from '../src/transport/nats-common.ts';
 
@@ -223,7 +223,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
   let slotFreed: (() => void) | undefined;
   let current: { stop(): void } | undefined;
 
-  const beat = (): WorkerBeat => ({ id, host: hostname(), pid: process.pid, target: o.target, threads, caps, busy, done: stats.done, refused: stats.refused, started, intervalMs: heartbeatMs, batch: Math.min(MAX_BATCH_JOBS, 2 * threads) });
+  const beat = (): WorkerBeat => ({ id, host: hostname(), pid: process.pid, target: o.target, threads, caps, busy, done: stats.done, refused: stats.refused, started, intervalMs: heartbeatMs, batch: Math.min(MAX_BATCH_JOBS, 2 * threads), protocol: JOB_PROTOCOL });
   const announce = () => { try { nc.publish(HEARTBEAT_SUBJECT, JSON.stringify(beat())); } catch { /* reconnecting */ } };
   announce();
   const hb = setInterval(announce, heartbeatMs);

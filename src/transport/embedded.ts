@@ -3,7 +3,9 @@
 // limit. The target enforces that limit itself (the live executor kills an overrunning case; its
 // watchdog kills a hung executor); only later (transportAbortMs) does the pool give up on the task
 // and end the thread that runs it (piscina replaces the thread; src/transport/pool-thread.ts tells
-// which one). Every failure becomes a `fault` result. The first qemu: job starts
+// which one). A job whose thread was ended or crashed under it for the other job's sake runs
+// again (a crash: each of the thread's jobs once alone, and the one that crashes its thread again
+// gets the fault). Every failure becomes a `fault` result. The first qemu: job starts
 // the QEMU launcher (src/targets/qemu/launcher.ts), the child of this thread that spawns and reaps
 // the threads' guests, so that a replaced thread leaves no QEMU behind, running or as a zombie.
 import { availableParallelism } from 'node:os';
@@ -71,7 +73,9 @@ export class EmbeddedTransport implements Transport {
     return (await this.launcher).path;
   }
 
-  async run(job: CaseJob, opts: { timeoutMs?: number } = {}, reruns = 0): Promise<CaseResult> {
+  /** `alone`: run the task by itself on an idle thread (a rerun after its thread crashed under it,
+   *  to tell the job that crashed it from the one merely sharing it) */
+  async run(job: CaseJob, opts: { timeoutMs?: number } = {}, reruns = 0, alone = false): Promise<CaseResult> {
     if (this.closed) return { id: job.id, fault: 'transport closed' };
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeout;
     const t0 = performance.now();
@@ -87,7 +91,8 @@ export class EmbeddedTransport implements Transport {
     // the thread that took the task writes its threadId here; -1: abandoned before it started
     const startedOn = new Int32Array(new SharedArrayBuffer(4));
     const poolTask: PoolTask = { startedOn, module: this.taskModule, job: { ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) } };
-    const task = this.pool.run(poolTask);
+    // piscina runs a task that has an AbortSignal alone on an idle thread (never aborted here)
+    const task = this.pool.run(poolTask, alone ? { signal: new AbortController().signal } : {});
     this.inflight.add(task);
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
@@ -105,12 +110,22 @@ export class EmbeddedTransport implements Transport {
       // threads die for another reason cannot loop
       const tid = Atomics.load(startedOn, 0);
       const innocent = !timedOut && (tid === 0 || this.ended.has(tid));
-      if (innocent && reruns < MAX_RERUNS) return this.run(job, opts, reruns + 1);
+      if (innocent && reruns < MAX_RERUNS) return this.run(job, opts, reruns + 1, alone);
+      // its thread died under it (process.exit, an uncaught error, native code, the thread's heap
+      // limit) and not by abandon(): piscina fails every task the thread held, and the thread is
+      // gone from the pool (a task that merely threw leaves its thread running). Either task may
+      // have killed it, so each runs again once, alone on a thread: the one that kills its
+      // thread again alone is the culprit and gets the fault; the other gets its result
+      const crashed = !timedOut && !innocent && tid > 0 && !this.pool.threads.some((w) => w.threadId === tid);
+      if (crashed && !alone && reruns < MAX_RERUNS) return this.run(job, opts, reruns + 1, true);
+      const why = err.message ?? String(e);
       return {
         id: job.id,
         fault: timedOut ? `timeout: no result within ${abortMs} ms (case limit ${timeoutMs} ms); the worker thread was replaced`
-          : innocent ? `worker: its pool thread was ended ${reruns + 1} times before the case could run (${err.message ?? String(e)})`
-          : `worker: ${err.message ?? String(e)}`,
+          : innocent ? `worker: its pool thread was ended ${reruns + 1} times before the case could run (${why})`
+          : crashed && alone ? `worker: case ${JSON.stringify(job.id.slice(0, 80))} crashed its pool thread, also when run alone on one (${why})`
+          : crashed ? `worker: its pool thread crashed ${reruns + 1} times under it (${why})`
+          : `worker: ${why}`,
         worker: 'embedded',
         ms: performance.now() - t0,
       };

@@ -219,6 +219,19 @@ export interface WorkerBeat {
   intervalMs: number;
   /** the most jobs it takes in one batch message (absent: an older worker, sent single jobs) */
   batch?: number;
+  /** the highest job message version it reads (JOB_PROTOCOL); absent: 2 when it announces `batch`,
+   *  else 1 (a pre-batch worker, which refuses a v 2 batch: workerProtocol) */
+  protocol?: number;
+}
+
+/** the highest job message version this code writes and reads (1: single job, 2: batch) */
+export const JOB_PROTOCOL = 2;
+
+/** The job message version a worker reads, from its heartbeat: announced, or inferred for a worker
+ *  older than the announcement (one that announces `batch` reads batches). */
+export function workerProtocol(b: WorkerBeat): number {
+  if (Number.isInteger(b.protocol) && b.protocol! >= 1) return Math.min(b.protocol!, 1000);
+  return Number.isInteger(b.batch) && b.batch! >= 1 ? 2 : 1;
 }
 
 const boundedString = (max: number) => z.string().min(1).max(max);

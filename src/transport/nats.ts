@@ -12,6 +12,13 @@
 // farm's default concurrency) then travels in full batches. A batch is one message in the work
 // queue: it leaves the queue when all its jobs are answered.
 //
+// Versions: a worker announces the job message version it reads (`protocol`; inferred for older
+// workers: nats-common.ts workerProtocol). While a pre-batch (v 1) worker of a target is live, that
+// target's jobs travel one per message, and the mismatch is reported once per worker (event
+// 'version-mismatch', naming both versions). A batch such a worker took before its announcement
+// was seen (it refuses it under the id seq-<stream sequence> and acks it away) is not lost: its
+// unanswered jobs go back to be published again, for any worker, at most MAX_REQUEUES times each.
+//
 // Ack flow: a worker publishes the result to PTEFARM_RESULTS and waits for the PubAck (the result is
 // then stored on the server's disk — the coordinator's durable record), and only then acks the job.
 // A worker that dies before the PubAck leaves the job un-acked: it is redelivered after ack_wait.
@@ -49,13 +56,15 @@ import { verdictProblems } from './verdict.ts';
 import {
   BYE_SUBJECT, DEAD_STREAM, HEARTBEAT_SUBJECT, PING_SUBJECT, JOBS_STREAM, MAX_DELIVERIES_ADVISORY, RESULTS_STREAM, MAX_BATCH_BYTES, MAX_BATCH_JOBS,
   DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, JS_TIMEOUT_MS, batchChunks, batchKey, batchMsgId, checkCampaignId, connectNats, deadBatchMsgId, deadLetterFault, deadSubject, ensureTargetConsumer, ensureTopology, isNotFound, jobHash, jobMsgId, jobSubject,
-  parseResults, resultChunkMsgId, resultMsgId, resultSubject, retrying, type BatchJob, type BatchMessage, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultBatchMessage, type ResultMessage, type WorkerBeat,
+  JOB_PROTOCOL, parseResults, resultChunkMsgId, workerProtocol, resultMsgId, resultSubject, retrying, type BatchJob, type BatchMessage, type ConsumerTuning, type JobMessage, type NatsAuth, type ResultBatchMessage, type ResultMessage, type WorkerBeat,
 } from './nats-common.ts';
 
 /** how long finished jobs' message deletions are collected before one batch removes them */
 const REMOVAL_BATCH_MS = 500;
 /** the longest jobs wait to fill a batch while the workers have enough to do */
 const HOLD_MS = 20;
+/** how often a job refused in a batch by a worker that reads no batches is published again */
+const MAX_REQUEUES = 3;
 
 export interface FarmStats {
   /** jobs published (a retried publish counts once) */
@@ -80,6 +89,8 @@ export interface FarmStats {
   /** jobs found still queued after their result was recorded (ack lost) and removed by a sweep */
   sweptJobs: number;
   workersLost: number;
+  /** jobs published again because a worker that reads only single jobs (v 1) refused their batch */
+  requeued: number;
 }
 
 export type FarmEvent =
@@ -90,7 +101,9 @@ export type FarmEvent =
   | { type: 'duplicate'; id: string }
   | { type: 'rejected'; id: string; reason: string }
   | { type: 'connection'; status: string; detail?: string }
-  | { type: 'replayed'; results: number };
+  | { type: 'replayed'; results: number }
+  /** a worker speaks an older job protocol than this coordinator: reported once per worker */
+  | { type: 'version-mismatch'; worker: WorkerBeat; workerVersion: number; coordinatorVersion: number; message: string };
 
 export interface NatsTransportOptions extends ConsumerTuning {
   campaign: string;
@@ -106,17 +119,17 @@ export interface NatsTransportOptions extends ConsumerTuning {
 }
 
 /** a job message in the work queue (one job or a batch): deleted once all its jobs are answered */
-interface QueuedMessage { seq?: number; open: number }
+interface QueuedMessage { seq?: number; open: number; batch?: Pending[] }
 interface Waiter { hash: string; target: string; case: CaseJob['case']; resolve: (r: CaseResult) => void; msg?: QueuedMessage; published?: boolean }
 /** a job of this run whose result is recorded; `msg` is its message in the work queue, when known */
 interface Settled { hash: string; target: string; msg?: QueuedMessage }
-interface Pending { job: CaseJob; hash: string; timeoutMs: number }
+interface Pending { job: CaseJob; hash: string; timeoutMs: number; requeues?: number }
 interface LiveWorker { beat: WorkerBeat; lastSeen: number }
 
 export class NatsTransport implements Transport {
   readonly concurrency: number;
   readonly campaign: string;
-  readonly stats: FarmStats = { published: 0, messages: 0, adopted: 0, received: 0, replayed: 0, duplicates: 0, rejected: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0 };
+  readonly stats: FarmStats = { published: 0, messages: 0, adopted: 0, received: 0, replayed: 0, duplicates: 0, rejected: 0, deadLettered: [], publishRetries: 0, sweptJobs: 0, workersLost: 0, requeued: 0 };
   private readonly js: JetStreamClient;
   private readonly waiting = new Map<string, Waiter>();
   /** results that arrived before their run() (resume: replayed, or late answers to the previous
@@ -136,6 +149,13 @@ export class NatsTransport implements Transport {
   /** resumed: unanswered jobs of this campaign found queued by the sweep, by id */
   private readonly adoptable = new Map<string, { hash: string; target: string; msg: QueuedMessage }>();
   private readonly live = new Map<string, LiveWorker>();
+  /** workers whose older job protocol was reported (once each) */
+  private readonly mismatched = new Set<string>();
+  /** batch messages published and not yet answered in full, by stream sequence: a worker that
+   *  cannot read batches refuses one under the id seq-<sequence> (requeueRefusedBatch) */
+  private readonly sentBatches = new Map<number, Pending[]>();
+  /** such refusals that came before the PubAck of the batch they refuse, by stream sequence */
+  private readonly earlyRefusals = new Map<number, ResultMessage>();
   private readonly subs: Subscription[] = [];
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
@@ -234,6 +254,56 @@ export class NatsTransport implements Transport {
     this.live.set(b.id, { beat: b, lastSeen: Date.now() });
     if (typeof b.target === 'string' && (this.announced.has(b.id) || this.announced.size < 100_000)) this.announced.set(b.id, b.target);
     if (!known) this.emit({ type: 'worker-joined', worker: b });
+    const v = workerProtocol(b);
+    if (v < JOB_PROTOCOL && !this.mismatched.has(b.id) && this.mismatched.size < 10_000) {
+      this.mismatched.add(b.id);
+      this.emit({ type: 'version-mismatch', worker: b, workerVersion: v, coordinatorVersion: JOB_PROTOCOL,
+        message: `worker ${b.id.slice(0, 200)} (${String(b.target).slice(0, 100)}) reads job messages v${v}, this coordinator writes v${JOB_PROTOCOL}: `
+          + `its target's jobs go one per message (v1) while it is live; a v${JOB_PROTOCOL} batch it refuses goes back to the queue` });
+    }
+  }
+
+  /**
+   * A result refusing a batch message because it is not v 1: the answer of a pre-batch worker,
+   * which names the message seq-<stream sequence> (it finds no job id in a batch) and acks it away.
+   * The batch's unanswered jobs are published again (as what the live workers read: single jobs
+   * while that worker is live), each at most MAX_REQUEUES times; then the job gets a fault naming
+   * the mismatch. True when `r` was such a refusal of a batch of this run.
+   */
+  private requeueRefusedBatch(r: ResultMessage): boolean {
+    const m = /^seq-(\d{1,15})$/.exec(r.id);
+    const v = /\bv: expected (\d{1,6}), got (\d{1,6})/.exec(r.result.fault ?? '');
+    if (!m || !v) return false;
+    const seq = Number(m[1]);
+    const group = this.sentBatches.get(seq);
+    if (!group) {
+      // refused before our PubAck told us the batch's sequence: settled when it does (publish)
+      if (this.campaign === r.campaign && this.earlyRefusals.size < 1000) { this.earlyRefusals.set(seq, r); return true; }
+      return false;
+    }
+    this.sentBatches.delete(seq);
+    const why = `worker ${r.origin.id.slice(0, 200)} reads job messages v${v[1]}, the batch holding this job was v${v[2]}`;
+    let again = false;
+    for (const p of group) {
+      const w = this.waiting.get(p.job.id);
+      if (!w || w.hash !== p.hash || !w.published) continue;
+      this.outstanding.set(w.target, (this.outstanding.get(w.target) ?? 1) - 1);
+      if ((p.requeues ?? 0) >= MAX_REQUEUES) {
+        this.waiting.delete(p.job.id);
+        w.resolve({ id: p.job.id, fault: `infrastructure: job protocol mismatch: ${why}; refused ${MAX_REQUEUES + 1} times, not run`, worker: 'coordinator' });
+        continue;
+      }
+      w.published = false;
+      w.msg = undefined;
+      this.stats.requeued++;
+      const key = `${p.job.target}\0${p.timeoutMs}`;
+      let list = this.pending.get(key);
+      if (!list) this.pending.set(key, (list = []));
+      list.push({ ...p, requeues: (p.requeues ?? 0) + 1 });
+      again = true;
+    }
+    if (again && !this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flush(true)); }
+    return true;
   }
 
   private checkLiveness() {
@@ -320,6 +390,7 @@ export class NatsTransport implements Transport {
       w.resolve(this.accepted(r, w.target));
       return;
     }
+    if (this.requeueRefusedBatch(r)) return;
     // a result for a job this coordinator has not issued: only a resumed campaign expects any
     if (!this.opts.resumed) { this.reject(r.id, 'no such job issued by this coordinator'); return; }
     let held = this.recorded.get(r.id);
@@ -367,7 +438,10 @@ export class NatsTransport implements Transport {
 
   private settle(id: string, s: Settled) {
     this.settled.set(id, s);
-    if (s.msg && --s.msg.open === 0 && s.msg.seq !== undefined) this.removeJobMessage(s.msg.seq);
+    if (s.msg && --s.msg.open === 0 && s.msg.seq !== undefined) {
+      if (s.msg.batch) this.sentBatches.delete(s.msg.seq);
+      this.removeJobMessage(s.msg.seq);
+    }
   }
 
   /** delete a finished job's message (in the next batch); normally the worker's ack removed it already */
@@ -528,7 +602,7 @@ export class NatsTransport implements Transport {
       const ws = this.workers(target);
       const threadsOf = (b: WorkerBeat) => (Number.isInteger(b.threads) && b.threads >= 1 ? Math.min(b.threads, 4096) : 1);
       // what every live worker of the target takes (one that announced no batching: single jobs)
-      const most = ws.length ? Math.min(MAX_BATCH_JOBS, ...ws.map((b) => (Number.isInteger(b.batch) && b.batch! >= 1 ? b.batch! : 1))) : 1;
+      const most = ws.length ? Math.min(MAX_BATCH_JOBS, ...ws.map((b) => (workerProtocol(b) >= 2 && Number.isInteger(b.batch) && b.batch! >= 1 ? b.batch! : 1))) : 1;
       const chunk = ws.length ? Math.min(...ws.map(threadsOf)) : 1;
       const inHand = ws.reduce((n, b) => n + 2 * threadsOf(b), 0);
       if (!force && !this.closed && most > 1 && live.length < most && (this.outstanding.get(target) ?? 0) >= inHand) {
@@ -573,11 +647,15 @@ export class NatsTransport implements Transport {
       h.set('Ptefarm-Job', job.id);
       data = JSON.stringify(msg);
       msgID = jobMsgId(this.campaign, job.id, hash);
+      // published again after a refused batch: a new id, or the server drops it as a duplicate
+      if (first.requeues) msgID += `/r${first.requeues}`;
     } else {
       const head: Omit<BatchMessage, 'jobs'> = { v: 2, campaign: this.campaign, target, timeoutMs: first.timeoutMs, maxDeliver, ackWaitMs, chunk: Math.min(chunk, group.length) };
       // the entries were serialized once to size the batch
       data = `${JSON.stringify(head).slice(0, -1)},"jobs":[${group.map((g) => g.json).join(',')}]}`;
       msgID = batchMsgId(this.campaign, batchKey(this.campaign, group.map((g) => ({ id: g.p.job.id, hash: g.p.hash }))));
+      const requeues = Math.max(...group.map((g) => g.p.requeues ?? 0));
+      if (requeues) msgID += `/r${requeues}`;
     }
     const msg: QueuedMessage = { open: group.length };
     for (const { p } of group) { const w = this.waiting.get(p.job.id)!; w.msg = msg; w.published = true; }
@@ -590,6 +668,12 @@ export class NatsTransport implements Transport {
       this.stats.published += group.length;
       this.stats.messages++;
       msg.seq = pa.seq;
+      if (group.length > 1 && msg.open > 0) {
+        msg.batch = group.map((g) => g.p);
+        this.sentBatches.set(pa.seq, msg.batch);
+        const early = this.earlyRefusals.get(pa.seq);
+        if (early) { this.earlyRefusals.delete(pa.seq); this.requeueRefusedBatch(early); }
+      }
       // all answered before our PubAck came back (a retried publish): the message is still ours to remove
       if (msg.open === 0) this.removeJobMessage(pa.seq);
     })().catch((e) => {

@@ -68,6 +68,29 @@ describe('embedded transport: two jobs per thread', () => {
   });
 });
 
+describe('embedded transport: a pool thread that crashes', () => {
+  const t = new EmbeddedTransport({ threads: 1, filename: new URL('./fixtures/fake-task.ts', import.meta.url) });
+  afterAll(() => t.close());
+
+  // both jobs have started on the one thread when it dies, so either could have killed it: each
+  // runs again alone, and only the one that kills its thread again gets a fault
+  for (const how of ['exit', 'uncaught'] as const) {
+    it(`${how}: the job sharing the thread runs again and gets its result; the culprit gets a fault naming it`, async () => {
+      const [crash, other] = await Promise.all([
+        t.run({ id: 'c', target: 'fake', case: mk(how) }, { timeoutMs: 5000 }),
+        t.run({ id: 'o', target: 'fake', case: mk('slow') }, { timeoutMs: 5000 }),
+      ]);
+      expect(other.fault).toBeUndefined();
+      expect(other.trace?.steps).toHaveLength(2);
+      expect(crash.trace).toBeUndefined();
+      expect(crash.fault).toMatch(/^worker: case "c" crashed its pool thread, also when run alone/);
+      expect(crash.fault).toMatch(how === 'exit' ? /exited with code: 7/ : /uncaught in thread/);
+      const after = await t.run({ id: 'ok', target: 'fake', case: mk() });
+      expect(after.fault).toBeUndefined();
+    });
+  }
+});
+
 describe('embedded transport (real task module)', () => {
   const t = new EmbeddedTransport({ threads: 2 });
   afterAll(() => t.close());

@@ -71,6 +71,7 @@ function farmLine(e: FarmEvent): string | undefined {
     case 'connection': return e.status === 'disconnect' ? 'disconnected from NATS; reconnecting (nothing recorded is lost)' : e.status === 'reconnect' ? 'reconnected to NATS' : undefined;
     case 'replayed': return `resumed: ${e.results} recorded result(s) replayed from JetStream`;
     case 'rejected': return `rejected a result for job ${e.id}: ${e.reason} (not recorded)`;
+    case 'version-mismatch': return e.message;
     default: return undefined;
   }
 }
