@@ -43,6 +43,9 @@ export class Machine implements htlb.HugetlbHost {
   unchangedInferred: ReadonlySet<number> | undefined;
   /** the current op left a folio whole because of unchangedInferred (folioLeftWhole) */
   leftWholeAssumed = false;
+  /** absolute pages of the acting process that the observation after the current collapse shows
+   *  present (set by predict() from a trace; undefined: neutral, or nothing observed) */
+  presentObserved: ReadonlySet<number> | undefined;
   private curRegion = '';
   /** the case index of the op running now (a write's value, content.ts writeValue) */
   private opIndex = 0;
@@ -1394,7 +1397,7 @@ export class Machine implements htlb.HugetlbHost {
       }
       if (e.wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
     }
-    if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
+    if (!this.wantsHuge(p, b)) { this.swapInBeforeFailedCollapse(p, v, b); return this.outcome ? '*' : 0; }
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
       const e = p.ptes.get(blockStart(b) + i);
       const pg = this.newPage(true, !!e && (e.t === 'present' || e.t === 'swap') && e.page.nonzero);
@@ -1406,6 +1409,25 @@ export class Machine implements htlb.HugetlbHost {
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: v.prot === 'rw', dirty: true, why: ['R-COL-1'] });
     return 0;
+  }
+
+  /** R-COL-1: collapse_huge_page reads the block's swapped-out pages back in
+   *  (__collapse_huge_page_swapin, one do_swap_page read fault per swap PTE) after allocating the
+   *  THP and before the steps that can still fail (__collapse_huge_page_isolate: folio lock,
+   *  refcount, LRU isolation; the copy), and a failure does not undo them (mm/khugepaged.c
+   *  collapse_huge_page); a swap-in may also fail part way. So for a block the trace says did not
+   *  become huge, each swap entry the observation after the op shows present was swapped in by the
+   *  collapse, with the bits of a read swap-in (R-SWIN-1: soft-dirty and uffd-wp from the entry,
+   *  writable only if no fault is needed). Only swap entries hpage_collapse_scan_pmd let through
+   *  (no uffd-wp: the scan above refused those) reach here. Neutral: the block becomes huge. */
+  private swapInBeforeFailedCollapse(p: Proc, v: Vma, b: number): void {
+    const seen = this.outcome && this.presentObserved;
+    if (!seen) return;
+    for (let i = blockStart(b); i < blockStart(b + 1); i++) {
+      if (p.ptes.get(i)?.t !== 'swap' || !seen.has(i)) continue;
+      this.rule('R-COL-1');
+      this.readPage(p, v, i);
+    }
   }
 
   private collapseShmem(p: Proc, v: Vma, b: number): Rc | { exit: Rc } {

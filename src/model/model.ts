@@ -62,6 +62,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       m.assumed = false;
       m.unchangedInferred = op.op === 'pageout' && obs?.outcome ? unchangedPages(m, op.proc ?? 0, observed?.[i - 1], obs) : undefined;
       m.leftWholeAssumed = false;
+      m.presentObserved = op.op === 'collapse' && obs?.outcome ? presentPages(m, op.proc ?? 0, obs) : undefined;
       rc = m.exec(op, i, obs?.outcome);
       if (plan && op.op === 'mremap' && op.move === false) sizeFromPlan(m, plan, op);
       if (m.assumed) inferredAt.push(i);
@@ -139,6 +140,21 @@ function unchangedPages(m: Machine, proc: number, before: ObservedStep, after: O
     for (let k = 0; k < b.length; k++) if (a[k] === b[k]) same.add(r.start + k);
   }
   return same;
+}
+
+/** For a collapse step of a trace: the absolute pages of process `proc` that the observation after
+ *  the op shows present, the evidence of the swap-ins a collapse that then failed already did
+ *  (Machine.swapInBeforeFailedCollapse). Undefined when the step observed nothing of the process. */
+function presentPages(m: Machine, proc: number, after: ObservedStep): Set<number> | undefined {
+  const now = own(after?.pages, String(proc));
+  const p = m.procs[proc];
+  if (!now || !p) return undefined;
+  const present = new Set<number>();
+  for (const [name, r] of p.regions) {
+    const b = own(now, name);
+    if (b) b.forEach((s, k) => { if (s[0] === 'P') present.add(r.start + k); });
+  }
+  return present;
 }
 
 /** The registration decisions of the VMAs an op is about to act on (PredictedStep.opReg): those
