@@ -46,10 +46,17 @@ export type Prot = 'none' | 'r' | 'rw';
 /** Recent history of rule ids that decided an entry's bits (most recent last, bounded). */
 export type Why = string[];
 const WHY_MAX = 6;
+/** the last history withRule extended, the rule and the result: an op changing many entries
+ *  that share one history (a clear_refs, a fork, a PMD split) extends it once and the entries
+ *  share the result. Histories are never changed once built (every change makes a new one), so
+ *  sharing is safe; reset per prediction (resetClock) so that no two predictions share one. */
+let memoIn: Why | undefined, memoId = '', memoOut: Why = [];
 export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
+  if (why === memoIn && id === memoId) return memoOut;
   const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
   w.push(id);
+  memoIn = why; memoId = id; memoOut = w;
   return w;
 }
 
@@ -61,7 +68,7 @@ export function withRule(why: Why, id: string): Why {
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; }
+export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
