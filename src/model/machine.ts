@@ -673,13 +673,13 @@ export class Machine implements htlb.HugetlbHost {
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (p.ptes.get(i)?.t === 'guard') {
+      if (p.ptes.peek(i)?.t === 'guard') {
         // R-GRD-3: a fault on a guard marker is VM_FAULT_SIGSEGV (mm/memory.c handle_pte_marker)
         this.rule('R-GRD-3');
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
         // R-FLT-15: a fault past the end of the shmem object (shared anon grown by mremap) is SIGBUS
         this.rule('R-FLT-15');
         p.alive = false;
@@ -781,10 +781,11 @@ export class Machine implements htlb.HugetlbHost {
 
   private readPage(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
-    if (p.pmds.get(b)?.t === 'huge') return;
+    // peek: a read that finds its page mapped changes nothing (no stamp for the observer)
+    if (p.pmds.peek(b)?.t === 'huge') return;
     if (!p.ptes.has(page) && this.shmemHugeFault(p, v, page, false)) return;
+    if (p.ptes.peek(page)?.t === 'present') return;
     const e = p.ptes.get(page);
-    if (e?.t === 'present') return;
     if (e?.t === 'swap') {
       if (this.swapInFolio(p, v, page, false)) return;
       // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
@@ -1813,8 +1814,8 @@ export class Machine implements htlb.HugetlbHost {
       if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
       // R-GRD-3: the GUP fault on a guard marker is VM_FAULT_SIGSEGV, which populate returns as
       // -EFAULT (mm/gup.c faultin_page -> vm_fault_to_errno; measured on 6.18)
-      if (p.ptes.get(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+      if (p.ptes.peek(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
         // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
         this.rule('R-POP-2');
         return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
