@@ -8,7 +8,7 @@ import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
 import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
-  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, mapcount, newProc,
+  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -254,7 +254,7 @@ export class Machine implements htlb.HugetlbHost {
       if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at), v); }
     }
     this.rule('R-MUNMAP-2');
-    const tail: Vma = { ...v, start: at, pgoff: v.pgoff + (at - v.start) };
+    const tail = vmaWith(v, { start: at, pgoff: v.pgoff + (at - v.start) });
     v.end = at;
     p.vmas.push(tail);
     this.sortVmas(p);
@@ -328,7 +328,7 @@ export class Machine implements htlb.HugetlbHost {
       sd = src.sd; // R-MERGE-2
       why = withRule(src.sdWhy, this.rule(this.mut('B-1') ? 'R-MERGE-1' : 'R-MERGE-2'));
     }
-    const merged: Vma = { ...a, end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma, forkedChain: a.forkedChain || b.forkedChain };
+    const merged = vmaWith(a, { end: b.end, sd, sdWhy: why, anonVma: a.anonVma || b.anonVma, forkedChain: a.forkedChain || b.forkedChain });
     // VM_MAYBE_GUARD is sticky like VM_SOFTDIRTY (VMA_STICKY_FLAGS): the merge keeps it
     if (a.maybeGuard || b.maybeGuard) merged.maybeGuard = true;
     p.vmas = p.vmas.filter((x) => x !== a && x !== b);
@@ -552,12 +552,12 @@ export class Machine implements htlb.HugetlbHost {
     const obj: ShmObj | null = op.kind === 'anon' || op.kind === 'hugetlb' ? null
       : { id: this.nextId++, pages: new Map(), size: op.kind === 'shared-anon' || op.kind === 'hugetlb-shared' ? op.pages : MEMFD_PAGES, huge: new Set() };
     this.rule('R-MMAP-4');
-    const v: Vma = {
+    const v = vmaWith({
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
       // private writable mappings are accounted (mm/mmap.c accountable_mapping)
       account: op.kind === 'anon' || op.kind === 'memfd-private', forkedChain: false,
       thp: op.thp ?? false, obj, pgoff: 0, regWhy: [], maybeGuard: false,
-    };
+    });
     p.vmas.push(v);
     this.sortVmas(p);
     p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
@@ -676,13 +676,13 @@ export class Machine implements htlb.HugetlbHost {
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (p.ptes.get(i)?.t === 'guard') {
+      if (p.ptes.peek(i)?.t === 'guard') {
         // R-GRD-3: a fault on a guard marker is VM_FAULT_SIGSEGV (mm/memory.c handle_pte_marker)
         this.rule('R-GRD-3');
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
         // R-FLT-15: a fault past the end of the shmem object (shared anon grown by mremap) is SIGBUS
         this.rule('R-FLT-15');
         p.alive = false;
@@ -784,10 +784,11 @@ export class Machine implements htlb.HugetlbHost {
 
   private readPage(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
-    if (p.pmds.get(b)?.t === 'huge') return;
+    // peek: a read that finds its page mapped changes nothing (no stamp for the observer)
+    if (p.pmds.peek(b)?.t === 'huge') return;
     if (!p.ptes.has(page) && this.shmemHugeFault(p, v, page, false)) return;
+    if (p.ptes.peek(page)?.t === 'present') return;
     const e = p.ptes.get(page);
-    if (e?.t === 'present') return;
     if (e?.t === 'swap') {
       if (this.swapInFolio(p, v, page, false)) return;
       // R-SWIN-1: swap-in keeps soft-dirty and wp; writable only if no fault is needed
@@ -1091,7 +1092,7 @@ export class Machine implements htlb.HugetlbHost {
       // anon_vma_fork gives every child VMA an anon_vma of its own (mm/rmap.c): child VMAs that
       // shared one in the parent no longer merge with each other
       // the child's registration (kept or dropped) is R-FORK-1's decision: its provenance (attribution)
-      const cv: Vma = { ...v, uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0, regWhy: v.uffd ? withRule(v.regWhy, 'R-FORK-1') : v.regWhy };
+      const cv = vmaWith(v, { uffd, forkedChain: !!v.anonVma, anonVma: v.anonVma ? this.nextId++ : 0, regWhy: v.uffd ? withRule(v.regWhy, 'R-FORK-1') : v.regWhy });
       child.vmas.push(cv);
       if (htlb.isHugetlbVma(v)) { htlb.forkVma(this, p, child, v, cv); continue; }
       // R-FORK-2: vma_needs_copy
@@ -1108,7 +1109,7 @@ export class Machine implements htlb.HugetlbHost {
           if (pmd.pages && !pmd.pages[0].anon) continue; // R-FORK-6: shmem PMDs are not copied
           const id = this.rule('R-FORK-6');
           if (cow) pmd.writable = false;
-          child.pmds.set(b, { ...pmd, wp: pmd.wp && keepWp, why: withRule(pmd.why, id) });
+          child.pmds.set(b, hugePmdWith(pmd, { wp: pmd.wp && keepWp, why: withRule(pmd.why, id) }));
         } else child.pmds.set(b, { t: 'table' });
       }
       for (let i = v.start; i < v.end; i++) {
@@ -1121,11 +1122,11 @@ export class Machine implements htlb.HugetlbHost {
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, { ...e, wp, writable: cow ? false : e.writable, why });
+          child.ptes.set(i, pteWith(e, { wp, writable: cow ? false : e.writable, why }));
         } else if (e.t === 'swap') {
           const id = this.rule('R-FORK-5');
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, { ...e, wp: e.wp && (keepWp || this.mut('B-10')), why });
+          child.ptes.set(i, pteWith(e, { wp: e.wp && (keepWp || this.mut('B-10')), why }));
         } else if (e.t === 'guard') {
           if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, [this.rule('R-GRD-5')]); continue; }
           // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
@@ -1133,7 +1134,7 @@ export class Machine implements htlb.HugetlbHost {
           child.ptes.set(i, { t: 'guard', wp: false, sd: false, why: withRule(e.why, this.rule('R-GRD-5')) });
         } else if (keepWp || this.mut('B-12')) {
           // copy_pte_marker + make_pte_marker builds a fresh marker: the swp soft-dirty bit is lost
-          child.ptes.set(i, { ...e, sd: false, why: withRule(e.why, this.rule('R-FORK-5')) });
+          child.ptes.set(i, pteWith(e, { sd: false, why: withRule(e.why, this.rule('R-FORK-5')) }));
         } else child.gone.set(i, [this.rule('R-FORK-1'), this.rule('R-FORK-5')]);
       }
     }
@@ -1739,7 +1740,7 @@ export class Machine implements htlb.HugetlbHost {
 
   private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
     const clearUffd = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear && !this.mut('B-21');
-    const nv: Vma = { ...v, start: v.start + delta, end: v.end + delta, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) };
+    const nv = vmaWith(v, { start: v.start + delta, end: v.end + delta, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
     if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
       this.rule('R-MRM-6');
       nv.regWhy = withRule(v.regWhy, 'R-MRM-6');
@@ -1758,7 +1759,7 @@ export class Machine implements htlb.HugetlbHost {
         if (full) {
           const id = this.rule('R-MRM-2');
           p.pmds.delete(b);
-          p.pmds.set(db, { ...pmd, sd: true, wp: pmd.wp && !clearUffd, why: withRule(pmd.why, id) });
+          p.pmds.set(db, hugePmdWith(pmd, { sd: true, wp: pmd.wp && !clearUffd, why: withRule(pmd.why, id) }));
           continue;
         }
         this.splitPmd(p, b, v);
@@ -1773,7 +1774,7 @@ export class Machine implements htlb.HugetlbHost {
           const e = p.ptes.get(i);
           if (!e) continue;
           p.ptes.delete(i);
-          p.ptes.set(i + delta, { ...e, why: withRule(e.why, id) }); // relinked: every bit as it was
+          p.ptes.set(i + delta, pteWith(e, { why: withRule(e.why, id) })); // relinked: every bit as it was
         }
         continue; // the table itself moved: the old range is a PMD hole, also with DONTUNMAP
       }
@@ -1790,8 +1791,8 @@ export class Machine implements htlb.HugetlbHost {
         let why = withRule(e.why, id);
         if (gated) why = withRule(why, 'R-MRM-3');
         if (clearUffd || v.uffd) why = withRule(why, 'R-MRM-6');
-        if (e.t === 'marker') p.ptes.set(i + delta, { ...e, sd, why });
-        else p.ptes.set(i + delta, { ...e, sd, wp: e.wp && !clearUffd, why } as Pte);
+        if (e.t === 'marker') p.ptes.set(i + delta, pteWith(e, { sd, why }));
+        else p.ptes.set(i + delta, pteWith(e, { sd, wp: e.wp && !clearUffd, why }));
       }
     }
     p.vmas.push(nv);
@@ -1835,8 +1836,8 @@ export class Machine implements htlb.HugetlbHost {
       if (v.prot === 'none' || (write && v.prot !== 'rw')) { this.rule('R-POP-2'); return 'EINVAL'; }
       // R-GRD-3: the GUP fault on a guard marker is VM_FAULT_SIGSEGV, which populate returns as
       // -EFAULT (mm/gup.c faultin_page -> vm_fault_to_errno; measured on 6.18)
-      if (p.ptes.get(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.get(i)?.t !== 'present' && p.pmds.get(blockOf(i))?.t !== 'huge') {
+      if (p.ptes.peek(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
         // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
         this.rule('R-POP-2');
         return this.mut('M-15') ? 'EINVAL' : 'EFAULT';

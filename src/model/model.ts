@@ -181,16 +181,19 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   if (!m.k.pagemapScan) return { rc: 'ENOTTY' };
   const [start, end] = m.range(p, op);
   const input: ScanPage[] = [];
-  const vmaIds = new Map<object, number>();
+  // one ScanVma per VMA, shared by its pages (the scan reads them, never changes them)
+  const scanVmas = new Map<object, ScanVma>();
   const unreg = new Set<number>(); // ScanVma ids of VMAs a recorded decision left unregistered
   for (let i = start; i < end; i++) {
     const v = m.vmaAt(p, i);
     if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
-    if (!vmaIds.has(v)) { vmaIds.set(v, vmaIds.size + 1); if (regDecision(v)?.startsWith('-')) unreg.add(vmaIds.size); }
-    const sv: ScanVma = {
-      id: vmaIds.get(v)!, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd,
-      wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13'),
-    };
+    let sv = scanVmas.get(v);
+    if (!sv) {
+      const id = scanVmas.size + 1;
+      if (regDecision(v)?.startsWith('-')) unreg.add(id);
+      sv = { id, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd, wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13') };
+      scanVmas.set(v, sv);
+    }
     input.push({ vma: sv, entry: scanEntry(p, i) });
   }
   const scanInput: ScanInput = {

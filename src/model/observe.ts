@@ -322,8 +322,8 @@ function sameVmas(vmas: readonly Vma[], r: Region, v: RegionView): boolean {
 /** Record in view `v` the VMAs over region r (sameVmas compares against them). */
 function vmasOf(vmas: readonly Vma[], r: Region, v: RegionView): void {
   const end = r.start + r.pages;
-  v.vmas = [];
-  v.vmaNums = [];
+  v.vmas.length = 0; // the view's own lists (nextView hands a replaced view's on)
+  v.vmaNums.length = 0;
   for (const x of vmas) {
     if (x.end <= r.start) continue;
     if (x.start >= end) break;
@@ -364,13 +364,23 @@ function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: nu
     contentWhys = new Array(n);
     for (let k = 0; k < n; k++) { const w = whyRefs[k]; contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]); }
   }
+  // the walk's own arrays (codes, vals, whyRefs, deps) are the observer's alone: the previous
+  // view's, of the same size, are dead once this one replaces it (only its identity is compared,
+  // observeProc), so they are overwritten rather than copied anew
+  let vc: Int32Array, vv: Float64Array, vw: (readonly string[] | undefined | null)[], vd: (Page | undefined)[];
+  if (prev) {
+    vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps;
+    if (letters || classes) vc.set(codes.subarray(0, n));
+    if (values) vv.set(vals.subarray(0, n));
+    if (whys) for (let k = 0; k < n; k++) vw[k] = whyRefs[k];
+    if (deps) { const sd = s.deps; for (let k = 0; k < n; k++) vd[k] = sd[k]; }
+  } else {
+    vc = codes.slice(0, n); vv = vals.slice(0, n); vw = whyRefs.slice(0, n); vd = s.deps.slice(0, n);
+  }
   return {
-    width, start: 0, n, at: 0, exact: true, vmas: [], vmaNums: [],
+    width, start: 0, n, at: 0, exact: true, vmas: prev ? prev.vmas : [], vmaNums: prev ? prev.vmaNums : [],
     any: letters || classes ? anyOf(codes, n) : prev!.any,
-    codes: letters || classes ? codes.slice(0, n) : prev!.codes,
-    vals: values ? vals.slice(0, n) : prev!.vals,
-    whyRefs: whys ? whyRefs.slice(0, n) : prev!.whyRefs,
-    deps: deps ? s.deps.slice(0, n) : prev!.deps,
+    codes: vc, vals: vv, whyRefs: vw, deps: vd,
     strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
   };
 }

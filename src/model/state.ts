@@ -46,10 +46,17 @@ export type Prot = 'none' | 'r' | 'rw';
 /** Recent history of rule ids that decided an entry's bits (most recent last, bounded). */
 export type Why = string[];
 const WHY_MAX = 6;
+/** the last history withRule extended, the rule and the result: an op changing many entries
+ *  that share one history (a clear_refs, a fork, a PMD split) extends it once and the entries
+ *  share the result. Histories are never changed once built (every change makes a new one), so
+ *  sharing is safe; reset per prediction (resetClock) so that no two predictions share one. */
+let memoIn: Why | undefined, memoId = '', memoOut: Why = [];
 export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
+  if (why === memoIn && id === memoId) return memoOut;
   const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
   w.push(id);
+  memoIn = why; memoId = id; memoOut = w;
   return w;
 }
 
@@ -61,7 +68,7 @@ export function withRule(why: Why, id: string): Why {
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; }
+export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
@@ -165,7 +172,20 @@ export interface Vma {
   forkedChain: boolean;
   /** VM_MAYBE_GUARD (smaps `gu`): a guard was installed in it once; sticky, never cleared; makes
    *  fork copy its page tables (R-GRD-1, R-GRD-5) */
-  maybeGuard?: boolean;
+  maybeGuard: boolean;
+}
+
+/** A VMA with every field of `v` except those `changes` sets: how the machine makes every VMA (a
+ *  new mapping, a split's tail, a merge, a fork's copy, an mremap move), so that all VMAs have one
+ *  object shape (the same fields in the same order) and the code reading them stays monomorphic
+ *  (an object spread gives each copy site its own hidden class). */
+export function vmaWith(v: Vma, changes: Partial<Vma> = {}): Vma {
+  const c = { ...v, ...changes };
+  return {
+    start: c.start, end: c.end, kind: c.kind, prot: c.prot, sd: c.sd, sdWhy: c.sdWhy, anonVma: c.anonVma,
+    uffd: c.uffd, thp: c.thp, obj: c.obj, pgoff: c.pgoff, regWhy: c.regWhy, account: c.account,
+    forkedChain: c.forkedChain, maybeGuard: c.maybeGuard,
+  };
 }
 
 export type Pte =
@@ -176,6 +196,19 @@ export type Pte =
    *  whose access is SIGSEGV; `wp`/`sd` are its swp uffd-wp / soft-dirty bits (set by a
    *  PAGEMAP_SCAN arming, an mremap move) */
   | { t: 'guard'; wp: boolean; sd: boolean; why: Why };
+
+/** A PTE with every field of `e` except those `changes` sets, built as the machine builds each
+ *  kind fresh (the same fields in the same order), so that a copy (fork, mremap) has its kind's
+ *  one object shape rather than one per copy site (an object spread's own hidden class). */
+export function pteWith<P extends Pte>(e: P, changes: Partial<P>): P {
+  const c = { ...e, ...changes } as Pte;
+  switch (c.t) {
+    case 'present': return { t: 'present', page: c.page, wp: c.wp, sd: c.sd, writable: c.writable, dirty: c.dirty, why: c.why } as P;
+    case 'swap': return { t: 'swap', page: c.page, wp: c.wp, sd: c.sd, why: c.why } as P;
+    case 'marker': return { t: 'marker', sd: c.sd, why: c.why } as P;
+    case 'guard': return { t: 'guard', wp: c.wp, sd: c.sd, why: c.why } as P;
+  }
+}
 
 /** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
 export const PTE_CHUNK = 64;
@@ -370,6 +403,13 @@ export interface HugePmd {
   why: Why;
 }
 export type Pmd = HugePmd | { t: 'table' };
+
+/** A huge PMD with every field of `h` except those `changes` sets, in the order the machine builds
+ *  one fresh: one object shape for every huge PMD (see pteWith). */
+export function hugePmdWith(h: HugePmd, changes: Partial<HugePmd>): HugePmd {
+  const c = { ...h, ...changes };
+  return { t: 'huge', pages: c.pages, wp: c.wp, sd: c.sd, writable: c.writable, dirty: c.dirty, why: c.why };
+}
 
 export interface Region { start: number; pages: number; hugetlb?: boolean }
 
