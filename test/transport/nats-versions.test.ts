@@ -63,19 +63,25 @@ async function preBatchWorker(url: string, beats = true): Promise<{ stop: () => 
   return { refused, stop: async () => { stopping = true; clearInterval(timer); await loop.catch(() => undefined); await nc.close(); } };
 }
 
+/** A nats-server, a coordinator (campaign `campaign`, concurrency 4, its events into `events`) and a
+ *  batching worker announced by hand (it takes nothing): the next jobs go out as one batch. */
+async function coordinatorBesideBatchingWorker(campaign: string, events?: FarmEvent[]) {
+  const server = await startNatsServer();
+  cleanup.push(() => server.dispose());
+  const a = await NatsTransport.connect(server.url, {}, { campaign, concurrency: 4, onEvent: events ? (e) => events.push(e) : undefined });
+  cleanup.push(() => a.close());
+  const nc = await connectNats(server.url);
+  cleanup.push(() => nc.close());
+  nc.publish(HEARTBEAT_SUBJECT, JSON.stringify({ id: 'w-new', host: 'h', pid: 2, target: TARGET, threads: 2, caps: {}, busy: 0, done: 0, refused: 0, started: 0, intervalMs: 60_000, batch: 4, protocol: 2 }));
+  await nc.flush();
+  await until(() => a.workers(TARGET).length === 1);
+  return { a, server };
+}
+
 describe.skipIf(!!missing)('mixed farm versions (real nats-server)', () => {
   it('a pre-batch worker is named once with both versions, gets single jobs, and a batch it refused goes back to the queue: no job lost, no fault', async () => {
-    const server = await startNatsServer();
-    cleanup.push(() => server.dispose());
     const events: FarmEvent[] = [];
-    const a = await NatsTransport.connect(server.url, {}, { campaign: 'mixed', concurrency: 4, onEvent: (e) => events.push(e) });
-    cleanup.push(() => a.close());
-    // a batching worker announced (by hand, it takes nothing): the next jobs go out as one batch
-    const nc = await connectNats(server.url);
-    cleanup.push(() => nc.close());
-    nc.publish(HEARTBEAT_SUBJECT, JSON.stringify({ id: 'w-new', host: 'h', pid: 2, target: TARGET, threads: 2, caps: {}, busy: 0, done: 0, refused: 0, started: 0, intervalMs: 60_000, batch: 4, protocol: 2 }));
-    await nc.flush();
-    await until(() => a.workers(TARGET).length === 1);
+    const { a, server } = await coordinatorBesideBatchingWorker('mixed', events);
     const batched = [1, 2, 3, 4].map((i) => a.run({ id: `b${i}`, target: TARGET, case: tiny(i) }));
     await until(() => a.stats.messages === 1);
     expect(a.stats).toMatchObject({ published: 4, messages: 1 });
@@ -108,15 +114,7 @@ describe.skipIf(!!missing)('mixed farm versions (real nats-server)', () => {
   }, 60_000);
 
   it('a batch refused again and again (the old worker never announced itself) ends in a bounded fault naming both versions, never a lost job', async () => {
-    const server = await startNatsServer();
-    cleanup.push(() => server.dispose());
-    const a = await NatsTransport.connect(server.url, {}, { campaign: 'silent', concurrency: 4 });
-    cleanup.push(() => a.close());
-    const nc = await connectNats(server.url);
-    cleanup.push(() => nc.close());
-    nc.publish(HEARTBEAT_SUBJECT, JSON.stringify({ id: 'w-new', host: 'h', pid: 2, target: TARGET, threads: 2, caps: {}, busy: 0, done: 0, refused: 0, started: 0, intervalMs: 60_000, batch: 4, protocol: 2 }));
-    await nc.flush();
-    await until(() => a.workers(TARGET).length === 1);
+    const { a, server } = await coordinatorBesideBatchingWorker('silent');
     const old = await preBatchWorker(server.url, false);
     cleanup.push(() => old.stop());
     const res = await Promise.all([1, 2].map((i) => a.run({ id: `b${i}`, target: TARGET, case: tiny(i) })));
