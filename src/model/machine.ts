@@ -277,7 +277,7 @@ export class Machine implements htlb.HugetlbHost {
     for (const [a, b, o] of [[v, next, next], [prev, v, prev]] as const) {
       if (!a || !b || !o || !o.anonVma || o.forkedChain) continue;
       if (a.kind !== b.kind || a.thp !== b.thp || a.account !== b.account || (a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) continue;
-      if (a.obj !== b.obj || (a.obj && a.pgoff + (a.end - a.start) !== b.pgoff)) continue;
+      if (a.obj !== b.obj || ((a.obj || isAnonVma(a)) && a.pgoff + (a.end - a.start) !== b.pgoff)) continue;
       this.rule('R-MERGE-4');
       v.anonVma = o.anonVma;
       return;
@@ -295,7 +295,9 @@ export class Machine implements htlb.HugetlbHost {
     if (intoNext && !this.k.anonMergeIntoUnfaultedNext && a.anonVma && !b.anonVma) return false;
     if ((a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) return false;
     if (a.obj !== b.obj) return false;
-    if (a.obj && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
+    // vm_pgoff must continue for every VMA (can_vma_merge_after/before), anonymous ones too: an
+    // anonymous VMA that mremap moved after its first fault keeps its old pgoff (copy_vma)
+    if ((a.obj || isAnonVma(a)) && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
     if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
     return true;
   }
@@ -556,7 +558,9 @@ export class Machine implements htlb.HugetlbHost {
       start, end, kind: op.kind, prot: 'rw', sd: true, sdWhy: [this.rule('R-MMAP-1')], anonVma: 0, uffd: null,
       // private writable mappings are accounted (mm/mmap.c accountable_mapping)
       account: op.kind === 'anon' || op.kind === 'memfd-private', forkedChain: false,
-      thp: op.thp ?? false, obj, pgoff: 0, regWhy: [], maybeGuard: false,
+      // an anonymous mapping's vm_pgoff is its address in pages (mm/mmap.c do_mmap: pgoff = addr
+      // >> PAGE_SHIFT for MAP_ANONYMOUS|MAP_PRIVATE); a file's (shmem, memfd) is the file offset
+      thp: op.thp ?? false, obj, pgoff: op.kind === 'anon' ? start : 0, regWhy: [], maybeGuard: false,
     });
     p.vmas.push(v);
     this.sortVmas(p);
@@ -1740,7 +1744,11 @@ export class Machine implements htlb.HugetlbHost {
 
   private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
     const clearUffd = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear && !this.mut('B-21');
-    const nv = vmaWith(v, { start: v.start + delta, end: v.end + delta, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
+    // copy_vma (mm/vma.c): an anonymous VMA never faulted (no anon_vma) takes its new address as
+    // vm_pgoff, so it merges at the destination as a fresh mapping would; a faulted one keeps its
+    // pgoff, and so no longer merges with a neighbour whose pgoff is its address
+    const pgoff = isAnonVma(v) && !v.anonVma ? v.start + delta : v.pgoff;
+    const nv = vmaWith(v, { start: v.start + delta, end: v.end + delta, pgoff, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
     if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
       this.rule('R-MRM-6');
       nv.regWhy = withRule(v.regWhy, 'R-MRM-6');

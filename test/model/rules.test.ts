@@ -225,6 +225,20 @@ describe('soft-dirty through mprotect, merges and mremap', () => {
     const q = run('mmap a pages=4 kind=anon\nmprotect a[1] prot=r\nmprotect a[2] prot=none\nmprotect a[1..3) prot=rw\nmremap a pages=5');
     expect(q.steps[4].rc).toBe(0);
   });
+  it('R-MERGE-3 with vm_pgoff (mm/vma.c copy_vma, can_vma_merge_after): an anonymous VMA moved by mremap after its first fault keeps its pgoff and no longer merges with a moved unfaulted neighbour; unfaulted, both take their new address and merge (measured on 6.18: the resizing mremap after the move returns EFAULT only in the first case)', () => {
+    // a split in two by a register of a[0]; the child (no EVENT_FORK) loses the registration, so
+    // the two VMAs differ only by the split. Moved together (same-size MREMAP_FIXED, remap_move),
+    // they merge at the destination when their pgoffs continue; a resize needs one VMA
+    const split = 'mmap a pages=2 kind=anon\nuffd_register a[0]\nfork';
+    const oneFaulted = run(`${split}\np1 write a[0]\np1 mremap a\np1 mremap a pages=3 move=false`, '');
+    expect(oneFaulted.steps[5].rc).toBe('EFAULT');
+    const noneFaulted = run(`${split}\np1 mremap a\np1 mremap a pages=3 move=false`, '');
+    expect(noneFaulted.steps[4].rc).toBe(0);
+    // both faulted: a[1]'s first fault reuses a[0]'s anon_vma (find_mergeable_anon_vma) and both
+    // keep pgoffs that continue
+    const bothFaulted = run(`${split}\np1 write a[0..2)\np1 mremap a\np1 mremap a pages=3 move=false`, '');
+    expect(bothFaulted.steps[5].rc).toBe(0);
+  });
   it('R-MMAP-1: an mmap merging into a cleared neighbour flags the whole merged VMA', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmmap b pages=1 kind=anon after=a');
     expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
