@@ -1547,11 +1547,16 @@ export class Machine implements htlb.HugetlbHost {
     if (this.vmaAt(p, end)?.uffd !== ctx) this.splitAt(p, end);
     // every part of the VMAs the range cut records that registration decided its state
     for (const v of this.vmasIn(p, span[0], span[1])) v.regWhy = withRule(v.regWhy, 'R-REG-1');
+    const changed: Vma[] = [];
     for (const v of this.vmasIn(p, start, end)) {
       if (v.uffd && v.uffd !== ctx) return 'EBUSY';
+      if (v.uffd !== ctx) changed.push(v);
       v.uffd = ctx;
     }
-    for (const v of this.vmasIn(p, start, end)) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    // only the VMAs whose registration changed are modified, each merged with its prev and its
+    // next at once (userfaultfd_register skips the others; vma_modify_flags_uffd ->
+    // vma_merge_existing_range): merging from a skipped VMA would stop one VMA short
+    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, 'target');
     return 0;
   }
 
@@ -1587,13 +1592,17 @@ export class Machine implements htlb.HugetlbHost {
     if (this.vmaAt(p, start)?.uffd) this.splitAt(p, start);
     if (this.vmaAt(p, end)?.uffd) this.splitAt(p, end);
     const id = this.rule('R-UNREG-1');
+    const changed: Vma[] = [];
     for (const v of this.vmasIn(p, start, end)) {
       if (!v.uffd) continue;
       if (!this.mut('B-18')) this.unprotect(p, v, Math.max(start, v.start), Math.min(end, v.end), id);
       v.uffd = null;
       v.regWhy = withRule(v.regWhy, id);
+      changed.push(v);
     }
-    for (const v of this.vmasIn(p, start, end)) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    // only the VMAs it unregistered are modified (userfaultfd_unregister skips unregistered ones;
+    // userfaultfd_clear_vma -> vma_modify_flags_uffd merges each with its prev and next at once)
+    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, 'target');
     return 0;
   }
 

@@ -239,6 +239,15 @@ describe('soft-dirty through mprotect, merges and mremap', () => {
     const bothFaulted = run(`${split}\np1 write a[0..2)\np1 mremap a\np1 mremap a pages=3 move=false`, '');
     expect(bothFaulted.steps[5].rc).toBe(0);
   });
+  it('R-MERGE-3 on (un)register (fs/userfaultfd.c userfaultfd_unregister/_register skip VMAs whose registration does not change; vma_modify_flags_uffd merges a changed one with its prev and next at once): an unregister over an unregistered VMA and a registered one merges all three (measured on 6.18: the resize after it succeeds)', () => {
+    // a[1..3) registered, a[2] unregistered again: three VMAs, the middle one registered. Unregistering
+    // a[0..2) changes only a[1], which merges with a[0] and a[2]: one VMA, so a resize succeeds
+    const p = run('mmap a pages=3 kind=memfd-shared\nuffd_register a[1..3)\nuffd_unregister a[2]\nuffd_unregister a[..2)\nmremap a pages=4 move=false', '');
+    expect(p.steps[4].rc).toBe(0);
+    // the same for a register over a registered VMA and an unregistered one between two registered
+    const q = run('mmap a pages=3 kind=memfd-shared\nuffd_register a\nuffd_unregister a[1]\nuffd_register a[..2)\nmremap a pages=4 move=false', '');
+    expect(q.steps[4].rc).toBe(0);
+  });
   it('R-MMAP-1: an mmap merging into a cleared neighbour flags the whole merged VMA', () => {
     const p = run('mmap a pages=1 kind=anon\nwrite a\nclear_refs value=4\nmmap b pages=1 kind=anon after=a');
     expect(bits(p, 3, 'a', 0)).toBe('P..E.D');
