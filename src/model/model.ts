@@ -130,31 +130,34 @@ function inferZero(obs: ObservedStep, op: OpOf<'read'>): Record<string, number[]
  *  kernel left a large folio whole (Machine.folioLeftWhole). Undefined when either step observed
  *  nothing of the process. */
 function unchangedPages(m: Machine, proc: number, before: ObservedStep, after: ObservedStep): Set<number> | undefined {
-  const was = own(before?.pages, String(proc)), now = own(after?.pages, String(proc));
-  const p = m.procs[proc];
-  if (!was || !now || !p) return undefined;
-  const same = new Set<number>();
-  for (const [name, r] of p.regions) {
-    const a = own(was, name), b = own(now, name);
-    if (!a || !b || a.length !== b.length) continue;
-    for (let k = 0; k < b.length; k++) if (a[k] === b[k]) same.add(r.start + k);
-  }
-  return same;
+  const was = own(before?.pages, String(proc));
+  if (!was) return undefined;
+  return observedPagesWhere(m, proc, after, (s, region, k, pages) => {
+    const a = own(was, region);
+    return !!a && a.length === pages && a[k] === s;
+  });
 }
 
 /** For a collapse step of a trace: the absolute pages of process `proc` that the observation after
  *  the op shows present, the evidence of the swap-ins a collapse that then failed already did
  *  (Machine.swapInBeforeFailedCollapse). Undefined when the step observed nothing of the process. */
 function presentPages(m: Machine, proc: number, after: ObservedStep): Set<number> | undefined {
+  return observedPagesWhere(m, proc, after, (s) => s[0] === 'P');
+}
+
+/** The absolute pages of process `proc` whose letters in the observation after a step pass `keep`
+ *  (the page's letters, its region, its index there, the region's observed size); undefined when
+ *  the step observed nothing of the process. */
+function observedPagesWhere(m: Machine, proc: number, after: ObservedStep, keep: (s: string, region: string, k: number, pages: number) => boolean): Set<number> | undefined {
   const now = own(after?.pages, String(proc));
   const p = m.procs[proc];
   if (!now || !p) return undefined;
-  const present = new Set<number>();
+  const out = new Set<number>();
   for (const [name, r] of p.regions) {
-    const b = own(now, name);
-    if (b) b.forEach((s, k) => { if (s[0] === 'P') present.add(r.start + k); });
+    const strs = own(now, name);
+    if (strs) for (let k = 0; k < strs.length; k++) if (keep(strs[k], name, k, strs.length)) out.add(r.start + k);
   }
-  return present;
+  return out;
 }
 
 /** The registration decisions of the VMAs an op is about to act on (PredictedStep.opReg): those
