@@ -232,6 +232,7 @@ static void reset_case_state(void) {
   nprocs = 0; nctx = 0; g_fork_child = -1; evlen = 0; g_observe_after_op = 0;
   g_anon_orders = 0; memset(g_reg_mthp, 0, sizeof g_reg_mthp);
   for (int i = 0; i < MAXP; i++) cmd_pipe[i][0] = cmd_pipe[i][1] = rep_pipe[i][0] = rep_pipe[i][1] = -1;
+  for (int i = 0; i < MAXP; i++) RX[i].off = RX[i].len = 0;
 }
 
 /* After `x`: the case processes are killed and reaped (their address spaces are torn down
@@ -291,7 +292,7 @@ static void serve_case(void) {
   reset_case_state();
   int procs = 1; /* process numbers are taken by fork ops only */
   for (int i = 0; i < g_ncase_ops; i++) procs += g_ops[i].v[0] == OP_FORK;
-  start_process0(procs); /* S holds no capability, or (event_fork) CAP_SYS_PTRACE parked */
+  start_process0(procs, g_uffd_features >= 0); /* S holds no capability, or (event_fork) CAP_SYS_PTRACE parked */
   if (g_uffd_features >= 0) {
     struct cmd c = { .code = C_UFFD_OPEN, .addr = (uint64_t)g_uffd_features };
     struct rep r;

@@ -366,6 +366,32 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   raise(sig);
 }
 
+/* A case process's side of its command pipe: the supervisor writes a command and the ranges that
+ * follow it in one write (send_cmd, observe_all), so one read takes both. cmd_bytes hands out what
+ * was read and reads on only for the rest. Emptied at every process's start (case_process). */
+static uint8_t g_cmd_in[sizeof(struct cmd) + MAXR * sizeof(struct range)];
+static size_t g_cmd_in_off, g_cmd_in_len;
+
+static int cmd_bytes(void *dst, size_t n) {
+  size_t have = g_cmd_in_len - g_cmd_in_off < n ? g_cmd_in_len - g_cmd_in_off : n;
+  memcpy(dst, g_cmd_in + g_cmd_in_off, have);
+  g_cmd_in_off += have;
+  if (g_cmd_in_off == g_cmd_in_len) g_cmd_in_off = g_cmd_in_len = 0;
+  return have < n ? read_full(cmd_pipe[me][0], (char *)dst + have, n - have) : 0;
+}
+
+/* the next command: one read of whatever the pipe holds, up to a command and its ranges */
+static int read_cmd(struct cmd *c) {
+  while (g_cmd_in_len - g_cmd_in_off < sizeof *c) {
+    if (g_cmd_in_off) { memmove(g_cmd_in, g_cmd_in + g_cmd_in_off, g_cmd_in_len - g_cmd_in_off); g_cmd_in_len -= g_cmd_in_off; g_cmd_in_off = 0; }
+    ssize_t r = read(cmd_pipe[me][0], g_cmd_in + g_cmd_in_len, sizeof g_cmd_in - g_cmd_in_len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    g_cmd_in_len += (size_t)r;
+  }
+  return cmd_bytes(c, sizeof *c);
+}
+
 static void case_process(void) __attribute__((noreturn));
 static void case_process(void) {
   static struct range rs[MAXR];
@@ -382,10 +408,11 @@ static void case_process(void) {
   struct rep hello = { pm_fd < 0 ? errno : 0, 0, (int64_t)getpid() };
   if (write_full(rep_pipe[me][1], &hello, sizeof hello)) _exit(111);
   g_obs_after = 0; g_staged_len = 0; /* a forked child starts with nothing pending */
+  g_cmd_in_off = g_cmd_in_len = 0;
   for (;;) {
     struct cmd c;
-    if (read_full(cmd_pipe[me][0], &c, sizeof c)) _exit(112);
-    if (c.c < 0 || c.c > MAXR || (c.c && read_full(cmd_pipe[me][0], g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
+    if (read_cmd(&c)) _exit(112);
+    if (c.c < 0 || c.c > MAXR || (c.c && cmd_bytes(g_obs_ranges, (size_t)c.c * sizeof g_obs_ranges[0]))) _exit(113);
     g_obs_after = cmd_observes_after(c.code) ? c.c : 0;
     /* a process that could hold a parked CAP_SYS_PTRACE (process 0 of an event_fork case) gives
      * it up at its first command, whatever that is: proc_uffd_open drops it itself */
@@ -491,7 +518,7 @@ static void case_process(void) {
       continue;
     }
     case C_OBSERVE: /* a: number of ranges that follow; b: also read the content back */
-      if (c.a < 0 || c.a > MAXR || read_full(cmd_pipe[me][0], rs, (size_t)c.a * sizeof rs[0])) _exit(113);
+      if (c.a < 0 || c.a > MAXR || cmd_bytes(rs, (size_t)c.a * sizeof rs[0])) _exit(113);
       observe(rs, c.a, c.b);
       continue;
     default: err = ENOSYS;
@@ -528,9 +555,17 @@ static uint8_t *obs_buf;
  * VM_DONTCOPY, skipped by dup_mmap). A long-lived supervisor keeps them faulted in across cases;
  * inherited, every fork of process 0 would write-protect the pages the supervisor wrote (a
  * copy-on-write fault at its next write to each). Only the supervisor touches them. */
+/* What the supervisor read from a process's reply pipe and not yet used: a reply is read with as
+ * much of what follows it as the pipe holds (its payload, and after an op the observation the
+ * process sent in the same write), so that one wakeup costs one poll and one read, not one per
+ * part (wait_reply, read_payload). Emptied at every case's start (reset_case_state). */
+#define RX_CAP ((size_t)1 << 16)
+struct rx { uint8_t *b; size_t off, len; };
+static struct rx RX[MAXP];
+
 static void alloc_supervisor_arrays(void) {
   size_t planes = (size_t)MAXP * MAXR * MAXPAGES;
-  size_t len = planes * (1 + 1 + 8 + 1) + OBS_BUF_BYTES;
+  size_t len = planes * (1 + 1 + 8 + 1) + OBS_BUF_BYTES + MAXP * RX_CAP;
   uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) fatal("mmap of the supervisor's arrays (%zu bytes): %s", len, strerror(errno));
   if (madvise(m, len, MADV_DONTFORK)) fatal("MADV_DONTFORK: %s", strerror(errno));
@@ -539,6 +574,7 @@ static void alloc_supervisor_arrays(void) {
   cur_obs = (void *)(m + planes * 9);
   cur_known = (void *)(m + planes * 10);
   obs_buf = m + planes * 11;
+  for (int p = 0; p < MAXP; p++) RX[p].b = obs_buf + OBS_BUF_BYTES + (size_t)p * RX_CAP;
 }
 /* this op's observation becomes the previous one: only the pages regions have (the arrays are sized
  * for the largest geometry, 2 MiB each: copying them whole after every op cost 5x in throughput) */
@@ -633,6 +669,13 @@ static int death_signal(int p) {
  * or the signal (SIGSEGV, SIGBUS) that its own access raised when the process died instead. */
 static int wait_reply(int p, struct rep *r) {
   for (;;) {
+    struct rx *x = &RX[p];
+    if (x->len - x->off >= sizeof *r) { /* read with an earlier reply, or complete now */
+      memcpy(r, x->b + x->off, sizeof *r);
+      x->off += sizeof *r;
+      if (x->off == x->len) x->off = x->len = 0;
+      return 0;
+    }
     struct pollfd fds[2 + MAXCTX];
     int n = 0;
     fds[n].fd = rep_pipe[p][0]; fds[n++].events = POLLIN;
@@ -643,8 +686,13 @@ static int wait_reply(int p, struct rep *r) {
     if (k == 0) { check_stopped(); continue; }
     for (int i = 0; i < nctx; i++) if (fds[2 + i].revents) drain_ctx(i);
     if (fds[0].revents & POLLIN) {
-      if (read_full(rep_pipe[p][0], r, sizeof *r)) fatal("reply pipe of process %d broke", p);
-      return 0;
+      struct rx *x = &RX[p];
+      if (x->off) { memmove(x->b, x->b + x->off, x->len - x->off); x->len -= x->off; x->off = 0; }
+      ssize_t got = read(rep_pipe[p][0], x->b + x->len, RX_CAP - x->len);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) fatal("reply pipe of process %d broke", p);
+      x->len += (size_t)got;
+      continue;
     }
     if (fds[1].revents) return death_signal(p);
   }
@@ -653,6 +701,11 @@ static int wait_reply(int p, struct rep *r) {
 /* The payload after a reply header: a process killed or stopped half-way is a fault, not a hang. */
 static void read_payload(int p, void *buf, size_t len) {
   char *b = buf;
+  struct rx *x = &RX[p];
+  size_t have = x->len - x->off < len ? x->len - x->off : len; /* read with the reply (wait_reply) */
+  memcpy(b, x->b + x->off, have);
+  b += have; len -= have; x->off += have;
+  if (x->off == x->len) x->off = x->len = 0;
   while (len) {
     struct pollfd fds[2] = { { rep_pipe[p][0], POLLIN, 0 }, { P[p].pidfd, POLLIN, 0 } };
     int k = poll(fds, 2, STOP_CHECK_MS);
@@ -689,16 +742,18 @@ static int ranges_of(int p, struct range *rs) {
   return n;
 }
 
+/* a command and the ranges that follow it (an observation's, cmd.c or C_OBSERVE's cmd.a), in one write */
+static struct { struct cmd c; struct range rs[MAXR]; } g_cmd_msg;
+
 static void send_cmd(int p, struct cmd *c) {
-  static struct { struct cmd c; struct range rs[MAXR]; } m;
   int n = 0;
   c->c = 0;
   if (g_observe_after_op && cmd_observes_after(c->code)) {
-    n = ranges_of(p, m.rs);
+    n = ranges_of(p, g_cmd_msg.rs);
     if (n) { c->c = n; P[p].observed = 1; }
   }
-  m.c = *c;
-  if (write_full(cmd_pipe[p][1], &m, sizeof m.c + (size_t)n * sizeof m.rs[0])) fatal("command pipe of process %d broke", p);
+  g_cmd_msg.c = *c;
+  if (write_full(cmd_pipe[p][1], &g_cmd_msg, sizeof g_cmd_msg.c + (size_t)n * sizeof g_cmd_msg.rs[0])) fatal("command pipe of process %d broke", p);
 }
 
 /* run a command in process p; returns "0", an errno name or a signal name. Only an access to the
@@ -725,12 +780,13 @@ static void start_process(int p, pid_t pid) {
   if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
 }
 
-/* the command pipes and the userfaultfd socket of the case's processes (procs: how many the case
- * can have, 1 + its fork ops), then process 0 itself */
-static void start_process0(int procs) {
+/* the command pipes and (uffd_case) the userfaultfd socket of the case's processes (procs: how many
+ * the case can have, 1 + its fork ops), then process 0 itself */
+static void start_process0(int procs, int uffd_case) {
   for (int i = 0; i < procs && i < MAXP; i++)
     if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
-  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
+  /* the socket process 0 hands its userfaultfd over on (proc_uffd_open): only a case that opens one */
+  if (uffd_case && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
   for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
 
   g_supervisor = getpid();
@@ -745,13 +801,11 @@ static void start_process0(int procs) {
 
 /* every live process reads the pagemap codes of all its known regions into cur_obs */
 static void observe_all(void) {
-  static struct range rs[MAXR];
   for (int p = 0; p < nprocs; p++) {
     if (!P[p].alive || P[p].observed) continue; /* observed: its observation is on the way already */
-    int n = ranges_of(p, rs);
-    struct cmd c = { .code = C_OBSERVE, .a = n, .b = 1 };
-    send_cmd(p, &c);
-    if (n && write_full(cmd_pipe[p][1], rs, (size_t)n * sizeof rs[0])) fatal("command pipe of process %d broke", p);
+    int n = ranges_of(p, g_cmd_msg.rs);
+    g_cmd_msg.c = (struct cmd){ .code = C_OBSERVE, .a = n, .b = 1 }; /* c = 0: send_cmd's observe-after is never on here */
+    if (write_full(cmd_pipe[p][1], &g_cmd_msg, sizeof g_cmd_msg.c + (size_t)n * sizeof g_cmd_msg.rs[0])) fatal("command pipe of process %d broke", p);
   }
   uint8_t *buf = obs_buf;
   for (int p = 0; p < nprocs; p++) {
