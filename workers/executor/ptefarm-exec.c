@@ -273,6 +273,7 @@ static void supervisor_main(int keep_ptrace) {
   if (keep_ptrace && park_ptrace()) fatal("capset: %s", strerror(errno));
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* credential changes reset it */
   if (getppid() != g_main_pid) fatal("the executor ended before the case started");
+  start_zygote();
   alloc_supervisor_arrays();
   for (;;) {
     struct case_msg m;

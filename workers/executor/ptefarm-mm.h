@@ -639,12 +639,14 @@ static void drain_all(void) { for (int i = 0; i < nctx; i++) drain_ctx(i); }
 /* A case process stopped from outside (SIGSTOP, SIGTSTP, ...) would stall the case until the
  * wall-clock limit and is no longer running the case as written: a fault, reported at once.
  * waitid(WSTOPPED) without WEXITED consumes only stop reports. */
+static pid_t g_zygote; /* the supervisor's child that forks each case's process 0 (start_zygote) */
 static void check_stopped(void) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
   if (waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG) || !si.si_pid) return;
   int who = -1;
   for (int q = 0; q < nprocs; q++) if (P[q].pid == si.si_pid) who = q;
+  if (who < 0 && si.si_pid == g_zygote) fatal("zygote stopped by %s from outside the case", signame(si.si_status));
   fatal("case process %d stopped by %s from outside the case", who, signame(si.si_status));
 }
 
@@ -780,23 +782,127 @@ static void start_process(int p, pid_t pid) {
   if (hello.err) fatal("process %d cannot open its pagemap: %s", p, strerror(hello.err));
 }
 
+/* ---- the zygote: where every case's process 0 is forked from ---------------------------------- */
+/* A fork makes every page the parent has mapped copy-on-write in both. Forked from the
+ * supervisor, process 0 cost the supervisor a copy-on-write fault for every page of its own it
+ * wrote during the case (its stack, stdio buffer, tables: about 17 per case, each tens of
+ * microseconds under a hypervisor). So process 0 is forked from the zygote (Z) instead: a child
+ * of the supervisor, forked once before the supervisor serves any case, which does nothing but
+ * wait for the next case's descriptors and fork. It forks with CLONE_PARENT (fork_to_supervisor),
+ * so process 0 is the supervisor's child as before (waitid, reap). Z holds what the supervisor
+ * holds (nothing, or for the event_fork supervisor CAP_SYS_PTRACE parked: process 0 inherits it
+ * from Z as it did from S), dies with the supervisor (PR_SET_PDEATHSIG) and lives in its process
+ * group, so that main's kill of the group ends it too. */
+static int g_zsock = -1; /* the supervisor's end of the zygote's socket */
+
+/* the descriptors a case's processes use: per process its command pipe's read end and its reply
+ * pipe's write end (the supervisor keeps the other ends), then the userfaultfd socket's end */
+#define ZFDS (2 * MAXP + 1)
+
+static void zygote_main(int sock) __attribute__((noreturn));
+static void zygote_main(int sock) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != g_supervisor) _exit(0); /* the supervisor died before PDEATHSIG was armed */
+  close(STDIN_FILENO); close(STDOUT_FILENO); /* main's pipes: only the supervisor talks to main */
+  for (;;) {
+    int hdr[2]; /* procs, uffd_case */
+    char cbuf[CMSG_SPACE(sizeof(int) * ZFDS)];
+    struct iovec iov = { hdr, sizeof hdr };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != (ssize_t)sizeof hdr) _exit(0); /* the supervisor is gone */
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    int fds[ZFDS], nfd = 0;
+    if (cm && cm->cmsg_type == SCM_RIGHTS) {
+      nfd = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfd);
+    }
+    int procs = hdr[0], uffd_case = hdr[1];
+    int err = 0;
+    if (procs < 1 || procs > MAXP || nfd != 2 * procs + !!uffd_case) err = EINVAL;
+    else {
+      for (int i = 0; i < MAXP; i++) {
+        cmd_pipe[i][0] = i < procs ? fds[2 * i] : -1; rep_pipe[i][1] = i < procs ? fds[2 * i + 1] : -1;
+        cmd_pipe[i][1] = rep_pipe[i][0] = -1;
+      }
+      uffd_sock[0] = -1; uffd_sock[1] = uffd_case ? fds[2 * procs] : -1;
+      pid_t pid = fork_to_supervisor();
+      if (pid == 0) { close(sock); me = 0; g_may_hold_caps = 1; case_process(); }
+      if (pid < 0) err = errno;
+    }
+    for (int i = 0; i < nfd; i++) close(fds[i]);
+    /* process 0 tells the supervisor it started (its hello); only a failure is told here */
+    if (err && write(sock, &err, sizeof err) < 0) _exit(0);
+  }
+}
+
+/* Fork the zygote: once per supervisor, before it serves a case (its memory is then the least it
+ * will be, which is what each fork of process 0 copies). */
+static void start_zygote(void) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) fatal("socketpair: %s", strerror(errno));
+  g_supervisor = getpid();
+  pid_t pid = fork();
+  if (pid < 0) fatal("fork: %s", strerror(errno));
+  if (pid == 0) { close(sv[0]); zygote_main(sv[1]); }
+  close(sv[1]);
+  g_zsock = sv[0]; g_zygote = pid;
+}
+
 /* the command pipes and (uffd_case) the userfaultfd socket of the case's processes (procs: how many
- * the case can have, 1 + its fork ops), then process 0 itself */
+ * the case can have, 1 + its fork ops), then process 0 itself, forked by the zygote */
 static void start_process0(int procs, int uffd_case) {
-  for (int i = 0; i < procs && i < MAXP; i++)
+  if (procs > MAXP) procs = MAXP;
+  for (int i = 0; i < procs; i++)
     if (pipe2(cmd_pipe[i], O_CLOEXEC) || pipe2(rep_pipe[i], O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
   /* the socket process 0 hands its userfaultfd over on (proc_uffd_open): only a case that opens one */
   if (uffd_case && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, uffd_sock)) fatal("socketpair: %s", strerror(errno));
   for (int i = 0; i < MAXP; i++) { P[i].ctx = -1; P[i].pidfd = -1; }
 
-  g_supervisor = getpid();
-  pid_t pid = fork();
-  if (pid < 0) fatal("fork: %s", strerror(errno));
-  if (pid == 0) { me = 0; g_may_hold_caps = 1; case_process(); }
+  int hdr[2] = { procs, uffd_case }, fds[ZFDS], nfd = 0;
+  for (int i = 0; i < procs; i++) { fds[nfd++] = cmd_pipe[i][0]; fds[nfd++] = rep_pipe[i][1]; }
+  if (uffd_case) fds[nfd++] = uffd_sock[1];
+  char cbuf[CMSG_SPACE(sizeof(int) * ZFDS)];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = { hdr, sizeof hdr };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd) };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
+  while (sendmsg(g_zsock, &mh, MSG_NOSIGNAL) < 0)
+    if (errno != EINTR) fatal("process 0 could not be forked: the zygote is gone (%s)", strerror(errno));
   /* the supervisor keeps what it holds: nothing, or (event_fork) CAP_SYS_PTRACE parked for the
-   * next case's process 0 */
+   * next case's process 0. Process 0's hello names its pid. */
   nprocs = 1;
-  start_process(0, pid);
+  for (;;) {
+    struct pollfd f[2] = { { rep_pipe[0][0], POLLIN, 0 }, { g_zsock, POLLIN, 0 } };
+    int k = poll(f, 2, STOP_CHECK_MS);
+    if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
+    if (f[0].revents & POLLIN) break;
+    if (f[1].revents) {
+      int err = 0;
+      if (read(g_zsock, &err, sizeof err) == (ssize_t)sizeof err) fatal("fork of process 0: %s", strerror(err));
+      fatal("process 0 could not be forked: the zygote is gone");
+    }
+    if (k == 0) {
+      check_stopped();
+      /* process 0 died before its hello (a kill from outside): the supervisor's only children
+       * are the zygote and the case's processes, reaped after every case */
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      if (!waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid && si.si_pid != g_zygote)
+        fatal("process 0 died at start (%s)", si.si_code == CLD_EXITED ? "exited" : signame(si.si_status));
+    }
+  }
+  struct rep hello;
+  P[0].pidfd = -1; /* not known yet: poll skips it, and the hello is there */
+  if (wait_reply(0, &hello)) fatal("process 0 died at start");
+  P[0].pid = (pid_t)hello.x;
+  P[0].pidfd = (int)syscall(SYS_pidfd_open, P[0].pid, 0);
+  if (P[0].pidfd < 0) fatal("pidfd_open: %s", strerror(errno));
+  P[0].alive = 1;
+  if (hello.err) fatal("process 0 cannot open its pagemap: %s", strerror(hello.err));
 }
 
 /* every live process reads the pagemap codes of all its known regions into cur_obs */
