@@ -50,6 +50,14 @@ export function childrenOf(pid: number): number[] {
   } catch { return []; }
 }
 
+/** the zygote of a supervisor (workers/executor/ptefarm-mm.h zygote_main: the child that forks each
+ *  case's process 0, named ptefarm-zygote), or undefined */
+export function zygoteOf(sup: number): number | undefined {
+  return childrenOf(sup).find((pid) => {
+    try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'ptefarm-zygote'; } catch { return false; }
+  });
+}
+
 /** state letter (R, S, T, Z...) and parent of a process, or undefined when it is gone */
 export function procStat(pid: number): { state: string; ppid: number } | undefined {
   try {

@@ -4,7 +4,7 @@
 // (`i paused before op K: supervisor S processes P0 P1 ...`) and waits for SIGUSR1 before op K, so
 // the test acts on real processes at a known point. Capabilities are read from /proc/PID/status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARENA_BASE_PAGE, capsOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor } from '../helpers/executor.ts';
+import { ARENA_BASE_PAGE, capsOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor, zygoteOf } from '../helpers/executor.ts';
 
 const missing = executorMissing();
 if (missing) console.warn(`skipping executor fault tests: ${missing}`);
@@ -135,6 +135,9 @@ describe.skipIf(missing)('executor: case processes hold no capability', () => {
     ex.send(`case ${id} ${FORKED.length} ${uffd} 20000 ${PAUSE} 2\n${FORKED.join('\n')}\n`);
     const pause = parsePause(await ex.until((l) => l.startsWith('i paused')));
     caps.supervisor = capsOf(pause.supervisor);
+    const zygote = zygoteOf(pause.supervisor); // forks each case's process 0 (ptefarm-mm.h zygote_main)
+    expect(zygote).toBeDefined();
+    caps.zygote = capsOf(zygote!);
     pause.procs.forEach((pid, i) => { caps[`p${i}`] = capsOf(pid); });
     process.kill(pause.supervisor, 'SIGUSR1');
     await ex.until((l) => l === `end ${id}`);
@@ -151,7 +154,7 @@ describe.skipIf(missing)('executor: case processes hold no capability', () => {
 
   function expectNone(caps: Record<string, ReturnType<typeof capsOf>>, bounding: bigint[]) {
     const seen = Object.fromEntries(Object.entries(caps).map(([who, c]) => [who, setsOf(c, bounding)]));
-    expect(seen).toEqual({ supervisor: none, p0: none, p1: none });
+    expect(seen).toEqual({ supervisor: none, zygote: none, p0: none, p1: none });
   }
 
   it('a case without userfaultfd: no capability in any set', async () => {
@@ -166,7 +169,7 @@ describe.skipIf(missing)('executor: case processes hold no capability', () => {
     if (!eventFork) { console.warn('event_fork is not usable here (not root?): nothing to check'); return; }
     const caps = await capsDuring(WP_ASYNC | EVENT_FORK);
     const seen = Object.fromEntries(Object.entries(caps).map(([who, c]) => [who, setsOf(c, [CAP_SYS_PTRACE])]));
-    expect(seen).toEqual({ supervisor: { ...none, prm: hex(1n << CAP_SYS_PTRACE) }, p0: none, p1: none });
+    expect(seen).toEqual({ supervisor: { ...none, prm: hex(1n << CAP_SYS_PTRACE) }, zygote: { ...none, prm: hex(1n << CAP_SYS_PTRACE) }, p0: none, p1: none });
   });
 
   it('after an event_fork case, cases without it still run with no capability anywhere (on the other supervisor)', async () => {
@@ -175,6 +178,7 @@ describe.skipIf(missing)('executor: case processes hold no capability', () => {
     const plain = await capsDuring(WP_ASYNC);
     expectNone(plain, []);
     expect(ef.supervisor.CapPrm).toBe(1n << CAP_SYS_PTRACE);
+    expect(ef.zygote.CapPrm).toBe(1n << CAP_SYS_PTRACE);
     expectNone(await capsDuring(-1), []);
   });
 });

@@ -7,7 +7,7 @@
 // processes' pids before an op and wait for SIGUSR1.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARENA_BASE_PAGE, childrenOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor } from '../helpers/executor.ts';
+import { ARENA_BASE_PAGE, childrenOf, executorMissing, procStat, RawExecutor, waitFor, probedExecutor, zygoteOf } from '../helpers/executor.ts';
 
 const missing = executorMissing();
 if (missing) console.warn(`skipping executor supervisor tests: ${missing}`);
@@ -53,8 +53,14 @@ describe.skipIf(missing)('executor: the long-lived supervisor', () => {
     expect(r).toContain('p 0 0 J2');
   };
   const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
-  /** the supervisor between cases: its case processes reaped (it reaps them right after `x`) */
-  const idle = (sup: number) => waitFor('the case processes to be reaped', () => (childrenOf(sup).length === 0 ? true : undefined));
+  /** the supervisor between cases: its case processes reaped (it reaps them right after `x`); its
+   *  one other child is its zygote, which lives as long as it does */
+  const idle = async (sup: number) => {
+    const zygote = zygoteOf(sup);
+    expect(zygote).toBeDefined();
+    await waitFor('the case processes to be reaped', () => (childrenOf(sup).filter((c) => c !== zygote).length === 0 ? true : undefined));
+    expect(childrenOf(sup)).toEqual([zygote]);
+  };
 
   it('serves case after case, with and without userfaultfd, and leaves no process or descriptor behind', async () => {
     const first = await pidOfCase(WP_ASYNC);

@@ -130,6 +130,13 @@ static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int
   if (evlen + (size_t)n < sizeof evbuf) { memcpy(evbuf + evlen, b, (size_t)n); evlen += (size_t)n; }
 }
 
+/* The step lines are buffered for the whole case (one write to main per case, not per op: main
+ * forwards what it reads, so each write costs a wakeup of main and of the reader behind it), and
+ * written out early wherever the supervisor may wait without bound: a poll that timed out (a case
+ * process slow or hung: ptefarm-mm.h wait_reply), the teardown of an exiting process, an injected
+ * fault, and every fatal() or env_report, so that main still has the steps before a timeout. */
+static void flush_output(void) { fflush(out); }
+
 static void flush_events(void) {
   fwrite(evbuf, 1, evlen, out);
   evlen = 0;
@@ -311,6 +318,7 @@ static void serve_case(void) {
     if (g_ops[i].v[0] == OP_MMAP && g_ops[i].v[5] == 0 && g_ops[i].v[6]) { read_anon_orders(); break; }
   for (int i = 0; i < g_ncase_ops; i++) {
     if (i == g_inject_op) {
+      fflush(out); /* the steps before it reach main */
       if (g_inject_kind == 1) for (;;) pause();
       if (g_inject_kind == 2) abort();
       if (g_inject_kind == 3) inject_pause(i);
@@ -326,7 +334,6 @@ static void serve_case(void) {
       observe_all();
       print_pages();
       print_content();
-      fflush(out);
       keep_obs();
       continue;
     }
@@ -411,6 +418,7 @@ static void serve_case(void) {
     case OP_EXIT: {
       c.code = C_EXIT;
       rc = run(p, &c, &r);
+      flush_output(); /* the teardown's wait below is not bounded by the supervisor */
       if (pr->alive) reap(p); /* the mm is torn down before the task becomes waitable */
       acted = -1;
       break;
@@ -476,7 +484,6 @@ static void serve_case(void) {
                 (unsigned long long)((vec[j].end - base) / PG), (unsigned long long)vec[j].categories);
       fputc('\n', out);
     }
-    fflush(out);
     keep_obs();
   }
   fputs("x\n", out);

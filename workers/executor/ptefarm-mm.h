@@ -8,6 +8,7 @@
  * Include after `#define _GNU_SOURCE`. The includer defines two functions declared below:
  *   fatal(fmt, ...)   the supervisor cannot go on (reports the reason and exits; never returns)
  *   emit_event(...)   a userfaultfd event the supervisor read (kind, process, address, child)
+ *   flush_output()    the supervisor is about to wait without progress: its buffered lines go out
  */
 #ifndef PTEFARM_MM_H
 #define PTEFARM_MM_H
@@ -38,6 +39,7 @@
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void emit_event(const char *kind, int p, uint64_t addr, int has_addr, int child);
+static void flush_output(void);
 
 /* ------------------------------------------------------------------------------------------- */
 /* small helpers                                                                                */
@@ -685,7 +687,7 @@ static int wait_reply(int p, struct rep *r) {
     for (int i = 0; i < nctx; i++) { fds[n].fd = CTX[i].fd; fds[n++].events = POLLIN; }
     int k = poll(fds, (nfds_t)n, STOP_CHECK_MS);
     if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
-    if (k == 0) { check_stopped(); continue; }
+    if (k == 0) { flush_output(); check_stopped(); continue; }
     for (int i = 0; i < nctx; i++) if (fds[2 + i].revents) drain_ctx(i);
     if (fds[0].revents & POLLIN) {
       struct rx *x = &RX[p];
@@ -712,7 +714,7 @@ static void read_payload(int p, void *buf, size_t len) {
     struct pollfd fds[2] = { { rep_pipe[p][0], POLLIN, 0 }, { P[p].pidfd, POLLIN, 0 } };
     int k = poll(fds, 2, STOP_CHECK_MS);
     if (k < 0) { if (errno == EINTR) continue; fatal("poll: %s", strerror(errno)); }
-    if (k == 0) { check_stopped(); continue; }
+    if (k == 0) { flush_output(); check_stopped(); continue; }
     if (fds[0].revents & POLLIN) {
       ssize_t got = read(rep_pipe[p][0], b, len);
       if (got < 0 && errno == EINTR) continue;
@@ -798,12 +800,17 @@ static int g_zsock = -1; /* the supervisor's end of the zygote's socket */
 /* the descriptors a case's processes use: per process its command pipe's read end and its reply
  * pipe's write end (the supervisor keeps the other ends), then the userfaultfd socket's end */
 #define ZFDS (2 * MAXP + 1)
+#define ZYGOTE_NAME "ptefarm-zygote"
 
 static void zygote_main(int sock) __attribute__((noreturn));
 static void zygote_main(int sock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid() != g_supervisor) _exit(0); /* the supervisor died before PDEATHSIG was armed */
   close(STDIN_FILENO); close(STDOUT_FILENO); /* main's pipes: only the supervisor talks to main */
+  /* named for ps and the tests (test/helpers/executor.ts zygoteOf); process 0 takes the old name back */
+  char name[16] = "";
+  prctl(PR_GET_NAME, name, 0, 0, 0);
+  prctl(PR_SET_NAME, ZYGOTE_NAME, 0, 0, 0);
   for (;;) {
     int hdr[2]; /* procs, uffd_case */
     char cbuf[CMSG_SPACE(sizeof(int) * ZFDS)];
@@ -828,7 +835,7 @@ static void zygote_main(int sock) {
       }
       uffd_sock[0] = -1; uffd_sock[1] = uffd_case ? fds[2 * procs] : -1;
       pid_t pid = fork_to_supervisor();
-      if (pid == 0) { close(sock); me = 0; g_may_hold_caps = 1; case_process(); }
+      if (pid == 0) { close(sock); prctl(PR_SET_NAME, name, 0, 0, 0); me = 0; g_may_hold_caps = 1; case_process(); }
       if (pid < 0) err = errno;
     }
     for (int i = 0; i < nfd; i++) close(fds[i]);
@@ -886,6 +893,7 @@ static void start_process0(int procs, int uffd_case) {
       fatal("process 0 could not be forked: the zygote is gone");
     }
     if (k == 0) {
+      flush_output();
       check_stopped();
       /* process 0 died before its hello (a kill from outside): the supervisor's only children
        * are the zygote and the case's processes, reaped after every case */
