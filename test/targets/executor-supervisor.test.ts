@@ -101,6 +101,21 @@ describe.skipIf(missing)('executor: the long-lived supervisor', () => {
     expect(next.sup).not.toBe(killed.sup);
   });
 
+  it('a zygote killed between two cases is replaced by its supervisor, and the next case is no fault', async () => {
+    const { sup } = await pidOfCase();
+    await idle(sup);
+    const zygote = zygoteOf(sup)!;
+    process.kill(zygote, 'SIGKILL');
+    await waitFor('the zygote to die', () => (procStat(zygote)?.state === 'Z' || procStat(zygote) === undefined ? true : undefined));
+    const next = await pidOfCase();
+    expect(next.lines.filter((l) => l.startsWith('f '))).toEqual([]);
+    expect(next.lines).toContain('x');
+    expect(next.sup).toBe(sup);
+    await idle(sup);
+    expect(zygoteOf(sup)).not.toBe(zygote);
+    expect(procStat(zygote), 'the dead zygote is reaped').toBeUndefined();
+  });
+
   it('a supervisor killed between two cases is replaced, and the next case is no fault', async () => {
     const { sup } = await pidOfCase();
     await idle(sup);

@@ -1,11 +1,12 @@
 // Live chaos (issue 18, "chaos suite", live part): a real campaign on the live target while the
-// test SIGKILLs and SIGSTOPs the executor, SIGKILLs/SIGTERMs/SIGSTOPs case processes and kills or
-// stops case supervisors. What the README promises: every such event is a fault, never a violation
-// (no step ever has a signal rc other than SIGSEGV/SIGBUS, and every violation the campaign reports
-// reproduces without chaos); the campaign keeps running cases after the last event; and nothing is
-// leaked (no process of the executor binary is left, stopped or running, once the transport is
-// closed). The executor runs from a private copy so that its processes (supervisors and case
-// processes keep its command line) are told apart from other users' executors.
+// test SIGKILLs and SIGSTOPs the executor, SIGKILLs/SIGTERMs/SIGSTOPs case processes, kills or
+// stops case supervisors and kills their zygotes (which fork each case's process 0). What the README
+// promises: every such event is a fault, never a violation (no step ever has a signal rc other
+// than SIGSEGV/SIGBUS, and every violation the campaign reports reproduces without chaos); the
+// campaign keeps running cases after the last event; and nothing is leaked (no process of the
+// executor binary is left, stopped or running, once the transport is closed). The executor runs
+// from a private copy so that its processes (supervisors, zygotes and case processes keep its
+// command line) are told apart from other users' executors.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Case } from '../../src/ops/schema.ts';
 import type { CaseJob, CaseResult, Transport } from '../../src/transport/transport.ts';
@@ -13,7 +14,7 @@ import { InProcessTransport } from '../../src/campaign/inprocess.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import { LiveTarget } from '../../src/targets/live.ts';
-import { childrenOf, executorMissing, privateExecutorCopy, processesOf, procStat } from '../helpers/executor.ts';
+import { childrenOf, executorMissing, privateExecutorCopy, processesOf, procStat, zygoteOf } from '../helpers/executor.ts';
 
 const missing = executorMissing();
 if (missing) console.warn(`skipping the live chaos test: ${missing}`);
@@ -23,15 +24,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** the live processes under one executor, by role (polled: a few small /proc reads, so that the
  *  chaos loop does not starve the campaign running on the same thread) */
-function roles(exec: number | undefined): { execs: number[]; supervisors: number[]; cases: number[] } {
+function roles(exec: number | undefined): { execs: number[]; supervisors: number[]; zygotes: number[]; cases: number[] } {
   const alive = (pid: number) => { const st = procStat(pid); return st !== undefined && st.state !== 'Z'; };
   const execs = exec !== undefined && alive(exec) ? [exec] : [];
   const supervisors = execs.flatMap(childrenOf).filter(alive);
-  const cases = supervisors.flatMap(childrenOf).filter(alive);
-  return { execs, supervisors, cases };
+  // each supervisor's other long-lived child, which forks the case processes (ptefarm-mm.h zygote_main)
+  const zygotes = supervisors.map(zygoteOf).filter((z): z is number => z !== undefined && alive(z));
+  const cases = supervisors.flatMap(childrenOf).filter((pid) => alive(pid) && !zygotes.includes(pid));
+  return { execs, supervisors, zygotes, cases };
 }
 
-interface Action { what: string; role: 'execs' | 'supervisors' | 'cases'; sig: NodeJS.Signals }
+interface Action { what: string; role: 'execs' | 'supervisors' | 'zygotes' | 'cases'; sig: NodeJS.Signals }
 const SCHEDULE: Action[] = [
   { what: 'case process SIGKILL', role: 'cases', sig: 'SIGKILL' },
   { what: 'executor SIGKILL', role: 'execs', sig: 'SIGKILL' },
@@ -44,6 +47,7 @@ const SCHEDULE: Action[] = [
   { what: 'executor SIGKILL', role: 'execs', sig: 'SIGKILL' },
   { what: 'supervisor SIGSTOP', role: 'supervisors', sig: 'SIGSTOP' },
   { what: 'case process SIGKILL', role: 'cases', sig: 'SIGKILL' },
+  { what: 'zygote SIGKILL', role: 'zygotes', sig: 'SIGKILL' },
   { what: 'executor SIGSTOP', role: 'execs', sig: 'SIGSTOP' },
 ];
 
@@ -87,7 +91,7 @@ describe.skipIf(missing)('live chaos: faults, never violations, nothing leaked',
       const end = Date.now() + 3000;
       for (;;) {
         const r = roles(live?.pid);
-        for (const k of ['execs', 'supervisors', 'cases'] as const) for (const pid of r[k]) seen.set(pid, k);
+        for (const k of ['execs', 'supervisors', 'zygotes', 'cases'] as const) for (const pid of r[k]) seen.set(pid, k);
         const victim = r[a.role][Math.floor(Math.random() * r[a.role].length)];
         if (victim) {
           try { process.kill(victim, a.sig); hits.push({ what: a.what, pid: victim, at: Date.now() }); } catch { /* just ended */ }

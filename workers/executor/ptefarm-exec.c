@@ -50,6 +50,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -576,6 +577,28 @@ static int parse_ints(const char *s, int64_t *v, int max) {
   return (*s && *s != '\n') ? -1 : n;
 }
 
+/* main's `begin <id>` line, held back until the case's first output goes out, so that a reply
+ * the supervisor sent in one piece leaves main in one write: begin, steps, end (each write wakes
+ * the reader) */
+static char g_begin[96];
+static size_t g_begin_len;
+
+/* write a, then b (either may be empty), with whatever `begin` is held back before them */
+static void out_write(const char *a, size_t na, const char *b, size_t nb) {
+  struct iovec v[3] = { { g_begin, g_begin_len }, { (void *)a, na }, { (void *)b, nb } };
+  size_t total = g_begin_len + na + nb;
+  g_begin_len = 0;
+  ssize_t w = writev(STDOUT_FILENO, v, 3);
+  if (w < 0 && errno != EINTR) exit(1);
+  if (w == (ssize_t)total) return;
+  size_t skip = w > 0 ? (size_t)w : 0; /* a short write: the rest, part by part */
+  for (int k = 0; k < 3; k++) {
+    if (skip >= v[k].iov_len) { skip -= v[k].iov_len; continue; }
+    if (write_full(STDOUT_FILENO, (const char *)v[k].iov_base + skip, v[k].iov_len - skip)) exit(1);
+    skip = 0;
+  }
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
   char b[1024];
@@ -584,7 +607,7 @@ static void say(const char *fmt, ...) {
   int n = vsnprintf(b, sizeof b, fmt, ap);
   va_end(ap);
   if (n > (int)sizeof b - 1) n = (int)sizeof b - 1;
-  if (write_full(STDOUT_FILENO, b, (size_t)n)) exit(1);
+  out_write(b, (size_t)n, NULL, 0);
 }
 
 /* A supervisor process as main sees it: its pid (0: none), the pipe main sends it cases on and
@@ -642,7 +665,7 @@ static int start_supervisor(struct sup *s, int keep_ptrace, char *why, size_t n)
  * supervisor that did not finish the case is killed with its process group (restarted for the
  * next case), so a hang or a crash never outlives the case. */
 static void run_case(const char *id) {
-  say("begin %s\n", id);
+  g_begin_len = (size_t)snprintf(g_begin, sizeof g_begin, "begin %s\n", id); /* ids are at most 63 characters */
   int needs_ptrace = g_uffd_features >= 0 && (g_uffd_features & UFFD_FEATURE_EVENT_FORK);
   struct sup *sp = needs_ptrace ? &g_sup_ptrace : &g_sup;
   char why[256];
@@ -691,12 +714,15 @@ static void run_case(const char *id) {
     /* `x` marks a complete case; anything after a complete line set is forwarded as is */
     for (size_t i = 0; i < done; i++)
       if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'x' && (buf[i + 1] == '\n')) saw_end = 1;
-    if (write_full(STDOUT_FILENO, buf, done)) exit(1);
+    /* the reply is complete: `end` now (in the same write), while S kills and reaps the case
+     * processes (their address spaces are torn down meanwhile); the next case is read by S once
+     * they are gone */
+    char end[96];
+    int nend = saw_end ? snprintf(end, sizeof end, "end %s\n", id) : 0;
+    out_write(buf, done, end, (size_t)nend);
+    if (saw_end) return;
     memmove(buf, last, have - done);
     have -= done;
-    /* the reply is complete: `end` now, while S kills and reaps the case processes (their
-     * address spaces are torn down meanwhile); the next case is read by S once they are gone */
-    if (saw_end) { say("end %s\n", id); return; }
   }
   kill(-s, SIGKILL);
   int st = 0;

@@ -844,8 +844,21 @@ static void zygote_main(int sock) {
   }
 }
 
+/* The zygote is gone (its socket's other end closed): reaps it; returns the signal that killed it,
+ * or 0 */
+static int zygote_gone(void) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  close(g_zsock);
+  g_zsock = -1;
+  if (waitid(P_PID, (id_t)g_zygote, &si, WEXITED)) si.si_code = 0;
+  g_zygote = 0;
+  return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : 0;
+}
+
 /* Fork the zygote: once per supervisor, before it serves a case (its memory is then the least it
- * will be, which is what each fork of process 0 copies). */
+ * will be, which is what each fork of process 0 copies), and again at the start of a case when the
+ * one it had was killed (start_process0). */
 static void start_zygote(void) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) fatal("socketpair: %s", strerror(errno));
@@ -877,8 +890,17 @@ static void start_process0(int procs, int uffd_case) {
   struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
   cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
   memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
-  while (sendmsg(g_zsock, &mh, MSG_NOSIGNAL) < 0)
-    if (errno != EINTR) fatal("process 0 could not be forked: the zygote is gone (%s)", strerror(errno));
+  for (int again = 1; sendmsg(g_zsock, &mh, MSG_NOSIGNAL) < 0;) {
+    if (errno == EINTR) continue;
+    /* the zygote died since the last case (a kill from outside): this case never used it, so it
+     * runs on a new one, as on a new supervisor */
+    if (again-- && (errno == EPIPE || errno == ECONNREFUSED || errno == ECONNRESET || errno == ENOTCONN)) {
+      zygote_gone();
+      start_zygote();
+      continue;
+    }
+    fatal("process 0 could not be forked: the zygote is gone (%s)", strerror(errno));
+  }
   /* the supervisor keeps what it holds: nothing, or (event_fork) CAP_SYS_PTRACE parked for the
    * next case's process 0. Process 0's hello names its pid. */
   nprocs = 1;
@@ -890,6 +912,8 @@ static void start_process0(int procs, int uffd_case) {
     if (f[1].revents) {
       int err = 0;
       if (read(g_zsock, &err, sizeof err) == (ssize_t)sizeof err) fatal("fork of process 0: %s", strerror(err));
+      int sig = zygote_gone(); /* during this case's start */
+      if (sig) fatal("zygote killed by %s from outside the case", signame(sig));
       fatal("process 0 could not be forked: the zygote is gone");
     }
     if (k == 0) {
