@@ -5,7 +5,9 @@
  * file; the TypeScript side is src/targets/live.ts). It forks a SUPERVISOR (S) once, which drops
  * privileges, pins itself to one CPU (MADV_PAGEOUT only drains the local CPU's LRU batches, so
  * pages faulted on another CPU would not be reclaimable), and then serves case after case: main
- * hands it each checked case over a pipe, S creates the case's processes and kills them after it.
+ * hands it each checked case over a pipe, S creates the case's processes (process 0 is forked by
+ * S's zygote, ptefarm-mm.h start_zygote, so that S's own pages are not copy-on-write during the
+ * case) and kills them after it.
  * An S that died (its case's fault, a kill) is forked again for the next case. Cases that need
  * CAP_SYS_PTRACE (event_fork) have a long-lived S of their own, which keeps that one capability
  * parked (permitted, not effective) for each case's process 0, so that the other one holds none.

@@ -553,10 +553,6 @@ static uint8_t (*cur_known)[MAXR][MAXPAGES];
 static uint8_t *obs_buf;
 #define OBS_BUF_BYTES ((size_t)MAXR * MAXPAGES * 10)
 
-/* The arrays above, in one mapping that forks do not inherit (MADV_DONTFORK, mm/madvise.c:
- * VM_DONTCOPY, skipped by dup_mmap). A long-lived supervisor keeps them faulted in across cases;
- * inherited, every fork of process 0 would write-protect the pages the supervisor wrote (a
- * copy-on-write fault at its next write to each). Only the supervisor touches them. */
 /* What the supervisor read from a process's reply pipe and not yet used: a reply is read with as
  * much of what follows it as the pipe holds (its payload, and after an op the observation the
  * process sent in the same write), so that one wakeup costs one poll and one read, not one per
@@ -565,6 +561,11 @@ static uint8_t *obs_buf;
 struct rx { uint8_t *b; size_t off, len; };
 static struct rx RX[MAXP];
 
+/* The arrays above, in one mapping that forks do not inherit (MADV_DONTFORK, mm/madvise.c:
+ * VM_DONTCOPY, skipped by dup_mmap). A long-lived supervisor keeps them faulted in across cases;
+ * inherited, every fork of process 0 would write-protect the pages the supervisor wrote (a
+ * copy-on-write fault at its next write to each). Only the supervisor touches them (and the RX
+ * buffers live there too). */
 static void alloc_supervisor_arrays(void) {
   size_t planes = (size_t)MAXP * MAXR * MAXPAGES;
   size_t len = planes * (1 + 1 + 8 + 1) + OBS_BUF_BYTES + MAXP * RX_CAP;
@@ -638,10 +639,11 @@ static void drain_ctx(int i) {
 
 static void drain_all(void) { for (int i = 0; i < nctx; i++) drain_ctx(i); }
 
+static pid_t g_zygote; /* the supervisor's child that forks each case's process 0 (start_zygote) */
+
 /* A case process stopped from outside (SIGSTOP, SIGTSTP, ...) would stall the case until the
  * wall-clock limit and is no longer running the case as written: a fault, reported at once.
  * waitid(WSTOPPED) without WEXITED consumes only stop reports. */
-static pid_t g_zygote; /* the supervisor's child that forks each case's process 0 (start_zygote) */
 static void check_stopped(void) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
