@@ -1,6 +1,6 @@
-// Writes the executor's stdin for a fixed set of fresh cases (seed 1, as bench/tools/live-ab.ts),
+// Writes the executor's stdin for a fixed set of fresh cases (seed 1 unless --seed, as bench/tools/live-ab.ts),
 // so that the native executor can be timed, traced (strace -c -f) or profiled (perf record) alone:
-//   node --import tsx bench/tools/live-requests.ts [--cases N] [--ops N] [--only fork|nofork] OUT
+//   node --import tsx bench/tools/live-requests.ts [--cases N] [--ops N] [--seed N] [--only fork|nofork] OUT
 //   perf stat -- workers/executor/ptefarm-exec < OUT > replies.txt
 // and OUT.floor, the same cases as bench/floor.c's input (bench/lib/live.ts floorInput).
 import { writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const N = Number(arg('--cases', '200'));
 const maxOps = Number(arg('--ops', '40'));
 const only = arg('--only', 'all');
 const out = process.argv[process.argv.length - 1]!;
-const rng = new Rng(1);
+const rng = new Rng(Number(arg('--seed', '1')));
 const cases = Array.from({ length: N }, () => freshCase(rng, maxOps));
 const x = await RawExecutor.start();
 const items = encodeForHost(cases, x.probe).filter(({ enc }) => {
