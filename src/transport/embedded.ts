@@ -29,7 +29,7 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** how often a job whose thread was ended under it for another job's overrun runs again */
 const MAX_RERUNS = 8;
 /** tasks a pool thread holds at once (see the pool's options) */
-const TASKS_PER_THREAD = 2;
+export const TASKS_PER_THREAD = 2;
 
 export class EmbeddedTransport implements Transport {
   readonly concurrency: number;
