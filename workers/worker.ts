@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
-import { EmbeddedTransport } from '../src/transport/embedded.ts';
+import { EmbeddedTransport, TASKS_PER_THREAD } from '../src/transport/embedded.ts';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import { openTarget } from '../src/targets/registry.ts';
 import { probeHost } from '../src/targets/probe.ts';
@@ -349,9 +349,15 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     return { ...result, id: j.id, worker: `${id}/${result.worker ?? ''}` };
   };
 
-  /** start queued jobs on free threads; a refused job needs no thread */
+  /** jobs the pool runs at once. A target the thread awaits (the live executor, a guest): as many
+   *  as its threads hold (TASKS_PER_THREAD), so that a thread checking and posting one case's
+   *  result already has the next and the executor does not idle through that, nor through this
+   *  thread's dispatch. A model target computes on the thread itself: one job per thread (a second
+   *  would only wait, and could hold back the first one's result) */
+  const slots = threads * (o.target.startsWith('model:') ? 1 : TASKS_PER_THREAD);
+  /** start queued jobs on free pool slots; a refused job needs no slot */
   const dispatch = () => {
-    while (queued.length && (busy < threads || queued[0]!.problems.length)) {
+    while (queued.length && (busy < slots || queued[0]!.problems.length)) {
       const j = queued.shift()!;
       j.work.started = true;
       if (!j.problems.length) {
@@ -380,7 +386,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     let consumer: Consumer | undefined;
     while (!stopping) {
       // at most `threads` jobs beyond the running ones: little hoarding, a crash strands little
-      const free = 2 * threads - busy - queued.length;
+      const free = slots + threads - busy - queued.length;
       if (free <= 0) { await new Promise<void>((r) => { slotFreed = r; }); continue; }
       try {
         consumer ??= await js.consumers.get(JOBS_STREAM, consumerName(o.target));

@@ -49,6 +49,9 @@ async function interleaved(rounds: number, fns: Array<() => Promise<void>>, firs
 // ---------------------------------------------------------------------------------------------
 // 1. executor floor vs executor alone vs the full live path (+ check cost, item 2)
 
+/** untimed live cases per pool thread before the live section's timed rounds (JIT warm-up) */
+const LIVE_WARM_CASES = 600;
+
 export async function benchLive(o: BenchOptions): Promise<SectionResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
@@ -65,6 +68,16 @@ export async function benchLive(o: BenchOptions): Promise<SectionResult> {
   try {
     // warm pools: thread start, tsx, executor spawn and probe are not per-case costs
     for (const p of Object.values(pools)) await Promise.all(Array.from({ length: p.concurrency }, (_, i) => p.run({ id: `warm${i}`, target: 'live', case: warm })));
+    // nor is V8's JIT of the model in each pool thread: an untimed campaign of another seed first,
+    // LIVE_WARM_CASES per thread (cold, the check and its compilation cost a pool thread 2-3 times
+    // its steady CPU per case for the first several hundred cases; as in the model section)
+    let warmRate: number | null = null;
+    if (!o.quick) {
+      for (const [threads, p] of Object.entries(pools)) {
+        const w = await runCampaign({ target: 'live', transport: p as Transport, checker, seed: o.seed + 1, cases: LIVE_WARM_CASES * Number(threads), minimize: false });
+        if (threads === '1') warmRate = w.cases_per_s;
+      }
+    }
     let cases: Case[] = [];
     let items: Encoded[] = [];
     const farm: Record<number, number[]> = { 1: [], 2: [] };
@@ -125,6 +138,7 @@ export async function benchLive(o: BenchOptions): Promise<SectionResult> {
       executor_cases_per_s: r3(median(exec)),
       farm_cases_per_s: r3(median(farm[1]!)),
       farm2_cases_per_s: pools[2] ? r3(median(farm[2]!)) : null,
+      farm_warmup_cases_per_s: warmRate === null ? null : r3(warmRate),
       executor_over_floor: r3(median(exec) / median(floor)),
       farm_over_executor: r3(median(farm[1]!) / median(exec)),
       check_ms_per_case: r3(median(checkMs)),

@@ -29,7 +29,7 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** how often a job whose thread was ended under it for another job's overrun runs again */
 const MAX_RERUNS = 8;
 /** tasks a pool thread holds at once (see the pool's options) */
-const TASKS_PER_THREAD = 2;
+export const TASKS_PER_THREAD = 2;
 
 export class EmbeddedTransport implements Transport {
   readonly concurrency: number;
@@ -96,8 +96,20 @@ export class EmbeddedTransport implements Transport {
     this.inflight.add(task);
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    // a task still waiting in the pool's queue at its limit is not overrunning: the jobs ahead of it
+    // (the campaign keeps one queued beyond what the threads hold) have limits of their own. It
+    // waits on, a bounded number of times (a pool whose threads cannot be replaced must not hold
+    // it forever), then is abandoned unstarted
+    let queuedWaits = 0;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { timedOut = true; void this.abandon(startedOn).finally(() => reject(new Error('timeout'))); }, abortMs);
+      const arm = () => {
+        timer = setTimeout(() => {
+          if (Atomics.load(startedOn, 0) === 0 && queuedWaits++ < TASKS_PER_THREAD && !this.closed) { arm(); return; }
+          timedOut = true;
+          void this.abandon(startedOn).finally(() => reject(new Error('timeout')));
+        }, abortMs);
+      };
+      arm();
     });
     try {
       const res = (await Promise.race([task, limit])) as CaseResult;

@@ -68,6 +68,25 @@ describe('embedded transport: two jobs per thread', () => {
   });
 });
 
+describe('embedded transport: a job queued behind the jobs its thread holds', () => {
+  const t = new EmbeddedTransport({ threads: 1, filename: new URL('./fixtures/fake-task.ts', import.meta.url) });
+  afterAll(() => t.close());
+
+  it('is not timed out while it waits in the pool\'s queue: its limit counts once it could run', async () => {
+    // the one thread holds two jobs that take 2.5 s each, within their own limits; the third waits
+    // in the pool's queue past its own last-resort limit (1 ms case limit: 2001 ms) and then runs
+    const [l1, l2, queued] = await Promise.all([
+      t.run({ id: 'l1', target: 'fake', case: mk('long') }, { timeoutMs: 10_000 }),
+      t.run({ id: 'l2', target: 'fake', case: mk('long') }, { timeoutMs: 10_000 }),
+      t.run({ id: 'q', target: 'fake', case: mk() }, { timeoutMs: 1 }),
+    ]);
+    expect(l1.fault).toBeUndefined();
+    expect(l2.fault).toBeUndefined();
+    expect(queued.fault).toBeUndefined();
+    expect(queued.trace?.steps).toHaveLength(2);
+  });
+});
+
 describe('embedded transport: a pool thread that crashes', () => {
   const t = new EmbeddedTransport({ threads: 1, filename: new URL('./fixtures/fake-task.ts', import.meta.url) });
   afterAll(() => t.close());
