@@ -60,6 +60,16 @@ export function withRule(why: Why, id: string): Why {
   return w;
 }
 
+/** The history of an entry one rule just made (a fault's new PTE or PMD, a marker): one array per
+ *  rule for every entry and every prediction, not one per entry. Safe to share as withRule's are:
+ *  a history is never changed once built, and attribution copies what it reports (observe.ts). */
+const FRESH_WHY = new Map<string, Why>();
+export function whyOf(id: string): Why {
+  let w = FRESH_WHY.get(id);
+  if (w === undefined) FRESH_WHY.set(id, w = [id]);
+  return w;
+}
+
 /** The mutation clock of the prediction running now: every change the observer could see stamps
  *  the changed thing (a PteTable chunk, a PMD block, a Page) with the next tick, so that the
  *  observer (src/model/observe.ts) re-reads only what was stamped after its last look. Reset by
