@@ -81,17 +81,40 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
     }
     const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
     for (const [bit, r] of SEEN_RULES) if (o.seen & bit) m.rules.add(r);
-    steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
-      rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
-      ...(opts.attribution ? { reg: o.reg, ...(opReg?.length ? { opReg } : {}), ...(wpAllowed ? { wpAllowed } : {}) } : {}),
-    });
+    // built field by field in the order a reader sees them (no object spreads: one per step)
+    const step = { op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy } as PredictedStep;
+    if (walkEnd !== undefined) step.walkEnd = walkEnd;
+    step.events = m.events;
+    if (skipped) step.skipped = skipped;
+    step.rules = sortedRules(m.rules);
+    step.rcRules = m.rcWhy.length ? m.rcWhy : undefined;
+    step.outcome = outcome;
+    if (opts.attribution) {
+      step.reg = o.reg;
+      if (opReg?.length) step.opReg = opReg;
+      if (wpAllowed) step.wpAllowed = wpAllowed;
+    }
+    steps.push(step);
   });
   const assumptions = inferredAt.length
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
   if (leftWholeAt.length) assumptions.push(`pageout left a large folio whole (its split or reclaim failed) at step${leftWholeAt.length > 1 ? 's' : ''} ${leftWholeAt.join(', ')}: every page of it observed as before the op`);
   return { steps, assumptions };
+}
+
+/** The rule ids of a step, sorted as Array.prototype.sort sorts strings (by UTF-16 code units,
+ *  which `<` compares too): an insertion sort of the few ids an op exercises, without the work
+ *  arrays the built-in sort allocates. */
+function sortedRules(rules: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const r of rules) {
+    let k = out.length;
+    out.push(r);
+    while (k > 0 && out[k - 1] > r) { out[k] = out[k - 1]; k--; }
+    out[k] = r;
+  }
+  return out;
 }
 
 /** an mremap without MREMAP_MAYMOVE: the only op whose region size the model takes from the plan */
