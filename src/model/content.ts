@@ -55,9 +55,16 @@ export function storeWrite(page: Page, value: number): void {
 /** A content rule that kept the page's content through an event (a swap-out or swap-in:
  *  R-DATA-4, R-DATA-5): recorded in its history, which names the rule of a wrong value. */
 export function keptBy(page: Page, rule: string): void {
-  const why = contentWhy(page.valWhy);
-  if (why[why.length - 1] !== rule) page.valWhy = [...why.slice(-4), rule];
+  const why = page.valWhy ?? FRESH;
+  if (why[why.length - 1] === rule) return;
+  // pages sharing one history (a fork's pages after one write op) share the extended one too:
+  // histories are never changed once built (as state.ts withRule)
+  if (why !== keptIn || rule !== keptRule) { keptIn = why; keptRule = rule; keptOut = [...why.slice(-4), rule]; }
+  page.valWhy = keptOut;
 }
+/** a fresh page's history (contentWhy(undefined)), and keptBy's last input, rule and result */
+const FRESH: readonly string[] = contentWhy(undefined);
+let keptIn: readonly string[] | undefined, keptRule = '', keptOut: string[] = [];
 
 /** R-DATA-3 / R-DATA-6: `to` is a copy of `from` (undefined: a zero-filled page). */
 export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' | 'R-DATA-6'): void {
