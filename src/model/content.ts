@@ -7,7 +7,7 @@
 // history of every mapped page after every step; the check (src/check/check.ts) compares it with
 // what each process read back.
 import type { Rule } from './rules.ts';
-import { blockOf, HPAGE_PAGES, Page, type Proc } from './state.ts';
+import { blockOf, HPAGE_PAGES, Page, whyOf, type Proc } from './state.ts';
 
 export const CONTENT_RULES: Rule[] = [
   { id: 'R-DATA-1', text: 'a write stores its value in the page the write fault left mapped (after a CoW copy, a reuse, a swap-in or a resolved uffd-wp fault); a populate write stores nothing', source: 'mm/memory.c handle_mm_fault, do_wp_page; mm/gup.c faultin_page (populate)' },
@@ -49,19 +49,26 @@ export function contentWhy(valWhy: string[] | undefined): string[] {
 export function storeWrite(page: Page, value: number): void {
   if (page.zero) return;
   page.val = value;
-  page.valWhy = ['R-DATA-1'];
+  page.valWhy = whyOf('R-DATA-1');
 }
 
 /** A content rule that kept the page's content through an event (a swap-out or swap-in:
  *  R-DATA-4, R-DATA-5): recorded in its history, which names the rule of a wrong value. */
 export function keptBy(page: Page, rule: string): void {
-  const why = contentWhy(page.valWhy);
-  if (why[why.length - 1] !== rule) page.valWhy = [...why.slice(-4), rule];
+  const why = page.valWhy ?? FRESH;
+  if (why[why.length - 1] === rule) return;
+  // pages sharing one history (a fork's pages after one write op) share the extended one too:
+  // histories are never changed once built (as state.ts withRule)
+  if (why !== keptIn || rule !== keptRule) { keptIn = why; keptRule = rule; keptOut = [...why.slice(-4), rule]; }
+  page.valWhy = keptOut;
 }
+/** a fresh page's history (contentWhy(undefined)), and keptBy's last input, rule and result */
+const FRESH: readonly string[] = contentWhy(undefined);
+let keptIn: readonly string[] | undefined, keptRule = '', keptOut: string[] = [];
 
 /** R-DATA-3 / R-DATA-6: `to` is a copy of `from` (undefined: a zero-filled page). */
 export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' | 'R-DATA-6'): void {
-  if (!from || from.zero || !from.val) { to.val = 0; to.valWhy = [rule]; return; }
+  if (!from || from.zero || !from.val) { to.val = 0; to.valWhy = whyOf(rule); return; }
   to.val = from.val;
   to.valWhy = [...contentWhy(from.valWhy).slice(-3), rule];
 }

@@ -8,7 +8,7 @@ import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
 import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
-  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith,
+  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith, whyOf,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -158,7 +158,7 @@ export class Machine implements htlb.HugetlbHost {
     const writable = v.prot === 'rw';
     const pages = Array.from({ length: n }, (_, i) => this.newPage(true, write && first + i === page));
     for (const pg of pages) pg.folio = pages;
-    for (let i = 0; i < n; i++) p.ptes.set(first + i, { t: 'present', page: pages[i], wp: false, sd: writable, writable, dirty: writable, why: [id] });
+    for (let i = 0; i < n; i++) p.ptes.set(first + i, { t: 'present', page: pages[i], wp: false, sd: writable, writable, dirty: writable, why: whyOf(id) });
     return true;
   }
 
@@ -354,7 +354,7 @@ export class Machine implements htlb.HugetlbHost {
   /** Remove an entry, remembering which rule removed it. */
   private drop(p: Proc, page: number, rule: string) {
     p.ptes.delete(page);
-    p.gone.set(page, [this.rule(rule)]);
+    p.gone.set(page, whyOf(this.rule(rule)));
   }
 
   private ensureTable(p: Proc, block: number) {
@@ -754,7 +754,7 @@ export class Machine implements htlb.HugetlbHost {
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
-    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: [this.rule(write ? 'R-FLT-10' : 'R-FLT-3')] });
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: whyOf(this.rule(write ? 'R-FLT-10' : 'R-FLT-3')) });
     return true;
   }
 
@@ -775,7 +775,7 @@ export class Machine implements htlb.HugetlbHost {
     for (let i = start; i < start + HPAGE_PAGES; i++) {
       const pg = this.shmPage(v, i);
       if (i === page) pg.nonzero = true;
-      p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [id] });
+      p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(id) });
     }
     return true;
   }
@@ -817,13 +817,13 @@ export class Machine implements htlb.HugetlbHost {
       if (!wp && this.thpEligible(p, v, page) && this.wantsHuge(p, b)) {
         if (this.readMapsZero(p, page, true)) {
           // R-FLT-2: huge zero page; an anon_vma is created
-          p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: [this.rule('R-FLT-2')] });
+          p.pmds.set(b, { t: 'huge', pages: null, wp: false, sd: false, writable: false, dirty: false, why: whyOf(this.rule('R-FLT-2')) });
         } else {
           // R-FLT-2A: no huge zero page: a THP, its PMD made dirty (soft-dirty on x86) whatever the
           // access, writable when the VMA is (huge_memory.c map_anon_folio_pmd: pmd_mkdirty, maybe_pmd_mkwrite)
           const pages = Array.from({ length: HPAGE_PAGES }, () => this.newPage(true, false));
           for (const pg of pages) pg.folio = pages;
-          p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable, dirty: true, why: [this.rule('R-FLT-2A')] });
+          p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable, dirty: true, why: whyOf(this.rule('R-FLT-2A')) });
         }
         this.anonVmaPrepare(p, v);
         return;
@@ -868,7 +868,7 @@ export class Machine implements htlb.HugetlbHost {
         // a swapped-out shmem page is a swap entry in the page cache: fault-around skips it
         if (!cached || cached.inSwap) continue;
         this.rule('R-FLT-3A');
-        p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: ['R-FLT-3A'] });
+        p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: whyOf('R-FLT-3A') });
       }
     }
   }
@@ -920,7 +920,7 @@ export class Machine implements htlb.HugetlbHost {
         // R-FLT-6: a THP, dirty and writable -> all 512 pages soft-dirty
         const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.newPage(true, blockStart(b) + i === page));
         for (const pg of pages) pg.folio = pages;
-        p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: [this.rule('R-FLT-6')] });
+        p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: true, dirty: true, why: whyOf(this.rule('R-FLT-6')) });
         this.anonVmaPrepare(p, v);
         return;
       }
@@ -929,7 +929,7 @@ export class Machine implements htlb.HugetlbHost {
       if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
       const pg = this.freshPageFor(p, v, page);
       pg.nonzero = true;
-      p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: [this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')] });
+      p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')) });
       return;
     }
     // the faulting page then takes the write as any present entry does (reuse, wp or CoW below)
@@ -1132,7 +1132,7 @@ export class Machine implements htlb.HugetlbHost {
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
           child.ptes.set(i, pteWith(e, { wp: e.wp && (keepWp || this.mut('B-10')), why }));
         } else if (e.t === 'guard') {
-          if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, [this.rule('R-GRD-5')]); continue; }
+          if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, whyOf(this.rule('R-GRD-5'))); continue; }
           // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
           // and soft-dirty bits are not copied); the VMA has an anon_vma since the install (R-GRD-1)
           child.ptes.set(i, { t: 'guard', wp: false, sd: false, why: withRule(e.why, this.rule('R-GRD-5')) });
@@ -1412,7 +1412,7 @@ export class Machine implements htlb.HugetlbHost {
     });
     for (const pg of pages) pg.folio = pages;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
-    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: v.prot === 'rw', dirty: true, why: ['R-COL-1'] });
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: true, writable: v.prot === 'rw', dirty: true, why: whyOf('R-COL-1') });
     return 0;
   }
 
@@ -1496,7 +1496,7 @@ export class Machine implements htlb.HugetlbHost {
     if (!this.wantsHuge(p, b)) return this.outcome ? '*' : 0;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => obj.pages.get(first + i)!);
-    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: ['R-COL-2'] });
+    p.pmds.set(b, { t: 'huge', pages, wp: false, sd: false, writable: false, dirty: false, why: whyOf('R-COL-2') });
     return 0;
   }
 
@@ -1643,8 +1643,8 @@ export class Machine implements htlb.HugetlbHost {
       if (!ent) {
         if (markers) {
           this.ensureTable(p, b);
-          p.ptes.set(i, { t: 'marker', sd: false, why: [this.rule('R-WP-3')] });
-        } else p.gone.set(i, [this.rule('R-WP-3')]); // anon none without WP_UNPOPULATED stays unprotected
+          p.ptes.set(i, { t: 'marker', sd: false, why: whyOf(this.rule('R-WP-3')) });
+        } else p.gone.set(i, whyOf(this.rule('R-WP-3'))); // anon none without WP_UNPOPULATED stays unprotected
         continue;
       }
       if (ent.t === 'marker') continue; // R-WP-4
@@ -1801,7 +1801,7 @@ export class Machine implements htlb.HugetlbHost {
         const e = p.ptes.get(i);
         if (!e) continue;
         p.ptes.delete(i);
-        if (clearUffd && e.t === 'marker') { p.gone.set(i + delta, [this.rule('R-MRM-6')]); continue; }
+        if (clearUffd && e.t === 'marker') { p.gone.set(i + delta, whyOf(this.rule('R-MRM-6'))); continue; }
         this.ensureTable(p, blockOf(i + delta));
         const id = this.rule('R-MRM-1');
         const sd = this.mut('M-8') ? e.sd : true;
@@ -1962,7 +1962,7 @@ export class Machine implements htlb.HugetlbHost {
     for (let i = s; i < e; i++) {
       if (p.ptes.get(i)?.t === 'guard') continue;
       this.ensureTable(p, blockOf(i));
-      p.ptes.set(i, { t: 'guard', wp: false, sd: false, why: [id] });
+      p.ptes.set(i, { t: 'guard', wp: false, sd: false, why: whyOf(id) });
     }
     return true;
   }

@@ -29,8 +29,9 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
   resetClock(); // stamps count from 0 in every prediction (state.ts tick)
   const m = new Machine(c, opts.knobs ? { ...profile.knobs, ...opts.knobs } : profile.knobs, opts.mutant);
   // the case's static plan decides region sizes whatever a syscall returns (targets keep their
-  // region tables by it); stepped alongside to size regions after an in-place mremap
-  let plan: CasePlan | undefined = new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry });
+  // region tables by it); stepped alongside to size regions after an in-place mremap, so only a
+  // case with one needs it (nothing else reads the plan)
+  let plan: CasePlan | undefined = c.ops.some(inPlaceMremap) ? new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry }) : undefined;
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   const leftWholeAt: number[] = [];
@@ -64,7 +65,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       m.leftWholeAssumed = false;
       m.presentObserved = op.op === 'collapse' && obs?.outcome ? presentPages(m, op.proc ?? 0, obs) : undefined;
       rc = m.exec(op, i, obs?.outcome);
-      if (plan && op.op === 'mremap' && op.move === false) sizeFromPlan(m, plan, op);
+      if (plan && inPlaceMremap(op)) sizeFromPlan(m, plan, op as OpOf<'mremap'>);
       if (m.assumed) inferredAt.push(i);
       if (m.leftWholeAssumed) leftWholeAt.push(i);
       outcome = obs?.outcome ?? diffOutcome(m, op, before);
@@ -80,17 +81,45 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
     }
     const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
     for (const [bit, r] of SEEN_RULES) if (o.seen & bit) m.rules.add(r);
-    steps.push({
-      op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy, ...(walkEnd !== undefined ? { walkEnd } : {}), events: m.events, ...(skipped ? { skipped } : {}),
-      rules: [...m.rules].sort(), rcRules: m.rcWhy.length ? m.rcWhy : undefined, outcome,
-      ...(opts.attribution ? { reg: o.reg, ...(opReg?.length ? { opReg } : {}), ...(wpAllowed ? { wpAllowed } : {}) } : {}),
-    });
+    // built field by field in the order a reader sees them (no object spreads: one per step)
+    const step = { op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy } as PredictedStep;
+    if (walkEnd !== undefined) step.walkEnd = walkEnd;
+    step.events = m.events;
+    if (skipped) step.skipped = skipped;
+    step.rules = sortedRules(m.rules);
+    step.rcRules = m.rcWhy.length ? m.rcWhy : undefined;
+    step.outcome = outcome;
+    if (opts.attribution) {
+      step.reg = o.reg;
+      if (opReg?.length) step.opReg = opReg;
+      if (wpAllowed) step.wpAllowed = wpAllowed;
+    }
+    steps.push(step);
   });
   const assumptions = inferredAt.length
     ? [`read-fault zero page inferred from the observed exclusive bit at step${inferredAt.length > 1 ? 's' : ''} ${inferredAt.join(', ')} (the trace records no \`zero\` outcome)`]
     : [];
   if (leftWholeAt.length) assumptions.push(`pageout left a large folio whole (its split or reclaim failed) at step${leftWholeAt.length > 1 ? 's' : ''} ${leftWholeAt.join(', ')}: every page of it observed as before the op`);
   return { steps, assumptions };
+}
+
+/** The rule ids of a step, sorted as Array.prototype.sort sorts strings (by UTF-16 code units,
+ *  which `<` compares too): an insertion sort of the few ids an op exercises, without the work
+ *  arrays the built-in sort allocates. */
+function sortedRules(rules: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const r of rules) {
+    let k = out.length;
+    out.push(r);
+    while (k > 0 && out[k - 1] > r) { out[k] = out[k - 1]; k--; }
+    out[k] = r;
+  }
+  return out;
+}
+
+/** an mremap without MREMAP_MAYMOVE: the only op whose region size the model takes from the plan */
+function inPlaceMremap(op: Op): boolean {
+  return op.op === 'mremap' && op.move === false;
 }
 
 /** An in-place mremap leaves its region at the size the case's plan gives it (src/ops/plan.ts:
@@ -328,38 +357,43 @@ function scanEntry(p: Proc, i: number): ScanEntry {
   return { kind: 'marker', sd: e.sd };
 }
 
-interface Snapshot { huge: Map<number, boolean>; present: Set<number>; zero: Set<number> }
+/** What diffOutcome compares against, taken before the op over its region (first page `start`,
+ *  `pages` pages): per PMD block from blockOf(start), 0 not huge, 1 a huge PMD of a THP, 2 the huge
+ *  zero PMD; for a pageout the present pages, ascending; for an op recording `zero`, per page of
+ *  the region whether it maps the zero page. Plain arrays: taken for nearly every op. */
+interface Snapshot { start: number; pages: number; huge: number[]; present: number[]; zero: Uint8Array | undefined }
 
-/** Huge blocks (block -> is huge zero) and present pages of the op's region, before the op. */
+/** Huge blocks and present pages of the op's region, before the op. */
 function snapshot(m: Machine, op: Op): Snapshot | undefined {
   const p = m.procs[op.proc ?? 0];
   if (!p?.alive || !('region' in op)) return undefined;
   const r = p.regions.get(op.region);
   if (!r) return undefined;
-  const huge = new Map<number, boolean>();
-  const present = new Set<number>();
+  const huge: number[] = [];
+  const present: number[] = [];
   for (let b = blockOf(r.start); b <= blockOf(r.start + r.pages - 1); b++) {
     const pmd = p.pmds.peek(b);
-    if (pmd?.t === 'huge') huge.set(b, !pmd.pages);
+    huge.push(pmd?.t === 'huge' ? (pmd.pages ? 1 : 2) : 0);
   }
   if (op.op === 'pageout') {
     for (let i = r.start; i < r.start + r.pages; i++) {
-      if (p.pmds.peek(blockOf(i))?.t === 'huge' || p.ptes.peek(i)?.t === 'present') present.add(i);
+      if (p.pmds.peek(blockOf(i))?.t === 'huge' || p.ptes.peek(i)?.t === 'present') present.push(i);
     }
   }
-  const zero = recordsZero(op) ? zeroPages(p, r.start, r.pages) : new Set<number>();
-  return { huge, present, zero };
+  let zero: Uint8Array | undefined;
+  if (recordsZero(op)) {
+    zero = new Uint8Array(r.pages);
+    for (let i = r.start; i < r.start + r.pages; i++) if (isZeroPage(p, i)) zero[i - r.start] = 1;
+  }
+  return { start: r.start, pages: r.pages, huge, present, zero };
 }
 
-/** Pages of [start, start+pages) mapped to the zero page (4 KiB, or by a huge zero PMD). */
-function zeroPages(p: Proc, start: number, pages: number): Set<number> {
-  const out = new Set<number>();
-  for (let i = start; i < start + pages; i++) {
-    const pmd = p.pmds.peek(blockOf(i));
-    const e = p.ptes.peek(i);
-    if (pmd?.t === 'huge' ? !pmd.pages : e?.t === 'present' && e.page.zero) out.add(i);
-  }
-  return out;
+/** Whether page i maps the zero page (4 KiB, or by a huge zero PMD). */
+function isZeroPage(p: Proc, i: number): boolean {
+  const pmd = p.pmds.peek(blockOf(i));
+  if (pmd?.t === 'huge') return !pmd.pages;
+  const e = p.ptes.peek(i);
+  return e?.t === 'present' && e.page.zero;
 }
 
 /** The outcome the model chose (neutral): blocks newly mapped huge (not huge before, or the huge
@@ -371,22 +405,29 @@ function diffOutcome(m: Machine, op: Op, before: Snapshot | undefined): Outcome 
   if (!r) return {};
   const out: Outcome = {};
   const huge: number[] = [];
+  const b0 = blockOf(before.start), bEnd = blockOf(before.start + before.pages - 1);
   for (let b = blockOf(r.start); b <= blockOf(r.start + r.pages - 1); b++) {
     const pmd = p.pmds.peek(b);
     if (pmd?.t !== 'huge') continue;
-    const was = before.huge.get(b);
-    if (was === undefined || was !== !pmd.pages) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
+    // newly huge: not huge before, or the huge zero page replaced by a THP (or the reverse)
+    const was = b >= b0 && b <= bEnd ? before.huge[b - b0] : 0;
+    if (was === 0 || was !== (pmd.pages ? 1 : 2)) huge.push(Math.max(b * HPAGE_PAGES, r.start) - r.start);
   }
   if (huge.length) { out.huge = dict(); out.huge[op.region] = huge; }
   if (recordsZero(op)) {
-    // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first page
-    const zero = new Set<number>();
-    for (const i of zeroPages(p, r.start, r.pages)) {
-      if (before.zero.has(i)) continue;
-      zero.add(p.pmds.peek(blockOf(i))?.t === 'huge' ? Math.max(blockStart(blockOf(i)), r.start) - r.start : i - r.start);
+    // the form the executor records: new 4 KiB zero pages, a new huge zero PMD by its block's first
+    // page (ascending, each once: pages are walked in order, a block's pages are consecutive)
+    const zero: number[] = [];
+    const wasZero = before.zero;
+    for (let i = r.start; i < r.start + r.pages; i++) {
+      if (!isZeroPage(p, i)) continue;
+      const k = i - before.start;
+      if (wasZero && k >= 0 && k < before.pages && wasZero[k]) continue;
+      const at = p.pmds.peek(blockOf(i))?.t === 'huge' ? Math.max(blockStart(blockOf(i)), r.start) - r.start : i - r.start;
+      if (zero.length === 0 || zero[zero.length - 1] !== at) zero.push(at);
     }
     out.zero = dict();
-    out.zero[op.region] = [...zero].sort((a, b) => a - b);
+    out.zero[op.region] = zero;
   }
   if (op.op === 'pageout') {
     const gone: number[] = [];

@@ -406,6 +406,11 @@ function seenOf(any: number): number {
   return seen;
 }
 
+/** Without attribution a process's `why` is empty, and so is the whole `reg` (predict() reports it
+ *  only with attribution): one frozen record each for every step, not new ones per step and process */
+const NO_WHY: Record<string, string[][][]> = Object.freeze(dict<string[][][]>());
+const NO_REG: Observation['reg'] = Object.freeze(dict<Record<string, (string | undefined)[]>>());
+
 /** The step's maps from its processes' parts (keyed by region names from the case: prototype-free,
  *  a region may be called `__proto__`), with the attribution when asked. */
 function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined): Observation {
@@ -417,10 +422,10 @@ function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<P
   const contentWhys: Observation['contentWhy'] = dict();
   for (const pv of procs) {
     pages[pv.id] = pv.pages; entry[pv.id] = pv.entry; content[pv.id] = pv.content; contentWhys[pv.id] = pv.contentWhy;
-    why[pv.id] = attr ? attr.whyOf.get(pv)! : dict();
-    reg[pv.id] = attr ? attr.regOf.get(pv)! : dict();
+    if (attr) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
+    else why[pv.id] = NO_WHY;
   }
-  return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
+  return { seen, pages, why, entry, reg: attr ? reg : NO_REG, content, contentWhy: contentWhys };
 }
 
 // ---------------------------------------------------------------------------------------------

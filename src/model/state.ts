@@ -60,6 +60,16 @@ export function withRule(why: Why, id: string): Why {
   return w;
 }
 
+/** The history of an entry one rule just made (a fault's new PTE or PMD, a marker): one array per
+ *  rule for every entry and every prediction, not one per entry. Safe to share as withRule's are:
+ *  a history is never changed once built, and attribution copies what it reports (observe.ts). */
+const FRESH_WHY = new Map<string, Why>();
+export function whyOf(id: string): Why {
+  let w = FRESH_WHY.get(id);
+  if (w === undefined) FRESH_WHY.set(id, w = [id]);
+  return w;
+}
+
 /** The mutation clock of the prediction running now: every change the observer could see stamps
  *  the changed thing (a PteTable chunk, a PMD block, a Page) with the next tick, so that the
  *  observer (src/model/observe.ts) re-reads only what was stamped after its last look. Reset by
@@ -201,14 +211,20 @@ export type Pte =
  *  kind fresh (the same fields in the same order), so that a copy (fork, mremap) has its kind's
  *  one object shape rather than one per copy site (an object spread's own hidden class). */
 export function pteWith<P extends Pte>(e: P, changes: Partial<P>): P {
-  const c = { ...e, ...changes } as Pte;
-  switch (c.t) {
-    case 'present': return { t: 'present', page: c.page, wp: c.wp, sd: c.sd, writable: c.writable, dirty: c.dirty, why: c.why } as P;
-    case 'swap': return { t: 'swap', page: c.page, wp: c.wp, sd: c.sd, why: c.why } as P;
-    case 'marker': return { t: 'marker', sd: c.sd, why: c.why } as P;
-    case 'guard': return { t: 'guard', wp: c.wp, sd: c.sd, why: c.why } as P;
+  // each field from `changes` when it has the key (as a spread would take it), else from `e`:
+  // no intermediate spread object (fork and mremap copy every entry of a range this way)
+  const c = changes as PteFields, x = e as PteFields;
+  const wp = 'wp' in c ? c.wp! : x.wp!, sd = 'sd' in c ? c.sd! : x.sd!, why = 'why' in c ? c.why! : x.why!;
+  switch (e.t) {
+    case 'present': return { t: 'present', page: 'page' in c ? c.page! : x.page!, wp, sd, writable: 'writable' in c ? c.writable! : x.writable!, dirty: 'dirty' in c ? c.dirty! : x.dirty!, why } as P;
+    case 'swap': return { t: 'swap', page: 'page' in c ? c.page! : x.page!, wp, sd, why } as P;
+    case 'marker': return { t: 'marker', sd, why } as P;
+    case 'guard': return { t: 'guard', wp, sd, why } as P;
   }
+  throw new Error(`pteWith: unknown entry kind`);
 }
+/** the fields of any kind of PTE, for pteWith */
+interface PteFields { page?: Page; wp?: boolean; sd?: boolean; writable?: boolean; dirty?: boolean; why?: Why }
 
 /** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
 export const PTE_CHUNK = 64;
