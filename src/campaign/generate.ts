@@ -535,11 +535,12 @@ export class OpGen {
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
     const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 3], ['folio-split', 7], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
-    // the zero-page remap of a folio split and the collapse scan's wp check are anon-only
-    // (mm/migrate.c try_to_map_unused_to_zeropage: folio_test_anon; mm/khugepaged.c
+    // the huge zero page, the zero-page remap of a folio split and the collapse scan's wp check
+    // are anon-only (mm/huge_memory.c do_huge_pmd_anonymous_page maps the huge zero page on a read
+    // fault; mm/migrate.c try_to_map_unused_to_zeropage: folio_test_anon; mm/khugepaged.c
     // hpage_collapse_scan_pmd, whereas a shmem collapse is collapse_file): those lines over a
     // page-cache THP mostly exercise nothing of theirs
-    const anonLine = line === 'folio-split' || line === 'collapse-wp';
+    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan';
     const kind = anonLine && this.rng.chance(0.9) ? 'anon' : this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
     if (!r) return;
