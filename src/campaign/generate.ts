@@ -892,7 +892,8 @@ export class OpGen {
       const cur = this.b.region(proc, r);
       if (!cur || !isLive(cur)) return;
       const a = this.rng.weighted<string>([
-        ['dontneed', 2], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
+        // an ordinary zap keeps the markers (R-GRD-4), munmap and unguard drop them
+        ['dontneed', 4], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
         ['guard', 1], ['collapse', thp ? 2 : 0], ['populate', 1], ['read', 1], ['pageout', 1], ['clear', 1], ['unregister', this.b.hasUffd ? 1 : 0],
       ]);
       switch (a) {
