@@ -24,6 +24,11 @@ export interface MutantJob {
    *  found nothing yet (cheap mutants get more seeds, so their ratio is less a matter of luck) */
   minSeeds: number;
   targetFinds: number;
+  /** the guided side's own minSeeds / targetFinds (default: the same as uniform's). Its cases to
+   *  the first find vary 10-100x between seeds, and a guided seed is cheap (it stops at its find),
+   *  while a uniform side without a find pays its whole budget per seed */
+  guidedMinSeeds?: number;
+  guidedTargetFinds?: number;
   /** guided case budget per seed */
   guidedBudget: number;
   /** uniform case budget per seed: clamp(uniformFactor × guided cases per find, uniformMin,
@@ -175,7 +180,7 @@ let checkerP: Promise<Checker> | undefined;
 
 export default async function runMutant(job: MutantJob): Promise<MutantResult> {
   const checker = await (checkerP ??= referenceChecker());
-  const gruns = await runSeeds(job.seeds, job.minSeeds, job.targetFinds, (seed, k) =>
+  const gruns = await runSeeds(job.seeds, job.guidedMinSeeds ?? job.minSeeds, job.guidedTargetFinds ?? job.targetFinds, (seed, k) =>
     guidedRun(checker, job.mutant, seed, job.guidedBudget, k === 0 ? { capMs: job.minimizeCapMs, maxRuns: job.maxMinimizeRuns } : undefined));
   const first = gruns[0];
   const guided: MutantResult['guided'] = sideCount(gruns.map(({ seed, found, ran }) => ({ seed, found, ran })));

@@ -333,9 +333,12 @@ export async function benchMutants(o: BenchOptions, only?: string[]): Promise<Se
   const ids = only ?? (o.quick ? ['B-3', 'M-9', 'M-14'] : MUTANTS.map((m) => m.id));
   // cases to the first find over several seeds (bench/lib/mutant-task.ts): each side runs at least
   // minSeeds seeds, then stops at targetFinds finds (or at once with none); counts, not times
+  // the guided side runs more seeds than the uniform one: its first finds spread over two orders of
+  // magnitude between seeds (M-30 on seeds 1-8: 16 to 1,299 cases), and its seeds stop at their find
   const job = (mutant: string): MutantJob => ({
-    mutant, seeds: Array.from({ length: o.quick ? 3 : 12 }, (_, i) => o.seed + i),
+    mutant, seeds: Array.from({ length: o.quick ? 3 : 16 }, (_, i) => o.seed + i),
     minSeeds: o.quick ? 2 : 5, targetFinds: o.quick ? 2 : 8,
+    guidedMinSeeds: o.quick ? 2 : 8, guidedTargetFinds: o.quick ? 2 : 12,
     guidedBudget: o.quick ? 2000 : 10_000,
     uniformFactor: 10, uniformMin: 200, uniformMax: o.quick ? 300 : 800,
     minimizeCapMs: o.quick ? 2000 : 5000, maxMinimizeRuns: 2000,
@@ -364,7 +367,7 @@ export async function benchMutants(o: BenchOptions, only?: string[]): Promise<Se
   const gm = geomean(ratios);
   const j = job(ids[0]!);
   const notes = [
-    `mutants: cases to the first violation (counts, not times) on seeds ${o.seed}…; each side runs ≥ ${j.minSeeds} seeds, until ${j.targetFinds} finds or none after ${j.minSeeds}; ` +
+    `mutants: cases to the first violation (counts, not times) on seeds ${o.seed}…; guided runs ≥ ${j.guidedMinSeeds} seeds, until ${j.guidedTargetFinds} finds or none after ${j.guidedMinSeeds}; uniform ≥ ${j.minSeeds} seeds, until ${j.targetFinds} finds or none after ${j.minSeeds}; ` +
       `a side's figure is its cases per find pooled over its seeds (a seed without a find counts its whole budget: guided ${j.guidedBudget}, uniform clamp(${j.uniformFactor} × guided per find, ${j.uniformMin}–${j.uniformMax})); ` +
       'a side with no find has only a bound, so its ratio is one (≥: uniform found nothing; ≤: guided found nothing)',
     ...(bounds.length ? [`mutants: ratios that are bounds: ${bounds.join(', ')} (the min and geomean include them as bounds)`] : []),

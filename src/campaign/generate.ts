@@ -382,9 +382,13 @@ export class OpGen {
   }
 
   private wpAction(proc: number, r: string, rs: RegionState, rg: Range): void {
+    // a shared VMA's RO->RW mprotect must keep write-protected PTEs read-only: uffd-wp needs write
+    // notification there (mm/mmap.c vma_wants_writenotify: userfaultfd_wp; mm/mprotect.c
+    // can_change_pte_writable), a check private VMAs do not go through
+    const shared = rs.kind === 'shared-anon' || rs.kind === 'memfd-shared';
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
-      ['mprot', 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
+      ['mprot', shared ? 8 : 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
       ['close', 2],
     ]);
     switch (a) {
@@ -403,7 +407,7 @@ export class OpGen {
       case 'mprot': {
         const m = this.subRange(rs, rg);
         this.mprotect(proc, r, 'r', m); this.mprotect(proc, r, 'rw', m);
-        if (this.rng.chance(0.7)) this.write(proc, r, m);
+        if (this.rng.chance(shared ? 0.9 : 0.7)) this.write(proc, r, m);
         break;
       }
       case 'scan': this.scan(proc, r); break;
@@ -497,8 +501,14 @@ export class OpGen {
     if (!this.allowThp || !this.b.hasUffd) { this.motifWpAct(); return; }
     const proc = this.pickProc();
     // nine ops over a PMD-sized region: twice the THP budget, for this scenario only
-    this.extraCost = this.maxCost;
-    try { this.shmemFolioReclaim(proc); } finally { this.extraCost = 0; }
+    this.borrowing(this.maxCost, () => this.shmemFolioReclaim(proc));
+  }
+
+  /** run `f` with `extra` more observation budget (a scenario's own ops past the case's budget) */
+  private borrowing(extra: number, f: () => void): void {
+    const before = this.extraCost;
+    this.extraCost = before + extra;
+    try { f(); } finally { this.extraCost = before; }
   }
   private shmemFolioReclaim(proc: number): void {
     const r = this.mmap(proc, { thp: true, kind: this.rng.pick<Kind>(['memfd-shared', 'shared-anon']), pages: this.hp });
@@ -521,7 +531,17 @@ export class OpGen {
     if (this.rng.chance(0.4)) { this.motifMthp(); return; }
     if (this.b.hasUffd && this.rng.chance(0.1)) { this.motifShmemFolioReclaim(); return; }
     const proc = this.pickProc();
-    const kind = this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
+    // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
+    // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
+    // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
+    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 3], ['folio-split', 7], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
+    // the huge zero page, the zero-page remap of a folio split and the collapse scan's wp check
+    // are anon-only (mm/huge_memory.c do_huge_pmd_anonymous_page maps the huge zero page on a read
+    // fault; mm/migrate.c try_to_map_unused_to_zeropage: folio_test_anon; mm/khugepaged.c
+    // hpage_collapse_scan_pmd, whereas a shmem collapse is collapse_file): those lines over a
+    // page-cache THP mostly exercise nothing of theirs
+    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan';
+    const kind = anonLine && this.rng.chance(0.9) ? 'anon' : this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
     if (!r) return;
     const rs = this.b.region(proc, r)!;
@@ -540,10 +560,6 @@ export class OpGen {
       const range = rs && this.rng.chance(0.25) ? this.pickRange(rs) : {};
       this.ranged('scan', proc, r, range, { ...(wp ? { wp_matching: true } : {}), ...(this.rng.chance(0.25) ? this.scanArgs(wp) : {}) });
     };
-    // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
-    // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
-    // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 2], ['folio-split', 5], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
@@ -581,7 +597,9 @@ export class OpGen {
         this.write(proc, r, {});
         if (this.rng.chance(0.6)) this.split(proc, r, page);
         protect(this.rng.chance(0.2));
-        this.ranged('collapse', proc, r, this.rng.chance(0.7) ? {} : one());
+        // the collapse is the point of the line: past the cost budget if need be (a small region
+        // mapped before the THP makes it the sixth op over the budget)
+        this.borrowing(this.maxCost, () => this.ranged('collapse', proc, r, this.rng.chance(0.7) ? {} : one()));
         break;
       }
       case 'folio-split': {
@@ -595,10 +613,12 @@ export class OpGen {
         if (touch === 'write0') this.write(proc, r, { first: 0, count: 1 });
         else if (touch === 'write1') this.write(proc, r, one());
         else this.populate(proc, r, true, this.rng.pick<Range>([{}, { first: 0, count: 1 }, one()]));
-        const ptes = this.rng.chance(0.4);
+        const ptes = this.rng.chance(0.6);
         if (ptes) this.split(proc, r, page);
         if (this.rng.chance(0.5)) protect(true);
-        if (ptes || this.rng.chance(0.7)) this.ranged('pageout', proc, r, this.rng.chance(0.7) ? partial() : this.smallRange(rs));
+        // the pageout is the point of the line: this one op may go past the cost budget (after
+        // clear_refs, the touch, the split and the protection it is the seventh op over the THP)
+        if (ptes || this.rng.chance(0.7)) this.borrowing(this.maxCost, () => this.ranged('pageout', proc, r, this.rng.chance(0.7) ? partial() : this.smallRange(rs)));
         else this.split(proc, r, page);
         break;
       }
@@ -872,7 +892,8 @@ export class OpGen {
       const cur = this.b.region(proc, r);
       if (!cur || !isLive(cur)) return;
       const a = this.rng.weighted<string>([
-        ['dontneed', 2], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
+        // an ordinary zap keeps the markers (R-GRD-4), munmap and unguard drop them
+        ['dontneed', 4], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
         ['guard', 1], ['collapse', thp ? 2 : 0], ['populate', 1], ['read', 1], ['pageout', 1], ['clear', 1], ['unregister', this.b.hasUffd ? 1 : 0],
       ]);
       switch (a) {

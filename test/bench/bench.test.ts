@@ -7,7 +7,7 @@ import { scaleCases, uniformCase } from '../../bench/lib/gen.ts';
 import { liveMissing } from '../../bench/lib/live.ts';
 import { benchLive, benchModel, benchMutants, benchScale, median } from '../../bench/lib/sections.ts';
 import { REQUIRED_KEYS, runBench } from '../../bench/run.ts';
-import { compareSides, runSeeds, sideCount, type MutantResult } from '../../bench/lib/mutant-task.ts';
+import runMutant, { compareSides, runSeeds, sideCount, type MutantResult } from '../../bench/lib/mutant-task.ts';
 
 const o = { quick: true, seed: 1, log: () => undefined };
 const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
@@ -40,6 +40,16 @@ describe('finding bugs: cases per find over seeds', () => {
 });
 
 describe('bench generators', () => {
+  it('the guided side runs its own number of seeds (guidedMinSeeds, guidedTargetFinds), the uniform side minSeeds/targetFinds', async () => {
+    // M-1 is found at the first case by both sides (pagemap of a page without an entry), so every seed finds it
+    const r = await runMutant({
+      mutant: 'M-1', seeds: [1, 2, 3, 4, 5, 6], minSeeds: 2, targetFinds: 2, guidedMinSeeds: 4, guidedTargetFinds: 4,
+      guidedBudget: 50, uniformFactor: 10, uniformMin: 20, uniformMax: 50, minimizeCapMs: 2000, maxMinimizeRuns: 50,
+    });
+    expect(r.guided.runs.map((x) => x.seed)).toEqual([1, 2, 3, 4]);
+    expect(r.uniform.runs.map((x) => x.seed)).toEqual([1, 2]);
+  }, 120_000);
+
   it('uniform cases are valid, within the op cap, and deterministic per seed', () => {
     const a = new Rng(9), b = new Rng(9);
     for (let i = 0; i < 200; i++) {

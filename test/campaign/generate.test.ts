@@ -69,6 +69,31 @@ describe('guided generation reaches', () => {
     expect(hit.length).toBeGreaterThan(6);
   });
 
+  it('an anonymous THP, its PMD split and the region write-protected, then MADV_PAGEOUT of part of it (mm/madvise.c madvise_cold_or_pageout_pte_range: split_folio; mm/migrate.c try_to_map_unused_to_zeropage maps zero-filled anon subpages to the zero page keeping their uffd-wp bit)', () => {
+    // the pageout comes last in its line, after clear_refs, the touch, the split and the
+    // protection: it must not be the op the cost budget drops, and a page-cache THP has no zero-page remap
+    const hit = fresh(1500).filter((c) => c.ops.some((m) => m.op === 'mmap' && m.thp && m.kind === 'anon' &&
+      c.ops.some((s, j) => s.op === 'split' && regionOf(s) === regionOf(m) &&
+        c.ops.some((w, k) => w.op === 'wp' && w.on && regionOf(w) === regionOf(m) &&
+          c.ops.some((x, l) => l > j && l > k && x.op === 'pageout' && regionOf(x) === regionOf(m) && x.count !== undefined && x.count < m.pages)))));
+    expect(hit.length).toBeGreaterThan(9);
+  });
+
+  it('MADV_COLLAPSE of an anonymous THP region holding a write-protected PTE (mm/khugepaged.c hpage_collapse_scan_pmd: pte_uffd_wp -> SCAN_PTE_UFFD_WP, the collapse refused)', () => {
+    const hit = fresh(1500).filter((c) => c.ops.some((m) => m.op === 'mmap' && m.thp && m.kind === 'anon' &&
+      c.ops.some((w, k) => w.op === 'wp' && w.on && regionOf(w) === regionOf(m) && c.ops.slice(k + 1).some((x) => x.op === 'collapse' && regionOf(x) === regionOf(m)))));
+    expect(hit.length).toBeGreaterThan(14);
+  });
+
+  it('a shared region written, write-protected, mprotect RO then RW, written again (mm/mmap.c vma_wants_writenotify: uffd-wp needs write notification; mm/mprotect.c can_change_pte_writable keeps wp PTEs read-only)', () => {
+    const shared = (k: string) => k === 'shared-anon' || k === 'memfd-shared';
+    const hit = fresh(1500).filter((c) => c.ops.some((m) => m.op === 'mmap' && shared(m.kind) &&
+      c.ops.some((w, k) => w.op === 'wp' && w.on && regionOf(w) === regionOf(m) && c.ops.slice(0, k).some((x) => x.op === 'write' && regionOf(x) === regionOf(m)) &&
+        c.ops.some((p, l) => l > k && p.op === 'mprotect' && p.prot === 'rw' && regionOf(p) === regionOf(m) && c.ops[l - 1]?.op === 'mprotect' &&
+          c.ops.slice(l + 1).some((y) => y.op === 'write' && regionOf(y) === regionOf(m))))));
+    expect(hit.length).toBeGreaterThan(6);
+  });
+
   it('guard markers in a shared or file region of a case with a userfaultfd, then fork (mm/memory.c vma_needs_copy: a VM_MAYBE_GUARD VMA has its page tables copied, copy_pte_marker)', () => {
     const hit = fresh(1500).filter((c) => {
       if (!c.uffd) return false;
