@@ -231,8 +231,8 @@ export class Machine implements htlb.HugetlbHost {
   // VMA helpers
 
   vmaAt(p: Proc, page: number): Vma | undefined {
-    for (const v of p.vmas) if (v.start <= page && page < v.end) return v;
-    return undefined;
+    const k = vmaIndexAt(p.vmas, page);
+    return k < 0 ? undefined : p.vmas[k];
   }
 
   private vmasIn(p: Proc, start: number, end: number): Vma[] {
@@ -672,8 +672,11 @@ export class Machine implements htlb.HugetlbHost {
   private access(p: Proc, op: OpOf<'read'> | OpOf<'write'>, write: boolean): Rc {
     const [start, end] = this.range(p, op);
     this.faultRange = [start, end];
+    // the VMA of the last page while the next lies in it (VMAs never overlap, so one that still
+    // covers page i and is still p's is the one vmaAt finds): one lookup per VMA, not per page
+    let v: Vma | undefined, vi = -1;
     for (let i = start; i < end; i++) {
-      const v = this.vmaAt(p, i);
+      if (v === undefined || i >= v.end || i < v.start || p.vmas[vi] !== v) { vi = vmaIndexAt(p.vmas, i); v = vi < 0 ? undefined : p.vmas[vi]; }
       if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
         // R-FLT-14: SIGSEGV kills the process
         this.rule('R-FLT-14');
@@ -2003,3 +2006,10 @@ export class Machine implements htlb.HugetlbHost {
 }
 
 export function protOf(v: Vma): Prot { return v.prot; }
+
+/** the index in `vmas` of the first VMA holding page `page`, or -1 (a scan in list order, as the
+ *  list may be unsorted for a moment inside an op) */
+function vmaIndexAt(vmas: readonly Vma[], page: number): number {
+  for (let k = 0; k < vmas.length; k++) { const v = vmas[k]; if (v.start <= page && page < v.end) return k; }
+  return -1;
+}

@@ -216,8 +216,10 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   // one ScanVma per VMA, shared by its pages (the scan reads them, never changes them)
   const scanVmas = new Map<object, ScanVma>();
   const unreg = new Set<number>(); // ScanVma ids of VMAs a recorded decision left unregistered
+  let v: ReturnType<Machine['vmaAt']>;
   for (let i = start; i < end; i++) {
-    const v = m.vmaAt(p, i);
+    // the last page's VMA while it still covers page i (VMAs never overlap): a lookup per VMA
+    if (v === undefined || i < v.start || i >= v.end) v = m.vmaAt(p, i);
     if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
     let sv = scanVmas.get(v);
     if (!sv) {
