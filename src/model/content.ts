@@ -73,10 +73,12 @@ export function copyContent(from: Page | undefined, to: Page, rule: 'R-DATA-3' |
   to.valWhy = [...contentWhy(from.valWhy).slice(-3), rule];
 }
 
-/** The page process p maps at page number i (a present PTE or a huge PMD's subpage), else undefined. */
+/** The page process p maps at page number i (a present PTE or a huge PMD's subpage), else undefined.
+ *  Reads the tables without stamping them (peek): a change to the page it returns stamps the page
+ *  itself (state.ts Page setters), which is what the observer's view depends on. */
 export function mappedPage(p: Proc, i: number): Page | undefined {
-  const pmd = p.pmds.get(blockOf(i));
+  const pmd = p.pmds.peek(blockOf(i));
   if (pmd?.t === 'huge') return pmd.pages ? pmd.pages[i % HPAGE_PAGES] : new Page(0, true, true, false);
-  const e = p.ptes.get(i);
+  const e = p.ptes.peek(i);
   return e?.t === 'present' ? e.page : undefined;
 }

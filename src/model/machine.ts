@@ -789,6 +789,19 @@ export class Machine implements htlb.HugetlbHost {
     return true;
   }
 
+  /** a write through a writable present PTE */
+  private writeWritable(e: Extract<Pte, { t: 'present' }>) {
+    // (the reference never has a writable wp PTE; a mutant that makes one writes through it)
+    this.rule('R-FLT-8W'); // hardware sets the dirty bit only
+    e.dirty = true; e.page.nonzero = true;
+  }
+
+  /** a write through a writable THP PMD */
+  private writeWritableHuge(pmd: HugePmd, page: number) {
+    this.rule('R-FLT-8W');
+    pmd.dirty = true; pmd.pages![page - blockStart(blockOf(page))].nonzero = true;
+  }
+
   private readPage(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
     // peek: a read that finds its page mapped changes nothing (no stamp for the observer)
@@ -899,6 +912,18 @@ export class Machine implements htlb.HugetlbHost {
 
   private writePage(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
+    // a write through a writable present PTE or THP PMD sets only what no observation reads (the
+    // dirty bit, the page's nonzero): peek, so that neither the PMD block nor the chunk is stamped
+    // for the observer (the content the write stores stamps the page itself: storeValue). The
+    // same cases as below (writeHuge: a PMD wp under uffd faults first; the huge zero page is
+    // never writable)
+    const pk = p.pmds.peek(b);
+    if (pk?.t === 'huge') {
+      if (pk.writable && pk.pages && !(pk.wp && v.uffd)) { this.writeWritableHuge(pk, page); return; }
+    } else {
+      const pe = p.ptes.peek(page);
+      if (pe?.t === 'present' && pe.writable) { this.writeWritable(pe); return; }
+    }
     const pmd = p.pmds.get(b);
     if (pmd?.t === 'huge') { this.writeHuge(p, v, page, pmd); return; }
     let e = p.ptes.get(page);
@@ -948,12 +973,7 @@ export class Machine implements htlb.HugetlbHost {
       e = n;
     }
     if (e.t !== 'present') return;
-    if (e.writable) {
-      // (the reference never has a writable wp PTE; a mutant that makes one writes through it)
-      this.rule('R-FLT-8W'); // hardware sets the dirty bit only
-      e.dirty = true; e.page.nonzero = true;
-      return;
-    }
+    if (e.writable) { this.writeWritable(e); return; }
     if (e.wp && v.uffd) {
       if (this.wpFault(p, v, page) === 'sync') {
         this.resolveWp(p, v, page);
@@ -1042,7 +1062,7 @@ export class Machine implements htlb.HugetlbHost {
       this.cowOrReuse(p, v, page);
       return;
     }
-    if (pmd.writable) { this.rule('R-FLT-8W'); pmd.dirty = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
+    if (pmd.writable) { this.writeWritableHuge(pmd, page); return; }
     if (!pmd.pages[0].anon && v.kind === 'memfd-private') {
       // a file PMD in a private mapping: wp_huge_pmd splits it (zap, R-SPLIT-3) and the write
       // CoWs 4 KiB at PTE level (do_cow_fault): the rest of the block reads not present
