@@ -110,11 +110,14 @@ class Scratch {
   }
 }
 
+const SCRATCH = new Scratch();
+
 /** The region views of one prediction, by process and region name. `everyPage`: read every page
  *  after every op (ModelOptions.observeEveryPage), the reference the skipping is tested against. */
 export class Observer {
   private readonly views = new Map<Proc, Map<string, RegionView>>();
-  private readonly scratch = new Scratch();
+  /** one for every prediction: predictions are synchronous and never nested (state.ts resetClock) */
+  private readonly scratch = SCRATCH;
   private readonly procViews = new Map<Proc, ProcView>();
   /** the last observation without attribution and its processes' parts, for a step that changed
    *  nothing any observation shows */
@@ -141,7 +144,9 @@ export class Observer {
     }
     const seen = seenOf(any);
     // every live process kept its maps: the step's maps are the last step's
-    if (sameProcs && this.last!.procs.length === procs.length) return { ...this.last!.obs, seen };
+    // (the same views give the same R-PM bits: the last observation itself serves, as a step's
+    // maps are shared between steps already and nothing downstream changes an observation)
+    if (sameProcs && this.last!.procs.length === procs.length) return this.last!.obs.seen === seen ? this.last!.obs : { ...this.last!.obs, seen };
     const obs = assemble(procs, seen, attr);
     this.last = attribution ? undefined : { procs, obs };
     return obs;
@@ -204,7 +209,7 @@ export class Observer {
     const view = nextView(same, s, n, width);
     view.start = r.start;
     view.at = at;
-    view.exact = !p.vmas.some((v) => v.start < r.start + n && r.start < v.end && htlb.isHugetlbVma(v));
+    view.exact = !hugetlbOver(p.vmas, r.start, r.start + n);
     vmasOf(p.vmas, r, view);
     return view;
   }
@@ -300,6 +305,12 @@ function chunkChanged(p: Proc, c: number, lo: number, hi: number, v: RegionView,
     const d = deps[k];
     if (d !== undefined && d.ver > at) return true;
   }
+  return false;
+}
+
+/** whether a hugetlb VMA overlaps pages [start, end) (its entries are not stamped: walked whole) */
+function hugetlbOver(vmas: readonly Vma[], start: number, end: number): boolean {
+  for (let k = 0; k < vmas.length; k++) { const v = vmas[k]; if (v.start < end && start < v.end && htlb.isHugetlbVma(v)) return true; }
   return false;
 }
 
