@@ -13,6 +13,7 @@ import type { Violation } from '../check/types.ts';
 import { decisionKind, entryHoldsPage, readOutOnly } from '../check/decisions.ts';
 import { BIT_NAMES, SCAN_NAMES } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
+import { ALL_RULES } from '../model/catalogue.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -120,6 +121,30 @@ export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
   return entryHoldsPage(e) ? 'page' : 'empty';
 }
 
+// Rules that set VM_SOFTDIRTY on a VMA, or keep or drop it (the catalogue text names the flag), other
+// than the read-out rules (R-PM-*): pagemap ORs the flag into bit 55 of every page of the VMA
+// (fs/proc/task_mmu.c pte_to_pagemap_entry, pagemap_pte_hole), so a soft-dirty divergence such a
+// rule explains is the flag's whichever entries the VMA has — all faulted (B-1's merge of written
+// pages) or not
+const VMA_SOFTDIRTY_RULES = new Set(ALL_RULES.filter((r) => /VM_SOFTDIRTY/.test(r.text) && !r.id.startsWith('R-PM-')).map((r) => r.id));
+// Rules whose kernel helper treats a page-holding entry and a placeholder alike, in one place: which
+// of them a case happened to have there is no second path. mm/mremap.c move_soft_dirty_pte marks a
+// present PTE and a non-present one (swap entry, uffd-wp or guard marker: is_swap_pte) in one
+// function (R-MRM-1); PAGEMAP_SCAN's exclusive-WP fast path arms every entry of the table through
+// make_uffd_wp_pte, present, swap, pte_none and markers alike (fs/proc/task_mmu.c
+// pagemap_scan_pmd_entry, R-PMS-4)
+const ENTRY_BLIND_RULES = new Set(['R-MRM-1', 'R-PMS-4']);
+
+/** The entry kind a signature keys on: `empty` for a soft-dirty divergence a VM_SOFTDIRTY rule
+ *  explains (the flag's, as on pte_none), `any` for a rule whose kernel helper handles every entry
+ *  kind in one place, else the coarse entryKind. */
+export function signatureEntryKind(v: Violation): string {
+  const rule = ruleId(v);
+  if (v.kind === 'bit' && v.bit === 'D' && VMA_SOFTDIRTY_RULES.has(rule)) return 'empty';
+  if (v.entry !== undefined && ENTRY_BLIND_RULES.has(rule.split('.')[0]!)) return 'any';
+  return entryKind(v.entry);
+}
+
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
  *  reported/unreported for a scan category one side leaves out; mismatch for rc and events. */
 export function direction(v: Violation): string {
@@ -137,13 +162,13 @@ export function direction(v: Violation): string {
   return 'mismatch';
 }
 
-/** The signature of one violation: kind.bit.direction.rule.entrykind, e.g.
+/** The signature of one violation: kind.bit.direction.rule.entrykind (signatureEntryKind), e.g.
  *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it); for one explained by a hidden per-VMA
  *  decision, `vma.KIND.RULE` (e.g. `vma.registration.R-REG-1`): which bit, op or entry shows a
  *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
-  return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+  return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${signatureEntryKind(v)}`;
 }
 
 /** The bit kinds (verdict BitCounts keys, src/check/types.ts) a signature is about: the pagemap bit

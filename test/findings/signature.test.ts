@@ -226,6 +226,49 @@ describe('one root cause, one signature', () => {
     expect(caseSignature(emptyOnly)).toBe(caseSignature(withPage));
   });
 
+  it('a merge dropping VM_SOFTDIRTY (B-1) is the flag\'s bucket even when every page of the merged VMA is faulted (no pte_none to show it on)', () => {
+    // mm/vma.c vma_merge_existing_range ORs VM_SOFTDIRTY (R-MERGE-1); pagemap ORs the flag into bit
+    // 55 of every page of the VMA (fs/proc/task_mmu.c pte_to_pagemap_entry), so on clean written
+    // PTEs the loss shows as it does on pte_none: the same bug
+    const allFaulted = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 0, count: 2 },
+      { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'clear_refs', value: 4 }, { op: 'mmap', region: 'c', pages: 1, kind: 'anon', after: 'b' },
+      { op: 'write', region: 'c' }, { op: 'mprotect', region: 'b', prot: 'rw' });
+    const withEmpty = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 0, count: 2 },
+      { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'clear_refs', value: 4 }, { op: 'mmap', region: 'c', pages: 1, kind: 'anon', after: 'b' },
+      { op: 'mprotect', region: 'b', prot: 'rw' });
+    const a = onMutant('B-1', allFaulted), b = onMutant('B-1', withEmpty);
+    expect(firstDivergence(a)!.atStep.every((x) => x.entry === 'pte')).toBe(true);
+    expect(firstDivergence(b)!.root.entry).toBe('none');
+    expect(caseSignature(a)).toBe('bit.D.lost.R-MERGE-1.empty');
+    expect(caseSignature(b)).toBe(caseSignature(a));
+  });
+
+  it('a rule whose kernel helper treats every entry kind in one place keys no entry kind: mremap\'s soft-dirty on a moved PTE or marker (M-8), the scan fast path arming a swap entry or pte_none (M-12)', () => {
+    // mm/mremap.c move_soft_dirty_pte marks present and non-present entries (swap, markers) alike (R-MRM-1)
+    const page = ops({ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }, { op: 'write', region: 'a', first: 2, count: 2 },
+      { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'a' });
+    const guard = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'memfd-private' }, { op: 'guard', region: 'b', first: 0, count: 1 },
+      { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'b', pages: 1 });
+    const [mp, mg] = [onMutant('M-8', page), onMutant('M-8', guard)];
+    expect([firstDivergence(mp)!.root.entry, firstDivergence(mg)!.root.entry]).toEqual(['pte', 'guard']);
+    expect(caseSignature(mp)).toBe('bit.D.lost.R-MRM-1.any');
+    expect(caseSignature(mg)).toBe(caseSignature(mp));
+    // fs/proc/task_mmu.c pagemap_scan_pmd_entry's exclusive-WP fast path arms every entry through
+    // make_uffd_wp_pte, whatever the category masks (R-PMS-4)
+    const uffd = { features: ['wp_async', 'wp_unpopulated'] } as Case['uffd'];
+    const swap: Case = { format: 'ptefarm-case/1', uffd, ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'write', region: 'a', first: 1, count: 1 },
+      { op: 'pageout', region: 'a', first: 1, count: 1 }, { op: 'scan', region: 'a', wp_matching: true, no_vec: true, max_pages: 2, category_mask: 'wp' }] };
+    const hole: Case = { format: 'ptefarm-case/1', uffd, ops: [{ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 1, count: 1 },
+      { op: 'uffd_register', region: 'b' }, { op: 'scan', region: 'b', wp_matching: true, no_vec: true, category_mask: 'wp' }] };
+    const [ss, sh] = [onMutant('M-12', swap), onMutant('M-12', hole)];
+    expect([entryKind(firstDivergence(ss)!.root.entry), entryKind(firstDivergence(sh)!.root.entry)]).toEqual(['page', 'empty']);
+    expect(caseSignature(ss)).toBe('bit.W.wp-lost.R-PMS-4.any');
+    expect(caseSignature(sh)).toBe(caseSignature(ss));
+    // a rule with separate paths per entry kind keeps the coarse kind (R-PO-2: the marker try_to_unmap_one installs)
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
+  });
+
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
     // pre 76aefad628aa, mprotect made the PTE writable although a soft-dirty fault was needed: the
     // write then takes no fault (do_wp_page never runs) and soft-dirty stays clear
