@@ -162,24 +162,43 @@ export function direction(v: Violation): string {
   return 'mismatch';
 }
 
+// The pagemap bits read off the entry's type (fs/proc/task_mmu.c pte_to_pagemap_entry: PM_PRESENT
+// for a present PTE, PM_SWAP for a swap entry or marker, PM_FILE for a non-anon page, PM_MMAP_EXCLUSIVE
+// from the page's mapcount): none is state an op sets on its own, they change together when an op
+// installs another entry than x86 does, and which of them differs is the case's accident — a
+// zero-filled subpage a folio split leaves swapped shows present cleared, one it leaves mapped as an
+// anon page shows exclusive set (R-SPLIT-5: try_to_map_unused_to_zeropage not reached; M-16, M-30).
+// A signature keys them as one letter, `entry`, direction `mismatch`
+const ENTRY_TYPE_BITS = new Set(['P', 'S', 'F', 'E']);
+
+/** The letter and direction a signature names: `entry`/`mismatch` for an entry-type bit. */
+function signatureBitDirection(v: Violation): [string, string] {
+  if (shownKind(v) === 'bit' && ENTRY_TYPE_BITS.has(shownBit(v))) return ['entry', 'mismatch'];
+  return [shownBit(v), direction(v)];
+}
+
 /** The signature of one violation: kind.bit.direction.rule.entrykind (signatureEntryKind), e.g.
  *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it); for one explained by a hidden per-VMA
  *  decision, `vma.KIND.RULE` (e.g. `vma.registration.R-REG-1`): which bit, op or entry shows a
  *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
-  return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${signatureEntryKind(v)}`;
+  const [bit, dir] = signatureBitDirection(v);
+  return `${shownKind(v)}.${bit}.${dir}.${ruleId(v)}.${signatureEntryKind(v)}`;
 }
 
 /** The bit kinds (verdict BitCounts keys, src/check/types.ts) a signature is about: the pagemap bit
- *  it names (`bit.E.…` -> exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
+ *  it names (`bit.D.…` -> soft-dirty; `bit.entry.…` -> present, swapped, file, exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
  *  `events`, `content`; none for a hidden per-VMA decision (`vma.…`: it shows on whatever an op
  *  looks at next). A replayed finding compares at least these (src/check/check.ts maskedSkip): it is
  *  a SKIP only where they are masked too. */
 export function signatureBitKinds(sig: string): string[] {
   const [kind, bit] = sig.split('.');
   switch (kind) {
-    case 'bit': { const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : []; }
+    case 'bit': {
+      if (bit === 'entry') return [...ENTRY_TYPE_BITS].map((b) => own(BIT_NAMES, b)!);
+      const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : [];
+    }
     case 'scan': { const name = own(SCAN_NAMES, bit ?? ''); return name ? [`scan:${name}`] : bit === 'walk_end' ? ['scan:walk_end'] : []; }
     case 'rc': return ['rc'];
     case 'event': return ['events'];

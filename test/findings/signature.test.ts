@@ -170,7 +170,8 @@ describe('one root cause, one signature', () => {
     const shmemOut: Case = { format: 'ptefarm-case/1', uffd: {},
       ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'memfd-shared' }, { op: 'write', region: 'a' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'pageout', region: 'a' }] };
     const m3 = [wpNone, shmemOut].map((c) => onMutant('M-3', c));
-    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.S.cleared.R-PM-3.empty', 'bit.S.cleared.R-PM-3.empty']);
+    expect(m3.map((x) => firstDivergence(x)!.root.bit)).toEqual(['S', 'S']);
+    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.entry.mismatch.R-PM-3.empty', 'bit.entry.mismatch.R-PM-3.empty']);
     expect(m3.map((x) => firstDivergence(x)!.root.entry)).toEqual(['marker', 'marker']);
     // a marker's uffd-wp bit is the ops' doing: a swap-out dropping it (M-9 keeps it; here the rule of the op)
     expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PM-2', 'R-WP-1', 'R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
@@ -267,6 +268,24 @@ describe('one root cause, one signature', () => {
     expect(caseSignature(sh)).toBe(caseSignature(ss));
     // a rule with separate paths per entry kind keeps the coarse kind (R-PO-2: the marker try_to_unmap_one installs)
     expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
+  });
+
+  it('the bits read off the entry\'s type are one letter: a zero-filled subpage a folio split leaves swapped (present cleared) or mapped as an anon page (exclusive set) is one bucket (M-16, M-30)', () => {
+    // mm/migrate.c try_to_map_unused_to_zeropage (R-SPLIT-5) maps a zero-filled subpage to the zero
+    // page; when it is not reached, which entry the page keeps instead — a swap entry after reclaim,
+    // the anon page itself — only decides which of pte_to_pagemap_entry's type bits differs
+    const kept = ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'populate', region: 'a', first: 448, count: 61, write: true },
+      { op: 'pageout', region: 'a', first: 139, count: 42 });
+    const swapped = ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'write', region: 'a', first: 0, count: 1 },
+      { op: 'split', region: 'a', page: 398 }, { op: 'pageout', region: 'a', first: 397, count: 1 });
+    const [k16, s30] = [onMutant('M-16', kept), onMutant('M-30', swapped)];
+    expect([firstDivergence(k16)!.root.bit, direction(firstDivergence(k16)!.root)]).toEqual(['E', 'set']);
+    expect([firstDivergence(s30)!.root.bit, direction(firstDivergence(s30)!.root)]).toEqual(['P', 'cleared']);
+    expect(caseSignature(k16)).toBe('bit.entry.mismatch.R-SPLIT-5.page');
+    expect(caseSignature(s30)).toBe(caseSignature(k16));
+    // the tracked bits keep their letter and direction: they are state an op sets, not the entry's type
+    expect(signature(v({ bit: 'D', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.D.lost.R-SPLIT-5.page');
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.W.wp-lost.R-SPLIT-5.page');
   });
 
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
