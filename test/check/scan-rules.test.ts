@@ -59,14 +59,15 @@ describe('a PAGEMAP_SCAN divergence names the rule that decided the page', () =>
     // pagemap_scan_pmd_entry without an output vector arms every entry not already protected,
     // whatever the masks (category_mask "wp" excludes a[0], a guard marker, and a[1], pte_none);
     // make_uffd_wp_pte sets a guard marker's swp uffd-wp bit
+    // (R-PMS-4 arms every entry kind through make_uffd_wp_pte: the signature keys no entry kind, `any`)
     const past = 'mmap a pages=3 kind=anon\nwrite a[2]\nuffd_register a\nguard a[0]\nscan a wp_matching no_vec category_mask=wp\n';
-    expect((await verdictOn('M-12', past)).sig).toBe('bit.W.wp-lost.R-PMS-4.empty');
+    expect((await verdictOn('M-12', past)).sig).toBe('bit.W.wp-lost.R-PMS-4.any');
     // the kernel armed a[1] past the masks: it did not honour them, so the unprotected guard is R-PMS-9's
     expect((await verdictOn('M-20', past)).sig).toBe('bit.W.wp-lost.R-PMS-9.empty');
     expect((await verdictOn('M-20', past.replace(' category_mask=wp', ''))).sig).toBe('bit.W.wp-lost.R-PMS-9.empty');
     // with only the guard marker past the masks the trace cannot tell them apart: the fast path's rule
     const guardOnly = 'mmap a pages=2 kind=anon\nwrite a\nuffd_register a\nwp a on\nguard a[0]\nscan a wp_matching no_vec category_mask=wp\n';
-    expect((await verdictOn('M-12', guardOnly)).sig).toBe('bit.W.wp-lost.R-PMS-4.empty');
+    expect((await verdictOn('M-12', guardOnly)).sig).toBe('bit.W.wp-lost.R-PMS-4.any');
   });
 
   it('a guard marker holds no page, for the signature as for the decisions (both PTE markers: is_pte_marker)', () => {
