@@ -55,6 +55,20 @@ describe('a PAGEMAP_SCAN divergence names the rule that decided the page', () =>
     expect(failed.sig).toBe(shown.sig);
   });
 
+  it('a hugetlb page a WP_MATCHING scan backs out (B-33) is one bucket whether the scan shows it (not reported) or only its arming does (no output vector, or a scan failing after it)', async () => {
+    // fs/proc/task_mmu.c pagemap_scan_hugetlb_entry tests the masks and write-protects what it
+    // reports in one place (R-HTLB-10): a page it leaves unarmed is the page it did not report
+    const v3 = async (text: string) => {
+      const c: Case = parseTextCase(`ptefarm-case/3\nuffd features=wp_async\n${text}`);
+      return caseSignature(checkTrace(c, await new ModelTarget('model:x86+B-33').execute(c)).violations);
+    };
+    const shown = await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a\nwrite a\nscan a wp_matching\n');
+    expect(shown).toBe('scan.w.lost.R-HTLB-10.page');
+    // EPERM at the unregistered a[512..1024) (pagemap_scan_test_walk) after the first huge page: nothing copied out
+    expect(await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a[0..512)\nwrite a\nscan a wp_matching\n')).toBe(shown);
+    expect(await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a\nwrite a\nscan a wp_matching no_vec\n')).toBe(shown);
+  });
+
   it('the exclusive-WP fast path arming past the masks (M-12) is R-PMS-4 on every entry; a guard marker the arming leaves unprotected (M-20) is R-PMS-9 wherever the trace tells them apart', async () => {
     // pagemap_scan_pmd_entry without an output vector arms every entry not already protected,
     // whatever the masks (category_mask "wp" excludes a[0], a guard marker, and a[1], pte_none);
