@@ -26,7 +26,7 @@ import { scanProc } from './decisions.ts';
 import type { Violation } from './types.ts';
 
 /**
- * A hole's arming in a WP_MATCHING scan that shows no categories — one without an output vector,
+ * A hole's (or a hugetlb entry's, below) arming in a WP_MATCHING scan that shows no categories — one without an output vector,
  * or one that failed (EPERM at a later VMA: do_pagemap_scan copies nothing out, the arming done
  * stays) — as the page's reporting: pagemap_scan_pte_hole arms exactly the hole pages the mask
  * test finds interesting (pagemap_scan_output returns at once without a vector, uffd_wp_range follows):
@@ -42,6 +42,13 @@ function holeArmedByMasks(w: ScanPageWhy, v: Violation, c: Case, rc: PredictedSt
   const by = op.no_vec && rc === 0 ? w.by : rc !== 0 ? w.armedBy : undefined;
   if (!by) return undefined;
   const rule = w.cats[letterIndex(by.letter)];
+  // an entry whose category rule is its arming rule too is reported and armed by one function, as a
+  // hugetlb entry is (fs/proc/task_mmu.c pagemap_scan_hugetlb_entry, R-HTLB-10: it tests the masks,
+  // then write-protects what it reports): an entry of it left unarmed that the reference reported
+  // for the letter and armed is that entry not reported, as a scan with a vector shows it
+  if (rule && rule === w.arm && !rule.startsWith('R-PMS-2.hole')) {
+    return by.value && v.expected === '1' && v.actual === '0' ? { rule, by: { letter: by.letter, value: '1' } } : undefined;
+  }
   if (!rule?.startsWith('R-PMS-2.hole')) return undefined;
   const armed = w.arm === 'R-PMS-6';
   if (!(armed ? v.expected === '1' : w.arm === rule && v.expected === '0')) return undefined;

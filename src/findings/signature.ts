@@ -13,6 +13,7 @@ import type { Violation } from '../check/types.ts';
 import { decisionKind, entryHoldsPage, readOutOnly } from '../check/decisions.ts';
 import { BIT_NAMES, SCAN_NAMES } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
+import { ALL_RULES } from '../model/catalogue.ts';
 
 export interface FirstDivergence {
   /** the earliest step with a violation */
@@ -120,6 +121,30 @@ export function entryKind(e: string | undefined): 'page' | 'empty' | 'na' {
   return entryHoldsPage(e) ? 'page' : 'empty';
 }
 
+// Rules that set VM_SOFTDIRTY on a VMA, or keep or drop it (the catalogue text names the flag), other
+// than the read-out rules (R-PM-*): pagemap ORs the flag into bit 55 of every page of the VMA
+// (fs/proc/task_mmu.c pte_to_pagemap_entry, pagemap_pte_hole), so a soft-dirty divergence such a
+// rule explains is the flag's whichever entries the VMA has — all faulted (B-1's merge of written
+// pages) or not
+const VMA_SOFTDIRTY_RULES = new Set(ALL_RULES.filter((r) => /VM_SOFTDIRTY/.test(r.text) && !r.id.startsWith('R-PM-')).map((r) => r.id));
+// Rules whose kernel helper treats a page-holding entry and a placeholder alike, in one place: which
+// of them a case happened to have there is no second path. mm/mremap.c move_soft_dirty_pte marks a
+// present PTE and a non-present one (swap entry, uffd-wp or guard marker: is_swap_pte) in one
+// function (R-MRM-1); PAGEMAP_SCAN's exclusive-WP fast path arms every entry of the table through
+// make_uffd_wp_pte, present, swap, pte_none and markers alike (fs/proc/task_mmu.c
+// pagemap_scan_pmd_entry, R-PMS-4)
+const ENTRY_BLIND_RULES = new Set(['R-MRM-1', 'R-PMS-4']);
+
+/** The entry kind a signature keys on: `empty` for a soft-dirty divergence a VM_SOFTDIRTY rule
+ *  explains (the flag's, as on pte_none), `any` for a rule whose kernel helper handles every entry
+ *  kind in one place, else the coarse entryKind. */
+export function signatureEntryKind(v: Violation): string {
+  const rule = ruleId(v);
+  if (v.kind === 'bit' && v.bit === 'D' && VMA_SOFTDIRTY_RULES.has(rule)) return 'empty';
+  if (v.entry !== undefined && ENTRY_BLIND_RULES.has(rule.split('.')[0]!)) return 'any';
+  return entryKind(v.entry);
+}
+
 /** Which way a bit went: the severity for soft-dirty/uffd-wp/WRITTEN; set/cleared for other bits;
  *  reported/unreported for a scan category one side leaves out; mismatch for rc and events. */
 export function direction(v: Violation): string {
@@ -137,24 +162,43 @@ export function direction(v: Violation): string {
   return 'mismatch';
 }
 
-/** The signature of one violation: kind.bit.direction.rule.entrykind, e.g.
+// The pagemap bits read off the entry's type (fs/proc/task_mmu.c pte_to_pagemap_entry: PM_PRESENT
+// for a present PTE, PM_SWAP for a swap entry or marker, PM_FILE for a non-anon page, PM_MMAP_EXCLUSIVE
+// from the page's mapcount): none is state an op sets on its own, they change together when an op
+// installs another entry than x86 does, and which of them differs is the case's accident — a
+// zero-filled subpage a folio split leaves swapped shows present cleared, one it leaves mapped as an
+// anon page shows exclusive set (R-SPLIT-5: try_to_map_unused_to_zeropage not reached; M-16, M-30).
+// A signature keys them as one letter, `entry`, direction `mismatch`
+const ENTRY_TYPE_BITS = new Set(['P', 'S', 'F', 'E']);
+
+/** The letter and direction a signature names: `entry`/`mismatch` for an entry-type bit. */
+function signatureBitDirection(v: Violation): [string, string] {
+  if (shownKind(v) === 'bit' && ENTRY_TYPE_BITS.has(shownBit(v))) return ['entry', 'mismatch'];
+  return [shownBit(v), direction(v)];
+}
+
+/** The signature of one violation: kind.bit.direction.rule.entrykind (signatureEntryKind), e.g.
  *  `bit.W.wp-lost.R-PO-1.page` (baseline patterns match it); for one explained by a hidden per-VMA
  *  decision, `vma.KIND.RULE` (e.g. `vma.registration.R-REG-1`): which bit, op or entry shows a
  *  wrong registration is the case's accident, the decision is the bug's. */
 export function signature(v: Violation): string {
   if (v.decision) return `vma.${decisionKind(v.decision)}.${v.decision}`;
-  return `${shownKind(v)}.${shownBit(v)}.${direction(v)}.${ruleId(v)}.${entryKind(v.entry)}`;
+  const [bit, dir] = signatureBitDirection(v);
+  return `${shownKind(v)}.${bit}.${dir}.${ruleId(v)}.${signatureEntryKind(v)}`;
 }
 
 /** The bit kinds (verdict BitCounts keys, src/check/types.ts) a signature is about: the pagemap bit
- *  it names (`bit.E.…` -> exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
+ *  it names (`bit.D.…` -> soft-dirty; `bit.entry.…` -> present, swapped, file, exclusive), its scan category (`scan.w.…` -> scan:WRITTEN), `rc`,
  *  `events`, `content`; none for a hidden per-VMA decision (`vma.…`: it shows on whatever an op
  *  looks at next). A replayed finding compares at least these (src/check/check.ts maskedSkip): it is
  *  a SKIP only where they are masked too. */
 export function signatureBitKinds(sig: string): string[] {
   const [kind, bit] = sig.split('.');
   switch (kind) {
-    case 'bit': { const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : []; }
+    case 'bit': {
+      if (bit === 'entry') return [...ENTRY_TYPE_BITS].map((b) => own(BIT_NAMES, b)!);
+      const name = own(BIT_NAMES, bit ?? ''); return name ? [name] : [];
+    }
     case 'scan': { const name = own(SCAN_NAMES, bit ?? ''); return name ? [`scan:${name}`] : bit === 'walk_end' ? ['scan:walk_end'] : []; }
     case 'rc': return ['rc'];
     case 'event': return ['events'];

@@ -42,6 +42,9 @@ describe('check: masking is explicit', () => {
     const c = seed('s-sd-simple.json');
     const t = withoutSoftDirty(run(c));
     expect(signatureBitKinds('bit.E.set.R-SPLIT-5.page')).toEqual(['exclusive']);
+    // an entry-type signature names the four bits read off the entry's type
+    expect(signatureBitKinds('bit.entry.mismatch.R-SPLIT-5.page')).toEqual(['present', 'swapped', 'file', 'exclusive']);
+    expect(checkTrace(c, t, { asserts: signatureBitKinds('bit.entry.mismatch.R-SPLIT-5.page') }).skipped).toBeUndefined();
     const e = checkTrace(c, t, { asserts: signatureBitKinds('bit.E.set.R-SPLIT-5.page') });
     expect(e.skipped).toBeUndefined();
     expect(e.ok).toBe(true);

@@ -55,18 +55,33 @@ describe('a PAGEMAP_SCAN divergence names the rule that decided the page', () =>
     expect(failed.sig).toBe(shown.sig);
   });
 
+  it('a hugetlb page a WP_MATCHING scan backs out (B-33) is one bucket whether the scan shows it (not reported) or only its arming does (no output vector, or a scan failing after it)', async () => {
+    // fs/proc/task_mmu.c pagemap_scan_hugetlb_entry tests the masks and write-protects what it
+    // reports in one place (R-HTLB-10): a page it leaves unarmed is the page it did not report
+    const v3 = async (text: string) => {
+      const c: Case = parseTextCase(`ptefarm-case/3\nuffd features=wp_async\n${text}`);
+      return caseSignature(checkTrace(c, await new ModelTarget('model:x86+B-33').execute(c)).violations);
+    };
+    const shown = await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a\nwrite a\nscan a wp_matching\n');
+    expect(shown).toBe('scan.w.lost.R-HTLB-10.page');
+    // EPERM at the unregistered a[512..1024) (pagemap_scan_test_walk) after the first huge page: nothing copied out
+    expect(await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a[0..512)\nwrite a\nscan a wp_matching\n')).toBe(shown);
+    expect(await v3('mmap a pages=1024 kind=hugetlb\nuffd_register a\nwrite a\nscan a wp_matching no_vec\n')).toBe(shown);
+  });
+
   it('the exclusive-WP fast path arming past the masks (M-12) is R-PMS-4 on every entry; a guard marker the arming leaves unprotected (M-20) is R-PMS-9 wherever the trace tells them apart', async () => {
     // pagemap_scan_pmd_entry without an output vector arms every entry not already protected,
     // whatever the masks (category_mask "wp" excludes a[0], a guard marker, and a[1], pte_none);
     // make_uffd_wp_pte sets a guard marker's swp uffd-wp bit
+    // (R-PMS-4 arms every entry kind through make_uffd_wp_pte: the signature keys no entry kind, `any`)
     const past = 'mmap a pages=3 kind=anon\nwrite a[2]\nuffd_register a\nguard a[0]\nscan a wp_matching no_vec category_mask=wp\n';
-    expect((await verdictOn('M-12', past)).sig).toBe('bit.W.wp-lost.R-PMS-4.empty');
+    expect((await verdictOn('M-12', past)).sig).toBe('bit.W.wp-lost.R-PMS-4.any');
     // the kernel armed a[1] past the masks: it did not honour them, so the unprotected guard is R-PMS-9's
     expect((await verdictOn('M-20', past)).sig).toBe('bit.W.wp-lost.R-PMS-9.empty');
     expect((await verdictOn('M-20', past.replace(' category_mask=wp', ''))).sig).toBe('bit.W.wp-lost.R-PMS-9.empty');
     // with only the guard marker past the masks the trace cannot tell them apart: the fast path's rule
     const guardOnly = 'mmap a pages=2 kind=anon\nwrite a\nuffd_register a\nwp a on\nguard a[0]\nscan a wp_matching no_vec category_mask=wp\n';
-    expect((await verdictOn('M-12', guardOnly)).sig).toBe('bit.W.wp-lost.R-PMS-4.empty');
+    expect((await verdictOn('M-12', guardOnly)).sig).toBe('bit.W.wp-lost.R-PMS-4.any');
   });
 
   it('a guard marker holds no page, for the signature as for the decisions (both PTE markers: is_pte_marker)', () => {

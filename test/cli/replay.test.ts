@@ -65,15 +65,15 @@ describe('ptefarm replay --findings on a kernel without soft-dirty', () => {
   };
 
   it('a finding diverging on the exclusive bit is compared on those bits, not skipped as a soft-dirty case: not reproduced on the reference, reproduced on the bug', async () => {
-    const wd = await workdir('bit.E.set.R-SPLIT-5.page');
+    const wd = await workdir('bit.entry.mismatch.R-SPLIT-5.page');
     const ref = replay(wd, 'model:x86');
     expect(ref.r.status, ref.r.stderr + ref.r.stdout).toBe(0);
-    expect(ref.line).toMatchObject({ status: 'ok', reproduced: false, finding_signature: 'bit.E.set.R-SPLIT-5.page' });
+    expect(ref.line).toMatchObject({ status: 'ok', reproduced: false, finding_signature: 'bit.entry.mismatch.R-SPLIT-5.page' });
     expect(ref.line.bits.exclusive.compared).toBeGreaterThan(0);
     expect(ref.line.bits['soft-dirty']).toMatchObject({ compared: 0 });
     const bug = replay(wd, 'model:x86+M-16');
     expect(bug.r.status).toBe(1);
-    expect(bug.line).toMatchObject({ status: 'fail', signature: 'bit.E.set.R-SPLIT-5.page', reproduced: true });
+    expect(bug.line).toMatchObject({ status: 'fail', signature: 'bit.entry.mismatch.R-SPLIT-5.page', reproduced: true });
   }, 120_000);
 
   it('a finding diverging on soft-dirty stays a SKIP there: its own bit is masked', async () => {

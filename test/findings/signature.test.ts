@@ -170,7 +170,8 @@ describe('one root cause, one signature', () => {
     const shmemOut: Case = { format: 'ptefarm-case/1', uffd: {},
       ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'memfd-shared' }, { op: 'write', region: 'a' }, { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'pageout', region: 'a' }] };
     const m3 = [wpNone, shmemOut].map((c) => onMutant('M-3', c));
-    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.S.cleared.R-PM-3.empty', 'bit.S.cleared.R-PM-3.empty']);
+    expect(m3.map((x) => firstDivergence(x)!.root.bit)).toEqual(['S', 'S']);
+    expect(m3.map((x) => caseSignature(x))).toEqual(['bit.entry.mismatch.R-PM-3.empty', 'bit.entry.mismatch.R-PM-3.empty']);
     expect(m3.map((x) => firstDivergence(x)!.root.entry)).toEqual(['marker', 'marker']);
     // a marker's uffd-wp bit is the ops' doing: a swap-out dropping it (M-9 keeps it; here the rule of the op)
     expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PM-2', 'R-WP-1', 'R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
@@ -224,6 +225,67 @@ describe('one root cause, one signature', () => {
     expect(withPage.some((x) => x.entry === 'pte')).toBe(true);
     expect(caseSignature(withPage)).toBe('bit.D.spurious.R-MRM-7.empty');
     expect(caseSignature(emptyOnly)).toBe(caseSignature(withPage));
+  });
+
+  it('a merge dropping VM_SOFTDIRTY (B-1) is the flag\'s bucket even when every page of the merged VMA is faulted (no pte_none to show it on)', () => {
+    // mm/vma.c vma_merge_existing_range ORs VM_SOFTDIRTY (R-MERGE-1); pagemap ORs the flag into bit
+    // 55 of every page of the VMA (fs/proc/task_mmu.c pte_to_pagemap_entry), so on clean written
+    // PTEs the loss shows as it does on pte_none: the same bug
+    const allFaulted = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 0, count: 2 },
+      { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'clear_refs', value: 4 }, { op: 'mmap', region: 'c', pages: 1, kind: 'anon', after: 'b' },
+      { op: 'write', region: 'c' }, { op: 'mprotect', region: 'b', prot: 'rw' });
+    const withEmpty = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 0, count: 2 },
+      { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'clear_refs', value: 4 }, { op: 'mmap', region: 'c', pages: 1, kind: 'anon', after: 'b' },
+      { op: 'mprotect', region: 'b', prot: 'rw' });
+    const a = onMutant('B-1', allFaulted), b = onMutant('B-1', withEmpty);
+    expect(firstDivergence(a)!.atStep.every((x) => x.entry === 'pte')).toBe(true);
+    expect(firstDivergence(b)!.root.entry).toBe('none');
+    expect(caseSignature(a)).toBe('bit.D.lost.R-MERGE-1.empty');
+    expect(caseSignature(b)).toBe(caseSignature(a));
+  });
+
+  it('a rule whose kernel helper treats every entry kind in one place keys no entry kind: mremap\'s soft-dirty on a moved PTE or marker (M-8), the scan fast path arming a swap entry or pte_none (M-12)', () => {
+    // mm/mremap.c move_soft_dirty_pte marks present and non-present entries (swap, markers) alike (R-MRM-1)
+    const page = ops({ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }, { op: 'write', region: 'a', first: 2, count: 2 },
+      { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'a' });
+    const guard = ops({ op: 'mmap', region: 'b', pages: 2, kind: 'memfd-private' }, { op: 'guard', region: 'b', first: 0, count: 1 },
+      { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'b', pages: 1 });
+    const [mp, mg] = [onMutant('M-8', page), onMutant('M-8', guard)];
+    expect([firstDivergence(mp)!.root.entry, firstDivergence(mg)!.root.entry]).toEqual(['pte', 'guard']);
+    expect(caseSignature(mp)).toBe('bit.D.lost.R-MRM-1.any');
+    expect(caseSignature(mg)).toBe(caseSignature(mp));
+    // fs/proc/task_mmu.c pagemap_scan_pmd_entry's exclusive-WP fast path arms every entry through
+    // make_uffd_wp_pte, whatever the category masks (R-PMS-4)
+    const uffd = { features: ['wp_async', 'wp_unpopulated'] } as Case['uffd'];
+    const swap: Case = { format: 'ptefarm-case/1', uffd, ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' },
+      { op: 'write', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'write', region: 'a', first: 1, count: 1 },
+      { op: 'pageout', region: 'a', first: 1, count: 1 }, { op: 'scan', region: 'a', wp_matching: true, no_vec: true, max_pages: 2, category_mask: 'wp' }] };
+    const hole: Case = { format: 'ptefarm-case/1', uffd, ops: [{ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 1, count: 1 },
+      { op: 'uffd_register', region: 'b' }, { op: 'scan', region: 'b', wp_matching: true, no_vec: true, category_mask: 'wp' }] };
+    const [ss, sh] = [onMutant('M-12', swap), onMutant('M-12', hole)];
+    expect([entryKind(firstDivergence(ss)!.root.entry), entryKind(firstDivergence(sh)!.root.entry)]).toEqual(['page', 'empty']);
+    expect(caseSignature(ss)).toBe('bit.W.wp-lost.R-PMS-4.any');
+    expect(caseSignature(sh)).toBe(caseSignature(ss));
+    // a rule with separate paths per entry kind keeps the coarse kind (R-PO-2: the marker try_to_unmap_one installs)
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', entry: 'marker', rule: 'R-PO-2', rules: ['R-PO-2'] }))).toBe('bit.W.wp-lost.R-PO-2.empty');
+  });
+
+  it('the bits read off the entry\'s type are one letter: a zero-filled subpage a folio split leaves swapped (present cleared) or mapped as an anon page (exclusive set) is one bucket (M-16, M-30)', () => {
+    // mm/migrate.c try_to_map_unused_to_zeropage (R-SPLIT-5) maps a zero-filled subpage to the zero
+    // page; when it is not reached, which entry the page keeps instead — a swap entry after reclaim,
+    // the anon page itself — only decides which of pte_to_pagemap_entry's type bits differs
+    const kept = ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'populate', region: 'a', first: 448, count: 61, write: true },
+      { op: 'pageout', region: 'a', first: 139, count: 42 });
+    const swapped = ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'write', region: 'a', first: 0, count: 1 },
+      { op: 'split', region: 'a', page: 398 }, { op: 'pageout', region: 'a', first: 397, count: 1 });
+    const [k16, s30] = [onMutant('M-16', kept), onMutant('M-30', swapped)];
+    expect([firstDivergence(k16)!.root.bit, direction(firstDivergence(k16)!.root)]).toEqual(['E', 'set']);
+    expect([firstDivergence(s30)!.root.bit, direction(firstDivergence(s30)!.root)]).toEqual(['P', 'cleared']);
+    expect(caseSignature(k16)).toBe('bit.entry.mismatch.R-SPLIT-5.page');
+    expect(caseSignature(s30)).toBe(caseSignature(k16));
+    // the tracked bits keep their letter and direction: they are state an op sets, not the entry's type
+    expect(signature(v({ bit: 'D', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.D.lost.R-SPLIT-5.page');
+    expect(signature(v({ bit: 'W', severity: 'wp-lost', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.W.wp-lost.R-SPLIT-5.page');
   });
 
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {
