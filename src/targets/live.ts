@@ -119,6 +119,8 @@ export class LiveTarget implements Target {
   /** how many times an executor process was started (restarts after a death count too) */
   starts = 0;
   readonly path: string;
+  /** cases wait for each other on the one executor; ExecuteOptions.onStart tells each one's turn */
+  readonly reportsCaseStart = true;
 
   constructor(readonly opts: LiveOptions = {}) {
     this.path = opts.executor ?? DEFAULT_EXECUTOR;
@@ -261,7 +263,10 @@ export class LiveTarget implements Target {
     for (let attempt = 1; ; attempt++) {
       // only the exchange with the executor is serial: the reply is decoded once the executor has
       // the next case (a pool thread running two jobs at once sends it meanwhile)
-      const tr = this.traceOf(await this.serial(() => this.exchange(enc, timeout)), enc, target);
+      const tr = this.traceOf(await this.serial(() => {
+        if (attempt === 1) opts.onStart?.();
+        return this.exchange(enc, timeout);
+      }), enc, target);
       if (!tr.fault?.startsWith('environment:') || attempt >= attempts) {
         if (tr.fault?.startsWith('environment:') && attempts > 1) tr.fault += ` (in each of ${attempts} runs)`;
         return tr;
