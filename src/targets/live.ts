@@ -173,6 +173,8 @@ export class LiveTarget implements Target {
   private execFacts: Record<string, string> | null = null;
   private filesReadAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
+  /** cases whose exchange waits for the one before (serial) */
+  private waitingCases = 0;
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
   starts = 0;
@@ -321,10 +323,17 @@ export class LiveTarget implements Target {
     for (let attempt = 1; ; attempt++) {
       // only the exchange with the executor is serial: the reply is decoded once the executor has
       // the next case (a pool thread running two jobs at once sends it meanwhile)
-      const tr = this.traceOf(await this.serial(() => {
+      this.waitingCases++;
+      const reply = await this.serial(() => {
+        this.waitingCases--;
         if (attempt === 1) opts.onStart?.();
         return this.exchange(enc, timeout);
-      }), enc, target);
+      });
+      // A case waiting for the executor is sent in the microtasks that follow this reply (serial's
+      // chain), but this continuation (the reply's decoding below) would run first, the executor
+      // idle meanwhile: yield a turn first, so that it decodes while the executor runs the next.
+      if (this.waitingCases > 0) await new Promise<void>((r) => setImmediate(r));
+      const tr = this.traceOf(reply, enc, target);
       if (!tr.fault?.startsWith('environment:') || attempt >= attempts) {
         if (tr.fault?.startsWith('environment:') && attempts > 1) tr.fault += ` (in each of ${attempts} runs)`;
         return tr;
