@@ -322,7 +322,7 @@ export class LiveTarget implements Target {
     const attempts = 1 + (this.opts.environmentRetries ?? 2);
     for (let attempt = 1; ; attempt++) {
       // only the exchange with the executor is serial: the reply is decoded once the executor has
-      // the next case (a pool thread running two jobs at once sends it meanwhile)
+      // the next case (a pool thread running several jobs at once sends it meanwhile)
       this.waitingCases++;
       const reply = await this.serial(() => {
         this.waitingCases--;
@@ -345,7 +345,7 @@ export class LiveTarget implements Target {
   private async exchange(enc: EncodedCase, timeout: number): Promise<{ lines: string[]; lost?: string }> {
     const id = `c${++this.seq}`;
     // A running executor gets the case in this same turn, without an await: a pool thread that runs
-    // two jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
+    // several jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
     // and the executor must already have this one by then, not idle through that check.
     let p = this.proc && !this.proc.exited ? this.proc : undefined;
     if (!p) {
