@@ -2,13 +2,35 @@
 // on the target it names and, when the job asks (`check`), check the trace here, where it ran (one
 // prediction: src/transport/verdict.ts), so the coordinator's thread only schedules, dedups and
 // stores. Each worker thread caches one open target (re-opened only when a job names another spec).
-// Never throws to the pool: infrastructure failures become `fault` results.
+// Never throws to the pool: infrastructure failures become `fault` results. The pool's limit on a job
+// (src/transport/embedded.ts) counts from when the target begins the case: a target that runs its
+// cases one after another tells each one's turn (reportsCaseStart); any other target is given at most
+// SHARED_TARGET_JOBS jobs of this thread at once, the others waiting here with their clocks stopped.
 import { threadId } from 'node:worker_threads';
 import type { CaseJob, CaseResult } from '../src/transport/transport.ts';
 import type { Target } from '../src/targets/target.ts';
 import { openTarget } from '../src/targets/registry.ts';
 import { withVerdict } from '../src/transport/verdict.ts';
 import { useQemuLauncher } from '../src/targets/qemu/vm.ts';
+import type { CaseClock } from '../src/transport/pool-thread.ts';
+
+/** jobs of this thread a target that does not tell when each one's turn begins runs at once */
+const SHARED_TARGET_JOBS = 2;
+let sharedRunning = 0;
+const sharedWaiting: Array<() => void> = [];
+
+/** run `f` once fewer than SHARED_TARGET_JOBS jobs of this thread are in such a target */
+async function inSharedTarget<T>(clock: CaseClock | undefined, f: () => Promise<T>): Promise<T> {
+  if (sharedRunning >= SHARED_TARGET_JOBS) {
+    clock?.wait();
+    await new Promise<void>((r) => sharedWaiting.push(r));
+    clock?.start();
+  } else sharedRunning++;
+  try { return await f(); } finally {
+    const next = sharedWaiting.shift();
+    if (next) next(); else sharedRunning--;
+  }
+}
 
 let cached: { spec: string; target: Promise<Target> } | undefined;
 
@@ -25,14 +47,18 @@ async function targetFor(spec: string): Promise<Target> {
   }
 }
 
-export default async function runJob(job: CaseJob & { timeoutMs?: number; qemuLauncher?: string }): Promise<CaseResult> {
+export default async function runJob(job: CaseJob & { timeoutMs?: number; qemuLauncher?: string }, clock?: CaseClock): Promise<CaseResult> {
   const t0 = performance.now();
   // a qemu: guest is started through the pool's launcher, which reaps it when this thread is gone
   if (job.qemuLauncher !== undefined) useQemuLauncher(job.qemuLauncher);
   const worker = `embedded:${process.pid}:${threadId}`;
   try {
     const target = await targetFor(job.target);
-    const trace = await target.execute(job.case, { timeoutMs: job.timeoutMs });
+    let trace;
+    if (target.reportsCaseStart) {
+      clock?.wait();
+      trace = await target.execute(job.case, { timeoutMs: job.timeoutMs, onStart: clock?.start });
+    } else trace = await inSharedTarget(clock, () => target.execute(job.case, { timeoutMs: job.timeoutMs }));
     return withVerdict(job, { id: job.id, trace, worker, ms: performance.now() - t0 });
   } catch (e) {
     const fault = e instanceof Error ? `${e.name}: ${e.message}` : String(e);

@@ -123,11 +123,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<Summary> {
   const t0 = performance.now();
   const ms = () => performance.now() - t0;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const window = Math.max(2, transport.concurrency * 2);
+  // in flight: what the transport holds plus one queued, so that a freed slot is filled at once; at
+  // most the feedback lag, which stays what it was without `slots` (the case sequence depends on it)
+  const lagAsked = Math.max(opts.lag ?? 64, Math.max(2, transport.concurrency * 2));
+  const window = Math.max(2, transport.concurrency * 2, Math.min((transport.slots ?? 0) + 1, lagAsked));
   const maxCases = opts.cases ?? (opts.durationMs === undefined ? 1000 : Number.POSITIVE_INFINITY);
   const deadline = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : opts.durationMs;
   const emit = (e: CampaignEvent) => { try { opts.onEvent?.(e); } catch { /* a listener must not break the campaign */ } };
-  const scheduler = new Scheduler(opts.seed, opts.generate, Math.max(opts.lag ?? 64, window));
+  const scheduler = new Scheduler(opts.seed, opts.generate, lagAsked);
   const results = new ResultHandler(checker, emit, ms);
   const { dedup, stats } = results;
   const minimizeOn = opts.minimize ?? true;

@@ -16,14 +16,18 @@ import { hugetlbSkipReason, usesHugetlb } from './hugetlb-host.ts';
 // the executor protocol (op codes, request encoding, reply decoding): src/targets/executor/protocol.ts
 import { decodeReply, encodeCase, type EncodedCase } from './executor/protocol.ts';
 
-/** One running executor process, read line by line. It leads its own process group, so that a
- *  kill reaches whatever of it is still in that group; its case supervisors (own groups) and case
+/** One running executor process. Its output is kept as one string: read a line at a time (the
+ *  ready and probe lines) or a case's whole reply at once (block(): one split when its end line is
+ *  in, not a string and a promise per line). It leads its own process group, so that a kill
+ *  reaches whatever of it is still in that group; its case supervisors (own groups) and case
  *  processes die with it (PR_SET_PDEATHSIG, workers/executor/README.md). */
 class ExecutorProcess {
   readonly child: ChildProcessWithoutNullStreams;
   private buf = '';
-  private queue: string[] = [];
-  private waiter?: (line: string | null) => void;
+  /** where the search for the awaited end line goes on (what is before was searched) */
+  private scanned = 0;
+  /** the reader waiting: for a line (`end` undefined) or for the text up to and including `end` */
+  private waiter?: { end?: string; resolve: (text: string | null) => void };
   exited: string | null = null;
   stderr = '';
 
@@ -32,32 +36,86 @@ class ExecutorProcess {
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (d: string) => {
       this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(line); } else this.queue.push(line);
-      }
+      if (this.waiter) this.serve();
     });
     this.child.stderr.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-2000); });
     this.child.stdin.on('error', () => { /* reported through exit */ });
     const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
       this.exited ??= sig ? `killed by ${sig}` : `exited with code ${code}`;
-      if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(null); }
+      this.fail();
     };
     this.child.on('exit', onExit);
     this.child.on('error', (e) => { this.exited ??= `could not run: ${e.message}`; onExit(null, null); });
   }
 
-  /** next line, or null when the process is gone or `ms` passed */
-  next(ms: number): Promise<string | null | 'timeout'> {
-    const q = this.queue.shift();
-    if (q !== undefined) return Promise.resolve(q);
-    if (this.exited) return Promise.resolve(null);
+  /** what the waiter asked for, taken from the buffer, or undefined when not in yet */
+  private take(end: string | undefined): string | undefined {
+    if (end === undefined) {
+      const i = this.buf.indexOf('\n');
+      if (i < 0) return undefined;
+      const line = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 1);
+      this.scanned = 0;
+      return line;
+    }
+    let stop: number;
+    if (this.buf.startsWith(`${end}\n`)) stop = end.length + 1;
+    else {
+      const key = `\n${end}\n`;
+      const i = this.buf.indexOf(key, Math.max(0, this.scanned - key.length));
+      if (i < 0) { this.scanned = this.buf.length; return undefined; }
+      stop = i + key.length;
+    }
+    const text = this.buf.slice(0, stop - 1);
+    this.buf = this.buf.slice(stop);
+    this.scanned = 0;
+    return text;
+  }
+
+  private serve(): void {
+    const w = this.waiter;
+    if (!w) return;
+    const got = this.take(w.end);
+    if (got === undefined) return;
+    this.waiter = undefined;
+    w.resolve(got);
+  }
+
+  /** the waiter gets null: the process is gone */
+  private fail(): void {
+    if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.resolve(null); }
+  }
+
+  /** the text up to and including the line `end` (or the next line when `end` is undefined); null
+   *  when the process is gone or `ms` passed first (`timedOut` tells which) */
+  private wait(end: string | undefined, ms: number): Promise<{ text: string | null; timedOut: boolean }> {
+    const got = this.take(end);
+    if (got !== undefined) return Promise.resolve({ text: got, timedOut: false });
+    if (this.exited) return Promise.resolve({ text: null, timedOut: false });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.waiter = undefined; resolve('timeout'); }, ms);
-      this.waiter = (l) => { clearTimeout(timer); resolve(l); };
+      const timer = setTimeout(() => { this.waiter = undefined; resolve({ text: null, timedOut: true }); }, ms);
+      this.waiter = { end, resolve: (text) => { clearTimeout(timer); resolve({ text, timedOut: false }); } };
     });
+  }
+
+  /** next line, or null when the process is gone or `ms` passed */
+  async next(ms: number): Promise<string | null | 'timeout'> {
+    const r = await this.wait(undefined, ms);
+    return r.timedOut ? 'timeout' : r.text;
+  }
+
+  /** Every line up to the line `end` (not included), or, when the process is gone or `ms` passed
+   *  first (`lost`), the lines it wrote so far (left in the buffer: the process is not used again). */
+  async block(end: string, ms: number): Promise<{ lines: string[]; lost?: 'timeout' | 'gone' }> {
+    const r = await this.wait(end, ms);
+    if (r.text !== null) {
+      const lines = r.text.split('\n');
+      lines.pop();
+      return { lines };
+    }
+    const lines = this.buf.split('\n');
+    lines.pop(); // an unfinished line
+    return { lines, lost: r.timedOut ? 'timeout' : 'gone' };
   }
 
   send(text: string): void { this.child.stdin.write(text); }
@@ -72,7 +130,7 @@ class ExecutorProcess {
       process.kill(-pid, 'SIGKILL');
     } catch { this.child.kill('SIGKILL'); }
     this.exited = 'killed by the live target';
-    if (this.waiter) { const w = this.waiter; this.waiter = undefined; w(null); }
+    this.fail();
   }
 }
 
@@ -115,10 +173,14 @@ export class LiveTarget implements Target {
   private execFacts: Record<string, string> | null = null;
   private filesReadAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
+  /** cases whose exchange waits for the one before (serial) */
+  private waitingCases = 0;
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
   starts = 0;
   readonly path: string;
+  /** cases wait for each other on the one executor; ExecuteOptions.onStart tells each one's turn */
+  readonly reportsCaseStart = true;
 
   constructor(readonly opts: LiveOptions = {}) {
     this.path = opts.executor ?? DEFAULT_EXECUTOR;
@@ -260,8 +322,18 @@ export class LiveTarget implements Target {
     const attempts = 1 + (this.opts.environmentRetries ?? 2);
     for (let attempt = 1; ; attempt++) {
       // only the exchange with the executor is serial: the reply is decoded once the executor has
-      // the next case (a pool thread running two jobs at once sends it meanwhile)
-      const tr = this.traceOf(await this.serial(() => this.exchange(enc, timeout)), enc, target);
+      // the next case (a pool thread running several jobs at once sends it meanwhile)
+      this.waitingCases++;
+      const reply = await this.serial(() => {
+        this.waitingCases--;
+        if (attempt === 1) opts.onStart?.();
+        return this.exchange(enc, timeout);
+      });
+      // A case waiting for the executor is sent in the microtasks that follow this reply (serial's
+      // chain), but this continuation (the reply's decoding below) would run first, the executor
+      // idle meanwhile: yield a turn first, so that it decodes while the executor runs the next.
+      if (this.waitingCases > 0) await new Promise<void>((r) => setImmediate(r));
+      const tr = this.traceOf(reply, enc, target);
       if (!tr.fault?.startsWith('environment:') || attempt >= attempts) {
         if (tr.fault?.startsWith('environment:') && attempts > 1) tr.fault += ` (in each of ${attempts} runs)`;
         return tr;
@@ -273,7 +345,7 @@ export class LiveTarget implements Target {
   private async exchange(enc: EncodedCase, timeout: number): Promise<{ lines: string[]; lost?: string }> {
     const id = `c${++this.seq}`;
     // A running executor gets the case in this same turn, without an await: a pool thread that runs
-    // two jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
+    // several jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
     // and the executor must already have this one by then, not idle through that check.
     let p = this.proc && !this.proc.exited ? this.proc : undefined;
     if (!p) {
@@ -281,20 +353,16 @@ export class LiveTarget implements Target {
     }
     const inject = this.opts.inject ? ` ${this.opts.inject.kind === 'hang' ? 1 : 2} ${this.opts.inject.op}` : '';
     p.send(`case ${id} ${enc.lines.length} ${enc.uffdFeatures} ${timeout}${inject}\n${enc.lines.join('\n')}\n`);
-    const lines: string[] = [];
-    let began = false;
     // The executor enforces `timeout`; this watchdog only catches an executor that stopped
     // answering (stopped, wedged): it is killed, and the next case starts a new one.
     const hangMs = timeout + targetHangGraceMs(timeout);
-    const deadline = Date.now() + hangMs;
-    for (;;) {
-      const l = await p.next(Math.max(1, deadline - Date.now()));
-      if (l === 'timeout') { p.kill(); return { lines, lost: `executor hung: no reply within ${hangMs} ms (killed; it will be restarted)` }; }
-      if (l === null) return { lines, lost: `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}` };
-      if (!began) { if (l === `begin ${id}`) began = true; continue; }
-      if (l === `end ${id}`) return { lines };
-      lines.push(l);
-    }
+    const r = await p.block(`end ${id}`, hangMs);
+    // what came before this case's begin line is not its reply
+    const from = r.lines.indexOf(`begin ${id}`);
+    const lines = from < 0 ? [] : r.lines.slice(from + 1);
+    if (r.lost === 'timeout') { p.kill(); return { lines, lost: `executor hung: no reply within ${hangMs} ms (killed; it will be restarted)` }; }
+    if (r.lost) return { lines, lost: `executor ${p.exited ?? 'died'} during the case; it will be restarted${p.stderr ? ': ' + p.stderr.trim().slice(-300) : ''}` };
+    return { lines };
   }
 
   private traceOf(reply: { lines: string[]; lost?: string }, enc: EncodedCase, target: TargetInfo): Trace {

@@ -5,6 +5,9 @@ import type { TargetInfo, Trace } from '../ops/trace.ts';
 export interface ExecuteOptions {
   /** the case's wall-clock limit, which the target enforces itself where it can (live) */
   timeoutMs?: number;
+  /** called by a target that runs its cases one after another (reportsCaseStart) when this case's
+   *  turn begins: a caller's limit for it counts from then (src/transport/pool-thread.ts CaseClock) */
+  onStart?: () => void;
 }
 
 /** A target that enforces a case's limit itself declares itself hung (and kills what runs the
@@ -27,6 +30,8 @@ export interface Target {
   /** execute a validated case; never throws for a case the kernel rejects (that is an rc), only
    *  for infrastructure failures, which become executor-fault results */
   execute(c: Case, opts?: ExecuteOptions): Promise<Trace>;
+  /** true: cases given at once wait for each other, and each one's turn is told by ExecuteOptions.onStart */
+  readonly reportsCaseStart?: boolean;
   close(): Promise<void>;
   /** targets that run on a real kernel: throw HostRefusedError (src/targets/host-policy.ts) when
    *  the kernel or host has a setting the model does not cover, else return warnings to show */

@@ -29,10 +29,15 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** how often a job whose thread was ended under it for another job's overrun runs again */
 const MAX_RERUNS = 8;
 /** tasks a pool thread holds at once (see the pool's options) */
-export const TASKS_PER_THREAD = 2;
+export const TASKS_PER_THREAD = 3;
+/** how many times a job's limit is put off while it has not started: waiting in the pool's queue,
+ *  or on its thread behind the cases its target runs first (each of those has a limit of its own) */
+const MAX_WAITS = TASKS_PER_THREAD + 1;
 
 export class EmbeddedTransport implements Transport {
   readonly concurrency: number;
+  /** jobs the pool holds at once (its threads' tasks) */
+  readonly slots: number;
   private readonly pool: Piscina;
   private readonly defaultTimeout: number;
   private closed = false;
@@ -40,6 +45,7 @@ export class EmbeddedTransport implements Transport {
 
   constructor(opts: EmbeddedOptions = {}) {
     this.concurrency = Math.max(1, opts.threads ?? availableParallelism());
+    this.slots = this.concurrency * TASKS_PER_THREAD;
     this.defaultTimeout = opts.timeoutMs ?? 30_000;
     const file = opts.filename ?? new URL(fromSource ? '../../workers/task.ts' : '../../workers/task.js', import.meta.url);
     const href = typeof file === 'string' ? (file.startsWith('file:') ? file : new URL(file, `file://${process.cwd()}/`).href) : file.href;
@@ -52,9 +58,11 @@ export class EmbeddedTransport implements Transport {
       minThreads: this.concurrency,
       maxThreads: this.concurrency,
       idleTimeout: 60_000,
-      // two tasks per thread: while one case's target runs (the live executor, a guest: the thread
-      // only awaits it), the thread checks the previous case and posts its result, instead of the
-      // target idling through that. A target runs one case at a time anyway (LiveTarget serial).
+      // several tasks per thread: while one case's target runs (the live executor, a guest: the
+      // thread only awaits it), the thread checks the previous case and posts its result, and the
+      // next case is already there to be sent the moment the target is free, instead of the target
+      // idling through that. A target runs one case at a time anyway (LiveTarget serial; a job's
+      // limit counts from when its turn begins, CaseClock in pool-thread.ts).
       // (piscina runs a task given an AbortSignal alone on its thread: the limit is enforced by
       // abandon() below instead.)
       concurrentTasksPerWorker: TASKS_PER_THREAD,
@@ -88,28 +96,38 @@ export class EmbeddedTransport implements Transport {
     try { qemuLauncher = await this.qemuLauncher(job.target); } catch (e) {
       return { id: job.id, fault: `worker: ${(e as Error).message}`, worker: 'embedded', ms: performance.now() - t0 };
     }
-    // the thread that took the task writes its threadId here; -1: abandoned before it started
-    const startedOn = new Int32Array(new SharedArrayBuffer(4));
-    const poolTask: PoolTask = { startedOn, module: this.taskModule, job: { ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) } };
+    // the thread that took the task writes its threadId here (-1: abandoned before it started), and
+    // when the job's clock started (0: it waits on its thread behind the cases its target runs first)
+    const shared = new SharedArrayBuffer(16);
+    const startedOn = new Int32Array(shared, 0, 1);
+    const startedAt = new BigInt64Array(shared, 8, 1);
+    const poolTask: PoolTask = { startedOn, startedAt, module: this.taskModule, job: { ...job, timeoutMs, ...(qemuLauncher ? { qemuLauncher } : {}) } };
     // piscina runs a task that has an AbortSignal alone on an idle thread (never aborted here)
     const task = this.pool.run(poolTask, alone ? { signal: new AbortController().signal } : {});
     this.inflight.add(task);
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
-    // a task still waiting in the pool's queue at its limit is not overrunning: the jobs ahead of it
-    // (the campaign keeps one queued beyond what the threads hold) have limits of their own. It
-    // waits on, a bounded number of times (a pool whose threads cannot be replaced must not hold
-    // it forever), then is abandoned unstarted
-    let queuedWaits = 0;
+    // a job that has not started at its limit is not overrunning: still in the pool's queue (the
+    // campaign keeps one queued beyond what the threads hold), or on its thread waiting for its
+    // target behind the cases ahead of it, which have limits of their own. It waits on, a bounded
+    // number of times (a pool whose threads cannot be replaced must not hold it forever), then is
+    // abandoned. A started job's limit counts from its start.
+    let waits = 0;
     const limit = new Promise<never>((_, reject) => {
-      const arm = () => {
+      const arm = (ms: number) => {
         timer = setTimeout(() => {
-          if (Atomics.load(startedOn, 0) === 0 && queuedWaits++ < TASKS_PER_THREAD && !this.closed) { arm(); return; }
+          if (!this.closed) {
+            const tid = Atomics.load(startedOn, 0);
+            const at = Number(Atomics.load(startedAt, 0));
+            if ((tid === 0 || (tid > 0 && at === 0)) && waits++ < MAX_WAITS) { arm(abortMs); return; }
+            const left = at + abortMs - Date.now();
+            if (tid > 0 && at > 0 && left > 0) { arm(left); return; }
+          }
           timedOut = true;
           void this.abandon(startedOn).finally(() => reject(new Error('timeout')));
-        }, abortMs);
+        }, ms);
       };
-      arm();
+      arm(abortMs);
     });
     try {
       const res = (await Promise.race([task, limit])) as CaseResult;

@@ -6,9 +6,16 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 
-export interface PoolTask { startedOn: Int32Array; module: string; job: { id: string; [k: string]: unknown } }
+/** `startedOn`: the thread that took the task (0: not yet, -1: abandoned before it started);
+ *  `startedAt`: Date.now() when the job's clock started, 0 while the job waits on its thread */
+export interface PoolTask { startedOn: Int32Array; startedAt: BigInt64Array; module: string; job: { id: string; [k: string]: unknown } }
 
-type Handler = (job: unknown) => unknown;
+/** The job's clock, the second argument of a task module's handler. It starts when the task starts
+ *  on its thread; `wait()` stops it (the job waits behind others for its target), `start()`
+ *  starts it again when the target begins the case. */
+export interface CaseClock { wait(): void; start(): void }
+
+type Handler = (job: unknown, clock: CaseClock) => unknown;
 const handlers = new Map<string, Promise<Handler>>();
 const requireHere = createRequire(import.meta.url);
 // a native import(), which a CommonJS build of this module would turn into require()
@@ -27,10 +34,15 @@ async function load(href: string): Promise<Handler> {
 
 export default async function runPoolTask(t: PoolTask): Promise<unknown> {
   if (Atomics.compareExchange(t.startedOn, 0, 0, threadId) !== 0) return { id: t.job.id, fault: 'abandoned by the pool before it started' };
+  Atomics.store(t.startedAt, 0, BigInt(Date.now()));
+  const clock: CaseClock = {
+    wait: () => { Atomics.store(t.startedAt, 0, 0n); },
+    start: () => { Atomics.store(t.startedAt, 0, BigInt(Date.now())); },
+  };
   let h = handlers.get(t.module);
   if (!h) {
     h = load(t.module);
     handlers.set(t.module, h);
   }
-  return (await h)(t.job);
+  return (await h)(t.job, clock);
 }

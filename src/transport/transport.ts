@@ -62,5 +62,7 @@ export interface Transport {
   run(job: CaseJob, opts?: { timeoutMs?: number }): Promise<CaseResult>;
   /** how many jobs may usefully be in flight at once */
   readonly concurrency: number;
+  /** jobs it holds at once when more than `concurrency` (an embedded pool's threads each hold a few) */
+  readonly slots?: number;
   close(): Promise<void>;
 }

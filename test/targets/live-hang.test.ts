@@ -9,6 +9,7 @@ import type { Transport } from '../../src/transport/transport.ts';
 import { EmbeddedTransport } from '../../src/transport/embedded.ts';
 import { InProcessTransport } from '../../src/campaign/inprocess.ts';
 import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
+import { LiveTarget } from '../../src/targets/live.ts';
 import { executorMissing, processesOf, procStat, waitFor } from '../helpers/executor.ts';
 
 const missing = executorMissing(DEFAULT_EXECUTOR);
@@ -72,4 +73,31 @@ describe.skipIf(missing)('live target: a hung executor is a fault, killed, and r
     await waitFor('the stopped executor to die with its thread', () => (dead(exec.pid) ? true : undefined));
     expect(ours()).toEqual([]);
   }, 60_000);
+});
+
+describe.skipIf(missing)('live target: a case waiting behind a hung one', () => {
+  it('is told its turn (onStart) only when the hung case is given up, and then runs on a new executor', async () => {
+    // the pool's limit on a job counts from onStart (src/transport/pool-thread.ts CaseClock): a
+    // case given while another hangs must not be told its turn before that one is over
+    const t = new LiveTarget();
+    try {
+      expect((await t.execute(small)).fault).toBeUndefined();
+      const pid = t.pid!;
+      process.kill(pid, 'SIGSTOP');
+      await waitFor('the executor to stop', () => (procStat(pid)?.state === 'T' ? true : undefined));
+      const started: Record<string, number> = {};
+      const ended: Record<string, number> = {};
+      const run = (id: string) => t.execute(small, { timeoutMs: 1000, onStart: () => { started[id] = performance.now(); } })
+        .then((tr) => { ended[id] = performance.now(); return tr; });
+      const [hung, next] = await Promise.all([run('hung'), run('next')]);
+      // the limit plus the watchdog's grace (at least 1 s): src/targets/target.ts
+      expect(hung.fault).toMatch(/^executor hung: no reply within 2000 ms/);
+      expect(next.fault).toBeUndefined();
+      expect(started.next! - started.hung!).toBeGreaterThanOrEqual(1900);
+      expect(started.next!).toBeLessThanOrEqual(ended.next!);
+      expect(t.starts).toBe(2);
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Case } from '../../src/ops/schema.ts';
-import { EmbeddedTransport } from '../../src/transport/embedded.ts';
+import { EmbeddedTransport, TASKS_PER_THREAD } from '../../src/transport/embedded.ts';
 import { checkTrace } from '../../src/check/check.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 
@@ -73,17 +73,29 @@ describe('embedded transport: a job queued behind the jobs its thread holds', ()
   afterAll(() => t.close());
 
   it('is not timed out while it waits in the pool\'s queue: its limit counts once it could run', async () => {
-    // the one thread holds two jobs that take 2.5 s each, within their own limits; the third waits
-    // in the pool's queue past its own last-resort limit (1 ms case limit: 2001 ms) and then runs
-    const [l1, l2, queued] = await Promise.all([
-      t.run({ id: 'l1', target: 'fake', case: mk('long') }, { timeoutMs: 10_000 }),
-      t.run({ id: 'l2', target: 'fake', case: mk('long') }, { timeoutMs: 10_000 }),
-      t.run({ id: 'q', target: 'fake', case: mk() }, { timeoutMs: 1 }),
+    // the one thread holds TASKS_PER_THREAD jobs that take 2.5 s each, within their own limits;
+    // the next waits in the pool's queue past its own last-resort limit (1 ms case limit: 2001 ms)
+    // and then runs
+    const longs = Array.from({ length: TASKS_PER_THREAD }, (_, i) => t.run({ id: `l${i}`, target: 'fake', case: mk('long') }, { timeoutMs: 10_000 }));
+    const [queued, ...rest] = await Promise.all([t.run({ id: 'q', target: 'fake', case: mk() }, { timeoutMs: 1 }), ...longs]);
+    expect(rest.map((r) => r.fault)).toEqual(rest.map(() => undefined));
+    expect(queued.fault).toBeUndefined();
+    expect(queued.trace?.steps).toHaveLength(2);
+  });
+
+  it('is not timed out while it waits on its thread for a target that runs cases in turn: its limit counts from its turn', async () => {
+    // the target runs one case at a time; two cases of 2.5 s each go first, within their limits.
+    // The third is on the thread from the start but its turn comes at ~5 s, past its last-resort
+    // limit (1 ms case limit: 2001 ms) counted from the thread: counted from its turn it is in time
+    const [l1, l2, third] = await Promise.all([
+      t.run({ id: 'l1', target: 'fake', case: mk('turn-long') }, { timeoutMs: 10_000 }),
+      t.run({ id: 'l2', target: 'fake', case: mk('turn-long') }, { timeoutMs: 10_000 }),
+      t.run({ id: 't', target: 'fake', case: mk('turn-short') }, { timeoutMs: 1 }),
     ]);
     expect(l1.fault).toBeUndefined();
     expect(l2.fault).toBeUndefined();
-    expect(queued.fault).toBeUndefined();
-    expect(queued.trace?.steps).toHaveLength(2);
+    expect(third.fault).toBeUndefined();
+    expect(third.trace?.steps).toHaveLength(2);
   });
 });
 
