@@ -339,11 +339,17 @@ export async function connectNats(url: string, auth: NatsAuth = {}, name = 'ptef
   }
 }
 
-/** Create a stream unless it exists (a concurrent creator is fine). */
+/** Create a stream unless it exists. A concurrent creator (workers and a coordinator starting
+ *  together) is fine: losing the race, nats-server answers "stream name already in use" or, when it
+ *  checks the subjects first, "subjects overlap with an existing stream" (JSStreamSubjectOverlapErr);
+ *  either way the stream is looked up again and only an add that failed with no such stream there
+ *  is an error. */
 async function ensureStream(jsm: JetStreamManager, cfg: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
   try { await jsm.streams.info(cfg.name!); return; } catch (e) { if (!isNotFound(e)) throw e; }
   try { await jsm.streams.add(cfg); } catch (e) {
-    if (!/already in use/i.test((e as Error).message)) throw e;
+    if (!/already in use|subjects overlap/i.test((e as Error).message)) throw e;
+    // the subjects may overlap another stream of another name: then this one still does not exist
+    await jsm.streams.info(cfg.name!);
   }
 }
 
