@@ -535,9 +535,18 @@ export class Machine implements htlb.HugetlbHost {
     return [r.start + first, r.start + first + count];
   }
 
+  /** the first page of [start, end) no VMA covers, or `end`: one lookup per VMA, not per page */
+  private firstGap(p: Proc, start: number, end: number): number {
+    for (let i = start; i < end;) {
+      const v = this.vmaAt(p, i);
+      if (!v) return i;
+      i = v.end;
+    }
+    return end;
+  }
+
   private hasGap(p: Proc, start: number, end: number): boolean {
-    for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) return true;
-    return false;
+    return this.firstGap(p, start, end) < end;
   }
 
   private mmap(p: Proc, op: OpOf<'mmap'>): Rc {
@@ -599,8 +608,7 @@ export class Machine implements htlb.HugetlbHost {
   private mprotect(p: Proc, op: OpOf<'mprotect'>): Rc {
     const [start, end] = this.range(p, op);
     // do_mprotect_pkey: works VMA by VMA and stops with ENOMEM at the first hole
-    let stop = end;
-    for (let i = start; i < end; i++) if (!this.vmaAt(p, i)) { stop = i; break; }
+    const stop = this.firstGap(p, start, end);
     if (stop === start) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     this.rule('R-MPROT-1');
     if (op.prot === 'none') this.rule('R-MPROT-2'); // PROT_NONE entries stay present (pte_present)
