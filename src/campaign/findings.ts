@@ -18,6 +18,7 @@ import { GEOMETRY_4K, describeGeometry, limitsFor, type PageGeometry } from '../
 import { writeFileAtomic } from '../ops/atomic-write.ts';
 import { smaller } from './dedup.ts';
 import { findingsDir } from './config.ts';
+import { SIGNATURE_VERSION } from '../findings/signature.ts';
 
 export const FINDING_FORMAT = 'ptefarm-finding/1';
 export const FINDING_FILE = 'finding.json';
@@ -30,6 +31,9 @@ export interface Finding {
   /** one line naming the bug (for now the signature text) */
   title: string;
   signature: string;
+  /** the signature scheme `signature` was written in (src/findings/signature.ts SIGNATURE_VERSION;
+   *  absent in findings older than it): replay reads an older one as today's scheme names it */
+  signature_version?: number;
   /** target spec, e.g. live, model:x86+B-3, qemu:debian-6.12-amd64 */
   target: string;
   /** the target that ran the stored reproducer, from its trace (absent when no trace was kept) */
@@ -165,7 +169,7 @@ export function recordFinding(workdir: string, s: Sighting, now = new Date()): P
     const finding: Finding = before
       ? { ...(written ? withoutGeometry(before) : before), hits: before.hits + s.hits, last_seen: at, kernels_seen: [...kernels], tool_version: toolVersion(), ...(written ? provenance(s) : {}) }
       : {
-        format: FINDING_FORMAT, id, title: s.title ?? s.signature, signature: s.signature, target: s.target,
+        format: FINDING_FORMAT, id, title: s.title ?? s.signature, signature: s.signature, signature_version: SIGNATURE_VERSION, target: s.target,
         kernels_seen: [...kernels], source: s.source, tool_version: toolVersion(), first_seen: at, last_seen: at, hits: s.hits,
         ops: s.case.ops.length, minimized: s.minimized, ...provenance(s),
       };

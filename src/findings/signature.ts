@@ -217,6 +217,36 @@ export function signatureRank(sig: string): number {
   return dir === 'lost' ? 1 : dir === 'wp-lost' ? 2 : 3;
 }
 
+// The signature scheme's version. Stored signatures (a gate baseline, a finding's finding.json, a
+// promoted corpus file's finding) carry it so that a re-keying is said, not mistaken for a new or a
+// vanished bug. 1: every signature written before versions were recorded. 2: the entry-type bits
+// P/S/F/E are one letter `bit.entry.mismatch`; R-MRM-1 and R-PMS-4 key entry kind `any`; a soft-dirty
+// divergence a VM_SOFTDIRTY rule explains keys `empty` (see ENTRY_TYPE_BITS, ENTRY_BLIND_RULES,
+// VMA_SOFTDIRTY_RULES above). A change to `signature` that re-keys a bucket bumps it and teaches
+// `currentSignature` the re-keying.
+export const SIGNATURE_VERSION = 2;
+
+/** A signature (or a baseline pattern, `*` wildcards kept) written under an older scheme, in
+ *  today's: what `signature` now names the same root cause. Idempotent: a current signature comes
+ *  back unchanged, so a signature of unknown version can be passed through it. The rule is read off
+ *  the signature itself (kind.bit.direction.rule.entrykind; a rule id may hold dots). */
+export function currentSignature(sig: string): string {
+  const parts = sig.split('.');
+  if (parts[0] !== 'bit' && parts[0] !== 'scan') return sig;
+  if (parts[0] === 'bit' && ENTRY_TYPE_BITS.has(parts[1] ?? '')) {
+    parts[1] = 'entry';
+    if (parts.length > 2 && parts[2] !== '*') parts[2] = 'mismatch';
+  }
+  if (parts.length >= 5) {
+    const rule = parts.slice(3, -1).join('.');
+    const entry = parts[parts.length - 1]!;
+    const blind = ENTRY_BLIND_RULES.has(rule.split('.')[0]!) && (entry === 'page' || entry === 'empty');
+    if (blind) parts[parts.length - 1] = 'any';
+    else if (parts[0] === 'bit' && parts[1] === 'D' && VMA_SOFTDIRTY_RULES.has(rule) && entry === 'page') parts[parts.length - 1] = 'empty';
+  }
+  return parts.join('.');
+}
+
 /** The signature of a failing case (its first divergence's root), or undefined when it passes. */
 export function caseSignature(vs: readonly Violation[], sig: (v: Violation) => string = signature): string | undefined {
   const f = firstDivergence(vs);

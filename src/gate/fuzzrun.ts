@@ -11,6 +11,7 @@ import type { TargetInfo, Trace } from '../ops/trace.ts';
 import { GATE_FORMAT, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
 import { saveRun, writeReports } from '../report/rundir.ts';
 import { rootInfo } from '../findings/title.ts';
+import { SIGNATURE_VERSION } from '../findings/signature.ts';
 
 export async function saveFuzzRun(dir: string, summary: Summary, o: { target: string; profile?: string; timeline?: TimelinePoint[]; started?: Date }): Promise<GateRun> {
   await mkdir(join(dir, 'cases'), { recursive: true });
@@ -47,7 +48,7 @@ export async function saveFuzzRun(dir: string, summary: Summary, o: { target: st
   const run: GateRun = {
     format: GATE_FORMAT, target: o.target, ...(info ? { target_info: info } : {}), ...(o.profile ? { profile: o.profile } : {}),
     seed: summary.seed, started: (o.started ?? new Date(Date.now() - summary.elapsed_s * 1000)).toISOString(), elapsed_s: summary.elapsed_s,
-    budget: {}, reproduce_runs: 1, corpus_dirs: [], verdict: exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error', exit_code: exit,
+    budget: {}, reproduce_runs: 1, corpus_dirs: [], signature_version: SIGNATURE_VERSION, verdict: exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error', exit_code: exit,
     reasons: [
       ...fresh.map((b) => `violation: ${b.title} [${b.signature}] (reproduced ${b.reproduced}/${b.runs}): ${b.example}`),
       ...buckets.filter((b) => b.status === 'flaky').map((b) => `flaky ${b.signature} (reproduced ${b.reproduced}/${b.runs})`),

@@ -15,7 +15,7 @@ import type { Checker } from '../campaign/checker.ts';
 import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
 import { signatureSlug } from '../campaign/corpus.ts';
 import { rootInfo, type RootInfo } from '../findings/title.ts';
-import { signatureRank } from '../findings/signature.ts';
+import { SIGNATURE_VERSION, signatureRank } from '../findings/signature.ts';
 import { GATE_FORMAT, type BucketStatus, type CorpusResult, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
 import { caseRunner, judge, replayCorpus } from './replay.ts';
@@ -58,6 +58,9 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
   await mkdir(join(o.outDir, 'traces'), { recursive: true });
 
   const runCase = caseRunner(o.transport, o.target, o.timeoutMs);
+  // baseline patterns of an older signature scheme are matched as today's scheme names them (said, not silent)
+  const rekeyed = (o.baseline ?? []).flatMap((e) => (e.written ? [{ written: e.written, now: e.signature }] : []));
+  for (const r of rekeyed) log(`gate: baseline pattern ${r.written} is written in an older signature scheme; read as ${r.now}`);
 
   // ---- 1. corpus replay (src/gate/replay.ts) -----------------------------------------------------
   const found = new Map<string, Found>();
@@ -170,7 +173,8 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
     budget: { ...(o.cases !== undefined ? { cases: o.cases } : {}), ...(o.durationMs !== undefined ? { duration_ms: o.durationMs } : {}) },
     reproduce_runs: runs,
     corpus_dirs: o.corpusDirs,
-    ...(o.baselineFile ? { baseline: { file: o.baselineFile, entries: o.baseline?.length ?? 0 } } : {}),
+    signature_version: SIGNATURE_VERSION,
+    ...(o.baselineFile ? { baseline: { file: o.baselineFile, entries: o.baseline?.length ?? 0, ...(rekeyed.length ? { rekeyed } : {}) } } : {}),
     verdict: exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error',
     exit_code: exit,
     reasons,

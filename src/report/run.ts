@@ -65,7 +65,11 @@ export interface GateRun {
   budget: { cases?: number; duration_ms?: number };
   reproduce_runs: number;
   corpus_dirs: string[];
-  baseline?: { file: string; entries: number };
+  /** the signature scheme of every signature in this run (src/findings/signature.ts SIGNATURE_VERSION;
+   *  absent in run directories older than it: scheme 1) */
+  signature_version?: number;
+  /** `rekeyed`: baseline patterns written under an older signature scheme, as read today */
+  baseline?: { file: string; entries: number; rekeyed?: { written: string; now: string }[] };
   verdict: 'pass' | 'fail' | 'error';
   exit_code: 0 | 1 | 2;
   /** why the gate passed or failed, one sentence each */

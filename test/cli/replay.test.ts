@@ -76,6 +76,18 @@ describe('ptefarm replay --findings on a kernel without soft-dirty', () => {
     expect(bug.line).toMatchObject({ status: 'fail', signature: 'bit.entry.mismatch.R-SPLIT-5.page', reproduced: true });
   }, 120_000);
 
+  it('a finding stored under signature scheme 1 (bit.E.set…, before the entry-type letter) is compared as today\'s scheme names it, and the output says so', async () => {
+    const wd = await workdir('bit.E.set.R-SPLIT-5.page');
+    const bug = replay(wd, 'model:x86+M-16');
+    expect(bug.r.status).toBe(1);
+    expect(bug.line).toMatchObject({ status: 'fail', signature: 'bit.entry.mismatch.R-SPLIT-5.page', reproduced: true,
+      finding_signature: 'bit.entry.mismatch.R-SPLIT-5.page', stored_signature: 'bit.E.set.R-SPLIT-5.page' });
+    // on the reference it is compared on all four entry-type bits (signatureBitKinds of today's key), not skipped
+    const ref = replay(wd, 'model:x86');
+    expect(ref.line).toMatchObject({ status: 'ok', reproduced: false, stored_signature: 'bit.E.set.R-SPLIT-5.page' });
+    expect(ref.line.bits.present.compared).toBeGreaterThan(0);
+  }, 120_000);
+
   it('a finding diverging on soft-dirty stays a SKIP there: its own bit is masked', async () => {
     const wd = await workdir('bit.D.lost.R-CR-2.page');
     const { r, line } = replay(wd, 'model:x86');

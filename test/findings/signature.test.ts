@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Case, Op } from '../../src/ops/schema.ts';
 import type { Violation } from '../../src/check/types.ts';
 import { checkTrace } from '../../src/check/check.ts';
-import { caseSignature, direction, entryKind, firstDivergence, signature } from '../../src/findings/signature.ts';
+import { SIGNATURE_VERSION, caseSignature, currentSignature, direction, entryKind, firstDivergence, ruleId, shownBit, shownKind, signature } from '../../src/findings/signature.ts';
 import { caseTitle, describeViolations, groupViolations, regionKind, rootInfo, setupRule, titleOf } from '../../src/findings/title.ts';
 import { ModelTarget } from '../../src/targets/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
@@ -286,6 +286,45 @@ describe('one root cause, one signature', () => {
     // the tracked bits keep their letter and direction: they are state an op sets, not the entry's type
     expect(signature(v({ bit: 'D', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.D.lost.R-SPLIT-5.page');
     expect(signature(v({ bit: 'W', severity: 'wp-lost', rule: 'R-SPLIT-5', entry: 'zero' }))).toBe('bit.W.wp-lost.R-SPLIT-5.page');
+  });
+
+  it('a signature stored under scheme 1 (before the entry-type letter, `any` and the VM_SOFTDIRTY key) reads as today\'s signature of the same case', () => {
+    // scheme 1 named the root violation kind.bit.direction.rule.coarse-entry-kind, whatever the rule
+    const scheme1 = (x: Violation) => `${shownKind(x)}.${shownBit(x)}.${direction(x)}.${ruleId(x)}.${entryKind(x.entry)}`;
+    const uffd = { features: ['wp_async', 'wp_unpopulated'] } as Case['uffd'];
+    const cases: [string, Case][] = [
+      // B-1: a merge dropping VM_SOFTDIRTY, every page faulted (scheme 1: `page`)
+      ['B-1', ops({ op: 'mmap', region: 'b', pages: 2, kind: 'anon' }, { op: 'write', region: 'b', first: 0, count: 2 },
+        { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'clear_refs', value: 4 }, { op: 'mmap', region: 'c', pages: 1, kind: 'anon', after: 'b' },
+        { op: 'write', region: 'c' }, { op: 'mprotect', region: 'b', prot: 'rw' })],
+      // M-8: mremap's soft-dirty on a moved PTE, and on a moved guard marker (scheme 1: page / empty)
+      ['M-8', ops({ op: 'mmap', region: 'a', pages: 4, kind: 'anon' }, { op: 'write', region: 'a', first: 2, count: 2 }, { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'a' })],
+      ['M-8', ops({ op: 'mmap', region: 'b', pages: 2, kind: 'memfd-private' }, { op: 'guard', region: 'b', first: 0, count: 1 },
+        { op: 'clear_refs', value: 4 }, { op: 'mremap', region: 'b', pages: 1 })],
+      // M-12: the scan fast path arming a swap entry (scheme 1: page)
+      ['M-12', { format: 'ptefarm-case/1', uffd, ops: [{ op: 'mmap', region: 'a', pages: 2, kind: 'anon' }, { op: 'uffd_register', region: 'a' },
+        { op: 'write', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'write', region: 'a', first: 1, count: 1 },
+        { op: 'pageout', region: 'a', first: 1, count: 1 }, { op: 'scan', region: 'a', wp_matching: true, no_vec: true, max_pages: 2, category_mask: 'wp' }] }],
+      // M-16 / M-30: exclusive set, present cleared (scheme 1: bit.E.set, bit.P.cleared)
+      ['M-16', ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'populate', region: 'a', first: 448, count: 61, write: true },
+        { op: 'pageout', region: 'a', first: 139, count: 42 })],
+      ['M-30', ops({ op: 'mmap', region: 'a', pages: 512, kind: 'anon', thp: true }, { op: 'write', region: 'a', first: 0, count: 1 },
+        { op: 'split', region: 'a', page: 398 }, { op: 'pageout', region: 'a', first: 397, count: 1 })],
+      // B-3: a signature the re-keying left alone
+      ['B-3', ops({ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'clear_refs', value: 4 },
+        { op: 'mprotect', region: 'a', prot: 'r' }, { op: 'mprotect', region: 'a', prot: 'rw' }, { op: 'write', region: 'a' })],
+    ];
+    const olds = cases.map(([m, c]) => { const vs = onMutant(m, c); return { old: scheme1(firstDivergence(vs)!.root), now: caseSignature(vs)! }; });
+    expect(olds.map((o) => o.old)).toEqual(['bit.D.lost.R-MERGE-1.page', 'bit.D.lost.R-MRM-1.page', 'bit.D.lost.R-MRM-1.empty', 'bit.W.wp-lost.R-PMS-4.page',
+      'bit.E.set.R-SPLIT-5.page', 'bit.P.cleared.R-SPLIT-5.page', 'bit.D.lost.R-FLT-8.page']);
+    for (const o of olds) expect(currentSignature(o.old)).toBe(o.now);
+    // today's signatures come back unchanged (so a signature of unknown scheme can be passed through)
+    for (const o of olds) expect(currentSignature(o.now)).toBe(o.now);
+    for (const s of ['vma.registration.R-REG-1', 'scan.w.lost.R-PMS-2.none.empty', 'rc.rc.mismatch.R-MRM-10.na', 'data.content.data-lost.R-DATA-4.page']) expect(currentSignature(s)).toBe(s);
+    // baseline patterns keep their wildcards
+    expect(currentSignature('bit.P.*')).toBe('bit.entry.*');
+    expect(currentSignature('bit.S.cleared.*')).toBe('bit.entry.mismatch.*');
+    expect(SIGNATURE_VERSION).toBe(2);
   });
 
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {

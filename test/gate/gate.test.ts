@@ -10,6 +10,7 @@ import { ModelTarget } from '../../src/targets/model.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import { runGate } from '../../src/gate/gate.ts';
 import { matchBaseline, parseBaseline } from '../../src/gate/baseline.ts';
+import { SIGNATURE_VERSION } from '../../src/findings/signature.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ref = new ModelTarget('model:x86');
@@ -51,6 +52,23 @@ describe('runGate', () => {
     expect(run.reasons[0]).toMatch(/^new reproducible violation: soft-dirty lost /);
   });
 
+  it('a baseline written under an older signature scheme still accepts the bucket, and gate.json says how it was read', async () => {
+    // M-8 drops mremap's soft-dirty on a moved PTE (mm/mremap.c move_soft_dirty_pte, R-MRM-1); scheme 1
+    // keyed it by the entry (`…R-MRM-1.page`), scheme 2 keys R-MRM-1 `any`
+    const m8 = new ModelTarget('model:x86+M-8');
+    const transport: Transport = { concurrency: 1, run: async (job: CaseJob) => ({ id: job.id, trace: await m8.execute(job.case) }), close: async () => {} };
+    const out = mkdtempSync(join(tmpdir(), 'ptefarm-gate-rekey-'));
+    const lines: string[] = [];
+    const baseline = parseBaseline([{ signature: 'bit.D.lost.R-MRM-1.page', reason: 'written before scheme 2' }]);
+    const run = await runGate({ target: 'fake', transport, checker: await referenceChecker(), corpusDirs: [join(root, 'corpus/mutants/M-8.json')], seed: 1, outDir: out,
+      baseline, baselineFile: 'b.json', log: (l) => lines.push(l) });
+    expect(run.buckets.map((b) => [b.signature, b.status])).toEqual([['bit.D.lost.R-MRM-1.any', 'baseline']]);
+    expect(run.exit_code).toBe(0);
+    expect(run.signature_version).toBe(SIGNATURE_VERSION);
+    expect(run.baseline).toEqual({ file: 'b.json', entries: 1, rekeyed: [{ written: 'bit.D.lost.R-MRM-1.page', now: 'bit.D.lost.R-MRM-1.any' }] });
+    expect(lines.some((l) => /baseline pattern bit\.D\.lost\.R-MRM-1\.page is written in an older signature scheme; read as bit\.D\.lost\.R-MRM-1\.any/.test(l))).toBe(true);
+  });
+
   it('every fresh case faulting is an infrastructure error (exit 2)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ptefarm-gate-fault-'));
     const run = await runGate({ target: 'fake', transport: new Scripted(() => 'fault'), checker: await referenceChecker(), corpusDirs: [], seed: 1, cases: 20, outDir: out });
@@ -75,5 +93,19 @@ describe('baseline', () => {
     expect(parseBaseline({ accepted: [{ signature: 's', reason: 'r' }] })).toHaveLength(1);
     expect(() => parseBaseline([{ signature: 's' }], 'b.json')).toThrow(/b\.json: entry 0 \(s\): "reason" must say why/);
     expect(() => parseBaseline({ x: 1 }, 'b.json')).toThrow(/expected a JSON list/);
+  });
+  it('reads a pattern written under an older signature scheme as today\'s, says so, and refuses a newer scheme', () => {
+    // scheme 1 keyed the entry-type bits by letter and direction; scheme 2 names them bit.entry.mismatch
+    const old = parseBaseline([{ signature: 'bit.E.set.R-SPLIT-5.page', reason: 'r' }, { signature: 'bit.P.*', reason: 'p' }, { signature: 'bit.D.*', reason: 'd' }]);
+    expect(matchBaseline(old, 'bit.entry.mismatch.R-SPLIT-5.page')?.reason).toBe('r');
+    expect(old.map((e) => e.written)).toEqual(['bit.E.set.R-SPLIT-5.page', 'bit.P.*', undefined]);
+    expect(matchBaseline(old, 'bit.entry.mismatch.R-PM-3.empty')?.reason).toBe('p');
+    const v1 = parseBaseline({ signature_version: 1, accepted: [{ signature: 'bit.D.lost.R-MRM-1.page', reason: 'm' }] });
+    expect(matchBaseline(v1, 'bit.D.lost.R-MRM-1.any')?.reason).toBe('m');
+    // a file of today's scheme is taken as written
+    const v2 = parseBaseline({ signature_version: 2, accepted: [{ signature: 'bit.P.*', reason: 'p' }] });
+    expect(v2[0]).toEqual({ signature: 'bit.P.*', reason: 'p' });
+    expect(() => parseBaseline({ signature_version: 3, accepted: [] }, 'b.json')).toThrow(/b\.json: written for signature scheme 3; this ptefarm knows schemes up to 2/);
+    expect(() => parseBaseline({ signature_version: 'x', accepted: [] }, 'b.json')).toThrow(/"signature_version" must be a positive integer/);
   });
 });

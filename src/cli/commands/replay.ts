@@ -5,10 +5,12 @@
 // another page geometry than the target's (a corpus sidecar, a finding's page_size) is skipped.
 // A finding is checked for at least the bits of its signature (signatureBitKinds): a case that
 // clears soft-dirty but diverged on the exclusive bit is compared on a kernel without soft-dirty,
-// and said reproduced or not; it is a SKIP only where its signature's own bits are masked.
+// and said reproduced or not; it is a SKIP only where its signature's own bits are masked. A
+// finding stored under an older signature scheme is compared as today's scheme names it
+// (currentSignature), and the output says it was re-keyed.
 import type { Command } from 'commander';
 import { checkTrace } from '../../check/check.ts';
-import { caseSignature, signatureBitKinds } from '../../findings/signature.ts';
+import { caseSignature, currentSignature, signatureBitKinds } from '../../findings/signature.ts';
 import { caseTitle, describeViolations } from '../../findings/title.ts';
 import { DEFAULT_CORPUS_DIRS, loadCorpus, type CorpusEntry } from '../../campaign/corpus.ts';
 import { resolveWorkdir } from '../../campaign/config.ts';
@@ -59,7 +61,9 @@ export function register(program: Command) {
             continue;
           }
           let v;
-          const asserts = e.signature ? signatureBitKinds(e.signature) : undefined;
+          const want = e.signature === undefined ? undefined : currentSignature(e.signature);
+          const rekeyed = want !== undefined && want !== e.signature ? `; stored as ${e.signature} under an older signature scheme` : '';
+          const asserts = want ? signatureBitKinds(want) : undefined;
           try { v = checkTrace(e.case, await target.execute(e.case), { profile: o.profile, asserts }); } catch (err) {
             errors++; say({ path: e.path, status: 'fault', error: (err as Error).message }, `FAULT ${e.path}: ${(err as Error).message}`); continue;
           }
@@ -68,17 +72,17 @@ export function register(program: Command) {
             const sig = caseSignature(v.violations)!;
             const title = caseTitle(v.violations, e.case)!;
             const first = describeViolations(v.violations, e.case, 1).first[0];
-            const reproduced = e.signature === undefined ? {} : { finding_signature: e.signature, reproduced: sig === e.signature };
-            const said = e.signature === undefined ? '' : sig === e.signature ? ' (reproduced)' : ` (not the finding's ${e.signature})`;
+            const reproduced = want === undefined ? {} : { finding_signature: want, reproduced: sig === want, ...(rekeyed ? { stored_signature: e.signature } : {}) };
+            const said = want === undefined ? '' : sig === want ? ` (reproduced${rekeyed})` : ` (not the finding's ${want}${rekeyed})`;
             say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first, ...reproduced },
               `FAIL  ${e.path}: ${title}\n      ${sig}${said}\n      ${first}`);
           } else if (v.fault) { errors++; say({ path: e.path, status: 'fault', error: v.fault }, `FAULT ${e.path}: ${v.fault}`); }
           else if (v.skipped) { skipped++; say({ path: e.path, status: 'skipped', reason: v.skipped }, `SKIP  ${e.path}: ${v.skipped}`); }
           else {
             ok++;
-            const reproduced = e.signature === undefined ? {} : { finding_signature: e.signature, reproduced: false };
+            const reproduced = want === undefined ? {} : { finding_signature: want, reproduced: false, ...(rekeyed ? { stored_signature: e.signature } : {}) };
             say({ path: e.path, status: 'ok', compared: v.compared, bits: v.bits, ...reproduced },
-              `ok    ${e.path}${e.signature === undefined ? '' : ` (not reproduced: ${e.signature}; ${v.compared} bit(s) compared)`}`);
+              `ok    ${e.path}${want === undefined ? '' : ` (not reproduced: ${want}${rekeyed}; ${v.compared} bit(s) compared)`}`);
           }
         }
       } finally { await target.close(); }
