@@ -374,6 +374,7 @@ export class LiveTarget implements Target {
     let id: string;
     if (sent && sent.p === p) id = sent.id;
     else {
+      // not written ahead (sent now, at its turn: no case queued after it was written ahead), or
       // written ahead to an executor that is gone: sent again to its successor, which has nothing
       // queued before it (every case written ahead after this one went to the dead process too)
       id = `c${++this.seq}`;
