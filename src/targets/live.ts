@@ -175,6 +175,13 @@ export class LiveTarget implements Target {
   private chain: Promise<unknown> = Promise.resolve();
   /** cases whose exchange waits for the one before (serial) */
   private waitingCases = 0;
+  /** Write-ahead: the executor reads its requests in order, so a case is written to it when it
+   *  queues, not when its turn comes, and the executor starts it the moment the one before ends
+   *  instead of idling until this thread (busy checking the previous case) answers a reply. Safe
+   *  only while the sends stay in turn order: `aheadTo` is the process the last queued case was
+   *  written to (undefined: it will be sent at its turn, so later ones must wait for theirs too). */
+  private aheadTo?: ExecutorProcess;
+  private queuedCases = 0;
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
   starts = 0;
@@ -324,11 +331,12 @@ export class LiveTarget implements Target {
       // only the exchange with the executor is serial: the reply is decoded once the executor has
       // the next case (a pool thread running several jobs at once sends it meanwhile)
       this.waitingCases++;
+      const sent = this.writeAhead(enc, timeout);
       const reply = await this.serial(() => {
         this.waitingCases--;
         if (attempt === 1) opts.onStart?.();
-        return this.exchange(enc, timeout);
-      });
+        return this.exchange(enc, timeout, sent);
+      }).finally(() => { if (--this.queuedCases === 0) this.aheadTo = undefined; });
       // A case waiting for the executor is sent in the microtasks that follow this reply (serial's
       // chain), but this continuation (the reply's decoding below) would run first, the executor
       // idle meanwhile: yield a turn first, so that it decodes while the executor runs the next.
@@ -341,18 +349,40 @@ export class LiveTarget implements Target {
     }
   }
 
-  /** Send one case and collect its reply's lines; `lost`: the executor died or hung meanwhile. */
-  private async exchange(enc: EncodedCase, timeout: number): Promise<{ lines: string[]; lost?: string }> {
-    const id = `c${++this.seq}`;
-    // A running executor gets the case in this same turn, without an await: a pool thread that runs
-    // several jobs at once (src/transport/embedded.ts) checks the previous case right after its reply,
-    // and the executor must already have this one by then, not idle through that check.
-    let p = this.proc && !this.proc.exited ? this.proc : undefined;
-    if (!p) {
-      try { p = await this.ensure(); } catch (e) { return { lines: [], lost: (e as Error).message }; }
-    }
+  private request(id: string, enc: EncodedCase, timeout: number): string {
     const inject = this.opts.inject ? ` ${this.opts.inject.kind === 'hang' ? 1 : 2} ${this.opts.inject.op}` : '';
-    p.send(`case ${id} ${enc.lines.length} ${enc.uffdFeatures} ${timeout}${inject}\n${enc.lines.join('\n')}\n`);
+    return `case ${id} ${enc.lines.length} ${enc.uffdFeatures} ${timeout}${inject}\n${enc.lines.join('\n')}\n`;
+  }
+
+  /** Queue a case's turn: written to the running executor now when every case queued before it
+   *  was written to that same process (or none is queued), else undefined (sent at its turn). */
+  private writeAhead(enc: EncodedCase, timeout: number): { p: ExecutorProcess; id: string } | undefined {
+    const p = this.proc && !this.proc.exited ? this.proc : undefined;
+    const ok = p && (this.queuedCases === 0 || this.aheadTo === p);
+    this.queuedCases++;
+    if (!ok) { this.aheadTo = undefined; return undefined; }
+    const id = `c${++this.seq}`;
+    p.send(this.request(id, enc, timeout));
+    this.aheadTo = p;
+    return { p, id };
+  }
+
+  /** Send one case (unless it was written ahead to the process still running) and collect its
+   *  reply's lines; `lost`: the executor died or hung meanwhile. */
+  private async exchange(enc: EncodedCase, timeout: number, sent?: { p: ExecutorProcess; id: string }): Promise<{ lines: string[]; lost?: string }> {
+    let p = this.proc && !this.proc.exited ? this.proc : undefined;
+    let id: string;
+    if (sent && sent.p === p) id = sent.id;
+    else {
+      // not written ahead (sent now, at its turn: no case queued after it was written ahead), or
+      // written ahead to an executor that is gone: sent again to its successor, which has nothing
+      // queued before it (every case written ahead after this one went to the dead process too)
+      id = `c${++this.seq}`;
+      if (!p) {
+        try { p = await this.ensure(); } catch (e) { return { lines: [], lost: (e as Error).message }; }
+      }
+      p.send(this.request(id, enc, timeout));
+    }
     // The executor enforces `timeout`; this watchdog only catches an executor that stopped
     // answering (stopped, wedged): it is killed, and the next case starts a new one.
     const hangMs = timeout + targetHangGraceMs(timeout);

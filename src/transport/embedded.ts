@@ -93,8 +93,11 @@ export class EmbeddedTransport implements Transport {
     }
     const abortMs = transportAbortMs(timeoutMs) + startupBudgetMs(job.target);
     let qemuLauncher: string | undefined;
-    try { qemuLauncher = await this.qemuLauncher(job.target); } catch (e) {
-      return { id: job.id, fault: `worker: ${(e as Error).message}`, worker: 'embedded', ms: performance.now() - t0 };
+    // awaited only for a qemu: job (an await per job is a turn of the loop before the job is posted)
+    if (job.target.startsWith('qemu:')) {
+      try { qemuLauncher = await this.qemuLauncher(job.target); } catch (e) {
+        return { id: job.id, fault: `worker: ${(e as Error).message}`, worker: 'embedded', ms: performance.now() - t0 };
+      }
     }
     // the thread that took the task writes its threadId here (-1: abandoned before it started), and
     // when the job's clock started (0: it waits on its thread behind the cases its target runs first)
