@@ -15,6 +15,7 @@ import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
 function usesHugetlb(c: Case): boolean { return c.ops.some((o) => o.op === 'mmap' && isHugetlbKind(o.kind)); }
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
+import { isShared } from '../model/state.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
 import { uniformCase } from './uniform.ts';
@@ -385,7 +386,7 @@ export class OpGen {
     // a shared VMA's RO->RW mprotect must keep write-protected PTEs read-only: uffd-wp needs write
     // notification there (mm/mmap.c vma_wants_writenotify: userfaultfd_wp; mm/mprotect.c
     // can_change_pte_writable), a check private VMAs do not go through
-    const shared = rs.kind === 'shared-anon' || rs.kind === 'memfd-shared';
+    const shared = isShared(rs);
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', shared ? 8 : 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
