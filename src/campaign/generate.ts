@@ -16,6 +16,7 @@ function usesHugetlb(c: Case): boolean { return c.ops.some((o) => o.op === 'mmap
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
 import { isShared } from '../model/state.ts';
+import { assertedKinds } from '../check/check.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
 import { uniformCase } from './uniform.ts';
@@ -39,7 +40,15 @@ export interface GenerateOptions {
   /** share of hugetlb cases (hugetlb-gen.ts; default HUGETLB_CASES; 0 for a target without free
    *  hugetlb pages), drawn from a stream of their own */
   hugetlbRatio?: number;
+  /** the target shows soft-dirty (pagemap bit 55; default true). false (a kernel built without
+   *  CONFIG_MEM_SOFT_DIRTY: its probe's capabilities.soft_dirty): a case whose only asserted bits
+   *  are soft-dirty (clear_refs 4 without a wp op or an arming scan: src/check/check.ts
+   *  assertedKinds) would be checked as a SKIP there (maskedSkip), so it is drawn again */
+  softDirty?: boolean;
 }
+
+/** draws of a case that asserts only what the target cannot show, before one is kept anyway */
+const MASKED_REDRAWS = 8;
 
 type Range = { first?: number; count?: number };
 
@@ -1103,6 +1112,12 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   return b.toCase();
 }
 
+/** the case asserts soft-dirty and nothing else (src/check/check.ts assertedKinds) */
+function onlySoftDirty(c: Case): boolean {
+  const k = assertedKinds(c);
+  return k.size === 1 && k.has('soft-dirty');
+}
+
 function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
 
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
@@ -1191,6 +1206,9 @@ export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly stri
   return { rules: [...rules], features: [...feats] };
 }
 
+/** which of the guided generator's streams a case came from */
+export type CaseOrigin = 'hugetlb' | 'uniform' | 'fresh' | 'mutated';
+
 /**
  * The guided generator: fresh weighted cases plus mutations of a pool of cases that reached rare
  * coverage features. `next()` and `feedback()` must be called in a deterministic order.
@@ -1215,6 +1233,7 @@ export class GuidedGenerator {
     this.opts = {
       freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
       unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25, hugetlbRatio: opts.hugetlbRatio ?? HUGETLB_CASES,
+      softDirty: opts.softDirty ?? true,
     };
     this.hrng = new Rng((seed ^ 0x48544c42) >>> 0);
     this.geometry = opts.geometry ?? GEOMETRY_4K;
@@ -1224,17 +1243,28 @@ export class GuidedGenerator {
 
   next(): Case {
     this.generated++;
-    if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return hugetlbCase(this.hrng, this.geometry);
+    for (let i = 0; ; i++) {
+      const c = this.draw();
+      if (this.opts.softDirty || i >= MASKED_REDRAWS || !onlySoftDirty(c)) return c;
+    }
+  }
+
+  private draw(): Case {
+    if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return this.from('hugetlb', hugetlbCase(this.hrng, this.geometry));
     // a share of uniform cases: states no motif aims at are reached as often as by a uniform
     // generator, up to that share (and uniform cases that reach something new enter the pool)
-    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
-    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
+    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return this.from('uniform', uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST));
+    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return this.from('fresh', freshCase(this.rng, this.maxOps, this.geometry));
     const e = this.pickEntry();
     e.picks++;
     // a hugetlb case is not mutated by the op generators (they would mremap or split its regions)
-    if (usesHugetlb(e.c)) return hugetlbCase(this.hrng, this.geometry);
-    return mutateCase(this.rng, e.c, this.maxOps, this.geometry);
+    if (usesHugetlb(e.c)) return this.from('hugetlb', hugetlbCase(this.hrng, this.geometry));
+    return this.from('mutated', mutateCase(this.rng, e.c, this.maxOps, this.geometry));
   }
+
+  /** where the last case of next() came from (for measuring the generator: bench/tools) */
+  origin: CaseOrigin = 'fresh';
+  private from(o: CaseOrigin, c: Case): Case { this.origin = o; return c; }
 
   /** the rarity of the entry's rarest feature, lowered by its picks and its cost (the pick runs
    *  over the whole pool at every case: O(1) here, `rarest` is kept by feedback) */
