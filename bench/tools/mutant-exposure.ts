@@ -1,7 +1,7 @@
 // How often the guided generator's cases expose each mutant, per stream (fresh, uniform, mutated,
 // hugetlb), over a campaign's worth of cases with coverage feedback from model:x86 (the campaign's scheduler, lag 64), against
 // the uniform generator's rate: a per-case rate is a far tighter figure than cases to a first find.
-// usage: node --import tsx bench/tools/mutant-exposure.ts --only B-27,M-19 [--cases 2000] [--seeds 1,2] [--dump DIR]
+// usage: node --import tsx bench/tools/mutant-exposure.ts --only B-27,M-19 [--cases 2000] [--seeds 1,2] [--dump DIR] [--guided-only]
 import { writeFileSync } from 'node:fs';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import type { GuidedGenerator } from '../../src/campaign/generate.ts';
@@ -16,6 +16,8 @@ const ids = arg('--only', 'B-27').split(',');
 const n = Number(arg('--cases', '2000'));
 const seeds = arg('--seeds', '1').split(',').map(Number);
 const dump = arg('--dump', '');
+// without the uniform generator's side (comparing two versions of the guided generator)
+const guidedOnly = process.argv.includes('--guided-only');
 const checker = await referenceChecker();
 const tr = new InProcessTransport();
 async function run(c: Case, target: string) {
@@ -49,6 +51,7 @@ for (const seed of seeds) {
       add(id, origin, hit); add(id, 'guided', hit);
       if (hit && dump) (hits[id] ??= []).push(c);
       if (hit) first(`${id} guided`, seed, i);
+      if (guidedOnly) continue;
       const ou = await run(u, `model:x86+${id}`);
       const uhit = !!ou && !ou.fault && !ou.skipped && ou.violations.length > 0;
       add(id, 'uniform-gen', uhit);
