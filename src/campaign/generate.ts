@@ -1065,6 +1065,10 @@ function pickFeatures(rng: Rng): Feature[] {
   return fs;
 }
 
+/** how often a generated case ends with a fork (OpGen.closingFork) and with a scan (closingScan) */
+const CLOSING_FORK = 0.3;
+const CLOSING_SCAN = 0.4;
+
 /** A fresh weighted-random case. */
 export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const thp = rng.chance(THP_CASES);
@@ -1090,10 +1094,10 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   // fork copies every entry kind the case built (copy_pte_range, copy_nonpresent_pte, the
   // VM_MAYBE_GUARD and uffd-wp decisions of vma_needs_copy): a closing fork, with a touch in the
   // child, puts fork behind every motif, not only the few that fork (uniform cases fork twice as often)
-  if (rng.chance(0.3)) g.closingFork();
+  if (rng.chance(CLOSING_FORK)) g.closingFork();
   // pagemap is read after every op, PAGEMAP_SCAN's categories only where a scan runs: a closing
   // scan checks them on whatever the case built (most motifs scan only registered regions)
-  if (rng.chance(0.4)) g.closingScan();
+  if (rng.chance(CLOSING_SCAN)) g.closingScan();
   return b.toCase();
 }
 
@@ -1106,9 +1110,12 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   const stop = Math.min(maxOps, b.ops.length + n);
   let guard = 0;
   while (b.ops.length < stop && guard++ < 50 && g.room > 0) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
-  // as freshCase: fork and PAGEMAP_SCAN behind what the extended case built
-  if (rng.chance(0.15)) g.closingFork();
-  if (rng.chance(0.15)) g.closingScan();
+  // as freshCase, and as often: fork and PAGEMAP_SCAN behind what the extended case built. A pool
+  // case is kept for a rare state, which a fork or a scan is what shows (copy_pte_range and
+  // copy_nonpresent_pte copy every entry kind; pagemap_scan_pmd_entry reports categories): at
+  // half the fresh rate, mutations showed the states of their pool less than they could
+  if (rng.chance(CLOSING_FORK)) g.closingFork();
+  if (rng.chance(CLOSING_SCAN)) g.closingScan();
   return b.toCase();
 }
 
