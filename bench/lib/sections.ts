@@ -335,9 +335,12 @@ export async function benchMutants(o: BenchOptions, only?: string[]): Promise<Se
   // minSeeds seeds, then stops at targetFinds finds (or at once with none); counts, not times
   // the guided side runs more seeds than the uniform one: its first finds spread over two orders of
   // magnitude between seeds (M-30 on seeds 1-8: 16 to 1,299 cases), and its seeds stop at their find
+  // a mutant found within a few dozen cases runs more seeds, up to 600 cases a side (minCases): its
+  // ratio from 8-12 finds was mostly seed luck (B-27: 0.64 and 0.72 in two runs, where its per-case
+  // rates over 1,280 feedback-free cases are 5.4% guided and 4.2% uniform: bench/tools/mutant-exposure.ts)
   const job = (mutant: string): MutantJob => ({
-    mutant, seeds: Array.from({ length: o.quick ? 3 : 16 }, (_, i) => o.seed + i),
-    minSeeds: o.quick ? 2 : 5, targetFinds: o.quick ? 2 : 8,
+    mutant, seeds: Array.from({ length: o.quick ? 3 : 48 }, (_, i) => o.seed + i),
+    minSeeds: o.quick ? 2 : 5, targetFinds: o.quick ? 2 : 8, minCases: o.quick ? 0 : 600,
     guidedMinSeeds: o.quick ? 2 : 8, guidedTargetFinds: o.quick ? 2 : 12,
     guidedBudget: o.quick ? 2000 : 10_000,
     uniformFactor: 10, uniformMin: 200, uniformMax: o.quick ? 300 : 800,
@@ -368,6 +371,7 @@ export async function benchMutants(o: BenchOptions, only?: string[]): Promise<Se
   const j = job(ids[0]!);
   const notes = [
     `mutants: cases to the first violation (counts, not times) on seeds ${o.seed}…; guided runs ≥ ${j.guidedMinSeeds} seeds, until ${j.guidedTargetFinds} finds or none after ${j.guidedMinSeeds}; uniform ≥ ${j.minSeeds} seeds, until ${j.targetFinds} finds or none after ${j.minSeeds}; ` +
+      (j.minCases ? `either side past its target finds until ${j.minCases} cases (at most ${j.seeds.length} seeds); ` : '') +
       `a side's figure is its cases per find pooled over its seeds (a seed without a find counts its whole budget: guided ${j.guidedBudget}, uniform clamp(${j.uniformFactor} × guided per find, ${j.uniformMin}–${j.uniformMax})); ` +
       'a side with no find has only a bound, so its ratio is one (≥: uniform found nothing; ≤: guided found nothing)',
     ...(bounds.length ? [`mutants: ratios that are bounds: ${bounds.join(', ')} (the min and geomean include them as bounds)`] : []),

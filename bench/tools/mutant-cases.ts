@@ -3,7 +3,7 @@
 // a loaded host, so generator changes can be compared there. The sides, the per-seed runs and the
 // pooled "cases per find" figure are those of the bench's `mutants` section (bench/lib/mutant-task.ts:
 // a seed that found nothing counts its whole budget and is never counted as a find).
-// usage: node --import tsx bench/tools/mutant-cases.ts [--seeds 1-16] [--min-seeds 5] [--finds 10] [--budget 10000]
+// usage: node --import tsx bench/tools/mutant-cases.ts [--seeds 1-16] [--min-seeds 5] [--finds 10] [--min-cases 0] [--budget 10000]
 //          [--uniform-budget N | --uniform-factor 10 --uniform-min 200 --uniform-max 3000]
 //          [--side both|guided|uniform] [--only B-20,M-4]
 // Prints one JSON line per mutant, side and seed ({side, seed, id, found: case number or null, ran}),
@@ -22,16 +22,18 @@ const range = /^(\d+)-(\d+)$/.exec(seedArg);
 const seeds = range ? Array.from({ length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) }, (_, i) => Number(range[1]) + i) : seedArg.split(',').map(Number);
 const minSeeds = Number(arg('--min-seeds', '5'));
 const targetFinds = Number(arg('--finds', '10'));
+// a side stops at --finds finds only once it ran this many cases (cheap mutants get more seeds)
+const minCases = Number(arg('--min-cases', '0'));
 const budget = Number(arg('--budget', '10000'));
 const fixedUniform = process.argv.includes('--uniform-budget') ? Number(arg('--uniform-budget', '')) : undefined;
 const adapt = { uniformFactor: Number(arg('--uniform-factor', '10')), uniformMin: Number(arg('--uniform-min', '200')), uniformMax: Number(arg('--uniform-max', '3000')) };
 const side = arg('--side', 'both');
 const ids = arg('--only', '') ? arg('--only', '').split(',') : MUTANTS.map((m) => m.id);
 const known = new Set(MUTANTS.map((m) => m.id));
-if (!seeds.length || seeds.some((s) => !Number.isInteger(s)) || !(minSeeds >= 1) || !(targetFinds >= 1) || !(budget > 0) || (fixedUniform !== undefined && !(fixedUniform > 0))
+if (!seeds.length || seeds.some((s) => !Number.isInteger(s)) || !(minSeeds >= 1) || !(minCases >= 0) || !(targetFinds >= 1) || !(budget > 0) || (fixedUniform !== undefined && !(fixedUniform > 0))
   || !(adapt.uniformFactor > 0 && adapt.uniformMin > 0 && adapt.uniformMax >= adapt.uniformMin)
   || !['both', 'guided', 'uniform'].includes(side) || ids.some((id) => !known.has(id))) {
-  process.stderr.write('usage: mutant-cases.ts [--seeds 1,2,3|1-16] [--min-seeds N] [--finds N] [--budget N] [--uniform-budget N | --uniform-factor F --uniform-min N --uniform-max N] [--side both|guided|uniform] [--only IDS (of src/model/mutants.ts)]\n');
+  process.stderr.write('usage: mutant-cases.ts [--seeds 1,2,3|1-16] [--min-seeds N] [--finds N] [--min-cases N] [--budget N] [--uniform-budget N | --uniform-factor F --uniform-min N --uniform-max N] [--side both|guided|uniform] [--only IDS (of src/model/mutants.ts)]\n');
   process.exit(2);
 }
 const checker = await referenceChecker();
@@ -45,14 +47,14 @@ for (const id of ids) {
   const out: Record<string, unknown> = { id };
   let g, u;
   if (side !== 'uniform') {
-    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await guidedRun(checker, id, seed, budget); line({ side: 'guided', id, ...r }); return r; });
+    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await guidedRun(checker, id, seed, budget); line({ side: 'guided', id, ...r }); return r; }, minCases);
     g = sideCount(runs);
     out.guided = { per_find: r3(g.per_find), finds: g.finds, cases: g.cases, median: g.median };
     if (g.finds) gFound++;
   }
   if (side !== 'guided') {
     const ub = fixedUniform ?? (g ? uniformBudgetFor(adapt, g) : adapt.uniformMax);
-    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await uniformRun(checker, id, seed, ub); line({ side: 'uniform', id, ...r }); return r; });
+    const runs = await runSeeds(seeds, minSeeds, targetFinds, async (seed) => { const r = await uniformRun(checker, id, seed, ub); line({ side: 'uniform', id, ...r }); return r; }, minCases);
     u = sideCount(runs);
     out.uniform = { per_find: r3(u.per_find), finds: u.finds, cases: u.cases, median: u.median, budget: ub };
     if (u.finds) uFound++;
@@ -68,7 +70,7 @@ for (const id of ids) {
 if (side === 'both') {
   const worst = [...ratios].sort((a, b) => a.ratio - b.ratio).slice(0, 5).map((x) => `${x.id} ${x.bound === 'exact' ? '' : x.bound}${r3(x.ratio)}`);
   line({
-    summary: true, seeds: seedArg, min_seeds: minSeeds, target_finds: targetFinds, mutants: ids.length, guided_found: gFound, uniform_found: uFound, unresolved,
+    summary: true, seeds: seedArg, min_seeds: minSeeds, target_finds: targetFinds, min_cases: minCases, mutants: ids.length, guided_found: gFound, uniform_found: uFound, unresolved,
     min: r3(ratios.length ? Math.min(...ratios.map((x) => x.ratio)) : null), geomean: r3(ratios.length ? geomean(ratios.map((x) => x.ratio)) : null),
     bounds: ratios.filter((x) => x.bound !== 'exact').length, worst,
   });

@@ -15,6 +15,8 @@ import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
 function usesHugetlb(c: Case): boolean { return c.ops.some((o) => o.op === 'mmap' && isHugetlbKind(o.kind)); }
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
+import { isShared } from '../model/state.ts';
+import { assertedKinds } from '../check/check.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
 import { uniformCase } from './uniform.ts';
@@ -38,7 +40,15 @@ export interface GenerateOptions {
   /** share of hugetlb cases (hugetlb-gen.ts; default HUGETLB_CASES; 0 for a target without free
    *  hugetlb pages), drawn from a stream of their own */
   hugetlbRatio?: number;
+  /** the target shows soft-dirty (pagemap bit 55; default true). false (a kernel built without
+   *  CONFIG_MEM_SOFT_DIRTY: its probe's capabilities.soft_dirty): a case whose only asserted bits
+   *  are soft-dirty (clear_refs 4 without a wp op or an arming scan: src/check/check.ts
+   *  assertedKinds) would be checked as a SKIP there (maskedSkip), so it is drawn again */
+  softDirty?: boolean;
 }
+
+/** draws of a case that asserts only what the target cannot show, before one is kept anyway */
+const MASKED_REDRAWS = 8;
 
 type Range = { first?: number; count?: number };
 
@@ -385,7 +395,7 @@ export class OpGen {
     // a shared VMA's RO->RW mprotect must keep write-protected PTEs read-only: uffd-wp needs write
     // notification there (mm/mmap.c vma_wants_writenotify: userfaultfd_wp; mm/mprotect.c
     // can_change_pte_writable), a check private VMAs do not go through
-    const shared = rs.kind === 'shared-anon' || rs.kind === 'memfd-shared';
+    const shared = isShared(rs);
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', shared ? 8 : 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
@@ -1055,6 +1065,10 @@ function pickFeatures(rng: Rng): Feature[] {
   return fs;
 }
 
+/** how often a generated case ends with a fork (OpGen.closingFork) and with a scan (closingScan) */
+const CLOSING_FORK = 0.3;
+const CLOSING_SCAN = 0.4;
+
 /** A fresh weighted-random case. */
 export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const thp = rng.chance(THP_CASES);
@@ -1080,10 +1094,10 @@ export function freshCase(rng: Rng, maxOps = 40, geometry: PageGeometry = GEOMET
   // fork copies every entry kind the case built (copy_pte_range, copy_nonpresent_pte, the
   // VM_MAYBE_GUARD and uffd-wp decisions of vma_needs_copy): a closing fork, with a touch in the
   // child, puts fork behind every motif, not only the few that fork (uniform cases fork twice as often)
-  if (rng.chance(0.3)) g.closingFork();
+  if (rng.chance(CLOSING_FORK)) g.closingFork();
   // pagemap is read after every op, PAGEMAP_SCAN's categories only where a scan runs: a closing
   // scan checks them on whatever the case built (most motifs scan only registered regions)
-  if (rng.chance(0.4)) g.closingScan();
+  if (rng.chance(CLOSING_SCAN)) g.closingScan();
   return b.toCase();
 }
 
@@ -1096,10 +1110,19 @@ export function extendCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   const stop = Math.min(maxOps, b.ops.length + n);
   let guard = 0;
   while (b.ops.length < stop && guard++ < 50 && g.room > 0) { if (rng.chance(0.5)) g.motif(); else g.randomOp(); }
-  // as freshCase: fork and PAGEMAP_SCAN behind what the extended case built
-  if (rng.chance(0.15)) g.closingFork();
-  if (rng.chance(0.15)) g.closingScan();
+  // as freshCase, and as often: fork and PAGEMAP_SCAN behind what the extended case built. A pool
+  // case is kept for a rare state, which a fork or a scan is what shows (copy_pte_range and
+  // copy_nonpresent_pte copy every entry kind; pagemap_scan_pmd_entry reports categories): at
+  // half the fresh rate, mutations showed the states of their pool less than they could
+  if (rng.chance(CLOSING_FORK)) g.closingFork();
+  if (rng.chance(CLOSING_SCAN)) g.closingScan();
   return b.toCase();
+}
+
+/** the case asserts soft-dirty and nothing else (src/check/check.ts assertedKinds) */
+function onlySoftDirty(c: Case): boolean {
+  const k = assertedKinds(c);
+  return k.size === 1 && k.has('soft-dirty');
 }
 
 function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
@@ -1190,6 +1213,9 @@ export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly stri
   return { rules: [...rules], features: [...feats] };
 }
 
+/** which of the guided generator's streams a case came from */
+export type CaseOrigin = 'hugetlb' | 'uniform' | 'fresh' | 'mutated';
+
 /**
  * The guided generator: fresh weighted cases plus mutations of a pool of cases that reached rare
  * coverage features. `next()` and `feedback()` must be called in a deterministic order.
@@ -1214,6 +1240,7 @@ export class GuidedGenerator {
     this.opts = {
       freshRatio: opts.freshRatio ?? 0.4, poolSize: opts.poolSize ?? 256, rareThreshold: opts.rareThreshold ?? 4,
       unguided: opts.unguided ?? false, uniformRatio: opts.uniformRatio ?? 0.25, hugetlbRatio: opts.hugetlbRatio ?? HUGETLB_CASES,
+      softDirty: opts.softDirty ?? true,
     };
     this.hrng = new Rng((seed ^ 0x48544c42) >>> 0);
     this.geometry = opts.geometry ?? GEOMETRY_4K;
@@ -1223,17 +1250,28 @@ export class GuidedGenerator {
 
   next(): Case {
     this.generated++;
-    if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return hugetlbCase(this.hrng, this.geometry);
+    for (let i = 0; ; i++) {
+      const c = this.draw();
+      if (this.opts.softDirty || i >= MASKED_REDRAWS || !onlySoftDirty(c)) return c;
+    }
+  }
+
+  private draw(): Case {
+    if (!this.opts.unguided && this.opts.hugetlbRatio > 0 && this.hrng.chance(this.opts.hugetlbRatio)) return this.from('hugetlb', hugetlbCase(this.hrng, this.geometry));
     // a share of uniform cases: states no motif aims at are reached as often as by a uniform
     // generator, up to that share (and uniform cases that reach something new enter the pool)
-    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST);
-    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return freshCase(this.rng, this.maxOps, this.geometry);
+    if (!this.opts.unguided && this.rng.chance(this.opts.uniformRatio)) return this.from('uniform', uniformCase(this.rng, this.maxOps, DEFAULT_MAX_COST));
+    if (this.opts.unguided || this.pool.length === 0 || this.rng.chance(this.opts.freshRatio)) return this.from('fresh', freshCase(this.rng, this.maxOps, this.geometry));
     const e = this.pickEntry();
     e.picks++;
     // a hugetlb case is not mutated by the op generators (they would mremap or split its regions)
-    if (usesHugetlb(e.c)) return hugetlbCase(this.hrng, this.geometry);
-    return mutateCase(this.rng, e.c, this.maxOps, this.geometry);
+    if (usesHugetlb(e.c)) return this.from('hugetlb', hugetlbCase(this.hrng, this.geometry));
+    return this.from('mutated', mutateCase(this.rng, e.c, this.maxOps, this.geometry));
   }
+
+  /** where the last case of next() came from (for measuring the generator: bench/tools) */
+  origin: CaseOrigin = 'fresh';
+  private from(o: CaseOrigin, c: Case): Case { this.origin = o; return c; }
 
   /** the rarity of the entry's rarest feature, lowered by its picks and its cost (the pick runs
    *  over the whole pool at every case: O(1) here, `rarest` is kept by feedback) */

@@ -474,7 +474,9 @@ export const blockStart = (block: number) => block * HPAGE_PAGES;
 export function isAnonVma(v: Vma): boolean {
   return v.kind === 'anon';
 }
-export function isShared(v: Vma): boolean {
+/** a MAP_SHARED backing (shared anon, shared memfd); takes any record with a kind (a Vma, or the
+ *  case generator's RegionState: src/campaign/generate.ts) */
+export function isShared(v: Pick<Vma, 'kind'>): boolean {
   return v.kind === 'shared-anon' || v.kind === 'memfd-shared';
 }
 export function wpAsync(v: Vma): boolean {

@@ -37,6 +37,16 @@ describe('finding bugs: cases per find over seeds', () => {
     expect((await runSeeds(seeds, 2, 3, at([null, null, 3, 4, 5, 6]))).length).toBe(2);
     expect((await runSeeds(seeds, 2, 3, at([1, null, null, null, 5, 6]))).length).toBe(6);
   });
+
+  it('with minCases, runs on past targetFinds finds until that many cases were run (at most every seed)', async () => {
+    const at = (founds: Array<number | null>) => (seed: number) => Promise.resolve({ seed, found: founds[seed - 1]!, ran: 10 });
+    const seeds = [1, 2, 3, 4, 5, 6];
+    // finds at cases 1, 2, 3: 6 cases after 3 seeds, 10 after 4, 15 after 5
+    expect((await runSeeds(seeds, 2, 3, at([1, 2, 3, 4, 5, 6]), 10)).length).toBe(4);
+    expect((await runSeeds(seeds, 2, 3, at([1, 2, 3, 4, 5, 6]), 100)).length).toBe(6);
+    expect((await runSeeds(seeds, 2, 3, at([30, 20, 3, 4, 5, 6]), 10)).length).toBe(3);
+    expect((await runSeeds(seeds, 2, 3, at([null, null, 3, 4, 5, 6]), 100)).length).toBe(2);
+  });
 });
 
 describe('bench generators', () => {

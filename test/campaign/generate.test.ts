@@ -6,6 +6,7 @@ import { validateCase } from '../../src/ops/validate.ts';
 import { DEFAULT_MAX_COST, freshCase, GuidedGenerator } from '../../src/campaign/generate.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import { uniformCase } from '../../src/campaign/uniform.ts';
+import { assertedKinds } from '../../src/check/check.ts';
 
 function fresh(n: number, seed = 21): Case[] {
   const rng = new Rng(seed);
@@ -192,5 +193,18 @@ describe('the guided generator', () => {
     // 9-15 pages, so a case mapping such a region came from the uniform share
     const uniformish = cases.filter((c) => c.ops.some((o) => o.op === 'mmap' && o.pages >= 9 && o.pages <= 15));
     expect(uniformish.length).toBeGreaterThan(20);
+  });
+
+  it('for a target without soft-dirty (softDirty false) draws no case that asserts soft-dirty alone, which such a target checks as a SKIP (src/check/check.ts maskedSkip); clear_refs 4 stays where the case asserts uffd-wp too', () => {
+    const onlySd = (c: Case) => { const k = assertedKinds(c); return k.size === 1 && k.has('soft-dirty'); };
+    const clears = (c: Case) => c.ops.some((o) => o.op === 'clear_refs' && (o.value ?? 4) === 4);
+    const plain = new GuidedGenerator(6);
+    const without = new GuidedGenerator(6, { softDirty: false });
+    const a = Array.from({ length: 300 }, () => plain.next());
+    const b = Array.from({ length: 300 }, () => without.next());
+    expect(a.filter(onlySd).length).toBeGreaterThan(20);
+    expect(b.filter(onlySd)).toEqual([]);
+    expect(b.flatMap((c) => validateCase(c))).toEqual([]);
+    expect(b.filter((c) => clears(c) && assertedKinds(c).has('uffd-wp')).length).toBeGreaterThan(5);
   });
 });

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { runCampaign, type CampaignEvent, type Summary } from '../../campaign/campaign.ts';
+import type { GenerateOptions } from '../../campaign/generate.ts';
 import { referenceChecker } from '../../campaign/checker.ts';
 import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { parseCount, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
@@ -66,6 +67,12 @@ export function register(program: Command) {
       // hugetlb cases only where they can run: a model target, or this host with free 2 MiB pages
       // (a QEMU guest reserves none; src/targets/hugetlb-host.ts)
       const hugetlbHere = info.name.startsWith('model') || (info.name === 'live' && hugetlbFreePages() > 0);
+      // the cases fit what the target can run and show (src/campaign/generate.ts GenerateOptions): a
+      // kernel without soft-dirty gets no case that asserts soft-dirty alone (a SKIP there)
+      const generate: GenerateOptions = {
+        ...(geometry !== GEOMETRY_4K ? { geometry } : {}), ...(hugetlbHere ? {} : { hugetlbRatio: 0 }),
+        ...(info.capabilities.soft_dirty === false ? { softDirty: false } : {}),
+      };
       const checker = await referenceChecker({ profile: o.profile });
       const ui = await openUi(o, 'fuzz', {
         target: o.target, seed, profile: o.profile, workdir: save ? workdir : undefined,
@@ -114,7 +121,7 @@ export function register(program: Command) {
         summary = await runCampaign({
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
           workdir: save ? workdir : undefined, source: 'fuzz', minimize, profile: o.profile, signal: ctl.signal, onEvent,
-          ...(geometry !== GEOMETRY_4K || !hugetlbHere ? { generate: { ...(geometry !== GEOMETRY_4K ? { geometry } : {}), ...(hugetlbHere ? {} : { hugetlbRatio: 0 }) } } : {}),
+          ...(Object.keys(generate).length ? { generate } : {}),
         });
       } catch (e) {
         bar?.stop();
