@@ -182,6 +182,9 @@ export class LiveTarget implements Target {
    *  written to (undefined: it will be sent at its turn, so later ones must wait for theirs too). */
   private aheadTo?: ExecutorProcess;
   private queuedCases = 0;
+  /** set by close(): no executor is started after it (a case still queued then, or a late
+   *  execute, gets a fault instead of a process nobody will close) */
+  private closed = false;
   private seq = 0;
   /** how many times an executor process was started (restarts after a death count too) */
   starts = 0;
@@ -199,6 +202,7 @@ export class LiveTarget implements Target {
 
   private async ensure(): Promise<ExecutorProcess> {
     if (this.proc && !this.proc.exited) return this.proc;
+    if (this.closed) throw new Error('live target: closed (no executor is started after close)');
     // each executor pins its cases to one CPU (MADV_PAGEOUT reclaims only pages faulted on the
     // local CPU); spread the executors of a pool over the CPUs we may use
     const cpu = this.opts.cpu ?? defaultCpu();
@@ -210,6 +214,8 @@ export class LiveTarget implements Target {
       p.kill();
       throw new Error(`live target: executor did not start (${ready === 'timeout' ? 'no ready line in 10 s' : p.exited ?? ready}) ${p.stderr.trim()}`);
     }
+    // closed while this one started: close() did not see it, so it is not kept
+    if (this.closed) { p.kill(); throw new Error('live target: closed (no executor is started after close)'); }
     this.proc = p;
     return p;
   }
@@ -409,6 +415,7 @@ export class LiveTarget implements Target {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const p = this.proc;
     this.proc = undefined;
     if (!p || p.exited) return;

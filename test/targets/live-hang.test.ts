@@ -58,6 +58,28 @@ describe.skipIf(missing)('live target: a hung executor is a fault, killed, and r
     }, 60_000);
   }
 
+  it('a case still queued when the target closes starts no executor: it gets a fault, and nothing is left running', async () => {
+    // a campaign that stops (abort, --duration) closes its targets while a case of a pool thread
+    // may still be on its way; an executor started for it after close would be closed by nobody
+    const t = new LiveTarget();
+    const warm = await t.execute(small, { timeoutMs: 60_000 });
+    expect(warm.fault).toBeUndefined();
+    const [exec] = await waitFor('the executor', () => { const o = ours(); return o.length === 1 ? o : undefined; });
+    // the executor dies between cases: the next case has to start a new one
+    process.kill(exec.pid, 'SIGKILL');
+    await waitFor('the executor to die', () => { const st = procStat(exec.pid); return st === undefined || st.state === 'Z' ? true : undefined; });
+    await new Promise((r) => setTimeout(r, 100)); // its exit event reaches the target
+    const late = t.execute(small, { timeoutMs: LIMIT_MS });
+    await t.close();
+    const r = await late;
+    expect(r.fault).toMatch(/live target: closed/);
+    expect(r.steps).toEqual([]);
+    // and a case after close is refused the same way
+    expect((await t.execute(small, { timeoutMs: LIMIT_MS })).fault).toMatch(/live target: closed/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ours().filter((p) => p.state !== 'Z')).toEqual([]);
+  }, 60_000);
+
   it('embedded pool: a stopped executor dies with the pool that started it (closed while it is stopped)', async () => {
     const t = new EmbeddedTransport({ threads: 1 });
     transports.push(t);
