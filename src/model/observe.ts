@@ -89,24 +89,28 @@ interface WalkCtx {
 }
 
 /** The scratch buffers a region's walk fills before they are compared with its last view (grown
- *  as needed; only the first n slots are meaningful). */
+ *  as needed). Only the slots of the walked ranges are meaningful: the rest of the region is the
+ *  last view's, which the walk did not read again, so it is neither copied nor compared (at 512
+ *  pages a step that changes one chunk costs that chunk, not the region). */
 class Scratch {
   codes = new Int32Array(64);
   vals = new Float64Array(64);
   whyRefs: (readonly string[] | undefined | null)[] = [];
   deps: (Page | undefined)[] = [];
+  /** the walked slot ranges as pairs [lo, hi), ascending, `nr` numbers of them meaningful */
+  ranges: number[] = [];
+  nr = 0;
 
   fit(n: number): void {
     if (this.codes.length < n) { this.codes = new Int32Array(n); this.vals = new Float64Array(n); }
+    this.nr = 0;
   }
 
-  /** the last view's values, for the pages this step does not walk again */
-  copyFrom(v: RegionView): void {
-    const n = v.n;
-    this.codes.set(v.codes.subarray(0, n));
-    this.vals.set(v.vals.subarray(0, n));
-    const w = this.whyRefs, d = this.deps;
-    for (let k = 0; k < n; k++) { w[k] = v.whyRefs[k]; d[k] = v.deps[k]; }
+  /** slots [lo, hi) were walked (adjacent ranges are joined) */
+  walked(lo: number, hi: number): void {
+    const r = this.ranges;
+    if (this.nr > 0 && r[this.nr - 1] === lo) { r[this.nr - 1] = hi; return; }
+    r[this.nr++] = lo; r[this.nr++] = hi;
   }
 }
 
@@ -191,21 +195,26 @@ export class Observer {
     // the same VMAs at the same place (and exact) is walked again only where stamps are newer
     const same = prev !== undefined && prev.width === width && prev.n === n ? prev : undefined;
     const usable = same !== undefined && !this.everyPage && same.exact && same.start === r.start && sameVmas(p.vmas, r, same);
-    let walked = 0;
     if (usable) {
       // the chunks whose entries, PMD or pages were stamped since the last look
       for (let lo = r.start, end = r.start + n; lo < end;) {
         const c = Math.floor(lo / PTE_CHUNK);
         const hi = Math.min((c + 1) * PTE_CHUNK, end);
         if (chunkChanged(p, c, lo, hi, same, same.at)) {
-          if (walked === 0) s.copyFrom(same);
           walkPages(w, p, r, lo, hi, s);
-          walked += hi - lo;
+          s.walked(lo - r.start, hi - r.start);
         }
         lo = hi;
       }
-      if (walked === 0) { same.at = at; return same; }
-    } else walkPages(w, p, r, r.start, r.start + n, s);
+      if (s.nr === 0) { same.at = at; return same; }
+      const view = nextView(same, s, n, width);
+      // walked under the same VMAs at the same place: where and under what it was walked holds
+      if (view !== same) { view.start = same.start; view.exact = true; }
+      view.at = at;
+      return view;
+    }
+    walkPages(w, p, r, r.start, r.start + n, s);
+    s.walked(0, n);
     const view = nextView(same, s, n, width);
     view.start = r.start;
     view.at = at;
@@ -319,7 +328,8 @@ function hugetlbOver(vmas: readonly Vma[], start: number, end: number): boolean 
 function sameVmas(vmas: readonly Vma[], r: Region, v: RegionView): boolean {
   const end = r.start + r.pages;
   let j = 0;
-  for (const x of vmas) {
+  for (let i = 0; i < vmas.length; i++) {
+    const x = vmas[i];
     if (x.end <= r.start) continue;
     if (x.start >= end) break;
     if (j >= v.vmas.length || v.vmas[j] !== x) return false;
@@ -330,67 +340,78 @@ function sameVmas(vmas: readonly Vma[], r: Region, v: RegionView): boolean {
   return j === v.vmas.length;
 }
 
-/** Record in view `v` the VMAs over region r (sameVmas compares against them). */
+/** Record in view `v` the VMAs over region r (sameVmas compares against them). Written slot by
+ *  slot into the view's own lists (nextView hands a replaced view's on) and cut to length, so
+ *  that lists of the same length keep their storage. */
 function vmasOf(vmas: readonly Vma[], r: Region, v: RegionView): void {
   const end = r.start + r.pages;
-  v.vmas.length = 0; // the view's own lists (nextView hands a replaced view's on)
-  v.vmaNums.length = 0;
-  for (const x of vmas) {
+  const list = v.vmas, nums = v.vmaNums;
+  let j = 0;
+  for (let i = 0; i < vmas.length; i++) {
+    const x = vmas[i];
     if (x.end <= r.start) continue;
     if (x.start >= end) break;
-    v.vmas.push(x);
-    v.vmaNums.push(x.start, x.end, x.sd ? 1 : 0, htlb.isHugetlbVma(x) ? 1 : 0);
+    list[j] = x;
+    const o = 4 * j++;
+    nums[o] = x.start; nums[o + 1] = x.end; nums[o + 2] = x.sd ? 1 : 0; nums[o + 3] = htlb.isHugetlbVma(x) ? 1 : 0;
   }
+  if (list.length !== j) { list.length = j; nums.length = 4 * j; }
 }
 
 /** the content history of a page no write reached (content.ts contentWhy), one array for every
  *  such page: a prediction's arrays are read, never changed */
 const FRESH_WHY = contentWhy(undefined);
 
-/** A region's view after this walk (the scratch buffers): the previous view when nothing changed,
- *  else a new one that shares each of the previous view's arrays whose part did not change
- *  (letters, entry classes, contents, content histories), so a step costs the walk and the arrays
- *  that changed. The caller fills in where the view was walked (start, at, exact, vmas). */
+/** A region's view after this walk (the scratch buffers' walked ranges; every other slot is
+ *  `prev`'s): the previous view when nothing changed, else a new one that shares each of the
+ *  previous view's arrays whose part did not change (letters, entry classes, contents, content
+ *  histories) and copies the others with the walked slots rewritten, so a step costs the walk and
+ *  the arrays that changed. The caller fills in where the view was walked (start, at, exact, vmas). */
 function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: number): RegionView {
-  const { codes, vals, whyRefs } = s;
+  const { codes, vals, whyRefs, ranges, nr } = s;
+  const sdeps = s.deps;
   let letters = !prev, classes = !prev, values = !prev, whys = !prev, deps = !prev;
   if (prev) {
     const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs, pd = prev.deps;
-    for (let k = 0; k < n; k++) {
-      const c = codes[k], d = pc[k];
-      if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
-      const w = whyRefs[k], x = pw[k];
-      if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
-      if (vals[k] !== pv[k]) values = true;
-      if (s.deps[k] !== pd[k]) deps = true;
+    for (let j = 0; j < nr; j += 2) {
+      for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
+        const c = codes[k], d = pc[k];
+        if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
+        const w = whyRefs[k], x = pw[k];
+        if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
+        if (vals[k] !== pv[k]) values = true;
+        if (sdeps[k] !== pd[k]) deps = true;
+      }
     }
     if (!letters && !classes && !values && !whys && !deps) return prev;
   }
   const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
   let strs = prev?.strs, cls = prev?.cls, content = prev?.content, contentWhys = prev?.contentWhy;
-  if (letters) { strs = new Array(n); for (let k = 0; k < n; k++) strs[k] = table[codes[k] & 127]; }
-  if (classes) { cls = new Array(n); for (let k = 0; k < n; k++) cls[k] = CLASSES[codes[k] >> 7]; }
-  if (values) { content = new Array(n); for (let k = 0; k < n; k++) content[k] = whyRefs[k] === null ? null : vals[k]; }
-  if (whys) {
-    contentWhys = new Array(n);
-    for (let k = 0; k < n; k++) { const w = whyRefs[k]; contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]); }
-  }
+  // a changed array starts as a copy of the last one (one block copy) and the walked slots are
+  // rewritten; without a last view the one range is the whole region
+  if (letters) strs = prev ? prev.strs.slice() : new Array<string>(n);
+  if (classes) cls = prev ? prev.cls.slice() : new Array<EntryClass>(n);
+  if (values) content = prev ? prev.content.slice() : new Array<number | null>(n);
+  if (whys) contentWhys = prev ? prev.contentWhy.slice() : new Array<string[] | null>(n);
   // the walk's own arrays (codes, vals, whyRefs, deps) are the observer's alone: the previous
   // view's, of the same size, are dead once this one replaces it (only its identity is compared,
-  // observeProc), so they are overwritten rather than copied anew
+  // observeProc), so their walked slots are overwritten rather than copied anew
   let vc: Int32Array, vv: Float64Array, vw: (readonly string[] | undefined | null)[], vd: (Page | undefined)[];
-  if (prev) {
-    vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps;
-    if (letters || classes) vc.set(codes.subarray(0, n));
-    if (values) vv.set(vals.subarray(0, n));
-    if (whys) for (let k = 0; k < n; k++) vw[k] = whyRefs[k];
-    if (deps) { const sd = s.deps; for (let k = 0; k < n; k++) vd[k] = sd[k]; }
-  } else {
-    vc = codes.slice(0, n); vv = vals.slice(0, n); vw = whyRefs.slice(0, n); vd = s.deps.slice(0, n);
+  if (prev) { vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps; }
+  else { vc = new Int32Array(n); vv = new Float64Array(n); vw = new Array(n); vd = new Array(n); }
+  for (let j = 0; j < nr; j += 2) {
+    for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
+      const c = codes[k], w = whyRefs[k];
+      if (letters) strs![k] = table[c & 127];
+      if (classes) cls![k] = CLASSES[c >> 7];
+      if (values) content![k] = w === null ? null : vals[k];
+      if (whys) contentWhys![k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]);
+      vc[k] = c; vv[k] = vals[k]; vw[k] = w; vd[k] = sdeps[k];
+    }
   }
   return {
     width, start: 0, n, at: 0, exact: true, vmas: prev ? prev.vmas : [], vmaNums: prev ? prev.vmaNums : [],
-    any: letters || classes ? anyOf(codes, n) : prev!.any,
+    any: letters || classes ? anyOf(vc, n) : prev!.any,
     codes: vc, vals: vv, whyRefs: vw, deps: vd,
     strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
   };
