@@ -126,6 +126,8 @@ export class Observer {
   /** the last observation without attribution and its processes' parts, for a step that changed
    *  nothing any observation shows */
   private last: { procs: ProcView[]; obs: Observation } | undefined;
+  /** the last observation made, with attribution or not: its maps serve where they still hold */
+  private shown: { procs: ProcView[]; obs: Observation } | undefined;
   private ctx: WalkCtx | undefined;
 
   constructor(private readonly everyPage = false) {}
@@ -151,8 +153,9 @@ export class Observer {
     // (the same views give the same R-PM bits: the last observation itself serves, as a step's
     // maps are shared between steps already and nothing downstream changes an observation)
     if (sameProcs && this.last!.procs.length === procs.length) return this.last!.obs.seen === seen ? this.last!.obs : { ...this.last!.obs, seen };
-    const obs = assemble(procs, seen, attr);
-    this.last = attribution ? undefined : { procs, obs };
+    const obs = assemble(procs, seen, attr, this.shown);
+    this.shown = { procs, obs };
+    this.last = attribution ? undefined : this.shown;
     return obs;
   }
 
@@ -175,11 +178,16 @@ export class Observer {
     }
     if (kept) return was!;
     names ??= []; list ??= [];
-    const pv: ProcView = { id: String(p.id), names, list, pages: dict(), entry: dict(), content: dict(), contentWhy: dict() };
-    for (let k = 0; k < names.length; k++) {
-      const v = list[k];
-      pv.pages[names[k]] = v.strs; pv.entry[names[k]] = v.cls; pv.content[names[k]] = v.content; pv.contentWhy[names[k]] = v.contentWhy;
-    }
+    // each of the four maps is the last step's while its regions and their arrays of that kind
+    // are (a write changes letters and contents, seldom entry classes)
+    const like = was !== undefined && sameNames(was.names, names) ? was : undefined;
+    const pv: ProcView = {
+      id: String(p.id), names, list,
+      pages: regionMap(names, list, 'strs', like, like?.pages),
+      entry: regionMap(names, list, 'cls', like, like?.entry),
+      content: regionMap(names, list, 'content', like, like?.content),
+      contentWhy: regionMap(names, list, 'contentWhy', like, like?.contentWhy),
+    };
     this.procViews.set(p, pv);
     return pv;
   }
@@ -222,6 +230,26 @@ export class Observer {
     vmasOf(p.vmas, r, view);
     return view;
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/** A process's map of one kind (region name -> the views' arrays of that kind): `last` (the map of
+ *  `was`, a part with the same region names) while every region's array is the same, else a new
+ *  one (prototype-free: region names come from the case). */
+function regionMap<K extends 'strs' | 'cls' | 'content' | 'contentWhy'>(names: readonly string[], list: readonly RegionView[], key: K, was: ProcView | undefined, last: Record<string, RegionView[K]> | undefined): Record<string, RegionView[K]> {
+  if (was !== undefined && last !== undefined) {
+    let k = 0;
+    while (k < list.length && list[k][key] === was.list[k][key]) k++;
+    if (k === list.length) return last;
+  }
+  const out = dict<RegionView[K]>();
+  for (let k = 0; k < names.length; k++) out[names[k]] = list[k][key];
+  return out;
 }
 
 /** pagemap read of pages [lo, hi) of region r into the scratch buffers (slot k: page r.start + k). */
@@ -443,21 +471,48 @@ function seenOf(any: number): number {
 const NO_WHY: Record<string, string[][][]> = Object.freeze(dict<string[][][]>());
 const NO_REG: Observation['reg'] = Object.freeze(dict<Record<string, (string | undefined)[]>>());
 
-/** The step's maps from its processes' parts (keyed by region names from the case: prototype-free,
- *  a region may be called `__proto__`), with the attribution when asked. */
-function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined): Observation {
-  const pages: PageMap = dict();
-  const why: Observation['why'] = dict();
-  const entry: Observation['entry'] = dict();
-  const reg: Observation['reg'] = dict();
-  const content: ContentMap = dict();
-  const contentWhys: Observation['contentWhy'] = dict();
-  for (const pv of procs) {
-    pages[pv.id] = pv.pages; entry[pv.id] = pv.entry; content[pv.id] = pv.content; contentWhys[pv.id] = pv.contentWhy;
-    if (attr) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
-    else why[pv.id] = NO_WHY;
+type Shown = { procs: ProcView[]; obs: Observation };
+
+/** The step's maps from its processes' parts (keyed by process ids: prototype-free, as every map
+ *  of a step), with the attribution when asked. Each map is the last observation's (`was`) while
+ *  the same processes show the same maps of that kind: no new records for a step that changed
+ *  only letters, or only one process. */
+function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined, was: Shown | undefined): Observation {
+  const like = was !== undefined && sameIds(was.procs, procs) ? was : undefined;
+  const pages = procMap(procs, 'pages', like);
+  const entry = procMap(procs, 'entry', like);
+  const content = procMap(procs, 'content', like);
+  const contentWhys = procMap(procs, 'contentWhy', like);
+  let why: Observation['why'];
+  let reg: Observation['reg'] = NO_REG;
+  if (attr) {
+    why = dict(); reg = dict();
+    for (const pv of procs) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
+  } else if (like !== undefined && like.obs.reg === NO_REG) why = like.obs.why; // every process's NO_WHY
+  else {
+    why = dict();
+    for (const pv of procs) why[pv.id] = NO_WHY;
   }
-  return { seen, pages, why, entry, reg: attr ? reg : NO_REG, content, contentWhy: contentWhys };
+  return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
+}
+
+function sameIds(a: readonly ProcView[], b: readonly ProcView[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k].id !== b[k].id) return false;
+  return true;
+}
+
+/** The step's map of one kind (process id -> that process's map): the last observation's while
+ *  every process shows the same one (`was`: the last observation, over the same process ids). */
+function procMap<K extends 'pages' | 'entry' | 'content' | 'contentWhy'>(procs: readonly ProcView[], key: K, was: Shown | undefined): Record<string, ProcView[K]> {
+  if (was !== undefined) {
+    let k = 0;
+    while (k < procs.length && procs[k][key] === was.procs[k][key]) k++;
+    if (k === procs.length) return was.obs[key] as Record<string, ProcView[K]>;
+  }
+  const out = dict<ProcView[K]>();
+  for (const pv of procs) out[pv.id] = pv[key];
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
