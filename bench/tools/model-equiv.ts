@@ -5,7 +5,7 @@
 // Predictions; with --bench, times both interleaved in this one process (the bench's 30 ops ×
 // 64 pages and 100 ops × 512 pages cases). For work on the model's speed (issue 13): a faster model
 // must predict exactly what the old one did.
-// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--bench [--rounds N]]`
+// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--bench [--rounds N] [--warm N] [--sizes 40,6]]`
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,12 +127,18 @@ function bench(predictOld: Predict, seed: number): number {
   // --rounds N: interleaved rounds per set (default 5 and 3); on a loaded host the CPU time of the
   // thread (process.cpuUsage: this tool runs one thread) is steadier than the wall time
   const rounds = Number(arg('--rounds', '0'));
+  // --warm N: untimed rounds of both first, and --sizes A,B: cases per set. With the defaults
+  // (no warm-up, 40 and 6 cases) the figure is mostly V8 compiling the model (~3 ms/case at 30x64
+  // against ~1 ms warm, the bench's model section's steady state: it warms up and runs 200)
+  const warm = Number(arg('--warm', '0'));
+  const [n30, n100] = arg('--sizes', '40,6').split(',').map(Number);
   const sets = [
     // the bench's own cases (bench/lib/sections.ts modelCases: no case killed early by a signal)
-    { name: '30x64', cases: modelCases(seed, 40, 30, 64).cases, rounds: rounds || 5 },
-    { name: '100x512', cases: modelCases(seed, 6, 100, 512).cases, rounds: rounds || 3 },
+    { name: '30x64', cases: modelCases(seed, n30, 30, 64).cases, rounds: rounds || 5 },
+    { name: '100x512', cases: modelCases(seed, n100, 100, 512).cases, rounds: rounds || 3 },
   ];
   for (const s of sets) {
+    for (let r = 0; r < warm; r++) for (const p of [predictOld, predictNew]) for (const c of s.cases) p(c);
     const t = { old: [] as number[], new: [] as number[] };
     const cpu = { old: [] as number[], new: [] as number[] };
     for (let r = 0; r < s.rounds; r++) {

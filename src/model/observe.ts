@@ -89,24 +89,28 @@ interface WalkCtx {
 }
 
 /** The scratch buffers a region's walk fills before they are compared with its last view (grown
- *  as needed; only the first n slots are meaningful). */
+ *  as needed). Only the slots of the walked ranges are meaningful: the rest of the region is the
+ *  last view's, which the walk did not read again, so it is neither copied nor compared (at 512
+ *  pages a step that changes one chunk costs that chunk, not the region). */
 class Scratch {
   codes = new Int32Array(64);
   vals = new Float64Array(64);
   whyRefs: (readonly string[] | undefined | null)[] = [];
   deps: (Page | undefined)[] = [];
+  /** the walked slot ranges as pairs [lo, hi), ascending, `nr` numbers of them meaningful */
+  ranges: number[] = [];
+  nr = 0;
 
   fit(n: number): void {
     if (this.codes.length < n) { this.codes = new Int32Array(n); this.vals = new Float64Array(n); }
+    this.nr = 0;
   }
 
-  /** the last view's values, for the pages this step does not walk again */
-  copyFrom(v: RegionView): void {
-    const n = v.n;
-    this.codes.set(v.codes.subarray(0, n));
-    this.vals.set(v.vals.subarray(0, n));
-    const w = this.whyRefs, d = this.deps;
-    for (let k = 0; k < n; k++) { w[k] = v.whyRefs[k]; d[k] = v.deps[k]; }
+  /** slots [lo, hi) were walked (adjacent ranges are joined) */
+  walked(lo: number, hi: number): void {
+    const r = this.ranges;
+    if (this.nr > 0 && r[this.nr - 1] === lo) { r[this.nr - 1] = hi; return; }
+    r[this.nr++] = lo; r[this.nr++] = hi;
   }
 }
 
@@ -122,6 +126,8 @@ export class Observer {
   /** the last observation without attribution and its processes' parts, for a step that changed
    *  nothing any observation shows */
   private last: { procs: ProcView[]; obs: Observation } | undefined;
+  /** the last observation made, with attribution or not: its maps serve where they still hold */
+  private shown: { procs: ProcView[]; obs: Observation } | undefined;
   private ctx: WalkCtx | undefined;
 
   constructor(private readonly everyPage = false) {}
@@ -147,8 +153,9 @@ export class Observer {
     // (the same views give the same R-PM bits: the last observation itself serves, as a step's
     // maps are shared between steps already and nothing downstream changes an observation)
     if (sameProcs && this.last!.procs.length === procs.length) return this.last!.obs.seen === seen ? this.last!.obs : { ...this.last!.obs, seen };
-    const obs = assemble(procs, seen, attr);
-    this.last = attribution ? undefined : { procs, obs };
+    const obs = assemble(procs, seen, attr, this.shown);
+    this.shown = { procs, obs };
+    this.last = attribution ? undefined : this.shown;
     return obs;
   }
 
@@ -171,11 +178,16 @@ export class Observer {
     }
     if (kept) return was!;
     names ??= []; list ??= [];
-    const pv: ProcView = { id: String(p.id), names, list, pages: dict(), entry: dict(), content: dict(), contentWhy: dict() };
-    for (let k = 0; k < names.length; k++) {
-      const v = list[k];
-      pv.pages[names[k]] = v.strs; pv.entry[names[k]] = v.cls; pv.content[names[k]] = v.content; pv.contentWhy[names[k]] = v.contentWhy;
-    }
+    // each of the four maps is the last step's while its regions and their arrays of that kind
+    // are (a write changes letters and contents, seldom entry classes)
+    const like = was !== undefined && sameNames(was.names, names) ? was : undefined;
+    const pv: ProcView = {
+      id: String(p.id), names, list,
+      pages: regionMap(names, list, 'strs', like, like?.pages),
+      entry: regionMap(names, list, 'cls', like, like?.entry),
+      content: regionMap(names, list, 'content', like, like?.content),
+      contentWhy: regionMap(names, list, 'contentWhy', like, like?.contentWhy),
+    };
     this.procViews.set(p, pv);
     return pv;
   }
@@ -191,21 +203,26 @@ export class Observer {
     // the same VMAs at the same place (and exact) is walked again only where stamps are newer
     const same = prev !== undefined && prev.width === width && prev.n === n ? prev : undefined;
     const usable = same !== undefined && !this.everyPage && same.exact && same.start === r.start && sameVmas(p.vmas, r, same);
-    let walked = 0;
     if (usable) {
       // the chunks whose entries, PMD or pages were stamped since the last look
       for (let lo = r.start, end = r.start + n; lo < end;) {
         const c = Math.floor(lo / PTE_CHUNK);
         const hi = Math.min((c + 1) * PTE_CHUNK, end);
         if (chunkChanged(p, c, lo, hi, same, same.at)) {
-          if (walked === 0) s.copyFrom(same);
           walkPages(w, p, r, lo, hi, s);
-          walked += hi - lo;
+          s.walked(lo - r.start, hi - r.start);
         }
         lo = hi;
       }
-      if (walked === 0) { same.at = at; return same; }
-    } else walkPages(w, p, r, r.start, r.start + n, s);
+      if (s.nr === 0) { same.at = at; return same; }
+      const view = nextView(same, s, n, width);
+      // walked under the same VMAs at the same place: where and under what it was walked holds
+      if (view !== same) { view.start = same.start; view.exact = true; }
+      view.at = at;
+      return view;
+    }
+    walkPages(w, p, r, r.start, r.start + n, s);
+    s.walked(0, n);
     const view = nextView(same, s, n, width);
     view.start = r.start;
     view.at = at;
@@ -213,6 +230,26 @@ export class Observer {
     vmasOf(p.vmas, r, view);
     return view;
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/** A process's map of one kind (region name -> the views' arrays of that kind): `last` (the map of
+ *  `was`, a part with the same region names) while every region's array is the same, else a new
+ *  one (prototype-free: region names come from the case). */
+function regionMap<K extends 'strs' | 'cls' | 'content' | 'contentWhy'>(names: readonly string[], list: readonly RegionView[], key: K, was: ProcView | undefined, last: Record<string, RegionView[K]> | undefined): Record<string, RegionView[K]> {
+  if (was !== undefined && last !== undefined) {
+    let k = 0;
+    while (k < list.length && list[k][key] === was.list[k][key]) k++;
+    if (k === list.length) return last;
+  }
+  const out = dict<RegionView[K]>();
+  for (let k = 0; k < names.length; k++) out[names[k]] = list[k][key];
+  return out;
 }
 
 /** pagemap read of pages [lo, hi) of region r into the scratch buffers (slot k: page r.start + k). */
@@ -319,7 +356,8 @@ function hugetlbOver(vmas: readonly Vma[], start: number, end: number): boolean 
 function sameVmas(vmas: readonly Vma[], r: Region, v: RegionView): boolean {
   const end = r.start + r.pages;
   let j = 0;
-  for (const x of vmas) {
+  for (let i = 0; i < vmas.length; i++) {
+    const x = vmas[i];
     if (x.end <= r.start) continue;
     if (x.start >= end) break;
     if (j >= v.vmas.length || v.vmas[j] !== x) return false;
@@ -330,67 +368,78 @@ function sameVmas(vmas: readonly Vma[], r: Region, v: RegionView): boolean {
   return j === v.vmas.length;
 }
 
-/** Record in view `v` the VMAs over region r (sameVmas compares against them). */
+/** Record in view `v` the VMAs over region r (sameVmas compares against them). Written slot by
+ *  slot into the view's own lists (nextView hands a replaced view's on) and cut to length, so
+ *  that lists of the same length keep their storage. */
 function vmasOf(vmas: readonly Vma[], r: Region, v: RegionView): void {
   const end = r.start + r.pages;
-  v.vmas.length = 0; // the view's own lists (nextView hands a replaced view's on)
-  v.vmaNums.length = 0;
-  for (const x of vmas) {
+  const list = v.vmas, nums = v.vmaNums;
+  let j = 0;
+  for (let i = 0; i < vmas.length; i++) {
+    const x = vmas[i];
     if (x.end <= r.start) continue;
     if (x.start >= end) break;
-    v.vmas.push(x);
-    v.vmaNums.push(x.start, x.end, x.sd ? 1 : 0, htlb.isHugetlbVma(x) ? 1 : 0);
+    list[j] = x;
+    const o = 4 * j++;
+    nums[o] = x.start; nums[o + 1] = x.end; nums[o + 2] = x.sd ? 1 : 0; nums[o + 3] = htlb.isHugetlbVma(x) ? 1 : 0;
   }
+  if (list.length !== j) { list.length = j; nums.length = 4 * j; }
 }
 
 /** the content history of a page no write reached (content.ts contentWhy), one array for every
  *  such page: a prediction's arrays are read, never changed */
 const FRESH_WHY = contentWhy(undefined);
 
-/** A region's view after this walk (the scratch buffers): the previous view when nothing changed,
- *  else a new one that shares each of the previous view's arrays whose part did not change
- *  (letters, entry classes, contents, content histories), so a step costs the walk and the arrays
- *  that changed. The caller fills in where the view was walked (start, at, exact, vmas). */
+/** A region's view after this walk (the scratch buffers' walked ranges; every other slot is
+ *  `prev`'s): the previous view when nothing changed, else a new one that shares each of the
+ *  previous view's arrays whose part did not change (letters, entry classes, contents, content
+ *  histories) and copies the others with the walked slots rewritten, so a step costs the walk and
+ *  the arrays that changed. The caller fills in where the view was walked (start, at, exact, vmas). */
 function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: number): RegionView {
-  const { codes, vals, whyRefs } = s;
+  const { codes, vals, whyRefs, ranges, nr } = s;
+  const sdeps = s.deps;
   let letters = !prev, classes = !prev, values = !prev, whys = !prev, deps = !prev;
   if (prev) {
     const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs, pd = prev.deps;
-    for (let k = 0; k < n; k++) {
-      const c = codes[k], d = pc[k];
-      if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
-      const w = whyRefs[k], x = pw[k];
-      if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
-      if (vals[k] !== pv[k]) values = true;
-      if (s.deps[k] !== pd[k]) deps = true;
+    for (let j = 0; j < nr; j += 2) {
+      for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
+        const c = codes[k], d = pc[k];
+        if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
+        const w = whyRefs[k], x = pw[k];
+        if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
+        if (vals[k] !== pv[k]) values = true;
+        if (sdeps[k] !== pd[k]) deps = true;
+      }
     }
     if (!letters && !classes && !values && !whys && !deps) return prev;
   }
   const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
   let strs = prev?.strs, cls = prev?.cls, content = prev?.content, contentWhys = prev?.contentWhy;
-  if (letters) { strs = new Array(n); for (let k = 0; k < n; k++) strs[k] = table[codes[k] & 127]; }
-  if (classes) { cls = new Array(n); for (let k = 0; k < n; k++) cls[k] = CLASSES[codes[k] >> 7]; }
-  if (values) { content = new Array(n); for (let k = 0; k < n; k++) content[k] = whyRefs[k] === null ? null : vals[k]; }
-  if (whys) {
-    contentWhys = new Array(n);
-    for (let k = 0; k < n; k++) { const w = whyRefs[k]; contentWhys[k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]); }
-  }
+  // a changed array starts as a copy of the last one (one block copy) and the walked slots are
+  // rewritten; without a last view the one range is the whole region
+  if (letters) strs = prev ? prev.strs.slice() : new Array<string>(n);
+  if (classes) cls = prev ? prev.cls.slice() : new Array<EntryClass>(n);
+  if (values) content = prev ? prev.content.slice() : new Array<number | null>(n);
+  if (whys) contentWhys = prev ? prev.contentWhy.slice() : new Array<string[] | null>(n);
   // the walk's own arrays (codes, vals, whyRefs, deps) are the observer's alone: the previous
   // view's, of the same size, are dead once this one replaces it (only its identity is compared,
-  // observeProc), so they are overwritten rather than copied anew
+  // observeProc), so their walked slots are overwritten rather than copied anew
   let vc: Int32Array, vv: Float64Array, vw: (readonly string[] | undefined | null)[], vd: (Page | undefined)[];
-  if (prev) {
-    vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps;
-    if (letters || classes) vc.set(codes.subarray(0, n));
-    if (values) vv.set(vals.subarray(0, n));
-    if (whys) for (let k = 0; k < n; k++) vw[k] = whyRefs[k];
-    if (deps) { const sd = s.deps; for (let k = 0; k < n; k++) vd[k] = sd[k]; }
-  } else {
-    vc = codes.slice(0, n); vv = vals.slice(0, n); vw = whyRefs.slice(0, n); vd = s.deps.slice(0, n);
+  if (prev) { vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps; }
+  else { vc = new Int32Array(n); vv = new Float64Array(n); vw = new Array(n); vd = new Array(n); }
+  for (let j = 0; j < nr; j += 2) {
+    for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
+      const c = codes[k], w = whyRefs[k];
+      if (letters) strs![k] = table[c & 127];
+      if (classes) cls![k] = CLASSES[c >> 7];
+      if (values) content![k] = w === null ? null : vals[k];
+      if (whys) contentWhys![k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]);
+      vc[k] = c; vv[k] = vals[k]; vw[k] = w; vd[k] = sdeps[k];
+    }
   }
   return {
     width, start: 0, n, at: 0, exact: true, vmas: prev ? prev.vmas : [], vmaNums: prev ? prev.vmaNums : [],
-    any: letters || classes ? anyOf(codes, n) : prev!.any,
+    any: letters || classes ? anyOf(vc, n) : prev!.any,
     codes: vc, vals: vv, whyRefs: vw, deps: vd,
     strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
   };
@@ -422,21 +471,48 @@ function seenOf(any: number): number {
 const NO_WHY: Record<string, string[][][]> = Object.freeze(dict<string[][][]>());
 const NO_REG: Observation['reg'] = Object.freeze(dict<Record<string, (string | undefined)[]>>());
 
-/** The step's maps from its processes' parts (keyed by region names from the case: prototype-free,
- *  a region may be called `__proto__`), with the attribution when asked. */
-function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined): Observation {
-  const pages: PageMap = dict();
-  const why: Observation['why'] = dict();
-  const entry: Observation['entry'] = dict();
-  const reg: Observation['reg'] = dict();
-  const content: ContentMap = dict();
-  const contentWhys: Observation['contentWhy'] = dict();
-  for (const pv of procs) {
-    pages[pv.id] = pv.pages; entry[pv.id] = pv.entry; content[pv.id] = pv.content; contentWhys[pv.id] = pv.contentWhy;
-    if (attr) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
-    else why[pv.id] = NO_WHY;
+type Shown = { procs: ProcView[]; obs: Observation };
+
+/** The step's maps from its processes' parts (keyed by process ids: prototype-free, as every map
+ *  of a step), with the attribution when asked. Each map is the last observation's (`was`) while
+ *  the same processes show the same maps of that kind: no new records for a step that changed
+ *  only letters, or only one process. */
+function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined, was: Shown | undefined): Observation {
+  const like = was !== undefined && sameIds(was.procs, procs) ? was : undefined;
+  const pages = procMap(procs, 'pages', like);
+  const entry = procMap(procs, 'entry', like);
+  const content = procMap(procs, 'content', like);
+  const contentWhys = procMap(procs, 'contentWhy', like);
+  let why: Observation['why'];
+  let reg: Observation['reg'] = NO_REG;
+  if (attr) {
+    why = dict(); reg = dict();
+    for (const pv of procs) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
+  } else if (like !== undefined && like.obs.reg === NO_REG) why = like.obs.why; // every process's NO_WHY
+  else {
+    why = dict();
+    for (const pv of procs) why[pv.id] = NO_WHY;
   }
-  return { seen, pages, why, entry, reg: attr ? reg : NO_REG, content, contentWhy: contentWhys };
+  return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
+}
+
+function sameIds(a: readonly ProcView[], b: readonly ProcView[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k].id !== b[k].id) return false;
+  return true;
+}
+
+/** The step's map of one kind (process id -> that process's map): the last observation's while
+ *  every process shows the same one (`was`: the last observation, over the same process ids). */
+function procMap<K extends 'pages' | 'entry' | 'content' | 'contentWhy'>(procs: readonly ProcView[], key: K, was: Shown | undefined): Record<string, ProcView[K]> {
+  if (was !== undefined) {
+    let k = 0;
+    while (k < procs.length && procs[k][key] === was.procs[k][key]) k++;
+    if (k === procs.length) return was.obs[key] as Record<string, ProcView[K]>;
+  }
+  const out = dict<ProcView[K]>();
+  for (const pv of procs) out[pv.id] = pv[key];
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
