@@ -65,10 +65,14 @@ export function withRule(why: Why, id: string): Why {
  *  a history is never changed once built, and attribution copies what it reports (observe.ts). */
 const FRESH_WHY = new Map<string, Why>();
 export function whyOf(id: string): Why {
+  // a fault loop asks for the same rule's history page after page: the last answer first
+  if (id === lastFreshId) return lastFresh;
   let w = FRESH_WHY.get(id);
   if (w === undefined) FRESH_WHY.set(id, w = [id]);
+  lastFreshId = id; lastFresh = w;
   return w;
 }
+let lastFreshId = '', lastFresh: Why = [];
 
 /** The mutation clock of the prediction running now: every change the observer could see stamps
  *  the changed thing (a PteTable chunk, a PMD block, a Page) with the next tick, so that the
@@ -190,17 +194,15 @@ export interface Vma {
  *  object shape (the same fields in the same order) and the code reading them stays monomorphic
  *  (an object spread gives each copy site its own hidden class). */
 export function vmaWith(v: Vma, changes: Partial<Vma> = {}): Vma {
-  // each field from `changes` when it has the key (as a spread would take it), else from `v`: no
-  // intermediate spread object (as pteWith)
-  const c = changes;
-  return {
-    start: 'start' in c ? c.start! : v.start, end: 'end' in c ? c.end! : v.end, kind: 'kind' in c ? c.kind! : v.kind,
-    prot: 'prot' in c ? c.prot! : v.prot, sd: 'sd' in c ? c.sd! : v.sd, sdWhy: 'sdWhy' in c ? c.sdWhy! : v.sdWhy,
-    anonVma: 'anonVma' in c ? c.anonVma! : v.anonVma, uffd: 'uffd' in c ? c.uffd! : v.uffd, thp: 'thp' in c ? c.thp! : v.thp,
-    obj: 'obj' in c ? c.obj! : v.obj, pgoff: 'pgoff' in c ? c.pgoff! : v.pgoff, regWhy: 'regWhy' in c ? c.regWhy! : v.regWhy,
-    account: 'account' in c ? c.account! : v.account, forkedChain: 'forkedChain' in c ? c.forkedChain! : v.forkedChain,
-    maybeGuard: 'maybeGuard' in c ? c.maybeGuard! : v.maybeGuard,
+  // every field from `v`, then each key `changes` has (as a spread would take it, an explicit
+  // undefined too): no intermediate spread object and no `in` test per field
+  const w: Vma = {
+    start: v.start, end: v.end, kind: v.kind, prot: v.prot, sd: v.sd, sdWhy: v.sdWhy, anonVma: v.anonVma,
+    uffd: v.uffd, thp: v.thp, obj: v.obj, pgoff: v.pgoff, regWhy: v.regWhy, account: v.account,
+    forkedChain: v.forkedChain, maybeGuard: v.maybeGuard,
   };
+  for (const k in changes) (w as unknown as Record<string, unknown>)[k] = (changes as Record<string, unknown>)[k];
+  return w;
 }
 
 export type Pte =
