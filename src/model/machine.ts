@@ -1188,8 +1188,11 @@ export class Machine implements htlb.HugetlbHost {
           child.pmds.set(b, hugePmdWith(pmd, { wp: pmd.wp && keepWp, why: withRule(pmd.why, id) }));
         } else child.pmds.set(b, { t: 'table' });
       }
+      // the parent's chunk of page i, looked up once per PTE_CHUNK pages (only the child's table changes)
+      let chunk: readonly (Pte | undefined)[] | undefined, chunkBase = 0, chunkEnd = -1;
       for (let i = v.start; i < v.end; i++) {
-        const e = p.ptes.peek(i);
+        if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.peekChunk(c)?.e; }
+        const e = chunk === undefined ? undefined : chunk[i - chunkBase];
         if (!e) continue;
         if (e.t === 'present') {
           // R-FORK-3: soft-dirty copied; CoW write-protects both; wp only into a uffd-wp child

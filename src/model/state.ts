@@ -51,11 +51,15 @@ const WHY_MAX = 6;
  *  share the result. Histories are never changed once built (every change makes a new one), so
  *  sharing is safe; reset per prediction (resetClock) so that no two predictions share one. */
 let memoIn: Why | undefined, memoId = '', memoOut: Why = [];
+/** the one before (a loop may extend two histories in turn: fork's R-FORK-1 then R-FORK-3) */
+let memoIn2: Why | undefined, memoId2 = '', memoOut2: Why = [];
 export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
   if (why === memoIn && id === memoId) return memoOut;
+  if (why === memoIn2 && id === memoId2) return memoOut2;
   const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
   w.push(id);
+  memoIn2 = memoIn; memoId2 = memoId; memoOut2 = memoOut;
   memoIn = why; memoId = id; memoOut = w;
   return w;
 }
@@ -82,7 +86,7 @@ let lastFreshId = '', lastFresh: Why = [];
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; }
+export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
