@@ -1201,11 +1201,12 @@ export class Machine implements htlb.HugetlbHost {
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, pteWith(e, { wp, writable: cow ? false : e.writable, why }));
+          // the copy built as pteWith builds it, without a changes object per entry
+          child.ptes.set(i, { t: 'present', page: e.page, wp, sd: e.sd, writable: cow ? false : e.writable, dirty: e.dirty, why });
         } else if (e.t === 'swap') {
           const id = this.rule('R-FORK-5');
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, pteWith(e, { wp: e.wp && (keepWp || this.mut('B-10')), why }));
+          child.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp && (keepWp || this.mut('B-10')), sd: e.sd, why });
         } else if (e.t === 'guard') {
           if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, whyOf(this.rule('R-GRD-5'))); continue; }
           // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
