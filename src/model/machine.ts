@@ -8,7 +8,7 @@ import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
 import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
-  type Ctx, type HugePmd, Page, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith, whyOf,
+  type Ctx, type HugePmd, Page, PTE_CHUNK, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith, whyOf,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -72,9 +72,16 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   rule(id: string): string {
-    this.rules.add(id);
+    // per-page loops name the same rule for every page: a string compare instead of a Set lookup
+    // (the set itself is replaced per op, by exec and by predict() for a skipped op)
+    // (the last two: a loop may alternate two rules, as fork's R-FORK-3 and R-DATA-8)
+    if (this.rules !== this.lastRules) { this.lastRules = this.rules; this.lastRule = this.lastRule2 = ''; }
+    if (id !== this.lastRule && id !== this.lastRule2) { this.rules.add(id); this.lastRule2 = this.lastRule; this.lastRule = id; }
     return id;
   }
+  private lastRule = '';
+  private lastRule2 = '';
+  private lastRules: Set<string> | undefined;
 
   newPage(anon: boolean, nonzero: boolean, obj?: ShmObj, index?: number): Page {
     // one class for every page (state.ts Page): the observer's and the fault paths' property loads
@@ -239,8 +246,22 @@ export class Machine implements htlb.HugetlbHost {
     return p.vmas.filter((v) => v.start < end && start < v.end);
   }
 
+  /** some VMA overlaps [start, end) (vmasIn(...).length without the array) */
+  private anyVmaIn(p: Proc, start: number, end: number): boolean {
+    for (const v of p.vmas) if (v.start < end && start < v.end) return true;
+    return false;
+  }
+
   private sortVmas(p: Proc) {
-    p.vmas.sort((a, b) => a.start - b.start);
+    // an insertion sort by start, in place (stable, as Array.prototype.sort): the list is sorted
+    // but for the one VMA just pushed or moved, and sort's comparator and work arrays cost more
+    const vs = p.vmas;
+    for (let k = 1; k < vs.length; k++) {
+      const x = vs[k];
+      let j = k;
+      while (j > 0 && vs[j - 1].start > x.start) { vs[j] = vs[j - 1]; j--; }
+      vs[j] = x;
+    }
   }
 
   /** Split the VMA containing `at` so that a VMA boundary lies at `at` (mm/vma.c __split_vma):
@@ -364,9 +385,9 @@ export class Machine implements htlb.HugetlbHost {
   /** Free page tables of blocks no VMA overlaps any more (mm/memory.c free_pgtables). */
   private freeTables(p: Proc, start: number, end: number) {
     for (let b = blockOf(start); b <= blockOf(end - 1); b++) {
-      if (!this.vmasIn(p, blockStart(b), blockStart(b + 1)).length) {
+      if (!this.anyVmaIn(p, blockStart(b), blockStart(b + 1))) {
         p.pmds.delete(b);
-        for (let i = blockStart(b); i < blockStart(b + 1); i++) p.ptes.delete(i);
+        p.ptes.deleteRange(blockStart(b), blockStart(b + 1));
       }
     }
   }
@@ -554,7 +575,7 @@ export class Machine implements htlb.HugetlbHost {
     const start = op.after !== undefined ? p.regions.get(op.after)!.start + p.regions.get(op.after)!.pages
       : hugetlb ? hugetlbSlotStartPage(this.hslot++) : slotStartPage(this.slot++);
     const end = start + op.pages;
-    if (this.vmasIn(p, start, end).length) {
+    if (this.anyVmaIn(p, start, end)) {
       // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
       p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
       return 'EEXIST';
@@ -594,7 +615,7 @@ export class Machine implements htlb.HugetlbHost {
       const pmd = p.pmds.get(b);
       if (pmd?.t === 'huge' && blockStart(b) >= start && blockStart(b + 1) <= end) p.pmds.delete(b);
     }
-    for (let i = start; i < end; i++) p.ptes.delete(i);
+    p.ptes.deleteRange(start, end);
     htlb.unmap(p, start, end);
     this.freeTables(p, start, end);
   }
@@ -627,15 +648,16 @@ export class Machine implements htlb.HugetlbHost {
       else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma) v.account = false;
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
+      // the write bit and the history change, which the observer does not read: peek, no stamps
       for (let i = v.start; i < v.end; i++) {
-        const e = p.ptes.get(i);
+        const e = p.ptes.peek(i);
         if (e?.t === 'present') {
           if (op.prot !== 'rw') e.writable = false;
           else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
         }
       }
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
-        const pmd = p.pmds.get(b);
+        const pmd = p.pmds.peek(b);
         if (pmd?.t !== 'huge') continue;
         if (op.prot !== 'rw') pmd.writable = false;
         else if (upgrade && !pmd.writable && pmd.pages) {
@@ -683,6 +705,10 @@ export class Machine implements htlb.HugetlbHost {
     // the VMA of the last page while the next lies in it (VMAs never overlap, so one that still
     // covers page i and is still p's is the one vmaAt finds): one lookup per VMA, not per page
     let v: Vma | undefined, vi = -1;
+    // page i's PteTable chunk and whether its PMD is huge, read once per chunk and block, and again
+    // after every page that took the fault paths (which may change the tables)
+    let chunk: readonly (Pte | undefined)[] | undefined, chunkBase = 0, chunkEnd = -1, blkEnd = -1, huge = false;
+    const regionStart = p.regions.get(this.curRegion)!.start;
     for (let i = start; i < end; i++) {
       if (v === undefined || i >= v.end || i < v.start || p.vmas[vi] !== v) { vi = vmaIndexAt(p.vmas, i); v = vi < 0 ? undefined : p.vmas[vi]; }
       if (!v || v.prot === 'none' || (write && v.prot !== 'rw')) {
@@ -691,30 +717,41 @@ export class Machine implements htlb.HugetlbHost {
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (p.ptes.peek(i)?.t === 'guard') {
+      if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.peekChunk(c)?.e; }
+      if (i >= blkEnd) { const b = blockOf(i); blkEnd = blockStart(b + 1); huge = p.pmds.peek(b)?.t === 'huge'; }
+      const pe = chunk === undefined ? undefined : chunk[i - chunkBase];
+      if (pe?.t === 'guard') {
         // R-GRD-3: a fault on a guard marker is VM_FAULT_SIGSEGV (mm/memory.c handle_pte_marker)
         this.rule('R-GRD-3');
         p.alive = false;
         return 'SIGSEGV';
       }
-      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
+      if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && pe?.t !== 'present' && !huge) {
         // R-FLT-15: a fault past the end of the shmem object (shared anon grown by mremap) is SIGBUS
         this.rule('R-FLT-15');
         p.alive = false;
         return 'SIGBUS';
       }
+      if (huge && !write) continue; // readPage: a huge PMD maps the page already
+      if (!huge && pe?.t === 'present') {
+        // what readPage and writePage do with a present PTE that needs no fault: a read changes
+        // nothing; a write through a writable entry sets its dirty bit and stores its value
+        if (!write) continue;
+        if (pe.writable) { this.writeWritable(pe); this.storeIn(pe.page, i - regionStart); continue; }
+      }
       if (write) this.writePage(p, v, i); else this.readPage(p, v, i);
-      if (write) this.storeValue(p, i);
+      if (write) { const pg = mappedPage(p, i); if (pg) this.storeIn(pg, i - regionStart); }
+      chunkEnd = -1; blkEnd = -1;
     }
     return 0;
   }
 
-  /** R-DATA-1: the write op stores its value in the page it left mapped at i (content.ts) */
-  private storeValue(p: Proc, i: number) {
-    const pg = mappedPage(p, i);
-    if (!pg || pg.zero) return;
+  /** R-DATA-1: the write op stores its value in the page it left mapped (content.ts mappedPage),
+   *  page `k` of the op's region */
+  private storeIn(pg: Page, k: number) {
+    if (pg.zero) return;
     this.rule('R-DATA-1');
-    storeWrite(pg, writeValue(this.opIndex, i - p.regions.get(this.curRegion)!.start));
+    storeWrite(pg, writeValue(this.opIndex, k));
   }
 
   private shmPage(v: Vma, page: number): Page {
@@ -922,19 +959,21 @@ export class Machine implements htlb.HugetlbHost {
     const b = blockOf(page);
     // a write through a writable present PTE or THP PMD sets only what no observation reads (the
     // dirty bit, the page's nonzero): peek, so that neither the PMD block nor the chunk is stamped
-    // for the observer (the content the write stores stamps the page itself: storeValue). The
+    // for the observer (the content the write stores stamps the page itself: storeIn). The
     // same cases as below (writeHuge: a PMD wp under uffd faults first; the huge zero page is
     // never writable)
     const pk = p.pmds.peek(b);
+    let pe: Pte | undefined;
     if (pk?.t === 'huge') {
       if (pk.writable && pk.pages && !(pk.wp && v.uffd)) { this.writeWritableHuge(pk, page); return; }
     } else {
-      const pe = p.ptes.peek(page);
+      pe = p.ptes.peek(page);
       if (pe?.t === 'present' && pe.writable) { this.writeWritable(pe); return; }
     }
-    const pmd = p.pmds.get(b);
-    if (pmd?.t === 'huge') { this.writeHuge(p, v, page, pmd); return; }
-    let e = p.ptes.get(page);
+    // the PMD and the entry just peeked, now stamped as get() stamps them: the fault changes them
+    if (pk?.t === 'huge') { p.pmds.touch(b); this.writeHuge(p, v, page, pk); return; }
+    let e = pe;
+    if (e !== undefined) p.ptes.touch(page);
     if (!e && this.shmemHugeFault(p, v, page, true)) return;
     if (e?.t === 'marker') {
       if (v.uffd) {
@@ -1137,8 +1176,10 @@ export class Machine implements htlb.HugetlbHost {
       if (!(childWp || v.anonVma || v.maybeGuard)) continue;
       const keepWp = childWp || this.mut('M-4');
       const cow = !isShared(v);
+      // the parent's entries lose only their write bit (CoW), which the observer does not read:
+      // peek, no stamps (the pages the child maps too are stamped by their reference counts)
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
-        const pmd = p.pmds.get(b);
+        const pmd = p.pmds.peek(b);
         if (!pmd) continue;
         if (pmd.t === 'huge') {
           if (pmd.pages && !pmd.pages[0].anon) continue; // R-FORK-6: shmem PMDs are not copied
@@ -1147,8 +1188,11 @@ export class Machine implements htlb.HugetlbHost {
           child.pmds.set(b, hugePmdWith(pmd, { wp: pmd.wp && keepWp, why: withRule(pmd.why, id) }));
         } else child.pmds.set(b, { t: 'table' });
       }
+      // the parent's chunk of page i, looked up once per PTE_CHUNK pages (only the child's table changes)
+      let chunk: readonly (Pte | undefined)[] | undefined, chunkBase = 0, chunkEnd = -1;
       for (let i = v.start; i < v.end; i++) {
-        const e = p.ptes.get(i);
+        if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.peekChunk(c)?.e; }
+        const e = chunk === undefined ? undefined : chunk[i - chunkBase];
         if (!e) continue;
         if (e.t === 'present') {
           // R-FORK-3: soft-dirty copied; CoW write-protects both; wp only into a uffd-wp child
@@ -1157,11 +1201,12 @@ export class Machine implements htlb.HugetlbHost {
           if (cow) e.writable = false;
           const wp = e.wp && (keepWp || this.mut('B-11'));
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, pteWith(e, { wp, writable: cow ? false : e.writable, why }));
+          // the copy built as pteWith builds it, without a changes object per entry
+          child.ptes.set(i, { t: 'present', page: e.page, wp, sd: e.sd, writable: cow ? false : e.writable, dirty: e.dirty, why });
         } else if (e.t === 'swap') {
           const id = this.rule('R-FORK-5');
           const why = withRule(v.uffd ? withRule(e.why, 'R-FORK-1') : e.why, id);
-          child.ptes.set(i, pteWith(e, { wp: e.wp && (keepWp || this.mut('B-10')), why }));
+          child.ptes.set(i, { t: 'swap', page: e.page, wp: e.wp && (keepWp || this.mut('B-10')), sd: e.sd, why });
         } else if (e.t === 'guard') {
           if (this.mut('M-19') && !isAnonVma(v)) { child.gone.set(i, whyOf(this.rule('R-GRD-5'))); continue; }
           // R-GRD-5: copy_pte_marker always copies a guard marker, built afresh (its swp uffd-wp
@@ -1188,20 +1233,29 @@ export class Machine implements htlb.HugetlbHost {
       // R-CR-1: VM_SOFTDIRTY cleared, write notification on for shared VMAs
       if (v.sd) { v.sd = false; v.sdWhy = withRule(v.sdWhy, this.rule('R-CR-1')); }
     }
-    for (const e of p.ptes.values()) {
-      if (e.t === 'present') {
-        // R-CR-2: write-protect and clear soft-dirty; wp untouched
-        if (!this.mut('B-5')) e.writable = false;
-        e.sd = false;
-        if (this.mut('M-10')) e.wp = false;
-        e.why = withRule(e.why, this.rule('R-CR-2'));
-      } else {
-        e.sd = false; // R-CR-3
-        e.why = withRule(e.why, this.rule('R-CR-3'));
+    // every entry changes, but the observer reads only soft-dirty and wp of them (not the write
+    // bit nor the history): only a chunk or block where one of those changes is stamped for it
+    for (const t of p.ptes.peekChunks()) {
+      let seen = false;
+      for (const e of t.e) {
+        if (e === undefined) continue;
+        if (e.sd) seen = true;
+        if (e.t === 'present') {
+          // R-CR-2: write-protect and clear soft-dirty; wp untouched
+          if (!this.mut('B-5')) e.writable = false;
+          e.sd = false;
+          if (this.mut('M-10')) { if (e.wp) seen = true; e.wp = false; }
+          e.why = withRule(e.why, this.rule('R-CR-2'));
+        } else {
+          e.sd = false; // R-CR-3
+          e.why = withRule(e.why, this.rule('R-CR-3'));
+        }
       }
+      if (seen) p.ptes.stampChunk(t);
     }
-    for (const pmd of p.pmds.values()) {
+    for (const [b, pmd] of p.pmds.peekEntries()) {
       if (pmd.t !== 'huge') continue;
+      if (pmd.sd || (pmd.wp && this.mut('M-10'))) p.pmds.touch(b);
       pmd.writable = false; pmd.sd = false; // R-CR-4
       if (this.mut('M-10')) pmd.wp = false;
       pmd.why = withRule(pmd.why, this.rule('R-CR-4'));
@@ -1362,7 +1416,7 @@ export class Machine implements htlb.HugetlbHost {
         const zs = Math.max(start, v.start);
         const ze = Math.min(end, v.end);
         for (let b = Math.ceil(zs / HPAGE_PAGES); blockStart(b + 1) <= ze; b++) {
-          if (p.pmds.get(b)?.t !== 'table') continue;
+          if (p.pmds.peek(b)?.t !== 'table') continue;
           let empty = true;
           for (let i = blockStart(b); i < blockStart(b + 1) && empty; i++) empty = !p.ptes.has(i);
           if (empty) { this.rule('R-DN-4'); p.pmds.delete(b); }
@@ -1566,7 +1620,7 @@ export class Machine implements htlb.HugetlbHost {
     const p = t.q;
     let { start } = t;
     const { end, ctx } = t;
-    if (!this.vmasIn(p, start, end).length) return 'EINVAL';
+    if (!this.anyVmaIn(p, start, end)) return 'EINVAL';
     this.rule('R-REG-1');
     const touched = this.vmasIn(p, start, end);
     const span: [number, number] = [touched[0].start, touched[touched.length - 1].end];
@@ -1602,13 +1656,14 @@ export class Machine implements htlb.HugetlbHost {
       if (pmd.wp) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
     }
     for (let i = start; i < end; i++) {
-      const e = p.ptes.get(i);
+      const e = p.ptes.peek(i);
       if (!e) continue;
       if (e.t === 'marker') { this.drop(p, i, id); continue; }
       // R-GRD-6: un-protecting skips guard markers too: a swp uffd-wp bit PAGEMAP_SCAN set on one
       // stays (mm/mprotect.c change_pte_range; measured on 6.18)
       if (e.t === 'guard') { if (e.wp) this.rule('R-GRD-6'); continue; }
       if (!e.wp) continue;
+      p.ptes.touch(i); // its wp bit changes (an entry left as it was is not stamped)
       e.wp = false; e.why = withRule(e.why, id);
       if (e.t === 'present') e.writable = this.canMakeWritable(v, e);
     }
@@ -1618,7 +1673,7 @@ export class Machine implements htlb.HugetlbHost {
     const t = this.uffdTarget(actor, op);
     if (!t) return 'ENOMEM'; // mmget_not_zero failed
     const { q: p, start, end } = t;
-    if (!this.vmasIn(p, start, end).length) return 'EINVAL';
+    if (!this.anyVmaIn(p, start, end)) return 'EINVAL';
     // only registered VMAs are split at the range's ends (userfaultfd_unregister skips the others)
     if (this.vmaAt(p, start)?.uffd) this.splitAt(p, start);
     if (this.vmaAt(p, end)?.uffd) this.splitAt(p, end);
@@ -1641,7 +1696,7 @@ export class Machine implements htlb.HugetlbHost {
     const t = this.uffdTarget(actor, op);
     if (!t) return 'ESRCH';
     const { q: p, start, end } = t;
-    if (!this.vmasIn(p, start, end).length) { this.rule('R-WP-0'); return 'ENOENT'; }
+    if (!this.anyVmaIn(p, start, end)) { this.rule('R-WP-0'); return 'ENOENT'; }
     // R-WP-7: before 6.4 the range had to lie in one registered VMA (mwriteprotect_range, find_dst_vma)
     const vs = this.vmasIn(p, start, end);
     if (!this.k.wpMultiVma && (vs.length !== 1 || vs[0]!.start > start || vs[0]!.end < end)) { this.rule('R-WP-7'); return 'ENOENT'; }
@@ -1669,7 +1724,7 @@ export class Machine implements htlb.HugetlbHost {
     }
     for (let i = s; i < e; i++) {
       const b = blockOf(i);
-      if (p.pmds.get(b)?.t === 'huge') continue;
+      if (p.pmds.peek(b)?.t === 'huge') continue;
       const ent = p.ptes.get(i);
       if (!ent) {
         if (markers) {
@@ -1738,7 +1793,7 @@ export class Machine implements htlb.HugetlbHost {
     // growth: the old range must lie in one VMA (EFAULT); it must end there and the space after
     // it be free, else without MREMAP_MAYMOVE ENOMEM (vrm_can_expand_in_place)
     if (v.end < oldEnd) { r.pages = pages; return 'EFAULT'; }
-    if (v.end !== oldEnd || this.vmasIn(p, oldEnd, start + pages).length) return 'ENOMEM';
+    if (v.end !== oldEnd || this.anyVmaIn(p, oldEnd, start + pages)) return 'ENOMEM';
     // R-MRM-7: grow in place, VM_SOFTDIRTY not set (vma_merge_extend)
     v.end = start + pages;
     v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
@@ -1819,7 +1874,7 @@ export class Machine implements htlb.HugetlbHost {
         p.pmds.delete(b);
         p.pmds.set(db, { t: 'table' });
         for (let i = bs; i < be; i++) {
-          const e = p.ptes.get(i);
+          const e = p.ptes.peek(i); // its delete stamps the chunk
           if (!e) continue;
           p.ptes.delete(i);
           p.ptes.set(i + delta, pteWith(e, { why: withRule(e.why, id) })); // relinked: every bit as it was
@@ -1829,7 +1884,7 @@ export class Machine implements htlb.HugetlbHost {
       // per-entry moves (move_ptes) into a destination table allocated first (alloc_new_pmd)
       if (p.pmds.get(b)?.t === 'table') { this.ensureTable(p, blockOf(bs + delta)); this.ensureTable(p, blockOf(be - 1 + delta)); }
       for (let i = bs; i < be; i++) {
-        const e = p.ptes.get(i);
+        const e = p.ptes.peek(i); // its delete stamps the chunk
         if (!e) continue;
         p.ptes.delete(i);
         if (clearUffd && e.t === 'marker') { p.gone.set(i + delta, whyOf(this.rule('R-MRM-6'))); continue; }
@@ -1874,8 +1929,10 @@ export class Machine implements htlb.HugetlbHost {
     const write = !!op.write;
     this.rule('R-POP-1');
     let hole = false;
+    // the VMA of the last page while it still covers page i and is still p's (as access)
+    let v: Vma | undefined, vi = -1;
     for (let i = start; i < end; i++) {
-      const v = this.vmaAt(p, i);
+      if (v === undefined || i >= v.end || i < v.start || p.vmas[vi] !== v) { vi = vmaIndexAt(p.vmas, i); v = vi < 0 ? undefined : p.vmas[vi]; }
       // __get_user_pages (FOLL_MADV_POPULATE): vma_lookup fails -> ENOMEM; check_vma_flags
       // (VM_READ for a read, VM_WRITE for a write, no FOLL_FORCE) fails -> EINVAL. Before 6.10
       // madvise_walk_vmas skipped the hole and reported ENOMEM after the last VMA.
@@ -1979,8 +2036,8 @@ export class Machine implements htlb.HugetlbHost {
     if (this.k.maybeGuardFlag) { v.maybeGuard = true; if (isAnonVma(v)) this.anonVmaPrepare(p, v); }
     else this.anonVmaPrepare(p, v);
     let zap = false;
-    for (let b = blockOf(s); b <= blockOf(e - 1) && !zap; b++) zap = p.pmds.get(b)?.t === 'huge';
-    for (let i = s; i < e && !zap; i++) { const x = p.ptes.get(i); zap = !!x && x.t !== 'guard'; }
+    for (let b = blockOf(s); b <= blockOf(e - 1) && !zap; b++) zap = p.pmds.peek(b)?.t === 'huge';
+    for (let i = s; i < e && !zap; i++) { const x = p.ptes.peek(i); zap = !!x && x.t !== 'guard'; }
     if (zap) {
       for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
         if (p.pmds.get(b)?.t !== 'huge') continue;
@@ -1988,10 +2045,10 @@ export class Machine implements htlb.HugetlbHost {
         else this.splitPmd(p, b, v);
       }
       for (let i = s; i < e; i++) this.zapPte(p, v, i);
-      for (let i = s; i < e; i++) if (p.ptes.get(i)?.t === 'marker') return false;
+      for (let i = s; i < e; i++) if (p.ptes.peek(i)?.t === 'marker') return false;
     }
     for (let i = s; i < e; i++) {
-      if (p.ptes.get(i)?.t === 'guard') continue;
+      if (p.ptes.peek(i)?.t === 'guard') continue;
       this.ensureTable(p, blockOf(i));
       p.ptes.set(i, { t: 'guard', wp: false, sd: false, why: whyOf(id) });
     }
@@ -2003,7 +2060,7 @@ export class Machine implements htlb.HugetlbHost {
    *  entries untouched, page tables kept. */
   private guardRemove(p: Proc, _v: Vma, s: number, e: number) {
     this.rule('R-GRD-2');
-    for (let i = s; i < e; i++) if (p.ptes.get(i)?.t === 'guard' && p.pmds.get(blockOf(i))?.t !== 'huge') this.drop(p, i, 'R-GRD-2');
+    for (let i = s; i < e; i++) if (p.ptes.peek(i)?.t === 'guard' && p.pmds.peek(blockOf(i))?.t !== 'huge') this.drop(p, i, 'R-GRD-2');
   }
 
   // --- close() of a userfaultfd -------------------------------------------------------------------

@@ -9,7 +9,7 @@ import type { ModelOptions, PredictedStep, Prediction } from './api.ts';
 import { Machine } from './machine.ts';
 import { getMutant } from './mutants.ts';
 import { getProfile } from './profile.ts';
-import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, newProc, resetClock, type Proc } from './state.ts';
+import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, newProc, resetClock, type Proc, type Vma } from './state.ts';
 import { Observer, regDecision, SEEN_RULES, uniq } from './observe.ts';
 import * as htlb from './hugetlb.ts';
 import { defaultSplitEntry, pagemapScan, scanLetterIndex, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
@@ -228,7 +228,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
       sv = { id, uffdWp: !!v.uffd, anon: isAnonVma(v), softDirty: v.sd, wpAsync: !!v.uffd && (v.uffd.features.has('wp_async') || mutant === 'M-13') };
       scanVmas.set(v, sv);
     }
-    input.push({ vma: sv, entry: scanEntry(p, i) });
+    input.push({ vma: sv, entry: scanEntry(p, i, v) });
   }
   const scanInput: ScanInput = {
     firstPage: start,
@@ -342,8 +342,9 @@ function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v
   return { pages, rc: res.rc !== flipped.rc };
 }
 
-function scanEntry(p: Proc, i: number): ScanEntry {
-  if (htlb.isHugetlbVma(p.vmas.find((v) => v.start <= i && i < v.end))) {
+/** page i's entry under v, the VMA covering it (the one vmaAt finds) */
+function scanEntry(p: Proc, i: number, v: Vma): ScanEntry {
+  if (htlb.isHugetlbVma(v)) {
     const e = p.htlb?.get(blockOf(i));
     if (e?.t === 'present') return { kind: 'hugetlb', state: 'present', wp: e.wp, file: !e.page.anon, sd: e.sd };
     return { kind: 'hugetlb', state: e ? 'marker' : htlb.isHole(p, i) ? 'hole' : 'none', wp: !!e, file: false, sd: false };

@@ -312,9 +312,11 @@ const letterOf = (bit: number) => SCAN_CATEGORY_LETTERS[31 - Math.clz32(bit)]!;
 /** the category rule of an entry in a PTE table (pagemap_page_category's branches) */
 const PTE_CATEGORY_RULE: Record<string, string> = { none: 'R-PMS-2.none', present: 'R-PMS-2.present', swap: 'R-PMS-2.swap', marker: 'R-PMS-2.marker', guard: 'R-PMS-2.guard' };
 
-class Stop extends Error {}
+/** the walk ends (max_pages reached): thrown out of the walk, caught by pagemapScan. Not an Error:
+ *  nothing reads its stack, and capturing one made every truncated scan pay for it */
+class Stop {}
 /** mutant B-32: the kernel dereferences a NULL pointer in the ioctl (the task is killed) */
-class Oops extends Error {}
+class Oops {}
 
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
 export function pagemapScan(input: ScanInput, explain = false): ScanResult {

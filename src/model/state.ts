@@ -51,11 +51,15 @@ const WHY_MAX = 6;
  *  share the result. Histories are never changed once built (every change makes a new one), so
  *  sharing is safe; reset per prediction (resetClock) so that no two predictions share one. */
 let memoIn: Why | undefined, memoId = '', memoOut: Why = [];
+/** the one before (a loop may extend two histories in turn: fork's R-FORK-1 then R-FORK-3) */
+let memoIn2: Why | undefined, memoId2 = '', memoOut2: Why = [];
 export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
   if (why === memoIn && id === memoId) return memoOut;
+  if (why === memoIn2 && id === memoId2) return memoOut2;
   const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
   w.push(id);
+  memoIn2 = memoIn; memoId2 = memoId; memoOut2 = memoOut;
   memoIn = why; memoId = id; memoOut = w;
   return w;
 }
@@ -65,10 +69,14 @@ export function withRule(why: Why, id: string): Why {
  *  a history is never changed once built, and attribution copies what it reports (observe.ts). */
 const FRESH_WHY = new Map<string, Why>();
 export function whyOf(id: string): Why {
+  // a fault loop asks for the same rule's history page after page: the last answer first
+  if (id === lastFreshId) return lastFresh;
   let w = FRESH_WHY.get(id);
   if (w === undefined) FRESH_WHY.set(id, w = [id]);
+  lastFreshId = id; lastFresh = w;
   return w;
 }
+let lastFreshId = '', lastFresh: Why = [];
 
 /** The mutation clock of the prediction running now: every change the observer could see stamps
  *  the changed thing (a PteTable chunk, a PMD block, a Page) with the next tick, so that the
@@ -78,7 +86,7 @@ export function whyOf(id: string): Why {
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; }
+export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
@@ -190,12 +198,15 @@ export interface Vma {
  *  object shape (the same fields in the same order) and the code reading them stays monomorphic
  *  (an object spread gives each copy site its own hidden class). */
 export function vmaWith(v: Vma, changes: Partial<Vma> = {}): Vma {
-  const c = { ...v, ...changes };
-  return {
-    start: c.start, end: c.end, kind: c.kind, prot: c.prot, sd: c.sd, sdWhy: c.sdWhy, anonVma: c.anonVma,
-    uffd: c.uffd, thp: c.thp, obj: c.obj, pgoff: c.pgoff, regWhy: c.regWhy, account: c.account,
-    forkedChain: c.forkedChain, maybeGuard: c.maybeGuard,
+  // every field from `v`, then each key `changes` has (as a spread would take it, an explicit
+  // undefined too): no intermediate spread object and no `in` test per field
+  const w: Vma = {
+    start: v.start, end: v.end, kind: v.kind, prot: v.prot, sd: v.sd, sdWhy: v.sdWhy, anonVma: v.anonVma,
+    uffd: v.uffd, thp: v.thp, obj: v.obj, pgoff: v.pgoff, regWhy: v.regWhy, account: v.account,
+    forkedChain: v.forkedChain, maybeGuard: v.maybeGuard,
   };
+  for (const k in changes) (w as unknown as Record<string, unknown>)[k] = (changes as Record<string, unknown>)[k];
+  return w;
 }
 
 export type Pte =
@@ -293,6 +304,13 @@ export class PteTable {
   /** chunk `c` with its stamp, for reading only (the observer): does not stamp */
   peekChunk(c: number): Readonly<PteChunk> | undefined { return this.chunks.get(c); }
 
+  /** every chunk with its stamp, for a walk that changes only some entries: it stamps the
+   *  chunks it changes itself (stampChunk) */
+  peekChunks(): IterableIterator<PteChunk> { return this.chunks.values(); }
+
+  /** stamp chunk `t` (one peekChunks handed out) */
+  stampChunk(t: PteChunk): void { t.ver = tick(); }
+
   /** every chunk's entries (slots without an entry hold undefined): for scans of all entries */
   *allChunks(): IterableIterator<readonly (Pte | undefined)[]> {
     for (const t of this.chunks.values()) { t.ver = tick(); yield t.e; }
@@ -322,6 +340,36 @@ export class PteTable {
     t.ver = tick();
     this.count--;
     return true;
+  }
+
+  /** delete every entry of pages [start, end): as delete() page by page (each entry leaves its
+   *  page's reference counts; a chunk that lost an entry is stamped), with one chunk lookup per
+   *  PTE_CHUNK pages instead of one per page (an unmap frees whole 512-page tables) */
+  deleteRange(start: number, end: number): void {
+    for (let lo = start; lo < end;) {
+      const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
+      const hi = Math.min(base + PTE_CHUNK, end);
+      const t = this.chunks.get(c);
+      if (t !== undefined) {
+        let gone = 0;
+        for (let k = lo - base; k < hi - base; k++) {
+          const e = t.e[k];
+          if (e === undefined) continue;
+          if (this.live) countPte(e, -1);
+          t.e[k] = undefined;
+          gone++;
+        }
+        if (gone) { this.count -= gone; t.ver = tick(); }
+      }
+      lo = hi;
+    }
+  }
+
+  /** stamp the chunk of `page` (the caller changed a field of its entry that the observer reads,
+   *  after reading it with peek or peekChunk) */
+  touch(page: number): void {
+    const t = this.chunks.get(Math.floor(page / PTE_CHUNK));
+    if (t !== undefined) t.ver = tick();
   }
 
   *entries(): IterableIterator<[number, Pte]> {
@@ -372,6 +420,12 @@ export class PmdTable extends Map<number, Pmd> {
   /** block's PMD for reading only (not to be changed): does not stamp it */
   peek(block: number): Pmd | undefined { return super.get(block); }
 
+  /** every block and PMD, without stamping: for a walk that stamps what it changes (touch) */
+  peekEntries(): MapIterator<[number, Pmd]> { return super.entries(); }
+
+  /** stamp block's PMD (the caller changed a field the observer reads after peeking it) */
+  touch(block: number): void { this.stamp(block); }
+
   die(): void {
     if (!this.live) return;
     for (const [b, pmd] of super.entries()) { this.stamp(b); countPmd(pmd, -1); }
@@ -380,7 +434,9 @@ export class PmdTable extends Map<number, Pmd> {
 
   override get(block: number): Pmd | undefined {
     const pmd = super.get(block);
-    if (pmd !== undefined) this.stamp(block);
+    // a page-table PMD ({t: 'table'}) has no field to change: only a huge one is stamped, as the
+    // one a caller may change in place (a table's PTEs stamp their own chunks)
+    if (pmd?.t === 'huge') this.stamp(block);
     return pmd;
   }
 
@@ -450,22 +506,34 @@ export interface Proc {
  *  setting it false (exit, a fatal signal) takes the process's entries out of their pages'
  *  reference counts, whichever code path kills it; a process never comes back to life. */
 export function newProc(id: number, alive: boolean, ctx: Ctx | null): Proc {
-  const ptes = new PteTable(), pmds = new PmdTable();
-  let live = true;
-  const p: Proc = {
-    id,
-    get alive() { return live; },
-    set alive(v: boolean) {
-      if (v === live) return;
-      if (v) throw new Error(`process ${id}: a dead process cannot come back to life`);
-      live = false;
-      ptes.die();
-      pmds.die();
-    },
-    vmas: [], ptes, pmds, regions: new Map(), gone: new Map(), ctx,
-  };
+  const p = new LiveProc(id, ctx);
   if (!alive) p.alive = false;
   return p;
+}
+
+/** Proc as a class, the accessor on its prototype: an object literal with its own get/set makes
+ *  every process an object of its own shape (fresh accessor closures each), and every property
+ *  load from a process in the machine and the observer megamorphic. */
+class LiveProc implements Proc {
+  vmas: Vma[] = [];
+  readonly ptes = new PteTable();
+  readonly pmds = new PmdTable();
+  regions = new Map<string, Region>();
+  gone = new Map<number, Why>();
+  htlb?: Map<number, HEntry> = undefined;
+  htlbPud?: Set<number> = undefined;
+  private live = true;
+
+  constructor(readonly id: number, public ctx: Ctx | null) {}
+
+  get alive(): boolean { return this.live; }
+  set alive(v: boolean) {
+    if (v === this.live) return;
+    if (v) throw new Error(`process ${this.id}: a dead process cannot come back to life`);
+    this.live = false;
+    this.ptes.die();
+    this.pmds.die();
+  }
 }
 
 export const blockOf = (page: number) => Math.floor(page / HPAGE_PAGES);
