@@ -12,6 +12,7 @@ import type { Case } from '../ops/schema.ts';
 import type { TargetInfo, Trace } from '../ops/trace.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { Checker } from '../campaign/checker.ts';
+import type { GenerateOptions } from '../campaign/generate.ts';
 import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campaign.ts';
 import { signatureSlug } from '../campaign/corpus.ts';
 import { rootInfo, type RootInfo } from '../findings/title.ts';
@@ -43,6 +44,9 @@ export interface GateOptions {
   maxMinimizeRuns?: number;
   /** work directory whose findings/ receive the campaign's buckets (undefined: record nothing) */
   workdir?: string;
+  /** what the fresh cases are generated for (src/campaign/target-fit.ts generateOptionsFor: the
+   *  target's page geometry, hugetlb pages, soft-dirty); default: 4 KiB pages, everything shown */
+  generate?: GenerateOptions;
   /** the fresh-case campaign's events (the live dashboard) */
   onEvent?: (e: CampaignEvent) => void;
 }
@@ -88,6 +92,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
       target: o.target, transport: o.transport, checker: o.checker, seed: o.seed,
       cases: o.cases, durationMs: o.durationMs, timeoutMs: o.timeoutMs, minimize: true, reliabilityRuns: 0,
       maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal, workdir: o.workdir, source: 'gate',
+      ...(o.generate && Object.keys(o.generate).length ? { generate: o.generate } : {}),
       onCase: (i, c) => { pending.push(JSON.stringify({ index: i, case: c }) + '\n'); if (pending.length >= 500) void flush(); },
       onEvent: (ev) => {
         o.onEvent?.(ev);

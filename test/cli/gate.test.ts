@@ -90,6 +90,22 @@ describe('ptefarm gate', () => {
     expect(readFileSync(join(again, 'junit.xml'), 'utf8')).toMatch(/<skipped\/>\s*<system-out><!\[CDATA\[skipped: accepted by the baseline: B-3 is a known mutant/);
   }, 300_000);
 
+  it('on a kernel without soft-dirty, spends its fresh cases on what the target shows: none is a SKIP for asserting soft-dirty alone', async () => {
+    // a model behind the exec: protocol that reports soft_dirty false and bit 55 as not shown, as the
+    // live executor does on a kernel without CONFIG_MEM_SOFT_DIRTY (test/fixtures/no-soft-dirty-target.ts);
+    // a case that only clears soft-dirty and reads it back would be checked as a SKIP there
+    const fixture = join(root, 'test/fixtures/no-soft-dirty-target.ts');
+    const out = join(tmp, 'nosd');
+    mkdirSync(join(tmp, 'empty-corpus'), { recursive: true });
+    const r = await cli('gate', '--target', `exec:${process.execPath} --import tsx ${fixture} model:x86`, '--corpus', join(tmp, 'empty-corpus'),
+      '--cases', '150', '--seed', '3', '--out', out, '--quiet', '--no-save');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const run = JSON.parse(readFileSync(join(out, 'gate.json'), 'utf8')) as GateRun;
+    expect(run.campaign?.cases).toBe(150);
+    expect(run.campaign?.skipped).toBe(0);
+    expect(run.campaign?.faults).toBe(0);
+  }, 180_000);
+
   it('exits 2 naming the problem: a bad corpus file, an unknown target, a baseline without reasons', async () => {
     const corpus = join(tmp, 'badcorpus');
     mkdirSync(corpus, { recursive: true });

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { runCampaign, type CampaignEvent, type Summary } from '../../campaign/campaign.ts';
-import type { GenerateOptions } from '../../campaign/generate.ts';
+import { generateOptionsFor } from '../../campaign/target-fit.ts';
 import { referenceChecker } from '../../campaign/checker.ts';
 import { InProcessTransport } from '../../campaign/inprocess.ts';
 import { parseCount, resolveCampaignFlags, type CampaignFlags } from '../../campaign/config.ts';
@@ -19,9 +19,7 @@ import { saveFuzzRun } from '../../gate/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
 import { addNatsAuthOptions } from '../../transport/nats-cli.ts';
 import { addUiOptions, openUi, poolWorkers, type UiFlags } from '../../ui/attach.ts';
-import { geometryOfHost, type TargetInfo } from '../../ops/trace.ts';
-import { hugetlbFreePages } from '../../targets/hugetlb-host.ts';
-import { GEOMETRY_4K } from '../../ops/layout.ts';
+import type { TargetInfo } from '../../ops/trace.ts';
 
 interface Opts extends CampaignFlags, UiFlags {
   target: string; threads?: string; json?: boolean; out?: string;
@@ -60,19 +58,11 @@ export function register(program: Command) {
       let info: TargetInfo;
       try {
         const t = await openCheckedTarget(o.target, warn);
-        // its page geometry sizes the generated THP regions (docs/page-size.md)
+        // what it can run and show sizes the generated cases (generateOptionsFor)
         try { info = await t.info(); } finally { await t.close(); }
       } catch (e) { throw new InputError((e as Error).message); }
-      const geometry = geometryOfHost(info.host);
-      // hugetlb cases only where they can run: a model target, or this host with free 2 MiB pages
-      // (a QEMU guest reserves none; src/targets/hugetlb-host.ts)
-      const hugetlbHere = info.name.startsWith('model') || (info.name === 'live' && hugetlbFreePages() > 0);
-      // the cases fit what the target can run and show (src/campaign/generate.ts GenerateOptions): a
-      // kernel without soft-dirty gets no case that asserts soft-dirty alone (a SKIP there)
-      const generate: GenerateOptions = {
-        ...(geometry !== GEOMETRY_4K ? { geometry } : {}), ...(hugetlbHere ? {} : { hugetlbRatio: 0 }),
-        ...(info.capabilities.soft_dirty === false ? { softDirty: false } : {}),
-      };
+      // the cases fit what the target can run and show: its page geometry, hugetlb pages, soft-dirty
+      const generate = generateOptionsFor(info);
       const checker = await referenceChecker({ profile: o.profile });
       const ui = await openUi(o, 'fuzz', {
         target: o.target, seed, profile: o.profile, workdir: save ? workdir : undefined,

@@ -10,6 +10,7 @@ import { openCheckedTarget } from '../../targets/registry.ts';
 import { parseModelSpec } from '../../targets/model.ts';
 import { profileForRelease } from '../../model/profile.ts';
 import { referenceChecker } from '../../campaign/checker.ts';
+import { generateOptionsFor } from '../../campaign/target-fit.ts';
 import { DEFAULT_CORPUS_DIRS } from '../../campaign/corpus.ts';
 import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { TargetInfo } from '../../ops/trace.ts';
@@ -80,6 +81,8 @@ export function register(program: Command) {
         const run = await runGate({
           target: o.target, transport, checker, corpusDirs: o.corpus ?? DEFAULT_CORPUS_DIRS, seed, cases, durationMs,
           baseline, baselineFile: o.baseline, reproduceRuns, timeoutMs, outDir, targetInfo: info, profile, signal: ac.signal, log,
+          // the fresh cases fit what the target can run and show, as fuzz's do
+          generate: generateOptionsFor(info),
           workdir: save ? workdir : undefined, onEvent: ui ? (e) => ui.state.onEvent(e) : undefined,
         });
         ui?.state.finished(`gate ${run.verdict}`);

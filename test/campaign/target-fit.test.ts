@@ -1,0 +1,37 @@
+// What the generator is told about a target (src/campaign/target-fit.ts): cases fit what the target
+// can run and show. A kernel without CONFIG_MEM_SOFT_DIRTY reports soft_dirty false and shows no
+// pagemap bit 55; a host without free 2 MiB hugetlb pages cannot map hugetlb regions; a 16 KiB-page
+// kernel counts pages of 16 KiB (docs/page-size.md).
+import { describe, expect, it } from 'vitest';
+import type { TargetInfo } from '../../src/ops/trace.ts';
+import { generateOptionsFor } from '../../src/campaign/target-fit.ts';
+import { GuidedGenerator } from '../../src/campaign/generate.ts';
+import { assertedKinds } from '../../src/check/check.ts';
+
+const caps = (softDirty: boolean): TargetInfo['capabilities'] => ({ soft_dirty: softDirty, uffd_wp: true, wp_async: true, pagemap_scan: true, swap: true, thp: true });
+const info = (name: string, softDirty: boolean, host?: TargetInfo['host']): TargetInfo => ({ name, arch: 'x86_64', kernel: '6.18.0', capabilities: caps(softDirty), ...(host ? { host } : {}) });
+
+describe('generateOptionsFor', () => {
+  it('a model target gets the defaults: every bit shown, hugetlb cases, 4 KiB pages', () => {
+    expect(generateOptionsFor(info('model:x86', true), () => 0)).toEqual({});
+  });
+
+  it('a live kernel without soft-dirty and without free hugetlb pages gets neither kind of case that would only be skipped', () => {
+    expect(generateOptionsFor(info('live', false), () => 0)).toEqual({ hugetlbRatio: 0, softDirty: false });
+    // with free 2 MiB pages the hugetlb cases stay
+    expect(generateOptionsFor(info('live', false), () => 128)).toEqual({ softDirty: false });
+    // a QEMU guest reserves no hugetlb pages, whatever this host has
+    expect(generateOptionsFor(info('qemu:debian-6.12-amd64', true), () => 128)).toEqual({ hugetlbRatio: 0 });
+  });
+
+  it('the options it gives a kernel without soft-dirty leave out the cases that assert soft-dirty alone; a kernel with it keeps them', () => {
+    const onlySd = (softDirty: boolean) => {
+      const g = new GuidedGenerator(5, generateOptionsFor(info('live', softDirty), () => 0));
+      let n = 0;
+      for (let i = 0; i < 400; i++) { const k = assertedKinds(g.next()); if (k.size === 1 && k.has('soft-dirty')) n++; }
+      return n;
+    };
+    expect(onlySd(true)).toBeGreaterThan(20);
+    expect(onlySd(false)).toBe(0);
+  });
+});
