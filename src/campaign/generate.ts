@@ -9,10 +9,9 @@
 // Determinism: everything is drawn from one seeded Rng, and feedback must be delivered in a fixed
 // order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
-import { FEATURES, formatFor, isHugetlbKind } from '../ops/schema.ts';
+import { FEATURES, formatFor } from '../ops/schema.ts';
 import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
-
-function usesHugetlb(c: Case): boolean { return c.ops.some((o) => o.op === 'mmap' && isHugetlbKind(o.kind)); }
+import { usesHugetlb } from '../targets/hugetlb-host.ts';
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
 import { isShared } from '../model/state.ts';

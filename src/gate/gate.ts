@@ -92,7 +92,7 @@ export async function runGate(o: GateOptions): Promise<GateRun> {
       target: o.target, transport: o.transport, checker: o.checker, seed: o.seed,
       cases: o.cases, durationMs: o.durationMs, timeoutMs: o.timeoutMs, minimize: true, reliabilityRuns: 0,
       maxMinimizeRuns: o.maxMinimizeRuns, signal: o.signal, workdir: o.workdir, source: 'gate',
-      ...(o.generate && Object.keys(o.generate).length ? { generate: o.generate } : {}),
+      generate: o.generate,
       onCase: (i, c) => { pending.push(JSON.stringify({ index: i, case: c }) + '\n'); if (pending.length >= 500) void flush(); },
       onEvent: (ev) => {
         o.onEvent?.(ev);

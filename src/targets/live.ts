@@ -166,6 +166,9 @@ function defaultCpu(): number | undefined {
  *  page geometry (worked out once per reading, not per case). */
 interface ProbeDerived { probe: ProbeResult; target: TargetInfo; refusals: ReturnType<typeof assessHost>['refusals']; geometry: ReturnType<typeof geometryOfProbe> }
 
+/** the fault of a case that would need an executor after close() */
+const CLOSED = 'live target: closed (no executor is started after close)';
+
 export class LiveTarget implements Target {
   private proc?: ExecutorProcess;
   private probe?: ProbeResult;
@@ -198,11 +201,15 @@ export class LiveTarget implements Target {
   }
 
   /** pid of the running executor (for tests that kill it) */
-  get pid(): number | undefined { return this.proc?.exited ? undefined : this.proc?.child.pid; }
+  get pid(): number | undefined { return this.running?.child.pid; }
+
+  /** the executor process, while it runs */
+  private get running(): ExecutorProcess | undefined { return this.proc && !this.proc.exited ? this.proc : undefined; }
 
   private async ensure(): Promise<ExecutorProcess> {
-    if (this.proc && !this.proc.exited) return this.proc;
-    if (this.closed) throw new Error('live target: closed (no executor is started after close)');
+    const running = this.running;
+    if (running) return running;
+    if (this.closed) throw new Error(CLOSED);
     // each executor pins its cases to one CPU (MADV_PAGEOUT reclaims only pages faulted on the
     // local CPU); spread the executors of a pool over the CPUs we may use
     const cpu = this.opts.cpu ?? defaultCpu();
@@ -215,7 +222,7 @@ export class LiveTarget implements Target {
       throw new Error(`live target: executor did not start (${ready === 'timeout' ? 'no ready line in 10 s' : p.exited ?? ready}) ${p.stderr.trim()}`);
     }
     // closed while this one started: close() did not see it, so it is not kept
-    if (this.closed) { p.kill(); throw new Error('live target: closed (no executor is started after close)'); }
+    if (this.closed) { p.kill(); throw new Error(CLOSED); }
     this.proc = p;
     return p;
   }
@@ -363,7 +370,7 @@ export class LiveTarget implements Target {
   /** Queue a case's turn: written to the running executor now when every case queued before it
    *  was written to that same process (or none is queued), else undefined (sent at its turn). */
   private writeAhead(enc: EncodedCase, timeout: number): { p: ExecutorProcess; id: string } | undefined {
-    const p = this.proc && !this.proc.exited ? this.proc : undefined;
+    const p = this.running;
     const ok = p && (this.queuedCases === 0 || this.aheadTo === p);
     this.queuedCases++;
     if (!ok) { this.aheadTo = undefined; return undefined; }
@@ -376,7 +383,7 @@ export class LiveTarget implements Target {
   /** Send one case (unless it was written ahead to the process still running) and collect its
    *  reply's lines; `lost`: the executor died or hung meanwhile. */
   private async exchange(enc: EncodedCase, timeout: number, sent?: { p: ExecutorProcess; id: string }): Promise<{ lines: string[]; lost?: string }> {
-    let p = this.proc && !this.proc.exited ? this.proc : undefined;
+    let p = this.running;
     let id: string;
     if (sent && sent.p === p) id = sent.id;
     else {

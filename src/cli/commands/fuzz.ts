@@ -111,7 +111,7 @@ export function register(program: Command) {
         summary = await runCampaign({
           target: o.target, transport, checker, seed, cases, durationMs, timeoutMs, stopAfterBuckets,
           workdir: save ? workdir : undefined, source: 'fuzz', minimize, profile: o.profile, signal: ctl.signal, onEvent,
-          ...(Object.keys(generate).length ? { generate } : {}),
+          generate,
         });
       } catch (e) {
         bar?.stop();
