@@ -16,11 +16,17 @@
 // `ptefarm-campaign/2` records (snake_case keys); the camelCase records of earlier versions are
 // still read (src/campaign/campaign-record.ts), so their campaigns resume.
 //
-// Page geometry (docs/page-size.md): the coordinator cannot open the target, so before the first
-// case it waits for a worker of the target and takes the geometry from its heartbeat (page_size,
-// pmd_size); one other than 4 KiB pages is stored in the definition (`generate.geometry`) before
-// any case is generated, so a resume regenerates the same cases. The wait ends when the signal
-// aborts (the coordinator's --no-worker-grace): the campaign then stops with no case run.
+// Target-fitted generation (src/campaign/target-fit.ts generateOptionsFor, as `fuzz` and `gate`
+// do): the coordinator cannot open the target, so before the first case it waits for a worker of
+// the target and fits the generator to what the workers live then announce in their heartbeats:
+// page geometry (page_size, pmd_size; docs/page-size.md), soft_dirty, hugetlb. Several workers:
+// the cases fit all of them (commonInfo: a capability any of them lacks is left out; workers of
+// one target with different page geometries are an error); a worker that announces nothing keeps
+// the generator's defaults. The fitted options are stored in the definition (`generate`, with
+// `fitted`) before any case is generated, so a resume regenerates the same cases and never fits
+// again; a worker that joins later and cannot show a case answers it as a SKIP (never a verdict).
+// The wait ends when the signal aborts (the coordinator's --no-worker-grace): the campaign then
+// stops with no case run.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Case } from '../ops/schema.ts';
@@ -30,8 +36,9 @@ import { NatsTransport, type FarmEvent, type FarmStats } from '../transport/nats
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { decodeRecord, encodeRecord, RecordError } from './campaign-record.ts';
 import { infoFromBeat } from '../transport/worker-info.ts';
-import { geometryOfHost } from '../ops/trace.ts';
-import { GEOMETRY_4K, geometryOf, type PageGeometry } from '../ops/layout.ts';
+import { geometryOfHost, type TargetInfo } from '../ops/trace.ts';
+import { geometryOf } from '../ops/layout.ts';
+import { commonInfo, generateOptionsFor } from './target-fit.ts';
 import { LAST_CAMPAIGN_SUBJECT, STATE_STREAM, checkCampaignId, connectNats, ensureTopology, isNotFound, retrying, stateSubject, type NatsAuth } from '../transport/nats-common.ts';
 
 /** Everything that decides the case sequence and the campaign's end: stored, and reused on resume.
@@ -42,6 +49,9 @@ export type CampaignDefinition = Pick<CampaignOptions,
   campaign: string;
   concurrency: number;
   started: string;
+  /** `generate` was fitted to the target's workers (stored before the first case): a resume
+   *  does not fit again (absent in the records of earlier versions) */
+  fitted?: boolean;
 };
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -68,6 +78,10 @@ export const definitionSchema = z.object({
     poolSize: int(1, 65_536).optional(),
     rareThreshold: int(0, 1e6).optional(),
     unguided: z.boolean().optional(),
+    // fitted to the target's workers (generateOptionsFor): 0 where they cannot map hugetlb pages,
+    // false where one of them does not show soft-dirty
+    hugetlbRatio: z.number().min(0).max(1).optional(),
+    softDirty: z.boolean().optional(),
     // the target's page geometry, from its worker's heartbeat (absent: 4 KiB pages)
     geometry: z.object({ pageSize: int(4096, 65536), pmdPages: int(2, 1 << 16) }).strict()
       .refine((g) => { try { geometryOf(g.pageSize, g.pageSize * g.pmdPages); return true; } catch { return false; } }, 'expected a page geometry (power-of-two page size and PMD)')
@@ -77,6 +91,7 @@ export const definitionSchema = z.object({
   profile: z.string().regex(/^[0-9][0-9A-Za-z.-]{0,31}$/, 'expected a kernel profile name such as 6.18').optional(),
   concurrency: int(1, 4096),
   started: z.string().max(64),
+  fitted: z.boolean().optional(),
 });
 // the schema and the type are one list: a field added to one and not the other fails to compile
 const _definitionMatches: z.infer<typeof definitionSchema> extends CampaignDefinition ? (CampaignDefinition extends z.infer<typeof definitionSchema> ? true : never) : never = true;
@@ -131,7 +146,7 @@ export interface FarmCampaignOptions {
   campaign?: string;
   resume?: boolean;
   /** required unless resuming */
-  definition?: Omit<CampaignDefinition, 'campaign' | 'started' | 'concurrency'> & { concurrency?: number };
+  definition?: Omit<CampaignDefinition, 'campaign' | 'started' | 'concurrency' | 'fitted'> & { concurrency?: number };
   /** the work directory findings are recorded in (undefined: not recorded); this process's choice,
    *  also on resume: a stored record never decides where files go */
   workdir?: string;
@@ -181,20 +196,37 @@ async function writeState(t: NatsTransport, subject: string, v: object, stop = (
   await retrying('state', () => t.client.publish(subject, JSON.stringify(encodeRecord(v))), stop);
 }
 
-/** The page geometry a worker of `target` announces, once one is live (undefined when `signal`
- *  aborts first). A heartbeat whose page_size/pmd_size are not a geometry is an error naming the
- *  worker, never a guess. */
-async function workerGeometry(t: NatsTransport, target: string, signal?: AbortSignal): Promise<PageGeometry | undefined> {
+/** after connecting, how long the workers have to answer the transport's ping before their
+ *  capabilities are read (they answer within a round trip; opening the transport takes several) */
+const PING_ANSWER_MS = 300;
+
+/** What the workers of `target` can run and show, once one is live (undefined when `signal` aborts
+ *  first), from the heartbeats of all the workers live then (commonInfo; a capability one of them
+ *  does not announce is not narrowed: infoFromBeat's `unannounced`). A heartbeat whose
+ *  page_size/pmd_size are not a geometry, or workers that announce different geometries, are an
+ *  error naming the worker, never a guess. `notBefore`: the time the workers' answers to the
+ *  transport's ping are in. */
+async function workersInfo(t: NatsTransport, target: string, notBefore: number, signal?: AbortSignal): Promise<TargetInfo | undefined> {
   for (;;) {
-    const w = t.workers(target)[0];
-    if (w) {
-      try { return geometryOfHost(infoFromBeat(target, w).host); }
-      catch (e) { throw new CampaignStateError(`worker ${String(w.id).slice(0, 80)} of ${target} announces a bad page geometry: ${(e as Error).message}`.slice(0, 300)); }
+    const ws = t.workers(target);
+    if (ws.length && Date.now() >= notBefore) {
+      const name = (w: { id: unknown }) => String(w.id).slice(0, 80);
+      const infos = ws.map((w) => {
+        const info = infoFromBeat(target, w, true);
+        try { return { w, info, g: geometryOfHost(info.host) }; }
+        catch (e) { throw new CampaignStateError(`worker ${name(w)} of ${target} announces a bad page geometry: ${(e as Error).message}`.slice(0, 300)); }
+      });
+      const other = infos.find((x) => x.g !== infos[0]!.g);
+      if (other) {
+        const says = (x: typeof other) => `${x.g.pageSize / 1024} KiB pages, ${x.g.pmdPages}-page PMDs`;
+        throw new CampaignStateError(`workers of ${target} announce different page geometries (${name(infos[0]!.w)}: ${says(infos[0]!)}; ${name(other.w)}: ${says(other)}): a campaign generates for one; serve each geometry under its own target`.slice(0, 400));
+      }
+      return commonInfo(infos.map((x) => x.info));
     }
     if (signal?.aborted) return undefined;
     await new Promise<void>((res) => {
       const done = () => { clearTimeout(tm); signal?.removeEventListener('abort', done); res(); };
-      const tm = setTimeout(done, 100);
+      const tm = setTimeout(done, ws.length ? Math.max(1, notBefore - Date.now()) : 100);
       signal?.addEventListener('abort', done, { once: true });
     });
   }
@@ -228,6 +260,7 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
   const farmEvents: FarmEvent[] = [];
   const onFarm = (e: FarmEvent) => { if (e.type === 'dead-letter') farmEvents.push(e); o.onFarmEvent?.(e); };
 
+  const pinged = Date.now();
   const t = await NatsTransport.connect(o.url, o.auth ?? {}, { campaign, concurrency, ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver, resumed: !!o.resume, onEvent: onFarm });
   try {
     o.onTransport?.(t);
@@ -244,11 +277,15 @@ export async function runFarmCampaign(o: FarmCampaignOptions): Promise<FarmSumma
     // a worker runs them again (their results are in the record just replayed)
     if (o.resume) await t.sweep([def.target]).catch(() => undefined);
     o.onDefinition?.(def, prev);
-    // no geometry stored and no case generated yet: the target's workers say which it is
-    if (!def.generate?.geometry && !(prev && prev.nextCase > 0)) {
-      const g = await workerGeometry(t, def.target, o.signal);
-      if (g && g !== GEOMETRY_4K) {
-        def = { ...def, generate: { ...def.generate, geometry: { pageSize: g.pageSize, pmdPages: g.pmdPages } } };
+    // not fitted yet and no case generated yet (an earlier version's record: no geometry stored
+    // either): the generator fits what the target's workers can run and show; options the
+    // definition states itself stay
+    if (!def.fitted && !def.generate?.geometry && !(prev && prev.nextCase > 0)) {
+      const info = await workersInfo(t, def.target, pinged + PING_ANSWER_MS, o.signal);
+      if (info) {
+        // a live worker announces `hugetlb` from its own host's free 2 MiB pages (its probe)
+        const { geometry, ...fit } = generateOptionsFor(info, () => info.capabilities.hugetlb !== false);
+        def = { ...def, fitted: true, generate: { ...fit, ...(geometry ? { geometry: { pageSize: geometry.pageSize, pmdPages: geometry.pmdPages } } : {}), ...def.generate } };
         await writeState(t, stateSubject(campaign, 'meta'), def);
       }
     }

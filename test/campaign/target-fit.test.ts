@@ -4,7 +4,9 @@
 // kernel counts pages of 16 KiB (docs/page-size.md).
 import { describe, expect, it } from 'vitest';
 import type { TargetInfo } from '../../src/ops/trace.ts';
-import { generateOptionsFor } from '../../src/campaign/target-fit.ts';
+import { commonInfo, generateOptionsFor } from '../../src/campaign/target-fit.ts';
+import { infoFromBeat } from '../../src/transport/worker-info.ts';
+import type { WorkerBeat } from '../../src/transport/nats-common.ts';
 import { GuidedGenerator } from '../../src/campaign/generate.ts';
 import { assertedKinds } from '../../src/check/check.ts';
 
@@ -13,25 +15,44 @@ const info = (name: string, softDirty: boolean, host?: TargetInfo['host']): Targ
 
 describe('generateOptionsFor', () => {
   it('a model target gets the defaults: every bit shown, hugetlb cases, 4 KiB pages', () => {
-    expect(generateOptionsFor(info('model:x86', true), () => 0)).toEqual({});
+    expect(generateOptionsFor(info('model:x86', true), () => false)).toEqual({});
   });
 
   it('a live kernel without soft-dirty and without free hugetlb pages gets neither kind of case that would only be skipped', () => {
-    expect(generateOptionsFor(info('live', false), () => 0)).toEqual({ hugetlbRatio: 0, softDirty: false });
+    expect(generateOptionsFor(info('live', false), () => false)).toEqual({ hugetlbRatio: 0, softDirty: false });
     // with free 2 MiB pages the hugetlb cases stay
-    expect(generateOptionsFor(info('live', false), () => 128)).toEqual({ softDirty: false });
+    expect(generateOptionsFor(info('live', false), () => true)).toEqual({ softDirty: false });
     // a QEMU guest reserves no hugetlb pages, whatever this host has
-    expect(generateOptionsFor(info('qemu:debian-6.12-amd64', true), () => 128)).toEqual({ hugetlbRatio: 0 });
+    expect(generateOptionsFor(info('qemu:debian-6.12-amd64', true), () => true)).toEqual({ hugetlbRatio: 0 });
   });
 
   it('the options it gives a kernel without soft-dirty leave out the cases that assert soft-dirty alone; a kernel with it keeps them', () => {
     const onlySd = (softDirty: boolean) => {
-      const g = new GuidedGenerator(5, generateOptionsFor(info('live', softDirty), () => 0));
+      const g = new GuidedGenerator(5, generateOptionsFor(info('live', softDirty), () => false));
       let n = 0;
       for (let i = 0; i < 400; i++) { const k = assertedKinds(g.next()); if (k.size === 1 && k.has('soft-dirty')) n++; }
       return n;
     };
     expect(onlySd(true)).toBeGreaterThan(20);
     expect(onlySd(false)).toBe(0);
+  });
+
+  it('a farm\'s workers of one target: the cases fit every one of them; a worker that announces nothing keeps the defaults', () => {
+    const beat = (caps: Record<string, unknown>) => ({ id: 'w', target: 'live', caps }) as unknown as WorkerBeat;
+    const full = infoFromBeat('live', beat({ soft_dirty: true, uffd_wp: true, hugetlb: true }), true);
+    const noSd = infoFromBeat('live', beat({ soft_dirty: false, hugetlb: true }), true);
+    const noHuge = infoFromBeat('live', beat({ soft_dirty: true, hugetlb: false }), true);
+    const silent = infoFromBeat('live', beat({}), true);
+    const fit = (...infos: TargetInfo[]) => { const i = commonInfo(infos); return generateOptionsFor(i, () => i.capabilities.hugetlb !== false); };
+    expect(fit(full)).toEqual({});
+    expect(fit(silent)).toEqual({});
+    expect(fit(full, silent)).toEqual({});
+    // one worker without soft-dirty, another without free hugetlb pages: neither kind of case, in any order
+    expect(fit(full, noSd)).toEqual({ softDirty: false });
+    expect(fit(noSd, full)).toEqual({ softDirty: false });
+    expect(fit(noHuge, silent, noSd)).toEqual({ hugetlbRatio: 0, softDirty: false });
+    // the matrix reads an unannounced capability as missing, the generator as not narrowed
+    expect(infoFromBeat('live', beat({})).capabilities.soft_dirty).toBe(false);
+    expect(silent.capabilities.soft_dirty).toBe(true);
   });
 });
