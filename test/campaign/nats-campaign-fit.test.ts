@@ -6,6 +6,7 @@
 // SKIP; before, about one fresh case in five was. With several workers of one target the cases fit
 // all of them (one that announces soft_dirty false removes those cases), and a worker that
 // announces no capability keeps the defaults. The fitted options are stored in the definition.
+// Workers of one target with different page geometries are an error before any case is generated.
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +100,16 @@ describe.skipIf(!!missing)('NATS campaign fitted to its workers', () => {
     expect(fitted.s.faults).toBe(0);
     expect(fitted.s.skipped).toBe(0);
   }, 180_000);
+
+  it('workers of one target that announce different page geometries: an error naming both, no case generated', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    await announcingWorker(server, 'live', { arch: 'aarch64' });
+    await announcingWorker(server, 'live', { page_size: 16384, pmd_size: 32 * 1024 * 1024 });
+    const generated: Case[] = [];
+    await expect(runFarmCampaign({
+      url: server.url, definition: { target: 'live', seed: 1, cases: 10 }, checker: await referenceChecker(), onCase: (_, c) => generated.push(c),
+    })).rejects.toThrow(/workers of live announce different page geometries \(fake:\S+: (4 KiB pages, 512|16 KiB pages, 2048)-page PMDs; fake:\S+: (16 KiB pages, 2048|4 KiB pages, 512)-page PMDs\): a campaign generates for one/);
+    expect(generated).toEqual([]);
+  }, 60_000);
 });
