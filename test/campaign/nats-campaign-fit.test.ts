@@ -3,7 +3,7 @@
 // nats-server and real `ptefarm worker` processes. A worker of a kernel without soft-dirty (the
 // exec fixture test/fixtures/no-soft-dirty-target.ts: a model that reports soft_dirty false and
 // bit 55 as not shown) gets no case that asserts soft-dirty alone, so none of its answers is a
-// SKIP; before, about one fresh case in five was. With several workers of one target the cases fit
+// SKIP (before: 47 of these 150 cases). With several workers of one target the cases fit
 // all of them (one that announces soft_dirty false removes those cases), and a worker that
 // announces no capability keeps the defaults. The fitted options are stored in the definition.
 // Workers of one target with different page geometries are an error before any case is generated.
