@@ -21,7 +21,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { runFarmCampaign, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
+import { runFarmCampaign, summarySchema, type FarmSummary } from '../../src/campaign/nats-campaign.ts';
+import { CAMPAIGN_RECORD_FORMAT, decodeRecord } from '../../src/campaign/campaign-record.ts';
 import { canonicalJson } from '../../src/ops/canon.ts';
 import { connectNats, consumerName, JOBS_STREAM, jobSubject } from '../../src/transport/nats-common.ts';
 import { BIN, countingChecker, natsServerMissing, recordedResults, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
@@ -157,6 +158,13 @@ async function judge(scenario: string, f: Farm, base: Outcome, hurt: Outcome, se
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
+/** the coordinator's --json summary (its last line): the FarmSummary with snake_case keys
+ *  (src/cli/io.ts), the encoding of the stored summary record, read back as that record is */
+function cliSummary(r: Run): FarmSummary {
+  const raw = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  return decodeRecord({ format: CAMPAIGN_RECORD_FORMAT, ...raw }, summarySchema, 'coordinator --json summary') as unknown as FarmSummary;
+}
+
 /** the coordinator CLI as a child process; `until(stderr)` true => SIGKILL it */
 function coordinatorCli(args: string[], until?: (stderr: string) => boolean): Promise<Run> {
   return new Promise((resolve) => {
@@ -217,8 +225,8 @@ describe.skipIf(!!missing)('farm chaos (real nats-server, real workers, default 
       '--campaign', id, '--workdir', workdir, '--json', '--no-minimize'];
     let t0 = performance.now();
     const b = await coordinatorCli(args('base'));
-    const base: Outcome = { s: JSON.parse(b.stdout.trim().split('\n').pop()!) as FarmSummary, ms: performance.now() - t0 };
     expect(b.code, b.stderr).toBe(0);
+    const base: Outcome = { s: cliSummary(b), ms: performance.now() - t0 };
 
     t0 = performance.now();
     let killedAt = 0;
@@ -230,8 +238,8 @@ describe.skipIf(!!missing)('farm chaos (real nats-server, real workers, default 
     expect(first.signal).toBe('SIGKILL');
     const firstMs = performance.now() - t0;
     const second = await coordinatorCli(['--nats', f.server.url, '--resume', '--campaign', 'crash', '--workdir', workdir, '--json']);
-    const hurt: Outcome = { s: JSON.parse(second.stdout.trim().split('\n').pop()!) as FarmSummary, ms: performance.now() - t0 };
     expect(second.code, second.stderr).toBe(0);
+    const hurt: Outcome = { s: cliSummary(second), ms: performance.now() - t0 };
     expect(hurt.s.resumed).toBe(true);
     expect(hurt.s.farm.replayed).toBeGreaterThanOrEqual(killedAt);
     // every case once: replayed from the record, published again, or (a batch of the crashed
