@@ -91,9 +91,11 @@ export const BIN = fileURLToPath(new URL('../../bin/ptefarm.mjs', import.meta.ur
 
 export interface WorkerProc { proc: ChildProcess; id: string; log: () => string; exited: Promise<number | null> }
 
-/** `ptefarm worker` as a child process; resolves once it logged that it is serving */
-export function spawnWorker(url: string, target: string, extra: string[] = []): Promise<WorkerProc> {
-  const proc = spawn(process.execPath, [BIN, 'worker', '--nats', url, '--target', target, '--threads', '2', '--heartbeat', '500ms', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `ptefarm worker` as a child process; resolves once it logged that it is serving. `launcher`:
+ *  node's arguments before `worker` (default: the ptefarm launcher; a test's broken variant of the
+ *  CLI, e.g. ['--import', 'tsx', FIXTURE]) */
+export function spawnWorker(url: string, target: string, extra: string[] = [], launcher: string[] = [BIN]): Promise<WorkerProc> {
+  const proc = spawn(process.execPath, [...launcher, 'worker', '--nats', url, '--target', target, '--threads', '2', '--heartbeat', '500ms', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   return new Promise((resolve, reject) => {
