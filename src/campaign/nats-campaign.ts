@@ -24,7 +24,8 @@
 // one target with different page geometries are an error); a worker that announces nothing keeps
 // the generator's defaults. The fitted options are stored in the definition (`generate`, with
 // `fitted`) before any case is generated, so a resume regenerates the same cases and never fits
-// again; a worker that joins later and cannot show a case answers it as a SKIP (never a verdict).
+// again. A worker that joins later is not consulted: a case it cannot show is a SKIP there (never
+// a verdict); one of another page geometry is not detected then.
 // The wait ends when the signal aborts (the coordinator's --no-worker-grace): the campaign then
 // stops with no case run.
 import { randomBytes } from 'node:crypto';
