@@ -12,7 +12,7 @@ import { predict } from '../model/model.ts';
 import { describeValue } from '../model/content.ts';
 import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
-import type { BitCounts, Severity, Verdict, Violation } from './types.ts';
+import type { BitCount, BitCounts, Severity, Verdict, Violation } from './types.ts';
 import { assignDecisions } from './decisions.ts';
 import { assignScanRules } from './scan-rules.ts';
 
@@ -60,6 +60,12 @@ export function maskedSkip(c: Case, bits: BitCounts, also: readonly string[] = [
 export interface CheckOptions extends ModelOptions {
   asserts?: readonly string[];
 }
+
+/** BitCounts key of each pagemap letter, by its index in a page string */
+const PAGE_BIT_NAMES: readonly string[] = BIT_LETTERS.map((b) => BIT_NAMES[b]);
+/** BitCounts key of each PAGEMAP_SCAN letter, by its index in a scan string */
+const SCAN_BIT_NAMES: readonly string[] = SCAN_LETTERS.map((b) => `scan:${SCAN_NAMES[b]}`);
+const STAR = 42, QUESTION = 63, DOT = 46; // '*' (not predicted), '?' (not shown), '.' (clear)
 
 /** Rule families of each op: the fallback for a violation whose entry the op did not touch. */
 const OP_FAMILY: Record<OpName, readonly string[]> = {
@@ -154,31 +160,62 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
   const knobs = { ...releaseKnobs(trace.target.kernel), ...noSd, ...hostKnobs(trace.target.host), ...opts.knobs };
   // and page numbers count the target's pages (16 KiB on an arm64-16k kernel: docs/page-size.md)
   opts = { ...opts, knobs, geometry: opts.geometry ?? geometryOfHost(trace.target.host) };
-  const observed = c.ops.map((_, i) => trace.steps.find((s) => s.op === i));
+  // one step per op at most, in op order (traceProblems): each op's step, or undefined
+  const observed: Array<Trace['steps'][number] | undefined> = c.ops.map(() => undefined);
+  for (const s of trace.steps) observed[s.op] ??= s;
   let pred = predict(c, observed, { ...opts, profile });
   const stepRules = pred.steps.map((s) => s.rules);
-  // rule attribution is costly: compute it only for a trace that diverges
-  if (!opts.attribution && diverges(pred.steps, trace)) pred = predict(c, observed, { ...opts, profile, attribution: true });
+  const sd = trace.target.capabilities.soft_dirty !== false;
+  let cmp = compareSteps(c, trace, pred.steps, sd);
+  // rule attribution is costly: the prediction is made again with it, and compared again, only
+  // for a trace that diverges (a page bit or a value differs)
+  if (!opts.attribution && cmp.diverged) {
+    pred = predict(c, observed, { ...opts, profile, attribution: true });
+    cmp = compareSteps(c, trace, pred.steps, sd);
+  }
+  const { violations, compared, bits } = cmp;
+  // the scan rules and decisions behind them need the attribution's provenance (a divergence in
+  // rc, events or scan categories alone did not ask for it above)
+  if (violations.length) {
+    const explained = (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps;
+    assignScanRules(violations, explained, c);
+    assignDecisions(violations, explained, c, trace);
+  }
+  const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
+  if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
+  const skipped = violations.length ? undefined : maskedSkip(c, bits, asserts);
+  return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
+}
+
+/** Compare every step of `trace` with the prediction `pred` (its steps): the violations, the
+ *  compared and masked bits, and whether a page bit or a value diverges (then the prediction's
+ *  provenance is wanted: checkCase predicts again with attribution and compares again). */
+function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean): { violations: Violation[]; compared: number; bits: BitCounts; diverged: boolean } {
   const violations: Violation[] = [];
   let compared = 0;
+  let diverged = false;
   const bits: BitCounts = {};
   const count = (kind: string, masked: boolean) => {
     const b = bits[kind] ??= { compared: 0, masked: 0 };
     if (masked) b.masked++; else { b.compared++; compared++; }
   };
-  const sd = trace.target.capabilities.soft_dirty !== false;
+  /** the count record of each pagemap letter (by index), once it was counted */
+  const pageCounts: Array<BitCount | undefined> = [];
   for (const step of trace.steps) {
-    const ps: PredictedStep | undefined = pred.steps[step.op];
+    const ps: PredictedStep | undefined = pred[step.op];
     if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
-    if (step.skipped !== undefined) continue;
-    const where = `step ${step.op} (${describeOp(c, step.op)})`;
+    if (step.skipped !== undefined) {
+      // a step the target skipped is not compared; what it shows still asks for attribution
+      if (!diverged && stepDiverges(step, ps)) diverged = true;
+      continue;
+    }
     const opName = c.ops[step.op]?.op;
     if (ps.rc !== '*') {
       count('rc', false);
       if (String(ps.rc) !== String(step.rc)) {
         const actual = clip(String(step.rc));
         const rules = ps.rcRules ?? ps.rules;
-        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual, rules, rule: ps.rcRules?.length ? ps.rcRules[ps.rcRules.length - 1] : mostSpecificRule([], ps.rules, opName), severity: 'mismatch', message: `${where}: returned ${actual}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
+        violations.push(base(c, step.op, { kind: 'rc', bit: 'rc', expected: String(ps.rc), actual, rules, rule: ps.rcRules?.length ? ps.rcRules[ps.rcRules.length - 1] : mostSpecificRule([], ps.rules, opName), severity: 'mismatch', message: `${whereOf(c, step.op)}: returned ${actual}, x86 returns ${ps.rc} (${(ps.rcRules ?? ps.rules).join(', ')})` }));
       }
     }
     const scanOp = c.ops[step.op];
@@ -191,7 +228,7 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
         violations.push(base(c, step.op, {
           kind: 'scan', bit: 'walk_end', proc: scanOp!.proc ?? 0, region: (scanOp as { region: string }).region, expected: String(ps.walkEnd), actual: String(walkEnd),
           rules, rule: mostSpecificRule([], ps.rules, opName), severity: 'mismatch',
-          message: `${where}: PAGEMAP_SCAN walk_end is page ${walkEnd}, x86 stops at page ${ps.walkEnd} (${rules.join(', ')})`,
+          message: `${whereOf(c, step.op)}: PAGEMAP_SCAN walk_end is page ${walkEnd}, x86 stops at page ${ps.walkEnd} (${rules.join(', ')})`,
         }));
       }
     }
@@ -199,30 +236,36 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
       for (const [region, strs] of Object.entries(regions)) {
         const exp = own(own(ps.pages, proc), region);
         if (!exp) {
-          violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${where}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
+          violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${whereOf(c, step.op)}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
           continue;
         }
-        strs.forEach((s, page) => {
-          const e = exp[page];
-          if (e === undefined) return;
+        for (let page = 0; page < strs.length; page++) {
+          const s = strs[page]!, e = exp[page];
+          if (e === undefined) continue;
           // a six-letter string (a /1 case, or a target that does not show bit 58) leaves G uncompared
           for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) {
-            if (e[k] === '*') continue;
+            const ec = e.charCodeAt(k);
+            if (ec === STAR) continue;
+            const sc = s.charCodeAt(k);
+            // every page of every step passes here: the bit's count is its own record, not a
+            // lookup by name (count() would make it bits[name], created at the same first count)
+            const rec = pageCounts[k] ??= (bits[PAGE_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
+            if (sc === QUESTION) { rec.masked++; continue; }
+            rec.compared++;
+            compared++;
+            if ((sc === DOT) === (ec === DOT)) continue;
             const bit = BIT_LETTERS[k];
-            count(BIT_NAMES[bit], s[k] === '?');
-            if (s[k] === '?') continue;
-            const a = s[k] === '.' ? '0' : '1';
-            const x = e[k] === '.' ? '0' : '1';
-            if (a === x) continue;
+            const a = sc === DOT ? '0' : '1';
+            const x = ec === DOT ? '0' : '1';
             const rules = own(own(ps.why, proc), region)?.[page]?.[k] ?? [];
             const sev = severity(bit, x, a);
             violations.push(base(c, step.op, {
               kind: 'bit', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, rule: mostSpecificRule(rules, ps.rules, opName, bit), severity: sev,
               entry: own(own(ps.entry, proc), region)?.[page],
-              message: `${where}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
+              message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));
           }
-        });
+        }
       }
     }
     for (const [proc, regions] of Object.entries(step.scan ?? {})) {
@@ -234,7 +277,7 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
             const bit = SCAN_LETTERS[k];
             // scan strings cannot carry '?': SOFT_DIRTY is not compared where the target has no soft-dirty
             const masked = bit === 'd' && !sd && s[k] !== '-' && e[k] !== '-';
-            count(`scan:${SCAN_NAMES[bit]}`, masked);
+            count(SCAN_BIT_NAMES[k]!, masked);
             if (masked) continue;
             const a = s[k] === '-' ? '-' : s[k] === '.' ? '0' : '1';
             const x = e[k] === '-' ? '-' : e[k] === '.' ? '0' : '1';
@@ -243,13 +286,13 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
             violations.push(base(c, step.op, {
               kind: 'scan', bit, proc: Number(proc), region, page, expected: x, actual: a, rules, rule: mostSpecificRule([], ps.rules, opName),
               severity: severity(bit, x, a), entry: own(own(ps.entry, proc), region)?.[page],
-              message: `${where}: PAGEMAP_SCAN p${proc} ${region}[${page}] ${SCAN_NAMES[bit]} is ${a === '-' ? 'not reported' : a}, x86 has ${x === '-' ? 'not reported' : x} (${rules.join(', ')})`,
+              message: `${whereOf(c, step.op)}: PAGEMAP_SCAN p${proc} ${region}[${page}] ${SCAN_NAMES[bit]} is ${a === '-' ? 'not reported' : a}, x86 has ${x === '-' ? 'not reported' : x} (${rules.join(', ')})`,
             }));
           }
         });
       }
     }
-    compareContent(c, step, ps, where, opName, count, violations);
+    compareContent(c, step, ps, opName, count, violations);
     if (step.events) {
       count('events', false);
       const want = ps.events.map(eventKey).sort();
@@ -257,22 +300,18 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
       if (JSON.stringify(want) !== JSON.stringify(got)) {
         violations.push(base(c, step.op, {
           kind: 'event', bit: 'events', expected: want.join(' ') || '(none)', actual: got.join(' ') || '(none)',
-          rules: ps.rules, rule: mostSpecificRule([], ps.rules, opName), severity: 'mismatch', message: `${where}: uffd events ${got.join(' ') || '(none)'}, x86 delivers ${want.join(' ') || '(none)'} (${ps.rules.join(', ')})`,
+          rules: ps.rules, rule: mostSpecificRule([], ps.rules, opName), severity: 'mismatch', message: `${whereOf(c, step.op)}: uffd events ${got.join(' ') || '(none)'}, x86 delivers ${want.join(' ') || '(none)'} (${ps.rules.join(', ')})`,
         }));
       }
     }
   }
-  // the scan rules and decisions behind them need the attribution's provenance (a divergence in
-  // rc, events or scan categories alone did not ask for it above)
-  if (violations.length) {
-    const explained = (pred.steps[0]?.reg ? pred : predict(c, observed, { ...opts, profile, attribution: true })).steps;
-    assignScanRules(violations, explained, c);
-    assignDecisions(violations, explained, c, trace);
-  }
-  const assumed = pred.assumptions.length ? { assumed: pred.assumptions } : {};
-  if (trace.fault !== undefined) return { verdict: { ok: false, compared, bits, violations, fault: trace.fault || '(empty fault)', ...assumed }, stepRules, profile };
-  const skipped = violations.length ? undefined : maskedSkip(c, bits, asserts);
-  return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
+  diverged ||= violations.some((v) => v.kind === 'bit' || v.kind === 'data');
+  return { violations, compared, bits, diverged };
+}
+
+/** "step N (OP REGION ...)": where a violation's message says it is */
+function whereOf(c: Case, i: number): string {
+  return `step ${i} (${describeOp(c, i)})`;
 }
 
 /** The rule that decided a value: the last content rule of its history the step's op applied (a
@@ -288,7 +327,7 @@ function contentRule(chain: readonly string[], stepRules: readonly string[]): st
  *  maps nothing cannot be judged: masked (counted). A wrong value is a `data` violation named after
  *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
  *  decided the content (src/model/content.ts). */
-function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep, where: string, opName: OpName | undefined,
+function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep, opName: OpName | undefined,
   count: (kind: string, masked: boolean) => void, violations: Violation[]): void {
   for (const [proc, regions] of Object.entries(step.content ?? {})) {
     for (const [region, vals] of Object.entries(regions)) {
@@ -305,33 +344,30 @@ function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep
         violations.push(base(c, step.op, {
           kind: 'data', bit: 'content', proc: Number(proc), region, page, expected: String(x), actual: String(a), rules, rule, severity: 'data',
           entry: own(own(ps.entry, proc), region)?.[page],
-          message: `${where}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
+          message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
         }));
       });
     }
   }
 }
 
-/** Any bit of the trace differs from the prediction (a quick pass without attribution). */
-function diverges(steps: PredictedStep[], trace: Trace): boolean {
-  for (const step of trace.steps) {
-    const ps = steps[step.op];
-    if (!ps) return true;
-    for (const [proc, regions] of Object.entries(step.content ?? {})) {
-      for (const [region, vals] of Object.entries(regions)) {
-        const exp = own(own(ps.content, proc), region);
-        if (vals.some((a, k) => a !== null && exp?.[k] != null && exp[k] !== a)) return true;
-      }
+/** Does a page bit or a value of `step` differ from the prediction `ps` (for a step the target
+ *  skipped, which is not compared: what it shows still asks for the prediction's provenance)? */
+function stepDiverges(step: Trace['steps'][number], ps: PredictedStep): boolean {
+  for (const [proc, regions] of Object.entries(step.content ?? {})) {
+    for (const [region, vals] of Object.entries(regions)) {
+      const exp = own(own(ps.content, proc), region);
+      if (vals.some((a, k) => a !== null && exp?.[k] != null && exp[k] !== a)) return true;
     }
-    for (const [proc, regions] of Object.entries(step.pages ?? {})) {
-      for (const [region, strs] of Object.entries(regions)) {
-        const exp = own(own(ps.pages, proc), region);
-        if (!exp) return true;
-        for (let page = 0; page < strs.length; page++) {
-          const s = strs[page], e = exp[page];
-          if (e === undefined || s === e) continue;
-          for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) if (s[k] !== '?' && e[k] !== '*' && (s[k] === '.') !== (e[k] === '.')) return true;
-        }
+  }
+  for (const [proc, regions] of Object.entries(step.pages ?? {})) {
+    for (const [region, strs] of Object.entries(regions)) {
+      const exp = own(own(ps.pages, proc), region);
+      if (!exp) return true;
+      for (let page = 0; page < strs.length; page++) {
+        const s = strs[page], e = exp[page];
+        if (e === undefined || s === e) continue;
+        for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) if (s[k] !== '?' && e[k] !== '*' && (s[k] === '.') !== (e[k] === '.')) return true;
       }
     }
   }

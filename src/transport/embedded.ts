@@ -29,7 +29,7 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** how often a job whose thread was ended under it for another job's overrun runs again */
 const MAX_RERUNS = 8;
 /** tasks a pool thread holds at once (see the pool's options) */
-export const TASKS_PER_THREAD = 3;
+export const TASKS_PER_THREAD = 8;
 /** how many times a job's limit is put off while it has not started: waiting in the pool's queue,
  *  or on its thread behind the cases its target runs first (each of those has a limit of its own) */
 const MAX_WAITS = TASKS_PER_THREAD + 1;
@@ -62,7 +62,10 @@ export class EmbeddedTransport implements Transport {
       // thread only awaits it), the thread checks the previous case and posts its result, and the
       // next case is already there to be sent the moment the target is free, instead of the target
       // idling through that. A target runs one case at a time anyway (LiveTarget serial; a job's
-      // limit counts from when its turn begins, CaseClock in pool-thread.ts).
+      // limit counts from when its turn begins, CaseClock in pool-thread.ts). Several more than
+      // two: the live target writes every case it holds to the executor ahead of its turn, and the
+      // executor runs dry whenever the thread (checking) and the coordinator (generating) are late
+      // together; with 3 that was 1 reply in 5 under load, with 8 about 1 in 20.
       // (piscina runs a task given an AbortSignal alone on its thread: the limit is enforced by
       // abandon() below instead.)
       concurrentTasksPerWorker: TASKS_PER_THREAD,
