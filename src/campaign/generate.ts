@@ -245,6 +245,14 @@ export class OpGen {
     this.b.emit(this.withProc(op, proc));
   }
 
+  /** mremap moving the whole region to a fresh PMD-aligned slot, size kept (src/ops/layout.ts) */
+  moveWhole(proc: number, region: string): void {
+    if (this.room <= 0) return;
+    const r = this.b.region(proc, region);
+    if (!r || !isLive(r)) return;
+    this.b.emit(this.withProc({ op: 'mremap', region }, proc));
+  }
+
   scan(proc: number, region: string, range?: Range): void {
     const extra: Record<string, unknown> = {};
     if (this.rng.chance(0.5)) extra.wp_matching = true;
@@ -543,13 +551,16 @@ export class OpGen {
     // THP life-cycle lines (x86-semantics.md §7.3/7.4, §11): the first touch decides the entry —
     // read: huge zero (anon) or a cache PMD; write-all: THP; one-page write: THP with 511
     // zero-filled subpages (zero-page remap on a folio split); none: a PMD hole
-    const line = this.rng.weighted<string>([['huge-zero', 3], ['zero-scan', 2], ['dirty-split', 2], ['collapse-wp', 3], ['folio-split', 7], ['hole-scan', 2], ['async-write', 2], ['pt-move', 2], ['random', 3], ['scan-split', this.b.hasUffd ? 4 : 0]]);
+    // lines whose point needs WP_ASYNC (an async write fault, a WP_MATCHING arming) are drawn only
+    // in a WP_ASYNC context, at twice their weight; collapse-wp 5 (was 3) keeps its share of the
+    // cases (collapse over wp PTEs: 61 in 3 x 1,500 fresh cases before these weights, 62 after)
+    const line = this.rng.weighted<string>([['huge-zero', 4], ['zero-scan', 2], ['dirty-split', 3], ['collapse-wp', 5], ['folio-split', 7], ['hole-scan', 2], ['async-write', this.b.feature('wp_async') ? 4 : 0], ['pt-move', 3], ['random', 3], ['scan-split', this.b.feature('wp_async') ? 8 : 0]]);
     // the huge zero page, the zero-page remap of a folio split and the collapse scan's wp check
     // are anon-only (mm/huge_memory.c do_huge_pmd_anonymous_page maps the huge zero page on a read
     // fault; mm/migrate.c try_to_map_unused_to_zeropage: folio_test_anon; mm/khugepaged.c
     // hpage_collapse_scan_pmd, whereas a shmem collapse is collapse_file): those lines over a
     // page-cache THP mostly exercise nothing of theirs
-    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan';
+    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan' || line === 'scan-split';
     const kind = anonLine && this.rng.chance(0.9) ? 'anon' : this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
     if (!r) return;
@@ -572,10 +583,12 @@ export class OpGen {
     switch (line) {
       case 'scan-split': {
         // a registered, not yet protected huge PMD armed by a WP_MATCHING scan over part of it:
-        // split and redone at PTE level (R-PMS-5.split), also without an output vector (B-32)
+        // split and redone at PTE level (R-PMS-5.split), also without an output vector (B-32).
+        // Only where the context has WP_ASYNC: WP_MATCHING skips any other VMA (R-PMS-1,
+        // pagemap_scan_test_walk), so the line did nothing of its own in half of the uffd cases
         if (this.rng.chance(0.5)) this.write(proc, r, {}); else this.read(proc, r, { first: 0, count: 1 });
         this.register(proc, r);
-        this.ranged('scan', proc, r, this.partOf(rs), { wp_matching: true, ...(this.rng.chance(0.5) ? { no_vec: true } : {}) });
+        this.ranged('scan', proc, r, this.partOf(rs), { wp_matching: true, ...(this.rng.chance(0.7) ? { no_vec: true } : {}) });
         break;
       }
       case 'zero-scan': {
@@ -586,8 +599,10 @@ export class OpGen {
         break;
       }
       case 'huge-zero': {
+        // protected more often than not: a split must keep the huge zero PMD's wp bit in every PTE
+        // (mm/huge_memory.c __split_huge_zero_page_pmd, R-SPLIT-2, B-13)
         this.read(proc, r, this.rng.chance(0.7) ? { first: 0, count: 1 } : one());
-        if (this.rng.chance(0.6)) protect(this.rng.chance(0.7));
+        if (this.rng.chance(0.8)) protect(this.rng.chance(0.7));
         const a = this.rng.pick(['split', 'mprot1', 'write1', 'scan', 'dontneed1']);
         if (a === 'split') this.split(proc, r, page);
         else if (a === 'mprot1') this.mprotect(proc, r, 'r', one());
@@ -638,11 +653,20 @@ export class OpGen {
         break;
       }
       case 'pt-move': {
-        // a 2 MiB-aligned range of 4 KiB entries (or a PMD) moved by mremap: whole-table moves
-        if (this.rng.chance(0.5)) this.write(proc, r, one()); else if (this.rng.chance(0.5)) { this.write(proc, r, {}); this.split(proc, r, page); }
+        // a 2 MiB-aligned range of 4 KiB entries (or a PMD) moved by mremap: whole-table moves.
+        // A page table of write-protected PTEs in a VMA registered without EVENT_REMAP must not be
+        // relinked (mm/mremap.c move_pgt_entry: uffd_supports_page_table_move, R-MRM-3, B-22):
+        // mostly a split THP (a table), moved whole (no resize, no in-place growth)
+        const t = this.rng.float();
+        if (t < 0.3) this.write(proc, r, one());
+        else if (t < 0.85) { this.write(proc, r, this.rng.chance(0.5) ? {} : one()); this.split(proc, r, page); }
         if (this.rng.chance(0.4)) this.clearRefs(proc);
-        protect(this.rng.chance(0.6));
-        this.mremap(proc, r);
+        // the protection and the move are the point of the line: past the cost budget if need be
+        // (after the mmap, the touch, the split and clear_refs, the budget ends at the registration)
+        this.borrowing(this.maxCost, () => {
+          protect(this.rng.chance(0.6));
+          if (this.rng.chance(0.7)) this.moveWhole(proc, r); else this.mremap(proc, r);
+        });
         break;
       }
       case 'async-write': {
@@ -846,7 +870,9 @@ export class OpGen {
       this.clearRefs(proc);
       this.populate(proc, r, false);
       this.populate(proc, r, true);
-    } else if (y < 0.5 && this.b.hasUffd) {
+    } else if (y < (this.b.hasUffd && !this.b.feature('wp_async') ? 0.6 : 0.5) && this.b.hasUffd) {
+      // more of the draws in a sync context: a populate write needing a sync uffd-wp fault fails
+      // with EFAULT and raises no event (R-POP-3, fs/userfaultfd.c handle_userfault)
       this.register(proc, r);
       if (this.rng.chance(0.5)) this.write(proc, r);
       this.wp(proc, r, true, {});
@@ -910,7 +936,8 @@ export class OpGen {
         case 'fork': { const c = this.fork(proc); if (c !== undefined && this.rng.chance(0.5)) this.scan(c, r); break; }
         case 'mremap': this.mremap(proc, r); break;
         case 'munmap': this.ranged('munmap', proc, r, near(cur)); break;
-        case 'scan': this.ranged('scan', proc, r, this.rng.chance(0.5) ? {} : near(cur), { ...(this.rng.chance(0.5) ? { wp_matching: true } : {}), ...(this.rng.chance(0.6) ? this.scanArgs(false) : {}) }); break;
+        // WP_MATCHING arms the guard markers of a registered WP_ASYNC VMA (R-PMS-9): mostly, there
+        case 'scan': this.ranged('scan', proc, r, this.rng.chance(0.5) ? {} : near(cur), { ...(this.rng.chance(cur.registered && this.b.feature('wp_async') ? 0.8 : 0.5) ? { wp_matching: true } : {}), ...(this.rng.chance(0.6) ? this.scanArgs(false) : {}) }); break;
         case 'wp': this.register(proc, r); this.wp(proc, r, this.rng.chance(0.6)); break;
         case 'unguard': this.unguard(proc, r, this.rng.chance(0.6) ? {} : this.pickRange(cur)); break;
         case 'guard': this.guard(proc, r); break;
@@ -1027,7 +1054,8 @@ export class OpGen {
     // (R-PMS-4, pagemap_scan_pmd_entry's exclusive-WP path): a mask that leaves entries out tells it
     // from the generic path
     const y = this.rng.float();
-    const args = y < 0.25 ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
+    // (only a WP_ASYNC context is armed at all, R-PMS-1: there the vector-less shape gets more of the draws)
+    const args = y < (this.b.feature('wp_async') ? 0.45 : 0.25) ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
     this.ranged('scan', proc, r, {}, args);
     if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
   }

@@ -38,6 +38,15 @@ export function hugetlbCase(rng: Rng, geometry: PageGeometry = GEOMETRY_4K): Cas
     const first = rng.int(pages);
     return { first, count: 1 + rng.int(pages - first) };
   };
+  // half the uffd cases start registered and written (whole huge pages): the random steps below
+  // then write-protect, zap and scan pages that are armed or written, where the uffd-wp rules of
+  // hugetlb act (a zapped wp page keeps a marker, R-HTLB-8; WP_MATCHING over a whole written page,
+  // R-HTLB-10), instead of needing register, write and wp in the right order by chance
+  if (b.hasUffd && names.length && rng.chance(0.5)) {
+    for (const region of names) tryEmit({ op: 'uffd_register', region });
+    const region = rng.pick(names);
+    tryEmit({ op: 'write', region, ...range(b.region(0, region)!.pages) });
+  }
   let forks = 0;
   const steps = rng.range(4, 12);
   for (let k = 0; k < steps; k++) {

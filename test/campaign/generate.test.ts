@@ -6,6 +6,7 @@ import { validateCase } from '../../src/ops/validate.ts';
 import { DEFAULT_MAX_COST, freshCase, GuidedGenerator } from '../../src/campaign/generate.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import { uniformCase } from '../../src/campaign/uniform.ts';
+import { hugetlbCase } from '../../src/campaign/hugetlb-gen.ts';
 import { assertedKinds } from '../../src/check/check.ts';
 
 function fresh(n: number, seed = 21): Case[] {
@@ -131,6 +132,48 @@ describe('guided generation reaches', () => {
       });
     });
     expect(hit.length).toBeGreaterThan(20);
+  });
+
+  // the THP lines of the bench's slowest mutants (B-22, B-32, M-7: 1,373, 2,326 and 480 guided
+  // cases per find on seeds 1-48): counts over fixed seeds, each about twice or more what it was
+  const feats = (c: Case) => c.uffd?.features ?? [];
+  const thpRegions = (c: Case) => c.ops.filter((m): m is Op & { op: 'mmap' } => m.op === 'mmap' && !!m.thp);
+
+  it('a THP split into a page table, write-protected in a context without EVENT_REMAP, then moved whole by mremap (mm/mremap.c move_pgt_entry: no whole-table relink under uffd-wp without EVENT_REMAP, the PTEs moved one by one lose their wp bit)', () => {
+    const hit = fresh(3000).filter((c) => c.uffd && !feats(c).includes('event_remap') && thpRegions(c).some((m) =>
+      c.ops.some((s, j) => s.op === 'split' && regionOf(s) === regionOf(m) && c.ops.some((w, k) => k > j && w.op === 'wp' && w.on && regionOf(w) === regionOf(m) &&
+        c.ops.slice(k + 1).some((x) => x.op === 'mremap' && regionOf(x) === regionOf(m) && x.pages === undefined && x.move === undefined)))));
+    expect(hit.length).toBeGreaterThan(4); // 1 before the pt-move line took the protection and the move past the cost budget
+  });
+
+  it('PAGEMAP_SCAN with WP_MATCHING and no output vector over part of a THP, under WP_ASYNC (fs/proc/task_mmu.c pagemap_scan_thp_entry: split and redone, pagemap_scan_backout_range with no vector)', () => {
+    const hit = fresh(1500).filter((c) => feats(c).includes('wp_async') && thpRegions(c).some((m) =>
+      c.ops.some((s) => s.op === 'scan' && s.wp_matching && s.no_vec && regionOf(s) === regionOf(m) && s.count !== undefined && s.count < m.pages)));
+    expect(hit.length).toBeGreaterThan(10); // 7 when the scan-split line also ran without WP_ASYNC
+  });
+
+  it('under WP_ASYNC, a THP written, write-protected whole, then written at one page (mm/memory.c wp_huge_pmd: the PMD split, only that page un-protected)', () => {
+    const hit = fresh(1500).filter((c) => feats(c).includes('wp_async') && thpRegions(c).some((m) =>
+      c.ops.some((w, k) => w.op === 'wp' && w.on && w.first === undefined && regionOf(w) === regionOf(m) && c.ops.slice(0, k).some((x) => x.op === 'write' && regionOf(x) === regionOf(m)) &&
+        c.ops.slice(k + 1).some((x) => x.op === 'write' && x.count === 1 && regionOf(x) === regionOf(m)))));
+    expect(hit.length).toBeGreaterThan(10); // 5 when the async-write line also ran in sync contexts
+  });
+});
+
+describe('hugetlb cases reach', () => {
+  const cases = () => { const rng = new Rng(5); return Array.from({ length: 1000 }, () => hugetlbCase(rng)); };
+  const before = (c: Case, k: number, op: string, at: Op) => c.ops.slice(0, k).some((x) => x.op === op && regionOf(x) === regionOf(at));
+
+  it('MADV_DONTNEED of a written, registered hugetlb page after WRITEPROTECT (mm/hugetlb.c __unmap_hugepage_range: a uffd-wp marker stays)', () => {
+    const hit = cases().filter((c) => c.ops.some((w, k) => w.op === 'wp' && w.on && before(c, k, 'uffd_register', w) && before(c, k, 'write', w) &&
+      c.ops.slice(k + 1).some((x) => x.op === 'dontneed' && regionOf(x) === regionOf(w))));
+    expect(hit.length).toBeGreaterThan(30); // 7 before half the uffd cases started registered and written
+  });
+
+  it('PAGEMAP_SCAN with WP_MATCHING under WP_ASYNC of a registered hugetlb region written since (fs/proc/task_mmu.c pagemap_scan_hugetlb_entry: a whole written page write-protected in place)', () => {
+    const hit = cases().filter((c) => (c.uffd?.features ?? []).includes('wp_async') && c.ops.some((s, k) => s.op === 'scan' && s.wp_matching &&
+      before(c, k, 'uffd_register', s) && before(c, k, 'write', s)));
+    expect(hit.length).toBeGreaterThan(50); // 19 before
   });
 });
 
