@@ -60,7 +60,7 @@ interface RegionView {
   /** per page: the pagemap bits P..G (bits 0..6) and the entry class (bits 7 and up) `out` shows */
   codes: number[];
   /** per page the Page whose fields the walk read (a present PTE's page, a huge PMD's subpage;
-   *  the head page a huge PMD's exclusive bit may read is checked by chunkChanged) */
+   *  the head page a huge PMD's exclusive bit may read is checked by walkStamped) */
   deps: (Page | undefined)[];
   /** the R-PM rules the codes exercise (anyOf) */
   any: number;
@@ -291,12 +291,9 @@ export class Observer {
     wr.begin(same, n, width);
     if (same !== undefined && !this.everyPage && same.exact && same.start === r.start && sameVmas(p.vmas, r, same)) {
       // the chunks whose entries, PMD or pages were stamped since the last look
-      for (let lo = r.start, end = r.start + n; lo < end;) {
-        const c = Math.floor(lo / PTE_CHUNK);
-        const hi = Math.min((c + 1) * PTE_CHUNK, end);
-        if (chunkChanged(p, c, lo, hi, same, same.at)) walkPages(w, p, r, lo, hi, wr);
-        lo = hi;
-      }
+      // nothing was stamped since the last look (a step that changed no entry, PMD or page)
+      if (same.at === at) return same;
+      walkStamped(w, p, r, same, wr);
       if (wr.own === 0) { same.at = at; return same; }
       // walked under the same VMAs at the same place: where and under what it was walked holds
       const view = wr.view(same, n, width);
@@ -405,23 +402,39 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
   }
 }
 
-/** Whether anything pages [lo, hi) of chunk c read was stamped after `at`: the chunk's entries,
- *  its block's PMD (a chunk lies in one block: PTE_CHUNK divides the PMD's pages), the head page
- *  of a huge PMD (whose mapcount the exclusive bit reads with knob pmdExclusiveFromHead), or a
- *  page a slot read (the view's deps). */
-function chunkChanged(p: Proc, c: number, lo: number, hi: number, v: RegionView, at: number): boolean {
-  const t = p.ptes.peekChunk(c);
-  if (t !== undefined && t.ver > at) return true;
-  const b = blockOf(lo);
-  if (p.pmds.stampOf(b) > at) return true;
-  const pmd = p.pmds.peek(b);
-  if (pmd?.t === 'huge' && pmd.pages && pmd.pages[0].ver > at) return true;
-  const deps = v.deps;
-  for (let k = lo - v.start, kEnd = hi - v.start; k < kEnd; k++) {
-    const d = deps[k];
-    if (d !== undefined && d.ver > at) return true;
+/** Walk again what region r's view `v` read and the machine stamped since `v.at`: a chunk whose
+ *  entries were stamped, or whose block's PMD was (a chunk lies in one block: PTE_CHUNK divides
+ *  the PMD's pages) or the head page of its huge PMD (whose mapcount the exclusive bit reads with
+ *  knob pmdExclusiveFromHead), whole; elsewhere only the slots whose page (the view's deps) was
+ *  stamped: what such a slot read besides its page is its entry, PMD and VMA, none of them
+ *  changed. */
+function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer): void {
+  const at = v.at, deps = v.deps, start = v.start;
+  let block = -1, blockNew = false;
+  for (let lo = r.start, end = r.start + r.pages; lo < end;) {
+    const c = Math.floor(lo / PTE_CHUNK);
+    const hi = Math.min((c + 1) * PTE_CHUNK, end);
+    const b = blockOf(lo);
+    if (b !== block) {
+      block = b;
+      const pmd = p.pmds.peek(b);
+      blockNew = p.pmds.stampOf(b) > at || (pmd?.t === 'huge' && pmd.pages !== null && pmd.pages[0].ver > at);
+    }
+    const t = blockNew ? undefined : p.ptes.peekChunk(c);
+    if (blockNew || (t !== undefined && t.ver > at)) walkPages(w, p, r, lo, hi, wr);
+    else {
+      // runs of slots whose page changed
+      for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
+        const d = deps[k];
+        if (d === undefined || d.ver <= at) continue;
+        let kHi = k + 1;
+        while (kHi < kEnd) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; kHi++; }
+        walkPages(w, p, r, start + k, start + kHi, wr);
+        k = kHi;
+      }
+    }
+    lo = hi;
   }
-  return false;
 }
 
 /** whether a hugetlb VMA overlaps pages [start, end) (its entries are not stamped: walked whole) */
