@@ -6,7 +6,11 @@
 // changes or hands out with the mutation clock (src/model/state.ts), and a region's view keeps the
 // tick of its last look; a chunk whose entries, PMD and pages carry no newer stamp, under VMAs that
 // did not move, shows what it showed. Regions the stamps do not cover (hugetlb: its own tables)
-// and attribution (the rules behind every bit, asked only on a divergence) are read whole.
+// and attribution (the rules behind every bit, asked only on a divergence) are read whole. Within a
+// chunk with no newer entry or PMD stamp, only the slots whose page was stamped are read. A step's
+// arrays (letters, entry classes, contents, content histories) are the last step's where none of
+// their pages changed; a changed one is a copy made on its first changed page (Writer), never an
+// array a step has shown (test/model/observe-shared.test.ts).
 import { dict } from '../ops/records.ts';
 import type { ContentMap, PageMap } from '../ops/trace.ts';
 import type { EntryClass } from './api.ts';
