@@ -6,7 +6,11 @@
 // changes or hands out with the mutation clock (src/model/state.ts), and a region's view keeps the
 // tick of its last look; a chunk whose entries, PMD and pages carry no newer stamp, under VMAs that
 // did not move, shows what it showed. Regions the stamps do not cover (hugetlb: its own tables)
-// and attribution (the rules behind every bit, asked only on a divergence) are read whole.
+// and attribution (the rules behind every bit, asked only on a divergence) are read whole. Within a
+// chunk with no newer entry or PMD stamp, only the slots whose page was stamped are read. A step's
+// arrays (letters, entry classes, contents, content histories) are the last step's where none of
+// their pages changed; a changed one is a copy made on its first changed page (Writer), never an
+// array a step has shown (test/model/observe-shared.test.ts).
 import { dict } from '../ops/records.ts';
 import type { ContentMap, PageMap } from '../ops/trace.ts';
 import type { EntryClass } from './api.ts';
@@ -37,27 +41,34 @@ export const SEEN_RULES: readonly [number, string][] = [[SEEN.PM1, 'R-PM-1'], [S
 const CLASSES: readonly EntryClass[] = ['gap', 'huge', 'huge-zero', 'zero', 'pte-thp', 'pte', 'swap', 'guard', 'marker', 'none'];
 const CL = { gap: 0, huge: 1, 'huge-zero': 2, zero: 3, 'pte-thp': 4, pte: 5, swap: 6, guard: 7, marker: 8, none: 9 } as const;
 
-/** One region's observation as the last step left it, and what its walk read. A step whose page
- *  codes and contents are all unchanged reuses its arrays; nothing downstream mutates a
- *  prediction's arrays. */
+/** The four maps of a step, as indices into RegionView.out and ProcView.maps: per page the
+ *  letters, the entry class, the content and the content history. */
+const PAGES = 0, ENTRY = 1, CONTENT = 2, CWHY = 3;
+/** a mask of changed map kinds (bit 1 << kind), and STRUCT: the set of processes changed */
+const ALL_KINDS = 15, STRUCT = 16;
+
+/** a region's four arrays a step shows (by kind: PAGES, ENTRY, CONTENT, CWHY) */
+type Out = [string[], EntryClass[], (number | null)[], (string[] | null)[]];
+/** a process's four maps (region name -> that region's array of the kind) */
+type Maps = [Record<string, string[]>, Record<string, EntryClass[]>, Record<string, (number | null)[]>, Record<string, (string[] | null)[]>];
+
+/** One region's observation as the last step left it, and what its walk read. Its `out` arrays
+ *  are shown by predictions and never changed once shown (a later view that changes a page
+ *  copies the array first: Writer); `codes` and `deps` are the observer's own, handed from a view
+ *  to the next and written in place (only the latest view's are read). */
 interface RegionView {
   width: number;
   /** the region's first page and size when walked */
   start: number;
   n: number;
-  /** per page: the pagemap bits P..G (bits 0..6) and the entry class (bits 7 and up) */
-  codes: Int32Array;
-  vals: Float64Array;
-  /** per page the content history array read (page.valWhy; undefined: none yet; null: unmapped) */
-  whyRefs: (readonly string[] | undefined | null)[];
-  any: number;
-  strs: string[];
-  cls: EntryClass[];
-  content: (number | null)[];
-  contentWhy: (string[] | null)[];
+  /** per page: the pagemap bits P..G (bits 0..6) and the entry class (bits 7 and up) `out` shows */
+  codes: number[];
   /** per page the Page whose fields the walk read (a present PTE's page, a huge PMD's subpage;
-   *  the head page a huge PMD's exclusive bit may read is checked by chunkChanged) */
+   *  the head page a huge PMD's exclusive bit may read is checked by walkStamped) */
   deps: (Page | undefined)[];
+  /** the R-PM rules the codes exercise (anyOf) */
+  any: number;
+  out: Out;
   /** the VMAs over the region when walked, and their start, end, VM_SOFTDIRTY, hugetlb-ness */
   vmas: Vma[];
   vmaNums: number[];
@@ -67,16 +78,17 @@ interface RegionView {
   exact: boolean;
 }
 
-/** One live process's part of an observation: its regions' views (in region order) and the maps
- *  a step shows, kept while every view stays the same. */
+/** One live process's part of the observations of a prediction, kept from step to step: its
+ *  regions' names and views (in region order, written in place), the maps the last step showed
+ *  (each replaced, never changed, when a region's array of its kind is), and what this step
+ *  changed (`changed`: a mask of kinds) and exercised (`any`). */
 interface ProcView {
   id: string;
   names: string[];
-  list: RegionView[];
-  pages: Record<string, string[]>;
-  entry: Record<string, EntryClass[]>;
-  content: Record<string, (number | null)[]>;
-  contentWhy: Record<string, (string[] | null)[]>;
+  views: RegionView[];
+  maps: Maps;
+  changed: number;
+  any: number;
 }
 
 /** What every page walk of one step reads besides the process: the machine, the mutant and the
@@ -88,46 +100,96 @@ interface WalkCtx {
   b: number[];
 }
 
-/** The scratch buffers a region's walk fills before they are compared with its last view (grown
- *  as needed). Only the slots of the walked ranges are meaningful: the rest of the region is the
- *  last view's, which the walk did not read again, so it is neither copied nor compared (at 512
- *  pages a step that changes one chunk costs that chunk, not the region). */
-class Scratch {
-  codes = new Int32Array(64);
-  vals = new Float64Array(64);
-  whyRefs: (readonly string[] | undefined | null)[] = [];
-  deps: (Page | undefined)[] = [];
-  /** the walked slot ranges as pairs [lo, hi), ascending, `nr` numbers of them meaningful */
-  ranges: number[] = [];
-  nr = 0;
+/** the content history of a page no write reached (content.ts contentWhy), one array for every
+ *  such page: a prediction's arrays are read, never changed */
+const FRESH_WHY = contentWhy(undefined);
 
-  fit(n: number): void {
-    if (this.codes.length < n) { this.codes = new Int32Array(n); this.vals = new Float64Array(n); }
-    this.nr = 0;
+/** The arrays the walk of one region writes, slot by slot, as it reads each page: the view's
+ *  `out` arrays, each copied on its first changed slot (`own`: a bit per kind copied or new), so
+ *  that an array an earlier step showed is never changed and a kind no page changed stays the
+ *  last view's; and the view's codes and deps, written in place. A slot whose code, content and
+ *  history are the last view's writes nothing but its dep: a walk costs the pages it reads and the
+ *  arrays that change, in one pass (no scratch copy compared afterwards). */
+class Writer {
+  strs: string[] = [];
+  cls: EntryClass[] = [];
+  content: (number | null)[] = [];
+  cwhy: (string[] | null)[] = [];
+  codes: number[] = [];
+  deps: (Page | undefined)[] = [];
+  own = 0;
+  table: readonly string[] = [];
+
+  /** start writing over `from`'s arrays, or over new ones of n slots */
+  begin(from: RegionView | undefined, n: number, width: number): void {
+    this.table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
+    if (from !== undefined) {
+      const o = from.out;
+      this.strs = o[PAGES]; this.cls = o[ENTRY]; this.content = o[CONTENT]; this.cwhy = o[CWHY];
+      this.codes = from.codes; this.deps = from.deps;
+      this.own = 0;
+    } else {
+      this.strs = new Array<string>(n); this.cls = new Array<EntryClass>(n);
+      this.content = new Array<number | null>(n); this.cwhy = new Array<string[] | null>(n);
+      this.codes = new Array<number>(n); this.deps = new Array<Page | undefined>(n);
+      this.own = ALL_KINDS;
+    }
   }
 
-  /** slots [lo, hi) were walked (adjacent ranges are joined) */
-  walked(lo: number, hi: number): void {
-    const r = this.ranges;
-    if (this.nr > 0 && r[this.nr - 1] === lo) { r[this.nr - 1] = hi; return; }
-    r[this.nr++] = lo; r[this.nr++] = hi;
+  /** slot k reads code c (pagemap bits and entry class), content cv and history cw (null, null:
+   *  no page), from page pg */
+  put(k: number, c: number, pg: Page | undefined, cv: number | null, cw: string[] | null): void {
+    this.deps[k] = pg;
+    // the codes describe the out arrays' letters and classes: the same code, the same strings
+    if (this.codes[k] !== c) {
+      this.codes[k] = c;
+      const s = this.table[c & 127];
+      if (this.strs[k] !== s) {
+        if ((this.own & 1) === 0) { this.strs = this.strs.slice(); this.own |= 1; }
+        this.strs[k] = s;
+      }
+      const e = CLASSES[c >> 7];
+      if (this.cls[k] !== e) {
+        if ((this.own & 2) === 0) { this.cls = this.cls.slice(); this.own |= 2; }
+        this.cls[k] = e;
+      }
+    }
+    if (this.content[k] !== cv) {
+      if ((this.own & 4) === 0) { this.content = this.content.slice(); this.own |= 4; }
+      this.content[k] = cv;
+    }
+    if (this.cwhy[k] !== cw) {
+      if ((this.own & 8) === 0) { this.cwhy = this.cwhy.slice(); this.own |= 8; }
+      this.cwhy[k] = cw;
+    }
+  }
+
+  /** a new view of what was written (`from`: the view it was written over); the caller fills in
+   *  where it was walked (start, at, exact, vmas) */
+  view(from: RegionView | undefined, n: number, width: number): RegionView {
+    return {
+      width, start: 0, n, at: 0, exact: true, vmas: from ? from.vmas : [], vmaNums: from ? from.vmaNums : [],
+      codes: this.codes, deps: this.deps,
+      // the R-PM bits are letters (P..D): unchanged letters, unchanged rules
+      any: (this.own & 1) !== 0 ? anyOf(this.codes, n) : from!.any,
+      out: [this.strs, this.cls, this.content, this.cwhy],
+    };
   }
 }
 
-const SCRATCH = new Scratch();
+/** one for every prediction: predictions are synchronous and never nested (state.ts resetClock) */
+const WRITER = new Writer();
 
 /** The region views of one prediction, by process and region name. `everyPage`: read every page
  *  after every op (ModelOptions.observeEveryPage), the reference the skipping is tested against. */
 export class Observer {
-  private readonly views = new Map<Proc, Map<string, RegionView>>();
-  /** one for every prediction: predictions are synchronous and never nested (state.ts resetClock) */
-  private readonly scratch = SCRATCH;
-  private readonly procViews = new Map<Proc, ProcView>();
-  /** the last observation without attribution and its processes' parts, for a step that changed
-   *  nothing any observation shows */
-  private last: { procs: ProcView[]; obs: Observation } | undefined;
-  /** the last observation made, with attribution or not: its maps serve where they still hold */
-  private shown: { procs: ProcView[]; obs: Observation } | undefined;
+  private readonly procs = new Map<Proc, ProcView>();
+  /** the live processes' parts in the last observation, in process order (written in place) */
+  private readonly list: ProcView[] = [];
+  /** the last observation made, and whether without attribution: its maps serve where they still
+   *  hold, and the whole of it (without attribution) for a step that changed nothing it shows */
+  private shown: Observation | undefined;
+  private plain = false;
   private ctx: WalkCtx | undefined;
 
   constructor(private readonly everyPage = false) {}
@@ -136,94 +198,115 @@ export class Observer {
   observe(m: Machine, mutant: string | undefined, attribution: boolean, width: 6 | 7 = 6): Observation {
     // the machine, mutant and knobs are those of the whole prediction
     const w = this.ctx ??= { m, mutant, knobs: m.k, b: [0, 0, 0, 0, 0, 0, 0] };
-    let any = 0;
-    const procs: ProcView[] = [];
-    const attr = attribution ? { whyOf: new Map<ProcView, Record<string, string[][][]>>(), regOf: new Map<ProcView, Record<string, (string | undefined)[]>>() } : undefined;
-    let sameProcs = !attribution && this.last !== undefined;
+    const list = this.list;
+    let any = 0, changed = 0, k = 0;
+    let why: Observation['why'] | undefined, reg: Observation['reg'] = NO_REG;
+    if (attribution) { why = dict(); reg = dict(); }
     for (const p of m.procs) {
       if (!p.alive) continue;
-      const pv = this.observeProc(w, p, width, attribution);
-      for (const v of pv.list) any |= v.any;
-      if (sameProcs && this.last!.procs[procs.length] !== pv) sameProcs = false;
-      procs.push(pv);
-      if (attr) { attr.whyOf.set(pv, attributeProc(p, 'why')); attr.regOf.set(pv, attributeProc(p, 'reg')); }
+      const pv = this.observeProc(w, p, width);
+      if (list[k] !== pv) { list[k] = pv; changed |= ALL_KINDS | STRUCT; }
+      changed |= pv.changed;
+      any |= pv.any;
+      if (attribution) { why![pv.id] = attributeProc(p, 'why'); reg[pv.id] = attributeProc(p, 'reg'); }
+      k++;
     }
+    if (list.length !== k) { list.length = k; changed |= ALL_KINDS | STRUCT; }
     const seen = seenOf(any);
-    // every live process kept its maps: the step's maps are the last step's
-    // (the same views give the same R-PM bits: the last observation itself serves, as a step's
-    // maps are shared between steps already and nothing downstream changes an observation)
-    if (sameProcs && this.last!.procs.length === procs.length) return this.last!.obs.seen === seen ? this.last!.obs : { ...this.last!.obs, seen };
-    const obs = assemble(procs, seen, attr, this.shown);
-    this.shown = { procs, obs };
-    this.last = attribution ? undefined : this.shown;
+    const was = this.shown;
+    // nothing any map shows changed: the last observation itself (nothing downstream changes one)
+    if (!attribution && this.plain && was !== undefined && changed === 0) return was.seen === seen ? was : { ...was, seen };
+    // each map is the last observation's while no process's map of its kind changed
+    const fresh = was === undefined;
+    const pages = fresh || changed & 1 ? procMap(list, PAGES) : was.pages;
+    const entry = fresh || changed & 2 ? procMap(list, ENTRY) : was.entry;
+    const content = fresh || changed & 4 ? procMap(list, CONTENT) : was.content;
+    const contentWhys = fresh || changed & 8 ? procMap(list, CWHY) : was.contentWhy;
+    if (!attribution) {
+      // every process's NO_WHY, the last one's while the processes are the same
+      if (this.plain && !fresh && (changed & STRUCT) === 0) why = was.why;
+      else { why = dict(); for (const pv of list) why[pv.id] = NO_WHY; }
+    }
+    const obs: Observation = { seen, pages, why: why!, entry, reg, content, contentWhy: contentWhys };
+    this.shown = obs;
+    this.plain = !attribution;
     return obs;
   }
 
-  /** Process p's part: each region's view, and p's maps of the last step when every view is kept. */
-  private observeProc(w: WalkCtx, p: Proc, width: number, attribution: boolean): ProcView {
-    let views = this.views.get(p);
-    if (!views) this.views.set(p, views = new Map());
-    const was = this.procViews.get(p);
-    // the last step's part while every region keeps its name and view; lists only once one does not
-    let kept = !attribution && was !== undefined && was.names.length === p.regions.size;
-    let names: string[] | undefined, list: RegionView[] | undefined;
-    let k = 0;
+  /** Process p's part after this step: each region's view, and the maps of the kinds a view
+   *  changed built again. */
+  private observeProc(w: WalkCtx, p: Proc, width: number): ProcView {
+    let pv = this.procs.get(p);
+    let changed = 0;
+    if (pv === undefined) {
+      this.procs.set(p, pv = { id: String(p.id), names: [], views: [], maps: [NO_MAP, NO_MAP, NO_MAP, NO_MAP] as unknown as Maps, changed: 0, any: 0 });
+      changed = ALL_KINDS;
+    }
+    const names = pv.names, views = pv.views;
+    // the regions of the last step, once one differs (by name or place): where to find a view
+    let oldNames: string[] | undefined, oldViews: RegionView[] | undefined;
+    let any = 0, k = 0;
     for (const [name, r] of p.regions) {
-      const prev = views.get(name);
+      let prev: RegionView | undefined;
+      if (oldNames === undefined && names[k] === name) prev = views[k];
+      else {
+        if (oldNames === undefined) { oldNames = names.slice(); oldViews = views.slice(); changed = ALL_KINDS; }
+        const j = oldNames.indexOf(name);
+        prev = j >= 0 ? oldViews![j] : undefined;
+        names[k] = name;
+      }
       const view = this.observeRegion(w, p, r, width, prev);
-      if (view !== prev) views.set(name, view);
-      if (kept && (was!.names[k] !== name || was!.list[k] !== view)) { kept = false; names = was!.names.slice(0, k); list = was!.list.slice(0, k); }
-      if (!kept) { (names ??= []).push(name); (list ??= []).push(view); }
+      const old = views[k];
+      if (view !== old) {
+        if (old === undefined) changed = ALL_KINDS;
+        else {
+          const a = view.out, b = old.out;
+          if (a[PAGES] !== b[PAGES]) changed |= 1;
+          if (a[ENTRY] !== b[ENTRY]) changed |= 2;
+          if (a[CONTENT] !== b[CONTENT]) changed |= 4;
+          if (a[CWHY] !== b[CWHY]) changed |= 8;
+        }
+        views[k] = view;
+      }
+      any |= view.any;
       k++;
     }
-    if (kept) return was!;
-    names ??= []; list ??= [];
-    // each of the four maps is the last step's while its regions and their arrays of that kind
-    // are (a write changes letters and contents, seldom entry classes)
-    const like = was !== undefined && sameNames(was.names, names) ? was : undefined;
-    const pv: ProcView = {
-      id: String(p.id), names, list,
-      pages: regionMap(names, list, 'strs', like, like?.pages),
-      entry: regionMap(names, list, 'cls', like, like?.entry),
-      content: regionMap(names, list, 'content', like, like?.content),
-      contentWhy: regionMap(names, list, 'contentWhy', like, like?.contentWhy),
-    };
-    this.procViews.set(p, pv);
+    if (names.length !== k) { names.length = k; views.length = k; changed = ALL_KINDS; }
+    const maps = pv.maps;
+    if (changed & 1) maps[PAGES] = regionMap(names, views, PAGES);
+    if (changed & 2) maps[ENTRY] = regionMap(names, views, ENTRY);
+    if (changed & 4) maps[CONTENT] = regionMap(names, views, CONTENT);
+    if (changed & 8) maps[CWHY] = regionMap(names, views, CWHY);
+    pv.changed = changed;
+    pv.any = any;
     return pv;
   }
 
   /** Region r's view after this step: the last one (`prev`) when nothing it read changed; else
-   *  built from the last one and the chunks walked again (every chunk without a usable `prev`). */
+   *  one written over the last one where the walk found changes (every chunk without a usable
+   *  `prev`). */
   private observeRegion(w: WalkCtx, p: Proc, r: Region, width: number, prev: RegionView | undefined): RegionView {
     const n = r.pages;
-    const s = this.scratch;
-    s.fit(n);
     const at = clockNow();
+    const wr = WRITER;
     // a view of the same size shares the arrays whose part did not change; one also walked under
     // the same VMAs at the same place (and exact) is walked again only where stamps are newer
     const same = prev !== undefined && prev.width === width && prev.n === n ? prev : undefined;
-    const usable = same !== undefined && !this.everyPage && same.exact && same.start === r.start && sameVmas(p.vmas, r, same);
-    if (usable) {
+    wr.begin(same, n, width);
+    if (same !== undefined && !this.everyPage && same.exact && same.start === r.start && sameVmas(p.vmas, r, same)) {
       // the chunks whose entries, PMD or pages were stamped since the last look
-      for (let lo = r.start, end = r.start + n; lo < end;) {
-        const c = Math.floor(lo / PTE_CHUNK);
-        const hi = Math.min((c + 1) * PTE_CHUNK, end);
-        if (chunkChanged(p, c, lo, hi, same, same.at)) {
-          walkPages(w, p, r, lo, hi, s);
-          s.walked(lo - r.start, hi - r.start);
-        }
-        lo = hi;
-      }
-      if (s.nr === 0) { same.at = at; return same; }
-      const view = nextView(same, s, n, width);
+      // nothing was stamped since the last look (a step that changed no entry, PMD or page)
+      if (same.at === at) return same;
+      walkStamped(w, p, r, same, wr);
+      if (wr.own === 0) { same.at = at; return same; }
       // walked under the same VMAs at the same place: where and under what it was walked holds
-      if (view !== same) { view.start = same.start; view.exact = true; }
+      const view = wr.view(same, n, width);
+      view.start = same.start;
       view.at = at;
       return view;
     }
-    walkPages(w, p, r, r.start, r.start + n, s);
-    s.walked(0, n);
-    const view = nextView(same, s, n, width);
+    walkPages(w, p, r, r.start, r.start + n, wr);
+    const view = wr.own === 0 ? same! : wr.view(same, n, width);
     view.start = r.start;
     view.at = at;
     view.exact = !hugetlbOver(p.vmas, r.start, r.start + n);
@@ -232,29 +315,27 @@ export class Observer {
   }
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
-  return true;
+/** a process's maps before its first observation (always replaced by it) */
+const NO_MAP = Object.freeze(dict<never>());
+
+/** A process's map of one kind: region name -> that region's array (prototype-free: region names
+ *  come from the case). */
+function regionMap<K extends 0 | 1 | 2 | 3>(names: readonly string[], views: readonly RegionView[], kind: K): Maps[K] {
+  const out = dict<Out[K]>();
+  for (let k = 0; k < names.length; k++) out[names[k]] = views[k].out[kind];
+  return out as Maps[K];
 }
 
-/** A process's map of one kind (region name -> the views' arrays of that kind): `last` (the map of
- *  `was`, a part with the same region names) while every region's array is the same, else a new
- *  one (prototype-free: region names come from the case). */
-function regionMap<K extends 'strs' | 'cls' | 'content' | 'contentWhy'>(names: readonly string[], list: readonly RegionView[], key: K, was: ProcView | undefined, last: Record<string, RegionView[K]> | undefined): Record<string, RegionView[K]> {
-  if (was !== undefined && last !== undefined) {
-    let k = 0;
-    while (k < list.length && list[k][key] === was.list[k][key]) k++;
-    if (k === list.length) return last;
-  }
-  const out = dict<RegionView[K]>();
-  for (let k = 0; k < names.length; k++) out[names[k]] = list[k][key];
+/** The step's map of one kind: process id -> that process's map (prototype-free, as every map of
+ *  a step). */
+function procMap<K extends 0 | 1 | 2 | 3>(list: readonly ProcView[], kind: K): Record<string, Maps[K]> {
+  const out = dict<Maps[K]>();
+  for (let k = 0; k < list.length; k++) out[list[k].id] = list[k].maps[kind];
   return out;
 }
 
-/** pagemap read of pages [lo, hi) of region r into the scratch buffers (slot k: page r.start + k). */
-function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, s: Scratch): void {
-  const { codes, vals, whyRefs, deps } = s;
+/** pagemap read of pages [lo, hi) of region r, written slot by slot (slot k: page r.start + k) */
+function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, wr: Writer): void {
   const vmas = p.vmas; // sorted by start
   let vi = 0;
   while (vi < vmas.length && vmas[vi].end <= lo) vi++;
@@ -274,13 +355,12 @@ function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, s: Sc
     else if (htlb.isHugetlbVma(v)) code = hugetlbCode(w, p, v, i);
     else if (huge) code = hugeCode(w, v, huge, sub);
     else code = pteCode(w, v, e);
-    codes[k] = code;
-    // the page this process maps here, whatever the VMA says (content.ts mappedPage)
+    // the page this process maps here, whatever the VMA says (content.ts mappedPage), and what
+    // it reads (the huge zero page: zeroes; no page: nothing)
     const pg = huge ? sub : e?.t === 'present' ? e.page : undefined;
-    deps[k] = pg;
-    if (huge && !huge.pages) { vals[k] = 0; whyRefs[k] = undefined; }
-    else if (pg) { vals[k] = contentOf(pg); whyRefs[k] = pg.valWhy; }
-    else { vals[k] = -1; whyRefs[k] = null; }
+    if (huge && !huge.pages) wr.put(k, code, pg, 0, FRESH_WHY);
+    else if (pg) wr.put(k, code, pg, contentOf(pg), pg.valWhy ?? FRESH_WHY);
+    else wr.put(k, code, pg, null, null);
   }
 }
 
@@ -326,23 +406,39 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
   }
 }
 
-/** Whether anything pages [lo, hi) of chunk c read was stamped after `at`: the chunk's entries,
- *  its block's PMD (a chunk lies in one block: PTE_CHUNK divides the PMD's pages), the head page
- *  of a huge PMD (whose mapcount the exclusive bit reads with knob pmdExclusiveFromHead), or a
- *  page a slot read (the view's deps). */
-function chunkChanged(p: Proc, c: number, lo: number, hi: number, v: RegionView, at: number): boolean {
-  const t = p.ptes.peekChunk(c);
-  if (t !== undefined && t.ver > at) return true;
-  const b = blockOf(lo);
-  if (p.pmds.stampOf(b) > at) return true;
-  const pmd = p.pmds.peek(b);
-  if (pmd?.t === 'huge' && pmd.pages && pmd.pages[0].ver > at) return true;
-  const deps = v.deps;
-  for (let k = lo - v.start, kEnd = hi - v.start; k < kEnd; k++) {
-    const d = deps[k];
-    if (d !== undefined && d.ver > at) return true;
+/** Walk again what region r's view `v` read and the machine stamped since `v.at`: a chunk whose
+ *  entries were stamped, or whose block's PMD was (a chunk lies in one block: PTE_CHUNK divides
+ *  the PMD's pages) or the head page of its huge PMD (whose mapcount the exclusive bit reads with
+ *  knob pmdExclusiveFromHead), whole; elsewhere only the slots whose page (the view's deps) was
+ *  stamped: what such a slot read besides its page is its entry, PMD and VMA, none of them
+ *  changed. */
+function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer): void {
+  const at = v.at, deps = v.deps, start = v.start;
+  let block = -1, blockNew = false;
+  for (let lo = r.start, end = r.start + r.pages; lo < end;) {
+    const c = Math.floor(lo / PTE_CHUNK);
+    const hi = Math.min((c + 1) * PTE_CHUNK, end);
+    const b = blockOf(lo);
+    if (b !== block) {
+      block = b;
+      const pmd = p.pmds.peek(b);
+      blockNew = p.pmds.stampOf(b) > at || (pmd?.t === 'huge' && pmd.pages !== null && pmd.pages[0].ver > at);
+    }
+    const t = blockNew ? undefined : p.ptes.peekChunk(c);
+    if (blockNew || (t !== undefined && t.ver > at)) walkPages(w, p, r, lo, hi, wr);
+    else {
+      // runs of slots whose page changed
+      for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
+        const d = deps[k];
+        if (d === undefined || d.ver <= at) continue;
+        let kHi = k + 1;
+        while (kHi < kEnd) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; kHi++; }
+        walkPages(w, p, r, start + k, start + kHi, wr);
+        k = kHi;
+      }
+    }
+    lo = hi;
   }
-  return false;
 }
 
 /** whether a hugetlb VMA overlaps pages [start, end) (its entries are not stamped: walked whole) */
@@ -386,68 +482,9 @@ function vmasOf(vmas: readonly Vma[], r: Region, v: RegionView): void {
   if (list.length !== j) { list.length = j; nums.length = 4 * j; }
 }
 
-/** the content history of a page no write reached (content.ts contentWhy), one array for every
- *  such page: a prediction's arrays are read, never changed */
-const FRESH_WHY = contentWhy(undefined);
-
-/** A region's view after this walk (the scratch buffers' walked ranges; every other slot is
- *  `prev`'s): the previous view when nothing changed, else a new one that shares each of the
- *  previous view's arrays whose part did not change (letters, entry classes, contents, content
- *  histories) and copies the others with the walked slots rewritten, so a step costs the walk and
- *  the arrays that changed. The caller fills in where the view was walked (start, at, exact, vmas). */
-function nextView(prev: RegionView | undefined, s: Scratch, n: number, width: number): RegionView {
-  const { codes, vals, whyRefs, ranges, nr } = s;
-  const sdeps = s.deps;
-  let letters = !prev, classes = !prev, values = !prev, whys = !prev, deps = !prev;
-  if (prev) {
-    const pc = prev.codes, pv = prev.vals, pw = prev.whyRefs, pd = prev.deps;
-    for (let j = 0; j < nr; j += 2) {
-      for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
-        const c = codes[k], d = pc[k];
-        if (c !== d) { if ((c & 127) !== (d & 127)) letters = true; if (c >> 7 !== d >> 7) classes = true; }
-        const w = whyRefs[k], x = pw[k];
-        if (w !== x) { whys = true; if ((w === null) !== (x === null)) values = true; }
-        if (vals[k] !== pv[k]) values = true;
-        if (sdeps[k] !== pd[k]) deps = true;
-      }
-    }
-    if (!letters && !classes && !values && !whys && !deps) return prev;
-  }
-  const table = width === 7 ? LETTER_TABLE_7 : LETTER_TABLE;
-  let strs = prev?.strs, cls = prev?.cls, content = prev?.content, contentWhys = prev?.contentWhy;
-  // a changed array starts as a copy of the last one (one block copy) and the walked slots are
-  // rewritten; without a last view the one range is the whole region
-  if (letters) strs = prev ? prev.strs.slice() : new Array<string>(n);
-  if (classes) cls = prev ? prev.cls.slice() : new Array<EntryClass>(n);
-  if (values) content = prev ? prev.content.slice() : new Array<number | null>(n);
-  if (whys) contentWhys = prev ? prev.contentWhy.slice() : new Array<string[] | null>(n);
-  // the walk's own arrays (codes, vals, whyRefs, deps) are the observer's alone: the previous
-  // view's, of the same size, are dead once this one replaces it (only its identity is compared,
-  // observeProc), so their walked slots are overwritten rather than copied anew
-  let vc: Int32Array, vv: Float64Array, vw: (readonly string[] | undefined | null)[], vd: (Page | undefined)[];
-  if (prev) { vc = prev.codes; vv = prev.vals; vw = prev.whyRefs; vd = prev.deps; }
-  else { vc = new Int32Array(n); vv = new Float64Array(n); vw = new Array(n); vd = new Array(n); }
-  for (let j = 0; j < nr; j += 2) {
-    for (let k = ranges[j], kEnd = ranges[j + 1]; k < kEnd; k++) {
-      const c = codes[k], w = whyRefs[k];
-      if (letters) strs![k] = table[c & 127];
-      if (classes) cls![k] = CLASSES[c >> 7];
-      if (values) content![k] = w === null ? null : vals[k];
-      if (whys) contentWhys![k] = w === null ? null : w === undefined ? FRESH_WHY : contentWhy(w as string[]);
-      vc[k] = c; vv[k] = vals[k]; vw[k] = w; vd[k] = sdeps[k];
-    }
-  }
-  return {
-    width, start: 0, n, at: 0, exact: true, vmas: prev ? prev.vmas : [], vmaNums: prev ? prev.vmaNums : [],
-    any: letters || classes ? anyOf(vc, n) : prev!.any,
-    codes: vc, vals: vv, whyRefs: vw, deps: vd,
-    strs: strs!, cls: cls!, content: content!, contentWhy: contentWhys!,
-  };
-}
-
 /** The R-PM rules pages with these codes exercise, as bits: R-PM-1 D, R-PM-2 W, R-PM-3 S,
  *  R-PM-4 E, R-PM-5 F. */
-function anyOf(codes: Int32Array, n: number): number {
+function anyOf(codes: readonly number[], n: number): number {
   let any = 0;
   for (let k = 0; k < n; k++) {
     const bits = codes[k];
@@ -470,50 +507,6 @@ function seenOf(any: number): number {
  *  only with attribution): one frozen record each for every step, not new ones per step and process */
 const NO_WHY: Record<string, string[][][]> = Object.freeze(dict<string[][][]>());
 const NO_REG: Observation['reg'] = Object.freeze(dict<Record<string, (string | undefined)[]>>());
-
-type Shown = { procs: ProcView[]; obs: Observation };
-
-/** The step's maps from its processes' parts (keyed by process ids: prototype-free, as every map
- *  of a step), with the attribution when asked. Each map is the last observation's (`was`) while
- *  the same processes show the same maps of that kind: no new records for a step that changed
- *  only letters, or only one process. */
-function assemble(procs: readonly ProcView[], seen: number, attr: { whyOf: Map<ProcView, Record<string, string[][][]>>; regOf: Map<ProcView, Record<string, (string | undefined)[]>> } | undefined, was: Shown | undefined): Observation {
-  const like = was !== undefined && sameIds(was.procs, procs) ? was : undefined;
-  const pages = procMap(procs, 'pages', like);
-  const entry = procMap(procs, 'entry', like);
-  const content = procMap(procs, 'content', like);
-  const contentWhys = procMap(procs, 'contentWhy', like);
-  let why: Observation['why'];
-  let reg: Observation['reg'] = NO_REG;
-  if (attr) {
-    why = dict(); reg = dict();
-    for (const pv of procs) { why[pv.id] = attr.whyOf.get(pv)!; reg[pv.id] = attr.regOf.get(pv)!; }
-  } else if (like !== undefined && like.obs.reg === NO_REG) why = like.obs.why; // every process's NO_WHY
-  else {
-    why = dict();
-    for (const pv of procs) why[pv.id] = NO_WHY;
-  }
-  return { seen, pages, why, entry, reg, content, contentWhy: contentWhys };
-}
-
-function sameIds(a: readonly ProcView[], b: readonly ProcView[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let k = 0; k < a.length; k++) if (a[k].id !== b[k].id) return false;
-  return true;
-}
-
-/** The step's map of one kind (process id -> that process's map): the last observation's while
- *  every process shows the same one (`was`: the last observation, over the same process ids). */
-function procMap<K extends 'pages' | 'entry' | 'content' | 'contentWhy'>(procs: readonly ProcView[], key: K, was: Shown | undefined): Record<string, ProcView[K]> {
-  if (was !== undefined) {
-    let k = 0;
-    while (k < procs.length && procs[k][key] === was.procs[k][key]) k++;
-    if (k === procs.length) return was.obs[key] as Record<string, ProcView[K]>;
-  }
-  const out = dict<ProcView[K]>();
-  for (const pv of procs) out[pv.id] = pv[key];
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // attribution: the rules behind every bit (on a divergence only)
