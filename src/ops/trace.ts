@@ -196,6 +196,20 @@ export class TraceError extends Error {
   }
 }
 
+/** traceProblems' problems with step `i`'s page or scan strings: keys that are not process numbers,
+ *  and per region the first string `re` rejects. A module function, not a closure made per step:
+ *  under tsx (development runs, the pool threads of a source checkout) every closure made is also
+ *  named (esbuild's __name), which cost about half of traceProblems; compiled (dist/) it is even. */
+function stringProblems(problems: string[], i: number, field: 'pages' | 'scan', map: PageMap | undefined, re: RegExp): void {
+  for (const [proc, regions] of Object.entries(map ?? {})) {
+    if (!PROC_KEY_RE.test(proc)) { problems.push(`steps[${i}].${field}.${clip(proc, 40)}: not a process number`); continue; }
+    for (const [region, strs] of Object.entries(regions)) {
+      const bad = Array.isArray(strs) ? firstBad(strs, re) : 0;
+      if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD(G) page' : 'PAGEMAP_SCAN'} string`);
+    }
+  }
+}
+
 /** What makes a (schema-valid) trace unusable for case `c`: a step for an op the case lacks, steps
  *  out of order or repeated, fewer steps than ops without a fault, letters in the wrong slots,
  *  keys that are not process numbers. Cheap enough for every check (no model run). */
@@ -215,17 +229,8 @@ export function traceProblems(c: Case, t: Trace): string[] {
     }
     if (s.op <= prev) problems.push(`steps[${i}].op: op ${s.op} after op ${prev}: one step per op, in order`);
     prev = Math.max(prev, s.op);
-    const strings = (field: 'pages' | 'scan', re: RegExp) => {
-      for (const [proc, regions] of Object.entries(s[field] ?? {})) {
-        if (!PROC_KEY_RE.test(proc)) { problems.push(`steps[${i}].${field}.${clip(proc, 40)}: not a process number`); continue; }
-        for (const [region, strs] of Object.entries(regions)) {
-          const bad = Array.isArray(strs) ? firstBad(strs, re) : 0;
-          if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD(G) page' : 'PAGEMAP_SCAN'} string`);
-        }
-      }
-    };
-    strings('pages', PAGE_STRING_RE);
-    strings('scan', SCAN_STRING_RE);
+    stringProblems(problems, i, 'pages', s.pages, PAGE_STRING_RE);
+    stringProblems(problems, i, 'scan', s.scan, SCAN_STRING_RE);
     if (s.scan !== undefined) {
       // PAGEMAP_SCAN results belong to a scan op, for its process and region only
       const op = c.ops[s.op];
