@@ -635,9 +635,8 @@ export class Machine implements htlb.HugetlbHost {
     if (op.prot === 'none') this.rule('R-MPROT-2'); // PROT_NONE entries stay present (pte_present)
     // mprotect_fixup leaves a VMA whose flags would not change alone: no VMA or PMD split
     if (this.vmasIn(p, start, stop).every((v) => v.prot === op.prot)) return stop < end ? 'ENOMEM' : 0;
-    const changed = (at: number) => this.vmaAt(p, at)?.prot !== op.prot;
-    if (changed(start)) { this.splitPartialAt(p, start, stop, start, 'R-MPROT-4'); this.splitAt(p, start); }
-    if (changed(stop - 1)) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
+    if (this.vmaAt(p, start)?.prot !== op.prot) { this.splitPartialAt(p, start, stop, start, 'R-MPROT-4'); this.splitAt(p, start); }
+    if (this.vmaAt(p, stop - 1)?.prot !== op.prot) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
     const modified: Vma[] = [];
     for (const v of this.vmasIn(p, start, stop)) {
       if (v.prot === op.prot) continue;
@@ -1235,6 +1234,7 @@ export class Machine implements htlb.HugetlbHost {
     }
     // every entry changes, but the observer reads only soft-dirty and wp of them (not the write
     // bit nor the history): only a chunk or block where one of those changes is stamped for it
+    const keepsWrite = this.mut('B-5'), clearsWp = this.mut('M-10');
     for (const t of p.ptes.peekChunks()) {
       let seen = false;
       for (const e of t.e) {
@@ -1242,9 +1242,9 @@ export class Machine implements htlb.HugetlbHost {
         if (e.sd) seen = true;
         if (e.t === 'present') {
           // R-CR-2: write-protect and clear soft-dirty; wp untouched
-          if (!this.mut('B-5')) e.writable = false;
+          if (!keepsWrite) e.writable = false;
           e.sd = false;
-          if (this.mut('M-10')) { if (e.wp) seen = true; e.wp = false; }
+          if (clearsWp) { if (e.wp) seen = true; e.wp = false; }
           e.why = withRule(e.why, this.rule('R-CR-2'));
         } else {
           e.sd = false; // R-CR-3
