@@ -648,12 +648,20 @@ export class Machine implements htlb.HugetlbHost {
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       // the write bit and the history change, which the observer does not read: peek, no stamps
-      for (let i = v.start; i < v.end; i++) {
-        const e = p.ptes.peek(i);
-        if (e?.t === 'present') {
-          if (op.prot !== 'rw') e.writable = false;
-          else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
+      // (a chunk at a time: one lookup per PTE_CHUNK pages, none for a chunk never populated)
+      for (let lo = v.start; lo < v.end;) {
+        const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
+        const hi = Math.min(base + PTE_CHUNK, v.end);
+        const t = p.ptes.peekChunk(c);
+        if (t !== undefined) {
+          for (let k = lo - base; k < hi - base; k++) {
+            const e = t.e[k];
+            if (e?.t !== 'present') continue;
+            if (op.prot !== 'rw') e.writable = false;
+            else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
+          }
         }
+        lo = hi;
       }
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
         const pmd = p.pmds.peek(b);

@@ -445,6 +445,10 @@ export class PmdTable extends Map<number, Pmd> {
     return pmd;
   }
 
+  /** block has a PMD (never stored undefined): through peek's remembered lookup, as the fault
+   *  paths ask it page after page (thpEligible, ensureTable) */
+  override has(block: number): boolean { return this.peek(block) !== undefined; }
+
   /** every block and PMD, without stamping: for a walk that stamps what it changes (touch) */
   peekEntries(): MapIterator<[number, Pmd]> { return super.entries(); }
 

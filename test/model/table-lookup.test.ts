@@ -12,7 +12,7 @@ function lcg(seed: number): () => number {
 }
 
 describe('PmdTable last-lookup memory', () => {
-  it('answers as a plain Map through set, delete and clear', () => {
+  it('answers as a plain Map through set, delete and clear (peek, get, has)', () => {
     const t = new PmdTable();
     const ref = new Map<number, Pmd>();
     const rnd = lcg(7);
@@ -26,6 +26,7 @@ describe('PmdTable last-lookup memory', () => {
       expect(t.peek(b)).toBe(ref.get(b));
       expect(t.peek(b)).toBe(ref.get(b));
       expect(t.get(b)).toBe(ref.get(b));
+      expect(t.has(b)).toBe(ref.has(b));
     }
   });
 });
