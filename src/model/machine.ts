@@ -912,7 +912,7 @@ export class Machine implements htlb.HugetlbHost {
     this.ensureTable(p, b);
     const pg = this.shmPage(v, page);
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
-    const fwhy = isShared(v) ? [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1), ...why] : why;
+    const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
@@ -940,6 +940,22 @@ export class Machine implements htlb.HugetlbHost {
       }
     }
   }
+
+  /** The history a read fault on a shared mapping starts from: the VMA's last soft-dirty and
+   *  registration rules, then the entry's own (a marker's). Without a marker, one array per pair
+   *  of VMA histories for all the pages of a fault loop, so that withRule's memo extends it once
+   *  and the pages share the result (histories are never changed once built: state.ts withRule). */
+  private sharedFaultWhy(v: Vma, why: Why): Why {
+    if (why.length) return [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1), ...why];
+    if (v.sdWhy !== this.faultWhySd || v.regWhy !== this.faultWhyReg) {
+      this.faultWhySd = v.sdWhy; this.faultWhyReg = v.regWhy;
+      this.faultWhy = [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1)];
+    }
+    return this.faultWhy;
+  }
+  private faultWhySd: Why | undefined;
+  private faultWhyReg: Why | undefined;
+  private faultWhy: Why = [];
 
   private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
     if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }

@@ -222,7 +222,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   for (let i = start; i < end; i++) {
     // the last page's VMA while it still covers page i (VMAs never overlap): a lookup per VMA
     if (v === undefined || i < v.start || i >= v.end) v = m.vmaAt(p, i);
-    if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
+    if (!v) { input.push({ vma: null, entry: GAP_ENTRY }); continue; }
     let sv = scanVmas.get(v);
     if (!sv) {
       const id = scanVmas.size + 1;
@@ -348,6 +348,12 @@ function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v
   return { pages, rc: res.rc !== flipped.rc };
 }
 
+/** the entries without fields of their own, one object each for every scan (the scan never
+ *  changes an entry) */
+const GAP_ENTRY: ScanEntry = { kind: 'gap' };
+const HOLE_ENTRY: ScanEntry = { kind: 'hole' };
+const NONE_ENTRY: ScanEntry = { kind: 'none' };
+
 /** page i's entry under v, the VMA covering it (the one vmaAt finds) */
 function scanEntry(p: Proc, i: number, v: Vma): ScanEntry {
   if (htlb.isHugetlbVma(v)) {
@@ -356,10 +362,10 @@ function scanEntry(p: Proc, i: number, v: Vma): ScanEntry {
     return { kind: 'hugetlb', state: e ? 'marker' : htlb.isHole(p, i) ? 'hole' : 'none', wp: !!e, file: false, sd: false };
   }
   const pmd = p.pmds.peek(blockOf(i));
-  if (!pmd) return { kind: 'hole' };
+  if (!pmd) return HOLE_ENTRY;
   if (pmd.t === 'huge') return { kind: 'huge', wp: pmd.wp, sd: pmd.sd, file: !!pmd.pages && !pmd.pages[0].anon, hugeZero: !pmd.pages };
   const e = p.ptes.peek(i);
-  if (!e) return { kind: 'none' };
+  if (!e) return NONE_ENTRY;
   if (e.t === 'present') return { kind: 'present', wp: e.wp, sd: e.sd, file: !e.page.anon, zero: e.page.zero };
   if (e.t === 'swap') return { kind: 'swap', wp: e.wp, sd: e.sd };
   if (e.t === 'guard') return { kind: 'guard', wp: e.wp, sd: e.sd };
