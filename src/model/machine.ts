@@ -635,9 +635,8 @@ export class Machine implements htlb.HugetlbHost {
     if (op.prot === 'none') this.rule('R-MPROT-2'); // PROT_NONE entries stay present (pte_present)
     // mprotect_fixup leaves a VMA whose flags would not change alone: no VMA or PMD split
     if (this.vmasIn(p, start, stop).every((v) => v.prot === op.prot)) return stop < end ? 'ENOMEM' : 0;
-    const changed = (at: number) => this.vmaAt(p, at)?.prot !== op.prot;
-    if (changed(start)) { this.splitPartialAt(p, start, stop, start, 'R-MPROT-4'); this.splitAt(p, start); }
-    if (changed(stop - 1)) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
+    if (this.vmaAt(p, start)?.prot !== op.prot) { this.splitPartialAt(p, start, stop, start, 'R-MPROT-4'); this.splitAt(p, start); }
+    if (this.vmaAt(p, stop - 1)?.prot !== op.prot) { this.splitPartialAt(p, start, stop, stop - 1, 'R-MPROT-4'); this.splitAt(p, stop); }
     const modified: Vma[] = [];
     for (const v of this.vmasIn(p, start, stop)) {
       if (v.prot === op.prot) continue;
@@ -649,12 +648,20 @@ export class Machine implements htlb.HugetlbHost {
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       // the write bit and the history change, which the observer does not read: peek, no stamps
-      for (let i = v.start; i < v.end; i++) {
-        const e = p.ptes.peek(i);
-        if (e?.t === 'present') {
-          if (op.prot !== 'rw') e.writable = false;
-          else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
+      // (a chunk at a time: one lookup per PTE_CHUNK pages, none for a chunk never populated)
+      for (let lo = v.start; lo < v.end;) {
+        const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
+        const hi = Math.min(base + PTE_CHUNK, v.end);
+        const t = p.ptes.peekChunk(c);
+        if (t !== undefined) {
+          for (let k = lo - base; k < hi - base; k++) {
+            const e = t.e[k];
+            if (e?.t !== 'present') continue;
+            if (op.prot !== 'rw') e.writable = false;
+            else if (upgrade && !e.writable) { e.writable = this.canMakeWritable(v, e); e.why = withRule(e.why, this.rule('R-MPROT-3')); }
+          }
         }
+        lo = hi;
       }
       for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
         const pmd = p.pmds.peek(b);
@@ -905,7 +912,7 @@ export class Machine implements htlb.HugetlbHost {
     this.ensureTable(p, b);
     const pg = this.shmPage(v, page);
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
-    const fwhy = isShared(v) ? [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1), ...why] : why;
+    const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
     if (!v.uffd) {
@@ -933,6 +940,22 @@ export class Machine implements htlb.HugetlbHost {
       }
     }
   }
+
+  /** The history a read fault on a shared mapping starts from: the VMA's last soft-dirty and
+   *  registration rules, then the entry's own (a marker's). Without a marker, one array per pair
+   *  of VMA histories for all the pages of a fault loop, so that withRule's memo extends it once
+   *  and the pages share the result (histories are never changed once built: state.ts withRule). */
+  private sharedFaultWhy(v: Vma, why: Why): Why {
+    if (why.length) return [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1), ...why];
+    if (v.sdWhy !== this.faultWhySd || v.regWhy !== this.faultWhyReg) {
+      this.faultWhySd = v.sdWhy; this.faultWhyReg = v.regWhy;
+      this.faultWhy = [...v.sdWhy.slice(-2), ...v.regWhy.slice(-1)];
+    }
+    return this.faultWhy;
+  }
+  private faultWhySd: Why | undefined;
+  private faultWhyReg: Why | undefined;
+  private faultWhy: Why = [];
 
   private wpFault(p: Proc, v: Vma, page: number): 'sync' | 'async' {
     if (v.uffd?.features.has('wp_async')) { this.rule('R-ASYNC-1'); return 'async'; }
@@ -1235,6 +1258,7 @@ export class Machine implements htlb.HugetlbHost {
     }
     // every entry changes, but the observer reads only soft-dirty and wp of them (not the write
     // bit nor the history): only a chunk or block where one of those changes is stamped for it
+    const keepsWrite = this.mut('B-5'), clearsWp = this.mut('M-10');
     for (const t of p.ptes.peekChunks()) {
       let seen = false;
       for (const e of t.e) {
@@ -1242,9 +1266,9 @@ export class Machine implements htlb.HugetlbHost {
         if (e.sd) seen = true;
         if (e.t === 'present') {
           // R-CR-2: write-protect and clear soft-dirty; wp untouched
-          if (!this.mut('B-5')) e.writable = false;
+          if (!keepsWrite) e.writable = false;
           e.sd = false;
-          if (this.mut('M-10')) { if (e.wp) seen = true; e.wp = false; }
+          if (clearsWp) { if (e.wp) seen = true; e.wp = false; }
           e.why = withRule(e.why, this.rule('R-CR-2'));
         } else {
           e.sd = false; // R-CR-3

@@ -12,7 +12,7 @@ import { getProfile } from './profile.ts';
 import { blockOf, blockStart, HPAGE_PAGES, inGeometry, isAnonVma, newProc, resetClock, type Proc, type Vma } from './state.ts';
 import { Observer, regDecision, SEEN_RULES, uniq } from './observe.ts';
 import * as htlb from './hugetlb.ts';
-import { defaultSplitEntry, pagemapScan, scanLetterIndex, type ScanEntry, type ScanInput, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
+import { defaultSplitEntry, pagemapScan, scanLetterIndex, type HugeEntry, type ScanEntry, type ScanInput, type ScanKnobs, type ScanPage, type ScanResult, type ScanVma } from './scan.ts';
 
 /** What the model takes from an observed trace step: the kernel's outcome, whether the target
  *  skipped the op. */
@@ -30,15 +30,17 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
   const m = new Machine(c, opts.knobs ? { ...profile.knobs, ...opts.knobs } : profile.knobs, opts.mutant);
   // the case's static plan decides region sizes whatever a syscall returns (targets keep their
   // region tables by it); stepped alongside to size regions after an in-place mremap, so only a
-  // case with one needs it (nothing else reads the plan)
-  let plan: CasePlan | undefined = c.ops.some(inPlaceMremap) ? new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry }) : undefined;
+  // case with one needs it, and only up to its last one (nothing else reads the plan)
+  let lastInPlace = -1;
+  for (let k = c.ops.length - 1; k >= 0; k--) if (inPlaceMremap(c.ops[k])) { lastInPlace = k; break; }
+  let plan: CasePlan | undefined = lastInPlace >= 0 ? new CasePlan({ uffd: c.uffd !== undefined, limits: NO_LIMITS, geometry: opts.geometry }) : undefined;
   const steps: PredictedStep[] = [];
   const inferredAt: number[] = [];
   const leftWholeAt: number[] = [];
   const observer = new Observer(!!opts.observeEveryPage);
   const width = pageLetters(c);
   c.ops.forEach((op, i) => {
-    if (plan && plan.step(op, i).length) plan = undefined;
+    if (plan && (i > lastInPlace || plan.step(op, i).length)) plan = undefined;
     const obs = observed?.[i];
     let rc: 0 | string = 0;
     let scan: PageMap | undefined;
@@ -80,7 +82,7 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       }
     }
     const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
-    for (const [bit, r] of SEEN_RULES) if (o.seen & bit) m.rules.add(r);
+    if (o.seen) for (let k = 0; k < SEEN_RULES.length; k++) if (o.seen & SEEN_RULES[k][0]) m.rules.add(SEEN_RULES[k][1]);
     // built field by field in the order a reader sees them (no object spreads: one per step)
     const step = { op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy } as PredictedStep;
     if (walkEnd !== undefined) step.walkEnd = walkEnd;
@@ -220,7 +222,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   for (let i = start; i < end; i++) {
     // the last page's VMA while it still covers page i (VMAs never overlap): a lookup per VMA
     if (v === undefined || i < v.start || i >= v.end) v = m.vmaAt(p, i);
-    if (!v) { input.push({ vma: null, entry: { kind: 'gap' } }); continue; }
+    if (!v) { input.push({ vma: null, entry: GAP_ENTRY }); continue; }
     let sv = scanVmas.get(v);
     if (!sv) {
       const id = scanVmas.size + 1;
@@ -250,16 +252,13 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
       memSoftDirty: m.k.memSoftDirty !== false,
     },
     // the redo after a partial-THP split must see the machine's own split rule (R-SPLIT-1/2/3)
-    splitEntry: (huge, vma, knobs) => {
-      const e = defaultSplitEntry(huge, vma, knobs);
-      return mutant === 'B-30' && e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
-    },
+    splitEntry: mutant === 'B-30' ? splitEntryB30 : defaultSplitEntry,
   };
   const res = pagemapScan(scanInput, attribution);
   const offset = start - p.regions.get(op.region)!.start;
   const wpAllowed = attribution ? { ...wpAllowedDecides(scanInput, res, offset, op.region)!, reg: registrationDecides(scanInput, res, offset, unreg, !!p.ctx?.features.has('wp_async')), why: { offset, pages: res.why! } } : undefined;
   // the scan module's fine ids (coverage) and their parent rule (attribution, mutants' rule names)
-  for (const r of res.rules) { m.rules.add(r); m.rules.add(r.split('.')[0]); }
+  for (const r of res.rules) { m.rules.add(r); const dot = r.indexOf('.'); if (dot >= 0) m.rules.add(r.slice(0, dot)); }
   // entries the exclusive-WP fast path armed say so (R-PMS-4), others the path that armed them
   const fast = res.rules.includes('R-PMS-4');
   for (const a of res.actions) {
@@ -287,7 +286,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   }
   if (res.rc === 'SIGKILL') { p.alive = false; return { rc: res.rc, wpAllowed }; }
   if (res.rc !== 0) return { rc: res.rc, wpAllowed };
-  const r = [...p.regions].find(([n]) => n === op.region)![1];
+  const r = p.regions.get(op.region)!;
   const walkEnd = start - r.start + res.walkEnd;
   if (!res.vec) return { rc: 0, walkEnd, wpAllowed };
   const cats: string[] = [];
@@ -296,6 +295,13 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   scan[String(p.id)] = dict();
   scan[String(p.id)][op.region] = cats;
   return { rc: 0, scan, walkEnd, wpAllowed };
+}
+
+/** mutant B-30's split rule for the scan's redo after a partial-THP split: a subpage keeps the
+ *  PMD's soft-dirty bit, not the dirty bit's (a module function: runScan makes no closure per scan) */
+function splitEntryB30(huge: HugeEntry, vma: ScanVma, knobs: ScanKnobs): ScanEntry {
+  const e = defaultSplitEntry(huge, vma, knobs);
+  return e.kind === 'present' && !e.zero ? { ...e, sd: huge.sd } : e;
 }
 
 /** What the WP-allowed decision of the scanned VMAs decides (PredictedStep.wpAllowed): the scan run
@@ -342,6 +348,12 @@ function flipDecides(input: ScanInput, res: ScanResult, offset: number, flip: (v
   return { pages, rc: res.rc !== flipped.rc };
 }
 
+/** the entries without fields of their own, one object each for every scan (the scan never
+ *  changes an entry) */
+const GAP_ENTRY: ScanEntry = { kind: 'gap' };
+const HOLE_ENTRY: ScanEntry = { kind: 'hole' };
+const NONE_ENTRY: ScanEntry = { kind: 'none' };
+
 /** page i's entry under v, the VMA covering it (the one vmaAt finds) */
 function scanEntry(p: Proc, i: number, v: Vma): ScanEntry {
   if (htlb.isHugetlbVma(v)) {
@@ -350,10 +362,10 @@ function scanEntry(p: Proc, i: number, v: Vma): ScanEntry {
     return { kind: 'hugetlb', state: e ? 'marker' : htlb.isHole(p, i) ? 'hole' : 'none', wp: !!e, file: false, sd: false };
   }
   const pmd = p.pmds.peek(blockOf(i));
-  if (!pmd) return { kind: 'hole' };
+  if (!pmd) return HOLE_ENTRY;
   if (pmd.t === 'huge') return { kind: 'huge', wp: pmd.wp, sd: pmd.sd, file: !!pmd.pages && !pmd.pages[0].anon, hugeZero: !pmd.pages };
   const e = p.ptes.peek(i);
-  if (!e) return { kind: 'none' };
+  if (!e) return NONE_ENTRY;
   if (e.t === 'present') return { kind: 'present', wp: e.wp, sd: e.sd, file: !e.page.anon, zero: e.page.zero };
   if (e.t === 'swap') return { kind: 'swap', wp: e.wp, sd: e.sd };
   if (e.t === 'guard') return { kind: 'guard', wp: e.wp, sd: e.sd };

@@ -320,329 +320,368 @@ class Oops {}
 
 /** PAGEMAP_SCAN of the given range (x86-semantics.md §3; fs/proc/task_mmu.c `do_pagemap_scan`). */
 export function pagemapScan(input: ScanInput, explain = false): ScanResult {
-  const { pages, query, knobs, firstPage } = input;
-  const PMD_PAGES = input.pmdPages ?? 512;
-  const splitEntry = input.splitEntry ?? defaultSplitEntry;
-  const n = pages.length;
-  const rules = new Set<string>();
-  const vec = query.vec !== false;
-  // without an output vector nothing counts against max_pages (pagemap_scan_output returns at once)
-  const maxPages = vec && query.maxPages && query.maxPages > 0 ? query.maxPages : Infinity;
-  const mask = query.mask ?? (query.wpMatching ? PAGE_IS_WRITTEN : 0);
-  const inv = query.inverted ?? 0;
-  const anyof = query.anyof ?? 0;
-  const guardOn = knobs.guard !== false;
-  // no return_mask: every category this kernel knows (GUARD from 6.15)
-  const allCats = guardOn ? PAGE_CATS_ALL : PAGE_CATS_ALL & ~PAGE_IS_GUARD;
-  const ret = query.ret ?? allCats;
-  const checkWpasync = query.checkWpasync ?? query.wpMatching;
-  if (mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || inv || anyof || ret !== allCats) rules.add('R-PMS-3.masks');
-  if (!vec) rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
-  const sdBuilt = knobs.memSoftDirty !== false;
-  // without CONFIG_MEM_SOFT_DIRTY no entry or VMA is ever SOFT_DIRTY, also for the category masks
-  // (a host setting: the check takes it from the trace's soft_dirty capability)
-  const SD = sdBuilt ? PAGE_IS_SOFT_DIRTY : 0;
+  return new ScanWalk(input, explain).run();
+}
 
-  const cats: (number | null)[] = new Array<number | null>(n).fill(null);
-  const actions: ScanAction[] = [];
-  let found = 0;
-  let walkEnd = n;
+/** One PAGEMAP_SCAN walk: the query and the output so far as fields, the kernel's helpers as
+ *  methods (not closures made for every scan: tsx wraps each named closure in a __name call,
+ *  and the model scans after nearly every scan op of a case). */
+class ScanWalk {
+  readonly pages: readonly ScanPage[];
+  readonly query: ScanQuery;
+  readonly knobs: ScanKnobs;
+  readonly firstPage: number;
+  readonly PMD_PAGES: number;
+  readonly splitEntry: NonNullable<ScanInput['splitEntry']>;
+  readonly n: number;
+  readonly rules = new Set<string>();
+  readonly vec: boolean;
+  /** without an output vector nothing counts against max_pages (pagemap_scan_output returns at once) */
+  readonly maxPages: number;
+  readonly mask: number;
+  readonly inv: number;
+  readonly anyof: number;
+  readonly guardOn: boolean;
+  readonly allCats: number;
+  /** no return_mask: every category this kernel knows (GUARD from 6.15) */
+  readonly ret: number;
+  readonly checkWpasync: boolean | undefined;
+  /** without CONFIG_MEM_SOFT_DIRTY no entry or VMA is ever SOFT_DIRTY, also for the category
+   *  masks (a host setting: the check takes it from the trace's soft_dirty capability) */
+  readonly sdBuilt: boolean;
+  readonly SD: number;
+  readonly cats: (number | null)[];
+  readonly actions: ScanAction[] = [];
+  found = 0;
+  walkEnd: number;
+  /** provenance (explain only): a page the walk never reached was cut off by max_pages (R-PMS-7) */
+  readonly why: ScanPageWhy[] | undefined;
+  /** the last output() truncated the range (max_pages): the walk ends after the caller's handling */
+  stopped = false;
 
-  const blockOf = (i: number) => Math.floor((firstPage + i) / PMD_PAGES);
-  // provenance (explain only): a page the walk never reached was cut off by max_pages (R-PMS-7)
-  const why: ScanPageWhy[] | undefined = explain
-    ? Array.from({ length: n }, () => (query.wpMatching ? { cats: EMPTY_WHY, report: 'R-PMS-7', arm: 'R-PMS-7' } : { cats: EMPTY_WHY, report: 'R-PMS-7' }))
-    : undefined;
-  const finish = (rc: ScanResult['rc']): ScanResult => {
+  constructor(input: ScanInput, explain: boolean) {
+    const query = input.query, knobs = input.knobs;
+    this.pages = input.pages; this.query = query; this.knobs = knobs; this.firstPage = input.firstPage;
+    this.PMD_PAGES = input.pmdPages ?? 512;
+    this.splitEntry = input.splitEntry ?? defaultSplitEntry;
+    const n = this.n = input.pages.length;
+    const vec = this.vec = query.vec !== false;
+    this.maxPages = vec && query.maxPages && query.maxPages > 0 ? query.maxPages : Infinity;
+    this.mask = query.mask ?? (query.wpMatching ? PAGE_IS_WRITTEN : 0);
+    this.inv = query.inverted ?? 0;
+    this.anyof = query.anyof ?? 0;
+    this.guardOn = knobs.guard !== false;
+    this.allCats = this.guardOn ? PAGE_CATS_ALL : PAGE_CATS_ALL & ~PAGE_IS_GUARD;
+    this.ret = query.ret ?? this.allCats;
+    this.checkWpasync = query.checkWpasync ?? query.wpMatching;
+    if (this.mask !== (query.wpMatching ? PAGE_IS_WRITTEN : 0) || this.inv || this.anyof || this.ret !== this.allCats) this.rules.add('R-PMS-3.masks');
+    if (!vec) this.rules.add('R-PMS-10'); // walk_end: the range's end, whatever max_pages says
+    this.sdBuilt = knobs.memSoftDirty !== false;
+    this.SD = this.sdBuilt ? PAGE_IS_SOFT_DIRTY : 0;
+    this.cats = new Array<number | null>(n).fill(null);
+    this.walkEnd = n;
+    this.why = explain
+      ? Array.from({ length: n }, () => (query.wpMatching ? { cats: EMPTY_WHY, report: 'R-PMS-7', arm: 'R-PMS-7' } : { cats: EMPTY_WHY, report: 'R-PMS-7' }))
+      : undefined;
+  }
+
+  blockOf(i: number): number { return Math.floor((this.firstPage + i) / this.PMD_PAGES); }
+
+  finish(rc: ScanResult['rc']): ScanResult {
     // an ioctl that fails reports nothing: its failing rule decided every page
     // (the letter that decided a page already armed is kept as armedBy: its arming stays)
-    if (why && rc !== 0) { const r = rc === 'EPERM' ? 'R-PMS-1.eperm' : rc === 'EINVAL' ? 'R-PMS-11' : 'R-PMS-5.split'; for (const w of why) { w.report = r; if (w.by) w.armedBy = w.by; delete w.by; } }
+    if (this.why && rc !== 0) { const r = rc === 'EPERM' ? 'R-PMS-1.eperm' : rc === 'EINVAL' ? 'R-PMS-11' : 'R-PMS-5.split'; for (const w of this.why) { w.report = r; if (w.by) w.armedBy = w.by; delete w.by; } }
     return {
       rc,
-      cats: cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
-      actions,
-      rules: [...rules].sort(),
-      walkEnd: rc === 0 ? walkEnd : n,
-      vec,
-      ...(why ? { why } : {}),
+      cats: this.cats.map((c) => (rc !== 0 || c === null ? NOT_REPORTED : categoryString(this.sdBuilt ? c : c & ~PAGE_IS_SOFT_DIRTY))),
+      actions: this.actions,
+      rules: [...this.rules].sort(),
+      walkEnd: rc === 0 ? this.walkEnd : this.n,
+      vec: this.vec,
+      ...(this.why ? { why: this.why } : {}),
     };
-  };
-  // R-PMS-11: a category bit this kernel does not know (GUARD before 6.15) is refused before any walk
-  if (!guardOn && (mask | inv | anyof | ret) & PAGE_IS_GUARD) { rules.add('R-PMS-11'); return finish('EINVAL'); }
+  }
 
   // task_mmu.c pagemap_scan_is_interesting_page (R-PMS-3.masks)
-  const interesting = (c: number) => {
-    const x = c ^ inv;
-    return (x & mask) === mask && (!anyof || (x & anyof) !== 0);
-  };
+  interesting(c: number) {
+    const x = c ^ this.inv;
+    return (x & this.mask) === this.mask && (!this.anyof || (x & this.anyof) !== 0);
+  }
+
   // the entry is write-protected, as the fast paths test it (pte_uffd_wp / pte_swp_uffd_wp_any)
-  const isWp = (e: ScanEntry) => e.kind === 'marker' ||
-    ((e.kind === 'present' || e.kind === 'guard' || (e.kind === 'swap' && !query.fastPathSwapConfusion)) && e.wp);
+  isWp(e: ScanEntry): boolean {
+    return e.kind === 'marker' ||
+      ((e.kind === 'present' || e.kind === 'guard' || (e.kind === 'swap' && !this.query.fastPathSwapConfusion)) && e.wp);
+  }
 
   // task_mmu.c pagemap_scan_output: report [s, e) truncated to max_pages; returns the reported end.
   // Truncation (or nothing left to report) ends the walk after the caller's own handling (R-PMS-7).
-  const output = (c: number, s: number, e: number): { end: number; stop: boolean } => {
-    if (!vec) return { end: e, stop: false };
+  output(c: number, s: number, e: number): number {
+    this.stopped = false;
+    if (!this.vec) return e;
     let end = e;
     let stop = false;
-    if (found + (e - s) > maxPages) {
-      end = s + (maxPages - found);
+    if (this.found + (e - s) > this.maxPages) {
+      end = s + (this.maxPages - this.found);
       stop = true;
-      walkEnd = end;
-      rules.add('R-PMS-7');
-      rules.add('R-PMS-10');
+      this.walkEnd = end;
+      this.rules.add('R-PMS-7');
+      this.rules.add('R-PMS-10');
     }
-    for (let i = s; i < end; i++) cats[i] = c & ret;
-    found += end - s;
-    return { end, stop };
-  };
+    for (let i = s; i < end; i++) this.cats[i] = c & this.ret;
+    this.found += end - s;
+    this.stopped = stop;
+    return end;
+  }
 
-  const withheld = (vma: ScanVma, c: number) => knobs.scanWrittenUffdOnly && !vma.uffdWp && (c & PAGE_IS_WRITTEN) !== 0;
-  const writtenGate = (vma: ScanVma, c: number) => {
-    if (withheld(vma, c)) {
-      rules.add('R-PMS-2.uffdonly');
+  withheld(vma: ScanVma, c: number): boolean { return this.knobs.scanWrittenUffdOnly && !vma.uffdWp && (c & PAGE_IS_WRITTEN) !== 0; }
+  writtenGate(vma: ScanVma, c: number) {
+    if (this.withheld(vma, c)) {
+      this.rules.add('R-PMS-2.uffdonly');
       return c & ~PAGE_IS_WRITTEN;
     }
     return c;
-  };
+  }
 
   // task_mmu.c pagemap_page_category (R-PMS-2.*)
-  const pteCategory = (vma: ScanVma, e: ScanEntry): number => {
+  pteCategory(vma: ScanVma, e: ScanEntry): number {
     const rule = PTE_CATEGORY_RULE[e.kind];
-    if (rule) rules.add(rule);
-    return pteCategoryOf(e);
-  };
+    if (rule) this.rules.add(rule);
+    return this.pteCategoryOf(e);
+  }
   // the same without recording the rule (the provenance's what-if of the exclusive-WP fast path)
-  const pteCategoryOf = (e: ScanEntry): number => {
+  pteCategoryOf(e: ScanEntry): number {
     switch (e.kind) {
       case 'none':
-        return knobs.scanNoneWritten ? PAGE_IS_WRITTEN : 0;
+        return this.knobs.scanNoneWritten ? PAGE_IS_WRITTEN : 0;
       case 'present': {
         let c = PAGE_IS_PRESENT;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
         if (e.file && !e.zero) c |= PAGE_IS_FILE; // vm_normal_page() is NULL for the zero page
         if (e.zero) c |= PAGE_IS_PFNZERO;
-        if (e.sd) c |= SD;
+        if (e.sd) c |= this.SD;
         return c;
       }
       case 'swap': {
         let c = PAGE_IS_SWAPPED;
         if (!e.wp) c |= PAGE_IS_WRITTEN;
-        if (e.sd) c |= SD; // a swap entry carries no pfn: never FILE
+        if (e.sd) c |= this.SD; // a swap entry carries no pfn: never FILE
         return c;
       }
       case 'marker':
-        return PAGE_IS_SWAPPED | (e.sd ? SD : 0);
+        return PAGE_IS_SWAPPED | (e.sd ? this.SD : 0);
       case 'guard':
-        if (!guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
-        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? SD : 0);
+        if (!this.guardOn) throw new Error('pagemapScan: a guard marker on a kernel without guard regions (knobs.guard false)');
+        return PAGE_IS_SWAPPED | PAGE_IS_GUARD | (e.wp ? 0 : PAGE_IS_WRITTEN) | (e.sd ? this.SD : 0);
       default:
         throw new Error(`pagemapScan: entry kind "${e.kind}" inside a PTE table`);
     }
-  };
+  }
 
   // task_mmu.c pagemap_thp_category (R-PMS-2.thp)
-  const thpCategory = (h: HugeEntry): number => {
-    rules.add('R-PMS-2.thp');
+  thpCategory(h: HugeEntry): number {
+    this.rules.add('R-PMS-2.thp');
     let c = PAGE_IS_HUGE | PAGE_IS_PRESENT;
     if (!h.wp) c |= PAGE_IS_WRITTEN;
     if (h.file && !h.hugeZero) c |= PAGE_IS_FILE; // vm_normal_page_pmd() is NULL for the huge zero folio
-    if (h.hugeZero && knobs.pfnZeroHuge) c |= PAGE_IS_PFNZERO;
-    if (h.sd) c |= SD;
+    if (h.hugeZero && this.knobs.pfnZeroHuge) c |= PAGE_IS_PFNZERO;
+    if (h.sd) c |= this.SD;
     return c;
-  };
+  }
 
   // --- provenance (explain only; never records a rule or changes the walk) ---
   // the letter the mask test turned on for categories c (pagemap_scan_is_interesting_page): reported,
   // a category_mask bit (or the only category_anyof_mask bit present) whose loss would exclude it;
   // not reported, a category_mask bit missing (else the anyof mask)
-  const decidingBit = (c: number): number | undefined => {
-    const x = c ^ inv;
+  decidingBit(c: number): number | undefined {
+    const x = c ^ this.inv;
     let cands: number;
-    if (interesting(c)) { const any = x & anyof; cands = mask | (any && (any & (any - 1)) === 0 ? any : 0); }
-    else cands = (mask & ~x) || anyof;
+    if (this.interesting(c)) { const any = x & this.anyof; cands = this.mask | (any && (any & (any - 1)) === 0 ? any : 0); }
+    else cands = (this.mask & ~x) || this.anyof;
     return LETTER_PRIORITY.find((b) => (cands & b) !== 0);
-  };
+  }
   /** page i's categories: `raw` before the 7.3 WRITTEN gate, `entry` the rule of its entry's
-   *  categories; the mask test decided its reporting (R-PMS-3.masks, or `report`) */
-  const explainPage = (i: number, vma: ScanVma, raw: number, entry: string, report = 'R-PMS-3.masks') => {
-    const w = why![i]!;
+   *  categories; the this.mask test decided its reporting (R-PMS-3.masks, or `report`) */
+  explainPage(i: number, vma: ScanVma, raw: number, entry: string, report = 'R-PMS-3.masks') {
+    const w = this.why![i]!;
     // the WRITTEN fast path never applies the 7.3 gate
-    const gated = report !== 'R-PMS-3.fast' && withheld(vma, raw);
+    const gated = report !== 'R-PMS-3.fast' && this.withheld(vma, raw);
     w.cats = SCAN_CATEGORY_LETTERS.map((_, b) => {
       const bit = 1 << b;
-      if (bit === PAGE_IS_WPALLOWED || (bit === PAGE_IS_SOFT_DIRTY && vma.softDirty && sdBuilt)) return 'R-PMS-1.vmacat';
+      if (bit === PAGE_IS_WPALLOWED || (bit === PAGE_IS_SOFT_DIRTY && vma.softDirty && this.sdBuilt)) return 'R-PMS-1.vmacat';
       if (bit === PAGE_IS_WRITTEN && gated) return 'R-PMS-2.uffdonly';
       return entry;
     });
     const c = gated ? raw & ~PAGE_IS_WRITTEN : raw;
     w.report = report;
     // the WRITTEN fast path reports by WRITTEN alone; other paths that report, by the mask test
-    const bit = report === 'R-PMS-3.masks' ? decidingBit(c) : report === 'R-PMS-3.fast' ? PAGE_IS_WRITTEN : undefined;
+    const bit = report === 'R-PMS-3.masks' ? this.decidingBit(c) : report === 'R-PMS-3.fast' ? PAGE_IS_WRITTEN : undefined;
     if (bit) w.by = { letter: letterOf(bit), value: (c & bit) !== 0 }; else delete w.by;
     return w;
-  };
+  }
   /** the rule that kept page i from being armed: its deciding letter's, else its report rule */
-  const notArmed = (i: number) => {
-    const w = why![i]!;
+  notArmed(i: number) {
+    const w = this.why![i]!;
     w.arm = w.by ? w.cats[scanLetterIndex(w.by.letter)] : w.report;
-  };
-  /** pages [from, to) were cut off by max_pages: not reported, nor armed (R-PMS-7) */
-  const cutOff = (from: number, to: number) => {
-    for (let i = from; i < to; i++) { const w = why![i]!; w.report = 'R-PMS-7'; delete w.by; if (query.wpMatching) w.arm = 'R-PMS-7'; }
-  };
+  }
+  /** this.pages [from, to) were cut off by max_pages: not reported, nor armed (R-PMS-7) */
+  cutOff(from: number, to: number) {
+    for (let i = from; i < to; i++) { const w = this.why![i]!; w.report = 'R-PMS-7'; delete w.by; if (this.query.wpMatching) w.arm = 'R-PMS-7'; }
+  }
 
   // task_mmu.c pagemap_scan_pte_hole (R-PMS-2.hole, R-PMS-6). Holes are handled per 2 MiB block; the
   // kernel may get one call for a larger (PUD-level) hole, which reports and arms the same pages.
-  const walkHole = (vma: ScanVma, vmaCat: number, s: number, e: number) => {
-    rules.add('R-PMS-2.hole');
+  walkHole(vma: ScanVma, vmaCat: number, s: number, e: number) {
+    this.rules.add('R-PMS-2.hole');
     let c = vmaCat;
-    const raw = knobs.scanHoleWritten && vma.uffdWp ? c | PAGE_IS_WRITTEN : c;
-    if (knobs.scanHoleWritten && vma.uffdWp) c = writtenGate(vma, c | PAGE_IS_WRITTEN);
-    if (why) for (let i = s; i < e; i++) { explainPage(i, vma, raw, 'R-PMS-2.hole'); if (query.wpMatching) notArmed(i); }
-    if (!interesting(c)) return;
-    const { end, stop } = output(c, s, e);
-    if (why) { cutOff(end, e); if (query.wpMatching) for (let i = s; i < end; i++) why[i]!.arm = 'R-PMS-6'; }
-    if (end > s && query.wpMatching) {
+    const raw = this.knobs.scanHoleWritten && vma.uffdWp ? c | PAGE_IS_WRITTEN : c;
+    if (this.knobs.scanHoleWritten && vma.uffdWp) c = this.writtenGate(vma, c | PAGE_IS_WRITTEN);
+    if (this.why) for (let i = s; i < e; i++) { this.explainPage(i, vma, raw, 'R-PMS-2.hole'); if (this.query.wpMatching) this.notArmed(i); }
+    if (!this.interesting(c)) return;
+    const end = this.output(c, s, e);
+    if (this.why) { this.cutOff(end, e); if (this.query.wpMatching) for (let i = s; i < end; i++) this.why[i]!.arm = 'R-PMS-6'; }
+    if (end > s && this.query.wpMatching) {
       // uffd_wp_range -> change_protection(MM_CP_UFFD_WP): wp_allowed implies markers are used, so
       // the PTE table is allocated and a marker installed in each reported slot.
-      rules.add('R-PMS-6');
-      actions.push({ kind: 'pgtable', block: blockOf(s) });
-      for (let i = s; i < end; i++) actions.push({ kind: 'marker', page: i });
+      this.rules.add('R-PMS-6');
+      this.actions.push({ kind: 'pgtable', block: this.blockOf(s) });
+      for (let i = s; i < end; i++) this.actions.push({ kind: 'marker', page: i });
     }
-    if (stop) throw new Stop();
-  };
+    if (this.stopped) throw new Stop();
+  }
 
   // task_mmu.c pagemap_scan_pmd_entry, generic loop (R-PMS-3.generic)
-  const arm = (ent: ScanEntry, i: number) => {
-    if (ent.kind === 'none') actions.push({ kind: 'marker', page: i });
+  arm(ent: ScanEntry, i: number) {
+    if (ent.kind === 'none') this.actions.push({ kind: 'marker', page: i });
     else {
-      if (ent.kind === 'guard') { rules.add('R-PMS-9'); if (query.armSkipsGuard) return; }
-      actions.push({ kind: 'wp-pte', page: i });
+      if (ent.kind === 'guard') { this.rules.add('R-PMS-9'); if (this.query.armSkipsGuard) return; }
+      this.actions.push({ kind: 'wp-pte', page: i });
     }
-  };
-  const walkPtes = (vma: ScanVma, vmaCat: number, s: number, e: number, entryAt: (i: number) => ScanEntry) => {
-    if (query.wpMatching && !vec && !query.exclusiveWpHonoursMasks) {
+  }
+  /** pages [s, e) of a PTE table: each page's own entry, or `only` for every page (the entries a
+   *  huge PMD's split leaves) */
+  walkPtes(vma: ScanVma, vmaCat: number, s: number, e: number, only?: ScanEntry) {
+    if (this.query.wpMatching && !this.vec && !this.query.exclusiveWpHonoursMasks) {
       // R-PMS-4: exclusive-WP fast path, no category test at all
-      rules.add('R-PMS-4');
+      this.rules.add('R-PMS-4');
       for (let i = s; i < e; i++) {
-        const ent = entryAt(i);
-        if (why) {
+        const ent = only ?? this.pages[i].entry;
+        if (this.why) {
           // armed by this path whatever the masks (R-PMS-4) where the masks would not have armed the
           // page; where they would have, a guard marker is armed as the other paths arm it (R-PMS-9)
-          const raw = vmaCat | pteCategoryOf(ent);
-          const c = withheld(vma, raw) ? raw & ~PAGE_IS_WRITTEN : raw;
-          const w = explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!, 'R-PMS-4');
-          const masksArm = interesting(c) && (c & PAGE_IS_WRITTEN) !== 0;
-          w.arm = !isWp(ent) && ent.kind === 'guard' && masksArm ? 'R-PMS-9' : 'R-PMS-4';
-          if (!isWp(ent) && !masksArm) w.pastMasks = true;
+          const raw = vmaCat | this.pteCategoryOf(ent);
+          const c = this.withheld(vma, raw) ? raw & ~PAGE_IS_WRITTEN : raw;
+          const w = this.explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!, 'R-PMS-4');
+          const masksArm = this.interesting(c) && (c & PAGE_IS_WRITTEN) !== 0;
+          w.arm = !this.isWp(ent) && ent.kind === 'guard' && masksArm ? 'R-PMS-9' : 'R-PMS-4';
+          if (!this.isWp(ent) && !masksArm) w.pastMasks = true;
         }
-        if (!isWp(ent)) arm(ent, i);
+        if (!this.isWp(ent)) this.arm(ent, i);
       }
       return;
     }
-    if (!anyof && !inv && mask === PAGE_IS_WRITTEN && ret === PAGE_IS_WRITTEN) {
+    if (!this.anyof && !this.inv && this.mask === PAGE_IS_WRITTEN && this.ret === PAGE_IS_WRITTEN) {
       // R-PMS-3.fast: WRITTEN fast path, the entry's other categories never computed
-      rules.add('R-PMS-3.fast');
+      this.rules.add('R-PMS-3.fast');
       for (let i = s; i < e; i++) {
-        const ent = entryAt(i);
+        const ent = only ?? this.pages[i].entry;
         // the fast path tests write-protection alone: it decides WRITTEN, reporting and arming
-        if (why) {
-          const w = explainPage(i, vma, vmaCat | (isWp(ent) ? 0 : PAGE_IS_WRITTEN), 'R-PMS-3.fast', 'R-PMS-3.fast');
-          if (query.wpMatching) w.arm = !isWp(ent) && ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.fast';
+        if (this.why) {
+          const w = this.explainPage(i, vma, vmaCat | (this.isWp(ent) ? 0 : PAGE_IS_WRITTEN), 'R-PMS-3.fast', 'R-PMS-3.fast');
+          if (this.query.wpMatching) w.arm = !this.isWp(ent) && ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.fast';
         }
-        if (isWp(ent)) continue;
-        const { end, stop } = output(vmaCat | PAGE_IS_WRITTEN, i, i + 1);
-        if (end === i) { if (why) cutOff(i, i + 1); throw new Stop(); }
-        if (query.wpMatching) arm(ent, i);
-        if (stop) throw new Stop();
+        if (this.isWp(ent)) continue;
+        const end = this.output(vmaCat | PAGE_IS_WRITTEN, i, i + 1);
+        if (end === i) { if (this.why) this.cutOff(i, i + 1); throw new Stop(); }
+        if (this.query.wpMatching) this.arm(ent, i);
+        if (this.stopped) throw new Stop();
       }
       return;
     }
     for (let i = s; i < e; i++) {
-      const ent = entryAt(i);
-      const raw = vmaCat | pteCategory(vma, ent);
-      const c = writtenGate(vma, raw);
-      if (why) {
-        const w = explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!);
+      const ent = only ?? this.pages[i].entry;
+      const raw = vmaCat | this.pteCategory(vma, ent);
+      const c = this.writtenGate(vma, raw);
+      if (this.why) {
+        const w = this.explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!);
         // armed as reported WRITTEN (a guard marker: R-PMS-9), else kept by what excluded it or its WRITTEN
-        if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? (ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.generic') : w.cats[1]; }
+        if (this.query.wpMatching) { if (!this.interesting(c)) this.notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? (ent.kind === 'guard' ? 'R-PMS-9' : 'R-PMS-3.generic') : w.cats[1]; }
       }
-      if (!interesting(c)) continue;
-      const { end, stop } = output(c, i, i + 1);
-      if (end === i) { if (why) cutOff(i, i + 1); throw new Stop(); }
-      if (query.wpMatching && c & PAGE_IS_WRITTEN) {
-        rules.add('R-PMS-3.generic');
-        arm(ent, i);
+      if (!this.interesting(c)) continue;
+      const end = this.output(c, i, i + 1);
+      if (end === i) { if (this.why) this.cutOff(i, i + 1); throw new Stop(); }
+      if (this.query.wpMatching && c & PAGE_IS_WRITTEN) {
+        this.rules.add('R-PMS-3.generic');
+        this.arm(ent, i);
       }
-      if (stop) throw new Stop();
+      if (this.stopped) throw new Stop();
     }
-  };
+  }
 
   // task_mmu.c pagemap_scan_thp_entry (R-PMS-5.*), falling back to the PTE level after a split
-  const walkThp = (vma: ScanVma, vmaCat: number, s: number, e: number, h: HugeEntry) => {
-    const raw = vmaCat | thpCategory(h);
-    const c = writtenGate(vma, raw);
-    if (why) {
+  walkThp(vma: ScanVma, vmaCat: number, s: number, e: number, h: HugeEntry) {
+    const raw = vmaCat | this.thpCategory(h);
+    const c = this.writtenGate(vma, raw);
+    if (this.why) {
       for (let i = s; i < e; i++) {
-        const w = explainPage(i, vma, raw, 'R-PMS-2.thp');
-        if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-PMS-5.whole' : w.cats[1]; }
+        const w = this.explainPage(i, vma, raw, 'R-PMS-2.thp');
+        if (this.query.wpMatching) { if (!this.interesting(c)) this.notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-PMS-5.whole' : w.cats[1]; }
       }
     }
-    if (!interesting(c)) return;
-    const { end, stop } = output(c, s, e);
-    if (why) cutOff(end, e);
+    if (!this.interesting(c)) return;
+    const end = this.output(c, s, e);
+    if (this.why) this.cutOff(end, e);
     if (end === s) throw new Stop();
-    if (query.wpMatching && c & PAGE_IS_WRITTEN) {
-      const block = blockOf(s);
-      const whole = (firstPage + s) % PMD_PAGES === 0 && end - s === PMD_PAGES;
+    if (this.query.wpMatching && c & PAGE_IS_WRITTEN) {
+      const block = this.blockOf(s);
+      const whole = (this.firstPage + s) % this.PMD_PAGES === 0 && end - s === this.PMD_PAGES;
       if (whole) {
-        rules.add('R-PMS-5.whole');
-        actions.push({ kind: 'wp-pmd', block });
+        this.rules.add('R-PMS-5.whole');
+        this.actions.push({ kind: 'wp-pmd', block });
       } else {
-        rules.add('R-PMS-5.split');
-        if (why) for (let i = s; i < e; i++) why[i]!.arm = 'R-PMS-5.split';
-        actions.push({ kind: 'split-pmd', block });
+        this.rules.add('R-PMS-5.split');
+        if (this.why) for (let i = s; i < e; i++) this.why[i]!.arm = 'R-PMS-5.split';
+        this.actions.push({ kind: 'split-pmd', block });
         // pagemap_scan_backout_range: the partial output is withdrawn (nothing to withdraw without an
         // output vector), then the PMD range is redone
-        if (!vec && query.backoutNullDeref) throw new Oops();
-        if (vec) {
-          for (let i = s; i < end; i++) cats[i] = null;
-          found -= end - s;
+        if (!this.vec && this.query.backoutNullDeref) throw new Oops();
+        if (this.vec) {
+          for (let i = s; i < end; i++) this.cats[i] = null;
+          this.found -= end - s;
         }
         // walk_end keeps the truncation point set above (the kernel never clears it); the redo
         // truncates at the same page again unless the split left an uninteresting hole.
-        const after = splitEntry(h, vma, knobs);
-        if (after.kind === 'hole') walkHole(vma, vmaCat, s, e); // pte table gone: ACTION_AGAIN -> pte_hole
-        else walkPtes(vma, vmaCat, s, e, () => after);
+        const after = this.splitEntry(h, vma, this.knobs);
+        if (after.kind === 'hole') this.walkHole(vma, vmaCat, s, e); // pte table gone: ACTION_AGAIN -> pte_hole
+        else this.walkPtes(vma, vmaCat, s, e, after);
         return;
       }
     }
-    if (stop) throw new Stop();
-  };
+    if (this.stopped) throw new Stop();
+  }
 
   // a hugetlb page's categories are pagemap_hugetlb_category's (R-HTLB-10), the VMA's aside
-  const explainHugetlb = (s: number, e: number, c: number) => {
+  explainHugetlb(s: number, e: number, c: number) {
     for (let i = s; i < e; i++) {
-      const vma = pages[i]!.vma!;
-      const w = explainPage(i, vma, c, 'R-HTLB-10');
-      if (query.wpMatching) { if (!interesting(c)) notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-HTLB-10' : w.cats[1]; }
+      const vma = this.pages[i]!.vma!;
+      const w = this.explainPage(i, vma, c, 'R-HTLB-10');
+      if (this.query.wpMatching) { if (!this.interesting(c)) this.notArmed(i); else w.arm = c & PAGE_IS_WRITTEN ? 'R-HTLB-10' : w.cats[1]; }
     }
-  };
+  }
 
   // task_mmu.c pagemap_scan_hugetlb_entry / pagemap_hugetlb_category, and pagemap_scan_pte_hole for
   // a hugetlb hole (R-HTLB-10): one call per huge page (clipped to the range and VMA)
-  const walkHugetlb = (vmaCat: number, s: number, e: number, h: Extract<ScanEntry, { kind: 'hugetlb' }>) => {
-    rules.add('R-HTLB-10');
-    const block = blockOf(s);
+  walkHugetlb(vmaCat: number, s: number, e: number, h: Extract<ScanEntry, { kind: 'hugetlb' }>) {
+    this.rules.add('R-HTLB-10');
+    const block = this.blockOf(s);
     if (h.state === 'hole') {
       // "hugetlb differs": an unpopulated hugetlb range is not WRITTEN
-      if (why) explainHugetlb(s, e, vmaCat);
-      if (!interesting(vmaCat)) return;
-      const { end, stop } = output(vmaCat, s, e);
-      if (why) cutOff(end, e);
-      if (end > s && query.wpMatching) actions.push({ kind: 'htlb-marker', block });
-      if (stop) throw new Stop();
+      if (this.why) this.explainHugetlb(s, e, vmaCat);
+      if (!this.interesting(vmaCat)) return;
+      const end = this.output(vmaCat, s, e);
+      if (this.why) this.cutOff(end, e);
+      if (end > s && this.query.wpMatching) this.actions.push({ kind: 'htlb-marker', block });
+      if (this.stopped) throw new Stop();
       return;
     }
     let c = vmaCat | PAGE_IS_HUGE;
@@ -650,98 +689,101 @@ export function pagemapScan(input: ScanInput, explain = false): ScanResult {
       c |= PAGE_IS_PRESENT;
       if (!h.wp) c |= PAGE_IS_WRITTEN;
       if (h.file) c |= PAGE_IS_FILE;
-      if (h.sd) c |= SD;
+      if (h.sd) c |= this.SD;
     } else if (h.state === 'marker') c |= PAGE_IS_SWAPPED;
-    if (why) explainHugetlb(s, e, c);
-    if (!interesting(c)) return;
-    const { end, stop } = output(c, s, e);
-    if (why) cutOff(end, e);
+    if (this.why) this.explainHugetlb(s, e, c);
+    if (!this.interesting(c)) return;
+    const end = this.output(c, s, e);
+    if (this.why) this.cutOff(end, e);
     if (end === s) throw new Stop();
-    if (query.wpMatching && c & PAGE_IS_WRITTEN) {
-      const whole = (firstPage + s) % PMD_PAGES === 0 && end - s === PMD_PAGES && !query.hugetlbSizeMismatch;
+    if (this.query.wpMatching && c & PAGE_IS_WRITTEN) {
+      const whole = (this.firstPage + s) % this.PMD_PAGES === 0 && end - s === this.PMD_PAGES && !this.query.hugetlbSizeMismatch;
       if (!whole) {
         // partial HugeTLB page WP isn't possible: backed out, walk_end = start, and the walk goes on
-        if (vec) { for (let i = s; i < end; i++) cats[i] = null; found -= end - s; }
-        if (why) for (let i = s; i < e; i++) { const w = why[i]!; w.report = 'R-HTLB-10'; delete w.by; w.arm = 'R-HTLB-10'; }
-        walkEnd = s;
+        if (this.vec) { for (let i = s; i < end; i++) this.cats[i] = null; this.found -= end - s; }
+        if (this.why) for (let i = s; i < e; i++) { const w = this.why[i]!; w.report = 'R-HTLB-10'; delete w.by; w.arm = 'R-HTLB-10'; }
+        this.walkEnd = s;
         return;
       }
-      actions.push({ kind: 'htlb-wp', block });
+      this.actions.push({ kind: 'htlb-wp', block });
     }
-    if (stop) throw new Stop();
-  };
+    if (this.stopped) throw new Stop();
+  }
 
-  /** pages [from, to) of a VMA the walk skips (R-PMS-1.skip): by its WP-allowed decision, or by its
+  /** this.pages [from, to) of a VMA the walk skips (R-PMS-1.skip): by its WP-allowed decision, or by its
    *  WPALLOWED category (`vmaCat`) against category_mask */
-  const skipped = (from: number, to: number, vmaCat?: number) => {
+  skipped(from: number, to: number, vmaCat?: number) {
     for (let k = from; k < to; k++) {
-      const w = why![k]!;
+      const w = this.why![k]!;
       w.report = 'R-PMS-1.skip';
       if (vmaCat !== undefined) { w.cats = SCAN_CATEGORY_LETTERS.map(() => 'R-PMS-1.vmacat'); w.by = { letter: 'a', value: (vmaCat & PAGE_IS_WPALLOWED) !== 0 }; }
-      if (query.wpMatching) w.arm = 'R-PMS-1.skip';
+      if (this.query.wpMatching) w.arm = 'R-PMS-1.skip';
     }
-  };
-
-  try {
-    let i = 0;
-    while (i < n) {
-      const vma = pages[i].vma;
-      // extent of this VMA (or gap) within the range
-      let j = i + 1;
-      while (j < n && (pages[j].vma?.id ?? null) === (vma?.id ?? null)) j++;
-      if (vma === null) {
-        for (let k = i; k < j; k++) {
-          if (pages[k].entry.kind !== 'gap') throw new Error(`pagemapScan: page ${k} has no VMA but entry "${pages[k].entry.kind}"`);
-        }
-        rules.add('R-PMS-1.gap');
-        if (why) for (let k = i; k < j; k++) { why[k]!.report = 'R-PMS-1.gap'; if (query.wpMatching) why[k]!.arm = 'R-PMS-1.gap'; }
-        i = j;
-        continue;
-      }
-
-      // pagemap_scan_test_walk (R-PMS-1)
-      rules.add('R-PMS-1');
-      const wpAllowed = vma.uffdWp && vma.wpAsync;
-      if (!wpAllowed && checkWpasync) {
-        rules.add('R-PMS-1.eperm');
-        return finish('EPERM');
-      }
-      if (!wpAllowed && query.wpMatching) { rules.add('R-PMS-1.skip'); if (why) skipped(i, j); i = j; continue; }
-      rules.add('R-PMS-1.vmacat');
-      const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? SD : 0);
-      // pagemap_scan_is_interesting_vma: only the WPALLOWED bit of category_mask is tested here
-      const required = mask & PAGE_IS_WPALLOWED;
-      if (((vmaCat ^ inv) & required) !== required) { rules.add('R-PMS-1.skip'); if (why) skipped(i, j, vmaCat); i = j; continue; }
-
-      // walk_pmd_range: one 2 MiB block (clipped to VMA and range) at a time
-      let s = i;
-      while (s < j) {
-        const blockEnd = (blockOf(s) + 1) * PMD_PAGES - firstPage;
-        const e = Math.min(j, blockEnd);
-        const first = pages[s].entry;
-        for (let k = s; k < e; k++) {
-          const ek = pages[k].entry;
-          if (ek.kind === 'gap') throw new Error(`pagemapScan: page ${k} is in VMA ${vma.id} but has entry "gap"`);
-          const levelMismatch =
-            first.kind === 'hole' || first.kind === 'huge' ? ek.kind !== first.kind : ek.kind === 'hole' || ek.kind === 'huge';
-          if (levelMismatch) throw new Error(`pagemapScan: 2 MiB block ${blockOf(s)} mixes "${first.kind}" and "${ek.kind}" entries`);
-          if (first.kind === 'huge' && ek.kind === 'huge' &&
-              (ek.wp !== first.wp || ek.sd !== first.sd || ek.file !== first.file || ek.hugeZero !== first.hugeZero)) {
-            throw new Error(`pagemapScan: pages of the huge PMD of block ${blockOf(s)} disagree`);
-          }
-        }
-        if (first.kind === 'hugetlb') walkHugetlb(vmaCat, s, e, first);
-        else if (first.kind === 'hole') walkHole(vma, vmaCat, s, e);
-        else if (first.kind === 'huge') walkThp(vma, vmaCat, s, e, first);
-        else walkPtes(vma, vmaCat, s, e, (k) => pages[k].entry);
-        s = e;
-      }
-      i = j;
-    }
-  } catch (err) {
-    if (err instanceof Oops) { rules.add('R-PMS-5.split'); return finish('SIGKILL'); }
-    if (!(err instanceof Stop)) throw err;
   }
-  if (actions.length > 0) rules.add('R-PMS-8');
-  return finish(0);
+
+  run(): ScanResult {
+    if (!this.guardOn && (this.mask | this.inv | this.anyof | this.ret) & PAGE_IS_GUARD) { this.rules.add('R-PMS-11'); return this.finish('EINVAL'); }
+    try {
+      let i = 0;
+      while (i < this.n) {
+        const vma = this.pages[i].vma;
+        // extent of this VMA (or gap) within the range
+        let j = i + 1;
+        while (j < this.n && (this.pages[j].vma?.id ?? null) === (vma?.id ?? null)) j++;
+        if (vma === null) {
+          for (let k = i; k < j; k++) {
+            if (this.pages[k].entry.kind !== 'gap') throw new Error(`pagemapScan: page ${k} has no VMA but entry "${this.pages[k].entry.kind}"`);
+          }
+          this.rules.add('R-PMS-1.gap');
+          if (this.why) for (let k = i; k < j; k++) { this.why[k]!.report = 'R-PMS-1.gap'; if (this.query.wpMatching) this.why[k]!.arm = 'R-PMS-1.gap'; }
+          i = j;
+          continue;
+        }
+
+        // pagemap_scan_test_walk (R-PMS-1)
+        this.rules.add('R-PMS-1');
+        const wpAllowed = vma.uffdWp && vma.wpAsync;
+        if (!wpAllowed && this.checkWpasync) {
+          this.rules.add('R-PMS-1.eperm');
+          return this.finish('EPERM');
+        }
+        if (!wpAllowed && this.query.wpMatching) { this.rules.add('R-PMS-1.skip'); if (this.why) this.skipped(i, j); i = j; continue; }
+        this.rules.add('R-PMS-1.vmacat');
+        const vmaCat = (wpAllowed ? PAGE_IS_WPALLOWED : 0) | (vma.softDirty ? this.SD : 0);
+        // pagemap_scan_is_interesting_vma: only the WPALLOWED bit of category_mask is tested here
+        const required = this.mask & PAGE_IS_WPALLOWED;
+        if (((vmaCat ^ this.inv) & required) !== required) { this.rules.add('R-PMS-1.skip'); if (this.why) this.skipped(i, j, vmaCat); i = j; continue; }
+
+        // walk_pmd_range: one 2 MiB block (clipped to VMA and range) at a time
+        let s = i;
+        while (s < j) {
+          const blockEnd = (this.blockOf(s) + 1) * this.PMD_PAGES - this.firstPage;
+          const e = Math.min(j, blockEnd);
+          const first = this.pages[s].entry;
+          for (let k = s; k < e; k++) {
+            const ek = this.pages[k].entry;
+            if (ek.kind === 'gap') throw new Error(`pagemapScan: page ${k} is in VMA ${vma.id} but has entry "gap"`);
+            const levelMismatch =
+              first.kind === 'hole' || first.kind === 'huge' ? ek.kind !== first.kind : ek.kind === 'hole' || ek.kind === 'huge';
+            if (levelMismatch) throw new Error(`pagemapScan: 2 MiB block ${this.blockOf(s)} mixes "${first.kind}" and "${ek.kind}" entries`);
+            if (first.kind === 'huge' && ek.kind === 'huge' &&
+                (ek.wp !== first.wp || ek.sd !== first.sd || ek.file !== first.file || ek.hugeZero !== first.hugeZero)) {
+              throw new Error(`pagemapScan: pages of the huge PMD of block ${this.blockOf(s)} disagree`);
+            }
+          }
+          if (first.kind === 'hugetlb') this.walkHugetlb(vmaCat, s, e, first);
+          else if (first.kind === 'hole') this.walkHole(vma, vmaCat, s, e);
+          else if (first.kind === 'huge') this.walkThp(vma, vmaCat, s, e, first);
+          else this.walkPtes(vma, vmaCat, s, e);
+          s = e;
+        }
+        i = j;
+      }
+    } catch (err) {
+      if (err instanceof Oops) { this.rules.add('R-PMS-5.split'); return this.finish('SIGKILL'); }
+      if (!(err instanceof Stop)) throw err;
+    }
+    if (this.actions.length > 0) this.rules.add('R-PMS-8');
+    return this.finish(0);
+  }
 }

@@ -32,13 +32,16 @@ export function modelGeometry(): PageGeometry { return current; }
 /** Run `fn` (synchronous) with the model in geometry `g`, restoring the previous one after. */
 export function inGeometry<T>(g: PageGeometry, fn: () => T): T {
   const was = current;
-  const set = (x: PageGeometry) => { current = x; HPAGE_PAGES = x.pmdPages; MEMFD_PAGES = memfdPagesFor(x); FAULT_AROUND_PAGES = Math.max(1, 65536 / x.pageSize); };
-  set(g);
+  setGeometry(g);
   try {
     const r = fn();
     if (r && typeof (r as { then?: unknown }).then === 'function') throw new Error('inGeometry: the model runs synchronously (got a promise)');
     return r;
-  } finally { set(was); }
+  } finally { setGeometry(was); }
+}
+
+function setGeometry(x: PageGeometry): void {
+  current = x; HPAGE_PAGES = x.pmdPages; MEMFD_PAGES = memfdPagesFor(x); FAULT_AROUND_PAGES = Math.max(1, 65536 / x.pageSize);
 }
 
 export type Prot = 'none' | 'r' | 'rw';
@@ -260,6 +263,11 @@ export interface PteChunk {
  *  not stamp; so do the model's read-only views (peek). */
 export class PteTable {
   private readonly chunks = new Map<number, PteChunk>();
+  /** the chunk the last lookup found, by index: the machine and the observer walk a range page by
+   *  page, asking for the same chunk PTE_CHUNK times in a row (chunks are never removed, so the
+   *  one remembered stays the map's) */
+  private lastC = -1;
+  private lastT: PteChunk | undefined = undefined;
   private count = 0;
   /** the owning process is alive: its entries count in their pages' references (Page.ptMaps,
    *  ptSwaps); cleared once by Proc.alive = false */
@@ -274,9 +282,17 @@ export class PteTable {
 
   get size(): number { return this.count; }
 
+  /** chunk `c`, or undefined when the process never had an entry there */
+  private find(c: number): PteChunk | undefined {
+    if (c === this.lastC) return this.lastT;
+    const t = this.chunks.get(c);
+    if (t !== undefined) { this.lastC = c; this.lastT = t; }
+    return t;
+  }
+
   get(page: number): Pte | undefined {
     const c = Math.floor(page / PTE_CHUNK);
-    const t = this.chunks.get(c);
+    const t = this.find(c);
     if (t === undefined) return undefined;
     const e = t.e[page - c * PTE_CHUNK];
     if (e !== undefined) t.ver = tick();
@@ -286,7 +302,7 @@ export class PteTable {
   /** the entry at `page` for reading only (not to be changed): does not stamp its chunk */
   peek(page: number): Pte | undefined {
     const c = Math.floor(page / PTE_CHUNK);
-    const t = this.chunks.get(c);
+    const t = this.find(c);
     return t === undefined ? undefined : t.e[page - c * PTE_CHUNK];
   }
 
@@ -295,14 +311,14 @@ export class PteTable {
   /** the entries of chunk `c` (slot k holds page c * PTE_CHUNK + k), or undefined when the process
    *  never had an entry there: for walks over a range without a lookup per page */
   chunk(c: number): readonly (Pte | undefined)[] | undefined {
-    const t = this.chunks.get(c);
+    const t = this.find(c);
     if (t === undefined) return undefined;
     t.ver = tick();
     return t.e;
   }
 
   /** chunk `c` with its stamp, for reading only (the observer): does not stamp */
-  peekChunk(c: number): Readonly<PteChunk> | undefined { return this.chunks.get(c); }
+  peekChunk(c: number): Readonly<PteChunk> | undefined { return this.find(c); }
 
   /** every chunk with its stamp, for a walk that changes only some entries: it stamps the
    *  chunks it changes itself (stampChunk) */
@@ -318,7 +334,7 @@ export class PteTable {
 
   set(page: number, e: Pte): this {
     const c = Math.floor(page / PTE_CHUNK);
-    let t = this.chunks.get(c);
+    let t = this.find(c);
     if (t === undefined) { t = { e: new Array<Pte | undefined>(PTE_CHUNK).fill(undefined), ver: 0 }; this.chunks.set(c, t); }
     const k = page - c * PTE_CHUNK;
     const old = t.e[k];
@@ -332,7 +348,7 @@ export class PteTable {
 
   delete(page: number): boolean {
     const c = Math.floor(page / PTE_CHUNK);
-    const t = this.chunks.get(c);
+    const t = this.find(c);
     const k = page - c * PTE_CHUNK;
     if (t === undefined || t.e[k] === undefined) return false;
     if (this.live) countPte(t.e[k], -1);
@@ -349,7 +365,7 @@ export class PteTable {
     for (let lo = start; lo < end;) {
       const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
       const hi = Math.min(base + PTE_CHUNK, end);
-      const t = this.chunks.get(c);
+      const t = this.find(c);
       if (t !== undefined) {
         let gone = 0;
         for (let k = lo - base; k < hi - base; k++) {
@@ -368,7 +384,7 @@ export class PteTable {
   /** stamp the chunk of `page` (the caller changed a field of its entry that the observer reads,
    *  after reading it with peek or peekChunk) */
   touch(page: number): void {
-    const t = this.chunks.get(Math.floor(page / PTE_CHUNK));
+    const t = this.find(Math.floor(page / PTE_CHUNK));
     if (t !== undefined) t.ver = tick();
   }
 
@@ -405,6 +421,10 @@ function countPmd(pmd: Pmd | undefined, d: number): void {
 export class PmdTable extends Map<number, Pmd> {
   private live = true;
   private stamps: Map<number, number> | undefined;
+  /** the block the last peek or get asked for and its PMD (undefined: none), forgotten at every
+   *  change (set, delete, clear): a walk asks for one block page after page */
+  private lastB = NaN;
+  private lastPmd: Pmd | undefined = undefined;
 
   private stamp(block: number): void {
     (this.stamps ??= new Map()).set(block, tick());
@@ -418,7 +438,16 @@ export class PmdTable extends Map<number, Pmd> {
   stampOf(block: number): number { return this.stamps?.get(block) ?? 0; }
 
   /** block's PMD for reading only (not to be changed): does not stamp it */
-  peek(block: number): Pmd | undefined { return super.get(block); }
+  peek(block: number): Pmd | undefined {
+    if (block === this.lastB) return this.lastPmd;
+    const pmd = super.get(block);
+    this.lastB = block; this.lastPmd = pmd;
+    return pmd;
+  }
+
+  /** block has a PMD (never stored undefined): through peek's remembered lookup, as the fault
+   *  paths ask it page after page (thpEligible, ensureTable) */
+  override has(block: number): boolean { return this.peek(block) !== undefined; }
 
   /** every block and PMD, without stamping: for a walk that stamps what it changes (touch) */
   peekEntries(): MapIterator<[number, Pmd]> { return super.entries(); }
@@ -433,7 +462,7 @@ export class PmdTable extends Map<number, Pmd> {
   }
 
   override get(block: number): Pmd | undefined {
-    const pmd = super.get(block);
+    const pmd = this.peek(block);
     // a page-table PMD ({t: 'table'}) has no field to change: only a huge one is stamped, as the
     // one a caller may change in place (a table's PTEs stamp their own chunks)
     if (pmd?.t === 'huge') this.stamp(block);
@@ -441,18 +470,21 @@ export class PmdTable extends Map<number, Pmd> {
   }
 
   override set(block: number, pmd: Pmd): this {
+    this.lastB = NaN;
     // Map's constructor calls set before the field initializers run: nothing to count then
     if (this.live) { countPmd(super.get(block), -1); countPmd(pmd, 1); this.stamp(block); }
     return super.set(block, pmd);
   }
 
   override delete(block: number): boolean {
+    this.lastB = NaN;
     if (this.live) countPmd(super.get(block), -1);
     if (super.has(block)) this.stamp(block);
     return super.delete(block);
   }
 
   override clear(): void {
+    this.lastB = NaN;
     this.stampAll();
     if (this.live) for (const pmd of super.values()) countPmd(pmd, -1);
     super.clear();

@@ -121,8 +121,8 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
     return this.names.has(name) || this.names.size < this.limits.maxRegions;
   }
 
-  private tooManyNames(at: string, field: string, name: string): string[] {
-    return this.roomForName(0, name) ? [] : [`${at}.${field}: more than ${this.limits.maxRegions} region names in the case (\`old\` names included)`];
+  private tooManyNames(i: number, field: string, name: string): string[] {
+    return this.roomForName(0, name) ? [] : [`ops[${i}].${field}: more than ${this.limits.maxRegions} region names in the case (\`old\` names included)`];
   }
 
   /** the first live region of `proc` (other than `except`) that pages start..start+pages-1 overlap */
@@ -151,53 +151,59 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
     return this.overlaps(proc, r.start + r.pages, pages - r.pages, name) !== undefined || pages > arenaOf(this.geometry).slotPages;
   }
 
+  /** the live region `name` of process `p` for op `i`, or undefined with the problem added */
+  private liveRegion(proc: PlanProc<R>, p: number, name: string, i: number, problems: string[]): R | undefined {
+    const r = proc.regions.get(name);
+    if (!r) { problems.push(`ops[${i}].region: region "${name}" does not exist in process ${p}`); return undefined; }
+    if (!isLive(r)) { problems.push(`ops[${i}].region: region "${name}" is fully unmapped in process ${p}`); return undefined; }
+    return r;
+  }
+
+  /** op `i`'s page range of region `r` as [first, count], or undefined with the problem added */
+  private pageRange(r: R, first: number, count: number | undefined, i: number, problems: string[]): readonly [number, number] | undefined {
+    if (first >= r.pages) { problems.push(`ops[${i}].first: page ${first} is outside region (${r.pages} pages)`); return undefined; }
+    const n = count ?? r.pages - first;
+    if (first + n > r.pages) { problems.push(`ops[${i}].count: pages ${first}..${first + n - 1} run past the region's end (${r.pages} pages)`); return undefined; }
+    return [first, n] as const;
+  }
+
   /** Check op `i` (`ops[i]`) against the plan: the problems, each `ops[i].field: message`. When there
    *  are none the op is applied; otherwise the plan is unchanged. */
   step(op: Op, i: number): string[] {
-    const at = `ops[${i}]`;
+    // `ops[i]` is spelled out only in a problem (most steps have none), and the region and range
+    // checks are methods, not closures made per step: the model steps a plan alongside every op
+    // of a case with an in-place mremap (src/model/model.ts)
     const p = op.proc ?? 0;
     const proc = this.procs[p];
-    if (!proc) return [`${at}.proc: process ${p} does not exist (processes so far: 0..${this.procs.length - 1})`];
-    if (!proc.alive) return [`${at}.proc: process ${p} has exited`];
-    if (UFFD_OPS.has(op.op) && !this.uffd) return [`${at}.op: ${op.op} needs a top-level "uffd" object (the case opens no userfaultfd)`];
+    if (!proc) return [`ops[${i}].proc: process ${p} does not exist (processes so far: 0..${this.procs.length - 1})`];
+    if (!proc.alive) return [`ops[${i}].proc: process ${p} has exited`];
+    if (UFFD_OPS.has(op.op) && !this.uffd) return [`ops[${i}].op: ${op.op} needs a top-level "uffd" object (the case opens no userfaultfd)`];
     const limits = this.limits;
     const problems: string[] = [];
-    const region = (name: string): R | undefined => {
-      const r = proc.regions.get(name);
-      if (!r) { problems.push(`${at}.region: region "${name}" does not exist in process ${p}`); return undefined; }
-      if (!isLive(r)) { problems.push(`${at}.region: region "${name}" is fully unmapped in process ${p}`); return undefined; }
-      return r;
-    };
-    const range = (r: R, first = 0, count?: number) => {
-      if (first >= r.pages) { problems.push(`${at}.first: page ${first} is outside region (${r.pages} pages)`); return undefined; }
-      const n = count ?? r.pages - first;
-      if (first + n > r.pages) { problems.push(`${at}.count: pages ${first}..${first + n - 1} run past the region's end (${r.pages} pages)`); return undefined; }
-      return [first, n] as const;
-    };
     switch (op.op) {
       case 'mmap': {
-        if (op.pages > limits.maxPagesPerRegion) return [`${at}.pages: ${op.pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
+        if (op.pages > limits.maxPagesPerRegion) return [`ops[${i}].pages: ${op.pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
         const old = proc.regions.get(op.region);
-        if (old && isLive(old)) return [`${at}.region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`];
-        const full = this.tooManyNames(at, 'region', op.region);
+        if (old && isLive(old)) return [`ops[${i}].region: region "${op.region}" already exists in process ${p} (only a fully unmapped name may be reused)`];
+        const full = this.tooManyNames(i, 'region', op.region);
         if (full.length) return full;
         const huge = isHugetlbKind(op.kind);
         if (huge) {
           // a hugetlb VMA is sized in whole huge pages (hugetlbfs_file_mmap: EINVAL otherwise) and
           // never merges (VM_DONTEXPAND is VM_SPECIAL); ptefarm gives each its own PUD (layout.ts)
           const hp = this.geometry.pmdPages;
-          if (op.pages % hp !== 0) return [`${at}.pages: a ${op.kind} region is sized in whole huge pages (multiples of ${hp} pages)`];
-          if (op.thp !== undefined) return [`${at}.thp: not meaningful for a ${op.kind} region`];
-          if (op.after !== undefined) return [`${at}.after: a ${op.kind} region is placed in its own slot (hugetlb VMAs never merge)`];
+          if (op.pages % hp !== 0) return [`ops[${i}].pages: a ${op.kind} region is sized in whole huge pages (multiples of ${hp} pages)`];
+          if (op.thp !== undefined) return [`ops[${i}].thp: not meaningful for a ${op.kind} region`];
+          if (op.after !== undefined) return [`ops[${i}].after: a ${op.kind} region is placed in its own slot (hugetlb VMAs never merge)`];
         }
         let start: number;
         if (op.after !== undefined) {
-          const a = region(op.after);
+          const a = this.liveRegion(proc, p, op.after, i, problems);
           if (!a) return problems;
-          if (a.hugetlb) return [`${at}.after: nothing is placed after hugetlb region "${op.after}"`];
+          if (a.hugetlb) return [`ops[${i}].after: nothing is placed after hugetlb region "${op.after}"`];
           start = a.start + a.pages;
           const o = this.overlaps(p, start, op.pages);
-          if (o) return [`${at}.after: placing "${op.region}" after "${op.after}" would overlap region "${o}"`];
+          if (o) return [`ops[${i}].after: placing "${op.region}" after "${op.after}" would overlap region "${o}"`];
         } else {
           start = huge ? hugetlbSlotStartPage(this.hslot++, this.geometry) : slotStartPage(this.slot++, this.geometry);
         }
@@ -208,21 +214,21 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         return problems;
       }
       case 'mremap': {
-        const r = region(op.region);
+        const r = this.liveRegion(proc, p, op.region, i, problems);
         if (!r) return problems;
-        if (r.hugetlb) return [`${at}.op: mremap of hugetlb region "${op.region}" is not supported by the case format`];
+        if (r.hugetlb) return [`ops[${i}].op: mremap of hugetlb region "${op.region}" is not supported by the case format`];
         const pages = op.pages ?? r.pages;
-        if (pages > limits.maxPagesPerRegion) return [`${at}.pages: ${pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
+        if (pages > limits.maxPagesPerRegion) return [`ops[${i}].pages: ${pages} exceeds the limit of ${limits.maxPagesPerRegion} pages per region`];
         const move = op.move ?? true;
-        if (op.dontunmap && !move) return [`${at}.dontunmap: needs move (MREMAP_DONTUNMAP implies MREMAP_MAYMOVE)`];
-        if (op.dontunmap && pages !== r.pages) return [`${at}.pages: with dontunmap the size cannot change (${r.pages} pages)`];
+        if (op.dontunmap && !move) return [`ops[${i}].dontunmap: needs move (MREMAP_DONTUNMAP implies MREMAP_MAYMOVE)`];
+        if (op.dontunmap && pages !== r.pages) return [`ops[${i}].pages: with dontunmap the size cannot change (${r.pages} pages)`];
         if (op.old !== undefined) {
-          if (!op.dontunmap) return [`${at}.old: only meaningful with dontunmap`];
+          if (!op.dontunmap) return [`ops[${i}].old: only meaningful with dontunmap`];
           const o = proc.regions.get(op.old);
-          if (o && isLive(o) && op.old !== op.region) return [`${at}.old: region "${op.old}" already exists`];
-          const full = this.tooManyNames(at, 'old', op.old);
+          if (o && isLive(o) && op.old !== op.region) return [`ops[${i}].old: region "${op.old}" already exists`];
+          const full = this.tooManyNames(i, 'old', op.old);
           if (full.length) return full;
-          if (op.old === op.region) return [`${at}.old: must differ from region`];
+          if (op.old === op.region) return [`ops[${i}].old: must differ from region`];
         }
         if (move) {
           const start = slotStartPage(this.slot++, this.geometry);
@@ -243,7 +249,7 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         return problems;
       }
       case 'fork': {
-        if (this.procs.length >= limits.maxProcs) return [`${at}.op: fork would exceed the limit of ${limits.maxProcs} processes`];
+        if (this.procs.length >= limits.maxProcs) return [`ops[${i}].op: fork would exceed the limit of ${limits.maxProcs} processes`];
         const regions = new Map<string, R>();
         for (const [n, r] of proc.regions) {
           const c = this.hooks.copied(r, { start: r.start, pages: r.pages, unmapped: r.unmapped.slice() }, 'fork');
@@ -257,15 +263,15 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
       case 'clear_refs': return problems;
       case 'close_uffd': return problems;
       case 'split': {
-        const r = region(op.region);
-        if (r?.hugetlb) return [`${at}.op: split of hugetlb region "${op.region}" is not supported (a hugetlb page is never split)`];
-        if (r && op.page >= r.pages) problems.push(`${at}.page: page ${op.page} is outside region "${op.region}" (${r.pages} pages)`);
+        const r = this.liveRegion(proc, p, op.region, i, problems);
+        if (r?.hugetlb) return [`ops[${i}].op: split of hugetlb region "${op.region}" is not supported (a hugetlb page is never split)`];
+        if (r && op.page >= r.pages) problems.push(`ops[${i}].page: page ${op.page} is outside region "${op.region}" (${r.pages} pages)`);
         return problems;
       }
       default: {
-        const r = region(op.region);
+        const r = this.liveRegion(proc, p, op.region, i, problems);
         if (!r) return problems;
-        const rg = range(r, op.first, op.count);
+        const rg = this.pageRange(r, op.first ?? 0, op.count, i, problems);
         // munmap of part of a hugetlb page fails (EINVAL: hugetlb_vm_op_split); the range stays mapped
         const hp = this.geometry.pmdPages;
         if (rg && op.op === 'munmap' && (!r.hugetlb || (rg[0] % hp === 0 && (rg[0] + rg[1]) % hp === 0))) r.unmapped.fill(1, rg[0], rg[0] + rg[1]);
