@@ -19,6 +19,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || pkgs+=(gcc-aarch64-linux-gnu
 command -v cpio >/dev/null 2>&1 || pkgs+=(cpio)
 # `ptefarm selftests fetch` unpacks Debian's linux-source-*.tar.xz
 command -v xz >/dev/null 2>&1 || pkgs+=(xz-utils)
+# ... and its `make headers_install` copies the uapi headers with rsync (not on every fresh machine)
+command -v rsync >/dev/null 2>&1 || pkgs+=(rsync)
 # modinfo resolves the guest kernel modules' dependencies (zram, virtio) for the QEMU images
 command -v modinfo >/dev/null 2>&1 || [ -x /sbin/modinfo ] || pkgs+=(kmod)
 # tests: the JUnit report read back by real consumers (test/report/junit.test.ts): Debian's

@@ -53,7 +53,9 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     cleanup.push(() => stopWorker(w));
     const workdir = mkdtempSync(join(tmpdir(), 'ptefarm-work-'));
     cleanup.push(() => rmSync(workdir, { recursive: true, force: true }));
-    const N = 600;
+    // enough cases that the coordinator's first progress line (every 2 s) comes well before the
+    // end on a fast host: 600 ran in 1.8 s on the model of 2026-12-07, before any line, never killed
+    const N = 4000;
     let killedAt = 0;
     const first = await cli(['coordinator', '--nats', server.url, '--target', 'model:x86', '--cases', String(N), '--seed', '5',
       '--max-ops', '8', '--window', '8', '--campaign', 'crashy', '--workdir', workdir, '--json'], (err) => {
@@ -97,7 +99,7 @@ describe.skipIf(!!missing)('ptefarm coordinator', () => {
     const third = await cli(['coordinator', '--nats', server.url, '--resume', '--campaign', 'crashy', '--json']);
     expect(third.code).toBe(0);
     expect(JSON.parse(third.stdout.trim()).cases).toBe(N);
-  }, 150_000);
+  }, 240_000);
 
   it('--resume parses the stored campaign like any input; a forged record cannot choose where files are written', async () => {
     const server = await startNatsServer();

@@ -29,10 +29,10 @@ describe('ptefarm report', () => {
 
   it('fuzz --out DIR keeps the summary, bucket cases and traces, and the reports; report RUN_DIR works on it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ptefarm-fuzz-out-'));
-    const f = cli('fuzz', '--target', 'model:x86+B-3', '--cases', '40', '--seed', '3', '--no-save', '--threads', '1', '--out', dir);
+    const f = cli('fuzz', '--target', 'model:x86+B-3', '--cases', '200', '--seed', '1', '--no-save', '--threads', '1', '--out', dir);
     expect(f.status, f.stdout + f.stderr).toBe(1);
     const run = JSON.parse(readFileSync(join(dir, 'gate.json'), 'utf8')) as { buckets: { signature: string; case_file: string; trace_file?: string }[]; campaign: { cases: number } };
-    expect(run.campaign.cases).toBe(40);
+    expect(run.campaign.cases).toBe(200);
     expect(run.buckets.length).toBeGreaterThan(0);
     for (const b of run.buckets) {
       expect(existsSync(join(dir, b.case_file))).toBe(true);
