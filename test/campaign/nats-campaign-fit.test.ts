@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { runFarmCampaign } from '../../src/campaign/nats-campaign.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import { assertedKinds } from '../../src/check/check.ts';
-import { BYE_SUBJECT, connectNats, ensureTopology, HEARTBEAT_SUBJECT, JOB_PROTOCOL, PING_SUBJECT, STATE_STREAM, stateSubject, type WorkerBeat } from '../../src/transport/nats-common.ts';
+import { BYE_SUBJECT, connectNats, HEARTBEAT_SUBJECT, JOB_PROTOCOL, PING_SUBJECT, type WorkerBeat } from '../../src/transport/nats-common.ts';
 import type { Case } from '../../src/ops/schema.ts';
-import { natsServerMissing, spawnWorker, startNatsServer, stopWorker, type NatsServer } from '../helpers/nats-server.ts';
+import { natsServerMissing, spawnWorker, startNatsServer, stopWorker, storedDefinition, type NatsServer } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
 if (missing) console.warn(`skipping NATS target-fit tests: ${missing}`);
@@ -24,14 +24,6 @@ const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-async function storedDefinition(server: NatsServer, campaign: string): Promise<Record<string, unknown>> {
-  const nc = await connectNats(server.url);
-  try {
-    const jsm = await ensureTopology(nc);
-    return (await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: stateSubject(campaign, 'meta') }))!.json<Record<string, unknown>>();
-  } finally { await nc.close(); }
-}
 
 /** a heartbeat of a worker of `target` announcing `caps`, that takes no job (another host's worker
  *  of the same target, as far as the coordinator can tell); it answers pings like a worker */

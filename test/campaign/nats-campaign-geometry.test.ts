@@ -12,23 +12,14 @@ import { join } from 'node:path';
 import { runFarmCampaign } from '../../src/campaign/nats-campaign.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import { listFindings } from '../../src/campaign/findings.ts';
-import { connectNats, ensureTopology, STATE_STREAM, stateSubject } from '../../src/transport/nats-common.ts';
 import type { Case } from '../../src/ops/schema.ts';
-import { natsServerMissing, spawnWorker, startNatsServer, stopWorker, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
+import { natsServerMissing, spawnWorker, startNatsServer, stopWorker, storedDefinition, type NatsServer, type WorkerProc } from '../helpers/nats-server.ts';
 
 const missing = natsServerMissing();
 if (missing) console.warn(`skipping NATS geometry tests: ${missing}`);
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
-
-async function storedDefinition(server: NatsServer, campaign: string): Promise<Record<string, unknown>> {
-  const nc = await connectNats(server.url);
-  try {
-    const jsm = await ensureTopology(nc);
-    return (await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: stateSubject(campaign, 'meta') }))!.json<Record<string, unknown>>();
-  } finally { await nc.close(); }
-}
 
 const maxPages = (cs: Case[]) => Math.max(...cs.flatMap((c) => c.ops.map((o) => (o.op === 'mmap' ? o.pages : 0))));
 

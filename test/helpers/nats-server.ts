@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { RESULTS_STREAM, resultSubject, type ResultBatchMessage, type ResultMessage } from '../../src/transport/nats-common.ts';
+import { connectNats, ensureTopology, RESULTS_STREAM, resultSubject, STATE_STREAM, stateSubject, type ResultBatchMessage, type ResultMessage } from '../../src/transport/nats-common.ts';
 import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -145,4 +145,13 @@ export async function countingChecker(): Promise<{ checker: Checker; calls: () =
   const base = await referenceChecker();
   let n = 0;
   return { checker: { rulesTotal: base.rulesTotal, catalogue: base.catalogue, signature: base.signature, request: base.request, check: (c, t) => { n++; return base.check(c, t); } }, calls: () => n };
+}
+
+/** the campaign's last stored definition record (`meta`), as the server holds it */
+export async function storedDefinition(server: NatsServer, campaign: string): Promise<Record<string, unknown>> {
+  const nc = await connectNats(server.url);
+  try {
+    const jsm = await ensureTopology(nc);
+    return (await jsm.streams.getMessage(STATE_STREAM, { last_by_subj: stateSubject(campaign, 'meta') }))!.json<Record<string, unknown>>();
+  } finally { await nc.close(); }
 }
