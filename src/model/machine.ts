@@ -557,7 +557,7 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   /** the first page of [start, end) no VMA covers, or `end`: one lookup per VMA, not per page */
-  private firstGap(p: Proc, start: number, end: number): number {
+  firstGap(p: Proc, start: number, end: number): number {
     for (let i = start; i < end;) {
       const v = this.vmaAt(p, i);
       if (!v) return i;
@@ -914,30 +914,41 @@ export class Machine implements htlb.HugetlbHost {
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
     const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
-    // R-FLT-3A: fault-around maps cached neighbours, not in uffd-wp VMAs (uffd_disable_fault_around)
-    if (!v.uffd) {
-      // do_fault_around: 64 KiB (16 pages of 4 KiB, 4 of 16 KiB: fault_around_pages) from the
-      // aligned start clamped to the VMA, then clamped to the VMA end and the page table
-      let lo = Math.max(page - (page % FAULT_AROUND_PAGES), v.start, blockStart(b));
-      let hi = Math.min(lo + FAULT_AROUND_PAGES, v.end, blockStart(b + 1));
-      // 6.18: a large folio that lies wholly inside the VMA and the PMD is mapped whole
-      // (mm/filemap.c filemap_map_pages), not just the window; measured on the live kernel
-      const index = v.pgoff + (page - v.start);
-      const folioFirst = index - (index % HPAGE_PAGES);
-      const folioStart = page - (index - folioFirst);
-      if (this.k.faultAroundWholeFolio && v.obj!.huge.has(folioFirst) && folioStart >= v.start &&
-          folioStart + HPAGE_PAGES <= v.end && blockOf(folioStart) === b && folioStart % HPAGE_PAGES === 0) {
-        lo = folioStart;
-        hi = folioStart + HPAGE_PAGES;
-      }
-      for (let j = lo; j < hi; j++) {
-        if (j === page || p.ptes.has(j)) continue;
-        const cached = v.obj!.pages.get(v.pgoff + (j - v.start));
-        // a swapped-out shmem page is a swap entry in the page cache: fault-around skips it
-        if (!cached || cached.inSwap) continue;
-        this.rule('R-FLT-3A');
-        p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: whyOf('R-FLT-3A') });
-      }
+    this.faultAround(p, v, page);
+  }
+
+  /** R-FLT-3A: a read fault on a page-cache mapping first maps the cached neighbours of `page`
+   *  (mm/memory.c do_read_fault -> do_fault_around, before ->fault), not in uffd-wp VMAs
+   *  (uffd_disable_fault_around). Also where ->fault then fails: a page past the end of the shmem
+   *  object (shmem_fault: VM_FAULT_SIGBUS) after its cached neighbours were mapped (filemap_map_pages
+   *  clips the window to the file's end); the page table is installed only when a page is mapped
+   *  (filemap_map_pmd, after the first uptodate folio is found). */
+  private faultAround(p: Proc, v: Vma, page: number): void {
+    if (v.uffd) return;
+    const b = blockOf(page);
+    let table = p.pmds.has(b);
+    // do_fault_around: 64 KiB (16 pages of 4 KiB, 4 of 16 KiB: fault_around_pages) from the
+    // aligned start clamped to the VMA, then clamped to the VMA end and the page table
+    let lo = Math.max(page - (page % FAULT_AROUND_PAGES), v.start, blockStart(b));
+    let hi = Math.min(lo + FAULT_AROUND_PAGES, v.end, blockStart(b + 1));
+    // 6.18: a large folio that lies wholly inside the VMA and the PMD is mapped whole
+    // (mm/filemap.c filemap_map_pages), not just the window; measured on the live kernel
+    const index = v.pgoff + (page - v.start);
+    const folioFirst = index - (index % HPAGE_PAGES);
+    const folioStart = page - (index - folioFirst);
+    if (this.k.faultAroundWholeFolio && v.obj!.huge.has(folioFirst) && folioStart >= v.start &&
+        folioStart + HPAGE_PAGES <= v.end && blockOf(folioStart) === b && folioStart % HPAGE_PAGES === 0) {
+      lo = folioStart;
+      hi = folioStart + HPAGE_PAGES;
+    }
+    for (let j = lo; j < hi; j++) {
+      if (j === page || p.ptes.has(j)) continue;
+      const cached = v.obj!.pages.get(v.pgoff + (j - v.start));
+      // a swapped-out shmem page is a swap entry in the page cache: fault-around skips it
+      if (!cached || cached.inSwap) continue;
+      if (!table) { this.ensureTable(p, b); table = true; }
+      this.rule('R-FLT-3A');
+      p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: whyOf('R-FLT-3A') });
     }
   }
 
@@ -1967,7 +1978,10 @@ export class Machine implements htlb.HugetlbHost {
       // -EFAULT (mm/gup.c faultin_page -> vm_fault_to_errno; measured on 6.18)
       if (p.ptes.peek(i)?.t === 'guard') { this.rule('R-GRD-3'); return 'EFAULT'; }
       if (v.obj && v.pgoff + (i - v.start) >= v.obj.size && p.ptes.peek(i)?.t !== 'present' && p.pmds.peek(blockOf(i))?.t !== 'huge') {
-        // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal
+        // the fault past the end of the shmem object is VM_FAULT_SIGBUS: -EFAULT, no signal; a
+        // read fault maps the page's cached neighbours first (faultAround; measured on 6.18: after
+        // fork, p1's MADV_POPULATE_READ of a[2] past the end maps a[1] written by p0)
+        if (!write) this.faultAround(p, v, i);
         this.rule('R-POP-2');
         return this.mut('M-15') ? 'EINVAL' : 'EFAULT';
       }

@@ -360,6 +360,16 @@ describe('MADV_POPULATE (R-POP-*)', () => {
     expect(all(p, 2, 'a')!.map((s) => s.slice(0, 5))).toEqual(['P.FE.', 'P.FE.', '.....', '.....']);
     expect(p.steps[3].rc).toBe(0);
   });
+  it('R-POP-2/R-FLT-3A (mm/memory.c do_read_fault: do_fault_around before ->fault): a populate read past the end of a shared anon object maps its cached neighbours before shmem_fault fails with SIGBUS, so the call is EFAULT and the neighbours are mapped', () => {
+    // the scenario the live kernel showed (6.18, a README campaign of 2026-12-07): the child's
+    // MADV_POPULATE_READ of a[2], past the 2-page object, maps a[1] that the parent wrote
+    const p = run('mmap a pages=2 kind=shared-anon\nmremap a pages=3 move=false\nfork\nwrite a[1]\np1 populate a[2]');
+    expect(p.steps[4].rc).toBe('EFAULT');
+    expect(all(p, 4, 'a', 1)!.map((s) => s.slice(0, 5))).toEqual(['.....', 'P.F..', '.....']);
+    // the page is mapped twice now: the parent's entry, exclusive after its write, is no longer
+    expect(bits(p, 3, 'a', 1)!.slice(0, 5)).toBe('P.FE.');
+    expect(all(p, 4, 'a')!.map((s) => s.slice(0, 5))).toEqual(['.....', 'P.F..', '.....']);
+  });
   it('R-POP-3: a populate write on a sync wp page fails with EFAULT, raises no event and keeps wp', () => {
     const p = run('mmap a pages=2 kind=anon\nwrite a\nuffd_register a\nwp a on\npopulate a write', '');
     expect(p.steps[4].rc).toBe('EFAULT');
