@@ -14,6 +14,7 @@ import { EmbeddedTransport } from '../../transport/embedded.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { openCheckedTarget } from '../../targets/registry.ts';
 import { guarded, InputError, snakeKeys, warn } from '../io.ts';
+import { clip } from '../../ops/bounded.ts';
 import { addCampaignOptions } from '../options.ts';
 import { saveFuzzRun } from '../../gate/fuzzrun.ts';
 import { addFarmCampaignOptions, fuzzThroughFarm, type FuzzFarmFlags } from './coordinator.ts';
@@ -25,10 +26,33 @@ interface Opts extends CampaignFlags, UiFlags {
   target: string; threads?: string; json?: boolean; out?: string;
 }
 
-export function formatSummary(s: Summary): string {
+/** how many distinct fault texts the text summary lists (the --json events carry every one) */
+const FAULT_REASONS_SHOWN = 10;
+
+/** The faults of a campaign by text (clipped), counted, the first FAULT_REASONS_SHOWN distinct
+ *  ones: the text summary says what went wrong, not only how often. */
+export class FaultTally {
+  private readonly byText = new Map<string, number>();
+  private others = 0;
+  add(fault: string): void {
+    const k = clip(fault);
+    const n = this.byText.get(k);
+    if (n !== undefined) this.byText.set(k, n + 1);
+    else if (this.byText.size < FAULT_REASONS_SHOWN) this.byText.set(k, 1);
+    else this.others++;
+  }
+  lines(): string[] {
+    const out = [...this.byText].map(([k, n]) => `  fault (${n} case(s)): ${k}`);
+    if (this.others) out.push(`  … and ${this.others} fault(s) of other kinds (--json lists every fault event)`);
+    return out;
+  }
+}
+
+export function formatSummary(s: Summary, faults?: FaultTally): string {
   const lines = [
     `${s.target}: ${s.cases} cases in ${s.elapsed_s}s (${s.cases_per_s}/s), seed ${s.seed}, stopped: ${s.stopped}`,
     `violations: ${s.violations} case(s), faults: ${s.faults}, skipped: ${s.skipped}, buckets: ${s.buckets.length}`,
+    ...(faults?.lines() ?? []),
     `rule coverage: ${s.coverage.rules_hit}/${s.coverage.rules_total}`,
   ];
   for (const b of s.buckets) {
@@ -90,8 +114,12 @@ export function register(program: Command) {
       bar?.start(total, 0, { cps: 0, viol: 0, buckets: 0, rules: `0/${checker.rulesTotal}` });
       let lastJsonProgress = 0;
       const timeline = [{ t: 0, cases: 0 }];
+      // a fault is never a verdict, but the summary says what it was (an environment fault, a
+      // crashed or hung executor, a result that could not be recorded)
+      const faults = new FaultTally();
       const onEvent = (e: CampaignEvent) => {
         ui?.state.onEvent(e);
+        if (e.type === 'fault') faults.add(e.fault);
         if (e.type === 'progress') {
           const st = e.stats;
           timeline.push({ t: Math.round(st.elapsedMs) / 1000, cases: st.completed });
@@ -125,7 +153,7 @@ export function register(program: Command) {
       if (o.json) {
         out(snakeKeys(summary));
       } else {
-        process.stdout.write(formatSummary(summary) + '\n');
+        process.stdout.write(formatSummary(summary, faults) + '\n');
         if (save && summary.buckets.length) process.stdout.write(`findings recorded in ${workdir}/findings (\`ptefarm corpus list\`; promote one with \`ptefarm corpus add ID\`)\n`);
       }
       ui?.state.finished(summary.stopped);
