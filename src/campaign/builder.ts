@@ -96,7 +96,15 @@ export class CaseBuilder {
     const r = 'region' in op ? this.plan.regionOf(op.proc ?? 0, op.region) : undefined;
     switch (op.op) {
       case 'write': if (r) r.written = true; break;
-      case 'uffd_register': if (r) { r.registered = true; r.everRegistered = true; } break;
+      case 'uffd_register':
+        if (r) r.registered = true;
+        // the registration acts on the mm of the process's context, which for a child without
+        // EVENT_FORK is its parent's (fs/userfaultfd.c: the inherited descriptor keeps ctx->mm):
+        // every process's region of that name counts as registered once, conservatively (a guard
+        // install over a non-anon page with a uffd-wp marker never returns, R-GRD-1; live: p1's
+        // register of a, then p0's guard of a[0] in a memfd-private region hung)
+        for (const q of this.plan.procs) { const x = q.regions.get(op.region); if (x) x.everRegistered = true; }
+        break;
       case 'uffd_unregister': if (r && (op.first ?? 0) === 0 && op.count === undefined) { r.registered = false; r.wp = false; } break;
       case 'wp': if (r && op.on) r.wp = true; break;
       default: break;

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Case, Op } from '../../src/ops/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import { DEFAULT_MAX_COST, freshCase, GuidedGenerator } from '../../src/campaign/generate.ts';
+import { DEFAULT_MAX_COST, freshCase, GuidedGenerator, OpGen } from '../../src/campaign/generate.ts';
+import { CaseBuilder } from '../../src/campaign/builder.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import { uniformCase } from '../../src/campaign/uniform.ts';
 import { hugetlbCase } from '../../src/campaign/hugetlb-gen.ts';
@@ -249,5 +250,20 @@ describe('the guided generator', () => {
     expect(b.filter(onlySd)).toEqual([]);
     expect(b.flatMap((c) => validateCase(c))).toEqual([]);
     expect(b.filter((c) => clears(c) && assertedKinds(c).has('uffd-wp')).length).toBeGreaterThan(5);
+  });
+});
+
+describe('guard installs that would never return (R-GRD-1)', () => {
+  it("a child's uffd_register through the inherited descriptor counts for its parent's region: no guard install there afterwards", () => {
+    // live 6.18 (the README campaign of 2026-12-07, case 23,577 of seed 1): p1 registered a
+    // memfd-private region with the descriptor it inherited (no EVENT_FORK: the context acts on p0's
+    // mm), wrote and write-protected it, then p0's MADV_GUARD_INSTALL of a[0] never returned
+    const b = CaseBuilder.fromCase({ format: 'ptefarm-case/1', uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 2, kind: 'memfd-private' }, { op: 'fork' },
+      { op: 'uffd_register', region: 'a', proc: 1 }, { op: 'wp', region: 'a', on: true, proc: 1 },
+    ] });
+    const g = new OpGen(new Rng(1), b, 40);
+    for (let i = 0; i < 20; i++) expect(g.guard(0, 'a')).toBeUndefined();
+    expect(b.ops.some((o) => o.op === 'guard')).toBe(false);
   });
 });
