@@ -292,7 +292,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         });
       }
     }
-    compareContent(c, step, ps, opName, count, violations);
+    compareContent(c, step, ps, count, violations);
     if (step.events) {
       count('events', false);
       const want = ps.events.map(eventKey).sort();
@@ -327,7 +327,7 @@ function contentRule(chain: readonly string[], stepRules: readonly string[]): st
  *  maps nothing cannot be judged: masked (counted). A wrong value is a `data` violation named after
  *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
  *  decided the content (src/model/content.ts). */
-function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep, opName: OpName | undefined,
+function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep,
   count: (kind: string, masked: boolean) => void, violations: Violation[]): void {
   for (const [proc, regions] of Object.entries(step.content ?? {})) {
     for (const [region, vals] of Object.entries(regions)) {

@@ -466,14 +466,6 @@ export class Machine implements htlb.HugetlbHost {
     for (const pg of folio) pg.folio = undefined;
   }
 
-  /** Split every huge PMD a range only partly covers. */
-  private splitPartial(p: Proc, start: number, end: number) {
-    for (const b of [blockOf(start), blockOf(end - 1)]) {
-      const pmd = p.pmds.get(b);
-      if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
-    }
-  }
-
   /** some page of the folio is mapped more than once */
   private mappedElsewhere(folio: Page[]): boolean {
     return folio.some((pg) => pg.zero || mapcount(pg) > 1);
@@ -691,16 +683,6 @@ export class Machine implements htlb.HugetlbHost {
     if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
       this.rule(id);
       this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
-    }
-  }
-
-  private splitPartialRule(p: Proc, start: number, end: number, id: string) {
-    for (const b of [blockOf(start), blockOf(end - 1)]) {
-      const pmd = p.pmds.get(b);
-      if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
-        this.rule(id);
-        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
-      }
     }
   }
 

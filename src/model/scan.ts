@@ -444,7 +444,7 @@ class ScanWalk {
   }
 
   // task_mmu.c pagemap_page_category (R-PMS-2.*)
-  pteCategory(vma: ScanVma, e: ScanEntry): number {
+  pteCategory(e: ScanEntry): number {
     const rule = PTE_CATEGORY_RULE[e.kind];
     if (rule) this.rules.add(rule);
     return this.pteCategoryOf(e);
@@ -600,7 +600,7 @@ class ScanWalk {
     }
     for (let i = s; i < e; i++) {
       const ent = only ?? this.pages[i].entry;
-      const raw = vmaCat | this.pteCategory(vma, ent);
+      const raw = vmaCat | this.pteCategory(ent);
       const c = this.writtenGate(vma, raw);
       if (this.why) {
         const w = this.explainPage(i, vma, raw, PTE_CATEGORY_RULE[ent.kind]!);
