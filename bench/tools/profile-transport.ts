@@ -8,7 +8,9 @@
 // --target live: the live path instead (generate → pool → executor → check; the pool threads' profiles
 // show the live target's TypeScript side).
 // --concurrency N: the NATS coordinator's (default: the thread count; a farm runs at 32).
-// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats] [--concurrency N] [--target live]
+// --warm N: an unmeasured campaign of N cases (another seed) first, so that the profile's window
+// shows the JIT-compiled steady state (the pool thread's check costs 2-3 times more cold).
+// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--warm N] [--nats] [--concurrency N] [--target live]
 import { serialize } from 'node:v8';
 import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
@@ -41,6 +43,8 @@ const transport: Transport = {
 };
 const checker = await referenceChecker();
 await Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ id: `w${i}`, target, case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } })));
+const warmCases = arg('--warm', 0);
+if (warmCases > 0) await runCampaign({ target, transport: pool, checker, seed: 1001, cases: warmCases, minimize: false });
 const u0 = process.cpuUsage();
 const c0 = mainThreadCpuMs(), w0 = processCpuMs(worker?.proc.pid), n0 = processCpuMs(nats?.proc.pid);
 const from = process.hrtime.bigint() / 1000n;
