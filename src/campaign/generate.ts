@@ -1313,7 +1313,7 @@ export class GuidedGenerator {
   }
 
   private pickEntry(): PoolEntry {
-    return this.rng.weighted(this.pool.map((e) => [e, this.weight(e)] as const));
+    return this.pool[this.rng.weightedIndex(this.pool.length, (i) => this.weight(this.pool[i]!))]!;
   }
 
   /** Report the rule ids each step of `c` exercised. Returns true if it reached something new. */
