@@ -2,7 +2,7 @@
 // case costs the coordinator's thread, the pool's threads, a NATS worker process and nats-server.
 // On a shared 2-core host wall-clock ratios move with other load; these costs do not, and they
 // bound what two workers can give (twoWorkersBound).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let tick: number | undefined;
@@ -27,6 +27,14 @@ function statMs(path: string): number {
 
 /** CPU ms of this process's main (JavaScript) thread */
 export const mainThreadCpuMs = (): number => statMs(`${process.pid}/task/${process.pid}`);
+/** CPU ms of each thread of this process, by thread id (the main thread's id is the pid) */
+export function threadCpuMs(): Map<string, number> {
+  const m = new Map<string, number>();
+  let tids: string[] = [];
+  try { tids = readdirSync(`/proc/${process.pid}/task`); } catch { /* not Linux */ }
+  for (const t of tids) { const v = statMs(`${process.pid}/task/${t}`); if (!Number.isNaN(v)) m.set(t, v); }
+  return m;
+}
 /** CPU ms of a whole process (every thread), e.g. a child */
 export const processCpuMs = (pid: number | undefined): number => (pid === undefined ? Number.NaN : statMs(String(pid)));
 

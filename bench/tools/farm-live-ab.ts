@@ -7,8 +7,10 @@
 // of the coordinator's main thread, of the rest of this process (the pool thread, GC and compiler
 // threads) and of the executor with its case processes; a loaded host inflates CPU less than wall
 // time. Also whether each side generated the same case sequence as the first side's first round.
+// A ROOT may also be a compiled tree (a checkout's dist/, `npm run build`), whose .js modules are then
+// imported instead: what bin/ptefarm.mjs runs, against the sources through tsx.
 // usage: node --import tsx bench/tools/farm-live-ab.ts [--cases N] [--rounds N] [--seed S] [--warm N] ROOT...
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Case } from '../../src/ops/schema.ts';
 import { RawExecutor, encodeForHost } from '../lib/live.ts';
@@ -55,10 +57,12 @@ let firstCases: Case[] = [];
 const sides: Side[] = [];
 const closers: Array<() => Promise<void>> = [];
 const runs = new Map<Side, (n: number) => Promise<unknown>>();
+/** a module of ROOT: its TypeScript source, or its compiled .js in a dist/ tree */
+const mod = (root: string, path: string) => (existsSync(`${root}/${path}.ts`) ? `${root}/${path}.ts` : `${root}/${path}.js`);
 for (const root of roots) {
-  const { runCampaign } = await import(`${root}/src/campaign/campaign.ts`);
-  const { referenceChecker } = await import(`${root}/src/campaign/checker.ts`);
-  const { EmbeddedTransport } = await import(`${root}/src/transport/embedded.ts`);
+  const { runCampaign } = await import(mod(root, 'src/campaign/campaign'));
+  const { referenceChecker } = await import(mod(root, 'src/campaign/checker'));
+  const { EmbeddedTransport } = await import(mod(root, 'src/transport/embedded'));
   const checker = await referenceChecker();
   const pool = new EmbeddedTransport({ threads: 1 });
   await pool.run({ id: 'warm', target: 'live', case: warm });

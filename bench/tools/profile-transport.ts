@@ -8,9 +8,14 @@
 // --target live: the live path instead (generate → pool → executor → check; the pool threads' profiles
 // show the live target's TypeScript side).
 // --concurrency N: the NATS coordinator's (default: the thread count; a farm runs at 32).
-// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--nats] [--concurrency N] [--target live]
+// --warm N: an unmeasured campaign of N cases (another seed) first, so that the profile's window
+// shows the JIT-compiled steady state (the pool thread's check costs 2-3 times more cold).
+// Also every thread of this process by its CPU ms per case (thread_cpu_ms_per_case: the main thread
+// first, then the others, most first: with --threads 1 the first of them is the pool thread, the rest
+// mostly V8's helpers, which compile (JIT) and collect garbage for every isolate).
+// usage: node --import tsx bench/tools/profile-transport.ts [--threads N] [--cases N] [--warm N] [--nats] [--concurrency N] [--target live]
 import { serialize } from 'node:v8';
-import { mainThreadCpuMs, processCpuMs } from '../lib/cpu.ts';
+import { mainThreadCpuMs, processCpuMs, threadCpuMs } from '../lib/cpu.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
 import { referenceChecker } from '../../src/campaign/checker.ts';
 import { EmbeddedTransport } from '../../src/transport/embedded.ts';
@@ -41,7 +46,10 @@ const transport: Transport = {
 };
 const checker = await referenceChecker();
 await Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ id: `w${i}`, target, case: { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 1, kind: 'anon' }] } })));
+const warmCases = arg('--warm', 0);
+if (warmCases > 0) await runCampaign({ target, transport: pool, checker, seed: 1001, cases: warmCases, minimize: false });
 const u0 = process.cpuUsage();
+const th0 = threadCpuMs();
 const c0 = mainThreadCpuMs(), w0 = processCpuMs(worker?.proc.pid), n0 = processCpuMs(nats?.proc.pid);
 const from = process.hrtime.bigint() / 1000n;
 const t0 = performance.now();
@@ -49,6 +57,9 @@ const s = await runCampaign({ target, transport, checker, seed: 1, cases, minimi
 const wall = performance.now() - t0;
 const to = process.hrtime.bigint() / 1000n;
 const u = process.cpuUsage(u0);
+const th = [...threadCpuMs()].map(([tid, ms]) => [tid, ms - (th0.get(tid) ?? 0)] as const).filter(([, ms]) => ms > 0);
+const threadsPerCase = [...th.filter(([tid]) => tid === String(process.pid)), ...th.filter(([tid]) => tid !== String(process.pid)).sort((a, b) => b[1] - a[1])]
+  .map(([tid, ms]) => `${tid === String(process.pid) ? 'main' : tid} ${(ms / s.cases).toFixed(3)}`);
 const coord = mainThreadCpuMs() - c0, wcpu = processCpuMs(worker?.proc.pid) - w0, ncpu = processCpuMs(nats?.proc.pid) - n0;
 await pool.close();
 await worker?.stop();
@@ -59,6 +70,7 @@ process.stdout.write(`${JSON.stringify({
   // process CPU includes the pool threads; the coordinator's share is in its .cpuprofile
   process_cpu_ms_per_case: ((u.user + u.system) / 1000 / s.cases).toFixed(3),
   coordinator_cpu_ms_per_case: (coord / s.cases).toFixed(3),
+  thread_cpu_ms_per_case: threadsPerCase.join(', '),
   ...(nats ? { worker_process_cpu_ms_per_case: (wcpu / s.cases).toFixed(3), nats_server_cpu_ms_per_case: (ncpu / s.cases).toFixed(3) } : {}),
   ...('stats' in pool ? { nats_messages: { jobs: (pool.stats as { messages?: number }).messages, results: (pool.stats as { received: number }).received } } : {}),
   job_bytes_per_case: per(counted.jobBytes), result_bytes_per_case: per(counted.resultBytes), traces_returned: counted.traces,

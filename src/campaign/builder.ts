@@ -3,7 +3,7 @@
 // generation heuristics on each region. Generators only emit ops that are valid in this state, so
 // every generated case is valid by construction; `fromCase` rebuilds the state of an existing case
 // so mutations can extend it.
-import { formatFor, type Case, type Feature, type Kind, type Op } from '../ops/schema.ts';
+import { copyOp, formatFor, type Case, type Feature, type Kind, type Op } from '../ops/schema.ts';
 import { DEFAULT_LIMITS, GEOMETRY_4K, limitsFor, type Limits, type PageGeometry } from '../ops/layout.ts';
 import { CasePlan, nameable, type PlanProc, type PlanRegion, type RegionHooks } from '../ops/plan.ts';
 
@@ -49,7 +49,7 @@ export class CaseBuilder {
 
   static fromCase(c: Case, limits?: Limits, geometry: PageGeometry = GEOMETRY_4K): CaseBuilder {
     const b = new CaseBuilder(c.uffd ? { features: [...(c.uffd.features ?? [])] } : undefined, limits ?? limitsFor(geometry), geometry);
-    for (const op of c.ops) b.emit(structuredClone(op));
+    for (const op of c.ops) b.emit(copyOp(op));
     return b;
   }
 
@@ -58,7 +58,7 @@ export class CaseBuilder {
   feature(f: Feature): boolean { return this.uffd?.features?.includes(f) ?? false; }
 
   toCase(name?: string): Case {
-    const c: Case = { format: formatFor(this.ops), ops: this.ops.map((o) => structuredClone(o)) };
+    const c: Case = { format: formatFor(this.ops), ops: this.ops.map(copyOp) };
     if (name) c.name = name;
     if (this.uffd) c.uffd = this.uffd.features && this.uffd.features.length ? { features: [...this.uffd.features] } : {};
     return c;

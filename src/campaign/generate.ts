@@ -9,7 +9,7 @@
 // Determinism: everything is drawn from one seeded Rng, and feedback must be delivered in a fixed
 // order (campaign.ts applies it in case-index order with a fixed lag), so a seed fixes the cases.
 import type { Case, Feature, Kind, Op, OpName } from '../ops/schema.ts';
-import { FEATURES, formatFor } from '../ops/schema.ts';
+import { copyOp, FEATURES, formatFor } from '../ops/schema.ts';
 import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
 import { usesHugetlb } from '../targets/hugetlb-host.ts';
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
@@ -1165,7 +1165,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
       break;
     }
     case 'tweak': {
-      const ops = c.ops.map((o) => structuredClone(o));
+      const ops = c.ops.map(copyOp);
       const i = rng.int(ops.length);
       const o = ops[i] as Op & { first?: number; count?: number; page?: number; on?: boolean; prot?: string; value?: number };
       const pre = CaseBuilder.fromCase({ ...c, ops: c.ops.slice(0, i) }, undefined, geometry);
@@ -1313,7 +1313,7 @@ export class GuidedGenerator {
   }
 
   private pickEntry(): PoolEntry {
-    return this.rng.weighted(this.pool.map((e) => [e, this.weight(e)] as const));
+    return this.pool[this.rng.weightedIndex(this.pool.length, (i) => this.weight(this.pool[i]!))]!;
   }
 
   /** Report the rule ids each step of `c` exercised. Returns true if it reached something new. */

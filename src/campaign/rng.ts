@@ -51,6 +51,23 @@ export class Rng {
     for (let i = entries.length - 1; i >= 0; i--) if (entries[i]![1] > 0) return entries[i]![0];
     throw new Error('unreachable');
   }
+  /** weighted() over `n` items whose weights `weight(i)` gives (each asked twice, so it must be
+   *  pure), without the [item, weight] pairs: the same draw, the same index as weighted() would
+   *  pick from those pairs (the guided generator picks from its whole pool at every mutated case) */
+  weightedIndex(n: number, weight: (i: number) => number): number {
+    let total = 0;
+    for (let i = 0; i < n; i++) { const w = weight(i); if (w > 0) total += w; }
+    if (total <= 0) throw new Error('weighted pick with no positive weight');
+    let x = this.float() * total;
+    for (let i = 0; i < n; i++) {
+      const w = weight(i);
+      if (w <= 0) continue;
+      if (x < w) return i;
+      x -= w;
+    }
+    for (let i = n - 1; i >= 0; i--) if (weight(i) > 0) return i;
+    throw new Error('unreachable');
+  }
   /** a fresh 32-bit seed for a sub-generator */
   fork(): number { return this.u32(); }
 }

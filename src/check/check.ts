@@ -201,6 +201,8 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
   };
   /** the count record of each pagemap letter (by index), once it was counted */
   const pageCounts: Array<BitCount | undefined> = [];
+  /** the same for each PAGEMAP_SCAN letter */
+  const scanCounts: Array<BitCount | undefined> = [];
   for (const step of trace.steps) {
     const ps: PredictedStep | undefined = pred[step.op];
     if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
@@ -277,8 +279,11 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             const bit = SCAN_LETTERS[k];
             // scan strings cannot carry '?': SOFT_DIRTY is not compared where the target has no soft-dirty
             const masked = bit === 'd' && !sd && s[k] !== '-' && e[k] !== '-';
-            count(SCAN_BIT_NAMES[k]!, masked);
-            if (masked) continue;
+            // count(SCAN_BIT_NAMES[k], masked), with the record kept as pageCounts keeps its own
+            const rec = scanCounts[k] ??= (bits[SCAN_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
+            if (masked) { rec.masked++; continue; }
+            rec.compared++;
+            compared++;
             const a = s[k] === '-' ? '-' : s[k] === '.' ? '0' : '1';
             const x = e[k] === '-' ? '-' : e[k] === '.' ? '0' : '1';
             if (a === x) continue;
@@ -292,7 +297,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         });
       }
     }
-    compareContent(c, step, ps, count, violations);
+    compared += compareContent(c, step, ps, bits, violations);
     if (step.events) {
       count('events', false);
       const want = ps.events.map(eventKey).sort();
@@ -328,15 +333,23 @@ function contentRule(chain: readonly string[], stepRules: readonly string[]): st
  *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
  *  decided the content (src/model/content.ts). */
 function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep,
-  count: (kind: string, masked: boolean) => void, violations: Violation[]): void {
+  bits: BitCounts, violations: Violation[]): number {
+  let compared = 0;
+  /** bits.content, made at its first count (the keys of `bits` keep the order of first counts) */
+  let rec: BitCount | undefined;
   for (const [proc, regions] of Object.entries(step.content ?? {})) {
     for (const [region, vals] of Object.entries(regions)) {
       const exp = own(own(ps.content, proc), region);
-      vals.forEach((a, page) => {
-        if (a === null) return;
+      for (let page = 0; page < vals.length; page++) {
+        const a = vals[page];
+        // as forEach did: a hole is skipped (an explicit undefined is compared)
+        if (a === null || (a === undefined && !(page in vals))) continue;
         const x = exp?.[page];
-        count('content', x === null || x === undefined);
-        if (x === null || x === undefined || a === x) return;
+        rec ??= (bits.content ??= { compared: 0, masked: 0 });
+        if (x === null || x === undefined) { rec.masked++; continue; }
+        rec.compared++;
+        compared++;
+        if (a === x) continue;
         const entryWhy = own(own(ps.why, proc), region)?.[page]?.[0] ?? [];
         const cwhy = own(own(ps.contentWhy, proc), region)?.[page] ?? [];
         const rules = [...cwhy, ...entryWhy];
@@ -346,9 +359,10 @@ function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep
           entry: own(own(ps.entry, proc), region)?.[page],
           message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
         }));
-      });
+      }
     }
   }
+  return compared;
 }
 
 /** Does a page bit or a value of `step` differ from the prediction `ps` (for a step the target

@@ -2,6 +2,8 @@
 // step whose rc is a signal no op raises is a fault of the case, never an rc for the checker, even
 // from an executor that reports it as one (issue 18, item 2; an older build inside a QEMU image).
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MAX_PAGES_PER_REGION } from '../../src/ops/layout.ts';
 import { decodeContent, decodeReply, encodeCase } from '../../src/targets/executor/protocol.ts';
 import { parseCase } from '../../src/ops/validate.ts';
 
@@ -56,5 +58,31 @@ describe('live target: decoding content values', () => {
     expect(decodeContent(['1000000000000000+2'], 'c 0 0')).toEqual([1000000000000000, 1000000000000001]);
     expect(decodeContent(['9007199254740990+3'], 'c 0 0')).toEqual([9007199254740990, 9007199254740991, -1]);
     expect(decodeContent(['007+2', '-1', '0x1'], 'c 0 0')).toEqual([7, 8, null, 0]);
+  });
+  it('the regex-free reading of plain tokens decodes every token as the regex reading does, errors included', () => {
+    // the reading before the fast path (one regex per token), kept here as the reference
+    const reference = (tokens: string[]): (number | null)[] => {
+      const out: (number | null)[] = [];
+      for (const tok of tokens) {
+        const m = /^(?:-(\d+)|(\d+)([x+])(\d+))$/.exec(tok);
+        if (!m) throw new Error('bad token');
+        const n = Number(m[1] ?? m[4]);
+        if (out.length + n > MAX_PAGES_PER_REGION) throw new Error('longer than a region');
+        if (m[1] !== undefined) { for (let k = 0; k < n; k++) out.push(null); continue; }
+        const big = BigInt(m[2]!);
+        for (let k = 0; k < n; k++) { const v = m[3] === '+' ? big + BigInt(k) : big; out.push(v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : -1); }
+      }
+      return out;
+    };
+    const digits = (max: number) => fc.stringMatching(new RegExp(`^[0-9]{0,${max}}$`));
+    const token = fc.oneof(
+      fc.tuple(digits(18), fc.constantFrom('x', '+', 'y', ''), digits(3)).map(([v, s, n]) => `${v}${s}${n}`),
+      digits(3).map((n) => `-${n}`),
+      fc.constantFrom('-', 'x1', '+1', '1x', '1+', '--1', '1x-1', '00x00', '9007199254740990+3', '123456789012345+1', '1234567890123456x1', '1x99999', '-17000'),
+    );
+    const outcome = (f: () => (number | null)[]) => { try { return { ok: f() }; } catch (e) { return { error: /bad token/.test((e as Error).message) ? 'bad token' : 'longer than a region' }; } };
+    fc.assert(fc.property(fc.array(token, { maxLength: 6 }), (tokens) => {
+      expect(outcome(() => decodeContent(tokens, 'c 0 0'))).toEqual(outcome(() => reference(tokens)));
+    }), { numRuns: 3000 });
   });
 });

@@ -191,6 +191,16 @@ export const OP_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS']);
 export function decodeContent(tokens: string[], line: string): (number | null)[] {
   const out: (number | null)[] = [];
   for (const tok of tokens) {
+    // the common token, read without a regex match and its substrings (a pool thread decodes every
+    // `c` line of every step of every case); anything else takes the general path below
+    if (plainToken(tok)) {
+      const n = TOKEN.n;
+      if (out.length + n > MAX_PAGES_PER_REGION) throw new Error(`executor content line longer than a region: ${line.slice(0, 80)}`);
+      if (TOKEN.kind === 0) for (let k = 0; k < n; k++) out.push(null);
+      else if (TOKEN.kind === 1) for (let k = 0; k < n; k++) out.push(TOKEN.v);
+      else for (let k = 0; k < n; k++) out.push(TOKEN.v + k);
+      continue;
+    }
     const m = /^(?:-(\d+)|(\d+)([x+])(\d+))$/.exec(tok);
     if (!m) throw new Error(`executor content line with a bad token ${JSON.stringify(tok.slice(0, 30))}: ${line.slice(0, 80)}`);
     const n = Number(m[1] ?? m[4]);
@@ -209,6 +219,42 @@ export function decodeContent(tokens: string[], line: string): (number | null)[]
     }
   }
   return out;
+}
+
+/** what plainToken read: kind 0 `-N`, 1 `VxN`, 2 `V+N` */
+const TOKEN = { kind: 0, v: 0, n: 0 };
+
+/** Read a content token of at most 15 digits per number (exact in a double, as Number() reads
+ *  them) into TOKEN; false for any other token (decodeContent's regex path decides). */
+function plainToken(tok: string): boolean {
+  const len = tok.length;
+  let i = 0;
+  let v = 0;
+  let kind = 0;
+  if (tok.charCodeAt(0) === 45 /* - */) i = 1;
+  else {
+    for (; i < len; i++) {
+      const c = tok.charCodeAt(i);
+      if (c >= 48 && c <= 57) v = v * 10 + (c - 48);
+      else break;
+    }
+    if (i === 0 || i > 15 || i >= len) return false;
+    const sep = tok.charCodeAt(i);
+    if (sep === 120 /* x */) kind = 1;
+    else if (sep === 43 /* + */) kind = 2;
+    else return false;
+    i++;
+  }
+  const start = i;
+  let n = 0;
+  for (; i < len; i++) {
+    const c = tok.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    n = n * 10 + (c - 48);
+  }
+  if (i === start || i - start > 15) return false;
+  TOKEN.kind = kind; TOKEN.v = v; TOKEN.n = n;
+  return true;
 }
 
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
