@@ -49,8 +49,14 @@ async function interleaved(rounds: number, fns: Array<() => Promise<void>>, firs
 // ---------------------------------------------------------------------------------------------
 // 1. executor floor vs executor alone vs the full live path (+ check cost, item 2)
 
-/** untimed live cases per pool thread before the live section's timed rounds (JIT warm-up) */
-const LIVE_WARM_CASES = 600;
+/**
+ * untimed live cases per pool thread before the live section's timed rounds (JIT warm-up). A
+ * campaign runs tens of thousands of cases, so the farm figure is its steady state: V8's helper
+ * threads (compiling, GC) still cost about 0.48 ms per case after 600 cases, 0.33 after 1,500 and
+ * 0.15 after 6,000 (bench/tools/profile-transport --warm, farm7), while the executor alone has no
+ * such warm-up; at 600 the farm figure carried about 0.3 ms per case of compiling
+ */
+const LIVE_WARM_CASES = 3000;
 
 export async function benchLive(o: BenchOptions): Promise<SectionResult> {
   const rows: Row[] = [];
