@@ -1250,13 +1250,13 @@ export class Machine implements htlb.HugetlbHost {
       if (v.sd) { v.sd = false; v.sdWhy = withRule(v.sdWhy, this.rule('R-CR-1')); }
     }
     // every entry changes, but the observer reads only soft-dirty and wp of them (not the write
-    // bit nor the history): only a chunk or block where one of those changes is stamped for it
+    // bit nor the history): only an entry or block where one of those changes is stamped for it
     const keepsWrite = this.mut('B-5'), clearsWp = this.mut('M-10');
     for (const t of p.ptes.peekChunks()) {
-      let seen = false;
-      for (const e of t.e) {
+      for (let k = 0; k < PTE_CHUNK; k++) {
+        const e = t.e[k];
         if (e === undefined) continue;
-        if (e.sd) seen = true;
+        let seen = e.sd;
         if (e.t === 'present') {
           // R-CR-2: write-protect and clear soft-dirty; wp untouched
           if (!keepsWrite) e.writable = false;
@@ -1267,8 +1267,8 @@ export class Machine implements htlb.HugetlbHost {
           e.sd = false; // R-CR-3
           e.why = withRule(e.why, this.rule('R-CR-3'));
         }
+        if (seen) p.ptes.stampSlot(t, k);
       }
-      if (seen) p.ptes.stampChunk(t);
     }
     for (const [b, pmd] of p.pmds.peekEntries()) {
       if (pmd.t !== 'huge') continue;

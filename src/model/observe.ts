@@ -7,7 +7,8 @@
 // tick of its last look; a chunk whose entries, PMD and pages carry no newer stamp, under VMAs that
 // did not move, shows what it showed. Regions the stamps do not cover (hugetlb: its own tables)
 // and attribution (the rules behind every bit, asked only on a divergence) are read whole. Within a
-// chunk with no newer entry or PMD stamp, only the slots whose page was stamped are read. A step's
+// chunk not handed out whole and under a PMD with no newer stamp, only the slots whose entry or page
+// was stamped are read (entries and PMDs stamp only changes the walk can see). A step's
 // arrays (letters, entry classes, contents, content histories) are the last step's where none of
 // their pages changed; a changed one is a copy made on its first changed page (Writer), never an
 // array a step has shown (test/model/observe-shared.test.ts).
@@ -406,18 +407,18 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
   }
 }
 
-/** Walk again what region r's view `v` read and the machine stamped since `v.at`: a chunk whose
- *  entries were stamped, or whose block's PMD was (a chunk lies in one block: PTE_CHUNK divides
- *  the PMD's pages) or the head page of its huge PMD (whose mapcount the exclusive bit reads with
- *  knob pmdExclusiveFromHead), whole; elsewhere only the slots whose page (the view's deps) was
- *  stamped: what such a slot read besides its page is its entry, PMD and VMA, none of them
- *  changed. */
+/** Walk again what region r's view `v` read and the machine stamped since `v.at`: a chunk handed
+ *  out whole since (its `all` stamp), or whose block's PMD was stamped (a chunk lies in one block:
+ *  PTE_CHUNK divides the PMD's pages) or the head page of its huge PMD (whose mapcount the
+ *  exclusive bit reads with knob pmdExclusiveFromHead), whole; elsewhere only the slots whose
+ *  entry (the chunk's slot stamps) or page (the view's deps) was stamped: what such a slot read
+ *  besides its entry and page is its PMD and VMA, neither of them changed. */
 function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer): void {
   const at = v.at, deps = v.deps, start = v.start;
   let block = -1, blockNew = false;
   for (let lo = r.start, end = r.start + r.pages; lo < end;) {
-    const c = Math.floor(lo / PTE_CHUNK);
-    const hi = Math.min((c + 1) * PTE_CHUNK, end);
+    const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
+    const hi = Math.min(base + PTE_CHUNK, end);
     const b = blockOf(lo);
     if (b !== block) {
       block = b;
@@ -425,14 +426,27 @@ function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer):
       blockNew = p.pmds.stampOf(b) > at || (pmd?.t === 'huge' && pmd.pages !== null && pmd.pages[0].ver > at);
     }
     const t = blockNew ? undefined : p.ptes.peekChunk(c);
-    if (blockNew || (t !== undefined && t.ver > at)) walkPages(w, p, r, lo, hi, wr);
-    else {
+    if (blockNew || (t !== undefined && t.all > at)) walkPages(w, p, r, lo, hi, wr);
+    else if (t === undefined || t.ver <= at) {
       // runs of slots whose page changed
       for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
         const d = deps[k];
         if (d === undefined || d.ver <= at) continue;
         let kHi = k + 1;
         while (kHi < kEnd) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; kHi++; }
+        walkPages(w, p, r, start + k, start + kHi, wr);
+        k = kHi;
+      }
+    } else {
+      // runs of slots whose entry (the chunk's slot stamps) or page changed
+      const sv = t.sv, off = start - base;
+      for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
+        if (sv[k + off] <= at) { const d = deps[k]; if (d === undefined || d.ver <= at) continue; }
+        let kHi = k + 1;
+        while (kHi < kEnd) {
+          if (sv[kHi + off] <= at) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; }
+          kHi++;
+        }
         walkPages(w, p, r, start + k, start + kHi, wr);
         k = kHi;
       }

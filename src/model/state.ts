@@ -92,8 +92,8 @@ export function clockNow(): number { return clock; }
 export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
- *  object, so that every change to a field the observer reads (folio, val, valWhy, the reference
- *  counts) stamps `ver` with the mutation clock whichever code path makes it (the private fields
+ *  object, so that every change the observer can see (folio, val, valWhy, whether the mapcount is
+ *  1) stamps `ver` with the mutation clock whichever code path makes it (the private fields
  *  keep object literals out: every page is made by newPage below). */
 export class Page {
   /** anonymous memory (pagemap bit 61 clear); page-cache/shmem pages are not anon */
@@ -107,7 +107,7 @@ export class Page {
   index: number | undefined;
   /** a shmem page written out to swap (its page-cache slot holds a swap entry) */
   inSwap: boolean;
-  /** the mutation-clock tick of the last change to a field the observer reads */
+  /** the mutation-clock tick of the last change the observer can see (of a field it reads) */
   ver = 0;
   private folio_: Page[] | undefined = undefined;
   private val_: number | undefined = undefined;
@@ -133,13 +133,15 @@ export class Page {
    *  at every change (the zero page is not counted): present PTEs, swap PTEs, huge PMDs. The
    *  mapcount (pagemap bit 56, R-PM-4) is ptMaps + pmdMaps; reuse and swap-cache sharing ask
    *  for the swap entries too. Counted as changes happen so that no question about a page walks
-   *  every process's tables. */
+   *  every process's tables. The observer reads of them only whether the mapcount is 1 (the
+   *  exclusive bit, observe.ts pteCode and hugeCode): a change stamps `ver` only when that
+   *  flips, and a change of the swap entries never does. */
   get ptMaps(): number { return this.ptMaps_; }
-  set ptMaps(n: number) { this.ptMaps_ = n; this.ver = tick(); }
+  set ptMaps(n: number) { if ((n + this.pmdMaps_ === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.ptMaps_ = n; }
   get ptSwaps(): number { return this.ptSwaps_; }
-  set ptSwaps(n: number) { this.ptSwaps_ = n; this.ver = tick(); }
+  set ptSwaps(n: number) { this.ptSwaps_ = n; }
   get pmdMaps(): number { return this.pmdMaps_; }
-  set pmdMaps(n: number) { this.pmdMaps_ = n; this.ver = tick(); }
+  set pmdMaps(n: number) { if ((this.ptMaps_ + n === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.pmdMaps_ = n; }
 }
 
 /** a page's mapcount as pagemap's bit 56 counts it: present PTEs and huge PMDs of live
@@ -243,11 +245,16 @@ interface PteFields { page?: Page; wp?: boolean; sd?: boolean; writable?: boolea
 /** pages per PteTable chunk: a power of two dividing every geometry's PMD (512 or 2048 pages) */
 export const PTE_CHUNK = 64;
 
-/** One PteTable chunk: PTE_CHUNK slots and the mutation-clock tick (`ver`) of the last time an
- *  entry of it was changed or handed out. */
+/** One PteTable chunk: PTE_CHUNK slots and their mutation-clock stamps. `sv[k]`: the tick of the
+ *  last time slot k's entry was set, deleted or handed out alone (get, touch, stampSlot); `all`:
+ *  the last time the chunk was handed out whole (chunk, iteration, stampChunk), which counts for
+ *  every slot; `ver`: the newest of them all (the observer skips a chunk not newer than its last
+ *  look, and re-reads only the slots newer than it when `all` is not). */
 export interface PteChunk {
   readonly e: (Pte | undefined)[];
+  readonly sv: number[];
   ver: number;
+  all: number;
 }
 
 /** A process's page-table entries by page number, kept in arrays of PTE_CHUNK pages (as the kernel
@@ -257,10 +264,11 @@ export interface PteChunk {
  *  address order within a chunk: nothing in the model depends on Map insertion order (every loop
  *  over entries counts, sorts, or changes each entry on its own).
  *  Entries are changed in place by whoever holds one (e.wp = ...), so every way out of the table
- *  that hands out an entry (get, chunk, iteration), not only set and delete, stamps the chunk's
- *  `ver` with the mutation clock: a chunk whose `ver` is not newer than the observer's last look
- *  holds the same entries with the same fields. The observer reads through peekChunk, which does
- *  not stamp; so do the model's read-only views (peek). */
+ *  that hands out an entry, not only set and delete, stamps it with the mutation clock: one entry
+ *  (get, touch, set, delete) its slot, the whole chunk (chunk, iteration) every slot (PteChunk).
+ *  A chunk whose `ver` is not newer than the observer's last look holds the same entries with the
+ *  same fields, and in one whose `all` is not, so do the slots not stamped since. The observer
+ *  reads through peekChunk, which does not stamp; so do the model's read-only views (peek). */
 export class PteTable {
   private readonly chunks = new Map<number, PteChunk>();
   /** the chunk the last lookup found, by index: the machine and the observer walk a range page by
@@ -276,7 +284,7 @@ export class PteTable {
   /** the owner died: its entries no longer count as references (done once) */
   die(): void {
     if (!this.live) return;
-    for (const t of this.chunks.values()) { t.ver = tick(); for (const e of t.e) countPte(e, -1); }
+    for (const t of this.chunks.values()) { t.ver = t.all = tick(); for (const e of t.e) countPte(e, -1); }
     this.live = false;
   }
 
@@ -294,8 +302,9 @@ export class PteTable {
     const c = Math.floor(page / PTE_CHUNK);
     const t = this.find(c);
     if (t === undefined) return undefined;
-    const e = t.e[page - c * PTE_CHUNK];
-    if (e !== undefined) t.ver = tick();
+    const k = page - c * PTE_CHUNK;
+    const e = t.e[k];
+    if (e !== undefined) t.ver = t.sv[k] = tick();
     return e;
   }
 
@@ -313,7 +322,7 @@ export class PteTable {
   chunk(c: number): readonly (Pte | undefined)[] | undefined {
     const t = this.find(c);
     if (t === undefined) return undefined;
-    t.ver = tick();
+    t.ver = t.all = tick();
     return t.e;
   }
 
@@ -324,25 +333,28 @@ export class PteTable {
    *  chunks it changes itself (stampChunk) */
   peekChunks(): IterableIterator<PteChunk> { return this.chunks.values(); }
 
-  /** stamp chunk `t` (one peekChunks handed out) */
-  stampChunk(t: PteChunk): void { t.ver = tick(); }
+  /** stamp chunk `t` (one peekChunks handed out), every slot of it */
+  stampChunk(t: PteChunk): void { t.ver = t.all = tick(); }
+
+  /** stamp slot k of chunk `t` (one peekChunks handed out): the caller changed that entry only */
+  stampSlot(t: PteChunk, k: number): void { t.ver = t.sv[k] = tick(); }
 
   /** every chunk's entries (slots without an entry hold undefined): for scans of all entries */
   *allChunks(): IterableIterator<readonly (Pte | undefined)[]> {
-    for (const t of this.chunks.values()) { t.ver = tick(); yield t.e; }
+    for (const t of this.chunks.values()) { t.ver = t.all = tick(); yield t.e; }
   }
 
   set(page: number, e: Pte): this {
     const c = Math.floor(page / PTE_CHUNK);
     let t = this.find(c);
-    if (t === undefined) { t = { e: new Array<Pte | undefined>(PTE_CHUNK).fill(undefined), ver: 0 }; this.chunks.set(c, t); }
+    if (t === undefined) { t = { e: new Array<Pte | undefined>(PTE_CHUNK).fill(undefined), sv: new Array<number>(PTE_CHUNK).fill(0), ver: 0, all: 0 }; this.chunks.set(c, t); }
     const k = page - c * PTE_CHUNK;
     const old = t.e[k];
     if (old === undefined) this.count++;
     else if (this.live) countPte(old, -1);
     if (this.live) countPte(e, 1);
     t.e[k] = e;
-    t.ver = tick();
+    t.ver = t.sv[k] = tick();
     return this;
   }
 
@@ -353,7 +365,7 @@ export class PteTable {
     if (t === undefined || t.e[k] === undefined) return false;
     if (this.live) countPte(t.e[k], -1);
     t.e[k] = undefined;
-    t.ver = tick();
+    t.ver = t.sv[k] = tick();
     this.count--;
     return true;
   }
@@ -367,15 +379,16 @@ export class PteTable {
       const hi = Math.min(base + PTE_CHUNK, end);
       const t = this.find(c);
       if (t !== undefined) {
-        let gone = 0;
+        let gone = 0, s = 0;
         for (let k = lo - base; k < hi - base; k++) {
           const e = t.e[k];
           if (e === undefined) continue;
           if (this.live) countPte(e, -1);
           t.e[k] = undefined;
-          gone++;
+          if (gone++ === 0) t.ver = s = tick();
+          t.sv[k] = s;
         }
-        if (gone) { this.count -= gone; t.ver = tick(); }
+        if (gone) this.count -= gone;
       }
       lo = hi;
     }
@@ -384,19 +397,20 @@ export class PteTable {
   /** stamp the chunk of `page` (the caller changed a field of its entry that the observer reads,
    *  after reading it with peek or peekChunk) */
   touch(page: number): void {
-    const t = this.find(Math.floor(page / PTE_CHUNK));
-    if (t !== undefined) t.ver = tick();
+    const c = Math.floor(page / PTE_CHUNK);
+    const t = this.find(c);
+    if (t !== undefined) t.ver = t.sv[page - c * PTE_CHUNK] = tick();
   }
 
   *entries(): IterableIterator<[number, Pte]> {
     for (const [c, t] of this.chunks) {
-      t.ver = tick();
+      t.ver = t.all = tick();
       for (let k = 0; k < PTE_CHUNK; k++) { const e = t.e[k]; if (e !== undefined) yield [c * PTE_CHUNK + k, e]; }
     }
   }
 
   *values(): IterableIterator<Pte> {
-    for (const t of this.chunks.values()) { t.ver = tick(); for (let k = 0; k < PTE_CHUNK; k++) { const e = t.e[k]; if (e !== undefined) yield e; } }
+    for (const t of this.chunks.values()) { t.ver = t.all = tick(); for (let k = 0; k < PTE_CHUNK; k++) { const e = t.e[k]; if (e !== undefined) yield e; } }
   }
 
   [Symbol.iterator](): IterableIterator<[number, Pte]> { return this.entries(); }
@@ -416,8 +430,8 @@ function countPmd(pmd: Pmd | undefined, d: number): void {
 
 /** A process's PMDs by block: a Map whose changes keep the subpages' Page.pmdMaps (a huge PMD's
  *  `pages` array is never replaced in place, only the whole PMD). As PteTable does for its
- *  chunks, every change and every handout of a PMD (get, iteration) stamps its block with the
- *  mutation clock (stampOf); peek reads without stamping. */
+ *  chunks, every change to or from a huge PMD and every handout of one (get, iteration) stamps
+ *  its block with the mutation clock (stampOf); peek reads without stamping. */
 export class PmdTable extends Map<number, Pmd> {
   private live = true;
   private stamps: Map<number, number> | undefined;
@@ -471,15 +485,24 @@ export class PmdTable extends Map<number, Pmd> {
 
   override set(block: number, pmd: Pmd): this {
     this.lastB = NaN;
-    // Map's constructor calls set before the field initializers run: nothing to count then
-    if (this.live) { countPmd(super.get(block), -1); countPmd(pmd, 1); this.stamp(block); }
+    // Map's constructor calls set before the field initializers run: nothing to count then.
+    // The observer reads a block's PMD only when it is huge (a page-table PMD, like none, sends
+    // it to the PTEs, which stamp their own chunks): a change between none and a page table
+    // (a fault's first PTE of a block, fork's copy of a table) is not stamped
+    if (this.live) {
+      const old = super.get(block);
+      countPmd(old, -1); countPmd(pmd, 1);
+      if (pmd.t === 'huge' || old?.t === 'huge') this.stamp(block);
+    }
     return super.set(block, pmd);
   }
 
   override delete(block: number): boolean {
     this.lastB = NaN;
-    if (this.live) countPmd(super.get(block), -1);
-    if (super.has(block)) this.stamp(block);
+    const old = super.get(block);
+    if (this.live) countPmd(old, -1);
+    // as set: only a huge PMD going is a change the observer sees
+    if (old?.t === 'huge') this.stamp(block);
     return super.delete(block);
   }
 

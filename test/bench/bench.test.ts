@@ -101,6 +101,9 @@ describe('bench --quick sections', () => {
   it('model speed', async () => {
     const r = await benchModel(o);
     expect(finite(r.metrics.model_cases_per_s_per_thread)).toBe(true);
+    // the same rounds per CPU second, and wall / CPU: how much other load took the core
+    expect(finite(r.metrics.model_cpu_cases_per_s_per_thread)).toBe(true);
+    expect(finite(r.metrics.model_wall_over_cpu)).toBe(true);
     expect(r.rows.length).toBeGreaterThan(0);
   });
 

@@ -1,9 +1,10 @@
 // PteTable and PmdTable (src/model/state.ts) remember their last lookup (a PTE chunk, a PMD block
 // and its entry) because the machine and the observer walk a range page by page. A remembered
 // answer that outlived a change would silently feed the model a stale entry. This test interleaves
-// lookups with every kind of change and compares each answer with a plain Map kept alongside.
+// lookups with every kind of change and compares each answer with a plain Map kept alongside; and
+// what each change stamps with the mutation clock (what the observer reads again).
 import { describe, expect, it } from 'vitest';
-import { PmdTable, PteTable, PTE_CHUNK, type Pmd, type Pte } from '../../src/model/state.ts';
+import { clockNow, Page, PmdTable, PteTable, PTE_CHUNK, resetClock, type Pmd, type Pte } from '../../src/model/state.ts';
 
 /** a small deterministic generator (no Math.random in tests) */
 function lcg(seed: number): () => number {
@@ -52,5 +53,82 @@ describe('PteTable last-lookup memory', () => {
       }
     }
     expect(t.size).toBe(ref.size);
+  });
+});
+
+// The observer (src/model/observe.ts walkStamped) re-reads, in a chunk handed out only entry by
+// entry since its last look, just the slots stamped since: each way of changing or handing out one
+// entry stamps that slot alone; each way of handing out the whole chunk stamps all of it.
+describe('PteTable slot stamps', () => {
+  it('stamp the slot a change or handout reaches, the whole chunk for a chunk handout', () => {
+    resetClock();
+    const t = new PteTable();
+    const marker = (): Pte => ({ t: 'marker', sd: false, why: [] });
+    for (const i of [1, 2, 3, 5]) t.set(i, marker());
+    const c = t.peekChunk(0)!;
+    /** the slots stamped after `at`, and whether the chunk was handed out whole after it */
+    const after = (at: number) => ({ slots: c.sv.flatMap((s, k) => (s > at ? [k] : [])), all: c.all > at, ver: c.ver > at });
+    let at = clockNow();
+    t.get(3);
+    expect(after(at)).toEqual({ slots: [3], all: false, ver: true });
+    at = clockNow();
+    t.get(4); // no entry there: nothing handed out
+    t.peek(2);
+    expect(after(at)).toEqual({ slots: [], all: false, ver: false });
+    at = clockNow();
+    t.touch(5); t.delete(1); t.set(7, marker());
+    expect(after(at)).toEqual({ slots: [1, 5, 7], all: false, ver: true });
+    at = clockNow();
+    t.deleteRange(2, 4);
+    expect(after(at)).toEqual({ slots: [2, 3], all: false, ver: true });
+    at = clockNow();
+    t.stampSlot(c, 9);
+    expect(after(at)).toEqual({ slots: [9], all: false, ver: true });
+    for (const handout of [() => t.chunk(0), () => [...t.allChunks()], () => [...t.entries()], () => [...t.values()], () => t.stampChunk(c)]) {
+      at = clockNow();
+      handout();
+      expect(after(at).all).toBe(true);
+    }
+  });
+});
+
+// The observer reads a block's PMD only when it is huge, and of a page's reference counts only
+// whether its mapcount is 1 (the exclusive bit): PmdTable and Page stamp only those changes, so
+// that a fault's first PTE in a block or a second mapping of a shared page sends the observer
+// back to no page it reads the same.
+describe('PMD and page stamps', () => {
+  it('a block is stamped when a huge PMD comes or goes, not for a page-table PMD', () => {
+    resetClock();
+    const t = new PmdTable();
+    const huge: Pmd = { t: 'huge', pages: null, wp: false, sd: true, writable: true, dirty: true, why: [] };
+    let at = clockNow();
+    t.set(0, { t: 'table' });
+    expect(t.stampOf(0) > at).toBe(false);
+    t.delete(0);
+    expect(t.stampOf(0) > at).toBe(false);
+    t.set(0, huge);
+    expect(t.stampOf(0) > at).toBe(true);
+    at = clockNow();
+    t.set(0, { t: 'table' }); // a split: the huge PMD goes
+    expect(t.stampOf(0) > at).toBe(true);
+    at = clockNow();
+    t.set(1, huge);
+    at = clockNow();
+    t.delete(1);
+    expect(t.stampOf(1) > at).toBe(true);
+  });
+
+  it('a page is stamped when its mapcount becomes or stops being 1, not for other counts', () => {
+    resetClock();
+    const pg = new Page(1, true, false, true);
+    const stamped = (f: () => void) => { const at = clockNow(); f(); return pg.ver > at; };
+    expect(stamped(() => { pg.ptMaps = 1; })).toBe(true); // 0 -> 1
+    expect(stamped(() => { pg.ptSwaps = 1; })).toBe(false);
+    expect(stamped(() => { pg.ptMaps = 2; })).toBe(true); // 1 -> 2
+    expect(stamped(() => { pg.ptMaps = 3; })).toBe(false); // 2 -> 3
+    expect(stamped(() => { pg.ptMaps = 0; })).toBe(false); // 3 -> 0
+    expect(stamped(() => { pg.pmdMaps = 1; })).toBe(true); // 0 -> 1
+    expect(stamped(() => { pg.ptMaps = 1; })).toBe(true); // 1 -> 2
+    expect(stamped(() => { pg.val = 5; })).toBe(true);
   });
 });
