@@ -1422,10 +1422,15 @@ export class Machine implements htlb.HugetlbHost {
     if (this.folioLeftWhole(at)) { this.rule('R-PO-3'); return true; }
     const id = this.rule('R-PO-4');
     obj.huge.delete(first);
+    let prevAt = Number.NaN, prevIndex = Number.NaN;
     for (const a of at) {
       const e = p.ptes.get(a);
       if (e?.t !== 'present') continue;
-      if (e.wp && this.vmaAt(p, a)?.uffd) p.ptes.set(a, { t: 'marker', sd: false, why: withRule(e.why, id) });
+      // B-40: the split's try_to_unmap batches consecutive PTEs of the folio as reclaim's does
+      const batched = this.mut('B-40') && prevAt === a - 1 && prevIndex === e.page.index! - 1;
+      prevAt = a; prevIndex = e.page.index!;
+      // R-PO-2: the marker is try_to_unmap_one's, as for reclaim
+      if (e.wp && this.vmaAt(p, a)?.uffd && !batched) p.ptes.set(a, { t: 'marker', sd: false, why: withRule(withRule(e.why, id), this.rule('R-PO-2')) });
       else p.ptes.delete(a);
     }
     return true;
