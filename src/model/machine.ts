@@ -1306,6 +1306,19 @@ export class Machine implements htlb.HugetlbHost {
           pg0.obj.huge.delete(f);
           (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
         }
+        // R-PO-2: a THP wholly in range is reclaimed: shmem_writeout puts every page in swap (whole,
+        // or split first), so a later fault-around skips them (swap entries in the page cache);
+        // part of it is only split (R-PO-4: unmapped, nothing reclaimed). Measured on 6.18.44:
+        // pageout of a whole collapsed memfd THP, mprotect of one page (no PMD fault any more), a
+        // read of a[0] maps a[0] alone.
+        if (whole) {
+          this.rule('R-PO-2');
+          for (let k = 0; k < HPAGE_PAGES; k++) {
+            if (!this.swappedOut(p, blockStart(b) + k)) continue;
+            pmd.pages[k].inSwap = true;
+            keptBy(pmd.pages[k], this.rule('R-DATA-4'));
+          }
+        }
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
         continue;
       }

@@ -85,6 +85,27 @@ describe('R-PO-4: partial MADV_PAGEOUT of a PTE-mapped shmem THP splits it, unma
     expect(p.steps[7].rules).not.toContain('R-PO-4');
   });
 
+  it('R-PO-2: a PMD-mapped shmem THP wholly in range is reclaimed: every page goes to swap, so fault-around skips them', () => {
+    // the README campaign's finding (seed 3, minimized): the mprotect leaves no VMA covering the
+    // block, so the read faults one page in and fault-around finds the rest swap entries
+    const p = run(`mmap a pages=512 kind=memfd-shared thp
+      write a[56]
+      collapse a[149]
+      pageout a
+      mprotect a[164] prot=r
+      read a[0]`);
+    expect(runs(pages(p, 3))).toBe('0-511:.....D');
+    expect(runs(pages(p, 5))).toBe('0:P.FE.D 1-511:.....D');
+    // part of it is only split (R-PO-4, nothing reclaimed): fault-around maps the window
+    const q = run(`mmap a pages=512 kind=memfd-shared thp
+      write a[56]
+      collapse a
+      pageout a[301]
+      mprotect a[164] prot=r
+      read a[0]`);
+    expect(runs(pages(q, 5))).toBe('0-15:P.FE.D 16-511:.....D');
+  });
+
   it('an anon THP in the same shape is split with migration entries: only the paged-out page goes (R-PO-3)', () => {
     const p = run(`${SHRUNK('anon')}
       pageout a[301]`);

@@ -47,6 +47,20 @@ describe('live: partial MADV_PAGEOUT of a PTE-mapped shmem THP', () => {
     expect(after[301].slice(0, 5)).toBe('.....');
   });
 
+  it('a PMD-mapped shmem THP wholly in range is reclaimed (every page to swap: fault-around skips them); part of it is only split (fault-around maps the window)', async (ctx) => {
+    const body = (range: string) => `mmap a pages=512 kind=memfd-shared thp
+      write a[56]
+      collapse a
+      pageout a${range}
+      mprotect a[164] prot=r
+      read a[0]`;
+    const whole = (await run(body(''))).tr;
+    const part = (await run(body('[301]'))).tr;
+    if (!collapsed(whole) || !collapsed(part)) { ctx.skip(NO_THP); return; }
+    expect(present(whole, 5, 0, 16)).toBe('P' + '.'.repeat(15));
+    expect(present(part, 5, 0, 16)).toBe('P'.repeat(16));
+  });
+
   it('a folio a fork child maps a page of is left alone (folio_maybe_mapped_shared)', async (ctx) => {
     const { tr } = await run(`${SHRUNK('shared-anon')}
       fork
