@@ -320,6 +320,12 @@ export class Machine implements htlb.HugetlbHost {
     // anonymous VMA that mremap moved after its first fault keeps its old pgoff (copy_vma)
     if ((a.obj || isAnonVma(a)) && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
     if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
+    // only one has an anon_vma: the merged VMA would take it, which it may only when its chain is
+    // its own alone, not cloned from a parent at fork (mm/vma.c is_mergeable_anon_vma,
+    // vma_had_uncowed_parents: !list_is_singular(&vma->anon_vma_chain)). Measured on 6.18.44: a
+    // fork child's guarded (so anon_vma-prepared) VMA and a new anon mmap placed after it stay two
+    // VMAs, and the child's fork copies none of the new one's page table.
+    if ((a.anonVma && !b.anonVma && a.forkedChain) || (b.anonVma && !a.anonVma && b.forkedChain)) return false;
     return true;
   }
 
