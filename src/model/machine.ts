@@ -1377,7 +1377,19 @@ export class Machine implements htlb.HugetlbHost {
         // (mm/rmap.c try_to_unmap_one: pte_install_uffd_wp_if_needed, for every PTE: no batched
         // unmapping of file folios in uffd VMAs)
         this.rule('R-PO-2');
-        e.page.inSwap = true;
+        const obj = e.page.obj;
+        if (obj && e.page.index !== undefined && !e.dirty && !e.page.nonzero && !this.inLargeCacheFolio(e.page)) {
+          // a page never dirtied (read-faulted, nothing written: a clean PTE over zero content) is
+          // not written to swap: mm/vmscan.c shrink_folio_list frees a clean shmem folio from the
+          // page cache (__remove_mapping), leaving a hole there (fault-around finds nothing, a
+          // collapse of an otherwise empty block SCAN_TRUNCATED: EINVAL, R-COL-2). Measured on
+          // 6.18.44: read a[293] of a memfd, pageout it, collapse -> EINVAL, nothing collapsed;
+          // written first, or another page cached, the collapse succeeds. (A page dirtied only by a
+          // populate write whose PTE was zapped and refaulted clean is taken for clean here.)
+          obj.pages.delete(e.page.index);
+        } else {
+          e.page.inSwap = true;
+        }
         // R-DATA-4: shmem_writeout puts the content in swap (mutant D-1: the page, its dirty bit
         // lost, is dropped as clean and the next fault reads zero)
         keptBy(e.page, this.rule('R-DATA-4'));

@@ -106,6 +106,25 @@ describe('R-PO-4: partial MADV_PAGEOUT of a PTE-mapped shmem THP splits it, unma
     expect(runs(pages(q, 5))).toBe('0-15:P.FE.D 16-511:.....D');
   });
 
+  it('R-PO-2: a clean shmem page (read-faulted, never written) is dropped from the page cache, not swapped: a collapse of its otherwise empty block then finds nothing (EINVAL)', () => {
+    // the README campaign's finding (seed 5, minimized; memfd-private and memfd-shared alike)
+    const run5 = (touch: string) => run(`mmap a pages=512 kind=memfd-private thp
+      ${touch} a[293]
+      pageout a[293]
+      collapse a
+      read a[375]`);
+    const clean = run5('read');
+    expect(clean.steps[3].rc).toBe('EINVAL');
+    expect(runs(pages(clean, 4))).toBe('0-374:.....D 375:P.FE.D 376-511:.....D');
+    // a shared mapping's written page goes to swap instead, and the collapse swaps it in
+    const dirty = run(`mmap a pages=512 kind=memfd-shared thp
+      write a[293]
+      pageout a[293]
+      collapse a
+      read a[375]`);
+    expect(dirty.steps[3].rc).toBe(0);
+  });
+
   it('an anon THP in the same shape is split with migration entries: only the paged-out page goes (R-PO-3)', () => {
     const p = run(`${SHRUNK('anon')}
       pageout a[301]`);

@@ -61,6 +61,20 @@ describe('live: partial MADV_PAGEOUT of a PTE-mapped shmem THP', () => {
     expect(present(part, 5, 0, 16)).toBe('P'.repeat(16));
   });
 
+  it('a clean page (read, never written) is dropped, not swapped: a collapse of its otherwise empty block is EINVAL and collapses nothing', async (ctx) => {
+    const body = (touch: string) => `mmap a pages=512 kind=memfd-shared thp
+      ${touch} a[293]
+      pageout a[293]
+      collapse a
+      read a[375]`;
+    const clean = (await run(body('read'))).tr;
+    expect(clean.steps[3].rc).toBe('EINVAL');
+    expect(present(clean, 4, 0, 512)).toBe('.'.repeat(375) + 'P' + '.'.repeat(136));
+    const dirty = (await run(body('write'))).tr;
+    if (!(dirty.steps[3].outcome?.huge?.a ?? []).includes(0)) { ctx.skip(NO_THP); return; }
+    expect(dirty.steps[3].rc).toBe(0);
+  });
+
   it('a folio a fork child maps a page of is left alone (folio_maybe_mapped_shared)', async (ctx) => {
     const { tr } = await run(`${SHRUNK('shared-anon')}
       fork
