@@ -42,6 +42,12 @@ describe.skipIf(free < 8)(`live: hugetlb (${free} free 2 MiB pages)`, () => {
     expect(tr.steps.slice(2).map((s) => s.rc)).toEqual(['EINVAL', 0, 'ENOENT']);
     expect(pg(tr, 4, 0)).toBe('P..EW.');
   });
+  it('unregister tests only its start; a misaligned end fails only where a registered VMA must be split, after unprotecting (userfaultfd_unregister, userfaultfd_clear_vma)', async () => {
+    const tr = await run('mmap a pages=1024 kind=hugetlb\nuffd_unregister a[..1)\nuffd_unregister a[1..2)\nuffd_register a\nwrite a\nwp a on\nuffd_unregister a[..1)', 'wp_async');
+    expect(tr.steps.slice(1).map((s) => s.rc)).toEqual([0, 'EINVAL', 0, 0, 0, 'EINVAL']);
+    expect(pg(tr, 6, 0)).toBe('P..E..');
+    expect(pg(tr, 6, 600)).toBe('P..EW.');
+  });
   it('fork shares a private huge page (copy_hugetlb_page_range) and a write copies it (hugetlb_wp)', async () => {
     const tr = await run('mmap a pages=512 kind=hugetlb\nwrite a\nfork\np1 write a');
     expect(pg(tr, 2, 0, 'a', 1)).toBe('P.....');
