@@ -511,8 +511,9 @@ export class OpGen {
     if (this.rng.chance(0.3)) this.scan(proc, r, {});
   }
 
-  /** a large page-cache folio mapped by PTEs in a uffd-wp VMA, write-protected and reclaimed
-   *  whole (R-PO-2: every wp PTE leaves a marker; B-40): collapse a shmem THP, drop its PMD
+  /** a large page-cache folio mapped by PTEs in a uffd-wp VMA, write-protected and paged out
+   *  (reclaimed whole, or split first where only part of it is mapped, R-PO-4; R-PO-2: every wp PTE
+   *  leaves a marker; B-40): collapse a shmem THP, drop its PMD
    *  mapping (split), keep a page table with a marker so that faults map PTEs, then wp + pageout */
   motifShmemFolioReclaim(): void {
     if (!this.allowThp || !this.b.hasUffd) { this.motifWpAct(); return; }

@@ -19,7 +19,7 @@ export type HEntry =
   | { t: 'marker'; why: Why };
 
 export const HUGETLB_RULES = [
-  { id: 'R-HTLB-1', text: 'a hugetlb op range must start (and, except MADV_DONTNEED, end) on a huge page boundary: munmap/mprotect (split), uffd register/unregister/writeprotect and MADV_DONTNEED (start) are EINVAL otherwise; MADV_DONTNEED rounds the end down', source: 'mm/hugetlb.c hugetlb_vm_op_split; fs/userfaultfd.c userfaultfd_register; mm/userfaultfd.c mwriteprotect_range; mm/madvise.c madvise_dontneed_free_valid_vma' },
+  { id: 'R-HTLB-1', text: 'a hugetlb op range must start (and, except MADV_DONTNEED, end) on a huge page boundary: munmap/mprotect (split), uffd register and writeprotect, unregister (its start; its end only where a registered VMA must be split there, after unprotecting the range) and MADV_DONTNEED (start) are EINVAL otherwise; MADV_DONTNEED rounds the end down', source: 'mm/hugetlb.c hugetlb_vm_op_split; fs/userfaultfd.c userfaultfd_register; mm/userfaultfd.c mwriteprotect_range; mm/madvise.c madvise_dontneed_free_valid_vma' },
   { id: 'R-HTLB-2', text: 'MADV_PAGEOUT, MADV_COLLAPSE and guard installation/removal are EINVAL on hugetlb', source: 'mm/madvise.c can_madv_lru_vma, madvise_collapse, is_valid_guard_vma' },
   { id: 'R-HTLB-3', text: 'a fault on pte_none or a uffd-wp marker maps a whole huge page (a fresh zeroed anon folio for a private mapping, the page-cache folio for a shared one), keeping the marker\'s uffd-wp bit', source: 'mm/hugetlb.c hugetlb_no_page' },
   { id: 'R-HTLB-4', text: 'a write to a uffd-wp huge PTE: sync mode delivers a fault (address: the huge page start) and waits for the wp to be cleared; async mode clears the bit of the whole huge page; then the write is resolved', source: 'mm/hugetlb.c hugetlb_fault; fs/userfaultfd.c userfault_msg' },
@@ -37,6 +37,8 @@ export interface HugetlbHost {
   readonly procs: Proc[];
   events: UffdEvent[];
   readonly mutant?: string;
+  /** the kernel profile's knobs the hugetlb paths read */
+  readonly k: { readonly wpMultiVma: boolean };
   rule(id: string): string;
   newPage(anon: boolean, nonzero: boolean): Page;
   vmaAt(p: Proc, page: number): Vma | undefined;
@@ -109,17 +111,56 @@ export function hugetlbOp(h: HugetlbHost, p: Proc, op: Op, start: number, end: n
     }
     case 'wp': {
       // mwriteprotect_range on the context's mm (a child using its parent's descriptor acts on
-      // the parent's VMAs): a VMA without VM_UFFD_WP is ENOENT before the alignment test
+      // the parent's VMAs)
       const q = (p.ctx && h.procs[p.ctx.mm]) || p;
-      let any = false;
-      for (let i = start; i < end; i++) { const v = h.vmaAt(q, i); if (v && !v.uffd) return undefined; any ||= !!v; }
-      if (!any) return undefined; // no VMA: ENOENT
-      if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
+      if (!h.k.wpMultiVma) {
+        // before 6.4 (find_dst_vma: one VMA holds the range): a VMA without VM_UFFD_WP is ENOENT
+        // before the alignment test
+        let any = false;
+        for (let i = start; i < end; i++) { const v = h.vmaAt(q, i); if (v && !v.uffd) return undefined; any ||= !!v; }
+        if (!any) return undefined; // no VMA: ENOENT
+        if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
+        return undefined;
+      }
+      // 6.4+: VMA by VMA in address order (for_each_vma_range), each first tested for VM_UFFD_WP
+      // (ENOENT: the machine's path, which write-protects the VMAs before it), then, a hugetlb one,
+      // for the op's start and length on huge page boundaries (EINVAL) before it is
+      // write-protected: a misaligned range is EINVAL at its first registered hugetlb VMA even when
+      // a later VMA of the range is not registered (measured on 6.18.44: register a[0..512) of a
+      // 1024-page hugetlb region, wp a[511..513) off -> EINVAL)
+      for (let i = start; i < end; i++) {
+        const v = h.vmaAt(q, i);
+        if (!v) continue;
+        if (!v.uffd) return undefined;
+        if (isHugetlbVma(v) && (!aligned(start) || !aligned(end))) { h.rule('R-HTLB-1'); return 'EINVAL'; }
+        i = v.end - 1;
+      }
       return undefined;
     }
-    case 'uffd_register': case 'uffd_unregister':
+    case 'uffd_register':
       if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
       return undefined;
+    case 'uffd_unregister': {
+      // fs/userfaultfd.c userfaultfd_unregister tests only the start, against the first VMA of the
+      // range; the end matters only where a registered hugetlb VMA must be split there:
+      // userfaultfd_clear_vma unprotects the range first (uffd_wp_range: every huge page it
+      // touches), then vma_modify_flags_uffd's split fails (hugetlb_vm_op_split): EINVAL. An
+      // unregistered VMA is skipped, so a misaligned end over one is 0 (measured on 6.18.44:
+      // unregister a[0..1) of an unregistered hugetlb region -> 0; registered and protected ->
+      // EINVAL with the first huge page unprotected). (VMAs of the range before that one, which
+      // the kernel unregisters before failing, are left as they were.)
+      const q = (p.ctx && h.procs[p.ctx.mm]) || p;
+      let first: Vma | undefined;
+      for (let i = start; i < end && !first; i++) first = h.vmaAt(q, i);
+      if (!first) return undefined;
+      if (isHugetlbVma(first) && !aligned(start)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
+      const last = h.vmaAt(q, end - 1);
+      if (last && isHugetlbVma(last) && last.uffd && !aligned(end) && last.end > end) {
+        protect(h, q, last, Math.max(start, last.start), end, false, h.rule('R-HTLB-1'));
+        return 'EINVAL';
+      }
+      return undefined;
+    }
     case 'pageout': case 'collapse': case 'guard': case 'unguard': {
       for (let i = start; i < end; i++) if (isHugetlbVma(h.vmaAt(p, i))) { h.rule('R-HTLB-2'); return 'EINVAL'; }
       return 'ENOMEM';

@@ -320,6 +320,12 @@ export class Machine implements htlb.HugetlbHost {
     // anonymous VMA that mremap moved after its first fault keeps its old pgoff (copy_vma)
     if ((a.obj || isAnonVma(a)) && a.pgoff + (a.end - a.start) !== b.pgoff) return false;
     if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
+    // only one has an anon_vma: the merged VMA would take it, which it may only when its chain is
+    // its own alone, not cloned from a parent at fork (mm/vma.c is_mergeable_anon_vma,
+    // vma_had_uncowed_parents: !list_is_singular(&vma->anon_vma_chain)). Measured on 6.18.44: a
+    // fork child's guarded (so anon_vma-prepared) VMA and a new anon mmap placed after it stay two
+    // VMAs, and the child's fork copies none of the new one's page table.
+    if ((a.anonVma && !b.anonVma && a.forkedChain) || (b.anonVma && !a.anonVma && b.forkedChain)) return false;
     return true;
   }
 
@@ -1306,6 +1312,19 @@ export class Machine implements htlb.HugetlbHost {
           pg0.obj.huge.delete(f);
           (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
         }
+        // R-PO-2: a THP wholly in range is reclaimed: shmem_writeout puts every page in swap (whole,
+        // or split first), so a later fault-around skips them (swap entries in the page cache);
+        // part of it is only split (R-PO-4: unmapped, nothing reclaimed). Measured on 6.18.44:
+        // pageout of a whole collapsed memfd THP, mprotect of one page (no PMD fault any more), a
+        // read of a[0] maps a[0] alone.
+        if (whole) {
+          this.rule('R-PO-2');
+          for (let k = 0; k < HPAGE_PAGES; k++) {
+            if (!this.swappedOut(p, blockStart(b) + k)) continue;
+            pmd.pages[k].inSwap = true;
+            keptBy(pmd.pages[k], this.rule('R-DATA-4'));
+          }
+        }
         this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
         continue;
       }
@@ -1343,6 +1362,8 @@ export class Machine implements htlb.HugetlbHost {
         if ((!inRange && !this.mut('M-30')) || (this.outcome && !at.every((a) => this.swappedOut(p, a)))) { this.splitFolioPtes(p, folio, at); }
         else for (const pg of folio) pg.folio = undefined;
       }
+      // R-PO-4: a PTE of a large page-cache folio the range does not cover whole
+      if (!e.page.anon && this.inLargeCacheFolio(e.page) && this.pageoutCacheFolio(p, v, i, end)) continue;
       const cur = p.ptes.get(i);
       if (cur?.t !== 'present') continue;
       if (cur.page.zero || !this.exclusive(cur.page)) { this.rule('R-PO-0'); continue; }
@@ -1356,7 +1377,19 @@ export class Machine implements htlb.HugetlbHost {
         // (mm/rmap.c try_to_unmap_one: pte_install_uffd_wp_if_needed, for every PTE: no batched
         // unmapping of file folios in uffd VMAs)
         this.rule('R-PO-2');
-        e.page.inSwap = true;
+        const obj = e.page.obj;
+        if (obj && e.page.index !== undefined && !e.dirty && !e.page.nonzero && !this.inLargeCacheFolio(e.page)) {
+          // a page never dirtied (read-faulted, nothing written: a clean PTE over zero content) is
+          // not written to swap: mm/vmscan.c shrink_folio_list frees a clean shmem folio from the
+          // page cache (__remove_mapping), leaving a hole there (fault-around finds nothing, a
+          // collapse of an otherwise empty block SCAN_TRUNCATED: EINVAL, R-COL-2). Measured on
+          // 6.18.44: read a[293] of a memfd, pageout it, collapse -> EINVAL, nothing collapsed;
+          // written first, or another page cached, the collapse succeeds. (A page dirtied only by a
+          // populate write whose PTE was zapped and refaulted clean is taken for clean here.)
+          obj.pages.delete(e.page.index);
+        } else {
+          e.page.inSwap = true;
+        }
         // R-DATA-4: shmem_writeout puts the content in swap (mutant D-1: the page, its dirty bit
         // lost, is dropped as clean and the next fault reads zero)
         keptBy(e.page, this.rule('R-DATA-4'));
@@ -1372,6 +1405,66 @@ export class Machine implements htlb.HugetlbHost {
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
+  }
+
+  /** R-PO-4: MADV_PAGEOUT meets PTE `i` of process p, which maps a page of a large page-cache
+   *  (shmem) folio. mm/madvise.c madvise_cold_or_pageout_pte_range: when the PTE batch from `i`
+   *  (madvise_folio_pte_batch: consecutive PTEs mapping consecutive pages of the folio, inside the
+   *  range, the VMA and the page table) is shorter than the folio, a folio another process maps is
+   *  skipped (folio_maybe_mapped_shared, R-PO-0), else split_folio splits it. For a file folio the
+   *  split unmaps it (mm/huge_memory.c unmap_folio -> try_to_unmap: every PTE mapping it goes,
+   *  leaving a uffd-wp marker where the PTE was wp in a uffd-wp VMA, pte_install_uffd_wp_if_needed)
+   *  and remap_page restores nothing (anon folios only); the walk re-reads the now-empty PTE, so no
+   *  page of the folio is reclaimed: they stay in the page cache (not swapped) and refault.
+   *  Measured on 6.18.44: pageout of a[301] after an mremap shrank a shmem THP mapping to 302 pages
+   *  unmaps a[300] too, and a read of a[300] then fault-arounds a[301] back from the page cache.
+   *  Returns false when the batch is the whole folio (the reclaim of R-PO-2 follows). */
+  private pageoutCacheFolio(p: Proc, v: Vma, i: number, end: number): boolean {
+    const pg = (p.ptes.get(i) as Extract<Pte, { t: 'present' }>).page;
+    const obj = pg.obj!;
+    const first = pg.index! - (pg.index! % HPAGE_PAGES);
+    const inFolio = (e: Pte | undefined): e is Extract<Pte, { t: 'present' }> =>
+      e?.t === 'present' && !e.page.anon && e.page.obj === obj && e.page.index! - (e.page.index! % HPAGE_PAGES) === first;
+    const stop = Math.min(end, v.end, blockStart(blockOf(i) + 1));
+    let n = 0;
+    for (let a = i; a < stop; a++, n++) {
+      const e = p.ptes.get(a);
+      if (!inFolio(e) || e.page.index !== pg.index! + n) break;
+    }
+    if (n === HPAGE_PAGES) return false;
+    /** addresses where q maps a page of the folio: its PTEs, and (pmdsToo) its huge PMDs */
+    const maps = (q: Proc, pmdsToo: boolean): number[] => {
+      const at: number[] = [];
+      for (const qv of q.vmas) {
+        if (qv.obj !== obj) continue;
+        const lo = Math.max(qv.start, qv.start + first - qv.pgoff);
+        const hi = Math.min(qv.end, qv.start + first + HPAGE_PAGES - qv.pgoff);
+        for (let a = lo; a < hi; a++) if (inFolio(q.ptes.get(a))) at.push(a);
+        for (let b = blockOf(lo); pmdsToo && lo < hi && b <= blockOf(hi - 1); b++) {
+          const pmd = q.pmds.peek(b);
+          if (pmd?.t === 'huge' && pmd.pages?.[0].obj === obj) at.push(blockStart(b));
+        }
+      }
+      return at;
+    };
+    if (this.procs.some((q) => q !== p && q.alive && maps(q, true).length > 0)) { this.rule('R-PO-0'); return true; }
+    const at = maps(p, false);
+    // R-PO-3: its folio_trylock or split_folio may fail: the folio left as it is
+    if (this.folioLeftWhole(at)) { this.rule('R-PO-3'); return true; }
+    const id = this.rule('R-PO-4');
+    obj.huge.delete(first);
+    let prevAt = Number.NaN, prevIndex = Number.NaN;
+    for (const a of at) {
+      const e = p.ptes.get(a);
+      if (e?.t !== 'present') continue;
+      // B-40: the split's try_to_unmap batches consecutive PTEs of the folio as reclaim's does
+      const batched = this.mut('B-40') && prevAt === a - 1 && prevIndex === e.page.index! - 1;
+      prevAt = a; prevIndex = e.page.index!;
+      // R-PO-2: the marker is try_to_unmap_one's, as for reclaim
+      if (e.wp && this.vmaAt(p, a)?.uffd && !batched) p.ptes.set(a, { t: 'marker', sd: false, why: withRule(withRule(e.why, id), this.rule('R-PO-2')) });
+      else p.ptes.delete(a);
+    }
+    return true;
   }
 
   /** a page-cache page of a large (PMD-sized) folio: a THP the page cache holds */

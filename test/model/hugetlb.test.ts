@@ -60,6 +60,28 @@ describe('hugetlb rules (R-HTLB-*)', () => {
     const p = run('mmap a pages=1024 kind=hugetlb\nuffd_register a\nmunmap a[512..]\nwp a[600..700) on', 'wp_async');
     expect(p.steps[3].rc).toBe('ENOENT');
   });
+  it('R-HTLB-1 (mm/userfaultfd.c mwriteprotect_range, 6.4+): VMA by VMA, registration then alignment: a misaligned range is EINVAL at its first registered hugetlb VMA even if a later one is not registered', () => {
+    // measured on 6.18.44 (README campaign, seed 1): register the first huge page only, wp [511, 513)
+    // off -> EINVAL; the registered VMA first, an aligned range -> it is protected, then ENOENT at the
+    // unregistered one; an unregistered first VMA -> ENOENT
+    const p = run('mmap a pages=1024 kind=hugetlb\nuffd_register a[0..512)\nwp a[511..513) off\nwrite a[0]\nwp a on\nwp a[..513) on', '');
+    expect(p.steps.slice(2).map((s) => s.rc)).toEqual(['EINVAL', 0, 'ENOENT', 'EINVAL']);
+    expect(pg(p, 4, 'a', 0)).toBe('P..EWD.');
+    const q = run('mmap a pages=1024 kind=hugetlb\nuffd_register a[512..]\nwp a[511..513) on', '');
+    expect(q.steps[2].rc).toBe('ENOENT');
+    // before 6.4 one VMA had to hold the range (find_dst_vma): ENOENT
+    const old = predict(parseTextCase('ptefarm-case/3\nuffd\nmmap a pages=1024 kind=hugetlb\nuffd_register a[0..512)\nwp a[511..513) off\n'), undefined, { profile: '6.1' });
+    expect(old.steps[2].rc).toBe('ENOENT');
+  });
+  it('R-HTLB-1 (fs/userfaultfd.c userfaultfd_unregister, userfaultfd_clear_vma): unregister tests the start only; a misaligned end fails only where a registered VMA must be split, after unprotecting the range', () => {
+    // measured on 6.18.44 (README campaign, seed 9, and by hand)
+    const p = run('mmap a pages=1024 kind=hugetlb\nuffd_unregister a[..1)\nuffd_unregister a[1..2)\nuffd_register a[..512)\nuffd_unregister a[512..513)', '');
+    expect(p.steps.slice(1).map((s) => s.rc)).toEqual([0, 'EINVAL', 0, 0]);
+    const q = run('mmap a pages=1024 kind=hugetlb\nuffd_register a\nwrite a\nwp a on\nuffd_unregister a[..1)', 'wp_async');
+    expect(q.steps[4].rc).toBe('EINVAL');
+    expect(pg(q, 4, 'a', 0)).toBe('P..E.D.');
+    expect(pg(q, 4, 'a', 600)).toBe('P..EWD.');
+  });
   it('R-HTLB-1 (mm/madvise.c madvise_dontneed_free_valid_vma): MADV_DONTNEED needs an aligned start and rounds the end down', () => {
     const p = run('mmap a pages=1024 kind=hugetlb\nwrite a\ndontneed a[1..]\ndontneed a[0..1000)');
     expect(p.steps[2].rc).toBe('EINVAL');

@@ -239,6 +239,16 @@ describe('soft-dirty through mprotect, merges and mremap', () => {
     const bothFaulted = run(`${split}\np1 write a[0..2)\np1 mremap a\np1 mremap a pages=3 move=false`, '');
     expect(bothFaulted.steps[5].rc).toBe(0);
   });
+  it('R-MERGE-3 with anon_vma (mm/vma.c is_mergeable_anon_vma, vma_had_uncowed_parents): a VMA whose anon_vma chain a fork cloned takes no VMA without an anon_vma; in the parent the same mmap merges (measured on 6.18.44: the next fork copies the new page only from the parent)', () => {
+    // the new VMA's zero page is copied by fork only as part of a VMA with an anon_vma (vma_needs_copy)
+    const child = run('mmap a pages=1 kind=anon\nwrite a\nfork\np1 mmap b pages=1 kind=anon after=a\np1 read b\np1 fork');
+    expect(bits(child, 5, 'b', 0, 2)).toBe('.....D');
+    const parent = run('mmap a pages=1 kind=anon\nwrite a\nmmap b pages=1 kind=anon after=a\nread b\nfork');
+    expect(bits(parent, 4, 'b', 0, 1)).toBe('P....D');
+    // the campaign's shape (README campaign, seed 4): the anon_vma came from a guard install
+    const guarded = predict(parseTextCase('ptefarm-case/2\nmmap a pages=1 kind=anon\nguard a\nfork\np1 mmap b pages=1 kind=anon after=a\np1 read b\np1 fork\n'));
+    expect(bits(guarded, 5, 'b', 0, 2)).toBe('.....D.');
+  });
   it('R-MERGE-3 on (un)register (fs/userfaultfd.c userfaultfd_unregister/_register skip VMAs whose registration does not change; vma_modify_flags_uffd merges a changed one with its prev and next at once): an unregister over an unregistered VMA and a registered one merges all three (measured on 6.18: the resize after it succeeds)', () => {
     // a[1..3) registered, a[2] unregistered again: three VMAs, the middle one registered. Unregistering
     // a[0..2) changes only a[1], which merges with a[0] and a[2]: one VMA, so a resize succeeds

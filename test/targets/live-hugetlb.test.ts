@@ -37,6 +37,17 @@ describe.skipIf(free < 8)(`live: hugetlb (${free} free 2 MiB pages)`, () => {
     const tr = await run('mmap a pages=1024 kind=hugetlb\nwrite a\nmunmap a[0..100)\nuffd_register a[0..100)\ndontneed a[1..]\npageout a\ncollapse a', 'wp_async');
     expect(tr.steps.slice(2).map((s) => s.rc)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL']);
   });
+  it('writeprotect goes VMA by VMA, registration then alignment (mwriteprotect_range): EINVAL at a registered first VMA, ENOENT at an unregistered one after protecting the first', async () => {
+    const tr = await run('mmap a pages=1024 kind=hugetlb\nuffd_register a[0..512)\nwp a[511..513) off\nwrite a[0]\nwp a on', '');
+    expect(tr.steps.slice(2).map((s) => s.rc)).toEqual(['EINVAL', 0, 'ENOENT']);
+    expect(pg(tr, 4, 0)).toBe('P..EW.');
+  });
+  it('unregister tests only its start; a misaligned end fails only where a registered VMA must be split, after unprotecting (userfaultfd_unregister, userfaultfd_clear_vma)', async () => {
+    const tr = await run('mmap a pages=1024 kind=hugetlb\nuffd_unregister a[..1)\nuffd_unregister a[1..2)\nuffd_register a\nwrite a\nwp a on\nuffd_unregister a[..1)', 'wp_async');
+    expect(tr.steps.slice(1).map((s) => s.rc)).toEqual([0, 'EINVAL', 0, 0, 0, 'EINVAL']);
+    expect(pg(tr, 6, 0)).toBe('P..E..');
+    expect(pg(tr, 6, 600)).toBe('P..EW.');
+  });
   it('fork shares a private huge page (copy_hugetlb_page_range) and a write copies it (hugetlb_wp)', async () => {
     const tr = await run('mmap a pages=512 kind=hugetlb\nwrite a\nfork\np1 write a');
     expect(pg(tr, 2, 0, 'a', 1)).toBe('P.....');
