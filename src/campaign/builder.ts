@@ -40,6 +40,10 @@ export class CaseBuilder {
   private nameSeq = 0;
   /** sum over emitted ops of the pages observed after each: the model's cost is about linear in it */
   cost = 0;
+  /** some emitted guard op covers a non-anon region that was ever registered for uffd-wp: the
+   *  install may never return (R-GRD-1). The generators never emit one (OpGen.guard); a mutation of
+   *  a pool case can make one (a register inserted before a guard), and mutateCase rejects it */
+  hangingGuard = false;
 
   /** `geometry`: the target's pages (the generators size THP regions in its PMDs); the limits
    *  default to that geometry's (src/ops/layout.ts limitsFor) */
@@ -107,6 +111,7 @@ export class CaseBuilder {
         break;
       case 'uffd_unregister': if (r && (op.first ?? 0) === 0 && op.count === undefined) { r.registered = false; r.wp = false; } break;
       case 'wp': if (r && op.on) r.wp = true; break;
+      case 'guard': if (r && r.kind !== 'anon' && r.everRegistered) this.hangingGuard = true; break;
       default: break;
     }
     this.ops.push(op);

@@ -1155,6 +1155,14 @@ function onlySoftDirty(c: Case): boolean {
 
 function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
 
+/** a guard install the case's registrations may hang (CaseBuilder.hangingGuard, R-GRD-1); the
+ *  replay runs only for a case holding both a guard and a uffd_register (call after isValid: the
+ *  builder throws on an invalid op) */
+function hangsGuard(c: Case, geometry: PageGeometry): boolean {
+  if (!c.ops.some((o) => o.op === 'guard') || !c.ops.some((o) => o.op === 'uffd_register')) return false;
+  return CaseBuilder.fromCase(c, undefined, geometry).hangingGuard;
+}
+
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
 export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const kind = rng.weighted<string>([['extend', 4], ['truncate-extend', 3], ['tweak', 3], ['insert', 3], ['delete', 2], ['features', 1]]);
@@ -1212,7 +1220,9 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   }
   // an inserted guard op or scan argument needs ptefarm-case/2 (src/ops/schema.ts formatFor)
   if (out) out = { ...out, format: formatFor(out.ops) };
-  if (out && out.ops.length <= maxOps && isValid(out, geometry)) return out;
+  // a mutation can put a register before a guard of the same region (insert, tweak): such a case
+  // stalls its slot until the case timeout (10 s live) and finds nothing the model did not predict
+  if (out && out.ops.length <= maxOps && isValid(out, geometry) && !hangsGuard(out, geometry)) return out;
   return extendCase(rng, c, maxOps, geometry);
 }
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Case, Op } from '../../src/ops/schema.ts';
 import { validateCase } from '../../src/ops/validate.ts';
-import { DEFAULT_MAX_COST, freshCase, GuidedGenerator, OpGen } from '../../src/campaign/generate.ts';
+import { DEFAULT_MAX_COST, freshCase, GuidedGenerator, mutateCase, OpGen } from '../../src/campaign/generate.ts';
 import { CaseBuilder } from '../../src/campaign/builder.ts';
 import { Rng } from '../../src/campaign/rng.ts';
 import { uniformCase } from '../../src/campaign/uniform.ts';
@@ -265,5 +265,25 @@ describe('guard installs that would never return (R-GRD-1)', () => {
     const g = new OpGen(new Rng(1), b, 40);
     for (let i = 0; i < 20; i++) expect(g.guard(0, 'a')).toBeUndefined();
     expect(b.ops.some((o) => o.op === 'guard')).toBe(false);
+  });
+
+  it('a mutation of a pool case never puts a uffd_register before a guard of the same non-anon region', () => {
+    // a pool case guarding a shared region, registering it afterwards (safe: the install came first);
+    // an inserted register (or a tweak) ahead of the guard would make the install hang until the
+    // case timeout (fid7's campaigns of seeds 3 and 9: three 10 s timeouts of mutated cases)
+    const pool: Case = { format: 'ptefarm-case/2', uffd: { features: ['wp_async'] }, ops: [
+      { op: 'mmap', region: 'a', pages: 8, kind: 'shared-anon' }, { op: 'write', region: 'a', first: 0, count: 4 },
+      { op: 'mmap', region: 'b', pages: 4, kind: 'anon' },
+      { op: 'guard', region: 'a', first: 2, count: 1 }, { op: 'read', region: 'a', first: 0, count: 8 },
+      { op: 'uffd_register', region: 'a' }, { op: 'wp', region: 'a', on: true }, { op: 'write', region: 'a', first: 5, count: 1 },
+    ] };
+    expect(validateCase(pool)).toEqual([]);
+    expect(CaseBuilder.fromCase(pool).hangingGuard).toBe(false);
+    const rng = new Rng(5);
+    const out = Array.from({ length: 3000 }, () => mutateCase(rng, pool));
+    const hanging = out.filter((c) => CaseBuilder.fromCase(c).hangingGuard);
+    expect(hanging.map((c) => JSON.stringify(c.ops))).toEqual([]);
+    // the mutations did act around the guard (else the check above would hold trivially)
+    expect(out.filter((c) => c.ops.some((o) => o.op === 'guard')).length).toBeGreaterThan(1000);
   });
 });
