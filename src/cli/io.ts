@@ -2,20 +2,33 @@
 import { readFileSync } from 'node:fs';
 import type { Case } from '../ops/schema.ts';
 import { parseCase } from '../ops/validate.ts';
+import { parseTextCase } from '../ops/text.ts';
 import { traceSchema, type Trace } from '../ops/trace.ts';
 import { clip, someProblems } from '../ops/bounded.ts';
 
 /** An error for bad input: the CLI prints its message and exits 2. */
 export class InputError extends Error {}
 
-export function readJson(path: string): unknown {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+function readText(path: string): string {
+  try { return readFileSync(path, 'utf8'); } catch (e) { throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+}
+
+function parseJson(text: string, path: string): unknown {
   try { return JSON.parse(text); } catch (e) { throw new InputError(`${path}: not valid JSON: ${(e as Error).message}`); }
 }
 
+export function readJson(path: string): unknown {
+  return parseJson(readText(path), path);
+}
+
+/** A case file in either form (docs/case-format.md "Text form"): JSON when its first non-blank
+ *  character is `{`, else the text form `ptefarm fmt` prints; both validated, errors naming the
+ *  file and the op (JSON) or line (text) */
 export function readCase(path: string): Case {
-  try { return parseCase(readJson(path), undefined, path); } catch (e) { throw new InputError((e as Error).message); }
+  const text = readText(path);
+  try {
+    return /^\s*\{/.test(text) ? parseCase(parseJson(text, path), undefined, path) : parseTextCase(text, path);
+  } catch (e) { throw e instanceof InputError ? e : new InputError((e as Error).message); }
 }
 
 export function readTrace(path: string): Trace {

@@ -56,7 +56,7 @@ export function register(program: Command) {
     .option('--traces <dir>', 'check every NAME.case.json with its NAME.trace.json in DIR')
     .option('--profile <name>', 'kernel profile of the model (default 6.18)')
     .option('--json', 'JSON output')
-    .argument('[case]', 'case file')
+    .argument('[case]', 'case file (JSON, or the text form ptefarm fmt prints)')
     .action((file: string | undefined, o: Opts) => guarded(async () => {
       const opts = { profile: o.profile };
       if (o.traces) return checkDir(o.traces, o, opts);

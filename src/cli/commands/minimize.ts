@@ -27,7 +27,7 @@ export function register(program: Command) {
     .option('--max-runs <n>', 'cap on executions while minimizing', '5000')
     .option('--profile <name>', 'kernel profile of the reference model')
     .option('--no-save', 'do not record the reproducer in the work directory')
-    .argument('<case>', 'case file');
+    .argument('<case>', 'case file (JSON, or the text form ptefarm fmt prints)');
   addWorkdirOption(cmd)
     .action((file: string, o: Opts) => guarded(async () => {
       const c = readCase(file);

@@ -13,7 +13,7 @@ interface Opts { expectFrom: string; output?: string; outcomes?: string; outcome
 export function register(program: Command) {
   program.command('repro')
     .description('write a short standalone C program (one block of plain syscalls per op; KTAP output, exit 0 pass / 1 fail / 4 skip, --bisect: skip -> 125) that runs a case and checks every bit the model expects')
-    .argument('<case>', 'case file (ptefarm-case/1 or /2 JSON)')
+    .argument('<case>', 'case file (JSON, or the text form ptefarm fmt prints)')
     .option('--expect-from <model>', 'the model whose predictions the program checks', 'model:x86')
     .option('-o, --output <file>', 'write the C source here (default: stdout)')
     .option('--outcomes <trace>', 'assume the outcomes (THP, reclaim) of this recorded trace instead of the model\'s neutral ones')

@@ -7,7 +7,7 @@ export function register(program: Command) {
   program.command('run')
     .description('execute a case on a target and print the trace JSON')
     .requiredOption('-t, --target <spec>', 'target: model:x86[+MUTANT], live, exec:CMD')
-    .argument('<case>', 'case file (ptefarm-case/1 JSON)')
+    .argument('<case>', 'case file (JSON, or the text form ptefarm fmt prints)')
     .action((file: string, o: { target: string }) => guarded(async () => {
       const c = readCase(file);
       const t = await openTarget(o.target);
