@@ -14,6 +14,7 @@ import { CaseError, validateCase } from '../ops/validate.ts';
 import { GEOMETRY_4K, describeGeometry, geometryOf, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { smaller } from './dedup.ts';
 import { writeFileAtomic } from '../ops/atomic-write.ts';
+import { canonicalJson, hashOf } from '../ops/canon.ts';
 
 export const DEFAULT_CORPUS_DIRS = ['corpus/seeds', 'corpus/regressions'];
 export const REGRESSIONS_DIR = 'corpus/regressions';
@@ -31,7 +32,9 @@ export function bucketName(sig: string, extra?: string): string {
   return s.length <= 200 ? s : s.slice(0, 197) + '...';
 }
 
-export type SaveResult = { path: string; written: boolean; reason: 'new' | 'smaller' | 'kept-existing' };
+/** `beside`: written next to the signature's stored reproducer (another case, saveReproducer's
+ *  keepOthers), whose path is `beside` */
+export type SaveResult = { path: string; written: boolean; reason: 'new' | 'smaller' | 'kept-existing' | 'beside'; beside?: string };
 
 /** The valid case stored at `path` (valid within the limits of `geometry`, default 4 KiB pages),
  *  or undefined when it is missing, unreadable or invalid. */
@@ -105,12 +108,29 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
  * any other than 4 KiB is kept in the sidecar (written before the case, so a reader never sees a
  * 16 KiB case without it).
  */
-export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string, geometry: PageGeometry = GEOMETRY_4K): Promise<SaveResult> {
+export async function saveReproducer(dir: string, sig: string, c: Case, extra?: string, name?: string, geometry: PageGeometry = GEOMETRY_4K, opts: { keepOthers?: boolean } = {}): Promise<SaveResult> {
   if (geometry.pageSize === GEOMETRY_4K.pageSize && geometry.pmdPages === GEOMETRY_4K.pmdPages) geometry = GEOMETRY_4K;
   // one reproducer per signature and geometry: a 16 KiB one never displaces the 4 KiB one
   const path = join(dir, `${signatureSlug(sig)}${geometry === GEOMETRY_4K ? '' : `-${geometry.pageSize / 1024}k`}.json`);
   // across processes the re-check before the rename narrows, but cannot close, the window
-  return serialized(path, () => saveLocked(path, sig, c, name ?? bucketName(sig, extra), geometry));
+  return serialized(path, async () => {
+    if (opts.keepOthers) {
+      // two different model gaps can share a signature (rule ids and bit kinds, not the scenario):
+      // a different case of the signature goes beside the stored one, named by its own hash
+      const before = await storedCase(path);
+      if (before && !sameCase(before, c)) {
+        const beside = path.replace(/\.json$/, `.${hashOf({ uffd: c.uffd ?? null, ops: c.ops }).slice(0, 8)}.json`);
+        const r = await serialized(beside, () => saveLocked(beside, sig, c, name ?? bucketName(sig, extra), geometry));
+        return { ...r, reason: r.written ? 'beside' : r.reason, beside: path };
+      }
+    }
+    return saveLocked(path, sig, c, name ?? bucketName(sig, extra), geometry);
+  });
+}
+
+/** the same ops and uffd features (a name or format difference does not make another reproducer) */
+function sameCase(a: Case, b: Case): boolean {
+  return canonicalJson({ uffd: a.uffd ?? null, ops: a.ops }) === canonicalJson({ uffd: b.uffd ?? null, ops: b.ops });
 }
 
 async function storedCase(path: string): Promise<Case | undefined> {

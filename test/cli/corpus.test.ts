@@ -1,7 +1,8 @@
 // `ptefarm corpus list` and `ptefarm corpus add`: a finding recorded by `minimize` in a temporary
 // work directory is listed, then promoted into corpus/regressions/ (or corpus/findings/) of a
 // temporary checkout directory as a valid case whose name carries the title and the provenance; a
-// second promotion keeps the file; unknown findings are exit 2.
+// second promotion keeps the file, a different stored case of the signature is kept (the promotion
+// goes beside it) unless --replace; unknown findings are exit 2.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,24 @@ describe('ptefarm corpus', () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/^kept /);
     expect(readdirSync(join(checkout, 'corpus', 'regressions'))).toEqual([name]);
+
+    // the stored file holds another case of the signature (another gap, a larger case): the
+    // promotion goes beside it and removes nothing; --replace replaces the larger one
+    const regs = join(checkout, 'corpus', 'regressions');
+    const other = { ...promoted, name: 'regression: another gap', ops: [...promoted.ops, { op: 'read', region: 'a', first: 0, count: 1 }] };
+    writeFileSync(join(regs, name!), JSON.stringify(other));
+    const beside = run(['corpus', 'add', f.id, '--workdir', workdir], checkout);
+    expect(beside.status, beside.stderr).toBe(0);
+    expect(beside.stdout).toMatch(/^added corpus\/regressions\/.*\.[0-9a-f]{8}\.json .*beside corpus\/regressions\//);
+    expect(readdirSync(regs).sort()).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(regs, name!), 'utf8')).name).toBe('regression: another gap');
+    const besideName = readdirSync(regs).find((n) => n !== name)!;
+    expect(JSON.parse(readFileSync(join(regs, besideName), 'utf8')).ops).toEqual(promoted.ops);
+    expect(run(['corpus', 'add', f.id, '--workdir', workdir], checkout).stdout).toMatch(/^kept .*it already holds this case/);
+    const replaced = run(['corpus', 'add', f.id, '--workdir', workdir, '--replace'], checkout);
+    expect(replaced.stdout).toMatch(/^replaced corpus\/regressions\//);
+    expect(JSON.parse(readFileSync(join(regs, name!), 'utf8')).ops).toEqual(promoted.ops);
+    expect(readdirSync(regs)).toHaveLength(2);
 
     // --as finding goes to corpus/findings/, --into anywhere
     const asFinding = run(['corpus', 'add', f.dir, '--as', 'finding', '--workdir', workdir], checkout);

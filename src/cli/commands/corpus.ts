@@ -1,8 +1,9 @@
 // `ptefarm corpus list` shows the findings recorded in the work directory; `ptefarm corpus add
 // FINDING [--as regression|finding]` promotes one into the tracked corpus (corpus/regressions/ or
 // corpus/findings/) — the only command that writes corpus/. The promoted file is a plain
-// ptefarm-case/1 whose name carries the finding's title and provenance; it never replaces a smaller
-// reproducer of the same signature. A finding of another page geometry than 4 KiB pages keeps it in
+// ptefarm-case/1 whose name carries the finding's title and provenance. It never removes a tracked
+// reproducer by default: a different case of the same signature (two model gaps can share one) goes
+// beside it; with --replace it replaces a larger one. A finding of another page geometry than 4 KiB pages keeps it in
 // the promoted case's sidecar (src/campaign/corpus.ts). Exit 0 done, 2 bad input (unknown or broken finding).
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -48,18 +49,22 @@ export function register(program: Command) {
     .description('promote a finding into corpus/regressions/ (or corpus/findings/ with --as finding)')
     .argument('<finding>', 'a finding directory, its case.json, or an id shown by `ptefarm corpus list`')
     .addOption(new Option('--as <kind>', 'regression: a reproducer the model must keep passing; finding: the kernel is wrong').choices(['regression', 'finding']).default('regression'))
-    .option('--into <dir>', `destination directory (default ${REGRESSIONS_DIR}, or ${FINDINGS_CORPUS_DIR} with --as finding)`))
-    .action((ref: string, o: { as: 'regression' | 'finding'; into?: string; workdir?: string }) => guarded(async () => {
+    .option('--into <dir>', `destination directory (default ${REGRESSIONS_DIR}, or ${FINDINGS_CORPUS_DIR} with --as finding)`)
+    .option('--replace', 'replace the reproducer of the same signature when this one is smaller (default: a different case of the signature is added beside it, as it may be another gap)'))
+    .action((ref: string, o: { as: 'regression' | 'finding'; into?: string; replace?: boolean; workdir?: string }) => guarded(async () => {
       const workdir = resolveWorkdir(o.workdir);
       let dir: string;
       try { dir = await locateFinding(ref, workdir); } catch (e) { throw new InputError((e as Error).message); }
       const f = await loadFinding(dir);
       if (!f.finding || !f.case) throw new InputError(f.error ?? `${dir}: not a finding`);
       const into = o.into ?? (o.as === 'finding' ? FINDINGS_CORPUS_DIR : REGRESSIONS_DIR);
-      const r = await saveReproducer(into, f.finding.signature, f.case, undefined, promotedName(f.finding, o.as), f.geometry);
-      process.stdout.write(r.written
-        ? `added ${r.path} (${f.case.ops.length} op(s))\n`
-        : `kept ${r.path}: it already holds a reproducer of ${f.finding.signature} at least as small\n`);
+      const r = await saveReproducer(into, f.finding.signature, f.case, undefined, promotedName(f.finding, o.as), f.geometry, { keepOthers: !o.replace });
+      process.stdout.write(
+        r.reason === 'beside' ? `added ${r.path} (${f.case.ops.length} op(s)) beside ${r.beside}, another case of ${f.finding.signature} (--replace keeps only the smaller)\n`
+        : r.reason === 'smaller' ? `replaced ${r.path} by this smaller reproducer of ${f.finding.signature} (${f.case.ops.length} op(s))\n`
+        : r.written ? `added ${r.path} (${f.case.ops.length} op(s))\n`
+        : o.replace ? `kept ${r.path}: it already holds a reproducer of ${f.finding.signature} at least as small\n`
+        : `kept ${r.path}: it already holds this case\n`);
       return 0;
     }));
 }
