@@ -113,6 +113,14 @@ export class CaseBuilder {
     this.cost += this.observedPages();
   }
 
+  /** would `op` install guards over a non-anon region registered for uffd-wp before (its page
+   *  tables may hold uffd-wp markers: the install never returns, R-GRD-1)? */
+  guardMayHang(op: Op): boolean {
+    if (op.op !== 'guard') return false;
+    const r = this.plan.regionOf(op.proc ?? 0, op.region);
+    return !!r && r.kind !== 'anon' && r.everRegistered;
+  }
+
   /** pages a target observes after each op (every live process, every region it can name) */
   observedPages(): number {
     let n = 0;

@@ -1207,6 +1207,14 @@ function onlySoftDirty(c: Case): boolean {
 
 function isValid(c: Case, geometry: PageGeometry): boolean { return generatedCaseProblems(c, limitsFor(geometry)).length === 0; }
 
+/** a guard op of `c` follows a uffd_register of its non-anon region (CaseBuilder.guardMayHang): a
+ *  mutation can put a registration before a guard the generator placed where it was safe (insert) */
+function guardMayHang(c: Case, geometry: PageGeometry): boolean {
+  const b = new CaseBuilder(c.uffd ? { features: [...(c.uffd.features ?? [])] } : undefined, limitsFor(geometry), geometry);
+  for (const op of c.ops) { if (b.guardMayHang(op)) return true; b.emit(structuredClone(op)); }
+  return false;
+}
+
 /** One mutation of a pool case; always returns a valid case (falls back to extension). */
 export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometry = GEOMETRY_4K): Case {
   const kind = rng.weighted<string>([['extend', 4], ['truncate-extend', 3], ['tweak', 3], ['insert', 3], ['delete', 2], ['features', 1]]);
@@ -1264,7 +1272,7 @@ export function mutateCase(rng: Rng, c: Case, maxOps = 40, geometry: PageGeometr
   }
   // an inserted guard op or scan argument needs ptefarm-case/2 (src/ops/schema.ts formatFor)
   if (out) out = { ...out, format: formatFor(out.ops) };
-  if (out && out.ops.length <= maxOps && isValid(out, geometry)) return out;
+  if (out && out.ops.length <= maxOps && isValid(out, geometry) && !guardMayHang(out, geometry)) return out;
   return extendCase(rng, c, maxOps, geometry);
 }
 
