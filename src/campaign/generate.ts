@@ -1119,7 +1119,7 @@ export class OpGen {
       [() => this.motifRegisterPart(), 2],
       [() => this.motifGrow(), 2],
       [() => this.motifPopulate(), 2],
-      [() => this.motifGuard(), 5],
+      [() => this.motifGuard(), 6],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
