@@ -255,10 +255,19 @@ export class OpGen {
 
   scan(proc: number, region: string, range?: Range): void {
     const extra: Record<string, unknown> = {};
-    if (this.rng.chance(0.5)) extra.wp_matching = true;
+    // a registered region of a WP_ASYNC context is the one WP_MATCHING arms (R-PMS-1): there the
+    // scan is mostly the get-and-reprotect cycle of async tracking, and more often with the /2
+    // arguments, whose fast paths (no vector: exclusive WP; WRITTEN only) arm by rules of their own
+    const arming = this.arming(proc, region);
+    if (this.rng.chance(arming ? 0.75 : 0.5)) extra.wp_matching = true;
     if (this.rng.chance(0.1)) extra.max_pages = this.rng.range(1, 4);
-    if (this.rng.chance(0.35)) Object.assign(extra, this.scanArgs(!!extra.wp_matching));
+    if (this.rng.chance(arming ? 0.5 : 0.35)) Object.assign(extra, this.scanArgs(!!extra.wp_matching));
     this.ranged('scan', proc, region, range, extra);
+  }
+
+  /** would a WP_MATCHING scan of the region arm it: registered, in a WP_ASYNC context (R-PMS-1) */
+  arming(proc: number, region: string): boolean {
+    return !!this.b.region(proc, region)?.registered && this.b.feature('wp_async');
   }
 
   /** ptefarm-case/2 PAGEMAP_SCAN arguments, biased to the kernel's distinct paths
@@ -266,12 +275,14 @@ export class OpGen {
    *  WP_MATCHING), the WRITTEN fast path (mask = return = WRITTEN), category filters, return masks */
   scanArgs(wpMatching: boolean): Record<string, unknown> {
     const x: Record<string, unknown> = {};
-    const shape = this.rng.weighted<string>([['novec', 3], ['written-fast', 3], ['filter', 4], ['ret', 2], ['skip', wpMatching ? 1 : 0]]);
+    // (under WP_MATCHING the vector-less call, the reset of async tracking, is drawn more often)
+    const shape = this.rng.weighted<string>([['novec', wpMatching ? 5 : 3], ['written-fast', 3], ['filter', 4], ['ret', 2], ['skip', wpMatching ? 1 : 0]]);
     if (shape === 'novec') {
       x.no_vec = true;
       if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 3);
       // masks the exclusive-WP fast path ignores (R-PMS-4) but a vector-less generic walk would not
-      if (this.rng.chance(0.4)) x.category_mask = this.rng.pick(['p', 's', 'wp', 'g', '']);
+      // (under WP_MATCHING more often: there they decide what a generic walk would arm)
+      if (this.rng.chance(wpMatching ? 0.55 : 0.4)) x.category_mask = this.rng.pick(['p', 's', 'wp', 'g', '']);
     }
     if (shape === 'written-fast') { x.category_mask = 'w'; x.return_mask = 'w'; if (this.rng.chance(0.3)) x.max_pages = this.rng.range(1, 4); }
     if (shape === 'filter') {
@@ -406,7 +417,7 @@ export class OpGen {
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', shared ? 8 : 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],
-      ['close', 2],
+      ['close', 2], ['populate', this.b.feature('wp_async') ? 2 : 4],
     ]);
     switch (a) {
       case 'write': this.write(proc, r, this.subRange(rs, rg)); break;
@@ -433,6 +444,14 @@ export class OpGen {
       case 'collapse': this.ranged('collapse', proc, r, {}); break;
       case 'clear': this.clearRefs(proc); this.write(proc, r, this.subRange(rs, rg)); break;
       case 'munmap': this.ranged('munmap', proc, r, this.subRange(rs, rg)); break;
+      case 'populate': {
+        // a GUP fault (MADV_POPULATE_*) over the protected pages takes the kernel-fault side of
+        // the wp fault: resolved like a write in a WP_ASYNC context, SIGBUS -> EFAULT in a sync one
+        // (a UFFD_USER_MODE_ONLY context, fs/userfaultfd.c handle_userfault; R-POP-3)
+        this.populate(proc, r, this.rng.chance(0.8), this.subRange(rs, rg));
+        if (this.rng.chance(0.3)) this.write(proc, r, this.subRange(rs, rg));
+        break;
+      }
       case 'close': {
         // the context is released: wp bits and markers reset (R-CLOSE-1), then touched again
         this.closeUffd(this.rng.chance(0.8) ? proc : this.pickProc());
@@ -555,13 +574,17 @@ export class OpGen {
     // lines whose point needs WP_ASYNC (an async write fault, a WP_MATCHING arming) are drawn only
     // in a WP_ASYNC context, at twice their weight; collapse-wp 5 (was 3) keeps its share of the
     // cases (collapse over wp PTEs: 61 in 3 x 1,500 fresh cases before these weights, 62 after)
-    const line = this.rng.weighted<string>([['huge-zero', 4], ['zero-scan', 2], ['dirty-split', 3], ['collapse-wp', 5], ['folio-split', 7], ['hole-scan', 2], ['async-write', this.b.feature('wp_async') ? 4 : 0], ['pt-move', 3], ['random', 3], ['scan-split', this.b.feature('wp_async') ? 8 : 0]]);
+    // dirty-split 5, async-write 6 and pt-move 4 (were 3, 4, 3) complete their scenarios more
+    // often; folio-split 8, collapse-wp 6 and scan-split 9 (were 7, 5, 8) keep their shares
+    const line = this.rng.weighted<string>([['huge-zero', 4], ['zero-scan', 2], ['dirty-split', 5], ['collapse-wp', 6], ['folio-split', 8], ['hole-scan', 2], ['async-write', this.b.feature('wp_async') ? 6 : 0], ['pt-move', 4], ['random', 3], ['scan-split', this.b.feature('wp_async') ? 9 : 0]]);
     // the huge zero page, the zero-page remap of a folio split and the collapse scan's wp check
     // are anon-only (mm/huge_memory.c do_huge_pmd_anonymous_page maps the huge zero page on a read
     // fault; mm/migrate.c try_to_map_unused_to_zeropage: folio_test_anon; mm/khugepaged.c
     // hpage_collapse_scan_pmd, whereas a shmem collapse is collapse_file): those lines over a
     // page-cache THP mostly exercise nothing of theirs
-    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan' || line === 'scan-split';
+    // (an async wp fault on a huge PMD is wp_huge_pmd's anon path, do_huge_pmd_wp_page; a dirty
+    // PMD's split gives its PTEs soft-dirty from the dirty bit: __split_huge_pmd_locked, anon)
+    const anonLine = line === 'folio-split' || line === 'collapse-wp' || line === 'huge-zero' || line === 'zero-scan' || line === 'scan-split' || line === 'async-write' || line === 'dirty-split';
     const kind = anonLine && this.rng.chance(0.9) ? 'anon' : this.rng.weighted<Kind>([['anon', 6], ['shared-anon', 1], ['memfd-shared', 1], ['memfd-private', 1]]);
     const r = this.mmap(proc, { thp: true, kind, pages: this.rng.chance(0.95) ? this.hp : 2 * this.hp });
     if (!r) return;
@@ -575,7 +598,7 @@ export class OpGen {
       this.wp(proc, r, true, all ? {} : one());
     };
     const scanIt = () => {
-      const wp = this.rng.chance(0.5);
+      const wp = this.rng.chance(this.arming(proc, r) ? 0.75 : 0.5);
       // part of a THP under WP_MATCHING splits it (R-PMS-5.split); without a vector too (B-32)
       const rs = this.b.region(proc, r);
       const range = rs && this.rng.chance(0.25) ? this.pickRange(rs) : {};
@@ -613,8 +636,10 @@ export class OpGen {
         break;
       }
       case 'dirty-split': {
+        // a written PMD, clear_refs (soft-dirty cleared, the dirty bit kept), then split: the PTEs
+        // take soft-dirty from the PMD's dirty bit too (x86 pte_mkdirty; R-SPLIT-1)
         this.write(proc, r, {});
-        if (this.rng.chance(0.7)) this.clearRefs(proc);
+        if (this.rng.chance(0.85)) this.clearRefs(proc);
         if (this.rng.chance(0.5)) this.split(proc, r, page); else this.mprotect(proc, r, 'r', one());
         break;
       }
@@ -659,14 +684,14 @@ export class OpGen {
         // relinked (mm/mremap.c move_pgt_entry: uffd_supports_page_table_move, R-MRM-3, B-22):
         // mostly a split THP (a table), moved whole (no resize, no in-place growth)
         const t = this.rng.float();
-        if (t < 0.3) this.write(proc, r, one());
-        else if (t < 0.85) { this.write(proc, r, this.rng.chance(0.5) ? {} : one()); this.split(proc, r, page); }
+        if (t < 0.2) this.write(proc, r, one());
+        else if (t < 0.9) { this.write(proc, r, this.rng.chance(0.5) ? {} : one()); this.split(proc, r, page); }
         if (this.rng.chance(0.4)) this.clearRefs(proc);
         // the protection and the move are the point of the line: past the cost budget if need be
         // (after the mmap, the touch, the split and clear_refs, the budget ends at the registration)
         this.borrowing(this.maxCost, () => {
           protect(this.rng.chance(0.6));
-          if (this.rng.chance(0.7)) this.moveWhole(proc, r); else this.mremap(proc, r);
+          if (this.rng.chance(0.8)) this.moveWhole(proc, r); else this.mremap(proc, r);
         });
         break;
       }
@@ -712,7 +737,9 @@ export class OpGen {
   /** two adjacent VMAs with different soft-dirty history merged by mmap/mprotect/mremap */
   motifMerge(): void {
     const proc = this.pickProc();
-    const kind = this.pickKind();
+    // only anonymous VMAs merge here: two shared or memfd mappings are different objects
+    // (mm/vma.c is_mergeable_vma: vm_file), so an unmergeable pair tests only that nothing merges
+    const kind = this.rng.chance(0.8) ? 'anon' : this.pickKind();
     const a = this.mmap(proc, { kind, thp: false });
     if (!a) return;
     if (this.rng.chance(0.8)) this.write(proc, a);
@@ -736,6 +763,28 @@ export class OpGen {
     if (this.rng.chance(0.3)) this.clearRefs(proc);
     if (this.rng.chance(0.5)) this.read(proc, this.rng.chance(0.5) ? a : b);
     else if (this.rng.chance(0.5)) this.write(proc, b, { first: 0, count: 1 });
+  }
+
+  /** mprotect RO -> RW over written pages of a region mapped here (VM_SOFTDIRTY set until a
+   *  clear_refs), under soft-dirty tracking, uffd-wp or both: whether the RW mprotect may make a PTE
+   *  writable at once (mm/mprotect.c can_change_pte_writable) depends on both, and a shared VMA
+   *  needs write notification for either (mm/mmap.c vma_wants_writenotify: vma_soft_dirty_enabled,
+   *  userfaultfd_wp); then a write that must fault, or not (R-MPROT-3, R-CR-1) */
+  motifWriteNotify(): void {
+    const proc = this.pickProc();
+    const r = this.mmap(proc, { thp: false, kind: this.rng.weighted<Kind>([['shared-anon', 2], ['memfd-shared', 2], ['anon', 1], ['memfd-private', 1]]) });
+    if (!r) return;
+    const rs = this.b.region(proc, r)!;
+    const rg = this.write(proc, r, this.rng.chance(0.5) ? {} : this.pickRange(rs)) ?? {};
+    const t = this.rng.float();
+    const uffd = this.b.hasUffd && t < 0.75;
+    if (!uffd || t < 0.2) this.clearRefs(proc);
+    if (uffd) { this.register(proc, r, {}); this.wp(proc, r, true, this.rng.chance(0.7) ? {} : rg); }
+    const m = this.subRange(rs, rg);
+    this.mprotect(proc, r, this.rng.chance(0.85) ? 'r' : 'none', m);
+    this.mprotect(proc, r, 'rw', m);
+    this.write(proc, r, this.subRange(rs, m));
+    if (this.rng.chance(0.3)) this.scan(proc, r, {});
   }
 
   /** shared memory written, clear_refs, zapped, refaulted by a read, written */
@@ -1049,26 +1098,29 @@ export class OpGen {
     if (!r) return;
     const rs = this.b.region(proc, r)!;
     // one written page gives the block a page table: the rest of it is pte_none, not a PMD hole
-    if (this.rng.chance(0.6)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
+    // (in a WP_ASYNC context more often: the vector-less scan below arms a table's entries past
+    // its masks, a hole only as they say)
+    const async = this.b.feature('wp_async');
+    if (this.rng.chance(async ? 0.7 : 0.6)) this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 });
     this.register(proc, r, {});
     // WP_MATCHING without an output vector arms every unprotected entry whatever the category masks
     // (R-PMS-4, pagemap_scan_pmd_entry's exclusive-WP path): a mask that leaves entries out tells it
     // from the generic path
     const y = this.rng.float();
     // (only a WP_ASYNC context is armed at all, R-PMS-1: there the vector-less shape gets more of the draws)
-    const args = y < (this.b.feature('wp_async') ? 0.45 : 0.25) ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
+    const args = y < (async ? 0.55 : 0.25) ? { wp_matching: true, no_vec: true, category_mask: this.rng.pick(['p', 's', 'g', 'wp']) } : y < 0.7 ? { wp_matching: true } : {};
     this.ranged('scan', proc, r, {}, args);
     if (this.rng.chance(0.4)) { this.write(proc, r, { first: this.rng.int(rs.pages), count: 1 }); this.scan(proc, r, {}); }
   }
 
   motif(): void {
     const m = this.rng.weighted<() => void>([
-      [() => this.motifScanFresh(), 2],
+      [() => this.motifScanFresh(), 3],
       [() => this.motifHole(), 3],
       [() => this.motifRegisterPart(), 2],
       [() => this.motifGrow(), 2],
       [() => this.motifPopulate(), 2],
-      [() => this.motifGuard(), 5],
+      [() => this.motifGuard(), 6],
       [() => this.motifClearWrite(), 5],
       [() => this.motifWpAct(), 7],
       [() => this.motifSwapFork(), 4],
@@ -1077,6 +1129,7 @@ export class OpGen {
       [() => this.motifShmemFolioReclaim(), 1],
       [() => this.motifMerge(), 3],
       [() => this.motifRefault(), 2],
+      [() => this.motifWriteNotify(), 2],
       [() => this.motifUnpopulated(), 3],
       [() => this.motifScanSwap(), 2],
       [() => this.motifMremapProtected(), 3],
