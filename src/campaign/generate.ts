@@ -954,7 +954,7 @@ export class OpGen {
     const thp = this.allowThp && this.rng.chance(0.2);
     // any backing, with or without a userfaultfd: a shared VMA's markers live only in its page
     // tables, which fork copies only because of them (R-GRD-5), an anon one's beside its anon_vma
-    const r = this.mmap(proc, { thp });
+    const r = this.mmap(proc, { thp, kind: this.rng.weighted<Kind>([['anon', 3], ['shared-anon', 2], ['memfd-shared', 2], ['memfd-private', 2]]) });
     if (r === undefined) return;
     const rs = this.b.region(proc, r)!;
     if (this.rng.chance(0.7)) this.write(proc, r, this.rng.chance(0.5) ? {} : this.pickRange(rs));
@@ -978,7 +978,7 @@ export class OpGen {
       if (!cur || !isLive(cur)) return;
       const a = this.rng.weighted<string>([
         // an ordinary zap keeps the markers (R-GRD-4), munmap and unguard drop them
-        ['dontneed', 4], ['fork', 3], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
+        ['dontneed', 5], ['fork', 5], ['mremap', 2], ['munmap', 1], ['scan', 3], ['wp', this.b.hasUffd ? 2 : 0], ['unguard', 2],
         ['guard', 1], ['collapse', thp ? 2 : 0], ['populate', 1], ['read', 1], ['pageout', 1], ['clear', 1], ['unregister', this.b.hasUffd ? 1 : 0],
       ]);
       switch (a) {
