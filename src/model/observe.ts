@@ -328,10 +328,14 @@ function regionMap<K extends 0 | 1 | 2 | 3>(names: readonly string[], views: rea
 }
 
 /** The step's map of one kind: process id -> that process's map (prototype-free, as every map of
- *  a step). */
+ *  a step). Its keys are integers (V8 keeps them as elements): one whose first process is 0, as
+ *  nearly all are, starts as a literal holding it, about a third of the cost of adding the first
+ *  element to an empty Object.create(null). */
 function procMap<K extends 0 | 1 | 2 | 3>(list: readonly ProcView[], kind: K): Record<string, Maps[K]> {
-  const out = dict<Maps[K]>();
-  for (let k = 0; k < list.length; k++) out[list[k].id] = list[k].maps[kind];
+  let out: Record<string, Maps[K]>, k = 0;
+  if (list.length > 0 && list[0].id === '0') { out = { __proto__: null, 0: list[0].maps[kind] } as unknown as Record<string, Maps[K]>; k = 1; }
+  else out = dict<Maps[K]>();
+  for (; k < list.length; k++) out[list[k].id] = list[k].maps[kind];
   return out;
 }
 
