@@ -538,7 +538,15 @@ export function hugePmdWith(h: HugePmd, changes: Partial<HugePmd>): HugePmd {
   return { t: 'huge', pages: c.pages, wp: c.wp, sd: c.sd, writable: c.writable, dirty: c.dirty, why: c.why };
 }
 
-export interface Region { start: number; pages: number; hugetlb?: boolean }
+export interface Region { start: number; pages: number; hugetlb: boolean }
+
+/** A region of the case's plan as the model keeps it: made here only (mmap, fork's copy, an mremap
+ *  that leaves the old name), so that every Region has one object shape and the observer's and the
+ *  machine's reads of one stay monomorphic (a spread or a literal per site gave each its own
+ *  hidden class, and the observer's region reads went megamorphic). */
+export function newRegion(start: number, pages: number, hugetlb = false): Region {
+  return { start, pages, hugetlb };
+}
 
 export interface Proc {
   id: number;
@@ -597,10 +605,15 @@ export const blockStart = (block: number) => block * HPAGE_PAGES;
 export function isAnonVma(v: Vma): boolean {
   return v.kind === 'anon';
 }
-/** a MAP_SHARED backing (shared anon, shared memfd); takes any record with a kind (a Vma, or the
- *  case generator's RegionState: src/campaign/generate.ts) */
-export function isShared(v: Pick<Vma, 'kind'>): boolean {
-  return v.kind === 'shared-anon' || v.kind === 'memfd-shared';
+/** a MAP_SHARED backing (shared anon, shared memfd) of a VMA */
+export function isShared(v: Vma): boolean {
+  return isSharedKind(v.kind);
+}
+/** the same by kind, for records other than VMAs (the case generator's RegionState:
+ *  src/campaign/generate.ts): isShared's own read of `kind` then sees VMAs only and stays
+ *  monomorphic in the machine's fault paths (the generator's records come in many shapes) */
+export function isSharedKind(kind: Kind): boolean {
+  return kind === 'shared-anon' || kind === 'memfd-shared';
 }
 export function wpAsync(v: Vma): boolean {
   return !!v.uffd?.features.has('wp_async');
