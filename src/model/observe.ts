@@ -343,21 +343,27 @@ function procMap<K extends 0 | 1 | 2 | 3>(list: readonly ProcView[], kind: K): R
 function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, wr: Writer): void {
   const vmas = p.vmas; // sorted by start
   let vi = 0;
-  while (vi < vmas.length && vmas[vi].end <= lo) vi++;
+  // the VMA over page i (undefined: a gap) and whether it is hugetlb, looked up again only at
+  // vEnd, the first page past it (or past the gap: the next VMA's start)
+  let v: Vma | undefined, vHtlb = false, vEnd = -1;
   let blkEnd = -1; // the PMD is looked up once per block (page numbers are never negative: small integers throughout)
   let huge: HugePmd | undefined;
   let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
   let chunkBase = 0, chunkEnd = -1;
   for (let i = lo, k = lo - r.start; i < hi; i++, k++) {
-    while (vi < vmas.length && vmas[vi].end <= i) vi++;
-    const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
+    if (i >= vEnd) {
+      while (vi < vmas.length && vmas[vi].end <= i) vi++;
+      if (vi === vmas.length) { v = undefined; vEnd = hi; }
+      else if (vmas[vi].start <= i) { v = vmas[vi]; vEnd = v.end; vHtlb = htlb.isHugetlbVma(v); }
+      else { v = undefined; vEnd = vmas[vi].start; }
+    }
     if (i >= blkEnd) { const bk = blockOf(i); blkEnd = (bk + 1) * HPAGE_PAGES; const pmd = p.pmds.peek(bk); huge = pmd?.t === 'huge' ? pmd : undefined; }
     if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.peekChunk(c)?.e; }
     const e = huge || chunk === undefined ? undefined : chunk[i - chunkBase];
     const sub = huge?.pages ? huge.pages[i % HPAGE_PAGES] : undefined;
     let code: number;
     if (!v) code = gapCode(w);
-    else if (htlb.isHugetlbVma(v)) code = hugetlbCode(w, p, v, i);
+    else if (vHtlb) code = hugetlbCode(w, p, v, i);
     else if (huge) code = hugeCode(w, v, huge, sub);
     else code = pteCode(w, v, e);
     // the page this process maps here, whatever the VMA says (content.ts mappedPage), and what
