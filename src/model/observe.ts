@@ -17,7 +17,7 @@ import type { ContentMap, PageMap } from '../ops/trace.ts';
 import type { EntryClass } from './api.ts';
 import type { Machine } from './machine.ts';
 import type { Knobs } from './profile.ts';
-import { blockOf, clockNow, HPAGE_PAGES, mapcount, PTE_CHUNK, type HugePmd, type Page, type Proc, type Pte, type Region, type Vma } from './state.ts';
+import { blockOf, clockNow, HPAGE_PAGES, mapcount, pageStampNow, PTE_CHUNK, type HugePmd, type Page, type Proc, type Pte, type Region, type Vma } from './state.ts';
 import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
 
@@ -422,9 +422,13 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
  *  PTE_CHUNK divides the PMD's pages) or the head page of its huge PMD (whose mapcount the
  *  exclusive bit reads with knob pmdExclusiveFromHead), whole; elsewhere only the slots whose
  *  entry (the chunk's slot stamps) or page (the view's deps) was stamped: what such a slot read
- *  besides its entry and page is its PMD and VMA, neither of them changed. */
+ *  besides its entry and page is its PMD and VMA, neither of them changed. While no page at all
+ *  was stamped since `v.at` (state.ts pageStampNow: a step that changed only entries, PMDs or
+ *  VMAs), no slot's page is asked. */
 function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer): void {
   const at = v.at, deps = v.deps, start = v.start;
+  // no page was stamped since the last look: only entries and PMDs can have changed
+  const pagesNew = pageStampNow() > at;
   let block = -1, blockNew = false;
   for (let lo = r.start, end = r.start + r.pages; lo < end;) {
     const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
@@ -438,6 +442,7 @@ function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer):
     const t = blockNew ? undefined : p.ptes.peekChunk(c);
     if (blockNew || (t !== undefined && t.all > at)) walkPages(w, p, r, lo, hi, wr);
     else if (t === undefined || t.ver <= at) {
+      if (!pagesNew) { lo = hi; continue; }
       // runs of slots whose page changed
       for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
         const d = deps[k];
@@ -451,10 +456,10 @@ function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer):
       // runs of slots whose entry (the chunk's slot stamps) or page changed
       const sv = t.sv, off = start - base;
       for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
-        if (sv[k + off] <= at) { const d = deps[k]; if (d === undefined || d.ver <= at) continue; }
+        if (sv[k + off] <= at) { if (!pagesNew) continue; const d = deps[k]; if (d === undefined || d.ver <= at) continue; }
         let kHi = k + 1;
         while (kHi < kEnd) {
-          if (sv[kHi + off] <= at) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; }
+          if (sv[kHi + off] <= at) { if (!pagesNew) break; const e = deps[kHi]; if (e === undefined || e.ver <= at) break; }
           kHi++;
         }
         walkPages(w, p, r, start + k, start + kHi, wr);

@@ -89,7 +89,12 @@ let lastFreshId = '', lastFresh: Why = [];
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
+/** the newest tick a Page was stamped with (Page.ver): while it is not newer than the observer's
+ *  last look, no page a view read changed, and the observer skips asking each one */
+let pageClock = 0;
+function pageTick(): number { return pageClock = ++clock; }
+export function pageStampNow(): number { return pageClock; }
+export function resetClock(): void { clock = 0; pageClock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change the observer can see (folio, val, valWhy, whether the mapcount is
@@ -122,13 +127,13 @@ export class Page {
 
   /** the subpages of the large (THP) folio this page belongs to, until the folio is split */
   get folio(): Page[] | undefined { return this.folio_; }
-  set folio(f: Page[] | undefined) { this.folio_ = f; this.ver = tick(); }
+  set folio(f: Page[] | undefined) { this.folio_ = f; this.ver = pageTick(); }
   /** content oracle (content.ts): the value in the first 8 bytes (absent: 0) and the rules that
    *  decided it */
   get val(): number | undefined { return this.val_; }
-  set val(x: number | undefined) { this.val_ = x; this.ver = tick(); }
+  set val(x: number | undefined) { this.val_ = x; this.ver = pageTick(); }
   get valWhy(): string[] | undefined { return this.valWhy_; }
-  set valWhy(w: string[] | undefined) { this.valWhy_ = w; this.ver = tick(); }
+  set valWhy(w: string[] | undefined) { this.valWhy_ = w; this.ver = pageTick(); }
   /** the references to this page from live processes' page tables, kept by PteTable and PmdTable
    *  at every change (the zero page is not counted): present PTEs, swap PTEs, huge PMDs. The
    *  mapcount (pagemap bit 56, R-PM-4) is ptMaps + pmdMaps; reuse and swap-cache sharing ask
@@ -137,11 +142,11 @@ export class Page {
    *  exclusive bit, observe.ts pteCode and hugeCode): a change stamps `ver` only when that
    *  flips, and a change of the swap entries never does. */
   get ptMaps(): number { return this.ptMaps_; }
-  set ptMaps(n: number) { if ((n + this.pmdMaps_ === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.ptMaps_ = n; }
+  set ptMaps(n: number) { if ((n + this.pmdMaps_ === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = pageTick(); this.ptMaps_ = n; }
   get ptSwaps(): number { return this.ptSwaps_; }
   set ptSwaps(n: number) { this.ptSwaps_ = n; }
   get pmdMaps(): number { return this.pmdMaps_; }
-  set pmdMaps(n: number) { if ((this.ptMaps_ + n === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.pmdMaps_ = n; }
+  set pmdMaps(n: number) { if ((this.ptMaps_ + n === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = pageTick(); this.pmdMaps_ = n; }
 }
 
 /** a page's mapcount as pagemap's bit 56 counts it: present PTEs and huge PMDs of live
