@@ -60,10 +60,26 @@ export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
   if (why === memoIn && id === memoId) return memoOut;
   if (why === memoIn2 && id === memoId2) return memoOut2;
-  const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
-  w.push(id);
+  const w = extended(why, id);
   memoIn2 = memoIn; memoId2 = memoId; memoOut2 = memoOut;
   memoIn = why; memoId = id; memoOut = w;
+  return w;
+}
+
+/** `why`'s last WHY_MAX - 1 rules, then `id`: one array of its final size, packed (a slice and a
+ *  push allocated twice, the push's array with room to grow that a history never uses) */
+function extended(why: Why, id: string): Why {
+  const n = why.length, f = n >= WHY_MAX ? n - WHY_MAX + 1 : 0;
+  switch (n - f) {
+    case 0: return [id];
+    case 1: return [why[f], id];
+    case 2: return [why[f], why[f + 1], id];
+    case 3: return [why[f], why[f + 1], why[f + 2], id];
+    case 4: return [why[f], why[f + 1], why[f + 2], why[f + 3], id];
+    case 5: return [why[f], why[f + 1], why[f + 2], why[f + 3], why[f + 4], id];
+  }
+  const w = why.slice(f);
+  w.push(id);
   return w;
 }
 
