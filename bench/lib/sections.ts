@@ -190,16 +190,20 @@ export function modelCases(seed: number, n: number, ops: number, pages: number):
 }
 
 export async function benchModel(o: BenchOptions): Promise<SectionResult> {
-  // 200 cases a round, an untimed warm-up round first: with 40 cases and no warm-up the figure was
-  // mostly V8's JIT (1.8 ms/case against 1.1 ms in the scale section's steady state)
+  // 200 cases a round, untimed warm-up rounds first: with 40 cases and no warm-up the figure was
+  // mostly V8's JIT (1.8 ms/case against 1.1 ms in the scale section's steady state). One warm-up
+  // round was not enough either (2026-12-07, model8, these 200 cases, CPU ms/case by round of
+  // executeSync: 0.80, 0.35, 0.39, 0.26, 0.24, 0.26, 0.26, 0.20; the model reaches its steady state
+  // after about 1,500 cases, and a campaign's worker thread runs tens of thousands): 10 rounds
   const n = o.quick ? 8 : 200;
+  const warmRounds = o.quick ? 0 : 10;
   const rounds = o.quick ? 1 : 5;
   const { cases } = modelCases(o.seed, n, 30, 64);
   const t = new ModelTarget('model:x86');
   const rates: number[] = [];
   const cpuRates: number[] = [];
   const load = loadavg()[0]!;
-  if (!o.quick) for (const c of cases) t.executeSync(c);
+  for (let r = 0; r < warmRounds; r++) for (const c of cases) t.executeSync(c);
   for (let r = 0; r < rounds; r++) {
     // wall time (the figure) and this process's CPU time over the same round. The section runs
     // after the live one, in the same process, but with nothing of it left running (its pools and

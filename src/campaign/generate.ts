@@ -14,7 +14,7 @@ import { hugetlbCase, HUGETLB_CASES } from './hugetlb-gen.ts';
 import { usesHugetlb } from '../targets/hugetlb-host.ts';
 import { GEOMETRY_4K, HPAGE_PAGES, limitsFor, type PageGeometry } from '../ops/layout.ts';
 import { generatedCaseProblems } from '../ops/validate.ts';
-import { isShared } from '../model/state.ts';
+import { isSharedKind } from '../model/state.ts';
 import { assertedKinds } from '../check/check.ts';
 import { CaseBuilder, isLive, type RegionState } from './builder.ts';
 import { Rng } from './rng.ts';
@@ -413,7 +413,7 @@ export class OpGen {
     // a shared VMA's RO->RW mprotect must keep write-protected PTEs read-only: uffd-wp needs write
     // notification there (mm/mmap.c vma_wants_writenotify: userfaultfd_wp; mm/mprotect.c
     // can_change_pte_writable), a check private VMAs do not go through
-    const shared = isShared(rs);
+    const shared = isSharedKind(rs.kind);
     const a = this.rng.weighted<string>([
       ['write', 5], ['read', 2], ['pageout', 3], ['pageout-fork', 4], ['fork', 3], ['mremap', 3], ['dontneed', 3],
       ['mprot', shared ? 8 : 3], ['scan', 3], ['unregister', 2], ['split', rs.thp ? 4 : 1], ['collapse', rs.thp ? 3 : 0], ['clear', 2], ['munmap', 1],

@@ -8,7 +8,7 @@ import type { Knobs } from './profile.ts';
 import * as htlb from './hugetlb.ts';
 import {
   blockOf, blockStart, FAULT_AROUND_PAGES, HPAGE_PAGES, hugetlbSlotStartPage, isAnonVma, isShared, MEMFD_PAGES, slotStartPage, withRule,
-  type Ctx, type HugePmd, Page, PTE_CHUNK, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, pteWith, vmaWith, whyOf,
+  type Ctx, type HugePmd, Page, PTE_CHUNK, type Proc, type Prot, type Pte, type Region, type ShmObj, type Vma, type Why, hugePmdWith, mapcount, newProc, newRegion, pteWith, vmaWith, whyOf,
 } from './state.ts';
 import { copyContent, keptBy, mappedPage, storeWrite, writeValue } from './content.ts';
 
@@ -575,7 +575,7 @@ export class Machine implements htlb.HugetlbHost {
     const end = start + op.pages;
     if (this.anyVmaIn(p, start, end)) {
       // MAP_FIXED_NOREPLACE; the region still names the planned range (src/ops/validate.ts)
-      p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
+      p.regions.set(op.region, newRegion(start, op.pages, hugetlb));
       return 'EEXIST';
     }
     // shared anon memory is a shmem file of the mapping's size; a memfd is sized to the region limit
@@ -592,7 +592,7 @@ export class Machine implements htlb.HugetlbHost {
     });
     p.vmas.push(v);
     this.sortVmas(p);
-    p.regions.set(op.region, { start, pages: op.pages, ...(hugetlb ? { hugetlb } : {}) });
+    p.regions.set(op.region, newRegion(start, op.pages, hugetlb));
     this.merge(p, v, 'mmap');
     return 0;
   }
@@ -1170,7 +1170,7 @@ export class Machine implements htlb.HugetlbHost {
 
   private fork(p: Proc): Rc {
     const child = newProc(this.procs.length, true, p.ctx);
-    for (const [n, r] of p.regions) child.regions.set(n, { ...r });
+    for (const [n, r] of p.regions) child.regions.set(n, newRegion(r.start, r.pages, r.hugetlb));
     const forkCtx = new Map<number, Ctx>();
     let event = false;
     for (const v of p.vmas) {
@@ -1886,7 +1886,7 @@ export class Machine implements htlb.HugetlbHost {
       }
     }
     // the region follows the case's static plan whatever the rc (src/ops/validate.ts)
-    if (op.dontunmap && op.old !== undefined) p.regions.set(op.old, { start, pages: r.pages });
+    if (op.dontunmap && op.old !== undefined) p.regions.set(op.old, newRegion(start, r.pages));
     r.start = dst;
     r.pages = pages;
     return rc;

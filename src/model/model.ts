@@ -82,13 +82,12 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
       }
     }
     const o = observer.observe(m, opts.mutant, !!opts.attribution, width);
-    if (o.seen) for (let k = 0; k < SEEN_RULES.length; k++) if (o.seen & SEEN_RULES[k][0]) m.rules.add(SEEN_RULES[k][1]);
     // built field by field in the order a reader sees them (no object spreads: one per step)
     const step = { op: i, rc, pages: o.pages, why: o.why, entry: o.entry, scan, content: o.content, contentWhy: o.contentWhy } as PredictedStep;
     if (walkEnd !== undefined) step.walkEnd = walkEnd;
     step.events = m.events;
     if (skipped) step.skipped = skipped;
-    step.rules = sortedRules(m.rules);
+    step.rules = sortedRules(m.rules, o.seen);
     step.rcRules = m.rcWhy.length ? m.rcWhy : undefined;
     step.outcome = outcome;
     if (opts.attribution) {
@@ -106,17 +105,21 @@ function predictIn(c: Case, observed: ReadonlyArray<ObservedStep> | undefined, o
 }
 
 /** The rule ids of a step, sorted as Array.prototype.sort sorts strings (by UTF-16 code units,
- *  which `<` compares too): an insertion sort of the few ids an op exercises, without the work
- *  arrays the built-in sort allocates. */
-function sortedRules(rules: ReadonlySet<string>): string[] {
+ *  which `<` compares too): the machine's (`rules`) and the R-PM rules its observation exercised
+ *  (`seen`: Observation.seen, each once), by an insertion sort of the few ids an op exercises,
+ *  without the work arrays the built-in sort allocates (nor growing the machine's set). */
+function sortedRules(rules: ReadonlySet<string>, seen: number): string[] {
   const out: string[] = [];
-  for (const r of rules) {
-    let k = out.length;
-    out.push(r);
-    while (k > 0 && out[k - 1] > r) { out[k] = out[k - 1]; k--; }
-    out[k] = r;
-  }
+  for (const r of rules) insertSorted(out, r);
+  if (seen) for (let k = 0; k < SEEN_RULES.length; k++) if (seen & SEEN_RULES[k][0] && !rules.has(SEEN_RULES[k][1])) insertSorted(out, SEEN_RULES[k][1]);
   return out;
+}
+
+function insertSorted(out: string[], r: string): void {
+  let k = out.length;
+  out.push(r);
+  while (k > 0 && out[k - 1] > r) { out[k] = out[k - 1]; k--; }
+  out[k] = r;
 }
 
 /** an mremap without MREMAP_MAYMOVE: the only op whose region size the model takes from the plan */

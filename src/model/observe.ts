@@ -17,7 +17,7 @@ import type { ContentMap, PageMap } from '../ops/trace.ts';
 import type { EntryClass } from './api.ts';
 import type { Machine } from './machine.ts';
 import type { Knobs } from './profile.ts';
-import { blockOf, clockNow, HPAGE_PAGES, mapcount, PTE_CHUNK, type HugePmd, type Page, type Proc, type Pte, type Region, type Vma } from './state.ts';
+import { blockOf, clockNow, HPAGE_PAGES, mapcount, pageStampNow, PTE_CHUNK, type HugePmd, type Page, type Proc, type Pte, type Region, type Vma } from './state.ts';
 import { contentOf, contentWhy } from './content.ts';
 import * as htlb from './hugetlb.ts';
 
@@ -328,10 +328,14 @@ function regionMap<K extends 0 | 1 | 2 | 3>(names: readonly string[], views: rea
 }
 
 /** The step's map of one kind: process id -> that process's map (prototype-free, as every map of
- *  a step). */
+ *  a step). Its keys are integers (V8 keeps them as elements): one whose first process is 0, as
+ *  nearly all are, starts as a literal holding it, about a third of the cost of adding the first
+ *  element to an empty Object.create(null). */
 function procMap<K extends 0 | 1 | 2 | 3>(list: readonly ProcView[], kind: K): Record<string, Maps[K]> {
-  const out = dict<Maps[K]>();
-  for (let k = 0; k < list.length; k++) out[list[k].id] = list[k].maps[kind];
+  let out: Record<string, Maps[K]>, k = 0;
+  if (list.length > 0 && list[0].id === '0') { out = { __proto__: null, 0: list[0].maps[kind] } as unknown as Record<string, Maps[K]>; k = 1; }
+  else out = dict<Maps[K]>();
+  for (; k < list.length; k++) out[list[k].id] = list[k].maps[kind];
   return out;
 }
 
@@ -339,21 +343,27 @@ function procMap<K extends 0 | 1 | 2 | 3>(list: readonly ProcView[], kind: K): R
 function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, wr: Writer): void {
   const vmas = p.vmas; // sorted by start
   let vi = 0;
-  while (vi < vmas.length && vmas[vi].end <= lo) vi++;
+  // the VMA over page i (undefined: a gap) and whether it is hugetlb, looked up again only at
+  // vEnd, the first page past it (or past the gap: the next VMA's start)
+  let v: Vma | undefined, vHtlb = false, vEnd = -1;
   let blkEnd = -1; // the PMD is looked up once per block (page numbers are never negative: small integers throughout)
   let huge: HugePmd | undefined;
   let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
   let chunkBase = 0, chunkEnd = -1;
   for (let i = lo, k = lo - r.start; i < hi; i++, k++) {
-    while (vi < vmas.length && vmas[vi].end <= i) vi++;
-    const v = vi < vmas.length && vmas[vi].start <= i ? vmas[vi] : undefined;
+    if (i >= vEnd) {
+      while (vi < vmas.length && vmas[vi].end <= i) vi++;
+      if (vi === vmas.length) { v = undefined; vEnd = hi; }
+      else if (vmas[vi].start <= i) { v = vmas[vi]; vEnd = v.end; vHtlb = htlb.isHugetlbVma(v); }
+      else { v = undefined; vEnd = vmas[vi].start; }
+    }
     if (i >= blkEnd) { const bk = blockOf(i); blkEnd = (bk + 1) * HPAGE_PAGES; const pmd = p.pmds.peek(bk); huge = pmd?.t === 'huge' ? pmd : undefined; }
     if (i >= chunkEnd) { const c = Math.floor(i / PTE_CHUNK); chunkBase = c * PTE_CHUNK; chunkEnd = chunkBase + PTE_CHUNK; chunk = p.ptes.peekChunk(c)?.e; }
     const e = huge || chunk === undefined ? undefined : chunk[i - chunkBase];
     const sub = huge?.pages ? huge.pages[i % HPAGE_PAGES] : undefined;
     let code: number;
     if (!v) code = gapCode(w);
-    else if (htlb.isHugetlbVma(v)) code = hugetlbCode(w, p, v, i);
+    else if (vHtlb) code = hugetlbCode(w, p, v, i);
     else if (huge) code = hugeCode(w, v, huge, sub);
     else code = pteCode(w, v, e);
     // the page this process maps here, whatever the VMA says (content.ts mappedPage), and what
@@ -412,9 +422,13 @@ function pteCode(w: WalkCtx, v: Vma, e: Pte | undefined): number {
  *  PTE_CHUNK divides the PMD's pages) or the head page of its huge PMD (whose mapcount the
  *  exclusive bit reads with knob pmdExclusiveFromHead), whole; elsewhere only the slots whose
  *  entry (the chunk's slot stamps) or page (the view's deps) was stamped: what such a slot read
- *  besides its entry and page is its PMD and VMA, neither of them changed. */
+ *  besides its entry and page is its PMD and VMA, neither of them changed. While no page at all
+ *  was stamped since `v.at` (state.ts pageStampNow: a step that changed only entries, PMDs or
+ *  VMAs), no slot's page is asked. */
 function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer): void {
   const at = v.at, deps = v.deps, start = v.start;
+  // no page was stamped since the last look: only entries and PMDs can have changed
+  const pagesNew = pageStampNow() > at;
   let block = -1, blockNew = false;
   for (let lo = r.start, end = r.start + r.pages; lo < end;) {
     const c = Math.floor(lo / PTE_CHUNK), base = c * PTE_CHUNK;
@@ -428,6 +442,7 @@ function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer):
     const t = blockNew ? undefined : p.ptes.peekChunk(c);
     if (blockNew || (t !== undefined && t.all > at)) walkPages(w, p, r, lo, hi, wr);
     else if (t === undefined || t.ver <= at) {
+      if (!pagesNew) { lo = hi; continue; }
       // runs of slots whose page changed
       for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
         const d = deps[k];
@@ -441,10 +456,10 @@ function walkStamped(w: WalkCtx, p: Proc, r: Region, v: RegionView, wr: Writer):
       // runs of slots whose entry (the chunk's slot stamps) or page changed
       const sv = t.sv, off = start - base;
       for (let k = lo - start, kEnd = hi - start; k < kEnd; k++) {
-        if (sv[k + off] <= at) { const d = deps[k]; if (d === undefined || d.ver <= at) continue; }
+        if (sv[k + off] <= at) { if (!pagesNew) continue; const d = deps[k]; if (d === undefined || d.ver <= at) continue; }
         let kHi = k + 1;
         while (kHi < kEnd) {
-          if (sv[kHi + off] <= at) { const e = deps[kHi]; if (e === undefined || e.ver <= at) break; }
+          if (sv[kHi + off] <= at) { if (!pagesNew) break; const e = deps[kHi]; if (e === undefined || e.ver <= at) break; }
           kHi++;
         }
         walkPages(w, p, r, start + k, start + kHi, wr);

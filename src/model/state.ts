@@ -60,10 +60,26 @@ export function withRule(why: Why, id: string): Why {
   if (why[why.length - 1] === id) return why;
   if (why === memoIn && id === memoId) return memoOut;
   if (why === memoIn2 && id === memoId2) return memoOut2;
-  const w = why.length >= WHY_MAX ? why.slice(why.length - WHY_MAX + 1) : why.slice();
-  w.push(id);
+  const w = extended(why, id);
   memoIn2 = memoIn; memoId2 = memoId; memoOut2 = memoOut;
   memoIn = why; memoId = id; memoOut = w;
+  return w;
+}
+
+/** `why`'s last WHY_MAX - 1 rules, then `id`: one array of its final size, packed (a slice and a
+ *  push allocated twice, the push's array with room to grow that a history never uses) */
+function extended(why: Why, id: string): Why {
+  const n = why.length, f = n >= WHY_MAX ? n - WHY_MAX + 1 : 0;
+  switch (n - f) {
+    case 0: return [id];
+    case 1: return [why[f], id];
+    case 2: return [why[f], why[f + 1], id];
+    case 3: return [why[f], why[f + 1], why[f + 2], id];
+    case 4: return [why[f], why[f + 1], why[f + 2], why[f + 3], id];
+    case 5: return [why[f], why[f + 1], why[f + 2], why[f + 3], why[f + 4], id];
+  }
+  const w = why.slice(f);
+  w.push(id);
   return w;
 }
 
@@ -89,7 +105,12 @@ let lastFreshId = '', lastFresh: Why = [];
 let clock = 0;
 export function tick(): number { return ++clock; }
 export function clockNow(): number { return clock; }
-export function resetClock(): void { clock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
+/** the newest tick a Page was stamped with (Page.ver): while it is not newer than the observer's
+ *  last look, no page a view read changed, and the observer skips asking each one */
+let pageClock = 0;
+function pageTick(): number { return pageClock = ++clock; }
+export function pageStampNow(): number { return pageClock; }
+export function resetClock(): void { clock = 0; pageClock = 0; memoIn = undefined; memoOut = []; memoIn2 = undefined; memoOut2 = []; }
 
 /** A 4 KiB page of memory. Identity matters for pagemap bit 56 (mapcount). A class, not a plain
  *  object, so that every change the observer can see (folio, val, valWhy, whether the mapcount is
@@ -122,13 +143,13 @@ export class Page {
 
   /** the subpages of the large (THP) folio this page belongs to, until the folio is split */
   get folio(): Page[] | undefined { return this.folio_; }
-  set folio(f: Page[] | undefined) { this.folio_ = f; this.ver = tick(); }
+  set folio(f: Page[] | undefined) { this.folio_ = f; this.ver = pageTick(); }
   /** content oracle (content.ts): the value in the first 8 bytes (absent: 0) and the rules that
    *  decided it */
   get val(): number | undefined { return this.val_; }
-  set val(x: number | undefined) { this.val_ = x; this.ver = tick(); }
+  set val(x: number | undefined) { this.val_ = x; this.ver = pageTick(); }
   get valWhy(): string[] | undefined { return this.valWhy_; }
-  set valWhy(w: string[] | undefined) { this.valWhy_ = w; this.ver = tick(); }
+  set valWhy(w: string[] | undefined) { this.valWhy_ = w; this.ver = pageTick(); }
   /** the references to this page from live processes' page tables, kept by PteTable and PmdTable
    *  at every change (the zero page is not counted): present PTEs, swap PTEs, huge PMDs. The
    *  mapcount (pagemap bit 56, R-PM-4) is ptMaps + pmdMaps; reuse and swap-cache sharing ask
@@ -137,11 +158,11 @@ export class Page {
    *  exclusive bit, observe.ts pteCode and hugeCode): a change stamps `ver` only when that
    *  flips, and a change of the swap entries never does. */
   get ptMaps(): number { return this.ptMaps_; }
-  set ptMaps(n: number) { if ((n + this.pmdMaps_ === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.ptMaps_ = n; }
+  set ptMaps(n: number) { if ((n + this.pmdMaps_ === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = pageTick(); this.ptMaps_ = n; }
   get ptSwaps(): number { return this.ptSwaps_; }
   set ptSwaps(n: number) { this.ptSwaps_ = n; }
   get pmdMaps(): number { return this.pmdMaps_; }
-  set pmdMaps(n: number) { if ((this.ptMaps_ + n === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = tick(); this.pmdMaps_ = n; }
+  set pmdMaps(n: number) { if ((this.ptMaps_ + n === 1) !== (this.ptMaps_ + this.pmdMaps_ === 1)) this.ver = pageTick(); this.pmdMaps_ = n; }
 }
 
 /** a page's mapcount as pagemap's bit 56 counts it: present PTEs and huge PMDs of live
@@ -538,7 +559,15 @@ export function hugePmdWith(h: HugePmd, changes: Partial<HugePmd>): HugePmd {
   return { t: 'huge', pages: c.pages, wp: c.wp, sd: c.sd, writable: c.writable, dirty: c.dirty, why: c.why };
 }
 
-export interface Region { start: number; pages: number; hugetlb?: boolean }
+export interface Region { start: number; pages: number; hugetlb: boolean }
+
+/** A region of the case's plan as the model keeps it: made here only (mmap, fork's copy, an mremap
+ *  that leaves the old name), so that every Region has one object shape and the observer's and the
+ *  machine's reads of one stay monomorphic (a spread or a literal per site gave each its own
+ *  hidden class, and the observer's region reads went megamorphic). */
+export function newRegion(start: number, pages: number, hugetlb = false): Region {
+  return { start, pages, hugetlb };
+}
 
 export interface Proc {
   id: number;
@@ -597,10 +626,15 @@ export const blockStart = (block: number) => block * HPAGE_PAGES;
 export function isAnonVma(v: Vma): boolean {
   return v.kind === 'anon';
 }
-/** a MAP_SHARED backing (shared anon, shared memfd); takes any record with a kind (a Vma, or the
- *  case generator's RegionState: src/campaign/generate.ts) */
-export function isShared(v: Pick<Vma, 'kind'>): boolean {
-  return v.kind === 'shared-anon' || v.kind === 'memfd-shared';
+/** a MAP_SHARED backing (shared anon, shared memfd) of a VMA */
+export function isShared(v: Vma): boolean {
+  return isSharedKind(v.kind);
+}
+/** the same by kind, for records other than VMAs (the case generator's RegionState:
+ *  src/campaign/generate.ts): isShared's own read of `kind` then sees VMAs only and stays
+ *  monomorphic in the machine's fault paths (the generator's records come in many shapes) */
+export function isSharedKind(kind: Kind): boolean {
+  return kind === 'shared-anon' || kind === 'memfd-shared';
 }
 export function wpAsync(v: Vma): boolean {
   return !!v.uffd?.features.has('wp_async');

@@ -4,7 +4,7 @@
 // lookups with every kind of change and compares each answer with a plain Map kept alongside; and
 // what each change stamps with the mutation clock (what the observer reads again).
 import { describe, expect, it } from 'vitest';
-import { clockNow, Page, PmdTable, PteTable, PTE_CHUNK, resetClock, type Pmd, type Pte } from '../../src/model/state.ts';
+import { clockNow, Page, pageStampNow, PmdTable, PteTable, PTE_CHUNK, resetClock, type Pmd, type Pte } from '../../src/model/state.ts';
 
 /** a small deterministic generator (no Math.random in tests) */
 function lcg(seed: number): () => number {
@@ -130,5 +130,33 @@ describe('PMD and page stamps', () => {
     expect(stamped(() => { pg.pmdMaps = 1; })).toBe(true); // 0 -> 1
     expect(stamped(() => { pg.ptMaps = 1; })).toBe(true); // 1 -> 2
     expect(stamped(() => { pg.val = 5; })).toBe(true);
+  });
+
+  // the observer skips asking each page it read for a newer stamp while no page at all was
+  // stamped since its last look (observe.ts walkStamped): every way a Page is stamped must move
+  // pageStampNow, and stamps of entries and PMDs must not (else the skip would never apply)
+  it('every page stamp is the newest page stamp; entry and PMD stamps are not page stamps', () => {
+    resetClock();
+    expect(pageStampNow()).toBe(0);
+    const pg = new Page(1, true, false, true);
+    const sets: (() => void)[] = [
+      () => { pg.ptMaps = 1; }, () => { pg.pmdMaps = 1; }, () => { pg.pmdMaps = 0; }, () => { pg.val = 7; },
+      () => { pg.valWhy = ['R-DATA-1']; }, () => { pg.folio = [pg]; },
+    ];
+    for (const f of sets) {
+      f();
+      expect(pg.ver).toBe(clockNow());
+      expect(pageStampNow()).toBe(pg.ver);
+    }
+    const at = pageStampNow();
+    const ptes = new PteTable();
+    ptes.set(3, { t: 'marker', sd: false, why: [] });
+    ptes.delete(3);
+    const pmds = new PmdTable();
+    pmds.set(0, { t: 'huge', pages: null, wp: false, sd: true, writable: true, dirty: true, why: [] });
+    expect(clockNow() > at).toBe(true);
+    expect(pageStampNow()).toBe(at);
+    resetClock();
+    expect(pageStampNow()).toBe(0);
   });
 });
