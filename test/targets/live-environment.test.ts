@@ -93,6 +93,14 @@ describe('reclaim: a present page that became a swap entry without a pageout', (
     expect(check(...ONE_BLOCK, `was 0 0 185 ${P | HUGE}`, `is 0 0 185 ${S}`, op('wp', 0, 0, 185, 1))).toBe('u swap 0 0 185');
   });
 
+  it('a PAGEMAP_SCAN arming part of a shmem THP splits its PMD and leaves markers on its range: not a swap-out', () => {
+    // pagemap_scan_thp_entry splits a huge PMD the WP_MATCHING range covers only partly; the PTE walk
+    // arms the now-empty PTEs with markers (seen live: a scan of a[317], category_mask w, after a collapse)
+    expect(check(...ONE_BLOCK, `was 0 0 317 ${P | HUGE}`, `is 0 0 317 ${S | W}`, op('scan', 0, 0, 317, 1))).toBe('ok');
+    expect(check(...ONE_BLOCK, `was 0 0 318 ${P | HUGE}`, `is 0 0 318 ${S | W}`, op('scan', 0, 0, 317, 1))).toBe('u swap 0 0 318');
+    expect(check(...ONE_BLOCK, `was 0 0 317 ${P | HUGE}`, `is 0 0 317 ${S}`, op('scan', 0, 0, 317, 1))).toBe('u swap 0 0 317');
+  });
+
   it('a process that died in the op is not compared', () => {
     expect(check('nprocs 1', 'reg 0 0 512 512', 'dead 0', `was 0 0 3 ${P}`, `is 0 0 3 ${S}`, op('exit'))).toBe('ok');
   });

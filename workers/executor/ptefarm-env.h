@@ -12,7 +12,8 @@
  * - reclaim (kswapd, direct reclaim) or migration turning a present page into a swap entry
  *   (try_to_unmap_one) that no pageout asked for. Checked for the ops that cannot do it themselves:
  *   not pageout, dontneed, split, collapse, mremap (a zap in a uffd-wp VMA leaves a marker, which
- *   pagemap also shows as swapped), nor a write-protect's zap of a page-cache PMD (wp_left_marker).
+ *   pagemap also shows as swapped), nor a write-protect's or an arming scan's zap of a page-cache PMD
+ *   (wp_left_marker).
  *
  * Either way the step is not printed: the supervisor writes `u <kind> <proc> <rid> <page>` and ends
  * the case; the TypeScript side (src/targets/live.ts decodeReply) drops the step and reports the
@@ -51,10 +52,13 @@ static int op_cannot_swap(int code) {
  * change_pmd_range splits a huge PMD of a non-anonymous VMA under MM_CP_UFFD_WP (whole or partly
  * in range, pgtable_split_needed), and mm/huge_memory.c __split_huge_pmd_locked zaps a file PMD
  * instead of remapping it; change_pte_range then installs the marker on each now-empty PTE of the
- * range (userfaultfd_wp_use_markers). Only pages of the op's own range that a huge PMD mapped:
- * an anonymous THP is split into present PTEs and keeps its pages. */
+ * range (userfaultfd_wp_use_markers). PAGEMAP_SCAN's arming (PM_SCAN_WP_MATCHING) does the same
+ * over part of a huge PMD: fs/proc/task_mmu.c pagemap_scan_thp_entry splits it and the PTE walk
+ * (pagemap_scan_pmd_entry, make_uffd_wp_pte) puts a marker on each empty PTE it arms (live 6.18: a
+ * scan of a[317] of a collapsed shmem THP, WP_ASYNC and WP_UNPOPULATED). Only pages of the op's own
+ * range that a huge PMD mapped: an anonymous THP is split into present PTEs and keeps its pages. */
 static int wp_left_marker(int code, int own_region, uint64_t first, uint64_t count, uint64_t k, uint8_t was, uint8_t is) {
-  return code == OP_WP && own_region && k >= first && k < first + count && OBS_IS_HUGE(was) && (is & OBS_W);
+  return (code == OP_WP || code == OP_SCAN) && own_region && k >= first && k < first + count && OBS_IS_HUGE(was) && (is & OBS_W);
 }
 
 /* Check op i (code, acting process p, region rid, pages [first, first+count)) against the
