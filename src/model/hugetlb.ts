@@ -83,6 +83,17 @@ export function mapcount(h: HugetlbHost, page: Page): number {
 
 const aligned = (page: number) => page % HPAGE_PAGES === 0;
 
+/** The mm a userfaultfd ioctl acts on: its context's (ctx->mm; a child using the descriptor it
+ *  inherited acts on its parent's VMAs), or undefined once that process is gone. The ioctl then
+ *  fails before any range test (fs/userfaultfd.c userfaultfd_register / userfaultfd_unregister:
+ *  mmget_not_zero, ENOMEM; userfaultfd_writeprotect: ESRCH), which is the machine's path (measured
+ *  on 6.18.44: the parent died of a write to its read-only hugetlb region, then the child's
+ *  register of one 4 KiB page of it -> ENOMEM, not the misaligned range's EINVAL) */
+function uffdMm(h: HugetlbHost, p: Proc): Proc | undefined {
+  const q = (p.ctx && h.procs[p.ctx.mm]) || p;
+  return q.alive ? q : undefined;
+}
+
 /** Would a split of the hugetlb VMAs of p at [start, end) cut a huge page (R-HTLB-1)? */
 export function cutsHugePage(h: HugetlbHost, p: Proc, start: number, end: number): boolean {
   for (const at of [start, end]) {
@@ -112,7 +123,8 @@ export function hugetlbOp(h: HugetlbHost, p: Proc, op: Op, start: number, end: n
     case 'wp': {
       // mwriteprotect_range on the context's mm (a child using its parent's descriptor acts on
       // the parent's VMAs)
-      const q = (p.ctx && h.procs[p.ctx.mm]) || p;
+      const q = uffdMm(h, p);
+      if (!q) return undefined;
       if (!h.k.wpMultiVma) {
         // before 6.4 (find_dst_vma: one VMA holds the range): a VMA without VM_UFFD_WP is ENOENT
         // before the alignment test
@@ -138,6 +150,7 @@ export function hugetlbOp(h: HugetlbHost, p: Proc, op: Op, start: number, end: n
       return undefined;
     }
     case 'uffd_register':
+      if (!uffdMm(h, p)) return undefined;
       if (!aligned(start) || !aligned(end)) { h.rule('R-HTLB-1'); return 'EINVAL'; }
       return undefined;
     case 'uffd_unregister': {
@@ -149,7 +162,8 @@ export function hugetlbOp(h: HugetlbHost, p: Proc, op: Op, start: number, end: n
       // unregister a[0..1) of an unregistered hugetlb region -> 0; registered and protected ->
       // EINVAL with the first huge page unprotected). (VMAs of the range before that one, which
       // the kernel unregisters before failing, are left as they were.)
-      const q = (p.ctx && h.procs[p.ctx.mm]) || p;
+      const q = uffdMm(h, p);
+      if (!q) return undefined;
       let first: Vma | undefined;
       for (let i = start; i < end && !first; i++) first = h.vmaAt(q, i);
       if (!first) return undefined;

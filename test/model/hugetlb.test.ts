@@ -82,6 +82,18 @@ describe('hugetlb rules (R-HTLB-*)', () => {
     expect(pg(q, 4, 'a', 0)).toBe('P..E.D.');
     expect(pg(q, 4, 'a', 600)).toBe('P..EWD.');
   });
+  it('R-HTLB-1 / R-UFFD-MM (fs/userfaultfd.c mmget_not_zero): once the mm of the descriptor is gone, a child\'s register and unregister are ENOMEM and its writeprotect ESRCH before any alignment test', () => {
+    // measured on 6.18.44 (README campaign, seed 11): p0 dies of a write to its read-only hugetlb
+    // region, then p1 uses the descriptor it inherited (its context's mm is p0's) on one 4 KiB page
+    const head = 'mmap a pages=512 kind=hugetlb\nuffd_register a\nmprotect a prot=r\nfork\nwrite a[0]\n';
+    for (const [last, rc] of [['p1 uffd_register a[387]', 'ENOMEM'], ['p1 uffd_unregister a[387]', 'ENOMEM'], ['p1 wp a[387] on', 'ESRCH']] as const) {
+      const p = run(head + last, '');
+      expect(p.steps.map((s) => s.rc)).toEqual([0, 0, 0, 0, 'SIGSEGV', rc]);
+    }
+    // with the parent alive the same register is the misaligned range's EINVAL
+    expect(run('mmap a pages=512 kind=hugetlb\nuffd_register a\nfork\np1 uffd_register a[387]', '').steps[3].rc).toBe('EINVAL');
+  });
+
   it('R-HTLB-1 (mm/madvise.c madvise_dontneed_free_valid_vma): MADV_DONTNEED needs an aligned start and rounds the end down', () => {
     const p = run('mmap a pages=1024 kind=hugetlb\nwrite a\ndontneed a[1..]\ndontneed a[0..1000)');
     expect(p.steps[2].rc).toBe('EINVAL');

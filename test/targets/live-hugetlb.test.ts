@@ -48,6 +48,13 @@ describe.skipIf(free < 8)(`live: hugetlb (${free} free 2 MiB pages)`, () => {
     expect(pg(tr, 6, 0)).toBe('P..E..');
     expect(pg(tr, 6, 600)).toBe('P..EW.');
   });
+  it('once the mm of the descriptor is gone, a child\'s register and unregister are ENOMEM, its writeprotect ESRCH, whatever the alignment (mmget_not_zero comes first)', async () => {
+    const head = 'mmap a pages=512 kind=hugetlb\nuffd_register a\nmprotect a prot=r\nfork\nwrite a[0]\n';
+    for (const [last, rc] of [['p1 uffd_register a[387]', 'ENOMEM'], ['p1 uffd_unregister a[387]', 'ENOMEM'], ['p1 wp a[387] on', 'ESRCH']] as const) {
+      const tr = await run(head + last, '');
+      expect(tr.steps.map((s) => s.rc)).toEqual([0, 0, 0, 0, 'SIGSEGV', rc]);
+    }
+  });
   it('fork shares a private huge page (copy_hugetlb_page_range) and a write copies it (hugetlb_wp)', async () => {
     const tr = await run('mmap a pages=512 kind=hugetlb\nwrite a\nfork\np1 write a');
     expect(pg(tr, 2, 0, 'a', 1)).toBe('P.....');
