@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Case } from '../../src/ops/schema.ts';
 import type { Trace } from '../../src/ops/trace.ts';
 import { runCampaign } from '../../src/campaign/campaign.ts';
-import { referenceChecker, type Checker } from '../../src/campaign/checker.ts';
+import { referenceChecker } from '../../src/campaign/checker.ts';
 import { checkTrace } from '../../src/check/check.ts';
 import { MUTANTS } from '../../src/model/mutants.ts';
 import { ModelTarget } from '../../src/targets/model.ts';

@@ -17,7 +17,7 @@ import { runCampaign, type CampaignEvent, type Summary } from '../campaign/campa
 import { signatureSlug } from '../campaign/corpus.ts';
 import { rootInfo, type RootInfo } from '../findings/title.ts';
 import { SIGNATURE_VERSION, signatureRank } from '../findings/signature.ts';
-import { GATE_FORMAT, type BucketStatus, type CorpusResult, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
+import { GATE_FORMAT, type BucketStatus, type GateBucket, type GateRun, type TimelinePoint } from '../report/run.ts';
 import { matchBaseline, type Baseline } from './baseline.ts';
 import { caseRunner, judge, replayCorpus } from './replay.ts';
 

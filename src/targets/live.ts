@@ -8,7 +8,6 @@ import { threadId } from 'node:worker_threads';
 import type { Case, Op } from '../ops/schema.ts';
 import type { Trace, TargetInfo } from '../ops/trace.ts';
 import { targetHangGraceMs, type ExecuteOptions, type Target } from './target.ts';
-import { own } from '../ops/records.ts';
 import { capabilitiesOf, geometryOfProbe, hostSettingsOf, DEFAULT_EXECUTOR, parseProbeLine, probeFromFacts, type ProbeResult } from './probe.ts';
 import { assessHost, formatRefusal, HostRefusedError, thpCaseSkipReason } from './host-policy.ts';
 import { hugetlbSkipReason, usesHugetlb } from './hugetlb-host.ts';
