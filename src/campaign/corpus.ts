@@ -118,8 +118,8 @@ export async function saveReproducer(dir: string, sig: string, c: Case, extra?: 
       // two different model gaps can share a signature (rule ids and bit kinds, not the scenario):
       // a different case of the signature goes beside the stored one, named by its own hash
       const before = await storedCase(path);
-      if (before && !sameCase(before, c)) {
-        const beside = path.replace(/\.json$/, `.${hashOf({ uffd: c.uffd ?? null, ops: c.ops }).slice(0, 8)}.json`);
+      if (before && canonicalJson(reproducerKey(before)) !== canonicalJson(reproducerKey(c))) {
+        const beside = path.replace(/\.json$/, `.${hashOf(reproducerKey(c)).slice(0, 8)}.json`);
         const r = await serialized(beside, () => saveLocked(beside, sig, c, name ?? bucketName(sig, extra), geometry));
         return { ...r, reason: r.written ? 'beside' : r.reason, beside: path };
       }
@@ -128,9 +128,9 @@ export async function saveReproducer(dir: string, sig: string, c: Case, extra?: 
   });
 }
 
-/** the same ops and uffd features (a name or format difference does not make another reproducer) */
-function sameCase(a: Case, b: Case): boolean {
-  return canonicalJson({ uffd: a.uffd ?? null, ops: a.ops }) === canonicalJson({ uffd: b.uffd ?? null, ops: b.ops });
+/** what makes two reproducers different: their ops and uffd features (not a name or format) */
+function reproducerKey(c: Case): { uffd: Case['uffd'] | null; ops: Case['ops'] } {
+  return { uffd: c.uffd ?? null, ops: c.ops };
 }
 
 async function storedCase(path: string): Promise<Case | undefined> {

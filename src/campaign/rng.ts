@@ -39,21 +39,12 @@ export class Rng {
   }
   /** pick by weight; entries with weight <= 0 are never chosen */
   weighted<T>(entries: ReadonlyArray<readonly [T, number]>): T {
-    let total = 0;
-    for (const [, w] of entries) if (w > 0) total += w;
-    if (total <= 0) throw new Error('weighted pick with no positive weight');
-    let x = this.float() * total;
-    for (const [v, w] of entries) {
-      if (w <= 0) continue;
-      if (x < w) return v;
-      x -= w;
-    }
-    for (let i = entries.length - 1; i >= 0; i--) if (entries[i]![1] > 0) return entries[i]![0];
-    throw new Error('unreachable');
+    return entries[this.weightedIndex(entries.length, (i) => entries[i]![1])]![0];
   }
-  /** weighted() over `n` items whose weights `weight(i)` gives (each asked twice, so it must be
-   *  pure), without the [item, weight] pairs: the same draw, the same index as weighted() would
-   *  pick from those pairs (the guided generator picks from its whole pool at every mutated case) */
+  /** the index of a pick by weight over `n` items whose weights `weight(i)` gives (each asked
+   *  twice, so it must be pure); items of weight <= 0 are never chosen. weighted() is this over its
+   *  pairs; the guided generator calls it directly to pick from its whole pool at every mutated
+   *  case without building the pairs */
   weightedIndex(n: number, weight: (i: number) => number): number {
     let total = 0;
     for (let i = 0; i < n; i++) { const w = weight(i); if (w > 0) total += w; }

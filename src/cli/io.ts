@@ -9,8 +9,9 @@ import { clip, someProblems } from '../ops/bounded.ts';
 /** An error for bad input: the CLI prints its message and exits 2. */
 export class InputError extends Error {}
 
-function readText(path: string): string {
-  try { return readFileSync(path, 'utf8'); } catch (e) { throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+/** A file's text (`-`: standard input); an InputError naming the file when it cannot be read */
+export function readText(path: string): string {
+  try { return readFileSync(path === '-' ? 0 : path, 'utf8'); } catch (e) { throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
 }
 
 function parseJson(text: string, path: string): unknown {

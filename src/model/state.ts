@@ -66,19 +66,9 @@ export function withRule(why: Why, id: string): Why {
   return w;
 }
 
-/** `why`'s last WHY_MAX - 1 rules, then `id`: one array of its final size, packed (a slice and a
- *  push allocated twice, the push's array with room to grow that a history never uses) */
+/** `why`'s last WHY_MAX - 1 rules, then `id` */
 function extended(why: Why, id: string): Why {
-  const n = why.length, f = n >= WHY_MAX ? n - WHY_MAX + 1 : 0;
-  switch (n - f) {
-    case 0: return [id];
-    case 1: return [why[f], id];
-    case 2: return [why[f], why[f + 1], id];
-    case 3: return [why[f], why[f + 1], why[f + 2], id];
-    case 4: return [why[f], why[f + 1], why[f + 2], why[f + 3], id];
-    case 5: return [why[f], why[f + 1], why[f + 2], why[f + 3], why[f + 4], id];
-  }
-  const w = why.slice(f);
+  const w = why.slice(why.length >= WHY_MAX ? why.length - WHY_MAX + 1 : 0);
   w.push(id);
   return w;
 }

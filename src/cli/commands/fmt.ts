@@ -1,11 +1,11 @@
 // `ptefarm fmt CASE.json` prints a case in the compact text form; `ptefarm fmt --json CASE.txt`
 // converts the text form back to ptefarm-case/1 JSON. Both validate: a bad file is an error naming
 // the line (text) or the op index and field (JSON), exit 2.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseCase, CaseError } from '../../ops/validate.ts';
 import { formatText, parseTextCase, TextError } from '../../ops/text.ts';
 import type { Case } from '../../ops/schema.ts';
+import { readText } from '../io.ts';
 
 /** JSON with one op per line: diff-friendly and what corpus files use. */
 export function formatCaseJson(c: Case): string {
@@ -16,16 +16,8 @@ export function formatCaseJson(c: Case): string {
   return `{\n${head.join(',\n')},\n  "ops": [\n${ops}\n  ]\n}\n`;
 }
 
-function readInput(file: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 export function fmtCommand(file: string, opts: { json?: boolean; indices?: boolean }): string {
-  const src = readInput(file);
+  const src = readText(file);
   if (opts.json) return formatCaseJson(parseTextCase(src, file));
   let json: unknown;
   try {
