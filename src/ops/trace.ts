@@ -86,6 +86,13 @@ export interface Outcome {
    *  alloc_anon_folio or a swap-in's alloc_swap_folio, mm/memory.c). The kernel's and the host's
    *  choice (per-size sysfs settings), recorded by the executor. Absent: every fault mapped one page. */
   folio?: Record<string, [number, number][]>;
+  /** region -> first page of every 2 MiB block (as in `huge`) of a shmem THP region that this
+   *  fault op made wholly resident in memory (mincore() before and after the op, which a page table
+   *  does not affect: workers/executor/ptefarm-observe.h resident_blocks): a shmem folio the fault
+   *  brought back from swap whole (mm/shmem.c shmem_swapin_folio), the kernel's and the host's
+   *  choice (CONFIG_THP_SWAP, a free swap cluster). Absent: no block did, and swapped pages come
+   *  back one by one. */
+  resident?: Record<string, number[]>;
   /** region -> PAGEMAP_SCAN's walk_end of this scan, as a page of the region (the scanned range's
    *  end when the walk was not cut short by max_pages) */
   walk_end?: Record<string, number>;
@@ -173,6 +180,7 @@ export const traceSchema = z.object({
       swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
       zero: safeRecord(z.array(pageIndex), regionName).optional(),
       folio: safeRecord(z.array(z.tuple([pageIndex, z.number().int().min(2).max(MAX_PMD_PAGES)])), regionName).optional(),
+      resident: safeRecord(z.array(pageIndex), regionName).optional(),
       walk_end: safeRecord(z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion), regionName).optional(),
     }).optional(),
     events: z.array(z.object({

@@ -9,7 +9,8 @@ multi:/* ---- helpers. S (main) and the case's processes P0, P1, ... run case_st
 multi: * the block, reports with done(); in_sup(i, p): S runs it for p; end_step(): S reads and compares every /proc/PID/pagemap ---- */
 solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
 solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
-multi:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
+multinores:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
+resmulti:struct msg { int born, proc; long val; uint64_t res; }; /* done: errno (0 ok), res: res_bits; born: a new process's pid */
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
 struct region { int proc; const char *name, *want, *vals; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
 nocontent:static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
@@ -27,6 +28,10 @@ static void harness(const char *what) { printf("# harness error: %s: %s\n", what
 ptrace:static void caps(uint32_t keep) { syscall(SYS_capset, &(struct __user_cap_header_struct){ _LINUX_CAPABILITY_VERSION_3, 0 }, (struct __user_cap_data_struct[2]){ { keep, keep, 0 }, { 0, 0, 0 } }); }
 static void set_rc(int e) { /* by the errno names this case's expectations use */ snprintf(rc, sizeof rc, "E%d", e);
   for (size_t k = 0; k < sizeof ERRNO / sizeof ERRNO[0]; k++) if (ERRNO[k].e == e) snprintf(rc, sizeof rc, "%s", ERRNO[k].name); }
+/*@ if resident */
+static uint64_t res_bits; /* a fault step's resident blocks of its region, before | after << 32 (ptefarm-observe.h resident_blocks), taken by the process that faults */
+static void res_at(uint64_t start, uint64_t pages, int after) { uint64_t b = resident_blocks(start, pages); res_bits = after ? (res_bits & 0xffffffffu) | b << 32 : b; }
+/*@ end */
 /*@ if uffd */
 static int uffd[NPROCS]; static void no_uffd(const char *err) { printf("# userfaultfd with features 0x%llx: %s\n", (unsigned long long)(UFFD_FEATURES), err), finish(KSFT_SKIP, "this userfaultfd is not available here"); }
 /*@ end */
@@ -84,7 +89,8 @@ static void wait_done(int p) { /* S: until process p reports its step or ends */
 ev:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLIN, 0 };
     if (poll(f, (nfds_t)n, -1) < 0 && errno != EINTR) harness("poll");
 ev:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
-    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) { if (!m.born) { if (m.val) set_rc((int)m.val); return; } born(m.proc, (pid_t)m.val); }
+multinores:    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) { if (!m.born) { if (m.val) set_rc((int)m.val); return; } born(m.proc, (pid_t)m.val); }
+resmulti:    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) { if (!m.born) { if (m.val) set_rc((int)m.val); res_bits = m.res; return; } born(m.proc, (pid_t)m.val); }
     if (!(f[1].revents & POLLIN) || waitid(P_PID, (id_t)pid[p], &si, WEXITED)) continue;
     alive[p] = 0; /* its exit op (status 0), or a fault of its own access (SIGSEGV, SIGBUS: the result) */
     if (si.si_code != CLD_EXITED && (si.si_status == SIGSEGV || si.si_status == SIGBUS)) snprintf(rc, sizeof rc, si.si_status == SIGSEGV ? "SIGSEGV" : "SIGBUS");
@@ -101,7 +107,8 @@ static int in_proc(int i, int p, const char *text) { /* step i, done by process 
   if (begin(i, p, text) && write(go[p][1], &g, 1) == 1) wait_done(p);
   return 0; }
 static void done(long r) { /* a block's result: >= 0, or -1 with errno */
-  struct msg m = { 0, me, r < 0 ? errno : 0 }; if (me < 0 && m.val) set_rc((int)m.val);
+  struct msg m = { .born = 0, .proc = me, .val = r < 0 ? errno : 0 }; if (me < 0 && m.val) set_rc((int)m.val);
+resmulti:  m.res = res_bits;
   if (me >= 0 && me == cur_proc && write(msgs[1], &m, sizeof m) != sizeof m) _exit(1); }
 /*@ end */
 solo:static int in_proc(int i, int p, const char *text) { return begin(i, p, text); } /* step i: this process does it */
@@ -120,7 +127,7 @@ solo:  if (sig) return alive[0] = 0, snprintf(rc, sizeof rc, sig == SIGSEGV ? "S
 static int fork_as(int child) { /* fork(); the child's parent is S (CLONE_PARENT), so S can wait for it */
   pid_t c = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (c == 0) me = child, prctl(PR_SET_PDEATHSIG, SIGKILL);
-  else if (c > 0 && write(msgs[1], &(struct msg){ 1, child, c }, sizeof(struct msg)) != sizeof(struct msg)) _exit(1);
+  else if (c > 0 && write(msgs[1], &(struct msg){ .born = 1, .proc = child, .val = c }, sizeof(struct msg)) != sizeof(struct msg)) _exit(1);
   return c < 0 ? -1 : 0; }
 /*@ end */
 /*@ if split */
@@ -171,12 +178,15 @@ static void check_outcome(const struct assumption *a) {
 huge:  if (a->what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
 zero:  if (a->what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, a->first, a->count, r->addr / PG, got);
 swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, a->count, got);
+resident:  if (a->what == RESIDENT) n = resident_outcome((uint32_t)res_bits, (uint32_t)(res_bits >> 32), r->addr, got);
 folio:  if (a->what == FOLIO) for (int j = 0, m = folio_outcome(r->now, r->was, r->was_pages, r->pages, r->addr / PG, g_anon_orders, got); j < m; j += 2) /* FIRST+PAGES */
 folio:    snprintf(s + strlen(s), sizeof s - strlen(s), "%s%llu+%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[j + 1]);
   for (int j = 0, k = 0; j < n; j = ++k) {
     while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
     snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
   }
+resident:  if (ran && alive[a->p] && a->what == RESIDENT && strcmp(s, a->want)) printf("# step %d (%s): 2 MiB blocks of %s made wholly resident (mincore) at [%s], the expectations assume [%s]\n", cur_step, cur_text, a->name, s, a->want),
+resident:    finish(KSFT_SKIP, "this kernel brought a shmem folio back from swap otherwise than the expectations assume (whole, or page by page)");
   if (ran && alive[a->p] && strcmp(s, a->want)) printf("# step %d (%s): %s %s[%s], the expectations assume %s[%s]\n", cur_step, cur_text, (const char *[]){
 nofolio:    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome"); }
 folio:    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out", "large folios (FIRST+PAGES) newly mapped at" }[a->what], a->name, s, a->name, a->want),

@@ -157,7 +157,7 @@ function observeHeader(flags: ReadonlySet<string>): string {
     throw new ReproError(`the C runtime includes ptefarm-observe.h, which is not in workers/executor: ${(e as Error).message}`);
   }
   const inner = body.slice(body.indexOf('#define PTEFARM_OBSERVE_H') + '#define PTEFARM_OBSERVE_H'.length, body.lastIndexOf('#endif')).trim();
-  const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped' };
+  const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped', resident_blocks: 'resident', resident_outcome: 'resident' };
   const kept = inner.split(/\n\n/).filter((chunk) => {
     const name = /static \w+ (\w+)\(/.exec(chunk)?.[1];
     return !name || !(name in fn) || flags.has(fn[name]);
@@ -279,6 +279,15 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       if (body.length === 1) block.push(`  if (${supFn}(${i}, ${p}, ${text})) ${body[0]}`);
       else block.push(`  if (${supFn}(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
     };
+    // R-SWIN-2: a fault in a shmem THP region after a pageout may bring a folio back from swap
+    // whole; the process that faults takes the region's resident blocks before and after
+    // (ptefarm-observe.h resident_blocks), and the expectations assume the outcome (RESIDENT)
+    const residentAt = (region: string): ((after: 0 | 1) => string) | undefined => {
+      const k = kinds.get(region), r = procs[p]?.get(rid);
+      if (!r || !k?.thp || !['shared-anon', 'memfd-shared', 'memfd-private'].includes(k.kind) || !c.ops.slice(0, i).some((o) => o.op === 'pageout')) return undefined;
+      flags.add('resident');
+      return (after) => `res_at(${hex(r.start * PG)}, ${r.pages}, ${after});`;
+    };
     const madv = (adv: string) => { if (own(UAPI, adv)) uapi.add(adv); proc(`done(madvise(${at}, ${len}, ${adv}));`); };
     let why = '', walkLine = '';
     switch (op.op) {
@@ -322,7 +331,13 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       }
       case 'mprotect': proc(`done(mprotect(${at}, ${len}, ${['PROT_NONE', 'PROT_READ', '', 'PROT_READ | PROT_WRITE'][v[5]]}));`); break;
       // a write stores the content oracle's values (src/model/content.ts writeValue: op, page), a read 0
-      case 'read': case 'write': flags.add('touch'); proc(`done(touch(${addr}, ${count}, ${op.op === 'write' ? writeValue(i, first) : 0}));`); break;
+      case 'read': case 'write': {
+        flags.add('touch');
+        const t = `touch(${addr}, ${count}, ${op.op === 'write' ? writeValue(i, first) : 0})`;
+        const res = residentAt(op.region);
+        proc(res ? [res(0), `int t = ${t};`, res(1), 'done(t);'] : `done(${t});`);
+        break;
+      }
       case 'fork': {
         flags.add('fork');
         const child = procs.length;
@@ -337,7 +352,12 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         break;
       case 'pageout': madv('MADV_PAGEOUT'); break;
       case 'dontneed': madv('MADV_DONTNEED'); break;
-      case 'populate': madv(v[5] ? 'MADV_POPULATE_WRITE' : 'MADV_POPULATE_READ'); break;
+      case 'populate': {
+        const res = residentAt(op.region);
+        if (!res) { madv(v[5] ? 'MADV_POPULATE_WRITE' : 'MADV_POPULATE_READ'); break; }
+        proc([res(0), `long t = madvise(${at}, ${len}, ${v[5] ? 'MADV_POPULATE_WRITE' : 'MADV_POPULATE_READ'});`, 'int e = errno;', res(1), 'errno = e;', 'done(t);']);
+        break;
+      }
     case 'guard': case 'unguard': needsGuard = true; madv(op.op === 'guard' ? 'MADV_GUARD_INSTALL' : 'MADV_GUARD_REMOVE'); break;
       case 'collapse': {
         // MADV_COLLAPSE only collapses 2 MiB blocks fully inside the range: the op widens the
@@ -452,6 +472,10 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
         const fl = [...(own(ps.outcome.folio, region) ?? [])].sort((a, b) => a[0] - b[0]);
         lines.push(`  assume(FOLIO, ${p}, ${cstr(region)}, 0, 0, ${cstr(fl.map(([f, n]) => `${f}+${n}`).join(' '))});`);
       }
+      if ((op.op === 'read' || op.op === 'write' || op.op === 'populate') && flags.has('resident') && k?.thp && ['shared-anon', 'memfd-shared', 'memfd-private'].includes(k.kind) && c.ops.slice(0, i).some((o) => o.op === 'pageout')) {
+        flags.add('outcomes');
+        lines.push(`  assume(RESIDENT, ${p}, ${cstr(region)}, 0, 0, ${cstr(pageRanges([...(own(ps.outcome.resident, region) ?? [])].sort((a, b) => a - b)))});`);
+      }
       if (op.op === 'pageout') {
         flags.add('outcomes'); flags.add('swapped');
         const s = [...(own(ps.outcome.swapped_out, region) ?? [])].sort((a, b) => a - b);
@@ -479,6 +503,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   if (v2) flags.add(flags.has('scan') ? 'g7scan' : 'g7');
   if (v2) flags.add('v2');
   if (!flags.has('folio')) flags.add('nofolio');
+  if (!solo) flags.add(flags.has('resident') ? 'resmulti' : 'multinores');
   const runtime = cutRuntime(readFileSync(RUNTIME, 'utf8'), flags)
     .replace(/^#include "ptefarm-observe\.h"$/m, () => observeHeader(flags))
     .replace(/^#include "ptefarm-folio\.h"$/m, () => folioHeader())
@@ -507,7 +532,7 @@ struct pf_pm_scan_arg { uint64_t size, flags, start, end, walk_end, vec, vec_len
 #define PF_PAGEMAP_SCAN _IOWR('f', 16, struct pf_pm_scan_arg)
 enum { PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6${scanDefs} };
 #define PG 4096ULL
-enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED,${flags.has('folio') ? ' FOLIO,' : ''}
+enum { HPG_PAGES = 512, MAXPAGES = ${MAXPAGES}, KSFT_PASS = 0, KSFT_FAIL = 1, KSFT_SKIP = 4, HUGE = 0, ZERO, SWAPPED,${flags.has('folio') ? ' FOLIO,' : ''}${flags.has('resident') ? ' RESIDENT,' : ''}
   NOPS = ${c.ops.length}, NPROCS = ${procs.length}, NREGIONS = ${Math.max(1, pairs.size)}, ASSERTS_ONLY_SOFT_DIRTY = ${asserted.has('soft-dirty') && !asserted.has('uffd-wp') ? 1 : 0} /* a pass with soft-dirty masked is a SKIP */, LETTERS = ${v2 ? 7 : 6} /* pagemap letters per page: P S F E W D${v2 ? ' G (bit 58)' : ''} */${v2 ? `, NEEDS_GUARD = ${needsGuard ? 1 : 0} /* guard ops or GUARD in a scan mask: 6.15+ */` : ''}${hugetlbPages ? `, HUGETLB_NEED = ${hugetlbPages * (1 + c.ops.filter((o) => o.op === 'fork').length)} /* free 2 MiB hugetlb pages the case may hold (a fork may copy each) */` : ''} };
 static const char *CASE_NAME = ${cstr(name)};
 ${flags.has('folio') ? `#define FOLIO_WHY ${cstr(`this kernel chose other large folios than the recording host, whose anon mTHP sizes were on (${[...folioPages].sort((a, b) => a - b).map((n) => `/sys/kernel/mm/transparent_hugepage/hugepages-${n * PG / 1024}kB/enabled`).join(', ')})`)}\n` : ''}${usesUffd ? `#define UFFD_FEATURES (${features.join(' | ') || '0'})\n` : ''}static const struct { int e; const char *name; } ERRNO[] = { { 0, "0" }${[...errnos].sort().map((e) => `, { ${e}, "${e}" }`).join('')} };

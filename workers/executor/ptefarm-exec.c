@@ -230,6 +230,22 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
 /* the `folio` outcome of faults in mTHP-eligible regions */
 #include "ptefarm-folio.h"
 
+/* region id -> a shmem region (shared-anon, memfd-shared, memfd-private) mapped with MADV_HUGEPAGE:
+ * its faults record the `resident` outcome (ptefarm-observe.h resident_blocks) */
+static uint8_t g_reg_shthp[MAXR];
+
+/* `r rid first ...`: the 2 MiB blocks of region g that became wholly resident during the op (x: the
+ * C_TOUCH / C_MADVISE reply's resident blocks, before | after << 32) */
+static void print_resident(int p, int g, int64_t x) {
+  if (p < 0 || !P[p].alive || g < 0 || !g_reg_shthp[g] || !P[p].reg[g].known) return;
+  uint64_t ks[32];
+  int n = resident_outcome((uint32_t)x, (uint32_t)((uint64_t)x >> 32), P[p].reg[g].start, ks);
+  if (!n) return;
+  fprintf(out, "r %d", g);
+  for (int j = 0; j < n; j++) fprintf(out, " %llu", (unsigned long long)ks[j]);
+  fputc('\n', out);
+}
+
 /* A case as main hands it to a supervisor, after main checked every number (check_op_line): the
  * header, then `nops` struct line. Main and the supervisors are forks of one binary, so the
  * layout is the same on both ends. */
@@ -240,7 +256,7 @@ static void reset_case_state(void) {
   memset(P, 0, sizeof P);
   memset(CTX, 0, sizeof CTX);
   nprocs = 0; nctx = 0; g_fork_child = -1; evlen = 0; g_observe_after_op = 0;
-  g_anon_orders = 0; memset(g_reg_mthp, 0, sizeof g_reg_mthp);
+  g_anon_orders = 0; memset(g_reg_mthp, 0, sizeof g_reg_mthp); memset(g_reg_shthp, 0, sizeof g_reg_shthp);
   for (int i = 0; i < MAXP; i++) cmd_pipe[i][0] = cmd_pipe[i][1] = rep_pipe[i][0] = rep_pipe[i][1] = -1;
   for (int i = 0; i < MAXP; i++) RX[i].off = RX[i].len = 0;
 }
@@ -373,6 +389,7 @@ static void serve_case(void) {
       if (pages < 1 || pages > PAGES_LIMIT) fatal("op %d: %llu pages exceed the limit of %llu", i, (unsigned long long)pages, (unsigned long long)PAGES_LIMIT);
       rg->known = 1; rg->start = (uint64_t)v[3] * PG; rg->pages = pages;
       g_reg_mthp[rid] = v[5] == 0 && v[6];
+      g_reg_shthp[rid] = v[5] >= 1 && v[5] <= 3 && v[6];
       c.code = C_MMAP; c.addr = rg->start; c.len = pages * PG; c.a = (int)v[5]; c.b = (int)v[6];
       rc = run(p, &c, &r);
       break;
@@ -386,7 +403,7 @@ static void serve_case(void) {
       g_fork_child = -1;
       rc = run(p, &c, &r);
       if (move) {
-        if (oldrid >= 0 && oldrid < MAXR) { pr->reg[oldrid] = *rg; g_reg_mthp[oldrid] = g_reg_mthp[rid]; }
+        if (oldrid >= 0 && oldrid < MAXR) { pr->reg[oldrid] = *rg; g_reg_mthp[oldrid] = g_reg_mthp[rid]; g_reg_shthp[oldrid] = g_reg_shthp[rid]; }
         rg->start = c.addr2; rg->pages = np;
       } else if (apply) rg->pages = np;
       break;
@@ -399,6 +416,7 @@ static void serve_case(void) {
     }
     case OP_READ: case OP_WRITE:
       c.code = C_TOUCH; c.addr = addr; c.len = len; c.a = code == OP_WRITE; c.addr2 = content_value(i, first);
+      if (g_reg_shthp[rid]) { c.b = (int)rg->pages; c.len2 = rg->start; }
       rc = run(p, &c, &r);
       break;
     case OP_FORK: {
@@ -454,6 +472,7 @@ static void serve_case(void) {
     case OP_CLOSE_UFFD: rc = uffd_close(p); acted = -1; break; /* proc -1 */
     case OP_POPULATE: /* proc rid first count write */
       c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+      if (g_reg_shthp[rid]) { c.b = (int)rg->pages; c.len2 = rg->start; }
       rc = run(p, &c, &r);
       break;
     default: fatal("op %d: unknown op code %d", i, code);
@@ -468,6 +487,7 @@ static void serve_case(void) {
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
     if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_folio(acted, rid, before);
+    if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_resident(acted, rid, r.x);
     if (code == OP_PAGEOUT && P[p].alive) {
       static uint64_t ks[MAXPAGES];
       int n = swapped_outcome(cur_obs[p][rid], prev_obs[p][rid], first, count, ks);

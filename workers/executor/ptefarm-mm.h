@@ -421,6 +421,7 @@ static void case_process(void) {
     if (g_may_hold_caps && c.code != C_UFFD_OPEN) drop_all_caps();
     g_may_hold_caps = 0;
     int err = 0;
+    int64_t rx = 0; /* the reply's x: C_TOUCH's and C_MADVISE's resident blocks, before | after << 32 */
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
     case C_MMAP: { /* a: kind 0 anon, 1 shared-anon, 2 memfd-shared, 3 memfd-private, 4 hugetlb, 5 hugetlb-shared; b: thp */
@@ -457,11 +458,14 @@ static void case_process(void) {
     }
     case C_MPROTECT: if (mprotect((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
     case C_TOUCH: /* a: 1 write. One byte per page, in order; a fatal signal ends this process. */
-      /* a write stores 8 bytes: addr2 + k at page k (content_value, ptefarm-content.h) */
+      /* a write stores 8 bytes: addr2 + k at page k (content_value, ptefarm-content.h);
+       * b > 0: the region of b pages at len2 is shmem THP: its `resident` blocks before and after */
+      if (c.b > 0) rx = resident_blocks(c.len2, (uint64_t)c.b);
       for (uint64_t off = 0; off < c.len; off += PG) {
         volatile uint64_t *b = (volatile uint64_t *)(uintptr_t)(c.addr + off);
         if (c.a) *b = c.addr2 + off / PG; else (void)*(volatile uint8_t *)b;
       }
+      if (c.b > 0) rx |= (int64_t)resident_blocks(c.len2, (uint64_t)c.b) << 32;
       break;
     case C_FORK: { /* a: the child's process number */
       pid_t pid = fork_to_supervisor();
@@ -482,7 +486,11 @@ static void case_process(void) {
       else { if (write(fd, b, (size_t)n) < 0) err = errno; close(fd); }
       break;
     }
-    case C_MADVISE: if (madvise((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
+    case C_MADVISE: /* b > 0 (MADV_POPULATE_*): as C_TOUCH's */
+      if (c.b > 0) rx = resident_blocks(c.len2, (uint64_t)c.b);
+      if (madvise((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno;
+      if (c.b > 0) rx |= (int64_t)resident_blocks(c.len2, (uint64_t)c.b) << 32;
+      break;
     case C_SPLIT: {
       /* Split the huge PMD holding the page without changing protection or contents: change
        * the protection of that one 4 KiB page and change it back. A protection change over part
@@ -525,7 +533,7 @@ static void case_process(void) {
       continue;
     default: err = ENOSYS;
     }
-    reply(err, 0, 0, NULL, 0);
+    reply(err, 0, rx, NULL, 0);
   }
 }
 

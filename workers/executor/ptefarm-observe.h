@@ -74,4 +74,40 @@ static int swapped_outcome(const uint8_t *now, const uint8_t *then, uint64_t fir
   for (uint64_t k = first; k < first + count; k++) if ((then[k] & 1) && !(now[k] & 1)) out[n++] = k;
   return n;
 }
+/* `resident` outcome of a fault in a shmem THP region (shared-anon, memfd-*): bit j set when every
+ * page the region maps of its j-th 2 MiB block (counted from the block holding its first page) is
+ * resident in memory, by mincore() (mm/mincore.c mincore_page: the page cache, or the swap cache
+ * for a page in swap). A page table neither helps nor hinders: mincore reads the object for a PTE
+ * that maps nothing. Taken before and after the op, it tells a shmem folio that a fault brought
+ * back from swap whole (mm/shmem.c shmem_swapin_folio: a large swap entry, CONFIG_THP_SWAP, read
+ * as one folio) from one brought back page by page: the host's choice, recorded, never assumed.
+ * A block with a hole (mincore ENOMEM) is not resident. At most 32 blocks. */
+static uint32_t resident_blocks(uint64_t rstart, uint64_t rpages) {
+  static unsigned char rvec[MAXPAGES]; /* the part of a block a region maps: at most its pages */
+  const uint64_t bs = PG * HPG_PAGES, end = rstart + rpages * PG;
+  uint32_t bits = 0;
+  uint64_t b0 = rstart / bs * bs;
+  for (int j = 0; j < 32 && b0 + (uint64_t)j * bs < end; j++) {
+    uint64_t lo = b0 + (uint64_t)j * bs, hi = lo + bs;
+    if (lo < rstart) lo = rstart;
+    if (hi > end) hi = end;
+    if (mincore((void *)(uintptr_t)lo, hi - lo, rvec)) continue;
+    uint64_t k = 0, n = (hi - lo) / PG;
+    while (k < n && (rvec[k] & 1)) k++;
+    if (k == n) bits |= 1u << j;
+  }
+  return bits;
+}
+
+/* the region-relative first pages of the blocks in `now` and not in `then` (resident_blocks bits) */
+static int resident_outcome(uint32_t then, uint32_t now, uint64_t rstart, uint64_t *out) {
+  const uint64_t bs = HPG_PAGES, sp = rstart / PG;
+  int n = 0;
+  for (int j = 0; j < 32; j++) {
+    if (!((now & ~then) >> j & 1)) continue;
+    uint64_t b = sp / bs * bs + (uint64_t)j * bs;
+    out[n++] = b > sp ? b - sp : 0;
+  }
+  return n;
+}
 #endif /* PTEFARM_OBSERVE_H */

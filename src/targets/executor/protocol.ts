@@ -286,10 +286,11 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         steps.push(step);
         break;
       }
-      case 'h': case 'o': case 'z': {
+      case 'h': case 'o': case 'z': case 'r': {
+        // `r`: the blocks of a shmem THP region the op's faults made wholly resident (ptefarm-observe.h)
         if (!step) throw new Error(`executor line before any step: ${line}`);
         if (t[0] === 'z' && !pagemapScan) break;
-        const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
+        const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : t[0] === 'r' ? 'resident' : 'zero';
         step.outcome![key] ??= dict();
         step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
         break;
