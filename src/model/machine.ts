@@ -1344,6 +1344,13 @@ export class Machine implements htlb.HugetlbHost {
       this.folioSplit(p, b);
     }
     let prevUnmapped: Page | undefined, prevAt = -1;
+    // R-PO-2: a PTE batch covering a whole large page-cache folio is isolated and reclaimed as one
+    // (mm/madvise.c madvise_cold_or_pageout_pte_range: nr == folio_nr_pages, no split, the walk
+    // skips the batch's other PTEs): its pages are not met again as a partial batch (R-PO-4).
+    // Reclaim writes the folio out whole or split (mm/shmem.c shmem_writeout), so it may come back
+    // whole (R-SWIN-2); the page cache no longer holds it large.
+    let batchEnd = -1;
+    const reclaimed: Page[] = [];
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
       const e = p.ptes.get(i);
@@ -1363,7 +1370,11 @@ export class Machine implements htlb.HugetlbHost {
         else for (const pg of folio) pg.folio = undefined;
       }
       // R-PO-4: a PTE of a large page-cache folio the range does not cover whole
-      if (!e.page.anon && this.inLargeCacheFolio(e.page) && this.pageoutCacheFolio(p, v, i, end)) continue;
+      if (i >= batchEnd && !e.page.anon && this.inLargeCacheFolio(e.page)) {
+        if (this.pageoutCacheFolio(p, v, i, end)) continue;
+        batchEnd = i + HPAGE_PAGES;
+        reclaimed.push(e.page);
+      }
       const cur = p.ptes.get(i);
       if (cur?.t !== 'present') continue;
       if (cur.page.zero || !this.exclusive(cur.page)) { this.rule('R-PO-0'); continue; }
@@ -1402,6 +1413,15 @@ export class Machine implements htlb.HugetlbHost {
         if (e.wp && v.uffd && !batched) p.ptes.set(i, { t: 'marker', sd: false, why: withRule(e.why, 'R-PO-2') });
         else p.ptes.delete(i);
       }
+    }
+    for (const pg of reclaimed) {
+      const f = pg.index! - (pg.index! % HPAGE_PAGES);
+      const obj = pg.obj!;
+      let swapped = true;
+      for (let k = f; k < f + HPAGE_PAGES; k++) if (!obj.pages.get(k)?.inSwap) swapped = false;
+      if (!swapped) continue; // some page stayed (its reclaim failed): the folio is still large
+      obj.huge.delete(f);
+      (obj.swappedHuge ??= new Set()).add(f);
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;

@@ -125,6 +125,29 @@ describe('R-PO-4: partial MADV_PAGEOUT of a PTE-mapped shmem THP splits it, unma
     expect(dirty.steps[3].rc).toBe(0);
   });
 
+  it('R-PO-2: a range covering a whole PTE-mapped shmem THP reclaims it as one batch: every page goes to swap, none is split off into the page cache', () => {
+    // madvise_cold_or_pageout_pte_range: the batch from the folio's first PTE is the whole folio
+    // (nr == folio_nr_pages), isolated whole and the walk skips its other PTEs. The model used to
+    // reclaim the first page and then meet the rest as a partial batch (R-PO-4: split, unmapped,
+    // left in the page cache), so a read fault-arounded a[144..160) back. Measured on 6.18.44: the
+    // README campaign's seed-12 shape with the THP mapped by PTEs first (mprotect splits the VMA,
+    // so the reads map it by PTEs; mprotect back merges it)
+    const p = run(`mmap a pages=512 kind=memfd-private thp
+      read a[472]
+      collapse a
+      mprotect a[511] prot=r
+      read a[0]
+      mprotect a[511] prot=rw
+      read a[100]
+      pageout a
+      read a[154]`);
+    expect(runs(pages(p, 6))).toBe('0-511:P.FE.D');
+    expect(runs(pages(p, 7))).toBe('0-511:.....D');
+    expect(p.steps[7].rules).not.toContain('R-PO-4');
+    // page by page (no `resident` outcome): the one page comes back, fault-around finds only swap
+    expect(runs(pages(p, 8))).toBe('0-153:.....D 154:P.FE.D 155-511:.....D');
+  });
+
   it('an anon THP in the same shape is split with migration entries: only the paged-out page goes (R-PO-3)', () => {
     const p = run(`${SHRUNK('anon')}
       pageout a[301]`);
