@@ -784,9 +784,10 @@ export class Machine implements htlb.HugetlbHost {
       v.obj!.huge.add(first);
     }
     // R-SWIN-2: a shmem THP that reclaim wrote to swap whole (CONFIG_THP_SWAP, a free swap
-    // cluster: the host's choice) may come back whole on a fault, which then maps it by PMD, as
-    // the `huge` outcome records (mm/shmem.c shmem_swapin_folio); without that outcome its pages
-    // come back one by one
+    // cluster: the host's choice) may come back whole on a fault (mm/shmem.c shmem_swapin_folio):
+    // shmemSwapInWhole follows the `resident` outcome; a trace without it (recorded before the
+    // executor took it) still shows a PMD mapping in `huge`, which only the whole folio makes;
+    // without either its pages come back one by one
     const obj = v.obj!;
     if (first % HPAGE_PAGES === 0 && !obj.huge.has(first) && obj.swappedHuge?.has(first) && this.outcome && this.wantsHuge(p, b)) {
       this.rule('R-SWIN-2');
@@ -798,6 +799,62 @@ export class Machine implements htlb.HugetlbHost {
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: whyOf(this.rule(write ? 'R-FLT-10' : 'R-FLT-3')) });
+    return true;
+  }
+
+  /** R-SWIN-2: a fault on page `page` of shmem VMA v (none or a uffd-wp marker there) whose
+   *  PMD-sized folio reclaim wrote to swap (obj.swappedHuge) brings the whole folio back when the
+   *  `resident` outcome says the block became wholly resident during the op: mm/shmem.c
+   *  shmem_swapin_folio reads a large swap entry as one folio (shmem_swap_alloc_folio on a
+   *  synchronous device, 6.14+; a large folio still in the swap cache, swap_cache_get_folio),
+   *  else splits the entry and reads one page (shmem_split_large_entry). Which of the two the host
+   *  does (CONFIG_THP_SWAP, a free swap cluster at writeout, the device, the allocation) is recorded
+   *  per case, never assumed: without the outcome the pages come back one by one (shmPage). Every
+   *  page of the folio leaves swap and the page cache holds the PMD-sized folio again. Returns
+   *  whether it did. */
+  private shmemSwapInWhole(p: Proc, v: Vma, page: number): boolean {
+    const obj = v.obj;
+    if (!obj?.swappedHuge?.size || isAnonVma(v)) return false;
+    const index = v.pgoff + (page - v.start);
+    const first = index - (index % HPAGE_PAGES);
+    const b = blockOf(page);
+    // the folio lies at the block the outcome names (an address block mapping the object's
+    // PMD-sized index range), and the faulting page is one of its swapped pages
+    if (!obj.swappedHuge.has(first) || page - (index - first) !== blockStart(b) || !obj.pages.get(index)?.inSwap) return false;
+    const r = p.regions.get(this.curRegion);
+    const list = own(this.outcome?.resident, this.curRegion);
+    if (!r || !list?.includes(Math.max(blockStart(b), r.start) - r.start)) return false;
+    this.rule('R-SWIN-2');
+    for (let i = first; i < first + HPAGE_PAGES; i++) {
+      const pg = obj.pages.get(i);
+      if (pg?.inSwap) { keptBy(pg, this.rule('R-DATA-4')); pg.inSwap = false; }
+    }
+    obj.swappedHuge.delete(first);
+    obj.huge.add(first);
+    return true;
+  }
+
+  /** R-SWIN-2: a read fault (or populate read) that brought a shmem folio back whole
+   *  (shmemSwapInWhole) and could not map it by PMD maps it at PTE level: mm/memory.c finish_fault
+   *  (6.11+) maps every page of a large shmem folio when the VMA is not uffd-armed, the folio lies
+   *  inside the VMA and the page table, and every PTE of its range is none (pte_range_none; a uffd-wp
+   *  marker is not); set_pte_range gives each page the fault's entry: read-only for a private
+   *  mapping, writable for a shared one that needs no write notification, not dirty. Shmem keeps no
+   *  swap entry in the page table, so no soft-dirty or uffd-wp bit comes back with the pages.
+   *  do_read_fault ran fault-around before ->fault, when every page of the block was still in swap:
+   *  it mapped none of them, so none is mapped here beyond the faulting page when the conditions
+   *  fail (the caller skips fault-around). */
+  private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why): boolean {
+    if (v.uffd || wp || !this.k.finishFaultWholeFolio) return false;
+    const index = v.pgoff + (page - v.start);
+    const start = page - (index % HPAGE_PAGES);
+    if (start < v.start || start + HPAGE_PAGES > v.end || start % HPAGE_PAGES !== 0) return false;
+    for (let i = start; i < start + HPAGE_PAGES; i++) if (p.ptes.has(i)) return false;
+    const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
+    const rid = this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
+    for (let i = start; i < start + HPAGE_PAGES; i++) {
+      p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: false, writable, dirty: false, why: withRule(why, rid) });
+    }
     return true;
   }
 
@@ -846,6 +903,8 @@ export class Machine implements htlb.HugetlbHost {
     const b = blockOf(page);
     // peek: a read that finds its page mapped changes nothing (no stamp for the observer)
     if (p.pmds.peek(b)?.t === 'huge') return;
+    const e0 = p.ptes.peek(page);
+    const wholeIn = (e0 === undefined || e0.t === 'marker') && this.shmemSwapInWhole(p, v, page);
     if (!p.ptes.has(page) && this.shmemHugeFault(p, v, page, false)) return;
     if (p.ptes.peek(page)?.t === 'present') return;
     const e = p.ptes.get(page);
@@ -898,11 +957,12 @@ export class Machine implements htlb.HugetlbHost {
       return;
     }
     this.ensureTable(p, b);
+    const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
+    if (wholeIn && this.mapSwappedInFolio(p, v, page, wp, fwhy)) return;
     const pg = this.shmPage(v, page);
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
-    const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
-    this.faultAround(p, v, page);
+    if (!wholeIn) this.faultAround(p, v, page);
   }
 
   /** R-FLT-3A: a read fault on a page-cache mapping first maps the cached neighbours of `page`
@@ -996,6 +1056,9 @@ export class Machine implements htlb.HugetlbHost {
     if (pk?.t === 'huge') { p.pmds.touch(b); this.writeHuge(p, v, page, pk); return; }
     let e = pe;
     if (e !== undefined) p.ptes.touch(page);
+    // R-SWIN-2: shmem_fault brings the folio back whole before the write is mapped (the folio
+    // itself for a shared mapping, its page copied for a private one: do_cow_fault)
+    if (!e || e.t === 'marker') this.shmemSwapInWhole(p, v, page);
     if (!e && this.shmemHugeFault(p, v, page, true)) return;
     if (e?.t === 'marker') {
       if (v.uffd) {

@@ -1,0 +1,104 @@
+// R-SWIN-2 in the reference model: a shmem THP that reclaim wrote to swap comes back whole or page
+// by page on a fault, as the `resident` outcome records (workers/executor/ptefarm-observe.h
+// resident_blocks: mincore of the block before and after the op), and the fault then maps what the
+// kernel's finish_fault maps. The expected bits are written by hand from the kernel (6.18.44 live,
+// zram swap: mm/shmem.c shmem_swapin_folio -> shmem_swap_alloc_folio reads the order-9 swap entry
+// as one folio; mm/memory.c finish_fault maps a large shmem folio by PTEs when do_set_pmd cannot map
+// it by PMD). Both kinds of host are stated: with the outcome (whole) and without it (page by page:
+// no THP_SWAP, no free swap cluster, an allocation failure, a uffd-armed VMA). The live kernel showed
+// each `whole` scenario (test/targets/live-shmem-swapin.test.ts).
+import { describe, expect, it } from 'vitest';
+import { predict } from '../../src/model/model.ts';
+import { parseTextCase } from '../../src/ops/text.ts';
+import type { Outcome } from '../../src/ops/trace.ts';
+import type { Prediction } from '../../src/model/api.ts';
+
+/** predict a text case with the given outcome per op (default: no huge PMD, nothing swapped, no zero page) */
+function run(body: string, outcomes: Record<number, Partial<Outcome>>): Prediction {
+  const c = parseTextCase(`ptefarm-case/1\n${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
+  return predict(c, c.ops.map((op, i) => ({ outcome: { huge: {}, swapped_out: {}, ...(op.op === 'read' ? { zero: { [op.region]: [] } } : {}), ...outcomes[i] } })));
+}
+/** runs of equal strings: "0-153:.....D 154:P.FE.D" */
+const runs = (p: Prediction, step: number, proc = 0) => {
+  const xs = p.steps[step].pages[String(proc)].a, out: string[] = [];
+  for (let i = 0; i < xs.length;) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[i]) j++;
+    out.push(`${i === j ? i : `${i}-${j}`}:${xs[i]}`);
+    i = j + 1;
+  }
+  return out.join(' ');
+};
+const ALL = Array.from({ length: 512 }, (_, i) => i);
+const WHOLE = { resident: { a: [0] } };
+
+// the README campaign's seed-12 finding, with a page table left at the PMD: the THP is mapped by
+// PTEs (the mprotect splits the VMA, so the reads cannot map a PMD; mprotect back merges it), then
+// paged out whole (R-PO-2: one batch) and read
+const PTE_MAPPED = (kind: string) => `mmap a pages=512 kind=${kind} thp
+  read a[472]
+  collapse a
+  mprotect a[511] prot=r
+  read a[0]
+  mprotect a[511] prot=rw
+  read a[100]
+  pageout a`;
+const base = { 2: { huge: { a: [0] } }, 7: { swapped_out: { a: ALL } } };
+
+describe('R-SWIN-2: a shmem folio swapped out whole comes back whole or page by page, as `resident` records', () => {
+  it('whole, with a page table at the PMD: the read maps every page of the folio by PTEs (finish_fault), read-only in a private mapping', () => {
+    const p = run(`${PTE_MAPPED('memfd-private')}\nread a[154]`, { ...base, 8: WHOLE });
+    expect(runs(p, 8)).toBe('0-511:P.FE.D');
+    expect(p.steps[8].rules).toContain('R-SWIN-2');
+    // the folio is in the page cache again: a private write copies one page, the others stay
+    const w = run(`${PTE_MAPPED('memfd-private')}\nread a[154]\nwrite a[3]`, { ...base, 8: WHOLE });
+    expect(runs(w, 9)).toBe('0-2:P.FE.D 3:P..E.D 4-511:P.FE.D');
+  });
+
+  it('page by page (no outcome): the read maps the one page, fault-around finds only swap', () => {
+    const p = run(`${PTE_MAPPED('memfd-private')}\nread a[154]`, base);
+    expect(runs(p, 8)).toBe('0-153:.....D 154:P.FE.D 155-511:.....D');
+    expect(p.steps[8].rules).not.toContain('R-SWIN-2');
+  });
+
+  it('a write fault on a shared mapping maps the whole folio writable and dirty (R-FLT-10L) when it came back whole, one page otherwise', () => {
+    const whole = run(`${PTE_MAPPED('memfd-shared')}\nwrite a[154]`, { ...base, 8: WHOLE });
+    expect(runs(whole, 8)).toBe('0-511:P.FE.D');
+    expect(whole.steps[8].rules).toEqual(expect.arrayContaining(['R-SWIN-2', 'R-FLT-10L']));
+    const one = run(`${PTE_MAPPED('memfd-shared')}\nwrite a[154]`, base);
+    expect(runs(one, 8)).toBe('0-153:.....D 154:P.FE.D 155-511:.....D');
+  });
+
+  it('whole, with no VMA covering the block (no PMD, the folio crosses the VMA end): the fault maps its page alone, no fault-around; the folio is cached, so the next read fault-arounds its window', () => {
+    const body = `mmap a pages=512 kind=memfd-private thp
+      read a[472]
+      collapse a
+      pageout a
+      mprotect a[511] prot=r
+      read a[0]
+      read a[20]`;
+    const o = { 2: { huge: { a: [0] } }, 3: { swapped_out: { a: ALL } } };
+    const whole = run(body, { ...o, 5: WHOLE });
+    expect(runs(whole, 5)).toBe('0:P.FE.D 1-511:.....D');
+    expect(runs(whole, 6)).toBe('0:P.FE.D 1-15:.....D 16-31:P.FE.D 32-511:.....D');
+    const one = run(body, o);
+    expect(runs(one, 6)).toBe('0:P.FE.D 1-19:.....D 20:P.FE.D 21-511:.....D');
+  });
+
+  it('whole, with the PMD free: mapped by PMD where `huge` says so (do_set_pmd)', () => {
+    const p = run(`mmap a pages=512 kind=memfd-private thp
+      read a[472]
+      collapse a
+      pageout a
+      read a[154]`, { 2: { huge: { a: [0] } }, 3: { swapped_out: { a: ALL } }, 4: { huge: { a: [0] }, ...WHOLE } });
+    expect(runs(p, 4)).toBe('0-511:P.FE.D');
+    expect(p.steps[4].rules).toContain('R-SWIN-2');
+  });
+
+  it('a `resident` block the model holds no swapped folio for changes nothing', () => {
+    const p = run(`mmap a pages=512 kind=memfd-shared thp
+      read a[5]`, { 1: WHOLE });
+    expect(runs(p, 1)).toBe('0-4:.....D 5:P.FE.D 6-511:.....D');
+    expect(p.steps[1].rules).not.toContain('R-SWIN-2');
+  });
+});
