@@ -247,6 +247,15 @@ export function traceProblems(c: Case, t: Trace): string[] {
         if (`${proc}.${region}` !== want) problems.push(`steps[${i}].scan.${clip(proc, 40)}.${clip(region, 40)}: ${want ? `the op scans ${want} only` : `op ${s.op} (${op.op}) is not a scan`}`);
       }
     }
+    // `resident` (a fault's whole shmem swap-in): region -> block first pages; the model reads it
+    // as such even from a trace built in process (never through traceSchema)
+    const res = s.outcome?.resident as unknown;
+    if (res !== undefined) {
+      if (res === null || typeof res !== 'object' || Array.isArray(res)) problems.push(`steps[${i}].outcome.resident: a record of region -> page numbers, not ${show(res)}`);
+      else for (const [region, l] of Object.entries(res)) {
+        if (!Array.isArray(l) || !l.every((k) => Number.isSafeInteger(k) && k >= 0)) problems.push(`steps[${i}].outcome.resident.${clip(region, 40)}: a list of page numbers, not ${show(l)}`);
+      }
+    }
   });
   if (t.fault === undefined && problems.length === 0 && t.steps.length < n) {
     const have = new Set(t.steps.map((s) => s.op));

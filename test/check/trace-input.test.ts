@@ -105,6 +105,23 @@ describe('trace input', () => {
     expect(schemaIssues(e).join('\n')).toMatch(/steps\.1\.events\.0\.proc: [^]*steps\.1\.events\.0\.page: /);
   });
 
+  it('a malformed `resident` outcome (a fault\'s whole shmem swap-in) is bad input, from a file (schema) or in process (TraceError), never a violation', () => {
+    for (const bad of [{ a: [-1] }, { a: [1e300] }, { a: ['0'] }, { a: 0 }]) {
+      const t = good();
+      (t.steps[1].outcome as Record<string, unknown>) = { resident: bad };
+      expect(schemaIssues(t).join('\n')).toMatch(/steps\.1\.outcome\.resident\.a/);
+      expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident\.a: a list of page numbers/);
+    }
+    const t = good();
+    (t.steps[1].outcome as Record<string, unknown>) = { resident: 'a' };
+    expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident: a record of region -> page numbers/);
+    // well formed: read, and here (an anon region, nothing swapped) it changes nothing
+    const ok = good();
+    ok.steps[1].outcome = { ...ok.steps[1].outcome, resident: { a: [0] } };
+    expect(schemaIssues(ok)).toEqual([]);
+    expect(checkTrace(c, ok).ok).toBe(true);
+  });
+
   it('PAGEMAP_SCAN results only for the scan op, its process and region; capability names are names (found by the chaos suite)', () => {
     const t = good();
     const strs = t.steps[2].scan!['0'].a;
