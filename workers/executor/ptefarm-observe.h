@@ -74,6 +74,7 @@ static int swapped_outcome(const uint8_t *now, const uint8_t *then, uint64_t fir
   for (uint64_t k = first; k < first + count; k++) if ((then[k] & 1) && !(now[k] & 1)) out[n++] = k;
   return n;
 }
+
 /* `resident` outcome of a fault in a shmem THP region (shared-anon, memfd-*): bit j set when every
  * page the region maps of its j-th 2 MiB block (counted from the block holding its first page) is
  * resident in memory, by mincore() (mm/mincore.c mincore_page: the page cache, or the swap cache
