@@ -187,6 +187,12 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
   return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
 }
 
+/** What comparing a trace's page array with the prediction's array `exp` counted, per letter (by
+ *  its index in a page string), when it found no divergence */
+interface PairCounts { exp: readonly string[]; compared: number[]; masked: number[] }
+/** the same for an array of values read back: `content` compared and masked */
+interface ContentCounts { exp: readonly (number | null)[] | undefined; compared: number; masked: number }
+
 /** Compare every step of `trace` with the prediction `pred` (its steps): the violations, the
  *  compared and masked bits, and whether a page bit or a value diverges (then the prediction's
  *  provenance is wanted: checkCase predicts again with attribution and compares again). */
@@ -203,6 +209,10 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
   const pageCounts: Array<BitCount | undefined> = [];
   /** the same for each PAGEMAP_SCAN letter */
   const scanCounts: Array<BitCount | undefined> = [];
+  /** page arrays of the trace that matched the prediction's array `exp`, with what they counted */
+  const matched = new Map<readonly string[], PairCounts>();
+  /** the same for the values read back (compareContent) */
+  const matchedContent = new Map<readonly (number | null)[], ContentCounts>();
   for (const step of trace.steps) {
     const ps: PredictedStep | undefined = pred[step.op];
     if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
@@ -234,13 +244,34 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         }));
       }
     }
-    for (const [proc, regions] of Object.entries(step.pages ?? {})) {
-      for (const [region, strs] of Object.entries(regions)) {
+    // keys, not entries: every step of every case passes here (a pair array per key was a fifth
+    // of what a pool thread allocated per case)
+    const stepPages = step.pages ?? {};
+    for (const proc of Object.keys(stepPages)) {
+      const regions = stepPages[proc]!;
+      for (const region of Object.keys(regions)) {
+        const strs = regions[region]!;
         const exp = own(own(ps.pages, proc), region);
         if (!exp) {
           violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${whereOf(c, step.op)}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
           continue;
         }
+        // the same pair of arrays as an earlier step's, which matched: it counts what it counted
+        // then (a region no op changed: the trace's decoder and the model's observer both keep
+        // its array from step to step, src/targets/executor/protocol.ts, src/model/observe.ts)
+        const again = matched.get(strs);
+        if (again !== undefined && again.exp === exp) {
+          for (let k = 0; k < again.compared.length; k++) {
+            if (again.compared[k]! + again.masked[k]! === 0) continue;
+            const rec = pageCounts[k]!; // counted by that step
+            rec.compared += again.compared[k]!;
+            rec.masked += again.masked[k]!;
+            compared += again.compared[k]!;
+          }
+          continue;
+        }
+        const before = violations.length;
+        const counts: PairCounts = { exp, compared: [0, 0, 0, 0, 0, 0, 0], masked: [0, 0, 0, 0, 0, 0, 0] };
         for (let page = 0; page < strs.length; page++) {
           const s = strs[page]!, e = exp[page];
           if (e === undefined) continue;
@@ -252,8 +283,9 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             // every page of every step passes here: the bit's count is its own record, not a
             // lookup by name (count() would make it bits[name], created at the same first count)
             const rec = pageCounts[k] ??= (bits[PAGE_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
-            if (sc === QUESTION) { rec.masked++; continue; }
+            if (sc === QUESTION) { rec.masked++; counts.masked[k]++; continue; }
             rec.compared++;
+            counts.compared[k]++;
             compared++;
             if ((sc === DOT) === (ec === DOT)) continue;
             const bit = BIT_LETTERS[k];
@@ -268,6 +300,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             }));
           }
         }
+        if (violations.length === before) matched.set(strs, counts);
       }
     }
     for (const [proc, regions] of Object.entries(step.scan ?? {})) {
@@ -297,7 +330,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         });
       }
     }
-    compared += compareContent(c, step, ps, bits, violations);
+    compared += compareContent(c, step, ps, bits, violations, matchedContent);
     if (step.events) {
       count('events', false);
       const want = ps.events.map(eventKey).sort();
@@ -333,21 +366,37 @@ function contentRule(chain: readonly string[], stepRules: readonly string[]): st
  *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
  *  decided the content (src/model/content.ts). */
 function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep,
-  bits: BitCounts, violations: Violation[]): number {
+  bits: BitCounts, violations: Violation[], matched: Map<readonly (number | null)[], ContentCounts>): number {
   let compared = 0;
   /** bits.content, made at its first count (the keys of `bits` keep the order of first counts) */
   let rec: BitCount | undefined;
-  for (const [proc, regions] of Object.entries(step.content ?? {})) {
-    for (const [region, vals] of Object.entries(regions)) {
+  const content = step.content ?? {};
+  for (const proc of Object.keys(content)) {
+    const regions = content[proc]!;
+    for (const region of Object.keys(regions)) {
+      const vals = regions[region]!;
       const exp = own(own(ps.content, proc), region);
+      // the same pair of arrays as an earlier step's, which matched: it counts what it counted then
+      const again = matched.get(vals);
+      if (again !== undefined && again.exp === exp) {
+        if (again.compared + again.masked === 0) continue;
+        rec ??= bits.content!; // counted by that step
+        rec.compared += again.compared;
+        rec.masked += again.masked;
+        compared += again.compared;
+        continue;
+      }
+      const before = violations.length;
+      const counts: ContentCounts = { exp, compared: 0, masked: 0 };
       for (let page = 0; page < vals.length; page++) {
         const a = vals[page];
         // as forEach did: a hole is skipped (an explicit undefined is compared)
         if (a === null || (a === undefined && !(page in vals))) continue;
         const x = exp?.[page];
         rec ??= (bits.content ??= { compared: 0, masked: 0 });
-        if (x === null || x === undefined) { rec.masked++; continue; }
+        if (x === null || x === undefined) { rec.masked++; counts.masked++; continue; }
         rec.compared++;
+        counts.compared++;
         compared++;
         if (a === x) continue;
         const entryWhy = own(own(ps.why, proc), region)?.[page]?.[0] ?? [];
@@ -360,6 +409,7 @@ function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep
           message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
         }));
       }
+      if (violations.length === before) matched.set(vals, counts);
     }
   }
   return compared;
