@@ -193,6 +193,21 @@ interface PairCounts { exp: readonly string[]; compared: number[]; masked: numbe
 /** the same for an array of values read back: `content` compared and masked */
 interface ContentCounts { exp: readonly (number | null)[] | undefined; compared: number; masked: number }
 
+/** Count `run` more pages whose trace string is `s` and predicted string `e`, after one such page
+ *  was compared and matched (so it made every count record these need); returns the compared bits */
+function countRun(s: string, e: string, run: number, pageCounts: Array<BitCount | undefined>, counts: PairCounts): number {
+  let compared = 0;
+  for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) {
+    if (e.charCodeAt(k) === STAR) continue;
+    const rec = pageCounts[k]!;
+    if (s.charCodeAt(k) === QUESTION) { rec.masked += run; counts.masked[k] += run; continue; }
+    rec.compared += run;
+    counts.compared[k] += run;
+    compared += run;
+  }
+  return compared;
+}
+
 /** Compare every step of `trace` with the prediction `pred` (its steps): the violations, the
  *  compared and masked bits, and whether a page bit or a value diverges (then the prediction's
  *  provenance is wanted: checkCase predicts again with attribution and compares again). */
@@ -272,9 +287,15 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         }
         const before = violations.length;
         const counts: PairCounts = { exp, compared: [0, 0, 0, 0, 0, 0, 0], masked: [0, 0, 0, 0, 0, 0, 0] };
+        // pages that repeat the page before, which matched, count as it did: taken as a run
+        // (runS, runE: that page's strings; a region is mostly runs of alike pages)
+        let runS: string | undefined, runE: string | undefined, run = 0;
         for (let page = 0; page < strs.length; page++) {
           const s = strs[page]!, e = exp[page];
           if (e === undefined) continue;
+          if (s === runS && e === runE) { run++; continue; }
+          if (run) { compared += countRun(runS!, runE!, run, pageCounts, counts); run = 0; }
+          const had = violations.length;
           // a six-letter string (a /1 case, or a target that does not show bit 58) leaves G uncompared
           for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) {
             const ec = e.charCodeAt(k);
@@ -299,7 +320,9 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
               message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));
           }
+          if (violations.length === had) { runS = s; runE = e; } else runS = runE = undefined;
         }
+        if (run) compared += countRun(runS!, runE!, run, pageCounts, counts);
         if (violations.length === before) matched.set(strs, counts);
       }
     }

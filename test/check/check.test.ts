@@ -177,6 +177,19 @@ describe('check: a trace that shows one array at several steps', () => {
     same(v, checkTrace(c, copied(t)));
   });
 
+  it('a page that differs inside a run of alike pages is found, and every page of the run counted', () => {
+    const r: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 8, kind: 'anon' }, { op: 'write', region: 'a' }] };
+    const t = run(r);
+    const flipped = structuredClone(t);
+    const strs = flipped.steps[1]!.pages!['0']!.a!;
+    expect(new Set(strs).size).toBe(1); // eight alike pages
+    strs[5] = strs[5]!.slice(0, 5) + '.'; // soft-dirty lost on page 5 only
+    const v = checkTrace(r, flipped);
+    expect(v.violations.map((x) => [x.step, x.page, x.bit, x.severity])).toEqual([[1, 5, 'D', 'lost']]);
+    same(v.bits, checkTrace(r, t).bits);
+    expect(v.bits['soft-dirty']).toEqual({ compared: 16, masked: 0 });
+  });
+
   it('an array shown again where the prediction changed: every divergence found, as with copies', () => {
     const t = run(c);
     // after the mmaps, the trace shows step 2's arrays at every step (a target that stopped looking)
