@@ -193,6 +193,13 @@ interface PairCounts { exp: readonly string[]; compared: number[]; masked: numbe
 /** the same for an array of values read back: `content` compared and masked */
 interface ContentCounts { exp: readonly (number | null)[] | undefined; compared: number; masked: number }
 
+/** One bit of kind `kind` compared (its record made at its first count): 1, for the total. A module
+ *  function, not a closure made per check (under tsx every closure made is named, trace.ts) */
+function countCompared(bits: BitCounts, kind: string): number {
+  (bits[kind] ??= { compared: 0, masked: 0 }).compared++;
+  return 1;
+}
+
 /** Count `run` more pages whose trace string is `s` and predicted string `e`, after one such page
  *  was compared and matched (so it made every count record these need); returns the compared bits */
 function countRun(s: string, e: string, run: number, pageCounts: Array<BitCount | undefined>, counts: PairCounts): number {
@@ -216,10 +223,6 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
   let compared = 0;
   let diverged = false;
   const bits: BitCounts = {};
-  const count = (kind: string, masked: boolean) => {
-    const b = bits[kind] ??= { compared: 0, masked: 0 };
-    if (masked) b.masked++; else { b.compared++; compared++; }
-  };
   /** the count record of each pagemap letter (by index), once it was counted */
   const pageCounts: Array<BitCount | undefined> = [];
   /** the same for each PAGEMAP_SCAN letter */
@@ -238,7 +241,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
     }
     const opName = c.ops[step.op]?.op;
     if (ps.rc !== '*') {
-      count('rc', false);
+      compared += countCompared(bits, 'rc');
       if (String(ps.rc) !== String(step.rc)) {
         const actual = clip(String(step.rc));
         const rules = ps.rcRules ?? ps.rules;
@@ -249,7 +252,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
     const walkEnd = scanOp?.op === 'scan' ? own(step.outcome?.walk_end, scanOp.region) : undefined;
     if (walkEnd !== undefined && ps.walkEnd !== undefined) {
       // PAGEMAP_SCAN's walk_end, recorded as an outcome, is the kernel's answer to the case: compared (R-PMS-10)
-      count('scan:walk_end', false);
+      compared += countCompared(bits, 'scan:walk_end');
       if (walkEnd !== ps.walkEnd) {
         const rules = ps.rules.filter((r) => r.startsWith('R-PMS'));
         violations.push(base(c, step.op, {
@@ -302,7 +305,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             if (ec === STAR) continue;
             const sc = s.charCodeAt(k);
             // every page of every step passes here: the bit's count is its own record, not a
-            // lookup by name (count() would make it bits[name], created at the same first count)
+            // lookup by name (countCompared would make it bits[name], created at the same first count)
             const rec = pageCounts[k] ??= (bits[PAGE_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
             if (sc === QUESTION) { rec.masked++; counts.masked[k]++; continue; }
             rec.compared++;
@@ -335,7 +338,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             const bit = SCAN_LETTERS[k];
             // scan strings cannot carry '?': SOFT_DIRTY is not compared where the target has no soft-dirty
             const masked = bit === 'd' && !sd && s[k] !== '-' && e[k] !== '-';
-            // count(SCAN_BIT_NAMES[k], masked), with the record kept as pageCounts keeps its own
+            // counted as bits[SCAN_BIT_NAMES[k]], with the record kept as pageCounts keeps its own
             const rec = scanCounts[k] ??= (bits[SCAN_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
             if (masked) { rec.masked++; continue; }
             rec.compared++;
@@ -355,7 +358,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
     }
     compared += compareContent(c, step, ps, bits, violations, matchedContent);
     if (step.events) {
-      count('events', false);
+      compared += countCompared(bits, 'events');
       const want = ps.events.map(eventKey).sort();
       const got = step.events.map(eventKey).sort();
       if (JSON.stringify(want) !== JSON.stringify(got)) {

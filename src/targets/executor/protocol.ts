@@ -286,6 +286,13 @@ function plainToken(tok: string): boolean {
   return true;
 }
 
+/** the name of the region the executor calls `rid` (its index in EncodedCase.regionNames) */
+function regionName(enc: EncodedCase, rid: string): string {
+  const n = enc.regionNames[Number(rid)];
+  if (n === undefined) throw new Error(`executor named unknown region id ${rid}`);
+  return n;
+}
+
 /** Build the steps of a trace from the executor's reply lines (between `begin` and `end`).
  *  `pagemapScan`: the host has PAGEMAP_SCAN. Without it the `zero` outcome cannot be known (the
  *  executor's supervisor prints it anyway), so it is dropped and the check infers it instead.
@@ -304,11 +311,6 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
   let step: Step | undefined;
   /** the array each `p` and `c` line decoded to, by the line (the same line: the same array) */
   const seen = new Map<string, unknown[]>();
-  const name = (rid: string) => {
-    const n = enc.regionNames[Number(rid)];
-    if (n === undefined) throw new Error(`executor named unknown region id ${rid}`);
-    return n;
-  };
   for (const line of lines) {
     // a `p` or `c` line the reply had already: its array again, placed without splitting the line
     const kind = line.charCodeAt(0);
@@ -316,7 +318,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       const again = seen.get(line);
       if (again !== undefined) {
         const a = line.indexOf(' ', 2), b = line.indexOf(' ', a + 1);
-        const proc = line.slice(2, a), region = name(line.slice(a + 1, b < 0 ? line.length : b));
+        const proc = line.slice(2, a), region = regionName(enc, line.slice(a + 1, b < 0 ? line.length : b));
         const map = (kind === 112 ? step.pages! : (step.content ??= dict())) as Record<string, Record<string, unknown[]>>;
         (own(map, proc) ?? (map[proc] = dict()))[region] = again;
         continue;
@@ -339,13 +341,13 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         if (t[0] === 'z' && !pagemapScan) break;
         const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
         step.outcome![key] ??= dict();
-        step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
+        step.outcome![key]![regionName(enc, t[1])] = t.slice(2).map(Number);
         break;
       }
       case 'e': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const ev: UffdEvent = { kind: t[1] as UffdEvent['kind'], proc: Number(t[2]) };
-        if (t[3] !== '-') { ev.region = name(t[3]); ev.page = Number(t[4]); }
+        if (t[3] !== '-') { ev.region = regionName(enc, t[3]); ev.page = Number(t[4]); }
         if (t[5] !== '-') ev.child = Number(t[5]);
         step.events!.push(ev);
         break;
@@ -355,13 +357,13 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const procPages = own(step.pages, t[1]) ?? (step.pages![t[1]] = dict());
         let strs = seen.get(line) as string[] | undefined;
         if (strs === undefined) seen.set(line, strs = decodePages(t[3] ?? '', softDirty, enc.letters ?? 6));
-        procPages[name(t[2])] = strs;
+        procPages[regionName(enc, t[2])] = strs;
         break;
       }
       case 'g': {
         // guard pages (pagemap bit 58) of a region observed by the `p` line before: runs `first count`
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        const procPages = own(step.pages, t[1]), region = name(t[2]);
+        const procPages = own(step.pages, t[1]), region = regionName(enc, t[2]);
         const shown = own(procPages, region);
         if (!shown) throw new Error(`executor guard line for a region it did not observe: ${line.slice(0, 80)}`);
         if (enc.letters !== 7) break; // a /1 case's trace has no G letter
@@ -379,18 +381,18 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const blocks: [number, number][] = [];
         for (let k = 0; k + 1 < nums.length; k += 2) blocks.push([nums[k], nums[k + 1]]);
         step.outcome!.folio ??= dict();
-        step.outcome!.folio![name(t[1])] = blocks;
+        step.outcome!.folio![regionName(enc, t[1])] = blocks;
         break;
       }
       case 'w': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         step.outcome!.walk_end ??= dict();
-        step.outcome!.walk_end![name(t[1])] = Number(t[2]);
+        step.outcome!.walk_end![regionName(enc, t[1])] = Number(t[2]);
         break;
       }
       case 'n': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        const proc = t[1], region = name(t[2]);
+        const proc = t[1], region = regionName(enc, t[2]);
         const pages = own(own(step.pages, proc), region)?.length ?? Number(t[3]) + Number(t[4]);
         const strs = new Array<string>(pages).fill('-'.repeat(9));
         for (let k = 5; k + 2 < t.length; k += 3) {
@@ -409,8 +411,8 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const [kind, proc, rid, page] = t.slice(1);
         const op = `op ${step.op} (${OP_NAMES[Number(enc.lines[step.op]?.split(' ')[0])] ?? '?'})`;
         fault = kind === 'khugepaged'
-          ? `environment: khugepaged collapsed p${proc} ${name(rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
-          : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
+          ? `environment: khugepaged collapsed p${proc} ${regionName(enc, rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
+          : `environment: unrequested swap-out of p${proc} ${regionName(enc, rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
         steps.pop();
         step = undefined;
         env ??= { fault, at: steps.length };
@@ -422,7 +424,7 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const procContent = own(step.content ??= dict(), t[1]) ?? (step.content[t[1]] = dict());
         let vals = seen.get(line) as (number | null)[] | undefined;
         if (vals === undefined) seen.set(line, vals = decodeContent(t.slice(3), line));
-        procContent[name(t[2])] = vals;
+        procContent[regionName(enc, t[2])] = vals;
         break;
       }
       case 'k': if (step) step.skipped = line.slice(2); break;
