@@ -187,6 +187,34 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
   return { verdict: { ok: violations.length === 0, compared, bits, violations, ...(skipped ? { skipped } : {}), ...assumed }, stepRules, profile };
 }
 
+/** What comparing a trace's page array with the prediction's array `exp` counted, per letter (by
+ *  its index in a page string), when it found no divergence */
+interface PairCounts { exp: readonly string[]; compared: number[]; masked: number[] }
+/** the same for an array of values read back: `content` compared and masked */
+interface ContentCounts { exp: readonly (number | null)[] | undefined; compared: number; masked: number }
+
+/** One bit of kind `kind` compared (its record made at its first count): 1, for the total. A module
+ *  function, not a closure made per check (under tsx every closure made is named, trace.ts) */
+function countCompared(bits: BitCounts, kind: string): number {
+  (bits[kind] ??= { compared: 0, masked: 0 }).compared++;
+  return 1;
+}
+
+/** Count `run` more pages whose trace string is `s` and predicted string `e`, after one such page
+ *  was compared and matched (so it made every count record these need); returns the compared bits */
+function countRun(s: string, e: string, run: number, pageCounts: Array<BitCount | undefined>, counts: PairCounts): number {
+  let compared = 0;
+  for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) {
+    if (e.charCodeAt(k) === STAR) continue;
+    const rec = pageCounts[k]!;
+    if (s.charCodeAt(k) === QUESTION) { rec.masked += run; counts.masked[k] += run; continue; }
+    rec.compared += run;
+    counts.compared[k] += run;
+    compared += run;
+  }
+  return compared;
+}
+
 /** Compare every step of `trace` with the prediction `pred` (its steps): the violations, the
  *  compared and masked bits, and whether a page bit or a value diverges (then the prediction's
  *  provenance is wanted: checkCase predicts again with attribution and compares again). */
@@ -195,14 +223,14 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
   let compared = 0;
   let diverged = false;
   const bits: BitCounts = {};
-  const count = (kind: string, masked: boolean) => {
-    const b = bits[kind] ??= { compared: 0, masked: 0 };
-    if (masked) b.masked++; else { b.compared++; compared++; }
-  };
   /** the count record of each pagemap letter (by index), once it was counted */
   const pageCounts: Array<BitCount | undefined> = [];
   /** the same for each PAGEMAP_SCAN letter */
   const scanCounts: Array<BitCount | undefined> = [];
+  /** page arrays of the trace that matched the prediction's array `exp`, with what they counted */
+  const matched = new Map<readonly string[], PairCounts>();
+  /** the same for the values read back (compareContent) */
+  const matchedContent = new Map<readonly (number | null)[], ContentCounts>();
   for (const step of trace.steps) {
     const ps: PredictedStep | undefined = pred[step.op];
     if (!ps) throw new TraceError([`step for op ${step.op}: the case has no such op`]);
@@ -213,7 +241,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
     }
     const opName = c.ops[step.op]?.op;
     if (ps.rc !== '*') {
-      count('rc', false);
+      compared += countCompared(bits, 'rc');
       if (String(ps.rc) !== String(step.rc)) {
         const actual = clip(String(step.rc));
         const rules = ps.rcRules ?? ps.rules;
@@ -224,7 +252,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
     const walkEnd = scanOp?.op === 'scan' ? own(step.outcome?.walk_end, scanOp.region) : undefined;
     if (walkEnd !== undefined && ps.walkEnd !== undefined) {
       // PAGEMAP_SCAN's walk_end, recorded as an outcome, is the kernel's answer to the case: compared (R-PMS-10)
-      count('scan:walk_end', false);
+      compared += countCompared(bits, 'scan:walk_end');
       if (walkEnd !== ps.walkEnd) {
         const rules = ps.rules.filter((r) => r.startsWith('R-PMS'));
         violations.push(base(c, step.op, {
@@ -234,26 +262,54 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         }));
       }
     }
-    for (const [proc, regions] of Object.entries(step.pages ?? {})) {
-      for (const [region, strs] of Object.entries(regions)) {
+    // keys, not entries: every step of every case passes here (a pair array per key was a fifth
+    // of what a pool thread allocated per case)
+    const stepPages = step.pages ?? {};
+    for (const proc of Object.keys(stepPages)) {
+      const regions = stepPages[proc]!;
+      for (const region of Object.keys(regions)) {
+        const strs = regions[region]!;
         const exp = own(own(ps.pages, proc), region);
         if (!exp) {
           violations.push(base(c, step.op, { kind: 'bit', bit: 'P', proc: Number(proc), region, expected: '(absent)', actual: 'observed', rules: ['R-EXIT-1'], severity: 'mismatch', message: `${whereOf(c, step.op)}: process ${proc} region ${region} is observed but x86 has no such live mapping view` }));
           continue;
         }
+        // the same pair of arrays as an earlier step's, which matched: it counts what it counted
+        // then (a region no op changed: the trace's decoder and the model's observer both keep
+        // its array from step to step, src/targets/executor/protocol.ts, src/model/observe.ts)
+        const again = matched.get(strs);
+        if (again !== undefined && again.exp === exp) {
+          for (let k = 0; k < again.compared.length; k++) {
+            if (again.compared[k]! + again.masked[k]! === 0) continue;
+            const rec = pageCounts[k]!; // counted by that step
+            rec.compared += again.compared[k]!;
+            rec.masked += again.masked[k]!;
+            compared += again.compared[k]!;
+          }
+          continue;
+        }
+        const before = violations.length;
+        const counts: PairCounts = { exp, compared: [0, 0, 0, 0, 0, 0, 0], masked: [0, 0, 0, 0, 0, 0, 0] };
+        // pages that repeat the page before, which matched, count as it did: taken as a run
+        // (runS, runE: that page's strings; a region is mostly runs of alike pages)
+        let runS: string | undefined, runE: string | undefined, run = 0;
         for (let page = 0; page < strs.length; page++) {
           const s = strs[page]!, e = exp[page];
           if (e === undefined) continue;
+          if (s === runS && e === runE) { run++; continue; }
+          if (run) { compared += countRun(runS!, runE!, run, pageCounts, counts); run = 0; }
+          const had = violations.length;
           // a six-letter string (a /1 case, or a target that does not show bit 58) leaves G uncompared
           for (let k = 0, n = Math.min(s.length, e.length); k < n; k++) {
             const ec = e.charCodeAt(k);
             if (ec === STAR) continue;
             const sc = s.charCodeAt(k);
             // every page of every step passes here: the bit's count is its own record, not a
-            // lookup by name (count() would make it bits[name], created at the same first count)
+            // lookup by name (countCompared would make it bits[name], created at the same first count)
             const rec = pageCounts[k] ??= (bits[PAGE_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
-            if (sc === QUESTION) { rec.masked++; continue; }
+            if (sc === QUESTION) { rec.masked++; counts.masked[k]++; continue; }
             rec.compared++;
+            counts.compared[k]++;
             compared++;
             if ((sc === DOT) === (ec === DOT)) continue;
             const bit = BIT_LETTERS[k];
@@ -267,7 +323,10 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
               message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] ${BIT_NAMES[bit]} is ${a}, x86 has ${x} (${sev}; ${rules.join(', ')})`,
             }));
           }
+          if (violations.length === had) { runS = s; runE = e; } else runS = runE = undefined;
         }
+        if (run) compared += countRun(runS!, runE!, run, pageCounts, counts);
+        if (violations.length === before) matched.set(strs, counts);
       }
     }
     for (const [proc, regions] of Object.entries(step.scan ?? {})) {
@@ -279,7 +338,7 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
             const bit = SCAN_LETTERS[k];
             // scan strings cannot carry '?': SOFT_DIRTY is not compared where the target has no soft-dirty
             const masked = bit === 'd' && !sd && s[k] !== '-' && e[k] !== '-';
-            // count(SCAN_BIT_NAMES[k], masked), with the record kept as pageCounts keeps its own
+            // counted as bits[SCAN_BIT_NAMES[k]], with the record kept as pageCounts keeps its own
             const rec = scanCounts[k] ??= (bits[SCAN_BIT_NAMES[k]!] ??= { compared: 0, masked: 0 });
             if (masked) { rec.masked++; continue; }
             rec.compared++;
@@ -297,9 +356,9 @@ function compareSteps(c: Case, trace: Trace, pred: PredictedStep[], sd: boolean)
         });
       }
     }
-    compared += compareContent(c, step, ps, bits, violations);
+    compared += compareContent(c, step, ps, bits, violations, matchedContent);
     if (step.events) {
-      count('events', false);
+      compared += countCompared(bits, 'events');
       const want = ps.events.map(eventKey).sort();
       const got = step.events.map(eventKey).sort();
       if (JSON.stringify(want) !== JSON.stringify(got)) {
@@ -333,21 +392,37 @@ function contentRule(chain: readonly string[], stepRules: readonly string[]): st
  *  the rule the step's op applied to the page (a swap-in, a CoW, a collapse), else the rule that
  *  decided the content (src/model/content.ts). */
 function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep,
-  bits: BitCounts, violations: Violation[]): number {
+  bits: BitCounts, violations: Violation[], matched: Map<readonly (number | null)[], ContentCounts>): number {
   let compared = 0;
   /** bits.content, made at its first count (the keys of `bits` keep the order of first counts) */
   let rec: BitCount | undefined;
-  for (const [proc, regions] of Object.entries(step.content ?? {})) {
-    for (const [region, vals] of Object.entries(regions)) {
+  const content = step.content ?? {};
+  for (const proc of Object.keys(content)) {
+    const regions = content[proc]!;
+    for (const region of Object.keys(regions)) {
+      const vals = regions[region]!;
       const exp = own(own(ps.content, proc), region);
+      // the same pair of arrays as an earlier step's, which matched: it counts what it counted then
+      const again = matched.get(vals);
+      if (again !== undefined && again.exp === exp) {
+        if (again.compared + again.masked === 0) continue;
+        rec ??= bits.content!; // counted by that step
+        rec.compared += again.compared;
+        rec.masked += again.masked;
+        compared += again.compared;
+        continue;
+      }
+      const before = violations.length;
+      const counts: ContentCounts = { exp, compared: 0, masked: 0 };
       for (let page = 0; page < vals.length; page++) {
         const a = vals[page];
         // as forEach did: a hole is skipped (an explicit undefined is compared)
         if (a === null || (a === undefined && !(page in vals))) continue;
         const x = exp?.[page];
         rec ??= (bits.content ??= { compared: 0, masked: 0 });
-        if (x === null || x === undefined) { rec.masked++; continue; }
+        if (x === null || x === undefined) { rec.masked++; counts.masked++; continue; }
         rec.compared++;
+        counts.compared++;
         compared++;
         if (a === x) continue;
         const entryWhy = own(own(ps.why, proc), region)?.[page]?.[0] ?? [];
@@ -360,6 +435,7 @@ function compareContent(c: Case, step: Trace['steps'][number], ps: PredictedStep
           message: `${whereOf(c, step.op)}: p${proc} ${region}[${page}] reads ${describeValue(a)}, x86 has ${describeValue(x)} (data; ${rules.join(', ')})`,
         }));
       }
+      if (violations.length === before) matched.set(vals, counts);
     }
   }
   return compared;

@@ -207,12 +207,19 @@ export class TraceError extends Error {
 /** traceProblems' problems with step `i`'s page or scan strings: keys that are not process numbers,
  *  and per region the first string `re` rejects. A module function, not a closure made per step:
  *  under tsx (development runs, the pool threads of a source checkout) every closure made is also
- *  named (esbuild's __name), which cost about half of traceProblems; compiled (dist/) it is even. */
-function stringProblems(problems: string[], i: number, field: 'pages' | 'scan', map: PageMap | undefined, re: RegExp): void {
-  for (const [proc, regions] of Object.entries(map ?? {})) {
+ *  named (esbuild's __name), which cost about half of traceProblems; compiled (dist/) it is even.
+ *  `valid`: the arrays found good already (a trace may show one array at several steps: the live
+ *  target's decoder and the model's observer keep a region's array while it does not change). */
+function stringProblems(problems: string[], i: number, field: 'pages' | 'scan', map: PageMap | undefined, re: RegExp, valid: Set<unknown>): void {
+  if (map == null) return;
+  for (const proc of Object.keys(map)) {
     if (!PROC_KEY_RE.test(proc)) { problems.push(`steps[${i}].${field}.${clip(proc, 40)}: not a process number`); continue; }
-    for (const [region, strs] of Object.entries(regions)) {
+    const regions = map[proc]!;
+    for (const region of Object.keys(regions)) {
+      const strs = regions[region];
+      if (valid.has(strs)) continue;
       const bad = Array.isArray(strs) ? firstBad(strs, re) : 0;
+      if (bad < 0) valid.add(strs);
       if (bad >= 0) problems.push(`steps[${i}].${field}.${proc}.${clip(region, 40)}[${bad}]: ${show(Array.isArray(strs) ? strs[bad] : strs, 40)} is not a ${field === 'pages' ? 'PSFEWD(G) page' : 'PAGEMAP_SCAN'} string`);
     }
   }
@@ -230,6 +237,7 @@ export function traceProblems(c: Case, t: Trace): string[] {
   }
   const n = c.ops.length;
   let prev = -1;
+  const validPages = new Set<unknown>(), validScans = new Set<unknown>();
   t.steps.forEach((s, i) => {
     if (!Number.isInteger(s.op) || s.op < 0 || s.op >= n) {
       problems.push(`steps[${i}].op: the case has no op ${show(s.op)} (its ops are 0..${n - 1})`);
@@ -237,8 +245,8 @@ export function traceProblems(c: Case, t: Trace): string[] {
     }
     if (s.op <= prev) problems.push(`steps[${i}].op: op ${s.op} after op ${prev}: one step per op, in order`);
     prev = Math.max(prev, s.op);
-    stringProblems(problems, i, 'pages', s.pages, PAGE_STRING_RE);
-    stringProblems(problems, i, 'scan', s.scan, SCAN_STRING_RE);
+    stringProblems(problems, i, 'pages', s.pages, PAGE_STRING_RE, validPages);
+    stringProblems(problems, i, 'scan', s.scan, SCAN_STRING_RE, validScans);
     if (s.scan !== undefined) {
       // PAGEMAP_SCAN results belong to a scan op, for its process and region only
       const op = c.ops[s.op];

@@ -155,3 +155,49 @@ describe('check: the most specific rule', () => {
     expect(mostSpecificRule([], ['R-SWIN-1', 'R-FLT-1'], 'read')).toBe('R-FLT-1');
   });
 });
+
+describe('check: a trace that shows one array at several steps', () => {
+  // the live target's decoder gives a region's page and content arrays again while its lines
+  // repeat, as the model's observer does with its own: the check compares such a pair once and
+  // counts it again, and must say what it says of the same trace with a copy at every step
+  const c: Case = { format: 'ptefarm-case/1', ops: [
+    { op: 'mmap', region: 'a', pages: 4, kind: 'anon' }, { op: 'mmap', region: 'b', pages: 2, kind: 'shared-anon' },
+    { op: 'write', region: 'a', first: 0, count: 2 }, { op: 'read', region: 'b' }, { op: 'clear_refs', value: 4 },
+    { op: 'write', region: 'a', first: 3, count: 1 }, { op: 'mprotect', region: 'b', prot: 'r' }, { op: 'write', region: 'a', first: 0, count: 1 },
+  ] };
+  const copied = (t: Trace): Trace => JSON.parse(JSON.stringify(t)) as Trace;
+  const same = (a: unknown, b: unknown) => expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+
+  it('shared arrays: the verdict, counts and key order of the same trace with copies', () => {
+    const t = run(c);
+    // the model target's trace keeps a region's array while it does not change
+    expect(t.steps[5]!.pages!['0']!.b).toBe(t.steps[4]!.pages!['0']!.b);
+    const v = checkTrace(c, t);
+    expect(v.ok).toBe(true);
+    same(v, checkTrace(c, copied(t)));
+  });
+
+  it('a page that differs inside a run of alike pages is found, and every page of the run counted', () => {
+    const r: Case = { format: 'ptefarm-case/1', ops: [{ op: 'mmap', region: 'a', pages: 8, kind: 'anon' }, { op: 'write', region: 'a' }] };
+    const t = run(r);
+    const flipped = structuredClone(t);
+    const strs = flipped.steps[1]!.pages!['0']!.a!;
+    expect(new Set(strs).size).toBe(1); // eight alike pages
+    strs[5] = strs[5]!.slice(0, 5) + '.'; // soft-dirty lost on page 5 only
+    const v = checkTrace(r, flipped);
+    expect(v.violations.map((x) => [x.step, x.page, x.bit, x.severity])).toEqual([[1, 5, 'D', 'lost']]);
+    same(v.bits, checkTrace(r, t).bits);
+    expect(v.bits['soft-dirty']).toEqual({ compared: 16, masked: 0 });
+  });
+
+  it('an array shown again where the prediction changed: every divergence found, as with copies', () => {
+    const t = run(c);
+    // after the mmaps, the trace shows step 2's arrays at every step (a target that stopped looking)
+    const stale = structuredClone(t);
+    for (const s of stale.steps.slice(3)) { s.pages = stale.steps[2]!.pages; s.content = stale.steps[2]!.content; }
+    const v = checkTrace(c, stale);
+    expect(v.violations.length).toBeGreaterThan(0);
+    expect(new Set(v.violations.map((x) => x.step)).size).toBeGreaterThan(1);
+    same(v, checkTrace(c, copied(stale)));
+  });
+});

@@ -97,3 +97,31 @@ describe('live target: decoding content values', () => {
     }), { numRuns: 3000 });
   });
 });
+
+describe('page and content lines a reply repeats', () => {
+  const c2 = parseCase({ format: 'ptefarm-case/2', ops: [{ op: 'mmap', region: 'a', pages: 3, kind: 'anon' }, { op: 'write', region: 'a' }, { op: 'guard', region: 'a', first: 1, count: 1 }] });
+  const enc2 = encodeCase(c2);
+
+  it('the same p or c line gives the same array at every step; another line a new one', () => {
+    const { steps } = decodeReply(['s 0 0', 'p 0 0 A3', 'c 0 0 -3', 's 1 0', 'p 0 0 A3', 'c 0 0 -3', 's 2 0', 'p 0 0 J3', 'c 0 0 7x3'], enc2, true);
+    expect(steps[1]!.pages!['0']!.a).toBe(steps[0]!.pages!['0']!.a);
+    expect(steps[1]!.content!['0']!.a).toBe(steps[0]!.content!['0']!.a);
+    expect(steps[2]!.pages!['0']!.a).not.toBe(steps[1]!.pages!['0']!.a);
+    expect(steps.map((s) => s.pages!['0']!.a![0])).toEqual(['.......', '.......', 'P..E...']);
+    expect(steps.map((s) => s.content!['0']!.a)).toEqual([[null, null, null], [null, null, null], [7, 7, 7]]);
+  });
+
+  it('a g line marks a copy: the step before, which showed the same p line, keeps its page strings', () => {
+    const { steps } = decodeReply(['s 0 0', 'p 0 0 J3', 's 1 0', 'p 0 0 J3', 's 2 0', 'p 0 0 J3', 'g 0 0 1 1', 's 3 0', 'p 0 0 J3'], enc2, true);
+    expect(steps.map((s) => s.pages!['0']!.a!.join(' '))).toEqual([
+      'P..E... P..E... P..E...', 'P..E... P..E... P..E...', 'P..E... P..E..G P..E...', 'P..E... P..E... P..E...',
+    ]);
+  });
+
+  it('a p line of more pages than a region holds is bad executor output, not an array of that size', () => {
+    expect(() => decodeReply(['s 0 0', `p 0 0 A${MAX_PAGES_PER_REGION + 1}`], enc, true)).toThrow(/longer than a region/);
+    expect(() => decodeReply(['s 0 0', `p 0 0 A${MAX_PAGES_PER_REGION}B1`], enc, true)).toThrow(/longer than a region/);
+    expect(() => decodeReply(['s 0 0', 'p 0 0 A99999999999999999999'], enc, true)).toThrow(/longer than a region/);
+    expect(decodeReply(['s 0 0', `p 0 0 A${MAX_PAGES_PER_REGION}`], enc, true).steps[0]!.pages!['0']!.a).toHaveLength(MAX_PAGES_PER_REGION);
+  });
+});

@@ -156,21 +156,50 @@ export function encodeCase(c: Case, skip: (op: Op) => string | undefined = () =>
   return { lines, regionNames, uffdFeatures, skipped, letters: pageLetters(c) };
 }
 
+/** the page string of each 6-bit code: by soft-dirty shown (1) or not (0), then letters (6 or 7) */
+const PAGE_STRINGS: Record<0 | 1, Record<6 | 7, string[]>> = { 0: { 6: [], 7: [] }, 1: { 6: [], 7: [] } };
+for (const sd of [0, 1] as const) {
+  for (const letters of [6, 7] as const) {
+    for (let v = 0; v < 64; v++) {
+      let s = '';
+      for (let b = 0; b < 6; b++) s += b === 5 && !sd ? '?' : (v >> b) & 1 ? PAGE_LETTERS[b] : '.';
+      if (letters === 7) s += '.'; // a `g` line after the `p` line sets G
+      PAGE_STRINGS[sd][letters].push(s);
+    }
+  }
+}
+/** the runs decodePages read (code, count), reused: a pool thread decodes every `p` line of every step */
+const RUNS: number[] = [];
+
+/** The page strings of a `p` line's run-length code (one character per 6-bit code, then its count
+ *  when more than 1). An array of exactly its length, made once the runs are read; more pages than
+ *  a region has (MAX_PAGES_PER_REGION) is bad executor output. */
 export function decodePages(rle: string, softDirty: boolean, letters: 6 | 7 = 6): string[] {
-  const out: string[] = [];
+  const table = PAGE_STRINGS[softDirty ? 1 : 0][letters === 7 ? 7 : 6];
+  RUNS.length = 0;
+  let total = 0;
   let i = 0;
-  while (i < rle.length) {
-    const v = CODE_ALPHABET.indexOf(rle[i]);
+  const len = rle.length;
+  while (i < len) {
+    const v = CODE_ALPHABET.indexOf(rle[i]!);
     if (v < 0) throw new Error(`bad page code ${JSON.stringify(rle[i])} in executor output`);
     i++;
-    let j = i;
-    while (j < rle.length && rle[j] >= '0' && rle[j] <= '9') j++;
-    const n = j > i ? Number(rle.slice(i, j)) : 1;
-    i = j;
-    let s = '';
-    for (let b = 0; b < 6; b++) s += b === 5 && !softDirty ? '?' : (v >> b) & 1 ? PAGE_LETTERS[b] : '.';
-    if (letters === 7) s += '.'; // a `g` line after the `p` line sets G
-    for (let k = 0; k < n; k++) out.push(s);
+    let n = 0, digits = 0;
+    for (; i < len; i++, digits++) {
+      const c = rle.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+    }
+    if (digits === 0) n = 1;
+    total += n;
+    if (digits > 15 || total > MAX_PAGES_PER_REGION) throw new Error(`executor page line longer than a region (${digits > 15 ? 'a run of more than 10^15' : total} pages)`);
+    RUNS.push(v, n);
+  }
+  const out = new Array<string>(total);
+  let at = 0;
+  for (let r = 0; r < RUNS.length; r += 2) {
+    const s = table[RUNS[r]!]!;
+    for (let end = at + RUNS[r + 1]!; at < end; at++) out[at] = s;
   }
   return out;
 }
@@ -257,9 +286,21 @@ function plainToken(tok: string): boolean {
   return true;
 }
 
-/** Build the steps of a trace from the executor's reply lines (between `begin` and `end`). */
-/** `pagemapScan`: the host has PAGEMAP_SCAN. Without it the `zero` outcome cannot be known (the
- *  executor's supervisor prints it anyway), so it is dropped and the check infers it instead. */
+/** the name of the region the executor calls `rid` (its index in EncodedCase.regionNames) */
+function regionName(enc: EncodedCase, rid: string): string {
+  const n = enc.regionNames[Number(rid)];
+  if (n === undefined) throw new Error(`executor named unknown region id ${rid}`);
+  return n;
+}
+
+/** Build the steps of a trace from the executor's reply lines (between `begin` and `end`).
+ *  `pagemapScan`: the host has PAGEMAP_SCAN. Without it the `zero` outcome cannot be known (the
+ *  executor's supervisor prints it anyway), so it is dropped and the check infers it instead.
+ *  The executor prints every region of every process after every op, most of them as the step
+ *  before did: a `p` or `c` line the reply had already (the same line) gives the same array, not a
+ *  new one (a step's array shared with an earlier step, as the model's observations share theirs,
+ *  src/model/observe.ts; the check compares such a pair once, src/check/check.ts). A `g` line
+ *  changes a copy of the array it marks, never one another step shows. */
 export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolean, pagemapScan = true): { steps: Step[]; fault?: string } {
   const steps: Step[] = [];
   let fault: string | undefined;
@@ -268,12 +309,21 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
   // pressure) must not replace it, or those steps would be compared
   let env: { fault: string; at: number } | undefined;
   let step: Step | undefined;
-  const name = (rid: string) => {
-    const n = enc.regionNames[Number(rid)];
-    if (n === undefined) throw new Error(`executor named unknown region id ${rid}`);
-    return n;
-  };
+  /** the array each `p` and `c` line decoded to, by the line (the same line: the same array) */
+  const seen = new Map<string, unknown[]>();
   for (const line of lines) {
+    // a `p` or `c` line the reply had already: its array again, placed without splitting the line
+    const kind = line.charCodeAt(0);
+    if ((kind === 112 /* p */ || kind === 99 /* c */) && step) {
+      const again = seen.get(line);
+      if (again !== undefined) {
+        const a = line.indexOf(' ', 2), b = line.indexOf(' ', a + 1);
+        const proc = line.slice(2, a), region = regionName(enc, line.slice(a + 1, b < 0 ? line.length : b));
+        const map = (kind === 112 ? step.pages! : (step.content ??= dict())) as Record<string, Record<string, unknown[]>>;
+        (own(map, proc) ?? (map[proc] = dict()))[region] = again;
+        continue;
+      }
+    }
     const t = line.split(' ');
     switch (t[0]) {
       case 's': {
@@ -292,13 +342,13 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         if (t[0] === 'z' && !pagemapScan) break;
         const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : t[0] === 'r' ? 'resident' : 'zero';
         step.outcome![key] ??= dict();
-        step.outcome![key]![name(t[1])] = t.slice(2).map(Number);
+        step.outcome![key]![regionName(enc, t[1])] = t.slice(2).map(Number);
         break;
       }
       case 'e': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const ev: UffdEvent = { kind: t[1] as UffdEvent['kind'], proc: Number(t[2]) };
-        if (t[3] !== '-') { ev.region = name(t[3]); ev.page = Number(t[4]); }
+        if (t[3] !== '-') { ev.region = regionName(enc, t[3]); ev.page = Number(t[4]); }
         if (t[5] !== '-') ev.child = Number(t[5]);
         step.events!.push(ev);
         break;
@@ -306,18 +356,23 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
       case 'p': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const procPages = own(step.pages, t[1]) ?? (step.pages![t[1]] = dict());
-        procPages[name(t[2])] = decodePages(t[3] ?? '', softDirty, enc.letters ?? 6);
+        let strs = seen.get(line) as string[] | undefined;
+        if (strs === undefined) seen.set(line, strs = decodePages(t[3] ?? '', softDirty, enc.letters ?? 6));
+        procPages[regionName(enc, t[2])] = strs;
         break;
       }
       case 'g': {
         // guard pages (pagemap bit 58) of a region observed by the `p` line before: runs `first count`
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        const strs = own(own(step.pages, t[1]), name(t[2]));
-        if (!strs) throw new Error(`executor guard line for a region it did not observe: ${line.slice(0, 80)}`);
+        const procPages = own(step.pages, t[1]), region = regionName(enc, t[2]);
+        const shown = own(procPages, region);
+        if (!shown) throw new Error(`executor guard line for a region it did not observe: ${line.slice(0, 80)}`);
         if (enc.letters !== 7) break; // a /1 case's trace has no G letter
+        const strs = shown.slice(); // the `p` line's array may be another step's too
         for (let k = 3; k + 1 < t.length; k += 2) {
           for (let q = Number(t[k]); q < Number(t[k]) + Number(t[k + 1]) && q < strs.length; q++) strs[q] = strs[q].slice(0, 6) + 'G';
         }
+        procPages![region] = strs;
         break;
       }
       case 'l': {
@@ -327,18 +382,18 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const blocks: [number, number][] = [];
         for (let k = 0; k + 1 < nums.length; k += 2) blocks.push([nums[k], nums[k + 1]]);
         step.outcome!.folio ??= dict();
-        step.outcome!.folio![name(t[1])] = blocks;
+        step.outcome!.folio![regionName(enc, t[1])] = blocks;
         break;
       }
       case 'w': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         step.outcome!.walk_end ??= dict();
-        step.outcome!.walk_end![name(t[1])] = Number(t[2]);
+        step.outcome!.walk_end![regionName(enc, t[1])] = Number(t[2]);
         break;
       }
       case 'n': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
-        const proc = t[1], region = name(t[2]);
+        const proc = t[1], region = regionName(enc, t[2]);
         const pages = own(own(step.pages, proc), region)?.length ?? Number(t[3]) + Number(t[4]);
         const strs = new Array<string>(pages).fill('-'.repeat(9));
         for (let k = 5; k + 2 < t.length; k += 3) {
@@ -357,8 +412,8 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         const [kind, proc, rid, page] = t.slice(1);
         const op = `op ${step.op} (${OP_NAMES[Number(enc.lines[step.op]?.split(' ')[0])] ?? '?'})`;
         fault = kind === 'khugepaged'
-          ? `environment: khugepaged collapsed p${proc} ${name(rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
-          : `environment: unrequested swap-out of p${proc} ${name(rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
+          ? `environment: khugepaged collapsed p${proc} ${regionName(enc, rid)} (the 2 MiB block at page ${page}) into a huge page during ${op}, which cannot map one there; throttle it with \`ptefarm setup --khugepaged\` (root)`
+          : `environment: unrequested swap-out of p${proc} ${regionName(enc, rid)}[${page}] during ${op}: reclaim or migration took it, no pageout asked for it`;
         steps.pop();
         step = undefined;
         env ??= { fault, at: steps.length };
@@ -368,7 +423,9 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         // the content read back (workers/executor/ptefarm-content.h): `c proc rid` and runs
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const procContent = own(step.content ??= dict(), t[1]) ?? (step.content[t[1]] = dict());
-        procContent[name(t[2])] = decodeContent(t.slice(3), line);
+        let vals = seen.get(line) as (number | null)[] | undefined;
+        if (vals === undefined) seen.set(line, vals = decodeContent(t.slice(3), line));
+        procContent[regionName(enc, t[2])] = vals;
         break;
       }
       case 'k': if (step) step.skipped = line.slice(2); break;
