@@ -768,7 +768,7 @@ export class Machine implements htlb.HugetlbHost {
 
   /** A fault in a PMD hole of a shmem VMA whose page cache holds a THP for the block maps it by
    *  PMD (mm/memory.c finish_fault -> do_set_pmd; needs thp_vma_suitable_order). */
-  private shmemHugeFault(p: Proc, v: Vma, page: number, write: boolean): boolean {
+  private shmemHugeFault(p: Proc, v: Vma, page: number, write: boolean, refault = false): boolean {
     const b = blockOf(page);
     if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
     if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
@@ -793,7 +793,8 @@ export class Machine implements htlb.HugetlbHost {
       obj.swappedHuge.delete(first);
       obj.huge.add(first);
     }
-    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
+    // `refault`: the PMD this fault found was just zapped (R-ASYNC-2); its THP is mapped again
+    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || (!refault && !this.wantsHuge(p, b))) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
@@ -1103,6 +1104,20 @@ export class Machine implements htlb.HugetlbHost {
     if (pmd.wp && v.uffd) {
       if (this.wpFault(p, v, page) === 'sync') {
         this.resolveWp(p, v, page);
+      } else if (pmd.pages && !pmd.pages[0].anon && isShared(v)) {
+        // R-ASYNC-2 (shared file PMD, which only PAGEMAP_SCAN's arming over a whole THP makes wp:
+        // UFFDIO_WRITEPROTECT splits first): wp_huge_pmd tests userfaultfd_huge_pmd_wp for
+        // anonymous VMAs only; shmem has no ->huge_fault, so the PMD is split, which zaps a file
+        // PMD and leaves no marker (__split_huge_pmd_locked: R-SPLIT-3), and the fault then finds
+        // the PMD none and maps the page-cache THP by PMD again, writable and not wp (mm/memory.c
+        // wp_huge_pmd, finish_fault -> do_set_pmd; the same in 6.12 and 6.18). All 512 pages lose
+        // uffd-wp, the 511 unwritten ones included (a later scan reports them WRITTEN). The refault
+        // is no choice of the host (the folio is in the page cache already), and the block is huge
+        // before and after the op, so the trace's `huge` outcome cannot name it: it is taken as
+        // done. Seen on 6.18.44 by the README campaign (seed 16).
+        this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+        if (!this.shmemHugeFault(p, v, page, true, true)) this.writePage(p, v, page);
+        return;
       } else {
         if (this.mut('M-7')) {
           // mutant: un-protect the whole PMD instead of splitting
