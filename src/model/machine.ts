@@ -640,9 +640,10 @@ export class Machine implements htlb.HugetlbHost {
       if (v.prot === op.prot) continue;
       modified.push(v);
       // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); making an anon
-      // VMA without anon_vma read-only drops the charge; the flag then decides merges
+      // VMA without anon_vma read-only drops the charge (6.7+; before, it kept it and merged with
+      // a faulted read-only neighbour, measured on 6.1); the flag then decides merges
       if (op.prot === 'rw' && !isShared(v)) v.account = true;
-      else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma) v.account = false;
+      else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma && this.k.mprotectUnaccountsUnfaulted) v.account = false;
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       // the write bit and the history change, which the observer does not read: peek, no stamps
@@ -1884,11 +1885,19 @@ export class Machine implements htlb.HugetlbHost {
     } else {
       // vma_lookup + check_prep_vma: the old range must lie inside one VMA
       // shrinking unmaps the tail first (shrink_vma), so only the kept part must lie in the VMA
-      const v = this.vmaAt(p, start);
+      let v = this.vmaAt(p, start);
+      // before the 6.16-6.17 rework, mremap_to unmapped the tail (do_munmap) after vma_lookup of
+      // the start only, and vma_to_resize failed after it: EFAULT with the tail gone (6.12
+      // mm/mremap.c mremap_to; measured on 6.12.118 and 6.1, while 6.18.44 unmaps nothing)
+      const early = !!v && pages < r.pages && !this.k.mremapCheckBeforeShrink;
+      if (early) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); v = this.vmaAt(p, start); }
       if (!v || v.end < start + Math.min(pages, r.pages)) rc = 'EFAULT';
       else {
         let srcEnd = oldEnd;
-        if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
+        if (pages < r.pages) {
+          if (!early) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); }
+          srcEnd = start + pages;
+        }
         this.moveRange(p, start, srcEnd, dst, !!op.dontunmap, op.region);
         if (pages > r.pages) {
           // growth after the move extends the new VMA (R-MRM-7)
