@@ -312,8 +312,11 @@ export class Machine implements htlb.HugetlbHost {
     if (htlb.isHugetlbVma(a)) return false; // VM_DONTEXPAND is VM_SPECIAL: hugetlb VMAs never merge
     if (a.account !== b.account) return false; // VM_ACCOUNT is one of the flags that must match
     // 6.12: is_mergeable_anon_vma(.., next) sees next's empty anon_vma_chain as not singular, so a
-    // faulted range never merges into an unfaulted next VMA (allowed again in 6.16)
+    // faulted range never merges into an unfaulted next VMA (allowed again in 6.16); nor into an
+    // unfaulted prev (can_vma_merge_after passes prev the same way; measured on 6.1: a faulted
+    // page mprotect'd to match an unfaulted read-only prev that kept VM_ACCOUNT stays a VMA apart)
     if (intoNext && !this.k.anonMergeIntoUnfaultedNext && a.anonVma && !b.anonVma) return false;
+    if (!intoNext && !this.k.anonMergeIntoUnfaultedNext && !a.anonVma && b.anonVma) return false;
     if ((a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) return false;
     if (a.obj !== b.obj) return false;
     // vm_pgoff must continue for every VMA (can_vma_merge_after/before), anonymous ones too: an
@@ -332,9 +335,9 @@ export class Machine implements htlb.HugetlbHost {
   /** Merge `v` with compatible neighbours. `mode` decides VM_SOFTDIRTY of the result when the
    *  sticky flag knob is off (R-MERGE-2): 'modified' = the flags of v (mprotect/madvise), 'target' =
    *  the flags of the VMA v expands into (mremap, uffd register), 'mmap' = set (R-MMAP-1). */
-  private merge(p: Proc, v: Vma, mode: 'modified' | 'target' | 'mmap') {
+  private merge(p: Proc, v: Vma, mode: 'modified' | 'target' | 'mmap', withPrev = true) {
     let cur = v;
-    const prev = p.vmas.find((x) => x.end === cur.start);
+    const prev = withPrev ? p.vmas.find((x) => x.end === cur.start) : undefined;
     if (prev && this.compatible(prev, cur)) cur = this.absorb(p, prev, cur, mode, cur);
     const next = p.vmas.find((x) => x.start === cur.end);
     if (next && this.compatible(cur, next, true)) cur = this.absorb(p, cur, next, mode, v);
@@ -1933,7 +1936,11 @@ export class Machine implements htlb.HugetlbHost {
     v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
     if (this.mut('M-14')) v.sd = true;
     r.pages = pages;
-    this.merge(p, v, 'target');
+    // vma_merge_extend merges the grown range into v (as prev) and maybe into the next VMA, never v
+    // into its own prev (mm/vma.c vma_merge_new_range; 6.1 vma_adjust merges nothing). Measured on
+    // 6.1 and 6.12.118: an unfaulted VMA grown beside a faulted prev it could not merge with keeps
+    // its VM_SOFTDIRTY
+    this.merge(p, v, 'target', false);
     return 0;
   }
 

@@ -46,8 +46,8 @@ export interface Knobs {
    *  (fs/proc/task_mmu.c pagemap_pmd_range_thp passes `page`, not `page + idx`, to
    *  __folio_page_mapped_exclusively since 6.15; measured on 6.18; see corpus/findings) */
   pmdExclusiveFromHead: boolean;
-  /** a faulted range may merge into an unfaulted next VMA (mm/vma.c is_mergeable_anon_vma, fixed
-   *  in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 refuses) */
+  /** a faulted range may merge into an unfaulted next (or prev) VMA (mm/vma.c is_mergeable_anon_vma,
+   *  fixed in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 and 6.1 refuse) */
   anonMergeIntoUnfaultedNext: boolean;
   /** fault-around maps a whole large page-cache folio that fits the VMA and PMD (mm/filemap.c
    *  filemap_map_pages, 6.18 "map entire large folio"; measured on 6.18.44) */
