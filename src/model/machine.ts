@@ -312,8 +312,11 @@ export class Machine implements htlb.HugetlbHost {
     if (htlb.isHugetlbVma(a)) return false; // VM_DONTEXPAND is VM_SPECIAL: hugetlb VMAs never merge
     if (a.account !== b.account) return false; // VM_ACCOUNT is one of the flags that must match
     // 6.12: is_mergeable_anon_vma(.., next) sees next's empty anon_vma_chain as not singular, so a
-    // faulted range never merges into an unfaulted next VMA (allowed again in 6.16)
+    // faulted range never merges into an unfaulted next VMA (allowed again in 6.16); nor into an
+    // unfaulted prev (can_vma_merge_after passes prev the same way; measured on 6.1: a faulted
+    // page mprotect'd to match an unfaulted read-only prev that kept VM_ACCOUNT stays a VMA apart)
     if (intoNext && !this.k.anonMergeIntoUnfaultedNext && a.anonVma && !b.anonVma) return false;
+    if (!intoNext && !this.k.anonMergeIntoUnfaultedNext && !a.anonVma && b.anonVma) return false;
     if ((a.uffd?.id ?? 0) !== (b.uffd?.id ?? 0)) return false;
     if (a.obj !== b.obj) return false;
     // vm_pgoff must continue for every VMA (can_vma_merge_after/before), anonymous ones too: an
@@ -332,9 +335,9 @@ export class Machine implements htlb.HugetlbHost {
   /** Merge `v` with compatible neighbours. `mode` decides VM_SOFTDIRTY of the result when the
    *  sticky flag knob is off (R-MERGE-2): 'modified' = the flags of v (mprotect/madvise), 'target' =
    *  the flags of the VMA v expands into (mremap, uffd register), 'mmap' = set (R-MMAP-1). */
-  private merge(p: Proc, v: Vma, mode: 'modified' | 'target' | 'mmap') {
+  private merge(p: Proc, v: Vma, mode: 'modified' | 'target' | 'mmap', withPrev = true) {
     let cur = v;
-    const prev = p.vmas.find((x) => x.end === cur.start);
+    const prev = withPrev ? p.vmas.find((x) => x.end === cur.start) : undefined;
     if (prev && this.compatible(prev, cur)) cur = this.absorb(p, prev, cur, mode, cur);
     const next = p.vmas.find((x) => x.start === cur.end);
     if (next && this.compatible(cur, next, true)) cur = this.absorb(p, cur, next, mode, v);
@@ -640,9 +643,10 @@ export class Machine implements htlb.HugetlbHost {
       if (v.prot === op.prot) continue;
       modified.push(v);
       // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); making an anon
-      // VMA without anon_vma read-only drops the charge; the flag then decides merges
+      // VMA without anon_vma read-only drops the charge (6.7+; before, it kept it and merged with
+      // a faulted read-only neighbour, measured on 6.1); the flag then decides merges
       if (op.prot === 'rw' && !isShared(v)) v.account = true;
-      else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma) v.account = false;
+      else if (op.prot !== 'rw' && v.account && isAnonVma(v) && !v.anonVma && this.k.mprotectUnaccountsUnfaulted) v.account = false;
       const upgrade = op.prot === 'rw' && v.prot !== 'rw';
       v.prot = op.prot;
       // the write bit and the history change, which the observer does not read: peek, no stamps
@@ -768,7 +772,7 @@ export class Machine implements htlb.HugetlbHost {
 
   /** A fault in a PMD hole of a shmem VMA whose page cache holds a THP for the block maps it by
    *  PMD (mm/memory.c finish_fault -> do_set_pmd; needs thp_vma_suitable_order). */
-  private shmemHugeFault(p: Proc, v: Vma, page: number, write: boolean): boolean {
+  private shmemHugeFault(p: Proc, v: Vma, page: number, write: boolean, refault = false): boolean {
     const b = blockOf(page);
     if (isAnonVma(v) || p.pmds.has(b) || (write && v.kind === 'memfd-private')) return false;
     if (v.start > blockStart(b) || v.end < blockStart(b + 1)) return false;
@@ -794,7 +798,8 @@ export class Machine implements htlb.HugetlbHost {
       obj.swappedHuge.delete(first);
       obj.huge.add(first);
     }
-    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || !this.wantsHuge(p, b)) return false;
+    // `refault`: the PMD this fault found was just zapped (R-ASYNC-2); its THP is mapped again
+    if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || (!refault && !this.wantsHuge(p, b))) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
     const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
@@ -1166,6 +1171,20 @@ export class Machine implements htlb.HugetlbHost {
     if (pmd.wp && v.uffd) {
       if (this.wpFault(p, v, page) === 'sync') {
         this.resolveWp(p, v, page);
+      } else if (pmd.pages && !pmd.pages[0].anon && isShared(v)) {
+        // R-ASYNC-2 (shared file PMD, which only PAGEMAP_SCAN's arming over a whole THP makes wp:
+        // UFFDIO_WRITEPROTECT splits first): wp_huge_pmd tests userfaultfd_huge_pmd_wp for
+        // anonymous VMAs only; shmem has no ->huge_fault, so the PMD is split, which zaps a file
+        // PMD and leaves no marker (__split_huge_pmd_locked: R-SPLIT-3), and the fault then finds
+        // the PMD none and maps the page-cache THP by PMD again, writable and not wp (mm/memory.c
+        // wp_huge_pmd, finish_fault -> do_set_pmd; the same in 6.12 and 6.18). All 512 pages lose
+        // uffd-wp, the 511 unwritten ones included (a later scan reports them WRITTEN). The refault
+        // is no choice of the host (the folio is in the page cache already), and the block is huge
+        // before and after the op, so the trace's `huge` outcome cannot name it: it is taken as
+        // done. Seen on 6.18.44 by the README campaign (seed 16).
+        this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+        if (!this.shmemHugeFault(p, v, page, true, true)) this.writePage(p, v, page);
+        return;
       } else {
         if (this.mut('M-7')) {
           // mutant: un-protect the whole PMD instead of splitting
@@ -1952,11 +1971,19 @@ export class Machine implements htlb.HugetlbHost {
     } else {
       // vma_lookup + check_prep_vma: the old range must lie inside one VMA
       // shrinking unmaps the tail first (shrink_vma), so only the kept part must lie in the VMA
-      const v = this.vmaAt(p, start);
+      let v = this.vmaAt(p, start);
+      // before the 6.16-6.17 rework, mremap_to unmapped the tail (do_munmap) after vma_lookup of
+      // the start only, and vma_to_resize failed after it: EFAULT with the tail gone (6.12
+      // mm/mremap.c mremap_to; measured on 6.12.118 and 6.1, while 6.18.44 unmaps nothing)
+      const early = !!v && pages < r.pages && !this.k.mremapCheckBeforeShrink;
+      if (early) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); v = this.vmaAt(p, start); }
       if (!v || v.end < start + Math.min(pages, r.pages)) rc = 'EFAULT';
       else {
         let srcEnd = oldEnd;
-        if (pages < r.pages) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); srcEnd = start + pages; }
+        if (pages < r.pages) {
+          if (!early) { this.rule('R-MRM-8'); this.unmapRange(p, start + pages, oldEnd); }
+          srcEnd = start + pages;
+        }
         this.moveRange(p, start, srcEnd, dst, !!op.dontunmap, op.region);
         if (pages > r.pages) {
           // growth after the move extends the new VMA (R-MRM-7)
@@ -1992,7 +2019,11 @@ export class Machine implements htlb.HugetlbHost {
     v.sdWhy = withRule(v.sdWhy, this.rule('R-MRM-7'));
     if (this.mut('M-14')) v.sd = true;
     r.pages = pages;
-    this.merge(p, v, 'target');
+    // vma_merge_extend merges the grown range into v (as prev) and maybe into the next VMA, never v
+    // into its own prev (mm/vma.c vma_merge_new_range; 6.1 vma_adjust merges nothing). Measured on
+    // 6.1 and 6.12.118: an unfaulted VMA grown beside a faulted prev it could not merge with keeps
+    // its VM_SOFTDIRTY
+    this.merge(p, v, 'target', false);
     return 0;
   }
 

@@ -28,6 +28,15 @@ export interface Knobs {
   splitZeroRemapKeepsBits: boolean;
   /** mremap may move several VMAs at once when not resizing (mm/mremap.c, 6.17) */
   mremapMultiVma: boolean;
+  /** a moving mremap that shrinks checks the old range's VMA before it unmaps the tail
+   *  (mm/mremap.c check_prep_vma before shrink_vma, the 6.16-6.17 mremap rework; measured on
+   *  6.18.44); before, mremap_to unmapped [addr + new_len, addr + old_len) first and vma_to_resize
+   *  then failed with EFAULT, the tail gone (6.12 source; measured on 6.12.118 and 6.1 guests) */
+  mremapCheckBeforeShrink: boolean;
+  /** mprotect of an unfaulted (no anon_vma) private anon VMA to read-only drops VM_ACCOUNT, so it
+   *  no longer merges with a faulted read-only neighbour, which keeps it (mm/mprotect.c
+   *  mprotect_fixup, 6.7 "mm/mprotect: allow unfaulted VMAs to be unaccounted on mprotect()") */
+  mprotectUnaccountsUnfaulted: boolean;
   /** MADV_COLLAPSE on shmem works: it forces shmem THP unless sysfs shmem_enabled is `deny`
    *  (mm/shmem.c shmem_allowable_huge_orders, shmem_huge_force). A host setting. */
   shmemCollapse: boolean;
@@ -37,8 +46,8 @@ export interface Knobs {
    *  (fs/proc/task_mmu.c pagemap_pmd_range_thp passes `page`, not `page + idx`, to
    *  __folio_page_mapped_exclusively since 6.15; measured on 6.18; see corpus/findings) */
   pmdExclusiveFromHead: boolean;
-  /** a faulted range may merge into an unfaulted next VMA (mm/vma.c is_mergeable_anon_vma, fixed
-   *  in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 refuses) */
+  /** a faulted range may merge into an unfaulted next (or prev) VMA (mm/vma.c is_mergeable_anon_vma,
+   *  fixed in 6.16 "fix incorrectly disallowed anonymous VMA merges"; 6.12 and 6.1 refuse) */
   anonMergeIntoUnfaultedNext: boolean;
   /** fault-around maps a whole large page-cache folio that fits the VMA and PMD (mm/filemap.c
    *  filemap_map_pages, 6.18 "map entire large folio"; measured on 6.18.44) */
@@ -82,7 +91,7 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
+  mremapMultiVma: true, mremapCheckBeforeShrink: true, mprotectUnaccountsUnfaulted: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
   finishFaultWholeFolio: true,
   populateNoVmaWalk: true,
   guardRegions: true,
@@ -94,14 +103,15 @@ export const PROFILES: Record<string, Profile> = {
   '6.18': { name: '6.18', knobs: K618 },
   '6.12': {
     name: '6.12',
-    knobs: { ...K618, guardRegions: false, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
+    knobs: { ...K618, guardRegions: false, stickySoftDirty: false, hugeZeroWriteAllocatesThp: false, mremapMultiVma: false, mremapCheckBeforeShrink: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false },
   },
   '6.1': {
     name: '6.1',
     knobs: {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       hugeZeroWriteAllocatesThp: false, wpMultiVma: false,
-      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
+      pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, mremapCheckBeforeShrink: false,
+      mprotectUnaccountsUnfaulted: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
       populateNoVmaWalk: false, guardRegions: false,
     },
