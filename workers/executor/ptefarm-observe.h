@@ -85,15 +85,12 @@ static int swapped_outcome(const uint8_t *now, const uint8_t *then, uint64_t fir
  * A block with a hole (mincore ENOMEM) is not resident. At most 32 blocks. */
 static uint32_t resident_blocks(uint64_t rstart, uint64_t rpages) {
   static unsigned char rvec[MAXPAGES]; /* the part of a block a region maps: at most its pages */
-  const uint64_t bs = PG * HPG_PAGES, end = rstart + rpages * PG;
+  const uint64_t bs = PG * HPG_PAGES, end = rstart + rpages * PG, b0 = rstart / bs * bs;
   uint32_t bits = 0;
-  uint64_t b0 = rstart / bs * bs;
   for (int j = 0; j < 32 && b0 + (uint64_t)j * bs < end; j++) {
-    uint64_t lo = b0 + (uint64_t)j * bs, hi = lo + bs;
-    if (lo < rstart) lo = rstart;
-    if (hi > end) hi = end;
+    uint64_t lo = b0 + (uint64_t)j * bs, hi = lo + bs, k = 0, n; /* the block, clipped to the region */
+    lo = lo < rstart ? rstart : lo, hi = hi > end ? end : hi, n = (hi - lo) / PG;
     if (mincore((void *)(uintptr_t)lo, hi - lo, rvec)) continue;
-    uint64_t k = 0, n = (hi - lo) / PG;
     while (k < n && (rvec[k] & 1)) k++;
     if (k == n) bits |= 1u << j;
   }
@@ -102,13 +99,9 @@ static uint32_t resident_blocks(uint64_t rstart, uint64_t rpages) {
 
 /* the region-relative first pages of the blocks in `now` and not in `then` (resident_blocks bits) */
 static int resident_outcome(uint32_t then, uint32_t now, uint64_t rstart, uint64_t *out) {
-  const uint64_t bs = HPG_PAGES, sp = rstart / PG;
+  const uint64_t sp = rstart / PG, b0 = sp / HPG_PAGES * HPG_PAGES;
   int n = 0;
-  for (int j = 0; j < 32; j++) {
-    if (!((now & ~then) >> j & 1)) continue;
-    uint64_t b = sp / bs * bs + (uint64_t)j * bs;
-    out[n++] = b > sp ? b - sp : 0;
-  }
+  for (uint64_t j = 0, b = b0; j < 32; j++, b += HPG_PAGES) if ((now & ~then) >> j & 1) out[n++] = b > sp ? b - sp : 0;
   return n;
 }
 #endif /* PTEFARM_OBSERVE_H */
