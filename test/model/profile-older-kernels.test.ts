@@ -102,7 +102,8 @@ describe('merges beside an unfaulted VMA before 6.16', () => {
 // (fs/userfaultfd.c userfaultfd_release / userfaultfd_unregister: userfaultfd_set_vm_flags(vma,
 // new_flags) on what vma_merge returned), VM_SOFTDIRTY included; since "userfaultfd: move core VMA
 // manipulation logic to mm/userfaultfd.c" (6.11) userfaultfd_set_ctx clears only __VM_UFFD_FLAGS of
-// the merge target (knob uffdMergeKeepsTargetFlags).
+// the merge target (knob uffdMergeKeepsTargetFlags). The unregister and register variants below
+// also diverge from the old model on the 6.1 guest (2026-12-07) and agree with this one.
 describe('a VMA merged by unregistering a userfaultfd: the unregistered VMA\'s flags before 6.11', () => {
   // c faulted, cleaned; d unfaulted (VM_SOFTDIRTY) after it does not merge into d's side before 6.16
   // (anonMergeIntoUnfaultedNext), registered, then unregistered: d merges into c
@@ -131,4 +132,19 @@ describe('a VMA merged by unregistering a userfaultfd: the unregistered VMA\'s f
       }
     });
   }
+
+  it('6.1 (uffd_register): registering d merges it into c, registered before it, with d\'s VM_SOFTDIRTY: c[0] reads soft-dirty; 6.12 keeps c\'s', () => {
+    const CASE = `uffd
+      mmap c pages=1 kind=anon
+      write c
+      mprotect c prot=r
+      clear_refs value=4
+      mmap d pages=1 kind=anon after=c
+      uffd_register c
+      mprotect c prot=rw
+      uffd_register d`;
+    expect(run(CASE, '6.1').steps[7].pages['0'].c).toEqual(['P..E.D']);
+    expect(run(CASE, '6.12').steps[7].pages['0'].c).toEqual(['P..E..']);
+  });
 });
+
