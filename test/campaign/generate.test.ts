@@ -277,14 +277,29 @@ describe('the guided generator', () => {
     expect(hugetlb).toBeLessThan(100);
   });
 
+  it('once the pool holds cases, draws most cases fresh and about an eighth from the uniform generator (FRESH_RATIO, UNIFORM_RATIO: fresh weighted cases found the slow mutants in fewer cases than mutations of pool cases)', () => {
+    const g = new GuidedGenerator(2, { hugetlbRatio: 0 });
+    const n: Record<string, number> = { fresh: 0, mutated: 0, uniform: 0 };
+    for (let i = 0; i < 800; i++) {
+      const c = g.next();
+      n[g.origin] = (n[g.origin] ?? 0) + 1;
+      // a feature of its own: every case enters the pool, which is never empty after the first
+      g.feedback(c, c.ops.map(() => [`case-${i}`]));
+    }
+    expect(n.fresh + n.mutated + n.uniform).toBe(800);
+    expect(n.uniform).toBeGreaterThan(60); // 0.12 x 800 = 96 expected (0.25 before: 200)
+    expect(n.uniform).toBeLessThan(140);
+    expect(n.fresh).toBeGreaterThan(1.8 * n.mutated); // 0.7 : 0.3 (0.4 : 0.6 before)
+  });
+
   it('with the default ratio mixes uniform cases in, and only valid cases', () => {
     const g = new GuidedGenerator(4);
-    const cases = Array.from({ length: 400 }, () => g.next());
+    const cases = Array.from({ length: 1000 }, () => g.next());
     expect(cases.flatMap((c) => validateCase(c))).toEqual([]);
     // the uniform generator maps 1-16 pages uniformly; the guided generator's own mmaps never map
     // 9-15 pages, so a case mapping such a region came from the uniform share
     const uniformish = cases.filter((c) => c.ops.some((o) => o.op === 'mmap' && o.pages >= 9 && o.pages <= 15));
-    expect(uniformish.length).toBeGreaterThan(20);
+    expect(uniformish.length).toBeGreaterThan(12);
   });
 
   it('for a target without soft-dirty (softDirty false) draws no case that asserts soft-dirty alone, which such a target checks as a SKIP (src/check/check.ts maskedSkip); clear_refs 4 stays where the case asserts uffd-wp too', () => {
