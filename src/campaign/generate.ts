@@ -67,7 +67,8 @@ export const UNIFORM_RATIO = 0.12;
 /** draws of a case that asserts only what the target cannot show, before one is kept anyway */
 const MASKED_REDRAWS = 8;
 /** draws of a case the target cannot run (GenerateOptions thp, uffdFeatures), before one is kept
- *  anyway: more than half the fresh cases map a THP region, so 8 would leave 2% of them in */
+ *  anyway: for a kernel before 6.7 about two draws in three map a THP region or ask for wp_async or
+ *  wp_unpopulated (seed 7: 3 draws per case kept), so 8 would leave 2-3% of them in, 40 none */
 const UNRUNNABLE_REDRAWS = 40;
 
 type Range = { first?: number; count?: number };
