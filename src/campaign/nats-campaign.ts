@@ -30,7 +30,7 @@
 // stops with no case run.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Case } from '../ops/schema.ts';
+import { FEATURES, type Case } from '../ops/schema.ts';
 import { runCampaign, type CampaignEvent, type CampaignOptions, type Summary } from './campaign.ts';
 import { referenceChecker, type Checker } from './checker.ts';
 import { NatsTransport, type FarmEvent, type FarmStats } from '../transport/nats.ts';
@@ -83,6 +83,9 @@ export const definitionSchema = z.object({
     // false where one of them does not show soft-dirty
     hugetlbRatio: z.number().min(0).max(1).optional(),
     softDirty: z.boolean().optional(),
+    // false where one of them lacks PAGEMAP_SCAN (no THP cases); the features all of them have
+    thp: z.boolean().optional(),
+    uffdFeatures: z.array(z.enum(FEATURES)).max(FEATURES.length).optional(),
     // the target's page geometry, from its worker's heartbeat (absent: 4 KiB pages)
     geometry: z.object({ pageSize: int(4096, 65536), pmdPages: int(2, 1 << 16) }).strict()
       .refine((g) => { try { geometryOf(g.pageSize, g.pageSize * g.pmdPages); return true; } catch { return false; } }, 'expected a page geometry (power-of-two page size and PMD)')

@@ -1853,7 +1853,7 @@ export class Machine implements htlb.HugetlbHost {
     // only the VMAs whose registration changed are modified, each merged with its prev and its
     // next at once (userfaultfd_register skips the others; vma_modify_flags_uffd ->
     // vma_merge_existing_range): merging from a skipped VMA would stop one VMA short
-    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, this.uffdMergeMode());
     return 0;
   }
 
@@ -1881,6 +1881,11 @@ export class Machine implements htlb.HugetlbHost {
     }
   }
 
+  /** VM_SOFTDIRTY of a VMA that registering, unregistering or closing a userfaultfd merged: the merge
+   *  target's (userfaultfd_set_ctx, 6.11) or, before, the changed VMA's own (fs/userfaultfd.c
+   *  userfaultfd_set_vm_flags(vma, new_flags) after vma_merge; knob uffdMergeKeepsTargetFlags) */
+  private uffdMergeMode(): 'target' | 'modified' { return this.k.uffdMergeKeepsTargetFlags ? 'target' : 'modified'; }
+
   private unregister(actor: Proc, op: OpOf<'uffd_unregister'>): Rc {
     const t = this.uffdTarget(actor, op);
     if (!t) return 'ENOMEM'; // mmget_not_zero failed
@@ -1900,7 +1905,7 @@ export class Machine implements htlb.HugetlbHost {
     }
     // only the VMAs it unregistered are modified (userfaultfd_unregister skips unregistered ones;
     // userfaultfd_clear_vma -> vma_modify_flags_uffd merges each with its prev and next at once)
-    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, 'target');
+    for (const v of changed) if (p.vmas.includes(v)) this.merge(p, v, this.uffdMergeMode());
     return 0;
   }
 
@@ -2312,7 +2317,7 @@ export class Machine implements htlb.HugetlbHost {
       v.uffd = null;
       v.regWhy = withRule(v.regWhy, id);
     }
-    for (const v of cleared) if (mm.vmas.includes(v)) this.merge(mm, v, 'target');
+    for (const v of cleared) if (mm.vmas.includes(v)) this.merge(mm, v, this.uffdMergeMode());
     return 0;
   }
 }

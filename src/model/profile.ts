@@ -37,6 +37,15 @@ export interface Knobs {
    *  no longer merges with a faulted read-only neighbour, which keeps it (mm/mprotect.c
    *  mprotect_fixup, 6.7 "mm/mprotect: allow unfaulted VMAs to be unaccounted on mprotect()") */
   mprotectUnaccountsUnfaulted: boolean;
+  /** UFFDIO_REGISTER, UFFDIO_UNREGISTER and close() of a userfaultfd leave a merged VMA the flags of
+   *  its merge target, resetting only __VM_UFFD_FLAGS (mm/userfaultfd.c userfaultfd_set_ctx, from
+   *  userfaultfd_register_range and userfaultfd_clear_vma; 6.11, "userfaultfd: move core VMA
+   *  manipulation logic to mm/userfaultfd.c"). Before, fs/userfaultfd.c userfaultfd_register,
+   *  userfaultfd_unregister and userfaultfd_release computed new_flags from the VMA they changed
+   *  and set them on whatever vma_merge returned (userfaultfd_set_vm_flags(vma, new_flags)): the
+   *  merged VMA took the changed VMA's VM_SOFTDIRTY, as mprotect's does (R-MERGE-2 'modified';
+   *  measured on Debian's 6.1 guest: corpus/regressions/bit.d.spurious.r-merge-2.empty-b97ae96b.ff1887ac.json) */
+  uffdMergeKeepsTargetFlags: boolean;
   /** MADV_COLLAPSE on shmem works: it forces shmem THP unless sysfs shmem_enabled is `deny`
    *  (mm/shmem.c shmem_allowable_huge_orders, shmem_huge_force). A host setting. */
   shmemCollapse: boolean;
@@ -91,7 +100,7 @@ const K618: Knobs = {
   stickySoftDirty: true, scanNoneWritten: true, scanHoleWritten: true, scanWrittenUffdOnly: false,
   hugeZeroPmFile: true, pfnZeroHuge: true, mremapUffdClear: true, mremapNoPgtableMoveUffd: true,
   hugeZeroWriteAllocatesThp: true, pagemapScan: true, splitZeroRemap: true, splitZeroRemapKeepsBits: true,
-  mremapMultiVma: true, mremapCheckBeforeShrink: true, mprotectUnaccountsUnfaulted: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
+  mremapMultiVma: true, mremapCheckBeforeShrink: true, mprotectUnaccountsUnfaulted: true, uffdMergeKeepsTargetFlags: true, shmemCollapse: true, ptReclaim: true, pmdExclusiveFromHead: true, anonMergeIntoUnfaultedNext: true, faultAroundWholeFolio: true,
   finishFaultWholeFolio: true,
   populateNoVmaWalk: true,
   guardRegions: true,
@@ -111,7 +120,7 @@ export const PROFILES: Record<string, Profile> = {
       ...K618, stickySoftDirty: false, scanNoneWritten: false, scanHoleWritten: false, pfnZeroHuge: false,
       hugeZeroWriteAllocatesThp: false, wpMultiVma: false,
       pagemapScan: false, splitZeroRemap: false, splitZeroRemapKeepsBits: false, mremapMultiVma: false, mremapCheckBeforeShrink: false,
-      mprotectUnaccountsUnfaulted: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
+      mprotectUnaccountsUnfaulted: false, uffdMergeKeepsTargetFlags: false, ptReclaim: false, pmdExclusiveFromHead: false, anonMergeIntoUnfaultedNext: false, faultAroundWholeFolio: false,
       finishFaultWholeFolio: false,
       populateNoVmaWalk: false, guardRegions: false,
     },

@@ -96,3 +96,55 @@ describe('merges beside an unfaulted VMA before 6.16', () => {
     });
   }
 });
+
+// Gap F of the same campaigns (seed 105 on qemu:debian-6.1-amd64, 5/5): a VMA that unregistering or
+// closing a userfaultfd merged into its prev took, before 6.11, the flags of the VMA it unregistered
+// (fs/userfaultfd.c userfaultfd_release / userfaultfd_unregister: userfaultfd_set_vm_flags(vma,
+// new_flags) on what vma_merge returned), VM_SOFTDIRTY included; since "userfaultfd: move core VMA
+// manipulation logic to mm/userfaultfd.c" (6.11) userfaultfd_set_ctx clears only __VM_UFFD_FLAGS of
+// the merge target (knob uffdMergeKeepsTargetFlags). The unregister and register variants below
+// also diverge from the old model on the 6.1 guest (2026-12-07) and agree with this one.
+describe('a VMA merged by unregistering a userfaultfd: the unregistered VMA\'s flags before 6.11', () => {
+  // c faulted, cleaned; d unfaulted (VM_SOFTDIRTY) after it does not merge into d's side before 6.16
+  // (anonMergeIntoUnfaultedNext), registered, then unregistered: d merges into c
+  const SETUP = `mmap c pages=1 kind=anon
+    write c
+    mprotect c prot=r
+    clear_refs value=4
+    mmap d pages=1 kind=anon after=c
+    mprotect c prot=rw
+    uffd_register d`;
+
+  for (const last of ['close_uffd', 'uffd_unregister d']) {
+    it(`6.1 (${last}): the merged VMA takes d's VM_SOFTDIRTY: c[0] and d[0] read soft-dirty`, () => {
+      const p = run(`uffd\n${SETUP}\n${last}`, '6.1');
+      expect(p.steps[6].pages['0'].c).toEqual(['P..E..']);
+      expect(p.steps[7].pages['0'].c).toEqual(['P..E.D']);
+      expect(p.steps[7].pages['0'].d).toEqual(['.....D']);
+      expect(p.steps[7].rules).toContain('R-MERGE-2');
+    });
+
+    it(`6.12 (${last}): the merged VMA keeps c's flags: d[0] reads clean`, () => {
+      for (const profile of ['6.12']) {
+        const p = run(`uffd\n${SETUP}\n${last}`, profile);
+        expect(p.steps[7].pages['0'].c).toEqual(['P..E..']);
+        expect(p.steps[7].pages['0'].d).toEqual(['......']);
+      }
+    });
+  }
+
+  it('6.1 (uffd_register): registering d merges it into c, registered before it, with d\'s VM_SOFTDIRTY: c[0] reads soft-dirty; 6.12 keeps c\'s', () => {
+    const CASE = `uffd
+      mmap c pages=1 kind=anon
+      write c
+      mprotect c prot=r
+      clear_refs value=4
+      mmap d pages=1 kind=anon after=c
+      uffd_register c
+      mprotect c prot=rw
+      uffd_register d`;
+    expect(run(CASE, '6.1').steps[7].pages['0'].c).toEqual(['P..E.D']);
+    expect(run(CASE, '6.12').steps[7].pages['0'].c).toEqual(['P..E..']);
+  });
+});
+

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { EmbeddedTransport } from '../../src/transport/embedded.ts';
 import type { CaseJob } from '../../src/transport/transport.ts';
 
@@ -50,3 +51,25 @@ describe('QEMU of a terminated worker thread', () => {
     expect(zombiesOf(process.pid).filter((p) => !before.includes(p)).map((p) => `${p} ${comm(p)}`).filter((z) => !z.endsWith(' esbuild'))).toEqual([]);
   }, 60_000);
 });
+
+// A campaign on a qemu: target that found nothing ended with exit code 13 (Node's unsettled
+// top-level await) instead of 0: the embedded transport's close awaited the launcher's stop, which
+// waited for the 'exit' of a child unref'd so as not to keep ptefarm alive; nothing else held the
+// loop, so it drained first (measured: `ptefarm fuzz --target qemu:debian-6.1-amd64 --cases 200`
+// exited 13 on main).
+describe('the QEMU launcher stopped at the end of a program', () => {
+  it('keeps the program alive until it has exited: the top-level await settles, exit code 0', async () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    const script = `
+      import { startQemuLauncher } from ${JSON.stringify(join(root, 'src/targets/qemu/launcher.ts'))};
+      const l = await startQemuLauncher();
+      await l.stop();
+      process.stdout.write('stopped\\n');`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect({ code, out }).toEqual({ code: 0, out: 'stopped\n' });
+  }, 30_000);
+});
+

@@ -36,6 +36,10 @@ export async function startQemuLauncher(): Promise<QemuLauncher> {
     path,
     pid: child.pid!,
     async stop() {
+      // referenced again while we wait: an unref'd child keeps nothing alive, so the loop would
+      // drain before its 'exit' and Node end with code 13 (an unsettled top-level await) after a
+      // campaign that found nothing
+      child.ref();
       child.stdin.end();
       await exited;
       rmSync(dir, { recursive: true, force: true });
