@@ -17,20 +17,11 @@ import { describe, expect, it } from 'vitest';
 import { predict, type ObservedStep } from '../../src/model/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import type { Case } from '../../src/ops/schema.ts';
+import { pageRuns } from '../helpers/page-runs.ts';
 
 const caseOf = (body: string): Case =>
   parseTextCase(`ptefarm-case/1\nuffd features=wp_async\n${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
-/** runs of equal strings: "0-311:P.FE.D 312:P.FEWD" */
-const runs = (xs: string[]) => {
-  const out: string[] = [];
-  for (let i = 0; i < xs.length;) {
-    let j = i;
-    while (j + 1 < xs.length && xs[j + 1] === xs[i]) j++;
-    out.push(`${i === j ? i : `${i}-${j}`}:${xs[i]}`);
-    i = j + 1;
-  }
-  return out.join(' ');
-};
+const runs = pageRuns;
 /** what the live trace records: the step `at` (the collapse, or the anon THP's first write) made
  *  block 0 huge, no other step mapped a huge block newly */
 const outcomes = (c: Case, at = 2): ObservedStep[] =>

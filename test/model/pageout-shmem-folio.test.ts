@@ -17,23 +17,14 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/model/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import type { Prediction } from '../../src/model/api.ts';
+import { pageRuns } from '../helpers/page-runs.ts';
 
 function run(body: string, uffd?: string): Prediction {
   const text = `ptefarm-case/1\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`;
   return predict(parseTextCase(text));
 }
 const pages = (p: Prediction, step: number, proc = 0) => p.steps[step].pages[String(proc)].a;
-/** runs of equal strings: "0-287:.....D 288-301:P.FE.D" */
-const runs = (xs: string[]) => {
-  const out: string[] = [];
-  for (let i = 0; i < xs.length;) {
-    let j = i;
-    while (j + 1 < xs.length && xs[j + 1] === xs[i]) j++;
-    out.push(`${i === j ? i : `${i}-${j}`}:${xs[i]}`);
-    i = j + 1;
-  }
-  return out.join(' ');
-};
+const runs = pageRuns;
 
 // the README campaign's finding (minimized): a collapsed shmem THP whose mapping mremap shrank to
 // 302 pages (the PMD goes, R-SPLIT-3), two pages written back in by PTE, pageout of one of them

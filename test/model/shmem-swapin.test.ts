@@ -12,23 +12,14 @@ import { predict } from '../../src/model/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import type { Outcome } from '../../src/ops/trace.ts';
 import type { Prediction } from '../../src/model/api.ts';
+import { pageRuns } from '../helpers/page-runs.ts';
 
 /** predict a text case with the given outcome per op (default: no huge PMD, nothing swapped, no zero page) */
 function run(body: string, outcomes: Record<number, Partial<Outcome>>): Prediction {
   const c = parseTextCase(`ptefarm-case/1\n${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`);
   return predict(c, c.ops.map((op, i) => ({ outcome: { huge: {}, swapped_out: {}, ...(op.op === 'read' ? { zero: { [op.region]: [] } } : {}), ...outcomes[i] } })));
 }
-/** runs of equal strings: "0-153:.....D 154:P.FE.D" */
-const runs = (p: Prediction, step: number, proc = 0) => {
-  const xs = p.steps[step].pages[String(proc)].a, out: string[] = [];
-  for (let i = 0; i < xs.length;) {
-    let j = i;
-    while (j + 1 < xs.length && xs[j + 1] === xs[i]) j++;
-    out.push(`${i === j ? i : `${i}-${j}`}:${xs[i]}`);
-    i = j + 1;
-  }
-  return out.join(' ');
-};
+const runs = (p: Prediction, step: number, proc = 0) => pageRuns(p.steps[step].pages[String(proc)].a);
 const ALL = Array.from({ length: 512 }, (_, i) => i);
 const WHOLE = { resident: { a: [0] } };
 
