@@ -5,9 +5,10 @@
 // (a case that asserts soft-dirty alone is only a SKIP on a kernel without CONFIG_MEM_SOFT_DIRTY,
 // src/check/check.ts maskedSkip); whether it can run THP cases (a live or QEMU kernel without
 // PAGEMAP_SCAN, before 6.7, skips them: src/targets/host-policy.ts thpCaseSkipReason) and which
-// userfaultfd features it has (a case asking for another is skipped whole). Called by the fuzz and gate commands, so that both spend their
-// cases alike on what the target can run and show, and by the NATS campaign driver
-// (src/campaign/nats-campaign.ts) for what all the target's workers announce (commonInfo).
+// userfaultfd features it has (a case asking for another is skipped whole). Called by the fuzz and
+// gate commands, so that both spend their cases alike on what the target can run and show, and by
+// the NATS campaign driver (src/campaign/nats-campaign.ts) for what all the target's workers
+// announce (commonInfo).
 import { GEOMETRY_4K } from '../ops/layout.ts';
 import { geometryOfHost, type Capabilities, type TargetInfo } from '../ops/trace.ts';
 import { hugetlbFreePages } from '../targets/hugetlb-host.ts';
