@@ -5,7 +5,10 @@
 // Predictions; with --bench, times both interleaved in this one process (the bench's 30 ops ×
 // 64 pages and 100 ops × 512 pages cases). For work on the model's speed (issue 13): a faster model
 // must predict exactly what the old one did.
-// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--bench [--rounds N] [--warm N] [--sizes 40,6]]`
+// With --provenance-only, a difference in the per-page provenance alone (PredictedStep.why: the
+// rules behind each bit, asked with attribution) is counted apart, not as differing: for a change
+// that gives the check more provenance and must predict the same pages, rcs, events and scans.
+// `npx tsx bench/tools/model-equiv.ts [--ref main] [--cases 3000] [--seed 1] [--provenance-only] [--bench [--rounds N] [--warm N] [--sizes 40,6]]`
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,7 +98,17 @@ async function main(): Promise<number> {
   try {
     if (process.argv.includes('--bench')) return bench(predictOld, seed);
     const all = jobs(n, seed);
-    let compared = 0, failed = 0, threw = 0;
+    let compared = 0, failed = 0, threw = 0, whyOnly = 0;
+    const provenanceOnly = process.argv.includes('--provenance-only');
+    /** the first difference, or (with --provenance-only) the first outside PredictedStep.why */
+    const differ = (x: unknown, y: unknown): string | undefined => {
+      const d = firstDiff(x, y);
+      if (!d || !provenanceOnly) return d;
+      const strip = (p: unknown) => ({ ...(p as object), steps: (p as { steps: object[] }).steps.map((st) => ({ ...st, why: undefined })) });
+      const e = firstDiff(strip(x), strip(y));
+      if (!e) whyOnly++;
+      return e;
+    };
     for (const j of all) {
       let a, b;
       let ea: unknown, eb: unknown;
@@ -107,16 +120,16 @@ async function main(): Promise<number> {
         if (ea !== eb) { failed++; console.log(`DIFF ${j.label}: throws ${ea} vs ${eb}`); }
         continue;
       }
-      const d = firstDiff(a, b);
+      const d = differ(a, b);
       if (d) { failed++; if (failed <= 20) console.log(`DIFF ${j.label}: ${d.slice(0, 400)}`); continue; }
       // fed back as a check does: the old prediction's outcomes and pages as the observed trace
       const observed = a!.steps.map((s) => ({ outcome: s.outcome, pages: s.pages, skipped: s.skipped }));
       const oa = predictOld(j.c, observed, j.opts), ob = predictNew(j.c, observed, j.opts);
       compared++;
-      const d2 = firstDiff(oa, ob);
+      const d2 = differ(oa, ob);
       if (d2) { failed++; if (failed <= 20) console.log(`DIFF ${j.label} observed: ${d2.slice(0, 400)}`); }
     }
-    console.log(`model-equiv: ${compared} predictions compared against ${ref} (${all.length} jobs, ${threw} threw alike), ${failed} differ`);
+    console.log(`model-equiv: ${compared} predictions compared against ${ref} (${all.length} jobs, ${threw} threw alike), ${failed} differ${provenanceOnly ? ` (${whyOnly} more differ in provenance alone)` : ''}`);
     return failed ? 1 : 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });

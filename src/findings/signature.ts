@@ -222,9 +222,15 @@ export function signatureRank(sig: string): number {
 // vanished bug. 1: every signature written before versions were recorded. 2: the entry-type bits
 // P/S/F/E are one letter `bit.entry.mismatch`; R-MRM-1 and R-PMS-4 key entry kind `any`; a soft-dirty
 // divergence a VM_SOFTDIRTY rule explains keys `empty` (see ENTRY_TYPE_BITS, ENTRY_BLIND_RULES,
-// VMA_SOFTDIRTY_RULES above). A change to `signature` that re-keys a bucket bumps it and teaches
-// `currentSignature` the re-keying.
-export const SIGNATURE_VERSION = 2;
+// VMA_SOFTDIRTY_RULES above). 3: a divergence on a page that a file/shmem PMD split emptied at that
+// step names the split, R-SPLIT-3 (the model now keeps why those pages are empty, Machine.splitPmd),
+// not the rule of the op whose fault split it: a write's R-FLT-10 and a populate write's R-POP-1 were
+// two buckets of one root (the README campaign's seed 16). Scheme 2 keyed these on the op's rule, so
+// no rewriting of the signature text can tell which of its R-FLT-*/R-POP-1 buckets were such splits:
+// `currentSignature` leaves them as written (a replayed finding then shows today's key beside the
+// stored one). A change to `signature` — or to the provenance it reads — that re-keys a bucket bumps
+// it and teaches `currentSignature` the re-keying where the old key alone determines the new one.
+export const SIGNATURE_VERSION = 3;
 
 /** A signature (or a baseline pattern, `*` wildcards kept) written under an older scheme, in
  *  today's: what `signature` now names the same root cause. Idempotent: a current signature comes

@@ -407,9 +407,14 @@ export class Machine implements htlb.HugetlbHost {
     if (pmd?.t !== 'huge') return;
     const base = blockStart(block);
     if (pmd.pages && !pmd.pages[0].anon) {
-      // R-SPLIT-3: a file/shmem PMD is just cleared (no page table deposited on x86): a PMD hole
-      this.rule('R-SPLIT-3');
+      // R-SPLIT-3: a file/shmem PMD is just cleared (no page table deposited on x86): a PMD hole.
+      // Its 512 pages keep why they are empty (attribution only: p.gone, read for pte_none): the
+      // PMD's history, the reason for the split and the split, as the anon branch's PTEs do — so
+      // a divergence on them names the split, whichever op made the fault that split it
+      const id = this.rule('R-SPLIT-3');
+      const why = withRule(reason ? withRule(pmd.why, reason) : pmd.why, id);
       p.pmds.delete(block);
+      for (let i = 0; i < HPAGE_PAGES; i++) p.gone.set(base + i, why);
       return;
     }
     p.pmds.set(block, { t: 'table' });
