@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { recordFinding } from '../../src/campaign/findings.ts';
+import { FINDING_FILE, recordFinding } from '../../src/campaign/findings.ts';
 import type { Case } from '../../src/ops/schema.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 
@@ -86,6 +86,30 @@ describe('ptefarm replay --findings on a kernel without soft-dirty', () => {
     const ref = replay(wd, 'model:x86');
     expect(ref.line).toMatchObject({ status: 'ok', reproduced: false, stored_signature: 'bit.E.set.R-SPLIT-5.page' });
     expect(ref.line.bits.present.compared).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a finding recorded under an older scheme whose key differs today is said to be possibly re-keyed, not only "not the finding\'s"; one of today\'s scheme is not', async () => {
+    // scheme 2 keyed a divergence on pages a file PMD split emptied on the op's rule (R-FLT-10, a
+    // write); scheme 3 keys it on the split. Here: a scheme-2 key that today's scheme no longer
+    // gives, on a case that fails with another key
+    const key = 'bit.entry.mismatch.R-FLT-10.empty';
+    /** a work directory holding the finding, its finding.json saying it was recorded under `scheme` */
+    const recordedUnder = async (scheme: number) => {
+      const wd = await workdir(key);
+      const dir = join(wd, 'findings', readdirSync(join(wd, 'findings'))[0]!);
+      const f = JSON.parse(readFileSync(join(dir, FINDING_FILE), 'utf8'));
+      writeFileSync(join(dir, FINDING_FILE), JSON.stringify({ ...f, signature_version: scheme }));
+      return wd;
+    };
+    const old = await recordedUnder(2);
+    const json = replay(old, 'model:x86+M-16');
+    expect(json.r.status).toBe(1);
+    expect(json.line).toMatchObject({ status: 'fail', signature: 'bit.entry.mismatch.R-SPLIT-5.page', reproduced: false, finding_signature: key, finding_scheme: 2 });
+    const text = run(['replay', '--findings', '--workdir', old, '--target', noSd('model:x86+M-16')]);
+    expect(text.stdout).toMatch(/not the finding's bit\.entry\.mismatch\.R-FLT-10\.empty; recorded under signature scheme 2, today's \d+ may key the same root differently/);
+    const now = replay(await recordedUnder(3), 'model:x86+M-16');
+    expect(now.line).toMatchObject({ status: 'fail', reproduced: false, finding_signature: key });
+    expect(now.line.finding_scheme).toBeUndefined();
   }, 120_000);
 
   it('a finding diverging on soft-dirty stays a SKIP there: its own bit is masked', async () => {

@@ -7,10 +7,12 @@
 // clears soft-dirty but diverged on the exclusive bit is compared on a kernel without soft-dirty,
 // and said reproduced or not; it is a SKIP only where its signature's own bits are masked. A
 // finding stored under an older signature scheme is compared as today's scheme names it
-// (currentSignature), and the output says it was re-keyed.
+// (currentSignature), and the output says it was re-keyed; where today's key differs and the
+// finding was recorded under an older scheme (its signature_version), the output says that scheme
+// may key the same root differently, rather than only "not the finding's".
 import type { Command } from 'commander';
 import { checkTrace } from '../../check/check.ts';
-import { caseSignature, currentSignature, signatureBitKinds } from '../../findings/signature.ts';
+import { caseSignature, currentSignature, SIGNATURE_VERSION, signatureBitKinds } from '../../findings/signature.ts';
 import { caseTitle, describeViolations } from '../../findings/title.ts';
 import { DEFAULT_CORPUS_DIRS, loadCorpus, type CorpusEntry } from '../../campaign/corpus.ts';
 import { resolveWorkdir } from '../../campaign/config.ts';
@@ -34,12 +36,12 @@ export function register(program: Command) {
     .argument('[dirs...]', 'corpus directories (or case files)');
   addWorkdirOption(cmd)
     .action((dirs: string[], o: Opts) => guarded(async () => {
-      const entries: (CorpusEntry & { signature?: string })[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
+      const entries: (CorpusEntry & { signature?: string; scheme?: number })[] = await loadCorpus(dirs.length || o.findings ? dirs : DEFAULT_CORPUS_DIRS);
       if (o.findings) {
         for (const f of await listFindings(resolveWorkdir(o.workdir))) {
           entries.push({
             path: join(f.dir, FINDING_CASE_FILE), case: f.case, error: f.error, ...(f.geometry && f.geometry !== GEOMETRY_4K ? { geometry: f.geometry } : {}),
-            ...(f.finding?.signature ? { signature: f.finding.signature } : {}),
+            ...(f.finding?.signature ? { signature: f.finding.signature, scheme: f.finding.signature_version ?? 1 } : {}),
           });
         }
       }
@@ -73,8 +75,14 @@ export function register(program: Command) {
             const title = caseTitle(v.violations, e.case)!;
             const first = describeViolations(v.violations, e.case, 1).first[0];
             const reproduced = want === undefined ? {} : { finding_signature: want, reproduced: sig === want, ...(rekeyed ? { stored_signature: e.signature } : {}) };
-            const said = want === undefined ? '' : sig === want ? ` (reproduced${rekeyed})` : ` (not the finding's ${want}${rekeyed})`;
-            say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first, ...reproduced },
+            // recorded under an older scheme, a different key today may be the same root re-keyed
+            // (scheme 3 names a file PMD split where scheme 2 named the op whose fault made it):
+            // say so, never that it reproduced
+            const older = want !== undefined && sig !== want && e.scheme !== undefined && e.scheme < SIGNATURE_VERSION;
+            const schemeNote = older ? `; recorded under signature scheme ${e.scheme}, today's ${SIGNATURE_VERSION} may key the same root differently` : '';
+            const said = want === undefined ? '' : sig === want ? ` (reproduced${rekeyed})` : ` (not the finding's ${want}${rekeyed}${schemeNote})`;
+            say({ path: e.path, status: 'fail', violations: v.violations.length, signature: sig, title, first, ...reproduced,
+              ...(older ? { finding_scheme: e.scheme, scheme: SIGNATURE_VERSION } : {}) },
               `FAIL  ${e.path}: ${title}\n      ${sig}${said}\n      ${first}`);
           } else if (v.fault) { errors++; say({ path: e.path, status: 'fault', error: v.fault }, `FAULT ${e.path}: ${v.fault}`); }
           else if (v.skipped) { skipped++; say({ path: e.path, status: 'skipped', reason: v.skipped }, `SKIP  ${e.path}: ${v.skipped}`); }
