@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { Case } from '../../src/ops/schema.ts';
-import type { Violation } from '../../src/check/types.ts';
 import { Dedup, smaller, type RootInfo } from '../../src/campaign/dedup.ts';
 
 const mk = (n: number, pages = 1): Case => ({

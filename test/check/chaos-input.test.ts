@@ -240,7 +240,7 @@ function mutateTrace(base: Base, kind: TraceMutation, a: number, b: number): Jso
     case 'skipped-with-steps': t.skipped = 'no userfaultfd here'; return t as unknown as Json;
     case 'rc': {
       // collapse's rc is unconstrained without a huge outcome (the model's '*'): not compared
-      const idx = t.steps.map((s, i) => i).filter((i) => base.c.ops[t.steps[i].op].op !== 'collapse');
+      const idx = t.steps.map((_, i) => i).filter((i) => base.c.ops[t.steps[i].op].op !== 'collapse');
       if (!idx.length) return undefined;
       const s = t.steps[idx[a % idx.length]];
       const choices = ([0, 'EPERM', 'SIGKILL', 'E'.repeat(1_000_000)] as (0 | string)[]).filter((x) => x !== s.rc);

@@ -70,7 +70,7 @@ describe('ptefarm matrix', () => {
     const r = cli('-t', 'live', '-t', 'model:x86', '-n', '1', '-j', '0', '--no-corpus', '--family', 'fault', '--family', 'fork', '--family', 'mprotect', '--backing', 'anon', '--backing', 'memfd-shared', '--out', out, '-q');
     expect([0, 1], r.stdout + r.stderr).toContain(r.status);
     const doc = readDoc(out);
-    const [live, model] = doc.targets;
+    const [live] = doc.targets;
     expect(live!.spec).toBe('live');
     expect(live!.refused, live!.refused).toBeUndefined();
     const sd = live!.capabilities!.soft_dirty;
