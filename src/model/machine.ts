@@ -823,7 +823,7 @@ export class Machine implements htlb.HugetlbHost {
    *  does (CONFIG_THP_SWAP, a free swap cluster at writeout, the device, the allocation) is recorded
    *  per case, never assumed: without the outcome the pages come back one by one (shmPage). Every
    *  page of the folio leaves swap and the page cache holds the PMD-sized folio again.
-   *  R-SWIN-3: once a page came back alone the entry is split (obj.swapSplit): 6.15+ splits it
+   *  R-SWIN-3: once a page came back alone the entry is split (obj.swapSplit): 6.18 splits it
    *  non-uniformly (shmem_split_large_entry: xas_try_split down by xas_try_split_min_order), so the
    *  rest stays in swap as aligned pieces of smaller orders, each of which a later fault reads as
    *  one folio; 6.12 splits it into single pages. The piece is the largest aligned range of the

@@ -117,7 +117,7 @@ describe('trace input', () => {
     expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident: a record of region -> \[first, pages\] runs/);
     // well formed: read, and here (an anon region, nothing swapped) it changes nothing
     // (runs, and the older form: 2 MiB block first pages)
-    for (const resident of [{ a: [0] }, { a: [[0, 1], [5, 3]] }, { a: [0, [2, 1]] }]) {
+    for (const resident of [{ a: [0] }, { a: [[0, 1], [5, 3]] }, { a: [0, [2, 1]] }] as Record<string, (number | [number, number])[]>[]) {
       const ok = good();
       ok.steps[1].outcome = { ...ok.steps[1].outcome, resident };
       expect(schemaIssues(ok)).toEqual([]);

@@ -1,6 +1,6 @@
 // R-SWIN-2 in the reference model: a shmem THP that reclaim wrote to swap comes back whole or page
 // by page on a fault, as the `resident` outcome records (workers/executor/ptefarm-observe.h
-// resident_blocks: mincore of the block before and after the op), and the fault then maps what the
+// resident_pages: mincore of the region before and after the op), and the fault then maps what the
 // kernel's finish_fault maps. The expected bits are written by hand from the kernel (6.18.44 live,
 // zram swap: mm/shmem.c shmem_swapin_folio -> shmem_swap_alloc_folio reads the order-9 swap entry
 // as one folio; mm/memory.c finish_fault maps a large shmem folio by PTEs when do_set_pmd cannot map
@@ -128,7 +128,7 @@ describe('R-SWIN-3: a split large swap entry comes back piece by piece, as `resi
     });
 
     it(`${kind}: page by page throughout (6.12: the entry split to single pages; or no outcome): each read maps its page alone`, () => {
-      for (const o of [{ 11: { resident: { a: [[160, 1]] as [number, number][] } }, 12: { resident: { a: [[300, 1]] as [number, number][] } } }, {}]) {
+      for (const o of [{ 11: { resident: { a: [[160, 1]] as [number, number][] } }, 12: { resident: { a: [[300, 1]] as [number, number][] } } }, {}] as Record<number, Partial<Outcome>>[]) {
         const p = run(SPLIT(kind), { ...base, ...ONE, ...o });
         expect(runs(p, 12).replace(/P\.F[E.]\.D/g, 'P')).toBe('0-4:.....D 5:P 6-159:.....D 160:P 161-299:.....D 300:P 301-511:.....D');
         expect(p.steps[11].rules).not.toContain('R-SWIN-3');

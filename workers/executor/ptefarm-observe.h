@@ -81,7 +81,7 @@ static int swapped_outcome(const uint8_t *now, const uint8_t *then, uint64_t fir
  * (mincore ENOMEM) counts as not resident. A page table neither helps nor hinders: mincore reads
  * the object for a PTE that maps nothing. Taken before and after the op, it tells the folio a
  * fault brought back from swap (mm/shmem.c shmem_swapin_folio): whole (a large swap entry read as
- * one folio, CONFIG_THP_SWAP), a piece of a split entry (shmem_split_large_entry, 6.15+), or one
+ * one folio, CONFIG_THP_SWAP), a piece of a split entry (shmem_split_large_entry, 6.18), or one
  * page: the host's choice, recorded, never assumed. */
 static void resident_pages(uint64_t rstart, uint64_t rpages, unsigned char *vec) {
   const uint64_t bs = PG * HPG_PAGES, end = rstart + (rpages < MAXPAGES ? rpages : MAXPAGES) * PG;
