@@ -898,17 +898,19 @@ export class Machine implements htlb.HugetlbHost {
    *  the whole folio at PTE level with the faulting PTE's flags — every page writable, dirty and
    *  soft-dirty — when the folio lies inside the VMA and the page table, every PTE of it is none
    *  and the VMA is not uffd-armed (mm/memory.c finish_fault, set_pte_range; 6.11 "extend
-   *  finish_fault() to support large folio"). */
-  private mapWholeFolio(p: Proc, v: Vma, page: number): boolean {
+   *  finish_fault() to support large folio"). `piece`: the pages of a piece of a split swap entry
+   *  this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped by the same rules. */
+  private mapWholeFolio(p: Proc, v: Vma, page: number, piece = 0): boolean {
     if (v.uffd) return false; // per-page faults keep the uffd semantics
     const index = v.pgoff + (page - v.start);
-    const folioFirst = index - (index % HPAGE_PAGES);
-    if (!v.obj!.huge.has(folioFirst)) return false;
+    const n = piece > 1 && piece < HPAGE_PAGES ? piece : HPAGE_PAGES;
+    const folioFirst = index - (index % n);
+    if (n === HPAGE_PAGES && !v.obj!.huge.has(folioFirst)) return false;
     const start = page - (index - folioFirst);
-    if (start < v.start || start + HPAGE_PAGES > v.end || start % HPAGE_PAGES !== 0) return false;
-    for (let i = start; i < start + HPAGE_PAGES; i++) if (p.ptes.has(i)) return false;
+    if (start < v.start || start + n > v.end || blockOf(start) !== blockOf(start + n - 1)) return false;
+    for (let i = start; i < start + n; i++) if (p.ptes.has(i)) return false;
     const id = this.rule('R-FLT-10L');
-    for (let i = start; i < start + HPAGE_PAGES; i++) {
+    for (let i = start; i < start + n; i++) {
       const pg = this.shmPage(v, i);
       if (i === page) pg.nonzero = true;
       p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(id) });
@@ -1096,7 +1098,7 @@ export class Machine implements htlb.HugetlbHost {
     if (e !== undefined) p.ptes.touch(page);
     // R-SWIN-2: shmem_fault brings the folio back whole before the write is mapped (the folio
     // itself for a shared mapping, its page copied for a private one: do_cow_fault)
-    if (!e || e.t === 'marker') this.shmemSwapInFolio(p, v, page);
+    const piece = !e || e.t === 'marker' ? this.shmemSwapInFolio(p, v, page) : 0;
     if (!e && this.shmemHugeFault(p, v, page, true)) return;
     if (e?.t === 'marker') {
       if (v.uffd) {
@@ -1124,7 +1126,7 @@ export class Machine implements htlb.HugetlbHost {
       }
       if (isAnonVma(v) && this.mapAnonFolio(p, v, page, true)) return;
       this.ensureTable(p, b);
-      if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
+      if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page, piece)) return;
       const pg = this.freshPageFor(p, v, page);
       pg.nonzero = true;
       p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')) });

@@ -148,4 +148,16 @@ describe('R-SWIN-3: a split large swap entry comes back piece by piece, as `resi
     expect(runs(p, 10)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P.FE.D 161-511:.....D');
     expect(runs(p, 12)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160-175:P.FE.D 176-511:.....D');
   });
+
+  it('a write fault on the piece: a shared mapping maps all of it writable and dirty (R-FLT-10L, finish_fault), a private one copies the faulting page alone (do_cow_fault)', () => {
+    const o = { ...base, ...ONE, 11: { resident: { a: [[128, 64]] as [number, number][] } } };
+    const body = (kind: string) => SPLIT(kind).replace('read a[160]', 'write a[160]').replace(/\n\s*read a\[300\]/, '');
+    const shared = run(body('memfd-shared'), o);
+    expect(runs(shared, 11)).toBe('0-4:.....D 5:P.FE.D 6-127:.....D 128-191:P.FE.D 192-511:.....D');
+    expect(shared.steps[11].rules).toEqual(expect.arrayContaining(['R-SWIN-3', 'R-FLT-10L']));
+    const priv = run(body('memfd-private'), o);
+    expect(runs(priv, 11)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P..E.D 161-511:.....D');
+    // without the piece (page by page) the shared write maps its page alone
+    expect(runs(run(body('memfd-shared'), { ...base, ...ONE }), 11)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P.FE.D 161-511:.....D');
+  });
 });

@@ -56,8 +56,8 @@ describe('live: a shmem THP swapped out whole comes back whole or page by page (
   // R-SWIN-3: a swap-in in a uffd-armed VMA goes page by page (6.18 shmem_swapin_folio: order 0 for
   // a userfaultfd_armed VMA) and splits the large swap entry (shmem_split_large_entry); a later fault
   // outside uffd reads a whole piece of it back (64 pages on 6.18.44), and finish_fault maps it all
-  for (const kind of ['memfd-private', 'memfd-shared', 'shared-anon']) {
-    it(`${kind}: a page-by-page swap-in under uffd splits the entry; a later read brings back its piece and maps it (finish_fault)`, async (ctx) => {
+  for (const [kind, access] of [['memfd-private', 'read'], ['memfd-shared', 'read'], ['shared-anon', 'read'], ['memfd-shared', 'write'], ['memfd-private', 'write']]) {
+    it(`${kind}: a page-by-page swap-in under uffd splits the entry; a later ${access} brings back its piece and maps ${access === 'write' && kind === 'memfd-private' ? 'the copied page alone (do_cow_fault)' : 'it (finish_fault)'}`, async (ctx) => {
       const { tr } = await run(`mmap a pages=512 kind=${kind} thp
         read a[472]
         collapse a
@@ -69,12 +69,13 @@ describe('live: a shmem THP swapped out whole comes back whole or page by page (
         uffd_register a
         read a[5]
         uffd_unregister a
-        read a[160]`, '');
+        ${access} a[160]`, '');
       if (!ready(tr, 2, 7)) { ctx.skip(NOT_HERE); return; }
       expect(res(tr, 9)).toEqual([[5, 1]]);
       const piece = res(tr, 11).find(([f, n]) => f <= 160 && 160 < f + n) ?? [160, 1];
       const [f, n] = piece;
       expect(f % n).toBe(0); // an aligned piece (or the page alone)
+      if (access === 'write' && kind === 'memfd-private') { expect(present(tr, 11, 6, 512)).toBe('.'.repeat(154) + 'P' + '.'.repeat(351)); return; }
       expect(present(tr, 11, f, f + n)).toBe('P'.repeat(n));
       expect(present(tr, 11, 6, f) + present(tr, 11, f + n, 512)).toBe('.'.repeat(512 - 6 - n));
     });
