@@ -764,7 +764,9 @@ export class Machine implements htlb.HugetlbHost {
     let pg = obj.pages.get(index);
     if (!pg) { pg = this.newPage(false, false, obj, index); obj.pages.set(index, pg); }
     if (pg.inSwap) keptBy(pg, this.rule('R-DATA-4')); // shmem_swapin_folio: the content comes back
-    obj.swappedHuge?.delete(index - (index % HPAGE_PAGES)); // a page of it came back on its own
+    // a page of it came back on its own: the large entry is split (R-SWIN-3)
+    const f = index - (index % HPAGE_PAGES);
+    if (obj.swappedHuge?.delete(f)) (obj.swapSplit ??= new Set()).add(f);
     pg.inSwap = false;
     return pg;
   }
@@ -794,7 +796,7 @@ export class Machine implements htlb.HugetlbHost {
     }
     // R-SWIN-2: a shmem THP that reclaim wrote to swap whole (CONFIG_THP_SWAP, a free swap
     // cluster: the host's choice) may come back whole on a fault (mm/shmem.c shmem_swapin_folio):
-    // shmemSwapInWhole follows the `resident` outcome; a trace without it (recorded before the
+    // shmemSwapInFolio follows the `resident` outcome; a trace without it (recorded before the
     // executor took it) still shows a PMD mapping in `huge`, which only the whole folio makes;
     // without either its pages come back one by one
     const obj = v.obj!;
@@ -820,32 +822,55 @@ export class Machine implements htlb.HugetlbHost {
    *  else splits the entry and reads one page (shmem_split_large_entry). Which of the two the host
    *  does (CONFIG_THP_SWAP, a free swap cluster at writeout, the device, the allocation) is recorded
    *  per case, never assumed: without the outcome the pages come back one by one (shmPage). Every
-   *  page of the folio leaves swap and the page cache holds the PMD-sized folio again. Returns
-   *  whether it did. */
-  private shmemSwapInWhole(p: Proc, v: Vma, page: number): boolean {
+   *  page of the folio leaves swap and the page cache holds the PMD-sized folio again.
+   *  R-SWIN-3: once a page came back alone the entry is split (obj.swapSplit): 6.18 splits it
+   *  non-uniformly (shmem_split_large_entry: xas_try_split down by xas_try_split_min_order), so the
+   *  rest stays in swap as aligned pieces of smaller orders, each of which a later fault reads as
+   *  one folio; 6.12 splits it into single pages. The piece is the largest aligned range of the
+   *  object around the faulting page, all in swap and inside the VMA, whose pages a run of the
+   *  outcome says became resident during the op: recorded, never assumed. Returns the folio's
+   *  pages (0: none came back whole here). */
+  private shmemSwapInFolio(p: Proc, v: Vma, page: number): number {
     const obj = v.obj;
-    if (!obj?.swappedHuge?.size || isAnonVma(v)) return false;
+    if (!obj || !(obj.swappedHuge?.size || obj.swapSplit?.size) || isAnonVma(v)) return 0;
     const index = v.pgoff + (page - v.start);
     const first = index - (index % HPAGE_PAGES);
     const b = blockOf(page);
-    // the folio lies at the block the outcome names (an address block mapping the object's
-    // PMD-sized index range), and the faulting page is one of its swapped pages
-    if (!obj.swappedHuge.has(first) || page - (index - first) !== blockStart(b) || !obj.pages.get(index)?.inSwap) return false;
     const r = p.regions.get(this.curRegion);
     const list = own(this.outcome?.resident, this.curRegion);
-    if (!r || !list?.includes(Math.max(blockStart(b), r.start) - r.start)) return false;
-    this.rule('R-SWIN-2');
-    for (let i = first; i < first + HPAGE_PAGES; i++) {
+    if (!r || !list || !obj.pages.get(index)?.inSwap) return 0;
+    let size = 0;
+    // the folio lies at the block the outcome names (an address block mapping the object's
+    // PMD-sized index range): a block first page (the older form) or a run over the block's part
+    // in the region
+    if (obj.swappedHuge?.has(first) && page - (index - first) === blockStart(b)) {
+      const lo = Math.max(blockStart(b), r.start) - r.start, hi = Math.min(blockStart(b + 1), r.start + r.pages) - r.start;
+      if (list.some((e) => (typeof e === 'number' ? e === lo : e[0] <= lo && hi <= e[0] + e[1]))) size = HPAGE_PAGES;
+    }
+    const k = page - r.start;
+    const run = list.find((e): e is [number, number] => typeof e !== 'number' && e[0] <= k && k < e[0] + e[1]);
+    if (!size && run && (obj.swappedHuge?.has(first) || obj.swapSplit?.has(first))) {
+      for (let n = HPAGE_PAGES / 2; n >= 2 && !size; n /= 2) {
+        const at = page - (index % n), f = index - (index % n);
+        if (at < v.start || at + n > v.end || at - r.start < run[0] || at + n - r.start > run[0] + run[1]) continue;
+        let all = true;
+        for (let i = f; i < f + n && all; i++) all = !!obj.pages.get(i)?.inSwap;
+        if (all) size = n;
+      }
+    }
+    if (!size) return 0;
+    this.rule(size === HPAGE_PAGES ? 'R-SWIN-2' : 'R-SWIN-3');
+    const f0 = index - (index % size);
+    for (let i = f0; i < f0 + size; i++) {
       const pg = obj.pages.get(i);
       if (pg?.inSwap) { keptBy(pg, this.rule('R-DATA-4')); pg.inSwap = false; }
     }
-    obj.swappedHuge.delete(first);
-    obj.huge.add(first);
-    return true;
+    if (size === HPAGE_PAGES) { obj.swappedHuge!.delete(first); obj.huge.add(first); }
+    return size;
   }
 
   /** R-SWIN-2: a read fault (or populate read) that brought a shmem folio back whole
-   *  (shmemSwapInWhole) and could not map it by PMD maps it at PTE level: mm/memory.c finish_fault
+   *  (shmemSwapInFolio) and could not map it by PMD maps it at PTE level: mm/memory.c finish_fault
    *  (6.11+) maps every page of a large shmem folio when the VMA is not uffd-armed, the folio lies
    *  inside the VMA and the page table, and every PTE of its range is none (pte_range_none; a uffd-wp
    *  marker is not); set_pte_range gives each page the fault's entry: read-only for a private
@@ -853,16 +878,17 @@ export class Machine implements htlb.HugetlbHost {
    *  swap entry in the page table, so no soft-dirty or uffd-wp bit comes back with the pages.
    *  do_read_fault ran fault-around before ->fault, when every page of the block was still in swap:
    *  it mapped none of them, so none is mapped here beyond the faulting page when the conditions
-   *  fail (the caller skips fault-around). */
-  private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why): boolean {
+   *  fail (the caller skips fault-around). R-SWIN-3: a piece of `size` pages (shmemSwapInFolio)
+   *  is mapped by the same rules; fault-around, which ran before, found it in swap. */
+  private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why, size: number): boolean {
     if (v.uffd || wp || !this.k.finishFaultWholeFolio) return false;
     const index = v.pgoff + (page - v.start);
-    const start = page - (index % HPAGE_PAGES);
-    if (start < v.start || start + HPAGE_PAGES > v.end || start % HPAGE_PAGES !== 0) return false;
-    for (let i = start; i < start + HPAGE_PAGES; i++) if (p.ptes.has(i)) return false;
+    const start = page - (index % size);
+    if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
+    for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
     const rid = this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
-    for (let i = start; i < start + HPAGE_PAGES; i++) {
+    for (let i = start; i < start + size; i++) {
       p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: false, writable, dirty: false, why: withRule(why, rid) });
     }
     return true;
@@ -872,17 +898,19 @@ export class Machine implements htlb.HugetlbHost {
    *  the whole folio at PTE level with the faulting PTE's flags — every page writable, dirty and
    *  soft-dirty — when the folio lies inside the VMA and the page table, every PTE of it is none
    *  and the VMA is not uffd-armed (mm/memory.c finish_fault, set_pte_range; 6.11 "extend
-   *  finish_fault() to support large folio"). */
-  private mapWholeFolio(p: Proc, v: Vma, page: number): boolean {
+   *  finish_fault() to support large folio"). `piece`: the pages of a piece of a split swap entry
+   *  this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped by the same rules. */
+  private mapWholeFolio(p: Proc, v: Vma, page: number, piece = 0): boolean {
     if (v.uffd) return false; // per-page faults keep the uffd semantics
     const index = v.pgoff + (page - v.start);
-    const folioFirst = index - (index % HPAGE_PAGES);
-    if (!v.obj!.huge.has(folioFirst)) return false;
+    const n = piece > 1 && piece < HPAGE_PAGES ? piece : HPAGE_PAGES;
+    const folioFirst = index - (index % n);
+    if (n === HPAGE_PAGES && !v.obj!.huge.has(folioFirst)) return false;
     const start = page - (index - folioFirst);
-    if (start < v.start || start + HPAGE_PAGES > v.end || start % HPAGE_PAGES !== 0) return false;
-    for (let i = start; i < start + HPAGE_PAGES; i++) if (p.ptes.has(i)) return false;
+    if (start < v.start || start + n > v.end || blockOf(start) !== blockOf(start + n - 1)) return false;
+    for (let i = start; i < start + n; i++) if (p.ptes.has(i)) return false;
     const id = this.rule('R-FLT-10L');
-    for (let i = start; i < start + HPAGE_PAGES; i++) {
+    for (let i = start; i < start + n; i++) {
       const pg = this.shmPage(v, i);
       if (i === page) pg.nonzero = true;
       p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(id) });
@@ -914,7 +942,7 @@ export class Machine implements htlb.HugetlbHost {
     // peek: a read that finds its page mapped changes nothing (no stamp for the observer)
     if (p.pmds.peek(b)?.t === 'huge') return;
     const e0 = p.ptes.peek(page);
-    const wholeIn = (e0 === undefined || e0.t === 'marker') && this.shmemSwapInWhole(p, v, page);
+    const wholeIn = e0 === undefined || e0.t === 'marker' ? this.shmemSwapInFolio(p, v, page) : 0;
     if (!p.ptes.has(page) && this.shmemHugeFault(p, v, page, false)) return;
     if (p.ptes.peek(page)?.t === 'present') return;
     const e = p.ptes.get(page);
@@ -968,11 +996,13 @@ export class Machine implements htlb.HugetlbHost {
     }
     this.ensureTable(p, b);
     const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
-    if (wholeIn && this.mapSwappedInFolio(p, v, page, wp, fwhy)) return;
+    if (wholeIn && this.mapSwappedInFolio(p, v, page, wp, fwhy, wholeIn)) return;
     const pg = this.shmPage(v, page);
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
+    // a piece (R-SWIN-3): fault-around ran before ->fault, with the piece still in swap
     if (!wholeIn) this.faultAround(p, v, page);
+    else if (wholeIn < HPAGE_PAGES) this.faultAround(p, v, page, page - ((v.pgoff + (page - v.start)) % wholeIn), wholeIn);
   }
 
   /** R-FLT-3A: a read fault on a page-cache mapping first maps the cached neighbours of `page`
@@ -981,7 +1011,7 @@ export class Machine implements htlb.HugetlbHost {
    *  object (shmem_fault: VM_FAULT_SIGBUS) after its cached neighbours were mapped (filemap_map_pages
    *  clips the window to the file's end); the page table is installed only when a page is mapped
    *  (filemap_map_pmd, after the first uptodate folio is found). */
-  private faultAround(p: Proc, v: Vma, page: number): void {
+  private faultAround(p: Proc, v: Vma, page: number, skipFrom = 0, skipPages = 0): void {
     if (v.uffd) return;
     const b = blockOf(page);
     let table = p.pmds.has(b);
@@ -1000,7 +1030,7 @@ export class Machine implements htlb.HugetlbHost {
       hi = folioStart + HPAGE_PAGES;
     }
     for (let j = lo; j < hi; j++) {
-      if (j === page || p.ptes.has(j)) continue;
+      if (j === page || p.ptes.has(j) || (j >= skipFrom && j < skipFrom + skipPages)) continue;
       const cached = v.obj!.pages.get(v.pgoff + (j - v.start));
       // a swapped-out shmem page is a swap entry in the page cache: fault-around skips it
       if (!cached || cached.inSwap) continue;
@@ -1068,7 +1098,7 @@ export class Machine implements htlb.HugetlbHost {
     if (e !== undefined) p.ptes.touch(page);
     // R-SWIN-2: shmem_fault brings the folio back whole before the write is mapped (the folio
     // itself for a shared mapping, its page copied for a private one: do_cow_fault)
-    if (!e || e.t === 'marker') this.shmemSwapInWhole(p, v, page);
+    const piece = !e || e.t === 'marker' ? this.shmemSwapInFolio(p, v, page) : 0;
     if (!e && this.shmemHugeFault(p, v, page, true)) return;
     if (e?.t === 'marker') {
       if (v.uffd) {
@@ -1096,7 +1126,7 @@ export class Machine implements htlb.HugetlbHost {
       }
       if (isAnonVma(v) && this.mapAnonFolio(p, v, page, true)) return;
       this.ensureTable(p, b);
-      if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page)) return;
+      if (isShared(v) && this.k.finishFaultWholeFolio && this.mapWholeFolio(p, v, page, piece)) return;
       const pg = this.freshPageFor(p, v, page);
       pg.nonzero = true;
       p.ptes.set(page, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(this.rule(isAnonVma(v) ? 'R-FLT-6' : 'R-FLT-10')) });
@@ -1398,6 +1428,7 @@ export class Machine implements htlb.HugetlbHost {
           const f = pg0.index - (pg0.index % HPAGE_PAGES);
           pg0.obj.huge.delete(f);
           (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
+          pg0.obj.swapSplit?.delete(f);
         }
         // R-PO-2: a THP wholly in range is reclaimed: shmem_writeout puts every page in swap (whole,
         // or split first), so a later fault-around skips them (swap entries in the page cache);
@@ -1509,6 +1540,7 @@ export class Machine implements htlb.HugetlbHost {
       if (!swapped) continue; // some page stayed (its reclaim failed): the folio is still large
       obj.huge.delete(f);
       (obj.swappedHuge ??= new Set()).add(f);
+      obj.swapSplit?.delete(f);
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;

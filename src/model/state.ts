@@ -172,6 +172,9 @@ export interface ShmObj {
   /** first indices of THPs that reclaim took out whole (their pages in swap): a fault may bring
    *  one back whole (R-SWIN-2) */
   swappedHuge?: Set<number>;
+  /** first indices of such THPs a page of which came back alone: the large swap entry is split
+   *  (mm/shmem.c shmem_split_large_entry), and a fault may bring a piece back whole (R-SWIN-3) */
+  swapSplit?: Set<number>;
 }
 
 export interface Ctx {

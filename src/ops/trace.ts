@@ -86,13 +86,15 @@ export interface Outcome {
    *  alloc_anon_folio or a swap-in's alloc_swap_folio, mm/memory.c). The kernel's and the host's
    *  choice (per-size sysfs settings), recorded by the executor. Absent: every fault mapped one page. */
   folio?: Record<string, [number, number][]>;
-  /** region -> first page of every 2 MiB block (as in `huge`) of a shmem THP region that this
-   *  fault op made wholly resident in memory (mincore() before and after the op, which a page table
-   *  does not affect: workers/executor/ptefarm-observe.h resident_blocks): a shmem folio the fault
-   *  brought back from swap whole (mm/shmem.c shmem_swapin_folio), the kernel's and the host's
-   *  choice (CONFIG_THP_SWAP, a free swap cluster). Absent: no block did, and swapped pages come
-   *  back one by one. */
-  resident?: Record<string, number[]>;
+  /** region -> the runs of pages of a shmem THP region that this fault op made resident in memory,
+   *  as [first page, pages] pairs (mincore() before and after the op, which a page table does not
+   *  affect: workers/executor/ptefarm-observe.h resident_pages): a shmem folio the fault brought
+   *  back from swap whole, a piece of a split large swap entry, or one page (mm/shmem.c
+   *  shmem_swapin_folio, shmem_split_large_entry), the kernel's and the host's choice
+   *  (CONFIG_THP_SWAP, a free swap cluster). A plain number is the form of traces recorded before
+   *  runs (to 2026-12-07): the first page of a 2 MiB block (as in `huge`) made wholly resident;
+   *  the model reads both (src/model/machine.ts residentRun). Absent: nothing came back. */
+  resident?: Record<string, (number | [number, number])[]>;
   /** region -> PAGEMAP_SCAN's walk_end of this scan, as a page of the region (the scanned range's
    *  end when the walk was not cut short by max_pages) */
   walk_end?: Record<string, number>;
@@ -180,7 +182,7 @@ export const traceSchema = z.object({
       swapped_out: safeRecord(z.array(pageIndex), regionName).optional(),
       zero: safeRecord(z.array(pageIndex), regionName).optional(),
       folio: safeRecord(z.array(z.tuple([pageIndex, z.number().int().min(2).max(MAX_PMD_PAGES)])), regionName).optional(),
-      resident: safeRecord(z.array(pageIndex), regionName).optional(),
+      resident: safeRecord(z.array(z.union([pageIndex, z.tuple([pageIndex, z.number().int().min(1).max(DEFAULT_LIMITS.maxPagesPerRegion)])])), regionName).optional(),
       walk_end: safeRecord(z.number().int().min(0).max(DEFAULT_LIMITS.maxPagesPerRegion), regionName).optional(),
     }).optional(),
     events: z.array(z.object({
@@ -255,13 +257,16 @@ export function traceProblems(c: Case, t: Trace): string[] {
         if (`${proc}.${region}` !== want) problems.push(`steps[${i}].scan.${clip(proc, 40)}.${clip(region, 40)}: ${want ? `the op scans ${want} only` : `op ${s.op} (${op.op}) is not a scan`}`);
       }
     }
-    // `resident` (a fault's whole shmem swap-in): region -> block first pages; the model reads it
-    // as such even from a trace built in process (never through traceSchema)
+    // `resident` (a fault's shmem swap-in): region -> [first, pages] runs, or block first pages
+    // (the older form); the model reads it as such even from a trace built in process (never
+    // through traceSchema)
     const res = s.outcome?.resident as unknown;
+    const page = (k: unknown) => Number.isSafeInteger(k) && (k as number) >= 0;
+    const entry = (e: unknown) => page(e) || (Array.isArray(e) && e.length === 2 && page(e[0]) && page(e[1]) && e[1] > 0);
     if (res !== undefined) {
-      if (res === null || typeof res !== 'object' || Array.isArray(res)) problems.push(`steps[${i}].outcome.resident: a record of region -> page numbers, not ${show(res)}`);
+      if (res === null || typeof res !== 'object' || Array.isArray(res)) problems.push(`steps[${i}].outcome.resident: a record of region -> [first, pages] runs, not ${show(res)}`);
       else for (const [region, l] of Object.entries(res)) {
-        if (!Array.isArray(l) || !l.every((k) => Number.isSafeInteger(k) && k >= 0)) problems.push(`steps[${i}].outcome.resident.${clip(region, 40)}: a list of page numbers, not ${show(l)}`);
+        if (!Array.isArray(l) || !l.every(entry)) problems.push(`steps[${i}].outcome.resident.${clip(region, 40)}: a list of [first, pages] runs (or 2 MiB block first pages), not ${show(l)}`);
       }
     }
   });

@@ -10,7 +10,6 @@ multi: * the block, reports with done(); in_sup(i, p): S runs it for p; end_step
 solo:/* ---- helpers. main() is the case's only process: it runs case_steps(), and after every step
 solo: * end_step() reads /proc/self/pagemap and compares it with what want() recorded. ---- */
 multinores:struct msg { int born, proc; long val; }; /* done: errno (0 ok); born: a new process's pid */
-resmulti:struct msg { int born, proc; long val; uint64_t res; }; /* done: errno (0 ok), res: res_bits; born: a new process's pid */
 multi:static int go[NPROCS][2], msgs[2], pidfd[NPROCS];
 struct region { int proc; const char *name, *want, *vals; uint64_t addr, pages, was_pages; uint8_t was[MAXPAGES], now[MAXPAGES]; } R[NREGIONS];
 nocontent:static int me = -1, pid[NPROCS], pagemap[NPROCS], alive[NPROCS];
@@ -29,8 +28,9 @@ ptrace:static void caps(uint32_t keep) { syscall(SYS_capset, &(struct __user_cap
 static void set_rc(int e) { /* by the errno names this case's expectations use */ snprintf(rc, sizeof rc, "E%d", e);
   for (size_t k = 0; k < sizeof ERRNO / sizeof ERRNO[0]; k++) if (ERRNO[k].e == e) snprintf(rc, sizeof rc, "%s", ERRNO[k].name); }
 /*@ if resident */
-static uint64_t res_bits; /* a fault step's resident blocks of its region, before | after << 32 (ptefarm-observe.h resident_blocks), taken by the process that faults */
-static void res_at(uint64_t start, uint64_t pages, int after) { uint64_t b = resident_blocks(start, pages); res_bits = after ? (res_bits & 0xffffffffu) | b << 32 : b; }
+static unsigned char (*res_vec)[MAXPAGES]; /* a fault step's resident pages of its region before and after (ptefarm-observe.h resident_pages), taken by the process that faults: shared, so main reads a child's */
+__attribute__((constructor)) static void res_init(void) { if ((res_vec = mmap(NULL, 2 * MAXPAGES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) _exit(1); }
+static void res_at(uint64_t start, uint64_t pages, int after) { resident_pages(start, pages, res_vec[after]); }
 /*@ end */
 /*@ if uffd */
 static int uffd[NPROCS]; static void no_uffd(const char *err) { printf("# userfaultfd with features 0x%llx: %s\n", (unsigned long long)(UFFD_FEATURES), err), finish(KSFT_SKIP, "this userfaultfd is not available here"); }
@@ -90,7 +90,6 @@ ev:    for (int c = 0; c < nctx; c++) f[n++] = (struct pollfd){ ctx_fd[c], POLLI
     if (poll(f, (nfds_t)n, -1) < 0 && errno != EINTR) harness("poll");
 ev:    for (int c = 0; c < nctx; c++) if (f[2 + c].revents) drain(c);
 multinores:    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) { if (!m.born) { if (m.val) set_rc((int)m.val); return; } born(m.proc, (pid_t)m.val); }
-resmulti:    if ((f[0].revents & POLLIN) && read(msgs[0], &m, sizeof m) == sizeof m) { if (!m.born) { if (m.val) set_rc((int)m.val); res_bits = m.res; return; } born(m.proc, (pid_t)m.val); }
     if (!(f[1].revents & POLLIN) || waitid(P_PID, (id_t)pid[p], &si, WEXITED)) continue;
     alive[p] = 0; /* its exit op (status 0), or a fault of its own access (SIGSEGV, SIGBUS: the result) */
     if (si.si_code != CLD_EXITED && (si.si_status == SIGSEGV || si.si_status == SIGBUS)) snprintf(rc, sizeof rc, si.si_status == SIGSEGV ? "SIGSEGV" : "SIGBUS");
@@ -108,7 +107,6 @@ static int in_proc(int i, int p, const char *text) { /* step i, done by process 
   return 0; }
 static void done(long r) { /* a block's result: >= 0, or -1 with errno */
   struct msg m = { .born = 0, .proc = me, .val = r < 0 ? errno : 0 }; if (me < 0 && m.val) set_rc((int)m.val);
-resmulti:  m.res = res_bits;
   if (me >= 0 && me == cur_proc && write(msgs[1], &m, sizeof m) != sizeof m) _exit(1); }
 /*@ end */
 solo:static int in_proc(int i, int p, const char *text) { return begin(i, p, text); } /* step i: this process does it */
@@ -178,14 +176,15 @@ static void check_outcome(const struct assumption *a) {
 huge:  if (a->what == HUGE) n = huge_outcome(r->now, r->pages, r->was, r->was_pages, r->addr / PG, got);
 zero:  if (a->what == ZERO) n = zero_outcome(r->now, r->was, r->was_pages, a->first, a->count, r->addr / PG, got);
 swapped:  if (a->what == SWAPPED) n = swapped_outcome(r->now, r->was, a->first, a->count, got);
-resident:  if (a->what == RESIDENT) n = resident_outcome((uint32_t)res_bits, (uint32_t)(res_bits >> 32), r->addr, got);
+resident:  if (a->what == RESIDENT) for (int j = 0, m = resident_outcome(res_vec[0], res_vec[1], r->pages, got); j < 2 * m; j += 2) /* FIRST+PAGES */
+resident:    snprintf(s + strlen(s), sizeof s - strlen(s), "%s%llu+%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[j + 1]);
 folio:  if (a->what == FOLIO) for (int j = 0, m = folio_outcome(r->now, r->was, r->was_pages, r->pages, r->addr / PG, g_anon_orders, got); j < m; j += 2) /* FIRST+PAGES */
 folio:    snprintf(s + strlen(s), sizeof s - strlen(s), "%s%llu+%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[j + 1]);
   for (int j = 0, k = 0; j < n; j = ++k) {
     while (k + 1 < n && got[k + 1] == got[k] + 1) k++;
     snprintf(s + strlen(s), sizeof s - strlen(s), k > j ? "%s%llu-%llu" : "%s%llu", *s ? " " : "", (unsigned long long)got[j], (unsigned long long)got[k]);
   }
-resident:  if (ran && alive[a->p] && a->what == RESIDENT && strcmp(s, a->want)) printf("# step %d (%s): 2 MiB blocks of %s made wholly resident (mincore) at [%s], the expectations assume [%s]\n", cur_step, cur_text, a->name, s, a->want),
+resident:  if (ran && alive[a->p] && a->what == RESIDENT && strcmp(s, a->want)) printf("# step %d (%s): pages of %s made resident (mincore, FIRST+PAGES) at [%s], the expectations assume [%s]\n", cur_step, cur_text, a->name, s, a->want),
 resident:    finish(KSFT_SKIP, "this kernel brought a shmem folio back from swap otherwise than the expectations assume (whole, or page by page)");
   if (ran && alive[a->p] && strcmp(s, a->want)) printf("# step %d (%s): %s %s[%s], the expectations assume %s[%s]\n", cur_step, cur_text, (const char *[]){
 nofolio:    "huge PMDs newly mapped at", "the read mapped the zero page at", "MADV_PAGEOUT took out" }[a->what], a->name, s, a->name, a->want), finish(KSFT_SKIP, "the kernel chose another outcome"); }

@@ -157,7 +157,7 @@ function observeHeader(flags: ReadonlySet<string>): string {
     throw new ReproError(`the C runtime includes ptefarm-observe.h, which is not in workers/executor: ${(e as Error).message}`);
   }
   const inner = body.slice(body.indexOf('#define PTEFARM_OBSERVE_H') + '#define PTEFARM_OBSERVE_H'.length, body.lastIndexOf('#endif')).trim();
-  const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped', resident_blocks: 'resident', resident_outcome: 'resident' };
+  const fn: Record<string, string> = { huge_outcome: 'huge', zero_outcome: 'zero', swapped_outcome: 'swapped', resident_pages: 'resident', resident_outcome: 'resident' };
   const kept = inner.split(/\n\n/).filter((chunk) => {
     const name = /static \w+ (\w+)\(/.exec(chunk)?.[1];
     return !name || !(name in fn) || flags.has(fn[name]);
@@ -280,8 +280,8 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       else block.push(`  if (${supFn}(${i}, ${p}, ${text})) {`, ...body.map((l) => `    ${l}`), '  }');
     };
     // R-SWIN-2: a fault in a shmem THP region after a pageout may bring a folio back from swap
-    // whole; the process that faults takes the region's resident blocks before and after
-    // (ptefarm-observe.h resident_blocks), and the expectations assume the outcome (RESIDENT)
+    // whole or a piece; the process that faults takes the region's resident pages before and after
+    // (ptefarm-observe.h resident_pages), and the expectations assume the outcome (RESIDENT)
     const residentAt = (region: string): ((after: 0 | 1) => string) | undefined => {
       const k = kinds.get(region), r = procs[p]?.get(rid);
       if (!r || !k?.thp || !['shared-anon', 'memfd-shared', 'memfd-private'].includes(k.kind) || !c.ops.slice(0, i).some((o) => o.op === 'pageout')) return undefined;
@@ -474,7 +474,10 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
       }
       if ((op.op === 'read' || op.op === 'write' || op.op === 'populate') && flags.has('resident') && k?.thp && ['shared-anon', 'memfd-shared', 'memfd-private'].includes(k.kind) && c.ops.slice(0, i).some((o) => o.op === 'pageout')) {
         flags.add('outcomes');
-        lines.push(`  assume(RESIDENT, ${p}, ${cstr(region)}, 0, 0, ${cstr(pageRanges([...(own(ps.outcome.resident, region) ?? [])].sort((a, b) => a - b)))});`);
+        // runs as FIRST+PAGES; a trace's older form (a 2 MiB block's first page) as the block's run
+        const g = procs[p]?.get(rid) ?? { start: 0, pages: 0 };
+        const runs = (own(ps.outcome.resident, region) ?? []).map((e) => (typeof e === 'number' ? [e, Math.min(g.pages, Math.floor((g.start + e) / HPG_PAGES + 1) * HPG_PAGES - g.start) - e] : e));
+        lines.push(`  assume(RESIDENT, ${p}, ${cstr(region)}, 0, 0, ${cstr(runs.sort((a, b) => a[0] - b[0]).map(([f, n]) => `${f}+${n}`).join(' '))});`);
       }
       if (op.op === 'pageout') {
         flags.add('outcomes'); flags.add('swapped');
@@ -503,7 +506,7 @@ export function generateRepro(c0: Case, opts: ReproOptions = {}): string {
   if (v2) flags.add(flags.has('scan') ? 'g7scan' : 'g7');
   if (v2) flags.add('v2');
   if (!flags.has('folio')) flags.add('nofolio');
-  if (!solo) flags.add(flags.has('resident') ? 'resmulti' : 'multinores');
+  if (!solo) flags.add('multinores');
   const runtime = cutRuntime(readFileSync(RUNTIME, 'utf8'), flags)
     .replace(/^#include "ptefarm-observe\.h"$/m, () => observeHeader(flags))
     .replace(/^#include "ptefarm-folio\.h"$/m, () => folioHeader())

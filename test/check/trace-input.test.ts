@@ -106,20 +106,23 @@ describe('trace input', () => {
   });
 
   it('a malformed `resident` outcome (a fault\'s whole shmem swap-in) is bad input, from a file (schema) or in process (TraceError), never a violation', () => {
-    for (const bad of [{ a: [-1] }, { a: [1e300] }, { a: ['0'] }, { a: 0 }]) {
+    for (const bad of [{ a: [-1] }, { a: [1e300] }, { a: ['0'] }, { a: 0 }, { a: [[0, 0]] }, { a: [[0]] }, { a: [[3, -2]] }, { a: [[0, 1, 2]] }, { a: [[1e300, 1]] }]) {
       const t = good();
       (t.steps[1].outcome as Record<string, unknown>) = { resident: bad };
       expect(schemaIssues(t).join('\n')).toMatch(/steps\.1\.outcome\.resident\.a/);
-      expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident\.a: a list of page numbers/);
+      expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident\.a: a list of \[first, pages\] runs/);
     }
     const t = good();
     (t.steps[1].outcome as Record<string, unknown>) = { resident: 'a' };
-    expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident: a record of region -> page numbers/);
+    expect(problemsOf(() => checkTrace(c, t))).toMatch(/steps\[1\]\.outcome\.resident: a record of region -> \[first, pages\] runs/);
     // well formed: read, and here (an anon region, nothing swapped) it changes nothing
-    const ok = good();
-    ok.steps[1].outcome = { ...ok.steps[1].outcome, resident: { a: [0] } };
-    expect(schemaIssues(ok)).toEqual([]);
-    expect(checkTrace(c, ok).ok).toBe(true);
+    // (runs, and the older form: 2 MiB block first pages)
+    for (const resident of [{ a: [0] }, { a: [[0, 1], [5, 3]] }, { a: [0, [2, 1]] }] as Record<string, (number | [number, number])[]>[]) {
+      const ok = good();
+      ok.steps[1].outcome = { ...ok.steps[1].outcome, resident };
+      expect(schemaIssues(ok)).toEqual([]);
+      expect(checkTrace(c, ok).ok).toBe(true);
+    }
   });
 
   it('PAGEMAP_SCAN results only for the scan op, its process and region; capability names are names (found by the chaos suite)', () => {

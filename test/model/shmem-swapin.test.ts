@@ -1,6 +1,6 @@
 // R-SWIN-2 in the reference model: a shmem THP that reclaim wrote to swap comes back whole or page
 // by page on a fault, as the `resident` outcome records (workers/executor/ptefarm-observe.h
-// resident_blocks: mincore of the block before and after the op), and the fault then maps what the
+// resident_pages: mincore of the region before and after the op), and the fault then maps what the
 // kernel's finish_fault maps. The expected bits are written by hand from the kernel (6.18.44 live,
 // zram swap: mm/shmem.c shmem_swapin_folio -> shmem_swap_alloc_folio reads the order-9 swap entry
 // as one folio; mm/memory.c finish_fault maps a large shmem folio by PTEs when do_set_pmd cannot map
@@ -91,5 +91,73 @@ describe('R-SWIN-2: a shmem folio swapped out whole comes back whole or page by 
       read a[5]`, { 1: WHOLE });
     expect(runs(p, 1)).toBe('0-4:.....D 5:P.FE.D 6-511:.....D');
     expect(p.steps[1].rules).not.toContain('R-SWIN-2');
+  });
+});
+
+// R-SWIN-3: the executor records runs of pages made resident ([first, pages]); a page-by-page
+// swap-in (here in a uffd-armed VMA: 6.18 shmem_swapin_folio reads order 0 there) splits the large
+// swap entry (shmem_split_large_entry: on 6.18.44 the pieces away from the page kept order 6), and a
+// later fault outside uffd reads its piece back whole; finish_fault maps it by PTEs (inside the VMA
+// and the page table, all none, not uffd-armed). 6.18.44 live: read a[160] -> [128, 64], read
+// a[300] -> [256, 64] (test/targets/live-shmem-swapin.test.ts).
+const SPLIT = (kind: string) => `uffd features=
+  ${PTE_MAPPED(kind)}
+  uffd_register a
+  read a[5]
+  uffd_unregister a
+  read a[160]
+  read a[300]`;
+const ONE = { 9: { resident: { a: [[5, 1]] as [number, number][] } } };
+
+describe('R-SWIN-3: a split large swap entry comes back piece by piece, as `resident` runs record', () => {
+  it('whole as a run: the same as the older block form', () => {
+    const runsForm = run(`${PTE_MAPPED('memfd-private')}\nread a[154]`, { ...base, 8: { resident: { a: [[0, 512]] } } });
+    const blockForm = run(`${PTE_MAPPED('memfd-private')}\nread a[154]`, { ...base, 8: WHOLE });
+    expect(runs(runsForm, 8)).toBe(runs(blockForm, 8));
+    expect(runs(runsForm, 8)).toBe('0-511:P.FE.D');
+  });
+
+  for (const kind of ['memfd-private', 'memfd-shared']) {
+    it(`${kind}: pieces (6.18): each later read maps its 64-page piece, and only it`, () => {
+      const p = run(SPLIT(kind), { ...base, ...ONE, 11: { resident: { a: [[128, 64]] } }, 12: { resident: { a: [[256, 64]] } } });
+      const m = 'P.FE.D';
+      expect(runs(p, 9)).toBe(`0-4:.....D 5:${m} 6-511:.....D`);
+      expect(runs(p, 11)).toBe(`0-4:.....D 5:${m} 6-127:.....D 128-191:${m} 192-511:.....D`);
+      expect(runs(p, 12)).toBe(`0-4:.....D 5:${m} 6-127:.....D 128-191:${m} 192-255:.....D 256-319:${m} 320-511:.....D`);
+      expect(p.steps[11].rules).toContain('R-SWIN-3');
+    });
+
+    it(`${kind}: page by page throughout (6.12: the entry split to single pages; or no outcome): each read maps its page alone`, () => {
+      for (const o of [{ 11: { resident: { a: [[160, 1]] as [number, number][] } }, 12: { resident: { a: [[300, 1]] as [number, number][] } } }, {}] as Record<number, Partial<Outcome>>[]) {
+        const p = run(SPLIT(kind), { ...base, ...ONE, ...o });
+        expect(runs(p, 12).replace(/P\.F[E.]\.D/g, 'P')).toBe('0-4:.....D 5:P 6-159:.....D 160:P 161-299:.....D 300:P 301-511:.....D');
+        expect(p.steps[11].rules).not.toContain('R-SWIN-3');
+      }
+    });
+  }
+
+  it('a piece that came back in a uffd-armed VMA (a host that reads it whole there; 6.18 reads order 0) maps the faulting page alone; the next fault outside uffd finds the rest in the page cache (fault-around)', () => {
+    const body = `uffd features=
+      ${PTE_MAPPED('memfd-private')}
+      uffd_register a
+      read a[5]
+      read a[160]
+      uffd_unregister a
+      read a[170]`;
+    const p = run(body, { ...base, ...ONE, 10: { resident: { a: [[128, 64]] } } });
+    expect(runs(p, 10)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P.FE.D 161-511:.....D');
+    expect(runs(p, 12)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160-175:P.FE.D 176-511:.....D');
+  });
+
+  it('a write fault on the piece: a shared mapping maps all of it writable and dirty (R-FLT-10L, finish_fault), a private one copies the faulting page alone (do_cow_fault)', () => {
+    const o = { ...base, ...ONE, 11: { resident: { a: [[128, 64]] as [number, number][] } } };
+    const body = (kind: string) => SPLIT(kind).replace('read a[160]', 'write a[160]').replace(/\n\s*read a\[300\]/, '');
+    const shared = run(body('memfd-shared'), o);
+    expect(runs(shared, 11)).toBe('0-4:.....D 5:P.FE.D 6-127:.....D 128-191:P.FE.D 192-511:.....D');
+    expect(shared.steps[11].rules).toEqual(expect.arrayContaining(['R-SWIN-3', 'R-FLT-10L']));
+    const priv = run(body('memfd-private'), o);
+    expect(runs(priv, 11)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P..E.D 161-511:.....D');
+    // without the piece (page by page) the shared write maps its page alone
+    expect(runs(run(body('memfd-shared'), { ...base, ...ONE }), 11)).toBe('0-4:.....D 5:P.FE.D 6-159:.....D 160:P.FE.D 161-511:.....D');
   });
 });

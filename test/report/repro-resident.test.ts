@@ -1,7 +1,7 @@
 // `ptefarm repro` and the `resident` outcome (R-SWIN-2: a shmem THP swapped out comes back whole or
 // page by page, the host's choice): after every fault in a shmem THP region that follows a pageout,
-// the program takes the region's resident blocks before and after the fault in the faulting
-// process (workers/executor/ptefarm-observe.h resident_blocks, inlined) and skips (exit 4) when the
+// the program takes the region's resident pages before and after the fault in the faulting
+// process (workers/executor/ptefarm-observe.h resident_pages, inlined) and skips (exit 4) when the
 // kernel chose otherwise than the expectations assume. With the outcomes recorded on this host it
 // passes; with the model's neutral ones (page by page) it passes or skips, never fails; a case
 // without a pageout, or without a shmem THP region, gets none of this code.
@@ -38,16 +38,16 @@ describe('the reproducer of a shmem THP swap-in', () => {
     expect([...src.matchAll(/assume\(RESIDENT, (\d+), "(\w+)", 0, 0, "([^"]*)"\);/g)].map((m) => m.slice(1))).toEqual([['0', 'a', '']]);
     expect(src.match(/res_at\(/g)?.length).toBe(3); // its definition, before and after the fault
     const plain = parseTextCase('ptefarm-case/1\nmmap a pages=512 kind=anon thp\nwrite a\npageout a\nread a[3]\n');
-    expect(generateRepro(plain)).not.toMatch(/RESIDENT|res_at|resident_blocks/);
+    expect(generateRepro(plain)).not.toMatch(/RESIDENT|res_at|resident_pages/);
     const noPageout = parseTextCase('ptefarm-case/1\nmmap a pages=512 kind=memfd-shared thp\nread a\ncollapse a\nread a[3]\n');
-    expect(generateRepro(noPageout)).not.toMatch(/RESIDENT|res_at|resident_blocks/);
+    expect(generateRepro(noPageout)).not.toMatch(/RESIDENT|res_at|resident_pages/);
   });
 
-  it.skipIf(!haveCc)('compiles clean under -Wall -Wextra -Werror, one process and several (the acting process sends its blocks to S)', () => {
+  it.skipIf(!haveCc)('compiles clean under -Wall -Wextra -Werror, one process and several (the acting process writes its pages where S reads them)', () => {
     build('solo', generateRepro(PTES));
     const multi = parseTextCase('ptefarm-case/1\nmmap a pages=512 kind=memfd-shared thp\nwrite a[3]\ncollapse a\npageout a\nfork\np1 read a[7]\np0 read a[9]\n');
     const src = generateRepro(multi);
-    expect(src).toContain('m.res = res_bits;');
+    expect(src).toMatch(/res_vec = mmap\(NULL, 2 \* MAXPAGES, [^;]*MAP_SHARED/);
     build('multi', src);
   });
 
@@ -62,7 +62,7 @@ describe('the reproducer of a shmem THP swap-in', () => {
     const neutral = spawnSync(build('neutral', generateRepro(PTES)), [], { encoding: 'utf8', timeout: 120_000 });
     expect([0, 4], neutral.stdout).toContain(neutral.status);
     if (neutral.status === 4) {
-      expect(neutral.stdout).toContain('# step 8 (read a[154]): 2 MiB blocks of a made wholly resident (mincore) at [0], the expectations assume []');
+      expect(neutral.stdout).toMatch(/# step 8 \(read a\[154\]\): pages of a made resident \(mincore, FIRST\+PAGES\) at \[(0\+512|154\+1)\], the expectations assume \[\]/);
       expect(neutral.stdout).toContain('# SKIP this kernel brought a shmem folio back from swap otherwise than the expectations assume (whole, or page by page)');
     }
   });

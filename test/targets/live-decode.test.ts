@@ -36,11 +36,11 @@ describe('zero outcome without PAGEMAP_SCAN', () => {
   });
 });
 
-describe('resident outcome (a fault\'s whole shmem swap-in, workers/executor/ptefarm-observe.h resident_outcome)', () => {
-  it('`r rid first ...` becomes the block first pages of the named region, which the trace schema takes', async () => {
+describe('resident outcome (a fault\'s shmem swap-in, workers/executor/ptefarm-observe.h resident_outcome)', () => {
+  it('`r rid first pages ...` becomes the [first, pages] runs of the named region, which the trace schema takes', async () => {
     const { traceSchema } = await import('../../src/ops/trace.ts');
-    const r = decodeReply(['s 0 0', 'p 0 0 A', 's 1 0', 'r 0 0 512', 'p 0 0 A'], enc, false);
-    expect(r.steps[1].outcome?.resident).toEqual({ a: [0, 512] });
+    const r = decodeReply(['s 0 0', 'p 0 0 A', 's 1 0', 'r 0 0 512 600 64', 'p 0 0 A'], enc, false);
+    expect(r.steps[1].outcome?.resident).toEqual({ a: [[0, 512], [600, 64]] });
     expect(r.steps[0].outcome?.resident).toBeUndefined();
     const t = { format: 'ptefarm-trace/1', target: { name: 'live', arch: 'x86_64', kernel: '6.18', capabilities: {} }, steps: r.steps };
     expect(traceSchema.safeParse(t).success).toBe(true);

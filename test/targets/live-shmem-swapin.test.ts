@@ -13,7 +13,9 @@ import type { Trace } from '../../src/ops/trace.ts';
 
 const run = liveTextRunner('ptefarm-case/1');
 const present = (tr: Trace, step: number, from: number, to: number) => tr.steps[step].pages!['0'].a.slice(from, to).map((s) => s[0]).join('');
-const whole = (tr: Trace, step: number) => (tr.steps[step].outcome?.resident?.a ?? []).includes(0);
+/** the step's `resident` runs of region a (the executor writes runs, never the older block form) */
+const res = (tr: Trace, step: number) => (tr.steps[step].outcome?.resident?.a ?? []).map((e) => (typeof e === 'number' ? [e, 0] : e));
+const whole = (tr: Trace, step: number) => res(tr, step).some(([f, n]) => f === 0 && n >= 512);
 const NOT_HERE = 'the collapse gave no shmem THP, or the pageout reclaimed it not (no swap), on this host just now';
 const ready = (tr: Trace, collapse: number, pageout: number) =>
   (tr.steps[collapse].outcome?.huge?.a ?? []).includes(0) && (tr.steps[pageout].outcome?.swapped_out?.a ?? []).length === 512;
@@ -50,4 +52,32 @@ describe('live: a shmem THP swapped out whole comes back whole or page by page (
     if (whole(tr, 5)) expect(present(tr, 6, 0, 33)).toBe('P' + '.'.repeat(15) + 'P'.repeat(16) + '.');
     else expect(present(tr, 6, 0, 33)).toBe('P' + '.'.repeat(19) + 'P' + '.'.repeat(12));
   });
+
+  // R-SWIN-3: a swap-in in a uffd-armed VMA goes page by page (6.18 shmem_swapin_folio: order 0 for
+  // a userfaultfd_armed VMA) and splits the large swap entry (shmem_split_large_entry); a later fault
+  // outside uffd reads a whole piece of it back (64 pages on 6.18.44), and finish_fault maps it all
+  for (const [kind, access] of [['memfd-private', 'read'], ['memfd-shared', 'read'], ['shared-anon', 'read'], ['memfd-shared', 'write'], ['memfd-private', 'write']]) {
+    it(`${kind}: a page-by-page swap-in under uffd splits the entry; a later ${access} brings back its piece and maps ${access === 'write' && kind === 'memfd-private' ? 'the copied page alone (do_cow_fault)' : 'it (finish_fault)'}`, async (ctx) => {
+      const { tr } = await run(`mmap a pages=512 kind=${kind} thp
+        read a[472]
+        collapse a
+        mprotect a[511] prot=r
+        read a[0]
+        mprotect a[511] prot=rw
+        read a[100]
+        pageout a
+        uffd_register a
+        read a[5]
+        uffd_unregister a
+        ${access} a[160]`, '');
+      if (!ready(tr, 2, 7)) { ctx.skip(NOT_HERE); return; }
+      expect(res(tr, 9)).toEqual([[5, 1]]);
+      const piece = res(tr, 11).find(([f, n]) => f <= 160 && 160 < f + n) ?? [160, 1];
+      const [f, n] = piece;
+      expect(f % n).toBe(0); // an aligned piece (or the page alone)
+      if (access === 'write' && kind === 'memfd-private') { expect(present(tr, 11, 6, 512)).toBe('.'.repeat(154) + 'P' + '.'.repeat(351)); return; }
+      expect(present(tr, 11, f, f + n)).toBe('P'.repeat(n));
+      expect(present(tr, 11, 6, f) + present(tr, 11, f + n, 512)).toBe('.'.repeat(512 - 6 - n));
+    });
+  }
 });

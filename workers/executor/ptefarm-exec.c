@@ -231,18 +231,24 @@ static void print_zero(int p, int g, uint64_t first, uint64_t count, const struc
 #include "ptefarm-folio.h"
 
 /* region id -> a shmem region (shared-anon, memfd-shared, memfd-private) mapped with MADV_HUGEPAGE:
- * its faults record the `resident` outcome (ptefarm-observe.h resident_blocks) */
+ * its faults record the `resident` outcome (ptefarm-observe.h resident_pages) */
 static uint8_t g_reg_shthp[MAXR];
 
-/* `r rid first ...`: the 2 MiB blocks of region g that became wholly resident during the op (x: the
- * C_TOUCH / C_MADVISE reply's resident blocks, before | after << 32) */
-static void print_resident(int p, int g, int64_t x) {
-  if (p < 0 || !P[p].alive || g < 0 || !g_reg_shthp[g] || !P[p].reg[g].known) return;
-  uint64_t ks[32];
-  int n = resident_outcome((uint32_t)x, (uint32_t)((uint64_t)x >> 32), P[p].reg[g].start, ks);
-  if (!n) return;
+/* `r rid first count ...`: the runs of pages of region g that became resident during the op (the
+ * C_TOUCH / C_MADVISE reply's n runs, its payload: first, count pairs; read_resident) */
+static uint64_t g_res_runs[MAXPAGES + 2];
+static int g_res_n;
+static void read_resident(int p, const struct rep *r) {
+  g_res_n = 0;
+  if (r->n <= 0) return;
+  if (r->n > MAXPAGES / 2 + 1) fatal("a `resident` reply of %d runs", r->n);
+  read_payload(p, g_res_runs, (size_t)r->n * 2 * sizeof g_res_runs[0]);
+  g_res_n = r->n;
+}
+static void print_resident(int p, int g) {
+  if (p < 0 || !P[p].alive || g < 0 || !g_reg_shthp[g] || !P[p].reg[g].known || !g_res_n) return;
   fprintf(out, "r %d", g);
-  for (int j = 0; j < n; j++) fprintf(out, " %llu", (unsigned long long)ks[j]);
+  for (int j = 0; j < 2 * g_res_n; j++) fprintf(out, " %llu", (unsigned long long)g_res_runs[j]);
   fputc('\n', out);
 }
 
@@ -374,6 +380,7 @@ static void serve_case(void) {
     struct cmd c;
     memset(&c, 0, sizeof c);
     struct rep r = { 0 };
+    g_res_n = 0;
     const char *rc = "0";
     int acted = p;
     int scan_region = -1, walk_region = -1; uint64_t scan_first = 0, scan_count = 0, walk_end = 0;
@@ -418,6 +425,7 @@ static void serve_case(void) {
       c.code = C_TOUCH; c.addr = addr; c.len = len; c.a = code == OP_WRITE; c.addr2 = content_value(i, first);
       if (g_reg_shthp[rid]) { c.b = (int)rg->pages; c.len2 = rg->start; }
       rc = run(p, &c, &r);
+      if (P[p].alive) read_resident(p, &r);
       break;
     case OP_FORK: {
       if (nprocs >= MAXP) fatal("op %d: fork would exceed the limit of %d processes", i, MAXP);
@@ -474,6 +482,7 @@ static void serve_case(void) {
       c.code = C_MADVISE; c.addr = addr; c.len = len; c.a = v[5] ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
       if (g_reg_shthp[rid]) { c.b = (int)rg->pages; c.len2 = rg->start; }
       rc = run(p, &c, &r);
+      if (P[p].alive) read_resident(p, &r);
       break;
     default: fatal("op %d: unknown op code %d", i, code);
     }
@@ -487,7 +496,7 @@ static void serve_case(void) {
     if (code == OP_READ) print_zero(acted, rid, first, count, before);
     if (code == OP_POPULATE && !v[5]) print_zero(acted, rid, first, count, before); /* GUP read faults */
     if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_folio(acted, rid, before);
-    if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_resident(acted, rid, r.x);
+    if (code == OP_READ || code == OP_WRITE || code == OP_POPULATE) print_resident(acted, rid);
     if (code == OP_PAGEOUT && P[p].alive) {
       static uint64_t ks[MAXPAGES];
       int n = swapped_outcome(cur_obs[p][rid], prev_obs[p][rid], first, count, ks);

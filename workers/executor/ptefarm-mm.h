@@ -421,7 +421,10 @@ static void case_process(void) {
     if (g_may_hold_caps && c.code != C_UFFD_OPEN) drop_all_caps();
     g_may_hold_caps = 0;
     int err = 0;
-    int64_t rx = 0; /* the reply's x: C_TOUCH's and C_MADVISE's resident blocks, before | after << 32 */
+    /* C_TOUCH's and C_MADVISE's `resident` runs (ptefarm-observe.h), the reply's n and payload */
+    static unsigned char res_then[MAXPAGES], res_now[MAXPAGES];
+    static uint64_t res_runs[MAXPAGES + 2];
+    int rn = 0;
     switch (c.code) {
     case C_UFFD_OPEN: proc_uffd_open(c.addr); continue;
     case C_MMAP: { /* a: kind 0 anon, 1 shared-anon, 2 memfd-shared, 3 memfd-private, 4 hugetlb, 5 hugetlb-shared; b: thp */
@@ -459,13 +462,13 @@ static void case_process(void) {
     case C_MPROTECT: if (mprotect((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno; break;
     case C_TOUCH: /* a: 1 write. One byte per page, in order; a fatal signal ends this process. */
       /* a write stores 8 bytes: addr2 + k at page k (content_value, ptefarm-content.h);
-       * b > 0: the region of b pages at len2 is shmem THP: its `resident` blocks before and after */
-      if (c.b > 0) rx = resident_blocks(c.len2, (uint64_t)c.b);
+       * b > 0: the region of b pages at len2 is shmem THP: its `resident` pages before and after */
+      if (c.b > 0) resident_pages(c.len2, (uint64_t)c.b, res_then);
       for (uint64_t off = 0; off < c.len; off += PG) {
         volatile uint64_t *b = (volatile uint64_t *)(uintptr_t)(c.addr + off);
         if (c.a) *b = c.addr2 + off / PG; else (void)*(volatile uint8_t *)b;
       }
-      if (c.b > 0) rx |= (int64_t)resident_blocks(c.len2, (uint64_t)c.b) << 32;
+      if (c.b > 0) resident_pages(c.len2, (uint64_t)c.b, res_now), rn = resident_outcome(res_then, res_now, (uint64_t)c.b, res_runs);
       break;
     case C_FORK: { /* a: the child's process number */
       pid_t pid = fork_to_supervisor();
@@ -487,9 +490,9 @@ static void case_process(void) {
       break;
     }
     case C_MADVISE: /* b > 0 (MADV_POPULATE_*): as C_TOUCH's */
-      if (c.b > 0) rx = resident_blocks(c.len2, (uint64_t)c.b);
+      if (c.b > 0) resident_pages(c.len2, (uint64_t)c.b, res_then);
       if (madvise((void *)(uintptr_t)c.addr, c.len, c.a)) err = errno;
-      if (c.b > 0) rx |= (int64_t)resident_blocks(c.len2, (uint64_t)c.b) << 32;
+      if (c.b > 0) resident_pages(c.len2, (uint64_t)c.b, res_now), rn = resident_outcome(res_then, res_now, (uint64_t)c.b, res_runs);
       break;
     case C_SPLIT: {
       /* Split the huge PMD holding the page without changing protection or contents: change
@@ -533,7 +536,7 @@ static void case_process(void) {
       continue;
     default: err = ENOSYS;
     }
-    reply(err, 0, rx, NULL, 0);
+    reply(err, rn, 0, res_runs, (size_t)rn * 2 * sizeof res_runs[0]);
   }
 }
 

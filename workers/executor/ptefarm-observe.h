@@ -75,33 +75,30 @@ static int swapped_outcome(const uint8_t *now, const uint8_t *then, uint64_t fir
   return n;
 }
 
-/* `resident` outcome of a fault in a shmem THP region (shared-anon, memfd-*): bit j set when every
- * page the region maps of its j-th 2 MiB block (counted from the block holding its first page) is
- * resident in memory, by mincore() (mm/mincore.c mincore_page: the page cache, or the swap cache
- * for a page in swap). A page table neither helps nor hinders: mincore reads the object for a PTE
- * that maps nothing. Taken before and after the op, it tells a shmem folio that a fault brought
- * back from swap whole (mm/shmem.c shmem_swapin_folio: a large swap entry, CONFIG_THP_SWAP, read
- * as one folio) from one brought back page by page: the host's choice, recorded, never assumed.
- * A block with a hole (mincore ENOMEM) is not resident. At most 32 blocks. */
-static uint32_t resident_blocks(uint64_t rstart, uint64_t rpages) {
-  static unsigned char rvec[MAXPAGES]; /* the part of a block a region maps: at most its pages */
-  const uint64_t bs = PG * HPG_PAGES, end = rstart + rpages * PG, b0 = rstart / bs * bs;
-  uint32_t bits = 0;
-  for (int j = 0; j < 32 && b0 + (uint64_t)j * bs < end; j++) {
-    uint64_t lo = b0 + (uint64_t)j * bs, hi = lo + bs, k = 0, n; /* the block, clipped to the region */
-    lo = lo < rstart ? rstart : lo, hi = hi > end ? end : hi, n = (hi - lo) / PG;
-    if (mincore((void *)(uintptr_t)lo, hi - lo, rvec)) continue;
-    while (k < n && (rvec[k] & 1)) k++;
-    if (k == n) bits |= 1u << j;
+/* `resident` outcome of a fault in a shmem THP region (shared-anon, memfd-*): vec[k] bit 0 set when
+ * page k of the region is resident in memory, by mincore() (mm/mincore.c mincore_page: the page
+ * cache, or the swap cache for a page in swap), one 2 MiB block at a time; a block with a hole
+ * (mincore ENOMEM) counts as not resident. A page table neither helps nor hinders: mincore reads
+ * the object for a PTE that maps nothing. Taken before and after the op, it tells the folio a
+ * fault brought back from swap (mm/shmem.c shmem_swapin_folio): whole (a large swap entry read as
+ * one folio, CONFIG_THP_SWAP), a piece of a split entry (shmem_split_large_entry, 6.18), or one
+ * page: the host's choice, recorded, never assumed. */
+static void resident_pages(uint64_t rstart, uint64_t rpages, unsigned char *vec) {
+  const uint64_t bs = PG * HPG_PAGES, end = rstart + (rpages < MAXPAGES ? rpages : MAXPAGES) * PG;
+  for (uint64_t lo = rstart, hi; lo < end; lo = hi) {
+    hi = (lo / bs + 1) * bs, hi = hi > end ? end : hi;
+    if (mincore((void *)(uintptr_t)lo, hi - lo, vec + (lo - rstart) / PG)) memset(vec + (lo - rstart) / PG, 0, (hi - lo) / PG);
   }
-  return bits;
 }
 
-/* the region-relative first pages of the blocks in `now` and not in `then` (resident_blocks bits) */
-static int resident_outcome(uint32_t then, uint32_t now, uint64_t rstart, uint64_t *out) {
-  const uint64_t sp = rstart / PG, b0 = sp / HPG_PAGES * HPG_PAGES;
+/* the runs (first, count pairs in out) of region pages resident in `now` and not in `then` */
+static int resident_outcome(const unsigned char *then, const unsigned char *now, uint64_t rpages, uint64_t *out) {
   int n = 0;
-  for (uint64_t j = 0, b = b0; j < 32; j++, b += HPG_PAGES) if ((now & ~then) >> j & 1) out[n++] = b > sp ? b - sp : 0;
-  return n;
+  for (uint64_t k = 0; k < rpages && k < MAXPAGES; k++) {
+    if (!(now[k] & 1) || (then[k] & 1)) continue;
+    if (n && out[n - 2] + out[n - 1] == k) out[n - 1]++;
+    else out[n++] = k, out[n++] = 1;
+  }
+  return n / 2;
 }
 #endif /* PTEFARM_OBSERVE_H */

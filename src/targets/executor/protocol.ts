@@ -336,11 +336,10 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         steps.push(step);
         break;
       }
-      case 'h': case 'o': case 'z': case 'r': {
-        // `r`: the blocks of a shmem THP region the op's faults made wholly resident (ptefarm-observe.h)
+      case 'h': case 'o': case 'z': {
         if (!step) throw new Error(`executor line before any step: ${line}`);
         if (t[0] === 'z' && !pagemapScan) break;
-        const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : t[0] === 'r' ? 'resident' : 'zero';
+        const key: keyof Outcome = t[0] === 'h' ? 'huge' : t[0] === 'o' ? 'swapped_out' : 'zero';
         step.outcome![key] ??= dict();
         step.outcome![key]![regionName(enc, t[1])] = t.slice(2).map(Number);
         break;
@@ -375,14 +374,17 @@ export function decodeReply(lines: string[], enc: EncodedCase, softDirty: boolea
         procPages![region] = strs;
         break;
       }
-      case 'l': {
-        // large folios the op's faults mapped (workers/executor/ptefarm-folio.h): `l rid first pages ...`
+      case 'l': case 'r': {
+        // `l rid first pages ...`: large folios the op's faults mapped (workers/executor/ptefarm-folio.h);
+        // `r rid first pages ...`: the runs of pages of a shmem THP region the op's faults made
+        // resident (ptefarm-observe.h resident_outcome)
         if (!step) throw new Error(`executor line before any step: ${line}`);
         const nums = t.slice(2).map(Number);
         const blocks: [number, number][] = [];
         for (let k = 0; k + 1 < nums.length; k += 2) blocks.push([nums[k], nums[k + 1]]);
-        step.outcome!.folio ??= dict();
-        step.outcome!.folio![regionName(enc, t[1])] = blocks;
+        const key = t[0] === 'l' ? 'folio' : 'resident';
+        step.outcome![key] ??= dict();
+        step.outcome![key]![regionName(enc, t[1])] = blocks;
         break;
       }
       case 'w': {
