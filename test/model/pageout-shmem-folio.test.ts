@@ -18,6 +18,7 @@ import { predict } from '../../src/model/model.ts';
 import { parseTextCase } from '../../src/ops/text.ts';
 import type { Prediction } from '../../src/model/api.ts';
 import { pageRuns } from '../helpers/page-runs.ts';
+import { pteMappedPagedOut } from '../helpers/shmem-thp-cases.ts';
 
 function run(body: string, uffd?: string): Prediction {
   const text = `ptefarm-case/1\n${uffd !== undefined ? `uffd features=${uffd}\n` : ''}${body.trim().split('\n').map((l) => l.trim()).join('\n')}\n`;
@@ -123,15 +124,7 @@ describe('R-PO-4: partial MADV_PAGEOUT of a PTE-mapped shmem THP splits it, unma
     // left in the page cache), so a read fault-arounded a[144..160) back. Measured on 6.18.44: the
     // README campaign's seed-12 shape with the THP mapped by PTEs first (mprotect splits the VMA,
     // so the reads map it by PTEs; mprotect back merges it)
-    const p = run(`mmap a pages=512 kind=memfd-private thp
-      read a[472]
-      collapse a
-      mprotect a[511] prot=r
-      read a[0]
-      mprotect a[511] prot=rw
-      read a[100]
-      pageout a
-      read a[154]`);
+    const p = run(`${pteMappedPagedOut('memfd-private')}\nread a[154]`);
     expect(runs(pages(p, 6))).toBe('0-511:P.FE.D');
     expect(runs(pages(p, 7))).toBe('0-511:.....D');
     expect(p.steps[7].rules).not.toContain('R-PO-4');

@@ -13,6 +13,7 @@ import { parseTextCase } from '../../src/ops/text.ts';
 import type { Outcome } from '../../src/ops/trace.ts';
 import type { Prediction } from '../../src/model/api.ts';
 import { pageRuns } from '../helpers/page-runs.ts';
+import { pteMappedPagedOut } from '../helpers/shmem-thp-cases.ts';
 
 /** predict a text case with the given outcome per op (default: no huge PMD, nothing swapped, no zero page) */
 function run(body: string, outcomes: Record<number, Partial<Outcome>>): Prediction {
@@ -23,17 +24,7 @@ const runs = (p: Prediction, step: number, proc = 0) => pageRuns(p.steps[step].p
 const ALL = Array.from({ length: 512 }, (_, i) => i);
 const WHOLE = { resident: { a: [0] } };
 
-// the README campaign's seed-12 finding, with a page table left at the PMD: the THP is mapped by
-// PTEs (the mprotect splits the VMA, so the reads cannot map a PMD; mprotect back merges it), then
-// paged out whole (R-PO-2: one batch) and read
-const PTE_MAPPED = (kind: string) => `mmap a pages=512 kind=${kind} thp
-  read a[472]
-  collapse a
-  mprotect a[511] prot=r
-  read a[0]
-  mprotect a[511] prot=rw
-  read a[100]
-  pageout a`;
+const PTE_MAPPED = pteMappedPagedOut;
 const base = { 2: { huge: { a: [0] } }, 7: { swapped_out: { a: ALL } } };
 
 describe('R-SWIN-2: a shmem folio swapped out whole comes back whole or page by page, as `resident` records', () => {

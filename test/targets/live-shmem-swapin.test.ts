@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { liveTextRunner } from '../helpers/live-text.ts';
 import type { Trace } from '../../src/ops/trace.ts';
+import { pteMappedPagedOut } from '../helpers/shmem-thp-cases.ts';
 
 const run = liveTextRunner('ptefarm-case/1');
 const present = (tr: Trace, step: number, from: number, to: number) => tr.steps[step].pages!['0'].a.slice(from, to).map((s) => s[0]).join('');
@@ -23,14 +24,7 @@ const ready = (tr: Trace, collapse: number, pageout: number) =>
 describe('live: a shmem THP swapped out whole comes back whole or page by page (R-SWIN-2)', () => {
   for (const kind of ['memfd-private', 'memfd-shared']) {
     it(`${kind}: a page table at the PMD: whole, the read maps all 512 pages by PTEs; page by page, one`, async (ctx) => {
-      const { tr } = await run(`mmap a pages=512 kind=${kind} thp
-        read a[472]
-        collapse a
-        mprotect a[511] prot=r
-        read a[0]
-        mprotect a[511] prot=rw
-        read a[100]
-        pageout a
+      const { tr } = await run(`${pteMappedPagedOut(kind)}
         read a[154]`);
       if (!ready(tr, 2, 7)) { ctx.skip(NOT_HERE); return; }
       expect(tr.steps[8].outcome?.huge?.a ?? []).toEqual([]);
@@ -58,14 +52,7 @@ describe('live: a shmem THP swapped out whole comes back whole or page by page (
   // outside uffd reads a whole piece of it back (64 pages on 6.18.44), and finish_fault maps it all
   for (const [kind, access] of [['memfd-private', 'read'], ['memfd-shared', 'read'], ['shared-anon', 'read'], ['memfd-shared', 'write'], ['memfd-private', 'write']]) {
     it(`${kind}: a page-by-page swap-in under uffd splits the entry; a later ${access} brings back its piece and maps ${access === 'write' && kind === 'memfd-private' ? 'the copied page alone (do_cow_fault)' : 'it (finish_fault)'}`, async (ctx) => {
-      const { tr } = await run(`mmap a pages=512 kind=${kind} thp
-        read a[472]
-        collapse a
-        mprotect a[511] prot=r
-        read a[0]
-        mprotect a[511] prot=rw
-        read a[100]
-        pageout a
+      const { tr } = await run(`${pteMappedPagedOut(kind)}
         uffd_register a
         read a[5]
         uffd_unregister a
