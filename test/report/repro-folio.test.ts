@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseCase } from '../../src/ops/validate.ts';
 import { traceSchema, type Trace } from '../../src/ops/trace.ts';
 import { generateRepro } from '../../src/report/repro.ts';
+import { buildC } from '../helpers/c-build.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/mthp-host');
 const load = (n: string) => ({
@@ -29,11 +30,8 @@ const dir = mkdtempSync(join(tmpdir(), 'ptefarm-repro-folio-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function build(name: string, src: string): string {
-  const c = join(dir, `${name}.c`), bin = join(dir, name);
-  writeFileSync(c, src);
-  const r = spawnSync('cc', ['-Wall', '-Wextra', '-Werror', '-o', bin, c], { encoding: 'utf8' });
-  expect(r.status, `cc ${name}.c:\n${r.stderr}`).toBe(0);
-  expect(r.stderr).toBe('');
+  const { bin, stderr } = buildC(dir, name, src);
+  expect(stderr).toBe('');
   return bin;
 }
 const run = (bin: string) => spawnSync(bin, [], { encoding: 'utf8', timeout: 120_000 });

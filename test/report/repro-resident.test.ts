@@ -7,7 +7,7 @@
 // without a pageout, or without a shmem THP region, gets none of this code.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCase } from '../../src/ops/validate.ts';
@@ -15,6 +15,7 @@ import { parseTextCase } from '../../src/ops/text.ts';
 import { generateRepro } from '../../src/report/repro.ts';
 import { LiveTarget } from '../../src/targets/live.ts';
 import { DEFAULT_EXECUTOR } from '../../src/targets/probe.ts';
+import { buildC } from '../helpers/c-build.ts';
 
 const REG = join(import.meta.dirname, '../../corpus/regressions');
 const load = (f: string) => parseCase(JSON.parse(readFileSync(join(REG, f), 'utf8')));
@@ -23,13 +24,7 @@ const haveCc = spawnSync('cc', ['--version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'ptefarm-repro-resident-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function build(name: string, src: string): string {
-  const c = join(dir, `${name}.c`), bin = join(dir, name);
-  writeFileSync(c, src);
-  const r = spawnSync('cc', ['-Wall', '-Wextra', '-Werror', '-o', bin, c], { encoding: 'utf8' });
-  expect(r.status, `cc ${name}.c:\n${r.stderr}`).toBe(0);
-  return bin;
-}
+const build = (name: string, src: string): string => buildC(dir, name, src).bin;
 
 describe('the reproducer of a shmem THP swap-in', () => {
   it('assumes the outcome after every fault of a shmem THP region that follows a pageout, and only there', () => {
