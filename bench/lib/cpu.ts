@@ -38,10 +38,13 @@ export function threadCpuMs(): Map<string, number> {
 /** CPU ms of a whole process (every thread), e.g. a child */
 export const processCpuMs = (pid: number | undefined): number => (pid === undefined ? Number.NaN : statMs(String(pid)));
 
-/** The best pool-of-2 over pool-of-1 throughput ratio on `cores` free cores, for a coordinator
- *  costing `c` ms of CPU per case and the workers `w` ms per case in all: one worker runs at most
- *  1/max(w, c) cases per ms (the coordinator and the worker overlap), two at most
- *  min(2/w, cores/(w + c), 1/c). */
-export function twoWorkersBound(w: number, c: number, cores = 2): number {
-  return Math.max(w, c) * Math.min(2 / w, cores / (w + c), 1 / c);
+/** The best pool-of-2 over pool-of-1 throughput ratio on `cores` cores, from what one run measured:
+ *  two workers can at most double one worker's rate `rate1` (cases per ms), and can go no faster
+ *  than the cores allow at `cpu2`, the process's CPU ms per case with two workers (the coordinator,
+ *  both pool threads, and V8's helper threads that compile and collect garbage beside them). The
+ *  earlier form took one worker's rate as 1 / (its threads' CPU per case), which holds only if a
+ *  worker used one core: with V8's helpers one worker alone keeps about 1.4 of this host's 2 cores
+ *  busy (`one_worker_cores`), and the second worker gets what is left. */
+export function twoWorkersBound(rate1: number, cpu2: number, cores = 2): number {
+  return Math.min(2, cores / (cpu2 * rate1));
 }

@@ -242,6 +242,16 @@ export async function benchModel(o: BenchOptions): Promise<SectionResult> {
 /** NatsTransport's default concurrency (what `ptefarm fuzz --nats` runs at) */
 const NATS_FARM_CONCURRENCY = 32;
 
+/**
+ * untimed model:x86 cases per pool thread before the transport section's timed rounds, for the
+ * reason LIVE_WARM_CASES gives: with one warm-up case, a pool of 2 compiled the model in two
+ * isolates inside the timed rounds, and V8's helper threads took 0.45 ms per case of a pool of 2's
+ * 1.9 (600-case rounds); after 600 warm cases they take 0.25 of 1.2, the steady state a campaign
+ * runs in (bench/tools/profile-transport.ts --warm, this session: pool of 2 over pool of 1 was 0.86
+ * cold and 1.08 warm on the same host)
+ */
+const TRANSPORT_WARM_CASES = 1500;
+
 export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
   const N = o.quick ? 60 : 600;
   const rounds = o.quick ? 1 : 3;
@@ -280,6 +290,15 @@ export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
   };
   try {
     for (const p of [emb1, emb2]) await Promise.all(Array.from({ length: p.concurrency }, (_, i) => p.run({ id: `w${i}`, target, case: warm })));
+    // JIT warm-up in every isolate that runs cases (each pool thread, the NATS worker's threads):
+    // untimed campaigns of another seed
+    if (!o.quick) {
+      for (const p of [emb1, emb2]) await runCampaign({ target, transport: p, checker, seed: o.seed + 1, cases: TRANSPORT_WARM_CASES * p.concurrency, minimize: false });
+      if (NatsTransport && nats) {
+        const t = await NatsTransport.connect(nats.url, {}, { campaign: `bench-${process.pid}-warm`, concurrency: NATS_FARM_CONCURRENCY });
+        try { await runCampaign({ target, transport: t, checker, seed: o.seed + 1, cases: TRANSPORT_WARM_CASES * 2, minimize: false }); } finally { await t.close(); }
+      }
+    }
     let k = 0;
     const fns: Array<() => Promise<void>> = [
       async () => { res.emb1!.push((await camp('emb1', emb1)).cases_per_s); },
@@ -305,9 +324,12 @@ export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
   const e1 = median(res.emb1!), e2 = median(res.emb2!), n2 = median(res.nats2!), nF = median(res.natsF!);
   const cpuMed = (k: string, f: 'coord' | 'pool' | 'worker' | 'server') => (cpu[k]?.[f].length ? r3(median(cpu[k]![f])) : null);
   const cpuPerCase = Object.fromEntries(Object.keys(cpu).map((k) => [k === 'natsF' ? `nats${NATS_FARM_CONCURRENCY}` : k, { coordinator_ms: cpuMed(k, 'coord'), pool_threads_ms: cpuMed(k, 'pool'), ...(k.startsWith('nats') ? { worker_process_ms: cpuMed(k, 'worker'), nats_server_ms: cpuMed(k, 'server') } : {}) }]));
-  // what two workers could give on 2 free cores at the measured CPU costs (pool of 2's costs)
+  // what two workers could give on 2 cores at the pool of 2's measured CPU per case, over one
+  // worker's measured rate; and how many cores one worker alone already keeps busy
   const wc = cpuMed('emb2', 'pool'), cc = cpuMed('emb2', 'coord');
-  const bound = wc !== null && cc !== null && wc > 0 && cc > 0 ? r3(twoWorkersBound(wc, cc)) : null;
+  const cpu1 = (cpuMed('emb1', 'pool') ?? NaN) + (cpuMed('emb1', 'coord') ?? NaN);
+  const bound = wc !== null && cc !== null && wc + cc > 0 && e1 > 0 ? r3(twoWorkersBound(e1 / 1000, wc + cc)) : null;
+  const oneWorkerCores = Number.isFinite(cpu1) && e1 > 0 ? r3((e1 / 1000) * cpu1) : null;
   const m: Metrics = {
     embedded1_cases_per_s: r3(e1), embedded2_cases_per_s: r3(e2), nats2_cases_per_s: res.nats2!.length ? r3(n2) : null,
     nats_farm_cases_per_s: res.natsF!.length ? r3(nF) : null,
@@ -317,6 +339,7 @@ export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
     nats_over_embedded_c2: res.nats2!.length ? r3(n2 / e2) : null,
     two_workers_over_one: r3(e2 / e1),
     two_workers_over_one_bound_2_cores: bound,
+    one_worker_cores: oneWorkerCores,
     transport_cpu_ms_per_case: cpuPerCase,
   };
   const rows: Row[] = [
@@ -327,7 +350,8 @@ export async function benchTransport(o: BenchOptions): Promise<SectionResult> {
     { section: 'transport', what: 'same over NATS at concurrency 2 (batches of about 2); over embedded', value: res.nats2!.length ? `${fmt(n2, 1)} cases/s; ${fmt(n2 / e2)}` : 'skipped' },
     { section: 'transport', what: 'two_workers_over_one (target ≥ 1.8)', value: fmt(e2 / e1) },
     { section: 'transport', what: 'CPU ms per case: coordinator thread / pool threads (pool of 1; of 2)', value: `${fmt(cpuMed('emb1', 'coord') ?? NaN)} / ${fmt(cpuMed('emb1', 'pool') ?? NaN)}; ${fmt(cc ?? NaN)} / ${fmt(wc ?? NaN)}` },
-    { section: 'transport', what: 'two_workers_over_one at best on 2 free cores at these CPU costs', value: bound === null ? 'n/a' : fmt(bound) },
+    { section: 'transport', what: 'cores one worker (pool of 1) keeps busy: its rate × its process CPU per case', value: oneWorkerCores === null ? 'n/a' : fmt(oneWorkerCores) },
+    { section: 'transport', what: 'two_workers_over_one at best on 2 cores: min(2, 2 cores / (pool of 2 CPU per case × pool of 1 rate))', value: bound === null ? 'n/a' : fmt(bound) },
     ...(['natsF', 'nats2'] as const).filter((k) => res[k]!.length).map((k) => ({ section: 'transport', what: `NATS at concurrency ${k === 'natsF' ? NATS_FARM_CONCURRENCY : 2}, CPU ms per case: coordinator / worker process / nats-server`, value: `${fmt(cpuMed(k, 'coord') ?? NaN)} / ${fmt(cpuMed(k, 'worker') ?? NaN)} / ${fmt(cpuMed(k, 'server') ?? NaN)}` })),
   ];
   return { metrics: m, rows, notes };

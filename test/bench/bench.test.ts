@@ -83,11 +83,13 @@ describe('bench generators', () => {
     }
   });
 
-  it('two workers at best on 2 cores: twice one, unless the coordinator or the cores bind', () => {
-    expect(twoWorkersBound(4, 0.001)).toBeCloseTo(2, 2); // a free coordinator: two workers, two cores
-    expect(twoWorkersBound(4, 4)).toBeCloseTo(1, 5); // coordinator as costly as a worker: 2 cores, 2 ms of 8
-    expect(twoWorkersBound(4, 2)).toBeCloseTo(4 / 3, 5); // 2 cores / 6 ms per case vs 1 / 4 ms
-    expect(twoWorkersBound(4, 3, 3)).toBeCloseTo(4 / 3, 5); // 3 cores, the coordinator binds: 1 / 3 ms vs 1 / 4 ms
+  it('two workers at best on 2 cores: twice one worker, unless the cores bind at the CPU two take per case', () => {
+    // one worker at 1 case/ms; two need 0.5 ms of CPU per case: 2 cores allow 4 cases/ms, doubling allows 2
+    expect(twoWorkersBound(1, 0.5)).toBeCloseTo(2, 5);
+    // one worker at 1.42 cases/ms (already ~1.4 cores); two take 1.2 ms per case: 2 cores give 1.67 cases/ms
+    expect(twoWorkersBound(1.42, 1.2)).toBeCloseTo(2 / 1.2 / 1.42, 5);
+    // the same costs on 4 cores: doubling binds
+    expect(twoWorkersBound(1.42, 1.2, 4)).toBeCloseTo(2, 5);
   });
 
   it('median', () => {
