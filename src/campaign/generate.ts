@@ -1315,14 +1315,34 @@ function opTemplate(op: OpName): Record<string, true> {
  *  rounded; Infinity for no feature, weight 0 as before) */
 interface PoolEntry { c: Case; features: string[]; picks: number; cost: number; rarest: number }
 
+/** The op-kind:rule feature strings made so far, by op kind and rule: the same pair is the same
+ *  string every time, whose hash the feature maps (GuidedGenerator seen, holders) have computed
+ *  already, instead of a new string to build and hash at each of a case's steps. Bounded: past
+ *  FEATURE_NAMES pairs (a worker answering with made-up rule ids) a pair is built as before. */
+const featureNames = new Map<string, Map<string, string>>();
+let featureNameCount = 0;
+const FEATURE_NAMES = 1 << 16;
+
+function featureName(op: string, rule: string): string {
+  let byRule = featureNames.get(op);
+  if (byRule === undefined) featureNames.set(op, (byRule = new Map()));
+  let f = byRule.get(rule);
+  if (f === undefined) {
+    f = `${op}:${rule}`;
+    if (featureNameCount < FEATURE_NAMES) { byRule.set(rule, f); featureNameCount++; }
+  }
+  return f;
+}
+
 /** Coverage features of one executed case: rule ids, and op-kind:rule pairs per step. */
 export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly string[]>): { rules: string[]; features: string[] } {
   const rules = new Set<string>();
   const feats = new Set<string>();
-  stepRules.forEach((rs, i) => {
+  for (let i = 0; i < stepRules.length; i++) {
+    const rs = stepRules[i]!;
     const op = c.ops[i]?.op ?? '?';
-    for (const r of rs) { rules.add(r); feats.add(r); feats.add(`${op}:${r}`); }
-  });
+    for (const r of rs) { rules.add(r); feats.add(r); feats.add(featureName(op, r)); }
+  }
   return { rules: [...rules], features: [...feats] };
 }
 
