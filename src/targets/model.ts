@@ -66,7 +66,9 @@ export class ModelTarget implements Target {
     const options: ModelOptions = { profile: this.spec.profile, mutant: this.spec.mutant, geometry: this.spec.geometry };
     const pred = predict(c, undefined, options);
     const trace = this.traceOf(c, pred);
-    OWN.set(trace, { prediction: pred, options });
+    // a mutant's trace is checked against the reference (another prediction): not kept for it,
+    // nor held in memory with a finding's trace (a mutant campaign keeps one per bucket)
+    if (this.spec.mutant === undefined) OWN.set(trace, { prediction: pred, options });
     return trace;
   }
 

@@ -57,6 +57,8 @@ describe('the check of a model target trace with its own prediction', () => {
     expect(checkCase(c, trace, { own: marked, profile: '6.1' }).stepRules).toEqual(checkCase(c, trace, { profile: '6.1' }).stepRules);
     expect(checkCase(c, trace, { own: { ...marked, options: { ...marked.options, mutant: 'B-3' } } }).stepRules).toEqual(real);
     expect(checkCase(c, trace, { own: marked, attribution: true }).stepRules).toEqual(real);
+    // a mutant target's trace keeps none (its check is the reference's, another prediction)
+    expect(ownPrediction(new ModelTarget('model:x86+B-3').executeSync(c))).toBeUndefined();
   });
 
   it('sameModelOptions compares the kernel the options model', () => {
