@@ -1313,16 +1313,41 @@ function opTemplate(op: OpName): Record<string, true> {
 /** `rarest`: the smallest count of its features in `seen` (kept current by feedback: the weight
  *  needs max 1/n over the features, which is 1/rarest exactly, 1/n being monotone and correctly
  *  rounded; Infinity for no feature, weight 0 as before) */
-interface PoolEntry { c: Case; features: string[]; picks: number; cost: number; rarest: number }
+interface PoolEntry { c: Case; features: FeatureCount[]; picks: number; cost: number; rarest: number }
+
+/** a coverage feature's count in the generator's feedback so far, and the pool entries holding it
+ *  (so a count change updates only their `rarest`): one record per feature, found with one map
+ *  lookup per feature of a case, and read by the entries that hold it without any */
+interface FeatureCount { n: number; holders: Set<PoolEntry> | undefined }
+
+/** The op-kind:rule feature strings made so far, by op kind and rule: the same pair is the same
+ *  string every time, whose hash the feature maps (GuidedGenerator seen, holders) have computed
+ *  already, instead of a new string to build and hash at each of a case's steps. Bounded: past
+ *  FEATURE_NAMES pairs (a worker answering with made-up rule ids) a pair is built as before. */
+const featureNames = new Map<string, Map<string, string>>();
+let featureNameCount = 0;
+const FEATURE_NAMES = 1 << 16;
+
+function featureName(op: string, rule: string): string {
+  let byRule = featureNames.get(op);
+  if (byRule === undefined) featureNames.set(op, (byRule = new Map()));
+  let f = byRule.get(rule);
+  if (f === undefined) {
+    f = `${op}:${rule}`;
+    if (featureNameCount < FEATURE_NAMES) { byRule.set(rule, f); featureNameCount++; }
+  }
+  return f;
+}
 
 /** Coverage features of one executed case: rule ids, and op-kind:rule pairs per step. */
 export function coverageFeatures(c: Case, stepRules: ReadonlyArray<readonly string[]>): { rules: string[]; features: string[] } {
   const rules = new Set<string>();
   const feats = new Set<string>();
-  stepRules.forEach((rs, i) => {
+  for (let i = 0; i < stepRules.length; i++) {
+    const rs = stepRules[i]!;
     const op = c.ops[i]?.op ?? '?';
-    for (const r of rs) { rules.add(r); feats.add(r); feats.add(`${op}:${r}`); }
-  });
+    for (const r of rs) { rules.add(r); feats.add(r); feats.add(featureName(op, r)); }
+  }
   return { rules: [...rules], features: [...feats] };
 }
 
@@ -1335,11 +1360,9 @@ export type CaseOrigin = 'hugetlb' | 'uniform' | 'fresh' | 'mutated';
  */
 export class GuidedGenerator {
   readonly rng: Rng;
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<string, FeatureCount>();
   readonly rulesSeen = new Set<string>();
   private readonly pool: PoolEntry[] = [];
-  /** the pool entries holding each feature, so a count change updates only their `rarest` */
-  private readonly holders = new Map<string, Set<PoolEntry>>();
   private readonly maxOps: number;
   private readonly opts: Required<Omit<GenerateOptions, 'maxOps' | 'geometry' | 'uffdFeatures'>>;
   /** the features the target lacks (GenerateOptions.uffdFeatures) */
@@ -1405,9 +1428,9 @@ export class GuidedGenerator {
     return (1 / e.rarest) / (1 + 0.05 * e.picks) / (1 + e.cost / 300);
   }
 
-  private rarestOf(features: readonly string[]): number {
+  private rarestOf(features: readonly FeatureCount[]): number {
     let m = Infinity;
-    for (const f of features) { const n = this.seen.get(f) ?? 1; if (n < m) m = n; }
+    for (const f of features) if (f.n < m) m = f.n;
     return m;
   }
 
@@ -1421,26 +1444,24 @@ export class GuidedGenerator {
     for (const r of rules) this.rulesSeen.add(r);
     let fresh = false;
     let rare = false;
+    const counts: FeatureCount[] = [];
     for (const f of features) {
-      const n = (this.seen.get(f) ?? 0) + 1;
-      this.seen.set(f, n);
+      let rec = this.seen.get(f);
+      if (rec === undefined) this.seen.set(f, (rec = { n: 0, holders: undefined }));
+      const n = ++rec.n;
+      counts.push(rec);
       if (n === 1) fresh = true;
       if (n <= this.opts.rareThreshold) rare = true;
       // entries whose rarest feature this was (count n - 1) may have a new rarest count
-      const hs = this.holders.get(f);
-      if (hs) for (const e of hs) if (e.rarest === n - 1) e.rarest = this.rarestOf(e.features);
+      if (rec.holders) for (const e of rec.holders) if (e.rarest === n - 1) e.rarest = this.rarestOf(e.features);
     }
     if (!this.opts.unguided && (fresh || rare)) {
       // keep only the rare part as the entry's identity (cheap weights)
-      const mine = features.filter((f) => (this.seen.get(f) ?? 0) <= this.opts.rareThreshold * 4);
-      const own = mine.length ? mine : features;
+      const mine = counts.filter((f) => f.n <= this.opts.rareThreshold * 4);
+      const own = mine.length ? mine : counts;
       const entry: PoolEntry = { c, features: own, picks: 0, cost: CaseBuilder.fromCase(c, undefined, this.geometry).cost, rarest: this.rarestOf(own) };
       this.pool.push(entry);
-      for (const f of own) {
-        let hs = this.holders.get(f);
-        if (!hs) this.holders.set(f, (hs = new Set()));
-        hs.add(entry);
-      }
+      for (const f of own) (f.holders ??= new Set()).add(entry);
       if (this.pool.length > this.opts.poolSize) {
         // evict the entry with the lowest weight (earliest on ties: deterministic)
         let worst = 0;
@@ -1448,9 +1469,8 @@ export class GuidedGenerator {
         this.pool.forEach((e, i) => { const w = this.weight(e); if (w < ww) { ww = w; worst = i; } });
         const [gone] = this.pool.splice(worst, 1);
         for (const f of gone!.features) {
-          const hs = this.holders.get(f)!;
-          hs.delete(gone!);
-          if (!hs.size) this.holders.delete(f);
+          f.holders!.delete(gone!);
+          if (!f.holders!.size) f.holders = undefined;
         }
       }
     }

@@ -7,8 +7,8 @@ import type { Case, OpName } from '../ops/schema.ts';
 import { BIT_LETTERS, BIT_NAMES, SCAN_LETTERS, SCAN_NAMES, geometryOfHost, TraceError, traceProblems, type Trace, type UffdEvent } from '../ops/trace.ts';
 import { own } from '../ops/records.ts';
 import { clip } from '../ops/bounded.ts';
-import type { ModelOptions, PredictedStep } from '../model/api.ts';
-import { predict } from '../model/model.ts';
+import type { ModelOptions, PredictedStep, Prediction } from '../model/api.ts';
+import { predict, sameModelOptions } from '../model/model.ts';
 import { describeValue } from '../model/content.ts';
 import { hostKnobs, profileForRelease, releaseKnobs } from '../model/profile.ts';
 import { ALL_RULES } from '../model/catalogue.ts';
@@ -59,6 +59,11 @@ export function maskedSkip(c: Case, bits: BitCounts, also: readonly string[] = [
  *  besides its ops' (maskedSkip's `also`: a replayed finding's signature bits). */
 export interface CheckOptions extends ModelOptions {
   asserts?: readonly string[];
+  /** the prediction the trace was made from, with neutral outcomes, and its options: a model
+   *  target's (src/targets/model.ts ownPrediction). The check uses it instead of predicting again
+   *  when it would predict with the same options (sameModelOptions): the model predicts the same
+   *  steps from the outcomes it reported as without them (test/check/own-prediction.test.ts). */
+  own?: { prediction: Prediction; options: ModelOptions };
 }
 
 /** BitCounts key of each pagemap letter, by its index in a page string */
@@ -147,7 +152,7 @@ export function checkTrace(c: Case, trace: Trace, opts: CheckOptions = {}): Verd
  *  so the rules follow the traced kernel's profile and host knobs exactly as the verdict does;
  *  `profile` is the one it used. */
 export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): { verdict: Verdict; stepRules: string[][]; profile?: string } {
-  const { asserts, ...modelOpts } = checkOpts;
+  const { asserts, own: made, ...modelOpts } = checkOpts;
   let opts: ModelOptions = modelOpts;
   const problems = traceProblems(c, trace);
   if (problems.length) throw new TraceError(problems);
@@ -163,7 +168,7 @@ export function checkCase(c: Case, trace: Trace, checkOpts: CheckOptions = {}): 
   // one step per op at most, in op order (traceProblems): each op's step, or undefined
   const observed: Array<Trace['steps'][number] | undefined> = c.ops.map(() => undefined);
   for (const s of trace.steps) observed[s.op] ??= s;
-  let pred = predict(c, observed, { ...opts, profile });
+  let pred = made && sameModelOptions(made.options, { ...opts, profile }) ? made.prediction : predict(c, observed, { ...opts, profile });
   const stepRules = pred.steps.map((s) => s.rules);
   const sd = trace.target.capabilities.soft_dirty !== false;
   let cmp = compareSteps(c, trace, pred.steps, sd);

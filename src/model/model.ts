@@ -18,6 +18,22 @@ import { defaultSplitEntry, pagemapScan, scanLetterIndex, type HugeEntry, type S
  *  skipped the op. */
 export type ObservedStep = Pick<Step, 'outcome' | 'skipped' | 'pages'> | undefined;
 
+/** Would predict() with options `a` and with `b` model the same kernel, so that the same case and
+ *  observed steps give the same prediction: the same mutant, attribution and geometry, and the
+ *  same knobs once each profile's are overlaid with its `knobs` (the profile's name matters only
+ *  through them; observeEveryPage gives the same prediction either way). The check asks it of a
+ *  model target's own prediction (src/check/check.ts CheckOptions.own). */
+export function sameModelOptions(a: ModelOptions, b: ModelOptions): boolean {
+  if (a.mutant !== b.mutant || !!a.attribution !== !!b.attribution) return false;
+  const ga = a.geometry ?? GEOMETRY_4K, gb = b.geometry ?? GEOMETRY_4K;
+  if (ga.pageSize !== gb.pageSize || ga.pmdPages !== gb.pmdPages) return false;
+  const ka: Record<string, unknown> = { ...getProfile(a.profile).knobs, ...a.knobs };
+  const kb: Record<string, unknown> = { ...getProfile(b.profile).knobs, ...b.knobs };
+  for (const k in ka) if (ka[k] !== kb[k]) return false;
+  for (const k in kb) if (ka[k] !== kb[k]) return false;
+  return true;
+}
+
 export function predict(c: Case, observed?: ReadonlyArray<ObservedStep>, opts: ModelOptions = {}): Prediction {
   // page numbers and PMD blocks count the target's pages (src/model/state.ts inGeometry)
   return inGeometry(opts.geometry ?? GEOMETRY_4K, () => predictIn(c, observed, opts));

@@ -350,6 +350,9 @@ function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, wr: W
   let huge: HugePmd | undefined;
   let chunk: readonly (Pte | undefined)[] | undefined; // the PteTable chunk holding page i
   let chunkBase = 0, chunkEnd = -1;
+  // a hugetlb page's code is its huge page's (pagemapBits reads the VMA and the entry of the
+  // page's PMD block, never the page itself): read once per block and VMA, not once per page
+  let hCode = 0, hV: Vma | undefined, hEnd = -1;
   for (let i = lo, k = lo - r.start; i < hi; i++, k++) {
     if (i >= vEnd) {
       while (vi < vmas.length && vmas[vi].end <= i) vi++;
@@ -363,7 +366,10 @@ function walkPages(w: WalkCtx, p: Proc, r: Region, lo: number, hi: number, wr: W
     const sub = huge?.pages ? huge.pages[i % HPAGE_PAGES] : undefined;
     let code: number;
     if (!v) code = gapCode(w);
-    else if (vHtlb) code = hugetlbCode(w, p, v, i);
+    else if (vHtlb) {
+      if (v !== hV || i >= hEnd) { hCode = hugetlbCode(w, p, v, i); hV = v; hEnd = blkEnd; }
+      code = hCode;
+    }
     else if (huge) code = hugeCode(w, v, huge, sub);
     else code = pteCode(w, v, e);
     // the page this process maps here, whatever the VMA says (content.ts mappedPage), and what

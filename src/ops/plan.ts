@@ -207,7 +207,9 @@ export class CasePlan<R extends PlanRegion = PlanRegion> {
         } else {
           start = huge ? hugetlbSlotStartPage(this.hslot++, this.geometry) : slotStartPage(this.slot++, this.geometry);
         }
-        const made = this.hooks.created(op, { start, pages: op.pages, unmapped: new Uint8Array(op.pages), ...(huge ? { hugetlb: true } : {}) });
+        const place: PlanRegion = { start, pages: op.pages, unmapped: new Uint8Array(op.pages) };
+        if (huge) place.hugetlb = true;
+        const made = this.hooks.created(op, place);
         if (huge) made.hugetlb = true;
         proc.regions.set(op.region, made);
         this.names.add(op.region);

@@ -6,6 +6,7 @@
 import type { Case } from '../ops/schema.ts';
 import type { Outcome, Step, TargetInfo, Trace } from '../ops/trace.ts';
 import { predict } from '../model/model.ts';
+import type { ModelOptions, Prediction } from '../model/api.ts';
 import { getMutant } from '../model/mutants.ts';
 import { DEFAULT_PROFILE, getProfile } from '../model/profile.ts';
 import type { Target } from './target.ts';
@@ -22,6 +23,18 @@ export function parseModelSpec(spec: string): ModelSpec {
   getProfile(profile);
   if (m[3]) getMutant(m[3]);
   return { profile, mutant: m[3], geometry: m[1] ? geometryOf(16384) : GEOMETRY_4K };
+}
+
+/** each trace a model target made in this thread, with the prediction it was made from */
+const OWN = new WeakMap<Trace, { prediction: Prediction; options: ModelOptions }>();
+
+/** The prediction (and its options) a model target of this thread made `trace` from, or undefined
+ *  for any other trace (another target's, one that came over the wire): the check where the case
+ *  ran (src/transport/verdict.ts) uses it instead of running the model a second time when its own
+ *  options are the same (src/check/check.ts CheckOptions.own). Read-only: the trace and the
+ *  prediction share their arrays. */
+export function ownPrediction(trace: Trace): { prediction: Prediction; options: ModelOptions } | undefined {
+  return OWN.get(trace);
 }
 
 export class ModelTarget implements Target {
@@ -50,7 +63,16 @@ export class ModelTarget implements Target {
 
   /** Synchronous execution, for in-thread use by the campaign. */
   executeSync(c: Case): Trace {
-    const pred = predict(c, undefined, { profile: this.spec.profile, mutant: this.spec.mutant, geometry: this.spec.geometry });
+    const options: ModelOptions = { profile: this.spec.profile, mutant: this.spec.mutant, geometry: this.spec.geometry };
+    const pred = predict(c, undefined, options);
+    const trace = this.traceOf(c, pred);
+    // a mutant's trace is checked against the reference (another prediction): not kept for it,
+    // nor held in memory with a finding's trace (a mutant campaign keeps one per bucket)
+    if (this.spec.mutant === undefined) OWN.set(trace, { prediction: pred, options });
+    return trace;
+  }
+
+  private traceOf(c: Case, pred: Prediction): Trace {
     const steps: Step[] = [];
     for (const [i, s] of pred.steps.entries()) {
       // With neutral outcomes the model leaves an rc open only where the simulated kernel would not

@@ -7,6 +7,7 @@
 import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { checkCase } from '../check/check.ts';
+import { ownPrediction } from '../targets/model.ts';
 import { OP_NAMES } from '../ops/schema.ts';
 import { TraceError, type Trace } from '../ops/trace.ts';
 import type { CaseJob, CaseResult, CaseVerdict, CheckRequest } from './transport.ts';
@@ -23,7 +24,10 @@ export function traceDigest(trace: Trace): string {
  *  trace goes along). */
 export function checkWhereRun(c: CaseJob['case'], trace: Trace, req: CheckRequest = {}): CaseVerdict {
   try {
-    const { verdict, stepRules, profile } = checkCase(c, trace, req.profile ? { profile: req.profile } : {});
+    // a model target's trace is checked against the prediction it was made from where that is
+    // the prediction the check would make (one run of the model per case, not two)
+    const own = ownPrediction(trace);
+    const { verdict, stepRules, profile } = checkCase(c, trace, { ...(req.profile ? { profile: req.profile } : {}), ...(own ? { own } : {}) });
     return {
       ok: verdict.ok, violations: verdict.violations, step_rules: stepRules,
       ...(verdict.skipped !== undefined ? { skipped: verdict.skipped } : {}),
