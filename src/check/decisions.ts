@@ -85,7 +85,9 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // decision's, also where the VMA it changed then merged with a neighbour and took the
       // neighbour's older decision as the VMA's last (vma_modify_flags_uffd merges; Vma.regWhy is
       // per VMA): B-18's unregister of a VMA a partial register had split was named R-REG-1
-      if (v.rule !== undefined && v.rule === STEP_DECISION[v.op]) return v.rule;
+      // (only the wp bit it resets: a soft-dirty or swap bit at the step is the VMA merge's or the
+      // read-out's, whichever op made it)
+      if (v.bit === 'W' && v.expected === '0' && v.rule !== undefined && v.rule === STEP_DECISION[v.op]) return v.rule;
       // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
       // is that registration's decision
       // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is
