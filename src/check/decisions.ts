@@ -51,6 +51,12 @@ const REG_IOCTLS = new Set(['wp', 'uffd_unregister']);
  *  alone, covering the whole range: EFAULT otherwise, measured on 6.18; R-MRM-10) */
 const REG_RC_OPS = new Set(['wp', 'uffd_unregister', 'uffd_register', 'scan', 'mremap']);
 
+/** the decision of ops that unregister VMAs, and whose rule the model applies only to entries of
+ *  VMAs they unregister (uffd_wp_range(..., false) in userfaultfd_clear_vma): the step applying it
+ *  to a page is the step deciding that page's registration. Not fork or mremap: R-FORK-1 also
+ *  names the page tables fork leaves uncopied in a VMA that was never registered */
+const STEP_DECISION: Partial<Record<string, string>> = { uffd_unregister: 'R-UNREG-1', close_uffd: 'R-CLOSE-1' };
+
 /** The registration decision of the VMA a uffd ioctl failed on in the reference: the model names
  *  that VMA's registration history before the ioctl's rule (Machine.rcWhy) — the VMA the ioctl
  *  acted on, also when the acting process reaches another's mm through an inherited fd. */
@@ -74,6 +80,14 @@ export function decisionOf(v: Violation, ps: PredictedStep, c: Case, flips: Flip
       // split, which zaps a shmem PMD mapping): any bit it changed there is the decision's
       const decidedBy = pageReg?.slice(1);
       if (decidedBy && v.rule === decidedBy) return decidedBy;
+      // the same when the step is itself a registration decision (STEP_DECISION) and applied it to
+      // the page: a wp bit or marker UFFDIO_UNREGISTER or close() should have reset there is that
+      // decision's, also where the VMA it changed then merged with a neighbour and took the
+      // neighbour's older decision as the VMA's last (vma_modify_flags_uffd merges; Vma.regWhy is
+      // per VMA): B-18's unregister of a VMA a partial register had split was named R-REG-1
+      // (only the wp bit it resets: a soft-dirty or swap bit at the step is the VMA merge's or the
+      // read-out's, whichever op made it)
+      if (v.bit === 'W' && v.expected === '0' && v.rule !== undefined && v.rule === STEP_DECISION[v.op]) return v.rule;
       // an mremap the reference stops at a registered VMA (the uffd-armed gate): which pages moved
       // is that registration's decision
       // — on a page the trace shows left behind: an empty one in a VMA (its VMA moved or not is

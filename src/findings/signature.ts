@@ -230,7 +230,11 @@ export function signatureRank(sig: string): number {
 // `currentSignature` leaves them as written (a replayed finding then shows today's key beside the
 // stored one). A change to `signature` — or to the provenance it reads — that re-keys a bucket bumps
 // it and teaches `currentSignature` the re-keying where the old key alone determines the new one.
-export const SIGNATURE_VERSION = 3;
+// 4: a wp bit UFFDIO_UNREGISTER or close() leaves on a page it unregistered is that step's decision
+// (vma.registration.R-UNREG-1 / R-CLOSE-1) also where the unregistered VMA merged with a neighbour
+// whose last decision was an older one (it was named after that one, often R-REG-1: B-18, B-19).
+// Which scheme-3 vma.registration.* keys were such pages the text cannot tell: read as written.
+export const SIGNATURE_VERSION = 4;
 
 /** A signature (or a baseline pattern, `*` wildcards kept) written under an older scheme, in
  *  today's: what `signature` now names the same root cause. Idempotent: a current signature comes

@@ -33,7 +33,7 @@ describe('findings store', () => {
     expect(c.ops).toHaveLength(4);
     expect(c.name).toBe(SIG);
     expect(read(join(r.dir, 'finding.json'))).toEqual({
-      format: 'ptefarm-finding/1', id: findingId('live', SIG), title: SIG, signature: SIG, signature_version: 3, target: 'live',
+      format: 'ptefarm-finding/1', id: findingId('live', SIG), title: SIG, signature: SIG, signature_version: 4, target: 'live',
       target_name: 'live', arch: 'x86_64', kernel: '6.18.44', probe: INFO.capabilities, kernels_seen: ['6.18.44'],
       seed: 7, case_index: 123, source: 'fuzz', tool_version: toolVersion(), first_seen: at.toISOString(), last_seen: at.toISOString(),
       hits: 3, ops: 4, minimized: true, reliability: '5/5', example: 'step 3 ...',

@@ -41,6 +41,21 @@ describe('a hidden per-VMA decision is the bucket, whatever op shows it', () => 
     expect(present.title).toMatch(/^contrary to the VMA's uffd-wp registration \(R-FORK-1, fs\/userfaultfd\.c dup_userfaultfd\): uffd-wp left set on fork/);
   });
 
+  it('unregister (R-UNREG-1) and close (R-CLOSE-1) are the decision behind a wp bit they leave, also where the VMA they unregister merges with a neighbour a partial register had left unregistered (userfaultfd_clear_vma -> vma_modify_flags_uffd)', async () => {
+    // B-18 leaves the wp bit of b[2]: the same bucket whether b was registered whole or in part
+    // (before, the merged VMA's last decision was the neighbour's R-REG-1: two buckets of one root)
+    const shape = (reg: string, end: string) => `ptefarm-case/1\nuffd\nmmap b pages=3 kind=shared-anon\nuffd_register ${reg}\nwrite b\nwp b[2] on\n${end}\n`;
+    const whole = await verdictOn('model:x86+B-18', shape('b', 'uffd_unregister b'));
+    const part = await verdictOn('model:x86+B-18', shape('b[2]', 'uffd_unregister b'));
+    expect(whole.sig).toBe('vma.registration.R-UNREG-1');
+    expect(part.sig).toBe(whole.sig);
+    const closed = await verdictOn('model:x86+B-19', shape('b[2]', 'close_uffd'));
+    expect(closed.sig).toBe('vma.registration.R-CLOSE-1');
+    // a kernel getting the partial register's extent wrong (B-20) stays the register's
+    const extent = await verdictOn('model:x86+B-20', shape('b[2]', 'uffd_unregister b').replace('wp b[2] on', 'wp b on'));
+    expect(extent.sig).toBe('vma.registration.R-REG-1');
+  });
+
   it('registration extent (R-REG-1) beyond the uffd ioctls: the VMA split UFFDIO_REGISTER makes (it zaps a shmem PMD mapping, __split_huge_pmd) and mremap\'s uffd-armed gate are the decision\'s too', async () => {
     // userfaultfd_register splits the VMA at the range start: a PMD-mapped shmem THP across it is
     // unmapped (R-REG-1's own effect); a kernel registering the whole VMA leaves it mapped

@@ -107,7 +107,7 @@ describe('ptefarm replay --findings on a kernel without soft-dirty', () => {
     expect(json.line).toMatchObject({ status: 'fail', signature: 'bit.entry.mismatch.R-SPLIT-5.page', reproduced: false, finding_signature: key, finding_scheme: 2 });
     const text = run(['replay', '--findings', '--workdir', old, '--target', noSd('model:x86+M-16')]);
     expect(text.stdout).toMatch(/not the finding's bit\.entry\.mismatch\.R-FLT-10\.empty; recorded under signature scheme 2, today's \d+ may key the same root differently/);
-    const now = replay(await recordedUnder(3), 'model:x86+M-16');
+    const now = replay(await recordedUnder(4), 'model:x86+M-16');
     expect(now.line).toMatchObject({ status: 'fail', reproduced: false, finding_signature: key });
     expect(now.line.finding_scheme).toBeUndefined();
   }, 120_000);

@@ -324,7 +324,7 @@ describe('one root cause, one signature', () => {
     // baseline patterns keep their wildcards
     expect(currentSignature('bit.P.*')).toBe('bit.entry.*');
     expect(currentSignature('bit.S.cleared.*')).toBe('bit.entry.mismatch.*');
-    expect(SIGNATURE_VERSION).toBe(3);
+    expect(SIGNATURE_VERSION).toBe(4);
   });
 
   it('a divergence at a fault names the rule that set the entry up: soft-dirty lost on a write after mprotect RO->RW (B-3) cites can_change_pte_writable', () => {

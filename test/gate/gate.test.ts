@@ -107,10 +107,14 @@ describe('baseline', () => {
     const v2 = parseBaseline({ signature_version: 2, accepted: [{ signature: 'bit.entry.mismatch.R-FLT-10.empty', reason: 'f' }] });
     expect(matchBaseline(v2, 'bit.entry.mismatch.R-FLT-10.empty')?.reason).toBe('f');
     expect(v2[0]!.written).toBeUndefined();
+    // scheme 4 (UFFDIO_UNREGISTER's and close()'s own decision on the pages they unregister) neither
+    const v3 = parseBaseline({ signature_version: 3, accepted: [{ signature: 'vma.registration.R-REG-1', reason: 'g' }] });
+    expect(matchBaseline(v3, 'vma.registration.R-REG-1')?.reason).toBe('g');
+    expect(v3[0]!.written).toBeUndefined();
     // a file of today's scheme is taken as written
-    const v3 = parseBaseline({ signature_version: 3, accepted: [{ signature: 'bit.P.*', reason: 'p' }] });
-    expect(v3[0]).toEqual({ signature: 'bit.P.*', reason: 'p' });
-    expect(() => parseBaseline({ signature_version: 4, accepted: [] }, 'b.json')).toThrow(/b\.json: written for signature scheme 4; this ptefarm knows schemes up to 3/);
+    const v4 = parseBaseline({ signature_version: 4, accepted: [{ signature: 'bit.P.*', reason: 'p' }] });
+    expect(v4[0]).toEqual({ signature: 'bit.P.*', reason: 'p' });
+    expect(() => parseBaseline({ signature_version: 5, accepted: [] }, 'b.json')).toThrow(/b\.json: written for signature scheme 5; this ptefarm knows schemes up to 4/);
     expect(() => parseBaseline({ signature_version: 'x', accepted: [] }, 'b.json')).toThrow(/"signature_version" must be a positive integer/);
   });
 });
