@@ -869,52 +869,53 @@ export class Machine implements htlb.HugetlbHost {
     return size;
   }
 
+  /** Map the `size` pages of the page-cache folio around `page` (aligned in the object's index) at
+   *  PTE level, each with one entry — `writable`, `dirty` (soft-dirty with it: x86 pte_mkdirty), no
+   *  uffd-wp, its history `from` extended by `rule` — when the folio lies inside the VMA and one page
+   *  table and every PTE of its range is none (a uffd-wp marker is not): mm/memory.c finish_fault
+   *  (6.11+, pte_range_none, then set_pte_range for the whole folio). Maps nothing and returns false
+   *  otherwise. The uffd and wp conditions are the callers' (mapSwappedInFolio, mapWholeFolio). */
+  private mapFolioRange(p: Proc, v: Vma, page: number, size: number, writable: boolean, dirty: boolean, from: Why, rule: string): boolean {
+    const start = page - ((v.pgoff + (page - v.start)) % size);
+    if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
+    for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
+    const id = this.rule(rule);
+    const why = from.length ? withRule(from, id) : whyOf(id);
+    for (let i = start; i < start + size; i++) {
+      p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: dirty, writable, dirty, why });
+    }
+    return true;
+  }
+
   /** R-SWIN-2: a read fault (or populate read) that brought a shmem folio back whole
-   *  (shmemSwapInFolio) and could not map it by PMD maps it at PTE level: mm/memory.c finish_fault
-   *  (6.11+) maps every page of a large shmem folio when the VMA is not uffd-armed, the folio lies
-   *  inside the VMA and the page table, and every PTE of its range is none (pte_range_none; a uffd-wp
-   *  marker is not); set_pte_range gives each page the fault's entry: read-only for a private
-   *  mapping, writable for a shared one that needs no write notification, not dirty. Shmem keeps no
-   *  swap entry in the page table, so no soft-dirty or uffd-wp bit comes back with the pages.
+   *  (shmemSwapInFolio) and could not map it by PMD maps it at PTE level (mapFolioRange: mm/memory.c
+   *  finish_fault, 6.11+) when the VMA is not uffd-armed; set_pte_range gives each page the fault's
+   *  entry: read-only for a private mapping, writable for a shared one that needs no write
+   *  notification, not dirty. Shmem keeps no swap entry in the page table, so no soft-dirty or
+   *  uffd-wp bit comes back with the pages.
    *  do_read_fault ran fault-around before ->fault, when every page of the block was still in swap:
    *  it mapped none of them, so none is mapped here beyond the faulting page when the conditions
    *  fail (the caller skips fault-around). R-SWIN-3: a piece of `size` pages (shmemSwapInFolio)
    *  is mapped by the same rules; fault-around, which ran before, found it in swap. */
   private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why, size: number): boolean {
     if (v.uffd || wp || !this.k.finishFaultWholeFolio) return false;
-    const index = v.pgoff + (page - v.start);
-    const start = page - (index % size);
-    if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
-    for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
-    const rid = this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
-    for (let i = start; i < start + size; i++) {
-      p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: false, writable, dirty: false, why: withRule(why, rid) });
-    }
-    return true;
+    return this.mapFolioRange(p, v, page, size, writable, false, why, v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
   }
 
   /** R-FLT-10L: a write fault on shmem none whose page-cache folio is a large (PMD-sized) one maps
    *  the whole folio at PTE level with the faulting PTE's flags — every page writable, dirty and
-   *  soft-dirty — when the folio lies inside the VMA and the page table, every PTE of it is none
-   *  and the VMA is not uffd-armed (mm/memory.c finish_fault, set_pte_range; 6.11 "extend
-   *  finish_fault() to support large folio"). `piece`: the pages of a piece of a split swap entry
-   *  this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped by the same rules. */
+   *  soft-dirty — when the VMA is not uffd-armed (mapFolioRange: mm/memory.c finish_fault,
+   *  set_pte_range; 6.11 "extend finish_fault() to support large folio"). `piece`: the pages of a
+   *  piece of a split swap entry this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped
+   *  by the same rules. */
   private mapWholeFolio(p: Proc, v: Vma, page: number, piece = 0): boolean {
     if (v.uffd) return false; // per-page faults keep the uffd semantics
     const index = v.pgoff + (page - v.start);
     const n = piece > 1 && piece < HPAGE_PAGES ? piece : HPAGE_PAGES;
-    const folioFirst = index - (index % n);
-    if (n === HPAGE_PAGES && !v.obj!.huge.has(folioFirst)) return false;
-    const start = page - (index - folioFirst);
-    if (start < v.start || start + n > v.end || blockOf(start) !== blockOf(start + n - 1)) return false;
-    for (let i = start; i < start + n; i++) if (p.ptes.has(i)) return false;
-    const id = this.rule('R-FLT-10L');
-    for (let i = start; i < start + n; i++) {
-      const pg = this.shmPage(v, i);
-      if (i === page) pg.nonzero = true;
-      p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(id) });
-    }
+    if (n === HPAGE_PAGES && !v.obj!.huge.has(index - (index % n))) return false;
+    if (!this.mapFolioRange(p, v, page, n, true, true, [], 'R-FLT-10L')) return false;
+    this.shmPage(v, page).nonzero = true; // the faulting page takes the write
     return true;
   }
 
