@@ -272,7 +272,7 @@ export class Machine implements htlb.HugetlbHost {
     if (!v || v.start === at) return;
     if (at % HPAGE_PAGES !== 0) {
       const pmd = p.pmds.get(blockOf(at));
-      if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at), v); }
+      if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at)); }
     }
     this.rule('R-MUNMAP-2');
     const tail = vmaWith(v, { start: at, pgoff: v.pgoff + (at - v.start) });
@@ -402,7 +402,7 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   /** Split a huge PMD into PTEs (mm/huge_memory.c __split_huge_pmd_locked). */
-  splitPmd(p: Proc, block: number, v: Vma | undefined, reason?: string) {
+  splitPmd(p: Proc, block: number, reason?: string) {
     const pmd = p.pmds.get(block);
     if (pmd?.t !== 'huge') return;
     const base = blockStart(block);
@@ -441,7 +441,7 @@ export class Machine implements htlb.HugetlbHost {
    *  remove_migration_pte): exact bits, zero-filled subpages remapped to the zero page (R-SPLIT-5). */
   private folioSplit(p: Proc, block: number) {
     const pmd = p.pmds.get(block);
-    if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block, undefined); return; }
+    if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block); return; }
     const id = this.rule('R-SPLIT-5');
     p.pmds.set(block, { t: 'table' });
     for (const pg of pmd.pages) pg.folio = undefined;
@@ -697,7 +697,7 @@ export class Machine implements htlb.HugetlbHost {
     const pmd = p.pmds.get(b);
     if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
       this.rule(id);
-      this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+      this.splitPmd(p, b);
     }
   }
 
@@ -1070,7 +1070,7 @@ export class Machine implements htlb.HugetlbHost {
   /** Clear wp on one page as the sync fault handler does (UFFDIO_WRITEPROTECT clear, R-WP-6). */
   private resolveWp(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
-    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b, v); // a 4 KiB clear splits (R-SYNC-2)
+    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b); // a 4 KiB clear splits (R-SYNC-2)
     const e = p.ptes.get(page);
     if (e?.t === 'present' && e.wp) {
       e.wp = false; e.why = withRule(e.why, this.rule('R-WP-6'));
@@ -1218,7 +1218,7 @@ export class Machine implements htlb.HugetlbHost {
         // is no choice of the host (the folio is in the page cache already), and the block is huge
         // before and after the op, so the trace's `huge` outcome cannot name it: it is taken as
         // done. Seen on 6.18.44 by the README campaign (seed 16).
-        this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+        this.splitPmd(p, b, this.rule('R-ASYNC-2'));
         if (!this.shmemHugeFault(p, v, page, true, true)) this.writePage(p, v, page);
         return;
       } else {
@@ -1228,7 +1228,7 @@ export class Machine implements htlb.HugetlbHost {
           if (pmd.pages) { pmd.sd = true; pmd.dirty = true; pmd.writable = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
         } else {
           // R-ASYNC-2: split, then un-protect only the written page
-          this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+          this.splitPmd(p, b, this.rule('R-ASYNC-2'));
           const e = p.ptes.get(page);
           if (e?.t === 'present') e.wp = false;
         }
@@ -1245,7 +1245,7 @@ export class Machine implements htlb.HugetlbHost {
         return;
       }
       this.rule('R-FLT-7');
-      this.splitPmd(p, b, v);
+      this.splitPmd(p, b);
       this.cowOrReuse(p, v, page);
       return;
     }
@@ -1254,7 +1254,7 @@ export class Machine implements htlb.HugetlbHost {
       // a file PMD in a private mapping: wp_huge_pmd splits it (zap, R-SPLIT-3) and the write
       // CoWs 4 KiB at PTE level (do_cow_fault): the rest of the block reads not present
       this.rule('R-FLT-9');
-      this.splitPmd(p, b, v);
+      this.splitPmd(p, b);
       this.writePage(p, v, page);
       return;
     }
@@ -1274,7 +1274,7 @@ export class Machine implements htlb.HugetlbHost {
       return;
     }
     this.rule('R-FLT-9');
-    this.splitPmd(p, b, v);
+    this.splitPmd(p, b);
     this.cowOrReuse(p, v, page);
   }
 
@@ -1444,7 +1444,7 @@ export class Machine implements htlb.HugetlbHost {
             keptBy(pmd.pages[k], this.rule('R-DATA-4'));
           }
         }
-        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        this.splitPmd(p, b);
         continue;
       }
       if (this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
@@ -1452,7 +1452,7 @@ export class Machine implements htlb.HugetlbHost {
       if (whole && (!this.outcome || Array.from({ length: HPAGE_PAGES }, (_, i) => this.swappedOut(p, blockStart(b) + i)).every(Boolean))) {
         // swapped as a unit: the non-freezing PMD split makes every swap entry soft-dirty when
         // the PMD was dirty (mm/rmap.c try_to_unmap_one with TTU_SPLIT_HUGE_PMD)
-        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        this.splitPmd(p, b);
         for (const pg of pmd.pages) pg.folio = undefined;
         for (let i = blockStart(b); i < blockStart(b + 1); i++) {
           const e = p.ptes.get(i);
@@ -1653,7 +1653,7 @@ export class Machine implements htlb.HugetlbHost {
         // R-DN-3: zap_huge_pmd leaves a PMD hole (no page table, no marker)
         this.rule('R-DN-3');
         p.pmds.delete(b);
-      } else this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+      } else this.splitPmd(p, b);
     }
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
@@ -1902,7 +1902,7 @@ export class Machine implements htlb.HugetlbHost {
       const pmd = p.pmds.get(b);
       if (pmd?.t !== 'huge') continue;
       // change_pmd_range splits a PMD the range covers only partly, protected or not
-      if (blockStart(b) < start || blockStart(b + 1) > end) { this.splitPmd(p, b, v); continue; }
+      if (blockStart(b) < start || blockStart(b + 1) > end) { this.splitPmd(p, b); continue; }
       if (pmd.wp) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
     }
     for (let i = start; i < end; i++) {
@@ -1975,7 +1975,7 @@ export class Machine implements htlb.HugetlbHost {
       const whole = blockStart(b) >= s && blockStart(b + 1) <= e;
       const anon = !pmd.pages || pmd.pages[0].anon;
       if (whole && anon) { pmd.wp = true; pmd.writable = false; pmd.why = withRule(pmd.why, this.rule('R-WP-5')); }
-      else { this.rule('R-WP-5'); this.splitPmd(p, b, v); }
+      else { this.rule('R-WP-5'); this.splitPmd(p, b); }
     }
     for (let i = s; i < e; i++) {
       const b = blockOf(i);
@@ -2132,7 +2132,7 @@ export class Machine implements htlb.HugetlbHost {
           p.pmds.set(db, hugePmdWith(pmd, { sd: true, wp: pmd.wp && !clearUffd, why: withRule(pmd.why, id) }));
           continue;
         }
-        this.splitPmd(p, b, v);
+        this.splitPmd(p, b);
       }
       const gated = full && p.pmds.get(b)?.t === 'table' && !p.pmds.has(db) && tableMoveGate;
       if (gated) this.rule('R-MRM-3');
@@ -2312,7 +2312,7 @@ export class Machine implements htlb.HugetlbHost {
       for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
         if (p.pmds.get(b)?.t !== 'huge') continue;
         if (blockStart(b) >= s && blockStart(b + 1) <= e) { this.rule('R-DN-3'); p.pmds.delete(b); }
-        else this.splitPmd(p, b, v);
+        else this.splitPmd(p, b);
       }
       for (let i = s; i < e; i++) this.zapPte(p, v, i);
       for (let i = s; i < e; i++) if (p.ptes.peek(i)?.t === 'marker') return false;
