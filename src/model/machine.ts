@@ -2090,27 +2090,35 @@ export class Machine implements htlb.HugetlbHost {
     return seen ? 0 : 'EFAULT';
   }
 
-  /** Move [a, e) (inside one VMA after splitting) to `to`, with uffd events. */
+  /** Move [a, e) to `to`, VMA by VMA, with uffd events. The VMAs are split to the range first
+   *  (R-MUNMAP-2) except with MREMAP_DONTUNMAP, which splits nothing: move_vma copies the range
+   *  into a new VMA (copy_vma) and moves its page tables, and only unmap_source_vma's
+   *  do_vmi_munmap would split the old VMA (mm/mremap.c; 6.1 and 6.12 split it ahead only when
+   *  VM_LOCKED, which no case sets), so a VMA part of which moved stays whole, anon_vma included
+   *  (R-MRM-9). */
   private moveRange(p: Proc, a: number, e: number, to: number, dontunmap: boolean, region: string) {
-    this.isolate(p, a, e);
+    if (!dontunmap) this.isolate(p, a, e);
     for (const v of this.vmasIn(p, a, e)) {
+      const s = Math.max(v.start, a), t = Math.min(v.end, e);
       const remapEvent = !!v.uffd?.features.has('event_remap');
       // the old range is unmapped through do_vmi_munmap, which delivers UFFD_EVENT_UNMAP (R-EVT-1)
       const unmapEvent = !dontunmap && !!v.uffd?.features.has('event_unmap');
       const r = p.regions.get(region)!;
-      this.moveVma(p, v, to - a, dontunmap);
-      if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region, page: v.start - r.start }); }
-      if (unmapEvent) { this.rule('R-EVT-1'); this.events.push({ kind: 'unmap', proc: p.id, region, page: v.start - r.start }); }
+      this.moveVma(p, v, s, t, to - a, dontunmap);
+      if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region, page: s - r.start }); }
+      if (unmapEvent) { this.rule('R-EVT-1'); this.events.push({ kind: 'unmap', proc: p.id, region, page: s - r.start }); }
     }
   }
 
-  private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
+  /** Move [s, t) of `v` (all of it unless MREMAP_DONTUNMAP) by `delta` pages. */
+  private moveVma(p: Proc, v: Vma, s: number, t: number, delta: number, dontunmap: boolean) {
     const clearUffd = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear && !this.mut('B-21');
     // copy_vma (mm/vma.c): an anonymous VMA never faulted (no anon_vma) takes its new address as
     // vm_pgoff, so it merges at the destination as a fresh mapping would; a faulted one keeps its
-    // pgoff, and so no longer merges with a neighbour whose pgoff is its address
-    const pgoff = isAnonVma(v) && !v.anonVma ? v.start + delta : v.pgoff;
-    const nv = vmaWith(v, { start: v.start + delta, end: v.end + delta, pgoff, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
+    // pgoff (new_pgoff: the moved range's offset), and so no longer merges with a neighbour whose
+    // pgoff is its address
+    const pgoff = isAnonVma(v) && !v.anonVma ? s + delta : v.pgoff + (s - v.start);
+    const nv = vmaWith(v, { start: s + delta, end: t + delta, pgoff, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
     if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
       this.rule('R-MRM-6');
       nv.regWhy = withRule(v.regWhy, 'R-MRM-6');
@@ -2119,9 +2127,9 @@ export class Machine implements htlb.HugetlbHost {
     // page tables of moved blocks: whole-table relink (R-MRM-3), huge PMD move (R-MRM-2), or
     // per-entry moves (R-MRM-1) — mm/mremap.c move_page_tables
     const tableMoveGate = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapNoPgtableMoveUffd && !this.mut('B-22');
-    for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
-      const bs = Math.max(blockStart(b), v.start);
-      const be = Math.min(blockStart(b + 1), v.end);
+    for (let b = blockOf(s); b <= blockOf(t - 1); b++) {
+      const bs = Math.max(blockStart(b), s);
+      const be = Math.min(blockStart(b + 1), t);
       const full = bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0;
       const pmd = p.pmds.get(b);
       const db = blockOf(bs + delta);
@@ -2169,11 +2177,15 @@ export class Machine implements htlb.HugetlbHost {
     this.sortVmas(p);
     this.merge(p, nv, 'target'); // copy_vma merges with compatible neighbours at the destination
     if (dontunmap) {
-      // R-MRM-9: the old VMA stays, empty; having moved whole, it loses its anon_vma
-      // (mm/mremap.c dontunmap_complete -> unlink_anon_vmas), so fork no longer copies it
+      // R-MRM-9: the old VMA stays, whole, the moved range empty; only a VMA that moved whole
+      // loses its anon_vma (mm/mremap.c dontunmap_complete -> unlink_anon_vmas), so fork no longer
+      // copies it; one part of which moved keeps it, and fork copies its other pages
+      // (vma_needs_copy) — measured on 6.18.44 (live campaign seed 51)
       this.rule('R-MRM-9');
-      v.anonVma = 0;
-      v.forkedChain = false;
+      if (s === v.start && t === v.end) {
+        v.anonVma = 0;
+        v.forkedChain = false;
+      }
     } else {
       p.vmas = p.vmas.filter((x) => x !== v);
       this.freeTables(p, v.start, v.end);
