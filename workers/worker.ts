@@ -240,12 +240,12 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
    *  goes again with each of its results replaced by a small fault, so no job is left unanswered */
   const publishResults = async (campaign: string, msg: ResultMessage | ResultBatchMessage, msgID: string) => {
     try {
-      const ack = await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(msg), { msgID }), () => false, () => { stats.publishRetries++; });
+      const ack = await retrying(() => js.publish(resultSubject(campaign), JSON.stringify(msg), { msgID }), () => false, () => { stats.publishRetries++; });
       if (ack.duplicate) stats.duplicatesDropped++;
     } catch (e) {
       const small = (r: CaseResult): CaseResult => ({ id: r.id, fault: `worker: result not publishable: ${clip((e as Error).message)}`, worker: id });
       const fallback = msg.v === 2 ? { ...msg, results: msg.results.map((x) => ({ ...x, result: small(x.result) })) } : { ...msg, result: small(msg.result) };
-      await retrying('result', () => js.publish(resultSubject(campaign), JSON.stringify(fallback), { msgID }), () => false);
+      await retrying(() => js.publish(resultSubject(campaign), JSON.stringify(fallback), { msgID }), () => false);
     }
   };
 
@@ -290,7 +290,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerHandle> {
     const attempts = w.m.info.deliveryCount - 1;
     const h = headers();
     h.set('Ptefarm-Deliveries', String(attempts));
-    await retrying('dead-letter', () => js.publish(deadSubject(w.campaign), w.m.data, { headers: h, msgID: w.v === 2 ? deadBatchMsgId(w.campaign, w.key) : `dead/${w.campaign}/${w.jobs[0]!.id}/${w.jobs[0]!.hash}` }), () => false);
+    await retrying(() => js.publish(deadSubject(w.campaign), w.m.data, { headers: h, msgID: w.v === 2 ? deadBatchMsgId(w.campaign, w.key) : `dead/${w.campaign}/${w.jobs[0]!.id}/${w.jobs[0]!.hash}` }), () => false);
     // a chunk an earlier delivery stored keeps its results: same Nats-Msg-Id, dropped by the server
     const fault = deadLetterFault(attempts, o.target, w.campaign);
     for (const j of w.jobs) { j.dead = true; w.results[j.pos] = { id: j.id, fault, worker: id }; }

@@ -197,7 +197,7 @@ async function readState<T>(jsm: JetStreamManager, subject: string, schema: z.Zo
 
 /** Store `v` (camelCase) as a ptefarm-campaign/2 record. */
 async function writeState(t: NatsTransport, subject: string, v: object, stop = () => false): Promise<void> {
-  await retrying('state', () => t.client.publish(subject, JSON.stringify(encodeRecord(v))), stop);
+  await retrying(() => t.client.publish(subject, JSON.stringify(encodeRecord(v))), stop);
 }
 
 /** after connecting, how long the workers have to answer the transport's ping before their

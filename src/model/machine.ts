@@ -272,7 +272,7 @@ export class Machine implements htlb.HugetlbHost {
     if (!v || v.start === at) return;
     if (at % HPAGE_PAGES !== 0) {
       const pmd = p.pmds.get(blockOf(at));
-      if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at), v); }
+      if (pmd?.t === 'huge') { this.rule('R-MUNMAP-3'); this.splitPmd(p, blockOf(at)); }
     }
     this.rule('R-MUNMAP-2');
     const tail = vmaWith(v, { start: at, pgoff: v.pgoff + (at - v.start) });
@@ -402,7 +402,7 @@ export class Machine implements htlb.HugetlbHost {
   }
 
   /** Split a huge PMD into PTEs (mm/huge_memory.c __split_huge_pmd_locked). */
-  splitPmd(p: Proc, block: number, v: Vma | undefined, reason?: string) {
+  splitPmd(p: Proc, block: number, reason?: string) {
     const pmd = p.pmds.get(block);
     if (pmd?.t !== 'huge') return;
     const base = blockStart(block);
@@ -441,7 +441,7 @@ export class Machine implements htlb.HugetlbHost {
    *  remove_migration_pte): exact bits, zero-filled subpages remapped to the zero page (R-SPLIT-5). */
   private folioSplit(p: Proc, block: number) {
     const pmd = p.pmds.get(block);
-    if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block, undefined); return; }
+    if (pmd?.t !== 'huge' || !pmd.pages) { this.splitPmd(p, block); return; }
     const id = this.rule('R-SPLIT-5');
     p.pmds.set(block, { t: 'table' });
     for (const pg of pmd.pages) pg.folio = undefined;
@@ -697,7 +697,7 @@ export class Machine implements htlb.HugetlbHost {
     const pmd = p.pmds.get(b);
     if (pmd?.t === 'huge' && (blockStart(b) < start || blockStart(b + 1) > end)) {
       this.rule(id);
-      this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+      this.splitPmd(p, b);
     }
   }
 
@@ -869,52 +869,53 @@ export class Machine implements htlb.HugetlbHost {
     return size;
   }
 
+  /** Map the `size` pages of the page-cache folio around `page` (aligned in the object's index) at
+   *  PTE level, each with one entry — `writable`, `dirty` (soft-dirty with it: x86 pte_mkdirty), no
+   *  uffd-wp, its history `from` extended by `rule` — when the folio lies inside the VMA and one page
+   *  table and every PTE of its range is none (a uffd-wp marker is not): mm/memory.c finish_fault
+   *  (6.11+, pte_range_none, then set_pte_range for the whole folio). Maps nothing and returns false
+   *  otherwise. The uffd and wp conditions are the callers' (mapSwappedInFolio, mapWholeFolio). */
+  private mapFolioRange(p: Proc, v: Vma, page: number, size: number, writable: boolean, dirty: boolean, from: Why, rule: string): boolean {
+    const start = page - ((v.pgoff + (page - v.start)) % size);
+    if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
+    for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
+    const id = this.rule(rule);
+    const why = from.length ? withRule(from, id) : whyOf(id);
+    for (let i = start; i < start + size; i++) {
+      p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: dirty, writable, dirty, why });
+    }
+    return true;
+  }
+
   /** R-SWIN-2: a read fault (or populate read) that brought a shmem folio back whole
-   *  (shmemSwapInFolio) and could not map it by PMD maps it at PTE level: mm/memory.c finish_fault
-   *  (6.11+) maps every page of a large shmem folio when the VMA is not uffd-armed, the folio lies
-   *  inside the VMA and the page table, and every PTE of its range is none (pte_range_none; a uffd-wp
-   *  marker is not); set_pte_range gives each page the fault's entry: read-only for a private
-   *  mapping, writable for a shared one that needs no write notification, not dirty. Shmem keeps no
-   *  swap entry in the page table, so no soft-dirty or uffd-wp bit comes back with the pages.
+   *  (shmemSwapInFolio) and could not map it by PMD maps it at PTE level (mapFolioRange: mm/memory.c
+   *  finish_fault, 6.11+) when the VMA is not uffd-armed; set_pte_range gives each page the fault's
+   *  entry: read-only for a private mapping, writable for a shared one that needs no write
+   *  notification, not dirty. Shmem keeps no swap entry in the page table, so no soft-dirty or
+   *  uffd-wp bit comes back with the pages.
    *  do_read_fault ran fault-around before ->fault, when every page of the block was still in swap:
    *  it mapped none of them, so none is mapped here beyond the faulting page when the conditions
    *  fail (the caller skips fault-around). R-SWIN-3: a piece of `size` pages (shmemSwapInFolio)
    *  is mapped by the same rules; fault-around, which ran before, found it in swap. */
   private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why, size: number): boolean {
     if (v.uffd || wp || !this.k.finishFaultWholeFolio) return false;
-    const index = v.pgoff + (page - v.start);
-    const start = page - (index % size);
-    if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
-    for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
     const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
-    const rid = this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
-    for (let i = start; i < start + size; i++) {
-      p.ptes.set(i, { t: 'present', page: this.shmPage(v, i), wp: false, sd: false, writable, dirty: false, why: withRule(why, rid) });
-    }
-    return true;
+    return this.mapFolioRange(p, v, page, size, writable, false, why, v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
   }
 
   /** R-FLT-10L: a write fault on shmem none whose page-cache folio is a large (PMD-sized) one maps
    *  the whole folio at PTE level with the faulting PTE's flags — every page writable, dirty and
-   *  soft-dirty — when the folio lies inside the VMA and the page table, every PTE of it is none
-   *  and the VMA is not uffd-armed (mm/memory.c finish_fault, set_pte_range; 6.11 "extend
-   *  finish_fault() to support large folio"). `piece`: the pages of a piece of a split swap entry
-   *  this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped by the same rules. */
+   *  soft-dirty — when the VMA is not uffd-armed (mapFolioRange: mm/memory.c finish_fault,
+   *  set_pte_range; 6.11 "extend finish_fault() to support large folio"). `piece`: the pages of a
+   *  piece of a split swap entry this fault just brought back (R-SWIN-3, shmemSwapInFolio), mapped
+   *  by the same rules. */
   private mapWholeFolio(p: Proc, v: Vma, page: number, piece = 0): boolean {
     if (v.uffd) return false; // per-page faults keep the uffd semantics
     const index = v.pgoff + (page - v.start);
     const n = piece > 1 && piece < HPAGE_PAGES ? piece : HPAGE_PAGES;
-    const folioFirst = index - (index % n);
-    if (n === HPAGE_PAGES && !v.obj!.huge.has(folioFirst)) return false;
-    const start = page - (index - folioFirst);
-    if (start < v.start || start + n > v.end || blockOf(start) !== blockOf(start + n - 1)) return false;
-    for (let i = start; i < start + n; i++) if (p.ptes.has(i)) return false;
-    const id = this.rule('R-FLT-10L');
-    for (let i = start; i < start + n; i++) {
-      const pg = this.shmPage(v, i);
-      if (i === page) pg.nonzero = true;
-      p.ptes.set(i, { t: 'present', page: pg, wp: false, sd: true, writable: true, dirty: true, why: whyOf(id) });
-    }
+    if (n === HPAGE_PAGES && !v.obj!.huge.has(index - (index % n))) return false;
+    if (!this.mapFolioRange(p, v, page, n, true, true, [], 'R-FLT-10L')) return false;
+    this.shmPage(v, page).nonzero = true; // the faulting page takes the write
     return true;
   }
 
@@ -1069,7 +1070,7 @@ export class Machine implements htlb.HugetlbHost {
   /** Clear wp on one page as the sync fault handler does (UFFDIO_WRITEPROTECT clear, R-WP-6). */
   private resolveWp(p: Proc, v: Vma, page: number) {
     const b = blockOf(page);
-    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b, v); // a 4 KiB clear splits (R-SYNC-2)
+    if (p.pmds.get(b)?.t === 'huge') this.splitPmd(p, b); // a 4 KiB clear splits (R-SYNC-2)
     const e = p.ptes.get(page);
     if (e?.t === 'present' && e.wp) {
       e.wp = false; e.why = withRule(e.why, this.rule('R-WP-6'));
@@ -1217,7 +1218,7 @@ export class Machine implements htlb.HugetlbHost {
         // is no choice of the host (the folio is in the page cache already), and the block is huge
         // before and after the op, so the trace's `huge` outcome cannot name it: it is taken as
         // done. Seen on 6.18.44 by the README campaign (seed 16).
-        this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+        this.splitPmd(p, b, this.rule('R-ASYNC-2'));
         if (!this.shmemHugeFault(p, v, page, true, true)) this.writePage(p, v, page);
         return;
       } else {
@@ -1227,7 +1228,7 @@ export class Machine implements htlb.HugetlbHost {
           if (pmd.pages) { pmd.sd = true; pmd.dirty = true; pmd.writable = true; pmd.pages[page - blockStart(b)].nonzero = true; return; }
         } else {
           // R-ASYNC-2: split, then un-protect only the written page
-          this.splitPmd(p, b, v, this.rule('R-ASYNC-2'));
+          this.splitPmd(p, b, this.rule('R-ASYNC-2'));
           const e = p.ptes.get(page);
           if (e?.t === 'present') e.wp = false;
         }
@@ -1244,7 +1245,7 @@ export class Machine implements htlb.HugetlbHost {
         return;
       }
       this.rule('R-FLT-7');
-      this.splitPmd(p, b, v);
+      this.splitPmd(p, b);
       this.cowOrReuse(p, v, page);
       return;
     }
@@ -1253,7 +1254,7 @@ export class Machine implements htlb.HugetlbHost {
       // a file PMD in a private mapping: wp_huge_pmd splits it (zap, R-SPLIT-3) and the write
       // CoWs 4 KiB at PTE level (do_cow_fault): the rest of the block reads not present
       this.rule('R-FLT-9');
-      this.splitPmd(p, b, v);
+      this.splitPmd(p, b);
       this.writePage(p, v, page);
       return;
     }
@@ -1273,7 +1274,7 @@ export class Machine implements htlb.HugetlbHost {
       return;
     }
     this.rule('R-FLT-9');
-    this.splitPmd(p, b, v);
+    this.splitPmd(p, b);
     this.cowOrReuse(p, v, page);
   }
 
@@ -1443,7 +1444,7 @@ export class Machine implements htlb.HugetlbHost {
             keptBy(pmd.pages[k], this.rule('R-DATA-4'));
           }
         }
-        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        this.splitPmd(p, b);
         continue;
       }
       if (this.mappedElsewhere(pmd.pages)) { this.rule('R-PO-0'); continue; }
@@ -1451,7 +1452,7 @@ export class Machine implements htlb.HugetlbHost {
       if (whole && (!this.outcome || Array.from({ length: HPAGE_PAGES }, (_, i) => this.swappedOut(p, blockStart(b) + i)).every(Boolean))) {
         // swapped as a unit: the non-freezing PMD split makes every swap entry soft-dirty when
         // the PMD was dirty (mm/rmap.c try_to_unmap_one with TTU_SPLIT_HUGE_PMD)
-        this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+        this.splitPmd(p, b);
         for (const pg of pmd.pages) pg.folio = undefined;
         for (let i = blockStart(b); i < blockStart(b + 1); i++) {
           const e = p.ptes.get(i);
@@ -1652,7 +1653,7 @@ export class Machine implements htlb.HugetlbHost {
         // R-DN-3: zap_huge_pmd leaves a PMD hole (no page table, no marker)
         this.rule('R-DN-3');
         p.pmds.delete(b);
-      } else this.splitPmd(p, b, this.vmaAt(p, blockStart(b)));
+      } else this.splitPmd(p, b);
     }
     for (let i = start; i < end; i++) {
       const v = this.vmaAt(p, i);
@@ -1721,12 +1722,12 @@ export class Machine implements htlb.HugetlbHost {
     // per PTE in order, as hpage_collapse_scan_pmd: swap entries and markers first (wp ->
     // SCAN_PTE_UFFD_WP), then none/zero (fine unless uffd-armed: SCAN_EXCEED_NONE_PTE -> EBUSY),
     // then the wp bit of present PTEs
+    let guard = false;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
       if (e && e.t !== 'present') {
-        // R-GRD-7: a guard marker stops the collapse of its block (mm/khugepaged.c
-        // hpage_collapse_scan_pmd; measured on 6.18: EINVAL)
-        if (e.t === 'guard') { this.rule('R-GRD-7'); return 'EINVAL'; }
+        // a guard marker is a swap PTE to the scan (is_swap_pte, no uffd-wp bit): it passes (R-GRD-7)
+        if (e.t === 'guard') { guard = true; continue; }
         if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL';
         continue;
       }
@@ -1735,6 +1736,18 @@ export class Machine implements htlb.HugetlbHost {
         continue;
       }
       if (e.wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
+    }
+    if (guard) {
+      // R-GRD-7: collapse_huge_page then reads the block's swap PTEs in, in order
+      // (__collapse_huge_page_swapin), and do_swap_page on the guard marker fails
+      // (handle_pte_marker: VM_FAULT_SIGSEGV -> SCAN_FAIL): EINVAL, and the walk stops
+      // (madvise_collapse: not a whitelisted result). The swap entries before it stay read in,
+      // as the observation after the op shows (a failed allocation reads none). Measured on
+      // 6.18.44 (live campaign seeds 73 and 74: the scan goes on past the marker to EBUSY in a
+      // uffd-armed VMA; the page swapped out before the marker comes back present)
+      this.rule('R-GRD-7');
+      this.swapInBeforeFailedCollapse(p, v, b);
+      return { exit: 'EINVAL' };
     }
     if (!this.wantsHuge(p, b)) { this.swapInBeforeFailedCollapse(p, v, b); return this.outcome ? '*' : 0; }
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => {
@@ -1901,7 +1914,7 @@ export class Machine implements htlb.HugetlbHost {
       const pmd = p.pmds.get(b);
       if (pmd?.t !== 'huge') continue;
       // change_pmd_range splits a PMD the range covers only partly, protected or not
-      if (blockStart(b) < start || blockStart(b + 1) > end) { this.splitPmd(p, b, v); continue; }
+      if (blockStart(b) < start || blockStart(b + 1) > end) { this.splitPmd(p, b); continue; }
       if (pmd.wp) { pmd.wp = false; pmd.why = withRule(pmd.why, id); }
     }
     for (let i = start; i < end; i++) {
@@ -1974,7 +1987,7 @@ export class Machine implements htlb.HugetlbHost {
       const whole = blockStart(b) >= s && blockStart(b + 1) <= e;
       const anon = !pmd.pages || pmd.pages[0].anon;
       if (whole && anon) { pmd.wp = true; pmd.writable = false; pmd.why = withRule(pmd.why, this.rule('R-WP-5')); }
-      else { this.rule('R-WP-5'); this.splitPmd(p, b, v); }
+      else { this.rule('R-WP-5'); this.splitPmd(p, b); }
     }
     for (let i = s; i < e; i++) {
       const b = blockOf(i);
@@ -2089,27 +2102,35 @@ export class Machine implements htlb.HugetlbHost {
     return seen ? 0 : 'EFAULT';
   }
 
-  /** Move [a, e) (inside one VMA after splitting) to `to`, with uffd events. */
+  /** Move [a, e) to `to`, VMA by VMA, with uffd events. The VMAs are split to the range first
+   *  (R-MUNMAP-2) except with MREMAP_DONTUNMAP, which splits nothing: move_vma copies the range
+   *  into a new VMA (copy_vma) and moves its page tables, and only unmap_source_vma's
+   *  do_vmi_munmap would split the old VMA (mm/mremap.c; 6.1 and 6.12 split it ahead only when
+   *  VM_LOCKED, which no case sets), so a VMA part of which moved stays whole, anon_vma included
+   *  (R-MRM-9). */
   private moveRange(p: Proc, a: number, e: number, to: number, dontunmap: boolean, region: string) {
-    this.isolate(p, a, e);
+    if (!dontunmap) this.isolate(p, a, e);
     for (const v of this.vmasIn(p, a, e)) {
+      const s = Math.max(v.start, a), t = Math.min(v.end, e);
       const remapEvent = !!v.uffd?.features.has('event_remap');
       // the old range is unmapped through do_vmi_munmap, which delivers UFFD_EVENT_UNMAP (R-EVT-1)
       const unmapEvent = !dontunmap && !!v.uffd?.features.has('event_unmap');
       const r = p.regions.get(region)!;
-      this.moveVma(p, v, to - a, dontunmap);
-      if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region, page: v.start - r.start }); }
-      if (unmapEvent) { this.rule('R-EVT-1'); this.events.push({ kind: 'unmap', proc: p.id, region, page: v.start - r.start }); }
+      this.moveVma(p, v, s, t, to - a, dontunmap);
+      if (remapEvent) { this.rule('R-MRM-6E'); this.events.push({ kind: 'remap', proc: p.id, region, page: s - r.start }); }
+      if (unmapEvent) { this.rule('R-EVT-1'); this.events.push({ kind: 'unmap', proc: p.id, region, page: s - r.start }); }
     }
   }
 
-  private moveVma(p: Proc, v: Vma, delta: number, dontunmap: boolean) {
+  /** Move [s, t) of `v` (all of it unless MREMAP_DONTUNMAP) by `delta` pages. */
+  private moveVma(p: Proc, v: Vma, s: number, t: number, delta: number, dontunmap: boolean) {
     const clearUffd = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear && !this.mut('B-21');
     // copy_vma (mm/vma.c): an anonymous VMA never faulted (no anon_vma) takes its new address as
     // vm_pgoff, so it merges at the destination as a fresh mapping would; a faulted one keeps its
-    // pgoff, and so no longer merges with a neighbour whose pgoff is its address
-    const pgoff = isAnonVma(v) && !v.anonVma ? v.start + delta : v.pgoff;
-    const nv = vmaWith(v, { start: v.start + delta, end: v.end + delta, pgoff, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
+    // pgoff (new_pgoff: the moved range's offset), and so no longer merges with a neighbour whose
+    // pgoff is its address
+    const pgoff = isAnonVma(v) && !v.anonVma ? s + delta : v.pgoff + (s - v.start);
+    const nv = vmaWith(v, { start: s + delta, end: t + delta, pgoff, sdWhy: withRule(v.sdWhy, this.rule('R-MRM-5')) });
     if (v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapUffdClear) {
       this.rule('R-MRM-6');
       nv.regWhy = withRule(v.regWhy, 'R-MRM-6');
@@ -2118,9 +2139,9 @@ export class Machine implements htlb.HugetlbHost {
     // page tables of moved blocks: whole-table relink (R-MRM-3), huge PMD move (R-MRM-2), or
     // per-entry moves (R-MRM-1) — mm/mremap.c move_page_tables
     const tableMoveGate = !!v.uffd && !v.uffd.features.has('event_remap') && this.k.mremapNoPgtableMoveUffd && !this.mut('B-22');
-    for (let b = blockOf(v.start); b <= blockOf(v.end - 1); b++) {
-      const bs = Math.max(blockStart(b), v.start);
-      const be = Math.min(blockStart(b + 1), v.end);
+    for (let b = blockOf(s); b <= blockOf(t - 1); b++) {
+      const bs = Math.max(blockStart(b), s);
+      const be = Math.min(blockStart(b + 1), t);
       const full = bs === blockStart(b) && be === blockStart(b + 1) && (bs + delta) % HPAGE_PAGES === 0;
       const pmd = p.pmds.get(b);
       const db = blockOf(bs + delta);
@@ -2131,7 +2152,7 @@ export class Machine implements htlb.HugetlbHost {
           p.pmds.set(db, hugePmdWith(pmd, { sd: true, wp: pmd.wp && !clearUffd, why: withRule(pmd.why, id) }));
           continue;
         }
-        this.splitPmd(p, b, v);
+        this.splitPmd(p, b);
       }
       const gated = full && p.pmds.get(b)?.t === 'table' && !p.pmds.has(db) && tableMoveGate;
       if (gated) this.rule('R-MRM-3');
@@ -2168,11 +2189,15 @@ export class Machine implements htlb.HugetlbHost {
     this.sortVmas(p);
     this.merge(p, nv, 'target'); // copy_vma merges with compatible neighbours at the destination
     if (dontunmap) {
-      // R-MRM-9: the old VMA stays, empty; having moved whole, it loses its anon_vma
-      // (mm/mremap.c dontunmap_complete -> unlink_anon_vmas), so fork no longer copies it
+      // R-MRM-9: the old VMA stays, whole, the moved range empty; only a VMA that moved whole
+      // loses its anon_vma (mm/mremap.c dontunmap_complete -> unlink_anon_vmas), so fork no longer
+      // copies it; one part of which moved keeps it, and fork copies its other pages
+      // (vma_needs_copy) — measured on 6.18.44 (live campaign seed 51)
       this.rule('R-MRM-9');
-      v.anonVma = 0;
-      v.forkedChain = false;
+      if (s === v.start && t === v.end) {
+        v.anonVma = 0;
+        v.forkedChain = false;
+      }
     } else {
       p.vmas = p.vmas.filter((x) => x !== v);
       this.freeTables(p, v.start, v.end);
@@ -2311,7 +2336,7 @@ export class Machine implements htlb.HugetlbHost {
       for (let b = blockOf(s); b <= blockOf(e - 1); b++) {
         if (p.pmds.get(b)?.t !== 'huge') continue;
         if (blockStart(b) >= s && blockStart(b + 1) <= e) { this.rule('R-DN-3'); p.pmds.delete(b); }
-        else this.splitPmd(p, b, v);
+        else this.splitPmd(p, b);
       }
       for (let i = s; i < e; i++) this.zapPte(p, v, i);
       for (let i = s; i < e; i++) if (p.ptes.peek(i)?.t === 'marker') return false;

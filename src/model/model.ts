@@ -282,7 +282,7 @@ function runScan(m: Machine, op: OpOf<'scan'>, mutant?: string, attribution = fa
   const fast = res.rules.includes('R-PMS-4');
   for (const a of res.actions) {
     switch (a.kind) {
-      case 'split-pmd': m.splitPmd(p, a.block, m.vmaAt(p, a.block * HPAGE_PAGES)); break;
+      case 'split-pmd': m.splitPmd(p, a.block); break;
       case 'wp-pmd': {
         const pmd = p.pmds.get(a.block);
         if (pmd?.t === 'huge') { pmd.wp = true; pmd.writable = false; pmd.why = [...pmd.why, 'R-PMS-5']; }

@@ -25,7 +25,7 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-MRM-6E', text: 'with EVENT_REMAP, mremap keeps wp bits, markers and registration and delivers UFFD_EVENT_REMAP', source: 'fs/userfaultfd.c mremap_userfaultfd_complete' },
   { id: 'R-MRM-7', text: 'mremap growth in place extends the VMA without setting VM_SOFTDIRTY (it may merge with its next VMA, never with its prev); the new tail is empty', source: 'mm/vma.c vma_merge_extend' },
   { id: 'R-MRM-8', text: 'mremap shrink unmaps the tail', source: 'mm/mremap.c shrink_vma' },
-  { id: 'R-MRM-9', text: 'MREMAP_DONTUNMAP leaves the old VMA in place, flags and registration kept, all entries gone', source: 'mm/mremap.c move_vma (MREMAP_DONTUNMAP)' },
+  { id: 'R-MRM-9', text: 'MREMAP_DONTUNMAP leaves the old VMA in place and unsplit, flags and registration kept, the moved entries gone; it loses its anon_vma only when all of it moved', source: 'mm/mremap.c move_vma, dontunmap_complete' },
   { id: 'R-MRM-10', text: 'mremap fails with EFAULT when the source range is not inside one VMA (or, on 6.17+, a gap-free run of VMAs moved without resize), ENOMEM when growth in place is blocked', source: 'mm/mremap.c vma_to_resize, check_prep_vma' },
   { id: 'R-MPROT-1', text: 'mprotect never changes soft-dirty or uffd-wp bits', source: 'mm/mprotect.c change_pte_range, change_huge_pmd' },
   { id: 'R-MPROT-2', text: 'PROT_NONE entries remain present', source: 'arch/x86 pte_present' },
@@ -110,5 +110,5 @@ export const MODEL_RULES: Rule[] = [
   { id: 'R-GRD-4', text: 'MADV_DONTNEED (and any zap without ZAP_FLAG_DROP_MARKER) keeps guard markers; munmap drops them', source: 'mm/memory.c zap_nonpresent_ptes' },
   { id: 'R-GRD-5', text: 'fork copies the page tables of a VM_MAYBE_GUARD VMA (shared ones too, present pages included), guard markers afresh (no swp uffd-wp or soft-dirty bit), whatever the uffd registration; the flag stays on the range MREMAP_DONTUNMAP leaves behind', source: 'mm/memory.c vma_needs_copy, copy_nonpresent_pte, copy_pte_marker' },
   { id: 'R-GRD-6', text: 'UFFDIO_WRITEPROTECT (set or clear), UFFDIO_UNREGISTER and close() of a userfaultfd skip guard markers: a swp uffd-wp bit PAGEMAP_SCAN set on one stays until MADV_GUARD_REMOVE', source: 'mm/mprotect.c change_pte_range (guard swap entries skipped)' },
-  { id: 'R-GRD-7', text: 'MADV_COLLAPSE fails (EINVAL) for a block holding a guard marker', source: 'mm/khugepaged.c hpage_collapse_scan_pmd, collapse_pte_mapped_thp' },
+  { id: 'R-GRD-7', text: 'MADV_COLLAPSE fails (EINVAL, ending the walk) for an anon block holding a guard marker, which the scan passes as a swap PTE (a later refusal, such as EBUSY for none in a uffd VMA, comes first) and the swap-in fails on; the swap entries before it stay read in', source: 'mm/khugepaged.c hpage_collapse_scan_pmd, __collapse_huge_page_swapin, collapse_pte_mapped_thp' },
 ];

@@ -405,7 +405,7 @@ export async function ensureTargetConsumer(jsm: JetStreamManager, target: string
 }
 
 /** Retry an operation that fails while the server is away (publish during a restart); gives up when `stop()` says so. */
-export async function retrying<T>(what: string, op: () => Promise<T>, stop: () => boolean, onRetry?: (e: Error, attempt: number) => void): Promise<T> {
+export async function retrying<T>(op: () => Promise<T>, stop: () => boolean, onRetry?: (e: Error, attempt: number) => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try { return await op(); } catch (e) {
       if (stop()) throw e;

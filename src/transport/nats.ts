@@ -413,7 +413,7 @@ export class NatsTransport implements Transport {
     if (job.v === 2) {
       if (!Array.isArray(job.jobs)) return;
       const key = batchKey(this.campaign, job.jobs);
-      await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: deadBatchMsgId(this.campaign, key) }), stop);
+      await retrying(() => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: deadBatchMsgId(this.campaign, key) }), stop);
       // the chunks a worker stored before keep their results: these have the same Nats-Msg-Ids
       const fault = deadLetterFault(deliveries, job.target, this.campaign);
       for (const [k, [a, b]] of batchChunks(job.jobs.length, job.chunk).entries()) {
@@ -421,18 +421,18 @@ export class NatsTransport implements Transport {
           v: 2, campaign: this.campaign, delivery: deliveries, origin: { id: this.originId, target: job.target },
           results: job.jobs.slice(a, b).map((j) => ({ id: j.id, hash: j.hash, dead: true, result: { id: j.id, fault, worker: 'coordinator' } })),
         };
-        await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultChunkMsgId(this.campaign, key, k) }), stop);
+        await retrying(() => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultChunkMsgId(this.campaign, key, k) }), stop);
       }
       await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
       return;
     }
-    await retrying('dead-letter', () => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
+    await retrying(() => this.js.publish(deadSubject(this.campaign), sm.data, { headers: h, msgID: `dead/${this.campaign}/${job.id}/${job.hash}` }), stop);
     const res: ResultMessage = {
       v: 1, campaign: this.campaign, id: job.id, hash: job.hash, dead: true, delivery: deliveries, origin: { id: this.originId, target: job.target },
       result: { id: job.id, fault: deadLetterFault(deliveries, job.target, this.campaign), worker: 'coordinator' },
     };
     // through the results stream like any result: recorded durably, first one per job wins
-    await retrying('dead-letter result', () => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultMsgId(this.campaign, job.id, job.hash) }), stop);
+    await retrying(() => this.js.publish(resultSubject(this.campaign), JSON.stringify(res), { msgID: resultMsgId(this.campaign, job.id, job.hash) }), stop);
     await this.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq).catch(() => undefined);
   }
 
@@ -662,9 +662,9 @@ export class NatsTransport implements Transport {
     this.outstanding.set(target, (this.outstanding.get(target) ?? 0) + group.length);
     const stop = () => this.closed || group.every(({ p }) => !this.waiting.has(p.job.id));
     void (async () => {
-      await retrying('consumer', () => this.consumerFor(target), stop, () => { this.stats.publishRetries++; });
+      await retrying(() => this.consumerFor(target), stop, () => { this.stats.publishRetries++; });
       // same msgID on every attempt: a publish whose PubAck was lost is not stored twice
-      const pa = await retrying('publish', () => this.js.publish(jobSubject(target), data, { msgID, headers: h }), stop, () => { this.stats.publishRetries++; });
+      const pa = await retrying(() => this.js.publish(jobSubject(target), data, { msgID, headers: h }), stop, () => { this.stats.publishRetries++; });
       this.stats.published += group.length;
       this.stats.messages++;
       msg.seq = pa.seq;

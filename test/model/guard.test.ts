@@ -81,6 +81,15 @@ describe('guard regions (R-GRD-*)', () => {
     const p = run('mmap a pages=512 kind=anon thp\nmprotect a prot=r\nmprotect a prot=rw\nwrite a[0]\nsplit a page=1\nguard a[5]\ncollapse a');
     expect(p.steps[6].rc).toBe('EINVAL');
   });
+  it('R-GRD-7 (hpage_collapse_scan_pmd, __collapse_huge_page_swapin): the scan passes a guard marker as a swap PTE, so a later refusal comes first: a none PTE after it in a uffd-armed VMA gives EBUSY (measured on 6.18.44, live campaign seed 73)', () => {
+    const p = run('mmap a pages=1024 kind=anon thp\nguard a[512]\nuffd_register a[512..1024)\ncollapse a[776]', '');
+    expect(p.steps[3].rc).toBe('EBUSY');
+  });
+  it('R-GRD-7 (madvise_collapse): the failed swap-in of the guard marker (SCAN_FAIL) ends the walk: a later block is not collapsed (measured on 6.18.44: with the guard in the second block the first collapses)', () => {
+    const p = run('mmap a pages=1024 kind=anon thp\nwrite a\nsplit a page=1\nsplit a page=513\nguard a[5]\ncollapse a');
+    expect(p.steps[5].rc).toBe('EINVAL');
+    expect(p.steps[5].entry['0'].a[512]).toBe('pte-thp');
+  });
   it('R-GRD-1: a uffd-wp marker in a shmem VMA that the install zap keeps makes the kernel retry forever: no rc to compare (measured on 6.18)', () => {
     const p = run('mmap a pages=2 kind=shared-anon\nwrite a\nuffd_register a\nwp a on\ndontneed a[0]\nguard a', 'wp_async');
     expect(p.steps[5].rc).toBe('*');

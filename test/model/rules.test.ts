@@ -192,6 +192,15 @@ describe('userfaultfd write-protect', () => {
     expect(bits(p, 2, 'a', 0)).toBe('P..E.D');
     expect(bits(p, 2, 'o', 0)).toBe('.....D');
   });
+  it('R-MRM-9 (mm/mremap.c move_vma, dontunmap_complete): MREMAP_DONTUNMAP of part of a VMA splits nothing, so the range left behind and the rest stay one VMA: a write to the old range gives that VMA an anon_vma, and fork copies the zero-page PTE of the rest (vma_needs_copy); measured on 6.18.44 (live campaign seed 51)', () => {
+    // e and f merge into one VMA; e moves, the VMA [g f] stays
+    const body = 'mmap e pages=1 kind=anon\nmmap f pages=1 kind=anon after=e\nmremap e dontunmap old=g\nread f';
+    const p = run(`${body}\nwrite g\nfork`);
+    expect(bits(p, 5, 'f', 0, 1)).toBe('P....D');
+    expect(bits(p, 5, 'g', 0, 1)).toBe('P....D');
+    // no write to the old range: the VMA has no anon_vma and fork copies nothing (R-FORK-2)
+    expect(bits(run(`${body}\nfork`), 4, 'f', 0, 1)).toBe('.....D');
+  });
   it('R-MRM-7: mremap growth in place does not set VM_SOFTDIRTY', () => {
     const p = run('mmap a pages=1 kind=anon\nclear_refs value=4\nmremap a pages=2 move=false');
     expect(all(p, 2, 'a')).toEqual(['......', '......']);

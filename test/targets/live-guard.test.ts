@@ -40,6 +40,18 @@ describe.skipIf(!hasGuardBit)('live: guard regions', () => {
     expect(tr.steps[4].rc).toBe('EINVAL');
     expect(pg(tr, 4)?.[5]).toBe('.S...G');
   });
+  it('the collapse scan passes a guard marker as a swap PTE: a none PTE after it in a uffd-armed VMA gives EBUSY (hpage_collapse_scan_pmd; seed 73)', async () => {
+    const tr = await run('mmap a pages=1024 kind=anon thp\nguard a[512]\nuffd_register a[512..1024)\ncollapse a[776]', '');
+    expect(tr.steps[3].rc).toBe('EBUSY');
+  });
+  it('the collapse fails on swapping the guard marker in, and the swap entries before it stay read in, those after it swapped (__collapse_huge_page_swapin; seed 74)', async (ctx) => {
+    const tr = await run('mmap a pages=512 kind=anon thp\nwrite a[80]\npageout a\nguard a[1]\ncollapse a');
+    if (!(tr.steps[2].outcome?.swapped_out?.a ?? []).includes(0)) { ctx.skip('a[0] was not swapped out (no swap on this host?)'); return; }
+    expect(tr.steps[4].rc).toBe('EINVAL');
+    expect(pg(tr, 4)?.[0]).toBe('P..E..');
+    expect(pg(tr, 4)?.[1]).toBe('.S...G');
+    expect(pg(tr, 4)?.[2]).toBe('.S....');
+  });
   it('VM_MAYBE_GUARD makes fork copy a shared mapping\'s page tables, also of the range MREMAP_DONTUNMAP leaves behind (vma_needs_copy)', async () => {
     const tr = await run('mmap c pages=1 kind=memfd-shared\nguard c\nmremap c dontunmap old=d\nwrite d[0]\nfork');
     expect(pg(tr, 4, 'd', 1)).toEqual(['P.F...']);
