@@ -1722,12 +1722,12 @@ export class Machine implements htlb.HugetlbHost {
     // per PTE in order, as hpage_collapse_scan_pmd: swap entries and markers first (wp ->
     // SCAN_PTE_UFFD_WP), then none/zero (fine unless uffd-armed: SCAN_EXCEED_NONE_PTE -> EBUSY),
     // then the wp bit of present PTEs
-    let guard = false;
+    let guard = -1;
     for (let i = blockStart(b); i < blockStart(b + 1); i++) {
       const e = p.ptes.get(i);
       if (e && e.t !== 'present') {
         // a guard marker is a swap PTE to the scan (is_swap_pte, no uffd-wp bit): it passes (R-GRD-7)
-        if (e.t === 'guard') { guard = true; continue; }
+        if (e.t === 'guard') { if (guard < 0) guard = i; continue; }
         if ((e.t === 'marker' || e.wp) && !this.mut('B-15')) return 'EINVAL';
         continue;
       }
@@ -1737,16 +1737,18 @@ export class Machine implements htlb.HugetlbHost {
       }
       if (e.wp && !this.mut('B-15')) return 'EINVAL'; // SCAN_PTE_UFFD_WP, whitelisted
     }
-    if (guard) {
+    if (guard >= 0) {
       // R-GRD-7: collapse_huge_page then reads the block's swap PTEs in, in order
       // (__collapse_huge_page_swapin), and do_swap_page on the guard marker fails
       // (handle_pte_marker: VM_FAULT_SIGSEGV -> SCAN_FAIL): EINVAL, and the walk stops
       // (madvise_collapse: not a whitelisted result). The swap entries before it stay read in,
       // as the observation after the op shows (a failed allocation reads none). Measured on
       // 6.18.44 (live campaign seeds 73 and 74: the scan goes on past the marker to EBUSY in a
-      // uffd-armed VMA; the page swapped out before the marker comes back present)
+      // uffd-armed VMA; the page swapped out before the marker comes back present). Neutral (no
+      // observation): the swap-ins in address order up to the first marker all happened, as they
+      // do when the THP allocation succeeded (it did: the rc is EINVAL, not ENOMEM)
       this.rule('R-GRD-7');
-      this.swapInBeforeFailedCollapse(p, v, b);
+      this.swapInBeforeFailedCollapse(p, v, b, guard);
       return { exit: 'EINVAL' };
     }
     if (!this.wantsHuge(p, b)) { this.swapInBeforeFailedCollapse(p, v, b); return this.outcome ? '*' : 0; }
@@ -1771,12 +1773,14 @@ export class Machine implements htlb.HugetlbHost {
    *  become huge, each swap entry the observation after the op shows present was swapped in by the
    *  collapse, with the bits of a read swap-in (R-SWIN-1: soft-dirty and uffd-wp from the entry,
    *  writable only if no fault is needed). Only swap entries hpage_collapse_scan_pmd let through
-   *  (no uffd-wp: the scan above refused those) reach here. Neutral: the block becomes huge. */
-  private swapInBeforeFailedCollapse(p: Proc, v: Vma, b: number): void {
-    const seen = this.outcome && this.presentObserved;
-    if (!seen) return;
-    for (let i = blockStart(b); i < blockStart(b + 1); i++) {
-      if (p.ptes.get(i)?.t !== 'swap' || !seen.has(i)) continue;
+   *  (no uffd-wp: the scan above refused those) reach here. Neutral: the block becomes huge, or,
+   *  given `neutralUpTo` (R-GRD-7, a failure at a known page), the swap entries before it. */
+  private swapInBeforeFailedCollapse(p: Proc, v: Vma, b: number, neutralUpTo?: number): void {
+    const seen = this.outcome ? this.presentObserved : undefined;
+    if (this.outcome ? !seen : neutralUpTo === undefined) return;
+    const end = seen ? blockStart(b + 1) : neutralUpTo!;
+    for (let i = blockStart(b); i < end; i++) {
+      if (p.ptes.get(i)?.t !== 'swap' || (seen && !seen.has(i))) continue;
       this.rule('R-COL-1');
       this.readPage(p, v, i);
     }

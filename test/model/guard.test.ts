@@ -90,6 +90,12 @@ describe('guard regions (R-GRD-*)', () => {
     expect(p.steps[5].rc).toBe('EINVAL');
     expect(p.steps[5].entry['0'].a[512]).toBe('pte-thp');
   });
+  it('R-GRD-7 (__collapse_huge_page_swapin): with no trace to read, the swap entries before the marker are read in, in address order, and those after it stay swapped (measured on 6.18.44, live campaign seed 74: a[0] present after the failed collapse)', () => {
+    const p = run('mmap a pages=512 kind=anon thp\nwrite a[80]\npageout a\nguard a[1]\ncollapse a[19]');
+    expect(p.steps[4].rc).toBe('EINVAL');
+    expect(all(p, 4, 'a')[0]).toMatch(/^P/);
+    expect(all(p, 4, 'a')[2]).toMatch(/^\.S/);
+  });
   it('R-GRD-1: a uffd-wp marker in a shmem VMA that the install zap keeps makes the kernel retry forever: no rc to compare (measured on 6.18)', () => {
     const p = run('mmap a pages=2 kind=shared-anon\nwrite a\nuffd_register a\nwp a on\ndontneed a[0]\nguard a', 'wp_async');
     expect(p.steps[5].rc).toBe('*');
