@@ -25,16 +25,27 @@ export function parseModelSpec(spec: string): ModelSpec {
   return { profile, mutant: m[3], geometry: m[1] ? geometryOf(16384) : GEOMETRY_4K };
 }
 
-/** each trace a model target made in this thread, with the prediction it was made from */
-const OWN = new WeakMap<Trace, { prediction: Prediction; options: ModelOptions }>();
+/** how many of the last traces a model target made in this thread keep their prediction: a pool
+ *  thread holds up to TASKS_PER_THREAD (8) jobs whose continuations interleave between a target's
+ *  execute and the check of its trace, so more than one; a few: a WeakMap of every trace kept each
+ *  prediction alive as long as its trace and cost the model itself 1.56x its time per case in V8's
+ *  collector (the bench's model section, which checks nothing, A/B interleaved in one process on
+ *  2026-12-07: 0.351 against 0.224 ms per 30-op case) */
+const KEEP = 16;
+/** the last KEEP traces a model target made in this thread, with the predictions they were made
+ *  from (a ring: `next` is the slot the next one takes) */
+const recent: Array<{ trace: Trace; own: { prediction: Prediction; options: ModelOptions } } | undefined> = new Array(KEEP);
+let next = 0;
 
-/** The prediction (and its options) a model target of this thread made `trace` from, or undefined
- *  for any other trace (another target's, one that came over the wire): the check where the case
+/** The prediction (and its options) a model target of this thread made `trace` from, if `trace` is
+ *  one of the last KEEP it made; undefined for any other trace (an older one: the check predicts
+ *  again; another target's, one that came over the wire): the check where the case
  *  ran (src/transport/verdict.ts) uses it instead of running the model a second time when its own
  *  options are the same (src/check/check.ts CheckOptions.own). Read-only: the trace and the
  *  prediction share their arrays. */
 export function ownPrediction(trace: Trace): { prediction: Prediction; options: ModelOptions } | undefined {
-  return OWN.get(trace);
+  for (const r of recent) if (r?.trace === trace) return r.own;
+  return undefined;
 }
 
 export class ModelTarget implements Target {
@@ -68,7 +79,7 @@ export class ModelTarget implements Target {
     const trace = this.traceOf(c, pred);
     // a mutant's trace is checked against the reference (another prediction): not kept for it,
     // nor held in memory with a finding's trace (a mutant campaign keeps one per bucket)
-    if (this.spec.mutant === undefined) OWN.set(trace, { prediction: pred, options });
+    if (this.spec.mutant === undefined) { recent[next] = { trace, own: { prediction: pred, options } }; next = (next + 1) % KEEP; }
     return trace;
   }
 
