@@ -378,6 +378,29 @@ export class Machine implements htlb.HugetlbHost {
     return !v.sd || !!v.uffd;
   }
 
+  /** Whether a read fault maps a page-cache page writable (mm/memory.c set_pte_range via
+   *  finish_fault / filemap_map_pages, do_set_pmd): only in a shared writable mapping that needs no
+   *  write notification (maybe_mkwrite on VM_SHARED|VM_WRITE); a private one (memfd-private) maps
+   *  it read-only for a later CoW. */
+  private readMapsWritable(v: Vma): boolean {
+    return v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
+  }
+
+  /** The first page of the `size`-page folio of the page cache around `page` of `v`, aligned in
+   *  the object's index (folios are aligned there, not in the address space). */
+  private folioStartAt(v: Vma, page: number, size: number): number {
+    return page - ((v.pgoff + (page - v.start)) % size);
+  }
+
+  /** Reclaim wrote the PMD-sized folio at index `f` of `obj` to swap: the page cache no longer
+   *  holds it large, and it may come back whole (R-SWIN-2) until a page comes back alone (R-SWIN-3
+   *  splits the entry: swapSplit). */
+  private folioToSwap(obj: NonNullable<Vma['obj']>, f: number): void {
+    obj.huge.delete(f);
+    (obj.swappedHuge ??= new Set()).add(f);
+    obj.swapSplit?.delete(f);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // page tables
 
@@ -809,7 +832,7 @@ export class Machine implements htlb.HugetlbHost {
     if (first % HPAGE_PAGES !== 0 || !v.obj!.huge.has(first) || (!refault && !this.wantsHuge(p, b))) return false;
     const pages = Array.from({ length: HPAGE_PAGES }, (_, i) => this.shmPage(v, blockStart(b) + i));
     if (write) pages[page - blockStart(b)].nonzero = true;
-    const writable = write || (v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v));
+    const writable = write || this.readMapsWritable(v);
     p.pmds.set(b, { t: 'huge', pages, wp: false, sd: write, writable, dirty: write, why: whyOf(this.rule(write ? 'R-FLT-10' : 'R-FLT-3')) });
     return true;
   }
@@ -876,7 +899,7 @@ export class Machine implements htlb.HugetlbHost {
    *  (6.11+, pte_range_none, then set_pte_range for the whole folio). Maps nothing and returns false
    *  otherwise. The uffd and wp conditions are the callers' (mapSwappedInFolio, mapWholeFolio). */
   private mapFolioRange(p: Proc, v: Vma, page: number, size: number, writable: boolean, dirty: boolean, from: Why, rule: string): boolean {
-    const start = page - ((v.pgoff + (page - v.start)) % size);
+    const start = this.folioStartAt(v, page, size);
     if (start < v.start || start + size > v.end || blockOf(start) !== blockOf(start + size - 1)) return false;
     for (let i = start; i < start + size; i++) if (p.ptes.has(i)) return false;
     const id = this.rule(rule);
@@ -899,8 +922,7 @@ export class Machine implements htlb.HugetlbHost {
    *  is mapped by the same rules; fault-around, which ran before, found it in swap. */
   private mapSwappedInFolio(p: Proc, v: Vma, page: number, wp: boolean, why: Why, size: number): boolean {
     if (v.uffd || wp || !this.k.finishFaultWholeFolio) return false;
-    const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v);
-    return this.mapFolioRange(p, v, page, size, writable, false, why, v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
+    return this.mapFolioRange(p, v, page, size, this.readMapsWritable(v), false, why, v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3');
   }
 
   /** R-FLT-10L: a write fault on shmem none whose page-cache folio is a large (PMD-sized) one maps
@@ -999,11 +1021,11 @@ export class Machine implements htlb.HugetlbHost {
     const fwhy = isShared(v) ? this.sharedFaultWhy(v, why) : why;
     if (wholeIn && this.mapSwappedInFolio(p, v, page, wp, fwhy, wholeIn)) return;
     const pg = this.shmPage(v, page);
-    const writable = v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v) && !wp;
+    const writable = this.readMapsWritable(v) && !wp;
     p.ptes.set(page, { t: 'present', page: pg, wp, sd: false, writable, dirty: false, why: withRule(fwhy, this.rule(v.kind === 'memfd-private' ? 'R-FLT-4' : 'R-FLT-3')) });
     // a piece (R-SWIN-3): fault-around ran before ->fault, with the piece still in swap
     if (!wholeIn) this.faultAround(p, v, page);
-    else if (wholeIn < HPAGE_PAGES) this.faultAround(p, v, page, page - ((v.pgoff + (page - v.start)) % wholeIn), wholeIn);
+    else if (wholeIn < HPAGE_PAGES) this.faultAround(p, v, page, this.folioStartAt(v, page, wholeIn), wholeIn);
   }
 
   /** R-FLT-3A: a read fault on a page-cache mapping first maps the cached neighbours of `page`
@@ -1037,7 +1059,7 @@ export class Machine implements htlb.HugetlbHost {
       if (!cached || cached.inSwap) continue;
       if (!table) { this.ensureTable(p, b); table = true; }
       this.rule('R-FLT-3A');
-      p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: v.kind !== 'memfd-private' && v.prot === 'rw' && !this.writeNotify(v), dirty: false, why: whyOf('R-FLT-3A') });
+      p.ptes.set(j, { t: 'present', page: cached, wp: false, sd: false, writable: this.readMapsWritable(v), dirty: false, why: whyOf('R-FLT-3A') });
     }
   }
 
@@ -1426,10 +1448,7 @@ export class Machine implements htlb.HugetlbHost {
         this.rule('R-PO-3');
         const pg0 = pmd.pages[0];
         if (pg0.obj && pg0.index !== undefined) {
-          const f = pg0.index - (pg0.index % HPAGE_PAGES);
-          pg0.obj.huge.delete(f);
-          (pg0.obj.swappedHuge ??= new Set()).add(f); // it may have gone to swap whole (R-SWIN-2)
-          pg0.obj.swapSplit?.delete(f);
+          this.folioToSwap(pg0.obj, pg0.index - (pg0.index % HPAGE_PAGES));
         }
         // R-PO-2: a THP wholly in range is reclaimed: shmem_writeout puts every page in swap (whole,
         // or split first), so a later fault-around skips them (swap entries in the page cache);
@@ -1539,9 +1558,7 @@ export class Machine implements htlb.HugetlbHost {
       let swapped = true;
       for (let k = f; k < f + HPAGE_PAGES; k++) if (!obj.pages.get(k)?.inSwap) swapped = false;
       if (!swapped) continue; // some page stayed (its reclaim failed): the folio is still large
-      obj.huge.delete(f);
-      (obj.swappedHuge ??= new Set()).add(f);
-      obj.swapSplit?.delete(f);
+      this.folioToSwap(obj, f);
     }
     if (gap) { this.rule('R-MADV-1'); return 'ENOMEM'; }
     return 0;
@@ -1776,9 +1793,10 @@ export class Machine implements htlb.HugetlbHost {
    *  (no uffd-wp: the scan above refused those) reach here. Neutral: the block becomes huge, or,
    *  given `neutralUpTo` (R-GRD-7, a failure at a known page), the swap entries before it. */
   private swapInBeforeFailedCollapse(p: Proc, v: Vma, b: number, neutralUpTo?: number): void {
+    // with a trace, its observation (none when it observed nothing of the process); without, the
+    // pages before a known failure
     const seen = this.outcome ? this.presentObserved : undefined;
-    if (this.outcome ? !seen : neutralUpTo === undefined) return;
-    const end = seen ? blockStart(b + 1) : neutralUpTo!;
+    const end = this.outcome ? (seen ? blockStart(b + 1) : blockStart(b)) : (neutralUpTo ?? blockStart(b));
     for (let i = blockStart(b); i < end; i++) {
       if (p.ptes.get(i)?.t !== 'swap' || (seen && !seen.has(i))) continue;
       this.rule('R-COL-1');
