@@ -93,7 +93,7 @@ export interface Outcome {
    *  shmem_swapin_folio, shmem_split_large_entry), the kernel's and the host's choice
    *  (CONFIG_THP_SWAP, a free swap cluster). A plain number is the form of traces recorded before
    *  runs (to 2026-12-07): the first page of a 2 MiB block (as in `huge`) made wholly resident;
-   *  the model reads both (src/model/machine.ts residentRun). Absent: nothing came back. */
+   *  the model reads both (src/model/machine.ts shmemSwapInFolio). Absent: nothing came back. */
   resident?: Record<string, (number | [number, number])[]>;
   /** region -> PAGEMAP_SCAN's walk_end of this scan, as a page of the region (the scanned range's
    *  end when the walk was not cut short by max_pages) */
